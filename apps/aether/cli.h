@@ -1,0 +1,69 @@
+// Shared pieces of the aether command line: the subcommand table's types,
+// exit codes, error printing and output formats. Every subcommand lives in
+// its own cmd_<name>.cc and registers through one Setup function.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "aether/status.h"
+
+namespace aether::cli {
+
+// Exit codes (README "Exit codes"); sysexits-style, frozen once released.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitNegative = 1,     // a negative answer: an id was not found
+  kExitUsage = 64,       // bad command line
+  kExitBadInput = 65,    // malformed input data (file:line: reason)
+  kExitNoInput = 66,     // input file or store does not exist
+  kExitInternal = 70,    // a bug in aether
+  kExitCantCreate = 73,  // init/ingest target exists and is not usable
+  kExitIOError = 74,     // the OS failed a read, write or sync
+  kExitBusy = 75,        // store locked by another process; retry later
+  kExitNewerFormat = 78, // store written by a newer aether
+  kExitCorruption = 79,  // a checksum or invariant failed
+};
+
+// The one mapping from Status codes to exit codes.
+int ExitCodeFor(const Status& s);
+// Prints "aether: error: <message>" to stderr and returns its exit code.
+int Fail(const Status& s);
+void Warn(const std::string& message);  // "aether: <message>" on stderr
+
+enum class Access { kNone, kRead, kWrite };
+
+// A subcommand's entry in main's table. Setup adds the subcommand's options
+// to `app` and returns the function that runs it after parsing.
+struct Command {
+  const char* name;
+  const char* summary;
+  Access access;
+  std::function<std::function<int()>(CLI::App* app)> setup;
+};
+
+// Options most commands share.
+struct StoreArgs {
+  std::string store;
+  double wait = 5.0;
+};
+void AddStoreArgs(CLI::App* app, StoreArgs* args);
+
+bool StdoutIsTty();
+// A float as the shortest decimal that reads back to the same float.
+nlohmann::json FloatJson(float f);
+std::string ClosestName(const std::string& name, const std::vector<std::string>& names);
+
+// Commands (cmd_*.cc).
+std::function<int()> SetupInit(CLI::App* app);
+std::function<int()> SetupIngest(CLI::App* app);
+std::function<int()> SetupSearch(CLI::App* app);
+std::function<int()> SetupGet(CLI::App* app);
+std::function<int()> SetupDelete(CLI::App* app);
+std::function<int()> SetupStats(CLI::App* app);
+std::function<int()> SetupRecover(CLI::App* app);
+
+}  // namespace aether::cli

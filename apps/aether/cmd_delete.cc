@@ -1,0 +1,38 @@
+// aether delete STORE ID...: removes memories from both tiers in one
+// transaction; missing ids are reported and exit 1, the rest are deleted.
+#include <fmt/format.h>
+
+#include "aether/store.h"
+#include "cli.h"
+
+namespace aether::cli {
+
+std::function<int()> SetupDelete(CLI::App* app) {
+  struct Args {
+    StoreArgs store;
+    std::vector<std::string> ids;
+    std::string format = "text";
+  };
+  auto a = std::make_shared<Args>();
+  AddStoreArgs(app, &a->store);
+  app->add_option("ids", a->ids, "Memory ids")->required();
+  app->add_option("--format", a->format, "text or json")->check(CLI::IsMember({"text", "json"}))->default_str("text");
+  app->footer("Example: aether delete ./mem m1 m2");
+  return [a]() -> int {
+    OpenOptions o;
+    o.access = AccessMode::kWrite;
+    o.wait_seconds = a->store.wait;
+    auto store = Store::Open(a->store.store, o);
+    if (!store.ok()) return Fail(store.status());
+    auto missing = (*store)->Delete(a->ids);
+    if (!missing.ok()) return Fail(missing.status());
+    size_t deleted = a->ids.size() - missing->size();
+    for (const auto& id : *missing) Warn("not found: " + id);
+    if (a->format == "json")
+      fmt::print("{}\n", nlohmann::json({{"deleted", deleted}, {"not_found", *missing}}).dump());
+    Warn(fmt::format("deleted {} memories", deleted));
+    return missing->empty() ? kExitOk : kExitNegative;
+  };
+}
+
+}  // namespace aether::cli

@@ -1,0 +1,50 @@
+// aether get STORE ID...: stored memories as JSONL; missing ids exit 1.
+#include <fmt/format.h>
+
+#include "aether/store.h"
+#include "cli.h"
+
+namespace aether::cli {
+
+std::function<int()> SetupGet(CLI::App* app) {
+  struct Args {
+    StoreArgs store;
+    std::vector<std::string> ids;
+  };
+  auto a = std::make_shared<Args>();
+  AddStoreArgs(app, &a->store);
+  app->add_option("ids", a->ids, "Memory ids")->required();
+  app->footer("Example: aether get ./mem m1 m2 | jq .payload");
+  return [a]() -> int {
+    OpenOptions o;
+    o.wait_seconds = a->store.wait;
+    auto store = Store::Open(a->store.store, o);
+    if (!store.ok()) return Fail(store.status());
+    auto records = (*store)->Get(a->ids);
+    if (!records.ok()) return Fail(records.status());
+    int code = kExitOk;
+    for (size_t i = 0; i < a->ids.size(); ++i) {
+      const auto& r = (*records)[i];
+      if (!r) {
+        Warn("not found: " + a->ids[i]);
+        code = kExitNegative;
+        continue;
+      }
+      nlohmann::json vec = nlohmann::json::array();
+      for (float f : r->vector) vec.push_back(FloatJson(f));
+      nlohmann::json j = {{"id", r->id},
+                          {"vector", std::move(vec)},
+                          {"payload", r->payload_json.empty() ? nlohmann::json()
+                                                              : nlohmann::json::parse(r->payload_json)},
+                          {"tier", TierName(r->tier)},
+                          {"importance", r->importance},
+                          {"created_ms", r->created_ms},
+                          {"last_access_ms", r->last_access_ms},
+                          {"access_count", r->access_count}};
+      fmt::print("{}\n", j.dump());
+    }
+    return code;
+  };
+}
+
+}  // namespace aether::cli

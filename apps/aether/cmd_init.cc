@@ -1,0 +1,40 @@
+// aether init STORE --dim D [--metric l2|cosine|ip] [--hot-capacity N]
+#include <fmt/format.h>
+
+#include "aether/store.h"
+#include "cli.h"
+
+namespace aether::cli {
+
+std::function<int()> SetupInit(CLI::App* app) {
+  struct Args {
+    std::string store;
+    uint32_t dim = 0;
+    std::string metric = "l2";
+    uint64_t hot_capacity = StoreConfig().hot_capacity;
+  };
+  auto a = std::make_shared<Args>();
+  app->add_option("store", a->store, "Store directory to create (or set AETHER_STORE)")
+      ->envname("AETHER_STORE")
+      ->required();
+  app->add_option("--dim", a->dim, "Vector dimension")->required()->check(CLI::Range(1, 65536));
+  app->add_option("--metric", a->metric, "Distance metric")
+      ->check(CLI::IsMember({"l2", "cosine", "ip"}))
+      ->default_str("l2");
+  app->add_option("--hot-capacity", a->hot_capacity, "Memories the hot tier holds")
+      ->default_val(StoreConfig().hot_capacity);
+  app->footer("Example: aether init ./mem --dim 768 --metric cosine --hot-capacity 100000");
+  return [a]() -> int {
+    StoreConfig config;
+    config.dim = a->dim;
+    ParseMetric(a->metric, &config.metric);
+    config.hot_capacity = a->hot_capacity;
+    Status s = Store::Create(a->store, config);
+    if (!s.ok()) return Fail(s);
+    Warn(fmt::format("created store {} (dim {}, metric {}, hot capacity {})", a->store, a->dim,
+                     a->metric, a->hot_capacity));
+    return kExitOk;
+  };
+}
+
+}  // namespace aether::cli

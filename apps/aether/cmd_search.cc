@@ -1,0 +1,139 @@
+// aether search STORE (--vector JSON | --queries FILE|-): exact top-k over the
+// hot tier and the cold tier, one pass over the data for all queries.
+#include <fstream>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "aether/store.h"
+#include "cli.h"
+#include "aether/jsonl.h"
+
+namespace aether::cli {
+namespace {
+
+struct Args {
+  StoreArgs store;
+  std::string vector;
+  std::string queries;
+  uint32_t k = 10;
+  uint32_t nprobe = 0;
+  std::string tier = "all";
+  bool no_touch = false;
+  bool with_payload = false;
+  std::string format;
+};
+
+Status ReadQueries(const Args& a, const StoreConfig& c, std::vector<std::string>* names,
+                   std::vector<std::vector<float>>* vectors) {
+  if (!a.vector.empty()) {
+    std::vector<float> v;
+    AETHER_RETURN_IF_ERROR(ParseVector(a.vector, c.dim, c.metric, &v).WithContext("--vector"));
+    names->push_back("0");
+    vectors->push_back(std::move(v));
+    return Status::Ok();
+  }
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  std::string name = "<stdin>";
+  if (a.queries != "-") {
+    file.open(a.queries, std::ios::binary);
+    if (!file) return Status::NotFound(a.queries + ": cannot open query file");
+    in = &file;
+    name = a.queries;
+  }
+  LineReader reader(in, name);
+  std::string line;
+  bool too_long = false;
+  while (reader.Next(&line, &too_long)) {
+    std::string where = fmt::format("{}:{}", name, reader.line_number());
+    if (too_long) return Status::BadInput(where + ": line is too long");
+    if (IsBlank(line)) continue;
+    Query q;
+    AETHER_RETURN_IF_ERROR(ParseQuery(line, c.dim, c.metric, &q).WithContext(where));
+    names->push_back(q.id.empty() ? std::to_string(reader.line_number() - 1) : q.id);
+    vectors->push_back(std::move(q.vector));
+  }
+  return Status::Ok();
+}
+
+nlohmann::json HitsJson(const std::string& name, const std::vector<SearchHit>& hits, bool payload) {
+  nlohmann::json results = nlohmann::json::array();
+  for (const SearchHit& h : hits) {
+    nlohmann::json r = {{"id", h.id}, {"distance", FloatJson(h.distance)}, {"tier", TierName(h.tier)}};
+    if (payload) r["payload"] = h.payload_json.empty() ? nlohmann::json() : nlohmann::json::parse(h.payload_json);
+    results.push_back(std::move(r));
+  }
+  return {{"query", name}, {"results", std::move(results)}};
+}
+
+void Print(const Args& a, const std::vector<std::string>& names,
+           const std::vector<std::vector<SearchHit>>& results) {
+  std::string format = a.format.empty() ? (StdoutIsTty() ? "table" : "jsonl") : a.format;
+  if (format == "table") {
+    fmt::print("{:<12} {:>4}  {:<24} {:>12}  {}\n", "query", "rank", "id", "distance", "tier");
+    for (size_t q = 0; q < results.size(); ++q)
+      for (size_t i = 0; i < results[q].size(); ++i)
+        fmt::print("{:<12} {:>4}  {:<24} {:>12.6g}  {}\n", names[q], i + 1, results[q][i].id,
+                   results[q][i].distance, TierName(results[q][i].tier));
+    return;
+  }
+  if (format == "json") {
+    nlohmann::json all = nlohmann::json::array();
+    for (size_t q = 0; q < results.size(); ++q) all.push_back(HitsJson(names[q], results[q], a.with_payload));
+    fmt::print("{}\n", all.dump());
+    return;
+  }
+  for (size_t q = 0; q < results.size(); ++q)
+    fmt::print("{}\n", HitsJson(names[q], results[q], a.with_payload).dump());
+}
+
+int Run(const Args& a) {
+  if (a.vector.empty() == a.queries.empty())
+    return Fail(Status::InvalidArgument("give exactly one of --vector or --queries"));
+  OpenOptions o;
+  o.access = AccessMode::kRead;
+  o.wait_seconds = a.store.wait;
+  auto store = Store::Open(a.store.store, o);
+  if (!store.ok()) return Fail(store.status());
+  std::vector<std::string> names;
+  std::vector<std::vector<float>> vectors;
+  Status read = ReadQueries(a, (*store)->config(), &names, &vectors);
+  if (!read.ok()) return Fail(read);
+
+  SearchOptions so;
+  so.k = a.k;
+  so.tiers = a.tier == "hot" ? TierFilter::kHot : a.tier == "cold" ? TierFilter::kCold : TierFilter::kAll;
+  so.with_payload = a.with_payload;
+  auto results = (*store)->Search(vectors, so);
+  if (!results.ok()) return Fail(results.status());
+  if (!a.no_touch) {
+    std::vector<int64_t> touched;
+    for (const auto& hits : *results)
+      for (const auto& h : hits) touched.push_back(h.row_id);
+    Status t = (*store)->Touch(touched);
+    if (!t.ok()) return Fail(t.WithContext("recording access (use --no-touch for a read-only search)"));
+  }
+  Print(a, names, *results);
+  return kExitOk;
+}
+
+}  // namespace
+
+std::function<int()> SetupSearch(CLI::App* app) {
+  auto a = std::make_shared<Args>();
+  AddStoreArgs(app, &a->store);
+  app->add_option("--vector", a->vector, "One query as a JSON array, e.g. '[0.1, 0.2]'");
+  app->add_option("--queries", a->queries, "JSONL queries ({\"id\"?, \"vector\"}), or - for stdin");
+  app->add_option("-k", a->k, "Results per query")->default_val(10)->check(CLI::Range(1, 100000));
+  app->add_option("--nprobe", a->nprobe, "Cold partitions to scan once an index exists");
+  app->add_option("--tier", a->tier, "Tiers to search")->check(CLI::IsMember({"all", "hot", "cold"}))->default_str("all");
+  app->add_flag("--no-touch", a->no_touch, "Do not record accesses (read-only search)");
+  app->add_flag("--with-payload", a->with_payload, "Include each result's payload");
+  app->add_option("--format", a->format, "jsonl (default off a TTY), json or table (default on a TTY)")
+      ->check(CLI::IsMember({"jsonl", "json", "table"}));
+  app->footer("Example: aether search ./mem --vector '[0.1, 0.2, 0.3]' -k 5 --with-payload");
+  return [a] { return Run(*a); };
+}
+
+}  // namespace aether::cli

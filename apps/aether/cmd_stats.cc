@@ -1,0 +1,84 @@
+// aether stats STORE [--format table|json|prometheus]
+#include <fmt/format.h>
+
+#include "aether/store.h"
+#include "cli.h"
+
+namespace aether::cli {
+namespace {
+
+// One line of output: key, value, and its Prometheus form.
+struct Metric {
+  const char* key;
+  double value;
+  const char* prom_name;  // nullptr: not exported
+  const char* prom_labels;
+  const char* help;
+};
+
+std::vector<Metric> Metrics(const StoreStats& s) {
+  double ratio = s.cold_bytes > 0 ? double(s.cold_raw_bytes) / double(s.cold_bytes) : 0;
+  return {
+      {"format_version", double(s.format_version), "aether_format_version", "", "On-disk format version of the store."},
+      {"dim", double(s.dim), "aether_dimension", "", "Vector dimension."},
+      {"hot_memories", double(s.hot_count), "aether_memories", "tier=\"hot\"", "Memories stored, by tier."},
+      {"cold_memories", double(s.cold_count), "aether_memories", "tier=\"cold\"", ""},
+      {"hot_capacity", double(s.hot_capacity), "aether_hot_capacity", "", "Memories the hot tier may hold."},
+      {"hot_slots", double(s.hot_slots), "aether_hot_slots", "", "Slots in the hot slot file, live or free."},
+      {"hot_bytes", double(s.hot_bytes), "aether_hot_file_bytes", "", "Size of the hot slot file."},
+      {"cold_bytes", double(s.cold_bytes), "aether_cold_file_bytes", "", "Size of all cold shard files."},
+      {"cold_raw_bytes", double(s.cold_raw_bytes), "aether_cold_raw_bytes", "", "Uncompressed size of the records in the cold shards."},
+      {"compression_ratio", ratio, "aether_cold_compression_ratio", "", "cold_raw_bytes / cold_file_bytes."},
+      {"cold_garbage_records", double(s.cold_garbage_records), "aether_cold_garbage_records", "", "Dead records in cold shards, awaiting compaction."},
+      {"cold_garbage_bytes", double(s.cold_garbage_bytes), "aether_cold_garbage_bytes", "", "Estimated bytes of dead cold records."},
+      {"partitions", double(s.partitions), "aether_index_partitions", "", "Partitions of the current index generation."},
+      {"index_generation", double(s.index_generation), "aether_index_generation", "", "Current index generation (0: no index)."},
+      {"pending_migrations", double(s.pending_migrations), "aether_pending_migrations", "", "Migrations in the journal."},
+      {"restore_queue_depth", double(s.restore_queue_depth), "aether_restore_queue_depth", "", "Entries in the restore queue."},
+      {"temperature", s.temperature, "aether_temperature", "", "Scheduler temperature."},
+  };
+}
+
+}  // namespace
+
+std::function<int()> SetupStats(CLI::App* app) {
+  struct Args {
+    StoreArgs store;
+    std::string format = "table";
+  };
+  auto a = std::make_shared<Args>();
+  AddStoreArgs(app, &a->store);
+  app->add_option("--format", a->format, "table, json or prometheus")
+      ->check(CLI::IsMember({"table", "json", "prometheus"}))
+      ->default_str("table");
+  app->footer("Example: aether stats ./mem --format prometheus > /var/lib/node_exporter/aether.prom");
+  return [a]() -> int {
+    OpenOptions o;
+    o.wait_seconds = a->store.wait;
+    auto store = Store::Open(a->store.store, o);
+    if (!store.ok()) return Fail(store.status());
+    auto stats = (*store)->Stats();
+    if (!stats.ok()) return Fail(stats.status());
+    auto metrics = Metrics(*stats);
+    if (a->format == "json") {
+      nlohmann::json j = {{"metric", MetricName(stats->metric)}};
+      for (const auto& m : metrics) {
+        if (m.value == double(uint64_t(m.value))) j[m.key] = uint64_t(m.value);
+        else j[m.key] = m.value;
+      }
+      fmt::print("{}\n", j.dump());
+    } else if (a->format == "prometheus") {
+      for (const auto& m : metrics) {
+        if (*m.help) fmt::print("# HELP {} {}\n# TYPE {} gauge\n", m.prom_name, m.help, m.prom_name);
+        if (*m.prom_labels) fmt::print("{}{{{}}} {}\n", m.prom_name, m.prom_labels, m.value);
+        else fmt::print("{} {}\n", m.prom_name, m.value);
+      }
+    } else {
+      fmt::print("{:<22} {}\n", "metric", MetricName(stats->metric));
+      for (const auto& m : metrics) fmt::print("{:<22} {}\n", m.key, m.value);
+    }
+    return kExitOk;
+  };
+}
+
+}  // namespace aether::cli

@@ -1,0 +1,68 @@
+// aether: the command-line tool. Shape of main:
+//   1. make sure fds 0-2 are open (cron may close them), so no store file
+//      can land on them;
+//   2. build the CLI from the one table of subcommands below;
+//   3. parse (usage errors exit 64, unknown commands suggest the closest);
+//   4. run the chosen subcommand; it opens the store through Store::Open
+//      (lock, replay) and maps its Status to an exit code.
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "aether/env.h"
+#include "aether/store.h"
+#include "cli.h"
+
+using namespace aether::cli;
+
+namespace {
+
+const Command kCommands[] = {
+    {"init", "Create an empty store", Access::kWrite, SetupInit},
+    {"ingest", "Add memories from JSONL (file or -)", Access::kWrite, SetupIngest},
+    {"search", "Top-k nearest memories over both tiers", Access::kRead, SetupSearch},
+    {"get", "Print memories by id as JSONL", Access::kRead, SetupGet},
+    {"delete", "Delete memories by id", Access::kWrite, SetupDelete},
+    {"stats", "Show store statistics (table, json, prometheus)", Access::kRead, SetupStats},
+    {"recover", "Replay dangling migrations and report them", Access::kWrite, SetupRecover},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  aether::ReserveStandardFds();
+  CLI::App app{"aether: a tiered memory store for agent and embodied AI"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", fmt::format("aether {} (store format {})", "0.1.0",
+                                                aether::Store::kFormatVersion));
+  std::vector<std::string> names;
+  std::vector<std::pair<CLI::App*, std::function<int()>>> runners;
+  for (const Command& c : kCommands) {
+    CLI::App* sub = app.add_subcommand(c.name, c.summary);
+    runners.emplace_back(sub, c.setup(sub));
+    names.push_back(c.name);
+  }
+
+  if (argc > 1 && argv[1][0] != '-' &&
+      std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+    std::string near = ClosestName(argv[1], names);
+    fmt::print(stderr, "aether: error: unknown command '{}'{}\n", argv[1],
+               near.empty() ? "; see aether --help" : "; did you mean '" + near + "'?");
+    return kExitUsage;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "aether: error: {}\n", e.what());
+    return kExitUsage;
+  }
+  for (auto& [sub, run] : runners)
+    if (sub->parsed()) return run();
+  return kExitUsage;
+}

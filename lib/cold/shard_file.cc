@@ -1,0 +1,106 @@
+#include "cold/shard_file.h"
+
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "format/coding.h"
+#include "format/crc32c.h"
+
+namespace aether {
+namespace {
+
+// Header: magic[8] version u32 dim u32 generation u32 partition u32
+// reserved u32 crc u32 (masked CRC-32C of bytes 0..27).
+void EncodeHeader(uint8_t* h, uint32_t dim, uint32_t generation, uint32_t partition) {
+  std::memset(h, 0, ShardFile::kHeaderSize);
+  std::memcpy(h, ShardFile::kMagic, 8);
+  EncodeFixed32(h + 8, ShardFile::kVersion);
+  EncodeFixed32(h + 12, dim);
+  EncodeFixed32(h + 16, generation);
+  EncodeFixed32(h + 20, partition);
+  EncodeFixed32(h + 28, crc32c::Mask(crc32c::Value(h, 28)));
+}
+
+Status CheckHeader(const uint8_t* h, uint32_t dim, const std::string& path) {
+  if (std::memcmp(h, ShardFile::kMagic, 8) != 0)
+    return Status::Corruption(path + ": not an aether shard file (bad magic)");
+  if (crc32c::Unmask(DecodeFixed32(h + 28)) != crc32c::Value(h, 28))
+    return Status::Corruption(path + ": header checksum mismatch");
+  uint32_t version = DecodeFixed32(h + 8);
+  if (version > ShardFile::kVersion)
+    return Status::NotSupported(fmt::format("{}: shard version {} is newer than supported ({})",
+                                            path, version, ShardFile::kVersion));
+  if (DecodeFixed32(h + 12) != dim)
+    return Status::Corruption(
+        fmt::format("{}: header says dim {}, store dim is {}", path, DecodeFixed32(h + 12), dim));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ShardFile::Create(Env* env, const std::string& path, uint32_t dim, uint32_t generation,
+                         uint32_t partition) {
+  AETHER_ASSIGN_OR_RETURN(auto file, env->Open(path, OpenMode::kCreate));
+  uint8_t header[kHeaderSize];
+  EncodeHeader(header, dim, generation, partition);
+  AETHER_RETURN_IF_ERROR(file->Truncate(0));
+  AETHER_RETURN_IF_ERROR(file->Write(0, header, kHeaderSize));
+  return file->Sync();
+}
+
+Result<std::unique_ptr<ShardFile>> ShardFile::Open(Env* env, const std::string& path,
+                                                   uint32_t dim, bool writable) {
+  AETHER_ASSIGN_OR_RETURN(auto file,
+                          env->Open(path, writable ? OpenMode::kReadWrite : OpenMode::kRead));
+  AETHER_ASSIGN_OR_RETURN(uint64_t size, file->Size());
+  if (size < kHeaderSize) return Status::Corruption(path + ": truncated header");
+  uint8_t header[kHeaderSize];
+  AETHER_RETURN_IF_ERROR(file->Read(0, kHeaderSize, header));
+  AETHER_RETURN_IF_ERROR(CheckHeader(header, dim, path));
+  return std::unique_ptr<ShardFile>(new ShardFile(std::move(file), dim));
+}
+
+Status ShardFile::ReadFrameAt(uint64_t offset, uint64_t limit, DecodedFrame* out,
+                              uint64_t* next) {
+  auto where = [&](const Status& s) {
+    return s.WithContext(fmt::format("{}: frame at offset {}", path(), offset));
+  };
+  if (offset + kFrameHeaderSize > limit) return where(Status::Corruption("truncated frame header"));
+  std::vector<uint8_t> buf(kFrameHeaderSize);
+  AETHER_RETURN_IF_ERROR(where(file_->Read(offset, kFrameHeaderSize, buf.data())));
+  FrameHeader h;
+  AETHER_RETURN_IF_ERROR(where(DecodeFrameHeader(buf.data(), dim_, &h)));
+  if (offset + h.frame_size() > limit) return where(Status::Corruption("truncated frame"));
+  buf.resize(h.frame_size());
+  AETHER_RETURN_IF_ERROR(
+      where(file_->Read(offset + kFrameHeaderSize, h.payload_len, buf.data() + kFrameHeaderSize)));
+  AETHER_RETURN_IF_ERROR(where(DecodeFrame(buf.data(), buf.size(), dim_, out)));
+  *next = offset + h.frame_size();
+  return Status::Ok();
+}
+
+Status ShardFile::ReadFrame(uint64_t offset, DecodedFrame* out) {
+  AETHER_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
+  uint64_t next = 0;
+  return ReadFrameAt(offset, size, out, &next);
+}
+
+Status ShardFile::Scan(uint64_t end,
+                       const std::function<Status(uint64_t, const DecodedFrame&)>& fn) {
+  AETHER_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
+  if (size < end)
+    return Status::Corruption(
+        fmt::format("{}: file is {} bytes, its committed length is {}", path(), size, end));
+  DecodedFrame frame;
+  for (uint64_t offset = kHeaderSize; offset < end;) {
+    uint64_t next = 0;
+    AETHER_RETURN_IF_ERROR(ReadFrameAt(offset, end, &frame, &next));
+    AETHER_RETURN_IF_ERROR(fn(offset, frame));
+    offset = next;
+  }
+  return Status::Ok();
+}
+
+}  // namespace aether

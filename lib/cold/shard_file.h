@@ -1,0 +1,54 @@
+// A cold shard file (format-spec/cold_shard.md): a 32-byte header followed by
+// frames appended one batch at a time. The staging shard holds cold records
+// no index covers yet; partition shards arrive with the index.
+//
+// The metadata DB records each shard's committed length; bytes past it belong
+// to an unfinished migration and are truncated by the replay. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "aether/env.h"
+#include "cold/frame.h"
+
+namespace aether {
+
+constexpr uint32_t kStagingPartition = 0xFFFFFFFFu;
+
+class ShardFile {
+ public:
+  static constexpr char kMagic[8] = {'A', 'E', 'T', 'H', 'C', 'O', 'L', 'D'};
+  static constexpr uint32_t kVersion = 1;
+  static constexpr uint64_t kHeaderSize = 32;
+
+  // Writes a new file holding only the header and syncs it (not its directory).
+  static Status Create(Env* env, const std::string& path, uint32_t dim, uint32_t generation,
+                       uint32_t partition);
+  static Result<std::unique_ptr<ShardFile>> Open(Env* env, const std::string& path, uint32_t dim,
+                                                 bool writable);
+
+  const std::string& path() const { return file_->path(); }
+  Result<uint64_t> Size() { return file_->Size(); }
+  Status WriteAt(uint64_t offset, const std::string& bytes) {
+    return file_->Write(offset, bytes.data(), bytes.size());
+  }
+  Status Sync() { return file_->Sync(); }
+  Status Truncate(uint64_t size) { return file_->Truncate(size); }
+
+  // Reads and decodes the frame at `offset`; errors name the file and offset.
+  Status ReadFrame(uint64_t offset, DecodedFrame* out);
+  // Decodes every frame in [kHeaderSize, end) in order. `end` must be a frame
+  // boundary (the committed length).
+  Status Scan(uint64_t end, const std::function<Status(uint64_t, const DecodedFrame&)>& fn);
+
+ private:
+  ShardFile(std::unique_ptr<File> file, uint32_t dim) : file_(std::move(file)), dim_(dim) {}
+  Status ReadFrameAt(uint64_t offset, uint64_t limit, DecodedFrame* out, uint64_t* next);
+  std::unique_ptr<File> file_;
+  uint32_t dim_;
+};
+
+}  // namespace aether

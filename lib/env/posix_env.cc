@@ -1,0 +1,254 @@
+// The POSIX Env: every system call aether makes goes through this file.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <thread>
+
+#include "aether/env.h"
+
+namespace aether {
+namespace {
+
+Status ErrnoStatus(const std::string& context, int err) {
+  return Status::IOError(context + ": " + std::strerror(err));
+}
+
+// Moves fd above the standard descriptors (a store file must never be fd 0-2,
+// where a stray printf from a cron job would land in it).
+int AboveStandardFds(int fd) {
+  if (fd < 0 || fd > 2) return fd;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return moved;
+}
+
+class PosixFile final : public File {
+ public:
+  PosixFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixFile() override { close(fd_); }
+  const std::string& path() const override { return path_; }
+
+  Status Read(uint64_t offset, size_t n, void* out) override {
+    auto* p = static_cast<char*>(out);
+    while (n > 0) {
+      ssize_t r = pread(fd_, p, n, static_cast<off_t>(offset));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return ErrnoStatus(path_ + ": read", errno);
+      if (r == 0) return Status::Corruption(path_ + ": unexpected end of file at offset " +
+                                            std::to_string(offset));
+      p += r;
+      n -= static_cast<size_t>(r);
+      offset += static_cast<uint64_t>(r);
+    }
+    return Status::Ok();
+  }
+
+  Status Write(uint64_t offset, const void* data, size_t n) override {
+    const auto* p = static_cast<const char*>(data);
+    while (n > 0) {
+      ssize_t w = pwrite(fd_, p, n, static_cast<off_t>(offset));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return ErrnoStatus(path_ + ": write", errno);
+      p += w;
+      n -= static_cast<size_t>(w);
+      offset += static_cast<uint64_t>(w);
+    }
+    return Status::Ok();
+  }
+
+  Status Sync() override {
+    if (fdatasync(fd_) != 0) return ErrnoStatus(path_ + ": fsync", errno);
+    return Status::Ok();
+  }
+
+  Status Truncate(uint64_t size) override {
+    if (ftruncate(fd_, static_cast<off_t>(size)) != 0)
+      return ErrnoStatus(path_ + ": truncate", errno);
+    return Status::Ok();
+  }
+
+  Result<uint64_t> Size() override {
+    struct stat st;
+    if (fstat(fd_, &st) != 0) return ErrnoStatus(path_ + ": stat", errno);
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+class PosixMappedRegion final : public MappedRegion {
+ public:
+  PosixMappedRegion(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+  ~PosixMappedRegion() override {
+    if (size_ > 0) munmap(const_cast<uint8_t*>(data_), size_);
+  }
+  const uint8_t* data() const override { return data_; }
+  size_t size() const override { return size_; }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+};
+
+class PosixFileLock final : public FileLock {
+ public:
+  PosixFileLock(int fd, LockMode mode) : fd_(fd), mode_(mode) {}
+  ~PosixFileLock() override { close(fd_); }  // closing releases the flock
+  LockMode mode() const override { return mode_; }
+
+ private:
+  int fd_;
+  LockMode mode_;
+};
+
+class PosixEnv final : public Env {
+ public:
+  Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override {
+    int flags = O_CLOEXEC;
+    if (mode == OpenMode::kRead) flags |= O_RDONLY;
+    if (mode == OpenMode::kReadWrite) flags |= O_RDWR;
+    if (mode == OpenMode::kCreate) flags |= O_RDWR | O_CREAT;
+    int fd = AboveStandardFds(open(path.c_str(), flags, 0644));
+    if (fd < 0) {
+      if (errno == ENOENT) return Status::NotFound(path + ": no such file");
+      return ErrnoStatus(path + ": open", errno);
+    }
+    return std::unique_ptr<File>(new PosixFile(path, fd));
+  }
+
+  Result<std::unique_ptr<MappedRegion>> MapReadOnly(const std::string& path,
+                                                    size_t length) override {
+    if (length == 0) return std::unique_ptr<MappedRegion>(new PosixMappedRegion(nullptr, 0));
+    int fd = AboveStandardFds(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd < 0) return ErrnoStatus(path + ": open", errno);
+    void* p = mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0);
+    int err = errno;
+    close(fd);
+    if (p == MAP_FAILED) return ErrnoStatus(path + ": mmap", err);
+    return std::unique_ptr<MappedRegion>(
+        new PosixMappedRegion(static_cast<const uint8_t*>(p), length));
+  }
+
+  Status SyncDir(const std::string& dir) override {
+    int fd = AboveStandardFds(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd < 0) return ErrnoStatus(dir + ": open directory", errno);
+    int rc = fsync(fd);
+    int err = errno;
+    close(fd);
+    if (rc != 0) return ErrnoStatus(dir + ": fsync directory", err);
+    return Status::Ok();
+  }
+
+  Status Rename(const std::string& from, const std::string& to) override {
+    if (rename(from.c_str(), to.c_str()) != 0)
+      return ErrnoStatus("rename " + from + " -> " + to, errno);
+    return Status::Ok();
+  }
+
+  Status RemoveFile(const std::string& path) override {
+    if (unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(path + ": unlink", errno);
+    return Status::Ok();
+  }
+
+  Status CreateDir(const std::string& path) override {
+    if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
+      return ErrnoStatus(path + ": mkdir", errno);
+    return Status::Ok();
+  }
+
+  Status RemoveDir(const std::string& path) override {
+    if (rmdir(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(path + ": rmdir", errno);
+    return Status::Ok();
+  }
+
+  bool Exists(const std::string& path) override { return access(path.c_str(), F_OK) == 0; }
+
+  bool IsDirectory(const std::string& path) override {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  }
+
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) return ErrnoStatus(dir + ": opendir", errno);
+    std::vector<std::string> names;
+    while (struct dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..") names.push_back(n);
+    }
+    closedir(d);
+    return names;
+  }
+
+  Result<uint64_t> FileSize(const std::string& path) override {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return ErrnoStatus(path + ": stat", errno);
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+  Result<std::unique_ptr<FileLock>> Lock(const std::string& path, LockMode mode,
+                                         double wait_seconds) override {
+    int fd = AboveStandardFds(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (fd < 0) return ErrnoStatus(path + ": open lock file", errno);
+    int op = (mode == LockMode::kShared ? LOCK_SH : LOCK_EX) | LOCK_NB;
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::microseconds(static_cast<int64_t>(wait_seconds * 1e6));
+    auto backoff = std::chrono::milliseconds(1);
+    while (flock(fd, op) != 0) {
+      int err = errno;
+      if (err == EINTR) continue;
+      if (err != EWOULDBLOCK) {
+        close(fd);
+        return ErrnoStatus(path + ": flock", err);
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        close(fd);
+        return Status::Busy("store busy: another aether process holds the lock (waited " +
+                            std::to_string(wait_seconds) + "s; see --wait)");
+      }
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(50));
+    }
+    return std::unique_ptr<FileLock>(new PosixFileLock(fd, mode));
+  }
+
+  int64_t NowMs() override {
+    if (const char* pinned = std::getenv("AETHER_NOW_MS"); pinned && *pinned)
+      return std::atoll(pinned);
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  }
+
+  uint64_t RandomSeed() override { return std::random_device{}(); }
+};
+
+}  // namespace
+
+Env* Env::Default() {
+  static PosixEnv env;
+  return &env;
+}
+
+void ReserveStandardFds() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    int nul = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+    // open() returns the lowest free descriptor, which is `fd` itself.
+    if (nul >= 0 && nul != fd) close(nul);
+  }
+}
+
+}  // namespace aether

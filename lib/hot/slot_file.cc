@@ -1,0 +1,104 @@
+#include "hot/slot_file.h"
+
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "format/coding.h"
+#include "format/crc32c.h"
+
+namespace aether {
+namespace {
+
+// Header: magic[8] version u32 dim u32 slot_size u32 reserved[8] crc u32.
+void EncodeHeader(uint8_t* h, uint32_t dim) {
+  std::memset(h, 0, SlotFile::kHeaderSize);
+  std::memcpy(h, SlotFile::kMagic, 8);
+  EncodeFixed32(h + 8, SlotFile::kVersion);
+  EncodeFixed32(h + 12, dim);
+  EncodeFixed32(h + 16, static_cast<uint32_t>(SlotFile::SlotSize(dim)));
+  EncodeFixed32(h + 28, crc32c::Mask(crc32c::Value(h, 28)));
+}
+
+Status CheckHeader(const uint8_t* h, uint32_t dim, const std::string& path) {
+  if (std::memcmp(h, SlotFile::kMagic, 8) != 0)
+    return Status::Corruption(path + ": not an aether hot slot file (bad magic)");
+  if (crc32c::Unmask(DecodeFixed32(h + 28)) != crc32c::Value(h, 28))
+    return Status::Corruption(path + ": header checksum mismatch");
+  uint32_t version = DecodeFixed32(h + 8);
+  if (version > SlotFile::kVersion)
+    return Status::NotSupported(fmt::format("{}: slot file version {} is newer than supported ({})",
+                                            path, version, SlotFile::kVersion));
+  if (DecodeFixed32(h + 12) != dim || DecodeFixed32(h + 16) != SlotFile::SlotSize(dim))
+    return Status::Corruption(fmt::format("{}: header says dim {}, slot size {}; store dim is {}",
+                                          path, DecodeFixed32(h + 12), DecodeFixed32(h + 16), dim));
+  return Status::Ok();
+}
+
+uint32_t SlotCrc(const uint8_t* slot, uint32_t dim) {
+  // Covers the row id, the reserved word and the vector: everything but the crc.
+  uint32_t c = crc32c::Value(slot, 8);
+  return crc32c::Extend(c, slot + 12, SlotFile::SlotSize(dim) - 12);
+}
+
+}  // namespace
+
+Status SlotFile::Create(Env* env, const std::string& path, uint32_t dim) {
+  AETHER_ASSIGN_OR_RETURN(auto file, env->Open(path, OpenMode::kCreate));
+  uint8_t header[kHeaderSize];
+  EncodeHeader(header, dim);
+  AETHER_RETURN_IF_ERROR(file->Truncate(0));
+  AETHER_RETURN_IF_ERROR(file->Write(0, header, kHeaderSize));
+  return file->Sync();
+}
+
+Result<std::unique_ptr<SlotFile>> SlotFile::Open(Env* env, const std::string& path, uint32_t dim,
+                                                 bool writable) {
+  AETHER_ASSIGN_OR_RETURN(auto file, env->Open(path, writable ? OpenMode::kReadWrite : OpenMode::kRead));
+  AETHER_ASSIGN_OR_RETURN(uint64_t size, file->Size());
+  if (size < kHeaderSize) return Status::Corruption(path + ": truncated header");
+  uint8_t header[kHeaderSize];
+  AETHER_RETURN_IF_ERROR(file->Read(0, kHeaderSize, header));
+  AETHER_RETURN_IF_ERROR(CheckHeader(header, dim, path));
+  return std::unique_ptr<SlotFile>(new SlotFile(std::move(file), dim));
+}
+
+Result<uint64_t> SlotFile::SlotCount() {
+  AETHER_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
+  return size < kHeaderSize ? 0 : (size - kHeaderSize) / SlotSize(dim_);
+}
+
+void SlotFile::EncodeSlot(uint8_t* dst, uint32_t dim, int64_t row_id, const float* vector) {
+  EncodeFixed64(dst, static_cast<uint64_t>(row_id));
+  EncodeFixed32(dst + 12, 0);
+  EncodeFloats(dst + kSlotHeaderSize, vector, dim);
+  EncodeFixed32(dst + 8, crc32c::Mask(SlotCrc(dst, dim)));
+}
+
+bool SlotFile::CheckSlot(const uint8_t* slot, uint32_t dim) {
+  return crc32c::Unmask(DecodeFixed32(slot + 8)) == SlotCrc(slot, dim);
+}
+
+int64_t SlotFile::SlotRowId(const uint8_t* slot) {
+  return static_cast<int64_t>(DecodeFixed64(slot));
+}
+
+Status SlotFile::WriteSlot(uint64_t slot, int64_t row_id, const float* vector) {
+  std::vector<uint8_t> buf(SlotSize(dim_));
+  EncodeSlot(buf.data(), dim_, row_id, vector);
+  return file_->Write(SlotOffset(dim_, slot), buf.data(), buf.size());
+}
+
+Status SlotFile::ReadSlot(uint64_t slot, int64_t* row_id, float* vector) {
+  std::vector<uint8_t> buf(SlotSize(dim_));
+  AETHER_RETURN_IF_ERROR(file_->Read(SlotOffset(dim_, slot), buf.size(), buf.data()));
+  if (!CheckSlot(buf.data(), dim_))
+    return Status::Corruption(fmt::format("{}: slot {} at offset {}: checksum mismatch", path(),
+                                          slot, SlotOffset(dim_, slot)));
+  *row_id = SlotRowId(buf.data());
+  DecodeFloats(vector, buf.data() + kSlotHeaderSize, dim_);
+  return Status::Ok();
+}
+
+}  // namespace aether

@@ -1,0 +1,85 @@
+// Env: aether's one seam to the operating system (files, directory syncs,
+// locks, the clock, randomness), in the manner of LevelDB's env.h.
+//
+// Nothing outside lib/env/ calls the OS directly, so tests can pin the clock
+// (AETHER_NOW_MS) and fault-injecting Envs can fail or drop any write.
+// Env::Default() is thread-safe; File objects are not shared across threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "aether/status.h"
+
+namespace aether {
+
+// A file opened for positional reads and writes. Never memory-mapped for
+// writing: a store on a full disk must fail with an error, not SIGBUS.
+class File {
+ public:
+  virtual ~File() = default;
+  virtual const std::string& path() const = 0;
+  virtual Status Read(uint64_t offset, size_t n, void* out) = 0;  // exactly n
+  virtual Status Write(uint64_t offset, const void* data, size_t n) = 0;
+  // Flushes data and metadata to stable storage. A failure is final: the
+  // caller must abandon the operation, never retry the sync (see DESIGN §3).
+  virtual Status Sync() = 0;
+  virtual Status Truncate(uint64_t size) = 0;
+  virtual Result<uint64_t> Size() = 0;
+};
+
+// A read-only memory map of a file prefix. Valid while the object lives.
+class MappedRegion {
+ public:
+  virtual ~MappedRegion() = default;
+  virtual const uint8_t* data() const = 0;
+  virtual size_t size() const = 0;
+};
+
+enum class LockMode { kShared, kExclusive };
+
+// An advisory lock (flock) on a file, released on destruction or when the
+// process dies; the kernel's release is what makes a dead writer's
+// migration "dangling" and safe to replay.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+  virtual LockMode mode() const = 0;
+};
+
+enum class OpenMode { kRead, kReadWrite, kCreate /* read-write, create if missing */ };
+
+class Env {
+ public:
+  virtual ~Env() = default;
+  static Env* Default();
+
+  virtual Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) = 0;
+  virtual Result<std::unique_ptr<MappedRegion>> MapReadOnly(const std::string& path,
+                                                            size_t length) = 0;
+  virtual Status SyncDir(const std::string& dir) = 0;
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  virtual Status RemoveFile(const std::string& path) = 0;
+  virtual Status CreateDir(const std::string& path) = 0;
+  virtual Status RemoveDir(const std::string& path) = 0;  // must be empty
+  virtual bool Exists(const std::string& path) = 0;
+  virtual bool IsDirectory(const std::string& path) = 0;
+  virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
+  virtual Result<uint64_t> FileSize(const std::string& path) = 0;
+  // Blocks up to wait_seconds for the lock; Busy when it is not granted.
+  virtual Result<std::unique_ptr<FileLock>> Lock(const std::string& path, LockMode mode,
+                                                 double wait_seconds) = 0;
+  // Milliseconds since the Unix epoch; AETHER_NOW_MS pins it in tests.
+  virtual int64_t NowMs() = 0;
+  // A seed for callers that were given none.
+  virtual uint64_t RandomSeed() = 0;
+};
+
+// Opens /dev/null on any of fds 0-2 that is closed (as under cron), so that
+// no data file or database can ever be handed one of them.
+void ReserveStandardFds();
+
+}  // namespace aether

@@ -1,0 +1,55 @@
+// Reading JSONL input (ingest records and search queries) with errors that
+// name the file, the line and the reason:
+//   "batch.jsonl:17: vector has 767 values, store dimension is 768"
+// Not thread-safe; one LineReader per input stream.
+#pragma once
+
+#include <cstdint>
+#include <istream>
+#include <memory>
+#include <string>
+
+#include "aether/options.h"
+#include "aether/status.h"
+
+namespace aether {
+
+constexpr size_t kMaxIdBytes = 1024;
+constexpr size_t kDefaultMaxLineBytes = 64u << 20;
+
+// Reads lines of at most max_bytes; a longer line is reported and skipped.
+class LineReader {
+ public:
+  LineReader(std::istream* in, std::string name, size_t max_bytes = kDefaultMaxLineBytes)
+      : in_(in), name_(std::move(name)), max_bytes_(max_bytes) {}
+  // False at end of input. *too_long is set when the line exceeded the limit
+  // (its content is then discarded).
+  bool Next(std::string* line, bool* too_long);
+  uint64_t line_number() const { return line_number_; }
+  const std::string& name() const { return name_; }
+  size_t max_bytes() const { return max_bytes_; }
+
+ private:
+  std::istream* in_;
+  std::string name_;
+  size_t max_bytes_;
+  uint64_t line_number_ = 0;
+};
+
+// Parses one ingest line. `dim` is the store dimension (0: not yet known,
+// the record's length is taken). Errors are BadInput without location; the
+// caller prepends "file:line".
+Status ParseRecord(const std::string& line, uint32_t dim, Metric metric, Record* out);
+
+struct Query {
+  std::string id;  // empty when the line gave none
+  std::vector<float> vector;
+};
+Status ParseQuery(const std::string& line, uint32_t dim, Metric metric, Query* out);
+// Parses a bare JSON array of numbers (search --vector).
+Status ParseVector(const std::string& text, uint32_t dim, Metric metric, std::vector<float>* out);
+
+// True for lines that hold only white space (skipped in JSONL input).
+bool IsBlank(const std::string& line);
+
+}  // namespace aether

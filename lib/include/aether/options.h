@@ -1,0 +1,110 @@
+// Plain value types passed to and returned from aether::Store.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace aether {
+
+class Env;
+
+// Numbers are frozen: they are stored in the metadata DB (format-spec/metadata_db.md).
+enum class Metric : int { kL2 = 0, kCosine = 1, kInnerProduct = 2 };
+enum class Tier : int { kHot = 0, kCold = 1 };
+
+const char* MetricName(Metric m);
+bool ParseMetric(const std::string& name, Metric* out);
+const char* TierName(Tier t);
+
+struct StoreConfig {
+  uint32_t dim = 0;
+  Metric metric = Metric::kL2;
+  uint64_t hot_capacity = 65536;
+};
+
+enum class AccessMode { kRead, kWrite };
+
+struct OpenOptions {
+  AccessMode access = AccessMode::kRead;
+  double wait_seconds = 5.0;  // how long to wait for the store lock
+  Env* env = nullptr;         // nullptr: Env::Default()
+};
+
+// One memory as given to ingest.
+struct Record {
+  std::string id;
+  std::vector<float> vector;
+  std::string payload_json;  // empty: no payload
+  double importance = 0.5;
+};
+
+enum class DuplicatePolicy { kError, kSkip, kReplace };
+
+struct IngestBatchResult {
+  uint64_t hot = 0;       // new memories placed in the hot tier
+  uint64_t cold = 0;      // new memories placed in the cold tier
+  uint64_t skipped = 0;   // duplicates skipped (DuplicatePolicy::kSkip)
+  uint64_t replaced = 0;  // duplicates replaced (DuplicatePolicy::kReplace)
+};
+
+enum class TierFilter { kAll, kHot, kCold };
+
+struct SearchOptions {
+  uint32_t k = 10;
+  TierFilter tiers = TierFilter::kAll;
+  bool with_payload = false;
+};
+
+struct SearchHit {
+  int64_t row_id = 0;
+  std::string id;
+  float distance = 0;
+  Tier tier = Tier::kHot;
+  std::string payload_json;  // filled when SearchOptions::with_payload
+};
+
+// A stored memory with its metadata, as returned by Store::Get.
+struct MemoryRecord {
+  int64_t row_id = 0;
+  std::string id;
+  std::vector<float> vector;
+  std::string payload_json;
+  double importance = 0;
+  Tier tier = Tier::kHot;
+  int64_t created_ms = 0;
+  int64_t last_access_ms = 0;
+  uint64_t access_count = 0;
+};
+
+struct StoreStats {
+  uint32_t format_version = 0;
+  uint32_t dim = 0;
+  Metric metric = Metric::kL2;
+  uint64_t hot_count = 0;
+  uint64_t hot_capacity = 0;
+  uint64_t hot_slots = 0;          // slots in the hot file, live or free
+  uint64_t hot_bytes = 0;          // size of the hot slot file
+  uint64_t cold_count = 0;
+  uint64_t cold_bytes = 0;         // bytes of all shard files on disk
+  uint64_t cold_raw_bytes = 0;     // uncompressed bytes of the records in them
+  uint64_t cold_garbage_records = 0;
+  uint64_t cold_garbage_bytes = 0; // estimated share of cold_bytes that is garbage
+  uint64_t partitions = 0;
+  uint64_t index_generation = 0;
+  uint64_t pending_migrations = 0;
+  uint64_t restore_queue_depth = 0;
+  double temperature = 0;
+};
+
+// What the journal replay did when a store was opened (or by Recover()).
+struct ReplayAction {
+  int64_t migration_id = 0;
+  std::string kind;     // "ingest", ...
+  std::string from_state;
+  std::string action;   // "rolled back", "rolled forward", "cleaned up"
+  uint64_t items = 0;
+};
+
+}  // namespace aether

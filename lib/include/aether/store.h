@@ -1,0 +1,64 @@
+// aether::Store: an open store directory. Start here.
+//
+// A Store is opened through one path: take the store lock (shared for
+// readers, exclusive for writers), replay any migration a dead process left
+// dangling, then serve requests. Dropping the Store releases the lock.
+// A Store is used by one thread at a time; separate processes coordinate
+// through the lock (see format-spec/README.md, "Concurrency").
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aether/options.h"
+#include "aether/status.h"
+
+namespace aether {
+
+class StoreImpl;
+
+class Store {
+ public:
+  // The on-disk format version this binary writes (and the newest it reads).
+  static constexpr uint32_t kFormatVersion = 1;
+
+  // Creates an empty store in `path` (created if missing; must be empty).
+  static Status Create(const std::string& path, const StoreConfig& config, Env* env = nullptr);
+  static Result<std::unique_ptr<Store>> Open(const std::string& path, const OpenOptions& options);
+  static bool LooksLikeStore(const std::string& path, Env* env = nullptr);
+  ~Store();
+
+  const StoreConfig& config() const;
+  // What the replay at open did (empty when nothing was dangling).
+  const std::vector<ReplayAction>& replayed() const;
+
+  // Writes one batch as one migration (intent, write, commit). Records must
+  // already be validated (dimension, finite values, id). Requires kWrite.
+  Result<IngestBatchResult> IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy);
+
+  // True when a memory with this id exists.
+  Result<bool> Contains(const std::string& id);
+
+  // Exact top-k over the selected tiers for every query, one pass over the
+  // data for the whole batch. results[i] belongs to queries[i].
+  Result<std::vector<std::vector<SearchHit>>> Search(const std::vector<std::vector<float>>& queries,
+                                                     const SearchOptions& options);
+  // Records an access (last access = now, count + 1) for each row id, in one
+  // transaction. Takes the exclusive lock if the store was opened for reading.
+  Status Touch(const std::vector<int64_t>& row_ids);
+
+  // One entry per id: the record, or nullopt when the id is unknown.
+  Result<std::vector<std::optional<MemoryRecord>>> Get(const std::vector<std::string>& ids);
+  // Deletes the memories in one transaction; returns the ids not found.
+  Result<std::vector<std::string>> Delete(const std::vector<std::string>& ids);
+
+  Result<StoreStats> Stats();
+
+ private:
+  explicit Store(std::unique_ptr<StoreImpl> impl);
+  std::unique_ptr<StoreImpl> impl_;
+};
+
+}  // namespace aether

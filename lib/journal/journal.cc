@@ -1,0 +1,114 @@
+#include "journal/journal.h"
+
+namespace aether {
+
+const char* StateName(MigrationState s) {
+  switch (s) {
+    case MigrationState::kIntent: return "intent";
+    case MigrationState::kWritten: return "written";
+    case MigrationState::kCommitted: return "committed";
+  }
+  return "unknown";
+}
+
+Result<int64_t> Journal::Insert(Migration m, const std::vector<MigrationItem>& items) {
+  AETHER_ASSIGN_OR_RETURN(
+      Stmt ins, db_->Prepare("INSERT INTO migrations(kind, state, created_ms, hot_slots_before, "
+                             "shard_id, shard_len_before, shard_len_after) "
+                             "VALUES(?, ?, ?, ?, ?, ?, ?)"));
+  ins.Bind(1, m.kind)
+      .Bind(2, static_cast<int64_t>(MigrationState::kIntent))
+      .Bind(3, m.created_ms)
+      .Bind(4, static_cast<int64_t>(m.hot_slots_before));
+  if (m.shard_id != 0) {
+    ins.Bind(5, m.shard_id)
+        .Bind(6, static_cast<int64_t>(m.shard_len_before))
+        .Bind(7, static_cast<int64_t>(m.shard_len_after));
+  }
+  AETHER_RETURN_IF_ERROR(ins.Run());
+  int64_t id = db_->LastInsertRowId();
+
+  AETHER_ASSIGN_OR_RETURN(
+      Stmt item, db_->Prepare("INSERT INTO migration_items(migration_id, seq, row_id, id, tier, "
+                              "slot, shard_id, frame_offset, frame_index, importance, payload, "
+                              "replaces_row_id) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"));
+  for (size_t i = 0; i < items.size(); ++i) {
+    const MigrationItem& it = items[i];
+    item.Bind(1, id).Bind(2, static_cast<int64_t>(i)).Bind(3, it.row_id).Bind(4, it.id).Bind(5, it.tier);
+    if (it.slot >= 0) item.Bind(6, it.slot);
+    if (it.shard_id != 0) item.Bind(7, it.shard_id).Bind(8, it.frame_offset).Bind(9, it.frame_index);
+    item.Bind(10, it.importance);
+    if (it.payload) item.Bind(11, *it.payload);
+    if (it.replaces_row_id != 0) item.Bind(12, it.replaces_row_id);
+    AETHER_RETURN_IF_ERROR(item.Run());
+  }
+  return id;
+}
+
+Status Journal::SetState(int64_t id, MigrationState state) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("UPDATE migrations SET state = ? WHERE id = ?"));
+  st.Bind(1, static_cast<int64_t>(state)).Bind(2, id);
+  return st.Run();
+}
+
+Status Journal::Remove(int64_t id) {
+  AETHER_ASSIGN_OR_RETURN(Stmt items, db_->Prepare("DELETE FROM migration_items WHERE migration_id = ?"));
+  items.Bind(1, id);
+  AETHER_RETURN_IF_ERROR(items.Run());
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("DELETE FROM migrations WHERE id = ?"));
+  st.Bind(1, id);
+  return st.Run();
+}
+
+Result<std::vector<Migration>> Journal::All() {
+  AETHER_ASSIGN_OR_RETURN(
+      Stmt st, db_->Prepare("SELECT id, kind, state, created_ms, hot_slots_before, shard_id, "
+                            "shard_len_before, shard_len_after FROM migrations ORDER BY id"));
+  std::vector<Migration> out;
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    Migration m;
+    m.id = st.Int(0);
+    m.kind = st.Text(1);
+    m.state = static_cast<MigrationState>(st.Int(2));
+    m.created_ms = st.Int(3);
+    m.hot_slots_before = static_cast<uint64_t>(st.Int(4));
+    m.shard_id = st.IsNull(5) ? 0 : st.Int(5);
+    m.shard_len_before = static_cast<uint64_t>(st.Int(6));
+    m.shard_len_after = static_cast<uint64_t>(st.Int(7));
+    if (m.state < MigrationState::kIntent || m.state > MigrationState::kCommitted)
+      return Status::Corruption(db_->path() + ": migration " + std::to_string(m.id) +
+                                " has unknown state " + std::to_string(st.Int(2)));
+    out.push_back(m);
+  }
+  return out;
+}
+
+Result<std::vector<MigrationItem>> Journal::Items(int64_t id) {
+  AETHER_ASSIGN_OR_RETURN(
+      Stmt st, db_->Prepare("SELECT row_id, id, tier, slot, shard_id, frame_offset, frame_index, "
+                            "importance, payload, replaces_row_id FROM migration_items "
+                            "WHERE migration_id = ? ORDER BY seq"));
+  st.Bind(1, id);
+  std::vector<MigrationItem> out;
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    MigrationItem it;
+    it.row_id = st.Int(0);
+    it.id = st.Text(1);
+    it.tier = st.Int(2);
+    it.slot = st.IsNull(3) ? -1 : st.Int(3);
+    it.shard_id = st.IsNull(4) ? 0 : st.Int(4);
+    it.frame_offset = st.Int(5);
+    it.frame_index = st.Int(6);
+    it.importance = st.Double(7);
+    if (!st.IsNull(8)) it.payload = st.Text(8);
+    it.replaces_row_id = st.IsNull(9) ? 0 : st.Int(9);
+    out.push_back(std::move(it));
+  }
+  return out;
+}
+
+}  // namespace aether

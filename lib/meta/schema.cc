@@ -1,0 +1,160 @@
+#include "meta/schema.h"
+
+#include <fmt/format.h>
+
+namespace aether {
+namespace {
+
+// Format version 1. See format-spec/metadata_db.md, which lists these tables
+// column by column; change both together.
+const char* const kSchemaV1 = R"sql(
+CREATE TABLE config (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE memories (
+  row_id         INTEGER PRIMARY KEY,
+  id             TEXT NOT NULL UNIQUE,
+  tier           INTEGER NOT NULL,
+  slot           INTEGER,
+  shard_id       INTEGER,
+  frame_offset   INTEGER,
+  frame_index    INTEGER,
+  importance     REAL NOT NULL,
+  created_ms     INTEGER NOT NULL,
+  last_access_ms INTEGER NOT NULL,
+  access_count   INTEGER NOT NULL DEFAULT 0,
+  payload        TEXT
+);
+CREATE INDEX memories_by_tier ON memories(tier);
+
+CREATE TABLE hot_free (
+  slot INTEGER PRIMARY KEY
+);
+
+CREATE TABLE shards (
+  shard_id   INTEGER PRIMARY KEY,
+  path       TEXT NOT NULL UNIQUE,
+  generation INTEGER NOT NULL,
+  partition  INTEGER,
+  file_bytes INTEGER NOT NULL,
+  records    INTEGER NOT NULL,
+  live       INTEGER NOT NULL,
+  raw_bytes  INTEGER NOT NULL
+);
+
+CREATE TABLE migrations (
+  id              INTEGER PRIMARY KEY,
+  kind            TEXT NOT NULL,
+  state           INTEGER NOT NULL,
+  created_ms      INTEGER NOT NULL,
+  hot_slots_before INTEGER NOT NULL,
+  shard_id        INTEGER,
+  shard_len_before INTEGER,
+  shard_len_after INTEGER
+);
+
+CREATE TABLE migration_items (
+  migration_id    INTEGER NOT NULL REFERENCES migrations(id) ON DELETE CASCADE,
+  seq             INTEGER NOT NULL,
+  row_id          INTEGER NOT NULL,
+  id              TEXT NOT NULL,
+  tier            INTEGER NOT NULL,
+  slot            INTEGER,
+  shard_id        INTEGER,
+  frame_offset    INTEGER,
+  frame_index     INTEGER,
+  importance      REAL NOT NULL,
+  payload         TEXT,
+  replaces_row_id INTEGER,
+  PRIMARY KEY (migration_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE restore_queue (
+  row_id          INTEGER PRIMARY KEY,
+  priority        REAL NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ms INTEGER NOT NULL,
+  last_error      TEXT
+);
+
+CREATE TABLE index_generations (
+  generation INTEGER PRIMARY KEY,
+  state      INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  partitions INTEGER NOT NULL,
+  path       TEXT NOT NULL
+);
+
+CREATE TABLE audit_log (
+  seq    INTEGER PRIMARY KEY,
+  ts_ms  INTEGER NOT NULL,
+  kind   TEXT NOT NULL,
+  id     TEXT,
+  detail TEXT
+);
+)sql";
+
+}  // namespace
+
+Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, int64_t now_ms) {
+  return InTransaction(db, [&]() -> Status {
+    AETHER_RETURN_IF_ERROR(db->Exec(kSchemaV1));
+    const std::pair<const char*, std::string> rows[] = {
+        {"format_version", std::to_string(format_version)},
+        {"dim", std::to_string(config.dim)},
+        {"metric", MetricName(config.metric)},
+        {"hot_capacity", std::to_string(config.hot_capacity)},
+        {"next_row_id", "1"},
+        {"temperature", "1.0"},
+        {"index_generation", "0"},
+        {"created_ms", std::to_string(now_ms)},
+    };
+    for (const auto& [key, value] : rows) AETHER_RETURN_IF_ERROR(SetConfigValue(db, key, value));
+    return Status::Ok();
+  });
+}
+
+Result<std::string> GetConfigValue(Db* db, const std::string& key) {
+  AETHER_ASSIGN_OR_RETURN(Stmt stmt, db->Prepare("SELECT value FROM config WHERE key = ?"));
+  stmt.Bind(1, key);
+  AETHER_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return Status::Corruption(db->path() + ": config key '" + key + "' is missing");
+  return stmt.Text(0);
+}
+
+Status SetConfigValue(Db* db, const std::string& key, const std::string& value) {
+  AETHER_ASSIGN_OR_RETURN(
+      Stmt stmt, db->Prepare("INSERT INTO config(key, value) VALUES(?, ?) "
+                             "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+  stmt.Bind(1, key).Bind(2, value);
+  return stmt.Run();
+}
+
+Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* format_version) {
+  auto version_text = GetConfigValue(db, "format_version");
+  if (!version_text.ok()) return version_text.status();
+  char* end = nullptr;
+  unsigned long version = std::strtoul(version_text->c_str(), &end, 10);
+  if (*end != '\0' || version == 0)
+    return Status::Corruption(db->path() + ": bad format_version '" + *version_text + "'");
+  if (version > max_format_version)
+    return Status::NotSupported(fmt::format(
+        "store format version {} is newer than this aether supports ({}); upgrade aether",
+        version, max_format_version));
+  *format_version = static_cast<uint32_t>(version);
+
+  StoreConfig config;
+  AETHER_ASSIGN_OR_RETURN(std::string dim, GetConfigValue(db, "dim"));
+  AETHER_ASSIGN_OR_RETURN(std::string metric, GetConfigValue(db, "metric"));
+  AETHER_ASSIGN_OR_RETURN(std::string capacity, GetConfigValue(db, "hot_capacity"));
+  config.dim = static_cast<uint32_t>(std::strtoul(dim.c_str(), nullptr, 10));
+  config.hot_capacity = std::strtoull(capacity.c_str(), nullptr, 10);
+  if (config.dim == 0 || !ParseMetric(metric, &config.metric))
+    return Status::Corruption(db->path() + ": bad config (dim '" + dim + "', metric '" + metric +
+                              "')");
+  return config;
+}
+
+}  // namespace aether

@@ -1,0 +1,91 @@
+// A narrow RAII wrapper over the SQLite C API: one connection (Db) and its
+// prepared statements (Stmt). Errors become Status with the SQL's context;
+// SQLITE_BUSY/LOCKED become Code::kBusy, SQLITE_CORRUPT/NOTADB kCorruption.
+// Not thread-safe: one Db per thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "aether/status.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace aether {
+
+class Stmt {
+ public:
+  Stmt() = default;
+  Stmt(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Stmt(Stmt&& other) noexcept;
+  Stmt& operator=(Stmt&& other) noexcept;
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  ~Stmt();
+
+  // Binds are 1-based, like SQLite's.
+  Stmt& Bind(int i, int64_t v);
+  Stmt& Bind(int i, double v);
+  Stmt& Bind(int i, const std::string& v);
+  Stmt& BindNull(int i);
+  // Steps once: true with a row available, false when done.
+  Result<bool> Step();
+  // Steps to completion, discarding rows, then resets.
+  Status Run();
+  void Reset();
+
+  int64_t Int(int col) const;
+  double Double(int col) const;
+  std::string Text(int col) const;
+  bool IsNull(int col) const;
+
+ private:
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+class Db {
+ public:
+  ~Db();
+  // Opens (or with create, creates) the database file and applies aether's
+  // connection settings: WAL, synchronous=FULL, foreign keys, busy timeout.
+  // A reader connection never checkpoints on close (format-spec/README.md).
+  static Result<std::unique_ptr<Db>> Open(const std::string& path, bool create, bool reader);
+
+  Status Exec(const std::string& sql);
+  Result<Stmt> Prepare(const std::string& sql);
+  // Runs a query expected to return one integer (0 when no row).
+  Result<int64_t> QueryInt(const std::string& sql);
+  Status Begin() { return Exec("BEGIN IMMEDIATE"); }
+  Status Commit() { return Exec("COMMIT"); }
+  void Rollback();  // best effort, for error paths
+  int64_t LastInsertRowId() const;
+  int Changes() const;
+  const std::string& path() const { return path_; }
+
+ private:
+  Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  sqlite3* db_;
+  std::string path_;
+};
+
+// Converts an SQLite result code into a Status ("meta.db: <context>: <msg>").
+Status SqliteStatus(sqlite3* db, int rc, const std::string& context);
+
+// Runs fn inside BEGIN IMMEDIATE ... COMMIT, rolling back if it fails.
+template <typename Fn>
+Status InTransaction(Db* db, Fn&& fn) {
+  AETHER_RETURN_IF_ERROR(db->Begin());
+  Status s = fn();
+  if (!s.ok()) {
+    db->Rollback();
+    return s;
+  }
+  s = db->Commit();
+  if (!s.ok()) db->Rollback();
+  return s;
+}
+
+}  // namespace aether

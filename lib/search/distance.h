@@ -1,0 +1,60 @@
+// Distance kernels and the top-k accumulator shared by the hot and cold scans.
+//
+// Distances are "smaller is closer" for every metric (format-spec/README.md):
+//   l2      Euclidean distance  sqrt(sum (q-x)^2)
+//   cosine  1 - cos(q, x)
+//   ip      -dot(q, x)
+// Stateless; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <queue>
+#include <vector>
+
+#include "aether/options.h"
+
+namespace aether {
+
+float Dot(const float* a, const float* b, uint32_t dim);
+float L2Squared(const float* a, const float* b, uint32_t dim);
+inline float Norm(const float* a, uint32_t dim);
+
+// A query prepared for one metric (its norm precomputed for cosine).
+struct PreparedQuery {
+  const float* vector = nullptr;
+  float norm = 0;
+};
+
+float Distance(Metric metric, const PreparedQuery& q, const float* x, uint32_t dim);
+
+struct Candidate {
+  float distance;
+  int64_t row_id;
+  bool operator<(const Candidate& o) const {
+    return distance < o.distance || (distance == o.distance && row_id < o.row_id);
+  }
+};
+
+// Keeps the k smallest candidates seen (ties broken by row id).
+class TopK {
+ public:
+  explicit TopK(uint32_t k) : k_(k) {}
+  // True when c would enter the current top k.
+  bool Admits(const Candidate& c) const {
+    return k_ > 0 && (heap_.size() < k_ || c < heap_.top());
+  }
+  void Push(const Candidate& c);
+  // Ascending by distance; empties the accumulator.
+  std::vector<Candidate> Take();
+
+ private:
+  uint32_t k_;
+  std::priority_queue<Candidate> heap_;
+};
+
+inline float Norm(const float* a, uint32_t dim) {
+  float s = Dot(a, a, dim);
+  return s > 0 ? __builtin_sqrtf(s) : 0.0f;
+}
+
+}  // namespace aether

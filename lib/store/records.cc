@@ -1,0 +1,64 @@
+// Get and delete by external id.
+#include <fmt/format.h>
+
+#include "meta/schema.h"
+#include "store/store_impl.h"
+
+namespace aether {
+
+Result<std::vector<std::optional<MemoryRecord>>> StoreImpl::Get(const std::vector<std::string>& ids) {
+  AETHER_ASSIGN_OR_RETURN(
+      Stmt st, db_->Prepare("SELECT row_id, tier, slot, shard_id, frame_offset, frame_index, importance, "
+                            "created_ms, last_access_ms, access_count, payload FROM memories WHERE id = ?"));
+  std::vector<std::optional<MemoryRecord>> out;
+  for (const std::string& id : ids) {
+    st.Bind(1, id);
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) {
+      st.Reset();
+      out.emplace_back();
+      continue;
+    }
+    MemoryLocation loc{st.Int(0), id, st.Int(1), st.IsNull(2) ? -1 : st.Int(2),
+                       st.IsNull(3) ? 0 : st.Int(3), st.Int(4), st.Int(5)};
+    MemoryRecord rec;
+    rec.row_id = loc.row_id;
+    rec.id = id;
+    rec.tier = loc.tier == kTierHot ? Tier::kHot : Tier::kCold;
+    rec.importance = st.Double(6);
+    rec.created_ms = st.Int(7);
+    rec.last_access_ms = st.Int(8);
+    rec.access_count = static_cast<uint64_t>(st.Int(9));
+    if (!st.IsNull(10)) rec.payload_json = st.Text(10);
+    st.Reset();
+    AETHER_RETURN_IF_ERROR(ReadVector(loc, &rec.vector));
+    out.emplace_back(std::move(rec));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> StoreImpl::Delete(const std::vector<std::string>& ids) {
+  if (access_ != AccessMode::kWrite) return Status::Internal("delete on a store opened read-only");
+  std::vector<std::string> missing;
+  int64_t now = env_->NowMs();
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+    missing.clear();
+    AETHER_ASSIGN_OR_RETURN(Stmt audit, db_->Prepare("INSERT INTO audit_log(ts_ms, kind, id, detail) "
+                                                     "VALUES(?, 'delete', ?, ?)"));
+    for (const std::string& id : ids) {
+      AETHER_ASSIGN_OR_RETURN(auto loc, Locate(id));
+      if (!loc) {
+        missing.push_back(id);
+        continue;
+      }
+      AETHER_RETURN_IF_ERROR(ReleaseMemory(*loc));
+      audit.Bind(1, now).Bind(2, id).Bind(3, std::string(loc->tier == kTierHot ? "{\"tier\":\"hot\"}"
+                                                                             : "{\"tier\":\"cold\"}"));
+      AETHER_RETURN_IF_ERROR(audit.Run());
+    }
+    return Status::Ok();
+  }));
+  return missing;
+}
+
+}  // namespace aether

@@ -1,0 +1,218 @@
+// aether::Store (the public facade), store creation, and the helpers the
+// operations share: shard rows, memory locations, file handles.
+#include "aether/store.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "meta/schema.h"
+#include "store/layout.h"
+#include "store/store_impl.h"
+
+namespace aether {
+namespace {
+
+std::string Parent(const std::string& path) {
+  auto p = path.find_last_of('/');
+  if (p == std::string::npos) return ".";
+  return p == 0 ? "/" : path.substr(0, p);
+}
+
+std::string Base(const std::string& path) {
+  auto p = path.find_last_of('/');
+  return p == std::string::npos ? path : path.substr(p + 1);
+}
+
+std::string StripTrailingSlashes(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+// Builds a complete store in `tmp` (every file synced).
+Status BuildStore(Env* env, const std::string& tmp, const StoreConfig& config) {
+  AETHER_RETURN_IF_ERROR(env->CreateDir(tmp));
+  AETHER_RETURN_IF_ERROR(env->CreateDir(tmp + "/" + layout::kColdDir));
+  AETHER_RETURN_IF_ERROR(env->CreateDir(tmp + "/" + layout::kIndexDir));
+  AETHER_RETURN_IF_ERROR(SlotFile::Create(env, tmp + "/" + layout::kHotFile, config.dim));
+  AETHER_RETURN_IF_ERROR(ShardFile::Create(env, tmp + "/" + layout::kStagingShard, config.dim, 0,
+                                           kStagingPartition));
+  {
+    AETHER_ASSIGN_OR_RETURN(auto lock, env->Open(tmp + "/" + layout::kLockFile, OpenMode::kCreate));
+  }
+  {
+    AETHER_ASSIGN_OR_RETURN(auto db, Db::Open(tmp + "/" + layout::kDbFile, true, false));
+    AETHER_RETURN_IF_ERROR(CreateSchema(db.get(), config, Store::kFormatVersion, env->NowMs()));
+    AETHER_RETURN_IF_ERROR(db->Exec(fmt::format(
+        "INSERT INTO shards(shard_id, path, generation, partition, file_bytes, records, live, "
+        "raw_bytes) VALUES({}, '{}', 0, NULL, {}, 0, 0, 0)",
+        layout::kStagingShardId, layout::kStagingShard, ShardFile::kHeaderSize)));
+    AETHER_RETURN_IF_ERROR(db->Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  }  // closing the only connection checkpoints the WAL into meta.db
+  AETHER_RETURN_IF_ERROR(env->SyncDir(tmp + "/" + layout::kColdDir));
+  AETHER_RETURN_IF_ERROR(env->SyncDir(tmp + "/" + layout::kIndexDir));
+  return env->SyncDir(tmp);
+}
+
+void RemoveStoreTree(Env* env, const std::string& dir) {
+  for (const char* f : {layout::kStagingShard, layout::kHotFile, layout::kLockFile, layout::kDbFile,
+                        "meta.db-wal", "meta.db-shm"}) {
+    Status s = env->RemoveFile(dir + "/" + f);
+    (void)s;
+  }
+  for (const char* d : {layout::kColdDir, layout::kIndexDir, ""}) {
+    Status s = env->RemoveDir(dir + (*d ? std::string("/") + d : std::string()));
+    (void)s;
+  }
+}
+
+}  // namespace
+
+// Creation is atomic: the store is built in a hidden sibling directory and
+// renamed onto `path` (which may be missing or an empty directory), so a
+// crash leaves either nothing or a complete store.
+Status StoreImpl::Create(const std::string& raw_path, const StoreConfig& config, Env* env) {
+  std::string path = StripTrailingSlashes(raw_path);
+  if (config.dim == 0) return Status::InvalidArgument("--dim must be at least 1");
+  if (config.dim > 65536) return Status::InvalidArgument("--dim must be at most 65536");
+  if (env->Exists(path)) {
+    if (Store::LooksLikeStore(path, env)) return Status::AlreadyExists(path + ": already an aether store");
+    if (!env->IsDirectory(path)) return Status::AlreadyExists(path + ": exists and is not a directory");
+    AETHER_ASSIGN_OR_RETURN(auto entries, env->ListDir(path));
+    if (!entries.empty())
+      return Status::AlreadyExists(path + ": directory is not empty and is not an aether store");
+  }
+  std::string tmp = Parent(path) + "/." + Base(path) + ".aether-init." + std::to_string(getpid());
+  RemoveStoreTree(env, tmp);
+  Status s = BuildStore(env, tmp, config);
+  if (s.ok()) s = env->Rename(tmp, path);
+  if (s.ok()) s = env->SyncDir(Parent(path));
+  if (!s.ok()) RemoveStoreTree(env, tmp);
+  return s;
+}
+
+Result<ShardInfo> StoreImpl::GetShard(int64_t shard_id) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT shard_id, path, generation, file_bytes, records, "
+                                                "live, raw_bytes FROM shards WHERE shard_id = ?"));
+  st.Bind(1, shard_id);
+  AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return Status::Corruption(fmt::format("{}: shard {} is not registered", db_->path(), shard_id));
+  return ShardInfo{st.Int(0), st.Text(1), st.Int(2), uint64_t(st.Int(3)), uint64_t(st.Int(4)),
+                   uint64_t(st.Int(5)), uint64_t(st.Int(6))};
+}
+
+Result<std::vector<ShardInfo>> StoreImpl::AllShards() {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT shard_id, path, generation, file_bytes, records, "
+                                                "live, raw_bytes FROM shards ORDER BY shard_id"));
+  std::vector<ShardInfo> out;
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(ShardInfo{st.Int(0), st.Text(1), st.Int(2), uint64_t(st.Int(3)), uint64_t(st.Int(4)),
+                            uint64_t(st.Int(5)), uint64_t(st.Int(6))});
+  }
+  return out;
+}
+
+Result<std::optional<MemoryLocation>> StoreImpl::Locate(const std::string& id) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, tier, slot, shard_id, frame_offset, "
+                                                "frame_index FROM memories WHERE id = ?"));
+  st.Bind(1, id);
+  AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<MemoryLocation>();
+  MemoryLocation loc{st.Int(0), id, st.Int(1), st.IsNull(2) ? -1 : st.Int(2),
+                     st.IsNull(3) ? 0 : st.Int(3), st.Int(4), st.Int(5)};
+  return std::optional<MemoryLocation>(loc);
+}
+
+Result<std::unique_ptr<SlotFile>> StoreImpl::OpenHot(bool writable) {
+  return SlotFile::Open(env_, Path(layout::kHotFile), config_.dim, writable);
+}
+
+Result<std::unique_ptr<ShardFile>> StoreImpl::OpenShard(const ShardInfo& info, bool writable) {
+  return ShardFile::Open(env_, Path(info.path), config_.dim, writable);
+}
+
+Status StoreImpl::ReadVector(const MemoryLocation& loc, std::vector<float>* out) {
+  out->resize(config_.dim);
+  if (loc.tier == kTierHot) {
+    AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(false));
+    int64_t row_id = 0;
+    AETHER_RETURN_IF_ERROR(hot->ReadSlot(static_cast<uint64_t>(loc.slot), &row_id, out->data()));
+    if (row_id != loc.row_id)
+      return Status::Corruption(fmt::format("{}: slot {} holds row {}, the metadata says row {} ('{}')",
+                                            hot->path(), loc.slot, row_id, loc.row_id, loc.id));
+    return Status::Ok();
+  }
+  AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(loc.shard_id));
+  AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, false));
+  DecodedFrame frame;
+  AETHER_RETURN_IF_ERROR(shard->ReadFrame(static_cast<uint64_t>(loc.frame_offset), &frame));
+  if (loc.frame_index >= frame.count || frame.row_ids[loc.frame_index] != loc.row_id)
+    return Status::Corruption(fmt::format("{}: frame at offset {} does not hold row {} ('{}')",
+                                          shard->path(), loc.frame_offset, loc.row_id, loc.id));
+  std::copy(frame.vector(uint32_t(loc.frame_index)), frame.vector(uint32_t(loc.frame_index)) + config_.dim,
+            out->begin());
+  return Status::Ok();
+}
+
+// Forgets a memory inside the caller's transaction: its hot slot becomes
+// free, or its cold record becomes garbage in its shard.
+Status StoreImpl::ReleaseMemory(const MemoryLocation& loc) {
+  if (loc.tier == kTierHot) {
+    AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("INSERT INTO hot_free(slot) VALUES(?)"));
+    st.Bind(1, loc.slot);
+    AETHER_RETURN_IF_ERROR(st.Run());
+  } else {
+    AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("UPDATE shards SET live = live - 1 WHERE shard_id = ?"));
+    st.Bind(1, loc.shard_id);
+    AETHER_RETURN_IF_ERROR(st.Run());
+  }
+  AETHER_ASSIGN_OR_RETURN(Stmt del, db_->Prepare("DELETE FROM memories WHERE row_id = ?"));
+  del.Bind(1, loc.row_id);
+  AETHER_RETURN_IF_ERROR(del.Run());
+  AETHER_ASSIGN_OR_RETURN(Stmt q, db_->Prepare("DELETE FROM restore_queue WHERE row_id = ?"));
+  q.Bind(1, loc.row_id);
+  return q.Run();
+}
+
+// ---- the public facade ----
+
+Store::Store(std::unique_ptr<StoreImpl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Status Store::Create(const std::string& path, const StoreConfig& config, Env* env) {
+  return StoreImpl::Create(path, config, env ? env : Env::Default());
+}
+
+bool Store::LooksLikeStore(const std::string& path, Env* env) {
+  env = env ? env : Env::Default();
+  return env->IsDirectory(path) && env->Exists(path + "/" + layout::kDbFile);
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOptions& options) {
+  AETHER_ASSIGN_OR_RETURN(auto impl, StoreImpl::Open(StripTrailingSlashes(path), options));
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+const StoreConfig& Store::config() const { return impl_->config_; }
+const std::vector<ReplayAction>& Store::replayed() const { return impl_->replayed_; }
+
+Result<IngestBatchResult> Store::IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy) {
+  return impl_->IngestBatch(batch, policy);
+}
+Result<bool> Store::Contains(const std::string& id) { return impl_->Contains(id); }
+Result<std::vector<std::vector<SearchHit>>> Store::Search(const std::vector<std::vector<float>>& queries,
+                                                          const SearchOptions& options) {
+  return impl_->Search(queries, options);
+}
+Status Store::Touch(const std::vector<int64_t>& row_ids) { return impl_->Touch(row_ids); }
+Result<std::vector<std::optional<MemoryRecord>>> Store::Get(const std::vector<std::string>& ids) {
+  return impl_->Get(ids);
+}
+Result<std::vector<std::string>> Store::Delete(const std::vector<std::string>& ids) {
+  return impl_->Delete(ids);
+}
+Result<StoreStats> Store::Stats() { return impl_->Stats(); }
+
+}  // namespace aether

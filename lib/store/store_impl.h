@@ -1,0 +1,104 @@
+// StoreImpl: the state behind aether::Store and the operations on it, one
+// .cc file per concern:
+//   store_open.cc  open path: lock, config, journal replay (recovery loop)
+//   ingest.cc      the ingest migration (intent, write, commit, cleanup)
+//   search.cc      hot + cold scans, touch
+//   records.cc     get, delete
+//   stats.cc       stats
+// Not thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "aether/env.h"
+#include "aether/options.h"
+#include "aether/status.h"
+#include "cold/shard_file.h"
+#include "hot/slot_file.h"
+#include "journal/journal.h"
+#include "meta/sqlite_db.h"
+
+namespace aether {
+
+// A row of the `shards` table.
+struct ShardInfo {
+  int64_t shard_id = 0;
+  std::string path;  // relative to the store directory
+  int64_t generation = 0;
+  uint64_t file_bytes = 0;  // committed length
+  uint64_t records = 0;
+  uint64_t live = 0;
+  uint64_t raw_bytes = 0;
+};
+
+// Where a live memory is, as the metadata DB says.
+struct MemoryLocation {
+  int64_t row_id = 0;
+  std::string id;
+  int64_t tier = 0;
+  int64_t slot = -1;
+  int64_t shard_id = 0;
+  int64_t frame_offset = 0;
+  int64_t frame_index = 0;
+};
+
+class StoreImpl {
+ public:
+  static Status Create(const std::string& path, const StoreConfig& config, Env* env);
+  static Result<std::unique_ptr<StoreImpl>> Open(const std::string& path, const OpenOptions& opt);
+
+  std::string Path(const std::string& rel) const { return dir_ + "/" + rel; }
+
+  // store_open.cc
+  Status ReplayJournal();
+  Status EnsureExclusive();
+
+  // ingest.cc
+  Result<IngestBatchResult> IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy);
+  Result<bool> Contains(const std::string& id);
+
+  // search.cc
+  Result<std::vector<std::vector<SearchHit>>> Search(const std::vector<std::vector<float>>& queries,
+                                                     const SearchOptions& options);
+  Status Touch(const std::vector<int64_t>& row_ids);
+
+  // records.cc
+  Result<std::vector<std::optional<MemoryRecord>>> Get(const std::vector<std::string>& ids);
+  Result<std::vector<std::string>> Delete(const std::vector<std::string>& ids);
+
+  // stats.cc
+  Result<StoreStats> Stats();
+
+  Env* env_ = nullptr;
+  std::string dir_;
+  StoreConfig config_;
+  uint32_t format_version_ = 0;
+  AccessMode access_ = AccessMode::kRead;
+  double wait_seconds_ = 0;
+  std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<Db> db_;
+  std::vector<ReplayAction> replayed_;
+
+ private:
+  // Ingest migration steps (ingest.cc); the commit and rollback are shared
+  // with the replay.
+  Status CommitIngest(const Migration& m, const std::vector<MigrationItem>& items);
+  Status RollBackWrites(const Migration& m);
+  Status VerifyWritten(const Migration& m, const std::vector<MigrationItem>& items);
+  Status ReplayOne(const Migration& m);
+  Status ReleaseMemory(const MemoryLocation& loc);
+
+ public:
+  // Shared helpers.
+  Result<ShardInfo> GetShard(int64_t shard_id);
+  Result<std::vector<ShardInfo>> AllShards();
+  Result<std::optional<MemoryLocation>> Locate(const std::string& id);
+  Result<std::unique_ptr<SlotFile>> OpenHot(bool writable);
+  Result<std::unique_ptr<ShardFile>> OpenShard(const ShardInfo& info, bool writable);
+  Status ReadVector(const MemoryLocation& loc, std::vector<float>* out);
+};
+
+}  // namespace aether

@@ -1,0 +1,47 @@
+// Names of the public enums, and Status formatting.
+#include "aether/options.h"
+#include "aether/status.h"
+
+namespace aether {
+
+const char* CodeName(Code code) {
+  switch (code) {
+    case Code::kOk: return "OK";
+    case Code::kNotFound: return "NotFound";
+    case Code::kInvalidArgument: return "InvalidArgument";
+    case Code::kBadInput: return "BadInput";
+    case Code::kBusy: return "Busy";
+    case Code::kCorruption: return "Corruption";
+    case Code::kIOError: return "IOError";
+    case Code::kNotSupported: return "NotSupported";
+    case Code::kAlreadyExists: return "AlreadyExists";
+    case Code::kInternal: return "Internal";
+  }
+  return "Unknown";
+}
+
+std::string Status::ToString() const {
+  if (ok()) return "OK";
+  return std::string(CodeName(code_)) + ": " + message_;
+}
+
+const char* MetricName(Metric m) {
+  switch (m) {
+    case Metric::kL2: return "l2";
+    case Metric::kCosine: return "cosine";
+    case Metric::kInnerProduct: return "ip";
+  }
+  return "unknown";
+}
+
+bool ParseMetric(const std::string& name, Metric* out) {
+  if (name == "l2") *out = Metric::kL2;
+  else if (name == "cosine") *out = Metric::kCosine;
+  else if (name == "ip") *out = Metric::kInnerProduct;
+  else return false;
+  return true;
+}
+
+const char* TierName(Tier t) { return t == Tier::kHot ? "hot" : "cold"; }
+
+}  // namespace aether
