@@ -16,7 +16,6 @@ std::string CleanParseError(const std::string& what) {
   std::string msg = what;
   if (auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
   if (auto p = msg.find("parse error at line 1, "); p == 0) msg = msg.substr(23);
-  if (msg.find("ill-formed UTF-8") != std::string::npos) return "invalid UTF-8: " + msg;
   return msg;
 }
 
@@ -24,7 +23,10 @@ Status ParseJson(const std::string& line, json* out) {
   try {
     *out = json::parse(line);
   } catch (const json::exception& e) {
-    return Status::BadInput("malformed JSON: " + CleanParseError(e.what()));
+    std::string why = CleanParseError(e.what());
+    if (why.find("ill-formed UTF-8") != std::string::npos)
+      return Status::BadInput("invalid UTF-8: " + why);
+    return Status::BadInput("malformed JSON: " + why);
   }
   if (!out->is_object()) return Status::BadInput("expected a JSON object");
   return Status::Ok();

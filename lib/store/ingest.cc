@@ -167,16 +167,17 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
       AETHER_RETURN_IF_ERROR(hot->WriteSlot(static_cast<uint64_t>(items[i].slot), items[i].row_id,
                                             plan[i].record->vector.data()));
     AETHER_FAULT_POINT("ingest.mid_write");
+    std::unique_ptr<ShardFile> shard;
     if (!frames.empty()) {
-      AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(staging, /*writable=*/true));
+      AETHER_ASSIGN_OR_RETURN(shard, OpenShard(staging, /*writable=*/true));
       uint64_t at = staging.file_bytes;
       for (const std::string& f : frames) {
         AETHER_RETURN_IF_ERROR(shard->WriteAt(at, f));
         at += f.size();
       }
-      AETHER_FAULT_POINT("ingest.after_write");
-      AETHER_RETURN_IF_ERROR(shard->Sync());
     }
+    AETHER_FAULT_POINT("ingest.after_write");
+    if (shard) AETHER_RETURN_IF_ERROR(shard->Sync());
     if (n_hot > 0) AETHER_RETURN_IF_ERROR(hot->Sync());
     AETHER_FAULT_POINT("ingest.after_sync");
     return InTransaction(db_.get(), [&] { return journal.SetState(mid, MigrationState::kWritten); });

@@ -1,0 +1,180 @@
+// Every bad input gets file:line, a reason and a distinct exit code, and
+// what was committed before it stays.
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+using namespace aether::test;
+
+namespace {
+
+uint64_t Count(const std::string& store) {
+  auto j = nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
+  return j["hot_memories"].get<uint64_t>() + j["cold_memories"].get<uint64_t>();
+}
+
+struct BadCase {
+  std::string name;
+  std::string line;
+  const char* reason;
+};
+
+}  // namespace
+
+TEST_CASE("each bad line stops ingest with file:line and reason, keeping earlier lines") {
+  const std::string good1 = R"({"id":"a","vector":[1,2,3]})";
+  const std::string good2 = R"({"id":"b","vector":[4,5,6]})";
+  const std::string good4 = R"({"id":"d","vector":[7,8,9]})";
+  const std::vector<BadCase> cases = {
+      {"malformed JSON", R"({"id":"c","vector":[1,2,3])", "malformed JSON"},
+      {"NaN literal", R"({"id":"c","vector":[1,NaN,3]})", "malformed JSON"},
+      {"infinite value", R"({"id":"c","vector":[1,1e999,3]})", "malformed JSON: number overflow parsing '1e999'"},
+      {"missing id", R"({"vector":[1,2,3]})", "missing field \"id\""},
+      {"missing vector", R"({"id":"c"})", "missing field \"vector\""},
+      {"wrong dimension", R"({"id":"c","vector":[1,2]})", "vector has 2 values, store dimension is 3"},
+      {"empty id", R"({"id":"","vector":[1,2,3]})", "id is empty"},
+      {"over-long id", "{\"id\":\"" + std::string(2000, 'x') + "\",\"vector\":[1,2,3]}", "id is 2000 bytes, the limit is 1024"},
+      {"invalid UTF-8", "{\"id\":\"c\xc3\x28\",\"vector\":[1,2,3]}", "invalid UTF-8"},
+      {"line too long", "{\"id\":\"c\",\"vector\":[1,2,3],\"payload\":\"" + std::string(5000, 'p') + "\"}",
+       "line is longer than 4000 bytes"},
+      {"duplicate id", R"({"id":"a","vector":[1,2,3]})", "duplicate id 'a'"},
+      {"importance out of range", R"({"id":"c","vector":[1,2,3],"importance":2})", "importance 2 is outside [0, 1]"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    TempDir dir;
+    std::string store = dir / "s";
+    std::string file = dir / "in.jsonl";
+    WriteFile(file, good1 + "\n" + good2 + "\n" + c.line + "\n" + good4 + "\n");
+    REQUIRE(Aether({"init", store, "--dim", "3"}).exit_code == 0);
+    auto r = Aether({"ingest", store, file, "--max-line-bytes", "4000"});
+    CHECK(r.exit_code == 65);
+    CHECK_MESSAGE(r.err.find("aether: error: " + file + ":3: " + c.reason) != std::string::npos, r.err);
+    CHECK(r.err.find("ingested 2 memories") != std::string::npos);
+    CHECK(Count(store) == 2);
+
+    // Re-running with --skip-invalid: lines 1-2 are now duplicates and line 3
+    // is bad; all three are reported and skipped, line 4 goes in.
+    auto skip = Aether({"ingest", store, file, "--max-line-bytes", "4000", "--skip-invalid"});
+    CHECK_MESSAGE(skip.exit_code == 0, skip.err);
+    CHECK(skip.err.find(file + ":1: duplicate id 'a'") != std::string::npos);
+    CHECK(skip.err.find(file + ":3: " + c.reason) != std::string::npos);
+    CHECK(skip.err.find("(skipped)") != std::string::npos);
+    CHECK(Count(store) == 3);  // a, b from before; d now
+  }
+}
+
+TEST_CASE("duplicate ids: error by default, skip or replace on request") {
+  TempDir dir;
+  std::string store = dir / "s";
+  REQUIRE(Aether({"ingest", store}, R"({"id":"x","vector":[1,1]})" "\n").exit_code == 0);
+  auto err = Aether({"ingest", store}, R"({"id":"x","vector":[2,2]})" "\n");
+  CHECK(err.exit_code == 65);
+  CHECK(err.err.find("<stdin>:1: duplicate id 'x'") != std::string::npos);
+  auto skip = Aether({"ingest", store, "--on-duplicate", "skip", "--format", "json"}, R"({"id":"x","vector":[2,2]})" "\n");
+  CHECK(skip.exit_code == 0);
+  CHECK(nlohmann::json::parse(skip.out)["skipped_duplicates"] == 1);
+  CHECK(GetAll(store, {"x"})["x"] == std::vector<float>{1, 1});
+  auto rep = Aether({"ingest", store, "--on-duplicate", "replace"},
+                    R"({"id":"x","vector":[3,3]})" "\n" R"({"id":"x","vector":[4,4]})" "\n");
+  CHECK(rep.exit_code == 0);
+  CHECK(GetAll(store, {"x"})["x"] == std::vector<float>{4, 4});
+  CHECK(Count(store) == 1);
+  auto hits = ParseSearchOutput(Aether({"search", store, "--vector", "[1,1]", "-k", "5", "--no-touch"}).out);
+  REQUIRE(hits[0].size() == 1);
+  CHECK(hits[0][0].distance == doctest::Approx(std::sqrt(18.0)));
+}
+
+TEST_CASE("store and file errors have distinct exit codes") {
+  TempDir dir;
+  std::string store = dir / "s";
+  SUBCASE("missing store") {
+    auto r = Aether({"search", store, "--vector", "[1]"});
+    CHECK(r.exit_code == 66);
+    CHECK(r.err.find("no such store") != std::string::npos);
+  }
+  SUBCASE("missing input file") {
+    REQUIRE(Aether({"init", store, "--dim", "2"}).exit_code == 0);
+    auto r = Aether({"ingest", store, dir / "nope.jsonl"});
+    CHECK(r.exit_code == 66);
+    CHECK(r.err.find("nope.jsonl: cannot open input file") != std::string::npos);
+  }
+  SUBCASE("init refuses a non-empty directory that is not a store") {
+    WriteFile(dir / "junk", "x");
+    auto r = Aether({"init", dir.path(), "--dim", "2"});
+    CHECK(r.exit_code == 73);
+    CHECK(r.err.find("not empty and is not an aether store") != std::string::npos);
+    CHECK(ReadFile(dir / "junk") == "x");
+  }
+  SUBCASE("init into an empty directory works, twice does not") {
+    REQUIRE(Aether({"init", dir.path(), "--dim", "2"}).exit_code == 0);
+    auto again = Aether({"init", dir.path(), "--dim", "2"});
+    CHECK(again.exit_code == 73);
+    CHECK(again.err.find("already an aether store") != std::string::npos);
+  }
+  SUBCASE("usage errors") {
+    CHECK(Aether({"serch", store}).exit_code == 64);
+    CHECK(Aether({"serch", store}).err.find("did you mean 'search'?") != std::string::npos);
+    CHECK(Aether({"init", store}).exit_code == 64);  // --dim missing
+    CHECK(Aether({"init", store, "--dim", "0"}).exit_code == 64);
+    REQUIRE(Aether({"init", store, "--dim", "2"}).exit_code == 0);
+    CHECK(Aether({"search", store}).exit_code == 64);  // neither --vector nor --queries
+    auto bad_q = Aether({"search", store, "--vector", "[1,2,3]"});
+    CHECK(bad_q.exit_code == 65);
+    CHECK(bad_q.err.find("--vector: vector has 3 values, store dimension is 2") != std::string::npos);
+  }
+  SUBCASE("a bad query line names the file and line") {
+    REQUIRE(Aether({"init", store, "--dim", "2"}).exit_code == 0);
+    auto r = Aether({"search", store, "--queries", "-"}, "{\"vector\":[1,2]}\n{\"vector\":[1]}\n");
+    CHECK(r.exit_code == 65);
+    CHECK(r.err.find("<stdin>:2: vector has 1 values") != std::string::npos);
+    CHECK(r.out.empty());
+  }
+}
+
+TEST_CASE("a store from a newer format version is refused by every command") {
+  TempDir dir;
+  std::string store = dir / "s";
+  REQUIRE(Aether({"ingest", store}, R"({"id":"x","vector":[1,1]})" "\n").exit_code == 0);
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE config SET value='2' WHERE key='format_version'", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  for (std::vector<std::string> args : {std::vector<std::string>{"stats", store},
+                                        {"search", store, "--vector", "[1,1]"},
+                                        {"get", store, "x"},
+                                        {"delete", store, "x"}}) {
+    auto r = Aether(args);
+    CHECK(r.exit_code == 78);
+    CHECK(r.err.find("store format version 2 is newer than this aether supports (1)") != std::string::npos);
+  }
+}
+
+TEST_CASE("a command that cannot get the store lock fails as busy after --wait") {
+  TempDir dir;
+  std::string store = dir / "s";
+  REQUIRE(Aether({"init", store, "--dim", "2"}).exit_code == 0);
+  int fd = open((store + "/LOCK").c_str(), O_RDWR);
+  REQUIRE(fd >= 0);
+  REQUIRE(flock(fd, LOCK_EX) == 0);
+  auto r = Aether({"stats", store, "--wait", "0.2"});
+  CHECK(r.exit_code == 75);
+  CHECK(r.err.find("store busy") != std::string::npos);
+  auto w = Aether({"ingest", store, "--wait", "0"}, R"({"id":"x","vector":[1,1]})" "\n");
+  CHECK(w.exit_code == 75);
+  flock(fd, LOCK_UN);
+  // A reader's shared lock lets other readers in but keeps writers out.
+  REQUIRE(flock(fd, LOCK_SH) == 0);
+  CHECK(Aether({"stats", store, "--wait", "0"}).exit_code == 0);
+  CHECK(Aether({"delete", store, "x", "--wait", "0"}).exit_code == 75);
+  close(fd);
+  CHECK(Aether({"ingest", store}, R"({"id":"x","vector":[1,1]})" "\n").exit_code == 0);
+}

@@ -1,0 +1,87 @@
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+using namespace aether::test;
+
+TEST_CASE("get prints stored records; a missing id exits 1 and the rest still print") {
+  TempDir dir;
+  std::string store = dir / "s";
+  std::string in = R"({"id":"h","vector":[1,2],"payload":{"a":1},"importance":0.9})" "\n"
+                   R"({"id":"c","vector":[3,4]})" "\n";
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "1"}, in, {"AETHER_NOW_MS=42"}).exit_code == 0);
+  auto r = Aether({"get", store, "h", "nope", "c"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "aether: not found: nope\n");
+  auto lines = Lines(r.out);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0] == R"({"access_count":0,"created_ms":42,"id":"h","importance":0.9,"last_access_ms":42,)"
+                    R"("payload":{"a":1},"tier":"hot","vector":[1.0,2.0]})");
+  auto c = nlohmann::json::parse(lines[1]);
+  CHECK(c["tier"] == "cold");
+  CHECK(c["payload"].is_null());
+  CHECK(c["importance"] == 0.5);
+  CHECK(c["vector"] == nlohmann::json::array({3.0, 4.0}));
+}
+
+TEST_CASE("deleted memories vanish from both tiers; their space is counted as free or garbage") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = RandomMems(60, 5, 77);
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "30"}, ToJsonl(mems)).exit_code == 0);
+  auto del = Aether({"delete", store, "m3", "m45", "ghost", "--format", "json"});
+  CHECK(del.exit_code == 1);
+  CHECK(del.err.find("not found: ghost") != std::string::npos);
+  CHECK(nlohmann::json::parse(del.out)["deleted"] == 2);
+  for (size_t i : {3, 45}) {
+    auto hits = ParseSearchOutput(Aether({"search", store, "--vector", VectorJson(mems[i].vec), "-k", "3", "--no-touch"}).out);
+    for (const auto& h : hits[0]) CHECK(h.id != mems[i].id);
+    std::vector<Mem> rest;
+    for (const auto& m : mems)
+      if (m.id != "m3" && m.id != "m45") rest.push_back(m);
+    CHECK(SameTopK(hits[0], BruteForce(rest, mems[i].vec, 3, "l2")));
+  }
+  auto stats = nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
+  CHECK(stats["hot_memories"] == 29);
+  CHECK(stats["cold_memories"] == 29);
+  CHECK(stats["cold_garbage_records"] == 1);
+  CHECK(stats["cold_garbage_bytes"].get<uint64_t>() > 0);
+  CHECK(Aether({"get", store, "m3"}).exit_code == 1);
+  // The freed hot slot is reused: the file does not grow for the next memory.
+  uint64_t hot_bytes = stats["hot_bytes"];
+  REQUIRE(Aether({"ingest", store}, R"({"id":"new","vector":[1,1,1,1,1]})" "\n").exit_code == 0);
+  auto after = nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
+  CHECK(after["hot_bytes"] == hot_bytes);
+  CHECK(after["hot_memories"] == 30);
+  CHECK(nlohmann::json::parse(Lines(Aether({"get", store, "new"}).out)[0])["tier"] == "hot");
+}
+
+TEST_CASE("stats agree with what was ingested, in every format") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = RandomMems(250, 8, 1);
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "100", "--metric", "cosine"}, ToJsonl(mems)).exit_code == 0);
+  auto j = nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
+  CHECK(j["hot_memories"] == 100);
+  CHECK(j["cold_memories"] == 150);
+  CHECK(j["hot_capacity"] == 100);
+  CHECK(j["dim"] == 8);
+  CHECK(j["metric"] == "cosine");
+  CHECK(j["format_version"] == 1);
+  CHECK(j["cold_raw_bytes"] == 150 * (8 + 4 * 8));
+  CHECK(j["cold_bytes"].get<uint64_t>() == FileSize(store + "/cold/staging.shard"));
+  CHECK(j["hot_bytes"].get<uint64_t>() == FileSize(store + "/hot.slots"));
+  CHECK(j["pending_migrations"] == 0);
+  auto prom = Aether({"stats", store, "--format", "prometheus"}).out;
+  CHECK(prom.find("# TYPE aether_memories gauge\n") != std::string::npos);
+  CHECK(prom.find("aether_memories{tier=\"hot\"} 100\n") != std::string::npos);
+  CHECK(prom.find("aether_memories{tier=\"cold\"} 150\n") != std::string::npos);
+  for (const auto& line : Lines(prom)) {
+    if (line[0] == '#') continue;
+    CHECK(line.rfind("aether_", 0) == 0);
+  }
+  auto table = Aether({"stats", store}).out;
+  CHECK(table.find("hot_memories           100") != std::string::npos);
+}

@@ -1,0 +1,167 @@
+// End-to-end: the real aether binary on temporary stores, checked against an
+// independent brute-force reference.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+using namespace aether::test;
+
+namespace {
+
+std::string QueriesJsonl(const std::vector<Mem>& qs) {
+  std::string out;
+  for (const auto& q : qs) out += "{\"id\":\"" + q.id + "\",\"vector\":" + VectorJson(q.vec) + "}\n";
+  return out;
+}
+
+// Ingests mems into a new store and checks every query's top-k.
+void CheckBruteForce(const std::string& metric, size_t n, uint32_t dim, uint64_t hot_capacity, size_t k) {
+  TempDir dir;
+  std::string store = dir / "store";
+  auto mems = RandomMems(n, dim, 11);
+  auto queries = RandomMems(25, dim, 99, "q");
+  WriteFile(dir / "mems.jsonl", ToJsonl(mems));
+  WriteFile(dir / "q.jsonl", QueriesJsonl(queries));
+  auto init = Aether({"init", store, "--dim", std::to_string(dim), "--metric", metric, "--hot-capacity",
+                      std::to_string(hot_capacity)});
+  REQUIRE(init.exit_code == 0);
+  auto ing = Aether({"ingest", store, dir / "mems.jsonl", "--batch", "97"});
+  REQUIRE_MESSAGE(ing.exit_code == 0, ing.err);
+  auto r = Aether({"search", store, "--queries", dir / "q.jsonl", "-k", std::to_string(k), "--no-touch"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto results = ParseSearchOutput(r.out);
+  REQUIRE(results.size() == queries.size());
+  size_t hot_hits = 0, cold_hits = 0;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    auto want = BruteForce(mems, queries[i].vec, k, metric);
+    CHECK_MESSAGE(SameTopK(results[i], want), metric << " query " << i);
+    for (const auto& h : results[i]) (h.tier == "hot" ? hot_hits : cold_hits)++;
+  }
+  if (hot_capacity < n) CHECK(cold_hits > 0);
+  CHECK(hot_hits > 0);
+}
+
+}  // namespace
+
+TEST_CASE("search over hot and cold returns the brute-force top-k for l2, cosine and ip") {
+  for (const char* metric : {"l2", "cosine", "ip"}) {
+    CAPTURE(metric);
+    CheckBruteForce(metric, 700, 16, 250, 10);
+  }
+}
+
+TEST_CASE("20,000 x 64 with hot capacity 5,000: exact top-k across tiers") {
+  CheckBruteForce("l2", 20000, 64, 5000, 10);
+}
+
+TEST_CASE("the shipped sample: exact top-k, with payloads, from a file and from stdin") {
+  TempDir dir;
+  std::string store = dir / "s";
+  REQUIRE(Aether({"ingest", store, AETHER_TESTDATA "/sample.jsonl", "--hot-capacity", "100"}).exit_code == 0);
+  std::vector<Mem> mems, queries;
+  for (const auto& line : Lines(ReadFile(AETHER_TESTDATA "/sample.jsonl"))) {
+    auto j = nlohmann::json::parse(line);
+    mems.push_back({j["id"], j["vector"].get<std::vector<float>>()});
+  }
+  std::string qtext = ReadFile(AETHER_TESTDATA "/sample_queries.jsonl");
+  for (const auto& line : Lines(qtext)) {
+    auto j = nlohmann::json::parse(line);
+    queries.push_back({j["id"], j["vector"].get<std::vector<float>>()});
+  }
+  auto from_file = Aether({"search", store, "--queries", AETHER_TESTDATA "/sample_queries.jsonl", "-k", "7",
+                           "--no-touch", "--with-payload"});
+  auto from_stdin = Aether({"search", store, "--queries", "-", "-k", "7", "--no-touch", "--with-payload"}, qtext);
+  REQUIRE(from_file.exit_code == 0);
+  CHECK(from_file.out == from_stdin.out);
+  auto results = ParseSearchOutput(from_file.out);
+  REQUIRE(results.size() == queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) CHECK(SameTopK(results[i], BruteForce(mems, queries[i].vec, 7, "l2")));
+  auto first = nlohmann::json::parse(Lines(from_file.out)[0]);
+  CHECK(first["query"] == "q00");
+  CHECK(first["results"][0]["payload"].contains("room"));
+}
+
+TEST_CASE("overflow past the hot capacity goes cold and is still found") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = RandomMems(50, 8, 5);
+  REQUIRE(Aether({"init", store, "--dim", "8", "--hot-capacity", "20"}).exit_code == 0);
+  REQUIRE(Aether({"ingest", store}, ToJsonl(mems)).exit_code == 0);
+  auto stats = nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
+  CHECK(stats["hot_memories"] == 20);
+  CHECK(stats["cold_memories"] == 30);
+  // Each memory is its own nearest neighbour, whichever tier holds it.
+  for (size_t i : {0, 19, 20, 49}) {
+    auto r = Aether({"search", store, "--vector", VectorJson(mems[i].vec), "-k", "1", "--no-touch"});
+    auto hits = ParseSearchOutput(r.out);
+    REQUIRE(hits.size() == 1);
+    CHECK(hits[0][0].id == mems[i].id);
+    CHECK(hits[0][0].distance == doctest::Approx(0).epsilon(1e-6));
+    CHECK(hits[0][0].tier == (i < 20 ? "hot" : "cold"));
+  }
+}
+
+TEST_CASE("--tier restricts the search to one tier") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = RandomMems(120, 6, 8);
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "40"}, ToJsonl(mems)).exit_code == 0);
+  std::vector<Mem> hot(mems.begin(), mems.begin() + 40), cold(mems.begin() + 40, mems.end());
+  auto q = RandomMems(1, 6, 1234, "q")[0];
+  for (auto [tier, subset] : {std::pair{"hot", &hot}, std::pair{"cold", &cold}}) {
+    auto r = Aether({"search", store, "--vector", VectorJson(q.vec), "-k", "5", "--tier", tier, "--no-touch"});
+    auto hits = ParseSearchOutput(r.out);
+    REQUIRE(hits.size() == 1);
+    CHECK(SameTopK(hits[0], BruteForce(*subset, q.vec, 5, "l2")));
+    for (const auto& h : hits[0]) CHECK(h.tier == tier);
+  }
+}
+
+TEST_CASE("a store closed and reopened gives identical answers") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = RandomMems(400, 12, 3);
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "150", "--batch", "64"}, ToJsonl(mems)).exit_code == 0);
+  std::string q = QueriesJsonl(RandomMems(10, 12, 4, "q"));
+  auto a = Aether({"search", store, "--queries", "-", "--no-touch"}, q);
+  auto b = Aether({"search", store, "--queries", "-", "--no-touch"}, q);
+  REQUIRE(a.exit_code == 0);
+  CHECK(a.out == b.out);
+  CHECK(Lines(a.out).size() == 10);
+}
+
+TEST_CASE("search records accesses unless --no-touch") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = RandomMems(30, 4, 21);
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "10"}, ToJsonl(mems), {"AETHER_NOW_MS=1000"}).exit_code == 0);
+  auto get = [&](const std::string& id) {
+    return nlohmann::json::parse(Lines(Aether({"get", store, id}).out).at(0));
+  };
+  CHECK(get("m25")["access_count"] == 0);
+  CHECK(get("m25")["created_ms"] == 1000);
+  REQUIRE(Aether({"search", store, "--vector", VectorJson(mems[25].vec), "-k", "1", "--no-touch"},
+                 "", {"AETHER_NOW_MS=5000"}).exit_code == 0);
+  CHECK(get("m25")["access_count"] == 0);
+  REQUIRE(Aether({"search", store, "--vector", VectorJson(mems[25].vec), "-k", "1"}, "",
+                 {"AETHER_NOW_MS=7000"}).exit_code == 0);
+  CHECK(get("m25")["access_count"] == 1);
+  CHECK(get("m25")["last_access_ms"] == 7000);
+  CHECK(get("m24")["access_count"] == 0);
+}
+
+TEST_CASE("search output formats: json array and table") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = RandomMems(10, 3, 2);
+  REQUIRE(Aether({"ingest", store}, ToJsonl(mems)).exit_code == 0);
+  auto j = Aether({"search", store, "--vector", "[0,0,0]", "-k", "2", "--format", "json", "--no-touch"});
+  auto parsed = nlohmann::json::parse(j.out);
+  CHECK(parsed.is_array());
+  CHECK(parsed[0]["results"].size() == 2);
+  auto t = Aether({"search", store, "--vector", "[0,0,0]", "-k", "2", "--format", "table", "--no-touch"});
+  CHECK(t.out.rfind("query", 0) == 0);
+  CHECK(Lines(t.out).size() == 3);
+}

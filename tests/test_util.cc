@@ -1,0 +1,236 @@
+#include "test_util.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+extern char** environ;
+
+namespace aether::test {
+
+TempDir::TempDir() {
+  const char* base = getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/aether-test-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (mkdtemp(buf.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_data,
+                 const std::vector<std::string>& env) {
+  int in[2], out[2], err[2];
+  if (pipe(in) || pipe(out) || pipe(err)) throw std::runtime_error("pipe failed");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) posix_spawn_file_actions_addclose(&fa, fd);
+  std::vector<std::string> argv_s = {AETHER_BIN};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e; ++e) {
+    std::string entry = *e;
+    if (entry.rfind("AETHER_", 0) == 0) continue;  // tests set these explicitly
+    env_s.push_back(entry);
+  }
+  env_s.insert(env_s.end(), env.begin(), env.end());
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid;
+  if (posix_spawn(&pid, AETHER_BIN, &fa, nullptr, argv.data(), envp.data()) != 0)
+    throw std::runtime_error("posix_spawn failed");
+  posix_spawn_file_actions_destroy(&fa);
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+
+  RunResult r;
+  size_t written = 0;
+  signal(SIGPIPE, SIG_IGN);
+  fcntl(in[1], F_SETFL, O_NONBLOCK);
+  if (stdin_data.empty()) close(in[1]), in[1] = -1;
+  std::string* sinks[2] = {&r.out, &r.err};
+  int fds[2] = {out[0], err[0]};
+  while (fds[0] >= 0 || fds[1] >= 0) {
+    pollfd p[3];
+    int n = 0;
+    for (int i = 0; i < 2; ++i) p[n++] = {fds[i], POLLIN, 0};
+    p[n++] = {in[1], POLLOUT, 0};
+    poll(p, n, -1);
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char buf[65536];
+      ssize_t got = read(fds[i], buf, sizeof buf);
+      if (got <= 0) {
+        close(fds[i]);
+        fds[i] = -1;
+      } else {
+        sinks[i]->append(buf, static_cast<size_t>(got));
+      }
+    }
+    if (in[1] >= 0 && (p[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t w = write(in[1], stdin_data.data() + written, stdin_data.size() - written);
+      if (w > 0) written += static_cast<size_t>(w);
+      if (w < 0 || written == stdin_data.size()) close(in[1]), in[1] = -1;
+    }
+  }
+  if (in[1] >= 0) close(in[1]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << data;
+}
+
+void FlipByte(const std::string& path, uint64_t offset) {
+  std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ 0x5a);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(&c, 1);
+}
+
+void TruncateFile(const std::string& path, uint64_t size) {
+  std::filesystem::resize_file(path, size);
+}
+
+uint64_t FileSize(const std::string& path) { return std::filesystem::file_size(path); }
+
+std::vector<Mem> RandomMems(size_t n, uint32_t dim, uint64_t seed, const std::string& prefix) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> gauss(0, 1);
+  std::vector<Mem> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    out[i].id = prefix + std::to_string(i);
+    out[i].vec.resize(dim);
+    for (auto& x : out[i].vec) x = gauss(rng);
+  }
+  return out;
+}
+
+std::string VectorJson(const std::vector<float>& v) {
+  nlohmann::json j = nlohmann::json::array();
+  for (float f : v) j.push_back(f);
+  return j.dump();
+}
+
+std::string ToJsonl(const std::vector<Mem>& mems) {
+  std::string out;
+  for (const auto& m : mems) out += "{\"id\":\"" + m.id + "\",\"vector\":" + VectorJson(m.vec) + "}\n";
+  return out;
+}
+
+std::vector<std::pair<double, std::string>> BruteForce(const std::vector<Mem>& mems,
+                                                       const std::vector<float>& q, size_t k,
+                                                       const std::string& metric) {
+  std::vector<std::pair<double, std::string>> all;
+  double qn = 0;
+  for (float x : q) qn += double(x) * x;
+  qn = std::sqrt(qn);
+  for (const auto& m : mems) {
+    double dot = 0, l2 = 0, mn = 0;
+    for (size_t i = 0; i < q.size(); ++i) {
+      dot += double(q[i]) * m.vec[i];
+      l2 += (double(q[i]) - m.vec[i]) * (double(q[i]) - m.vec[i]);
+      mn += double(m.vec[i]) * m.vec[i];
+    }
+    double d = metric == "l2" ? std::sqrt(l2) : metric == "ip" ? -dot : 1 - dot / (qn * std::sqrt(mn));
+    all.emplace_back(d, m.id);
+  }
+  std::sort(all.begin(), all.end());
+  if (all.size() > k) all.resize(k);
+  return all;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string line;
+  while (std::getline(ss, line))
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
+
+std::vector<std::vector<Hit>> ParseSearchOutput(const std::string& jsonl) {
+  std::vector<std::vector<Hit>> out;
+  for (const auto& line : Lines(jsonl)) {
+    auto j = nlohmann::json::parse(line);
+    std::vector<Hit> hits;
+    for (const auto& r : j.at("results"))
+      hits.push_back({r.at("id").get<std::string>(), r.at("distance").get<double>(),
+                      r.at("tier").get<std::string>()});
+    out.push_back(std::move(hits));
+  }
+  return out;
+}
+
+bool SameTopK(const std::vector<Hit>& got, const std::vector<std::pair<double, std::string>>& want,
+              double eps) {
+  if (got.size() != want.size()) return false;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::fabs(got[i].distance - want[i].first) > eps * std::max(1.0, std::fabs(want[i].first)))
+      return false;
+    if (got[i].id == want[i].second) continue;
+    // A different id is acceptable only at a distance tie.
+    bool tie = false;
+    for (const auto& w : want)
+      if (w.second == got[i].id && std::fabs(w.first - want[i].first) <= eps) tie = true;
+    if (!tie) return false;
+  }
+  return true;
+}
+
+std::map<std::string, std::vector<float>> GetAll(const std::string& store,
+                                                 const std::vector<std::string>& ids) {
+  std::vector<std::string> args = {"get", store};
+  args.insert(args.end(), ids.begin(), ids.end());
+  RunResult r = Aether(args);
+  std::map<std::string, std::vector<float>> out;
+  for (const auto& line : Lines(r.out)) {
+    auto j = nlohmann::json::parse(line);
+    out[j.at("id").get<std::string>()] = j.at("vector").get<std::vector<float>>();
+  }
+  return out;
+}
+
+}  // namespace aether::test

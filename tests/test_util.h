@@ -1,0 +1,74 @@
+// Helpers shared by the tests: temporary directories, running the real
+// aether binary, byte poking, and an independent brute-force reference.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace aether::test {
+
+// A fresh directory under $TMPDIR, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct RunResult {
+  int exit_code = -1;  // 128 + signal when killed
+  std::string out;
+  std::string err;
+};
+
+// Runs the aether binary with args, feeding `stdin_data`, with extra
+// environment entries ("NAME=value").
+RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_data = "",
+                 const std::vector<std::string>& env = {});
+
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& data);
+void FlipByte(const std::string& path, uint64_t offset);
+void TruncateFile(const std::string& path, uint64_t size);
+uint64_t FileSize(const std::string& path);
+
+// Test data: memories with deterministic pseudo-random vectors.
+struct Mem {
+  std::string id;
+  std::vector<float> vec;
+};
+std::vector<Mem> RandomMems(size_t n, uint32_t dim, uint64_t seed, const std::string& prefix = "m");
+std::string ToJsonl(const std::vector<Mem>& mems);
+std::string VectorJson(const std::vector<float>& v);
+
+// Independent reference: exact top-k ids by brute force in double precision.
+// metric: "l2", "cosine" or "ip". Returns (distance, id) ascending.
+std::vector<std::pair<double, std::string>> BruteForce(const std::vector<Mem>& mems,
+                                                       const std::vector<float>& q, size_t k,
+                                                       const std::string& metric);
+
+// Parses one line of `aether search` JSONL output into (id, distance, tier).
+struct Hit {
+  std::string id;
+  double distance;
+  std::string tier;
+};
+std::vector<std::vector<Hit>> ParseSearchOutput(const std::string& jsonl);
+std::vector<std::string> Lines(const std::string& text);
+
+// True when `got` is the exact top-k of `want`: the same ids, except that
+// ids whose reference distances tie within eps may swap.
+bool SameTopK(const std::vector<Hit>& got, const std::vector<std::pair<double, std::string>>& want,
+              double eps = 1e-4);
+
+// Every (id -> vector) in the store, through `aether get` of the given ids.
+std::map<std::string, std::vector<float>> GetAll(const std::string& store,
+                                                 const std::vector<std::string>& ids);
+
+}  // namespace aether::test
