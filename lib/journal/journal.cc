@@ -31,7 +31,9 @@ Result<int64_t> Journal::Insert(Migration m, const std::vector<MigrationItem>& i
   AETHER_ASSIGN_OR_RETURN(
       Stmt item, db_->Prepare("INSERT INTO migration_items(migration_id, seq, row_id, id, tier, "
                               "slot, shard_id, frame_offset, frame_index, importance, payload, "
-                              "replaces_row_id) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"));
+                              "replaces_row_id, src_tier, src_slot, src_shard_id, "
+                              "src_frame_offset, src_frame_index) "
+                              "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   for (size_t i = 0; i < items.size(); ++i) {
     const MigrationItem& it = items[i];
     item.Bind(1, id).Bind(2, static_cast<int64_t>(i)).Bind(3, it.row_id).Bind(4, it.id).Bind(5, it.tier);
@@ -40,6 +42,12 @@ Result<int64_t> Journal::Insert(Migration m, const std::vector<MigrationItem>& i
     item.Bind(10, it.importance);
     if (it.payload) item.Bind(11, *it.payload);
     if (it.replaces_row_id != 0) item.Bind(12, it.replaces_row_id);
+    if (it.src.tier >= 0) {
+      item.Bind(13, it.src.tier);
+      if (it.src.slot >= 0) item.Bind(14, it.src.slot);
+      if (it.src.shard_id != 0)
+        item.Bind(15, it.src.shard_id).Bind(16, it.src.frame_offset).Bind(17, it.src.frame_index);
+    }
     AETHER_RETURN_IF_ERROR(item.Run());
   }
   return id;
@@ -88,7 +96,8 @@ Result<std::vector<Migration>> Journal::All() {
 Result<std::vector<MigrationItem>> Journal::Items(int64_t id) {
   AETHER_ASSIGN_OR_RETURN(
       Stmt st, db_->Prepare("SELECT row_id, id, tier, slot, shard_id, frame_offset, frame_index, "
-                            "importance, payload, replaces_row_id FROM migration_items "
+                            "importance, payload, replaces_row_id, src_tier, src_slot, src_shard_id, "
+                            "src_frame_offset, src_frame_index FROM migration_items "
                             "WHERE migration_id = ? ORDER BY seq"));
   st.Bind(1, id);
   std::vector<MigrationItem> out;
@@ -106,6 +115,13 @@ Result<std::vector<MigrationItem>> Journal::Items(int64_t id) {
     it.importance = st.Double(7);
     if (!st.IsNull(8)) it.payload = st.Text(8);
     it.replaces_row_id = st.IsNull(9) ? 0 : st.Int(9);
+    if (!st.IsNull(10)) {
+      it.src.tier = st.Int(10);
+      it.src.slot = st.IsNull(11) ? -1 : st.Int(11);
+      it.src.shard_id = st.IsNull(12) ? 0 : st.Int(12);
+      it.src.frame_offset = st.Int(13);
+      it.src.frame_index = st.Int(14);
+    }
     out.push_back(std::move(it));
   }
   return out;

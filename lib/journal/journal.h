@@ -26,7 +26,7 @@ const char* StateName(MigrationState s);
 
 struct Migration {
   int64_t id = 0;
-  std::string kind;  // "ingest"
+  std::string kind;  // "ingest", "descend", "ascend"
   MigrationState state = MigrationState::kIntent;
   int64_t created_ms = 0;
   uint64_t hot_slots_before = 0;  // hot file length (in slots) before the write
@@ -35,10 +35,20 @@ struct Migration {
   uint64_t shard_len_after = 0;   // its length once the append is complete
 };
 
+// Where a memory's vector is: a hot slot, or a record in a cold frame.
+struct Place {
+  int64_t tier = -1;  // -1: nowhere (the source of an ingest)
+  int64_t slot = -1;
+  int64_t shard_id = 0;
+  int64_t frame_offset = 0;
+  int64_t frame_index = 0;
+};
+
 struct MigrationItem {
   int64_t row_id = 0;
   std::string id;
-  int64_t tier = 0;
+  Place src;                  // ingest: none; descend: hot slot; ascend: cold record
+  int64_t tier = 0;           // destination
   int64_t slot = -1;          // hot destination
   int64_t shard_id = 0;       // cold destination
   int64_t frame_offset = 0;

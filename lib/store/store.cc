@@ -156,18 +156,32 @@ Status StoreImpl::ReadVector(const MemoryLocation& loc, std::vector<float>* out)
   return Status::Ok();
 }
 
-// Forgets a memory inside the caller's transaction: its hot slot becomes
-// free, or its cold record becomes garbage in its shard.
-Status StoreImpl::ReleaseMemory(const MemoryLocation& loc) {
-  if (loc.tier == kTierHot) {
+Result<std::optional<MemoryLocation>> StoreImpl::LocateRow(int64_t row_id) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT id, tier, slot, shard_id, frame_offset, "
+                                                "frame_index FROM memories WHERE row_id = ?"));
+  st.Bind(1, row_id);
+  AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<MemoryLocation>();
+  return std::optional<MemoryLocation>(MemoryLocation{row_id, st.Text(0), st.Int(1), st.IsNull(2) ? -1 : st.Int(2),
+                                                      st.IsNull(3) ? 0 : st.Int(3), st.Int(4), st.Int(5)});
+}
+
+// Releases a place inside the caller's transaction: a hot slot becomes
+// free, a cold record becomes garbage in its shard.
+Status StoreImpl::ReleasePlace(const Place& place) {
+  if (place.tier == kTierHot) {
     AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("INSERT INTO hot_free(slot) VALUES(?)"));
-    st.Bind(1, loc.slot);
-    AETHER_RETURN_IF_ERROR(st.Run());
-  } else {
-    AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("UPDATE shards SET live = live - 1 WHERE shard_id = ?"));
-    st.Bind(1, loc.shard_id);
-    AETHER_RETURN_IF_ERROR(st.Run());
+    st.Bind(1, place.slot);
+    return st.Run();
   }
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("UPDATE shards SET live = live - 1 WHERE shard_id = ?"));
+  st.Bind(1, place.shard_id);
+  return st.Run();
+}
+
+// Forgets a memory inside the caller's transaction.
+Status StoreImpl::ReleaseMemory(const MemoryLocation& loc) {
+  AETHER_RETURN_IF_ERROR(ReleasePlace(Place{loc.tier, loc.slot, loc.shard_id, loc.frame_offset, loc.frame_index}));
   AETHER_ASSIGN_OR_RETURN(Stmt del, db_->Prepare("DELETE FROM memories WHERE row_id = ?"));
   del.Bind(1, loc.row_id);
   AETHER_RETURN_IF_ERROR(del.Run());

@@ -8,7 +8,9 @@
 // Not thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -43,6 +45,20 @@ struct MemoryLocation {
   int64_t shard_id = 0;
   int64_t frame_offset = 0;
   int64_t frame_index = 0;
+};
+
+// Records per cold frame written by ingest and descend.
+constexpr size_t kMaxFrameRecords = 1024;
+
+// The bytes a migration writes, prepared before its intent is recorded.
+struct PendingWrites {
+  struct SlotWrite {
+    uint64_t slot;
+    int64_t row_id;
+    const float* vector;
+  };
+  std::vector<SlotWrite> slots;
+  std::vector<std::string> frames;  // appended at Migration::shard_len_before
 };
 
 class StoreImpl {
@@ -83,19 +99,30 @@ class StoreImpl {
   std::vector<ReplayAction> replayed_;
 
  private:
-  // Ingest migration steps (ingest.cc); the commit and rollback are shared
-  // with the replay.
-  Status CommitIngest(const Migration& m, const std::vector<MigrationItem>& items);
+  // migration.cc: the protocol every data move follows.
+  Status RunMigration(Migration* m, const std::vector<MigrationItem>& items, const PendingWrites& w,
+                      const std::function<Status()>& also_in_intent = nullptr);
+  Status CommitMigration(const Migration& m, const std::vector<MigrationItem>& items);
   Status RollBackWrites(const Migration& m);
   Status VerifyWritten(const Migration& m, const std::vector<MigrationItem>& items);
+  Result<std::vector<int64_t>> AllocateSlots(size_t n, uint64_t slot_count);
+  // Encodes frames for items[begin..] (vectors[i] is item i's vector), and
+  // sets those items' destinations in `shard`; *end = the shard's new length.
+  Result<std::vector<std::string>> BuildFrames(std::vector<MigrationItem>* items, size_t begin,
+                                               const std::vector<const float*>& vectors,
+                                               const ShardInfo& shard, uint64_t* end);
   Status ReplayOne(const Migration& m);
+  // In the caller's transaction: the memory's place is released and its row
+  // deleted (ReleaseMemory), or only the place (ReleasePlace).
   Status ReleaseMemory(const MemoryLocation& loc);
+  Status ReleasePlace(const Place& place);
 
  public:
   // Shared helpers.
   Result<ShardInfo> GetShard(int64_t shard_id);
   Result<std::vector<ShardInfo>> AllShards();
   Result<std::optional<MemoryLocation>> Locate(const std::string& id);
+  Result<std::optional<MemoryLocation>> LocateRow(int64_t row_id);
   Result<std::unique_ptr<SlotFile>> OpenHot(bool writable);
   Result<std::unique_ptr<ShardFile>> OpenShard(const ShardInfo& info, bool writable);
   Status ReadVector(const MemoryLocation& loc, std::vector<float>* out);

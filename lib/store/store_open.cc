@@ -77,7 +77,8 @@ Status StoreImpl::ReplayJournal() {
 }
 
 Status StoreImpl::ReplayOne(const Migration& m) {
-  if (m.kind != "ingest") return Status::Corruption("unknown migration kind '" + m.kind + "'");
+  if (m.kind != "ingest" && m.kind != "descend" && m.kind != "ascend")
+    return Status::Corruption("unknown migration kind '" + m.kind + "'");
   Journal journal(db_.get());
   AETHER_ASSIGN_OR_RETURN(std::vector<MigrationItem> items, journal.Items(m.id));
   ReplayAction action{m.id, m.kind, StateName(m.state), "", items.size()};
@@ -90,7 +91,7 @@ Status StoreImpl::ReplayOne(const Migration& m) {
         action.action = "rolled back (written data failed verification: " + check.message() + ")";
         break;
       }
-      AETHER_RETURN_IF_ERROR(CommitIngest(m, items));
+      AETHER_RETURN_IF_ERROR(CommitMigration(m, items));
       AETHER_FAULT_POINT("replay.after_rollforward_commit");
       action.action = "rolled forward";
       break;

@@ -1,0 +1,236 @@
+// The migration engine shared by ingest, descend and ascend
+// (format-spec/journal.md):
+//   RunMigration    intent txn -> write + sync -> written -> commit -> cleanup
+//   CommitMigration the commit transaction (also the replay's roll forward)
+//   RollBackWrites  the replay's roll back: truncate targets to recorded lengths
+//   VerifyWritten   the replay's check before rolling forward
+#include <fmt/format.h>
+
+#include "env/fault_point.h"
+#include "meta/schema.h"
+#include "store/layout.h"
+#include "store/store_impl.h"
+
+namespace aether {
+namespace {
+
+void Fault(const std::string& kind, const char* step) {
+  HitFaultPoint((kind + "." + step).c_str());
+}
+
+}  // namespace
+
+Result<std::vector<int64_t>> StoreImpl::AllocateSlots(size_t n, uint64_t slot_count) {
+  std::vector<int64_t> slots;
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT slot FROM hot_free ORDER BY slot LIMIT ?"));
+  st.Bind(1, static_cast<int64_t>(n));
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    slots.push_back(st.Int(0));
+  }
+  for (uint64_t s = slot_count; slots.size() < n; ++s) slots.push_back(static_cast<int64_t>(s));
+  return slots;
+}
+
+Result<std::vector<std::string>> StoreImpl::BuildFrames(std::vector<MigrationItem>* items, size_t begin,
+                                                        const std::vector<const float*>& vectors,
+                                                        const ShardInfo& shard, uint64_t* end) {
+  std::vector<std::string> frames;
+  uint64_t offset = shard.file_bytes;
+  const size_t n = items->size();
+  for (size_t b = begin; b < n; b += kMaxFrameRecords) {
+    size_t e = std::min(n, b + kMaxFrameRecords);
+    uint32_t count = static_cast<uint32_t>(e - b);
+    std::vector<int64_t> ids(count);
+    std::vector<float> vecs(size_t(count) * config_.dim);
+    for (uint32_t j = 0; j < count; ++j) {
+      MigrationItem& it = (*items)[b + j];
+      ids[j] = it.row_id;
+      std::copy(vectors[b + j], vectors[b + j] + config_.dim, vecs.begin() + size_t(j) * config_.dim);
+      it.tier = kTierCold;
+      it.slot = -1;
+      it.shard_id = shard.shard_id;
+      it.frame_offset = static_cast<int64_t>(offset);
+      it.frame_index = j;
+    }
+    AETHER_ASSIGN_OR_RETURN(std::string frame, EncodeFrame(ids.data(), vecs.data(), count, config_.dim));
+    offset += frame.size();
+    frames.push_back(std::move(frame));
+  }
+  *end = offset;
+  return frames;
+}
+
+Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& items, const PendingWrites& w,
+                               const std::function<Status()>& also_in_intent) {
+  if (access_ != AccessMode::kWrite) return Status::Internal(m->kind + " on a store opened read-only");
+  Journal journal(db_.get());
+  m->created_ms = m->created_ms ? m->created_ms : env_->NowMs();
+  // 1. intent
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+    if (also_in_intent) AETHER_RETURN_IF_ERROR(also_in_intent());
+    AETHER_ASSIGN_OR_RETURN(m->id, journal.Insert(*m, items));
+    return Status::Ok();
+  }));
+  Fault(m->kind, "after_intent");
+
+  // 2. write and sync. A failure is final for this migration: never retry a
+  // sync; the replay below (or the next open) rolls the intent back.
+  auto write = [&]() -> Status {
+    std::unique_ptr<SlotFile> hot;
+    if (!w.slots.empty()) {
+      AETHER_ASSIGN_OR_RETURN(hot, OpenHot(/*writable=*/true));
+      for (const auto& s : w.slots) AETHER_RETURN_IF_ERROR(hot->WriteSlot(s.slot, s.row_id, s.vector));
+    }
+    Fault(m->kind, "mid_write");
+    std::unique_ptr<ShardFile> shard;
+    if (!w.frames.empty()) {
+      AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(m->shard_id));
+      AETHER_ASSIGN_OR_RETURN(shard, OpenShard(info, /*writable=*/true));
+      uint64_t at = m->shard_len_before;
+      for (const std::string& f : w.frames) {
+        AETHER_RETURN_IF_ERROR(shard->WriteAt(at, f));
+        at += f.size();
+      }
+    }
+    Fault(m->kind, "after_write");
+    if (shard) AETHER_RETURN_IF_ERROR(shard->Sync());
+    if (hot) AETHER_RETURN_IF_ERROR(hot->Sync());
+    Fault(m->kind, "after_sync");
+    return InTransaction(db_.get(), [&] { return journal.SetState(m->id, MigrationState::kWritten); });
+  };
+  if (Status s = write(); !s.ok()) {
+    Status undo = ReplayJournal();  // best effort; the next open retries
+    (void)undo;
+    return s;
+  }
+  Fault(m->kind, "after_written");
+
+  // 3. commit, 4. cleanup
+  AETHER_RETURN_IF_ERROR(CommitMigration(*m, items));
+  Fault(m->kind, "after_commit");
+  return InTransaction(db_.get(), [&] { return journal.Remove(m->id); });
+}
+
+// The commit transaction, shared by the live path and the replay's roll
+// forward. New memories (ingest) are inserted, replacing same-id ones; moved
+// memories get their new place and their source is released (slot to
+// hot_free, cold record to garbage). Marks the row committed.
+Status StoreImpl::CommitMigration(const Migration& m, const std::vector<MigrationItem>& items) {
+  return InTransaction(db_.get(), [&]() -> Status {
+    AETHER_ASSIGN_OR_RETURN(
+        Stmt ins, db_->Prepare("INSERT INTO memories(row_id, id, tier, slot, shard_id, frame_offset, "
+                               "frame_index, importance, created_ms, last_access_ms, access_count, "
+                               "payload) VALUES(?,?,?,?,?,?,?,?,?,?,0,?)"));
+    AETHER_ASSIGN_OR_RETURN(
+        Stmt move, db_->Prepare("UPDATE memories SET tier = ?, slot = ?, shard_id = ?, frame_offset = ?, "
+                                "frame_index = ? WHERE row_id = ? AND tier = ?"));
+    AETHER_ASSIGN_OR_RETURN(Stmt claim, db_->Prepare("DELETE FROM hot_free WHERE slot = ?"));
+    AETHER_ASSIGN_OR_RETURN(Stmt unqueue, db_->Prepare("DELETE FROM restore_queue WHERE row_id = ?"));
+    AETHER_ASSIGN_OR_RETURN(Stmt audit, db_->Prepare("INSERT INTO audit_log(ts_ms, kind, id, detail) "
+                                                     "VALUES(?, ?, ?, ?)"));
+    uint64_t cold = 0;
+    for (const MigrationItem& it : items) {
+      if (it.src.tier < 0) {
+        if (it.replaces_row_id != 0) {
+          AETHER_ASSIGN_OR_RETURN(auto old, LocateRow(it.replaces_row_id));
+          if (old) AETHER_RETURN_IF_ERROR(ReleaseMemory(*old));
+        }
+        ins.Bind(1, it.row_id).Bind(2, it.id).Bind(3, it.tier);
+        if (it.tier == kTierHot) ins.Bind(4, it.slot);
+        else ins.Bind(5, it.shard_id).Bind(6, it.frame_offset).Bind(7, it.frame_index);
+        ins.Bind(8, it.importance).Bind(9, m.created_ms).Bind(10, m.created_ms);
+        if (it.payload) ins.Bind(11, *it.payload);
+        AETHER_RETURN_IF_ERROR(ins.Run());
+      } else {
+        move.Bind(1, it.tier);
+        if (it.tier == kTierHot) move.Bind(2, it.slot);
+        else move.Bind(3, it.shard_id).Bind(4, it.frame_offset).Bind(5, it.frame_index);
+        move.Bind(6, it.row_id).Bind(7, it.src.tier);
+        AETHER_RETURN_IF_ERROR(move.Run());
+        if (db_->Changes() != 1)
+          return Status::Corruption(fmt::format("migration {}: memory '{}' (row {}) is not in its source tier",
+                                                m.id, it.id, it.row_id));
+        AETHER_RETURN_IF_ERROR(ReleasePlace(it.src));
+        audit.Bind(1, m.created_ms).Bind(2, m.kind).Bind(3, it.id)
+            .Bind(4, fmt::format("{{\"from\":\"{}\",\"to\":\"{}\"}}", it.src.tier == kTierHot ? "hot" : "cold",
+                                 it.tier == kTierHot ? "hot" : "cold"));
+        AETHER_RETURN_IF_ERROR(audit.Run());
+      }
+      if (it.tier == kTierHot) {
+        claim.Bind(1, it.slot);
+        AETHER_RETURN_IF_ERROR(claim.Run());
+        unqueue.Bind(1, it.row_id);
+        AETHER_RETURN_IF_ERROR(unqueue.Run());
+      } else {
+        ++cold;
+      }
+    }
+    if (m.shard_id != 0) {
+      AETHER_ASSIGN_OR_RETURN(
+          Stmt grow, db_->Prepare("UPDATE shards SET file_bytes = ?, records = records + ?, "
+                                  "live = live + ?, raw_bytes = raw_bytes + ? WHERE shard_id = ?"));
+      grow.Bind(1, static_cast<int64_t>(m.shard_len_after))
+          .Bind(2, static_cast<int64_t>(cold))
+          .Bind(3, static_cast<int64_t>(cold))
+          .Bind(4, static_cast<int64_t>(cold * (8 + 4ull * config_.dim)))
+          .Bind(5, m.shard_id);
+      AETHER_RETURN_IF_ERROR(grow.Run());
+    }
+    return Journal(db_.get()).SetState(m.id, MigrationState::kCommitted);
+  });
+}
+
+// Undoes an uncommitted migration's writes: the files go back to their
+// recorded lengths. Slots it overwrote were free and stay free.
+Status StoreImpl::RollBackWrites(const Migration& m) {
+  AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/true));
+  AETHER_ASSIGN_OR_RETURN(uint64_t hot_bytes, env_->FileSize(hot->path()));
+  if (hot_bytes > SlotFile::SlotOffset(config_.dim, m.hot_slots_before)) {
+    AETHER_RETURN_IF_ERROR(hot->TruncateToSlots(m.hot_slots_before));
+    AETHER_RETURN_IF_ERROR(hot->Sync());
+  }
+  if (m.shard_id == 0) return Status::Ok();
+  AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(m.shard_id));
+  AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, /*writable=*/true));
+  AETHER_ASSIGN_OR_RETURN(uint64_t size, shard->Size());
+  if (size > m.shard_len_before) {
+    AETHER_RETURN_IF_ERROR(shard->Truncate(m.shard_len_before));
+    AETHER_RETURN_IF_ERROR(shard->Sync());
+  }
+  return Status::Ok();
+}
+
+// Before rolling a 'written' migration forward, proves its data is on disk
+// intact: every slot and frame it wrote decodes, with the right row ids.
+Status StoreImpl::VerifyWritten(const Migration& m, const std::vector<MigrationItem>& items) {
+  AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
+  std::vector<float> vec(config_.dim);
+  std::unique_ptr<ShardFile> shard;
+  if (m.shard_id != 0) {
+    AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(m.shard_id));
+    AETHER_ASSIGN_OR_RETURN(shard, OpenShard(info, /*writable=*/false));
+  }
+  int64_t frame_at = -1;
+  DecodedFrame frame;
+  for (const MigrationItem& it : items) {
+    if (it.tier == kTierHot) {
+      int64_t row_id = 0;
+      AETHER_RETURN_IF_ERROR(hot->ReadSlot(static_cast<uint64_t>(it.slot), &row_id, vec.data()));
+      if (row_id != it.row_id)
+        return Status::Corruption(fmt::format("slot {} holds row {}, expected {}", it.slot, row_id, it.row_id));
+      continue;
+    }
+    if (!shard) return Status::Corruption("cold item without a target shard");
+    if (it.frame_offset != frame_at) {
+      AETHER_RETURN_IF_ERROR(shard->ReadFrame(static_cast<uint64_t>(it.frame_offset), &frame));
+      frame_at = it.frame_offset;
+    }
+    if (it.frame_index >= frame.count || frame.row_ids[it.frame_index] != it.row_id)
+      return Status::Corruption(fmt::format("frame at {} does not hold row {}", it.frame_offset, it.row_id));
+  }
+  return Status::Ok();
+}
+
+}  // namespace aether
