@@ -38,8 +38,23 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+namespace {
+std::vector<std::string> ChildEnv(const std::vector<std::string>& extra) {
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e; ++e) {
+    std::string entry = *e;
+    if (entry.rfind("AETHER_", 0) == 0) continue;  // tests set these explicitly
+    env_s.push_back(entry);
+  }
+  env_s.insert(env_s.end(), extra.begin(), extra.end());
+  return env_s;
+}
+}  // namespace
+
 RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_data,
                  const std::vector<std::string>& env) {
+  static const bool ignore_sigpipe = [] { return signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
+  (void)ignore_sigpipe;
   int in[2], out[2], err[2];
   if (pipe(in) || pipe(out) || pipe(err)) throw std::runtime_error("pipe failed");
   posix_spawn_file_actions_t fa;
@@ -53,13 +68,7 @@ RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e; ++e) {
-    std::string entry = *e;
-    if (entry.rfind("AETHER_", 0) == 0) continue;  // tests set these explicitly
-    env_s.push_back(entry);
-  }
-  env_s.insert(env_s.end(), env.begin(), env.end());
+  std::vector<std::string> env_s = ChildEnv(env);
   std::vector<char*> envp;
   for (auto& e : env_s) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -73,7 +82,6 @@ RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_
 
   RunResult r;
   size_t written = 0;
-  signal(SIGPIPE, SIG_IGN);
   fcntl(in[1], F_SETFL, O_NONBLOCK);
   if (stdin_data.empty()) close(in[1]), in[1] = -1;
   std::string* sinks[2] = {&r.out, &r.err};
@@ -106,6 +114,35 @@ RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_
   waitpid(pid, &status, 0);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+
+int SpawnAether(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  std::vector<std::string> argv_s = {AETHER_BIN};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_s = ChildEnv(env);
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid;
+  if (posix_spawn(&pid, AETHER_BIN, &fa, nullptr, argv.data(), envp.data()) != 0)
+    throw std::runtime_error("posix_spawn failed");
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
+int WaitAether(int pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 std::string ReadFile(const std::string& path) {
@@ -230,6 +267,33 @@ std::map<std::string, std::vector<float>> GetAll(const std::string& store,
     auto j = nlohmann::json::parse(line);
     out[j.at("id").get<std::string>()] = j.at("vector").get<std::vector<float>>();
   }
+  return out;
+}
+
+}  // namespace aether::test
+
+namespace aether::test {
+
+std::map<std::string, Stored> GetRecords(const std::string& store, const std::vector<std::string>& ids) {
+  std::map<std::string, Stored> out;
+  for (size_t begin = 0; begin < ids.size(); begin += 2000) {
+    std::vector<std::string> args = {"get", store};
+    args.insert(args.end(), ids.begin() + begin, ids.begin() + std::min(ids.size(), begin + 2000));
+    RunResult r = Aether(args);
+    for (const auto& line : Lines(r.out)) {
+      auto j = nlohmann::json::parse(line);
+      out[j.at("id").get<std::string>()] = {j.at("vector").get<std::vector<float>>(), j.at("payload").dump(),
+                                            j.at("tier").get<std::string>()};
+    }
+  }
+  return out;
+}
+
+std::string ToJsonlWithPayload(const std::vector<Mem>& mems) {
+  std::string out;
+  for (size_t i = 0; i < mems.size(); ++i)
+    out += "{\"id\":\"" + mems[i].id + "\",\"vector\":" + VectorJson(mems[i].vec) +
+           ",\"payload\":{\"n\":" + std::to_string(i) + ",\"tag\":\"" + mems[i].id + "\"}}\n";
   return out;
 }
 

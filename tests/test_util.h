@@ -32,6 +32,11 @@ struct RunResult {
 RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_data = "",
                  const std::vector<std::string>& env = {});
 
+// Starts aether without waiting; stdin is /dev/null, output discarded.
+int SpawnAether(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+// Waits for a spawned process; returns its exit code (128 + signal).
+int WaitAether(int pid);
+
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& data);
 void FlipByte(const std::string& path, uint64_t offset);
@@ -70,5 +75,15 @@ bool SameTopK(const std::vector<Hit>& got, const std::vector<std::pair<double, s
 // Every (id -> vector) in the store, through `aether get` of the given ids.
 std::map<std::string, std::vector<float>> GetAll(const std::string& store,
                                                  const std::vector<std::string>& ids);
+
+// (vector, payload as compact JSON) per id, through `aether get`.
+struct Stored {
+  std::vector<float> vec;
+  std::string payload;
+  std::string tier;
+  bool operator==(const Stored& o) const { return vec == o.vec && payload == o.payload; }
+};
+std::map<std::string, Stored> GetRecords(const std::string& store, const std::vector<std::string>& ids);
+std::string ToJsonlWithPayload(const std::vector<Mem>& mems);
 
 }  // namespace aether::test

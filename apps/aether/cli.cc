@@ -20,6 +20,7 @@ int ExitCodeFor(const Status& s) {
     case Code::kIOError: return kExitIOError;
     case Code::kNotSupported: return kExitNewerFormat;
     case Code::kAlreadyExists: return kExitCantCreate;
+    case Code::kFailedPrecondition: return kExitUnavailable;
     case Code::kInternal: return kExitInternal;
   }
   return kExitInternal;

@@ -20,6 +20,7 @@ enum ExitCode : int {
   kExitUsage = 64,       // bad command line
   kExitBadInput = 65,    // malformed input data (file:line: reason)
   kExitNoInput = 66,     // input file or store does not exist
+  kExitUnavailable = 69, // the store's state forbids it now (e.g. hot tier full)
   kExitInternal = 70,    // a bug in aether
   kExitCantCreate = 73,  // init/ingest target exists and is not usable
   kExitIOError = 74,     // the OS failed a read, write or sync
@@ -65,5 +66,9 @@ std::function<int()> SetupGet(CLI::App* app);
 std::function<int()> SetupDelete(CLI::App* app);
 std::function<int()> SetupStats(CLI::App* app);
 std::function<int()> SetupRecover(CLI::App* app);
+std::function<int()> SetupDescend(CLI::App* app);
+std::function<int()> SetupAscend(CLI::App* app);
+std::function<int()> SetupVerify(CLI::App* app);
+std::function<int()> SetupFaultPoints(CLI::App* app);
 
 }  // namespace aether::cli

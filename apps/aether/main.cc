@@ -24,7 +24,11 @@ const Command kCommands[] = {
     {"get", "Print memories by id as JSONL", Access::kRead, SetupGet},
     {"delete", "Delete memories by id", Access::kWrite, SetupDelete},
     {"stats", "Show store statistics (table, json, prometheus)", Access::kRead, SetupStats},
+    {"descend", "Move memories hot -> cold (ids, --all, --policy)", Access::kWrite, SetupDescend},
+    {"ascend", "Move memories cold -> hot (ids, --queued; --evict)", Access::kWrite, SetupAscend},
     {"recover", "Replay dangling migrations and report them", Access::kWrite, SetupRecover},
+    {"verify", "Check every checksum and the metadata against the files", Access::kRead, SetupVerify},
+    {"fault-points", "List the crash-test fault points (AETHER_FAULT)", Access::kNone, SetupFaultPoints},
 };
 
 }  // namespace

@@ -12,16 +12,25 @@ namespace aether {
 namespace {
 
 // Every fault point in the code base, in the order an operation reaches them.
-const std::vector<std::string> kFaultPoints = {
-    "ingest.after_intent",        // journal row committed, nothing written
-    "ingest.mid_write",           // part of the batch's bytes written
-    "ingest.after_write",         // all bytes written, not yet synced
-    "ingest.after_sync",          // data durable, journal still 'intent'
-    "ingest.after_written",       // journal 'written', memories not visible
-    "ingest.after_commit",        // memories visible, journal row 'committed'
-    "replay.after_rollback_truncate",
-    "replay.after_rollforward_commit",
-};
+// Each migration kind passes the same six steps (store/migration.cc):
+//   after_intent   journal row committed, nothing written
+//   mid_write      hot slots written, frames not yet
+//   after_write    all bytes written, not yet synced
+//   after_sync     data durable, journal still 'intent'
+//   after_written  journal 'written', the move not yet visible
+//   after_commit   the move visible, journal row 'committed'
+std::vector<std::string> MakeFaultPoints() {
+  std::vector<std::string> points;
+  for (const char* kind : {"ingest", "descend", "ascend"})
+    for (const char* step : {"after_intent", "mid_write", "after_write", "after_sync", "after_written",
+                             "after_commit"})
+      points.push_back(std::string(kind) + "." + step);
+  points.push_back("replay.after_rollback_truncate");
+  points.push_back("replay.after_rollforward_commit");
+  return points;
+}
+
+const std::vector<std::string> kFaultPoints = MakeFaultPoints();
 
 struct Armed {
   std::string name;
@@ -62,5 +71,6 @@ void HitFaultPoint(const char* name) {
 }
 
 const std::vector<std::string>& AllFaultPoints() { return kFaultPoints; }
+const std::vector<std::string>& ListFaultPoints() { return kFaultPoints; }
 
 }  // namespace aether

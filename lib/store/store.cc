@@ -228,5 +228,11 @@ Result<std::vector<std::string>> Store::Delete(const std::vector<std::string>& i
   return impl_->Delete(ids);
 }
 Result<StoreStats> Store::Stats() { return impl_->Stats(); }
+Result<MoveReport> Store::Descend(const MoveOptions& o) { return impl_->Descend(o); }
+Result<MoveReport> Store::Ascend(const MoveOptions& o) { return impl_->Ascend(o); }
+Result<std::vector<std::string>> Store::Enqueue(const std::vector<std::string>& ids, double priority) {
+  return impl_->Enqueue(ids, priority);
+}
+Result<VerifyReport> Store::Verify() { return impl_->Verify(); }
 
 }  // namespace aether

@@ -88,6 +88,14 @@ class StoreImpl {
   // stats.cc
   Result<StoreStats> Stats();
 
+  // move.cc
+  Result<MoveReport> Descend(const MoveOptions& o);
+  Result<MoveReport> Ascend(const MoveOptions& o);
+  Result<std::vector<std::string>> Enqueue(const std::vector<std::string>& ids, double priority);
+
+  // verify.cc
+  Result<VerifyReport> Verify();
+
   Env* env_ = nullptr;
   std::string dir_;
   StoreConfig config_;
@@ -112,6 +120,15 @@ class StoreImpl {
                                                const std::vector<const float*>& vectors,
                                                const ShardInfo& shard, uint64_t* end);
   Status ReplayOne(const Migration& m);
+  // move.cc helpers.
+  Result<double> ConfigNumber(const std::string& key, double fallback);
+  Result<std::vector<std::pair<double, MemoryLocation>>> HotByScore();
+  Status DescendRows(const std::vector<MemoryLocation>& rows, const MoveOptions& o, MoveReport* report,
+                     uint64_t total);
+  Status AscendRows(const std::vector<MemoryLocation>& rows, const MoveOptions& o, MoveReport* report,
+                    uint64_t total);
+  Status LoadDueQueue(std::vector<MemoryLocation>* rows, MoveReport* report);
+  Status DeferQueued(const std::vector<MemoryLocation>& rows, const std::string& error, MoveReport* report);
   // In the caller's transaction: the memory's place is released and its row
   // deleted (ReleaseMemory), or only the place (ReleasePlace).
   Status ReleaseMemory(const MemoryLocation& loc);

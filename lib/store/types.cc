@@ -15,6 +15,7 @@ const char* CodeName(Code code) {
     case Code::kIOError: return "IOError";
     case Code::kNotSupported: return "NotSupported";
     case Code::kAlreadyExists: return "AlreadyExists";
+    case Code::kFailedPrecondition: return "FailedPrecondition";
     case Code::kInternal: return "Internal";
   }
   return "Unknown";

@@ -82,4 +82,8 @@ class Env {
 // no data file or database can ever be handed one of them.
 void ReserveStandardFds();
 
+// Every named fault point (AETHER_FAULT=<name>[:<n>] kills the process the
+// n-th time it is reached; see format-spec/journal.md).
+const std::vector<std::string>& ListFaultPoints();
+
 }  // namespace aether

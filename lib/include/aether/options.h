@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -96,6 +97,46 @@ struct StoreStats {
   uint64_t pending_migrations = 0;
   uint64_t restore_queue_depth = 0;
   double temperature = 0;
+};
+
+// What descend / ascend should move.
+struct MoveOptions {
+  std::vector<std::string> ids;  // explicit ids
+  bool all = false;              // descend: every hot memory
+  bool policy = false;           // descend: lowest eviction scores until hot <= capacity
+  bool queued = false;           // ascend: drain the restore queue
+  bool evict = false;            // ascend: make room by descending lowest scores first
+  uint64_t limit = 0;            // at most this many memories (0: no limit)
+  size_t batch = 10000;          // memories per migration (journal entry)
+  bool dry_run = false;          // plan only
+  // Called after each committed batch: (moved so far, total planned).
+  std::function<void(uint64_t, uint64_t)> progress;
+};
+
+struct PlannedMove {
+  std::string id;
+  Tier from = Tier::kHot;
+  Tier to = Tier::kCold;
+  std::string reason;  // "requested", "all", "policy", "evict", "queued"
+  double score = 0;    // eviction score at planning time
+};
+
+struct MoveReport {
+  std::vector<PlannedMove> plan;          // in move order, evictions first
+  uint64_t moved = 0;                     // memories committed
+  uint64_t evicted = 0;                   // of which descended to make room
+  uint64_t bytes = 0;                     // bytes written to data files
+  uint64_t batches = 0;                   // migrations committed
+  std::vector<std::string> not_found;     // requested ids that do not exist
+  std::vector<std::string> already;       // requested ids already in the target tier
+  std::vector<std::string> deferred;      // queue entries that failed and will retry
+  std::vector<std::string> dropped;       // queue entries dropped after max retries
+};
+
+struct VerifyReport {
+  std::vector<std::string> problems;  // empty: the store is consistent
+  uint64_t memories = 0, hot_slots = 0, free_slots = 0, frames = 0, cold_records = 0,
+           garbage_records = 0, bytes_checked = 0;
 };
 
 // What the journal replay did when a store was opened (or by Recover()).

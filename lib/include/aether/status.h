@@ -22,6 +22,7 @@ enum class Code {
   kIOError,          // the OS refused a read, write, sync, rename, ...
   kNotSupported,     // e.g. a store written by a newer format version
   kAlreadyExists,    // e.g. init on a non-empty directory
+  kFailedPrecondition,  // the store's state forbids it now (e.g. hot tier full)
   kInternal,         // a bug
 };
 
@@ -39,6 +40,7 @@ class [[nodiscard]] Status {
   static Status IOError(std::string m) { return Status(Code::kIOError, std::move(m)); }
   static Status NotSupported(std::string m) { return Status(Code::kNotSupported, std::move(m)); }
   static Status AlreadyExists(std::string m) { return Status(Code::kAlreadyExists, std::move(m)); }
+  static Status FailedPrecondition(std::string m) { return Status(Code::kFailedPrecondition, std::move(m)); }
   static Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
 
   bool ok() const { return code_ == Code::kOk; }

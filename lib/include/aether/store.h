@@ -56,6 +56,17 @@ class Store {
 
   Result<StoreStats> Stats();
 
+  // Hot -> cold and cold -> hot moves, in batches, each batch one journaled
+  // migration. Require kWrite. With dry_run only the plan is returned.
+  Result<MoveReport> Descend(const MoveOptions& options);
+  Result<MoveReport> Ascend(const MoveOptions& options);
+  // Queues memories for restore to hot (merging: the higher priority wins);
+  // returns the ids not found.
+  Result<std::vector<std::string>> Enqueue(const std::vector<std::string>& ids, double priority);
+
+  // Checks every checksum and the metadata against the files.
+  Result<VerifyReport> Verify();
+
  private:
   explicit Store(std::unique_ptr<StoreImpl> impl);
   std::unique_ptr<StoreImpl> impl_;

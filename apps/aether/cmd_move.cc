@@ -1,0 +1,129 @@
+// aether descend / ascend: move memories between tiers, each batch one
+// crash-safe migration. Shared here because both print the same plan and
+// summary.
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "aether/store.h"
+#include "cli.h"
+#include "progress.h"
+
+namespace aether::cli {
+namespace {
+
+struct Args {
+  StoreArgs store;
+  MoveOptions move;
+  std::string format = "text";
+  std::string progress = "auto";
+  bool enqueue = false;
+  double priority = 1.0;
+};
+
+nlohmann::json PlanJson(const std::vector<PlannedMove>& plan) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& p : plan)
+    arr.push_back({{"id", p.id}, {"from", TierName(p.from)}, {"to", TierName(p.to)}, {"reason", p.reason},
+                   {"score", p.score}});
+  return arr;
+}
+
+int PrintReport(const Args& a, const char* verb, const MoveReport& r, double secs) {
+  for (const auto& id : r.not_found) Warn("not found: " + id);
+  for (const auto& id : r.already) Warn("already " + std::string(std::string(verb) == "descend" ? "cold" : "hot") + ": " + id);
+  for (const auto& id : r.deferred) Warn("restore deferred (will retry with backoff): " + id);
+  for (const auto& id : r.dropped) Warn("restore dropped after the maximum retries: " + id);
+  if (a.move.dry_run) {
+    if (a.format == "json") {
+      fmt::print("{}\n", nlohmann::json({{"dry_run", true}, {"plan", PlanJson(r.plan)}}).dump());
+    } else {
+      for (const auto& p : r.plan)
+        fmt::print("{} {} {}->{} {} score={:.6g}\n", p.to == Tier::kCold ? "descend" : "ascend", p.id,
+                   TierName(p.from), TierName(p.to), p.reason, p.score);
+      Warn(fmt::format("dry run: {} moves planned, nothing changed", r.plan.size()));
+    }
+  } else {
+    double rate = secs > 0 ? double(r.moved) / secs : 0;
+    if (a.format == "json")
+      fmt::print("{}\n", nlohmann::json({{"direction", verb}, {"moved", r.moved}, {"evicted", r.evicted},
+                                         {"batches", r.batches}, {"bytes", r.bytes}, {"seconds", secs},
+                                         {"rate", rate}, {"not_found", r.not_found}, {"already", r.already},
+                                         {"deferred", r.deferred}, {"dropped", r.dropped}})
+                             .dump());
+    std::string evicted = r.evicted ? fmt::format(" after descending {} to make room", r.evicted) : "";
+    Warn(fmt::format("{}ed {} memories{} in {} batches: {} bytes, {:.3f}s, {:.0f} memories/s", verb,
+                     r.moved - r.evicted, evicted, r.batches, r.bytes, secs, rate));
+  }
+  return r.not_found.empty() ? kExitOk : kExitNegative;
+}
+
+int RunMove(const Args& a, bool descend) {
+  OpenOptions o;
+  o.access = AccessMode::kWrite;
+  o.wait_seconds = a.store.wait;
+  auto store = Store::Open(a.store.store, o);
+  if (!store.ok()) return Fail(store.status());
+  if (a.enqueue) {
+    auto missing = (*store)->Enqueue(a.move.ids, a.priority);
+    if (!missing.ok()) return Fail(missing.status());
+    for (const auto& id : *missing) Warn("not found: " + id);
+    Warn(fmt::format("queued {} memories for restore", a.move.ids.size() - missing->size()));
+    return missing->empty() ? kExitOk : kExitNegative;
+  }
+  Progress progress(descend ? "descend" : "ascend", a.progress);
+  MoveOptions mo = a.move;
+  mo.progress = [&](uint64_t done, uint64_t total) { progress.Update(done, total); };
+  auto start = std::chrono::steady_clock::now();
+  auto report = descend ? (*store)->Descend(mo) : (*store)->Ascend(mo);
+  progress.Finish();
+  if (!report.ok()) return Fail(report.status());
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return PrintReport(a, descend ? "descend" : "ascend", *report, secs);
+}
+
+void AddCommon(CLI::App* app, Args* a) {
+  app->add_option("--limit", a->move.limit, "Move at most N memories");
+  app->add_option("--batch", a->move.batch, "Memories per crash-safe batch")->default_val(10000)->check(CLI::Range(1, 10000000));
+  app->add_flag("--dry-run", a->move.dry_run, "Print the plan (ids, direction, reason, score); change nothing");
+  app->add_option("--format", a->format, "text or json")->check(CLI::IsMember({"text", "json"}))->default_str("text");
+  app->add_option("--progress", a->progress, "Progress line on stderr: auto (when a TTY), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))->default_str("auto");
+}
+
+}  // namespace
+
+std::function<int()> SetupDescend(CLI::App* app) {
+  auto a = std::make_shared<Args>();
+  AddStoreArgs(app, &a->store);
+  app->add_option("ids", a->move.ids, "Memory ids to move to the cold tier");
+  app->add_flag("--all", a->move.all, "Descend every hot memory");
+  app->add_flag("--policy", a->move.policy, "Descend the lowest eviction scores until the hot tier fits its capacity");
+  AddCommon(app, a.get());
+  app->footer("Examples: aether descend ./mem m1 m2\n          aether descend ./mem --policy --dry-run");
+  return [a]() -> int {
+    int modes = !a->move.ids.empty() + a->move.all + a->move.policy;
+    if (modes != 1) return Fail(Status::InvalidArgument("give ids, --all or --policy (exactly one)"));
+    return RunMove(*a, true);
+  };
+}
+
+std::function<int()> SetupAscend(CLI::App* app) {
+  auto a = std::make_shared<Args>();
+  AddStoreArgs(app, &a->store);
+  app->add_option("ids", a->move.ids, "Memory ids to move to the hot tier");
+  app->add_flag("--queued", a->move.queued, "Drain the restore queue (priority order, with backoff)");
+  app->add_flag("--evict", a->move.evict, "Make room by descending the lowest eviction scores first");
+  app->add_flag("--enqueue", a->enqueue, "Queue the ids for restore instead of moving them now");
+  app->add_option("--priority", a->priority, "Priority for --enqueue (higher first)")->default_val(1.0);
+  AddCommon(app, a.get());
+  app->footer("Examples: aether ascend ./mem m1 --evict\n          aether ascend ./mem --queued --limit 1000");
+  return [a]() -> int {
+    if (a->move.ids.empty() == !a->move.queued)
+      return Fail(Status::InvalidArgument("give ids or --queued (exactly one)"));
+    if (a->enqueue && a->move.queued) return Fail(Status::InvalidArgument("--enqueue takes ids, not --queued"));
+    return RunMove(*a, false);
+  };
+}
+
+}  // namespace aether::cli

@@ -1,0 +1,43 @@
+// A progress line on stderr ("descend 5000/100000 12000/s ETA 8s"), shown
+// only when stderr is a terminal unless forced; tests never see it.
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include <fmt/format.h>
+
+namespace aether::cli {
+
+class Progress {
+ public:
+  // mode: "auto" (stderr is a TTY), "on" or "off".
+  Progress(std::string label, const std::string& mode)
+      : label_(std::move(label)), enabled_(mode == "on" || (mode == "auto" && isatty(2) == 1)) {}
+  ~Progress() { Finish(); }
+
+  void Update(uint64_t done, uint64_t total) {
+    if (!enabled_) return;
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    double rate = secs > 0 ? double(done) / secs : 0;
+    double eta = rate > 0 && total > done ? double(total - done) / rate : 0;
+    fmt::print(stderr, "\r{} {}/{} {:.0f}/s ETA {:.0f}s   ", label_, done, total, rate, eta);
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  void Finish() {
+    if (shown_) fmt::print(stderr, "\n");
+    shown_ = false;
+  }
+
+ private:
+  std::string label_;
+  bool enabled_;
+  bool shown_ = false;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace aether::cli

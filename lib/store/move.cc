@@ -1,0 +1,325 @@
+// Descend (hot -> cold) and ascend (cold -> hot): choosing what moves, then
+// moving it in batches, each batch one migration (migration.cc).
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "meta/schema.h"
+#include "policy/eviction.h"
+#include "store/layout.h"
+#include "store/store_impl.h"
+
+namespace aether {
+namespace {
+
+}  // namespace
+
+Result<double> StoreImpl::ConfigNumber(const std::string& key, double fallback) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT value FROM config WHERE key = ?"));
+  st.Bind(1, key);
+  AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return fallback;
+  std::string v = st.Text(0);
+  char* end = nullptr;
+  double d = std::strtod(v.c_str(), &end);
+  if (end == v.c_str() || *end != '\0')
+    return Status::Corruption(fmt::format("{}: config '{}' = '{}' is not a number", db_->path(), key, v));
+  return d;
+}
+
+// Every hot memory with its eviction score, lowest first.
+Result<std::vector<std::pair<double, MemoryLocation>>> StoreImpl::HotByScore() {
+  EvictionWeights w;
+  AETHER_ASSIGN_OR_RETURN(w.alpha, ConfigNumber("alpha", w.alpha));
+  AETHER_ASSIGN_OR_RETURN(w.beta, ConfigNumber("beta", w.beta));
+  AETHER_ASSIGN_OR_RETURN(w.gamma, ConfigNumber("gamma", w.gamma));
+  AETHER_ASSIGN_OR_RETURN(w.delta, ConfigNumber("delta", w.delta));
+  int64_t now = env_->NowMs();
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, id, slot, last_access_ms, access_count, "
+                                                "importance FROM memories WHERE tier = 0"));
+  std::vector<std::pair<double, MemoryLocation>> out;
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    AccessStats s{st.Int(3), uint64_t(st.Int(4)), st.Double(5), 1.0};
+    out.push_back({EvictionScore(w, s, now), MemoryLocation{st.Int(0), st.Text(1), kTierHot, st.Int(2), 0, 0, 0}});
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.first < b.first || (a.first == b.first && a.second.row_id < b.second.row_id);
+  });
+  return out;
+}
+
+Status StoreImpl::DescendRows(const std::vector<MemoryLocation>& rows, const MoveOptions& o, MoveReport* report,
+                              uint64_t total) {
+  AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
+  AETHER_ASSIGN_OR_RETURN(uint64_t slot_count, hot->SlotCount());
+  for (size_t begin = 0; begin < rows.size(); begin += o.batch) {
+    size_t end = std::min(rows.size(), begin + o.batch);
+    std::vector<MigrationItem> items(end - begin);
+    std::vector<float> data((end - begin) * config_.dim);
+    std::vector<const float*> vectors(end - begin);
+    for (size_t i = begin; i < end; ++i) {
+      MigrationItem& it = items[i - begin];
+      it.row_id = rows[i].row_id;
+      it.id = rows[i].id;
+      it.src = Place{kTierHot, rows[i].slot, 0, 0, 0};
+      float* v = data.data() + (i - begin) * config_.dim;
+      int64_t row_id = 0;
+      AETHER_RETURN_IF_ERROR(hot->ReadSlot(static_cast<uint64_t>(rows[i].slot), &row_id, v));
+      if (row_id != rows[i].row_id)
+        return Status::Corruption(fmt::format("{}: slot {} holds row {}, the metadata says '{}' (row {})",
+                                              hot->path(), rows[i].slot, row_id, rows[i].id, rows[i].row_id));
+      vectors[i - begin] = v;
+    }
+    // Cold records go to the staging shard until an index exists.
+    AETHER_ASSIGN_OR_RETURN(ShardInfo target, GetShard(layout::kStagingShardId));
+    Migration m;
+    m.kind = "descend";
+    m.hot_slots_before = slot_count;
+    m.shard_id = target.shard_id;
+    m.shard_len_before = target.file_bytes;
+    PendingWrites w;
+    AETHER_ASSIGN_OR_RETURN(w.frames, BuildFrames(&items, 0, vectors, target, &m.shard_len_after));
+    AETHER_RETURN_IF_ERROR(RunMigration(&m, items, w));
+    report->moved += items.size();
+    report->bytes += m.shard_len_after - m.shard_len_before;
+    ++report->batches;
+    if (o.progress) o.progress(report->moved, total);
+  }
+  return Status::Ok();
+}
+
+Status StoreImpl::AscendRows(const std::vector<MemoryLocation>& rows, const MoveOptions& o, MoveReport* report,
+                             uint64_t total) {
+  for (size_t begin = 0; begin < rows.size(); begin += o.batch) {
+    size_t end = std::min(rows.size(), begin + o.batch);
+    // Read each source frame once: group the batch by (shard, frame).
+    std::map<std::pair<int64_t, int64_t>, DecodedFrame> frames;
+    for (size_t i = begin; i < end; ++i) frames[{rows[i].shard_id, rows[i].frame_offset}];
+    std::map<int64_t, std::unique_ptr<ShardFile>> shards;
+    for (auto& [key, frame] : frames) {
+      auto& shard = shards[key.first];
+      if (!shard) {
+        AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(key.first));
+        AETHER_ASSIGN_OR_RETURN(shard, OpenShard(info, /*writable=*/false));
+      }
+      AETHER_RETURN_IF_ERROR(shard->ReadFrame(static_cast<uint64_t>(key.second), &frame));
+    }
+    AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
+    AETHER_ASSIGN_OR_RETURN(uint64_t slot_count, hot->SlotCount());
+    AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> slots, AllocateSlots(end - begin, slot_count));
+    std::vector<MigrationItem> items(end - begin);
+    PendingWrites w;
+    for (size_t i = begin; i < end; ++i) {
+      const MemoryLocation& r = rows[i];
+      const DecodedFrame& f = frames[{r.shard_id, r.frame_offset}];
+      if (r.frame_index >= f.count || f.row_ids[r.frame_index] != r.row_id)
+        return Status::Corruption(fmt::format("shard {} frame at offset {} does not hold '{}' (row {})", r.shard_id,
+                                              r.frame_offset, r.id, r.row_id));
+      MigrationItem& it = items[i - begin];
+      it.row_id = r.row_id;
+      it.id = r.id;
+      it.src = Place{kTierCold, -1, r.shard_id, r.frame_offset, r.frame_index};
+      it.tier = kTierHot;
+      it.slot = slots[i - begin];
+      w.slots.push_back({static_cast<uint64_t>(it.slot), it.row_id, f.vector(uint32_t(r.frame_index))});
+    }
+    Migration m;
+    m.kind = "ascend";
+    m.hot_slots_before = slot_count;
+    AETHER_RETURN_IF_ERROR(RunMigration(&m, items, w));
+    report->moved += items.size();
+    report->bytes += items.size() * SlotFile::SlotSize(config_.dim);
+    ++report->batches;
+    if (o.progress) o.progress(report->moved, total);
+  }
+  return Status::Ok();
+}
+
+Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
+  if (access_ != AccessMode::kWrite) return Status::Internal("descend on a store opened read-only");
+  if (o.batch == 0) return Status::InvalidArgument("--batch must be at least 1");
+  MoveReport report;
+  std::vector<MemoryLocation> rows;
+  AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
+  std::map<int64_t, double> score_of;
+  for (const auto& [score, loc] : scored) score_of[loc.row_id] = score;
+  auto plan = [&](const MemoryLocation& loc, const char* reason) {
+    rows.push_back(loc);
+    report.plan.push_back({loc.id, Tier::kHot, Tier::kCold, reason, score_of[loc.row_id]});
+  };
+  if (!o.ids.empty()) {
+    for (const std::string& id : o.ids) {
+      AETHER_ASSIGN_OR_RETURN(auto loc, Locate(id));
+      if (!loc) report.not_found.push_back(id);
+      else if (loc->tier != kTierHot) report.already.push_back(id);
+      else plan(*loc, "requested");
+    }
+  } else if (o.all) {
+    for (const auto& [score, loc] : scored) plan(loc, "all");
+  } else if (o.policy) {
+    size_t over = scored.size() > config_.hot_capacity ? scored.size() - config_.hot_capacity : 0;
+    for (size_t i = 0; i < over; ++i) plan(scored[i].second, "policy");
+  }
+  if (o.limit > 0 && rows.size() > o.limit) {
+    rows.resize(o.limit);
+    report.plan.resize(o.limit);
+  }
+  if (o.dry_run) return report;
+  AETHER_RETURN_IF_ERROR(DescendRows(rows, o, &report, rows.size()));
+  return report;
+}
+
+Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
+  if (access_ != AccessMode::kWrite) return Status::Internal("ascend on a store opened read-only");
+  if (o.batch == 0) return Status::InvalidArgument("--batch must be at least 1");
+  MoveReport report;
+  std::vector<MemoryLocation> rows;
+  if (o.queued) {
+    AETHER_RETURN_IF_ERROR(LoadDueQueue(&rows, &report));
+  } else {
+    for (const std::string& id : o.ids) {
+      AETHER_ASSIGN_OR_RETURN(auto loc, Locate(id));
+      if (!loc) report.not_found.push_back(id);
+      else if (loc->tier != kTierCold) report.already.push_back(id);
+      else rows.push_back(*loc);
+    }
+  }
+  if (o.limit > 0 && rows.size() > o.limit) rows.resize(o.limit);
+
+  // Room in the hot tier; make more with --evict, else refuse (or, for the
+  // queue, defer what does not fit).
+  AETHER_ASSIGN_OR_RETURN(int64_t hot_count, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 0"));
+  uint64_t room = config_.hot_capacity > uint64_t(hot_count) ? config_.hot_capacity - hot_count : 0;
+  std::vector<MemoryLocation> evict;
+  if (rows.size() > room) {
+    if (o.evict) {
+      AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
+      size_t need = std::min(rows.size() - room, scored.size());
+      for (size_t i = 0; i < need; ++i) {
+        evict.push_back(scored[i].second);
+        report.plan.push_back({scored[i].second.id, Tier::kHot, Tier::kCold, "evict", scored[i].first});
+      }
+      if (rows.size() > room + need) rows.resize(room + need);  // capacity 0 or tiny
+    } else if (o.queued) {
+      std::vector<MemoryLocation> later(rows.begin() + room, rows.end());
+      rows.resize(room);
+      if (!o.dry_run) AETHER_RETURN_IF_ERROR(DeferQueued(later, "hot tier full (use --evict)", &report));
+    } else {
+      return Status::FailedPrecondition(fmt::format(
+          "ascending {} memories needs {} free hot slots, but only {} of the hot capacity {} are free; "
+          "use --evict to descend the lowest-scoring memories first, or raise the hot capacity",
+          rows.size(), rows.size(), room, config_.hot_capacity));
+    }
+  }
+  for (const auto& r : rows)
+    report.plan.push_back({r.id, Tier::kCold, Tier::kHot, o.queued ? "queued" : "requested", 0});
+  if (o.dry_run) return report;
+  uint64_t total = evict.size() + rows.size();
+  AETHER_RETURN_IF_ERROR(DescendRows(evict, o, &report, total));
+  report.evicted = report.moved;
+  Status s = AscendRows(rows, o, &report, total);
+  if (!s.ok() && o.queued && s.code() != Code::kBusy) {
+    // The failed batch was rolled back; what is still cold stays queued with backoff.
+    std::vector<MemoryLocation> left;
+    for (const auto& r : rows) {
+      AETHER_ASSIGN_OR_RETURN(auto now, LocateRow(r.row_id));
+      if (now && now->tier == kTierCold) left.push_back(r);
+    }
+    AETHER_RETURN_IF_ERROR(DeferQueued(left, s.message(), &report));
+  }
+  AETHER_RETURN_IF_ERROR(s);
+  return report;
+}
+
+// Due restore-queue entries, highest priority first; entries whose memory is
+// gone or already hot are removed.
+Status StoreImpl::LoadDueQueue(std::vector<MemoryLocation>* rows, MoveReport* report) {
+  (void)report;
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare(
+      "SELECT q.row_id, m.id, m.tier, m.shard_id, m.frame_offset, m.frame_index FROM restore_queue q "
+      "LEFT JOIN memories m ON m.row_id = q.row_id WHERE q.next_attempt_ms <= ? "
+      "ORDER BY q.priority DESC, q.row_id"));
+  st.Bind(1, env_->NowMs());
+  std::vector<int64_t> stale;
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    if (st.IsNull(1) || st.Int(2) != kTierCold) {
+      stale.push_back(st.Int(0));
+      continue;
+    }
+    rows->push_back(MemoryLocation{st.Int(0), st.Text(1), kTierCold, -1, st.Int(3), st.Int(4), st.Int(5)});
+  }
+  st.Reset();
+  if (stale.empty()) return Status::Ok();
+  return InTransaction(db_.get(), [&]() -> Status {
+    AETHER_ASSIGN_OR_RETURN(Stmt del, db_->Prepare("DELETE FROM restore_queue WHERE row_id = ?"));
+    for (int64_t r : stale) {
+      del.Bind(1, r);
+      AETHER_RETURN_IF_ERROR(del.Run());
+    }
+    return Status::Ok();
+  });
+}
+
+// Records a failed restore attempt: exponential backoff, dropped after the
+// maximum number of retries.
+Status StoreImpl::DeferQueued(const std::vector<MemoryLocation>& rows, const std::string& error, MoveReport* report) {
+  AETHER_ASSIGN_OR_RETURN(double max_retries, ConfigNumber("max_retries", 5));
+  AETHER_ASSIGN_OR_RETURN(double base, ConfigNumber("backoff_base_ms", 60000));
+  AETHER_ASSIGN_OR_RETURN(double cap, ConfigNumber("backoff_max_ms", 3600000));
+  int64_t now = env_->NowMs();
+  return InTransaction(db_.get(), [&]() -> Status {
+    AETHER_ASSIGN_OR_RETURN(Stmt get, db_->Prepare("SELECT attempts FROM restore_queue WHERE row_id = ?"));
+    AETHER_ASSIGN_OR_RETURN(Stmt upd, db_->Prepare("UPDATE restore_queue SET attempts = ?, next_attempt_ms = ?, "
+                                                   "last_error = ? WHERE row_id = ?"));
+    AETHER_ASSIGN_OR_RETURN(Stmt del, db_->Prepare("DELETE FROM restore_queue WHERE row_id = ?"));
+    for (const auto& r : rows) {
+      get.Bind(1, r.row_id);
+      AETHER_ASSIGN_OR_RETURN(bool found, get.Step());
+      int attempts = found ? int(get.Int(0)) + 1 : 1;
+      get.Reset();
+      if (attempts >= int(max_retries)) {
+        del.Bind(1, r.row_id);
+        AETHER_RETURN_IF_ERROR(del.Run());
+        report->dropped.push_back(r.id);
+        continue;
+      }
+      upd.Bind(1, int64_t(attempts)).Bind(2, now + BackoffDelayMs(int64_t(base), int64_t(cap), attempts))
+          .Bind(3, error).Bind(4, r.row_id);
+      AETHER_RETURN_IF_ERROR(upd.Run());
+      report->deferred.push_back(r.id);
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<std::string>> StoreImpl::Enqueue(const std::vector<std::string>& ids, double priority) {
+  if (access_ != AccessMode::kWrite) return Status::Internal("enqueue on a store opened read-only");
+  std::vector<std::string> missing;
+  int64_t now = env_->NowMs();
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+    missing.clear();
+    AETHER_ASSIGN_OR_RETURN(
+        Stmt put, db_->Prepare("INSERT INTO restore_queue(row_id, priority, attempts, next_attempt_ms) "
+                               "VALUES(?, ?, 0, ?) ON CONFLICT(row_id) DO UPDATE SET "
+                               "priority = max(priority, excluded.priority)"));
+    for (const std::string& id : ids) {
+      AETHER_ASSIGN_OR_RETURN(auto loc, Locate(id));
+      if (!loc) {
+        missing.push_back(id);
+        continue;
+      }
+      if (loc->tier != kTierCold) continue;  // already hot: nothing to restore
+      put.Bind(1, loc->row_id).Bind(2, priority).Bind(3, now);
+      AETHER_RETURN_IF_ERROR(put.Run());
+    }
+    return Status::Ok();
+  }));
+  return missing;
+}
+
+}  // namespace aether
