@@ -108,7 +108,11 @@ Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& i
   Fault(m->kind, "after_written");
 
   // 3. commit, 4. cleanup
-  AETHER_RETURN_IF_ERROR(CommitMigration(*m, items));
+  if (Status s = CommitMigration(*m, items); !s.ok()) {
+    Status undo = ReplayJournal();  // rolls forward, or back if it can never commit
+    (void)undo;
+    return s;
+  }
   Fault(m->kind, "after_commit");
   return InTransaction(db_.get(), [&] { return journal.Remove(m->id); });
 }
@@ -123,9 +127,11 @@ Status StoreImpl::CommitMigration(const Migration& m, const std::vector<Migratio
         Stmt ins, db_->Prepare("INSERT INTO memories(row_id, id, tier, slot, shard_id, frame_offset, "
                                "frame_index, importance, created_ms, last_access_ms, access_count, "
                                "payload) VALUES(?,?,?,?,?,?,?,?,?,?,0,?)"));
+    // A move applies only if the memory is still exactly at its source.
     AETHER_ASSIGN_OR_RETURN(
         Stmt move, db_->Prepare("UPDATE memories SET tier = ?, slot = ?, shard_id = ?, frame_offset = ?, "
-                                "frame_index = ? WHERE row_id = ? AND tier = ?"));
+                                "frame_index = ? WHERE row_id = ? AND tier = ? AND slot IS ? AND "
+                                "shard_id IS ? AND frame_offset IS ? AND frame_index IS ?"));
     AETHER_ASSIGN_OR_RETURN(Stmt claim, db_->Prepare("DELETE FROM hot_free WHERE slot = ?"));
     AETHER_ASSIGN_OR_RETURN(Stmt unqueue, db_->Prepare("DELETE FROM restore_queue WHERE row_id = ?"));
     AETHER_ASSIGN_OR_RETURN(Stmt audit, db_->Prepare("INSERT INTO audit_log(ts_ms, kind, id, detail) "
@@ -148,9 +154,11 @@ Status StoreImpl::CommitMigration(const Migration& m, const std::vector<Migratio
         if (it.tier == kTierHot) move.Bind(2, it.slot);
         else move.Bind(3, it.shard_id).Bind(4, it.frame_offset).Bind(5, it.frame_index);
         move.Bind(6, it.row_id).Bind(7, it.src.tier);
+        if (it.src.tier == kTierHot) move.Bind(8, it.src.slot);
+        else move.Bind(9, it.src.shard_id).Bind(10, it.src.frame_offset).Bind(11, it.src.frame_index);
         AETHER_RETURN_IF_ERROR(move.Run());
         if (db_->Changes() != 1)
-          return Status::Corruption(fmt::format("migration {}: memory '{}' (row {}) is not in its source tier",
+          return Status::Corruption(fmt::format("migration {}: memory '{}' (row {}) is no longer at its source",
                                                 m.id, it.id, it.row_id));
         AETHER_RETURN_IF_ERROR(ReleasePlace(it.src));
         audit.Bind(1, m.created_ms).Bind(2, m.kind).Bind(3, it.id)

@@ -2,6 +2,7 @@
 // moving it in batches, each batch one migration (migration.cc).
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -151,7 +152,9 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
     report.plan.push_back({loc.id, Tier::kHot, Tier::kCold, reason, score_of[loc.row_id]});
   };
   if (!o.ids.empty()) {
+    std::set<std::string> seen;
     for (const std::string& id : o.ids) {
+      if (!seen.insert(id).second) continue;
       AETHER_ASSIGN_OR_RETURN(auto loc, Locate(id));
       if (!loc) report.not_found.push_back(id);
       else if (loc->tier != kTierHot) report.already.push_back(id);
@@ -180,7 +183,9 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
   if (o.queued) {
     AETHER_RETURN_IF_ERROR(LoadDueQueue(&rows, &report));
   } else {
+    std::set<std::string> seen;
     for (const std::string& id : o.ids) {
+      if (!seen.insert(id).second) continue;
       AETHER_ASSIGN_OR_RETURN(auto loc, Locate(id));
       if (!loc) report.not_found.push_back(id);
       else if (loc->tier != kTierCold) report.already.push_back(id);

@@ -91,7 +91,14 @@ Status StoreImpl::ReplayOne(const Migration& m) {
         action.action = "rolled back (written data failed verification: " + check.message() + ")";
         break;
       }
-      AETHER_RETURN_IF_ERROR(CommitMigration(m, items));
+      if (Status commit = CommitMigration(m, items); !commit.ok()) {
+        // The commit transaction changed nothing. An I/O error may pass, so
+        // leave the row for the next open; a commit that can never apply is
+        // rolled back rather than left to block every command.
+        if (commit.code() == Code::kIOError || commit.code() == Code::kBusy) return commit;
+        action.action = "rolled back (commit failed: " + commit.message() + ")";
+        break;
+      }
       AETHER_FAULT_POINT("replay.after_rollforward_commit");
       action.action = "rolled forward";
       break;

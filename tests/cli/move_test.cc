@@ -1,0 +1,231 @@
+// descend / ascend / verify end to end: moves never change what is stored,
+// only where; search stays exact; verify catches damage.
+#include <doctest/doctest.h>
+
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+using namespace aether::test;
+
+namespace {
+
+std::vector<std::string> Ids(const std::vector<Mem>& mems) {
+  std::vector<std::string> ids;
+  for (const auto& m : mems) ids.push_back(m.id);
+  return ids;
+}
+
+nlohmann::json Stats(const std::string& store) {
+  return nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
+}
+
+void ExpectExactSearch(const std::string& store, const std::vector<Mem>& mems, uint32_t dim) {
+  auto q = RandomMems(3, dim, 4242, "q");
+  std::string text;
+  for (const auto& m : q) text += "{\"vector\":" + VectorJson(m.vec) + "}\n";
+  auto r = Aether({"search", store, "--queries", "-", "-k", "8", "--no-touch"}, text);
+  REQUIRE(r.exit_code == 0);
+  auto hits = ParseSearchOutput(r.out);
+  for (size_t i = 0; i < q.size(); ++i) CHECK(SameTopK(hits[i], BruteForce(mems, q[i].vec, 8, "l2")));
+}
+
+void SqlExec(const std::string& store, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+}
+
+}  // namespace
+
+TEST_CASE("descend and ascend move memories between tiers without changing them") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = RandomMems(300, 8, 31);
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "200"}, ToJsonlWithPayload(mems)).exit_code == 0);
+  auto before = GetRecords(store, Ids(mems));
+  REQUIRE(before.size() == 300);
+
+  auto d = Aether({"descend", store, "m0", "m1", "m250", "ghost", "--format", "json"});
+  CHECK(d.exit_code == 1);  // ghost
+  auto dj = nlohmann::json::parse(d.out);
+  CHECK(dj["moved"] == 2);
+  CHECK(dj["already"] == nlohmann::json::array({"m250"}));
+  CHECK(dj["not_found"] == nlohmann::json::array({"ghost"}));
+  CHECK(GetRecords(store, {"m0"})["m0"].tier == "cold");
+  CHECK(Stats(store)["hot_memories"] == 198);
+
+  CHECK(Aether({"descend", store, "--all", "--batch", "37"}).exit_code == 0);
+  CHECK(Stats(store)["hot_memories"] == 0);
+  CHECK(Aether({"verify", store}).exit_code == 0);
+  ExpectExactSearch(store, mems, 8);
+
+  auto a = Aether({"ascend", store, "m5", "m6", "m299", "--batch", "2", "--format", "json"});
+  CHECK(a.exit_code == 0);
+  CHECK(nlohmann::json::parse(a.out)["batches"] == 2);
+  auto after = GetRecords(store, Ids(mems));
+  CHECK(after.size() == 300);
+  for (const auto& m : mems) CHECK(after[m.id] == before[m.id]);
+  CHECK(after["m299"].tier == "hot");
+  CHECK(after["m7"].tier == "cold");
+  CHECK(Aether({"verify", store}).exit_code == 0);
+  ExpectExactSearch(store, mems, 8);
+  // Freed slots are reused: 3 hot memories fit in the file's existing slots.
+  CHECK(Stats(store)["hot_slots"] == 200);
+}
+
+TEST_CASE("ascend past the hot capacity fails clearly unless --evict makes room") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = RandomMems(40, 4, 5);
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "10"}, ToJsonl(mems), {"AETHER_NOW_MS=1000"}).exit_code == 0);
+  auto full = Aether({"ascend", store, "m20", "m21"});
+  CHECK(full.exit_code == 69);
+  CHECK(full.err.find("needs 2 free hot slots, but only 0 of the hot capacity 10 are free; use --evict") !=
+        std::string::npos);
+  // m3 and m7 were searched (accessed) recently: they must not be evicted.
+  REQUIRE(Aether({"search", store, "--vector", VectorJson(mems[3].vec), "-k", "1"}, "", {"AETHER_NOW_MS=900000"}).exit_code == 0);
+  REQUIRE(Aether({"search", store, "--vector", VectorJson(mems[7].vec), "-k", "1"}, "", {"AETHER_NOW_MS=900000"}).exit_code == 0);
+  auto plan = Aether({"ascend", store, "m20", "m21", "--evict", "--dry-run", "--format", "json"}, "",
+                     {"AETHER_NOW_MS=1000000"});
+  CHECK(plan.exit_code == 0);
+  auto pj = nlohmann::json::parse(plan.out)["plan"];
+  REQUIRE(pj.size() == 4);
+  CHECK(pj[0]["reason"] == "evict");
+  CHECK(pj[0]["from"] == "hot");
+  CHECK(pj[2]["id"] == "m20");
+  CHECK(pj[2]["to"] == "hot");
+  for (const auto& p : pj) CHECK((p["id"] != "m3" && p["id"] != "m7"));
+  CHECK(Stats(store)["hot_memories"] == 10);  // the dry run changed nothing
+  auto ok = Aether({"ascend", store, "m20", "m21", "--evict"}, "", {"AETHER_NOW_MS=1000000"});
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.err.find("ascended 2 memories after descending 2 to make room") != std::string::npos);
+  auto recs = GetRecords(store, {"m20", "m21", "m3", "m7"});
+  for (const auto& [id, r] : recs) CHECK(r.tier == "hot");
+  CHECK(Stats(store)["hot_memories"] == 10);
+  CHECK(Aether({"verify", store}).exit_code == 0);
+}
+
+TEST_CASE("descend --policy moves the lowest scores until the hot tier fits its capacity") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = RandomMems(30, 4, 6);
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "30"}, ToJsonl(mems), {"AETHER_NOW_MS=0"}).exit_code == 0);
+  SqlExec(store, "UPDATE config SET value = '20' WHERE key = 'hot_capacity';"
+                 "UPDATE memories SET importance = 0.9 WHERE id IN ('m0', 'm1', 'm2');"
+                 "UPDATE memories SET importance = 0.0 WHERE id IN ('m10', 'm11');");
+  auto dry = Aether({"descend", store, "--policy", "--dry-run"}, "", {"AETHER_NOW_MS=3600000"});
+  CHECK(dry.exit_code == 0);
+  auto lines = Lines(dry.out);
+  REQUIRE(lines.size() == 10);
+  CHECK(lines[0].rfind("descend m10 hot->cold policy score=-1", 0) == 0);  // -1h recency + 0 importance
+  CHECK(lines[1].rfind("descend m11 hot->cold policy", 0) == 0);
+  auto lim = Aether({"descend", store, "--policy", "--limit", "4", "--format", "json"}, "", {"AETHER_NOW_MS=3600000"});
+  CHECK(nlohmann::json::parse(lim.out)["moved"] == 4);
+  CHECK(Aether({"descend", store, "--policy"}, "", {"AETHER_NOW_MS=3600000"}).exit_code == 0);
+  CHECK(Stats(store)["hot_memories"] == 20);
+  for (const auto& [id, r] : GetRecords(store, {"m0", "m1", "m2"})) CHECK(r.tier == "hot");
+  CHECK(Aether({"descend", store, "--policy", "--format", "json"}).out.find("\"moved\":0") != std::string::npos);
+}
+
+TEST_CASE("the restore queue drains by priority with exponential backoff and a retry limit") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = RandomMems(12, 4, 8);
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "4"}, ToJsonl(mems), {"AETHER_NOW_MS=0"}).exit_code == 0);
+  REQUIRE(Aether({"ascend", store, "m8", "--enqueue", "--priority", "1"}, "", {"AETHER_NOW_MS=0"}).exit_code == 0);
+  REQUIRE(Aether({"ascend", store, "m9", "m10", "--enqueue", "--priority", "5"}, "", {"AETHER_NOW_MS=0"}).exit_code == 0);
+  REQUIRE(Aether({"ascend", store, "m8", "--enqueue", "--priority", "9"}, "", {"AETHER_NOW_MS=0"}).exit_code == 0);  // merge: 9 wins
+  CHECK(Stats(store)["restore_queue_depth"] == 3);
+  // Room for one: the highest priority (m8) goes up, the rest back off.
+  SqlExec(store, "UPDATE config SET value = '5' WHERE key = 'hot_capacity'");
+  auto r = Aether({"ascend", store, "--queued", "--format", "json"}, "", {"AETHER_NOW_MS=1000"});
+  CHECK(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["moved"] == 1);
+  CHECK(j["deferred"] == nlohmann::json::array({"m9", "m10"}));
+  CHECK(GetRecords(store, {"m8"})["m8"].tier == "hot");
+  // Backoff: attempt 1 waits 60 s, attempt 2 120 s, ... (backoff_base_ms 60000).
+  CHECK(nlohmann::json::parse(Aether({"ascend", store, "--queued", "--format", "json"}, "",
+                                     {"AETHER_NOW_MS=60999"}).out)["deferred"].empty());
+  int64_t now = 61000;
+  for (int attempt = 2; attempt <= 4; ++attempt) {
+    auto again = nlohmann::json::parse(Aether({"ascend", store, "--queued", "--format", "json"}, "",
+                                              {"AETHER_NOW_MS=" + std::to_string(now)}).out);
+    CHECK_MESSAGE(again["deferred"].size() == 2, "attempt " << attempt);
+    now += 60000LL << (attempt - 1);
+    auto early = nlohmann::json::parse(Aether({"ascend", store, "--queued", "--format", "json"}, "",
+                                              {"AETHER_NOW_MS=" + std::to_string(now - 1)}).out);
+    CHECK(early["deferred"].empty());
+  }
+  auto last = Aether({"ascend", store, "--queued", "--format", "json"}, "", {"AETHER_NOW_MS=" + std::to_string(now)});
+  auto lj = nlohmann::json::parse(last.out);
+  CHECK(lj["dropped"] == nlohmann::json::array({"m9", "m10"}));  // the 5th failure: max_retries
+  CHECK(last.err.find("restore dropped after the maximum retries: m9") != std::string::npos);
+  CHECK(Stats(store)["restore_queue_depth"] == 0);
+  CHECK(Aether({"verify", store}).exit_code == 0);
+}
+
+TEST_CASE("dry runs change nothing on disk") {
+  TempDir dir;
+  std::string store = dir / "s";
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "5"}, ToJsonl(RandomMems(20, 4, 2))).exit_code == 0);
+  REQUIRE(Aether({"stats", store}).exit_code == 0);
+  std::string hot = ReadFile(store + "/hot.slots"), cold = ReadFile(store + "/cold/staging.shard");
+  auto s0 = Stats(store);
+  auto d = Aether({"descend", store, "--all", "--dry-run"});
+  CHECK(Lines(d.out).size() == 5);
+  CHECK(Aether({"ascend", store, "m10", "m11", "--evict", "--dry-run"}).exit_code == 0);
+  CHECK(ReadFile(store + "/hot.slots") == hot);
+  CHECK(ReadFile(store + "/cold/staging.shard") == cold);
+  CHECK(Stats(store) == s0);
+}
+
+TEST_CASE("verify names the damaged file and place") {
+  TempDir dir;
+  std::string store = dir / "s";
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "5"}, ToJsonl(RandomMems(20, 4, 2))).exit_code == 0);
+  auto clean = Aether({"verify", store, "--format", "json"});
+  CHECK(clean.exit_code == 0);
+  CHECK(nlohmann::json::parse(clean.out)["ok"] == true);
+  SUBCASE("a hot slot") {
+    FlipByte(store + "/hot.slots", 32 + 2 * 32 + 20);  // slot 2's vector
+    auto r = Aether({"verify", store});
+    CHECK(r.exit_code == 1);
+    CHECK(r.out.find("problem: " + store + "/hot.slots: slot 2 at offset 96: checksum mismatch") != std::string::npos);
+    auto get = Aether({"get", store, "m2"});
+    CHECK(get.exit_code == 79);
+    CHECK(get.err.find("checksum mismatch") != std::string::npos);
+  }
+  SUBCASE("a cold frame") {
+    FlipByte(store + "/cold/staging.shard", 32 + 40);
+    auto r = Aether({"verify", store});
+    CHECK(r.exit_code == 1);
+    CHECK(r.out.find("cold/staging.shard: frame at offset 32: frame checksum mismatch") != std::string::npos);
+    auto s = Aether({"search", store, "--vector", "[0,0,0,0]", "--no-touch"});
+    CHECK(s.exit_code == 79);
+  }
+  SUBCASE("metadata that disagrees with the files") {
+    SqlExec(store, "DELETE FROM hot_free; UPDATE memories SET slot = 3 WHERE id = 'm4'");
+    auto r = Aether({"verify", store});
+    CHECK(r.exit_code == 1);
+    CHECK(r.out.find("memory 'm4' shares hot slot 3") != std::string::npos);
+  }
+}
+
+TEST_CASE("regression: an id given twice to ascend or descend moves once (it once bricked the journal)") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = RandomMems(20, 4, 3);
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "10"}, ToJsonl(mems)).exit_code == 0);
+  auto a = Aether({"ascend", store, "m15", "m15", "m16", "--evict", "--format", "json"});
+  CHECK_MESSAGE(a.exit_code == 0, a.err);
+  CHECK(nlohmann::json::parse(a.out)["moved"] == 4);  // 2 evicted + 2 ascended
+  auto d = Aether({"descend", store, "m15", "m15", "--format", "json"});
+  CHECK(nlohmann::json::parse(d.out)["moved"] == 1);
+  CHECK(Aether({"verify", store}).exit_code == 0);
+  CHECK(Aether({"stats", store}).exit_code == 0);
+}
