@@ -2,6 +2,8 @@
 // crash-safe migration. Shared here because both print the same plan and
 // summary.
 #include <chrono>
+#include <fstream>
+#include <iostream>
 
 #include <fmt/format.h>
 
@@ -18,6 +20,7 @@ struct Args {
   std::string format = "text";
   std::string progress = "auto";
   bool enqueue = false;
+  std::string ids_from;
   double priority = 1.0;
 };
 
@@ -58,7 +61,28 @@ int PrintReport(const Args& a, const char* verb, const MoveReport& r, double sec
   return r.not_found.empty() ? kExitOk : kExitNegative;
 }
 
-int RunMove(const Args& a, bool descend) {
+// Appends the ids listed in a file (one per line; - for stdin).
+Status ReadIdsFrom(const std::string& path, std::vector<std::string>* ids) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path);
+    if (!file) return Status::NotFound(path + ": cannot open id file");
+    in = &file;
+  }
+  std::string line;
+  while (std::getline(*in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) ids->push_back(line);
+  }
+  return Status::Ok();
+}
+
+int RunMove(Args& a, bool descend) {
+  if (!a.ids_from.empty()) {
+    Status read = ReadIdsFrom(a.ids_from, &a.move.ids);
+    if (!read.ok()) return Fail(read);
+  }
   OpenOptions o;
   o.access = AccessMode::kWrite;
   o.wait_seconds = a.store.wait;
@@ -83,6 +107,7 @@ int RunMove(const Args& a, bool descend) {
 }
 
 void AddCommon(CLI::App* app, Args* a) {
+  app->add_option("--ids-from", a->ids_from, "Read ids, one per line, from FILE (- for stdin)");
   app->add_option("--limit", a->move.limit, "Move at most N memories");
   app->add_option("--batch", a->move.batch, "Memories per crash-safe batch")->default_val(10000)->check(CLI::Range(1, 10000000));
   app->add_flag("--dry-run", a->move.dry_run, "Print the plan (ids, direction, reason, score); change nothing");
@@ -102,7 +127,7 @@ std::function<int()> SetupDescend(CLI::App* app) {
   AddCommon(app, a.get());
   app->footer("Examples: aether descend ./mem m1 m2\n          aether descend ./mem --policy --dry-run");
   return [a]() -> int {
-    int modes = !a->move.ids.empty() + a->move.all + a->move.policy;
+    int modes = (!a->move.ids.empty() || !a->ids_from.empty()) + a->move.all + a->move.policy;
     if (modes != 1) return Fail(Status::InvalidArgument("give ids, --all or --policy (exactly one)"));
     return RunMove(*a, true);
   };
@@ -119,7 +144,7 @@ std::function<int()> SetupAscend(CLI::App* app) {
   AddCommon(app, a.get());
   app->footer("Examples: aether ascend ./mem m1 --evict\n          aether ascend ./mem --queued --limit 1000");
   return [a]() -> int {
-    if (a->move.ids.empty() == !a->move.queued)
+    if ((a->move.ids.empty() && a->ids_from.empty()) == !a->move.queued)
       return Fail(Status::InvalidArgument("give ids or --queued (exactly one)"));
     if (a->enqueue && a->move.queued) return Fail(Status::InvalidArgument("--enqueue takes ids, not --queued"));
     return RunMove(*a, false);
