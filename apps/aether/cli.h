@@ -69,6 +69,7 @@ std::function<int()> SetupRecover(CLI::App* app);
 std::function<int()> SetupDescend(CLI::App* app);
 std::function<int()> SetupAscend(CLI::App* app);
 std::function<int()> SetupVerify(CLI::App* app);
+std::function<int()> SetupRebuild(CLI::App* app);
 std::function<int()> SetupFaultPoints(CLI::App* app);
 
 }  // namespace aether::cli

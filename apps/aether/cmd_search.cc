@@ -103,6 +103,7 @@ int Run(const Args& a) {
 
   SearchOptions so;
   so.k = a.k;
+  so.nprobe = a.nprobe;
   so.tiers = a.tier == "hot" ? TierFilter::kHot : a.tier == "cold" ? TierFilter::kCold : TierFilter::kAll;
   so.with_payload = a.with_payload;
   auto results = (*store)->Search(vectors, so);
@@ -126,7 +127,7 @@ std::function<int()> SetupSearch(CLI::App* app) {
   app->add_option("--vector", a->vector, "One query as a JSON array, e.g. '[0.1, 0.2]'");
   app->add_option("--queries", a->queries, "JSONL queries ({\"id\"?, \"vector\"}), or - for stdin");
   app->add_option("-k", a->k, "Results per query")->default_val(10)->check(CLI::Range(1, 100000));
-  app->add_option("--nprobe", a->nprobe, "Cold partitions to scan once an index exists");
+  app->add_option("--nprobe", a->nprobe, "Cold partitions to scan per query (default: the store's, see stats)");
   app->add_option("--tier", a->tier, "Tiers to search")->check(CLI::IsMember({"all", "hot", "cold"}))->default_str("all");
   app->add_flag("--no-touch", a->no_touch, "Do not record accesses (read-only search)");
   app->add_flag("--with-payload", a->with_payload, "Include each result's payload");

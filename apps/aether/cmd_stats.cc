@@ -32,6 +32,14 @@ std::vector<Metric> Metrics(const StoreStats& s) {
       {"cold_garbage_records", double(s.cold_garbage_records), "aether_cold_garbage_records", "", "Dead records in cold shards, awaiting compaction."},
       {"cold_garbage_bytes", double(s.cold_garbage_bytes), "aether_cold_garbage_bytes", "", "Estimated bytes of dead cold records."},
       {"partitions", double(s.partitions), "aether_index_partitions", "", "Partitions of the current index generation."},
+      {"partition_min", double(s.partition_min), "aether_index_partition_records", "stat=\"min\"", "Live records per partition: smallest, median, largest."},
+      {"partition_median", double(s.partition_median), "aether_index_partition_records", "stat=\"median\"", ""},
+      {"partition_max", double(s.partition_max), "aether_index_partition_records", "stat=\"max\"", ""},
+      {"staging_records", double(s.staging_records), "aether_cold_staging_records", "", "Live cold records no index covers yet (scanned in full)."},
+      {"staging_fraction", s.cold_count ? double(s.staging_records) / double(s.cold_count) : 0, "aether_cold_staging_ratio", "", "Fraction of cold memories in the staging shard."},
+      {"garbage_fraction", s.cold_garbage_records + s.cold_count ? double(s.cold_garbage_records) / double(s.cold_garbage_records + s.cold_count) : 0, "aether_cold_garbage_ratio", "", "Fraction of cold records that are garbage."},
+      {"default_nprobe", double(s.default_nprobe), "aether_index_default_nprobe", "", "Partitions a search probes by default."},
+      {"last_rebuild_seconds", double(s.last_rebuild_ms) / 1000.0, "aether_index_last_rebuild_timestamp_seconds", "", "Unix time of the last rebuild-index (0: never)."},
       {"index_generation", double(s.index_generation), "aether_index_generation", "", "Current index generation (0: no index)."},
       {"pending_migrations", double(s.pending_migrations), "aether_pending_migrations", "", "Migrations in the journal."},
       {"restore_queue_depth", double(s.restore_queue_depth), "aether_restore_queue_depth", "", "Entries in the restore queue."},
@@ -45,12 +53,16 @@ std::function<int()> SetupStats(CLI::App* app) {
   struct Args {
     StoreArgs store;
     std::string format = "table";
+    uint64_t recall = 0;
+    uint64_t seed = 1;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("--format", a->format, "table, json or prometheus")
       ->check(CLI::IsMember({"table", "json", "prometheus"}))
       ->default_str("table");
+  app->add_option("--recall", a->recall, "Also measure recall@10 of the index on N sampled cold vectors");
+  app->add_option("--seed", a->seed, "Seed for --recall sampling")->default_val(1);
   app->footer("Example: aether stats ./mem --format prometheus > /var/lib/node_exporter/aether.prom");
   return [a]() -> int {
     OpenOptions o;
@@ -60,6 +72,16 @@ std::function<int()> SetupStats(CLI::App* app) {
     auto stats = (*store)->Stats();
     if (!stats.ok()) return Fail(stats.status());
     auto metrics = Metrics(*stats);
+    RecallReport recall;
+    if (a->recall > 0) {
+      auto r = (*store)->RecallCheck(a->recall, a->seed);
+      if (!r.ok()) return Fail(r.status());
+      recall = *r;
+      metrics.push_back({"recall_at_10", recall.recall, "aether_index_recall_at_10", "",
+                         "recall@10 of the indexed cold search at the default nprobe vs an exact cold scan."});
+      metrics.push_back({"recall_queries", double(recall.queries), "aether_index_recall_queries", "",
+                         "Sampled cold vectors used for recall_at_10."});
+    }
     if (a->format == "json") {
       nlohmann::json j = {{"metric", MetricName(stats->metric)}};
       for (const auto& m : metrics) {

@@ -26,6 +26,7 @@ const Command kCommands[] = {
     {"stats", "Show store statistics (table, json, prometheus)", Access::kRead, SetupStats},
     {"descend", "Move memories hot -> cold (ids, --all, --policy)", Access::kWrite, SetupDescend},
     {"ascend", "Move memories cold -> hot (ids, --queued; --evict)", Access::kWrite, SetupAscend},
+    {"rebuild-index", "Train a new K-Means index over the cold tier and compact it", Access::kWrite, SetupRebuild},
     {"recover", "Replay dangling migrations and report them", Access::kWrite, SetupRecover},
     {"verify", "Check every checksum and the metadata against the files", Access::kRead, SetupVerify},
     {"fault-points", "List the crash-test fault points (AETHER_FAULT)", Access::kNone, SetupFaultPoints},

@@ -41,13 +41,13 @@ Status CheckHeader(const uint8_t* h, uint32_t dim, const std::string& path) {
 }  // namespace
 
 Status ShardFile::Create(Env* env, const std::string& path, uint32_t dim, uint32_t generation,
-                         uint32_t partition) {
+                         uint32_t partition, bool sync) {
   AETHER_ASSIGN_OR_RETURN(auto file, env->Open(path, OpenMode::kCreate));
   uint8_t header[kHeaderSize];
   EncodeHeader(header, dim, generation, partition);
   AETHER_RETURN_IF_ERROR(file->Truncate(0));
   AETHER_RETURN_IF_ERROR(file->Write(0, header, kHeaderSize));
-  return file->Sync();
+  return sync ? file->Sync() : Status::Ok();
 }
 
 Result<std::unique_ptr<ShardFile>> ShardFile::Open(Env* env, const std::string& path,

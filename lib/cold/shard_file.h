@@ -24,9 +24,10 @@ class ShardFile {
   static constexpr uint32_t kVersion = 1;
   static constexpr uint64_t kHeaderSize = 32;
 
-  // Writes a new file holding only the header and syncs it (not its directory).
+  // Writes a new file holding only the header and (with sync) syncs it; the
+  // caller syncs the directory.
   static Status Create(Env* env, const std::string& path, uint32_t dim, uint32_t generation,
-                       uint32_t partition);
+                       uint32_t partition, bool sync = true);
   static Result<std::unique_ptr<ShardFile>> Open(Env* env, const std::string& path, uint32_t dim,
                                                  bool writable);
 

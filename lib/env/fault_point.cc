@@ -25,6 +25,9 @@ std::vector<std::string> MakeFaultPoints() {
     for (const char* step : {"after_intent", "mid_write", "after_write", "after_sync", "after_written",
                              "after_commit"})
       points.push_back(std::string(kind) + "." + step);
+  for (const char* step : {"after_intent", "mid_write", "after_sync", "after_written", "after_commit",
+                           "mid_cleanup"})
+    points.push_back(std::string("rebuild.") + step);
   points.push_back("replay.after_rollback_truncate");
   points.push_back("replay.after_rollforward_commit");
   return points;
@@ -59,6 +62,16 @@ std::atomic<long> g_hits{0};
 }  // namespace
 
 void HitFaultPoint(const char* name) {
+  // AETHER_PAUSE=<name>:<ms> sleeps there instead: tests use it to hold an
+  // operation in a known phase while other processes run.
+  static const std::pair<std::string, long> pause = [] {
+    const char* spec = std::getenv("AETHER_PAUSE");
+    if (spec == nullptr || *spec == '\0') return std::pair<std::string, long>();
+    std::string s(spec);
+    size_t colon = s.find(':');
+    return std::pair<std::string, long>(s.substr(0, colon), colon == std::string::npos ? 1000 : std::atol(s.c_str() + colon + 1));
+  }();
+  if (!pause.first.empty() && pause.first == name) usleep(static_cast<useconds_t>(pause.second) * 1000);
   const Armed& armed = ArmedPoint();
   if (!armed.active || armed.name != name) return;
   if (g_hits.fetch_add(1) + 1 < armed.countdown) return;

@@ -14,19 +14,22 @@ const char* StateName(MigrationState s) {
 Result<int64_t> Journal::Insert(Migration m, const std::vector<MigrationItem>& items) {
   AETHER_ASSIGN_OR_RETURN(
       Stmt ins, db_->Prepare("INSERT INTO migrations(kind, state, created_ms, hot_slots_before, "
-                             "shard_id, shard_len_before, shard_len_after) "
-                             "VALUES(?, ?, ?, ?, ?, ?, ?)"));
+                             "generation, old_generation) VALUES(?, ?, ?, ?, ?, ?)"));
   ins.Bind(1, m.kind)
       .Bind(2, static_cast<int64_t>(MigrationState::kIntent))
       .Bind(3, m.created_ms)
-      .Bind(4, static_cast<int64_t>(m.hot_slots_before));
-  if (m.shard_id != 0) {
-    ins.Bind(5, m.shard_id)
-        .Bind(6, static_cast<int64_t>(m.shard_len_before))
-        .Bind(7, static_cast<int64_t>(m.shard_len_after));
-  }
+      .Bind(4, static_cast<int64_t>(m.hot_slots_before))
+      .Bind(5, m.generation)
+      .Bind(6, m.old_generation);
   AETHER_RETURN_IF_ERROR(ins.Run());
   int64_t id = db_->LastInsertRowId();
+  AETHER_ASSIGN_OR_RETURN(Stmt target, db_->Prepare("INSERT INTO migration_targets(migration_id, shard_id, "
+                                                    "len_before, len_after) VALUES(?, ?, ?, ?)"));
+  for (const ShardTarget& t : m.targets) {
+    target.Bind(1, id).Bind(2, t.shard_id).Bind(3, static_cast<int64_t>(t.len_before))
+        .Bind(4, static_cast<int64_t>(t.len_after));
+    AETHER_RETURN_IF_ERROR(target.Run());
+  }
 
   AETHER_ASSIGN_OR_RETURN(
       Stmt item, db_->Prepare("INSERT INTO migration_items(migration_id, seq, row_id, id, tier, "
@@ -60,9 +63,11 @@ Status Journal::SetState(int64_t id, MigrationState state) {
 }
 
 Status Journal::Remove(int64_t id) {
-  AETHER_ASSIGN_OR_RETURN(Stmt items, db_->Prepare("DELETE FROM migration_items WHERE migration_id = ?"));
-  items.Bind(1, id);
-  AETHER_RETURN_IF_ERROR(items.Run());
+  for (const char* table : {"migration_items", "migration_targets"}) {
+    AETHER_ASSIGN_OR_RETURN(Stmt del, db_->Prepare(std::string("DELETE FROM ") + table + " WHERE migration_id = ?"));
+    del.Bind(1, id);
+    AETHER_RETURN_IF_ERROR(del.Run());
+  }
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("DELETE FROM migrations WHERE id = ?"));
   st.Bind(1, id);
   return st.Run();
@@ -70,8 +75,10 @@ Status Journal::Remove(int64_t id) {
 
 Result<std::vector<Migration>> Journal::All() {
   AETHER_ASSIGN_OR_RETURN(
-      Stmt st, db_->Prepare("SELECT id, kind, state, created_ms, hot_slots_before, shard_id, "
-                            "shard_len_before, shard_len_after FROM migrations ORDER BY id"));
+      Stmt st, db_->Prepare("SELECT id, kind, state, created_ms, hot_slots_before, generation, "
+                            "old_generation FROM migrations ORDER BY id"));
+  AETHER_ASSIGN_OR_RETURN(Stmt tg, db_->Prepare("SELECT shard_id, len_before, len_after FROM migration_targets "
+                                                "WHERE migration_id = ? ORDER BY shard_id"));
   std::vector<Migration> out;
   for (;;) {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -82,9 +89,15 @@ Result<std::vector<Migration>> Journal::All() {
     m.state = static_cast<MigrationState>(st.Int(2));
     m.created_ms = st.Int(3);
     m.hot_slots_before = static_cast<uint64_t>(st.Int(4));
-    m.shard_id = st.IsNull(5) ? 0 : st.Int(5);
-    m.shard_len_before = static_cast<uint64_t>(st.Int(6));
-    m.shard_len_after = static_cast<uint64_t>(st.Int(7));
+    m.generation = st.Int(5);
+    m.old_generation = st.Int(6);
+    tg.Bind(1, m.id);
+    for (;;) {
+      AETHER_ASSIGN_OR_RETURN(bool t, tg.Step());
+      if (!t) break;
+      m.targets.push_back({tg.Int(0), uint64_t(tg.Int(1)), uint64_t(tg.Int(2))});
+    }
+    tg.Reset();
     if (m.state < MigrationState::kIntent || m.state > MigrationState::kCommitted)
       return Status::Corruption(db_->path() + ": migration " + std::to_string(m.id) +
                                 " has unknown state " + std::to_string(st.Int(2)));

@@ -24,15 +24,22 @@ namespace aether {
 enum class MigrationState : int64_t { kIntent = 1, kWritten = 2, kCommitted = 3 };
 const char* StateName(MigrationState s);
 
+// A shard a migration appends to, with its committed length before and after.
+struct ShardTarget {
+  int64_t shard_id = 0;
+  uint64_t len_before = 0;
+  uint64_t len_after = 0;
+};
+
 struct Migration {
   int64_t id = 0;
-  std::string kind;  // "ingest", "descend", "ascend"
+  std::string kind;  // "ingest", "descend", "ascend", "rebuild"
   MigrationState state = MigrationState::kIntent;
   int64_t created_ms = 0;
-  uint64_t hot_slots_before = 0;  // hot file length (in slots) before the write
-  int64_t shard_id = 0;           // target shard, 0 when none
-  uint64_t shard_len_before = 0;  // its committed length before the append
-  uint64_t shard_len_after = 0;   // its length once the append is complete
+  uint64_t hot_slots_before = 0;     // hot file length (in slots) before the write
+  std::vector<ShardTarget> targets;  // shards appended to
+  int64_t generation = 0;            // rebuild: the generation it writes
+  int64_t old_generation = 0;        // rebuild: the generation it replaces
 };
 
 // Where a memory's vector is: a hot slot, or a record in a cold frame.

@@ -45,15 +45,22 @@ CREATE TABLE shards (
 );
 
 CREATE TABLE migrations (
-  id              INTEGER PRIMARY KEY,
-  kind            TEXT NOT NULL,
-  state           INTEGER NOT NULL,
-  created_ms      INTEGER NOT NULL,
+  id               INTEGER PRIMARY KEY,
+  kind             TEXT NOT NULL,
+  state            INTEGER NOT NULL,
+  created_ms       INTEGER NOT NULL,
   hot_slots_before INTEGER NOT NULL,
-  shard_id        INTEGER,
-  shard_len_before INTEGER,
-  shard_len_after INTEGER
+  generation       INTEGER,
+  old_generation   INTEGER
 );
+
+CREATE TABLE migration_targets (
+  migration_id INTEGER NOT NULL REFERENCES migrations(id) ON DELETE CASCADE,
+  shard_id     INTEGER NOT NULL,
+  len_before   INTEGER NOT NULL,
+  len_after    INTEGER NOT NULL,
+  PRIMARY KEY (migration_id, shard_id)
+) WITHOUT ROWID;
 
 CREATE TABLE migration_items (
   migration_id    INTEGER NOT NULL REFERENCES migrations(id) ON DELETE CASCADE,

@@ -103,9 +103,9 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   }
   if (n_hot < plan.size()) {
     AETHER_ASSIGN_OR_RETURN(ShardInfo staging, GetShard(layout::kStagingShardId));
-    m.shard_id = staging.shard_id;
-    m.shard_len_before = staging.file_bytes;
-    AETHER_ASSIGN_OR_RETURN(w.frames, BuildFrames(&items, n_hot, vectors, staging, &m.shard_len_after));
+    std::vector<size_t> cold(plan.size() - n_hot);
+    for (size_t i = 0; i < cold.size(); ++i) cold[i] = n_hot + i;
+    AETHER_RETURN_IF_ERROR(BuildFrames(&items, cold, vectors, staging, &m, &w));
   }
   AETHER_RETURN_IF_ERROR(RunMigration(&m, items, w, [&] {
     // Row ids are reserved with the intent, so they are never reused.

@@ -1,14 +1,23 @@
 // Names of the files in a store directory (format-spec/README.md).
 #pragma once
 
+#include <cstdint>
+#include <string>
+
 namespace aether::layout {
 
-constexpr const char* kLockFile = "LOCK";
+constexpr const char* kLockFile = "LOCK";          // readers shared, data writers exclusive
+constexpr const char* kWriterLockFile = "WRITER";  // held exclusively by every writer, whole run
 constexpr const char* kDbFile = "meta.db";
 constexpr const char* kHotFile = "hot.slots";
 constexpr const char* kColdDir = "cold";
 constexpr const char* kIndexDir = "index";
 constexpr const char* kStagingShard = "cold/staging.shard";
 constexpr int64_t kStagingShardId = 1;
+
+// Index generation g: centroids in index/, partitions in cold/gNNNNNN/.
+std::string GenerationDir(int64_t generation);               // "cold/g000001"
+std::string PartitionPath(int64_t generation, uint32_t p);   // "cold/g000001/p000007.shard"
+std::string CentroidsName(int64_t generation);               // "g000001.centroids" (in index/)
 
 }  // namespace aether::layout

@@ -4,6 +4,8 @@
 //   CommitMigration the commit transaction (also the replay's roll forward)
 //   RollBackWrites  the replay's roll back: truncate targets to recorded lengths
 //   VerifyWritten   the replay's check before rolling forward
+#include <map>
+
 #include <fmt/format.h>
 
 #include "env/fault_point.h"
@@ -33,21 +35,22 @@ Result<std::vector<int64_t>> StoreImpl::AllocateSlots(size_t n, uint64_t slot_co
   return slots;
 }
 
-Result<std::vector<std::string>> StoreImpl::BuildFrames(std::vector<MigrationItem>* items, size_t begin,
-                                                        const std::vector<const float*>& vectors,
-                                                        const ShardInfo& shard, uint64_t* end) {
-  std::vector<std::string> frames;
+Status StoreImpl::BuildFrames(std::vector<MigrationItem>* items, const std::vector<size_t>& which,
+                              const std::vector<const float*>& vectors, const ShardInfo& shard, Migration* m,
+                              PendingWrites* w) {
+  if (which.empty()) return Status::Ok();
+  std::vector<std::string>& frames = w->frames[shard.shard_id];
   uint64_t offset = shard.file_bytes;
-  const size_t n = items->size();
-  for (size_t b = begin; b < n; b += kMaxFrameRecords) {
-    size_t e = std::min(n, b + kMaxFrameRecords);
+  for (size_t b = 0; b < which.size(); b += kMaxFrameRecords) {
+    size_t e = std::min(which.size(), b + kMaxFrameRecords);
     uint32_t count = static_cast<uint32_t>(e - b);
     std::vector<int64_t> ids(count);
     std::vector<float> vecs(size_t(count) * config_.dim);
     for (uint32_t j = 0; j < count; ++j) {
-      MigrationItem& it = (*items)[b + j];
+      size_t i = which[b + j];
+      MigrationItem& it = (*items)[i];
       ids[j] = it.row_id;
-      std::copy(vectors[b + j], vectors[b + j] + config_.dim, vecs.begin() + size_t(j) * config_.dim);
+      std::copy(vectors[i], vectors[i] + config_.dim, vecs.begin() + size_t(j) * config_.dim);
       it.tier = kTierCold;
       it.slot = -1;
       it.shard_id = shard.shard_id;
@@ -58,8 +61,8 @@ Result<std::vector<std::string>> StoreImpl::BuildFrames(std::vector<MigrationIte
     offset += frame.size();
     frames.push_back(std::move(frame));
   }
-  *end = offset;
-  return frames;
+  m->targets.push_back({shard.shard_id, shard.file_bytes, offset});
+  return Status::Ok();
 }
 
 Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& items, const PendingWrites& w,
@@ -84,18 +87,19 @@ Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& i
       for (const auto& s : w.slots) AETHER_RETURN_IF_ERROR(hot->WriteSlot(s.slot, s.row_id, s.vector));
     }
     Fault(m->kind, "mid_write");
-    std::unique_ptr<ShardFile> shard;
-    if (!w.frames.empty()) {
-      AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(m->shard_id));
-      AETHER_ASSIGN_OR_RETURN(shard, OpenShard(info, /*writable=*/true));
-      uint64_t at = m->shard_len_before;
-      for (const std::string& f : w.frames) {
+    std::vector<std::unique_ptr<ShardFile>> shards;
+    for (const ShardTarget& t : m->targets) {
+      AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(t.shard_id));
+      AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, /*writable=*/true));
+      uint64_t at = t.len_before;
+      for (const std::string& f : w.frames.at(t.shard_id)) {
         AETHER_RETURN_IF_ERROR(shard->WriteAt(at, f));
         at += f.size();
       }
+      shards.push_back(std::move(shard));
     }
     Fault(m->kind, "after_write");
-    if (shard) AETHER_RETURN_IF_ERROR(shard->Sync());
+    for (auto& shard : shards) AETHER_RETURN_IF_ERROR(shard->Sync());
     if (hot) AETHER_RETURN_IF_ERROR(hot->Sync());
     Fault(m->kind, "after_sync");
     return InTransaction(db_.get(), [&] { return journal.SetState(m->id, MigrationState::kWritten); });
@@ -136,7 +140,7 @@ Status StoreImpl::CommitMigration(const Migration& m, const std::vector<Migratio
     AETHER_ASSIGN_OR_RETURN(Stmt unqueue, db_->Prepare("DELETE FROM restore_queue WHERE row_id = ?"));
     AETHER_ASSIGN_OR_RETURN(Stmt audit, db_->Prepare("INSERT INTO audit_log(ts_ms, kind, id, detail) "
                                                      "VALUES(?, ?, ?, ?)"));
-    uint64_t cold = 0;
+    std::map<int64_t, uint64_t> cold;  // new records per target shard
     for (const MigrationItem& it : items) {
       if (it.src.tier < 0) {
         if (it.replaces_row_id != 0) {
@@ -172,18 +176,16 @@ Status StoreImpl::CommitMigration(const Migration& m, const std::vector<Migratio
         unqueue.Bind(1, it.row_id);
         AETHER_RETURN_IF_ERROR(unqueue.Run());
       } else {
-        ++cold;
+        ++cold[it.shard_id];
       }
     }
-    if (m.shard_id != 0) {
-      AETHER_ASSIGN_OR_RETURN(
-          Stmt grow, db_->Prepare("UPDATE shards SET file_bytes = ?, records = records + ?, "
-                                  "live = live + ?, raw_bytes = raw_bytes + ? WHERE shard_id = ?"));
-      grow.Bind(1, static_cast<int64_t>(m.shard_len_after))
-          .Bind(2, static_cast<int64_t>(cold))
-          .Bind(3, static_cast<int64_t>(cold))
-          .Bind(4, static_cast<int64_t>(cold * (8 + 4ull * config_.dim)))
-          .Bind(5, m.shard_id);
+    AETHER_ASSIGN_OR_RETURN(
+        Stmt grow, db_->Prepare("UPDATE shards SET file_bytes = ?, records = records + ?, "
+                                "live = live + ?, raw_bytes = raw_bytes + ? WHERE shard_id = ?"));
+    for (const ShardTarget& t : m.targets) {
+      int64_t n = static_cast<int64_t>(cold[t.shard_id]);
+      grow.Bind(1, static_cast<int64_t>(t.len_after)).Bind(2, n).Bind(3, n)
+          .Bind(4, n * int64_t(8 + 4ull * config_.dim)).Bind(5, t.shard_id);
       AETHER_RETURN_IF_ERROR(grow.Run());
     }
     return Journal(db_.get()).SetState(m.id, MigrationState::kCommitted);
@@ -199,13 +201,14 @@ Status StoreImpl::RollBackWrites(const Migration& m) {
     AETHER_RETURN_IF_ERROR(hot->TruncateToSlots(m.hot_slots_before));
     AETHER_RETURN_IF_ERROR(hot->Sync());
   }
-  if (m.shard_id == 0) return Status::Ok();
-  AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(m.shard_id));
-  AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, /*writable=*/true));
-  AETHER_ASSIGN_OR_RETURN(uint64_t size, shard->Size());
-  if (size > m.shard_len_before) {
-    AETHER_RETURN_IF_ERROR(shard->Truncate(m.shard_len_before));
-    AETHER_RETURN_IF_ERROR(shard->Sync());
+  for (const ShardTarget& t : m.targets) {
+    AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(t.shard_id));
+    AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, /*writable=*/true));
+    AETHER_ASSIGN_OR_RETURN(uint64_t size, shard->Size());
+    if (size > t.len_before) {
+      AETHER_RETURN_IF_ERROR(shard->Truncate(t.len_before));
+      AETHER_RETURN_IF_ERROR(shard->Sync());
+    }
   }
   return Status::Ok();
 }
@@ -215,12 +218,12 @@ Status StoreImpl::RollBackWrites(const Migration& m) {
 Status StoreImpl::VerifyWritten(const Migration& m, const std::vector<MigrationItem>& items) {
   AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
   std::vector<float> vec(config_.dim);
-  std::unique_ptr<ShardFile> shard;
-  if (m.shard_id != 0) {
-    AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(m.shard_id));
-    AETHER_ASSIGN_OR_RETURN(shard, OpenShard(info, /*writable=*/false));
+  std::map<int64_t, std::unique_ptr<ShardFile>> shards;
+  for (const ShardTarget& t : m.targets) {
+    AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(t.shard_id));
+    AETHER_ASSIGN_OR_RETURN(shards[t.shard_id], OpenShard(info, /*writable=*/false));
   }
-  int64_t frame_at = -1;
+  std::pair<int64_t, int64_t> frame_at{-1, -1};
   DecodedFrame frame;
   for (const MigrationItem& it : items) {
     if (it.tier == kTierHot) {
@@ -230,10 +233,11 @@ Status StoreImpl::VerifyWritten(const Migration& m, const std::vector<MigrationI
         return Status::Corruption(fmt::format("slot {} holds row {}, expected {}", it.slot, row_id, it.row_id));
       continue;
     }
-    if (!shard) return Status::Corruption("cold item without a target shard");
-    if (it.frame_offset != frame_at) {
-      AETHER_RETURN_IF_ERROR(shard->ReadFrame(static_cast<uint64_t>(it.frame_offset), &frame));
-      frame_at = it.frame_offset;
+    auto shard = shards.find(it.shard_id);
+    if (shard == shards.end()) return Status::Corruption("cold item without a target shard");
+    if (std::make_pair(it.shard_id, it.frame_offset) != frame_at) {
+      AETHER_RETURN_IF_ERROR(shard->second->ReadFrame(static_cast<uint64_t>(it.frame_offset), &frame));
+      frame_at = {it.shard_id, it.frame_offset};
     }
     if (it.frame_index >= frame.count || frame.row_ids[it.frame_index] != it.row_id)
       return Status::Corruption(fmt::format("frame at {} does not hold row {}", it.frame_offset, it.row_id));

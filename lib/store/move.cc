@@ -74,18 +74,20 @@ Status StoreImpl::DescendRows(const std::vector<MemoryLocation>& rows, const Mov
                                               hot->path(), rows[i].slot, row_id, rows[i].id, rows[i].row_id));
       vectors[i - begin] = v;
     }
-    // Cold records go to the staging shard until an index exists.
-    AETHER_ASSIGN_OR_RETURN(ShardInfo target, GetShard(layout::kStagingShardId));
     Migration m;
     m.kind = "descend";
     m.hot_slots_before = slot_count;
-    m.shard_id = target.shard_id;
-    m.shard_len_before = target.file_bytes;
     PendingWrites w;
-    AETHER_ASSIGN_OR_RETURN(w.frames, BuildFrames(&items, 0, vectors, target, &m.shard_len_after));
+    // Each record goes to the nearest partition of the current index (the
+    // staging shard while there is none).
+    AETHER_ASSIGN_OR_RETURN(auto groups, GroupByPartition(vectors));
+    for (const auto& [shard_id, which] : groups) {
+      AETHER_ASSIGN_OR_RETURN(ShardInfo target, GetShard(shard_id));
+      AETHER_RETURN_IF_ERROR(BuildFrames(&items, which, vectors, target, &m, &w));
+    }
     AETHER_RETURN_IF_ERROR(RunMigration(&m, items, w));
     report->moved += items.size();
-    report->bytes += m.shard_len_after - m.shard_len_before;
+    for (const ShardTarget& t : m.targets) report->bytes += t.len_after - t.len_before;
     ++report->batches;
     if (o.progress) o.progress(report->moved, total);
   }

@@ -4,6 +4,10 @@
 // The files may hold records that are not live (freed slots, garbage frames),
 // so a candidate is checked against the metadata DB only when it would enter
 // a query's top k: a handful of point lookups per query, never a full scan.
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -56,38 +60,42 @@ class LiveChecker {
   std::unordered_map<int64_t, std::optional<MemoryLocation>> cache_;
 };
 
-struct ScanState {
-  Metric metric;
-  uint32_t dim;
-  std::vector<PreparedQuery> queries;
-  std::vector<TopK> tops;
-};
-
 }  // namespace
 
 Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
     const std::vector<std::vector<float>>& queries, const SearchOptions& options) {
   const uint32_t dim = config_.dim;
-  ScanState st{config_.metric, dim, {}, {}};
+  const Metric metric = config_.metric;
+  std::vector<PreparedQuery> prepared;
   for (const auto& q : queries) {
     if (q.size() != dim)
       return Status::InvalidArgument(fmt::format("query has {} values, store dimension is {}", q.size(), dim));
-    st.queries.push_back(PreparedQuery{q.data(), Norm(q.data(), dim)});
-    st.tops.emplace_back(options.k);
+    prepared.push_back(PreparedQuery{q.data(), Norm(q.data(), dim)});
   }
+  std::vector<TopK> tops(queries.size(), TopK(options.k));
   LiveChecker live(db_.get());
+  std::mutex live_mu;  // one SQLite connection: liveness checks are serialized
 
-  // Offers row `row_id` with vector x to every query; `check` proves liveness.
-  auto offer = [&](int64_t row_id, const float* x, auto&& check) -> Status {
-    for (size_t q = 0; q < st.queries.size(); ++q) {
-      Candidate c{Distance(st.metric, st.queries[q], x, dim), row_id};
-      if (!st.tops[q].Admits(c)) continue;
-      AETHER_ASSIGN_OR_RETURN(bool ok, check());
-      if (!ok) return Status::Ok();  // not live: no query may use it
-      st.tops[q].Push(c);
+  // Offers row `row_id` with vector x to the listed queries; `check` proves
+  // liveness (called only when some query would admit the row).
+  auto offer = [&](std::vector<TopK>& into, const std::vector<uint32_t>& qs, int64_t row_id, const float* x,
+                   auto&& check) -> Status {
+    bool checked = false;
+    for (uint32_t q : qs) {
+      Candidate c{Distance(metric, prepared[q], x, dim), row_id};
+      if (!into[q].Admits(c)) continue;
+      if (!checked) {
+        std::lock_guard<std::mutex> l(live_mu);
+        AETHER_ASSIGN_OR_RETURN(bool ok, check());
+        if (!ok) return Status::Ok();  // not live: no query may use it
+        checked = true;
+      }
+      into[q].Push(c);
     }
     return Status::Ok();
   };
+  std::vector<uint32_t> all_queries(queries.size());
+  for (uint32_t q = 0; q < all_queries.size(); ++q) all_queries[q] = q;
 
   if (options.tiers != TierFilter::kCold) {
     AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(false));
@@ -104,25 +112,64 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
                                                 hot->path(), s, SlotFile::SlotOffset(dim, s)));
         return ok;
       };
-      AETHER_RETURN_IF_ERROR(offer(row_id, SlotFile::SlotVector(p), check));
+      AETHER_RETURN_IF_ERROR(offer(tops, all_queries, row_id, SlotFile::SlotVector(p), check));
     }
   }
 
   if (options.tiers != TierFilter::kHot) {
+    // Which queries scan which shard: the staging shard for all of them, and
+    // each query's nprobe nearest partitions. Each shard is read once.
     AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, AllShards());
-    for (const ShardInfo& info : shards) {
-      if (info.live == 0) continue;
-      AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, false));
-      AETHER_RETURN_IF_ERROR(shard->Scan(info.file_bytes, [&](uint64_t offset, const DecodedFrame& f) -> Status {
-        for (uint32_t i = 0; i < f.count; ++i) {
-          auto check = [&]() {
-            return live.IsLiveAt(f.row_ids[i], kTierCold, -1, info.shard_id, int64_t(offset), i);
-          };
-          AETHER_RETURN_IF_ERROR(offer(f.row_ids[i], f.vector(i), check));
-        }
-        return Status::Ok();
-      }));
+    AETHER_ASSIGN_OR_RETURN(const IndexView* index, CurrentIndex());
+    std::map<int64_t, std::vector<uint32_t>> plan;
+    for (const ShardInfo& info : shards)
+      if (info.generation == 0 || !index) plan[info.shard_id] = all_queries;
+    if (index) {
+      uint32_t nprobe = options.nprobe ? std::min(options.nprobe, index->k) : DefaultNprobe(index->k);
+      for (uint32_t q = 0; q < queries.size(); ++q)
+        for (uint32_t p : Probe(*index, queries[q].data(), nprobe)) plan[index->shard_of_partition[p]].push_back(q);
     }
+    std::vector<std::pair<ShardInfo, std::vector<uint32_t>>> work;
+    for (const ShardInfo& info : shards) {
+      auto it = plan.find(info.shard_id);
+      if (it != plan.end() && info.live > 0) work.emplace_back(info, std::move(it->second));
+    }
+    // Two workers share the shards; each keeps its own top-k per query.
+    const size_t n_threads = std::min<size_t>(2, work.size());
+    std::vector<std::vector<TopK>> local(n_threads, std::vector<TopK>(queries.size(), TopK(options.k)));
+    std::vector<Status> errors(n_threads);
+    std::atomic<size_t> next{0};
+    auto worker = [&](size_t t) {
+      for (size_t w = next++; w < work.size(); w = next++) {
+        const ShardInfo& info = work[w].first;
+        const std::vector<uint32_t>& qs = work[w].second;
+        auto shard = OpenShard(info, false);
+        Status s = shard.status();
+        if (s.ok())
+          s = (*shard)->Scan(info.file_bytes, [&](uint64_t offset, const DecodedFrame& f) -> Status {
+            for (uint32_t i = 0; i < f.count; ++i) {
+              auto check = [&]() {
+                return live.IsLiveAt(f.row_ids[i], kTierCold, -1, info.shard_id, int64_t(offset), i);
+              };
+              AETHER_RETURN_IF_ERROR(offer(local[t], qs, f.row_ids[i], f.vector(i), check));
+            }
+            return Status::Ok();
+          });
+        if (!s.ok()) {
+          errors[t] = s;
+          next = work.size();
+          return;
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < n_threads; ++t) pool.emplace_back(worker, t);
+    if (n_threads > 0) worker(0);
+    for (auto& th : pool) th.join();
+    for (const Status& e : errors) AETHER_RETURN_IF_ERROR(e);
+    for (auto& tl : local)
+      for (size_t q = 0; q < queries.size(); ++q)
+        for (const Candidate& c : tl[q].Take()) tops[q].Push(c);
   }
 
   std::vector<std::vector<SearchHit>> results(queries.size());
@@ -132,7 +179,7 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
     payload_stmt.emplace(std::move(p));
   }
   for (size_t q = 0; q < queries.size(); ++q) {
-    for (const Candidate& c : st.tops[q].Take()) {
+    for (const Candidate& c : tops[q].Take()) {
       AETHER_ASSIGN_OR_RETURN(const MemoryLocation* loc, live.Lookup(c.row_id));
       Tier tier = loc && loc->tier == kTierCold ? Tier::kCold : Tier::kHot;
       SearchHit hit{c.row_id, loc ? loc->id : "", c.distance, tier, ""};

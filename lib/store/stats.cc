@@ -1,5 +1,7 @@
 // Store statistics: counts from indexed queries and file sizes, no scans of
 // vector data.
+#include <algorithm>
+
 #include "meta/schema.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
@@ -20,7 +22,10 @@ Result<StoreStats> StoreImpl::Stats() {
   s.hot_slots = s.hot_bytes < SlotFile::kHeaderSize ? 0
                 : (s.hot_bytes - SlotFile::kHeaderSize) / SlotFile::SlotSize(config_.dim);
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, AllShards());
+  std::vector<uint64_t> sizes;
   for (const ShardInfo& sh : shards) {
+    if (sh.generation > 0) sizes.push_back(sh.live);
+    else s.staging_records += sh.live;
     AETHER_ASSIGN_OR_RETURN(uint64_t bytes, env_->FileSize(Path(sh.path)));
     s.cold_bytes += bytes;
     s.cold_raw_bytes += sh.raw_bytes;
@@ -28,8 +33,17 @@ Result<StoreStats> StoreImpl::Stats() {
     s.cold_garbage_records += dead;
     if (sh.records > 0)
       s.cold_garbage_bytes += (sh.file_bytes - ShardFile::kHeaderSize) * dead / sh.records;
-    if (sh.generation > 0) ++s.partitions;
   }
+  std::sort(sizes.begin(), sizes.end());
+  s.partitions = sizes.size();
+  if (!sizes.empty()) {
+    s.partition_min = sizes.front();
+    s.partition_median = sizes[sizes.size() / 2];
+    s.partition_max = sizes.back();
+    s.default_nprobe = DefaultNprobe(uint32_t(sizes.size()));
+  }
+  AETHER_ASSIGN_OR_RETURN(double last, ConfigNumber("last_rebuild_ms", 0));
+  s.last_rebuild_ms = int64_t(last);
   AETHER_ASSIGN_OR_RETURN(int64_t pending, db_->QueryInt("SELECT COUNT(*) FROM migrations"));
   AETHER_ASSIGN_OR_RETURN(int64_t queue, db_->QueryInt("SELECT COUNT(*) FROM restore_queue"));
   s.pending_migrations = uint64_t(pending);

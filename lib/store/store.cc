@@ -37,8 +37,8 @@ Status BuildStore(Env* env, const std::string& tmp, const StoreConfig& config) {
   AETHER_RETURN_IF_ERROR(SlotFile::Create(env, tmp + "/" + layout::kHotFile, config.dim));
   AETHER_RETURN_IF_ERROR(ShardFile::Create(env, tmp + "/" + layout::kStagingShard, config.dim, 0,
                                            kStagingPartition));
-  {
-    AETHER_ASSIGN_OR_RETURN(auto lock, env->Open(tmp + "/" + layout::kLockFile, OpenMode::kCreate));
+  for (const char* lock_file : {layout::kLockFile, layout::kWriterLockFile}) {
+    AETHER_ASSIGN_OR_RETURN(auto lock, env->Open(tmp + "/" + lock_file, OpenMode::kCreate));
   }
   {
     AETHER_ASSIGN_OR_RETURN(auto db, Db::Open(tmp + "/" + layout::kDbFile, true, false));
@@ -55,7 +55,7 @@ Status BuildStore(Env* env, const std::string& tmp, const StoreConfig& config) {
 }
 
 void RemoveStoreTree(Env* env, const std::string& dir) {
-  for (const char* f : {layout::kStagingShard, layout::kHotFile, layout::kLockFile, layout::kDbFile,
+  for (const char* f : {layout::kStagingShard, layout::kHotFile, layout::kLockFile, layout::kWriterLockFile, layout::kDbFile,
                         "meta.db-wal", "meta.db-shm"}) {
     Status s = env->RemoveFile(dir + "/" + f);
     (void)s;
@@ -234,5 +234,7 @@ Result<std::vector<std::string>> Store::Enqueue(const std::vector<std::string>& 
   return impl_->Enqueue(ids, priority);
 }
 Result<VerifyReport> Store::Verify() { return impl_->Verify(); }
+Result<RebuildReport> Store::RebuildIndex(const RebuildOptions& o) { return impl_->RebuildIndex(o); }
+Result<RecallReport> Store::RecallCheck(uint64_t queries, uint64_t seed) { return impl_->RecallCheck(queries, seed); }
 
 }  // namespace aether

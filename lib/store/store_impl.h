@@ -9,6 +9,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,8 +59,21 @@ struct PendingWrites {
     const float* vector;
   };
   std::vector<SlotWrite> slots;
-  std::vector<std::string> frames;  // appended at Migration::shard_len_before
+  // Frames per target shard, appended at that target's len_before.
+  std::map<int64_t, std::vector<std::string>> frames;
 };
+
+// The current index generation, loaded once per process.
+struct IndexView {
+  int64_t generation = 0;
+  uint32_t k = 0;
+  std::vector<float> centroids;             // k * dim
+  std::vector<int64_t> shard_of_partition;  // partition -> shard_id
+};
+
+// Defaults measured on clustered data (README "Index tuning").
+uint32_t DefaultPartitions(uint64_t cold_memories);
+uint32_t DefaultNprobe(uint32_t partitions);
 
 class StoreImpl {
  public:
@@ -96,13 +110,22 @@ class StoreImpl {
   // verify.cc
   Result<VerifyReport> Verify();
 
+  // index.cc
+  Result<RebuildReport> RebuildIndex(const RebuildOptions& o);
+  Result<RecallReport> RecallCheck(uint64_t queries, uint64_t seed);
+  Result<const IndexView*> CurrentIndex();
+  std::vector<uint32_t> Probe(const IndexView& index, const float* query, uint32_t nprobe) const;
+  Result<std::map<int64_t, std::vector<size_t>>> GroupByPartition(const std::vector<const float*>& vectors);
+
   Env* env_ = nullptr;
   std::string dir_;
   StoreConfig config_;
   uint32_t format_version_ = 0;
   AccessMode access_ = AccessMode::kRead;
   double wait_seconds_ = 0;
-  std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<FileLock> writer_lock_;  // WRITER, held by writers for the whole run
+  std::unique_ptr<FileLock> lock_;         // LOCK: shared (readers) or exclusive (writers)
+  std::optional<IndexView> index_;
   std::unique_ptr<Db> db_;
   std::vector<ReplayAction> replayed_;
 
@@ -114,14 +137,24 @@ class StoreImpl {
   Status RollBackWrites(const Migration& m);
   Status VerifyWritten(const Migration& m, const std::vector<MigrationItem>& items);
   Result<std::vector<int64_t>> AllocateSlots(size_t n, uint64_t slot_count);
-  // Encodes frames for items[begin..] (vectors[i] is item i's vector), and
-  // sets those items' destinations in `shard`; *end = the shard's new length.
-  Result<std::vector<std::string>> BuildFrames(std::vector<MigrationItem>* items, size_t begin,
-                                               const std::vector<const float*>& vectors,
-                                               const ShardInfo& shard, uint64_t* end);
+  // Encodes frames for the items listed in `which` (vectors[i] is item i's
+  // vector), sets their destinations in `shard`, and records the append as
+  // one of m's targets and w's frames.
+  Status BuildFrames(std::vector<MigrationItem>* items, const std::vector<size_t>& which,
+                     const std::vector<const float*>& vectors, const ShardInfo& shard, Migration* m,
+                     PendingWrites* w);
   Status ReplayOne(const Migration& m);
+  // store_open.cc: switches LOCK between shared and exclusive while WRITER is held.
+  Status SetLockMode(LockMode mode);
+  // index.cc helpers.
+  Status CommitRebuild(const Migration& m);
+  Status CleanupRebuild(const Migration& m);
+  Status RemoveGeneration(int64_t generation);
+  Status ReplayRebuild(const Migration& m, ReplayAction* action);
   // move.cc helpers.
+ public:
   Result<double> ConfigNumber(const std::string& key, double fallback);
+ private:
   Result<std::vector<std::pair<double, MemoryLocation>>> HotByScore();
   Status DescendRows(const std::vector<MemoryLocation>& rows, const MoveOptions& o, MoveReport* report,
                      uint64_t total);

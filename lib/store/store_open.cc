@@ -1,4 +1,6 @@
 // The one open path every command takes: lock, config, journal replay.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "aether/store.h"
@@ -21,6 +23,13 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path,
   if (!env->Exists(impl->Path(layout::kDbFile)))
     return Status::NotFound(path + ": not an aether store (no " + layout::kDbFile + ")");
 
+  // Locks (format-spec/README.md, "Concurrency"): writers hold WRITER for
+  // the whole run and LOCK exclusively (a rebuild only shares LOCK while it
+  // builds); readers share LOCK.
+  if (opt.access == AccessMode::kWrite) {
+    AETHER_ASSIGN_OR_RETURN(impl->writer_lock_, env->Lock(impl->Path(layout::kWriterLockFile),
+                                                          LockMode::kExclusive, opt.wait_seconds));
+  }
   LockMode mode = opt.access == AccessMode::kWrite ? LockMode::kExclusive : LockMode::kShared;
   AETHER_ASSIGN_OR_RETURN(impl->lock_, env->Lock(impl->Path(layout::kLockFile), mode, opt.wait_seconds));
   AETHER_ASSIGN_OR_RETURN(impl->db_, Db::Open(impl->Path(layout::kDbFile), /*create=*/false,
@@ -29,29 +38,44 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path,
                           LoadConfig(impl->db_.get(), Store::kFormatVersion, &impl->format_version_));
 
   AETHER_ASSIGN_OR_RETURN(int64_t pending, impl->db_->QueryInt("SELECT COUNT(*) FROM migrations"));
-  if (pending > 0) {
-    // A migration is dangling only if its owner is dead; holding the
-    // exclusive lock proves that. Readers take it just for the replay.
-    if (mode == LockMode::kShared) {
-      impl->lock_.reset();
-      AETHER_ASSIGN_OR_RETURN(impl->lock_, env->Lock(impl->Path(layout::kLockFile),
-                                                     LockMode::kExclusive, opt.wait_seconds));
-    }
+  if (pending == 0) return impl;
+  if (mode == LockMode::kExclusive) {
     AETHER_RETURN_IF_ERROR(impl->ReplayJournal());
-    if (mode == LockMode::kShared) {
-      impl->lock_.reset();
-      AETHER_ASSIGN_OR_RETURN(impl->lock_, env->Lock(impl->Path(layout::kLockFile),
-                                                     LockMode::kShared, opt.wait_seconds));
-    }
+    return impl;
   }
+  // A reader found a journal row. If a live writer holds WRITER (a rebuild in
+  // its build phase), the row is not dangling and the committed state is
+  // readable as is. Otherwise its owner is dead: replay, then read.
+  auto writer = env->Lock(impl->Path(layout::kWriterLockFile), LockMode::kExclusive, 0);
+  if (!writer.ok()) {
+    if (writer.status().code() == Code::kBusy) return impl;
+    return writer.status();
+  }
+  impl->writer_lock_ = std::move(*writer);
+  AETHER_RETURN_IF_ERROR(impl->SetLockMode(LockMode::kExclusive));
+  AETHER_RETURN_IF_ERROR(impl->ReplayJournal());
+  AETHER_RETURN_IF_ERROR(impl->SetLockMode(LockMode::kShared));
+  impl->writer_lock_.reset();
   return impl;
 }
 
+Status StoreImpl::SetLockMode(LockMode mode) {
+  if (lock_ && lock_->mode() == mode) return Status::Ok();
+  lock_.reset();  // flock conversion is not atomic anyway; WRITER keeps writers out
+  // Waiting for readers to leave before a switch may take a while; a
+  // rebuild should not fail after its long phase because of a busy search.
+  double wait = mode == LockMode::kExclusive && writer_lock_ ? std::max(wait_seconds_, 600.0) : wait_seconds_;
+  AETHER_ASSIGN_OR_RETURN(lock_, env_->Lock(Path(layout::kLockFile), mode, wait));
+  return Status::Ok();
+}
+
 Status StoreImpl::EnsureExclusive() {
-  if (lock_ && lock_->mode() == LockMode::kExclusive) return Status::Ok();
-  lock_.reset();
-  AETHER_ASSIGN_OR_RETURN(lock_, env_->Lock(Path(layout::kLockFile), LockMode::kExclusive,
-                                            wait_seconds_));
+  if (writer_lock_ && lock_ && lock_->mode() == LockMode::kExclusive) return Status::Ok();
+  if (!writer_lock_) {
+    AETHER_ASSIGN_OR_RETURN(writer_lock_, env_->Lock(Path(layout::kWriterLockFile), LockMode::kExclusive,
+                                                     wait_seconds_));
+  }
+  AETHER_RETURN_IF_ERROR(SetLockMode(LockMode::kExclusive));
   access_ = AccessMode::kWrite;
   // Another writer may have come and died while we held no lock.
   return ReplayJournal();
@@ -77,9 +101,16 @@ Status StoreImpl::ReplayJournal() {
 }
 
 Status StoreImpl::ReplayOne(const Migration& m) {
-  if (m.kind != "ingest" && m.kind != "descend" && m.kind != "ascend")
+  if (m.kind != "ingest" && m.kind != "descend" && m.kind != "ascend" && m.kind != "rebuild")
     return Status::Corruption("unknown migration kind '" + m.kind + "'");
   Journal journal(db_.get());
+  if (m.kind == "rebuild") {
+    ReplayAction action{m.id, m.kind, StateName(m.state), "", 0};
+    AETHER_RETURN_IF_ERROR(ReplayRebuild(m, &action));
+    AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Remove(m.id); }));
+    replayed_.push_back(action);
+    return Status::Ok();
+  }
   AETHER_ASSIGN_OR_RETURN(std::vector<MigrationItem> items, journal.Items(m.id));
   ReplayAction action{m.id, m.kind, StateName(m.state), "", items.size()};
   switch (m.state) {

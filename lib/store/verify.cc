@@ -143,6 +143,9 @@ Result<VerifyReport> StoreImpl::Verify() {
       problem(fmt::format("{}: holds {} records ({} live), the metadata says {} ({} live)", info.path, records,
                           live, info.records, info.live));
   }
+  // 5. the current index generation's centroids
+  if (auto index = CurrentIndex(); !index.ok()) problem(index.status().message());
+
   for (const auto& [row_id, r] : rows) {
     if (r.found || (r.tier != kTierHot && r.tier != kTierCold)) continue;
     if (r.tier == kTierHot)

@@ -53,7 +53,8 @@ bool RunTrial(const Trial& t, Outcome* out) {
   const std::string kind = t.point.substr(0, t.point.find('.'));
   const int seed = t.seed;
   const size_t batch = 7 + size_t(seed) * 5;
-  const int hit = 1 + seed % 3;  // crash in the 1st, 2nd or 3rd batch
+  const bool is_rebuild = t.point.rfind("rebuild.", 0) == 0;
+  const int hit = is_rebuild ? 1 : 1 + seed % 3;  // crash in the 1st, 2nd or 3rd batch
   TempDir dir;
   std::string store = dir / "s";
   auto before = RandomMems(40 + size_t(seed) * 13, 6, 100 + uint64_t(seed), "a");
@@ -72,12 +73,19 @@ bool RunTrial(const Trial& t, Outcome* out) {
   const std::string b = std::to_string(batch);
   std::string fault = t.point;
   bool replay = kind == "replay";
-  std::string op_kind = replay ? (seed % 2 ? "ingest" : "descend") : kind;
+  static const char* const kReplayOps[] = {"ingest", "descend", "rebuild"};
+  std::string op_kind = replay ? kReplayOps[seed % 3] : kind;
   if (op_kind == "ingest") {
     op = {"ingest", store, "--batch", b};
     stdin_data = ToJsonlWithPayload(extra);
   } else if (op_kind == "descend") {
     op = {"descend", store, "--all", "--batch", b};
+  } else if (op_kind == "rebuild") {
+    // Some cold data, some garbage, and (odd seeds) an index to replace.
+    REQUIRE(Aether({"descend", store, "--limit", "25", "--all"}).exit_code == 0);
+    if (seed % 2) REQUIRE(Aether({"rebuild-index", store, "--partitions", "3"}).exit_code == 0);
+    REQUIRE(Aether({"ascend", store, "--evict", base[1].id, base[2].id}).exit_code == 0);
+    op = {"rebuild-index", store, "--partitions", std::to_string(2 + seed)};
   } else {
     REQUIRE(Aether({"descend", store, "--all"}).exit_code == 0);
     op = {"ascend", store, "--batch", b, "--evict"};
@@ -125,7 +133,7 @@ bool RunTrial(const Trial& t, Outcome* out) {
 
 TEST_CASE("crash matrix: every fault point x 5 seeds loses, duplicates and half-shows nothing") {
   auto points = Lines(Aether({"fault-points"}).out);
-  REQUIRE(points.size() >= 20);
+  REQUIRE(points.size() >= 26);
   Outcome out;
   for (const auto& point : points)
     for (int seed = 0; seed < 5; ++seed) {

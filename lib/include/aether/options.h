@@ -54,6 +54,7 @@ enum class TierFilter { kAll, kHot, kCold };
 
 struct SearchOptions {
   uint32_t k = 10;
+  uint32_t nprobe = 0;  // cold partitions to scan (0: the store's default)
   TierFilter tiers = TierFilter::kAll;
   bool with_payload = false;
 };
@@ -94,6 +95,10 @@ struct StoreStats {
   uint64_t cold_garbage_bytes = 0; // estimated share of cold_bytes that is garbage
   uint64_t partitions = 0;
   uint64_t index_generation = 0;
+  uint64_t partition_min = 0, partition_median = 0, partition_max = 0;  // live records
+  uint64_t staging_records = 0;  // live cold records no index covers yet
+  int64_t last_rebuild_ms = 0;   // 0: never
+  uint32_t default_nprobe = 0;
   uint64_t pending_migrations = 0;
   uint64_t restore_queue_depth = 0;
   double temperature = 0;
@@ -137,6 +142,34 @@ struct VerifyReport {
   std::vector<std::string> problems;  // empty: the store is consistent
   uint64_t memories = 0, hot_slots = 0, free_slots = 0, frames = 0, cold_records = 0,
            garbage_records = 0, bytes_checked = 0;
+};
+
+struct RebuildOptions {
+  uint32_t partitions = 0;  // K; 0: about 4 * sqrt(cold memories)
+  uint32_t iterations = 20;
+  uint32_t max_points_per_centroid = 256;
+  uint64_t seed = 1;
+  bool dry_run = false;
+  std::function<void(const std::string& phase, uint64_t done, uint64_t total)> progress;
+};
+
+struct RebuildReport {
+  uint64_t cold_memories = 0;   // vectors indexed
+  uint32_t partitions = 0;      // K used
+  uint64_t sample = 0;          // training sample size
+  uint32_t iterations = 0;
+  double objective = 0;         // K-Means objective on the sample
+  int64_t generation = 0;       // the new generation (0: nothing written)
+  uint64_t garbage_dropped = 0; // dead records compacted away
+  uint64_t bytes_written = 0;
+  std::string note;             // e.g. "K clamped to the cold count"
+};
+
+struct RecallReport {
+  uint64_t queries = 0;
+  uint32_t k = 10;
+  uint32_t nprobe = 0;
+  double recall = 0;  // mean recall@k of the indexed cold search vs an exact cold scan
 };
 
 // What the journal replay did when a store was opened (or by Recover()).

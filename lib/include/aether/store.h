@@ -64,6 +64,13 @@ class Store {
   // returns the ids not found.
   Result<std::vector<std::string>> Enqueue(const std::vector<std::string>& ids, double priority);
 
+  // Trains a new K-Means generation over the cold tier, moves every live cold
+  // record into its partition (compacting garbage away) and switches to it.
+  Result<RebuildReport> RebuildIndex(const RebuildOptions& options);
+  // Samples `queries` stored cold vectors and compares the indexed search at
+  // the default nprobe with an exact scan of the cold tier.
+  Result<RecallReport> RecallCheck(uint64_t queries, uint64_t seed);
+
   // Checks every checksum and the metadata against the files.
   Result<VerifyReport> Verify();
 

@@ -1,0 +1,179 @@
+#include "index/kmeans.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <thread>
+
+#include "search/distance.h"
+
+namespace aether {
+namespace {
+
+// Dot products of up to 4 points with every centroid, through the centroids
+// transposed (dim x k): the inner loop runs over centroids with no reduction,
+// so it vectorizes cleanly in every target_clones variant.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void DotsBlock(const float* __restrict x, size_t nx, uint32_t dim, const float* __restrict ct, uint32_t k,
+               float* __restrict out) {
+  for (size_t p = 0; p < nx; ++p) std::fill(out + p * k, out + (p + 1) * k, 0.0f);
+  for (uint32_t j = 0; j < dim; ++j) {
+    const float* __restrict row = ct + size_t(j) * k;
+    for (size_t p = 0; p < nx; ++p) {
+      const float xv = x[p * dim + j];
+      float* __restrict o = out + p * k;
+#pragma GCC ivdep
+      for (uint32_t c = 0; c < k; ++c) o[c] += xv * row[c];
+    }
+  }
+}
+
+std::vector<float> Transpose(const float* c, uint32_t k, uint32_t dim) {
+  std::vector<float> t(size_t(k) * dim);
+  for (uint32_t i = 0; i < k; ++i)
+    for (uint32_t j = 0; j < dim; ++j) t[size_t(j) * k + i] = c[size_t(i) * dim + j];
+  return t;
+}
+
+template <typename Fn>
+void ParallelFor(size_t n, int threads, Fn&& fn) {
+  threads = std::max(1, std::min<int>(threads, int((n + 255) / 256)));
+  if (threads == 1) return fn(size_t(0), n);
+  std::vector<std::thread> pool;
+  size_t chunk = (n + size_t(threads) - 1) / size_t(threads);
+  for (int t = 0; t < threads; ++t) {
+    size_t b = size_t(t) * chunk, e = std::min(n, b + chunk);
+    if (b < e) pool.emplace_back([&fn, b, e] { fn(b, e); });
+  }
+  for (auto& th : pool) th.join();
+}
+
+}  // namespace
+
+void AssignNearest(const float* data, size_t n, uint32_t dim, const float* centroids, uint32_t k,
+                   int threads, uint32_t* labels, float* distances) {
+  std::vector<float> ct = Transpose(centroids, k, dim);
+  std::vector<float> cnorm(k);
+  for (uint32_t c = 0; c < k; ++c) cnorm[c] = Dot(centroids + size_t(c) * dim, centroids + size_t(c) * dim, dim);
+  ParallelFor(n, threads, [&](size_t begin, size_t end) {
+    std::vector<float> dots(4 * size_t(k));
+    for (size_t i = begin; i < end; i += 4) {
+      size_t nx = std::min<size_t>(4, end - i);
+      DotsBlock(data + i * dim, nx, dim, ct.data(), k, dots.data());
+      for (size_t p = 0; p < nx; ++p) {
+        const float* d = dots.data() + p * k;
+        uint32_t best = 0;
+        float best_d = std::numeric_limits<float>::infinity();
+        for (uint32_t c = 0; c < k; ++c) {
+          float v = cnorm[c] - 2 * d[c];
+          if (v < best_d) best_d = v, best = c;
+        }
+        labels[i + p] = best;
+        if (distances) {
+          const float* x = data + (i + p) * dim;
+          distances[i + p] = std::max(0.0f, best_d + Dot(x, x, dim));
+        }
+      }
+    }
+  });
+}
+
+KMeansResult TrainKMeans(const float* data, size_t n, uint32_t dim, const KMeansOptions& o) {
+  KMeansResult r;
+  const uint32_t k = std::max<uint32_t>(1, std::min<uint64_t>(o.k, n));
+  std::mt19937_64 rng(o.seed);
+  // Training sample: at most max_points_per_centroid * k points, chosen by a
+  // seeded partial shuffle.
+  std::vector<size_t> idx(n);
+  std::iota(idx.begin(), idx.end(), size_t(0));
+  size_t m = std::min<size_t>(n, size_t(o.max_points_per_centroid) * k);
+  for (size_t i = 0; i < m; ++i) std::swap(idx[i], idx[i + rng() % (n - i)]);
+  std::vector<float> sample(m * dim);
+  for (size_t i = 0; i < m; ++i) std::copy(data + idx[i] * dim, data + (idx[i] + 1) * dim, sample.begin() + i * dim);
+  r.sample_size = m;
+
+  // Initialization: k-means++ when it is affordable (it avoids the bad local
+  // minima of a random start), else k distinct sample points (the sample is
+  // already shuffled), as FAISS does at scale.
+  constexpr double kPlusPlusBudget = 2e9;  // multiply-adds
+  if (double(k) * double(m) * dim <= kPlusPlusBudget) {
+    r.centroids.assign(sample.begin(), sample.begin() + dim);
+    std::vector<double> d2(m, std::numeric_limits<double>::infinity());
+    for (uint32_t c = 1; c < k; ++c) {
+      const float* last = r.centroids.data() + size_t(c - 1) * dim;
+      double total = 0;
+      for (size_t i = 0; i < m; ++i) {
+        d2[i] = std::min<double>(d2[i], L2Squared(sample.data() + i * dim, last, dim));
+        total += d2[i];
+      }
+      size_t pick = rng() % m;
+      if (total > 0) {
+        double target = std::uniform_real_distribution<double>(0, total)(rng);
+        for (pick = 0; pick + 1 < m && (target -= d2[pick]) > 0; ++pick) {
+        }
+      }
+      r.centroids.insert(r.centroids.end(), sample.begin() + pick * dim, sample.begin() + (pick + 1) * dim);
+    }
+  } else {
+    r.centroids.assign(sample.begin(), sample.begin() + size_t(k) * dim);
+  }
+  std::vector<uint32_t> labels(m);
+  std::vector<float> dist(m);
+  std::vector<double> sums(size_t(k) * dim);
+  std::vector<size_t> counts(k);
+  for (uint32_t it = 0; it < std::max<uint32_t>(1, o.iterations); ++it) {
+    AssignNearest(sample.data(), m, dim, r.centroids.data(), k, o.threads, labels.data(), dist.data());
+    std::fill(sums.begin(), sums.end(), 0.0);
+    std::fill(counts.begin(), counts.end(), 0);
+    for (size_t i = 0; i < m; ++i) {
+      ++counts[labels[i]];
+      double* s = sums.data() + size_t(labels[i]) * dim;
+      for (uint32_t j = 0; j < dim; ++j) s[j] += sample[i * dim + j];
+    }
+    for (uint32_t c = 0; c < k; ++c)
+      if (counts[c] > 0)
+        for (uint32_t j = 0; j < dim; ++j) r.centroids[size_t(c) * dim + j] = float(sums[size_t(c) * dim + j] / counts[c]);
+    // Empty clusters: split the largest cluster in two (as FAISS does).
+    for (uint32_t c = 0; c < k; ++c) {
+      if (counts[c] > 0) continue;
+      uint32_t big = uint32_t(std::max_element(counts.begin(), counts.end()) - counts.begin());
+      for (uint32_t j = 0; j < dim; ++j) {
+        float v = r.centroids[size_t(big) * dim + j];
+        float eps = (j % 2 ? 1 : -1) * 1.0f / 1024;
+        r.centroids[size_t(c) * dim + j] = v * (1 + eps) + eps * 1e-3f;
+        r.centroids[size_t(big) * dim + j] = v * (1 - eps) - eps * 1e-3f;
+      }
+      counts[c] = counts[big] / 2;
+      counts[big] -= counts[c];
+    }
+  }
+  AssignNearest(sample.data(), m, dim, r.centroids.data(), k, o.threads, labels.data(), dist.data());
+  r.objective = std::accumulate(dist.begin(), dist.end(), 0.0);
+  return r;
+}
+
+std::vector<uint32_t> NearestCentroids(const float* query, uint32_t dim, const float* centroids,
+                                       uint32_t k, uint32_t count, int metric) {
+  std::vector<std::pair<float, uint32_t>> d(k);
+  float qn = Norm(query, dim);
+  for (uint32_t c = 0; c < k; ++c) {
+    const float* x = centroids + size_t(c) * dim;
+    float v;
+    if (metric == 0) v = L2Squared(query, x, dim);
+    else if (metric == 1) v = -Dot(query, x, dim);
+    else {
+      float xn = Norm(x, dim);
+      v = (xn == 0 || qn == 0) ? 1.0f : 1.0f - Dot(query, x, dim) / (qn * xn);
+    }
+    d[c] = {v, c};
+  }
+  count = std::min(count, k);
+  std::partial_sort(d.begin(), d.begin() + count, d.end());
+  std::vector<uint32_t> out(count);
+  for (uint32_t i = 0; i < count; ++i) out[i] = d[i].second;
+  return out;
+}
+
+}  // namespace aether

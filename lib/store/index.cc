@@ -1,0 +1,407 @@
+// The cold index: rebuild-index (a migration of kind "rebuild"), the
+// nearest-partition routing of descends, and the recall self-check.
+//
+// Rebuild, in the journal's terms (format-spec/journal.md):
+//   intent    row with the new and old generation numbers (exclusive lock)
+//   write     K-Means on a sample, assign every live cold record, write one
+//             partition shard per centroid + the centroids file, fsync all;
+//             meanwhile the store lock is only shared, so searches run
+//   written   (exclusive again) row -> written
+//   commit    one txn: shard rows, every cold memory's new place, the
+//             generation switch, staging emptied
+//   cleanup   old generation's files removed, staging truncated
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "env/fault_point.h"
+#include "index/centroids_file.h"
+#include "index/kmeans.h"
+#include "search/distance.h"
+#include "meta/schema.h"
+#include "store/layout.h"
+#include "store/store_impl.h"
+
+namespace aether {
+
+namespace layout {
+std::string GenerationDir(int64_t g) { return fmt::format("{}/g{:06d}", kColdDir, g); }
+std::string PartitionPath(int64_t g, uint32_t p) { return fmt::format("{}/p{:06d}.shard", GenerationDir(g), p); }
+std::string CentroidsName(int64_t g) { return fmt::format("g{:06d}.centroids", g); }
+}  // namespace layout
+
+namespace {
+
+int MetricCode(Metric m) { return m == Metric::kL2 ? 0 : m == Metric::kInnerProduct ? 1 : 2; }
+
+struct ColdSet {
+  std::vector<int64_t> row_ids;
+  std::vector<float> vectors;
+  uint64_t garbage = 0;
+};
+
+}  // namespace
+
+uint32_t DefaultPartitions(uint64_t n) {
+  if (n == 0) return 0;
+  uint64_t k = uint64_t(std::llround(4.0 * std::sqrt(double(n))));
+  return uint32_t(std::clamp<uint64_t>(k, 1, n));
+}
+
+uint32_t DefaultNprobe(uint32_t k) {
+  // Measured (README "Index tuning"): recall@10 >= 0.95 on clustered data.
+  if (k == 0) return 0;
+  return std::min<uint32_t>(k, std::max<uint32_t>(8, (k + 9) / 10));
+}
+
+Result<const IndexView*> StoreImpl::CurrentIndex() {
+  AETHER_ASSIGN_OR_RETURN(double g, ConfigNumber("index_generation", 0));
+  if (g <= 0) return static_cast<const IndexView*>(nullptr);
+  if (index_ && index_->generation == int64_t(g)) return &*index_;
+  IndexView v;
+  v.generation = int64_t(g);
+  AETHER_ASSIGN_OR_RETURN(Centroids c, CentroidsFile::Read(env_, Path(std::string(layout::kIndexDir) + "/" +
+                                                                  layout::CentroidsName(v.generation)),
+                                                           config_.dim));
+  v.k = c.k;
+  v.centroids = std::move(c.data);
+  v.shard_of_partition.assign(v.k, 0);
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT shard_id, partition FROM shards WHERE generation = ?"));
+  st.Bind(1, v.generation);
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    if (st.Int(1) < 0 || uint64_t(st.Int(1)) >= v.k)
+      return Status::Corruption(fmt::format("{}: shard {} has partition {} outside 0..{}", db_->path(), st.Int(0),
+                                            st.Int(1), v.k - 1));
+    v.shard_of_partition[size_t(st.Int(1))] = st.Int(0);
+  }
+  for (uint32_t p = 0; p < v.k; ++p)
+    if (v.shard_of_partition[p] == 0)
+      return Status::Corruption(fmt::format("{}: partition {} of generation {} has no shard", db_->path(), p, v.generation));
+  index_ = std::move(v);
+  return &*index_;
+}
+
+std::vector<uint32_t> StoreImpl::Probe(const IndexView& index, const float* query, uint32_t nprobe) const {
+  return NearestCentroids(query, config_.dim, index.centroids.data(), index.k, nprobe, MetricCode(config_.metric));
+}
+
+Result<std::map<int64_t, std::vector<size_t>>> StoreImpl::GroupByPartition(const std::vector<const float*>& vectors) {
+  std::map<int64_t, std::vector<size_t>> groups;
+  AETHER_ASSIGN_OR_RETURN(const IndexView* index, CurrentIndex());
+  for (size_t i = 0; i < vectors.size(); ++i) {
+    int64_t shard = layout::kStagingShardId;
+    if (index) shard = index->shard_of_partition[Probe(*index, vectors[i], 1)[0]];
+    groups[shard].push_back(i);
+  }
+  return groups;
+}
+
+// Every live cold record, read once from the shards.
+static Status CollectCold(StoreImpl* s, ColdSet* out) {
+  std::map<int64_t, std::tuple<int64_t, int64_t, int64_t>> where;
+  AETHER_ASSIGN_OR_RETURN(Stmt st, s->db_->Prepare("SELECT row_id, shard_id, frame_offset, frame_index FROM "
+                                                   "memories WHERE tier = 1"));
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    where[st.Int(0)] = {st.Int(1), st.Int(2), st.Int(3)};
+  }
+  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, s->AllShards());
+  for (const ShardInfo& info : shards) {
+    AETHER_ASSIGN_OR_RETURN(auto shard, s->OpenShard(info, false));
+    AETHER_RETURN_IF_ERROR(shard->Scan(info.file_bytes, [&](uint64_t off, const DecodedFrame& f) {
+      for (uint32_t i = 0; i < f.count; ++i) {
+        auto it = where.find(f.row_ids[i]);
+        if (it == where.end() || it->second != std::make_tuple(info.shard_id, int64_t(off), int64_t(i))) {
+          ++out->garbage;
+          continue;
+        }
+        out->row_ids.push_back(f.row_ids[i]);
+        out->vectors.insert(out->vectors.end(), f.vector(i), f.vector(i) + f.dim);
+      }
+      return Status::Ok();
+    }));
+  }
+  if (out->row_ids.size() != where.size())
+    return Status::Corruption(fmt::format("{} cold memories in the metadata, {} found in the shards (run verify)",
+                                          where.size(), out->row_ids.size()));
+  return Status::Ok();
+}
+
+Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
+  if (access_ != AccessMode::kWrite) return Status::Internal("rebuild on a store opened read-only");
+  RebuildReport rep;
+  ColdSet cold;
+  if (o.progress) o.progress("read", 0, 0);
+  AETHER_RETURN_IF_ERROR(CollectCold(this, &cold));
+  rep.cold_memories = cold.row_ids.size();
+  rep.garbage_dropped = cold.garbage;
+  if (rep.cold_memories == 0) {
+    rep.note = "the cold tier is empty: nothing to index";
+    return rep;
+  }
+  uint32_t k = o.partitions ? o.partitions : DefaultPartitions(rep.cold_memories);
+  if (k > rep.cold_memories) {
+    rep.note = fmt::format("--partitions {} is more than the {} cold memories; using {}", k, rep.cold_memories,
+                           rep.cold_memories);
+    k = uint32_t(rep.cold_memories);
+  }
+  rep.partitions = k;
+  rep.iterations = o.iterations;
+  rep.sample = std::min<uint64_t>(rep.cold_memories, uint64_t(o.max_points_per_centroid) * k);
+  if (o.dry_run) return rep;
+
+  AETHER_ASSIGN_OR_RETURN(double cur, ConfigNumber("index_generation", 0));
+  AETHER_ASSIGN_OR_RETURN(int64_t max_gen, db_->QueryInt("SELECT COALESCE(MAX(generation), 0) FROM index_generations"));
+  Migration m;
+  m.kind = "rebuild";
+  m.old_generation = int64_t(cur);
+  m.generation = std::max<int64_t>(int64_t(cur), max_gen) + 1;
+  AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(false));
+  AETHER_ASSIGN_OR_RETURN(m.hot_slots_before, hot->SlotCount());
+  m.created_ms = env_->NowMs();
+  Journal journal(db_.get());
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+    AETHER_ASSIGN_OR_RETURN(m.id, journal.Insert(m, {}));
+    return Status::Ok();
+  }));
+  AETHER_FAULT_POINT("rebuild.after_intent");
+  // The long phase runs under a shared store lock: searches go on; other
+  // writers are kept out by the writer lock this process still holds.
+  AETHER_RETURN_IF_ERROR(SetLockMode(LockMode::kShared));
+
+  Status built = [&]() -> Status {
+    std::vector<float> train = cold.vectors;
+    if (config_.metric == Metric::kCosine) {  // cluster directions
+      for (size_t i = 0; i < cold.row_ids.size(); ++i) {
+        float* v = train.data() + i * config_.dim;
+        float n = Norm(v, config_.dim);
+        if (n > 0) for (uint32_t j = 0; j < config_.dim; ++j) v[j] /= n;
+      }
+    }
+    if (o.progress) o.progress("train", 0, rep.sample);
+    KMeansOptions ko{k, o.iterations, o.max_points_per_centroid, o.seed, 2};
+    KMeansResult km = TrainKMeans(train.data(), cold.row_ids.size(), config_.dim, ko);
+    rep.objective = km.objective;
+    if (o.progress) o.progress("assign", 0, rep.cold_memories);
+    std::vector<uint32_t> labels(cold.row_ids.size());
+    AssignNearest(train.data(), cold.row_ids.size(), config_.dim, km.centroids.data(), k, 2, labels.data());
+    std::vector<std::vector<size_t>> members(k);
+    for (size_t i = 0; i < labels.size(); ++i) members[labels[i]].push_back(i);
+
+    std::string gdir = Path(layout::GenerationDir(m.generation));
+    AETHER_RETURN_IF_ERROR(env_->CreateDir(gdir));
+    for (uint32_t p = 0; p < k; ++p) {
+      std::string path = Path(layout::PartitionPath(m.generation, p));
+      AETHER_RETURN_IF_ERROR(ShardFile::Create(env_, path, config_.dim, uint32_t(m.generation), p,
+                                               /*sync=*/false));  // one sync below covers header and frames
+      AETHER_ASSIGN_OR_RETURN(auto shard, ShardFile::Open(env_, path, config_.dim, true));
+      uint64_t at = ShardFile::kHeaderSize;
+      for (size_t b = 0; b < members[p].size(); b += kMaxFrameRecords) {
+        size_t e = std::min(members[p].size(), b + kMaxFrameRecords);
+        std::vector<int64_t> ids;
+        std::vector<float> vecs;
+        for (size_t j = b; j < e; ++j) {
+          size_t i = members[p][j];
+          ids.push_back(cold.row_ids[i]);
+          vecs.insert(vecs.end(), cold.vectors.begin() + i * config_.dim, cold.vectors.begin() + (i + 1) * config_.dim);
+        }
+        AETHER_ASSIGN_OR_RETURN(std::string frame, EncodeFrame(ids.data(), vecs.data(), uint32_t(ids.size()), config_.dim));
+        AETHER_RETURN_IF_ERROR(shard->WriteAt(at, frame));
+        at += frame.size();
+      }
+      AETHER_RETURN_IF_ERROR(shard->Sync());
+      rep.bytes_written += at;
+      if (p == k / 2) AETHER_FAULT_POINT("rebuild.mid_write");
+      if (o.progress) o.progress("write", p + 1, k);
+    }
+    AETHER_RETURN_IF_ERROR(env_->SyncDir(gdir));
+    AETHER_RETURN_IF_ERROR(env_->SyncDir(Path(layout::kColdDir)));
+    Centroids c{config_.dim, k, uint32_t(m.generation), km.centroids};
+    AETHER_RETURN_IF_ERROR(CentroidsFile::Write(env_, Path(layout::kIndexDir), layout::CentroidsName(m.generation), c));
+    AETHER_FAULT_POINT("rebuild.after_sync");
+    return Status::Ok();
+  }();
+  // Back to exclusive for the switch (or for the rollback of a failure).
+  AETHER_RETURN_IF_ERROR(SetLockMode(LockMode::kExclusive));
+  if (!built.ok()) {
+    Status undo = ReplayJournal();
+    (void)undo;
+    return built;
+  }
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.SetState(m.id, MigrationState::kWritten); }));
+  AETHER_FAULT_POINT("rebuild.after_written");
+  AETHER_RETURN_IF_ERROR(CommitRebuild(m));
+  AETHER_FAULT_POINT("rebuild.after_commit");
+  AETHER_RETURN_IF_ERROR(CleanupRebuild(m));
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Remove(m.id); }));
+  rep.generation = m.generation;
+  return rep;
+}
+
+// The switch: reads the new generation's partitions back (which verifies
+// every frame checksum), then one transaction moves every cold memory to its
+// place in them and makes the generation current.
+Status StoreImpl::CommitRebuild(const Migration& m) {
+  AETHER_ASSIGN_OR_RETURN(Centroids c, CentroidsFile::Read(env_, Path(std::string(layout::kIndexDir) + "/" +
+                                                                  layout::CentroidsName(m.generation)),
+                                                           config_.dim));
+  struct Part {
+    uint64_t bytes = 0, records = 0;
+    std::vector<std::tuple<int64_t, int64_t, int64_t>> places;  // row, offset, index
+  };
+  std::vector<Part> parts(c.k);
+  for (uint32_t p = 0; p < c.k; ++p) {
+    std::string path = Path(layout::PartitionPath(m.generation, p));
+    AETHER_ASSIGN_OR_RETURN(auto shard, ShardFile::Open(env_, path, config_.dim, false));
+    AETHER_ASSIGN_OR_RETURN(parts[p].bytes, shard->Size());
+    AETHER_RETURN_IF_ERROR(shard->Scan(parts[p].bytes, [&](uint64_t off, const DecodedFrame& f) {
+      for (uint32_t i = 0; i < f.count; ++i) parts[p].places.emplace_back(f.row_ids[i], int64_t(off), int64_t(i));
+      parts[p].records += f.count;
+      return Status::Ok();
+    }));
+  }
+  index_.reset();
+  return InTransaction(db_.get(), [&]() -> Status {
+    AETHER_ASSIGN_OR_RETURN(Stmt add, db_->Prepare("INSERT INTO shards(path, generation, partition, file_bytes, "
+                                                   "records, live, raw_bytes) VALUES(?, ?, ?, ?, ?, ?, ?)"));
+    AETHER_ASSIGN_OR_RETURN(Stmt move, db_->Prepare("UPDATE memories SET shard_id = ?, frame_offset = ?, "
+                                                    "frame_index = ? WHERE row_id = ? AND tier = 1"));
+    uint64_t moved = 0;
+    for (uint32_t p = 0; p < c.k; ++p) {
+      int64_t n = int64_t(parts[p].records);
+      add.Bind(1, layout::PartitionPath(m.generation, p)).Bind(2, m.generation).Bind(3, int64_t(p))
+          .Bind(4, int64_t(parts[p].bytes)).Bind(5, n).Bind(6, n).Bind(7, n * int64_t(8 + 4ull * config_.dim));
+      AETHER_RETURN_IF_ERROR(add.Run());
+      int64_t shard_id = db_->LastInsertRowId();
+      for (const auto& [row, off, idx] : parts[p].places) {
+        move.Bind(1, shard_id).Bind(2, off).Bind(3, idx).Bind(4, row);
+        AETHER_RETURN_IF_ERROR(move.Run());
+        if (db_->Changes() != 1)
+          return Status::Corruption(fmt::format("rebuild: row {} is no longer a cold memory", row));
+        ++moved;
+      }
+    }
+    AETHER_ASSIGN_OR_RETURN(int64_t cold, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 1"));
+    if (int64_t(moved) != cold)
+      return Status::Corruption(fmt::format("rebuild: generation {} holds {} memories, the store has {} cold",
+                                            m.generation, moved, cold));
+    AETHER_RETURN_IF_ERROR(db_->Exec(fmt::format("DELETE FROM shards WHERE generation = {} AND generation > 0",
+                                                 m.old_generation)));
+    AETHER_RETURN_IF_ERROR(db_->Exec(fmt::format("UPDATE shards SET file_bytes = {}, records = 0, live = 0, "
+                                                 "raw_bytes = 0 WHERE shard_id = {}",
+                                                 ShardFile::kHeaderSize, layout::kStagingShardId)));
+    AETHER_RETURN_IF_ERROR(db_->Exec(fmt::format("UPDATE index_generations SET state = 3 WHERE generation = {}",
+                                                 m.old_generation)));
+    AETHER_ASSIGN_OR_RETURN(Stmt gen, db_->Prepare("INSERT INTO index_generations(generation, state, created_ms, "
+                                                   "partitions, path) VALUES(?, 2, ?, ?, ?)"));
+    gen.Bind(1, m.generation).Bind(2, m.created_ms).Bind(3, int64_t(c.k))
+        .Bind(4, std::string(layout::kIndexDir) + "/" + layout::CentroidsName(m.generation));
+    AETHER_RETURN_IF_ERROR(gen.Run());
+    AETHER_RETURN_IF_ERROR(SetConfigValue(db_.get(), "index_generation", std::to_string(m.generation)));
+    AETHER_RETURN_IF_ERROR(SetConfigValue(db_.get(), "last_rebuild_ms", std::to_string(env_->NowMs())));
+    return Journal(db_.get()).SetState(m.id, MigrationState::kCommitted);
+  });
+}
+
+Status StoreImpl::RemoveGeneration(int64_t generation) {
+  if (generation <= 0) return Status::Ok();
+  std::string gdir = Path(layout::GenerationDir(generation));
+  if (env_->IsDirectory(gdir)) {
+    AETHER_ASSIGN_OR_RETURN(auto names, env_->ListDir(gdir));
+    for (const auto& n : names) AETHER_RETURN_IF_ERROR(env_->RemoveFile(gdir + "/" + n));
+    AETHER_RETURN_IF_ERROR(env_->RemoveDir(gdir));
+  }
+  std::string cent = Path(std::string(layout::kIndexDir) + "/" + layout::CentroidsName(generation));
+  AETHER_RETURN_IF_ERROR(env_->RemoveFile(cent));
+  AETHER_RETURN_IF_ERROR(env_->RemoveFile(cent + ".tmp"));
+  AETHER_RETURN_IF_ERROR(env_->SyncDir(Path(layout::kIndexDir)));
+  return env_->SyncDir(Path(layout::kColdDir));
+}
+
+// After the switch: the old generation's files go, and the staging shard
+// (whose records all moved into partitions) is cut back to its header.
+Status StoreImpl::CleanupRebuild(const Migration& m) {
+  AETHER_RETURN_IF_ERROR(RemoveGeneration(m.old_generation));
+  AETHER_FAULT_POINT("rebuild.mid_cleanup");
+  AETHER_ASSIGN_OR_RETURN(ShardInfo staging, GetShard(layout::kStagingShardId));
+  AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(staging, true));
+  AETHER_ASSIGN_OR_RETURN(uint64_t size, shard->Size());
+  if (size > staging.file_bytes) {
+    AETHER_RETURN_IF_ERROR(shard->Truncate(staging.file_bytes));
+    AETHER_RETURN_IF_ERROR(shard->Sync());
+  }
+  return Status::Ok();
+}
+
+Status StoreImpl::ReplayRebuild(const Migration& m, ReplayAction* action) {
+  if (m.state == MigrationState::kCommitted) {
+    action->action = "cleaned up";
+    return CleanupRebuild(m);
+  }
+  if (m.state == MigrationState::kWritten) {
+    Status commit = CommitRebuild(m);
+    if (commit.ok()) {
+      AETHER_FAULT_POINT("replay.after_rollforward_commit");
+      action->action = "rolled forward";
+      return CleanupRebuild(m);
+    }
+    if (commit.code() == Code::kIOError || commit.code() == Code::kBusy) return commit;
+    action->action = "rolled back (" + commit.message() + ")";
+  } else {
+    action->action = "rolled back";
+  }
+  AETHER_RETURN_IF_ERROR(RemoveGeneration(m.generation));
+  AETHER_FAULT_POINT("replay.after_rollback_truncate");
+  return Status::Ok();
+}
+
+Result<RecallReport> StoreImpl::RecallCheck(uint64_t queries, uint64_t seed) {
+  RecallReport rep;
+  AETHER_ASSIGN_OR_RETURN(const IndexView* index, CurrentIndex());
+  rep.nprobe = index ? DefaultNprobe(index->k) : 0;
+  std::vector<int64_t> rows;
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id FROM memories WHERE tier = 1 ORDER BY row_id"));
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    rows.push_back(st.Int(0));
+  }
+  std::mt19937_64 rng(seed);
+  std::shuffle(rows.begin(), rows.end(), rng);
+  rows.resize(std::min<size_t>(rows.size(), queries));
+  if (rows.empty()) return rep;
+  std::vector<std::vector<float>> qs;
+  for (int64_t r : rows) {
+    AETHER_ASSIGN_OR_RETURN(auto loc, LocateRow(r));
+    std::vector<float> v;
+    AETHER_RETURN_IF_ERROR(ReadVector(*loc, &v));
+    qs.push_back(std::move(v));
+  }
+  SearchOptions indexed;
+  indexed.tiers = TierFilter::kCold;
+  indexed.nprobe = rep.nprobe;
+  SearchOptions exact = indexed;
+  exact.nprobe = index ? index->k : 0;
+  AETHER_ASSIGN_OR_RETURN(auto a, Search(qs, indexed));
+  AETHER_ASSIGN_OR_RETURN(auto b, Search(qs, exact));
+  double sum = 0;
+  for (size_t q = 0; q < qs.size(); ++q) {
+    std::set<int64_t> truth;
+    for (const auto& h : b[q]) truth.insert(h.row_id);
+    size_t hit = 0;
+    for (const auto& h : a[q]) hit += truth.count(h.row_id);
+    sum += truth.empty() ? 1.0 : double(hit) / double(truth.size());
+  }
+  rep.queries = qs.size();
+  rep.recall = sum / double(qs.size());
+  return rep;
+}
+
+}  // namespace aether

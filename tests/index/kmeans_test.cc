@@ -1,0 +1,123 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "index/centroids_file.h"
+#include "index/kmeans.h"
+
+using namespace aether;
+
+namespace {
+
+// n points around `c` well-separated centres in dim dimensions.
+std::vector<float> Blobs(size_t n, uint32_t dim, uint32_t c, uint64_t seed, std::vector<uint32_t>* truth) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> g(0, 1);
+  std::vector<float> centres(size_t(c) * dim);
+  for (uint32_t i = 0; i < c; ++i) centres[size_t(i) * dim + (i % dim)] = 20.0f * float(1 + i / dim);
+  std::vector<float> x(n * dim);
+  truth->resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t b = uint32_t(i % c);
+    (*truth)[i] = b;
+    for (uint32_t j = 0; j < dim; ++j) x[i * dim + j] = centres[size_t(b) * dim + j] + 0.5f * g(rng);
+  }
+  return x;
+}
+
+}  // namespace
+
+TEST_CASE("k-means recovers well-separated clusters exactly") {
+  std::vector<uint32_t> truth;
+  auto x = Blobs(3000, 8, 6, 1, &truth);
+  KMeansOptions o;
+  o.k = 6;
+  o.iterations = 25;
+  auto r = TrainKMeans(x.data(), 3000, 8, o);
+  std::vector<uint32_t> labels(3000);
+  AssignNearest(x.data(), 3000, 8, r.centroids.data(), 6, 2, labels.data());
+  // Same partition as the truth, up to renaming: each true cluster maps to one label.
+  std::vector<std::set<uint32_t>> seen(6);
+  for (size_t i = 0; i < 3000; ++i) seen[truth[i]].insert(labels[i]);
+  std::set<uint32_t> used;
+  for (const auto& s : seen) {
+    CHECK(s.size() == 1);
+    used.insert(*s.begin());
+  }
+  CHECK(used.size() == 6);
+  CHECK(r.objective / 3000 < 8 * 0.25 * 1.2);  // about the within-cluster variance
+}
+
+TEST_CASE("k-means is deterministic for a seed and samples at most max_points_per_centroid * k") {
+  std::vector<uint32_t> truth;
+  auto x = Blobs(5000, 4, 10, 2, &truth);
+  KMeansOptions o;
+  o.k = 5;
+  o.max_points_per_centroid = 100;
+  o.seed = 42;
+  auto a = TrainKMeans(x.data(), 5000, 4, o);
+  auto b = TrainKMeans(x.data(), 5000, 4, o);
+  CHECK(a.centroids == b.centroids);
+  CHECK(a.sample_size == 500);
+  o.seed = 43;
+  CHECK(TrainKMeans(x.data(), 5000, 4, o).centroids != a.centroids);
+}
+
+TEST_CASE("k-means survives identical vectors and more centroids than points") {
+  std::vector<float> same(50 * 3, 1.5f);
+  KMeansOptions o;
+  o.k = 8;
+  auto r = TrainKMeans(same.data(), 50, 3, o);
+  CHECK(r.centroids.size() == 8 * 3);
+  for (float f : r.centroids) CHECK(std::isfinite(f));
+  CHECK(r.objective == doctest::Approx(0).epsilon(1e-3));
+  std::vector<float> two = {0, 0, 1, 1};
+  o.k = 10;
+  auto small = TrainKMeans(two.data(), 2, 2, o);
+  CHECK(small.centroids.size() == 2 * 2);  // k clamped to n
+}
+
+TEST_CASE("assignment agrees with a brute-force nearest centroid") {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> x(700 * 5), c(33 * 5);
+  for (auto& v : x) v = u(rng);
+  for (auto& v : c) v = u(rng);
+  std::vector<uint32_t> labels(700);
+  AssignNearest(x.data(), 700, 5, c.data(), 33, 2, labels.data());
+  for (size_t i = 0; i < 700; ++i) {
+    double best = 1e30;
+    uint32_t arg = 0;
+    for (uint32_t k = 0; k < 33; ++k) {
+      double d = 0;
+      for (int j = 0; j < 5; ++j) d += (double(x[i * 5 + j]) - c[k * 5 + j]) * (double(x[i * 5 + j]) - c[k * 5 + j]);
+      if (d < best) best = d, arg = k;
+    }
+    double got = 0;
+    for (int j = 0; j < 5; ++j) got += (double(x[i * 5 + j]) - c[labels[i] * 5 + j]) * (double(x[i * 5 + j]) - c[labels[i] * 5 + j]);
+    CHECK(got <= best + 1e-5);
+    (void)arg;
+  }
+}
+
+TEST_CASE("a centroids file round-trips and every truncation or flipped byte is corruption") {
+  Centroids c{3, 4, 7, {}};
+  for (int i = 0; i < 12; ++i) c.data.push_back(float(i) * 0.5f);
+  std::string bytes = CentroidsFile::Encode(c);
+  CHECK(bytes.size() == 32 + 48 + 4);
+  CHECK(bytes.substr(0, 8) == "AETHCENT");
+  Centroids d;
+  REQUIRE(CentroidsFile::Decode(bytes, "x", 3, &d).ok());
+  CHECK(d.data == c.data);
+  CHECK(d.generation == 7);
+  for (size_t n = 0; n < bytes.size(); ++n)
+    CHECK(CentroidsFile::Decode(bytes.substr(0, n), "x", 3, &d).code() == Code::kCorruption);
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    std::string b = bytes;
+    b[i] = char(b[i] ^ 1);
+    CHECK_MESSAGE(!CentroidsFile::Decode(b, "x", 3, &d).ok(), "byte " << i);
+  }
+}
