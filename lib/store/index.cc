@@ -229,7 +229,9 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
     return Status::Ok();
   }();
   // Back to exclusive for the switch (or for the rollback of a failure).
-  AETHER_RETURN_IF_ERROR(SetLockMode(LockMode::kExclusive));
+  // Readers may hold the lock a moment; after the long phase, wait for them
+  // rather than fail.
+  AETHER_RETURN_IF_ERROR(SetLockMode(LockMode::kExclusive, std::max(wait_seconds_, 600.0)));
   if (!built.ok()) {
     Status undo = ReplayJournal();
     (void)undo;

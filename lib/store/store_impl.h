@@ -145,7 +145,8 @@ class StoreImpl {
                      PendingWrites* w);
   Status ReplayOne(const Migration& m);
   // store_open.cc: switches LOCK between shared and exclusive while WRITER is held.
-  Status SetLockMode(LockMode mode);
+  // wait_seconds < 0: the --wait the store was opened with.
+  Status SetLockMode(LockMode mode, double wait_seconds = -1);
   // index.cc helpers.
   Status CommitRebuild(const Migration& m);
   Status CleanupRebuild(const Migration& m);

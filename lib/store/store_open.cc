@@ -59,13 +59,11 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path,
   return impl;
 }
 
-Status StoreImpl::SetLockMode(LockMode mode) {
+Status StoreImpl::SetLockMode(LockMode mode, double wait_seconds) {
   if (lock_ && lock_->mode() == mode) return Status::Ok();
   lock_.reset();  // flock conversion is not atomic anyway; WRITER keeps writers out
-  // Waiting for readers to leave before a switch may take a while; a
-  // rebuild should not fail after its long phase because of a busy search.
-  double wait = mode == LockMode::kExclusive && writer_lock_ ? std::max(wait_seconds_, 600.0) : wait_seconds_;
-  AETHER_ASSIGN_OR_RETURN(lock_, env_->Lock(Path(layout::kLockFile), mode, wait));
+  AETHER_ASSIGN_OR_RETURN(lock_, env_->Lock(Path(layout::kLockFile), mode,
+                                            wait_seconds < 0 ? wait_seconds_ : wait_seconds));
   return Status::Ok();
 }
 

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <spawn.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -18,6 +19,8 @@
 #include "test_util.h"
 
 using namespace aether::test;
+
+extern char** environ;
 
 namespace {
 
@@ -143,7 +146,9 @@ TEST_CASE("concurrent ingest, search, descend and ascend: busy or right, never w
     std::mt19937 rng(5);
     while (!stop) {
       std::vector<std::string> args;
-      if (rng() % 2) args = {"descend", store, "--policy", "--limit", "300", "--wait", "2"};
+      uint32_t pick = rng() % 5;
+      if (pick == 0) args = {"rebuild-index", store, "--partitions", "8", "--wait", "2"};
+      else if (pick % 2) args = {"descend", store, "--policy", "--limit", "300", "--wait", "2"};
       else {
         args = {"ascend", store, "--evict", "--wait", "2", "--batch", "40"};
         for (int i = 0; i < 60; ++i) args.push_back(base[rng() % base.size()].id);
@@ -175,4 +180,30 @@ TEST_CASE("concurrent ingest, search, descend and ascend: busy or right, never w
   for (const auto& m : all) CHECK(got[m.id] == m.vec);
   auto stats = nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
   CHECK(stats["hot_memories"].get<size_t>() + stats["cold_memories"].get<size_t>() == all.size());
+}
+
+TEST_CASE("with stdin, stdout and stderr closed (as under cron) no data file lands on fds 0-2") {
+  TempDir dir;
+  std::string store = dir / "s";
+  WriteFile(dir / "in.jsonl", ToJsonl(RandomMems(50, 4, 1)));
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  for (int fd = 0; fd <= 2; ++fd) posix_spawn_file_actions_addclose(&fa, fd);
+  auto run = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv_s = {AETHER_BIN};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid;
+    REQUIRE(posix_spawn(&pid, AETHER_BIN, &fa, nullptr, argv.data(), environ) == 0);
+    return WaitAether(pid);
+  };
+  CHECK(run({"ingest", store, dir / "in.jsonl", "--hot-capacity", "20"}) == 0);
+  CHECK(run({"descend", store, "--all"}) == 0);
+  CHECK(run({"search", store, "--vector", "[0,0,0,0]"}) == 0);  // prints into /dev/null
+  posix_spawn_file_actions_destroy(&fa);
+  auto v = Aether({"verify", store});
+  CHECK_MESSAGE(v.exit_code == 0, v.out);
+  CHECK(GetAll(store, {"m0", "m49"}).size() == 2);
 }
