@@ -70,6 +70,10 @@ std::function<int()> SetupDescend(CLI::App* app);
 std::function<int()> SetupAscend(CLI::App* app);
 std::function<int()> SetupVerify(CLI::App* app);
 std::function<int()> SetupRebuild(CLI::App* app);
+std::function<int()> SetupFeedback(CLI::App* app);
+std::function<int()> SetupMaintain(CLI::App* app);
+std::function<int()> SetupConfig(CLI::App* app);
+std::function<int()> SetupHistory(CLI::App* app);
 std::function<int()> SetupFaultPoints(CLI::App* app);
 
 }  // namespace aether::cli

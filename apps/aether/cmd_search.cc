@@ -21,6 +21,7 @@ struct Args {
   std::string tier = "all";
   bool no_touch = false;
   bool with_payload = false;
+  bool explain = false;
   std::string format;
 };
 
@@ -57,11 +58,15 @@ Status ReadQueries(const Args& a, const StoreConfig& c, std::vector<std::string>
   return Status::Ok();
 }
 
-nlohmann::json HitsJson(const std::string& name, const std::vector<SearchHit>& hits, bool payload) {
+nlohmann::json HitsJson(const std::string& name, const std::vector<SearchHit>& hits, bool payload, bool explain) {
   nlohmann::json results = nlohmann::json::array();
   for (const SearchHit& h : hits) {
     nlohmann::json r = {{"id", h.id}, {"distance", FloatJson(h.distance)}, {"tier", TierName(h.tier)}};
     if (payload) r["payload"] = h.payload_json.empty() ? nlohmann::json() : nlohmann::json::parse(h.payload_json);
+    if (explain)
+      r["explain"] = {{"distance", FloatJson(h.distance)}, {"recency_hours", h.explain.recency_hours},
+                      {"access_count", h.explain.access_count}, {"importance", h.explain.importance},
+                      {"score", h.explain.score}};
     results.push_back(std::move(r));
   }
   return {{"query", name}, {"results", std::move(results)}};
@@ -71,21 +76,26 @@ void Print(const Args& a, const std::vector<std::string>& names,
            const std::vector<std::vector<SearchHit>>& results) {
   std::string format = a.format.empty() ? (StdoutIsTty() ? "table" : "jsonl") : a.format;
   if (format == "table") {
-    fmt::print("{:<12} {:>4}  {:<24} {:>12}  {}\n", "query", "rank", "id", "distance", "tier");
+    fmt::print("{:<12} {:>4}  {:<24} {:>12}  {}{}\n", "query", "rank", "id", "distance", "tier",
+               a.explain ? "  recency_h  accesses  importance     score" : "");
     for (size_t q = 0; q < results.size(); ++q)
-      for (size_t i = 0; i < results[q].size(); ++i)
-        fmt::print("{:<12} {:>4}  {:<24} {:>12.6g}  {}\n", names[q], i + 1, results[q][i].id,
-                   results[q][i].distance, TierName(results[q][i].tier));
+      for (size_t i = 0; i < results[q].size(); ++i) {
+        const SearchHit& h = results[q][i];
+        std::string ex = a.explain ? fmt::format("  {:>9.3g} {:>9} {:>11.3g} {:>9.4g}", h.explain.recency_hours,
+                                                 h.explain.access_count, h.explain.importance, h.explain.score)
+                                   : "";
+        fmt::print("{:<12} {:>4}  {:<24} {:>12.6g}  {}{}\n", names[q], i + 1, h.id, h.distance, TierName(h.tier), ex);
+      }
     return;
   }
   if (format == "json") {
     nlohmann::json all = nlohmann::json::array();
-    for (size_t q = 0; q < results.size(); ++q) all.push_back(HitsJson(names[q], results[q], a.with_payload));
+    for (size_t q = 0; q < results.size(); ++q) all.push_back(HitsJson(names[q], results[q], a.with_payload, a.explain));
     fmt::print("{}\n", all.dump());
     return;
   }
   for (size_t q = 0; q < results.size(); ++q)
-    fmt::print("{}\n", HitsJson(names[q], results[q], a.with_payload).dump());
+    fmt::print("{}\n", HitsJson(names[q], results[q], a.with_payload, a.explain).dump());
 }
 
 int Run(const Args& a) {
@@ -106,13 +116,23 @@ int Run(const Args& a) {
   so.nprobe = a.nprobe;
   so.tiers = a.tier == "hot" ? TierFilter::kHot : a.tier == "cold" ? TierFilter::kCold : TierFilter::kAll;
   so.with_payload = a.with_payload;
+  so.explain = a.explain;
   auto results = (*store)->Search(vectors, so);
   if (!results.ok()) return Fail(results.status());
   if (!a.no_touch) {
+    // Accesses are recorded; the top restore_top_n cold results of each
+    // query are queued for restore to hot (priority 1 / (1 + rank)).
+    auto params = (*store)->GetParams();
+    if (!params.ok()) return Fail(params.status());
+    size_t top_n = size_t((*params)["restore_top_n"]);
     std::vector<int64_t> touched;
+    std::vector<std::pair<int64_t, double>> restore;
     for (const auto& hits : *results)
-      for (const auto& h : hits) touched.push_back(h.row_id);
-    Status t = (*store)->Touch(touched);
+      for (size_t i = 0; i < hits.size(); ++i) {
+        touched.push_back(hits[i].row_id);
+        if (hits[i].tier == Tier::kCold && i < top_n) restore.emplace_back(hits[i].row_id, 1.0 / double(1 + i));
+      }
+    Status t = (*store)->Touch(touched, restore);
     if (!t.ok()) return Fail(t.WithContext("recording access (use --no-touch for a read-only search)"));
   }
   Print(a, names, *results);
@@ -131,6 +151,7 @@ std::function<int()> SetupSearch(CLI::App* app) {
   app->add_option("--tier", a->tier, "Tiers to search")->check(CLI::IsMember({"all", "hot", "cold"}))->default_str("all");
   app->add_flag("--no-touch", a->no_touch, "Do not record accesses (read-only search)");
   app->add_flag("--with-payload", a->with_payload, "Include each result's payload");
+  app->add_flag("--explain", a->explain, "Show each result's score parts: distance, recency, accesses, importance, eviction score");
   app->add_option("--format", a->format, "jsonl (default off a TTY), json or table (default on a TTY)")
       ->check(CLI::IsMember({"jsonl", "json", "table"}));
   app->footer("Example: aether search ./mem --vector '[0.1, 0.2, 0.3]' -k 5 --with-payload");

@@ -1,6 +1,7 @@
 // aether stats STORE [--format table|json|prometheus]
 #include <fmt/format.h>
 
+#include "aether/env.h"
 #include "aether/store.h"
 #include "cli.h"
 
@@ -15,6 +16,20 @@ struct Metric {
   const char* prom_labels;
   const char* help;
 };
+
+// Temp file in the same directory, fsync, rename: a scraper never reads a
+// half-written file.
+Status WriteFileAtomically(const std::string& path, const std::string& data) {
+  Env* env = Env::Default();
+  std::string tmp = path + ".tmp";
+  {
+    AETHER_ASSIGN_OR_RETURN(auto f, env->Open(tmp, OpenMode::kCreate));
+    AETHER_RETURN_IF_ERROR(f->Truncate(0));
+    AETHER_RETURN_IF_ERROR(f->Write(0, data.data(), data.size()));
+    AETHER_RETURN_IF_ERROR(f->Sync());
+  }
+  return env->Rename(tmp, path);
+}
 
 std::vector<Metric> Metrics(const StoreStats& s) {
   double ratio = s.cold_bytes > 0 ? double(s.cold_raw_bytes) / double(s.cold_bytes) : 0;
@@ -55,6 +70,7 @@ std::function<int()> SetupStats(CLI::App* app) {
     std::string format = "table";
     uint64_t recall = 0;
     uint64_t seed = 1;
+    std::string output;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
@@ -63,6 +79,7 @@ std::function<int()> SetupStats(CLI::App* app) {
       ->default_str("table");
   app->add_option("--recall", a->recall, "Also measure recall@10 of the index on N sampled cold vectors");
   app->add_option("--seed", a->seed, "Seed for --recall sampling")->default_val(1);
+  app->add_option("--output", a->output, "Write to FILE atomically (temp file + rename), e.g. a node_exporter textfile");
   app->footer("Example: aether stats ./mem --format prometheus > /var/lib/node_exporter/aether.prom");
   return [a]() -> int {
     OpenOptions o;
@@ -82,24 +99,30 @@ std::function<int()> SetupStats(CLI::App* app) {
       metrics.push_back({"recall_queries", double(recall.queries), "aether_index_recall_queries", "",
                          "Sampled cold vectors used for recall_at_10."});
     }
+    std::string out;
     if (a->format == "json") {
       nlohmann::json j = {{"metric", MetricName(stats->metric)}};
       for (const auto& m : metrics) {
-        if (m.value == double(uint64_t(m.value))) j[m.key] = uint64_t(m.value);
+        if (m.value >= 0 && m.value == double(uint64_t(m.value))) j[m.key] = uint64_t(m.value);
         else j[m.key] = m.value;
       }
-      fmt::print("{}\n", j.dump());
+      out = j.dump() + "\n";
     } else if (a->format == "prometheus") {
       for (const auto& m : metrics) {
-        if (*m.help) fmt::print("# HELP {} {}\n# TYPE {} gauge\n", m.prom_name, m.help, m.prom_name);
-        if (*m.prom_labels) fmt::print("{}{{{}}} {}\n", m.prom_name, m.prom_labels, m.value);
-        else fmt::print("{} {}\n", m.prom_name, m.value);
+        if (*m.help) out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", m.prom_name, m.help, m.prom_name);
+        if (*m.prom_labels) out += fmt::format("{}{{{}}} {}\n", m.prom_name, m.prom_labels, m.value);
+        else out += fmt::format("{} {}\n", m.prom_name, m.value);
       }
     } else {
-      fmt::print("{:<22} {}\n", "metric", MetricName(stats->metric));
-      for (const auto& m : metrics) fmt::print("{:<22} {}\n", m.key, m.value);
+      out += fmt::format("{:<22} {}\n", "metric", MetricName(stats->metric));
+      for (const auto& m : metrics) out += fmt::format("{:<22} {}\n", m.key, m.value);
     }
-    return kExitOk;
+    if (a->output.empty()) {
+      fmt::print("{}", out);
+      return kExitOk;
+    }
+    Status w = WriteFileAtomically(a->output, out);
+    return w.ok() ? kExitOk : Fail(w);
   };
 }
 

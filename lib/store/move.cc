@@ -31,11 +31,8 @@ Result<double> StoreImpl::ConfigNumber(const std::string& key, double fallback) 
 
 // Every hot memory with its eviction score, lowest first.
 Result<std::vector<std::pair<double, MemoryLocation>>> StoreImpl::HotByScore() {
-  EvictionWeights w;
-  AETHER_ASSIGN_OR_RETURN(w.alpha, ConfigNumber("alpha", w.alpha));
-  AETHER_ASSIGN_OR_RETURN(w.beta, ConfigNumber("beta", w.beta));
-  AETHER_ASSIGN_OR_RETURN(w.gamma, ConfigNumber("gamma", w.gamma));
-  AETHER_ASSIGN_OR_RETURN(w.delta, ConfigNumber("delta", w.delta));
+  AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
+  EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
   int64_t now = env_->NowMs();
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, id, slot, last_access_ms, access_count, "
                                                 "importance FROM memories WHERE tier = 0"));
@@ -275,9 +272,8 @@ Status StoreImpl::LoadDueQueue(std::vector<MemoryLocation>* rows, MoveReport* re
 // Records a failed restore attempt: exponential backoff, dropped after the
 // maximum number of retries.
 Status StoreImpl::DeferQueued(const std::vector<MemoryLocation>& rows, const std::string& error, MoveReport* report) {
-  AETHER_ASSIGN_OR_RETURN(double max_retries, ConfigNumber("max_retries", 5));
-  AETHER_ASSIGN_OR_RETURN(double base, ConfigNumber("backoff_base_ms", 60000));
-  AETHER_ASSIGN_OR_RETURN(double cap, ConfigNumber("backoff_max_ms", 3600000));
+  AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
+  double max_retries = p.max_retries, base = p.backoff_base_ms, cap = p.backoff_max_ms;
   int64_t now = env_->NowMs();
   return InTransaction(db_.get(), [&]() -> Status {
     AETHER_ASSIGN_OR_RETURN(Stmt get, db_->Prepare("SELECT attempts FROM restore_queue WHERE row_id = ?"));

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "meta/schema.h"
+#include "policy/eviction.h"
 #include "search/distance.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
@@ -182,12 +183,25 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
     for (const Candidate& c : tops[q].Take()) {
       AETHER_ASSIGN_OR_RETURN(const MemoryLocation* loc, live.Lookup(c.row_id));
       Tier tier = loc && loc->tier == kTierCold ? Tier::kCold : Tier::kHot;
-      SearchHit hit{c.row_id, loc ? loc->id : "", c.distance, tier, ""};
+      SearchHit hit{c.row_id, loc ? loc->id : "", c.distance, tier, "", {}};
       if (payload_stmt) {
         payload_stmt->Bind(1, c.row_id);
         AETHER_ASSIGN_OR_RETURN(bool row, payload_stmt->Step());
         if (row && !payload_stmt->IsNull(0)) hit.payload_json = payload_stmt->Text(0);
         payload_stmt->Reset();
+      }
+      if (options.explain) {
+        AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
+        AETHER_ASSIGN_OR_RETURN(Stmt ex, db_->Prepare("SELECT last_access_ms, access_count, importance FROM memories "
+                                                      "WHERE row_id = ?"));
+        ex.Bind(1, c.row_id);
+        AETHER_ASSIGN_OR_RETURN(bool row, ex.Step());
+        if (row) {
+          AccessStats a{ex.Int(0), uint64_t(ex.Int(1)), ex.Double(2), 1.0};
+          int64_t now = env_->NowMs();
+          hit.explain = {std::max<int64_t>(0, now - a.last_access_ms) / 3.6e6, a.access_count, a.importance,
+                         EvictionScore(EvictionWeights{p.alpha, p.beta, p.gamma, p.delta}, a, now)};
+        }
       }
       results[q].push_back(std::move(hit));
     }
@@ -195,9 +209,11 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
   return results;
 }
 
-Status StoreImpl::Touch(const std::vector<int64_t>& row_ids) {
-  if (row_ids.empty()) return Status::Ok();
+Status StoreImpl::Touch(const std::vector<int64_t>& row_ids,
+                        const std::vector<std::pair<int64_t, double>>& restore) {
+  if (row_ids.empty() && restore.empty()) return Status::Ok();
   AETHER_RETURN_IF_ERROR(EnsureExclusive());
+  AETHER_RETURN_IF_ERROR(QueueRestores(restore));
   int64_t now = env_->NowMs();
   return InTransaction(db_.get(), [&]() -> Status {
     AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("UPDATE memories SET last_access_ms = ?, "

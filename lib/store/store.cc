@@ -220,7 +220,19 @@ Result<std::vector<std::vector<SearchHit>>> Store::Search(const std::vector<std:
                                                           const SearchOptions& options) {
   return impl_->Search(queries, options);
 }
-Status Store::Touch(const std::vector<int64_t>& row_ids) { return impl_->Touch(row_ids); }
+Status Store::Touch(const std::vector<int64_t>& row_ids, const std::vector<std::pair<int64_t, double>>& restore) {
+  return impl_->Touch(row_ids, restore);
+}
+Result<std::vector<std::string>> Store::Feedback(const std::vector<FeedbackItem>& items) {
+  return impl_->Feedback(items);
+}
+Result<MaintainReport> Store::Maintain(const MaintainOptions& o) { return impl_->Maintain(o); }
+Result<std::map<std::string, double>> Store::GetParams() { return impl_->GetParams(); }
+Status Store::SetParam(const std::string& key, double value) { return impl_->SetParams({{key, value}}, "set"); }
+Status Store::ApplyPreset(const std::string& name) { return impl_->ApplyPreset(name); }
+Result<std::vector<HistoryEntry>> Store::History(const std::string& id, int64_t since_ms) {
+  return impl_->History(id, since_ms);
+}
 Result<std::vector<std::optional<MemoryRecord>>> Store::Get(const std::vector<std::string>& ids) {
   return impl_->Get(ids);
 }

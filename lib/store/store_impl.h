@@ -23,6 +23,7 @@
 #include "hot/slot_file.h"
 #include "journal/journal.h"
 #include "meta/sqlite_db.h"
+#include "policy/params.h"
 
 namespace aether {
 
@@ -93,7 +94,7 @@ class StoreImpl {
   // search.cc
   Result<std::vector<std::vector<SearchHit>>> Search(const std::vector<std::vector<float>>& queries,
                                                      const SearchOptions& options);
-  Status Touch(const std::vector<int64_t>& row_ids);
+  Status Touch(const std::vector<int64_t>& row_ids, const std::vector<std::pair<int64_t, double>>& restore);
 
   // records.cc
   Result<std::vector<std::optional<MemoryRecord>>> Get(const std::vector<std::string>& ids);
@@ -109,6 +110,17 @@ class StoreImpl {
 
   // verify.cc
   Result<VerifyReport> Verify();
+
+  // dynamics.cc
+  Result<std::map<std::string, double>> GetParams();
+  Result<PolicyParams> Params();
+  Status SetParams(const std::map<std::string, double>& values, const std::string& why);
+  Status ApplyPreset(const std::string& name);
+  Result<std::vector<std::string>> Feedback(const std::vector<FeedbackItem>& items);
+  Result<MaintainReport> Maintain(const MaintainOptions& o);
+  Result<std::vector<HistoryEntry>> History(const std::string& id, int64_t since_ms);
+  Status QueueRestores(const std::vector<std::pair<int64_t, double>>& entries);
+  Status Audit(const std::string& kind, const std::string& id, const std::string& detail);
 
   // index.cc
   Result<RebuildReport> RebuildIndex(const RebuildOptions& o);

@@ -53,6 +53,7 @@ struct IngestBatchResult {
 enum class TierFilter { kAll, kHot, kCold };
 
 struct SearchOptions {
+  bool explain = false;  // fill SearchHit::explain
   uint32_t k = 10;
   uint32_t nprobe = 0;  // cold partitions to scan (0: the store's default)
   TierFilter tiers = TierFilter::kAll;
@@ -65,6 +66,12 @@ struct SearchHit {
   float distance = 0;
   Tier tier = Tier::kHot;
   std::string payload_json;  // filled when SearchOptions::with_payload
+  struct Explain {
+    double recency_hours = 0;  // since last access
+    uint64_t access_count = 0;
+    double importance = 0;
+    double score = 0;          // eviction score (low: leaves the hot tier first)
+  } explain;                   // filled when SearchOptions::explain
 };
 
 // A stored memory with its metadata, as returned by Store::Get.
@@ -170,6 +177,38 @@ struct RecallReport {
   uint32_t k = 10;
   uint32_t nprobe = 0;
   double recall = 0;  // mean recall@k of the indexed cold search vs an exact cold scan
+};
+
+struct FeedbackItem {
+  std::string id;
+  double reward = 0;  // in [0, 1]
+};
+
+struct MaintainOptions {
+  uint64_t seed = 0;     // 0: a random seed
+  bool dry_run = false;  // compute the tick, change nothing
+};
+
+struct MaintainReport {
+  uint64_t seed = 0;
+  double temperature_before = 0, temperature_after = 0;
+  bool pressure = false;
+  uint64_t importance_decayed = 0;
+  uint64_t hot_candidates = 0, cold_candidates = 0;
+  uint64_t descended_sampled = 0, descended_capacity = 0;
+  uint64_t queued = 0, restored = 0, evicted_for_restore = 0;
+  uint64_t deferred = 0, dropped = 0;
+  uint64_t queue_depth_before = 0, queue_depth_after = 0;
+  uint64_t hot_after = 0, hot_capacity = 0;
+  std::vector<PlannedMove> moves;  // what moved (or, dry run, would move), with reasons
+};
+
+struct HistoryEntry {
+  int64_t seq = 0;
+  int64_t ts_ms = 0;
+  std::string kind;    // ingest? no: descend, ascend, delete, feedback, config
+  std::string id;      // memory id, or config key
+  std::string detail;  // JSON
 };
 
 // What the journal replay did when a store was opened (or by Recover()).

@@ -7,6 +7,7 @@
 // through the lock (see format-spec/README.md, "Concurrency").
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,7 +48,9 @@ class Store {
                                                      const SearchOptions& options);
   // Records an access (last access = now, count + 1) for each row id, in one
   // transaction. Takes the exclusive lock if the store was opened for reading.
-  Status Touch(const std::vector<int64_t>& row_ids);
+  // Also queues `restore` (row id, priority) for restore to hot, merging.
+  Status Touch(const std::vector<int64_t>& row_ids,
+               const std::vector<std::pair<int64_t, double>>& restore = {});
 
   // One entry per id: the record, or nullopt when the id is unknown.
   Result<std::vector<std::optional<MemoryRecord>>> Get(const std::vector<std::string>& ids);
@@ -70,6 +73,15 @@ class Store {
   // Samples `queries` stored cold vectors and compares the indexed search at
   // the default nprobe with an exact scan of the cold tier.
   Result<RecallReport> RecallCheck(uint64_t queries, uint64_t seed);
+
+  // Memory dynamics (DESIGN.md §6). Feedback returns the unknown ids.
+  Result<std::vector<std::string>> Feedback(const std::vector<FeedbackItem>& items);
+  Result<MaintainReport> Maintain(const MaintainOptions& options);
+  // Model parameters: every key of policy/params (defaults filled in).
+  Result<std::map<std::string, double>> GetParams();
+  Status SetParam(const std::string& key, double value);  // validated; audited
+  Status ApplyPreset(const std::string& name);
+  Result<std::vector<HistoryEntry>> History(const std::string& id, int64_t since_ms);
 
   // Checks every checksum and the metadata against the files.
   Result<VerifyReport> Verify();

@@ -1,0 +1,240 @@
+// Memory dynamics on the command line: feedback, maintain (one cron tick),
+// config (parameters and presets) and history (the audit log).
+#include <cmath>
+#include <fstream>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "aether/jsonl.h"
+#include "aether/store.h"
+#include "cli.h"
+
+namespace aether::cli {
+namespace {
+
+Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& a, AccessMode mode) {
+  OpenOptions o;
+  o.access = mode;
+  o.wait_seconds = a.wait;
+  return Store::Open(a.store, o);
+}
+
+// Reads {"id", "reward"} lines; bad lines are errors naming file:line.
+Status ReadFeedback(const std::string& path, std::vector<FeedbackItem>* items, std::vector<uint64_t>* lines,
+                    std::string* name) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  *name = "<stdin>";
+  if (path != "-") {
+    file.open(path);
+    if (!file) return Status::NotFound(path + ": cannot open feedback file");
+    in = &file;
+    *name = path;
+  }
+  LineReader reader(in, *name);
+  std::string line;
+  bool too_long = false;
+  while (reader.Next(&line, &too_long)) {
+    std::string where = fmt::format("{}:{}", *name, reader.line_number());
+    if (too_long) return Status::BadInput(where + ": line is too long");
+    if (IsBlank(line)) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      return Status::BadInput(where + ": malformed JSON");
+    }
+    if (!j.is_object() || !j.contains("id") || !j["id"].is_string() || !j.contains("reward") || !j["reward"].is_number())
+      return Status::BadInput(where + ": expected {\"id\": string, \"reward\": number in [0, 1]}");
+    double r = j["reward"].get<double>();
+    if (!(r >= 0 && r <= 1)) return Status::BadInput(fmt::format("{}: reward {} is outside [0, 1]", where, r));
+    items->push_back({j["id"].get<std::string>(), r});
+    lines->push_back(reader.line_number());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::function<int()> SetupFeedback(CLI::App* app) {
+  struct Args {
+    StoreArgs store;
+    std::string id;
+    std::string reward;
+    std::string file;
+  };
+  auto a = std::make_shared<Args>();
+  AddStoreArgs(app, &a->store);
+  app->add_option("id", a->id, "Memory id");
+  app->add_option("reward", a->reward, "Reward in [0, 1]");
+  app->add_option("--file", a->file, "JSONL {\"id\", \"reward\"} lines (- for stdin)");
+  app->footer("Importance moves by EMA: imp = 0.8 * imp + 0.2 * reward.\nExample: aether feedback ./mem m42 1.0");
+  return [a]() -> int {
+    std::vector<FeedbackItem> items;
+    std::vector<uint64_t> lines;
+    std::string name = "command line";
+    if (!a->file.empty()) {
+      if (!a->id.empty()) return Fail(Status::InvalidArgument("give ID REWARD or --file, not both"));
+      Status s = ReadFeedback(a->file, &items, &lines, &name);
+      if (!s.ok()) return Fail(s);
+    } else {
+      if (a->id.empty() || a->reward.empty()) return Fail(Status::InvalidArgument("give ID REWARD or --file"));
+      char* end = nullptr;
+      double r = std::strtod(a->reward.c_str(), &end);
+      if (*end != '\0' || !(r >= 0 && r <= 1))
+        return Fail(Status::BadInput("reward '" + a->reward + "' is not a number in [0, 1]"));
+      items.push_back({a->id, r});
+      lines.push_back(0);
+    }
+    auto store = OpenStore(a->store, AccessMode::kWrite);
+    if (!store.ok()) return Fail(store.status());
+    auto missing = (*store)->Feedback(items);
+    if (!missing.ok()) return Fail(missing.status());
+    for (const auto& id : *missing) {
+      size_t i = 0;
+      while (i < items.size() && items[i].id != id) ++i;
+      Warn(lines[i] ? fmt::format("{}:{}: unknown id '{}' (skipped)", name, lines[i], id) : "not found: " + id);
+    }
+    Warn(fmt::format("applied {} rewards", items.size() - missing->size()));
+    return missing->empty() ? kExitOk : kExitNegative;
+  };
+}
+
+std::function<int()> SetupMaintain(CLI::App* app) {
+  struct Args {
+    StoreArgs store;
+    MaintainOptions m;
+    std::string format = "text";
+  };
+  auto a = std::make_shared<Args>();
+  AddStoreArgs(app, &a->store);
+  app->add_option("--seed", a->m.seed, "Seed for the tick's sampling (same seed and clock, same tick)");
+  app->add_flag("--dry-run", a->m.dry_run, "Compute the tick and print it; change nothing");
+  app->add_option("--format", a->format, "text or json")->check(CLI::IsMember({"text", "json"}))->default_str("text");
+  app->footer("One cron tick: decay, temperature, sampled moves, hot capacity, restore queue.\n"
+              "Example (crontab): */5 * * * * aether maintain /var/lib/mem --format json >> /var/log/aether.jsonl");
+  return [a]() -> int {
+    auto store = OpenStore(a->store, AccessMode::kWrite);
+    if (!store.ok()) return Fail(store.status());
+    auto r = (*store)->Maintain(a->m);
+    if (!r.ok()) return Fail(r.status());
+    if (a->format == "json") {
+      nlohmann::json moves = nlohmann::json::array();
+      for (const auto& m : r->moves)
+        moves.push_back({{"id", m.id}, {"from", TierName(m.from)}, {"to", TierName(m.to)}, {"reason", m.reason},
+                         {"score", m.score}});
+      fmt::print("{}\n", nlohmann::json({{"dry_run", a->m.dry_run}, {"seed", r->seed},
+                                         {"temperature_before", r->temperature_before},
+                                         {"temperature_after", r->temperature_after}, {"pressure", r->pressure},
+                                         {"importance_decayed", r->importance_decayed},
+                                         {"hot_candidates", r->hot_candidates}, {"cold_candidates", r->cold_candidates},
+                                         {"descended_sampled", r->descended_sampled},
+                                         {"descended_capacity", r->descended_capacity}, {"queued", r->queued},
+                                         {"restored", r->restored}, {"evicted_for_restore", r->evicted_for_restore},
+                                         {"deferred", r->deferred}, {"dropped", r->dropped},
+                                         {"queue_depth_before", r->queue_depth_before},
+                                         {"queue_depth_after", r->queue_depth_after}, {"hot", r->hot_after},
+                                         {"hot_capacity", r->hot_capacity}, {"moves", moves}})
+                             .dump());
+    } else {
+      fmt::print("temperature {:.4g} -> {:.4g}{}\n", r->temperature_before, r->temperature_after,
+                 r->pressure ? " (pressure)" : "");
+      fmt::print("importance decayed on {} memories\n", r->importance_decayed);
+      fmt::print("candidates: {} hot, {} cold\n", r->hot_candidates, r->cold_candidates);
+      fmt::print("hot -> cold: {} sampled, {} over capacity, {} evicted for restores\n", r->descended_sampled,
+                 r->descended_capacity, r->evicted_for_restore);
+      fmt::print("cold -> hot: {} queued, {} restored, {} deferred, {} dropped\n", r->queued, r->restored,
+                 r->deferred, r->dropped);
+      fmt::print("restore queue {} -> {}; hot {}/{}\n", r->queue_depth_before, r->queue_depth_after, r->hot_after,
+                 r->hot_capacity);
+      if (a->m.dry_run)
+        for (const auto& m : r->moves)
+          fmt::print("plan: {} {}->{} {} score={:.6g}\n", m.id, TierName(m.from), TierName(m.to), m.reason, m.score);
+    }
+    return kExitOk;
+  };
+}
+
+std::function<int()> SetupConfig(CLI::App* app) {
+  struct Args {
+    StoreArgs store;
+    std::string action;
+    std::string key;
+    std::string value;
+    std::string format = "text";
+  };
+  auto a = std::make_shared<Args>();
+  AddStoreArgs(app, &a->store);
+  app->add_option("action", a->action, "get, set or preset")->required()->check(CLI::IsMember({"get", "set", "preset"}));
+  app->add_option("key", a->key, "Parameter (get: omit for all), or preset name");
+  app->add_option("value", a->value, "New value (set)");
+  app->add_option("--format", a->format, "text or json")->check(CLI::IsMember({"text", "json"}))->default_str("text");
+  app->footer("Examples: aether config ./mem get\n          aether config ./mem set sample_rate 0.2\n"
+              "          aether config ./mem preset conservative");
+  return [a]() -> int {
+    bool write = a->action != "get";
+    auto store = OpenStore(a->store, write ? AccessMode::kWrite : AccessMode::kRead);
+    if (!store.ok()) return Fail(store.status());
+    if (a->action == "set") {
+      if (a->key.empty() || a->value.empty()) return Fail(Status::InvalidArgument("usage: config STORE set KEY VALUE"));
+      char* end = nullptr;
+      double v = std::strtod(a->value.c_str(), &end);
+      if (*end != '\0' || a->value.empty() || !std::isfinite(v))
+        return Fail(Status::InvalidArgument("value '" + a->value + "' is not a number"));
+      Status s = (*store)->SetParam(a->key, v);
+      if (!s.ok()) return Fail(s);
+    } else if (a->action == "preset") {
+      Status s = (*store)->ApplyPreset(a->key);
+      if (!s.ok()) return Fail(s);
+    }
+    auto params = (*store)->GetParams();
+    if (!params.ok()) return Fail(params.status());
+    if (a->action == "get" && !a->key.empty() && !params->count(a->key))
+      return Fail(Status::InvalidArgument("unknown config key '" + a->key + "'"));
+    if (a->format == "json") {
+      nlohmann::json j;
+      for (const auto& [k, v] : *params)
+        if (a->key.empty() || a->action == "preset" || k == a->key) j[k] = v;
+      fmt::print("{}\n", j.dump());
+      return kExitOk;
+    }
+    for (const auto& [k, v] : *params)
+      if (a->key.empty() || a->action == "preset" || k == a->key) fmt::print("{} {}\n", k, v);
+    return kExitOk;
+  };
+}
+
+std::function<int()> SetupHistory(CLI::App* app) {
+  struct Args {
+    StoreArgs store;
+    std::string id;
+    int64_t since = 0;
+    std::string format = "jsonl";
+  };
+  auto a = std::make_shared<Args>();
+  AddStoreArgs(app, &a->store);
+  app->add_option("id", a->id, "Only this memory (or config key)");
+  app->add_option("--since", a->since, "Only entries at or after this time (ms since the epoch)");
+  app->add_option("--format", a->format, "jsonl or table")->check(CLI::IsMember({"jsonl", "table"}))->default_str("jsonl");
+  app->footer("Moves, feedback, deletes (tombstones), config changes and maintain ticks.\n"
+              "Example: aether history ./mem m42");
+  return [a]() -> int {
+    auto store = OpenStore(a->store, AccessMode::kRead);
+    if (!store.ok()) return Fail(store.status());
+    auto h = (*store)->History(a->id, a->since);
+    if (!h.ok()) return Fail(h.status());
+    for (const auto& e : *h) {
+      if (a->format == "table") {
+        fmt::print("{:>6} {:>14} {:<9} {:<20} {}\n", e.seq, e.ts_ms, e.kind, e.id, e.detail);
+        continue;
+      }
+      nlohmann::json j = {{"seq", e.seq}, {"ts_ms", e.ts_ms}, {"kind", e.kind}, {"id", e.id}};
+      j["detail"] = e.detail.empty() ? nlohmann::json() : nlohmann::json::parse(e.detail, nullptr, false);
+      fmt::print("{}\n", j.dump());
+    }
+    return kExitOk;
+  };
+}
+
+}  // namespace aether::cli

@@ -1,0 +1,82 @@
+#include "policy/params.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace aether {
+
+const std::vector<ParamSpec>& AllParams() {
+  static const std::vector<ParamSpec> specs = {
+      {"alpha", 1.0, 0, 1e6, "eviction score weight of recency (per hour since last access)"},
+      {"beta", 1.0, 0, 1e6, "eviction score weight of ln(1 + access count)"},
+      {"gamma", 1.0, 0, 1e6, "eviction score weight of importance"},
+      {"delta", 0.0, 0, 1e6, "eviction score weight of cold cost"},
+      {"sigmoid_k", 1.0, 1e-6, 1e3, "steepness k of the move probability sigmoid(score, k)"},
+      {"min_temperature", 0.05, 0, 1, "temperature floor"},
+      {"max_temperature", 4.0, 0, 1e3, "temperature cap"},
+      {"decay_rate", 0.95, 0, 1, "temperature multiplier per tick"},
+      {"pressure_scale", 1.5, 1, 100, "temperature multiplier under pressure"},
+      {"pressure_queue_depth", 100, 1, 1e12, "restore-queue depth that counts as pressure"},
+      {"sample_rate", 0.1, 0, 1, "share of memories sampled as candidates per tick"},
+      {"max_candidates", 1000, 0, 1e9, "candidates per tick at most"},
+      {"importance_decay", 0.99, 0, 1, "importance multiplier per tick"},
+      {"restore_concurrency", 100, 0, 1e9, "restore-queue entries drained per tick at most"},
+      {"restore_top_n", 3, 0, 1e4, "cold results per query a search queues for restore"},
+      {"backoff_base_ms", 60000, 1, 1e12, "first restore retry delay"},
+      {"backoff_max_ms", 3600000, 1, 1e12, "longest restore retry delay"},
+      {"max_retries", 5, 1, 1e6, "failed restore attempts before an entry is dropped"},
+      {"hot_capacity", 65536, 0, 1e12, "memories the hot tier may hold"},
+  };
+  return specs;
+}
+
+const ParamSpec* FindParam(const std::string& key) {
+  for (const auto& p : AllParams())
+    if (key == p.key) return &p;
+  return nullptr;
+}
+
+const std::map<std::string, std::map<std::string, double>>& Presets() {
+  static const std::map<std::string, std::map<std::string, double>> presets = [] {
+    std::map<std::string, std::map<std::string, double>> m;
+    for (const auto& p : AllParams())
+      if (std::string(p.key) != "hot_capacity") m["default"][p.key] = p.default_value;
+    m["aggressive"] = {{"sample_rate", 0.5}, {"max_candidates", 10000}, {"sigmoid_k", 2.0},
+                       {"decay_rate", 0.9}, {"restore_top_n", 10}, {"restore_concurrency", 1000},
+                       {"importance_decay", 0.97}, {"min_temperature", 0.2}};
+    m["conservative"] = {{"sample_rate", 0.02}, {"max_candidates", 100}, {"sigmoid_k", 0.5},
+                         {"decay_rate", 0.98}, {"restore_top_n", 1}, {"restore_concurrency", 10},
+                         {"importance_decay", 0.995}, {"min_temperature", 0.01}};
+    m["disabled"] = {{"sample_rate", 0}, {"max_candidates", 0}, {"restore_top_n", 0},
+                     {"restore_concurrency", 0}, {"importance_decay", 1}};
+    return m;
+  }();
+  return presets;
+}
+
+PolicyParams ResolveParams(const std::map<std::string, double>& v) {
+  auto get = [&](const char* key) {
+    auto it = v.find(key);
+    return it != v.end() ? it->second : FindParam(key)->default_value;
+  };
+  return PolicyParams{get("alpha"), get("beta"), get("gamma"), get("delta"), get("sigmoid_k"),
+                      get("min_temperature"), get("max_temperature"), get("decay_rate"),
+                      get("pressure_scale"), get("pressure_queue_depth"), get("sample_rate"),
+                      get("max_candidates"), get("importance_decay"), get("restore_concurrency"),
+                      get("restore_top_n"), get("backoff_base_ms"), get("backoff_max_ms"),
+                      get("max_retries")};
+}
+
+double FeedbackImportance(double importance, double reward) {
+  return std::clamp(0.8 * importance + 0.2 * reward, 0.0, 1.0);
+}
+
+double Sigmoid(double x, double k) { return 1.0 / (1.0 + std::exp(-k * x)); }
+
+double NextTemperature(double t, bool pressure, const PolicyParams& p) {
+  t = std::max(p.min_temperature, t * p.decay_rate);
+  if (pressure) t *= p.pressure_scale;
+  return std::min(p.max_temperature, t);
+}
+
+}  // namespace aether

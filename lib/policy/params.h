@@ -1,0 +1,46 @@
+// The tunable parameters of the memory-dynamics model (DESIGN.md §6), their
+// defaults, valid ranges and presets. Values live in the store's config
+// table; absent keys take the default. Stateless; thread-safe.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace aether {
+
+struct ParamSpec {
+  const char* key;
+  double default_value;
+  double min;
+  double max;
+  const char* help;
+};
+
+// Every parameter, in documentation order.
+const std::vector<ParamSpec>& AllParams();
+const ParamSpec* FindParam(const std::string& key);
+// Preset name -> values it sets ("default" sets every default).
+const std::map<std::string, std::map<std::string, double>>& Presets();
+
+// The model's parameters, resolved.
+struct PolicyParams {
+  double alpha, beta, gamma, delta;
+  double sigmoid_k;
+  double min_temperature, max_temperature, decay_rate, pressure_scale, pressure_queue_depth;
+  double sample_rate, max_candidates;
+  double importance_decay;
+  double restore_concurrency, restore_top_n;
+  double backoff_base_ms, backoff_max_ms, max_retries;
+};
+// Builds PolicyParams from key -> value (missing keys: defaults).
+PolicyParams ResolveParams(const std::map<std::string, double>& values);
+
+// Feedback EMA: imp = 0.8 * imp + 0.2 * reward, clamped to [0, 1].
+double FeedbackImportance(double importance, double reward);
+// sigmoid(x, k) = 1 / (1 + exp(-k x)).
+double Sigmoid(double x, double k);
+// One tick of temperature: decay, floor, pressure scale, cap.
+double NextTemperature(double t, bool pressure, const PolicyParams& p);
+
+}  // namespace aether

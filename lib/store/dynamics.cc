@@ -1,0 +1,251 @@
+// Memory dynamics (DESIGN.md §6): parameters, feedback, the maintenance
+// tick, and the audit history.
+//
+// Shape of a tick (Maintain):
+//   1. read parameters, temperature, queue depth, hot count; pressure?
+//   2. temperature: decay, floor, pressure scale, cap
+//   3. sample candidates (sample_rate, max_candidates; seeded); each moves
+//      with probability sigmoid(+-score, k) * min(t, 1): hot ones down,
+//      cold ones onto the restore queue
+//   4. writes: importance decay + temperature (one txn), sampled descends,
+//      capacity enforcement (lowest scores), queueing, queue drain with
+//      eviction and backoff; every move through the migration protocol.
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "meta/schema.h"
+#include "policy/eviction.h"
+#include "policy/params.h"
+#include "store/store_impl.h"
+
+namespace aether {
+
+Result<std::map<std::string, double>> StoreImpl::GetParams() {
+  std::map<std::string, double> m;
+  for (const ParamSpec& p : AllParams()) {
+    AETHER_ASSIGN_OR_RETURN(m[p.key], ConfigNumber(p.key, p.default_value));
+  }
+  return m;
+}
+
+Result<PolicyParams> StoreImpl::Params() {
+  AETHER_ASSIGN_OR_RETURN(auto m, GetParams());
+  return ResolveParams(m);
+}
+
+Status StoreImpl::Audit(const std::string& kind, const std::string& id, const std::string& detail) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("INSERT INTO audit_log(ts_ms, kind, id, detail) VALUES(?, ?, ?, ?)"));
+  st.Bind(1, env_->NowMs()).Bind(2, kind).Bind(3, id).Bind(4, detail);
+  return st.Run();
+}
+
+Status StoreImpl::SetParams(const std::map<std::string, double>& values, const std::string& why) {
+  if (access_ != AccessMode::kWrite) return Status::Internal("config set on a store opened read-only");
+  AETHER_ASSIGN_OR_RETURN(auto current, GetParams());
+  auto next = current;
+  for (const auto& [key, value] : values) {
+    const ParamSpec* spec = FindParam(key);
+    if (!spec) {
+      std::string keys;
+      for (const auto& p : AllParams()) keys += std::string(keys.empty() ? "" : ", ") + p.key;
+      return Status::InvalidArgument("unknown config key '" + key + "' (keys: " + keys + ")");
+    }
+    if (!(value >= spec->min && value <= spec->max))
+      return Status::InvalidArgument(fmt::format("{} = {} is outside [{}, {}]", key, value, spec->min, spec->max));
+    next[key] = value;
+  }
+  if (next["min_temperature"] > next["max_temperature"])
+    return Status::InvalidArgument("min_temperature must not exceed max_temperature");
+  if (next["backoff_base_ms"] > next["backoff_max_ms"])
+    return Status::InvalidArgument("backoff_base_ms must not exceed backoff_max_ms");
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+    for (const auto& [key, value] : values) {
+      AETHER_RETURN_IF_ERROR(SetConfigValue(db_.get(), key, fmt::format("{}", value)));
+      AETHER_RETURN_IF_ERROR(Audit("config", key, fmt::format("{{\"from\":{},\"to\":{},\"by\":\"{}\"}}",
+                                                              current[key], value, why)));
+    }
+    return Status::Ok();
+  }));
+  config_.hot_capacity = uint64_t(next["hot_capacity"]);
+  return Status::Ok();
+}
+
+Status StoreImpl::ApplyPreset(const std::string& name) {
+  auto it = Presets().find(name);
+  if (it == Presets().end())
+    return Status::InvalidArgument("unknown preset '" + name + "' (aggressive, conservative, default, disabled)");
+  return SetParams(it->second, "preset " + name);
+}
+
+Result<std::vector<std::string>> StoreImpl::Feedback(const std::vector<FeedbackItem>& items) {
+  if (access_ != AccessMode::kWrite) return Status::Internal("feedback on a store opened read-only");
+  std::vector<std::string> missing;
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+    missing.clear();
+    AETHER_ASSIGN_OR_RETURN(Stmt get, db_->Prepare("SELECT row_id, importance FROM memories WHERE id = ?"));
+    AETHER_ASSIGN_OR_RETURN(Stmt set, db_->Prepare("UPDATE memories SET importance = ? WHERE row_id = ?"));
+    for (const FeedbackItem& f : items) {
+      if (!(f.reward >= 0 && f.reward <= 1))
+        return Status::InvalidArgument(fmt::format("reward {} for '{}' is outside [0, 1]", f.reward, f.id));
+      get.Bind(1, f.id);
+      AETHER_ASSIGN_OR_RETURN(bool found, get.Step());
+      if (!found) {
+        get.Reset();
+        missing.push_back(f.id);
+        continue;
+      }
+      int64_t row = get.Int(0);
+      double before = get.Double(1);
+      get.Reset();
+      double after = FeedbackImportance(before, f.reward);
+      set.Bind(1, after).Bind(2, row);
+      AETHER_RETURN_IF_ERROR(set.Run());
+      AETHER_RETURN_IF_ERROR(Audit("feedback", f.id, fmt::format("{{\"reward\":{},\"from\":{},\"to\":{}}}",
+                                                                  f.reward, before, after)));
+    }
+    return Status::Ok();
+  }));
+  return missing;
+}
+
+Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
+  if (access_ != AccessMode::kWrite) return Status::Internal("maintain on a store opened read-only");
+  MaintainReport rep;
+  AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
+  const int64_t now = env_->NowMs();
+  rep.seed = o.seed ? o.seed : env_->RandomSeed();
+  std::mt19937_64 rng(rep.seed);
+  std::uniform_real_distribution<double> u01(0, 1);
+
+  AETHER_ASSIGN_OR_RETURN(rep.temperature_before, ConfigNumber("temperature", 1.0));
+  AETHER_ASSIGN_OR_RETURN(int64_t depth, db_->QueryInt("SELECT COUNT(*) FROM restore_queue"));
+  AETHER_ASSIGN_OR_RETURN(int64_t hot_count, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 0"));
+  rep.queue_depth_before = uint64_t(depth);
+  rep.hot_capacity = config_.hot_capacity;
+  rep.pressure = double(depth) >= p.pressure_queue_depth || uint64_t(hot_count) > config_.hot_capacity;
+  rep.temperature_after = NextTemperature(rep.temperature_before, rep.pressure, p);
+  const double heat = std::min(rep.temperature_after, 1.0);
+
+  // Sample candidates and decide each one's move.
+  EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
+  std::vector<MemoryLocation> down;
+  std::vector<std::pair<int64_t, double>> up;
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, id, tier, slot, last_access_ms, access_count, "
+                                                "importance FROM memories ORDER BY row_id"));
+  uint64_t sampled = 0;
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    if (p.sample_rate <= 0 || sampled >= uint64_t(p.max_candidates)) break;
+    if (u01(rng) >= p.sample_rate) continue;
+    ++sampled;
+    AccessStats a{st.Int(4), uint64_t(st.Int(5)), st.Double(6) * p.importance_decay, 1.0};
+    double score = EvictionScore(w, a, now);
+    bool hot = st.Int(2) == kTierHot;
+    double prob = (hot ? Sigmoid(-score, p.sigmoid_k) : Sigmoid(score, p.sigmoid_k)) * heat;
+    (hot ? rep.hot_candidates : rep.cold_candidates)++;
+    if (u01(rng) >= prob) continue;
+    if (hot) {
+      down.push_back(MemoryLocation{st.Int(0), st.Text(1), kTierHot, st.Int(3), 0, 0, 0});
+      rep.moves.push_back({st.Text(1), Tier::kHot, Tier::kCold, "sampled", score});
+    } else {
+      up.emplace_back(st.Int(0), prob);
+      rep.moves.push_back({st.Text(1), Tier::kCold, Tier::kHot, "queued", score});
+    }
+  }
+  st.Reset();
+  if (o.dry_run) {
+    rep.hot_after = uint64_t(hot_count);
+    rep.queue_depth_after = rep.queue_depth_before;
+    return rep;
+  }
+
+  // 1. importance decay and the new temperature, in one transaction.
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+    if (p.importance_decay != 1.0) {
+      AETHER_ASSIGN_OR_RETURN(Stmt d, db_->Prepare("UPDATE memories SET importance = importance * ?"));
+      d.Bind(1, p.importance_decay);
+      AETHER_RETURN_IF_ERROR(d.Run());
+      rep.importance_decayed = uint64_t(db_->Changes());
+    }
+    return SetConfigValue(db_.get(), "temperature", fmt::format("{}", rep.temperature_after));
+  }));
+  // 2. sampled descends, 3. the capacity, 4. queueing, 5. the queue drain.
+  MoveOptions mo;
+  MoveReport moved;
+  AETHER_RETURN_IF_ERROR(DescendRows(down, mo, &moved, down.size()));
+  rep.descended_sampled = moved.moved;
+  AETHER_ASSIGN_OR_RETURN(hot_count, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 0"));
+  if (uint64_t(hot_count) > config_.hot_capacity) {
+    AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
+    std::vector<MemoryLocation> over;
+    for (size_t i = 0; i < uint64_t(hot_count) - config_.hot_capacity && i < scored.size(); ++i) {
+      over.push_back(scored[i].second);
+      rep.moves.push_back({scored[i].second.id, Tier::kHot, Tier::kCold, "capacity", scored[i].first});
+    }
+    MoveReport cap;
+    AETHER_RETURN_IF_ERROR(DescendRows(over, mo, &cap, over.size()));
+    rep.descended_capacity = cap.moved;
+  }
+  AETHER_RETURN_IF_ERROR(QueueRestores(up));
+  rep.queued = up.size();
+  if (p.restore_concurrency >= 1) {
+    MoveOptions drain;
+    drain.queued = true;
+    drain.evict = true;
+    drain.limit = uint64_t(p.restore_concurrency);
+    AETHER_ASSIGN_OR_RETURN(MoveReport r, Ascend(drain));
+    rep.restored = r.moved - r.evicted;
+    rep.evicted_for_restore = r.evicted;
+    rep.deferred = r.deferred.size();
+    rep.dropped = r.dropped.size();
+    for (const auto& m : r.plan) rep.moves.push_back(m);
+  }
+  AETHER_ASSIGN_OR_RETURN(depth, db_->QueryInt("SELECT COUNT(*) FROM restore_queue"));
+  AETHER_ASSIGN_OR_RETURN(hot_count, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 0"));
+  rep.queue_depth_after = uint64_t(depth);
+  rep.hot_after = uint64_t(hot_count);
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] {
+    return Audit("maintain", "", fmt::format("{{\"seed\":{},\"temperature\":{},\"descended\":{},\"restored\":{},"
+                                             "\"queued\":{}}}",
+                                             rep.seed, rep.temperature_after,
+                                             rep.descended_sampled + rep.descended_capacity, rep.restored, rep.queued));
+  }));
+  return rep;
+}
+
+// Upserts restore-queue entries (row id, priority) for memories that are
+// still cold; a repeated request keeps the higher priority.
+Status StoreImpl::QueueRestores(const std::vector<std::pair<int64_t, double>>& entries) {
+  if (entries.empty()) return Status::Ok();
+  int64_t now = env_->NowMs();
+  return InTransaction(db_.get(), [&]() -> Status {
+    AETHER_ASSIGN_OR_RETURN(
+        Stmt put, db_->Prepare("INSERT INTO restore_queue(row_id, priority, attempts, next_attempt_ms) "
+                               "SELECT row_id, ?, 0, ? FROM memories WHERE row_id = ? AND tier = 1 "
+                               "ON CONFLICT(row_id) DO UPDATE SET priority = max(priority, excluded.priority)"));
+    for (const auto& [row, priority] : entries) {
+      put.Bind(1, priority).Bind(2, now).Bind(3, row);
+      AETHER_RETURN_IF_ERROR(put.Run());
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<HistoryEntry>> StoreImpl::History(const std::string& id, int64_t since_ms) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT seq, ts_ms, kind, COALESCE(id, ''), COALESCE(detail, '') "
+                                                "FROM audit_log WHERE ts_ms >= ? AND (? = '' OR id = ?) ORDER BY seq"));
+  st.Bind(1, since_ms).Bind(2, id).Bind(3, id);
+  std::vector<HistoryEntry> out;
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4)});
+  }
+  return out;
+}
+
+}  // namespace aether
