@@ -39,6 +39,24 @@ TempDir::~TempDir() {
 }
 
 namespace {
+// argv and envp for posix_spawn; the strings live in the struct.
+struct SpawnArgs {
+  std::vector<std::string> argv_s, env_s;
+  std::vector<char*> argv, envp;
+};
+
+std::vector<std::string> ChildEnv(const std::vector<std::string>& extra);
+
+void BuildSpawnArgs(const std::vector<std::string>& args, const std::vector<std::string>& env, SpawnArgs* out) {
+  out->argv_s = {AETHER_BIN};
+  out->argv_s.insert(out->argv_s.end(), args.begin(), args.end());
+  for (auto& a : out->argv_s) out->argv.push_back(a.data());
+  out->argv.push_back(nullptr);
+  out->env_s = ChildEnv(env);
+  for (auto& e : out->env_s) out->envp.push_back(e.data());
+  out->envp.push_back(nullptr);
+}
+
 std::vector<std::string> ChildEnv(const std::vector<std::string>& extra) {
   std::vector<std::string> env_s;
   for (char** e = environ; *e; ++e) {
@@ -63,17 +81,10 @@ RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
   for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) posix_spawn_file_actions_addclose(&fa, fd);
-  std::vector<std::string> argv_s = {AETHER_BIN};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s = ChildEnv(env);
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
+  SpawnArgs sa;
+  BuildSpawnArgs(args, env, &sa);
   pid_t pid;
-  if (posix_spawn(&pid, AETHER_BIN, &fa, nullptr, argv.data(), envp.data()) != 0)
+  if (posix_spawn(&pid, AETHER_BIN, &fa, nullptr, sa.argv.data(), sa.envp.data()) != 0)
     throw std::runtime_error("posix_spawn failed");
   posix_spawn_file_actions_destroy(&fa);
   close(in[0]);
@@ -123,17 +134,10 @@ int SpawnAether(const std::vector<std::string>& args, const std::vector<std::str
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  std::vector<std::string> argv_s = {AETHER_BIN};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s = ChildEnv(env);
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
+  SpawnArgs sa;
+  BuildSpawnArgs(args, env, &sa);
   pid_t pid;
-  if (posix_spawn(&pid, AETHER_BIN, &fa, nullptr, argv.data(), envp.data()) != 0)
+  if (posix_spawn(&pid, AETHER_BIN, &fa, nullptr, sa.argv.data(), sa.envp.data()) != 0)
     throw std::runtime_error("posix_spawn failed");
   posix_spawn_file_actions_destroy(&fa);
   return pid;
@@ -189,6 +193,12 @@ std::string VectorJson(const std::vector<float>& v) {
   nlohmann::json j = nlohmann::json::array();
   for (float f : v) j.push_back(f);
   return j.dump();
+}
+
+std::vector<std::string> Ids(const std::vector<Mem>& mems) {
+  std::vector<std::string> ids;
+  for (const auto& m : mems) ids.push_back(m.id);
+  return ids;
 }
 
 std::string ToJsonl(const std::vector<Mem>& mems) {

@@ -50,6 +50,7 @@ struct Mem {
 };
 std::vector<Mem> RandomMems(size_t n, uint32_t dim, uint64_t seed, const std::string& prefix = "m");
 std::string ToJsonl(const std::vector<Mem>& mems);
+std::vector<std::string> Ids(const std::vector<Mem>& mems);
 std::string VectorJson(const std::vector<float>& v);
 
 // Independent reference: exact top-k ids by brute force in double precision.

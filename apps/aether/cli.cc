@@ -32,7 +32,24 @@ int Fail(const Status& s) {
   return ExitCodeFor(s);
 }
 
-void Warn(const std::string& message) { fmt::print(stderr, "aether: {}\n", message); }
+bool g_quiet = false;
+bool g_verbose = false;
+
+void Warn(const std::string& message) {
+  if (!g_quiet) fmt::print(stderr, "aether: {}\n", message);
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode) {
+  OpenOptions o;
+  o.access = mode;
+  o.wait_seconds = args.wait;
+  AETHER_ASSIGN_OR_RETURN(auto store, Store::Open(args.store, o));
+  if (g_verbose)
+    for (const auto& r : store->replayed())
+      fmt::print(stderr, "aether: recovered migration {} ({}, {} items, state {}): {}\n", r.migration_id, r.kind,
+                 r.items, r.from_state, r.action);
+  return store;
+}
 
 void AddStoreArgs(CLI::App* app, StoreArgs* args) {
   app->add_option("store", args->store, "Store directory (or set AETHER_STORE)")

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aether/status.h"
+#include "aether/store.h"
 
 namespace aether::cli {
 
@@ -52,6 +53,13 @@ struct StoreArgs {
   double wait = 5.0;
 };
 void AddStoreArgs(CLI::App* app, StoreArgs* args);
+// Opens the store the way every command does (lock, replay) and, with
+// --verbose, reports what the replay did.
+Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode);
+
+// Global flags (-q/--quiet, -v/--verbose), set by main.
+extern bool g_quiet;
+extern bool g_verbose;
 
 bool StdoutIsTty();
 // A float as the shortest decimal that reads back to the same float.

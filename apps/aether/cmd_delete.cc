@@ -19,10 +19,7 @@ std::function<int()> SetupDelete(CLI::App* app) {
   app->add_option("--format", a->format, "text or json")->check(CLI::IsMember({"text", "json"}))->default_str("text");
   app->footer("Example: aether delete ./mem m1 m2");
   return [a]() -> int {
-    OpenOptions o;
-    o.access = AccessMode::kWrite;
-    o.wait_seconds = a->store.wait;
-    auto store = Store::Open(a->store.store, o);
+    auto store = OpenStore(a->store, AccessMode::kWrite);
     if (!store.ok()) return Fail(store.status());
     auto missing = (*store)->Delete(a->ids);
     if (!missing.ok()) return Fail(missing.status());

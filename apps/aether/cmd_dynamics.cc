@@ -13,13 +13,6 @@
 namespace aether::cli {
 namespace {
 
-Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& a, AccessMode mode) {
-  OpenOptions o;
-  o.access = mode;
-  o.wait_seconds = a.wait;
-  return Store::Open(a.store, o);
-}
-
 // Reads {"id", "reward"} lines; bad lines are errors naming file:line.
 Status ReadFeedback(const std::string& path, std::vector<FeedbackItem>* items, std::vector<uint64_t>* lines,
                     std::string* name) {

@@ -16,9 +16,7 @@ std::function<int()> SetupGet(CLI::App* app) {
   app->add_option("ids", a->ids, "Memory ids")->required();
   app->footer("Example: aether get ./mem m1 m2 | jq .payload");
   return [a]() -> int {
-    OpenOptions o;
-    o.wait_seconds = a->store.wait;
-    auto store = Store::Open(a->store.store, o);
+    auto store = OpenStore(a->store, AccessMode::kRead);
     if (!store.ok()) return Fail(store.status());
     auto records = (*store)->Get(a->ids);
     if (!records.ok()) return Fail(records.status());

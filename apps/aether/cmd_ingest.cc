@@ -73,10 +73,7 @@ Status Ingester::OpenOrCreate(uint32_t first_dim) {
     Warn(fmt::format("created store {} (dim {}, metric {}, hot capacity {})", a_.store.store, c.dim,
                      a_.metric, c.hot_capacity));
   }
-  OpenOptions o;
-  o.access = AccessMode::kWrite;
-  o.wait_seconds = a_.store.wait;
-  AETHER_ASSIGN_OR_RETURN(store_, Store::Open(a_.store.store, o));
+  AETHER_ASSIGN_OR_RETURN(store_, OpenStore(a_.store, AccessMode::kWrite));
   config_ = store_->config();
   return Status::Ok();
 }

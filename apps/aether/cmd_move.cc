@@ -83,10 +83,7 @@ int RunMove(Args& a, bool descend) {
     Status read = ReadIdsFrom(a.ids_from, &a.move.ids);
     if (!read.ok()) return Fail(read);
   }
-  OpenOptions o;
-  o.access = AccessMode::kWrite;
-  o.wait_seconds = a.store.wait;
-  auto store = Store::Open(a.store.store, o);
+  auto store = OpenStore(a.store, AccessMode::kWrite);
   if (!store.ok()) return Fail(store.status());
   if (a.enqueue) {
     auto missing = (*store)->Enqueue(a.move.ids, a.priority);

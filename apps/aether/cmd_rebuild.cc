@@ -29,10 +29,7 @@ std::function<int()> SetupRebuild(CLI::App* app) {
   app->add_option("--progress", a->progress, "auto, on or off")->check(CLI::IsMember({"auto", "on", "off"}))->default_str("auto");
   app->footer("Example: aether rebuild-index ./mem --seed 7   # searches keep running meanwhile");
   return [a]() -> int {
-    OpenOptions o;
-    o.access = AccessMode::kWrite;
-    o.wait_seconds = a->store.wait;
-    auto store = Store::Open(a->store.store, o);
+    auto store = OpenStore(a->store, AccessMode::kWrite);
     if (!store.ok()) return Fail(store.status());
     Progress progress("rebuild-index", a->progress);
     RebuildOptions r = a->r;

@@ -17,10 +17,7 @@ std::function<int()> SetupRecover(CLI::App* app) {
   app->add_option("--format", a->format, "text or json")->check(CLI::IsMember({"text", "json"}))->default_str("text");
   app->footer("Example: aether recover ./mem --format json");
   return [a]() -> int {
-    OpenOptions o;
-    o.access = AccessMode::kWrite;
-    o.wait_seconds = a->store.wait;
-    auto store = Store::Open(a->store.store, o);
+    auto store = OpenStore(a->store, AccessMode::kWrite);
     if (!store.ok()) return Fail(store.status());
     const auto& actions = (*store)->replayed();
     if (a->format == "json") {

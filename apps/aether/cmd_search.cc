@@ -101,10 +101,7 @@ void Print(const Args& a, const std::vector<std::string>& names,
 int Run(const Args& a) {
   if (a.vector.empty() == a.queries.empty())
     return Fail(Status::InvalidArgument("give exactly one of --vector or --queries"));
-  OpenOptions o;
-  o.access = AccessMode::kRead;
-  o.wait_seconds = a.store.wait;
-  auto store = Store::Open(a.store.store, o);
+  auto store = OpenStore(a.store, AccessMode::kRead);
   if (!store.ok()) return Fail(store.status());
   std::vector<std::string> names;
   std::vector<std::vector<float>> vectors;

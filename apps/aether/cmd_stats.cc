@@ -82,9 +82,7 @@ std::function<int()> SetupStats(CLI::App* app) {
   app->add_option("--output", a->output, "Write to FILE atomically (temp file + rename), e.g. a node_exporter textfile");
   app->footer("Example: aether stats ./mem --format prometheus > /var/lib/node_exporter/aether.prom");
   return [a]() -> int {
-    OpenOptions o;
-    o.wait_seconds = a->store.wait;
-    auto store = Store::Open(a->store.store, o);
+    auto store = OpenStore(a->store, AccessMode::kRead);
     if (!store.ok()) return Fail(store.status());
     auto stats = (*store)->Stats();
     if (!stats.ok()) return Fail(stats.status());

@@ -18,9 +18,7 @@ std::function<int()> SetupVerify(CLI::App* app) {
   app->add_option("--format", a->format, "text or json")->check(CLI::IsMember({"text", "json"}))->default_str("text");
   app->footer("Example: aether verify ./mem || echo 'store has problems'");
   return [a]() -> int {
-    OpenOptions o;
-    o.wait_seconds = a->store.wait;
-    auto store = Store::Open(a->store.store, o);
+    auto store = OpenStore(a->store, AccessMode::kRead);
     if (!store.ok()) return Fail(store.status());
     auto rep = (*store)->Verify();
     if (!rep.ok()) return Fail(rep.status());

@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
   aether::ReserveStandardFds();
   CLI::App app{"aether: a tiered memory store for agent and embodied AI"};
   app.require_subcommand(1);
+  app.fallthrough();  // global flags may follow the subcommand
+  app.add_flag("-q,--quiet", g_quiet, "Only errors on stderr (no summaries)");
+  app.add_flag("-v,--verbose", g_verbose, "Also report recovered migrations");
   app.set_version_flag("--version", fmt::format("aether {} (store format {})", "0.1.0",
                                                 aether::Store::kFormatVersion));
   std::vector<std::string> names;
@@ -52,10 +55,14 @@ int main(int argc, char** argv) {
     names.push_back(c.name);
   }
 
-  if (argc > 1 && argv[1][0] != '-' &&
-      std::find(names.begin(), names.end(), argv[1]) == names.end()) {
-    std::string near = ClosestName(argv[1], names);
-    fmt::print(stderr, "aether: error: unknown command '{}'{}\n", argv[1],
+  int first = 1;
+  while (first < argc && argv[first][0] == '-' && std::strcmp(argv[first], "--help") != 0 &&
+         std::strcmp(argv[first], "--version") != 0)
+    ++first;
+  if (first < argc && argv[first][0] != '-' &&
+      std::find(names.begin(), names.end(), argv[first]) == names.end()) {
+    std::string near = ClosestName(argv[first], names);
+    fmt::print(stderr, "aether: error: unknown command '{}'{}\n", argv[first],
                near.empty() ? "; see aether --help" : "; did you mean '" + near + "'?");
     return kExitUsage;
   }

@@ -8,6 +8,7 @@ namespace aether::layout {
 
 constexpr const char* kLockFile = "LOCK";          // readers shared, data writers exclusive
 constexpr const char* kWriterLockFile = "WRITER";  // held exclusively by every writer, whole run
+constexpr const char* kGateLockFile = "GATE";      // turnstile in front of LOCK (fairness)
 constexpr const char* kDbFile = "meta.db";
 constexpr const char* kHotFile = "hot.slots";
 constexpr const char* kColdDir = "cold";

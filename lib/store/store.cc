@@ -37,7 +37,7 @@ Status BuildStore(Env* env, const std::string& tmp, const StoreConfig& config) {
   AETHER_RETURN_IF_ERROR(SlotFile::Create(env, tmp + "/" + layout::kHotFile, config.dim));
   AETHER_RETURN_IF_ERROR(ShardFile::Create(env, tmp + "/" + layout::kStagingShard, config.dim, 0,
                                            kStagingPartition));
-  for (const char* lock_file : {layout::kLockFile, layout::kWriterLockFile}) {
+  for (const char* lock_file : {layout::kLockFile, layout::kWriterLockFile, layout::kGateLockFile}) {
     AETHER_ASSIGN_OR_RETURN(auto lock, env->Open(tmp + "/" + lock_file, OpenMode::kCreate));
   }
   {
@@ -55,7 +55,7 @@ Status BuildStore(Env* env, const std::string& tmp, const StoreConfig& config) {
 }
 
 void RemoveStoreTree(Env* env, const std::string& dir) {
-  for (const char* f : {layout::kStagingShard, layout::kHotFile, layout::kLockFile, layout::kWriterLockFile, layout::kDbFile,
+  for (const char* f : {layout::kStagingShard, layout::kHotFile, layout::kLockFile, layout::kWriterLockFile, layout::kGateLockFile, layout::kDbFile,
                         "meta.db-wal", "meta.db-shm"}) {
     Status s = env->RemoveFile(dir + "/" + f);
     (void)s;

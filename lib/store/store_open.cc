@@ -31,7 +31,7 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path,
                                                           LockMode::kExclusive, opt.wait_seconds));
   }
   LockMode mode = opt.access == AccessMode::kWrite ? LockMode::kExclusive : LockMode::kShared;
-  AETHER_ASSIGN_OR_RETURN(impl->lock_, env->Lock(impl->Path(layout::kLockFile), mode, opt.wait_seconds));
+  AETHER_RETURN_IF_ERROR(impl->SetLockMode(mode));
   AETHER_ASSIGN_OR_RETURN(impl->db_, Db::Open(impl->Path(layout::kDbFile), /*create=*/false,
                                               /*reader=*/opt.access == AccessMode::kRead));
   AETHER_ASSIGN_OR_RETURN(impl->config_,
@@ -59,17 +59,26 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path,
   return impl;
 }
 
+// LOCK is taken through a turnstile (GATE): whoever waits for LOCK holds
+// GATE meanwhile, so a waiting writer stops new readers from overtaking it
+// (flock alone lets a stream of readers starve a writer).
 Status StoreImpl::SetLockMode(LockMode mode, double wait_seconds) {
   if (lock_ && lock_->mode() == mode) return Status::Ok();
   lock_.reset();  // flock conversion is not atomic anyway; WRITER keeps writers out
-  AETHER_ASSIGN_OR_RETURN(lock_, env_->Lock(Path(layout::kLockFile), mode,
-                                            wait_seconds < 0 ? wait_seconds_ : wait_seconds));
+  double wait = wait_seconds < 0 ? wait_seconds_ : wait_seconds;
+  // Readers hold GATE for microseconds; ride over that even with --wait 0.
+  AETHER_ASSIGN_OR_RETURN(auto gate, env_->Lock(Path(layout::kGateLockFile), LockMode::kExclusive,
+                                                std::max(wait, 0.25)));
+  AETHER_ASSIGN_OR_RETURN(lock_, env_->Lock(Path(layout::kLockFile), mode, wait));
   return Status::Ok();
 }
 
 Status StoreImpl::EnsureExclusive() {
   if (writer_lock_ && lock_ && lock_->mode() == LockMode::kExclusive) return Status::Ok();
   if (!writer_lock_) {
+    // Lock order is WRITER, then LOCK: never wait for WRITER while holding
+    // LOCK, or a rebuild waiting for LOCK and this process would deadlock.
+    lock_.reset();
     AETHER_ASSIGN_OR_RETURN(writer_lock_, env_->Lock(Path(layout::kWriterLockFile), LockMode::kExclusive,
                                                      wait_seconds_));
   }

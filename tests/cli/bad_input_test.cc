@@ -178,3 +178,18 @@ TEST_CASE("a command that cannot get the store lock fails as busy after --wait")
   close(fd);
   CHECK(Aether({"ingest", store}, R"({"id":"x","vector":[1,1]})" "\n").exit_code == 0);
 }
+
+TEST_CASE("-q silences summaries but not errors; -v reports recovered migrations") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto q = Aether({"-q", "ingest", store}, R"({"id":"x","vector":[1,1]})" "\n");
+  CHECK(q.exit_code == 0);
+  CHECK(q.err.empty());
+  auto err = Aether({"ingest", store, "-q"}, R"({"id":"x","vector":[1,1]})" "\n");
+  CHECK(err.exit_code == 65);
+  CHECK(err.err.find("aether: error: <stdin>:1: duplicate id 'x'") == 0);
+  CHECK(Aether({"ingest", store}, R"({"id":"y","vector":[2,2]})" "\n", {"AETHER_FAULT=ingest.after_written"}).exit_code == 137);
+  auto v = Aether({"-v", "stats", store});
+  CHECK(v.exit_code == 0);
+  CHECK(v.err == "aether: recovered migration 1 (ingest, 1 items, state written): rolled forward\n");
+}

@@ -10,12 +10,6 @@ using namespace aether::test;
 
 namespace {
 
-std::vector<std::string> Ids(const std::vector<Mem>& mems) {
-  std::vector<std::string> ids;
-  for (const auto& m : mems) ids.push_back(m.id);
-  return ids;
-}
-
 // The store must hold exactly `before`, or exactly `before` + `batch`.
 void CheckBeforeOrAfter(const std::string& store, const std::vector<Mem>& before, const std::vector<Mem>& batch) {
   std::vector<Mem> all = before;

@@ -14,12 +14,6 @@ using namespace aether::test;
 
 namespace {
 
-std::vector<std::string> Ids(const std::vector<Mem>& mems) {
-  std::vector<std::string> ids;
-  for (const auto& m : mems) ids.push_back(m.id);
-  return ids;
-}
-
 struct Trial {
   std::string point;
   int seed;

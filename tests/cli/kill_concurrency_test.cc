@@ -22,16 +22,6 @@ using namespace aether::test;
 
 extern char** environ;
 
-namespace {
-
-std::vector<std::string> Ids(const std::vector<Mem>& mems) {
-  std::vector<std::string> ids;
-  for (const auto& m : mems) ids.push_back(m.id);
-  return ids;
-}
-
-}  // namespace
-
 TEST_CASE("SIGKILL at random times during large ingests, descends and ascends loses nothing") {
   std::mt19937 rng(20261121);
   TempDir dir;

@@ -12,12 +12,6 @@ using namespace aether::test;
 
 namespace {
 
-std::vector<std::string> Ids(const std::vector<Mem>& mems) {
-  std::vector<std::string> ids;
-  for (const auto& m : mems) ids.push_back(m.id);
-  return ids;
-}
-
 nlohmann::json Stats(const std::string& store) {
   return nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
 }
