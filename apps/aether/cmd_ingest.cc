@@ -13,6 +13,7 @@
 
 #include "aether/store.h"
 #include "cli.h"
+#include "progress.h"
 #include "aether/jsonl.h"
 
 namespace aether::cli {
@@ -29,6 +30,7 @@ struct Args {
   bool skip_invalid = false;
   std::string format = "text";
   size_t max_line_bytes = kDefaultMaxLineBytes;
+  std::string progress = "auto";
 };
 
 struct Totals {
@@ -37,7 +39,7 @@ struct Totals {
 
 class Ingester {
  public:
-  Ingester(const Args& a, LineReader* reader) : a_(a), reader_(reader) {
+  Ingester(const Args& a, LineReader* reader) : a_(a), reader_(reader), progress_("ingest", a.progress) {
     policy_ = a.on_duplicate == "skip"      ? DuplicatePolicy::kSkip
               : a.on_duplicate == "replace" ? DuplicatePolicy::kReplace
                                             : DuplicatePolicy::kError;
@@ -61,6 +63,7 @@ class Ingester {
   std::unordered_map<std::string, size_t> batch_ids_;
   Totals t_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  Progress progress_;
 };
 
 Status Ingester::OpenOrCreate(uint32_t first_dim) {
@@ -86,6 +89,7 @@ Status Ingester::Flush() {
   t_.ingested += r.hot + r.cold;
   batch_.clear();
   batch_ids_.clear();
+  progress_.Update(t_.ingested, 0);
   return Status::Ok();
 }
 
@@ -169,6 +173,7 @@ int Ingester::Run() {
 }
 
 int Ingester::Finish(const Status& stop) {
+  progress_.Finish();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   if (a_.format == "json") {
     nlohmann::json j = {{"lines", t_.lines},     {"ingested", t_.ingested}, {"hot", t_.hot},
@@ -212,6 +217,8 @@ std::function<int()> SetupIngest(CLI::App* app) {
   app->add_option("--format", a->format, "Summary on stdout: text (none) or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->default_str("text");
+  app->add_option("--progress", a->progress, "Progress line on stderr: auto (when a TTY), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))->default_str("auto");
   app->add_option("--max-line-bytes", a->max_line_bytes, "Longest accepted input line")
       ->default_val(kDefaultMaxLineBytes);
   app->footer("Example: aether ingest ./mem memories.jsonl --batch 5000 --on-duplicate skip\n"

@@ -24,7 +24,10 @@ class Progress {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     double rate = secs > 0 ? double(done) / secs : 0;
     double eta = rate > 0 && total > done ? double(total - done) / rate : 0;
-    fmt::print(stderr, "\r{} {}/{} {:.0f}/s ETA {:.0f}s   ", label_, done, total, rate, eta);
+    if (total > 0)
+      fmt::print(stderr, "\r{} {}/{} {:.0f}/s ETA {:.0f}s   ", label_, done, total, rate, eta);
+    else
+      fmt::print(stderr, "\r{} {} {:.0f}/s   ", label_, done, rate);
     std::fflush(stderr);
     shown_ = true;
   }
