@@ -145,6 +145,13 @@ Status SetConfigValue(Db* db, const std::string& key, const std::string& value) 
 }
 
 Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* format_version) {
+  // An empty or truncated file opens as an empty database: that is damage,
+  // not an I/O error.
+  AETHER_ASSIGN_OR_RETURN(int64_t tables,
+                          db->QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
+                                       "name IN ('config', 'memories', 'shards', 'migrations')"));
+  if (tables != 4)
+    return Status::Corruption(db->path() + ": the aether schema is missing (empty or damaged database)");
   auto version_text = GetConfigValue(db, "format_version");
   if (!version_text.ok()) return version_text.status();
   char* end = nullptr;
