@@ -171,6 +171,9 @@ TEST_CASE("searches run and stay correct while a rebuild is in its long phase") 
     auto hits = ParseSearchOutput(r.out);
     for (size_t i = 0; i < q.size(); ++i) CHECK(SameTopK(hits[i], BruteForce(mems, q[i].vec, 10, "l2")));
   }
+  // verify runs too, and does not mistake the live rebuild for a dangling one.
+  auto v = Aether({"verify", store, "--wait", "0"});
+  CHECK_MESSAGE(v.exit_code == 0, v.out);
   // Writers wait for the rebuild instead.
   CHECK(Aether({"delete", store, "m1", "--wait", "0"}).exit_code == 75);
   CHECK(WaitAether(pid) == 0);
