@@ -2,6 +2,8 @@
 
 #include <zstd.h>
 
+#include <memory>
+
 #include <fmt/format.h>
 
 #include "format/coding.h"
@@ -32,8 +34,10 @@ Result<std::string> EncodeFrame(const int64_t* row_ids, const float* vectors, ui
 
   std::string out(kFrameHeaderSize + ZSTD_compressBound(raw_len), '\0');
   auto* h = reinterpret_cast<uint8_t*>(out.data());
-  thread_local ZSTD_CCtx* cctx = ZSTD_createCCtx();
-  size_t n = ZSTD_compressCCtx(cctx, h + kFrameHeaderSize, out.size() - kFrameHeaderSize,
+  // One context per thread, freed when the thread ends (search and K-Means
+  // run worker threads).
+  thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  size_t n = ZSTD_compressCCtx(cctx.get(), h + kFrameHeaderSize, out.size() - kFrameHeaderSize,
                                raw.data(), raw.size(), kZstdLevel);
   if (ZSTD_isError(n)) return Status::Internal(std::string("zstd: ") + ZSTD_getErrorName(n));
   out.resize(kFrameHeaderSize + n);
@@ -74,8 +78,8 @@ Status DecodeFrame(const uint8_t* p, size_t n, uint32_t expected_dim, DecodedFra
   if (crc32c::Unmask(DecodeFixed32(p + 24)) != FrameCrc(p, p + kFrameHeaderSize, h.payload_len))
     return Status::Corruption("frame checksum mismatch");
   std::string raw(h.raw_len, '\0');
-  thread_local ZSTD_DCtx* dctx = ZSTD_createDCtx();
-  size_t got = ZSTD_decompressDCtx(dctx, raw.data(), raw.size(), p + kFrameHeaderSize, h.payload_len);
+  thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  size_t got = ZSTD_decompressDCtx(dctx.get(), raw.data(), raw.size(), p + kFrameHeaderSize, h.payload_len);
   if (ZSTD_isError(got) || got != h.raw_len)
     return Status::Corruption(std::string("frame does not decompress: ") +
                               (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short output"));
