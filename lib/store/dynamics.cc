@@ -129,34 +129,48 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   rep.temperature_after = NextTemperature(rep.temperature_before, rep.pressure, p);
   const double heat = std::min(rep.temperature_after, 1.0);
 
-  // Sample candidates and decide each one's move.
+  // Sample candidates: each memory with probability sample_rate; if that
+  // is more than max_candidates, a uniformly random subset of them (so the
+  // cap does not favour old row ids). Then decide each one's move.
   EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
-  std::vector<MemoryLocation> down;
-  std::vector<std::pair<int64_t, double>> up;
+  struct Cand {
+    int64_t row_id;
+    std::string id;
+    int64_t tier, slot;
+    AccessStats stats;
+  };
+  std::vector<Cand> cands;
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, id, tier, slot, last_access_ms, access_count, "
                                                 "importance FROM memories ORDER BY row_id"));
-  uint64_t sampled = 0;
-  for (;;) {
+  while (p.sample_rate > 0 && p.max_candidates >= 1) {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    if (p.sample_rate <= 0 || sampled >= uint64_t(p.max_candidates)) break;
     if (u01(rng) >= p.sample_rate) continue;
-    ++sampled;
-    AccessStats a{st.Int(4), uint64_t(st.Int(5)), st.Double(6) * p.importance_decay, 1.0};
-    double score = EvictionScore(w, a, now);
-    bool hot = st.Int(2) == kTierHot;
+    cands.push_back({st.Int(0), st.Text(1), st.Int(2), st.IsNull(3) ? -1 : st.Int(3),
+                     AccessStats{st.Int(4), uint64_t(st.Int(5)), st.Double(6) * p.importance_decay, 1.0}});
+  }
+  st.Reset();
+  if (cands.size() > uint64_t(p.max_candidates)) {
+    std::shuffle(cands.begin(), cands.end(), rng);
+    cands.resize(uint64_t(p.max_candidates));
+    std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.row_id < b.row_id; });
+  }
+  std::vector<MemoryLocation> down;
+  std::vector<std::pair<int64_t, double>> up;
+  for (const Cand& c : cands) {
+    double score = EvictionScore(w, c.stats, now);
+    bool hot = c.tier == kTierHot;
     double prob = (hot ? Sigmoid(-score, p.sigmoid_k) : Sigmoid(score, p.sigmoid_k)) * heat;
     (hot ? rep.hot_candidates : rep.cold_candidates)++;
     if (u01(rng) >= prob) continue;
     if (hot) {
-      down.push_back(MemoryLocation{st.Int(0), st.Text(1), kTierHot, st.Int(3), 0, 0, 0});
-      rep.moves.push_back({st.Text(1), Tier::kHot, Tier::kCold, "sampled", score});
+      down.push_back(MemoryLocation{c.row_id, c.id, kTierHot, c.slot, 0, 0, 0});
+      rep.moves.push_back({c.id, Tier::kHot, Tier::kCold, "sampled", score});
     } else {
-      up.emplace_back(st.Int(0), prob);
-      rep.moves.push_back({st.Text(1), Tier::kCold, Tier::kHot, "queued", score});
+      up.emplace_back(c.row_id, prob);
+      rep.moves.push_back({c.id, Tier::kCold, Tier::kHot, "queued", score});
     }
   }
-  st.Reset();
   if (o.dry_run) {
     rep.hot_after = uint64_t(hot_count);
     rep.queue_depth_after = rep.queue_depth_before;

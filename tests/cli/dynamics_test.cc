@@ -208,3 +208,22 @@ TEST_CASE("simulation: a working set that keeps being searched and rewarded ends
   CHECK(cold_others >= 8);  // untouched memories end cold
   CHECK(Aether({"verify", store}).exit_code == 0);
 }
+
+TEST_CASE("maintain caps candidates with a uniform subset, not the oldest memories") {
+  TempDir dir;
+  std::string store = dir / "s";
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "1000"}, ToJsonl(RandomMems(300, 2, 5)), {At(0)}).exit_code == 0);
+  REQUIRE(Aether({"config", store, "set", "sample_rate", "1"}).exit_code == 0);
+  REQUIRE(Aether({"config", store, "set", "max_candidates", "30"}).exit_code == 0);
+  std::set<std::string> seen;
+  for (int seed = 1; seed <= 10; ++seed) {
+    auto r = Json(Aether({"maintain", store, "--dry-run", "--seed", std::to_string(seed), "--format", "json"}, "",
+                         {At(100 * kHour)}));
+    CHECK(r["hot_candidates"] == 30);
+    for (const auto& m : r["moves"]) seen.insert(m["id"].get<std::string>());
+  }
+  // Memories beyond the first 30 row ids get sampled too.
+  int late = 0;
+  for (const auto& id : seen) late += std::stoi(id.substr(1)) >= 30;
+  CHECK(late > 100);
+}
