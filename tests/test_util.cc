@@ -57,6 +57,18 @@ void BuildSpawnArgs(const std::vector<std::string>& args, const std::vector<std:
   out->envp.push_back(nullptr);
 }
 
+// Starts the aether binary with the given file actions (destroyed here).
+pid_t SpawnWith(posix_spawn_file_actions_t* fa, const std::vector<std::string>& args,
+                const std::vector<std::string>& env) {
+  SpawnArgs sa;
+  BuildSpawnArgs(args, env, &sa);
+  pid_t pid;
+  int rc = posix_spawn(&pid, AETHER_BIN, fa, nullptr, sa.argv.data(), sa.envp.data());
+  posix_spawn_file_actions_destroy(fa);
+  if (rc != 0) throw std::runtime_error("posix_spawn failed");
+  return pid;
+}
+
 std::vector<std::string> ChildEnv(const std::vector<std::string>& extra) {
   std::vector<std::string> env_s;
   for (char** e = environ; *e; ++e) {
@@ -81,12 +93,7 @@ RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
   for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) posix_spawn_file_actions_addclose(&fa, fd);
-  SpawnArgs sa;
-  BuildSpawnArgs(args, env, &sa);
-  pid_t pid;
-  if (posix_spawn(&pid, AETHER_BIN, &fa, nullptr, sa.argv.data(), sa.envp.data()) != 0)
-    throw std::runtime_error("posix_spawn failed");
-  posix_spawn_file_actions_destroy(&fa);
+  pid_t pid = SpawnWith(&fa, args, env);
   close(in[0]);
   close(out[1]);
   close(err[1]);
@@ -134,12 +141,7 @@ int SpawnAether(const std::vector<std::string>& args, const std::vector<std::str
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  SpawnArgs sa;
-  BuildSpawnArgs(args, env, &sa);
-  pid_t pid;
-  if (posix_spawn(&pid, AETHER_BIN, &fa, nullptr, sa.argv.data(), sa.envp.data()) != 0)
-    throw std::runtime_error("posix_spawn failed");
-  posix_spawn_file_actions_destroy(&fa);
+  pid_t pid = SpawnWith(&fa, args, env);
   return pid;
 }
 

@@ -60,6 +60,15 @@ void AddStoreArgs(CLI::App* app, StoreArgs* args) {
       ->check(CLI::NonNegativeNumber);
 }
 
+Status Input::Open(const std::string& path, const std::string& what) {
+  if (path == "-") return Status::Ok();
+  file_.open(path, std::ios::binary);
+  if (!file_) return Status::NotFound(path + ": cannot open " + what);
+  in_ = &file_;
+  name_ = path;
+  return Status::Ok();
+}
+
 bool StdoutIsTty() { return isatty(1) == 1; }
 
 nlohmann::json FloatJson(float f) { return std::stod(fmt::format("{}", f)); }

@@ -3,7 +3,9 @@
 // its own cmd_<name>.cc and registers through one Setup function.
 #pragma once
 
+#include <fstream>
 #include <functional>
+#include <iostream>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -60,6 +62,20 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode)
 // Global flags (-q/--quiet, -v/--verbose), set by main.
 extern bool g_quiet;
 extern bool g_verbose;
+
+// An input named on the command line: a file, or standard input for "-".
+class Input {
+ public:
+  // `what` names the file in the error: "input file", "query file", ...
+  Status Open(const std::string& path, const std::string& what);
+  std::istream* stream() { return in_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::ifstream file_;
+  std::istream* in_ = &std::cin;
+  std::string name_ = "<stdin>";
+};
 
 bool StdoutIsTty();
 // A float as the shortest decimal that reads back to the same float.

@@ -16,16 +16,10 @@ namespace {
 // Reads {"id", "reward"} lines; bad lines are errors naming file:line.
 Status ReadFeedback(const std::string& path, std::vector<FeedbackItem>* items, std::vector<uint64_t>* lines,
                     std::string* name) {
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  *name = "<stdin>";
-  if (path != "-") {
-    file.open(path);
-    if (!file) return Status::NotFound(path + ": cannot open feedback file");
-    in = &file;
-    *name = path;
-  }
-  LineReader reader(in, *name);
+  Input input;
+  AETHER_RETURN_IF_ERROR(input.Open(path, "feedback file"));
+  *name = input.name();
+  LineReader reader(input.stream(), *name);
   std::string line;
   bool too_long = false;
   while (reader.Next(&line, &too_long)) {

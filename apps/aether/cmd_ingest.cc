@@ -224,16 +224,9 @@ std::function<int()> SetupIngest(CLI::App* app) {
   app->footer("Example: aether ingest ./mem memories.jsonl --batch 5000 --on-duplicate skip\n"
               "Record: {\"id\": \"m1\", \"vector\": [0.1, 0.2], \"payload\": {...}, \"importance\": 0.5}");
   return [a]() -> int {
-    std::ifstream file;
-    std::istream* in = &std::cin;
-    std::string name = "<stdin>";
-    if (a->input != "-") {
-      file.open(a->input, std::ios::binary);
-      if (!file) return Fail(Status::NotFound(a->input + ": cannot open input file"));
-      in = &file;
-      name = a->input;
-    }
-    LineReader reader(in, name, a->max_line_bytes);
+    Input input;
+    if (Status s = input.Open(a->input, "input file"); !s.ok()) return Fail(s);
+    LineReader reader(input.stream(), input.name(), a->max_line_bytes);
     Ingester ingester(*a, &reader);
     return ingester.Run();
   };

@@ -63,15 +63,10 @@ int PrintReport(const Args& a, const char* verb, const MoveReport& r, double sec
 
 // Appends the ids listed in a file (one per line; - for stdin).
 Status ReadIdsFrom(const std::string& path, std::vector<std::string>* ids) {
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  if (path != "-") {
-    file.open(path);
-    if (!file) return Status::NotFound(path + ": cannot open id file");
-    in = &file;
-  }
+  Input input;
+  AETHER_RETURN_IF_ERROR(input.Open(path, "id file"));
   std::string line;
-  while (std::getline(*in, line)) {
+  while (std::getline(*input.stream(), line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (!line.empty()) ids->push_back(line);
   }

@@ -34,16 +34,10 @@ Status ReadQueries(const Args& a, const StoreConfig& c, std::vector<std::string>
     vectors->push_back(std::move(v));
     return Status::Ok();
   }
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  std::string name = "<stdin>";
-  if (a.queries != "-") {
-    file.open(a.queries, std::ios::binary);
-    if (!file) return Status::NotFound(a.queries + ": cannot open query file");
-    in = &file;
-    name = a.queries;
-  }
-  LineReader reader(in, name);
+  Input input;
+  AETHER_RETURN_IF_ERROR(input.Open(a.queries, "query file"));
+  const std::string& name = input.name();
+  LineReader reader(input.stream(), name);
   std::string line;
   bool too_long = false;
   while (reader.Next(&line, &too_long)) {

@@ -179,6 +179,17 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
     AETHER_ASSIGN_OR_RETURN(Stmt p, db_->Prepare("SELECT payload FROM memories WHERE row_id = ?"));
     payload_stmt.emplace(std::move(p));
   }
+  // --explain: the score parts of each hit, with the parameters read once.
+  std::optional<Stmt> explain_stmt;
+  EvictionWeights weights;
+  const int64_t now = env_->NowMs();
+  if (options.explain) {
+    AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
+    weights = EvictionWeights{p.alpha, p.beta, p.gamma, p.delta};
+    AETHER_ASSIGN_OR_RETURN(Stmt ex, db_->Prepare("SELECT last_access_ms, access_count, importance FROM memories "
+                                                  "WHERE row_id = ?"));
+    explain_stmt.emplace(std::move(ex));
+  }
   for (size_t q = 0; q < queries.size(); ++q) {
     for (const Candidate& c : tops[q].Take()) {
       AETHER_ASSIGN_OR_RETURN(const MemoryLocation* loc, live.Lookup(c.row_id));
@@ -190,18 +201,15 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
         if (row && !payload_stmt->IsNull(0)) hit.payload_json = payload_stmt->Text(0);
         payload_stmt->Reset();
       }
-      if (options.explain) {
-        AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
-        AETHER_ASSIGN_OR_RETURN(Stmt ex, db_->Prepare("SELECT last_access_ms, access_count, importance FROM memories "
-                                                      "WHERE row_id = ?"));
-        ex.Bind(1, c.row_id);
-        AETHER_ASSIGN_OR_RETURN(bool row, ex.Step());
+      if (explain_stmt) {
+        explain_stmt->Bind(1, c.row_id);
+        AETHER_ASSIGN_OR_RETURN(bool row, explain_stmt->Step());
         if (row) {
-          AccessStats a{ex.Int(0), uint64_t(ex.Int(1)), ex.Double(2), 1.0};
-          int64_t now = env_->NowMs();
+          AccessStats a{explain_stmt->Int(0), uint64_t(explain_stmt->Int(1)), explain_stmt->Double(2), 1.0};
           hit.explain = {std::max<int64_t>(0, now - a.last_access_ms) / 3.6e6, a.access_count, a.importance,
-                         EvictionScore(EvictionWeights{p.alpha, p.beta, p.gamma, p.delta}, a, now)};
+                         EvictionScore(weights, a, now)};
         }
+        explain_stmt->Reset();
       }
       results[q].push_back(std::move(hit));
     }
