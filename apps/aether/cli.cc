@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -51,10 +53,25 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode)
   return store;
 }
 
+bool g_store_option = false;
+
+bool StoreFromEnvironment() {
+  const char* env = std::getenv("AETHER_STORE");
+  return env && *env;
+}
+
+void AddStoreLocation(CLI::App* app, std::string* store, const std::string& help) {
+  app->add_option("--store", *store, help + " (instead of the positional STORE)");
+  if (g_store_option) return;
+  if (StoreFromEnvironment()) {
+    *store = std::getenv("AETHER_STORE");
+    return;
+  }
+  app->add_option("store", *store, help + "; or --store, or AETHER_STORE")->required();
+}
+
 void AddStoreArgs(CLI::App* app, StoreArgs* args) {
-  app->add_option("store", args->store, "Store directory (or set AETHER_STORE)")
-      ->envname("AETHER_STORE")
-      ->required();
+  AddStoreLocation(app, &args->store, "Store directory");
   app->add_option("--wait", args->wait, "Seconds to wait for the store lock before failing as busy")
       ->default_val(5.0)
       ->check(CLI::NonNegativeNumber);
@@ -67,6 +84,74 @@ Status Input::Open(const std::string& path, const std::string& what) {
   in_ = &file_;
   name_ = path;
   return Status::Ok();
+}
+
+void AddFormatOption(CLI::App* app, std::string* format, const std::string& default_format,
+                     const std::vector<std::string>& extra) {
+  std::vector<std::string> names = {"table", "json", "jsonl"};
+  names.insert(names.end(), extra.begin(), extra.end());
+  std::string help;
+  for (const auto& n : names) help += (help.empty() ? "" : ", ") + n;
+  *format = default_format;
+  app->add_option("--format", *format, "Output format: " + help)
+      ->check(CLI::IsMember(names))
+      ->default_str(default_format);
+}
+
+namespace {
+std::string Cell(const nlohmann::json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_float()) {
+    double d = v.get<double>();
+    if (d == std::floor(d) && std::fabs(d) < 1e15) return fmt::format("{}", int64_t(d));
+    return fmt::format("{:.6g}", d);
+  }
+  return v.dump();
+}
+}  // namespace
+
+void PrintRows(const std::string& format, const std::vector<std::string>& columns, const nlohmann::json& rows) {
+  if (format == "json") {
+    fmt::print("{}\n", rows.dump());
+    return;
+  }
+  if (format == "jsonl") {
+    for (const auto& r : rows) fmt::print("{}\n", r.dump());
+    return;
+  }
+  if (rows.empty()) return;  // no header over nothing
+  std::vector<std::vector<std::string>> cells;
+  std::vector<size_t> width;
+  for (const auto& c : columns) width.push_back(c.size());
+  for (const auto& r : rows) {
+    auto& line = cells.emplace_back();
+    for (size_t i = 0; i < columns.size(); ++i) {
+      line.push_back(r.contains(columns[i]) ? Cell(r[columns[i]]) : "-");
+      width[i] = std::max(width[i], line.back().size());
+    }
+  }
+  auto print_line = [&](const std::vector<std::string>& line) {
+    std::string out;
+    for (size_t i = 0; i < line.size(); ++i) {
+      out += line[i];
+      if (i + 1 < line.size()) out += std::string(width[i] - line[i].size() + 2, ' ');
+    }
+    fmt::print("{}\n", out);
+  };
+  print_line(columns);
+  for (const auto& line : cells) print_line(line);
+}
+
+void PrintReport(const std::string& format, const nlohmann::json& report, const std::function<void()>& table) {
+  if (format == "json" || format == "jsonl") fmt::print("{}\n", report.dump());
+  else table();
+}
+
+void AddProgressOptions(CLI::App* app, std::string* mode) {
+  *mode = "auto";
+  app->add_flag_callback("--progress", [mode] { *mode = "on"; }, "Show a progress line on stderr even when it is not a TTY");
+  app->add_flag_callback("--no-progress", [mode] { *mode = "off"; }, "Never show a progress line");
 }
 
 bool StdoutIsTty() { return isatty(1) == 1; }

@@ -50,6 +50,14 @@ struct Command {
 };
 
 // Options most commands share.
+// Where the store is: the first positional STORE, or --store DIR, or the
+// AETHER_STORE environment variable. With --store or AETHER_STORE there is
+// no positional STORE: every positional is an operand (an id, a file), so
+// `AETHER_STORE=./mem aether get m1` works. --store wins over AETHER_STORE.
+extern bool g_store_option;  // --store is on the command line (set by main)
+bool StoreFromEnvironment();
+void AddStoreLocation(CLI::App* app, std::string* store, const std::string& help);
+
 struct StoreArgs {
   std::string store;
   double wait = 5.0;
@@ -76,6 +84,22 @@ class Input {
   std::istream* in_ = &std::cin;
   std::string name_ = "<stdin>";
 };
+
+// Output formats. Every command with data on stdout takes --format:
+// table (aligned text for people), json (one JSON document) or jsonl (one
+// JSON object per line; a one-object report is one line). `extra` adds a
+// command's own formats (stats: prometheus).
+void AddFormatOption(CLI::App* app, std::string* format, const std::string& default_format,
+                     const std::vector<std::string>& extra = {});
+// Rows of objects: json prints one array, jsonl one object per line, table
+// aligned columns under a header (strings unquoted, null as "-", other
+// values as JSON).
+void PrintRows(const std::string& format, const std::vector<std::string>& columns, const nlohmann::json& rows);
+// One report object: json and jsonl print it on one line; table runs `table`.
+void PrintReport(const std::string& format, const nlohmann::json& report, const std::function<void()>& table);
+// --progress / --no-progress; `mode` becomes "on", "off" or stays "auto"
+// (a progress line only when stderr is a TTY).
+void AddProgressOptions(CLI::App* app, std::string* mode);
 
 bool StdoutIsTty();
 // A float as the shortest decimal that reads back to the same float.

@@ -11,12 +11,12 @@ std::function<int()> SetupDelete(CLI::App* app) {
   struct Args {
     StoreArgs store;
     std::vector<std::string> ids;
-    std::string format = "text";
+    std::string format;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("ids", a->ids, "Memory ids")->required();
-  app->add_option("--format", a->format, "text or json")->check(CLI::IsMember({"text", "json"}))->default_str("text");
+  AddFormatOption(app, &a->format, "table");
   app->footer("Example: aether delete ./mem m1 m2");
   return [a]() -> int {
     auto store = OpenStore(a->store, AccessMode::kWrite);
@@ -25,7 +25,7 @@ std::function<int()> SetupDelete(CLI::App* app) {
     if (!missing.ok()) return Fail(missing.status());
     size_t deleted = a->ids.size() - missing->size();
     for (const auto& id : *missing) Warn("not found: " + id);
-    if (a->format == "json")
+    if (a->format != "table")
       fmt::print("{}\n", nlohmann::json({{"deleted", deleted}, {"not_found", *missing}}).dump());
     Warn(fmt::format("deleted {} memories", deleted));
     return missing->empty() ? kExitOk : kExitNegative;

@@ -50,12 +50,14 @@ std::function<int()> SetupFeedback(CLI::App* app) {
     std::string id;
     std::string reward;
     std::string file;
+    std::string format;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("id", a->id, "Memory id");
   app->add_option("reward", a->reward, "Reward in [0, 1]");
   app->add_option("--file", a->file, "JSONL {\"id\", \"reward\"} lines (- for stdin)");
+  AddFormatOption(app, &a->format, "table");  // table: the summary on stderr only
   app->footer("Importance moves by EMA: imp = 0.8 * imp + 0.2 * reward.\nExample: aether feedback ./mem m42 1.0");
   return [a]() -> int {
     std::vector<FeedbackItem> items;
@@ -83,6 +85,8 @@ std::function<int()> SetupFeedback(CLI::App* app) {
       while (i < items.size() && items[i].id != id) ++i;
       Warn(lines[i] ? fmt::format("{}:{}: unknown id '{}' (skipped)", name, lines[i], id) : "not found: " + id);
     }
+    if (a->format != "table")
+      fmt::print("{}\n", nlohmann::json({{"applied", items.size() - missing->size()}, {"not_found", *missing}}).dump());
     Warn(fmt::format("applied {} rewards", items.size() - missing->size()));
     return missing->empty() ? kExitOk : kExitNegative;
   };
@@ -92,13 +96,13 @@ std::function<int()> SetupMaintain(CLI::App* app) {
   struct Args {
     StoreArgs store;
     MaintainOptions m;
-    std::string format = "text";
+    std::string format;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("--seed", a->m.seed, "Seed for the tick's sampling (same seed and clock, same tick)");
   app->add_flag("--dry-run", a->m.dry_run, "Compute the tick and print it; change nothing");
-  app->add_option("--format", a->format, "text or json")->check(CLI::IsMember({"text", "json"}))->default_str("text");
+  AddFormatOption(app, &a->format, "table");
   app->footer("One cron tick: decay, temperature, sampled moves, hot capacity, restore queue.\n"
               "Example (crontab): */5 * * * * aether maintain /var/lib/mem --format json >> /var/log/aether.jsonl");
   return [a]() -> int {
@@ -106,7 +110,7 @@ std::function<int()> SetupMaintain(CLI::App* app) {
     if (!store.ok()) return Fail(store.status());
     auto r = (*store)->Maintain(a->m);
     if (!r.ok()) return Fail(r.status());
-    if (a->format == "json") {
+    if (a->format != "table") {
       nlohmann::json moves = nlohmann::json::array();
       for (const auto& m : r->moves)
         moves.push_back({{"id", m.id}, {"from", TierName(m.from)}, {"to", TierName(m.to)}, {"reason", m.reason},
@@ -149,14 +153,14 @@ std::function<int()> SetupConfig(CLI::App* app) {
     std::string action;
     std::string key;
     std::string value;
-    std::string format = "text";
+    std::string format;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("action", a->action, "get, set or preset")->required()->check(CLI::IsMember({"get", "set", "preset"}));
   app->add_option("key", a->key, "Parameter (get: omit for all), or preset name");
   app->add_option("value", a->value, "New value (set)");
-  app->add_option("--format", a->format, "text or json")->check(CLI::IsMember({"text", "json"}))->default_str("text");
+  AddFormatOption(app, &a->format, "table");
   app->footer("Examples: aether config ./mem get\n          aether config ./mem set sample_rate 0.2\n"
               "          aether config ./mem preset conservative");
   return [a]() -> int {
@@ -179,15 +183,19 @@ std::function<int()> SetupConfig(CLI::App* app) {
     if (!params.ok()) return Fail(params.status());
     if (a->action == "get" && !a->key.empty() && !params->count(a->key))
       return Fail(Status::InvalidArgument("unknown config key '" + a->key + "'"));
-    if (a->format == "json") {
-      nlohmann::json j;
-      for (const auto& [k, v] : *params)
-        if (a->key.empty() || a->action == "preset" || k == a->key) j[k] = v;
-      fmt::print("{}\n", j.dump());
+    bool one = a->action != "preset" && !a->key.empty();
+    if (one && a->format == "table") {  // like `git config KEY`: the bare value
+      fmt::print("{}\n", (*params)[a->key]);
       return kExitOk;
     }
+    nlohmann::json object = nlohmann::json::object(), rows = nlohmann::json::array();
     for (const auto& [k, v] : *params)
-      if (a->key.empty() || a->action == "preset" || k == a->key) fmt::print("{} {}\n", k, v);
+      if (!one || k == a->key) {
+        object[k] = v;
+        rows.push_back({{"key", k}, {"value", v}});
+      }
+    if (a->format == "json") fmt::print("{}\n", object.dump());
+    else PrintRows(a->format, {"key", "value"}, rows);
     return kExitOk;
   };
 }
@@ -197,13 +205,13 @@ std::function<int()> SetupHistory(CLI::App* app) {
     StoreArgs store;
     std::string id;
     int64_t since = 0;
-    std::string format = "jsonl";
+    std::string format;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("id", a->id, "Only this memory (or config key)");
   app->add_option("--since", a->since, "Only entries at or after this time (ms since the epoch)");
-  app->add_option("--format", a->format, "jsonl or table")->check(CLI::IsMember({"jsonl", "table"}))->default_str("jsonl");
+  AddFormatOption(app, &a->format, "jsonl");
   app->footer("Moves, feedback, deletes (tombstones), config changes and maintain ticks.\n"
               "Example: aether history ./mem m42");
   return [a]() -> int {
@@ -211,15 +219,13 @@ std::function<int()> SetupHistory(CLI::App* app) {
     if (!store.ok()) return Fail(store.status());
     auto h = (*store)->History(a->id, a->since);
     if (!h.ok()) return Fail(h.status());
+    nlohmann::json rows = nlohmann::json::array();
     for (const auto& e : *h) {
-      if (a->format == "table") {
-        fmt::print("{:>6} {:>14} {:<9} {:<20} {}\n", e.seq, e.ts_ms, e.kind, e.id, e.detail);
-        continue;
-      }
       nlohmann::json j = {{"seq", e.seq}, {"ts_ms", e.ts_ms}, {"kind", e.kind}, {"id", e.id}};
       j["detail"] = e.detail.empty() ? nlohmann::json() : nlohmann::json::parse(e.detail, nullptr, false);
-      fmt::print("{}\n", j.dump());
+      rows.push_back(std::move(j));
     }
+    PrintRows(a->format, {"seq", "ts_ms", "kind", "id", "detail"}, rows);
     return kExitOk;
   };
 }

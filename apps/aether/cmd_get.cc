@@ -10,10 +10,12 @@ std::function<int()> SetupGet(CLI::App* app) {
   struct Args {
     StoreArgs store;
     std::vector<std::string> ids;
+    std::string format;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("ids", a->ids, "Memory ids")->required();
+  AddFormatOption(app, &a->format, "jsonl");  // table leaves the vector out
   app->footer("Example: aether get ./mem m1 m2 | jq .payload");
   return [a]() -> int {
     auto store = OpenStore(a->store, AccessMode::kRead);
@@ -21,6 +23,7 @@ std::function<int()> SetupGet(CLI::App* app) {
     auto records = (*store)->Get(a->ids);
     if (!records.ok()) return Fail(records.status());
     int code = kExitOk;
+    nlohmann::json rows = nlohmann::json::array();
     for (size_t i = 0; i < a->ids.size(); ++i) {
       const auto& r = (*records)[i];
       if (!r) {
@@ -39,8 +42,9 @@ std::function<int()> SetupGet(CLI::App* app) {
                           {"created_ms", r->created_ms},
                           {"last_access_ms", r->last_access_ms},
                           {"access_count", r->access_count}};
-      fmt::print("{}\n", j.dump());
+      rows.push_back(std::move(j));
     }
+    PrintRows(a->format, {"id", "tier", "importance", "created_ms", "last_access_ms", "access_count", "payload"}, rows);
     return code;
   };
 }

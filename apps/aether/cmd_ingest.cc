@@ -28,9 +28,9 @@ struct Args {
   size_t batch = 10000;
   std::string on_duplicate = "error";
   bool skip_invalid = false;
-  std::string format = "text";
+  std::string format;
   size_t max_line_bytes = kDefaultMaxLineBytes;
-  std::string progress = "auto";
+  std::string progress;
 };
 
 struct Totals {
@@ -175,7 +175,7 @@ int Ingester::Run() {
 int Ingester::Finish(const Status& stop) {
   progress_.Finish();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  if (a_.format == "json") {
+  if (a_.format != "table") {
     nlohmann::json j = {{"lines", t_.lines},     {"ingested", t_.ingested}, {"hot", t_.hot},
                         {"cold", t_.cold},       {"skipped_duplicates", t_.skipped},
                         {"replaced", t_.replaced}, {"invalid", t_.invalid},
@@ -214,11 +214,8 @@ std::function<int()> SetupIngest(CLI::App* app) {
       ->check(CLI::IsMember({"error", "skip", "replace"}))
       ->default_str("error");
   app->add_flag("--skip-invalid", a->skip_invalid, "Report and skip bad lines instead of stopping");
-  app->add_option("--format", a->format, "Summary on stdout: text (none) or json")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->default_str("text");
-  app->add_option("--progress", a->progress, "Progress line on stderr: auto (when a TTY), on, off")
-      ->check(CLI::IsMember({"auto", "on", "off"}))->default_str("auto");
+  AddFormatOption(app, &a->format, "table");  // table: the summary on stderr only
+  AddProgressOptions(app, &a->progress);
   app->add_option("--max-line-bytes", a->max_line_bytes, "Longest accepted input line")
       ->default_val(kDefaultMaxLineBytes);
   app->footer("Example: aether ingest ./mem memories.jsonl --batch 5000 --on-duplicate skip\n"

@@ -14,9 +14,7 @@ std::function<int()> SetupInit(CLI::App* app) {
     uint64_t hot_capacity = StoreConfig().hot_capacity;
   };
   auto a = std::make_shared<Args>();
-  app->add_option("store", a->store, "Store directory to create (or set AETHER_STORE)")
-      ->envname("AETHER_STORE")
-      ->required();
+  AddStoreLocation(app, &a->store, "Store directory to create");
   app->add_option("--dim", a->dim, "Vector dimension")->required()->check(CLI::Range(1, 65536));
   app->add_option("--metric", a->metric, "Distance metric")
       ->check(CLI::IsMember({"l2", "cosine", "ip"}))

@@ -17,8 +17,8 @@ namespace {
 struct Args {
   StoreArgs store;
   MoveOptions move;
-  std::string format = "text";
-  std::string progress = "auto";
+  std::string format;
+  std::string progress;
   bool enqueue = false;
   std::string ids_from;
   double priority = 1.0;
@@ -38,17 +38,14 @@ int PrintReport(const Args& a, const char* verb, const MoveReport& r, double sec
   for (const auto& id : r.deferred) Warn("restore deferred (will retry with backoff): " + id);
   for (const auto& id : r.dropped) Warn("restore dropped after the maximum retries: " + id);
   if (a.move.dry_run) {
-    if (a.format == "json") {
+    if (a.format == "json")
       fmt::print("{}\n", nlohmann::json({{"dry_run", true}, {"plan", PlanJson(r.plan)}}).dump());
-    } else {
-      for (const auto& p : r.plan)
-        fmt::print("{} {} {}->{} {} score={:.6g}\n", p.to == Tier::kCold ? "descend" : "ascend", p.id,
-                   TierName(p.from), TierName(p.to), p.reason, p.score);
-      Warn(fmt::format("dry run: {} moves planned, nothing changed", r.plan.size()));
-    }
+    else
+      PrintRows(a.format, {"id", "from", "to", "reason", "score"}, PlanJson(r.plan));
+    Warn(fmt::format("dry run: {} moves planned, nothing changed", r.plan.size()));
   } else {
     double rate = secs > 0 ? double(r.moved) / secs : 0;
-    if (a.format == "json")
+    if (a.format != "table")
       fmt::print("{}\n", nlohmann::json({{"direction", verb}, {"moved", r.moved}, {"evicted", r.evicted},
                                          {"batches", r.batches}, {"bytes", r.bytes}, {"seconds", secs},
                                          {"rate", rate}, {"not_found", r.not_found}, {"already", r.already},
@@ -81,11 +78,15 @@ int RunMove(Args& a, bool descend) {
   auto store = OpenStore(a.store, AccessMode::kWrite);
   if (!store.ok()) return Fail(store.status());
   if (a.enqueue) {
-    auto missing = (*store)->Enqueue(a.move.ids, a.priority);
-    if (!missing.ok()) return Fail(missing.status());
-    for (const auto& id : *missing) Warn("not found: " + id);
-    Warn(fmt::format("queued {} memories for restore", a.move.ids.size() - missing->size()));
-    return missing->empty() ? kExitOk : kExitNegative;
+    auto r = (*store)->Enqueue(a.move.ids, a.priority);
+    if (!r.ok()) return Fail(r.status());
+    for (const auto& id : r->not_found) Warn("not found: " + id);
+    for (const auto& id : r->already_hot) Warn("already hot: " + id);
+    if (a.format != "table")
+      fmt::print("{}\n", nlohmann::json({{"queued", r->queued}, {"not_found", r->not_found},
+                                         {"already", r->already_hot}}).dump());
+    Warn(fmt::format("queued {} memories for restore", r->queued));
+    return r->not_found.empty() ? kExitOk : kExitNegative;
   }
   Progress progress(descend ? "descend" : "ascend", a.progress);
   MoveOptions mo = a.move;
@@ -103,9 +104,8 @@ void AddCommon(CLI::App* app, Args* a) {
   app->add_option("--limit", a->move.limit, "Move at most N memories");
   app->add_option("--batch", a->move.batch, "Memories per crash-safe batch")->default_val(10000)->check(CLI::Range(1, 10000000));
   app->add_flag("--dry-run", a->move.dry_run, "Print the plan (ids, direction, reason, score); change nothing");
-  app->add_option("--format", a->format, "text or json")->check(CLI::IsMember({"text", "json"}))->default_str("text");
-  app->add_option("--progress", a->progress, "Progress line on stderr: auto (when a TTY), on, off")
-      ->check(CLI::IsMember({"auto", "on", "off"}))->default_str("auto");
+  AddFormatOption(app, &a->format, "table");
+  AddProgressOptions(app, &a->progress);
 }
 
 }  // namespace

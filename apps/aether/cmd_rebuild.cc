@@ -14,8 +14,8 @@ std::function<int()> SetupRebuild(CLI::App* app) {
   struct Args {
     StoreArgs store;
     RebuildOptions r;
-    std::string format = "text";
-    std::string progress = "auto";
+    std::string format;
+    std::string progress;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
@@ -25,8 +25,8 @@ std::function<int()> SetupRebuild(CLI::App* app) {
       ->default_val(256)->check(CLI::Range(1, 100000));
   app->add_option("--seed", a->r.seed, "Random seed (same seed, same index)")->default_val(1);
   app->add_flag("--dry-run", a->r.dry_run, "Show what would be built; change nothing");
-  app->add_option("--format", a->format, "text or json")->check(CLI::IsMember({"text", "json"}))->default_str("text");
-  app->add_option("--progress", a->progress, "auto, on or off")->check(CLI::IsMember({"auto", "on", "off"}))->default_str("auto");
+  AddFormatOption(app, &a->format, "table");
+  AddProgressOptions(app, &a->progress);
   app->footer("Example: aether rebuild-index ./mem --seed 7   # searches keep running meanwhile");
   return [a]() -> int {
     auto store = OpenStore(a->store, AccessMode::kWrite);
@@ -40,7 +40,7 @@ std::function<int()> SetupRebuild(CLI::App* app) {
     if (!rep.ok()) return Fail(rep.status());
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!rep->note.empty()) Warn(rep->note);
-    if (a->format == "json") {
+    if (a->format != "table") {
       fmt::print("{}\n", nlohmann::json({{"dry_run", a->r.dry_run}, {"cold_memories", rep->cold_memories},
                                          {"partitions", rep->partitions}, {"sample", rep->sample},
                                          {"iterations", rep->iterations}, {"objective", rep->objective},

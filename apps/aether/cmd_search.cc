@@ -143,8 +143,8 @@ std::function<int()> SetupSearch(CLI::App* app) {
   app->add_flag("--no-touch", a->no_touch, "Do not record accesses (read-only search)");
   app->add_flag("--with-payload", a->with_payload, "Include each result's payload");
   app->add_flag("--explain", a->explain, "Show each result's score parts: distance, recency, accesses, importance, eviction score");
-  app->add_option("--format", a->format, "jsonl (default off a TTY), json or table (default on a TTY)")
-      ->check(CLI::IsMember({"jsonl", "json", "table"}));
+  AddFormatOption(app, &a->format, "");  // empty: table on a TTY, else jsonl
+  app->get_option("--format")->description("Output format: table (default on a TTY), json or jsonl (default otherwise)");
   app->footer("Example: aether search ./mem --vector '[0.1, 0.2, 0.3]' -k 5 --with-payload");
   return [a] { return Run(*a); };
 }

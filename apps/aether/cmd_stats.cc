@@ -1,4 +1,4 @@
-// aether stats STORE [--format table|json|prometheus]
+// aether stats STORE [--format table|json|jsonl|prometheus] [--output FILE]
 #include <fmt/format.h>
 
 #include "aether/env.h"
@@ -74,9 +74,7 @@ std::function<int()> SetupStats(CLI::App* app) {
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
-  app->add_option("--format", a->format, "table, json or prometheus")
-      ->check(CLI::IsMember({"table", "json", "prometheus"}))
-      ->default_str("table");
+  AddFormatOption(app, &a->format, "table", {"prometheus"});
   app->add_option("--recall", a->recall, "Also measure recall@10 of the index on N sampled cold vectors");
   app->add_option("--seed", a->seed, "Seed for --recall sampling")->default_val(1);
   app->add_option("--output", a->output, "Write to FILE atomically (temp file + rename), e.g. a node_exporter textfile");
@@ -98,7 +96,7 @@ std::function<int()> SetupStats(CLI::App* app) {
                          "Sampled cold vectors used for recall_at_10."});
     }
     std::string out;
-    if (a->format == "json") {
+    if (a->format == "json" || a->format == "jsonl") {
       nlohmann::json j = {{"metric", MetricName(stats->metric)}};
       for (const auto& m : metrics) {
         if (m.value >= 0 && m.value == double(uint64_t(m.value))) j[m.key] = uint64_t(m.value);

@@ -5,24 +5,29 @@
 #include "aether/env.h"
 #include "aether/store.h"
 #include "cli.h"
+#include "progress.h"
 
 namespace aether::cli {
 
 std::function<int()> SetupVerify(CLI::App* app) {
   struct Args {
     StoreArgs store;
-    std::string format = "text";
+    std::string format;
+    std::string progress;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
-  app->add_option("--format", a->format, "text or json")->check(CLI::IsMember({"text", "json"}))->default_str("text");
+  AddFormatOption(app, &a->format, "table");
+  AddProgressOptions(app, &a->progress);
   app->footer("Example: aether verify ./mem || echo 'store has problems'");
   return [a]() -> int {
     auto store = OpenStore(a->store, AccessMode::kRead);
     if (!store.ok()) return Fail(store.status());
-    auto rep = (*store)->Verify();
+    Progress progress("verify (bytes)", a->progress);
+    auto rep = (*store)->Verify([&](uint64_t done, uint64_t total) { progress.Update(done, total); });
+    progress.Finish();
     if (!rep.ok()) return Fail(rep.status());
-    if (a->format == "json") {
+    if (a->format != "table") {
       fmt::print("{}\n", nlohmann::json({{"ok", rep->problems.empty()}, {"problems", rep->problems},
                                          {"memories", rep->memories}, {"hot_slots", rep->hot_slots},
                                          {"free_slots", rep->free_slots}, {"frames", rep->frames},
@@ -42,9 +47,16 @@ std::function<int()> SetupVerify(CLI::App* app) {
 }
 
 std::function<int()> SetupFaultPoints(CLI::App* app) {
+  auto format = std::make_shared<std::string>();
+  AddFormatOption(app, format.get(), "table");
   app->footer("Example: AETHER_FAULT=descend.after_sync aether descend ./mem --all  # dies there");
-  return []() -> int {
-    for (const auto& p : ListFaultPoints()) fmt::print("{}\n", p);
+  return [format]() -> int {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& p : ListFaultPoints()) rows.push_back({{"name", p}});
+    if (*format == "table")
+      for (const auto& p : ListFaultPoints()) fmt::print("{}\n", p);
+    else
+      PrintRows(*format, {"name"}, rows);
     return kExitOk;
   };
 }

@@ -45,8 +45,16 @@ int main(int argc, char** argv) {
   app.fallthrough();  // global flags may follow the subcommand
   app.add_flag("-q,--quiet", g_quiet, "Only errors on stderr (no summaries)");
   app.add_flag("-v,--verbose", g_verbose, "Also report recovered migrations");
+  app.footer("Every command takes the store as its first argument (or --store DIR, or AETHER_STORE)\n"
+             "and --help with an example. Output: data on stdout (--format table|json|jsonl),\n"
+             "diagnostics on stderr. Exit codes: 0 ok, 1 negative answer, 64 usage, 65 bad input,\n"
+             "66 no such file or store, 69 unavailable, 70 internal, 73 cannot create, 74 I/O error,\n"
+             "75 busy (retry later), 78 newer format, 79 corruption (man aether).\n\n"
+             "Example: aether ingest ./mem memories.jsonl && aether search ./mem --vector '[0.1, 0.2]' -k 5");
   app.set_version_flag("--version", fmt::format("aether {} (store format {})", "0.1.0",
                                                 aether::Store::kFormatVersion));
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--store") == 0 || std::strncmp(argv[i], "--store=", 8) == 0) g_store_option = true;
   std::vector<std::string> names;
   std::vector<std::pair<CLI::App*, std::function<int()>>> runners;
   for (const Command& c : kCommands) {
@@ -75,7 +83,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "aether: error: {}\n", e.what());
+    std::string hint;
+    if (dynamic_cast<const CLI::ExtrasError*>(&e) && StoreFromEnvironment() && !g_store_option)
+      hint = " (AETHER_STORE is set, so the store is not given as an argument)";
+    std::string command;
+    for (auto& [sub, run] : runners)
+      if (sub->parsed()) command = " " + sub->get_name();
+    fmt::print(stderr, "aether: error: {}{}; see 'aether{} --help'\n", e.what(), hint, command);
     return kExitUsage;
   }
   for (auto& [sub, run] : runners)

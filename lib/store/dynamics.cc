@@ -171,7 +171,13 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
       rep.moves.push_back({c.id, Tier::kCold, Tier::kHot, "queued", score});
     }
   }
-  if (o.dry_run) {
+  if (o.dry_run) {  // what the sample would do; capacity and restores are not simulated
+    if (p.importance_decay != 1.0) {
+      AETHER_ASSIGN_OR_RETURN(int64_t all, db_->QueryInt("SELECT COUNT(*) FROM memories"));
+      rep.importance_decayed = uint64_t(all);
+    }
+    rep.descended_sampled = down.size();
+    rep.queued = up.size();
     rep.hot_after = uint64_t(hot_count);
     rep.queue_depth_after = rep.queue_depth_before;
     return rep;
@@ -216,7 +222,10 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
     rep.evicted_for_restore = r.evicted;
     rep.deferred = r.deferred.size();
     rep.dropped = r.dropped.size();
-    for (const auto& m : r.plan) rep.moves.push_back(m);
+    for (PlannedMove m : r.plan) {
+      if (m.to == Tier::kHot) m.reason = "restore";
+      rep.moves.push_back(std::move(m));
+    }
   }
   AETHER_ASSIGN_OR_RETURN(depth, db_->QueryInt("SELECT COUNT(*) FROM restore_queue"));
   AETHER_ASSIGN_OR_RETURN(hot_count, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 0"));

@@ -300,12 +300,12 @@ Status StoreImpl::DeferQueued(const std::vector<MemoryLocation>& rows, const std
   });
 }
 
-Result<std::vector<std::string>> StoreImpl::Enqueue(const std::vector<std::string>& ids, double priority) {
+Result<EnqueueReport> StoreImpl::Enqueue(const std::vector<std::string>& ids, double priority) {
   if (access_ != AccessMode::kWrite) return Status::Internal("enqueue on a store opened read-only");
-  std::vector<std::string> missing;
+  EnqueueReport report;
   int64_t now = env_->NowMs();
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
-    missing.clear();
+    report = EnqueueReport();
     AETHER_ASSIGN_OR_RETURN(
         Stmt put, db_->Prepare("INSERT INTO restore_queue(row_id, priority, attempts, next_attempt_ms) "
                                "VALUES(?, ?, 0, ?) ON CONFLICT(row_id) DO UPDATE SET "
@@ -313,16 +313,20 @@ Result<std::vector<std::string>> StoreImpl::Enqueue(const std::vector<std::strin
     for (const std::string& id : ids) {
       AETHER_ASSIGN_OR_RETURN(auto loc, Locate(id));
       if (!loc) {
-        missing.push_back(id);
+        report.not_found.push_back(id);
         continue;
       }
-      if (loc->tier != kTierCold) continue;  // already hot: nothing to restore
+      if (loc->tier != kTierCold) {
+        report.already_hot.push_back(id);
+        continue;
+      }
       put.Bind(1, loc->row_id).Bind(2, priority).Bind(3, now);
       AETHER_RETURN_IF_ERROR(put.Run());
+      ++report.queued;
     }
     return Status::Ok();
   }));
-  return missing;
+  return report;
 }
 
 }  // namespace aether

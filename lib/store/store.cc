@@ -242,10 +242,10 @@ Result<std::vector<std::string>> Store::Delete(const std::vector<std::string>& i
 Result<StoreStats> Store::Stats() { return impl_->Stats(); }
 Result<MoveReport> Store::Descend(const MoveOptions& o) { return impl_->Descend(o); }
 Result<MoveReport> Store::Ascend(const MoveOptions& o) { return impl_->Ascend(o); }
-Result<std::vector<std::string>> Store::Enqueue(const std::vector<std::string>& ids, double priority) {
+Result<EnqueueReport> Store::Enqueue(const std::vector<std::string>& ids, double priority) {
   return impl_->Enqueue(ids, priority);
 }
-Result<VerifyReport> Store::Verify() { return impl_->Verify(); }
+Result<VerifyReport> Store::Verify(const ProgressFn& progress) { return impl_->Verify(progress); }
 Result<RebuildReport> Store::RebuildIndex(const RebuildOptions& o) { return impl_->RebuildIndex(o); }
 Result<RecallReport> Store::RecallCheck(uint64_t queries, uint64_t seed) { return impl_->RecallCheck(queries, seed); }
 

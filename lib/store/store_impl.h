@@ -106,10 +106,10 @@ class StoreImpl {
   // move.cc
   Result<MoveReport> Descend(const MoveOptions& o);
   Result<MoveReport> Ascend(const MoveOptions& o);
-  Result<std::vector<std::string>> Enqueue(const std::vector<std::string>& ids, double priority);
+  Result<EnqueueReport> Enqueue(const std::vector<std::string>& ids, double priority);
 
   // verify.cc
-  Result<VerifyReport> Verify();
+  Result<VerifyReport> Verify(const ProgressFn& progress);
 
   // dynamics.cc
   Result<std::map<std::string, double>> GetParams();

@@ -29,8 +29,12 @@ struct Row {
 
 }  // namespace
 
-Result<VerifyReport> StoreImpl::Verify() {
+Result<VerifyReport> StoreImpl::Verify(const ProgressFn& progress) {
   VerifyReport rep;
+  uint64_t total_bytes = 0;  // what steps 3 and 4 read, for progress
+  auto report = [&] {
+    if (progress) progress(rep.bytes_checked, total_bytes);
+  };
   auto problem = [&](std::string p) { rep.problems.push_back(std::move(p)); };
 
   // 1. the DB itself and the journal
@@ -73,6 +77,9 @@ Result<VerifyReport> StoreImpl::Verify() {
     rows.emplace(row_id, std::move(r));
   }
 
+  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, AllShards());
+  for (const ShardInfo& info : shards) total_bytes += info.file_bytes;
+
   // 3. the hot slot file
   std::set<int64_t> free_slots;
   AETHER_ASSIGN_OR_RETURN(Stmt fs, db_->Prepare("SELECT slot FROM hot_free"));
@@ -92,6 +99,7 @@ Result<VerifyReport> StoreImpl::Verify() {
                           bytes - SlotFile::SlotOffset(config_.dim, count)));
     rep.hot_slots = count;
     rep.free_slots = free_slots.size();
+    total_bytes += SlotFile::SlotSize(config_.dim) * count;
     std::vector<float> vec(config_.dim);
     for (uint64_t s = 0; s < count; ++s) {
       auto owner = slot_owner.find(int64_t(s));
@@ -110,13 +118,13 @@ Result<VerifyReport> StoreImpl::Verify() {
         problem(fmt::format("{}: slot {} holds row {}, but memory '{}' is row {}", layout::kHotFile, s, row_id,
                             r.id, owner->second));
       else r.found = true;
+      if ((s & 4095) == 4095) report();
     }
     for (int64_t s : free_slots)
       if (uint64_t(s) >= count) problem(fmt::format("free slot {} is past the end of {}", s, layout::kHotFile));
   }
 
   // 4. the cold shards
-  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, AllShards());
   for (const ShardInfo& info : shards) {
     auto shard = OpenShard(info, false);
     if (!shard.ok()) {
@@ -143,6 +151,7 @@ Result<VerifyReport> StoreImpl::Verify() {
     rep.cold_records += records;
     rep.garbage_records += records - live;
     rep.bytes_checked += std::min(size, info.file_bytes);
+    report();
     if (scanned.ok() && (records != info.records || live != info.live))
       problem(fmt::format("{}: holds {} records ({} live), the metadata says {} ({} live)", info.path, records,
                           live, info.records, info.live));

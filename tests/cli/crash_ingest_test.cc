@@ -90,11 +90,14 @@ TEST_CASE("recover reports what it rolled back or forward, and says when there w
   REQUIRE(Aether({"init", store, "--dim", "6"}).exit_code == 0);
   auto none = Aether({"recover", store});
   CHECK(none.exit_code == 0);
-  CHECK(none.out == "nothing to recover\n");
+  CHECK(none.out == "");
+  CHECK(none.err == "aether: nothing to recover\n");
   auto batch = RandomMems(5, 6, 9, "b");
   CHECK(Aether({"ingest", store}, ToJsonl(batch), {"AETHER_FAULT=ingest.after_intent"}).exit_code == 137);
   auto back = Aether({"recover", store});
-  CHECK(back.out == "migration 1 (ingest, 5 items, state intent): rolled back\n");
+  CHECK(back.out ==
+        "migration  kind    items  state   action\n"
+        "1          ingest  5      intent  rolled back\n");
   CHECK(Aether({"ingest", store}, ToJsonl(batch), {"AETHER_FAULT=ingest.after_written"}).exit_code == 137);
   auto fwd = nlohmann::json::parse(Aether({"recover", store, "--format", "json"}).out);
   CHECK(fwd["actions"][0]["action"] == "rolled forward");

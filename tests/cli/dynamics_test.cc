@@ -57,7 +57,7 @@ TEST_CASE("config validates keys and ranges, presets set known values, and chang
   CHECK(all["hot_capacity"] == 65536);
   CHECK(all.size() == 19);
   CHECK(Aether({"config", store, "set", "sample_rate", "0.3"}).exit_code == 0);
-  CHECK(Aether({"config", store, "get", "sample_rate"}).out == "sample_rate 0.3\n");
+  CHECK(Aether({"config", store, "get", "sample_rate"}).out == "0.3\n");
   auto unknown = Aether({"config", store, "set", "colour", "1"});
   CHECK(unknown.exit_code == 64);
   CHECK(unknown.err.find("unknown config key 'colour'") != std::string::npos);
@@ -155,6 +155,12 @@ TEST_CASE("maintain --dry-run changes nothing; a real tick decays, cools and enf
   auto before = Json(Aether({"stats", store, "--format", "json"}));
   auto dry = Json(Aether({"maintain", store, "--dry-run", "--seed", "1", "--format", "json"}, "", {At(kHour)}));
   CHECK(dry["pressure"] == true);  // over capacity
+  // The dry run's counts say what the tick would do (the sampled part).
+  uint64_t sampled = 0, queued = 0;
+  for (const auto& m : dry["moves"]) sampled += m["reason"] == "sampled", queued += m["reason"] == "queued";
+  CHECK(dry["descended_sampled"] == sampled);
+  CHECK(dry["queued"] == queued);
+  CHECK(dry["importance_decayed"] == 80);
   CHECK(Json(Aether({"stats", store, "--format", "json"})) == before);
   CHECK(ReadFile(store + "/hot.slots") == hot);
   CHECK(Importance(store, "m0") == doctest::Approx(0.5));

@@ -111,12 +111,17 @@ TEST_CASE("descend --policy moves the lowest scores until the hot tier fits its 
   SqlExec(store, "UPDATE config SET value = '20' WHERE key = 'hot_capacity';"
                  "UPDATE memories SET importance = 0.9 WHERE id IN ('m0', 'm1', 'm2');"
                  "UPDATE memories SET importance = 0.0 WHERE id IN ('m10', 'm11');");
-  auto dry = Aether({"descend", store, "--policy", "--dry-run"}, "", {"AETHER_NOW_MS=3600000"});
+  auto dry = Aether({"descend", store, "--policy", "--dry-run", "--format", "jsonl"}, "", {"AETHER_NOW_MS=3600000"});
   CHECK(dry.exit_code == 0);
   auto lines = Lines(dry.out);
   REQUIRE(lines.size() == 10);
-  CHECK(lines[0].rfind("descend m10 hot->cold policy score=-1", 0) == 0);  // -1h recency + 0 importance
-  CHECK(lines[1].rfind("descend m11 hot->cold policy", 0) == 0);
+  auto first = nlohmann::json::parse(lines[0]), second = nlohmann::json::parse(lines[1]);
+  CHECK(first["id"] == "m10");
+  CHECK(first["from"] == "hot");
+  CHECK(first["to"] == "cold");
+  CHECK(first["reason"] == "policy");
+  CHECK(first["score"].get<double>() == doctest::Approx(-1.0));  // -1h recency + 0 importance
+  CHECK(second["id"] == "m11");
   auto lim = Aether({"descend", store, "--policy", "--limit", "4", "--format", "json"}, "", {"AETHER_NOW_MS=3600000"});
   CHECK(nlohmann::json::parse(lim.out)["moved"] == 4);
   CHECK(Aether({"descend", store, "--policy"}, "", {"AETHER_NOW_MS=3600000"}).exit_code == 0);
@@ -171,7 +176,7 @@ TEST_CASE("dry runs change nothing on disk") {
   std::string hot = ReadFile(store + "/hot.slots"), cold = ReadFile(store + "/cold/staging.shard");
   auto s0 = Stats(store);
   auto d = Aether({"descend", store, "--all", "--dry-run"});
-  CHECK(Lines(d.out).size() == 5);
+  CHECK(Lines(d.out).size() == 1 + 5);  // header and the plan
   CHECK(Aether({"ascend", store, "m10", "m11", "--evict", "--dry-run"}).exit_code == 0);
   CHECK(ReadFile(store + "/hot.slots") == hot);
   CHECK(ReadFile(store + "/cold/staging.shard") == cold);

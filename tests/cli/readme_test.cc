@@ -63,4 +63,13 @@ TEST_CASE("the README cron example runs as written") {
     if (l.rfind("# HELP ", 0) == 0 || l.rfind("# TYPE ", 0) == 0) continue;
     CHECK_MESSAGE(std::regex_match(l, std::regex("^aether_[a-z0-9_]+(\\{[a-z_]+=\"[a-z0-9_]+\"\\})? [-0-9.e+]+$")), l);
   }
+  // And Prometheus's own linter agrees (scripts/setup installs promtool).
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+    MESSAGE("promtool not found: skipping `promtool check metrics` (scripts/setup installs it)");
+  } else {
+    std::string check = "promtool check metrics < '" + dir / "aether.prom" + "' > '" + dir / "promtool.out" + "' 2>&1";
+    int rc = std::system(check.c_str());
+    CHECK_MESSAGE(rc == 0, ReadFile(dir / "promtool.out"));
+    CHECK(ReadFile(dir / "promtool.out") == "");  // no lint warnings either
+  }
 }

@@ -125,6 +125,13 @@ struct MoveOptions {
   std::function<void(uint64_t, uint64_t)> progress;
 };
 
+// What `ascend --enqueue` did: cold memories queued for restore.
+struct EnqueueReport {
+  uint64_t queued = 0;
+  std::vector<std::string> not_found;
+  std::vector<std::string> already_hot;  // nothing to restore
+};
+
 struct PlannedMove {
   std::string id;
   Tier from = Tier::kHot;
@@ -144,6 +151,9 @@ struct MoveReport {
   std::vector<std::string> deferred;      // queue entries that failed and will retry
   std::vector<std::string> dropped;       // queue entries dropped after max retries
 };
+
+// Hears (done, total) as a long operation advances.
+using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 
 struct VerifyReport {
   std::vector<std::string> problems;  // empty: the store is consistent

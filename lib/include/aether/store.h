@@ -63,9 +63,9 @@ class Store {
   // migration. Require kWrite. With dry_run only the plan is returned.
   Result<MoveReport> Descend(const MoveOptions& options);
   Result<MoveReport> Ascend(const MoveOptions& options);
-  // Queues memories for restore to hot (merging: the higher priority wins);
-  // returns the ids not found.
-  Result<std::vector<std::string>> Enqueue(const std::vector<std::string>& ids, double priority);
+  // Queues cold memories for restore to hot (merging: the higher priority
+  // wins); reports the ids not found and those already hot.
+  Result<EnqueueReport> Enqueue(const std::vector<std::string>& ids, double priority);
 
   // Trains a new K-Means generation over the cold tier, moves every live cold
   // record into its partition (compacting garbage away) and switches to it.
@@ -83,8 +83,9 @@ class Store {
   Status ApplyPreset(const std::string& name);
   Result<std::vector<HistoryEntry>> History(const std::string& id, int64_t since_ms);
 
-  // Checks every checksum and the metadata against the files.
-  Result<VerifyReport> Verify();
+  // Checks every checksum and the metadata against the files; `progress`
+  // (optional) hears bytes checked / bytes to check.
+  Result<VerifyReport> Verify(const ProgressFn& progress = nullptr);
 
  private:
   explicit Store(std::unique_ptr<StoreImpl> impl);

@@ -1,0 +1,220 @@
+// Golden transcripts: the exact stdout, stderr and exit code of every
+// command, on success and on its main errors (tests/golden/*.t), and the
+// README's console examples, run as written.
+//
+// A transcript reads like a terminal session:
+//
+//   $ aether get ./mem m1 nope          a command (sh; "\" continues a line)
+//   {"id":"m1",...}                     its stdout
+//   aether: not found: nope             its stderr ("aether: " lines)
+//   [exit 1]                            its exit code, when not 0
+//
+// Rendering is unambiguous: stdout comes first, then stderr; a stdout line
+// that could be mistaken for something else gets "> ", a stderr line that
+// does not start with "aether: " gets "! ". "…" in an expected line matches
+// any text (timings). Comments are shell comments: "$ # ...". Every
+// transcript runs in a fresh directory with a pinned clock
+// (AETHER_NOW_MS=1700000000000) and $TESTDATA pointing at testdata/.
+// AETHER_GOLDEN_UPDATE=1 rewrites the expected output from what ran.
+#include <doctest/doctest.h>
+
+#include <dirent.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+
+using namespace aether::test;
+
+namespace {
+
+struct Block {
+  std::string command;                 // as written (continuation lines joined with "\n")
+  std::vector<std::string> expected;   // output lines as written
+};
+
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) nl = text.size();
+    lines.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return lines;
+}
+
+void TrimTrailingBlank(std::vector<std::string>* lines) {
+  while (!lines->empty() && lines->back().empty()) lines->pop_back();
+}
+
+std::vector<Block> Parse(const std::string& text) {
+  std::vector<Block> blocks;
+  auto lines = SplitLines(text);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string& line = lines[i];
+    if (line.rfind("$ ", 0) == 0) {
+      Block b;
+      b.command = line.substr(2);
+      while (!b.command.empty() && b.command.back() == '\\' && i + 1 < lines.size())
+        b.command += "\n" + lines[++i];
+      blocks.push_back(std::move(b));
+    } else if (!blocks.empty()) {
+      blocks.back().expected.push_back(line);
+    }
+  }
+  for (auto& b : blocks) TrimTrailingBlank(&b.expected);
+  return blocks;
+}
+
+std::vector<std::string> Render(const std::string& out, const std::string& err, int code) {
+  std::vector<std::string> lines;
+  auto add = [&](const std::string& text, bool is_err) {
+    auto split = SplitLines(text);
+    for (const auto& l : split) {
+      bool diag = l.rfind("aether: ", 0) == 0;
+      if (is_err) lines.push_back(diag ? l : "! " + l);
+      else if (diag || l.rfind("$ ", 0) == 0 || l.rfind("[exit ", 0) == 0 || l.rfind("> ", 0) == 0 ||
+               l.rfind("! ", 0) == 0 || l == "[no newline]")
+        lines.push_back("> " + l);
+      else lines.push_back(l);
+    }
+    if (!text.empty() && text.back() != '\n') lines.push_back("[no newline]");
+  };
+  add(out, false);
+  add(err, true);
+  TrimTrailingBlank(&lines);
+  if (code != 0) lines.push_back("[exit " + std::to_string(code) + "]");
+  return lines;
+}
+
+bool LineMatches(const std::string& expected, const std::string& actual) {
+  const std::string ellipsis = "\xE2\x80\xA6";  // …
+  if (expected.find(ellipsis) == std::string::npos) return expected == actual;
+  std::string re;
+  size_t pos = 0;
+  for (;;) {
+    size_t at = expected.find(ellipsis, pos);
+    std::string part = expected.substr(pos, at == std::string::npos ? std::string::npos : at - pos);
+    for (char c : part) {
+      if (std::string("\\^$.|?*+()[]{}").find(c) != std::string::npos) re += '\\';
+      re += c;
+    }
+    if (at == std::string::npos) break;
+    re += ".*";
+    pos = at + ellipsis.size();
+  }
+  return std::regex_match(actual, std::regex(re));
+}
+
+// Runs the blocks in `work`; returns the transcript text as it ran
+// (expected lines kept where they match, so wildcards survive an update).
+std::string Run(const std::vector<Block>& blocks, const std::string& work, const std::string& scratch,
+                const std::string& label, bool* all_ok) {
+  std::string bin_dir = std::string(AETHER_BIN).substr(0, std::string(AETHER_BIN).rfind('/'));
+  std::string testdata = AETHER_TESTDATA;
+  std::string text;
+  for (const Block& b : blocks) {
+    std::string script = "unset AETHER_STORE AETHER_FAULT AETHER_PAUSE AETHER_FAIL_IO\n"
+                         "export PATH='" + bin_dir + "':\"$PATH\" AETHER_NOW_MS=1700000000000 LC_ALL=C "
+                         "TESTDATA='" + testdata + "'\ncd '" + work + "' || exit 99\n" + b.command + "\n";
+    WriteFile(scratch + "/cmd.sh", script);
+    std::string run = "sh '" + scratch + "/cmd.sh' >'" + scratch + "/out' 2>'" + scratch + "/err' </dev/null";
+    int status = std::system(run.c_str());
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    auto actual = Render(ReadFile(scratch + "/out"), ReadFile(scratch + "/err"), code);
+    bool ok = actual.size() == b.expected.size();
+    for (size_t i = 0; ok && i < actual.size(); ++i) ok = LineMatches(b.expected[i], actual[i]);
+    if (!ok) {
+      *all_ok = false;
+      std::string want, got;
+      for (const auto& l : b.expected) want += "  " + l + "\n";
+      for (const auto& l : actual) got += "  " + l + "\n";
+      FAIL_CHECK(label << ": $ " << b.command << "\n--- expected\n" << want << "--- got\n" << got);
+    }
+    text += "$ " + b.command + "\n";
+    for (size_t i = 0; i < actual.size(); ++i)
+      text += (i < b.expected.size() && LineMatches(b.expected[i], actual[i]) ? b.expected[i] : actual[i]) + "\n";
+  }
+  return text;
+}
+
+bool Updating() {
+  const char* u = std::getenv("AETHER_GOLDEN_UPDATE");
+  return u && std::string(u) == "1";
+}
+
+std::vector<std::string> TranscriptFiles() {
+  std::vector<std::string> files;
+  std::string dir = AETHER_TESTDATA "/../tests/golden";
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string name = e->d_name;
+      if (name.size() > 2 && name.substr(name.size() - 2) == ".t") files.push_back(dir + "/" + name);
+    }
+    closedir(d);
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
+TEST_CASE("golden transcripts: exact stdout, stderr and exit code of every command") {
+  auto files = TranscriptFiles();
+  REQUIRE(files.size() >= 10);
+  for (const auto& file : files) {
+    std::string name = file.substr(file.rfind('/') + 1);
+    INFO(name);
+    TempDir work, scratch;
+    std::string text = ReadFile(file);
+    // The header (lines before the first command) is kept as written.
+    size_t first = text.rfind("$ ", 0) == 0 ? 0 : text.find("\n$ ");
+    std::string header = first == std::string::npos ? text : text.substr(0, first == 0 ? 0 : first + 1);
+    auto blocks = Parse(text.substr(header.size()));
+    CHECK(!blocks.empty());
+    bool ok = true;
+    std::string ran = Run(blocks, work.path(), scratch.path(), name, &ok);
+    if (Updating() && !ok) WriteFile(file, header + ran);
+  }
+}
+
+TEST_CASE("every command has a golden transcript") {
+  auto files = TranscriptFiles();
+  std::string all;
+  for (const auto& f : files) all += ReadFile(f);
+  for (const char* cmd : {"init", "ingest", "search", "get", "delete", "stats", "descend", "ascend",
+                          "rebuild-index", "feedback", "maintain", "config", "history", "recover", "verify",
+                          "fault-points"}) {
+    INFO(cmd);
+    CHECK(all.find(std::string("$ aether ") + cmd) != std::string::npos);
+  }
+}
+
+TEST_CASE("the README's console examples run as written") {
+  const std::string path = AETHER_TESTDATA "/../README.md";
+  std::string readme = ReadFile(path);
+  const std::string open = "<!-- golden -->\n```console\n", close = "```\n";
+  TempDir work, scratch;
+  // The examples run as from the repository root: testdata/ is there.
+  REQUIRE(std::system(("ln -s '" AETHER_TESTDATA "' '" + work.path() + "/testdata'").c_str()) == 0);
+  size_t pos = 0, examples = 0;
+  std::string updated;
+  bool ok = true;
+  while ((pos = readme.find(open, pos)) != std::string::npos) {
+    size_t start = pos + open.size(), end = readme.find(close, start);
+    REQUIRE(end != std::string::npos);
+    std::string ran = Run(Parse(readme.substr(start, end - start)), work.path(), scratch.path(),
+                          "README example " + std::to_string(++examples), &ok);
+    readme.replace(start, end - start, ran);
+    pos = start + ran.size() + close.size();
+  }
+  CHECK(examples >= 4);
+  if (Updating() && !ok) WriteFile(path, readme);
+}

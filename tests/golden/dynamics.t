@@ -1,0 +1,89 @@
+feedback, maintain, config, history: the memory dynamics.
+
+$ aether ingest mem "$TESTDATA/sample.jsonl" --hot-capacity 250 -q
+$ aether feedback mem mem-0000 1
+aether: applied 1 rewards
+$ aether feedback mem mem-0000 2
+aether: error: reward '2' is not a number in [0, 1]
+[exit 65]
+$ printf '{"id":"mem-0001","reward":0}\n{"id":"nope","reward":1}\n' | aether feedback mem --file - --format json
+{"applied":1,"not_found":["nope"]}
+aether: <stdin>:2: unknown id 'nope' (skipped)
+aether: applied 1 rewards
+[exit 1]
+$ printf '{"id":"mem-0001"}\n' | aether feedback mem --file -
+aether: error: <stdin>:1: expected {"id": string, "reward": number in [0, 1]}
+[exit 65]
+$ aether get mem mem-0000 mem-0001 --format table
+id        tier  importance  created_ms     last_access_ms  access_count  payload
+mem-0000  hot   0.3432      1700000000000  1700000000000   0             {"room":"office","seen":0}
+mem-0001  hot   0.0464      1700000000000  1700000000000   0             {"room":"kitchen","seen":1}
+$ aether config mem get sample_rate
+0.1
+$ aether config mem get sample_rate --format json
+{"sample_rate":0.1}
+$ aether config mem set sample_rate 0.5 --format jsonl
+{"key":"sample_rate","value":0.5}
+$ aether config mem set sample_rate 2
+aether: error: sample_rate = 2 is outside [0, 1]
+[exit 64]
+$ aether config mem set colour 1
+aether: error: unknown config key 'colour' (keys: alpha, beta, gamma, delta, sigmoid_k, min_temperature, max_temperature, decay_rate, pressure_scale, pressure_queue_depth, sample_rate, max_candidates, importance_decay, restore_concurrency, restore_top_n, backoff_base_ms, backoff_max_ms, max_retries, hot_capacity)
+[exit 64]
+$ aether config mem preset conservative --format table | head -4
+key                   value
+alpha                 1
+backoff_base_ms       60000
+backoff_max_ms        3600000
+$ aether maintain mem --seed 1 --dry-run
+temperature 1 -> 0.98
+importance decayed on 300 memories
+candidates: 5 hot, 2 cold
+hot -> cold: 2 sampled, 0 over capacity, 0 evicted for restores
+cold -> hot: 1 queued, 0 restored, 0 deferred, 0 dropped
+restore queue 0 -> 0; hot 250/250
+plan: mem-0059 hot->cold sampled score=0.08159
+plan: mem-0061 hot->cold sampled score=0.311435
+plan: mem-0298 cold->hot queued score=0.381085
+$ aether maintain mem --seed 1 --format json
+{"cold_candidates":2,"deferred":0,"descended_capacity":0,"descended_sampled":2,"dropped":0,"dry_run":false,"evicted_for_restore":0,"hot":249,"hot_candidates":5,"hot_capacity":250,"importance_decayed":300,"moves":[{"from":"hot","id":"mem-0059","reason":"sampled","score":0.08159000000000001,"to":"cold"},{"from":"hot","id":"mem-0061","reason":"sampled","score":0.311435,"to":"cold"},{"from":"cold","id":"mem-0298","reason":"queued","score":0.381085,"to":"hot"},{"from":"cold","id":"mem-0298","reason":"restore","score":0.0,"to":"hot"}],"pressure":false,"queue_depth_after":0,"queue_depth_before":0,"queued":1,"restored":1,"seed":1,"temperature_after":0.98,"temperature_before":1.0}
+$ aether history mem --format table
+seq  ts_ms          kind      id                   detail
+1    1700000000000  feedback  mem-0000             {"from":0.179,"reward":1,"to":0.3432}
+2    1700000000000  feedback  mem-0001             {"from":0.058,"reward":0,"to":0.046400000000000004}
+3    1700000000000  config    sample_rate          {"by":"set","from":0.1,"to":0.5}
+4    1700000000000  config    decay_rate           {"by":"preset conservative","from":0.95,"to":0.98}
+5    1700000000000  config    importance_decay     {"by":"preset conservative","from":0.99,"to":0.995}
+6    1700000000000  config    max_candidates       {"by":"preset conservative","from":1000,"to":100}
+7    1700000000000  config    min_temperature      {"by":"preset conservative","from":0.05,"to":0.01}
+8    1700000000000  config    restore_concurrency  {"by":"preset conservative","from":100,"to":10}
+9    1700000000000  config    restore_top_n        {"by":"preset conservative","from":3,"to":1}
+10   1700000000000  config    sample_rate          {"by":"preset conservative","from":0.5,"to":0.02}
+11   1700000000000  config    sigmoid_k            {"by":"preset conservative","from":1,"to":0.5}
+12   1700000000000  descend   mem-0059             {"from":"hot","to":"cold"}
+13   1700000000000  descend   mem-0061             {"from":"hot","to":"cold"}
+14   1700000000000  ascend    mem-0298             {"from":"cold","to":"hot"}
+15   1700000000000  maintain                       {"descended":2,"queued":1,"restored":1,"seed":1,"temperature":0.98}
+$ aether history mem mem-0000
+{"detail":{"from":0.179,"reward":1,"to":0.3432},"id":"mem-0000","kind":"feedback","seq":1,"ts_ms":1700000000000}
+$ aether config mem get
+key                   value
+alpha                 1
+backoff_base_ms       60000
+backoff_max_ms        3600000
+beta                  1
+decay_rate            0.98
+delta                 0
+gamma                 1
+hot_capacity          250
+importance_decay      0.995
+max_candidates        100
+max_retries           5
+max_temperature       4
+min_temperature       0.01
+pressure_queue_depth  100
+pressure_scale        1.5
+restore_concurrency   10
+restore_top_n         1
+sample_rate           0.02
+sigmoid_k             0.5

@@ -1,0 +1,70 @@
+The tool itself: version, help, unknown commands, usage errors.
+Format: tests/cli/golden_test.cc. Refresh: AETHER_GOLDEN_UPDATE=1 build/tests/aether_tests -tc='golden*'
+
+$ aether --version
+aether 0.1.0 (store format 1)
+$ aether
+aether: error: A subcommand is required; see 'aether --help'
+[exit 64]
+$ aether serach ./mem
+aether: error: unknown command 'serach'; did you mean 'search'?
+[exit 64]
+$ aether frobnicate
+aether: error: unknown command 'frobnicate'; see aether --help
+[exit 64]
+$ aether init
+aether: error: store is required; see 'aether init --help'
+[exit 64]
+$ aether init ./mem --dim 0
+aether: error: --dim: Value 0 not in range 1 to 65536; see 'aether init --help'
+[exit 64]
+$ aether search ./mem --bogus
+aether: error: The following argument was not expected: --bogus; see 'aether search --help'
+[exit 64]
+$ aether --help
+> aether: a tiered memory store for agent and embodied AI
+Usage: aether [OPTIONS] SUBCOMMAND
+
+Options:
+  -h,--help                   Print this help message and exit
+  -q,--quiet                  Only errors on stderr (no summaries)
+  -v,--verbose                Also report recovered migrations
+  --version                   Display program version information and exit
+
+Subcommands:
+  init                        Create an empty store
+  ingest                      Add memories from JSONL (file or -)
+  search                      Top-k nearest memories over both tiers
+  get                         Print memories by id as JSONL
+  delete                      Delete memories by id
+  stats                       Show store statistics (table, json, prometheus)
+  descend                     Move memories hot -> cold (ids, --all, --policy)
+  ascend                      Move memories cold -> hot (ids, --queued; --evict)
+  rebuild-index               Train a new K-Means index over the cold tier and compact it
+  feedback                    Reward memories: importance = 0.8 * importance + 0.2 * reward
+  maintain                    One cron tick: decay, temperature, sampled moves, capacity, restores
+  config                      Get or set the model's parameters, or apply a preset
+  history                     The audit log: moves, feedback, deletes, config changes
+  recover                     Replay dangling migrations and report them
+  verify                      Check every checksum and the metadata against the files
+  fault-points                List the crash-test fault points (AETHER_FAULT)
+
+Every command takes the store as its first argument (or --store DIR, or AETHER_STORE)
+and --help with an example. Output: data on stdout (--format table|json|jsonl),
+diagnostics on stderr. Exit codes: 0 ok, 1 negative answer, 64 usage, 65 bad input,
+66 no such file or store, 69 unavailable, 70 internal, 73 cannot create, 74 I/O error,
+75 busy (retry later), 78 newer format, 79 corruption (man aether).
+
+Example: aether ingest ./mem memories.jsonl && aether search ./mem --vector '[0.1, 0.2]' -k 5
+$ aether init --store mem --dim 2 -q
+$ printf '{"id":"a","vector":[1,2]}\n' | AETHER_STORE=mem aether ingest -q
+$ AETHER_STORE=mem aether get a --format table
+id  tier  importance  created_ms     last_access_ms  access_count  payload
+a   hot   0.5         1700000000000  1700000000000   0             -
+$ AETHER_STORE=elsewhere aether get --store mem a --format table
+id  tier  importance  created_ms     last_access_ms  access_count  payload
+a   hot   0.5         1700000000000  1700000000000   0             -
+$ AETHER_STORE=mem aether get mem a
+{"access_count":0,"created_ms":1700000000000,"id":"a","importance":0.5,"last_access_ms":1700000000000,"payload":null,"tier":"hot","vector":[1.0,2.0]}
+aether: not found: mem
+[exit 1]

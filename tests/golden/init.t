@@ -1,0 +1,38 @@
+init: create a store; refuse what is not one.
+
+$ aether init mem --dim 4 --metric cosine --hot-capacity 10
+aether: created store mem (dim 4, metric cosine, hot capacity 10)
+$ ls mem
+GATE
+LOCK
+WRITER
+cold
+hot.slots
+index
+meta.db
+$ aether init mem --dim 4
+aether: error: mem: already an aether store
+[exit 73]
+$ mkdir junk && touch junk/file && aether init junk --dim 4
+aether: error: junk: directory is not empty and is not an aether store
+[exit 73]
+$ aether init x --dim 4 --metric manhattan
+aether: error: --metric: manhattan not in {l2,cosine,ip}; see 'aether init --help'
+[exit 64]
+$ aether init --help
+Create an empty store
+Usage: aether init [OPTIONS] store
+
+Positionals:
+  store TEXT REQUIRED         Store directory to create; or --store, or AETHER_STORE
+
+Options:
+  -h,--help                   Print this help message and exit
+  --store TEXT                Store directory to create (instead of the positional STORE)
+  --dim UINT:INT in [1 - 65536] REQUIRED
+                              Vector dimension
+  --metric TEXT:{l2,cosine,ip}=l2
+                              Distance metric
+  --hot-capacity UINT=65536   Memories the hot tier holds
+
+Example: aether init ./mem --dim 768 --metric cosine --hot-capacity 100000
