@@ -185,7 +185,7 @@ TEST_CASE("golden transcripts: exact stdout, stderr and exit code of every comma
   }
 }
 
-TEST_CASE("every command has a golden transcript") {
+TEST_CASE("every command has a golden transcript, and --help with an example") {
   auto files = TranscriptFiles();
   std::string all;
   for (const auto& f : files) all += ReadFile(f);
@@ -194,6 +194,10 @@ TEST_CASE("every command has a golden transcript") {
                           "fault-points"}) {
     INFO(cmd);
     CHECK(all.find(std::string("$ aether ") + cmd) != std::string::npos);
+    auto help = Aether({cmd, "--help"});
+    CHECK(help.exit_code == 0);
+    CHECK(help.out.find("Example") != std::string::npos);
+    CHECK(help.out.find("--help") != std::string::npos);
   }
 }
 
