@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "aether/env.h"
+#include "io_trace.h"
 
 namespace aether {
 namespace {
@@ -90,6 +91,7 @@ class PosixFile final : public File {
 
   Status Write(uint64_t offset, const void* data, size_t n) override {
     if (Faults().Fail(0, "write")) return ErrnoStatus(path_ + ": write (injected)", EIO);
+    io_trace::Write(path_, offset, data, n);
     const auto* p = static_cast<const char*>(data);
     while (n > 0) {
       ssize_t w = pwrite(fd_, p, n, static_cast<off_t>(offset));
@@ -105,10 +107,12 @@ class PosixFile final : public File {
   Status Sync() override {
     if (Faults().Fail(1, "sync")) return ErrnoStatus(path_ + ": fsync (injected)", EIO);
     if (fdatasync(fd_) != 0) return ErrnoStatus(path_ + ": fsync", errno);
+    io_trace::Sync(path_);  // after: only a sync that returned counts
     return Status::Ok();
   }
 
   Status Truncate(uint64_t size) override {
+    io_trace::Truncate(path_, size);
     if (ftruncate(fd_, static_cast<off_t>(size)) != 0)
       return ErrnoStatus(path_ + ": truncate", errno);
     return Status::Ok();
@@ -157,6 +161,8 @@ class PosixEnv final : public Env {
     if (mode == OpenMode::kRead) flags |= O_RDONLY;
     if (mode == OpenMode::kReadWrite) flags |= O_RDWR;
     if (mode == OpenMode::kCreate) flags |= O_RDWR | O_CREAT;
+    if (mode == OpenMode::kCreate && io_trace::Enabled() && access(path.c_str(), F_OK) != 0)
+      io_trace::Create(path);
     int fd = AboveStandardFds(open(path.c_str(), flags, 0644));
     if (fd < 0) {
       if (errno == ENOENT) return Status::NotFound(path + ": no such file");
@@ -186,28 +192,33 @@ class PosixEnv final : public Env {
     int err = errno;
     close(fd);
     if (rc != 0) return ErrnoStatus(dir + ": fsync directory", err);
+    io_trace::SyncDir(dir);
     return Status::Ok();
   }
 
   Status Rename(const std::string& from, const std::string& to) override {
     if (Faults().Fail(2, "rename")) return ErrnoStatus("rename " + from + " (injected)", EIO);
+    io_trace::Rename(from, to);
     if (rename(from.c_str(), to.c_str()) != 0)
       return ErrnoStatus("rename " + from + " -> " + to, errno);
     return Status::Ok();
   }
 
   Status RemoveFile(const std::string& path) override {
+    if (io_trace::Enabled() && access(path.c_str(), F_OK) == 0) io_trace::Unlink(path);
     if (unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(path + ": unlink", errno);
     return Status::Ok();
   }
 
   Status CreateDir(const std::string& path) override {
+    if (io_trace::Enabled() && access(path.c_str(), F_OK) != 0) io_trace::MakeDir(path);
     if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
       return ErrnoStatus(path + ": mkdir", errno);
     return Status::Ok();
   }
 
   Status RemoveDir(const std::string& path) override {
+    if (io_trace::Enabled() && access(path.c_str(), F_OK) == 0) io_trace::RemoveDir(path);
     if (rmdir(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(path + ": rmdir", errno);
     return Status::Ok();
   }

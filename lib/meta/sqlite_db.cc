@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include "meta/trace_vfs.h"
+
 namespace aether {
 
 Status SqliteStatus(sqlite3* db, int rc, const std::string& context) {
@@ -94,7 +96,7 @@ Db::~Db() { sqlite3_close_v2(db_); }
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool reader) {
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, TraceVfsName());
   if (rc != SQLITE_OK) {
     Status s = SqliteStatus(raw, rc, path + ": open");
     sqlite3_close_v2(raw);

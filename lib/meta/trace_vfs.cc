@@ -1,0 +1,162 @@
+#include "trace_vfs.h"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "env/io_trace.h"
+
+namespace aether {
+namespace {
+
+sqlite3_vfs* g_real = nullptr;
+
+// Our file object; the real VFS's file object follows it in memory.
+struct TraceFile {
+  sqlite3_file base;
+  std::string* path;
+  bool created;     // this open created the file
+  bool dir_synced;  // its directory entry has been synced since
+  sqlite3_file* real() { return reinterpret_cast<sqlite3_file*>(this + 1); }
+};
+
+TraceFile* T(sqlite3_file* f) { return reinterpret_cast<TraceFile*>(f); }
+
+std::string Dir(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+int Close(sqlite3_file* f) {
+  int rc = T(f)->real()->pMethods->xClose(T(f)->real());
+  delete T(f)->path;
+  return rc;
+}
+int Read(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
+  return T(f)->real()->pMethods->xRead(T(f)->real(), buf, n, off);
+}
+int Write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
+  io_trace::Write(*T(f)->path, uint64_t(off), buf, size_t(n));
+  return T(f)->real()->pMethods->xWrite(T(f)->real(), buf, n, off);
+}
+int Truncate(sqlite3_file* f, sqlite3_int64 size) {
+  io_trace::Truncate(*T(f)->path, uint64_t(size));
+  return T(f)->real()->pMethods->xTruncate(T(f)->real(), size);
+}
+int Sync(sqlite3_file* f, int flags) {
+  int rc = T(f)->real()->pMethods->xSync(T(f)->real(), flags);
+  if (rc == SQLITE_OK) {
+    io_trace::Sync(*T(f)->path);
+    // The unix VFS syncs the directory of a journal or WAL it created on
+    // that file's first sync (UNIXFILE_DIRSYNC).
+    if (T(f)->created && !T(f)->dir_synced) {
+      io_trace::SyncDir(Dir(*T(f)->path));
+      T(f)->dir_synced = true;
+    }
+  }
+  return rc;
+}
+int FileSize(sqlite3_file* f, sqlite3_int64* size) { return T(f)->real()->pMethods->xFileSize(T(f)->real(), size); }
+int Lock(sqlite3_file* f, int l) { return T(f)->real()->pMethods->xLock(T(f)->real(), l); }
+int Unlock(sqlite3_file* f, int l) { return T(f)->real()->pMethods->xUnlock(T(f)->real(), l); }
+int CheckReservedLock(sqlite3_file* f, int* out) {
+  return T(f)->real()->pMethods->xCheckReservedLock(T(f)->real(), out);
+}
+int FileControl(sqlite3_file* f, int op, void* arg) {
+  return T(f)->real()->pMethods->xFileControl(T(f)->real(), op, arg);
+}
+int SectorSize(sqlite3_file* f) { return T(f)->real()->pMethods->xSectorSize(T(f)->real()); }
+int DeviceCharacteristics(sqlite3_file* f) {
+  return T(f)->real()->pMethods->xDeviceCharacteristics(T(f)->real());
+}
+int ShmMap(sqlite3_file* f, int pg, int sz, int extend, void volatile** pp) {
+  return T(f)->real()->pMethods->xShmMap(T(f)->real(), pg, sz, extend, pp);
+}
+int ShmLock(sqlite3_file* f, int offset, int n, int flags) {
+  return T(f)->real()->pMethods->xShmLock(T(f)->real(), offset, n, flags);
+}
+void ShmBarrier(sqlite3_file* f) { T(f)->real()->pMethods->xShmBarrier(T(f)->real()); }
+int ShmUnmap(sqlite3_file* f, int del) { return T(f)->real()->pMethods->xShmUnmap(T(f)->real(), del); }
+// No memory-mapped I/O through this VFS: SQLite then reads with xRead.
+int Fetch(sqlite3_file*, sqlite3_int64, int, void** pp) {
+  *pp = nullptr;
+  return SQLITE_OK;
+}
+int Unfetch(sqlite3_file*, sqlite3_int64, void*) { return SQLITE_OK; }
+
+const sqlite3_io_methods kMethods = {
+    3,           Close,       Read,     Write,    Truncate,          Sync,
+    FileSize,    Lock,        Unlock,   CheckReservedLock, FileControl, SectorSize,
+    DeviceCharacteristics,    ShmMap,   ShmLock,  ShmBarrier,        ShmUnmap,    Fetch,
+    Unfetch};
+
+int Open(sqlite3_vfs*, const char* name, sqlite3_file* f, int flags, int* out_flags) {
+  TraceFile* t = T(f);
+  t->base.pMethods = nullptr;
+  bool existed = name != nullptr && access(name, F_OK) == 0;
+  int rc = g_real->xOpen(g_real, name, t->real(), flags, out_flags);
+  if (rc != SQLITE_OK) return rc;
+  t->path = new std::string(name ? name : "");
+  t->created = name != nullptr && !existed && (flags & SQLITE_OPEN_CREATE);
+  t->dir_synced = false;
+  if (t->created) io_trace::Create(*t->path);
+  t->base.pMethods = &kMethods;
+  return SQLITE_OK;
+}
+
+int Delete(sqlite3_vfs*, const char* name, int sync_dir) {
+  if (access(name, F_OK) == 0) io_trace::Unlink(name);
+  int rc = g_real->xDelete(g_real, name, sync_dir);
+  if (rc == SQLITE_OK && sync_dir) io_trace::SyncDir(Dir(name));
+  return rc;
+}
+int Access(sqlite3_vfs*, const char* name, int flags, int* out) { return g_real->xAccess(g_real, name, flags, out); }
+int FullPathname(sqlite3_vfs*, const char* name, int n, char* out) {
+  return g_real->xFullPathname(g_real, name, n, out);
+}
+void* DlOpen(sqlite3_vfs*, const char* name) { return g_real->xDlOpen(g_real, name); }
+void DlError(sqlite3_vfs*, int n, char* msg) { g_real->xDlError(g_real, n, msg); }
+void (*DlSym(sqlite3_vfs*, void* h, const char* sym))(void) { return g_real->xDlSym(g_real, h, sym); }
+void DlClose(sqlite3_vfs*, void* h) { g_real->xDlClose(g_real, h); }
+int Randomness(sqlite3_vfs*, int n, char* out) { return g_real->xRandomness(g_real, n, out); }
+int Sleep(sqlite3_vfs*, int us) { return g_real->xSleep(g_real, us); }
+int CurrentTime(sqlite3_vfs*, double* t) { return g_real->xCurrentTime(g_real, t); }
+int GetLastError(sqlite3_vfs*, int n, char* msg) { return g_real->xGetLastError(g_real, n, msg); }
+int CurrentTimeInt64(sqlite3_vfs*, sqlite3_int64* t) { return g_real->xCurrentTimeInt64(g_real, t); }
+
+sqlite3_vfs g_vfs;
+
+}  // namespace
+
+const char* TraceVfsName() {
+  if (!io_trace::Enabled()) return nullptr;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    g_real = sqlite3_vfs_find(nullptr);
+    g_vfs = sqlite3_vfs{};
+    g_vfs.iVersion = 2;
+    g_vfs.szOsFile = int(sizeof(TraceFile)) + g_real->szOsFile;
+    g_vfs.mxPathname = g_real->mxPathname;
+    g_vfs.zName = "aether-trace";
+    g_vfs.xOpen = Open;
+    g_vfs.xDelete = Delete;
+    g_vfs.xAccess = Access;
+    g_vfs.xFullPathname = FullPathname;
+    g_vfs.xDlOpen = DlOpen;
+    g_vfs.xDlError = DlError;
+    g_vfs.xDlSym = DlSym;
+    g_vfs.xDlClose = DlClose;
+    g_vfs.xRandomness = Randomness;
+    g_vfs.xSleep = Sleep;
+    g_vfs.xCurrentTime = CurrentTime;
+    g_vfs.xGetLastError = GetLastError;
+    g_vfs.xCurrentTimeInt64 = CurrentTimeInt64;
+    sqlite3_vfs_register(&g_vfs, 0);
+  });
+  return "aether-trace";
+}
+
+}  // namespace aether
