@@ -46,6 +46,9 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode)
   o.access = mode;
   o.wait_seconds = args.wait;
   AETHER_ASSIGN_OR_RETURN(auto store, Store::Open(args.store, o));
+  if (!store->deferred_recovery().ok())
+    Warn("recovery deferred (" + store->deferred_recovery().message() +
+         "); reading the committed state; the next writer will replay");
   if (g_verbose)
     for (const auto& r : store->replayed())
       fmt::print(stderr, "aether: recovered migration {} ({}, {} items, state {}): {}\n", r.migration_id, r.kind,

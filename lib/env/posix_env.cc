@@ -21,6 +21,7 @@ namespace aether {
 namespace {
 
 Status ErrnoStatus(const std::string& context, int err) {
+  if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(context + ": " + std::strerror(err));
   return Status::IOError(context + ": " + std::strerror(err));
 }
 

@@ -21,6 +21,8 @@ Status SqliteStatus(sqlite3* db, int rc, const std::string& context) {
       return Status::Corruption(msg);
     case SQLITE_CONSTRAINT:
       return Status::Internal(msg);
+    case SQLITE_FULL:
+      return Status::NoSpace(msg);
     default:
       return Status::IOError(msg);
   }

@@ -10,6 +10,10 @@ constexpr const char* kLockFile = "LOCK";          // readers shared, data write
 constexpr const char* kWriterLockFile = "WRITER";  // held exclusively by every writer, whole run
 constexpr const char* kGateLockFile = "GATE";      // turnstile in front of LOCK (fairness)
 constexpr const char* kDbFile = "meta.db";
+// Zeros kept in reserve: deleted to free room for a roll back when the disk
+// is full, re-created by the next writer that finds room.
+constexpr const char* kReserveFile = "RESERVE";
+constexpr uint64_t kReserveBytes = 2 << 20;
 constexpr const char* kHotFile = "hot.slots";
 constexpr const char* kColdDir = "cold";
 constexpr const char* kIndexDir = "index";

@@ -86,6 +86,10 @@ class StoreImpl {
   // store_open.cc
   Status ReplayJournal();
   Status EnsureExclusive();
+  // The RESERVE file (layout.h): created when missing and there is room;
+  // released (deleted) when a roll back needs the space.
+  void EnsureReserve();
+  bool ReleaseReserve();
 
   // ingest.cc
   Result<IngestBatchResult> IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy);
@@ -140,6 +144,7 @@ class StoreImpl {
   std::optional<IndexView> index_;
   std::unique_ptr<Db> db_;
   std::vector<ReplayAction> replayed_;
+  Status deferred_recovery_;  // a reader could not replay (disk full, I/O error)
 
  private:
   // migration.cc: the protocol every data move follows.
@@ -156,6 +161,7 @@ class StoreImpl {
                      const std::vector<const float*>& vectors, const ShardInfo& shard, Migration* m,
                      PendingWrites* w);
   Status ReplayOne(const Migration& m);
+  Status ReplayAll();
   // store_open.cc: switches LOCK between shared and exclusive while WRITER is held.
   // wait_seconds < 0: the --wait the store was opened with.
   Status SetLockMode(LockMode mode, double wait_seconds = -1);

@@ -38,11 +38,12 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path,
                           LoadConfig(impl->db_.get(), Store::kFormatVersion, &impl->format_version_));
 
   AETHER_ASSIGN_OR_RETURN(int64_t pending, impl->db_->QueryInt("SELECT COUNT(*) FROM migrations"));
-  if (pending == 0) return impl;
   if (mode == LockMode::kExclusive) {
-    AETHER_RETURN_IF_ERROR(impl->ReplayJournal());
+    if (pending > 0) AETHER_RETURN_IF_ERROR(impl->ReplayJournal());
+    impl->EnsureReserve();
     return impl;
   }
+  if (pending == 0) return impl;
   // A reader found a journal row. If a live writer holds WRITER (a rebuild in
   // its build phase), the row is not dangling and the committed state is
   // readable as is. Otherwise its owner is dead: replay, then read.
@@ -53,7 +54,14 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path,
   }
   impl->writer_lock_ = std::move(*writer);
   AETHER_RETURN_IF_ERROR(impl->SetLockMode(LockMode::kExclusive));
-  AETHER_RETURN_IF_ERROR(impl->ReplayJournal());
+  if (Status s = impl->ReplayJournal(); !s.ok()) {
+    // The committed state does not depend on the journal (an uncommitted
+    // migration's bytes lie past the committed lengths, a committed one's
+    // are visible): a reader that cannot finish the recovery now (disk
+    // full, I/O error) still reads. The next writer replays.
+    if (s.code() != Code::kIOError) return s;
+    impl->deferred_recovery_ = s;
+  }
   AETHER_RETURN_IF_ERROR(impl->SetLockMode(LockMode::kShared));
   impl->writer_lock_.reset();
   return impl;
@@ -98,6 +106,14 @@ Status StoreImpl::EnsureExclusive() {
 // Each step is idempotent, so a crash inside the loop is repaired by the
 // next open. Requires the exclusive lock.
 Status StoreImpl::ReplayJournal() {
+  Status s = ReplayAll();
+  // A roll back writes too (it deletes journal rows): on a full disk, give
+  // it the reserve's room and try once more.
+  if (s.IsNoSpace() && ReleaseReserve()) s = ReplayAll();
+  return s;
+}
+
+Status StoreImpl::ReplayAll() {
   Journal journal(db_.get());
   AETHER_ASSIGN_OR_RETURN(std::vector<Migration> all, journal.All());
   for (const Migration& m : all) {
@@ -151,6 +167,31 @@ Status StoreImpl::ReplayOne(const Migration& m) {
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Remove(m.id); }));
   replayed_.push_back(action);
   return Status::Ok();
+}
+
+}  // namespace aether
+
+namespace aether {
+
+void StoreImpl::EnsureReserve() {
+  std::string path = Path(layout::kReserveFile);
+  if (env_->Exists(path)) return;
+  std::string tmp = path + ".tmp";
+  Status s = [&]() -> Status {
+    AETHER_ASSIGN_OR_RETURN(auto f, env_->Open(tmp, OpenMode::kCreate));
+    AETHER_RETURN_IF_ERROR(f->Truncate(0));
+    const std::string zeros(64 << 10, '\0');  // written, not fallocated: the blocks must be real
+    for (uint64_t at = 0; at < layout::kReserveBytes; at += zeros.size())
+      AETHER_RETURN_IF_ERROR(f->Write(at, zeros.data(), zeros.size()));
+    return env_->Rename(tmp, path);  // no fsync: a reserve lost in a crash is made again
+  }();
+  if (!s.ok()) (void)env_->RemoveFile(tmp);  // no room now: the next writer tries again
+}
+
+bool StoreImpl::ReleaseReserve() {
+  std::string path = Path(layout::kReserveFile);
+  if (!writer_lock_ || !env_->Exists(path)) return false;
+  return env_->RemoveFile(path).ok();
 }
 
 }  // namespace aether

@@ -38,6 +38,12 @@ class [[nodiscard]] Status {
   static Status Busy(std::string m) { return Status(Code::kBusy, std::move(m)); }
   static Status Corruption(std::string m) { return Status(Code::kCorruption, std::move(m)); }
   static Status IOError(std::string m) { return Status(Code::kIOError, std::move(m)); }
+  // An I/O error because the disk (or quota) is full: ENOSPC, EDQUOT, SQLITE_FULL.
+  static Status NoSpace(std::string m) {
+    Status s(Code::kIOError, std::move(m));
+    s.no_space_ = true;
+    return s;
+  }
   static Status NotSupported(std::string m) { return Status(Code::kNotSupported, std::move(m)); }
   static Status AlreadyExists(std::string m) { return Status(Code::kAlreadyExists, std::move(m)); }
   static Status FailedPrecondition(std::string m) { return Status(Code::kFailedPrecondition, std::move(m)); }
@@ -45,11 +51,14 @@ class [[nodiscard]] Status {
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
+  bool IsNoSpace() const { return no_space_; }
   const std::string& message() const { return message_; }
   // Returns a copy whose message is "context: message".
   Status WithContext(const std::string& context) const {
     if (ok()) return *this;
-    return Status(code_, context + ": " + message_);
+    Status s(code_, context + ": " + message_);
+    s.no_space_ = no_space_;
+    return s;
   }
   std::string ToString() const;
 
@@ -57,6 +66,7 @@ class [[nodiscard]] Status {
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
   Code code_ = Code::kOk;
   std::string message_;
+  bool no_space_ = false;
 };
 
 // A value or the Status explaining its absence.

@@ -34,6 +34,9 @@ class Store {
   const StoreConfig& config() const;
   // What the replay at open did (empty when nothing was dangling).
   const std::vector<ReplayAction>& replayed() const;
+  // Not ok when a read-only open found dangling migrations it could not
+  // replay (disk full, I/O error): it reads the committed state regardless.
+  const Status& deferred_recovery() const;
 
   // Writes one batch as one migration (intent, write, commit). Records must
   // already be validated (dimension, finite values, id). Requires kWrite.
