@@ -78,7 +78,8 @@ Status Ingester::OpenOrCreate(uint32_t first_dim) {
   }
   AETHER_ASSIGN_OR_RETURN(store_, OpenStore(a_.store, AccessMode::kWrite));
   config_ = store_->config();
-  return Status::Ok();
+  // Readers go on while this process waits for its input (a slow pipe).
+  return store_->YieldToReaders();
 }
 
 Status Ingester::Flush() {
@@ -90,7 +91,7 @@ Status Ingester::Flush() {
   batch_.clear();
   batch_ids_.clear();
   progress_.Update(t_.ingested, 0);
-  return Status::Ok();
+  return store_->YieldToReaders();
 }
 
 bool Ingester::Reject(const Status& reason, Status* stop) {

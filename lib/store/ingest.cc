@@ -28,6 +28,7 @@ Result<bool> StoreImpl::Contains(const std::string& id) {
 Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batch,
                                                  DuplicatePolicy policy) {
   if (access_ != AccessMode::kWrite) return Status::Internal("ingest on a store opened read-only");
+  AETHER_RETURN_IF_ERROR(EnsureExclusive());  // after YieldToReaders
   IngestBatchResult result;
 
   // Resolve duplicates against the store and within the batch.

@@ -212,6 +212,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
 const StoreConfig& Store::config() const { return impl_->config_; }
 const std::vector<ReplayAction>& Store::replayed() const { return impl_->replayed_; }
 const Status& Store::deferred_recovery() const { return impl_->deferred_recovery_; }
+Status Store::YieldToReaders() { return impl_->YieldToReaders(); }
 
 Result<IngestBatchResult> Store::IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy) {
   return impl_->IngestBatch(batch, policy);

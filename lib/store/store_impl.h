@@ -86,6 +86,7 @@ class StoreImpl {
   // store_open.cc
   Status ReplayJournal();
   Status EnsureExclusive();
+  Status YieldToReaders();  // LOCK shared, WRITER kept (Store::YieldToReaders)
   // The RESERVE file (layout.h): created when missing and there is room;
   // released (deleted) when a roll back needs the space.
   void EnsureReserve();

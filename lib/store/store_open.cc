@@ -81,6 +81,11 @@ Status StoreImpl::SetLockMode(LockMode mode, double wait_seconds) {
   return Status::Ok();
 }
 
+Status StoreImpl::YieldToReaders() {
+  if (!writer_lock_) return Status::Internal("YieldToReaders on a store opened read-only");
+  return SetLockMode(LockMode::kShared);
+}
+
 Status StoreImpl::EnsureExclusive() {
   if (writer_lock_ && lock_ && lock_->mode() == LockMode::kExclusive) return Status::Ok();
   if (!writer_lock_) {

@@ -40,7 +40,12 @@ class Store {
 
   // Writes one batch as one migration (intent, write, commit). Records must
   // already be validated (dimension, finite values, id). Requires kWrite.
+  // Takes the store exclusively for the batch (see YieldToReaders).
   Result<IngestBatchResult> IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy);
+  // A writer about to spend a while on something else (reading its input)
+  // lets readers in: LOCK goes shared, WRITER stays held, so no other writer
+  // starts; the next IngestBatch takes LOCK exclusively again.
+  Status YieldToReaders();
 
   // True when a memory with this id exists.
   Result<bool> Contains(const std::string& id);
