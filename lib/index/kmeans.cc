@@ -1,4 +1,5 @@
 #include "index/kmeans.h"
+#include "search/multiversion.h"
 
 #include <algorithm>
 #include <cmath>
@@ -15,7 +16,7 @@ namespace {
 // Dot products of up to 4 points with every centroid, through the centroids
 // transposed (dim x k): the inner loop runs over centroids with no reduction,
 // so it vectorizes cleanly in every target_clones variant.
-__attribute__((target_clones("avx512f", "avx2", "default")))
+AETHER_MULTIVERSION
 void DotsBlock(const float* __restrict x, size_t nx, uint32_t dim, const float* __restrict ct, uint32_t k,
                float* __restrict out) {
   for (size_t p = 0; p < nx; ++p) std::fill(out + p * k, out + (p + 1) * k, 0.0f);

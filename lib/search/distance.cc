@@ -1,4 +1,5 @@
 #include "search/distance.h"
+#include "search/multiversion.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +8,7 @@ namespace aether {
 
 // Eight independent accumulators so the compiler can keep them in one
 // vector register without reassociating a single sum.
-__attribute__((target_clones("avx512f", "avx2", "default")))
+AETHER_MULTIVERSION
 float Dot(const float* a, const float* b, uint32_t dim) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   uint32_t i = 0;
@@ -18,7 +19,7 @@ float Dot(const float* a, const float* b, uint32_t dim) {
   return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
+AETHER_MULTIVERSION
 float L2Squared(const float* a, const float* b, uint32_t dim) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   uint32_t i = 0;
