@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "aether/env.h"
+#include "io_faults.h"
 #include "io_trace.h"
 
 namespace aether {
@@ -23,39 +24,6 @@ namespace {
 Status ErrnoStatus(const std::string& context, int err) {
   if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(context + ": " + std::strerror(err));
   return Status::IOError(context + ": " + std::strerror(err));
-}
-
-// I/O fault injection for tests: AETHER_FAIL_IO=<op>:<n>[+] makes the n-th
-// call of <op> (write, sync or rename) fail with EIO; with "+", that call and
-// every later one fail (a disk that stays broken). Unset: no cost beyond a
-// counter.
-struct IoFaults {
-  std::string op;
-  long nth = 0;
-  bool forever = false;
-  std::atomic<long> calls[3] = {0, 0, 0};
-  IoFaults() {
-    const char* spec = std::getenv("AETHER_FAIL_IO");
-    if (spec == nullptr || *spec == '\0') return;
-    std::string s(spec);
-    size_t colon = s.find(':');
-    op = s.substr(0, colon);
-    if (colon != std::string::npos) {
-      forever = s.back() == '+';
-      nth = std::atol(s.c_str() + colon + 1);
-    }
-  }
-  // True when this call of `kind` (0 write, 1 sync, 2 rename) must fail.
-  bool Fail(int kind, const char* name) {
-    if (nth <= 0 || op != name) return false;
-    long n = ++calls[kind];
-    return forever ? n >= nth : n == nth;
-  }
-};
-
-IoFaults& Faults() {
-  static IoFaults faults;
-  return faults;
 }
 
 // Moves fd above the standard descriptors (a store file must never be fd 0-2,
@@ -91,7 +59,7 @@ class PosixFile final : public File {
   }
 
   Status Write(uint64_t offset, const void* data, size_t n) override {
-    if (Faults().Fail(0, "write")) return ErrnoStatus(path_ + ": write (injected)", EIO);
+    if (io_faults::Fail("write")) return ErrnoStatus(path_ + ": write (injected)", EIO);
     io_trace::Write(path_, offset, data, n);
     const auto* p = static_cast<const char*>(data);
     while (n > 0) {
@@ -106,7 +74,7 @@ class PosixFile final : public File {
   }
 
   Status Sync() override {
-    if (Faults().Fail(1, "sync")) return ErrnoStatus(path_ + ": fsync (injected)", EIO);
+    if (io_faults::Fail("sync")) return ErrnoStatus(path_ + ": fsync (injected)", EIO);
     if (fdatasync(fd_) != 0) return ErrnoStatus(path_ + ": fsync", errno);
     io_trace::Sync(path_);  // after: only a sync that returned counts
     return Status::Ok();
@@ -186,7 +154,7 @@ class PosixEnv final : public Env {
   }
 
   Status SyncDir(const std::string& dir) override {
-    if (Faults().Fail(1, "sync")) return ErrnoStatus(dir + ": fsync directory (injected)", EIO);
+    if (io_faults::Fail("sync")) return ErrnoStatus(dir + ": fsync directory (injected)", EIO);
     int fd = AboveStandardFds(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (fd < 0) return ErrnoStatus(dir + ": open directory", errno);
     int rc = fsync(fd);
@@ -198,7 +166,7 @@ class PosixEnv final : public Env {
   }
 
   Status Rename(const std::string& from, const std::string& to) override {
-    if (Faults().Fail(2, "rename")) return ErrnoStatus("rename " + from + " (injected)", EIO);
+    if (io_faults::Fail("rename")) return ErrnoStatus("rename " + from + " (injected)", EIO);
     io_trace::Rename(from, to);
     if (rename(from.c_str(), to.c_str()) != 0)
       return ErrnoStatus("rename " + from + " -> " + to, errno);

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 
+#include "env/io_faults.h"
 #include "env/io_trace.h"
 
 namespace aether {
@@ -39,6 +40,7 @@ int Read(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
   return T(f)->real()->pMethods->xRead(T(f)->real(), buf, n, off);
 }
 int Write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
+  if (io_faults::Fail("dbwrite")) return SQLITE_IOERR_WRITE;
   io_trace::Write(*T(f)->path, uint64_t(off), buf, size_t(n));
   return T(f)->real()->pMethods->xWrite(T(f)->real(), buf, n, off);
 }
@@ -47,6 +49,7 @@ int Truncate(sqlite3_file* f, sqlite3_int64 size) {
   return T(f)->real()->pMethods->xTruncate(T(f)->real(), size);
 }
 int Sync(sqlite3_file* f, int flags) {
+  if (io_faults::Fail("dbsync")) return SQLITE_IOERR_FSYNC;
   int rc = T(f)->real()->pMethods->xSync(T(f)->real(), flags);
   if (rc == SQLITE_OK) {
     io_trace::Sync(*T(f)->path);
@@ -132,7 +135,7 @@ sqlite3_vfs g_vfs;
 }  // namespace
 
 const char* TraceVfsName() {
-  if (!io_trace::Enabled()) return nullptr;
+  if (!io_trace::Enabled() && !io_faults::Enabled()) return nullptr;
   static std::once_flag once;
   std::call_once(once, [] {
     g_real = sqlite3_vfs_find(nullptr);
