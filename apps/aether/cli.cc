@@ -146,11 +146,6 @@ void PrintRows(const std::string& format, const std::vector<std::string>& column
   for (const auto& line : cells) print_line(line);
 }
 
-void PrintReport(const std::string& format, const nlohmann::json& report, const std::function<void()>& table) {
-  if (format == "json" || format == "jsonl") fmt::print("{}\n", report.dump());
-  else table();
-}
-
 void AddProgressOptions(CLI::App* app, std::string* mode) {
   *mode = "auto";
   app->add_flag_callback("--progress", [mode] { *mode = "on"; }, "Show a progress line on stderr even when it is not a TTY");

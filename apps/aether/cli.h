@@ -95,8 +95,6 @@ void AddFormatOption(CLI::App* app, std::string* format, const std::string& defa
 // aligned columns under a header (strings unquoted, null as "-", other
 // values as JSON).
 void PrintRows(const std::string& format, const std::vector<std::string>& columns, const nlohmann::json& rows);
-// One report object: json and jsonl print it on one line; table runs `table`.
-void PrintReport(const std::string& format, const nlohmann::json& report, const std::function<void()>& table);
 // --progress / --no-progress; `mode` becomes "on", "off" or stays "auto"
 // (a progress line only when stderr is a TTY).
 void AddProgressOptions(CLI::App* app, std::string* mode);

@@ -174,10 +174,6 @@ Status StoreImpl::ReplayOne(const Migration& m) {
   return Status::Ok();
 }
 
-}  // namespace aether
-
-namespace aether {
-
 void StoreImpl::EnsureReserve() {
   std::string path = Path(layout::kReserveFile);
   if (env_->Exists(path)) return;

@@ -12,8 +12,9 @@
 // Rendering is unambiguous: stdout comes first, then stderr; a stdout line
 // that could be mistaken for something else gets "> ", a stderr line that
 // does not start with "aether: " gets "! ". "…" in an expected line matches
-// any text (timings). Comments are shell comments: "$ # ...". Every
-// transcript runs in a fresh directory with a pinned clock
+// any text (timings); a decimal fraction may differ in its last digits
+// (by 1e-6, relative above 1: float sums differ across CPUs). Comments are
+// shell comments: "$ # ...". Every transcript runs in a fresh directory with a pinned clock
 // (AETHER_NOW_MS=1700000000000) and $TESTDATA pointing at testdata/.
 // AETHER_GOLDEN_UPDATE=1 rewrites the expected output from what ran.
 #include <doctest/doctest.h>
@@ -22,6 +23,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <regex>
 #include <string>
@@ -94,23 +96,53 @@ std::vector<std::string> Render(const std::string& out, const std::string& err, 
   return lines;
 }
 
+// Same number, allowing a decimal fraction to differ in its last digits
+// (by 1e-6, relative above 1): SIMD kernels sum in a different order on
+// another CPU or build. Counts, ids and sizes (integers) must be exact.
+bool SameNumber(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  if (a.find_first_of(".eE") == std::string::npos || b.find_first_of(".eE") == std::string::npos) return false;
+  double x = std::stod(a), y = std::stod(b);
+  return std::fabs(x - y) <= 1e-6 * std::max({1.0, std::fabs(x), std::fabs(y)});
+}
+
+// The expected line as a regex: "…" matches anything, each number matches
+// any number (captured, then compared with SameNumber), the rest literally.
 bool LineMatches(const std::string& expected, const std::string& actual) {
+  if (expected == actual) return true;
   const std::string ellipsis = "\xE2\x80\xA6";  // …
-  if (expected.find(ellipsis) == std::string::npos) return expected == actual;
+  static const std::regex number("-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?");
+  const std::string number_re = "(-?[0-9]+(?:\\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)";
+  auto literal = [](const std::string& text) {
+    std::string re;
+    for (char c : text) {
+      if (std::string("\\^$.|?*+()[]{}").find(c) != std::string::npos) re += '\\';
+      re += c;
+    }
+    return re;
+  };
   std::string re;
+  std::vector<std::string> want;
   size_t pos = 0;
   for (;;) {
     size_t at = expected.find(ellipsis, pos);
     std::string part = expected.substr(pos, at == std::string::npos ? std::string::npos : at - pos);
-    for (char c : part) {
-      if (std::string("\\^$.|?*+()[]{}").find(c) != std::string::npos) re += '\\';
-      re += c;
+    size_t done = 0;
+    for (auto m = std::sregex_iterator(part.begin(), part.end(), number); m != std::sregex_iterator(); ++m) {
+      re += literal(part.substr(done, size_t(m->position()) - done)) + number_re;
+      want.push_back(m->str());
+      done = size_t(m->position() + m->length());
     }
+    re += literal(part.substr(done));
     if (at == std::string::npos) break;
     re += ".*";
     pos = at + ellipsis.size();
   }
-  return std::regex_match(actual, std::regex(re));
+  std::smatch got;
+  if (!std::regex_match(actual, got, std::regex(re))) return false;
+  for (size_t i = 0; i < want.size(); ++i)
+    if (!SameNumber(want[i], got[i + 1].str())) return false;
+  return true;
 }
 
 // Runs the blocks in `work`; returns the transcript text as it ran
