@@ -14,8 +14,9 @@
 // does not start with "aether: " gets "! ". "…" in an expected line matches
 // any text (timings); a decimal fraction may differ in its last digits
 // (by 1e-6, relative above 1: float sums differ across CPUs). Comments are
-// shell comments: "$ # ...". Every transcript runs in a fresh directory with a pinned clock
-// (AETHER_NOW_MS=1700000000000) and $TESTDATA pointing at testdata/.
+// shell comments: "$ # ...". Every transcript runs in a fresh directory
+// with a pinned clock (AETHER_NOW_MS=1700000000000) and $TESTDATA pointing
+// at testdata/.
 // AETHER_GOLDEN_UPDATE=1 rewrites the expected output from what ran.
 #include <doctest/doctest.h>
 
