@@ -139,6 +139,16 @@ Result<int64_t> Db::QueryInt(const std::string& sql) {
   return row ? stmt.Int(0) : 0;
 }
 
+Result<std::vector<int64_t>> Db::QueryInts(const std::string& sql) {
+  AETHER_ASSIGN_OR_RETURN(Stmt stmt, Prepare(sql));
+  std::vector<int64_t> out;
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return out;
+    out.push_back(stmt.Int(0));
+  }
+}
+
 void Db::Rollback() {
   if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "aether/status.h"
 
@@ -58,6 +59,8 @@ class Db {
   Result<Stmt> Prepare(const std::string& sql);
   // Runs a query expected to return one integer (0 when no row).
   Result<int64_t> QueryInt(const std::string& sql);
+  // Runs a query returning one integer column; all its values in order.
+  Result<std::vector<int64_t>> QueryInts(const std::string& sql);
   Status Begin() { return Exec("BEGIN IMMEDIATE"); }
   Status Commit() { return Exec("COMMIT"); }
   void Rollback();  // best effort, for error paths

@@ -368,13 +368,8 @@ Result<RecallReport> StoreImpl::RecallCheck(uint64_t queries, uint64_t seed) {
   RecallReport rep;
   AETHER_ASSIGN_OR_RETURN(const IndexView* index, CurrentIndex());
   rep.nprobe = index ? DefaultNprobe(index->k) : 0;
-  std::vector<int64_t> rows;
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id FROM memories WHERE tier = 1 ORDER BY row_id"));
-  for (;;) {
-    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    rows.push_back(st.Int(0));
-  }
+  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> rows,
+                          db_->QueryInts("SELECT row_id FROM memories WHERE tier = 1 ORDER BY row_id"));
   std::mt19937_64 rng(seed);
   std::shuffle(rows.begin(), rows.end(), rng);
   rows.resize(std::min<size_t>(rows.size(), queries));

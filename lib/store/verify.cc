@@ -81,13 +81,8 @@ Result<VerifyReport> StoreImpl::Verify(const ProgressFn& progress) {
   for (const ShardInfo& info : shards) total_bytes += info.file_bytes;
 
   // 3. the hot slot file
-  std::set<int64_t> free_slots;
-  AETHER_ASSIGN_OR_RETURN(Stmt fs, db_->Prepare("SELECT slot FROM hot_free"));
-  for (;;) {
-    AETHER_ASSIGN_OR_RETURN(bool row, fs.Step());
-    if (!row) break;
-    free_slots.insert(fs.Int(0));
-  }
+  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> free_list, db_->QueryInts("SELECT slot FROM hot_free"));
+  std::set<int64_t> free_slots(free_list.begin(), free_list.end());
   auto hot = OpenHot(false);
   if (!hot.ok()) {
     problem(hot.status().message());

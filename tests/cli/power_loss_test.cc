@@ -155,20 +155,18 @@ void BuildImage(const std::string& snapshot, const std::string& live, std::vecto
     if (op.kind == 'S' || op.kind == 'D') continue;
     if (!op.durable) choice == 0 ? ++st->dropped : choice == 1 ? ++st->kept : ++st->torn;
     if (choice == 0) continue;
+    if (op.inode >= int(m.inodes.size())) m.inodes.resize(size_t(op.inode) + 1);  // created by the trace
     switch (op.kind) {
       case 'W': {
         size_t keep = op.size;
         if (choice == 2) keep = std::min<size_t>(op.size, 512 * std::uniform_int_distribution<size_t>(0, op.size / 512)(*rng));
-        if (op.inode >= int(m.inodes.size())) m.inodes.resize(size_t(op.inode) + 1);
         ApplyData(&m.inodes[size_t(op.inode)], op, keep);
         break;
       }
       case 'T':
-        if (op.inode >= int(m.inodes.size())) m.inodes.resize(size_t(op.inode) + 1);
         ApplyData(&m.inodes[size_t(op.inode)], op, 0);
         break;
       case 'C':
-        if (op.inode >= int(m.inodes.size())) m.inodes.resize(size_t(op.inode) + 1);
         m.names[op.path] = op.inode;
         break;
       case 'R': {
