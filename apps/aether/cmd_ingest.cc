@@ -4,6 +4,9 @@
 //   append to the batch -> at --batch records, commit the batch.
 // A bad line either stops the run (default: the lines before it are
 // committed first) or, with --skip-invalid, is reported and skipped.
+// Binary input (.npy, .fvecs; --input-format) takes the same path with ids
+// from a sidecar file (--ids) or generated (--id-prefix), and errors located
+// by vector number and byte offset instead of line.
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -15,6 +18,7 @@
 #include "cli.h"
 #include "progress.h"
 #include "aether/jsonl.h"
+#include "aether/vector_file.h"
 
 namespace aether::cli {
 namespace {
@@ -31,6 +35,9 @@ struct Args {
   std::string format;
   size_t max_line_bytes = kDefaultMaxLineBytes;
   std::string progress;
+  std::string input_format;  // jsonl, npy, fvecs; empty: from the file name
+  std::string ids;
+  std::string id_prefix;
 };
 
 struct Totals {
@@ -40,22 +47,36 @@ struct Totals {
 class Ingester {
  public:
   Ingester(const Args& a, LineReader* reader) : a_(a), reader_(reader), progress_("ingest", a.progress) {
-    policy_ = a.on_duplicate == "skip"      ? DuplicatePolicy::kSkip
-              : a.on_duplicate == "replace" ? DuplicatePolicy::kReplace
-                                            : DuplicatePolicy::kError;
+    SetPolicy();
+  }
+  Ingester(const Args& a, VectorFileReader* vectors, IdFileReader* ids)
+      : a_(a), vectors_(vectors), ids_(ids), progress_("ingest", a.progress) {
+    SetPolicy();
   }
   int Run();
+  int RunBinary();
 
  private:
+  void SetPolicy() {
+    policy_ = a_.on_duplicate == "skip"      ? DuplicatePolicy::kSkip
+              : a_.on_duplicate == "replace" ? DuplicatePolicy::kReplace
+                                            : DuplicatePolicy::kError;
+  }
   Status OpenOrCreate(uint32_t first_dim);
   Status Flush();
-  // Handles one bad line; returns false when the run must stop.
-  bool Reject(const Status& reason, Status* stop);
+  // Handles one bad record (`located`: its error with file and place);
+  // returns false when the run must stop.
+  bool Reject(const Status& located, Status* stop);
+  Status AtLine(const Status& reason) const {
+    return reason.WithContext(fmt::format("{}:{}", reader_->name(), reader_->line_number()));
+  }
   Status Accept(Record rec);
   int Finish(const Status& stop);
 
   const Args& a_;
-  LineReader* reader_;
+  LineReader* reader_ = nullptr;
+  VectorFileReader* vectors_ = nullptr;
+  IdFileReader* ids_ = nullptr;
   DuplicatePolicy policy_;
   std::unique_ptr<Store> store_;
   StoreConfig config_;
@@ -94,8 +115,7 @@ Status Ingester::Flush() {
   return store_->YieldToReaders();
 }
 
-bool Ingester::Reject(const Status& reason, Status* stop) {
-  Status located = reason.WithContext(fmt::format("{}:{}", reader_->name(), reader_->line_number()));
+bool Ingester::Reject(const Status& located, Status* stop) {
   if (a_.skip_invalid) {
     ++t_.invalid;
     Warn(located.message() + " (skipped)");
@@ -142,8 +162,9 @@ int Ingester::Run() {
   while (stop.ok() && reader_->Next(&line, &too_long)) {
     ++t_.lines;
     if (too_long) {
-      if (!Reject(Status::BadInput(fmt::format("line is longer than {} bytes (see --max-line-bytes)",
-                                               reader_->max_bytes())), &stop))
+      if (!Reject(AtLine(Status::BadInput(fmt::format("line is longer than {} bytes (see --max-line-bytes)",
+                                                      reader_->max_bytes()))),
+                  &stop))
         break;
       continue;
     }
@@ -159,7 +180,7 @@ int Ingester::Run() {
     if (parsed.ok()) parsed = Accept(std::move(rec));
     if (!parsed.ok()) {
       if (parsed.code() != Code::kBadInput) return Finish(parsed);  // store errors are not skippable
-      if (!Reject(parsed, &stop)) break;
+      if (!Reject(AtLine(parsed), &stop)) break;
     }
   }
   if (!store_ && stop.ok()) {
@@ -170,6 +191,70 @@ int Ingester::Run() {
     if (!opened.ok()) return Fail(opened);
   }
   Status flushed = store_ ? Flush() : Status::Ok();
+  return Finish(flushed.ok() ? stop : flushed);
+}
+
+int Ingester::RunBinary() {
+  Status stop = vectors_->Open();
+  if (stop.ok() && a_.dim != 0 && a_.dim != vectors_->dim())
+    stop = Status::BadInput(fmt::format("{}: vectors have {} values, --dim says {}", vectors_->name(),
+                                        vectors_->dim(), a_.dim));
+  if (!stop.ok()) return Fail(stop);
+  if (Status opened = OpenOrCreate(vectors_->dim()); !opened.ok()) return Fail(opened);
+  if (config_.dim != vectors_->dim())
+    return Fail(Status::BadInput(fmt::format("{}: vectors have {} values, store dimension is {}", vectors_->name(),
+                                             vectors_->dim(), config_.dim)));
+  std::vector<float> values;
+  while (stop.ok()) {
+    values.clear();
+    size_t got = 0;
+    const uint64_t first = vectors_->count();
+    Status read = vectors_->Read(std::min<size_t>(a_.batch, 65536), config_.metric, &values, &got);
+    // Each vector read (and a bad one skipped) takes its id, in file order.
+    const uint64_t consumed = vectors_->count() - first;
+    for (uint64_t i = 0; i < consumed && stop.ok(); ++i) {
+      Record rec;
+      if (ids_) {
+        auto more = ids_->Next(&rec.id);
+        if (!more.ok()) {
+          stop = more.status();
+          break;
+        }
+        if (!*more) {
+          stop = Status::BadInput(fmt::format("{}: has only {} ids, {} has more vectors", a_.ids,
+                                              ids_->line_number(), vectors_->name()));
+          break;
+        }
+      } else {
+        rec.id = a_.id_prefix + std::to_string(first + i);
+      }
+      ++t_.lines;
+      if (i >= got) break;  // the bad vector: its id is used up, the error follows
+      rec.vector.assign(values.begin() + i * config_.dim, values.begin() + (i + 1) * config_.dim);
+      Status accepted = Accept(std::move(rec));
+      if (!accepted.ok()) {
+        if (accepted.code() != Code::kBadInput) return Finish(accepted);
+        std::string where = ids_ ? fmt::format("{}:{}", a_.ids, ids_->line_number())
+                                 : fmt::format("{}: vector {}", vectors_->name(), first + i);
+        Reject(accepted.WithContext(where), &stop);
+      }
+    }
+    if (!stop.ok()) break;
+    if (!read.ok()) {
+      if (vectors_->broken() || !Reject(read, &stop)) stop = read;
+      continue;
+    }
+    if (got == 0) break;
+  }
+  if (stop.ok() && ids_) {
+    std::string extra;
+    auto more = ids_->Next(&extra);
+    if (!more.ok()) stop = more.status();
+    else if (*more)
+      stop = Status::BadInput(fmt::format("{}:{}: more ids than the {} vectors in {}", a_.ids, ids_->line_number(),
+                                          vectors_->count(), vectors_->name()));
+  }
+  Status flushed = Flush();
   return Finish(flushed.ok() ? stop : flushed);
 }
 
@@ -185,9 +270,10 @@ int Ingester::Finish(const Status& stop) {
     fmt::print("{}\n", j.dump());
   }
   std::string summary = fmt::format(
-      "ingested {} memories ({} hot, {} cold) from {} lines in {:.2f}s; {} duplicates skipped, "
-      "{} replaced, {} invalid lines skipped",
-      t_.ingested, t_.hot, t_.cold, t_.lines, secs, t_.skipped, t_.replaced, t_.invalid);
+      "ingested {} memories ({} hot, {} cold) from {} {} in {:.2f}s; {} duplicates skipped, "
+      "{} replaced, {} invalid {} skipped",
+      t_.ingested, t_.hot, t_.cold, t_.lines, vectors_ ? "vectors" : "lines", secs, t_.skipped, t_.replaced,
+      t_.invalid, vectors_ ? "vectors" : "lines");
   if (stop.ok()) {
     Warn(summary);
     return kExitOk;
@@ -202,7 +288,13 @@ int Ingester::Finish(const Status& stop) {
 std::function<int()> SetupIngest(CLI::App* app) {
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
-  app->add_option("input", a->input, "JSONL file, or - for standard input")->default_str("-");
+  app->add_option("input", a->input, "JSONL, .npy or .fvecs file, or - for standard input")->default_str("-");
+  app->add_option("--input-format", a->input_format,
+                  "Input format (default: npy for *.npy, fvecs for *.fvecs, else jsonl)")
+      ->check(CLI::IsMember({"jsonl", "npy", "fvecs"}));
+  app->add_option("--ids", a->ids, "npy/fvecs: a text file with one id per line, in vector order");
+  CLI::Option* prefix_opt =
+      app->add_option("--id-prefix", a->id_prefix, "npy/fvecs: ids are PREFIX + the vector's 0-based index");
   app->add_option("--dim", a->dim, "Dimension when creating the store (default: first record's)")
       ->check(CLI::Range(1, 65536));
   app->add_option("--metric", a->metric, "Metric when creating the store")
@@ -221,9 +313,36 @@ std::function<int()> SetupIngest(CLI::App* app) {
       ->default_val(kDefaultMaxLineBytes);
   app->footer("Example: aether ingest ./mem memories.jsonl --batch 5000 --on-duplicate skip\n"
               "Record: {\"id\": \"m1\", \"vector\": [0.1, 0.2], \"payload\": {...}, \"importance\": 0.5}");
-  return [a]() -> int {
+  return [a, prefix_opt]() -> int {
+    auto ends_with = [&](const char* suffix) {
+      std::string f = a->input, x = suffix;
+      return f.size() >= x.size() && f.compare(f.size() - x.size(), x.size(), x) == 0;
+    };
+    std::string format = !a->input_format.empty() ? a->input_format
+                         : ends_with(".npy")      ? "npy"
+                         : ends_with(".fvecs")    ? "fvecs"
+                                                  : "jsonl";
+    const bool prefix_given = prefix_opt->count() > 0;
+    if (format == "jsonl" && (!a->ids.empty() || prefix_given))
+      return Fail(Status::InvalidArgument("--ids and --id-prefix are for npy/fvecs input; JSONL records carry their ids"));
+    if (format != "jsonl" && a->ids.empty() == !prefix_given)
+      return Fail(Status::InvalidArgument(
+          fmt::format("{} input needs exactly one of --ids FILE or --id-prefix PREFIX", format)));
+    if (format != "jsonl" && a->input == "-" && a->ids == "-")
+      return Fail(Status::InvalidArgument("the vectors and the ids cannot both come from standard input"));
     Input input;
     if (Status s = input.Open(a->input, "input file"); !s.ok()) return Fail(s);
+    if (format != "jsonl") {
+      VectorFileReader vectors(input.stream(), input.name(), format == "npy" ? VectorFormat::kNpy : VectorFormat::kFvecs);
+      Input id_input;
+      std::optional<IdFileReader> ids;
+      if (!a->ids.empty()) {
+        if (Status s = id_input.Open(a->ids, "ids file"); !s.ok()) return Fail(s);
+        ids.emplace(id_input.stream(), id_input.name());
+      }
+      Ingester ingester(*a, &vectors, ids ? &*ids : nullptr);
+      return ingester.RunBinary();
+    }
     LineReader reader(input.stream(), input.name(), a->max_line_bytes);
     Ingester ingester(*a, &reader);
     return ingester.Run();

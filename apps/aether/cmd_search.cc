@@ -18,6 +18,7 @@ struct Args {
   std::string queries;
   uint32_t k = 10;
   uint32_t nprobe = 0;
+  uint32_t threads = 0;
   std::string tier = "all";
   bool no_touch = false;
   bool with_payload = false;
@@ -105,6 +106,7 @@ int Run(const Args& a) {
   SearchOptions so;
   so.k = a.k;
   so.nprobe = a.nprobe;
+  so.threads = a.threads;
   so.tiers = a.tier == "hot" ? TierFilter::kHot : a.tier == "cold" ? TierFilter::kCold : TierFilter::kAll;
   so.with_payload = a.with_payload;
   so.explain = a.explain;
@@ -139,6 +141,7 @@ std::function<int()> SetupSearch(CLI::App* app) {
   app->add_option("--queries", a->queries, "JSONL queries ({\"id\"?, \"vector\"}), or - for stdin");
   app->add_option("-k", a->k, "Results per query")->default_val(10)->check(CLI::Range(1, 100000));
   app->add_option("--nprobe", a->nprobe, "Cold partitions to scan per query (default: the store's, see stats)");
+  app->add_option("--threads", a->threads, "Scan threads (default: one per core)")->check(CLI::Range(1, 256));
   app->add_option("--tier", a->tier, "Tiers to search")->check(CLI::IsMember({"all", "hot", "cold"}))->default_str("all");
   app->add_flag("--no-touch", a->no_touch, "Do not record accesses (read-only search)");
   app->add_flag("--with-payload", a->with_payload, "Include each result's payload");

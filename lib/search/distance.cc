@@ -1,37 +1,14 @@
 #include "search/distance.h"
-#include "search/multiversion.h"
+#include "search/kernels.h"
 
 #include <algorithm>
 #include <cmath>
 
 namespace aether {
 
-// Eight independent accumulators so the compiler can keep them in one
-// vector register without reassociating a single sum.
-AETHER_MULTIVERSION
-float Dot(const float* a, const float* b, uint32_t dim) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  uint32_t i = 0;
-  for (; i + 8 <= dim; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
-  float s = 0;
-  for (; i < dim; ++i) s += a[i] * b[i];
-  return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
+float Dot(const float* a, const float* b, uint32_t dim) { return simd::Active().dot(a, b, dim); }
 
-AETHER_MULTIVERSION
-float L2Squared(const float* a, const float* b, uint32_t dim) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  uint32_t i = 0;
-  for (; i + 8 <= dim; i += 8)
-    for (int j = 0; j < 8; ++j) {
-      float d = a[i + j] - b[i + j];
-      acc[j] += d * d;
-    }
-  float s = 0;
-  for (; i < dim; ++i) s += (a[i] - b[i]) * (a[i] - b[i]);
-  return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
+float L2Squared(const float* a, const float* b, uint32_t dim) { return simd::Active().l2_squared(a, b, dim); }
 
 float Distance(Metric metric, const PreparedQuery& q, const float* x, uint32_t dim) {
   switch (metric) {

@@ -5,6 +5,7 @@
 // so a candidate is checked against the metadata DB only when it would enter
 // a query's top k: a handful of point lookups per query, never a full scan.
 #include <atomic>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "meta/schema.h"
 #include "policy/eviction.h"
 #include "search/distance.h"
+#include "search/kernels.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
 
@@ -98,29 +100,31 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
   std::vector<uint32_t> all_queries(queries.size());
   for (uint32_t q = 0; q < all_queries.size(); ++q) all_queries[q] = q;
 
+  // The work: blocks of hot slots (sized to stay in L2 while every query of
+  // the batch passes over them) and whole cold shards. Workers take items in
+  // turn, each keeps its own top-k per query; they are merged at the end.
+  struct Work {
+    uint64_t first_slot = 0, end_slot = 0;  // hot block
+    const ShardInfo* shard = nullptr;       // or a cold shard
+    std::vector<uint32_t> queries;          // cold: the queries that probe it
+  };
+  std::vector<Work> work;
+
+  std::unique_ptr<SlotFile> hot;
+  std::unique_ptr<MappedRegion> map;
   if (options.tiers != TierFilter::kCold) {
-    AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(false));
+    AETHER_ASSIGN_OR_RETURN(hot, OpenHot(false));
     AETHER_ASSIGN_OR_RETURN(uint64_t slots, hot->SlotCount());
-    AETHER_ASSIGN_OR_RETURN(auto map, env_->MapReadOnly(hot->path(), SlotFile::SlotOffset(dim, slots)));
-    for (uint64_t s = 0; s < slots; ++s) {
-      const uint8_t* p = map->data() + SlotFile::SlotOffset(dim, s);
-      int64_t row_id = SlotFile::SlotRowId(p);
-      if (row_id <= 0) continue;
-      auto check = [&]() -> Result<bool> {
-        AETHER_ASSIGN_OR_RETURN(bool ok, live.IsLiveAt(row_id, kTierHot, int64_t(s), 0, 0, 0));
-        if (ok && !SlotFile::CheckSlot(p, dim))
-          return Status::Corruption(fmt::format("{}: slot {} at offset {}: checksum mismatch",
-                                                hot->path(), s, SlotFile::SlotOffset(dim, s)));
-        return ok;
-      };
-      AETHER_RETURN_IF_ERROR(offer(tops, all_queries, row_id, SlotFile::SlotVector(p), check));
-    }
+    AETHER_ASSIGN_OR_RETURN(map, env_->MapReadOnly(hot->path(), SlotFile::SlotOffset(dim, slots)));
+    const uint64_t block = std::max<uint64_t>(64, (256u << 10) / SlotFile::SlotSize(dim));
+    for (uint64_t b = 0; b < slots; b += block) work.push_back(Work{b, std::min(slots, b + block), nullptr, {}});
   }
 
+  std::vector<ShardInfo> shards;
   if (options.tiers != TierFilter::kHot) {
     // Which queries scan which shard: the staging shard for all of them, and
     // each query's nprobe nearest partitions. Each shard is read once.
-    AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, AllShards());
+    AETHER_ASSIGN_OR_RETURN(shards, AllShards());
     AETHER_ASSIGN_OR_RETURN(const IndexView* index, CurrentIndex());
     std::map<int64_t, std::vector<uint32_t>> plan;
     for (const ShardInfo& info : shards)
@@ -130,48 +134,82 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
       for (uint32_t q = 0; q < queries.size(); ++q)
         for (uint32_t p : Probe(*index, queries[q].data(), nprobe)) plan[index->shard_of_partition[p]].push_back(q);
     }
-    std::vector<std::pair<ShardInfo, std::vector<uint32_t>>> work;
     for (const ShardInfo& info : shards) {
       auto it = plan.find(info.shard_id);
-      if (it != plan.end() && info.live > 0) work.emplace_back(info, std::move(it->second));
+      if (it != plan.end() && info.live > 0) work.push_back(Work{0, 0, &info, std::move(it->second)});
     }
-    // Two workers share the shards; each keeps its own top-k per query.
-    const size_t n_threads = std::min<size_t>(2, work.size());
-    std::vector<std::vector<TopK>> local(n_threads, std::vector<TopK>(queries.size(), TopK(options.k)));
-    std::vector<Status> errors(n_threads);
-    std::atomic<size_t> next{0};
-    auto worker = [&](size_t t) {
-      for (size_t w = next++; w < work.size(); w = next++) {
-        const ShardInfo& info = work[w].first;
-        const std::vector<uint32_t>& qs = work[w].second;
-        auto shard = OpenShard(info, false);
-        Status s = shard.status();
-        if (s.ok())
-          s = (*shard)->Scan(info.file_bytes, [&](uint64_t offset, const DecodedFrame& f) -> Status {
-            for (uint32_t i = 0; i < f.count; ++i) {
-              auto check = [&]() {
-                return live.IsLiveAt(f.row_ids[i], kTierCold, -1, info.shard_id, int64_t(offset), i);
-              };
-              AETHER_RETURN_IF_ERROR(offer(local[t], qs, f.row_ids[i], f.vector(i), check));
-            }
-            return Status::Ok();
-          });
-        if (!s.ok()) {
-          errors[t] = s;
-          next = work.size();
-          return;
-        }
-      }
-    };
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < n_threads; ++t) pool.emplace_back(worker, t);
-    if (n_threads > 0) worker(0);
-    for (auto& th : pool) th.join();
-    for (const Status& e : errors) AETHER_RETURN_IF_ERROR(e);
-    for (auto& tl : local)
-      for (size_t q = 0; q < queries.size(); ++q)
-        for (const Candidate& c : tl[q].Take()) tops[q].Push(c);
   }
+
+  // L2 over a hot block: squared distances of one query to the whole block
+  // in one kernel call, the square root taken only for admitted rows.
+  const simd::Kernels& kernels = simd::Active();
+  const uint64_t slot_floats = SlotFile::SlotSize(dim) / sizeof(float);
+  auto scan_hot = [&](std::vector<TopK>& into, const Work& w, std::vector<float>& dist) -> Status {
+    const uint64_t n = w.end_slot - w.first_slot;
+    const uint8_t* first = map->data() + SlotFile::SlotOffset(dim, w.first_slot);
+    const float* x0 = SlotFile::SlotVector(first);
+    dist.resize(n);
+    std::vector<char> checked(n, 0);  // 0 unknown, 1 live, 2 not live
+    for (uint32_t q = 0; q < queries.size(); ++q) {
+      if (metric == Metric::kL2) kernels.l2_squared_many(prepared[q].vector, x0, n, slot_floats, dim, dist.data());
+      for (uint64_t i = 0; i < n; ++i) {
+        const uint64_t s = w.first_slot + i;
+        const uint8_t* p = first + i * SlotFile::SlotSize(dim);
+        const int64_t row_id = SlotFile::SlotRowId(p);
+        if (row_id <= 0 || checked[i] == 2) continue;
+        const float* x = SlotFile::SlotVector(p);
+        Candidate c{metric == Metric::kL2 ? std::sqrt(dist[i]) : Distance(metric, prepared[q], x, dim), row_id};
+        if (!into[q].Admits(c)) continue;
+        if (checked[i] == 0) {
+          std::lock_guard<std::mutex> l(live_mu);
+          AETHER_ASSIGN_OR_RETURN(bool ok, live.IsLiveAt(row_id, kTierHot, int64_t(s), 0, 0, 0));
+          if (ok && !SlotFile::CheckSlot(p, dim))
+            return Status::Corruption(fmt::format("{}: slot {} at offset {}: checksum mismatch", hot->path(), s,
+                                                  SlotFile::SlotOffset(dim, s)));
+          checked[i] = ok ? 1 : 2;
+          if (!ok) continue;
+        }
+        into[q].Push(c);
+      }
+    }
+    return Status::Ok();
+  };
+  auto scan_cold = [&](std::vector<TopK>& into, const Work& w) -> Status {
+    const ShardInfo& info = *w.shard;
+    AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, false));
+    return shard->Scan(info.file_bytes, [&](uint64_t offset, const DecodedFrame& f) -> Status {
+      for (uint32_t i = 0; i < f.count; ++i) {
+        auto check = [&]() { return live.IsLiveAt(f.row_ids[i], kTierCold, -1, info.shard_id, int64_t(offset), i); };
+        AETHER_RETURN_IF_ERROR(offer(into, w.queries, f.row_ids[i], f.vector(i), check));
+      }
+      return Status::Ok();
+    });
+  };
+
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const size_t n_threads = std::min<size_t>(options.threads ? options.threads : cores, work.size());
+  std::vector<std::vector<TopK>> local(n_threads, std::vector<TopK>(queries.size(), TopK(options.k)));
+  std::vector<Status> errors(n_threads);
+  std::atomic<size_t> next{0};
+  auto worker = [&](size_t t) {
+    std::vector<float> dist;
+    for (size_t i = next++; i < work.size(); i = next++) {
+      Status s = work[i].shard ? scan_cold(local[t], work[i]) : scan_hot(local[t], work[i], dist);
+      if (!s.ok()) {
+        errors[t] = s;
+        next = work.size();
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < n_threads; ++t) pool.emplace_back(worker, t);
+  if (n_threads > 0) worker(0);
+  for (auto& th : pool) th.join();
+  for (const Status& e : errors) AETHER_RETURN_IF_ERROR(e);
+  for (auto& tl : local)
+    for (size_t q = 0; q < queries.size(); ++q)
+      for (const Candidate& c : tl[q].Take()) tops[q].Push(c);
 
   std::vector<std::vector<SearchHit>> results(queries.size());
   std::optional<Stmt> payload_stmt;

@@ -58,6 +58,7 @@ struct SearchOptions {
   uint32_t nprobe = 0;  // cold partitions to scan (0: the store's default)
   TierFilter tiers = TierFilter::kAll;
   bool with_payload = false;
+  uint32_t threads = 0;  // scan threads (0: one per core)
 };
 
 struct SearchHit {

@@ -1,0 +1,194 @@
+#include "aether/vector_file.h"
+
+#include <cmath>
+#include <cstring>
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "aether/jsonl.h"
+#include "format/coding.h"
+
+namespace aether {
+namespace {
+
+constexpr char kNpyMagic[] = "\x93NUMPY";
+constexpr size_t kMaxNpyHeader = 1 << 20;
+
+// Reads exactly n bytes; false on a short read (end of input).
+bool ReadFully(std::istream* in, void* dst, size_t n, size_t* got) {
+  in->read(static_cast<char*>(dst), std::streamsize(n));
+  *got = size_t(in->gcount());
+  return *got == n;
+}
+
+bool ValidUtf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t extra = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xE ? 2 : (c >> 3) == 0x1E ? 3 : 99;
+    if (extra == 99 || (extra > 0 && i + extra >= s.size())) return false;
+    uint32_t cp = extra == 0 ? c : c & (0x3F >> extra);
+    for (size_t k = 1; k <= extra; ++k) {
+      auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    static constexpr uint32_t kMin[4] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[extra] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+Status VectorFileReader::Fail(const std::string& why) {
+  broken_ = true;
+  return Status::BadInput(name_ + ": " + why);
+}
+
+Status VectorFileReader::BadValue(uint64_t offset, const std::string& why) {
+  // The vector is consumed: the next Read goes on with the one after it.
+  offset_ = offset + (format_ == VectorFormat::kFvecs ? 4 : 0) + 4ull * dim_;
+  ++count_;
+  return Status::BadInput(fmt::format("{}: vector {} (byte {}): {}", name_, count_ - 1, offset, why));
+}
+
+Status VectorFileReader::Open() {
+  if (format_ == VectorFormat::kNpy) return OpenNpy();
+  uint8_t word[4];
+  size_t got = 0;
+  if (!ReadFully(in_, word, 4, &got)) {
+    if (got == 0) return Fail("empty .fvecs file (no vectors)");
+    return Fail(fmt::format("truncated: {} bytes, a vector starts with a 4-byte dimension", got));
+  }
+  int32_t d = static_cast<int32_t>(DecodeFixed32(word));
+  if (d <= 0 || d > 65536)
+    return Fail(fmt::format("vector 0 (byte 0): dimension {} is outside 1..65536 (is this really .fvecs?)", d));
+  dim_ = uint32_t(d);
+  offset_ = 4;
+  have_dim_word_ = true;
+  return Status::Ok();
+}
+
+Status VectorFileReader::OpenNpy() {
+  uint8_t pre[10];
+  size_t got = 0;
+  if (!ReadFully(in_, pre, 8, &got) || std::memcmp(pre, kNpyMagic, 6) != 0)
+    return Fail("not a .npy file (no \\x93NUMPY magic)");
+  const int major = pre[6];
+  size_t header_len = 0, fixed = 0;
+  if (major == 1) {
+    if (!ReadFully(in_, pre + 8, 2, &got)) return Fail("truncated .npy preamble");
+    header_len = DecodeFixed16(pre + 8);
+    fixed = 10;
+  } else if (major == 2 || major == 3) {
+    uint8_t len[4];
+    if (!ReadFully(in_, len, 4, &got)) return Fail("truncated .npy preamble");
+    header_len = DecodeFixed32(len);
+    fixed = 12;
+  } else {
+    return Fail(fmt::format(".npy format version {}.{} is not supported (1.0 to 3.0 are)", major, pre[7]));
+  }
+  if (header_len > kMaxNpyHeader) return Fail(fmt::format(".npy header of {} bytes is implausible", header_len));
+  std::string header(header_len, '\0');
+  if (!ReadFully(in_, header.data(), header_len, &got)) return Fail("truncated .npy header");
+  offset_ = fixed + header_len;
+  std::smatch m;
+  if (!std::regex_search(header, m, std::regex(R"('descr'\s*:\s*'([^']*)')")))
+    return Fail("the .npy header has no 'descr'");
+  if (m[1] != "<f4" && m[1] != "=f4")
+    return Fail(fmt::format("dtype '{}' is not little-endian float32 '<f4' (convert with .astype('<f4'))",
+                            m[1].str()));
+  if (!std::regex_search(header, m, std::regex(R"('fortran_order'\s*:\s*(True|False))")))
+    return Fail("the .npy header has no 'fortran_order'");
+  if (m[1] == "True") return Fail("the array is in Fortran order; save a C-ordered copy (np.ascontiguousarray)");
+  if (!std::regex_search(header, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))")))
+    return Fail("the .npy header has no 'shape'");
+  std::string shape = m[1];
+  std::smatch dm;
+  if (!std::regex_match(shape, dm, std::regex(R"(\s*(\d+)\s*,\s*(\d+)\s*,?\s*)")))
+    return Fail(fmt::format("shape ({}) is not two-dimensional (N vectors, D values)", shape));
+  uint64_t n = std::stoull(dm[1]), d = std::stoull(dm[2]);
+  if (d == 0 || d > 65536) return Fail(fmt::format("dimension {} is outside 1..65536", d));
+  if (n > (1ull << 40)) return Fail(fmt::format("{} vectors is implausible", n));
+  dim_ = uint32_t(d);
+  declared_ = int64_t(n);
+  return Status::Ok();
+}
+
+Status VectorFileReader::Read(size_t max, Metric metric, std::vector<float>* out, size_t* got_out) {
+  *got_out = 0;
+  const size_t row_bytes = 4ull * dim_;
+  std::vector<uint8_t> raw;
+  if (broken_) return Fail("cannot read past an earlier error");
+  for (size_t i = 0; i < max; ++i) {
+    // Where this vector starts (for .fvecs, at its dimension word).
+    const uint64_t vec_offset = have_dim_word_ ? offset_ - 4 : offset_;
+    if (format_ == VectorFormat::kNpy) {
+      if (int64_t(count_) == declared_) {
+        char extra;
+        if (in_->read(&extra, 1); in_->gcount() == 1)
+          return Fail(fmt::format("data continues after the {} vectors the header declares (byte {})", declared_,
+                                  offset_));
+        return Status::Ok();
+      }
+    } else if (!have_dim_word_) {
+      uint8_t word[4];
+      size_t got = 0;
+      if (!ReadFully(in_, word, 4, &got)) {
+        if (got == 0) return Status::Ok();  // clean end
+        return Fail(fmt::format("vector {} (byte {}): truncated dimension word", count_, vec_offset));
+      }
+      int32_t d = static_cast<int32_t>(DecodeFixed32(word));
+      if (d != int32_t(dim_))
+        return Fail(fmt::format("vector {} (byte {}): dimension {}, the file's first vector has {}", count_,
+                                vec_offset, d, dim_));
+      offset_ += 4;
+    }
+    have_dim_word_ = false;
+    raw.resize(row_bytes);
+    size_t got = 0;
+    if (!ReadFully(in_, raw.data(), row_bytes, &got)) {
+      if (format_ == VectorFormat::kNpy)
+        return Fail(fmt::format("vector {} (byte {}): truncated; the header declares {} vectors of {} values",
+                                count_, vec_offset, declared_, dim_));
+      return Fail(fmt::format("vector {} (byte {}): truncated: {} of {} bytes", count_, vec_offset, got, row_bytes));
+    }
+    const size_t base = out->size();
+    out->resize(base + dim_);
+    float* v = out->data() + base;
+    DecodeFloats(v, raw.data(), dim_);
+    double norm = 0;
+    for (uint32_t j = 0; j < dim_; ++j) {
+      if (!std::isfinite(v[j])) {
+        out->resize(base);
+        return BadValue(vec_offset, fmt::format("value {} is not finite", j));
+      }
+      norm += double(v[j]) * v[j];
+    }
+    if (metric == Metric::kCosine && norm == 0) {
+      out->resize(base);
+      return BadValue(vec_offset, "all zeros, which has no direction under metric cosine");
+    }
+    offset_ += row_bytes;
+    ++count_;
+    ++*got_out;
+  }
+  return Status::Ok();
+}
+
+Result<bool> IdFileReader::Next(std::string* id) {
+  if (!std::getline(*in_, *id)) return false;
+  ++line_;
+  if (!id->empty() && id->back() == '\r') id->pop_back();
+  auto fail = [&](const std::string& why) { return Status::BadInput(fmt::format("{}:{}: {}", name_, line_, why)); };
+  if (id->empty()) return fail("id is empty");
+  if (id->size() > kMaxIdBytes) return fail(fmt::format("id is {} bytes, the limit is {}", id->size(), kMaxIdBytes));
+  if (!ValidUtf8(*id)) return fail("id is not valid UTF-8");
+  return true;
+}
+
+}  // namespace aether

@@ -1,0 +1,200 @@
+#include "search/kernels.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define AETHER_X86 1
+#endif
+
+namespace aether::simd {
+namespace {
+
+// ---- Scalar reference: plain loops, eight partial sums. ---------------------
+
+float DotScalar(const float* a, const float* b, uint32_t dim) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  uint32_t i = 0;
+  for (; i + 8 <= dim; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  float s = 0;
+  for (; i < dim; ++i) s += a[i] * b[i];
+  return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+float L2Scalar(const float* a, const float* b, uint32_t dim) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  uint32_t i = 0;
+  for (; i + 8 <= dim; i += 8)
+    for (int j = 0; j < 8; ++j) {
+      float d = a[i + j] - b[i + j];
+      acc[j] += d * d;
+    }
+  float s = 0;
+  for (; i < dim; ++i) s += (a[i] - b[i]) * (a[i] - b[i]);
+  return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+void L2ManyScalar(const float* q, const float* x, uint64_t n, uint64_t stride, uint32_t dim, float* out) {
+  for (uint64_t i = 0; i < n; ++i) out[i] = L2Scalar(q, x + i * stride, dim);
+}
+
+#if AETHER_X86
+
+// ---- AVX2 + FMA: two 8-lane accumulators, a masked-free scalar tail. --------
+
+__attribute__((target("avx2,fma"))) inline float HSum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+__attribute__((target("avx2,fma"))) float DotAvx2(const float* a, const float* b, uint32_t dim) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  uint32_t i = 0;
+  for (; i + 16 <= dim; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+  }
+  if (i + 8 <= dim) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    i += 8;
+  }
+  float s = HSum256(_mm256_add_ps(s0, s1));
+  for (; i < dim; ++i) s += a[i] * b[i];
+  return s;
+}
+
+__attribute__((target("avx2,fma"))) float L2Avx2(const float* a, const float* b, uint32_t dim) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  uint32_t i = 0;
+  for (; i + 16 <= dim; i += 16) {
+    __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+    __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+    s0 = _mm256_fmadd_ps(d0, d0, s0);
+    s1 = _mm256_fmadd_ps(d1, d1, s1);
+  }
+  if (i + 8 <= dim) {
+    __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+    s0 = _mm256_fmadd_ps(d0, d0, s0);
+    i += 8;
+  }
+  float s = HSum256(_mm256_add_ps(s0, s1));
+  for (; i < dim; ++i) s += (a[i] - b[i]) * (a[i] - b[i]);
+  return s;
+}
+
+__attribute__((target("avx2,fma"))) void L2ManyAvx2(const float* q, const float* x, uint64_t n, uint64_t stride,
+                                                    uint32_t dim, float* out) {
+  for (uint64_t i = 0; i < n; ++i) {
+    if (i + 2 < n) _mm_prefetch(reinterpret_cast<const char*>(x + (i + 2) * stride), _MM_HINT_T0);
+    out[i] = L2Avx2(q, x + i * stride, dim);
+  }
+}
+
+// ---- AVX-512: 16 lanes, the tail through a mask (no scalar loop). -----------
+
+// By hand: GCC 12's _mm512_reduce_add_ps trips -Wuninitialized in its header.
+__attribute__((target("avx512f"))) inline float HSum512(__m512 v) {
+  alignas(64) float t[16];
+  _mm512_store_ps(t, v);
+  float s[8];
+  for (int i = 0; i < 8; ++i) s[i] = t[i] + t[i + 8];
+  return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+__attribute__((target("avx512f"))) float DotAvx512(const float* a, const float* b, uint32_t dim) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  uint32_t i = 0;
+  for (; i + 32 <= dim; i += 32) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+  }
+  for (; i < dim; i += 16) {
+    __mmask16 m = dim - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (dim - i)) - 1);
+    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s0);
+  }
+  return HSum512(_mm512_add_ps(s0, s1));
+}
+
+__attribute__((target("avx512f"))) float L2Avx512(const float* a, const float* b, uint32_t dim) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  uint32_t i = 0;
+  for (; i + 32 <= dim; i += 32) {
+    __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+    __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+    s0 = _mm512_fmadd_ps(d0, d0, s0);
+    s1 = _mm512_fmadd_ps(d1, d1, s1);
+  }
+  for (; i < dim; i += 16) {
+    __mmask16 m = dim - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (dim - i)) - 1);
+    __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
+    s0 = _mm512_fmadd_ps(d, d, s0);
+  }
+  return HSum512(_mm512_add_ps(s0, s1));
+}
+
+__attribute__((target("avx512f"))) void L2ManyAvx512(const float* q, const float* x, uint64_t n, uint64_t stride,
+                                                     uint32_t dim, float* out) {
+  for (uint64_t i = 0; i < n; ++i) {
+    if (i + 2 < n) _mm_prefetch(reinterpret_cast<const char*>(x + (i + 2) * stride), _MM_HINT_T0);
+    out[i] = L2Avx512(q, x + i * stride, dim);
+  }
+}
+
+#endif  // AETHER_X86
+
+const Kernels kScalar{Isa::kScalar, "scalar", DotScalar, L2Scalar, L2ManyScalar};
+#if AETHER_X86
+const Kernels kAvx2{Isa::kAvx2, "avx2", DotAvx2, L2Avx2, L2ManyAvx2};
+const Kernels kAvx512{Isa::kAvx512, "avx512", DotAvx512, L2Avx512, L2ManyAvx512};
+#endif
+
+const Kernels& Choose() {
+  Isa best = Isa::kScalar;
+  if (Supported(Isa::kAvx512)) best = Isa::kAvx512;
+  else if (Supported(Isa::kAvx2)) best = Isa::kAvx2;
+  if (const char* want = std::getenv("AETHER_SIMD")) {
+    Isa w = best;
+    if (std::strcmp(want, "scalar") == 0) w = Isa::kScalar;
+    else if (std::strcmp(want, "avx2") == 0) w = Isa::kAvx2;
+    else if (std::strcmp(want, "avx512") == 0) w = Isa::kAvx512;
+    if (Supported(w)) best = w;
+  }
+  return For(best);
+}
+
+}  // namespace
+
+bool Supported(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return true;
+#if AETHER_X86
+    case Isa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case Isa::kAvx512:
+      return __builtin_cpu_supports("avx512f");
+#endif
+    default:
+      return false;
+  }
+}
+
+const Kernels& For(Isa isa) {
+#if AETHER_X86
+  if (isa == Isa::kAvx512) return kAvx512;
+  if (isa == Isa::kAvx2) return kAvx2;
+#endif
+  (void)isa;
+  return kScalar;
+}
+
+const Kernels& Active() {
+  static const Kernels& k = Choose();
+  return k;
+}
+
+}  // namespace aether::simd

@@ -1,0 +1,37 @@
+// Distance kernels with runtime dispatch: one scalar reference and hand-written
+// AVX2+FMA and AVX-512 versions, each compiled with a per-function target
+// attribute, so one binary runs on any x86-64 and uses the widest unit the CPU
+// has (no -march=native). The choice is made once, on first use, from
+// __builtin_cpu_supports; AETHER_SIMD=scalar|avx2|avx512 forces a narrower one
+// (for tests and benchmarks; a wider one than the CPU has is refused and the
+// best supported one is kept).
+//
+// Every variant is tested against the scalar reference (tests/search/).
+// Thread-safe: the tables are immutable.
+#pragma once
+
+#include <cstdint>
+
+namespace aether::simd {
+
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+struct Kernels {
+  Isa isa;
+  const char* name;
+  float (*dot)(const float* a, const float* b, uint32_t dim);
+  float (*l2_squared)(const float* a, const float* b, uint32_t dim);
+  // Squared L2 distances from one query to n vectors spaced `stride` floats
+  // apart: out[i] = |q - x_i|^2.
+  void (*l2_squared_many)(const float* q, const float* x, uint64_t n, uint64_t stride, uint32_t dim,
+                          float* out);
+};
+
+// True when this CPU (and this build) can run `isa`.
+bool Supported(Isa isa);
+// The kernels for `isa`; only call with a supported one.
+const Kernels& For(Isa isa);
+// The kernels in use: the widest supported, unless AETHER_SIMD narrows it.
+const Kernels& Active();
+
+}  // namespace aether::simd

@@ -1,0 +1,207 @@
+// ingest of .npy and .fvecs files: the real binary, vectors checked bit for
+// bit through `get` and by a brute-force search; every malformed file, ids
+// file and flag combination gets its own located error and exit code, and
+// what came before an error stays committed.
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+#include "test_util.h"
+
+using namespace aether::test;
+
+namespace {
+
+std::string Le32(uint32_t v) {
+  std::string s(4, '\0');
+  for (int i = 0; i < 4; ++i) s[i] = char((v >> (8 * i)) & 0xFF);
+  return s;
+}
+
+std::string FloatBytes(const std::vector<float>& v) {
+  std::string s(v.size() * 4, '\0');
+  std::memcpy(s.data(), v.data(), s.size());  // x86-64: little-endian
+  return s;
+}
+
+// A .npy 1.0 file as NumPy writes it (header padded to a 64-byte multiple).
+std::string Npy(const std::vector<Mem>& mems, uint32_t dim, const std::string& descr = "<f4",
+                const std::string& fortran = "False", std::string shape = "") {
+  if (shape.empty()) shape = "(" + std::to_string(mems.size()) + ", " + std::to_string(dim) + ")";
+  std::string dict = "{'descr': '" + descr + "', 'fortran_order': " + fortran + ", 'shape': " + shape + ", }";
+  size_t total = 10 + dict.size() + 1;
+  dict += std::string((64 - total % 64) % 64, ' ') + "\n";
+  std::string out = std::string("\x93NUMPY\x01\x00", 8);
+  out += char(dict.size() & 0xFF);
+  out += char(dict.size() >> 8);
+  out += dict;
+  for (const auto& m : mems) out += FloatBytes(m.vec);
+  return out;
+}
+
+std::string Fvecs(const std::vector<Mem>& mems) {
+  std::string out;
+  for (const auto& m : mems) out += Le32(uint32_t(m.vec.size())) + FloatBytes(m.vec);
+  return out;
+}
+
+std::string IdsFile(const std::vector<Mem>& mems) {
+  std::string out;
+  for (const auto& m : mems) out += m.id + "\n";
+  return out;
+}
+
+// Count of memories a store holds, from stats.
+int64_t Count(const std::string& store) {
+  auto r = Aether({"stats", store, "--format", "json"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto j = nlohmann::json::parse(r.out);
+  return j["hot_memories"].get<int64_t>() + j["cold_memories"].get<int64_t>();
+}
+
+}  // namespace
+
+TEST_CASE("npy and fvecs ingest: exact vectors, ids from a file or a prefix, stdin, searchable") {
+  const uint32_t dim = 24;
+  auto mems = RandomMems(1500, dim, 3, "doc-");
+  for (const char* kind : {"npy", "fvecs"}) {
+    CAPTURE(kind);
+    TempDir dir;
+    const bool npy = std::string(kind) == "npy";
+    std::string file = dir / (std::string("v.") + kind);
+    WriteFile(file, npy ? Npy(mems, dim) : Fvecs(mems));
+    WriteFile(dir / "ids.txt", IdsFile(mems));
+
+    // Ids from a sidecar file, in batches smaller than the file, past the hot capacity.
+    std::string a = dir / "a";
+    REQUIRE(Aether({"init", a, "--dim", std::to_string(dim), "--hot-capacity", "1000"}).exit_code == 0);
+    auto r = Aether({"ingest", a, file, "--ids", dir / "ids.txt", "--batch", "400"});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    CHECK(r.err.find("ingested 1500 memories (1000 hot, 500 cold) from 1500 vectors") != std::string::npos);
+    auto got = GetAll(a, Ids(mems));
+    REQUIRE(got.size() == mems.size());
+    for (const auto& m : mems) CHECK(got[m.id] == m.vec);
+    auto queries = RandomMems(5, dim, 8, "q");
+    for (const auto& q : queries) {
+      auto s = Aether({"search", a, "--vector", VectorJson(q.vec), "-k", "6", "--no-touch"});
+      REQUIRE(s.exit_code == 0);
+      CHECK(SameTopK(ParseSearchOutput(s.out)[0], BruteForce(mems, q.vec, 6, "l2")));
+    }
+
+    // Generated ids, the store created from the file's dimension, read from stdin.
+    std::string b = dir / "b";
+    r = Aether({"ingest", b, "-", "--input-format", kind, "--id-prefix", "img/"}, ReadFile(file));
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    auto by_prefix = GetAll(b, {"img/0", "img/777", "img/1499"});
+    CHECK(by_prefix["img/0"] == mems[0].vec);
+    CHECK(by_prefix["img/777"] == mems[777].vec);
+    CHECK(by_prefix["img/1499"] == mems[1499].vec);
+    CHECK(Count(b) == 1500);
+
+    // A second run with the same ids: the duplicate policy applies as for JSONL.
+    r = Aether({"ingest", b, file, "--id-prefix", "img/"});
+    CHECK(r.exit_code == 65);
+    CHECK(r.err.find("duplicate id 'img/0'") != std::string::npos);
+    r = Aether({"ingest", b, file, "--id-prefix", "img/", "--on-duplicate", "skip"});
+    CHECK(r.exit_code == 0);
+    CHECK(Count(b) == 1500);
+  }
+}
+
+TEST_CASE("bad npy and fvecs files: located errors, distinct exit codes, earlier batches kept") {
+  const uint32_t dim = 8;
+  auto mems = RandomMems(50, dim, 4);
+  TempDir dir;
+  auto run = [&](const std::string& name, const std::string& bytes, std::vector<std::string> extra = {}) {
+    WriteFile(dir / name, bytes);
+    std::vector<std::string> args = {"ingest", dir / ("s-" + name), dir / name, "--batch", "10"};
+    if (extra.empty()) extra = {"--id-prefix", "x"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Aether(args);
+  };
+  struct Case {
+    std::string name, bytes, message;
+    int64_t kept;  // memories committed: every vector before the bad one (-1: none)
+  };
+  std::string good = Npy(mems, dim);
+  std::vector<Case> cases = {
+      {"f8.npy", Npy(mems, dim, "<f8"), "f8.npy: dtype '<f8' is not little-endian float32", -1},
+      {"be.npy", Npy(mems, dim, ">f4"), "dtype '>f4'", -1},
+      {"fortran.npy", Npy(mems, dim, "<f4", "True"), "Fortran order", -1},
+      {"3d.npy", Npy(mems, dim, "<f4", "False", "(5, 2, 4)"), "shape (5, 2, 4) is not two-dimensional", -1},
+      {"magic.npy", "NUMPY?" + good.substr(6), "not a .npy file", -1},
+      {"short.npy", good.substr(0, good.size() - 5), "short.npy: vector 49 (byte ", 49},
+      {"long.npy", good + "junk", "data continues after the 50 vectors", 50},
+      {"empty.fvecs", "", "empty .fvecs file", -1},
+      {"dims.fvecs", Fvecs(mems) + Le32(7) + std::string(28, '\0'), "vector 50 (byte 1800): dimension 7, the file's first vector has 8", 50},
+      {"short.fvecs", Fvecs(mems).substr(0, 36 * 23 + 10), "vector 23 (byte 828): truncated: 6 of 32 bytes", 23},
+      {"negdim.fvecs", Le32(0xFFFFFFFFu) + std::string(32, '\0'), "dimension -1 is outside 1..65536", -1},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    auto r = run(c.name, c.bytes);
+    CHECK(r.exit_code == 65);
+    CHECK_MESSAGE(r.err.find(c.message) != std::string::npos, r.err);
+    if (c.kept >= 0) CHECK(Count(dir / ("s-" + c.name)) == c.kept);
+  }
+
+  // A NaN stops the run after the complete batches before it, or is skipped.
+  auto nan = mems;
+  nan[33].vec[2] = std::numeric_limits<float>::quiet_NaN();
+  auto r = run("nan.npy", Npy(nan, dim));
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find("nan.npy: vector 33 (byte " + std::to_string(128 + 33 * 32) + "): value 2 is not finite") !=
+        std::string::npos);
+  CHECK(Count(dir / "s-nan.npy") == 33);
+  r = run("nan2.npy", Npy(nan, dim), {"--id-prefix", "x", "--skip-invalid"});
+  CHECK(r.exit_code == 0);
+  CHECK(Count(dir / "s-nan2.npy") == 49);
+  CHECK(GetAll(dir / "s-nan2.npy", {"x34"})["x34"] == mems[34].vec);  // ids stay tied to positions
+
+  // Zero vectors have no direction under cosine.
+  auto zero = mems;
+  std::fill(zero[3].vec.begin(), zero[3].vec.end(), 0.0f);
+  WriteFile(dir / "zero.fvecs", Fvecs(zero));
+  REQUIRE(Aether({"init", dir / "cos", "--dim", "8", "--metric", "cosine"}).exit_code == 0);
+  r = Aether({"ingest", dir / "cos", dir / "zero.fvecs", "--id-prefix", "z"});
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find("zero.fvecs: vector 3 (byte 108): all zeros") != std::string::npos);
+
+  // The ids file: too few, too many, an empty line, invalid UTF-8.
+  WriteFile(dir / "v.npy", good);
+  auto ids = IdsFile(mems);
+  WriteFile(dir / "few.txt", ids.substr(0, ids.find("m40\n")));
+  r = Aether({"ingest", dir / "few", dir / "v.npy", "--ids", dir / "few.txt"});
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find("few.txt: has only 40 ids") != std::string::npos);
+  WriteFile(dir / "many.txt", ids + "extra\n");
+  r = Aether({"ingest", dir / "many", dir / "v.npy", "--ids", dir / "many.txt"});
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find("many.txt:51: more ids than the 50 vectors") != std::string::npos);
+  WriteFile(dir / "blank.txt", "a\nb\n\nd\n");
+  r = Aether({"ingest", dir / "blank", dir / "v.npy", "--ids", dir / "blank.txt"});
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find("blank.txt:3: id is empty") != std::string::npos);
+  WriteFile(dir / "utf.txt", "a\n\xC3\x28\n");
+  r = Aether({"ingest", dir / "utf", dir / "v.npy", "--ids", dir / "utf.txt"});
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find("utf.txt:2: id is not valid UTF-8") != std::string::npos);
+
+  // Flags: ids are required for binary input and refused for JSONL; the
+  // store's dimension must match; a missing ids file is "no input".
+  r = Aether({"ingest", dir / "f1", dir / "v.npy"});
+  CHECK(r.exit_code == 64);
+  CHECK(r.err.find("needs exactly one of --ids FILE or --id-prefix PREFIX") != std::string::npos);
+  r = Aether({"ingest", dir / "f2", dir / "v.npy", "--ids", dir / "few.txt", "--id-prefix", "p"});
+  CHECK(r.exit_code == 64);
+  WriteFile(dir / "r.jsonl", ToJsonl(mems));
+  r = Aether({"ingest", dir / "f3", dir / "r.jsonl", "--id-prefix", "p"});
+  CHECK(r.exit_code == 64);
+  CHECK(r.err.find("JSONL records carry their ids") != std::string::npos);
+  REQUIRE(Aether({"init", dir / "d16", "--dim", "16"}).exit_code == 0);
+  r = Aether({"ingest", dir / "d16", dir / "v.npy", "--id-prefix", "p"});
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find("v.npy: vectors have 8 values, store dimension is 16") != std::string::npos);
+  r = Aether({"ingest", dir / "f4", dir / "v.npy", "--ids", dir / "nope.txt"});
+  CHECK(r.exit_code == 66);
+}

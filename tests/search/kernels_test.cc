@@ -1,0 +1,83 @@
+// Every SIMD variant this CPU supports against a double-precision reference,
+// over dimensions that exercise each tail path (1..300, odd and even, below
+// and above one register).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "search/kernels.h"
+
+namespace aether::simd {
+namespace {
+
+double RefDot(const float* a, const float* b, uint32_t dim) {
+  double s = 0;
+  for (uint32_t i = 0; i < dim; ++i) s += double(a[i]) * b[i];
+  return s;
+}
+
+double RefL2(const float* a, const float* b, uint32_t dim) {
+  double s = 0;
+  for (uint32_t i = 0; i < dim; ++i) s += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+  return s;
+}
+
+// The worst-case bound of a float sum of `dim` terms in any order is about
+// dim * eps * (sum of the terms' magnitudes); a dropped or doubled element,
+// the bug a tail path would have, is ~1/dim of that sum: far outside.
+double Tolerance(uint32_t dim, double abs_sum) { return 2.0 * dim * 6e-8 * abs_sum + 1e-30; }
+
+TEST_CASE("every supported SIMD kernel matches the double-precision reference") {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> g(0.0f, 3.0f);
+  int variants = 0;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!Supported(isa)) {
+      MESSAGE("not supported on this CPU, skipped: isa ", int(isa));
+      continue;
+    }
+    ++variants;
+    const Kernels& k = For(isa);
+    CAPTURE(k.name);
+    CHECK(k.isa == isa);
+    for (uint32_t dim = 1; dim <= 300; dim += (dim < 40 ? 1 : 7)) {
+      CAPTURE(dim);
+      // Unaligned starts (offset 1 float) so loads cannot rely on alignment.
+      std::vector<float> a(dim + 1), b(dim + 1);
+      for (auto& v : a) v = g(rng);
+      for (auto& v : b) v = g(rng);
+      const float* pa = a.data() + 1;
+      const float* pb = b.data() + 1;
+      double abs_dot = 0;
+      for (uint32_t i = 0; i < dim; ++i) abs_dot += std::fabs(double(pa[i]) * pb[i]);
+      CHECK(std::fabs(k.dot(pa, pb, dim) - RefDot(pa, pb, dim)) <= Tolerance(dim, abs_dot));
+      double l2 = RefL2(pa, pb, dim);
+      CHECK(std::fabs(k.l2_squared(pa, pb, dim) - l2) <= Tolerance(dim, l2));
+    }
+    // The many-vector form: strided rows, against the single-pair kernel.
+    const uint32_t dim = 37, stride = 41, n = 50;
+    std::vector<float> q(dim), x(size_t(n) * stride), out(n);
+    for (auto& v : q) v = g(rng);
+    for (auto& v : x) v = g(rng);
+    k.l2_squared_many(q.data(), x.data(), n, stride, dim, out.data());
+    for (uint32_t i = 0; i < n; ++i) {
+      double ref = RefL2(q.data(), x.data() + size_t(i) * stride, dim);
+      CHECK(std::fabs(out[i] - ref) <= Tolerance(dim, ref));
+    }
+  }
+  CHECK(variants >= 1);
+  // The active table is one of the supported ones.
+  CHECK(Supported(Active().isa));
+}
+
+TEST_CASE("identical vectors are at distance zero in every variant") {
+  std::vector<float> a(133);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = float(i) * 0.37f - 20.0f;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512})
+    if (Supported(isa)) CHECK(For(isa).l2_squared(a.data(), a.data(), 133) == 0.0f);
+}
+
+}  // namespace
+}  // namespace aether::simd
