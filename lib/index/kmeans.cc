@@ -1,5 +1,4 @@
 #include "index/kmeans.h"
-#include "search/multiversion.h"
 
 #include <algorithm>
 #include <cmath>
@@ -12,24 +11,6 @@
 
 namespace aether {
 namespace {
-
-// Dot products of up to 4 points with every centroid, through the centroids
-// transposed (dim x k): the inner loop runs over centroids with no reduction,
-// so it vectorizes cleanly in every target_clones variant.
-AETHER_MULTIVERSION
-void DotsBlock(const float* __restrict x, size_t nx, uint32_t dim, const float* __restrict ct, uint32_t k,
-               float* __restrict out) {
-  for (size_t p = 0; p < nx; ++p) std::fill(out + p * k, out + (p + 1) * k, 0.0f);
-  for (uint32_t j = 0; j < dim; ++j) {
-    const float* __restrict row = ct + size_t(j) * k;
-    for (size_t p = 0; p < nx; ++p) {
-      const float xv = x[p * dim + j];
-      float* __restrict o = out + p * k;
-#pragma GCC ivdep
-      for (uint32_t c = 0; c < k; ++c) o[c] += xv * row[c];
-    }
-  }
-}
 
 std::vector<float> Transpose(const float* c, uint32_t k, uint32_t dim) {
   std::vector<float> t(size_t(k) * dim);
@@ -62,7 +43,7 @@ void AssignNearest(const float* data, size_t n, uint32_t dim, const float* centr
     std::vector<float> dots(4 * size_t(k));
     for (size_t i = begin; i < end; i += 4) {
       size_t nx = std::min<size_t>(4, end - i);
-      DotsBlock(data + i * dim, nx, dim, ct.data(), k, dots.data());
+      DotsTransposed(data + i * dim, nx, dim, ct.data(), k, dots.data());
       for (size_t p = 0; p < nx; ++p) {
         const float* d = dots.data() + p * k;
         uint32_t best = 0;

@@ -19,6 +19,13 @@ float Dot(const float* a, const float* b, uint32_t dim);
 float L2Squared(const float* a, const float* b, uint32_t dim);
 inline float Norm(const float* a, uint32_t dim);
 
+// Dot products of nx row vectors x (nx x dim, row-major) with n vectors given
+// transposed, xt (dim x n): out[p * n + c] = dot(x_p, column c). The batch
+// form of Dot, for many queries against a block of vectors (the hot scan) or
+// many points against the centroids (K-Means); keep nx small (<= 8) so the
+// output stays in L1.
+void DotsTransposed(const float* x, size_t nx, uint32_t dim, const float* xt, uint32_t n, float* out);
+
 // A query prepared for one metric (its norm precomputed for cosine).
 struct PreparedQuery {
   const float* vector = nullptr;

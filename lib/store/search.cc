@@ -116,7 +116,7 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
     AETHER_ASSIGN_OR_RETURN(hot, OpenHot(false));
     AETHER_ASSIGN_OR_RETURN(uint64_t slots, hot->SlotCount());
     AETHER_ASSIGN_OR_RETURN(map, env_->MapReadOnly(hot->path(), SlotFile::SlotOffset(dim, slots)));
-    const uint64_t block = std::max<uint64_t>(64, (256u << 10) / SlotFile::SlotSize(dim));
+    const uint64_t block = std::max<uint64_t>(64, (256u << 10) / SlotFile::SlotSize(dim));  // ~256 KiB
     for (uint64_t b = 0; b < slots; b += block) work.push_back(Work{b, std::min(slots, b + block), nullptr, {}});
   }
 
@@ -140,36 +140,100 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
     }
   }
 
-  // L2 over a hot block: squared distances of one query to the whole block
-  // in one kernel call, the square root taken only for admitted rows.
+  // A hot block is scanned one of two ways, both exact:
+  //  - few queries: per query, one kernel call for the whole block (L2) or a
+  //    distance per row;
+  //  - a batch (>= kTile queries): the block is transposed once, then the dot
+  //    products of kTile queries at a time against it (cache reuse: the block
+  //    stays in L2 for the whole batch). The distance derived from a dot
+  //    product is a lower bound after subtracting its worst-case rounding
+  //    error; only a row that bound admits gets its exact distance computed.
+  constexpr size_t kTile = 8;
   const simd::Kernels& kernels = simd::Active();
-  const uint64_t slot_floats = SlotFile::SlotSize(dim) / sizeof(float);
-  auto scan_hot = [&](std::vector<TopK>& into, const Work& w, std::vector<float>& dist) -> Status {
+  const uint64_t slot_size = SlotFile::SlotSize(dim);
+  const uint64_t slot_floats = slot_size / sizeof(float);
+  const bool tiled = queries.size() >= kTile;
+  std::vector<float> packed;  // the queries, row-major, for the tiled path
+  std::vector<float> qnorm2(queries.size());
+  for (size_t q = 0; q < queries.size(); ++q) qnorm2[q] = prepared[q].norm * prepared[q].norm;
+  if (tiled)
+    for (const auto& q : queries) packed.insert(packed.end(), q.begin(), q.end());
+  const float rounding = float(dim) * 2.4e-7f;  // relative worst case of a float dot product
+
+  struct HotScratch {
+    std::vector<float> dist, xt, xnorm2, dots;
+    std::vector<char> checked;
+  };
+  auto scan_hot = [&](std::vector<TopK>& into, const Work& w, HotScratch& sc) -> Status {
     const uint64_t n = w.end_slot - w.first_slot;
     const uint8_t* first = map->data() + SlotFile::SlotOffset(dim, w.first_slot);
-    const float* x0 = SlotFile::SlotVector(first);
-    dist.resize(n);
-    std::vector<char> checked(n, 0);  // 0 unknown, 1 live, 2 not live
-    for (uint32_t q = 0; q < queries.size(); ++q) {
-      if (metric == Metric::kL2) kernels.l2_squared_many(prepared[q].vector, x0, n, slot_floats, dim, dist.data());
-      for (uint64_t i = 0; i < n; ++i) {
+    sc.checked.assign(n, 0);  // 0 unknown, 1 live, 2 not live
+    // Offers row i (exact distance d) to query q, checking liveness once.
+    auto offer_row = [&](uint32_t q, uint64_t i, float d) -> Status {
+      const uint8_t* p = first + i * slot_size;
+      const int64_t row_id = SlotFile::SlotRowId(p);
+      Candidate c{d, row_id};
+      if (!into[q].Admits(c)) return Status::Ok();
+      if (sc.checked[i] == 0) {
         const uint64_t s = w.first_slot + i;
-        const uint8_t* p = first + i * SlotFile::SlotSize(dim);
-        const int64_t row_id = SlotFile::SlotRowId(p);
-        if (row_id <= 0 || checked[i] == 2) continue;
-        const float* x = SlotFile::SlotVector(p);
-        Candidate c{metric == Metric::kL2 ? std::sqrt(dist[i]) : Distance(metric, prepared[q], x, dim), row_id};
-        if (!into[q].Admits(c)) continue;
-        if (checked[i] == 0) {
-          std::lock_guard<std::mutex> l(live_mu);
-          AETHER_ASSIGN_OR_RETURN(bool ok, live.IsLiveAt(row_id, kTierHot, int64_t(s), 0, 0, 0));
-          if (ok && !SlotFile::CheckSlot(p, dim))
-            return Status::Corruption(fmt::format("{}: slot {} at offset {}: checksum mismatch", hot->path(), s,
-                                                  SlotFile::SlotOffset(dim, s)));
-          checked[i] = ok ? 1 : 2;
-          if (!ok) continue;
+        std::lock_guard<std::mutex> l(live_mu);
+        AETHER_ASSIGN_OR_RETURN(bool ok, live.IsLiveAt(row_id, kTierHot, int64_t(s), 0, 0, 0));
+        if (ok && !SlotFile::CheckSlot(p, dim))
+          return Status::Corruption(fmt::format("{}: slot {} at offset {}: checksum mismatch", hot->path(), s,
+                                                SlotFile::SlotOffset(dim, s)));
+        sc.checked[i] = ok ? 1 : 2;
+      }
+      if (sc.checked[i] == 1) into[q].Push(c);
+      return Status::Ok();
+    };
+    auto exact = [&](uint32_t q, uint64_t i) {
+      const float* x = SlotFile::SlotVector(first + i * slot_size);
+      return metric == Metric::kL2 ? std::sqrt(kernels.l2_squared(prepared[q].vector, x, dim))
+                                   : Distance(metric, prepared[q], x, dim);
+    };
+    if (!tiled) {
+      sc.dist.resize(n);
+      for (uint32_t q = 0; q < queries.size(); ++q) {
+        if (metric == Metric::kL2)
+          kernels.l2_squared_many(prepared[q].vector, SlotFile::SlotVector(first), n, slot_floats, dim, sc.dist.data());
+        for (uint64_t i = 0; i < n; ++i) {
+          if (SlotFile::SlotRowId(first + i * slot_size) <= 0 || sc.checked[i] == 2) continue;
+          float d = metric == Metric::kL2 ? std::sqrt(sc.dist[i]) : exact(q, i);
+          AETHER_RETURN_IF_ERROR(offer_row(q, i, d));
         }
-        into[q].Push(c);
+      }
+      return Status::Ok();
+    }
+    sc.xt.resize(size_t(dim) * n);
+    sc.xnorm2.resize(n);
+    sc.dots.resize(kTile * n);
+    for (uint64_t i = 0; i < n; ++i) {
+      const float* x = SlotFile::SlotVector(first + i * slot_size);
+      for (uint32_t j = 0; j < dim; ++j) sc.xt[size_t(j) * n + i] = x[j];
+      sc.xnorm2[i] = kernels.dot(x, x, dim);
+    }
+    for (size_t q0 = 0; q0 < queries.size(); q0 += kTile) {
+      const size_t nq = std::min(kTile, queries.size() - q0);
+      DotsTransposed(packed.data() + q0 * dim, nq, dim, sc.xt.data(), uint32_t(n), sc.dots.data());
+      for (size_t p = 0; p < nq; ++p) {
+        const uint32_t q = uint32_t(q0 + p);
+        const float* dots = sc.dots.data() + p * n;
+        for (uint64_t i = 0; i < n; ++i) {
+          if (SlotFile::SlotRowId(first + i * slot_size) <= 0 || sc.checked[i] == 2) continue;
+          const float xn2 = sc.xnorm2[i], qn2 = qnorm2[q];
+          const float bound = rounding * (qn2 + xn2);  // >= |error| of dot, |q|^2 and |x|^2 together
+          float lower;
+          if (metric == Metric::kL2) {
+            lower = std::sqrt(std::max(0.0f, qn2 + xn2 - 2 * dots[i] - 2 * bound));
+          } else if (metric == Metric::kInnerProduct) {
+            lower = -dots[i] - bound;
+          } else {
+            const float denom = std::sqrt(qn2 * xn2);
+            lower = denom == 0 ? 0.0f : 1.0f - (dots[i] + bound) / denom;  // 0: the exact path decides
+          }
+          if (!into[q].Admits(Candidate{lower, SlotFile::SlotRowId(first + i * slot_size)})) continue;
+          AETHER_RETURN_IF_ERROR(offer_row(q, i, exact(q, i)));
+        }
       }
     }
     return Status::Ok();
@@ -192,9 +256,9 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
   std::vector<Status> errors(n_threads);
   std::atomic<size_t> next{0};
   auto worker = [&](size_t t) {
-    std::vector<float> dist;
+    HotScratch scratch;
     for (size_t i = next++; i < work.size(); i = next++) {
-      Status s = work[i].shard ? scan_cold(local[t], work[i]) : scan_hot(local[t], work[i], dist);
+      Status s = work[i].shard ? scan_cold(local[t], work[i]) : scan_hot(local[t], work[i], scratch);
       if (!s.ok()) {
         errors[t] = s;
         next = work.size();
