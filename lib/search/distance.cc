@@ -22,7 +22,9 @@ void DotsTransposed(const float* __restrict x, size_t nx, uint32_t dim, const fl
     for (size_t p = 0; p < nx; ++p) {
       const float xv = x[p * dim + j];
       float* __restrict o = out + p * n;
+#if !defined(__clang__)
 #pragma GCC ivdep
+#endif
       for (uint32_t c = 0; c < n; ++c) o[c] += xv * row[c];
     }
   }

@@ -1,9 +1,31 @@
-// libFuzzer target: the JSONL record and query parsers (aether/jsonl.h).
+// libFuzzer target: the input parsers — JSONL records and queries
+// (aether/jsonl.h), and the .npy / .fvecs vector readers and the ids file
+// reader (aether/vector_file.h). None may crash, hang or over-allocate.
 #include <cstddef>
 #include <cstdint>
+#include <sstream>
 #include <string>
 
 #include "aether/jsonl.h"
+#include "aether/vector_file.h"
+
+namespace {
+
+void ReadVectors(const std::string& bytes, aether::VectorFormat format) {
+  std::istringstream in(bytes);
+  aether::VectorFileReader r(&in, "fuzz", format);
+  if (!r.Open().ok()) return;
+  std::vector<float> out;
+  // At most a few batches: a header may declare far more vectors than exist.
+  for (int i = 0; i < 64; ++i) {
+    out.clear();
+    size_t got = 0;
+    aether::Status s = r.Read(16, aether::Metric::kCosine, &out, &got);
+    if ((!s.ok() && r.broken()) || (s.ok() && got == 0)) break;
+  }
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string line(reinterpret_cast<const char*>(data), size);
@@ -14,5 +36,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)aether::ParseQuery(line, 4, aether::Metric::kInnerProduct, &q);
   std::vector<float> v;
   (void)aether::ParseVector(line, 2, aether::Metric::kL2, &v);
+
+  ReadVectors(line, aether::VectorFormat::kNpy);
+  ReadVectors(line, aether::VectorFormat::kFvecs);
+  std::istringstream ids(line);
+  aether::IdFileReader id_reader(&ids, "fuzz");
+  std::string id;
+  for (int i = 0; i < 64; ++i) {
+    auto more = id_reader.Next(&id);
+    if (!more.ok() || !*more) break;
+  }
   return 0;
 }
