@@ -67,10 +67,14 @@ class Ingester {
   // Handles one bad record (`located`: its error with file and place);
   // returns false when the run must stop.
   bool Reject(const Status& located, Status* stop);
-  Status AtLine(const Status& reason) const {
-    return reason.WithContext(fmt::format("{}:{}", reader_->name(), reader_->line_number()));
+  Status AtLine(const Status& reason) const { return reason.WithContext(Where(reader_->line_number())); }
+  // "file:line" of a record, or "file: vector N" with generated ids.
+  std::string Where(uint64_t pos) const {
+    if (reader_) return fmt::format("{}:{}", reader_->name(), pos);
+    if (ids_) return fmt::format("{}:{}", a_.ids, pos);
+    return fmt::format("{}: vector {}", vectors_->name(), pos);
   }
-  Status Accept(Record rec);
+  Status Accept(Record rec, uint64_t pos);
   int Finish(const Status& stop);
 
   const Args& a_;
@@ -81,7 +85,9 @@ class Ingester {
   std::unique_ptr<Store> store_;
   StoreConfig config_;
   std::vector<Record> batch_;
+  std::vector<uint64_t> batch_pos_;  // each record's line (JSONL, ids file) or vector number
   std::unordered_map<std::string, size_t> batch_ids_;
+  Status flush_stop_;  // a duplicate of a stored id stopped the run at flush
   Totals t_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   Progress progress_;
@@ -103,15 +109,57 @@ Status Ingester::OpenOrCreate(uint32_t first_dim) {
   return store_->YieldToReaders();
 }
 
+// Commits the batch. Ids already in the store are found here, for the whole
+// batch in one read transaction, and handled by the duplicate policy; under
+// "error" the records before the first such id are committed, then the run
+// stops at its line (or skips it with --skip-invalid): that stop is left in
+// flush_stop_, already located; the returned Status is for store errors.
 Status Ingester::Flush() {
   if (batch_.empty()) return Status::Ok();
-  AETHER_ASSIGN_OR_RETURN(IngestBatchResult r, store_->IngestBatch(batch_, policy_));
-  t_.hot += r.hot;
-  t_.cold += r.cold;
-  t_.ingested += r.hot + r.cold;
+  std::vector<std::string> ids;
+  ids.reserve(batch_.size());
+  for (const Record& r : batch_) ids.push_back(r.id);
+  AETHER_ASSIGN_OR_RETURN(std::vector<bool> exists, store_->ContainsEach(ids));
+  Status stop;
+  size_t keep = 0;
+  for (size_t i = 0; i < batch_.size(); ++i) {
+    if (exists[i]) {
+      if (policy_ == DuplicatePolicy::kSkip) {
+        ++t_.skipped;
+        continue;
+      }
+      if (policy_ == DuplicatePolicy::kError) {
+        Status dup = Status::BadInput(fmt::format("{}: duplicate id '{}' (already ingested; see --on-duplicate "
+                                                  "skip|replace)",
+                                                  Where(batch_pos_[i]), batch_[i].id));
+        if (!Reject(dup, &stop)) {
+          // The run ends at this record: count the input up to it, as if it
+          // had stopped when reading it.
+          t_.lines = reader_ || ids_ ? batch_pos_[i] : batch_pos_[i] + 1;
+          break;
+        }
+        continue;
+      }
+      ++t_.replaced;
+    }
+    if (keep != i) batch_[keep] = std::move(batch_[i]);
+    ++keep;
+  }
+  batch_.resize(keep);
+  if (!batch_.empty()) {
+    AETHER_ASSIGN_OR_RETURN(IngestBatchResult r, store_->IngestBatch(batch_, policy_));
+    t_.hot += r.hot;
+    t_.cold += r.cold;
+    t_.ingested += r.hot + r.cold;
+  }
   batch_.clear();
+  batch_pos_.clear();
   batch_ids_.clear();
   progress_.Update(t_.ingested, 0);
+  if (!stop.ok()) {
+    flush_stop_ = stop;
+    return Status::Ok();
+  }
   return store_->YieldToReaders();
 }
 
@@ -125,28 +173,24 @@ bool Ingester::Reject(const Status& located, Status* stop) {
   return false;
 }
 
-Status Ingester::Accept(Record rec) {
+// Takes one valid record; duplicates within the batch are resolved here,
+// duplicates of stored memories when the batch is flushed.
+Status Ingester::Accept(Record rec, uint64_t pos) {
   auto in_batch = batch_ids_.find(rec.id);
-  bool exists = in_batch != batch_ids_.end();
-  if (!exists) {
-    AETHER_ASSIGN_OR_RETURN(exists, store_->Contains(rec.id));
-  }
-  if (exists) {
+  if (in_batch != batch_ids_.end()) {
     if (policy_ == DuplicatePolicy::kError)
-      return Status::BadInput("duplicate id '" + rec.id +
-                              "' (already ingested; see --on-duplicate skip|replace)");
+      return Status::BadInput("duplicate id '" + rec.id + "' (already ingested; see --on-duplicate skip|replace)");
     if (policy_ == DuplicatePolicy::kSkip) {
       ++t_.skipped;
       return Status::Ok();
     }
     ++t_.replaced;
-    if (in_batch != batch_ids_.end()) {
-      batch_[in_batch->second] = std::move(rec);
-      return Status::Ok();
-    }
+    batch_[in_batch->second] = std::move(rec);
+    return Status::Ok();
   }
   batch_ids_[rec.id] = batch_.size();
   batch_.push_back(std::move(rec));
+  batch_pos_.push_back(pos);
   if (batch_.size() >= a_.batch) return Flush();
   return Status::Ok();
 }
@@ -177,7 +221,8 @@ int Ingester::Run() {
       if (!opened.ok()) return Fail(opened);
       parsed = ParseRecord(line, config_.dim, config_.metric, &rec);  // metric rules now known
     }
-    if (parsed.ok()) parsed = Accept(std::move(rec));
+    if (parsed.ok()) parsed = Accept(std::move(rec), reader_->line_number());
+    if (!flush_stop_.ok()) break;
     if (!parsed.ok()) {
       if (parsed.code() != Code::kBadInput) return Finish(parsed);  // store errors are not skippable
       if (!Reject(AtLine(parsed), &stop)) break;
@@ -191,7 +236,7 @@ int Ingester::Run() {
     if (!opened.ok()) return Fail(opened);
   }
   Status flushed = store_ ? Flush() : Status::Ok();
-  return Finish(flushed.ok() ? stop : flushed);
+  return Finish(!flushed.ok() ? flushed : !flush_stop_.ok() ? flush_stop_ : stop);
 }
 
 int Ingester::RunBinary() {
@@ -231,22 +276,22 @@ int Ingester::RunBinary() {
       ++t_.lines;
       if (i >= got) break;  // the bad vector: its id is used up, the error follows
       rec.vector.assign(values.begin() + i * config_.dim, values.begin() + (i + 1) * config_.dim);
-      Status accepted = Accept(std::move(rec));
+      const uint64_t pos = ids_ ? ids_->line_number() : first + i;
+      Status accepted = Accept(std::move(rec), pos);
+      if (!flush_stop_.ok()) break;
       if (!accepted.ok()) {
         if (accepted.code() != Code::kBadInput) return Finish(accepted);
-        std::string where = ids_ ? fmt::format("{}:{}", a_.ids, ids_->line_number())
-                                 : fmt::format("{}: vector {}", vectors_->name(), first + i);
-        Reject(accepted.WithContext(where), &stop);
+        Reject(accepted.WithContext(Where(pos)), &stop);
       }
     }
-    if (!stop.ok()) break;
+    if (!stop.ok() || !flush_stop_.ok()) break;
     if (!read.ok()) {
       if (vectors_->broken() || !Reject(read, &stop)) stop = read;
       continue;
     }
     if (got == 0) break;
   }
-  if (stop.ok() && ids_) {
+  if (stop.ok() && flush_stop_.ok() && ids_) {
     std::string extra;
     auto more = ids_->Next(&extra);
     if (!more.ok()) stop = more.status();
@@ -255,7 +300,7 @@ int Ingester::RunBinary() {
                                           vectors_->count(), vectors_->name()));
   }
   Status flushed = Flush();
-  return Finish(flushed.ok() ? stop : flushed);
+  return Finish(!flushed.ok() ? flushed : !flush_stop_.ok() ? flush_stop_ : stop);
 }
 
 int Ingester::Finish(const Status& stop) {

@@ -93,7 +93,19 @@ std::string Stmt::Text(int col) const {
 }
 bool Stmt::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
-Db::~Db() { sqlite3_close_v2(db_); }
+Db::~Db() {
+  cache_.clear();
+  sqlite3_close_v2(db_);
+}
+
+Result<StmtLease> Db::PrepareCached(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    AETHER_ASSIGN_OR_RETURN(Stmt st, Prepare(sql));
+    it = cache_.emplace(sql, std::make_unique<Stmt>(std::move(st))).first;
+  }
+  return StmtLease(it->second.get());
+}
 
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool reader) {
   sqlite3* raw = nullptr;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "aether/status.h"
@@ -47,6 +48,24 @@ class Stmt {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+// A cached statement lent out by Db::PrepareCached; reset (which ends its
+// implicit read transaction) when the lease ends.
+class StmtLease {
+ public:
+  explicit StmtLease(Stmt* stmt) : stmt_(stmt) {}
+  StmtLease(StmtLease&& o) noexcept : stmt_(o.stmt_) { o.stmt_ = nullptr; }
+  StmtLease(const StmtLease&) = delete;
+  StmtLease& operator=(const StmtLease&) = delete;
+  ~StmtLease() {
+    if (stmt_) stmt_->Reset();
+  }
+  Stmt* operator->() const { return stmt_; }
+  Stmt& operator*() const { return *stmt_; }
+
+ private:
+  Stmt* stmt_;
+};
+
 class Db {
  public:
   ~Db();
@@ -57,6 +76,10 @@ class Db {
 
   Status Exec(const std::string& sql);
   Result<Stmt> Prepare(const std::string& sql);
+  // A statement prepared once per connection and reused: for the point
+  // lookups run per record (parsing the SQL was most of their cost). One
+  // lease per statement text at a time.
+  Result<StmtLease> PrepareCached(const std::string& sql);
   // Runs a query expected to return one integer (0 when no row).
   Result<int64_t> QueryInt(const std::string& sql);
   // Runs a query returning one integer column; all its values in order.
@@ -72,6 +95,7 @@ class Db {
   Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   sqlite3* db_;
   std::string path_;
+  std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;  // finalized before the close
 };
 
 // Converts an SQLite result code into a Status ("meta.db: <context>: <msg>").
@@ -81,6 +105,22 @@ Status SqliteStatus(sqlite3* db, int rc, const std::string& context);
 template <typename Fn>
 Status InTransaction(Db* db, Fn&& fn) {
   AETHER_RETURN_IF_ERROR(db->Begin());
+  Status s = fn();
+  if (!s.ok()) {
+    db->Rollback();
+    return s;
+  }
+  s = db->Commit();
+  if (!s.ok()) db->Rollback();
+  return s;
+}
+
+// Runs fn inside BEGIN (deferred) ... COMMIT: one snapshot and one shared
+// lock for a run of point lookups, each of which would otherwise take and
+// drop the lock (fcntl calls) on its own. Not for nesting in a transaction.
+template <typename Fn>
+Status InReadTransaction(Db* db, Fn&& fn) {
+  AETHER_RETURN_IF_ERROR(db->Exec("BEGIN"));
   Status s = fn();
   if (!s.ok()) {
     db->Rollback();

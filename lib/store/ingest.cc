@@ -1,9 +1,9 @@
 // Ingest: new memories go hot up to the hot capacity, the rest to the
 // staging shard, each batch one migration (migration.cc).
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <unordered_map>
-
-#include <fmt/format.h>
 
 #include "meta/schema.h"
 #include "store/layout.h"
@@ -25,6 +25,18 @@ Result<bool> StoreImpl::Contains(const std::string& id) {
   return loc.has_value();
 }
 
+Result<std::vector<bool>> StoreImpl::ContainsEach(const std::vector<std::string>& ids) {
+  std::vector<bool> out(ids.size());
+  AETHER_RETURN_IF_ERROR(InReadTransaction(db_.get(), [&]() -> Status {
+    for (size_t i = 0; i < ids.size(); ++i) {
+      AETHER_ASSIGN_OR_RETURN(auto loc, Locate(ids[i]));
+      out[i] = loc.has_value();
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
 Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batch,
                                                  DuplicatePolicy policy) {
   if (access_ != AccessMode::kWrite) return Status::Internal("ingest on a store opened read-only");
@@ -34,45 +46,51 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   // Resolve duplicates against the store and within the batch.
   std::vector<Planned> plan;
   std::unordered_map<std::string, size_t> in_batch;
-  for (const Record& r : batch) {
-    if (r.vector.size() != config_.dim)
-      return Status::InvalidArgument(fmt::format("record '{}' has dimension {}, store has {}", r.id,
-                                                 r.vector.size(), config_.dim));
-    if (auto it = in_batch.find(r.id); it != in_batch.end()) {
-      if (policy == DuplicatePolicy::kError)
-        return Status::BadInput("duplicate id '" + r.id + "' within the input");
-      if (policy == DuplicatePolicy::kSkip) {
-        ++result.skipped;
-      } else {
-        plan[it->second].record = &r;
-        ++result.replaced;
-      }
-      continue;
-    }
-    AETHER_ASSIGN_OR_RETURN(auto existing, Locate(r.id));
-    Planned p{&r};
-    if (existing) {
-      if (policy == DuplicatePolicy::kError)
-        return Status::BadInput("duplicate id '" + r.id + "': already in the store");
-      if (policy == DuplicatePolicy::kSkip) {
-        ++result.skipped;
+  // Against the store: all lookups in one read transaction.
+  AETHER_RETURN_IF_ERROR(InReadTransaction(db_.get(), [&]() -> Status {
+    for (const Record& r : batch) {
+      if (r.vector.size() != config_.dim)
+        return Status::InvalidArgument(fmt::format("record '{}' has dimension {}, store has {}",
+                                                   r.id, r.vector.size(), config_.dim));
+      if (auto it = in_batch.find(r.id); it != in_batch.end()) {
+        if (policy == DuplicatePolicy::kError)
+          return Status::BadInput("duplicate id '" + r.id + "' within the input");
+        if (policy == DuplicatePolicy::kSkip) {
+          ++result.skipped;
+        } else {
+          plan[it->second].record = &r;
+          ++result.replaced;
+        }
         continue;
       }
-      p.replaces_row_id = existing->row_id;
-      p.replaces_hot = existing->tier == kTierHot;
-      ++result.replaced;
+      AETHER_ASSIGN_OR_RETURN(auto existing, Locate(r.id));
+      Planned p{&r};
+      if (existing) {
+        if (policy == DuplicatePolicy::kError)
+          return Status::BadInput("duplicate id '" + r.id + "': already in the store");
+        if (policy == DuplicatePolicy::kSkip) {
+          ++result.skipped;
+          continue;
+        }
+        p.replaces_row_id = existing->row_id;
+        p.replaces_hot = existing->tier == kTierHot;
+        ++result.replaced;
+      }
+      in_batch[r.id] = plan.size();
+      plan.push_back(p);
     }
-    in_batch[r.id] = plan.size();
-    plan.push_back(p);
-  }
+    return Status::Ok();
+  }));
   if (plan.empty()) return result;
 
   // Placement: hot up to the capacity (counting slots this batch frees), the rest cold.
   AETHER_ASSIGN_OR_RETURN(int64_t hot_count,
                           db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 0"));
-  int64_t freed = std::count_if(plan.begin(), plan.end(), [](const Planned& p) { return p.replaces_hot; });
+  int64_t freed =
+      std::count_if(plan.begin(), plan.end(), [](const Planned& p) { return p.replaces_hot; });
   int64_t after_release = hot_count - freed;
-  uint64_t room = config_.hot_capacity > uint64_t(after_release) ? config_.hot_capacity - after_release : 0;
+  uint64_t room =
+      config_.hot_capacity > uint64_t(after_release) ? config_.hot_capacity - after_release : 0;
   size_t n_hot = std::min<size_t>(room, plan.size());
 
   AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
@@ -110,7 +128,8 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   }
   AETHER_RETURN_IF_ERROR(RunMigration(&m, items, w, [&] {
     // Row ids are reserved with the intent, so they are never reused.
-    return SetConfigValue(db_.get(), "next_row_id", std::to_string(next_row_id + int64_t(plan.size())));
+    return SetConfigValue(db_.get(), "next_row_id",
+                          std::to_string(next_row_id + int64_t(plan.size())));
   }));
   result.hot = n_hot;
   result.cold = plan.size() - n_hot;

@@ -115,13 +115,13 @@ Result<std::vector<ShardInfo>> StoreImpl::AllShards() {
 }
 
 Result<std::optional<MemoryLocation>> StoreImpl::Locate(const std::string& id) {
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, tier, slot, shard_id, frame_offset, "
-                                                "frame_index FROM memories WHERE id = ?"));
-  st.Bind(1, id);
-  AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT row_id, tier, slot, shard_id, frame_offset, "
+                                                          "frame_index FROM memories WHERE id = ?"));
+  st->Bind(1, id);
+  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return std::optional<MemoryLocation>();
-  MemoryLocation loc{st.Int(0), id, st.Int(1), st.IsNull(2) ? -1 : st.Int(2),
-                     st.IsNull(3) ? 0 : st.Int(3), st.Int(4), st.Int(5)};
+  MemoryLocation loc{st->Int(0), id, st->Int(1), st->IsNull(2) ? -1 : st->Int(2),
+                     st->IsNull(3) ? 0 : st->Int(3), st->Int(4), st->Int(5)};
   return std::optional<MemoryLocation>(loc);
 }
 
@@ -157,13 +157,13 @@ Status StoreImpl::ReadVector(const MemoryLocation& loc, std::vector<float>* out)
 }
 
 Result<std::optional<MemoryLocation>> StoreImpl::LocateRow(int64_t row_id) {
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT id, tier, slot, shard_id, frame_offset, "
-                                                "frame_index FROM memories WHERE row_id = ?"));
-  st.Bind(1, row_id);
-  AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT id, tier, slot, shard_id, frame_offset, "
+                                                          "frame_index FROM memories WHERE row_id = ?"));
+  st->Bind(1, row_id);
+  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return std::optional<MemoryLocation>();
-  return std::optional<MemoryLocation>(MemoryLocation{row_id, st.Text(0), st.Int(1), st.IsNull(2) ? -1 : st.Int(2),
-                                                      st.IsNull(3) ? 0 : st.Int(3), st.Int(4), st.Int(5)});
+  return std::optional<MemoryLocation>(MemoryLocation{row_id, st->Text(0), st->Int(1), st->IsNull(2) ? -1 : st->Int(2),
+                                                      st->IsNull(3) ? 0 : st->Int(3), st->Int(4), st->Int(5)});
 }
 
 // Releases a place inside the caller's transaction: a hot slot becomes
@@ -218,6 +218,9 @@ Result<IngestBatchResult> Store::IngestBatch(const std::vector<Record>& batch, D
   return impl_->IngestBatch(batch, policy);
 }
 Result<bool> Store::Contains(const std::string& id) { return impl_->Contains(id); }
+Result<std::vector<bool>> Store::ContainsEach(const std::vector<std::string>& ids) {
+  return impl_->ContainsEach(ids);
+}
 Result<std::vector<std::vector<SearchHit>>> Store::Search(const std::vector<std::vector<float>>& queries,
                                                           const SearchOptions& options) {
   return impl_->Search(queries, options);

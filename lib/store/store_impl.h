@@ -95,6 +95,7 @@ class StoreImpl {
   // ingest.cc
   Result<IngestBatchResult> IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy);
   Result<bool> Contains(const std::string& id);
+  Result<std::vector<bool>> ContainsEach(const std::vector<std::string>& ids);
 
   // search.cc
   Result<std::vector<std::vector<SearchHit>>> Search(const std::vector<std::vector<float>>& queries,

@@ -158,6 +158,22 @@ TEST_CASE("bad npy and fvecs files: located errors, distinct exit codes, earlier
   CHECK(Count(dir / "s-nan2.npy") == 49);
   CHECK(GetAll(dir / "s-nan2.npy", {"x34"})["x34"] == mems[34].vec);  // ids stay tied to positions
 
+  // An id already stored, in the middle of a batch: the vectors before it
+  // are committed, the run stops there; --skip-invalid skips only it.
+  for (bool skip : {false, true}) {
+    std::string st = dir / (skip ? "dup-skip" : "dup");
+    WriteFile(dir / "one.jsonl", "{\"id\":\"x30\",\"vector\":[1,2,3,4,5,6,7,8]}\n");
+    REQUIRE(Aether({"ingest", st, dir / "one.jsonl"}).exit_code == 0);
+    WriteFile(dir / "d.npy", Npy(mems, dim));
+    std::vector<std::string> a = {"ingest", st, dir / "d.npy", "--id-prefix", "x", "--batch", "100"};
+    if (skip) a.push_back("--skip-invalid");
+    r = Aether(a);
+    CHECK(r.exit_code == (skip ? 0 : 65));
+    CHECK(r.err.find("d.npy: vector 30: duplicate id 'x30' (already ingested") != std::string::npos);
+    CHECK(Count(st) == (skip ? 50 : 31));
+    if (!skip) CHECK(r.err.find("ingested 30 memories (30 hot, 0 cold) from 31 vectors") != std::string::npos);
+  }
+
   // Zero vectors have no direction under cosine.
   auto zero = mems;
   std::fill(zero[3].vec.begin(), zero[3].vec.end(), 0.0f);

@@ -49,6 +49,8 @@ class Store {
 
   // True when a memory with this id exists.
   Result<bool> Contains(const std::string& id);
+  // For each id, whether a memory with it exists (one read transaction).
+  Result<std::vector<bool>> ContainsEach(const std::vector<std::string>& ids);
 
   // Exact top-k over the selected tiers for every query, one pass over the
   // data for the whole batch. results[i] belongs to queries[i].
