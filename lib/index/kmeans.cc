@@ -40,9 +40,9 @@ void AssignNearest(const float* data, size_t n, uint32_t dim, const float* centr
   std::vector<float> cnorm(k);
   for (uint32_t c = 0; c < k; ++c) cnorm[c] = Dot(centroids + size_t(c) * dim, centroids + size_t(c) * dim, dim);
   ParallelFor(n, threads, [&](size_t begin, size_t end) {
-    std::vector<float> dots(4 * size_t(k));
-    for (size_t i = begin; i < end; i += 4) {
-      size_t nx = std::min<size_t>(4, end - i);
+    std::vector<float> dots(8 * size_t(k));
+    for (size_t i = begin; i < end; i += 8) {
+      size_t nx = std::min<size_t>(8, end - i);
       DotsTransposed(data + i * dim, nx, dim, ct.data(), k, dots.data());
       for (size_t p = 0; p < nx; ++p) {
         const float* d = dots.data() + p * k;

@@ -1,6 +1,5 @@
 #include "search/distance.h"
 #include "search/kernels.h"
-#include "search/multiversion.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,22 +10,11 @@ float Dot(const float* a, const float* b, uint32_t dim) { return simd::Active().
 
 float L2Squared(const float* a, const float* b, uint32_t dim) { return simd::Active().l2_squared(a, b, dim); }
 
-// The inner loop runs over the columns with no reduction, so it vectorizes
-// cleanly in every target_clones variant.
-AETHER_MULTIVERSION
-void DotsTransposed(const float* __restrict x, size_t nx, uint32_t dim, const float* __restrict xt, uint32_t n,
-                    float* __restrict out) {
-  for (size_t p = 0; p < nx; ++p) std::fill(out + p * n, out + (p + 1) * n, 0.0f);
-  for (uint32_t j = 0; j < dim; ++j) {
-    const float* __restrict row = xt + size_t(j) * n;
-    for (size_t p = 0; p < nx; ++p) {
-      const float xv = x[p * dim + j];
-      float* __restrict o = out + p * n;
-#if !defined(__clang__)
-#pragma GCC ivdep
-#endif
-      for (uint32_t c = 0; c < n; ++c) o[c] += xv * row[c];
-    }
+void DotsTransposed(const float* x, size_t nx, uint32_t dim, const float* xt, uint32_t n, float* out) {
+  const simd::Kernels& k = simd::Active();
+  for (size_t p = 0; p < nx; p += simd::kMaxDotRows) {
+    const uint32_t rows = uint32_t(std::min<size_t>(simd::kMaxDotRows, nx - p));
+    k.dots_transposed(x + p * dim, rows, dim, xt, n, out + p * n);
   }
 }
 

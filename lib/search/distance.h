@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <queue>
 #include <vector>
 
@@ -22,8 +23,8 @@ inline float Norm(const float* a, uint32_t dim);
 // Dot products of nx row vectors x (nx x dim, row-major) with n vectors given
 // transposed, xt (dim x n): out[p * n + c] = dot(x_p, column c). The batch
 // form of Dot, for many queries against a block of vectors (the hot scan) or
-// many points against the centroids (K-Means); keep nx small (<= 8) so the
-// output stays in L1.
+// many points against the centroids (K-Means). Runs the register-blocked
+// kernel (search/kernels.h) on 8 rows at a time.
 void DotsTransposed(const float* x, size_t nx, uint32_t dim, const float* xt, uint32_t n, float* out);
 
 // A query prepared for one metric (its norm precomputed for cosine).
@@ -49,6 +50,11 @@ class TopK {
   // True when c would enter the current top k.
   bool Admits(const Candidate& c) const {
     return k_ > 0 && (heap_.size() < k_ || c < heap_.top());
+  }
+  // The distance a candidate must not exceed to have a chance (ties are
+  // broken by row id): the current k-th when full, else +infinity.
+  float Bound() const {
+    return k_ > 0 && heap_.size() >= k_ ? heap_.top().distance : std::numeric_limits<float>::infinity();
   }
   void Push(const Candidate& c);
   // Ascending by distance; empties the accumulator.

@@ -40,6 +40,18 @@ void L2ManyScalar(const float* q, const float* x, uint64_t n, uint64_t stride, u
   for (uint64_t i = 0; i < n; ++i) out[i] = L2Scalar(q, x + i * stride, dim);
 }
 
+void DotsTransposedScalar(const float* x, uint32_t nx, uint32_t dim, const float* xt, uint32_t n, float* out) {
+  for (uint32_t p = 0; p < nx; ++p) {
+    float* o = out + size_t(p) * n;
+    for (uint32_t c = 0; c < n; ++c) o[c] = 0;
+    for (uint32_t j = 0; j < dim; ++j) {
+      const float xv = x[size_t(p) * dim + j];
+      const float* row = xt + size_t(j) * n;
+      for (uint32_t c = 0; c < n; ++c) o[c] += xv * row[c];
+    }
+  }
+}
+
 #if AETHER_X86
 
 // ---- AVX2 + FMA: two 8-lane accumulators, a masked-free scalar tail. --------
@@ -94,6 +106,49 @@ __attribute__((target("avx2,fma"))) void L2ManyAvx2(const float* q, const float*
   }
 }
 
+// Register blocking for the transposed dot products: NX rows x 8 columns of
+// accumulators live in registers over the whole dim loop; per j one load of
+// the columns and NX broadcasts feed NX FMAs.
+template <uint32_t NX>
+__attribute__((target("avx2,fma"))) void DotsTileAvx2(const float* x, uint32_t dim, const float* xt, uint32_t n,
+                                                      uint32_t c, float* out) {
+  __m256 acc[NX];
+  for (uint32_t p = 0; p < NX; ++p) acc[p] = _mm256_setzero_ps();
+  for (uint32_t j = 0; j < dim; ++j) {
+    const __m256 col = _mm256_loadu_ps(xt + size_t(j) * n + c);
+    for (uint32_t p = 0; p < NX; ++p) acc[p] = _mm256_fmadd_ps(_mm256_set1_ps(x[size_t(p) * dim + j]), col, acc[p]);
+  }
+  for (uint32_t p = 0; p < NX; ++p) _mm256_storeu_ps(out + size_t(p) * n + c, acc[p]);
+}
+
+template <uint32_t NX>
+__attribute__((target("avx2,fma"))) void DotsRowsAvx2(const float* x, uint32_t dim, const float* xt, uint32_t n,
+                                                      float* out) {
+  uint32_t c = 0;
+  for (; c + 8 <= n; c += 8) DotsTileAvx2<NX>(x, dim, xt, n, c, out);
+  for (; c < n; ++c)
+    for (uint32_t p = 0; p < NX; ++p) {
+      float s = 0;
+      for (uint32_t j = 0; j < dim; ++j) s += x[size_t(p) * dim + j] * xt[size_t(j) * n + c];
+      out[size_t(p) * n + c] = s;
+    }
+}
+
+__attribute__((target("avx2,fma"))) void DotsTransposedAvx2(const float* x, uint32_t nx, uint32_t dim,
+                                                            const float* xt, uint32_t n, float* out) {
+  switch (nx) {
+    case 8: return DotsRowsAvx2<8>(x, dim, xt, n, out);
+    case 7: return DotsRowsAvx2<7>(x, dim, xt, n, out);
+    case 6: return DotsRowsAvx2<6>(x, dim, xt, n, out);
+    case 5: return DotsRowsAvx2<5>(x, dim, xt, n, out);
+    case 4: return DotsRowsAvx2<4>(x, dim, xt, n, out);
+    case 3: return DotsRowsAvx2<3>(x, dim, xt, n, out);
+    case 2: return DotsRowsAvx2<2>(x, dim, xt, n, out);
+    case 1: return DotsRowsAvx2<1>(x, dim, xt, n, out);
+    default: return;
+  }
+}
+
 // ---- AVX-512: 16 lanes, the tail through a mask (no scalar loop). -----------
 
 // By hand: GCC 12's _mm512_reduce_add_ps trips -Wuninitialized in its header.
@@ -144,12 +199,55 @@ __attribute__((target("avx512f"))) void L2ManyAvx512(const float* q, const float
   }
 }
 
+// NX rows x 32 columns of accumulators (2 registers per row); the last
+// partial tile of columns through masks.
+template <uint32_t NX>
+__attribute__((target("avx512f"))) void DotsRowsAvx512(const float* x, uint32_t dim, const float* xt, uint32_t n,
+                                                       float* out) {
+  for (uint32_t c = 0; c < n; c += 32) {
+    const uint32_t left = n - c;
+    const __mmask16 m0 = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+    const __mmask16 m1 = left >= 32 ? __mmask16(0xFFFF) : left <= 16 ? __mmask16(0) : __mmask16((1u << (left - 16)) - 1);
+    __m512 a0[NX], a1[NX];
+    for (uint32_t p = 0; p < NX; ++p) a0[p] = a1[p] = _mm512_setzero_ps();
+    for (uint32_t j = 0; j < dim; ++j) {
+      const float* row = xt + size_t(j) * n + c;
+      const __m512 c0 = _mm512_maskz_loadu_ps(m0, row);
+      const __m512 c1 = _mm512_maskz_loadu_ps(m1, row + 16);
+      for (uint32_t p = 0; p < NX; ++p) {
+        const __m512 b = _mm512_set1_ps(x[size_t(p) * dim + j]);
+        a0[p] = _mm512_fmadd_ps(b, c0, a0[p]);
+        a1[p] = _mm512_fmadd_ps(b, c1, a1[p]);
+      }
+    }
+    for (uint32_t p = 0; p < NX; ++p) {
+      _mm512_mask_storeu_ps(out + size_t(p) * n + c, m0, a0[p]);
+      _mm512_mask_storeu_ps(out + size_t(p) * n + c + 16, m1, a1[p]);
+    }
+  }
+}
+
+__attribute__((target("avx512f"))) void DotsTransposedAvx512(const float* x, uint32_t nx, uint32_t dim,
+                                                             const float* xt, uint32_t n, float* out) {
+  switch (nx) {
+    case 8: return DotsRowsAvx512<8>(x, dim, xt, n, out);
+    case 7: return DotsRowsAvx512<7>(x, dim, xt, n, out);
+    case 6: return DotsRowsAvx512<6>(x, dim, xt, n, out);
+    case 5: return DotsRowsAvx512<5>(x, dim, xt, n, out);
+    case 4: return DotsRowsAvx512<4>(x, dim, xt, n, out);
+    case 3: return DotsRowsAvx512<3>(x, dim, xt, n, out);
+    case 2: return DotsRowsAvx512<2>(x, dim, xt, n, out);
+    case 1: return DotsRowsAvx512<1>(x, dim, xt, n, out);
+    default: return;
+  }
+}
+
 #endif  // AETHER_X86
 
-const Kernels kScalar{Isa::kScalar, "scalar", DotScalar, L2Scalar, L2ManyScalar};
+const Kernels kScalar{Isa::kScalar, "scalar", DotScalar, L2Scalar, L2ManyScalar, DotsTransposedScalar};
 #if AETHER_X86
-const Kernels kAvx2{Isa::kAvx2, "avx2", DotAvx2, L2Avx2, L2ManyAvx2};
-const Kernels kAvx512{Isa::kAvx512, "avx512", DotAvx512, L2Avx512, L2ManyAvx512};
+const Kernels kAvx2{Isa::kAvx2, "avx2", DotAvx2, L2Avx2, L2ManyAvx2, DotsTransposedAvx2};
+const Kernels kAvx512{Isa::kAvx512, "avx512", DotAvx512, L2Avx512, L2ManyAvx512, DotsTransposedAvx512};
 #endif
 
 const Kernels& Choose() {

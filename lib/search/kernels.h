@@ -25,7 +25,15 @@ struct Kernels {
   // apart: out[i] = |q - x_i|^2.
   void (*l2_squared_many)(const float* q, const float* x, uint64_t n, uint64_t stride, uint32_t dim,
                           float* out);
+  // Dot products of nx <= kMaxDotRows row vectors x (nx x dim, row-major)
+  // with n columns given transposed, xt (dim x n):
+  // out[p * n + c] = sum_j x[p * dim + j] * xt[j * n + c]. The batch kernel
+  // (many queries against a block of vectors; points against centroids):
+  // register-blocked, each xt element loaded once per call.
+  void (*dots_transposed)(const float* x, uint32_t nx, uint32_t dim, const float* xt, uint32_t n, float* out);
 };
+
+constexpr uint32_t kMaxDotRows = 8;
 
 // True when this CPU (and this build) can run `isa`.
 bool Supported(Isa isa);

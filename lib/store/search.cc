@@ -67,6 +67,16 @@ class LiveChecker {
 
 Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
     const std::vector<std::vector<float>>& queries, const SearchOptions& options) {
+  Result<std::vector<std::vector<SearchHit>>> out = Status::Internal("search did not run");
+  AETHER_RETURN_IF_ERROR(InReadTransaction(db_.get(), [&]() -> Status {
+    out = SearchSnapshot(queries, options);
+    return out.status();
+  }));
+  return out;
+}
+
+Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
+    const std::vector<std::vector<float>>& queries, const SearchOptions& options) {
   const uint32_t dim = config_.dim;
   const Metric metric = config_.metric;
   std::vector<PreparedQuery> prepared;
@@ -112,10 +122,25 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
 
   std::unique_ptr<SlotFile> hot;
   std::unique_ptr<MappedRegion> map;
+  constexpr size_t kBatchLiveness = 32;
+  std::vector<int64_t> hot_live;  // slot -> the row id live there (0: none)
   if (options.tiers != TierFilter::kCold) {
     AETHER_ASSIGN_OR_RETURN(hot, OpenHot(false));
     AETHER_ASSIGN_OR_RETURN(uint64_t slots, hot->SlotCount());
     AETHER_ASSIGN_OR_RETURN(map, env_->MapReadOnly(hot->path(), SlotFile::SlotOffset(dim, slots)));
+    // A large batch checks liveness against the whole hot tier read at once
+    // (one index scan, no lock in the workers); a small one looks up only
+    // the rows that would enter a top k.
+    if (queries.size() >= kBatchLiveness) {
+      hot_live.assign(slots, 0);
+      AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT slot, row_id FROM memories WHERE tier = 0"));
+      while (true) {
+        AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        const int64_t slot = st.Int(0);
+        if (slot >= 0 && uint64_t(slot) < slots) hot_live[size_t(slot)] = st.Int(1);
+      }
+    }
     const uint64_t block = std::max<uint64_t>(64, (256u << 10) / SlotFile::SlotSize(dim));  // ~256 KiB
     for (uint64_t b = 0; b < slots; b += block) work.push_back(Work{b, std::min(slots, b + block), nullptr, {}});
   }
@@ -162,6 +187,7 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
 
   struct HotScratch {
     std::vector<float> dist, xt, xnorm2, dots;
+    std::vector<int64_t> rows;
     std::vector<char> checked;
   };
   auto scan_hot = [&](std::vector<TopK>& into, const Work& w, HotScratch& sc) -> Status {
@@ -176,8 +202,13 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
       if (!into[q].Admits(c)) return Status::Ok();
       if (sc.checked[i] == 0) {
         const uint64_t s = w.first_slot + i;
-        std::lock_guard<std::mutex> l(live_mu);
-        AETHER_ASSIGN_OR_RETURN(bool ok, live.IsLiveAt(row_id, kTierHot, int64_t(s), 0, 0, 0));
+        bool ok;
+        if (!hot_live.empty()) {
+          ok = hot_live[s] == row_id;
+        } else {
+          std::lock_guard<std::mutex> l(live_mu);
+          AETHER_ASSIGN_OR_RETURN(ok, live.IsLiveAt(row_id, kTierHot, int64_t(s), 0, 0, 0));
+        }
         if (ok && !SlotFile::CheckSlot(p, dim))
           return Status::Corruption(fmt::format("{}: slot {} at offset {}: checksum mismatch", hot->path(), s,
                                                 SlotFile::SlotOffset(dim, s)));
@@ -205,10 +236,13 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
       return Status::Ok();
     }
     sc.xt.resize(size_t(dim) * n);
+    sc.dist.resize(n);
     sc.xnorm2.resize(n);
     sc.dots.resize(kTile * n);
+    sc.rows.resize(n);
     for (uint64_t i = 0; i < n; ++i) {
       const float* x = SlotFile::SlotVector(first + i * slot_size);
+      sc.rows[i] = SlotFile::SlotRowId(first + i * slot_size);
       for (uint32_t j = 0; j < dim; ++j) sc.xt[size_t(j) * n + i] = x[j];
       sc.xnorm2[i] = kernels.dot(x, x, dim);
     }
@@ -218,21 +252,31 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
       for (size_t p = 0; p < nq; ++p) {
         const uint32_t q = uint32_t(q0 + p);
         const float* dots = sc.dots.data() + p * n;
-        for (uint64_t i = 0; i < n; ++i) {
-          if (SlotFile::SlotRowId(first + i * slot_size) <= 0 || sc.checked[i] == 2) continue;
-          const float xn2 = sc.xnorm2[i], qn2 = qnorm2[q];
-          const float bound = rounding * (qn2 + xn2);  // >= |error| of dot, |q|^2 and |x|^2 together
-          float lower;
-          if (metric == Metric::kL2) {
-            lower = std::sqrt(std::max(0.0f, qn2 + xn2 - 2 * dots[i] - 2 * bound));
-          } else if (metric == Metric::kInnerProduct) {
-            lower = -dots[i] - bound;
-          } else {
-            const float denom = std::sqrt(qn2 * xn2);
-            lower = denom == 0 ? 0.0f : 1.0f - (dots[i] + bound) / denom;  // 0: the exact path decides
+        const float qn2 = qnorm2[q];
+        // The filter compares a lower bound of the distance with the query's
+        // current bound, in the metric's own monotone form (squared for L2).
+        // First a branch-free (vectorized) pass for the lower bounds, then a
+        // sparse pass over the rows whose bound passes.
+        float* lower = sc.dist.data();
+        const float keep = 1.0f - 2 * rounding;
+        if (metric == Metric::kL2) {
+          for (uint64_t i = 0; i < n; ++i) lower[i] = keep * (qn2 + sc.xnorm2[i]) - 2 * dots[i];
+        } else if (metric == Metric::kInnerProduct) {
+          for (uint64_t i = 0; i < n; ++i) lower[i] = -dots[i] - rounding * (qn2 + sc.xnorm2[i]);
+        } else {
+          for (uint64_t i = 0; i < n; ++i) {
+            const float denom = std::sqrt(qn2 * sc.xnorm2[i]);
+            // A zero norm gives NaN or inf here; 0 then lets the exact path decide.
+            const float v = 1.0f - (dots[i] + rounding * (qn2 + sc.xnorm2[i])) / denom;
+            lower[i] = denom > 0 ? v : 0.0f;
           }
-          if (!into[q].Admits(Candidate{lower, SlotFile::SlotRowId(first + i * slot_size)})) continue;
+        }
+        auto as_filter = [&](float d) { return metric == Metric::kL2 ? d * d : d; };
+        float limit = as_filter(into[q].Bound());
+        for (uint64_t i = 0; i < n; ++i) {
+          if (lower[i] > limit || sc.rows[i] <= 0 || sc.checked[i] == 2) continue;
           AETHER_RETURN_IF_ERROR(offer_row(q, i, exact(q, i)));
+          limit = as_filter(into[q].Bound());
         }
       }
     }

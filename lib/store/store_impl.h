@@ -100,6 +100,10 @@ class StoreImpl {
   // search.cc
   Result<std::vector<std::vector<SearchHit>>> Search(const std::vector<std::vector<float>>& queries,
                                                      const SearchOptions& options);
+  // The search itself, inside the read transaction Search opens: one
+  // snapshot for every lookup, one lock round trip instead of one per row.
+  Result<std::vector<std::vector<SearchHit>>> SearchSnapshot(const std::vector<std::vector<float>>& queries,
+                                                     const SearchOptions& options);
   Status Touch(const std::vector<int64_t>& row_ids, const std::vector<std::pair<int64_t, double>>& restore);
 
   // records.cc

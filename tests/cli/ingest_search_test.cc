@@ -196,3 +196,43 @@ TEST_CASE("every kernel variant and thread count gives the brute-force top-k") {
       }
   }
 }
+
+TEST_CASE("batch search skips freed, deleted, descended and replaced slots exactly") {
+  // Large batches check hot liveness against the whole hot tier read at
+  // once, small ones row by row: both must see only live memories, while
+  // the slot file still holds the vectors of freed slots.
+  const uint32_t dim = 16;
+  TempDir dir;
+  std::string store = dir / "store";
+  auto mems = RandomMems(2000, dim, 21);
+  WriteFile(dir / "mems.jsonl", ToJsonl(mems));
+  REQUIRE(Aether({"init", store, "--dim", "16", "--hot-capacity", "2000"}).exit_code == 0);
+  REQUIRE(Aether({"ingest", store, dir / "mems.jsonl"}).exit_code == 0);
+  std::vector<std::string> del = {"delete", store}, desc = {"descend", store};
+  for (size_t i = 0; i < 300; ++i) del.push_back(mems[i].id);
+  for (size_t i = 300; i < 600; ++i) desc.push_back(mems[i].id);
+  REQUIRE(Aether(del).exit_code == 0);
+  REQUIRE(Aether(desc).exit_code == 0);
+  auto replaced = RandomMems(100, dim, 22);
+  for (size_t i = 0; i < replaced.size(); ++i) replaced[i].id = mems[600 + i].id;
+  WriteFile(dir / "replace.jsonl", ToJsonl(replaced));
+  REQUIRE(Aether({"ingest", store, dir / "replace.jsonl", "--on-duplicate", "replace"}).exit_code == 0);
+  std::vector<Mem> live(mems.begin() + 300, mems.end());
+  for (size_t i = 0; i < replaced.size(); ++i) live[300 + i].vec = replaced[i].vec;
+
+  auto queries = RandomMems(40, dim, 23, "q");
+  WriteFile(dir / "q.jsonl", QueriesJsonl(queries));
+  for (const char* threads : {"1", "2"}) {
+    CAPTURE(threads);
+    auto r = Aether({"search", store, "--queries", dir / "q.jsonl", "-k", "10", "--no-touch", "--threads", threads});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    auto results = ParseSearchOutput(r.out);
+    REQUIRE(results.size() == queries.size());
+    for (size_t i = 0; i < queries.size(); ++i) CHECK(SameTopK(results[i], BruteForce(live, queries[i].vec, 10, "l2")));
+  }
+  for (size_t i = 0; i < 3; ++i) {
+    auto r = Aether({"search", store, "--vector", VectorJson(queries[i].vec), "-k", "10", "--no-touch"});
+    REQUIRE(r.exit_code == 0);
+    CHECK(SameTopK(ParseSearchOutput(r.out)[0], BruteForce(live, queries[i].vec, 10, "l2")));
+  }
+}

@@ -72,6 +72,42 @@ TEST_CASE("every supported SIMD kernel matches the double-precision reference") 
   CHECK(Supported(Active().isa));
 }
 
+TEST_CASE("the transposed dot-product kernel matches the reference for every row count and tail") {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> g(0.0f, 2.0f);
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!Supported(isa)) continue;
+    const Kernels& k = For(isa);
+    CAPTURE(k.name);
+    for (uint32_t dim : {1u, 7u, 128u, 131u})
+      for (uint32_t n : {1u, 8u, 15u, 16u, 17u, 31u, 32u, 33u, 100u})
+        for (uint32_t nx = 1; nx <= kMaxDotRows; ++nx) {
+          CAPTURE(dim);
+          CAPTURE(n);
+          CAPTURE(nx);
+          std::vector<float> x(size_t(nx) * dim), xt(size_t(dim) * n);
+          for (auto& v : x) v = g(rng);
+          for (auto& v : xt) v = g(rng);
+          // A guard past the output: the kernel may not write beyond nx * n.
+          std::vector<float> out(size_t(nx) * n + 16, -7.0f);
+          k.dots_transposed(x.data(), nx, dim, xt.data(), n, out.data());
+          bool all_close = true;
+          for (uint32_t p = 0; p < nx; ++p)
+            for (uint32_t c = 0; c < n; ++c) {
+              double ref = 0, abs_sum = 0;
+              for (uint32_t j = 0; j < dim; ++j) {
+                double t = double(x[size_t(p) * dim + j]) * xt[size_t(j) * n + c];
+                ref += t;
+                abs_sum += std::fabs(t);
+              }
+              if (std::fabs(out[size_t(p) * n + c] - ref) > Tolerance(dim, abs_sum)) all_close = false;
+            }
+          CHECK(all_close);
+          for (size_t i = size_t(nx) * n; i < out.size(); ++i) CHECK(out[i] == -7.0f);
+        }
+  }
+}
+
 TEST_CASE("identical vectors are at distance zero in every variant") {
   std::vector<float> a(133);
   for (size_t i = 0; i < a.size(); ++i) a[i] = float(i) * 0.37f - 20.0f;
