@@ -29,6 +29,7 @@ struct Args {
   uint32_t dim = 0;
   std::string metric = "l2";
   uint64_t hot_capacity = StoreConfig().hot_capacity;
+  std::string codec = ColdCodecName(StoreConfig().codec);
   size_t batch = 10000;
   std::string on_duplicate = "error";
   bool skip_invalid = false;
@@ -99,6 +100,7 @@ Status Ingester::OpenOrCreate(uint32_t first_dim) {
     c.dim = a_.dim ? a_.dim : first_dim;
     ParseMetric(a_.metric, &c.metric);
     c.hot_capacity = a_.hot_capacity;
+    ParseColdCodec(a_.codec, &c.codec);
     AETHER_RETURN_IF_ERROR(Store::Create(a_.store.store, c));
     Warn(fmt::format("created store {} (dim {}, metric {}, hot capacity {})", a_.store.store, c.dim,
                      a_.metric, c.hot_capacity));
@@ -347,6 +349,9 @@ std::function<int()> SetupIngest(CLI::App* app) {
       ->default_str("l2");
   app->add_option("--hot-capacity", a->hot_capacity, "Hot capacity when creating the store")
       ->default_val(StoreConfig().hot_capacity);
+  app->add_option("--codec", a->codec, "Cold codec when creating the store")
+      ->check(CLI::IsMember({"zstd-shuffle", "zstd"}))
+      ->default_str(ColdCodecName(StoreConfig().codec));
   app->add_option("--batch", a->batch, "Records per crash-safe batch")->default_val(10000)->check(CLI::Range(1, 10000000));
   app->add_option("--on-duplicate", a->on_duplicate, "An id already stored: error, skip or replace")
       ->check(CLI::IsMember({"error", "skip", "replace"}))

@@ -1,4 +1,4 @@
-// aether init STORE --dim D [--metric l2|cosine|ip] [--hot-capacity N]
+// aether init STORE --dim D [--metric l2|cosine|ip] [--hot-capacity N] [--codec zstd-shuffle|zstd]
 #include <fmt/format.h>
 
 #include "aether/store.h"
@@ -12,6 +12,7 @@ std::function<int()> SetupInit(CLI::App* app) {
     uint32_t dim = 0;
     std::string metric = "l2";
     uint64_t hot_capacity = StoreConfig().hot_capacity;
+    std::string codec = ColdCodecName(StoreConfig().codec);
   };
   auto a = std::make_shared<Args>();
   AddStoreLocation(app, &a->store, "Store directory to create");
@@ -21,12 +22,16 @@ std::function<int()> SetupInit(CLI::App* app) {
       ->default_str("l2");
   app->add_option("--hot-capacity", a->hot_capacity, "Memories the hot tier holds")
       ->default_val(StoreConfig().hot_capacity);
+  app->add_option("--codec", a->codec, "How cold frames store vectors (both lossless; see format-spec/cold_shard.md)")
+      ->check(CLI::IsMember({"zstd-shuffle", "zstd"}))
+      ->default_str(ColdCodecName(StoreConfig().codec));
   app->footer("Example: aether init ./mem --dim 768 --metric cosine --hot-capacity 100000");
   return [a]() -> int {
     StoreConfig config;
     config.dim = a->dim;
     ParseMetric(a->metric, &config.metric);
     config.hot_capacity = a->hot_capacity;
+    ParseColdCodec(a->codec, &config.codec);
     Status s = Store::Create(a->store, config);
     if (!s.ok()) return Fail(s);
     Warn(fmt::format("created store {} (dim {}, metric {}, hot capacity {})", a->store, a->dim,

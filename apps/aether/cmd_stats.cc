@@ -97,7 +97,7 @@ std::function<int()> SetupStats(CLI::App* app) {
     }
     std::string out;
     if (a->format == "json" || a->format == "jsonl") {
-      nlohmann::json j = {{"metric", MetricName(stats->metric)}};
+      nlohmann::json j = {{"metric", MetricName(stats->metric)}, {"cold_codec", ColdCodecName(stats->codec)}};
       for (const auto& m : metrics) {
         if (m.value >= 0 && m.value == double(uint64_t(m.value))) j[m.key] = uint64_t(m.value);
         else j[m.key] = m.value;
@@ -111,6 +111,7 @@ std::function<int()> SetupStats(CLI::App* app) {
       }
     } else {
       out += fmt::format("{:<22} {}\n", "metric", MetricName(stats->metric));
+      out += fmt::format("{:<22} {}\n", "cold_codec", ColdCodecName(stats->codec));
       for (const auto& m : metrics) out += fmt::format("{:<22} {}\n", m.key, m.value);
     }
     if (a->output.empty()) {

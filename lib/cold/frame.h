@@ -14,8 +14,9 @@ namespace aether {
 
 constexpr uint32_t kFrameMagic = 0x4D524641;  // "AFRM" little-endian
 constexpr size_t kFrameHeaderSize = 28;
-// Codec numbers are frozen.
-constexpr uint32_t kCodecZstdRaw = 0;  // zstd over row ids then vectors, as is
+// Codec numbers are frozen (equal to ColdCodec's).
+constexpr uint32_t kCodecZstdRaw = 0;      // zstd over row ids then vectors, as is
+constexpr uint32_t kCodecZstdShuffle = 1;  // zstd over row ids then the vectors' bytes by byte position
 
 struct FrameHeader {
   uint32_t count = 0;
@@ -36,7 +37,7 @@ struct DecodedFrame {
 
 // Builds a frame from count row ids and count*dim floats.
 Result<std::string> EncodeFrame(const int64_t* row_ids, const float* vectors, uint32_t count,
-                                uint32_t dim);
+                                uint32_t dim, uint32_t codec = kCodecZstdShuffle);
 // Parses and sanity-checks the header in p[0, kFrameHeaderSize).
 Status DecodeFrameHeader(const uint8_t* p, uint32_t expected_dim, FrameHeader* out);
 // Checks and decodes a whole frame, p[0, n) with n == header.frame_size().

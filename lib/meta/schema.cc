@@ -118,6 +118,7 @@ Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, 
         {"dim", std::to_string(config.dim)},
         {"metric", MetricName(config.metric)},
         {"hot_capacity", std::to_string(config.hot_capacity)},
+        {"cold_codec", ColdCodecName(config.codec)},
         {"next_row_id", "1"},
         {"temperature", "1.0"},
         {"index_generation", "0"},
@@ -173,6 +174,13 @@ Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* fo
   if (config.dim == 0 || !ParseMetric(metric, &config.metric))
     return Status::Corruption(db->path() + ": bad config (dim '" + dim + "', metric '" + metric +
                               "')");
+  // Version 1 stores predate the key: their frames are all plain zstd.
+  config.codec = ColdCodec::kZstd;
+  if (version >= 2) {
+    AETHER_ASSIGN_OR_RETURN(std::string codec, GetConfigValue(db, "cold_codec"));
+    if (!ParseColdCodec(codec, &config.codec))
+      return Status::Corruption(db->path() + ": bad config (cold_codec '" + codec + "')");
+  }
   return config;
 }
 

@@ -212,7 +212,8 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
           ids.push_back(cold.row_ids[i]);
           vecs.insert(vecs.end(), cold.vectors.begin() + i * config_.dim, cold.vectors.begin() + (i + 1) * config_.dim);
         }
-        AETHER_ASSIGN_OR_RETURN(std::string frame, EncodeFrame(ids.data(), vecs.data(), uint32_t(ids.size()), config_.dim));
+        AETHER_ASSIGN_OR_RETURN(std::string frame, EncodeFrame(ids.data(), vecs.data(), uint32_t(ids.size()), config_.dim,
+                                                                   uint32_t(config_.codec)));
         AETHER_RETURN_IF_ERROR(shard->WriteAt(at, frame));
         at += frame.size();
       }

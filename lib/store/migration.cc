@@ -57,7 +57,7 @@ Status StoreImpl::BuildFrames(std::vector<MigrationItem>* items, const std::vect
       it.frame_offset = static_cast<int64_t>(offset);
       it.frame_index = j;
     }
-    AETHER_ASSIGN_OR_RETURN(std::string frame, EncodeFrame(ids.data(), vecs.data(), count, config_.dim));
+    AETHER_ASSIGN_OR_RETURN(std::string frame, EncodeFrame(ids.data(), vecs.data(), count, config_.dim, uint32_t(config_.codec)));
     offset += frame.size();
     frames.push_back(std::move(frame));
   }

@@ -13,6 +13,7 @@ Result<StoreStats> StoreImpl::Stats() {
   s.format_version = format_version_;
   s.dim = config_.dim;
   s.metric = config_.metric;
+  s.codec = config_.codec;
   s.hot_capacity = config_.hot_capacity;
   AETHER_ASSIGN_OR_RETURN(int64_t hot, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 0"));
   AETHER_ASSIGN_OR_RETURN(int64_t cold, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 1"));

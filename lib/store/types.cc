@@ -43,6 +43,15 @@ bool ParseMetric(const std::string& name, Metric* out) {
   return true;
 }
 
+const char* ColdCodecName(ColdCodec c) { return c == ColdCodec::kZstd ? "zstd" : "zstd-shuffle"; }
+
+bool ParseColdCodec(const std::string& name, ColdCodec* out) {
+  if (name == "zstd") *out = ColdCodec::kZstd;
+  else if (name == "zstd-shuffle") *out = ColdCodec::kZstdShuffle;
+  else return false;
+  return true;
+}
+
 const char* TierName(Tier t) { return t == Tier::kHot ? "hot" : "cold"; }
 
 }  // namespace aether

@@ -146,7 +146,7 @@ TEST_CASE("a store from a newer format version is refused by every command") {
   REQUIRE(Aether({"ingest", store}, R"({"id":"x","vector":[1,1]})" "\n").exit_code == 0);
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "UPDATE config SET value='2' WHERE key='format_version'", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE config SET value='3' WHERE key='format_version'", nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
   for (std::vector<std::string> args : {std::vector<std::string>{"stats", store},
                                         {"search", store, "--vector", "[1,1]"},
@@ -154,8 +154,35 @@ TEST_CASE("a store from a newer format version is refused by every command") {
                                         {"delete", store, "x"}}) {
     auto r = Aether(args);
     CHECK(r.exit_code == 78);
-    CHECK(r.err.find("store format version 2 is newer than this aether supports (1)") != std::string::npos);
+    CHECK(r.err.find("store format version 3 is newer than this aether supports (2)") != std::string::npos);
   }
+}
+
+TEST_CASE("a format-version-1 store (no cold_codec key, plain zstd frames) still opens, reads and grows") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = RandomMems(300, 4, 9);
+  REQUIRE(Aether({"init", store, "--dim", "4", "--hot-capacity", "100", "--codec", "zstd"}).exit_code == 0);
+  WriteFile(dir / "a.jsonl", ToJsonl(mems));
+  REQUIRE(Aether({"ingest", store, dir / "a.jsonl"}).exit_code == 0);
+  // Turn it into what version 1 wrote.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE config SET value='1' WHERE key='format_version'; "
+                           "DELETE FROM config WHERE key='cold_codec'",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto st = Aether({"stats", store, "--format", "json"});
+  REQUIRE(st.exit_code == 0);
+  auto j = nlohmann::json::parse(st.out);
+  CHECK(j["format_version"] == 1);
+  CHECK(j["cold_codec"] == "zstd");
+  CHECK(GetAll(store, Ids(mems)).size() == mems.size());
+  REQUIRE(Aether({"descend", store, "--all"}).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "4"}).exit_code == 0);
+  CHECK(Aether({"verify", store}).exit_code == 0);
+  auto got = GetAll(store, Ids(mems));
+  for (const auto& m : mems) CHECK(got[m.id] == m.vec);
 }
 
 TEST_CASE("a command that cannot get the store lock fails as busy after --wait") {

@@ -21,8 +21,8 @@ $ aether descend mem --policy --dry-run --format jsonl
 {"from":"hot","id":"mem-0028","reason":"policy","score":0.017,"to":"cold"}
 aether: dry run: 3 moves planned, nothing changed
 $ aether descend mem --policy --format json
-{"already":[],"batches":1,"bytes":244,"deferred":[],"direction":"descend","dropped":[],"evicted":0,"moved":3,"not_found":[],"rate":…,"seconds":…}
-aether: descended 3 memories in 1 batches: 244 bytes, …s, … memories/s
+{"already":[],"batches":1,"bytes":243,"deferred":[],"direction":"descend","dropped":[],"evicted":0,"moved":3,"not_found":[],"rate":…,"seconds":…}
+aether: descended 3 memories in 1 batches: 243 bytes, …s, … memories/s
 $ aether ascend mem mem-0000 --format jsonl
 aether: error: ascending 1 memories needs 1 free hot slots, but only 0 of the hot capacity 295 are free; use --evict to descend the lowest-scoring memories first, or raise the hot capacity
 [exit 69]

@@ -7,8 +7,8 @@ $ aether ingest mem "$TESTDATA/sample.jsonl" -q
 $ aether rebuild-index mem --dry-run
 aether: dry run: would index 300 cold memories into 69 partitions (training sample 300, 20 iterations)
 $ aether rebuild-index mem --partitions 8 --seed 7 --format json
-{"bytes_written":19583,"cold_memories":300,"dry_run":false,"garbage_dropped":0,"generation":1,"iterations":20,"objective":399.39808082580566,"partitions":8,"sample":300,"seconds":…}
-aether: built index generation 1: 300 cold memories in 8 partitions, 0 garbage records dropped, 19583 bytes, …s
+{"bytes_written":19080,"cold_memories":300,"dry_run":false,"garbage_dropped":0,"generation":1,"iterations":20,"objective":399.39809799194336,"partitions":8,"sample":300,"seconds":…}
+aether: built index generation 1: 300 cold memories in 8 partitions, 0 garbage records dropped, 19080 bytes, …s
 $ aether stats mem --format json | tr ',' '\n' | grep -E 'partition|nprobe|index_generation|staging_fraction'
 "default_nprobe":8
 "index_generation":1
@@ -19,7 +19,7 @@ $ aether stats mem --format json | tr ',' '\n' | grep -E 'partition|nprobe|index
 "staging_fraction":0
 $ aether rebuild-index mem --partitions 1000 --seed 7
 aether: --partitions 1000 is more than the 300 cold memories; using 300
-aether: built index generation 2: 300 cold memories in 300 partitions, 0 garbage records dropped, 42300 bytes, …s
+aether: built index generation 2: 300 cold memories in 300 partitions, 0 garbage records dropped, 42296 bytes, …s
 $ aether stats mem --recall 20 --format json | tr ',' '\n' | grep recall
 "recall_at_10":1
 "recall_queries":20

@@ -14,15 +14,26 @@ class Env;
 // Numbers are frozen: they are stored in the metadata DB (format-spec/metadata_db.md).
 enum class Metric : int { kL2 = 0, kCosine = 1, kInnerProduct = 2 };
 enum class Tier : int { kHot = 0, kCold = 1 };
+// How cold frames store vectors (format-spec/cold_shard.md; the numbers are
+// the frame codec numbers). Both are lossless.
+//   zstd          zstd over the raw float32 bytes
+//   zstd-shuffle  zstd over the float32 bytes regrouped by byte position
+//                 (all first bytes, then all second bytes, ...): the exponent
+//                 bytes compress, the noisy mantissa bytes are stored as-is
+//                 and decompress at memory speed. The default.
+enum class ColdCodec : int { kZstd = 0, kZstdShuffle = 1 };
 
 const char* MetricName(Metric m);
 bool ParseMetric(const std::string& name, Metric* out);
+const char* ColdCodecName(ColdCodec c);
+bool ParseColdCodec(const std::string& name, ColdCodec* out);
 const char* TierName(Tier t);
 
 struct StoreConfig {
   uint32_t dim = 0;
   Metric metric = Metric::kL2;
   uint64_t hot_capacity = 65536;
+  ColdCodec codec = ColdCodec::kZstdShuffle;
 };
 
 enum class AccessMode { kRead, kWrite };
@@ -92,6 +103,7 @@ struct StoreStats {
   uint32_t format_version = 0;
   uint32_t dim = 0;
   Metric metric = Metric::kL2;
+  ColdCodec codec = ColdCodec::kZstd;
   uint64_t hot_count = 0;
   uint64_t hot_capacity = 0;
   uint64_t hot_slots = 0;          // slots in the hot file, live or free

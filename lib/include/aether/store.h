@@ -23,7 +23,8 @@ class StoreImpl;
 class Store {
  public:
   // The on-disk format version this binary writes (and the newest it reads).
-  static constexpr uint32_t kFormatVersion = 1;
+  // 2: the cold_codec config key and frame codec 1 (1 is still read).
+  static constexpr uint32_t kFormatVersion = 2;
 
   // Creates an empty store in `path` (created if missing; must be empty).
   static Status Create(const std::string& path, const StoreConfig& config, Env* env = nullptr);
