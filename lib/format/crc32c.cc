@@ -1,6 +1,11 @@
 #include "format/crc32c.h"
 
 #include <array>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
 
 namespace aether::crc32c {
 namespace {
@@ -26,7 +31,7 @@ const Tables& GetTables() {
 
 }  // namespace
 
-uint32_t Extend(uint32_t init, const void* data, size_t n) {
+uint32_t ExtendPortable(uint32_t init, const void* data, size_t n) {
   const auto& t = GetTables().t;
   const auto* p = static_cast<const uint8_t*>(data);
   uint32_t c = ~init;
@@ -41,5 +46,35 @@ uint32_t Extend(uint32_t init, const void* data, size_t n) {
   while (n-- > 0) c = t[0][(c ^ *p++) & 0xff] ^ (c >> 8);
   return ~c;
 }
+
+#if defined(__x86_64__)
+namespace {
+
+// Three independent streams would hide the instruction's 3-cycle latency;
+// one stream already runs at several GB/s, far above what the callers need.
+__attribute__((target("sse4.2"))) uint32_t ExtendSse42(uint32_t init, const void* data, size_t n) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  uint64_t c = ~init;
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    c = _mm_crc32_u64(c, w);
+    p += 8;
+    n -= 8;
+  }
+  auto c32 = uint32_t(c);
+  while (n-- > 0) c32 = _mm_crc32_u8(c32, *p++);
+  return ~c32;
+}
+
+}  // namespace
+
+uint32_t Extend(uint32_t init, const void* data, size_t n) {
+  static const bool hw = __builtin_cpu_supports("sse4.2");
+  return hw ? ExtendSse42(init, data, n) : ExtendPortable(init, data, n);
+}
+#else
+uint32_t Extend(uint32_t init, const void* data, size_t n) { return ExtendPortable(init, data, n); }
+#endif
 
 }  // namespace aether::crc32c

@@ -9,7 +9,11 @@
 namespace aether::crc32c {
 
 // Returns the CRC-32C of data[0, n) continuing from `init` (0 to start).
+// Uses the CPU's crc32 instruction (SSE4.2) when it has one, chosen at run
+// time; the same value as ExtendPortable.
 uint32_t Extend(uint32_t init, const void* data, size_t n);
+// Table-driven (slicing-by-8), any CPU; the reference the tests compare with.
+uint32_t ExtendPortable(uint32_t init, const void* data, size_t n);
 inline uint32_t Value(const void* data, size_t n) { return Extend(0, data, n); }
 
 constexpr uint32_t kMaskDelta = 0xa282ead8u;

@@ -1,6 +1,8 @@
 #include "aether/jsonl.h"
 
+#include <charconv>
 #include <cmath>
+#include <cstring>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -93,7 +95,152 @@ bool IsBlank(const std::string& line) {
   return line.find_first_not_of(" \t\r\n") == std::string::npos;
 }
 
+namespace {
+
+// The fast path for the common record, {"id": "...", "vector": [...]} with
+// an optional "importance", parsed in one pass with no allocation beyond the
+// output. It accepts a line only when it is sure the general parser would
+// accept it with the same result: plain ASCII ids without escapes, JSON
+// numbers checked against the JSON grammar and converted with from_chars
+// (correctly rounded, as strtod is), every check of the general path. Any
+// other line (a payload, escapes, non-ASCII, duplicate keys, an error of any
+// kind) returns false and takes the general path, which gives the error.
+class FastRecordParser {
+ public:
+  FastRecordParser(const std::string& line, uint32_t dim, Metric metric, Record* out)
+      : p_(line.data()), end_(line.data() + line.size()), dim_(dim), metric_(metric), out_(out) {}
+
+  bool Parse() {
+    Ws();
+    if (!Eat('{')) return false;
+    bool id = false, vector = false, importance = false;
+    out_->importance = 0.5;
+    out_->payload_json.clear();
+    for (;;) {
+      Ws();
+      const char* key = nullptr;
+      size_t len = 0;
+      if (!PlainString(&key, &len)) return false;
+      Ws();
+      if (!Eat(':')) return false;
+      Ws();
+      if (len == 2 && std::memcmp(key, "id", 2) == 0 && !id) {
+        const char* s = nullptr;
+        size_t n = 0;
+        if (!PlainString(&s, &n) || n == 0 || n > kMaxIdBytes) return false;
+        out_->id.assign(s, n);
+        id = true;
+      } else if (len == 6 && std::memcmp(key, "vector", 6) == 0 && !vector) {
+        if (!Vector()) return false;
+        vector = true;
+      } else if (len == 10 && std::memcmp(key, "importance", 10) == 0 && !importance) {
+        double v = 0;
+        if (!Number(&v) || !(v >= 0 && v <= 1)) return false;
+        out_->importance = v;
+        importance = true;
+      } else {
+        return false;
+      }
+      Ws();
+      if (Eat('}')) break;
+      if (!Eat(',')) return false;
+    }
+    Ws();
+    return p_ == end_ && id && vector;
+  }
+
+ private:
+  void Ws() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\r' || *p_ == '\n')) ++p_;
+  }
+  bool Eat(char c) {
+    if (p_ < end_ && *p_ == c) {
+      ++p_;
+      return true;
+    }
+    return false;
+  }
+  // A string of printable ASCII without escapes.
+  bool PlainString(const char** s, size_t* n) {
+    if (!Eat('"')) return false;
+    const char* b = p_;
+    while (p_ < end_ && *p_ != '"') {
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c < 0x20 || c > 0x7E || c == '\\') return false;
+      ++p_;
+    }
+    if (p_ == end_) return false;
+    *s = b;
+    *n = size_t(p_ - b);
+    ++p_;
+    return true;
+  }
+  // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+  bool Number(double* v) {
+    const char* b = p_;
+    Eat('-');
+    if (p_ < end_ && *p_ == '0') {
+      ++p_;
+    } else {
+      if (!(p_ < end_ && *p_ >= '1' && *p_ <= '9')) return false;
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    }
+    bool integer = true;
+    if (Eat('.')) {
+      integer = false;
+      if (!(p_ < end_ && *p_ >= '0' && *p_ <= '9')) return false;
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    }
+    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+      integer = false;
+      ++p_;
+      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      if (!(p_ < end_ && *p_ >= '0' && *p_ <= '9')) return false;
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    }
+    auto r = std::from_chars(b, p_, *v);
+    // nlohmann reads an integer literal as an integer: "-0" is then +0.
+    if (integer && *v == 0) *v = 0;
+    return r.ec == std::errc() && r.ptr == p_;  // out of double range: the general path reports it
+  }
+  bool Vector() {
+    if (!Eat('[')) return false;
+    std::vector<float>& v = out_->vector;
+    v.clear();
+    if (dim_) v.reserve(dim_);
+    double norm = 0;
+    Ws();
+    for (;;) {
+      double d = 0;
+      if (!Number(&d)) return false;
+      const float f = static_cast<float>(d);
+      if (!std::isfinite(d) || !std::isfinite(f)) return false;
+      v.push_back(f);
+      norm += double(f) * f;
+      Ws();
+      if (Eat(']')) break;
+      if (!Eat(',')) return false;
+      Ws();
+    }
+    if (dim_ != 0 && v.size() != dim_) return false;
+    return !(metric_ == Metric::kCosine && norm == 0);
+  }
+
+  const char* p_;
+  const char* end_;
+  uint32_t dim_;
+  Metric metric_;
+  Record* out_;
+};
+
+}  // namespace
+
 Status ParseRecord(const std::string& line, uint32_t dim, Metric metric, Record* out) {
+  if (FastRecordParser(line, dim, metric, out).Parse()) return Status::Ok();
+  return ParseRecordGeneral(line, dim, metric, out);
+}
+
+Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, Record* out) {
   json j;
   AETHER_RETURN_IF_ERROR(ParseJson(line, &j));
   for (const auto& [key, value] : j.items()) {

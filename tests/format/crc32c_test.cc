@@ -32,3 +32,17 @@ TEST_CASE("masking is reversible and changes the value") {
     CHECK(crc32c::Mask(c) != c);
   }
 }
+
+TEST_CASE("the hardware crc32c path equals the table-driven one for every length and offset") {
+  std::string data;
+  uint32_t x = 12345;
+  for (int i = 0; i < 300; ++i) data.push_back(static_cast<char>((x = x * 1103515245u + 12345u) >> 16));
+  CHECK(crc32c::ExtendPortable(0, "123456789", 9) == 0xE3069283u);
+  bool same = true;
+  for (size_t off = 0; off < 8; ++off)
+    for (size_t n = 0; off + n <= data.size(); ++n)
+      for (uint32_t init : {0u, 0xDEADBEEFu})
+        if (crc32c::Extend(init, data.data() + off, n) != crc32c::ExtendPortable(init, data.data() + off, n))
+          same = false;
+  CHECK(same);
+}

@@ -1,8 +1,10 @@
-// libFuzzer target: the input parsers — JSONL records and queries
-// (aether/jsonl.h), and the .npy / .fvecs vector readers and the ids file
-// reader (aether/vector_file.h). None may crash, hang or over-allocate.
+// libFuzzer target: the input parsers — JSONL records (the fast path checked
+// against the general parser) and queries (aether/jsonl.h), the .npy and
+// .fvecs readers and the ids file reader (aether/vector_file.h). None may
+// crash, hang or over-allocate.
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <sstream>
 #include <string>
 
@@ -29,9 +31,17 @@ void ReadVectors(const std::string& bytes, aether::VectorFormat format) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string line(reinterpret_cast<const char*>(data), size);
-  aether::Record r;
-  (void)aether::ParseRecord(line, 0, aether::Metric::kL2, &r);
-  (void)aether::ParseRecord(line, 3, aether::Metric::kCosine, &r);
+  // The fast record path must agree with the general parser on every input.
+  for (uint32_t dim : {0u, 3u}) {
+    aether::Record a, b;
+    aether::Status sa = aether::ParseRecord(line, dim, aether::Metric::kCosine, &a);
+    aether::Status sb = aether::ParseRecordGeneral(line, dim, aether::Metric::kCosine, &b);
+    if (sa.code() != sb.code() || sa.message() != sb.message()) __builtin_trap();
+    if (sa.ok() && (a.id != b.id || a.vector.size() != b.vector.size() || a.importance != b.importance ||
+                    a.payload_json != b.payload_json ||
+                    std::memcmp(a.vector.data(), b.vector.data(), a.vector.size() * 4) != 0))
+      __builtin_trap();
+  }
   aether::Query q;
   (void)aether::ParseQuery(line, 4, aether::Metric::kInnerProduct, &q);
   std::vector<float> v;

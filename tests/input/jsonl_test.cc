@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstring>
+#include <random>
 #include <sstream>
 
 #include "aether/jsonl.h"
@@ -72,4 +75,65 @@ TEST_CASE("queries take an optional id") {
   CHECK(q.id == "q7");
   std::vector<float> v;
   CHECK(ParseVector("[1, 2]", 3, Metric::kL2, &v).code() == Code::kBadInput);
+}
+
+namespace {
+
+// ParseRecord (fast path + general) and the general parser alone must give
+// the same status, message and record.
+void CheckAgrees(const std::string& line, uint32_t dim, aether::Metric metric) {
+  aether::Record a, b;
+  aether::Status sa = aether::ParseRecord(line, dim, metric, &a);
+  aether::Status sb = aether::ParseRecordGeneral(line, dim, metric, &b);
+  CAPTURE(line);
+  CHECK(sa.code() == sb.code());
+  CHECK(sa.message() == sb.message());
+  if (sa.ok() && sb.ok()) {
+    CHECK(a.id == b.id);
+    CHECK(std::memcmp(a.vector.data(), b.vector.data(), a.vector.size() * 4) == 0);
+    CHECK(a.vector.size() == b.vector.size());
+    CHECK(a.payload_json == b.payload_json);
+    CHECK(a.importance == b.importance);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the fast record parser agrees with the general one on every line and every truncation") {
+  std::mt19937 rng(42);
+  const std::vector<std::string> numbers = {
+      "0", "-0", "1", "-1", "0.5", "-0.25", "1e3", "1E-3", "2.5e+2", "123456789012345678901234567890",
+      "1e39", "-1e39", "1e-46", "1e400", "3.4028235e38", "3.4028236e38", "1.17549435e-38", "0.1", "07", "1.",
+      ".5", "+1", "1e", "-", "0x10", "NaN", "Infinity", "1.0e-5", "9.999999e-1", "4.9e-324"};
+  const std::vector<std::string> ids = {"\"a\"", "\"m-001\"", "\"\"", "\"\\u00e9\"", "\"caf\xC3\xA9\"", "\"a\\\"b\"",
+                                        "\"\xFF\"", "7", "null", "\"" + std::string(1025, 'x') + "\"",
+                                        "\"" + std::string(1024, 'y') + "\""};
+  std::vector<std::string> lines;
+  for (int t = 0; t < 400; ++t) {
+    std::string vec = "[";
+    int n = 1 + int(rng() % 4);
+    for (int i = 0; i < n; ++i) vec += (i ? (rng() % 2 ? ", " : ",") : "") + numbers[rng() % numbers.size()];
+    vec += rng() % 10 ? "]" : "";
+    std::vector<std::string> members = {"\"id\":" + ids[rng() % ids.size()], "\"vector\": " + vec};
+    if (rng() % 3 == 0) members.push_back("\"importance\":" + numbers[rng() % numbers.size()]);
+    if (rng() % 5 == 0) members.push_back("\"payload\":{\"k\":[1,2]}");
+    if (rng() % 9 == 0) members.push_back("\"id\":\"dup\"");
+    if (rng() % 9 == 0) members.push_back("\"extra\":1");
+    std::shuffle(members.begin(), members.end(), rng);
+    std::string line = rng() % 4 ? "{" : " { ";
+    for (size_t i = 0; i < members.size(); ++i) line += (i ? "," : "") + members[i];
+    line += rng() % 4 ? "}" : "}\t ";
+    lines.push_back(line);
+  }
+  lines.push_back(R"({"id":"x","vector":[]})");
+  lines.push_back(R"({"id":"x","vector":[0,0]})");
+  lines.push_back(R"({"id":"x","vector":[1,2]} x)");
+  lines.push_back(R"([{"id":"x","vector":[1,2]}])");
+  for (const std::string& line : lines)
+    for (uint32_t dim : {0u, 2u})
+      for (aether::Metric metric : {aether::Metric::kL2, aether::Metric::kCosine}) {
+        CheckAgrees(line, dim, metric);
+        if (line.size() < 80)
+          for (size_t cut = 0; cut < line.size(); ++cut) CheckAgrees(line.substr(0, cut), dim, metric);
+      }
 }

@@ -39,7 +39,12 @@ class LineReader {
 // Parses one ingest line. `dim` is the store dimension (0: not yet known,
 // the record's length is taken). Errors are BadInput without location; the
 // caller prepends "file:line".
+// A fast path takes the common record shape; anything else goes to the
+// general parser (nlohmann/json), which gives every error message.
 Status ParseRecord(const std::string& line, uint32_t dim, Metric metric, Record* out);
+// The general parser alone: ParseRecord must agree with it on every line
+// (tests/input/jsonl_test.cc checks this on generated and truncated lines).
+Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, Record* out);
 
 struct Query {
   std::string id;  // empty when the line gave none
