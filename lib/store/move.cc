@@ -143,27 +143,45 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
   if (o.batch == 0) return Status::InvalidArgument("--batch must be at least 1");
   MoveReport report;
   std::vector<MemoryLocation> rows;
-  AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
-  std::map<int64_t, double> score_of;
-  for (const auto& [score, loc] : scored) score_of[loc.row_id] = score;
-  auto plan = [&](const MemoryLocation& loc, const char* reason) {
+  auto plan = [&](const MemoryLocation& loc, const char* reason, double score) {
     rows.push_back(loc);
-    report.plan.push_back({loc.id, Tier::kHot, Tier::kCold, reason, score_of[loc.row_id]});
+    report.plan.push_back({loc.id, Tier::kHot, Tier::kCold, reason, score});
   };
   if (!o.ids.empty()) {
-    std::set<std::string> seen;
-    for (const std::string& id : o.ids) {
-      if (!seen.insert(id).second) continue;
-      AETHER_ASSIGN_OR_RETURN(auto loc, Locate(id));
-      if (!loc) report.not_found.push_back(id);
-      else if (loc->tier != kTierHot) report.already.push_back(id);
-      else plan(*loc, "requested");
+    // Named ids: only their own scores (never a scan of the hot tier), all
+    // lookups in one read transaction.
+    AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
+    const EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
+    const int64_t now = env_->NowMs();
+    AETHER_RETURN_IF_ERROR(InReadTransaction(db_.get(), [&]() -> Status {
+      std::set<std::string> seen;
+      for (const std::string& id : o.ids) {
+        if (!seen.insert(id).second) continue;
+        AETHER_ASSIGN_OR_RETURN(auto loc, Locate(id));
+        if (!loc) {
+          report.not_found.push_back(id);
+        } else if (loc->tier != kTierHot) {
+          report.already.push_back(id);
+        } else {
+          AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT last_access_ms, access_count, "
+                                                                  "importance FROM memories WHERE row_id = ?"));
+          st->Bind(1, loc->row_id);
+          AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+          if (!row) return Status::Internal("memory vanished during descend planning");
+          AccessStats a{st->Int(0), uint64_t(st->Int(1)), st->Double(2), 1.0};
+          plan(*loc, "requested", EvictionScore(w, a, now));
+        }
+      }
+      return Status::Ok();
+    }));
+  } else if (o.all || o.policy) {
+    AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
+    if (o.all) {
+      for (const auto& [score, loc] : scored) plan(loc, "all", score);
+    } else {
+      size_t over = scored.size() > config_.hot_capacity ? scored.size() - config_.hot_capacity : 0;
+      for (size_t i = 0; i < over; ++i) plan(scored[i].second, "policy", scored[i].first);
     }
-  } else if (o.all) {
-    for (const auto& [score, loc] : scored) plan(loc, "all");
-  } else if (o.policy) {
-    size_t over = scored.size() > config_.hot_capacity ? scored.size() - config_.hot_capacity : 0;
-    for (size_t i = 0; i < over; ++i) plan(scored[i].second, "policy");
   }
   if (o.limit > 0 && rows.size() > o.limit) {
     rows.resize(o.limit);
