@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -98,20 +97,6 @@ class PosixFile final : public File {
   int fd_;
 };
 
-class PosixMappedRegion final : public MappedRegion {
- public:
-  PosixMappedRegion(const uint8_t* data, size_t size) : data_(data), size_(size) {}
-  ~PosixMappedRegion() override {
-    if (size_ > 0) munmap(const_cast<uint8_t*>(data_), size_);
-  }
-  const uint8_t* data() const override { return data_; }
-  size_t size() const override { return size_; }
-
- private:
-  const uint8_t* data_;
-  size_t size_;
-};
-
 class PosixFileLock final : public FileLock {
  public:
   PosixFileLock(int fd, LockMode mode) : fd_(fd), mode_(mode) {}
@@ -138,19 +123,6 @@ class PosixEnv final : public Env {
       return ErrnoStatus(path + ": open", errno);
     }
     return std::unique_ptr<File>(new PosixFile(path, fd));
-  }
-
-  Result<std::unique_ptr<MappedRegion>> MapReadOnly(const std::string& path,
-                                                    size_t length) override {
-    if (length == 0) return std::unique_ptr<MappedRegion>(new PosixMappedRegion(nullptr, 0));
-    int fd = AboveStandardFds(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd < 0) return ErrnoStatus(path + ": open", errno);
-    void* p = mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0);
-    int err = errno;
-    close(fd);
-    if (p == MAP_FAILED) return ErrnoStatus(path + ": mmap", err);
-    return std::unique_ptr<MappedRegion>(
-        new PosixMappedRegion(static_cast<const uint8_t*>(p), length));
   }
 
   Status SyncDir(const std::string& dir) override {

@@ -43,6 +43,12 @@ class SlotFile {
   Status TruncateToSlots(uint64_t slots) { return file_->Truncate(SlotOffset(dim_, slots)); }
   // Reads and checks one slot: Corruption on a checksum mismatch.
   Status ReadSlot(uint64_t slot, int64_t* row_id, float* vector);
+  // Reads the raw images of slots [first, first + n) into out (n *
+  // SlotSize bytes), unchecked: the scan checks the slots it uses. One pread;
+  // safe to call from several threads at once.
+  Status ReadSlots(uint64_t first, uint64_t n, uint8_t* out) {
+    return file_->Read(SlotOffset(dim_, first), n * SlotSize(dim_), out);
+  }
 
   // Encodes / decodes a slot image of SlotSize(dim) bytes.
   static void EncodeSlot(uint8_t* dst, uint32_t dim, int64_t row_id, const float* vector);

@@ -1,4 +1,4 @@
-// Search: an exact scan of the hot slot file (through a read-only map) and a
+// Search: an exact scan of the hot slot file (read block by block) and a
 // scan of the cold shards, one pass over the data for the whole query batch.
 //
 // The files may hold records that are not live (freed slots, garbage frames),
@@ -121,13 +121,11 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
   std::vector<Work> work;
 
   std::unique_ptr<SlotFile> hot;
-  std::unique_ptr<MappedRegion> map;
   constexpr size_t kBatchLiveness = 32;
   std::vector<int64_t> hot_live;  // slot -> the row id live there (0: none)
   if (options.tiers != TierFilter::kCold) {
     AETHER_ASSIGN_OR_RETURN(hot, OpenHot(false));
     AETHER_ASSIGN_OR_RETURN(uint64_t slots, hot->SlotCount());
-    AETHER_ASSIGN_OR_RETURN(map, env_->MapReadOnly(hot->path(), SlotFile::SlotOffset(dim, slots)));
     // A large batch checks liveness against the whole hot tier read at once
     // (one index scan, no lock in the workers); a small one looks up only
     // the rows that would enter a top k.
@@ -189,10 +187,15 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
     std::vector<float> dist, xt, xnorm2, dots;
     std::vector<int64_t> rows;
     std::vector<char> checked;
+    std::vector<uint8_t> block;
   };
   auto scan_hot = [&](std::vector<TopK>& into, const Work& w, HotScratch& sc) -> Status {
     const uint64_t n = w.end_slot - w.first_slot;
-    const uint8_t* first = map->data() + SlotFile::SlotOffset(dim, w.first_slot);
+    // Read, not mapped: a one-shot process would pay a page fault per page
+    // of a map, and a block read into a reused buffer stays in cache.
+    sc.block.resize(n * slot_size);
+    AETHER_RETURN_IF_ERROR(hot->ReadSlots(w.first_slot, n, sc.block.data()));
+    const uint8_t* first = sc.block.data();
     sc.checked.assign(n, 0);  // 0 unknown, 1 live, 2 not live
     // Offers row i (exact distance d) to query q, checking liveness once.
     auto offer_row = [&](uint32_t q, uint64_t i, float d) -> Status {
@@ -225,12 +228,23 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
     if (!tiled) {
       sc.dist.resize(n);
       for (uint32_t q = 0; q < queries.size(); ++q) {
-        if (metric == Metric::kL2)
+        if (metric == Metric::kL2) {
+          // Squared distances for the block in one call; only rows within the
+          // query's current bound are looked at further.
           kernels.l2_squared_many(prepared[q].vector, SlotFile::SlotVector(first), n, slot_floats, dim, sc.dist.data());
+          float bound = into[q].Bound();
+          float limit = bound * bound;
+          for (uint64_t i = 0; i < n; ++i) {
+            if (sc.dist[i] > limit || sc.checked[i] == 2 || SlotFile::SlotRowId(first + i * slot_size) <= 0) continue;
+            AETHER_RETURN_IF_ERROR(offer_row(q, i, std::sqrt(sc.dist[i])));
+            bound = into[q].Bound();
+            limit = bound * bound;
+          }
+          continue;
+        }
         for (uint64_t i = 0; i < n; ++i) {
           if (SlotFile::SlotRowId(first + i * slot_size) <= 0 || sc.checked[i] == 2) continue;
-          float d = metric == Metric::kL2 ? std::sqrt(sc.dist[i]) : exact(q, i);
-          AETHER_RETURN_IF_ERROR(offer_row(q, i, d));
+          AETHER_RETURN_IF_ERROR(offer_row(q, i, exact(q, i)));
         }
       }
       return Status::Ok();

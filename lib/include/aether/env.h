@@ -16,8 +16,9 @@
 
 namespace aether {
 
-// A file opened for positional reads and writes. Never memory-mapped for
-// writing: a store on a full disk must fail with an error, not SIGBUS.
+// A file opened for positional reads and writes. aether never memory-maps a
+// store file: a write into a map on a full disk, or a read of a map another
+// process truncated, kills with SIGBUS instead of failing with an error.
 class File {
  public:
   virtual ~File() = default;
@@ -29,14 +30,6 @@ class File {
   virtual Status Sync() = 0;
   virtual Status Truncate(uint64_t size) = 0;
   virtual Result<uint64_t> Size() = 0;
-};
-
-// A read-only memory map of a file prefix. Valid while the object lives.
-class MappedRegion {
- public:
-  virtual ~MappedRegion() = default;
-  virtual const uint8_t* data() const = 0;
-  virtual size_t size() const = 0;
 };
 
 enum class LockMode { kShared, kExclusive };
@@ -58,8 +51,6 @@ class Env {
   static Env* Default();
 
   virtual Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) = 0;
-  virtual Result<std::unique_ptr<MappedRegion>> MapReadOnly(const std::string& path,
-                                                            size_t length) = 0;
   virtual Status SyncDir(const std::string& dir) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status RemoveFile(const std::string& path) = 0;
