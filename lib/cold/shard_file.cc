@@ -68,15 +68,16 @@ Status ShardFile::ReadFrameAt(uint64_t offset, uint64_t limit, DecodedFrame* out
     return s.WithContext(fmt::format("{}: frame at offset {}", path(), offset));
   };
   if (offset + kFrameHeaderSize > limit) return where(Status::Corruption("truncated frame header"));
-  std::vector<uint8_t> buf(kFrameHeaderSize);
+  std::vector<uint8_t>& buf = buf_;
+  if (buf.size() < kFrameHeaderSize) buf.resize(kFrameHeaderSize);
   AETHER_RETURN_IF_ERROR(where(file_->Read(offset, kFrameHeaderSize, buf.data())));
   FrameHeader h;
   AETHER_RETURN_IF_ERROR(where(DecodeFrameHeader(buf.data(), dim_, &h)));
   if (offset + h.frame_size() > limit) return where(Status::Corruption("truncated frame"));
-  buf.resize(h.frame_size());
+  if (buf.size() < h.frame_size()) buf.resize(h.frame_size());
   AETHER_RETURN_IF_ERROR(
       where(file_->Read(offset + kFrameHeaderSize, h.payload_len, buf.data() + kFrameHeaderSize)));
-  AETHER_RETURN_IF_ERROR(where(DecodeFrame(buf.data(), buf.size(), dim_, out)));
+  AETHER_RETURN_IF_ERROR(where(DecodeFrame(buf.data(), h.frame_size(), dim_, out)));
   *next = offset + h.frame_size();
   return Status::Ok();
 }

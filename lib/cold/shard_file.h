@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "aether/env.h"
 #include "cold/frame.h"
@@ -50,6 +51,7 @@ class ShardFile {
   Status ReadFrameAt(uint64_t offset, uint64_t limit, DecodedFrame* out, uint64_t* next);
   std::unique_ptr<File> file_;
   uint32_t dim_;
+  std::vector<uint8_t> buf_;  // one frame as read, reused across frames (a scan reads many)
 };
 
 }  // namespace aether
