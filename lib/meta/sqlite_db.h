@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "aether/status.h"
@@ -84,7 +85,6 @@ class Db {
   Result<int64_t> QueryInt(const std::string& sql);
   // Runs a query returning one integer column; all its values in order.
   Result<std::vector<int64_t>> QueryInts(const std::string& sql);
-  Status Begin() { return Exec("BEGIN IMMEDIATE"); }
   Status Commit() { return Exec("COMMIT"); }
   void Rollback();  // best effort, for error paths
   int64_t LastInsertRowId() const;
@@ -101,10 +101,10 @@ class Db {
 // Converts an SQLite result code into a Status ("meta.db: <context>: <msg>").
 Status SqliteStatus(sqlite3* db, int rc, const std::string& context);
 
-// Runs fn inside BEGIN IMMEDIATE ... COMMIT, rolling back if it fails.
+// Runs fn between `begin` and COMMIT, rolling back if either fails.
 template <typename Fn>
-Status InTransaction(Db* db, Fn&& fn) {
-  AETHER_RETURN_IF_ERROR(db->Begin());
+Status RunBetween(Db* db, const char* begin, Fn&& fn) {
+  AETHER_RETURN_IF_ERROR(db->Exec(begin));
   Status s = fn();
   if (!s.ok()) {
     db->Rollback();
@@ -115,20 +115,18 @@ Status InTransaction(Db* db, Fn&& fn) {
   return s;
 }
 
+// Runs fn inside BEGIN IMMEDIATE ... COMMIT, rolling back if it fails.
+template <typename Fn>
+Status InTransaction(Db* db, Fn&& fn) {
+  return RunBetween(db, "BEGIN IMMEDIATE", std::forward<Fn>(fn));
+}
+
 // Runs fn inside BEGIN (deferred) ... COMMIT: one snapshot and one shared
 // lock for a run of point lookups, each of which would otherwise take and
 // drop the lock (fcntl calls) on its own. Not for nesting in a transaction.
 template <typename Fn>
 Status InReadTransaction(Db* db, Fn&& fn) {
-  AETHER_RETURN_IF_ERROR(db->Exec("BEGIN"));
-  Status s = fn();
-  if (!s.ok()) {
-    db->Rollback();
-    return s;
-  }
-  s = db->Commit();
-  if (!s.ok()) db->Rollback();
-  return s;
+  return RunBetween(db, "BEGIN", std::forward<Fn>(fn));
 }
 
 }  // namespace aether

@@ -36,8 +36,14 @@ float L2Scalar(const float* a, const float* b, uint32_t dim) {
   return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
-void L2ManyScalar(const float* q, const float* x, uint64_t n, uint64_t stride, uint32_t dim, float* out) {
-  for (uint64_t i = 0; i < n; ++i) out[i] = L2Scalar(q, x + i * stride, dim);
+// The many-vector form of a single-pair kernel: strided rows (a hot block's
+// vectors sit between slot headers), each prefetched two rows ahead.
+template <float (*L2)(const float*, const float*, uint32_t)>
+void L2Many(const float* q, const float* x, uint64_t n, uint64_t stride, uint32_t dim, float* out) {
+  for (uint64_t i = 0; i < n; ++i) {
+    if (i + 2 < n) __builtin_prefetch(x + (i + 2) * stride);
+    out[i] = L2(q, x + i * stride, dim);
+  }
 }
 
 void DotsTransposedScalar(const float* x, uint32_t nx, uint32_t dim, const float* xt, uint32_t n, float* out) {
@@ -98,14 +104,6 @@ __attribute__((target("avx2,fma"))) float L2Avx2(const float* a, const float* b,
   return s;
 }
 
-__attribute__((target("avx2,fma"))) void L2ManyAvx2(const float* q, const float* x, uint64_t n, uint64_t stride,
-                                                    uint32_t dim, float* out) {
-  for (uint64_t i = 0; i < n; ++i) {
-    if (i + 2 < n) _mm_prefetch(reinterpret_cast<const char*>(x + (i + 2) * stride), _MM_HINT_T0);
-    out[i] = L2Avx2(q, x + i * stride, dim);
-  }
-}
-
 // Register blocking for the transposed dot products: NX rows x 8 columns of
 // accumulators live in registers over the whole dim loop; per j one load of
 // the columns and NX broadcasts feed NX FMAs.
@@ -134,19 +132,15 @@ __attribute__((target("avx2,fma"))) void DotsRowsAvx2(const float* x, uint32_t d
     }
 }
 
-__attribute__((target("avx2,fma"))) void DotsTransposedAvx2(const float* x, uint32_t nx, uint32_t dim,
-                                                            const float* xt, uint32_t n, float* out) {
-  switch (nx) {
-    case 8: return DotsRowsAvx2<8>(x, dim, xt, n, out);
-    case 7: return DotsRowsAvx2<7>(x, dim, xt, n, out);
-    case 6: return DotsRowsAvx2<6>(x, dim, xt, n, out);
-    case 5: return DotsRowsAvx2<5>(x, dim, xt, n, out);
-    case 4: return DotsRowsAvx2<4>(x, dim, xt, n, out);
-    case 3: return DotsRowsAvx2<3>(x, dim, xt, n, out);
-    case 2: return DotsRowsAvx2<2>(x, dim, xt, n, out);
-    case 1: return DotsRowsAvx2<1>(x, dim, xt, n, out);
-    default: return;
-  }
+// The row count is a template parameter (the accumulators must be
+// registers); these tables pick the instance, index = rows.
+using RowsFn = void (*)(const float* x, uint32_t dim, const float* xt, uint32_t n, float* out);
+constexpr RowsFn kRowsAvx2[kMaxDotRows + 1] = {nullptr,          DotsRowsAvx2<1>, DotsRowsAvx2<2>,
+                                               DotsRowsAvx2<3>, DotsRowsAvx2<4>, DotsRowsAvx2<5>,
+                                               DotsRowsAvx2<6>, DotsRowsAvx2<7>, DotsRowsAvx2<8>};
+
+void DotsTransposedAvx2(const float* x, uint32_t nx, uint32_t dim, const float* xt, uint32_t n, float* out) {
+  if (nx >= 1 && nx <= kMaxDotRows) kRowsAvx2[nx](x, dim, xt, n, out);
 }
 
 // ---- AVX-512: 16 lanes, the tail through a mask (no scalar loop). -----------
@@ -191,14 +185,6 @@ __attribute__((target("avx512f"))) float L2Avx512(const float* a, const float* b
   return HSum512(_mm512_add_ps(s0, s1));
 }
 
-__attribute__((target("avx512f"))) void L2ManyAvx512(const float* q, const float* x, uint64_t n, uint64_t stride,
-                                                     uint32_t dim, float* out) {
-  for (uint64_t i = 0; i < n; ++i) {
-    if (i + 2 < n) _mm_prefetch(reinterpret_cast<const char*>(x + (i + 2) * stride), _MM_HINT_T0);
-    out[i] = L2Avx512(q, x + i * stride, dim);
-  }
-}
-
 // NX rows x 32 columns of accumulators (2 registers per row); the last
 // partial tile of columns through masks.
 template <uint32_t NX>
@@ -227,27 +213,20 @@ __attribute__((target("avx512f"))) void DotsRowsAvx512(const float* x, uint32_t 
   }
 }
 
-__attribute__((target("avx512f"))) void DotsTransposedAvx512(const float* x, uint32_t nx, uint32_t dim,
-                                                             const float* xt, uint32_t n, float* out) {
-  switch (nx) {
-    case 8: return DotsRowsAvx512<8>(x, dim, xt, n, out);
-    case 7: return DotsRowsAvx512<7>(x, dim, xt, n, out);
-    case 6: return DotsRowsAvx512<6>(x, dim, xt, n, out);
-    case 5: return DotsRowsAvx512<5>(x, dim, xt, n, out);
-    case 4: return DotsRowsAvx512<4>(x, dim, xt, n, out);
-    case 3: return DotsRowsAvx512<3>(x, dim, xt, n, out);
-    case 2: return DotsRowsAvx512<2>(x, dim, xt, n, out);
-    case 1: return DotsRowsAvx512<1>(x, dim, xt, n, out);
-    default: return;
-  }
+constexpr RowsFn kRowsAvx512[kMaxDotRows + 1] = {nullptr,            DotsRowsAvx512<1>, DotsRowsAvx512<2>,
+                                                 DotsRowsAvx512<3>, DotsRowsAvx512<4>, DotsRowsAvx512<5>,
+                                                 DotsRowsAvx512<6>, DotsRowsAvx512<7>, DotsRowsAvx512<8>};
+
+void DotsTransposedAvx512(const float* x, uint32_t nx, uint32_t dim, const float* xt, uint32_t n, float* out) {
+  if (nx >= 1 && nx <= kMaxDotRows) kRowsAvx512[nx](x, dim, xt, n, out);
 }
 
 #endif  // AETHER_X86
 
-const Kernels kScalar{Isa::kScalar, "scalar", DotScalar, L2Scalar, L2ManyScalar, DotsTransposedScalar};
+const Kernels kScalar{Isa::kScalar, "scalar", DotScalar, L2Scalar, L2Many<L2Scalar>, DotsTransposedScalar};
 #if AETHER_X86
-const Kernels kAvx2{Isa::kAvx2, "avx2", DotAvx2, L2Avx2, L2ManyAvx2, DotsTransposedAvx2};
-const Kernels kAvx512{Isa::kAvx512, "avx512", DotAvx512, L2Avx512, L2ManyAvx512, DotsTransposedAvx512};
+const Kernels kAvx2{Isa::kAvx2, "avx2", DotAvx2, L2Avx2, L2Many<L2Avx2>, DotsTransposedAvx2};
+const Kernels kAvx512{Isa::kAvx512, "avx512", DotAvx512, L2Avx512, L2Many<L2Avx512>, DotsTransposedAvx512};
 #endif
 
 const Kernels& Choose() {
