@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,6 +88,12 @@ Status Input::Open(const std::string& path, const std::string& what) {
   in_ = &file_;
   name_ = path;
   return Status::Ok();
+}
+
+bool Input::IsRegularFile() const {
+  struct stat st;
+  int rc = in_ == &std::cin ? fstat(STDIN_FILENO, &st) : stat(name_.c_str(), &st);
+  return rc == 0 && S_ISREG(st.st_mode);
 }
 
 void AddFormatOption(CLI::App* app, std::string* format, const std::string& default_format,

@@ -78,6 +78,8 @@ class Input {
   Status Open(const std::string& path, const std::string& what);
   std::istream* stream() { return in_; }
   const std::string& name() const { return name_; }
+  // True for a regular file (stdin included, when redirected from one).
+  bool IsRegularFile() const;
 
  private:
   std::ifstream file_;

@@ -4,10 +4,16 @@
 //   append to the batch -> at --batch records, commit the batch.
 // A bad line either stops the run (default: the lines before it are
 // committed first) or, with --skip-invalid, is reported and skipped.
+// From a regular file, lines are parsed on a second thread while the first
+// writes (the same order, results and errors as reading a pipe).
 // Binary input (.npy, .fvecs; --input-format) takes the same path with ids
 // from a sidecar file (--ids) or generated (--id-prefix), and errors located
 // by vector number and byte offset instead of line.
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <fstream>
 #include <iostream>
 #include <unordered_map>
@@ -45,9 +51,13 @@ struct Totals {
   uint64_t lines = 0, ingested = 0, hot = 0, cold = 0, skipped = 0, replaced = 0, invalid = 0;
 };
 
+struct ParsedLine;
+
 class Ingester {
  public:
-  Ingester(const Args& a, LineReader* reader) : a_(a), reader_(reader), progress_("ingest", a.progress) {
+  // parallel: parse on a second thread (the input must be a regular file).
+  Ingester(const Args& a, LineReader* reader, bool parallel)
+      : a_(a), reader_(reader), parallel_(parallel), progress_("ingest", a.progress) {
     SetPolicy();
   }
   Ingester(const Args& a, VectorFileReader* vectors, IdFileReader* ids)
@@ -68,7 +78,6 @@ class Ingester {
   // Handles one bad record (`located`: its error with file and place);
   // returns false when the run must stop.
   bool Reject(const Status& located, Status* stop);
-  Status AtLine(const Status& reason) const { return reason.WithContext(Where(reader_->line_number())); }
   // "file:line" of a record, or "file: vector N" with generated ids.
   std::string Where(uint64_t pos) const {
     if (reader_) return fmt::format("{}:{}", reader_->name(), pos);
@@ -76,10 +85,12 @@ class Ingester {
     return fmt::format("{}: vector {}", vectors_->name(), pos);
   }
   Status Accept(Record rec, uint64_t pos);
+  bool Consume(ParsedLine& p, Status* stop, Status* fatal);
   int Finish(const Status& stop);
 
   const Args& a_;
   LineReader* reader_ = nullptr;
+  bool parallel_ = false;
   VectorFileReader* vectors_ = nullptr;
   IdFileReader* ids_ = nullptr;
   DuplicatePolicy policy_;
@@ -197,39 +208,167 @@ Status Ingester::Accept(Record rec, uint64_t pos) {
   return Status::Ok();
 }
 
+// One input line as the parser leaves it for the writer.
+struct ParsedLine {
+  enum Kind { kRecord, kBlank, kTooLong, kBad };
+  uint64_t line = 0;
+  Kind kind = kBlank;
+  Record rec;
+  Status status;  // kBad: why
+};
+
+// Parses lines with what is known of the store: its dimension and metric,
+// or before it exists --dim (else the first valid record's length) and
+// --metric, which it will be created with.
+class LineParser {
+ public:
+  LineParser(uint32_t dim, Metric metric) : dim_(dim), metric_(metric) {}
+  void Parse(const std::string& text, uint64_t line, bool too_long, ParsedLine* out) {
+    out->line = line;
+    out->status = Status::Ok();
+    if (too_long) {
+      out->kind = ParsedLine::kTooLong;
+    } else if (IsBlank(text)) {
+      out->kind = ParsedLine::kBlank;
+    } else if (Status s = ParseRecord(text, dim_, metric_, &out->rec); !s.ok()) {
+      out->kind = ParsedLine::kBad;
+      out->status = s;
+    } else {
+      out->kind = ParsedLine::kRecord;
+      if (dim_ == 0) dim_ = uint32_t(out->rec.vector.size());
+    }
+  }
+
+ private:
+  uint32_t dim_;
+  Metric metric_;
+};
+
+// Parsing on its own thread, a bounded queue of chunks ahead of the writer.
+// Only for regular files: a read there never waits on a producer, so the
+// thread always finishes promptly when told to stop.
+class ParallelLineSource {
+ public:
+  ParallelLineSource(LineReader* reader, LineParser parser) : reader_(reader), parser_(parser) {
+    thread_ = std::thread([this] { Produce(); });
+  }
+  ~ParallelLineSource() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  // The next chunk in input order; false at the end.
+  bool Next(std::vector<ParsedLine>* chunk) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return !queue_.empty() || done_; });
+    if (queue_.empty()) return false;
+    *chunk = std::move(queue_.front());
+    queue_.pop_front();
+    cv_.notify_all();
+    return true;
+  }
+
+ private:
+  static constexpr size_t kChunk = 1024, kDepth = 4;
+  void Produce() {
+    std::string text;
+    bool too_long = false;
+    std::vector<ParsedLine> chunk;
+    auto push = [&] {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [&] { return queue_.size() < kDepth || stop_; });
+      if (stop_) return false;
+      queue_.push_back(std::move(chunk));
+      chunk.clear();
+      cv_.notify_all();
+      return true;
+    };
+    while (reader_->Next(&text, &too_long)) {
+      chunk.emplace_back();
+      parser_.Parse(text, reader_->line_number(), too_long, &chunk.back());
+      if (chunk.size() == kChunk && !push()) return Finish();
+    }
+    if (!chunk.empty()) push();
+    Finish();
+  }
+  void Finish() {
+    std::lock_guard<std::mutex> l(mu_);
+    done_ = true;
+    cv_.notify_all();
+  }
+
+  LineReader* reader_;
+  LineParser parser_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::vector<ParsedLine>> queue_;
+  bool stop_ = false, done_ = false;
+};
+
+// Takes one parsed line in input order; false when the run must stop (then
+// *stop or flush_stop_ says why, or *fatal holds a store error).
+bool Ingester::Consume(ParsedLine& p, Status* stop, Status* fatal) {
+  ++t_.lines;
+  switch (p.kind) {
+    case ParsedLine::kBlank:
+      return true;
+    case ParsedLine::kTooLong:
+      return Reject(Status::BadInput(fmt::format("line is longer than {} bytes (see --max-line-bytes)",
+                                                 reader_->max_bytes()))
+                        .WithContext(Where(p.line)),
+                    stop);
+    case ParsedLine::kBad:
+      return Reject(p.status.WithContext(Where(p.line)), stop);
+    case ParsedLine::kRecord:
+      break;
+  }
+  if (!store_) {
+    if (Status opened = OpenOrCreate(static_cast<uint32_t>(p.rec.vector.size())); !opened.ok()) {
+      *fatal = opened;
+      return false;
+    }
+  }
+  Status accepted = Accept(std::move(p.rec), p.line);
+  if (!flush_stop_.ok()) return false;
+  if (accepted.ok()) return true;
+  if (accepted.code() != Code::kBadInput) {  // store errors are not skippable
+    *fatal = accepted;
+    return false;
+  }
+  return Reject(accepted.WithContext(Where(p.line)), stop);
+}
+
 int Ingester::Run() {
+  Metric metric = Metric::kL2;
+  ParseMetric(a_.metric, &metric);
+  LineParser parser(a_.dim, metric);
   if (Store::LooksLikeStore(a_.store.store)) {
     Status opened = OpenOrCreate(0);
     if (!opened.ok()) return Fail(opened);
+    parser = LineParser(config_.dim, config_.metric);
   }
-  std::string line;
-  bool too_long = false;
-  Status stop;
-  while (stop.ok() && reader_->Next(&line, &too_long)) {
-    ++t_.lines;
-    if (too_long) {
-      if (!Reject(AtLine(Status::BadInput(fmt::format("line is longer than {} bytes (see --max-line-bytes)",
-                                                      reader_->max_bytes()))),
-                  &stop))
-        break;
-      continue;
-    }
-    if (IsBlank(line)) continue;
-    Record rec;
-    Status parsed = ParseRecord(line, store_ ? config_.dim : a_.dim,
-                                store_ ? config_.metric : Metric::kL2, &rec);
-    if (parsed.ok() && !store_) {
-      Status opened = OpenOrCreate(static_cast<uint32_t>(rec.vector.size()));
-      if (!opened.ok()) return Fail(opened);
-      parsed = ParseRecord(line, config_.dim, config_.metric, &rec);  // metric rules now known
-    }
-    if (parsed.ok()) parsed = Accept(std::move(rec), reader_->line_number());
-    if (!flush_stop_.ok()) break;
-    if (!parsed.ok()) {
-      if (parsed.code() != Code::kBadInput) return Finish(parsed);  // store errors are not skippable
-      if (!Reject(AtLine(parsed), &stop)) break;
+  Status stop, fatal;
+  if (parallel_) {
+    ParallelLineSource source(reader_, parser);
+    std::vector<ParsedLine> chunk;
+    bool go = true;
+    while (go && source.Next(&chunk))
+      for (ParsedLine& p : chunk)
+        if (!(go = Consume(p, &stop, &fatal))) break;
+  } else {
+    std::string text;
+    bool too_long = false;
+    ParsedLine p;
+    while (reader_->Next(&text, &too_long)) {
+      parser.Parse(text, reader_->line_number(), too_long, &p);
+      if (!Consume(p, &stop, &fatal)) break;
     }
   }
+  if (!fatal.ok()) return store_ ? Finish(fatal) : Fail(fatal);
   if (!store_ && stop.ok()) {
     // No valid record at all: the store must still open (or exist) to report.
     if (!Store::LooksLikeStore(a_.store.store) && a_.dim == 0)
@@ -394,7 +533,7 @@ std::function<int()> SetupIngest(CLI::App* app) {
       return ingester.RunBinary();
     }
     LineReader reader(input.stream(), input.name(), a->max_line_bytes);
-    Ingester ingester(*a, &reader);
+    Ingester ingester(*a, &reader, input.IsRegularFile());
     return ingester.Run();
   };
 }

@@ -6,6 +6,7 @@
 //   4. run the chosen subcommand; it opens the store through Store::Open
 //      (lock, replay) and maps its Status to an exit code.
 #include <cstring>
+#include <iostream>
 
 #include <fmt/format.h>
 
@@ -40,6 +41,10 @@ const Command kCommands[] = {
 
 int main(int argc, char** argv) {
   aether::ReserveStandardFds();
+  // std::cin reads input (ingest, search --queries, ids): unsynchronized
+  // with C stdio it is buffered instead of read a character at a time.
+  // Nothing here reads stdin through C stdio.
+  std::ios::sync_with_stdio(false);
   CLI::App app{"aether: a tiered memory store for agent and embodied AI"};
   app.require_subcommand(1);
   app.fallthrough();  // global flags may follow the subcommand

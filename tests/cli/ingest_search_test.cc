@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <regex>
+
 #include "test_util.h"
 
 using namespace aether::test;
@@ -234,5 +236,48 @@ TEST_CASE("batch search skips freed, deleted, descended and replaced slots exact
     auto r = Aether({"search", store, "--vector", VectorJson(queries[i].vec), "-k", "10", "--no-touch"});
     REQUIRE(r.exit_code == 0);
     CHECK(SameTopK(ParseSearchOutput(r.out)[0], BruteForce(live, queries[i].vec, 10, "l2")));
+  }
+}
+
+TEST_CASE("ingest from a file (parsed on a second thread) and from a pipe give the same result and messages") {
+  // Over 4 chunks of 1,024 lines (the parse queue's depth), with blank,
+  // malformed, over-long and duplicate lines at chosen places, each mode of
+  // stopping and skipping: same exit code, same stderr (timings aside), same
+  // memories.
+  auto mems = RandomMems(6000, 8, 31);
+  std::vector<std::string> lines;
+  for (const auto& l : Lines(ToJsonl(mems))) lines.push_back(l);
+  lines[10] = "";
+  lines[1500] = "{\"id\":\"bad\",\"vector\":[1,2]}";  // wrong dimension
+  lines[3000] = std::string(300, 'x');                 // over --max-line-bytes 200
+  lines[4500] = ToJsonl({mems[7]}).substr(0, ToJsonl({mems[7]}).size() - 1);  // duplicate of line 8
+  lines[5999] = "{\"id\":";
+  std::string text;
+  for (const auto& l : lines) text += l + "\n";
+  auto strip_time = [](std::string s) {
+    return std::regex_replace(s, std::regex("in [0-9.]+s"), "in Ts");
+  };
+  for (std::vector<std::string> extra : {std::vector<std::string>{}, {"--skip-invalid"}, {"--skip-invalid", "--on-duplicate", "skip"},
+                                         {"--on-duplicate", "replace", "--skip-invalid"}}) {
+    CAPTURE(extra.size());
+    TempDir dir;
+    WriteFile(dir / "in.jsonl", text);
+    std::vector<std::string> base = {"--batch", "700", "--max-line-bytes", "200", "--dim", "8"};
+    base.insert(base.end(), extra.begin(), extra.end());
+    std::vector<std::string> from_file = {"ingest", dir / "a", dir / "in.jsonl"};
+    from_file.insert(from_file.end(), base.begin(), base.end());
+    std::vector<std::string> from_pipe = {"ingest", dir / "b", "-"};
+    from_pipe.insert(from_pipe.end(), base.begin(), base.end());
+    auto a = Aether(from_file);
+    auto b = Aether(from_pipe, text);
+    CHECK(a.exit_code == b.exit_code);
+    std::string ea = std::regex_replace(strip_time(a.err), std::regex(dir / "in.jsonl"), "<stdin>");
+    ea = std::regex_replace(ea, std::regex(dir / "a"), "STORE");
+    std::string eb = std::regex_replace(strip_time(b.err), std::regex(dir / "b"), "STORE");
+    CHECK(ea == eb);
+    auto ga = GetAll(dir / "a", Ids(mems)), gb = GetAll(dir / "b", Ids(mems));
+    CHECK(ga.size() == gb.size());
+    CHECK(ga == gb);
+    CHECK(ga.size() > 1000);
   }
 }
