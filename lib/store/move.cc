@@ -163,13 +163,9 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
         } else if (loc->tier != kTierHot) {
           report.already.push_back(id);
         } else {
-          AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT last_access_ms, access_count, "
-                                                                  "importance FROM memories WHERE row_id = ?"));
-          st->Bind(1, loc->row_id);
-          AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
-          if (!row) return Status::Internal("memory vanished during descend planning");
-          AccessStats a{st->Int(0), uint64_t(st->Int(1)), st->Double(2), 1.0};
-          plan(*loc, "requested", EvictionScore(w, a, now));
+          AETHER_ASSIGN_OR_RETURN(auto a, AccessStatsOf(loc->row_id));
+          if (!a) return Status::Internal("memory vanished during descend planning");
+          plan(*loc, "requested", EvictionScore(w, *a, now));
         }
       }
       return Status::Ok();

@@ -221,9 +221,7 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
       return Status::Ok();
     };
     auto exact = [&](uint32_t q, uint64_t i) {
-      const float* x = SlotFile::SlotVector(first + i * slot_size);
-      return metric == Metric::kL2 ? std::sqrt(kernels.l2_squared(prepared[q].vector, x, dim))
-                                   : Distance(metric, prepared[q], x, dim);
+      return Distance(metric, prepared[q], SlotFile::SlotVector(first + i * slot_size), dim);
     };
     if (!tiled) {
       sc.dist.resize(n);
@@ -340,15 +338,11 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
     payload_stmt.emplace(std::move(p));
   }
   // --explain: the score parts of each hit, with the parameters read once.
-  std::optional<Stmt> explain_stmt;
   EvictionWeights weights;
   const int64_t now = env_->NowMs();
   if (options.explain) {
     AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
     weights = EvictionWeights{p.alpha, p.beta, p.gamma, p.delta};
-    AETHER_ASSIGN_OR_RETURN(Stmt ex, db_->Prepare("SELECT last_access_ms, access_count, importance FROM memories "
-                                                  "WHERE row_id = ?"));
-    explain_stmt.emplace(std::move(ex));
   }
   for (size_t q = 0; q < queries.size(); ++q) {
     for (const Candidate& c : tops[q].Take()) {
@@ -361,15 +355,11 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
         if (row && !payload_stmt->IsNull(0)) hit.payload_json = payload_stmt->Text(0);
         payload_stmt->Reset();
       }
-      if (explain_stmt) {
-        explain_stmt->Bind(1, c.row_id);
-        AETHER_ASSIGN_OR_RETURN(bool row, explain_stmt->Step());
-        if (row) {
-          AccessStats a{explain_stmt->Int(0), uint64_t(explain_stmt->Int(1)), explain_stmt->Double(2), 1.0};
-          hit.explain = {std::max<int64_t>(0, now - a.last_access_ms) / 3.6e6, a.access_count, a.importance,
-                         EvictionScore(weights, a, now)};
-        }
-        explain_stmt->Reset();
+      if (options.explain) {
+        AETHER_ASSIGN_OR_RETURN(auto a, AccessStatsOf(c.row_id));
+        if (a)
+          hit.explain = {std::max<int64_t>(0, now - a->last_access_ms) / 3.6e6, a->access_count, a->importance,
+                         EvictionScore(weights, *a, now)};
       }
       results[q].push_back(std::move(hit));
     }

@@ -166,6 +166,15 @@ Result<std::optional<MemoryLocation>> StoreImpl::LocateRow(int64_t row_id) {
                                                       st->IsNull(3) ? 0 : st->Int(3), st->Int(4), st->Int(5)});
 }
 
+Result<std::optional<AccessStats>> StoreImpl::AccessStatsOf(int64_t row_id) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT last_access_ms, access_count, importance "
+                                                          "FROM memories WHERE row_id = ?"));
+  st->Bind(1, row_id);
+  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return std::optional<AccessStats>();
+  return std::optional<AccessStats>(AccessStats{st->Int(0), uint64_t(st->Int(1)), st->Double(2), 1.0});
+}
+
 // Releases a place inside the caller's transaction: a hot slot becomes
 // free, a cold record becomes garbage in its shard.
 Status StoreImpl::ReleasePlace(const Place& place) {

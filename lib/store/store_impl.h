@@ -23,6 +23,7 @@
 #include "hot/slot_file.h"
 #include "journal/journal.h"
 #include "meta/sqlite_db.h"
+#include "policy/eviction.h"
 #include "policy/params.h"
 
 namespace aether {
@@ -198,6 +199,8 @@ class StoreImpl {
   Result<std::vector<ShardInfo>> AllShards();
   Result<std::optional<MemoryLocation>> Locate(const std::string& id);
   Result<std::optional<MemoryLocation>> LocateRow(int64_t row_id);
+  // The eviction score's inputs of one memory (nullopt: no such row).
+  Result<std::optional<AccessStats>> AccessStatsOf(int64_t row_id);
   Result<std::unique_ptr<SlotFile>> OpenHot(bool writable);
   Result<std::unique_ptr<ShardFile>> OpenShard(const ShardInfo& info, bool writable);
   Status ReadVector(const MemoryLocation& loc, std::vector<float>* out);
