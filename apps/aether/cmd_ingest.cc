@@ -488,8 +488,8 @@ std::function<int()> SetupIngest(CLI::App* app) {
       ->default_str("l2");
   app->add_option("--hot-capacity", a->hot_capacity, "Hot capacity when creating the store")
       ->default_val(StoreConfig().hot_capacity);
-  app->add_option("--codec", a->codec, "Cold codec when creating the store")
-      ->check(CLI::IsMember({"zstd-shuffle", "zstd"}))
+  app->add_option("--codec", a->codec, "Cold codec when creating the store (see init --help)")
+      ->check(CLI::IsMember({"zstd-shuffle", "zstd", "float16", "sq8"}))
       ->default_str(ColdCodecName(StoreConfig().codec));
   app->add_option("--batch", a->batch, "Records per crash-safe batch")->default_val(10000)->check(CLI::Range(1, 10000000));
   app->add_option("--on-duplicate", a->on_duplicate, "An id already stored: error, skip or replace")

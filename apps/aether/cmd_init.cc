@@ -22,8 +22,10 @@ std::function<int()> SetupInit(CLI::App* app) {
       ->default_str("l2");
   app->add_option("--hot-capacity", a->hot_capacity, "Memories the hot tier holds")
       ->default_val(StoreConfig().hot_capacity);
-  app->add_option("--codec", a->codec, "How cold frames store vectors (both lossless; see format-spec/cold_shard.md)")
-      ->check(CLI::IsMember({"zstd-shuffle", "zstd"}))
+  app->add_option("--codec", a->codec,
+                  "How cold frames store vectors: zstd-shuffle, zstd (lossless), float16, sq8 (scanned quantized, "
+                  "re-ranked at full precision; see format-spec/cold_shard.md)")
+      ->check(CLI::IsMember({"zstd-shuffle", "zstd", "float16", "sq8"}))
       ->default_str(ColdCodecName(StoreConfig().codec));
   app->footer("Example: aether init ./mem --dim 768 --metric cosine --hot-capacity 100000");
   return [a]() -> int {

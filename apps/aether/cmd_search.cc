@@ -19,6 +19,7 @@ struct Args {
   uint32_t k = 10;
   uint32_t nprobe = 0;
   uint32_t threads = 0;
+  uint32_t rerank = SearchOptions::kDefaultRerank;
   std::string tier = "all";
   bool no_touch = false;
   bool with_payload = false;
@@ -107,6 +108,7 @@ int Run(const Args& a) {
   so.k = a.k;
   so.nprobe = a.nprobe;
   so.threads = a.threads;
+  so.rerank = a.rerank;
   so.tiers = a.tier == "hot" ? TierFilter::kHot : a.tier == "cold" ? TierFilter::kCold : TierFilter::kAll;
   so.with_payload = a.with_payload;
   so.explain = a.explain;
@@ -142,6 +144,11 @@ std::function<int()> SetupSearch(CLI::App* app) {
   app->add_option("-k", a->k, "Results per query")->default_val(10)->check(CLI::Range(1, 100000));
   app->add_option("--nprobe", a->nprobe, "Cold partitions to scan per query (default: the store's, see stats)");
   app->add_option("--threads", a->threads, "Scan threads (default: one per core)")->check(CLI::Range(1, 256));
+  app->add_option("--rerank", a->rerank,
+                  "float16/sq8 stores: re-rank this many times k approximate cold candidates per query at full "
+                  "precision")
+      ->default_val(SearchOptions::kDefaultRerank)
+      ->check(CLI::Range(1, 10000));
   app->add_option("--tier", a->tier, "Tiers to search")->check(CLI::IsMember({"all", "hot", "cold"}))->default_str("all");
   app->add_flag("--no-touch", a->no_touch, "Do not record accesses (read-only search)");
   app->add_flag("--with-payload", a->with_payload, "Include each result's payload");

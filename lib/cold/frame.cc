@@ -2,6 +2,8 @@
 
 #include <zstd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 
@@ -9,6 +11,7 @@
 
 #include "format/coding.h"
 #include "format/crc32c.h"
+#include "search/kernels.h"
 
 namespace aether {
 namespace {
@@ -43,12 +46,100 @@ uint32_t FrameCrc(const uint8_t* header, const uint8_t* payload, size_t payload_
   return crc32c::Extend(c, payload, payload_len);
 }
 
+bool Lossless(uint32_t codec) { return codec == kCodecZstdRaw || codec == kCodecZstdShuffle; }
+bool KnownCodec(uint32_t codec) { return Lossless(codec) || codec == kCodecFloat16 || codec == kCodecSq8; }
+
+// Length of a quantized frame's scan section: row ids, then binary16
+// vectors (float16), or per-dimension minimum and step then one code byte
+// per value (sq8).
+uint64_t ScanSectionLen(uint32_t codec, uint64_t count, uint32_t dim) {
+  if (codec == kCodecFloat16) return count * (8 + 2ull * dim);
+  return 8ull * dim + count * (8 + uint64_t(dim));
+}
+
+uint32_t FullRowCrc(int64_t row_id, const uint8_t* row, uint32_t dim) {
+  uint8_t id[8];
+  EncodeFixed64(id, static_cast<uint64_t>(row_id));
+  return crc32c::Extend(crc32c::Value(id, 8), row, 4ull * dim);
+}
+
+// Writes the payload of a quantized frame (scan section, then full rows).
+void EncodeQuantized(uint8_t* s, const int64_t* row_ids, const float* vectors, uint32_t count, uint32_t dim,
+                     uint32_t codec, uint64_t scan_len) {
+  for (uint32_t i = 0; i < count; ++i) EncodeFixed64(s + 8ull * i, static_cast<uint64_t>(row_ids[i]));
+  uint8_t* q = s + 8ull * count;
+  const size_t m = size_t(count) * dim;
+  if (codec == kCodecFloat16) {
+    // Saturating: a value beyond binary16's range becomes its largest
+    // finite value, so no approximate distance is infinite.
+    for (size_t i = 0; i < m; ++i)
+      EncodeFixed16(q + 2 * i, simd::FloatToHalf(std::clamp(vectors[i], -65504.0f, 65504.0f)));
+  } else {
+    // Per dimension j over the frame: x ~ min[j] + code * step[j], step =
+    // (max - min) / 255, code rounded to nearest.
+    std::vector<float> lo(dim, 0.0f), step(dim, 0.0f);
+    for (uint32_t j = 0; j < dim && count > 0; ++j) {
+      float a = vectors[j], b = vectors[j];
+      for (uint32_t i = 1; i < count; ++i) {
+        a = std::min(a, vectors[size_t(i) * dim + j]);
+        b = std::max(b, vectors[size_t(i) * dim + j]);
+      }
+      lo[j] = a;
+      step[j] = float((double(b) - double(a)) / 255.0);  // finite: |b - a| <= 2 * FLT_MAX
+    }
+    EncodeFloats(q, lo.data(), dim);
+    EncodeFloats(q + 4ull * dim, step.data(), dim);
+    uint8_t* codes = q + 8ull * dim;
+    for (uint32_t i = 0; i < count; ++i)
+      for (uint32_t j = 0; j < dim; ++j) {
+        const double v = step[j] > 0 ? (double(vectors[size_t(i) * dim + j]) - lo[j]) / double(step[j]) : 0.0;
+        codes[size_t(i) * dim + j] = uint8_t(std::clamp(std::nearbyint(v), 0.0, 255.0));
+      }
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    uint8_t* row = s + scan_len + uint64_t(i) * FrameHeader::full_row_size(dim);
+    EncodeFloats(row, vectors + size_t(i) * dim, dim);
+    EncodeFixed32(row + 4ull * dim, crc32c::Mask(FullRowCrc(row_ids[i], row, dim)));
+  }
+}
+
+void FillHeader(uint8_t* h, uint32_t count, uint32_t dim, uint32_t codec, uint64_t payload_len, uint64_t raw_len,
+                uint64_t crc_len) {
+  EncodeFixed32(h + 0, kFrameMagic);
+  EncodeFixed32(h + 4, count);
+  EncodeFixed32(h + 8, dim);
+  EncodeFixed32(h + 12, codec);
+  EncodeFixed32(h + 16, static_cast<uint32_t>(payload_len));
+  EncodeFixed32(h + 20, static_cast<uint32_t>(raw_len));
+  EncodeFixed32(h + 24, crc32c::Mask(FrameCrc(h, h + kFrameHeaderSize, crc_len)));
+}
+
+Status CheckCrc(const uint8_t* p, uint64_t covered) {
+  if (crc32c::Unmask(DecodeFixed32(p + 24)) != FrameCrc(p, p + kFrameHeaderSize, covered))
+    return Status::Corruption("frame checksum mismatch");
+  return Status::Ok();
+}
+
+void DecodeRowIds(const uint8_t* r, uint32_t count, DecodedFrame* out) {
+  out->row_ids.resize(count);
+  for (uint32_t i = 0; i < count; ++i) out->row_ids[i] = static_cast<int64_t>(DecodeFixed64(r + 8ull * i));
+}
+
 }  // namespace
 
 Result<std::string> EncodeFrame(const int64_t* row_ids, const float* vectors, uint32_t count,
                                 uint32_t dim, uint32_t codec) {
-  if (codec != kCodecZstdRaw && codec != kCodecZstdShuffle)
-    return Status::InvalidArgument(fmt::format("unknown frame codec {}", codec));
+  if (!KnownCodec(codec)) return Status::InvalidArgument(fmt::format("unknown frame codec {}", codec));
+  if (!Lossless(codec)) {
+    const uint64_t scan_len = ScanSectionLen(codec, count, dim);
+    const uint64_t payload_len = scan_len + count * FrameHeader::full_row_size(dim);
+    if (payload_len > kMaxRawLen) return Status::InvalidArgument("frame too large; use a smaller batch");
+    std::string out(kFrameHeaderSize + payload_len, '\0');
+    auto* h = reinterpret_cast<uint8_t*>(out.data());
+    EncodeQuantized(h + kFrameHeaderSize, row_ids, vectors, count, dim, codec, scan_len);
+    FillHeader(h, count, dim, codec, payload_len, scan_len, scan_len);
+    return out;
+  }
   uint64_t raw_len = uint64_t(count) * (8 + 4ull * dim);
   if (raw_len > kMaxRawLen) return Status::InvalidArgument("frame too large; use a smaller batch");
   std::string raw(raw_len, '\0');
@@ -68,14 +159,7 @@ Result<std::string> EncodeFrame(const int64_t* row_ids, const float* vectors, ui
                                raw.data(), raw.size(), kZstdLevel);
   if (ZSTD_isError(n)) return Status::Internal(std::string("zstd: ") + ZSTD_getErrorName(n));
   out.resize(kFrameHeaderSize + n);
-  h = reinterpret_cast<uint8_t*>(out.data());
-  EncodeFixed32(h + 0, kFrameMagic);
-  EncodeFixed32(h + 4, count);
-  EncodeFixed32(h + 8, dim);
-  EncodeFixed32(h + 12, codec);
-  EncodeFixed32(h + 16, static_cast<uint32_t>(n));
-  EncodeFixed32(h + 20, static_cast<uint32_t>(raw_len));
-  EncodeFixed32(h + 24, crc32c::Mask(FrameCrc(h, h + kFrameHeaderSize, n)));
+  FillHeader(reinterpret_cast<uint8_t*>(out.data()), count, dim, codec, n, raw_len, n);
   return out;
 }
 
@@ -88,22 +172,96 @@ Status DecodeFrameHeader(const uint8_t* p, uint32_t expected_dim, FrameHeader* o
   out->raw_len = DecodeFixed32(p + 20);
   if (out->dim != expected_dim)
     return Status::Corruption(fmt::format("frame dim {} != store dim {}", out->dim, expected_dim));
-  if (out->codec != kCodecZstdRaw && out->codec != kCodecZstdShuffle)
-    return Status::Corruption(fmt::format("unknown frame codec {}", out->codec));
-  if (uint64_t(out->count) * (8 + 4ull * out->dim) != out->raw_len)
-    return Status::Corruption(fmt::format("frame raw length {} does not match {} records",
+  if (!KnownCodec(out->codec)) return Status::Corruption(fmt::format("unknown frame codec {}", out->codec));
+  if (Lossless(out->codec)) {
+    if (uint64_t(out->count) * (8 + 4ull * out->dim) != out->raw_len)
+      return Status::Corruption(fmt::format("frame raw length {} does not match {} records",
+                                            out->raw_len, out->count));
+    return Status::Ok();
+  }
+  if (ScanSectionLen(out->codec, out->count, out->dim) != out->raw_len ||
+      out->raw_len + out->count * FrameHeader::full_row_size(out->dim) != out->payload_len)
+    return Status::Corruption(fmt::format("frame lengths {}, {} do not match {} records", out->payload_len,
                                           out->raw_len, out->count));
   return Status::Ok();
 }
 
-Status DecodeFrame(const uint8_t* p, size_t n, uint32_t expected_dim, DecodedFrame* out) {
+namespace {
+
+// Decodes a quantized frame's scan section (CRC already checked) into
+// approximate vectors.
+void DecodeScanSection(const FrameHeader& h, const uint8_t* s, DecodedFrame* out) {
+  out->count = h.count;
+  out->dim = h.dim;
+  out->approximate = true;
+  DecodeRowIds(s, h.count, out);
+  const uint8_t* q = s + 8ull * h.count;
+  const size_t m = size_t(h.count) * h.dim;
+  out->vectors.resize(m);
+  if (h.codec == kCodecFloat16) {
+    // Little-endian host (as the format's coding helpers assume): the
+    // binary16 values are read in place, unaligned loads included.
+    thread_local std::vector<uint16_t> halves;
+    halves.resize(m);
+    std::memcpy(halves.data(), q, 2 * m);
+    simd::Active().half_to_float(halves.data(), out->vectors.data(), m);
+    return;
+  }
+  thread_local std::vector<float> lo, step;
+  lo.resize(h.dim);
+  step.resize(h.dim);
+  DecodeFloats(lo.data(), q, h.dim);
+  DecodeFloats(step.data(), q + 4ull * h.dim, h.dim);
+  const uint8_t* codes = q + 8ull * h.dim;
+  for (uint32_t i = 0; i < h.count; ++i) {
+    float* v = out->vectors.data() + size_t(i) * h.dim;
+    const uint8_t* c = codes + size_t(i) * h.dim;
+    for (uint32_t j = 0; j < h.dim; ++j) v[j] = lo[j] + float(c[j]) * step[j];
+  }
+}
+
+// Decodes the header and checks that p[0, n) is the whole frame, or (scan) what a search reads of it.
+Status CheckedHeader(const uint8_t* p, size_t n, uint32_t expected_dim, FrameHeader* h, bool scan) {
   if (n < kFrameHeaderSize) return Status::Corruption("truncated frame header");
+  AETHER_RETURN_IF_ERROR(DecodeFrameHeader(p, expected_dim, h));
+  const uint64_t size = scan ? h->scan_size() : h->frame_size();
+  if (n != size) return Status::Corruption(fmt::format("frame is {} bytes, header says {}", n, size));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status DecodeFullRow(const uint8_t* p, uint32_t dim, int64_t row_id, float* out) {
+  if (crc32c::Unmask(DecodeFixed32(p + 4ull * dim)) != FullRowCrc(row_id, p, dim))
+    return Status::Corruption(fmt::format("full-precision row of row id {}: checksum mismatch", row_id));
+  DecodeFloats(out, p, dim);
+  return Status::Ok();
+}
+
+Status DecodeFrameScan(const uint8_t* p, size_t n, uint32_t expected_dim, DecodedFrame* out) {
   FrameHeader h;
-  AETHER_RETURN_IF_ERROR(DecodeFrameHeader(p, expected_dim, &h));
-  if (n != h.frame_size())
-    return Status::Corruption(fmt::format("frame is {} bytes, header says {}", n, h.frame_size()));
-  if (crc32c::Unmask(DecodeFixed32(p + 24)) != FrameCrc(p, p + kFrameHeaderSize, h.payload_len))
-    return Status::Corruption("frame checksum mismatch");
+  AETHER_RETURN_IF_ERROR(CheckedHeader(p, n, expected_dim, &h, /*scan=*/true));
+  if (!h.quantized()) return DecodeFrame(p, n, expected_dim, out);
+  AETHER_RETURN_IF_ERROR(CheckCrc(p, h.raw_len));
+  DecodeScanSection(h, p + kFrameHeaderSize, out);
+  return Status::Ok();
+}
+
+Status DecodeFrame(const uint8_t* p, size_t n, uint32_t expected_dim, DecodedFrame* out) {
+  FrameHeader h;
+  AETHER_RETURN_IF_ERROR(CheckedHeader(p, n, expected_dim, &h, /*scan=*/false));
+  out->approximate = false;
+  if (h.quantized()) {
+    AETHER_RETURN_IF_ERROR(CheckCrc(p, h.raw_len));
+    out->count = h.count;
+    out->dim = h.dim;
+    DecodeRowIds(p + kFrameHeaderSize, h.count, out);
+    out->vectors.resize(size_t(h.count) * h.dim);
+    for (uint32_t i = 0; i < h.count; ++i)
+      AETHER_RETURN_IF_ERROR(DecodeFullRow(p + h.full_row_offset(i), h.dim, out->row_ids[i], out->vectors.data() + size_t(i) * h.dim));
+    return Status::Ok();
+  }
+  AETHER_RETURN_IF_ERROR(CheckCrc(p, h.payload_len));
   // Reused per thread: a scan decodes many frames of about the same size.
   thread_local std::string raw;
   raw.resize(h.raw_len);
@@ -115,8 +273,7 @@ Status DecodeFrame(const uint8_t* p, size_t n, uint32_t expected_dim, DecodedFra
   const auto* r = reinterpret_cast<const uint8_t*>(raw.data());
   out->count = h.count;
   out->dim = h.dim;
-  out->row_ids.resize(h.count);
-  for (uint32_t i = 0; i < h.count; ++i) out->row_ids[i] = static_cast<int64_t>(DecodeFixed64(r + 8ull * i));
+  DecodeRowIds(r, h.count, out);
   out->vectors.resize(size_t(h.count) * h.dim);
   if (h.codec == kCodecZstdShuffle)
     UnshuffleFloats(out->vectors.data(), r + 8ull * h.count, out->vectors.size());

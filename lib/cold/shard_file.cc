@@ -62,7 +62,7 @@ Result<std::unique_ptr<ShardFile>> ShardFile::Open(Env* env, const std::string& 
   return std::unique_ptr<ShardFile>(new ShardFile(std::move(file), dim));
 }
 
-Status ShardFile::ReadFrameAt(uint64_t offset, uint64_t limit, DecodedFrame* out,
+Status ShardFile::ReadFrameAt(uint64_t offset, uint64_t limit, ScanMode mode, DecodedFrame* out,
                               uint64_t* next) {
   auto where = [&](const Status& s) {
     return s.WithContext(fmt::format("{}: frame at offset {}", path(), offset));
@@ -74,22 +74,40 @@ Status ShardFile::ReadFrameAt(uint64_t offset, uint64_t limit, DecodedFrame* out
   FrameHeader h;
   AETHER_RETURN_IF_ERROR(where(DecodeFrameHeader(buf.data(), dim_, &h)));
   if (offset + h.frame_size() > limit) return where(Status::Corruption("truncated frame"));
-  if (buf.size() < h.frame_size()) buf.resize(h.frame_size());
-  AETHER_RETURN_IF_ERROR(
-      where(file_->Read(offset + kFrameHeaderSize, h.payload_len, buf.data() + kFrameHeaderSize)));
-  AETHER_RETURN_IF_ERROR(where(DecodeFrame(buf.data(), h.frame_size(), dim_, out)));
+  const uint64_t n = mode == ScanMode::kSearch ? h.scan_size() : h.frame_size();
+  if (buf.size() < n) buf.resize(n);
+  AETHER_RETURN_IF_ERROR(where(file_->Read(offset + kFrameHeaderSize, n - kFrameHeaderSize, buf.data() + kFrameHeaderSize)));
+  AETHER_RETURN_IF_ERROR(where(mode == ScanMode::kSearch ? DecodeFrameScan(buf.data(), n, dim_, out)
+                                                         : DecodeFrame(buf.data(), n, dim_, out)));
   *next = offset + h.frame_size();
   return Status::Ok();
+}
+
+Status ShardFile::ReadFullRow(uint64_t offset, uint32_t index, int64_t row_id, float* out) {
+  auto where = [&](const Status& s) {
+    return s.WithContext(fmt::format("{}: frame at offset {}, record {}", path(), offset, index));
+  };
+  uint8_t header[kFrameHeaderSize];
+  AETHER_RETURN_IF_ERROR(where(file_->Read(offset, kFrameHeaderSize, header)));
+  FrameHeader h;
+  AETHER_RETURN_IF_ERROR(where(DecodeFrameHeader(header, dim_, &h)));
+  if (!h.quantized() || index >= h.count)
+    return where(Status::Corruption(fmt::format("no full-precision row {} in a frame of {} records, codec {}", index,
+                                                h.count, h.codec)));
+  thread_local std::vector<uint8_t> row;
+  row.resize(FrameHeader::full_row_size(dim_));
+  AETHER_RETURN_IF_ERROR(where(file_->Read(offset + h.full_row_offset(index), row.size(), row.data())));
+  return where(DecodeFullRow(row.data(), dim_, row_id, out));
 }
 
 Status ShardFile::ReadFrame(uint64_t offset, DecodedFrame* out) {
   AETHER_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
   uint64_t next = 0;
-  return ReadFrameAt(offset, size, out, &next);
+  return ReadFrameAt(offset, size, ScanMode::kExact, out, &next);
 }
 
-Status ShardFile::Scan(uint64_t end,
-                       const std::function<Status(uint64_t, const DecodedFrame&)>& fn) {
+Status ShardFile::Scan(uint64_t end, const std::function<Status(uint64_t, const DecodedFrame&)>& fn,
+                       ScanMode mode) {
   AETHER_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
   if (size < end)
     return Status::Corruption(
@@ -97,7 +115,7 @@ Status ShardFile::Scan(uint64_t end,
   DecodedFrame frame;
   for (uint64_t offset = kHeaderSize; offset < end;) {
     uint64_t next = 0;
-    AETHER_RETURN_IF_ERROR(ReadFrameAt(offset, end, &frame, &next));
+    AETHER_RETURN_IF_ERROR(ReadFrameAt(offset, end, mode, &frame, &next));
     AETHER_RETURN_IF_ERROR(fn(offset, frame));
     offset = next;
   }

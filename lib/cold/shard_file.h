@@ -43,12 +43,19 @@ class ShardFile {
   // Reads and decodes the frame at `offset`; errors name the file and offset.
   Status ReadFrame(uint64_t offset, DecodedFrame* out);
   // Decodes every frame in [kHeaderSize, end) in order. `end` must be a frame
-  // boundary (the committed length).
-  Status Scan(uint64_t end, const std::function<Status(uint64_t, const DecodedFrame&)>& fn);
+  // boundary (the committed length). kExact gives every frame's exact
+  // vectors; kSearch reads only the scan section of a quantized frame and
+  // gives its approximations (DecodedFrame::approximate).
+  enum class ScanMode { kExact, kSearch };
+  Status Scan(uint64_t end, const std::function<Status(uint64_t, const DecodedFrame&)>& fn,
+              ScanMode mode = ScanMode::kExact);
+  // Reads full-precision row `index` of the quantized frame at `offset`,
+  // checked against its checksum and `row_id`, into out[0, dim).
+  Status ReadFullRow(uint64_t offset, uint32_t index, int64_t row_id, float* out);
 
  private:
   ShardFile(std::unique_ptr<File> file, uint32_t dim) : file_(std::move(file)), dim_(dim) {}
-  Status ReadFrameAt(uint64_t offset, uint64_t limit, DecodedFrame* out, uint64_t* next);
+  Status ReadFrameAt(uint64_t offset, uint64_t limit, ScanMode mode, DecodedFrame* out, uint64_t* next);
   std::unique_ptr<File> file_;
   uint32_t dim_;
   std::vector<uint8_t> buf_;  // one frame as read, reused across frames (a scan reads many)

@@ -178,8 +178,10 @@ Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* fo
   config.codec = ColdCodec::kZstd;
   if (version >= 2) {
     AETHER_ASSIGN_OR_RETURN(std::string codec, GetConfigValue(db, "cold_codec"));
-    if (!ParseColdCodec(codec, &config.codec))
-      return Status::Corruption(db->path() + ": bad config (cold_codec '" + codec + "')");
+    // float16 and sq8 came with version 3.
+    if (!ParseColdCodec(codec, &config.codec) || (version < 3 && Quantized(config.codec)))
+      return Status::Corruption(db->path() + ": bad config (cold_codec '" + codec + "' in a version " +
+                                std::to_string(version) + " store)");
   }
   return config;
 }

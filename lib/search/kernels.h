@@ -10,6 +10,7 @@
 // Thread-safe: the tables are immutable.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace aether::simd {
@@ -31,7 +32,17 @@ struct Kernels {
   // (many queries against a block of vectors; points against centroids):
   // register-blocked, each xt element loaded once per call.
   void (*dots_transposed)(const float* x, uint32_t nx, uint32_t dim, const float* xt, uint32_t n, float* out);
+  // IEEE-754 binary16 to binary32 (exact): out[i] = h[i]. The float16 cold
+  // codec's decode (F16C where the CPU has it).
+  void (*half_to_float)(const uint16_t* h, float* out, size_t n);
 };
+
+// binary32 to binary16, rounded to nearest, ties to even (overflow gives
+// infinity, NaN stays NaN); the same result as F16C's VCVTPS2PH. Scalar:
+// the encoder is not on a search path.
+uint16_t FloatToHalf(float f);
+// One binary16 value to binary32, exact (the scalar reference).
+float HalfToFloat(uint16_t h);
 
 constexpr uint32_t kMaxDotRows = 8;
 

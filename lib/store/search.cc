@@ -4,6 +4,7 @@
 // The files may hold records that are not live (freed slots, garbage frames),
 // so a candidate is checked against the metadata DB only when it would enter
 // a query's top k: a handful of point lookups per query, never a full scan.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <map>
@@ -294,27 +295,58 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
     }
     return Status::Ok();
   };
-  auto scan_cold = [&](std::vector<TopK>& into, const Work& w) -> Status {
-    const ShardInfo& info = *w.shard;
-    AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, false));
-    return shard->Scan(info.file_bytes, [&](uint64_t offset, const DecodedFrame& f) -> Status {
-      for (uint32_t i = 0; i < f.count; ++i) {
-        auto check = [&]() { return live.IsLiveAt(f.row_ids[i], kTierCold, -1, info.shard_id, int64_t(offset), i); };
-        AETHER_RETURN_IF_ERROR(offer(into, w.queries, f.row_ids[i], f.vector(i), check));
-      }
-      return Status::Ok();
-    });
-  };
-
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const size_t n_threads = std::min<size_t>(options.threads ? options.threads : cores, work.size());
   std::vector<std::vector<TopK>> local(n_threads, std::vector<TopK>(queries.size(), TopK(options.k)));
+  const uint32_t candidates = uint32_t(std::min<uint64_t>(
+      uint64_t(options.k) * (options.rerank ? options.rerank : SearchOptions::kDefaultRerank), UINT32_MAX));
+  std::vector<std::vector<TopK>> local_approx(n_threads, std::vector<TopK>(queries.size(), TopK(candidates)));
+  struct FramePlace {  // a record in a quantized frame
+    int64_t row_id, shard_id, frame_offset;
+    uint32_t index;
+  };
+  std::vector<std::vector<FramePlace>> places(n_threads);
+
+  // A cold shard: a lossless frame's rows are offered with their exact
+  // distances. A quantized frame's (float16, sq8) go with approximate ones
+  // to each query's candidates for the re-rank below, unchecked: a
+  // candidate there is named by its place (an index into the thread's
+  // `places`, tagged with the thread), and only the places that survive to
+  // the re-rank are checked for liveness, far fewer lookups than checking
+  // every admission.
+  auto scan_cold = [&](size_t t, const Work& w) -> Status {
+    const ShardInfo& info = *w.shard;
+    AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, false));
+    return shard->Scan(
+        info.file_bytes,
+        [&](uint64_t offset, const DecodedFrame& f) -> Status {
+          for (uint32_t i = 0; i < f.count; ++i) {
+            if (!f.approximate) {
+              auto check = [&]() { return live.IsLiveAt(f.row_ids[i], kTierCold, -1, info.shard_id, int64_t(offset), i); };
+              AETHER_RETURN_IF_ERROR(offer(local[t], w.queries, f.row_ids[i], f.vector(i), check));
+              continue;
+            }
+            const int64_t tag = int64_t(t) << 48 | int64_t(places[t].size());
+            bool placed = false;
+            for (uint32_t q : w.queries) {
+              Candidate c{Distance(metric, prepared[q], f.vector(i), dim), tag};
+              if (!local_approx[t][q].Admits(c)) continue;
+              local_approx[t][q].Push(c);
+              placed = true;
+            }
+            if (placed) places[t].push_back(FramePlace{f.row_ids[i], info.shard_id, int64_t(offset), i});
+          }
+          return Status::Ok();
+        },
+        ShardFile::ScanMode::kSearch);
+  };
+
   std::vector<Status> errors(n_threads);
   std::atomic<size_t> next{0};
   auto worker = [&](size_t t) {
     HotScratch scratch;
     for (size_t i = next++; i < work.size(); i = next++) {
-      Status s = work[i].shard ? scan_cold(local[t], work[i]) : scan_hot(local[t], work[i], scratch);
+      Status s = work[i].shard ? scan_cold(t, work[i]) : scan_hot(local[t], work[i], scratch);
       if (!s.ok()) {
         errors[t] = s;
         next = work.size();
@@ -330,6 +362,68 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
   for (auto& tl : local)
     for (size_t q = 0; q < queries.size(); ++q)
       for (const Candidate& c : tl[q].Take()) tops[q].Push(c);
+
+  // The re-rank: each query's best `candidates` approximations from
+  // quantized frames get their exact distances from the full-precision rows
+  // (each row is read and checked once per thread) and compete with the
+  // exact results. Queries are shared between the threads again.
+  std::vector<TopK> approx(queries.size(), TopK(candidates));
+  bool any_approx = false;
+  for (auto& tl : local_approx)
+    for (size_t q = 0; q < queries.size(); ++q)
+      for (const Candidate& c : tl[q].Take()) {
+        approx[q].Push(c);
+        any_approx = true;
+      }
+  if (any_approx) {
+    std::vector<std::vector<Candidate>> reranked(queries.size());
+    std::atomic<size_t> next_query{0};
+    auto rerank = [&](size_t t) {
+      std::map<int64_t, std::unique_ptr<ShardFile>> files;
+      std::unordered_map<int64_t, std::vector<float>> rows;  // row id -> exact vector (live rows only)
+      // The exact vector at a candidate's place, or nullptr when the record
+      // there is not live (garbage: deleted, replaced or moved since).
+      auto exact_row = [&](const FramePlace& p) -> Result<const float*> {
+        auto it = rows.find(p.row_id);
+        if (it != rows.end()) return it->second.data();
+        {
+          std::lock_guard<std::mutex> l(live_mu);
+          AETHER_ASSIGN_OR_RETURN(bool ok, live.IsLiveAt(p.row_id, kTierCold, -1, p.shard_id, p.frame_offset, p.index));
+          if (!ok) return nullptr;
+        }
+        std::unique_ptr<ShardFile>& file = files[p.shard_id];
+        if (!file) {
+          auto info = std::find_if(shards.begin(), shards.end(), [&](const ShardInfo& s) { return s.shard_id == p.shard_id; });
+          if (info == shards.end()) return Status::Internal("re-rank candidate in an unknown shard");
+          AETHER_ASSIGN_OR_RETURN(file, OpenShard(*info, false));
+        }
+        std::vector<float>& v = rows[p.row_id];
+        v.resize(dim);
+        AETHER_RETURN_IF_ERROR(file->ReadFullRow(uint64_t(p.frame_offset), p.index, p.row_id, v.data()));
+        return v.data();
+      };
+      for (size_t q = next_query++; q < queries.size(); q = next_query++) {
+        for (const Candidate& c : approx[q].Take()) {
+          const FramePlace& p = places[size_t(c.row_id >> 48)][size_t(c.row_id & ((int64_t(1) << 48) - 1))];
+          Result<const float*> x = exact_row(p);
+          if (!x.ok()) {
+            errors[t] = x.status();
+            next_query = queries.size();
+            return;
+          }
+          if (*x) reranked[q].push_back(Candidate{Distance(metric, prepared[q], *x, dim), p.row_id});
+        }
+      }
+    };
+    errors.assign(n_threads, Status::Ok());
+    pool.clear();
+    for (size_t t = 1; t < n_threads; ++t) pool.emplace_back(rerank, t);
+    rerank(0);
+    for (auto& th : pool) th.join();
+    for (const Status& e : errors) AETHER_RETURN_IF_ERROR(e);
+    for (size_t q = 0; q < queries.size(); ++q)
+      for (const Candidate& c : reranked[q]) tops[q].Push(c);
+  }
 
   std::vector<std::vector<SearchHit>> results(queries.size());
   std::optional<Stmt> payload_stmt;

@@ -42,7 +42,7 @@ Status BuildStore(Env* env, const std::string& tmp, const StoreConfig& config) {
   }
   {
     AETHER_ASSIGN_OR_RETURN(auto db, Db::Open(tmp + "/" + layout::kDbFile, true, false));
-    AETHER_RETURN_IF_ERROR(CreateSchema(db.get(), config, Store::kFormatVersion, env->NowMs()));
+    AETHER_RETURN_IF_ERROR(CreateSchema(db.get(), config, Store::FormatVersionFor(config.codec), env->NowMs()));
     AETHER_RETURN_IF_ERROR(db->Exec(fmt::format(
         "INSERT INTO shards(shard_id, path, generation, partition, file_bytes, records, live, "
         "raw_bytes) VALUES({}, '{}', 0, NULL, {}, 0, 0, 0)",

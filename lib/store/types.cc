@@ -43,11 +43,21 @@ bool ParseMetric(const std::string& name, Metric* out) {
   return true;
 }
 
-const char* ColdCodecName(ColdCodec c) { return c == ColdCodec::kZstd ? "zstd" : "zstd-shuffle"; }
+const char* ColdCodecName(ColdCodec c) {
+  switch (c) {
+    case ColdCodec::kZstd: return "zstd";
+    case ColdCodec::kZstdShuffle: return "zstd-shuffle";
+    case ColdCodec::kFloat16: return "float16";
+    case ColdCodec::kSq8: return "sq8";
+  }
+  return "?";
+}
 
 bool ParseColdCodec(const std::string& name, ColdCodec* out) {
   if (name == "zstd") *out = ColdCodec::kZstd;
   else if (name == "zstd-shuffle") *out = ColdCodec::kZstdShuffle;
+  else if (name == "float16") *out = ColdCodec::kFloat16;
+  else if (name == "sq8") *out = ColdCodec::kSq8;
   else return false;
   return true;
 }

@@ -2,12 +2,15 @@
 
 #include <zstd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <random>
 
 #include "cold/frame.h"
 #include "format/coding.h"
+#include "format/crc32c.h"
 
 using namespace aether;
 
@@ -28,10 +31,12 @@ std::string MakeFrame(uint32_t count, uint32_t dim, std::vector<int64_t>* ids, s
 
 const uint8_t* U(const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); }
 
+constexpr uint32_t kAllCodecs[] = {kCodecZstdRaw, kCodecZstdShuffle, kCodecFloat16, kCodecSq8};
+
 }  // namespace
 
-TEST_CASE("a frame round-trips its row ids and vectors exactly, with either codec") {
-  for (uint32_t codec : {kCodecZstdRaw, kCodecZstdShuffle}) {
+TEST_CASE("a frame round-trips its row ids and vectors exactly, with every codec") {
+  for (uint32_t codec : kAllCodecs) {
     CAPTURE(codec);
     std::vector<int64_t> ids;
     std::vector<float> vecs;
@@ -86,28 +91,139 @@ TEST_CASE("the frame header is byte-exact as documented") {
   CHECK(DecodeFixed32(p + kFrameHeaderSize) == 0xFD2FB528u);
 }
 
-TEST_CASE("every truncation of a frame is reported as corruption") {
-  std::vector<int64_t> ids;
-  std::vector<float> vecs;
-  std::string f = MakeFrame(20, 8, &ids, &vecs);
-  for (size_t n = 0; n < f.size(); ++n) {
-    DecodedFrame d;
-    Status s = DecodeFrame(U(f), n, 8, &d);
-    CHECK_MESSAGE(s.code() == Code::kCorruption, "prefix of " << n << " bytes: " << s.ToString());
+TEST_CASE("every truncation of a frame is reported as corruption, with every codec") {
+  for (uint32_t codec : kAllCodecs) {
+    CAPTURE(codec);
+    std::vector<int64_t> ids;
+    std::vector<float> vecs;
+    std::string f = MakeFrame(20, 8, &ids, &vecs, codec);
+    for (size_t n = 0; n < f.size(); ++n) {
+      DecodedFrame d;
+      Status s = DecodeFrame(U(f), n, 8, &d);
+      CHECK_MESSAGE(s.code() == Code::kCorruption, "prefix of " << n << " bytes: " << s.ToString());
+    }
   }
 }
 
-TEST_CASE("every single-byte corruption of a frame is detected") {
-  std::vector<int64_t> ids;
-  std::vector<float> vecs;
-  std::string f = MakeFrame(10, 4, &ids, &vecs);
-  for (size_t i = 0; i < f.size(); ++i) {
-    std::string g = f;
-    g[i] = static_cast<char>(g[i] ^ 0x20);
-    DecodedFrame d;
-    Status s = DecodeFrame(U(g), g.size(), 4, &d);
-    CHECK_MESSAGE(s.code() == Code::kCorruption, "byte " << i << ": " << s.ToString());
+TEST_CASE("every single-byte corruption of a frame is detected, with every codec") {
+  for (uint32_t codec : kAllCodecs) {
+    CAPTURE(codec);
+    std::vector<int64_t> ids;
+    std::vector<float> vecs;
+    std::string f = MakeFrame(10, 4, &ids, &vecs, codec);
+    FrameHeader h;
+    REQUIRE(DecodeFrameHeader(U(f), 4, &h).ok());
+    for (size_t i = 0; i < f.size(); ++i) {
+      std::string g = f;
+      g[i] = static_cast<char>(g[i] ^ 0x20);
+      DecodedFrame d;
+      Status s = DecodeFrame(U(g), g.size(), 4, &d);
+      CHECK_MESSAGE(s.code() == Code::kCorruption, "byte " << i << ": " << s.ToString());
+      // What a search reads of it: the scan section of a quantized frame.
+      if (i < h.scan_size()) {
+        s = DecodeFrameScan(U(g), h.scan_size(), 4, &d);
+        CHECK_MESSAGE(s.code() == Code::kCorruption, "scan, byte " << i << ": " << s.ToString());
+      }
+    }
   }
+}
+
+TEST_CASE("quantized frames: exact vectors in full, approximations in the scan, each within its codec's error") {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> g(0, 2);
+  for (uint32_t codec : {kCodecFloat16, kCodecSq8}) {
+    for (uint32_t count : {1u, 2u, 37u, 1024u}) {
+      CAPTURE(codec);
+      CAPTURE(count);
+      const uint32_t dim = 13;
+      std::vector<int64_t> ids(count);
+      std::vector<float> vecs(size_t(count) * dim);
+      for (uint32_t i = 0; i < count; ++i) ids[i] = 5 + 2 * i;
+      for (auto& v : vecs) v = g(rng);
+      vecs[0] = 1e6f;   // beyond binary16: saturates in the scan, exact in full
+      vecs[1] = -0.0f;
+      auto f = EncodeFrame(ids.data(), vecs.data(), count, dim, codec);
+      REQUIRE(f.ok());
+      FrameHeader h;
+      REQUIRE(DecodeFrameHeader(U(*f), dim, &h).ok());
+      CHECK(h.quantized());
+      CHECK(f->size() == h.frame_size());
+      CHECK(h.scan_size() < h.frame_size());
+      DecodedFrame full, scan;
+      REQUIRE(DecodeFrame(U(*f), f->size(), dim, &full).ok());
+      CHECK_FALSE(full.approximate);
+      CHECK(full.row_ids == ids);
+      CHECK(std::memcmp(full.vectors.data(), vecs.data(), vecs.size() * 4) == 0);
+      // A search decodes from the scan section alone.
+      REQUIRE(DecodeFrameScan(U(*f), h.scan_size(), dim, &scan).ok());
+      CHECK(scan.approximate);
+      CHECK(scan.row_ids == ids);
+      REQUIRE(scan.vectors.size() == vecs.size());
+      for (uint32_t j = 0; j < dim; ++j) {
+        float lo = vecs[j], hi = vecs[j];
+        for (uint32_t i = 0; i < count; ++i) {
+          lo = std::min(lo, vecs[size_t(i) * dim + j]);
+          hi = std::max(hi, vecs[size_t(i) * dim + j]);
+        }
+        for (uint32_t i = 0; i < count; ++i) {
+          const float x = vecs[size_t(i) * dim + j], y = scan.vectors[size_t(i) * dim + j];
+          if (codec == kCodecFloat16) {
+            const float want = std::clamp(x, -65504.0f, 65504.0f);
+            CHECK(std::fabs(y - want) <= std::fabs(want) * 0x1p-11f + 0x1p-25f);
+          } else {
+            // Half a step, plus the float rounding of min + code * step.
+            const double step = (double(hi) - lo) / 255;
+            CHECK(std::fabs(double(y) - x) <= step / 2 + 1e-6 * (std::fabs(lo) + std::fabs(hi)));
+          }
+        }
+      }
+      // The full rows, one at a time, as a re-rank reads them.
+      std::vector<float> row(dim);
+      for (uint32_t i = 0; i < count; i += 7) {
+        REQUIRE(DecodeFullRow(U(*f) + h.full_row_offset(i), dim, ids[i], row.data()).ok());
+        CHECK(std::memcmp(row.data(), vecs.data() + size_t(i) * dim, dim * 4) == 0);
+        // The checksum covers the row id: a row read for another id fails.
+        CHECK(DecodeFullRow(U(*f) + h.full_row_offset(i), dim, ids[i] + 1, row.data()).code() == Code::kCorruption);
+      }
+    }
+  }
+}
+
+TEST_CASE("quantized frame layouts are byte-exact as documented") {
+  std::vector<int64_t> ids = {7, 9};
+  std::vector<float> vecs = {1.0f, -2.5f, 0.25f, 3.0f};  // two rows of two
+  auto f16 = EncodeFrame(ids.data(), vecs.data(), 2, 2, kCodecFloat16);
+  REQUIRE(f16.ok());
+  const uint8_t* p = U(*f16);
+  CHECK(DecodeFixed32(p + 12) == kCodecFloat16);
+  CHECK(DecodeFixed32(p + 20) == 2 * (8 + 2 * 2));                 // R: the scan section
+  CHECK(DecodeFixed32(p + 16) == 2 * (8 + 2 * 2) + 2 * (4 * 2 + 4));  // P: + full rows
+  const uint8_t* s = p + kFrameHeaderSize;
+  CHECK(DecodeFixed64(s) == 7);
+  CHECK(DecodeFixed64(s + 8) == 9);
+  CHECK(DecodeFixed16(s + 16) == 0x3C00);  // 1.0
+  CHECK(DecodeFixed16(s + 18) == 0xC100);  // -2.5
+  CHECK(DecodeFixed16(s + 20) == 0x3400);  // 0.25
+  CHECK(DecodeFixed16(s + 22) == 0x4200);  // 3.0
+  const uint8_t* row1 = s + 24 + 12;       // second full row: 2 floats + crc
+  CHECK(DecodeFloat(row1) == 0.25f);
+  CHECK(DecodeFloat(row1 + 4) == 3.0f);
+  uint8_t id[8];
+  EncodeFixed64(id, 9);
+  CHECK(crc32c::Unmask(DecodeFixed32(row1 + 8)) == crc32c::Extend(crc32c::Value(id, 8), row1, 8));
+  // The header CRC covers the header and the scan section only.
+  CHECK(crc32c::Unmask(DecodeFixed32(p + 24)) == crc32c::Extend(crc32c::Value(p, 24), s, 24));
+
+  auto sq8 = EncodeFrame(ids.data(), vecs.data(), 2, 2, kCodecSq8);
+  REQUIRE(sq8.ok());
+  p = U(*sq8);
+  s = p + kFrameHeaderSize;
+  CHECK(DecodeFixed32(p + 20) == 8 * 2 + 2 * (8 + 2));
+  CHECK(DecodeFloat(s + 16) == 0.25f);               // min of dimension 0
+  CHECK(DecodeFloat(s + 20) == -2.5f);               // min of dimension 1
+  CHECK(DecodeFloat(s + 24) == float(0.75 / 255));   // step of dimension 0
+  CHECK(DecodeFloat(s + 28) == float(5.5 / 255));    // step of dimension 1
+  CHECK(std::vector<int>(s + 32, s + 36) == std::vector<int>{255, 0, 0, 255});
 }
 
 TEST_CASE("a frame of another dimension is refused") {

@@ -34,7 +34,7 @@ Options:
   --metric TEXT:{l2,cosine,ip}=l2
                               Distance metric
   --hot-capacity UINT=65536   Memories the hot tier holds
-  --codec TEXT:{zstd-shuffle,zstd}=zstd-shuffle
-                              How cold frames store vectors (both lossless; see format-spec/cold_shard.md)
+  --codec TEXT:{zstd-shuffle,zstd,float16,sq8}=zstd-shuffle
+                              How cold frames store vectors: zstd-shuffle, zstd (lossless), float16, sq8 (scanned quantized, re-ranked at full precision; see format-spec/cold_shard.md)
 
 Example: aether init ./mem --dim 768 --metric cosine --hot-capacity 100000

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -116,4 +117,67 @@ TEST_CASE("identical vectors are at distance zero in every variant") {
 }
 
 }  // namespace
+TEST_CASE("binary16: every value converts exactly in every variant, and encoding rounds to nearest even") {
+  std::vector<uint16_t> all(65536);
+  for (uint32_t i = 0; i < 65536; ++i) all[i] = uint16_t(i);
+  std::vector<float> ref(65536);
+  for (uint32_t i = 0; i < 65536; ++i) ref[i] = HalfToFloat(uint16_t(i));
+  // Independent reference for the scalar decode: sign * 2^(e-15) * (1 + m/1024), subnormals m * 2^-24.
+  for (uint32_t i = 0; i < 65536; ++i) {
+    const uint32_t e = (i >> 10) & 31, m = i & 1023;
+    if (e == 31) {
+      CHECK(!std::isfinite(ref[i]));
+      CHECK((std::isnan(ref[i]) == (m != 0)));
+      continue;
+    }
+    double v = e == 0 ? std::ldexp(double(m), -24) : std::ldexp(1.0 + m / 1024.0, int(e) - 15);
+    if (i & 0x8000) v = -v;
+    REQUIRE_MESSAGE(double(ref[i]) == v, "half 0x" << std::hex << i);
+    CHECK(std::signbit(ref[i]) == bool(i & 0x8000));
+    CHECK(FloatToHalf(ref[i]) == i);  // exact values round-trip (both zeros too)
+  }
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!Supported(isa)) continue;
+    CAPTURE(For(isa).name);
+    for (size_t n : {size_t(0), size_t(1), size_t(7), size_t(8), size_t(9), size_t(65536)}) {
+      std::vector<float> out(n + 1, 42.0f);
+      For(isa).half_to_float(all.data(), out.data(), n);
+      CHECK(out[n] == 42.0f);  // nothing written past n
+      for (size_t i = 0; i < n; ++i)
+        if (!std::isnan(ref[i])) REQUIRE(std::memcmp(&out[i], &ref[i], 4) == 0);
+    }
+  }
+  // Encoding: the nearest half, ties to the even one; beyond 65520 infinity.
+  std::mt19937 rng(5);
+  std::vector<float> probes = {65504.0f, 65519.99f, 65520.0f, 1e9f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f, 0x1p-26f,
+                               0x1p-14f, 0x1.ffcp-15f, 1.0f + 0x1p-11f, 1.0f + 0x1.8p-10f, 3.14159f};
+  std::uniform_int_distribution<uint32_t> bits(0, 0xFFFFFFFFu);
+  for (int i = 0; i < 200000; ++i) {
+    uint32_t b = bits(rng);
+    b = (b & 0x80000000u) | ((b & 0x7FFFFFFFu) % 0x47800000u);  // |x| < 65536
+    float f;
+    std::memcpy(&f, &b, 4);
+    probes.push_back(f);
+  }
+  for (float f : probes) {
+    const uint16_t h = FloatToHalf(f);
+    const double x = std::fabs(double(f));
+    const double got = std::fabs(double(HalfToFloat(h)));
+    if (x >= 65520) {
+      CHECK(std::isinf(got));
+      continue;
+    }
+    CHECK(std::signbit(HalfToFloat(h)) == std::signbit(f));
+    // No other half is nearer; at a tie the mantissa is even.
+    const uint16_t a = h & 0x7FFF;
+    for (int step : {-1, 1}) {
+      if ((a == 0 && step < 0) || a + step > 0x7BFF) continue;
+      const double other = double(HalfToFloat(uint16_t(a + step)));
+      const double mine = std::fabs(got - x), theirs = std::fabs(other - x);
+      REQUIRE_MESSAGE(mine <= theirs, "f=" << f);
+      if (mine == theirs) CHECK((a & 1) == 0);
+    }
+  }
+}
+
 }  // namespace aether::simd

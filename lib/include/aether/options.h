@@ -15,13 +15,21 @@ class Env;
 enum class Metric : int { kL2 = 0, kCosine = 1, kInnerProduct = 2 };
 enum class Tier : int { kHot = 0, kCold = 1 };
 // How cold frames store vectors (format-spec/cold_shard.md; the numbers are
-// the frame codec numbers). Both are lossless.
-//   zstd          zstd over the raw float32 bytes
-//   zstd-shuffle  zstd over the float32 bytes regrouped by byte position
-//                 (all first bytes, then all second bytes, ...): the exponent
-//                 bytes compress, the noisy mantissa bytes are stored as-is
-//                 and decompress at memory speed. The default.
-enum class ColdCodec : int { kZstd = 0, kZstdShuffle = 1 };
+// the frame codec numbers).
+//   zstd          lossless: zstd over the raw float32 bytes
+//   zstd-shuffle  lossless: zstd over the float32 bytes regrouped by byte
+//                 position (all first bytes, then all second bytes, ...): the
+//                 exponent bytes compress, the noisy mantissa bytes are
+//                 stored as-is and decompress at memory speed. The default.
+//   float16       a search scans binary16 copies of the vectors, then
+//                 re-ranks its best candidates with the full-precision
+//                 vectors kept beside them (uncompressed): faster scans,
+//                 more bytes on disk, results exact for what it re-ranks
+//   sq8           the same with 8-bit codes (per frame and dimension, a
+//                 minimum and a step) instead of binary16
+enum class ColdCodec : int { kZstd = 0, kZstdShuffle = 1, kFloat16 = 2, kSq8 = 3 };
+// True for the codecs whose search scan is approximate and re-ranked.
+inline bool Quantized(ColdCodec c) { return c == ColdCodec::kFloat16 || c == ColdCodec::kSq8; }
 
 const char* MetricName(Metric m);
 bool ParseMetric(const std::string& name, Metric* out);
@@ -70,6 +78,11 @@ struct SearchOptions {
   TierFilter tiers = TierFilter::kAll;
   bool with_payload = false;
   uint32_t threads = 0;  // scan threads (0: one per core)
+  // Quantized cold frames (float16, sq8): each query keeps its best
+  // rerank * k approximate candidates from them and re-ranks those with
+  // their full-precision vectors (0: kDefaultRerank).
+  uint32_t rerank = 0;
+  static constexpr uint32_t kDefaultRerank = 4;
 };
 
 struct SearchHit {

@@ -24,7 +24,11 @@ class Store {
  public:
   // The on-disk format version this binary writes (and the newest it reads).
   // 2: the cold_codec config key and frame codec 1 (1 is still read).
-  static constexpr uint32_t kFormatVersion = 2;
+  // 3: frame codecs 2 and 3 (float16, sq8). A store is created with the
+  // lowest version that holds its codec (3 only for float16 and sq8), so
+  // an older aether still opens the others.
+  static constexpr uint32_t kFormatVersion = 3;
+  static uint32_t FormatVersionFor(ColdCodec codec) { return Quantized(codec) ? 3 : 2; }
 
   // Creates an empty store in `path` (created if missing; must be empty).
   static Status Create(const std::string& path, const StoreConfig& config, Env* env = nullptr);

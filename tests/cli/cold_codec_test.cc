@@ -1,0 +1,231 @@
+// The quantized cold codecs (float16, sq8) end to end: a search scans
+// approximations and re-ranks at full precision, so with enough candidates
+// it is exact (checked against brute force), and everything that is not a
+// search (get, ascend, rebuild-index, verify) sees the exact vectors. Damage
+// to either part of a frame is reported, never returned.
+#include <doctest/doctest.h>
+
+#include <sqlite3.h>
+
+#include <cstring>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "format/coding.h"
+#include "test_util.h"
+
+using namespace aether::test;
+
+namespace {
+
+std::string QueriesJsonl(const std::vector<Mem>& qs) {
+  std::string out;
+  for (const auto& q : qs) out += "{\"id\":\"" + q.id + "\",\"vector\":" + VectorJson(q.vec) + "}\n";
+  return out;
+}
+
+nlohmann::json Stats(const std::string& store) {
+  return nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
+}
+
+// Where memory `id` lives in the cold tier: shard path, frame offset, index.
+struct ColdPlace {
+  std::string path;
+  uint64_t frame_offset = 0;
+  uint32_t index = 0;
+};
+
+ColdPlace PlaceOf(const std::string& store, const std::string& id) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db,
+                             "SELECT s.path, m.frame_offset, m.frame_index FROM memories m JOIN shards s "
+                             "ON s.shard_id = m.shard_id WHERE m.id = ? AND m.tier = 1",
+                             -1, &st, nullptr) == SQLITE_OK);
+  sqlite3_bind_text(st, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  ColdPlace p{store + "/" + reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
+              uint64_t(sqlite3_column_int64(st, 1)), uint32_t(sqlite3_column_int64(st, 2))};
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return p;
+}
+
+double Recall(const std::vector<Hit>& got, const std::vector<std::pair<double, std::string>>& want) {
+  std::set<std::string> truth;
+  for (const auto& w : want) truth.insert(w.second);
+  double r = 0;
+  for (const auto& h : got) r += truth.count(h.id) / double(want.size());
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("float16 and sq8 stores: re-ranked searches give the brute-force top-k for l2, cosine and ip") {
+  const uint32_t dim = 16;
+  auto mems = RandomMems(1500, dim, 21);
+  auto qs = RandomMems(20, dim, 22, "q");
+  for (std::string codec : {"float16", "sq8"}) {
+    for (std::string metric : {"l2", "cosine", "ip"}) {
+      CAPTURE(codec);
+      CAPTURE(metric);
+      TempDir dir;
+      std::string store = dir / "s";
+      // One store is created by ingest --codec, the others by init --codec.
+      if (metric == "l2") {
+        auto r = Aether({"ingest", store, "--codec", codec, "--dim", "16", "--metric", metric, "--hot-capacity", "300",
+                         "--batch", "400"},
+                        ToJsonl(mems));
+        REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+      } else {
+        REQUIRE(Aether({"init", store, "--dim", "16", "--metric", metric, "--hot-capacity", "300", "--codec", codec})
+                    .exit_code == 0);
+        auto r = Aether({"ingest", store, "--batch", "400"}, ToJsonl(mems));
+        REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+      }
+      auto st = Stats(store);
+      CHECK(st["cold_codec"] == codec);
+      CHECK(st["format_version"] == 3);
+      CHECK(st["cold_memories"] == 1200);
+      // Every cold memory a candidate (150 x 10 >= 1,200): exact.
+      auto all = ParseSearchOutput(
+          Aether({"search", store, "--queries", "-", "--no-touch", "--rerank", "150"}, QueriesJsonl(qs)).out);
+      auto dflt = ParseSearchOutput(Aether({"search", store, "--queries", "-", "--no-touch"}, QueriesJsonl(qs)).out);
+      REQUIRE(all.size() == qs.size());
+      REQUIRE(dflt.size() == qs.size());
+      double recall = 0;
+      for (size_t i = 0; i < qs.size(); ++i) {
+        auto want = BruteForce(mems, qs[i].vec, 10, metric);
+        CHECK_MESSAGE(SameTopK(all[i], want), "query " << i);
+        recall += Recall(dflt[i], want) / double(qs.size());
+        // Whatever the candidates, the distances printed are exact ones.
+        for (const Hit& h : dflt[i]) {
+          const auto& v = mems[std::stoul(h.id.substr(1))].vec;
+          auto one = BruteForce({Mem{h.id, v}}, qs[i].vec, 1, metric);
+          CHECK(std::abs(h.distance - one[0].first) <= 1e-4 * (1 + std::abs(one[0].first)));
+        }
+      }
+      MESSAGE(codec << " " << metric << ": recall@10 at the default re-rank (4 x k): " << recall);
+      CHECK(recall >= 0.9);
+      // Not a search: the exact vectors.
+      auto got = GetAll(store, Ids(mems));
+      REQUIRE(got.size() == mems.size());
+      size_t same = 0;
+      for (const auto& m : mems) same += got[m.id] == m.vec;
+      CHECK(same == mems.size());
+      // The index keeps the codec; probing every partition is exact again.
+      auto rb = Aether({"rebuild-index", store, "--format", "json", "--seed", "3"});
+      REQUIRE_MESSAGE(rb.exit_code == 0, rb.err);
+      const auto parts = std::to_string(int(nlohmann::json::parse(rb.out)["partitions"]));
+      auto idx = ParseSearchOutput(Aether({"search", store, "--queries", "-", "--no-touch", "--rerank", "150",
+                                           "--nprobe", parts, "--threads", "1"},
+                                          QueriesJsonl(qs))
+                                       .out);
+      REQUIRE(idx.size() == qs.size());
+      for (size_t i = 0; i < qs.size(); ++i) CHECK(SameTopK(idx[i], BruteForce(mems, qs[i].vec, 10, metric)));
+      // Ascend brings exact vectors back to the hot tier; descend writes them
+      // quantized again.
+      REQUIRE(Aether({"ascend", store, "m1400", "m1401", "--evict"}).exit_code == 0);
+      REQUIRE(Aether({"descend", store, "m0", "m1400"}).exit_code == 0);
+      got = GetAll(store, {"m0", "m1400", "m1401"});
+      CHECK(got["m0"] == mems[0].vec);
+      CHECK(got["m1400"] == mems[1400].vec);
+      CHECK(got["m1401"] == mems[1401].vec);
+      // Garbage in the frames (the moves above, deletes, a replace), right
+      // where the queries look: the cold nearest of queries 1 and 2 are
+      // deleted, that of query 3 is moved onto query 0. The re-rank checks
+      // each candidate's place, so the dead copies never show.
+      auto first_cold = [&](const std::vector<Hit>& hits) {
+        for (const Hit& h : hits)
+          if (h.tier == "cold") return h.id;
+        FAIL("no cold hit");
+        return std::string();
+      };
+      const std::string del1 = first_cold(idx[1]), del2 = first_cold(idx[2]), moved = first_cold(idx[3]);
+      REQUIRE(del1 != del2);
+      REQUIRE(Aether({"delete", store, del1, del2}).exit_code == 0);
+      std::vector<Mem> now;
+      for (Mem m : mems) {
+        if (m.id == del1 || m.id == del2) continue;
+        if (m.id == moved) m.vec = qs[0].vec;
+        now.push_back(m);
+      }
+      REQUIRE(Aether({"ingest", store, "--on-duplicate", "replace"},
+                     ToJsonl({Mem{moved, qs[0].vec}})).exit_code == 0);
+      auto after = ParseSearchOutput(Aether({"search", store, "--queries", "-", "--no-touch", "--rerank", "150",
+                                             "--nprobe", parts},
+                                            QueriesJsonl(qs))
+                                         .out);
+      REQUIRE(after.size() == qs.size());
+      for (size_t i = 0; i < qs.size(); ++i) CHECK(SameTopK(after[i], BruteForce(now, qs[i].vec, 10, metric)));
+      auto v = Aether({"verify", store});
+      CHECK_MESSAGE(v.exit_code == 0, v.err);
+    }
+  }
+}
+
+TEST_CASE("quantized frames: damage to a full-precision row or to the scan section is reported, never returned") {
+  const uint32_t dim = 8;
+  auto mems = RandomMems(400, dim, 5);
+  for (std::string codec : {"float16", "sq8"}) {
+    CAPTURE(codec);
+    TempDir dir;
+    std::string store = dir / "s";
+    REQUIRE(Aether({"init", store, "--dim", "8", "--hot-capacity", "1", "--codec", codec}).exit_code == 0);
+    REQUIRE(Aether({"ingest", store}, ToJsonl(mems)).exit_code == 0);
+    // The query is memory m200 itself: its own row is re-ranked first.
+    const std::string q = VectorJson(mems[200].vec);
+    auto ok = ParseSearchOutput(Aether({"search", store, "--vector", q, "--no-touch", "-k", "3"}).out);
+    REQUIRE(ok.size() == 1);
+    REQUIRE(ok[0][0].id == "m200");
+    CHECK(ok[0][0].distance == 0.0);
+
+    ColdPlace p = PlaceOf(store, "m200");
+    std::string bytes = ReadFile(p.path);
+    const auto* f = reinterpret_cast<const uint8_t*>(bytes.data()) + p.frame_offset;
+    const uint32_t scan_len = aether::DecodeFixed32(f + 20);
+    const uint64_t row = p.frame_offset + 28 + scan_len + uint64_t(p.index) * (4 * dim + 4);
+    FlipByte(p.path, row + 5);  // inside m200's second float
+    auto r = Aether({"search", store, "--vector", q, "--no-touch", "-k", "3"});
+    CHECK(r.exit_code == 79);
+    CHECK_MESSAGE(r.err.find(p.path) != std::string::npos, r.err);
+    CHECK(r.err.find("checksum mismatch") != std::string::npos);
+    auto v = Aether({"verify", store});
+    CHECK(v.exit_code == 1);  // problems found
+    CHECK_MESSAGE(v.out.find(p.path + ": frame at offset " + std::to_string(p.frame_offset) + ": full-precision row") !=
+                      std::string::npos,
+                  v.out << v.err);
+    CHECK(Aether({"get", store, "m200"}).exit_code == 79);
+    // A search whose candidates avoid that row still runs: it is not read.
+    auto far = Aether({"search", store, "--vector", VectorJson(std::vector<float>(dim, 50.0f)), "--no-touch", "-k", "1",
+                       "--rerank", "1"});
+    CHECK(far.exit_code == 0);
+    FlipByte(p.path, row + 5);  // repaired
+    CHECK(Aether({"verify", store}).exit_code == 0);
+
+    FlipByte(p.path, p.frame_offset + 28 + 8ull * 3);  // the scan section
+    r = Aether({"search", store, "--vector", q, "--no-touch"});
+    CHECK(r.exit_code == 79);
+    CHECK(r.err.find("frame at offset " + std::to_string(p.frame_offset)) != std::string::npos);
+    CHECK(Aether({"verify", store}).exit_code == 1);
+  }
+}
+
+TEST_CASE("a quantized codec in a store of format version 2 is refused as corruption") {
+  TempDir dir;
+  std::string store = dir / "s";
+  REQUIRE(Aether({"init", store, "--dim", "2", "--codec", "sq8"}).exit_code == 0);
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE config SET value='2' WHERE key='format_version'", nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
+  sqlite3_close(db);
+  auto r = Aether({"stats", store});
+  CHECK(r.exit_code == 79);
+  CHECK(r.err.find("cold_codec 'sq8' in a version 2 store") != std::string::npos);
+  // Lossless stores keep format version 2, which an older aether opens.
+  REQUIRE(Aether({"init", dir / "z", "--dim", "2"}).exit_code == 0);
+  CHECK(Stats(dir / "z")["format_version"] == 2);
+}
