@@ -5,6 +5,7 @@
 #include <cstring>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define AETHER_X86 1
 #endif
@@ -244,6 +245,14 @@ const Kernels kAvx512{Isa::kAvx512, "avx512", DotAvx512, L2Avx512, L2Many<L2Avx5
                       HalfToFloatF16c};
 #endif
 
+#if AETHER_X86
+// CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports has no "f16c").
+bool HasF16c() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
+#endif
+
 const Kernels& Choose() {
   Isa best = Isa::kScalar;
   if (Supported(Isa::kAvx512)) best = Isa::kAvx512;
@@ -303,9 +312,9 @@ bool Supported(Isa isa) {
       return true;
 #if AETHER_X86
     case Isa::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && HasF16c();
     case Isa::kAvx512:
-      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && HasF16c();
 #endif
     default:
       return false;

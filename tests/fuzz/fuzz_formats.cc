@@ -1,5 +1,6 @@
 // libFuzzer target: every format-spec reader on arbitrary bytes — the frame
-// decoder, a shard file (header + frame scan), a hot slot file, and a
+// decoders (whole, scan section, full row), a shard file (header, exact and
+// search scans, full-row reads), a hot slot file, and a
 // centroids file. None may crash, hang or read out of bounds.
 #include <unistd.h>
 
@@ -36,12 +37,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint32_t dim = 1 + data[0] % 8;
   DecodedFrame frame;
   (void)DecodeFrame(data, size, dim, &frame);
+  (void)DecodeFrameScan(data, size, dim, &frame);
+  std::vector<float> row(dim);
+  if (size >= FrameHeader::full_row_size(dim)) (void)DecodeFullRow(data, dim, 1, row.data());
 
   Env* env = Env::Default();
   std::string path = TempPath();
   WriteAll(path, data, size);
-  if (auto shard = ShardFile::Open(env, path, dim, false); shard.ok())
+  if (auto shard = ShardFile::Open(env, path, dim, false); shard.ok()) {
     (void)(*shard)->Scan(size, [](uint64_t, const DecodedFrame&) { return Status::Ok(); });
+    (void)(*shard)->Scan(size, [](uint64_t, const DecodedFrame&) { return Status::Ok(); },
+                         ShardFile::ScanMode::kSearch);
+    for (uint32_t i = 0; i < 3; ++i) (void)(*shard)->ReadFullRow(ShardFile::kHeaderSize, i, 2 + i, row.data());
+  }
   if (auto hot = SlotFile::Open(env, path, dim, false); hot.ok()) {
     auto n = (*hot)->SlotCount();
     std::vector<float> v(dim);
