@@ -83,21 +83,36 @@ Status ShardFile::ReadFrameAt(uint64_t offset, uint64_t limit, ScanMode mode, De
   return Status::Ok();
 }
 
-Status ShardFile::ReadFullRow(uint64_t offset, uint32_t index, int64_t row_id, float* out) {
-  auto where = [&](const Status& s) {
+Status ShardFile::ReadFullRows(uint64_t offset, size_t n, const uint32_t* indexes, const int64_t* row_ids,
+                               float* out) {
+  auto where = [&](const Status& s, uint32_t index) {
     return s.WithContext(fmt::format("{}: frame at offset {}, record {}", path(), offset, index));
   };
+  if (n == 0) return Status::Ok();
   uint8_t header[kFrameHeaderSize];
-  AETHER_RETURN_IF_ERROR(where(file_->Read(offset, kFrameHeaderSize, header)));
+  AETHER_RETURN_IF_ERROR(where(file_->Read(offset, kFrameHeaderSize, header), indexes[0]));
   FrameHeader h;
-  AETHER_RETURN_IF_ERROR(where(DecodeFrameHeader(header, dim_, &h)));
-  if (!h.quantized() || index >= h.count)
-    return where(Status::Corruption(fmt::format("no full-precision row {} in a frame of {} records, codec {}", index,
-                                                h.count, h.codec)));
-  thread_local std::vector<uint8_t> row;
-  row.resize(FrameHeader::full_row_size(dim_));
-  AETHER_RETURN_IF_ERROR(where(file_->Read(offset + h.full_row_offset(index), row.size(), row.data())));
-  return where(DecodeFullRow(row.data(), dim_, row_id, out));
+  AETHER_RETURN_IF_ERROR(where(DecodeFrameHeader(header, dim_, &h), indexes[0]));
+  const uint64_t row_size = FrameHeader::full_row_size(dim_);
+  constexpr uint32_t kMaxGap = 64;  // rows further apart than this are read separately
+  thread_local std::vector<uint8_t> buf;
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    while (j < n && indexes[j] >= indexes[j - 1] && indexes[j] - indexes[j - 1] <= kMaxGap) ++j;
+    const uint32_t first = indexes[i], last = indexes[j - 1];
+    if (!h.quantized() || last >= h.count || first > last)
+      return where(Status::Corruption(fmt::format("no full-precision row {} in a frame of {} records, codec {}", last,
+                                                  h.count, h.codec)),
+                   last);
+    buf.resize((uint64_t(last - first) + 1) * row_size);
+    AETHER_RETURN_IF_ERROR(where(file_->Read(offset + h.full_row_offset(first), buf.size(), buf.data()), first));
+    for (size_t k = i; k < j; ++k)
+      AETHER_RETURN_IF_ERROR(where(DecodeFullRow(buf.data() + uint64_t(indexes[k] - first) * row_size, dim_,
+                                                 row_ids[k], out + k * dim_),
+                                   indexes[k]));
+    i = j;
+  }
+  return Status::Ok();
 }
 
 Status ShardFile::ReadFrame(uint64_t offset, DecodedFrame* out) {

@@ -51,7 +51,13 @@ class ShardFile {
               ScanMode mode = ScanMode::kExact);
   // Reads full-precision row `index` of the quantized frame at `offset`,
   // checked against its checksum and `row_id`, into out[0, dim).
-  Status ReadFullRow(uint64_t offset, uint32_t index, int64_t row_id, float* out);
+  Status ReadFullRow(uint64_t offset, uint32_t index, int64_t row_id, float* out) {
+    return ReadFullRows(offset, 1, &index, &row_id, out);
+  }
+  // The same for n rows, indexes ascending, into out[i * dim, (i + 1) * dim):
+  // one read per run of nearby rows (a re-rank asks for a few rows of many
+  // frames, often several of one).
+  Status ReadFullRows(uint64_t offset, size_t n, const uint32_t* indexes, const int64_t* row_ids, float* out);
 
  private:
   ShardFile(std::unique_ptr<File> file, uint32_t dim) : file_(std::move(file)), dim_(dim) {}

@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -90,24 +91,6 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
   LiveChecker live(db_.get());
   std::mutex live_mu;  // one SQLite connection: liveness checks are serialized
 
-  // Offers row `row_id` with vector x to the listed queries; `check` proves
-  // liveness (called only when some query would admit the row).
-  auto offer = [&](std::vector<TopK>& into, const std::vector<uint32_t>& qs, int64_t row_id, const float* x,
-                   auto&& check) -> Status {
-    bool checked = false;
-    for (uint32_t q : qs) {
-      Candidate c{Distance(metric, prepared[q], x, dim), row_id};
-      if (!into[q].Admits(c)) continue;
-      if (!checked) {
-        std::lock_guard<std::mutex> l(live_mu);
-        AETHER_ASSIGN_OR_RETURN(bool ok, check());
-        if (!ok) return Status::Ok();  // not live: no query may use it
-        checked = true;
-      }
-      into[q].Push(c);
-    }
-    return Status::Ok();
-  };
   std::vector<uint32_t> all_queries(queries.size());
   for (uint32_t q = 0; q < all_queries.size(); ++q) all_queries[q] = q;
 
@@ -184,13 +167,66 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
     for (const auto& q : queries) packed.insert(packed.end(), q.begin(), q.end());
   const float rounding = float(dim) * 2.4e-7f;  // relative worst case of a float dot product
 
-  struct HotScratch {
-    std::vector<float> dist, xt, xnorm2, dots;
+  struct Scratch {
+    std::vector<float> dist, xt, xnorm2, dots, qpacked;
     std::vector<int64_t> rows;
     std::vector<char> checked;
+    std::vector<int64_t> placed;
     std::vector<uint8_t> block;
   };
-  auto scan_hot = [&](std::vector<TopK>& into, const Work& w, HotScratch& sc) -> Status {
+  // The batch path, for hot blocks and cold frames alike: n vectors x (rows
+  // `stride` floats apart) against the queries qs (their vectors packed
+  // row-major in qp). The block is transposed once, then the dot products of
+  // kTile queries at a time are taken against it (the block stays in cache
+  // for the whole batch). The distance derived from a dot product is a
+  // lower bound after subtracting its worst-case rounding error, compared
+  // with bound(q) in the metric's own monotone form (squared for L2): first
+  // a branch-free (vectorized) pass for the bounds, then visit(q, i) for
+  // each row that passes, which computes the exact distance and offers it.
+  auto scan_tiled = [&](const float* x, uint64_t n, uint64_t stride, const uint32_t* qs, size_t nqs, const float* qp,
+                        Scratch& sc, auto&& bound, auto&& visit) -> Status {
+    sc.xt.resize(size_t(dim) * n);
+    sc.dist.resize(n);
+    sc.xnorm2.resize(n);
+    sc.dots.resize(kTile * n);
+    for (uint64_t i = 0; i < n; ++i) {
+      const float* v = x + i * stride;
+      for (uint32_t j = 0; j < dim; ++j) sc.xt[size_t(j) * n + i] = v[j];
+      sc.xnorm2[i] = kernels.dot(v, v, dim);
+    }
+    for (size_t q0 = 0; q0 < nqs; q0 += kTile) {
+      const size_t nq = std::min(kTile, nqs - q0);
+      DotsTransposed(qp + q0 * dim, nq, dim, sc.xt.data(), uint32_t(n), sc.dots.data());
+      for (size_t p = 0; p < nq; ++p) {
+        const uint32_t q = qs[q0 + p];
+        const float* dots = sc.dots.data() + p * n;
+        const float qn2 = qnorm2[q];
+        float* lower = sc.dist.data();
+        const float keep = 1.0f - 2 * rounding;
+        if (metric == Metric::kL2) {
+          for (uint64_t i = 0; i < n; ++i) lower[i] = keep * (qn2 + sc.xnorm2[i]) - 2 * dots[i];
+        } else if (metric == Metric::kInnerProduct) {
+          for (uint64_t i = 0; i < n; ++i) lower[i] = -dots[i] - rounding * (qn2 + sc.xnorm2[i]);
+        } else {
+          for (uint64_t i = 0; i < n; ++i) {
+            const float denom = std::sqrt(qn2 * sc.xnorm2[i]);
+            // A zero norm gives NaN or inf here; 0 then lets the exact path decide.
+            const float v = 1.0f - (dots[i] + rounding * (qn2 + sc.xnorm2[i])) / denom;
+            lower[i] = denom > 0 ? v : 0.0f;
+          }
+        }
+        auto as_filter = [&](float d) { return metric == Metric::kL2 ? d * d : d; };
+        float limit = as_filter(bound(q));
+        for (uint64_t i = 0; i < n; ++i) {
+          if (lower[i] > limit) continue;
+          AETHER_RETURN_IF_ERROR(visit(q, i));
+          limit = as_filter(bound(q));
+        }
+      }
+    }
+    return Status::Ok();
+  };
+  auto scan_hot = [&](std::vector<TopK>& into, const Work& w, Scratch& sc) -> Status {
     const uint64_t n = w.end_slot - w.first_slot;
     // Read, not mapped: a one-shot process would pay a page fault per page
     // of a map, and a block read into a reused buffer stays in cache.
@@ -248,52 +284,15 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
       }
       return Status::Ok();
     }
-    sc.xt.resize(size_t(dim) * n);
-    sc.dist.resize(n);
-    sc.xnorm2.resize(n);
-    sc.dots.resize(kTile * n);
     sc.rows.resize(n);
-    for (uint64_t i = 0; i < n; ++i) {
-      const float* x = SlotFile::SlotVector(first + i * slot_size);
-      sc.rows[i] = SlotFile::SlotRowId(first + i * slot_size);
-      for (uint32_t j = 0; j < dim; ++j) sc.xt[size_t(j) * n + i] = x[j];
-      sc.xnorm2[i] = kernels.dot(x, x, dim);
-    }
-    for (size_t q0 = 0; q0 < queries.size(); q0 += kTile) {
-      const size_t nq = std::min(kTile, queries.size() - q0);
-      DotsTransposed(packed.data() + q0 * dim, nq, dim, sc.xt.data(), uint32_t(n), sc.dots.data());
-      for (size_t p = 0; p < nq; ++p) {
-        const uint32_t q = uint32_t(q0 + p);
-        const float* dots = sc.dots.data() + p * n;
-        const float qn2 = qnorm2[q];
-        // The filter compares a lower bound of the distance with the query's
-        // current bound, in the metric's own monotone form (squared for L2).
-        // First a branch-free (vectorized) pass for the lower bounds, then a
-        // sparse pass over the rows whose bound passes.
-        float* lower = sc.dist.data();
-        const float keep = 1.0f - 2 * rounding;
-        if (metric == Metric::kL2) {
-          for (uint64_t i = 0; i < n; ++i) lower[i] = keep * (qn2 + sc.xnorm2[i]) - 2 * dots[i];
-        } else if (metric == Metric::kInnerProduct) {
-          for (uint64_t i = 0; i < n; ++i) lower[i] = -dots[i] - rounding * (qn2 + sc.xnorm2[i]);
-        } else {
-          for (uint64_t i = 0; i < n; ++i) {
-            const float denom = std::sqrt(qn2 * sc.xnorm2[i]);
-            // A zero norm gives NaN or inf here; 0 then lets the exact path decide.
-            const float v = 1.0f - (dots[i] + rounding * (qn2 + sc.xnorm2[i])) / denom;
-            lower[i] = denom > 0 ? v : 0.0f;
-          }
-        }
-        auto as_filter = [&](float d) { return metric == Metric::kL2 ? d * d : d; };
-        float limit = as_filter(into[q].Bound());
-        for (uint64_t i = 0; i < n; ++i) {
-          if (lower[i] > limit || sc.rows[i] <= 0 || sc.checked[i] == 2) continue;
-          AETHER_RETURN_IF_ERROR(offer_row(q, i, exact(q, i)));
-          limit = as_filter(into[q].Bound());
-        }
-      }
-    }
-    return Status::Ok();
+    for (uint64_t i = 0; i < n; ++i) sc.rows[i] = SlotFile::SlotRowId(first + i * slot_size);
+    return scan_tiled(
+        SlotFile::SlotVector(first), n, slot_floats, all_queries.data(), all_queries.size(), packed.data(), sc,
+        [&](uint32_t q) { return into[q].Bound(); },
+        [&](uint32_t q, uint64_t i) -> Status {
+          if (sc.rows[i] <= 0 || sc.checked[i] == 2) return Status::Ok();
+          return offer_row(q, i, exact(q, i));
+        });
   };
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const size_t n_threads = std::min<size_t>(options.threads ? options.threads : cores, work.size());
@@ -307,35 +306,65 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
   };
   std::vector<std::vector<FramePlace>> places(n_threads);
 
-  // A cold shard: a lossless frame's rows are offered with their exact
-  // distances. A quantized frame's (float16, sq8) go with approximate ones
-  // to each query's candidates for the re-rank below, unchecked: a
-  // candidate there is named by its place (an index into the thread's
-  // `places`, tagged with the thread), and only the places that survive to
-  // the re-rank are checked for liveness, far fewer lookups than checking
-  // every admission.
-  auto scan_cold = [&](size_t t, const Work& w) -> Status {
+  // A cold shard, frame by frame, for the queries that probe it (in tiles
+  // when there are kTile or more). A lossless frame's rows are offered with
+  // their exact distances, each checked for liveness once. A quantized
+  // frame's (float16, sq8) go with approximate ones to each query's
+  // candidates for the re-rank below, unchecked: a candidate there is named
+  // by its place (an index into the thread's `places`, tagged with the
+  // thread), and only the places that survive to the re-rank are checked
+  // for liveness, far fewer lookups than checking every admission.
+  auto scan_cold = [&](size_t t, const Work& w, Scratch& sc) -> Status {
     const ShardInfo& info = *w.shard;
     AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, false));
+    const bool tile = w.queries.size() >= kTile;
+    if (tile) {
+      sc.qpacked.clear();
+      for (uint32_t q : w.queries) sc.qpacked.insert(sc.qpacked.end(), queries[q].begin(), queries[q].end());
+    }
+    std::vector<TopK>& exact_tops = local[t];
+    std::vector<TopK>& approx_tops = local_approx[t];
     return shard->Scan(
         info.file_bytes,
         [&](uint64_t offset, const DecodedFrame& f) -> Status {
-          for (uint32_t i = 0; i < f.count; ++i) {
-            if (!f.approximate) {
-              auto check = [&]() { return live.IsLiveAt(f.row_ids[i], kTierCold, -1, info.shard_id, int64_t(offset), i); };
-              AETHER_RETURN_IF_ERROR(offer(local[t], w.queries, f.row_ids[i], f.vector(i), check));
-              continue;
+          sc.checked.assign(f.count, 0);  // lossless: 0 unknown, 1 live, 2 not live
+          sc.placed.assign(f.count, -1);  // quantized: the row's place tag, once it has one
+          // Offers row i at distance d to query q.
+          auto offer_row = [&](uint32_t q, uint32_t i, float d) -> Status {
+            if (f.approximate) {
+              if (!approx_tops[q].Admits(Candidate{d, sc.placed[i] >= 0 ? sc.placed[i] : INT64_MAX})) return Status::Ok();
+              if (sc.placed[i] < 0) {
+                sc.placed[i] = int64_t(t) << 48 | int64_t(places[t].size());
+                places[t].push_back(FramePlace{f.row_ids[i], info.shard_id, int64_t(offset), i});
+              }
+              approx_tops[q].Push(Candidate{d, sc.placed[i]});
+              return Status::Ok();
             }
-            const int64_t tag = int64_t(t) << 48 | int64_t(places[t].size());
-            bool placed = false;
-            for (uint32_t q : w.queries) {
-              Candidate c{Distance(metric, prepared[q], f.vector(i), dim), tag};
-              if (!local_approx[t][q].Admits(c)) continue;
-              local_approx[t][q].Push(c);
-              placed = true;
+            Candidate c{d, f.row_ids[i]};
+            if (!exact_tops[q].Admits(c)) return Status::Ok();
+            if (sc.checked[i] == 0) {
+              std::lock_guard<std::mutex> l(live_mu);
+              AETHER_ASSIGN_OR_RETURN(bool ok, live.IsLiveAt(f.row_ids[i], kTierCold, -1, info.shard_id, int64_t(offset), i));
+              sc.checked[i] = ok ? 1 : 2;
             }
-            if (placed) places[t].push_back(FramePlace{f.row_ids[i], info.shard_id, int64_t(offset), i});
+            if (sc.checked[i] == 1) exact_tops[q].Push(c);
+            return Status::Ok();
+          };
+          auto distance = [&](uint32_t q, uint32_t i) { return Distance(metric, prepared[q], f.vector(i), dim); };
+          if (tile) {
+            return scan_tiled(
+                f.vectors.data(), f.count, dim, w.queries.data(), w.queries.size(), sc.qpacked.data(), sc,
+                [&](uint32_t q) { return f.approximate ? approx_tops[q].Bound() : exact_tops[q].Bound(); },
+                [&](uint32_t q, uint64_t i) -> Status {
+                  if (sc.checked[i] == 2) return Status::Ok();
+                  return offer_row(q, uint32_t(i), distance(q, uint32_t(i)));
+                });
           }
+          for (uint32_t i = 0; i < f.count; ++i)
+            for (uint32_t q : w.queries) {
+              if (sc.checked[i] == 2) break;
+              AETHER_RETURN_IF_ERROR(offer_row(q, i, distance(q, i)));
+            }
           return Status::Ok();
         },
         ShardFile::ScanMode::kSearch);
@@ -344,9 +373,9 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
   std::vector<Status> errors(n_threads);
   std::atomic<size_t> next{0};
   auto worker = [&](size_t t) {
-    HotScratch scratch;
+    Scratch scratch;
     for (size_t i = next++; i < work.size(); i = next++) {
-      Status s = work[i].shard ? scan_cold(t, work[i]) : scan_hot(local[t], work[i], scratch);
+      Status s = work[i].shard ? scan_cold(t, work[i], scratch) : scan_hot(local[t], work[i], scratch);
       if (!s.ok()) {
         errors[t] = s;
         next = work.size();
@@ -364,65 +393,100 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
       for (const Candidate& c : tl[q].Take()) tops[q].Push(c);
 
   // The re-rank: each query's best `candidates` approximations from
-  // quantized frames get their exact distances from the full-precision rows
-  // (each row is read and checked once per thread) and compete with the
-  // exact results. Queries are shared between the threads again.
+  // quantized frames. Their places are gathered once for the whole batch,
+  // checked for liveness (a dead copy is dropped: deleted, replaced or moved
+  // since), read frame by frame with one read per run of nearby rows (the
+  // frames shared between the threads), and their exact distances compete
+  // with the exact results.
   std::vector<TopK> approx(queries.size(), TopK(candidates));
-  bool any_approx = false;
   for (auto& tl : local_approx)
     for (size_t q = 0; q < queries.size(); ++q)
-      for (const Candidate& c : tl[q].Take()) {
-        approx[q].Push(c);
-        any_approx = true;
-      }
-  if (any_approx) {
-    std::vector<std::vector<Candidate>> reranked(queries.size());
-    std::atomic<size_t> next_query{0};
-    auto rerank = [&](size_t t) {
+      for (const Candidate& c : tl[q].Take()) approx[q].Push(c);
+  std::vector<std::vector<int64_t>> cand(queries.size());  // per query: place tags
+  std::vector<int64_t> uniq;
+  for (size_t q = 0; q < queries.size(); ++q)
+    for (const Candidate& c : approx[q].Take()) {
+      cand[q].push_back(c.row_id);
+      uniq.push_back(c.row_id);
+    }
+  if (!uniq.empty()) {
+    auto place = [&](int64_t tag) -> const FramePlace& {
+      return places[size_t(tag >> 48)][size_t(tag & ((int64_t(1) << 48) - 1))];
+    };
+    std::sort(uniq.begin(), uniq.end());
+    uniq.erase(std::unique(uniq.begin(), uniq.end()), uniq.end());
+    std::sort(uniq.begin(), uniq.end(), [&](int64_t a, int64_t b) {
+      const FramePlace &x = place(a), &y = place(b);
+      return std::tie(x.shard_id, x.frame_offset, x.index) < std::tie(y.shard_id, y.frame_offset, y.index);
+    });
+    std::unordered_map<int64_t, size_t> pos;  // tag -> index in uniq
+    std::vector<char> alive(uniq.size());
+    for (size_t i = 0; i < uniq.size(); ++i) {
+      pos[uniq[i]] = i;
+      const FramePlace& p = place(uniq[i]);
+      AETHER_ASSIGN_OR_RETURN(bool ok, live.IsLiveAt(p.row_id, kTierCold, -1, p.shard_id, p.frame_offset, p.index));
+      alive[i] = ok;
+    }
+    // Frames: [begin, end) ranges of uniq with one (shard, frame offset).
+    std::vector<std::pair<size_t, size_t>> frames;
+    for (size_t i = 0; i < uniq.size();) {
+      size_t j = i + 1;
+      while (j < uniq.size() && place(uniq[j]).shard_id == place(uniq[i]).shard_id &&
+             place(uniq[j]).frame_offset == place(uniq[i]).frame_offset)
+        ++j;
+      frames.emplace_back(i, j);
+      i = j;
+    }
+    std::vector<float> exact(uniq.size() * dim);
+    std::atomic<size_t> next_frame{0};
+    auto read_rows = [&](size_t t) {
       std::map<int64_t, std::unique_ptr<ShardFile>> files;
-      std::unordered_map<int64_t, std::vector<float>> rows;  // row id -> exact vector (live rows only)
-      // The exact vector at a candidate's place, or nullptr when the record
-      // there is not live (garbage: deleted, replaced or moved since).
-      auto exact_row = [&](const FramePlace& p) -> Result<const float*> {
-        auto it = rows.find(p.row_id);
-        if (it != rows.end()) return it->second.data();
-        {
-          std::lock_guard<std::mutex> l(live_mu);
-          AETHER_ASSIGN_OR_RETURN(bool ok, live.IsLiveAt(p.row_id, kTierCold, -1, p.shard_id, p.frame_offset, p.index));
-          if (!ok) return nullptr;
-        }
+      std::vector<uint32_t> indexes;
+      std::vector<int64_t> row_ids;
+      std::vector<float> rows;
+      auto read_frame = [&](size_t begin, size_t end) -> Status {
+        indexes.clear();
+        row_ids.clear();
+        for (size_t i = begin; i < end; ++i)
+          if (alive[i]) {
+            indexes.push_back(place(uniq[i]).index);
+            row_ids.push_back(place(uniq[i]).row_id);
+          }
+        if (indexes.empty()) return Status::Ok();
+        const FramePlace& p = place(uniq[begin]);
         std::unique_ptr<ShardFile>& file = files[p.shard_id];
         if (!file) {
           auto info = std::find_if(shards.begin(), shards.end(), [&](const ShardInfo& s) { return s.shard_id == p.shard_id; });
           if (info == shards.end()) return Status::Internal("re-rank candidate in an unknown shard");
           AETHER_ASSIGN_OR_RETURN(file, OpenShard(*info, false));
         }
-        std::vector<float>& v = rows[p.row_id];
-        v.resize(dim);
-        AETHER_RETURN_IF_ERROR(file->ReadFullRow(uint64_t(p.frame_offset), p.index, p.row_id, v.data()));
-        return v.data();
+        rows.resize(indexes.size() * dim);
+        AETHER_RETURN_IF_ERROR(
+            file->ReadFullRows(uint64_t(p.frame_offset), indexes.size(), indexes.data(), row_ids.data(), rows.data()));
+        for (size_t i = begin, k = 0; i < end; ++i)
+          if (alive[i]) std::copy_n(rows.data() + dim * k++, dim, exact.data() + i * dim);
+        return Status::Ok();
       };
-      for (size_t q = next_query++; q < queries.size(); q = next_query++) {
-        for (const Candidate& c : approx[q].Take()) {
-          const FramePlace& p = places[size_t(c.row_id >> 48)][size_t(c.row_id & ((int64_t(1) << 48) - 1))];
-          Result<const float*> x = exact_row(p);
-          if (!x.ok()) {
-            errors[t] = x.status();
-            next_query = queries.size();
-            return;
-          }
-          if (*x) reranked[q].push_back(Candidate{Distance(metric, prepared[q], *x, dim), p.row_id});
+      for (size_t f = next_frame++; f < frames.size(); f = next_frame++) {
+        Status st = read_frame(frames[f].first, frames[f].second);
+        if (!st.ok()) {
+          errors[t] = st;
+          next_frame = frames.size();
+          return;
         }
       }
     };
     errors.assign(n_threads, Status::Ok());
     pool.clear();
-    for (size_t t = 1; t < n_threads; ++t) pool.emplace_back(rerank, t);
-    rerank(0);
+    for (size_t t = 1; t < n_threads; ++t) pool.emplace_back(read_rows, t);
+    read_rows(0);
     for (auto& th : pool) th.join();
     for (const Status& e : errors) AETHER_RETURN_IF_ERROR(e);
     for (size_t q = 0; q < queries.size(); ++q)
-      for (const Candidate& c : reranked[q]) tops[q].Push(c);
+      for (int64_t tag : cand[q]) {
+        const size_t i = pos[tag];
+        if (alive[i]) tops[q].Push(Candidate{Distance(metric, prepared[q], exact.data() + i * dim, dim), place(tag).row_id});
+      }
   }
 
   std::vector<std::vector<SearchHit>> results(queries.size());
