@@ -2,6 +2,10 @@
 
 #include <zstd.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -34,7 +38,25 @@ void ShuffleFloats(uint8_t* dst, const float* src, size_t n) {
 }
 
 void UnshuffleFloats(float* dst, const uint8_t* src, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  // Sixteen floats per round by byte and word interleaves (baseline x86-64;
+  // the compiler's version of the loop below widens every byte to 32 bits).
+  for (; i + 16 <= n; i += 16) {
+    const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+    const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + n + i));
+    const __m128i b2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * n + i));
+    const __m128i b3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 3 * n + i));
+    const __m128i lo01 = _mm_unpacklo_epi8(b0, b1), hi01 = _mm_unpackhi_epi8(b0, b1);
+    const __m128i lo23 = _mm_unpacklo_epi8(b2, b3), hi23 = _mm_unpackhi_epi8(b2, b3);
+    auto* d = reinterpret_cast<__m128i*>(dst + i);
+    _mm_storeu_si128(d + 0, _mm_unpacklo_epi16(lo01, lo23));
+    _mm_storeu_si128(d + 1, _mm_unpackhi_epi16(lo01, lo23));
+    _mm_storeu_si128(d + 2, _mm_unpacklo_epi16(hi01, hi23));
+    _mm_storeu_si128(d + 3, _mm_unpackhi_epi16(hi01, hi23));
+  }
+#endif
+  for (; i < n; ++i) {
     const uint32_t bits = uint32_t(src[i]) | uint32_t(src[n + i]) << 8 | uint32_t(src[2 * n + i]) << 16 |
                           uint32_t(src[3 * n + i]) << 24;
     std::memcpy(dst + i, &bits, 4);

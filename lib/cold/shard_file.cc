@@ -68,7 +68,9 @@ Status ShardFile::ReadFrameAt(uint64_t offset, uint64_t limit, ScanMode mode, De
     return s.WithContext(fmt::format("{}: frame at offset {}", path(), offset));
   };
   if (offset + kFrameHeaderSize > limit) return where(Status::Corruption("truncated frame header"));
-  std::vector<uint8_t>& buf = buf_;
+  // One buffer per thread, not per file: a search opens a file per
+  // partition, and a fresh buffer would be zero-filled and faulted in anew.
+  thread_local std::vector<uint8_t> buf;
   if (buf.size() < kFrameHeaderSize) buf.resize(kFrameHeaderSize);
   AETHER_RETURN_IF_ERROR(where(file_->Read(offset, kFrameHeaderSize, buf.data())));
   FrameHeader h;
@@ -127,7 +129,7 @@ Status ShardFile::Scan(uint64_t end, const std::function<Status(uint64_t, const 
   if (size < end)
     return Status::Corruption(
         fmt::format("{}: file is {} bytes, its committed length is {}", path(), size, end));
-  DecodedFrame frame;
+  thread_local DecodedFrame frame;  // reused across frames and files, like the read buffer
   for (uint64_t offset = kHeaderSize; offset < end;) {
     uint64_t next = 0;
     AETHER_RETURN_IF_ERROR(ReadFrameAt(offset, end, mode, &frame, &next));

@@ -42,7 +42,8 @@ class ShardFile {
 
   // Reads and decodes the frame at `offset`; errors name the file and offset.
   Status ReadFrame(uint64_t offset, DecodedFrame* out);
-  // Decodes every frame in [kHeaderSize, end) in order. `end` must be a frame
+  // Decodes every frame in [kHeaderSize, end) in order; `fn` gets a frame
+  // that is reused (per thread), so it must not scan again itself. `end` must be a frame
   // boundary (the committed length). kExact gives every frame's exact
   // vectors; kSearch reads only the scan section of a quantized frame and
   // gives its approximations (DecodedFrame::approximate).
@@ -64,7 +65,6 @@ class ShardFile {
   Status ReadFrameAt(uint64_t offset, uint64_t limit, ScanMode mode, DecodedFrame* out, uint64_t* next);
   std::unique_ptr<File> file_;
   uint32_t dim_;
-  std::vector<uint8_t> buf_;  // one frame as read, reused across frames (a scan reads many)
 };
 
 }  // namespace aether

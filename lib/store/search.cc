@@ -147,27 +147,23 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
     }
   }
 
-  // A hot block is scanned one of two ways, both exact:
-  //  - few queries: per query, one kernel call for the whole block (L2) or a
-  //    distance per row;
-  //  - a batch (>= kTile queries): the block is transposed once, then the dot
-  //    products of kTile queries at a time against it (cache reuse: the block
-  //    stays in L2 for the whole batch). The distance derived from a dot
-  //    product is a lower bound after subtracting its worst-case rounding
-  //    error; only a row that bound admits gets its exact distance computed.
+  // A hot block or a cold frame is scanned one of two ways, both exact:
+  //  - few queries: per query, one kernel call for the whole block (hot,
+  //    L2) or a distance per row;
+  //  - a batch (>= kTile queries): in tiles (scan_tiled).
   constexpr size_t kTile = 8;
   const simd::Kernels& kernels = simd::Active();
   const uint64_t slot_size = SlotFile::SlotSize(dim);
   const uint64_t slot_floats = slot_size / sizeof(float);
   const bool tiled = queries.size() >= kTile;
-  std::vector<float> packed;  // the queries, row-major, for the tiled path
+  std::vector<float> packed;  // the queries, row-major, for tiled hot blocks
   std::vector<float> qnorm2(queries.size());
   for (size_t q = 0; q < queries.size(); ++q) qnorm2[q] = prepared[q].norm * prepared[q].norm;
   if (tiled)
     for (const auto& q : queries) packed.insert(packed.end(), q.begin(), q.end());
   const float rounding = float(dim) * 2.4e-7f;  // relative worst case of a float dot product
 
-  struct Scratch {
+  struct Scratch {  // one per thread, reused from block to block
     std::vector<float> dist, xt, xnorm2, dots, qpacked;
     std::vector<int64_t> rows;
     std::vector<char> checked;
