@@ -15,6 +15,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -94,6 +95,17 @@ std::vector<uint32_t> StoreImpl::Probe(const IndexView& index, const float* quer
 Result<std::map<int64_t, std::vector<size_t>>> StoreImpl::GroupByPartition(const std::vector<const float*>& vectors) {
   std::map<int64_t, std::vector<size_t>> groups;
   AETHER_ASSIGN_OR_RETURN(const IndexView* index, CurrentIndex());
+  if (index && config_.metric == Metric::kL2 && vectors.size() >= 64) {
+    // A large batch under L2: the blocked, multi-threaded assignment of the
+    // K-Means (the same nearest centroid as Probe's).
+    std::vector<float> packed(vectors.size() * config_.dim);
+    for (size_t i = 0; i < vectors.size(); ++i) std::copy_n(vectors[i], config_.dim, packed.data() + i * config_.dim);
+    std::vector<uint32_t> labels(vectors.size());
+    AssignNearest(packed.data(), vectors.size(), config_.dim, index->centroids.data(), index->k,
+                  int(std::max(1u, std::thread::hardware_concurrency())), labels.data());
+    for (size_t i = 0; i < vectors.size(); ++i) groups[index->shard_of_partition[labels[i]]].push_back(i);
+    return groups;
+  }
   for (size_t i = 0; i < vectors.size(); ++i) {
     int64_t shard = layout::kStagingShardId;
     if (index) shard = index->shard_of_partition[Probe(*index, vectors[i], 1)[0]];

@@ -4,7 +4,9 @@
 //   CommitMigration the commit transaction (also the replay's roll forward)
 //   RollBackWrites  the replay's roll back: truncate targets to recorded lengths
 //   VerifyWritten   the replay's check before rolling forward
+#include <atomic>
 #include <map>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -65,6 +67,35 @@ Status StoreImpl::BuildFrames(std::vector<MigrationItem>* items, const std::vect
   return Status::Ok();
 }
 
+namespace {
+
+// Syncs every shard, several at a time: each fdatasync of a grown file waits
+// for a file-system journal commit, and concurrent ones share commits (a
+// descend into an indexed store appends to hundreds of partitions). Every
+// sync runs once; the first failure is returned, never retried.
+Status SyncAll(std::vector<std::unique_ptr<ShardFile>>& shards) {
+  constexpr size_t kMaxThreads = 8;
+  const size_t n_threads = std::min(kMaxThreads, shards.size() / 2);
+  if (n_threads <= 1) {
+    for (auto& shard : shards) AETHER_RETURN_IF_ERROR(shard->Sync());
+    return Status::Ok();
+  }
+  std::vector<Status> errors(n_threads);
+  std::atomic<size_t> next{0};
+  auto worker = [&](size_t t) {
+    for (size_t i = next++; i < shards.size(); i = next++)
+      if (Status s = shards[i]->Sync(); !s.ok() && errors[t].ok()) errors[t] = s;
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < n_threads; ++t) pool.emplace_back(worker, t);
+  worker(0);
+  for (auto& th : pool) th.join();
+  for (const Status& e : errors) AETHER_RETURN_IF_ERROR(e);
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& items, const PendingWrites& w,
                                const std::function<Status()>& also_in_intent) {
   if (access_ != AccessMode::kWrite) return Status::Internal(m->kind + " on a store opened read-only");
@@ -99,7 +130,7 @@ Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& i
       shards.push_back(std::move(shard));
     }
     Fault(m->kind, "after_write");
-    for (auto& shard : shards) AETHER_RETURN_IF_ERROR(shard->Sync());
+    AETHER_RETURN_IF_ERROR(SyncAll(shards));
     if (hot) AETHER_RETURN_IF_ERROR(hot->Sync());
     Fault(m->kind, "after_sync");
     return InTransaction(db_.get(), [&] { return journal.SetState(m->id, MigrationState::kWritten); });

@@ -21,7 +21,8 @@ TEST_CASE("every write, fsync and rename failure fails cleanly and loses nothing
   auto base = RandomMems(120, 6, 3, "a");
   auto extra = RandomMems(90, 6, 4, "b");
   REQUIRE(Aether({"ingest", pristine, "--hot-capacity", "100"}, ToJsonl(base)).exit_code == 0);
-  REQUIRE(Aether({"rebuild-index", pristine, "--partitions", "3"}).exit_code == 0);
+  // Eight partitions: a descend batch appends to several, synced in parallel.
+  REQUIRE(Aether({"rebuild-index", pristine, "--partitions", "8"}).exit_code == 0);
   WriteFile(dir / "extra.jsonl", ToJsonl(extra));
   struct Op {
     const char* name;
