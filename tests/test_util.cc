@@ -193,6 +193,12 @@ std::vector<Mem> RandomMems(size_t n, uint32_t dim, uint64_t seed, const std::st
   return out;
 }
 
+std::string QueriesJsonl(const std::vector<Mem>& qs) {
+  std::string out;
+  for (const auto& q : qs) out += "{\"id\":\"" + q.id + "\",\"vector\":" + VectorJson(q.vec) + "}\n";
+  return out;
+}
+
 std::string VectorJson(const std::vector<float>& v) {
   nlohmann::json j = nlohmann::json::array();
   for (float f : v) j.push_back(f);

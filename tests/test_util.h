@@ -52,6 +52,8 @@ std::vector<Mem> RandomMems(size_t n, uint32_t dim, uint64_t seed, const std::st
 std::string ToJsonl(const std::vector<Mem>& mems);
 std::vector<std::string> Ids(const std::vector<Mem>& mems);
 std::string VectorJson(const std::vector<float>& v);
+// Queries as `search --queries` reads them: {"id", "vector"} per line.
+std::string QueriesJsonl(const std::vector<Mem>& qs);
 
 // Independent reference: exact top-k ids by brute force in double precision.
 // metric: "l2", "cosine" or "ip". Returns (distance, id) ascending.

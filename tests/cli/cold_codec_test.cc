@@ -19,12 +19,6 @@ using namespace aether::test;
 
 namespace {
 
-std::string QueriesJsonl(const std::vector<Mem>& qs) {
-  std::string out;
-  for (const auto& q : qs) out += "{\"id\":\"" + q.id + "\",\"vector\":" + VectorJson(q.vec) + "}\n";
-  return out;
-}
-
 nlohmann::json Stats(const std::string& store) {
   return nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
 }

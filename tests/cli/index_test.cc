@@ -33,12 +33,6 @@ nlohmann::json Stats(const std::string& store) {
   return nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
 }
 
-std::string Queries(const std::vector<Mem>& qs) {
-  std::string text;
-  for (const auto& q : qs) text += "{\"id\":\"" + q.id + "\",\"vector\":" + VectorJson(q.vec) + "}\n";
-  return text;
-}
-
 }  // namespace
 
 TEST_CASE("after rebuild-index, search is exact with every partition probed and >= 0.95 recall by default") {
@@ -59,8 +53,8 @@ TEST_CASE("after rebuild-index, search is exact with every partition probed and 
   CHECK(st["partition_min"].get<int>() <= st["partition_median"].get<int>());
 
   auto qs = Clustered(30, 16, 40, 1, "q");  // same centres, new points
-  auto exact = ParseSearchOutput(Aether({"search", store, "--queries", "-", "--nprobe", "297", "--no-touch"}, Queries(qs)).out);
-  auto fast = ParseSearchOutput(Aether({"search", store, "--queries", "-", "--no-touch"}, Queries(qs)).out);
+  auto exact = ParseSearchOutput(Aether({"search", store, "--queries", "-", "--nprobe", "297", "--no-touch"}, QueriesJsonl(qs)).out);
+  auto fast = ParseSearchOutput(Aether({"search", store, "--queries", "-", "--no-touch"}, QueriesJsonl(qs)).out);
   REQUIRE(exact.size() == 30);
   double recall = 0;
   for (size_t i = 0; i < qs.size(); ++i) {
@@ -101,7 +95,7 @@ TEST_CASE("rebuild compacts garbage, routes descends to partitions, and is repea
     if (m.id != "m400" && m.id != "m401" && m.id != "m402") live.push_back(m);
   live.insert(live.end(), extra.begin(), extra.end());
   auto q = Clustered(5, 8, 10, 2, "q");
-  auto hits = ParseSearchOutput(Aether({"search", store, "--queries", "-", "--nprobe", "12", "--no-touch"}, Queries(q)).out);
+  auto hits = ParseSearchOutput(Aether({"search", store, "--queries", "-", "--nprobe", "12", "--no-touch"}, QueriesJsonl(q)).out);
   for (size_t i = 0; i < q.size(); ++i) CHECK(SameTopK(hits[i], BruteForce(live, q[i].vec, 10, "l2")));
   // A second rebuild replaces the first generation and removes its files.
   REQUIRE(Aether({"rebuild-index", store, "--partitions", "7"}).exit_code == 0);
@@ -164,7 +158,7 @@ TEST_CASE("searches run and stay correct while a rebuild is in its long phase") 
   auto q = Clustered(3, 8, 20, 4, "q");
   int served = 0;
   for (int round = 0; round < 4; ++round) {
-    auto r = Aether({"search", store, "--queries", "-", "--no-touch", "--wait", "0"}, Queries(q));
+    auto r = Aether({"search", store, "--queries", "-", "--no-touch", "--wait", "0"}, QueriesJsonl(q));
     CHECK_MESSAGE(r.exit_code == 0, r.err);
     if (r.exit_code != 0) continue;
     ++served;

@@ -12,12 +12,6 @@ using namespace aether::test;
 
 namespace {
 
-std::string QueriesJsonl(const std::vector<Mem>& qs) {
-  std::string out;
-  for (const auto& q : qs) out += "{\"id\":\"" + q.id + "\",\"vector\":" + VectorJson(q.vec) + "}\n";
-  return out;
-}
-
 // Ingests mems into a new store and checks every query's top-k.
 void CheckBruteForce(const std::string& metric, size_t n, uint32_t dim, uint64_t hot_capacity, size_t k) {
   TempDir dir;
