@@ -1,9 +1,12 @@
 // Search: an exact scan of the hot slot file (read block by block) and a
-// scan of the cold shards, one pass over the data for the whole query batch.
+// scan of the cold shards, one pass over the data for the whole query batch;
+// quantized cold frames (float16, sq8) are scanned approximately and their
+// best candidates re-ranked with their full-precision rows.
 //
 // The files may hold records that are not live (freed slots, garbage frames),
 // so a candidate is checked against the metadata DB only when it would enter
-// a query's top k: a handful of point lookups per query, never a full scan.
+// a query's top k (or, from a quantized frame, when it is re-ranked): a
+// handful of point lookups per query, never a full scan.
 #include <algorithm>
 #include <atomic>
 #include <cmath>

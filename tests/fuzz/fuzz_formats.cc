@@ -38,8 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   DecodedFrame frame;
   (void)DecodeFrame(data, size, dim, &frame);
   (void)DecodeFrameScan(data, size, dim, &frame);
-  std::vector<float> row(dim);
-  if (size >= FrameHeader::full_row_size(dim)) (void)DecodeFullRow(data, dim, 1, row.data());
+  std::vector<float> full_row(dim);
+  if (size >= FrameHeader::full_row_size(dim)) (void)DecodeFullRow(data, dim, 1, full_row.data());
 
   Env* env = Env::Default();
   std::string path = TempPath();
@@ -48,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)(*shard)->Scan(size, [](uint64_t, const DecodedFrame&) { return Status::Ok(); });
     (void)(*shard)->Scan(size, [](uint64_t, const DecodedFrame&) { return Status::Ok(); },
                          ShardFile::ScanMode::kSearch);
-    for (uint32_t i = 0; i < 3; ++i) (void)(*shard)->ReadFullRow(ShardFile::kHeaderSize, i, 2 + i, row.data());
+    for (uint32_t i = 0; i < 3; ++i) (void)(*shard)->ReadFullRow(ShardFile::kHeaderSize, i, 2 + i, full_row.data());
   }
   if (auto hot = SlotFile::Open(env, path, dim, false); hot.ok()) {
     auto n = (*hot)->SlotCount();
