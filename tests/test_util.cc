@@ -24,9 +24,11 @@ extern char** environ;
 
 namespace aether::test {
 
-TempDir::TempDir() {
+TempDir::TempDir(bool in_memory) {
   const char* base = getenv("TMPDIR");
-  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/aether-test-XXXXXX";
+  std::string root = base && *base ? base : "/tmp";
+  if (in_memory && access("/dev/shm", W_OK) == 0) root = "/dev/shm";
+  std::string tmpl = root + "/aether-test-XXXXXX";
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
   if (mkdtemp(buf.data()) == nullptr) throw std::runtime_error("mkdtemp failed");

@@ -12,7 +12,9 @@ namespace aether::test {
 // A fresh directory under $TMPDIR, removed (recursively) on destruction.
 class TempDir {
  public:
-  TempDir();
+  // in_memory: under /dev/shm when it exists, for tests that make thousands
+  // of stores in process and need no durability (fsync there is free).
+  explicit TempDir(bool in_memory = false);
   ~TempDir();
   const std::string& path() const { return path_; }
   std::string operator/(const std::string& name) const { return path_ + "/" + name; }

@@ -24,6 +24,7 @@ int ExitCodeFor(const Status& s) {
     case Code::kNotSupported: return kExitNewerFormat;
     case Code::kAlreadyExists: return kExitCantCreate;
     case Code::kFailedPrecondition: return kExitUnavailable;
+    case Code::kPermissionDenied: return kExitNoPermission;
     case Code::kInternal: return kExitInternal;
   }
   return kExitInternal;
@@ -42,10 +43,12 @@ void Warn(const std::string& message) {
   if (!g_quiet) fmt::print(stderr, "aether: {}\n", message);
 }
 
-Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode) {
+Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode, bool discard_damaged) {
   OpenOptions o;
   o.access = mode;
   o.wait_seconds = args.wait;
+  o.discard_damaged_journal = discard_damaged;
+  o.on_notice = [](const std::string& text) { Warn(text); };
   AETHER_ASSIGN_OR_RETURN(auto store, Store::Open(args.store, o));
   if (!store->deferred_recovery().ok())
     Warn("recovery deferred (" + store->deferred_recovery().message() +

@@ -27,6 +27,7 @@ enum ExitCode : int {
   kExitInternal = 70,    // a bug in aether
   kExitCantCreate = 73,  // init/ingest target exists and is not usable
   kExitIOError = 74,     // the OS failed a read, write or sync
+  kExitNoPermission = 77,  // the OS refused for lack of permission (e.g. a read-only store)
   kExitBusy = 75,        // store locked by another process; retry later
   kExitNewerFormat = 78, // store written by a newer aether
   kExitCorruption = 79,  // a checksum or invariant failed
@@ -65,7 +66,9 @@ struct StoreArgs {
 void AddStoreArgs(CLI::App* app, StoreArgs* args);
 // Opens the store the way every command does (lock, replay) and, with
 // --verbose, reports what the replay did.
-Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode);
+// The library's notices (things it left in place) are printed as warnings
+// as they happen. discard_damaged: recover --discard-damaged.
+Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode, bool discard_damaged = false);
 
 // Global flags (-q/--quiet, -v/--verbose), set by main.
 extern bool g_quiet;

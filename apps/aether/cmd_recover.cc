@@ -11,13 +11,17 @@ std::function<int()> SetupRecover(CLI::App* app) {
   struct Args {
     StoreArgs store;
     std::string format;
+    bool discard_damaged = false;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   AddFormatOption(app, &a->format, "table");
+  app->add_flag("--discard-damaged", a->discard_damaged,
+                "Drop journal rows that fail their checksum or contradict the committed state, after cutting "
+                "every file back to its committed length (the store returns to its last committed state)");
   app->footer("Example: aether recover ./mem --format json");
   return [a]() -> int {
-    auto store = OpenStore(a->store, AccessMode::kWrite);
+    auto store = OpenStore(a->store, AccessMode::kWrite, a->discard_damaged);
     if (!store.ok()) return Fail(store.status());
     const auto& actions = (*store)->replayed();
     nlohmann::json rows = nlohmann::json::array();

@@ -17,20 +17,6 @@ struct Metric {
   const char* help;
 };
 
-// Temp file in the same directory, fsync, rename: a scraper never reads a
-// half-written file.
-Status WriteFileAtomically(const std::string& path, const std::string& data) {
-  Env* env = Env::Default();
-  std::string tmp = path + ".tmp";
-  {
-    AETHER_ASSIGN_OR_RETURN(auto f, env->Open(tmp, OpenMode::kCreate));
-    AETHER_RETURN_IF_ERROR(f->Truncate(0));
-    AETHER_RETURN_IF_ERROR(f->Write(0, data.data(), data.size()));
-    AETHER_RETURN_IF_ERROR(f->Sync());
-  }
-  return env->Rename(tmp, path);
-}
-
 std::vector<Metric> Metrics(const StoreStats& s) {
   double ratio = s.cold_bytes > 0 ? double(s.cold_raw_bytes) / double(s.cold_bytes) : 0;
   return {
@@ -118,7 +104,9 @@ std::function<int()> SetupStats(CLI::App* app) {
       fmt::print("{}", out);
       return kExitOk;
     }
-    Status w = WriteFileAtomically(a->output, out);
+    // A scraper never reads a half-written file, and no link planted at a
+    // predictable temporary name is followed (env.h).
+    Status w = WriteFileAtomically(Env::Default(), a->output, out);
     return w.ok() ? kExitOk : Fail(w);
   };
 }

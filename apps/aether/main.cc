@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
              "and --help with an example. Output: data on stdout (--format table|json|jsonl),\n"
              "diagnostics on stderr. Exit codes: 0 ok, 1 negative answer, 64 usage, 65 bad input,\n"
              "66 no such file or store, 69 unavailable, 70 internal, 73 cannot create, 74 I/O error,\n"
-             "75 busy (retry later), 78 newer format, 79 corruption (man aether).\n\n"
+             "75 busy (retry later), 77 permission denied, 78 newer format, 79 corruption (man aether).\n\n"
              "Example: aether ingest ./mem memories.jsonl && aether search ./mem --vector '[0.1, 0.2]' -k 5");
   app.set_version_flag("--version", fmt::format("aether {} (store format {})", "0.1.0",
                                                 aether::Store::kFormatVersion));

@@ -125,12 +125,18 @@ Status ShardFile::ReadFrame(uint64_t offset, DecodedFrame* out) {
 
 Status ShardFile::Scan(uint64_t end, const std::function<Status(uint64_t, const DecodedFrame&)>& fn,
                        ScanMode mode) {
+  return ScanRange(kHeaderSize, end, fn, mode);
+}
+
+Status ShardFile::ScanRange(uint64_t begin, uint64_t end,
+                            const std::function<Status(uint64_t, const DecodedFrame&)>& fn, ScanMode mode) {
   AETHER_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
   if (size < end)
     return Status::Corruption(
         fmt::format("{}: file is {} bytes, its committed length is {}", path(), size, end));
+  if (begin < kHeaderSize) return Status::Corruption(fmt::format("{}: no frame starts at {}", path(), begin));
   thread_local DecodedFrame frame;  // reused across frames and files, like the read buffer
-  for (uint64_t offset = kHeaderSize; offset < end;) {
+  for (uint64_t offset = begin; offset < end;) {
     uint64_t next = 0;
     AETHER_RETURN_IF_ERROR(ReadFrameAt(offset, end, mode, &frame, &next));
     AETHER_RETURN_IF_ERROR(fn(offset, frame));

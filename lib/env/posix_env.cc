@@ -13,6 +13,8 @@
 #include <random>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "aether/env.h"
 #include "io_faults.h"
 #include "io_trace.h"
@@ -22,6 +24,9 @@ namespace {
 
 Status ErrnoStatus(const std::string& context, int err) {
   if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(context + ": " + std::strerror(err));
+  if (err == EACCES || err == EPERM || err == EROFS)
+    return Status::PermissionDenied(context + ": " + std::strerror(err));
+  if (err == ELOOP) return Status::IOError(context + ": is a symbolic link (aether never writes through one)");
   return Status::IOError(context + ": " + std::strerror(err));
 }
 
@@ -113,14 +118,25 @@ class PosixEnv final : public Env {
   Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override {
     int flags = O_CLOEXEC;
     if (mode == OpenMode::kRead) flags |= O_RDONLY;
-    if (mode == OpenMode::kReadWrite) flags |= O_RDWR;
-    if (mode == OpenMode::kCreate) flags |= O_RDWR | O_CREAT;
-    if (mode == OpenMode::kCreate && io_trace::Enabled() && access(path.c_str(), F_OK) != 0)
-      io_trace::Create(path);
+    if (mode == OpenMode::kReadWrite) flags |= O_RDWR | O_NOFOLLOW;
+    if (mode == OpenMode::kCreate) flags |= O_RDWR | O_CREAT | O_NOFOLLOW;
+    if (mode == OpenMode::kCreateNew) flags |= O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW;
+    const bool creates = mode == OpenMode::kCreate || mode == OpenMode::kCreateNew;
+    if (creates && io_trace::Enabled() && TypeOf(path) == FileType::kMissing) io_trace::Create(path);
     int fd = AboveStandardFds(open(path.c_str(), flags, 0644));
     if (fd < 0) {
       if (errno == ENOENT) return Status::NotFound(path + ": no such file");
+      if (errno == EEXIST) return Status::AlreadyExists(path + ": already exists");
       return ErrnoStatus(path + ": open", errno);
+    }
+    if (mode != OpenMode::kRead) {
+      // O_NOFOLLOW refuses a link; a directory, FIFO or device is refused
+      // here: aether writes only regular files.
+      struct stat st;
+      if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return Status::IOError(path + ": not a regular file");
+      }
     }
     return std::unique_ptr<File>(new PosixFile(path, fd));
   }
@@ -152,9 +168,11 @@ class PosixEnv final : public Env {
   }
 
   Status CreateDir(const std::string& path) override {
-    if (io_trace::Enabled() && access(path.c_str(), F_OK) != 0) io_trace::MakeDir(path);
-    if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
+    if (io_trace::Enabled() && TypeOf(path) == FileType::kMissing) io_trace::MakeDir(path);
+    if (mkdir(path.c_str(), 0755) != 0) {
+      if (errno == EEXIST) return Status::AlreadyExists(path + ": already exists");
       return ErrnoStatus(path + ": mkdir", errno);
+    }
     return Status::Ok();
   }
 
@@ -169,6 +187,15 @@ class PosixEnv final : public Env {
   bool IsDirectory(const std::string& path) override {
     struct stat st;
     return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  }
+
+  FileType TypeOf(const std::string& path) override {
+    struct stat st;
+    if (lstat(path.c_str(), &st) != 0) return FileType::kMissing;
+    if (S_ISREG(st.st_mode)) return FileType::kRegular;
+    if (S_ISDIR(st.st_mode)) return FileType::kDirectory;
+    if (S_ISLNK(st.st_mode)) return FileType::kSymlink;
+    return FileType::kOther;
   }
 
   Result<std::vector<std::string>> ListDir(const std::string& dir) override {
@@ -191,7 +218,8 @@ class PosixEnv final : public Env {
 
   Result<std::unique_ptr<FileLock>> Lock(const std::string& path, LockMode mode,
                                          double wait_seconds) override {
-    int fd = AboveStandardFds(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    int fd = AboveStandardFds(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd < 0 && errno == ENOENT) fd = AboveStandardFds(open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
     if (fd < 0) return ErrnoStatus(path + ": open lock file", errno);
     int op = (mode == LockMode::kShared ? LOCK_SH : LOCK_EX) | LOCK_NB;
     auto deadline = std::chrono::steady_clock::now() +
@@ -206,8 +234,8 @@ class PosixEnv final : public Env {
       }
       if (std::chrono::steady_clock::now() >= deadline) {
         close(fd);
-        return Status::Busy("store busy: another aether process holds the lock (waited " +
-                            std::to_string(wait_seconds) + "s; see --wait)");
+        return Status::Busy(fmt::format("store busy: another aether process holds the lock (waited {}s; see --wait)",
+                                        wait_seconds));
       }
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(50));

@@ -50,16 +50,7 @@ Status CentroidsFile::Decode(const std::string& bytes, const std::string& path, 
 }
 
 Status CentroidsFile::Write(Env* env, const std::string& dir, const std::string& name, const Centroids& c) {
-  std::string bytes = Encode(c);
-  std::string tmp = dir + "/" + name + ".tmp", path = dir + "/" + name;
-  {
-    AETHER_ASSIGN_OR_RETURN(auto f, env->Open(tmp, OpenMode::kCreate));
-    AETHER_RETURN_IF_ERROR(f->Truncate(0));
-    AETHER_RETURN_IF_ERROR(f->Write(0, bytes.data(), bytes.size()));
-    AETHER_RETURN_IF_ERROR(f->Sync());
-  }
-  AETHER_RETURN_IF_ERROR(env->Rename(tmp, path));
-  return env->SyncDir(dir);
+  return WriteFileAtomically(env, dir + "/" + name, Encode(c));
 }
 
 Result<Centroids> CentroidsFile::Read(Env* env, const std::string& path, uint32_t expected_dim) {

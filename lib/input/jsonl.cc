@@ -22,6 +22,7 @@ std::string CleanParseError(const std::string& what) {
 }
 
 Status ParseJson(const std::string& line, json* out) {
+  AETHER_RETURN_IF_ERROR(CheckJsonDepth(line));
   try {
     *out = json::parse(line);
   } catch (const json::exception& e) {
@@ -89,6 +90,30 @@ bool LineReader::Next(std::string* line, bool* too_long) {
   if (!line->empty() && line->back() == '\r') line->pop_back();
   ++line_number_;
   return true;
+}
+
+Status CheckJsonDepth(const std::string& text, int max_depth) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth)
+        return Status::BadInput(fmt::format("arrays and objects nest deeper than {} levels", max_depth));
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return Status::Ok();
+}
+
+bool ValidPayload(const std::string& text) {
+  return CheckJsonDepth(text).ok() && json::accept(text);
 }
 
 bool IsBlank(const std::string& line) {
@@ -277,6 +302,7 @@ Status ParseQuery(const std::string& line, uint32_t dim, Metric metric, Query* o
 
 Status ParseVector(const std::string& text, uint32_t dim, Metric metric, std::vector<float>* out) {
   json j;
+  AETHER_RETURN_IF_ERROR(CheckJsonDepth(text));
   try {
     j = json::parse(text);
   } catch (const json::exception& e) {

@@ -1,5 +1,13 @@
 #include "journal/journal.h"
 
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "format/coding.h"
+#include "format/crc32c.h"
+
 namespace aether {
 
 const char* StateName(MigrationState s) {
@@ -11,22 +19,114 @@ const char* StateName(MigrationState s) {
   return "unknown";
 }
 
-Result<int64_t> Journal::Insert(Migration m, const std::vector<MigrationItem>& items) {
+std::string Describe(const Migration& m) {
+  return fmt::format("migration {} ({}, {})", m.id, m.kind, StateName(m.state));
+}
+
+namespace {
+
+bool KnownKind(const std::string& kind) {
+  return kind == "ingest" || kind == "descend" || kind == "ascend" || kind == "rebuild";
+}
+
+bool KnownState(MigrationState s) {
+  return s == MigrationState::kIntent || s == MigrationState::kWritten || s == MigrationState::kCommitted;
+}
+
+// The checksum's encoding (format-spec/journal.md, "Checksums"): every
+// column as it is stored, NULLs as the values Items() reads them back as.
+void PutI64(std::string* out, int64_t v) { PutFixed64(out, static_cast<uint64_t>(v)); }
+void PutStr(std::string* out, const std::string& v) {
+  PutFixed32(out, static_cast<uint32_t>(v.size()));
+  out->append(v);
+}
+void PutPlace(std::string* out, int64_t tier, int64_t slot, int64_t shard_id, int64_t frame_offset,
+              int64_t frame_index) {
+  PutI64(out, tier);
+  PutI64(out, slot >= 0 ? slot : -1);
+  PutI64(out, shard_id);
+  PutI64(out, shard_id != 0 ? frame_offset : 0);
+  PutI64(out, shard_id != 0 ? frame_index : 0);
+}
+
+void EncodeItem(std::string* out, const MigrationItem& it) {
+  PutI64(out, it.row_id);
+  PutStr(out, it.id);
+  if (it.src.tier < 0) PutPlace(out, -1, -1, 0, 0, 0);
+  else PutPlace(out, it.src.tier, it.src.slot, it.src.shard_id, it.src.frame_offset, it.src.frame_index);
+  PutPlace(out, it.tier, it.slot, it.shard_id, it.frame_offset, it.frame_index);
+  uint64_t bits;
+  std::memcpy(&bits, &it.importance, 8);
+  PutFixed64(out, bits);
+  out->push_back(it.payload ? 1 : 0);
+  PutStr(out, it.payload ? *it.payload : std::string());
+  PutI64(out, it.replaces_row_id);
+}
+
+}  // namespace
+
+uint32_t Journal::ContentCrc(const Migration& m, const std::vector<MigrationItem>& items) {
+  std::string buf;
+  PutI64(&buf, m.id);
+  PutStr(&buf, m.kind);
+  PutI64(&buf, m.created_ms);
+  PutI64(&buf, static_cast<int64_t>(m.hot_slots_before));
+  PutI64(&buf, m.generation);
+  PutI64(&buf, m.old_generation);
+  PutI64(&buf, m.partitions);
+  std::vector<ShardTarget> targets = m.targets;
+  std::sort(targets.begin(), targets.end(),
+            [](const ShardTarget& a, const ShardTarget& b) { return a.shard_id < b.shard_id; });
+  PutFixed32(&buf, static_cast<uint32_t>(targets.size()));
+  for (const ShardTarget& t : targets) {
+    PutI64(&buf, t.shard_id);
+    PutI64(&buf, static_cast<int64_t>(t.len_before));
+    PutI64(&buf, static_cast<int64_t>(t.len_after));
+  }
+  PutFixed32(&buf, static_cast<uint32_t>(items.size()));
+  uint32_t crc = crc32c::Value(buf.data(), buf.size());
+  for (const MigrationItem& it : items) {  // item by item: no buffer of the whole batch
+    buf.clear();
+    EncodeItem(&buf, it);
+    crc = crc32c::Extend(crc, buf.data(), buf.size());
+  }
+  return crc;
+}
+
+uint32_t Journal::RowCrc(uint32_t content_crc, MigrationState state) {
+  const uint8_t s = static_cast<uint8_t>(state);
+  return crc32c::Mask(crc32c::Extend(content_crc, &s, 1));
+}
+
+Result<bool> Journal::HasChecksums() {
+  if (!has_checksums_) {
+    AETHER_ASSIGN_OR_RETURN(int64_t n, db_->QueryInt("SELECT COUNT(*) FROM pragma_table_info('migrations') "
+                                                     "WHERE name = 'crc'"));
+    has_checksums_ = n > 0;
+  }
+  return *has_checksums_;
+}
+
+Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items) {
+  AETHER_ASSIGN_OR_RETURN(bool checksums, HasChecksums());
+  if (!checksums) return Status::Internal("journal: the migrations table has no crc column (UpgradeSchema)");
   AETHER_ASSIGN_OR_RETURN(
       Stmt ins, db_->Prepare("INSERT INTO migrations(kind, state, created_ms, hot_slots_before, "
-                             "generation, old_generation) VALUES(?, ?, ?, ?, ?, ?)"));
-  ins.Bind(1, m.kind)
-      .Bind(2, static_cast<int64_t>(MigrationState::kIntent))
-      .Bind(3, m.created_ms)
-      .Bind(4, static_cast<int64_t>(m.hot_slots_before))
-      .Bind(5, m.generation)
-      .Bind(6, m.old_generation);
+                             "generation, old_generation, partitions) VALUES(?, ?, ?, ?, ?, ?, ?)"));
+  m->state = MigrationState::kIntent;
+  ins.Bind(1, m->kind)
+      .Bind(2, static_cast<int64_t>(m->state))
+      .Bind(3, m->created_ms)
+      .Bind(4, static_cast<int64_t>(m->hot_slots_before))
+      .Bind(5, m->generation)
+      .Bind(6, m->old_generation)
+      .Bind(7, static_cast<int64_t>(m->partitions));
   AETHER_RETURN_IF_ERROR(ins.Run());
-  int64_t id = db_->LastInsertRowId();
+  m->id = db_->LastInsertRowId();
   AETHER_ASSIGN_OR_RETURN(Stmt target, db_->Prepare("INSERT INTO migration_targets(migration_id, shard_id, "
                                                     "len_before, len_after) VALUES(?, ?, ?, ?)"));
-  for (const ShardTarget& t : m.targets) {
-    target.Bind(1, id).Bind(2, t.shard_id).Bind(3, static_cast<int64_t>(t.len_before))
+  for (const ShardTarget& t : m->targets) {
+    target.Bind(1, m->id).Bind(2, t.shard_id).Bind(3, static_cast<int64_t>(t.len_before))
         .Bind(4, static_cast<int64_t>(t.len_after));
     AETHER_RETURN_IF_ERROR(target.Run());
   }
@@ -39,7 +139,7 @@ Result<int64_t> Journal::Insert(Migration m, const std::vector<MigrationItem>& i
                               "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   for (size_t i = 0; i < items.size(); ++i) {
     const MigrationItem& it = items[i];
-    item.Bind(1, id).Bind(2, static_cast<int64_t>(i)).Bind(3, it.row_id).Bind(4, it.id).Bind(5, it.tier);
+    item.Bind(1, m->id).Bind(2, static_cast<int64_t>(i)).Bind(3, it.row_id).Bind(4, it.id).Bind(5, it.tier);
     if (it.slot >= 0) item.Bind(6, it.slot);
     if (it.shard_id != 0) item.Bind(7, it.shard_id).Bind(8, it.frame_offset).Bind(9, it.frame_index);
     item.Bind(10, it.importance);
@@ -53,12 +153,17 @@ Result<int64_t> Journal::Insert(Migration m, const std::vector<MigrationItem>& i
     }
     AETHER_RETURN_IF_ERROR(item.Run());
   }
-  return id;
+  m->content_crc = ContentCrc(*m, items);
+  return SetState(*m, MigrationState::kIntent);
 }
 
-Status Journal::SetState(int64_t id, MigrationState state) {
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("UPDATE migrations SET state = ? WHERE id = ?"));
-  st.Bind(1, static_cast<int64_t>(state)).Bind(2, id);
+Status Journal::SetState(const Migration& m, MigrationState state) {
+  AETHER_ASSIGN_OR_RETURN(bool checksums, HasChecksums());
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare(checksums ? "UPDATE migrations SET state = ?, crc = ? WHERE id = ?"
+                                                          : "UPDATE migrations SET state = ? WHERE id = ?"));
+  st.Bind(1, static_cast<int64_t>(state));
+  if (checksums) st.Bind(2, static_cast<int64_t>(RowCrc(m.content_crc, state))).Bind(3, m.id);
+  else st.Bind(2, m.id);
   return st.Run();
 }
 
@@ -74,9 +179,11 @@ Status Journal::Remove(int64_t id) {
 }
 
 Result<std::vector<Migration>> Journal::All() {
+  AETHER_ASSIGN_OR_RETURN(bool checksums, HasChecksums());
   AETHER_ASSIGN_OR_RETURN(
-      Stmt st, db_->Prepare("SELECT id, kind, state, created_ms, hot_slots_before, generation, "
-                            "old_generation FROM migrations ORDER BY id"));
+      Stmt st, db_->Prepare(std::string("SELECT id, kind, state, created_ms, hot_slots_before, generation, "
+                                        "old_generation") +
+                            (checksums ? ", partitions, crc" : "") + " FROM migrations ORDER BY id"));
   AETHER_ASSIGN_OR_RETURN(Stmt tg, db_->Prepare("SELECT shard_id, len_before, len_after FROM migration_targets "
                                                 "WHERE migration_id = ? ORDER BY shard_id"));
   std::vector<Migration> out;
@@ -91,6 +198,10 @@ Result<std::vector<Migration>> Journal::All() {
     m.hot_slots_before = static_cast<uint64_t>(st.Int(4));
     m.generation = st.Int(5);
     m.old_generation = st.Int(6);
+    if (checksums) {
+      m.partitions = static_cast<uint32_t>(st.Int(7));
+      if (!st.IsNull(8)) m.stored_crc = static_cast<uint32_t>(st.Int(8));
+    }
     tg.Bind(1, m.id);
     for (;;) {
       AETHER_ASSIGN_OR_RETURN(bool t, tg.Step());
@@ -98,9 +209,6 @@ Result<std::vector<Migration>> Journal::All() {
       m.targets.push_back({tg.Int(0), uint64_t(tg.Int(1)), uint64_t(tg.Int(2))});
     }
     tg.Reset();
-    if (m.state < MigrationState::kIntent || m.state > MigrationState::kCommitted)
-      return Status::Corruption(db_->path() + ": migration " + std::to_string(m.id) +
-                                " has unknown state " + std::to_string(st.Int(2)));
     out.push_back(m);
   }
   return out;
@@ -138,6 +246,17 @@ Result<std::vector<MigrationItem>> Journal::Items(int64_t id) {
     out.push_back(std::move(it));
   }
   return out;
+}
+
+Status Journal::CheckIntegrity(Migration* m, const std::vector<MigrationItem>& items) const {
+  m->content_crc = ContentCrc(*m, items);
+  if (m->stored_crc && *m->stored_crc != RowCrc(m->content_crc, m->state))
+    return Status::Corruption(fmt::format("{}: checksum mismatch: the journal row is damaged", Describe(*m)));
+  if (!KnownState(m->state))
+    return Status::Corruption(fmt::format("migration {} ({}): unknown state {}", m->id, m->kind,
+                                          static_cast<int64_t>(m->state)));
+  if (!KnownKind(m->kind)) return Status::Corruption(fmt::format("{}: unknown kind", Describe(*m)));
+  return Status::Ok();
 }
 
 }  // namespace aether

@@ -40,6 +40,11 @@ struct Migration {
   std::vector<ShardTarget> targets;  // shards appended to
   int64_t generation = 0;            // rebuild: the generation it writes
   int64_t old_generation = 0;        // rebuild: the generation it replaces
+  uint32_t partitions = 0;           // rebuild: the new generation's partition files (0: not recorded)
+  // The checksum of everything above but the state (Journal::ContentCrc),
+  // set by Insert and by CheckIntegrity; the stored crc adds the state.
+  uint32_t content_crc = 0;
+  std::optional<uint32_t> stored_crc;  // as read; nullopt: a row an older aether wrote
 };
 
 // Where a memory's vector is: a hot slot, or a record in a cold frame.
@@ -65,22 +70,42 @@ struct MigrationItem {
   int64_t replaces_row_id = 0;  // a memory this one replaces (same id), 0 none
 };
 
+// A journal row's checksum (format-spec/journal.md, "Checksums"): CRC-32C
+// over a fixed little-endian encoding of the row, its targets and its items
+// as they are stored, extended by the state, masked. A damaged or
+// half-restored row is refused, never replayed.
 class Journal {
  public:
   explicit Journal(Db* db) : db_(db) {}
-  // Inserts the migration in state intent and its items; returns its id.
-  // Must run inside the caller's transaction.
-  Result<int64_t> Insert(Migration m, const std::vector<MigrationItem>& items);
-  // Updates the state; must run inside the caller's transaction, or alone.
-  Status SetState(int64_t id, MigrationState state);
+  // Inserts the migration in state intent with its items and its checksum;
+  // sets m->id and m->content_crc. Must run inside the caller's transaction.
+  Status Insert(Migration* m, const std::vector<MigrationItem>& items);
+  // Updates the state and the checksum (from m.content_crc); must run
+  // inside the caller's transaction, or alone.
+  Status SetState(const Migration& m, MigrationState state);
   // Deletes the migration and its items (cleanup done).
   Status Remove(int64_t id);
-  // Every migration in the journal, oldest first.
+  // Every migration in the journal, oldest first. A row whose kind or state
+  // is unknown is returned as it is; CheckIntegrity refuses it.
   Result<std::vector<Migration>> All();
   Result<std::vector<MigrationItem>> Items(int64_t id);
+  // Corruption, naming the row, when the stored checksum does not match the
+  // row and items as read, or the kind or state is unknown; sets
+  // m->content_crc. A row without a checksum (written by an aether before
+  // checksums) passes: the replay's checks against the committed state
+  // still apply to it.
+  Status CheckIntegrity(Migration* m, const std::vector<MigrationItem>& items) const;
+
+  static uint32_t ContentCrc(const Migration& m, const std::vector<MigrationItem>& items);
+  static uint32_t RowCrc(uint32_t content_crc, MigrationState state);
 
  private:
+  Result<bool> HasChecksums();  // false in a DB no writer has upgraded yet
   Db* db_;
+  std::optional<bool> has_checksums_;
 };
+
+// "migration 7 (ingest, intent)": how errors and reports name a row.
+std::string Describe(const Migration& m);
 
 }  // namespace aether

@@ -51,7 +51,9 @@ CREATE TABLE migrations (
   created_ms       INTEGER NOT NULL,
   hot_slots_before INTEGER NOT NULL,
   generation       INTEGER,
-  old_generation   INTEGER
+  old_generation   INTEGER,
+  partitions       INTEGER,
+  crc              INTEGER
 );
 
 CREATE TABLE migration_targets (
@@ -126,6 +128,18 @@ Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, 
     };
     for (const auto& [key, value] : rows) AETHER_RETURN_IF_ERROR(SetConfigValue(db, key, value));
     return Status::Ok();
+  });
+}
+
+Status UpgradeSchema(Db* db) {
+  // Columns added after the first release, NULL in the rows an older aether
+  // writes (it names its columns, so it never notices them).
+  AETHER_ASSIGN_OR_RETURN(int64_t has_crc,
+                          db->QueryInt("SELECT COUNT(*) FROM pragma_table_info('migrations') WHERE name = 'crc'"));
+  if (has_crc) return Status::Ok();
+  return InTransaction(db, [&]() -> Status {
+    AETHER_RETURN_IF_ERROR(db->Exec("ALTER TABLE migrations ADD COLUMN partitions INTEGER"));
+    return db->Exec("ALTER TABLE migrations ADD COLUMN crc INTEGER");
   });
 }
 

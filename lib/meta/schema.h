@@ -18,6 +18,11 @@ constexpr int64_t kTierCold = 1;
 // Creates every table and writes the config rows, in one transaction.
 Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, int64_t now_ms);
 
+// Brings a DB made by an older aether up to this schema without changing
+// what an older aether reads (nullable columns only); idempotent. Needs the
+// exclusive store lock.
+Status UpgradeSchema(Db* db);
+
 // Reads and validates the config; NotSupported for a newer format version.
 Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* format_version);
 

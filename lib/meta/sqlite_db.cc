@@ -92,6 +92,15 @@ std::string Stmt::Text(int col) const {
   return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
 }
 bool Stmt::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+Stmt::Type Stmt::TypeOf(int col) const {
+  switch (sqlite3_column_type(stmt_, col)) {
+    case SQLITE_INTEGER: return Type::kInteger;
+    case SQLITE_FLOAT: return Type::kFloat;
+    case SQLITE_TEXT: return Type::kText;
+    case SQLITE_BLOB: return Type::kBlob;
+    default: return Type::kNull;
+  }
+}
 
 Db::~Db() {
   cache_.clear();

@@ -43,6 +43,10 @@ class Stmt {
   double Double(int col) const;
   std::string Text(int col) const;
   bool IsNull(int col) const;
+  // The stored type of a column's value (SQLite types values, not columns:
+  // a damaged row can hold text where an integer belongs).
+  enum class Type { kInteger, kFloat, kText, kBlob, kNull };
+  Type TypeOf(int col) const;
 
  private:
   sqlite3* db_ = nullptr;

@@ -29,12 +29,6 @@
 
 namespace aether {
 
-namespace layout {
-std::string GenerationDir(int64_t g) { return fmt::format("{}/g{:06d}", kColdDir, g); }
-std::string PartitionPath(int64_t g, uint32_t p) { return fmt::format("{}/p{:06d}.shard", GenerationDir(g), p); }
-std::string CentroidsName(int64_t g) { return fmt::format("g{:06d}.centroids", g); }
-}  // namespace layout
-
 namespace {
 
 int MetricCode(Metric m) { return m == Metric::kL2 ? 0 : m == Metric::kInnerProduct ? 1 : 2; }
@@ -174,15 +168,19 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   Migration m;
   m.kind = "rebuild";
   m.old_generation = int64_t(cur);
+  m.partitions = k;
+  // A number no committed generation has used and no entry in cold/ or
+  // index/ has taken (what an earlier, discarded rebuild left stays there).
   m.generation = std::max<int64_t>(int64_t(cur), max_gen) + 1;
+  while (env_->TypeOf(Path(layout::GenerationDir(m.generation))) != FileType::kMissing ||
+         env_->TypeOf(Path(std::string(layout::kIndexDir) + "/" + layout::CentroidsName(m.generation))) !=
+             FileType::kMissing)
+    ++m.generation;
   AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(false));
   AETHER_ASSIGN_OR_RETURN(m.hot_slots_before, hot->SlotCount());
   m.created_ms = env_->NowMs();
   Journal journal(db_.get());
-  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
-    AETHER_ASSIGN_OR_RETURN(m.id, journal.Insert(m, {}));
-    return Status::Ok();
-  }));
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Insert(&m, {}); }));
   AETHER_FAULT_POINT("rebuild.after_intent");
   // The long phase runs under a shared store lock: searches go on; other
   // writers are kept out by the writer lock this process still holds.
@@ -250,7 +248,7 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
     (void)undo;
     return built;
   }
-  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.SetState(m.id, MigrationState::kWritten); }));
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.SetState(m, MigrationState::kWritten); }));
   AETHER_FAULT_POINT("rebuild.after_written");
   AETHER_RETURN_IF_ERROR(CommitRebuild(m));
   AETHER_FAULT_POINT("rebuild.after_commit");
@@ -321,29 +319,47 @@ Status StoreImpl::CommitRebuild(const Migration& m) {
     AETHER_RETURN_IF_ERROR(gen.Run());
     AETHER_RETURN_IF_ERROR(SetConfigValue(db_.get(), "index_generation", std::to_string(m.generation)));
     AETHER_RETURN_IF_ERROR(SetConfigValue(db_.get(), "last_rebuild_ms", std::to_string(env_->NowMs())));
-    return Journal(db_.get()).SetState(m.id, MigrationState::kCommitted);
+    return Journal(db_.get()).SetState(m, MigrationState::kCommitted);
   });
 }
 
-Status StoreImpl::RemoveGeneration(int64_t generation) {
+Status StoreImpl::RemoveGeneration(int64_t generation, uint32_t partitions) {
   if (generation <= 0) return Status::Ok();
-  std::string gdir = Path(layout::GenerationDir(generation));
-  if (env_->IsDirectory(gdir)) {
-    AETHER_ASSIGN_OR_RETURN(auto names, env_->ListDir(gdir));
-    for (const auto& n : names) AETHER_RETURN_IF_ERROR(env_->RemoveFile(gdir + "/" + n));
-    AETHER_RETURN_IF_ERROR(env_->RemoveDir(gdir));
+  const std::string gdir = layout::GenerationDir(generation);
+  std::vector<std::string> names;
+  if (partitions > 0) {
+    for (uint32_t p = 0; p < partitions; ++p) names.push_back(layout::PartitionPath(generation, p));
+  } else if (env_->TypeOf(Path(gdir)) == FileType::kDirectory) {
+    // A row from before partition counts were journaled: the names a
+    // generation's partitions have, and nothing else.
+    AETHER_ASSIGN_OR_RETURN(auto entries, env_->ListDir(Path(gdir)));
+    for (const auto& n : entries)
+      if (layout::IsPartitionFileName(n)) names.push_back(gdir + "/" + n);
   }
-  std::string cent = Path(std::string(layout::kIndexDir) + "/" + layout::CentroidsName(generation));
-  AETHER_RETURN_IF_ERROR(env_->RemoveFile(cent));
-  AETHER_RETURN_IF_ERROR(env_->RemoveFile(cent + ".tmp"));
+  for (const auto& rel : names) AETHER_RETURN_IF_ERROR(RemoveOwnedFile(rel));
+  AETHER_RETURN_IF_ERROR(RemoveOwnedDir(gdir));
+  const std::string cent = std::string(layout::kIndexDir) + "/" + layout::CentroidsName(generation);
+  AETHER_RETURN_IF_ERROR(RemoveOwnedFile(cent));
+  if (env_->TypeOf(Path(layout::kIndexDir)) == FileType::kDirectory) {
+    // Temporaries of an interrupted centroids write: "<name>.<hex>.tmp" (and
+    // "<name>.tmp" from before temporary names were random).
+    AETHER_ASSIGN_OR_RETURN(auto entries, env_->ListDir(Path(layout::kIndexDir)));
+    for (const auto& n : entries)
+      if (layout::IsTempNameOf(n, layout::CentroidsName(generation)))
+        AETHER_RETURN_IF_ERROR(RemoveOwnedFile(std::string(layout::kIndexDir) + "/" + n));
+  }
   AETHER_RETURN_IF_ERROR(env_->SyncDir(Path(layout::kIndexDir)));
   return env_->SyncDir(Path(layout::kColdDir));
 }
 
 // After the switch: the old generation's files go, and the staging shard
-// (whose records all moved into partitions) is cut back to its header.
+// (whose records all moved into partitions) is cut back to its committed
+// length, its header.
 Status StoreImpl::CleanupRebuild(const Migration& m) {
-  AETHER_RETURN_IF_ERROR(RemoveGeneration(m.old_generation));
+  AETHER_ASSIGN_OR_RETURN(int64_t old_k, db_->QueryInt(fmt::format(
+                                             "SELECT COALESCE(MAX(partitions), 0) FROM index_generations "
+                                             "WHERE generation = {}", m.old_generation)));
+  AETHER_RETURN_IF_ERROR(RemoveGeneration(m.old_generation, uint32_t(old_k)));
   AETHER_FAULT_POINT("rebuild.mid_cleanup");
   AETHER_ASSIGN_OR_RETURN(ShardInfo staging, GetShard(layout::kStagingShardId));
   AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(staging, true));
@@ -372,9 +388,61 @@ Status StoreImpl::ReplayRebuild(const Migration& m, ReplayAction* action) {
   } else {
     action->action = "rolled back";
   }
-  AETHER_RETURN_IF_ERROR(RemoveGeneration(m.generation));
+  AETHER_RETURN_IF_ERROR(RemoveGeneration(m.generation, m.partitions));
   AETHER_FAULT_POINT("replay.after_rollback_truncate");
   return Status::Ok();
+}
+
+// A rebuild's replay deletes one generation's files: the new one (roll
+// back) or the old one (cleanup). Neither may be a generation the committed
+// state uses: the current one, or any with registered shards.
+Status StoreImpl::CheckRebuildReplayable(const Migration& m) {
+  auto refuse = [&](const std::string& why) { return Status::Corruption(Describe(m) + ": " + why); };
+  AETHER_ASSIGN_OR_RETURN(double cur, ConfigNumber("index_generation", 0));
+  const int64_t current = int64_t(cur);
+  auto in_use = [&](int64_t g) -> Result<bool> {
+    if (g == current) return true;
+    AETHER_ASSIGN_OR_RETURN(int64_t n, db_->QueryInt(fmt::format("SELECT COUNT(*) FROM shards WHERE generation = {}",
+                                                                 g)));
+    return n > 0;
+  };
+  if (m.generation <= 0 || m.old_generation < 0 || m.generation == m.old_generation)
+    return refuse(fmt::format("generations {} -> {} are not a rebuild", m.old_generation, m.generation));
+  if (m.state == MigrationState::kCommitted) {
+    if (m.generation != current)
+      return refuse(fmt::format("it switched to generation {}, but generation {} is current", m.generation, current));
+    AETHER_ASSIGN_OR_RETURN(bool old_used, in_use(m.old_generation));
+    if (m.old_generation > 0 && old_used)
+      return refuse(fmt::format("its cleanup would delete generation {}, which is in use", m.old_generation));
+    return Status::Ok();
+  }
+  AETHER_ASSIGN_OR_RETURN(bool new_used, in_use(m.generation));
+  if (new_used) return refuse(fmt::format("a roll back would delete generation {}, which is in use", m.generation));
+  AETHER_ASSIGN_OR_RETURN(int64_t known, db_->QueryInt(fmt::format(
+                                             "SELECT COUNT(*) FROM index_generations WHERE generation = {}",
+                                             m.generation)));
+  if (known > 0) return refuse(fmt::format("generation {} was committed before", m.generation));
+  if (m.old_generation != current)
+    return refuse(fmt::format("it replaces generation {}, but generation {} is current", m.old_generation, current));
+  return Status::Ok();
+}
+
+std::vector<std::string> StoreImpl::UnregisteredGenerations() {
+  std::vector<std::string> out;
+  auto known = db_->QueryInts("SELECT generation FROM shards UNION SELECT generation FROM index_generations "
+                              "WHERE state = 2");
+  if (!known.ok()) return out;
+  std::set<int64_t> used(known->begin(), known->end());
+  for (const char* dir : {layout::kColdDir, layout::kIndexDir}) {
+    auto entries = env_->ListDir(Path(dir));
+    if (!entries.ok()) continue;
+    for (const auto& n : *entries) {
+      int64_t g = layout::GenerationOfName(n);
+      if (g > 0 && !used.count(g)) out.push_back(std::string(dir) + "/" + n);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 Result<RecallReport> StoreImpl::RecallCheck(uint64_t queries, uint64_t seed) {

@@ -25,4 +25,12 @@ std::string GenerationDir(int64_t generation);               // "cold/g000001"
 std::string PartitionPath(int64_t generation, uint32_t p);   // "cold/g000001/p000007.shard"
 std::string CentroidsName(int64_t generation);               // "g000001.centroids" (in index/)
 
+// Name tests for the store's cleanup, which removes only names aether makes.
+bool IsPartitionFileName(const std::string& name);  // "pNNNNNN.shard"
+// "<base>.<16 hex digits>.tmp" (TempNameFor in env.h) or "<base>.tmp" (older aether).
+bool IsTempNameOf(const std::string& name, const std::string& base);
+// The generation of "gNNNNNN" (a directory in cold/) or of "gNNNNNN.centroids"
+// and its temporaries (in index/); 0 for any other name.
+int64_t GenerationOfName(const std::string& name);
+
 }  // namespace aether::layout

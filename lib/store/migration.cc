@@ -6,6 +6,8 @@
 //   VerifyWritten   the replay's check before rolling forward
 #include <atomic>
 #include <map>
+#include <set>
+#include <tuple>
 #include <thread>
 
 #include <fmt/format.h>
@@ -104,8 +106,7 @@ Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& i
   // 1. intent
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
     if (also_in_intent) AETHER_RETURN_IF_ERROR(also_in_intent());
-    AETHER_ASSIGN_OR_RETURN(m->id, journal.Insert(*m, items));
-    return Status::Ok();
+    return journal.Insert(m, items);
   }));
   Fault(m->kind, "after_intent");
 
@@ -133,7 +134,7 @@ Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& i
     AETHER_RETURN_IF_ERROR(SyncAll(shards));
     if (hot) AETHER_RETURN_IF_ERROR(hot->Sync());
     Fault(m->kind, "after_sync");
-    return InTransaction(db_.get(), [&] { return journal.SetState(m->id, MigrationState::kWritten); });
+    return InTransaction(db_.get(), [&] { return journal.SetState(*m, MigrationState::kWritten); });
   };
   if (Status s = write(); !s.ok()) {
     Status undo = ReplayJournal();  // best effort; the next open retries
@@ -175,7 +176,11 @@ Status StoreImpl::CommitMigration(const Migration& m, const std::vector<Migratio
     for (const MigrationItem& it : items) {
       if (it.src.tier < 0) {
         if (it.replaces_row_id != 0) {
+          // Only ever the memory of the same id: a replace never reaches another one.
           AETHER_ASSIGN_OR_RETURN(auto old, LocateRow(it.replaces_row_id));
+          if (old && old->id != it.id)
+            return Status::Corruption(fmt::format("migration {}: '{}' would replace row {}, which is '{}'", m.id,
+                                                  it.id, it.replaces_row_id, old->id));
           if (old) AETHER_RETURN_IF_ERROR(ReleaseMemory(*old));
         }
         ins.Bind(1, it.row_id).Bind(2, it.id).Bind(3, it.tier);
@@ -210,69 +215,63 @@ Status StoreImpl::CommitMigration(const Migration& m, const std::vector<Migratio
         ++cold[it.shard_id];
       }
     }
+    // A target grows from exactly its committed length (invariant 2).
     AETHER_ASSIGN_OR_RETURN(
         Stmt grow, db_->Prepare("UPDATE shards SET file_bytes = ?, records = records + ?, "
-                                "live = live + ?, raw_bytes = raw_bytes + ? WHERE shard_id = ?"));
+                                "live = live + ?, raw_bytes = raw_bytes + ? WHERE shard_id = ? AND file_bytes = ?"));
     for (const ShardTarget& t : m.targets) {
       int64_t n = static_cast<int64_t>(cold[t.shard_id]);
       grow.Bind(1, static_cast<int64_t>(t.len_after)).Bind(2, n).Bind(3, n)
-          .Bind(4, n * int64_t(8 + 4ull * config_.dim)).Bind(5, t.shard_id);
+          .Bind(4, n * int64_t(8 + 4ull * config_.dim)).Bind(5, t.shard_id).Bind(6, static_cast<int64_t>(t.len_before));
       AETHER_RETURN_IF_ERROR(grow.Run());
+      if (db_->Changes() != 1)
+        return Status::Corruption(fmt::format("migration {}: shard {} is no longer {} bytes long", m.id, t.shard_id,
+                                              t.len_before));
     }
-    return Journal(db_.get()).SetState(m.id, MigrationState::kCommitted);
+    return Journal(db_.get()).SetState(m, MigrationState::kCommitted);
   });
 }
 
-// Undoes an uncommitted migration's writes: the files go back to their
-// recorded lengths. Slots it overwrote were free and stay free.
-Status StoreImpl::RollBackWrites(const Migration& m) {
-  AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/true));
-  AETHER_ASSIGN_OR_RETURN(uint64_t hot_bytes, env_->FileSize(hot->path()));
-  if (hot_bytes > SlotFile::SlotOffset(config_.dim, m.hot_slots_before)) {
-    AETHER_RETURN_IF_ERROR(hot->TruncateToSlots(m.hot_slots_before));
-    AETHER_RETURN_IF_ERROR(hot->Sync());
-  }
-  for (const ShardTarget& t : m.targets) {
-    AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(t.shard_id));
-    AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, /*writable=*/true));
-    AETHER_ASSIGN_OR_RETURN(uint64_t size, shard->Size());
-    if (size > t.len_before) {
-      AETHER_RETURN_IF_ERROR(shard->Truncate(t.len_before));
-      AETHER_RETURN_IF_ERROR(shard->Sync());
-    }
-  }
-  return Status::Ok();
-}
-
-// Before rolling a 'written' migration forward, proves its data is on disk
-// intact: every slot and frame it wrote decodes, with the right row ids.
+// Before rolling a 'written' migration forward, proves that what it wrote is
+// on disk intact and is exactly what its items say: every hot item's slot
+// holds its row, every slot past the committed ones belongs to an item, and
+// each target's appended bytes decode into frames whose records are exactly
+// the items sent there (so the commit's record counts hold, and no record
+// is left that no memory owns).
 Status StoreImpl::VerifyWritten(const Migration& m, const std::vector<MigrationItem>& items) {
   AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
   std::vector<float> vec(config_.dim);
-  std::map<int64_t, std::unique_ptr<ShardFile>> shards;
-  for (const ShardTarget& t : m.targets) {
-    AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(t.shard_id));
-    AETHER_ASSIGN_OR_RETURN(shards[t.shard_id], OpenShard(info, /*writable=*/false));
-  }
-  std::pair<int64_t, int64_t> frame_at{-1, -1};
-  DecodedFrame frame;
+  std::set<int64_t> hot_slots;
+  std::set<std::tuple<int64_t, int64_t, int64_t, int64_t>> cold;  // shard, offset, index, row
   for (const MigrationItem& it : items) {
-    if (it.tier == kTierHot) {
-      int64_t row_id = 0;
-      AETHER_RETURN_IF_ERROR(hot->ReadSlot(static_cast<uint64_t>(it.slot), &row_id, vec.data()));
-      if (row_id != it.row_id)
-        return Status::Corruption(fmt::format("slot {} holds row {}, expected {}", it.slot, row_id, it.row_id));
+    if (it.tier != kTierHot) {
+      cold.emplace(it.shard_id, it.frame_offset, it.frame_index, it.row_id);
       continue;
     }
-    auto shard = shards.find(it.shard_id);
-    if (shard == shards.end()) return Status::Corruption("cold item without a target shard");
-    if (std::make_pair(it.shard_id, it.frame_offset) != frame_at) {
-      AETHER_RETURN_IF_ERROR(shard->second->ReadFrame(static_cast<uint64_t>(it.frame_offset), &frame));
-      frame_at = {it.shard_id, it.frame_offset};
-    }
-    if (it.frame_index >= frame.count || frame.row_ids[it.frame_index] != it.row_id)
-      return Status::Corruption(fmt::format("frame at {} does not hold row {}", it.frame_offset, it.row_id));
+    int64_t row_id = 0;
+    AETHER_RETURN_IF_ERROR(hot->ReadSlot(static_cast<uint64_t>(it.slot), &row_id, vec.data()));
+    if (row_id != it.row_id)
+      return Status::Corruption(fmt::format("slot {} holds row {}, expected {}", it.slot, row_id, it.row_id));
+    if (!hot_slots.insert(it.slot).second)
+      return Status::Corruption(fmt::format("slot {} is the destination of two items", it.slot));
   }
+  AETHER_ASSIGN_OR_RETURN(uint64_t committed, CommittedHotSlots());
+  AETHER_ASSIGN_OR_RETURN(uint64_t slots, hot->SlotCount());
+  for (uint64_t s = committed; s < slots; ++s)
+    if (!hot_slots.count(int64_t(s))) return Status::Corruption(fmt::format("slot {} was written for no item", s));
+  for (const ShardTarget& t : m.targets) {
+    AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(t.shard_id));
+    AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, /*writable=*/false));
+    AETHER_RETURN_IF_ERROR(shard->ScanRange(t.len_before, t.len_after, [&](uint64_t off, const DecodedFrame& f) {
+      for (uint32_t i = 0; i < f.count; ++i)
+        if (cold.erase({t.shard_id, int64_t(off), int64_t(i), f.row_ids[i]}) != 1)
+          return Status::Corruption(fmt::format("{}: record {} of the frame at {} (row {}) belongs to no item",
+                                                info.path, i, off, f.row_ids[i]));
+      return Status::Ok();
+    }));
+  }
+  if (!cold.empty())
+    return Status::Corruption(fmt::format("row {}: its record is not in the frames written", std::get<3>(*cold.begin())));
   return Status::Ok();
 }
 

@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "meta/schema.h"
@@ -54,16 +56,50 @@ Status BuildStore(Env* env, const std::string& tmp, const StoreConfig& config) {
   return env->SyncDir(tmp);
 }
 
+// Removes root/rel when it is what aether made there: a regular file (or,
+// with `directory`, an empty directory) reached from root through real
+// directories only. Anything else (a link anywhere on the way, a directory
+// where a file belongs, an entry nobody expects) is left in place and
+// described in *notice. A missing name is fine.
+Status RemoveOwned(Env* env, const std::string& root, const std::string& rel, bool directory,
+                   std::string* notice) {
+  size_t slash = 0;
+  while ((slash = rel.find('/', slash)) != std::string::npos) {
+    const std::string parent = rel.substr(0, slash++);
+    const FileType t = env->TypeOf(root + "/" + parent);
+    if (t == FileType::kMissing) return Status::Ok();
+    if (t != FileType::kDirectory) {
+      *notice = parent + ": not a directory (a link?); " + rel + " left in place";
+      return Status::Ok();
+    }
+  }
+  const std::string path = root + "/" + rel;
+  const FileType t = env->TypeOf(path);
+  if (t == FileType::kMissing) return Status::Ok();
+  if (!directory && t == FileType::kRegular) return env->RemoveFile(path);
+  if (directory && t == FileType::kDirectory) {
+    AETHER_ASSIGN_OR_RETURN(auto entries, env->ListDir(path));
+    if (entries.empty()) return env->RemoveDir(path);
+    std::sort(entries.begin(), entries.end());
+    std::string list;
+    for (const auto& e : entries) list += (list.empty() ? "" : ", ") + e;
+    *notice = rel + ": holds entries aether did not make (" + list + "); left in place";
+    return Status::Ok();
+  }
+  *notice = rel + ": " + (t == FileType::kSymlink ? "a symbolic link" : "not what aether made there") +
+            "; left in place";
+  return Status::Ok();
+}
+
+// Removes what BuildStore made in `dir` (an init that did not finish).
 void RemoveStoreTree(Env* env, const std::string& dir) {
-  for (const char* f : {layout::kStagingShard, layout::kHotFile, layout::kLockFile, layout::kWriterLockFile, layout::kGateLockFile, layout::kDbFile,
-                        "meta.db-wal", "meta.db-shm"}) {
-    Status s = env->RemoveFile(dir + "/" + f);
-    (void)s;
-  }
-  for (const char* d : {layout::kColdDir, layout::kIndexDir, ""}) {
-    Status s = env->RemoveDir(dir + (*d ? std::string("/") + d : std::string()));
-    (void)s;
-  }
+  if (env->TypeOf(dir) != FileType::kDirectory) return;  // never through a link
+  std::string notice;
+  for (const char* f : {layout::kStagingShard, layout::kHotFile, layout::kLockFile, layout::kWriterLockFile,
+                        layout::kGateLockFile, layout::kDbFile, "meta.db-wal", "meta.db-shm"})
+    (void)RemoveOwned(env, dir, f, false, &notice);
+  for (const char* d : {layout::kColdDir, layout::kIndexDir}) (void)RemoveOwned(env, dir, d, true, &notice);
+  (void)env->RemoveDir(dir);
 }
 
 }  // namespace
@@ -83,12 +119,26 @@ Status StoreImpl::Create(const std::string& raw_path, const StoreConfig& config,
       return Status::AlreadyExists(path + ": directory is not empty and is not an aether store");
   }
   std::string tmp = Parent(path) + "/." + Base(path) + ".aether-init." + std::to_string(getpid());
-  RemoveStoreTree(env, tmp);
+  RemoveStoreTree(env, tmp);  // an earlier init of this pid that died
   Status s = BuildStore(env, tmp, config);
   if (s.ok()) s = env->Rename(tmp, path);
   if (s.ok()) s = env->SyncDir(Parent(path));
   if (!s.ok()) RemoveStoreTree(env, tmp);
   return s;
+}
+
+Status StoreImpl::RemoveOwnedFile(const std::string& rel) {
+  std::string notice;
+  AETHER_RETURN_IF_ERROR(RemoveOwned(env_, dir_, rel, false, &notice));
+  if (!notice.empty()) Notice(notice);
+  return Status::Ok();
+}
+
+Status StoreImpl::RemoveOwnedDir(const std::string& rel) {
+  std::string notice;
+  AETHER_RETURN_IF_ERROR(RemoveOwned(env_, dir_, rel, true, &notice));
+  if (!notice.empty()) Notice(notice);
+  return Status::Ok();
 }
 
 Result<ShardInfo> StoreImpl::GetShard(int64_t shard_id) {
@@ -221,6 +271,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
 const StoreConfig& Store::config() const { return impl_->config_; }
 const std::vector<ReplayAction>& Store::replayed() const { return impl_->replayed_; }
 const Status& Store::deferred_recovery() const { return impl_->deferred_recovery_; }
+const std::vector<std::string>& Store::notices() const { return impl_->notices_; }
 Status Store::YieldToReaders() { return impl_->YieldToReaders(); }
 
 Result<IngestBatchResult> Store::IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy) {

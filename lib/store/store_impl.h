@@ -152,13 +152,19 @@ class StoreImpl {
   std::unique_ptr<Db> db_;
   std::vector<ReplayAction> replayed_;
   Status deferred_recovery_;  // a reader could not replay (disk full, I/O error)
+  bool discard_damaged_ = false;      // OpenOptions::discard_damaged_journal
+  std::vector<std::string> notices_;  // things left in place, for the caller to report
+  std::function<void(const std::string&)> on_notice_;  // OpenOptions::on_notice
+  void Notice(const std::string& text) {
+    notices_.push_back(text);
+    if (on_notice_) on_notice_(text);
+  }
 
  private:
   // migration.cc: the protocol every data move follows.
   Status RunMigration(Migration* m, const std::vector<MigrationItem>& items, const PendingWrites& w,
                       const std::function<Status()>& also_in_intent = nullptr);
   Status CommitMigration(const Migration& m, const std::vector<MigrationItem>& items);
-  Status RollBackWrites(const Migration& m);
   Status VerifyWritten(const Migration& m, const std::vector<MigrationItem>& items);
   Result<std::vector<int64_t>> AllocateSlots(size_t n, uint64_t slot_count);
   // Encodes frames for the items listed in `which` (vectors[i] is item i's
@@ -167,16 +173,30 @@ class StoreImpl {
   Status BuildFrames(std::vector<MigrationItem>* items, const std::vector<size_t>& which,
                      const std::vector<const float*>& vectors, const ShardInfo& shard, Migration* m,
                      PendingWrites* w);
-  Status ReplayOne(const Migration& m);
+  // replay.cc
+  Status ReplayOne(Migration* m);
   Status ReplayAll();
+  Status CheckReplayable(const Migration& m, const std::vector<MigrationItem>& items);
+  Status RollBackWrites(const Migration& m);
+  Status TruncateToCommitted();
+  Status DiscardDamaged(const Migration& m, size_t items, const std::string& why);
   // store_open.cc: switches LOCK between shared and exclusive while WRITER is held.
   // wait_seconds < 0: the --wait the store was opened with.
   Status SetLockMode(LockMode mode, double wait_seconds = -1);
   // index.cc helpers.
   Status CommitRebuild(const Migration& m);
   Status CleanupRebuild(const Migration& m);
-  Status RemoveGeneration(int64_t generation);
+  // Removes the files a generation consists of (its `partitions` partition
+  // shards, or with 0 every pNNNNNN.shard, its centroids and their
+  // temporaries), never through a link; unknown entries are left (notices_).
+  Status RemoveGeneration(int64_t generation, uint32_t partitions);
   Status ReplayRebuild(const Migration& m, ReplayAction* action);
+  Status CheckRebuildReplayable(const Migration& m);
+  // Removes store-relative `rel` if it is a regular file reached through
+  // real directories only; anything else is left and noted.
+  Status RemoveOwnedFile(const std::string& rel);
+  // Removes store-relative directory `rel` if it is a real, empty directory.
+  Status RemoveOwnedDir(const std::string& rel);
   // move.cc helpers.
  public:
   Result<double> ConfigNumber(const std::string& key, double fallback);
@@ -199,6 +219,15 @@ class StoreImpl {
   Result<std::vector<ShardInfo>> AllShards();
   Result<std::optional<MemoryLocation>> Locate(const std::string& id);
   Result<std::optional<MemoryLocation>> LocateRow(int64_t row_id);
+  // Slots of hot.slots that committed metadata uses: one past the highest
+  // live or free slot (0 when none).
+  Result<uint64_t> CommittedHotSlots();
+  // Generation directories and centroids files no committed generation names
+  // (store-relative paths), e.g. what a discarded rebuild left.
+  std::vector<std::string> UnregisteredGenerations();
+  // Validates a journal row as the replay would (Journal::CheckIntegrity,
+  // CheckReplayable), without acting on it.
+  Status CheckJournalRow(Migration* m);
   // The eviction score's inputs of one memory (nullopt: no such row).
   Result<std::optional<AccessStats>> AccessStatsOf(int64_t row_id);
   Result<std::unique_ptr<SlotFile>> OpenHot(bool writable);

@@ -18,6 +18,8 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path,
   impl->dir_ = path;
   impl->access_ = opt.access;
   impl->wait_seconds_ = opt.wait_seconds;
+  impl->discard_damaged_ = opt.discard_damaged_journal;
+  impl->on_notice_ = opt.on_notice;
   Env* env = impl->env_;
   if (!env->IsDirectory(path)) return Status::NotFound(path + ": no such store (see aether init)");
   if (!env->Exists(impl->Path(layout::kDbFile)))
@@ -39,6 +41,7 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path,
 
   AETHER_ASSIGN_OR_RETURN(int64_t pending, impl->db_->QueryInt("SELECT COUNT(*) FROM migrations"));
   if (mode == LockMode::kExclusive) {
+    AETHER_RETURN_IF_ERROR(UpgradeSchema(impl->db_.get()));
     if (pending > 0) AETHER_RETURN_IF_ERROR(impl->ReplayJournal());
     impl->EnsureReserve();
     return impl;
@@ -57,9 +60,12 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path,
   if (Status s = impl->ReplayJournal(); !s.ok()) {
     // The committed state does not depend on the journal (an uncommitted
     // migration's bytes lie past the committed lengths, a committed one's
-    // are visible): a reader that cannot finish the recovery now (disk
-    // full, I/O error) still reads. The next writer replays.
-    if (s.code() != Code::kIOError) return s;
+    // are visible, and the replay never cuts below either): a reader that
+    // cannot finish the recovery now (disk full, I/O error, no write
+    // permission, a damaged journal row) still reads. The next writer replays
+    // or reports.
+    if (s.code() != Code::kIOError && s.code() != Code::kCorruption && s.code() != Code::kPermissionDenied)
+      return s;
     impl->deferred_recovery_ = s;
   }
   AETHER_RETURN_IF_ERROR(impl->SetLockMode(LockMode::kShared));
@@ -101,97 +107,23 @@ Status StoreImpl::EnsureExclusive() {
   return ReplayJournal();
 }
 
-// The recovery loop. Shape: for each journal row, oldest first, by state:
-//   intent    -> roll back: truncate the target files to their recorded
-//                lengths, sync, delete the row;
-//   written   -> verify the written data's checksums; roll forward (the same
-//                commit transaction the live path runs) or, if the data is
-//                bad, roll back;
-//   committed -> cleanup: delete the row.
-// Each step is idempotent, so a crash inside the loop is repaired by the
-// next open. Requires the exclusive lock.
-Status StoreImpl::ReplayJournal() {
-  Status s = ReplayAll();
-  // A roll back writes too (it deletes journal rows): on a full disk, give
-  // it the reserve's room and try once more.
-  if (s.IsNoSpace() && ReleaseReserve()) s = ReplayAll();
-  return s;
-}
-
-Status StoreImpl::ReplayAll() {
-  Journal journal(db_.get());
-  AETHER_ASSIGN_OR_RETURN(std::vector<Migration> all, journal.All());
-  for (const Migration& m : all) {
-    Status s = ReplayOne(m);
-    if (!s.ok()) return s.WithContext(fmt::format("replaying migration {} ({})", m.id, m.kind));
-  }
-  return Status::Ok();
-}
-
-Status StoreImpl::ReplayOne(const Migration& m) {
-  if (m.kind != "ingest" && m.kind != "descend" && m.kind != "ascend" && m.kind != "rebuild")
-    return Status::Corruption("unknown migration kind '" + m.kind + "'");
-  Journal journal(db_.get());
-  if (m.kind == "rebuild") {
-    ReplayAction action{m.id, m.kind, StateName(m.state), "", 0};
-    AETHER_RETURN_IF_ERROR(ReplayRebuild(m, &action));
-    AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Remove(m.id); }));
-    replayed_.push_back(action);
-    return Status::Ok();
-  }
-  AETHER_ASSIGN_OR_RETURN(std::vector<MigrationItem> items, journal.Items(m.id));
-  ReplayAction action{m.id, m.kind, StateName(m.state), "", items.size()};
-  switch (m.state) {
-    case MigrationState::kIntent:
-      action.action = "rolled back";
-      break;
-    case MigrationState::kWritten:
-      if (Status check = VerifyWritten(m, items); !check.ok()) {
-        action.action = "rolled back (written data failed verification: " + check.message() + ")";
-        break;
-      }
-      if (Status commit = CommitMigration(m, items); !commit.ok()) {
-        // The commit transaction changed nothing. An I/O error may pass, so
-        // leave the row for the next open; a commit that can never apply is
-        // rolled back rather than left to block every command.
-        if (commit.code() == Code::kIOError || commit.code() == Code::kBusy) return commit;
-        action.action = "rolled back (commit failed: " + commit.message() + ")";
-        break;
-      }
-      AETHER_FAULT_POINT("replay.after_rollforward_commit");
-      action.action = "rolled forward";
-      break;
-    case MigrationState::kCommitted:
-      action.action = "cleaned up";
-      break;
-  }
-  if (action.action.rfind("rolled back", 0) == 0) {
-    AETHER_RETURN_IF_ERROR(RollBackWrites(m));
-    AETHER_FAULT_POINT("replay.after_rollback_truncate");
-  }
-  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Remove(m.id); }));
-  replayed_.push_back(action);
-  return Status::Ok();
-}
-
 void StoreImpl::EnsureReserve() {
   std::string path = Path(layout::kReserveFile);
-  if (env_->Exists(path)) return;
-  std::string tmp = path + ".tmp";
+  if (env_->TypeOf(path) != FileType::kMissing) return;
+  std::string tmp = TempNameFor(env_, path);
   Status s = [&]() -> Status {
-    AETHER_ASSIGN_OR_RETURN(auto f, env_->Open(tmp, OpenMode::kCreate));
-    AETHER_RETURN_IF_ERROR(f->Truncate(0));
+    AETHER_ASSIGN_OR_RETURN(auto f, env_->Open(tmp, OpenMode::kCreateNew));
     const std::string zeros(64 << 10, '\0');  // written, not fallocated: the blocks must be real
     for (uint64_t at = 0; at < layout::kReserveBytes; at += zeros.size())
       AETHER_RETURN_IF_ERROR(f->Write(at, zeros.data(), zeros.size()));
     return env_->Rename(tmp, path);  // no fsync: a reserve lost in a crash is made again
   }();
-  if (!s.ok()) (void)env_->RemoveFile(tmp);  // no room now: the next writer tries again
+  if (!s.ok()) (void)env_->RemoveFile(tmp);  // ours (O_EXCL); no room now: the next writer tries again
 }
 
 bool StoreImpl::ReleaseReserve() {
   std::string path = Path(layout::kReserveFile);
-  if (!writer_lock_ || !env_->Exists(path)) return false;
+  if (!writer_lock_ || env_->TypeOf(path) != FileType::kRegular) return false;
   return env_->RemoveFile(path).ok();
 }
 

@@ -16,6 +16,7 @@ const char* CodeName(Code code) {
     case Code::kNotSupported: return "NotSupported";
     case Code::kAlreadyExists: return "AlreadyExists";
     case Code::kFailedPrecondition: return "FailedPrecondition";
+    case Code::kPermissionDenied: return "PermissionDenied";
     case Code::kInternal: return "Internal";
   }
   return "Unknown";

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "aether/jsonl.h"
 #include "meta/schema.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
@@ -26,6 +27,28 @@ struct Row {
   int64_t frame_index;
   bool found = false;
 };
+
+// What is wrong with a memories row (SELECT row_id, id, tier, slot,
+// shard_id, frame_offset, frame_index, importance, created_ms,
+// last_access_ms, access_count, payload), or "": every value a reader
+// relies on, with its stored type.
+std::string MemoryRowProblem(const Stmt& st) {
+  using T = Stmt::Type;
+  auto is_int = [&](int c) { return st.TypeOf(c) == T::kInteger; };
+  if (st.TypeOf(1) != T::kText || st.Text(1).empty() || st.Text(1).size() > kMaxIdBytes) return "bad id";
+  if (!is_int(2) || (st.Int(2) != kTierHot && st.Int(2) != kTierCold)) return "bad tier";
+  if (st.Int(2) == kTierHot && (!is_int(3) || st.Int(3) < 0 || !st.IsNull(4)))
+    return "a hot memory needs a slot and no shard";
+  if (st.Int(2) == kTierCold && (!st.IsNull(3) || !is_int(4) || !is_int(5) || !is_int(6) || st.Int(5) < 0 ||
+                                 st.Int(6) < 0))
+    return "a cold memory needs a shard, a frame offset and an index, and no slot";
+  const double importance = st.Double(7);
+  if ((!is_int(7) && st.TypeOf(7) != T::kFloat) || !(importance >= 0 && importance <= 1)) return "bad importance";
+  if (!is_int(8) || !is_int(9) || !is_int(10) || st.Int(10) < 0) return "bad access statistics";
+  if (!st.IsNull(11) && (st.TypeOf(11) != T::kText || !ValidPayload(st.Text(11))))
+    return "its payload is not valid JSON";
+  return "";
+}
 
 }  // namespace
 
@@ -48,7 +71,15 @@ Result<VerifyReport> StoreImpl::Verify(const ProgressFn& progress) {
   if (pending > 0 && !writer_lock_) {
     // A live writer (a rebuild in its long phase) owns its journal row.
     auto probe = env_->Lock(Path(layout::kWriterLockFile), LockMode::kExclusive, 0);
-    if (probe.ok()) problem(fmt::format("{} migrations are still in the journal", pending));
+    if (probe.ok()) {
+      problem(fmt::format("{} migrations are still in the journal", pending));
+      // Name each row the replay would refuse (a checksum mismatch, a row
+      // that contradicts the committed state).
+      Journal journal(db_.get());
+      AETHER_ASSIGN_OR_RETURN(std::vector<Migration> rows, journal.All());
+      for (Migration& m : rows)
+        if (Status s = CheckJournalRow(&m); !s.ok()) problem("journal: " + s.message());
+    }
   }
 
   // 2. memories: one place each
@@ -56,13 +87,18 @@ Result<VerifyReport> StoreImpl::Verify(const ProgressFn& progress) {
   std::map<int64_t, int64_t> slot_owner;
   std::map<std::tuple<int64_t, int64_t, int64_t>, int64_t> cold_owner;
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, id, tier, slot, shard_id, frame_offset, "
-                                                "frame_index FROM memories"));
+                                                "frame_index, importance, created_ms, last_access_ms, "
+                                                "access_count, payload FROM memories"));
   for (;;) {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
     Row r{st.Text(1), st.Int(2), st.IsNull(3) ? -1 : st.Int(3), st.IsNull(4) ? 0 : st.Int(4), st.Int(5), st.Int(6)};
     int64_t row_id = st.Int(0);
     ++rep.memories;
+    if (std::string bad = MemoryRowProblem(st); !bad.empty()) {
+      problem(fmt::format("{}: memory '{}' (row {}): {}", layout::kDbFile, r.id, row_id, bad));
+      r.tier = -1;  // reported; not looked for in the files
+    }
     if (r.tier == kTierHot) {
       if (r.slot < 0) problem(fmt::format("memory '{}' is hot but has no slot", r.id));
       else if (!slot_owner.emplace(r.slot, row_id).second)

@@ -43,7 +43,18 @@ class FileLock {
   virtual LockMode mode() const = 0;
 };
 
-enum class OpenMode { kRead, kReadWrite, kCreate /* read-write, create if missing */ };
+// No mode follows a symbolic link at the last component of a path for
+// writing (O_NOFOLLOW): a link planted where aether writes is an error, never
+// a way to overwrite the file it points to.
+enum class OpenMode {
+  kRead,
+  kReadWrite,
+  kCreate,     // read-write, created if missing
+  kCreateNew,  // read-write, created; fails with AlreadyExists if the name exists (O_EXCL)
+};
+
+// What a directory entry is, as lstat(2) sees it (a link is not followed).
+enum class FileType { kMissing, kRegular, kDirectory, kSymlink, kOther };
 
 class Env {
  public:
@@ -53,14 +64,20 @@ class Env {
   virtual Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) = 0;
   virtual Status SyncDir(const std::string& dir) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  // Removes a name (a file, or a link itself: unlink(2) never follows one);
+  // a missing name is not an error.
   virtual Status RemoveFile(const std::string& path) = 0;
+  // Creates a directory; AlreadyExists when the name exists (whatever it is).
   virtual Status CreateDir(const std::string& path) = 0;
   virtual Status RemoveDir(const std::string& path) = 0;  // must be empty
   virtual bool Exists(const std::string& path) = 0;
   virtual bool IsDirectory(const std::string& path) = 0;
+  virtual FileType TypeOf(const std::string& path) = 0;
   virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
   // Blocks up to wait_seconds for the lock; Busy when it is not granted.
+  // The lock file is opened read-only (flock needs no write access, so a
+  // store the user may only read can still be read), created if missing.
   virtual Result<std::unique_ptr<FileLock>> Lock(const std::string& path, LockMode mode,
                                                  double wait_seconds) = 0;
   // Milliseconds since the Unix epoch; AETHER_NOW_MS pins it in tests.
@@ -68,6 +85,15 @@ class Env {
   // A seed for callers that were given none.
   virtual uint64_t RandomSeed() = 0;
 };
+
+// A name for a new temporary file beside `path`: "<path>.<16 hex digits>.tmp",
+// random, so that nobody can plant a link under it in advance.
+std::string TempNameFor(Env* env, const std::string& path);
+// Replaces `path` with `data` atomically: written to a new temporary file
+// beside it (TempNameFor; O_EXCL, never through a link), synced, renamed
+// over `path`, and the directory synced. On failure the temporary is
+// removed and `path` is unchanged.
+Status WriteFileAtomically(Env* env, const std::string& path, const std::string& data);
 
 // Opens /dev/null on any of fds 0-2 that is closed (as under cron), so that
 // no data file or database can ever be handed one of them.

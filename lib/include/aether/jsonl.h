@@ -16,6 +16,18 @@ namespace aether {
 
 constexpr size_t kMaxIdBytes = 1024;
 constexpr size_t kDefaultMaxLineBytes = 64u << 20;
+// How deeply arrays and objects may nest in any JSON aether reads (a record
+// and its payload, a query, a feedback line, --vector). Deeper input is
+// refused before it is parsed: the parsers and printers recurse per level.
+constexpr int kMaxJsonDepth = 128;
+
+// BadInput ("nesting is deeper than 128 levels") when arrays and objects in
+// `text` nest deeper than max_depth; counts brackets outside strings, so it
+// is linear and needs no stack.
+Status CheckJsonDepth(const std::string& text, int max_depth = kMaxJsonDepth);
+// True when `text` is one valid JSON value within kMaxJsonDepth: what a
+// stored payload must be.
+bool ValidPayload(const std::string& text);
 
 // Reads lines of at most max_bytes; a longer line is reported and skipped.
 class LineReader {

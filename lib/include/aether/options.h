@@ -50,6 +50,14 @@ struct OpenOptions {
   AccessMode access = AccessMode::kRead;
   double wait_seconds = 5.0;  // how long to wait for the store lock
   Env* env = nullptr;         // nullptr: Env::Default()
+  // A journal row that fails its checksum or would touch committed data is
+  // refused (Corruption). With this set (kWrite only), such a row is
+  // dropped instead, after every file is cut back to its committed length
+  // (format-spec/journal.md, "Damaged rows"); what it did is reported in
+  // Store::replayed().
+  bool discard_damaged_journal = false;
+  // Hears each notice as it happens (see Store::notices), e.g. to print it.
+  std::function<void(const std::string&)> on_notice;
 };
 
 // One memory as given to ingest.

@@ -23,6 +23,7 @@ enum class Code {
   kNotSupported,     // e.g. a store written by a newer format version
   kAlreadyExists,    // e.g. init on a non-empty directory
   kFailedPrecondition,  // the store's state forbids it now (e.g. hot tier full)
+  kPermissionDenied,  // the OS refused for lack of permission (EACCES, EPERM, EROFS)
   kInternal,         // a bug
 };
 
@@ -47,6 +48,7 @@ class [[nodiscard]] Status {
   static Status NotSupported(std::string m) { return Status(Code::kNotSupported, std::move(m)); }
   static Status AlreadyExists(std::string m) { return Status(Code::kAlreadyExists, std::move(m)); }
   static Status FailedPrecondition(std::string m) { return Status(Code::kFailedPrecondition, std::move(m)); }
+  static Status PermissionDenied(std::string m) { return Status(Code::kPermissionDenied, std::move(m)); }
   static Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
 
   bool ok() const { return code_ == Code::kOk; }

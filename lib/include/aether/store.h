@@ -42,6 +42,11 @@ class Store {
   // Not ok when a read-only open found dangling migrations it could not
   // replay (disk full, I/O error): it reads the committed state regardless.
   const Status& deferred_recovery() const;
+  // What the library left in place rather than delete (an unknown entry in
+  // a directory it cleans, a link, an unregistered index generation), one
+  // line each, in order; empty usually. OpenOptions::on_notice hears each
+  // as it happens.
+  const std::vector<std::string>& notices() const;
 
   // Writes one batch as one migration (intent, write, commit). Records must
   // already be validated (dimension, finite values, id). Requires kWrite.

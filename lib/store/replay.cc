@@ -1,0 +1,226 @@
+// The journal replay (format-spec/journal.md, "Replay"): what every open
+// runs under the exclusive lock before anything else.
+//
+// Shape: for each journal row, oldest first:
+//   1. integrity: the row's checksum, a known kind and state
+//      (Journal::CheckIntegrity);
+//   2. safety against the committed state (CheckReplayable): a roll back
+//      may only cut files back to lengths at or above what committed
+//      metadata says is live, a roll forward only extend them, a cleanup
+//      only remove what no committed state names;
+//   3. by state:
+//        intent    -> roll back: truncate the targets to their recorded
+//                     lengths, sync, delete the row;
+//        written   -> verify the written data's checksums; roll forward
+//                     (the live path's commit transaction) or, if the data
+//                     is bad or the commit can never apply, roll back;
+//        committed -> cleanup: delete the row.
+// A row failing 1 or 2 is damaged or stale: replaying it could destroy
+// committed data, so it is refused as corruption (the store stays readable,
+// writers stop), or, with OpenOptions::discard_damaged_journal, dropped after
+// cutting every file back to its committed length (DiscardDamaged), which
+// needs nothing from the row. Each step is idempotent, so a crash inside the
+// loop is repaired by the next open.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "aether/jsonl.h"
+#include "env/fault_point.h"
+#include "meta/schema.h"
+#include "store/layout.h"
+#include "store/store_impl.h"
+
+namespace aether {
+
+Status StoreImpl::ReplayJournal() {
+  Status s = ReplayAll();
+  // A roll back writes too (it deletes journal rows): on a full disk, give
+  // it the reserve's room and try once more.
+  if (s.IsNoSpace() && ReleaseReserve()) s = ReplayAll();
+  return s;
+}
+
+Status StoreImpl::ReplayAll() {
+  AETHER_RETURN_IF_ERROR(UpgradeSchema(db_.get()));
+  Journal journal(db_.get());
+  AETHER_ASSIGN_OR_RETURN(std::vector<Migration> all, journal.All());
+  for (Migration& m : all) {
+    Status s = ReplayOne(&m);
+    if (!s.ok()) return s.WithContext("replaying " + Describe(m));
+  }
+  if (all.empty()) return Status::Ok();
+  // With the journal empty, no byte past a committed length belongs to
+  // anyone (a row whose items had gone astray may have left some), nor does
+  // a target or item row of no migration.
+  AETHER_RETURN_IF_ERROR(TruncateToCommitted());
+  return InTransaction(db_.get(), [&]() -> Status {
+    for (const char* table : {"migration_items", "migration_targets"})
+      AETHER_RETURN_IF_ERROR(db_->Exec(std::string("DELETE FROM ") + table +
+                                       " WHERE migration_id NOT IN (SELECT id FROM migrations)"));
+    return Status::Ok();
+  });
+}
+
+Status StoreImpl::ReplayOne(Migration* m) {
+  Journal journal(db_.get());
+  AETHER_ASSIGN_OR_RETURN(std::vector<MigrationItem> items, journal.Items(m->id));
+  Status valid = journal.CheckIntegrity(m, items);
+  if (valid.ok()) valid = CheckReplayable(*m, items);
+  if (!valid.ok()) {
+    if (!discard_damaged_)
+      return Status::Corruption(valid.message() +
+                                "; nothing was replayed (run `aether verify`, then `aether recover "
+                                "--discard-damaged` to roll the store back to its committed state)");
+    return DiscardDamaged(*m, items.size(), valid.message());
+  }
+  if (m->kind == "rebuild") {
+    ReplayAction action{m->id, m->kind, StateName(m->state), "", 0};
+    AETHER_RETURN_IF_ERROR(ReplayRebuild(*m, &action));
+    AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Remove(m->id); }));
+    replayed_.push_back(action);
+    return Status::Ok();
+  }
+  ReplayAction action{m->id, m->kind, StateName(m->state), "", items.size()};
+  switch (m->state) {
+    case MigrationState::kIntent:
+      action.action = "rolled back";
+      break;
+    case MigrationState::kWritten:
+      if (Status check = VerifyWritten(*m, items); !check.ok()) {
+        action.action = "rolled back (written data failed verification: " + check.message() + ")";
+        break;
+      }
+      if (Status commit = CommitMigration(*m, items); !commit.ok()) {
+        // The commit transaction changed nothing. An I/O error may pass, so
+        // leave the row for the next open; a commit that can never apply is
+        // rolled back rather than left to block every command.
+        if (commit.code() == Code::kIOError || commit.code() == Code::kBusy) return commit;
+        action.action = "rolled back (commit failed: " + commit.message() + ")";
+        break;
+      }
+      AETHER_FAULT_POINT("replay.after_rollforward_commit");
+      action.action = "rolled forward";
+      break;
+    case MigrationState::kCommitted:
+      action.action = "cleaned up";
+      break;
+  }
+  if (action.action.rfind("rolled back", 0) == 0) {
+    AETHER_RETURN_IF_ERROR(RollBackWrites(*m));
+    AETHER_FAULT_POINT("replay.after_rollback_truncate");
+  }
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Remove(m->id); }));
+  replayed_.push_back(action);
+  return Status::Ok();
+}
+
+Status StoreImpl::CheckJournalRow(Migration* m) {
+  Journal journal(db_.get());
+  AETHER_ASSIGN_OR_RETURN(std::vector<MigrationItem> items, journal.Items(m->id));
+  AETHER_RETURN_IF_ERROR(journal.CheckIntegrity(m, items));
+  return CheckReplayable(*m, items);
+}
+
+Result<uint64_t> StoreImpl::CommittedHotSlots() {
+  AETHER_ASSIGN_OR_RETURN(int64_t live, db_->QueryInt("SELECT COALESCE(MAX(slot) + 1, 0) FROM memories "
+                                                      "WHERE tier = 0"));
+  AETHER_ASSIGN_OR_RETURN(int64_t free, db_->QueryInt("SELECT COALESCE(MAX(slot) + 1, 0) FROM hot_free"));
+  return uint64_t(std::max<int64_t>({live, free, 0}));
+}
+
+// Replay may act on a row only if doing so cannot touch what the committed
+// state says is live (journal.md, invariant 10). Checked against the
+// metadata, not the row, so that a stale row (a meta.db restored from a copy
+// taken mid-migration) is refused even when its checksum is good.
+Status StoreImpl::CheckReplayable(const Migration& m, const std::vector<MigrationItem>& items) {
+  auto refuse = [&](const std::string& why) { return Status::Corruption(Describe(m) + ": " + why); };
+  if (m.kind == "rebuild") return CheckRebuildReplayable(m);
+  const bool may_roll_back = m.state != MigrationState::kCommitted;
+  if (may_roll_back) {
+    AETHER_ASSIGN_OR_RETURN(uint64_t committed, CommittedHotSlots());
+    if (m.hot_slots_before < committed)
+      return refuse(fmt::format("a roll back would cut {} to {} slots, but committed memories use {}",
+                                layout::kHotFile, m.hot_slots_before, committed));
+  }
+  for (const ShardTarget& t : m.targets) {
+    auto info = GetShard(t.shard_id);
+    if (!info.ok()) return refuse(fmt::format("target shard {} is not registered", t.shard_id));
+    if (may_roll_back && t.len_before < info->file_bytes)
+      return refuse(fmt::format("a roll back would cut {} to {} bytes, below its committed length {}", info->path,
+                                t.len_before, info->file_bytes));
+    if (m.state == MigrationState::kWritten && (t.len_before != info->file_bytes || t.len_after < t.len_before))
+      return refuse(fmt::format("it appends {}..{} to {}, whose committed length is {}", t.len_before, t.len_after,
+                                info->path, info->file_bytes));
+  }
+  for (const MigrationItem& it : items) {
+    if (it.tier != kTierHot && it.tier != kTierCold)
+      return refuse(fmt::format("item '{}' has unknown tier {}", it.id, it.tier));
+    if (it.row_id <= 0 || it.id.empty() || it.id.size() > kMaxIdBytes || !(it.importance >= 0 && it.importance <= 1))
+      return refuse(fmt::format("item {} ('{}') is not a valid memory", it.row_id, it.id));
+    if (it.payload && !ValidPayload(*it.payload))
+      return refuse(fmt::format("item '{}' has a payload that is not valid JSON", it.id));
+    if (it.tier == kTierCold) {
+      bool targeted = false;
+      for (const ShardTarget& t : m.targets) targeted |= t.shard_id == it.shard_id;
+      if (!targeted) return refuse(fmt::format("item '{}' goes to shard {}, which it does not append to", it.id,
+                                               it.shard_id));
+    } else if (it.slot < 0) {
+      return refuse(fmt::format("item '{}' goes to the hot tier without a slot", it.id));
+    }
+  }
+  return Status::Ok();
+}
+
+// Undoes an uncommitted migration's writes: every file goes back to its
+// committed length. Nothing it wrote is referenced by committed metadata
+// (slots it filled were free and stay free; frames lie past the committed
+// lengths), and CheckReplayable proved the row's own recorded lengths are
+// not below the committed ones, so the row and the metadata agree on what
+// is cut; the metadata is what is trusted.
+Status StoreImpl::RollBackWrites(const Migration& m) {
+  (void)m;
+  return TruncateToCommitted();
+}
+
+// Cuts every file back to what the committed metadata says: shards to their
+// committed lengths, hot.slots to the slots live or free memories use.
+// Whatever lies past those belongs to no committed memory.
+Status StoreImpl::TruncateToCommitted() {
+  AETHER_ASSIGN_OR_RETURN(uint64_t committed, CommittedHotSlots());
+  AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/true));
+  AETHER_ASSIGN_OR_RETURN(uint64_t hot_bytes, env_->FileSize(hot->path()));
+  if (hot_bytes > SlotFile::SlotOffset(config_.dim, committed)) {
+    AETHER_RETURN_IF_ERROR(hot->TruncateToSlots(committed));
+    AETHER_RETURN_IF_ERROR(hot->Sync());
+  }
+  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, AllShards());
+  for (const ShardInfo& info : shards) {
+    AETHER_ASSIGN_OR_RETURN(uint64_t size, env_->FileSize(Path(info.path)));
+    if (size <= info.file_bytes) continue;
+    AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, /*writable=*/true));
+    AETHER_RETURN_IF_ERROR(shard->Truncate(info.file_bytes));
+    AETHER_RETURN_IF_ERROR(shard->Sync());
+  }
+  return Status::Ok();
+}
+
+// A damaged row is not trusted for anything: the files are cut back to the
+// committed state (TruncateToCommitted), which undoes whatever an
+// uncommitted migration appended and changes nothing after a committed one.
+// What only the row could name (a half-written or superseded index
+// generation) is left in place and reported.
+Status StoreImpl::DiscardDamaged(const Migration& m, size_t items, const std::string& why) {
+  AETHER_RETURN_IF_ERROR(TruncateToCommitted());
+  Journal journal(db_.get());
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+    AETHER_RETURN_IF_ERROR(journal.Remove(m.id));
+    return Audit("discard", "", fmt::format("{{\"migration\":{},\"reason\":{}}}", m.id, nlohmann::json(why).dump()));
+  }));
+  replayed_.push_back({m.id, m.kind, StateName(m.state), "discarded (" + why + ")", items});
+  for (const std::string& litter : UnregisteredGenerations())
+    Notice(litter + ": belongs to no committed index generation; left in place (remove it by hand once nothing "
+                    "needs it)");
+  return Status::Ok();
+}
+
+}  // namespace aether
