@@ -27,6 +27,7 @@ Status ReadFeedback(const std::string& path, std::vector<FeedbackItem>* items, s
     if (too_long) return Status::BadInput(where + ": line is too long");
     if (IsBlank(line)) continue;
     nlohmann::json j;
+    AETHER_RETURN_IF_ERROR(CheckJsonDepth(line).WithContext(where));
     try {
       j = nlohmann::json::parse(line);
     } catch (const nlohmann::json::exception& e) {
@@ -222,7 +223,10 @@ std::function<int()> SetupHistory(CLI::App* app) {
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& e : *h) {
       nlohmann::json j = {{"seq", e.seq}, {"ts_ms", e.ts_ms}, {"kind", e.kind}, {"id", e.id}};
-      j["detail"] = e.detail.empty() ? nlohmann::json() : nlohmann::json::parse(e.detail, nullptr, false);
+      // A detail that does not parse (a damaged row) is shown as its text.
+      j["detail"] = e.detail.empty()           ? nlohmann::json()
+                    : ValidPayload(e.detail) ? nlohmann::json::parse(e.detail)
+                                             : nlohmann::json(e.detail);
       rows.push_back(std::move(j));
     }
     PrintRows(a->format, {"seq", "ts_ms", "kind", "id", "detail"}, rows);

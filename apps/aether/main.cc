@@ -37,6 +37,21 @@ const Command kCommands[] = {
     {"fault-points", "List the crash-test fault points (AETHER_FAULT)", Access::kNone, SetupFaultPoints},
 };
 
+// Runs a command; an exception that escapes it is a bug, reported as one
+// (exit 70) rather than an abort. Out of memory says so.
+int RunGuarded(const std::function<int()>& run) {
+  try {
+    return run();
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "aether: error: out of memory\n");
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "aether: internal error: {} (please report this)\n", e.what());
+  } catch (...) {
+    fmt::print(stderr, "aether: internal error: unknown exception (please report this)\n");
+  }
+  return kExitInternal;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -98,6 +113,6 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   for (auto& [sub, run] : runners)
-    if (sub->parsed()) return run();
+    if (sub->parsed()) return RunGuarded(run);
   return kExitUsage;
 }

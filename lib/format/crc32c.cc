@@ -116,14 +116,49 @@ __attribute__((target("sse4.2"))) uint32_t ExtendSse42(uint32_t init, const void
   return ~c32;
 }
 
+__attribute__((target("sse4.2"))) void Extend3Sse42(uint32_t crc[3], const void* const data[3], size_t n) {
+  const auto* p0 = static_cast<const uint8_t*>(data[0]);
+  const auto* p1 = static_cast<const uint8_t*>(data[1]);
+  const auto* p2 = static_cast<const uint8_t*>(data[2]);
+  uint64_t a = ~crc[0], b = ~crc[1], c = ~crc[2];
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t wa, wb, wc;
+    std::memcpy(&wa, p0 + i, 8);
+    std::memcpy(&wb, p1 + i, 8);
+    std::memcpy(&wc, p2 + i, 8);
+    a = _mm_crc32_u64(a, wa);
+    b = _mm_crc32_u64(b, wb);
+    c = _mm_crc32_u64(c, wc);
+  }
+  auto a32 = uint32_t(a), b32 = uint32_t(b), c32 = uint32_t(c);
+  for (; i < n; ++i) {
+    a32 = _mm_crc32_u8(a32, p0[i]);
+    b32 = _mm_crc32_u8(b32, p1[i]);
+    c32 = _mm_crc32_u8(c32, p2[i]);
+  }
+  crc[0] = ~a32;
+  crc[1] = ~b32;
+  crc[2] = ~c32;
+}
+
 }  // namespace
 
 uint32_t Extend(uint32_t init, const void* data, size_t n) {
   static const bool hw = __builtin_cpu_supports("sse4.2");
   return hw ? ExtendSse42(init, data, n) : ExtendPortable(init, data, n);
 }
+
+void Extend3(uint32_t crc[3], const void* const data[3], size_t n) {
+  static const bool hw = __builtin_cpu_supports("sse4.2");
+  if (hw) return Extend3Sse42(crc, data, n);
+  for (int i = 0; i < 3; ++i) crc[i] = ExtendPortable(crc[i], data[i], n);
+}
 #else
 uint32_t Extend(uint32_t init, const void* data, size_t n) { return ExtendPortable(init, data, n); }
+void Extend3(uint32_t crc[3], const void* const data[3], size_t n) {
+  for (int i = 0; i < 3; ++i) crc[i] = ExtendPortable(crc[i], data[i], n);
+}
 #endif
 
 }  // namespace aether::crc32c

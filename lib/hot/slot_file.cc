@@ -80,6 +80,24 @@ bool SlotFile::CheckSlot(const uint8_t* slot, uint32_t dim) {
   return crc32c::Unmask(DecodeFixed32(slot + 8)) == SlotCrc(slot, dim);
 }
 
+void SlotFile::CheckSlots(const uint8_t* first, uint64_t n, uint32_t dim, std::vector<uint8_t>* ok) {
+  ok->resize(n);
+  const uint64_t size = SlotSize(dim);
+  uint64_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    const uint8_t* s[3] = {first + i * size, first + (i + 1) * size, first + (i + 2) * size};
+    uint32_t crc[3];
+    const void* rest[3];
+    for (int j = 0; j < 3; ++j) {
+      crc[j] = crc32c::Value(s[j], 8);
+      rest[j] = s[j] + 12;
+    }
+    crc32c::Extend3(crc, rest, size - 12);
+    for (int j = 0; j < 3; ++j) (*ok)[i + j] = crc32c::Unmask(DecodeFixed32(s[j] + 8)) == crc[j];
+  }
+  for (; i < n; ++i) (*ok)[i] = CheckSlot(first + i * size, dim);
+}
+
 int64_t SlotFile::SlotRowId(const uint8_t* slot) {
   return static_cast<int64_t>(DecodeFixed64(slot));
 }

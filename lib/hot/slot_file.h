@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "aether/env.h"
 
@@ -54,6 +55,9 @@ class SlotFile {
   static void EncodeSlot(uint8_t* dst, uint32_t dim, int64_t row_id, const float* vector);
   // Returns false when the slot's checksum does not match.
   static bool CheckSlot(const uint8_t* slot, uint32_t dim);
+  // CheckSlot for n consecutive slot images, three at a time (interleaved
+  // CRCs): (*ok)[i] is 1 when slot i matches its checksum.
+  static void CheckSlots(const uint8_t* first, uint64_t n, uint32_t dim, std::vector<uint8_t>* ok);
   static int64_t SlotRowId(const uint8_t* slot);
   static const float* SlotVector(const uint8_t* slot) {
     return reinterpret_cast<const float*>(slot + kSlotHeaderSize);

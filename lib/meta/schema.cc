@@ -124,6 +124,7 @@ Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, 
         {"next_row_id", "1"},
         {"temperature", "1.0"},
         {"index_generation", "0"},
+        {"hot_slots", "0"},
         {"created_ms", std::to_string(now_ms)},
     };
     for (const auto& [key, value] : rows) AETHER_RETURN_IF_ERROR(SetConfigValue(db, key, value));

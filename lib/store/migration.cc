@@ -173,7 +173,9 @@ Status StoreImpl::CommitMigration(const Migration& m, const std::vector<Migratio
     AETHER_ASSIGN_OR_RETURN(Stmt audit, db_->Prepare("INSERT INTO audit_log(ts_ms, kind, id, detail) "
                                                      "VALUES(?, ?, ?, ?)"));
     std::map<int64_t, uint64_t> cold;  // new records per target shard
+    int64_t hot_end = 0;               // one past the highest slot written
     for (const MigrationItem& it : items) {
+      if (it.tier == kTierHot) hot_end = std::max(hot_end, it.slot + 1);
       if (it.src.tier < 0) {
         if (it.replaces_row_id != 0) {
           // Only ever the memory of the same id: a replace never reaches another one.
@@ -215,6 +217,10 @@ Status StoreImpl::CommitMigration(const Migration& m, const std::vector<Migratio
         ++cold[it.shard_id];
       }
     }
+    // hot.slots' committed length grows with the slots it now uses.
+    AETHER_ASSIGN_OR_RETURN(uint64_t hot_slots, HotSlotsInUse());
+    if (uint64_t(hot_end) > hot_slots)
+      AETHER_RETURN_IF_ERROR(SetConfigValue(db_.get(), "hot_slots", std::to_string(hot_end)));
     // A target grows from exactly its committed length (invariant 2).
     AETHER_ASSIGN_OR_RETURN(
         Stmt grow, db_->Prepare("UPDATE shards SET file_bytes = ?, records = records + ?, "

@@ -1,7 +1,9 @@
 // Get and delete by external id.
 #include <fmt/format.h>
 
+#include "aether/jsonl.h"
 #include "meta/schema.h"
+#include "store/layout.h"
 #include "store/store_impl.h"
 
 namespace aether {
@@ -21,6 +23,11 @@ Result<std::vector<std::optional<MemoryRecord>>> StoreImpl::Get(const std::vecto
     }
     MemoryLocation loc{st.Int(0), id, st.Int(1), st.IsNull(2) ? -1 : st.Int(2),
                        st.IsNull(3) ? 0 : st.Int(3), st.Int(4), st.Int(5)};
+    if (loc.tier != kTierHot && loc.tier != kTierCold) {
+      st.Reset();
+      return Status::Corruption(fmt::format("{}: memory '{}' (row {}) has unknown tier {} (run aether verify)",
+                                            layout::kDbFile, id, loc.row_id, loc.tier));
+    }
     MemoryRecord rec;
     rec.row_id = loc.row_id;
     rec.id = id;
@@ -31,6 +38,7 @@ Result<std::vector<std::optional<MemoryRecord>>> StoreImpl::Get(const std::vecto
     rec.access_count = static_cast<uint64_t>(st.Int(9));
     if (!st.IsNull(10)) rec.payload_json = st.Text(10);
     st.Reset();
+    if (!rec.payload_json.empty() && !ValidPayload(rec.payload_json)) return PayloadCorruption(id, loc.row_id);
     AETHER_RETURN_IF_ERROR(ReadVector(loc, &rec.vector));
     out.emplace_back(std::move(rec));
   }

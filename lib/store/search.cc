@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "aether/jsonl.h"
 #include "meta/schema.h"
 #include "policy/eviction.h"
 #include "search/distance.h"
@@ -113,6 +114,12 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
   if (options.tiers != TierFilter::kCold) {
     AETHER_ASSIGN_OR_RETURN(hot, OpenHot(false));
     AETHER_ASSIGN_OR_RETURN(uint64_t slots, hot->SlotCount());
+    // Slots the committed state uses must all be there: a search that
+    // cannot read a live memory fails rather than answers without it.
+    AETHER_ASSIGN_OR_RETURN(uint64_t committed, HotSlotsInUse());
+    if (slots < committed)
+      return Status::Corruption(fmt::format("{}: holds {} slots, but committed memories use {} (truncated?)",
+                                            hot->path(), slots, committed));
     // A large batch checks liveness against the whole hot tier read at once
     // (one index scan, no lock in the workers); a small one looks up only
     // the rows that would enter a top k.
@@ -170,6 +177,7 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
     std::vector<float> dist, xt, xnorm2, dots, qpacked;
     std::vector<int64_t> rows;
     std::vector<char> checked;
+    std::vector<uint8_t> crc_ok;
     std::vector<int64_t> placed;
     std::vector<uint8_t> block;
   };
@@ -233,6 +241,22 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
     AETHER_RETURN_IF_ERROR(hot->ReadSlots(w.first_slot, n, sc.block.data()));
     const uint8_t* first = sc.block.data();
     sc.checked.assign(n, 0);  // 0 unknown, 1 live, 2 not live
+    // Every slot's checksum, whatever its row id says (the row id is what a
+    // flipped bit would hide): a damaged slot is fine only if it is free.
+    SlotFile::CheckSlots(first, n, dim, &sc.crc_ok);
+    for (uint64_t i = 0; i < n; ++i) {
+      if (sc.crc_ok[i]) continue;
+      const uint64_t s = w.first_slot + i;
+      bool is_free = false;
+      {
+        std::lock_guard<std::mutex> l(live_mu);
+        AETHER_ASSIGN_OR_RETURN(is_free, IsFreeSlot(s));
+      }
+      if (!is_free)
+        return Status::Corruption(fmt::format("{}: slot {} at offset {}: checksum mismatch", hot->path(), s,
+                                              SlotFile::SlotOffset(dim, s)));
+      sc.checked[i] = 2;
+    }
     // Offers row i (exact distance d) to query q, checking liveness once.
     auto offer_row = [&](uint32_t q, uint64_t i, float d) -> Status {
       const uint8_t* p = first + i * slot_size;
@@ -248,9 +272,6 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
           std::lock_guard<std::mutex> l(live_mu);
           AETHER_ASSIGN_OR_RETURN(ok, live.IsLiveAt(row_id, kTierHot, int64_t(s), 0, 0, 0));
         }
-        if (ok && !SlotFile::CheckSlot(p, dim))
-          return Status::Corruption(fmt::format("{}: slot {} at offset {}: checksum mismatch", hot->path(), s,
-                                                SlotFile::SlotOffset(dim, s)));
         sc.checked[i] = ok ? 1 : 2;
       }
       if (sc.checked[i] == 1) into[q].Push(c);
@@ -511,6 +532,8 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
         AETHER_ASSIGN_OR_RETURN(bool row, payload_stmt->Step());
         if (row && !payload_stmt->IsNull(0)) hit.payload_json = payload_stmt->Text(0);
         payload_stmt->Reset();
+        if (!hit.payload_json.empty() && !ValidPayload(hit.payload_json))
+          return PayloadCorruption(hit.id, c.row_id);
       }
       if (options.explain) {
         AETHER_ASSIGN_OR_RETURN(auto a, AccessStatsOf(c.row_id));

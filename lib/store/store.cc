@@ -127,6 +127,12 @@ Status StoreImpl::Create(const std::string& raw_path, const StoreConfig& config,
   return s;
 }
 
+Status PayloadCorruption(const std::string& id, int64_t row_id) {
+  return Status::Corruption(fmt::format("{}: memory '{}' (row {}): its stored payload is not valid JSON (run aether "
+                                        "verify)",
+                                        layout::kDbFile, id, row_id));
+}
+
 Status StoreImpl::RemoveOwnedFile(const std::string& rel) {
   std::string notice;
   AETHER_RETURN_IF_ERROR(RemoveOwned(env_, dir_, rel, false, &notice));
@@ -139,6 +145,18 @@ Status StoreImpl::RemoveOwnedDir(const std::string& rel) {
   AETHER_RETURN_IF_ERROR(RemoveOwned(env_, dir_, rel, true, &notice));
   if (!notice.empty()) Notice(notice);
   return Status::Ok();
+}
+
+Result<uint64_t> StoreImpl::HotSlotsInUse() {
+  AETHER_ASSIGN_OR_RETURN(double recorded, ConfigNumber("hot_slots", -1));
+  if (recorded < 0) return CommittedHotSlots();
+  return uint64_t(recorded);
+}
+
+Result<bool> StoreImpl::IsFreeSlot(uint64_t slot) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT 1 FROM hot_free WHERE slot = ?"));
+  st->Bind(1, int64_t(slot));
+  return st->Step();
 }
 
 Result<ShardInfo> StoreImpl::GetShard(int64_t shard_id) {

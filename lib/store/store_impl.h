@@ -50,6 +50,9 @@ struct MemoryLocation {
   int64_t frame_index = 0;
 };
 
+// The error for a stored payload that does not parse (a damaged meta.db).
+Status PayloadCorruption(const std::string& id, int64_t row_id);
+
 // Records per cold frame written by ingest and descend.
 constexpr size_t kMaxFrameRecords = 1024;
 
@@ -92,6 +95,7 @@ class StoreImpl {
   // released (deleted) when a roll back needs the space.
   void EnsureReserve();
   bool ReleaseReserve();
+  Status RecordHotSlots();
 
   // ingest.cc
   Result<IngestBatchResult> IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy);
@@ -222,6 +226,11 @@ class StoreImpl {
   // Slots of hot.slots that committed metadata uses: one past the highest
   // live or free slot (0 when none).
   Result<uint64_t> CommittedHotSlots();
+  // The committed length of hot.slots in slots (config hot_slots; computed
+  // with CommittedHotSlots in a store an older aether made). A file shorter
+  // than this has lost live or free slots.
+  Result<uint64_t> HotSlotsInUse();
+  Result<bool> IsFreeSlot(uint64_t slot);
   // Generation directories and centroids files no committed generation names
   // (store-relative paths), e.g. what a discarded rebuild left.
   std::vector<std::string> UnregisteredGenerations();

@@ -43,6 +43,7 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path,
   if (mode == LockMode::kExclusive) {
     AETHER_RETURN_IF_ERROR(UpgradeSchema(impl->db_.get()));
     if (pending > 0) AETHER_RETURN_IF_ERROR(impl->ReplayJournal());
+    AETHER_RETURN_IF_ERROR(impl->RecordHotSlots());
     impl->EnsureReserve();
     return impl;
   }
@@ -105,6 +106,14 @@ Status StoreImpl::EnsureExclusive() {
   access_ = AccessMode::kWrite;
   // Another writer may have come and died while we held no lock.
   return ReplayJournal();
+}
+
+// A store an older aether made has no hot_slots key: record it once.
+Status StoreImpl::RecordHotSlots() {
+  AETHER_ASSIGN_OR_RETURN(double recorded, ConfigNumber("hot_slots", -1));
+  if (recorded >= 0) return Status::Ok();
+  AETHER_ASSIGN_OR_RETURN(uint64_t committed, CommittedHotSlots());
+  return InTransaction(db_.get(), [&] { return SetConfigValue(db_.get(), "hot_slots", std::to_string(committed)); });
 }
 
 void StoreImpl::EnsureReserve() {

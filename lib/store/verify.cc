@@ -132,11 +132,20 @@ Result<VerifyReport> StoreImpl::Verify(const ProgressFn& progress) {
     rep.free_slots = free_slots.size();
     total_bytes += SlotFile::SlotSize(config_.dim) * count;
     std::vector<float> vec(config_.dim);
+    int64_t row_id_unused = 0;
+    AETHER_ASSIGN_OR_RETURN(uint64_t in_use, HotSlotsInUse());
+    if (count < in_use)
+      problem(fmt::format("{}: holds {} slots, but committed memories use {} (truncated?)", layout::kHotFile, count,
+                          in_use));
     for (uint64_t s = 0; s < count; ++s) {
       auto owner = slot_owner.find(int64_t(s));
       bool is_free = free_slots.count(int64_t(s)) > 0;
       if (owner == slot_owner.end()) {
         if (!is_free) problem(fmt::format("{}: slot {} is neither live nor free (leaked)", layout::kHotFile, s));
+        // A free slot's bytes matter to no one, but damage is damage (and a
+        // search, which checks every slot it scans, reports it too).
+        else if (Status read = (*hot)->ReadSlot(s, &row_id_unused, vec.data()); !read.ok())
+          problem(read.message() + " (a free slot)");
         continue;
       }
       Row& r = rows[owner->second];
