@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -164,7 +165,12 @@ void AddProgressOptions(CLI::App* app, std::string* mode) {
 
 bool StdoutIsTty() { return isatty(1) == 1; }
 
-nlohmann::json FloatJson(float f) { return std::stod(fmt::format("{}", f)); }
+nlohmann::json FloatJson(float f) {
+  // JSON has no infinity or NaN: a value that is not finite (possible only
+  // for data stored before inputs were range-checked) saturates, never null.
+  if (!std::isfinite(f)) f = std::signbit(f) && !std::isnan(f) ? -FLT_MAX : FLT_MAX;
+  return std::stod(fmt::format("{}", f));
+}
 
 std::string ClosestName(const std::string& name, const std::vector<std::string>& names) {
   auto distance = [](const std::string& a, const std::string& b) {

@@ -42,7 +42,6 @@ Status VectorFromJson(const json& v, uint32_t dim, Metric metric, std::vector<fl
     return Status::BadInput(
         fmt::format("vector has {} values, store dimension is {}", v.size(), dim));
   out->resize(v.size());
-  double norm = 0;
   for (size_t i = 0; i < v.size(); ++i) {
     if (!v[i].is_number()) return Status::BadInput(fmt::format("vector[{}] is not a number", i));
     double d = v[i].get<double>();
@@ -51,10 +50,9 @@ Status VectorFromJson(const json& v, uint32_t dim, Metric metric, std::vector<fl
     if (!std::isfinite(f))
       return Status::BadInput(fmt::format("vector[{}] = {} is outside the float32 range", i, d));
     (*out)[i] = f;
-    norm += double(f) * f;
   }
-  if (metric == Metric::kCosine && norm == 0)
-    return Status::BadInput("vector is all zeros, which has no direction under metric cosine");
+  std::string why = VectorProblem(out->data(), out->size(), metric, [](size_t i) { return fmt::format("vector[{}]", i); });
+  if (!why.empty()) return Status::BadInput(why);
   return Status::Ok();
 }
 
@@ -239,7 +237,7 @@ class FastRecordParser {
       double d = 0;
       if (!Number(&d)) return false;
       const float f = static_cast<float>(d);
-      if (!std::isfinite(d) || !std::isfinite(f)) return false;
+      if (!std::isfinite(d) || !std::isfinite(f) || std::fabs(f) > kMaxComponent) return false;
       v.push_back(f);
       norm += double(f) * f;
       Ws();
@@ -248,7 +246,7 @@ class FastRecordParser {
       Ws();
     }
     if (dim_ != 0 && v.size() != dim_) return false;
-    return !(metric_ == Metric::kCosine && norm == 0);
+    return !(metric_ == Metric::kCosine && !(std::sqrt(norm) >= kMinCosineNorm));
   }
 
   const char* p_;

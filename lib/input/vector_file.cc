@@ -161,17 +161,10 @@ Status VectorFileReader::Read(size_t max, Metric metric, std::vector<float>* out
     out->resize(base + dim_);
     float* v = out->data() + base;
     DecodeFloats(v, raw.data(), dim_);
-    double norm = 0;
-    for (uint32_t j = 0; j < dim_; ++j) {
-      if (!std::isfinite(v[j])) {
-        out->resize(base);
-        return BadValue(vec_offset, fmt::format("value {} is not finite", j));
-      }
-      norm += double(v[j]) * v[j];
-    }
-    if (metric == Metric::kCosine && norm == 0) {
+    std::string why = VectorProblem(v, dim_, metric, [](size_t j) { return fmt::format("value {}", j); });
+    if (!why.empty()) {
       out->resize(base);
-      return BadValue(vec_offset, "all zeros, which has no direction under metric cosine");
+      return BadValue(vec_offset, why);
     }
     offset_ += row_bytes;
     ++count_;

@@ -30,9 +30,17 @@ void DotsTransposed(const float* x, size_t nx, uint32_t dim, const float* xt, ui
 // A query prepared for one metric (its norm precomputed for cosine).
 struct PreparedQuery {
   const float* vector = nullptr;
-  float norm = 0;
+  float norm = 0;         // float32, for the scans' bounds
+  double exact_norm = 0;  // double, for Distance
 };
+PreparedQuery Prepare(const float* vector, uint32_t dim);
 
+// The exact distance of x from q: accumulated in double precision and
+// rounded once to float, so that it is as exact as a float can be at every
+// magnitude the input range allows (kMaxComponent), tiny ones included
+// (1 - cos of nearly parallel vectors, L2 of nearly equal ones). The scans
+// filter with float32 kernels and bounds that allow for their rounding, and
+// report this value for what they admit.
 float Distance(Metric metric, const PreparedQuery& q, const float* x, uint32_t dim);
 
 struct Candidate {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "aether/jsonl.h"
 #include "meta/schema.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
@@ -52,6 +53,17 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
       if (r.vector.size() != config_.dim)
         return Status::InvalidArgument(fmt::format("record '{}' has dimension {}, store has {}",
                                                    r.id, r.vector.size(), config_.dim));
+      if (std::string why = VectorProblem(r.vector.data(), r.vector.size(), config_.metric,
+                                          [](size_t i) { return fmt::format("vector[{}]", i); });
+          !why.empty())
+        return Status::InvalidArgument(fmt::format("record '{}': {}", r.id, why));
+      if (r.id.empty() || r.id.size() > kMaxIdBytes)
+        return Status::InvalidArgument(fmt::format("record id of {} bytes (1..{} allowed)", r.id.size(), kMaxIdBytes));
+      if (!(r.importance >= 0 && r.importance <= 1))
+        return Status::InvalidArgument(fmt::format("record '{}': importance {} is outside [0, 1]", r.id, r.importance));
+      if (!r.payload_json.empty() && !ValidPayload(r.payload_json))
+        return Status::InvalidArgument(fmt::format("record '{}': payload is not valid JSON (nested at most {} deep)",
+                                                   r.id, kMaxJsonDepth - 1));
       if (auto it = in_batch.find(r.id); it != in_batch.end()) {
         if (policy == DuplicatePolicy::kError)
           return Status::BadInput("duplicate id '" + r.id + "' within the input");

@@ -89,7 +89,7 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
   for (const auto& q : queries) {
     if (q.size() != dim)
       return Status::InvalidArgument(fmt::format("query has {} values, store dimension is {}", q.size(), dim));
-    prepared.push_back(PreparedQuery{q.data(), Norm(q.data(), dim)});
+    prepared.push_back(Prepare(q.data(), dim));
   }
   std::vector<TopK> tops(queries.size(), TopK(options.k));
   LiveChecker live(db_.get());
@@ -207,7 +207,7 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
       for (size_t p = 0; p < nq; ++p) {
         const uint32_t q = qs[q0 + p];
         const float* dots = sc.dots.data() + p * n;
-        const float qn2 = qnorm2[q];
+        const float qn2 = qnorm2[q], qn = prepared[q].norm;
         float* lower = sc.dist.data();
         const float keep = 1.0f - 2 * rounding;
         if (metric == Metric::kL2) {
@@ -216,7 +216,9 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
           for (uint64_t i = 0; i < n; ++i) lower[i] = -dots[i] - rounding * (qn2 + sc.xnorm2[i]);
         } else {
           for (uint64_t i = 0; i < n; ++i) {
-            const float denom = std::sqrt(qn2 * sc.xnorm2[i]);
+            // A product of norms, not the root of a product of squares: that
+            // overflows float32 for vectors within the accepted range.
+            const float denom = qn * std::sqrt(sc.xnorm2[i]);
             // A zero norm gives NaN or inf here; 0 then lets the exact path decide.
             const float v = 1.0f - (dots[i] + rounding * (qn2 + sc.xnorm2[i])) / denom;
             lower[i] = denom > 0 ? v : 0.0f;
@@ -287,13 +289,17 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
           // Squared distances for the block in one call; only rows within the
           // query's current bound are looked at further.
           kernels.l2_squared_many(prepared[q].vector, SlotFile::SlotVector(first), n, slot_floats, dim, sc.dist.data());
+          // The kernel's squared distances are within their rounding of the
+          // exact ones: widen the bound by that much, then offer each row
+          // that passes with its exact distance.
+          const float widen = 1.0f + 2 * rounding;
           float bound = into[q].Bound();
-          float limit = bound * bound;
+          float limit = bound * bound * widen;
           for (uint64_t i = 0; i < n; ++i) {
-            if (sc.dist[i] > limit || sc.checked[i] == 2 || SlotFile::SlotRowId(first + i * slot_size) <= 0) continue;
-            AETHER_RETURN_IF_ERROR(offer_row(q, i, std::sqrt(sc.dist[i])));
+            if (sc.dist[i] > limit || sc.checked[i] == 2) continue;
+            AETHER_RETURN_IF_ERROR(offer_row(q, i, exact(q, i)));
             bound = into[q].Bound();
-            limit = bound * bound;
+            limit = bound * bound * widen;
           }
           continue;
         }

@@ -1,4 +1,8 @@
 // Names of the public enums, and Status formatting.
+#include <cmath>
+
+#include <fmt/format.h>
+
 #include "aether/options.h"
 #include "aether/status.h"
 
@@ -25,6 +29,21 @@ const char* CodeName(Code code) {
 std::string Status::ToString() const {
   if (ok()) return "OK";
   return std::string(CodeName(code_)) + ": " + message_;
+}
+
+std::string VectorProblem(const float* v, size_t n, Metric metric, const std::function<std::string(size_t)>& name) {
+  double norm2 = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(v[i])) return name(i) + " is not finite";
+    if (std::fabs(v[i]) > kMaxComponent)
+      return fmt::format("{} = {} is outside ±1e15, the range distances are computed in", name(i), v[i]);
+    norm2 += double(v[i]) * double(v[i]);
+  }
+  if (metric == Metric::kCosine && norm2 == 0) return "all zeros, which has no direction under metric cosine";
+  if (metric == Metric::kCosine && std::sqrt(norm2) < kMinCosineNorm)
+    return fmt::format("its norm {} is below 1e-15, too close to zero for a direction under metric cosine",
+                       std::sqrt(norm2));
+  return "";
 }
 
 const char* MetricName(Metric m) {

@@ -6,6 +6,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+
 #include "test_util.h"
 
 using namespace aether::test;
@@ -80,4 +85,74 @@ TEST_CASE("nesting sweep: queries, --vector and feedback files refuse deep nesti
     CHECK(f.err.find(dir / "f.jsonl:2: ") != std::string::npos);
     CHECK((f.err.find("nest deeper than 128") != std::string::npos) == !fits);
   }
+}
+
+TEST_CASE("extreme values: the accepted range searches exactly under every metric; past it input is refused") {
+  std::mt19937 rng(77);
+  std::uniform_real_distribution<double> exponent(-15, 15);
+  for (const char* metric : {"l2", "ip", "cosine"}) {
+    CAPTURE(metric);
+    TempDir dir;
+    const std::string store = dir / "s";
+    // Magnitudes over the whole accepted range, some at its edges.
+    std::vector<Mem> mems;
+    for (int i = 0; i < 120; ++i) {
+      Mem m{"e" + std::to_string(i), std::vector<float>(6)};
+      for (auto& x : m.vec) x = float((rng() & 1 ? 1 : -1) * std::pow(10.0, exponent(rng)));
+      if (i % 10 == 0) m.vec[i % 6] = i % 20 ? 1e15f : -1e15f;
+      mems.push_back(m);
+    }
+    REQUIRE(Aether({"init", store, "--dim", "6", "--metric", metric, "--hot-capacity", "60"}).exit_code == 0);
+    auto r = Aether({"ingest", store}, ToJsonl(mems));
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    std::vector<Mem> qs(mems.begin(), mems.begin() + 12);
+    for (const std::string batch : {"single", "batch"}) {
+      std::vector<std::vector<Hit>> hits;
+      if (batch == "batch") {
+        hits = ParseSearchOutput(Aether({"search", store, "--queries", "-", "-k", "5", "--no-touch"}, QueriesJsonl(qs)).out);
+      } else {
+        for (const auto& q : qs) {
+          auto one = ParseSearchOutput(Aether({"search", store, "--vector", VectorJson(q.vec), "-k", "5", "--no-touch"}).out);
+          REQUIRE(one.size() == 1);
+          hits.push_back(one[0]);
+        }
+      }
+      REQUIRE(hits.size() == qs.size());
+      // Exact: each hit's distance is its own true distance rounded to
+      // float32 (relative 1e-6, at every magnitude), and the i-th is the
+      // true i-th smallest.
+      for (size_t q = 0; q < qs.size(); ++q) {
+        auto all = BruteForce(mems, qs[q].vec, mems.size(), metric);
+        std::map<std::string, double> truth;
+        for (const auto& [d, id] : all) truth[id] = d;
+        REQUIRE(hits[q].size() == 5);
+        for (size_t i = 0; i < 5; ++i) {
+          const auto& h = hits[q][i];
+          CAPTURE(i);
+          CAPTURE(h.id);
+          CHECK(std::isfinite(h.distance));
+          // (1 - cos is exact to about 1e-16 in double, the reference's own floor.)
+          CHECK(std::fabs(h.distance - all[i].first) <= 1e-6 * std::fabs(all[i].first) + 1e-14);
+          CHECK(std::fabs(truth[h.id] - h.distance) <= 1e-6 * std::fabs(truth[h.id]) + 1e-14);
+        }
+      }
+      auto raw = Aether({"search", store, "--vector", VectorJson(qs[0].vec), "--no-touch", "--format", "json"});
+      CHECK(raw.out.find("null") == std::string::npos);
+    }
+  }
+  // Past the range: a clear error naming the component, for each reader.
+  TempDir dir;
+  const std::string store = dir / "s";
+  REQUIRE(Aether({"init", store, "--dim", "3", "--metric", "cosine"}).exit_code == 0);
+  for (const std::string v : {"[1e16,0,0]", "[1.9e19,1,1]", "[-3e30,0,0]"}) {
+    auto r = Aether({"ingest", store}, "{\"id\":\"a\",\"vector\":" + v + "}\n");
+    CHECK(r.exit_code == 65);
+    CHECK(r.err.find("<stdin>:1: vector[0] = ") != std::string::npos);
+    CHECK(r.err.find("is outside ±1e15") != std::string::npos);
+    CHECK(Aether({"search", store, "--vector", v}).exit_code == 65);
+  }
+  auto tiny = Aether({"ingest", store}, "{\"id\":\"a\",\"vector\":[1e-30,0,0]}\n");
+  CHECK(tiny.exit_code == 65);
+  CHECK(tiny.err.find("too close to zero for a direction under metric cosine") != std::string::npos);
+  CHECK(Aether({"search", store, "--vector", "[1e-30,0,0]"}).exit_code == 65);
 }

@@ -181,3 +181,71 @@ TEST_CASE("binary16: every value converts exactly in every variant, and encoding
 }
 
 }  // namespace aether::simd
+
+namespace aether::simd {
+namespace {
+
+// Components log-uniform in magnitude over [1e-15, 1e15], with random signs
+// and some exact zeros: the whole range aether accepts (kMaxComponent), where
+// no float32 sum may overflow at any dimension up to 65536.
+std::vector<float> ExtremeVector(std::mt19937& rng, uint32_t dim, bool at_limit) {
+  std::uniform_real_distribution<double> exponent(-15, 15);
+  std::vector<float> v(dim);
+  for (auto& x : v) {
+    const double mag = at_limit ? 1e15 : std::pow(10.0, exponent(rng));
+    x = float((rng() & 1 ? 1 : -1) * mag);
+    if (rng() % 17 == 0) x = 0;
+  }
+  return v;
+}
+
+TEST_CASE("extreme values: every kernel stays finite and matches the double reference across the accepted range") {
+  std::mt19937 rng(1234);
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!Supported(isa)) continue;
+    const Kernels& k = For(isa);
+    CAPTURE(k.name);
+    for (uint32_t dim : {1u, 3u, 8u, 17u, 128u, 1000u, 4096u, 65536u}) {
+      for (bool at_limit : {false, true}) {
+        CAPTURE(dim);
+        CAPTURE(at_limit);
+        auto a = ExtremeVector(rng, dim, at_limit), b = ExtremeVector(rng, dim, at_limit);
+        double abs_dot = 0, l2 = RefL2(a.data(), b.data(), dim);
+        for (uint32_t i = 0; i < dim; ++i) abs_dot += std::fabs(double(a[i]) * b[i]);
+        const float dot = k.dot(a.data(), b.data(), dim), d2 = k.l2_squared(a.data(), b.data(), dim);
+        CHECK(std::isfinite(dot));
+        CHECK(std::isfinite(d2));
+        CHECK(std::fabs(dot - RefDot(a.data(), b.data(), dim)) <= Tolerance(dim, abs_dot));
+        CHECK(std::fabs(d2 - l2) <= Tolerance(dim, l2));
+        float many = 0;
+        k.l2_squared_many(a.data(), b.data(), 1, dim, dim, &many);
+        CHECK(std::isfinite(many));
+        CHECK(std::fabs(many - l2) <= Tolerance(dim, l2));
+        if (dim <= 4096) {
+          // The batch kernel: 8 rows against 5 columns given transposed.
+          std::vector<float> rows, xt(size_t(dim) * 5), out(8 * 5);
+          for (int r = 0; r < 8; ++r) {
+            auto v = ExtremeVector(rng, dim, at_limit);
+            rows.insert(rows.end(), v.begin(), v.end());
+          }
+          std::vector<std::vector<float>> cols;
+          for (int c = 0; c < 5; ++c) {
+            cols.push_back(ExtremeVector(rng, dim, at_limit));
+            for (uint32_t j = 0; j < dim; ++j) xt[size_t(j) * 5 + c] = cols.back()[j];
+          }
+          k.dots_transposed(rows.data(), 8, dim, xt.data(), 5, out.data());
+          for (int r = 0; r < 8; ++r)
+            for (int c = 0; c < 5; ++c) {
+              double ref = RefDot(rows.data() + size_t(r) * dim, cols[c].data(), dim), abs = 0;
+              for (uint32_t j = 0; j < dim; ++j) abs += std::fabs(double(rows[size_t(r) * dim + j]) * cols[c][j]);
+              CHECK(std::isfinite(out[r * 5 + c]));
+              CHECK(std::fabs(out[r * 5 + c] - ref) <= Tolerance(dim, abs));
+            }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace aether::simd

@@ -31,6 +31,17 @@ enum class ColdCodec : int { kZstd = 0, kZstdShuffle = 1, kFloat16 = 2, kSq8 = 3
 // True for the codecs whose search scan is approximate and re-ranked.
 inline bool Quantized(ColdCodec c) { return c == ColdCodec::kFloat16 || c == ColdCodec::kSq8; }
 
+// The values aether stores and searches with (format-spec/README.md,
+// "Distances"): every component finite and within ±kMaxComponent, so no
+// float32 distance can overflow at any dimension; under cosine, a Euclidean
+// norm of at least kMinCosineNorm, so the norm itself is computed exactly
+// enough to give the direction.
+constexpr double kMaxComponent = 1e15;
+constexpr double kMinCosineNorm = 1e-15;
+// Why vector v[0, n) cannot be stored or searched with under `metric`, or
+// "" when it can; `name(i)` names component i in the message ("vector[3]").
+std::string VectorProblem(const float* v, size_t n, Metric metric, const std::function<std::string(size_t)>& name);
+
 const char* MetricName(Metric m);
 bool ParseMetric(const std::string& name, Metric* out);
 const char* ColdCodecName(ColdCodec c);

@@ -48,8 +48,9 @@ class Store {
   // as it happens.
   const std::vector<std::string>& notices() const;
 
-  // Writes one batch as one migration (intent, write, commit). Records must
-  // already be validated (dimension, finite values, id). Requires kWrite.
+  // Writes one batch as one migration (intent, write, commit). Every record
+  // is checked first (dimension, VectorProblem, id, importance, payload JSON):
+  // InvalidArgument naming it, and nothing is written. Requires kWrite.
   // Takes the store exclusively for the batch (see YieldToReaders).
   Result<IngestBatchResult> IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy);
   // A writer about to spend a while on something else (reading its input)
