@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -87,8 +88,16 @@ void AddStoreArgs(CLI::App* app, StoreArgs* args) {
 
 Status Input::Open(const std::string& path, const std::string& what) {
   if (path == "-") return Status::Ok();
+  // A file, a FIFO (<(cmd)) or a character device (/dev/stdin) is a stream
+  // aether can read; a directory, a socket or a block device is not.
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return Status::NotFound(path + ": is a directory, not a " + what);
+    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+      return Status::NotFound(path + ": is not a file, FIFO or character device (" + what + ")");
+  }
   file_.open(path, std::ios::binary);
-  if (!file_) return Status::NotFound(path + ": cannot open " + what);
+  if (!file_) return Status::NotFound(path + ": cannot open " + what + " (" + std::strerror(errno) + ")");
   in_ = &file_;
   name_ = path;
   return Status::Ok();

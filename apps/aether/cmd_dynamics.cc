@@ -24,7 +24,7 @@ Status ReadFeedback(const std::string& path, std::vector<FeedbackItem>* items, s
   bool too_long = false;
   while (reader.Next(&line, &too_long)) {
     std::string where = fmt::format("{}:{}", *name, reader.line_number());
-    if (too_long) return Status::BadInput(where + ": line is too long");
+    if (too_long) return Status::BadInput(where + ": " + TooLongMessage(reader));
     if (IsBlank(line)) continue;
     nlohmann::json j;
     AETHER_RETURN_IF_ERROR(CheckJsonDepth(line).WithContext(where));
@@ -40,7 +40,7 @@ Status ReadFeedback(const std::string& path, std::vector<FeedbackItem>* items, s
     items->push_back({j["id"].get<std::string>(), r});
     lines->push_back(reader.line_number());
   }
-  return Status::Ok();
+  return reader.status();
 }
 
 }  // namespace

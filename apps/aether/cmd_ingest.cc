@@ -211,6 +211,8 @@ Status Ingester::Accept(Record rec, uint64_t pos) {
 // One input line as the parser leaves it for the writer.
 struct ParsedLine {
   enum Kind { kRecord, kBlank, kTooLong, kBad };
+  std::string too_long;  // kTooLong: the message (says whether reading stopped)
+  bool stops = false;    // kTooLong: reading stopped there, so it cannot be skipped
   uint64_t line = 0;
   Kind kind = kBlank;
   Record rec;
@@ -223,11 +225,13 @@ struct ParsedLine {
 class LineParser {
  public:
   LineParser(uint32_t dim, Metric metric) : dim_(dim), metric_(metric) {}
-  void Parse(const std::string& text, uint64_t line, bool too_long, ParsedLine* out) {
-    out->line = line;
+  void Parse(const std::string& text, const LineReader& reader, bool too_long, ParsedLine* out) {
+    out->line = reader.line_number();
     out->status = Status::Ok();
     if (too_long) {
       out->kind = ParsedLine::kTooLong;
+      out->too_long = TooLongMessage(reader);
+      out->stops = reader.broken();
     } else if (IsBlank(text)) {
       out->kind = ParsedLine::kBlank;
     } else if (Status s = ParseRecord(text, dim_, metric_, &out->rec); !s.ok()) {
@@ -288,7 +292,7 @@ class ParallelLineSource {
     };
     while (reader_->Next(&text, &too_long)) {
       chunk.emplace_back();
-      parser_.Parse(text, reader_->line_number(), too_long, &chunk.back());
+      parser_.Parse(text, *reader_, too_long, &chunk.back());
       if (chunk.size() == kChunk && !push()) return Finish();
     }
     if (!chunk.empty()) push();
@@ -316,11 +320,14 @@ bool Ingester::Consume(ParsedLine& p, Status* stop, Status* fatal) {
   switch (p.kind) {
     case ParsedLine::kBlank:
       return true;
-    case ParsedLine::kTooLong:
-      return Reject(Status::BadInput(fmt::format("line is longer than {} bytes (see --max-line-bytes)",
-                                                 reader_->max_bytes()))
-                        .WithContext(Where(p.line)),
-                    stop);
+    case ParsedLine::kTooLong: {
+      Status located = Status::BadInput(p.too_long).WithContext(Where(p.line));
+      if (p.stops) {  // nothing after it can be read: not skippable
+        *stop = located;
+        return false;
+      }
+      return Reject(located, stop);
+    }
     case ParsedLine::kBad:
       return Reject(p.status.WithContext(Where(p.line)), stop);
     case ParsedLine::kRecord:
@@ -364,10 +371,11 @@ int Ingester::Run() {
     bool too_long = false;
     ParsedLine p;
     while (reader_->Next(&text, &too_long)) {
-      parser.Parse(text, reader_->line_number(), too_long, &p);
+      parser.Parse(text, *reader_, too_long, &p);
       if (!Consume(p, &stop, &fatal)) break;
     }
   }
+  if (fatal.ok() && stop.ok() && !reader_->status().ok()) fatal = reader_->status();  // a read error
   if (!fatal.ok()) return store_ ? Finish(fatal) : Fail(fatal);
   if (!store_ && stop.ok()) {
     // No valid record at all: the store must still open (or exist) to report.
@@ -532,7 +540,8 @@ std::function<int()> SetupIngest(CLI::App* app) {
       Ingester ingester(*a, &vectors, ids ? &*ids : nullptr);
       return ingester.RunBinary();
     }
-    LineReader reader(input.stream(), input.name(), a->max_line_bytes);
+    // --skip-invalid skips a too-long line if it ends within the limit again.
+    LineReader reader(input.stream(), input.name(), a->max_line_bytes, a->skip_invalid ? a->max_line_bytes : 0);
     Ingester ingester(*a, &reader, input.IsRegularFile());
     return ingester.Run();
   };

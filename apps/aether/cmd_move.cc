@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "aether/store.h"
+#include "aether/jsonl.h"
 #include "cli.h"
 #include "progress.h"
 
@@ -62,12 +63,16 @@ int PrintReport(const Args& a, const char* verb, const MoveReport& r, double sec
 Status ReadIdsFrom(const std::string& path, std::vector<std::string>* ids) {
   Input input;
   AETHER_RETURN_IF_ERROR(input.Open(path, "id file"));
+  LineReader reader(input.stream(), input.name(), kMaxIdBytes);
   std::string line;
-  while (std::getline(*input.stream(), line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+  bool too_long = false;
+  while (reader.Next(&line, &too_long)) {
+    if (too_long)
+      return Status::BadInput(fmt::format("{}:{}: an id is at most {} bytes", input.name(), reader.line_number(),
+                                          kMaxIdBytes));
     if (!line.empty()) ids->push_back(line);
   }
-  return Status::Ok();
+  return reader.status();
 }
 
 int RunMove(Args& a, bool descend) {

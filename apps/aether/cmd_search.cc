@@ -44,14 +44,14 @@ Status ReadQueries(const Args& a, const StoreConfig& c, std::vector<std::string>
   bool too_long = false;
   while (reader.Next(&line, &too_long)) {
     std::string where = fmt::format("{}:{}", name, reader.line_number());
-    if (too_long) return Status::BadInput(where + ": line is too long");
+    if (too_long) return Status::BadInput(where + ": " + TooLongMessage(reader));
     if (IsBlank(line)) continue;
     Query q;
     AETHER_RETURN_IF_ERROR(ParseQuery(line, c.dim, c.metric, &q).WithContext(where));
     names->push_back(q.id.empty() ? std::to_string(reader.line_number() - 1) : q.id);
     vectors->push_back(std::move(q.vector));
   }
-  return Status::Ok();
+  return reader.status();
 }
 
 nlohmann::json HitsJson(const std::string& name, const std::vector<SearchHit>& hits, bool payload, bool explain) {

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -21,16 +22,33 @@ std::string CleanParseError(const std::string& what) {
   return msg;
 }
 
+// Parses one JSON object; refuses what the parser would otherwise let by:
+// nesting past kMaxJsonDepth, a byte order mark (allowed only at the start
+// of the input, where LineReader drops it), and a key repeated in an object
+// (nlohmann keeps the last), in the record and in its payload alike.
 Status ParseJson(const std::string& line, json* out) {
   AETHER_RETURN_IF_ERROR(CheckJsonDepth(line));
+  if (line.compare(0, 3, "\xEF\xBB\xBF") == 0)
+    return Status::BadInput("a UTF-8 byte order mark may only start the input");
+  std::vector<std::set<std::string>> keys;  // of each object being parsed
+  std::string duplicate;
+  auto check_keys = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) keys.emplace_back();
+    if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+    if (event == json::parse_event_t::key && !keys.empty() && !keys.back().insert(parsed.get<std::string>()).second &&
+        duplicate.empty())
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
   try {
-    *out = json::parse(line);
+    *out = json::parse(line, check_keys);
   } catch (const json::exception& e) {
     std::string why = CleanParseError(e.what());
     if (why.find("ill-formed UTF-8") != std::string::npos)
       return Status::BadInput("invalid UTF-8: " + why);
     return Status::BadInput("malformed JSON: " + why);
   }
+  if (!duplicate.empty()) return Status::BadInput("duplicate key \"" + duplicate + "\" in an object");
   if (!out->is_object()) return Status::BadInput("expected a JSON object");
   return Status::Ok();
 }
@@ -70,24 +88,54 @@ Status IdFromJson(const json& v, std::string* out) {
 bool LineReader::Next(std::string* line, bool* too_long) {
   line->clear();
   *too_long = false;
+  if (broken_) return false;
   std::streambuf* sb = in_->rdbuf();
-  if (sb == nullptr || sb->sgetc() == std::char_traits<char>::eof()) return false;
-  // Byte by byte through the stream buffer, so an endless line costs at most
-  // max_bytes_ of memory.
-  for (;;) {
-    int c = sb->sbumpc();
-    if (c == std::char_traits<char>::eof() || c == '\n') break;
-    if (*too_long) continue;
-    if (line->size() >= max_bytes_) {
-      *too_long = true;
-      line->clear();
-      continue;
+  try {
+    if (sb == nullptr || sb->sgetc() == std::char_traits<char>::eof()) return false;
+    // Byte by byte through the stream buffer, so an endless line costs at
+    // most max_bytes_ of memory and skip_bytes_ of reading.
+    size_t skipped = 0;
+    for (;;) {
+      int c = sb->sbumpc();
+      if (c == std::char_traits<char>::eof() || c == '\n') break;
+      if (*too_long) {
+        if (++skipped > skip_bytes_) {
+          broken_ = true;  // the end is not near: stop reading here
+          break;
+        }
+        continue;
+      }
+      if (line->size() >= max_bytes_) {
+        *too_long = true;
+        line->clear();
+        if (skip_bytes_ == 0) {
+          broken_ = true;
+          break;
+        }
+        continue;
+      }
+      line->push_back(static_cast<char>(c));
     }
-    line->push_back(static_cast<char>(c));
+  } catch (const std::exception& e) {  // libstdc++ reports read errors (EISDIR, EIO) by throwing
+    broken_ = true;
+    status_ = Status::IOError(name_ + ": read: " + e.what());
+    return false;
   }
   if (!line->empty() && line->back() == '\r') line->pop_back();
   ++line_number_;
+  if (line_number_ == 1 && line->compare(0, 3, "\xEF\xBB\xBF") == 0) line->erase(0, 3);
   return true;
+}
+
+std::string TooLongMessage(const LineReader& reader) {
+  if (!reader.broken()) return fmt::format("line is longer than {} bytes (see --max-line-bytes)", reader.max_bytes());
+  return fmt::format("line is longer than {} bytes (see --max-line-bytes) and does not end within {} more, so "
+                     "reading stopped there",
+                     reader.max_bytes(), reader.skip_bytes());
+}
+
+bool IsBlank(const std::string& line) {
+  return line.find_first_not_of(" \t\r\n") == std::string::npos;
 }
 
 Status CheckJsonDepth(const std::string& text, int max_depth) {
@@ -112,10 +160,6 @@ Status CheckJsonDepth(const std::string& text, int max_depth) {
 
 bool ValidPayload(const std::string& text) {
   return CheckJsonDepth(text).ok() && json::accept(text);
-}
-
-bool IsBlank(const std::string& line) {
-  return line.find_first_not_of(" \t\r\n") == std::string::npos;
 }
 
 namespace {
@@ -292,6 +336,10 @@ Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, 
 Status ParseQuery(const std::string& line, uint32_t dim, Metric metric, Query* out) {
   json j;
   AETHER_RETURN_IF_ERROR(ParseJson(line, &j));
+  for (const auto& [key, value] : j.items()) {  // the same rule as records: no field goes unread
+    (void)value;
+    if (key != "id" && key != "vector") return Status::BadInput("unknown field \"" + key + "\" (fields: id, vector)");
+  }
   if (!j.contains("vector")) return Status::BadInput("missing field \"vector\"");
   out->id.clear();
   if (j.contains("id")) AETHER_RETURN_IF_ERROR(IdFromJson(j["id"], &out->id));

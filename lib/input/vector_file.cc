@@ -76,8 +76,12 @@ Status VectorFileReader::Open() {
 Status VectorFileReader::OpenNpy() {
   uint8_t pre[10];
   size_t got = 0;
-  if (!ReadFully(in_, pre, 8, &got) || std::memcmp(pre, kNpyMagic, 6) != 0)
-    return Fail("not a .npy file (no \\x93NUMPY magic)");
+  if (!ReadFully(in_, pre, 8, &got)) {
+    if (got == 0) return Fail("empty file (no .npy preamble)");
+    if (std::memcmp(pre, kNpyMagic, std::min<size_t>(got, 6)) == 0)
+      return Fail(fmt::format("truncated: {} bytes, a .npy preamble is at least 10", got));
+  }
+  if (std::memcmp(pre, kNpyMagic, 6) != 0) return Fail("not a .npy file (no \\x93NUMPY magic)");
   const int major = pre[6];
   size_t header_len = 0, fixed = 0;
   if (major == 1) {
@@ -174,12 +178,16 @@ Status VectorFileReader::Read(size_t max, Metric metric, std::vector<float>* out
 }
 
 Result<bool> IdFileReader::Next(std::string* id) {
-  if (!std::getline(*in_, *id)) return false;
-  ++line_;
-  if (!id->empty() && id->back() == '\r') id->pop_back();
-  auto fail = [&](const std::string& why) { return Status::BadInput(fmt::format("{}:{}: {}", name_, line_, why)); };
+  bool too_long = false;
+  if (!lines_.Next(id, &too_long)) {
+    AETHER_RETURN_IF_ERROR(lines_.status());
+    return false;
+  }
+  auto fail = [&](const std::string& why) {
+    return Status::BadInput(fmt::format("{}:{}: {}", lines_.name(), lines_.line_number(), why));
+  };
+  if (too_long) return fail(fmt::format("id is longer than the limit of {} bytes", kMaxIdBytes));
   if (id->empty()) return fail("id is empty");
-  if (id->size() > kMaxIdBytes) return fail(fmt::format("id is {} bytes, the limit is {}", id->size(), kMaxIdBytes));
   if (!ValidUtf8(*id)) return fail("id is not valid UTF-8");
   return true;
 }

@@ -4,6 +4,16 @@
 // exit code; what was committed before it stays; nothing crashes.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -14,6 +24,7 @@
 #include "test_util.h"
 
 using namespace aether::test;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -155,4 +166,120 @@ TEST_CASE("extreme values: the accepted range searches exactly under every metri
   CHECK(tiny.exit_code == 65);
   CHECK(tiny.err.find("too close to zero for a direction under metric cosine") != std::string::npos);
   CHECK(Aether({"search", store, "--vector", "[1e-30,0,0]"}).exit_code == 65);
+}
+
+TEST_CASE("a directory, a socket or an endless stream where a file is expected: a clear error, never a hang or abort") {
+  TempDir dir;
+  const std::string store = dir / "s", sub = dir / "subdir";
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "2"}, ToJsonl(RandomMems(5, 2, 1))).exit_code == 0);
+  fs::create_directories(sub);
+  // A listening-less unix socket file, made by bind(2).
+  const std::string sock = dir / "sock";
+  {
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock.c_str());
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    close(fd);
+  }
+  WriteFile(dir / "ok.jsonl", "{\"vector\":[1,2]}\n");
+  WriteFile(dir / "ids.txt", "a\n");
+  for (const std::string& bad : {sub, sock}) {
+    CAPTURE(bad);
+    const std::vector<std::vector<std::string>> commands = {
+        {"ingest", store, bad},
+        {"ingest", store, bad, "--input-format", "npy", "--id-prefix", "n"},
+        {"ingest", store, bad, "--input-format", "fvecs", "--id-prefix", "n"},
+        {"ingest", store, dir / "ok.jsonl", "--input-format", "npy", "--ids", bad},
+        {"search", store, "--queries", bad},
+        {"feedback", store, "--file", bad},
+        {"descend", store, "--ids-from", bad},
+        {"ascend", store, "--ids-from", bad},
+    };
+    for (const auto& cmd : commands) {
+      CAPTURE(cmd[0]);
+      auto r = Aether(cmd);
+      CHECK(r.exit_code == 66);
+      CHECK(r.err.find("aether: error: " + bad + ": is ") != std::string::npos);
+    }
+  }
+  // stats --output onto a directory: nothing is written through or into it.
+  auto out = Aether({"stats", store, "--output", sub});
+  CHECK(out.exit_code == 74);
+  CHECK(fs::is_empty(sub));
+  // Streams are fine: a character device, and a FIFO fed by another process.
+  CHECK(Aether({"ingest", store, "/dev/null"}).exit_code == 0);
+  const std::string fifo = dir / "fifo";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  pid_t writer = fork();
+  if (writer == 0) {
+    int fd = open(fifo.c_str(), O_WRONLY);
+    const std::string rec = "{\"id\":\"fifo\",\"vector\":[5,5]}\n";
+    (void)!write(fd, rec.data(), rec.size());
+    _exit(0);
+  }
+  auto f = Aether({"ingest", store, fifo});
+  waitpid(writer, nullptr, 0);
+  CHECK_MESSAGE(f.exit_code == 0, f.err);
+  CHECK(GetAll(store, {"fifo"}).size() == 1);
+
+  // One 2-d vector as .fvecs: int32 2, then 1.0f, 2.0f.
+  WriteFile(dir / "one.fvecs", std::string("\x02\0\0\0\0\0\x80\x3f\0\0\0\x40", 12));
+  // /dev/zero: one endless line. Every reader stops at its limit and names
+  // line 1 (ingest skips nothing it cannot find the end of).
+  for (const std::vector<std::string>& cmd : std::vector<std::vector<std::string>>{
+           {"ingest", store, "/dev/zero", "--max-line-bytes", "100000"},
+           {"ingest", store, "/dev/zero", "--max-line-bytes", "100000", "--skip-invalid"},
+           {"ingest", store, "/dev/zero"},  // the default limit, 64 MiB
+           {"search", store, "--queries", "/dev/zero"},
+           {"feedback", store, "--file", "/dev/zero"},
+           {"descend", store, "--ids-from", "/dev/zero"},
+           {"ingest", store, dir / "one.fvecs", "--ids", "/dev/zero"}}) {
+    CAPTURE(cmd.back());
+    auto r = Aether(cmd);
+    CHECK(r.exit_code == 65);
+    CHECK(r.err.find("/dev/zero:1: ") != std::string::npos);
+  }
+  CHECK(Aether({"verify", store}).exit_code == 0);
+}
+
+TEST_CASE("one rule for records and queries: duplicate keys, unknown fields and byte order marks") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  REQUIRE(Aether({"ingest", store}, "{\"id\":\"a\",\"vector\":[1,2]}\n").exit_code == 0);
+  const std::string bom = "\xEF\xBB\xBF";
+  struct Case {
+    std::string name, record, query, reason;
+  };
+  const std::vector<Case> cases = {
+      {"duplicate key", "{\"id\":\"b\",\"id\":\"c\",\"vector\":[1,2]}", "{\"vector\":[1,2],\"vector\":[3,4]}",
+       "duplicate key"},
+      {"duplicate key in a payload", "{\"id\":\"b\",\"vector\":[1,2],\"payload\":{\"x\":1,\"x\":2}}",
+       "{\"id\":\"q\",\"vector\":[1,2],\"id\":\"r\"}", "duplicate key"},
+      {"unknown field", "{\"id\":\"b\",\"vector\":[1,2],\"colour\":1}", "{\"vector\":[1,2],\"colour\":1}",
+       "unknown field \"colour\""},
+      {"byte order mark after the start", bom + "{\"id\":\"b\",\"vector\":[1,2]}", bom + "{\"vector\":[1,2]}",
+       "a UTF-8 byte order mark may only start the input"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    auto in = Aether({"ingest", store}, "{\"id\":\"z\",\"vector\":[0,1]}\n" + c.record + "\n");
+    CHECK(in.exit_code == 65);
+    CHECK(in.err.find("<stdin>:2: " + c.reason) != std::string::npos);
+    auto q = Aether({"search", store, "--queries", "-", "--no-touch"}, "{\"vector\":[0,1]}\n" + c.query + "\n");
+    CHECK(q.exit_code == 65);
+    CHECK(q.err.find("<stdin>:2: " + c.reason) != std::string::npos);
+    Aether({"delete", store, "z"});
+  }
+  // At the start of the input a BOM is accepted by every reader.
+  CHECK(Aether({"ingest", store}, bom + "{\"id\":\"b\",\"vector\":[1,2]}\n").exit_code == 0);
+  CHECK(Aether({"search", store, "--queries", "-", "--no-touch"}, bom + "{\"vector\":[1,2]}\n").exit_code == 0);
+  CHECK(Aether({"feedback", store, "--file", "-"}, bom + "{\"id\":\"b\",\"reward\":1}\n").exit_code == 0);
+  // A .npy cut short says so.
+  WriteFile(dir / "short.npy", "\x93NUM");
+  auto npy = Aether({"ingest", store, dir / "short.npy", "--id-prefix", "n"});
+  CHECK(npy.exit_code == 65);
+  CHECK(npy.err.find("truncated: 4 bytes") != std::string::npos);
 }

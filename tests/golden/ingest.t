@@ -24,7 +24,7 @@ aether: error: <stdin>:1: unknown field "colour" (fields: id, vector, payload, i
 aether: stopped; ingested 0 memories (0 hot, 0 cold) from 1 lines in …s; 0 duplicates skipped, 0 replaced, 0 invalid lines skipped (all committed before the error)
 [exit 65]
 $ aether ingest mem missing.jsonl
-aether: error: missing.jsonl: cannot open input file
+aether: error: missing.jsonl: cannot open input file (No such file or directory)
 [exit 66]
 $ aether ingest mem three.jsonl --on-duplicate replace --format jsonl -q
 {"cold":1,"hot":2,"ingested":3,"invalid":0,"lines":3,"ok":true,"replaced":3,"seconds":…,"skipped_duplicates":0}

@@ -51,7 +51,7 @@ TEST_CASE("each kind of bad record gets its own reason") {
 
 TEST_CASE("the line reader counts lines, strips CR and bounds line length") {
   std::istringstream in("one\r\n\n" + std::string(50, 'x') + "\nlast");
-  LineReader r(&in, "f.jsonl", 10);
+  LineReader r(&in, "f.jsonl", 10, /*skip_bytes=*/40);  // the long line ends 40 bytes past the limit
   std::string line;
   bool too_long;
   REQUIRE(r.Next(&line, &too_long));
@@ -65,6 +65,46 @@ TEST_CASE("the line reader counts lines, strips CR and bounds line length") {
   CHECK(line == "last");
   CHECK(!too_long);
   CHECK(!r.Next(&line, &too_long));
+  CHECK(!r.broken());
+}
+
+TEST_CASE("the line reader stops at a line too long to skip, and never reads past the limits") {
+  for (size_t skip : {size_t(0), size_t(39)}) {
+    CAPTURE(skip);
+    // An endless line stands in for /dev/zero: the reader must stop within
+    // max_bytes + skip_bytes of its start.
+    struct Endless : std::streambuf {
+      size_t served = 0;
+      int_type underflow() override {
+        static char c = '0';
+        setg(&c, &c, &c + 1);
+        ++served;
+        return c;
+      }
+    } endless;
+    std::istream in(&endless);
+    LineReader r(&in, "zero", 10, skip);
+    std::string line;
+    bool too_long = false;
+    REQUIRE(r.Next(&line, &too_long));
+    CHECK(too_long);
+    CHECK(r.broken());
+    CHECK(r.line_number() == 1);
+    CHECK(endless.served <= 10 + skip + 2);
+    CHECK(!r.Next(&line, &too_long));
+    CHECK(TooLongMessage(r).find("reading stopped there") != std::string::npos);
+  }
+}
+
+TEST_CASE("the line reader drops a byte order mark at the start of the input only") {
+  std::istringstream in("\xEF\xBB\xBF{\"a\":1}\n\xEF\xBB\xBF{\"b\":2}\n");
+  LineReader r(&in, "f", 100);
+  std::string line;
+  bool too_long = false;
+  REQUIRE(r.Next(&line, &too_long));
+  CHECK(line == "{\"a\":1}");
+  REQUIRE(r.Next(&line, &too_long));
+  CHECK(line == "\xEF\xBB\xBF{\"b\":2}");  // left for the parser to refuse
 }
 
 TEST_CASE("queries take an optional id") {

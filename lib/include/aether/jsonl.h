@@ -29,24 +29,42 @@ Status CheckJsonDepth(const std::string& text, int max_depth = kMaxJsonDepth);
 // stored payload must be.
 bool ValidPayload(const std::string& text);
 
-// Reads lines of at most max_bytes; a longer line is reported and skipped.
+// Reads lines of at most max_bytes. A longer line is reported (too_long) as
+// soon as it passes the limit; its rest is then skipped only if its end comes
+// within skip_bytes more bytes (0: never), otherwise reading stops there
+// (broken()), so an endless line (/dev/zero, a stuck pipe) never hangs a
+// reader. A UTF-8 byte order mark is dropped at the start of the input (and
+// is an error anywhere else: ParseRecord and ParseQuery reject it). A read
+// error stops reading too, with status() saying why. Never throws.
 class LineReader {
  public:
-  LineReader(std::istream* in, std::string name, size_t max_bytes = kDefaultMaxLineBytes)
-      : in_(in), name_(std::move(name)), max_bytes_(max_bytes) {}
-  // False at end of input. *too_long is set when the line exceeded the limit
-  // (its content is then discarded).
+  LineReader(std::istream* in, std::string name, size_t max_bytes = kDefaultMaxLineBytes, size_t skip_bytes = 0)
+      : in_(in), name_(std::move(name)), max_bytes_(max_bytes), skip_bytes_(skip_bytes) {}
+  // False at the end of input and once reading stopped (broken()).
+  // *too_long is set when the line exceeded the limit (its content is then
+  // discarded).
   bool Next(std::string* line, bool* too_long);
   uint64_t line_number() const { return line_number_; }
   const std::string& name() const { return name_; }
   size_t max_bytes() const { return max_bytes_; }
+  size_t skip_bytes() const { return skip_bytes_; }
+  // True once nothing more can be read: a too-long line whose end was not
+  // found, or a read error.
+  bool broken() const { return broken_; }
+  // Ok, or the read error that stopped reading ("FILE: read: ...").
+  const Status& status() const { return status_; }
 
  private:
   std::istream* in_;
   std::string name_;
-  size_t max_bytes_;
+  size_t max_bytes_, skip_bytes_;
   uint64_t line_number_ = 0;
+  bool broken_ = false;
+  Status status_;
 };
+
+// The message for a too-long line (without location).
+std::string TooLongMessage(const LineReader& reader);
 
 // Parses one ingest line. `dim` is the store dimension (0: not yet known,
 // the record's length is taken). Errors are BadInput without location; the

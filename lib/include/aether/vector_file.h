@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "aether/options.h"
+#include "aether/jsonl.h"
 #include "aether/status.h"
 
 namespace aether {
@@ -62,15 +63,13 @@ class VectorFileReader {
 // UTF-8. Errors name the file and line.
 class IdFileReader {
  public:
-  IdFileReader(std::istream* in, std::string name) : in_(in), name_(std::move(name)) {}
-  // False at end of file.
+  IdFileReader(std::istream* in, std::string name) : lines_(in, std::move(name), kMaxIdBytes) {}
+  // False at end of file. Reads no further than an id can be long.
   Result<bool> Next(std::string* id);
-  uint64_t line_number() const { return line_; }
+  uint64_t line_number() const { return lines_.line_number(); }
 
  private:
-  std::istream* in_;
-  std::string name_;
-  uint64_t line_ = 0;
+  LineReader lines_;
 };
 
 }  // namespace aether
