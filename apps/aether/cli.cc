@@ -34,15 +34,33 @@ int ExitCodeFor(const Status& s) {
 
 int Fail(const Status& s) {
   std::fflush(stdout);
-  fmt::print(stderr, "aether: error: {}\n", s.message());
+  fmt::print(stderr, "aether: error: {}\n", Printable(s.message(), false));
   return ExitCodeFor(s);
+}
+
+std::string Printable(const std::string& text, bool cell) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\\' && cell) out += "\\\\";
+    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+    else if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+             static_cast<unsigned char>(text[i + 1]) <= 0x9f)
+      out += fmt::format("\\u{:04x}", static_cast<unsigned char>(text[++i]));
+    else out += static_cast<char>(c);
+  }
+  return out;
 }
 
 bool g_quiet = false;
 bool g_verbose = false;
 
 void Warn(const std::string& message) {
-  if (!g_quiet) fmt::print(stderr, "aether: {}\n", message);
+  if (!g_quiet) fmt::print(stderr, "aether: {}\n", Printable(message, false));
 }
 
 Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode, bool discard_damaged) {
@@ -124,13 +142,13 @@ void AddFormatOption(CLI::App* app, std::string* format, const std::string& defa
 namespace {
 std::string Cell(const nlohmann::json& v) {
   if (v.is_null()) return "-";
-  if (v.is_string()) return v.get<std::string>();
+  if (v.is_string()) return Printable(v.get<std::string>());
   if (v.is_number_float()) {
     double d = v.get<double>();
     if (d == std::floor(d) && std::fabs(d) < 1e15) return fmt::format("{}", int64_t(d));
     return fmt::format("{:.6g}", d);
   }
-  return v.dump();
+  return Printable(v.dump(), false);  // JSON escapes C0 controls and the backslash; not C1 ones
 }
 }  // namespace
 

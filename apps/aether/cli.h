@@ -104,6 +104,13 @@ void PrintRows(const std::string& format, const std::vector<std::string>& column
 // (a progress line only when stderr is a TTY).
 void AddProgressOptions(CLI::App* app, std::string* mode);
 
+// Text for a terminal: control characters (C0, DEL, and C1 as UTF-8
+// U+0080..U+009F) become \n, \t, \r or \xHH / \u00HH, so no stored id or
+// payload can move the cursor, clear the screen or hide a line. Table
+// cells also escape the backslash (cell = true), so the result reads back
+// unambiguously; messages on stderr do not, so paths stay as typed.
+std::string Printable(const std::string& text, bool cell = true);
+
 bool StdoutIsTty();
 // A float as the shortest decimal that reads back to the same float.
 nlohmann::json FloatJson(float f);

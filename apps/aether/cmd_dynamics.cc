@@ -142,7 +142,8 @@ std::function<int()> SetupMaintain(CLI::App* app) {
                  r->hot_capacity);
       if (a->m.dry_run)
         for (const auto& m : r->moves)
-          fmt::print("plan: {} {}->{} {} score={:.6g}\n", m.id, TierName(m.from), TierName(m.to), m.reason, m.score);
+          fmt::print("plan: {} {}->{} {} score={:.6g}\n", Printable(m.id), TierName(m.from), TierName(m.to), m.reason,
+                     m.score);
     }
     return kExitOk;
   };

@@ -80,7 +80,8 @@ void Print(const Args& a, const std::vector<std::string>& names,
         std::string ex = a.explain ? fmt::format("  {:>9.3g} {:>9} {:>11.3g} {:>9.4g}", h.explain.recency_hours,
                                                  h.explain.access_count, h.explain.importance, h.explain.score)
                                    : "";
-        fmt::print("{:<12} {:>4}  {:<24} {:>12.6g}  {}{}\n", names[q], i + 1, h.id, h.distance, TierName(h.tier), ex);
+        fmt::print("{:<12} {:>4}  {:<24} {:>12.6g}  {}{}\n", Printable(names[q]), i + 1, Printable(h.id), h.distance,
+                   TierName(h.tier), ex);
       }
     return;
   }

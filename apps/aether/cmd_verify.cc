@@ -36,7 +36,7 @@ std::function<int()> SetupVerify(CLI::App* app) {
                                          {"bytes_checked", rep->bytes_checked}})
                              .dump());
     } else {
-      for (const auto& p : rep->problems) fmt::print("problem: {}\n", p);
+      for (const auto& p : rep->problems) fmt::print("problem: {}\n", Printable(p, false));
       fmt::print("{}: {} memories, {} hot slots ({} free), {} frames, {} cold records ({} garbage), {} bytes checked\n",
                  rep->problems.empty() ? "ok" : fmt::format("{} problems", rep->problems.size()), rep->memories,
                  rep->hot_slots, rep->free_slots, rep->frames, rep->cold_records, rep->garbage_records,

@@ -56,6 +56,8 @@ int RunGuarded(const std::function<int()>& run) {
 
 int main(int argc, char** argv) {
   aether::ReserveStandardFds();
+  // Every AETHER_* variable is checked before anything reads one.
+  if (aether::Status env = aether::CheckEnvironment(); !env.ok()) return Fail(env);
   // std::cin reads input (ingest, search --queries, ids): unsynchronized
   // with C stdio it is buffered instead of read a character at a time.
   // Nothing here reads stdin through C stdio.

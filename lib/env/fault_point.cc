@@ -1,5 +1,8 @@
 #include "env/fault_point.h"
 
+#include "aether/env.h"
+#include "env/env_vars.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -46,12 +49,7 @@ const Armed& ArmedPoint() {
     Armed a;
     const char* spec = std::getenv("AETHER_FAULT");
     if (spec == nullptr || *spec == '\0') return a;
-    std::string s(spec);
-    size_t colon = s.find(':');
-    a.name = s.substr(0, colon);
-    a.countdown = colon == std::string::npos ? 1 : std::atol(s.c_str() + colon + 1);
-    if (a.countdown < 1) a.countdown = 1;
-    a.active = true;
+    a.active = env_vars::ParsePointSpec(spec, false, &a.name, &a.countdown);
     return a;
   }();
   return armed;
@@ -65,11 +63,12 @@ void HitFaultPoint(const char* name) {
   // AETHER_PAUSE=<name>:<ms> sleeps there instead: tests use it to hold an
   // operation in a known phase while other processes run.
   static const std::pair<std::string, long> pause = [] {
+    std::pair<std::string, long> p;
     const char* spec = std::getenv("AETHER_PAUSE");
-    if (spec == nullptr || *spec == '\0') return std::pair<std::string, long>();
-    std::string s(spec);
-    size_t colon = s.find(':');
-    return std::pair<std::string, long>(s.substr(0, colon), colon == std::string::npos ? 1000 : std::atol(s.c_str() + colon + 1));
+    if (spec == nullptr || *spec == '\0' || !env_vars::ParsePointSpec(spec, true, &p.first, &p.second) ||
+        p.second > env_vars::kMaxPauseMs)
+      return std::pair<std::string, long>();
+    return p;
   }();
   if (!pause.first.empty() && pause.first == name) usleep(static_cast<useconds_t>(pause.second) * 1000);
   const Armed& armed = ArmedPoint();

@@ -1,5 +1,7 @@
 #include "io_faults.h"
 
+#include "env/env_vars.h"
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -15,14 +17,7 @@ struct Spec {
   std::atomic<long> calls{0};
   Spec() {
     const char* spec = std::getenv("AETHER_FAIL_IO");
-    if (spec == nullptr || *spec == '\0') return;
-    std::string s(spec);
-    size_t colon = s.find(':');
-    op = s.substr(0, colon);
-    if (colon != std::string::npos) {
-      forever = s.back() == '+';
-      nth = std::atol(s.c_str() + colon + 1);
-    }
+    if (spec == nullptr || *spec == '\0' || !env_vars::ParseFailIo(spec, &op, &nth, &forever)) nth = 0;
   }
 };
 

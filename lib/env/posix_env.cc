@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "aether/env.h"
+#include "env/env_vars.h"
 #include "io_faults.h"
 #include "io_trace.h"
 
@@ -244,8 +245,11 @@ class PosixEnv final : public Env {
   }
 
   int64_t NowMs() override {
-    if (const char* pinned = std::getenv("AETHER_NOW_MS"); pinned && *pinned)
-      return std::atoll(pinned);
+    // A malformed value is refused by CheckEnvironment before any store
+    // opens; here it is ignored rather than read as 0.
+    int64_t pinned = 0;
+    if (const char* text = std::getenv("AETHER_NOW_MS"); text && *text && env_vars::ParseNowMs(text, &pinned))
+      return pinned;
     using namespace std::chrono;
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
   }

@@ -214,13 +214,29 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
   std::vector<MemoryLocation> evict;
   if (rows.size() > room) {
     if (o.evict) {
+      // Evicting makes room up to the capacity, no further: at most
+      // `capacity` memories can be hot afterwards. What cannot fit even
+      // then is deferred (queued) or refuses the request whole (ids), so
+      // that every id is accounted for.
+      const size_t up = std::min<uint64_t>(rows.size(), config_.hot_capacity);
+      if (up < rows.size()) {
+        if (!o.queued)
+          return Status::FailedPrecondition(fmt::format(
+              "ascending {} memories needs {} hot slots, but the hot capacity is {}; raise it "
+              "(aether config STORE set hot_capacity N)",
+              rows.size(), rows.size(), config_.hot_capacity));
+        std::vector<MemoryLocation> later(rows.begin() + long(up), rows.end());
+        rows.resize(up);
+        if (!o.dry_run) AETHER_RETURN_IF_ERROR(DeferQueued(later, "hot capacity too small", &report));
+      }
       AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
-      size_t need = std::min(rows.size() - room, scored.size());
-      for (size_t i = 0; i < need; ++i) {
+      const uint64_t over = uint64_t(hot_count) + rows.size() > config_.hot_capacity
+                                ? uint64_t(hot_count) + rows.size() - config_.hot_capacity
+                                : 0;
+      for (size_t i = 0; i < over && i < scored.size(); ++i) {
         evict.push_back(scored[i].second);
         report.plan.push_back({scored[i].second.id, Tier::kHot, Tier::kCold, "evict", scored[i].first});
       }
-      if (rows.size() > room + need) rows.resize(room + need);  // capacity 0 or tiny
     } else if (o.queued) {
       std::vector<MemoryLocation> later(rows.begin() + room, rows.end());
       rows.resize(room);

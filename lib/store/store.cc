@@ -273,6 +273,7 @@ Store::Store(std::unique_ptr<StoreImpl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 
 Status Store::Create(const std::string& path, const StoreConfig& config, Env* env) {
+  AETHER_RETURN_IF_ERROR(CheckEnvironment());
   return StoreImpl::Create(path, config, env ? env : Env::Default());
 }
 
@@ -282,6 +283,7 @@ bool Store::LooksLikeStore(const std::string& path, Env* env) {
 }
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOptions& options) {
+  AETHER_RETURN_IF_ERROR(CheckEnvironment());
   AETHER_ASSIGN_OR_RETURN(auto impl, StoreImpl::Open(StripTrailingSlashes(path), options));
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }

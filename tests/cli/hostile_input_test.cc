@@ -283,3 +283,100 @@ TEST_CASE("one rule for records and queries: duplicate keys, unknown fields and 
   CHECK(npy.exit_code == 65);
   CHECK(npy.err.find("truncated: 4 bytes") != std::string::npos);
 }
+
+TEST_CASE("table output and messages escape control characters in ids and payloads") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  // Ids with a tab, an escape sequence, a newline, NUL, DEL, a C1 CSI and a
+  // backslash; a payload with the same.
+  const std::vector<std::pair<std::string, std::string>> ids = {
+      {"a\\tb", "a\tb"},       {"esc\\u001b[31mred", "esc\x1b[31mred"}, {"nl\\nx", "nl\nx"},
+      {"nul\\u0000z", std::string("nul\0z", 5)}, {"del\\u007f", "del\x7f"}, {"csi\\u009b2J", "csi\xc2\x9b" "2J"},
+      {"back\\\\slash", "back\\slash"}};
+  std::string jsonl;
+  for (size_t i = 0; i < ids.size(); ++i)
+    jsonl += "{\"id\":\"" + ids[i].first + "\",\"vector\":[" + std::to_string(i) +
+             ",1],\"payload\":{\"t\":\"\\u001b[2J\\u009b\"}}\n";
+  REQUIRE(Aether({"ingest", store}, jsonl).exit_code == 0);
+  auto raw_control = [](const std::string& s) {
+    for (size_t i = 0; i < s.size(); ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if ((c < 0x20 && c != '\n') || c == 0x7f) return true;
+      if (c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+          static_cast<unsigned char>(s[i + 1]) <= 0x9f)
+        return true;
+    }
+    return false;
+  };
+  std::vector<std::string> get = {"get", store, "--format", "table"}, descend = {"descend", store, "--dry-run"};
+  for (const auto& [json, raw] : ids) {
+    get.push_back(raw);
+    descend.push_back(raw);
+  }
+  get.push_back("missing\x1b[1m");
+  const std::vector<std::vector<std::string>> commands = {
+      get,
+      descend,
+      {"search", store, "--vector", "[3,1]", "--format", "table", "-k", "7", "--no-touch"},
+      {"history", store, "--format", "table"},
+      {"delete", store, "gone\x1b]0;title\x07"},
+  };
+  for (const auto& cmd : commands) {
+    CAPTURE(cmd[0]);
+    auto r = Aether(cmd);
+    CHECK_MESSAGE(!raw_control(r.out), r.out);
+    CHECK_MESSAGE(!raw_control(r.err), r.err);
+  }
+  auto g = Aether(get);
+  CHECK(g.out.find("a\\tb") != std::string::npos);
+  CHECK(g.out.find("esc\\x1b[31mred") != std::string::npos);
+  // (An id with a NUL cannot be named on a command line; a search shows it.)
+  auto s = Aether({"search", store, "--vector", "[3,1]", "--format", "table", "-k", "7", "--no-touch"});
+  CHECK(s.out.find("nul\\x00z") != std::string::npos);
+  CHECK(g.out.find("csi\\u009b2J") != std::string::npos);
+  CHECK(g.out.find("back\\\\slash") != std::string::npos);
+  CHECK(g.err.find("not found: missing\\x1b[1m") != std::string::npos);
+  // JSON output is JSON: the same ids round-trip exactly.
+  auto j = Aether({"get", store, "nl\nx", "--format", "jsonl"});
+  CHECK(nlohmann::json::parse(j.out)["id"] == "nl\nx");
+}
+
+TEST_CASE("environment variables: each is checked; a bad value is exit 64 naming it, before any store is touched") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  REQUIRE(Aether({"ingest", store}, "{\"id\":\"a\",\"vector\":[1,2]}\n").exit_code == 0);
+  const std::string before = ReadFile(store + "/meta.db");
+  struct Case {
+    std::string var;
+    std::vector<std::string> bad, good;
+  };
+  const std::vector<Case> cases = {
+      {"AETHER_NOW_MS", {"abc", "12x", "-5", "99999999999999999999999", "1.5", " 7"}, {"0", "1700000000000"}},
+      {"AETHER_FAULT", {"nope", "ingest.after_intent:0", "ingest.after_intent:x", "ingest.after_intent:"},
+       {"descend.after_sync", "descend.after_sync:3"}},
+      {"AETHER_PAUSE", {"descend.after_sync", "descend.after_sync:0", "descend.after_sync:60001", "x:5"},
+       {"descend.after_sync:1"}},
+      {"AETHER_FAIL_IO", {"write", "write:0", "fsync:1", "write:1x", "write:+"}, {"write:1000", "dbsync:5+"}},
+      {"AETHER_SIMD", {"sse", "AVX2", "avx-512"}, {"scalar", "avx2", "avx512"}},
+      {"AETHER_TRACE_IO", {"/nonexistent-dir/trace", dir / "s"}, {dir / "trace.log"}},
+  };
+  for (const auto& c : cases) {
+    for (const auto& v : c.bad) {
+      CAPTURE(c.var);
+      CAPTURE(v);
+      for (const std::vector<std::string>& cmd : {std::vector<std::string>{"stats", store},
+                                                 std::vector<std::string>{"fault-points"}}) {
+        auto r = Aether(cmd, "", {c.var + "=" + v});
+        CHECK(r.exit_code == 64);
+        CHECK(r.err.find("aether: error: " + c.var + "=" + v + ": ") != std::string::npos);
+      }
+    }
+    for (const auto& v : c.good) {
+      CAPTURE(c.var);
+      CAPTURE(v);
+      auto r = Aether({"stats", store}, "", {c.var + "=" + v});
+      CHECK_MESSAGE(r.exit_code == 0, r.err);
+    }
+  }
+  CHECK(ReadFile(store + "/meta.db") == before);
+}

@@ -4,6 +4,8 @@
 
 #include <sqlite3.h>
 
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -227,4 +229,37 @@ TEST_CASE("regression: an id given twice to ascend or descend moves once (it onc
   CHECK(nlohmann::json::parse(d.out)["moved"] == 1);
   CHECK(Aether({"verify", store}).exit_code == 0);
   CHECK(Aether({"stats", store}).exit_code == 0);
+}
+
+TEST_CASE("ascend --evict accounts for every requested id, even with a hot capacity of 0 or 1") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  auto mems = RandomMems(6, 3, 4);
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "0"}, ToJsonl(mems)).exit_code == 0);
+  // Capacity 0: nothing can go up; the request is refused whole, naming why.
+  auto r = Aether({"ascend", store, "--evict", "m1", "--format", "json"});
+  CHECK(r.exit_code == 69);
+  CHECK(r.err.find("the hot capacity is 0") != std::string::npos);
+  CHECK(GetRecords(store, {"m1"})["m1"].tier == "cold");
+  // Capacity 1 with it used: one fits after evicting; three do not.
+  REQUIRE(Aether({"config", store, "set", "hot_capacity", "1"}).exit_code == 0);
+  REQUIRE(Aether({"ascend", store, "m0"}).exit_code == 0);
+  r = Aether({"ascend", store, "--evict", "m1", "m2", "m3"});
+  CHECK(r.exit_code == 69);
+  CHECK(GetRecords(store, {"m0"})["m0"].tier == "hot");  // nothing moved
+  r = Aether({"ascend", store, "--evict", "m1", "--format", "json"});
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["moved"] == 2);  // m0 down, m1 up
+  CHECK(GetRecords(store, {"m1"})["m1"].tier == "hot");
+  // Queued entries that cannot fit wait with backoff instead, each reported.
+  REQUIRE(Aether({"ascend", store, "--enqueue", "m2", "m3"}).exit_code == 0);
+  REQUIRE(Aether({"config", store, "set", "hot_capacity", "0"}).exit_code == 0);
+  r = Aether({"ascend", store, "--queued", "--evict", "--format", "json"});
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  j = nlohmann::json::parse(r.out);
+  std::set<std::string> accounted;
+  for (const auto& id : j["deferred"]) accounted.insert(id.get<std::string>());
+  CHECK(accounted == std::set<std::string>{"m2", "m3"});
+  CHECK(Aether({"verify", store}).exit_code == 0);
 }

@@ -95,6 +95,11 @@ std::string TempNameFor(Env* env, const std::string& path);
 // removed and `path` is unchanged.
 Status WriteFileAtomically(Env* env, const std::string& path, const std::string& data);
 
+// Checks every AETHER_* variable aether reads (format and range; names the
+// variable in an InvalidArgument). Store::Open and Store::Create call it;
+// the CLI calls it first of all.
+Status CheckEnvironment();
+
 // Opens /dev/null on any of fds 0-2 that is closed (as under cron), so that
 // no data file or database can ever be handed one of them.
 void ReserveStandardFds();

@@ -1,0 +1,100 @@
+#include "env/env_vars.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "aether/env.h"
+
+namespace aether {
+namespace env_vars {
+namespace {
+
+// A whole decimal number in [lo, hi], nothing else.
+bool ParseLong(const std::string& text, long lo, long hi, long* out) {
+  long v = 0;
+  auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+bool KnownPoint(const std::string& name) {
+  for (const auto& p : ListFaultPoints())
+    if (p == name) return true;
+  return false;
+}
+
+}  // namespace
+
+bool ParseNowMs(const char* text, int64_t* ms) {
+  long v = 0;
+  // Up to the year 9999: a pinned clock, not an arbitrary 64-bit number.
+  if (!ParseLong(text, 0, 253402300799999L, &v)) return false;
+  *ms = v;
+  return true;
+}
+
+bool ParsePointSpec(const std::string& text, bool require_count, std::string* name, long* n) {
+  const size_t colon = text.find(':');
+  *name = text.substr(0, colon);
+  *n = 1;
+  if (colon == std::string::npos) return !require_count && KnownPoint(*name);
+  return KnownPoint(*name) && ParseLong(text.substr(colon + 1), 1, 1000000000L, n);
+}
+
+bool ParseFailIo(const std::string& text, std::string* op, long* n, bool* forever) {
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos) return false;
+  *op = text.substr(0, colon);
+  std::string count = text.substr(colon + 1);
+  *forever = !count.empty() && count.back() == '+';
+  if (*forever) count.pop_back();
+  return (*op == "write" || *op == "sync" || *op == "rename" || *op == "dbwrite" || *op == "dbsync") &&
+         ParseLong(count, 1, 1000000000L, n);
+}
+
+}  // namespace env_vars
+
+Status CheckEnvironment() {
+  auto get = [](const char* name) -> const char* {
+    const char* v = std::getenv(name);
+    return v && *v ? v : nullptr;
+  };
+  auto bad = [](const char* name, const char* value, const std::string& why) {
+    return Status::InvalidArgument(fmt::format("{}={}: {} (see man aether, ENVIRONMENT)", name, value, why));
+  };
+  if (const char* v = get("AETHER_NOW_MS")) {
+    int64_t ms;
+    if (!env_vars::ParseNowMs(v, &ms)) return bad("AETHER_NOW_MS", v, "not a time in ms since the epoch");
+  }
+  std::string name, op;
+  long n = 0;
+  bool forever = false;
+  if (const char* v = get("AETHER_FAULT"); v && !env_vars::ParsePointSpec(v, false, &name, &n))
+    return bad("AETHER_FAULT", v, "expected NAME[:N] with NAME from `aether fault-points` and N >= 1");
+  if (const char* v = get("AETHER_PAUSE")) {
+    if (!env_vars::ParsePointSpec(v, true, &name, &n) || n > env_vars::kMaxPauseMs)
+      return bad("AETHER_PAUSE", v, "expected NAME:MS with NAME from `aether fault-points` and MS in 1..60000");
+  }
+  if (const char* v = get("AETHER_FAIL_IO"); v && !env_vars::ParseFailIo(v, &op, &n, &forever))
+    return bad("AETHER_FAIL_IO", v, "expected OP:N[+] with OP write, sync, rename, dbwrite or dbsync, N >= 1");
+  if (const char* v = get("AETHER_SIMD")) {
+    if (std::strcmp(v, "scalar") != 0 && std::strcmp(v, "avx2") != 0 && std::strcmp(v, "avx512") != 0)
+      return bad("AETHER_SIMD", v, "expected scalar, avx2 or avx512");
+  }
+  if (const char* v = get("AETHER_TRACE_IO")) {
+    int fd = open(v, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) return bad("AETHER_TRACE_IO", v, std::string("cannot open it for appending: ") + std::strerror(errno));
+    close(fd);
+  }
+  return Status::Ok();
+}
+
+}  // namespace aether

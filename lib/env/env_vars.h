@@ -1,0 +1,31 @@
+// The AETHER_* environment variables, parsed in one place so that the code
+// that uses each one and CheckEnvironment (env.h) agree on its syntax.
+// Documented in aether(1) and the README ("Environment").
+//
+//   AETHER_STORE      the store directory (the CLI)
+//   AETHER_SIMD       scalar | avx2 | avx512: narrow the distance kernels
+//   test-only:
+//   AETHER_NOW_MS     a decimal time in ms since the epoch, pins the clock
+//   AETHER_FAULT      NAME[:N]  kill the process at fault point NAME, N-th time
+//   AETHER_PAUSE      NAME:MS   sleep MS (1..60000) at fault point NAME
+//   AETHER_FAIL_IO    OP:N[+]   fail the N-th OP (write, sync, rename,
+//                               dbwrite, dbsync) with EIO, with + every later one
+//   AETHER_TRACE_IO   FILE      append every file-system change to FILE
+// Stateless; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace aether::env_vars {
+
+// Each returns false when the text is not valid for its variable.
+bool ParseNowMs(const char* text, int64_t* ms);
+// NAME[:N] (N >= 1, default 1); with require_count, NAME:N is required.
+bool ParsePointSpec(const std::string& text, bool require_count, std::string* name, long* n);
+// OP:N[+]
+bool ParseFailIo(const std::string& text, std::string* op, long* n, bool* forever);
+
+constexpr long kMaxPauseMs = 60000;
+
+}  // namespace aether::env_vars
