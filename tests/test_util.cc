@@ -49,8 +49,13 @@ struct SpawnArgs {
 
 std::vector<std::string> ChildEnv(const std::vector<std::string>& extra);
 
+// A program that runs aether on the test's behalf (setpriv, to drop root);
+// empty: aether itself.
+thread_local std::vector<std::string> g_prefix;
+
 void BuildSpawnArgs(const std::vector<std::string>& args, const std::vector<std::string>& env, SpawnArgs* out) {
-  out->argv_s = {AETHER_BIN};
+  out->argv_s = g_prefix;
+  out->argv_s.push_back(AETHER_BIN);
   out->argv_s.insert(out->argv_s.end(), args.begin(), args.end());
   for (auto& a : out->argv_s) out->argv.push_back(a.data());
   out->argv.push_back(nullptr);
@@ -65,7 +70,7 @@ pid_t SpawnWith(posix_spawn_file_actions_t* fa, const std::vector<std::string>& 
   SpawnArgs sa;
   BuildSpawnArgs(args, env, &sa);
   pid_t pid;
-  int rc = posix_spawn(&pid, AETHER_BIN, fa, nullptr, sa.argv.data(), sa.envp.data());
+  int rc = posix_spawn(&pid, sa.argv_s[0].c_str(), fa, nullptr, sa.argv.data(), sa.envp.data());
   posix_spawn_file_actions_destroy(fa);
   if (rc != 0) throw std::runtime_error("posix_spawn failed");
   return pid;
@@ -138,6 +143,14 @@ RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_
   return r;
 }
 
+
+RunResult AetherVia(const std::vector<std::string>& prefix, const std::vector<std::string>& args,
+                    const std::string& stdin_data) {
+  g_prefix = prefix;
+  RunResult r = Aether(args, stdin_data);
+  g_prefix.clear();
+  return r;
+}
 
 int SpawnAether(const std::vector<std::string>& args, const std::vector<std::string>& env) {
   posix_spawn_file_actions_t fa;

@@ -34,6 +34,10 @@ struct RunResult {
 RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_data = "",
                  const std::vector<std::string>& env = {});
 
+// Runs aether through another program, e.g. {"/usr/bin/setpriv", "--reuid=nobody", ...}.
+RunResult AetherVia(const std::vector<std::string>& prefix, const std::vector<std::string>& args,
+                    const std::string& stdin_data = "");
+
 // Starts aether without waiting; stdin is /dev/null, output discarded.
 int SpawnAether(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
 // Waits for a spawned process; returns its exit code (128 + signal).

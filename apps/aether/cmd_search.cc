@@ -115,7 +115,9 @@ int Run(const Args& a) {
   so.explain = a.explain;
   auto results = (*store)->Search(vectors, so);
   if (!results.ok()) return Fail(results.status());
-  if (!a.no_touch) {
+  if (!a.no_touch && !(*store)->writable()) {
+    Warn("accesses not recorded: this user may not write " + a.store.store + " (--no-touch says so quietly)");
+  } else if (!a.no_touch) {
     // Accesses are recorded; the top restore_top_n cold results of each
     // query are queued for restore to hot (priority 1 / (1 + rank)).
     auto params = (*store)->GetParams();

@@ -190,6 +190,8 @@ class PosixEnv final : public Env {
     return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
   }
 
+  bool Writable(const std::string& path) override { return access(path.c_str(), W_OK) == 0; }
+
   FileType TypeOf(const std::string& path) override {
     struct stat st;
     if (lstat(path.c_str(), &st) != 0) return FileType::kMissing;

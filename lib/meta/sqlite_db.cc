@@ -1,6 +1,10 @@
 #include "meta/sqlite_db.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
 
 #include "meta/trace_vfs.h"
 
@@ -23,6 +27,10 @@ Status SqliteStatus(sqlite3* db, int rc, const std::string& context) {
       return Status::Internal(msg);
     case SQLITE_FULL:
       return Status::NoSpace(msg);
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return Status::PermissionDenied(msg);
     default:
       return Status::IOError(msg);
   }
@@ -116,10 +124,37 @@ Result<StmtLease> Db::PrepareCached(const std::string& sql) {
   return StmtLease(it->second.get());
 }
 
+namespace {
+
+// "file:" URI of a path (RFC 3986: only what the URI syntax needs escaped).
+std::string FileUri(const std::string& path, const char* query) {
+  std::string uri = "file:";
+  for (unsigned char c : path) {
+    if (c == '%' || c == '?' || c == '#' || c < 0x20) uri += fmt::format("%{:02X}", c);
+    else uri += char(c);
+  }
+  return uri + "?" + query;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool reader) {
   sqlite3* raw = nullptr;
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, TraceVfsName());
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW | (create ? SQLITE_OPEN_CREATE : 0);
+  std::string name = path;
+  if (reader && access(path.c_str(), W_OK) != 0) {
+    // A store this user may only read. WAL mode needs a writable -shm
+    // index; without one, SQLite reads the DB read-only only if the -shm
+    // and -wal files exist. When there is no WAL content the DB file is
+    // the whole committed state, and nobody writes it while we hold the
+    // shared store lock (writers hold it exclusively), so it is opened as
+    // immutable: no -shm, no locks, nothing written.
+    struct stat wal;
+    const bool has_wal = stat((path + "-wal").c_str(), &wal) == 0 && wal.st_size > 0;
+    flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_URI;
+    name = FileUri(path, has_wal ? "mode=ro" : "immutable=1");
+  }
+  int rc = sqlite3_open_v2(name.c_str(), &raw, flags, TraceVfsName());
   if (rc != SQLITE_OK) {
     Status s = SqliteStatus(raw, rc, path + ": open");
     sqlite3_close_v2(raw);

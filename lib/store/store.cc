@@ -292,6 +292,7 @@ const StoreConfig& Store::config() const { return impl_->config_; }
 const std::vector<ReplayAction>& Store::replayed() const { return impl_->replayed_; }
 const Status& Store::deferred_recovery() const { return impl_->deferred_recovery_; }
 const std::vector<std::string>& Store::notices() const { return impl_->notices_; }
+bool Store::writable() const { return impl_->writable_; }
 Status Store::YieldToReaders() { return impl_->YieldToReaders(); }
 
 Result<IngestBatchResult> Store::IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy) {

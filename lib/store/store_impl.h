@@ -157,6 +157,7 @@ class StoreImpl {
   std::vector<ReplayAction> replayed_;
   Status deferred_recovery_;  // a reader could not replay (disk full, I/O error)
   bool discard_damaged_ = false;      // OpenOptions::discard_damaged_journal
+  bool writable_ = true;              // this process may write the store's files
   std::vector<std::string> notices_;  // things left in place, for the caller to report
   std::function<void(const std::string&)> on_notice_;  // OpenOptions::on_notice
   void Notice(const std::string& text) {

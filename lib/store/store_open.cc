@@ -25,6 +25,15 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path,
   if (!env->Exists(impl->Path(layout::kDbFile)))
     return Status::NotFound(path + ": not an aether store (no " + layout::kDbFile + ")");
 
+  // A store this user may only read: readers read it (locks and the DB are
+  // opened read-only), writers stop here with a clear error.
+  impl->writable_ = env->Writable(path) && env->Writable(impl->Path(layout::kDbFile)) &&
+                    env->Writable(impl->Path(layout::kHotFile));
+  if (opt.access == AccessMode::kWrite && !impl->writable_)
+    return Status::PermissionDenied(path + ": this user may not write this store (no write permission on it or its "
+                                           "files); commands that only read (search --no-touch, get, stats, verify) "
+                                           "still work");
+
   // Locks (format-spec/README.md, "Concurrency"): writers hold WRITER for
   // the whole run and LOCK exclusively (a rebuild only shares LOCK while it
   // builds); readers share LOCK.
@@ -48,6 +57,11 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path,
     return impl;
   }
   if (pending == 0) return impl;
+  if (!impl->writable_) {  // a dead writer's migration waits for a user who may replay it
+    impl->deferred_recovery_ = Status::PermissionDenied(path + ": migrations wait to be replayed, and this user "
+                                                               "may not write the store");
+    return impl;
+  }
   // A reader found a journal row. If a live writer holds WRITER (a rebuild in
   // its build phase), the row is not dangling and the committed state is
   // readable as is. Otherwise its owner is dead: replay, then read.

@@ -73,6 +73,8 @@ class Env {
   virtual bool Exists(const std::string& path) = 0;
   virtual bool IsDirectory(const std::string& path) = 0;
   virtual FileType TypeOf(const std::string& path) = 0;
+  // True when this process may write `path` (access(2) W_OK).
+  virtual bool Writable(const std::string& path) = 0;
   virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
   // Blocks up to wait_seconds for the lock; Busy when it is not granted.

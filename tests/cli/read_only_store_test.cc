@@ -1,0 +1,123 @@
+// A store the user may read but not write (another user's, world-readable;
+// or its write bits removed): every reader works and prints what the owner
+// sees; every writer fails with exit 77 and a message that says so; nothing
+// in the store changes. Also with a dead writer's migration waiting (and its
+// SQLite WAL not yet checkpointed). As root the commands run as `nobody`
+// through setpriv(1); otherwise the store's write bits are removed.
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "test_util.h"
+
+using namespace aether::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Every file's bytes, by path: what "nothing changed" is checked against.
+std::map<std::string, std::string> Snapshot(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) out[e.path().string()] = ReadFile(e.path().string());
+  return out;
+}
+
+struct ReadOnly {
+  std::vector<std::string> prefix;  // how to run aether as a user who may only read
+  explicit ReadOnly(const std::string& store) : root(store) {
+    if (geteuid() == 0) {
+      prefix = {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"};
+      // nobody must reach the store: every directory on the way readable.
+      for (fs::path p = store; !p.empty() && p != p.root_path(); p = p.parent_path())
+        chmod(p.c_str(), 0755);
+      for (const auto& e : fs::recursive_directory_iterator(store))
+        chmod(e.path().c_str(), e.is_directory() ? 0755 : 0644);
+    } else {
+      for (const auto& e : fs::recursive_directory_iterator(store))
+        chmod(e.path().c_str(), e.is_directory() ? 0555 : 0444);
+      chmod(store.c_str(), 0555);
+    }
+  }
+  ~ReadOnly() {  // writable again, so that the temporary directory can be removed
+    std::error_code ec;
+    for (const auto& e : fs::recursive_directory_iterator(root, ec))
+      chmod(e.path().c_str(), e.is_directory() ? 0755 : 0644);
+    chmod(root.c_str(), 0755);
+  }
+  std::string root;
+  RunResult Run(const std::vector<std::string>& args, const std::string& in = "") const {
+    return AetherVia(prefix, args, in);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a store the user may only read: readers work, writers exit 77, nothing changes") {
+  if (geteuid() == 0 && access("/usr/bin/setpriv", X_OK) != 0) {
+    MESSAGE("setpriv is missing: skipped");
+    return;
+  }
+  for (bool dangling : {false, true}) {
+    CAPTURE(dangling);
+    TempDir dir;
+    const std::string store = dir / "s";
+    auto mems = RandomMems(80, 4, 12);
+    REQUIRE(Aether({"ingest", store, "--hot-capacity", "40"}, ToJsonlWithPayload(mems)).exit_code == 0);
+    REQUIRE(Aether({"rebuild-index", store, "--partitions", "2"}).exit_code == 0);
+    // What the owner's readers print, before the store turns read-only.
+    const std::vector<std::vector<std::string>> readers = {
+        {"search", store, "--vector", VectorJson(mems[3].vec), "--no-touch", "--with-payload"},
+        {"get", store, "m1", "m50", "m79"},
+        {"history", store},
+    };
+    std::vector<RunResult> owner;
+    for (const auto& r : readers) owner.push_back(Aether(r));
+    // A writer killed after its data was written: the committed state is
+    // still what the owner saw; the replay waits for someone who may write.
+    if (dangling)
+      REQUIRE(Aether({"ingest", store}, ToJsonl(RandomMems(5, 4, 13, "late")), {"AETHER_FAULT=ingest.after_written"})
+                  .exit_code == 137);
+    ReadOnly ro(store);
+    const auto before = Snapshot(store);
+
+    for (size_t i = 0; i < readers.size(); ++i) {
+      CAPTURE(readers[i][0]);
+      auto r = ro.Run(readers[i]);
+      CHECK_MESSAGE(r.exit_code == owner[i].exit_code, r.err);
+      CHECK(r.out == owner[i].out);
+      if (dangling) CHECK(r.err.find("may not write the store") != std::string::npos);
+    }
+    auto stats = ro.Run({"stats", store, "--format", "json"});
+    CHECK_MESSAGE(stats.exit_code == 0, stats.err);
+    auto verify = ro.Run({"verify", store});
+    CHECK(verify.exit_code == (dangling ? 1 : 0));  // the waiting migration is a problem to report
+    // A default search records accesses: it cannot here, says so, answers.
+    auto touch = ro.Run({"search", store, "--vector", VectorJson(mems[3].vec)});
+    CHECK(touch.exit_code == 0);
+    CHECK(touch.err.find("accesses not recorded: this user may not write") != std::string::npos);
+    CHECK(ParseSearchOutput(touch.out).size() == 1);
+
+    const std::vector<std::vector<std::string>> writers = {
+        {"ingest", store},
+        {"delete", store, "m1"},
+        {"descend", store, "m1"},
+        {"ascend", store, "m60"},
+        {"rebuild-index", store},
+        {"recover", store},
+        {"maintain", store},
+        {"feedback", store, "m1", "1"},
+        {"config", store, "set", "sample_rate", "0.5"},
+    };
+    for (const auto& w : writers) {
+      CAPTURE(w[0]);
+      auto r = ro.Run(w, "{\"id\":\"new\",\"vector\":[1,2,3,4]}\n");
+      CHECK(r.exit_code == 77);
+      CHECK(r.err.find("this user may not write this store") != std::string::npos);
+    }
+    CHECK(Snapshot(store) == before);
+  }
+}
