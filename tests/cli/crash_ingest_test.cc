@@ -23,6 +23,10 @@ void CheckBeforeOrAfter(const std::string& store, const std::vector<Mem>& before
     REQUIRE_MESSAGE(it != got.end(), m.id << " lost");
     CHECK(it->second == m.vec);
   }
+  // Every file back to exactly what the metadata says (a roll back that cut
+  // to the wrong length passes every check above, not this one).
+  auto v = Aether({"verify", store});
+  CHECK_MESSAGE(v.exit_code == 0, v.out);
   auto stats = nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
   CHECK(stats["hot_memories"].get<size_t>() + stats["cold_memories"].get<size_t>() == expect.size());
   CHECK(stats["pending_migrations"] == 0);

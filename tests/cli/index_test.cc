@@ -2,6 +2,7 @@
 // compaction, routing of descends, edge cases, and searches during a rebuild.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -102,7 +103,6 @@ TEST_CASE("rebuild compacts garbage, routes descends to partitions, and is repea
   CHECK(Stats(store)["index_generation"] == 2);
   CHECK(Stats(store)["staging_records"] == 0);
   CHECK(Aether({"verify", store}).exit_code == 0);
-  auto listing = Aether({"fault-points"});  // (any command) store untouched
   CHECK(!std::filesystem::exists(store + "/cold/g000001"));
   CHECK(!std::filesystem::exists(store + "/index/g000001.centroids"));
   CHECK(std::filesystem::exists(store + "/index/g000002.centroids"));
@@ -174,4 +174,59 @@ TEST_CASE("searches run and stay correct while a rebuild is in its long phase") 
   CHECK(served == 4);
   CHECK(Stats(store)["index_generation"] == 1);
   CHECK(Aether({"verify", store}).exit_code == 0);
+}
+
+TEST_CASE("ip and cosine stores probe the partition their own metric ranks nearest (nprobe 1 of 12)") {
+  // Twelve tight clusters. A points along u with norm 1; B along a direction
+  // 45 degrees from u with norm 10; the rest along random directions. For a
+  // query along u, the nearest centroid is A's under cosine (cos 1) but B's
+  // under inner product (10 * 0.707 > 1): probing with the other metric's
+  // ordering gives the other cluster's points, which brute force under the
+  // store's own metric rules out.
+  const uint32_t dim = 16;
+  std::mt19937_64 rng(99);
+  std::normal_distribution<float> g(0, 1);
+  auto unit = [&](std::vector<float> v) {
+    float n = 0;
+    for (float x : v) n += x * x;
+    for (float& x : v) x /= std::sqrt(n);
+    return v;
+  };
+  std::vector<float> u(dim, 0), v(dim, 0);
+  u[0] = 1;
+  v[0] = v[1] = float(std::sqrt(0.5));
+  std::vector<std::pair<std::vector<float>, float>> centres = {{u, 1.0f}, {v, 10.0f}};
+  for (int c = 2; c < 12; ++c) {
+    std::vector<float> d(dim);
+    for (auto& x : d) x = g(rng);
+    d[0] = d[1] = 0;  // orthogonal-ish to the query: never nearer than A or B
+    centres.push_back({unit(d), 1.0f + float(c % 5)});
+  }
+  std::vector<Mem> mems;
+  std::normal_distribution<float> jitter(0, 0.01f);
+  for (int c = 0; c < 12; ++c)
+    for (int i = 0; i < 50; ++i) {
+      Mem m{"c" + std::to_string(c) + "_" + std::to_string(i), {}};
+      for (uint32_t j = 0; j < dim; ++j) m.vec.push_back(centres[c].second * centres[c].first[j] + jitter(rng));
+      mems.push_back(m);
+    }
+  const std::vector<float> query = u;
+  for (const char* metric : {"ip", "cosine"}) {
+    CAPTURE(metric);
+    TempDir dir;
+    const std::string store = dir / "s";
+    REQUIRE(Aether({"init", store, "--dim", "16", "--metric", metric, "--hot-capacity", "0"}).exit_code == 0);
+    REQUIRE(Aether({"ingest", store}, ToJsonl(mems)).exit_code == 0);
+    REQUIRE(Aether({"rebuild-index", store, "--partitions", "12"}).exit_code == 0);
+    auto want = BruteForce(mems, query, 5, metric);
+    const std::string expect_cluster = std::string(metric) == "ip" ? "c1_" : "c0_";
+    for (const auto& w : want) REQUIRE(w.second.rfind(expect_cluster, 0) == 0);
+    for (const char* nprobe : {"1", "2"}) {
+      CAPTURE(nprobe);
+      auto hits = ParseSearchOutput(
+          Aether({"search", store, "--vector", VectorJson(query), "-k", "5", "--nprobe", nprobe, "--no-touch"}).out);
+      REQUIRE(hits.size() == 1);
+      CHECK(SameTopK(hits[0], want));
+    }
+  }
 }
