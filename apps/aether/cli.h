@@ -122,6 +122,8 @@ std::function<int()> SetupIngest(CLI::App* app);
 std::function<int()> SetupSearch(CLI::App* app);
 std::function<int()> SetupGet(CLI::App* app);
 std::function<int()> SetupDelete(CLI::App* app);
+std::function<int()> SetupScrub(CLI::App* app);
+nlohmann::json ScrubJson(const ScrubReport& r);
 std::function<int()> SetupStats(CLI::App* app);
 std::function<int()> SetupRecover(CLI::App* app);
 std::function<int()> SetupDescend(CLI::App* app);

@@ -1,5 +1,6 @@
-// aether delete STORE ID...: removes memories from both tiers in one
-// transaction; missing ids are reported and exit 1, the rest are deleted.
+// aether delete STORE ID... [--purge]: removes memories from both tiers in
+// one transaction; missing ids are reported and exit 1, the rest are
+// deleted. aether scrub STORE: makes deleted bytes leave the files.
 #include <fmt/format.h>
 
 #include "aether/store.h"
@@ -12,23 +13,63 @@ std::function<int()> SetupDelete(CLI::App* app) {
     StoreArgs store;
     std::vector<std::string> ids;
     std::string format;
+    bool purge = false;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("ids", a->ids, "Memory ids")->required();
+  app->add_flag("--purge", a->purge,
+                "Also remove their history, and scrub the store so that nothing of them is left in any file "
+                "(see aether scrub)");
   AddFormatOption(app, &a->format, "table");
-  app->footer("Example: aether delete ./mem m1 m2");
+  app->footer("Example: aether delete ./mem m1 m2\n         aether delete ./mem m3 --purge   # gone from every file now");
   return [a]() -> int {
     auto store = OpenStore(a->store, AccessMode::kWrite);
     if (!store.ok()) return Fail(store.status());
-    auto missing = (*store)->Delete(a->ids);
+    ScrubReport scrub;
+    auto missing = (*store)->Delete(a->ids, a->purge, &scrub);
     if (!missing.ok()) return Fail(missing.status());
     size_t deleted = a->ids.size() - missing->size();
     for (const auto& id : *missing) Warn("not found: " + id);
-    if (a->format != "table")
-      fmt::print("{}\n", nlohmann::json({{"deleted", deleted}, {"not_found", *missing}}).dump());
-    Warn(fmt::format("deleted {} memories", deleted));
+    if (a->format != "table") {
+      nlohmann::json j = {{"deleted", deleted}, {"not_found", *missing}};
+      if (a->purge) j["scrub"] = ScrubJson(scrub);
+      fmt::print("{}\n", j.dump());
+    }
+    Warn(fmt::format("deleted {} memories{}", deleted, a->purge ? " and purged them from every file" : ""));
     return missing->empty() ? kExitOk : kExitNegative;
+  };
+}
+
+nlohmann::json ScrubJson(const ScrubReport& r) {
+  return {{"history_pruned", r.history_pruned},   {"hot_slots_blanked", r.hot_slots_blanked},
+          {"shards_emptied", r.shards_emptied},   {"cold_rewritten", r.cold_rewritten},
+          {"garbage_dropped", r.garbage_dropped}, {"db_bytes_before", r.db_bytes_before},
+          {"db_bytes_after", r.db_bytes_after}};
+}
+
+std::function<int()> SetupScrub(CLI::App* app) {
+  struct Args {
+    StoreArgs store;
+    std::string format;
+  };
+  auto a = std::make_shared<Args>();
+  AddStoreArgs(app, &a->store);
+  AddFormatOption(app, &a->format, "table");
+  app->footer("Makes deleted data leave the files now: prunes history past history_retention_days, zeroes free\n"
+              "hot slots, rewrites cold shards without their garbage (journaled, crash-safe), rewrites meta.db.\n"
+              "Example (crontab, nightly): 0 3 * * * aether scrub /var/lib/mem --format json");
+  return [a]() -> int {
+    auto store = OpenStore(a->store, AccessMode::kWrite);
+    if (!store.ok()) return Fail(store.status());
+    auto r = (*store)->Scrub();
+    if (!r.ok()) return Fail(r.status());
+    if (a->format != "table") fmt::print("{}\n", ScrubJson(*r).dump());
+    Warn(fmt::format("scrubbed: {} history entries pruned, {} free hot slots zeroed, {} shards emptied, {} cold records "
+                     "rewritten, {} garbage records dropped; meta.db {} -> {} bytes",
+                     r->history_pruned, r->hot_slots_blanked, r->shards_emptied, r->cold_rewritten,
+                     r->garbage_dropped, r->db_bytes_before, r->db_bytes_after));
+    return kExitOk;
   };
 }
 

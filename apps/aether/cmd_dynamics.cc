@@ -127,6 +127,7 @@ std::function<int()> SetupMaintain(CLI::App* app) {
                                          {"deferred", r->deferred}, {"dropped", r->dropped},
                                          {"queue_depth_before", r->queue_depth_before},
                                          {"queue_depth_after", r->queue_depth_after}, {"hot", r->hot_after},
+                                         {"history_pruned", r->history_pruned},
                                          {"hot_capacity", r->hot_capacity}, {"moves", moves}})
                              .dump());
     } else {

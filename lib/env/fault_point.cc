@@ -31,6 +31,7 @@ std::vector<std::string> MakeFaultPoints() {
   for (const char* step : {"after_intent", "mid_write", "after_sync", "after_written", "after_commit",
                            "mid_cleanup"})
     points.push_back(std::string("rebuild.") + step);
+  for (const char* step : {"after_hot", "after_commit"}) points.push_back(std::string("scrub.") + step);
   points.push_back("replay.after_rollback_truncate");
   points.push_back("replay.after_rollforward_commit");
   return points;

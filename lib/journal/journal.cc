@@ -26,7 +26,7 @@ std::string Describe(const Migration& m) {
 namespace {
 
 bool KnownKind(const std::string& kind) {
-  return kind == "ingest" || kind == "descend" || kind == "ascend" || kind == "rebuild";
+  return kind == "ingest" || kind == "descend" || kind == "ascend" || kind == "rebuild" || kind == "scrub";
 }
 
 bool KnownState(MigrationState s) {

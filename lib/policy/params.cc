@@ -26,6 +26,8 @@ const std::vector<ParamSpec>& AllParams() {
       {"backoff_max_ms", 3600000, 1, 1e12, "longest restore retry delay"},
       {"max_retries", 5, 1, 1e6, "failed restore attempts before an entry is dropped"},
       {"hot_capacity", 65536, 0, 1e12, "memories the hot tier may hold"},
+      {"history_retention_days", 90, 0, 36500,
+       "audit log entries older than this are pruned by maintain and scrub (0: kept forever)"},
   };
   return specs;
 }
@@ -64,7 +66,7 @@ PolicyParams ResolveParams(const std::map<std::string, double>& v) {
                       get("pressure_scale"), get("pressure_queue_depth"), get("sample_rate"),
                       get("max_candidates"), get("importance_decay"), get("restore_concurrency"),
                       get("restore_top_n"), get("backoff_base_ms"), get("backoff_max_ms"),
-                      get("max_retries")};
+                      get("max_retries"), get("history_retention_days")};
 }
 
 double FeedbackImportance(double importance, double reward) {

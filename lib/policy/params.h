@@ -32,6 +32,7 @@ struct PolicyParams {
   double importance_decay;
   double restore_concurrency, restore_top_n;
   double backoff_base_ms, backoff_max_ms, max_retries;
+  double history_retention_days;
 };
 // Builds PolicyParams from key -> value (missing keys: defaults).
 PolicyParams ResolveParams(const std::map<std::string, double>& values);

@@ -7,7 +7,7 @@
 //   3. sample candidates (sample_rate, max_candidates; seeded); each moves
 //      with probability sigmoid(+-score, k) * min(t, 1): hot ones down,
 //      cold ones onto the restore queue
-//   4. writes: importance decay + temperature (one txn), sampled descends,
+//   4. writes: importance decay + temperature + history retention (one txn), sampled descends,
 //      capacity enforcement (lowest scores), queueing, queue drain with
 //      eviction and backoff; every move through the migration protocol.
 #include <algorithm>
@@ -183,8 +183,10 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
     return rep;
   }
 
-  // 1. importance decay and the new temperature, in one transaction.
+  // 1. importance decay, the new temperature and the history's retention,
+  // in one transaction.
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+    AETHER_ASSIGN_OR_RETURN(rep.history_pruned, PruneHistory(p));
     if (p.importance_decay != 1.0) {
       AETHER_ASSIGN_OR_RETURN(Stmt d, db_->Prepare("UPDATE memories SET importance = importance * ?"));
       d.Bind(1, p.importance_decay);

@@ -153,14 +153,20 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
     return rep;
   }
   uint32_t k = o.partitions ? o.partitions : DefaultPartitions(rep.cold_memories);
-  if (k > rep.cold_memories) {
+  AETHER_ASSIGN_OR_RETURN(const IndexView* current, CurrentIndex());
+  std::vector<float> kept;  // keep_centroids: the current index's, reused as they are
+  if (o.keep_centroids && current) {
+    kept = current->centroids;
+    k = current->k;
+  } else if (k > rep.cold_memories) {
     rep.note = fmt::format("--partitions {} is more than the {} cold memories; using {}", k, rep.cold_memories,
                            rep.cold_memories);
     k = uint32_t(rep.cold_memories);
   }
   rep.partitions = k;
   rep.iterations = o.iterations;
-  rep.sample = std::min<uint64_t>(rep.cold_memories, uint64_t(o.max_points_per_centroid) * k);
+  rep.sample = kept.empty() ? std::min<uint64_t>(rep.cold_memories, uint64_t(o.max_points_per_centroid) * k) : 0;
+  if (!kept.empty()) rep.iterations = 0;
   if (o.dry_run) return rep;
 
   AETHER_ASSIGN_OR_RETURN(double cur, ConfigNumber("index_generation", 0));
@@ -195,10 +201,15 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
         if (n > 0) for (uint32_t j = 0; j < config_.dim; ++j) v[j] /= n;
       }
     }
-    if (o.progress) o.progress("train", 0, rep.sample);
-    KMeansOptions ko{k, o.iterations, o.max_points_per_centroid, o.seed, 2};
-    KMeansResult km = TrainKMeans(train.data(), cold.row_ids.size(), config_.dim, ko);
-    rep.objective = km.objective;
+    KMeansResult km;
+    if (!kept.empty()) {
+      km.centroids = kept;
+    } else {
+      if (o.progress) o.progress("train", 0, rep.sample);
+      KMeansOptions ko{k, o.iterations, o.max_points_per_centroid, o.seed, 2};
+      km = TrainKMeans(train.data(), cold.row_ids.size(), config_.dim, ko);
+      rep.objective = km.objective;
+    }
     if (o.progress) o.progress("assign", 0, rep.cold_memories);
     std::vector<uint32_t> labels(cold.row_ids.size());
     AssignNearest(train.data(), cold.row_ids.size(), config_.dim, km.centroids.data(), k, 2, labels.data());

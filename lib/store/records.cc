@@ -45,14 +45,18 @@ Result<std::vector<std::optional<MemoryRecord>>> StoreImpl::Get(const std::vecto
   return out;
 }
 
-Result<std::vector<std::string>> StoreImpl::Delete(const std::vector<std::string>& ids) {
+Result<std::vector<std::string>> StoreImpl::Delete(const std::vector<std::string>& ids, bool purge) {
   if (access_ != AccessMode::kWrite) return Status::Internal("delete on a store opened read-only");
   std::vector<std::string> missing;
   int64_t now = env_->NowMs();
+  // With purge, SQLite zeroes what it frees (the row, its payload, its
+  // history) instead of leaving it in free pages.
+  if (purge) AETHER_RETURN_IF_ERROR(db_->Exec("PRAGMA secure_delete = ON"));
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
     missing.clear();
     AETHER_ASSIGN_OR_RETURN(Stmt audit, db_->Prepare("INSERT INTO audit_log(ts_ms, kind, id, detail) "
                                                      "VALUES(?, 'delete', ?, ?)"));
+    AETHER_ASSIGN_OR_RETURN(Stmt forget, db_->Prepare("DELETE FROM audit_log WHERE id = ?"));
     for (const std::string& id : ids) {
       AETHER_ASSIGN_OR_RETURN(auto loc, Locate(id));
       if (!loc) {
@@ -60,8 +64,14 @@ Result<std::vector<std::string>> StoreImpl::Delete(const std::vector<std::string
         continue;
       }
       AETHER_RETURN_IF_ERROR(ReleaseMemory(*loc));
-      audit.Bind(1, now).Bind(2, id).Bind(3, std::string(loc->tier == kTierHot ? "{\"tier\":\"hot\"}"
-                                                                             : "{\"tier\":\"cold\"}"));
+      const std::string tier = loc->tier == kTierHot ? "hot" : "cold";
+      if (purge) {  // the tombstone says that something was purged, not what
+        forget.Bind(1, id);
+        AETHER_RETURN_IF_ERROR(forget.Run());
+        audit.Bind(1, now).Bind(3, "{\"tier\":\"" + tier + "\",\"purged\":true}");
+      } else {
+        audit.Bind(1, now).Bind(2, id).Bind(3, "{\"tier\":\"" + tier + "\"}");
+      }
       AETHER_RETURN_IF_ERROR(audit.Run());
     }
     return Status::Ok();

@@ -73,6 +73,14 @@ Status StoreImpl::ReplayOne(Migration* m) {
                                 "--discard-damaged` to roll the store back to its committed state)");
     return DiscardDamaged(*m, items.size(), valid.message());
   }
+  if (m->kind == "scrub") {
+    // Its change is in the committed state already; what is left is the cut
+    // of every file to its committed length, which ReplayAll makes anyway.
+    AETHER_RETURN_IF_ERROR(TruncateToCommitted());
+    AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Remove(m->id); }));
+    replayed_.push_back({m->id, m->kind, StateName(m->state), "cleaned up", 0});
+    return Status::Ok();
+  }
   if (m->kind == "rebuild") {
     ReplayAction action{m->id, m->kind, StateName(m->state), "", 0};
     AETHER_RETURN_IF_ERROR(ReplayRebuild(*m, &action));
@@ -135,6 +143,10 @@ Result<uint64_t> StoreImpl::CommittedHotSlots() {
 Status StoreImpl::CheckReplayable(const Migration& m, const std::vector<MigrationItem>& items) {
   auto refuse = [&](const std::string& why) { return Status::Corruption(Describe(m) + ": " + why); };
   if (m.kind == "rebuild") return CheckRebuildReplayable(m);
+  if (m.kind == "scrub") {  // its replay only cuts files to their committed lengths: always safe
+    if (!m.targets.empty() || !items.empty()) return refuse("a scrub moves no memory");
+    return Status::Ok();
+  }
   const bool may_roll_back = m.state != MigrationState::kCommitted;
   if (may_roll_back) {
     AETHER_ASSIGN_OR_RETURN(uint64_t committed, CommittedHotSlots());

@@ -322,9 +322,14 @@ Result<std::vector<HistoryEntry>> Store::History(const std::string& id, int64_t 
 Result<std::vector<std::optional<MemoryRecord>>> Store::Get(const std::vector<std::string>& ids) {
   return impl_->Get(ids);
 }
-Result<std::vector<std::string>> Store::Delete(const std::vector<std::string>& ids) {
-  return impl_->Delete(ids);
+Result<std::vector<std::string>> Store::Delete(const std::vector<std::string>& ids, bool purge, ScrubReport* scrub) {
+  AETHER_ASSIGN_OR_RETURN(auto missing, impl_->Delete(ids, purge));
+  if (!purge) return missing;
+  AETHER_ASSIGN_OR_RETURN(ScrubReport r, impl_->Scrub());
+  if (scrub) *scrub = r;
+  return missing;
 }
+Result<ScrubReport> Store::Scrub() { return impl_->Scrub(); }
 Result<StoreStats> Store::Stats() { return impl_->Stats(); }
 Result<MoveReport> Store::Descend(const MoveOptions& o) { return impl_->Descend(o); }
 Result<MoveReport> Store::Ascend(const MoveOptions& o) { return impl_->Ascend(o); }

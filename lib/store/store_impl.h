@@ -113,7 +113,11 @@ class StoreImpl {
 
   // records.cc
   Result<std::vector<std::optional<MemoryRecord>>> Get(const std::vector<std::string>& ids);
-  Result<std::vector<std::string>> Delete(const std::vector<std::string>& ids);
+  Result<std::vector<std::string>> Delete(const std::vector<std::string>& ids, bool purge);
+
+  // scrub.cc
+  Result<ScrubReport> Scrub();
+  Result<uint64_t> PruneHistory(const PolicyParams& p);
 
   // stats.cc
   Result<StoreStats> Stats();

@@ -80,6 +80,18 @@ bool RunTrial(const Trial& t, Outcome* out) {
     if (seed % 2) REQUIRE(Aether({"rebuild-index", store, "--partitions", "3"}).exit_code == 0);
     REQUIRE(Aether({"ascend", store, "--evict", base[1].id, base[2].id}).exit_code == 0);
     op = {"rebuild-index", store, "--partitions", std::to_string(2 + seed)};
+  } else if (op_kind == "scrub") {
+    // Garbage for the scrub: free hot slots (the deletes above), a shard of
+    // only garbage (even seeds: ten descended into staging, then back), and
+    // garbage beside live records (odd seeds: in an index's partitions).
+    std::vector<std::string> ten = {"descend", store};
+    for (size_t i = 0; i < 10; ++i) ten.push_back(base[i].id);
+    if (seed % 2) REQUIRE(Aether({"rebuild-index", store, "--partitions", "3"}).exit_code == 0);
+    REQUIRE(Aether(ten).exit_code == 0);
+    ten[0] = "ascend";
+    ten.push_back("--evict");
+    REQUIRE(Aether(ten).exit_code == 0);
+    op = {"scrub", store};
   } else {
     REQUIRE(Aether({"descend", store, "--all"}).exit_code == 0);
     op = {"ascend", store, "--batch", b, "--evict"};

@@ -36,7 +36,8 @@ Subcommands:
   ingest                      Add memories from JSONL (file or -)
   search                      Top-k nearest memories over both tiers
   get                         Print memories by id as JSONL
-  delete                      Delete memories by id
+  delete                      Delete memories by id (--purge: from every file, now)
+  scrub                       Make deleted data leave the store's files now
   stats                       Show store statistics (table, json, prometheus)
   descend                     Move memories hot -> cold (ids, --all, --policy)
   ascend                      Move memories cold -> hot (ids, --queued; --evict)

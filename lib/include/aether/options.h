@@ -212,7 +212,22 @@ struct RebuildOptions {
   uint32_t max_points_per_centroid = 256;
   uint64_t seed = 1;
   bool dry_run = false;
+  // Keep the current index's centroids (no training): the partitions are
+  // rewritten as they are, without their garbage (scrub). With no index
+  // yet, one is trained as usual.
+  bool keep_centroids = false;
   std::function<void(const std::string& phase, uint64_t done, uint64_t total)> progress;
+};
+
+// What Store::Scrub (and Delete with purge) did to make deleted bytes leave
+// the files (README "Deleting for good").
+struct ScrubReport {
+  uint64_t history_pruned = 0;      // audit log entries past history_retention_days
+  uint64_t hot_slots_blanked = 0;   // free hot slots overwritten with zeros
+  uint64_t shards_emptied = 0;      // shards with no live record cut to their header
+  uint64_t cold_rewritten = 0;      // live cold records rewritten without their garbage (0: none needed)
+  uint64_t garbage_dropped = 0;     // dead cold records gone
+  uint64_t db_bytes_before = 0, db_bytes_after = 0;  // meta.db before and after its rewrite (VACUUM)
 };
 
 struct RebuildReport {
@@ -255,6 +270,7 @@ struct MaintainReport {
   uint64_t deferred = 0, dropped = 0;
   uint64_t queue_depth_before = 0, queue_depth_after = 0;
   uint64_t hot_after = 0, hot_capacity = 0;
+  uint64_t history_pruned = 0;  // audit log entries past history_retention_days
   std::vector<PlannedMove> moves;  // what moved (or, dry run, would move), with reasons
 };
 

@@ -78,8 +78,21 @@ class Store {
 
   // One entry per id: the record, or nullopt when the id is unknown.
   Result<std::vector<std::optional<MemoryRecord>>> Get(const std::vector<std::string>& ids);
-  // Deletes the memories in one transaction; returns the ids not found.
-  Result<std::vector<std::string>> Delete(const std::vector<std::string>& ids);
+  // Deletes the memories in one transaction; returns the ids not found. A
+  // deleted memory's bytes stay in the files until they are reused,
+  // compacted or scrubbed (README "Deleting for good"); with purge, its
+  // history goes too (the tombstone keeps no id) and Scrub runs at once, so
+  // nothing of it is left in any file of the store when this returns.
+  // `scrub`, when given, hears what the scrub did. Requires kWrite.
+  Result<std::vector<std::string>> Delete(const std::vector<std::string>& ids, bool purge = false,
+                                          ScrubReport* scrub = nullptr);
+  // Makes every deleted byte leave the store's files now: prunes the audit
+  // log past history_retention_days, overwrites free hot slots with zeros,
+  // cuts shards with no live record to their headers, rewrites the cold
+  // tier without its garbage when there is some (a rebuild keeping the
+  // centroids: journaled, crash-safe), and rewrites meta.db (VACUUM with
+  // secure_delete, WAL truncated). Requires kWrite.
+  Result<ScrubReport> Scrub();
 
   Result<StoreStats> Stats();
 
