@@ -141,3 +141,38 @@ TEST_CASE("a dangling rebuild whose generation directory holds a stray directory
   CHECK(Aether({"verify", store}).exit_code == 0);
   CHECK(GetAll(store, Ids(mems)).size() == mems.size());
 }
+
+TEST_CASE("links planted where aether writes (stats --output, its temporaries, RESERVE) are never written through") {
+  TempDir dir;
+  const std::string store = dir / "s", canary = dir / "canary";
+  MakeCanary(canary);
+  auto mems = RandomMems(200, 4, 3);
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "20"}, ToJsonl(mems)).exit_code == 0);
+  // The names older aether used for its temporaries, and the output itself.
+  const std::string out = dir / "metrics.prom";
+  fs::create_symlink(canary + "/keep.txt", out + ".tmp");
+  fs::create_symlink(canary + "/hot.slots", store + "/RESERVE.tmp");
+  fs::create_symlink(canary + "/g000001.centroids", store + "/index/g000001.centroids.tmp");
+  fs::remove(store + "/RESERVE");  // the next writer makes it again
+  auto s = Aether({"stats", store, "--format", "prometheus", "--output", out});
+  CHECK_MESSAGE(s.exit_code == 0, s.err);
+  CHECK(ReadFile(out).find("aether_memories") != std::string::npos);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "3"}).exit_code == 0);
+  REQUIRE(Aether({"ingest", store}, ToJsonl(RandomMems(3, 4, 4, "x"))).exit_code == 0);
+  CHECK(fs::is_regular_file(store + "/RESERVE"));
+  CheckCanary(canary);
+  // The output replaced by a link to a canary: replaced, not written through.
+  fs::remove(out);
+  fs::create_symlink(canary + "/keep.txt", out);
+  CHECK(Aether({"stats", store, "--output", out}).exit_code == 0);
+  CHECK(!fs::is_symlink(out));
+  CheckCanary(canary);
+  // A failed write leaves no temporary behind (here: the directory is gone).
+  auto gone = Aether({"stats", store, "--output", dir / "missing-dir/metrics.prom"});
+  CHECK(gone.exit_code == 66);
+  for (const auto& e : fs::directory_iterator(dir.path())) {
+    const bool temporary = e.path().filename().string().find(".tmp") != std::string::npos;
+    CHECK((!temporary || fs::is_symlink(e.path())));  // only the planted link
+  }
+  CHECK(Aether({"verify", store}).exit_code == 0);
+}
