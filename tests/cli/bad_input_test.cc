@@ -195,6 +195,7 @@ TEST_CASE("a command that cannot get the store lock fails as busy after --wait")
   auto r = Aether({"stats", store, "--wait", "0.2"});
   CHECK(r.exit_code == 75);
   CHECK(r.err.find("store busy") != std::string::npos);
+  CHECK(r.err.find("(waited 0.2s; see --wait)") != std::string::npos);  // not 0.200000s
   auto w = Aether({"ingest", store, "--wait", "0"}, R"({"id":"x","vector":[1,1]})" "\n");
   CHECK(w.exit_code == 75);
   flock(fd, LOCK_UN);
