@@ -253,6 +253,21 @@ TEST_CASE("truncated files: a search that cannot read a live memory fails with 7
                 .exit_code == 0);  // the cold tier is intact
     }
   }
+  // meta.db cut short anywhere: searches fail (SQLite finds its pages
+  // missing) or answer exactly as before; never an answer without a memory.
+  const auto pristine_single = Aether({"search", pristine, "--vector", VectorJson(mems[0].vec), "--no-touch"});
+  const auto q40 = QueriesJsonl(std::vector<Mem>(mems.begin(), mems.begin() + 40));
+  const auto pristine_batch = Aether({"search", pristine, "--queries", "-", "--no-touch"}, q40);
+  const uint64_t db_size = FileSize(pristine + "/meta.db");
+  for (uint64_t cut = 0; cut < db_size; cut += db_size / 9 + 1) {
+    CAPTURE(cut);
+    Restore(pristine, store);
+    TruncateFile(store + "/meta.db", cut);
+    auto single = Aether({"search", store, "--vector", VectorJson(mems[0].vec), "--no-touch"});
+    auto batch = Aether({"search", store, "--queries", "-", "--no-touch"}, q40);
+    CHECK((single.exit_code == 79 || (single.exit_code == 0 && single.out == pristine_single.out)));
+    CHECK((batch.exit_code == 79 || (batch.exit_code == 0 && batch.out == pristine_batch.out)));
+  }
   // The staging shard cut short: every search scans it.
   for (uint64_t cut : {uint64_t(32), FileSize(pristine + "/cold/staging.shard") - 1}) {
     Restore(pristine, store);
