@@ -14,11 +14,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <stdexcept>
-
-#include <nlohmann/json.hpp>
 
 extern char** environ;
 
@@ -143,7 +142,6 @@ RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_
   return r;
 }
 
-
 RunResult AetherVia(const std::vector<std::string>& prefix, const std::vector<std::string>& args,
                     const std::string& stdin_data) {
   g_prefix = prefix;
@@ -190,9 +188,7 @@ void FlipByte(const std::string& path, uint64_t offset) {
   f.write(&c, 1);
 }
 
-void TruncateFile(const std::string& path, uint64_t size) {
-  std::filesystem::resize_file(path, size);
-}
+void TruncateFile(const std::string& path, uint64_t size) { std::filesystem::resize_file(path, size); }
 
 uint64_t FileSize(const std::string& path) { return std::filesystem::file_size(path); }
 
@@ -232,9 +228,8 @@ std::string ToJsonl(const std::vector<Mem>& mems) {
   return out;
 }
 
-std::vector<std::pair<double, std::string>> BruteForce(const std::vector<Mem>& mems,
-                                                       const std::vector<float>& q, size_t k,
-                                                       const std::string& metric) {
+std::vector<std::pair<double, std::string>> BruteForce(const std::vector<Mem>& mems, const std::vector<float>& q,
+                                                       size_t k, const std::string& metric) {
   std::vector<std::pair<double, std::string>> all;
   double qn = 0;
   for (float x : q) qn += double(x) * x;
@@ -269,19 +264,16 @@ std::vector<std::vector<Hit>> ParseSearchOutput(const std::string& jsonl) {
     auto j = nlohmann::json::parse(line);
     std::vector<Hit> hits;
     for (const auto& r : j.at("results"))
-      hits.push_back({r.at("id").get<std::string>(), r.at("distance").get<double>(),
-                      r.at("tier").get<std::string>()});
+      hits.push_back({r.at("id").get<std::string>(), r.at("distance").get<double>(), r.at("tier").get<std::string>()});
     out.push_back(std::move(hits));
   }
   return out;
 }
 
-bool SameTopK(const std::vector<Hit>& got, const std::vector<std::pair<double, std::string>>& want,
-              double eps) {
+bool SameTopK(const std::vector<Hit>& got, const std::vector<std::pair<double, std::string>>& want, double eps) {
   if (got.size() != want.size()) return false;
   for (size_t i = 0; i < got.size(); ++i) {
-    if (std::fabs(got[i].distance - want[i].first) > eps * std::max(1.0, std::fabs(want[i].first)))
-      return false;
+    if (std::fabs(got[i].distance - want[i].first) > eps * std::max(1.0, std::fabs(want[i].first))) return false;
     if (got[i].id == want[i].second) continue;
     // A different id is acceptable only at a distance tie.
     bool tie = false;
@@ -292,8 +284,7 @@ bool SameTopK(const std::vector<Hit>& got, const std::vector<std::pair<double, s
   return true;
 }
 
-std::map<std::string, std::vector<float>> GetAll(const std::string& store,
-                                                 const std::vector<std::string>& ids) {
+std::map<std::string, std::vector<float>> GetAll(const std::string& store, const std::vector<std::string>& ids) {
   std::vector<std::string> args = {"get", store};
   args.insert(args.end(), ids.begin(), ids.end());
   RunResult r = Aether(args);

@@ -63,9 +63,8 @@ std::string QueriesJsonl(const std::vector<Mem>& qs);
 
 // Independent reference: exact top-k ids by brute force in double precision.
 // metric: "l2", "cosine" or "ip". Returns (distance, id) ascending.
-std::vector<std::pair<double, std::string>> BruteForce(const std::vector<Mem>& mems,
-                                                       const std::vector<float>& q, size_t k,
-                                                       const std::string& metric);
+std::vector<std::pair<double, std::string>> BruteForce(const std::vector<Mem>& mems, const std::vector<float>& q,
+                                                       size_t k, const std::string& metric);
 
 // Parses one line of `aether search` JSONL output into (id, distance, tier).
 struct Hit {
@@ -78,12 +77,10 @@ std::vector<std::string> Lines(const std::string& text);
 
 // True when `got` is the exact top-k of `want`: the same ids, except that
 // ids whose reference distances tie within eps may swap.
-bool SameTopK(const std::vector<Hit>& got, const std::vector<std::pair<double, std::string>>& want,
-              double eps = 1e-4);
+bool SameTopK(const std::vector<Hit>& got, const std::vector<std::pair<double, std::string>>& want, double eps = 1e-4);
 
 // Every (id -> vector) in the store, through `aether get` of the given ids.
-std::map<std::string, std::vector<float>> GetAll(const std::string& store,
-                                                 const std::vector<std::string>& ids);
+std::map<std::string, std::vector<float>> GetAll(const std::string& store, const std::vector<std::string>& ids);
 
 // (vector, payload as compact JSON) per id, through `aether get`.
 struct Stored {

@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,24 +11,34 @@
 #include <cstdlib>
 #include <cstring>
 
-#include <fmt/format.h>
-
 namespace aether::cli {
 
 int ExitCodeFor(const Status& s) {
   switch (s.code()) {
-    case Code::kOk: return kExitOk;
-    case Code::kNotFound: return kExitNoInput;
-    case Code::kInvalidArgument: return kExitUsage;
-    case Code::kBadInput: return kExitBadInput;
-    case Code::kBusy: return kExitBusy;
-    case Code::kCorruption: return kExitCorruption;
-    case Code::kIOError: return kExitIOError;
-    case Code::kNotSupported: return kExitNewerFormat;
-    case Code::kAlreadyExists: return kExitCantCreate;
-    case Code::kFailedPrecondition: return kExitUnavailable;
-    case Code::kPermissionDenied: return kExitNoPermission;
-    case Code::kInternal: return kExitInternal;
+    case Code::kOk:
+      return kExitOk;
+    case Code::kNotFound:
+      return kExitNoInput;
+    case Code::kInvalidArgument:
+      return kExitUsage;
+    case Code::kBadInput:
+      return kExitBadInput;
+    case Code::kBusy:
+      return kExitBusy;
+    case Code::kCorruption:
+      return kExitCorruption;
+    case Code::kIOError:
+      return kExitIOError;
+    case Code::kNotSupported:
+      return kExitNewerFormat;
+    case Code::kAlreadyExists:
+      return kExitCantCreate;
+    case Code::kFailedPrecondition:
+      return kExitUnavailable;
+    case Code::kPermissionDenied:
+      return kExitNoPermission;
+    case Code::kInternal:
+      return kExitInternal;
   }
   return kExitInternal;
 }
@@ -43,15 +54,21 @@ std::string Printable(const std::string& text, bool cell) {
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
-    if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (c == '\r') out += "\\r";
-    else if (c == '\\' && cell) out += "\\\\";
-    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c == '\\' && cell)
+      out += "\\\\";
+    else if (c < 0x20 || c == 0x7f)
+      out += fmt::format("\\x{:02x}", c);
     else if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
              static_cast<unsigned char>(text[i + 1]) <= 0x9f)
       out += fmt::format("\\u{:04x}", static_cast<unsigned char>(text[++i]));
-    else out += static_cast<char>(c);
+    else
+      out += static_cast<char>(c);
   }
   return out;
 }
@@ -186,8 +203,10 @@ void PrintRows(const std::string& format, const std::vector<std::string>& column
 
 void AddProgressOptions(CLI::App* app, std::string* mode) {
   *mode = "auto";
-  app->add_flag_callback("--progress", [mode] { *mode = "on"; }, "Show a progress line on stderr even when it is not a TTY");
-  app->add_flag_callback("--no-progress", [mode] { *mode = "off"; }, "Never show a progress line");
+  app->add_flag_callback(
+      "--progress", [mode] { *mode = "on"; }, "Show a progress line on stderr even when it is not a TTY");
+  app->add_flag_callback(
+      "--no-progress", [mode] { *mode = "off"; }, "Never show a progress line");
 }
 
 bool StdoutIsTty() { return isatty(1) == 1; }

@@ -3,13 +3,12 @@
 // its own cmd_<name>.cc and registers through one Setup function.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <fstream>
 #include <functional>
 #include <iostream>
-#include <string>
-
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "aether/status.h"
 #include "aether/store.h"
@@ -19,18 +18,18 @@ namespace aether::cli {
 // Exit codes (README "Exit codes"); sysexits-style, frozen once released.
 enum ExitCode : int {
   kExitOk = 0,
-  kExitNegative = 1,     // a negative answer: an id was not found
-  kExitUsage = 64,       // bad command line
-  kExitBadInput = 65,    // malformed input data (file:line: reason)
-  kExitNoInput = 66,     // input file or store does not exist
-  kExitUnavailable = 69, // the store's state forbids it now (e.g. hot tier full)
-  kExitInternal = 70,    // a bug in aether
-  kExitCantCreate = 73,  // init/ingest target exists and is not usable
-  kExitIOError = 74,     // the OS failed a read, write or sync
+  kExitNegative = 1,       // a negative answer: an id was not found
+  kExitUsage = 64,         // bad command line
+  kExitBadInput = 65,      // malformed input data (file:line: reason)
+  kExitNoInput = 66,       // input file or store does not exist
+  kExitUnavailable = 69,   // the store's state forbids it now (e.g. hot tier full)
+  kExitInternal = 70,      // a bug in aether
+  kExitCantCreate = 73,    // init/ingest target exists and is not usable
+  kExitIOError = 74,       // the OS failed a read, write or sync
   kExitNoPermission = 77,  // the OS refused for lack of permission (e.g. a read-only store)
-  kExitBusy = 75,        // store locked by another process; retry later
-  kExitNewerFormat = 78, // store written by a newer aether
-  kExitCorruption = 79,  // a checksum or invariant failed
+  kExitBusy = 75,          // store locked by another process; retry later
+  kExitNewerFormat = 78,   // store written by a newer aether
+  kExitCorruption = 79,    // a checksum or invariant failed
 };
 
 // The one mapping from Status codes to exit codes.

@@ -22,7 +22,8 @@ std::function<int()> SetupDelete(CLI::App* app) {
                 "Also remove their history, and scrub the store so that nothing of them is left in any file "
                 "(see aether scrub)");
   AddFormatOption(app, &a->format, "table");
-  app->footer("Example: aether delete ./mem m1 m2\n         aether delete ./mem m3 --purge   # gone from every file now");
+  app->footer(
+      "Example: aether delete ./mem m1 m2\n         aether delete ./mem m3 --purge   # gone from every file now");
   return [a]() -> int {
     auto store = OpenStore(a->store, AccessMode::kWrite);
     if (!store.ok()) return Fail(store.status());
@@ -56,19 +57,21 @@ std::function<int()> SetupScrub(CLI::App* app) {
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   AddFormatOption(app, &a->format, "table");
-  app->footer("Makes deleted data leave the files now: prunes history past history_retention_days, zeroes free\n"
-              "hot slots, rewrites cold shards without their garbage (journaled, crash-safe), rewrites meta.db.\n"
-              "Example (crontab, nightly): 0 3 * * * aether scrub /var/lib/mem --format json");
+  app->footer(
+      "Makes deleted data leave the files now: prunes history past history_retention_days, zeroes free\n"
+      "hot slots, rewrites cold shards without their garbage (journaled, crash-safe), rewrites meta.db.\n"
+      "Example (crontab, nightly): 0 3 * * * aether scrub /var/lib/mem --format json");
   return [a]() -> int {
     auto store = OpenStore(a->store, AccessMode::kWrite);
     if (!store.ok()) return Fail(store.status());
     auto r = (*store)->Scrub();
     if (!r.ok()) return Fail(r.status());
     if (a->format != "table") fmt::print("{}\n", ScrubJson(*r).dump());
-    Warn(fmt::format("scrubbed: {} history entries pruned, {} free hot slots zeroed, {} shards emptied, {} cold records "
-                     "rewritten, {} garbage records dropped; meta.db {} -> {} bytes",
-                     r->history_pruned, r->hot_slots_blanked, r->shards_emptied, r->cold_rewritten,
-                     r->garbage_dropped, r->db_bytes_before, r->db_bytes_after));
+    Warn(
+        fmt::format("scrubbed: {} history entries pruned, {} free hot slots zeroed, {} shards emptied, {} cold records "
+                    "rewritten, {} garbage records dropped; meta.db {} -> {} bytes",
+                    r->history_pruned, r->hot_slots_blanked, r->shards_emptied, r->cold_rewritten, r->garbage_dropped,
+                    r->db_bytes_before, r->db_bytes_after));
     return kExitOk;
   };
 }

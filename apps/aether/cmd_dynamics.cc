@@ -1,10 +1,10 @@
 // Memory dynamics on the command line: feedback, maintain (one cron tick),
 // config (parameters and presets) and history (the audit log).
+#include <fmt/format.h>
+
 #include <cmath>
 #include <fstream>
 #include <iostream>
-
-#include <fmt/format.h>
 
 #include "aether/jsonl.h"
 #include "aether/store.h"
@@ -33,7 +33,8 @@ Status ReadFeedback(const std::string& path, std::vector<FeedbackItem>* items, s
     } catch (const nlohmann::json::exception& e) {
       return Status::BadInput(where + ": malformed JSON");
     }
-    if (!j.is_object() || !j.contains("id") || !j["id"].is_string() || !j.contains("reward") || !j["reward"].is_number())
+    if (!j.is_object() || !j.contains("id") || !j["id"].is_string() || !j.contains("reward") ||
+        !j["reward"].is_number())
       return Status::BadInput(where + ": expected {\"id\": string, \"reward\": number in [0, 1]}");
     double r = j["reward"].get<double>();
     if (!(r >= 0 && r <= 1)) return Status::BadInput(fmt::format("{}: reward {} is outside [0, 1]", where, r));
@@ -104,8 +105,9 @@ std::function<int()> SetupMaintain(CLI::App* app) {
   app->add_option("--seed", a->m.seed, "Seed for the tick's sampling (same seed and clock, same tick)");
   app->add_flag("--dry-run", a->m.dry_run, "Compute the tick and print it; change nothing");
   AddFormatOption(app, &a->format, "table");
-  app->footer("One cron tick: decay, temperature, sampled moves, hot capacity, restore queue.\n"
-              "Example (crontab): */5 * * * * aether maintain /var/lib/mem --format json >> /var/log/aether.jsonl");
+  app->footer(
+      "One cron tick: decay, temperature, sampled moves, hot capacity, restore queue.\n"
+      "Example (crontab): */5 * * * * aether maintain /var/lib/mem --format json >> /var/log/aether.jsonl");
   return [a]() -> int {
     auto store = OpenStore(a->store, AccessMode::kWrite);
     if (!store.ok()) return Fail(store.status());
@@ -114,21 +116,32 @@ std::function<int()> SetupMaintain(CLI::App* app) {
     if (a->format != "table") {
       nlohmann::json moves = nlohmann::json::array();
       for (const auto& m : r->moves)
-        moves.push_back({{"id", m.id}, {"from", TierName(m.from)}, {"to", TierName(m.to)}, {"reason", m.reason},
+        moves.push_back({{"id", m.id},
+                         {"from", TierName(m.from)},
+                         {"to", TierName(m.to)},
+                         {"reason", m.reason},
                          {"score", m.score}});
-      fmt::print("{}\n", nlohmann::json({{"dry_run", a->m.dry_run}, {"seed", r->seed},
+      fmt::print("{}\n", nlohmann::json({{"dry_run", a->m.dry_run},
+                                         {"seed", r->seed},
                                          {"temperature_before", r->temperature_before},
-                                         {"temperature_after", r->temperature_after}, {"pressure", r->pressure},
+                                         {"temperature_after", r->temperature_after},
+                                         {"pressure", r->pressure},
                                          {"importance_decayed", r->importance_decayed},
-                                         {"hot_candidates", r->hot_candidates}, {"cold_candidates", r->cold_candidates},
+                                         {"hot_candidates", r->hot_candidates},
+                                         {"cold_candidates", r->cold_candidates},
                                          {"descended_sampled", r->descended_sampled},
-                                         {"descended_capacity", r->descended_capacity}, {"queued", r->queued},
-                                         {"restored", r->restored}, {"evicted_for_restore", r->evicted_for_restore},
-                                         {"deferred", r->deferred}, {"dropped", r->dropped},
+                                         {"descended_capacity", r->descended_capacity},
+                                         {"queued", r->queued},
+                                         {"restored", r->restored},
+                                         {"evicted_for_restore", r->evicted_for_restore},
+                                         {"deferred", r->deferred},
+                                         {"dropped", r->dropped},
                                          {"queue_depth_before", r->queue_depth_before},
-                                         {"queue_depth_after", r->queue_depth_after}, {"hot", r->hot_after},
+                                         {"queue_depth_after", r->queue_depth_after},
+                                         {"hot", r->hot_after},
                                          {"history_pruned", r->history_pruned},
-                                         {"hot_capacity", r->hot_capacity}, {"moves", moves}})
+                                         {"hot_capacity", r->hot_capacity},
+                                         {"moves", moves}})
                              .dump());
     } else {
       fmt::print("temperature {:.4g} -> {:.4g}{}\n", r->temperature_before, r->temperature_after,
@@ -137,8 +150,8 @@ std::function<int()> SetupMaintain(CLI::App* app) {
       fmt::print("candidates: {} hot, {} cold\n", r->hot_candidates, r->cold_candidates);
       fmt::print("hot -> cold: {} sampled, {} over capacity, {} evicted for restores\n", r->descended_sampled,
                  r->descended_capacity, r->evicted_for_restore);
-      fmt::print("cold -> hot: {} queued, {} restored, {} deferred, {} dropped\n", r->queued, r->restored,
-                 r->deferred, r->dropped);
+      fmt::print("cold -> hot: {} queued, {} restored, {} deferred, {} dropped\n", r->queued, r->restored, r->deferred,
+                 r->dropped);
       fmt::print("restore queue {} -> {}; hot {}/{}\n", r->queue_depth_before, r->queue_depth_after, r->hot_after,
                  r->hot_capacity);
       if (a->m.dry_run)
@@ -160,12 +173,15 @@ std::function<int()> SetupConfig(CLI::App* app) {
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
-  app->add_option("action", a->action, "get, set or preset")->required()->check(CLI::IsMember({"get", "set", "preset"}));
+  app->add_option("action", a->action, "get, set or preset")
+      ->required()
+      ->check(CLI::IsMember({"get", "set", "preset"}));
   app->add_option("key", a->key, "Parameter (get: omit for all), or preset name");
   app->add_option("value", a->value, "New value (set)");
   AddFormatOption(app, &a->format, "table");
-  app->footer("Examples: aether config ./mem get\n          aether config ./mem set sample_rate 0.2\n"
-              "          aether config ./mem preset conservative");
+  app->footer(
+      "Examples: aether config ./mem get\n          aether config ./mem set sample_rate 0.2\n"
+      "          aether config ./mem preset conservative");
   return [a]() -> int {
     bool write = a->action != "get";
     auto store = OpenStore(a->store, write ? AccessMode::kWrite : AccessMode::kRead);
@@ -197,8 +213,10 @@ std::function<int()> SetupConfig(CLI::App* app) {
         object[k] = v;
         rows.push_back({{"key", k}, {"value", v}});
       }
-    if (a->format == "json") fmt::print("{}\n", object.dump());
-    else PrintRows(a->format, {"key", "value"}, rows);
+    if (a->format == "json")
+      fmt::print("{}\n", object.dump());
+    else
+      PrintRows(a->format, {"key", "value"}, rows);
     return kExitOk;
   };
 }
@@ -215,8 +233,9 @@ std::function<int()> SetupHistory(CLI::App* app) {
   app->add_option("id", a->id, "Only this memory (or config key)");
   app->add_option("--since", a->since, "Only entries at or after this time (ms since the epoch)");
   AddFormatOption(app, &a->format, "jsonl");
-  app->footer("Moves, feedback, deletes (tombstones), config changes and maintain ticks.\n"
-              "Example: aether history ./mem m42");
+  app->footer(
+      "Moves, feedback, deletes (tombstones), config changes and maintain ticks.\n"
+      "Example: aether history ./mem m42");
   return [a]() -> int {
     auto store = OpenStore(a->store, AccessMode::kRead);
     if (!store.ok()) return Fail(store.status());
@@ -226,7 +245,7 @@ std::function<int()> SetupHistory(CLI::App* app) {
     for (const auto& e : *h) {
       nlohmann::json j = {{"seq", e.seq}, {"ts_ms", e.ts_ms}, {"kind", e.kind}, {"id", e.id}};
       // A detail that does not parse (a damaged row) is shown as its text.
-      j["detail"] = e.detail.empty()           ? nlohmann::json()
+      j["detail"] = e.detail.empty()         ? nlohmann::json()
                     : ValidPayload(e.detail) ? nlohmann::json::parse(e.detail)
                                              : nlohmann::json(e.detail);
       rows.push_back(std::move(j));

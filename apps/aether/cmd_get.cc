@@ -33,15 +33,15 @@ std::function<int()> SetupGet(CLI::App* app) {
       }
       nlohmann::json vec = nlohmann::json::array();
       for (float f : r->vector) vec.push_back(FloatJson(f));
-      nlohmann::json j = {{"id", r->id},
-                          {"vector", std::move(vec)},
-                          {"payload", r->payload_json.empty() ? nlohmann::json()
-                                                              : nlohmann::json::parse(r->payload_json)},
-                          {"tier", TierName(r->tier)},
-                          {"importance", r->importance},
-                          {"created_ms", r->created_ms},
-                          {"last_access_ms", r->last_access_ms},
-                          {"access_count", r->access_count}};
+      nlohmann::json j = {
+          {"id", r->id},
+          {"vector", std::move(vec)},
+          {"payload", r->payload_json.empty() ? nlohmann::json() : nlohmann::json::parse(r->payload_json)},
+          {"tier", TierName(r->tier)},
+          {"importance", r->importance},
+          {"created_ms", r->created_ms},
+          {"last_access_ms", r->last_access_ms},
+          {"access_count", r->access_count}};
       rows.push_back(std::move(j));
     }
     PrintRows(a->format, {"id", "tier", "importance", "created_ms", "last_access_ms", "access_count", "payload"}, rows);

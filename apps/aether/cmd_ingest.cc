@@ -9,22 +9,22 @@
 // Binary input (.npy, .fvecs; --input-format) takes the same path with ids
 // from a sidecar file (--ids) or generated (--id-prefix), and errors located
 // by vector number and byte offset instead of line.
+#include <fmt/format.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <mutex>
-#include <thread>
 #include <fstream>
 #include <iostream>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 
-#include <fmt/format.h>
-
+#include "aether/jsonl.h"
 #include "aether/store.h"
+#include "aether/vector_file.h"
 #include "cli.h"
 #include "progress.h"
-#include "aether/jsonl.h"
-#include "aether/vector_file.h"
 
 namespace aether::cli {
 namespace {
@@ -71,7 +71,7 @@ class Ingester {
   void SetPolicy() {
     policy_ = a_.on_duplicate == "skip"      ? DuplicatePolicy::kSkip
               : a_.on_duplicate == "replace" ? DuplicatePolicy::kReplace
-                                            : DuplicatePolicy::kError;
+                                             : DuplicatePolicy::kError;
   }
   Status OpenOrCreate(uint32_t first_dim);
   Status Flush();
@@ -113,8 +113,8 @@ Status Ingester::OpenOrCreate(uint32_t first_dim) {
     c.hot_capacity = a_.hot_capacity;
     ParseColdCodec(a_.codec, &c.codec);
     AETHER_RETURN_IF_ERROR(Store::Create(a_.store.store, c));
-    Warn(fmt::format("created store {} (dim {}, metric {}, hot capacity {})", a_.store.store, c.dim,
-                     a_.metric, c.hot_capacity));
+    Warn(fmt::format("created store {} (dim {}, metric {}, hot capacity {})", a_.store.store, c.dim, a_.metric,
+                     c.hot_capacity));
   }
   AETHER_ASSIGN_OR_RETURN(store_, OpenStore(a_.store, AccessMode::kWrite));
   config_ = store_->config();
@@ -142,9 +142,10 @@ Status Ingester::Flush() {
         continue;
       }
       if (policy_ == DuplicatePolicy::kError) {
-        Status dup = Status::BadInput(fmt::format("{}: duplicate id '{}' (already ingested; see --on-duplicate "
-                                                  "skip|replace)",
-                                                  Where(batch_pos_[i]), batch_[i].id));
+        Status dup =
+            Status::BadInput(fmt::format("{}: duplicate id '{}' (already ingested; see --on-duplicate "
+                                         "skip|replace)",
+                                         Where(batch_pos_[i]), batch_[i].id));
         if (!Reject(dup, &stop)) {
           // The run ends at this record: count the input up to it, as if it
           // had stopped when reading it.
@@ -391,8 +392,8 @@ int Ingester::Run() {
 int Ingester::RunBinary() {
   Status stop = vectors_->Open();
   if (stop.ok() && a_.dim != 0 && a_.dim != vectors_->dim())
-    stop = Status::BadInput(fmt::format("{}: vectors have {} values, --dim says {}", vectors_->name(),
-                                        vectors_->dim(), a_.dim));
+    stop = Status::BadInput(
+        fmt::format("{}: vectors have {} values, --dim says {}", vectors_->name(), vectors_->dim(), a_.dim));
   if (!stop.ok()) return Fail(stop);
   if (Status opened = OpenOrCreate(vectors_->dim()); !opened.ok()) return Fail(opened);
   if (config_.dim != vectors_->dim())
@@ -415,8 +416,8 @@ int Ingester::RunBinary() {
           break;
         }
         if (!*more) {
-          stop = Status::BadInput(fmt::format("{}: has only {} ids, {} has more vectors", a_.ids,
-                                              ids_->line_number(), vectors_->name()));
+          stop = Status::BadInput(
+              fmt::format("{}: has only {} ids, {} has more vectors", a_.ids, ids_->line_number(), vectors_->name()));
           break;
         }
       } else {
@@ -443,7 +444,8 @@ int Ingester::RunBinary() {
   if (stop.ok() && flush_stop_.ok() && ids_) {
     std::string extra;
     auto more = ids_->Next(&extra);
-    if (!more.ok()) stop = more.status();
+    if (!more.ok())
+      stop = more.status();
     else if (*more)
       stop = Status::BadInput(fmt::format("{}:{}: more ids than the {} vectors in {}", a_.ids, ids_->line_number(),
                                           vectors_->count(), vectors_->name()));
@@ -456,18 +458,23 @@ int Ingester::Finish(const Status& stop) {
   progress_.Finish();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   if (a_.format != "table") {
-    nlohmann::json j = {{"lines", t_.lines},     {"ingested", t_.ingested}, {"hot", t_.hot},
-                        {"cold", t_.cold},       {"skipped_duplicates", t_.skipped},
-                        {"replaced", t_.replaced}, {"invalid", t_.invalid},
-                        {"seconds", secs},       {"ok", stop.ok()}};
+    nlohmann::json j = {{"lines", t_.lines},
+                        {"ingested", t_.ingested},
+                        {"hot", t_.hot},
+                        {"cold", t_.cold},
+                        {"skipped_duplicates", t_.skipped},
+                        {"replaced", t_.replaced},
+                        {"invalid", t_.invalid},
+                        {"seconds", secs},
+                        {"ok", stop.ok()}};
     if (!stop.ok()) j["error"] = stop.message();
     fmt::print("{}\n", j.dump());
   }
   std::string summary = fmt::format(
       "ingested {} memories ({} hot, {} cold) from {} {} in {:.2f}s; {} duplicates skipped, "
       "{} replaced, {} invalid {} skipped",
-      t_.ingested, t_.hot, t_.cold, t_.lines, vectors_ ? "vectors" : "lines", secs, t_.skipped, t_.replaced,
-      t_.invalid, vectors_ ? "vectors" : "lines");
+      t_.ingested, t_.hot, t_.cold, t_.lines, vectors_ ? "vectors" : "lines", secs, t_.skipped, t_.replaced, t_.invalid,
+      vectors_ ? "vectors" : "lines");
   if (stop.ok()) {
     Warn(summary);
     return kExitOk;
@@ -499,7 +506,9 @@ std::function<int()> SetupIngest(CLI::App* app) {
   app->add_option("--codec", a->codec, "Cold codec when creating the store (see init --help)")
       ->check(CLI::IsMember({"zstd-shuffle", "zstd", "float16", "sq8"}))
       ->default_str(ColdCodecName(StoreConfig().codec));
-  app->add_option("--batch", a->batch, "Records per crash-safe batch")->default_val(10000)->check(CLI::Range(1, 10000000));
+  app->add_option("--batch", a->batch, "Records per crash-safe batch")
+      ->default_val(10000)
+      ->check(CLI::Range(1, 10000000));
   app->add_option("--on-duplicate", a->on_duplicate, "An id already stored: error, skip or replace")
       ->check(CLI::IsMember({"error", "skip", "replace"}))
       ->default_str("error");
@@ -508,8 +517,9 @@ std::function<int()> SetupIngest(CLI::App* app) {
   AddProgressOptions(app, &a->progress);
   app->add_option("--max-line-bytes", a->max_line_bytes, "Longest accepted input line")
       ->default_val(kDefaultMaxLineBytes);
-  app->footer("Example: aether ingest ./mem memories.jsonl --batch 5000 --on-duplicate skip\n"
-              "Record: {\"id\": \"m1\", \"vector\": [0.1, 0.2], \"payload\": {...}, \"importance\": 0.5}");
+  app->footer(
+      "Example: aether ingest ./mem memories.jsonl --batch 5000 --on-duplicate skip\n"
+      "Record: {\"id\": \"m1\", \"vector\": [0.1, 0.2], \"payload\": {...}, \"importance\": 0.5}");
   return [a, prefix_opt]() -> int {
     auto ends_with = [&](const char* suffix) {
       std::string f = a->input, x = suffix;
@@ -521,7 +531,8 @@ std::function<int()> SetupIngest(CLI::App* app) {
                                                   : "jsonl";
     const bool prefix_given = prefix_opt->count() > 0;
     if (format == "jsonl" && (!a->ids.empty() || prefix_given))
-      return Fail(Status::InvalidArgument("--ids and --id-prefix are for npy/fvecs input; JSONL records carry their ids"));
+      return Fail(
+          Status::InvalidArgument("--ids and --id-prefix are for npy/fvecs input; JSONL records carry their ids"));
     if (format != "jsonl" && a->ids.empty() == !prefix_given)
       return Fail(Status::InvalidArgument(
           fmt::format("{} input needs exactly one of --ids FILE or --id-prefix PREFIX", format)));
@@ -530,7 +541,8 @@ std::function<int()> SetupIngest(CLI::App* app) {
     Input input;
     if (Status s = input.Open(a->input, "input file"); !s.ok()) return Fail(s);
     if (format != "jsonl") {
-      VectorFileReader vectors(input.stream(), input.name(), format == "npy" ? VectorFormat::kNpy : VectorFormat::kFvecs);
+      VectorFileReader vectors(input.stream(), input.name(),
+                               format == "npy" ? VectorFormat::kNpy : VectorFormat::kFvecs);
       Input id_input;
       std::optional<IdFileReader> ids;
       if (!a->ids.empty()) {

@@ -36,8 +36,8 @@ std::function<int()> SetupInit(CLI::App* app) {
     ParseColdCodec(a->codec, &config.codec);
     Status s = Store::Create(a->store, config);
     if (!s.ok()) return Fail(s);
-    Warn(fmt::format("created store {} (dim {}, metric {}, hot capacity {})", a->store, a->dim,
-                     a->metric, a->hot_capacity));
+    Warn(fmt::format("created store {} (dim {}, metric {}, hot capacity {})", a->store, a->dim, a->metric,
+                     a->hot_capacity));
     return kExitOk;
   };
 }

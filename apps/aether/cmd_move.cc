@@ -1,14 +1,14 @@
 // aether descend / ascend: move memories between tiers, each batch one
 // crash-safe migration. Shared here because both print the same plan and
 // summary.
+#include <fmt/format.h>
+
 #include <chrono>
 #include <fstream>
 #include <iostream>
 
-#include <fmt/format.h>
-
-#include "aether/store.h"
 #include "aether/jsonl.h"
+#include "aether/store.h"
 #include "cli.h"
 #include "progress.h"
 
@@ -28,14 +28,15 @@ struct Args {
 nlohmann::json PlanJson(const std::vector<PlannedMove>& plan) {
   nlohmann::json arr = nlohmann::json::array();
   for (const auto& p : plan)
-    arr.push_back({{"id", p.id}, {"from", TierName(p.from)}, {"to", TierName(p.to)}, {"reason", p.reason},
-                   {"score", p.score}});
+    arr.push_back(
+        {{"id", p.id}, {"from", TierName(p.from)}, {"to", TierName(p.to)}, {"reason", p.reason}, {"score", p.score}});
   return arr;
 }
 
 int PrintReport(const Args& a, const char* verb, const MoveReport& r, double secs) {
   for (const auto& id : r.not_found) Warn("not found: " + id);
-  for (const auto& id : r.already) Warn("already " + std::string(std::string(verb) == "descend" ? "cold" : "hot") + ": " + id);
+  for (const auto& id : r.already)
+    Warn("already " + std::string(std::string(verb) == "descend" ? "cold" : "hot") + ": " + id);
   for (const auto& id : r.deferred) Warn("restore deferred (will retry with backoff): " + id);
   for (const auto& id : r.dropped) Warn("restore dropped after the maximum retries: " + id);
   if (a.move.dry_run) {
@@ -47,10 +48,17 @@ int PrintReport(const Args& a, const char* verb, const MoveReport& r, double sec
   } else {
     double rate = secs > 0 ? double(r.moved) / secs : 0;
     if (a.format != "table")
-      fmt::print("{}\n", nlohmann::json({{"direction", verb}, {"moved", r.moved}, {"evicted", r.evicted},
-                                         {"batches", r.batches}, {"bytes", r.bytes}, {"seconds", secs},
-                                         {"rate", rate}, {"not_found", r.not_found}, {"already", r.already},
-                                         {"deferred", r.deferred}, {"dropped", r.dropped}})
+      fmt::print("{}\n", nlohmann::json({{"direction", verb},
+                                         {"moved", r.moved},
+                                         {"evicted", r.evicted},
+                                         {"batches", r.batches},
+                                         {"bytes", r.bytes},
+                                         {"seconds", secs},
+                                         {"rate", rate},
+                                         {"not_found", r.not_found},
+                                         {"already", r.already},
+                                         {"deferred", r.deferred},
+                                         {"dropped", r.dropped}})
                              .dump());
     std::string evicted = r.evicted ? fmt::format(" after descending {} to make room", r.evicted) : "";
     Warn(fmt::format("{}ed {} memories{} in {} batches: {} bytes, {:.3f}s, {:.0f} memories/s", verb,
@@ -68,8 +76,8 @@ Status ReadIdsFrom(const std::string& path, std::vector<std::string>* ids) {
   bool too_long = false;
   while (reader.Next(&line, &too_long)) {
     if (too_long)
-      return Status::BadInput(fmt::format("{}:{}: an id is at most {} bytes", input.name(), reader.line_number(),
-                                          kMaxIdBytes));
+      return Status::BadInput(
+          fmt::format("{}:{}: an id is at most {} bytes", input.name(), reader.line_number(), kMaxIdBytes));
     if (!line.empty()) ids->push_back(line);
   }
   return reader.status();
@@ -88,8 +96,9 @@ int RunMove(Args& a, bool descend) {
     for (const auto& id : r->not_found) Warn("not found: " + id);
     for (const auto& id : r->already_hot) Warn("already hot: " + id);
     if (a.format != "table")
-      fmt::print("{}\n", nlohmann::json({{"queued", r->queued}, {"not_found", r->not_found},
-                                         {"already", r->already_hot}}).dump());
+      fmt::print(
+          "{}\n",
+          nlohmann::json({{"queued", r->queued}, {"not_found", r->not_found}, {"already", r->already_hot}}).dump());
     Warn(fmt::format("queued {} memories for restore", r->queued));
     return r->not_found.empty() ? kExitOk : kExitNegative;
   }
@@ -107,7 +116,9 @@ int RunMove(Args& a, bool descend) {
 void AddCommon(CLI::App* app, Args* a) {
   app->add_option("--ids-from", a->ids_from, "Read ids, one per line, from FILE (- for stdin)");
   app->add_option("--limit", a->move.limit, "Move at most N memories");
-  app->add_option("--batch", a->move.batch, "Memories per crash-safe batch")->default_val(10000)->check(CLI::Range(1, 10000000));
+  app->add_option("--batch", a->move.batch, "Memories per crash-safe batch")
+      ->default_val(10000)
+      ->check(CLI::Range(1, 10000000));
   app->add_flag("--dry-run", a->move.dry_run, "Print the plan (ids, direction, reason, score); change nothing");
   AddFormatOption(app, &a->format, "table");
   AddProgressOptions(app, &a->progress);

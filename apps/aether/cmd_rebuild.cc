@@ -1,8 +1,8 @@
 // aether rebuild-index STORE: train a new K-Means generation over the cold
 // tier, compact garbage away, switch to it atomically.
-#include <chrono>
-
 #include <fmt/format.h>
+
+#include <chrono>
 
 #include "aether/store.h"
 #include "cli.h"
@@ -22,7 +22,8 @@ std::function<int()> SetupRebuild(CLI::App* app) {
   app->add_option("--partitions", a->r.partitions, "K (default: about 4 * sqrt(cold memories))");
   app->add_option("--iters", a->r.iterations, "Lloyd iterations")->default_val(20)->check(CLI::Range(1, 1000));
   app->add_option("--sample", a->r.max_points_per_centroid, "Training points per centroid at most")
-      ->default_val(256)->check(CLI::Range(1, 100000));
+      ->default_val(256)
+      ->check(CLI::Range(1, 100000));
   app->add_option("--seed", a->r.seed, "Random seed (same seed, same index)")->default_val(1);
   app->add_flag("--dry-run", a->r.dry_run, "Show what would be built; change nothing");
   AddFormatOption(app, &a->format, "table");
@@ -33,7 +34,9 @@ std::function<int()> SetupRebuild(CLI::App* app) {
     if (!store.ok()) return Fail(store.status());
     Progress progress("rebuild-index", a->progress);
     RebuildOptions r = a->r;
-    r.progress = [&](const std::string&, uint64_t done, uint64_t total) { if (total) progress.Update(done, total); };
+    r.progress = [&](const std::string&, uint64_t done, uint64_t total) {
+      if (total) progress.Update(done, total);
+    };
     auto start = std::chrono::steady_clock::now();
     auto rep = (*store)->RebuildIndex(r);
     progress.Finish();
@@ -41,21 +44,26 @@ std::function<int()> SetupRebuild(CLI::App* app) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!rep->note.empty()) Warn(rep->note);
     if (a->format != "table") {
-      fmt::print("{}\n", nlohmann::json({{"dry_run", a->r.dry_run}, {"cold_memories", rep->cold_memories},
-                                         {"partitions", rep->partitions}, {"sample", rep->sample},
-                                         {"iterations", rep->iterations}, {"objective", rep->objective},
-                                         {"generation", rep->generation}, {"garbage_dropped", rep->garbage_dropped},
-                                         {"bytes_written", rep->bytes_written}, {"seconds", secs}})
+      fmt::print("{}\n", nlohmann::json({{"dry_run", a->r.dry_run},
+                                         {"cold_memories", rep->cold_memories},
+                                         {"partitions", rep->partitions},
+                                         {"sample", rep->sample},
+                                         {"iterations", rep->iterations},
+                                         {"objective", rep->objective},
+                                         {"generation", rep->generation},
+                                         {"garbage_dropped", rep->garbage_dropped},
+                                         {"bytes_written", rep->bytes_written},
+                                         {"seconds", secs}})
                              .dump());
     }
     if (a->r.dry_run)
       Warn(fmt::format("dry run: would index {} cold memories into {} partitions (training sample {}, {} iterations)",
                        rep->cold_memories, rep->partitions, rep->sample, rep->iterations));
     else if (rep->generation > 0)
-      Warn(fmt::format("built index generation {}: {} cold memories in {} partitions, {} garbage records dropped, "
-                       "{} bytes, {:.2f}s",
-                       rep->generation, rep->cold_memories, rep->partitions, rep->garbage_dropped,
-                       rep->bytes_written, secs));
+      Warn(fmt::format(
+          "built index generation {}: {} cold memories in {} partitions, {} garbage records dropped, "
+          "{} bytes, {:.2f}s",
+          rep->generation, rep->cold_memories, rep->partitions, rep->garbage_dropped, rep->bytes_written, secs));
     return kExitOk;
   };
 }

@@ -26,10 +26,15 @@ std::function<int()> SetupRecover(CLI::App* app) {
     const auto& actions = (*store)->replayed();
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& r : actions)
-      rows.push_back({{"migration", r.migration_id}, {"kind", r.kind}, {"state", r.from_state},
-                      {"action", r.action}, {"items", r.items}});
-    if (a->format == "json") fmt::print("{}\n", nlohmann::json({{"actions", rows}}).dump());
-    else PrintRows(a->format, {"migration", "kind", "items", "state", "action"}, rows);
+      rows.push_back({{"migration", r.migration_id},
+                      {"kind", r.kind},
+                      {"state", r.from_state},
+                      {"action", r.action},
+                      {"items", r.items}});
+    if (a->format == "json")
+      fmt::print("{}\n", nlohmann::json({{"actions", rows}}).dump());
+    else
+      PrintRows(a->format, {"migration", "kind", "items", "state", "action"}, rows);
     if (actions.empty()) Warn("nothing to recover");
     return kExitOk;
   };

@@ -1,13 +1,13 @@
 // aether search STORE (--vector JSON | --queries FILE|-): exact top-k over the
 // hot tier and the cold tier, one pass over the data for all queries.
+#include <fmt/format.h>
+
 #include <fstream>
 #include <iostream>
 
-#include <fmt/format.h>
-
+#include "aether/jsonl.h"
 #include "aether/store.h"
 #include "cli.h"
-#include "aether/jsonl.h"
 
 namespace aether::cli {
 namespace {
@@ -60,16 +60,17 @@ nlohmann::json HitsJson(const std::string& name, const std::vector<SearchHit>& h
     nlohmann::json r = {{"id", h.id}, {"distance", FloatJson(h.distance)}, {"tier", TierName(h.tier)}};
     if (payload) r["payload"] = h.payload_json.empty() ? nlohmann::json() : nlohmann::json::parse(h.payload_json);
     if (explain)
-      r["explain"] = {{"distance", FloatJson(h.distance)}, {"recency_hours", h.explain.recency_hours},
-                      {"access_count", h.explain.access_count}, {"importance", h.explain.importance},
+      r["explain"] = {{"distance", FloatJson(h.distance)},
+                      {"recency_hours", h.explain.recency_hours},
+                      {"access_count", h.explain.access_count},
+                      {"importance", h.explain.importance},
                       {"score", h.explain.score}};
     results.push_back(std::move(r));
   }
   return {{"query", name}, {"results", std::move(results)}};
 }
 
-void Print(const Args& a, const std::vector<std::string>& names,
-           const std::vector<std::vector<SearchHit>>& results) {
+void Print(const Args& a, const std::vector<std::string>& names, const std::vector<std::vector<SearchHit>>& results) {
   std::string format = a.format.empty() ? (StdoutIsTty() ? "table" : "jsonl") : a.format;
   if (format == "table") {
     fmt::print("{:<12} {:>4}  {:<24} {:>12}  {}{}\n", "query", "rank", "id", "distance", "tier",
@@ -87,7 +88,8 @@ void Print(const Args& a, const std::vector<std::string>& names,
   }
   if (format == "json") {
     nlohmann::json all = nlohmann::json::array();
-    for (size_t q = 0; q < results.size(); ++q) all.push_back(HitsJson(names[q], results[q], a.with_payload, a.explain));
+    for (size_t q = 0; q < results.size(); ++q)
+      all.push_back(HitsJson(names[q], results[q], a.with_payload, a.explain));
     fmt::print("{}\n", all.dump());
     return;
   }
@@ -152,12 +154,16 @@ std::function<int()> SetupSearch(CLI::App* app) {
                   "precision")
       ->default_val(SearchOptions::kDefaultRerank)
       ->check(CLI::Range(1, 10000));
-  app->add_option("--tier", a->tier, "Tiers to search")->check(CLI::IsMember({"all", "hot", "cold"}))->default_str("all");
+  app->add_option("--tier", a->tier, "Tiers to search")
+      ->check(CLI::IsMember({"all", "hot", "cold"}))
+      ->default_str("all");
   app->add_flag("--no-touch", a->no_touch, "Do not record accesses (read-only search)");
   app->add_flag("--with-payload", a->with_payload, "Include each result's payload");
-  app->add_flag("--explain", a->explain, "Show each result's score parts: distance, recency, accesses, importance, eviction score");
+  app->add_flag("--explain", a->explain,
+                "Show each result's score parts: distance, recency, accesses, importance, eviction score");
   AddFormatOption(app, &a->format, "");  // empty: table on a TTY, else jsonl
-  app->get_option("--format")->description("Output format: table (default on a TTY), json or jsonl (default otherwise)");
+  app->get_option("--format")
+      ->description("Output format: table (default on a TTY), json or jsonl (default otherwise)");
   app->footer("Example: aether search ./mem --vector '[0.1, 0.2, 0.3]' -k 5 --with-payload");
   return [a] { return Run(*a); };
 }

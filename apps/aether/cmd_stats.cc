@@ -28,22 +28,38 @@ std::vector<Metric> Metrics(const StoreStats& s) {
       {"hot_slots", double(s.hot_slots), "aether_hot_slots", "", "Slots in the hot slot file, live or free."},
       {"hot_bytes", double(s.hot_bytes), "aether_hot_file_bytes", "", "Size of the hot slot file."},
       {"cold_bytes", double(s.cold_bytes), "aether_cold_file_bytes", "", "Size of all cold shard files."},
-      {"cold_raw_bytes", double(s.cold_raw_bytes), "aether_cold_raw_bytes", "", "Uncompressed size of the records in the cold shards."},
+      {"cold_raw_bytes", double(s.cold_raw_bytes), "aether_cold_raw_bytes", "",
+       "Uncompressed size of the records in the cold shards."},
       {"compression_ratio", ratio, "aether_cold_compression_ratio", "", "cold_raw_bytes / cold_file_bytes."},
-      {"cold_garbage_records", double(s.cold_garbage_records), "aether_cold_garbage_records", "", "Dead records in cold shards, awaiting compaction."},
-      {"cold_garbage_bytes", double(s.cold_garbage_bytes), "aether_cold_garbage_bytes", "", "Estimated bytes of dead cold records."},
-      {"partitions", double(s.partitions), "aether_index_partitions", "", "Partitions of the current index generation."},
-      {"partition_min", double(s.partition_min), "aether_index_partition_records", "stat=\"min\"", "Live records per partition: smallest, median, largest."},
+      {"cold_garbage_records", double(s.cold_garbage_records), "aether_cold_garbage_records", "",
+       "Dead records in cold shards, awaiting compaction."},
+      {"cold_garbage_bytes", double(s.cold_garbage_bytes), "aether_cold_garbage_bytes", "",
+       "Estimated bytes of dead cold records."},
+      {"partitions", double(s.partitions), "aether_index_partitions", "",
+       "Partitions of the current index generation."},
+      {"partition_min", double(s.partition_min), "aether_index_partition_records", "stat=\"min\"",
+       "Live records per partition: smallest, median, largest."},
       {"partition_median", double(s.partition_median), "aether_index_partition_records", "stat=\"median\"", ""},
       {"partition_max", double(s.partition_max), "aether_index_partition_records", "stat=\"max\"", ""},
-      {"staging_records", double(s.staging_records), "aether_cold_staging_records", "", "Live cold records no index covers yet (scanned in full)."},
-      {"staging_fraction", s.cold_count ? double(s.staging_records) / double(s.cold_count) : 0, "aether_cold_staging_ratio", "", "Fraction of cold memories in the staging shard."},
-      {"garbage_fraction", s.cold_garbage_records + s.cold_count ? double(s.cold_garbage_records) / double(s.cold_garbage_records + s.cold_count) : 0, "aether_cold_garbage_ratio", "", "Fraction of cold records that are garbage."},
-      {"default_nprobe", double(s.default_nprobe), "aether_index_default_nprobe", "", "Partitions a search probes by default."},
-      {"last_rebuild_seconds", double(s.last_rebuild_ms) / 1000.0, "aether_index_last_rebuild_timestamp_seconds", "", "Unix time of the last rebuild-index (0: never)."},
-      {"index_generation", double(s.index_generation), "aether_index_generation", "", "Current index generation (0: no index)."},
-      {"pending_migrations", double(s.pending_migrations), "aether_pending_migrations", "", "Migrations in the journal."},
-      {"restore_queue_depth", double(s.restore_queue_depth), "aether_restore_queue_depth", "", "Entries in the restore queue."},
+      {"staging_records", double(s.staging_records), "aether_cold_staging_records", "",
+       "Live cold records no index covers yet (scanned in full)."},
+      {"staging_fraction", s.cold_count ? double(s.staging_records) / double(s.cold_count) : 0,
+       "aether_cold_staging_ratio", "", "Fraction of cold memories in the staging shard."},
+      {"garbage_fraction",
+       s.cold_garbage_records + s.cold_count
+           ? double(s.cold_garbage_records) / double(s.cold_garbage_records + s.cold_count)
+           : 0,
+       "aether_cold_garbage_ratio", "", "Fraction of cold records that are garbage."},
+      {"default_nprobe", double(s.default_nprobe), "aether_index_default_nprobe", "",
+       "Partitions a search probes by default."},
+      {"last_rebuild_seconds", double(s.last_rebuild_ms) / 1000.0, "aether_index_last_rebuild_timestamp_seconds", "",
+       "Unix time of the last rebuild-index (0: never)."},
+      {"index_generation", double(s.index_generation), "aether_index_generation", "",
+       "Current index generation (0: no index)."},
+      {"pending_migrations", double(s.pending_migrations), "aether_pending_migrations", "",
+       "Migrations in the journal."},
+      {"restore_queue_depth", double(s.restore_queue_depth), "aether_restore_queue_depth", "",
+       "Entries in the restore queue."},
       {"temperature", s.temperature, "aether_temperature", "", "Scheduler temperature."},
   };
 }
@@ -63,7 +79,8 @@ std::function<int()> SetupStats(CLI::App* app) {
   AddFormatOption(app, &a->format, "table", {"prometheus"});
   app->add_option("--recall", a->recall, "Also measure recall@10 of the index on N sampled cold vectors");
   app->add_option("--seed", a->seed, "Seed for --recall sampling")->default_val(1);
-  app->add_option("--output", a->output, "Write to FILE atomically (temp file + rename), e.g. a node_exporter textfile");
+  app->add_option("--output", a->output,
+                  "Write to FILE atomically (temp file + rename), e.g. a node_exporter textfile");
   app->footer("Example: aether stats ./mem --format prometheus > /var/lib/node_exporter/aether.prom");
   return [a]() -> int {
     auto store = OpenStore(a->store, AccessMode::kRead);
@@ -85,15 +102,19 @@ std::function<int()> SetupStats(CLI::App* app) {
     if (a->format == "json" || a->format == "jsonl") {
       nlohmann::json j = {{"metric", MetricName(stats->metric)}, {"cold_codec", ColdCodecName(stats->codec)}};
       for (const auto& m : metrics) {
-        if (m.value >= 0 && m.value == double(uint64_t(m.value))) j[m.key] = uint64_t(m.value);
-        else j[m.key] = m.value;
+        if (m.value >= 0 && m.value == double(uint64_t(m.value)))
+          j[m.key] = uint64_t(m.value);
+        else
+          j[m.key] = m.value;
       }
       out = j.dump() + "\n";
     } else if (a->format == "prometheus") {
       for (const auto& m : metrics) {
         if (*m.help) out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", m.prom_name, m.help, m.prom_name);
-        if (*m.prom_labels) out += fmt::format("{}{{{}}} {}\n", m.prom_name, m.prom_labels, m.value);
-        else out += fmt::format("{} {}\n", m.prom_name, m.value);
+        if (*m.prom_labels)
+          out += fmt::format("{}{{{}}} {}\n", m.prom_name, m.prom_labels, m.value);
+        else
+          out += fmt::format("{} {}\n", m.prom_name, m.value);
       }
     } else {
       out += fmt::format("{:<22} {}\n", "metric", MetricName(stats->metric));

@@ -5,10 +5,10 @@
 //   3. parse (usage errors exit 64, unknown commands suggest the closest);
 //   4. run the chosen subcommand; it opens the store through Store::Open
 //      (lock, replay) and maps its Status to an exit code.
+#include <fmt/format.h>
+
 #include <cstring>
 #include <iostream>
-
-#include <fmt/format.h>
 
 #include "aether/env.h"
 #include "aether/store.h"
@@ -68,14 +68,14 @@ int main(int argc, char** argv) {
   app.fallthrough();  // global flags may follow the subcommand
   app.add_flag("-q,--quiet", g_quiet, "Only errors on stderr (no summaries)");
   app.add_flag("-v,--verbose", g_verbose, "Also report recovered migrations");
-  app.footer("Every command takes the store as its first argument (or --store DIR, or AETHER_STORE)\n"
-             "and --help with an example. Output: data on stdout (--format table|json|jsonl),\n"
-             "diagnostics on stderr. Exit codes: 0 ok, 1 negative answer, 64 usage, 65 bad input,\n"
-             "66 no such file or store, 69 unavailable, 70 internal, 73 cannot create, 74 I/O error,\n"
-             "75 busy (retry later), 77 permission denied, 78 newer format, 79 corruption (man aether).\n\n"
-             "Example: aether ingest ./mem memories.jsonl && aether search ./mem --vector '[0.1, 0.2]' -k 5");
-  app.set_version_flag("--version", fmt::format("aether {} (store format {})", "0.1.0",
-                                                aether::Store::kFormatVersion));
+  app.footer(
+      "Every command takes the store as its first argument (or --store DIR, or AETHER_STORE)\n"
+      "and --help with an example. Output: data on stdout (--format table|json|jsonl),\n"
+      "diagnostics on stderr. Exit codes: 0 ok, 1 negative answer, 64 usage, 65 bad input,\n"
+      "66 no such file or store, 69 unavailable, 70 internal, 73 cannot create, 74 I/O error,\n"
+      "75 busy (retry later), 77 permission denied, 78 newer format, 79 corruption (man aether).\n\n"
+      "Example: aether ingest ./mem memories.jsonl && aether search ./mem --vector '[0.1, 0.2]' -k 5");
+  app.set_version_flag("--version", fmt::format("aether {} (store format {})", "0.1.0", aether::Store::kFormatVersion));
   for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], "--store") == 0 || std::strncmp(argv[i], "--store=", 8) == 0) g_store_option = true;
   std::vector<std::string> names;
@@ -90,8 +90,7 @@ int main(int argc, char** argv) {
   while (first < argc && argv[first][0] == '-' && std::strcmp(argv[first], "--help") != 0 &&
          std::strcmp(argv[first], "--version") != 0)
     ++first;
-  if (first < argc && argv[first][0] != '-' &&
-      std::find(names.begin(), names.end(), argv[first]) == names.end()) {
+  if (first < argc && argv[first][0] != '-' && std::find(names.begin(), names.end(), argv[first]) == names.end()) {
     std::string near = ClosestName(argv[first], names);
     fmt::print(stderr, "aether: error: unknown command '{}'{}\n", argv[first],
                near.empty() ? "; see aether --help" : "; did you mean '" + near + "'?");

@@ -2,13 +2,12 @@
 // only when stderr is a terminal unless forced; tests never see it.
 #pragma once
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <string>
-
-#include <fmt/format.h>
 
 namespace aether::cli {
 

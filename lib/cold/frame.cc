@@ -6,12 +6,12 @@
 #include <emmintrin.h>
 #endif
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
-
-#include <fmt/format.h>
 
 #include "format/coding.h"
 #include "format/crc32c.h"
@@ -57,8 +57,8 @@ void UnshuffleFloats(float* dst, const uint8_t* src, size_t n) {
   }
 #endif
   for (; i < n; ++i) {
-    const uint32_t bits = uint32_t(src[i]) | uint32_t(src[n + i]) << 8 | uint32_t(src[2 * n + i]) << 16 |
-                          uint32_t(src[3 * n + i]) << 24;
+    const uint32_t bits =
+        uint32_t(src[i]) | uint32_t(src[n + i]) << 8 | uint32_t(src[2 * n + i]) << 16 | uint32_t(src[3 * n + i]) << 24;
     std::memcpy(dst + i, &bits, 4);
   }
 }
@@ -149,8 +149,8 @@ void DecodeRowIds(const uint8_t* r, uint32_t count, DecodedFrame* out) {
 
 }  // namespace
 
-Result<std::string> EncodeFrame(const int64_t* row_ids, const float* vectors, uint32_t count,
-                                uint32_t dim, uint32_t codec) {
+Result<std::string> EncodeFrame(const int64_t* row_ids, const float* vectors, uint32_t count, uint32_t dim,
+                                uint32_t codec) {
   if (!KnownCodec(codec)) return Status::InvalidArgument(fmt::format("unknown frame codec {}", codec));
   if (!Lossless(codec)) {
     const uint64_t scan_len = ScanSectionLen(codec, count, dim);
@@ -177,8 +177,8 @@ Result<std::string> EncodeFrame(const int64_t* row_ids, const float* vectors, ui
   // One context per thread, freed when the thread ends (search and K-Means
   // run worker threads).
   thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
-  size_t n = ZSTD_compressCCtx(cctx.get(), h + kFrameHeaderSize, out.size() - kFrameHeaderSize,
-                               raw.data(), raw.size(), kZstdLevel);
+  size_t n = ZSTD_compressCCtx(cctx.get(), h + kFrameHeaderSize, out.size() - kFrameHeaderSize, raw.data(), raw.size(),
+                               kZstdLevel);
   if (ZSTD_isError(n)) return Status::Internal(std::string("zstd: ") + ZSTD_getErrorName(n));
   out.resize(kFrameHeaderSize + n);
   FillHeader(reinterpret_cast<uint8_t*>(out.data()), count, dim, codec, n, raw_len, n);
@@ -197,14 +197,13 @@ Status DecodeFrameHeader(const uint8_t* p, uint32_t expected_dim, FrameHeader* o
   if (!KnownCodec(out->codec)) return Status::Corruption(fmt::format("unknown frame codec {}", out->codec));
   if (Lossless(out->codec)) {
     if (uint64_t(out->count) * (8 + 4ull * out->dim) != out->raw_len)
-      return Status::Corruption(fmt::format("frame raw length {} does not match {} records",
-                                            out->raw_len, out->count));
+      return Status::Corruption(fmt::format("frame raw length {} does not match {} records", out->raw_len, out->count));
     return Status::Ok();
   }
   if (ScanSectionLen(out->codec, out->count, out->dim) != out->raw_len ||
       out->raw_len + out->count * FrameHeader::full_row_size(out->dim) != out->payload_len)
-    return Status::Corruption(fmt::format("frame lengths {}, {} do not match {} records", out->payload_len,
-                                          out->raw_len, out->count));
+    return Status::Corruption(
+        fmt::format("frame lengths {}, {} do not match {} records", out->payload_len, out->raw_len, out->count));
   return Status::Ok();
 }
 
@@ -280,7 +279,8 @@ Status DecodeFrame(const uint8_t* p, size_t n, uint32_t expected_dim, DecodedFra
     DecodeRowIds(p + kFrameHeaderSize, h.count, out);
     out->vectors.resize(size_t(h.count) * h.dim);
     for (uint32_t i = 0; i < h.count; ++i)
-      AETHER_RETURN_IF_ERROR(DecodeFullRow(p + h.full_row_offset(i), h.dim, out->row_ids[i], out->vectors.data() + size_t(i) * h.dim));
+      AETHER_RETURN_IF_ERROR(
+          DecodeFullRow(p + h.full_row_offset(i), h.dim, out->row_ids[i], out->vectors.data() + size_t(i) * h.dim));
     return Status::Ok();
   }
   AETHER_RETURN_IF_ERROR(CheckCrc(p, h.payload_len));

@@ -40,9 +40,7 @@ struct FrameHeader {
   // quantized frame, the whole of a lossless one.
   uint64_t scan_size() const { return quantized() ? kFrameHeaderSize + raw_len : frame_size(); }
   // Offset, from the frame's start, of full-precision row i (quantized only).
-  uint64_t full_row_offset(uint32_t i) const {
-    return kFrameHeaderSize + raw_len + uint64_t(i) * full_row_size(dim);
-  }
+  uint64_t full_row_offset(uint32_t i) const { return kFrameHeaderSize + raw_len + uint64_t(i) * full_row_size(dim); }
   static uint64_t full_row_size(uint32_t dim) { return 4ull * dim + 4; }
 };
 
@@ -58,8 +56,8 @@ struct DecodedFrame {
 };
 
 // Builds a frame from count row ids and count*dim floats.
-Result<std::string> EncodeFrame(const int64_t* row_ids, const float* vectors, uint32_t count,
-                                uint32_t dim, uint32_t codec = kCodecZstdShuffle);
+Result<std::string> EncodeFrame(const int64_t* row_ids, const float* vectors, uint32_t count, uint32_t dim,
+                                uint32_t codec = kCodecZstdShuffle);
 // Parses and sanity-checks the header in p[0, kFrameHeaderSize).
 Status DecodeFrameHeader(const uint8_t* p, uint32_t expected_dim, FrameHeader* out);
 // Checks and decodes a whole frame, p[0, n) with n == header.frame_size():

@@ -1,9 +1,9 @@
 #include "cold/shard_file.h"
 
+#include <fmt/format.h>
+
 #include <cstring>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "format/coding.h"
 #include "format/crc32c.h"
@@ -30,18 +30,17 @@ Status CheckHeader(const uint8_t* h, uint32_t dim, const std::string& path) {
     return Status::Corruption(path + ": header checksum mismatch");
   uint32_t version = DecodeFixed32(h + 8);
   if (version > ShardFile::kVersion)
-    return Status::NotSupported(fmt::format("{}: shard version {} is newer than supported ({})",
-                                            path, version, ShardFile::kVersion));
+    return Status::NotSupported(
+        fmt::format("{}: shard version {} is newer than supported ({})", path, version, ShardFile::kVersion));
   if (DecodeFixed32(h + 12) != dim)
-    return Status::Corruption(
-        fmt::format("{}: header says dim {}, store dim is {}", path, DecodeFixed32(h + 12), dim));
+    return Status::Corruption(fmt::format("{}: header says dim {}, store dim is {}", path, DecodeFixed32(h + 12), dim));
   return Status::Ok();
 }
 
 }  // namespace
 
-Status ShardFile::Create(Env* env, const std::string& path, uint32_t dim, uint32_t generation,
-                         uint32_t partition, bool sync) {
+Status ShardFile::Create(Env* env, const std::string& path, uint32_t dim, uint32_t generation, uint32_t partition,
+                         bool sync) {
   AETHER_ASSIGN_OR_RETURN(auto file, env->Open(path, OpenMode::kCreate));
   uint8_t header[kHeaderSize];
   EncodeHeader(header, dim, generation, partition);
@@ -50,10 +49,8 @@ Status ShardFile::Create(Env* env, const std::string& path, uint32_t dim, uint32
   return sync ? file->Sync() : Status::Ok();
 }
 
-Result<std::unique_ptr<ShardFile>> ShardFile::Open(Env* env, const std::string& path,
-                                                   uint32_t dim, bool writable) {
-  AETHER_ASSIGN_OR_RETURN(auto file,
-                          env->Open(path, writable ? OpenMode::kReadWrite : OpenMode::kRead));
+Result<std::unique_ptr<ShardFile>> ShardFile::Open(Env* env, const std::string& path, uint32_t dim, bool writable) {
+  AETHER_ASSIGN_OR_RETURN(auto file, env->Open(path, writable ? OpenMode::kReadWrite : OpenMode::kRead));
   AETHER_ASSIGN_OR_RETURN(uint64_t size, file->Size());
   if (size < kHeaderSize) return Status::Corruption(path + ": truncated header");
   uint8_t header[kHeaderSize];
@@ -62,11 +59,8 @@ Result<std::unique_ptr<ShardFile>> ShardFile::Open(Env* env, const std::string& 
   return std::unique_ptr<ShardFile>(new ShardFile(std::move(file), dim));
 }
 
-Status ShardFile::ReadFrameAt(uint64_t offset, uint64_t limit, ScanMode mode, DecodedFrame* out,
-                              uint64_t* next) {
-  auto where = [&](const Status& s) {
-    return s.WithContext(fmt::format("{}: frame at offset {}", path(), offset));
-  };
+Status ShardFile::ReadFrameAt(uint64_t offset, uint64_t limit, ScanMode mode, DecodedFrame* out, uint64_t* next) {
+  auto where = [&](const Status& s) { return s.WithContext(fmt::format("{}: frame at offset {}", path(), offset)); };
   if (offset + kFrameHeaderSize > limit) return where(Status::Corruption("truncated frame header"));
   // One buffer per thread, not per file: a search opens a file per
   // partition, and a fresh buffer would be zero-filled and faulted in anew.
@@ -78,15 +72,15 @@ Status ShardFile::ReadFrameAt(uint64_t offset, uint64_t limit, ScanMode mode, De
   if (offset + h.frame_size() > limit) return where(Status::Corruption("truncated frame"));
   const uint64_t n = mode == ScanMode::kSearch ? h.scan_size() : h.frame_size();
   if (buf.size() < n) buf.resize(n);
-  AETHER_RETURN_IF_ERROR(where(file_->Read(offset + kFrameHeaderSize, n - kFrameHeaderSize, buf.data() + kFrameHeaderSize)));
+  AETHER_RETURN_IF_ERROR(
+      where(file_->Read(offset + kFrameHeaderSize, n - kFrameHeaderSize, buf.data() + kFrameHeaderSize)));
   AETHER_RETURN_IF_ERROR(where(mode == ScanMode::kSearch ? DecodeFrameScan(buf.data(), n, dim_, out)
                                                          : DecodeFrame(buf.data(), n, dim_, out)));
   *next = offset + h.frame_size();
   return Status::Ok();
 }
 
-Status ShardFile::ReadFullRows(uint64_t offset, size_t n, const uint32_t* indexes, const int64_t* row_ids,
-                               float* out) {
+Status ShardFile::ReadFullRows(uint64_t offset, size_t n, const uint32_t* indexes, const int64_t* row_ids, float* out) {
   auto where = [&](const Status& s, uint32_t index) {
     return s.WithContext(fmt::format("{}: frame at offset {}, record {}", path(), offset, index));
   };
@@ -109,9 +103,9 @@ Status ShardFile::ReadFullRows(uint64_t offset, size_t n, const uint32_t* indexe
     buf.resize((uint64_t(last - first) + 1) * row_size);
     AETHER_RETURN_IF_ERROR(where(file_->Read(offset + h.full_row_offset(first), buf.size(), buf.data()), first));
     for (size_t k = i; k < j; ++k)
-      AETHER_RETURN_IF_ERROR(where(DecodeFullRow(buf.data() + uint64_t(indexes[k] - first) * row_size, dim_,
-                                                 row_ids[k], out + k * dim_),
-                                   indexes[k]));
+      AETHER_RETURN_IF_ERROR(
+          where(DecodeFullRow(buf.data() + uint64_t(indexes[k] - first) * row_size, dim_, row_ids[k], out + k * dim_),
+                indexes[k]));
     i = j;
   }
   return Status::Ok();
@@ -123,8 +117,7 @@ Status ShardFile::ReadFrame(uint64_t offset, DecodedFrame* out) {
   return ReadFrameAt(offset, size, ScanMode::kExact, out, &next);
 }
 
-Status ShardFile::Scan(uint64_t end, const std::function<Status(uint64_t, const DecodedFrame&)>& fn,
-                       ScanMode mode) {
+Status ShardFile::Scan(uint64_t end, const std::function<Status(uint64_t, const DecodedFrame&)>& fn, ScanMode mode) {
   return ScanRange(kHeaderSize, end, fn, mode);
 }
 
@@ -132,8 +125,7 @@ Status ShardFile::ScanRange(uint64_t begin, uint64_t end,
                             const std::function<Status(uint64_t, const DecodedFrame&)>& fn, ScanMode mode) {
   AETHER_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
   if (size < end)
-    return Status::Corruption(
-        fmt::format("{}: file is {} bytes, its committed length is {}", path(), size, end));
+    return Status::Corruption(fmt::format("{}: file is {} bytes, its committed length is {}", path(), size, end));
   if (begin < kHeaderSize) return Status::Corruption(fmt::format("{}: no frame starts at {}", path(), begin));
   thread_local DecodedFrame frame;  // reused across frames and files, like the read buffer
   for (uint64_t offset = begin; offset < end;) {

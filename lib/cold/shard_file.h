@@ -27,16 +27,13 @@ class ShardFile {
 
   // Writes a new file holding only the header and (with sync) syncs it; the
   // caller syncs the directory.
-  static Status Create(Env* env, const std::string& path, uint32_t dim, uint32_t generation,
-                       uint32_t partition, bool sync = true);
-  static Result<std::unique_ptr<ShardFile>> Open(Env* env, const std::string& path, uint32_t dim,
-                                                 bool writable);
+  static Status Create(Env* env, const std::string& path, uint32_t dim, uint32_t generation, uint32_t partition,
+                       bool sync = true);
+  static Result<std::unique_ptr<ShardFile>> Open(Env* env, const std::string& path, uint32_t dim, bool writable);
 
   const std::string& path() const { return file_->path(); }
   Result<uint64_t> Size() { return file_->Size(); }
-  Status WriteAt(uint64_t offset, const std::string& bytes) {
-    return file_->Write(offset, bytes.data(), bytes.size());
-  }
+  Status WriteAt(uint64_t offset, const std::string& bytes) { return file_->Write(offset, bytes.data(), bytes.size()); }
   Status Sync() { return file_->Sync(); }
   Status Truncate(uint64_t size) { return file_->Truncate(size); }
 

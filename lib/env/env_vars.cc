@@ -1,14 +1,13 @@
 #include "env/env_vars.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "aether/env.h"
 

@@ -1,8 +1,5 @@
 #include "env/fault_point.h"
 
-#include "aether/env.h"
-#include "env/env_vars.h"
-
 #include <signal.h>
 #include <unistd.h>
 
@@ -10,6 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "aether/env.h"
+#include "env/env_vars.h"
 
 namespace aether {
 namespace {
@@ -25,11 +25,9 @@ namespace {
 std::vector<std::string> MakeFaultPoints() {
   std::vector<std::string> points;
   for (const char* kind : {"ingest", "descend", "ascend"})
-    for (const char* step : {"after_intent", "mid_write", "after_write", "after_sync", "after_written",
-                             "after_commit"})
+    for (const char* step : {"after_intent", "mid_write", "after_write", "after_sync", "after_written", "after_commit"})
       points.push_back(std::string(kind) + "." + step);
-  for (const char* step : {"after_intent", "mid_write", "after_sync", "after_written", "after_commit",
-                           "mid_cleanup"})
+  for (const char* step : {"after_intent", "mid_write", "after_sync", "after_written", "after_commit", "mid_cleanup"})
     points.push_back(std::string("rebuild.") + step);
   for (const char* step : {"after_hot", "after_commit"}) points.push_back(std::string("scrub.") + step);
   points.push_back("replay.after_rollback_truncate");

@@ -1,11 +1,11 @@
 #include "io_faults.h"
 
-#include "env/env_vars.h"
-
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+
+#include "env/env_vars.h"
 
 namespace aether::io_faults {
 namespace {

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,8 +13,6 @@
 #include <cstring>
 #include <random>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "aether/env.h"
 #include "env/env_vars.h"
@@ -54,8 +53,7 @@ class PosixFile final : public File {
       ssize_t r = pread(fd_, p, n, static_cast<off_t>(offset));
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) return ErrnoStatus(path_ + ": read", errno);
-      if (r == 0) return Status::Corruption(path_ + ": unexpected end of file at offset " +
-                                            std::to_string(offset));
+      if (r == 0) return Status::Corruption(path_ + ": unexpected end of file at offset " + std::to_string(offset));
       p += r;
       n -= static_cast<size_t>(r);
       offset += static_cast<uint64_t>(r);
@@ -87,8 +85,7 @@ class PosixFile final : public File {
 
   Status Truncate(uint64_t size) override {
     io_trace::Truncate(path_, size);
-    if (ftruncate(fd_, static_cast<off_t>(size)) != 0)
-      return ErrnoStatus(path_ + ": truncate", errno);
+    if (ftruncate(fd_, static_cast<off_t>(size)) != 0) return ErrnoStatus(path_ + ": truncate", errno);
     return Status::Ok();
   }
 
@@ -157,8 +154,7 @@ class PosixEnv final : public Env {
   Status Rename(const std::string& from, const std::string& to) override {
     if (io_faults::Fail("rename")) return ErrnoStatus("rename " + from + " (injected)", EIO);
     io_trace::Rename(from, to);
-    if (rename(from.c_str(), to.c_str()) != 0)
-      return ErrnoStatus("rename " + from + " -> " + to, errno);
+    if (rename(from.c_str(), to.c_str()) != 0) return ErrnoStatus("rename " + from + " -> " + to, errno);
     return Status::Ok();
   }
 
@@ -219,14 +215,14 @@ class PosixEnv final : public Env {
     return static_cast<uint64_t>(st.st_size);
   }
 
-  Result<std::unique_ptr<FileLock>> Lock(const std::string& path, LockMode mode,
-                                         double wait_seconds) override {
+  Result<std::unique_ptr<FileLock>> Lock(const std::string& path, LockMode mode, double wait_seconds) override {
     int fd = AboveStandardFds(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (fd < 0 && errno == ENOENT) fd = AboveStandardFds(open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (fd < 0 && errno == ENOENT)
+      fd = AboveStandardFds(open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
     if (fd < 0) return ErrnoStatus(path + ": open lock file", errno);
     int op = (mode == LockMode::kShared ? LOCK_SH : LOCK_EX) | LOCK_NB;
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::microseconds(static_cast<int64_t>(wait_seconds * 1e6));
+    auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<int64_t>(wait_seconds * 1e6));
     auto backoff = std::chrono::milliseconds(1);
     while (flock(fd, op) != 0) {
       int err = errno;
@@ -237,8 +233,8 @@ class PosixEnv final : public Env {
       }
       if (std::chrono::steady_clock::now() >= deadline) {
         close(fd);
-        return Status::Busy(fmt::format("store busy: another aether process holds the lock (waited {}s; see --wait)",
-                                        wait_seconds));
+        return Status::Busy(
+            fmt::format("store busy: another aether process holds the lock (waited {}s; see --wait)", wait_seconds));
       }
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(50));

@@ -1,9 +1,9 @@
 #include "hot/slot_file.h"
 
+#include <fmt/format.h>
+
 #include <cstring>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "format/coding.h"
 #include "format/crc32c.h"
@@ -28,11 +28,11 @@ Status CheckHeader(const uint8_t* h, uint32_t dim, const std::string& path) {
     return Status::Corruption(path + ": header checksum mismatch");
   uint32_t version = DecodeFixed32(h + 8);
   if (version > SlotFile::kVersion)
-    return Status::NotSupported(fmt::format("{}: slot file version {} is newer than supported ({})",
-                                            path, version, SlotFile::kVersion));
+    return Status::NotSupported(
+        fmt::format("{}: slot file version {} is newer than supported ({})", path, version, SlotFile::kVersion));
   if (DecodeFixed32(h + 12) != dim || DecodeFixed32(h + 16) != SlotFile::SlotSize(dim))
-    return Status::Corruption(fmt::format("{}: header says dim {}, slot size {}; store dim is {}",
-                                          path, DecodeFixed32(h + 12), DecodeFixed32(h + 16), dim));
+    return Status::Corruption(fmt::format("{}: header says dim {}, slot size {}; store dim is {}", path,
+                                          DecodeFixed32(h + 12), DecodeFixed32(h + 16), dim));
   return Status::Ok();
 }
 
@@ -53,8 +53,7 @@ Status SlotFile::Create(Env* env, const std::string& path, uint32_t dim) {
   return file->Sync();
 }
 
-Result<std::unique_ptr<SlotFile>> SlotFile::Open(Env* env, const std::string& path, uint32_t dim,
-                                                 bool writable) {
+Result<std::unique_ptr<SlotFile>> SlotFile::Open(Env* env, const std::string& path, uint32_t dim, bool writable) {
   AETHER_ASSIGN_OR_RETURN(auto file, env->Open(path, writable ? OpenMode::kReadWrite : OpenMode::kRead));
   AETHER_ASSIGN_OR_RETURN(uint64_t size, file->Size());
   if (size < kHeaderSize) return Status::Corruption(path + ": truncated header");
@@ -98,9 +97,7 @@ void SlotFile::CheckSlots(const uint8_t* first, uint64_t n, uint32_t dim, std::v
   for (; i < n; ++i) (*ok)[i] = CheckSlot(first + i * size, dim);
 }
 
-int64_t SlotFile::SlotRowId(const uint8_t* slot) {
-  return static_cast<int64_t>(DecodeFixed64(slot));
-}
+int64_t SlotFile::SlotRowId(const uint8_t* slot) { return static_cast<int64_t>(DecodeFixed64(slot)); }
 
 Status SlotFile::WriteSlot(uint64_t slot, int64_t row_id, const float* vector) {
   std::vector<uint8_t> buf(SlotSize(dim_));
@@ -112,8 +109,8 @@ Status SlotFile::ReadSlot(uint64_t slot, int64_t* row_id, float* vector) {
   std::vector<uint8_t> buf(SlotSize(dim_));
   AETHER_RETURN_IF_ERROR(file_->Read(SlotOffset(dim_, slot), buf.size(), buf.data()));
   if (!CheckSlot(buf.data(), dim_))
-    return Status::Corruption(fmt::format("{}: slot {} at offset {}: checksum mismatch", path(),
-                                          slot, SlotOffset(dim_, slot)));
+    return Status::Corruption(
+        fmt::format("{}: slot {} at offset {}: checksum mismatch", path(), slot, SlotOffset(dim_, slot)));
   *row_id = SlotRowId(buf.data());
   DecodeFloats(vector, buf.data() + kSlotHeaderSize, dim_);
   return Status::Ok();

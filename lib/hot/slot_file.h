@@ -25,14 +25,11 @@ class SlotFile {
   static constexpr uint64_t kSlotHeaderSize = 16;
 
   static uint64_t SlotSize(uint32_t dim) { return kSlotHeaderSize + 4ull * dim; }
-  static uint64_t SlotOffset(uint32_t dim, uint64_t slot) {
-    return kHeaderSize + slot * SlotSize(dim);
-  }
+  static uint64_t SlotOffset(uint32_t dim, uint64_t slot) { return kHeaderSize + slot * SlotSize(dim); }
 
   // Writes a new file holding only the header and syncs it.
   static Status Create(Env* env, const std::string& path, uint32_t dim);
-  static Result<std::unique_ptr<SlotFile>> Open(Env* env, const std::string& path, uint32_t dim,
-                                                bool writable);
+  static Result<std::unique_ptr<SlotFile>> Open(Env* env, const std::string& path, uint32_t dim, bool writable);
 
   uint32_t dim() const { return dim_; }
   const std::string& path() const { return file_->path(); }
@@ -59,9 +56,7 @@ class SlotFile {
   // CRCs): (*ok)[i] is 1 when slot i matches its checksum.
   static void CheckSlots(const uint8_t* first, uint64_t n, uint32_t dim, std::vector<uint8_t>* ok);
   static int64_t SlotRowId(const uint8_t* slot);
-  static const float* SlotVector(const uint8_t* slot) {
-    return reinterpret_cast<const float*>(slot + kSlotHeaderSize);
-  }
+  static const float* SlotVector(const uint8_t* slot) { return reinterpret_cast<const float*>(slot + kSlotHeaderSize); }
 
  private:
   SlotFile(std::unique_ptr<File> file, uint32_t dim) : file_(std::move(file)), dim_(dim) {}

@@ -1,8 +1,8 @@
 #include "index/centroids_file.h"
 
-#include <cstring>
-
 #include <fmt/format.h>
+
+#include <cstring>
 
 #include "format/coding.h"
 #include "format/crc32c.h"
@@ -24,15 +24,15 @@ std::string CentroidsFile::Encode(const Centroids& c) {
   return out;
 }
 
-Status CentroidsFile::Decode(const std::string& bytes, const std::string& path, uint32_t expected_dim,
-                             Centroids* out) {
+Status CentroidsFile::Decode(const std::string& bytes, const std::string& path, uint32_t expected_dim, Centroids* out) {
   const auto* h = reinterpret_cast<const uint8_t*>(bytes.data());
   if (bytes.size() < kHeaderSize + 4) return Status::Corruption(path + ": truncated centroids file");
   if (std::memcmp(h, kMagic, 8) != 0) return Status::Corruption(path + ": not a centroids file (bad magic)");
   if (crc32c::Unmask(DecodeFixed32(h + 28)) != crc32c::Value(h, 28))
     return Status::Corruption(path + ": header checksum mismatch");
   if (DecodeFixed32(h + 8) > kVersion)
-    return Status::NotSupported(fmt::format("{}: centroids version {} is newer than supported", path, DecodeFixed32(h + 8)));
+    return Status::NotSupported(
+        fmt::format("{}: centroids version {} is newer than supported", path, DecodeFixed32(h + 8)));
   out->dim = DecodeFixed32(h + 12);
   out->k = DecodeFixed32(h + 16);
   out->generation = DecodeFixed32(h + 20);
@@ -40,8 +40,8 @@ Status CentroidsFile::Decode(const std::string& bytes, const std::string& path, 
     return Status::Corruption(fmt::format("{}: dim {} != store dim {}", path, out->dim, expected_dim));
   size_t body = size_t(out->k) * out->dim * 4;
   if (bytes.size() != kHeaderSize + body + 4)
-    return Status::Corruption(fmt::format("{}: {} bytes, expected {} for {} centroids", path, bytes.size(),
-                                          kHeaderSize + body + 4, out->k));
+    return Status::Corruption(
+        fmt::format("{}: {} bytes, expected {} for {} centroids", path, bytes.size(), kHeaderSize + body + 4, out->k));
   if (crc32c::Unmask(DecodeFixed32(h + kHeaderSize + body)) != crc32c::Value(h + kHeaderSize, body))
     return Status::Corruption(path + ": centroids checksum mismatch");
   out->data.resize(size_t(out->k) * out->dim);

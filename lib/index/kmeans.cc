@@ -34,8 +34,8 @@ void ParallelFor(size_t n, int threads, Fn&& fn) {
 
 }  // namespace
 
-void AssignNearest(const float* data, size_t n, uint32_t dim, const float* centroids, uint32_t k,
-                   int threads, uint32_t* labels, float* distances) {
+void AssignNearest(const float* data, size_t n, uint32_t dim, const float* centroids, uint32_t k, int threads,
+                   uint32_t* labels, float* distances) {
   std::vector<float> ct = Transpose(centroids, k, dim);
   std::vector<float> cnorm(k);
   for (uint32_t c = 0; c < k; ++c) cnorm[c] = Dot(centroids + size_t(c) * dim, centroids + size_t(c) * dim, dim);
@@ -116,7 +116,8 @@ KMeansResult TrainKMeans(const float* data, size_t n, uint32_t dim, const KMeans
     }
     for (uint32_t c = 0; c < k; ++c)
       if (counts[c] > 0)
-        for (uint32_t j = 0; j < dim; ++j) r.centroids[size_t(c) * dim + j] = float(sums[size_t(c) * dim + j] / counts[c]);
+        for (uint32_t j = 0; j < dim; ++j)
+          r.centroids[size_t(c) * dim + j] = float(sums[size_t(c) * dim + j] / counts[c]);
     // Empty clusters: split the largest cluster in two (as FAISS does).
     for (uint32_t c = 0; c < k; ++c) {
       if (counts[c] > 0) continue;
@@ -136,15 +137,17 @@ KMeansResult TrainKMeans(const float* data, size_t n, uint32_t dim, const KMeans
   return r;
 }
 
-std::vector<uint32_t> NearestCentroids(const float* query, uint32_t dim, const float* centroids,
-                                       uint32_t k, uint32_t count, int metric) {
+std::vector<uint32_t> NearestCentroids(const float* query, uint32_t dim, const float* centroids, uint32_t k,
+                                       uint32_t count, int metric) {
   std::vector<std::pair<float, uint32_t>> d(k);
   float qn = Norm(query, dim);
   for (uint32_t c = 0; c < k; ++c) {
     const float* x = centroids + size_t(c) * dim;
     float v;
-    if (metric == 0) v = L2Squared(query, x, dim);
-    else if (metric == 1) v = -Dot(query, x, dim);
+    if (metric == 0)
+      v = L2Squared(query, x, dim);
+    else if (metric == 1)
+      v = -Dot(query, x, dim);
     else {
       float xn = Norm(x, dim);
       v = (xn == 0 || qn == 0) ? 1.0f : 1.0f - Dot(query, x, dim) / (qn * xn);

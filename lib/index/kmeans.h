@@ -32,12 +32,12 @@ KMeansResult TrainKMeans(const float* data, size_t n, uint32_t dim, const KMeans
 
 // For each of the n vectors, the index of its nearest centroid (squared L2),
 // and optionally that squared distance.
-void AssignNearest(const float* data, size_t n, uint32_t dim, const float* centroids, uint32_t k,
-                   int threads, uint32_t* labels, float* distances = nullptr);
+void AssignNearest(const float* data, size_t n, uint32_t dim, const float* centroids, uint32_t k, int threads,
+                   uint32_t* labels, float* distances = nullptr);
 
 // The `count` nearest centroids of one query under a distance function given
 // as squared L2 (metric 0), negative dot (1) or 1 - cosine (2), ascending.
-std::vector<uint32_t> NearestCentroids(const float* query, uint32_t dim, const float* centroids,
-                                       uint32_t k, uint32_t count, int metric);
+std::vector<uint32_t> NearestCentroids(const float* query, uint32_t dim, const float* centroids, uint32_t k,
+                                       uint32_t count, int metric);
 
 }  // namespace aether

@@ -1,13 +1,13 @@
 #include "aether/jsonl.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <set>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace aether {
 namespace {
@@ -66,8 +66,7 @@ Status ParseJson(const std::string& line, json* out) {
     json::sax_parse(line, &dom);
   } catch (const json::exception& e) {
     std::string why = CleanParseError(e.what());
-    if (why.find("ill-formed UTF-8") != std::string::npos)
-      return Status::BadInput("invalid UTF-8: " + why);
+    if (why.find("ill-formed UTF-8") != std::string::npos) return Status::BadInput("invalid UTF-8: " + why);
     return Status::BadInput("malformed JSON: " + why);
   }
   if (!dom.duplicate.empty()) return Status::BadInput("duplicate key \"" + dom.duplicate + "\" in an object");
@@ -79,19 +78,18 @@ Status VectorFromJson(const json& v, uint32_t dim, Metric metric, std::vector<fl
   if (!v.is_array()) return Status::BadInput("\"vector\" must be an array of numbers");
   if (v.empty()) return Status::BadInput("vector is empty");
   if (dim != 0 && v.size() != dim)
-    return Status::BadInput(
-        fmt::format("vector has {} values, store dimension is {}", v.size(), dim));
+    return Status::BadInput(fmt::format("vector has {} values, store dimension is {}", v.size(), dim));
   out->resize(v.size());
   for (size_t i = 0; i < v.size(); ++i) {
     if (!v[i].is_number()) return Status::BadInput(fmt::format("vector[{}] is not a number", i));
     double d = v[i].get<double>();
     float f = static_cast<float>(d);
     if (!std::isfinite(d)) return Status::BadInput(fmt::format("vector[{}] is not finite", i));
-    if (!std::isfinite(f))
-      return Status::BadInput(fmt::format("vector[{}] = {} is outside the float32 range", i, d));
+    if (!std::isfinite(f)) return Status::BadInput(fmt::format("vector[{}] = {} is outside the float32 range", i, d));
     (*out)[i] = f;
   }
-  std::string why = VectorProblem(out->data(), out->size(), metric, [](size_t i) { return fmt::format("vector[{}]", i); });
+  std::string why =
+      VectorProblem(out->data(), out->size(), metric, [](size_t i) { return fmt::format("vector[{}]", i); });
   if (!why.empty()) return Status::BadInput(why);
   return Status::Ok();
 }
@@ -151,14 +149,13 @@ bool LineReader::Next(std::string* line, bool* too_long) {
 
 std::string TooLongMessage(const LineReader& reader) {
   if (!reader.broken()) return fmt::format("line is longer than {} bytes (see --max-line-bytes)", reader.max_bytes());
-  return fmt::format("line is longer than {} bytes (see --max-line-bytes) and does not end within {} more, so "
-                     "reading stopped there",
-                     reader.max_bytes(), reader.skip_bytes());
+  return fmt::format(
+      "line is longer than {} bytes (see --max-line-bytes) and does not end within {} more, so "
+      "reading stopped there",
+      reader.max_bytes(), reader.skip_bytes());
 }
 
-bool IsBlank(const std::string& line) {
-  return line.find_first_not_of(" \t\r\n") == std::string::npos;
-}
+bool IsBlank(const std::string& line) { return line.find_first_not_of(" \t\r\n") == std::string::npos; }
 
 Status CheckJsonDepth(const std::string& text, int max_depth) {
   // Fewer brackets than the limit cannot nest past it (two vectorized counts).
@@ -168,9 +165,12 @@ Status CheckJsonDepth(const std::string& text, int max_depth) {
   bool in_string = false, escaped = false;
   for (char c : text) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
@@ -183,9 +183,7 @@ Status CheckJsonDepth(const std::string& text, int max_depth) {
   return Status::Ok();
 }
 
-bool ValidPayload(const std::string& text) {
-  return CheckJsonDepth(text).ok() && json::accept(text);
-}
+bool ValidPayload(const std::string& text) { return CheckJsonDepth(text).ok() && json::accept(text); }
 
 namespace {
 
@@ -351,8 +349,7 @@ Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, 
     const json& imp = j["importance"];
     if (!imp.is_number()) return Status::BadInput("\"importance\" must be a number in [0, 1]");
     double v = imp.get<double>();
-    if (!(v >= 0 && v <= 1))
-      return Status::BadInput(fmt::format("importance {} is outside [0, 1]", v));
+    if (!(v >= 0 && v <= 1)) return Status::BadInput(fmt::format("importance {} is outside [0, 1]", v));
     out->importance = v;
   }
   return Status::Ok();

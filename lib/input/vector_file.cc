@@ -1,10 +1,10 @@
 #include "aether/vector_file.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstring>
 #include <regex>
-
-#include <fmt/format.h>
 
 #include "aether/jsonl.h"
 #include "format/coding.h"
@@ -104,8 +104,7 @@ Status VectorFileReader::OpenNpy() {
   if (!std::regex_search(header, m, std::regex(R"('descr'\s*:\s*'([^']*)')")))
     return Fail("the .npy header has no 'descr'");
   if (m[1] != "<f4" && m[1] != "=f4")
-    return Fail(fmt::format("dtype '{}' is not little-endian float32 '<f4' (convert with .astype('<f4'))",
-                            m[1].str()));
+    return Fail(fmt::format("dtype '{}' is not little-endian float32 '<f4' (convert with .astype('<f4'))", m[1].str()));
   if (!std::regex_search(header, m, std::regex(R"('fortran_order'\s*:\s*(True|False))")))
     return Fail("the .npy header has no 'fortran_order'");
   if (m[1] == "True") return Fail("the array is in Fortran order; save a C-ordered copy (np.ascontiguousarray)");
@@ -135,8 +134,8 @@ Status VectorFileReader::Read(size_t max, Metric metric, std::vector<float>* out
       if (int64_t(count_) == declared_) {
         char extra;
         if (in_->read(&extra, 1); in_->gcount() == 1)
-          return Fail(fmt::format("data continues after the {} vectors the header declares (byte {})", declared_,
-                                  offset_));
+          return Fail(
+              fmt::format("data continues after the {} vectors the header declares (byte {})", declared_, offset_));
         return Status::Ok();
       }
     } else if (!have_dim_word_) {
@@ -148,8 +147,8 @@ Status VectorFileReader::Read(size_t max, Metric metric, std::vector<float>* out
       }
       int32_t d = static_cast<int32_t>(DecodeFixed32(word));
       if (d != int32_t(dim_))
-        return Fail(fmt::format("vector {} (byte {}): dimension {}, the file's first vector has {}", count_,
-                                vec_offset, d, dim_));
+        return Fail(fmt::format("vector {} (byte {}): dimension {}, the file's first vector has {}", count_, vec_offset,
+                                d, dim_));
       offset_ += 4;
     }
     have_dim_word_ = false;
@@ -157,8 +156,8 @@ Status VectorFileReader::Read(size_t max, Metric metric, std::vector<float>* out
     size_t got = 0;
     if (!ReadFully(in_, raw.data(), row_bytes, &got)) {
       if (format_ == VectorFormat::kNpy)
-        return Fail(fmt::format("vector {} (byte {}): truncated; the header declares {} vectors of {} values",
-                                count_, vec_offset, declared_, dim_));
+        return Fail(fmt::format("vector {} (byte {}): truncated; the header declares {} vectors of {} values", count_,
+                                vec_offset, declared_, dim_));
       return Fail(fmt::format("vector {} (byte {}): truncated: {} of {} bytes", count_, vec_offset, got, row_bytes));
     }
     const size_t base = out->size();

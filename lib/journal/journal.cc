@@ -1,9 +1,9 @@
 #include "journal/journal.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "format/coding.h"
 #include "format/crc32c.h"
@@ -12,9 +12,12 @@ namespace aether {
 
 const char* StateName(MigrationState s) {
   switch (s) {
-    case MigrationState::kIntent: return "intent";
-    case MigrationState::kWritten: return "written";
-    case MigrationState::kCommitted: return "committed";
+    case MigrationState::kIntent:
+      return "intent";
+    case MigrationState::kWritten:
+      return "written";
+    case MigrationState::kCommitted:
+      return "committed";
   }
   return "unknown";
 }
@@ -52,8 +55,10 @@ void PutPlace(std::string* out, int64_t tier, int64_t slot, int64_t shard_id, in
 void EncodeItem(std::string* out, const MigrationItem& it) {
   PutI64(out, it.row_id);
   PutStr(out, it.id);
-  if (it.src.tier < 0) PutPlace(out, -1, -1, 0, 0, 0);
-  else PutPlace(out, it.src.tier, it.src.slot, it.src.shard_id, it.src.frame_offset, it.src.frame_index);
+  if (it.src.tier < 0)
+    PutPlace(out, -1, -1, 0, 0, 0);
+  else
+    PutPlace(out, it.src.tier, it.src.slot, it.src.shard_id, it.src.frame_offset, it.src.frame_index);
   PutPlace(out, it.tier, it.slot, it.shard_id, it.frame_offset, it.frame_index);
   uint64_t bits;
   std::memcpy(&bits, &it.importance, 8);
@@ -110,9 +115,9 @@ Result<bool> Journal::HasChecksums() {
 Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items) {
   AETHER_ASSIGN_OR_RETURN(bool checksums, HasChecksums());
   if (!checksums) return Status::Internal("journal: the migrations table has no crc column (UpgradeSchema)");
-  AETHER_ASSIGN_OR_RETURN(
-      Stmt ins, db_->Prepare("INSERT INTO migrations(kind, state, created_ms, hot_slots_before, "
-                             "generation, old_generation, partitions) VALUES(?, ?, ?, ?, ?, ?, ?)"));
+  AETHER_ASSIGN_OR_RETURN(Stmt ins,
+                          db_->Prepare("INSERT INTO migrations(kind, state, created_ms, hot_slots_before, "
+                                       "generation, old_generation, partitions) VALUES(?, ?, ?, ?, ?, ?, ?)"));
   m->state = MigrationState::kIntent;
   ins.Bind(1, m->kind)
       .Bind(2, static_cast<int64_t>(m->state))
@@ -126,17 +131,18 @@ Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items) {
   AETHER_ASSIGN_OR_RETURN(Stmt target, db_->Prepare("INSERT INTO migration_targets(migration_id, shard_id, "
                                                     "len_before, len_after) VALUES(?, ?, ?, ?)"));
   for (const ShardTarget& t : m->targets) {
-    target.Bind(1, m->id).Bind(2, t.shard_id).Bind(3, static_cast<int64_t>(t.len_before))
+    target.Bind(1, m->id)
+        .Bind(2, t.shard_id)
+        .Bind(3, static_cast<int64_t>(t.len_before))
         .Bind(4, static_cast<int64_t>(t.len_after));
     AETHER_RETURN_IF_ERROR(target.Run());
   }
 
-  AETHER_ASSIGN_OR_RETURN(
-      Stmt item, db_->Prepare("INSERT INTO migration_items(migration_id, seq, row_id, id, tier, "
-                              "slot, shard_id, frame_offset, frame_index, importance, payload, "
-                              "replaces_row_id, src_tier, src_slot, src_shard_id, "
-                              "src_frame_offset, src_frame_index) "
-                              "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+  AETHER_ASSIGN_OR_RETURN(Stmt item, db_->Prepare("INSERT INTO migration_items(migration_id, seq, row_id, id, tier, "
+                                                  "slot, shard_id, frame_offset, frame_index, importance, payload, "
+                                                  "replaces_row_id, src_tier, src_slot, src_shard_id, "
+                                                  "src_frame_offset, src_frame_index) "
+                                                  "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   for (size_t i = 0; i < items.size(); ++i) {
     const MigrationItem& it = items[i];
     item.Bind(1, m->id).Bind(2, static_cast<int64_t>(i)).Bind(3, it.row_id).Bind(4, it.id).Bind(5, it.tier);
@@ -162,8 +168,10 @@ Status Journal::SetState(const Migration& m, MigrationState state) {
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare(checksums ? "UPDATE migrations SET state = ?, crc = ? WHERE id = ?"
                                                           : "UPDATE migrations SET state = ? WHERE id = ?"));
   st.Bind(1, static_cast<int64_t>(state));
-  if (checksums) st.Bind(2, static_cast<int64_t>(RowCrc(m.content_crc, state))).Bind(3, m.id);
-  else st.Bind(2, m.id);
+  if (checksums)
+    st.Bind(2, static_cast<int64_t>(RowCrc(m.content_crc, state))).Bind(3, m.id);
+  else
+    st.Bind(2, m.id);
   return st.Run();
 }
 
@@ -180,10 +188,10 @@ Status Journal::Remove(int64_t id) {
 
 Result<std::vector<Migration>> Journal::All() {
   AETHER_ASSIGN_OR_RETURN(bool checksums, HasChecksums());
-  AETHER_ASSIGN_OR_RETURN(
-      Stmt st, db_->Prepare(std::string("SELECT id, kind, state, created_ms, hot_slots_before, generation, "
-                                        "old_generation") +
-                            (checksums ? ", partitions, crc" : "") + " FROM migrations ORDER BY id"));
+  AETHER_ASSIGN_OR_RETURN(Stmt st,
+                          db_->Prepare(std::string("SELECT id, kind, state, created_ms, hot_slots_before, generation, "
+                                                   "old_generation") +
+                                       (checksums ? ", partitions, crc" : "") + " FROM migrations ORDER BY id"));
   AETHER_ASSIGN_OR_RETURN(Stmt tg, db_->Prepare("SELECT shard_id, len_before, len_after FROM migration_targets "
                                                 "WHERE migration_id = ? ORDER BY shard_id"));
   std::vector<Migration> out;
@@ -215,11 +223,11 @@ Result<std::vector<Migration>> Journal::All() {
 }
 
 Result<std::vector<MigrationItem>> Journal::Items(int64_t id) {
-  AETHER_ASSIGN_OR_RETURN(
-      Stmt st, db_->Prepare("SELECT row_id, id, tier, slot, shard_id, frame_offset, frame_index, "
-                            "importance, payload, replaces_row_id, src_tier, src_slot, src_shard_id, "
-                            "src_frame_offset, src_frame_index FROM migration_items "
-                            "WHERE migration_id = ? ORDER BY seq"));
+  AETHER_ASSIGN_OR_RETURN(Stmt st,
+                          db_->Prepare("SELECT row_id, id, tier, slot, shard_id, frame_offset, frame_index, "
+                                       "importance, payload, replaces_row_id, src_tier, src_slot, src_shard_id, "
+                                       "src_frame_offset, src_frame_index FROM migration_items "
+                                       "WHERE migration_id = ? ORDER BY seq"));
   st.Bind(1, id);
   std::vector<MigrationItem> out;
   for (;;) {
@@ -253,8 +261,8 @@ Status Journal::CheckIntegrity(Migration* m, const std::vector<MigrationItem>& i
   if (m->stored_crc && *m->stored_crc != RowCrc(m->content_crc, m->state))
     return Status::Corruption(fmt::format("{}: checksum mismatch: the journal row is damaged", Describe(*m)));
   if (!KnownState(m->state))
-    return Status::Corruption(fmt::format("migration {} ({}): unknown state {}", m->id, m->kind,
-                                          static_cast<int64_t>(m->state)));
+    return Status::Corruption(
+        fmt::format("migration {} ({}): unknown state {}", m->id, m->kind, static_cast<int64_t>(m->state)));
   if (!KnownKind(m->kind)) return Status::Corruption(fmt::format("{}: unknown kind", Describe(*m)));
   return Status::Ok();
 }

@@ -59,10 +59,10 @@ struct Place {
 struct MigrationItem {
   int64_t row_id = 0;
   std::string id;
-  Place src;                  // ingest: none; descend: hot slot; ascend: cold record
-  int64_t tier = 0;           // destination
-  int64_t slot = -1;          // hot destination
-  int64_t shard_id = 0;       // cold destination
+  Place src;             // ingest: none; descend: hot slot; ascend: cold record
+  int64_t tier = 0;      // destination
+  int64_t slot = -1;     // hot destination
+  int64_t shard_id = 0;  // cold destination
   int64_t frame_offset = 0;
   int64_t frame_index = 0;
   double importance = 0;

@@ -153,9 +153,8 @@ Result<std::string> GetConfigValue(Db* db, const std::string& key) {
 }
 
 Status SetConfigValue(Db* db, const std::string& key, const std::string& value) {
-  AETHER_ASSIGN_OR_RETURN(
-      Stmt stmt, db->Prepare("INSERT INTO config(key, value) VALUES(?, ?) "
-                             "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+  AETHER_ASSIGN_OR_RETURN(Stmt stmt, db->Prepare("INSERT INTO config(key, value) VALUES(?, ?) "
+                                                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
   stmt.Bind(1, key).Bind(2, value);
   return stmt.Run();
 }
@@ -163,11 +162,9 @@ Status SetConfigValue(Db* db, const std::string& key, const std::string& value) 
 Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* format_version) {
   // An empty or truncated file opens as an empty database: that is damage,
   // not an I/O error.
-  AETHER_ASSIGN_OR_RETURN(int64_t tables,
-                          db->QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
-                                       "name IN ('config', 'memories', 'shards', 'migrations')"));
-  if (tables != 4)
-    return Status::Corruption(db->path() + ": the aether schema is missing (empty or damaged database)");
+  AETHER_ASSIGN_OR_RETURN(int64_t tables, db->QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
+                                                       "name IN ('config', 'memories', 'shards', 'migrations')"));
+  if (tables != 4) return Status::Corruption(db->path() + ": the aether schema is missing (empty or damaged database)");
   auto version_text = GetConfigValue(db, "format_version");
   if (!version_text.ok()) return version_text.status();
   char* end = nullptr;
@@ -175,9 +172,9 @@ Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* fo
   if (*end != '\0' || version == 0)
     return Status::Corruption(db->path() + ": bad format_version '" + *version_text + "'");
   if (version > max_format_version)
-    return Status::NotSupported(fmt::format(
-        "store format version {} is newer than this aether supports ({}); upgrade aether",
-        version, max_format_version));
+    return Status::NotSupported(
+        fmt::format("store format version {} is newer than this aether supports ({}); upgrade aether", version,
+                    max_format_version));
   *format_version = static_cast<uint32_t>(version);
 
   StoreConfig config;
@@ -187,8 +184,7 @@ Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* fo
   config.dim = static_cast<uint32_t>(std::strtoul(dim.c_str(), nullptr, 10));
   config.hot_capacity = std::strtoull(capacity.c_str(), nullptr, 10);
   if (config.dim == 0 || !ParseMetric(metric, &config.metric))
-    return Status::Corruption(db->path() + ": bad config (dim '" + dim + "', metric '" + metric +
-                              "')");
+    return Status::Corruption(db->path() + ": bad config (dim '" + dim + "', metric '" + metric + "')");
   // Version 1 stores predate the key: their frames are all plain zstd.
   config.codec = ColdCodec::kZstd;
   if (version >= 2) {

@@ -1,10 +1,9 @@
 #include "meta/sqlite_db.h"
 
+#include <fmt/format.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include "meta/trace_vfs.h"
 
@@ -36,9 +35,7 @@ Status SqliteStatus(sqlite3* db, int rc, const std::string& context) {
   }
 }
 
-Stmt::Stmt(Stmt&& other) noexcept : db_(other.db_), stmt_(other.stmt_) {
-  other.stmt_ = nullptr;
-}
+Stmt::Stmt(Stmt&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
 
 Stmt& Stmt::operator=(Stmt&& other) noexcept {
   if (this != &other) {
@@ -102,11 +99,16 @@ std::string Stmt::Text(int col) const {
 bool Stmt::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 Stmt::Type Stmt::TypeOf(int col) const {
   switch (sqlite3_column_type(stmt_, col)) {
-    case SQLITE_INTEGER: return Type::kInteger;
-    case SQLITE_FLOAT: return Type::kFloat;
-    case SQLITE_TEXT: return Type::kText;
-    case SQLITE_BLOB: return Type::kBlob;
-    default: return Type::kNull;
+    case SQLITE_INTEGER:
+      return Type::kInteger;
+    case SQLITE_FLOAT:
+      return Type::kFloat;
+    case SQLITE_TEXT:
+      return Type::kText;
+    case SQLITE_BLOB:
+      return Type::kBlob;
+    default:
+      return Type::kNull;
   }
 }
 
@@ -130,8 +132,10 @@ namespace {
 std::string FileUri(const std::string& path, const char* query) {
   std::string uri = "file:";
   for (unsigned char c : path) {
-    if (c == '%' || c == '?' || c == '#' || c < 0x20) uri += fmt::format("%{:02X}", c);
-    else uri += char(c);
+    if (c == '%' || c == '?' || c == '#' || c < 0x20)
+      uri += fmt::format("%{:02X}", c);
+    else
+      uri += char(c);
   }
   return uri + "?" + query;
 }

@@ -72,9 +72,7 @@ int FileControl(sqlite3_file* f, int op, void* arg) {
   return T(f)->real()->pMethods->xFileControl(T(f)->real(), op, arg);
 }
 int SectorSize(sqlite3_file* f) { return T(f)->real()->pMethods->xSectorSize(T(f)->real()); }
-int DeviceCharacteristics(sqlite3_file* f) {
-  return T(f)->real()->pMethods->xDeviceCharacteristics(T(f)->real());
-}
+int DeviceCharacteristics(sqlite3_file* f) { return T(f)->real()->pMethods->xDeviceCharacteristics(T(f)->real()); }
 int ShmMap(sqlite3_file* f, int pg, int sz, int extend, void volatile** pp) {
   return T(f)->real()->pMethods->xShmMap(T(f)->real(), pg, sz, extend, pp);
 }
@@ -90,11 +88,25 @@ int Fetch(sqlite3_file*, sqlite3_int64, int, void** pp) {
 }
 int Unfetch(sqlite3_file*, sqlite3_int64, void*) { return SQLITE_OK; }
 
-const sqlite3_io_methods kMethods = {
-    3,           Close,       Read,     Write,    Truncate,          Sync,
-    FileSize,    Lock,        Unlock,   CheckReservedLock, FileControl, SectorSize,
-    DeviceCharacteristics,    ShmMap,   ShmLock,  ShmBarrier,        ShmUnmap,    Fetch,
-    Unfetch};
+const sqlite3_io_methods kMethods = {3,
+                                     Close,
+                                     Read,
+                                     Write,
+                                     Truncate,
+                                     Sync,
+                                     FileSize,
+                                     Lock,
+                                     Unlock,
+                                     CheckReservedLock,
+                                     FileControl,
+                                     SectorSize,
+                                     DeviceCharacteristics,
+                                     ShmMap,
+                                     ShmLock,
+                                     ShmBarrier,
+                                     ShmUnmap,
+                                     Fetch,
+                                     Unfetch};
 
 int Open(sqlite3_vfs*, const char* name, sqlite3_file* f, int flags, int* out_flags) {
   TraceFile* t = T(f);

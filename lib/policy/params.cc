@@ -43,14 +43,17 @@ const std::map<std::string, std::map<std::string, double>>& Presets() {
     std::map<std::string, std::map<std::string, double>> m;
     for (const auto& p : AllParams())
       if (std::string(p.key) != "hot_capacity") m["default"][p.key] = p.default_value;
-    m["aggressive"] = {{"sample_rate", 0.5}, {"max_candidates", 10000}, {"sigmoid_k", 2.0},
-                       {"decay_rate", 0.9}, {"restore_top_n", 10}, {"restore_concurrency", 1000},
+    m["aggressive"] = {{"sample_rate", 0.5},       {"max_candidates", 10000}, {"sigmoid_k", 2.0},
+                       {"decay_rate", 0.9},        {"restore_top_n", 10},     {"restore_concurrency", 1000},
                        {"importance_decay", 0.97}, {"min_temperature", 0.2}};
-    m["conservative"] = {{"sample_rate", 0.02}, {"max_candidates", 100}, {"sigmoid_k", 0.5},
-                         {"decay_rate", 0.98}, {"restore_top_n", 1}, {"restore_concurrency", 10},
+    m["conservative"] = {{"sample_rate", 0.02},       {"max_candidates", 100},  {"sigmoid_k", 0.5},
+                         {"decay_rate", 0.98},        {"restore_top_n", 1},     {"restore_concurrency", 10},
                          {"importance_decay", 0.995}, {"min_temperature", 0.01}};
-    m["disabled"] = {{"sample_rate", 0}, {"max_candidates", 0}, {"restore_top_n", 0},
-                     {"restore_concurrency", 0}, {"importance_decay", 1}};
+    m["disabled"] = {{"sample_rate", 0},
+                     {"max_candidates", 0},
+                     {"restore_top_n", 0},
+                     {"restore_concurrency", 0},
+                     {"importance_decay", 1}};
     return m;
   }();
   return presets;
@@ -61,12 +64,25 @@ PolicyParams ResolveParams(const std::map<std::string, double>& v) {
     auto it = v.find(key);
     return it != v.end() ? it->second : FindParam(key)->default_value;
   };
-  return PolicyParams{get("alpha"), get("beta"), get("gamma"), get("delta"), get("sigmoid_k"),
-                      get("min_temperature"), get("max_temperature"), get("decay_rate"),
-                      get("pressure_scale"), get("pressure_queue_depth"), get("sample_rate"),
-                      get("max_candidates"), get("importance_decay"), get("restore_concurrency"),
-                      get("restore_top_n"), get("backoff_base_ms"), get("backoff_max_ms"),
-                      get("max_retries"), get("history_retention_days")};
+  return PolicyParams{get("alpha"),
+                      get("beta"),
+                      get("gamma"),
+                      get("delta"),
+                      get("sigmoid_k"),
+                      get("min_temperature"),
+                      get("max_temperature"),
+                      get("decay_rate"),
+                      get("pressure_scale"),
+                      get("pressure_queue_depth"),
+                      get("sample_rate"),
+                      get("max_candidates"),
+                      get("importance_decay"),
+                      get("restore_concurrency"),
+                      get("restore_top_n"),
+                      get("backoff_base_ms"),
+                      get("backoff_max_ms"),
+                      get("max_retries"),
+                      get("history_retention_days")};
 }
 
 double FeedbackImportance(double importance, double reward) {

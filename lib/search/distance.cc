@@ -1,8 +1,9 @@
 #include "search/distance.h"
-#include "search/kernels.h"
 
 #include <algorithm>
 #include <cmath>
+
+#include "search/kernels.h"
 
 namespace aether {
 

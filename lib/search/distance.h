@@ -56,9 +56,7 @@ class TopK {
  public:
   explicit TopK(uint32_t k) : k_(k) {}
   // True when c would enter the current top k.
-  bool Admits(const Candidate& c) const {
-    return k_ > 0 && (heap_.size() < k_ || c < heap_.top());
-  }
+  bool Admits(const Candidate& c) const { return k_ > 0 && (heap_.size() < k_ || c < heap_.top()); }
   // The distance a candidate must not exceed to have a chance (ties are
   // broken by row id): the current k-th when full, else +infinity.
   float Bound() const {

@@ -141,7 +141,7 @@ __attribute__((target("avx2,fma"))) void DotsRowsAvx2(const float* x, uint32_t d
 // The row count is a template parameter (the accumulators must be
 // registers); these tables pick the instance, index = rows.
 using RowsFn = void (*)(const float* x, uint32_t dim, const float* xt, uint32_t n, float* out);
-constexpr RowsFn kRowsAvx2[kMaxDotRows + 1] = {nullptr,          DotsRowsAvx2<1>, DotsRowsAvx2<2>,
+constexpr RowsFn kRowsAvx2[kMaxDotRows + 1] = {nullptr,         DotsRowsAvx2<1>, DotsRowsAvx2<2>,
                                                DotsRowsAvx2<3>, DotsRowsAvx2<4>, DotsRowsAvx2<5>,
                                                DotsRowsAvx2<6>, DotsRowsAvx2<7>, DotsRowsAvx2<8>};
 
@@ -199,7 +199,9 @@ __attribute__((target("avx512f"))) void DotsRowsAvx512(const float* x, uint32_t 
   for (uint32_t c = 0; c < n; c += 32) {
     const uint32_t left = n - c;
     const __mmask16 m0 = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
-    const __mmask16 m1 = left >= 32 ? __mmask16(0xFFFF) : left <= 16 ? __mmask16(0) : __mmask16((1u << (left - 16)) - 1);
+    const __mmask16 m1 = left >= 32   ? __mmask16(0xFFFF)
+                         : left <= 16 ? __mmask16(0)
+                                      : __mmask16((1u << (left - 16)) - 1);
     __m512 a0[NX], a1[NX];
     for (uint32_t p = 0; p < NX; ++p) a0[p] = a1[p] = _mm512_setzero_ps();
     for (uint32_t j = 0; j < dim; ++j) {
@@ -219,7 +221,7 @@ __attribute__((target("avx512f"))) void DotsRowsAvx512(const float* x, uint32_t 
   }
 }
 
-constexpr RowsFn kRowsAvx512[kMaxDotRows + 1] = {nullptr,            DotsRowsAvx512<1>, DotsRowsAvx512<2>,
+constexpr RowsFn kRowsAvx512[kMaxDotRows + 1] = {nullptr,           DotsRowsAvx512<1>, DotsRowsAvx512<2>,
                                                  DotsRowsAvx512<3>, DotsRowsAvx512<4>, DotsRowsAvx512<5>,
                                                  DotsRowsAvx512<6>, DotsRowsAvx512<7>, DotsRowsAvx512<8>};
 
@@ -237,12 +239,12 @@ __attribute__((target("avx2,f16c"))) void HalfToFloatF16c(const uint16_t* h, flo
 
 #endif  // AETHER_X86
 
-const Kernels kScalar{Isa::kScalar, "scalar", DotScalar, L2Scalar, L2Many<L2Scalar>, DotsTransposedScalar,
-                      HalfToFloatScalar};
+const Kernels kScalar{Isa::kScalar,         "scalar",         DotScalar, L2Scalar, L2Many<L2Scalar>,
+                      DotsTransposedScalar, HalfToFloatScalar};
 #if AETHER_X86
 const Kernels kAvx2{Isa::kAvx2, "avx2", DotAvx2, L2Avx2, L2Many<L2Avx2>, DotsTransposedAvx2, HalfToFloatF16c};
-const Kernels kAvx512{Isa::kAvx512, "avx512", DotAvx512, L2Avx512, L2Many<L2Avx512>, DotsTransposedAvx512,
-                      HalfToFloatF16c};
+const Kernels kAvx512{Isa::kAvx512,         "avx512",       DotAvx512, L2Avx512, L2Many<L2Avx512>,
+                      DotsTransposedAvx512, HalfToFloatF16c};
 #endif
 
 #if AETHER_X86
@@ -255,13 +257,18 @@ bool HasF16c() {
 
 const Kernels& Choose() {
   Isa best = Isa::kScalar;
-  if (Supported(Isa::kAvx512)) best = Isa::kAvx512;
-  else if (Supported(Isa::kAvx2)) best = Isa::kAvx2;
+  if (Supported(Isa::kAvx512))
+    best = Isa::kAvx512;
+  else if (Supported(Isa::kAvx2))
+    best = Isa::kAvx2;
   if (const char* want = std::getenv("AETHER_SIMD")) {
     Isa w = best;
-    if (std::strcmp(want, "scalar") == 0) w = Isa::kScalar;
-    else if (std::strcmp(want, "avx2") == 0) w = Isa::kAvx2;
-    else if (std::strcmp(want, "avx512") == 0) w = Isa::kAvx512;
+    if (std::strcmp(want, "scalar") == 0)
+      w = Isa::kScalar;
+    else if (std::strcmp(want, "avx2") == 0)
+      w = Isa::kAvx2;
+    else if (std::strcmp(want, "avx512") == 0)
+      w = Isa::kAvx512;
     if (Supported(w)) best = w;
   }
   return For(best);

@@ -24,8 +24,7 @@ struct Kernels {
   float (*l2_squared)(const float* a, const float* b, uint32_t dim);
   // Squared L2 distances from one query to n vectors spaced `stride` floats
   // apart: out[i] = |q - x_i|^2.
-  void (*l2_squared_many)(const float* q, const float* x, uint64_t n, uint64_t stride, uint32_t dim,
-                          float* out);
+  void (*l2_squared_many)(const float* q, const float* x, uint64_t n, uint64_t stride, uint32_t dim, float* out);
   // Dot products of nx <= kMaxDotRows row vectors x (nx x dim, row-major)
   // with n columns given transposed, xt (dim x n):
   // out[p * n + c] = sum_j x[p * dim + j] * xt[j * n + c]. The batch kernel

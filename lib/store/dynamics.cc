@@ -10,11 +10,11 @@
 //   4. writes: importance decay + temperature + history retention (one txn), sampled descends,
 //      capacity enforcement (lowest scores), queueing, queue drain with
 //      eviction and backoff; every move through the migration protocol.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
-
-#include <fmt/format.h>
 
 #include "meta/schema.h"
 #include "policy/eviction.h"
@@ -64,8 +64,8 @@ Status StoreImpl::SetParams(const std::map<std::string, double>& values, const s
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
     for (const auto& [key, value] : values) {
       AETHER_RETURN_IF_ERROR(SetConfigValue(db_.get(), key, fmt::format("{}", value)));
-      AETHER_RETURN_IF_ERROR(Audit("config", key, fmt::format("{{\"from\":{},\"to\":{},\"by\":\"{}\"}}",
-                                                              current[key], value, why)));
+      AETHER_RETURN_IF_ERROR(
+          Audit("config", key, fmt::format("{{\"from\":{},\"to\":{},\"by\":\"{}\"}}", current[key], value, why)));
     }
     return Status::Ok();
   }));
@@ -103,8 +103,8 @@ Result<std::vector<std::string>> StoreImpl::Feedback(const std::vector<FeedbackI
       double after = FeedbackImportance(before, f.reward);
       set.Bind(1, after).Bind(2, row);
       AETHER_RETURN_IF_ERROR(set.Run());
-      AETHER_RETURN_IF_ERROR(Audit("feedback", f.id, fmt::format("{{\"reward\":{},\"from\":{},\"to\":{}}}",
-                                                                  f.reward, before, after)));
+      AETHER_RETURN_IF_ERROR(
+          Audit("feedback", f.id, fmt::format("{{\"reward\":{},\"from\":{},\"to\":{}}}", f.reward, before, after)));
     }
     return Status::Ok();
   }));
@@ -234,10 +234,11 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   rep.queue_depth_after = uint64_t(depth);
   rep.hot_after = uint64_t(hot_count);
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] {
-    return Audit("maintain", "", fmt::format("{{\"seed\":{},\"temperature\":{},\"descended\":{},\"restored\":{},"
-                                             "\"queued\":{}}}",
-                                             rep.seed, rep.temperature_after,
-                                             rep.descended_sampled + rep.descended_capacity, rep.restored, rep.queued));
+    return Audit("maintain", "",
+                 fmt::format("{{\"seed\":{},\"temperature\":{},\"descended\":{},\"restored\":{},"
+                             "\"queued\":{}}}",
+                             rep.seed, rep.temperature_after, rep.descended_sampled + rep.descended_capacity,
+                             rep.restored, rep.queued));
   }));
   return rep;
 }

@@ -10,6 +10,8 @@
 //   commit    one txn: shard rows, every cold memory's new place, the
 //             generation switch, staging emptied
 //   cleanup   old generation's files removed, staging truncated
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -17,13 +19,11 @@
 #include <set>
 #include <thread>
 
-#include <fmt/format.h>
-
 #include "env/fault_point.h"
 #include "index/centroids_file.h"
 #include "index/kmeans.h"
-#include "search/distance.h"
 #include "meta/schema.h"
+#include "search/distance.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
 
@@ -59,9 +59,10 @@ Result<const IndexView*> StoreImpl::CurrentIndex() {
   if (index_ && index_->generation == int64_t(g)) return &*index_;
   IndexView v;
   v.generation = int64_t(g);
-  AETHER_ASSIGN_OR_RETURN(Centroids c, CentroidsFile::Read(env_, Path(std::string(layout::kIndexDir) + "/" +
-                                                                  layout::CentroidsName(v.generation)),
-                                                           config_.dim));
+  AETHER_ASSIGN_OR_RETURN(
+      Centroids c,
+      CentroidsFile::Read(env_, Path(std::string(layout::kIndexDir) + "/" + layout::CentroidsName(v.generation)),
+                          config_.dim));
   v.k = c.k;
   v.centroids = std::move(c.data);
   v.shard_of_partition.assign(v.k, 0);
@@ -71,13 +72,14 @@ Result<const IndexView*> StoreImpl::CurrentIndex() {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
     if (st.Int(1) < 0 || uint64_t(st.Int(1)) >= v.k)
-      return Status::Corruption(fmt::format("{}: shard {} has partition {} outside 0..{}", db_->path(), st.Int(0),
-                                            st.Int(1), v.k - 1));
+      return Status::Corruption(
+          fmt::format("{}: shard {} has partition {} outside 0..{}", db_->path(), st.Int(0), st.Int(1), v.k - 1));
     v.shard_of_partition[size_t(st.Int(1))] = st.Int(0);
   }
   for (uint32_t p = 0; p < v.k; ++p)
     if (v.shard_of_partition[p] == 0)
-      return Status::Corruption(fmt::format("{}: partition {} of generation {} has no shard", db_->path(), p, v.generation));
+      return Status::Corruption(
+          fmt::format("{}: partition {} of generation {} has no shard", db_->path(), p, v.generation));
   index_ = std::move(v);
   return &*index_;
 }
@@ -198,7 +200,8 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
       for (size_t i = 0; i < cold.row_ids.size(); ++i) {
         float* v = train.data() + i * config_.dim;
         float n = Norm(v, config_.dim);
-        if (n > 0) for (uint32_t j = 0; j < config_.dim; ++j) v[j] /= n;
+        if (n > 0)
+          for (uint32_t j = 0; j < config_.dim; ++j) v[j] /= n;
       }
     }
     KMeansResult km;
@@ -233,8 +236,8 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
           ids.push_back(cold.row_ids[i]);
           vecs.insert(vecs.end(), cold.vectors.begin() + i * config_.dim, cold.vectors.begin() + (i + 1) * config_.dim);
         }
-        AETHER_ASSIGN_OR_RETURN(std::string frame, EncodeFrame(ids.data(), vecs.data(), uint32_t(ids.size()), config_.dim,
-                                                                   uint32_t(config_.codec)));
+        AETHER_ASSIGN_OR_RETURN(std::string frame, EncodeFrame(ids.data(), vecs.data(), uint32_t(ids.size()),
+                                                               config_.dim, uint32_t(config_.codec)));
         AETHER_RETURN_IF_ERROR(shard->WriteAt(at, frame));
         at += frame.size();
       }
@@ -273,9 +276,10 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
 // every frame checksum), then one transaction moves every cold memory to its
 // place in them and makes the generation current.
 Status StoreImpl::CommitRebuild(const Migration& m) {
-  AETHER_ASSIGN_OR_RETURN(Centroids c, CentroidsFile::Read(env_, Path(std::string(layout::kIndexDir) + "/" +
-                                                                  layout::CentroidsName(m.generation)),
-                                                           config_.dim));
+  AETHER_ASSIGN_OR_RETURN(
+      Centroids c,
+      CentroidsFile::Read(env_, Path(std::string(layout::kIndexDir) + "/" + layout::CentroidsName(m.generation)),
+                          config_.dim));
   struct Part {
     uint64_t bytes = 0, records = 0;
     std::vector<std::tuple<int64_t, int64_t, int64_t>> places;  // row, offset, index
@@ -300,8 +304,13 @@ Status StoreImpl::CommitRebuild(const Migration& m) {
     uint64_t moved = 0;
     for (uint32_t p = 0; p < c.k; ++p) {
       int64_t n = int64_t(parts[p].records);
-      add.Bind(1, layout::PartitionPath(m.generation, p)).Bind(2, m.generation).Bind(3, int64_t(p))
-          .Bind(4, int64_t(parts[p].bytes)).Bind(5, n).Bind(6, n).Bind(7, n * int64_t(8 + 4ull * config_.dim));
+      add.Bind(1, layout::PartitionPath(m.generation, p))
+          .Bind(2, m.generation)
+          .Bind(3, int64_t(p))
+          .Bind(4, int64_t(parts[p].bytes))
+          .Bind(5, n)
+          .Bind(6, n)
+          .Bind(7, n * int64_t(8 + 4ull * config_.dim));
       AETHER_RETURN_IF_ERROR(add.Run());
       int64_t shard_id = db_->LastInsertRowId();
       for (const auto& [row, off, idx] : parts[p].places) {
@@ -314,18 +323,21 @@ Status StoreImpl::CommitRebuild(const Migration& m) {
     }
     AETHER_ASSIGN_OR_RETURN(int64_t cold, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 1"));
     if (int64_t(moved) != cold)
-      return Status::Corruption(fmt::format("rebuild: generation {} holds {} memories, the store has {} cold",
-                                            m.generation, moved, cold));
-    AETHER_RETURN_IF_ERROR(db_->Exec(fmt::format("DELETE FROM shards WHERE generation = {} AND generation > 0",
-                                                 m.old_generation)));
-    AETHER_RETURN_IF_ERROR(db_->Exec(fmt::format("UPDATE shards SET file_bytes = {}, records = 0, live = 0, "
-                                                 "raw_bytes = 0 WHERE shard_id = {}",
-                                                 ShardFile::kHeaderSize, layout::kStagingShardId)));
-    AETHER_RETURN_IF_ERROR(db_->Exec(fmt::format("UPDATE index_generations SET state = 3 WHERE generation = {}",
-                                                 m.old_generation)));
+      return Status::Corruption(
+          fmt::format("rebuild: generation {} holds {} memories, the store has {} cold", m.generation, moved, cold));
+    AETHER_RETURN_IF_ERROR(
+        db_->Exec(fmt::format("DELETE FROM shards WHERE generation = {} AND generation > 0", m.old_generation)));
+    AETHER_RETURN_IF_ERROR(
+        db_->Exec(fmt::format("UPDATE shards SET file_bytes = {}, records = 0, live = 0, "
+                              "raw_bytes = 0 WHERE shard_id = {}",
+                              ShardFile::kHeaderSize, layout::kStagingShardId)));
+    AETHER_RETURN_IF_ERROR(
+        db_->Exec(fmt::format("UPDATE index_generations SET state = 3 WHERE generation = {}", m.old_generation)));
     AETHER_ASSIGN_OR_RETURN(Stmt gen, db_->Prepare("INSERT INTO index_generations(generation, state, created_ms, "
                                                    "partitions, path) VALUES(?, 2, ?, ?, ?)"));
-    gen.Bind(1, m.generation).Bind(2, m.created_ms).Bind(3, int64_t(c.k))
+    gen.Bind(1, m.generation)
+        .Bind(2, m.created_ms)
+        .Bind(3, int64_t(c.k))
         .Bind(4, std::string(layout::kIndexDir) + "/" + layout::CentroidsName(m.generation));
     AETHER_RETURN_IF_ERROR(gen.Run());
     AETHER_RETURN_IF_ERROR(SetConfigValue(db_.get(), "index_generation", std::to_string(m.generation)));
@@ -367,9 +379,10 @@ Status StoreImpl::RemoveGeneration(int64_t generation, uint32_t partitions) {
 // (whose records all moved into partitions) is cut back to its committed
 // length, its header.
 Status StoreImpl::CleanupRebuild(const Migration& m) {
-  AETHER_ASSIGN_OR_RETURN(int64_t old_k, db_->QueryInt(fmt::format(
-                                             "SELECT COALESCE(MAX(partitions), 0) FROM index_generations "
-                                             "WHERE generation = {}", m.old_generation)));
+  AETHER_ASSIGN_OR_RETURN(int64_t old_k,
+                          db_->QueryInt(fmt::format("SELECT COALESCE(MAX(partitions), 0) FROM index_generations "
+                                                    "WHERE generation = {}",
+                                                    m.old_generation)));
   AETHER_RETURN_IF_ERROR(RemoveGeneration(m.old_generation, uint32_t(old_k)));
   AETHER_FAULT_POINT("rebuild.mid_cleanup");
   AETHER_ASSIGN_OR_RETURN(ShardInfo staging, GetShard(layout::kStagingShardId));
@@ -413,8 +426,8 @@ Status StoreImpl::CheckRebuildReplayable(const Migration& m) {
   const int64_t current = int64_t(cur);
   auto in_use = [&](int64_t g) -> Result<bool> {
     if (g == current) return true;
-    AETHER_ASSIGN_OR_RETURN(int64_t n, db_->QueryInt(fmt::format("SELECT COUNT(*) FROM shards WHERE generation = {}",
-                                                                 g)));
+    AETHER_ASSIGN_OR_RETURN(int64_t n,
+                            db_->QueryInt(fmt::format("SELECT COUNT(*) FROM shards WHERE generation = {}", g)));
     return n > 0;
   };
   if (m.generation <= 0 || m.old_generation < 0 || m.generation == m.old_generation)
@@ -429,9 +442,9 @@ Status StoreImpl::CheckRebuildReplayable(const Migration& m) {
   }
   AETHER_ASSIGN_OR_RETURN(bool new_used, in_use(m.generation));
   if (new_used) return refuse(fmt::format("a roll back would delete generation {}, which is in use", m.generation));
-  AETHER_ASSIGN_OR_RETURN(int64_t known, db_->QueryInt(fmt::format(
-                                             "SELECT COUNT(*) FROM index_generations WHERE generation = {}",
-                                             m.generation)));
+  AETHER_ASSIGN_OR_RETURN(
+      int64_t known,
+      db_->QueryInt(fmt::format("SELECT COUNT(*) FROM index_generations WHERE generation = {}", m.generation)));
   if (known > 0) return refuse(fmt::format("generation {} was committed before", m.generation));
   if (m.old_generation != current)
     return refuse(fmt::format("it replaces generation {}, but generation {} is current", m.old_generation, current));
@@ -440,8 +453,9 @@ Status StoreImpl::CheckRebuildReplayable(const Migration& m) {
 
 std::vector<std::string> StoreImpl::UnregisteredGenerations() {
   std::vector<std::string> out;
-  auto known = db_->QueryInts("SELECT generation FROM shards UNION SELECT generation FROM index_generations "
-                              "WHERE state = 2");
+  auto known = db_->QueryInts(
+      "SELECT generation FROM shards UNION SELECT generation FROM index_generations "
+      "WHERE state = 2");
   if (!known.ok()) return out;
   std::set<int64_t> used(known->begin(), known->end());
   for (const char* dir : {layout::kColdDir, layout::kIndexDir}) {

@@ -38,8 +38,7 @@ Result<std::vector<bool>> StoreImpl::ContainsEach(const std::vector<std::string>
   return out;
 }
 
-Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batch,
-                                                 DuplicatePolicy policy) {
+Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy) {
   if (access_ != AccessMode::kWrite) return Status::Internal("ingest on a store opened read-only");
   AETHER_RETURN_IF_ERROR(EnsureExclusive());  // after YieldToReaders
   IngestBatchResult result;
@@ -51,8 +50,8 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   AETHER_RETURN_IF_ERROR(InReadTransaction(db_.get(), [&]() -> Status {
     for (const Record& r : batch) {
       if (r.vector.size() != config_.dim)
-        return Status::InvalidArgument(fmt::format("record '{}' has dimension {}, store has {}",
-                                                   r.id, r.vector.size(), config_.dim));
+        return Status::InvalidArgument(
+            fmt::format("record '{}' has dimension {}, store has {}", r.id, r.vector.size(), config_.dim));
       if (std::string why = VectorProblem(r.vector.data(), r.vector.size(), config_.metric,
                                           [](size_t i) { return fmt::format("vector[{}]", i); });
           !why.empty())
@@ -62,11 +61,10 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
       if (!(r.importance >= 0 && r.importance <= 1))
         return Status::InvalidArgument(fmt::format("record '{}': importance {} is outside [0, 1]", r.id, r.importance));
       if (!r.payload_json.empty() && !ValidPayload(r.payload_json))
-        return Status::InvalidArgument(fmt::format("record '{}': payload is not valid JSON (nested at most {} deep)",
-                                                   r.id, kMaxJsonDepth - 1));
+        return Status::InvalidArgument(
+            fmt::format("record '{}': payload is not valid JSON (nested at most {} deep)", r.id, kMaxJsonDepth - 1));
       if (auto it = in_batch.find(r.id); it != in_batch.end()) {
-        if (policy == DuplicatePolicy::kError)
-          return Status::BadInput("duplicate id '" + r.id + "' within the input");
+        if (policy == DuplicatePolicy::kError) return Status::BadInput("duplicate id '" + r.id + "' within the input");
         if (policy == DuplicatePolicy::kSkip) {
           ++result.skipped;
         } else {
@@ -96,13 +94,10 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   if (plan.empty()) return result;
 
   // Placement: hot up to the capacity (counting slots this batch frees), the rest cold.
-  AETHER_ASSIGN_OR_RETURN(int64_t hot_count,
-                          db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 0"));
-  int64_t freed =
-      std::count_if(plan.begin(), plan.end(), [](const Planned& p) { return p.replaces_hot; });
+  AETHER_ASSIGN_OR_RETURN(int64_t hot_count, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 0"));
+  int64_t freed = std::count_if(plan.begin(), plan.end(), [](const Planned& p) { return p.replaces_hot; });
   int64_t after_release = hot_count - freed;
-  uint64_t room =
-      config_.hot_capacity > uint64_t(after_release) ? config_.hot_capacity - after_release : 0;
+  uint64_t room = config_.hot_capacity > uint64_t(after_release) ? config_.hot_capacity - after_release : 0;
   size_t n_hot = std::min<size_t>(room, plan.size());
 
   AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
@@ -140,8 +135,7 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   }
   AETHER_RETURN_IF_ERROR(RunMigration(&m, items, w, [&] {
     // Row ids are reserved with the intent, so they are never reused.
-    return SetConfigValue(db_.get(), "next_row_id",
-                          std::to_string(next_row_id + int64_t(plan.size())));
+    return SetConfigValue(db_.get(), "next_row_id", std::to_string(next_row_id + int64_t(plan.size())));
   }));
   result.hot = n_hot;
   result.cold = plan.size() - n_hot;

@@ -1,8 +1,8 @@
 #include "store/layout.h"
 
-#include <cctype>
-
 #include <fmt/format.h>
+
+#include <cctype>
 
 namespace aether::layout {
 namespace {

@@ -21,9 +21,9 @@ constexpr const char* kStagingShard = "cold/staging.shard";
 constexpr int64_t kStagingShardId = 1;
 
 // Index generation g: centroids in index/, partitions in cold/gNNNNNN/.
-std::string GenerationDir(int64_t generation);               // "cold/g000001"
-std::string PartitionPath(int64_t generation, uint32_t p);   // "cold/g000001/p000007.shard"
-std::string CentroidsName(int64_t generation);               // "g000001.centroids" (in index/)
+std::string GenerationDir(int64_t generation);              // "cold/g000001"
+std::string PartitionPath(int64_t generation, uint32_t p);  // "cold/g000001/p000007.shard"
+std::string CentroidsName(int64_t generation);              // "g000001.centroids" (in index/)
 
 // Name tests for the store's cleanup, which removes only names aether makes.
 bool IsPartitionFileName(const std::string& name);  // "pNNNNNN.shard"

@@ -4,13 +4,13 @@
 //   CommitMigration the commit transaction (also the replay's roll forward)
 //   RollBackWrites  the replay's roll back: truncate targets to recorded lengths
 //   VerifyWritten   the replay's check before rolling forward
+#include <fmt/format.h>
+
 #include <atomic>
 #include <map>
 #include <set>
-#include <tuple>
 #include <thread>
-
-#include <fmt/format.h>
+#include <tuple>
 
 #include "env/fault_point.h"
 #include "meta/schema.h"
@@ -20,9 +20,7 @@
 namespace aether {
 namespace {
 
-void Fault(const std::string& kind, const char* step) {
-  HitFaultPoint((kind + "." + step).c_str());
-}
+void Fault(const std::string& kind, const char* step) { HitFaultPoint((kind + "." + step).c_str()); }
 
 }  // namespace
 
@@ -61,7 +59,8 @@ Status StoreImpl::BuildFrames(std::vector<MigrationItem>* items, const std::vect
       it.frame_offset = static_cast<int64_t>(offset);
       it.frame_index = j;
     }
-    AETHER_ASSIGN_OR_RETURN(std::string frame, EncodeFrame(ids.data(), vecs.data(), count, config_.dim, uint32_t(config_.codec)));
+    AETHER_ASSIGN_OR_RETURN(std::string frame,
+                            EncodeFrame(ids.data(), vecs.data(), count, config_.dim, uint32_t(config_.codec)));
     offset += frame.size();
     frames.push_back(std::move(frame));
   }
@@ -159,15 +158,15 @@ Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& i
 // hot_free, cold record to garbage). Marks the row committed.
 Status StoreImpl::CommitMigration(const Migration& m, const std::vector<MigrationItem>& items) {
   return InTransaction(db_.get(), [&]() -> Status {
-    AETHER_ASSIGN_OR_RETURN(
-        Stmt ins, db_->Prepare("INSERT INTO memories(row_id, id, tier, slot, shard_id, frame_offset, "
-                               "frame_index, importance, created_ms, last_access_ms, access_count, "
-                               "payload) VALUES(?,?,?,?,?,?,?,?,?,?,0,?)"));
+    AETHER_ASSIGN_OR_RETURN(Stmt ins,
+                            db_->Prepare("INSERT INTO memories(row_id, id, tier, slot, shard_id, frame_offset, "
+                                         "frame_index, importance, created_ms, last_access_ms, access_count, "
+                                         "payload) VALUES(?,?,?,?,?,?,?,?,?,?,0,?)"));
     // A move applies only if the memory is still exactly at its source.
-    AETHER_ASSIGN_OR_RETURN(
-        Stmt move, db_->Prepare("UPDATE memories SET tier = ?, slot = ?, shard_id = ?, frame_offset = ?, "
-                                "frame_index = ? WHERE row_id = ? AND tier = ? AND slot IS ? AND "
-                                "shard_id IS ? AND frame_offset IS ? AND frame_index IS ?"));
+    AETHER_ASSIGN_OR_RETURN(Stmt move,
+                            db_->Prepare("UPDATE memories SET tier = ?, slot = ?, shard_id = ?, frame_offset = ?, "
+                                         "frame_index = ? WHERE row_id = ? AND tier = ? AND slot IS ? AND "
+                                         "shard_id IS ? AND frame_offset IS ? AND frame_index IS ?"));
     AETHER_ASSIGN_OR_RETURN(Stmt claim, db_->Prepare("DELETE FROM hot_free WHERE slot = ?"));
     AETHER_ASSIGN_OR_RETURN(Stmt unqueue, db_->Prepare("DELETE FROM restore_queue WHERE row_id = ?"));
     AETHER_ASSIGN_OR_RETURN(Stmt audit, db_->Prepare("INSERT INTO audit_log(ts_ms, kind, id, detail) "
@@ -181,29 +180,37 @@ Status StoreImpl::CommitMigration(const Migration& m, const std::vector<Migratio
           // Only ever the memory of the same id: a replace never reaches another one.
           AETHER_ASSIGN_OR_RETURN(auto old, LocateRow(it.replaces_row_id));
           if (old && old->id != it.id)
-            return Status::Corruption(fmt::format("migration {}: '{}' would replace row {}, which is '{}'", m.id,
-                                                  it.id, it.replaces_row_id, old->id));
+            return Status::Corruption(fmt::format("migration {}: '{}' would replace row {}, which is '{}'", m.id, it.id,
+                                                  it.replaces_row_id, old->id));
           if (old) AETHER_RETURN_IF_ERROR(ReleaseMemory(*old));
         }
         ins.Bind(1, it.row_id).Bind(2, it.id).Bind(3, it.tier);
-        if (it.tier == kTierHot) ins.Bind(4, it.slot);
-        else ins.Bind(5, it.shard_id).Bind(6, it.frame_offset).Bind(7, it.frame_index);
+        if (it.tier == kTierHot)
+          ins.Bind(4, it.slot);
+        else
+          ins.Bind(5, it.shard_id).Bind(6, it.frame_offset).Bind(7, it.frame_index);
         ins.Bind(8, it.importance).Bind(9, m.created_ms).Bind(10, m.created_ms);
         if (it.payload) ins.Bind(11, *it.payload);
         AETHER_RETURN_IF_ERROR(ins.Run());
       } else {
         move.Bind(1, it.tier);
-        if (it.tier == kTierHot) move.Bind(2, it.slot);
-        else move.Bind(3, it.shard_id).Bind(4, it.frame_offset).Bind(5, it.frame_index);
+        if (it.tier == kTierHot)
+          move.Bind(2, it.slot);
+        else
+          move.Bind(3, it.shard_id).Bind(4, it.frame_offset).Bind(5, it.frame_index);
         move.Bind(6, it.row_id).Bind(7, it.src.tier);
-        if (it.src.tier == kTierHot) move.Bind(8, it.src.slot);
-        else move.Bind(9, it.src.shard_id).Bind(10, it.src.frame_offset).Bind(11, it.src.frame_index);
+        if (it.src.tier == kTierHot)
+          move.Bind(8, it.src.slot);
+        else
+          move.Bind(9, it.src.shard_id).Bind(10, it.src.frame_offset).Bind(11, it.src.frame_index);
         AETHER_RETURN_IF_ERROR(move.Run());
         if (db_->Changes() != 1)
-          return Status::Corruption(fmt::format("migration {}: memory '{}' (row {}) is no longer at its source",
-                                                m.id, it.id, it.row_id));
+          return Status::Corruption(
+              fmt::format("migration {}: memory '{}' (row {}) is no longer at its source", m.id, it.id, it.row_id));
         AETHER_RETURN_IF_ERROR(ReleasePlace(it.src));
-        audit.Bind(1, m.created_ms).Bind(2, m.kind).Bind(3, it.id)
+        audit.Bind(1, m.created_ms)
+            .Bind(2, m.kind)
+            .Bind(3, it.id)
             .Bind(4, fmt::format("{{\"from\":\"{}\",\"to\":\"{}\"}}", it.src.tier == kTierHot ? "hot" : "cold",
                                  it.tier == kTierHot ? "hot" : "cold"));
         AETHER_RETURN_IF_ERROR(audit.Run());
@@ -227,12 +234,16 @@ Status StoreImpl::CommitMigration(const Migration& m, const std::vector<Migratio
                                 "live = live + ?, raw_bytes = raw_bytes + ? WHERE shard_id = ? AND file_bytes = ?"));
     for (const ShardTarget& t : m.targets) {
       int64_t n = static_cast<int64_t>(cold[t.shard_id]);
-      grow.Bind(1, static_cast<int64_t>(t.len_after)).Bind(2, n).Bind(3, n)
-          .Bind(4, n * int64_t(8 + 4ull * config_.dim)).Bind(5, t.shard_id).Bind(6, static_cast<int64_t>(t.len_before));
+      grow.Bind(1, static_cast<int64_t>(t.len_after))
+          .Bind(2, n)
+          .Bind(3, n)
+          .Bind(4, n * int64_t(8 + 4ull * config_.dim))
+          .Bind(5, t.shard_id)
+          .Bind(6, static_cast<int64_t>(t.len_before));
       AETHER_RETURN_IF_ERROR(grow.Run());
       if (db_->Changes() != 1)
-        return Status::Corruption(fmt::format("migration {}: shard {} is no longer {} bytes long", m.id, t.shard_id,
-                                              t.len_before));
+        return Status::Corruption(
+            fmt::format("migration {}: shard {} is no longer {} bytes long", m.id, t.shard_id, t.len_before));
     }
     return Journal(db_.get()).SetState(m, MigrationState::kCommitted);
   });
@@ -277,7 +288,8 @@ Status StoreImpl::VerifyWritten(const Migration& m, const std::vector<MigrationI
     }));
   }
   if (!cold.empty())
-    return Status::Corruption(fmt::format("row {}: its record is not in the frames written", std::get<3>(*cold.begin())));
+    return Status::Corruption(
+        fmt::format("row {}: its record is not in the frames written", std::get<3>(*cold.begin())));
   return Status::Ok();
 }
 

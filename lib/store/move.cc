@@ -1,10 +1,10 @@
 // Descend (hot -> cold) and ascend (cold -> hot): choosing what moves, then
 // moving it in batches, each batch one migration (migration.cc).
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "meta/schema.h"
 #include "policy/eviction.h"
@@ -12,9 +12,7 @@
 #include "store/store_impl.h"
 
 namespace aether {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 Result<double> StoreImpl::ConfigNumber(const std::string& key, double fallback) {
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT value FROM config WHERE key = ?"));
@@ -67,8 +65,8 @@ Status StoreImpl::DescendRows(const std::vector<MemoryLocation>& rows, const Mov
       int64_t row_id = 0;
       AETHER_RETURN_IF_ERROR(hot->ReadSlot(static_cast<uint64_t>(rows[i].slot), &row_id, v));
       if (row_id != rows[i].row_id)
-        return Status::Corruption(fmt::format("{}: slot {} holds row {}, the metadata says '{}' (row {})",
-                                              hot->path(), rows[i].slot, row_id, rows[i].id, rows[i].row_id));
+        return Status::Corruption(fmt::format("{}: slot {} holds row {}, the metadata says '{}' (row {})", hot->path(),
+                                              rows[i].slot, row_id, rows[i].id, rows[i].row_id));
       vectors[i - begin] = v;
     }
     Migration m;
@@ -200,9 +198,12 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
     for (const std::string& id : o.ids) {
       if (!seen.insert(id).second) continue;
       AETHER_ASSIGN_OR_RETURN(auto loc, Locate(id));
-      if (!loc) report.not_found.push_back(id);
-      else if (loc->tier != kTierCold) report.already.push_back(id);
-      else rows.push_back(*loc);
+      if (!loc)
+        report.not_found.push_back(id);
+      else if (loc->tier != kTierCold)
+        report.already.push_back(id);
+      else
+        rows.push_back(*loc);
     }
   }
   if (o.limit > 0 && rows.size() > o.limit) rows.resize(o.limit);
@@ -221,10 +222,10 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
       const size_t up = std::min<uint64_t>(rows.size(), config_.hot_capacity);
       if (up < rows.size()) {
         if (!o.queued)
-          return Status::FailedPrecondition(fmt::format(
-              "ascending {} memories needs {} hot slots, but the hot capacity is {}; raise it "
-              "(aether config STORE set hot_capacity N)",
-              rows.size(), rows.size(), config_.hot_capacity));
+          return Status::FailedPrecondition(
+              fmt::format("ascending {} memories needs {} hot slots, but the hot capacity is {}; raise it "
+                          "(aether config STORE set hot_capacity N)",
+                          rows.size(), rows.size(), config_.hot_capacity));
         std::vector<MemoryLocation> later(rows.begin() + long(up), rows.end());
         rows.resize(up);
         if (!o.dry_run) AETHER_RETURN_IF_ERROR(DeferQueued(later, "hot capacity too small", &report));
@@ -242,10 +243,10 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
       rows.resize(room);
       if (!o.dry_run) AETHER_RETURN_IF_ERROR(DeferQueued(later, "hot tier full (use --evict)", &report));
     } else {
-      return Status::FailedPrecondition(fmt::format(
-          "ascending {} memories needs {} free hot slots, but only {} of the hot capacity {} are free; "
-          "use --evict to descend the lowest-scoring memories first, or raise the hot capacity",
-          rows.size(), rows.size(), room, config_.hot_capacity));
+      return Status::FailedPrecondition(
+          fmt::format("ascending {} memories needs {} free hot slots, but only {} of the hot capacity {} are free; "
+                      "use --evict to descend the lowest-scoring memories first, or raise the hot capacity",
+                      rows.size(), rows.size(), room, config_.hot_capacity));
     }
   }
   for (const auto& r : rows)
@@ -272,10 +273,11 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
 // gone or already hot are removed.
 Status StoreImpl::LoadDueQueue(std::vector<MemoryLocation>* rows, MoveReport* report) {
   (void)report;
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare(
-      "SELECT q.row_id, m.id, m.tier, m.shard_id, m.frame_offset, m.frame_index FROM restore_queue q "
-      "LEFT JOIN memories m ON m.row_id = q.row_id WHERE q.next_attempt_ms <= ? "
-      "ORDER BY q.priority DESC, q.row_id"));
+  AETHER_ASSIGN_OR_RETURN(
+      Stmt st,
+      db_->Prepare("SELECT q.row_id, m.id, m.tier, m.shard_id, m.frame_offset, m.frame_index FROM restore_queue q "
+                   "LEFT JOIN memories m ON m.row_id = q.row_id WHERE q.next_attempt_ms <= ? "
+                   "ORDER BY q.priority DESC, q.row_id"));
   st.Bind(1, env_->NowMs());
   std::vector<int64_t> stale;
   for (;;) {
@@ -321,8 +323,10 @@ Status StoreImpl::DeferQueued(const std::vector<MemoryLocation>& rows, const std
         report->dropped.push_back(r.id);
         continue;
       }
-      upd.Bind(1, int64_t(attempts)).Bind(2, now + BackoffDelayMs(int64_t(base), int64_t(cap), attempts))
-          .Bind(3, error).Bind(4, r.row_id);
+      upd.Bind(1, int64_t(attempts))
+          .Bind(2, now + BackoffDelayMs(int64_t(base), int64_t(cap), attempts))
+          .Bind(3, error)
+          .Bind(4, r.row_id);
       AETHER_RETURN_IF_ERROR(upd.Run());
       report->deferred.push_back(r.id);
     }
@@ -336,10 +340,10 @@ Result<EnqueueReport> StoreImpl::Enqueue(const std::vector<std::string>& ids, do
   int64_t now = env_->NowMs();
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
     report = EnqueueReport();
-    AETHER_ASSIGN_OR_RETURN(
-        Stmt put, db_->Prepare("INSERT INTO restore_queue(row_id, priority, attempts, next_attempt_ms) "
-                               "VALUES(?, ?, 0, ?) ON CONFLICT(row_id) DO UPDATE SET "
-                               "priority = max(priority, excluded.priority)"));
+    AETHER_ASSIGN_OR_RETURN(Stmt put,
+                            db_->Prepare("INSERT INTO restore_queue(row_id, priority, attempts, next_attempt_ms) "
+                                         "VALUES(?, ?, 0, ?) ON CONFLICT(row_id) DO UPDATE SET "
+                                         "priority = max(priority, excluded.priority)"));
     for (const std::string& id : ids) {
       AETHER_ASSIGN_OR_RETURN(auto loc, Locate(id));
       if (!loc) {

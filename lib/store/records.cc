@@ -9,9 +9,9 @@
 namespace aether {
 
 Result<std::vector<std::optional<MemoryRecord>>> StoreImpl::Get(const std::vector<std::string>& ids) {
-  AETHER_ASSIGN_OR_RETURN(
-      Stmt st, db_->Prepare("SELECT row_id, tier, slot, shard_id, frame_offset, frame_index, importance, "
-                            "created_ms, last_access_ms, access_count, payload FROM memories WHERE id = ?"));
+  AETHER_ASSIGN_OR_RETURN(Stmt st,
+                          db_->Prepare("SELECT row_id, tier, slot, shard_id, frame_offset, frame_index, importance, "
+                                       "created_ms, last_access_ms, access_count, payload FROM memories WHERE id = ?"));
   std::vector<std::optional<MemoryRecord>> out;
   for (const std::string& id : ids) {
     st.Bind(1, id);
@@ -21,8 +21,8 @@ Result<std::vector<std::optional<MemoryRecord>>> StoreImpl::Get(const std::vecto
       out.emplace_back();
       continue;
     }
-    MemoryLocation loc{st.Int(0), id, st.Int(1), st.IsNull(2) ? -1 : st.Int(2),
-                       st.IsNull(3) ? 0 : st.Int(3), st.Int(4), st.Int(5)};
+    MemoryLocation loc{st.Int(0), id,       st.Int(1), st.IsNull(2) ? -1 : st.Int(2), st.IsNull(3) ? 0 : st.Int(3),
+                       st.Int(4), st.Int(5)};
     if (loc.tier != kTierHot && loc.tier != kTierCold) {
       st.Reset();
       return Status::Corruption(fmt::format("{}: memory '{}' (row {}) has unknown tier {} (run aether verify)",

@@ -22,6 +22,7 @@
 // needs nothing from the row. Each step is idempotent, so a crash inside the
 // loop is repaired by the next open.
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "aether/jsonl.h"
@@ -55,8 +56,8 @@ Status StoreImpl::ReplayAll() {
   AETHER_RETURN_IF_ERROR(TruncateToCommitted());
   return InTransaction(db_.get(), [&]() -> Status {
     for (const char* table : {"migration_items", "migration_targets"})
-      AETHER_RETURN_IF_ERROR(db_->Exec(std::string("DELETE FROM ") + table +
-                                       " WHERE migration_id NOT IN (SELECT id FROM migrations)"));
+      AETHER_RETURN_IF_ERROR(
+          db_->Exec(std::string("DELETE FROM ") + table + " WHERE migration_id NOT IN (SELECT id FROM migrations)"));
     return Status::Ok();
   });
 }
@@ -151,8 +152,8 @@ Status StoreImpl::CheckReplayable(const Migration& m, const std::vector<Migratio
   if (may_roll_back) {
     AETHER_ASSIGN_OR_RETURN(uint64_t committed, CommittedHotSlots());
     if (m.hot_slots_before < committed)
-      return refuse(fmt::format("a roll back would cut {} to {} slots, but committed memories use {}",
-                                layout::kHotFile, m.hot_slots_before, committed));
+      return refuse(fmt::format("a roll back would cut {} to {} slots, but committed memories use {}", layout::kHotFile,
+                                m.hot_slots_before, committed));
   }
   for (const ShardTarget& t : m.targets) {
     auto info = GetShard(t.shard_id);
@@ -174,8 +175,8 @@ Status StoreImpl::CheckReplayable(const Migration& m, const std::vector<Migratio
     if (it.tier == kTierCold) {
       bool targeted = false;
       for (const ShardTarget& t : m.targets) targeted |= t.shard_id == it.shard_id;
-      if (!targeted) return refuse(fmt::format("item '{}' goes to shard {}, which it does not append to", it.id,
-                                               it.shard_id));
+      if (!targeted)
+        return refuse(fmt::format("item '{}' goes to shard {}, which it does not append to", it.id, it.shard_id));
     } else if (it.slot < 0) {
       return refuse(fmt::format("item '{}' goes to the hot tier without a slot", it.id));
     }
@@ -230,8 +231,9 @@ Status StoreImpl::DiscardDamaged(const Migration& m, size_t items, const std::st
   }));
   replayed_.push_back({m.id, m.kind, StateName(m.state), "discarded (" + why + ")", items});
   for (const std::string& litter : UnregisteredGenerations())
-    Notice(litter + ": belongs to no committed index generation; left in place (remove it by hand once nothing "
-                    "needs it)");
+    Notice(litter +
+           ": belongs to no committed index generation; left in place (remove it by hand once nothing "
+           "needs it)");
   return Status::Ok();
 }
 

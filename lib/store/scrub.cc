@@ -57,9 +57,9 @@ Result<ScrubReport> StoreImpl::Scrub() {
   AETHER_FAULT_POINT("scrub.after_hot");
 
   // 3. shards that hold only garbage
-  AETHER_ASSIGN_OR_RETURN(
-      int64_t empty, db_->QueryInt(fmt::format("SELECT COUNT(*) FROM shards WHERE live = 0 AND file_bytes > {}",
-                                               ShardFile::kHeaderSize)));
+  AETHER_ASSIGN_OR_RETURN(int64_t empty,
+                          db_->QueryInt(fmt::format("SELECT COUNT(*) FROM shards WHERE live = 0 AND file_bytes > {}",
+                                                    ShardFile::kHeaderSize)));
   if (empty > 0) {
     Migration m;
     m.kind = "scrub";
@@ -71,9 +71,10 @@ Result<ScrubReport> StoreImpl::Scrub() {
       r.garbage_dropped += uint64_t(garbage);
       AETHER_RETURN_IF_ERROR(journal.Insert(&m, {}));
       AETHER_RETURN_IF_ERROR(journal.SetState(m, MigrationState::kCommitted));
-      return db_->Exec(fmt::format("UPDATE shards SET file_bytes = {0}, records = 0, live = 0, raw_bytes = 0 "
-                                   "WHERE live = 0 AND file_bytes > {0}",
-                                   ShardFile::kHeaderSize));
+      return db_->Exec(
+          fmt::format("UPDATE shards SET file_bytes = {0}, records = 0, live = 0, raw_bytes = 0 "
+                      "WHERE live = 0 AND file_bytes > {0}",
+                      ShardFile::kHeaderSize));
     }));
     r.shards_emptied = uint64_t(empty);
     AETHER_FAULT_POINT("scrub.after_commit");

@@ -7,6 +7,8 @@
 // so a candidate is checked against the metadata DB only when it would enter
 // a query's top k (or, from a quantized frame, when it is re-ranked): a
 // handful of point lookups per query, never a full scan.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -15,8 +17,6 @@
 #include <thread>
 #include <tuple>
 #include <unordered_map>
-
-#include <fmt/format.h>
 
 #include "aether/jsonl.h"
 #include "meta/schema.h"
@@ -34,13 +34,12 @@ class LiveChecker {
  public:
   explicit LiveChecker(Db* db) : db_(db) {}
 
-  Result<bool> IsLiveAt(int64_t row_id, int64_t tier, int64_t slot, int64_t shard_id,
-                        int64_t frame_offset, int64_t frame_index) {
+  Result<bool> IsLiveAt(int64_t row_id, int64_t tier, int64_t slot, int64_t shard_id, int64_t frame_offset,
+                        int64_t frame_index) {
     AETHER_ASSIGN_OR_RETURN(const MemoryLocation* loc, Lookup(row_id));
     if (loc == nullptr || loc->tier != tier) return false;
     if (tier == kTierHot) return loc->slot == slot;
-    return loc->shard_id == shard_id && loc->frame_offset == frame_offset &&
-           loc->frame_index == frame_index;
+    return loc->shard_id == shard_id && loc->frame_offset == frame_offset && loc->frame_index == frame_index;
   }
 
   Result<const MemoryLocation*> Lookup(int64_t row_id) {
@@ -55,8 +54,13 @@ class LiveChecker {
     AETHER_ASSIGN_OR_RETURN(bool row, stmt_->Step());
     std::optional<MemoryLocation> loc;
     if (row)
-      loc = MemoryLocation{row_id, stmt_->Text(0), stmt_->Int(1), stmt_->IsNull(2) ? -1 : stmt_->Int(2),
-                           stmt_->IsNull(3) ? 0 : stmt_->Int(3), stmt_->Int(4), stmt_->Int(5)};
+      loc = MemoryLocation{row_id,
+                           stmt_->Text(0),
+                           stmt_->Int(1),
+                           stmt_->IsNull(2) ? -1 : stmt_->Int(2),
+                           stmt_->IsNull(3) ? 0 : stmt_->Int(3),
+                           stmt_->Int(4),
+                           stmt_->Int(5)};
     stmt_->Reset();
     auto& slot = cache_[row_id];
     slot = std::move(loc);
@@ -71,8 +75,8 @@ class LiveChecker {
 
 }  // namespace
 
-Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
-    const std::vector<std::vector<float>>& queries, const SearchOptions& options) {
+Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(const std::vector<std::vector<float>>& queries,
+                                                              const SearchOptions& options) {
   Result<std::vector<std::vector<SearchHit>>> out = Status::Internal("search did not run");
   AETHER_RETURN_IF_ERROR(InReadTransaction(db_.get(), [&]() -> Status {
     out = SearchSnapshot(queries, options);
@@ -81,8 +85,8 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(
   return out;
 }
 
-Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
-    const std::vector<std::vector<float>>& queries, const SearchOptions& options) {
+Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(const std::vector<std::vector<float>>& queries,
+                                                                      const SearchOptions& options) {
   const uint32_t dim = config_.dim;
   const Metric metric = config_.metric;
   std::vector<PreparedQuery> prepared;
@@ -118,8 +122,8 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
     // cannot read a live memory fails rather than answers without it.
     AETHER_ASSIGN_OR_RETURN(uint64_t committed, HotSlotsInUse());
     if (slots < committed)
-      return Status::Corruption(fmt::format("{}: holds {} slots, but committed memories use {} (truncated?)",
-                                            hot->path(), slots, committed));
+      return Status::Corruption(
+          fmt::format("{}: holds {} slots, but committed memories use {} (truncated?)", hot->path(), slots, committed));
     // A large batch checks liveness against the whole hot tier read at once
     // (one index scan, no lock in the workers); a small one looks up only
     // the rows that would enter a top k.
@@ -255,8 +259,8 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
         AETHER_ASSIGN_OR_RETURN(is_free, IsFreeSlot(s));
       }
       if (!is_free)
-        return Status::Corruption(fmt::format("{}: slot {} at offset {}: checksum mismatch", hot->path(), s,
-                                              SlotFile::SlotOffset(dim, s)));
+        return Status::Corruption(
+            fmt::format("{}: slot {} at offset {}: checksum mismatch", hot->path(), s, SlotFile::SlotOffset(dim, s)));
       sc.checked[i] = 2;
     }
     // Offers row i (exact distance d) to query q, checking liveness once.
@@ -358,7 +362,8 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
           // Offers row i at distance d to query q.
           auto offer_row = [&](uint32_t q, uint32_t i, float d) -> Status {
             if (f.approximate) {
-              if (!approx_tops[q].Admits(Candidate{d, sc.placed[i] >= 0 ? sc.placed[i] : INT64_MAX})) return Status::Ok();
+              if (!approx_tops[q].Admits(Candidate{d, sc.placed[i] >= 0 ? sc.placed[i] : INT64_MAX}))
+                return Status::Ok();
               if (sc.placed[i] < 0) {
                 sc.placed[i] = int64_t(t) << 48 | int64_t(places[t].size());
                 places[t].push_back(FramePlace{f.row_ids[i], info.shard_id, int64_t(offset), i});
@@ -370,7 +375,8 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
             if (!exact_tops[q].Admits(c)) return Status::Ok();
             if (sc.checked[i] == 0) {
               std::lock_guard<std::mutex> l(live_mu);
-              AETHER_ASSIGN_OR_RETURN(bool ok, live.IsLiveAt(f.row_ids[i], kTierCold, -1, info.shard_id, int64_t(offset), i));
+              AETHER_ASSIGN_OR_RETURN(bool ok,
+                                      live.IsLiveAt(f.row_ids[i], kTierCold, -1, info.shard_id, int64_t(offset), i));
               sc.checked[i] = ok ? 1 : 2;
             }
             if (sc.checked[i] == 1) exact_tops[q].Push(c);
@@ -482,7 +488,8 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
         const FramePlace& p = place(uniq[begin]);
         std::unique_ptr<ShardFile>& file = files[p.shard_id];
         if (!file) {
-          auto info = std::find_if(shards.begin(), shards.end(), [&](const ShardInfo& s) { return s.shard_id == p.shard_id; });
+          auto info =
+              std::find_if(shards.begin(), shards.end(), [&](const ShardInfo& s) { return s.shard_id == p.shard_id; });
           if (info == shards.end()) return Status::Internal("re-rank candidate in an unknown shard");
           AETHER_ASSIGN_OR_RETURN(file, OpenShard(*info, false));
         }
@@ -511,7 +518,8 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
     for (size_t q = 0; q < queries.size(); ++q)
       for (int64_t tag : cand[q]) {
         const size_t i = pos[tag];
-        if (alive[i]) tops[q].Push(Candidate{Distance(metric, prepared[q], exact.data() + i * dim, dim), place(tag).row_id});
+        if (alive[i])
+          tops[q].Push(Candidate{Distance(metric, prepared[q], exact.data() + i * dim, dim), place(tag).row_id});
       }
   }
 
@@ -538,8 +546,7 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
         AETHER_ASSIGN_OR_RETURN(bool row, payload_stmt->Step());
         if (row && !payload_stmt->IsNull(0)) hit.payload_json = payload_stmt->Text(0);
         payload_stmt->Reset();
-        if (!hit.payload_json.empty() && !ValidPayload(hit.payload_json))
-          return PayloadCorruption(hit.id, c.row_id);
+        if (!hit.payload_json.empty() && !ValidPayload(hit.payload_json)) return PayloadCorruption(hit.id, c.row_id);
       }
       if (options.explain) {
         AETHER_ASSIGN_OR_RETURN(auto a, AccessStatsOf(c.row_id));
@@ -553,8 +560,7 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchSnapshot(
   return results;
 }
 
-Status StoreImpl::Touch(const std::vector<int64_t>& row_ids,
-                        const std::vector<std::pair<int64_t, double>>& restore) {
+Status StoreImpl::Touch(const std::vector<int64_t>& row_ids, const std::vector<std::pair<int64_t, double>>& restore) {
   if (row_ids.empty() && restore.empty()) return Status::Ok();
   AETHER_RETURN_IF_ERROR(EnsureExclusive());
   AETHER_RETURN_IF_ERROR(QueueRestores(restore));

@@ -20,20 +20,21 @@ Result<StoreStats> StoreImpl::Stats() {
   s.hot_count = uint64_t(hot);
   s.cold_count = uint64_t(cold);
   AETHER_ASSIGN_OR_RETURN(s.hot_bytes, env_->FileSize(Path(layout::kHotFile)));
-  s.hot_slots = s.hot_bytes < SlotFile::kHeaderSize ? 0
-                : (s.hot_bytes - SlotFile::kHeaderSize) / SlotFile::SlotSize(config_.dim);
+  s.hot_slots =
+      s.hot_bytes < SlotFile::kHeaderSize ? 0 : (s.hot_bytes - SlotFile::kHeaderSize) / SlotFile::SlotSize(config_.dim);
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, AllShards());
   std::vector<uint64_t> sizes;
   for (const ShardInfo& sh : shards) {
-    if (sh.generation > 0) sizes.push_back(sh.live);
-    else s.staging_records += sh.live;
+    if (sh.generation > 0)
+      sizes.push_back(sh.live);
+    else
+      s.staging_records += sh.live;
     AETHER_ASSIGN_OR_RETURN(uint64_t bytes, env_->FileSize(Path(sh.path)));
     s.cold_bytes += bytes;
     s.cold_raw_bytes += sh.raw_bytes;
     uint64_t dead = sh.records - sh.live;
     s.cold_garbage_records += dead;
-    if (sh.records > 0)
-      s.cold_garbage_bytes += (sh.file_bytes - ShardFile::kHeaderSize) * dead / sh.records;
+    if (sh.records > 0) s.cold_garbage_bytes += (sh.file_bytes - ShardFile::kHeaderSize) * dead / sh.records;
   }
   std::sort(sizes.begin(), sizes.end());
   s.partitions = sizes.size();

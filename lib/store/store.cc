@@ -2,11 +2,10 @@
 // operations share: shard rows, memory locations, file handles.
 #include "aether/store.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
-
-#include <fmt/format.h>
 
 #include "meta/schema.h"
 #include "store/layout.h"
@@ -37,18 +36,17 @@ Status BuildStore(Env* env, const std::string& tmp, const StoreConfig& config) {
   AETHER_RETURN_IF_ERROR(env->CreateDir(tmp + "/" + layout::kColdDir));
   AETHER_RETURN_IF_ERROR(env->CreateDir(tmp + "/" + layout::kIndexDir));
   AETHER_RETURN_IF_ERROR(SlotFile::Create(env, tmp + "/" + layout::kHotFile, config.dim));
-  AETHER_RETURN_IF_ERROR(ShardFile::Create(env, tmp + "/" + layout::kStagingShard, config.dim, 0,
-                                           kStagingPartition));
+  AETHER_RETURN_IF_ERROR(ShardFile::Create(env, tmp + "/" + layout::kStagingShard, config.dim, 0, kStagingPartition));
   for (const char* lock_file : {layout::kLockFile, layout::kWriterLockFile, layout::kGateLockFile}) {
     AETHER_ASSIGN_OR_RETURN(auto lock, env->Open(tmp + "/" + lock_file, OpenMode::kCreate));
   }
   {
     AETHER_ASSIGN_OR_RETURN(auto db, Db::Open(tmp + "/" + layout::kDbFile, true, false));
     AETHER_RETURN_IF_ERROR(CreateSchema(db.get(), config, Store::FormatVersionFor(config.codec), env->NowMs()));
-    AETHER_RETURN_IF_ERROR(db->Exec(fmt::format(
-        "INSERT INTO shards(shard_id, path, generation, partition, file_bytes, records, live, "
-        "raw_bytes) VALUES({}, '{}', 0, NULL, {}, 0, 0, 0)",
-        layout::kStagingShardId, layout::kStagingShard, ShardFile::kHeaderSize)));
+    AETHER_RETURN_IF_ERROR(
+        db->Exec(fmt::format("INSERT INTO shards(shard_id, path, generation, partition, file_bytes, records, live, "
+                             "raw_bytes) VALUES({}, '{}', 0, NULL, {}, 0, 0, 0)",
+                             layout::kStagingShardId, layout::kStagingShard, ShardFile::kHeaderSize)));
     AETHER_RETURN_IF_ERROR(db->Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
   }  // closing the only connection checkpoints the WAL into meta.db
   AETHER_RETURN_IF_ERROR(env->SyncDir(tmp + "/" + layout::kColdDir));
@@ -61,8 +59,7 @@ Status BuildStore(Env* env, const std::string& tmp, const StoreConfig& config) {
 // directories only. Anything else (a link anywhere on the way, a directory
 // where a file belongs, an entry nobody expects) is left in place and
 // described in *notice. A missing name is fine.
-Status RemoveOwned(Env* env, const std::string& root, const std::string& rel, bool directory,
-                   std::string* notice) {
+Status RemoveOwned(Env* env, const std::string& root, const std::string& rel, bool directory, std::string* notice) {
   size_t slash = 0;
   while ((slash = rel.find('/', slash)) != std::string::npos) {
     const std::string parent = rel.substr(0, slash++);
@@ -86,8 +83,8 @@ Status RemoveOwned(Env* env, const std::string& root, const std::string& rel, bo
     *notice = rel + ": holds entries aether did not make (" + list + "); left in place";
     return Status::Ok();
   }
-  *notice = rel + ": " + (t == FileType::kSymlink ? "a symbolic link" : "not what aether made there") +
-            "; left in place";
+  *notice =
+      rel + ": " + (t == FileType::kSymlink ? "a symbolic link" : "not what aether made there") + "; left in place";
   return Status::Ok();
 }
 
@@ -115,8 +112,7 @@ Status StoreImpl::Create(const std::string& raw_path, const StoreConfig& config,
     if (Store::LooksLikeStore(path, env)) return Status::AlreadyExists(path + ": already an aether store");
     if (!env->IsDirectory(path)) return Status::AlreadyExists(path + ": exists and is not a directory");
     AETHER_ASSIGN_OR_RETURN(auto entries, env->ListDir(path));
-    if (!entries.empty())
-      return Status::AlreadyExists(path + ": directory is not empty and is not an aether store");
+    if (!entries.empty()) return Status::AlreadyExists(path + ": directory is not empty and is not an aether store");
   }
   std::string tmp = Parent(path) + "/." + Base(path) + ".aether-init." + std::to_string(getpid());
   RemoveStoreTree(env, tmp);  // an earlier init of this pid that died
@@ -128,9 +124,10 @@ Status StoreImpl::Create(const std::string& raw_path, const StoreConfig& config,
 }
 
 Status PayloadCorruption(const std::string& id, int64_t row_id) {
-  return Status::Corruption(fmt::format("{}: memory '{}' (row {}): its stored payload is not valid JSON (run aether "
-                                        "verify)",
-                                        layout::kDbFile, id, row_id));
+  return Status::Corruption(
+      fmt::format("{}: memory '{}' (row {}): its stored payload is not valid JSON (run aether "
+                  "verify)",
+                  layout::kDbFile, id, row_id));
 }
 
 Status StoreImpl::RemoveOwnedFile(const std::string& rel) {
@@ -165,8 +162,8 @@ Result<ShardInfo> StoreImpl::GetShard(int64_t shard_id) {
   st.Bind(1, shard_id);
   AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return Status::Corruption(fmt::format("{}: shard {} is not registered", db_->path(), shard_id));
-  return ShardInfo{st.Int(0), st.Text(1), st.Int(2), uint64_t(st.Int(3)), uint64_t(st.Int(4)),
-                   uint64_t(st.Int(5)), uint64_t(st.Int(6))};
+  return ShardInfo{st.Int(0),           st.Text(1),          st.Int(2),          uint64_t(st.Int(3)),
+                   uint64_t(st.Int(4)), uint64_t(st.Int(5)), uint64_t(st.Int(6))};
 }
 
 Result<std::vector<ShardInfo>> StoreImpl::AllShards() {
@@ -184,12 +181,12 @@ Result<std::vector<ShardInfo>> StoreImpl::AllShards() {
 
 Result<std::optional<MemoryLocation>> StoreImpl::Locate(const std::string& id) {
   AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT row_id, tier, slot, shard_id, frame_offset, "
-                                                          "frame_index FROM memories WHERE id = ?"));
+                                                           "frame_index FROM memories WHERE id = ?"));
   st->Bind(1, id);
   AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return std::optional<MemoryLocation>();
-  MemoryLocation loc{st->Int(0), id, st->Int(1), st->IsNull(2) ? -1 : st->Int(2),
-                     st->IsNull(3) ? 0 : st->Int(3), st->Int(4), st->Int(5)};
+  MemoryLocation loc{st->Int(0), id,        st->Int(1), st->IsNull(2) ? -1 : st->Int(2), st->IsNull(3) ? 0 : st->Int(3),
+                     st->Int(4), st->Int(5)};
   return std::optional<MemoryLocation>(loc);
 }
 
@@ -208,8 +205,8 @@ Status StoreImpl::ReadVector(const MemoryLocation& loc, std::vector<float>* out)
     int64_t row_id = 0;
     AETHER_RETURN_IF_ERROR(hot->ReadSlot(static_cast<uint64_t>(loc.slot), &row_id, out->data()));
     if (row_id != loc.row_id)
-      return Status::Corruption(fmt::format("{}: slot {} holds row {}, the metadata says row {} ('{}')",
-                                            hot->path(), loc.slot, row_id, loc.row_id, loc.id));
+      return Status::Corruption(fmt::format("{}: slot {} holds row {}, the metadata says row {} ('{}')", hot->path(),
+                                            loc.slot, row_id, loc.row_id, loc.id));
     return Status::Ok();
   }
   AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(loc.shard_id));
@@ -217,8 +214,8 @@ Status StoreImpl::ReadVector(const MemoryLocation& loc, std::vector<float>* out)
   DecodedFrame frame;
   AETHER_RETURN_IF_ERROR(shard->ReadFrame(static_cast<uint64_t>(loc.frame_offset), &frame));
   if (loc.frame_index >= frame.count || frame.row_ids[loc.frame_index] != loc.row_id)
-    return Status::Corruption(fmt::format("{}: frame at offset {} does not hold row {} ('{}')",
-                                          shard->path(), loc.frame_offset, loc.row_id, loc.id));
+    return Status::Corruption(fmt::format("{}: frame at offset {} does not hold row {} ('{}')", shard->path(),
+                                          loc.frame_offset, loc.row_id, loc.id));
   std::copy(frame.vector(uint32_t(loc.frame_index)), frame.vector(uint32_t(loc.frame_index)) + config_.dim,
             out->begin());
   return Status::Ok();
@@ -226,7 +223,7 @@ Status StoreImpl::ReadVector(const MemoryLocation& loc, std::vector<float>* out)
 
 Result<std::optional<MemoryLocation>> StoreImpl::LocateRow(int64_t row_id) {
   AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT id, tier, slot, shard_id, frame_offset, "
-                                                          "frame_index FROM memories WHERE row_id = ?"));
+                                                           "frame_index FROM memories WHERE row_id = ?"));
   st->Bind(1, row_id);
   AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return std::optional<MemoryLocation>();
@@ -236,7 +233,7 @@ Result<std::optional<MemoryLocation>> StoreImpl::LocateRow(int64_t row_id) {
 
 Result<std::optional<AccessStats>> StoreImpl::AccessStatsOf(int64_t row_id) {
   AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT last_access_ms, access_count, importance "
-                                                          "FROM memories WHERE row_id = ?"));
+                                                           "FROM memories WHERE row_id = ?"));
   st->Bind(1, row_id);
   AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return std::optional<AccessStats>();
@@ -299,9 +296,7 @@ Result<IngestBatchResult> Store::IngestBatch(const std::vector<Record>& batch, D
   return impl_->IngestBatch(batch, policy);
 }
 Result<bool> Store::Contains(const std::string& id) { return impl_->Contains(id); }
-Result<std::vector<bool>> Store::ContainsEach(const std::vector<std::string>& ids) {
-  return impl_->ContainsEach(ids);
-}
+Result<std::vector<bool>> Store::ContainsEach(const std::vector<std::string>& ids) { return impl_->ContainsEach(ids); }
 Result<std::vector<std::vector<SearchHit>>> Store::Search(const std::vector<std::vector<float>>& queries,
                                                           const SearchOptions& options) {
   return impl_->Search(queries, options);

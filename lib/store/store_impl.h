@@ -108,7 +108,7 @@ class StoreImpl {
   // The search itself, inside the read transaction Search opens: one
   // snapshot for every lookup, one lock round trip instead of one per row.
   Result<std::vector<std::vector<SearchHit>>> SearchSnapshot(const std::vector<std::vector<float>>& queries,
-                                                     const SearchOptions& options);
+                                                             const SearchOptions& options);
   Status Touch(const std::vector<int64_t>& row_ids, const std::vector<std::pair<int64_t, double>>& restore);
 
   // records.cc
@@ -159,10 +159,10 @@ class StoreImpl {
   std::optional<IndexView> index_;
   std::unique_ptr<Db> db_;
   std::vector<ReplayAction> replayed_;
-  Status deferred_recovery_;  // a reader could not replay (disk full, I/O error)
-  bool discard_damaged_ = false;      // OpenOptions::discard_damaged_journal
-  bool writable_ = true;              // this process may write the store's files
-  std::vector<std::string> notices_;  // things left in place, for the caller to report
+  Status deferred_recovery_;                           // a reader could not replay (disk full, I/O error)
+  bool discard_damaged_ = false;                       // OpenOptions::discard_damaged_journal
+  bool writable_ = true;                               // this process may write the store's files
+  std::vector<std::string> notices_;                   // things left in place, for the caller to report
   std::function<void(const std::string&)> on_notice_;  // OpenOptions::on_notice
   void Notice(const std::string& text) {
     notices_.push_back(text);
@@ -180,8 +180,7 @@ class StoreImpl {
   // vector), sets their destinations in `shard`, and records the append as
   // one of m's targets and w's frames.
   Status BuildFrames(std::vector<MigrationItem>* items, const std::vector<size_t>& which,
-                     const std::vector<const float*>& vectors, const ShardInfo& shard, Migration* m,
-                     PendingWrites* w);
+                     const std::vector<const float*>& vectors, const ShardInfo& shard, Migration* m, PendingWrites* w);
   // replay.cc
   Status ReplayOne(Migration* m);
   Status ReplayAll();
@@ -209,12 +208,11 @@ class StoreImpl {
   // move.cc helpers.
  public:
   Result<double> ConfigNumber(const std::string& key, double fallback);
+
  private:
   Result<std::vector<std::pair<double, MemoryLocation>>> HotByScore();
-  Status DescendRows(const std::vector<MemoryLocation>& rows, const MoveOptions& o, MoveReport* report,
-                     uint64_t total);
-  Status AscendRows(const std::vector<MemoryLocation>& rows, const MoveOptions& o, MoveReport* report,
-                    uint64_t total);
+  Status DescendRows(const std::vector<MemoryLocation>& rows, const MoveOptions& o, MoveReport* report, uint64_t total);
+  Status AscendRows(const std::vector<MemoryLocation>& rows, const MoveOptions& o, MoveReport* report, uint64_t total);
   Status LoadDueQueue(std::vector<MemoryLocation>* rows, MoveReport* report);
   Status DeferQueued(const std::vector<MemoryLocation>& rows, const std::string& error, MoveReport* report);
   // In the caller's transaction: the memory's place is released and its row

@@ -1,7 +1,7 @@
 // The one open path every command takes: lock, config, journal replay.
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "aether/store.h"
 #include "env/fault_point.h"
@@ -11,8 +11,7 @@
 
 namespace aether {
 
-Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path,
-                                                   const OpenOptions& opt) {
+Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, const OpenOptions& opt) {
   auto impl = std::make_unique<StoreImpl>();
   impl->env_ = opt.env ? opt.env : Env::Default();
   impl->dir_ = path;
@@ -27,26 +26,26 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path,
 
   // A store this user may only read: readers read it (locks and the DB are
   // opened read-only), writers stop here with a clear error.
-  impl->writable_ = env->Writable(path) && env->Writable(impl->Path(layout::kDbFile)) &&
-                    env->Writable(impl->Path(layout::kHotFile));
+  impl->writable_ =
+      env->Writable(path) && env->Writable(impl->Path(layout::kDbFile)) && env->Writable(impl->Path(layout::kHotFile));
   if (opt.access == AccessMode::kWrite && !impl->writable_)
-    return Status::PermissionDenied(path + ": this user may not write this store (no write permission on it or its "
-                                           "files); commands that only read (search --no-touch, get, stats, verify) "
-                                           "still work");
+    return Status::PermissionDenied(path +
+                                    ": this user may not write this store (no write permission on it or its "
+                                    "files); commands that only read (search --no-touch, get, stats, verify) "
+                                    "still work");
 
   // Locks (format-spec/README.md, "Concurrency"): writers hold WRITER for
   // the whole run and LOCK exclusively (a rebuild only shares LOCK while it
   // builds); readers share LOCK.
   if (opt.access == AccessMode::kWrite) {
-    AETHER_ASSIGN_OR_RETURN(impl->writer_lock_, env->Lock(impl->Path(layout::kWriterLockFile),
-                                                          LockMode::kExclusive, opt.wait_seconds));
+    AETHER_ASSIGN_OR_RETURN(impl->writer_lock_,
+                            env->Lock(impl->Path(layout::kWriterLockFile), LockMode::kExclusive, opt.wait_seconds));
   }
   LockMode mode = opt.access == AccessMode::kWrite ? LockMode::kExclusive : LockMode::kShared;
   AETHER_RETURN_IF_ERROR(impl->SetLockMode(mode));
   AETHER_ASSIGN_OR_RETURN(impl->db_, Db::Open(impl->Path(layout::kDbFile), /*create=*/false,
                                               /*reader=*/opt.access == AccessMode::kRead));
-  AETHER_ASSIGN_OR_RETURN(impl->config_,
-                          LoadConfig(impl->db_.get(), Store::kFormatVersion, &impl->format_version_));
+  AETHER_ASSIGN_OR_RETURN(impl->config_, LoadConfig(impl->db_.get(), Store::kFormatVersion, &impl->format_version_));
 
   AETHER_ASSIGN_OR_RETURN(int64_t pending, impl->db_->QueryInt("SELECT COUNT(*) FROM migrations"));
   if (mode == LockMode::kExclusive) {
@@ -58,8 +57,9 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path,
   }
   if (pending == 0) return impl;
   if (!impl->writable_) {  // a dead writer's migration waits for a user who may replay it
-    impl->deferred_recovery_ = Status::PermissionDenied(path + ": migrations wait to be replayed, and this user "
-                                                               "may not write the store");
+    impl->deferred_recovery_ = Status::PermissionDenied(path +
+                                                        ": migrations wait to be replayed, and this user "
+                                                        "may not write the store");
     return impl;
   }
   // A reader found a journal row. If a live writer holds WRITER (a rebuild in
@@ -79,8 +79,7 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path,
     // cannot finish the recovery now (disk full, I/O error, no write
     // permission, a damaged journal row) still reads. The next writer replays
     // or reports.
-    if (s.code() != Code::kIOError && s.code() != Code::kCorruption && s.code() != Code::kPermissionDenied)
-      return s;
+    if (s.code() != Code::kIOError && s.code() != Code::kCorruption && s.code() != Code::kPermissionDenied) return s;
     impl->deferred_recovery_ = s;
   }
   AETHER_RETURN_IF_ERROR(impl->SetLockMode(LockMode::kShared));
@@ -96,8 +95,8 @@ Status StoreImpl::SetLockMode(LockMode mode, double wait_seconds) {
   lock_.reset();  // flock conversion is not atomic anyway; WRITER keeps writers out
   double wait = wait_seconds < 0 ? wait_seconds_ : wait_seconds;
   // Readers hold GATE for microseconds; ride over that even with --wait 0.
-  AETHER_ASSIGN_OR_RETURN(auto gate, env_->Lock(Path(layout::kGateLockFile), LockMode::kExclusive,
-                                                std::max(wait, 0.25)));
+  AETHER_ASSIGN_OR_RETURN(auto gate,
+                          env_->Lock(Path(layout::kGateLockFile), LockMode::kExclusive, std::max(wait, 0.25)));
   AETHER_ASSIGN_OR_RETURN(lock_, env_->Lock(Path(layout::kLockFile), mode, wait));
   return Status::Ok();
 }
@@ -113,8 +112,8 @@ Status StoreImpl::EnsureExclusive() {
     // Lock order is WRITER, then LOCK: never wait for WRITER while holding
     // LOCK, or a rebuild waiting for LOCK and this process would deadlock.
     lock_.reset();
-    AETHER_ASSIGN_OR_RETURN(writer_lock_, env_->Lock(Path(layout::kWriterLockFile), LockMode::kExclusive,
-                                                     wait_seconds_));
+    AETHER_ASSIGN_OR_RETURN(writer_lock_,
+                            env_->Lock(Path(layout::kWriterLockFile), LockMode::kExclusive, wait_seconds_));
   }
   AETHER_RETURN_IF_ERROR(SetLockMode(LockMode::kExclusive));
   access_ = AccessMode::kWrite;

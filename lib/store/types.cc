@@ -1,7 +1,7 @@
 // Names of the public enums, and Status formatting.
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "aether/options.h"
 #include "aether/status.h"
@@ -10,18 +10,30 @@ namespace aether {
 
 const char* CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "OK";
-    case Code::kNotFound: return "NotFound";
-    case Code::kInvalidArgument: return "InvalidArgument";
-    case Code::kBadInput: return "BadInput";
-    case Code::kBusy: return "Busy";
-    case Code::kCorruption: return "Corruption";
-    case Code::kIOError: return "IOError";
-    case Code::kNotSupported: return "NotSupported";
-    case Code::kAlreadyExists: return "AlreadyExists";
-    case Code::kFailedPrecondition: return "FailedPrecondition";
-    case Code::kPermissionDenied: return "PermissionDenied";
-    case Code::kInternal: return "Internal";
+    case Code::kOk:
+      return "OK";
+    case Code::kNotFound:
+      return "NotFound";
+    case Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Code::kBadInput:
+      return "BadInput";
+    case Code::kBusy:
+      return "Busy";
+    case Code::kCorruption:
+      return "Corruption";
+    case Code::kIOError:
+      return "IOError";
+    case Code::kNotSupported:
+      return "NotSupported";
+    case Code::kAlreadyExists:
+      return "AlreadyExists";
+    case Code::kFailedPrecondition:
+      return "FailedPrecondition";
+    case Code::kPermissionDenied:
+      return "PermissionDenied";
+    case Code::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }
@@ -48,37 +60,53 @@ std::string VectorProblem(const float* v, size_t n, Metric metric, const std::fu
 
 const char* MetricName(Metric m) {
   switch (m) {
-    case Metric::kL2: return "l2";
-    case Metric::kCosine: return "cosine";
-    case Metric::kInnerProduct: return "ip";
+    case Metric::kL2:
+      return "l2";
+    case Metric::kCosine:
+      return "cosine";
+    case Metric::kInnerProduct:
+      return "ip";
   }
   return "unknown";
 }
 
 bool ParseMetric(const std::string& name, Metric* out) {
-  if (name == "l2") *out = Metric::kL2;
-  else if (name == "cosine") *out = Metric::kCosine;
-  else if (name == "ip") *out = Metric::kInnerProduct;
-  else return false;
+  if (name == "l2")
+    *out = Metric::kL2;
+  else if (name == "cosine")
+    *out = Metric::kCosine;
+  else if (name == "ip")
+    *out = Metric::kInnerProduct;
+  else
+    return false;
   return true;
 }
 
 const char* ColdCodecName(ColdCodec c) {
   switch (c) {
-    case ColdCodec::kZstd: return "zstd";
-    case ColdCodec::kZstdShuffle: return "zstd-shuffle";
-    case ColdCodec::kFloat16: return "float16";
-    case ColdCodec::kSq8: return "sq8";
+    case ColdCodec::kZstd:
+      return "zstd";
+    case ColdCodec::kZstdShuffle:
+      return "zstd-shuffle";
+    case ColdCodec::kFloat16:
+      return "float16";
+    case ColdCodec::kSq8:
+      return "sq8";
   }
   return "?";
 }
 
 bool ParseColdCodec(const std::string& name, ColdCodec* out) {
-  if (name == "zstd") *out = ColdCodec::kZstd;
-  else if (name == "zstd-shuffle") *out = ColdCodec::kZstdShuffle;
-  else if (name == "float16") *out = ColdCodec::kFloat16;
-  else if (name == "sq8") *out = ColdCodec::kSq8;
-  else return false;
+  if (name == "zstd")
+    *out = ColdCodec::kZstd;
+  else if (name == "zstd-shuffle")
+    *out = ColdCodec::kZstdShuffle;
+  else if (name == "float16")
+    *out = ColdCodec::kFloat16;
+  else if (name == "sq8")
+    *out = ColdCodec::kSq8;
+  else
+    return false;
   return true;
 }
 

@@ -5,10 +5,10 @@
 //      hold the right row id;
 //   4. each shard: header, every committed frame's CRC, each live record
 //      found exactly where the DB says, garbage counted, counters match.
+#include <fmt/format.h>
+
 #include <map>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "aether/jsonl.h"
 #include "meta/schema.h"
@@ -39,8 +39,8 @@ std::string MemoryRowProblem(const Stmt& st) {
   if (!is_int(2) || (st.Int(2) != kTierHot && st.Int(2) != kTierCold)) return "bad tier";
   if (st.Int(2) == kTierHot && (!is_int(3) || st.Int(3) < 0 || !st.IsNull(4)))
     return "a hot memory needs a slot and no shard";
-  if (st.Int(2) == kTierCold && (!st.IsNull(3) || !is_int(4) || !is_int(5) || !is_int(6) || st.Int(5) < 0 ||
-                                 st.Int(6) < 0))
+  if (st.Int(2) == kTierCold &&
+      (!st.IsNull(3) || !is_int(4) || !is_int(5) || !is_int(6) || st.Int(5) < 0 || st.Int(6) < 0))
     return "a cold memory needs a shard, a frame offset and an index, and no slot";
   const double importance = st.Double(7);
   if ((!is_int(7) && st.TypeOf(7) != T::kFloat) || !(importance >= 0 && importance <= 1)) return "bad importance";
@@ -100,7 +100,8 @@ Result<VerifyReport> StoreImpl::Verify(const ProgressFn& progress) {
       r.tier = -1;  // reported; not looked for in the files
     }
     if (r.tier == kTierHot) {
-      if (r.slot < 0) problem(fmt::format("memory '{}' is hot but has no slot", r.id));
+      if (r.slot < 0)
+        problem(fmt::format("memory '{}' is hot but has no slot", r.id));
       else if (!slot_owner.emplace(r.slot, row_id).second)
         problem(fmt::format("memory '{}' shares hot slot {} with row {}", r.id, r.slot, slot_owner[r.slot]));
     } else if (r.tier == kTierCold) {
@@ -153,11 +154,13 @@ Result<VerifyReport> StoreImpl::Verify(const ProgressFn& progress) {
       int64_t row_id = 0;
       Status read = (*hot)->ReadSlot(s, &row_id, vec.data());
       rep.bytes_checked += SlotFile::SlotSize(config_.dim);
-      if (!read.ok()) problem(read.message() + " (memory '" + r.id + "')");
+      if (!read.ok())
+        problem(read.message() + " (memory '" + r.id + "')");
       else if (row_id != owner->second)
-        problem(fmt::format("{}: slot {} holds row {}, but memory '{}' is row {}", layout::kHotFile, s, row_id,
-                            r.id, owner->second));
-      else r.found = true;
+        problem(fmt::format("{}: slot {} holds row {}, but memory '{}' is row {}", layout::kHotFile, s, row_id, r.id,
+                            owner->second));
+      else
+        r.found = true;
       if ((s & 4095) == 4095) report();
     }
     for (int64_t s : free_slots)
@@ -193,8 +196,8 @@ Result<VerifyReport> StoreImpl::Verify(const ProgressFn& progress) {
     rep.bytes_checked += std::min(size, info.file_bytes);
     report();
     if (scanned.ok() && (records != info.records || live != info.live))
-      problem(fmt::format("{}: holds {} records ({} live), the metadata says {} ({} live)", info.path, records,
-                          live, info.records, info.live));
+      problem(fmt::format("{}: holds {} records ({} live), the metadata says {} ({} live)", info.path, records, live,
+                          info.records, info.live));
   }
   // 5. the current index generation's centroids
   if (auto index = CurrentIndex(); !index.ok()) problem(index.status().message());

@@ -1,12 +1,10 @@
 // Every bad input gets file:line, a reason and a distinct exit code, and
 // what was committed before it stays.
 #include <doctest/doctest.h>
-
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <sys/file.h>
 #include <unistd.h>
-
-#include <sqlite3.h>
 
 #include <nlohmann/json.hpp>
 
@@ -41,7 +39,8 @@ TEST_CASE("each bad line stops ingest with file:line and reason, keeping earlier
       {"missing vector", R"({"id":"c"})", "missing field \"vector\""},
       {"wrong dimension", R"({"id":"c","vector":[1,2]})", "vector has 2 values, store dimension is 3"},
       {"empty id", R"({"id":"","vector":[1,2,3]})", "id is empty"},
-      {"over-long id", "{\"id\":\"" + std::string(2000, 'x') + "\",\"vector\":[1,2,3]}", "id is 2000 bytes, the limit is 1024"},
+      {"over-long id", "{\"id\":\"" + std::string(2000, 'x') + "\",\"vector\":[1,2,3]}",
+       "id is 2000 bytes, the limit is 1024"},
       {"invalid UTF-8", "{\"id\":\"c\xc3\x28\",\"vector\":[1,2,3]}", "invalid UTF-8"},
       {"line too long", "{\"id\":\"c\",\"vector\":[1,2,3],\"payload\":\"" + std::string(5000, 'p') + "\"}",
        "line is longer than 4000 bytes"},
@@ -75,16 +74,22 @@ TEST_CASE("each bad line stops ingest with file:line and reason, keeping earlier
 TEST_CASE("duplicate ids: error by default, skip or replace on request") {
   TempDir dir;
   std::string store = dir / "s";
-  REQUIRE(Aether({"ingest", store}, R"({"id":"x","vector":[1,1]})" "\n").exit_code == 0);
-  auto err = Aether({"ingest", store}, R"({"id":"x","vector":[2,2]})" "\n");
+  REQUIRE(Aether({"ingest", store}, R"({"id":"x","vector":[1,1]})"
+                                    "\n")
+              .exit_code == 0);
+  auto err = Aether({"ingest", store}, R"({"id":"x","vector":[2,2]})"
+                                       "\n");
   CHECK(err.exit_code == 65);
   CHECK(err.err.find("<stdin>:1: duplicate id 'x'") != std::string::npos);
-  auto skip = Aether({"ingest", store, "--on-duplicate", "skip", "--format", "json"}, R"({"id":"x","vector":[2,2]})" "\n");
+  auto skip = Aether({"ingest", store, "--on-duplicate", "skip", "--format", "json"}, R"({"id":"x","vector":[2,2]})"
+                                                                                      "\n");
   CHECK(skip.exit_code == 0);
   CHECK(nlohmann::json::parse(skip.out)["skipped_duplicates"] == 1);
   CHECK(GetAll(store, {"x"})["x"] == std::vector<float>{1, 1});
-  auto rep = Aether({"ingest", store, "--on-duplicate", "replace"},
-                    R"({"id":"x","vector":[3,3]})" "\n" R"({"id":"x","vector":[4,4]})" "\n");
+  auto rep = Aether({"ingest", store, "--on-duplicate", "replace"}, R"({"id":"x","vector":[3,3]})"
+                                                                    "\n"
+                                                                    R"({"id":"x","vector":[4,4]})"
+                                                                    "\n");
   CHECK(rep.exit_code == 0);
   CHECK(GetAll(store, {"x"})["x"] == std::vector<float>{4, 4});
   CHECK(Count(store) == 1);
@@ -143,10 +148,13 @@ TEST_CASE("store and file errors have distinct exit codes") {
 TEST_CASE("a store from a newer format version is refused by every command") {
   TempDir dir;
   std::string store = dir / "s";
-  REQUIRE(Aether({"ingest", store}, R"({"id":"x","vector":[1,1]})" "\n").exit_code == 0);
+  REQUIRE(Aether({"ingest", store}, R"({"id":"x","vector":[1,1]})"
+                                    "\n")
+              .exit_code == 0);
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "UPDATE config SET value='4' WHERE key='format_version'", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE config SET value='4' WHERE key='format_version'", nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
   sqlite3_close(db);
   for (std::vector<std::string> args : {std::vector<std::string>{"stats", store},
                                         {"search", store, "--vector", "[1,1]"},
@@ -168,8 +176,9 @@ TEST_CASE("a format-version-1 store (no cold_codec key, plain zstd frames) still
   // Turn it into what version 1 wrote.
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "UPDATE config SET value='1' WHERE key='format_version'; "
-                           "DELETE FROM config WHERE key='cold_codec'",
+  REQUIRE(sqlite3_exec(db,
+                       "UPDATE config SET value='1' WHERE key='format_version'; "
+                       "DELETE FROM config WHERE key='cold_codec'",
                        nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(db);
   auto st = Aether({"stats", store, "--format", "json"});
@@ -196,7 +205,8 @@ TEST_CASE("a command that cannot get the store lock fails as busy after --wait")
   CHECK(r.exit_code == 75);
   CHECK(r.err.find("store busy") != std::string::npos);
   CHECK(r.err.find("(waited 0.2s; see --wait)") != std::string::npos);  // not 0.200000s
-  auto w = Aether({"ingest", store, "--wait", "0"}, R"({"id":"x","vector":[1,1]})" "\n");
+  auto w = Aether({"ingest", store, "--wait", "0"}, R"({"id":"x","vector":[1,1]})"
+                                                    "\n");
   CHECK(w.exit_code == 75);
   flock(fd, LOCK_UN);
   // A reader's shared lock lets other readers in but keeps writers out.
@@ -204,19 +214,27 @@ TEST_CASE("a command that cannot get the store lock fails as busy after --wait")
   CHECK(Aether({"stats", store, "--wait", "0"}).exit_code == 0);
   CHECK(Aether({"delete", store, "x", "--wait", "0"}).exit_code == 75);
   close(fd);
-  CHECK(Aether({"ingest", store}, R"({"id":"x","vector":[1,1]})" "\n").exit_code == 0);
+  CHECK(Aether({"ingest", store}, R"({"id":"x","vector":[1,1]})"
+                                  "\n")
+            .exit_code == 0);
 }
 
 TEST_CASE("-q silences summaries but not errors; -v reports recovered migrations") {
   TempDir dir;
   std::string store = dir / "s";
-  auto q = Aether({"-q", "ingest", store}, R"({"id":"x","vector":[1,1]})" "\n");
+  auto q = Aether({"-q", "ingest", store}, R"({"id":"x","vector":[1,1]})"
+                                           "\n");
   CHECK(q.exit_code == 0);
   CHECK(q.err.empty());
-  auto err = Aether({"ingest", store, "-q"}, R"({"id":"x","vector":[1,1]})" "\n");
+  auto err = Aether({"ingest", store, "-q"}, R"({"id":"x","vector":[1,1]})"
+                                             "\n");
   CHECK(err.exit_code == 65);
   CHECK(err.err.find("aether: error: <stdin>:1: duplicate id 'x'") == 0);
-  CHECK(Aether({"ingest", store}, R"({"id":"y","vector":[2,2]})" "\n", {"AETHER_FAULT=ingest.after_written"}).exit_code == 137);
+  CHECK(Aether({"ingest", store},
+               R"({"id":"y","vector":[2,2]})"
+               "\n",
+               {"AETHER_FAULT=ingest.after_written"})
+            .exit_code == 137);
   auto v = Aether({"-v", "stats", store});
   CHECK(v.exit_code == 0);
   CHECK(v.err == "aether: recovered migration 1 (ingest, 1 items, state written): rolled forward\n");

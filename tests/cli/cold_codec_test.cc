@@ -4,13 +4,11 @@
 // search (get, ascend, rebuild-index, verify) sees the exact vectors. Damage
 // to either part of a frame is reported, never returned.
 #include <doctest/doctest.h>
-
 #include <sqlite3.h>
 
 #include <cstring>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "format/coding.h"
 #include "test_util.h"
@@ -146,12 +144,11 @@ TEST_CASE("float16 and sq8 stores: re-ranked searches give the brute-force top-k
         if (m.id == moved) m.vec = qs[0].vec;
         now.push_back(m);
       }
-      REQUIRE(Aether({"ingest", store, "--on-duplicate", "replace"},
-                     ToJsonl({Mem{moved, qs[0].vec}})).exit_code == 0);
-      auto after = ParseSearchOutput(Aether({"search", store, "--queries", "-", "--no-touch", "--rerank", "150",
-                                             "--nprobe", parts},
-                                            QueriesJsonl(qs))
-                                         .out);
+      REQUIRE(Aether({"ingest", store, "--on-duplicate", "replace"}, ToJsonl({Mem{moved, qs[0].vec}})).exit_code == 0);
+      auto after = ParseSearchOutput(
+          Aether({"search", store, "--queries", "-", "--no-touch", "--rerank", "150", "--nprobe", parts},
+                 QueriesJsonl(qs))
+              .out);
       REQUIRE(after.size() == qs.size());
       for (size_t i = 0; i < qs.size(); ++i) CHECK(SameTopK(after[i], BruteForce(now, qs[i].vec, 10, metric)));
       auto v = Aether({"verify", store});

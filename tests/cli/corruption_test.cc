@@ -8,11 +8,9 @@
 // never a crash. A second sweep damages every byte of one memory's stored
 // payload; a third cuts files short and checks that searches notice.
 #include <doctest/doctest.h>
-
 #include <sqlite3.h>
 
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -122,8 +120,10 @@ TEST_CASE("damage to any data file: verify names it, every reader exits 79 or an
         CAPTURE(off);
         CAPTURE(truncate);
         Restore(f.pristine, f.store);
-        if (truncate) TruncateFile(f.store + "/" + name, off);
-        else FlipByte(f.store + "/" + name, off);
+        if (truncate)
+          TruncateFile(f.store + "/" + name, off);
+        else
+          FlipByte(f.store + "/" + name, off);
         auto v = Aether({"verify", f.store});
         CHECK_MESSAGE(v.exit_code == 1, v.out << v.err);
         CHECK_MESSAGE((v.out.find(name.substr(name.rfind('/') + 1)) != std::string::npos ||
@@ -162,8 +162,10 @@ TEST_CASE("damage to the SQLite DB at any offset: no crash, no uncaught exceptio
       CAPTURE(off);
       CAPTURE(truncate);
       Restore(f.pristine, f.store);
-      if (truncate) TruncateFile(f.store + "/" + name, off);
-      else FlipByte(f.store + "/" + name, off);
+      if (truncate)
+        TruncateFile(f.store + "/" + name, off);
+      else
+        FlipByte(f.store + "/" + name, off);
       auto v = Aether({"verify", f.store});
       Readers now = f.Read(f.store, {});
       CHECK_MESSAGE(CleanExit(v.exit_code), v.err);
@@ -204,8 +206,8 @@ TEST_CASE("payload-byte sweep: every byte of a stored payload damaged; invalid J
       damaged[i] = char(with);
       auto v = Aether({"verify", store});
       auto g = Aether({"get", store, "m7"});
-      auto s = Aether({"search", store, "--vector", VectorJson(mems[7].vec), "-k", "1", "--with-payload",
-                       "--no-touch"});
+      auto s =
+          Aether({"search", store, "--vector", VectorJson(mems[7].vec), "-k", "1", "--with-payload", "--no-touch"});
       auto h = Aether({"search", store, "--vector", VectorJson(mems[7].vec), "-k", "1", "--no-touch"});
       CHECK(h.exit_code == 0);  // a search that does not read payloads is not affected
       const bool valid = nlohmann::json::accept(damaged);
@@ -249,8 +251,8 @@ TEST_CASE("truncated files: a search that cannot read a live memory fails with 7
       CHECK(r.exit_code == 79);
       CHECK(r.err.find("hot.slots: holds " + std::to_string(keep_slots) + " slots, but committed memories use 120") !=
             std::string::npos);
-      CHECK(Aether({"search", store, "--tier", "cold", "--vector", VectorJson(mems[0].vec), "--no-touch"})
-                .exit_code == 0);  // the cold tier is intact
+      CHECK(Aether({"search", store, "--tier", "cold", "--vector", VectorJson(mems[0].vec), "--no-touch"}).exit_code ==
+            0);  // the cold tier is intact
     }
   }
   // meta.db cut short anywhere: searches fail (SQLite finds its pages

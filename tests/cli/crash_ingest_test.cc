@@ -39,8 +39,8 @@ void CheckBeforeOrAfter(const std::string& store, const std::vector<Mem>& before
 }  // namespace
 
 TEST_CASE("ingest killed at every fault point leaves the state before or after the batch") {
-  const char* points[] = {"ingest.after_intent", "ingest.mid_write", "ingest.after_write",
-                          "ingest.after_sync", "ingest.after_written", "ingest.after_commit"};
+  const char* points[] = {"ingest.after_intent", "ingest.mid_write",     "ingest.after_write",
+                          "ingest.after_sync",   "ingest.after_written", "ingest.after_commit"};
   auto before = RandomMems(80, 6, 1, "a");
   auto batch = RandomMems(60, 6, 2, "b");
   int trials = 0;

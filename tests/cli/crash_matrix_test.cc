@@ -122,8 +122,10 @@ bool RunTrial(const Trial& t, Outcome* out) {
   bool ok = v.exit_code == 0;
   for (const auto& m : base) ok = ok && got.count(m.id) && got[m.id] == ref[m.id];
   for (size_t i = 0; i < extra.size(); ++i) ok = ok && (got.count(extra[i].id) == (i < extra_present ? 1u : 0u));
-  if (op_kind != "ingest") ok = ok && extra_present == 0;
-  else ok = ok && (extra_present % batch == 0 || extra_present == extra.size());
+  if (op_kind != "ingest")
+    ok = ok && extra_present == 0;
+  else
+    ok = ok && (extra_present % batch == 0 || extra_present == extra.size());
   CHECK_MESSAGE(ok, t.point << " seed " << seed << ": " << extra_present << " new memories visible");
   std::vector<Mem> expect = base;
   expect.insert(expect.end(), extra.begin(), extra.begin() + long(extra_present));
@@ -148,8 +150,8 @@ TEST_CASE("crash matrix: every fault point x 5 seeds loses, duplicates and half-
       CAPTURE(seed);
       RunTrial({point, seed}, &out);
     }
-  MESSAGE("crash matrix: " << out.trials << " trials (" << points.size() << " fault points x 5 seeds), "
-                           << out.crashed << " killed mid-operation, " << out.failures << " failures");
+  MESSAGE("crash matrix: " << out.trials << " trials (" << points.size() << " fault points x 5 seeds), " << out.crashed
+                           << " killed mid-operation, " << out.failures << " failures");
   CHECK(out.failures == 0);
   CHECK(out.crashed >= out.trials * 3 / 4);
 }

@@ -7,13 +7,11 @@
 // command succeeds. The write-failure fault point version of this is
 // io_error_test.cc (AETHER_FAIL_IO).
 #include <doctest/doctest.h>
-
 #include <fcntl.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -61,8 +59,9 @@ TEST_CASE("a full disk: commands fail cleanly, verify passes, the same command s
   TempDir dir;
   Tmpfs tmpfs(dir / "mnt", "24m");
   if (!tmpfs.mounted()) {
-    MESSAGE("cannot mount a tmpfs here (not root?): skipping the real full-disk test; "
-            "io_error_test covers failing writes through AETHER_FAIL_IO");
+    MESSAGE(
+        "cannot mount a tmpfs here (not root?): skipping the real full-disk test; "
+        "io_error_test covers failing writes through AETHER_FAIL_IO");
     return;
   }
   const std::string mnt = dir / "mnt", pristine = dir / "pristine", store = mnt + "/s";
@@ -105,8 +104,8 @@ TEST_CASE("a full disk: commands fail cleanly, verify passes, the same command s
       if (failed) {
         ++full;
         CHECK_MESSAGE(r.exit_code == 74, r.err);
-        bool says_full = r.err.find("No space left") != std::string::npos ||
-                         r.err.find("disk is full") != std::string::npos;
+        bool says_full =
+            r.err.find("No space left") != std::string::npos || r.err.find("disk is full") != std::string::npos;
         CHECK_MESSAGE(says_full, r.err);
       }
       // Whatever happened, the store is consistent, even with the disk full.

@@ -4,9 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "test_util.h"
 
@@ -36,13 +35,15 @@ TEST_CASE("feedback moves importance by EMA; bad rewards and unknown ids are rep
   CHECK(bad.exit_code == 65);
   CHECK(bad.err.find("reward '1.5' is not a number in [0, 1]") != std::string::npos);
   CHECK(Aether({"feedback", store, "m1", "nan"}).exit_code == 65);
-  WriteFile(dir / "fb.jsonl", "{\"id\":\"m2\",\"reward\":0}\n{\"id\":\"ghost\",\"reward\":1}\n{\"id\":\"m3\",\"reward\":1}\n");
+  WriteFile(dir / "fb.jsonl",
+            "{\"id\":\"m2\",\"reward\":0}\n{\"id\":\"ghost\",\"reward\":1}\n{\"id\":\"m3\",\"reward\":1}\n");
   auto f = Aether({"feedback", store, "--file", dir / "fb.jsonl"});
   CHECK(f.exit_code == 1);
   CHECK(f.err.find(dir / "fb.jsonl" + ":2: unknown id 'ghost' (skipped)") != std::string::npos);
   CHECK(Importance(store, "m2") == doctest::Approx(0.4));
   CHECK(Importance(store, "m3") == doctest::Approx(0.6));
-  auto range = Aether({"feedback", store, "--file", "-"}, "{\"id\":\"m2\",\"reward\":0.5}\n{\"id\":\"m3\",\"reward\":-1}\n");
+  auto range =
+      Aether({"feedback", store, "--file", "-"}, "{\"id\":\"m2\",\"reward\":0.5}\n{\"id\":\"m3\",\"reward\":-1}\n");
   CHECK(range.exit_code == 65);
   CHECK(range.err.find("<stdin>:2: reward -1 is outside [0, 1]") != std::string::npos);
   CHECK(Importance(store, "m2") == doctest::Approx(0.4));  // nothing applied from a bad file
@@ -112,8 +113,9 @@ TEST_CASE("search --explain shows each result's score parts, and searches queue 
   CHECK(hit["explain"]["score"] == doctest::Approx(-2 + 0 + 0.6));
   // That search touched m12 and queued it (cold, rank 0, priority 1).
   CHECK(Json(Aether({"stats", store, "--format", "json"}))["restore_queue_depth"].get<int>() >= 1);
-  auto again = Aether({"search", store, "--vector", VectorJson(mems[12].vec), "-k", "1", "--explain", "--format", "json"},
-                      "", {At(3 * kHour)});
+  auto again =
+      Aether({"search", store, "--vector", VectorJson(mems[12].vec), "-k", "1", "--explain", "--format", "json"}, "",
+             {At(3 * kHour)});
   CHECK(nlohmann::json::parse(again.out)[0]["results"][0]["explain"]["access_count"] == 1);
   // A --no-touch search queues nothing.
   REQUIRE(Aether({"ascend", store, "--queued", "--evict"}).exit_code == 0);
@@ -205,8 +207,8 @@ TEST_CASE("simulation: a working set that keeps being searched and rewarded ends
     auto m = Json(Aether({"maintain", store, "--seed", std::to_string(tick), "--format", "json"}, "", {now}));
     if (m["hot"].get<int>() > kCapacity) ++capacity_violations;
   }
-  MESSAGE("simulation: " << kTicks << " ticks; working-set hot hit rate " << first_hit << " at the start, "
-                         << last_hits << " over the last 10 ticks; capacity violations " << capacity_violations);
+  MESSAGE("simulation: " << kTicks << " ticks; working-set hot hit rate " << first_hit << " at the start, " << last_hits
+                         << " over the last 10 ticks; capacity violations " << capacity_violations);
   CHECK(capacity_violations == 0);
   CHECK(last_hits >= 0.9);
   auto recs = GetRecords(store, {"o0", "o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9"});

@@ -9,8 +9,10 @@ using namespace aether::test;
 TEST_CASE("get prints stored records; a missing id exits 1 and the rest still print") {
   TempDir dir;
   std::string store = dir / "s";
-  std::string in = R"({"id":"h","vector":[1,2],"payload":{"a":1},"importance":0.9})" "\n"
-                   R"({"id":"c","vector":[3,4]})" "\n";
+  std::string in = R"({"id":"h","vector":[1,2],"payload":{"a":1},"importance":0.9})"
+                   "\n"
+                   R"({"id":"c","vector":[3,4]})"
+                   "\n";
   REQUIRE(Aether({"ingest", store, "--hot-capacity", "1"}, in, {"AETHER_NOW_MS=42"}).exit_code == 0);
   auto r = Aether({"get", store, "h", "nope", "c"});
   CHECK(r.exit_code == 1);
@@ -36,7 +38,8 @@ TEST_CASE("deleted memories vanish from both tiers; their space is counted as fr
   CHECK(del.err.find("not found: ghost") != std::string::npos);
   CHECK(nlohmann::json::parse(del.out)["deleted"] == 2);
   for (size_t i : {3, 45}) {
-    auto hits = ParseSearchOutput(Aether({"search", store, "--vector", VectorJson(mems[i].vec), "-k", "3", "--no-touch"}).out);
+    auto hits =
+        ParseSearchOutput(Aether({"search", store, "--vector", VectorJson(mems[i].vec), "-k", "3", "--no-touch"}).out);
     for (const auto& h : hits[0]) CHECK(h.id != mems[i].id);
     std::vector<Mem> rest;
     for (const auto& m : mems)
@@ -51,7 +54,9 @@ TEST_CASE("deleted memories vanish from both tiers; their space is counted as fr
   CHECK(Aether({"get", store, "m3"}).exit_code == 1);
   // The freed hot slot is reused: the file does not grow for the next memory.
   uint64_t hot_bytes = stats["hot_bytes"];
-  REQUIRE(Aether({"ingest", store}, R"({"id":"new","vector":[1,1,1,1,1]})" "\n").exit_code == 0);
+  REQUIRE(Aether({"ingest", store}, R"({"id":"new","vector":[1,1,1,1,1]})"
+                                    "\n")
+              .exit_code == 0);
   auto after = nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
   CHECK(after["hot_bytes"] == hot_bytes);
   CHECK(after["hot_memories"] == 30);

@@ -18,9 +18,8 @@
 // with a pinned clock (AETHER_NOW_MS=1700000000000) and $TESTDATA pointing
 // at testdata/.
 // AETHER_GOLDEN_UPDATE=1 rewrites the expected output from what ran.
-#include <doctest/doctest.h>
-
 #include <dirent.h>
+#include <doctest/doctest.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -37,8 +36,8 @@ using namespace aether::test;
 namespace {
 
 struct Block {
-  std::string command;                 // as written (continuation lines joined with "\n")
-  std::vector<std::string> expected;   // output lines as written
+  std::string command;                // as written (continuation lines joined with "\n")
+  std::vector<std::string> expected;  // output lines as written
 };
 
 std::vector<std::string> SplitLines(const std::string& text) {
@@ -65,8 +64,7 @@ std::vector<Block> Parse(const std::string& text) {
     if (line.rfind("$ ", 0) == 0) {
       Block b;
       b.command = line.substr(2);
-      while (!b.command.empty() && b.command.back() == '\\' && i + 1 < lines.size())
-        b.command += "\n" + lines[++i];
+      while (!b.command.empty() && b.command.back() == '\\' && i + 1 < lines.size()) b.command += "\n" + lines[++i];
       blocks.push_back(std::move(b));
     } else if (!blocks.empty()) {
       blocks.back().expected.push_back(line);
@@ -82,11 +80,13 @@ std::vector<std::string> Render(const std::string& out, const std::string& err, 
     auto split = SplitLines(text);
     for (const auto& l : split) {
       bool diag = l.rfind("aether: ", 0) == 0;
-      if (is_err) lines.push_back(diag ? l : "! " + l);
+      if (is_err)
+        lines.push_back(diag ? l : "! " + l);
       else if (diag || l.rfind("$ ", 0) == 0 || l.rfind("[exit ", 0) == 0 || l.rfind("> ", 0) == 0 ||
                l.rfind("! ", 0) == 0 || l == "[no newline]")
         lines.push_back("> " + l);
-      else lines.push_back(l);
+      else
+        lines.push_back(l);
     }
     if (!text.empty() && text.back() != '\n') lines.push_back("[no newline]");
   };
@@ -154,9 +154,13 @@ std::string Run(const std::vector<Block>& blocks, const std::string& work, const
   std::string testdata = AETHER_TESTDATA;
   std::string text;
   for (const Block& b : blocks) {
-    std::string script = "unset AETHER_STORE AETHER_FAULT AETHER_PAUSE AETHER_FAIL_IO\n"
-                         "export PATH='" + bin_dir + "':\"$PATH\" AETHER_NOW_MS=1700000000000 LC_ALL=C "
-                         "TESTDATA='" + testdata + "'\ncd '" + work + "' || exit 99\n" + b.command + "\n";
+    std::string script =
+        "unset AETHER_STORE AETHER_FAULT AETHER_PAUSE AETHER_FAIL_IO\n"
+        "export PATH='" +
+        bin_dir +
+        "':\"$PATH\" AETHER_NOW_MS=1700000000000 LC_ALL=C "
+        "TESTDATA='" +
+        testdata + "'\ncd '" + work + "' || exit 99\n" + b.command + "\n";
     WriteFile(scratch + "/cmd.sh", script);
     std::string run = "sh '" + scratch + "/cmd.sh' >'" + scratch + "/out' 2>'" + scratch + "/err' </dev/null";
     int status = std::system(run.c_str());
@@ -222,9 +226,8 @@ TEST_CASE("every command has a golden transcript, and --help with an example") {
   auto files = TranscriptFiles();
   std::string all;
   for (const auto& f : files) all += ReadFile(f);
-  for (const char* cmd : {"init", "ingest", "search", "get", "delete", "stats", "descend", "ascend",
-                          "rebuild-index", "feedback", "maintain", "config", "history", "recover", "verify",
-                          "fault-points"}) {
+  for (const char* cmd : {"init", "ingest", "search", "get", "delete", "stats", "descend", "ascend", "rebuild-index",
+                          "feedback", "maintain", "config", "history", "recover", "verify", "fault-points"}) {
     INFO(cmd);
     CHECK(all.find(std::string("$ aether ") + cmd) != std::string::npos);
     auto help = Aether({cmd, "--help"});

@@ -3,7 +3,6 @@
 // files. Each bad input gets FILE:LINE (or the option), the reason and its
 // exit code; what was committed before it stays; nothing crashes.
 #include <doctest/doctest.h>
-
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -11,14 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <filesystem>
-
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "test_util.h"
@@ -46,8 +43,8 @@ TEST_CASE("nesting sweep: a record whose payload nests past the limit is a locat
       const std::string store = dir / "s", input = dir / "in.jsonl";
       REQUIRE(Aether({"init", store, "--dim", "2"}).exit_code == 0);
       // The record object is one level; its payload `depth` more.
-      WriteFile(input, "{\"id\":\"a\",\"vector\":[1,2]}\n{\"id\":\"b\",\"vector\":[1,2],\"payload\":" +
-                           Nested(depth) + "}\n{\"id\":\"c\",\"vector\":[3,4]}\n");
+      WriteFile(input, "{\"id\":\"a\",\"vector\":[1,2]}\n{\"id\":\"b\",\"vector\":[1,2],\"payload\":" + Nested(depth) +
+                           "}\n{\"id\":\"c\",\"vector\":[3,4]}\n");
       std::vector<std::string> args = {"ingest", store, input};
       if (skip) args.push_back("--skip-invalid");
       auto r = Aether(args);
@@ -120,10 +117,12 @@ TEST_CASE("extreme values: the accepted range searches exactly under every metri
     for (const std::string batch : {"single", "batch"}) {
       std::vector<std::vector<Hit>> hits;
       if (batch == "batch") {
-        hits = ParseSearchOutput(Aether({"search", store, "--queries", "-", "-k", "5", "--no-touch"}, QueriesJsonl(qs)).out);
+        hits = ParseSearchOutput(
+            Aether({"search", store, "--queries", "-", "-k", "5", "--no-touch"}, QueriesJsonl(qs)).out);
       } else {
         for (const auto& q : qs) {
-          auto one = ParseSearchOutput(Aether({"search", store, "--vector", VectorJson(q.vec), "-k", "5", "--no-touch"}).out);
+          auto one =
+              ParseSearchOutput(Aether({"search", store, "--vector", VectorJson(q.vec), "-k", "5", "--no-touch"}).out);
           REQUIRE(one.size() == 1);
           hits.push_back(one[0]);
         }
@@ -289,10 +288,15 @@ TEST_CASE("table output and messages escape control characters in ids and payloa
   const std::string store = dir / "s";
   // Ids with a tab, an escape sequence, a newline, NUL, DEL, a C1 CSI and a
   // backslash; a payload with the same.
-  const std::vector<std::pair<std::string, std::string>> ids = {
-      {"a\\tb", "a\tb"},       {"esc\\u001b[31mred", "esc\x1b[31mred"}, {"nl\\nx", "nl\nx"},
-      {"nul\\u0000z", std::string("nul\0z", 5)}, {"del\\u007f", "del\x7f"}, {"csi\\u009b2J", "csi\xc2\x9b" "2J"},
-      {"back\\\\slash", "back\\slash"}};
+  const std::vector<std::pair<std::string, std::string>> ids = {{"a\\tb", "a\tb"},
+                                                                {"esc\\u001b[31mred", "esc\x1b[31mred"},
+                                                                {"nl\\nx", "nl\nx"},
+                                                                {"nul\\u0000z", std::string("nul\0z", 5)},
+                                                                {"del\\u007f", "del\x7f"},
+                                                                {"csi\\u009b2J",
+                                                                 "csi\xc2\x9b"
+                                                                 "2J"},
+                                                                {"back\\\\slash", "back\\slash"}};
   std::string jsonl;
   for (size_t i = 0; i < ids.size(); ++i)
     jsonl += "{\"id\":\"" + ids[i].first + "\",\"vector\":[" + std::to_string(i) +
@@ -352,9 +356,11 @@ TEST_CASE("environment variables: each is checked; a bad value is exit 64 naming
   };
   const std::vector<Case> cases = {
       {"AETHER_NOW_MS", {"abc", "12x", "-5", "99999999999999999999999", "1.5", " 7"}, {"0", "1700000000000"}},
-      {"AETHER_FAULT", {"nope", "ingest.after_intent:0", "ingest.after_intent:x", "ingest.after_intent:"},
+      {"AETHER_FAULT",
+       {"nope", "ingest.after_intent:0", "ingest.after_intent:x", "ingest.after_intent:"},
        {"descend.after_sync", "descend.after_sync:3"}},
-      {"AETHER_PAUSE", {"descend.after_sync", "descend.after_sync:0", "descend.after_sync:60001", "x:5"},
+      {"AETHER_PAUSE",
+       {"descend.after_sync", "descend.after_sync:0", "descend.after_sync:60001", "x:5"},
        {"descend.after_sync:1"}},
       {"AETHER_FAIL_IO", {"write", "write:0", "fsync:1", "write:1x", "write:+"}, {"write:1000", "dbsync:5+"}},
       {"AETHER_SIMD", {"sse", "AVX2", "avx-512"}, {"scalar", "avx2", "avx512"}},
@@ -364,8 +370,8 @@ TEST_CASE("environment variables: each is checked; a bad value is exit 64 naming
     for (const auto& v : c.bad) {
       CAPTURE(c.var);
       CAPTURE(v);
-      for (const std::vector<std::string>& cmd : {std::vector<std::string>{"stats", store},
-                                                 std::vector<std::string>{"fault-points"}}) {
+      for (const std::vector<std::string>& cmd :
+           {std::vector<std::string>{"stats", store}, std::vector<std::string>{"fault-points"}}) {
         auto r = Aether(cmd, "", {c.var + "=" + v});
         CHECK(r.exit_code == 64);
         CHECK(r.err.find("aether: error: " + c.var + "=" + v + ": ") != std::string::npos);

@@ -4,11 +4,10 @@
 
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "test_util.h"
 
@@ -54,7 +53,8 @@ TEST_CASE("after rebuild-index, search is exact with every partition probed and 
   CHECK(st["partition_min"].get<int>() <= st["partition_median"].get<int>());
 
   auto qs = Clustered(30, 16, 40, 1, "q");  // same centres, new points
-  auto exact = ParseSearchOutput(Aether({"search", store, "--queries", "-", "--nprobe", "297", "--no-touch"}, QueriesJsonl(qs)).out);
+  auto exact = ParseSearchOutput(
+      Aether({"search", store, "--queries", "-", "--nprobe", "297", "--no-touch"}, QueriesJsonl(qs)).out);
   auto fast = ParseSearchOutput(Aether({"search", store, "--queries", "-", "--no-touch"}, QueriesJsonl(qs)).out);
   REQUIRE(exact.size() == 30);
   double recall = 0;
@@ -96,7 +96,8 @@ TEST_CASE("rebuild compacts garbage, routes descends to partitions, and is repea
     if (m.id != "m400" && m.id != "m401" && m.id != "m402") live.push_back(m);
   live.insert(live.end(), extra.begin(), extra.end());
   auto q = Clustered(5, 8, 10, 2, "q");
-  auto hits = ParseSearchOutput(Aether({"search", store, "--queries", "-", "--nprobe", "12", "--no-touch"}, QueriesJsonl(q)).out);
+  auto hits = ParseSearchOutput(
+      Aether({"search", store, "--queries", "-", "--nprobe", "12", "--no-touch"}, QueriesJsonl(q)).out);
   for (size_t i = 0; i < q.size(); ++i) CHECK(SameTopK(hits[i], BruteForce(live, q[i].vec, 10, "l2")));
   // A second rebuild replaces the first generation and removes its files.
   REQUIRE(Aether({"rebuild-index", store, "--partitions", "7"}).exit_code == 0);
@@ -132,7 +133,8 @@ TEST_CASE("rebuild-index edge cases give clear results") {
     REQUIRE(Aether({"ingest", store, "--hot-capacity", "0"}, ToJsonl(same)).exit_code == 0);
     CHECK(Aether({"rebuild-index", store, "--partitions", "5"}).exit_code == 0);
     CHECK(Aether({"verify", store}).exit_code == 0);
-    auto hits = ParseSearchOutput(Aether({"search", store, "--vector", "[1,2,3,4]", "-k", "40", "--nprobe", "5", "--no-touch"}).out);
+    auto hits = ParseSearchOutput(
+        Aether({"search", store, "--vector", "[1,2,3,4]", "-k", "40", "--nprobe", "5", "--no-touch"}).out);
     CHECK(hits[0].size() == 40);
     CHECK(Aether({"rebuild-index", store, "--partitions", "1"}).exit_code == 0);
     hits = ParseSearchOutput(Aether({"search", store, "--vector", "[1,2,3,4]", "-k", "40", "--no-touch"}).out);

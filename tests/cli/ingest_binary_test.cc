@@ -133,7 +133,8 @@ TEST_CASE("bad npy and fvecs files: located errors, distinct exit codes, earlier
       {"short.npy", good.substr(0, good.size() - 5), "short.npy: vector 49 (byte ", 49},
       {"long.npy", good + "junk", "data continues after the 50 vectors", 50},
       {"empty.fvecs", "", "empty .fvecs file", -1},
-      {"dims.fvecs", Fvecs(mems) + Le32(7) + std::string(28, '\0'), "vector 50 (byte 1800): dimension 7, the file's first vector has 8", 50},
+      {"dims.fvecs", Fvecs(mems) + Le32(7) + std::string(28, '\0'),
+       "vector 50 (byte 1800): dimension 7, the file's first vector has 8", 50},
       {"short.fvecs", Fvecs(mems).substr(0, 36 * 23 + 10), "vector 23 (byte 828): truncated: 6 of 32 bytes", 23},
       {"negdim.fvecs", Le32(0xFFFFFFFFu) + std::string(32, '\0'), "dimension -1 is outside 1..65536", -1},
   };

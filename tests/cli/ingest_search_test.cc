@@ -3,7 +3,6 @@
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
-
 #include <regex>
 
 #include "test_util.h"
@@ -133,16 +132,15 @@ TEST_CASE("search records accesses unless --no-touch") {
   std::string store = dir / "s";
   auto mems = RandomMems(30, 4, 21);
   REQUIRE(Aether({"ingest", store, "--hot-capacity", "10"}, ToJsonl(mems), {"AETHER_NOW_MS=1000"}).exit_code == 0);
-  auto get = [&](const std::string& id) {
-    return nlohmann::json::parse(Lines(Aether({"get", store, id}).out).at(0));
-  };
+  auto get = [&](const std::string& id) { return nlohmann::json::parse(Lines(Aether({"get", store, id}).out).at(0)); };
   CHECK(get("m25")["access_count"] == 0);
   CHECK(get("m25")["created_ms"] == 1000);
-  REQUIRE(Aether({"search", store, "--vector", VectorJson(mems[25].vec), "-k", "1", "--no-touch"},
-                 "", {"AETHER_NOW_MS=5000"}).exit_code == 0);
+  REQUIRE(Aether({"search", store, "--vector", VectorJson(mems[25].vec), "-k", "1", "--no-touch"}, "",
+                 {"AETHER_NOW_MS=5000"})
+              .exit_code == 0);
   CHECK(get("m25")["access_count"] == 0);
-  REQUIRE(Aether({"search", store, "--vector", VectorJson(mems[25].vec), "-k", "1"}, "",
-                 {"AETHER_NOW_MS=7000"}).exit_code == 0);
+  REQUIRE(Aether({"search", store, "--vector", VectorJson(mems[25].vec), "-k", "1"}, "", {"AETHER_NOW_MS=7000"})
+              .exit_code == 0);
   CHECK(get("m25")["access_count"] == 1);
   CHECK(get("m25")["last_access_ms"] == 7000);
   CHECK(get("m24")["access_count"] == 0);
@@ -175,8 +173,9 @@ TEST_CASE("every kernel variant and thread count gives the brute-force top-k") {
     auto queries = RandomMems(12, dim, 77, "q");
     WriteFile(dir / "mems.jsonl", ToJsonl(mems));
     WriteFile(dir / "q.jsonl", QueriesJsonl(queries));
-    REQUIRE(Aether({"init", store, "--dim", std::to_string(dim), "--metric", metric, "--hot-capacity", "3000"})
-                .exit_code == 0);
+    REQUIRE(
+        Aether({"init", store, "--dim", std::to_string(dim), "--metric", metric, "--hot-capacity", "3000"}).exit_code ==
+        0);
     REQUIRE(Aether({"ingest", store, dir / "mems.jsonl"}).exit_code == 0);
     for (const char* isa : {"scalar", "avx2", "avx512"})
       for (const char* threads : {"1", "2"}) {
@@ -242,16 +241,16 @@ TEST_CASE("ingest from a file (parsed on a second thread) and from a pipe give t
   std::vector<std::string> lines;
   for (const auto& l : Lines(ToJsonl(mems))) lines.push_back(l);
   lines[10] = "";
-  lines[1500] = "{\"id\":\"bad\",\"vector\":[1,2]}";  // wrong dimension
-  lines[3000] = std::string(300, 'x');                 // over --max-line-bytes 200
+  lines[1500] = "{\"id\":\"bad\",\"vector\":[1,2]}";                          // wrong dimension
+  lines[3000] = std::string(300, 'x');                                        // over --max-line-bytes 200
   lines[4500] = ToJsonl({mems[7]}).substr(0, ToJsonl({mems[7]}).size() - 1);  // duplicate of line 8
   lines[5999] = "{\"id\":";
   std::string text;
   for (const auto& l : lines) text += l + "\n";
-  auto strip_time = [](std::string s) {
-    return std::regex_replace(s, std::regex("in [0-9.]+s"), "in Ts");
-  };
-  for (std::vector<std::string> extra : {std::vector<std::string>{}, {"--skip-invalid"}, {"--skip-invalid", "--on-duplicate", "skip"},
+  auto strip_time = [](std::string s) { return std::regex_replace(s, std::regex("in [0-9.]+s"), "in Ts"); };
+  for (std::vector<std::string> extra : {std::vector<std::string>{},
+                                         {"--skip-invalid"},
+                                         {"--skip-invalid", "--on-duplicate", "skip"},
                                          {"--on-duplicate", "replace", "--skip-invalid"}}) {
     CAPTURE(extra.size());
     TempDir dir;

@@ -7,7 +7,6 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -38,8 +37,8 @@ TEST_CASE("every write, fsync and rename failure fails cleanly and loses nothing
   for (const Op& op : ops) {
     for (const std::string kind : {"write", "sync", "rename", "dbwrite", "dbsync"}) {
       // SQLite writes many WAL frames per transaction: reach further in.
-      const std::vector<int> nths = kind.rfind("db", 0) == 0 ? std::vector<int>{1, 3, 7, 15, 30, 60}
-                                                              : std::vector<int>{1, 2, 3, 4, 5, 6};
+      const std::vector<int> nths =
+          kind.rfind("db", 0) == 0 ? std::vector<int>{1, 3, 7, 15, 30, 60} : std::vector<int>{1, 2, 3, 4, 5, 6};
       for (int n : nths) {
         for (bool forever : {false, true}) {
           CAPTURE(op.name);

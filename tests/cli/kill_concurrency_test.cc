@@ -1,7 +1,6 @@
 // Real processes killed with SIGKILL at random times, and several processes
 // sharing one store at once. Bounded in count and time.
 #include <doctest/doctest.h>
-
 #include <signal.h>
 #include <spawn.h>
 #include <unistd.h>
@@ -10,11 +9,10 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "test_util.h"
 
@@ -29,15 +27,22 @@ TEST_CASE("SIGKILL at random times during large ingests, descends and ascends lo
   auto base = RandomMems(4000, 16, 1, "a");
   auto extra = RandomMems(3000, 16, 2, "b");
   WriteFile(dir / "extra.jsonl", ToJsonlWithPayload(extra));
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "5000", "--batch", "500"}, ToJsonlWithPayload(base)).exit_code == 0);
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "5000", "--batch", "500"}, ToJsonlWithPayload(base)).exit_code ==
+          0);
   auto ref = GetRecords(store, Ids(base));
   int kills = 0, rounds = 0;
   for (int round = 0; round < 12; ++round) {
     std::vector<std::string> op;
     switch (round % 3) {
-      case 0: op = {"descend", store, "--all", "--batch", "200"}; break;
-      case 1: op = {"ascend", store, "--batch", "150", "--evict"}; break;
-      case 2: op = {"ingest", store, dir / "extra.jsonl", "--batch", "250", "--on-duplicate", "skip"}; break;
+      case 0:
+        op = {"descend", store, "--all", "--batch", "200"};
+        break;
+      case 1:
+        op = {"ascend", store, "--batch", "150", "--evict"};
+        break;
+      case 2:
+        op = {"ingest", store, dir / "extra.jsonl", "--batch", "250", "--on-duplicate", "skip"};
+        break;
     }
     if (round % 3 == 1) {
       for (size_t i = 0; i < base.size(); i += 3) op.push_back(base[i].id);
@@ -79,8 +84,10 @@ TEST_CASE("concurrent ingest, search, descend and ascend: busy or right, never w
   std::vector<std::string> errors;
   std::atomic<size_t> ingested_upto{0};
   auto record = [&](const RunResult& r, const char* what) {
-    if (r.exit_code == 0) ++ok;
-    else if (r.exit_code == 75) ++busy;
+    if (r.exit_code == 0)
+      ++ok;
+    else if (r.exit_code == 75)
+      ++busy;
     else {
       ++bad_exit;
       std::lock_guard<std::mutex> l(mu);
@@ -101,8 +108,8 @@ TEST_CASE("concurrent ingest, search, descend and ascend: busy or right, never w
     while (!stop) {
       auto q = RandomMems(1, dim, rng(), "q")[0];
       // Half the searches do not wait for the lock, so "busy" is exercised.
-      std::vector<std::string> args = {"search", store, "--vector", VectorJson(q.vec), "-k", "10",
-                                       "--wait", rng() % 2 ? "0" : "2"};
+      std::vector<std::string> args = {"search", store, "--vector", VectorJson(q.vec),
+                                       "-k",     "10",  "--wait",   rng() % 2 ? "0" : "2"};
       if (!touch) args.push_back("--no-touch");
       auto r = Aether(args);
       record(r, "search");
@@ -119,7 +126,8 @@ TEST_CASE("concurrent ingest, search, descend and ascend: busy or right, never w
         if (!good) break;
         double d = 0;
         for (uint32_t k = 0; k < dim; ++k) d += (double(q.vec[k]) - it->second[k]) * (double(q.vec[k]) - it->second[k]);
-        good = std::fabs(std::sqrt(d) - hits[i].distance) < 1e-3 && (i == 0 || hits[i - 1].distance <= hits[i].distance);
+        good =
+            std::fabs(std::sqrt(d) - hits[i].distance) < 1e-3 && (i == 0 || hits[i - 1].distance <= hits[i].distance);
       }
       if (good) {
         for (const auto& [dist, id] : BruteForce(base, q.vec, 10, "l2"))
@@ -137,8 +145,10 @@ TEST_CASE("concurrent ingest, search, descend and ascend: busy or right, never w
     while (!stop) {
       std::vector<std::string> args;
       uint32_t pick = rng() % 5;
-      if (pick == 0) args = {"rebuild-index", store, "--partitions", "8", "--wait", "2"};
-      else if (pick % 2) args = {"descend", store, "--policy", "--limit", "300", "--wait", "2"};
+      if (pick == 0)
+        args = {"rebuild-index", store, "--partitions", "8", "--wait", "2"};
+      else if (pick % 2)
+        args = {"descend", store, "--policy", "--limit", "300", "--wait", "2"};
       else {
         args = {"ascend", store, "--evict", "--wait", "2", "--batch", "40"};
         for (int i = 0; i < 60; ++i) args.push_back(base[rng() % base.size()].id);
@@ -157,8 +167,8 @@ TEST_CASE("concurrent ingest, search, descend and ascend: busy or right, never w
   stop = true;
   for (auto& t : threads) t.join();
   for (const auto& e : errors) MESSAGE(e);
-  MESSAGE("concurrency: " << ok.load() << " commands succeeded, " << busy.load() << " busy, "
-                          << searches.load() << " searches checked, " << wrong.load() << " wrong");
+  MESSAGE("concurrency: " << ok.load() << " commands succeeded, " << busy.load() << " busy, " << searches.load()
+                          << " searches checked, " << wrong.load() << " wrong");
   CHECK(bad_exit == 0);
   CHECK(wrong == 0);
   CHECK(searches > 10);

@@ -1,12 +1,10 @@
 // descend / ascend / verify end to end: moves never change what is stored,
 // only where; search stays exact; verify catches damage.
 #include <doctest/doctest.h>
-
 #include <sqlite3.h>
 
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "test_util.h"
 
@@ -83,8 +81,10 @@ TEST_CASE("ascend past the hot capacity fails clearly unless --evict makes room"
   CHECK(full.err.find("needs 2 free hot slots, but only 0 of the hot capacity 10 are free; use --evict") !=
         std::string::npos);
   // m3 and m7 were searched (accessed) recently: they must not be evicted.
-  REQUIRE(Aether({"search", store, "--vector", VectorJson(mems[3].vec), "-k", "1"}, "", {"AETHER_NOW_MS=900000"}).exit_code == 0);
-  REQUIRE(Aether({"search", store, "--vector", VectorJson(mems[7].vec), "-k", "1"}, "", {"AETHER_NOW_MS=900000"}).exit_code == 0);
+  REQUIRE(Aether({"search", store, "--vector", VectorJson(mems[3].vec), "-k", "1"}, "", {"AETHER_NOW_MS=900000"})
+              .exit_code == 0);
+  REQUIRE(Aether({"search", store, "--vector", VectorJson(mems[7].vec), "-k", "1"}, "", {"AETHER_NOW_MS=900000"})
+              .exit_code == 0);
   auto plan = Aether({"ascend", store, "m20", "m21", "--evict", "--dry-run", "--format", "json"}, "",
                      {"AETHER_NOW_MS=1000000"});
   CHECK(plan.exit_code == 0);
@@ -110,9 +110,10 @@ TEST_CASE("descend --policy moves the lowest scores until the hot tier fits its 
   std::string store = dir / "s";
   auto mems = RandomMems(30, 4, 6);
   REQUIRE(Aether({"ingest", store, "--hot-capacity", "30"}, ToJsonl(mems), {"AETHER_NOW_MS=0"}).exit_code == 0);
-  SqlExec(store, "UPDATE config SET value = '20' WHERE key = 'hot_capacity';"
-                 "UPDATE memories SET importance = 0.9 WHERE id IN ('m0', 'm1', 'm2');"
-                 "UPDATE memories SET importance = 0.0 WHERE id IN ('m10', 'm11');");
+  SqlExec(store,
+          "UPDATE config SET value = '20' WHERE key = 'hot_capacity';"
+          "UPDATE memories SET importance = 0.9 WHERE id IN ('m0', 'm1', 'm2');"
+          "UPDATE memories SET importance = 0.0 WHERE id IN ('m10', 'm11');");
   auto dry = Aether({"descend", store, "--policy", "--dry-run", "--format", "jsonl"}, "", {"AETHER_NOW_MS=3600000"});
   CHECK(dry.exit_code == 0);
   auto lines = Lines(dry.out);
@@ -138,8 +139,10 @@ TEST_CASE("the restore queue drains by priority with exponential backoff and a r
   auto mems = RandomMems(12, 4, 8);
   REQUIRE(Aether({"ingest", store, "--hot-capacity", "4"}, ToJsonl(mems), {"AETHER_NOW_MS=0"}).exit_code == 0);
   REQUIRE(Aether({"ascend", store, "m8", "--enqueue", "--priority", "1"}, "", {"AETHER_NOW_MS=0"}).exit_code == 0);
-  REQUIRE(Aether({"ascend", store, "m9", "m10", "--enqueue", "--priority", "5"}, "", {"AETHER_NOW_MS=0"}).exit_code == 0);
-  REQUIRE(Aether({"ascend", store, "m8", "--enqueue", "--priority", "9"}, "", {"AETHER_NOW_MS=0"}).exit_code == 0);  // merge: 9 wins
+  REQUIRE(Aether({"ascend", store, "m9", "m10", "--enqueue", "--priority", "5"}, "", {"AETHER_NOW_MS=0"}).exit_code ==
+          0);
+  REQUIRE(Aether({"ascend", store, "m8", "--enqueue", "--priority", "9"}, "", {"AETHER_NOW_MS=0"}).exit_code ==
+          0);  // merge: 9 wins
   CHECK(Stats(store)["restore_queue_depth"] == 3);
   // Room for one: the highest priority (m8) goes up, the rest back off.
   SqlExec(store, "UPDATE config SET value = '5' WHERE key = 'hot_capacity'");
@@ -150,16 +153,18 @@ TEST_CASE("the restore queue drains by priority with exponential backoff and a r
   CHECK(j["deferred"] == nlohmann::json::array({"m9", "m10"}));
   CHECK(GetRecords(store, {"m8"})["m8"].tier == "hot");
   // Backoff: attempt 1 waits 60 s, attempt 2 120 s, ... (backoff_base_ms 60000).
-  CHECK(nlohmann::json::parse(Aether({"ascend", store, "--queued", "--format", "json"}, "",
-                                     {"AETHER_NOW_MS=60999"}).out)["deferred"].empty());
+  CHECK(nlohmann::json::parse(
+            Aether({"ascend", store, "--queued", "--format", "json"}, "", {"AETHER_NOW_MS=60999"}).out)["deferred"]
+            .empty());
   int64_t now = 61000;
   for (int attempt = 2; attempt <= 4; ++attempt) {
-    auto again = nlohmann::json::parse(Aether({"ascend", store, "--queued", "--format", "json"}, "",
-                                              {"AETHER_NOW_MS=" + std::to_string(now)}).out);
+    auto again = nlohmann::json::parse(
+        Aether({"ascend", store, "--queued", "--format", "json"}, "", {"AETHER_NOW_MS=" + std::to_string(now)}).out);
     CHECK_MESSAGE(again["deferred"].size() == 2, "attempt " << attempt);
     now += 60000LL << (attempt - 1);
-    auto early = nlohmann::json::parse(Aether({"ascend", store, "--queued", "--format", "json"}, "",
-                                              {"AETHER_NOW_MS=" + std::to_string(now - 1)}).out);
+    auto early = nlohmann::json::parse(
+        Aether({"ascend", store, "--queued", "--format", "json"}, "", {"AETHER_NOW_MS=" + std::to_string(now - 1)})
+            .out);
     CHECK(early["deferred"].empty());
   }
   auto last = Aether({"ascend", store, "--queued", "--format", "json"}, "", {"AETHER_NOW_MS=" + std::to_string(now)});
@@ -289,10 +294,10 @@ TEST_CASE("regression: a memory descended, ascended and descended again is found
           CAPTURE(batch);
           CAPTURE(tier);
           std::vector<Mem> qs(batch, mems[7]);
-          auto hits = ParseSearchOutput(Aether({"search", store, "--queries", "-", "-k", "20", "--nprobe", "4",
-                                                "--tier", tier, "--no-touch"},
-                                               QueriesJsonl(qs))
-                                            .out);
+          auto hits = ParseSearchOutput(
+              Aether({"search", store, "--queries", "-", "-k", "20", "--nprobe", "4", "--tier", tier, "--no-touch"},
+                     QueriesJsonl(qs))
+                  .out);
           REQUIRE(hits.size() == batch);
           for (const auto& h : hits) {
             int seen = 0;

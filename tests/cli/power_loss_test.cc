@@ -13,10 +13,9 @@
 
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
-
-#include <nlohmann/json.hpp>
 
 #include "test_util.h"
 
@@ -114,15 +113,22 @@ void MarkDurable(std::vector<Op>* ops, Model m) {
         m.names[op.path] = op.inode = int(m.inodes.size());
         m.inodes.emplace_back();
         break;
-      case 'W': case 'T': case 'S': case 'U': case 'R':
+      case 'W':
+      case 'T':
+      case 'S':
+      case 'U':
+      case 'R':
         REQUIRE_MESSAGE(m.names.count(op.path), "trace names an unknown file: " << op.path);
         op.inode = m.names[op.path];
         if (op.kind == 'S') last_sync[op.inode] = i;
         if (op.kind == 'U') m.names.erase(op.path);
         if (op.kind == 'R') m.names.erase(op.path), m.names[op.to] = op.inode;
         break;
-      case 'D': last_dir_sync[op.path] = i; break;
-      default: break;
+      case 'D':
+        last_dir_sync[op.path] = i;
+        break;
+      default:
+        break;
     }
   }
   auto dir_synced_after = [&](const std::string& dir, size_t i) {
@@ -131,11 +137,14 @@ void MarkDurable(std::vector<Op>* ops, Model m) {
   };
   for (size_t i = 0; i < ops->size(); ++i) {
     Op& op = (*ops)[i];
-    if (op.kind == 'W' || op.kind == 'T') op.durable = last_sync.count(op.inode) && last_sync[op.inode] > i;
-    else if (op.kind == 'R') op.durable = dir_synced_after(Parent(op.path), i) && dir_synced_after(Parent(op.to), i);
+    if (op.kind == 'W' || op.kind == 'T')
+      op.durable = last_sync.count(op.inode) && last_sync[op.inode] > i;
+    else if (op.kind == 'R')
+      op.durable = dir_synced_after(Parent(op.path), i) && dir_synced_after(Parent(op.to), i);
     else if (op.kind == 'C' || op.kind == 'U' || op.kind == 'M' || op.kind == 'X')
       op.durable = dir_synced_after(Parent(op.path), i);
-    else op.durable = true;  // syncs themselves
+    else
+      op.durable = true;  // syncs themselves
   }
 }
 
@@ -144,8 +153,8 @@ struct ImageStats {
 };
 
 // Writes the power-cut disk for `live` (traced) into `image`.
-void BuildImage(const std::string& snapshot, const std::string& live, std::vector<Op> ops,
-                const std::string& image, std::mt19937_64* rng, ImageStats* st) {
+void BuildImage(const std::string& snapshot, const std::string& live, std::vector<Op> ops, const std::string& image,
+                std::mt19937_64* rng, ImageStats* st) {
   Model m = Load(snapshot, live);
   MarkDurable(&ops, m);
   std::uniform_int_distribution<int> coin(0, 2);
@@ -159,7 +168,8 @@ void BuildImage(const std::string& snapshot, const std::string& live, std::vecto
     switch (op.kind) {
       case 'W': {
         size_t keep = op.size;
-        if (choice == 2) keep = std::min<size_t>(op.size, 512 * std::uniform_int_distribution<size_t>(0, op.size / 512)(*rng));
+        if (choice == 2)
+          keep = std::min<size_t>(op.size, 512 * std::uniform_int_distribution<size_t>(0, op.size / 512)(*rng));
         ApplyData(&m.inodes[size_t(op.inode)], op, keep);
         break;
       }
@@ -182,15 +192,20 @@ void BuildImage(const std::string& snapshot, const std::string& live, std::vecto
         if (it != m.names.end() && it->second == op.inode) m.names.erase(it);
         break;
       }
-      case 'M': m.dirs.insert(op.path); break;
-      case 'X': m.dirs.erase(op.path); break;
-      default: break;
+      case 'M':
+        m.dirs.insert(op.path);
+        break;
+      case 'X':
+        m.dirs.erase(op.path);
+        break;
+      default:
+        break;
     }
   }
   fs::create_directories(image);
   for (const auto& d : m.dirs) fs::create_directories(image + d.substr(live.size()));
   for (const auto& [path, inode] : m.names) {
-    if (!m.dirs.count(Parent(path))) continue;  // its directory never reached the disk
+    if (!m.dirs.count(Parent(path))) continue;                                // its directory never reached the disk
     if (path.size() > 4 && path.substr(path.size() - 4) == "-shm") continue;  // memory, rebuilt on open
     WriteFile(image + path.substr(live.size()), inode < int(m.inodes.size()) ? m.inodes[size_t(inode)] : "");
   }
@@ -210,7 +225,8 @@ TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; th
   const std::string base = dir / "base";
   auto mems = RandomMems(90, 4, 31, "a");
   auto fresh = RandomMems(12, 4, 32, "n");
-  REQUIRE(Aether({"ingest", base, "--hot-capacity", "50"}, ToJsonlWithPayload(std::vector<Mem>(mems.begin(), mems.begin() + 70)))
+  REQUIRE(Aether({"ingest", base, "--hot-capacity", "50"},
+                 ToJsonlWithPayload(std::vector<Mem>(mems.begin(), mems.begin() + 70)))
               .exit_code == 0);
   REQUIRE(Aether({"rebuild-index", base, "--seed", "3"}).exit_code == 0);
   REQUIRE(Aether({"ingest", base}, ToJsonlWithPayload(std::vector<Mem>(mems.begin() + 70, mems.end()))).exit_code == 0);
@@ -232,8 +248,11 @@ TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; th
       {"ingest", {"-", "--batch", "5"}, ToJsonlWithPayload(fresh), points("ingest")},
       {"descend", {"a2", "a3", "a4", "a5", "a6", "a7"}, "", points("descend")},
       {"ascend", {"a70", "a71", "a72", "a80", "--evict"}, "", points("ascend")},
-      {"rebuild-index", {"--seed", "5"}, "", {"rebuild.after_intent", "rebuild.mid_write", "rebuild.after_sync",
-                                               "rebuild.after_written", "rebuild.after_commit", "rebuild.mid_cleanup", ""}},
+      {"rebuild-index",
+       {"--seed", "5"},
+       "",
+       {"rebuild.after_intent", "rebuild.mid_write", "rebuild.after_sync", "rebuild.after_written",
+        "rebuild.after_commit", "rebuild.mid_cleanup", ""}},
       {"delete", {"a10", "a11", "a75"}, "", {""}},
       {"maintain", {"--seed", "4"}, "", {""}},
       // The deletes in the base left a free slot and a partition of only
@@ -258,8 +277,10 @@ TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; th
         std::vector<std::string> env = {"AETHER_TRACE_IO=" + trace};
         if (!point.empty()) env.push_back("AETHER_FAULT=" + point);
         auto run = Aether(args, sc.input, env);
-        if (point.empty()) REQUIRE_MESSAGE((run.exit_code == 0 || run.exit_code == 1), run.err);
-        else REQUIRE_MESSAGE(run.exit_code == 137, "fault point not reached: " << run.err);
+        if (point.empty())
+          REQUIRE_MESSAGE((run.exit_code == 0 || run.exit_code == 1), run.err);
+        else
+          REQUIRE_MESSAGE(run.exit_code == 137, "fault point not reached: " << run.err);
         // After the commit returned, the command's effect must survive.
         bool committed = point.empty() || point.find("after_commit") != std::string::npos ||
                          point.find("mid_cleanup") != std::string::npos;
@@ -283,8 +304,10 @@ TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; th
           auto gone = std::set<std::string>{"a10", "a11", "a75"};
           size_t missing = 0;
           for (const auto& id : before_ids) {
-            if (!after.count(id)) ++missing, ok = ok && gone.count(id);
-            else ok = ok && after[id] == before[id];
+            if (!after.count(id))
+              ++missing, ok = ok && gone.count(id);
+            else
+              ok = ok && after[id] == before[id];
           }
           ok = ok && (missing == 0 || missing == 3) && (!committed || missing == 3);
         } else {
@@ -298,14 +321,14 @@ TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; th
             ok = ok && stats["index_generation"] == 2;
           }
         }
-        CHECK_MESSAGE(ok, "state after the power cut is neither before nor after; records " << after.size()
-                                                                                          << ", new " << added.size());
+        CHECK_MESSAGE(ok, "state after the power cut is neither before nor after; records " << after.size() << ", new "
+                                                                                            << added.size());
         if (!ok) ++failures;
       }
     }
   }
-  MESSAGE("power-loss trials: " << trials << ", failures " << failures << "; unsynced changes kept "
-                                << totals.kept << ", dropped " << totals.dropped << ", torn " << totals.torn);
+  MESSAGE("power-loss trials: " << trials << ", failures " << failures << "; unsynced changes kept " << totals.kept
+                                << ", dropped " << totals.dropped << ", torn " << totals.torn);
   CHECK(trials == (4 * 7 + 2 + 3 + 2) * 5);
   CHECK(totals.dropped > 50);  // the trials really lost data
 }

@@ -8,9 +8,8 @@
 
 #include <cstring>
 #include <filesystem>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "aether/env.h"
 #include "cold/shard_file.h"
@@ -45,10 +44,13 @@ std::set<int64_t> ColdRowIds(const std::string& store, uint32_t dim) {
     REQUIRE(shard.ok());
     auto size = (*shard)->Size();
     REQUIRE(size.ok());
-    REQUIRE((*shard)->Scan(*size, [&](uint64_t, const aether::DecodedFrame& f) {
-      for (uint32_t i = 0; i < f.count; ++i) ids.insert(f.row_ids[i]);
-      return aether::Status::Ok();
-    }).ok());
+    REQUIRE((*shard)
+                ->Scan(*size,
+                       [&](uint64_t, const aether::DecodedFrame& f) {
+                         for (uint32_t i = 0; i < f.count; ++i) ids.insert(f.row_ids[i]);
+                         return aether::Status::Ok();
+                       })
+                .ok());
   }
   return ids;
 }
@@ -177,9 +179,10 @@ TEST_CASE("scrub killed at each of its steps (and inside its rebuild) loses noth
     auto mems = RandomMems(150, 4, 8);
     REQUIRE(Aether({"ingest", store, "--hot-capacity", "50"}, ToJsonl(mems)).exit_code == 0);
     REQUIRE(Aether({"rebuild-index", store, "--partitions", "3"}).exit_code == 0);
-    REQUIRE(Aether({"descend", store, "m0", "m1", "m2"}).exit_code == 0);  // into partitions
+    REQUIRE(Aether({"descend", store, "m0", "m1", "m2"}).exit_code == 0);                  // into partitions
     REQUIRE(Aether({"ingest", store}, ToJsonl(RandomMems(5, 4, 9, "s"))).exit_code == 0);  // staging
-    REQUIRE(Aether({"delete", store, "m3", "m60", "s0", "s1", "s2", "s3", "s4"}).exit_code == 0);  // staging all garbage
+    REQUIRE(Aether({"delete", store, "m3", "m60", "s0", "s1", "s2", "s3", "s4"}).exit_code ==
+            0);  // staging all garbage
     std::vector<std::string> ids = Ids(mems);
     auto before = GetRecords(store, ids);
     auto r = Aether({"scrub", store}, "", {std::string("AETHER_FAULT=") + point});

@@ -5,7 +5,6 @@
 // SQLite WAL not yet checkpointed). As root the commands run as `nobody`
 // through setpriv(1); otherwise the store's write bits are removed.
 #include <doctest/doctest.h>
-
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,8 +31,7 @@ struct ReadOnly {
     if (geteuid() == 0) {
       prefix = {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"};
       // nobody must reach the store: every directory on the way readable.
-      for (fs::path p = store; !p.empty() && p != p.root_path(); p = p.parent_path())
-        chmod(p.c_str(), 0755);
+      for (fs::path p = store; !p.empty() && p != p.root_path(); p = p.parent_path()) chmod(p.c_str(), 0755);
       for (const auto& e : fs::recursive_directory_iterator(store))
         chmod(e.path().c_str(), e.is_directory() ? 0755 : 0644);
     } else {
@@ -102,15 +100,9 @@ TEST_CASE("a store the user may only read: readers work, writers exit 77, nothin
     CHECK(ParseSearchOutput(touch.out).size() == 1);
 
     const std::vector<std::vector<std::string>> writers = {
-        {"ingest", store},
-        {"delete", store, "m1"},
-        {"descend", store, "m1"},
-        {"ascend", store, "m60"},
-        {"rebuild-index", store},
-        {"recover", store},
-        {"maintain", store},
-        {"feedback", store, "m1", "1"},
-        {"config", store, "set", "sample_rate", "0.5"},
+        {"ingest", store},        {"delete", store, "m1"},        {"descend", store, "m1"},
+        {"ascend", store, "m60"}, {"rebuild-index", store},       {"recover", store},
+        {"maintain", store},      {"feedback", store, "m1", "1"}, {"config", store, "set", "sample_rate", "0.5"},
     };
     for (const auto& w : writers) {
       CAPTURE(w[0]);

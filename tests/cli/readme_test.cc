@@ -3,10 +3,9 @@
 // and the textfile holds valid Prometheus metrics.
 #include <doctest/doctest.h>
 
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "test_util.h"
 

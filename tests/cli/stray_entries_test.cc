@@ -16,8 +16,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // Files outside the store named as aether names its own.
-const std::vector<std::string> kCanaryFiles = {"p000000.shard", "p000001.shard", "g000001.centroids",
-                                               "hot.slots", "keep.txt"};
+const std::vector<std::string> kCanaryFiles = {"p000000.shard", "p000001.shard", "g000001.centroids", "hot.slots",
+                                               "keep.txt"};
 
 void MakeCanary(const std::string& dir) {
   fs::create_directories(dir);

@@ -12,11 +12,10 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "test_util.h"
 
@@ -60,8 +59,10 @@ TEST_CASE("stress: 2 writers, 4 readers and a maintainer; no torn read; the fina
     while (running() && next < fresh.size()) {
       std::vector<Mem> chunk(fresh.begin() + long(next), fresh.begin() + long(std::min(fresh.size(), next + 100)));
       auto r = run({"ingest", store, "-", "--batch", "40"}, ToJsonl(chunk));
-      if (r.exit_code != 0) fail("ingest: " + r.err);
-      else next += chunk.size(), ingested = next;
+      if (r.exit_code != 0)
+        fail("ingest: " + r.err);
+      else
+        next += chunk.size(), ingested = next;
     }
   };
   auto writer_move = [&] {
@@ -190,7 +191,8 @@ TEST_CASE("stress: 2 writers, 4 readers and a maintainer; no torn read; the fina
   std::string text;
   for (const auto& q : queries) text += "{\"vector\":" + VectorJson(q.vec) + "}\n";
   auto k = std::to_string(std::max<uint64_t>(1, stats["partitions"].get<uint64_t>()));  // exact
-  auto hits = ParseSearchOutput(Aether({"search", store, "--queries", "-", "-k", "10", "--nprobe", k, "--no-touch"}, text).out);
+  auto hits =
+      ParseSearchOutput(Aether({"search", store, "--queries", "-", "-k", "10", "--nprobe", k, "--no-touch"}, text).out);
   REQUIRE(hits.size() == queries.size());
   for (size_t i = 0; i < queries.size(); ++i) CHECK(SameTopK(hits[i], BruteForce(expect, queries[i].vec, 10, "l2")));
 }

@@ -1,5 +1,6 @@
-#include <doctest/doctest.h>
+#include "cold/frame.h"
 
+#include <doctest/doctest.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -8,7 +9,6 @@
 #include <limits>
 #include <random>
 
-#include "cold/frame.h"
 #include "format/coding.h"
 #include "format/crc32c.h"
 
@@ -82,9 +82,9 @@ TEST_CASE("the frame header is byte-exact as documented") {
   std::string f = MakeFrame(3, 2, &ids, &vecs);
   const uint8_t* p = U(f);
   CHECK(std::string(f.data(), 4) == "AFRM");
-  CHECK(DecodeFixed32(p + 4) == 3);            // count
-  CHECK(DecodeFixed32(p + 8) == 2);            // dim
-  CHECK(DecodeFixed32(p + 12) == kCodecZstdShuffle);  // the default
+  CHECK(DecodeFixed32(p + 4) == 3);                             // count
+  CHECK(DecodeFixed32(p + 8) == 2);                             // dim
+  CHECK(DecodeFixed32(p + 12) == kCodecZstdShuffle);            // the default
   CHECK(DecodeFixed32(p + 16) == f.size() - kFrameHeaderSize);  // payload length
   CHECK(DecodeFixed32(p + 20) == 3 * (8 + 4 * 2));              // raw length
   // The payload is one standard zstd frame (magic 0xFD2FB528).
@@ -140,7 +140,7 @@ TEST_CASE("quantized frames: exact vectors in full, approximations in the scan, 
       std::vector<float> vecs(size_t(count) * dim);
       for (uint32_t i = 0; i < count; ++i) ids[i] = 5 + 2 * i;
       for (auto& v : vecs) v = g(rng);
-      vecs[0] = 1e6f;   // beyond binary16: saturates in the scan, exact in full
+      vecs[0] = 1e6f;  // beyond binary16: saturates in the scan, exact in full
       vecs[1] = -0.0f;
       auto f = EncodeFrame(ids.data(), vecs.data(), count, dim, codec);
       REQUIRE(f.ok());
@@ -196,7 +196,7 @@ TEST_CASE("quantized frame layouts are byte-exact as documented") {
   REQUIRE(f16.ok());
   const uint8_t* p = U(*f16);
   CHECK(DecodeFixed32(p + 12) == kCodecFloat16);
-  CHECK(DecodeFixed32(p + 20) == 2 * (8 + 2 * 2));                 // R: the scan section
+  CHECK(DecodeFixed32(p + 20) == 2 * (8 + 2 * 2));                    // R: the scan section
   CHECK(DecodeFixed32(p + 16) == 2 * (8 + 2 * 2) + 2 * (4 * 2 + 4));  // P: + full rows
   const uint8_t* s = p + kFrameHeaderSize;
   CHECK(DecodeFixed64(s) == 7);
@@ -219,10 +219,10 @@ TEST_CASE("quantized frame layouts are byte-exact as documented") {
   p = U(*sq8);
   s = p + kFrameHeaderSize;
   CHECK(DecodeFixed32(p + 20) == 8 * 2 + 2 * (8 + 2));
-  CHECK(DecodeFloat(s + 16) == 0.25f);               // min of dimension 0
-  CHECK(DecodeFloat(s + 20) == -2.5f);               // min of dimension 1
-  CHECK(DecodeFloat(s + 24) == float(0.75 / 255));   // step of dimension 0
-  CHECK(DecodeFloat(s + 28) == float(5.5 / 255));    // step of dimension 1
+  CHECK(DecodeFloat(s + 16) == 0.25f);              // min of dimension 0
+  CHECK(DecodeFloat(s + 20) == -2.5f);              // min of dimension 1
+  CHECK(DecodeFloat(s + 24) == float(0.75 / 255));  // step of dimension 0
+  CHECK(DecodeFloat(s + 28) == float(5.5 / 255));   // step of dimension 1
   CHECK(std::vector<int>(s + 32, s + 36) == std::vector<int>{255, 0, 0, 255});
 }
 

@@ -1,11 +1,11 @@
+#include "cold/shard_file.h"
+
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <cmath>
 
-#include <fmt/format.h>
-
 #include "aether/env.h"
-#include "cold/shard_file.h"
 #include "test_util.h"
 
 using namespace aether;
@@ -45,15 +45,18 @@ TEST_CASE("a shard scans its frames in order and reads one by offset") {
   uint64_t end = Fill(shard->get(), 4, 5, 3);
   std::vector<uint64_t> offsets;
   int64_t expect = 1;
-  REQUIRE((*shard)->Scan(end, [&](uint64_t off, const DecodedFrame& f) {
-    offsets.push_back(off);
-    for (uint32_t i = 0; i < f.count; ++i) {
-      CHECK(f.row_ids[i] == expect);
-      CHECK(f.vector(i)[2] == float(expect) + 1.0f);
-      ++expect;
-    }
-    return Status::Ok();
-  }).ok());
+  REQUIRE((*shard)
+              ->Scan(end,
+                     [&](uint64_t off, const DecodedFrame& f) {
+                       offsets.push_back(off);
+                       for (uint32_t i = 0; i < f.count; ++i) {
+                         CHECK(f.row_ids[i] == expect);
+                         CHECK(f.vector(i)[2] == float(expect) + 1.0f);
+                         ++expect;
+                       }
+                       return Status::Ok();
+                     })
+              .ok());
   CHECK(offsets.size() == 4);
   CHECK(offsets[0] == ShardFile::kHeaderSize);
   DecodedFrame third;
@@ -111,12 +114,15 @@ TEST_CASE("a search scan of quantized frames reads only their scan sections; ful
     uint64_t end = Fill(shard->get(), 3, 5, 3, codec);
     std::vector<uint64_t> offsets;
     std::vector<FrameHeader> headers;
-    REQUIRE((*shard)->Scan(end, [&](uint64_t off, const DecodedFrame& f) {
-      CHECK(!f.approximate);
-      offsets.push_back(off);
-      CHECK(f.vector(4)[2] == float(f.row_ids[4]) + 1.0f);  // exact
-      return Status::Ok();
-    }).ok());
+    REQUIRE((*shard)
+                ->Scan(end,
+                       [&](uint64_t off, const DecodedFrame& f) {
+                         CHECK(!f.approximate);
+                         offsets.push_back(off);
+                         CHECK(f.vector(4)[2] == float(f.row_ids[4]) + 1.0f);  // exact
+                         return Status::Ok();
+                       })
+                .ok());
     REQUIRE(offsets.size() == 3);
     std::string bytes = test::ReadFile(path);
     for (uint64_t off : offsets) {
@@ -129,12 +135,17 @@ TEST_CASE("a search scan of quantized frames reads only their scan sections; ful
     const uint64_t bad = offsets[1] + headers[1].full_row_offset(4) + 2;
     test::FlipByte(path, bad);
     int frames = 0;
-    REQUIRE((*shard)->Scan(end, [&](uint64_t, const DecodedFrame& f) {
-      CHECK(f.approximate);
-      CHECK(std::fabs(f.vector(1)[2] - (float(f.row_ids[1]) + 1.0f)) < 0.1f);
-      ++frames;
-      return Status::Ok();
-    }, ShardFile::ScanMode::kSearch).ok());
+    REQUIRE((*shard)
+                ->Scan(
+                    end,
+                    [&](uint64_t, const DecodedFrame& f) {
+                      CHECK(f.approximate);
+                      CHECK(std::fabs(f.vector(1)[2] - (float(f.row_ids[1]) + 1.0f)) < 0.1f);
+                      ++frames;
+                      return Status::Ok();
+                    },
+                    ShardFile::ScanMode::kSearch)
+                .ok());
     CHECK(frames == 3);
     Status s = (*shard)->Scan(end, [](uint64_t, const DecodedFrame&) { return Status::Ok(); });
     CHECK(s.code() == Code::kCorruption);

@@ -1,8 +1,8 @@
+#include "format/coding.h"
+
 #include <doctest/doctest.h>
 
 #include <limits>
-
-#include "format/coding.h"
 
 using namespace aether;
 

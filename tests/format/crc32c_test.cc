@@ -1,8 +1,8 @@
+#include "format/crc32c.h"
+
 #include <doctest/doctest.h>
 
 #include <string>
-
-#include "format/crc32c.h"
 
 using namespace aether;
 

@@ -46,8 +46,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   WriteAll(path, data, size);
   if (auto shard = ShardFile::Open(env, path, dim, false); shard.ok()) {
     (void)(*shard)->Scan(size, [](uint64_t, const DecodedFrame&) { return Status::Ok(); });
-    (void)(*shard)->Scan(size, [](uint64_t, const DecodedFrame&) { return Status::Ok(); },
-                         ShardFile::ScanMode::kSearch);
+    (void)(*shard)->Scan(
+        size, [](uint64_t, const DecodedFrame&) { return Status::Ok(); }, ShardFile::ScanMode::kSearch);
     for (uint32_t i = 0; i < 3; ++i) (void)(*shard)->ReadFullRow(ShardFile::kHeaderSize, i, 2 + i, full_row.data());
   }
   if (auto hot = SlotFile::Open(env, path, dim, false); hot.ok()) {

@@ -37,9 +37,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     aether::Status sa = aether::ParseRecord(line, dim, aether::Metric::kCosine, &a);
     aether::Status sb = aether::ParseRecordGeneral(line, dim, aether::Metric::kCosine, &b);
     if (sa.code() != sb.code() || sa.message() != sb.message()) __builtin_trap();
-    if (sa.ok() && (a.id != b.id || a.vector.size() != b.vector.size() || a.importance != b.importance ||
-                    a.payload_json != b.payload_json ||
-                    std::memcmp(a.vector.data(), b.vector.data(), a.vector.size() * 4) != 0))
+    if (sa.ok() &&
+        (a.id != b.id || a.vector.size() != b.vector.size() || a.importance != b.importance ||
+         a.payload_json != b.payload_json || std::memcmp(a.vector.data(), b.vector.data(), a.vector.size() * 4) != 0))
       __builtin_trap();
   }
   aether::Query q;

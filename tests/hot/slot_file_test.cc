@@ -1,9 +1,10 @@
+#include "hot/slot_file.h"
+
 #include <doctest/doctest.h>
 
 #include "aether/env.h"
 #include "format/coding.h"
 #include "format/crc32c.h"
-#include "hot/slot_file.h"
 #include "test_util.h"
 
 using namespace aether;
@@ -29,9 +30,9 @@ TEST_CASE("slots round-trip and sit at documented offsets") {
   std::string bytes = test::ReadFile(path);
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
   CHECK(bytes.substr(0, 8) == std::string("AETHHOT\0", 8));
-  CHECK(DecodeFixed32(p + 8) == 1);   // version
-  CHECK(DecodeFixed32(p + 12) == 4);  // dim
-  CHECK(DecodeFixed32(p + 16) == 32); // slot size
+  CHECK(DecodeFixed32(p + 8) == 1);    // version
+  CHECK(DecodeFixed32(p + 12) == 4);   // dim
+  CHECK(DecodeFixed32(p + 16) == 32);  // slot size
   CHECK(DecodeFixed64(p + 32 + 2 * 32) == 77);
   CHECK(DecodeFloat(p + 32 + 2 * 32 + 16) == 1.0f);
 }

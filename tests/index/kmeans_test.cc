@@ -1,3 +1,5 @@
+#include "index/kmeans.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -6,7 +8,6 @@
 #include <set>
 
 #include "index/centroids_file.h"
-#include "index/kmeans.h"
 
 using namespace aether;
 
@@ -97,7 +98,8 @@ TEST_CASE("assignment agrees with a brute-force nearest centroid") {
       if (d < best) best = d, arg = k;
     }
     double got = 0;
-    for (int j = 0; j < 5; ++j) got += (double(x[i * 5 + j]) - c[labels[i] * 5 + j]) * (double(x[i * 5 + j]) - c[labels[i] * 5 + j]);
+    for (int j = 0; j < 5; ++j)
+      got += (double(x[i * 5 + j]) - c[labels[i] * 5 + j]) * (double(x[i * 5 + j]) - c[labels[i] * 5 + j]);
     CHECK(got <= best + 1e-5);
     (void)arg;
   }

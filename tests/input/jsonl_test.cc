@@ -1,11 +1,11 @@
+#include "aether/jsonl.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cstring>
 #include <random>
 #include <sstream>
-
-#include "aether/jsonl.h"
 
 using namespace aether;
 
@@ -19,8 +19,8 @@ std::string Why(const std::string& line, uint32_t dim = 3, Metric m = Metric::kL
 
 TEST_CASE("a valid record parses with its payload and importance") {
   Record r;
-  REQUIRE(ParseRecord(R"({"id":"a","vector":[1,2.5,-3],"payload":{"k":[1,"x"]},"importance":0.25})", 3,
-                      Metric::kL2, &r).ok());
+  REQUIRE(ParseRecord(R"({"id":"a","vector":[1,2.5,-3],"payload":{"k":[1,"x"]},"importance":0.25})", 3, Metric::kL2, &r)
+              .ok());
   CHECK(r.id == "a");
   CHECK(r.vector == std::vector<float>{1, 2.5f, -3});
   CHECK(r.payload_json == R"({"k":[1,"x"]})");
@@ -141,12 +141,46 @@ void CheckAgrees(const std::string& line, uint32_t dim, aether::Metric metric) {
 
 TEST_CASE("the fast record parser agrees with the general one on every line and every truncation") {
   std::mt19937 rng(42);
-  const std::vector<std::string> numbers = {
-      "0", "-0", "1", "-1", "0.5", "-0.25", "1e3", "1E-3", "2.5e+2", "123456789012345678901234567890",
-      "1e39", "-1e39", "1e-46", "1e400", "3.4028235e38", "3.4028236e38", "1.17549435e-38", "0.1", "07", "1.",
-      ".5", "+1", "1e", "-", "0x10", "NaN", "Infinity", "1.0e-5", "9.999999e-1", "4.9e-324"};
-  const std::vector<std::string> ids = {"\"a\"", "\"m-001\"", "\"\"", "\"\\u00e9\"", "\"caf\xC3\xA9\"", "\"a\\\"b\"",
-                                        "\"\xFF\"", "7", "null", "\"" + std::string(1025, 'x') + "\"",
+  const std::vector<std::string> numbers = {"0",
+                                            "-0",
+                                            "1",
+                                            "-1",
+                                            "0.5",
+                                            "-0.25",
+                                            "1e3",
+                                            "1E-3",
+                                            "2.5e+2",
+                                            "123456789012345678901234567890",
+                                            "1e39",
+                                            "-1e39",
+                                            "1e-46",
+                                            "1e400",
+                                            "3.4028235e38",
+                                            "3.4028236e38",
+                                            "1.17549435e-38",
+                                            "0.1",
+                                            "07",
+                                            "1.",
+                                            ".5",
+                                            "+1",
+                                            "1e",
+                                            "-",
+                                            "0x10",
+                                            "NaN",
+                                            "Infinity",
+                                            "1.0e-5",
+                                            "9.999999e-1",
+                                            "4.9e-324"};
+  const std::vector<std::string> ids = {"\"a\"",
+                                        "\"m-001\"",
+                                        "\"\"",
+                                        "\"\\u00e9\"",
+                                        "\"caf\xC3\xA9\"",
+                                        "\"a\\\"b\"",
+                                        "\"\xFF\"",
+                                        "7",
+                                        "null",
+                                        "\"" + std::string(1025, 'x') + "\"",
                                         "\"" + std::string(1024, 'y') + "\""};
   std::vector<std::string> lines;
   for (int t = 0; t < 400; ++t) {

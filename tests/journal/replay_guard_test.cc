@@ -17,7 +17,6 @@
 // column; the default runs two per column (a boundary, and NULL or a stale
 // value), which still covers every column of every row kind and state.
 #include <doctest/doctest.h>
-
 #include <sqlite3.h>
 
 #include <cstdlib>
@@ -240,9 +239,12 @@ void Trial(const Scenario& sc, const TempDir& dir, const Cell& cell, const std::
     ++tally->replayed;
     State got = Load(opened->get(), sc.ids);
     VerifyClean(opened->get(), "after replay");
-    if (sc.state == "after_intent") CHECK(got == sc.before);
-    else if (sc.state == "after_commit") CHECK(got == sc.after);
-    else if (!legacy) CHECK(got == sc.after);
+    if (sc.state == "after_intent")
+      CHECK(got == sc.before);
+    else if (sc.state == "after_commit")
+      CHECK(got == sc.after);
+    else if (!legacy)
+      CHECK(got == sc.after);
     if (legacy) {
       // A row without a checksum can carry a wrong new id or payload into a
       // roll forward (nothing but a checksum could tell); what it may never
@@ -293,9 +295,9 @@ TEST_CASE("journal rows: every field of every kind and state, damaged or stale, 
       }
     }
   }
-  MESSAGE("journal mutation matrix: " << tally.trials << " mutated rows (" << tally.legacy
-                                      << " without a checksum), " << tally.refused << " refused as damaged, "
-                                      << tally.replayed << " replayed; 0 committed memories lost");
+  MESSAGE("journal mutation matrix: " << tally.trials << " mutated rows (" << tally.legacy << " without a checksum), "
+                                      << tally.refused << " refused as damaged, " << tally.replayed
+                                      << " replayed; 0 committed memories lost");
   CHECK(tally.refused > tally.trials / 2);
 }
 

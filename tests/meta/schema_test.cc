@@ -1,6 +1,7 @@
+#include "meta/schema.h"
+
 #include <doctest/doctest.h>
 
-#include "meta/schema.h"
 #include "meta/sqlite_db.h"
 #include "test_util.h"
 
@@ -18,8 +19,8 @@ TEST_CASE("a new metadata DB holds every documented table and the config") {
   REQUIRE(CreateSchema(db->get(), c, 1, 1234).ok());
   for (const char* table : {"config", "memories", "hot_free", "shards", "migrations", "migration_items",
                             "restore_queue", "index_generations", "audit_log"}) {
-    auto n = (*db)->QueryInt(std::string("SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='") +
-                             table + "'");
+    auto n =
+        (*db)->QueryInt(std::string("SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='") + table + "'");
     CHECK_MESSAGE(*n == 1, table);
   }
   CHECK(*(*db)->QueryInt("PRAGMA synchronous") == 2);  // FULL

@@ -1,9 +1,10 @@
+#include "policy/params.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
 
 #include "policy/eviction.h"
-#include "policy/params.h"
 
 using namespace aether;
 

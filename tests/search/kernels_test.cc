@@ -1,14 +1,14 @@
 // Every SIMD variant this CPU supports against a double-precision reference,
 // over dimensions that exercise each tail path (1..300, odd and even, below
 // and above one register).
+#include "search/kernels.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
-
-#include "search/kernels.h"
 
 namespace aether::simd {
 namespace {
@@ -149,8 +149,9 @@ TEST_CASE("binary16: every value converts exactly in every variant, and encoding
   }
   // Encoding: the nearest half, ties to the even one; beyond 65520 infinity.
   std::mt19937 rng(5);
-  std::vector<float> probes = {65504.0f, 65519.99f, 65520.0f, 1e9f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f, 0x1p-26f,
-                               0x1p-14f, 0x1.ffcp-15f, 1.0f + 0x1p-11f, 1.0f + 0x1.8p-10f, 3.14159f};
+  std::vector<float> probes = {65504.0f,        65519.99f,         65520.0f, 1e9f,     0x1p-24f,
+                               0x1p-25f,        0x1.8p-25f,        0x1p-26f, 0x1p-14f, 0x1.ffcp-15f,
+                               1.0f + 0x1p-11f, 1.0f + 0x1.8p-10f, 3.14159f};
   std::uniform_int_distribution<uint32_t> bits(0, 0xFFFFFFFFu);
   for (int i = 0; i < 200000; ++i) {
     uint32_t b = bits(rng);

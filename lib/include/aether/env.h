@@ -80,8 +80,7 @@ class Env {
   // Blocks up to wait_seconds for the lock; Busy when it is not granted.
   // The lock file is opened read-only (flock needs no write access, so a
   // store the user may only read can still be read), created if missing.
-  virtual Result<std::unique_ptr<FileLock>> Lock(const std::string& path, LockMode mode,
-                                                 double wait_seconds) = 0;
+  virtual Result<std::unique_ptr<FileLock>> Lock(const std::string& path, LockMode mode, double wait_seconds) = 0;
   // Milliseconds since the Unix epoch; AETHER_NOW_MS pins it in tests.
   virtual int64_t NowMs() = 0;
   // A seed for callers that were given none.

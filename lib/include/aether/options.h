@@ -114,8 +114,8 @@ struct SearchHit {
     double recency_hours = 0;  // since last access
     uint64_t access_count = 0;
     double importance = 0;
-    double score = 0;          // eviction score (low: leaves the hot tier first)
-  } explain;                   // filled when SearchOptions::explain
+    double score = 0;  // eviction score (low: leaves the hot tier first)
+  } explain;           // filled when SearchOptions::explain
 };
 
 // A stored memory with its metadata, as returned by Store::Get.
@@ -138,18 +138,18 @@ struct StoreStats {
   ColdCodec codec = ColdCodec::kZstd;
   uint64_t hot_count = 0;
   uint64_t hot_capacity = 0;
-  uint64_t hot_slots = 0;          // slots in the hot file, live or free
-  uint64_t hot_bytes = 0;          // size of the hot slot file
+  uint64_t hot_slots = 0;  // slots in the hot file, live or free
+  uint64_t hot_bytes = 0;  // size of the hot slot file
   uint64_t cold_count = 0;
-  uint64_t cold_bytes = 0;         // bytes of all shard files on disk
-  uint64_t cold_raw_bytes = 0;     // uncompressed bytes of the records in them
+  uint64_t cold_bytes = 0;      // bytes of all shard files on disk
+  uint64_t cold_raw_bytes = 0;  // uncompressed bytes of the records in them
   uint64_t cold_garbage_records = 0;
-  uint64_t cold_garbage_bytes = 0; // estimated share of cold_bytes that is garbage
+  uint64_t cold_garbage_bytes = 0;  // estimated share of cold_bytes that is garbage
   uint64_t partitions = 0;
   uint64_t index_generation = 0;
   uint64_t partition_min = 0, partition_median = 0, partition_max = 0;  // live records
-  uint64_t staging_records = 0;  // live cold records no index covers yet
-  int64_t last_rebuild_ms = 0;   // 0: never
+  uint64_t staging_records = 0;                                         // live cold records no index covers yet
+  int64_t last_rebuild_ms = 0;                                          // 0: never
   uint32_t default_nprobe = 0;
   uint64_t pending_migrations = 0;
   uint64_t restore_queue_depth = 0;
@@ -186,15 +186,15 @@ struct PlannedMove {
 };
 
 struct MoveReport {
-  std::vector<PlannedMove> plan;          // in move order, evictions first
-  uint64_t moved = 0;                     // memories committed
-  uint64_t evicted = 0;                   // of which descended to make room
-  uint64_t bytes = 0;                     // bytes written to data files
-  uint64_t batches = 0;                   // migrations committed
-  std::vector<std::string> not_found;     // requested ids that do not exist
-  std::vector<std::string> already;       // requested ids already in the target tier
-  std::vector<std::string> deferred;      // queue entries that failed and will retry
-  std::vector<std::string> dropped;       // queue entries dropped after max retries
+  std::vector<PlannedMove> plan;       // in move order, evictions first
+  uint64_t moved = 0;                  // memories committed
+  uint64_t evicted = 0;                // of which descended to make room
+  uint64_t bytes = 0;                  // bytes written to data files
+  uint64_t batches = 0;                // migrations committed
+  std::vector<std::string> not_found;  // requested ids that do not exist
+  std::vector<std::string> already;    // requested ids already in the target tier
+  std::vector<std::string> deferred;   // queue entries that failed and will retry
+  std::vector<std::string> dropped;    // queue entries dropped after max retries
 };
 
 // Hears (done, total) as a long operation advances.
@@ -202,8 +202,8 @@ using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 
 struct VerifyReport {
   std::vector<std::string> problems;  // empty: the store is consistent
-  uint64_t memories = 0, hot_slots = 0, free_slots = 0, frames = 0, cold_records = 0,
-           garbage_records = 0, bytes_checked = 0;
+  uint64_t memories = 0, hot_slots = 0, free_slots = 0, frames = 0, cold_records = 0, garbage_records = 0,
+           bytes_checked = 0;
 };
 
 struct RebuildOptions {
@@ -222,24 +222,24 @@ struct RebuildOptions {
 // What Store::Scrub (and Delete with purge) did to make deleted bytes leave
 // the files (README "Deleting for good").
 struct ScrubReport {
-  uint64_t history_pruned = 0;      // audit log entries past history_retention_days
-  uint64_t hot_slots_blanked = 0;   // free hot slots overwritten with zeros
-  uint64_t shards_emptied = 0;      // shards with no live record cut to their header
-  uint64_t cold_rewritten = 0;      // live cold records rewritten without their garbage (0: none needed)
-  uint64_t garbage_dropped = 0;     // dead cold records gone
+  uint64_t history_pruned = 0;     // audit log entries past history_retention_days
+  uint64_t hot_slots_blanked = 0;  // free hot slots overwritten with zeros
+  uint64_t shards_emptied = 0;     // shards with no live record cut to their header
+  uint64_t cold_rewritten = 0;     // live cold records rewritten without their garbage (0: none needed)
+  uint64_t garbage_dropped = 0;    // dead cold records gone
   uint64_t db_bytes_before = 0, db_bytes_after = 0;  // meta.db before and after its rewrite (VACUUM)
 };
 
 struct RebuildReport {
-  uint64_t cold_memories = 0;   // vectors indexed
-  uint32_t partitions = 0;      // K used
-  uint64_t sample = 0;          // training sample size
+  uint64_t cold_memories = 0;  // vectors indexed
+  uint32_t partitions = 0;     // K used
+  uint64_t sample = 0;         // training sample size
   uint32_t iterations = 0;
-  double objective = 0;         // K-Means objective on the sample
-  int64_t generation = 0;       // the new generation (0: nothing written)
-  uint64_t garbage_dropped = 0; // dead records compacted away
+  double objective = 0;          // K-Means objective on the sample
+  int64_t generation = 0;        // the new generation (0: nothing written)
+  uint64_t garbage_dropped = 0;  // dead records compacted away
   uint64_t bytes_written = 0;
-  std::string note;             // e.g. "K clamped to the cold count"
+  std::string note;  // e.g. "K clamped to the cold count"
 };
 
 struct RecallReport {
@@ -270,7 +270,7 @@ struct MaintainReport {
   uint64_t deferred = 0, dropped = 0;
   uint64_t queue_depth_before = 0, queue_depth_after = 0;
   uint64_t hot_after = 0, hot_capacity = 0;
-  uint64_t history_pruned = 0;  // audit log entries past history_retention_days
+  uint64_t history_pruned = 0;     // audit log entries past history_retention_days
   std::vector<PlannedMove> moves;  // what moved (or, dry run, would move), with reasons
 };
 
@@ -285,9 +285,9 @@ struct HistoryEntry {
 // What the journal replay did when a store was opened (or by Recover()).
 struct ReplayAction {
   int64_t migration_id = 0;
-  std::string kind;     // "ingest", ...
+  std::string kind;  // "ingest", ...
   std::string from_state;
-  std::string action;   // "rolled back", "rolled forward", "cleaned up"
+  std::string action;  // "rolled back", "rolled forward", "cleaned up"
   uint64_t items = 0;
 };
 

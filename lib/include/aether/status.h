@@ -14,17 +14,17 @@ namespace aether {
 
 enum class Code {
   kOk = 0,
-  kNotFound,         // a named thing (id, store) does not exist
-  kInvalidArgument,  // the caller's request is malformed (usage error)
-  kBadInput,         // input data is malformed (file:line: reason)
-  kBusy,             // the store is locked by another process
-  kCorruption,       // stored data fails a checksum or an invariant
-  kIOError,          // the OS refused a read, write, sync, rename, ...
-  kNotSupported,     // e.g. a store written by a newer format version
-  kAlreadyExists,    // e.g. init on a non-empty directory
+  kNotFound,            // a named thing (id, store) does not exist
+  kInvalidArgument,     // the caller's request is malformed (usage error)
+  kBadInput,            // input data is malformed (file:line: reason)
+  kBusy,                // the store is locked by another process
+  kCorruption,          // stored data fails a checksum or an invariant
+  kIOError,             // the OS refused a read, write, sync, rename, ...
+  kNotSupported,        // e.g. a store written by a newer format version
+  kAlreadyExists,       // e.g. init on a non-empty directory
   kFailedPrecondition,  // the store's state forbids it now (e.g. hot tier full)
-  kPermissionDenied,  // the OS refused for lack of permission (EACCES, EPERM, EROFS)
-  kInternal,         // a bug
+  kPermissionDenied,    // the OS refused for lack of permission (EACCES, EPERM, EROFS)
+  kInternal,            // a bug
 };
 
 const char* CodeName(Code code);
@@ -75,7 +75,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
@@ -96,15 +96,14 @@ class [[nodiscard]] Result {
 #define AETHER_CONCAT_INNER(a, b) a##b
 #define AETHER_CONCAT(a, b) AETHER_CONCAT_INNER(a, b)
 // Propagates a non-ok Status to the caller.
-#define AETHER_RETURN_IF_ERROR(expr)            \
-  do {                                          \
-    ::aether::Status AETHER_CONCAT(_st_, __LINE__) = (expr); \
+#define AETHER_RETURN_IF_ERROR(expr)                                               \
+  do {                                                                             \
+    ::aether::Status AETHER_CONCAT(_st_, __LINE__) = (expr);                       \
     if (!AETHER_CONCAT(_st_, __LINE__).ok()) return AETHER_CONCAT(_st_, __LINE__); \
   } while (0)
 
 // Declares `lhs` from a Result<T> expression or returns its Status.
-#define AETHER_ASSIGN_OR_RETURN(lhs, expr)                         \
-  auto AETHER_CONCAT(_res_, __LINE__) = (expr);                    \
-  if (!AETHER_CONCAT(_res_, __LINE__).ok())                        \
-    return AETHER_CONCAT(_res_, __LINE__).status();                \
+#define AETHER_ASSIGN_OR_RETURN(lhs, expr)                                                  \
+  auto AETHER_CONCAT(_res_, __LINE__) = (expr);                                             \
+  if (!AETHER_CONCAT(_res_, __LINE__).ok()) return AETHER_CONCAT(_res_, __LINE__).status(); \
   lhs = std::move(AETHER_CONCAT(_res_, __LINE__)).value()

@@ -73,8 +73,7 @@ class Store {
   // Records an access (last access = now, count + 1) for each row id, in one
   // transaction. Takes the exclusive lock if the store was opened for reading.
   // Also queues `restore` (row id, priority) for restore to hot, merging.
-  Status Touch(const std::vector<int64_t>& row_ids,
-               const std::vector<std::pair<int64_t, double>>& restore = {});
+  Status Touch(const std::vector<int64_t>& row_ids, const std::vector<std::pair<int64_t, double>>& restore = {});
 
   // One entry per id: the record, or nullopt when the id is unknown.
   Result<std::vector<std::optional<MemoryRecord>>> Get(const std::vector<std::string>& ids);

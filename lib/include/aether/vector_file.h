@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "aether/options.h"
 #include "aether/jsonl.h"
+#include "aether/options.h"
 #include "aether/status.h"
 
 namespace aether {
@@ -54,7 +54,7 @@ class VectorFileReader {
   uint32_t dim_ = 0;
   int64_t declared_ = -1;
   uint64_t count_ = 0;
-  uint64_t offset_ = 0;  // bytes consumed
+  uint64_t offset_ = 0;         // bytes consumed
   bool have_dim_word_ = false;  // fvecs: the first vector's D word was read by Open
   bool broken_ = false;
 };
