@@ -7,33 +7,21 @@
 
 #include "format/coding.h"
 #include "format/crc32c.h"
+#include "format/file_header.h"
 
 namespace aether {
 namespace {
 
-// Header: magic[8] version u32 dim u32 generation u32 partition u32
-// reserved u32 crc u32 (masked CRC-32C of bytes 0..27).
+// Header (format/file_header.h): fields generation, partition, 0.
 void EncodeHeader(uint8_t* h, uint32_t dim, uint32_t generation, uint32_t partition) {
-  std::memset(h, 0, ShardFile::kHeaderSize);
-  std::memcpy(h, ShardFile::kMagic, 8);
-  EncodeFixed32(h + 8, ShardFile::kVersion);
-  EncodeFixed32(h + 12, dim);
-  EncodeFixed32(h + 16, generation);
-  EncodeFixed32(h + 20, partition);
-  EncodeFixed32(h + 28, crc32c::Mask(crc32c::Value(h, 28)));
+  EncodeFileHeader(h, ShardFile::kMagic, FileHeader{ShardFile::kVersion, dim, {generation, partition, 0}});
 }
 
 Status CheckHeader(const uint8_t* h, uint32_t dim, const std::string& path) {
-  if (std::memcmp(h, ShardFile::kMagic, 8) != 0)
-    return Status::Corruption(path + ": not an aether shard file (bad magic)");
-  if (crc32c::Unmask(DecodeFixed32(h + 28)) != crc32c::Value(h, 28))
-    return Status::Corruption(path + ": header checksum mismatch");
-  uint32_t version = DecodeFixed32(h + 8);
-  if (version > ShardFile::kVersion)
-    return Status::NotSupported(
-        fmt::format("{}: shard version {} is newer than supported ({})", path, version, ShardFile::kVersion));
-  if (DecodeFixed32(h + 12) != dim)
-    return Status::Corruption(fmt::format("{}: header says dim {}, store dim is {}", path, DecodeFixed32(h + 12), dim));
+  FileHeader fh;
+  AETHER_RETURN_IF_ERROR(DecodeFileHeader(h, ShardFile::kMagic, ShardFile::kVersion, "shard", path, &fh));
+  if (fh.dim != dim)
+    return Status::Corruption(fmt::format("{}: header says dim {}, store dim is {}", path, fh.dim, dim));
   return Status::Ok();
 }
 

@@ -81,7 +81,6 @@ void HitFaultPoint(const char* name) {
   _exit(137);
 }
 
-const std::vector<std::string>& AllFaultPoints() { return kFaultPoints; }
 const std::vector<std::string>& ListFaultPoints() { return kFaultPoints; }
 
 }  // namespace aether

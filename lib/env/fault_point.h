@@ -13,7 +13,6 @@
 namespace aether {
 
 void HitFaultPoint(const char* name);
-const std::vector<std::string>& AllFaultPoints();
 
 }  // namespace aether
 

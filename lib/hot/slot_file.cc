@@ -7,32 +7,22 @@
 
 #include "format/coding.h"
 #include "format/crc32c.h"
+#include "format/file_header.h"
 
 namespace aether {
 namespace {
 
-// Header: magic[8] version u32 dim u32 slot_size u32 reserved[8] crc u32.
+// Header (format/file_header.h): fields slot size, 0, 0.
 void EncodeHeader(uint8_t* h, uint32_t dim) {
-  std::memset(h, 0, SlotFile::kHeaderSize);
-  std::memcpy(h, SlotFile::kMagic, 8);
-  EncodeFixed32(h + 8, SlotFile::kVersion);
-  EncodeFixed32(h + 12, dim);
-  EncodeFixed32(h + 16, static_cast<uint32_t>(SlotFile::SlotSize(dim)));
-  EncodeFixed32(h + 28, crc32c::Mask(crc32c::Value(h, 28)));
+  EncodeFileHeader(h, SlotFile::kMagic, FileHeader{SlotFile::kVersion, dim, {uint32_t(SlotFile::SlotSize(dim)), 0, 0}});
 }
 
 Status CheckHeader(const uint8_t* h, uint32_t dim, const std::string& path) {
-  if (std::memcmp(h, SlotFile::kMagic, 8) != 0)
-    return Status::Corruption(path + ": not an aether hot slot file (bad magic)");
-  if (crc32c::Unmask(DecodeFixed32(h + 28)) != crc32c::Value(h, 28))
-    return Status::Corruption(path + ": header checksum mismatch");
-  uint32_t version = DecodeFixed32(h + 8);
-  if (version > SlotFile::kVersion)
-    return Status::NotSupported(
-        fmt::format("{}: slot file version {} is newer than supported ({})", path, version, SlotFile::kVersion));
-  if (DecodeFixed32(h + 12) != dim || DecodeFixed32(h + 16) != SlotFile::SlotSize(dim))
-    return Status::Corruption(fmt::format("{}: header says dim {}, slot size {}; store dim is {}", path,
-                                          DecodeFixed32(h + 12), DecodeFixed32(h + 16), dim));
+  FileHeader fh;
+  AETHER_RETURN_IF_ERROR(DecodeFileHeader(h, SlotFile::kMagic, SlotFile::kVersion, "hot slot", path, &fh));
+  if (fh.dim != dim || fh.fields[0] != SlotFile::SlotSize(dim))
+    return Status::Corruption(
+        fmt::format("{}: header says dim {}, slot size {}; store dim is {}", path, fh.dim, fh.fields[0], dim));
   return Status::Ok();
 }
 

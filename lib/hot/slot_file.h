@@ -2,10 +2,10 @@
 // fixed-size slots, each holding one memory's row id, a checksum and its
 // float32 vector uncompressed.
 //
-// Written only with positional writes (never through a map), extended at the
-// end, truncated only by the journal replay under the exclusive store lock;
-// readers scan it through a read-only map. Which slots are live is decided by
-// the metadata DB, never by the file. Not thread-safe.
+// Written only with positional writes, extended at the end, truncated only by
+// the journal replay under the exclusive store lock; read with positional
+// reads too (never mapped: env.h says why). Which slots are live is decided
+// by the metadata DB, never by the file. Not thread-safe, except ReadSlots.
 #pragma once
 
 #include <cstdint>

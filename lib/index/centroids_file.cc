@@ -6,18 +6,14 @@
 
 #include "format/coding.h"
 #include "format/crc32c.h"
+#include "format/file_header.h"
 
 namespace aether {
 
 std::string CentroidsFile::Encode(const Centroids& c) {
   std::string out(kHeaderSize + c.data.size() * 4 + 4, '\0');
   auto* h = reinterpret_cast<uint8_t*>(out.data());
-  std::memcpy(h, kMagic, 8);
-  EncodeFixed32(h + 8, kVersion);
-  EncodeFixed32(h + 12, c.dim);
-  EncodeFixed32(h + 16, c.k);
-  EncodeFixed32(h + 20, c.generation);
-  EncodeFixed32(h + 28, crc32c::Mask(crc32c::Value(h, 28)));
+  EncodeFileHeader(h, kMagic, FileHeader{kVersion, c.dim, {c.k, c.generation, 0}});
   EncodeFloats(h + kHeaderSize, c.data.data(), c.data.size());
   size_t body = c.data.size() * 4;
   EncodeFixed32(h + kHeaderSize + body, crc32c::Mask(crc32c::Value(h + kHeaderSize, body)));

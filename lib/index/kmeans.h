@@ -1,8 +1,7 @@
-// K-Means for the cold index (DESIGN.md §5): sampled initialization, Lloyd
-// iterations on a sample of at most max_points_per_centroid points per
-// centroid, then assignment of every vector. Empty clusters are re-seeded by
-// splitting the largest one, so K > distinct points and identical vectors
-// are handled without division by zero.
+// K-Means for the cold index (README "rebuild-index and index tuning", format-spec/index_generation.md): sampled
+// initialization, Lloyd iterations on a sample of at most max_points_per_centroid points per centroid, then assignment
+// of every vector. Empty clusters are re-seeded by splitting the largest one, so K > distinct points and identical
+// vectors are handled without division by zero.
 //
 // Deterministic for a given seed and thread count. Thread-safe (no shared
 // state); uses `threads` worker threads internally.

@@ -1,8 +1,9 @@
 // The migration journal (format-spec/journal.md): every move of data is a row
-// in `migrations` plus its items in `migration_items`, advanced through
+// in `migrations` plus its targets in `migration_targets` and its items in
+// `migration_items`, advanced through
 //
-//   (none) --BeginIntent--> intent --MarkWritten--> written
-//          --commit txn (caller)--> committed --Remove--> (none)
+//   (none) --Insert--> intent --SetState(kWritten)--> written
+//          --commit txn (caller): SetState(kCommitted)--> committed --Remove--> (none)
 //
 // The journal only stores and reads these rows; what "roll back", "roll
 // forward" and "clean up" mean for each kind lives with the kind's code in

@@ -61,10 +61,6 @@ Stmt& Stmt::Bind(int i, const std::string& v) {
   sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
   return *this;
 }
-Stmt& Stmt::BindNull(int i) {
-  sqlite3_bind_null(stmt_, i);
-  return *this;
-}
 
 Result<bool> Stmt::Step() {
   int rc = sqlite3_step(stmt_);

@@ -32,7 +32,6 @@ class Stmt {
   Stmt& Bind(int i, int64_t v);
   Stmt& Bind(int i, double v);
   Stmt& Bind(int i, const std::string& v);
-  Stmt& BindNull(int i);
   // Steps once: true with a row available, false when done.
   Result<bool> Step();
   // Steps to completion, discarding rows, then resets.

@@ -1,4 +1,4 @@
-// The eviction score (DESIGN.md §6): low scores leave the hot tier first.
+// The eviction score (README "Memory dynamics"): low scores leave the hot tier first.
 //
 //   score = alpha * recency + beta * ln(1 + freq) + gamma * importance - delta * cold_cost
 //   recency = -(hours since last access)

@@ -1,4 +1,4 @@
-// The tunable parameters of the memory-dynamics model (DESIGN.md §6), their
+// The tunable parameters of the memory-dynamics model (README "Memory dynamics"), their
 // defaults, valid ranges and presets. Values live in the store's config
 // table; absent keys take the default. Stateless; thread-safe.
 #pragma once

@@ -1,4 +1,4 @@
-// Memory dynamics (DESIGN.md §6): parameters, feedback, the maintenance
+// Memory dynamics (README "Memory dynamics"): parameters, feedback, the maintenance
 // tick, and the audit history.
 //
 // Shape of a tick (Maintain):

@@ -12,8 +12,6 @@
 #include "store/store_impl.h"
 
 namespace aether {
-namespace {}  // namespace
-
 Result<double> StoreImpl::ConfigNumber(const std::string& key, double fallback) {
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT value FROM config WHERE key = ?"));
   st.Bind(1, key);

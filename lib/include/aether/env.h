@@ -26,7 +26,7 @@ class File {
   virtual Status Read(uint64_t offset, size_t n, void* out) = 0;  // exactly n
   virtual Status Write(uint64_t offset, const void* data, size_t n) = 0;
   // Flushes data and metadata to stable storage. A failure is final: the
-  // caller must abandon the operation, never retry the sync (see DESIGN §3).
+  // caller must abandon the operation, never retry the sync (format-spec/journal.md, invariant 8).
   virtual Status Sync() = 0;
   virtual Status Truncate(uint64_t size) = 0;
   virtual Result<uint64_t> Size() = 0;

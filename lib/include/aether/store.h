@@ -110,7 +110,7 @@ class Store {
   // the default nprobe with an exact scan of the cold tier.
   Result<RecallReport> RecallCheck(uint64_t queries, uint64_t seed);
 
-  // Memory dynamics (DESIGN.md §6). Feedback returns the unknown ids.
+  // Memory dynamics (README "Memory dynamics"). Feedback returns the unknown ids.
   Result<std::vector<std::string>> Feedback(const std::vector<FeedbackItem>& items);
   Result<MaintainReport> Maintain(const MaintainOptions& options);
   // Model parameters: every key of policy/params (defaults filled in).
