@@ -15,7 +15,7 @@
 
 #include "format/coding.h"
 #include "format/crc32c.h"
-#include "search/kernels.h"
+#include "vecmath/kernels.h"
 
 namespace aether {
 namespace {

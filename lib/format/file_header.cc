@@ -1,8 +1,8 @@
 #include "format/file_header.h"
 
-#include <cstring>
-
 #include <fmt/format.h>
+
+#include <cstring>
 
 #include "format/coding.h"
 #include "format/crc32c.h"

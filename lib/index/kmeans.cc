@@ -7,7 +7,8 @@
 #include <random>
 #include <thread>
 
-#include "search/distance.h"
+#include "env/parallel.h"
+#include "vecmath/distance.h"
 
 namespace aether {
 namespace {
@@ -19,17 +20,17 @@ std::vector<float> Transpose(const float* c, uint32_t k, uint32_t dim) {
   return t;
 }
 
+// fn(begin, end) over [0, n) in one contiguous range per thread (at least
+// 256 points each), through the common ParallelFor.
 template <typename Fn>
-void ParallelFor(size_t n, int threads, Fn&& fn) {
-  threads = std::max(1, std::min<int>(threads, int((n + 255) / 256)));
-  if (threads == 1) return fn(size_t(0), n);
-  std::vector<std::thread> pool;
-  size_t chunk = (n + size_t(threads) - 1) / size_t(threads);
-  for (int t = 0; t < threads; ++t) {
-    size_t b = size_t(t) * chunk, e = std::min(n, b + chunk);
-    if (b < e) pool.emplace_back([&fn, b, e] { fn(b, e); });
-  }
-  for (auto& th : pool) th.join();
+void ForRanges(size_t n, int threads, Fn&& fn) {
+  const size_t t = ThreadsFor(size_t(std::max(threads, 0)), (n + 255) / 256);
+  const size_t chunk = (n + t - 1) / t;
+  Status done = ParallelFor(t, t, [&](size_t i, size_t) {
+    fn(i * chunk, std::min(n, (i + 1) * chunk));
+    return Status::Ok();
+  });
+  (void)done;  // fn cannot fail
 }
 
 }  // namespace
@@ -39,7 +40,7 @@ void AssignNearest(const float* data, size_t n, uint32_t dim, const float* centr
   std::vector<float> ct = Transpose(centroids, k, dim);
   std::vector<float> cnorm(k);
   for (uint32_t c = 0; c < k; ++c) cnorm[c] = Dot(centroids + size_t(c) * dim, centroids + size_t(c) * dim, dim);
-  ParallelFor(n, threads, [&](size_t begin, size_t end) {
+  ForRanges(n, threads, [&](size_t begin, size_t end) {
     std::vector<float> dots(8 * size_t(k));
     for (size_t i = begin; i < end; i += 8) {
       size_t nx = std::min<size_t>(8, end - i);

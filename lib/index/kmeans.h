@@ -18,7 +18,7 @@ struct KMeansOptions {
   uint32_t iterations = 20;
   uint32_t max_points_per_centroid = 256;
   uint64_t seed = 1;
-  int threads = 2;
+  int threads = 0;  // 0: one per core (ThreadsFor)
 };
 
 struct KMeansResult {

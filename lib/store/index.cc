@@ -23,9 +23,9 @@
 #include "index/centroids_file.h"
 #include "index/kmeans.h"
 #include "meta/schema.h"
-#include "search/distance.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
+#include "vecmath/distance.h"
 
 namespace aether {
 
@@ -97,8 +97,7 @@ Result<std::map<int64_t, std::vector<size_t>>> StoreImpl::GroupByPartition(const
     std::vector<float> packed(vectors.size() * config_.dim);
     for (size_t i = 0; i < vectors.size(); ++i) std::copy_n(vectors[i], config_.dim, packed.data() + i * config_.dim);
     std::vector<uint32_t> labels(vectors.size());
-    AssignNearest(packed.data(), vectors.size(), config_.dim, index->centroids.data(), index->k,
-                  int(std::max(1u, std::thread::hardware_concurrency())), labels.data());
+    AssignNearest(packed.data(), vectors.size(), config_.dim, index->centroids.data(), index->k, 0, labels.data());
     for (size_t i = 0; i < vectors.size(); ++i) groups[index->shard_of_partition[labels[i]]].push_back(i);
     return groups;
   }
@@ -209,13 +208,13 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
       km.centroids = kept;
     } else {
       if (o.progress) o.progress("train", 0, rep.sample);
-      KMeansOptions ko{k, o.iterations, o.max_points_per_centroid, o.seed, 2};
+      KMeansOptions ko{k, o.iterations, o.max_points_per_centroid, o.seed, 0};
       km = TrainKMeans(train.data(), cold.row_ids.size(), config_.dim, ko);
       rep.objective = km.objective;
     }
     if (o.progress) o.progress("assign", 0, rep.cold_memories);
     std::vector<uint32_t> labels(cold.row_ids.size());
-    AssignNearest(train.data(), cold.row_ids.size(), config_.dim, km.centroids.data(), k, 2, labels.data());
+    AssignNearest(train.data(), cold.row_ids.size(), config_.dim, km.centroids.data(), k, 0, labels.data());
     std::vector<std::vector<size_t>> members(k);
     for (size_t i = 0; i < labels.size(); ++i) members[labels[i]].push_back(i);
 

@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "env/fault_point.h"
+#include "env/parallel.h"
 #include "meta/schema.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
@@ -75,24 +76,10 @@ namespace {
 // descend into an indexed store appends to hundreds of partitions). Every
 // sync runs once; the first failure is returned, never retried.
 Status SyncAll(std::vector<std::unique_ptr<ShardFile>>& shards) {
-  constexpr size_t kMaxThreads = 8;
-  const size_t n_threads = std::min(kMaxThreads, shards.size() / 2);
-  if (n_threads <= 1) {
-    for (auto& shard : shards) AETHER_RETURN_IF_ERROR(shard->Sync());
-    return Status::Ok();
-  }
-  std::vector<Status> errors(n_threads);
-  std::atomic<size_t> next{0};
-  auto worker = [&](size_t t) {
-    for (size_t i = next++; i < shards.size(); i = next++)
-      if (Status s = shards[i]->Sync(); !s.ok() && errors[t].ok()) errors[t] = s;
-  };
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < n_threads; ++t) pool.emplace_back(worker, t);
-  worker(0);
-  for (auto& th : pool) th.join();
-  for (const Status& e : errors) AETHER_RETURN_IF_ERROR(e);
-  return Status::Ok();
+  // I/O-bound, not CPU-bound: up to 8 at once, whatever the core count.
+  constexpr size_t kMaxSyncs = 8;
+  return ParallelFor(shards.size(), std::min(kMaxSyncs, std::max<size_t>(1, shards.size() / 2)),
+                     [&](size_t i, size_t) { return shards[i]->Sync(); });
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include "meta/sqlite_db.h"
 #include "policy/eviction.h"
 #include "policy/params.h"
+#include "search/scan_context.h"
 
 namespace aether {
 
@@ -105,10 +106,11 @@ class StoreImpl {
   // search.cc
   Result<std::vector<std::vector<SearchHit>>> Search(const std::vector<std::vector<float>>& queries,
                                                      const SearchOptions& options);
-  // The search itself, inside the read transaction Search opens: one
-  // snapshot for every lookup, one lock round trip instead of one per row.
-  Result<std::vector<std::vector<SearchHit>>> SearchSnapshot(const std::vector<std::vector<float>>& queries,
-                                                             const SearchOptions& options);
+  // The search itself, inside the read transaction Search opens.
+  Result<std::vector<std::vector<SearchHit>>> SearchInSnapshot(const std::vector<std::vector<float>>& queries,
+                                                               const SearchOptions& options);
+  Result<std::vector<ShardScan>> PlanShards(const std::vector<std::vector<float>>& queries, uint32_t nprobe);
+  Status Decorate(const SearchOptions& options, std::vector<std::vector<SearchHit>>* results);
   Status Touch(const std::vector<int64_t>& row_ids, const std::vector<std::pair<int64_t, double>>& restore);
 
   // records.cc

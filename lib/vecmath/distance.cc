@@ -1,9 +1,9 @@
-#include "search/distance.h"
+#include "vecmath/distance.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "search/kernels.h"
+#include "vecmath/kernels.h"
 
 namespace aether {
 

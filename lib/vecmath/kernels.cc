@@ -1,4 +1,4 @@
-#include "search/kernels.h"
+#include "vecmath/kernels.h"
 
 #include <cmath>
 #include <cstdlib>

@@ -1,7 +1,7 @@
 // Every SIMD variant this CPU supports against a double-precision reference,
 // over dimensions that exercise each tail path (1..300, odd and even, below
 // and above one register).
-#include "search/kernels.h"
+#include "vecmath/kernels.h"
 
 #include <doctest/doctest.h>
 

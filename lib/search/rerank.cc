@@ -1,0 +1,117 @@
+#include "search/rerank.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <tuple>
+#include <unordered_map>
+
+#include "cold/shard_file.h"
+#include "env/parallel.h"
+
+namespace aether {
+namespace {
+
+// The batch's distinct candidate places, in file order, with their liveness
+// and (once read) their full-precision rows.
+struct Gathered {
+  std::vector<int64_t> tags;  // sorted by (shard, frame offset, index)
+  std::unordered_map<int64_t, size_t> pos;
+  std::vector<char> alive;
+  std::vector<std::pair<size_t, size_t>> frames;  // [begin, end) of tags in one frame
+  std::vector<float> rows;                        // tags.size() x dim
+};
+
+Status Gather(const ScanContext& c, const std::vector<std::vector<Candidate>>& approx, const PlaceTable& places,
+              Liveness* live, Gathered* g) {
+  for (const auto& cands : approx)
+    for (const Candidate& cand : cands) g->tags.push_back(cand.row_id);
+  std::sort(g->tags.begin(), g->tags.end());
+  g->tags.erase(std::unique(g->tags.begin(), g->tags.end()), g->tags.end());
+  std::sort(g->tags.begin(), g->tags.end(), [&](int64_t a, int64_t b) {
+    const FramePlace &x = places.At(a), &y = places.At(b);
+    return std::tie(x.shard_id, x.frame_offset, x.index) < std::tie(y.shard_id, y.frame_offset, y.index);
+  });
+  g->alive.resize(g->tags.size());
+  for (size_t i = 0; i < g->tags.size(); ++i) {
+    g->pos[g->tags[i]] = i;
+    const FramePlace& p = places.At(g->tags[i]);
+    AETHER_ASSIGN_OR_RETURN(bool ok, live->ColdLive(p.row_id, p.shard_id, p.frame_offset, p.index));
+    g->alive[i] = ok;
+  }
+  for (size_t i = 0; i < g->tags.size();) {
+    size_t j = i + 1;
+    const FramePlace& first = places.At(g->tags[i]);
+    while (j < g->tags.size() && places.At(g->tags[j]).shard_id == first.shard_id &&
+           places.At(g->tags[j]).frame_offset == first.frame_offset)
+      ++j;
+    g->frames.emplace_back(i, j);
+    i = j;
+  }
+  g->rows.resize(g->tags.size() * c.dim);
+  return Status::Ok();
+}
+
+// Reads the live rows of one frame's candidates into g->rows.
+class FrameReader {
+ public:
+  FrameReader(const ScanContext& c, const PlaceTable& places, const std::vector<ShardScan>& shards, Gathered* g)
+      : c_(c), places_(places), shards_(shards), g_(g) {}
+
+  Status Read(size_t begin, size_t end) {
+    indexes_.clear();
+    row_ids_.clear();
+    for (size_t i = begin; i < end; ++i)
+      if (g_->alive[i]) {
+        indexes_.push_back(places_.At(g_->tags[i]).index);
+        row_ids_.push_back(places_.At(g_->tags[i]).row_id);
+      }
+    if (indexes_.empty()) return Status::Ok();
+    const FramePlace& p = places_.At(g_->tags[begin]);
+    std::unique_ptr<ShardFile>& file = files_[p.shard_id];
+    if (!file) {
+      auto shard = std::find_if(shards_.begin(), shards_.end(), [&](const ShardScan& s) { return s.shard_id == p.shard_id; });
+      if (shard == shards_.end()) return Status::Internal("re-rank candidate in an unknown shard");
+      AETHER_ASSIGN_OR_RETURN(file, ShardFile::Open(c_.env, shard->path, c_.dim, /*writable=*/false));
+    }
+    buffer_.resize(indexes_.size() * c_.dim);
+    AETHER_RETURN_IF_ERROR(
+        file->ReadFullRows(p.frame_offset, indexes_.size(), indexes_.data(), row_ids_.data(), buffer_.data()));
+    for (size_t i = begin, k = 0; i < end; ++i)
+      if (g_->alive[i]) std::copy_n(buffer_.data() + c_.dim * k++, c_.dim, g_->rows.data() + i * c_.dim);
+    return Status::Ok();
+  }
+
+ private:
+  const ScanContext& c_;
+  const PlaceTable& places_;
+  const std::vector<ShardScan>& shards_;
+  Gathered* g_;
+  std::map<int64_t, std::unique_ptr<ShardFile>> files_;
+  std::vector<uint32_t> indexes_;
+  std::vector<int64_t> row_ids_;
+  std::vector<float> buffer_;
+};
+
+}  // namespace
+
+Status Rerank(const ScanContext& c, const std::vector<std::vector<Candidate>>& approx, const PlaceTable& places,
+              const std::vector<ShardScan>& shards, Liveness* live, size_t threads, std::vector<TopK>* tops) {
+  Gathered g;
+  AETHER_RETURN_IF_ERROR(Gather(c, approx, places, live, &g));
+  if (g.tags.empty()) return Status::Ok();
+  const size_t workers = std::min(threads, g.frames.size());
+  std::vector<std::unique_ptr<FrameReader>> readers;
+  for (size_t w = 0; w < workers; ++w) readers.push_back(std::make_unique<FrameReader>(c, places, shards, &g));
+  AETHER_RETURN_IF_ERROR(ParallelFor(g.frames.size(), workers, [&](size_t f, size_t w) {
+    return readers[w]->Read(g.frames[f].first, g.frames[f].second);
+  }));
+  for (size_t q = 0; q < approx.size(); ++q)
+    for (const Candidate& cand : approx[q]) {
+      const size_t i = g.pos[cand.row_id];
+      if (g.alive[i]) (*tops)[q].Push(Candidate{c.Exact(uint32_t(q), g.rows.data() + i * c.dim), places.At(cand.row_id).row_id});
+    }
+  return Status::Ok();
+}
+
+}  // namespace aether

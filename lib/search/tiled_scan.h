@@ -1,0 +1,67 @@
+// The batch path of the scan, for hot blocks and cold frames alike: n vectors
+// x (rows `stride` floats apart) against the queries qs (their vectors packed
+// row-major in qp). The block is transposed once, then the dot products of
+// kTile queries at a time are taken against it (the block stays in cache for
+// the whole batch). The distance derived from a dot product is a lower bound
+// after subtracting its worst-case rounding error, compared with bound(q) in
+// the metric's own monotone form (squared for L2): first a branch-free
+// (vectorized) pass for the bounds, then visit(q, i) for each row that
+// passes, which computes the exact distance and offers it.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+
+#include "search/scan_context.h"
+
+namespace aether {
+
+template <typename Bound, typename Visit>
+Status ScanTiled(const ScanContext& c, const float* x, uint64_t n, uint64_t stride, const uint32_t* qs, size_t nqs,
+                 const float* qp, ScanScratch& sc, Bound&& bound, Visit&& visit) {
+  const uint32_t dim = c.dim;
+  sc.xt.resize(size_t(dim) * n);
+  sc.dist.resize(n);
+  sc.xnorm2.resize(n);
+  sc.dots.resize(ScanContext::kTile * n);
+  for (uint64_t i = 0; i < n; ++i) {
+    const float* v = x + i * stride;
+    for (uint32_t j = 0; j < dim; ++j) sc.xt[size_t(j) * n + i] = v[j];
+    sc.xnorm2[i] = c.kernels.dot(v, v, dim);
+  }
+  const float keep = 1.0f - 2 * c.rounding;
+  for (size_t q0 = 0; q0 < nqs; q0 += ScanContext::kTile) {
+    const size_t nq = std::min(ScanContext::kTile, nqs - q0);
+    DotsTransposed(qp + q0 * dim, nq, dim, sc.xt.data(), uint32_t(n), sc.dots.data());
+    for (size_t p = 0; p < nq; ++p) {
+      const uint32_t q = qs[q0 + p];
+      const float* dots = sc.dots.data() + p * n;
+      const float qn2 = c.qnorm2[q], qn = c.prepared[q].norm;
+      float* lower = sc.dist.data();
+      if (c.metric == Metric::kL2) {
+        for (uint64_t i = 0; i < n; ++i) lower[i] = keep * (qn2 + sc.xnorm2[i]) - 2 * dots[i];
+      } else if (c.metric == Metric::kInnerProduct) {
+        for (uint64_t i = 0; i < n; ++i) lower[i] = -dots[i] - c.rounding * (qn2 + sc.xnorm2[i]);
+      } else {
+        for (uint64_t i = 0; i < n; ++i) {
+          // A product of norms, not the root of a product of squares: that
+          // overflows float32 for vectors within the accepted range.
+          const float denom = qn * std::sqrt(sc.xnorm2[i]);
+          // A zero norm gives NaN or inf here; 0 then lets the exact path decide.
+          const float v = 1.0f - (dots[i] + c.rounding * (qn2 + sc.xnorm2[i])) / denom;
+          lower[i] = denom > 0 ? v : 0.0f;
+        }
+      }
+      auto as_filter = [&](float d) { return c.metric == Metric::kL2 ? d * d : d; };
+      float limit = as_filter(bound(q));
+      for (uint64_t i = 0; i < n; ++i) {
+        if (lower[i] > limit) continue;
+        AETHER_RETURN_IF_ERROR(visit(q, i));
+        limit = as_filter(bound(q));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace aether

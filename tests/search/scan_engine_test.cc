@@ -1,0 +1,251 @@
+// The scan engine alone, in process: real slot and shard files, a fake
+// liveness oracle, and a double-precision brute force over exactly the
+// records the oracle calls live. Every path: per query and tiled, every
+// metric, lossless and quantized frames with their re-rank, one and several
+// threads; damage a live slot must report, a free slot's it must ignore.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+
+#include "cold/frame.h"
+#include "cold/shard_file.h"
+#include "env/parallel.h"
+#include "hot/slot_file.h"
+#include "search/scan_engine.h"
+#include "test_util.h"
+
+using namespace aether;
+using aether::test::TempDir;
+
+namespace {
+
+// Live: the listed (slot, row) pairs and (shard, offset, index, row) places.
+class FakeLiveness : public Liveness {
+ public:
+  std::map<uint64_t, int64_t> hot;  // slot -> live row
+  std::set<uint64_t> free_slots;
+  std::set<std::tuple<int64_t, uint64_t, uint32_t, int64_t>> cold;
+  std::atomic<int> lookups{0};
+  Result<bool> HotLive(uint64_t slot, int64_t row_id) override {
+    ++lookups;
+    auto it = hot.find(slot);
+    return it != hot.end() && it->second == row_id;
+  }
+  Result<bool> FreeSlot(uint64_t slot) override { return free_slots.count(slot) > 0; }
+  Result<bool> ColdLive(int64_t row_id, int64_t shard_id, uint64_t offset, uint32_t index) override {
+    ++lookups;
+    return cold.count({shard_id, offset, index, row_id}) > 0;
+  }
+};
+
+double TrueDistance(Metric m, const std::vector<float>& q, const float* x, uint32_t dim) {
+  double dot = 0, l2 = 0, qn = 0, xn = 0;
+  for (uint32_t j = 0; j < dim; ++j) {
+    dot += double(q[j]) * x[j];
+    l2 += (double(q[j]) - x[j]) * (double(q[j]) - x[j]);
+    qn += double(q[j]) * q[j];
+    xn += double(x[j]) * x[j];
+  }
+  if (m == Metric::kL2) return std::sqrt(l2);
+  if (m == Metric::kInnerProduct) return -dot;
+  return 1 - dot / std::sqrt(qn * xn);
+}
+
+struct Fixture {
+  TempDir dir{/*in_memory=*/true};
+  uint32_t dim = 12;
+  std::mt19937_64 rng{42};
+  std::map<int64_t, std::vector<float>> live_vectors;  // what the brute force sees
+  FakeLiveness live;
+  std::unique_ptr<SlotFile> hot;
+  uint64_t hot_slots = 0;
+  std::vector<ShardScan> shards;
+
+  std::vector<float> Random() {
+    std::normal_distribution<float> g(0, 1);
+    std::vector<float> v(dim);
+    for (auto& x : v) x = g(rng);
+    return v;
+  }
+
+  // 300 hot slots: every third is dead (stale bytes of another row), every
+  // seventh free.
+  void MakeHot() {
+    REQUIRE(SlotFile::Create(Env::Default(), dir / "hot.slots", dim).ok());
+    auto h = SlotFile::Open(Env::Default(), dir / "hot.slots", dim, true);
+    REQUIRE(h.ok());
+    hot = std::move(*h);
+    for (uint64_t s = 0; s < 300; ++s) {
+      const int64_t row = int64_t(1000 + s);
+      auto v = Random();
+      REQUIRE(hot->WriteSlot(s, row, v.data()).ok());
+      if (s % 7 == 0) live.free_slots.insert(s);
+      else if (s % 3 != 0) live.hot[s] = row, live_vectors[row] = v;
+    }
+    hot_slots = 300;
+  }
+
+  // A shard of frames of `codec`; records alternate live and garbage.
+  void MakeShard(int64_t shard_id, uint32_t codec, size_t frames, size_t per_frame) {
+    const std::string path = dir / ("s" + std::to_string(shard_id) + ".shard");
+    REQUIRE(ShardFile::Create(Env::Default(), path, dim, 0, kStagingPartition).ok());
+    auto f = ShardFile::Open(Env::Default(), path, dim, true);
+    REQUIRE(f.ok());
+    uint64_t at = ShardFile::kHeaderSize;
+    for (size_t fr = 0; fr < frames; ++fr) {
+      std::vector<int64_t> ids;
+      std::vector<float> vecs;
+      for (size_t i = 0; i < per_frame; ++i) {
+        const int64_t row = shard_id * 100000 + int64_t(fr * per_frame + i);
+        auto v = Random();
+        ids.push_back(row);
+        vecs.insert(vecs.end(), v.begin(), v.end());
+        if (i % 2 == 0) {
+          live.cold.insert({shard_id, at, uint32_t(i), row});
+          live_vectors[row] = v;
+        }
+      }
+      auto frame = EncodeFrame(ids.data(), vecs.data(), uint32_t(ids.size()), dim, codec);
+      REQUIRE(frame.ok());
+      REQUIRE((*f)->WriteAt(at, *frame).ok());
+      at += frame->size();
+    }
+    shards.push_back(ShardScan{shard_id, path, at, {}});
+  }
+
+  // Checks RunScan against the brute force for `n` queries.
+  void Check(Metric metric, size_t n, size_t threads, bool with_hot) {
+    std::vector<std::vector<float>> queries;
+    for (size_t i = 0; i < n; ++i) queries.push_back(Random());
+    const uint32_t k = 7;
+    ScanContext c(metric, dim, queries, k, /*candidates=*/k * 20);
+    c.env = Env::Default();
+    ScanRequest r;
+    r.context = &c;
+    r.hot = with_hot ? hot.get() : nullptr;
+    r.hot_slots = hot_slots;
+    r.shards = shards;
+    for (auto& s : r.shards) {
+      s.queries.clear();
+      for (uint32_t q = 0; q < n; ++q) s.queries.push_back(q);
+    }
+    r.live = &live;
+    r.threads = threads;
+    auto got = RunScan(r);
+    REQUIRE_MESSAGE(got.ok(), got.status().ToString());
+    for (size_t q = 0; q < n; ++q) {
+      std::vector<std::pair<double, int64_t>> want;
+      for (const auto& [row, v] : live_vectors) {
+        if (!with_hot && row >= 1000 && row < 1300) continue;
+        want.emplace_back(TrueDistance(metric, queries[q], v.data(), dim), row);
+      }
+      std::sort(want.begin(), want.end());
+      REQUIRE((*got)[q].size() == k);
+      for (size_t i = 0; i < k; ++i) {
+        CAPTURE(i);
+        CHECK(std::abs((*got)[q][i].distance - want[i].first) <= 1e-5 * (1 + std::abs(want[i].first)));
+        const bool tie = i + 1 < want.size() && std::abs(want[i + 1].first - want[i].first) < 1e-6;
+        if (!tie) CHECK((*got)[q][i].row_id == want[i].second);
+      }
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("scan engine: hot blocks and lossless shards give the brute-force top-k of exactly the live records") {
+  for (Metric metric : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine}) {
+    for (size_t n : {size_t(1), size_t(3), size_t(9), size_t(40)}) {  // per query and tiled
+      for (size_t threads : {size_t(1), size_t(3)}) {
+        CAPTURE(int(metric));
+        CAPTURE(n);
+        CAPTURE(threads);
+        Fixture f;
+        f.MakeHot();
+        f.MakeShard(1, kCodecZstdShuffle, 3, 50);
+        f.MakeShard(2, kCodecZstdRaw, 2, 40);
+        f.Check(metric, n, threads, /*with_hot=*/true);
+        f.Check(metric, n, threads, /*with_hot=*/false);
+      }
+    }
+  }
+}
+
+TEST_CASE("scan engine: quantized frames are re-ranked at full precision; dead candidates never surface") {
+  for (uint32_t codec : {kCodecFloat16, kCodecSq8}) {
+    for (Metric metric : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine}) {
+      for (size_t n : {size_t(1), size_t(12)}) {
+        CAPTURE(codec);
+        CAPTURE(int(metric));
+        CAPTURE(n);
+        Fixture f;
+        f.MakeShard(5, codec, 4, 64);
+        f.MakeShard(6, kCodecZstdShuffle, 1, 30);
+        f.Check(metric, n, 2, /*with_hot=*/false);
+      }
+    }
+  }
+}
+
+TEST_CASE("scan engine: a damaged live slot is corruption, a damaged free slot is ignored") {
+  Fixture f;
+  f.MakeHot();
+  const uint64_t slot_size = SlotFile::SlotSize(f.dim);
+  // Slot 7 is free (7 % 7 == 0), slot 8 live.
+  for (uint64_t slot : {uint64_t(7), uint64_t(8)}) {
+    CAPTURE(slot);
+    test::FlipByte(f.dir / "hot.slots", SlotFile::SlotOffset(f.dim, slot) + slot_size - 1);
+    std::vector<std::vector<float>> qs = {f.Random()};
+    ScanContext c(Metric::kL2, f.dim, qs, 5, 20);
+    c.env = Env::Default();
+    ScanRequest r;
+    r.context = &c;
+    r.hot = f.hot.get();
+    r.hot_slots = f.hot_slots;
+    r.live = &f.live;
+    auto got = RunScan(r);
+    if (slot == 7) {
+      CHECK(got.ok());
+    } else {
+      REQUIRE(!got.ok());
+      CHECK(got.status().code() == Code::kCorruption);
+      CHECK(got.status().message().find("slot 8") != std::string::npos);
+    }
+    test::FlipByte(f.dir / "hot.slots", SlotFile::SlotOffset(f.dim, slot) + slot_size - 1);  // undo
+  }
+}
+
+TEST_CASE("ParallelFor runs every item once, on at most the threads asked, and returns the first error") {
+  for (size_t threads : {size_t(1), size_t(2), size_t(5)}) {
+    std::vector<std::atomic<int>> runs(1000);
+    std::mutex mu;
+    std::set<size_t> workers;
+    Status s = ParallelFor(runs.size(), threads, [&](size_t i, size_t w) {
+      ++runs[i];
+      std::lock_guard<std::mutex> l(mu);
+      workers.insert(w);
+      return Status::Ok();
+    });
+    CHECK(s.ok());
+    for (auto& r : runs) CHECK(r == 1);
+    CHECK(workers.size() <= threads);
+    CHECK(*workers.rbegin() < threads);
+    std::atomic<int> after{0};
+    Status e = ParallelFor(1000, threads, [&](size_t i, size_t) {
+      if (i == 10) return Status::IOError("item 10");
+      if (i > 500) ++after;
+      return Status::Ok();
+    });
+    CHECK(e.message() == "item 10");
+    CHECK(after < 490);  // the others stopped taking items
+  }
+  CHECK(ThreadsFor(3, 100) == 3);
+  CHECK(ThreadsFor(3, 2) == 2);
+  CHECK(ThreadsFor(0, 0) == 1);
+  CHECK(ThreadsFor(0, 1000) >= 1);
+}
