@@ -13,7 +13,7 @@
 
 namespace aether {
 
-struct ColdScanState {  // one worker's
+struct ColdScanState {        // one worker's
   std::vector<TopK>* exact;   // per query
   std::vector<TopK>* approx;  // per query: candidates from quantized frames (row_id = place tag)
   PlaceTable* places;

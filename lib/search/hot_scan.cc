@@ -6,9 +6,9 @@
 //  - a batch (>= kTile queries): in tiles (tiled_scan.h).
 #include "search/hot_scan.h"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "search/tiled_scan.h"
 

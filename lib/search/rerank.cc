@@ -70,7 +70,8 @@ class FrameReader {
     const FramePlace& p = places_.At(g_->tags[begin]);
     std::unique_ptr<ShardFile>& file = files_[p.shard_id];
     if (!file) {
-      auto shard = std::find_if(shards_.begin(), shards_.end(), [&](const ShardScan& s) { return s.shard_id == p.shard_id; });
+      auto shard =
+          std::find_if(shards_.begin(), shards_.end(), [&](const ShardScan& s) { return s.shard_id == p.shard_id; });
       if (shard == shards_.end()) return Status::Internal("re-rank candidate in an unknown shard");
       AETHER_ASSIGN_OR_RETURN(file, ShardFile::Open(c_.env, shard->path, c_.dim, /*writable=*/false));
     }
@@ -109,7 +110,8 @@ Status Rerank(const ScanContext& c, const std::vector<std::vector<Candidate>>& a
   for (size_t q = 0; q < approx.size(); ++q)
     for (const Candidate& cand : approx[q]) {
       const size_t i = g.pos[cand.row_id];
-      if (g.alive[i]) (*tops)[q].Push(Candidate{c.Exact(uint32_t(q), g.rows.data() + i * c.dim), places.At(cand.row_id).row_id});
+      if (g.alive[i])
+        (*tops)[q].Push(Candidate{c.Exact(uint32_t(q), g.rows.data() + i * c.dim), places.At(cand.row_id).row_id});
     }
   return Status::Ok();
 }

@@ -118,7 +118,6 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   const int64_t now = env_->NowMs();
   rep.seed = o.seed ? o.seed : env_->RandomSeed();
   std::mt19937_64 rng(rep.seed);
-  std::uniform_real_distribution<double> u01(0, 1);
 
   AETHER_ASSIGN_OR_RETURN(rep.temperature_before, ConfigNumber("temperature", 1.0));
   AETHER_ASSIGN_OR_RETURN(int64_t depth, db_->QueryInt("SELECT COUNT(*) FROM restore_queue"));
@@ -129,48 +128,9 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   rep.temperature_after = NextTemperature(rep.temperature_before, rep.pressure, p);
   const double heat = std::min(rep.temperature_after, 1.0);
 
-  // Sample candidates: each memory with probability sample_rate; if that
-  // is more than max_candidates, a uniformly random subset of them (so the
-  // cap does not favour old row ids). Then decide each one's move.
-  EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
-  struct Cand {
-    int64_t row_id;
-    std::string id;
-    int64_t tier, slot;
-    AccessStats stats;
-  };
-  std::vector<Cand> cands;
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, id, tier, slot, last_access_ms, access_count, "
-                                                "importance FROM memories ORDER BY row_id"));
-  while (p.sample_rate > 0 && p.max_candidates >= 1) {
-    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    if (u01(rng) >= p.sample_rate) continue;
-    cands.push_back({st.Int(0), st.Text(1), st.Int(2), st.IsNull(3) ? -1 : st.Int(3),
-                     AccessStats{st.Int(4), uint64_t(st.Int(5)), st.Double(6) * p.importance_decay, 1.0}});
-  }
-  st.Reset();
-  if (cands.size() > uint64_t(p.max_candidates)) {
-    std::shuffle(cands.begin(), cands.end(), rng);
-    cands.resize(uint64_t(p.max_candidates));
-    std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.row_id < b.row_id; });
-  }
   std::vector<MemoryLocation> down;
   std::vector<std::pair<int64_t, double>> up;
-  for (const Cand& c : cands) {
-    double score = EvictionScore(w, c.stats, now);
-    bool hot = c.tier == kTierHot;
-    double prob = (hot ? Sigmoid(-score, p.sigmoid_k) : Sigmoid(score, p.sigmoid_k)) * heat;
-    (hot ? rep.hot_candidates : rep.cold_candidates)++;
-    if (u01(rng) >= prob) continue;
-    if (hot) {
-      down.push_back(MemoryLocation{c.row_id, c.id, kTierHot, c.slot, 0, 0, 0});
-      rep.moves.push_back({c.id, Tier::kHot, Tier::kCold, "sampled", score});
-    } else {
-      up.emplace_back(c.row_id, prob);
-      rep.moves.push_back({c.id, Tier::kCold, Tier::kHot, "queued", score});
-    }
-  }
+  AETHER_RETURN_IF_ERROR(SampleMoves(p, heat, now, &rng, &rep, &down, &up));
   if (o.dry_run) {  // what the sample would do; capacity and restores are not simulated
     if (p.importance_decay != 1.0) {
       AETHER_ASSIGN_OR_RETURN(int64_t all, db_->QueryInt("SELECT COUNT(*) FROM memories"));
@@ -200,35 +160,10 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   MoveReport moved;
   AETHER_RETURN_IF_ERROR(DescendRows(down, mo, &moved, down.size()));
   rep.descended_sampled = moved.moved;
-  AETHER_ASSIGN_OR_RETURN(hot_count, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 0"));
-  if (uint64_t(hot_count) > config_.hot_capacity) {
-    AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
-    std::vector<MemoryLocation> over;
-    for (size_t i = 0; i < uint64_t(hot_count) - config_.hot_capacity && i < scored.size(); ++i) {
-      over.push_back(scored[i].second);
-      rep.moves.push_back({scored[i].second.id, Tier::kHot, Tier::kCold, "capacity", scored[i].first});
-    }
-    MoveReport cap;
-    AETHER_RETURN_IF_ERROR(DescendRows(over, mo, &cap, over.size()));
-    rep.descended_capacity = cap.moved;
-  }
+  AETHER_RETURN_IF_ERROR(EnforceCapacity(&rep));
   AETHER_RETURN_IF_ERROR(QueueRestores(up));
   rep.queued = up.size();
-  if (p.restore_concurrency >= 1) {
-    MoveOptions drain;
-    drain.queued = true;
-    drain.evict = true;
-    drain.limit = uint64_t(p.restore_concurrency);
-    AETHER_ASSIGN_OR_RETURN(MoveReport r, Ascend(drain));
-    rep.restored = r.moved - r.evicted;
-    rep.evicted_for_restore = r.evicted;
-    rep.deferred = r.deferred.size();
-    rep.dropped = r.dropped.size();
-    for (PlannedMove m : r.plan) {
-      if (m.to == Tier::kHot) m.reason = "restore";
-      rep.moves.push_back(std::move(m));
-    }
-  }
+  AETHER_RETURN_IF_ERROR(DrainRestores(p, &rep));
   AETHER_ASSIGN_OR_RETURN(depth, db_->QueryInt("SELECT COUNT(*) FROM restore_queue"));
   AETHER_ASSIGN_OR_RETURN(hot_count, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 0"));
   rep.queue_depth_after = uint64_t(depth);
@@ -241,6 +176,94 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
                              rep.restored, rep.queued));
   }));
   return rep;
+}
+
+// Samples the tick's candidates: each memory with probability sample_rate;
+// if that is more than max_candidates, a uniformly random subset of them
+// (so the cap does not favour old row ids). Then decides each one's move:
+// with probability sigmoid(+-score, k) * heat, hot ones down, cold ones
+// onto the restore queue.
+Status StoreImpl::SampleMoves(const PolicyParams& p, double heat, int64_t now, std::mt19937_64* rng,
+                              MaintainReport* rep, std::vector<MemoryLocation>* down,
+                              std::vector<std::pair<int64_t, double>>* up) {
+  std::uniform_real_distribution<double> u01(0, 1);
+  EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
+  struct Cand {
+    int64_t row_id;
+    std::string id;
+    int64_t tier, slot;
+    AccessStats stats;
+  };
+  std::vector<Cand> cands;
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, id, tier, slot, last_access_ms, access_count, "
+                                                "importance FROM memories ORDER BY row_id"));
+  while (p.sample_rate > 0 && p.max_candidates >= 1) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    if (u01(*rng) >= p.sample_rate) continue;
+    cands.push_back({st.Int(0), st.Text(1), st.Int(2), st.IsNull(3) ? -1 : st.Int(3),
+                     AccessStats{st.Int(4), uint64_t(st.Int(5)), st.Double(6) * p.importance_decay, 1.0}});
+  }
+  st.Reset();
+  if (cands.size() > uint64_t(p.max_candidates)) {
+    std::shuffle(cands.begin(), cands.end(), *rng);
+    cands.resize(uint64_t(p.max_candidates));
+    std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.row_id < b.row_id; });
+  }
+  for (const Cand& c : cands) {
+    double score = EvictionScore(w, c.stats, now);
+    bool hot = c.tier == kTierHot;
+    double prob = (hot ? Sigmoid(-score, p.sigmoid_k) : Sigmoid(score, p.sigmoid_k)) * heat;
+    (hot ? rep->hot_candidates : rep->cold_candidates)++;
+    if (u01(*rng) >= prob) continue;
+    if (hot) {
+      down->push_back(MemoryLocation{c.row_id, c.id, kTierHot, c.slot, 0, 0, 0});
+      rep->moves.push_back({c.id, Tier::kHot, Tier::kCold, "sampled", score});
+    } else {
+      up->emplace_back(c.row_id, prob);
+      rep->moves.push_back({c.id, Tier::kCold, Tier::kHot, "queued", score});
+    }
+  }
+  return Status::Ok();
+}
+
+// Descends the lowest eviction scores until the hot tier fits its capacity.
+Status StoreImpl::EnforceCapacity(MaintainReport* rep) {
+  MoveOptions mo;
+  AETHER_ASSIGN_OR_RETURN(int64_t hot_count, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 0"));
+  if (uint64_t(hot_count) > config_.hot_capacity) {
+    AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
+    std::vector<MemoryLocation> over;
+    for (size_t i = 0; i < uint64_t(hot_count) - config_.hot_capacity && i < scored.size(); ++i) {
+      over.push_back(scored[i].second);
+      rep->moves.push_back({scored[i].second.id, Tier::kHot, Tier::kCold, "capacity", scored[i].first});
+    }
+    MoveReport cap;
+    AETHER_RETURN_IF_ERROR(DescendRows(over, mo, &cap, over.size()));
+    rep->descended_capacity = cap.moved;
+  }
+  return Status::Ok();
+}
+
+// Drains up to restore_concurrency entries of the restore queue, evicting
+// to make room.
+Status StoreImpl::DrainRestores(const PolicyParams& p, MaintainReport* rep) {
+  if (p.restore_concurrency >= 1) {
+    MoveOptions drain;
+    drain.queued = true;
+    drain.evict = true;
+    drain.limit = uint64_t(p.restore_concurrency);
+    AETHER_ASSIGN_OR_RETURN(MoveReport r, Ascend(drain));
+    rep->restored = r.moved - r.evicted;
+    rep->evicted_for_restore = r.evicted;
+    rep->deferred = r.deferred.size();
+    rep->dropped = r.dropped.size();
+    for (PlannedMove m : r.plan) {
+      if (m.to == Tier::kHot) m.reason = "restore";
+      rep->moves.push_back(std::move(m));
+    }
+  }
+  return Status::Ok();
 }
 
 // Upserts restore-queue entries (row id, priority) for memories that are

@@ -141,6 +141,91 @@ static Status CollectCold(StoreImpl* s, ColdSet* out) {
   return Status::Ok();
 }
 
+// The clustering: the kept centroids, or K-Means on a sample of the cold
+// vectors (their directions, under cosine); and every cold record's
+// partition (labels).
+static Status Cluster(StoreImpl* s, const ColdSet& cold, uint32_t k, const std::vector<float>& kept,
+                      const RebuildOptions& o, RebuildReport* rep, std::vector<float>* centroids,
+                      std::vector<uint32_t>* labels) {
+  const uint32_t dim = s->config_.dim;
+  std::vector<float> train = cold.vectors;
+  if (s->config_.metric == Metric::kCosine) {  // cluster directions
+    for (size_t i = 0; i < cold.row_ids.size(); ++i) {
+      float* v = train.data() + i * dim;
+      float n = Norm(v, dim);
+      if (n > 0)
+        for (uint32_t j = 0; j < dim; ++j) v[j] /= n;
+    }
+  }
+  if (!kept.empty()) {
+    *centroids = kept;
+  } else {
+    if (o.progress) o.progress("train", 0, rep->sample);
+    KMeansOptions ko{k, o.iterations, o.max_points_per_centroid, o.seed, 0};
+    KMeansResult km = TrainKMeans(train.data(), cold.row_ids.size(), dim, ko);
+    rep->objective = km.objective;
+    *centroids = std::move(km.centroids);
+  }
+  if (o.progress) o.progress("assign", 0, rep->cold_memories);
+  labels->resize(cold.row_ids.size());
+  AssignNearest(train.data(), cold.row_ids.size(), dim, centroids->data(), k, 0, labels->data());
+  return Status::Ok();
+}
+
+// One partition shard of the new generation, written and synced.
+static Status WritePartition(StoreImpl* s, const Migration& m, uint32_t p, const ColdSet& cold,
+                             const std::vector<size_t>& members, RebuildReport* rep) {
+  const uint32_t dim = s->config_.dim;
+  std::string path = s->Path(layout::PartitionPath(m.generation, p));
+  AETHER_RETURN_IF_ERROR(ShardFile::Create(s->env_, path, dim, uint32_t(m.generation), p,
+                                           /*sync=*/false));  // one sync below covers header and frames
+  AETHER_ASSIGN_OR_RETURN(auto shard, ShardFile::Open(s->env_, path, dim, true));
+  uint64_t at = ShardFile::kHeaderSize;
+  for (size_t b = 0; b < members.size(); b += kMaxFrameRecords) {
+    size_t e = std::min(members.size(), b + kMaxFrameRecords);
+    std::vector<int64_t> ids;
+    std::vector<float> vecs;
+    for (size_t j = b; j < e; ++j) {
+      size_t i = members[j];
+      ids.push_back(cold.row_ids[i]);
+      vecs.insert(vecs.end(), cold.vectors.begin() + i * dim, cold.vectors.begin() + (i + 1) * dim);
+    }
+    AETHER_ASSIGN_OR_RETURN(
+        std::string frame, EncodeFrame(ids.data(), vecs.data(), uint32_t(ids.size()), dim, uint32_t(s->config_.codec)));
+    AETHER_RETURN_IF_ERROR(shard->WriteAt(at, frame));
+    at += frame.size();
+  }
+  AETHER_RETURN_IF_ERROR(shard->Sync());
+  rep->bytes_written += at;
+  return Status::Ok();
+}
+
+// The long phase, under a shared store lock: clusters the cold tier and
+// writes the new generation's partitions and centroids, every file and
+// directory synced. Nothing committed refers to any of it yet.
+static Status BuildGeneration(StoreImpl* s, const Migration& m, const ColdSet& cold, uint32_t k,
+                              const std::vector<float>& kept, const RebuildOptions& o, RebuildReport* rep) {
+  std::vector<float> centroids;
+  std::vector<uint32_t> labels;
+  AETHER_RETURN_IF_ERROR(Cluster(s, cold, k, kept, o, rep, &centroids, &labels));
+  std::vector<std::vector<size_t>> members(k);
+  for (size_t i = 0; i < labels.size(); ++i) members[labels[i]].push_back(i);
+  std::string gdir = s->Path(layout::GenerationDir(m.generation));
+  AETHER_RETURN_IF_ERROR(s->env_->CreateDir(gdir));
+  for (uint32_t p = 0; p < k; ++p) {
+    AETHER_RETURN_IF_ERROR(WritePartition(s, m, p, cold, members[p], rep));
+    if (p == k / 2) AETHER_FAULT_POINT("rebuild.mid_write");
+    if (o.progress) o.progress("write", p + 1, k);
+  }
+  AETHER_RETURN_IF_ERROR(s->env_->SyncDir(gdir));
+  AETHER_RETURN_IF_ERROR(s->env_->SyncDir(s->Path(layout::kColdDir)));
+  Centroids c{s->config_.dim, k, uint32_t(m.generation), centroids};
+  AETHER_RETURN_IF_ERROR(
+      CentroidsFile::Write(s->env_, s->Path(layout::kIndexDir), layout::CentroidsName(m.generation), c));
+  AETHER_FAULT_POINT("rebuild.after_sync");
+  return Status::Ok();
+}
+
 Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   if (access_ != AccessMode::kWrite) return Status::Internal("rebuild on a store opened read-only");
   RebuildReport rep;
@@ -193,65 +278,7 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   // writers are kept out by the writer lock this process still holds.
   AETHER_RETURN_IF_ERROR(SetLockMode(LockMode::kShared));
 
-  Status built = [&]() -> Status {
-    std::vector<float> train = cold.vectors;
-    if (config_.metric == Metric::kCosine) {  // cluster directions
-      for (size_t i = 0; i < cold.row_ids.size(); ++i) {
-        float* v = train.data() + i * config_.dim;
-        float n = Norm(v, config_.dim);
-        if (n > 0)
-          for (uint32_t j = 0; j < config_.dim; ++j) v[j] /= n;
-      }
-    }
-    KMeansResult km;
-    if (!kept.empty()) {
-      km.centroids = kept;
-    } else {
-      if (o.progress) o.progress("train", 0, rep.sample);
-      KMeansOptions ko{k, o.iterations, o.max_points_per_centroid, o.seed, 0};
-      km = TrainKMeans(train.data(), cold.row_ids.size(), config_.dim, ko);
-      rep.objective = km.objective;
-    }
-    if (o.progress) o.progress("assign", 0, rep.cold_memories);
-    std::vector<uint32_t> labels(cold.row_ids.size());
-    AssignNearest(train.data(), cold.row_ids.size(), config_.dim, km.centroids.data(), k, 0, labels.data());
-    std::vector<std::vector<size_t>> members(k);
-    for (size_t i = 0; i < labels.size(); ++i) members[labels[i]].push_back(i);
-
-    std::string gdir = Path(layout::GenerationDir(m.generation));
-    AETHER_RETURN_IF_ERROR(env_->CreateDir(gdir));
-    for (uint32_t p = 0; p < k; ++p) {
-      std::string path = Path(layout::PartitionPath(m.generation, p));
-      AETHER_RETURN_IF_ERROR(ShardFile::Create(env_, path, config_.dim, uint32_t(m.generation), p,
-                                               /*sync=*/false));  // one sync below covers header and frames
-      AETHER_ASSIGN_OR_RETURN(auto shard, ShardFile::Open(env_, path, config_.dim, true));
-      uint64_t at = ShardFile::kHeaderSize;
-      for (size_t b = 0; b < members[p].size(); b += kMaxFrameRecords) {
-        size_t e = std::min(members[p].size(), b + kMaxFrameRecords);
-        std::vector<int64_t> ids;
-        std::vector<float> vecs;
-        for (size_t j = b; j < e; ++j) {
-          size_t i = members[p][j];
-          ids.push_back(cold.row_ids[i]);
-          vecs.insert(vecs.end(), cold.vectors.begin() + i * config_.dim, cold.vectors.begin() + (i + 1) * config_.dim);
-        }
-        AETHER_ASSIGN_OR_RETURN(std::string frame, EncodeFrame(ids.data(), vecs.data(), uint32_t(ids.size()),
-                                                               config_.dim, uint32_t(config_.codec)));
-        AETHER_RETURN_IF_ERROR(shard->WriteAt(at, frame));
-        at += frame.size();
-      }
-      AETHER_RETURN_IF_ERROR(shard->Sync());
-      rep.bytes_written += at;
-      if (p == k / 2) AETHER_FAULT_POINT("rebuild.mid_write");
-      if (o.progress) o.progress("write", p + 1, k);
-    }
-    AETHER_RETURN_IF_ERROR(env_->SyncDir(gdir));
-    AETHER_RETURN_IF_ERROR(env_->SyncDir(Path(layout::kColdDir)));
-    Centroids c{config_.dim, k, uint32_t(m.generation), km.centroids};
-    AETHER_RETURN_IF_ERROR(CentroidsFile::Write(env_, Path(layout::kIndexDir), layout::CentroidsName(m.generation), c));
-    AETHER_FAULT_POINT("rebuild.after_sync");
-    return Status::Ok();
-  }();
+  Status built = BuildGeneration(this, m, cold, k, kept, o, &rep);
   // Back to exclusive for the switch (or for the rollback of a failure).
   // Readers may hold the lock a moment; after the long phase, wait for them
   // rather than fail.

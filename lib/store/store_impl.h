@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -141,6 +142,10 @@ class StoreImpl {
   Result<MaintainReport> Maintain(const MaintainOptions& o);
   Result<std::vector<HistoryEntry>> History(const std::string& id, int64_t since_ms);
   Status QueueRestores(const std::vector<std::pair<int64_t, double>>& entries);
+  Status SampleMoves(const PolicyParams& p, double heat, int64_t now, std::mt19937_64* rng, MaintainReport* rep,
+                     std::vector<MemoryLocation>* down, std::vector<std::pair<int64_t, double>>* up);
+  Status EnforceCapacity(MaintainReport* rep);
+  Status DrainRestores(const PolicyParams& p, MaintainReport* rep);
   Status Audit(const std::string& kind, const std::string& id, const std::string& detail);
 
   // index.cc

@@ -50,167 +50,207 @@ std::string MemoryRowProblem(const Stmt& st) {
   return "";
 }
 
+// One verify run: the steps of the shape above share what the metadata
+// says (each memory's place, who owns each slot and record) and the report.
+class Verifier {
+ public:
+  Verifier(StoreImpl* s, const ProgressFn& progress) : s_(s), progress_(progress) {}
+  Result<VerifyReport> Run();
+
+ private:
+  void Problem(std::string p) { rep_.problems.push_back(std::move(p)); }
+  void Report() {
+    if (progress_) progress_(rep_.bytes_checked, total_bytes_);
+  }
+  Status CheckDb();
+  Status CheckMemories();
+  Status CheckHotFile();
+  Status CheckSlot(SlotFile* hot, uint64_t s, bool is_free);
+  Status CheckShard(const ShardInfo& info);
+  void ReportMissing();
+
+  StoreImpl* s_;
+  ProgressFn progress_;
+  VerifyReport rep_;
+  uint64_t total_bytes_ = 0;  // what the file steps read, for progress
+  std::map<int64_t, Row> rows_;
+  std::map<int64_t, int64_t> slot_owner_;
+  std::map<std::tuple<int64_t, int64_t, int64_t>, int64_t> cold_owner_;
+};
+
 }  // namespace
 
-Result<VerifyReport> StoreImpl::Verify(const ProgressFn& progress) {
-  VerifyReport rep;
-  uint64_t total_bytes = 0;  // what steps 3 and 4 read, for progress
-  auto report = [&] {
-    if (progress) progress(rep.bytes_checked, total_bytes);
-  };
-  auto problem = [&](std::string p) { rep.problems.push_back(std::move(p)); };
+Result<VerifyReport> StoreImpl::Verify(const ProgressFn& progress) { return Verifier(this, progress).Run(); }
 
-  // 1. the DB itself and the journal
-  AETHER_ASSIGN_OR_RETURN(Stmt check, db_->Prepare("PRAGMA integrity_check"));
+Result<VerifyReport> Verifier::Run() {
+  AETHER_RETURN_IF_ERROR(CheckDb());
+  AETHER_RETURN_IF_ERROR(CheckMemories());
+  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, s_->AllShards());
+  for (const ShardInfo& info : shards) total_bytes_ += info.file_bytes;
+  AETHER_RETURN_IF_ERROR(CheckHotFile());
+  for (const ShardInfo& info : shards) AETHER_RETURN_IF_ERROR(CheckShard(info));
+  // 5. the current index generation's centroids
+  if (auto index = s_->CurrentIndex(); !index.ok()) Problem(index.status().message());
+  ReportMissing();
+  return rep_;
+}
+
+// 1. the DB itself and the journal
+Status Verifier::CheckDb() {
+  AETHER_ASSIGN_OR_RETURN(Stmt check, s_->db_->Prepare("PRAGMA integrity_check"));
   for (;;) {
     AETHER_ASSIGN_OR_RETURN(bool row, check.Step());
     if (!row) break;
-    if (check.Text(0) != "ok") problem(layout::kDbFile + std::string(": ") + check.Text(0));
+    if (check.Text(0) != "ok") Problem(layout::kDbFile + std::string(": ") + check.Text(0));
   }
-  AETHER_ASSIGN_OR_RETURN(int64_t pending, db_->QueryInt("SELECT COUNT(*) FROM migrations"));
-  if (pending > 0 && !writer_lock_) {
-    // A live writer (a rebuild in its long phase) owns its journal row.
-    auto probe = env_->Lock(Path(layout::kWriterLockFile), LockMode::kExclusive, 0);
-    if (probe.ok()) {
-      problem(fmt::format("{} migrations are still in the journal", pending));
-      // Name each row the replay would refuse (a checksum mismatch, a row
-      // that contradicts the committed state).
-      Journal journal(db_.get());
-      AETHER_ASSIGN_OR_RETURN(std::vector<Migration> rows, journal.All());
-      for (Migration& m : rows)
-        if (Status s = CheckJournalRow(&m); !s.ok()) problem("journal: " + s.message());
-    }
-  }
+  AETHER_ASSIGN_OR_RETURN(int64_t pending, s_->db_->QueryInt("SELECT COUNT(*) FROM migrations"));
+  if (pending == 0 || s_->writer_lock_) return Status::Ok();
+  // A live writer (a rebuild in its long phase) owns its journal row.
+  auto probe = s_->env_->Lock(s_->Path(layout::kWriterLockFile), LockMode::kExclusive, 0);
+  if (!probe.ok()) return Status::Ok();
+  Problem(fmt::format("{} migrations are still in the journal", pending));
+  // Name each row the replay would refuse (a checksum mismatch, a row that
+  // contradicts the committed state).
+  Journal journal(s_->db_.get());
+  AETHER_ASSIGN_OR_RETURN(std::vector<Migration> rows, journal.All());
+  for (Migration& m : rows)
+    if (Status st = s_->CheckJournalRow(&m); !st.ok()) Problem("journal: " + st.message());
+  return Status::Ok();
+}
 
-  // 2. memories: one place each
-  std::map<int64_t, Row> rows;
-  std::map<int64_t, int64_t> slot_owner;
-  std::map<std::tuple<int64_t, int64_t, int64_t>, int64_t> cold_owner;
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, id, tier, slot, shard_id, frame_offset, "
-                                                "frame_index, importance, created_ms, last_access_ms, "
-                                                "access_count, payload FROM memories"));
+// 2. memories: sane rows, one place each
+Status Verifier::CheckMemories() {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, s_->db_->Prepare("SELECT row_id, id, tier, slot, shard_id, frame_offset, "
+                                                    "frame_index, importance, created_ms, last_access_ms, "
+                                                    "access_count, payload FROM memories"));
   for (;;) {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
+    if (!row) return Status::Ok();
     Row r{st.Text(1), st.Int(2), st.IsNull(3) ? -1 : st.Int(3), st.IsNull(4) ? 0 : st.Int(4), st.Int(5), st.Int(6)};
     int64_t row_id = st.Int(0);
-    ++rep.memories;
+    ++rep_.memories;
     if (std::string bad = MemoryRowProblem(st); !bad.empty()) {
-      problem(fmt::format("{}: memory '{}' (row {}): {}", layout::kDbFile, r.id, row_id, bad));
+      Problem(fmt::format("{}: memory '{}' (row {}): {}", layout::kDbFile, r.id, row_id, bad));
       r.tier = -1;  // reported; not looked for in the files
     }
     if (r.tier == kTierHot) {
       if (r.slot < 0)
-        problem(fmt::format("memory '{}' is hot but has no slot", r.id));
-      else if (!slot_owner.emplace(r.slot, row_id).second)
-        problem(fmt::format("memory '{}' shares hot slot {} with row {}", r.id, r.slot, slot_owner[r.slot]));
+        Problem(fmt::format("memory '{}' is hot but has no slot", r.id));
+      else if (!slot_owner_.emplace(r.slot, row_id).second)
+        Problem(fmt::format("memory '{}' shares hot slot {} with row {}", r.id, r.slot, slot_owner_[r.slot]));
     } else if (r.tier == kTierCold) {
       auto key = std::make_tuple(r.shard_id, r.frame_offset, r.frame_index);
-      if (!cold_owner.emplace(key, row_id).second)
-        problem(fmt::format("memory '{}' shares its cold record with row {}", r.id, cold_owner[key]));
-    } else {
-      problem(fmt::format("memory '{}' has unknown tier {}", r.id, r.tier));
+      if (!cold_owner_.emplace(key, row_id).second)
+        Problem(fmt::format("memory '{}' shares its cold record with row {}", r.id, cold_owner_[key]));
+    } else if (r.tier != -1) {
+      Problem(fmt::format("memory '{}' has unknown tier {}", r.id, r.tier));
     }
-    rows.emplace(row_id, std::move(r));
+    rows_.emplace(row_id, std::move(r));
   }
+}
 
-  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, AllShards());
-  for (const ShardInfo& info : shards) total_bytes += info.file_bytes;
-
-  // 3. the hot slot file
-  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> free_list, db_->QueryInts("SELECT slot FROM hot_free"));
+// 3. the hot slot file: every slot live xor free, each passing its checksum
+Status Verifier::CheckHotFile() {
+  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> free_list, s_->db_->QueryInts("SELECT slot FROM hot_free"));
   std::set<int64_t> free_slots(free_list.begin(), free_list.end());
-  auto hot = OpenHot(false);
+  auto hot = s_->OpenHot(false);
   if (!hot.ok()) {
-    problem(hot.status().message());
-  } else {
-    AETHER_ASSIGN_OR_RETURN(uint64_t count, (*hot)->SlotCount());
-    AETHER_ASSIGN_OR_RETURN(uint64_t bytes, env_->FileSize((*hot)->path()));
-    if (bytes != SlotFile::SlotOffset(config_.dim, count))
-      problem(fmt::format("{}: {} bytes of a torn slot at the end", layout::kHotFile,
-                          bytes - SlotFile::SlotOffset(config_.dim, count)));
-    rep.hot_slots = count;
-    rep.free_slots = free_slots.size();
-    total_bytes += SlotFile::SlotSize(config_.dim) * count;
-    std::vector<float> vec(config_.dim);
-    int64_t row_id_unused = 0;
-    AETHER_ASSIGN_OR_RETURN(uint64_t in_use, HotSlotsInUse());
-    if (count < in_use)
-      problem(fmt::format("{}: holds {} slots, but committed memories use {} (truncated?)", layout::kHotFile, count,
-                          in_use));
-    for (uint64_t s = 0; s < count; ++s) {
-      auto owner = slot_owner.find(int64_t(s));
-      bool is_free = free_slots.count(int64_t(s)) > 0;
-      if (owner == slot_owner.end()) {
-        if (!is_free) problem(fmt::format("{}: slot {} is neither live nor free (leaked)", layout::kHotFile, s));
-        // A free slot's bytes matter to no one, but damage is damage (and a
-        // search, which checks every slot it scans, reports it too).
-        else if (Status read = (*hot)->ReadSlot(s, &row_id_unused, vec.data()); !read.ok())
-          problem(read.message() + " (a free slot)");
-        continue;
-      }
-      Row& r = rows[owner->second];
-      if (is_free) problem(fmt::format("{}: slot {} is free but holds live memory '{}'", layout::kHotFile, s, r.id));
-      int64_t row_id = 0;
-      Status read = (*hot)->ReadSlot(s, &row_id, vec.data());
-      rep.bytes_checked += SlotFile::SlotSize(config_.dim);
-      if (!read.ok())
-        problem(read.message() + " (memory '" + r.id + "')");
-      else if (row_id != owner->second)
-        problem(fmt::format("{}: slot {} holds row {}, but memory '{}' is row {}", layout::kHotFile, s, row_id, r.id,
-                            owner->second));
-      else
-        r.found = true;
-      if ((s & 4095) == 4095) report();
-    }
-    for (int64_t s : free_slots)
-      if (uint64_t(s) >= count) problem(fmt::format("free slot {} is past the end of {}", s, layout::kHotFile));
+    Problem(hot.status().message());
+    return Status::Ok();
   }
-
-  // 4. the cold shards
-  for (const ShardInfo& info : shards) {
-    auto shard = OpenShard(info, false);
-    if (!shard.ok()) {
-      problem(shard.status().message());
-      continue;
-    }
-    AETHER_ASSIGN_OR_RETURN(uint64_t size, (*shard)->Size());
-    if (size != info.file_bytes)
-      problem(fmt::format("{}: file is {} bytes, its committed length is {}", info.path, size, info.file_bytes));
-    uint64_t records = 0, live = 0;
-    Status scanned = (*shard)->Scan(std::min(size, info.file_bytes), [&](uint64_t off, const DecodedFrame& f) {
-      ++rep.frames;
-      for (uint32_t i = 0; i < f.count; ++i) {
-        ++records;
-        auto owner = cold_owner.find(std::make_tuple(info.shard_id, int64_t(off), int64_t(i)));
-        if (owner != cold_owner.end() && owner->second == f.row_ids[i]) {
-          ++live;
-          rows[owner->second].found = true;
-        }
-      }
-      return Status::Ok();
-    });
-    if (!scanned.ok()) problem(scanned.message());
-    rep.cold_records += records;
-    rep.garbage_records += records - live;
-    rep.bytes_checked += std::min(size, info.file_bytes);
-    report();
-    if (scanned.ok() && (records != info.records || live != info.live))
-      problem(fmt::format("{}: holds {} records ({} live), the metadata says {} ({} live)", info.path, records, live,
-                          info.records, info.live));
+  const uint32_t dim = s_->config_.dim;
+  AETHER_ASSIGN_OR_RETURN(uint64_t count, (*hot)->SlotCount());
+  AETHER_ASSIGN_OR_RETURN(uint64_t bytes, s_->env_->FileSize((*hot)->path()));
+  if (bytes != SlotFile::SlotOffset(dim, count))
+    Problem(fmt::format("{}: {} bytes of a torn slot at the end", layout::kHotFile,
+                        bytes - SlotFile::SlotOffset(dim, count)));
+  rep_.hot_slots = count;
+  rep_.free_slots = free_slots.size();
+  total_bytes_ += SlotFile::SlotSize(dim) * count;
+  AETHER_ASSIGN_OR_RETURN(uint64_t in_use, s_->HotSlotsInUse());
+  if (count < in_use)
+    Problem(
+        fmt::format("{}: holds {} slots, but committed memories use {} (truncated?)", layout::kHotFile, count, in_use));
+  for (uint64_t slot = 0; slot < count; ++slot) {
+    AETHER_RETURN_IF_ERROR(CheckSlot(hot->get(), slot, free_slots.count(int64_t(slot)) > 0));
+    if ((slot & 4095) == 4095) Report();
   }
-  // 5. the current index generation's centroids
-  if (auto index = CurrentIndex(); !index.ok()) problem(index.status().message());
+  for (int64_t slot : free_slots)
+    if (uint64_t(slot) >= count) Problem(fmt::format("free slot {} is past the end of {}", slot, layout::kHotFile));
+  return Status::Ok();
+}
 
-  for (const auto& [row_id, r] : rows) {
+Status Verifier::CheckSlot(SlotFile* hot, uint64_t s, bool is_free) {
+  std::vector<float> vec(s_->config_.dim);
+  int64_t row_id = 0;
+  auto owner = slot_owner_.find(int64_t(s));
+  if (owner == slot_owner_.end()) {
+    if (!is_free) Problem(fmt::format("{}: slot {} is neither live nor free (leaked)", layout::kHotFile, s));
+    // A free slot's bytes matter to no one, but damage is damage (and a
+    // search, which checks every slot it scans, reports it too).
+    else if (Status read = hot->ReadSlot(s, &row_id, vec.data()); !read.ok())
+      Problem(read.message() + " (a free slot)");
+    return Status::Ok();
+  }
+  Row& r = rows_[owner->second];
+  if (is_free) Problem(fmt::format("{}: slot {} is free but holds live memory '{}'", layout::kHotFile, s, r.id));
+  Status read = hot->ReadSlot(s, &row_id, vec.data());
+  rep_.bytes_checked += SlotFile::SlotSize(s_->config_.dim);
+  if (!read.ok())
+    Problem(read.message() + " (memory '" + r.id + "')");
+  else if (row_id != owner->second)
+    Problem(fmt::format("{}: slot {} holds row {}, but memory '{}' is row {}", layout::kHotFile, s, row_id, r.id,
+                        owner->second));
+  else
+    r.found = true;
+  return Status::Ok();
+}
+
+// 4. a shard: header, every committed frame's CRC, each live record found
+// exactly where the metadata says, garbage counted, counters matching
+Status Verifier::CheckShard(const ShardInfo& info) {
+  auto shard = s_->OpenShard(info, false);
+  if (!shard.ok()) {
+    Problem(shard.status().message());
+    return Status::Ok();
+  }
+  AETHER_ASSIGN_OR_RETURN(uint64_t size, (*shard)->Size());
+  if (size != info.file_bytes)
+    Problem(fmt::format("{}: file is {} bytes, its committed length is {}", info.path, size, info.file_bytes));
+  uint64_t records = 0, live = 0;
+  Status scanned = (*shard)->Scan(std::min(size, info.file_bytes), [&](uint64_t off, const DecodedFrame& f) {
+    ++rep_.frames;
+    for (uint32_t i = 0; i < f.count; ++i) {
+      ++records;
+      auto owner = cold_owner_.find(std::make_tuple(info.shard_id, int64_t(off), int64_t(i)));
+      if (owner != cold_owner_.end() && owner->second == f.row_ids[i]) {
+        ++live;
+        rows_[owner->second].found = true;
+      }
+    }
+    return Status::Ok();
+  });
+  if (!scanned.ok()) Problem(scanned.message());
+  rep_.cold_records += records;
+  rep_.garbage_records += records - live;
+  rep_.bytes_checked += std::min(size, info.file_bytes);
+  Report();
+  if (scanned.ok() && (records != info.records || live != info.live))
+    Problem(fmt::format("{}: holds {} records ({} live), the metadata says {} ({} live)", info.path, records, live,
+                        info.records, info.live));
+  return Status::Ok();
+}
+
+// Every memory the metadata places in a file where the file does not hold it.
+void Verifier::ReportMissing() {
+  for (const auto& [row_id, r] : rows_) {
     if (r.found || (r.tier != kTierHot && r.tier != kTierCold)) continue;
     if (r.tier == kTierHot)
-      problem(fmt::format("memory '{}' (row {}): hot slot {} missing or damaged", r.id, row_id, r.slot));
+      Problem(fmt::format("memory '{}' (row {}): hot slot {} missing or damaged", r.id, row_id, r.slot));
     else
-      problem(fmt::format("memory '{}' (row {}): not found in shard {} frame at offset {} index {}", r.id, row_id,
+      Problem(fmt::format("memory '{}' (row {}): not found in shard {} frame at offset {} index {}", r.id, row_id,
                           r.shard_id, r.frame_offset, r.frame_index));
   }
-  return rep;
 }
 
 }  // namespace aether

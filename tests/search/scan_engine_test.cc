@@ -3,6 +3,8 @@
 // records the oracle calls live. Every path: per query and tiled, every
 // metric, lossless and quantized frames with their re-rank, one and several
 // threads; damage a live slot must report, a free slot's it must ignore.
+#include "search/scan_engine.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -16,7 +18,6 @@
 #include "cold/shard_file.h"
 #include "env/parallel.h"
 #include "hot/slot_file.h"
-#include "search/scan_engine.h"
 #include "test_util.h"
 
 using namespace aether;
@@ -84,8 +85,10 @@ struct Fixture {
       const int64_t row = int64_t(1000 + s);
       auto v = Random();
       REQUIRE(hot->WriteSlot(s, row, v.data()).ok());
-      if (s % 7 == 0) live.free_slots.insert(s);
-      else if (s % 3 != 0) live.hot[s] = row, live_vectors[row] = v;
+      if (s % 7 == 0)
+        live.free_slots.insert(s);
+      else if (s % 3 != 0)
+        live.hot[s] = row, live_vectors[row] = v;
     }
     hot_slots = 300;
   }
