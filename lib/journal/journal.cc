@@ -43,6 +43,8 @@ void PutStr(std::string* out, const std::string& v) {
   PutFixed32(out, static_cast<uint32_t>(v.size()));
   out->append(v);
 }
+// A place as stored: the tier's raw number (a damaged one included), the
+// other fields as they read back from NULL.
 void PutPlace(std::string* out, int64_t tier, int64_t slot, int64_t shard_id, int64_t frame_offset,
               int64_t frame_index) {
   PutI64(out, tier);
@@ -51,15 +53,18 @@ void PutPlace(std::string* out, int64_t tier, int64_t slot, int64_t shard_id, in
   PutI64(out, shard_id != 0 ? frame_offset : 0);
   PutI64(out, shard_id != 0 ? frame_index : 0);
 }
+void PutPlace(std::string* out, const Place& p) {
+  PutPlace(out, TierCode(p.tier), p.slot, p.shard_id, p.frame_offset, p.frame_index);
+}
 
 void EncodeItem(std::string* out, const MigrationItem& it) {
   PutI64(out, it.row_id);
   PutStr(out, it.id);
-  if (it.src.tier < 0)
-    PutPlace(out, -1, -1, 0, 0, 0);
+  if (it.src)
+    PutPlace(out, *it.src);
   else
-    PutPlace(out, it.src.tier, it.src.slot, it.src.shard_id, it.src.frame_offset, it.src.frame_index);
-  PutPlace(out, it.tier, it.slot, it.shard_id, it.frame_offset, it.frame_index);
+    PutPlace(out, -1, -1, 0, 0, 0);
+  PutPlace(out, it.dst);
   uint64_t bits;
   std::memcpy(&bits, &it.importance, 8);
   PutFixed64(out, bits);
@@ -145,17 +150,18 @@ Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items) {
                                                   "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   for (size_t i = 0; i < items.size(); ++i) {
     const MigrationItem& it = items[i];
-    item.Bind(1, m->id).Bind(2, static_cast<int64_t>(i)).Bind(3, it.row_id).Bind(4, it.id).Bind(5, it.tier);
-    if (it.slot >= 0) item.Bind(6, it.slot);
-    if (it.shard_id != 0) item.Bind(7, it.shard_id).Bind(8, it.frame_offset).Bind(9, it.frame_index);
+    item.Bind(1, m->id).Bind(2, static_cast<int64_t>(i)).Bind(3, it.row_id).Bind(4, it.id);
+    item.Bind(5, TierCode(it.dst.tier));
+    if (it.dst.slot >= 0) item.Bind(6, it.dst.slot);
+    if (it.dst.shard_id != 0) item.Bind(7, it.dst.shard_id).Bind(8, it.dst.frame_offset).Bind(9, it.dst.frame_index);
     item.Bind(10, it.importance);
     if (it.payload) item.Bind(11, *it.payload);
     if (it.replaces_row_id != 0) item.Bind(12, it.replaces_row_id);
-    if (it.src.tier >= 0) {
-      item.Bind(13, it.src.tier);
-      if (it.src.slot >= 0) item.Bind(14, it.src.slot);
-      if (it.src.shard_id != 0)
-        item.Bind(15, it.src.shard_id).Bind(16, it.src.frame_offset).Bind(17, it.src.frame_index);
+    if (it.src) {
+      item.Bind(13, TierCode(it.src->tier));
+      if (it.src->slot >= 0) item.Bind(14, it.src->slot);
+      if (it.src->shard_id != 0)
+        item.Bind(15, it.src->shard_id).Bind(16, it.src->frame_offset).Bind(17, it.src->frame_index);
     }
     AETHER_RETURN_IF_ERROR(item.Run());
   }
@@ -184,6 +190,18 @@ Status Journal::Remove(int64_t id) {
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("DELETE FROM migrations WHERE id = ?"));
   st.Bind(1, id);
   return st.Run();
+}
+
+Status Journal::RemoveOrphans() {
+  for (const char* table : {"migration_items", "migration_targets"})
+    AETHER_RETURN_IF_ERROR(
+        db_->Exec(std::string("DELETE FROM ") + table + " WHERE migration_id NOT IN (SELECT id FROM migrations)"));
+  return Status::Ok();
+}
+
+Result<uint64_t> Journal::Count() {
+  AETHER_ASSIGN_OR_RETURN(int64_t n, db_->QueryInt("SELECT COUNT(*) FROM migrations"));
+  return uint64_t(n);
 }
 
 Result<std::vector<Migration>> Journal::All() {
@@ -236,21 +254,18 @@ Result<std::vector<MigrationItem>> Journal::Items(int64_t id) {
     MigrationItem it;
     it.row_id = st.Int(0);
     it.id = st.Text(1);
-    it.tier = st.Int(2);
-    it.slot = st.IsNull(3) ? -1 : st.Int(3);
-    it.shard_id = st.IsNull(4) ? 0 : st.Int(4);
-    it.frame_offset = st.Int(5);
-    it.frame_index = st.Int(6);
+    // The tier as stored, whatever it is: CheckIntegrity and the replay judge it.
+    it.dst.tier = static_cast<Tier>(st.Int(2));
+    it.dst.slot = st.IsNull(3) ? -1 : st.Int(3);
+    it.dst.shard_id = st.IsNull(4) ? 0 : st.Int(4);
+    it.dst.frame_offset = st.Int(5);
+    it.dst.frame_index = st.Int(6);
     it.importance = st.Double(7);
     if (!st.IsNull(8)) it.payload = st.Text(8);
     it.replaces_row_id = st.IsNull(9) ? 0 : st.Int(9);
-    if (!st.IsNull(10)) {
-      it.src.tier = st.Int(10);
-      it.src.slot = st.IsNull(11) ? -1 : st.Int(11);
-      it.src.shard_id = st.IsNull(12) ? 0 : st.Int(12);
-      it.src.frame_offset = st.Int(13);
-      it.src.frame_index = st.Int(14);
-    }
+    if (!st.IsNull(10))
+      it.src = Place{static_cast<Tier>(st.Int(10)), st.IsNull(11) ? -1 : st.Int(11), st.IsNull(12) ? 0 : st.Int(12),
+                     st.Int(13), st.Int(14)};
     out.push_back(std::move(it));
   }
   return out;

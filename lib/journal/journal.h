@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "aether/status.h"
+#include "meta/place.h"
 #include "meta/sqlite_db.h"
 
 namespace aether {
@@ -48,24 +49,11 @@ struct Migration {
   std::optional<uint32_t> stored_crc;  // as read; nullopt: a row an older aether wrote
 };
 
-// Where a memory's vector is: a hot slot, or a record in a cold frame.
-struct Place {
-  int64_t tier = -1;  // -1: nowhere (the source of an ingest)
-  int64_t slot = -1;
-  int64_t shard_id = 0;
-  int64_t frame_offset = 0;
-  int64_t frame_index = 0;
-};
-
 struct MigrationItem {
   int64_t row_id = 0;
   std::string id;
-  Place src;             // ingest: none; descend: hot slot; ascend: cold record
-  int64_t tier = 0;      // destination
-  int64_t slot = -1;     // hot destination
-  int64_t shard_id = 0;  // cold destination
-  int64_t frame_offset = 0;
-  int64_t frame_index = 0;
+  std::optional<Place> src;  // ingest: none; descend: a hot slot; ascend: a cold record
+  Place dst;                 // where it goes (a damaged row may hold a tier that is neither)
   double importance = 0;
   std::optional<std::string> payload;
   int64_t replaces_row_id = 0;  // a memory this one replaces (same id), 0 none
@@ -86,6 +74,10 @@ class Journal {
   Status SetState(const Migration& m, MigrationState state);
   // Deletes the migration and its items (cleanup done).
   Status Remove(int64_t id);
+  // Deletes target and item rows of no migration (what a damaged row's id
+  // left behind).
+  Status RemoveOrphans();
+  Result<uint64_t> Count();
   // Every migration in the journal, oldest first. A row whose kind or state
   // is unknown is returned as it is; CheckIntegrity refuses it.
   Result<std::vector<Migration>> All();

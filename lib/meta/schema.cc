@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "meta/config_table.h"
+
 namespace aether {
 namespace {
 
@@ -127,7 +129,7 @@ Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, 
         {"hot_slots", "0"},
         {"created_ms", std::to_string(now_ms)},
     };
-    for (const auto& [key, value] : rows) AETHER_RETURN_IF_ERROR(SetConfigValue(db, key, value));
+    for (const auto& [key, value] : rows) AETHER_RETURN_IF_ERROR(ConfigTable(db).Set(key, value));
     return Status::Ok();
   });
 }
@@ -144,28 +146,13 @@ Status UpgradeSchema(Db* db) {
   });
 }
 
-Result<std::string> GetConfigValue(Db* db, const std::string& key) {
-  AETHER_ASSIGN_OR_RETURN(Stmt stmt, db->Prepare("SELECT value FROM config WHERE key = ?"));
-  stmt.Bind(1, key);
-  AETHER_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return Status::Corruption(db->path() + ": config key '" + key + "' is missing");
-  return stmt.Text(0);
-}
-
-Status SetConfigValue(Db* db, const std::string& key, const std::string& value) {
-  AETHER_ASSIGN_OR_RETURN(Stmt stmt, db->Prepare("INSERT INTO config(key, value) VALUES(?, ?) "
-                                                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
-  stmt.Bind(1, key).Bind(2, value);
-  return stmt.Run();
-}
-
 Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* format_version) {
   // An empty or truncated file opens as an empty database: that is damage,
   // not an I/O error.
   AETHER_ASSIGN_OR_RETURN(int64_t tables, db->QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
                                                        "name IN ('config', 'memories', 'shards', 'migrations')"));
   if (tables != 4) return Status::Corruption(db->path() + ": the aether schema is missing (empty or damaged database)");
-  auto version_text = GetConfigValue(db, "format_version");
+  auto version_text = ConfigTable(db).Require("format_version");
   if (!version_text.ok()) return version_text.status();
   char* end = nullptr;
   unsigned long version = std::strtoul(version_text->c_str(), &end, 10);
@@ -178,9 +165,9 @@ Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* fo
   *format_version = static_cast<uint32_t>(version);
 
   StoreConfig config;
-  AETHER_ASSIGN_OR_RETURN(std::string dim, GetConfigValue(db, "dim"));
-  AETHER_ASSIGN_OR_RETURN(std::string metric, GetConfigValue(db, "metric"));
-  AETHER_ASSIGN_OR_RETURN(std::string capacity, GetConfigValue(db, "hot_capacity"));
+  AETHER_ASSIGN_OR_RETURN(std::string dim, ConfigTable(db).Require("dim"));
+  AETHER_ASSIGN_OR_RETURN(std::string metric, ConfigTable(db).Require("metric"));
+  AETHER_ASSIGN_OR_RETURN(std::string capacity, ConfigTable(db).Require("hot_capacity"));
   config.dim = static_cast<uint32_t>(std::strtoul(dim.c_str(), nullptr, 10));
   config.hot_capacity = std::strtoull(capacity.c_str(), nullptr, 10);
   if (config.dim == 0 || !ParseMetric(metric, &config.metric))
@@ -188,7 +175,7 @@ Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* fo
   // Version 1 stores predate the key: their frames are all plain zstd.
   config.codec = ColdCodec::kZstd;
   if (version >= 2) {
-    AETHER_ASSIGN_OR_RETURN(std::string codec, GetConfigValue(db, "cold_codec"));
+    AETHER_ASSIGN_OR_RETURN(std::string codec, ConfigTable(db).Require("cold_codec"));
     // float16 and sq8 came with version 3.
     if (!ParseColdCodec(codec, &config.codec) || (version < 3 && Quantized(config.codec)))
       return Status::Corruption(db->path() + ": bad config (cold_codec '" + codec + "' in a version " +

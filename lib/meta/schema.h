@@ -11,10 +11,6 @@
 
 namespace aether {
 
-// Tier codes and migration states stored in the DB. Frozen numbers.
-constexpr int64_t kTierHot = 0;
-constexpr int64_t kTierCold = 1;
-
 // Creates every table and writes the config rows, in one transaction.
 Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, int64_t now_ms);
 
@@ -25,8 +21,5 @@ Status UpgradeSchema(Db* db);
 
 // Reads and validates the config; NotSupported for a newer format version.
 Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* format_version);
-
-Result<std::string> GetConfigValue(Db* db, const std::string& key);
-Status SetConfigValue(Db* db, const std::string& key, const std::string& value);
 
 }  // namespace aether

@@ -26,7 +26,7 @@ namespace aether {
 Result<std::map<std::string, double>> StoreImpl::GetParams() {
   std::map<std::string, double> m;
   for (const ParamSpec& p : AllParams()) {
-    AETHER_ASSIGN_OR_RETURN(m[p.key], ConfigNumber(p.key, p.default_value));
+    AETHER_ASSIGN_OR_RETURN(m[p.key], tables_->config.Number(p.key, p.default_value));
   }
   return m;
 }
@@ -36,10 +36,8 @@ Result<PolicyParams> StoreImpl::Params() {
   return ResolveParams(m);
 }
 
-Status StoreImpl::Audit(const std::string& kind, const std::string& id, const std::string& detail) {
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("INSERT INTO audit_log(ts_ms, kind, id, detail) VALUES(?, ?, ?, ?)"));
-  st.Bind(1, env_->NowMs()).Bind(2, kind).Bind(3, id).Bind(4, detail);
-  return st.Run();
+Status StoreImpl::Audit(const std::string& kind, const std::optional<std::string>& id, const std::string& detail) {
+  return tables_->audit_log.Append(env_->NowMs(), kind, id, detail);
 }
 
 Status StoreImpl::SetParams(const std::map<std::string, double>& values, const std::string& why) {
@@ -63,7 +61,7 @@ Status StoreImpl::SetParams(const std::map<std::string, double>& values, const s
     return Status::InvalidArgument("backoff_base_ms must not exceed backoff_max_ms");
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
     for (const auto& [key, value] : values) {
-      AETHER_RETURN_IF_ERROR(SetConfigValue(db_.get(), key, fmt::format("{}", value)));
+      AETHER_RETURN_IF_ERROR(tables_->config.Set(key, fmt::format("{}", value)));
       AETHER_RETURN_IF_ERROR(
           Audit("config", key, fmt::format("{{\"from\":{},\"to\":{},\"by\":\"{}\"}}", current[key], value, why)));
     }
@@ -85,24 +83,20 @@ Result<std::vector<std::string>> StoreImpl::Feedback(const std::vector<FeedbackI
   std::vector<std::string> missing;
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
     missing.clear();
-    AETHER_ASSIGN_OR_RETURN(Stmt get, db_->Prepare("SELECT row_id, importance FROM memories WHERE id = ?"));
-    AETHER_ASSIGN_OR_RETURN(Stmt set, db_->Prepare("UPDATE memories SET importance = ? WHERE row_id = ?"));
     for (const FeedbackItem& f : items) {
       if (!(f.reward >= 0 && f.reward <= 1))
         return Status::InvalidArgument(fmt::format("reward {} for '{}' is outside [0, 1]", f.reward, f.id));
-      get.Bind(1, f.id);
-      AETHER_ASSIGN_OR_RETURN(bool found, get.Step());
-      if (!found) {
-        get.Reset();
+      AETHER_ASSIGN_OR_RETURN(auto m, tables_->memories.Find(f.id));
+      if (!m) {
         missing.push_back(f.id);
         continue;
       }
-      int64_t row = get.Int(0);
-      double before = get.Double(1);
-      get.Reset();
+      AETHER_ASSIGN_OR_RETURN(auto stats, tables_->memories.Stats(m->row_id));
+      if (!stats) return Status::Internal("memory vanished during feedback");
+      const int64_t row = m->row_id;
+      const double before = stats->importance;
       double after = FeedbackImportance(before, f.reward);
-      set.Bind(1, after).Bind(2, row);
-      AETHER_RETURN_IF_ERROR(set.Run());
+      AETHER_RETURN_IF_ERROR(tables_->memories.SetImportance(row, after));
       AETHER_RETURN_IF_ERROR(
           Audit("feedback", f.id, fmt::format("{{\"reward\":{},\"from\":{},\"to\":{}}}", f.reward, before, after)));
     }
@@ -119,26 +113,25 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   rep.seed = o.seed ? o.seed : env_->RandomSeed();
   std::mt19937_64 rng(rep.seed);
 
-  AETHER_ASSIGN_OR_RETURN(rep.temperature_before, ConfigNumber("temperature", 1.0));
-  AETHER_ASSIGN_OR_RETURN(int64_t depth, db_->QueryInt("SELECT COUNT(*) FROM restore_queue"));
-  AETHER_ASSIGN_OR_RETURN(int64_t hot_count, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 0"));
-  rep.queue_depth_before = uint64_t(depth);
+  AETHER_ASSIGN_OR_RETURN(rep.temperature_before, tables_->config.Number("temperature", 1.0));
+  AETHER_ASSIGN_OR_RETURN(uint64_t depth, tables_->restore_queue.Depth());
+  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, tables_->memories.Count(Tier::kHot));
+  rep.queue_depth_before = depth;
   rep.hot_capacity = config_.hot_capacity;
-  rep.pressure = double(depth) >= p.pressure_queue_depth || uint64_t(hot_count) > config_.hot_capacity;
+  rep.pressure = double(depth) >= p.pressure_queue_depth || hot_count > config_.hot_capacity;
   rep.temperature_after = NextTemperature(rep.temperature_before, rep.pressure, p);
   const double heat = std::min(rep.temperature_after, 1.0);
 
-  std::vector<MemoryLocation> down;
+  std::vector<MemoryRef> down;
   std::vector<std::pair<int64_t, double>> up;
   AETHER_RETURN_IF_ERROR(SampleMoves(p, heat, now, &rng, &rep, &down, &up));
   if (o.dry_run) {  // what the sample would do; capacity and restores are not simulated
     if (p.importance_decay != 1.0) {
-      AETHER_ASSIGN_OR_RETURN(int64_t all, db_->QueryInt("SELECT COUNT(*) FROM memories"));
-      rep.importance_decayed = uint64_t(all);
+      AETHER_ASSIGN_OR_RETURN(rep.importance_decayed, tables_->memories.Count());
     }
     rep.descended_sampled = down.size();
     rep.queued = up.size();
-    rep.hot_after = uint64_t(hot_count);
+    rep.hot_after = hot_count;
     rep.queue_depth_after = rep.queue_depth_before;
     return rep;
   }
@@ -148,12 +141,9 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
     AETHER_ASSIGN_OR_RETURN(rep.history_pruned, PruneHistory(p));
     if (p.importance_decay != 1.0) {
-      AETHER_ASSIGN_OR_RETURN(Stmt d, db_->Prepare("UPDATE memories SET importance = importance * ?"));
-      d.Bind(1, p.importance_decay);
-      AETHER_RETURN_IF_ERROR(d.Run());
-      rep.importance_decayed = uint64_t(db_->Changes());
+      AETHER_ASSIGN_OR_RETURN(rep.importance_decayed, tables_->memories.DecayImportance(p.importance_decay));
     }
-    return SetConfigValue(db_.get(), "temperature", fmt::format("{}", rep.temperature_after));
+    return tables_->config.Set("temperature", fmt::format("{}", rep.temperature_after));
   }));
   // 2. sampled descends, 3. the capacity, 4. queueing, 5. the queue drain.
   MoveOptions mo;
@@ -164,10 +154,10 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   AETHER_RETURN_IF_ERROR(QueueRestores(up));
   rep.queued = up.size();
   AETHER_RETURN_IF_ERROR(DrainRestores(p, &rep));
-  AETHER_ASSIGN_OR_RETURN(depth, db_->QueryInt("SELECT COUNT(*) FROM restore_queue"));
-  AETHER_ASSIGN_OR_RETURN(hot_count, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 0"));
-  rep.queue_depth_after = uint64_t(depth);
-  rep.hot_after = uint64_t(hot_count);
+  AETHER_ASSIGN_OR_RETURN(depth, tables_->restore_queue.Depth());
+  AETHER_ASSIGN_OR_RETURN(hot_count, tables_->memories.Count(Tier::kHot));
+  rep.queue_depth_after = depth;
+  rep.hot_after = hot_count;
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] {
     return Audit("maintain", "",
                  fmt::format("{{\"seed\":{},\"temperature\":{},\"descended\":{},\"restored\":{},"
@@ -184,44 +174,41 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
 // with probability sigmoid(+-score, k) * heat, hot ones down, cold ones
 // onto the restore queue.
 Status StoreImpl::SampleMoves(const PolicyParams& p, double heat, int64_t now, std::mt19937_64* rng,
-                              MaintainReport* rep, std::vector<MemoryLocation>* down,
+                              MaintainReport* rep, std::vector<MemoryRef>* down,
                               std::vector<std::pair<int64_t, double>>* up) {
   std::uniform_real_distribution<double> u01(0, 1);
   EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
   struct Cand {
-    int64_t row_id;
-    std::string id;
-    int64_t tier, slot;
+    MemoryRef m;
     AccessStats stats;
   };
   std::vector<Cand> cands;
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, id, tier, slot, last_access_ms, access_count, "
-                                                "importance FROM memories ORDER BY row_id"));
-  while (p.sample_rate > 0 && p.max_candidates >= 1) {
-    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    if (u01(*rng) >= p.sample_rate) continue;
-    cands.push_back({st.Int(0), st.Text(1), st.Int(2), st.IsNull(3) ? -1 : st.Int(3),
-                     AccessStats{st.Int(4), uint64_t(st.Int(5)), st.Double(6) * p.importance_decay, 1.0}});
+  if (p.sample_rate > 0 && p.max_candidates >= 1) {
+    AETHER_RETURN_IF_ERROR(tables_->memories.ForEach([&](const MemoryRef& m, const MemoryStats& st) {
+      if (u01(*rng) >= p.sample_rate) return true;
+      AccessStats a = ToAccessStats(st);
+      a.importance *= p.importance_decay;
+      cands.push_back({m, a});
+      return true;
+    }));
   }
-  st.Reset();
   if (cands.size() > uint64_t(p.max_candidates)) {
     std::shuffle(cands.begin(), cands.end(), *rng);
     cands.resize(uint64_t(p.max_candidates));
-    std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.row_id < b.row_id; });
+    std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.m.row_id < b.m.row_id; });
   }
   for (const Cand& c : cands) {
     double score = EvictionScore(w, c.stats, now);
-    bool hot = c.tier == kTierHot;
+    bool hot = c.m.place.hot();
     double prob = (hot ? Sigmoid(-score, p.sigmoid_k) : Sigmoid(score, p.sigmoid_k)) * heat;
     (hot ? rep->hot_candidates : rep->cold_candidates)++;
     if (u01(*rng) >= prob) continue;
     if (hot) {
-      down->push_back(MemoryLocation{c.row_id, c.id, kTierHot, c.slot, 0, 0, 0});
-      rep->moves.push_back({c.id, Tier::kHot, Tier::kCold, "sampled", score});
+      down->push_back(c.m);
+      rep->moves.push_back({c.m.id, Tier::kHot, Tier::kCold, "sampled", score});
     } else {
-      up->emplace_back(c.row_id, prob);
-      rep->moves.push_back({c.id, Tier::kCold, Tier::kHot, "queued", score});
+      up->emplace_back(c.m.row_id, prob);
+      rep->moves.push_back({c.m.id, Tier::kCold, Tier::kHot, "queued", score});
     }
   }
   return Status::Ok();
@@ -230,11 +217,11 @@ Status StoreImpl::SampleMoves(const PolicyParams& p, double heat, int64_t now, s
 // Descends the lowest eviction scores until the hot tier fits its capacity.
 Status StoreImpl::EnforceCapacity(MaintainReport* rep) {
   MoveOptions mo;
-  AETHER_ASSIGN_OR_RETURN(int64_t hot_count, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 0"));
-  if (uint64_t(hot_count) > config_.hot_capacity) {
+  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, tables_->memories.Count(Tier::kHot));
+  if (hot_count > config_.hot_capacity) {
     AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
-    std::vector<MemoryLocation> over;
-    for (size_t i = 0; i < uint64_t(hot_count) - config_.hot_capacity && i < scored.size(); ++i) {
+    std::vector<MemoryRef> over;
+    for (size_t i = 0; i < hot_count - config_.hot_capacity && i < scored.size(); ++i) {
       over.push_back(scored[i].second);
       rep->moves.push_back({scored[i].second.id, Tier::kHot, Tier::kCold, "capacity", scored[i].first});
     }
@@ -272,29 +259,14 @@ Status StoreImpl::QueueRestores(const std::vector<std::pair<int64_t, double>>& e
   if (entries.empty()) return Status::Ok();
   int64_t now = env_->NowMs();
   return InTransaction(db_.get(), [&]() -> Status {
-    AETHER_ASSIGN_OR_RETURN(
-        Stmt put, db_->Prepare("INSERT INTO restore_queue(row_id, priority, attempts, next_attempt_ms) "
-                               "SELECT row_id, ?, 0, ? FROM memories WHERE row_id = ? AND tier = 1 "
-                               "ON CONFLICT(row_id) DO UPDATE SET priority = max(priority, excluded.priority)"));
-    for (const auto& [row, priority] : entries) {
-      put.Bind(1, priority).Bind(2, now).Bind(3, row);
-      AETHER_RETURN_IF_ERROR(put.Run());
-    }
+    for (const auto& [row, priority] : entries)
+      AETHER_RETURN_IF_ERROR(tables_->restore_queue.PutIfCold(row, priority, now));
     return Status::Ok();
   });
 }
 
 Result<std::vector<HistoryEntry>> StoreImpl::History(const std::string& id, int64_t since_ms) {
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT seq, ts_ms, kind, COALESCE(id, ''), COALESCE(detail, '') "
-                                                "FROM audit_log WHERE ts_ms >= ? AND (? = '' OR id = ?) ORDER BY seq"));
-  st.Bind(1, since_ms).Bind(2, id).Bind(3, id);
-  std::vector<HistoryEntry> out;
-  for (;;) {
-    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    out.push_back({st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4)});
-  }
-  return out;
+  return tables_->audit_log.Since(id, since_ms);
 }
 
 }  // namespace aether

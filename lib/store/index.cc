@@ -54,7 +54,7 @@ uint32_t DefaultNprobe(uint32_t k) {
 }
 
 Result<const IndexView*> StoreImpl::CurrentIndex() {
-  AETHER_ASSIGN_OR_RETURN(double g, ConfigNumber("index_generation", 0));
+  AETHER_ASSIGN_OR_RETURN(double g, tables_->config.Number("index_generation", 0));
   if (g <= 0) return static_cast<const IndexView*>(nullptr);
   if (index_ && index_->generation == int64_t(g)) return &*index_;
   IndexView v;
@@ -66,15 +66,12 @@ Result<const IndexView*> StoreImpl::CurrentIndex() {
   v.k = c.k;
   v.centroids = std::move(c.data);
   v.shard_of_partition.assign(v.k, 0);
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT shard_id, partition FROM shards WHERE generation = ?"));
-  st.Bind(1, v.generation);
-  for (;;) {
-    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    if (st.Int(1) < 0 || uint64_t(st.Int(1)) >= v.k)
+  AETHER_ASSIGN_OR_RETURN(auto partitions, tables_->shards.Partitions(v.generation));
+  for (const auto& [shard_id, partition] : partitions) {
+    if (partition < 0 || uint64_t(partition) >= v.k)
       return Status::Corruption(
-          fmt::format("{}: shard {} has partition {} outside 0..{}", db_->path(), st.Int(0), st.Int(1), v.k - 1));
-    v.shard_of_partition[size_t(st.Int(1))] = st.Int(0);
+          fmt::format("{}: shard {} has partition {} outside 0..{}", db_->path(), shard_id, partition, v.k - 1));
+    v.shard_of_partition[size_t(partition)] = shard_id;
   }
   for (uint32_t p = 0; p < v.k; ++p)
     if (v.shard_of_partition[p] == 0)
@@ -111,21 +108,16 @@ Result<std::map<int64_t, std::vector<size_t>>> StoreImpl::GroupByPartition(const
 
 // Every live cold record, read once from the shards.
 static Status CollectCold(StoreImpl* s, ColdSet* out) {
-  std::map<int64_t, std::tuple<int64_t, int64_t, int64_t>> where;
-  AETHER_ASSIGN_OR_RETURN(Stmt st, s->db_->Prepare("SELECT row_id, shard_id, frame_offset, frame_index FROM "
-                                                   "memories WHERE tier = 1"));
-  for (;;) {
-    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    where[st.Int(0)] = {st.Int(1), st.Int(2), st.Int(3)};
-  }
-  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, s->AllShards());
+  std::map<int64_t, Place> where;
+  AETHER_RETURN_IF_ERROR(
+      s->tables_->memories.ForEachCold([&](int64_t row_id, const Place& place) { where[row_id] = place; }));
+  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, s->tables_->shards.All());
   for (const ShardInfo& info : shards) {
     AETHER_ASSIGN_OR_RETURN(auto shard, s->OpenShard(info, false));
     AETHER_RETURN_IF_ERROR(shard->Scan(info.file_bytes, [&](uint64_t off, const DecodedFrame& f) {
       for (uint32_t i = 0; i < f.count; ++i) {
         auto it = where.find(f.row_ids[i]);
-        if (it == where.end() || it->second != std::make_tuple(info.shard_id, int64_t(off), int64_t(i))) {
+        if (it == where.end() || it->second != Place::Cold(info.shard_id, int64_t(off), int64_t(i))) {
           ++out->garbage;
           continue;
         }
@@ -255,8 +247,8 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   if (!kept.empty()) rep.iterations = 0;
   if (o.dry_run) return rep;
 
-  AETHER_ASSIGN_OR_RETURN(double cur, ConfigNumber("index_generation", 0));
-  AETHER_ASSIGN_OR_RETURN(int64_t max_gen, db_->QueryInt("SELECT COALESCE(MAX(generation), 0) FROM index_generations"));
+  AETHER_ASSIGN_OR_RETURN(double cur, tables_->config.Number("index_generation", 0));
+  AETHER_ASSIGN_OR_RETURN(int64_t max_gen, tables_->generations.Highest());
   Migration m;
   m.kind = "rebuild";
   m.old_generation = int64_t(cur);
@@ -323,51 +315,29 @@ Status StoreImpl::CommitRebuild(const Migration& m) {
   }
   index_.reset();
   return InTransaction(db_.get(), [&]() -> Status {
-    AETHER_ASSIGN_OR_RETURN(Stmt add, db_->Prepare("INSERT INTO shards(path, generation, partition, file_bytes, "
-                                                   "records, live, raw_bytes) VALUES(?, ?, ?, ?, ?, ?, ?)"));
-    AETHER_ASSIGN_OR_RETURN(Stmt move, db_->Prepare("UPDATE memories SET shard_id = ?, frame_offset = ?, "
-                                                    "frame_index = ? WHERE row_id = ? AND tier = 1"));
     uint64_t moved = 0;
     for (uint32_t p = 0; p < c.k; ++p) {
-      int64_t n = int64_t(parts[p].records);
-      add.Bind(1, layout::PartitionPath(m.generation, p))
-          .Bind(2, m.generation)
-          .Bind(3, int64_t(p))
-          .Bind(4, int64_t(parts[p].bytes))
-          .Bind(5, n)
-          .Bind(6, n)
-          .Bind(7, n * int64_t(8 + 4ull * config_.dim));
-      AETHER_RETURN_IF_ERROR(add.Run());
-      int64_t shard_id = db_->LastInsertRowId();
+      const uint64_t n = parts[p].records;
+      AETHER_ASSIGN_OR_RETURN(int64_t shard_id,
+                              tables_->shards.InsertPartition(layout::PartitionPath(m.generation, p), m.generation, p,
+                                                              parts[p].bytes, n, n * (8 + 4ull * config_.dim)));
       for (const auto& [row, off, idx] : parts[p].places) {
-        move.Bind(1, shard_id).Bind(2, off).Bind(3, idx).Bind(4, row);
-        AETHER_RETURN_IF_ERROR(move.Run());
-        if (db_->Changes() != 1)
-          return Status::Corruption(fmt::format("rebuild: row {} is no longer a cold memory", row));
+        AETHER_ASSIGN_OR_RETURN(bool cold, tables_->memories.MoveCold(row, Place::Cold(shard_id, off, idx)));
+        if (!cold) return Status::Corruption(fmt::format("rebuild: row {} is no longer a cold memory", row));
         ++moved;
       }
     }
-    AETHER_ASSIGN_OR_RETURN(int64_t cold, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 1"));
-    if (int64_t(moved) != cold)
+    AETHER_ASSIGN_OR_RETURN(uint64_t cold, tables_->memories.Count(Tier::kCold));
+    if (moved != cold)
       return Status::Corruption(
           fmt::format("rebuild: generation {} holds {} memories, the store has {} cold", m.generation, moved, cold));
-    AETHER_RETURN_IF_ERROR(
-        db_->Exec(fmt::format("DELETE FROM shards WHERE generation = {} AND generation > 0", m.old_generation)));
-    AETHER_RETURN_IF_ERROR(
-        db_->Exec(fmt::format("UPDATE shards SET file_bytes = {}, records = 0, live = 0, "
-                              "raw_bytes = 0 WHERE shard_id = {}",
-                              ShardFile::kHeaderSize, layout::kStagingShardId)));
-    AETHER_RETURN_IF_ERROR(
-        db_->Exec(fmt::format("UPDATE index_generations SET state = 3 WHERE generation = {}", m.old_generation)));
-    AETHER_ASSIGN_OR_RETURN(Stmt gen, db_->Prepare("INSERT INTO index_generations(generation, state, created_ms, "
-                                                   "partitions, path) VALUES(?, 2, ?, ?, ?)"));
-    gen.Bind(1, m.generation)
-        .Bind(2, m.created_ms)
-        .Bind(3, int64_t(c.k))
-        .Bind(4, std::string(layout::kIndexDir) + "/" + layout::CentroidsName(m.generation));
-    AETHER_RETURN_IF_ERROR(gen.Run());
-    AETHER_RETURN_IF_ERROR(SetConfigValue(db_.get(), "index_generation", std::to_string(m.generation)));
-    AETHER_RETURN_IF_ERROR(SetConfigValue(db_.get(), "last_rebuild_ms", std::to_string(env_->NowMs())));
+    AETHER_RETURN_IF_ERROR(tables_->shards.DeleteGeneration(m.old_generation));
+    AETHER_RETURN_IF_ERROR(tables_->shards.Empty(layout::kStagingShardId, ShardFile::kHeaderSize));
+    AETHER_RETURN_IF_ERROR(tables_->generations.Retire(m.old_generation));
+    AETHER_RETURN_IF_ERROR(tables_->generations.Activate(
+        m.generation, m.created_ms, c.k, std::string(layout::kIndexDir) + "/" + layout::CentroidsName(m.generation)));
+    AETHER_RETURN_IF_ERROR(tables_->config.Set("index_generation", std::to_string(m.generation)));
+    AETHER_RETURN_IF_ERROR(tables_->config.Set("last_rebuild_ms", std::to_string(env_->NowMs())));
     return Journal(db_.get()).SetState(m, MigrationState::kCommitted);
   });
 }
@@ -405,13 +375,10 @@ Status StoreImpl::RemoveGeneration(int64_t generation, uint32_t partitions) {
 // (whose records all moved into partitions) is cut back to its committed
 // length, its header.
 Status StoreImpl::CleanupRebuild(const Migration& m) {
-  AETHER_ASSIGN_OR_RETURN(int64_t old_k,
-                          db_->QueryInt(fmt::format("SELECT COALESCE(MAX(partitions), 0) FROM index_generations "
-                                                    "WHERE generation = {}",
-                                                    m.old_generation)));
-  AETHER_RETURN_IF_ERROR(RemoveGeneration(m.old_generation, uint32_t(old_k)));
+  AETHER_ASSIGN_OR_RETURN(uint32_t old_k, tables_->generations.Partitions(m.old_generation));
+  AETHER_RETURN_IF_ERROR(RemoveGeneration(m.old_generation, old_k));
   AETHER_FAULT_POINT("rebuild.mid_cleanup");
-  AETHER_ASSIGN_OR_RETURN(ShardInfo staging, GetShard(layout::kStagingShardId));
+  AETHER_ASSIGN_OR_RETURN(ShardInfo staging, tables_->shards.Get(layout::kStagingShardId));
   AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(staging, true));
   AETHER_ASSIGN_OR_RETURN(uint64_t size, shard->Size());
   if (size > staging.file_bytes) {
@@ -448,12 +415,11 @@ Status StoreImpl::ReplayRebuild(const Migration& m, ReplayAction* action) {
 // state uses: the current one, or any with registered shards.
 Status StoreImpl::CheckRebuildReplayable(const Migration& m) {
   auto refuse = [&](const std::string& why) { return Status::Corruption(Describe(m) + ": " + why); };
-  AETHER_ASSIGN_OR_RETURN(double cur, ConfigNumber("index_generation", 0));
+  AETHER_ASSIGN_OR_RETURN(double cur, tables_->config.Number("index_generation", 0));
   const int64_t current = int64_t(cur);
   auto in_use = [&](int64_t g) -> Result<bool> {
     if (g == current) return true;
-    AETHER_ASSIGN_OR_RETURN(int64_t n,
-                            db_->QueryInt(fmt::format("SELECT COUNT(*) FROM shards WHERE generation = {}", g)));
+    AETHER_ASSIGN_OR_RETURN(uint64_t n, tables_->shards.CountInGeneration(g));
     return n > 0;
   };
   if (m.generation <= 0 || m.old_generation < 0 || m.generation == m.old_generation)
@@ -468,10 +434,8 @@ Status StoreImpl::CheckRebuildReplayable(const Migration& m) {
   }
   AETHER_ASSIGN_OR_RETURN(bool new_used, in_use(m.generation));
   if (new_used) return refuse(fmt::format("a roll back would delete generation {}, which is in use", m.generation));
-  AETHER_ASSIGN_OR_RETURN(
-      int64_t known,
-      db_->QueryInt(fmt::format("SELECT COUNT(*) FROM index_generations WHERE generation = {}", m.generation)));
-  if (known > 0) return refuse(fmt::format("generation {} was committed before", m.generation));
+  AETHER_ASSIGN_OR_RETURN(bool known, tables_->generations.Known(m.generation));
+  if (known) return refuse(fmt::format("generation {} was committed before", m.generation));
   if (m.old_generation != current)
     return refuse(fmt::format("it replaces generation {}, but generation {} is current", m.old_generation, current));
   return Status::Ok();
@@ -479,11 +443,11 @@ Status StoreImpl::CheckRebuildReplayable(const Migration& m) {
 
 std::vector<std::string> StoreImpl::UnregisteredGenerations() {
   std::vector<std::string> out;
-  auto known = db_->QueryInts(
-      "SELECT generation FROM shards UNION SELECT generation FROM index_generations "
-      "WHERE state = 2");
-  if (!known.ok()) return out;
-  std::set<int64_t> used(known->begin(), known->end());
+  auto shards = tables_->shards.All();
+  auto active = tables_->generations.Active();
+  if (!shards.ok() || !active.ok()) return out;
+  std::set<int64_t> used(active->begin(), active->end());
+  for (const ShardInfo& info : *shards) used.insert(info.generation);
   for (const char* dir : {layout::kColdDir, layout::kIndexDir}) {
     auto entries = env_->ListDir(Path(dir));
     if (!entries.ok()) continue;
@@ -500,15 +464,15 @@ Result<RecallReport> StoreImpl::RecallCheck(uint64_t queries, uint64_t seed) {
   RecallReport rep;
   AETHER_ASSIGN_OR_RETURN(const IndexView* index, CurrentIndex());
   rep.nprobe = index ? DefaultNprobe(index->k) : 0;
-  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> rows,
-                          db_->QueryInts("SELECT row_id FROM memories WHERE tier = 1 ORDER BY row_id"));
+  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> rows, tables_->memories.ColdRowIds());
   std::mt19937_64 rng(seed);
   std::shuffle(rows.begin(), rows.end(), rng);
   rows.resize(std::min<size_t>(rows.size(), queries));
   if (rows.empty()) return rep;
   std::vector<std::vector<float>> qs;
   for (int64_t r : rows) {
-    AETHER_ASSIGN_OR_RETURN(auto loc, LocateRow(r));
+    AETHER_ASSIGN_OR_RETURN(auto loc, tables_->memories.FindRow(r));
+    if (!loc) return Status::Internal("memory vanished during the recall check");
     std::vector<float> v;
     AETHER_RETURN_IF_ERROR(ReadVector(*loc, &v));
     qs.push_back(std::move(v));

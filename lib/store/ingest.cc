@@ -22,7 +22,7 @@ struct Planned {
 }  // namespace
 
 Result<bool> StoreImpl::Contains(const std::string& id) {
-  AETHER_ASSIGN_OR_RETURN(auto loc, Locate(id));
+  AETHER_ASSIGN_OR_RETURN(auto loc, tables_->memories.Find(id));
   return loc.has_value();
 }
 
@@ -30,7 +30,7 @@ Result<std::vector<bool>> StoreImpl::ContainsEach(const std::vector<std::string>
   std::vector<bool> out(ids.size());
   AETHER_RETURN_IF_ERROR(InReadTransaction(db_.get(), [&]() -> Status {
     for (size_t i = 0; i < ids.size(); ++i) {
-      AETHER_ASSIGN_OR_RETURN(auto loc, Locate(ids[i]));
+      AETHER_ASSIGN_OR_RETURN(auto loc, tables_->memories.Find(ids[i]));
       out[i] = loc.has_value();
     }
     return Status::Ok();
@@ -73,7 +73,7 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
         }
         continue;
       }
-      AETHER_ASSIGN_OR_RETURN(auto existing, Locate(r.id));
+      AETHER_ASSIGN_OR_RETURN(auto existing, tables_->memories.Find(r.id));
       Planned p{&r};
       if (existing) {
         if (policy == DuplicatePolicy::kError)
@@ -83,7 +83,7 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
           continue;
         }
         p.replaces_row_id = existing->row_id;
-        p.replaces_hot = existing->tier == kTierHot;
+        p.replaces_hot = existing->place.hot();
         ++result.replaced;
       }
       in_batch[r.id] = plan.size();
@@ -94,7 +94,7 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   if (plan.empty()) return result;
 
   // Placement: hot up to the capacity (counting slots this batch frees), the rest cold.
-  AETHER_ASSIGN_OR_RETURN(int64_t hot_count, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 0"));
+  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, tables_->memories.Count(Tier::kHot));
   int64_t freed = std::count_if(plan.begin(), plan.end(), [](const Planned& p) { return p.replaces_hot; });
   int64_t after_release = hot_count - freed;
   uint64_t room = config_.hot_capacity > uint64_t(after_release) ? config_.hot_capacity - after_release : 0;
@@ -103,8 +103,8 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
   AETHER_ASSIGN_OR_RETURN(uint64_t slot_count, hot->SlotCount());
   AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> slots, AllocateSlots(n_hot, slot_count));
-  AETHER_ASSIGN_OR_RETURN(std::string next_text, GetConfigValue(db_.get(), "next_row_id"));
-  int64_t next_row_id = std::stoll(next_text);
+  AETHER_ASSIGN_OR_RETURN(int64_t next_row_id, tables_->config.Integer("next_row_id", -1));
+  if (next_row_id < 1) return Status::Corruption(db_->path() + ": config next_row_id is missing or not positive");
 
   Migration m;
   m.kind = "ingest";
@@ -122,20 +122,19 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
     it.replaces_row_id = plan[i].replaces_row_id;
     vectors[i] = r.vector.data();
     if (i < n_hot) {
-      it.tier = kTierHot;
-      it.slot = slots[i];
-      w.slots.push_back({static_cast<uint64_t>(it.slot), it.row_id, vectors[i]});
+      it.dst = Place::Hot(slots[i]);
+      w.slots.push_back({static_cast<uint64_t>(slots[i]), it.row_id, vectors[i]});
     }
   }
   if (n_hot < plan.size()) {
-    AETHER_ASSIGN_OR_RETURN(ShardInfo staging, GetShard(layout::kStagingShardId));
+    AETHER_ASSIGN_OR_RETURN(ShardInfo staging, tables_->shards.Get(layout::kStagingShardId));
     std::vector<size_t> cold(plan.size() - n_hot);
     for (size_t i = 0; i < cold.size(); ++i) cold[i] = n_hot + i;
     AETHER_RETURN_IF_ERROR(BuildFrames(&items, cold, vectors, staging, &m, &w));
   }
   AETHER_RETURN_IF_ERROR(RunMigration(&m, items, w, [&] {
     // Row ids are reserved with the intent, so they are never reused.
-    return SetConfigValue(db_.get(), "next_row_id", std::to_string(next_row_id + int64_t(plan.size())));
+    return tables_->config.Set("next_row_id", std::to_string(next_row_id + int64_t(plan.size())));
   }));
   result.hot = n_hot;
   result.cold = plan.size() - n_hot;

@@ -26,14 +26,7 @@ void Fault(const std::string& kind, const char* step) { HitFaultPoint((kind + ".
 }  // namespace
 
 Result<std::vector<int64_t>> StoreImpl::AllocateSlots(size_t n, uint64_t slot_count) {
-  std::vector<int64_t> slots;
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT slot FROM hot_free ORDER BY slot LIMIT ?"));
-  st.Bind(1, static_cast<int64_t>(n));
-  for (;;) {
-    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    slots.push_back(st.Int(0));
-  }
+  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> slots, tables_->hot_free.Lowest(n));
   for (uint64_t s = slot_count; slots.size() < n; ++s) slots.push_back(static_cast<int64_t>(s));
   return slots;
 }
@@ -54,11 +47,7 @@ Status StoreImpl::BuildFrames(std::vector<MigrationItem>* items, const std::vect
       MigrationItem& it = (*items)[i];
       ids[j] = it.row_id;
       std::copy(vectors[i], vectors[i] + config_.dim, vecs.begin() + size_t(j) * config_.dim);
-      it.tier = kTierCold;
-      it.slot = -1;
-      it.shard_id = shard.shard_id;
-      it.frame_offset = static_cast<int64_t>(offset);
-      it.frame_index = j;
+      it.dst = Place::Cold(shard.shard_id, static_cast<int64_t>(offset), j);
     }
     AETHER_ASSIGN_OR_RETURN(std::string frame,
                             EncodeFrame(ids.data(), vecs.data(), count, config_.dim, uint32_t(config_.codec)));
@@ -107,7 +96,7 @@ Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& i
     Fault(m->kind, "mid_write");
     std::vector<std::unique_ptr<ShardFile>> shards;
     for (const ShardTarget& t : m->targets) {
-      AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(t.shard_id));
+      AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(t.shard_id));
       AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, /*writable=*/true));
       uint64_t at = t.len_before;
       for (const std::string& f : w.frames.at(t.shard_id)) {
@@ -139,96 +128,59 @@ Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& i
   return InTransaction(db_.get(), [&] { return journal.Remove(m->id); });
 }
 
+// A new memory (ingest), in the commit transaction: a same-id memory it
+// replaces is released first (only ever that one: invariant 11).
+Status StoreImpl::CommitNew(const Migration& m, const MigrationItem& it) {
+  if (it.replaces_row_id != 0) {
+    AETHER_ASSIGN_OR_RETURN(auto old, tables_->memories.FindRow(it.replaces_row_id));
+    if (old && old->id != it.id)
+      return Status::Corruption(fmt::format("migration {}: '{}' would replace row {}, which is '{}'", m.id, it.id,
+                                            it.replaces_row_id, old->id));
+    if (old) AETHER_RETURN_IF_ERROR(ReleaseMemory(*old));
+  }
+  return tables_->memories.Insert(MemoryRef{it.row_id, it.id, it.dst}, it.importance, m.created_ms, it.payload);
+}
+
 // The commit transaction, shared by the live path and the replay's roll
 // forward. New memories (ingest) are inserted, replacing same-id ones; moved
 // memories get their new place and their source is released (slot to
 // hot_free, cold record to garbage). Marks the row committed.
 Status StoreImpl::CommitMigration(const Migration& m, const std::vector<MigrationItem>& items) {
   return InTransaction(db_.get(), [&]() -> Status {
-    AETHER_ASSIGN_OR_RETURN(Stmt ins,
-                            db_->Prepare("INSERT INTO memories(row_id, id, tier, slot, shard_id, frame_offset, "
-                                         "frame_index, importance, created_ms, last_access_ms, access_count, "
-                                         "payload) VALUES(?,?,?,?,?,?,?,?,?,?,0,?)"));
-    // A move applies only if the memory is still exactly at its source.
-    AETHER_ASSIGN_OR_RETURN(Stmt move,
-                            db_->Prepare("UPDATE memories SET tier = ?, slot = ?, shard_id = ?, frame_offset = ?, "
-                                         "frame_index = ? WHERE row_id = ? AND tier = ? AND slot IS ? AND "
-                                         "shard_id IS ? AND frame_offset IS ? AND frame_index IS ?"));
-    AETHER_ASSIGN_OR_RETURN(Stmt claim, db_->Prepare("DELETE FROM hot_free WHERE slot = ?"));
-    AETHER_ASSIGN_OR_RETURN(Stmt unqueue, db_->Prepare("DELETE FROM restore_queue WHERE row_id = ?"));
-    AETHER_ASSIGN_OR_RETURN(Stmt audit, db_->Prepare("INSERT INTO audit_log(ts_ms, kind, id, detail) "
-                                                     "VALUES(?, ?, ?, ?)"));
     std::map<int64_t, uint64_t> cold;  // new records per target shard
     int64_t hot_end = 0;               // one past the highest slot written
     for (const MigrationItem& it : items) {
-      if (it.tier == kTierHot) hot_end = std::max(hot_end, it.slot + 1);
-      if (it.src.tier < 0) {
-        if (it.replaces_row_id != 0) {
-          // Only ever the memory of the same id: a replace never reaches another one.
-          AETHER_ASSIGN_OR_RETURN(auto old, LocateRow(it.replaces_row_id));
-          if (old && old->id != it.id)
-            return Status::Corruption(fmt::format("migration {}: '{}' would replace row {}, which is '{}'", m.id, it.id,
-                                                  it.replaces_row_id, old->id));
-          if (old) AETHER_RETURN_IF_ERROR(ReleaseMemory(*old));
-        }
-        ins.Bind(1, it.row_id).Bind(2, it.id).Bind(3, it.tier);
-        if (it.tier == kTierHot)
-          ins.Bind(4, it.slot);
-        else
-          ins.Bind(5, it.shard_id).Bind(6, it.frame_offset).Bind(7, it.frame_index);
-        ins.Bind(8, it.importance).Bind(9, m.created_ms).Bind(10, m.created_ms);
-        if (it.payload) ins.Bind(11, *it.payload);
-        AETHER_RETURN_IF_ERROR(ins.Run());
+      if (it.dst.hot()) hot_end = std::max(hot_end, it.dst.slot + 1);
+      if (!it.src) {
+        AETHER_RETURN_IF_ERROR(CommitNew(m, it));
       } else {
-        move.Bind(1, it.tier);
-        if (it.tier == kTierHot)
-          move.Bind(2, it.slot);
-        else
-          move.Bind(3, it.shard_id).Bind(4, it.frame_offset).Bind(5, it.frame_index);
-        move.Bind(6, it.row_id).Bind(7, it.src.tier);
-        if (it.src.tier == kTierHot)
-          move.Bind(8, it.src.slot);
-        else
-          move.Bind(9, it.src.shard_id).Bind(10, it.src.frame_offset).Bind(11, it.src.frame_index);
-        AETHER_RETURN_IF_ERROR(move.Run());
-        if (db_->Changes() != 1)
+        // A move applies only if the memory is still exactly at its source.
+        AETHER_ASSIGN_OR_RETURN(bool moved, tables_->memories.Move(it.row_id, *it.src, it.dst));
+        if (!moved)
           return Status::Corruption(
               fmt::format("migration {}: memory '{}' (row {}) is no longer at its source", m.id, it.id, it.row_id));
-        AETHER_RETURN_IF_ERROR(ReleasePlace(it.src));
-        audit.Bind(1, m.created_ms)
-            .Bind(2, m.kind)
-            .Bind(3, it.id)
-            .Bind(4, fmt::format("{{\"from\":\"{}\",\"to\":\"{}\"}}", it.src.tier == kTierHot ? "hot" : "cold",
-                                 it.tier == kTierHot ? "hot" : "cold"));
-        AETHER_RETURN_IF_ERROR(audit.Run());
+        AETHER_RETURN_IF_ERROR(ReleasePlace(*it.src));
+        AETHER_RETURN_IF_ERROR(tables_->audit_log.Append(
+            m.created_ms, m.kind, it.id,
+            fmt::format("{{\"from\":\"{}\",\"to\":\"{}\"}}", TierName(it.src->tier), TierName(it.dst.tier))));
       }
-      if (it.tier == kTierHot) {
-        claim.Bind(1, it.slot);
-        AETHER_RETURN_IF_ERROR(claim.Run());
-        unqueue.Bind(1, it.row_id);
-        AETHER_RETURN_IF_ERROR(unqueue.Run());
+      if (it.dst.hot()) {
+        AETHER_RETURN_IF_ERROR(tables_->hot_free.Claim(it.dst.slot));
+        AETHER_RETURN_IF_ERROR(tables_->restore_queue.Remove(it.row_id));
       } else {
-        ++cold[it.shard_id];
+        ++cold[it.dst.shard_id];
       }
     }
     // hot.slots' committed length grows with the slots it now uses.
     AETHER_ASSIGN_OR_RETURN(uint64_t hot_slots, HotSlotsInUse());
     if (uint64_t(hot_end) > hot_slots)
-      AETHER_RETURN_IF_ERROR(SetConfigValue(db_.get(), "hot_slots", std::to_string(hot_end)));
+      AETHER_RETURN_IF_ERROR(tables_->config.Set("hot_slots", std::to_string(hot_end)));
     // A target grows from exactly its committed length (invariant 2).
-    AETHER_ASSIGN_OR_RETURN(
-        Stmt grow, db_->Prepare("UPDATE shards SET file_bytes = ?, records = records + ?, "
-                                "live = live + ?, raw_bytes = raw_bytes + ? WHERE shard_id = ? AND file_bytes = ?"));
     for (const ShardTarget& t : m.targets) {
-      int64_t n = static_cast<int64_t>(cold[t.shard_id]);
-      grow.Bind(1, static_cast<int64_t>(t.len_after))
-          .Bind(2, n)
-          .Bind(3, n)
-          .Bind(4, n * int64_t(8 + 4ull * config_.dim))
-          .Bind(5, t.shard_id)
-          .Bind(6, static_cast<int64_t>(t.len_before));
-      AETHER_RETURN_IF_ERROR(grow.Run());
-      if (db_->Changes() != 1)
+      const uint64_t n = cold[t.shard_id];
+      AETHER_ASSIGN_OR_RETURN(
+          bool grown, tables_->shards.Grow(t.shard_id, t.len_before, t.len_after, n, n * (8 + 4ull * config_.dim)));
+      if (!grown)
         return Status::Corruption(
             fmt::format("migration {}: shard {} is no longer {} bytes long", m.id, t.shard_id, t.len_before));
     }
@@ -248,23 +200,23 @@ Status StoreImpl::VerifyWritten(const Migration& m, const std::vector<MigrationI
   std::set<int64_t> hot_slots;
   std::set<std::tuple<int64_t, int64_t, int64_t, int64_t>> cold;  // shard, offset, index, row
   for (const MigrationItem& it : items) {
-    if (it.tier != kTierHot) {
-      cold.emplace(it.shard_id, it.frame_offset, it.frame_index, it.row_id);
+    if (!it.dst.hot()) {
+      cold.emplace(it.dst.shard_id, it.dst.frame_offset, it.dst.frame_index, it.row_id);
       continue;
     }
     int64_t row_id = 0;
-    AETHER_RETURN_IF_ERROR(hot->ReadSlot(static_cast<uint64_t>(it.slot), &row_id, vec.data()));
+    AETHER_RETURN_IF_ERROR(hot->ReadSlot(static_cast<uint64_t>(it.dst.slot), &row_id, vec.data()));
     if (row_id != it.row_id)
-      return Status::Corruption(fmt::format("slot {} holds row {}, expected {}", it.slot, row_id, it.row_id));
-    if (!hot_slots.insert(it.slot).second)
-      return Status::Corruption(fmt::format("slot {} is the destination of two items", it.slot));
+      return Status::Corruption(fmt::format("slot {} holds row {}, expected {}", it.dst.slot, row_id, it.row_id));
+    if (!hot_slots.insert(it.dst.slot).second)
+      return Status::Corruption(fmt::format("slot {} is the destination of two items", it.dst.slot));
   }
   AETHER_ASSIGN_OR_RETURN(uint64_t committed, CommittedHotSlots());
   AETHER_ASSIGN_OR_RETURN(uint64_t slots, hot->SlotCount());
   for (uint64_t s = committed; s < slots; ++s)
     if (!hot_slots.count(int64_t(s))) return Status::Corruption(fmt::format("slot {} was written for no item", s));
   for (const ShardTarget& t : m.targets) {
-    AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(t.shard_id));
+    AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(t.shard_id));
     AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, /*writable=*/false));
     AETHER_RETURN_IF_ERROR(shard->ScanRange(t.len_before, t.len_after, [&](uint64_t off, const DecodedFrame& f) {
       for (uint32_t i = 0; i < f.count; ++i)

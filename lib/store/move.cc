@@ -12,40 +12,22 @@
 #include "store/store_impl.h"
 
 namespace aether {
-Result<double> StoreImpl::ConfigNumber(const std::string& key, double fallback) {
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT value FROM config WHERE key = ?"));
-  st.Bind(1, key);
-  AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return fallback;
-  std::string v = st.Text(0);
-  char* end = nullptr;
-  double d = std::strtod(v.c_str(), &end);
-  if (end == v.c_str() || *end != '\0')
-    return Status::Corruption(fmt::format("{}: config '{}' = '{}' is not a number", db_->path(), key, v));
-  return d;
-}
-
 // Every hot memory with its eviction score, lowest first.
-Result<std::vector<std::pair<double, MemoryLocation>>> StoreImpl::HotByScore() {
+Result<std::vector<std::pair<double, MemoryRef>>> StoreImpl::HotByScore() {
   AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
   EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
   int64_t now = env_->NowMs();
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, id, slot, last_access_ms, access_count, "
-                                                "importance FROM memories WHERE tier = 0"));
-  std::vector<std::pair<double, MemoryLocation>> out;
-  for (;;) {
-    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    AccessStats s{st.Int(3), uint64_t(st.Int(4)), st.Double(5), 1.0};
-    out.push_back({EvictionScore(w, s, now), MemoryLocation{st.Int(0), st.Text(1), kTierHot, st.Int(2), 0, 0, 0}});
-  }
+  std::vector<std::pair<double, MemoryRef>> out;
+  AETHER_RETURN_IF_ERROR(tables_->memories.ForEachHot([&](const MemoryRef& m, const MemoryStats& st) {
+    out.push_back({EvictionScore(w, ToAccessStats(st), now), m});
+  }));
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.first < b.first || (a.first == b.first && a.second.row_id < b.second.row_id);
   });
   return out;
 }
 
-Status StoreImpl::DescendRows(const std::vector<MemoryLocation>& rows, const MoveOptions& o, MoveReport* report,
+Status StoreImpl::DescendRows(const std::vector<MemoryRef>& rows, const MoveOptions& o, MoveReport* report,
                               uint64_t total) {
   AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
   AETHER_ASSIGN_OR_RETURN(uint64_t slot_count, hot->SlotCount());
@@ -58,13 +40,13 @@ Status StoreImpl::DescendRows(const std::vector<MemoryLocation>& rows, const Mov
       MigrationItem& it = items[i - begin];
       it.row_id = rows[i].row_id;
       it.id = rows[i].id;
-      it.src = Place{kTierHot, rows[i].slot, 0, 0, 0};
+      it.src = rows[i].place;
       float* v = data.data() + (i - begin) * config_.dim;
       int64_t row_id = 0;
-      AETHER_RETURN_IF_ERROR(hot->ReadSlot(static_cast<uint64_t>(rows[i].slot), &row_id, v));
+      AETHER_RETURN_IF_ERROR(hot->ReadSlot(static_cast<uint64_t>(rows[i].place.slot), &row_id, v));
       if (row_id != rows[i].row_id)
         return Status::Corruption(fmt::format("{}: slot {} holds row {}, the metadata says '{}' (row {})", hot->path(),
-                                              rows[i].slot, row_id, rows[i].id, rows[i].row_id));
+                                              rows[i].place.slot, row_id, rows[i].id, rows[i].row_id));
       vectors[i - begin] = v;
     }
     Migration m;
@@ -75,7 +57,7 @@ Status StoreImpl::DescendRows(const std::vector<MemoryLocation>& rows, const Mov
     // staging shard while there is none).
     AETHER_ASSIGN_OR_RETURN(auto groups, GroupByPartition(vectors));
     for (const auto& [shard_id, which] : groups) {
-      AETHER_ASSIGN_OR_RETURN(ShardInfo target, GetShard(shard_id));
+      AETHER_ASSIGN_OR_RETURN(ShardInfo target, tables_->shards.Get(shard_id));
       AETHER_RETURN_IF_ERROR(BuildFrames(&items, which, vectors, target, &m, &w));
     }
     AETHER_RETURN_IF_ERROR(RunMigration(&m, items, w));
@@ -87,18 +69,18 @@ Status StoreImpl::DescendRows(const std::vector<MemoryLocation>& rows, const Mov
   return Status::Ok();
 }
 
-Status StoreImpl::AscendRows(const std::vector<MemoryLocation>& rows, const MoveOptions& o, MoveReport* report,
+Status StoreImpl::AscendRows(const std::vector<MemoryRef>& rows, const MoveOptions& o, MoveReport* report,
                              uint64_t total) {
   for (size_t begin = 0; begin < rows.size(); begin += o.batch) {
     size_t end = std::min(rows.size(), begin + o.batch);
     // Read each source frame once: group the batch by (shard, frame).
     std::map<std::pair<int64_t, int64_t>, DecodedFrame> frames;
-    for (size_t i = begin; i < end; ++i) frames[{rows[i].shard_id, rows[i].frame_offset}];
+    for (size_t i = begin; i < end; ++i) frames[{rows[i].place.shard_id, rows[i].place.frame_offset}];
     std::map<int64_t, std::unique_ptr<ShardFile>> shards;
     for (auto& [key, frame] : frames) {
       auto& shard = shards[key.first];
       if (!shard) {
-        AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(key.first));
+        AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(key.first));
         AETHER_ASSIGN_OR_RETURN(shard, OpenShard(info, /*writable=*/false));
       }
       AETHER_RETURN_IF_ERROR(shard->ReadFrame(static_cast<uint64_t>(key.second), &frame));
@@ -109,18 +91,18 @@ Status StoreImpl::AscendRows(const std::vector<MemoryLocation>& rows, const Move
     std::vector<MigrationItem> items(end - begin);
     PendingWrites w;
     for (size_t i = begin; i < end; ++i) {
-      const MemoryLocation& r = rows[i];
-      const DecodedFrame& f = frames[{r.shard_id, r.frame_offset}];
-      if (r.frame_index >= f.count || f.row_ids[r.frame_index] != r.row_id)
-        return Status::Corruption(fmt::format("shard {} frame at offset {} does not hold '{}' (row {})", r.shard_id,
-                                              r.frame_offset, r.id, r.row_id));
+      const MemoryRef& r = rows[i];
+      const Place& src = r.place;
+      const DecodedFrame& f = frames[{src.shard_id, src.frame_offset}];
+      if (src.frame_index >= f.count || f.row_ids[src.frame_index] != r.row_id)
+        return Status::Corruption(fmt::format("shard {} frame at offset {} does not hold '{}' (row {})", src.shard_id,
+                                              src.frame_offset, r.id, r.row_id));
       MigrationItem& it = items[i - begin];
       it.row_id = r.row_id;
       it.id = r.id;
-      it.src = Place{kTierCold, -1, r.shard_id, r.frame_offset, r.frame_index};
-      it.tier = kTierHot;
-      it.slot = slots[i - begin];
-      w.slots.push_back({static_cast<uint64_t>(it.slot), it.row_id, f.vector(uint32_t(r.frame_index))});
+      it.src = src;
+      it.dst = Place::Hot(slots[i - begin]);
+      w.slots.push_back({static_cast<uint64_t>(it.dst.slot), it.row_id, f.vector(uint32_t(src.frame_index))});
     }
     Migration m;
     m.kind = "ascend";
@@ -138,8 +120,8 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
   if (access_ != AccessMode::kWrite) return Status::Internal("descend on a store opened read-only");
   if (o.batch == 0) return Status::InvalidArgument("--batch must be at least 1");
   MoveReport report;
-  std::vector<MemoryLocation> rows;
-  auto plan = [&](const MemoryLocation& loc, const char* reason, double score) {
+  std::vector<MemoryRef> rows;
+  auto plan = [&](const MemoryRef& loc, const char* reason, double score) {
     rows.push_back(loc);
     report.plan.push_back({loc.id, Tier::kHot, Tier::kCold, reason, score});
   };
@@ -153,10 +135,10 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
       std::set<std::string> seen;
       for (const std::string& id : o.ids) {
         if (!seen.insert(id).second) continue;
-        AETHER_ASSIGN_OR_RETURN(auto loc, Locate(id));
+        AETHER_ASSIGN_OR_RETURN(auto loc, tables_->memories.Find(id));
         if (!loc) {
           report.not_found.push_back(id);
-        } else if (loc->tier != kTierHot) {
+        } else if (!loc->place.hot()) {
           report.already.push_back(id);
         } else {
           AETHER_ASSIGN_OR_RETURN(auto a, AccessStatsOf(loc->row_id));
@@ -188,17 +170,17 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
   if (access_ != AccessMode::kWrite) return Status::Internal("ascend on a store opened read-only");
   if (o.batch == 0) return Status::InvalidArgument("--batch must be at least 1");
   MoveReport report;
-  std::vector<MemoryLocation> rows;
+  std::vector<MemoryRef> rows;
   if (o.queued) {
     AETHER_RETURN_IF_ERROR(LoadDueQueue(&rows, &report));
   } else {
     std::set<std::string> seen;
     for (const std::string& id : o.ids) {
       if (!seen.insert(id).second) continue;
-      AETHER_ASSIGN_OR_RETURN(auto loc, Locate(id));
+      AETHER_ASSIGN_OR_RETURN(auto loc, tables_->memories.Find(id));
       if (!loc)
         report.not_found.push_back(id);
-      else if (loc->tier != kTierCold)
+      else if (!loc->place.cold())
         report.already.push_back(id);
       else
         rows.push_back(*loc);
@@ -208,9 +190,9 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
 
   // Room in the hot tier; make more with --evict, else refuse (or, for the
   // queue, defer what does not fit).
-  AETHER_ASSIGN_OR_RETURN(int64_t hot_count, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 0"));
+  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, tables_->memories.Count(Tier::kHot));
   uint64_t room = config_.hot_capacity > uint64_t(hot_count) ? config_.hot_capacity - hot_count : 0;
-  std::vector<MemoryLocation> evict;
+  std::vector<MemoryRef> evict;
   if (rows.size() > room) {
     if (o.evict) {
       // Evicting makes room up to the capacity, no further: at most
@@ -224,7 +206,7 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
               fmt::format("ascending {} memories needs {} hot slots, but the hot capacity is {}; raise it "
                           "(aether config STORE set hot_capacity N)",
                           rows.size(), rows.size(), config_.hot_capacity));
-        std::vector<MemoryLocation> later(rows.begin() + long(up), rows.end());
+        std::vector<MemoryRef> later(rows.begin() + long(up), rows.end());
         rows.resize(up);
         if (!o.dry_run) AETHER_RETURN_IF_ERROR(DeferQueued(later, "hot capacity too small", &report));
       }
@@ -237,7 +219,7 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
         report.plan.push_back({scored[i].second.id, Tier::kHot, Tier::kCold, "evict", scored[i].first});
       }
     } else if (o.queued) {
-      std::vector<MemoryLocation> later(rows.begin() + room, rows.end());
+      std::vector<MemoryRef> later(rows.begin() + room, rows.end());
       rows.resize(room);
       if (!o.dry_run) AETHER_RETURN_IF_ERROR(DeferQueued(later, "hot tier full (use --evict)", &report));
     } else {
@@ -256,10 +238,10 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
   Status s = AscendRows(rows, o, &report, total);
   if (!s.ok() && o.queued && s.code() != Code::kBusy) {
     // The failed batch was rolled back; what is still cold stays queued with backoff.
-    std::vector<MemoryLocation> left;
+    std::vector<MemoryRef> left;
     for (const auto& r : rows) {
-      AETHER_ASSIGN_OR_RETURN(auto now, LocateRow(r.row_id));
-      if (now && now->tier == kTierCold) left.push_back(r);
+      AETHER_ASSIGN_OR_RETURN(auto now, tables_->memories.FindRow(r.row_id));
+      if (now && now->place.cold()) left.push_back(r);
     }
     AETHER_RETURN_IF_ERROR(DeferQueued(left, s.message(), &report));
   }
@@ -269,63 +251,40 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
 
 // Due restore-queue entries, highest priority first; entries whose memory is
 // gone or already hot are removed.
-Status StoreImpl::LoadDueQueue(std::vector<MemoryLocation>* rows, MoveReport* report) {
+Status StoreImpl::LoadDueQueue(std::vector<MemoryRef>* rows, MoveReport* report) {
   (void)report;
-  AETHER_ASSIGN_OR_RETURN(
-      Stmt st,
-      db_->Prepare("SELECT q.row_id, m.id, m.tier, m.shard_id, m.frame_offset, m.frame_index FROM restore_queue q "
-                   "LEFT JOIN memories m ON m.row_id = q.row_id WHERE q.next_attempt_ms <= ? "
-                   "ORDER BY q.priority DESC, q.row_id"));
-  st.Bind(1, env_->NowMs());
+  AETHER_ASSIGN_OR_RETURN(auto due, tables_->restore_queue.DueAt(env_->NowMs()));
   std::vector<int64_t> stale;
-  for (;;) {
-    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    if (st.IsNull(1) || st.Int(2) != kTierCold) {
-      stale.push_back(st.Int(0));
-      continue;
-    }
-    rows->push_back(MemoryLocation{st.Int(0), st.Text(1), kTierCold, -1, st.Int(3), st.Int(4), st.Int(5)});
+  for (auto& d : due) {
+    if (d.memory && d.memory->place.cold())
+      rows->push_back(std::move(*d.memory));
+    else
+      stale.push_back(d.row_id);
   }
-  st.Reset();
   if (stale.empty()) return Status::Ok();
   return InTransaction(db_.get(), [&]() -> Status {
-    AETHER_ASSIGN_OR_RETURN(Stmt del, db_->Prepare("DELETE FROM restore_queue WHERE row_id = ?"));
-    for (int64_t r : stale) {
-      del.Bind(1, r);
-      AETHER_RETURN_IF_ERROR(del.Run());
-    }
+    for (int64_t r : stale) AETHER_RETURN_IF_ERROR(tables_->restore_queue.Remove(r));
     return Status::Ok();
   });
 }
 
 // Records a failed restore attempt: exponential backoff, dropped after the
 // maximum number of retries.
-Status StoreImpl::DeferQueued(const std::vector<MemoryLocation>& rows, const std::string& error, MoveReport* report) {
+Status StoreImpl::DeferQueued(const std::vector<MemoryRef>& rows, const std::string& error, MoveReport* report) {
   AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
   double max_retries = p.max_retries, base = p.backoff_base_ms, cap = p.backoff_max_ms;
   int64_t now = env_->NowMs();
   return InTransaction(db_.get(), [&]() -> Status {
-    AETHER_ASSIGN_OR_RETURN(Stmt get, db_->Prepare("SELECT attempts FROM restore_queue WHERE row_id = ?"));
-    AETHER_ASSIGN_OR_RETURN(Stmt upd, db_->Prepare("UPDATE restore_queue SET attempts = ?, next_attempt_ms = ?, "
-                                                   "last_error = ? WHERE row_id = ?"));
-    AETHER_ASSIGN_OR_RETURN(Stmt del, db_->Prepare("DELETE FROM restore_queue WHERE row_id = ?"));
     for (const auto& r : rows) {
-      get.Bind(1, r.row_id);
-      AETHER_ASSIGN_OR_RETURN(bool found, get.Step());
-      int attempts = found ? int(get.Int(0)) + 1 : 1;
-      get.Reset();
+      AETHER_ASSIGN_OR_RETURN(int64_t before, tables_->restore_queue.Attempts(r.row_id));
+      const int attempts = int(before) + 1;
       if (attempts >= int(max_retries)) {
-        del.Bind(1, r.row_id);
-        AETHER_RETURN_IF_ERROR(del.Run());
+        AETHER_RETURN_IF_ERROR(tables_->restore_queue.Remove(r.row_id));
         report->dropped.push_back(r.id);
         continue;
       }
-      upd.Bind(1, int64_t(attempts))
-          .Bind(2, now + BackoffDelayMs(int64_t(base), int64_t(cap), attempts))
-          .Bind(3, error)
-          .Bind(4, r.row_id);
-      AETHER_RETURN_IF_ERROR(upd.Run());
+      AETHER_RETURN_IF_ERROR(tables_->restore_queue.Defer(
+          r.row_id, attempts, now + BackoffDelayMs(int64_t(base), int64_t(cap), attempts), error));
       report->deferred.push_back(r.id);
     }
     return Status::Ok();
@@ -338,22 +297,17 @@ Result<EnqueueReport> StoreImpl::Enqueue(const std::vector<std::string>& ids, do
   int64_t now = env_->NowMs();
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
     report = EnqueueReport();
-    AETHER_ASSIGN_OR_RETURN(Stmt put,
-                            db_->Prepare("INSERT INTO restore_queue(row_id, priority, attempts, next_attempt_ms) "
-                                         "VALUES(?, ?, 0, ?) ON CONFLICT(row_id) DO UPDATE SET "
-                                         "priority = max(priority, excluded.priority)"));
     for (const std::string& id : ids) {
-      AETHER_ASSIGN_OR_RETURN(auto loc, Locate(id));
+      AETHER_ASSIGN_OR_RETURN(auto loc, tables_->memories.Find(id));
       if (!loc) {
         report.not_found.push_back(id);
         continue;
       }
-      if (loc->tier != kTierCold) {
+      if (!loc->place.cold()) {
         report.already_hot.push_back(id);
         continue;
       }
-      put.Bind(1, loc->row_id).Bind(2, priority).Bind(3, now);
-      AETHER_RETURN_IF_ERROR(put.Run());
+      AETHER_RETURN_IF_ERROR(tables_->restore_queue.Put(loc->row_id, priority, now));
       ++report.queued;
     }
     return Status::Ok();

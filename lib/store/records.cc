@@ -9,37 +9,28 @@
 namespace aether {
 
 Result<std::vector<std::optional<MemoryRecord>>> StoreImpl::Get(const std::vector<std::string>& ids) {
-  AETHER_ASSIGN_OR_RETURN(Stmt st,
-                          db_->Prepare("SELECT row_id, tier, slot, shard_id, frame_offset, frame_index, importance, "
-                                       "created_ms, last_access_ms, access_count, payload FROM memories WHERE id = ?"));
   std::vector<std::optional<MemoryRecord>> out;
   for (const std::string& id : ids) {
-    st.Bind(1, id);
-    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    AETHER_ASSIGN_OR_RETURN(auto row, tables_->memories.Get(id));
     if (!row) {
-      st.Reset();
       out.emplace_back();
       continue;
     }
-    MemoryLocation loc{st.Int(0), id,       st.Int(1), st.IsNull(2) ? -1 : st.Int(2), st.IsNull(3) ? 0 : st.Int(3),
-                       st.Int(4), st.Int(5)};
-    if (loc.tier != kTierHot && loc.tier != kTierCold) {
-      st.Reset();
+    Tier tier;
+    if (!TierFromCode(row->tier_code, &tier))
       return Status::Corruption(fmt::format("{}: memory '{}' (row {}) has unknown tier {} (run aether verify)",
-                                            layout::kDbFile, id, loc.row_id, loc.tier));
-    }
+                                            layout::kDbFile, id, row->ref.row_id, row->tier_code));
     MemoryRecord rec;
-    rec.row_id = loc.row_id;
+    rec.row_id = row->ref.row_id;
     rec.id = id;
-    rec.tier = loc.tier == kTierHot ? Tier::kHot : Tier::kCold;
-    rec.importance = st.Double(6);
-    rec.created_ms = st.Int(7);
-    rec.last_access_ms = st.Int(8);
-    rec.access_count = static_cast<uint64_t>(st.Int(9));
-    if (!st.IsNull(10)) rec.payload_json = st.Text(10);
-    st.Reset();
-    if (!rec.payload_json.empty() && !ValidPayload(rec.payload_json)) return PayloadCorruption(id, loc.row_id);
-    AETHER_RETURN_IF_ERROR(ReadVector(loc, &rec.vector));
+    rec.tier = tier;
+    rec.importance = row->stats.importance;
+    rec.created_ms = row->stats.created_ms;
+    rec.last_access_ms = row->stats.last_access_ms;
+    rec.access_count = row->stats.access_count;
+    if (row->payload) rec.payload_json = *row->payload;
+    if (!rec.payload_json.empty() && !ValidPayload(rec.payload_json)) return PayloadCorruption(id, rec.row_id);
+    AETHER_RETURN_IF_ERROR(ReadVector(row->ref, &rec.vector));
     out.emplace_back(std::move(rec));
   }
   return out;
@@ -48,31 +39,27 @@ Result<std::vector<std::optional<MemoryRecord>>> StoreImpl::Get(const std::vecto
 Result<std::vector<std::string>> StoreImpl::Delete(const std::vector<std::string>& ids, bool purge) {
   if (access_ != AccessMode::kWrite) return Status::Internal("delete on a store opened read-only");
   std::vector<std::string> missing;
-  int64_t now = env_->NowMs();
+  const int64_t now = env_->NowMs();
   // With purge, SQLite zeroes what it frees (the row, its payload, its
   // history) instead of leaving it in free pages.
   if (purge) AETHER_RETURN_IF_ERROR(db_->Exec("PRAGMA secure_delete = ON"));
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
     missing.clear();
-    AETHER_ASSIGN_OR_RETURN(Stmt audit, db_->Prepare("INSERT INTO audit_log(ts_ms, kind, id, detail) "
-                                                     "VALUES(?, 'delete', ?, ?)"));
-    AETHER_ASSIGN_OR_RETURN(Stmt forget, db_->Prepare("DELETE FROM audit_log WHERE id = ?"));
     for (const std::string& id : ids) {
-      AETHER_ASSIGN_OR_RETURN(auto loc, Locate(id));
-      if (!loc) {
+      AETHER_ASSIGN_OR_RETURN(auto m, tables_->memories.Find(id));
+      if (!m) {
         missing.push_back(id);
         continue;
       }
-      AETHER_RETURN_IF_ERROR(ReleaseMemory(*loc));
-      const std::string tier = loc->tier == kTierHot ? "hot" : "cold";
+      AETHER_RETURN_IF_ERROR(ReleaseMemory(*m));
+      const std::string tier = TierName(m->place.tier);
       if (purge) {  // the tombstone says that something was purged, not what
-        forget.Bind(1, id);
-        AETHER_RETURN_IF_ERROR(forget.Run());
-        audit.Bind(1, now).Bind(3, "{\"tier\":\"" + tier + "\",\"purged\":true}");
+        AETHER_RETURN_IF_ERROR(tables_->audit_log.Forget(id));
+        AETHER_RETURN_IF_ERROR(
+            tables_->audit_log.Append(now, "delete", std::nullopt, "{\"tier\":\"" + tier + "\",\"purged\":true}"));
       } else {
-        audit.Bind(1, now).Bind(2, id).Bind(3, "{\"tier\":\"" + tier + "\"}");
+        AETHER_RETURN_IF_ERROR(tables_->audit_log.Append(now, "delete", id, "{\"tier\":\"" + tier + "\"}"));
       }
-      AETHER_RETURN_IF_ERROR(audit.Run());
     }
     return Status::Ok();
   }));

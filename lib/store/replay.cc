@@ -54,12 +54,7 @@ Status StoreImpl::ReplayAll() {
   // anyone (a row whose items had gone astray may have left some), nor does
   // a target or item row of no migration.
   AETHER_RETURN_IF_ERROR(TruncateToCommitted());
-  return InTransaction(db_.get(), [&]() -> Status {
-    for (const char* table : {"migration_items", "migration_targets"})
-      AETHER_RETURN_IF_ERROR(
-          db_->Exec(std::string("DELETE FROM ") + table + " WHERE migration_id NOT IN (SELECT id FROM migrations)"));
-    return Status::Ok();
-  });
+  return InTransaction(db_.get(), [&] { return journal.RemoveOrphans(); });
 }
 
 Status StoreImpl::ReplayOne(Migration* m) {
@@ -131,10 +126,9 @@ Status StoreImpl::CheckJournalRow(Migration* m) {
 }
 
 Result<uint64_t> StoreImpl::CommittedHotSlots() {
-  AETHER_ASSIGN_OR_RETURN(int64_t live, db_->QueryInt("SELECT COALESCE(MAX(slot) + 1, 0) FROM memories "
-                                                      "WHERE tier = 0"));
-  AETHER_ASSIGN_OR_RETURN(int64_t free, db_->QueryInt("SELECT COALESCE(MAX(slot) + 1, 0) FROM hot_free"));
-  return uint64_t(std::max<int64_t>({live, free, 0}));
+  AETHER_ASSIGN_OR_RETURN(uint64_t live, tables_->memories.HotSlotEnd());
+  AETHER_ASSIGN_OR_RETURN(uint64_t free, tables_->hot_free.End());
+  return std::max(live, free);
 }
 
 // Replay may act on a row only if doing so cannot touch what the committed
@@ -156,7 +150,7 @@ Status StoreImpl::CheckReplayable(const Migration& m, const std::vector<Migratio
                                 m.hot_slots_before, committed));
   }
   for (const ShardTarget& t : m.targets) {
-    auto info = GetShard(t.shard_id);
+    auto info = tables_->shards.Get(t.shard_id);
     if (!info.ok()) return refuse(fmt::format("target shard {} is not registered", t.shard_id));
     if (may_roll_back && t.len_before < info->file_bytes)
       return refuse(fmt::format("a roll back would cut {} to {} bytes, below its committed length {}", info->path,
@@ -166,18 +160,19 @@ Status StoreImpl::CheckReplayable(const Migration& m, const std::vector<Migratio
                                 info->path, info->file_bytes));
   }
   for (const MigrationItem& it : items) {
-    if (it.tier != kTierHot && it.tier != kTierCold)
-      return refuse(fmt::format("item '{}' has unknown tier {}", it.id, it.tier));
+    Tier tier;
+    if (!TierFromCode(TierCode(it.dst.tier), &tier) || (it.src && !TierFromCode(TierCode(it.src->tier), &tier)))
+      return refuse(fmt::format("item '{}' has an unknown tier", it.id));
     if (it.row_id <= 0 || it.id.empty() || it.id.size() > kMaxIdBytes || !(it.importance >= 0 && it.importance <= 1))
       return refuse(fmt::format("item {} ('{}') is not a valid memory", it.row_id, it.id));
     if (it.payload && !ValidPayload(*it.payload))
       return refuse(fmt::format("item '{}' has a payload that is not valid JSON", it.id));
-    if (it.tier == kTierCold) {
+    if (it.dst.cold()) {
       bool targeted = false;
-      for (const ShardTarget& t : m.targets) targeted |= t.shard_id == it.shard_id;
+      for (const ShardTarget& t : m.targets) targeted |= t.shard_id == it.dst.shard_id;
       if (!targeted)
-        return refuse(fmt::format("item '{}' goes to shard {}, which it does not append to", it.id, it.shard_id));
-    } else if (it.slot < 0) {
+        return refuse(fmt::format("item '{}' goes to shard {}, which it does not append to", it.id, it.dst.shard_id));
+    } else if (it.dst.slot < 0) {
       return refuse(fmt::format("item '{}' goes to the hot tier without a slot", it.id));
     }
   }
@@ -206,7 +201,7 @@ Status StoreImpl::TruncateToCommitted() {
     AETHER_RETURN_IF_ERROR(hot->TruncateToSlots(committed));
     AETHER_RETURN_IF_ERROR(hot->Sync());
   }
-  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, AllShards());
+  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
   for (const ShardInfo& info : shards) {
     AETHER_ASSIGN_OR_RETURN(uint64_t size, env_->FileSize(Path(info.path)));
     if (size <= info.file_bytes) continue;

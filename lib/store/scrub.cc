@@ -12,8 +12,6 @@
 //      journaled migration);
 //   5. rewrite meta.db with secure_delete on (VACUUM), then truncate the WAL,
 //      so no freed page or old page image keeps a deleted row.
-#include <fmt/format.h>
-
 #include "env/fault_point.h"
 #include "meta/schema.h"
 #include "store/layout.h"
@@ -24,10 +22,7 @@ namespace aether {
 Result<uint64_t> StoreImpl::PruneHistory(const PolicyParams& p) {
   if (p.history_retention_days <= 0) return uint64_t(0);
   const int64_t cutoff = env_->NowMs() - int64_t(p.history_retention_days * 86400000.0);
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("DELETE FROM audit_log WHERE ts_ms < ?"));
-  st.Bind(1, cutoff);
-  AETHER_RETURN_IF_ERROR(st.Run());
-  return uint64_t(db_->Changes());
+  return tables_->audit_log.PruneBefore(cutoff);
 }
 
 Result<ScrubReport> StoreImpl::Scrub() {
@@ -42,7 +37,7 @@ Result<ScrubReport> StoreImpl::Scrub() {
   }));
 
   // 2. free hot slots
-  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> free_slots, db_->QueryInts("SELECT slot FROM hot_free ORDER BY slot"));
+  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> free_slots, tables_->hot_free.All());
   if (!free_slots.empty()) {
     AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/true));
     AETHER_ASSIGN_OR_RETURN(uint64_t slots, hot->SlotCount());
@@ -57,33 +52,27 @@ Result<ScrubReport> StoreImpl::Scrub() {
   AETHER_FAULT_POINT("scrub.after_hot");
 
   // 3. shards that hold only garbage
-  AETHER_ASSIGN_OR_RETURN(int64_t empty,
-                          db_->QueryInt(fmt::format("SELECT COUNT(*) FROM shards WHERE live = 0 AND file_bytes > {}",
-                                                    ShardFile::kHeaderSize)));
+  AETHER_ASSIGN_OR_RETURN(uint64_t empty, tables_->shards.CountGarbageOnly(ShardFile::kHeaderSize));
   if (empty > 0) {
     Migration m;
     m.kind = "scrub";
     m.created_ms = env_->NowMs();
     Journal journal(db_.get());
     AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
-      AETHER_ASSIGN_OR_RETURN(int64_t garbage, db_->QueryInt("SELECT COALESCE(SUM(records), 0) FROM shards "
-                                                             "WHERE live = 0"));
-      r.garbage_dropped += uint64_t(garbage);
       AETHER_RETURN_IF_ERROR(journal.Insert(&m, {}));
       AETHER_RETURN_IF_ERROR(journal.SetState(m, MigrationState::kCommitted));
-      return db_->Exec(
-          fmt::format("UPDATE shards SET file_bytes = {0}, records = 0, live = 0, raw_bytes = 0 "
-                      "WHERE live = 0 AND file_bytes > {0}",
-                      ShardFile::kHeaderSize));
+      AETHER_ASSIGN_OR_RETURN(uint64_t garbage, tables_->shards.EmptyGarbageOnly(ShardFile::kHeaderSize));
+      r.garbage_dropped += garbage;
+      return Status::Ok();
     }));
-    r.shards_emptied = uint64_t(empty);
+    r.shards_emptied = empty;
     AETHER_FAULT_POINT("scrub.after_commit");
     AETHER_RETURN_IF_ERROR(TruncateToCommitted());
     AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Remove(m.id); }));
   }
 
   // 4. garbage beside live records: rewrite the cold tier
-  AETHER_ASSIGN_OR_RETURN(int64_t mixed, db_->QueryInt("SELECT COUNT(*) FROM shards WHERE records > live"));
+  AETHER_ASSIGN_OR_RETURN(uint64_t mixed, tables_->shards.CountWithGarbage());
   if (mixed > 0) {
     RebuildOptions ro;
     ro.keep_centroids = true;

@@ -29,69 +29,46 @@ namespace {
 // Caches "is this row live at exactly this place?" answers for one search.
 class LiveChecker {
  public:
-  explicit LiveChecker(Db* db) : db_(db) {}
+  explicit LiveChecker(MemoriesTable* memories) : memories_(memories) {}
 
-  Result<bool> IsLiveAt(int64_t row_id, int64_t tier, int64_t slot, int64_t shard_id, int64_t frame_offset,
-                        int64_t frame_index) {
-    AETHER_ASSIGN_OR_RETURN(const MemoryLocation* loc, Lookup(row_id));
-    if (loc == nullptr || loc->tier != tier) return false;
-    if (tier == kTierHot) return loc->slot == slot;
-    return loc->shard_id == shard_id && loc->frame_offset == frame_offset && loc->frame_index == frame_index;
+  Result<bool> IsLiveAt(int64_t row_id, const Place& place) {
+    AETHER_ASSIGN_OR_RETURN(const MemoryRef* m, Lookup(row_id));
+    return m != nullptr && m->place == place;
   }
 
-  Result<const MemoryLocation*> Lookup(int64_t row_id) {
+  Result<const MemoryRef*> Lookup(int64_t row_id) {
     auto it = cache_.find(row_id);
     if (it != cache_.end()) return it->second ? &*it->second : nullptr;
-    if (!stmt_.has_value()) {
-      AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT id, tier, slot, shard_id, frame_offset, "
-                                                    "frame_index FROM memories WHERE row_id = ?"));
-      stmt_.emplace(std::move(st));
-    }
-    stmt_->Bind(1, row_id);
-    AETHER_ASSIGN_OR_RETURN(bool row, stmt_->Step());
-    std::optional<MemoryLocation> loc;
-    if (row)
-      loc = MemoryLocation{row_id,
-                           stmt_->Text(0),
-                           stmt_->Int(1),
-                           stmt_->IsNull(2) ? -1 : stmt_->Int(2),
-                           stmt_->IsNull(3) ? 0 : stmt_->Int(3),
-                           stmt_->Int(4),
-                           stmt_->Int(5)};
-    stmt_->Reset();
-    auto& slot = cache_[row_id];
-    slot = std::move(loc);
-    return slot ? &*slot : nullptr;
+    AETHER_ASSIGN_OR_RETURN(std::optional<MemoryRef> m, memories_->FindRow(row_id));
+    auto& entry = cache_[row_id];
+    entry = std::move(m);
+    return entry ? &*entry : nullptr;
   }
 
  private:
-  Db* db_;
-  std::optional<Stmt> stmt_;
-  std::unordered_map<int64_t, std::optional<MemoryLocation>> cache_;
+  MemoriesTable* memories_;
+  std::unordered_map<int64_t, std::optional<MemoryRef>> cache_;
 };
 
 // The store's answers to the engine's questions, for one search; one SQLite
 // connection, so the lookups are serialized.
 class StoreLiveness : public Liveness {
  public:
-  explicit StoreLiveness(StoreImpl* store) : store_(store), checker_(store->db_.get()) {}
+  explicit StoreLiveness(StoreImpl* store) : store_(store), checker_(&store->tables_->memories) {}
 
   // A large batch checks hot liveness against the whole hot tier read at
   // once (one index scan, no lock in the workers).
   Status LoadHotTier(uint64_t slots) {
     hot_live_.assign(slots, 0);
-    AETHER_ASSIGN_OR_RETURN(Stmt st, store_->db_->Prepare("SELECT slot, row_id FROM memories WHERE tier = 0"));
-    for (;;) {
-      AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) return Status::Ok();
-      const int64_t slot = st.Int(0);
-      if (slot >= 0 && uint64_t(slot) < slots) hot_live_[size_t(slot)] = st.Int(1);
-    }
+    AETHER_ASSIGN_OR_RETURN(auto live, store_->tables_->memories.HotSlots());
+    for (const auto& [slot, row_id] : live)
+      if (slot >= 0 && uint64_t(slot) < slots) hot_live_[size_t(slot)] = row_id;
+    return Status::Ok();
   }
   Result<bool> HotLive(uint64_t slot, int64_t row_id) override {
     if (!hot_live_.empty()) return slot < hot_live_.size() && hot_live_[slot] == row_id;
     std::lock_guard<std::mutex> l(mu_);
-    return checker_.IsLiveAt(row_id, kTierHot, int64_t(slot), 0, 0, 0);
+    return checker_.IsLiveAt(row_id, Place::Hot(int64_t(slot)));
   }
   Result<bool> FreeSlot(uint64_t slot) override {
     std::lock_guard<std::mutex> l(mu_);
@@ -99,9 +76,9 @@ class StoreLiveness : public Liveness {
   }
   Result<bool> ColdLive(int64_t row_id, int64_t shard_id, uint64_t frame_offset, uint32_t index) override {
     std::lock_guard<std::mutex> l(mu_);
-    return checker_.IsLiveAt(row_id, kTierCold, -1, shard_id, int64_t(frame_offset), index);
+    return checker_.IsLiveAt(row_id, Place::Cold(shard_id, int64_t(frame_offset), index));
   }
-  Result<const MemoryLocation*> Lookup(int64_t row_id) { return checker_.Lookup(row_id); }
+  Result<const MemoryRef*> Lookup(int64_t row_id) { return checker_.Lookup(row_id); }
 
  private:
   StoreImpl* store_;
@@ -157,8 +134,8 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchInSnapshot(const st
   std::vector<std::vector<SearchHit>> results(queries.size());
   for (size_t q = 0; q < queries.size(); ++q) {
     for (const Candidate& c : ranked[q]) {
-      AETHER_ASSIGN_OR_RETURN(const MemoryLocation* loc, live.Lookup(c.row_id));
-      Tier tier = loc && loc->tier == kTierCold ? Tier::kCold : Tier::kHot;
+      AETHER_ASSIGN_OR_RETURN(const MemoryRef* loc, live.Lookup(c.row_id));
+      Tier tier = loc && loc->place.cold() ? Tier::kCold : Tier::kHot;
       results[q].push_back(SearchHit{c.row_id, loc ? loc->id : "", c.distance, tier, "", {}});
     }
   }
@@ -170,7 +147,7 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchInSnapshot(const st
 // all of them, and each query's nprobe nearest partitions. Each shard is
 // read once; shards without a live record not at all.
 Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vector<float>>& queries, uint32_t nprobe) {
-  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, AllShards());
+  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
   AETHER_ASSIGN_OR_RETURN(const IndexView* index, CurrentIndex());
   std::map<int64_t, std::vector<uint32_t>> plan;
   std::vector<uint32_t> all(queries.size());
@@ -194,11 +171,6 @@ Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vect
 // Payloads (--with-payload) and score parts (--explain) of the hits.
 Status StoreImpl::Decorate(const SearchOptions& options, std::vector<std::vector<SearchHit>>* results) {
   if (!options.with_payload && !options.explain) return Status::Ok();
-  std::optional<Stmt> payload_stmt;
-  if (options.with_payload) {
-    AETHER_ASSIGN_OR_RETURN(Stmt p, db_->Prepare("SELECT payload FROM memories WHERE row_id = ?"));
-    payload_stmt.emplace(std::move(p));
-  }
   EvictionWeights weights;
   const int64_t now = env_->NowMs();
   if (options.explain) {
@@ -207,11 +179,9 @@ Status StoreImpl::Decorate(const SearchOptions& options, std::vector<std::vector
   }
   for (auto& hits : *results) {
     for (SearchHit& hit : hits) {
-      if (payload_stmt) {
-        payload_stmt->Bind(1, hit.row_id);
-        AETHER_ASSIGN_OR_RETURN(bool row, payload_stmt->Step());
-        if (row && !payload_stmt->IsNull(0)) hit.payload_json = payload_stmt->Text(0);
-        payload_stmt->Reset();
+      if (options.with_payload) {
+        AETHER_ASSIGN_OR_RETURN(auto payload, tables_->memories.Payload(hit.row_id));
+        if (payload) hit.payload_json = std::move(*payload);
         if (!hit.payload_json.empty() && !ValidPayload(hit.payload_json)) return PayloadCorruption(hit.id, hit.row_id);
       }
       if (options.explain) {
@@ -230,15 +200,7 @@ Status StoreImpl::Touch(const std::vector<int64_t>& row_ids, const std::vector<s
   AETHER_RETURN_IF_ERROR(EnsureExclusive());
   AETHER_RETURN_IF_ERROR(QueueRestores(restore));
   int64_t now = env_->NowMs();
-  return InTransaction(db_.get(), [&]() -> Status {
-    AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("UPDATE memories SET last_access_ms = ?, "
-                                                  "access_count = access_count + 1 WHERE row_id = ?"));
-    for (int64_t r : row_ids) {
-      st.Bind(1, now).Bind(2, r);
-      AETHER_RETURN_IF_ERROR(st.Run());
-    }
-    return Status::Ok();
-  });
+  return InTransaction(db_.get(), [&] { return tables_->memories.Touch(row_ids, now); });
 }
 
 }  // namespace aether

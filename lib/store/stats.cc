@@ -15,17 +15,15 @@ Result<StoreStats> StoreImpl::Stats() {
   s.metric = config_.metric;
   s.codec = config_.codec;
   s.hot_capacity = config_.hot_capacity;
-  AETHER_ASSIGN_OR_RETURN(int64_t hot, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 0"));
-  AETHER_ASSIGN_OR_RETURN(int64_t cold, db_->QueryInt("SELECT COUNT(*) FROM memories WHERE tier = 1"));
-  s.hot_count = uint64_t(hot);
-  s.cold_count = uint64_t(cold);
+  AETHER_ASSIGN_OR_RETURN(s.hot_count, tables_->memories.Count(Tier::kHot));
+  AETHER_ASSIGN_OR_RETURN(s.cold_count, tables_->memories.Count(Tier::kCold));
   AETHER_ASSIGN_OR_RETURN(s.hot_bytes, env_->FileSize(Path(layout::kHotFile)));
   s.hot_slots =
       s.hot_bytes < SlotFile::kHeaderSize ? 0 : (s.hot_bytes - SlotFile::kHeaderSize) / SlotFile::SlotSize(config_.dim);
-  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, AllShards());
+  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
   std::vector<uint64_t> sizes;
   for (const ShardInfo& sh : shards) {
-    if (sh.generation > 0)
+    if (!sh.staging())
       sizes.push_back(sh.live);
     else
       s.staging_records += sh.live;
@@ -44,16 +42,12 @@ Result<StoreStats> StoreImpl::Stats() {
     s.partition_max = sizes.back();
     s.default_nprobe = DefaultNprobe(uint32_t(sizes.size()));
   }
-  AETHER_ASSIGN_OR_RETURN(double last, ConfigNumber("last_rebuild_ms", 0));
-  s.last_rebuild_ms = int64_t(last);
-  AETHER_ASSIGN_OR_RETURN(int64_t pending, db_->QueryInt("SELECT COUNT(*) FROM migrations"));
-  AETHER_ASSIGN_OR_RETURN(int64_t queue, db_->QueryInt("SELECT COUNT(*) FROM restore_queue"));
-  s.pending_migrations = uint64_t(pending);
-  s.restore_queue_depth = uint64_t(queue);
-  AETHER_ASSIGN_OR_RETURN(std::string temp, GetConfigValue(db_.get(), "temperature"));
-  AETHER_ASSIGN_OR_RETURN(std::string gen, GetConfigValue(db_.get(), "index_generation"));
-  s.temperature = std::strtod(temp.c_str(), nullptr);
-  s.index_generation = std::strtoull(gen.c_str(), nullptr, 10);
+  AETHER_ASSIGN_OR_RETURN(s.last_rebuild_ms, tables_->config.Integer("last_rebuild_ms", 0));
+  AETHER_ASSIGN_OR_RETURN(s.pending_migrations, Journal(db_.get()).Count());
+  AETHER_ASSIGN_OR_RETURN(s.restore_queue_depth, tables_->restore_queue.Depth());
+  AETHER_ASSIGN_OR_RETURN(s.temperature, tables_->config.Number("temperature", 1.0));
+  AETHER_ASSIGN_OR_RETURN(int64_t gen, tables_->config.Integer("index_generation", 0));
+  s.index_generation = uint64_t(gen);
   return s;
 }
 

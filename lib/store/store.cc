@@ -44,9 +44,7 @@ Status BuildStore(Env* env, const std::string& tmp, const StoreConfig& config) {
     AETHER_ASSIGN_OR_RETURN(auto db, Db::Open(tmp + "/" + layout::kDbFile, true, false));
     AETHER_RETURN_IF_ERROR(CreateSchema(db.get(), config, Store::FormatVersionFor(config.codec), env->NowMs()));
     AETHER_RETURN_IF_ERROR(
-        db->Exec(fmt::format("INSERT INTO shards(shard_id, path, generation, partition, file_bytes, records, live, "
-                             "raw_bytes) VALUES({}, '{}', 0, NULL, {}, 0, 0, 0)",
-                             layout::kStagingShardId, layout::kStagingShard, ShardFile::kHeaderSize)));
+        ShardsTable(db.get()).InsertStaging(layout::kStagingShardId, layout::kStagingShard, ShardFile::kHeaderSize));
     AETHER_RETURN_IF_ERROR(db->Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
   }  // closing the only connection checkpoints the WAL into meta.db
   AETHER_RETURN_IF_ERROR(env->SyncDir(tmp + "/" + layout::kColdDir));
@@ -145,50 +143,12 @@ Status StoreImpl::RemoveOwnedDir(const std::string& rel) {
 }
 
 Result<uint64_t> StoreImpl::HotSlotsInUse() {
-  AETHER_ASSIGN_OR_RETURN(double recorded, ConfigNumber("hot_slots", -1));
+  AETHER_ASSIGN_OR_RETURN(int64_t recorded, tables_->config.Integer("hot_slots", -1));
   if (recorded < 0) return CommittedHotSlots();
   return uint64_t(recorded);
 }
 
-Result<bool> StoreImpl::IsFreeSlot(uint64_t slot) {
-  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT 1 FROM hot_free WHERE slot = ?"));
-  st->Bind(1, int64_t(slot));
-  return st->Step();
-}
-
-Result<ShardInfo> StoreImpl::GetShard(int64_t shard_id) {
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT shard_id, path, generation, file_bytes, records, "
-                                                "live, raw_bytes FROM shards WHERE shard_id = ?"));
-  st.Bind(1, shard_id);
-  AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return Status::Corruption(fmt::format("{}: shard {} is not registered", db_->path(), shard_id));
-  return ShardInfo{st.Int(0),           st.Text(1),          st.Int(2),          uint64_t(st.Int(3)),
-                   uint64_t(st.Int(4)), uint64_t(st.Int(5)), uint64_t(st.Int(6))};
-}
-
-Result<std::vector<ShardInfo>> StoreImpl::AllShards() {
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT shard_id, path, generation, file_bytes, records, "
-                                                "live, raw_bytes FROM shards ORDER BY shard_id"));
-  std::vector<ShardInfo> out;
-  for (;;) {
-    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    out.push_back(ShardInfo{st.Int(0), st.Text(1), st.Int(2), uint64_t(st.Int(3)), uint64_t(st.Int(4)),
-                            uint64_t(st.Int(5)), uint64_t(st.Int(6))});
-  }
-  return out;
-}
-
-Result<std::optional<MemoryLocation>> StoreImpl::Locate(const std::string& id) {
-  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT row_id, tier, slot, shard_id, frame_offset, "
-                                                           "frame_index FROM memories WHERE id = ?"));
-  st->Bind(1, id);
-  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
-  if (!row) return std::optional<MemoryLocation>();
-  MemoryLocation loc{st->Int(0), id,        st->Int(1), st->IsNull(2) ? -1 : st->Int(2), st->IsNull(3) ? 0 : st->Int(3),
-                     st->Int(4), st->Int(5)};
-  return std::optional<MemoryLocation>(loc);
-}
+Result<bool> StoreImpl::IsFreeSlot(uint64_t slot) { return tables_->hot_free.Contains(int64_t(slot)); }
 
 Result<std::unique_ptr<SlotFile>> StoreImpl::OpenHot(bool writable) {
   return SlotFile::Open(env_, Path(layout::kHotFile), config_.dim, writable);
@@ -198,70 +158,47 @@ Result<std::unique_ptr<ShardFile>> StoreImpl::OpenShard(const ShardInfo& info, b
   return ShardFile::Open(env_, Path(info.path), config_.dim, writable);
 }
 
-Status StoreImpl::ReadVector(const MemoryLocation& loc, std::vector<float>* out) {
+Status StoreImpl::ReadVector(const MemoryRef& m, std::vector<float>* out) {
   out->resize(config_.dim);
-  if (loc.tier == kTierHot) {
+  const Place& p = m.place;
+  if (p.hot()) {
     AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(false));
     int64_t row_id = 0;
-    AETHER_RETURN_IF_ERROR(hot->ReadSlot(static_cast<uint64_t>(loc.slot), &row_id, out->data()));
-    if (row_id != loc.row_id)
+    AETHER_RETURN_IF_ERROR(hot->ReadSlot(static_cast<uint64_t>(p.slot), &row_id, out->data()));
+    if (row_id != m.row_id)
       return Status::Corruption(fmt::format("{}: slot {} holds row {}, the metadata says row {} ('{}')", hot->path(),
-                                            loc.slot, row_id, loc.row_id, loc.id));
+                                            p.slot, row_id, m.row_id, m.id));
     return Status::Ok();
   }
-  AETHER_ASSIGN_OR_RETURN(ShardInfo info, GetShard(loc.shard_id));
+  AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(p.shard_id));
   AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, false));
   DecodedFrame frame;
-  AETHER_RETURN_IF_ERROR(shard->ReadFrame(static_cast<uint64_t>(loc.frame_offset), &frame));
-  if (loc.frame_index >= frame.count || frame.row_ids[loc.frame_index] != loc.row_id)
+  AETHER_RETURN_IF_ERROR(shard->ReadFrame(static_cast<uint64_t>(p.frame_offset), &frame));
+  if (p.frame_index >= frame.count || frame.row_ids[p.frame_index] != m.row_id)
     return Status::Corruption(fmt::format("{}: frame at offset {} does not hold row {} ('{}')", shard->path(),
-                                          loc.frame_offset, loc.row_id, loc.id));
-  std::copy(frame.vector(uint32_t(loc.frame_index)), frame.vector(uint32_t(loc.frame_index)) + config_.dim,
-            out->begin());
+                                          p.frame_offset, m.row_id, m.id));
+  std::copy(frame.vector(uint32_t(p.frame_index)), frame.vector(uint32_t(p.frame_index)) + config_.dim, out->begin());
   return Status::Ok();
 }
 
-Result<std::optional<MemoryLocation>> StoreImpl::LocateRow(int64_t row_id) {
-  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT id, tier, slot, shard_id, frame_offset, "
-                                                           "frame_index FROM memories WHERE row_id = ?"));
-  st->Bind(1, row_id);
-  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
-  if (!row) return std::optional<MemoryLocation>();
-  return std::optional<MemoryLocation>(MemoryLocation{row_id, st->Text(0), st->Int(1), st->IsNull(2) ? -1 : st->Int(2),
-                                                      st->IsNull(3) ? 0 : st->Int(3), st->Int(4), st->Int(5)});
-}
-
 Result<std::optional<AccessStats>> StoreImpl::AccessStatsOf(int64_t row_id) {
-  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT last_access_ms, access_count, importance "
-                                                           "FROM memories WHERE row_id = ?"));
-  st->Bind(1, row_id);
-  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
-  if (!row) return std::optional<AccessStats>();
-  return std::optional<AccessStats>(AccessStats{st->Int(0), uint64_t(st->Int(1)), st->Double(2), 1.0});
+  AETHER_ASSIGN_OR_RETURN(auto stats, tables_->memories.Stats(row_id));
+  if (!stats) return std::optional<AccessStats>();
+  return std::optional<AccessStats>(ToAccessStats(*stats));
 }
 
 // Releases a place inside the caller's transaction: a hot slot becomes
 // free, a cold record becomes garbage in its shard.
 Status StoreImpl::ReleasePlace(const Place& place) {
-  if (place.tier == kTierHot) {
-    AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("INSERT INTO hot_free(slot) VALUES(?)"));
-    st.Bind(1, place.slot);
-    return st.Run();
-  }
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("UPDATE shards SET live = live - 1 WHERE shard_id = ?"));
-  st.Bind(1, place.shard_id);
-  return st.Run();
+  if (place.hot()) return tables_->hot_free.Free(place.slot);
+  return tables_->shards.Release(place.shard_id);
 }
 
 // Forgets a memory inside the caller's transaction.
-Status StoreImpl::ReleaseMemory(const MemoryLocation& loc) {
-  AETHER_RETURN_IF_ERROR(ReleasePlace(Place{loc.tier, loc.slot, loc.shard_id, loc.frame_offset, loc.frame_index}));
-  AETHER_ASSIGN_OR_RETURN(Stmt del, db_->Prepare("DELETE FROM memories WHERE row_id = ?"));
-  del.Bind(1, loc.row_id);
-  AETHER_RETURN_IF_ERROR(del.Run());
-  AETHER_ASSIGN_OR_RETURN(Stmt q, db_->Prepare("DELETE FROM restore_queue WHERE row_id = ?"));
-  q.Bind(1, loc.row_id);
-  return q.Run();
+Status StoreImpl::ReleaseMemory(const MemoryRef& m) {
+  AETHER_RETURN_IF_ERROR(ReleasePlace(m.place));
+  AETHER_RETURN_IF_ERROR(tables_->memories.Delete(m.row_id));
+  return tables_->restore_queue.Remove(m.row_id);
 }
 
 // ---- the public facade ----

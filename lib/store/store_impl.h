@@ -1,11 +1,19 @@
 // StoreImpl: the state behind aether::Store and the operations on it, one
 // .cc file per concern:
 //   store_open.cc  open path: lock, config, journal replay (recovery loop)
-//   ingest.cc      the ingest migration (intent, write, commit, cleanup)
-//   search.cc      hot + cold scans, touch
+//   migration.cc   the protocol every data move follows (intent, write, commit)
+//   replay.cc      finishing or undoing what a crashed process left
+//   ingest.cc      the ingest migration
+//   move.cc        descend, ascend, the restore queue
+//   index.cc       rebuild-index, nearest-partition routing, recall check
+//   search.cc      plans the scan (lib/search/), liveness, hits, touch
 //   records.cc     get, delete
+//   dynamics.cc    parameters, feedback, the maintenance tick, history
+//   scrub.cc       scrub
+//   verify.cc      verify
 //   stats.cc       stats
-// Not thread-safe.
+// The metadata tables are reached only through their owners (tables_,
+// lib/meta/*_table.h); places are meta/place.h's Place. Not thread-safe.
 #pragma once
 
 #include <functional>
@@ -24,33 +32,12 @@
 #include "hot/slot_file.h"
 #include "journal/journal.h"
 #include "meta/sqlite_db.h"
+#include "meta/tables.h"
 #include "policy/eviction.h"
 #include "policy/params.h"
 #include "search/scan_context.h"
 
 namespace aether {
-
-// A row of the `shards` table.
-struct ShardInfo {
-  int64_t shard_id = 0;
-  std::string path;  // relative to the store directory
-  int64_t generation = 0;
-  uint64_t file_bytes = 0;  // committed length
-  uint64_t records = 0;
-  uint64_t live = 0;
-  uint64_t raw_bytes = 0;
-};
-
-// Where a live memory is, as the metadata DB says.
-struct MemoryLocation {
-  int64_t row_id = 0;
-  std::string id;
-  int64_t tier = 0;
-  int64_t slot = -1;
-  int64_t shard_id = 0;
-  int64_t frame_offset = 0;
-  int64_t frame_index = 0;
-};
 
 // The error for a stored payload that does not parse (a damaged meta.db).
 Status PayloadCorruption(const std::string& id, int64_t row_id);
@@ -143,10 +130,10 @@ class StoreImpl {
   Result<std::vector<HistoryEntry>> History(const std::string& id, int64_t since_ms);
   Status QueueRestores(const std::vector<std::pair<int64_t, double>>& entries);
   Status SampleMoves(const PolicyParams& p, double heat, int64_t now, std::mt19937_64* rng, MaintainReport* rep,
-                     std::vector<MemoryLocation>* down, std::vector<std::pair<int64_t, double>>* up);
+                     std::vector<MemoryRef>* down, std::vector<std::pair<int64_t, double>>* up);
   Status EnforceCapacity(MaintainReport* rep);
   Status DrainRestores(const PolicyParams& p, MaintainReport* rep);
-  Status Audit(const std::string& kind, const std::string& id, const std::string& detail);
+  Status Audit(const std::string& kind, const std::optional<std::string>& id, const std::string& detail);
 
   // index.cc
   Result<RebuildReport> RebuildIndex(const RebuildOptions& o);
@@ -165,6 +152,7 @@ class StoreImpl {
   std::unique_ptr<FileLock> lock_;         // LOCK: shared (readers) or exclusive (writers)
   std::optional<IndexView> index_;
   std::unique_ptr<Db> db_;
+  std::unique_ptr<Tables> tables_;  // the owners of the metadata tables, over db_
   std::vector<ReplayAction> replayed_;
   Status deferred_recovery_;                           // a reader could not replay (disk full, I/O error)
   bool discard_damaged_ = false;                       // OpenOptions::discard_damaged_journal
@@ -181,6 +169,7 @@ class StoreImpl {
   Status RunMigration(Migration* m, const std::vector<MigrationItem>& items, const PendingWrites& w,
                       const std::function<Status()>& also_in_intent = nullptr);
   Status CommitMigration(const Migration& m, const std::vector<MigrationItem>& items);
+  Status CommitNew(const Migration& m, const MigrationItem& it);
   Status VerifyWritten(const Migration& m, const std::vector<MigrationItem>& items);
   Result<std::vector<int64_t>> AllocateSlots(size_t n, uint64_t slot_count);
   // Encodes frames for the items listed in `which` (vectors[i] is item i's
@@ -214,25 +203,23 @@ class StoreImpl {
   Status RemoveOwnedDir(const std::string& rel);
   // move.cc helpers.
  public:
-  Result<double> ConfigNumber(const std::string& key, double fallback);
-
  private:
-  Result<std::vector<std::pair<double, MemoryLocation>>> HotByScore();
-  Status DescendRows(const std::vector<MemoryLocation>& rows, const MoveOptions& o, MoveReport* report, uint64_t total);
-  Status AscendRows(const std::vector<MemoryLocation>& rows, const MoveOptions& o, MoveReport* report, uint64_t total);
-  Status LoadDueQueue(std::vector<MemoryLocation>* rows, MoveReport* report);
-  Status DeferQueued(const std::vector<MemoryLocation>& rows, const std::string& error, MoveReport* report);
+  Result<std::vector<std::pair<double, MemoryRef>>> HotByScore();
+  Status DescendRows(const std::vector<MemoryRef>& rows, const MoveOptions& o, MoveReport* report, uint64_t total);
+  Status AscendRows(const std::vector<MemoryRef>& rows, const MoveOptions& o, MoveReport* report, uint64_t total);
+  Status LoadDueQueue(std::vector<MemoryRef>* rows, MoveReport* report);
+  Status DeferQueued(const std::vector<MemoryRef>& rows, const std::string& error, MoveReport* report);
   // In the caller's transaction: the memory's place is released and its row
   // deleted (ReleaseMemory), or only the place (ReleasePlace).
-  Status ReleaseMemory(const MemoryLocation& loc);
+  Status ReleaseMemory(const MemoryRef& loc);
   Status ReleasePlace(const Place& place);
+  // The memory's eviction-score inputs, as the policy wants them.
+  static AccessStats ToAccessStats(const MemoryStats& s) {
+    return AccessStats{s.last_access_ms, s.access_count, s.importance, 1.0};
+  }
 
  public:
   // Shared helpers.
-  Result<ShardInfo> GetShard(int64_t shard_id);
-  Result<std::vector<ShardInfo>> AllShards();
-  Result<std::optional<MemoryLocation>> Locate(const std::string& id);
-  Result<std::optional<MemoryLocation>> LocateRow(int64_t row_id);
   // Slots of hot.slots that committed metadata uses: one past the highest
   // live or free slot (0 when none).
   Result<uint64_t> CommittedHotSlots();
@@ -251,7 +238,7 @@ class StoreImpl {
   Result<std::optional<AccessStats>> AccessStatsOf(int64_t row_id);
   Result<std::unique_ptr<SlotFile>> OpenHot(bool writable);
   Result<std::unique_ptr<ShardFile>> OpenShard(const ShardInfo& info, bool writable);
-  Status ReadVector(const MemoryLocation& loc, std::vector<float>* out);
+  Status ReadVector(const MemoryRef& loc, std::vector<float>* out);
 };
 
 }  // namespace aether

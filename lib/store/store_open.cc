@@ -45,9 +45,10 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
   AETHER_RETURN_IF_ERROR(impl->SetLockMode(mode));
   AETHER_ASSIGN_OR_RETURN(impl->db_, Db::Open(impl->Path(layout::kDbFile), /*create=*/false,
                                               /*reader=*/opt.access == AccessMode::kRead));
+  impl->tables_ = std::make_unique<Tables>(impl->db_.get());
   AETHER_ASSIGN_OR_RETURN(impl->config_, LoadConfig(impl->db_.get(), Store::kFormatVersion, &impl->format_version_));
 
-  AETHER_ASSIGN_OR_RETURN(int64_t pending, impl->db_->QueryInt("SELECT COUNT(*) FROM migrations"));
+  AETHER_ASSIGN_OR_RETURN(uint64_t pending, Journal(impl->db_.get()).Count());
   if (mode == LockMode::kExclusive) {
     AETHER_RETURN_IF_ERROR(UpgradeSchema(impl->db_.get()));
     if (pending > 0) AETHER_RETURN_IF_ERROR(impl->ReplayJournal());
@@ -123,10 +124,10 @@ Status StoreImpl::EnsureExclusive() {
 
 // A store an older aether made has no hot_slots key: record it once.
 Status StoreImpl::RecordHotSlots() {
-  AETHER_ASSIGN_OR_RETURN(double recorded, ConfigNumber("hot_slots", -1));
-  if (recorded >= 0) return Status::Ok();
+  AETHER_ASSIGN_OR_RETURN(auto recorded, tables_->config.Get("hot_slots"));
+  if (recorded) return Status::Ok();
   AETHER_ASSIGN_OR_RETURN(uint64_t committed, CommittedHotSlots());
-  return InTransaction(db_.get(), [&] { return SetConfigValue(db_.get(), "hot_slots", std::to_string(committed)); });
+  return InTransaction(db_.get(), [&] { return tables_->config.Set("hot_slots", std::to_string(committed)); });
 }
 
 void StoreImpl::EnsureReserve() {

@@ -18,6 +18,8 @@
 namespace aether {
 namespace {
 
+constexpr int64_t kHotCode = TierCode(Tier::kHot), kColdCode = TierCode(Tier::kCold);
+
 struct Row {
   std::string id;
   int64_t tier;
@@ -36,10 +38,10 @@ std::string MemoryRowProblem(const Stmt& st) {
   using T = Stmt::Type;
   auto is_int = [&](int c) { return st.TypeOf(c) == T::kInteger; };
   if (st.TypeOf(1) != T::kText || st.Text(1).empty() || st.Text(1).size() > kMaxIdBytes) return "bad id";
-  if (!is_int(2) || (st.Int(2) != kTierHot && st.Int(2) != kTierCold)) return "bad tier";
-  if (st.Int(2) == kTierHot && (!is_int(3) || st.Int(3) < 0 || !st.IsNull(4)))
+  if (!is_int(2) || (st.Int(2) != kHotCode && st.Int(2) != kColdCode)) return "bad tier";
+  if (st.Int(2) == kHotCode && (!is_int(3) || st.Int(3) < 0 || !st.IsNull(4)))
     return "a hot memory needs a slot and no shard";
-  if (st.Int(2) == kTierCold &&
+  if (st.Int(2) == kColdCode &&
       (!st.IsNull(3) || !is_int(4) || !is_int(5) || !is_int(6) || st.Int(5) < 0 || st.Int(6) < 0))
     return "a cold memory needs a shard, a frame offset and an index, and no slot";
   const double importance = st.Double(7);
@@ -85,7 +87,7 @@ Result<VerifyReport> StoreImpl::Verify(const ProgressFn& progress) { return Veri
 Result<VerifyReport> Verifier::Run() {
   AETHER_RETURN_IF_ERROR(CheckDb());
   AETHER_RETURN_IF_ERROR(CheckMemories());
-  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, s_->AllShards());
+  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, s_->tables_->shards.All());
   for (const ShardInfo& info : shards) total_bytes_ += info.file_bytes;
   AETHER_RETURN_IF_ERROR(CheckHotFile());
   for (const ShardInfo& info : shards) AETHER_RETURN_IF_ERROR(CheckShard(info));
@@ -103,7 +105,7 @@ Status Verifier::CheckDb() {
     if (!row) break;
     if (check.Text(0) != "ok") Problem(layout::kDbFile + std::string(": ") + check.Text(0));
   }
-  AETHER_ASSIGN_OR_RETURN(int64_t pending, s_->db_->QueryInt("SELECT COUNT(*) FROM migrations"));
+  AETHER_ASSIGN_OR_RETURN(uint64_t pending, Journal(s_->db_.get()).Count());
   if (pending == 0 || s_->writer_lock_) return Status::Ok();
   // A live writer (a rebuild in its long phase) owns its journal row.
   auto probe = s_->env_->Lock(s_->Path(layout::kWriterLockFile), LockMode::kExclusive, 0);
@@ -120,12 +122,7 @@ Status Verifier::CheckDb() {
 
 // 2. memories: sane rows, one place each
 Status Verifier::CheckMemories() {
-  AETHER_ASSIGN_OR_RETURN(Stmt st, s_->db_->Prepare("SELECT row_id, id, tier, slot, shard_id, frame_offset, "
-                                                    "frame_index, importance, created_ms, last_access_ms, "
-                                                    "access_count, payload FROM memories"));
-  for (;;) {
-    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return Status::Ok();
+  return s_->tables_->memories.ForEachRaw([&](const Stmt& st) -> Status {
     Row r{st.Text(1), st.Int(2), st.IsNull(3) ? -1 : st.Int(3), st.IsNull(4) ? 0 : st.Int(4), st.Int(5), st.Int(6)};
     int64_t row_id = st.Int(0);
     ++rep_.memories;
@@ -133,12 +130,12 @@ Status Verifier::CheckMemories() {
       Problem(fmt::format("{}: memory '{}' (row {}): {}", layout::kDbFile, r.id, row_id, bad));
       r.tier = -1;  // reported; not looked for in the files
     }
-    if (r.tier == kTierHot) {
+    if (r.tier == kHotCode) {
       if (r.slot < 0)
         Problem(fmt::format("memory '{}' is hot but has no slot", r.id));
       else if (!slot_owner_.emplace(r.slot, row_id).second)
         Problem(fmt::format("memory '{}' shares hot slot {} with row {}", r.id, r.slot, slot_owner_[r.slot]));
-    } else if (r.tier == kTierCold) {
+    } else if (r.tier == kColdCode) {
       auto key = std::make_tuple(r.shard_id, r.frame_offset, r.frame_index);
       if (!cold_owner_.emplace(key, row_id).second)
         Problem(fmt::format("memory '{}' shares its cold record with row {}", r.id, cold_owner_[key]));
@@ -146,12 +143,13 @@ Status Verifier::CheckMemories() {
       Problem(fmt::format("memory '{}' has unknown tier {}", r.id, r.tier));
     }
     rows_.emplace(row_id, std::move(r));
-  }
+    return Status::Ok();
+  });
 }
 
 // 3. the hot slot file: every slot live xor free, each passing its checksum
 Status Verifier::CheckHotFile() {
-  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> free_list, s_->db_->QueryInts("SELECT slot FROM hot_free"));
+  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> free_list, s_->tables_->hot_free.All());
   std::set<int64_t> free_slots(free_list.begin(), free_list.end());
   auto hot = s_->OpenHot(false);
   if (!hot.ok()) {
@@ -244,8 +242,8 @@ Status Verifier::CheckShard(const ShardInfo& info) {
 // Every memory the metadata places in a file where the file does not hold it.
 void Verifier::ReportMissing() {
   for (const auto& [row_id, r] : rows_) {
-    if (r.found || (r.tier != kTierHot && r.tier != kTierCold)) continue;
-    if (r.tier == kTierHot)
+    if (r.found || (r.tier != kHotCode && r.tier != kColdCode)) continue;
+    if (r.tier == kHotCode)
       Problem(fmt::format("memory '{}' (row {}): hot slot {} missing or damaged", r.id, row_id, r.slot));
     else
       Problem(fmt::format("memory '{}' (row {}): not found in shard {} frame at offset {} index {}", r.id, row_id,

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include "meta/config_table.h"
 #include "meta/sqlite_db.h"
 #include "test_util.h"
 
@@ -31,7 +32,7 @@ TEST_CASE("a new metadata DB holds every documented table and the config") {
   CHECK(loaded->dim == 12);
   CHECK(loaded->metric == Metric::kCosine);
   CHECK(loaded->hot_capacity == 99);
-  CHECK(*GetConfigValue(db->get(), "created_ms") == "1234");
+  CHECK(*ConfigTable(db->get()).Require("created_ms") == "1234");
 }
 
 TEST_CASE("a DB from a newer format version is refused with a clear message") {
@@ -40,7 +41,7 @@ TEST_CASE("a DB from a newer format version is refused with a clear message") {
   StoreConfig c;
   c.dim = 3;
   REQUIRE(CreateSchema(db->get(), c, 1, 0).ok());
-  REQUIRE(SetConfigValue(db->get(), "format_version", "2").ok());
+  REQUIRE(ConfigTable(db->get()).Set("format_version", "2").ok());
   uint32_t version = 0;
   auto loaded = LoadConfig(db->get(), 1, &version);
   CHECK(loaded.status().code() == Code::kNotSupported);

@@ -1,0 +1,39 @@
+#include "meta/audit_log_table.h"
+
+namespace aether {
+
+Status AuditLogTable::Append(int64_t ts_ms, const std::string& kind, const std::optional<std::string>& id,
+                             const std::string& detail) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st,
+                          db_->PrepareCached("INSERT INTO audit_log(ts_ms, kind, id, detail) VALUES(?, ?, ?, ?)"));
+  st->Bind(1, ts_ms).Bind(2, kind).Bind(4, detail);
+  if (id) st->Bind(3, *id);
+  return st->Run();
+}
+
+Result<uint64_t> AuditLogTable::PruneBefore(int64_t cutoff_ms) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("DELETE FROM audit_log WHERE ts_ms < ?"));
+  st.Bind(1, cutoff_ms);
+  AETHER_RETURN_IF_ERROR(st.Run());
+  return uint64_t(db_->Changes());
+}
+
+Status AuditLogTable::Forget(const std::string& id) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("DELETE FROM audit_log WHERE id = ?"));
+  st->Bind(1, id);
+  return st->Run();
+}
+
+Result<std::vector<HistoryEntry>> AuditLogTable::Since(const std::string& id, int64_t since_ms) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT seq, ts_ms, kind, COALESCE(id, ''), COALESCE(detail, '') "
+                                                "FROM audit_log WHERE ts_ms >= ? AND (? = '' OR id = ?) ORDER BY seq"));
+  st.Bind(1, since_ms).Bind(2, id).Bind(3, id);
+  std::vector<HistoryEntry> out;
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return out;
+    out.push_back({st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4)});
+  }
+}
+
+}  // namespace aether

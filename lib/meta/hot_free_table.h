@@ -1,0 +1,28 @@
+// The hot_free table (format-spec/metadata_db.md): the free slots of
+// hot.slots, reused lowest first. All of its SQL is here. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "meta/sqlite_db.h"
+
+namespace aether {
+
+class HotFreeTable {
+ public:
+  explicit HotFreeTable(Db* db) : db_(db) {}
+  Status Free(int64_t slot);
+  Status Claim(int64_t slot);
+  Result<bool> Contains(int64_t slot);
+  // The lowest n free slots (fewer when there are fewer), ascending.
+  Result<std::vector<int64_t>> Lowest(size_t n);
+  Result<std::vector<int64_t>> All();  // ascending
+  // One past the highest free slot (0: none).
+  Result<uint64_t> End();
+
+ private:
+  Db* db_;
+};
+
+}  // namespace aether

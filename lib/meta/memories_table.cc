@@ -1,0 +1,235 @@
+#include "meta/memories_table.h"
+
+#include <algorithm>
+
+namespace aether {
+namespace {
+
+constexpr const char* kPlaceColumns = "tier, slot, shard_id, frame_offset, frame_index";
+
+// A place from five columns starting at `col` (tier, slot, shard, offset, index).
+Place PlaceAt(const Stmt& st, int col) {
+  Place p;
+  p.tier = static_cast<Tier>(st.Int(col));
+  p.slot = st.IsNull(col + 1) ? -1 : st.Int(col + 1);
+  p.shard_id = st.IsNull(col + 2) ? 0 : st.Int(col + 2);
+  p.frame_offset = st.Int(col + 3);
+  p.frame_index = st.Int(col + 4);
+  return p;
+}
+
+// Binds a place's columns at `col`.. (the other tier's NULL).
+void BindPlace(Stmt& st, int col, const Place& p) {
+  st.Bind(col, TierCode(p.tier));
+  if (p.hot())
+    st.Bind(col + 1, p.slot);
+  else
+    st.Bind(col + 2, p.shard_id).Bind(col + 3, p.frame_offset).Bind(col + 4, p.frame_index);
+}
+
+}  // namespace
+
+Result<std::optional<MemoryRef>> MemoriesTable::Find(const std::string& id) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(std::string("SELECT row_id, ") + kPlaceColumns +
+                                                           " FROM memories WHERE id = ?"));
+  st->Bind(1, id);
+  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return std::optional<MemoryRef>();
+  return std::optional<MemoryRef>(MemoryRef{st->Int(0), id, PlaceAt(*st, 1)});
+}
+
+Result<std::optional<MemoryRef>> MemoriesTable::FindRow(int64_t row_id) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(std::string("SELECT id, ") + kPlaceColumns +
+                                                           " FROM memories WHERE row_id = ?"));
+  st->Bind(1, row_id);
+  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return std::optional<MemoryRef>();
+  return std::optional<MemoryRef>(MemoryRef{row_id, st->Text(0), PlaceAt(*st, 1)});
+}
+
+Result<std::optional<MemoryRow>> MemoriesTable::Get(const std::string& id) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st,
+                          db_->PrepareCached(std::string("SELECT row_id, ") + kPlaceColumns +
+                                             ", importance, created_ms, last_access_ms, access_count, payload "
+                                             "FROM memories WHERE id = ?"));
+  st->Bind(1, id);
+  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return std::optional<MemoryRow>();
+  MemoryRow r;
+  r.ref = MemoryRef{st->Int(0), id, PlaceAt(*st, 1)};
+  r.tier_code = st->Int(1);
+  r.stats = MemoryStats{st->Int(7), st->Int(8), uint64_t(st->Int(9)), st->Double(6)};
+  if (!st->IsNull(10)) r.payload = st->Text(10);
+  return std::optional<MemoryRow>(std::move(r));
+}
+
+Result<std::optional<MemoryStats>> MemoriesTable::Stats(int64_t row_id) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT created_ms, last_access_ms, access_count, "
+                                                           "importance FROM memories WHERE row_id = ?"));
+  st->Bind(1, row_id);
+  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return std::optional<MemoryStats>();
+  return std::optional<MemoryStats>(MemoryStats{st->Int(0), st->Int(1), uint64_t(st->Int(2)), st->Double(3)});
+}
+
+Result<std::optional<std::string>> MemoriesTable::Payload(int64_t row_id) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT payload FROM memories WHERE row_id = ?"));
+  st->Bind(1, row_id);
+  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row || st->IsNull(0)) return std::optional<std::string>();
+  return std::optional<std::string>(st->Text(0));
+}
+
+Result<uint64_t> MemoriesTable::Count() {
+  AETHER_ASSIGN_OR_RETURN(int64_t n, db_->QueryInt("SELECT COUNT(*) FROM memories"));
+  return uint64_t(n);
+}
+
+Result<uint64_t> MemoriesTable::Count(Tier tier) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT COUNT(*) FROM memories WHERE tier = ?"));
+  st->Bind(1, TierCode(tier));
+  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+  return row ? uint64_t(st->Int(0)) : 0;
+}
+
+Result<uint64_t> MemoriesTable::HotSlotEnd() {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st,
+                          db_->PrepareCached("SELECT COALESCE(MAX(slot) + 1, 0) FROM memories WHERE tier = ?"));
+  st->Bind(1, TierCode(Tier::kHot));
+  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+  return row ? uint64_t(std::max<int64_t>(st->Int(0), 0)) : 0;
+}
+
+Status MemoriesTable::Insert(const MemoryRef& m, double importance, int64_t created_ms,
+                             const std::optional<std::string>& payload) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st,
+                          db_->PrepareCached(std::string("INSERT INTO memories(row_id, id, ") + kPlaceColumns +
+                                             ", importance, created_ms, last_access_ms, access_count, payload) "
+                                             "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)"));
+  st->Bind(1, m.row_id).Bind(2, m.id);
+  BindPlace(*st, 3, m.place);
+  st->Bind(8, importance).Bind(9, created_ms).Bind(10, created_ms);
+  if (payload) st->Bind(11, *payload);
+  return st->Run();
+}
+
+Result<bool> MemoriesTable::Move(int64_t row_id, const Place& from, const Place& to) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st,
+                          db_->PrepareCached("UPDATE memories SET tier = ?, slot = ?, shard_id = ?, frame_offset = ?, "
+                                             "frame_index = ? WHERE row_id = ? AND tier = ? AND slot IS ? AND "
+                                             "shard_id IS ? AND frame_offset IS ? AND frame_index IS ?"));
+  BindPlace(*st, 1, to);
+  st->Bind(6, row_id);
+  BindPlace(*st, 7, from);
+  AETHER_RETURN_IF_ERROR(st->Run());
+  return db_->Changes() == 1;
+}
+
+Result<bool> MemoriesTable::MoveCold(int64_t row_id, const Place& to) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("UPDATE memories SET shard_id = ?, frame_offset = ?, "
+                                                           "frame_index = ? WHERE row_id = ? AND tier = ?"));
+  st->Bind(1, to.shard_id).Bind(2, to.frame_offset).Bind(3, to.frame_index).Bind(4, row_id);
+  st->Bind(5, TierCode(Tier::kCold));
+  AETHER_RETURN_IF_ERROR(st->Run());
+  return db_->Changes() == 1;
+}
+
+Status MemoriesTable::Delete(int64_t row_id) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("DELETE FROM memories WHERE row_id = ?"));
+  st->Bind(1, row_id);
+  return st->Run();
+}
+
+Status MemoriesTable::Touch(const std::vector<int64_t>& row_ids, int64_t now_ms) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("UPDATE memories SET last_access_ms = ?, "
+                                                           "access_count = access_count + 1 WHERE row_id = ?"));
+  for (int64_t r : row_ids) {
+    st->Bind(1, now_ms).Bind(2, r);
+    AETHER_RETURN_IF_ERROR(st->Run());
+  }
+  return Status::Ok();
+}
+
+Status MemoriesTable::SetImportance(int64_t row_id, double importance) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("UPDATE memories SET importance = ? WHERE row_id = ?"));
+  st->Bind(1, importance).Bind(2, row_id);
+  return st->Run();
+}
+
+Result<uint64_t> MemoriesTable::DecayImportance(double factor) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("UPDATE memories SET importance = importance * ?"));
+  st.Bind(1, factor);
+  AETHER_RETURN_IF_ERROR(st.Run());
+  return uint64_t(db_->Changes());
+}
+
+Status MemoriesTable::ForEach(const std::function<bool(const MemoryRef&, const MemoryStats&)>& fn) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare(std::string("SELECT row_id, id, ") + kPlaceColumns +
+                                                ", created_ms, last_access_ms, access_count, importance "
+                                                "FROM memories ORDER BY row_id"));
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Status::Ok();
+    if (!fn(MemoryRef{st.Int(0), st.Text(1), PlaceAt(st, 2)},
+            MemoryStats{st.Int(7), st.Int(8), uint64_t(st.Int(9)), st.Double(10)}))
+      return Status::Ok();
+  }
+}
+
+Status MemoriesTable::ForEachHot(const std::function<void(const MemoryRef&, const MemoryStats&)>& fn) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, id, slot, created_ms, last_access_ms, access_count, "
+                                                "importance FROM memories WHERE tier = ?"));
+  st.Bind(1, TierCode(Tier::kHot));
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Status::Ok();
+    fn(MemoryRef{st.Int(0), st.Text(1), Place::Hot(st.Int(2))},
+       MemoryStats{st.Int(3), st.Int(4), uint64_t(st.Int(5)), st.Double(6)});
+  }
+}
+
+Status MemoriesTable::ForEachCold(const std::function<void(int64_t, const Place&)>& fn) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, shard_id, frame_offset, frame_index FROM memories "
+                                                "WHERE tier = ?"));
+  st.Bind(1, TierCode(Tier::kCold));
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Status::Ok();
+    fn(st.Int(0), Place::Cold(st.Int(1), st.Int(2), st.Int(3)));
+  }
+}
+
+Result<std::vector<std::pair<int64_t, int64_t>>> MemoriesTable::HotSlots() {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT slot, row_id FROM memories WHERE tier = ?"));
+  st.Bind(1, TierCode(Tier::kHot));
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return out;
+    out.emplace_back(st.Int(0), st.Int(1));
+  }
+}
+
+Result<std::vector<int64_t>> MemoriesTable::ColdRowIds() {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id FROM memories WHERE tier = ? ORDER BY row_id"));
+  st.Bind(1, TierCode(Tier::kCold));
+  std::vector<int64_t> out;
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return out;
+    out.push_back(st.Int(0));
+  }
+}
+
+Status MemoriesTable::ForEachRaw(const std::function<Status(const Stmt&)>& fn) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare(std::string("SELECT row_id, id, ") + kPlaceColumns +
+                                                ", importance, created_ms, last_access_ms, access_count, payload "
+                                                "FROM memories ORDER BY row_id"));
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Status::Ok();
+    AETHER_RETURN_IF_ERROR(fn(st));
+  }
+}
+
+}  // namespace aether

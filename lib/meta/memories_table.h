@@ -1,0 +1,80 @@
+// The memories table (format-spec/metadata_db.md): one row per live memory,
+// its place, its access statistics and its payload. All of its SQL is here.
+// Calls run inside the caller's transaction (or alone). Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "meta/place.h"
+#include "meta/sqlite_db.h"
+
+namespace aether {
+
+// A memory's access statistics and importance.
+struct MemoryStats {
+  int64_t created_ms = 0;
+  int64_t last_access_ms = 0;
+  uint64_t access_count = 0;
+  double importance = 0;
+};
+
+// One whole row, for Get. `tier_code` is the tier as stored (a damaged row
+// may hold a number that is no tier: TierFromCode tells).
+struct MemoryRow {
+  MemoryRef ref;
+  int64_t tier_code = 0;
+  MemoryStats stats;
+  std::optional<std::string> payload;
+};
+
+class MemoriesTable {
+ public:
+  explicit MemoriesTable(Db* db) : db_(db) {}
+
+  // The memory with this external id / row id (nullopt: none).
+  Result<std::optional<MemoryRef>> Find(const std::string& id);
+  Result<std::optional<MemoryRef>> FindRow(int64_t row_id);
+  Result<std::optional<MemoryRow>> Get(const std::string& id);
+  Result<std::optional<MemoryStats>> Stats(int64_t row_id);
+  Result<std::optional<std::string>> Payload(int64_t row_id);
+  Result<uint64_t> Count();
+  Result<uint64_t> Count(Tier tier);
+  // One past the highest hot slot in use (0: none).
+  Result<uint64_t> HotSlotEnd();
+
+  // A new memory (its created and last-access times both `created_ms`).
+  Status Insert(const MemoryRef& m, double importance, int64_t created_ms, const std::optional<std::string>& payload);
+  // Moves a memory that is exactly at `from` to `to`; false when it is not.
+  Result<bool> Move(int64_t row_id, const Place& from, const Place& to);
+  // Moves a cold memory to another cold place (a rebuild); false when it is
+  // no longer cold.
+  Result<bool> MoveCold(int64_t row_id, const Place& to);
+  Status Delete(int64_t row_id);
+  Status Touch(const std::vector<int64_t>& row_ids, int64_t now_ms);
+  Status SetImportance(int64_t row_id, double importance);
+  // importance *= factor for every memory; returns how many.
+  Result<uint64_t> DecayImportance(double factor);
+
+  // Every memory, in row id order: fn(ref, stats); fn returns false to stop.
+  Status ForEach(const std::function<bool(const MemoryRef&, const MemoryStats&)>& fn);
+  // Every hot memory: fn(ref, stats). Every cold memory: fn(row id, place).
+  Status ForEachHot(const std::function<void(const MemoryRef&, const MemoryStats&)>& fn);
+  Status ForEachCold(const std::function<void(int64_t row_id, const Place&)>& fn);
+  // (slot, row id) of every hot memory.
+  Result<std::vector<std::pair<int64_t, int64_t>>> HotSlots();
+  Result<std::vector<int64_t>> ColdRowIds();  // ascending
+  // Every row, raw, in row id order, for the readers that judge the stored
+  // values themselves (verify, the maintenance sample). Columns: row_id,
+  // id, tier, slot, shard_id, frame_offset, frame_index, importance,
+  // created_ms, last_access_ms, access_count, payload.
+  Status ForEachRaw(const std::function<Status(const Stmt&)>& fn);
+
+ private:
+  Db* db_;
+};
+
+}  // namespace aether
