@@ -1,9 +1,9 @@
 #include "meta/config_table.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cstdlib>
-
-#include <fmt/format.h>
 
 namespace aether {
 

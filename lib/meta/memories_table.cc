@@ -30,8 +30,8 @@ void BindPlace(Stmt& st, int col, const Place& p) {
 }  // namespace
 
 Result<std::optional<MemoryRef>> MemoriesTable::Find(const std::string& id) {
-  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(std::string("SELECT row_id, ") + kPlaceColumns +
-                                                           " FROM memories WHERE id = ?"));
+  AETHER_ASSIGN_OR_RETURN(
+      StmtLease st, db_->PrepareCached(std::string("SELECT row_id, ") + kPlaceColumns + " FROM memories WHERE id = ?"));
   st->Bind(1, id);
   AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return std::optional<MemoryRef>();
@@ -39,8 +39,8 @@ Result<std::optional<MemoryRef>> MemoriesTable::Find(const std::string& id) {
 }
 
 Result<std::optional<MemoryRef>> MemoriesTable::FindRow(int64_t row_id) {
-  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(std::string("SELECT id, ") + kPlaceColumns +
-                                                           " FROM memories WHERE row_id = ?"));
+  AETHER_ASSIGN_OR_RETURN(
+      StmtLease st, db_->PrepareCached(std::string("SELECT id, ") + kPlaceColumns + " FROM memories WHERE row_id = ?"));
   st->Bind(1, row_id);
   AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return std::optional<MemoryRef>();

@@ -15,7 +15,7 @@ namespace aether {
 // 1 cold); the fields of the other tier are NULL.
 struct Place {
   Tier tier = Tier::kHot;
-  int64_t slot = -1;  // hot
+  int64_t slot = -1;     // hot
   int64_t shard_id = 0;  // cold
   int64_t frame_offset = 0;
   int64_t frame_index = 0;
@@ -27,9 +27,9 @@ struct Place {
   bool hot() const { return tier == Tier::kHot; }
   bool cold() const { return tier == Tier::kCold; }
   bool operator==(const Place& o) const {
-    return tier == o.tier && (hot() ? slot == o.slot
-                                    : shard_id == o.shard_id && frame_offset == o.frame_offset &&
-                                          frame_index == o.frame_index);
+    return tier == o.tier &&
+           (hot() ? slot == o.slot
+                  : shard_id == o.shard_id && frame_offset == o.frame_offset && frame_index == o.frame_index);
   }
   bool operator!=(const Place& o) const { return !(*this == o); }
 };

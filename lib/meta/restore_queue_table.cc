@@ -3,9 +3,10 @@
 namespace aether {
 
 Status RestoreQueueTable::Put(int64_t row_id, double priority, int64_t now_ms) {
-  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("INSERT INTO restore_queue(row_id, priority, attempts, "
-                                                           "next_attempt_ms) VALUES(?, ?, 0, ?) ON CONFLICT(row_id) "
-                                                           "DO UPDATE SET priority = max(priority, excluded.priority)"));
+  AETHER_ASSIGN_OR_RETURN(StmtLease st,
+                          db_->PrepareCached("INSERT INTO restore_queue(row_id, priority, attempts, "
+                                             "next_attempt_ms) VALUES(?, ?, 0, ?) ON CONFLICT(row_id) "
+                                             "DO UPDATE SET priority = max(priority, excluded.priority)"));
   st->Bind(1, row_id).Bind(2, priority).Bind(3, now_ms);
   return st->Run();
 }
@@ -47,8 +48,9 @@ Result<int64_t> RestoreQueueTable::Attempts(int64_t row_id) {
 }
 
 Status RestoreQueueTable::Defer(int64_t row_id, int64_t attempts, int64_t next_attempt_ms, const std::string& error) {
-  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("UPDATE restore_queue SET attempts = ?, next_attempt_ms = ?, "
-                                                           "last_error = ? WHERE row_id = ?"));
+  AETHER_ASSIGN_OR_RETURN(StmtLease st,
+                          db_->PrepareCached("UPDATE restore_queue SET attempts = ?, next_attempt_ms = ?, "
+                                             "last_error = ? WHERE row_id = ?"));
   st->Bind(1, attempts).Bind(2, next_attempt_ms).Bind(3, error).Bind(4, row_id);
   return st->Run();
 }

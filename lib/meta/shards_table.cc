@@ -8,7 +8,7 @@ namespace {
 constexpr const char* kColumns = "shard_id, path, generation, file_bytes, records, live, raw_bytes";
 
 ShardInfo InfoAt(const Stmt& st) {
-  return ShardInfo{st.Int(0),           st.Text(1),           st.Int(2),          uint64_t(st.Int(3)),
+  return ShardInfo{st.Int(0),           st.Text(1),          st.Int(2),          uint64_t(st.Int(3)),
                    uint64_t(st.Int(4)), uint64_t(st.Int(5)), uint64_t(st.Int(6))};
 }
 
