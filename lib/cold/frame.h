@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "aether/options.h"
 #include "aether/status.h"
 
 namespace aether {
@@ -25,6 +26,10 @@ constexpr uint32_t kCodecZstdRaw = 0;      // zstd over row ids then vectors, as
 constexpr uint32_t kCodecZstdShuffle = 1;  // zstd over row ids then the vectors' bytes by byte position
 constexpr uint32_t kCodecFloat16 = 2;      // scan section of binary16 vectors + full-precision rows
 constexpr uint32_t kCodecSq8 = 3;          // scan section of 8-bit codes (per-frame min/step) + full rows
+// A store's cold_codec is written into each frame as its number: the two
+// numberings are one.
+static_assert(kCodecZstdRaw == uint32_t(ColdCodec::kZstd) && kCodecZstdShuffle == uint32_t(ColdCodec::kZstdShuffle) &&
+              kCodecFloat16 == uint32_t(ColdCodec::kFloat16) && kCodecSq8 == uint32_t(ColdCodec::kSq8));
 
 struct FrameHeader {
   uint32_t count = 0;

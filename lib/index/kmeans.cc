@@ -139,15 +139,15 @@ KMeansResult TrainKMeans(const float* data, size_t n, uint32_t dim, const KMeans
 }
 
 std::vector<uint32_t> NearestCentroids(const float* query, uint32_t dim, const float* centroids, uint32_t k,
-                                       uint32_t count, int metric) {
+                                       uint32_t count, Metric metric) {
   std::vector<std::pair<float, uint32_t>> d(k);
   float qn = Norm(query, dim);
   for (uint32_t c = 0; c < k; ++c) {
     const float* x = centroids + size_t(c) * dim;
     float v;
-    if (metric == 0)
+    if (metric == Metric::kL2)
       v = L2Squared(query, x, dim);
-    else if (metric == 1)
+    else if (metric == Metric::kInnerProduct)
       v = -Dot(query, x, dim);
     else {
       float xn = Norm(x, dim);

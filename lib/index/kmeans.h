@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "aether/options.h"
+
 namespace aether {
 
 struct KMeansOptions {
@@ -34,9 +36,9 @@ KMeansResult TrainKMeans(const float* data, size_t n, uint32_t dim, const KMeans
 void AssignNearest(const float* data, size_t n, uint32_t dim, const float* centroids, uint32_t k, int threads,
                    uint32_t* labels, float* distances = nullptr);
 
-// The `count` nearest centroids of one query under a distance function given
-// as squared L2 (metric 0), negative dot (1) or 1 - cosine (2), ascending.
+// The `count` nearest centroids of one query under the store's metric
+// (squared L2, negative dot, or 1 - cosine), nearest first.
 std::vector<uint32_t> NearestCentroids(const float* query, uint32_t dim, const float* centroids, uint32_t k,
-                                       uint32_t count, int metric);
+                                       uint32_t count, Metric metric);
 
 }  // namespace aether

@@ -38,7 +38,14 @@ Status IndexGenerationsTable::Retire(int64_t generation) {
 }
 
 Result<std::vector<int64_t>> IndexGenerationsTable::Active() {
-  return db_->QueryInts("SELECT generation FROM index_generations WHERE state = 2");
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT generation FROM index_generations WHERE state = ?"));
+  st.Bind(1, kActive);
+  std::vector<int64_t> out;
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return out;
+    out.push_back(st.Int(0));
+  }
 }
 
 }  // namespace aether

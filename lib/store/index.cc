@@ -31,8 +31,6 @@ namespace aether {
 
 namespace {
 
-int MetricCode(Metric m) { return m == Metric::kL2 ? 0 : m == Metric::kInnerProduct ? 1 : 2; }
-
 struct ColdSet {
   std::vector<int64_t> row_ids;
   std::vector<float> vectors;
@@ -82,7 +80,7 @@ Result<const IndexView*> StoreImpl::CurrentIndex() {
 }
 
 std::vector<uint32_t> StoreImpl::Probe(const IndexView& index, const float* query, uint32_t nprobe) const {
-  return NearestCentroids(query, config_.dim, index.centroids.data(), index.k, nprobe, MetricCode(config_.metric));
+  return NearestCentroids(query, config_.dim, index.centroids.data(), index.k, nprobe, config_.metric);
 }
 
 Result<std::map<int64_t, std::vector<size_t>>> StoreImpl::GroupByPartition(const std::vector<const float*>& vectors) {

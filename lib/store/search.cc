@@ -153,7 +153,7 @@ Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vect
   std::vector<uint32_t> all(queries.size());
   for (uint32_t q = 0; q < all.size(); ++q) all[q] = q;
   for (const ShardInfo& info : shards)
-    if (info.generation == 0 || !index) plan[info.shard_id] = all;
+    if (info.staging() || !index) plan[info.shard_id] = all;
   if (index) {
     const uint32_t n = nprobe ? std::min(nprobe, index->k) : DefaultNprobe(index->k);
     for (uint32_t q = 0; q < queries.size(); ++q)
