@@ -23,16 +23,36 @@ namespace {
 //   after_written  journal 'written', the move not yet visible
 //   after_commit   the move visible, journal row 'committed'
 std::vector<std::string> MakeFaultPoints() {
-  std::vector<std::string> points;
-  for (const char* kind : {"ingest", "descend", "ascend"})
-    for (const char* step : {"after_intent", "mid_write", "after_write", "after_sync", "after_written", "after_commit"})
-      points.push_back(std::string(kind) + "." + step);
-  for (const char* step : {"after_intent", "mid_write", "after_sync", "after_written", "after_commit", "mid_cleanup"})
-    points.push_back(std::string("rebuild.") + step);
-  for (const char* step : {"after_hot", "after_commit"}) points.push_back(std::string("scrub.") + step);
-  points.push_back("replay.after_rollback_truncate");
-  points.push_back("replay.after_rollforward_commit");
-  return points;
+  return {
+      "ingest.after_intent",
+      "ingest.mid_write",
+      "ingest.after_write",
+      "ingest.after_sync",
+      "ingest.after_written",
+      "ingest.after_commit",
+      "descend.after_intent",
+      "descend.mid_write",
+      "descend.after_write",
+      "descend.after_sync",
+      "descend.after_written",
+      "descend.after_commit",
+      "ascend.after_intent",
+      "ascend.mid_write",
+      "ascend.after_write",
+      "ascend.after_sync",
+      "ascend.after_written",
+      "ascend.after_commit",
+      "rebuild.after_intent",
+      "rebuild.mid_write",
+      "rebuild.after_sync",
+      "rebuild.after_written",
+      "rebuild.after_commit",
+      "rebuild.mid_cleanup",
+      "scrub.after_hot",
+      "scrub.after_commit",
+      "replay.after_rollback_truncate",
+      "replay.after_rollforward_commit",
+  };
 }
 
 const std::vector<std::string> kFaultPoints = MakeFaultPoints();

@@ -21,7 +21,22 @@
 namespace aether {
 namespace {
 
-void Fault(const std::string& kind, const char* step) { HitFaultPoint((kind + "." + step).c_str()); }
+// The fault points a migration of each kind passes (env/fault_point.cc
+// lists them all), each name spelled out so that grep finds it.
+struct MigrationFaultPoints {
+  const char *after_intent, *mid_write, *after_write, *after_sync, *after_written, *after_commit;
+};
+constexpr MigrationFaultPoints kIngestFaults{"ingest.after_intent", "ingest.mid_write",     "ingest.after_write",
+                                             "ingest.after_sync",   "ingest.after_written", "ingest.after_commit"};
+constexpr MigrationFaultPoints kDescendFaults{"descend.after_intent", "descend.mid_write",     "descend.after_write",
+                                              "descend.after_sync",   "descend.after_written", "descend.after_commit"};
+constexpr MigrationFaultPoints kAscendFaults{"ascend.after_intent", "ascend.mid_write",     "ascend.after_write",
+                                             "ascend.after_sync",   "ascend.after_written", "ascend.after_commit"};
+const MigrationFaultPoints& FaultPointsOf(const std::string& kind) {
+  if (kind == "descend") return kDescendFaults;
+  if (kind == "ascend") return kAscendFaults;
+  return kIngestFaults;
+}
 
 }  // namespace
 
@@ -77,13 +92,14 @@ Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& i
                                const std::function<Status()>& also_in_intent) {
   if (access_ != AccessMode::kWrite) return Status::Internal(m->kind + " on a store opened read-only");
   Journal journal(db_.get());
+  const MigrationFaultPoints& fault = FaultPointsOf(m->kind);
   m->created_ms = m->created_ms ? m->created_ms : env_->NowMs();
   // 1. intent
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
     if (also_in_intent) AETHER_RETURN_IF_ERROR(also_in_intent());
     return journal.Insert(m, items);
   }));
-  Fault(m->kind, "after_intent");
+  AETHER_FAULT_POINT(fault.after_intent);
 
   // 2. write and sync. A failure is final for this migration: never retry a
   // sync; the replay below (or the next open) rolls the intent back.
@@ -93,7 +109,7 @@ Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& i
       AETHER_ASSIGN_OR_RETURN(hot, OpenHot(/*writable=*/true));
       for (const auto& s : w.slots) AETHER_RETURN_IF_ERROR(hot->WriteSlot(s.slot, s.row_id, s.vector));
     }
-    Fault(m->kind, "mid_write");
+    AETHER_FAULT_POINT(fault.mid_write);
     std::vector<std::unique_ptr<ShardFile>> shards;
     for (const ShardTarget& t : m->targets) {
       AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(t.shard_id));
@@ -105,10 +121,10 @@ Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& i
       }
       shards.push_back(std::move(shard));
     }
-    Fault(m->kind, "after_write");
+    AETHER_FAULT_POINT(fault.after_write);
     AETHER_RETURN_IF_ERROR(SyncAll(shards));
     if (hot) AETHER_RETURN_IF_ERROR(hot->Sync());
-    Fault(m->kind, "after_sync");
+    AETHER_FAULT_POINT(fault.after_sync);
     return InTransaction(db_.get(), [&] { return journal.SetState(*m, MigrationState::kWritten); });
   };
   if (Status s = write(); !s.ok()) {
@@ -116,7 +132,7 @@ Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& i
     (void)undo;
     return s;
   }
-  Fault(m->kind, "after_written");
+  AETHER_FAULT_POINT(fault.after_written);
 
   // 3. commit, 4. cleanup
   if (Status s = CommitMigration(*m, items); !s.ok()) {
@@ -124,7 +140,7 @@ Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& i
     (void)undo;
     return s;
   }
-  Fault(m->kind, "after_commit");
+  AETHER_FAULT_POINT(fault.after_commit);
   return InTransaction(db_.get(), [&] { return journal.Remove(m->id); });
 }
 
