@@ -87,6 +87,38 @@ class Env {
   virtual uint64_t RandomSeed() = 0;
 };
 
+// An Env that forwards every call to another (LevelDB's EnvWrapper): derive
+// from it and override only what you want to change, e.g. to count or fail
+// writes. The target must outlive the wrapper.
+class EnvWrapper : public Env {
+ public:
+  explicit EnvWrapper(Env* target) : target_(target) {}
+  Env* target() const { return target_; }
+
+  Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override {
+    return target_->Open(path, mode);
+  }
+  Status SyncDir(const std::string& dir) override { return target_->SyncDir(dir); }
+  Status Rename(const std::string& from, const std::string& to) override { return target_->Rename(from, to); }
+  Status RemoveFile(const std::string& path) override { return target_->RemoveFile(path); }
+  Status CreateDir(const std::string& path) override { return target_->CreateDir(path); }
+  Status RemoveDir(const std::string& path) override { return target_->RemoveDir(path); }
+  bool Exists(const std::string& path) override { return target_->Exists(path); }
+  bool IsDirectory(const std::string& path) override { return target_->IsDirectory(path); }
+  FileType TypeOf(const std::string& path) override { return target_->TypeOf(path); }
+  bool Writable(const std::string& path) override { return target_->Writable(path); }
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override { return target_->ListDir(dir); }
+  Result<uint64_t> FileSize(const std::string& path) override { return target_->FileSize(path); }
+  Result<std::unique_ptr<FileLock>> Lock(const std::string& path, LockMode mode, double wait_seconds) override {
+    return target_->Lock(path, mode, wait_seconds);
+  }
+  int64_t NowMs() override { return target_->NowMs(); }
+  uint64_t RandomSeed() override { return target_->RandomSeed(); }
+
+ private:
+  Env* target_;
+};
+
 // A name for a new temporary file beside `path`: "<path>.<16 hex digits>.tmp",
 // random, so that nobody can plant a link under it in advance.
 std::string TempNameFor(Env* env, const std::string& path);
