@@ -97,6 +97,14 @@ void Print(const Args& a, const std::vector<std::string>& names, const std::vect
     fmt::print("{}\n", HitsJson(names[q], results[q], a.with_payload, a.explain).dump());
 }
 
+// A failure to record the accesses says how to search without recording.
+Status RecordingHint(const Status& s) {
+  const std::string prefix = std::string(kRecordingAccessContext) + ": ";
+  if (s.message().compare(0, prefix.size(), prefix) != 0) return s;
+  return s.WithMessage(std::string(kRecordingAccessContext) +
+                       " (use --no-touch for a read-only search): " + s.message().substr(prefix.size()));
+}
+
 int Run(const Args& a) {
   if (a.vector.empty() == a.queries.empty())
     return Fail(Status::InvalidArgument("give exactly one of --vector or --queries"));
@@ -115,26 +123,14 @@ int Run(const Args& a) {
   so.tiers = a.tier == "hot" ? TierFilter::kHot : a.tier == "cold" ? TierFilter::kCold : TierFilter::kAll;
   so.with_payload = a.with_payload;
   so.explain = a.explain;
+  // The library records the accesses (and queues restores) unless told not
+  // to; a user who may only read the store is told once, after the results.
+  const bool unwritable = !a.no_touch && !(*store)->writable();
+  so.record_access = !a.no_touch && !unwritable;
   auto results = (*store)->Search(vectors, so);
-  if (!results.ok()) return Fail(results.status());
-  if (!a.no_touch && !(*store)->writable()) {
+  if (!results.ok()) return Fail(RecordingHint(results.status()));
+  if (unwritable)
     Warn("accesses not recorded: this user may not write " + a.store.store + " (--no-touch says so quietly)");
-  } else if (!a.no_touch) {
-    // Accesses are recorded; the top restore_top_n cold results of each
-    // query are queued for restore to hot (priority 1 / (1 + rank)).
-    auto params = (*store)->GetParams();
-    if (!params.ok()) return Fail(params.status());
-    size_t top_n = size_t((*params)["restore_top_n"]);
-    std::vector<int64_t> touched;
-    std::vector<std::pair<int64_t, double>> restore;
-    for (const auto& hits : *results)
-      for (size_t i = 0; i < hits.size(); ++i) {
-        touched.push_back(hits[i].row_id);
-        if (hits[i].tier == Tier::kCold && i < top_n) restore.emplace_back(hits[i].row_id, 1.0 / double(1 + i));
-      }
-    Status t = (*store)->Touch(touched, restore);
-    if (!t.ok()) return Fail(t.WithContext("recording access (use --no-touch for a read-only search)"));
-  }
   Print(a, names, *results);
   return kExitOk;
 }

@@ -478,16 +478,17 @@ Result<RecallReport> StoreImpl::RecallCheck(uint64_t queries, uint64_t seed) {
   SearchOptions indexed;
   indexed.tiers = TierFilter::kCold;
   indexed.nprobe = rep.nprobe;
+  indexed.record_access = false;  // a measurement, not a use of the memories
   SearchOptions exact = indexed;
   exact.nprobe = index ? index->k : 0;
   AETHER_ASSIGN_OR_RETURN(auto a, Search(qs, indexed));
   AETHER_ASSIGN_OR_RETURN(auto b, Search(qs, exact));
   double sum = 0;
   for (size_t q = 0; q < qs.size(); ++q) {
-    std::set<int64_t> truth;
-    for (const auto& h : b[q]) truth.insert(h.row_id);
+    std::set<std::string> truth;
+    for (const auto& h : b[q]) truth.insert(h.id);
     size_t hit = 0;
-    for (const auto& h : a[q]) hit += truth.count(h.row_id);
+    for (const auto& h : a[q]) hit += truth.count(h.id);
     sum += truth.empty() ? 1.0 : double(hit) / double(truth.size());
   }
   rep.queries = qs.size();

@@ -21,7 +21,6 @@ Result<std::vector<std::optional<MemoryRecord>>> StoreImpl::Get(const std::vecto
       return Status::Corruption(fmt::format("{}: memory '{}' (row {}) has unknown tier {} (run aether verify)",
                                             layout::kDbFile, id, row->ref.row_id, row->tier_code));
     MemoryRecord rec;
-    rec.row_id = row->ref.row_id;
     rec.id = id;
     rec.tier = tier;
     rec.importance = row->stats.importance;
@@ -29,7 +28,7 @@ Result<std::vector<std::optional<MemoryRecord>>> StoreImpl::Get(const std::vecto
     rec.last_access_ms = row->stats.last_access_ms;
     rec.access_count = row->stats.access_count;
     if (row->payload) rec.payload_json = *row->payload;
-    if (!rec.payload_json.empty() && !ValidPayload(rec.payload_json)) return PayloadCorruption(id, rec.row_id);
+    if (!rec.payload_json.empty() && !ValidPayload(rec.payload_json)) return PayloadCorruption(id, row->ref.row_id);
     AETHER_RETURN_IF_ERROR(ReadVector(row->ref, &rec.vector));
     out.emplace_back(std::move(rec));
   }

@@ -94,16 +94,21 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(const std::vector<
   for (const auto& q : queries)
     if (q.size() != config_.dim)
       return Status::InvalidArgument(fmt::format("query has {} values, store dimension is {}", q.size(), config_.dim));
-  Result<std::vector<std::vector<SearchHit>>> out = Status::Internal("search did not run");
+  Result<RankedHits> ranked = Status::Internal("search did not run");
   AETHER_RETURN_IF_ERROR(InReadTransaction(db_.get(), [&]() -> Status {
-    out = SearchInSnapshot(queries, options);
-    return out.status();
+    ranked = SearchInSnapshot(queries, options);
+    return ranked.status();
   }));
+  AETHER_RETURN_IF_ERROR(ranked.status());
+  if (options.record_access) AETHER_RETURN_IF_ERROR(RecordAccess(*ranked).WithContext(kRecordingAccessContext));
+  std::vector<std::vector<SearchHit>> out(ranked->size());
+  for (size_t q = 0; q < out.size(); ++q)
+    for (RankedHit& r : (*ranked)[q]) out[q].push_back(std::move(r.hit));
   return out;
 }
 
-Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchInSnapshot(const std::vector<std::vector<float>>& queries,
-                                                                        const SearchOptions& options) {
+Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<float>>& queries,
+                                               const SearchOptions& options) {
   const uint32_t candidates = uint32_t(std::min<uint64_t>(
       uint64_t(options.k) * (options.rerank ? options.rerank : SearchOptions::kDefaultRerank), UINT32_MAX));
   ScanContext context(config_.metric, config_.dim, queries, options.k, candidates);
@@ -131,12 +136,12 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::SearchInSnapshot(const st
     AETHER_ASSIGN_OR_RETURN(request.shards, PlanShards(queries, options.nprobe));
   }
   AETHER_ASSIGN_OR_RETURN(auto ranked, RunScan(request));
-  std::vector<std::vector<SearchHit>> results(queries.size());
+  RankedHits results(queries.size());
   for (size_t q = 0; q < queries.size(); ++q) {
     for (const Candidate& c : ranked[q]) {
       AETHER_ASSIGN_OR_RETURN(const MemoryRef* loc, live.Lookup(c.row_id));
       Tier tier = loc && loc->place.cold() ? Tier::kCold : Tier::kHot;
-      results[q].push_back(SearchHit{c.row_id, loc ? loc->id : "", c.distance, tier, "", {}});
+      results[q].push_back(RankedHit{c.row_id, SearchHit{loc ? loc->id : "", c.distance, tier, "", {}}});
     }
   }
   AETHER_RETURN_IF_ERROR(Decorate(options, &results));
@@ -169,7 +174,7 @@ Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vect
 }
 
 // Payloads (--with-payload) and score parts (--explain) of the hits.
-Status StoreImpl::Decorate(const SearchOptions& options, std::vector<std::vector<SearchHit>>* results) {
+Status StoreImpl::Decorate(const SearchOptions& options, RankedHits* results) {
   if (!options.with_payload && !options.explain) return Status::Ok();
   EvictionWeights weights;
   const int64_t now = env_->NowMs();
@@ -178,14 +183,14 @@ Status StoreImpl::Decorate(const SearchOptions& options, std::vector<std::vector
     weights = EvictionWeights{p.alpha, p.beta, p.gamma, p.delta};
   }
   for (auto& hits : *results) {
-    for (SearchHit& hit : hits) {
+    for (auto& [row_id, hit] : hits) {
       if (options.with_payload) {
-        AETHER_ASSIGN_OR_RETURN(auto payload, tables_->memories.Payload(hit.row_id));
+        AETHER_ASSIGN_OR_RETURN(auto payload, tables_->memories.Payload(row_id));
         if (payload) hit.payload_json = std::move(*payload);
-        if (!hit.payload_json.empty() && !ValidPayload(hit.payload_json)) return PayloadCorruption(hit.id, hit.row_id);
+        if (!hit.payload_json.empty() && !ValidPayload(hit.payload_json)) return PayloadCorruption(hit.id, row_id);
       }
       if (options.explain) {
-        AETHER_ASSIGN_OR_RETURN(auto a, AccessStatsOf(hit.row_id));
+        AETHER_ASSIGN_OR_RETURN(auto a, AccessStatsOf(row_id));
         if (a)
           hit.explain = {std::max<int64_t>(0, now - a->last_access_ms) / 3.6e6, a->access_count, a->importance,
                          EvictionScore(weights, *a, now)};
@@ -195,8 +200,19 @@ Status StoreImpl::Decorate(const SearchOptions& options, std::vector<std::vector
   return Status::Ok();
 }
 
-Status StoreImpl::Touch(const std::vector<int64_t>& row_ids, const std::vector<std::pair<int64_t, double>>& restore) {
-  if (row_ids.empty() && restore.empty()) return Status::Ok();
+Status StoreImpl::RecordAccess(const RankedHits& results) {
+  std::vector<int64_t> row_ids;
+  std::vector<std::pair<int64_t, double>> restore;
+  for (const auto& hits : results)
+    for (const RankedHit& r : hits) row_ids.push_back(r.row_id);
+  if (row_ids.empty()) return Status::Ok();
+  if (!writable_)
+    return Status::PermissionDenied(dir_ + ": this user may not write this store (search with record_access off)");
+  AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
+  const size_t top_n = size_t(p.restore_top_n);
+  for (const auto& hits : results)
+    for (size_t i = 0; i < hits.size() && i < top_n; ++i)
+      if (hits[i].hit.tier == Tier::kCold) restore.emplace_back(hits[i].row_id, 1.0 / double(1 + i));
   AETHER_RETURN_IF_ERROR(EnsureExclusive());
   AETHER_RETURN_IF_ERROR(QueueRestores(restore));
   int64_t now = env_->NowMs();

@@ -238,9 +238,6 @@ Result<std::vector<std::vector<SearchHit>>> Store::Search(const std::vector<std:
                                                           const SearchOptions& options) {
   return impl_->Search(queries, options);
 }
-Status Store::Touch(const std::vector<int64_t>& row_ids, const std::vector<std::pair<int64_t, double>>& restore) {
-  return impl_->Touch(row_ids, restore);
-}
 Result<std::vector<std::string>> Store::Feedback(const std::vector<FeedbackItem>& items) {
   return impl_->Feedback(items);
 }

@@ -65,6 +65,14 @@ struct IndexView {
   std::vector<int64_t> shard_of_partition;  // partition -> shard_id
 };
 
+// A search hit with the row id the store knows it by (row ids stay inside
+// the library); hits[q] belongs to query q, best first.
+struct RankedHit {
+  int64_t row_id = 0;
+  SearchHit hit;
+};
+using RankedHits = std::vector<std::vector<RankedHit>>;
+
 // Defaults measured on clustered data (README "Index tuning").
 uint32_t DefaultPartitions(uint64_t cold_memories);
 uint32_t DefaultNprobe(uint32_t partitions);
@@ -95,11 +103,13 @@ class StoreImpl {
   Result<std::vector<std::vector<SearchHit>>> Search(const std::vector<std::vector<float>>& queries,
                                                      const SearchOptions& options);
   // The search itself, inside the read transaction Search opens.
-  Result<std::vector<std::vector<SearchHit>>> SearchInSnapshot(const std::vector<std::vector<float>>& queries,
-                                                               const SearchOptions& options);
+  Result<RankedHits> SearchInSnapshot(const std::vector<std::vector<float>>& queries, const SearchOptions& options);
   Result<std::vector<ShardScan>> PlanShards(const std::vector<std::vector<float>>& queries, uint32_t nprobe);
-  Status Decorate(const SearchOptions& options, std::vector<std::vector<SearchHit>>* results);
-  Status Touch(const std::vector<int64_t>& row_ids, const std::vector<std::pair<int64_t, double>>& restore);
+  Status Decorate(const SearchOptions& options, RankedHits* results);
+  // Records an access to every hit and queues each query's first
+  // restore_top_n cold hits for restore (SearchOptions::record_access), in
+  // one transaction with the store taken exclusively.
+  Status RecordAccess(const RankedHits& results);
 
   // records.cc
   Result<std::vector<std::optional<MemoryRecord>>> Get(const std::vector<std::string>& ids);

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   }
   aether::SearchOptions so;
   so.k = 3;
+  so.record_access = false;  // only read: no access recorded, nothing queued
   auto hits = (*store)->Search({q}, so);
   if (!hits.ok()) {
     std::fprintf(stderr, "nearest: %s\n", hits.status().ToString().c_str());

@@ -102,10 +102,21 @@ struct SearchOptions {
   // their full-precision vectors (0: kDefaultRerank).
   uint32_t rerank = 0;
   static constexpr uint32_t kDefaultRerank = 4;
+  // Record an access to every hit (last access = now, count + 1) and queue
+  // the first restore_top_n cold hits of each query for restore to hot
+  // (priority 1 / (1 + rank)), as the memory model wants (README "Memory
+  // dynamics"). This makes the search a writer for a moment: it takes the
+  // store exclusively after the scan (kBusy while another process holds
+  // it), and fails with kPermissionDenied where this process may not write
+  // (Store::writable). false: a read-only search.
+  bool record_access = true;
 };
 
+// The context a Search error from recording the accesses starts with
+// ("recording access: ..."); the hits were computed but not returned.
+inline constexpr char kRecordingAccessContext[] = "recording access";
+
 struct SearchHit {
-  int64_t row_id = 0;
   std::string id;
   float distance = 0;
   Tier tier = Tier::kHot;
@@ -120,7 +131,6 @@ struct SearchHit {
 
 // A stored memory with its metadata, as returned by Store::Get.
 struct MemoryRecord {
-  int64_t row_id = 0;
   std::string id;
   std::vector<float> vector;
   std::string payload_json;

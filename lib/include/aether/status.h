@@ -63,6 +63,13 @@ class [[nodiscard]] Status {
     s.no_space_ = no_space_;
     return s;
   }
+  // Returns a copy (same code) whose message is `message`.
+  Status WithMessage(std::string message) const {
+    if (ok()) return *this;
+    Status s(code_, std::move(message));
+    s.no_space_ = no_space_;
+    return s;
+  }
   std::string ToString() const;
 
  private:

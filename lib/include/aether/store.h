@@ -43,7 +43,8 @@ class Store {
   // replay (disk full, I/O error): it reads the committed state regardless.
   const Status& deferred_recovery() const;
   // False when this process may not write the store (file permissions): it
-  // can still be read; Touch and every writer fail with PermissionDenied.
+  // can still be read; a recording Search and every writer fail with
+  // PermissionDenied.
   bool writable() const;
   // What the library left in place rather than delete (an unknown entry in
   // a directory it cleans, a link, an unregistered index generation), one
@@ -67,13 +68,15 @@ class Store {
   Result<std::vector<bool>> ContainsEach(const std::vector<std::string>& ids);
 
   // Exact top-k over the selected tiers for every query, one pass over the
-  // data for the whole batch. results[i] belongs to queries[i].
+  // data for the whole batch, in one read snapshot. results[i] belongs to
+  // queries[i], best first. By default the hits' accesses are then recorded
+  // and the best cold ones queued for restore (SearchOptions::record_access:
+  // the store is taken exclusively for that one transaction, also when
+  // opened for reading). Errors: kInvalidArgument (a query's dimension),
+  // kCorruption (a damaged file or row the scan needed), kIOError, and from
+  // the recording kBusy/kPermissionDenied with kRecordingAccessContext.
   Result<std::vector<std::vector<SearchHit>>> Search(const std::vector<std::vector<float>>& queries,
                                                      const SearchOptions& options);
-  // Records an access (last access = now, count + 1) for each row id, in one
-  // transaction. Takes the exclusive lock if the store was opened for reading.
-  // Also queues `restore` (row id, priority) for restore to hot, merging.
-  Status Touch(const std::vector<int64_t>& row_ids, const std::vector<std::pair<int64_t, double>>& restore = {});
 
   // One entry per id: the record, or nullopt when the id is unknown.
   Result<std::vector<std::optional<MemoryRecord>>> Get(const std::vector<std::string>& ids);
