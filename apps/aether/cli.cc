@@ -80,6 +80,8 @@ void Warn(const std::string& message) {
   if (!g_quiet) fmt::print(stderr, "aether: {}\n", Printable(message, false));
 }
 
+namespace {
+
 Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode, bool discard_damaged) {
   OpenOptions o;
   o.access = mode;
@@ -95,6 +97,20 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode,
       fmt::print(stderr, "aether: recovered migration {} ({}, {} items, state {}): {}\n", r.migration_id, r.kind,
                  r.items, r.from_state, r.action);
   return store;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> StoreOpener::Open(const StoreArgs& args, bool discard_damaged) const {
+  if (access_ != Access::kRead && access_ != Access::kWrite)
+    return Status::Internal("a command whose table row says it opens no store opened one");
+  return OpenStore(args, access_ == Access::kWrite ? AccessMode::kWrite : AccessMode::kRead, discard_damaged);
+}
+
+Result<std::unique_ptr<Store>> StoreOpener::OpenToRead(const StoreArgs& args) const {
+  if (access_ != Access::kRead && access_ != Access::kWrite)
+    return Status::Internal("a command whose table row says it opens no store opened one");
+  return OpenStore(args, AccessMode::kRead, false);
 }
 
 bool g_store_option = false;

@@ -38,15 +38,41 @@ int ExitCodeFor(const Status& s);
 int Fail(const Status& s);
 void Warn(const std::string& message);  // "aether: <message>" on stderr
 
-enum class Access { kNone, kRead, kWrite };
+// What a command does to a store, as main's table says: nothing (kNone),
+// makes a new one (kCreate), reads it (kRead: shared lock, a reader's
+// replay) or writes it (kWrite: exclusive lock, full replay).
+enum class Access { kNone, kCreate, kRead, kWrite };
+
+struct StoreArgs;
+
+// How a command opens its store: with the access of its row in main's table,
+// the only way a command can open one (lock, replay; with --verbose it
+// reports what the replay did; the library's notices are printed as
+// warnings as they happen). Built by main.
+class StoreOpener {
+ public:
+  explicit StoreOpener(Access access) : access_(access) {}
+  // Opens for the table's access (kRead or kWrite; a command of another
+  // access gets Internal). discard_damaged: recover --discard-damaged.
+  Result<std::unique_ptr<Store>> Open(const StoreArgs& args, bool discard_damaged = false) const;
+  // Opens for reading only: a writing command's forms that only read
+  // (config without changes).
+  Result<std::unique_ptr<Store>> OpenToRead(const StoreArgs& args) const;
+
+ private:
+  Access access_;
+};
+
+// What Setup returns: runs the command after parsing.
+using Runner = std::function<int(const StoreOpener&)>;
 
 // A subcommand's entry in main's table. Setup adds the subcommand's options
-// to `app` and returns the function that runs it after parsing.
+// to `app` and returns its runner.
 struct Command {
   const char* name;
   const char* summary;
   Access access;
-  std::function<std::function<int()>(CLI::App* app)> setup;
+  std::function<Runner(CLI::App* app)> setup;
 };
 
 // Options most commands share.
@@ -63,11 +89,6 @@ struct StoreArgs {
   double wait = 5.0;
 };
 void AddStoreArgs(CLI::App* app, StoreArgs* args);
-// Opens the store the way every command does (lock, replay) and, with
-// --verbose, reports what the replay did.
-// The library's notices (things it left in place) are printed as warnings
-// as they happen. discard_damaged: recover --discard-damaged.
-Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode, bool discard_damaged = false);
 
 // Global flags (-q/--quiet, -v/--verbose), set by main.
 extern bool g_quiet;
@@ -116,23 +137,23 @@ nlohmann::json FloatJson(float f);
 std::string ClosestName(const std::string& name, const std::vector<std::string>& names);
 
 // Commands (cmd_*.cc).
-std::function<int()> SetupInit(CLI::App* app);
-std::function<int()> SetupIngest(CLI::App* app);
-std::function<int()> SetupSearch(CLI::App* app);
-std::function<int()> SetupGet(CLI::App* app);
-std::function<int()> SetupDelete(CLI::App* app);
-std::function<int()> SetupScrub(CLI::App* app);
+Runner SetupInit(CLI::App* app);
+Runner SetupIngest(CLI::App* app);
+Runner SetupSearch(CLI::App* app);
+Runner SetupGet(CLI::App* app);
+Runner SetupDelete(CLI::App* app);
+Runner SetupScrub(CLI::App* app);
 nlohmann::json ScrubJson(const ScrubReport& r);
-std::function<int()> SetupStats(CLI::App* app);
-std::function<int()> SetupRecover(CLI::App* app);
-std::function<int()> SetupDescend(CLI::App* app);
-std::function<int()> SetupAscend(CLI::App* app);
-std::function<int()> SetupVerify(CLI::App* app);
-std::function<int()> SetupRebuild(CLI::App* app);
-std::function<int()> SetupFeedback(CLI::App* app);
-std::function<int()> SetupMaintain(CLI::App* app);
-std::function<int()> SetupConfig(CLI::App* app);
-std::function<int()> SetupHistory(CLI::App* app);
-std::function<int()> SetupFaultPoints(CLI::App* app);
+Runner SetupStats(CLI::App* app);
+Runner SetupRecover(CLI::App* app);
+Runner SetupDescend(CLI::App* app);
+Runner SetupAscend(CLI::App* app);
+Runner SetupVerify(CLI::App* app);
+Runner SetupRebuild(CLI::App* app);
+Runner SetupFeedback(CLI::App* app);
+Runner SetupMaintain(CLI::App* app);
+Runner SetupConfig(CLI::App* app);
+Runner SetupHistory(CLI::App* app);
+Runner SetupFaultPoints(CLI::App* app);
 
 }  // namespace aether::cli

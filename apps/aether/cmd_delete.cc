@@ -8,7 +8,7 @@
 
 namespace aether::cli {
 
-std::function<int()> SetupDelete(CLI::App* app) {
+Runner SetupDelete(CLI::App* app) {
   struct Args {
     StoreArgs store;
     std::vector<std::string> ids;
@@ -24,8 +24,8 @@ std::function<int()> SetupDelete(CLI::App* app) {
   AddFormatOption(app, &a->format, "table");
   app->footer(
       "Example: aether delete ./mem m1 m2\n         aether delete ./mem m3 --purge   # gone from every file now");
-  return [a]() -> int {
-    auto store = OpenStore(a->store, AccessMode::kWrite);
+  return [a](const StoreOpener& opener) -> int {
+    auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     ScrubReport scrub;
     auto missing = (*store)->Delete(a->ids, a->purge, &scrub);
@@ -49,7 +49,7 @@ nlohmann::json ScrubJson(const ScrubReport& r) {
           {"db_bytes_after", r.db_bytes_after}};
 }
 
-std::function<int()> SetupScrub(CLI::App* app) {
+Runner SetupScrub(CLI::App* app) {
   struct Args {
     StoreArgs store;
     std::string format;
@@ -61,8 +61,8 @@ std::function<int()> SetupScrub(CLI::App* app) {
       "Makes deleted data leave the files now: prunes history past history_retention_days, zeroes free\n"
       "hot slots, rewrites cold shards without their garbage (journaled, crash-safe), rewrites meta.db.\n"
       "Example (crontab, nightly): 0 3 * * * aether scrub /var/lib/mem --format json");
-  return [a]() -> int {
-    auto store = OpenStore(a->store, AccessMode::kWrite);
+  return [a](const StoreOpener& opener) -> int {
+    auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     auto r = (*store)->Scrub();
     if (!r.ok()) return Fail(r.status());

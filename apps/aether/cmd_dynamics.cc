@@ -46,7 +46,7 @@ Status ReadFeedback(const std::string& path, std::vector<FeedbackItem>* items, s
 
 }  // namespace
 
-std::function<int()> SetupFeedback(CLI::App* app) {
+Runner SetupFeedback(CLI::App* app) {
   struct Args {
     StoreArgs store;
     std::string id;
@@ -61,7 +61,7 @@ std::function<int()> SetupFeedback(CLI::App* app) {
   app->add_option("--file", a->file, "JSONL {\"id\", \"reward\"} lines (- for stdin)");
   AddFormatOption(app, &a->format, "table");  // table: the summary on stderr only
   app->footer("Importance moves by EMA: imp = 0.8 * imp + 0.2 * reward.\nExample: aether feedback ./mem m42 1.0");
-  return [a]() -> int {
+  return [a](const StoreOpener& opener) -> int {
     std::vector<FeedbackItem> items;
     std::vector<uint64_t> lines;
     std::string name = "command line";
@@ -78,7 +78,7 @@ std::function<int()> SetupFeedback(CLI::App* app) {
       items.push_back({a->id, r});
       lines.push_back(0);
     }
-    auto store = OpenStore(a->store, AccessMode::kWrite);
+    auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     auto missing = (*store)->Feedback(items);
     if (!missing.ok()) return Fail(missing.status());
@@ -94,7 +94,7 @@ std::function<int()> SetupFeedback(CLI::App* app) {
   };
 }
 
-std::function<int()> SetupMaintain(CLI::App* app) {
+Runner SetupMaintain(CLI::App* app) {
   struct Args {
     StoreArgs store;
     MaintainOptions m;
@@ -108,8 +108,8 @@ std::function<int()> SetupMaintain(CLI::App* app) {
   app->footer(
       "One cron tick: decay, temperature, sampled moves, hot capacity, restore queue.\n"
       "Example (crontab): */5 * * * * aether maintain /var/lib/mem --format json >> /var/log/aether.jsonl");
-  return [a]() -> int {
-    auto store = OpenStore(a->store, AccessMode::kWrite);
+  return [a](const StoreOpener& opener) -> int {
+    auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     auto r = (*store)->Maintain(a->m);
     if (!r.ok()) return Fail(r.status());
@@ -163,7 +163,7 @@ std::function<int()> SetupMaintain(CLI::App* app) {
   };
 }
 
-std::function<int()> SetupConfig(CLI::App* app) {
+Runner SetupConfig(CLI::App* app) {
   struct Args {
     StoreArgs store;
     std::string action;
@@ -182,9 +182,9 @@ std::function<int()> SetupConfig(CLI::App* app) {
   app->footer(
       "Examples: aether config ./mem get\n          aether config ./mem set sample_rate 0.2\n"
       "          aether config ./mem preset conservative");
-  return [a]() -> int {
+  return [a](const StoreOpener& opener) -> int {
     bool write = a->action != "get";
-    auto store = OpenStore(a->store, write ? AccessMode::kWrite : AccessMode::kRead);
+    auto store = write ? opener.Open(a->store) : opener.OpenToRead(a->store);
     if (!store.ok()) return Fail(store.status());
     if (a->action == "set") {
       if (a->key.empty() || a->value.empty()) return Fail(Status::InvalidArgument("usage: config STORE set KEY VALUE"));
@@ -221,7 +221,7 @@ std::function<int()> SetupConfig(CLI::App* app) {
   };
 }
 
-std::function<int()> SetupHistory(CLI::App* app) {
+Runner SetupHistory(CLI::App* app) {
   struct Args {
     StoreArgs store;
     std::string id;
@@ -236,8 +236,8 @@ std::function<int()> SetupHistory(CLI::App* app) {
   app->footer(
       "Moves, feedback, deletes (tombstones), config changes and maintain ticks.\n"
       "Example: aether history ./mem m42");
-  return [a]() -> int {
-    auto store = OpenStore(a->store, AccessMode::kRead);
+  return [a](const StoreOpener& opener) -> int {
+    auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     auto h = (*store)->History(a->id, a->since);
     if (!h.ok()) return Fail(h.status());

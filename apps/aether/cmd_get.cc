@@ -6,7 +6,7 @@
 
 namespace aether::cli {
 
-std::function<int()> SetupGet(CLI::App* app) {
+Runner SetupGet(CLI::App* app) {
   struct Args {
     StoreArgs store;
     std::vector<std::string> ids;
@@ -17,8 +17,8 @@ std::function<int()> SetupGet(CLI::App* app) {
   app->add_option("ids", a->ids, "Memory ids")->required();
   AddFormatOption(app, &a->format, "jsonl");  // table leaves the vector out
   app->footer("Example: aether get ./mem m1 m2 | jq .payload");
-  return [a]() -> int {
-    auto store = OpenStore(a->store, AccessMode::kRead);
+  return [a](const StoreOpener& opener) -> int {
+    auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     auto records = (*store)->Get(a->ids);
     if (!records.ok()) return Fail(records.status());

@@ -56,12 +56,12 @@ struct ParsedLine;
 class Ingester {
  public:
   // parallel: parse on a second thread (the input must be a regular file).
-  Ingester(const Args& a, LineReader* reader, bool parallel)
-      : a_(a), reader_(reader), parallel_(parallel), progress_("ingest", a.progress) {
+  Ingester(const Args& a, const StoreOpener& opener, LineReader* reader, bool parallel)
+      : a_(a), opener_(opener), reader_(reader), parallel_(parallel), progress_("ingest", a.progress) {
     SetPolicy();
   }
-  Ingester(const Args& a, VectorFileReader* vectors, IdFileReader* ids)
-      : a_(a), vectors_(vectors), ids_(ids), progress_("ingest", a.progress) {
+  Ingester(const Args& a, const StoreOpener& opener, VectorFileReader* vectors, IdFileReader* ids)
+      : a_(a), opener_(opener), vectors_(vectors), ids_(ids), progress_("ingest", a.progress) {
     SetPolicy();
   }
   int Run();
@@ -89,6 +89,7 @@ class Ingester {
   int Finish(const Status& stop);
 
   const Args& a_;
+  const StoreOpener& opener_;
   LineReader* reader_ = nullptr;
   bool parallel_ = false;
   VectorFileReader* vectors_ = nullptr;
@@ -116,7 +117,7 @@ Status Ingester::OpenOrCreate(uint32_t first_dim) {
     Warn(fmt::format("created store {} (dim {}, metric {}, hot capacity {})", a_.store.store, c.dim, a_.metric,
                      c.hot_capacity));
   }
-  AETHER_ASSIGN_OR_RETURN(store_, OpenStore(a_.store, AccessMode::kWrite));
+  AETHER_ASSIGN_OR_RETURN(store_, opener_.Open(a_.store));
   config_ = store_->config();
   // Readers go on while this process waits for its input (a slow pipe).
   return store_->YieldToReaders();
@@ -486,7 +487,7 @@ int Ingester::Finish(const Status& stop) {
 
 }  // namespace
 
-std::function<int()> SetupIngest(CLI::App* app) {
+Runner SetupIngest(CLI::App* app) {
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("input", a->input, "JSONL, .npy or .fvecs file, or - for standard input")->default_str("-");
@@ -520,7 +521,7 @@ std::function<int()> SetupIngest(CLI::App* app) {
   app->footer(
       "Example: aether ingest ./mem memories.jsonl --batch 5000 --on-duplicate skip\n"
       "Record: {\"id\": \"m1\", \"vector\": [0.1, 0.2], \"payload\": {...}, \"importance\": 0.5}");
-  return [a, prefix_opt]() -> int {
+  return [a, prefix_opt](const StoreOpener& opener) -> int {
     auto ends_with = [&](const char* suffix) {
       std::string f = a->input, x = suffix;
       return f.size() >= x.size() && f.compare(f.size() - x.size(), x.size(), x) == 0;
@@ -549,12 +550,12 @@ std::function<int()> SetupIngest(CLI::App* app) {
         if (Status s = id_input.Open(a->ids, "ids file"); !s.ok()) return Fail(s);
         ids.emplace(id_input.stream(), id_input.name());
       }
-      Ingester ingester(*a, &vectors, ids ? &*ids : nullptr);
+      Ingester ingester(*a, opener, &vectors, ids ? &*ids : nullptr);
       return ingester.RunBinary();
     }
     // --skip-invalid skips a too-long line if it ends within the limit again.
     LineReader reader(input.stream(), input.name(), a->max_line_bytes, a->skip_invalid ? a->max_line_bytes : 0);
-    Ingester ingester(*a, &reader, input.IsRegularFile());
+    Ingester ingester(*a, opener, &reader, input.IsRegularFile());
     return ingester.Run();
   };
 }

@@ -6,7 +6,7 @@
 
 namespace aether::cli {
 
-std::function<int()> SetupInit(CLI::App* app) {
+Runner SetupInit(CLI::App* app) {
   struct Args {
     std::string store;
     uint32_t dim = 0;
@@ -28,7 +28,7 @@ std::function<int()> SetupInit(CLI::App* app) {
       ->check(CLI::IsMember({"zstd-shuffle", "zstd", "float16", "sq8"}))
       ->default_str(ColdCodecName(StoreConfig().codec));
   app->footer("Example: aether init ./mem --dim 768 --metric cosine --hot-capacity 100000");
-  return [a]() -> int {
+  return [a](const StoreOpener&) -> int {
     StoreConfig config;
     config.dim = a->dim;
     ParseMetric(a->metric, &config.metric);

@@ -83,12 +83,12 @@ Status ReadIdsFrom(const std::string& path, std::vector<std::string>* ids) {
   return reader.status();
 }
 
-int RunMove(Args& a, bool descend) {
+int RunMove(Args& a, const StoreOpener& opener, bool descend) {
   if (!a.ids_from.empty()) {
     Status read = ReadIdsFrom(a.ids_from, &a.move.ids);
     if (!read.ok()) return Fail(read);
   }
-  auto store = OpenStore(a.store, AccessMode::kWrite);
+  auto store = opener.Open(a.store);
   if (!store.ok()) return Fail(store.status());
   if (a.enqueue) {
     auto r = (*store)->Enqueue(a.move.ids, a.priority);
@@ -126,7 +126,7 @@ void AddCommon(CLI::App* app, Args* a) {
 
 }  // namespace
 
-std::function<int()> SetupDescend(CLI::App* app) {
+Runner SetupDescend(CLI::App* app) {
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("ids", a->move.ids, "Memory ids to move to the cold tier");
@@ -134,14 +134,14 @@ std::function<int()> SetupDescend(CLI::App* app) {
   app->add_flag("--policy", a->move.policy, "Descend the lowest eviction scores until the hot tier fits its capacity");
   AddCommon(app, a.get());
   app->footer("Examples: aether descend ./mem m1 m2\n          aether descend ./mem --policy --dry-run");
-  return [a]() -> int {
+  return [a](const StoreOpener& opener) -> int {
     int modes = (!a->move.ids.empty() || !a->ids_from.empty()) + a->move.all + a->move.policy;
     if (modes != 1) return Fail(Status::InvalidArgument("give ids, --all or --policy (exactly one)"));
-    return RunMove(*a, true);
+    return RunMove(*a, opener, true);
   };
 }
 
-std::function<int()> SetupAscend(CLI::App* app) {
+Runner SetupAscend(CLI::App* app) {
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("ids", a->move.ids, "Memory ids to move to the hot tier");
@@ -151,11 +151,11 @@ std::function<int()> SetupAscend(CLI::App* app) {
   app->add_option("--priority", a->priority, "Priority for --enqueue (higher first)")->default_val(1.0);
   AddCommon(app, a.get());
   app->footer("Examples: aether ascend ./mem m1 --evict\n          aether ascend ./mem --queued --limit 1000");
-  return [a]() -> int {
+  return [a](const StoreOpener& opener) -> int {
     if ((a->move.ids.empty() && a->ids_from.empty()) == !a->move.queued)
       return Fail(Status::InvalidArgument("give ids or --queued (exactly one)"));
     if (a->enqueue && a->move.queued) return Fail(Status::InvalidArgument("--enqueue takes ids, not --queued"));
-    return RunMove(*a, false);
+    return RunMove(*a, opener, false);
   };
 }
 

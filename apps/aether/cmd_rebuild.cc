@@ -10,7 +10,7 @@
 
 namespace aether::cli {
 
-std::function<int()> SetupRebuild(CLI::App* app) {
+Runner SetupRebuild(CLI::App* app) {
   struct Args {
     StoreArgs store;
     RebuildOptions r;
@@ -29,8 +29,8 @@ std::function<int()> SetupRebuild(CLI::App* app) {
   AddFormatOption(app, &a->format, "table");
   AddProgressOptions(app, &a->progress);
   app->footer("Example: aether rebuild-index ./mem --seed 7   # searches keep running meanwhile");
-  return [a]() -> int {
-    auto store = OpenStore(a->store, AccessMode::kWrite);
+  return [a](const StoreOpener& opener) -> int {
+    auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     Progress progress("rebuild-index", a->progress);
     RebuildOptions r = a->r;

@@ -7,7 +7,7 @@
 
 namespace aether::cli {
 
-std::function<int()> SetupRecover(CLI::App* app) {
+Runner SetupRecover(CLI::App* app) {
   struct Args {
     StoreArgs store;
     std::string format;
@@ -20,8 +20,8 @@ std::function<int()> SetupRecover(CLI::App* app) {
                 "Drop journal rows that fail their checksum or contradict the committed state, after cutting "
                 "every file back to its committed length (the store returns to its last committed state)");
   app->footer("Example: aether recover ./mem --format json");
-  return [a]() -> int {
-    auto store = OpenStore(a->store, AccessMode::kWrite, a->discard_damaged);
+  return [a](const StoreOpener& opener) -> int {
+    auto store = opener.Open(a->store, a->discard_damaged);
     if (!store.ok()) return Fail(store.status());
     const auto& actions = (*store)->replayed();
     nlohmann::json rows = nlohmann::json::array();

@@ -105,10 +105,10 @@ Status RecordingHint(const Status& s) {
                        " (use --no-touch for a read-only search): " + s.message().substr(prefix.size()));
 }
 
-int Run(const Args& a) {
+int Run(const Args& a, const StoreOpener& opener) {
   if (a.vector.empty() == a.queries.empty())
     return Fail(Status::InvalidArgument("give exactly one of --vector or --queries"));
-  auto store = OpenStore(a.store, AccessMode::kRead);
+  auto store = opener.Open(a.store);
   if (!store.ok()) return Fail(store.status());
   std::vector<std::string> names;
   std::vector<std::vector<float>> vectors;
@@ -137,7 +137,7 @@ int Run(const Args& a) {
 
 }  // namespace
 
-std::function<int()> SetupSearch(CLI::App* app) {
+Runner SetupSearch(CLI::App* app) {
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("--vector", a->vector, "One query as a JSON array, e.g. '[0.1, 0.2]'");
@@ -161,7 +161,7 @@ std::function<int()> SetupSearch(CLI::App* app) {
   app->get_option("--format")
       ->description("Output format: table (default on a TTY), json or jsonl (default otherwise)");
   app->footer("Example: aether search ./mem --vector '[0.1, 0.2, 0.3]' -k 5 --with-payload");
-  return [a] { return Run(*a); };
+  return [a](const StoreOpener& opener) { return Run(*a, opener); };
 }
 
 }  // namespace aether::cli

@@ -66,7 +66,7 @@ std::vector<Metric> Metrics(const StoreStats& s) {
 
 }  // namespace
 
-std::function<int()> SetupStats(CLI::App* app) {
+Runner SetupStats(CLI::App* app) {
   struct Args {
     StoreArgs store;
     std::string format = "table";
@@ -82,8 +82,8 @@ std::function<int()> SetupStats(CLI::App* app) {
   app->add_option("--output", a->output,
                   "Write to FILE atomically (temp file + rename), e.g. a node_exporter textfile");
   app->footer("Example: aether stats ./mem --format prometheus > /var/lib/node_exporter/aether.prom");
-  return [a]() -> int {
-    auto store = OpenStore(a->store, AccessMode::kRead);
+  return [a](const StoreOpener& opener) -> int {
+    auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     auto stats = (*store)->Stats();
     if (!stats.ok()) return Fail(stats.status());

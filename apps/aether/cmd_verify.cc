@@ -9,7 +9,7 @@
 
 namespace aether::cli {
 
-std::function<int()> SetupVerify(CLI::App* app) {
+Runner SetupVerify(CLI::App* app) {
   struct Args {
     StoreArgs store;
     std::string format;
@@ -20,8 +20,8 @@ std::function<int()> SetupVerify(CLI::App* app) {
   AddFormatOption(app, &a->format, "table");
   AddProgressOptions(app, &a->progress);
   app->footer("Example: aether verify ./mem || echo 'store has problems'");
-  return [a]() -> int {
-    auto store = OpenStore(a->store, AccessMode::kRead);
+  return [a](const StoreOpener& opener) -> int {
+    auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     Progress progress("verify (bytes)", a->progress);
     auto rep = (*store)->Verify([&](uint64_t done, uint64_t total) { progress.Update(done, total); });
@@ -49,11 +49,11 @@ std::function<int()> SetupVerify(CLI::App* app) {
   };
 }
 
-std::function<int()> SetupFaultPoints(CLI::App* app) {
+Runner SetupFaultPoints(CLI::App* app) {
   auto format = std::make_shared<std::string>();
   AddFormatOption(app, format.get(), "table");
   app->footer("Example: AETHER_FAULT=descend.after_sync aether descend ./mem --all  # dies there");
-  return [format]() -> int {
+  return [format](const StoreOpener&) -> int {
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& p : ListFaultPoints()) rows.push_back({{"name", p}});
     if (*format == "table")

@@ -3,8 +3,9 @@
 //      can land on them;
 //   2. build the CLI from the one table of subcommands below;
 //   3. parse (usage errors exit 64, unknown commands suggest the closest);
-//   4. run the chosen subcommand; it opens the store through Store::Open
-//      (lock, replay) and maps its Status to an exit code.
+//   4. run the chosen subcommand with a StoreOpener for the access its row
+//      names (the only way it can open the store: lock, replay); it maps
+//      its Status to an exit code.
 #include <fmt/format.h>
 
 #include <cstring>
@@ -19,7 +20,7 @@ using namespace aether::cli;
 namespace {
 
 const Command kCommands[] = {
-    {"init", "Create an empty store", Access::kWrite, SetupInit},
+    {"init", "Create an empty store", Access::kCreate, SetupInit},
     {"ingest", "Add memories from JSONL (file or -)", Access::kWrite, SetupIngest},
     {"search", "Top-k nearest memories over both tiers", Access::kRead, SetupSearch},
     {"get", "Print memories by id as JSONL", Access::kRead, SetupGet},
@@ -40,9 +41,9 @@ const Command kCommands[] = {
 
 // Runs a command; an exception that escapes it is a bug, reported as one
 // (exit 70) rather than an abort. Out of memory says so.
-int RunGuarded(const std::function<int()>& run) {
+int RunGuarded(const Runner& run, Access access) {
   try {
-    return run();
+    return run(StoreOpener(access));
   } catch (const std::bad_alloc&) {
     fmt::print(stderr, "aether: error: out of memory\n");
   } catch (const std::exception& e) {
@@ -79,10 +80,15 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], "--store") == 0 || std::strncmp(argv[i], "--store=", 8) == 0) g_store_option = true;
   std::vector<std::string> names;
-  std::vector<std::pair<CLI::App*, std::function<int()>>> runners;
+  struct Parsed {
+    CLI::App* app;
+    Runner run;
+    Access access;
+  };
+  std::vector<Parsed> runners;
   for (const Command& c : kCommands) {
     CLI::App* sub = app.add_subcommand(c.name, c.summary);
-    runners.emplace_back(sub, c.setup(sub));
+    runners.push_back({sub, c.setup(sub), c.access});
     names.push_back(c.name);
   }
 
@@ -109,12 +115,12 @@ int main(int argc, char** argv) {
     if (dynamic_cast<const CLI::ExtrasError*>(&e) && StoreFromEnvironment() && !g_store_option)
       hint = " (AETHER_STORE is set, so the store is not given as an argument)";
     std::string command;
-    for (auto& [sub, run] : runners)
-      if (sub->parsed()) command = " " + sub->get_name();
+    for (const Parsed& r : runners)
+      if (r.app->parsed()) command = " " + r.app->get_name();
     fmt::print(stderr, "aether: error: {}{}; see 'aether{} --help'\n", e.what(), hint, command);
     return kExitUsage;
   }
-  for (auto& [sub, run] : runners)
-    if (sub->parsed()) return RunGuarded(run);
+  for (const Parsed& r : runners)
+    if (r.app->parsed()) return RunGuarded(r.run, r.access);
   return kExitUsage;
 }
