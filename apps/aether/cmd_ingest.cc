@@ -99,8 +99,7 @@ class Ingester {
   StoreConfig config_;
   std::vector<Record> batch_;
   std::vector<uint64_t> batch_pos_;  // each record's line (JSONL, ids file) or vector number
-  std::unordered_map<std::string, size_t> batch_ids_;
-  Status flush_stop_;  // a duplicate of a stored id stopped the run at flush
+  Status flush_stop_;                // a duplicate of a stored id stopped the run at flush
   Totals t_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   Progress progress_;
@@ -123,53 +122,41 @@ Status Ingester::OpenOrCreate(uint32_t first_dim) {
   return store_->YieldToReaders();
 }
 
-// Commits the batch. Ids already in the store are found here, for the whole
-// batch in one read transaction, and handled by the duplicate policy; under
-// "error" the records before the first such id are committed, then the run
-// stops at its line (or skips it with --skip-invalid): that stop is left in
-// flush_stop_, already located; the returned Status is for store errors.
+// Commits the batch; the library applies the duplicate policy (ids already
+// stored, or repeated in the input). --on-duplicate error makes a duplicate
+// a bad line: the records before it are committed and the run stops at its
+// line (DuplicatePolicy::kStop), or with --skip-invalid it is reported and
+// skipped (kSkip). A stop is left in flush_stop_, already located; the
+// returned Status is for store errors.
 Status Ingester::Flush() {
   if (batch_.empty()) return Status::Ok();
-  std::vector<std::string> ids;
-  ids.reserve(batch_.size());
-  for (const Record& r : batch_) ids.push_back(r.id);
-  AETHER_ASSIGN_OR_RETURN(std::vector<bool> exists, store_->ContainsEach(ids));
+  const bool dup_is_bad = policy_ == DuplicatePolicy::kError;
+  const DuplicatePolicy policy = !dup_is_bad       ? policy_
+                                 : a_.skip_invalid ? DuplicatePolicy::kSkip
+                                                   : DuplicatePolicy::kStop;
+  AETHER_ASSIGN_OR_RETURN(IngestBatchResult r, store_->IngestBatch(batch_, policy));
+  auto duplicate = [&](size_t i) {
+    return Status::BadInput(fmt::format("{}: duplicate id '{}' (already ingested; see --on-duplicate skip|replace)",
+                                        Where(batch_pos_[i]), batch_[i].id));
+  };
   Status stop;
-  size_t keep = 0;
-  for (size_t i = 0; i < batch_.size(); ++i) {
-    if (exists[i]) {
-      if (policy_ == DuplicatePolicy::kSkip) {
-        ++t_.skipped;
-        continue;
-      }
-      if (policy_ == DuplicatePolicy::kError) {
-        Status dup =
-            Status::BadInput(fmt::format("{}: duplicate id '{}' (already ingested; see --on-duplicate "
-                                         "skip|replace)",
-                                         Where(batch_pos_[i]), batch_[i].id));
-        if (!Reject(dup, &stop)) {
-          // The run ends at this record: count the input up to it, as if it
-          // had stopped when reading it.
-          t_.lines = reader_ || ids_ ? batch_pos_[i] : batch_pos_[i] + 1;
-          break;
-        }
-        continue;
-      }
-      ++t_.replaced;
+  if (dup_is_bad) {
+    for (size_t i : r.skipped_at) Reject(duplicate(i), &stop);  // --skip-invalid: each reported, skipped
+    if (r.stopped_at < batch_.size()) {
+      stop = duplicate(r.stopped_at);
+      // The run ends at this record: count the input up to it, as if it
+      // had stopped when reading it.
+      t_.lines = reader_ || ids_ ? batch_pos_[r.stopped_at] : batch_pos_[r.stopped_at] + 1;
     }
-    if (keep != i) batch_[keep] = std::move(batch_[i]);
-    ++keep;
+  } else {
+    t_.skipped += r.skipped;
   }
-  batch_.resize(keep);
-  if (!batch_.empty()) {
-    AETHER_ASSIGN_OR_RETURN(IngestBatchResult r, store_->IngestBatch(batch_, policy_));
-    t_.hot += r.hot;
-    t_.cold += r.cold;
-    t_.ingested += r.hot + r.cold;
-  }
+  t_.replaced += r.replaced;
+  t_.hot += r.hot;
+  t_.cold += r.cold;
+  t_.ingested += r.hot + r.cold;
   batch_.clear();
   batch_pos_.clear();
-  batch_ids_.clear();
   progress_.Update(t_.ingested, 0);
   if (!stop.ok()) {
     flush_stop_ = stop;
@@ -188,22 +175,9 @@ bool Ingester::Reject(const Status& located, Status* stop) {
   return false;
 }
 
-// Takes one valid record; duplicates within the batch are resolved here,
-// duplicates of stored memories when the batch is flushed.
+// Takes one valid record; duplicates (within the input or of stored
+// memories) are the library's to resolve when the batch is flushed.
 Status Ingester::Accept(Record rec, uint64_t pos) {
-  auto in_batch = batch_ids_.find(rec.id);
-  if (in_batch != batch_ids_.end()) {
-    if (policy_ == DuplicatePolicy::kError)
-      return Status::BadInput("duplicate id '" + rec.id + "' (already ingested; see --on-duplicate skip|replace)");
-    if (policy_ == DuplicatePolicy::kSkip) {
-      ++t_.skipped;
-      return Status::Ok();
-    }
-    ++t_.replaced;
-    batch_[in_batch->second] = std::move(rec);
-    return Status::Ok();
-  }
-  batch_ids_[rec.id] = batch_.size();
   batch_.push_back(std::move(rec));
   batch_pos_.push_back(pos);
   if (batch_.size() >= a_.batch) return Flush();

@@ -42,18 +42,20 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   if (access_ != AccessMode::kWrite) return Status::Internal("ingest on a store opened read-only");
   AETHER_RETURN_IF_ERROR(EnsureExclusive());  // after YieldToReaders
   IngestBatchResult result;
+  result.stopped_at = batch.size();
 
   // Resolve duplicates against the store and within the batch.
   std::vector<Planned> plan;
   std::unordered_map<std::string, size_t> in_batch;
   // Against the store: all lookups in one read transaction.
   AETHER_RETURN_IF_ERROR(InReadTransaction(db_.get(), [&]() -> Status {
-    for (const Record& r : batch) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const Record& r = batch[i];
       if (r.vector.size() != config_.dim)
         return Status::InvalidArgument(
             fmt::format("record '{}' has dimension {}, store has {}", r.id, r.vector.size(), config_.dim));
       if (std::string why = VectorProblem(r.vector.data(), r.vector.size(), config_.metric,
-                                          [](size_t i) { return fmt::format("vector[{}]", i); });
+                                          [](size_t d) { return fmt::format("vector[{}]", d); });
           !why.empty())
         return Status::InvalidArgument(fmt::format("record '{}': {}", r.id, why));
       if (r.id.empty() || r.id.size() > kMaxIdBytes)
@@ -65,8 +67,13 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
             fmt::format("record '{}': payload is not valid JSON (nested at most {} deep)", r.id, kMaxJsonDepth - 1));
       if (auto it = in_batch.find(r.id); it != in_batch.end()) {
         if (policy == DuplicatePolicy::kError) return Status::BadInput("duplicate id '" + r.id + "' within the input");
+        if (policy == DuplicatePolicy::kStop) {
+          result.stopped_at = i;
+          return Status::Ok();
+        }
         if (policy == DuplicatePolicy::kSkip) {
           ++result.skipped;
+          result.skipped_at.push_back(i);
         } else {
           plan[it->second].record = &r;
           ++result.replaced;
@@ -78,8 +85,13 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
       if (existing) {
         if (policy == DuplicatePolicy::kError)
           return Status::BadInput("duplicate id '" + r.id + "': already in the store");
+        if (policy == DuplicatePolicy::kStop) {
+          result.stopped_at = i;
+          return Status::Ok();
+        }
         if (policy == DuplicatePolicy::kSkip) {
           ++result.skipped;
+          result.skipped_at.push_back(i);
           continue;
         }
         p.replaces_row_id = existing->row_id;

@@ -79,13 +79,23 @@ struct Record {
   double importance = 0.5;
 };
 
-enum class DuplicatePolicy { kError, kSkip, kReplace };
+// What IngestBatch does with a duplicate: a record whose id is already
+// stored, or is that of an earlier record of the same batch.
+enum class DuplicatePolicy {
+  kError,    // refuse the whole batch (kBadInput naming the id); nothing is written
+  kSkip,     // skip it (IngestBatchResult::skipped_at); the first record with the id stays
+  kReplace,  // it replaces the stored memory (or the earlier record, in that one's place)
+  kStop,     // write the records before the first duplicate and stop there
+             // (IngestBatchResult::stopped_at); nothing from it on is written
+};
 
 struct IngestBatchResult {
-  uint64_t hot = 0;       // new memories placed in the hot tier
-  uint64_t cold = 0;      // new memories placed in the cold tier
-  uint64_t skipped = 0;   // duplicates skipped (DuplicatePolicy::kSkip)
-  uint64_t replaced = 0;  // duplicates replaced (DuplicatePolicy::kReplace)
+  uint64_t hot = 0;                // new memories placed in the hot tier
+  uint64_t cold = 0;               // new memories placed in the cold tier
+  uint64_t skipped = 0;            // duplicates skipped (kSkip)
+  uint64_t replaced = 0;           // duplicates replaced (kReplace)
+  std::vector<size_t> skipped_at;  // kSkip: the batch index of each duplicate skipped, in order
+  size_t stopped_at = 0;           // kStop: the first duplicate's batch index (batch size: none)
 };
 
 enum class TierFilter { kAll, kHot, kCold };
