@@ -41,7 +41,7 @@ Status StoreImpl::Audit(const std::string& kind, const std::optional<std::string
 }
 
 Status StoreImpl::SetParams(const std::map<std::string, double>& values, const std::string& why) {
-  if (access_ != AccessMode::kWrite) return Status::Internal("config set on a store opened read-only");
+  if (!lock_->writer()) return Status::Internal("config set on a store opened read-only");
   AETHER_ASSIGN_OR_RETURN(auto current, GetParams());
   auto next = current;
   for (const auto& [key, value] : values) {
@@ -79,7 +79,7 @@ Status StoreImpl::ApplyPreset(const std::string& name) {
 }
 
 Result<std::vector<std::string>> StoreImpl::Feedback(const std::vector<FeedbackItem>& items) {
-  if (access_ != AccessMode::kWrite) return Status::Internal("feedback on a store opened read-only");
+  if (!lock_->writer()) return Status::Internal("feedback on a store opened read-only");
   std::vector<std::string> missing;
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
     missing.clear();
@@ -106,7 +106,7 @@ Result<std::vector<std::string>> StoreImpl::Feedback(const std::vector<FeedbackI
 }
 
 Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
-  if (access_ != AccessMode::kWrite) return Status::Internal("maintain on a store opened read-only");
+  if (!lock_->writer()) return Status::Internal("maintain on a store opened read-only");
   MaintainReport rep;
   AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
   const int64_t now = env_->NowMs();

@@ -39,71 +39,6 @@ struct ColdSet {
 
 }  // namespace
 
-uint32_t DefaultPartitions(uint64_t n) {
-  if (n == 0) return 0;
-  uint64_t k = uint64_t(std::llround(4.0 * std::sqrt(double(n))));
-  return uint32_t(std::clamp<uint64_t>(k, 1, n));
-}
-
-uint32_t DefaultNprobe(uint32_t k) {
-  // Measured (README "Index tuning"): recall@10 >= 0.95 on clustered data.
-  if (k == 0) return 0;
-  return std::min<uint32_t>(k, std::max<uint32_t>(8, (k + 9) / 10));
-}
-
-Result<const IndexView*> StoreImpl::CurrentIndex() {
-  AETHER_ASSIGN_OR_RETURN(double g, tables_->config.Number("index_generation", 0));
-  if (g <= 0) return static_cast<const IndexView*>(nullptr);
-  if (index_ && index_->generation == int64_t(g)) return &*index_;
-  IndexView v;
-  v.generation = int64_t(g);
-  AETHER_ASSIGN_OR_RETURN(
-      Centroids c,
-      CentroidsFile::Read(env_, Path(std::string(layout::kIndexDir) + "/" + layout::CentroidsName(v.generation)),
-                          config_.dim));
-  v.k = c.k;
-  v.centroids = std::move(c.data);
-  v.shard_of_partition.assign(v.k, 0);
-  AETHER_ASSIGN_OR_RETURN(auto partitions, tables_->shards.Partitions(v.generation));
-  for (const auto& [shard_id, partition] : partitions) {
-    if (partition < 0 || uint64_t(partition) >= v.k)
-      return Status::Corruption(
-          fmt::format("{}: shard {} has partition {} outside 0..{}", db_->path(), shard_id, partition, v.k - 1));
-    v.shard_of_partition[size_t(partition)] = shard_id;
-  }
-  for (uint32_t p = 0; p < v.k; ++p)
-    if (v.shard_of_partition[p] == 0)
-      return Status::Corruption(
-          fmt::format("{}: partition {} of generation {} has no shard", db_->path(), p, v.generation));
-  index_ = std::move(v);
-  return &*index_;
-}
-
-std::vector<uint32_t> StoreImpl::Probe(const IndexView& index, const float* query, uint32_t nprobe) const {
-  return NearestCentroids(query, config_.dim, index.centroids.data(), index.k, nprobe, config_.metric);
-}
-
-Result<std::map<int64_t, std::vector<size_t>>> StoreImpl::GroupByPartition(const std::vector<const float*>& vectors) {
-  std::map<int64_t, std::vector<size_t>> groups;
-  AETHER_ASSIGN_OR_RETURN(const IndexView* index, CurrentIndex());
-  if (index && config_.metric == Metric::kL2 && vectors.size() >= 64) {
-    // A large batch under L2: the blocked, multi-threaded assignment of the
-    // K-Means (the same nearest centroid as Probe's).
-    std::vector<float> packed(vectors.size() * config_.dim);
-    for (size_t i = 0; i < vectors.size(); ++i) std::copy_n(vectors[i], config_.dim, packed.data() + i * config_.dim);
-    std::vector<uint32_t> labels(vectors.size());
-    AssignNearest(packed.data(), vectors.size(), config_.dim, index->centroids.data(), index->k, 0, labels.data());
-    for (size_t i = 0; i < vectors.size(); ++i) groups[index->shard_of_partition[labels[i]]].push_back(i);
-    return groups;
-  }
-  for (size_t i = 0; i < vectors.size(); ++i) {
-    int64_t shard = layout::kStagingShardId;
-    if (index) shard = index->shard_of_partition[Probe(*index, vectors[i], 1)[0]];
-    groups[shard].push_back(i);
-  }
-  return groups;
-}
-
 // Every live cold record, read once from the shards.
 static Status CollectCold(StoreImpl* s, ColdSet* out) {
   std::map<int64_t, Place> where;
@@ -217,7 +152,7 @@ static Status BuildGeneration(StoreImpl* s, const Migration& m, const ColdSet& c
 }
 
 Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
-  if (access_ != AccessMode::kWrite) return Status::Internal("rebuild on a store opened read-only");
+  if (!lock_->writer()) return Status::Internal("rebuild on a store opened read-only");
   RebuildReport rep;
   ColdSet cold;
   if (o.progress) o.progress("read", 0, 0);
@@ -229,7 +164,7 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
     return rep;
   }
   uint32_t k = o.partitions ? o.partitions : DefaultPartitions(rep.cold_memories);
-  AETHER_ASSIGN_OR_RETURN(const IndexView* current, CurrentIndex());
+  AETHER_ASSIGN_OR_RETURN(const IndexView* current, index_->Current());
   std::vector<float> kept;  // keep_centroids: the current index's, reused as they are
   if (o.keep_centroids && current) {
     kept = current->centroids;
@@ -245,11 +180,11 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   if (!kept.empty()) rep.iterations = 0;
   if (o.dry_run) return rep;
 
-  AETHER_ASSIGN_OR_RETURN(double cur, tables_->config.Number("index_generation", 0));
+  AETHER_ASSIGN_OR_RETURN(int64_t cur, tables_->config.IndexGeneration());
   AETHER_ASSIGN_OR_RETURN(int64_t max_gen, tables_->generations.Highest());
   Migration m;
   m.kind = "rebuild";
-  m.old_generation = int64_t(cur);
+  m.old_generation = cur;
   m.partitions = k;
   // A number no committed generation has used and no entry in cold/ or
   // index/ has taken (what an earlier, discarded rebuild left stays there).
@@ -266,13 +201,13 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   AETHER_FAULT_POINT("rebuild.after_intent");
   // The long phase runs under a shared store lock: searches go on; other
   // writers are kept out by the writer lock this process still holds.
-  AETHER_RETURN_IF_ERROR(SetLockMode(LockMode::kShared));
+  AETHER_RETURN_IF_ERROR(lock_->SetMode(LockMode::kShared));
 
   Status built = BuildGeneration(this, m, cold, k, kept, o, &rep);
   // Back to exclusive for the switch (or for the rollback of a failure).
   // Readers may hold the lock a moment; after the long phase, wait for them
   // rather than fail.
-  AETHER_RETURN_IF_ERROR(SetLockMode(LockMode::kExclusive, std::max(wait_seconds_, 600.0)));
+  AETHER_RETURN_IF_ERROR(lock_->SetMode(LockMode::kExclusive, std::max(lock_->wait_seconds(), 600.0)));
   if (!built.ok()) {
     Status undo = ReplayJournal();
     (void)undo;
@@ -311,7 +246,7 @@ Status StoreImpl::CommitRebuild(const Migration& m) {
       return Status::Ok();
     }));
   }
-  index_.reset();
+  index_->Invalidate();
   return InTransaction(db_.get(), [&]() -> Status {
     uint64_t moved = 0;
     for (uint32_t p = 0; p < c.k; ++p) {
@@ -334,7 +269,7 @@ Status StoreImpl::CommitRebuild(const Migration& m) {
     AETHER_RETURN_IF_ERROR(tables_->generations.Retire(m.old_generation));
     AETHER_RETURN_IF_ERROR(tables_->generations.Activate(
         m.generation, m.created_ms, c.k, std::string(layout::kIndexDir) + "/" + layout::CentroidsName(m.generation)));
-    AETHER_RETURN_IF_ERROR(tables_->config.Set("index_generation", std::to_string(m.generation)));
+    AETHER_RETURN_IF_ERROR(tables_->config.SetIndexGeneration(m.generation));
     AETHER_RETURN_IF_ERROR(tables_->config.Set("last_rebuild_ms", std::to_string(env_->NowMs())));
     return Journal(db_.get()).SetState(m, MigrationState::kCommitted);
   });
@@ -413,8 +348,7 @@ Status StoreImpl::ReplayRebuild(const Migration& m, ReplayAction* action) {
 // state uses: the current one, or any with registered shards.
 Status StoreImpl::CheckRebuildReplayable(const Migration& m) {
   auto refuse = [&](const std::string& why) { return Status::Corruption(Describe(m) + ": " + why); };
-  AETHER_ASSIGN_OR_RETURN(double cur, tables_->config.Number("index_generation", 0));
-  const int64_t current = int64_t(cur);
+  AETHER_ASSIGN_OR_RETURN(const int64_t current, tables_->config.IndexGeneration());
   auto in_use = [&](int64_t g) -> Result<bool> {
     if (g == current) return true;
     AETHER_ASSIGN_OR_RETURN(uint64_t n, tables_->shards.CountInGeneration(g));
@@ -460,7 +394,7 @@ std::vector<std::string> StoreImpl::UnregisteredGenerations() {
 
 Result<RecallReport> StoreImpl::RecallCheck(uint64_t queries, uint64_t seed) {
   RecallReport rep;
-  AETHER_ASSIGN_OR_RETURN(const IndexView* index, CurrentIndex());
+  AETHER_ASSIGN_OR_RETURN(const IndexView* index, index_->Current());
   rep.nprobe = index ? DefaultNprobe(index->k) : 0;
   AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> rows, tables_->memories.ColdRowIds());
   std::mt19937_64 rng(seed);

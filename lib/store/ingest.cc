@@ -39,7 +39,7 @@ Result<std::vector<bool>> StoreImpl::ContainsEach(const std::vector<std::string>
 }
 
 Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy) {
-  if (access_ != AccessMode::kWrite) return Status::Internal("ingest on a store opened read-only");
+  if (!lock_->writer()) return Status::Internal("ingest on a store opened read-only");
   AETHER_RETURN_IF_ERROR(EnsureExclusive());  // after YieldToReaders
   IngestBatchResult result;
   result.stopped_at = batch.size();

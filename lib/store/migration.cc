@@ -90,7 +90,7 @@ Status SyncAll(std::vector<std::unique_ptr<ShardFile>>& shards) {
 
 Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& items, const PendingWrites& w,
                                const std::function<Status()>& also_in_intent) {
-  if (access_ != AccessMode::kWrite) return Status::Internal(m->kind + " on a store opened read-only");
+  if (!lock_->writer()) return Status::Internal(m->kind + " on a store opened read-only");
   Journal journal(db_.get());
   const MigrationFaultPoints& fault = FaultPointsOf(m->kind);
   m->created_ms = m->created_ms ? m->created_ms : env_->NowMs();

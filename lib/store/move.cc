@@ -55,7 +55,7 @@ Status StoreImpl::DescendRows(const std::vector<MemoryRef>& rows, const MoveOpti
     PendingWrites w;
     // Each record goes to the nearest partition of the current index (the
     // staging shard while there is none).
-    AETHER_ASSIGN_OR_RETURN(auto groups, GroupByPartition(vectors));
+    AETHER_ASSIGN_OR_RETURN(auto groups, index_->GroupByPartition(vectors));
     for (const auto& [shard_id, which] : groups) {
       AETHER_ASSIGN_OR_RETURN(ShardInfo target, tables_->shards.Get(shard_id));
       AETHER_RETURN_IF_ERROR(BuildFrames(&items, which, vectors, target, &m, &w));
@@ -117,7 +117,7 @@ Status StoreImpl::AscendRows(const std::vector<MemoryRef>& rows, const MoveOptio
 }
 
 Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
-  if (access_ != AccessMode::kWrite) return Status::Internal("descend on a store opened read-only");
+  if (!lock_->writer()) return Status::Internal("descend on a store opened read-only");
   if (o.batch == 0) return Status::InvalidArgument("--batch must be at least 1");
   MoveReport report;
   std::vector<MemoryRef> rows;
@@ -167,7 +167,7 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
 }
 
 Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
-  if (access_ != AccessMode::kWrite) return Status::Internal("ascend on a store opened read-only");
+  if (!lock_->writer()) return Status::Internal("ascend on a store opened read-only");
   if (o.batch == 0) return Status::InvalidArgument("--batch must be at least 1");
   MoveReport report;
   std::vector<MemoryRef> rows;
@@ -292,7 +292,7 @@ Status StoreImpl::DeferQueued(const std::vector<MemoryRef>& rows, const std::str
 }
 
 Result<EnqueueReport> StoreImpl::Enqueue(const std::vector<std::string>& ids, double priority) {
-  if (access_ != AccessMode::kWrite) return Status::Internal("enqueue on a store opened read-only");
+  if (!lock_->writer()) return Status::Internal("enqueue on a store opened read-only");
   EnqueueReport report;
   int64_t now = env_->NowMs();
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {

@@ -36,7 +36,7 @@ Result<std::vector<std::optional<MemoryRecord>>> StoreImpl::Get(const std::vecto
 }
 
 Result<std::vector<std::string>> StoreImpl::Delete(const std::vector<std::string>& ids, bool purge) {
-  if (access_ != AccessMode::kWrite) return Status::Internal("delete on a store opened read-only");
+  if (!lock_->writer()) return Status::Internal("delete on a store opened read-only");
   std::vector<std::string> missing;
   const int64_t now = env_->NowMs();
   // With purge, SQLite zeroes what it frees (the row, its payload, its

@@ -26,7 +26,7 @@ Result<uint64_t> StoreImpl::PruneHistory(const PolicyParams& p) {
 }
 
 Result<ScrubReport> StoreImpl::Scrub() {
-  if (access_ != AccessMode::kWrite) return Status::Internal("scrub on a store opened read-only");
+  if (!lock_->writer()) return Status::Internal("scrub on a store opened read-only");
   ScrubReport r;
   AETHER_ASSIGN_OR_RETURN(r.db_bytes_before, env_->FileSize(Path(layout::kDbFile)));
   AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());

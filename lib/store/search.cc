@@ -153,7 +153,7 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
 // read once; shards without a live record not at all.
 Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vector<float>>& queries, uint32_t nprobe) {
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
-  AETHER_ASSIGN_OR_RETURN(const IndexView* index, CurrentIndex());
+  AETHER_ASSIGN_OR_RETURN(const IndexView* index, index_->Current());
   std::map<int64_t, std::vector<uint32_t>> plan;
   std::vector<uint32_t> all(queries.size());
   for (uint32_t q = 0; q < all.size(); ++q) all[q] = q;
@@ -162,7 +162,7 @@ Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vect
   if (index) {
     const uint32_t n = nprobe ? std::min(nprobe, index->k) : DefaultNprobe(index->k);
     for (uint32_t q = 0; q < queries.size(); ++q)
-      for (uint32_t p : Probe(*index, queries[q].data(), n)) plan[index->shard_of_partition[p]].push_back(q);
+      for (uint32_t p : index_->Probe(*index, queries[q].data(), n)) plan[index->shard_of_partition[p]].push_back(q);
   }
   std::vector<ShardScan> out;
   for (const ShardInfo& info : shards) {

@@ -46,7 +46,7 @@ Result<StoreStats> StoreImpl::Stats() {
   AETHER_ASSIGN_OR_RETURN(s.pending_migrations, Journal(db_.get()).Count());
   AETHER_ASSIGN_OR_RETURN(s.restore_queue_depth, tables_->restore_queue.Depth());
   AETHER_ASSIGN_OR_RETURN(s.temperature, tables_->config.Number("temperature", 1.0));
-  AETHER_ASSIGN_OR_RETURN(int64_t gen, tables_->config.Integer("index_generation", 0));
+  AETHER_ASSIGN_OR_RETURN(int64_t gen, tables_->config.IndexGeneration());
   s.index_generation = uint64_t(gen);
   return s;
 }

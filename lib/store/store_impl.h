@@ -12,6 +12,9 @@
 //   scrub.cc       scrub
 //   verify.cc      verify
 //   stats.cc       stats
+// Parts with their own state, each in its own file:
+//   store_lock.h   StoreLock: WRITER, LOCK and the GATE turnstile (lock_)
+//   cold_index.h   ColdIndex: the active K-Means generation, routing (index_)
 // The metadata tables are reached only through their owners (tables_,
 // lib/meta/*_table.h); places are meta/place.h's Place. Not thread-safe.
 #pragma once
@@ -36,6 +39,8 @@
 #include "policy/eviction.h"
 #include "policy/params.h"
 #include "search/scan_context.h"
+#include "store/cold_index.h"
+#include "store/store_lock.h"
 
 namespace aether {
 
@@ -57,14 +62,6 @@ struct PendingWrites {
   std::map<int64_t, std::vector<std::string>> frames;
 };
 
-// The current index generation, loaded once per process.
-struct IndexView {
-  int64_t generation = 0;
-  uint32_t k = 0;
-  std::vector<float> centroids;             // k * dim
-  std::vector<int64_t> shard_of_partition;  // partition -> shard_id
-};
-
 // A search hit with the row id the store knows it by (row ids stay inside
 // the library); hits[q] belongs to query q, best first.
 struct RankedHit {
@@ -72,10 +69,6 @@ struct RankedHit {
   SearchHit hit;
 };
 using RankedHits = std::vector<std::vector<RankedHit>>;
-
-// Defaults measured on clustered data (README "Index tuning").
-uint32_t DefaultPartitions(uint64_t cold_memories);
-uint32_t DefaultNprobe(uint32_t partitions);
 
 class StoreImpl {
  public:
@@ -148,19 +141,13 @@ class StoreImpl {
   // index.cc
   Result<RebuildReport> RebuildIndex(const RebuildOptions& o);
   Result<RecallReport> RecallCheck(uint64_t queries, uint64_t seed);
-  Result<const IndexView*> CurrentIndex();
-  std::vector<uint32_t> Probe(const IndexView& index, const float* query, uint32_t nprobe) const;
-  Result<std::map<int64_t, std::vector<size_t>>> GroupByPartition(const std::vector<const float*>& vectors);
 
   Env* env_ = nullptr;
   std::string dir_;
   StoreConfig config_;
   uint32_t format_version_ = 0;
-  AccessMode access_ = AccessMode::kRead;
-  double wait_seconds_ = 0;
-  std::unique_ptr<FileLock> writer_lock_;  // WRITER, held by writers for the whole run
-  std::unique_ptr<FileLock> lock_;         // LOCK: shared (readers) or exclusive (writers)
-  std::optional<IndexView> index_;
+  std::unique_ptr<StoreLock> lock_;   // WRITER and LOCK; writer() once opened for writing
+  std::unique_ptr<ColdIndex> index_;  // the active K-Means generation, over tables_
   std::unique_ptr<Db> db_;
   std::unique_ptr<Tables> tables_;  // the owners of the metadata tables, over db_
   std::vector<ReplayAction> replayed_;
@@ -194,9 +181,6 @@ class StoreImpl {
   Status RollBackWrites(const Migration& m);
   Status TruncateToCommitted();
   Status DiscardDamaged(const Migration& m, size_t items, const std::string& why);
-  // store_open.cc: switches LOCK between shared and exclusive while WRITER is held.
-  // wait_seconds < 0: the --wait the store was opened with.
-  Status SetLockMode(LockMode mode, double wait_seconds = -1);
   // index.cc helpers.
   Status CommitRebuild(const Migration& m);
   Status CleanupRebuild(const Migration& m);

@@ -15,8 +15,7 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
   auto impl = std::make_unique<StoreImpl>();
   impl->env_ = opt.env ? opt.env : Env::Default();
   impl->dir_ = path;
-  impl->access_ = opt.access;
-  impl->wait_seconds_ = opt.wait_seconds;
+  impl->lock_ = std::make_unique<StoreLock>(impl->env_, path, opt.wait_seconds);
   impl->discard_damaged_ = opt.discard_damaged_journal;
   impl->on_notice_ = opt.on_notice;
   Env* env = impl->env_;
@@ -37,15 +36,13 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
   // Locks (format-spec/README.md, "Concurrency"): writers hold WRITER for
   // the whole run and LOCK exclusively (a rebuild only shares LOCK while it
   // builds); readers share LOCK.
-  if (opt.access == AccessMode::kWrite) {
-    AETHER_ASSIGN_OR_RETURN(impl->writer_lock_,
-                            env->Lock(impl->Path(layout::kWriterLockFile), LockMode::kExclusive, opt.wait_seconds));
-  }
+  if (opt.access == AccessMode::kWrite) AETHER_RETURN_IF_ERROR(impl->lock_->TakeWriter());
   LockMode mode = opt.access == AccessMode::kWrite ? LockMode::kExclusive : LockMode::kShared;
-  AETHER_RETURN_IF_ERROR(impl->SetLockMode(mode));
+  AETHER_RETURN_IF_ERROR(impl->lock_->SetMode(mode));
   AETHER_ASSIGN_OR_RETURN(impl->db_, Db::Open(impl->Path(layout::kDbFile), /*create=*/false,
                                               /*reader=*/opt.access == AccessMode::kRead));
   impl->tables_ = std::make_unique<Tables>(impl->db_.get());
+  impl->index_ = std::make_unique<ColdIndex>(env, path, impl->config_, impl->tables_.get());
   AETHER_ASSIGN_OR_RETURN(impl->config_, LoadConfig(impl->db_.get(), Store::kFormatVersion, &impl->format_version_));
 
   AETHER_ASSIGN_OR_RETURN(uint64_t pending, Journal(impl->db_.get()).Count());
@@ -66,13 +63,11 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
   // A reader found a journal row. If a live writer holds WRITER (a rebuild in
   // its build phase), the row is not dangling and the committed state is
   // readable as is. Otherwise its owner is dead: replay, then read.
-  auto writer = env->Lock(impl->Path(layout::kWriterLockFile), LockMode::kExclusive, 0);
-  if (!writer.ok()) {
-    if (writer.status().code() == Code::kBusy) return impl;
-    return writer.status();
+  if (Status writer = impl->lock_->TakeWriter(/*wait=*/0); !writer.ok()) {
+    if (writer.code() == Code::kBusy) return impl;
+    return writer;
   }
-  impl->writer_lock_ = std::move(*writer);
-  AETHER_RETURN_IF_ERROR(impl->SetLockMode(LockMode::kExclusive));
+  AETHER_RETURN_IF_ERROR(impl->lock_->SetMode(LockMode::kExclusive));
   if (Status s = impl->ReplayJournal(); !s.ok()) {
     // The committed state does not depend on the journal (an uncommitted
     // migration's bytes lie past the committed lengths, a committed one's
@@ -83,41 +78,20 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
     if (s.code() != Code::kIOError && s.code() != Code::kCorruption && s.code() != Code::kPermissionDenied) return s;
     impl->deferred_recovery_ = s;
   }
-  AETHER_RETURN_IF_ERROR(impl->SetLockMode(LockMode::kShared));
-  impl->writer_lock_.reset();
+  AETHER_RETURN_IF_ERROR(impl->lock_->SetMode(LockMode::kShared));
+  impl->lock_->DropWriter();
   return impl;
 }
 
-// LOCK is taken through a turnstile (GATE): whoever waits for LOCK holds
-// GATE meanwhile, so a waiting writer stops new readers from overtaking it
-// (flock alone lets a stream of readers starve a writer).
-Status StoreImpl::SetLockMode(LockMode mode, double wait_seconds) {
-  if (lock_ && lock_->mode() == mode) return Status::Ok();
-  lock_.reset();  // flock conversion is not atomic anyway; WRITER keeps writers out
-  double wait = wait_seconds < 0 ? wait_seconds_ : wait_seconds;
-  // Readers hold GATE for microseconds; ride over that even with --wait 0.
-  AETHER_ASSIGN_OR_RETURN(auto gate,
-                          env_->Lock(Path(layout::kGateLockFile), LockMode::kExclusive, std::max(wait, 0.25)));
-  AETHER_ASSIGN_OR_RETURN(lock_, env_->Lock(Path(layout::kLockFile), mode, wait));
-  return Status::Ok();
-}
-
 Status StoreImpl::YieldToReaders() {
-  if (!writer_lock_) return Status::Internal("YieldToReaders on a store opened read-only");
-  return SetLockMode(LockMode::kShared);
+  if (!lock_->writer()) return Status::Internal("YieldToReaders on a store opened read-only");
+  return lock_->SetMode(LockMode::kShared);
 }
 
 Status StoreImpl::EnsureExclusive() {
-  if (writer_lock_ && lock_ && lock_->mode() == LockMode::kExclusive) return Status::Ok();
-  if (!writer_lock_) {
-    // Lock order is WRITER, then LOCK: never wait for WRITER while holding
-    // LOCK, or a rebuild waiting for LOCK and this process would deadlock.
-    lock_.reset();
-    AETHER_ASSIGN_OR_RETURN(writer_lock_,
-                            env_->Lock(Path(layout::kWriterLockFile), LockMode::kExclusive, wait_seconds_));
-  }
-  AETHER_RETURN_IF_ERROR(SetLockMode(LockMode::kExclusive));
-  access_ = AccessMode::kWrite;
+  if (lock_->exclusive()) return Status::Ok();
+  AETHER_RETURN_IF_ERROR(lock_->TakeWriter());
+  AETHER_RETURN_IF_ERROR(lock_->SetMode(LockMode::kExclusive));
   // Another writer may have come and died while we held no lock.
   return ReplayJournal();
 }
@@ -146,7 +120,7 @@ void StoreImpl::EnsureReserve() {
 
 bool StoreImpl::ReleaseReserve() {
   std::string path = Path(layout::kReserveFile);
-  if (!writer_lock_ || env_->TypeOf(path) != FileType::kRegular) return false;
+  if (!lock_->writer() || env_->TypeOf(path) != FileType::kRegular) return false;
   return env_->RemoveFile(path).ok();
 }
 

@@ -92,7 +92,7 @@ Result<VerifyReport> Verifier::Run() {
   AETHER_RETURN_IF_ERROR(CheckHotFile());
   for (const ShardInfo& info : shards) AETHER_RETURN_IF_ERROR(CheckShard(info));
   // 5. the current index generation's centroids
-  if (auto index = s_->CurrentIndex(); !index.ok()) Problem(index.status().message());
+  if (auto index = s_->index_->Current(); !index.ok()) Problem(index.status().message());
   ReportMissing();
   return rep_;
 }
@@ -106,7 +106,7 @@ Status Verifier::CheckDb() {
     if (check.Text(0) != "ok") Problem(layout::kDbFile + std::string(": ") + check.Text(0));
   }
   AETHER_ASSIGN_OR_RETURN(uint64_t pending, Journal(s_->db_.get()).Count());
-  if (pending == 0 || s_->writer_lock_) return Status::Ok();
+  if (pending == 0 || s_->lock_->writer()) return Status::Ok();
   // A live writer (a rebuild in its long phase) owns its journal row.
   auto probe = s_->env_->Lock(s_->Path(layout::kWriterLockFile), LockMode::kExclusive, 0);
   if (!probe.ok()) return Status::Ok();

@@ -1,0 +1,82 @@
+// ColdIndex: loading the active generation, routing, probing (cold_index.h).
+#include "store/cold_index.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "index/centroids_file.h"
+#include "index/kmeans.h"
+#include "store/layout.h"
+#include "vecmath/distance.h"
+
+namespace aether {
+
+uint32_t DefaultPartitions(uint64_t n) {
+  if (n == 0) return 0;
+  uint64_t k = uint64_t(std::llround(4.0 * std::sqrt(double(n))));
+  return uint32_t(std::clamp<uint64_t>(k, 1, n));
+}
+
+uint32_t DefaultNprobe(uint32_t k) {
+  // Measured (README "Index tuning"): recall@10 >= 0.95 on clustered data.
+  if (k == 0) return 0;
+  return std::min<uint32_t>(k, std::max<uint32_t>(8, (k + 9) / 10));
+}
+
+Result<const IndexView*> ColdIndex::Current() {
+  AETHER_ASSIGN_OR_RETURN(int64_t g, tables_->config.IndexGeneration());
+  if (g <= 0) return static_cast<const IndexView*>(nullptr);
+  if (index_ && index_->generation == g) return &*index_;
+  IndexView v;
+  v.generation = g;
+  AETHER_ASSIGN_OR_RETURN(
+      Centroids c, CentroidsFile::Read(env_, dir_ + "/" + layout::kIndexDir + "/" + layout::CentroidsName(v.generation),
+                                       config_.dim));
+  v.k = c.k;
+  v.centroids = std::move(c.data);
+  v.shard_of_partition.assign(v.k, 0);
+  AETHER_ASSIGN_OR_RETURN(auto partitions, tables_->shards.Partitions(v.generation));
+  for (const auto& [shard_id, partition] : partitions) {
+    if (partition < 0 || uint64_t(partition) >= v.k)
+      return Status::Corruption(
+          fmt::format("{}: shard {} has partition {} outside 0..{}", DbPath(), shard_id, partition, v.k - 1));
+    v.shard_of_partition[size_t(partition)] = shard_id;
+  }
+  for (uint32_t p = 0; p < v.k; ++p)
+    if (v.shard_of_partition[p] == 0)
+      return Status::Corruption(
+          fmt::format("{}: partition {} of generation {} has no shard", DbPath(), p, v.generation));
+  index_ = std::move(v);
+  return &*index_;
+}
+
+std::vector<uint32_t> ColdIndex::Probe(const IndexView& index, const float* query, uint32_t nprobe) const {
+  return NearestCentroids(query, config_.dim, index.centroids.data(), index.k, nprobe, config_.metric);
+}
+
+Result<std::map<int64_t, std::vector<size_t>>> ColdIndex::GroupByPartition(const std::vector<const float*>& vectors) {
+  std::map<int64_t, std::vector<size_t>> groups;
+  AETHER_ASSIGN_OR_RETURN(const IndexView* index, Current());
+  if (index && config_.metric == Metric::kL2 && vectors.size() >= 64) {
+    // A large batch under L2: the blocked, multi-threaded assignment of the
+    // K-Means (the same nearest centroid as Probe's).
+    std::vector<float> packed(vectors.size() * config_.dim);
+    for (size_t i = 0; i < vectors.size(); ++i) std::copy_n(vectors[i], config_.dim, packed.data() + i * config_.dim);
+    std::vector<uint32_t> labels(vectors.size());
+    AssignNearest(packed.data(), vectors.size(), config_.dim, index->centroids.data(), index->k, 0, labels.data());
+    for (size_t i = 0; i < vectors.size(); ++i) groups[index->shard_of_partition[labels[i]]].push_back(i);
+    return groups;
+  }
+  for (size_t i = 0; i < vectors.size(); ++i) {
+    int64_t shard = layout::kStagingShardId;
+    if (index) shard = index->shard_of_partition[Probe(*index, vectors[i], 1)[0]];
+    groups[shard].push_back(i);
+  }
+  return groups;
+}
+
+std::string ColdIndex::DbPath() const { return dir_ + "/" + layout::kDbFile; }
+
+}  // namespace aether

@@ -1,0 +1,61 @@
+// ColdIndex: the cold tier's K-Means index as the store uses it: the active
+// generation (its centroids, and the partition shard of each centroid),
+// loaded from meta.db and its centroids file once per generation; it routes
+// vectors to their partition (descend) and queries to their nearest
+// partitions (search). rebuild-index (index.cc) trains and switches
+// generations and then calls Invalidate. Owned by StoreImpl; not
+// thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aether/env.h"
+#include "aether/options.h"
+#include "aether/status.h"
+#include "meta/tables.h"
+
+namespace aether {
+
+// One generation, as loaded.
+struct IndexView {
+  int64_t generation = 0;
+  uint32_t k = 0;
+  std::vector<float> centroids;             // k * dim
+  std::vector<int64_t> shard_of_partition;  // partition -> shard_id
+};
+
+// Defaults measured on clustered data (README "Index tuning").
+uint32_t DefaultPartitions(uint64_t cold_memories);
+uint32_t DefaultNprobe(uint32_t partitions);
+
+class ColdIndex {
+ public:
+  ColdIndex(Env* env, std::string dir, const StoreConfig& config, Tables* tables)
+      : env_(env), dir_(std::move(dir)), config_(config), tables_(tables) {}
+
+  // The active generation; nullptr when there is none (every cold memory is
+  // in the staging shard). kCorruption when its centroids file or shard
+  // rows do not describe it; kIOError.
+  Result<const IndexView*> Current();
+  // Drops the loaded generation (the active one changed).
+  void Invalidate() { index_.reset(); }
+  // The `nprobe` partitions nearest to `query`, nearest first.
+  std::vector<uint32_t> Probe(const IndexView& index, const float* query, uint32_t nprobe) const;
+  // vectors[i]'s destination shard: its nearest partition's, or staging when
+  // there is no index; shard id -> indexes into `vectors`.
+  Result<std::map<int64_t, std::vector<size_t>>> GroupByPartition(const std::vector<const float*>& vectors);
+
+ private:
+  Env* env_;
+  std::string dir_;
+  const StoreConfig& config_;
+  Tables* tables_;
+  std::string DbPath() const;
+  std::optional<IndexView> index_;
+};
+
+}  // namespace aether
