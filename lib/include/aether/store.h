@@ -5,6 +5,19 @@
 // dangling, then serve requests. Dropping the Store releases the lock.
 // A Store is used by one thread at a time; separate processes coordinate
 // through the lock (see format-spec/README.md, "Concurrency").
+//
+// Every call returns a Status (or Result<T>); no exception leaves the
+// library. The codes mean the same everywhere (status.h): kBusy, another
+// process holds the lock longer than OpenOptions::wait_seconds (retry
+// later; nothing changed); kCorruption, a checksum or invariant failed
+// (the message names the file and offset or the table and row; nothing
+// changed; `Verify` lists all); kIOError, the OS refused (IsNoSpace() for a
+// full disk; a write that fails is rolled back or left for the next open's
+// replay, never half-visible); kPermissionDenied, this user may not write.
+// "Requires kWrite" means the store was opened with AccessMode::kWrite
+// (else kInternal, a bug in the caller). A writer holds the store
+// exclusively from Open to its destruction (except as YieldToReaders and
+// RebuildIndex say); a reader shares it.
 #pragma once
 
 #include <map>
@@ -30,9 +43,20 @@ class Store {
   static constexpr uint32_t kFormatVersion = 3;
   static uint32_t FormatVersionFor(ColdCodec codec) { return Quantized(codec) ? 3 : 2; }
 
-  // Creates an empty store in `path` (created if missing; must be empty).
+  // Creates an empty store in `path` (created if missing). kAlreadyExists
+  // when it holds anything; kInvalidArgument for a dimension of 0 or over
+  // 65,536.
   static Status Create(const std::string& path, const StoreConfig& config, Env* env = nullptr);
+  // Opens the store at `path`: takes the lock for options.access (waiting up
+  // to wait_seconds: kBusy), then replays what a dead process left (a
+  // reader that cannot replay reads the committed state: see
+  // deferred_recovery). kNotFound when `path` is not a store;
+  // kNotSupported when a newer aether wrote it; kPermissionDenied for kWrite
+  // where this user may not write; kCorruption for a damaged journal row
+  // (unless options.discard_damaged_journal).
   static Result<std::unique_ptr<Store>> Open(const std::string& path, const OpenOptions& options);
+  // True when `path` is a directory holding a store's metadata DB (no lock,
+  // nothing read beyond that).
   static bool LooksLikeStore(const std::string& path, Env* env = nullptr);
   ~Store();
 
@@ -52,10 +76,14 @@ class Store {
   // as it happens.
   const std::vector<std::string>& notices() const;
 
-  // Writes one batch as one migration (intent, write, commit). Every record
-  // is checked first (dimension, VectorProblem, id, importance, payload JSON):
-  // InvalidArgument naming it, and nothing is written. Requires kWrite.
-  // Takes the store exclusively for the batch (see YieldToReaders).
+  // Writes one batch as one migration (intent, write, commit): after a
+  // crash the next open finds all of it or none. New memories go hot up to
+  // the hot capacity, the rest to the staging shard. Every record is checked
+  // first (dimension, VectorProblem, id, importance, payload JSON):
+  // kInvalidArgument naming it, and nothing is written. Duplicate ids as
+  // `policy` says (DuplicatePolicy; kBadInput under kError). Returns the
+  // counts. Requires kWrite; takes the store exclusively for the batch
+  // again after YieldToReaders.
   Result<IngestBatchResult> IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy);
   // A writer about to spend a while on something else (reading its input)
   // lets readers in: LOCK goes shared, WRITER stays held, so no other writer
@@ -64,7 +92,7 @@ class Store {
 
   // True when a memory with this id exists.
   Result<bool> Contains(const std::string& id);
-  // For each id, whether a memory with it exists (one read transaction).
+  // For each id, whether a memory with it exists (one read snapshot).
   Result<std::vector<bool>> ContainsEach(const std::vector<std::string>& ids);
 
   // Exact top-k over the selected tiers for every query, one pass over the
@@ -78,7 +106,9 @@ class Store {
   Result<std::vector<std::vector<SearchHit>>> Search(const std::vector<std::vector<float>>& queries,
                                                      const SearchOptions& options);
 
-  // One entry per id: the record, or nullopt when the id is unknown.
+  // One entry per id, in order: the record (vector bit-exact as ingested,
+  // payload, metadata), or nullopt when the id is unknown. kCorruption when
+  // its vector's checksum or its payload fails. Reads only.
   Result<std::vector<std::optional<MemoryRecord>>> Get(const std::vector<std::string>& ids);
   // Deletes the memories in one transaction; returns the ids not found. A
   // deleted memory's bytes stay in the files until they are reused,
@@ -96,34 +126,56 @@ class Store {
   // secure_delete, WAL truncated). Requires kWrite.
   Result<ScrubReport> Scrub();
 
+  // Counts from the metadata, sizes from the files' lengths (no data file
+  // is read). Reads only.
   Result<StoreStats> Stats();
 
   // Hot -> cold and cold -> hot moves, in batches, each batch one journaled
-  // migration. Require kWrite. With dry_run only the plan is returned.
+  // migration (a crash keeps the batches committed before it). Require
+  // kWrite. With dry_run only the plan is returned, nothing changes.
+  // Ascend: kFailedPrecondition when the hot tier has no room (and no
+  // `evict`); unknown ids and ids already in place are reported, not
+  // errors.
   Result<MoveReport> Descend(const MoveOptions& options);
   Result<MoveReport> Ascend(const MoveOptions& options);
   // Queues cold memories for restore to hot (merging: the higher priority
-  // wins); reports the ids not found and those already hot.
+  // wins); reports the ids not found and those already hot. Requires kWrite.
   Result<EnqueueReport> Enqueue(const std::vector<std::string>& ids, double priority);
 
   // Trains a new K-Means generation over the cold tier, moves every live cold
-  // record into its partition (compacting garbage away) and switches to it.
+  // record into its partition (compacting garbage away) and switches to it,
+  // journaled like a migration. Requires kWrite. While it trains and writes,
+  // the store lock is only shared (searches run; writers wait); it is taken
+  // exclusively again to commit, waiting up to 600 s for readers.
   Result<RebuildReport> RebuildIndex(const RebuildOptions& options);
   // Samples `queries` stored cold vectors and compares the indexed search at
-  // the default nprobe with an exact scan of the cold tier.
+  // the default nprobe with an exact scan of the cold tier. Reads only (no
+  // access is recorded).
   Result<RecallReport> RecallCheck(uint64_t queries, uint64_t seed);
 
-  // Memory dynamics (README "Memory dynamics"). Feedback returns the unknown ids.
+  // Memory dynamics (README "Memory dynamics"). Feedback moves each
+  // memory's importance toward its reward in one transaction and returns
+  // the unknown ids; kInvalidArgument for a reward outside [0, 1]. Requires
+  // kWrite.
   Result<std::vector<std::string>> Feedback(const std::vector<FeedbackItem>& items);
+  // One tick: decay, temperature, sampled moves, the capacity, the restore
+  // queue; each move a journaled migration. Requires kWrite.
   Result<MaintainReport> Maintain(const MaintainOptions& options);
   // Model parameters: every key of policy/params (defaults filled in).
   Result<std::map<std::string, double>> GetParams();
-  Status SetParam(const std::string& key, double value);  // validated; audited
+  // kInvalidArgument for an unknown key or a value outside its range;
+  // audited. Requires kWrite.
+  Status SetParam(const std::string& key, double value);
+  // kInvalidArgument for an unknown preset. Requires kWrite.
   Status ApplyPreset(const std::string& name);
+  // The audit log's entries for `id` (all ids when empty) since `since_ms`,
+  // oldest first. Reads only.
   Result<std::vector<HistoryEntry>> History(const std::string& id, int64_t since_ms);
 
   // Checks every checksum and the metadata against the files; `progress`
-  // (optional) hears bytes checked / bytes to check.
+  // (optional) hears bytes checked / bytes to check. Problems found are
+  // the report's (VerifyReport::problems), not an error: the Status is for
+  // what stopped the check itself (kIOError). Reads only.
   Result<VerifyReport> Verify(const ProgressFn& progress = nullptr);
 
  private:
