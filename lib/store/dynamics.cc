@@ -36,10 +36,6 @@ Result<PolicyParams> StoreImpl::Params() {
   return ResolveParams(m);
 }
 
-Status StoreImpl::Audit(const std::string& kind, const std::optional<std::string>& id, const std::string& detail) {
-  return tables_->audit_log.Append(env_->NowMs(), kind, id, detail);
-}
-
 Status StoreImpl::SetParams(const std::map<std::string, double>& values, const std::string& why) {
   if (!lock_->writer()) return Status::Internal("config set on a store opened read-only");
   AETHER_ASSIGN_OR_RETURN(auto current, GetParams());

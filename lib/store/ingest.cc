@@ -114,7 +114,7 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
 
   AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
   AETHER_ASSIGN_OR_RETURN(uint64_t slot_count, hot->SlotCount());
-  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> slots, AllocateSlots(n_hot, slot_count));
+  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> slots, migrator_->AllocateSlots(n_hot, slot_count));
   AETHER_ASSIGN_OR_RETURN(int64_t next_row_id, tables_->config.Integer("next_row_id", -1));
   if (next_row_id < 1) return Status::Corruption(db_->path() + ": config next_row_id is missing or not positive");
 
@@ -142,9 +142,9 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
     AETHER_ASSIGN_OR_RETURN(ShardInfo staging, tables_->shards.Get(layout::kStagingShardId));
     std::vector<size_t> cold(plan.size() - n_hot);
     for (size_t i = 0; i < cold.size(); ++i) cold[i] = n_hot + i;
-    AETHER_RETURN_IF_ERROR(BuildFrames(&items, cold, vectors, staging, &m, &w));
+    AETHER_RETURN_IF_ERROR(migrator_->BuildFrames(&items, cold, vectors, staging, &m, &w));
   }
-  AETHER_RETURN_IF_ERROR(RunMigration(&m, items, w, [&] {
+  AETHER_RETURN_IF_ERROR(migrator_->Run(&m, items, w, [&] {
     // Row ids are reserved with the intent, so they are never reused.
     return tables_->config.Set("next_row_id", std::to_string(next_row_id + int64_t(plan.size())));
   }));

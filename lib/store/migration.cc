@@ -1,6 +1,6 @@
 // The migration engine shared by ingest, descend and ascend
 // (format-spec/journal.md):
-//   RunMigration    intent txn -> write + sync -> written -> commit -> cleanup
+//   Migrator::Run   intent txn -> write + sync -> written -> commit -> cleanup
 //   CommitMigration the commit transaction (also the replay's roll forward)
 //   RollBackWrites  the replay's roll back: truncate targets to recorded lengths
 //   VerifyWritten   the replay's check before rolling forward
@@ -16,7 +16,7 @@
 #include "env/parallel.h"
 #include "meta/schema.h"
 #include "store/layout.h"
-#include "store/store_impl.h"
+#include "store/migrator.h"
 
 namespace aether {
 namespace {
@@ -40,15 +40,15 @@ const MigrationFaultPoints& FaultPointsOf(const std::string& kind) {
 
 }  // namespace
 
-Result<std::vector<int64_t>> StoreImpl::AllocateSlots(size_t n, uint64_t slot_count) {
-  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> slots, tables_->hot_free.Lowest(n));
+Result<std::vector<int64_t>> Migrator::AllocateSlots(size_t n, uint64_t slot_count) {
+  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> slots, s_->tables_->hot_free.Lowest(n));
   for (uint64_t s = slot_count; slots.size() < n; ++s) slots.push_back(static_cast<int64_t>(s));
   return slots;
 }
 
-Status StoreImpl::BuildFrames(std::vector<MigrationItem>* items, const std::vector<size_t>& which,
-                              const std::vector<const float*>& vectors, const ShardInfo& shard, Migration* m,
-                              PendingWrites* w) {
+Status Migrator::BuildFrames(std::vector<MigrationItem>* items, const std::vector<size_t>& which,
+                             const std::vector<const float*>& vectors, const ShardInfo& shard, Migration* m,
+                             PendingWrites* w) {
   if (which.empty()) return Status::Ok();
   std::vector<std::string>& frames = w->frames[shard.shard_id];
   uint64_t offset = shard.file_bytes;
@@ -56,16 +56,16 @@ Status StoreImpl::BuildFrames(std::vector<MigrationItem>* items, const std::vect
     size_t e = std::min(which.size(), b + kMaxFrameRecords);
     uint32_t count = static_cast<uint32_t>(e - b);
     std::vector<int64_t> ids(count);
-    std::vector<float> vecs(size_t(count) * config_.dim);
+    std::vector<float> vecs(size_t(count) * s_->config_.dim);
     for (uint32_t j = 0; j < count; ++j) {
       size_t i = which[b + j];
       MigrationItem& it = (*items)[i];
       ids[j] = it.row_id;
-      std::copy(vectors[i], vectors[i] + config_.dim, vecs.begin() + size_t(j) * config_.dim);
+      std::copy(vectors[i], vectors[i] + s_->config_.dim, vecs.begin() + size_t(j) * s_->config_.dim);
       it.dst = Place::Cold(shard.shard_id, static_cast<int64_t>(offset), j);
     }
     AETHER_ASSIGN_OR_RETURN(std::string frame,
-                            EncodeFrame(ids.data(), vecs.data(), count, config_.dim, uint32_t(config_.codec)));
+                            EncodeFrame(ids.data(), vecs.data(), count, s_->config_.dim, uint32_t(s_->config_.codec)));
     offset += frame.size();
     frames.push_back(std::move(frame));
   }
@@ -88,14 +88,14 @@ Status SyncAll(std::vector<std::unique_ptr<ShardFile>>& shards) {
 
 }  // namespace
 
-Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& items, const PendingWrites& w,
-                               const std::function<Status()>& also_in_intent) {
+Status Migrator::Run(Migration* m, const std::vector<MigrationItem>& items, const PendingWrites& w,
+                     const std::function<Status()>& also_in_intent) {
   if (!lock_->writer()) return Status::Internal(m->kind + " on a store opened read-only");
-  Journal journal(db_.get());
+  Journal journal(s_->db_.get());
   const MigrationFaultPoints& fault = FaultPointsOf(m->kind);
-  m->created_ms = m->created_ms ? m->created_ms : env_->NowMs();
+  m->created_ms = m->created_ms ? m->created_ms : s_->env_->NowMs();
   // 1. intent
-  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+  AETHER_RETURN_IF_ERROR(InTransaction(s_->db_.get(), [&]() -> Status {
     if (also_in_intent) AETHER_RETURN_IF_ERROR(also_in_intent());
     return journal.Insert(m, items);
   }));
@@ -106,14 +106,14 @@ Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& i
   auto write = [&]() -> Status {
     std::unique_ptr<SlotFile> hot;
     if (!w.slots.empty()) {
-      AETHER_ASSIGN_OR_RETURN(hot, OpenHot(/*writable=*/true));
+      AETHER_ASSIGN_OR_RETURN(hot, s_->OpenHot(/*writable=*/true));
       for (const auto& s : w.slots) AETHER_RETURN_IF_ERROR(hot->WriteSlot(s.slot, s.row_id, s.vector));
     }
     AETHER_FAULT_POINT(fault.mid_write);
     std::vector<std::unique_ptr<ShardFile>> shards;
     for (const ShardTarget& t : m->targets) {
-      AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(t.shard_id));
-      AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, /*writable=*/true));
+      AETHER_ASSIGN_OR_RETURN(ShardInfo info, s_->tables_->shards.Get(t.shard_id));
+      AETHER_ASSIGN_OR_RETURN(auto shard, s_->OpenShard(info, /*writable=*/true));
       uint64_t at = t.len_before;
       for (const std::string& f : w.frames.at(t.shard_id)) {
         AETHER_RETURN_IF_ERROR(shard->WriteAt(at, f));
@@ -125,10 +125,10 @@ Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& i
     AETHER_RETURN_IF_ERROR(SyncAll(shards));
     if (hot) AETHER_RETURN_IF_ERROR(hot->Sync());
     AETHER_FAULT_POINT(fault.after_sync);
-    return InTransaction(db_.get(), [&] { return journal.SetState(*m, MigrationState::kWritten); });
+    return InTransaction(s_->db_.get(), [&] { return journal.SetState(*m, MigrationState::kWritten); });
   };
   if (Status s = write(); !s.ok()) {
-    Status undo = ReplayJournal();  // best effort; the next open retries
+    Status undo = Replay();  // best effort; the next open retries
     (void)undo;
     return s;
   }
@@ -136,33 +136,33 @@ Status StoreImpl::RunMigration(Migration* m, const std::vector<MigrationItem>& i
 
   // 3. commit, 4. cleanup
   if (Status s = CommitMigration(*m, items); !s.ok()) {
-    Status undo = ReplayJournal();  // rolls forward, or back if it can never commit
+    Status undo = Replay();  // rolls forward, or back if it can never commit
     (void)undo;
     return s;
   }
   AETHER_FAULT_POINT(fault.after_commit);
-  return InTransaction(db_.get(), [&] { return journal.Remove(m->id); });
+  return InTransaction(s_->db_.get(), [&] { return journal.Remove(m->id); });
 }
 
 // A new memory (ingest), in the commit transaction: a same-id memory it
 // replaces is released first (only ever that one: invariant 11).
-Status StoreImpl::CommitNew(const Migration& m, const MigrationItem& it) {
+Status Migrator::CommitNew(const Migration& m, const MigrationItem& it) {
   if (it.replaces_row_id != 0) {
-    AETHER_ASSIGN_OR_RETURN(auto old, tables_->memories.FindRow(it.replaces_row_id));
+    AETHER_ASSIGN_OR_RETURN(auto old, s_->tables_->memories.FindRow(it.replaces_row_id));
     if (old && old->id != it.id)
       return Status::Corruption(fmt::format("migration {}: '{}' would replace row {}, which is '{}'", m.id, it.id,
                                             it.replaces_row_id, old->id));
-    if (old) AETHER_RETURN_IF_ERROR(ReleaseMemory(*old));
+    if (old) AETHER_RETURN_IF_ERROR(s_->ReleaseMemory(*old));
   }
-  return tables_->memories.Insert(MemoryRef{it.row_id, it.id, it.dst}, it.importance, m.created_ms, it.payload);
+  return s_->tables_->memories.Insert(MemoryRef{it.row_id, it.id, it.dst}, it.importance, m.created_ms, it.payload);
 }
 
 // The commit transaction, shared by the live path and the replay's roll
 // forward. New memories (ingest) are inserted, replacing same-id ones; moved
 // memories get their new place and their source is released (slot to
 // hot_free, cold record to garbage). Marks the row committed.
-Status StoreImpl::CommitMigration(const Migration& m, const std::vector<MigrationItem>& items) {
-  return InTransaction(db_.get(), [&]() -> Status {
+Status Migrator::CommitMigration(const Migration& m, const std::vector<MigrationItem>& items) {
+  return InTransaction(s_->db_.get(), [&]() -> Status {
     std::map<int64_t, uint64_t> cold;  // new records per target shard
     int64_t hot_end = 0;               // one past the highest slot written
     for (const MigrationItem& it : items) {
@@ -171,36 +171,36 @@ Status StoreImpl::CommitMigration(const Migration& m, const std::vector<Migratio
         AETHER_RETURN_IF_ERROR(CommitNew(m, it));
       } else {
         // A move applies only if the memory is still exactly at its source.
-        AETHER_ASSIGN_OR_RETURN(bool moved, tables_->memories.Move(it.row_id, *it.src, it.dst));
+        AETHER_ASSIGN_OR_RETURN(bool moved, s_->tables_->memories.Move(it.row_id, *it.src, it.dst));
         if (!moved)
           return Status::Corruption(
               fmt::format("migration {}: memory '{}' (row {}) is no longer at its source", m.id, it.id, it.row_id));
-        AETHER_RETURN_IF_ERROR(ReleasePlace(*it.src));
-        AETHER_RETURN_IF_ERROR(tables_->audit_log.Append(
+        AETHER_RETURN_IF_ERROR(s_->ReleasePlace(*it.src));
+        AETHER_RETURN_IF_ERROR(s_->tables_->audit_log.Append(
             m.created_ms, m.kind, it.id,
             fmt::format("{{\"from\":\"{}\",\"to\":\"{}\"}}", TierName(it.src->tier), TierName(it.dst.tier))));
       }
       if (it.dst.hot()) {
-        AETHER_RETURN_IF_ERROR(tables_->hot_free.Claim(it.dst.slot));
-        AETHER_RETURN_IF_ERROR(tables_->restore_queue.Remove(it.row_id));
+        AETHER_RETURN_IF_ERROR(s_->tables_->hot_free.Claim(it.dst.slot));
+        AETHER_RETURN_IF_ERROR(s_->tables_->restore_queue.Remove(it.row_id));
       } else {
         ++cold[it.dst.shard_id];
       }
     }
     // hot.slots' committed length grows with the slots it now uses.
-    AETHER_ASSIGN_OR_RETURN(uint64_t hot_slots, HotSlotsInUse());
+    AETHER_ASSIGN_OR_RETURN(uint64_t hot_slots, s_->HotSlotsInUse());
     if (uint64_t(hot_end) > hot_slots)
-      AETHER_RETURN_IF_ERROR(tables_->config.Set("hot_slots", std::to_string(hot_end)));
+      AETHER_RETURN_IF_ERROR(s_->tables_->config.Set("hot_slots", std::to_string(hot_end)));
     // A target grows from exactly its committed length (invariant 2).
     for (const ShardTarget& t : m.targets) {
       const uint64_t n = cold[t.shard_id];
-      AETHER_ASSIGN_OR_RETURN(
-          bool grown, tables_->shards.Grow(t.shard_id, t.len_before, t.len_after, n, n * (8 + 4ull * config_.dim)));
+      AETHER_ASSIGN_OR_RETURN(bool grown, s_->tables_->shards.Grow(t.shard_id, t.len_before, t.len_after, n,
+                                                                   n * (8 + 4ull * s_->config_.dim)));
       if (!grown)
         return Status::Corruption(
             fmt::format("migration {}: shard {} is no longer {} bytes long", m.id, t.shard_id, t.len_before));
     }
-    return Journal(db_.get()).SetState(m, MigrationState::kCommitted);
+    return Journal(s_->db_.get()).SetState(m, MigrationState::kCommitted);
   });
 }
 
@@ -210,9 +210,9 @@ Status StoreImpl::CommitMigration(const Migration& m, const std::vector<Migratio
 // each target's appended bytes decode into frames whose records are exactly
 // the items sent there (so the commit's record counts hold, and no record
 // is left that no memory owns).
-Status StoreImpl::VerifyWritten(const Migration& m, const std::vector<MigrationItem>& items) {
-  AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
-  std::vector<float> vec(config_.dim);
+Status Migrator::VerifyWritten(const Migration& m, const std::vector<MigrationItem>& items) {
+  AETHER_ASSIGN_OR_RETURN(auto hot, s_->OpenHot(/*writable=*/false));
+  std::vector<float> vec(s_->config_.dim);
   std::set<int64_t> hot_slots;
   std::set<std::tuple<int64_t, int64_t, int64_t, int64_t>> cold;  // shard, offset, index, row
   for (const MigrationItem& it : items) {
@@ -227,13 +227,13 @@ Status StoreImpl::VerifyWritten(const Migration& m, const std::vector<MigrationI
     if (!hot_slots.insert(it.dst.slot).second)
       return Status::Corruption(fmt::format("slot {} is the destination of two items", it.dst.slot));
   }
-  AETHER_ASSIGN_OR_RETURN(uint64_t committed, CommittedHotSlots());
+  AETHER_ASSIGN_OR_RETURN(uint64_t committed, s_->CommittedHotSlots());
   AETHER_ASSIGN_OR_RETURN(uint64_t slots, hot->SlotCount());
   for (uint64_t s = committed; s < slots; ++s)
     if (!hot_slots.count(int64_t(s))) return Status::Corruption(fmt::format("slot {} was written for no item", s));
   for (const ShardTarget& t : m.targets) {
-    AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(t.shard_id));
-    AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, /*writable=*/false));
+    AETHER_ASSIGN_OR_RETURN(ShardInfo info, s_->tables_->shards.Get(t.shard_id));
+    AETHER_ASSIGN_OR_RETURN(auto shard, s_->OpenShard(info, /*writable=*/false));
     AETHER_RETURN_IF_ERROR(shard->ScanRange(t.len_before, t.len_after, [&](uint64_t off, const DecodedFrame& f) {
       for (uint32_t i = 0; i < f.count; ++i)
         if (cold.erase({t.shard_id, int64_t(off), int64_t(i), f.row_ids[i]}) != 1)

@@ -58,9 +58,9 @@ Status StoreImpl::DescendRows(const std::vector<MemoryRef>& rows, const MoveOpti
     AETHER_ASSIGN_OR_RETURN(auto groups, index_->GroupByPartition(vectors));
     for (const auto& [shard_id, which] : groups) {
       AETHER_ASSIGN_OR_RETURN(ShardInfo target, tables_->shards.Get(shard_id));
-      AETHER_RETURN_IF_ERROR(BuildFrames(&items, which, vectors, target, &m, &w));
+      AETHER_RETURN_IF_ERROR(migrator_->BuildFrames(&items, which, vectors, target, &m, &w));
     }
-    AETHER_RETURN_IF_ERROR(RunMigration(&m, items, w));
+    AETHER_RETURN_IF_ERROR(migrator_->Run(&m, items, w));
     report->moved += items.size();
     for (const ShardTarget& t : m.targets) report->bytes += t.len_after - t.len_before;
     ++report->batches;
@@ -87,7 +87,7 @@ Status StoreImpl::AscendRows(const std::vector<MemoryRef>& rows, const MoveOptio
     }
     AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
     AETHER_ASSIGN_OR_RETURN(uint64_t slot_count, hot->SlotCount());
-    AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> slots, AllocateSlots(end - begin, slot_count));
+    AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> slots, migrator_->AllocateSlots(end - begin, slot_count));
     std::vector<MigrationItem> items(end - begin);
     PendingWrites w;
     for (size_t i = begin; i < end; ++i) {
@@ -107,7 +107,7 @@ Status StoreImpl::AscendRows(const std::vector<MemoryRef>& rows, const MoveOptio
     Migration m;
     m.kind = "ascend";
     m.hot_slots_before = slot_count;
-    AETHER_RETURN_IF_ERROR(RunMigration(&m, items, w));
+    AETHER_RETURN_IF_ERROR(migrator_->Run(&m, items, w));
     report->moved += items.size();
     report->bytes += items.size() * SlotFile::SlotSize(config_.dim);
     ++report->batches;

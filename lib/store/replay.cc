@@ -29,11 +29,11 @@
 #include "env/fault_point.h"
 #include "meta/schema.h"
 #include "store/layout.h"
-#include "store/store_impl.h"
+#include "store/migrator.h"
 
 namespace aether {
 
-Status StoreImpl::ReplayJournal() {
+Status Migrator::Replay() {
   Status s = ReplayAll();
   // A roll back writes too (it deletes journal rows): on a full disk, give
   // it the reserve's room and try once more.
@@ -41,9 +41,9 @@ Status StoreImpl::ReplayJournal() {
   return s;
 }
 
-Status StoreImpl::ReplayAll() {
-  AETHER_RETURN_IF_ERROR(UpgradeSchema(db_.get()));
-  Journal journal(db_.get());
+Status Migrator::ReplayAll() {
+  AETHER_RETURN_IF_ERROR(UpgradeSchema(s_->db_.get()));
+  Journal journal(s_->db_.get());
   AETHER_ASSIGN_OR_RETURN(std::vector<Migration> all, journal.All());
   for (Migration& m : all) {
     Status s = ReplayOne(&m);
@@ -54,11 +54,11 @@ Status StoreImpl::ReplayAll() {
   // anyone (a row whose items had gone astray may have left some), nor does
   // a target or item row of no migration.
   AETHER_RETURN_IF_ERROR(TruncateToCommitted());
-  return InTransaction(db_.get(), [&] { return journal.RemoveOrphans(); });
+  return InTransaction(s_->db_.get(), [&] { return journal.RemoveOrphans(); });
 }
 
-Status StoreImpl::ReplayOne(Migration* m) {
-  Journal journal(db_.get());
+Status Migrator::ReplayOne(Migration* m) {
+  Journal journal(s_->db_.get());
   AETHER_ASSIGN_OR_RETURN(std::vector<MigrationItem> items, journal.Items(m->id));
   Status valid = journal.CheckIntegrity(m, items);
   if (valid.ok()) valid = CheckReplayable(*m, items);
@@ -73,14 +73,14 @@ Status StoreImpl::ReplayOne(Migration* m) {
     // Its change is in the committed state already; what is left is the cut
     // of every file to its committed length, which ReplayAll makes anyway.
     AETHER_RETURN_IF_ERROR(TruncateToCommitted());
-    AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Remove(m->id); }));
+    AETHER_RETURN_IF_ERROR(InTransaction(s_->db_.get(), [&] { return journal.Remove(m->id); }));
     replayed_.push_back({m->id, m->kind, StateName(m->state), "cleaned up", 0});
     return Status::Ok();
   }
   if (m->kind == "rebuild") {
     ReplayAction action{m->id, m->kind, StateName(m->state), "", 0};
     AETHER_RETURN_IF_ERROR(ReplayRebuild(*m, &action));
-    AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Remove(m->id); }));
+    AETHER_RETURN_IF_ERROR(InTransaction(s_->db_.get(), [&] { return journal.Remove(m->id); }));
     replayed_.push_back(action);
     return Status::Ok();
   }
@@ -113,29 +113,23 @@ Status StoreImpl::ReplayOne(Migration* m) {
     AETHER_RETURN_IF_ERROR(RollBackWrites(*m));
     AETHER_FAULT_POINT("replay.after_rollback_truncate");
   }
-  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Remove(m->id); }));
+  AETHER_RETURN_IF_ERROR(InTransaction(s_->db_.get(), [&] { return journal.Remove(m->id); }));
   replayed_.push_back(action);
   return Status::Ok();
 }
 
-Status StoreImpl::CheckJournalRow(Migration* m) {
-  Journal journal(db_.get());
+Status Migrator::CheckJournalRow(Migration* m) {
+  Journal journal(s_->db_.get());
   AETHER_ASSIGN_OR_RETURN(std::vector<MigrationItem> items, journal.Items(m->id));
   AETHER_RETURN_IF_ERROR(journal.CheckIntegrity(m, items));
   return CheckReplayable(*m, items);
-}
-
-Result<uint64_t> StoreImpl::CommittedHotSlots() {
-  AETHER_ASSIGN_OR_RETURN(uint64_t live, tables_->memories.HotSlotEnd());
-  AETHER_ASSIGN_OR_RETURN(uint64_t free, tables_->hot_free.End());
-  return std::max(live, free);
 }
 
 // Replay may act on a row only if doing so cannot touch what the committed
 // state says is live (journal.md, invariant 10). Checked against the
 // metadata, not the row, so that a stale row (a meta.db restored from a copy
 // taken mid-migration) is refused even when its checksum is good.
-Status StoreImpl::CheckReplayable(const Migration& m, const std::vector<MigrationItem>& items) {
+Status Migrator::CheckReplayable(const Migration& m, const std::vector<MigrationItem>& items) {
   auto refuse = [&](const std::string& why) { return Status::Corruption(Describe(m) + ": " + why); };
   if (m.kind == "rebuild") return CheckRebuildReplayable(m);
   if (m.kind == "scrub") {  // its replay only cuts files to their committed lengths: always safe
@@ -144,13 +138,13 @@ Status StoreImpl::CheckReplayable(const Migration& m, const std::vector<Migratio
   }
   const bool may_roll_back = m.state != MigrationState::kCommitted;
   if (may_roll_back) {
-    AETHER_ASSIGN_OR_RETURN(uint64_t committed, CommittedHotSlots());
+    AETHER_ASSIGN_OR_RETURN(uint64_t committed, s_->CommittedHotSlots());
     if (m.hot_slots_before < committed)
       return refuse(fmt::format("a roll back would cut {} to {} slots, but committed memories use {}", layout::kHotFile,
                                 m.hot_slots_before, committed));
   }
   for (const ShardTarget& t : m.targets) {
-    auto info = tables_->shards.Get(t.shard_id);
+    auto info = s_->tables_->shards.Get(t.shard_id);
     if (!info.ok()) return refuse(fmt::format("target shard {} is not registered", t.shard_id));
     if (may_roll_back && t.len_before < info->file_bytes)
       return refuse(fmt::format("a roll back would cut {} to {} bytes, below its committed length {}", info->path,
@@ -185,7 +179,7 @@ Status StoreImpl::CheckReplayable(const Migration& m, const std::vector<Migratio
 // lengths), and CheckReplayable proved the row's own recorded lengths are
 // not below the committed ones, so the row and the metadata agree on what
 // is cut; the metadata is what is trusted.
-Status StoreImpl::RollBackWrites(const Migration& m) {
+Status Migrator::RollBackWrites(const Migration& m) {
   (void)m;
   return TruncateToCommitted();
 }
@@ -193,19 +187,19 @@ Status StoreImpl::RollBackWrites(const Migration& m) {
 // Cuts every file back to what the committed metadata says: shards to their
 // committed lengths, hot.slots to the slots live or free memories use.
 // Whatever lies past those belongs to no committed memory.
-Status StoreImpl::TruncateToCommitted() {
-  AETHER_ASSIGN_OR_RETURN(uint64_t committed, CommittedHotSlots());
-  AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/true));
-  AETHER_ASSIGN_OR_RETURN(uint64_t hot_bytes, env_->FileSize(hot->path()));
-  if (hot_bytes > SlotFile::SlotOffset(config_.dim, committed)) {
+Status Migrator::TruncateToCommitted() {
+  AETHER_ASSIGN_OR_RETURN(uint64_t committed, s_->CommittedHotSlots());
+  AETHER_ASSIGN_OR_RETURN(auto hot, s_->OpenHot(/*writable=*/true));
+  AETHER_ASSIGN_OR_RETURN(uint64_t hot_bytes, s_->env_->FileSize(hot->path()));
+  if (hot_bytes > SlotFile::SlotOffset(s_->config_.dim, committed)) {
     AETHER_RETURN_IF_ERROR(hot->TruncateToSlots(committed));
     AETHER_RETURN_IF_ERROR(hot->Sync());
   }
-  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
+  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, s_->tables_->shards.All());
   for (const ShardInfo& info : shards) {
-    AETHER_ASSIGN_OR_RETURN(uint64_t size, env_->FileSize(Path(info.path)));
+    AETHER_ASSIGN_OR_RETURN(uint64_t size, s_->env_->FileSize(s_->Path(info.path)));
     if (size <= info.file_bytes) continue;
-    AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, /*writable=*/true));
+    AETHER_ASSIGN_OR_RETURN(auto shard, s_->OpenShard(info, /*writable=*/true));
     AETHER_RETURN_IF_ERROR(shard->Truncate(info.file_bytes));
     AETHER_RETURN_IF_ERROR(shard->Sync());
   }
@@ -217,19 +211,40 @@ Status StoreImpl::TruncateToCommitted() {
 // uncommitted migration appended and changes nothing after a committed one.
 // What only the row could name (a half-written or superseded index
 // generation) is left in place and reported.
-Status StoreImpl::DiscardDamaged(const Migration& m, size_t items, const std::string& why) {
+Status Migrator::DiscardDamaged(const Migration& m, size_t items, const std::string& why) {
   AETHER_RETURN_IF_ERROR(TruncateToCommitted());
-  Journal journal(db_.get());
-  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+  Journal journal(s_->db_.get());
+  AETHER_RETURN_IF_ERROR(InTransaction(s_->db_.get(), [&]() -> Status {
     AETHER_RETURN_IF_ERROR(journal.Remove(m.id));
-    return Audit("discard", "", fmt::format("{{\"migration\":{},\"reason\":{}}}", m.id, nlohmann::json(why).dump()));
+    return s_->Audit("discard", "",
+                     fmt::format("{{\"migration\":{},\"reason\":{}}}", m.id, nlohmann::json(why).dump()));
   }));
   replayed_.push_back({m.id, m.kind, StateName(m.state), "discarded (" + why + ")", items});
-  for (const std::string& litter : UnregisteredGenerations())
-    Notice(litter +
-           ": belongs to no committed index generation; left in place (remove it by hand once nothing "
-           "needs it)");
+  for (const std::string& litter : s_->UnregisteredGenerations())
+    s_->Notice(litter +
+               ": belongs to no committed index generation; left in place (remove it by hand once nothing "
+               "needs it)");
   return Status::Ok();
+}
+
+void Migrator::EnsureReserve() {
+  std::string path = s_->Path(layout::kReserveFile);
+  if (s_->env_->TypeOf(path) != FileType::kMissing) return;
+  std::string tmp = TempNameFor(s_->env_, path);
+  Status s = [&]() -> Status {
+    AETHER_ASSIGN_OR_RETURN(auto f, s_->env_->Open(tmp, OpenMode::kCreateNew));
+    const std::string zeros(64 << 10, '\0');  // written, not fallocated: the blocks must be real
+    for (uint64_t at = 0; at < layout::kReserveBytes; at += zeros.size())
+      AETHER_RETURN_IF_ERROR(f->Write(at, zeros.data(), zeros.size()));
+    return s_->env_->Rename(tmp, path);  // no fsync: a reserve lost in a crash is made again
+  }();
+  if (!s.ok()) (void)s_->env_->RemoveFile(tmp);  // ours (O_EXCL); no room now: the next writer tries again
+}
+
+bool Migrator::ReleaseReserve() {
+  std::string path = s_->Path(layout::kReserveFile);
+  if (!lock_->writer() || s_->env_->TypeOf(path) != FileType::kRegular) return false;
+  return s_->env_->RemoveFile(path).ok();
 }
 
 }  // namespace aether

@@ -67,7 +67,7 @@ Result<ScrubReport> StoreImpl::Scrub() {
     }));
     r.shards_emptied = empty;
     AETHER_FAULT_POINT("scrub.after_commit");
-    AETHER_RETURN_IF_ERROR(TruncateToCommitted());
+    AETHER_RETURN_IF_ERROR(migrator_->TruncateToCommitted());
     AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Remove(m.id); }));
   }
 

@@ -121,84 +121,18 @@ Status StoreImpl::Create(const std::string& raw_path, const StoreConfig& config,
   return s;
 }
 
-Status PayloadCorruption(const std::string& id, int64_t row_id) {
-  return Status::Corruption(
-      fmt::format("{}: memory '{}' (row {}): its stored payload is not valid JSON (run aether "
-                  "verify)",
-                  layout::kDbFile, id, row_id));
-}
-
-Status StoreImpl::RemoveOwnedFile(const std::string& rel) {
+Status StoreContext::RemoveOwnedFile(const std::string& rel) {
   std::string notice;
   AETHER_RETURN_IF_ERROR(RemoveOwned(env_, dir_, rel, false, &notice));
   if (!notice.empty()) Notice(notice);
   return Status::Ok();
 }
 
-Status StoreImpl::RemoveOwnedDir(const std::string& rel) {
+Status StoreContext::RemoveOwnedDir(const std::string& rel) {
   std::string notice;
   AETHER_RETURN_IF_ERROR(RemoveOwned(env_, dir_, rel, true, &notice));
   if (!notice.empty()) Notice(notice);
   return Status::Ok();
-}
-
-Result<uint64_t> StoreImpl::HotSlotsInUse() {
-  AETHER_ASSIGN_OR_RETURN(int64_t recorded, tables_->config.Integer("hot_slots", -1));
-  if (recorded < 0) return CommittedHotSlots();
-  return uint64_t(recorded);
-}
-
-Result<bool> StoreImpl::IsFreeSlot(uint64_t slot) { return tables_->hot_free.Contains(int64_t(slot)); }
-
-Result<std::unique_ptr<SlotFile>> StoreImpl::OpenHot(bool writable) {
-  return SlotFile::Open(env_, Path(layout::kHotFile), config_.dim, writable);
-}
-
-Result<std::unique_ptr<ShardFile>> StoreImpl::OpenShard(const ShardInfo& info, bool writable) {
-  return ShardFile::Open(env_, Path(info.path), config_.dim, writable);
-}
-
-Status StoreImpl::ReadVector(const MemoryRef& m, std::vector<float>* out) {
-  out->resize(config_.dim);
-  const Place& p = m.place;
-  if (p.hot()) {
-    AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(false));
-    int64_t row_id = 0;
-    AETHER_RETURN_IF_ERROR(hot->ReadSlot(static_cast<uint64_t>(p.slot), &row_id, out->data()));
-    if (row_id != m.row_id)
-      return Status::Corruption(fmt::format("{}: slot {} holds row {}, the metadata says row {} ('{}')", hot->path(),
-                                            p.slot, row_id, m.row_id, m.id));
-    return Status::Ok();
-  }
-  AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(p.shard_id));
-  AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, false));
-  DecodedFrame frame;
-  AETHER_RETURN_IF_ERROR(shard->ReadFrame(static_cast<uint64_t>(p.frame_offset), &frame));
-  if (p.frame_index >= frame.count || frame.row_ids[p.frame_index] != m.row_id)
-    return Status::Corruption(fmt::format("{}: frame at offset {} does not hold row {} ('{}')", shard->path(),
-                                          p.frame_offset, m.row_id, m.id));
-  std::copy(frame.vector(uint32_t(p.frame_index)), frame.vector(uint32_t(p.frame_index)) + config_.dim, out->begin());
-  return Status::Ok();
-}
-
-Result<std::optional<AccessStats>> StoreImpl::AccessStatsOf(int64_t row_id) {
-  AETHER_ASSIGN_OR_RETURN(auto stats, tables_->memories.Stats(row_id));
-  if (!stats) return std::optional<AccessStats>();
-  return std::optional<AccessStats>(ToAccessStats(*stats));
-}
-
-// Releases a place inside the caller's transaction: a hot slot becomes
-// free, a cold record becomes garbage in its shard.
-Status StoreImpl::ReleasePlace(const Place& place) {
-  if (place.hot()) return tables_->hot_free.Free(place.slot);
-  return tables_->shards.Release(place.shard_id);
-}
-
-// Forgets a memory inside the caller's transaction.
-Status StoreImpl::ReleaseMemory(const MemoryRef& m) {
-  AETHER_RETURN_IF_ERROR(ReleasePlace(m.place));
-  AETHER_RETURN_IF_ERROR(tables_->memories.Delete(m.row_id));
-  return tables_->restore_queue.Remove(m.row_id);
 }
 
 // ---- the public facade ----
@@ -223,9 +157,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
 }
 
 const StoreConfig& Store::config() const { return impl_->config_; }
-const std::vector<ReplayAction>& Store::replayed() const { return impl_->replayed_; }
+const std::vector<ReplayAction>& Store::replayed() const { return impl_->migrator_->replayed(); }
 const Status& Store::deferred_recovery() const { return impl_->deferred_recovery_; }
-const std::vector<std::string>& Store::notices() const { return impl_->notices_; }
+const std::vector<std::string>& Store::notices() const { return impl_->notices(); }
 bool Store::writable() const { return impl_->writable_; }
 Status Store::YieldToReaders() { return impl_->YieldToReaders(); }
 

@@ -16,8 +16,7 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
   impl->env_ = opt.env ? opt.env : Env::Default();
   impl->dir_ = path;
   impl->lock_ = std::make_unique<StoreLock>(impl->env_, path, opt.wait_seconds);
-  impl->discard_damaged_ = opt.discard_damaged_journal;
-  impl->on_notice_ = opt.on_notice;
+  impl->set_on_notice(opt.on_notice);
   Env* env = impl->env_;
   if (!env->IsDirectory(path)) return Status::NotFound(path + ": no such store (see aether init)");
   if (!env->Exists(impl->Path(layout::kDbFile)))
@@ -43,14 +42,16 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
                                               /*reader=*/opt.access == AccessMode::kRead));
   impl->tables_ = std::make_unique<Tables>(impl->db_.get());
   impl->index_ = std::make_unique<ColdIndex>(env, path, impl->config_, impl->tables_.get());
+  impl->migrator_ =
+      std::make_unique<Migrator>(impl.get(), impl->lock_.get(), impl->index_.get(), opt.discard_damaged_journal);
   AETHER_ASSIGN_OR_RETURN(impl->config_, LoadConfig(impl->db_.get(), Store::kFormatVersion, &impl->format_version_));
 
   AETHER_ASSIGN_OR_RETURN(uint64_t pending, Journal(impl->db_.get()).Count());
   if (mode == LockMode::kExclusive) {
     AETHER_RETURN_IF_ERROR(UpgradeSchema(impl->db_.get()));
-    if (pending > 0) AETHER_RETURN_IF_ERROR(impl->ReplayJournal());
+    if (pending > 0) AETHER_RETURN_IF_ERROR(impl->migrator_->Replay());
     AETHER_RETURN_IF_ERROR(impl->RecordHotSlots());
-    impl->EnsureReserve();
+    impl->migrator_->EnsureReserve();
     return impl;
   }
   if (pending == 0) return impl;
@@ -68,7 +69,7 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
     return writer;
   }
   AETHER_RETURN_IF_ERROR(impl->lock_->SetMode(LockMode::kExclusive));
-  if (Status s = impl->ReplayJournal(); !s.ok()) {
+  if (Status s = impl->migrator_->Replay(); !s.ok()) {
     // The committed state does not depend on the journal (an uncommitted
     // migration's bytes lie past the committed lengths, a committed one's
     // are visible, and the replay never cuts below either): a reader that
@@ -93,7 +94,7 @@ Status StoreImpl::EnsureExclusive() {
   AETHER_RETURN_IF_ERROR(lock_->TakeWriter());
   AETHER_RETURN_IF_ERROR(lock_->SetMode(LockMode::kExclusive));
   // Another writer may have come and died while we held no lock.
-  return ReplayJournal();
+  return migrator_->Replay();
 }
 
 // A store an older aether made has no hot_slots key: record it once.
@@ -102,26 +103,6 @@ Status StoreImpl::RecordHotSlots() {
   if (recorded) return Status::Ok();
   AETHER_ASSIGN_OR_RETURN(uint64_t committed, CommittedHotSlots());
   return InTransaction(db_.get(), [&] { return tables_->config.Set("hot_slots", std::to_string(committed)); });
-}
-
-void StoreImpl::EnsureReserve() {
-  std::string path = Path(layout::kReserveFile);
-  if (env_->TypeOf(path) != FileType::kMissing) return;
-  std::string tmp = TempNameFor(env_, path);
-  Status s = [&]() -> Status {
-    AETHER_ASSIGN_OR_RETURN(auto f, env_->Open(tmp, OpenMode::kCreateNew));
-    const std::string zeros(64 << 10, '\0');  // written, not fallocated: the blocks must be real
-    for (uint64_t at = 0; at < layout::kReserveBytes; at += zeros.size())
-      AETHER_RETURN_IF_ERROR(f->Write(at, zeros.data(), zeros.size()));
-    return env_->Rename(tmp, path);  // no fsync: a reserve lost in a crash is made again
-  }();
-  if (!s.ok()) (void)env_->RemoveFile(tmp);  // ours (O_EXCL); no room now: the next writer tries again
-}
-
-bool StoreImpl::ReleaseReserve() {
-  std::string path = Path(layout::kReserveFile);
-  if (!lock_->writer() || env_->TypeOf(path) != FileType::kRegular) return false;
-  return env_->RemoveFile(path).ok();
 }
 
 }  // namespace aether

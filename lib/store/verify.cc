@@ -116,7 +116,7 @@ Status Verifier::CheckDb() {
   Journal journal(s_->db_.get());
   AETHER_ASSIGN_OR_RETURN(std::vector<Migration> rows, journal.All());
   for (Migration& m : rows)
-    if (Status st = s_->CheckJournalRow(&m); !st.ok()) Problem("journal: " + st.message());
+    if (Status st = s_->migrator_->CheckJournalRow(&m); !st.ok()) Problem("journal: " + st.message());
   return Status::Ok();
 }
 

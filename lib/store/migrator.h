@@ -1,0 +1,110 @@
+// Migrator: the journal protocol every data move follows
+// (format-spec/journal.md), and its replay:
+//   migration.cc       Run: intent txn -> write + sync -> written -> commit
+//                      -> cleanup; the commit transaction; slot allocation
+//                      and frame building for the moves that use it
+//   replay.cc          Replay: what every open runs before anything else
+//                      (roll back, roll forward, clean up, refuse or discard
+//                      a damaged row); the RESERVE file that gives a roll
+//                      back room on a full disk
+//   rebuild_journal.cc a rebuild's commit, cleanup and replay (its long
+//                      phase is StoreImpl::RebuildIndex, index.cc)
+// It owns what it replayed and how damaged rows are handled; the store's
+// shared state is the StoreContext it is given. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "journal/journal.h"
+#include "store/cold_index.h"
+#include "store/store_context.h"
+#include "store/store_lock.h"
+
+namespace aether {
+
+// Records per cold frame written by ingest and descend.
+constexpr size_t kMaxFrameRecords = 1024;
+
+// The bytes a migration writes, prepared before its intent is recorded.
+struct PendingWrites {
+  struct SlotWrite {
+    uint64_t slot;
+    int64_t row_id;
+    const float* vector;
+  };
+  std::vector<SlotWrite> slots;
+  // Frames per target shard, appended at that target's len_before.
+  std::map<int64_t, std::vector<std::string>> frames;
+};
+
+class Migrator {
+ public:
+  // discard_damaged: OpenOptions::discard_damaged_journal.
+  Migrator(StoreContext* s, StoreLock* lock, ColdIndex* index, bool discard_damaged)
+      : s_(s), lock_(lock), index_(index), discard_damaged_(discard_damaged) {}
+
+  // migration.cc. Runs one migration of an ingest, descend or ascend: `m`
+  // and `items` are recorded as the intent (with also_in_intent's changes,
+  // in the same transaction), `w` is written and synced, then committed.
+  // Requires a writer; a failure is final for this migration (rolled back
+  // at once, or by the next open's replay).
+  Status Run(Migration* m, const std::vector<MigrationItem>& items, const PendingWrites& w,
+             const std::function<Status()>& also_in_intent = nullptr);
+  // n hot slots for new data: the lowest free ones, then past `slot_count`.
+  Result<std::vector<int64_t>> AllocateSlots(size_t n, uint64_t slot_count);
+  // Encodes frames for the items listed in `which` (vectors[i] is item i's
+  // vector), sets their destinations in `shard`, and records the append as
+  // one of m's targets and w's frames.
+  Status BuildFrames(std::vector<MigrationItem>* items, const std::vector<size_t>& which,
+                     const std::vector<const float*>& vectors, const ShardInfo& shard, Migration* m, PendingWrites* w);
+
+  // rebuild_journal.cc: a rebuild's commit transaction (the generation
+  // switch) and its cleanup (the old generation's files).
+  Status CommitRebuild(const Migration& m);
+  Status CleanupRebuild(const Migration& m);
+
+  // replay.cc. Replays every journal row (retrying once with the RESERVE's
+  // room on a full disk); what it did is replayed().
+  Status Replay();
+  const std::vector<ReplayAction>& replayed() const { return replayed_; }
+  // Validates a journal row as the replay would (Journal::CheckIntegrity,
+  // CheckReplayable), without acting on it.
+  Status CheckJournalRow(Migration* m);
+  // Cuts every file back to what the committed metadata says.
+  Status TruncateToCommitted();
+  // The RESERVE file (layout.h): created when missing and there is room;
+  // released (deleted) when a roll back needs the space.
+  void EnsureReserve();
+  bool ReleaseReserve();
+
+ private:
+  // migration.cc
+  Status CommitMigration(const Migration& m, const std::vector<MigrationItem>& items);
+  Status CommitNew(const Migration& m, const MigrationItem& it);
+  Status VerifyWritten(const Migration& m, const std::vector<MigrationItem>& items);
+  // replay.cc
+  Status ReplayOne(Migration* m);
+  Status ReplayAll();
+  Status CheckReplayable(const Migration& m, const std::vector<MigrationItem>& items);
+  Status RollBackWrites(const Migration& m);
+  Status DiscardDamaged(const Migration& m, size_t items, const std::string& why);
+  // rebuild_journal.cc
+  // Removes the files a generation consists of (its `partitions` partition
+  // shards, or with 0 every pNNNNNN.shard, its centroids and their
+  // temporaries), never through a link; unknown entries are left (noticed).
+  Status RemoveGeneration(int64_t generation, uint32_t partitions);
+  Status ReplayRebuild(const Migration& m, ReplayAction* action);
+  Status CheckRebuildReplayable(const Migration& m);
+
+  StoreContext* s_;
+  StoreLock* lock_;
+  ColdIndex* index_;
+  const bool discard_damaged_;
+  std::vector<ReplayAction> replayed_;
+};
+
+}  // namespace aether

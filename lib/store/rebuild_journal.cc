@@ -1,0 +1,168 @@
+// A rebuild's journal steps (format-spec/journal.md, "Rebuild"): the commit
+// that switches generations, the cleanup of the old generation's files, and
+// the replay of a rebuild a dead process left. The long phase that trains
+// and writes the new generation is StoreImpl::RebuildIndex (index.cc).
+#include <fmt/format.h>
+
+#include <set>
+#include <tuple>
+
+#include "env/fault_point.h"
+#include "index/centroids_file.h"
+#include "meta/schema.h"
+#include "store/layout.h"
+#include "store/migrator.h"
+
+namespace aether {
+
+// The switch: reads the new generation's partitions back (which verifies
+// every frame checksum), then one transaction moves every cold memory to its
+// place in them and makes the generation current.
+Status Migrator::CommitRebuild(const Migration& m) {
+  AETHER_ASSIGN_OR_RETURN(
+      Centroids c, CentroidsFile::Read(
+                       s_->env_, s_->Path(std::string(layout::kIndexDir) + "/" + layout::CentroidsName(m.generation)),
+                       s_->config_.dim));
+  struct Part {
+    uint64_t bytes = 0, records = 0;
+    std::vector<std::tuple<int64_t, int64_t, int64_t>> places;  // row, offset, index
+  };
+  std::vector<Part> parts(c.k);
+  for (uint32_t p = 0; p < c.k; ++p) {
+    std::string path = s_->Path(layout::PartitionPath(m.generation, p));
+    AETHER_ASSIGN_OR_RETURN(auto shard, ShardFile::Open(s_->env_, path, s_->config_.dim, false));
+    AETHER_ASSIGN_OR_RETURN(parts[p].bytes, shard->Size());
+    AETHER_RETURN_IF_ERROR(shard->Scan(parts[p].bytes, [&](uint64_t off, const DecodedFrame& f) {
+      for (uint32_t i = 0; i < f.count; ++i) parts[p].places.emplace_back(f.row_ids[i], int64_t(off), int64_t(i));
+      parts[p].records += f.count;
+      return Status::Ok();
+    }));
+  }
+  index_->Invalidate();
+  return InTransaction(s_->db_.get(), [&]() -> Status {
+    uint64_t moved = 0;
+    for (uint32_t p = 0; p < c.k; ++p) {
+      const uint64_t n = parts[p].records;
+      AETHER_ASSIGN_OR_RETURN(
+          int64_t shard_id, s_->tables_->shards.InsertPartition(layout::PartitionPath(m.generation, p), m.generation, p,
+                                                                parts[p].bytes, n, n * (8 + 4ull * s_->config_.dim)));
+      for (const auto& [row, off, idx] : parts[p].places) {
+        AETHER_ASSIGN_OR_RETURN(bool cold, s_->tables_->memories.MoveCold(row, Place::Cold(shard_id, off, idx)));
+        if (!cold) return Status::Corruption(fmt::format("rebuild: row {} is no longer a cold memory", row));
+        ++moved;
+      }
+    }
+    AETHER_ASSIGN_OR_RETURN(uint64_t cold, s_->tables_->memories.Count(Tier::kCold));
+    if (moved != cold)
+      return Status::Corruption(
+          fmt::format("rebuild: generation {} holds {} memories, the store has {} cold", m.generation, moved, cold));
+    AETHER_RETURN_IF_ERROR(s_->tables_->shards.DeleteGeneration(m.old_generation));
+    AETHER_RETURN_IF_ERROR(s_->tables_->shards.Empty(layout::kStagingShardId, ShardFile::kHeaderSize));
+    AETHER_RETURN_IF_ERROR(s_->tables_->generations.Retire(m.old_generation));
+    AETHER_RETURN_IF_ERROR(s_->tables_->generations.Activate(
+        m.generation, m.created_ms, c.k, std::string(layout::kIndexDir) + "/" + layout::CentroidsName(m.generation)));
+    AETHER_RETURN_IF_ERROR(s_->tables_->config.SetIndexGeneration(m.generation));
+    AETHER_RETURN_IF_ERROR(s_->tables_->config.Set("last_rebuild_ms", std::to_string(s_->env_->NowMs())));
+    return Journal(s_->db_.get()).SetState(m, MigrationState::kCommitted);
+  });
+}
+
+Status Migrator::RemoveGeneration(int64_t generation, uint32_t partitions) {
+  if (generation <= 0) return Status::Ok();
+  const std::string gdir = layout::GenerationDir(generation);
+  std::vector<std::string> names;
+  if (partitions > 0) {
+    for (uint32_t p = 0; p < partitions; ++p) names.push_back(layout::PartitionPath(generation, p));
+  } else if (s_->env_->TypeOf(s_->Path(gdir)) == FileType::kDirectory) {
+    // A row from before partition counts were journaled: the names a
+    // generation's partitions have, and nothing else.
+    AETHER_ASSIGN_OR_RETURN(auto entries, s_->env_->ListDir(s_->Path(gdir)));
+    for (const auto& n : entries)
+      if (layout::IsPartitionFileName(n)) names.push_back(gdir + "/" + n);
+  }
+  for (const auto& rel : names) AETHER_RETURN_IF_ERROR(s_->RemoveOwnedFile(rel));
+  AETHER_RETURN_IF_ERROR(s_->RemoveOwnedDir(gdir));
+  const std::string cent = std::string(layout::kIndexDir) + "/" + layout::CentroidsName(generation);
+  AETHER_RETURN_IF_ERROR(s_->RemoveOwnedFile(cent));
+  if (s_->env_->TypeOf(s_->Path(layout::kIndexDir)) == FileType::kDirectory) {
+    // Temporaries of an interrupted centroids write: "<name>.<hex>.tmp" (and
+    // "<name>.tmp" from before temporary names were random).
+    AETHER_ASSIGN_OR_RETURN(auto entries, s_->env_->ListDir(s_->Path(layout::kIndexDir)));
+    for (const auto& n : entries)
+      if (layout::IsTempNameOf(n, layout::CentroidsName(generation)))
+        AETHER_RETURN_IF_ERROR(s_->RemoveOwnedFile(std::string(layout::kIndexDir) + "/" + n));
+  }
+  AETHER_RETURN_IF_ERROR(s_->env_->SyncDir(s_->Path(layout::kIndexDir)));
+  return s_->env_->SyncDir(s_->Path(layout::kColdDir));
+}
+
+// After the switch: the old generation's files go, and the staging shard
+// (whose records all moved into partitions) is cut back to its committed
+// length, its header.
+Status Migrator::CleanupRebuild(const Migration& m) {
+  AETHER_ASSIGN_OR_RETURN(uint32_t old_k, s_->tables_->generations.Partitions(m.old_generation));
+  AETHER_RETURN_IF_ERROR(RemoveGeneration(m.old_generation, old_k));
+  AETHER_FAULT_POINT("rebuild.mid_cleanup");
+  AETHER_ASSIGN_OR_RETURN(ShardInfo staging, s_->tables_->shards.Get(layout::kStagingShardId));
+  AETHER_ASSIGN_OR_RETURN(auto shard, s_->OpenShard(staging, true));
+  AETHER_ASSIGN_OR_RETURN(uint64_t size, shard->Size());
+  if (size > staging.file_bytes) {
+    AETHER_RETURN_IF_ERROR(shard->Truncate(staging.file_bytes));
+    AETHER_RETURN_IF_ERROR(shard->Sync());
+  }
+  return Status::Ok();
+}
+
+Status Migrator::ReplayRebuild(const Migration& m, ReplayAction* action) {
+  if (m.state == MigrationState::kCommitted) {
+    action->action = "cleaned up";
+    return CleanupRebuild(m);
+  }
+  if (m.state == MigrationState::kWritten) {
+    Status commit = CommitRebuild(m);
+    if (commit.ok()) {
+      AETHER_FAULT_POINT("replay.after_rollforward_commit");
+      action->action = "rolled forward";
+      return CleanupRebuild(m);
+    }
+    if (commit.code() == Code::kIOError || commit.code() == Code::kBusy) return commit;
+    action->action = "rolled back (" + commit.message() + ")";
+  } else {
+    action->action = "rolled back";
+  }
+  AETHER_RETURN_IF_ERROR(RemoveGeneration(m.generation, m.partitions));
+  AETHER_FAULT_POINT("replay.after_rollback_truncate");
+  return Status::Ok();
+}
+
+// A rebuild's replay deletes one generation's files: the new one (roll
+// back) or the old one (cleanup). Neither may be a generation the committed
+// state uses: the current one, or any with registered shards.
+Status Migrator::CheckRebuildReplayable(const Migration& m) {
+  auto refuse = [&](const std::string& why) { return Status::Corruption(Describe(m) + ": " + why); };
+  AETHER_ASSIGN_OR_RETURN(const int64_t current, s_->tables_->config.IndexGeneration());
+  auto in_use = [&](int64_t g) -> Result<bool> {
+    if (g == current) return true;
+    AETHER_ASSIGN_OR_RETURN(uint64_t n, s_->tables_->shards.CountInGeneration(g));
+    return n > 0;
+  };
+  if (m.generation <= 0 || m.old_generation < 0 || m.generation == m.old_generation)
+    return refuse(fmt::format("generations {} -> {} are not a rebuild", m.old_generation, m.generation));
+  if (m.state == MigrationState::kCommitted) {
+    if (m.generation != current)
+      return refuse(fmt::format("it switched to generation {}, but generation {} is current", m.generation, current));
+    AETHER_ASSIGN_OR_RETURN(bool old_used, in_use(m.old_generation));
+    if (m.old_generation > 0 && old_used)
+      return refuse(fmt::format("its cleanup would delete generation {}, which is in use", m.old_generation));
+    return Status::Ok();
+  }
+  AETHER_ASSIGN_OR_RETURN(bool new_used, in_use(m.generation));
+  if (new_used) return refuse(fmt::format("a roll back would delete generation {}, which is in use", m.generation));
+  AETHER_ASSIGN_OR_RETURN(bool known, s_->tables_->generations.Known(m.generation));
+  if (known) return refuse(fmt::format("generation {} was committed before", m.generation));
+  if (m.old_generation != current)
+    return refuse(fmt::format("it replaces generation {}, but generation {} is current", m.old_generation, current));
+  return Status::Ok();
+}
+
+}  // namespace aether

@@ -1,0 +1,109 @@
+// StoreContext: the reads and releases every part of an open store shares
+// (store_context.h).
+#include "store/store_context.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "store/layout.h"
+
+namespace aether {
+
+Status PayloadCorruption(const std::string& id, int64_t row_id) {
+  return Status::Corruption(
+      fmt::format("{}: memory '{}' (row {}): its stored payload is not valid JSON (run aether "
+                  "verify)",
+                  layout::kDbFile, id, row_id));
+}
+
+Result<uint64_t> StoreContext::HotSlotsInUse() {
+  AETHER_ASSIGN_OR_RETURN(int64_t recorded, tables_->config.Integer("hot_slots", -1));
+  if (recorded < 0) return CommittedHotSlots();
+  return uint64_t(recorded);
+}
+
+Result<bool> StoreContext::IsFreeSlot(uint64_t slot) { return tables_->hot_free.Contains(int64_t(slot)); }
+
+Result<std::unique_ptr<SlotFile>> StoreContext::OpenHot(bool writable) {
+  return SlotFile::Open(env_, Path(layout::kHotFile), config_.dim, writable);
+}
+
+Result<std::unique_ptr<ShardFile>> StoreContext::OpenShard(const ShardInfo& info, bool writable) {
+  return ShardFile::Open(env_, Path(info.path), config_.dim, writable);
+}
+
+Status StoreContext::ReadVector(const MemoryRef& m, std::vector<float>* out) {
+  out->resize(config_.dim);
+  const Place& p = m.place;
+  if (p.hot()) {
+    AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(false));
+    int64_t row_id = 0;
+    AETHER_RETURN_IF_ERROR(hot->ReadSlot(static_cast<uint64_t>(p.slot), &row_id, out->data()));
+    if (row_id != m.row_id)
+      return Status::Corruption(fmt::format("{}: slot {} holds row {}, the metadata says row {} ('{}')", hot->path(),
+                                            p.slot, row_id, m.row_id, m.id));
+    return Status::Ok();
+  }
+  AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(p.shard_id));
+  AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, false));
+  DecodedFrame frame;
+  AETHER_RETURN_IF_ERROR(shard->ReadFrame(static_cast<uint64_t>(p.frame_offset), &frame));
+  if (p.frame_index >= frame.count || frame.row_ids[p.frame_index] != m.row_id)
+    return Status::Corruption(fmt::format("{}: frame at offset {} does not hold row {} ('{}')", shard->path(),
+                                          p.frame_offset, m.row_id, m.id));
+  std::copy(frame.vector(uint32_t(p.frame_index)), frame.vector(uint32_t(p.frame_index)) + config_.dim, out->begin());
+  return Status::Ok();
+}
+
+Result<std::optional<AccessStats>> StoreContext::AccessStatsOf(int64_t row_id) {
+  AETHER_ASSIGN_OR_RETURN(auto stats, tables_->memories.Stats(row_id));
+  if (!stats) return std::optional<AccessStats>();
+  return std::optional<AccessStats>(ToAccessStats(*stats));
+}
+
+// Releases a place inside the caller's transaction: a hot slot becomes
+// free, a cold record becomes garbage in its shard.
+Status StoreContext::ReleasePlace(const Place& place) {
+  if (place.hot()) return tables_->hot_free.Free(place.slot);
+  return tables_->shards.Release(place.shard_id);
+}
+
+// Forgets a memory inside the caller's transaction.
+Status StoreContext::ReleaseMemory(const MemoryRef& m) {
+  AETHER_RETURN_IF_ERROR(ReleasePlace(m.place));
+  AETHER_RETURN_IF_ERROR(tables_->memories.Delete(m.row_id));
+  return tables_->restore_queue.Remove(m.row_id);
+}
+
+Result<uint64_t> StoreContext::CommittedHotSlots() {
+  AETHER_ASSIGN_OR_RETURN(uint64_t live, tables_->memories.HotSlotEnd());
+  AETHER_ASSIGN_OR_RETURN(uint64_t free, tables_->hot_free.End());
+  return std::max(live, free);
+}
+
+Status StoreContext::Audit(const std::string& kind, const std::optional<std::string>& id, const std::string& detail) {
+  return tables_->audit_log.Append(env_->NowMs(), kind, id, detail);
+}
+
+std::vector<std::string> StoreContext::UnregisteredGenerations() {
+  std::vector<std::string> out;
+  auto shards = tables_->shards.All();
+  auto active = tables_->generations.Active();
+  if (!shards.ok() || !active.ok()) return out;
+  std::set<int64_t> used(active->begin(), active->end());
+  for (const ShardInfo& info : *shards) used.insert(info.generation);
+  for (const char* dir : {layout::kColdDir, layout::kIndexDir}) {
+    auto entries = env_->ListDir(Path(dir));
+    if (!entries.ok()) continue;
+    for (const auto& n : *entries) {
+      int64_t g = layout::GenerationOfName(n);
+      if (g > 0 && !used.count(g)) out.push_back(std::string(dir) + "/" + n);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace aether

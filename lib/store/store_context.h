@@ -1,0 +1,97 @@
+// StoreContext: what every part of an open store shares: the OS seam, the
+// directory, the config, the metadata DB and its table owners, the notices,
+// and the reads and releases every part needs (a hot slot file, a shard
+// file, a vector; a memory's place released in the caller's transaction).
+// StoreImpl is one (its base); the Migrator holds a pointer to it.
+//
+// The fields are set by StoreImpl::Open and fixed afterwards. What they
+// reach (the DB, the files) is protected across processes by the store lock
+// (StoreLock) and used by one thread at a time; the scan's worker threads
+// only read the files they are handed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aether/env.h"
+#include "aether/options.h"
+#include "aether/status.h"
+#include "cold/shard_file.h"
+#include "hot/slot_file.h"
+#include "meta/sqlite_db.h"
+#include "meta/tables.h"
+#include "policy/eviction.h"
+
+namespace aether {
+
+// The error for a stored payload that does not parse (a damaged meta.db).
+Status PayloadCorruption(const std::string& id, int64_t row_id);
+
+class StoreContext {
+ public:
+  Env* env_ = nullptr;
+  std::string dir_;
+  StoreConfig config_;
+  uint32_t format_version_ = 0;
+  std::unique_ptr<Db> db_;
+  std::unique_ptr<Tables> tables_;  // the owners of the metadata tables, over db_
+  bool writable_ = true;            // this process may write the store's files
+
+  std::string Path(const std::string& rel) const { return dir_ + "/" + rel; }
+
+  // Something left in place rather than deleted, for the caller to report
+  // (Store::notices, OpenOptions::on_notice).
+  void Notice(const std::string& text) {
+    notices_.push_back(text);
+    if (on_notice_) on_notice_(text);
+  }
+  const std::vector<std::string>& notices() const { return notices_; }
+  void set_on_notice(std::function<void(const std::string&)> f) { on_notice_ = std::move(f); }
+
+  Result<std::unique_ptr<SlotFile>> OpenHot(bool writable);
+  Result<std::unique_ptr<ShardFile>> OpenShard(const ShardInfo& info, bool writable);
+  // A memory's vector, checked against its row id (kCorruption otherwise).
+  Status ReadVector(const MemoryRef& loc, std::vector<float>* out);
+
+  // Slots of hot.slots that committed metadata uses: one past the highest
+  // live or free slot (0 when none).
+  Result<uint64_t> CommittedHotSlots();
+  // The committed length of hot.slots in slots (config hot_slots; computed
+  // with CommittedHotSlots in a store an older aether made). A file shorter
+  // than this has lost live or free slots.
+  Result<uint64_t> HotSlotsInUse();
+  Result<bool> IsFreeSlot(uint64_t slot);
+
+  // In the caller's transaction: the memory's place is released (a hot slot
+  // becomes free, a cold record garbage) and its row deleted
+  // (ReleaseMemory), or only the place (ReleasePlace).
+  Status ReleaseMemory(const MemoryRef& loc);
+  Status ReleasePlace(const Place& place);
+  // Appends to the audit log, stamped now, in the caller's transaction.
+  Status Audit(const std::string& kind, const std::optional<std::string>& id, const std::string& detail);
+
+  // The eviction score's inputs of one memory (nullopt: no such row).
+  Result<std::optional<AccessStats>> AccessStatsOf(int64_t row_id);
+  static AccessStats ToAccessStats(const MemoryStats& s) {
+    return AccessStats{s.last_access_ms, s.access_count, s.importance, 1.0};
+  }
+
+  // Removes store-relative `rel` if it is a regular file reached through
+  // real directories only; anything else is left and noted.
+  Status RemoveOwnedFile(const std::string& rel);
+  // Removes store-relative directory `rel` if it is a real, empty directory.
+  Status RemoveOwnedDir(const std::string& rel);
+  // Generation directories and centroids files no committed generation names
+  // (store-relative paths), e.g. what a discarded rebuild left.
+  std::vector<std::string> UnregisteredGenerations();
+
+ private:
+  std::vector<std::string> notices_;
+  std::function<void(const std::string&)> on_notice_;
+};
+
+}  // namespace aether
