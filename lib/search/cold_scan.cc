@@ -44,7 +44,8 @@ class FrameScan {
       TopK& top = (*st_.approx)[q];
       if (!top.Admits(Candidate{d, sc_.placed[i] >= 0 ? sc_.placed[i] : INT64_MAX})) return Status::Ok();
       if (sc_.placed[i] < 0)
-        sc_.placed[i] = st_.places->Add(st_.worker, FramePlace{f_.row_ids[i], shard_.shard_id, offset_, i});
+        sc_.placed[i] =
+            st_.places->Add(st_.worker, FramePlace{f_.row_ids[i], Place::Cold(shard_.shard_id, int64_t(offset_), i)});
       top.Push(Candidate{d, sc_.placed[i]});
       return Status::Ok();
     }
@@ -52,7 +53,8 @@ class FrameScan {
     const Candidate cand{d, f_.row_ids[i]};
     if (!top.Admits(cand)) return Status::Ok();
     if (sc_.checked[i] == 0) {
-      AETHER_ASSIGN_OR_RETURN(bool ok, live_->ColdLive(f_.row_ids[i], shard_.shard_id, offset_, i));
+      AETHER_ASSIGN_OR_RETURN(bool ok,
+                              live_->ColdLive(f_.row_ids[i], Place::Cold(shard_.shard_id, int64_t(offset_), i)));
       sc_.checked[i] = ok ? 1 : 2;
     }
     if (sc_.checked[i] == 1) top.Push(cand);

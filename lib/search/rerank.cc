@@ -30,20 +30,21 @@ Status Gather(const ScanContext& c, const std::vector<std::vector<Candidate>>& a
   g->tags.erase(std::unique(g->tags.begin(), g->tags.end()), g->tags.end());
   std::sort(g->tags.begin(), g->tags.end(), [&](int64_t a, int64_t b) {
     const FramePlace &x = places.At(a), &y = places.At(b);
-    return std::tie(x.shard_id, x.frame_offset, x.index) < std::tie(y.shard_id, y.frame_offset, y.index);
+    return std::tie(x.place.shard_id, x.place.frame_offset, x.place.frame_index) <
+           std::tie(y.place.shard_id, y.place.frame_offset, y.place.frame_index);
   });
   g->alive.resize(g->tags.size());
   for (size_t i = 0; i < g->tags.size(); ++i) {
     g->pos[g->tags[i]] = i;
     const FramePlace& p = places.At(g->tags[i]);
-    AETHER_ASSIGN_OR_RETURN(bool ok, live->ColdLive(p.row_id, p.shard_id, p.frame_offset, p.index));
+    AETHER_ASSIGN_OR_RETURN(bool ok, live->ColdLive(p.row_id, p.place));
     g->alive[i] = ok;
   }
   for (size_t i = 0; i < g->tags.size();) {
     size_t j = i + 1;
     const FramePlace& first = places.At(g->tags[i]);
-    while (j < g->tags.size() && places.At(g->tags[j]).shard_id == first.shard_id &&
-           places.At(g->tags[j]).frame_offset == first.frame_offset)
+    while (j < g->tags.size() && places.At(g->tags[j]).place.shard_id == first.place.shard_id &&
+           places.At(g->tags[j]).place.frame_offset == first.place.frame_offset)
       ++j;
     g->frames.emplace_back(i, j);
     i = j;
@@ -63,21 +64,21 @@ class FrameReader {
     row_ids_.clear();
     for (size_t i = begin; i < end; ++i)
       if (g_->alive[i]) {
-        indexes_.push_back(places_.At(g_->tags[i]).index);
+        indexes_.push_back(uint32_t(places_.At(g_->tags[i]).place.frame_index));
         row_ids_.push_back(places_.At(g_->tags[i]).row_id);
       }
     if (indexes_.empty()) return Status::Ok();
     const FramePlace& p = places_.At(g_->tags[begin]);
-    std::unique_ptr<ShardFile>& file = files_[p.shard_id];
+    std::unique_ptr<ShardFile>& file = files_[p.place.shard_id];
     if (!file) {
-      auto shard =
-          std::find_if(shards_.begin(), shards_.end(), [&](const ShardScan& s) { return s.shard_id == p.shard_id; });
+      auto shard = std::find_if(shards_.begin(), shards_.end(),
+                                [&](const ShardScan& s) { return s.shard_id == p.place.shard_id; });
       if (shard == shards_.end()) return Status::Internal("re-rank candidate in an unknown shard");
       AETHER_ASSIGN_OR_RETURN(file, ShardFile::Open(c_.env, shard->path, c_.dim, /*writable=*/false));
     }
     buffer_.resize(indexes_.size() * c_.dim);
-    AETHER_RETURN_IF_ERROR(
-        file->ReadFullRows(p.frame_offset, indexes_.size(), indexes_.data(), row_ids_.data(), buffer_.data()));
+    AETHER_RETURN_IF_ERROR(file->ReadFullRows(uint64_t(p.place.frame_offset), indexes_.size(), indexes_.data(),
+                                              row_ids_.data(), buffer_.data()));
     for (size_t i = begin, k = 0; i < end; ++i)
       if (g_->alive[i]) std::copy_n(buffer_.data() + c_.dim * k++, c_.dim, g_->rows.data() + i * c_.dim);
     return Status::Ok();

@@ -14,6 +14,7 @@
 #include "aether/env.h"
 #include "aether/options.h"
 #include "aether/status.h"
+#include "meta/place.h"
 #include "vecmath/distance.h"
 #include "vecmath/kernels.h"
 
@@ -50,16 +51,14 @@ class Liveness {
   virtual Result<bool> HotLive(uint64_t slot, int64_t row_id) = 0;
   // True when hot slot `slot` is free (so damage there harms no one).
   virtual Result<bool> FreeSlot(uint64_t slot) = 0;
-  // True when `row_id` is the memory live at record `index` of the frame at
-  // `frame_offset` of shard `shard_id`.
-  virtual Result<bool> ColdLive(int64_t row_id, int64_t shard_id, uint64_t frame_offset, uint32_t index) = 0;
+  // True when `row_id` is the memory live at cold place `place`.
+  virtual Result<bool> ColdLive(int64_t row_id, const Place& place) = 0;
 };
 
 // A record of a quantized frame, kept as a re-rank candidate.
 struct FramePlace {
-  int64_t row_id, shard_id;
-  uint64_t frame_offset;
-  uint32_t index;
+  int64_t row_id;
+  Place place;  // cold
 };
 
 // Every worker's candidate places, addressed by a tag: the worker in the

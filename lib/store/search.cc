@@ -74,9 +74,9 @@ class StoreLiveness : public Liveness {
     std::lock_guard<std::mutex> l(mu_);
     return store_->IsFreeSlot(slot);
   }
-  Result<bool> ColdLive(int64_t row_id, int64_t shard_id, uint64_t frame_offset, uint32_t index) override {
+  Result<bool> ColdLive(int64_t row_id, const Place& place) override {
     std::lock_guard<std::mutex> l(mu_);
-    return checker_.IsLiveAt(row_id, Place::Cold(shard_id, int64_t(frame_offset), index));
+    return checker_.IsLiveAt(row_id, place);
   }
   Result<const MemoryRef*> Lookup(int64_t row_id) { return checker_.Lookup(row_id); }
 

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <optional>
 #include <set>
 
 #include "aether/jsonl.h"
@@ -20,13 +21,11 @@ namespace {
 
 constexpr int64_t kHotCode = TierCode(Tier::kHot), kColdCode = TierCode(Tier::kCold);
 
+// A memories row as verify follows it: its place, when the row is sane
+// (else it is reported and not looked for in the files).
 struct Row {
   std::string id;
-  int64_t tier;
-  int64_t slot;
-  int64_t shard_id;
-  int64_t frame_offset;
-  int64_t frame_index;
+  std::optional<Place> place;
   bool found = false;
 };
 
@@ -123,24 +122,21 @@ Status Verifier::CheckDb() {
 // 2. memories: sane rows, one place each
 Status Verifier::CheckMemories() {
   return s_->tables_->memories.ForEachRaw([&](const Stmt& st) -> Status {
-    Row r{st.Text(1), st.Int(2), st.IsNull(3) ? -1 : st.Int(3), st.IsNull(4) ? 0 : st.Int(4), st.Int(5), st.Int(6)};
+    Row r{st.Text(1), std::nullopt};
     int64_t row_id = st.Int(0);
     ++rep_.memories;
     if (std::string bad = MemoryRowProblem(st); !bad.empty()) {
       Problem(fmt::format("{}: memory '{}' (row {}): {}", layout::kDbFile, r.id, row_id, bad));
-      r.tier = -1;  // reported; not looked for in the files
-    }
-    if (r.tier == kHotCode) {
-      if (r.slot < 0)
-        Problem(fmt::format("memory '{}' is hot but has no slot", r.id));
-      else if (!slot_owner_.emplace(r.slot, row_id).second)
-        Problem(fmt::format("memory '{}' shares hot slot {} with row {}", r.id, r.slot, slot_owner_[r.slot]));
-    } else if (r.tier == kColdCode) {
-      auto key = std::make_tuple(r.shard_id, r.frame_offset, r.frame_index);
+    } else if (st.Int(2) == kHotCode) {
+      r.place = Place::Hot(st.Int(3));
+      if (!slot_owner_.emplace(r.place->slot, row_id).second)
+        Problem(
+            fmt::format("memory '{}' shares hot slot {} with row {}", r.id, r.place->slot, slot_owner_[r.place->slot]));
+    } else {
+      r.place = Place::Cold(st.Int(4), st.Int(5), st.Int(6));
+      auto key = std::make_tuple(r.place->shard_id, r.place->frame_offset, r.place->frame_index);
       if (!cold_owner_.emplace(key, row_id).second)
         Problem(fmt::format("memory '{}' shares its cold record with row {}", r.id, cold_owner_[key]));
-    } else if (r.tier != -1) {
-      Problem(fmt::format("memory '{}' has unknown tier {}", r.id, r.tier));
     }
     rows_.emplace(row_id, std::move(r));
     return Status::Ok();
@@ -242,12 +238,13 @@ Status Verifier::CheckShard(const ShardInfo& info) {
 // Every memory the metadata places in a file where the file does not hold it.
 void Verifier::ReportMissing() {
   for (const auto& [row_id, r] : rows_) {
-    if (r.found || (r.tier != kHotCode && r.tier != kColdCode)) continue;
-    if (r.tier == kHotCode)
-      Problem(fmt::format("memory '{}' (row {}): hot slot {} missing or damaged", r.id, row_id, r.slot));
+    if (r.found || !r.place) continue;
+    const Place& p = *r.place;
+    if (p.hot())
+      Problem(fmt::format("memory '{}' (row {}): hot slot {} missing or damaged", r.id, row_id, p.slot));
     else
       Problem(fmt::format("memory '{}' (row {}): not found in shard {} frame at offset {} index {}", r.id, row_id,
-                          r.shard_id, r.frame_offset, r.frame_index));
+                          p.shard_id, p.frame_offset, p.frame_index));
   }
 }
 

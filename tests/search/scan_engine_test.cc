@@ -38,9 +38,9 @@ class FakeLiveness : public Liveness {
     return it != hot.end() && it->second == row_id;
   }
   Result<bool> FreeSlot(uint64_t slot) override { return free_slots.count(slot) > 0; }
-  Result<bool> ColdLive(int64_t row_id, int64_t shard_id, uint64_t offset, uint32_t index) override {
+  Result<bool> ColdLive(int64_t row_id, const Place& place) override {
     ++lookups;
-    return cold.count({shard_id, offset, index, row_id}) > 0;
+    return cold.count({place.shard_id, uint64_t(place.frame_offset), uint32_t(place.frame_index), row_id}) > 0;
   }
 };
 
