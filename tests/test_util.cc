@@ -1,5 +1,6 @@
 #include "test_util.h"
 
+#include <doctest/doctest.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,6 +23,17 @@
 extern char** environ;
 
 namespace aether::test {
+
+std::unique_ptr<Store> OpenStoreOrFail(const std::string& path, AccessMode mode, Env* env, bool discard_damaged) {
+  OpenOptions o;
+  o.access = mode;
+  o.env = env;
+  o.wait_seconds = 0;
+  o.discard_damaged_journal = discard_damaged;
+  auto s = Store::Open(path, o);
+  REQUIRE_MESSAGE(s.ok(), s.status().ToString());
+  return std::move(*s);
+}
 
 TempDir::TempDir(bool in_memory) {
   const char* base = getenv("TMPDIR");

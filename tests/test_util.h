@@ -4,10 +4,18 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "aether/store.h"
+
 namespace aether::test {
+
+// Opens the store at `path` through the library, without waiting for its
+// lock (env nullptr: the real one); a failure fails the test case.
+std::unique_ptr<Store> OpenStoreOrFail(const std::string& path, AccessMode mode, Env* env = nullptr,
+                                       bool discard_damaged = false);
 
 // A fresh directory under $TMPDIR, removed (recursively) on destruction.
 class TempDir {

@@ -42,16 +42,6 @@ struct Memory {
 };
 using State = std::map<std::string, Memory>;
 
-std::unique_ptr<Store> OpenOrDie(const std::string& path, AccessMode mode, bool discard = false) {
-  OpenOptions o;
-  o.access = mode;
-  o.wait_seconds = 0;
-  o.discard_damaged_journal = discard;
-  auto s = Store::Open(path, o);
-  REQUIRE_MESSAGE(s.ok(), s.status().ToString());
-  return std::move(*s);
-}
-
 // Every memory among `ids`, read through the library (bit-exact vectors).
 State Load(Store* store, const std::vector<std::string>& ids) {
   auto got = store->Get(ids);
@@ -199,8 +189,8 @@ Scenario MakeScenario(const TempDir& dir, const std::string& kind, const std::st
   REQUIRE_MESSAGE(r.exit_code == 137, r.err);
   for (const auto& m : mems) sc.ids.push_back(m.id);
   for (int i = 0; i < 40; ++i) sc.ids.push_back("n" + std::to_string(i));
-  sc.before = Load(OpenOrDie(base, AccessMode::kRead).get(), sc.ids);
-  sc.after = Load(OpenOrDie(done, AccessMode::kRead).get(), sc.ids);
+  sc.before = Load(OpenStoreOrFail(base, AccessMode::kRead).get(), sc.ids);
+  sc.after = Load(OpenStoreOrFail(done, AccessMode::kRead).get(), sc.ids);
   if (kind != std::string("rebuild")) REQUIRE(sc.before != sc.after);  // a rebuild changes no memory's tier
   return sc;
 }
@@ -263,11 +253,11 @@ void Trial(const Scenario& sc, const TempDir& dir, const Cell& cell, const std::
   REQUIRE_MESSAGE(opened.status().code() == Code::kCorruption, opened.status().ToString());
   CHECK(opened.status().message().find("--discard-damaged") != std::string::npos);
   {
-    auto reader = OpenOrDie(store, AccessMode::kRead);  // readable: the committed state, as it is
+    auto reader = OpenStoreOrFail(store, AccessMode::kRead);  // readable: the committed state, as it is
     CHECK(!reader->deferred_recovery().ok());
     CHECK(Load(reader.get(), sc.ids) == committed);
   }
-  auto fixed = OpenOrDie(store, AccessMode::kWrite, /*discard=*/true);
+  auto fixed = OpenStoreOrFail(store, AccessMode::kWrite, nullptr, /*discard_damaged=*/true);
   REQUIRE(fixed->replayed().size() == 1);
   CHECK(fixed->replayed()[0].action.rfind("discarded", 0) == 0);
   CHECK(Load(fixed.get(), sc.ids) == committed);

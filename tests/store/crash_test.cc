@@ -25,6 +25,7 @@
 #include "test_util.h"
 
 using namespace aether;
+using aether::test::OpenStoreOrFail;
 using aether::test::TempDir;
 namespace fs = std::filesystem;
 
@@ -52,16 +53,6 @@ std::vector<float> VectorFor(const std::string& id, int version) {
     v[i] = float(int64_t(h >> 40) % 2001 - 1000) / 100.0f;
   }
   return v;
-}
-
-std::unique_ptr<Store> OpenStore(const std::string& path, Env* env) {
-  OpenOptions o;
-  o.access = AccessMode::kWrite;
-  o.env = env;
-  o.wait_seconds = 0;
-  auto s = Store::Open(path, o);
-  REQUIRE_MESSAGE(s.ok(), s.status().message());
-  return std::move(*s);
 }
 
 // The store's memories among `ids` (those it does not have are absent).
@@ -113,7 +104,7 @@ struct Fixture {
     StoreConfig c;
     c.dim = kDim;
     REQUIRE(Store::Create(path, c, &clock).ok());
-    auto store = OpenStore(path, &clock);
+    auto store = OpenStoreOrFail(path, AccessMode::kWrite, &clock);
     std::vector<Record> batch;
     for (int i = 0; i < 40; ++i) {
       Record r;
@@ -296,7 +287,7 @@ void Trial(const Fixture& f, const Operation& op, const State& after, uint64_t s
   // is lost, whether it died or finished.
   Status dropped = env.DropUnsynced();
   REQUIRE_MESSAGE(dropped.ok(), trial, ": ", dropped.message());
-  auto store = OpenStore(path, &clock);
+  auto store = OpenStoreOrFail(path, AccessMode::kWrite, &clock);
   auto verify = store->Verify();
   REQUIRE_MESSAGE(verify.ok(), verify.status().message());
   std::string problems;
@@ -332,7 +323,7 @@ TEST_CASE("in-process crashes: every step of every writing operation, killed or 
     State after = f.model;
     op.apply(&after);
     {
-      auto store = OpenStore(path, &counter);
+      auto store = OpenStoreOrFail(path, AccessMode::kWrite, &counter);
       Status st = op.run(store.get());
       REQUIRE_MESSAGE(st.ok(), op.name, ": ", st.message());
       State clean = Read(store.get(), f.universe);

@@ -14,6 +14,7 @@
 #include "test_util.h"
 
 using namespace aether;
+using aether::test::OpenStoreOrFail;
 using aether::test::TempDir;
 
 namespace {
@@ -55,15 +56,6 @@ std::vector<size_t> BruteForce(const std::vector<float>& q, size_t k) {
   return out;
 }
 
-std::unique_ptr<Store> Open(const std::string& path, Env* env, AccessMode access) {
-  OpenOptions o;
-  o.access = access;
-  o.env = env;
-  auto s = Store::Open(path, o);
-  REQUIRE_MESSAGE(s.ok(), s.status().ToString());
-  return std::move(*s);
-}
-
 struct Access {
   uint64_t count;
   int64_t last_ms;
@@ -71,7 +63,7 @@ struct Access {
 };
 
 std::map<std::string, Access> Accesses(const std::string& path, Env* env) {
-  auto s = Open(path, env, AccessMode::kRead);
+  auto s = OpenStoreOrFail(path, AccessMode::kRead, env);
   std::vector<std::string> ids;
   for (size_t i = 0; i < kMemories; ++i) ids.push_back(IdOf(i));
   auto got = s->Get(ids);
@@ -86,7 +78,7 @@ std::map<std::string, Access> Accesses(const std::string& path, Env* env) {
 
 // The restore queue, in the order a queued ascend would drain it.
 std::vector<std::string> Queue(const std::string& path, Env* env) {
-  auto s = Open(path, env, AccessMode::kWrite);  // a dry run plans as a writer
+  auto s = OpenStoreOrFail(path, AccessMode::kWrite, env);  // a dry run plans as a writer
   MoveOptions o;
   o.queued = true;
   o.dry_run = true;
@@ -103,7 +95,7 @@ std::vector<std::string> Queue(const std::string& path, Env* env) {
 Result<std::vector<std::vector<SearchHit>>> SearchOnce(const std::string& path, Env* env,
                                                        const std::vector<std::vector<float>>& queries,
                                                        const SearchOptions& so) {
-  return Open(path, env, AccessMode::kRead)->Search(queries, so);
+  return OpenStoreOrFail(path, AccessMode::kRead, env)->Search(queries, so);
 }
 
 }  // namespace
@@ -118,7 +110,7 @@ TEST_CASE("store search records accesses and queues restores itself, unless told
   REQUIRE(Store::Create(path, c, &clock).ok());
   const size_t top_n = 2, k = 6;
   {
-    auto w = Open(path, &clock, AccessMode::kWrite);
+    auto w = OpenStoreOrFail(path, AccessMode::kWrite, &clock);
     std::vector<Record> batch;
     for (size_t i = 0; i < kMemories; ++i) batch.push_back(Record{IdOf(i), VectorOf(i), "", 0.5});
     auto r = w->IngestBatch(batch, DuplicatePolicy::kError);
@@ -144,7 +136,7 @@ TEST_CASE("store search records accesses and queues restores itself, unless told
     so.record_access = false;
     auto hits = SearchOnce(path, &clock, queries, so);
     REQUIRE(hits.ok());
-    REQUIRE(Open(path, &clock, AccessMode::kRead)->RecallCheck(8, 1).ok());
+    REQUIRE(OpenStoreOrFail(path, AccessMode::kRead, &clock)->RecallCheck(8, 1).ok());
     CHECK(Accesses(path, &clock) == before);
     CHECK(Queue(path, &clock).empty());
   }
