@@ -40,7 +40,7 @@ struct ColdSet {
 }  // namespace
 
 // Every live cold record, read once from the shards.
-static Status CollectCold(StoreImpl* s, ColdSet* out) {
+static Status CollectCold(StoreContext* s, ColdSet* out) {
   std::map<int64_t, Place> where;
   AETHER_RETURN_IF_ERROR(
       s->tables_->memories.ForEachCold([&](int64_t row_id, const Place& place) { where[row_id] = place; }));
@@ -69,7 +69,7 @@ static Status CollectCold(StoreImpl* s, ColdSet* out) {
 // The clustering: the kept centroids, or K-Means on a sample of the cold
 // vectors (their directions, under cosine); and every cold record's
 // partition (labels).
-static Status Cluster(StoreImpl* s, const ColdSet& cold, uint32_t k, const std::vector<float>& kept,
+static Status Cluster(StoreContext* s, const ColdSet& cold, uint32_t k, const std::vector<float>& kept,
                       const RebuildOptions& o, RebuildReport* rep, std::vector<float>* centroids,
                       std::vector<uint32_t>* labels) {
   const uint32_t dim = s->config_.dim;
@@ -98,7 +98,7 @@ static Status Cluster(StoreImpl* s, const ColdSet& cold, uint32_t k, const std::
 }
 
 // One partition shard of the new generation, written and synced.
-static Status WritePartition(StoreImpl* s, const Migration& m, uint32_t p, const ColdSet& cold,
+static Status WritePartition(StoreContext* s, const Migration& m, uint32_t p, const ColdSet& cold,
                              const std::vector<size_t>& members, RebuildReport* rep) {
   const uint32_t dim = s->config_.dim;
   std::string path = s->Path(layout::PartitionPath(m.generation, p));
@@ -128,7 +128,7 @@ static Status WritePartition(StoreImpl* s, const Migration& m, uint32_t p, const
 // The long phase, under a shared store lock: clusters the cold tier and
 // writes the new generation's partitions and centroids, every file and
 // directory synced. Nothing committed refers to any of it yet.
-static Status BuildGeneration(StoreImpl* s, const Migration& m, const ColdSet& cold, uint32_t k,
+static Status BuildGeneration(StoreContext* s, const Migration& m, const ColdSet& cold, uint32_t k,
                               const std::vector<float>& kept, const RebuildOptions& o, RebuildReport* rep) {
   std::vector<float> centroids;
   std::vector<uint32_t> labels;

@@ -14,7 +14,7 @@
 namespace aether {
 // Every hot memory with its eviction score, lowest first.
 Result<std::vector<std::pair<double, MemoryRef>>> StoreImpl::HotByScore() {
-  AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
+  AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
   EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
   int64_t now = env_->NowMs();
   std::vector<std::pair<double, MemoryRef>> out;
@@ -128,7 +128,7 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
   if (!o.ids.empty()) {
     // Named ids: only their own scores (never a scan of the hot tier), all
     // lookups in one read transaction.
-    AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
+    AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
     const EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
     const int64_t now = env_->NowMs();
     AETHER_RETURN_IF_ERROR(InReadTransaction(db_.get(), [&]() -> Status {
@@ -271,7 +271,7 @@ Status StoreImpl::LoadDueQueue(std::vector<MemoryRef>* rows, MoveReport* report)
 // Records a failed restore attempt: exponential backoff, dropped after the
 // maximum number of retries.
 Status StoreImpl::DeferQueued(const std::vector<MemoryRef>& rows, const std::string& error, MoveReport* report) {
-  AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
+  AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
   double max_retries = p.max_retries, base = p.backoff_base_ms, cap = p.backoff_max_ms;
   int64_t now = env_->NowMs();
   return InTransaction(db_.get(), [&]() -> Status {

@@ -29,7 +29,7 @@ Result<ScrubReport> StoreImpl::Scrub() {
   if (!lock_->writer()) return Status::Internal("scrub on a store opened read-only");
   ScrubReport r;
   AETHER_ASSIGN_OR_RETURN(r.db_bytes_before, env_->FileSize(Path(layout::kDbFile)));
-  AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
+  AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
   AETHER_RETURN_IF_ERROR(db_->Exec("PRAGMA secure_delete = ON"));
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
     AETHER_ASSIGN_OR_RETURN(r.history_pruned, PruneHistory(p));

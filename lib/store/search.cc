@@ -54,7 +54,7 @@ class LiveChecker {
 // connection, so the lookups are serialized.
 class StoreLiveness : public Liveness {
  public:
-  explicit StoreLiveness(StoreImpl* store) : store_(store), checker_(&store->tables_->memories) {}
+  explicit StoreLiveness(StoreContext* store) : store_(store), checker_(&store->tables_->memories) {}
 
   // A large batch checks hot liveness against the whole hot tier read at
   // once (one index scan, no lock in the workers).
@@ -81,7 +81,7 @@ class StoreLiveness : public Liveness {
   Result<const MemoryRef*> Lookup(int64_t row_id) { return checker_.Lookup(row_id); }
 
  private:
-  StoreImpl* store_;
+  StoreContext* store_;
   std::mutex mu_;
   LiveChecker checker_;
   std::vector<int64_t> hot_live_;  // slot -> the row id live there (0: none); empty: ask per row
@@ -179,7 +179,7 @@ Status StoreImpl::Decorate(const SearchOptions& options, RankedHits* results) {
   EvictionWeights weights;
   const int64_t now = env_->NowMs();
   if (options.explain) {
-    AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
+    AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
     weights = EvictionWeights{p.alpha, p.beta, p.gamma, p.delta};
   }
   for (auto& hits : *results) {
@@ -208,13 +208,13 @@ Status StoreImpl::RecordAccess(const RankedHits& results) {
   if (row_ids.empty()) return Status::Ok();
   if (!writable_)
     return Status::PermissionDenied(dir_ + ": this user may not write this store (search with record_access off)");
-  AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
+  AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
   const size_t top_n = size_t(p.restore_top_n);
   for (const auto& hits : results)
     for (size_t i = 0; i < hits.size() && i < top_n; ++i)
       if (hits[i].hit.tier == Tier::kCold) restore.emplace_back(hits[i].row_id, 1.0 / double(1 + i));
   AETHER_RETURN_IF_ERROR(EnsureExclusive());
-  AETHER_RETURN_IF_ERROR(QueueRestores(restore));
+  AETHER_RETURN_IF_ERROR(model_->QueueRestores(restore));
   int64_t now = env_->NowMs();
   return InTransaction(db_.get(), [&] { return tables_->memories.Touch(row_ids, now); });
 }

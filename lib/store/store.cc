@@ -157,8 +157,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
 }
 
 const StoreConfig& Store::config() const { return impl_->config_; }
-const std::vector<ReplayAction>& Store::replayed() const { return impl_->migrator_->replayed(); }
-const Status& Store::deferred_recovery() const { return impl_->deferred_recovery_; }
+const std::vector<ReplayAction>& Store::replayed() const { return impl_->replayed(); }
+const Status& Store::deferred_recovery() const { return impl_->deferred_recovery(); }
 const std::vector<std::string>& Store::notices() const { return impl_->notices(); }
 bool Store::writable() const { return impl_->writable_; }
 Status Store::YieldToReaders() { return impl_->YieldToReaders(); }
@@ -173,14 +173,14 @@ Result<std::vector<std::vector<SearchHit>>> Store::Search(const std::vector<std:
   return impl_->Search(queries, options);
 }
 Result<std::vector<std::string>> Store::Feedback(const std::vector<FeedbackItem>& items) {
-  return impl_->Feedback(items);
+  return impl_->model().Feedback(items);
 }
 Result<MaintainReport> Store::Maintain(const MaintainOptions& o) { return impl_->Maintain(o); }
-Result<std::map<std::string, double>> Store::GetParams() { return impl_->GetParams(); }
-Status Store::SetParam(const std::string& key, double value) { return impl_->SetParams({{key, value}}, "set"); }
-Status Store::ApplyPreset(const std::string& name) { return impl_->ApplyPreset(name); }
+Result<std::map<std::string, double>> Store::GetParams() { return impl_->model().GetParams(); }
+Status Store::SetParam(const std::string& key, double value) { return impl_->model().SetParams({{key, value}}, "set"); }
+Status Store::ApplyPreset(const std::string& name) { return impl_->model().ApplyPreset(name); }
 Result<std::vector<HistoryEntry>> Store::History(const std::string& id, int64_t since_ms) {
-  return impl_->History(id, since_ms);
+  return impl_->model().History(id, since_ms);
 }
 Result<std::vector<std::optional<MemoryRecord>>> Store::Get(const std::vector<std::string>& ids) {
   return impl_->Get(ids);

@@ -6,7 +6,7 @@
 //   index.cc       rebuild-index's long phase, the recall check
 //   search.cc      plans the scan (lib/search/), liveness, hits, accesses
 //   records.cc     get, delete
-//   dynamics.cc    parameters, feedback, the maintenance tick, history
+//   dynamics.cc    the maintenance tick
 //   scrub.cc       scrub
 //   verify.cc      verify
 //   stats.cc       stats
@@ -15,6 +15,7 @@
 //   store_lock.h    StoreLock: WRITER, LOCK and the GATE turnstile (lock_)
 //   cold_index.h    ColdIndex: the active K-Means generation, routing (index_)
 //   migrator.h      Migrator: the journal protocol and its replay (migrator_)
+//   memory_model.h  MemoryModel: parameters, feedback, the tick's sample (model_)
 // The metadata tables are reached only through their owners (tables_,
 // lib/meta/*_table.h); places are meta/place.h's Place. Not thread-safe.
 #pragma once
@@ -40,6 +41,7 @@
 #include "policy/params.h"
 #include "search/scan_context.h"
 #include "store/cold_index.h"
+#include "store/memory_model.h"
 #include "store/migrator.h"
 #include "store/store_context.h"
 #include "store/store_lock.h"
@@ -102,32 +104,32 @@ class StoreImpl : public StoreContext {
   // verify.cc
   Result<VerifyReport> Verify(const ProgressFn& progress);
 
-  // dynamics.cc
-  Result<std::map<std::string, double>> GetParams();
-  Result<PolicyParams> Params();
-  Status SetParams(const std::map<std::string, double>& values, const std::string& why);
-  Status ApplyPreset(const std::string& name);
-  Result<std::vector<std::string>> Feedback(const std::vector<FeedbackItem>& items);
+  // dynamics.cc: the maintenance tick (what it samples: the MemoryModel).
   Result<MaintainReport> Maintain(const MaintainOptions& o);
-  Result<std::vector<HistoryEntry>> History(const std::string& id, int64_t since_ms);
-  Status QueueRestores(const std::vector<std::pair<int64_t, double>>& entries);
-  Status SampleMoves(const PolicyParams& p, double heat, int64_t now, std::mt19937_64* rng, MaintainReport* rep,
-                     std::vector<MemoryRef>* down, std::vector<std::pair<int64_t, double>>* up);
   Status EnforceCapacity(MaintainReport* rep);
   Status DrainRestores(const PolicyParams& p, MaintainReport* rep);
+  // Parameters, feedback, history: memory_model.h.
+  MemoryModel& model() { return *model_; }
 
   // index.cc
   Result<RebuildReport> RebuildIndex(const RebuildOptions& o);
   Result<RecallReport> RecallCheck(uint64_t queries, uint64_t seed);
+
+  // What the replay at open did, and why a reader could not replay.
+  const std::vector<ReplayAction>& replayed() const { return migrator_->replayed(); }
+  const Status& deferred_recovery() const { return deferred_recovery_; }
+
+ private:
+  friend class Verifier;  // one verify run reads every part
 
   // The parts, each with its own state (the shared state is the
   // StoreContext base).
   std::unique_ptr<StoreLock> lock_;     // WRITER and LOCK; writer() once opened for writing
   std::unique_ptr<ColdIndex> index_;    // the active K-Means generation, over tables_
   std::unique_ptr<Migrator> migrator_;  // the journal protocol and its replay
+  std::unique_ptr<MemoryModel> model_;  // parameters, feedback, the tick's sample
   Status deferred_recovery_;            // a reader could not replay (disk full, I/O error)
 
- private:
   // move.cc helpers.
   Result<std::vector<std::pair<double, MemoryRef>>> HotByScore();
   Status DescendRows(const std::vector<MemoryRef>& rows, const MoveOptions& o, MoveReport* report, uint64_t total);

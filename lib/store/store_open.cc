@@ -44,6 +44,7 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
   impl->index_ = std::make_unique<ColdIndex>(env, path, impl->config_, impl->tables_.get());
   impl->migrator_ =
       std::make_unique<Migrator>(impl.get(), impl->lock_.get(), impl->index_.get(), opt.discard_damaged_journal);
+  impl->model_ = std::make_unique<MemoryModel>(impl.get(), impl->lock_.get());
   AETHER_ASSIGN_OR_RETURN(impl->config_, LoadConfig(impl->db_.get(), Store::kFormatVersion, &impl->format_version_));
 
   AETHER_ASSIGN_OR_RETURN(uint64_t pending, Journal(impl->db_.get()).Count());

@@ -51,6 +51,8 @@ std::string MemoryRowProblem(const Stmt& st) {
   return "";
 }
 
+}  // namespace
+
 // One verify run: the steps of the shape above share what the metadata
 // says (each memory's place, who owns each slot and record) and the report.
 class Verifier {
@@ -78,8 +80,6 @@ class Verifier {
   std::map<int64_t, int64_t> slot_owner_;
   std::map<std::tuple<int64_t, int64_t, int64_t>, int64_t> cold_owner_;
 };
-
-}  // namespace
 
 Result<VerifyReport> StoreImpl::Verify(const ProgressFn& progress) { return Verifier(this, progress).Run(); }
 

@@ -1,0 +1,155 @@
+// MemoryModel: the memory model's parameters, feedback, restore queueing,
+// the tick's sampled moves, and the history (memory_model.h).
+#include "store/memory_model.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <random>
+
+#include "meta/schema.h"
+#include "policy/params.h"
+
+namespace aether {
+
+Result<std::map<std::string, double>> MemoryModel::GetParams() {
+  std::map<std::string, double> m;
+  for (const ParamSpec& p : AllParams()) {
+    AETHER_ASSIGN_OR_RETURN(m[p.key], s_->tables_->config.Number(p.key, p.default_value));
+  }
+  return m;
+}
+
+Result<PolicyParams> MemoryModel::Params() {
+  AETHER_ASSIGN_OR_RETURN(auto m, GetParams());
+  return ResolveParams(m);
+}
+
+Status MemoryModel::SetParams(const std::map<std::string, double>& values, const std::string& why) {
+  if (!lock_->writer()) return Status::Internal("config set on a store opened read-only");
+  AETHER_ASSIGN_OR_RETURN(auto current, GetParams());
+  auto next = current;
+  for (const auto& [key, value] : values) {
+    const ParamSpec* spec = FindParam(key);
+    if (!spec) {
+      std::string keys;
+      for (const auto& p : AllParams()) keys += std::string(keys.empty() ? "" : ", ") + p.key;
+      return Status::InvalidArgument("unknown config key '" + key + "' (keys: " + keys + ")");
+    }
+    if (!(value >= spec->min && value <= spec->max))
+      return Status::InvalidArgument(fmt::format("{} = {} is outside [{}, {}]", key, value, spec->min, spec->max));
+    next[key] = value;
+  }
+  if (next["min_temperature"] > next["max_temperature"])
+    return Status::InvalidArgument("min_temperature must not exceed max_temperature");
+  if (next["backoff_base_ms"] > next["backoff_max_ms"])
+    return Status::InvalidArgument("backoff_base_ms must not exceed backoff_max_ms");
+  AETHER_RETURN_IF_ERROR(InTransaction(s_->db_.get(), [&]() -> Status {
+    for (const auto& [key, value] : values) {
+      AETHER_RETURN_IF_ERROR(s_->tables_->config.Set(key, fmt::format("{}", value)));
+      AETHER_RETURN_IF_ERROR(
+          s_->Audit("config", key, fmt::format("{{\"from\":{},\"to\":{},\"by\":\"{}\"}}", current[key], value, why)));
+    }
+    return Status::Ok();
+  }));
+  s_->config_.hot_capacity = uint64_t(next["hot_capacity"]);
+  return Status::Ok();
+}
+
+Status MemoryModel::ApplyPreset(const std::string& name) {
+  auto it = Presets().find(name);
+  if (it == Presets().end())
+    return Status::InvalidArgument("unknown preset '" + name + "' (aggressive, conservative, default, disabled)");
+  return SetParams(it->second, "preset " + name);
+}
+
+Result<std::vector<std::string>> MemoryModel::Feedback(const std::vector<FeedbackItem>& items) {
+  if (!lock_->writer()) return Status::Internal("feedback on a store opened read-only");
+  std::vector<std::string> missing;
+  AETHER_RETURN_IF_ERROR(InTransaction(s_->db_.get(), [&]() -> Status {
+    missing.clear();
+    for (const FeedbackItem& f : items) {
+      if (!(f.reward >= 0 && f.reward <= 1))
+        return Status::InvalidArgument(fmt::format("reward {} for '{}' is outside [0, 1]", f.reward, f.id));
+      AETHER_ASSIGN_OR_RETURN(auto m, s_->tables_->memories.Find(f.id));
+      if (!m) {
+        missing.push_back(f.id);
+        continue;
+      }
+      AETHER_ASSIGN_OR_RETURN(auto stats, s_->tables_->memories.Stats(m->row_id));
+      if (!stats) return Status::Internal("memory vanished during feedback");
+      const int64_t row = m->row_id;
+      const double before = stats->importance;
+      double after = FeedbackImportance(before, f.reward);
+      AETHER_RETURN_IF_ERROR(s_->tables_->memories.SetImportance(row, after));
+      AETHER_RETURN_IF_ERROR(
+          s_->Audit("feedback", f.id, fmt::format("{{\"reward\":{},\"from\":{},\"to\":{}}}", f.reward, before, after)));
+    }
+    return Status::Ok();
+  }));
+  return missing;
+}
+
+// Samples the tick's candidates: each memory with probability sample_rate;
+// if that is more than max_candidates, a uniformly random subset of them
+// (so the cap does not favour old row ids). Then decides each one's move:
+// with probability sigmoid(+-score, k) * heat, hot ones down, cold ones
+// onto the restore queue.
+Status MemoryModel::SampleMoves(const PolicyParams& p, double heat, int64_t now, std::mt19937_64* rng,
+                                MaintainReport* rep, std::vector<MemoryRef>* down,
+                                std::vector<std::pair<int64_t, double>>* up) {
+  std::uniform_real_distribution<double> u01(0, 1);
+  EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
+  struct Cand {
+    MemoryRef m;
+    AccessStats stats;
+  };
+  std::vector<Cand> cands;
+  if (p.sample_rate > 0 && p.max_candidates >= 1) {
+    AETHER_RETURN_IF_ERROR(s_->tables_->memories.ForEach([&](const MemoryRef& m, const MemoryStats& st) {
+      if (u01(*rng) >= p.sample_rate) return true;
+      AccessStats a = s_->ToAccessStats(st);
+      a.importance *= p.importance_decay;
+      cands.push_back({m, a});
+      return true;
+    }));
+  }
+  if (cands.size() > uint64_t(p.max_candidates)) {
+    std::shuffle(cands.begin(), cands.end(), *rng);
+    cands.resize(uint64_t(p.max_candidates));
+    std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.m.row_id < b.m.row_id; });
+  }
+  for (const Cand& c : cands) {
+    double score = EvictionScore(w, c.stats, now);
+    bool hot = c.m.place.hot();
+    double prob = (hot ? Sigmoid(-score, p.sigmoid_k) : Sigmoid(score, p.sigmoid_k)) * heat;
+    (hot ? rep->hot_candidates : rep->cold_candidates)++;
+    if (u01(*rng) >= prob) continue;
+    if (hot) {
+      down->push_back(c.m);
+      rep->moves.push_back({c.m.id, Tier::kHot, Tier::kCold, "sampled", score});
+    } else {
+      up->emplace_back(c.m.row_id, prob);
+      rep->moves.push_back({c.m.id, Tier::kCold, Tier::kHot, "queued", score});
+    }
+  }
+  return Status::Ok();
+}
+
+// Upserts restore-queue entries (row id, priority) for memories that are
+// still cold; a repeated request keeps the higher priority.
+Status MemoryModel::QueueRestores(const std::vector<std::pair<int64_t, double>>& entries) {
+  if (entries.empty()) return Status::Ok();
+  int64_t now = s_->env_->NowMs();
+  return InTransaction(s_->db_.get(), [&]() -> Status {
+    for (const auto& [row, priority] : entries)
+      AETHER_RETURN_IF_ERROR(s_->tables_->restore_queue.PutIfCold(row, priority, now));
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<HistoryEntry>> MemoryModel::History(const std::string& id, int64_t since_ms) {
+  return s_->tables_->audit_log.Since(id, since_ms);
+}
+
+}  // namespace aether

@@ -1,0 +1,54 @@
+// MemoryModel: the memory model's side of the store (README "Memory
+// dynamics"): its parameters (the config table, validated and audited),
+// feedback on importance, the restore queue's entries, the sampled moves of
+// a maintenance tick, and the audit history. It decides; the moves it asks
+// for are the store's to run (StoreImpl::Maintain, dynamics.cc). Holds no
+// state of its own beyond the StoreContext it is given. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "aether/options.h"
+#include "aether/status.h"
+#include "policy/params.h"
+#include "store/store_context.h"
+#include "store/store_lock.h"
+
+namespace aether {
+
+class MemoryModel {
+ public:
+  MemoryModel(StoreContext* s, StoreLock* lock) : s_(s), lock_(lock) {}
+
+  // Every parameter (defaults filled in), and resolved for the policy.
+  Result<std::map<std::string, double>> GetParams();
+  Result<PolicyParams> Params();
+  // Sets parameters in one transaction, each change audited with `why`;
+  // kInvalidArgument for an unknown key, a value out of range or an
+  // inconsistent pair. Requires a writer.
+  Status SetParams(const std::map<std::string, double>& values, const std::string& why);
+  Status ApplyPreset(const std::string& name);
+  // Moves each memory's importance toward its reward (audited); returns the
+  // unknown ids. Requires a writer.
+  Result<std::vector<std::string>> Feedback(const std::vector<FeedbackItem>& items);
+  // Upserts restore-queue entries (row id, priority) for memories still
+  // cold; a repeated request keeps the higher priority.
+  Status QueueRestores(const std::vector<std::pair<int64_t, double>>& entries);
+  // The tick's sample: hot memories to descend (`down`) and cold ones to
+  // queue (`up`, with their priorities), each chosen with probability
+  // sigmoid(+-score, k) * heat; reported in `rep`.
+  Status SampleMoves(const PolicyParams& p, double heat, int64_t now, std::mt19937_64* rng, MaintainReport* rep,
+                     std::vector<MemoryRef>* down, std::vector<std::pair<int64_t, double>>* up);
+  Result<std::vector<HistoryEntry>> History(const std::string& id, int64_t since_ms);
+
+ private:
+  StoreContext* s_;
+  StoreLock* lock_;
+};
+
+}  // namespace aether
