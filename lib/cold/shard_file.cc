@@ -37,12 +37,11 @@ Status ShardFile::Create(Env* env, const std::string& path, uint32_t dim, uint32
   return sync ? file->Sync() : Status::Ok();
 }
 
+static_assert(ShardFile::kHeaderSize == FileHeader::kSize);
+
 Result<std::unique_ptr<ShardFile>> ShardFile::Open(Env* env, const std::string& path, uint32_t dim, bool writable) {
-  AETHER_ASSIGN_OR_RETURN(auto file, env->Open(path, writable ? OpenMode::kReadWrite : OpenMode::kRead));
-  AETHER_ASSIGN_OR_RETURN(uint64_t size, file->Size());
-  if (size < kHeaderSize) return Status::Corruption(path + ": truncated header");
-  uint8_t header[kHeaderSize];
-  AETHER_RETURN_IF_ERROR(file->Read(0, kHeaderSize, header));
+  uint8_t header[FileHeader::kSize];
+  AETHER_ASSIGN_OR_RETURN(auto file, OpenWithHeader(env, path, writable, header));
   AETHER_RETURN_IF_ERROR(CheckHeader(header, dim, path));
   return std::unique_ptr<ShardFile>(new ShardFile(std::move(file), dim));
 }

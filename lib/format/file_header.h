@@ -6,8 +6,10 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "aether/env.h"
 #include "aether/status.h"
 
 namespace aether {
@@ -25,5 +27,9 @@ void EncodeFileHeader(uint8_t* out, const char (&magic)[8], const FileHeader& h)
 // max_version); errors start with `path`.
 Status DecodeFileHeader(const uint8_t* in, const char (&magic)[8], uint32_t max_version, const std::string& kind,
                         const std::string& path, FileHeader* out);
+// Opens `path` (read-write or read-only) and reads its header bytes into
+// `header`: Corruption "<path>: truncated header" when the file is shorter.
+Result<std::unique_ptr<File>> OpenWithHeader(Env* env, const std::string& path, bool writable,
+                                             uint8_t (&header)[FileHeader::kSize]);
 
 }  // namespace aether

@@ -43,12 +43,11 @@ Status SlotFile::Create(Env* env, const std::string& path, uint32_t dim) {
   return file->Sync();
 }
 
+static_assert(SlotFile::kHeaderSize == FileHeader::kSize);
+
 Result<std::unique_ptr<SlotFile>> SlotFile::Open(Env* env, const std::string& path, uint32_t dim, bool writable) {
-  AETHER_ASSIGN_OR_RETURN(auto file, env->Open(path, writable ? OpenMode::kReadWrite : OpenMode::kRead));
-  AETHER_ASSIGN_OR_RETURN(uint64_t size, file->Size());
-  if (size < kHeaderSize) return Status::Corruption(path + ": truncated header");
-  uint8_t header[kHeaderSize];
-  AETHER_RETURN_IF_ERROR(file->Read(0, kHeaderSize, header));
+  uint8_t header[FileHeader::kSize];
+  AETHER_ASSIGN_OR_RETURN(auto file, OpenWithHeader(env, path, writable, header));
   AETHER_RETURN_IF_ERROR(CheckHeader(header, dim, path));
   return std::unique_ptr<SlotFile>(new SlotFile(std::move(file), dim));
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
 
 #include "aether/jsonl.h"
@@ -65,38 +66,33 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
       if (!r.payload_json.empty() && !ValidPayload(r.payload_json))
         return Status::InvalidArgument(
             fmt::format("record '{}': payload is not valid JSON (nested at most {} deep)", r.id, kMaxJsonDepth - 1));
-      if (auto it = in_batch.find(r.id); it != in_batch.end()) {
-        if (policy == DuplicatePolicy::kError) return Status::BadInput("duplicate id '" + r.id + "' within the input");
-        if (policy == DuplicatePolicy::kStop) {
-          result.stopped_at = i;
-          return Status::Ok();
-        }
-        if (policy == DuplicatePolicy::kSkip) {
-          ++result.skipped;
-          result.skipped_at.push_back(i);
-        } else {
-          plan[it->second].record = &r;
-          ++result.replaced;
-        }
+      // A duplicate: of an earlier record of the batch, or of a stored memory.
+      const auto earlier = in_batch.find(r.id);
+      std::optional<MemoryRef> stored;
+      if (earlier == in_batch.end()) {
+        AETHER_ASSIGN_OR_RETURN(stored, tables_->memories.Find(r.id));
+      }
+      const bool duplicate = earlier != in_batch.end() || stored;
+      if (duplicate && policy == DuplicatePolicy::kError)
+        return Status::BadInput("duplicate id '" + r.id + (stored ? "': already in the store" : "' within the input"));
+      if (duplicate && policy == DuplicatePolicy::kStop) {
+        result.stopped_at = i;
+        return Status::Ok();
+      }
+      if (duplicate && policy == DuplicatePolicy::kSkip) {
+        ++result.skipped;
+        result.skipped_at.push_back(i);
         continue;
       }
-      AETHER_ASSIGN_OR_RETURN(auto existing, tables_->memories.Find(r.id));
+      if (duplicate) ++result.replaced;  // kReplace
+      if (earlier != in_batch.end()) {
+        plan[earlier->second].record = &r;  // in the earlier one's place
+        continue;
+      }
       Planned p{&r};
-      if (existing) {
-        if (policy == DuplicatePolicy::kError)
-          return Status::BadInput("duplicate id '" + r.id + "': already in the store");
-        if (policy == DuplicatePolicy::kStop) {
-          result.stopped_at = i;
-          return Status::Ok();
-        }
-        if (policy == DuplicatePolicy::kSkip) {
-          ++result.skipped;
-          result.skipped_at.push_back(i);
-          continue;
-        }
-        p.replaces_row_id = existing->row_id;
-        p.replaces_hot = existing->place.hot();
-        ++result.replaced;
+      if (stored) {
+        p.replaces_row_id = stored->row_id;
+        p.replaces_hot = stored->place.hot();
       }
       in_batch[r.id] = plan.size();
       plan.push_back(p);
