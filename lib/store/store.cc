@@ -1,5 +1,6 @@
-// aether::Store (the public facade), store creation, and the helpers the
-// operations share: shard rows, memory locations, file handles.
+// aether::Store (the public facade, each call handed to StoreImpl or one of
+// its parts), store creation (atomic: built aside, renamed into place), and
+// the removal of what the store owns, never through a link.
 #include "aether/store.h"
 
 #include <fmt/format.h>
