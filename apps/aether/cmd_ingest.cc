@@ -19,6 +19,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "aether/jsonl.h"
 #include "aether/store.h"
@@ -98,8 +99,9 @@ class Ingester {
   std::unique_ptr<Store> store_;
   StoreConfig config_;
   std::vector<Record> batch_;
-  std::vector<uint64_t> batch_pos_;  // each record's line (JSONL, ids file) or vector number
-  Status flush_stop_;                // a duplicate of a stored id stopped the run at flush
+  std::vector<uint64_t> batch_pos_;            // each record's line (JSONL, ids file) or vector number
+  std::unordered_set<std::string> batch_ids_;  // the batch's distinct ids
+  Status flush_stop_;                          // a duplicate of a stored id stopped the run at flush
   Totals t_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   Progress progress_;
@@ -157,6 +159,7 @@ Status Ingester::Flush() {
   t_.ingested += r.hot + r.cold;
   batch_.clear();
   batch_pos_.clear();
+  batch_ids_.clear();
   progress_.Update(t_.ingested, 0);
   if (!stop.ok()) {
     flush_stop_ = stop;
@@ -180,7 +183,10 @@ bool Ingester::Reject(const Status& located, Status* stop) {
 Status Ingester::Accept(Record rec, uint64_t pos) {
   batch_.push_back(std::move(rec));
   batch_pos_.push_back(pos);
-  if (batch_.size() >= a_.batch) return Flush();
+  // --batch counts memories: a repeated id takes no room of its own (the
+  // library resolves it within the batch), up to a bound on the lines held.
+  batch_ids_.insert(batch_.back().id);
+  if (batch_ids_.size() >= a_.batch || batch_.size() >= 4 * a_.batch) return Flush();
   return Status::Ok();
 }
 
@@ -350,6 +356,12 @@ int Ingester::Run() {
       parser.Parse(text, *reader_, too_long, &p);
       if (!Consume(p, &stop, &fatal)) break;
     }
+  }
+  if (fatal.ok() && stop.ok() && !reader_->status().ok() && store_) {
+    // A read error ends the input like a bad line: what was read before it
+    // is committed (a duplicate among it, being earlier, is what is reported).
+    Status flushed = Flush();
+    return Finish(!flushed.ok() ? flushed : !flush_stop_.ok() ? flush_stop_ : reader_->status());
   }
   if (fatal.ok() && stop.ok() && !reader_->status().ok()) fatal = reader_->status();  // a read error
   if (!fatal.ok()) return store_ ? Finish(fatal) : Fail(fatal);

@@ -139,13 +139,10 @@ Status MemoryModel::SampleMoves(const PolicyParams& p, double heat, int64_t now,
 // Upserts restore-queue entries (row id, priority) for memories that are
 // still cold; a repeated request keeps the higher priority.
 Status MemoryModel::QueueRestores(const std::vector<std::pair<int64_t, double>>& entries) {
-  if (entries.empty()) return Status::Ok();
-  int64_t now = s_->env_->NowMs();
-  return InTransaction(s_->db_.get(), [&]() -> Status {
-    for (const auto& [row, priority] : entries)
-      AETHER_RETURN_IF_ERROR(s_->tables_->restore_queue.PutIfCold(row, priority, now));
-    return Status::Ok();
-  });
+  const int64_t now = s_->env_->NowMs();
+  for (const auto& [row, priority] : entries)
+    AETHER_RETURN_IF_ERROR(s_->tables_->restore_queue.PutIfCold(row, priority, now));
+  return Status::Ok();
 }
 
 Result<std::vector<HistoryEntry>> MemoryModel::History(const std::string& id, int64_t since_ms) {

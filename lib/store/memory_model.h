@@ -37,7 +37,8 @@ class MemoryModel {
   // unknown ids. Requires a writer.
   Result<std::vector<std::string>> Feedback(const std::vector<FeedbackItem>& items);
   // Upserts restore-queue entries (row id, priority) for memories still
-  // cold; a repeated request keeps the higher priority.
+  // cold; a repeated request keeps the higher priority. In the caller's
+  // transaction.
   Status QueueRestores(const std::vector<std::pair<int64_t, double>>& entries);
   // The tick's sample: hot memories to descend (`down`) and cold ones to
   // queue (`up`, with their priorities), each chosen with probability

@@ -213,10 +213,17 @@ Status StoreImpl::RecordAccess(const RankedHits& results) {
   for (const auto& hits : results)
     for (size_t i = 0; i < hits.size() && i < top_n; ++i)
       if (hits[i].hit.tier == Tier::kCold) restore.emplace_back(hits[i].row_id, 1.0 / double(1 + i));
+  // A store opened for reading is a writer for this one transaction only.
+  const bool reader = !lock_->writer();
   AETHER_RETURN_IF_ERROR(EnsureExclusive());
-  AETHER_RETURN_IF_ERROR(model_->QueueRestores(restore));
-  int64_t now = env_->NowMs();
-  return InTransaction(db_.get(), [&] { return tables_->memories.Touch(row_ids, now); });
+  const int64_t now = env_->NowMs();
+  Status recorded = InTransaction(db_.get(), [&]() -> Status {
+    AETHER_RETURN_IF_ERROR(model_->QueueRestores(restore));
+    return tables_->memories.Touch(row_ids, now);
+  });
+  if (!reader) return recorded;
+  Status back = BackToReader();
+  return recorded.ok() ? back : recorded;
 }
 
 }  // namespace aether

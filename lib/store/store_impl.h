@@ -63,8 +63,12 @@ class StoreImpl : public StoreContext {
 
   // store_open.cc
   // Takes the store exclusively (WRITER, then LOCK), then replays what
-  // another writer may have left while this process held no lock.
+  // another writer may have left while this process held no lock. On
+  // failure a reader is a reader again (BackToReader).
   Status EnsureExclusive();
+  // A reader that took the store exclusively shares it again: LOCK shared
+  // (waiting up to `wait` s; < 0: the store's wait), WRITER let go.
+  Status BackToReader(double wait = -1);
   Status YieldToReaders();  // LOCK shared, WRITER kept (Store::YieldToReaders)
   Status RecordHotSlots();
 
@@ -82,7 +86,8 @@ class StoreImpl : public StoreContext {
   Status Decorate(const SearchOptions& options, RankedHits* results);
   // Records an access to every hit and queues each query's first
   // restore_top_n cold hits for restore (SearchOptions::record_access), in
-  // one transaction with the store taken exclusively.
+  // one transaction with the store taken exclusively; a store opened for
+  // reading shares it again afterwards.
   Status RecordAccess(const RankedHits& results);
 
   // records.cc

@@ -92,10 +92,25 @@ Status StoreImpl::YieldToReaders() {
 
 Status StoreImpl::EnsureExclusive() {
   if (lock_->exclusive()) return Status::Ok();
-  AETHER_RETURN_IF_ERROR(lock_->TakeWriter());
-  AETHER_RETURN_IF_ERROR(lock_->SetMode(LockMode::kExclusive));
+  const bool reader = !lock_->writer();
+  Status s = lock_->TakeWriter();
+  if (s.ok()) s = lock_->SetMode(LockMode::kExclusive);
+  if (!s.ok()) {
+    // Busy: a reader stays a reader, never a writer without both locks: it
+    // lets WRITER go and tries once for a shared LOCK again (a command
+    // exits now; a library caller that still finds LOCK taken holds none,
+    // as before this call).
+    if (reader) (void)BackToReader(/*wait=*/0);
+    return s;
+  }
   // Another writer may have come and died while we held no lock.
   return migrator_->Replay();
+}
+
+Status StoreImpl::BackToReader(double wait) {
+  Status s = lock_->SetMode(LockMode::kShared, wait);  // WRITER still held: no writer can come between
+  lock_->DropWriter();
+  return s;
 }
 
 // A store an older aether made has no hot_slots key: record it once.

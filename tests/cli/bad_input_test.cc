@@ -98,6 +98,33 @@ TEST_CASE("duplicate ids: error by default, skip or replace on request") {
   CHECK(hits[0][0].distance == doctest::Approx(std::sqrt(18.0)));
 }
 
+TEST_CASE("--batch counts memories: a repeated id takes no room in the batch") {
+  // With --batch 2, "y, y, x" is one batch of two memories {y, x}: x
+  // replaces the stored hot x and frees its slot, which y (first in the
+  // batch) takes; x goes cold. Had the repeated y filled the batch, y would
+  // have gone cold alone and x hot.
+  TempDir dir;
+  std::string store = dir / "s";
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "1"}, R"({"id":"x","vector":[1,1]})"
+                                                           "\n")
+              .exit_code == 0);
+  auto r = Aether({"ingest", store, "--batch", "2", "--on-duplicate", "replace", "--format", "json"},
+                  R"({"id":"y","vector":[2,2]})"
+                  "\n"
+                  R"({"id":"y","vector":[3,3]})"
+                  "\n"
+                  R"({"id":"x","vector":[4,4]})"
+                  "\n");
+  REQUIRE(r.exit_code == 0);
+  CHECK(nlohmann::json::parse(r.out)["replaced"] == 2);
+  auto tier = [&](const char* id) {
+    return nlohmann::json::parse(Lines(Aether({"get", store, id}).out)[0])["tier"].get<std::string>();
+  };
+  CHECK(tier("y") == "hot");
+  CHECK(tier("x") == "cold");
+  CHECK(GetAll(store, {"x", "y"})["y"] == std::vector<float>{3, 3});
+}
+
 TEST_CASE("store and file errors have distinct exit codes") {
   TempDir dir;
   std::string store = dir / "s";

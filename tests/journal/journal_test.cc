@@ -52,6 +52,12 @@ std::vector<Journaled> Examples() {
   rebuild.m.old_generation = 2;
   rebuild.m.partitions = 17;
   out.push_back(rebuild);
+
+  Journaled scrub;  // moves nothing: a row, no targets, no items
+  scrub.m.kind = "scrub";
+  scrub.m.created_ms = 77;
+  scrub.m.hot_slots_before = 12;
+  out.push_back(scrub);
   return out;
 }
 

@@ -155,9 +155,11 @@ TEST_CASE("store search records accesses and queues restores itself, unless told
       REQUIRE((*hits)[q].size() == k);
       for (size_t r = 0; r < k; ++r) {
         const SearchHit& h = (*hits)[q][r];
+        const Tier tier = want[r] < 8 ? Tier::kHot : Tier::kCold;  // the first 8 ingested fill the hot tier
         CHECK(h.id == IdOf(want[r]));
+        CHECK(h.tier == tier);
         ++want_count[h.id];
-        if (r < top_n && h.tier == Tier::kCold) {
+        if (r < top_n && tier == Tier::kCold) {
           auto& e = want_queue[h.id];
           e = {std::max(e.first, 1.0 / double(1 + r)), want[r]};
         }
@@ -187,5 +189,37 @@ TEST_CASE("store search records accesses and queues restores itself, unless told
     const auto again = Accesses(path, &clock);
     for (const auto& [id, n] : want_count) CHECK(again.at(id).count == 2 * n);
     CHECK(Queue(path, &clock) == want_order);
+  }
+
+  SUBCASE("a store opened for reading is a writer only while it records, then shares the store again") {
+    auto reader = OpenStoreOrFail(path, AccessMode::kRead, &clock);
+    SearchOptions so;
+    so.k = uint32_t(k);
+    REQUIRE(reader->Search(queries, so).ok());
+    OpenOptions o;
+    o.env = &clock;
+    o.wait_seconds = 0;
+    auto other = Store::Open(path, o);  // a second reader gets in
+    REQUIRE_MESSAGE(other.ok(), other.status().ToString());
+    o.access = AccessMode::kWrite;
+    auto writer = Store::Open(path, o);  // a writer waits for both readers
+    CHECK(writer.status().code() == Code::kBusy);
+    // While the other reader is in, recording cannot take the store: busy,
+    // and a reader it stays (a third reader gets in; it still reads).
+    auto busy = reader->Search(queries, so);
+    CHECK(busy.status().code() == Code::kBusy);
+    CHECK(busy.status().message().rfind(std::string(kRecordingAccessContext) + ": ", 0) == 0);
+    o.access = AccessMode::kRead;
+    CHECK(Store::Open(path, o).ok());
+    so.record_access = false;
+    CHECK(reader->Search(queries, so).ok());
+    // Alone again, it records again; then a writer gets in once it is gone.
+    other->reset();
+    so.record_access = true;
+    auto again = reader->Search(queries, so);
+    CHECK_MESSAGE(again.ok(), again.status().ToString());
+    reader.reset();
+    o.access = AccessMode::kWrite;
+    CHECK(Store::Open(path, o).ok());
   }
 }

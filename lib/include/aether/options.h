@@ -115,9 +115,10 @@ struct SearchOptions {
   // Record an access to every hit (last access = now, count + 1) and queue
   // the first restore_top_n cold hits of each query for restore to hot
   // (priority 1 / (1 + rank)), as the memory model wants (README "Memory
-  // dynamics"). This makes the search a writer for a moment: it takes the
-  // store exclusively after the scan (kBusy while another process holds
-  // it), and fails with kPermissionDenied where this process may not write
+  // dynamics"). This makes the search a writer for one transaction: it
+  // takes the store exclusively after the scan (kBusy while another process
+  // holds it), a store opened for reading shares it again afterwards, and
+  // it fails with kPermissionDenied where this process may not write
   // (Store::writable). false: a read-only search.
   bool record_access = true;
 };

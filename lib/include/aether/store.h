@@ -78,8 +78,9 @@ class Store {
 
   // Writes one batch as one migration (intent, write, commit): after a
   // crash the next open finds all of it or none. New memories go hot up to
-  // the hot capacity, the rest to the staging shard. Every record is checked
-  // first (dimension, VectorProblem, id, importance, payload JSON):
+  // the hot capacity, the rest to the staging shard. Every record (under
+  // kStop, every one before the first duplicate) is checked first
+  // (dimension, VectorProblem, id, importance, payload JSON):
   // kInvalidArgument naming it, and nothing is written. Duplicate ids as
   // `policy` says (DuplicatePolicy; kBadInput under kError). Returns the
   // counts. Requires kWrite; takes the store exclusively for the batch
@@ -98,11 +99,14 @@ class Store {
   // Exact top-k over the selected tiers for every query, one pass over the
   // data for the whole batch, in one read snapshot. results[i] belongs to
   // queries[i], best first. By default the hits' accesses are then recorded
-  // and the best cold ones queued for restore (SearchOptions::record_access:
-  // the store is taken exclusively for that one transaction, also when
-  // opened for reading). Errors: kInvalidArgument (a query's dimension),
-  // kCorruption (a damaged file or row the scan needed), kIOError, and from
-  // the recording kBusy/kPermissionDenied with kRecordingAccessContext.
+  // and the best cold ones queued for restore, in one transaction
+  // (SearchOptions::record_access): the store is taken exclusively for it,
+  // replaying what a dead writer left, and a store opened for reading
+  // shares it again afterwards. Errors: kInvalidArgument (a query's
+  // dimension), kCorruption (a damaged file or row the scan needed),
+  // kIOError; from the recording, with kRecordingAccessContext, kBusy
+  // (another process holds the store; the reader stays a reader),
+  // kPermissionDenied, and the replay's kCorruption or kIOError.
   Result<std::vector<std::vector<SearchHit>>> Search(const std::vector<std::vector<float>>& queries,
                                                      const SearchOptions& options);
 
@@ -133,9 +137,9 @@ class Store {
   // Hot -> cold and cold -> hot moves, in batches, each batch one journaled
   // migration (a crash keeps the batches committed before it). Require
   // kWrite. With dry_run only the plan is returned, nothing changes.
-  // Ascend: kFailedPrecondition when the hot tier has no room (and no
-  // `evict`); unknown ids and ids already in place are reported, not
-  // errors.
+  // Ascend: kFailedPrecondition when the hot tier cannot take the memories
+  // (no room without `evict`; more than the capacity with it); unknown
+  // ids and ids already in place are reported, not errors.
   Result<MoveReport> Descend(const MoveOptions& options);
   Result<MoveReport> Ascend(const MoveOptions& options);
   // Queues cold memories for restore to hot (merging: the higher priority
@@ -146,7 +150,8 @@ class Store {
   // record into its partition (compacting garbage away) and switches to it,
   // journaled like a migration. Requires kWrite. While it trains and writes,
   // the store lock is only shared (searches run; writers wait); it is taken
-  // exclusively again to commit, waiting up to 600 s for readers.
+  // exclusively again to commit, waiting for readers up to 600 s (or the
+  // open's wait_seconds when longer).
   Result<RebuildReport> RebuildIndex(const RebuildOptions& options);
   // Samples `queries` stored cold vectors and compares the indexed search at
   // the default nprobe with an exact scan of the cold tier. Reads only (no
