@@ -69,7 +69,7 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   AETHER_RETURN_IF_ERROR(DescendRows(down, mo, &moved, down.size()));
   rep.descended_sampled = moved.moved;
   AETHER_RETURN_IF_ERROR(EnforceCapacity(&rep));
-  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return model_->QueueRestores(up); }));
+  if (!up.empty()) AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return model_->QueueRestores(up); }));
   rep.queued = up.size();
   AETHER_RETURN_IF_ERROR(DrainRestores(p, &rep));
   AETHER_ASSIGN_OR_RETURN(depth, tables_->restore_queue.Depth());

@@ -103,8 +103,12 @@ Status StoreImpl::EnsureExclusive() {
     if (reader) (void)BackToReader(/*wait=*/0);
     return s;
   }
-  // Another writer may have come and died while we held no lock.
-  return migrator_->Replay();
+  // Another writer may have come and died while we held no lock. A replay
+  // that fails (a damaged row) leaves a reader a reader: both locks are
+  // held, so LOCK goes back to shared safely.
+  Status replayed = migrator_->Replay();
+  if (!replayed.ok() && reader) (void)BackToReader();
+  return replayed;
 }
 
 Status StoreImpl::BackToReader(double wait) {

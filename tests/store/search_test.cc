@@ -11,6 +11,9 @@
 
 #include "aether/env.h"
 #include "aether/store.h"
+#include "env/fault_env.h"
+#include "meta/sqlite_db.h"
+#include "store/layout.h"
 #include "test_util.h"
 
 using namespace aether;
@@ -96,6 +99,12 @@ Result<std::vector<std::vector<SearchHit>>> SearchOnce(const std::string& path, 
                                                        const std::vector<std::vector<float>>& queries,
                                                        const SearchOptions& so) {
   return OpenStoreOrFail(path, AccessMode::kRead, env)->Search(queries, so);
+}
+
+// True when no process holds WRITER: a writer could start now.
+bool WriterFree(const std::string& path) {
+  auto lock = Env::Default()->Lock(path + "/" + layout::kWriterLockFile, LockMode::kExclusive, 0);
+  return lock.ok();
 }
 
 }  // namespace
@@ -196,6 +205,7 @@ TEST_CASE("store search records accesses and queues restores itself, unless told
     SearchOptions so;
     so.k = uint32_t(k);
     REQUIRE(reader->Search(queries, so).ok());
+    CHECK(WriterFree(path));  // it let WRITER go
     OpenOptions o;
     o.env = &clock;
     o.wait_seconds = 0;
@@ -209,6 +219,7 @@ TEST_CASE("store search records accesses and queues restores itself, unless told
     auto busy = reader->Search(queries, so);
     CHECK(busy.status().code() == Code::kBusy);
     CHECK(busy.status().message().rfind(std::string(kRecordingAccessContext) + ": ", 0) == 0);
+    CHECK(WriterFree(path));
     o.access = AccessMode::kRead;
     CHECK(Store::Open(path, o).ok());
     so.record_access = false;
@@ -218,8 +229,36 @@ TEST_CASE("store search records accesses and queues restores itself, unless told
     so.record_access = true;
     auto again = reader->Search(queries, so);
     CHECK_MESSAGE(again.ok(), again.status().ToString());
+    CHECK(WriterFree(path));
     reader.reset();
     o.access = AccessMode::kWrite;
     CHECK(Store::Open(path, o).ok());
+  }
+
+  SUBCASE("a reader whose recording meets a damaged journal row fails, and stays a reader") {
+    // An ingest that dies after its intent leaves a row; a changed checksum
+    // makes it damaged: the replay refuses it.
+    {
+      FaultEnv dying(&clock);
+      dying.FailAt(2, /*and_after=*/true);
+      auto w = OpenStoreOrFail(path, AccessMode::kWrite, &dying);
+      CHECK(!w->IngestBatch({Record{"late", VectorOf(99), "", 0.5}}, DuplicatePolicy::kError).ok());
+    }
+    {
+      auto db = Db::Open(path + "/" + layout::kDbFile, false, false);
+      REQUIRE(db.ok());
+      REQUIRE((*db)->Exec("UPDATE migrations SET crc = crc + 1").ok());
+    }
+    auto reader = OpenStoreOrFail(path, AccessMode::kRead, &clock);
+    CHECK(reader->deferred_recovery().code() == Code::kCorruption);  // reads the committed state
+    SearchOptions so;
+    so.k = uint32_t(k);
+    auto hits = reader->Search(queries, so);
+    CHECK(hits.status().code() == Code::kCorruption);
+    CHECK(WriterFree(path));
+    so.record_access = false;
+    auto read = reader->Search(queries, so);
+    REQUIRE_MESSAGE(read.ok(), read.status().ToString());
+    CHECK((*read)[0].size() == k);
   }
 }

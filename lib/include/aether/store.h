@@ -105,7 +105,8 @@ class Store {
   // shares it again afterwards. Errors: kInvalidArgument (a query's
   // dimension), kCorruption (a damaged file or row the scan needed),
   // kIOError; from the recording, with kRecordingAccessContext, kBusy
-  // (another process holds the store; the reader stays a reader),
+  // (another process holds the store; a reader never stays a writer: it
+  // lets WRITER go and shares the store again when it can),
   // kPermissionDenied, and the replay's kCorruption or kIOError.
   Result<std::vector<std::vector<SearchHit>>> Search(const std::vector<std::vector<float>>& queries,
                                                      const SearchOptions& options);
