@@ -18,7 +18,6 @@
 #include <iostream>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "aether/jsonl.h"

@@ -20,13 +20,10 @@
 // lib/meta/*_table.h); places are meta/place.h's Place. Not thread-safe.
 #pragma once
 
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "aether/env.h"
