@@ -40,4 +40,22 @@ Result<uint64_t> HotFreeTable::End() {
   return uint64_t(std::max<int64_t>(end, 0));
 }
 
+Result<uint64_t> HotFreeTable::DropTail(uint64_t end) {
+  uint64_t first = end;
+  {
+    AETHER_ASSIGN_OR_RETURN(StmtLease st,
+                            db_->PrepareCached("SELECT slot FROM hot_free WHERE slot < ? ORDER BY slot DESC"));
+    st->Bind(1, static_cast<int64_t>(end));
+    for (;;) {
+      AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row || st->Int(0) != int64_t(first) - 1) break;
+      --first;
+    }
+  }
+  AETHER_ASSIGN_OR_RETURN(StmtLease del, db_->PrepareCached("DELETE FROM hot_free WHERE slot >= ?"));
+  del->Bind(1, static_cast<int64_t>(first));
+  AETHER_RETURN_IF_ERROR(del->Run());
+  return first;
+}
+
 }  // namespace aether

@@ -141,7 +141,20 @@ Status Migrator::Run(Migration* m, const std::vector<MigrationItem>& items, cons
     return s;
   }
   AETHER_FAULT_POINT(fault.after_commit);
+  AETHER_RETURN_IF_ERROR(CutHotFile());
   return InTransaction(s_->db_.get(), [&] { return journal.Remove(m->id); });
+}
+
+// A cleanup step: the commit dropped the free slots at the end of hot.slots,
+// so the file is cut to its committed length (a crash before the cut leaves
+// the committed row, whose replay cuts it: TruncateToCommitted).
+Status Migrator::CutHotFile() {
+  AETHER_ASSIGN_OR_RETURN(uint64_t committed, s_->HotSlotsInUse());
+  AETHER_ASSIGN_OR_RETURN(auto hot, s_->OpenHot(/*writable=*/true));
+  AETHER_ASSIGN_OR_RETURN(uint64_t slots, hot->SlotCount());
+  if (slots <= committed) return Status::Ok();
+  AETHER_RETURN_IF_ERROR(hot->TruncateToSlots(committed));
+  return hot->Sync();
 }
 
 // A new memory (ingest), in the commit transaction: a same-id memory it
@@ -187,10 +200,13 @@ Status Migrator::CommitMigration(const Migration& m, const std::vector<Migration
         ++cold[it.dst.shard_id];
       }
     }
-    // hot.slots' committed length grows with the slots it now uses.
+    // hot.slots' committed length follows the slots in use: it grows with
+    // the slots written, and loses the free slots at its end (the cleanup
+    // cuts the file).
     AETHER_ASSIGN_OR_RETURN(uint64_t hot_slots, s_->HotSlotsInUse());
-    if (uint64_t(hot_end) > hot_slots)
-      AETHER_RETURN_IF_ERROR(s_->tables_->config.Set("hot_slots", std::to_string(hot_end)));
+    AETHER_ASSIGN_OR_RETURN(
+        uint64_t end, s_->tables_->hot_free.DropTail(std::max(hot_slots, uint64_t(std::max<int64_t>(hot_end, 0)))));
+    if (end != hot_slots) AETHER_RETURN_IF_ERROR(s_->tables_->config.Set("hot_slots", std::to_string(end)));
     // A target grows from exactly its committed length (invariant 2).
     for (const ShardTarget& t : m.targets) {
       const uint64_t n = cold[t.shard_id];

@@ -86,6 +86,7 @@ class Migrator {
   Status CommitMigration(const Migration& m, const std::vector<MigrationItem>& items);
   Status CommitNew(const Migration& m, const MigrationItem& it);
   Status VerifyWritten(const Migration& m, const std::vector<MigrationItem>& items);
+  Status CutHotFile();
   // replay.cc
   Status ReplayOne(Migration* m);
   Status ReplayAll();

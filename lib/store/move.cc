@@ -30,9 +30,9 @@ Result<std::vector<std::pair<double, MemoryRef>>> StoreImpl::HotByScore() {
 Status StoreImpl::DescendRows(const std::vector<MemoryRef>& rows, const MoveOptions& o, MoveReport* report,
                               uint64_t total) {
   AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
-  AETHER_ASSIGN_OR_RETURN(uint64_t slot_count, hot->SlotCount());
   for (size_t begin = 0; begin < rows.size(); begin += o.batch) {
     size_t end = std::min(rows.size(), begin + o.batch);
+    AETHER_ASSIGN_OR_RETURN(uint64_t slot_count, hot->SlotCount());  // a commit may have cut it
     std::vector<MigrationItem> items(end - begin);
     std::vector<float> data((end - begin) * config_.dim);
     std::vector<const float*> vectors(end - begin);

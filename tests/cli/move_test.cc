@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -54,6 +55,10 @@ TEST_CASE("descend and ascend move memories between tiers without changing them"
 
   CHECK(Aether({"descend", store, "--all", "--batch", "37"}).exit_code == 0);
   CHECK(Stats(store)["hot_memories"] == 0);
+  // Every slot is free, so the last batch's commit dropped them all and its
+  // cleanup cut hot.slots to its header.
+  CHECK(Stats(store)["hot_slots"] == 0);
+  CHECK(std::filesystem::file_size(store + "/hot.slots") == 32);
   CHECK(Aether({"verify", store}).exit_code == 0);
   ExpectExactSearch(store, mems, 8);
 
@@ -67,8 +72,34 @@ TEST_CASE("descend and ascend move memories between tiers without changing them"
   CHECK(after["m7"].tier == "cold");
   CHECK(Aether({"verify", store}).exit_code == 0);
   ExpectExactSearch(store, mems, 8);
-  // Freed slots are reused: 3 hot memories fit in the file's existing slots.
-  CHECK(Stats(store)["hot_slots"] == 200);
+  // The file grows again from slot 0, by the slots the moves use.
+  CHECK(Stats(store)["hot_slots"] == 3);
+}
+
+TEST_CASE("a move that frees the last slots of hot.slots shortens the file; a hole below them stays free") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = RandomMems(10, 4, 31);
+  REQUIRE(Aether({"ingest", store}, ToJsonl(mems)).exit_code == 0);  // m0..m9 in slots 0..9
+  const uint64_t slot = 16 + 4 * 4, header = 32;
+  REQUIRE(Aether({"delete", store, "m3", "m7"}).exit_code == 0);
+  CHECK(Stats(store)["hot_slots"] == 10);  // a delete frees, moves nothing, cuts nothing
+  // Freeing 8 and 9 leaves 7 free below them: the free run 7..9 is dropped.
+  REQUIRE(Aether({"descend", store, "m8", "m9"}).exit_code == 0);
+  CHECK(Stats(store)["hot_slots"] == 7);
+  CHECK(std::filesystem::file_size(store + "/hot.slots") == header + 7 * slot);
+  auto v = Aether({"verify", store, "--format", "json"});
+  CHECK(v.exit_code == 0);
+  CHECK(nlohmann::json::parse(v.out)["free_slots"] == 1);  // slot 3
+  std::vector<Mem> live;
+  for (const auto& m : mems)
+    if (m.id != "m3" && m.id != "m7") live.push_back(m);
+  ExpectExactSearch(store, live, 4);
+  // Reusing the hole and growing again.
+  REQUIRE(Aether({"ascend", store, "m8", "m9"}).exit_code == 0);
+  CHECK(Stats(store)["hot_slots"] == 8);
+  CHECK(Aether({"verify", store}).exit_code == 0);
+  ExpectExactSearch(store, live, 4);
 }
 
 TEST_CASE("ascend past the hot capacity fails clearly unless --evict makes room") {
