@@ -4,17 +4,20 @@
 // itself is lib/search/scan_engine.h. One read transaction for the whole
 // search: one snapshot for every lookup, one lock round trip.
 //
-// The files may hold records that are not live (freed slots, garbage frames),
-// so a candidate is checked against the metadata DB only when it would enter
-// a query's top k (or, from a quantized frame, when it is re-ranked): a
-// handful of point lookups per query, never a full scan; a large batch reads
-// the hot tier's live slots at once instead.
+// The files may hold records that are not live (freed slots, garbage
+// records), and liveness costs what the garbage costs, not the data: the
+// free slots are read once (a committed slot not free is live), a shard
+// whose counts say it holds no garbage is scanned with no question asked,
+// and only a record of a shard with garbage is looked up, when it would
+// enter a query's top k (or, from a quantized frame, be re-ranked). Each
+// hit's id is one cached point lookup.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "aether/jsonl.h"
 #include "meta/schema.h"
@@ -50,31 +53,30 @@ class LiveChecker {
   std::unordered_map<int64_t, std::optional<MemoryRef>> cache_;
 };
 
-// The store's answers to the engine's questions, for one search; one SQLite
-// connection, so the lookups are serialized.
+// The store's answers to the engine's questions, for one search, from
+// structures sized by the garbage, not by the data: the hot tier's free
+// slots and which shards hold garbage are read once; a row of a shard that
+// holds garbage is looked up (one SQLite connection, so serialized, and
+// cached) only when it would enter a top k.
 class StoreLiveness : public Liveness {
  public:
   explicit StoreLiveness(StoreContext* store) : store_(store), checker_(&store->tables_->memories) {}
 
-  // A large batch checks hot liveness against the whole hot tier read at
-  // once (one index scan, no lock in the workers).
-  Status LoadHotTier(uint64_t slots) {
-    hot_live_.assign(slots, 0);
-    AETHER_ASSIGN_OR_RETURN(auto live, store_->tables_->memories.HotSlots());
-    for (const auto& [slot, row_id] : live)
-      if (slot >= 0 && uint64_t(slot) < slots) hot_live_[size_t(slot)] = row_id;
+  // Hot slots [0, end) are committed: each is live unless free.
+  Status LoadHotTier(uint64_t end) {
+    free_.assign(end, 0);
+    AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> free_slots, store_->tables_->hot_free.All());
+    for (int64_t slot : free_slots)
+      if (slot >= 0 && uint64_t(slot) < end) free_[size_t(slot)] = 1;
     return Status::Ok();
   }
-  Result<bool> HotLive(uint64_t slot, int64_t row_id) override {
-    if (!hot_live_.empty()) return slot < hot_live_.size() && hot_live_[slot] == row_id;
-    std::lock_guard<std::mutex> l(mu_);
-    return checker_.IsLiveAt(row_id, Place::Hot(int64_t(slot)));
-  }
-  Result<bool> FreeSlot(uint64_t slot) override {
-    std::lock_guard<std::mutex> l(mu_);
-    return store_->IsFreeSlot(slot);
-  }
+  // Shards whose every record is live (records == live): no question asked.
+  void SetClean(std::unordered_set<int64_t> shards) { clean_ = std::move(shards); }
+
+  Result<bool> HotLive(uint64_t slot, int64_t) override { return slot < free_.size() && !free_[slot]; }
+  Result<bool> FreeSlot(uint64_t slot) override { return slot >= free_.size() || free_[slot]; }
   Result<bool> ColdLive(int64_t row_id, const Place& place) override {
+    if (clean_.count(place.shard_id)) return true;
     std::lock_guard<std::mutex> l(mu_);
     return checker_.IsLiveAt(row_id, place);
   }
@@ -84,7 +86,8 @@ class StoreLiveness : public Liveness {
   StoreContext* store_;
   std::mutex mu_;
   LiveChecker checker_;
-  std::vector<int64_t> hot_live_;  // slot -> the row id live there (0: none); empty: ask per row
+  std::vector<char> free_;             // per committed hot slot: 1 when free
+  std::unordered_set<int64_t> clean_;  // shard ids
 };
 
 }  // namespace
@@ -121,27 +124,36 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
   std::unique_ptr<SlotFile> hot;
   if (options.tiers != TierFilter::kCold) {
     AETHER_ASSIGN_OR_RETURN(hot, OpenHot(false));
-    AETHER_ASSIGN_OR_RETURN(request.hot_slots, hot->SlotCount());
+    AETHER_ASSIGN_OR_RETURN(uint64_t slots, hot->SlotCount());
     // Slots the committed state uses must all be there: a search that
-    // cannot read a live memory fails rather than answers without it.
+    // cannot read a live memory fails rather than answers without it. Slots
+    // past them (a dead writer's, not yet cut) are no one's.
     AETHER_ASSIGN_OR_RETURN(uint64_t committed, HotSlotsInUse());
-    if (request.hot_slots < committed)
-      return Status::Corruption(fmt::format("{}: holds {} slots, but committed memories use {} (truncated?)",
-                                            hot->path(), request.hot_slots, committed));
-    constexpr size_t kBatchLiveness = 32;
-    if (queries.size() >= kBatchLiveness) AETHER_RETURN_IF_ERROR(live.LoadHotTier(request.hot_slots));
+    if (slots < committed)
+      return Status::Corruption(
+          fmt::format("{}: holds {} slots, but committed memories use {} (truncated?)", hot->path(), slots, committed));
+    AETHER_RETURN_IF_ERROR(live.LoadHotTier(committed));
+    request.hot_slots = committed;
     request.hot = hot.get();
   }
   if (options.tiers != TierFilter::kHot) {
-    AETHER_ASSIGN_OR_RETURN(request.shards, PlanShards(queries, options.nprobe));
+    std::unordered_set<int64_t> clean;
+    AETHER_ASSIGN_OR_RETURN(request.shards, PlanShards(queries, options.nprobe, &clean));
+    live.SetClean(std::move(clean));
   }
   AETHER_ASSIGN_OR_RETURN(auto ranked, RunScan(request));
   RankedHits results(queries.size());
   for (size_t q = 0; q < queries.size(); ++q) {
     for (const Candidate& c : ranked[q]) {
+      // A hit was taken as live from the free slots or its shard's counts;
+      // the metadata must agree (verify names the damage).
       AETHER_ASSIGN_OR_RETURN(const MemoryRef* loc, live.Lookup(c.row_id));
-      Tier tier = loc && loc->place.cold() ? Tier::kCold : Tier::kHot;
-      results[q].push_back(RankedHit{c.row_id, SearchHit{loc ? loc->id : "", c.distance, tier, "", {}}});
+      if (!loc)
+        return Status::Corruption(fmt::format(
+            "row {} was found in a place the metadata counts as live, but no memory has it (run aether verify)",
+            c.row_id));
+      Tier tier = loc->place.cold() ? Tier::kCold : Tier::kHot;
+      results[q].push_back(RankedHit{c.row_id, SearchHit{loc->id, c.distance, tier, "", {}}});
     }
   }
   AETHER_RETURN_IF_ERROR(Decorate(options, &results));
@@ -151,7 +163,8 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
 // Which shards a search reads and for which queries: the staging shard for
 // all of them, and each query's nprobe nearest partitions. Each shard is
 // read once; shards without a live record not at all.
-Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vector<float>>& queries, uint32_t nprobe) {
+Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vector<float>>& queries, uint32_t nprobe,
+                                                     std::unordered_set<int64_t>* clean) {
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
   AETHER_ASSIGN_OR_RETURN(const IndexView* index, index_->Current());
   std::map<int64_t, std::vector<uint32_t>> plan;
@@ -167,8 +180,9 @@ Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vect
   std::vector<ShardScan> out;
   for (const ShardInfo& info : shards) {
     auto it = plan.find(info.shard_id);
-    if (it != plan.end() && info.live > 0)
-      out.push_back(ShardScan{info.shard_id, Path(info.path), info.file_bytes, std::move(it->second)});
+    if (it == plan.end() || info.live == 0) continue;
+    out.push_back(ShardScan{info.shard_id, Path(info.path), info.file_bytes, std::move(it->second)});
+    if (info.records == info.live) clean->insert(info.shard_id);
   }
   return out;
 }

@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "aether/env.h"
@@ -79,7 +80,9 @@ class StoreImpl : public StoreContext {
                                                      const SearchOptions& options);
   // The search itself, inside the read transaction Search opens.
   Result<RankedHits> SearchInSnapshot(const std::vector<std::vector<float>>& queries, const SearchOptions& options);
-  Result<std::vector<ShardScan>> PlanShards(const std::vector<std::vector<float>>& queries, uint32_t nprobe);
+  // The shards to scan; `clean` gets those whose every record is live.
+  Result<std::vector<ShardScan>> PlanShards(const std::vector<std::vector<float>>& queries, uint32_t nprobe,
+                                            std::unordered_set<int64_t>* clean);
   Status Decorate(const SearchOptions& options, RankedHits* results);
   // Records an access to every hit and queues each query's first
   // restore_top_n cold hits for restore (SearchOptions::record_access), in
