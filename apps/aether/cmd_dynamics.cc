@@ -140,6 +140,11 @@ Runner SetupMaintain(CLI::App* app) {
                                          {"queue_depth_after", r->queue_depth_after},
                                          {"hot", r->hot_after},
                                          {"history_pruned", r->history_pruned},
+                                         {"hot_slots_moved", r->hot_slots_moved},
+                                         {"hot_slots_cut", r->hot_slots_cut},
+                                         {"shards_emptied", r->shards_emptied},
+                                         {"cold_rewritten", r->cold_rewritten},
+                                         {"garbage_dropped", r->garbage_dropped},
                                          {"hot_capacity", r->hot_capacity},
                                          {"moves", moves}})
                              .dump());
@@ -154,6 +159,10 @@ Runner SetupMaintain(CLI::App* app) {
                  r->dropped);
       fmt::print("restore queue {} -> {}; hot {}/{}\n", r->queue_depth_before, r->queue_depth_after, r->hot_after,
                  r->hot_capacity);
+      if (r->hot_slots_moved + r->hot_slots_cut + r->shards_emptied + r->cold_rewritten + r->garbage_dropped > 0)
+        fmt::print(
+            "compacted: {} hot slots moved, {} cut; {} shards emptied, {} cold records rewritten, {} dead dropped\n",
+            r->hot_slots_moved, r->hot_slots_cut, r->shards_emptied, r->cold_rewritten, r->garbage_dropped);
       if (a->m.dry_run)
         for (const auto& m : r->moves)
           fmt::print("plan: {} {}->{} {} score={:.6g}\n", Printable(m.id), TierName(m.from), TierName(m.to), m.reason,

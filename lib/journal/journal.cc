@@ -29,7 +29,8 @@ std::string Describe(const Migration& m) {
 namespace {
 
 bool KnownKind(const std::string& kind) {
-  return kind == "ingest" || kind == "descend" || kind == "ascend" || kind == "rebuild" || kind == "scrub";
+  return kind == "ingest" || kind == "descend" || kind == "ascend" || kind == "rebuild" || kind == "scrub" ||
+         kind == "compact";
 }
 
 bool KnownState(MigrationState s) {

@@ -28,6 +28,10 @@ const std::vector<ParamSpec>& AllParams() {
       {"hot_capacity", 65536, 0, 1e12, "memories the hot tier may hold"},
       {"history_retention_days", 90, 0, 36500,
        "audit log entries older than this are pruned by maintain and scrub (0: kept forever)"},
+      {"hot_compact_slack", 256, 0, 1e12,
+       "free hot slots maintain leaves in hot.slots; past this many it compacts the file to its live slots"},
+      {"cold_garbage_max", 0.25, 0, 1,
+       "share of dead cold records past which maintain rewrites the indexed cold tier without them (1: never)"},
   };
   return specs;
 }
@@ -82,7 +86,9 @@ PolicyParams ResolveParams(const std::map<std::string, double>& v) {
                       get("backoff_base_ms"),
                       get("backoff_max_ms"),
                       get("max_retries"),
-                      get("history_retention_days")};
+                      get("history_retention_days"),
+                      get("hot_compact_slack"),
+                      get("cold_garbage_max")};
 }
 
 double FeedbackImportance(double importance, double reward) {

@@ -9,7 +9,8 @@
 //      cold ones onto the restore queue
 //   4. writes: importance decay + temperature + history retention (one txn), sampled descends,
 //      capacity enforcement (lowest scores), queueing, queue drain with
-//      eviction and backoff; every move through the migration protocol.
+//      eviction and backoff; every move through the migration protocol;
+//   5. compaction of hot.slots and the cold tier (compact.cc).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -51,6 +52,8 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
     rep.queued = up.size();
     rep.hot_after = hot_count;
     rep.queue_depth_after = rep.queue_depth_before;
+    AETHER_RETURN_IF_ERROR(CompactHot(p, /*dry_run=*/true, &rep));
+    AETHER_RETURN_IF_ERROR(CompactCold(p, /*dry_run=*/true, &rep));
     return rep;
   }
 
@@ -72,6 +75,9 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   if (!up.empty()) AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return model_->QueueRestores(up); }));
   rep.queued = up.size();
   AETHER_RETURN_IF_ERROR(DrainRestores(p, &rep));
+  // 5. compaction: the files follow the live data (compact.cc).
+  AETHER_RETURN_IF_ERROR(CompactHot(p, /*dry_run=*/false, &rep));
+  AETHER_RETURN_IF_ERROR(CompactCold(p, /*dry_run=*/false, &rep));
   AETHER_ASSIGN_OR_RETURN(depth, tables_->restore_queue.Depth());
   AETHER_ASSIGN_OR_RETURN(hot_count, tables_->memories.Count(Tier::kHot));
   rep.queue_depth_after = depth;

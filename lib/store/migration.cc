@@ -32,9 +32,12 @@ constexpr MigrationFaultPoints kDescendFaults{"descend.after_intent", "descend.m
                                               "descend.after_sync",   "descend.after_written", "descend.after_commit"};
 constexpr MigrationFaultPoints kAscendFaults{"ascend.after_intent", "ascend.mid_write",     "ascend.after_write",
                                              "ascend.after_sync",   "ascend.after_written", "ascend.after_commit"};
+constexpr MigrationFaultPoints kCompactFaults{"compact.after_intent", "compact.mid_write",     "compact.after_write",
+                                              "compact.after_sync",   "compact.after_written", "compact.after_commit"};
 const MigrationFaultPoints& FaultPointsOf(const std::string& kind) {
   if (kind == "descend") return kDescendFaults;
   if (kind == "ascend") return kAscendFaults;
+  if (kind == "compact") return kCompactFaults;
   return kIngestFaults;
 }
 
@@ -145,6 +148,34 @@ Status Migrator::Run(Migration* m, const std::vector<MigrationItem>& items, cons
   return InTransaction(s_->db_.get(), [&] { return journal.Remove(m->id); });
 }
 
+// In the commit transaction: hot.slots' committed length follows the slots
+// in use. It grows with the slots written (up to written_end), and loses
+// the free slots at its end (the cleanup cuts the file).
+Status Migrator::DropFreeTail(uint64_t written_end) {
+  AETHER_ASSIGN_OR_RETURN(uint64_t hot_slots, s_->HotSlotsInUse());
+  AETHER_ASSIGN_OR_RETURN(uint64_t end, s_->tables_->hot_free.DropTail(std::max(hot_slots, written_end)));
+  if (end == hot_slots) return Status::Ok();
+  return s_->tables_->config.Set("hot_slots", std::to_string(end));
+}
+
+Status Migrator::TrimHot() {
+  if (!lock_->writer()) return Status::Internal("compact on a store opened read-only");
+  Migration m;
+  m.kind = "compact";
+  m.created_ms = s_->env_->NowMs();
+  AETHER_ASSIGN_OR_RETURN(auto hot, s_->OpenHot(/*writable=*/false));
+  AETHER_ASSIGN_OR_RETURN(m.hot_slots_before, hot->SlotCount());
+  Journal journal(s_->db_.get());
+  AETHER_RETURN_IF_ERROR(InTransaction(s_->db_.get(), [&]() -> Status {
+    AETHER_RETURN_IF_ERROR(journal.Insert(&m, {}));
+    AETHER_RETURN_IF_ERROR(DropFreeTail(0));
+    return journal.SetState(m, MigrationState::kCommitted);
+  }));
+  AETHER_FAULT_POINT(kCompactFaults.after_commit);
+  AETHER_RETURN_IF_ERROR(CutHotFile());
+  return InTransaction(s_->db_.get(), [&] { return journal.Remove(m.id); });
+}
+
 // A cleanup step: the commit dropped the free slots at the end of hot.slots,
 // so the file is cut to its committed length (a crash before the cut leaves
 // the committed row, whose replay cuts it: TruncateToCommitted).
@@ -189,9 +220,10 @@ Status Migrator::CommitMigration(const Migration& m, const std::vector<Migration
           return Status::Corruption(
               fmt::format("migration {}: memory '{}' (row {}) is no longer at its source", m.id, it.id, it.row_id));
         AETHER_RETURN_IF_ERROR(s_->ReleasePlace(*it.src));
-        AETHER_RETURN_IF_ERROR(s_->tables_->audit_log.Append(
-            m.created_ms, m.kind, it.id,
-            fmt::format("{{\"from\":\"{}\",\"to\":\"{}\"}}", TierName(it.src->tier), TierName(it.dst.tier))));
+        if (m.kind != "compact")  // a slot change is no event in a memory's history
+          AETHER_RETURN_IF_ERROR(s_->tables_->audit_log.Append(
+              m.created_ms, m.kind, it.id,
+              fmt::format("{{\"from\":\"{}\",\"to\":\"{}\"}}", TierName(it.src->tier), TierName(it.dst.tier))));
       }
       if (it.dst.hot()) {
         AETHER_RETURN_IF_ERROR(s_->tables_->hot_free.Claim(it.dst.slot));
@@ -200,13 +232,7 @@ Status Migrator::CommitMigration(const Migration& m, const std::vector<Migration
         ++cold[it.dst.shard_id];
       }
     }
-    // hot.slots' committed length follows the slots in use: it grows with
-    // the slots written, and loses the free slots at its end (the cleanup
-    // cuts the file).
-    AETHER_ASSIGN_OR_RETURN(uint64_t hot_slots, s_->HotSlotsInUse());
-    AETHER_ASSIGN_OR_RETURN(
-        uint64_t end, s_->tables_->hot_free.DropTail(std::max(hot_slots, uint64_t(std::max<int64_t>(hot_end, 0)))));
-    if (end != hot_slots) AETHER_RETURN_IF_ERROR(s_->tables_->config.Set("hot_slots", std::to_string(end)));
+    AETHER_RETURN_IF_ERROR(DropFreeTail(uint64_t(hot_end)));
     // A target grows from exactly its committed length (invariant 2).
     for (const ShardTarget& t : m.targets) {
       const uint64_t n = cold[t.shard_id];

@@ -54,6 +54,10 @@ class Migrator {
   // at once, or by the next open's replay).
   Status Run(Migration* m, const std::vector<MigrationItem>& items, const PendingWrites& w,
              const std::function<Status()>& also_in_intent = nullptr);
+  // Drops the free slots that end hot.slots and cuts the file: one
+  // committed "compact" row with no items (for when there is nothing to
+  // move; a move's commit drops them itself).
+  Status TrimHot();
   // n hot slots for new data: the lowest free ones, then past `slot_count`.
   Result<std::vector<int64_t>> AllocateSlots(size_t n, uint64_t slot_count);
   // Encodes frames for the items listed in `which` (vectors[i] is item i's
@@ -86,6 +90,7 @@ class Migrator {
   Status CommitMigration(const Migration& m, const std::vector<MigrationItem>& items);
   Status CommitNew(const Migration& m, const MigrationItem& it);
   Status VerifyWritten(const Migration& m, const std::vector<MigrationItem>& items);
+  Status DropFreeTail(uint64_t written_end);
   Status CutHotFile();
   // replay.cc
   Status ReplayOne(Migration* m);

@@ -52,24 +52,7 @@ Result<ScrubReport> StoreImpl::Scrub() {
   AETHER_FAULT_POINT("scrub.after_hot");
 
   // 3. shards that hold only garbage
-  AETHER_ASSIGN_OR_RETURN(uint64_t empty, tables_->shards.CountGarbageOnly(ShardFile::kHeaderSize));
-  if (empty > 0) {
-    Migration m;
-    m.kind = "scrub";
-    m.created_ms = env_->NowMs();
-    Journal journal(db_.get());
-    AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
-      AETHER_RETURN_IF_ERROR(journal.Insert(&m, {}));
-      AETHER_RETURN_IF_ERROR(journal.SetState(m, MigrationState::kCommitted));
-      AETHER_ASSIGN_OR_RETURN(uint64_t garbage, tables_->shards.EmptyGarbageOnly(ShardFile::kHeaderSize));
-      r.garbage_dropped += garbage;
-      return Status::Ok();
-    }));
-    r.shards_emptied = empty;
-    AETHER_FAULT_POINT("scrub.after_commit");
-    AETHER_RETURN_IF_ERROR(migrator_->TruncateToCommitted());
-    AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Remove(m.id); }));
-  }
+  AETHER_RETURN_IF_ERROR(EmptyGarbageOnlyShards(&r.shards_emptied, &r.garbage_dropped));
 
   // 4. garbage beside live records: rewrite the cold tier
   AETHER_ASSIGN_OR_RETURN(uint64_t mixed, tables_->shards.CountWithGarbage());

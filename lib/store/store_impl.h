@@ -111,6 +111,11 @@ class StoreImpl : public StoreContext {
 
   // dynamics.cc: the maintenance tick (what it samples: the MemoryModel).
   Result<MaintainReport> Maintain(const MaintainOptions& o);
+  // compact.cc: maintain's compaction of the hot file and the cold tier.
+  Status CompactHot(const PolicyParams& p, bool dry_run, MaintainReport* rep);
+  Status CompactCold(const PolicyParams& p, bool dry_run, MaintainReport* rep);
+  // Shards of only garbage cut to their headers (a committed "scrub" row).
+  Status EmptyGarbageOnlyShards(uint64_t* shards, uint64_t* records);
   Status EnforceCapacity(MaintainReport* rep);
   Status DrainRestores(const PolicyParams& p, MaintainReport* rep);
   // Parameters, feedback, history: memory_model.h.

@@ -1,6 +1,6 @@
 // The crash matrix: every fault point x 5 seeds. Each trial kills a real
 // aether process (SIGKILL, via AETHER_FAULT) in the middle of ingest,
-// descend, ascend or the replay, lets the next command recover, and checks
+// descend, ascend, a compaction or the replay, lets the next command recover, and checks
 // that verify passes and that the stored (id, vector, payload) set is exactly
 // the state before or after the interrupted batch: nothing lost, duplicated
 // or half-visible.
@@ -48,7 +48,9 @@ bool RunTrial(const Trial& t, Outcome* out) {
   const int seed = t.seed;
   const size_t batch = 7 + size_t(seed) * 5;
   const bool is_rebuild = t.point.rfind("rebuild.", 0) == 0;
-  const int hit = is_rebuild ? 1 : 1 + seed % 3;  // crash in the 1st, 2nd or 3rd batch
+  // Crash in the 1st, 2nd or 3rd batch (a rebuild and a compaction of
+  // these small stores make one).
+  const int hit = is_rebuild || kind == "compact" ? 1 : 1 + seed % 3;
   TempDir dir;
   std::string store = dir / "s";
   auto before = RandomMems(40 + size_t(seed) * 13, 6, 100 + uint64_t(seed), "a");
@@ -80,6 +82,14 @@ bool RunTrial(const Trial& t, Outcome* out) {
     if (seed % 2) REQUIRE(Aether({"rebuild-index", store, "--partitions", "3"}).exit_code == 0);
     REQUIRE(Aether({"ascend", store, "--evict", base[1].id, base[2].id}).exit_code == 0);
     op = {"rebuild-index", store, "--partitions", std::to_string(2 + seed)};
+  } else if (op_kind == "compact") {
+    // Holes below live hot slots (every third memory descended, besides
+    // the deletes above), and a tick that compacts whatever it finds.
+    REQUIRE(Aether({"config", store, "set", "hot_compact_slack", "0"}).exit_code == 0);
+    std::vector<std::string> some = {"descend", store};
+    for (size_t i = 0; i < 24; i += 3) some.push_back(base[i].id);
+    REQUIRE(Aether(some).exit_code == 0);
+    op = {"maintain", store, "--seed", std::to_string(seed)};
   } else if (op_kind == "scrub") {
     // Garbage for the scrub: free hot slots (the deletes above), a shard of
     // only garbage (even seeds: ten descended into staging, then back), and

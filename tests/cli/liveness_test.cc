@@ -5,7 +5,8 @@
 // against a reference model, and after each step checks that an exhaustive
 // search (every partition probed) is the brute-force top k of the memories
 // the model says are stored, single queries and tiled batches alike, and
-// that verify passes.
+// that verify passes; and after each maintain tick, that the files were
+// compacted to the live data as the dry run said they would be.
 #include <doctest/doctest.h>
 
 #include <map>
@@ -39,9 +40,29 @@ void ExpectExact(const std::string& store, const std::map<std::string, std::vect
   for (size_t i = 0; i < qs.size(); ++i) CHECK_MESSAGE(SameTopK(hits[i], BruteForce(live, qs[i].vec, 10, "l2")), step);
 }
 
+// After a maintain tick: hot.slots holds the live slots plus at most the
+// slack, cold garbage is at most cold_garbage_max of the cold records when
+// an index exists, and the dry run predicted every count.
+// Returns whether the tick compacted anything.
+bool ExpectCompacted(const std::string& store, const nlohmann::json& plan, const nlohmann::json& done,
+                     const std::string& step) {
+  for (const char* key : {"hot_slots_moved", "hot_slots_cut", "shards_emptied", "cold_rewritten", "garbage_dropped"})
+    CHECK_MESSAGE(plan[key] == done[key], (step + ": " + key));
+  auto st = nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
+  CHECK_MESSAGE(st["hot_slots"].get<uint64_t>() <= st["hot_memories"].get<uint64_t>() + 3, step);
+  const double dead = st["cold_garbage_records"].get<double>(), live = st["cold_memories"].get<double>();
+  if (st["index_generation"].get<int>() > 0) CHECK_MESSAGE(dead <= 0.25 * (dead + live), step);
+  return done["hot_slots_moved"].get<int>() + done["hot_slots_cut"].get<int>() + done["cold_rewritten"].get<int>() +
+             done["garbage_dropped"].get<int>() >
+         0;
+}
+
 }  // namespace
 
-TEST_CASE("search is exact after any sequence of moves, deletes, replaces and rebuilds (no per-row liveness)") {
+TEST_CASE(
+    "after any sequence of moves, deletes, replaces and rebuilds: exact search (no per-row liveness); one maintain "
+    "tick compacts") {
+  int compactions = 0;
   for (uint64_t seed : {1, 2, 3}) {
     TempDir dir;
     std::string store = dir / "s";
@@ -56,6 +77,10 @@ TEST_CASE("search is exact after any sequence of moves, deletes, replaces and re
       return ids;
     };
     REQUIRE(Aether({"init", store, "--dim", std::to_string(kDim), "--hot-capacity", "60"}).exit_code == 0);
+    // maintain compacts (and does nothing else: no sampled or capacity moves
+    // in this store), so its dry run must predict it exactly.
+    REQUIRE(Aether({"config", store, "preset", "disabled"}).exit_code == 0);
+    REQUIRE(Aether({"config", store, "set", "hot_compact_slack", "3"}).exit_code == 0);
     for (int step = 0; step < 24; ++step) {
       const int op = step < 2 ? 0 : int(rng() % 6);
       std::vector<std::string> args;
@@ -79,13 +104,21 @@ TEST_CASE("search is exact after any sequence of moves, deletes, replaces and re
       } else if (op == 4) {
         args = {"rebuild-index", store, "--partitions", std::to_string(2 + rng() % 5)};
       } else {
-        args = {"maintain", store};
+        args = {"maintain", store, "--format", "json"};
       }
       const std::string what = "seed " + std::to_string(seed) + " step " + std::to_string(step) + " op " +
                                std::to_string(op) + " (" + (args.empty() ? "ingest" : args[0]) + ")";
       if (!args.empty()) {
-        auto r = Aether(args, "", {"AETHER_NOW_MS=" + std::to_string(1'000'000 + step * 300'000)});
+        const std::vector<std::string> now = {"AETHER_NOW_MS=" + std::to_string(1'000'000 + step * 300'000)};
+        nlohmann::json plan;
+        if (op == 5) {
+          auto dry = Aether({"maintain", store, "--dry-run", "--format", "json"}, "", now);
+          REQUIRE(dry.exit_code == 0);
+          plan = nlohmann::json::parse(dry.out);
+        }
+        auto r = Aether(args, "", now);
         REQUIRE_MESSAGE(r.exit_code == 0, (what + ": " + r.err));
+        if (op == 5) compactions += ExpectCompacted(store, plan, nlohmann::json::parse(r.out), what);
       }
       auto v = Aether({"verify", store});
       REQUIRE_MESSAGE(v.exit_code == 0, (what + ": " + v.out + v.err));
@@ -93,4 +126,6 @@ TEST_CASE("search is exact after any sequence of moves, deletes, replaces and re
       ExpectExact(store, model, 40, seed * 91 + uint64_t(step), what);  // tiled
     }
   }
+  MESSAGE("maintain ticks that compacted: " << compactions);
+  CHECK(compactions >= 3);
 }

@@ -28,7 +28,7 @@ $ aether config mem set sample_rate 2
 aether: error: sample_rate = 2 is outside [0, 1]
 [exit 64]
 $ aether config mem set colour 1
-aether: error: unknown config key 'colour' (keys: alpha, beta, gamma, delta, sigmoid_k, min_temperature, max_temperature, decay_rate, pressure_scale, pressure_queue_depth, sample_rate, max_candidates, importance_decay, restore_concurrency, restore_top_n, backoff_base_ms, backoff_max_ms, max_retries, hot_capacity, history_retention_days)
+aether: error: unknown config key 'colour' (keys: alpha, beta, gamma, delta, sigmoid_k, min_temperature, max_temperature, decay_rate, pressure_scale, pressure_queue_depth, sample_rate, max_candidates, importance_decay, restore_concurrency, restore_top_n, backoff_base_ms, backoff_max_ms, max_retries, hot_capacity, history_retention_days, hot_compact_slack, cold_garbage_max)
 [exit 64]
 $ aether config mem preset conservative --format table | head -4
 key                     value
@@ -46,7 +46,7 @@ plan: mem-0059 hot->cold sampled score=0.08159
 plan: mem-0061 hot->cold sampled score=0.311435
 plan: mem-0298 cold->hot queued score=0.381085
 $ aether maintain mem --seed 1 --format json
-{"cold_candidates":2,"deferred":0,"descended_capacity":0,"descended_sampled":2,"dropped":0,"dry_run":false,"evicted_for_restore":0,"history_pruned":0,"hot":249,"hot_candidates":5,"hot_capacity":250,"importance_decayed":300,"moves":[{"from":"hot","id":"mem-0059","reason":"sampled","score":0.08159000000000001,"to":"cold"},{"from":"hot","id":"mem-0061","reason":"sampled","score":0.311435,"to":"cold"},{"from":"cold","id":"mem-0298","reason":"queued","score":0.381085,"to":"hot"},{"from":"cold","id":"mem-0298","reason":"restore","score":0.0,"to":"hot"}],"pressure":false,"queue_depth_after":0,"queue_depth_before":0,"queued":1,"restored":1,"seed":1,"temperature_after":0.98,"temperature_before":1.0}
+{"cold_candidates":2,"cold_rewritten":0,"deferred":0,"descended_capacity":0,"descended_sampled":2,"dropped":0,"dry_run":false,"evicted_for_restore":0,"garbage_dropped":0,"history_pruned":0,"hot":249,"hot_candidates":5,"hot_capacity":250,"hot_slots_cut":0,"hot_slots_moved":0,"importance_decayed":300,"moves":[{"from":"hot","id":"mem-0059","reason":"sampled","score":0.08159000000000001,"to":"cold"},{"from":"hot","id":"mem-0061","reason":"sampled","score":0.311435,"to":"cold"},{"from":"cold","id":"mem-0298","reason":"queued","score":0.381085,"to":"hot"},{"from":"cold","id":"mem-0298","reason":"restore","score":0.0,"to":"hot"}],"pressure":false,"queue_depth_after":0,"queue_depth_before":0,"queued":1,"restored":1,"seed":1,"shards_emptied":0,"temperature_after":0.98,"temperature_before":1.0}
 $ aether history mem --format table
 seq  ts_ms          kind      id                   detail
 1    1700000000000  feedback  mem-0000             {"from":0.179,"reward":1,"to":0.3432}
@@ -72,11 +72,13 @@ alpha                   1
 backoff_base_ms         60000
 backoff_max_ms          3600000
 beta                    1
+cold_garbage_max        0.25
 decay_rate              0.98
 delta                   0
 gamma                   1
 history_retention_days  90
 hot_capacity            250
+hot_compact_slack       256
 importance_decay        0.995
 max_candidates          100
 max_retries             5
