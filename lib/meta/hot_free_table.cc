@@ -16,12 +16,6 @@ Status HotFreeTable::Claim(int64_t slot) {
   return st->Run();
 }
 
-Result<bool> HotFreeTable::Contains(int64_t slot) {
-  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT 1 FROM hot_free WHERE slot = ?"));
-  st->Bind(1, slot);
-  return st->Step();
-}
-
 Result<std::vector<int64_t>> HotFreeTable::Lowest(size_t n) {
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT slot FROM hot_free ORDER BY slot LIMIT ?"));
   st.Bind(1, static_cast<int64_t>(n));

@@ -14,7 +14,6 @@ class HotFreeTable {
   explicit HotFreeTable(Db* db) : db_(db) {}
   Status Free(int64_t slot);
   Status Claim(int64_t slot);
-  Result<bool> Contains(int64_t slot);
   // The lowest n free slots (fewer when there are fewer), ascending.
   Result<std::vector<int64_t>> Lowest(size_t n);
   Result<std::vector<int64_t>> All();  // ascending

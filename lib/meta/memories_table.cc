@@ -199,17 +199,6 @@ Status MemoriesTable::ForEachCold(const std::function<void(int64_t, const Place&
   }
 }
 
-Result<std::vector<std::pair<int64_t, int64_t>>> MemoriesTable::HotSlots() {
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT slot, row_id FROM memories WHERE tier = ?"));
-  st.Bind(1, TierCode(Tier::kHot));
-  std::vector<std::pair<int64_t, int64_t>> out;
-  for (;;) {
-    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return out;
-    out.emplace_back(st.Int(0), st.Int(1));
-  }
-}
-
 Result<std::vector<int64_t>> MemoriesTable::ColdRowIds() {
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id FROM memories WHERE tier = ? ORDER BY row_id"));
   st.Bind(1, TierCode(Tier::kCold));

@@ -64,8 +64,6 @@ class MemoriesTable {
   // Every hot memory: fn(ref, stats). Every cold memory: fn(row id, place).
   Status ForEachHot(const std::function<void(const MemoryRef&, const MemoryStats&)>& fn);
   Status ForEachCold(const std::function<void(int64_t row_id, const Place&)>& fn);
-  // (slot, row id) of every hot memory.
-  Result<std::vector<std::pair<int64_t, int64_t>>> HotSlots();
   Result<std::vector<int64_t>> ColdRowIds();  // ascending
   // Every row, raw, in row id order, for the readers that judge the stored
   // values themselves (verify, the maintenance sample). Columns: row_id,

@@ -24,8 +24,6 @@ Result<uint64_t> StoreContext::HotSlotsInUse() {
   return uint64_t(recorded);
 }
 
-Result<bool> StoreContext::IsFreeSlot(uint64_t slot) { return tables_->hot_free.Contains(int64_t(slot)); }
-
 Result<std::unique_ptr<SlotFile>> StoreContext::OpenHot(bool writable) {
   return SlotFile::Open(env_, Path(layout::kHotFile), config_.dim, writable);
 }

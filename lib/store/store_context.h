@@ -64,7 +64,6 @@ class StoreContext {
   // with CommittedHotSlots in a store an older aether made). A file shorter
   // than this has lost live or free slots.
   Result<uint64_t> HotSlotsInUse();
-  Result<bool> IsFreeSlot(uint64_t slot);
 
   // In the caller's transaction: the memory's place is released (a hot slot
   // becomes free, a cold record garbage) and its row deleted
