@@ -56,6 +56,7 @@ std::vector<std::string> MakeFaultPoints() {
       "rebuild.mid_cleanup",
       "scrub.after_hot",
       "scrub.after_commit",
+      "fold.after_commit",
       "replay.after_rollback_truncate",
       "replay.after_rollforward_commit",
   };

@@ -141,8 +141,9 @@ Status MemoriesTable::Delete(int64_t row_id) {
 }
 
 Status MemoriesTable::Touch(const std::vector<int64_t>& row_ids, int64_t now_ms) {
-  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("UPDATE memories SET last_access_ms = ?, "
-                                                           "access_count = access_count + 1 WHERE row_id = ?"));
+  AETHER_ASSIGN_OR_RETURN(StmtLease st,
+                          db_->PrepareCached("UPDATE memories SET last_access_ms = MAX(last_access_ms, ?), "
+                                             "access_count = access_count + 1 WHERE row_id = ?"));
   for (int64_t r : row_ids) {
     st->Bind(1, now_ms).Bind(2, r);
     AETHER_RETURN_IF_ERROR(st->Run());

@@ -219,6 +219,7 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   AETHER_FAULT_POINT("rebuild.after_commit");
   AETHER_RETURN_IF_ERROR(migrator_->CleanupRebuild(m));
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Remove(m.id); }));
+  FoldAccessLogOrNotice();  // what searches recorded during the build
   rep.generation = m.generation;
   return rep;
 }

@@ -15,6 +15,8 @@ constexpr const char* kDbFile = "meta.db";
 constexpr const char* kReserveFile = "RESERVE";
 constexpr uint64_t kReserveBytes = 2 << 20;
 constexpr const char* kHotFile = "hot.slots";
+// Accesses searches recorded without the write lock, folded by writers.
+constexpr const char* kAccessLog = "access.log";
 constexpr const char* kColdDir = "cold";
 constexpr const char* kIndexDir = "index";
 constexpr const char* kStagingShard = "cold/staging.shard";

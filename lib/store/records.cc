@@ -27,6 +27,7 @@ Result<std::vector<std::optional<MemoryRecord>>> StoreImpl::Get(const std::vecto
     rec.created_ms = row->stats.created_ms;
     rec.last_access_ms = row->stats.last_access_ms;
     rec.access_count = row->stats.access_count;
+    AddPending(row->ref.row_id, &rec.access_count, &rec.last_access_ms);
     if (row->payload) rec.payload_json = *row->payload;
     if (!rec.payload_json.empty() && !ValidPayload(rec.payload_json)) return PayloadCorruption(id, row->ref.row_id);
     AETHER_RETURN_IF_ERROR(ReadVector(row->ref, &rec.vector));

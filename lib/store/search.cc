@@ -23,6 +23,7 @@
 #include "meta/schema.h"
 #include "policy/eviction.h"
 #include "search/scan_engine.h"
+#include "store/access_log.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
 
@@ -205,6 +206,7 @@ Status StoreImpl::Decorate(const SearchOptions& options, RankedHits* results) {
       }
       if (options.explain) {
         AETHER_ASSIGN_OR_RETURN(auto a, AccessStatsOf(row_id));
+        if (a) AddPending(row_id, &a->access_count, &a->last_access_ms);
         if (a)
           hit.explain = {std::max<int64_t>(0, now - a->last_access_ms) / 3.6e6, a->access_count, a->importance,
                          EvictionScore(weights, *a, now)};
@@ -214,30 +216,34 @@ Status StoreImpl::Decorate(const SearchOptions& options, RankedHits* results) {
   return Status::Ok();
 }
 
+// A writer applies the accesses at once; any other search appends them to
+// the access log (access_log.h), which the next writer folds in: a search
+// never takes or waits for the write lock. Appending can only fail on the
+// file (a full disk, an I/O error): the accesses are dropped with a notice,
+// as a crash would drop them, and the search keeps its results.
 Status StoreImpl::RecordAccess(const RankedHits& results) {
-  std::vector<int64_t> row_ids;
-  std::vector<std::pair<int64_t, double>> restore;
+  AccessRecord rec;
+  rec.ts_ms = env_->NowMs();
   for (const auto& hits : results)
-    for (const RankedHit& r : hits) row_ids.push_back(r.row_id);
-  if (row_ids.empty()) return Status::Ok();
+    for (const RankedHit& r : hits) rec.hits.push_back(r.row_id);
+  if (rec.hits.empty()) return Status::Ok();
   if (!writable_)
     return Status::PermissionDenied(dir_ + ": this user may not write this store (search with record_access off)");
   AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
   const size_t top_n = size_t(p.restore_top_n);
   for (const auto& hits : results)
     for (size_t i = 0; i < hits.size() && i < top_n; ++i)
-      if (hits[i].hit.tier == Tier::kCold) restore.emplace_back(hits[i].row_id, 1.0 / double(1 + i));
-  // A store opened for reading is a writer for this one transaction only.
-  const bool reader = !lock_->writer();
-  AETHER_RETURN_IF_ERROR(EnsureExclusive());
-  const int64_t now = env_->NowMs();
-  Status recorded = InTransaction(db_.get(), [&]() -> Status {
-    AETHER_RETURN_IF_ERROR(model_->QueueRestores(restore));
-    return tables_->memories.Touch(row_ids, now);
-  });
-  if (!reader) return recorded;
-  Status back = BackToReader();
-  return recorded.ok() ? back : recorded;
+      if (hits[i].hit.tier == Tier::kCold) rec.restores.emplace_back(hits[i].row_id, 1.0 / double(1 + i));
+  if (lock_->exclusive()) return InTransaction(db_.get(), [&] { return ApplyAccesses({rec}); });
+  AETHER_ASSIGN_OR_RETURN(int64_t epoch, tables_->config.Integer("access_log_epoch", 0));
+  Result<bool> appended = AccessLog::Append(env_, Path(layout::kAccessLog), uint64_t(epoch), AccessLog::Encode(rec));
+  if (!appended.ok())
+    Notice("accesses not recorded: " + appended.status().message());
+  else if (!*appended)
+    Notice(std::string(layout::kAccessLog) +
+
+           " waits for a writer to reset it (missing, or a fold was cut short): accesses not recorded");
+  return Status::Ok();
 }
 
 }  // namespace aether

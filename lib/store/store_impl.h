@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -38,6 +39,7 @@
 #include "policy/eviction.h"
 #include "policy/params.h"
 #include "search/scan_context.h"
+#include "store/access_log.h"
 #include "store/cold_index.h"
 #include "store/memory_model.h"
 #include "store/migrator.h"
@@ -89,6 +91,24 @@ class StoreImpl : public StoreContext {
   // one transaction with the store taken exclusively; a store opened for
   // reading shares it again afterwards.
   Status RecordAccess(const RankedHits& results);
+  // access.cc: accesses applied (in the caller's transaction), and the
+  // access log folded in (a writer, under the exclusive lock).
+  Status ApplyAccesses(const std::vector<AccessRecord>& records);
+  Status FoldAccessLog();
+  // What searches recorded in the access log that no writer folded yet, per
+  // row id (a reader's view: Get and --explain add it; a writer folded at
+  // open). Read under a shared flock, incrementally.
+  struct PendingAccess {
+    uint64_t count = 0;
+    int64_t last_ms = 0;
+  };
+  Result<const std::unordered_map<int64_t, PendingAccess>*> PendingAccesses();
+  // The stored access stats plus what is pending.
+  void AddPending(int64_t row_id, uint64_t* count, int64_t* last_ms);
+  // A fold that fails leaves the records for the next writer: a notice.
+  void FoldAccessLogOrNotice() {
+    if (Status s = FoldAccessLog(); !s.ok()) Notice("access log not folded: " + s.message());
+  }
 
   // records.cc
   Result<std::vector<std::optional<MemoryRecord>>> Get(const std::vector<std::string>& ids);
@@ -134,11 +154,13 @@ class StoreImpl : public StoreContext {
 
   // The parts, each with its own state (the shared state is the
   // StoreContext base).
-  std::unique_ptr<StoreLock> lock_;     // WRITER and LOCK; writer() once opened for writing
-  std::unique_ptr<ColdIndex> index_;    // the active K-Means generation, over tables_
-  std::unique_ptr<Migrator> migrator_;  // the journal protocol and its replay
-  std::unique_ptr<MemoryModel> model_;  // parameters, feedback, the tick's sample
-  Status deferred_recovery_;            // a reader could not replay (disk full, I/O error)
+  std::unique_ptr<StoreLock> lock_;                     // WRITER and LOCK; writer() once opened for writing
+  std::unique_ptr<ColdIndex> index_;                    // the active K-Means generation, over tables_
+  std::unique_ptr<Migrator> migrator_;                  // the journal protocol and its replay
+  std::unique_ptr<MemoryModel> model_;                  // parameters, feedback, the tick's sample
+  std::unordered_map<int64_t, PendingAccess> pending_;  // PendingAccesses' cache
+  uint64_t pending_epoch_ = 0, pending_end_ = 0;
+  Status deferred_recovery_;  // a reader could not replay (disk full, I/O error)
 
   // move.cc helpers.
   Result<std::vector<std::pair<double, MemoryRef>>> HotByScore();

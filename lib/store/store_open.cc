@@ -52,6 +52,7 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
     AETHER_RETURN_IF_ERROR(UpgradeSchema(impl->db_.get()));
     if (pending > 0) AETHER_RETURN_IF_ERROR(impl->migrator_->Replay());
     AETHER_RETURN_IF_ERROR(impl->RecordHotSlots());
+    impl->FoldAccessLogOrNotice();
     impl->migrator_->EnsureReserve();
     return impl;
   }

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -150,7 +151,7 @@ TEST_CASE("rebuild-index edge cases give clear results") {
   }
 }
 
-TEST_CASE("searches run and stay correct while a rebuild is in its long phase") {
+TEST_CASE("searches run, stay correct and record their accesses while a rebuild is in its long phase") {
   TempDir dir;
   std::string store = dir / "s";
   auto mems = Clustered(3000, 8, 20, 4);
@@ -159,13 +160,21 @@ TEST_CASE("searches run and stay correct while a rebuild is in its long phase") 
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   auto q = Clustered(3, 8, 20, 4, "q");
   int served = 0;
+  std::map<std::string, uint64_t> accesses;  // id -> hits the default (touching) searches returned
   for (int round = 0; round < 4; ++round) {
-    auto r = Aether({"search", store, "--queries", "-", "--no-touch", "--wait", "0"}, QueriesJsonl(q));
+    // Even rounds record their accesses (the default), odd ones do not.
+    std::vector<std::string> args = {"search", store, "--queries", "-", "--wait", "0"};
+    if (round % 2) args.push_back("--no-touch");
+    auto r = Aether(args, QueriesJsonl(q));
     CHECK_MESSAGE(r.exit_code == 0, r.err);
     if (r.exit_code != 0) continue;
     ++served;
     auto hits = ParseSearchOutput(r.out);
-    for (size_t i = 0; i < q.size(); ++i) CHECK(SameTopK(hits[i], BruteForce(mems, q[i].vec, 10, "l2")));
+    for (size_t i = 0; i < q.size(); ++i) {
+      CHECK(SameTopK(hits[i], BruteForce(mems, q[i].vec, 10, "l2")));
+      if (round % 2 == 0)
+        for (const Hit& h : hits[i]) ++accesses[h.id];
+    }
   }
   // verify runs too, and does not mistake the live rebuild for a dangling one.
   auto v = Aether({"verify", store, "--wait", "0"});
@@ -176,6 +185,19 @@ TEST_CASE("searches run and stay correct while a rebuild is in its long phase") 
   CHECK(served == 4);
   CHECK(Stats(store)["index_generation"] == 1);
   CHECK(Aether({"verify", store}).exit_code == 0);
+  // The rebuild folded what the searches recorded when it finished.
+  REQUIRE(!accesses.empty());
+  std::vector<std::string> get = {"get", store};
+  for (const auto& m : mems) get.push_back(m.id);
+  auto g = Aether(get);
+  REQUIRE(g.exit_code == 0);
+  auto lines = Lines(g.out);
+  REQUIRE(lines.size() == mems.size());
+  for (const auto& line : lines) {
+    auto rec = nlohmann::json::parse(line);
+    auto it = accesses.find(rec["id"]);
+    CHECK_MESSAGE(rec["access_count"] == (it == accesses.end() ? 0 : it->second), rec["id"]);
+  }
 }
 
 TEST_CASE("ip and cosine stores probe the partition their own metric ranks nearest (nprobe 1 of 12)") {

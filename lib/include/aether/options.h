@@ -115,11 +115,12 @@ struct SearchOptions {
   // Record an access to every hit (last access = now, count + 1) and queue
   // the first restore_top_n cold hits of each query for restore to hot
   // (priority 1 / (1 + rank)), as the memory model wants (README "Memory
-  // dynamics"). This makes the search a writer for one transaction: it
-  // takes the store exclusively after the scan (kBusy while another process
-  // holds it), a store opened for reading shares it again afterwards, and
-  // it fails with kPermissionDenied where this process may not write
-  // (Store::writable). false: a read-only search.
+  // dynamics"). A store opened for writing applies them at once; any other
+  // appends them to the access log (format-spec/access_log.md) without
+  // taking the write lock, for the next writer to fold in. It fails with
+  // kPermissionDenied where this process may not write (Store::writable);
+  // a failed append (full disk, I/O error) is a notice, not an error.
+  // false: a read-only search.
   bool record_access = true;
 };
 

@@ -99,15 +99,12 @@ class Store {
   // Exact top-k over the selected tiers for every query, one pass over the
   // data for the whole batch, in one read snapshot. results[i] belongs to
   // queries[i], best first. By default the hits' accesses are then recorded
-  // and the best cold ones queued for restore, in one transaction
-  // (SearchOptions::record_access): the store is taken exclusively for it,
-  // replaying what a dead writer left, and a store opened for reading
-  // shares it again afterwards. Errors: kInvalidArgument (a query's
-  // dimension), kCorruption (a damaged file or row the scan needed),
-  // kIOError; from the recording, with kRecordingAccessContext, kBusy
-  // (another process holds the store; a reader never stays a writer: it
-  // lets WRITER go and shares the store again when it can),
-  // kPermissionDenied, and the replay's kCorruption or kIOError.
+  // and the best cold ones queued for restore (SearchOptions::record_access:
+  // at once by a writer, else through the access log, never taking the
+  // write lock). Errors: kInvalidArgument (a query's dimension),
+  // kCorruption (a damaged file or row the scan needed), kIOError; from the
+  // recording, with kRecordingAccessContext, kPermissionDenied (this user
+  // may not write the store) or a writer's SQLite error.
   Result<std::vector<std::vector<SearchHit>>> Search(const std::vector<std::vector<float>>& queries,
                                                      const SearchOptions& options);
 

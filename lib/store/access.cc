@@ -1,0 +1,98 @@
+// The accesses searches record (format-spec/access_log.md): applied at once
+// by a writer, folded from the access log by the next writer otherwise.
+//
+// FoldAccessLog, under the exclusive lock (no search appends meanwhile):
+//   1. the log's epoch is the one meta.db names: read its records from the
+//      folded offset (torn or damaged ones skipped, with a notice);
+//   2. one transaction applies them (access counts, last access, restore
+//      queue) and names a new epoch, folded offset = the header's end;
+//   3. the file is reset to a header of the new epoch (not synced).
+// A crash before 2 folds everything again next time; after 2, the file's
+// epoch is no longer meta.db's, so its records are never applied twice.
+#include <fmt/format.h>
+
+#include "env/fault_point.h"
+#include "meta/schema.h"
+#include "store/access_log.h"
+#include "store/layout.h"
+#include "store/store_impl.h"
+
+namespace aether {
+
+// In the caller's transaction.
+Status StoreImpl::ApplyAccesses(const std::vector<AccessRecord>& records) {
+  for (const AccessRecord& r : records) {
+    AETHER_RETURN_IF_ERROR(model_->QueueRestores(r.restores));
+    AETHER_RETURN_IF_ERROR(tables_->memories.Touch(r.hits, r.ts_ms));
+  }
+  return Status::Ok();
+}
+
+Status StoreImpl::FoldAccessLog() {
+  if (!lock_->exclusive()) return Status::Internal("fold of the access log without the exclusive lock");
+  const std::string path = Path(layout::kAccessLog);
+  AETHER_ASSIGN_OR_RETURN(int64_t stored, tables_->config.Integer("access_log_epoch", 0));
+  AETHER_ASSIGN_OR_RETURN(int64_t folded, tables_->config.Integer("access_log_folded", 0));
+  AETHER_ASSIGN_OR_RETURN(uint64_t epoch, AccessLog::Epoch(env_, path));
+  const bool current = epoch != 0 && epoch == uint64_t(stored);
+  if (current) {
+    AETHER_ASSIGN_OR_RETURN(uint64_t size, env_->FileSize(path));
+    if (size <= uint64_t(folded)) return Status::Ok();  // nothing recorded since
+  }
+  std::vector<AccessRecord> records;
+  uint64_t skipped = 0;
+  if (current) AETHER_RETURN_IF_ERROR(AccessLog::Read(env_, path, uint64_t(folded), &records, &skipped).status());
+  uint64_t next = (env_->RandomSeed() & 0x7fffffffffffffffull) | 1;
+  if (next == epoch) next ^= 2;
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+    AETHER_RETURN_IF_ERROR(ApplyAccesses(records));
+    AETHER_RETURN_IF_ERROR(tables_->config.Set("access_log_epoch", std::to_string(next)));
+    return tables_->config.Set("access_log_folded", std::to_string(AccessLog::kHeaderSize));
+  }));
+  AETHER_FAULT_POINT("fold.after_commit");
+  if (skipped > 0)
+    Notice(fmt::format("{}: {} bytes of torn or damaged records skipped ({} records folded)", layout::kAccessLog,
+                       skipped, records.size()));
+  return AccessLog::Reset(env_, path, next);
+}
+
+Result<const std::unordered_map<int64_t, StoreImpl::PendingAccess>*> StoreImpl::PendingAccesses() {
+  const std::string path = Path(layout::kAccessLog);
+  AETHER_ASSIGN_OR_RETURN(int64_t stored, tables_->config.Integer("access_log_epoch", 0));
+  AETHER_ASSIGN_OR_RETURN(uint64_t epoch, AccessLog::Epoch(env_, path));
+  if (lock_->exclusive() || epoch == 0 || epoch != uint64_t(stored)) {
+    pending_.clear();
+    pending_epoch_ = 0;
+    return &pending_;
+  }
+  if (epoch != pending_epoch_) {
+    pending_.clear();
+    pending_epoch_ = epoch;
+    AETHER_ASSIGN_OR_RETURN(int64_t folded, tables_->config.Integer("access_log_folded", 0));
+    pending_end_ = uint64_t(folded);
+  }
+  AETHER_ASSIGN_OR_RETURN(auto lock, env_->Lock(path, LockMode::kShared, lock_->wait_seconds()));
+  AETHER_ASSIGN_OR_RETURN(uint64_t size, env_->FileSize(path));
+  if (size <= pending_end_) return &pending_;
+  std::vector<AccessRecord> records;
+  uint64_t skipped = 0;
+  AETHER_ASSIGN_OR_RETURN(pending_end_, AccessLog::Read(env_, path, pending_end_, &records, &skipped));
+  for (const AccessRecord& r : records)
+    for (int64_t row : r.hits) {
+      PendingAccess& p = pending_[row];
+      ++p.count;
+      p.last_ms = std::max(p.last_ms, r.ts_ms);
+    }
+  return &pending_;
+}
+
+void StoreImpl::AddPending(int64_t row_id, uint64_t* count, int64_t* last_ms) {
+  auto pending = PendingAccesses();
+  if (!pending.ok()) return;  // the stored stats stand; the fold will tell
+  auto it = (*pending)->find(row_id);
+  if (it == (*pending)->end()) return;
+  *count += it->second.count;
+  *last_ms = std::max(*last_ms, it->second.last_ms);
+}
+
+}  // namespace aether
