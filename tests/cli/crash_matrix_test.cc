@@ -50,7 +50,7 @@ bool RunTrial(const Trial& t, Outcome* out) {
   const bool is_rebuild = t.point.rfind("rebuild.", 0) == 0;
   // Crash in the 1st, 2nd or 3rd batch (a rebuild and a compaction of
   // these small stores make one).
-  const int hit = is_rebuild || kind == "compact" ? 1 : 1 + seed % 3;
+  const int hit = is_rebuild || kind == "compact" || kind == "fold" ? 1 : 1 + seed % 3;
   TempDir dir;
   std::string store = dir / "s";
   auto before = RandomMems(40 + size_t(seed) * 13, 6, 100 + uint64_t(seed), "a");
@@ -90,6 +90,11 @@ bool RunTrial(const Trial& t, Outcome* out) {
     for (size_t i = 0; i < 24; i += 3) some.push_back(base[i].id);
     REQUIRE(Aether(some).exit_code == 0);
     op = {"maintain", store, "--seed", std::to_string(seed)};
+  } else if (op_kind == "fold") {
+    // Accesses in the log for the writer's fold to apply.
+    for (int i = 0; i < 3; ++i)
+      REQUIRE(Aether({"search", store, "--vector", VectorJson(base[size_t(i)].vec), "-k", "5"}).exit_code == 0);
+    op = {"recover", store};
   } else if (op_kind == "scrub") {
     // Garbage for the scrub: free hot slots (the deletes above), a shard of
     // only garbage (even seeds: ten descended into staging, then back), and
