@@ -48,7 +48,7 @@ struct Args {
 };
 
 struct Totals {
-  uint64_t lines = 0, ingested = 0, hot = 0, cold = 0, skipped = 0, replaced = 0, invalid = 0;
+  uint64_t lines = 0, ingested = 0, hot = 0, cold = 0, evicted = 0, skipped = 0, replaced = 0, invalid = 0;
 };
 
 struct ParsedLine;
@@ -155,6 +155,7 @@ Status Ingester::Flush() {
   t_.replaced += r.replaced;
   t_.hot += r.hot;
   t_.cold += r.cold;
+  t_.evicted += r.evicted;
   t_.ingested += r.hot + r.cold;
   batch_.clear();
   batch_pos_.clear();
@@ -444,23 +445,20 @@ int Ingester::Finish(const Status& stop) {
   progress_.Finish();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   if (a_.format != "table") {
-    nlohmann::json j = {{"lines", t_.lines},
-                        {"ingested", t_.ingested},
-                        {"hot", t_.hot},
-                        {"cold", t_.cold},
-                        {"skipped_duplicates", t_.skipped},
-                        {"replaced", t_.replaced},
-                        {"invalid", t_.invalid},
-                        {"seconds", secs},
+    nlohmann::json j = {{"lines", t_.lines},       {"ingested", t_.ingested}, {"hot", t_.hot},
+                        {"cold", t_.cold},         {"evicted", t_.evicted},   {"skipped_duplicates", t_.skipped},
+                        {"replaced", t_.replaced}, {"invalid", t_.invalid},   {"seconds", secs},
                         {"ok", stop.ok()}};
     if (!stop.ok()) j["error"] = stop.message();
     fmt::print("{}\n", j.dump());
   }
+  const std::string evicted =
+      t_.evicted ? fmt::format("; {} older hot memories descended to make room", t_.evicted) : "";
   std::string summary = fmt::format(
-      "ingested {} memories ({} hot, {} cold) from {} {} in {:.2f}s; {} duplicates skipped, "
+      "ingested {} memories ({} hot, {} cold{}) from {} {} in {:.2f}s; {} duplicates skipped, "
       "{} replaced, {} invalid {} skipped",
-      t_.ingested, t_.hot, t_.cold, t_.lines, vectors_ ? "vectors" : "lines", secs, t_.skipped, t_.replaced, t_.invalid,
-      vectors_ ? "vectors" : "lines");
+      t_.ingested, t_.hot, t_.cold, evicted, t_.lines, vectors_ ? "vectors" : "lines", secs, t_.skipped, t_.replaced,
+      t_.invalid, vectors_ ? "vectors" : "lines");
   if (stop.ok()) {
     Warn(summary);
     return kExitOk;

@@ -28,6 +28,9 @@ const std::vector<ParamSpec>& AllParams() {
       {"hot_capacity", 65536, 0, 1e12, "memories the hot tier may hold"},
       {"history_retention_days", 90, 0, 36500,
        "audit log entries older than this are pruned by maintain and scrub (0: kept forever)"},
+      {"ingest_evict", 1, 0, 1,
+       "1: with the hot tier full, new memories go hot and the lowest eviction scores descend to make room "
+       "(in the same migration); 0: new memories go cold"},
       {"hot_compact_slack", 256, 0, 1e12,
        "free hot slots maintain leaves in hot.slots; past this many it compacts the file to its live slots"},
       {"cold_garbage_max", 0.25, 0, 1,
@@ -87,6 +90,7 @@ PolicyParams ResolveParams(const std::map<std::string, double>& v) {
                       get("backoff_max_ms"),
                       get("max_retries"),
                       get("history_retention_days"),
+                      get("ingest_evict"),
                       get("hot_compact_slack"),
                       get("cold_garbage_max")};
 }

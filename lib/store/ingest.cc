@@ -1,10 +1,13 @@
-// Ingest: new memories go hot up to the hot capacity, the rest to the
-// staging shard, each batch one migration (migration.cc).
+// Ingest: new memories go hot up to the hot capacity (past it, with
+// ingest_evict, the lowest eviction scores descend in the same migration to
+// make room), the rest to the staging shard; each batch one migration
+// (migration.cc).
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "aether/jsonl.h"
 #include "meta/schema.h"
@@ -12,15 +15,7 @@
 #include "store/store_impl.h"
 
 namespace aether {
-namespace {
-
-struct Planned {
-  const Record* record;
-  int64_t replaces_row_id = 0;
-  bool replaces_hot = false;
-};
-
-}  // namespace
+namespace {}  // namespace
 
 Result<bool> StoreImpl::Contains(const std::string& id) {
   AETHER_ASSIGN_OR_RETURN(auto loc, tables_->memories.Find(id));
@@ -39,13 +34,11 @@ Result<std::vector<bool>> StoreImpl::ContainsEach(const std::vector<std::string>
   return out;
 }
 
-Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy) {
-  if (!lock_->writer()) return Status::Internal("ingest on a store opened read-only");
-  AETHER_RETURN_IF_ERROR(EnsureExclusive());  // after YieldToReaders
-  IngestBatchResult result;
-  result.stopped_at = batch.size();
-
-  // Resolve duplicates against the store and within the batch.
+// Checks each record and resolves duplicates against the store and within
+// the batch, as `policy` says: what the batch writes, one per id.
+Result<std::vector<StoreImpl::Planned>> StoreImpl::PlanBatch(const std::vector<Record>& batch, DuplicatePolicy policy,
+                                                             IngestBatchResult* out) {
+  IngestBatchResult& result = *out;
   std::vector<Planned> plan;
   std::unordered_map<std::string, size_t> in_batch;
   // Against the store: all lookups in one read transaction.
@@ -99,14 +92,32 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
     }
     return Status::Ok();
   }));
+  return plan;
+}
+
+Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy) {
+  if (!lock_->writer()) return Status::Internal("ingest on a store opened read-only");
+  AETHER_RETURN_IF_ERROR(EnsureExclusive());  // after YieldToReaders
+  IngestBatchResult result;
+  result.stopped_at = batch.size();
+
+  AETHER_ASSIGN_OR_RETURN(std::vector<Planned> plan, PlanBatch(batch, policy, &result));
   if (plan.empty()) return result;
 
-  // Placement: hot up to the capacity (counting slots this batch frees), the rest cold.
+  // Placement: hot up to the capacity (counting slots this batch frees);
+  // with ingest_evict, the lowest eviction scores of the hot tier descend
+  // to make room for the new memories (the newest are hot); the rest cold.
   AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, tables_->memories.Count(Tier::kHot));
   int64_t freed = std::count_if(plan.begin(), plan.end(), [](const Planned& p) { return p.replaces_hot; });
   int64_t after_release = hot_count - freed;
   uint64_t room = config_.hot_capacity > uint64_t(after_release) ? config_.hot_capacity - after_release : 0;
   size_t n_hot = std::min<size_t>(room, plan.size());
+  AETHER_ASSIGN_OR_RETURN(PolicyParams params, model_->Params());
+  std::vector<MemoryRef> victims;
+  if (params.ingest_evict >= 1 && n_hot < plan.size()) {
+    AETHER_ASSIGN_OR_RETURN(victims, Victims(plan, std::min<size_t>(plan.size(), config_.hot_capacity) - n_hot));
+    n_hot += victims.size();
+  }
 
   AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
   AETHER_ASSIGN_OR_RETURN(uint64_t slot_count, hot->SlotCount());
@@ -134,10 +145,27 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
       w.slots.push_back({static_cast<uint64_t>(slots[i]), it.row_id, vectors[i]});
     }
   }
-  if (n_hot < plan.size()) {
+  // The victims descend into the staging shard beside the new cold
+  // memories, in the same migration: their slots are freed by its commit.
+  std::vector<float> victim_data(victims.size() * config_.dim);
+  for (size_t v = 0; v < victims.size(); ++v) {
+    MigrationItem it;
+    it.row_id = victims[v].row_id;
+    it.id = victims[v].id;
+    it.src = victims[v].place;
+    float* data = victim_data.data() + v * config_.dim;
+    int64_t row_id = 0;
+    AETHER_RETURN_IF_ERROR(hot->ReadSlot(uint64_t(it.src->slot), &row_id, data));
+    if (row_id != it.row_id)
+      return Status::Corruption(fmt::format("{}: slot {} holds row {}, the metadata says '{}' (row {})", hot->path(),
+                                            it.src->slot, row_id, it.id, it.row_id));
+    items.push_back(std::move(it));
+    vectors.push_back(data);
+  }
+  if (n_hot < plan.size() || !victims.empty()) {
     AETHER_ASSIGN_OR_RETURN(ShardInfo staging, tables_->shards.Get(layout::kStagingShardId));
-    std::vector<size_t> cold(plan.size() - n_hot);
-    for (size_t i = 0; i < cold.size(); ++i) cold[i] = n_hot + i;
+    std::vector<size_t> cold;
+    for (size_t i = n_hot; i < items.size(); ++i) cold.push_back(i);
     AETHER_RETURN_IF_ERROR(migrator_->BuildFrames(&items, cold, vectors, staging, &m, &w));
   }
   AETHER_RETURN_IF_ERROR(migrator_->Run(&m, items, w, [&] {
@@ -146,7 +174,21 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   }));
   result.hot = n_hot;
   result.cold = plan.size() - n_hot;
+  result.evicted = victims.size();
   return result;
+}
+
+// The n lowest eviction scores of the hot tier, none that the batch
+// replaces (their slots are freed anyway).
+Result<std::vector<MemoryRef>> StoreImpl::Victims(const std::vector<Planned>& plan, size_t n) {
+  std::unordered_set<int64_t> replaced;
+  for (const Planned& p : plan)
+    if (p.replaces_hot) replaced.insert(p.replaces_row_id);
+  AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
+  std::vector<MemoryRef> out;
+  for (size_t i = 0; i < scored.size() && out.size() < n; ++i)
+    if (!replaced.count(scored[i].second.row_id)) out.push_back(scored[i].second);
+  return out;
 }
 
 }  // namespace aether

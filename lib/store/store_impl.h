@@ -164,6 +164,15 @@ class StoreImpl : public StoreContext {
 
   // move.cc helpers.
   Result<std::vector<std::pair<double, MemoryRef>>> HotByScore();
+  // A record of an ingest batch and the stored memory it replaces.
+  struct Planned {
+    const Record* record;
+    int64_t replaces_row_id = 0;
+    bool replaces_hot = false;
+  };
+  Result<std::vector<Planned>> PlanBatch(const std::vector<Record>& batch, DuplicatePolicy policy,
+                                         IngestBatchResult* out);
+  Result<std::vector<MemoryRef>> Victims(const std::vector<Planned>& plan, size_t n);
   Status DescendRows(const std::vector<MemoryRef>& rows, const MoveOptions& o, MoveReport* report, uint64_t total);
   Status AscendRows(const std::vector<MemoryRef>& rows, const MoveOptions& o, MoveReport* report, uint64_t total);
   Status LoadDueQueue(std::vector<MemoryRef>* rows, MoveReport* report);

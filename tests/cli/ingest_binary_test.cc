@@ -77,7 +77,9 @@ TEST_CASE("npy and fvecs ingest: exact vectors, ids from a file or a prefix, std
     REQUIRE(Aether({"init", a, "--dim", std::to_string(dim), "--hot-capacity", "1000"}).exit_code == 0);
     auto r = Aether({"ingest", a, file, "--ids", dir / "ids.txt", "--batch", "400"});
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-    CHECK(r.err.find("ingested 1500 memories (1000 hot, 500 cold) from 1500 vectors") != std::string::npos);
+    // Past the capacity, the newest go hot and the oldest descend (ingest_evict).
+    CHECK(r.err.find("ingested 1500 memories (1500 hot, 0 cold; 500 older hot memories descended to make room) from "
+                     "1500 vectors") != std::string::npos);
     auto got = GetAll(a, Ids(mems));
     REQUIRE(got.size() == mems.size());
     for (const auto& m : mems) CHECK(got[m.id] == m.vec);

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 
 #include "test_util.h"
 
@@ -272,5 +273,50 @@ TEST_CASE("ingest from a file (parsed on a second thread) and from a pipe give t
     CHECK(ga.size() == gb.size());
     CHECK(ga == gb);
     CHECK(ga.size() > 1000);
+  }
+}
+
+TEST_CASE("with the hot tier full, new memories go hot and the lowest eviction scores descend (ingest_evict)") {
+  for (bool evict : {true, false}) {
+    CAPTURE(evict);
+    TempDir dir;
+    std::string store = dir / "s";
+    auto mems = RandomMems(13, 4, 77);
+    // m0..m9 fill the hot tier; their importance (hence their eviction
+    // score: same age, no accesses) is a permutation, so the reference
+    // victims are the three least important.
+    const double importance[10] = {0.9, 0.2, 0.7, 0.1, 0.8, 0.6, 0.3, 0.95, 0.5, 0.4};
+    std::string first;
+    for (size_t i = 0; i < 10; ++i)
+      first += "{\"id\":\"" + mems[i].id + "\",\"vector\":" + VectorJson(mems[i].vec) +
+               ",\"importance\":" + std::to_string(importance[i]) + "}\n";
+    REQUIRE(Aether({"ingest", store, "--hot-capacity", "10"}, first, {"AETHER_NOW_MS=1000"}).exit_code == 0);
+    if (!evict) REQUIRE(Aether({"config", store, "set", "ingest_evict", "0"}).exit_code == 0);
+    auto r =
+        Aether({"ingest", store, "--format", "json"}, ToJsonl({mems[10], mems[11], mems[12]}), {"AETHER_NOW_MS=2000"});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    auto j = nlohmann::json::parse(r.out);
+    CHECK(j["evicted"] == (evict ? 3 : 0));
+    std::set<std::string> hot;
+    for (const auto& line :
+         Lines(Aether({"get", store, "m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9", "m10", "m11", "m12"})
+                   .out)) {
+      auto g = nlohmann::json::parse(line);
+      if (g["tier"] == "hot") hot.insert(g["id"]);
+    }
+    const std::set<std::string> want_evict = {"m0", "m2", "m4", "m5", "m7", "m8", "m9", "m10", "m11", "m12"};
+    const std::set<std::string> want_cold = {"m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9"};
+    CHECK(hot == (evict ? want_evict : want_cold));
+    CHECK(Aether({"verify", store}).exit_code == 0);
+    auto q = RandomMems(4, 4, 78, "q");
+    auto hits =
+        ParseSearchOutput(Aether({"search", store, "--queries", "-", "-k", "5", "--no-touch"}, QueriesJsonl(q)).out);
+    REQUIRE(hits.size() == q.size());
+    for (size_t i = 0; i < q.size(); ++i) CHECK(SameTopK(hits[i], BruteForce(mems, q[i].vec, 5, "l2")));
+    if (evict) {  // each victim's move is in its history
+      auto h = Lines(Aether({"history", store, "m3"}).out);
+      REQUIRE(h.size() == 1);
+      CHECK(nlohmann::json::parse(h[0])["detail"]["to"] == "cold");
+    }
   }
 }

@@ -179,6 +179,7 @@ TEST_CASE("scrub killed at each of its steps (and inside its rebuild) loses noth
     auto mems = RandomMems(150, 4, 8);
     REQUIRE(Aether({"ingest", store, "--hot-capacity", "50"}, ToJsonl(mems)).exit_code == 0);
     REQUIRE(Aether({"rebuild-index", store, "--partitions", "3"}).exit_code == 0);
+    REQUIRE(Aether({"config", store, "set", "ingest_evict", "0"}).exit_code == 0);         // the next ingest goes cold
     REQUIRE(Aether({"descend", store, "m0", "m1", "m2"}).exit_code == 0);                  // into partitions
     REQUIRE(Aether({"ingest", store}, ToJsonl(RandomMems(5, 4, 9, "s"))).exit_code == 0);  // staging
     REQUIRE(Aether({"delete", store, "m3", "m60", "s0", "s1", "s2", "s3", "s4"}).exit_code ==

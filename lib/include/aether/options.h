@@ -92,6 +92,7 @@ enum class DuplicatePolicy {
 struct IngestBatchResult {
   uint64_t hot = 0;                // new memories placed in the hot tier
   uint64_t cold = 0;               // new memories placed in the cold tier
+  uint64_t evicted = 0;            // hot memories descended to make room (ingest_evict)
   uint64_t skipped = 0;            // duplicates skipped (kSkip)
   uint64_t replaced = 0;           // duplicates replaced (kReplace)
   std::vector<size_t> skipped_at;  // kSkip: the batch index of each duplicate skipped, in order
