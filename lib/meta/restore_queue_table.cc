@@ -21,6 +21,16 @@ Status RestoreQueueTable::PutIfCold(int64_t row_id, double priority, int64_t now
   return st->Run();
 }
 
+Result<uint64_t> RestoreQueueTable::CapAt(uint64_t max) {
+  AETHER_ASSIGN_OR_RETURN(int64_t depth, db_->QueryInt("SELECT COUNT(*) FROM restore_queue"));
+  if (uint64_t(depth) <= max) return uint64_t(0);
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("DELETE FROM restore_queue WHERE row_id IN (SELECT row_id FROM "
+                                                "restore_queue ORDER BY priority ASC, row_id DESC LIMIT ?)"));
+  st.Bind(1, depth - int64_t(max));
+  AETHER_RETURN_IF_ERROR(st.Run());
+  return uint64_t(depth) - max;
+}
+
 Result<std::vector<RestoreQueueTable::Due>> RestoreQueueTable::DueAt(int64_t now_ms) {
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT q.row_id, m.id, m.tier, m.slot, m.shard_id, m.frame_offset, "
                                                 "m.frame_index FROM restore_queue q LEFT JOIN memories m ON "

@@ -19,6 +19,9 @@ class RestoreQueueTable {
   // Queues a memory (a repeated request keeps the higher priority).
   Status Put(int64_t row_id, double priority, int64_t now_ms);
   // The same, only if the memory exists and is cold.
+  // Drops the lowest priorities (then the newest row ids) past `max`
+  // entries; returns how many.
+  Result<uint64_t> CapAt(uint64_t max);
   Status PutIfCold(int64_t row_id, double priority, int64_t now_ms);
   // Entries due at now_ms, highest priority first, each with its memory as
   // it is now (nullopt: gone).

@@ -28,6 +28,11 @@ const std::vector<ParamSpec>& AllParams() {
       {"hot_capacity", 65536, 0, 1e12, "memories the hot tier may hold"},
       {"history_retention_days", 90, 0, 36500,
        "audit log entries older than this are pruned by maintain and scrub (0: kept forever)"},
+      {"restore_queue_max", 10000, 0, 1e12,
+       "restore-queue entries kept at most; past it the lowest priorities are dropped"},
+      {"hot_low_watermark", 0.8, 0, 1,
+       "share of the hot capacity under which maintain descends no sampled memory idle less than idle_descend_hours"},
+      {"idle_descend_hours", 168, 0, 1e9, "idle time past which a sampled hot memory may descend under the watermark"},
       {"ingest_evict", 1, 0, 1,
        "1: with the hot tier full, new memories go hot and the lowest eviction scores descend to make room "
        "(in the same migration); 0: new memories go cold"},
@@ -90,6 +95,9 @@ PolicyParams ResolveParams(const std::map<std::string, double>& v) {
                       get("backoff_max_ms"),
                       get("max_retries"),
                       get("history_retention_days"),
+                      get("restore_queue_max"),
+                      get("hot_low_watermark"),
+                      get("idle_descend_hours"),
                       get("ingest_evict"),
                       get("hot_compact_slack"),
                       get("cold_garbage_max")};

@@ -33,6 +33,7 @@ struct PolicyParams {
   double restore_concurrency, restore_top_n;
   double backoff_base_ms, backoff_max_ms, max_retries;
   double history_retention_days;
+  double restore_queue_max, hot_low_watermark, idle_descend_hours;
   double ingest_evict;
   double hot_compact_slack, cold_garbage_max;
 };

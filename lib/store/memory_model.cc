@@ -119,12 +119,17 @@ Status MemoryModel::SampleMoves(const PolicyParams& p, double heat, int64_t now,
     cands.resize(uint64_t(p.max_candidates));
     std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.m.row_id < b.m.row_id; });
   }
+  // Under the low watermark the hot tier has room: only memories idle past
+  // idle_descend_hours may descend.
+  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, s_->tables_->memories.Count(Tier::kHot));
+  const bool roomy = double(hot_count) < p.hot_low_watermark * double(s_->config_.hot_capacity);
   for (const Cand& c : cands) {
     double score = EvictionScore(w, c.stats, now);
     bool hot = c.m.place.hot();
     double prob = (hot ? Sigmoid(-score, p.sigmoid_k) : Sigmoid(score, p.sigmoid_k)) * heat;
     (hot ? rep->hot_candidates : rep->cold_candidates)++;
     if (u01(*rng) >= prob) continue;
+    if (hot && roomy && double(now - c.stats.last_access_ms) < p.idle_descend_hours * 3.6e6) continue;
     if (hot) {
       down->push_back(c.m);
       rep->moves.push_back({c.m.id, Tier::kHot, Tier::kCold, "sampled", score});
@@ -142,7 +147,9 @@ Status MemoryModel::QueueRestores(const std::vector<std::pair<int64_t, double>>&
   const int64_t now = s_->env_->NowMs();
   for (const auto& [row, priority] : entries)
     AETHER_RETURN_IF_ERROR(s_->tables_->restore_queue.PutIfCold(row, priority, now));
-  return Status::Ok();
+  if (entries.empty()) return Status::Ok();
+  AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
+  return s_->tables_->restore_queue.CapAt(uint64_t(p.restore_queue_max)).status();
 }
 
 Result<std::vector<HistoryEntry>> MemoryModel::History(const std::string& id, int64_t since_ms) {

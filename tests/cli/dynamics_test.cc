@@ -56,7 +56,7 @@ TEST_CASE("config validates keys and ranges, presets set known values, and chang
   auto all = Json(Aether({"config", store, "get", "--format", "json"}));
   CHECK(all["sample_rate"] == 0.1);
   CHECK(all["hot_capacity"] == 65536);
-  CHECK(all.size() == 23);
+  CHECK(all.size() == 26);
   CHECK(all["history_retention_days"] == 90);
   CHECK(Aether({"config", store, "set", "sample_rate", "0.3"}).exit_code == 0);
   CHECK(Aether({"config", store, "get", "sample_rate"}).out == "0.3\n");
@@ -131,6 +131,7 @@ TEST_CASE("maintain: sampled moves follow sigmoid(score, k) * min(t, 1) within a
   std::string store = dir / "s";
   REQUIRE(Aether({"ingest", store, "--hot-capacity", "1000"}, ToJsonl(RandomMems(200, 2, 5)), {At(0)}).exit_code == 0);
   REQUIRE(Aether({"config", store, "set", "sample_rate", "1"}).exit_code == 0);
+  REQUIRE(Aether({"config", store, "set", "hot_low_watermark", "0"}).exit_code == 0);  // the law alone
   // Every memory: 2 h since access, 0 accesses, importance 0.5 * 0.99 after
   // this tick's decay: score s = -2 + 0.495; p = sigmoid(-s, 1) * min(0.95, 1).
   double s = -2 + 0.5 * 0.99, expect = 1 / (1 + std::exp(s)) * 0.95;
@@ -226,6 +227,7 @@ TEST_CASE("maintain caps candidates with a uniform subset, not the oldest memori
   REQUIRE(Aether({"ingest", store, "--hot-capacity", "1000"}, ToJsonl(RandomMems(300, 2, 5)), {At(0)}).exit_code == 0);
   REQUIRE(Aether({"config", store, "set", "sample_rate", "1"}).exit_code == 0);
   REQUIRE(Aether({"config", store, "set", "max_candidates", "30"}).exit_code == 0);
+  REQUIRE(Aether({"config", store, "set", "hot_low_watermark", "0"}).exit_code == 0);
   std::set<std::string> seen;
   for (int seed = 1; seed <= 10; ++seed) {
     auto r = Json(Aether({"maintain", store, "--dry-run", "--seed", std::to_string(seed), "--format", "json"}, "",
@@ -237,4 +239,45 @@ TEST_CASE("maintain caps candidates with a uniform subset, not the oldest memori
   int late = 0;
   for (const auto& id : seen) late += std::stoi(id.substr(1)) >= 30;
   CHECK(late > 100);
+}
+
+TEST_CASE("maintain descends no sampled memory under the low watermark unless it is idle past idle_descend_hours") {
+  TempDir dir;
+  std::string store = dir / "s";
+  // 100 hot of a capacity of 1000: under the 0.8 watermark.
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "1000"}, ToJsonl(RandomMems(100, 2, 5)), {At(0)}).exit_code == 0);
+  REQUIRE(Aether({"config", store, "set", "sample_rate", "1"}).exit_code == 0);
+  REQUIRE(Aether({"config", store, "set", "idle_descend_hours", "10"}).exit_code == 0);
+  auto sampled = [&](int64_t hours) {
+    auto r = Json(Aether({"maintain", store, "--dry-run", "--seed", "3", "--format", "json"}, "", {At(hours * kHour)}));
+    uint64_t n = 0;
+    for (const auto& m : r["moves"]) n += m["reason"] == "sampled";
+    return n;
+  };
+  CHECK(sampled(2) == 0);   // idle 2 h < 10 h: kept hot though the law would move most
+  CHECK(sampled(11) > 50);  // idle 11 h: the law applies (p ~ 0.95 each)
+  REQUIRE(Aether({"config", store, "set", "hot_low_watermark", "0.05"}).exit_code == 0);
+  CHECK(sampled(2) > 50);  // over the watermark: the law applies
+}
+
+TEST_CASE("the restore queue holds at most restore_queue_max entries, the highest priorities") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = RandomMems(40, 3, 9);
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "0"}, ToJsonl(mems)).exit_code == 0);  // all cold
+  REQUIRE(Aether({"config", store, "set", "restore_top_n", "10"}).exit_code == 0);
+  REQUIRE(Aether({"config", store, "set", "restore_queue_max", "4"}).exit_code == 0);
+  auto r = Aether({"search", store, "--vector", VectorJson(mems[7].vec), "-k", "10"});
+  REQUIRE(r.exit_code == 0);
+  auto hits = ParseSearchOutput(r.out);
+  REQUIRE(hits.at(0).size() == 10);
+  REQUIRE(Aether({"recover", store}).exit_code == 0);  // folds the search's record
+  CHECK(Json(Aether({"stats", store, "--format", "json"}))["restore_queue_depth"] == 4);
+  // Priority 1 / (1 + rank): the four best-ranked hits stay, in rank order.
+  REQUIRE(Aether({"config", store, "set", "hot_capacity", "40"}).exit_code == 0);  // room to plan the drain
+  auto plan = Json(Aether({"ascend", store, "--queued", "--dry-run", "--format", "json"}));
+  std::vector<std::string> queued, want;
+  for (const auto& m : plan["plan"]) queued.push_back(m["id"]);
+  for (size_t i = 0; i < 4; ++i) want.push_back(hits[0][i].id);
+  CHECK(queued == want);
 }
