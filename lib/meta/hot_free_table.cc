@@ -46,8 +46,8 @@ Result<uint64_t> HotFreeTable::DropTail(uint64_t end) {
       --first;
     }
   }
-  AETHER_ASSIGN_OR_RETURN(StmtLease del, db_->PrepareCached("DELETE FROM hot_free WHERE slot >= ?"));
-  del->Bind(1, static_cast<int64_t>(first));
+  AETHER_ASSIGN_OR_RETURN(StmtLease del, db_->PrepareCached("DELETE FROM hot_free WHERE slot >= ? AND slot < ?"));
+  del->Bind(1, static_cast<int64_t>(first)).Bind(2, static_cast<int64_t>(end));
   AETHER_RETURN_IF_ERROR(del->Run());
   return first;
 }

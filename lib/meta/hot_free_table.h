@@ -19,8 +19,8 @@ class HotFreeTable {
   Result<std::vector<int64_t>> All();  // ascending
   // One past the highest free slot (0: none).
   Result<uint64_t> End();
-  // Drops the run of free slots that ends at slot end - 1 (and any past it);
-  // returns where the run began: the new end of a file `end` slots long.
+  // Drops the run of free slots that ends at slot end - 1; returns where
+  // the run began: the new end of a file `end` slots long.
   // Costs the length of the run.
   Result<uint64_t> DropTail(uint64_t end);
 

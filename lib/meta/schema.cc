@@ -30,6 +30,7 @@ CREATE TABLE memories (
   payload        TEXT
 );
 CREATE INDEX memories_by_tier ON memories(tier);
+CREATE INDEX memories_by_slot ON memories(tier, slot);
 
 CREATE TABLE hot_free (
   slot INTEGER PRIMARY KEY
@@ -139,11 +140,16 @@ Status UpgradeSchema(Db* db) {
   // writes (it names its columns, so it never notices them).
   AETHER_ASSIGN_OR_RETURN(int64_t has_crc,
                           db->QueryInt("SELECT COUNT(*) FROM pragma_table_info('migrations') WHERE name = 'crc'"));
-  if (has_crc) return Status::Ok();
-  return InTransaction(db, [&]() -> Status {
-    AETHER_RETURN_IF_ERROR(db->Exec("ALTER TABLE migrations ADD COLUMN partitions INTEGER"));
-    return db->Exec("ALTER TABLE migrations ADD COLUMN crc INTEGER");
-  });
+  if (!has_crc)
+    AETHER_RETURN_IF_ERROR(InTransaction(db, [&]() -> Status {
+      AETHER_RETURN_IF_ERROR(db->Exec("ALTER TABLE migrations ADD COLUMN partitions INTEGER"));
+      return db->Exec("ALTER TABLE migrations ADD COLUMN crc INTEGER");
+    }));
+  // The committed end of hot.slots in O(log n) (MAX(slot) of the hot tier).
+  AETHER_ASSIGN_OR_RETURN(int64_t has_slot_index,
+                          db->QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE name = 'memories_by_slot'"));
+  if (has_slot_index) return Status::Ok();
+  return db->Exec("CREATE INDEX IF NOT EXISTS memories_by_slot ON memories(tier, slot)");
 }
 
 Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* format_version) {

@@ -42,7 +42,7 @@ Status StoreImpl::FoldAccessLog() {
   std::vector<AccessRecord> records;
   uint64_t skipped = 0;
   if (current) AETHER_RETURN_IF_ERROR(AccessLog::Read(env_, path, uint64_t(folded), &records, &skipped).status());
-  uint64_t next = (env_->RandomSeed() & 0x7fffffffffffffffull) | 1;
+  uint64_t next = ((env_->RandomSeed() << 32 ^ env_->RandomSeed()) & 0x7fffffffffffffffull) | 1;
   if (next == epoch) next ^= 2;
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
     AETHER_RETURN_IF_ERROR(ApplyAccesses(records));

@@ -121,7 +121,7 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
 
   AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
   AETHER_ASSIGN_OR_RETURN(uint64_t slot_count, hot->SlotCount());
-  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> slots, migrator_->AllocateSlots(n_hot, slot_count));
+  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> slots, migrator_->AllocateSlots(n_hot));
   AETHER_ASSIGN_OR_RETURN(int64_t next_row_id, tables_->config.Integer("next_row_id", -1));
   if (next_row_id < 1) return Status::Corruption(db_->path() + ": config next_row_id is missing or not positive");
 

@@ -43,9 +43,13 @@ const MigrationFaultPoints& FaultPointsOf(const std::string& kind) {
 
 }  // namespace
 
-Result<std::vector<int64_t>> Migrator::AllocateSlots(size_t n, uint64_t slot_count) {
+Result<std::vector<int64_t>> Migrator::AllocateSlots(size_t n) {
   AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> slots, s_->tables_->hot_free.Lowest(n));
-  for (uint64_t s = slot_count; slots.size() < n; ++s) slots.push_back(static_cast<int64_t>(s));
+  // Past the committed length, not the file's: bytes past it are no one's
+  // (a cut a crash left undone), while a gap below a new committed end
+  // would be a slot neither live nor free.
+  AETHER_ASSIGN_OR_RETURN(uint64_t end, s_->HotSlotsInUse());
+  for (uint64_t s = end; slots.size() < n; ++s) slots.push_back(static_cast<int64_t>(s));
   return slots;
 }
 

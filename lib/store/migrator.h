@@ -58,8 +58,11 @@ class Migrator {
   // committed "compact" row with no items (for when there is nothing to
   // move; a move's commit drops them itself).
   Status TrimHot();
-  // n hot slots for new data: the lowest free ones, then past `slot_count`.
-  Result<std::vector<int64_t>> AllocateSlots(size_t n, uint64_t slot_count);
+  // Cuts hot.slots to its committed length (HotSlotsInUse) if longer.
+  Status CutHotFile();
+  // n hot slots for new data: the lowest free ones, then past the committed
+  // length (HotSlotsInUse).
+  Result<std::vector<int64_t>> AllocateSlots(size_t n);
   // Encodes frames for the items listed in `which` (vectors[i] is item i's
   // vector), sets their destinations in `shard`, and records the append as
   // one of m's targets and w's frames.
@@ -91,7 +94,6 @@ class Migrator {
   Status CommitNew(const Migration& m, const MigrationItem& it);
   Status VerifyWritten(const Migration& m, const std::vector<MigrationItem>& items);
   Status DropFreeTail(uint64_t written_end);
-  Status CutHotFile();
   // replay.cc
   Status ReplayOne(Migration* m);
   Status ReplayAll();

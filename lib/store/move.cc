@@ -87,7 +87,7 @@ Status StoreImpl::AscendRows(const std::vector<MemoryRef>& rows, const MoveOptio
     }
     AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
     AETHER_ASSIGN_OR_RETURN(uint64_t slot_count, hot->SlotCount());
-    AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> slots, migrator_->AllocateSlots(end - begin, slot_count));
+    AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> slots, migrator_->AllocateSlots(end - begin));
     std::vector<MigrationItem> items(end - begin);
     PendingWrites w;
     for (size_t i = begin; i < end; ++i) {

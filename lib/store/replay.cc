@@ -112,6 +112,10 @@ Status Migrator::ReplayOne(Migration* m) {
   if (action.action.rfind("rolled back", 0) == 0) {
     AETHER_RETURN_IF_ERROR(RollBackWrites(*m));
     AETHER_FAULT_POINT("replay.after_rollback_truncate");
+  } else {
+    // A committed migration's cleanup cuts hot.slots (CutHotFile); the row
+    // goes only after the cut, so a crash between them replays it again.
+    AETHER_RETURN_IF_ERROR(TruncateToCommitted());
   }
   AETHER_RETURN_IF_ERROR(InTransaction(s_->db_.get(), [&] { return journal.Remove(m->id); }));
   replayed_.push_back(action);

@@ -236,7 +236,18 @@ Status StoreImpl::RecordAccess(const RankedHits& results) {
       if (hits[i].hit.tier == Tier::kCold) rec.restores.emplace_back(hits[i].row_id, 1.0 / double(1 + i));
   if (lock_->exclusive()) return InTransaction(db_.get(), [&] { return ApplyAccesses({rec}); });
   AETHER_ASSIGN_OR_RETURN(int64_t epoch, tables_->config.Integer("access_log_epoch", 0));
-  Result<bool> appended = AccessLog::Append(env_, Path(layout::kAccessLog), uint64_t(epoch), AccessLog::Encode(rec));
+  // One record, or a few for a huge batch (a record holds at most 64 MiB).
+  std::string bytes;
+  constexpr size_t kHitsPerRecord = 1 << 20;
+  for (size_t at = 0; at < rec.hits.size(); at += kHitsPerRecord) {
+    AccessRecord part;
+    part.ts_ms = rec.ts_ms;
+    part.hits.assign(rec.hits.begin() + long(at),
+                     rec.hits.begin() + long(std::min(rec.hits.size(), at + kHitsPerRecord)));
+    if (at == 0) part.restores = rec.restores;
+    bytes += AccessLog::Encode(part);
+  }
+  Result<bool> appended = AccessLog::Append(env_, Path(layout::kAccessLog), uint64_t(epoch), bytes);
   if (!appended.ok())
     Notice("accesses not recorded: " + appended.status().message());
   else if (!*appended)

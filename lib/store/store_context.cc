@@ -19,9 +19,12 @@ Status PayloadCorruption(const std::string& id, int64_t row_id) {
 }
 
 Result<uint64_t> StoreContext::HotSlotsInUse() {
+  // The recorded length, unless the metadata names a slot past it (an older
+  // aether that did not keep it grew the file): never cut or skip a slot in
+  // use.
   AETHER_ASSIGN_OR_RETURN(int64_t recorded, tables_->config.Integer("hot_slots", -1));
-  if (recorded < 0) return CommittedHotSlots();
-  return uint64_t(recorded);
+  AETHER_ASSIGN_OR_RETURN(uint64_t committed, CommittedHotSlots());
+  return std::max(committed, uint64_t(std::max<int64_t>(recorded, 0)));
 }
 
 Result<std::unique_ptr<SlotFile>> StoreContext::OpenHot(bool writable) {

@@ -109,6 +109,9 @@ Status StoreImpl::EnsureExclusive() {
   // held, so LOCK goes back to shared safely.
   Status replayed = migrator_->Replay();
   if (!replayed.ok() && reader) (void)BackToReader();
+  // What searches recorded while the store was shared counts from now on
+  // (an ingest's eviction reads the scores).
+  if (replayed.ok()) FoldAccessLogOrNotice();
   return replayed;
 }
 
@@ -118,12 +121,17 @@ Status StoreImpl::BackToReader(double wait) {
   return s;
 }
 
-// A store an older aether made has no hot_slots key: record it once.
+// The committed length of hot.slots, recorded (a store an older aether made
+// has no hot_slots key; one it wrote to may have a stale one) and the file
+// cut to it (bytes past it are no one's: an older aether's, or a cut a crash
+// left undone). One stat and two index lookups when all is in order.
 Status StoreImpl::RecordHotSlots() {
-  AETHER_ASSIGN_OR_RETURN(auto recorded, tables_->config.Get("hot_slots"));
-  if (recorded) return Status::Ok();
-  AETHER_ASSIGN_OR_RETURN(uint64_t committed, CommittedHotSlots());
-  return InTransaction(db_.get(), [&] { return tables_->config.Set("hot_slots", std::to_string(committed)); });
+  AETHER_ASSIGN_OR_RETURN(int64_t recorded, tables_->config.Integer("hot_slots", -1));
+  AETHER_ASSIGN_OR_RETURN(uint64_t committed, HotSlotsInUse());
+  if (recorded < 0 || uint64_t(recorded) != committed)
+    AETHER_RETURN_IF_ERROR(
+        InTransaction(db_.get(), [&] { return tables_->config.Set("hot_slots", std::to_string(committed)); }));
+  return migrator_->CutHotFile();
 }
 
 }  // namespace aether

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -100,6 +101,51 @@ TEST_CASE("a move that frees the last slots of hot.slots shortens the file; a ho
   CHECK(Stats(store)["hot_slots"] == 8);
   CHECK(Aether({"verify", store}).exit_code == 0);
   ExpectExactSearch(store, live, 4);
+}
+
+TEST_CASE("hot.slots longer than its committed length (a cut a crash left undone): stale slots are no one's") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = RandomMems(10, 4, 41);
+  REQUIRE(Aether({"ingest", store}, ToJsonl(mems)).exit_code == 0);  // m0..m9 in slots 0..9
+  const std::string before = ReadFile(store + "/hot.slots");
+  REQUIRE(Aether({"descend", store, "m8", "m9"}).exit_code == 0);  // the file is cut to 8 slots
+  WriteFile(store + "/hot.slots", before);  // as if the cut never happened: m8, m9 still in slots 8, 9
+  // A reader scans the committed slots only: m8 and m9 once each, from cold.
+  ExpectExactSearch(store, mems, 4);
+  auto hits =
+      ParseSearchOutput(Aether({"search", store, "--vector", VectorJson(mems[8].vec), "-k", "10", "--no-touch"}).out);
+  REQUIRE(hits.size() == 1);
+  std::map<std::string, int> seen;
+  for (const Hit& h : hits[0]) ++seen[h.id];
+  for (const auto& [id, n] : seen) CHECK_MESSAGE(n == 1, id);
+  CHECK(seen.count("m8"));
+  // A writer cuts the stale slots when it opens, then grows from the
+  // committed end: no slot is left neither live nor free.
+  auto more = RandomMems(3, 4, 42, "n");
+  REQUIRE(Aether({"ingest", store}, ToJsonl(more)).exit_code == 0);
+  CHECK(Stats(store)["hot_slots"] == 11);
+  CHECK(Aether({"verify", store}).exit_code == 0);
+  auto all = mems;
+  all.insert(all.end(), more.begin(), more.end());
+  ExpectExactSearch(store, all, 4);
+}
+
+TEST_CASE("a config.hot_slots below the slots in use (an older aether grew the file) skips and cuts nothing") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = RandomMems(6, 4, 43);
+  REQUIRE(Aether({"ingest", store}, ToJsonl(mems)).exit_code == 0);  // slots 0..5
+  SqlExec(store, "UPDATE config SET value = '3' WHERE key = 'hot_slots'");
+  ExpectExactSearch(store, mems, 4);  // a reader finds m3..m5
+  REQUIRE(Aether({"descend", store, "m0"}).exit_code == 0);
+  CHECK(Stats(store)["hot_slots"] == 6);
+  CHECK(Aether({"verify", store}).exit_code == 0);
+  ExpectExactSearch(store, mems, 4);
+  REQUIRE(Aether({"descend", store, "m5"}).exit_code == 0);  // the last slot freed: cut to 5
+  CHECK(Stats(store)["hot_slots"] == 5);
+  CHECK(Aether({"verify", store}).exit_code == 0);
+  ExpectExactSearch(store, mems, 4);
 }
 
 TEST_CASE("ascend past the hot capacity fails clearly unless --evict makes room") {
