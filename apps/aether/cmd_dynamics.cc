@@ -123,6 +123,7 @@ Runner SetupMaintain(CLI::App* app) {
                          {"score", m.score}});
       fmt::print("{}\n", nlohmann::json({{"dry_run", a->m.dry_run},
                                          {"seed", r->seed},
+                                         {"ticks", r->ticks},
                                          {"temperature_before", r->temperature_before},
                                          {"temperature_after", r->temperature_after},
                                          {"pressure", r->pressure},

@@ -14,12 +14,12 @@ const std::vector<ParamSpec>& AllParams() {
       {"sigmoid_k", 1.0, 1e-6, 1e3, "steepness k of the move probability sigmoid(score, k)"},
       {"min_temperature", 0.05, 0, 1, "temperature floor"},
       {"max_temperature", 4.0, 0, 1e3, "temperature cap"},
-      {"decay_rate", 0.95, 0, 1, "temperature multiplier per tick"},
-      {"pressure_scale", 1.5, 1, 100, "temperature multiplier under pressure"},
+      {"decay_rate", 0.95, 0, 1, "temperature multiplier per tick_seconds"},
+      {"pressure_scale", 1.5, 1, 100, "temperature multiplier per tick_seconds under pressure"},
       {"pressure_queue_depth", 100, 1, 1e12, "restore-queue depth that counts as pressure"},
       {"sample_rate", 0.1, 0, 1, "share of memories sampled as candidates per tick"},
       {"max_candidates", 1000, 0, 1e9, "candidates per tick at most"},
-      {"importance_decay", 0.99, 0, 1, "importance multiplier per tick"},
+      {"importance_decay", 0.99, 0, 1, "importance multiplier per tick_seconds"},
       {"restore_concurrency", 100, 0, 1e9, "restore-queue entries drained per tick at most"},
       {"restore_top_n", 3, 0, 1e4, "cold results per query a search queues for restore"},
       {"backoff_base_ms", 60000, 1, 1e12, "first restore retry delay"},
@@ -28,6 +28,9 @@ const std::vector<ParamSpec>& AllParams() {
       {"hot_capacity", 65536, 0, 1e12, "memories the hot tier may hold"},
       {"history_retention_days", 90, 0, 36500,
        "audit log entries older than this are pruned by maintain and scrub (0: kept forever)"},
+      {"tick_seconds", 300, 1, 1e9,
+       "the interval decay_rate, importance_decay and pressure_scale are stated for: a tick applies them for "
+       "the time since the last tick"},
       {"restore_queue_max", 10000, 0, 1e12,
        "restore-queue entries kept at most; past it the lowest priorities are dropped"},
       {"hot_low_watermark", 0.8, 0, 1,
@@ -95,6 +98,7 @@ PolicyParams ResolveParams(const std::map<std::string, double>& v) {
                       get("backoff_max_ms"),
                       get("max_retries"),
                       get("history_retention_days"),
+                      get("tick_seconds"),
                       get("restore_queue_max"),
                       get("hot_low_watermark"),
                       get("idle_descend_hours"),
@@ -109,9 +113,9 @@ double FeedbackImportance(double importance, double reward) {
 
 double Sigmoid(double x, double k) { return 1.0 / (1.0 + std::exp(-k * x)); }
 
-double NextTemperature(double t, bool pressure, const PolicyParams& p) {
-  t = std::max(p.min_temperature, t * p.decay_rate);
-  if (pressure) t *= p.pressure_scale;
+double NextTemperature(double t, bool pressure, const PolicyParams& p, double ticks) {
+  t = std::max(p.min_temperature, t * std::pow(p.decay_rate, ticks));
+  if (pressure) t *= std::pow(p.pressure_scale, ticks);
   return std::min(p.max_temperature, t);
 }
 

@@ -33,6 +33,7 @@ struct PolicyParams {
   double restore_concurrency, restore_top_n;
   double backoff_base_ms, backoff_max_ms, max_retries;
   double history_retention_days;
+  double tick_seconds;
   double restore_queue_max, hot_low_watermark, idle_descend_hours;
   double ingest_evict;
   double hot_compact_slack, cold_garbage_max;
@@ -45,6 +46,8 @@ double FeedbackImportance(double importance, double reward);
 // sigmoid(x, k) = 1 / (1 + exp(-k x)).
 double Sigmoid(double x, double k);
 // One tick of temperature: decay, floor, pressure scale, cap.
-double NextTemperature(double t, bool pressure, const PolicyParams& p);
+// `ticks` tick_seconds intervals of it (a fraction or several: the time since
+// the last tick), so the model does not depend on how often it runs.
+double NextTemperature(double t, bool pressure, const PolicyParams& p, double ticks = 1);
 
 }  // namespace aether

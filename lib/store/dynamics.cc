@@ -29,6 +29,15 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   MaintainReport rep;
   AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
   const int64_t now = env_->NowMs();
+  // Rates are per tick_seconds: this tick applies them for the time since
+  // the last one (the first, for the time since the store was made, at most
+  // one interval; a clock set back, none).
+  AETHER_ASSIGN_OR_RETURN(int64_t last_tick, tables_->config.Integer("last_tick_ms", -1));
+  AETHER_ASSIGN_OR_RETURN(int64_t created, tables_->config.Integer("created_ms", now));
+  const double interval_ms = p.tick_seconds * 1000;
+  rep.ticks = last_tick < 0 ? std::clamp(double(now - created) / interval_ms, 0.0, 1.0)
+                            : std::clamp(double(now - last_tick) / interval_ms, 0.0, 1e6);
+  p.importance_decay = std::pow(p.importance_decay, rep.ticks);
   rep.seed = o.seed ? o.seed : env_->RandomSeed();
   std::mt19937_64 rng(rep.seed);
 
@@ -38,7 +47,7 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   rep.queue_depth_before = depth;
   rep.hot_capacity = config_.hot_capacity;
   rep.pressure = double(depth) >= p.pressure_queue_depth || hot_count > config_.hot_capacity;
-  rep.temperature_after = NextTemperature(rep.temperature_before, rep.pressure, p);
+  rep.temperature_after = NextTemperature(rep.temperature_before, rep.pressure, p, rep.ticks);
   const double heat = std::min(rep.temperature_after, 1.0);
 
   std::vector<MemoryRef> down;
@@ -64,6 +73,7 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
     if (p.importance_decay != 1.0) {
       AETHER_ASSIGN_OR_RETURN(rep.importance_decayed, tables_->memories.DecayImportance(p.importance_decay));
     }
+    AETHER_RETURN_IF_ERROR(tables_->config.Set("last_tick_ms", std::to_string(now)));
     return tables_->config.Set("temperature", fmt::format("{}", rep.temperature_after));
   }));
   // 2. sampled descends, 3. the capacity, 4. queueing, 5. the queue drain.

@@ -56,7 +56,7 @@ TEST_CASE("config validates keys and ranges, presets set known values, and chang
   auto all = Json(Aether({"config", store, "get", "--format", "json"}));
   CHECK(all["sample_rate"] == 0.1);
   CHECK(all["hot_capacity"] == 65536);
-  CHECK(all.size() == 26);
+  CHECK(all.size() == 27);
   CHECK(all["history_retention_days"] == 90);
   CHECK(Aether({"config", store, "set", "sample_rate", "0.3"}).exit_code == 0);
   CHECK(Aether({"config", store, "get", "sample_rate"}).out == "0.3\n");
@@ -280,4 +280,34 @@ TEST_CASE("the restore queue holds at most restore_queue_max entries, the highes
   for (const auto& m : plan["plan"]) queued.push_back(m["id"]);
   for (size_t i = 0; i < 4; ++i) want.push_back(hits[0][i].id);
   CHECK(queued == want);
+}
+
+TEST_CASE("rates are per unit of time: ticking every minute or every five minutes gives the same trajectories") {
+  // (importance of a memory, temperature) every 10 simulated minutes over 2 h.
+  auto trajectory = [](int64_t interval_s) {
+    TempDir dir;
+    std::string store = dir / "s";
+    REQUIRE(Aether({"ingest", store}, ToJsonl(RandomMems(5, 2, 7)), {At(0)}).exit_code == 0);
+    REQUIRE(Aether({"config", store, "preset", "disabled"}).exit_code == 0);  // no moves, only the decays
+    REQUIRE(Aether({"config", store, "set", "importance_decay", "0.99"}).exit_code == 0);
+    std::vector<std::pair<double, double>> out;
+    for (int64_t t = interval_s; t <= 7200; t += interval_s) {
+      auto r = Json(Aether({"maintain", store, "--format", "json"}, "", {At(t * 1000)}));
+      if (t % 600 != 0) continue;
+      auto g = nlohmann::json::parse(Lines(Aether({"get", store, "m0"}).out).at(0));
+      out.push_back({g["importance"].get<double>(), r["temperature_after"].get<double>()});
+    }
+    return out;
+  };
+  auto every5 = trajectory(300), every1 = trajectory(60);
+  REQUIRE(every5.size() == 12);
+  REQUIRE(every1.size() == 12);
+  for (size_t i = 0; i < 12; ++i) {
+    CAPTURE(i);
+    CHECK(every1[i].first == doctest::Approx(every5[i].first).epsilon(0.05));
+    CHECK(every1[i].second == doctest::Approx(every5[i].second).epsilon(0.05));
+  }
+  // And they decay: 0.5 * 0.99^24 and 0.95^24 after 2 h (24 five-minute intervals).
+  CHECK(every5.back().first == doctest::Approx(0.5 * std::pow(0.99, 24)).epsilon(0.001));
+  CHECK(every5.back().second == doctest::Approx(std::pow(0.95, 24)).epsilon(0.001));
 }

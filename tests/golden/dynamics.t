@@ -28,7 +28,7 @@ $ aether config mem set sample_rate 2
 aether: error: sample_rate = 2 is outside [0, 1]
 [exit 64]
 $ aether config mem set colour 1
-aether: error: unknown config key 'colour' (keys: alpha, beta, gamma, delta, sigmoid_k, min_temperature, max_temperature, decay_rate, pressure_scale, pressure_queue_depth, sample_rate, max_candidates, importance_decay, restore_concurrency, restore_top_n, backoff_base_ms, backoff_max_ms, max_retries, hot_capacity, history_retention_days, restore_queue_max, hot_low_watermark, idle_descend_hours, ingest_evict, hot_compact_slack, cold_garbage_max)
+aether: error: unknown config key 'colour' (keys: alpha, beta, gamma, delta, sigmoid_k, min_temperature, max_temperature, decay_rate, pressure_scale, pressure_queue_depth, sample_rate, max_candidates, importance_decay, restore_concurrency, restore_top_n, backoff_base_ms, backoff_max_ms, max_retries, hot_capacity, history_retention_days, tick_seconds, restore_queue_max, hot_low_watermark, idle_descend_hours, ingest_evict, hot_compact_slack, cold_garbage_max)
 [exit 64]
 $ aether config mem preset conservative --format table | head -4
 key                     value
@@ -36,17 +36,17 @@ alpha                   1
 backoff_base_ms         60000
 backoff_max_ms          3600000
 $ aether maintain mem --seed 1 --dry-run
-temperature 1 -> 0.98
-importance decayed on 300 memories
+temperature 1 -> 1
+importance decayed on 0 memories
 candidates: 5 hot, 2 cold
 hot -> cold: 2 sampled, 0 over capacity, 0 evicted for restores
 cold -> hot: 1 queued, 0 restored, 0 deferred, 0 dropped
 restore queue 0 -> 0; hot 250/250
-plan: mem-0059 hot->cold sampled score=0.08159
-plan: mem-0061 hot->cold sampled score=0.311435
-plan: mem-0298 cold->hot queued score=0.381085
+plan: mem-0059 hot->cold sampled score=0.082
+plan: mem-0061 hot->cold sampled score=0.313
+plan: mem-0298 cold->hot queued score=0.383
 $ aether maintain mem --seed 1 --format json
-{"cold_candidates":2,"cold_rewritten":0,"deferred":0,"descended_capacity":0,"descended_sampled":2,"dropped":0,"dry_run":false,"evicted_for_restore":0,"garbage_dropped":0,"history_pruned":0,"hot":249,"hot_candidates":5,"hot_capacity":250,"hot_slots_cut":0,"hot_slots_moved":0,"importance_decayed":300,"moves":[{"from":"hot","id":"mem-0059","reason":"sampled","score":0.08159000000000001,"to":"cold"},{"from":"hot","id":"mem-0061","reason":"sampled","score":0.311435,"to":"cold"},{"from":"cold","id":"mem-0298","reason":"queued","score":0.381085,"to":"hot"},{"from":"cold","id":"mem-0298","reason":"restore","score":0.0,"to":"hot"}],"pressure":false,"queue_depth_after":0,"queue_depth_before":0,"queued":1,"restored":1,"seed":1,"shards_emptied":0,"temperature_after":0.98,"temperature_before":1.0}
+{"cold_candidates":2,"cold_rewritten":0,"deferred":0,"descended_capacity":0,"descended_sampled":2,"dropped":0,"dry_run":false,"evicted_for_restore":0,"garbage_dropped":0,"history_pruned":0,"hot":249,"hot_candidates":5,"hot_capacity":250,"hot_slots_cut":0,"hot_slots_moved":0,"importance_decayed":0,"moves":[{"from":"hot","id":"mem-0059","reason":"sampled","score":0.082,"to":"cold"},{"from":"hot","id":"mem-0061","reason":"sampled","score":0.313,"to":"cold"},{"from":"cold","id":"mem-0298","reason":"queued","score":0.383,"to":"hot"},{"from":"cold","id":"mem-0298","reason":"restore","score":0.0,"to":"hot"}],"pressure":false,"queue_depth_after":0,"queue_depth_before":0,"queued":1,"restored":1,"seed":1,"shards_emptied":0,"temperature_after":1.0,"temperature_before":1.0,"ticks":0.0}
 $ aether history mem --format table
 seq  ts_ms          kind      id                   detail
 1    1700000000000  feedback  mem-0000             {"from":0.179,"reward":1,"to":0.3432}
@@ -63,7 +63,7 @@ seq  ts_ms          kind      id                   detail
 12   1700000000000  descend   mem-0059             {"from":"hot","to":"cold"}
 13   1700000000000  descend   mem-0061             {"from":"hot","to":"cold"}
 14   1700000000000  ascend    mem-0298             {"from":"cold","to":"hot"}
-15   1700000000000  maintain                       {"descended":2,"queued":1,"restored":1,"seed":1,"temperature":0.98}
+15   1700000000000  maintain                       {"descended":2,"queued":1,"restored":1,"seed":1,"temperature":1}
 $ aether history mem mem-0000
 {"detail":{"from":0.179,"reward":1,"to":0.3432},"id":"mem-0000","kind":"feedback","seq":1,"ts_ms":1700000000000}
 $ aether config mem get
@@ -94,3 +94,4 @@ restore_queue_max       10000
 restore_top_n           1
 sample_rate             0.02
 sigmoid_k               0.5
+tick_seconds            300

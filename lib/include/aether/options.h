@@ -284,6 +284,7 @@ struct MaintainOptions {
 
 struct MaintainReport {
   uint64_t seed = 0;
+  double ticks = 0;  // tick_seconds intervals since the last tick (1 for the first)
   double temperature_before = 0, temperature_after = 0;
   bool pressure = false;
   uint64_t importance_decayed = 0;
