@@ -58,22 +58,25 @@ Status StoreImpl::FoldAccessLog() {
 
 Result<const std::unordered_map<int64_t, StoreImpl::PendingAccess>*> StoreImpl::PendingAccesses() {
   const std::string path = Path(layout::kAccessLog);
-  AETHER_ASSIGN_OR_RETURN(int64_t stored, tables_->config.Integer("access_log_epoch", 0));
-  AETHER_ASSIGN_OR_RETURN(uint64_t epoch, AccessLog::Epoch(env_, path));
-  if (lock_->exclusive() || epoch == 0 || epoch != uint64_t(stored)) {
+  if (lock_->exclusive()) {  // a writer folded at open and applies its own accesses at once
     pending_.clear();
     pending_epoch_ = 0;
     return &pending_;
   }
-  if (epoch != pending_epoch_) {
+  // No fold can happen while this reader shares the store, so the epoch is
+  // read once; later calls only read what was appended since.
+  if (pending_epoch_ == 0) {
+    AETHER_ASSIGN_OR_RETURN(int64_t stored, tables_->config.Integer("access_log_epoch", 0));
+    AETHER_ASSIGN_OR_RETURN(uint64_t epoch, AccessLog::Epoch(env_, path));
+    if (epoch == 0 || epoch != uint64_t(stored)) return &pending_;  // nothing to apply
+    AETHER_ASSIGN_OR_RETURN(int64_t folded, tables_->config.Integer("access_log_folded", 0));
     pending_.clear();
     pending_epoch_ = epoch;
-    AETHER_ASSIGN_OR_RETURN(int64_t folded, tables_->config.Integer("access_log_folded", 0));
     pending_end_ = uint64_t(folded);
   }
-  AETHER_ASSIGN_OR_RETURN(auto lock, env_->Lock(path, LockMode::kShared, lock_->wait_seconds()));
   AETHER_ASSIGN_OR_RETURN(uint64_t size, env_->FileSize(path));
   if (size <= pending_end_) return &pending_;
+  AETHER_ASSIGN_OR_RETURN(auto lock, env_->Lock(path, LockMode::kShared, lock_->wait_seconds()));
   std::vector<AccessRecord> records;
   uint64_t skipped = 0;
   AETHER_ASSIGN_OR_RETURN(pending_end_, AccessLog::Read(env_, path, pending_end_, &records, &skipped));

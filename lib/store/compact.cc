@@ -62,11 +62,7 @@ Status StoreImpl::CompactHot(const PolicyParams& p, bool dry_run, MaintainReport
       it.src = m.place;
       it.dst = Place::Hot(holes[begin + i]);
       float* v = data.data() + i * config_.dim;
-      int64_t row_id = 0;
-      AETHER_RETURN_IF_ERROR(hot->ReadSlot(uint64_t(m.place.slot), &row_id, v));
-      if (row_id != m.row_id)
-        return Status::Corruption(fmt::format("{}: slot {} holds row {}, the metadata says '{}' (row {})", hot->path(),
-                                              m.place.slot, row_id, m.id, m.row_id));
+      AETHER_RETURN_IF_ERROR(ReadHotVector(hot.get(), m, v));
       w.slots.push_back({uint64_t(it.dst.slot), it.row_id, v});
     }
     Migration m;

@@ -15,7 +15,6 @@
 #include "store/store_impl.h"
 
 namespace aether {
-namespace {}  // namespace
 
 Result<bool> StoreImpl::Contains(const std::string& id) {
   AETHER_ASSIGN_OR_RETURN(auto loc, tables_->memories.Find(id));
@@ -154,11 +153,7 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
     it.id = victims[v].id;
     it.src = victims[v].place;
     float* data = victim_data.data() + v * config_.dim;
-    int64_t row_id = 0;
-    AETHER_RETURN_IF_ERROR(hot->ReadSlot(uint64_t(it.src->slot), &row_id, data));
-    if (row_id != it.row_id)
-      return Status::Corruption(fmt::format("{}: slot {} holds row {}, the metadata says '{}' (row {})", hot->path(),
-                                            it.src->slot, row_id, it.id, it.row_id));
+    AETHER_RETURN_IF_ERROR(ReadHotVector(hot.get(), victims[v], data));
     items.push_back(std::move(it));
     vectors.push_back(data);
   }

@@ -42,11 +42,7 @@ Status StoreImpl::DescendRows(const std::vector<MemoryRef>& rows, const MoveOpti
       it.id = rows[i].id;
       it.src = rows[i].place;
       float* v = data.data() + (i - begin) * config_.dim;
-      int64_t row_id = 0;
-      AETHER_RETURN_IF_ERROR(hot->ReadSlot(static_cast<uint64_t>(rows[i].place.slot), &row_id, v));
-      if (row_id != rows[i].row_id)
-        return Status::Corruption(fmt::format("{}: slot {} holds row {}, the metadata says '{}' (row {})", hot->path(),
-                                              rows[i].place.slot, row_id, rows[i].id, rows[i].row_id));
+      AETHER_RETURN_IF_ERROR(ReadHotVector(hot.get(), rows[i], v));
       vectors[i - begin] = v;
     }
     Migration m;

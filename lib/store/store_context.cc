@@ -35,17 +35,21 @@ Result<std::unique_ptr<ShardFile>> StoreContext::OpenShard(const ShardInfo& info
   return ShardFile::Open(env_, Path(info.path), config_.dim, writable);
 }
 
+Status StoreContext::ReadHotVector(SlotFile* hot, const MemoryRef& m, float* out) {
+  int64_t row_id = 0;
+  AETHER_RETURN_IF_ERROR(hot->ReadSlot(static_cast<uint64_t>(m.place.slot), &row_id, out));
+  if (row_id != m.row_id)
+    return Status::Corruption(fmt::format("{}: slot {} holds row {}, the metadata says '{}' (row {})", hot->path(),
+                                          m.place.slot, row_id, m.id, m.row_id));
+  return Status::Ok();
+}
+
 Status StoreContext::ReadVector(const MemoryRef& m, std::vector<float>* out) {
   out->resize(config_.dim);
   const Place& p = m.place;
   if (p.hot()) {
     AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(false));
-    int64_t row_id = 0;
-    AETHER_RETURN_IF_ERROR(hot->ReadSlot(static_cast<uint64_t>(p.slot), &row_id, out->data()));
-    if (row_id != m.row_id)
-      return Status::Corruption(fmt::format("{}: slot {} holds row {}, the metadata says row {} ('{}')", hot->path(),
-                                            p.slot, row_id, m.row_id, m.id));
-    return Status::Ok();
+    return ReadHotVector(hot.get(), m, out->data());
   }
   AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(p.shard_id));
   AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, false));

@@ -56,6 +56,9 @@ class StoreContext {
   Result<std::unique_ptr<ShardFile>> OpenShard(const ShardInfo& info, bool writable);
   // A memory's vector, checked against its row id (kCorruption otherwise).
   Status ReadVector(const MemoryRef& loc, std::vector<float>* out);
+  // The vector of hot memory m from its slot (dim floats into out):
+  // Corruption when the slot's checksum or row id disagrees.
+  static Status ReadHotVector(SlotFile* hot, const MemoryRef& m, float* out);
 
   // Slots of hot.slots that committed metadata uses: one past the highest
   // live or free slot (0 when none).
