@@ -253,7 +253,8 @@ Status StoreImpl::RecordAccess(const RankedHits& results) {
   else if (!*appended)
     Notice(std::string(layout::kAccessLog) +
 
-           " waits for a writer to reset it (missing, or a fold was cut short): accesses not recorded");
+           " waits for a writer to reset it (missing, not a regular file, or a fold was cut short): accesses not "
+           "recorded");
   return Status::Ok();
 }
 
