@@ -58,6 +58,7 @@ using RankedHits = std::vector<std::vector<RankedHit>>;
 
 class StoreImpl : public StoreContext {
  public:
+  ~StoreImpl();
   static Status Create(const std::string& path, const StoreConfig& config, Env* env);
   static Result<std::unique_ptr<StoreImpl>> Open(const std::string& path, const OpenOptions& opt);
 

@@ -86,6 +86,14 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
   return impl;
 }
 
+// meta.db closes before the locks go (members die before the base's): a
+// writer's connection checkpoints the WAL when it closes, and a checkpoint
+// racing the next writer is SQLite 3.40's WAL-reset bug.
+StoreImpl::~StoreImpl() {
+  tables_.reset();
+  db_.reset();
+}
+
 Status StoreImpl::YieldToReaders() {
   if (!lock_->writer()) return Status::Internal("YieldToReaders on a store opened read-only");
   return lock_->SetMode(LockMode::kShared);
