@@ -158,7 +158,11 @@ Status Migrator::Run(Migration* m, const std::vector<MigrationItem>& items, cons
 Status Migrator::DropFreeTail(uint64_t written_end) {
   AETHER_ASSIGN_OR_RETURN(uint64_t hot_slots, s_->HotSlotsInUse());
   AETHER_ASSIGN_OR_RETURN(uint64_t end, s_->tables_->hot_free.DropTail(std::max(hot_slots, written_end)));
-  if (end == hot_slots) return Status::Ok();
+  // Compared with the recorded value, not HotSlotsInUse: the slots this
+  // commit filled are in the metadata already, and a stale record would
+  // cost every later writer a repair at open (RecordHotSlots).
+  AETHER_ASSIGN_OR_RETURN(int64_t recorded, s_->tables_->config.Integer("hot_slots", -1));
+  if (recorded >= 0 && uint64_t(recorded) == end) return Status::Ok();
   return s_->tables_->config.Set("hot_slots", std::to_string(end));
 }
 
