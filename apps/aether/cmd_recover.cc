@@ -1,5 +1,6 @@
 // aether recover STORE: takes the exclusive lock, which replays every
-// migration a dead process left dangling, and reports what was done.
+// migration a dead process left dangling, checkpoints meta.db's WAL into
+// meta.db, and reports what was done.
 #include <fmt/format.h>
 
 #include "aether/store.h"
@@ -23,6 +24,7 @@ Runner SetupRecover(CLI::App* app) {
   return [a](const StoreOpener& opener) -> int {
     auto store = opener.Open(a->store, a->discard_damaged);
     if (!store.ok()) return Fail(store.status());
+    if (Status s = (*store)->Checkpoint(); !s.ok()) return Fail(s);
     const auto& actions = (*store)->replayed();
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& r : actions)

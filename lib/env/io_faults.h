@@ -2,7 +2,7 @@
 // call of <op> fail with EIO; with "+", that call and every later one fail
 // (a disk that stays broken). Ops: write, sync, rename (aether's own data
 // files and directories, through the Env) and dbwrite, dbsync (SQLite's
-// writes and syncs of meta.db and its WAL, through the aether-trace VFS,
+// writes and syncs of meta.db and its WAL, through the aether VFS,
 // lib/meta/trace_vfs.h). Unset: one branch per call.
 #pragma once
 

@@ -161,11 +161,12 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool 
     return s;
   }
   std::unique_ptr<Db> db(new Db(raw, path));
-  if (reader) {
-    // Only the holder of the exclusive store lock may checkpoint: SQLite
-    // 3.40's WAL-reset bug needs a checkpoint racing a writer.
-    sqlite3_db_config(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
-  }
+  // No connection checkpoints when it closes: a reader must not (SQLite
+  // 3.40's WAL-reset bug needs a checkpoint racing a writer), and a writer
+  // leaves the WAL for the next one unless it has grown
+  // (CheckpointOnClose): a checkpoint costs two syncs, which a one-memory
+  // write would otherwise pay every time.
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   sqlite3_busy_timeout(raw, 10000);
   sqlite3_extended_result_codes(raw, 1);
   AETHER_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
@@ -173,6 +174,16 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool 
   AETHER_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL"));
   return db;
 }
+
+Status Db::SyncNewWal() {
+  sqlite3_file* wal = nullptr;
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK) return Status::Ok();
+  int rc = SyncIfEntryPending(wal);
+  if (rc != SQLITE_OK) return SqliteStatus(db_, rc, path_ + "-wal: sync");
+  return Status::Ok();
+}
+
+void Db::CheckpointOnClose() { sqlite3_db_config(db_, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr); }
 
 Status Db::Exec(const std::string& sql) {
   char* err = nullptr;

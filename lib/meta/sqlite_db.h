@@ -75,8 +75,16 @@ class Db {
   ~Db();
   // Opens (or with create, creates) the database file and applies aether's
   // connection settings: WAL, synchronous=FULL, foreign keys, busy timeout.
-  // A reader connection never checkpoints on close (format-spec/README.md).
+  // No connection checkpoints on close unless told to (format-spec/README.md).
   static Result<std::unique_ptr<Db>> Open(const std::string& path, bool create, bool reader);
+  // Closing this connection checkpoints the WAL into the DB and removes it
+  // (SQLite's default; only for the holder of the exclusive store lock).
+  void CheckpointOnClose();
+  // Syncs the WAL (and its directory) if this connection created it, put
+  // frames in it and never synced it (only unsynced commits): the next
+  // writer opens a WAL with frames without SQLITE_OPEN_CREATE, trusting its
+  // entry to be durable (meta/trace_vfs.h). For a writer about to close.
+  Status SyncNewWal();
 
   Status Exec(const std::string& sql);
   Result<Stmt> Prepare(const std::string& sql);
@@ -122,6 +130,20 @@ Status RunBetween(Db* db, const char* begin, Fn&& fn) {
 template <typename Fn>
 Status InTransaction(Db* db, Fn&& fn) {
   return RunBetween(db, "BEGIN IMMEDIATE", std::forward<Fn>(fn));
+}
+
+// Like InTransaction, but its commit does not sync the WAL
+// (synchronous=NORMAL for this one transaction): the change is durable
+// with the next synced commit or checkpoint, and a power loss before then
+// undoes it (never a later synced change without it: WAL frames are
+// chained by checksum). Only for changes whose loss the store repairs or
+// may lose (format-spec/README.md, "SQLite").
+template <typename Fn>
+Status InUnsyncedTransaction(Db* db, Fn&& fn) {
+  AETHER_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=NORMAL"));
+  Status s = InTransaction(db, std::forward<Fn>(fn));
+  Status full = db->Exec("PRAGMA synchronous=FULL");  // every later commit syncs again
+  return s.ok() ? full : s;
 }
 
 // Runs fn inside BEGIN (deferred) ... COMMIT: one snapshot and one shared

@@ -1,6 +1,7 @@
 #include "trace_vfs.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -19,8 +20,7 @@ sqlite3_vfs* g_real = nullptr;
 struct TraceFile {
   sqlite3_file base;
   std::string* path;
-  bool created;     // this open created the file
-  bool dir_synced;  // its directory entry has been synced since
+  bool dir_sync;  // the unix VFS syncs its directory on its first sync
   sqlite3_file* real() { return reinterpret_cast<sqlite3_file*>(this + 1); }
 };
 
@@ -53,11 +53,12 @@ int Sync(sqlite3_file* f, int flags) {
   int rc = T(f)->real()->pMethods->xSync(T(f)->real(), flags);
   if (rc == SQLITE_OK) {
     io_trace::Sync(*T(f)->path);
-    // The unix VFS syncs the directory of a journal or WAL it created on
-    // that file's first sync (UNIXFILE_DIRSYNC).
-    if (T(f)->created && !T(f)->dir_synced) {
+    // The unix VFS syncs the directory of a journal or WAL opened with
+    // SQLITE_OPEN_CREATE (whether or not it existed) on that handle's first
+    // sync (UNIXFILE_DIRSYNC).
+    if (T(f)->dir_sync) {
       io_trace::SyncDir(Dir(*T(f)->path));
-      T(f)->dir_synced = true;
+      T(f)->dir_sync = false;
     }
   }
   return rc;
@@ -111,13 +112,26 @@ const sqlite3_io_methods kMethods = {3,
 int Open(sqlite3_vfs*, const char* name, sqlite3_file* f, int flags, int* out_flags) {
   TraceFile* t = T(f);
   t->base.pMethods = nullptr;
-  bool existed = name != nullptr && access(name, F_OK) == 0;
-  int rc = g_real->xOpen(g_real, name, t->real(), flags, out_flags);
+  struct stat st;
+  const bool existed = name != nullptr && stat(name, &st) == 0;
+  // A WAL with frames in it is opened without SQLITE_OPEN_CREATE, so the
+  // unix VFS does not fsync the directory again on this handle's first sync
+  // (one sync per writing process). Its entry is durable: the writer that
+  // first put frames in it opened it with CREATE and synced it, or
+  // checkpointed it at close (StoreImpl::~StoreImpl). Should it vanish
+  // meanwhile (a writer's close removes a checkpointed WAL), the open is
+  // retried as SQLite asked.
+  int rc = SQLITE_CANTOPEN;
+  if ((flags & SQLITE_OPEN_WAL) && (flags & SQLITE_OPEN_CREATE) && existed && st.st_size > 0) {
+    rc = g_real->xOpen(g_real, name, t->real(), flags & ~SQLITE_OPEN_CREATE, out_flags);
+    if (rc == SQLITE_OK) flags &= ~SQLITE_OPEN_CREATE;
+  }
+  if (rc != SQLITE_OK) rc = g_real->xOpen(g_real, name, t->real(), flags, out_flags);
   if (rc != SQLITE_OK) return rc;
   t->path = new std::string(name ? name : "");
-  t->created = name != nullptr && !existed && (flags & SQLITE_OPEN_CREATE);
-  t->dir_synced = false;
-  if (t->created) io_trace::Create(*t->path);
+  const bool create = name != nullptr && (flags & SQLITE_OPEN_CREATE);
+  t->dir_sync = create && (flags & (SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_JOURNAL | SQLITE_OPEN_SUPER_JOURNAL));
+  if (create && !existed) io_trace::Create(*t->path);
   t->base.pMethods = &kMethods;
   return SQLITE_OK;
 }
@@ -146,8 +160,14 @@ sqlite3_vfs g_vfs;
 
 }  // namespace
 
+int SyncIfEntryPending(sqlite3_file* f) {
+  if (f == nullptr || f->pMethods != &kMethods || !T(f)->dir_sync) return SQLITE_OK;
+  sqlite3_int64 size = 0;
+  if (int rc = FileSize(f, &size); rc != SQLITE_OK || size == 0) return rc;
+  return Sync(f, SQLITE_SYNC_NORMAL);
+}
+
 const char* TraceVfsName() {
-  if (!io_trace::Enabled() && !io_faults::Enabled()) return nullptr;
   static std::once_flag once;
   std::call_once(once, [] {
     g_real = sqlite3_vfs_find(nullptr);
@@ -155,7 +175,7 @@ const char* TraceVfsName() {
     g_vfs.iVersion = 2;
     g_vfs.szOsFile = int(sizeof(TraceFile)) + g_real->szOsFile;
     g_vfs.mxPathname = g_real->mxPathname;
-    g_vfs.zName = "aether-trace";
+    g_vfs.zName = "aether";
     g_vfs.xOpen = Open;
     g_vfs.xDelete = Delete;
     g_vfs.xAccess = Access;
@@ -171,7 +191,7 @@ const char* TraceVfsName() {
     g_vfs.xCurrentTimeInt64 = CurrentTimeInt64;
     sqlite3_vfs_register(&g_vfs, 0);
   });
-  return "aether-trace";
+  return "aether";
 }
 
 }  // namespace aether

@@ -10,6 +10,9 @@ constexpr const char* kLockFile = "LOCK";          // readers shared, data write
 constexpr const char* kWriterLockFile = "WRITER";  // held exclusively by every writer, whole run
 constexpr const char* kGateLockFile = "GATE";      // turnstile in front of LOCK (fairness)
 constexpr const char* kDbFile = "meta.db";
+// A writer leaves meta.db's WAL in place when it closes, unless it has
+// grown past this; then closing checkpoints it into meta.db and removes it.
+constexpr uint64_t kWalCheckpointBytes = 1 << 20;
 // Zeros kept in reserve: deleted to free room for a roll back when the disk
 // is full, re-created by the next writer that finds room.
 constexpr const char* kReserveFile = "RESERVE";

@@ -94,6 +94,7 @@ class Migrator {
   Status CommitNew(const Migration& m, const MigrationItem& it);
   Status VerifyWritten(const Migration& m, const std::vector<MigrationItem>& items);
   Status DropFreeTail(uint64_t written_end);
+  Status RemoveCommitted(const Migration& m);
   // replay.cc
   Status ReplayOne(Migration* m);
   Status ReplayAll();

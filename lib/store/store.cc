@@ -47,7 +47,8 @@ Status BuildStore(Env* env, const std::string& tmp, const StoreConfig& config) {
     AETHER_RETURN_IF_ERROR(
         ShardsTable(db.get()).InsertStaging(layout::kStagingShardId, layout::kStagingShard, ShardFile::kHeaderSize));
     AETHER_RETURN_IF_ERROR(db->Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
-  }  // closing the only connection checkpoints the WAL into meta.db
+    db->CheckpointOnClose();
+  }  // closing the only connection checkpoints the WAL into meta.db and removes it
   AETHER_RETURN_IF_ERROR(env->SyncDir(tmp + "/" + layout::kColdDir));
   AETHER_RETURN_IF_ERROR(env->SyncDir(tmp + "/" + layout::kIndexDir));
   return env->SyncDir(tmp);
@@ -194,6 +195,7 @@ Result<std::vector<std::string>> Store::Delete(const std::vector<std::string>& i
   return missing;
 }
 Result<ScrubReport> Store::Scrub() { return impl_->Scrub(); }
+Status Store::Checkpoint() { return impl_->Checkpoint(); }
 Result<StoreStats> Store::Stats() { return impl_->Stats(); }
 Result<MoveReport> Store::Descend(const MoveOptions& o) { return impl_->Descend(o); }
 Result<MoveReport> Store::Ascend(const MoveOptions& o) { return impl_->Ascend(o); }

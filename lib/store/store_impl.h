@@ -72,6 +72,7 @@ class StoreImpl : public StoreContext {
   Status BackToReader(double wait = -1);
   Status YieldToReaders();  // LOCK shared, WRITER kept (Store::YieldToReaders)
   Status RecordHotSlots();
+  Status Checkpoint();  // Store::Checkpoint
 
   // ingest.cc
   Result<IngestBatchResult> IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy);

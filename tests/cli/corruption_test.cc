@@ -188,10 +188,11 @@ TEST_CASE("payload-byte sweep: every byte of a stored payload damaged; invalid J
              (m.id == "m7" ? ",\"payload\":{\"mark\":\"PAYLOAD-7\",\"n\":[1,2.5,{\"k\":null}],\"t\":true}}\n"
                            : ",\"payload\":{\"other\":1}}\n");
   REQUIRE(Aether({"ingest", pristine, "--hot-capacity", "20"}, jsonl).exit_code == 0);
+  REQUIRE(Aether({"recover", pristine}).exit_code == 0);  // checkpoints the WAL into meta.db
   const std::string text = "{\"mark\":\"PAYLOAD-7\",\"n\":[1,2.5,{\"k\":null}],\"t\":true}";
   const std::string db = ReadFile(pristine + "/meta.db");
   const size_t at = db.find(text);
-  REQUIRE(at != std::string::npos);  // checkpointed into meta.db by the writer's close
+  REQUIRE(at != std::string::npos);
   int trials = 0, invalid = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     for (unsigned char with : {0x01, int('{'), int('"'), 0x80}) {

@@ -1,6 +1,6 @@
 // A fault-injecting Env (AETHER_FAIL_IO=op:n[+]) fails the n-th data-file
 // write, fsync or rename, or SQLite's n-th write or sync of meta.db and its
-// WAL (dbwrite, dbsync, through the aether-trace VFS), once or for good. After each: the command fails
+// WAL (dbwrite, dbsync, through the aether VFS), once or for good. After each: the command fails
 // cleanly (I/O error exit code, never a false success), verify passes, the
 // store holds the state before or after whole batches, and the same command
 // succeeds once the disk is healthy again.

@@ -23,8 +23,7 @@ struct Syncs {
 };
 
 // Runs aether with the trace on and counts its S and D records.
-Syncs Traced(const TempDir& dir, const std::vector<std::string>& args, const std::string& in = "",
-             int want_exit = 0) {
+Syncs Traced(const TempDir& dir, const std::vector<std::string>& args, const std::string& in = "", int want_exit = 0) {
   const std::string trace = dir / "trace";
   std::remove(trace.c_str());
   auto r = Aether(args, in, {"AETHER_TRACE_IO=" + trace});

@@ -128,6 +128,12 @@ class Store {
   // secure_delete, WAL truncated). Requires kWrite.
   Result<ScrubReport> Scrub();
 
+  // Moves every commit in meta.db's WAL into meta.db itself and empties
+  // the WAL (a writer leaves a WAL under 1 MiB for the next one rather than
+  // pay two syncs per command; a real maintain tick and `recover` call
+  // this). Requires kWrite.
+  Status Checkpoint();
+
   // Counts from the metadata, sizes from the files' lengths (no data file
   // is read). Reads only.
   Result<StoreStats> Stats();
