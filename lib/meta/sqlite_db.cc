@@ -175,11 +175,9 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool 
   return db;
 }
 
-Status Db::SyncNewWal() {
-  sqlite3_file* wal = nullptr;
-  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK) return Status::Ok();
-  int rc = SyncIfEntryPending(wal);
-  if (rc != SQLITE_OK) return SqliteStatus(db_, rc, path_ + "-wal: sync");
+Status Db::SetFullSync(bool full) {
+  AETHER_RETURN_IF_ERROR(Exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+  full_sync_ = full;
   return Status::Ok();
 }
 

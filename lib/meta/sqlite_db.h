@@ -80,11 +80,10 @@ class Db {
   // Closing this connection checkpoints the WAL into the DB and removes it
   // (SQLite's default; only for the holder of the exclusive store lock).
   void CheckpointOnClose();
-  // Syncs the WAL (and its directory) if this connection created it, put
-  // frames in it and never synced it (only unsynced commits): the next
-  // writer opens a WAL with frames without SQLITE_OPEN_CREATE, trusting its
-  // entry to be durable (meta/trace_vfs.h). For a writer about to close.
-  Status SyncNewWal();
+  // synchronous=FULL (every commit syncs the WAL) or NORMAL (no sync at
+  // commit); InTransaction makes sure of FULL (InUnsyncedTransaction).
+  Status SetFullSync(bool full);
+  bool full_sync() const { return full_sync_; }
 
   Status Exec(const std::string& sql);
   Result<Stmt> Prepare(const std::string& sql);
@@ -106,6 +105,7 @@ class Db {
   Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   sqlite3* db_;
   std::string path_;
+  bool full_sync_ = true;
   std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;  // finalized before the close
 };
 
@@ -126,9 +126,12 @@ Status RunBetween(Db* db, const char* begin, Fn&& fn) {
   return s;
 }
 
-// Runs fn inside BEGIN IMMEDIATE ... COMMIT, rolling back if it fails.
+// Runs fn inside BEGIN IMMEDIATE ... COMMIT, rolling back if it fails. The
+// commit syncs the WAL (synchronous=FULL, set again if an unsynced
+// transaction could not restore it).
 template <typename Fn>
 Status InTransaction(Db* db, Fn&& fn) {
+  if (!db->full_sync()) AETHER_RETURN_IF_ERROR(db->SetFullSync(true));
   return RunBetween(db, "BEGIN IMMEDIATE", std::forward<Fn>(fn));
 }
 
@@ -140,9 +143,11 @@ Status InTransaction(Db* db, Fn&& fn) {
 // may lose (format-spec/README.md, "SQLite").
 template <typename Fn>
 Status InUnsyncedTransaction(Db* db, Fn&& fn) {
-  AETHER_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=NORMAL"));
-  Status s = InTransaction(db, std::forward<Fn>(fn));
-  Status full = db->Exec("PRAGMA synchronous=FULL");  // every later commit syncs again
+  AETHER_RETURN_IF_ERROR(db->SetFullSync(false));
+  Status s = RunBetween(db, "BEGIN IMMEDIATE", std::forward<Fn>(fn));
+  // Every later commit syncs again; should this fail, the next
+  // InTransaction tries again before it begins, and fails if it cannot.
+  Status full = db->SetFullSync(true);
   return s.ok() ? full : s;
 }
 

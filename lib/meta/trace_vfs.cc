@@ -15,6 +15,7 @@ namespace aether {
 namespace {
 
 sqlite3_vfs* g_real = nullptr;
+constexpr off_t kWalHeaderBytes = 32;  // SQLite's WAL_HDRSIZE
 
 // Our file object; the real VFS's file object follows it in memory.
 struct TraceFile {
@@ -114,24 +115,30 @@ int Open(sqlite3_vfs*, const char* name, sqlite3_file* f, int flags, int* out_fl
   t->base.pMethods = nullptr;
   struct stat st;
   const bool existed = name != nullptr && stat(name, &st) == 0;
-  // A WAL with frames in it is opened without SQLITE_OPEN_CREATE, so the
-  // unix VFS does not fsync the directory again on this handle's first sync
-  // (one sync per writing process). Its entry is durable: the writer that
-  // first put frames in it opened it with CREATE and synced it, or
-  // checkpointed it at close (StoreImpl::~StoreImpl). Should it vanish
-  // meanwhile (a writer's close removes a checkpointed WAL), the open is
-  // retried as SQLite asked.
+  // A WAL with frames in it (longer than its 32-byte header) is opened
+  // without SQLITE_OPEN_CREATE, so the unix VFS does not fsync the
+  // directory again on this handle's first sync (one sync per writing
+  // process). Its entry is durable: SQLite syncs a WAL's header before it
+  // writes the first frame after it, and the first sync of a handle opened
+  // with CREATE also syncs the directory; a WAL of only a header (its sync
+  // failed, or the writer died first) is opened with CREATE again. Should
+  // the file vanish meanwhile (a writer's close removes a checkpointed WAL),
+  // the open is retried as SQLite asked.
   int rc = SQLITE_CANTOPEN;
-  if ((flags & SQLITE_OPEN_WAL) && (flags & SQLITE_OPEN_CREATE) && existed && st.st_size > 0) {
+  if ((flags & SQLITE_OPEN_WAL) && (flags & SQLITE_OPEN_CREATE) && existed && st.st_size > kWalHeaderBytes) {
     rc = g_real->xOpen(g_real, name, t->real(), flags & ~SQLITE_OPEN_CREATE, out_flags);
     if (rc == SQLITE_OK) flags &= ~SQLITE_OPEN_CREATE;
   }
-  if (rc != SQLITE_OK) rc = g_real->xOpen(g_real, name, t->real(), flags, out_flags);
+  bool made = false;
+  if (rc != SQLITE_OK) {
+    made = name != nullptr && access(name, F_OK) != 0;
+    rc = g_real->xOpen(g_real, name, t->real(), flags, out_flags);
+  }
   if (rc != SQLITE_OK) return rc;
   t->path = new std::string(name ? name : "");
   const bool create = name != nullptr && (flags & SQLITE_OPEN_CREATE);
   t->dir_sync = create && (flags & (SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_JOURNAL | SQLITE_OPEN_SUPER_JOURNAL));
-  if (create && !existed) io_trace::Create(*t->path);
+  if (create && made) io_trace::Create(*t->path);
   t->base.pMethods = &kMethods;
   return SQLITE_OK;
 }
@@ -159,13 +166,6 @@ int CurrentTimeInt64(sqlite3_vfs*, sqlite3_int64* t) { return g_real->xCurrentTi
 sqlite3_vfs g_vfs;
 
 }  // namespace
-
-int SyncIfEntryPending(sqlite3_file* f) {
-  if (f == nullptr || f->pMethods != &kMethods || !T(f)->dir_sync) return SQLITE_OK;
-  sqlite3_int64 size = 0;
-  if (int rc = FileSize(f, &size); rc != SQLITE_OK || size == 0) return rc;
-  return Sync(f, SQLITE_SYNC_NORMAL);
-}
 
 const char* TraceVfsName() {
   static std::once_flag once;

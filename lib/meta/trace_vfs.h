@@ -7,15 +7,7 @@
 // (AETHER_FAIL_IO=dbwrite|dbsync:N, env/io_faults.h).
 #pragma once
 
-struct sqlite3_file;
-
 namespace aether {
-
-// Syncs `f` (a WAL this VFS opened with SQLITE_OPEN_CREATE, so the unix VFS
-// syncs its directory too) when it holds frames and has not been synced
-// yet: a WAL left with frames must have a durable entry, since the next
-// writer opens it without CREATE. Any other file: nothing. A SQLite code.
-int SyncIfEntryPending(sqlite3_file* f);
 
 // The VFS name to open databases with ("aether", registered on first use).
 const char* TraceVfsName();

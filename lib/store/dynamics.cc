@@ -101,7 +101,7 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   }));
   // The tick leaves every commit in meta.db itself: what a damaged WAL
   // could take is never more than one tick interval's writes.
-  AETHER_RETURN_IF_ERROR(Checkpoint());
+  if (Status s = Checkpoint(); !s.ok()) return s.WithContext("the tick was applied; checkpointing meta.db's WAL");
   return rep;
 }
 

@@ -96,9 +96,6 @@ StoreImpl::~StoreImpl() {
   if (db_ && lock_ && lock_->writer()) {
     auto wal = env_->FileSize(Path(layout::kDbFile) + "-wal");
     if (wal.ok() && *wal > layout::kWalCheckpointBytes) db_->CheckpointOnClose();
-    // A WAL this process made and only wrote unsynced commits to (a fold
-    // and nothing after it) gets its entry synced.
-    if (Status s = db_->SyncNewWal(); !s.ok()) Notice(s.message());
   }
   tables_.reset();
   db_.reset();
@@ -108,7 +105,12 @@ Status StoreImpl::Checkpoint() {
   // Only the writer checkpoints (WRITER keeps every other writer out).
   if (!lock_->writer()) return Status::Internal("checkpoint on a store opened read-only");
   // With readers in (LOCK shared), a passive one: it never waits for them.
-  return db_->Exec(lock_->exclusive() ? "PRAGMA wal_checkpoint(TRUNCATE)" : "PRAGMA wal_checkpoint(PASSIVE)");
+  if (!lock_->exclusive()) return db_->Exec("PRAGMA wal_checkpoint(PASSIVE)");
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("PRAGMA wal_checkpoint(TRUNCATE)"));
+  AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (row && st.Int(0) != 0)  // busy: something held the WAL (nothing of ours can)
+    return Status::Busy(db_->path() + ": the WAL could not be checkpointed (another connection is using it)");
+  return Status::Ok();
 }
 
 Status StoreImpl::YieldToReaders() {

@@ -7,6 +7,7 @@
 // subject; this one holds the count.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -92,21 +93,35 @@ TEST_CASE("single writes: a one-memory ingest syncs 3 times, feedback and delete
   CHECK(Aether({"verify", store}).exit_code == 0);
 }
 
-TEST_CASE("a writer that only folds into a WAL it started leaves that WAL synced, directory entry included") {
-  // Writers open a WAL that has frames without SQLITE_OPEN_CREATE, so they
-  // do not sync its directory: whoever put the first frames in must have.
+TEST_CASE("a WAL's directory entry is synced by the first writer into it, and again after one that failed first") {
+  // Writers open a WAL longer than its header without SQLITE_OPEN_CREATE,
+  // so they do not sync its directory: the writer that started it must
+  // have (SQLite syncs the header before the first frame; with CREATE that
+  // first sync syncs the directory too).
   TempDir dir;
   const std::string store = dir / "s";
+  const std::string wal = store + "/meta.db-wal";
   REQUIRE(Aether({"ingest", store, "--dim", "4"}, One("a", 1) + One("b", 2)).exit_code == 0);
   REQUIRE(Aether({"recover", store}).exit_code == 0);  // the WAL is empty now
   REQUIRE(Aether({"search", store, "--vector", "[1,1,2,3]", "-k", "2"}).exit_code == 0);
-  // delete of an unknown id: the fold is its only (unsynced) commit.
-  Syncs s = Traced(dir, {"delete", store, "ghost"}, "", 1);
-  const std::vector<std::string> want = {"S " + store + "/meta.db-wal", "D " + store};
-  CHECK(s.order == want);
-  // And a writer that finds the WAL with frames adds no directory sync.
-  CHECK(Traced(dir, {"feedback", store, "a", "1"}).order == std::vector<std::string>{"S " + store + "/meta.db-wal"});
-  auto g = Aether({"get", store, "a", "--format", "json"});
+  // delete of an unknown id: the fold is its only (unsynced) commit; the
+  // header's sync comes first, with the directory's.
+  Syncs fold = Traced(dir, {"delete", store, "ghost"}, "", 1);
+  CHECK(fold.order == std::vector<std::string>{"S " + wal, "D " + store});
+  // A writer that finds frames in the WAL adds no directory sync.
+  CHECK(Traced(dir, {"feedback", store, "a", "1"}).order == std::vector<std::string>{"S " + wal});
+
+  // A writer whose first sync fails leaves a WAL of only a header, whose
+  // entry was never synced: the next writer opens it with CREATE and syncs
+  // the directory.
+  REQUIRE(Aether({"recover", store}).exit_code == 0);
+  auto failed = Aether({"feedback", store, "b", "1"}, "", {"AETHER_FAIL_IO=dbsync:1+"});
+  CHECK(failed.exit_code == 74);
+  CHECK(std::filesystem::file_size(wal) == 32);
+  Syncs next = Traced(dir, {"feedback", store, "b", "1"});
+  CHECK(next.order == std::vector<std::string>{"S " + wal, "D " + store, "S " + wal});
+  CHECK(Aether({"verify", store}).exit_code == 0);
+  auto g = Aether({"get", store, "a", "b", "--format", "json"});
   REQUIRE(g.exit_code == 0);
-  CHECK(g.out.find("\"access_count\":1") != std::string::npos);
+  CHECK(g.out.find("\"access_count\":1") != std::string::npos);  // the folded search hit
 }
