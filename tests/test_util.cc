@@ -335,4 +335,9 @@ std::string ToJsonlWithPayload(const std::vector<Mem>& mems) {
   return out;
 }
 
+int SweepSize(int full) {
+  const char* v = getenv("AETHER_TEST_SHORT");
+  return v && *v && std::string(v) != "0" ? std::max(1, (full + 2) / 3) : full;
+}
+
 }  // namespace aether::test

@@ -52,6 +52,11 @@ int SpawnAether(const std::vector<std::string>& args, const std::vector<std::str
 int WaitAether(int pid);
 
 std::string ReadFile(const std::string& path);
+
+// How many seeds (or sample points) a sweep that repeats one path runs: all
+// of them, or with AETHER_TEST_SHORT=1 (the sanitizer run in CI, after the
+// full sweep ran unsanitized) about a third, at least one.
+int SweepSize(int full);
 void WriteFile(const std::string& path, const std::string& data);
 void FlipByte(const std::string& path, uint64_t offset);
 void TruncateFile(const std::string& path, uint64_t size);

@@ -107,7 +107,8 @@ TEST_CASE("damage to any data file: verify names it, every reader exits 79 or an
     const uint64_t size = FileSize(f.pristine + "/" + name);
     std::vector<uint64_t> offsets;
     for (uint64_t o = 0; o < std::min<uint64_t>(size, 40); ++o) offsets.push_back(o);  // every header byte
-    for (int i = 1; i <= 16; ++i) offsets.push_back(size * uint64_t(i) / 17);
+    const int spread = SweepSize(16);
+    for (int i = 1; i <= spread; ++i) offsets.push_back(size * uint64_t(i) / uint64_t(spread + 1));
     // Each part of a slot: row id, checksum, vector; of live slots and a free one.
     if (name == "hot.slots")
       for (uint64_t slot : {uint64_t(0), uint64_t(3), uint64_t(5), uint64_t(99)})

@@ -159,14 +159,15 @@ TEST_CASE("crash matrix: every fault point x 5 seeds loses, duplicates and half-
   auto points = Lines(Aether({"fault-points"}).out);
   REQUIRE(points.size() >= 26);
   Outcome out;
+  const int seeds = SweepSize(5);
   for (const auto& point : points)
-    for (int seed = 0; seed < 5; ++seed) {
+    for (int seed = 0; seed < seeds; ++seed) {
       CAPTURE(point);
       CAPTURE(seed);
       RunTrial({point, seed}, &out);
     }
-  MESSAGE("crash matrix: " << out.trials << " trials (" << points.size() << " fault points x 5 seeds), " << out.crashed
-                           << " killed mid-operation, " << out.failures << " failures");
+  MESSAGE("crash matrix: " << out.trials << " trials (" << points.size() << " fault points x " << seeds << " seeds), "
+                           << out.crashed << " killed mid-operation, " << out.failures << " failures");
   CHECK(out.failures == 0);
   CHECK(out.crashed >= out.trials * 3 / 4);
 }
