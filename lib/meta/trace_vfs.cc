@@ -125,15 +125,15 @@ int Open(sqlite3_vfs*, const char* name, sqlite3_file* f, int flags, int* out_fl
   // the file vanish meanwhile (a writer's close removes a checkpointed WAL),
   // the open is retried as SQLite asked.
   int rc = SQLITE_CANTOPEN;
+  bool made = name != nullptr && !existed;  // what this open creates, if it creates
   if ((flags & SQLITE_OPEN_WAL) && (flags & SQLITE_OPEN_CREATE) && existed && st.st_size > kWalHeaderBytes) {
     rc = g_real->xOpen(g_real, name, t->real(), flags & ~SQLITE_OPEN_CREATE, out_flags);
-    if (rc == SQLITE_OK) flags &= ~SQLITE_OPEN_CREATE;
+    if (rc == SQLITE_OK)
+      flags &= ~SQLITE_OPEN_CREATE;
+    else
+      made = access(name, F_OK) != 0;  // it vanished since the stat
   }
-  bool made = false;
-  if (rc != SQLITE_OK) {
-    made = name != nullptr && access(name, F_OK) != 0;
-    rc = g_real->xOpen(g_real, name, t->real(), flags, out_flags);
-  }
+  if (rc != SQLITE_OK) rc = g_real->xOpen(g_real, name, t->real(), flags, out_flags);
   if (rc != SQLITE_OK) return rc;
   t->path = new std::string(name ? name : "");
   const bool create = name != nullptr && (flags & SQLITE_OPEN_CREATE);
