@@ -30,7 +30,7 @@ namespace {
 
 bool KnownKind(const std::string& kind) {
   return kind == "ingest" || kind == "descend" || kind == "ascend" || kind == "rebuild" || kind == "scrub" ||
-         kind == "compact";
+         kind == "compact" || kind == "rewrite";
 }
 
 bool KnownState(MigrationState s) {

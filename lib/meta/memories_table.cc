@@ -200,6 +200,25 @@ Status MemoriesTable::ForEachCold(const std::function<void(int64_t, const Place&
   }
 }
 
+Result<std::map<int64_t, std::vector<MemoryRef>>> MemoriesTable::ColdIn(const std::set<int64_t>& shards) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, id, shard_id, frame_offset, frame_index FROM memories "
+                                                "WHERE tier = ?"));
+  st.Bind(1, TierCode(Tier::kCold));
+  std::map<int64_t, std::vector<MemoryRef>> out;
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    if (!shards.count(st.Int(2))) continue;
+    out[st.Int(2)].push_back(MemoryRef{st.Int(0), st.Text(1), Place::Cold(st.Int(2), st.Int(3), st.Int(4))});
+  }
+  for (auto& [shard, refs] : out)
+    std::sort(refs.begin(), refs.end(), [](const MemoryRef& a, const MemoryRef& b) {
+      return std::make_pair(a.place.frame_offset, a.place.frame_index) <
+             std::make_pair(b.place.frame_offset, b.place.frame_index);
+    });
+  return out;
+}
+
 Result<std::vector<int64_t>> MemoriesTable::ColdRowIds() {
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id FROM memories WHERE tier = ? ORDER BY row_id"));
   st.Bind(1, TierCode(Tier::kCold));

@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,6 +67,9 @@ class MemoriesTable {
   Status ForEachHot(const std::function<void(const MemoryRef&, const MemoryStats&)>& fn);
   Status ForEachCold(const std::function<void(int64_t row_id, const Place&)>& fn);
   Result<std::vector<int64_t>> ColdRowIds();  // ascending
+  // The cold memories of each of `shards` (one pass over the cold tier),
+  // each shard's in file order.
+  Result<std::map<int64_t, std::vector<MemoryRef>>> ColdIn(const std::set<int64_t>& shards);
   // Every row, raw, in row id order, for the readers that judge the stored
   // values themselves (verify, the maintenance sample). Columns: row_id,
   // id, tier, slot, shard_id, frame_offset, frame_index, importance,

@@ -5,11 +5,13 @@
 namespace aether {
 namespace {
 
-constexpr const char* kColumns = "shard_id, path, generation, file_bytes, records, live, raw_bytes";
+constexpr const char* kColumns = "shard_id, path, generation, file_bytes, records, live, raw_bytes, partition";
 
 ShardInfo InfoAt(const Stmt& st) {
-  return ShardInfo{st.Int(0),           st.Text(1),          st.Int(2),          uint64_t(st.Int(3)),
-                   uint64_t(st.Int(4)), uint64_t(st.Int(5)), uint64_t(st.Int(6))};
+  ShardInfo info{st.Int(0),           st.Text(1),          st.Int(2),          uint64_t(st.Int(3)),
+                 uint64_t(st.Int(4)), uint64_t(st.Int(5)), uint64_t(st.Int(6))};
+  info.partition = st.IsNull(7) ? -1 : st.Int(7);
+  return info;
 }
 
 }  // namespace
@@ -67,6 +69,21 @@ Result<int64_t> ShardsTable::InsertPartition(const std::string& path, int64_t ge
   st->Bind(5, int64_t(records)).Bind(6, int64_t(records)).Bind(7, int64_t(raw_bytes));
   AETHER_RETURN_IF_ERROR(st->Run());
   return db_->LastInsertRowId();
+}
+
+Status ShardsTable::InsertRewritten(int64_t shard_id, const std::string& path, int64_t generation, uint32_t partition,
+                                    uint64_t header_bytes) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st,
+                          db_->Prepare("INSERT INTO shards(shard_id, path, generation, partition, "
+                                       "file_bytes, records, live, raw_bytes) VALUES(?, ?, ?, ?, ?, 0, 0, 0)"));
+  st.Bind(1, shard_id).Bind(2, path).Bind(3, generation).Bind(4, int64_t(partition)).Bind(5, int64_t(header_bytes));
+  return st.Run();
+}
+
+Status ShardsTable::Delete(int64_t shard_id) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("DELETE FROM shards WHERE shard_id = ?"));
+  st.Bind(1, shard_id);
+  return st.Run();
 }
 
 Result<bool> ShardsTable::Grow(int64_t shard_id, uint64_t len_before, uint64_t len_after, uint64_t n,

@@ -20,6 +20,7 @@ struct ShardInfo {
   uint64_t records = 0;
   uint64_t live = 0;
   uint64_t raw_bytes = 0;
+  int64_t partition = -1;  // -1 for staging
   // The staging shard: cold data no index covers yet (generation 0, shard id
   // kStagingShardId, the shard file's partition kStagingPartition).
   bool staging() const { return generation == 0; }
@@ -40,6 +41,11 @@ class ShardsTable {
   // A partition of a new generation; returns its shard id.
   Result<int64_t> InsertPartition(const std::string& path, int64_t generation, uint32_t partition, uint64_t bytes,
                                   uint64_t records, uint64_t raw_bytes);
+  // A rewritten partition's shard (maintain's cold compaction), empty: its
+  // rewrite's commit grows it.
+  Status InsertRewritten(int64_t shard_id, const std::string& path, int64_t generation, uint32_t partition,
+                         uint64_t header_bytes);
+  Status Delete(int64_t shard_id);
   // Grows a shard from exactly len_before to len_after by n records; false
   // when its committed length is not len_before.
   Result<bool> Grow(int64_t shard_id, uint64_t len_before, uint64_t len_after, uint64_t n, uint64_t raw_bytes);

@@ -42,7 +42,9 @@ Result<const IndexView*> ColdIndex::Current() {
     if (partition < 0 || uint64_t(partition) >= v.k)
       return Status::Corruption(
           fmt::format("{}: shard {} has partition {} outside 0..{}", DbPath(), shard_id, partition, v.k - 1));
-    v.shard_of_partition[size_t(partition)] = shard_id;
+    // Two shards of one partition: a rewrite committed, its cleanup not yet
+    // done; the new one (the higher id) holds the live records.
+    v.shard_of_partition[size_t(partition)] = std::max(v.shard_of_partition[size_t(partition)], shard_id);
   }
   for (uint32_t p = 0; p < v.k; ++p)
     if (v.shard_of_partition[p] == 0)

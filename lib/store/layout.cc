@@ -18,10 +18,21 @@ bool Digits(const std::string& s, size_t pos, size_t n) {
 
 std::string GenerationDir(int64_t g) { return fmt::format("{}/g{:06d}", kColdDir, g); }
 std::string PartitionPath(int64_t g, uint32_t p) { return fmt::format("{}/p{:06d}.shard", GenerationDir(g), p); }
+std::string RewrittenPartitionPath(int64_t g, uint32_t p, int64_t shard_id) {
+  return fmt::format("{}/p{:06d}.r{:06d}.shard", GenerationDir(g), p, shard_id);
+}
 std::string CentroidsName(int64_t g) { return fmt::format("g{:06d}.centroids", g); }
 
 bool IsPartitionFileName(const std::string& name) {
-  return name.size() == 13 && name[0] == 'p' && Digits(name, 1, 6) && name.compare(7, 6, ".shard") == 0;
+  return (name.size() == 13 && name[0] == 'p' && Digits(name, 1, 6) && name.compare(7, 6, ".shard") == 0) ||
+         IsRewrittenPartitionFileName(name);
+}
+
+bool IsRewrittenPartitionFileName(const std::string& name) {
+  if (name.size() < 13 + 2 + 6 || name.size() > 13 + 2 + 19) return false;
+  const size_t digits = name.size() - 13 - 2;
+  return name[0] == 'p' && Digits(name, 1, 6) && name.compare(7, 2, ".r") == 0 && Digits(name, 9, digits) &&
+         name.compare(name.size() - 6, 6, ".shard") == 0;
 }
 
 bool IsTempNameOf(const std::string& name, const std::string& base) {

@@ -28,10 +28,14 @@ constexpr int64_t kStagingShardId = 1;
 // Index generation g: centroids in index/, partitions in cold/gNNNNNN/.
 std::string GenerationDir(int64_t generation);              // "cold/g000001"
 std::string PartitionPath(int64_t generation, uint32_t p);  // "cold/g000001/p000007.shard"
-std::string CentroidsName(int64_t generation);              // "g000001.centroids" (in index/)
+// Partition p rewritten without its garbage (maintain's cold compaction) as
+// shard `shard_id`: "cold/g000001/p000007.r000042.shard".
+std::string RewrittenPartitionPath(int64_t generation, uint32_t p, int64_t shard_id);
+std::string CentroidsName(int64_t generation);  // "g000001.centroids" (in index/)
 
 // Name tests for the store's cleanup, which removes only names aether makes.
-bool IsPartitionFileName(const std::string& name);  // "pNNNNNN.shard"
+bool IsPartitionFileName(const std::string& name);           // "pNNNNNN.shard" or a rewritten one's
+bool IsRewrittenPartitionFileName(const std::string& name);  // "pNNNNNN.rSSSSSS.shard" (6 to 19 digits S)
 // "<base>.<16 hex digits>.tmp" (TempNameFor in env.h) or "<base>.tmp" (older aether).
 bool IsTempNameOf(const std::string& name, const std::string& base);
 // The generation of "gNNNNNN" (a directory in cold/) or of "gNNNNNN.centroids"

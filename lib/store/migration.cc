@@ -36,8 +36,11 @@ constexpr MigrationFaultPoints kAscendFaults{"ascend.after_intent", "ascend.mid_
                                              "ascend.after_sync",   "ascend.after_written", "ascend.after_commit"};
 constexpr MigrationFaultPoints kCompactFaults{"compact.after_intent", "compact.mid_write",     "compact.after_write",
                                               "compact.after_sync",   "compact.after_written", "compact.after_commit"};
+constexpr MigrationFaultPoints kRewriteFaults{"rewrite.after_intent", "rewrite.mid_write",     "rewrite.after_write",
+                                              "rewrite.after_sync",   "rewrite.after_written", "rewrite.after_commit"};
 const MigrationFaultPoints& FaultPointsOf(const std::string& kind) {
   if (kind == "descend") return kDescendFaults;
+  if (kind == "rewrite") return kRewriteFaults;
   if (kind == "ascend") return kAscendFaults;
   if (kind == "compact") return kCompactFaults;
   return kIngestFaults;
@@ -120,9 +123,20 @@ Status Migrator::Run(Migration* m, const std::vector<MigrationItem>& items, cons
     }
     AETHER_FAULT_POINT(fault.mid_write);
     std::vector<std::unique_ptr<ShardFile>> shards;
+    std::string created_in;  // a directory that gained a file
     for (const ShardTarget& t : m->targets) {
-      AETHER_ASSIGN_OR_RETURN(ShardInfo info, s_->tables_->shards.Get(t.shard_id));
-      AETHER_ASSIGN_OR_RETURN(auto shard, s_->OpenShard(info, /*writable=*/true));
+      std::unique_ptr<ShardFile> shard;
+      if (m->kind == "rewrite") {  // a new file no committed state names
+        AETHER_ASSIGN_OR_RETURN(RewriteTarget rt, RewriteTargetOf(*m, items));
+        const std::string path = s_->Path(rt.path);
+        AETHER_RETURN_IF_ERROR(
+            ShardFile::Create(s_->env_, path, s_->config_.dim, uint32_t(rt.generation), rt.partition, /*sync=*/false));
+        AETHER_ASSIGN_OR_RETURN(shard, ShardFile::Open(s_->env_, path, s_->config_.dim, /*writable=*/true));
+        created_in = layout::GenerationDir(rt.generation);
+      } else {
+        AETHER_ASSIGN_OR_RETURN(ShardInfo info, s_->tables_->shards.Get(t.shard_id));
+        AETHER_ASSIGN_OR_RETURN(shard, s_->OpenShard(info, /*writable=*/true));
+      }
       uint64_t at = t.len_before;
       for (const std::string& f : w.frames.at(t.shard_id)) {
         AETHER_RETURN_IF_ERROR(shard->WriteAt(at, f));
@@ -132,6 +146,7 @@ Status Migrator::Run(Migration* m, const std::vector<MigrationItem>& items, cons
     }
     AETHER_FAULT_POINT(fault.after_write);
     AETHER_RETURN_IF_ERROR(SyncAll(shards));
+    if (!created_in.empty()) AETHER_RETURN_IF_ERROR(s_->env_->SyncDir(s_->Path(created_in)));
     if (hot) AETHER_RETURN_IF_ERROR(hot->Sync());
     AETHER_FAULT_POINT(fault.after_sync);
     // Not synced: lost to a power cut, the row is an intent again and is
@@ -153,7 +168,45 @@ Status Migrator::Run(Migration* m, const std::vector<MigrationItem>& items, cons
   }
   AETHER_FAULT_POINT(fault.after_commit);
   AETHER_RETURN_IF_ERROR(CutHotFile());
+  if (m->kind == "rewrite") AETHER_RETURN_IF_ERROR(RetireRewritten(*m, items));
   return RemoveCommitted(*m);
+}
+
+Result<RewriteTarget> Migrator::RewriteTargetOf(const Migration& m, const std::vector<MigrationItem>& items) {
+  if (m.targets.size() != 1 || items.empty() || !items[0].src || !items[0].src->cold())
+    return Status::Corruption(Describe(m) + ": a rewrite moves records of one shard into one new shard");
+  RewriteTarget rt;
+  rt.shard_id = m.targets[0].shard_id;
+  rt.old_shard_id = items[0].src->shard_id;
+  auto from = [&](const ShardInfo& info, int64_t id) -> Result<RewriteTarget> {
+    if (info.generation <= 0 || info.partition < 0 || info.partition > int64_t(UINT32_MAX))
+      return Status::Corruption(
+          fmt::format("{}: shard {} ({}) is not an index partition", Describe(m), info.shard_id, info.path));
+    rt.generation = info.generation;
+    rt.partition = uint32_t(info.partition);
+    rt.path = layout::RewrittenPartitionPath(rt.generation, rt.partition, id);
+    return rt;
+  };
+  if (auto target = s_->tables_->shards.Get(rt.shard_id); target.ok()) return from(*target, rt.shard_id);
+  AETHER_ASSIGN_OR_RETURN(ShardInfo old, s_->tables_->shards.Get(rt.old_shard_id));
+  return from(old, rt.shard_id);
+}
+
+// After the commit every record of the old shard is garbage: its file goes,
+// then its row (a crash between them leaves the row of a missing file with
+// no live record, which no search opens; the replay finishes the job).
+Status Migrator::RetireRewritten(const Migration& m, const std::vector<MigrationItem>& items) {
+  if (items.empty() || !items[0].src) return Status::Corruption(Describe(m) + ": a rewrite without items");
+  const int64_t old_id = items[0].src->shard_id;
+  index_->Invalidate();  // the partition's shard changed
+  auto old = s_->tables_->shards.Get(old_id);
+  if (!old.ok()) return Status::Ok();  // retired already
+  if (old->live != 0)
+    return Status::Corruption(fmt::format("{}: shard {} still holds {} live records", Describe(m), old_id, old->live));
+  AETHER_RETURN_IF_ERROR(s_->RemoveOwnedFile(old->path));
+  AETHER_RETURN_IF_ERROR(s_->env_->SyncDir(s_->Path(layout::GenerationDir(old->generation))));
+  AETHER_FAULT_POINT("rewrite.mid_cleanup");
+  return InUnsyncedTransaction(s_->db_.get(), [&] { return s_->tables_->shards.Delete(old_id); });
 }
 
 // A committed migration's row goes once its cleanup is done, unsynced: a
@@ -225,7 +278,17 @@ Status Migrator::CommitNew(const Migration& m, const MigrationItem& it) {
 // memories get their new place and their source is released (slot to
 // hot_free, cold record to garbage). Marks the row committed.
 Status Migrator::CommitMigration(const Migration& m, const std::vector<MigrationItem>& items) {
+  const bool rewrite = m.kind == "rewrite";
+  RewriteTarget rt;
+  if (rewrite) {
+    AETHER_ASSIGN_OR_RETURN(rt, RewriteTargetOf(m, items));
+    index_->Invalidate();  // the partition's shard changes
+  }
   return InTransaction(s_->db_.get(), [&]() -> Status {
+    // A rewrite's new shard is registered here, empty; it grows below.
+    if (rewrite)
+      AETHER_RETURN_IF_ERROR(s_->tables_->shards.InsertRewritten(rt.shard_id, rt.path, rt.generation, rt.partition,
+                                                                 ShardFile::kHeaderSize));
     std::map<int64_t, uint64_t> cold;  // new records per target shard
     int64_t hot_end = 0;               // one past the highest slot written
     for (const MigrationItem& it : items) {
@@ -239,7 +302,7 @@ Status Migrator::CommitMigration(const Migration& m, const std::vector<Migration
           return Status::Corruption(
               fmt::format("migration {}: memory '{}' (row {}) is no longer at its source", m.id, it.id, it.row_id));
         AETHER_RETURN_IF_ERROR(s_->ReleasePlace(*it.src));
-        if (m.kind != "compact")  // a slot change is no event in a memory's history
+        if (m.kind != "compact" && !rewrite)  // a new place in the same tier is no event in a memory's history
           AETHER_RETURN_IF_ERROR(s_->tables_->audit_log.Append(
               m.created_ms, m.kind, it.id,
               fmt::format("{{\"from\":\"{}\",\"to\":\"{}\"}}", TierName(it.src->tier), TierName(it.dst.tier))));
@@ -260,6 +323,12 @@ Status Migrator::CommitMigration(const Migration& m, const std::vector<Migration
       if (!grown)
         return Status::Corruption(
             fmt::format("migration {}: shard {} is no longer {} bytes long", m.id, t.shard_id, t.len_before));
+    }
+    if (rewrite) {  // every live record of the old shard moved, so its file can go
+      AETHER_ASSIGN_OR_RETURN(ShardInfo old, s_->tables_->shards.Get(rt.old_shard_id));
+      if (old.live != 0)
+        return Status::Corruption(
+            fmt::format("migration {}: shard {} would keep {} live records", m.id, rt.old_shard_id, old.live));
     }
     return Journal(s_->db_.get()).SetState(m, MigrationState::kCommitted);
   });
@@ -293,8 +362,16 @@ Status Migrator::VerifyWritten(const Migration& m, const std::vector<MigrationIt
   for (uint64_t s = committed; s < slots; ++s)
     if (!hot_slots.count(int64_t(s))) return Status::Corruption(fmt::format("slot {} was written for no item", s));
   for (const ShardTarget& t : m.targets) {
-    AETHER_ASSIGN_OR_RETURN(ShardInfo info, s_->tables_->shards.Get(t.shard_id));
-    AETHER_ASSIGN_OR_RETURN(auto shard, s_->OpenShard(info, /*writable=*/false));
+    ShardInfo info;
+    std::unique_ptr<ShardFile> shard;
+    if (m.kind == "rewrite") {  // not registered before its commit
+      AETHER_ASSIGN_OR_RETURN(RewriteTarget rt, RewriteTargetOf(m, items));
+      info.path = rt.path;
+      AETHER_ASSIGN_OR_RETURN(shard, ShardFile::Open(s_->env_, s_->Path(rt.path), s_->config_.dim, false));
+    } else {
+      AETHER_ASSIGN_OR_RETURN(info, s_->tables_->shards.Get(t.shard_id));
+      AETHER_ASSIGN_OR_RETURN(shard, s_->OpenShard(info, /*writable=*/false));
+    }
     AETHER_RETURN_IF_ERROR(shard->ScanRange(t.len_before, t.len_after, [&](uint64_t off, const DecodedFrame& f) {
       for (uint32_t i = 0; i < f.count; ++i)
         if (cold.erase({t.shard_id, int64_t(off), int64_t(i), f.row_ids[i]}) != 1)

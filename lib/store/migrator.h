@@ -41,6 +41,17 @@ struct PendingWrites {
   std::map<int64_t, std::vector<std::string>> frames;
 };
 
+// A partition rewrite's new shard (kind "rewrite"): the row's one target,
+// registered only by its commit; its path follows from the partition it
+// rewrites and its shard id (layout::RewrittenPartitionPath).
+struct RewriteTarget {
+  int64_t shard_id = 0;      // the new shard
+  int64_t old_shard_id = 0;  // the shard every item leaves
+  std::string path;          // store-relative
+  int64_t generation = 0;
+  uint32_t partition = 0;
+};
+
 class Migrator {
  public:
   // discard_damaged: OpenOptions::discard_damaged_journal.
@@ -69,6 +80,10 @@ class Migrator {
   Status BuildFrames(std::vector<MigrationItem>* items, const std::vector<size_t>& which,
                      const std::vector<const float*>& vectors, const ShardInfo& shard, Migration* m, PendingWrites* w);
 
+  // migration.cc. A rewrite's target, from its row and the shards table
+  // (the new shard's row once committed, else the old one's).
+  Result<RewriteTarget> RewriteTargetOf(const Migration& m, const std::vector<MigrationItem>& items);
+
   // rebuild_journal.cc: a rebuild's commit transaction (the generation
   // switch) and its cleanup (the old generation's files).
   Status CommitRebuild(const Migration& m);
@@ -95,11 +110,15 @@ class Migrator {
   Status VerifyWritten(const Migration& m, const std::vector<MigrationItem>& items);
   Status DropFreeTail(uint64_t written_end);
   Status RemoveCommitted(const Migration& m);
+  // A committed rewrite's cleanup: the old shard's file, then its row (no
+  // live record left; gone already: nothing to do).
+  Status RetireRewritten(const Migration& m, const std::vector<MigrationItem>& items);
   // replay.cc
   Status ReplayOne(Migration* m);
   Status ReplayAll();
   Status CheckReplayable(const Migration& m, const std::vector<MigrationItem>& items);
-  Status RollBackWrites(const Migration& m);
+  Status CheckRewriteReplayable(const Migration& m, const std::vector<MigrationItem>& items);
+  Status RollBackWrites(const Migration& m, const std::vector<MigrationItem>& items);
   Status DiscardDamaged(const Migration& m, size_t items, const std::string& why);
   // rebuild_journal.cc
   // Removes the files a generation consists of (its `partitions` partition

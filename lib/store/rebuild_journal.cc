@@ -71,14 +71,15 @@ Status Migrator::RemoveGeneration(int64_t generation, uint32_t partitions) {
   if (generation <= 0) return Status::Ok();
   const std::string gdir = layout::GenerationDir(generation);
   std::vector<std::string> names;
-  if (partitions > 0) {
-    for (uint32_t p = 0; p < partitions; ++p) names.push_back(layout::PartitionPath(generation, p));
-  } else if (s_->env_->TypeOf(s_->Path(gdir)) == FileType::kDirectory) {
-    // A row from before partition counts were journaled: the names a
-    // generation's partitions have, and nothing else.
+  for (uint32_t p = 0; p < partitions; ++p) names.push_back(layout::PartitionPath(generation, p));
+  if (s_->env_->TypeOf(s_->Path(gdir)) == FileType::kDirectory) {
+    // Partitions rewritten by maintain ("pNNNNNN.rSSSSSS.shard"), and, for a
+    // row from before partition counts were journaled (0), every name a
+    // generation's partitions have; nothing else.
     AETHER_ASSIGN_OR_RETURN(auto entries, s_->env_->ListDir(s_->Path(gdir)));
     for (const auto& n : entries)
-      if (layout::IsPartitionFileName(n)) names.push_back(gdir + "/" + n);
+      if (partitions == 0 ? layout::IsPartitionFileName(n) : layout::IsRewrittenPartitionFileName(n))
+        names.push_back(gdir + "/" + n);
   }
   for (const auto& rel : names) AETHER_RETURN_IF_ERROR(s_->RemoveOwnedFile(rel));
   AETHER_RETURN_IF_ERROR(s_->RemoveOwnedDir(gdir));

@@ -110,11 +110,13 @@ Status Migrator::ReplayOne(Migration* m) {
       break;
   }
   if (action.action.rfind("rolled back", 0) == 0) {
-    AETHER_RETURN_IF_ERROR(RollBackWrites(*m));
+    AETHER_RETURN_IF_ERROR(RollBackWrites(*m, items));
     AETHER_FAULT_POINT("replay.after_rollback_truncate");
   } else {
-    // A committed migration's cleanup cuts hot.slots (CutHotFile); the row
-    // goes only after the cut, so a crash between them replays it again.
+    // A committed migration's cleanup cuts hot.slots (CutHotFile), or a
+    // rewrite's removes the old shard; the row goes only after it, so a
+    // crash between them replays it again.
+    if (m->kind == "rewrite") AETHER_RETURN_IF_ERROR(RetireRewritten(*m, items));
     AETHER_RETURN_IF_ERROR(TruncateToCommitted());
   }
   AETHER_RETURN_IF_ERROR(InTransaction(s_->db_.get(), [&] { return journal.Remove(m->id); }));
@@ -140,6 +142,7 @@ Status Migrator::CheckReplayable(const Migration& m, const std::vector<Migration
     if (!m.targets.empty() || !items.empty()) return refuse("a scrub moves no memory");
     return Status::Ok();
   }
+  if (m.kind == "rewrite") AETHER_RETURN_IF_ERROR(CheckRewriteReplayable(m, items));
   const bool may_roll_back = m.state != MigrationState::kCommitted;
   if (may_roll_back) {
     AETHER_ASSIGN_OR_RETURN(uint64_t committed, s_->CommittedHotSlots());
@@ -148,6 +151,7 @@ Status Migrator::CheckReplayable(const Migration& m, const std::vector<Migration
                                 m.hot_slots_before, committed));
   }
   for (const ShardTarget& t : m.targets) {
+    if (m.kind == "rewrite") break;  // its own rules, above
     auto info = s_->tables_->shards.Get(t.shard_id);
     if (!info.ok()) return refuse(fmt::format("target shard {} is not registered", t.shard_id));
     if (may_roll_back && t.len_before < info->file_bytes)
@@ -177,14 +181,60 @@ Status Migrator::CheckReplayable(const Migration& m, const std::vector<Migration
   return Status::Ok();
 }
 
+// A partition rewrite (journal.md, "The rewrite migration") writes one new
+// shard file, registered only by its commit, from the live records of one
+// registered partition shard. Before its commit the new shard must be
+// unregistered and its path no registered shard's (a roll back deletes
+// that file); after it, the new shard must be registered at that path and
+// the old one gone or without a live record (the cleanup deletes its file).
+Status Migrator::CheckRewriteReplayable(const Migration& m, const std::vector<MigrationItem>& items) {
+  auto refuse = [&](const std::string& why) { return Status::Corruption(Describe(m) + ": " + why); };
+  if (m.targets.size() != 1 || items.empty())
+    return refuse("a rewrite moves the records of one shard into one new shard");
+  const ShardTarget& t = m.targets[0];
+  if (t.len_before != ShardFile::kHeaderSize || t.len_after < t.len_before)
+    return refuse(fmt::format("its new shard grows {}..{}, not from its header", t.len_before, t.len_after));
+  const int64_t old_id = items[0].src ? items[0].src->shard_id : 0;
+  for (const MigrationItem& it : items)
+    if (!it.src || !it.src->cold() || it.src->shard_id != old_id || !it.dst.cold() || it.dst.shard_id != t.shard_id)
+      return refuse(fmt::format("item '{}' is not a move from shard {} to shard {}", it.id, old_id, t.shard_id));
+  if (old_id == t.shard_id) return refuse("it rewrites a shard into itself");
+  AETHER_ASSIGN_OR_RETURN(RewriteTarget rt, RewriteTargetOf(m, items));
+  auto target = s_->tables_->shards.Get(t.shard_id);
+  auto old = s_->tables_->shards.Get(old_id);
+  if (m.state == MigrationState::kCommitted) {
+    if (!target.ok()) return refuse(fmt::format("its new shard {} is not registered", t.shard_id));
+    if (target->path != rt.path)
+      return refuse(fmt::format("shard {} is {}, not {}", t.shard_id, target->path, rt.path));
+    if (old.ok() && (old->live != 0 || old->generation != rt.generation || old->partition != int64_t(rt.partition)))
+      return refuse(fmt::format("its cleanup would delete {}, which is in use", old->path));
+    return Status::Ok();
+  }
+  if (target.ok()) return refuse(fmt::format("its new shard {} was registered before its commit", t.shard_id));
+  if (!old.ok()) return refuse(fmt::format("the shard it rewrites ({}) is not registered", old_id));
+  AETHER_ASSIGN_OR_RETURN(int64_t current, s_->tables_->config.IndexGeneration());
+  if (old->generation != current)
+    return refuse(
+        fmt::format("it rewrites a shard of generation {}, but generation {} is current", old->generation, current));
+  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> all, s_->tables_->shards.All());
+  for (const ShardInfo& info : all)
+    if (info.path == rt.path) return refuse(fmt::format("a roll back would delete {}, a registered shard", rt.path));
+  return Status::Ok();
+}
+
 // Undoes an uncommitted migration's writes: every file goes back to its
 // committed length. Nothing it wrote is referenced by committed metadata
 // (slots it filled were free and stay free; frames lie past the committed
-// lengths), and CheckReplayable proved the row's own recorded lengths are
-// not below the committed ones, so the row and the metadata agree on what
-// is cut; the metadata is what is trusted.
-Status Migrator::RollBackWrites(const Migration& m) {
-  (void)m;
+// lengths; a rewrite's new file is named by no shard row, and goes),
+// and CheckReplayable proved the row's own recorded lengths are not below
+// the committed ones, so the row and the metadata agree on what is cut;
+// the metadata is what is trusted.
+Status Migrator::RollBackWrites(const Migration& m, const std::vector<MigrationItem>& items) {
+  if (m.kind == "rewrite") {
+    AETHER_ASSIGN_OR_RETURN(RewriteTarget rt, RewriteTargetOf(m, items));
+    AETHER_RETURN_IF_ERROR(s_->RemoveOwnedFile(rt.path));
+    AETHER_RETURN_IF_ERROR(s_->env_->SyncDir(s_->Path(layout::GenerationDir(rt.generation))));
+  }
   return TruncateToCommitted();
 }
 
@@ -201,6 +251,9 @@ Status Migrator::TruncateToCommitted() {
   }
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, s_->tables_->shards.All());
   for (const ShardInfo& info : shards) {
+    // A rewritten shard whose file its cleanup removed before its row: no
+    // live record, nothing to cut (verify reports it until the replay).
+    if (info.live == 0 && s_->env_->TypeOf(s_->Path(info.path)) == FileType::kMissing) continue;
     AETHER_ASSIGN_OR_RETURN(uint64_t size, s_->env_->FileSize(s_->Path(info.path)));
     if (size <= info.file_bytes) continue;
     AETHER_ASSIGN_OR_RETURN(auto shard, s_->OpenShard(info, /*writable=*/true));

@@ -174,9 +174,20 @@ Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vect
   for (const ShardInfo& info : shards)
     if (info.staging() || !index) plan[info.shard_id] = all;
   if (index) {
+    // Each partition's shard from this snapshot's rows, not the loaded
+    // generation's (a rewrite gives a partition a new shard, and a process
+    // that loaded the generation before it would miss the partition).
+    std::vector<int64_t> shard_of(index->k, 0);
+    for (const ShardInfo& info : shards)
+      if (info.generation == index->generation && info.partition >= 0 && uint64_t(info.partition) < index->k)
+        shard_of[size_t(info.partition)] = std::max(shard_of[size_t(info.partition)], info.shard_id);
+    for (uint32_t p = 0; p < index->k; ++p)
+      if (shard_of[p] == 0)
+        return Status::Corruption(
+            fmt::format("partition {} of generation {} has no shard (run aether verify)", p, index->generation));
     const uint32_t n = nprobe ? std::min(nprobe, index->k) : DefaultNprobe(index->k);
     for (uint32_t q = 0; q < queries.size(); ++q)
-      for (uint32_t p : index_->Probe(*index, queries[q].data(), n)) plan[index->shard_of_partition[p]].push_back(q);
+      for (uint32_t p : index_->Probe(*index, queries[q].data(), n)) plan[shard_of[p]].push_back(q);
   }
   std::vector<ShardScan> out;
   for (const ShardInfo& info : shards) {

@@ -136,6 +136,8 @@ class StoreImpl : public StoreContext {
   // compact.cc: maintain's compaction of the hot file and the cold tier.
   Status CompactHot(const PolicyParams& p, bool dry_run, MaintainReport* rep);
   Status CompactCold(const PolicyParams& p, bool dry_run, MaintainReport* rep);
+  Status RewritePartitions(const std::vector<ShardInfo>& partitions, MaintainReport* rep);
+  Result<int64_t> NewShardId(const ShardInfo& partition, int64_t at_least);
   // Shards of only garbage cut to their headers (a committed "scrub" row).
   Status EmptyGarbageOnlyShards(uint64_t* shards, uint64_t* records);
   Status EnforceCapacity(MaintainReport* rep);

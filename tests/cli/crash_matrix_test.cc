@@ -1,6 +1,6 @@
 // The crash matrix: every fault point x 5 seeds. Each trial kills a real
 // aether process (SIGKILL, via AETHER_FAULT) in the middle of ingest,
-// descend, ascend, a compaction or the replay, lets the next command recover, and checks
+// descend, ascend, a compaction (hot slots, cold partitions) or the replay, lets the next command recover, and checks
 // that verify passes and that the stored (id, vector, payload) set is exactly
 // the state before or after the interrupted batch: nothing lost, duplicated
 // or half-visible.
@@ -50,7 +50,7 @@ bool RunTrial(const Trial& t, Outcome* out) {
   const bool is_rebuild = t.point.rfind("rebuild.", 0) == 0;
   // Crash in the 1st, 2nd or 3rd batch (a rebuild and a compaction of
   // these small stores make one).
-  const int hit = is_rebuild || kind == "compact" || kind == "fold" ? 1 : 1 + seed % 3;
+  const int hit = is_rebuild || kind == "compact" || kind == "rewrite" || kind == "fold" ? 1 : 1 + seed % 3;
   TempDir dir;
   std::string store = dir / "s";
   auto before = RandomMems(40 + size_t(seed) * 13, 6, 100 + uint64_t(seed), "a");
@@ -89,6 +89,16 @@ bool RunTrial(const Trial& t, Outcome* out) {
     std::vector<std::string> some = {"descend", store};
     for (size_t i = 0; i < 24; i += 3) some.push_back(base[i].id);
     REQUIRE(Aether(some).exit_code == 0);
+    op = {"maintain", store, "--seed", std::to_string(seed)};
+  } else if (op_kind == "rewrite") {
+    // Partitions with garbage beside live records (memories ascended out
+    // of them), and a tick whose threshold makes it rewrite them.
+    REQUIRE(Aether({"descend", store, "--all"}).exit_code == 0);
+    REQUIRE(Aether({"rebuild-index", store, "--partitions", "3"}).exit_code == 0);
+    std::vector<std::string> up = {"ascend", store, "--evict"};
+    for (size_t i = 0; i < 14; i += 2) up.push_back(base[i].id);
+    REQUIRE(Aether(up).exit_code == 0);
+    REQUIRE(Aether({"config", store, "set", "cold_garbage_max", "0.01"}).exit_code == 0);
     op = {"maintain", store, "--seed", std::to_string(seed)};
   } else if (op_kind == "fold") {
     // Accesses in the log for the writer's fold to apply.

@@ -8,14 +8,18 @@
 // that verify passes; and after each maintain tick, that the files were
 // compacted to the live data as the dry run said they would be.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "test_util.h"
 
 using namespace aether::test;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -45,8 +49,11 @@ void ExpectExact(const std::string& store, const std::map<std::string, std::vect
 // an index exists, and the dry run predicted every count.
 // Returns whether the tick compacted anything.
 bool ExpectCompacted(const std::string& store, const nlohmann::json& plan, const nlohmann::json& done,
-                     const std::string& step) {
-  for (const char* key : {"hot_slots_moved", "hot_slots_cut", "shards_emptied", "cold_rewritten", "garbage_dropped"})
+                     const std::string& step, int* partitions_rewritten, int* rebuilds) {
+  *partitions_rewritten += done["partitions_rewritten"].get<int>();
+  *rebuilds += done["cold_rebuilds"].get<int>();
+  for (const char* key : {"hot_slots_moved", "hot_slots_cut", "shards_emptied", "partitions_rewritten", "cold_rebuilds",
+                          "cold_rewritten", "garbage_dropped"})
     CHECK_MESSAGE(plan[key] == done[key], (step + ": " + key));
   auto st = nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
   CHECK_MESSAGE(st["hot_slots"].get<uint64_t>() <= st["hot_memories"].get<uint64_t>() + 3, step);
@@ -57,12 +64,29 @@ bool ExpectCompacted(const std::string& store, const nlohmann::json& plan, const
          0;
 }
 
+// No file is left behind: cold/ holds the staging shard and the current
+// generation's directory, which holds one file per partition (rewritten
+// partitions' old files and replaced generations are gone).
+void ExpectNoLitter(const std::string& store, const std::string& step) {
+  auto st = nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
+  const int generation = st["index_generation"].get<int>();
+  std::set<std::string> cold, expect = {"staging.shard"};
+  for (const auto& e : fs::directory_iterator(store + "/cold")) cold.insert(e.path().filename().string());
+  if (generation > 0) expect.insert(fmt::format("g{:06d}", generation));
+  CHECK_MESSAGE(cold == expect, step);
+  if (generation <= 0) return;
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(store + fmt::format("/cold/g{:06d}", generation)))
+    files += e.is_regular_file();
+  CHECK_MESSAGE(files == st["partitions"].get<size_t>(), step);
+}
+
 }  // namespace
 
 TEST_CASE(
     "after any sequence of moves, deletes, replaces and rebuilds: exact search (no per-row liveness); one maintain "
     "tick compacts") {
-  int compactions = 0;
+  int compactions = 0, partitions_rewritten = 0, rebuilds = 0;
   for (uint64_t seed : {1, 2, 3}) {
     TempDir dir;
     std::string store = dir / "s";
@@ -118,14 +142,19 @@ TEST_CASE(
         }
         auto r = Aether(args, "", now);
         REQUIRE_MESSAGE(r.exit_code == 0, (what + ": " + r.err));
-        if (op == 5) compactions += ExpectCompacted(store, plan, nlohmann::json::parse(r.out), what);
+        if (op == 5)
+          compactions +=
+              ExpectCompacted(store, plan, nlohmann::json::parse(r.out), what, &partitions_rewritten, &rebuilds);
       }
       auto v = Aether({"verify", store});
       REQUIRE_MESSAGE(v.exit_code == 0, (what + ": " + v.out + v.err));
+      ExpectNoLitter(store, what);
       ExpectExact(store, model, 1, seed * 77 + uint64_t(step), what);
       ExpectExact(store, model, 40, seed * 91 + uint64_t(step), what);  // tiled
     }
   }
-  MESSAGE("maintain ticks that compacted: " << compactions);
+  MESSAGE("maintain ticks that compacted: " << compactions << "; partitions rewritten: " << partitions_rewritten
+                                            << "; whole rebuilds: " << rebuilds);
   CHECK(compactions >= 3);
+  CHECK(partitions_rewritten >= 1);
 }

@@ -216,6 +216,7 @@ struct Scenario {
   std::vector<std::string> args;  // after STORE
   std::string input;              // stdin
   std::vector<std::string> fault_points;
+  bool partition_garbage = false;  // run on the base with garbage beside live records in partitions
 };
 
 }  // namespace
@@ -232,6 +233,15 @@ TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; th
   REQUIRE(Aether({"ingest", base}, ToJsonlWithPayload(std::vector<Mem>(mems.begin() + 70, mems.end()))).exit_code == 0);
   REQUIRE(Aether({"delete", base, "a1", "a60"}).exit_code == 0);
   REQUIRE(Aether({"config", base, "set", "hot_compact_slack", "0"}).exit_code == 0);
+  // A second base, the same memories all cold in three partitions, some
+  // ascended out of them (garbage beside live records, none in staging),
+  // and a threshold that makes a tick rewrite those partitions.
+  const std::string rewrite_base = dir / "rewrite-base";
+  REQUIRE(std::system(("cp -a '" + base + "' '" + rewrite_base + "'").c_str()) == 0);
+  REQUIRE(Aether({"descend", rewrite_base, "--all"}).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", rewrite_base, "--partitions", "3", "--seed", "3"}).exit_code == 0);
+  REQUIRE(Aether({"ascend", rewrite_base, "a0", "a4", "a5", "a12", "a22", "a30", "a41"}).exit_code == 0);
+  REQUIRE(Aether({"config", rewrite_base, "set", "cold_garbage_max", "0.01"}).exit_code == 0);
   std::vector<std::string> before_ids;
   for (const auto& m : mems)
     if (m.id != "a1" && m.id != "a60") before_ids.push_back(m.id);
@@ -258,6 +268,17 @@ TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; th
       // A tick that compacts: the base's deleted a1 left a hole below live
       // slots, and hot_compact_slack is 0.
       {"maintain", {"--seed", "4"}, "", points("compact")},
+      // A tick that rewrites the partitions past cold_garbage_max, and its
+      // cleanup (the old file removed before its row).
+      {"maintain",
+       {"--seed", "4"},
+       "",
+       [&] {
+         auto p = points("rewrite");
+         p.insert(p.end() - 1, "rewrite.mid_cleanup");
+         return p;
+       }(),
+       true},
       // The deletes in the base left a free slot and a partition of only
       // garbage: the scrub blanks the one and empties the other. Purging
       // a75 leaves garbage beside live records in staging: its scrub
@@ -275,7 +296,8 @@ TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; th
         ++trials;
         TempDir t;
         std::string live = t / "live", image = t / "image", trace = t / "trace";
-        REQUIRE(std::system(("cp -a '" + base + "' '" + live + "'").c_str()) == 0);
+        const std::string& from = sc.partition_garbage ? rewrite_base : base;
+        REQUIRE(std::system(("cp -a '" + from + "' '" + live + "'").c_str()) == 0);
         std::vector<std::string> args = {sc.name, live};
         args.insert(args.end(), sc.args.begin(), sc.args.end());
         std::vector<std::string> env = {"AETHER_TRACE_IO=" + trace};
@@ -290,7 +312,7 @@ TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; th
                          point.find("mid_cleanup") != std::string::npos;
 
         std::mt19937_64 rng(uint64_t(seed) * 7919 + uint64_t(trials));
-        BuildImage(base, live, ParseTrace(ReadFile(trace)), image, &rng, &totals);
+        BuildImage(from, live, ParseTrace(ReadFile(trace)), image, &rng, &totals);
 
         auto verify = Aether({"verify", image});
         CHECK_MESSAGE(verify.exit_code == 0, verify.out << verify.err);
@@ -320,6 +342,10 @@ TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; th
             for (const char* id : {"a22", "a23", "a24", "a25", "a26", "a27"}) ok = ok && after[id].tier == "cold";
           if (committed && sc.name == "ascend")
             for (const char* id : {"a0", "a4", "a5", "a12"}) ok = ok && after[id].tier == "hot";
+          if (committed && sc.partition_garbage) {  // at least the first partition was rewritten
+            auto stats = nlohmann::json::parse(Aether({"stats", image, "--format", "json"}).out);
+            ok = ok && stats["cold_garbage_records"].get<int>() < 7;
+          }
           if (committed && sc.name == "rebuild-index") {
             auto stats = nlohmann::json::parse(Aether({"stats", image, "--format", "json"}).out);
             ok = ok && stats["index_generation"] == 2;
@@ -333,6 +359,6 @@ TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; th
   }
   MESSAGE("power-loss trials: " << trials << ", failures " << failures << "; unsynced changes kept " << totals.kept
                                 << ", dropped " << totals.dropped << ", torn " << totals.torn);
-  CHECK(trials == (5 * 7 + 1 + 3 + 2) * seeds);
+  CHECK(trials == (6 * 7 + 1 + 1 + 3 + 2) * seeds);
   CHECK(totals.dropped > 10 * seeds);  // the trials really lost data
 }
