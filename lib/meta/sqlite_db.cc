@@ -176,6 +176,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool 
 }
 
 Status Db::SetFullSync(bool full) {
+  if (rehearsing_) return Status::Ok();  // nothing commits
   AETHER_RETURN_IF_ERROR(Exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
   full_sync_ = full;
   return Status::Ok();
@@ -212,6 +213,20 @@ Result<std::vector<int64_t>> Db::QueryInts(const std::string& sql) {
     if (!row) return out;
     out.push_back(stmt.Int(0));
   }
+}
+
+Status Db::BeginRehearsal() {
+  if (rehearsing_ || !sqlite3_get_autocommit(db_))
+    return Status::Internal(path_ + ": a rehearsal inside a transaction");
+  AETHER_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  rehearsing_ = true;
+  return Status::Ok();
+}
+
+void Db::EndRehearsal() {
+  if (!rehearsing_) return;
+  rehearsing_ = false;
+  if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
 void Db::Rollback() {

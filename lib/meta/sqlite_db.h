@@ -84,6 +84,12 @@ class Db {
   // commit); InTransaction makes sure of FULL (InUnsyncedTransaction).
   Status SetFullSync(bool full);
   bool full_sync() const { return full_sync_; }
+  // A rehearsal (maintain --dry-run): everything until EndRehearsal runs in
+  // one transaction, rolled back at its end; the transactions begun inside
+  // it (RunBetween) are savepoints, and nothing commits or syncs.
+  Status BeginRehearsal();
+  void EndRehearsal();
+  bool rehearsing() const { return rehearsing_; }
 
   Status Exec(const std::string& sql);
   Result<Stmt> Prepare(const std::string& sql);
@@ -106,15 +112,25 @@ class Db {
   sqlite3* db_;
   std::string path_;
   bool full_sync_ = true;
+  bool rehearsing_ = false;
   std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;  // finalized before the close
 };
 
 // Converts an SQLite result code into a Status ("meta.db: <context>: <msg>").
 Status SqliteStatus(sqlite3* db, int rc, const std::string& context);
 
-// Runs fn between `begin` and COMMIT, rolling back if either fails.
+// Runs fn between `begin` and COMMIT, rolling back if either fails; in a
+// rehearsal, between a savepoint and its release.
 template <typename Fn>
 Status RunBetween(Db* db, const char* begin, Fn&& fn) {
+  if (db->rehearsing()) {
+    AETHER_RETURN_IF_ERROR(db->Exec("SAVEPOINT step"));
+    Status s = fn();
+    if (s.ok()) return db->Exec("RELEASE step");
+    (void)db->Exec("ROLLBACK TO step");
+    (void)db->Exec("RELEASE step");
+    return s;
+  }
   AETHER_RETURN_IF_ERROR(db->Exec(begin));
   Status s = fn();
   if (!s.ok()) {

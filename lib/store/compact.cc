@@ -28,7 +28,7 @@
 
 namespace aether {
 
-Status StoreImpl::CompactHot(const PolicyParams& p, bool dry_run, MaintainReport* rep) {
+Status StoreImpl::CompactHot(const PolicyParams& p, MaintainReport* rep) {
   AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> free_slots, tables_->hot_free.All());
   if (double(free_slots.size()) <= p.hot_compact_slack) return Status::Ok();
   AETHER_ASSIGN_OR_RETURN(uint64_t end, HotSlotsInUse());
@@ -47,10 +47,6 @@ Status StoreImpl::CompactHot(const PolicyParams& p, bool dry_run, MaintainReport
     return Status::Corruption(fmt::format("{}: {} slots in use past {}, but {} free below it (run aether verify)",
                                           layout::kHotFile, high.size(), live, holes.size()));
   rep->hot_slots_cut = end - live;
-  if (dry_run) {
-    rep->hot_slots_moved = high.size();
-    return Status::Ok();
-  }
   AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
   constexpr size_t kBatch = 10000;
   for (size_t begin = 0; begin < high.size(); begin += kBatch) {
@@ -66,7 +62,8 @@ Status StoreImpl::CompactHot(const PolicyParams& p, bool dry_run, MaintainReport
       it.src = m.place;
       it.dst = Place::Hot(holes[begin + i]);
       float* v = data.data() + i * config_.dim;
-      AETHER_RETURN_IF_ERROR(ReadHotVector(hot.get(), m, v));
+      // A rehearsal writes no slot (and the slot may be one it filled).
+      if (!rehearsal_) AETHER_RETURN_IF_ERROR(ReadHotVector(hot.get(), m, v));
       w.slots.push_back({uint64_t(it.dst.slot), it.row_id, v});
     }
     Migration m;
@@ -122,7 +119,7 @@ Status StoreImpl::RewritePartitions(const std::vector<ShardInfo>& partitions, Ma
   int64_t next_id = all.empty() ? 1 : all.back().shard_id + 1;
   for (size_t i = 0; i < partitions.size(); ++i) {
     const ShardInfo& sh = partitions[i];
-    if (i > 0) {  // searches waiting for LOCK go first
+    if (i > 0 && !rehearsal_) {  // searches waiting for LOCK go first
       AETHER_RETURN_IF_ERROR(lock_->SetMode(LockMode::kShared));
       AETHER_RETURN_IF_ERROR(lock_->SetMode(LockMode::kExclusive, std::max(lock_->wait_seconds(), 600.0)));
     }
@@ -130,7 +127,10 @@ Status StoreImpl::RewritePartitions(const std::vector<ShardInfo>& partitions, Ma
     if (rows.size() != sh.live)
       return Status::Corruption(fmt::format(
           "{}: counted {} live records, but {} memories are in it (run aether verify)", sh.path, sh.live, rows.size()));
-    AETHER_ASSIGN_OR_RETURN(auto file, OpenShard(sh, /*writable=*/false));
+    std::unique_ptr<ShardFile> file;
+    if (!rehearsal_) {
+      AETHER_ASSIGN_OR_RETURN(file, OpenShard(sh, /*writable=*/false));
+    }
     std::vector<MigrationItem> items(rows.size());
     std::vector<const float*> vectors(rows.size());
     std::vector<float> data(rows.size() * config_.dim);
@@ -139,6 +139,12 @@ Status StoreImpl::RewritePartitions(const std::vector<ShardInfo>& partitions, Ma
     int64_t frame_at = -1;
     for (size_t k = 0; k < rows.size(); ++k) {
       const MemoryRef& r = rows[k];
+      vectors[k] = data.data() + k * config_.dim;
+      which[k] = k;
+      items[k].row_id = r.row_id;
+      items[k].id = r.id;
+      items[k].src = r.place;
+      if (rehearsal_) continue;  // no data written, and the record may be one it appended
       if (r.place.frame_offset != frame_at) {
         AETHER_RETURN_IF_ERROR(file->ReadFrame(uint64_t(r.place.frame_offset), &frame));
         frame_at = r.place.frame_offset;
@@ -149,11 +155,6 @@ Status StoreImpl::RewritePartitions(const std::vector<ShardInfo>& partitions, Ma
                                               r.place.frame_offset, r.id, r.row_id));
       const float* v = frame.vector(uint32_t(r.place.frame_index));
       std::copy(v, v + config_.dim, data.begin() + long(k * config_.dim));
-      vectors[k] = data.data() + k * config_.dim;
-      which[k] = k;
-      items[k].row_id = r.row_id;
-      items[k].id = r.id;
-      items[k].src = r.place;
     }
     AETHER_ASSIGN_OR_RETURN(int64_t id, NewShardId(sh, next_id));
     next_id = id + 1;
@@ -179,7 +180,7 @@ Status StoreImpl::RewritePartitions(const std::vector<ShardInfo>& partitions, Ma
 // is rewritten; that leaves the tier under it, unless the staging shard
 // holds the garbage: then the whole tier is rebuilt keeping the centroids
 // (a store without an index keeps its staging garbage until rebuild-index).
-Status StoreImpl::CompactCold(const PolicyParams& p, bool dry_run, MaintainReport* rep) {
+Status StoreImpl::CompactCold(const PolicyParams& p, MaintainReport* rep) {
   if (p.cold_garbage_max >= 1) return Status::Ok();
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
   auto over = [&](uint64_t d, uint64_t r) { return r > 0 && double(d) > p.cold_garbage_max * double(r); };
@@ -207,26 +208,18 @@ Status StoreImpl::CompactCold(const PolicyParams& p, bool dry_run, MaintainRepor
   });
   // Staging garbage keeps the tier over: a rebuild rewrites every partition anyway.
   const bool rebuild = generation > 0 && over(left_dead, left_records);
-  if (rebuild) rewrite.clear();
-  if (dry_run) {
-    rep->shards_emptied = alone;
-    rep->garbage_dropped = rebuild ? dead : dead_alone;
-    for (const ShardInfo& sh : rewrite) {
-      ++rep->partitions_rewritten;
-      rep->cold_rewritten += sh.live;
-      rep->garbage_dropped += sh.records - sh.live;
-    }
-    if (!rebuild) return Status::Ok();
-    rep->cold_rebuilds = 1;
+  AETHER_RETURN_IF_ERROR(EmptyGarbageOnlyShards(&rep->shards_emptied, &rep->garbage_dropped));
+  if (!rebuild) return RewritePartitions(rewrite, rep);
+  rep->cold_rebuilds = 1;
+  if (rehearsal_) {  // what the rebuild would drop and rewrite, without building it
+    AETHER_ASSIGN_OR_RETURN(shards, tables_->shards.All());
+    for (const ShardInfo& sh : shards) rep->garbage_dropped += sh.records - sh.live;
     AETHER_ASSIGN_OR_RETURN(rep->cold_rewritten, tables_->memories.Count(Tier::kCold));
     return Status::Ok();
   }
-  AETHER_RETURN_IF_ERROR(EmptyGarbageOnlyShards(&rep->shards_emptied, &rep->garbage_dropped));
-  if (!rebuild) return RewritePartitions(rewrite, rep);
   RebuildOptions ro;
   ro.keep_centroids = true;
   AETHER_ASSIGN_OR_RETURN(RebuildReport rb, RebuildIndex(ro));
-  rep->cold_rebuilds = 1;
   rep->cold_rewritten = rb.cold_memories;
   rep->garbage_dropped += rb.garbage_dropped;
   return Status::Ok();

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <random>
 
+#include "env/read_only_env.h"
 #include "meta/schema.h"
 #include "policy/eviction.h"
 #include "policy/params.h"
@@ -24,8 +25,30 @@
 
 namespace aether {
 
+// A dry run rehearses the tick: the same code, every step's changes made to
+// the metadata alone, in one transaction rolled back at the end, with the
+// file system read-only (ReadOnlyEnv: a step that would write fails the
+// rehearsal). Moves read only the data that decides where it goes (a
+// descended vector picks its partition) and write none, so the report is
+// what the real tick with the same seed and clock would do, restores,
+// capacity moves and compaction included.
 Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   if (!lock_->writer()) return Status::Internal("maintain on a store opened read-only");
+  if (!o.dry_run) return Tick(o);
+  AETHER_RETURN_IF_ERROR(db_->BeginRehearsal());
+  ReadOnlyEnv read_only(env_);
+  Env* const real = env_;
+  env_ = &read_only;
+  rehearsal_ = true;
+  Result<MaintainReport> rep = Tick(o);
+  rehearsal_ = false;
+  env_ = real;
+  db_->EndRehearsal();
+  index_->Invalidate();  // it may have loaded a rehearsed shard
+  return rep;
+}
+
+Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
   MaintainReport rep;
   AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
   const int64_t now = env_->NowMs();
@@ -53,18 +76,6 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   std::vector<MemoryRef> down;
   std::vector<std::pair<int64_t, double>> up;
   AETHER_RETURN_IF_ERROR(model_->SampleMoves(p, heat, now, &rng, &rep, &down, &up));
-  if (o.dry_run) {  // what the sample would do; capacity and restores are not simulated
-    if (p.importance_decay != 1.0) {
-      AETHER_ASSIGN_OR_RETURN(rep.importance_decayed, tables_->memories.Count());
-    }
-    rep.descended_sampled = down.size();
-    rep.queued = up.size();
-    rep.hot_after = hot_count;
-    rep.queue_depth_after = rep.queue_depth_before;
-    AETHER_RETURN_IF_ERROR(CompactHot(p, /*dry_run=*/true, &rep));
-    AETHER_RETURN_IF_ERROR(CompactCold(p, /*dry_run=*/true, &rep));
-    return rep;
-  }
 
   // 1. importance decay, the new temperature and the history's retention,
   // in one transaction.
@@ -86,8 +97,8 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   rep.queued = up.size();
   AETHER_RETURN_IF_ERROR(DrainRestores(p, &rep));
   // 5. compaction: the files follow the live data (compact.cc).
-  AETHER_RETURN_IF_ERROR(CompactHot(p, /*dry_run=*/false, &rep));
-  AETHER_RETURN_IF_ERROR(CompactCold(p, /*dry_run=*/false, &rep));
+  AETHER_RETURN_IF_ERROR(CompactHot(p, &rep));
+  AETHER_RETURN_IF_ERROR(CompactCold(p, &rep));
   AETHER_ASSIGN_OR_RETURN(depth, tables_->restore_queue.Depth());
   AETHER_ASSIGN_OR_RETURN(hot_count, tables_->memories.Count(Tier::kHot));
   rep.queue_depth_after = depth;
@@ -101,6 +112,7 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   }));
   // The tick leaves every commit in meta.db itself: what a damaged WAL
   // could take is never more than one tick interval's writes.
+  if (rehearsal_) return rep;
   if (Status s = Checkpoint(); !s.ok()) return s.WithContext("the tick was applied; checkpointing meta.db's WAL");
   return rep;
 }

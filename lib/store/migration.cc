@@ -116,6 +116,8 @@ Status Migrator::Run(Migration* m, const std::vector<MigrationItem>& items, cons
   // 2. write and sync. A failure is final for this migration: never retry a
   // sync; the replay below (or the next open) rolls the intent back.
   auto write = [&]() -> Status {
+    if (s_->rehearsal_)  // no data: the metadata is the rehearsal
+      return InUnsyncedTransaction(s_->db_.get(), [&] { return journal.SetState(*m, MigrationState::kWritten); });
     std::unique_ptr<SlotFile> hot;
     if (!w.slots.empty()) {
       AETHER_ASSIGN_OR_RETURN(hot, s_->OpenHot(/*writable=*/true));
@@ -154,16 +156,14 @@ Status Migrator::Run(Migration* m, const std::vector<MigrationItem>& items, cons
     return InUnsyncedTransaction(s_->db_.get(), [&] { return journal.SetState(*m, MigrationState::kWritten); });
   };
   if (Status s = write(); !s.ok()) {
-    Status undo = Replay();  // best effort; the next open retries
-    (void)undo;
+    if (!s_->rehearsal_) (void)Replay();  // best effort; the next open retries
     return s;
   }
   AETHER_FAULT_POINT(fault.after_written);
 
   // 3. commit, 4. cleanup
   if (Status s = CommitMigration(*m, items); !s.ok()) {
-    Status undo = Replay();  // rolls forward, or back if it can never commit
-    (void)undo;
+    if (!s_->rehearsal_) (void)Replay();  // rolls forward, or back if it can never commit
     return s;
   }
   AETHER_FAULT_POINT(fault.after_commit);
@@ -203,8 +203,10 @@ Status Migrator::RetireRewritten(const Migration& m, const std::vector<Migration
   if (!old.ok()) return Status::Ok();  // retired already
   if (old->live != 0)
     return Status::Corruption(fmt::format("{}: shard {} still holds {} live records", Describe(m), old_id, old->live));
-  AETHER_RETURN_IF_ERROR(s_->RemoveOwnedFile(old->path));
-  AETHER_RETURN_IF_ERROR(s_->env_->SyncDir(s_->Path(layout::GenerationDir(old->generation))));
+  if (!s_->rehearsal_) {
+    AETHER_RETURN_IF_ERROR(s_->RemoveOwnedFile(old->path));
+    AETHER_RETURN_IF_ERROR(s_->env_->SyncDir(s_->Path(layout::GenerationDir(old->generation))));
+  }
   AETHER_FAULT_POINT("rewrite.mid_cleanup");
   return InUnsyncedTransaction(s_->db_.get(), [&] { return s_->tables_->shards.Delete(old_id); });
 }
@@ -252,6 +254,7 @@ Status Migrator::TrimHot() {
 // so the file is cut to its committed length (a crash before the cut leaves
 // the committed row, whose replay cuts it: TruncateToCommitted).
 Status Migrator::CutHotFile() {
+  if (s_->rehearsal_) return Status::Ok();
   AETHER_ASSIGN_OR_RETURN(uint64_t committed, s_->HotSlotsInUse());
   AETHER_ASSIGN_OR_RETURN(auto hot, s_->OpenHot(/*writable=*/true));
   AETHER_ASSIGN_OR_RETURN(uint64_t slots, hot->SlotCount());

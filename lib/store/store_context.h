@@ -40,6 +40,10 @@ class StoreContext {
   std::unique_ptr<Db> db_;
   std::unique_ptr<Tables> tables_;  // the owners of the metadata tables, over db_
   bool writable_ = true;            // this process may write the store's files
+  // maintain --dry-run: the tick runs on the metadata alone, in one
+  // transaction rolled back at its end, through a ReadOnlyEnv; moves write
+  // no data and read none they do not need (StoreImpl::Maintain).
+  bool rehearsal_ = false;
 
   std::string Path(const std::string& rel) const { return dir_ + "/" + rel; }
 

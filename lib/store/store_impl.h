@@ -133,9 +133,10 @@ class StoreImpl : public StoreContext {
 
   // dynamics.cc: the maintenance tick (what it samples: the MemoryModel).
   Result<MaintainReport> Maintain(const MaintainOptions& o);
+  Result<MaintainReport> Tick(const MaintainOptions& o);  // the tick, or (rehearsal_) its rehearsal
   // compact.cc: maintain's compaction of the hot file and the cold tier.
-  Status CompactHot(const PolicyParams& p, bool dry_run, MaintainReport* rep);
-  Status CompactCold(const PolicyParams& p, bool dry_run, MaintainReport* rep);
+  Status CompactHot(const PolicyParams& p, MaintainReport* rep);
+  Status CompactCold(const PolicyParams& p, MaintainReport* rep);
   Status RewritePartitions(const std::vector<ShardInfo>& partitions, MaintainReport* rep);
   Result<int64_t> NewShardId(const ShardInfo& partition, int64_t at_least);
   // Shards of only garbage cut to their headers (a committed "scrub" row).

@@ -40,11 +40,12 @@ temperature 1 -> 1
 importance decayed on 0 memories
 candidates: 5 hot, 2 cold
 hot -> cold: 2 sampled, 0 over capacity, 0 evicted for restores
-cold -> hot: 1 queued, 0 restored, 0 deferred, 0 dropped
-restore queue 0 -> 0; hot 250/250
+cold -> hot: 1 queued, 1 restored, 0 deferred, 0 dropped
+restore queue 0 -> 0; hot 249/250
 plan: mem-0059 hot->cold sampled score=0.082
 plan: mem-0061 hot->cold sampled score=0.313
 plan: mem-0298 cold->hot queued score=0.383
+plan: mem-0298 cold->hot restore score=0
 $ aether maintain mem --seed 1 --format json
 {"cold_candidates":2,"cold_rebuilds":0,"cold_rewritten":0,"deferred":0,"descended_capacity":0,"descended_sampled":2,"dropped":0,"dry_run":false,"evicted_for_restore":0,"garbage_dropped":0,"history_pruned":0,"hot":249,"hot_candidates":5,"hot_capacity":250,"hot_slots_cut":0,"hot_slots_moved":0,"importance_decayed":0,"moves":[{"from":"hot","id":"mem-0059","reason":"sampled","score":0.082,"to":"cold"},{"from":"hot","id":"mem-0061","reason":"sampled","score":0.313,"to":"cold"},{"from":"cold","id":"mem-0298","reason":"queued","score":0.383,"to":"hot"},{"from":"cold","id":"mem-0298","reason":"restore","score":0.0,"to":"hot"}],"partitions_rewritten":0,"pressure":false,"queue_depth_after":0,"queue_depth_before":0,"queued":1,"restored":1,"seed":1,"shards_emptied":0,"temperature_after":1.0,"temperature_before":1.0,"ticks":0.0}
 $ aether history mem --format table
