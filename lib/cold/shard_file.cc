@@ -28,8 +28,8 @@ Status CheckHeader(const uint8_t* h, uint32_t dim, const std::string& path) {
 }  // namespace
 
 Status ShardFile::Create(Env* env, const std::string& path, uint32_t dim, uint32_t generation, uint32_t partition,
-                         bool sync) {
-  AETHER_ASSIGN_OR_RETURN(auto file, env->Open(path, OpenMode::kCreate));
+                         bool sync, OpenMode mode) {
+  AETHER_ASSIGN_OR_RETURN(auto file, env->Open(path, mode));
   uint8_t header[kHeaderSize];
   EncodeHeader(header, dim, generation, partition);
   AETHER_RETURN_IF_ERROR(file->Truncate(0));

@@ -26,9 +26,9 @@ class ShardFile {
   static constexpr uint64_t kHeaderSize = 32;
 
   // Writes a new file holding only the header and (with sync) syncs it; the
-  // caller syncs the directory.
+  // caller syncs the directory. kCreateNew: fails if the name exists.
   static Status Create(Env* env, const std::string& path, uint32_t dim, uint32_t generation, uint32_t partition,
-                       bool sync = true);
+                       bool sync = true, OpenMode mode = OpenMode::kCreate);
   static Result<std::unique_ptr<ShardFile>> Open(Env* env, const std::string& path, uint32_t dim, bool writable);
 
   const std::string& path() const { return file_->path(); }

@@ -193,6 +193,10 @@ Status Journal::Remove(int64_t id) {
   return st.Run();
 }
 
+Result<int64_t> Journal::MaxTargetShard() {
+  return db_->QueryInt("SELECT COALESCE(MAX(shard_id), 0) FROM migration_targets");
+}
+
 Status Journal::RemoveOrphans() {
   for (const char* table : {"migration_items", "migration_targets"})
     AETHER_RETURN_IF_ERROR(

@@ -77,6 +77,8 @@ class Journal {
   // Deletes target and item rows of no migration (what a damaged row's id
   // left behind).
   Status RemoveOrphans();
+  // The highest shard id any row targets (0 when none).
+  Result<int64_t> MaxTargetShard();
   Result<uint64_t> Count();
   // Every migration in the journal, oldest first. A row whose kind or state
   // is unknown is returned as it is; CheckIntegrity refuses it.

@@ -92,6 +92,14 @@ Result<uint64_t> MemoriesTable::Count(Tier tier) {
   return row ? uint64_t(st->Int(0)) : 0;
 }
 
+Result<uint64_t> MemoriesTable::CountInShard(int64_t shard_id) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st,
+                          db_->PrepareCached("SELECT COUNT(*) FROM memories WHERE tier = ? AND shard_id = ?"));
+  st->Bind(1, TierCode(Tier::kCold)).Bind(2, shard_id);
+  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+  return row ? uint64_t(st->Int(0)) : 0;
+}
+
 Result<uint64_t> MemoriesTable::HotSlotEnd() {
   AETHER_ASSIGN_OR_RETURN(StmtLease st,
                           db_->PrepareCached("SELECT COALESCE(MAX(slot) + 1, 0) FROM memories WHERE tier = ?"));

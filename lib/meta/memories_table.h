@@ -45,6 +45,7 @@ class MemoriesTable {
   Result<std::optional<std::string>> Payload(int64_t row_id);
   Result<uint64_t> Count();
   Result<uint64_t> Count(Tier tier);
+  Result<uint64_t> CountInShard(int64_t shard_id);  // cold memories placed in it (a scan: no index)
   // One past the highest hot slot in use (0: none).
   Result<uint64_t> HotSlotEnd();
 

@@ -116,7 +116,10 @@ Status StoreImpl::RewritePartitions(const std::vector<ShardInfo>& partitions, Ma
   for (const ShardInfo& sh : partitions) ids.insert(sh.shard_id);
   AETHER_ASSIGN_OR_RETURN(auto live, tables_->memories.ColdIn(ids));
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> all, tables_->shards.All());
-  int64_t next_id = all.empty() ? 1 : all.back().shard_id + 1;
+  // Past every registered shard and every journal target (a rewrite whose
+  // row is still in the journal names its new shard there only).
+  AETHER_ASSIGN_OR_RETURN(int64_t targeted, Journal(db_.get()).MaxTargetShard());
+  int64_t next_id = std::max(all.empty() ? 1 : all.back().shard_id + 1, targeted + 1);
   for (size_t i = 0; i < partitions.size(); ++i) {
     const ShardInfo& sh = partitions[i];
     if (i > 0 && !rehearsal_) {  // searches waiting for LOCK go first

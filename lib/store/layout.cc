@@ -45,6 +45,12 @@ bool IsTempNameOf(const std::string& name, const std::string& base) {
   return true;
 }
 
+bool IsPartitionPathOf(const std::string& path, int64_t generation) {
+  const std::string dir = GenerationDir(generation) + "/";
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+         IsPartitionFileName(path.substr(dir.size()));
+}
+
 int64_t GenerationOfName(const std::string& name) {
   if (name.empty() || name[0] != 'g' || !Digits(name, 1, 6)) return 0;
   const std::string base = name.substr(0, 7);

@@ -131,8 +131,8 @@ Status Migrator::Run(Migration* m, const std::vector<MigrationItem>& items, cons
       if (m->kind == "rewrite") {  // a new file no committed state names
         AETHER_ASSIGN_OR_RETURN(RewriteTarget rt, RewriteTargetOf(*m, items));
         const std::string path = s_->Path(rt.path);
-        AETHER_RETURN_IF_ERROR(
-            ShardFile::Create(s_->env_, path, s_->config_.dim, uint32_t(rt.generation), rt.partition, /*sync=*/false));
+        AETHER_RETURN_IF_ERROR(ShardFile::Create(s_->env_, path, s_->config_.dim, uint32_t(rt.generation), rt.partition,
+                                                 /*sync=*/false, OpenMode::kCreateNew));
         AETHER_ASSIGN_OR_RETURN(shard, ShardFile::Open(s_->env_, path, s_->config_.dim, /*writable=*/true));
         created_in = layout::GenerationDir(rt.generation);
       } else {
@@ -203,6 +203,9 @@ Status Migrator::RetireRewritten(const Migration& m, const std::vector<Migration
   if (!old.ok()) return Status::Ok();  // retired already
   if (old->live != 0)
     return Status::Corruption(fmt::format("{}: shard {} still holds {} live records", Describe(m), old_id, old->live));
+  if (!layout::IsPartitionPathOf(old->path, old->generation))
+    return Status::Corruption(fmt::format("{}: shard {} is {}, not a partition of generation {}", Describe(m), old_id,
+                                          old->path, old->generation));
   if (!s_->rehearsal_) {
     AETHER_RETURN_IF_ERROR(s_->RemoveOwnedFile(old->path));
     AETHER_RETURN_IF_ERROR(s_->env_->SyncDir(s_->Path(layout::GenerationDir(old->generation))));

@@ -98,6 +98,10 @@ class Migrator {
   Status CheckJournalRow(Migration* m);
   // Cuts every file back to what the committed metadata says.
   Status TruncateToCommitted();
+  // Retires every partition shard a rewrite superseded whose cleanup did not
+  // finish (its row discarded as damaged): no memory in it, a newer shard
+  // of the same partition. Its file goes, then its row.
+  Status RetireSuperseded();
   // The RESERVE file (layout.h): created when missing and there is room;
   // released (deleted) when a roll back needs the space.
   void EnsureReserve();

@@ -14,7 +14,8 @@
 //        written   -> verify the written data's checksums; roll forward
 //                     (the live path's commit transaction) or, if the data
 //                     is bad or the commit can never apply, roll back;
-//        committed -> cleanup: delete the row.
+//        committed -> cleanup (a rewrite's: the old shard's file and
+//                     row), delete the row.
 // A row failing 1 or 2 is damaged or stale: replaying it could destroy
 // committed data, so it is refused as corruption (the store stays readable,
 // writers stop), or, with OpenOptions::discard_damaged_journal, dropped after
@@ -52,8 +53,9 @@ Status Migrator::ReplayAll() {
   if (all.empty()) return Status::Ok();
   // With the journal empty, no byte past a committed length belongs to
   // anyone (a row whose items had gone astray may have left some), nor does
-  // a target or item row of no migration.
+  // a target or item row of no migration, nor a superseded partition shard.
   AETHER_RETURN_IF_ERROR(TruncateToCommitted());
+  AETHER_RETURN_IF_ERROR(RetireSuperseded());
   return InTransaction(s_->db_.get(), [&] { return journal.RemoveOrphans(); });
 }
 
@@ -198,7 +200,8 @@ Status Migrator::CheckRewriteReplayable(const Migration& m, const std::vector<Mi
   for (const MigrationItem& it : items)
     if (!it.src || !it.src->cold() || it.src->shard_id != old_id || !it.dst.cold() || it.dst.shard_id != t.shard_id)
       return refuse(fmt::format("item '{}' is not a move from shard {} to shard {}", it.id, old_id, t.shard_id));
-  if (old_id == t.shard_id) return refuse("it rewrites a shard into itself");
+  if (old_id >= t.shard_id)
+    return refuse(fmt::format("its new shard {} is not newer than shard {}", t.shard_id, old_id));
   AETHER_ASSIGN_OR_RETURN(RewriteTarget rt, RewriteTargetOf(m, items));
   auto target = s_->tables_->shards.Get(t.shard_id);
   auto old = s_->tables_->shards.Get(old_id);
@@ -212,6 +215,13 @@ Status Migrator::CheckRewriteReplayable(const Migration& m, const std::vector<Mi
   }
   if (target.ok()) return refuse(fmt::format("its new shard {} was registered before its commit", t.shard_id));
   if (!old.ok()) return refuse(fmt::format("the shard it rewrites ({}) is not registered", old_id));
+  // A roll back deletes the new file: only while the old one still holds
+  // every committed record (a meta.db restored from before the commit would
+  // otherwise take the partition's only copy).
+  auto old_size = s_->env_->FileSize(s_->Path(old->path));
+  if (!old_size.ok() || *old_size < old->file_bytes)
+    return refuse(fmt::format("a roll back would delete {}, but {} does not hold the {} bytes committed", rt.path,
+                              old->path, old->file_bytes));
   AETHER_ASSIGN_OR_RETURN(int64_t current, s_->tables_->config.IndexGeneration());
   if (old->generation != current)
     return refuse(
@@ -252,9 +262,10 @@ Status Migrator::TruncateToCommitted() {
   }
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, s_->tables_->shards.All());
   for (const ShardInfo& info : shards) {
-    // A rewritten shard whose file its cleanup removed before its row: no
-    // live record, nothing to cut (verify reports it until the replay).
-    if (info.live == 0 && s_->env_->TypeOf(s_->Path(info.path)) == FileType::kMissing) continue;
+    // A rewritten partition's old shard whose file its cleanup removed
+    // before its row: no live record, nothing to cut (RetireSuperseded
+    // deletes the row).
+    if (!info.staging() && info.live == 0 && s_->env_->TypeOf(s_->Path(info.path)) == FileType::kMissing) continue;
     AETHER_ASSIGN_OR_RETURN(uint64_t size, s_->env_->FileSize(s_->Path(info.path)));
     if (size <= info.file_bytes) continue;
     AETHER_ASSIGN_OR_RETURN(auto shard, s_->OpenShard(info, /*writable=*/true));
@@ -268,9 +279,11 @@ Status Migrator::TruncateToCommitted() {
 // committed state (TruncateToCommitted), which undoes whatever an
 // uncommitted migration appended and changes nothing after a committed one.
 // What only the row could name (a half-written or superseded index
-// generation) is left in place and reported.
+// generation, a rewrite's new file) is left in place and reported; a shard a
+// committed rewrite superseded is retired (RetireSuperseded).
 Status Migrator::DiscardDamaged(const Migration& m, size_t items, const std::string& why) {
   AETHER_RETURN_IF_ERROR(TruncateToCommitted());
+  AETHER_RETURN_IF_ERROR(RetireSuperseded());
   Journal journal(s_->db_.get());
   AETHER_RETURN_IF_ERROR(InTransaction(s_->db_.get(), [&]() -> Status {
     AETHER_RETURN_IF_ERROR(journal.Remove(m.id));
@@ -282,6 +295,28 @@ Status Migrator::DiscardDamaged(const Migration& m, size_t items, const std::str
     s_->Notice(litter +
                ": belongs to no committed index generation; left in place (remove it by hand once nothing "
                "needs it)");
+  return Status::Ok();
+}
+
+Status Migrator::RetireSuperseded() {
+  if (s_->rehearsal_) return Status::Ok();
+  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> all, s_->tables_->shards.All());
+  std::map<std::pair<int64_t, int64_t>, int64_t> newest;  // (generation, partition) -> shard id
+  for (const ShardInfo& sh : all)
+    if (!sh.staging())
+      newest[{sh.generation, sh.partition}] = std::max(newest[{sh.generation, sh.partition}], sh.shard_id);
+  for (const ShardInfo& sh : all) {
+    if (sh.staging() || sh.live != 0 || newest[{sh.generation, sh.partition}] == sh.shard_id) continue;
+    AETHER_ASSIGN_OR_RETURN(uint64_t placed, s_->tables_->memories.CountInShard(sh.shard_id));
+    if (placed != 0) continue;  // counts that lie: verify's to report
+    if (!layout::IsPartitionPathOf(sh.path, sh.generation)) {
+      s_->Notice(sh.path + ": a superseded shard not named as a partition of its generation; left in place");
+      continue;
+    }
+    AETHER_RETURN_IF_ERROR(s_->RemoveOwnedFile(sh.path));
+    AETHER_RETURN_IF_ERROR(s_->env_->SyncDir(s_->Path(layout::GenerationDir(sh.generation))));
+    AETHER_RETURN_IF_ERROR(InTransaction(s_->db_.get(), [&] { return s_->tables_->shards.Delete(sh.shard_id); }));
+  }
   return Status::Ok();
 }
 

@@ -107,6 +107,19 @@ std::vector<std::string> StoreContext::UnregisteredGenerations() {
       if (g > 0 && !used.count(g)) out.push_back(std::string(dir) + "/" + n);
     }
   }
+  // In a generation in use, a partition file no shard names (a discarded
+  // partition rewrite's new file).
+  std::set<std::string> named;
+  for (const ShardInfo& info : *shards) named.insert(info.path);
+  for (int64_t g : used) {
+    if (g <= 0) continue;
+    auto entries = env_->ListDir(Path(layout::GenerationDir(g)));
+    if (!entries.ok()) continue;
+    for (const auto& n : *entries) {
+      const std::string rel = layout::GenerationDir(g) + "/" + n;
+      if (layout::IsPartitionFileName(n) && !named.count(rel)) out.push_back(rel);
+    }
+  }
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -91,8 +91,9 @@ class StoreContext {
   Status RemoveOwnedFile(const std::string& rel);
   // Removes store-relative directory `rel` if it is a real, empty directory.
   Status RemoveOwnedDir(const std::string& rel);
-  // Generation directories and centroids files no committed generation names
-  // (store-relative paths), e.g. what a discarded rebuild left.
+  // Generation directories and centroids files no committed generation names,
+  // and partition files of a generation in use that no shard names
+  // (store-relative paths), e.g. what a discarded rebuild or rewrite left.
   std::vector<std::string> UnregisteredGenerations();
 
  private:

@@ -1,7 +1,8 @@
 // The journal-row mutation matrix (issue: "replay trusts journal rows").
 //
-// For every migration kind (ingest with replaces, descend, ascend, rebuild)
-// left dangling in every state (intent, written, committed) by a real
+// For every migration kind (ingest with replaces, descend, ascend, rebuild,
+// a partition rewrite) left dangling in every state (intent, written,
+// committed; a rewrite also inside its cleanup) by a real
 // process killed at a fault point, every column of its journal rows (the
 // migration, each target, the first and last item) is set to boundary and
 // stale values, with its checksum kept (a damaged row) or cleared (a row as
@@ -155,12 +156,17 @@ struct Scenario {
 
 // The base store: hot and cold memories with payloads, an index of 4
 // partitions, free hot slots and cold garbage.
-void MakeBase(const std::string& store, std::vector<Mem>* mems) {
+// For a rewrite, maintain does nothing else (no sampled moves or restores)
+// and rewrites any partition holding garbage.
+void MakeBase(const std::string& store, const std::string& kind, std::vector<Mem>* mems) {
   *mems = RandomMems(160, 8, 4242, "m");
   REQUIRE(Aether({"ingest", store, "--hot-capacity", "60"}, ToJsonlWithPayload(*mems)).exit_code == 0);
   REQUIRE(Aether({"rebuild-index", store, "--partitions", "4"}).exit_code == 0);
   REQUIRE(Aether({"config", store, "set", "hot_capacity", "90"}).exit_code == 0);
   REQUIRE(Aether({"delete", store, "m1", "m2", "m150"}).exit_code == 0);
+  if (kind != "rewrite") return;
+  REQUIRE(Aether({"config", store, "preset", "disabled"}).exit_code == 0);
+  REQUIRE(Aether({"config", store, "set", "cold_garbage_max", "0.001"}).exit_code == 0);
 }
 
 std::vector<std::string> CommandFor(const std::string& kind, const std::string& store, std::string* stdin_data) {
@@ -173,6 +179,7 @@ std::vector<std::string> CommandFor(const std::string& kind, const std::string& 
   }
   if (kind == "descend") return {"descend", store, "m4", "m5", "m6", "m7", "m8", "m9", "m10", "m11"};
   if (kind == "ascend") return {"ascend", store, "m70", "m71", "m72", "m73", "m140", "m141", "m142"};
+  if (kind == "rewrite") return {"maintain", store, "--seed", "1"};
   return {"rebuild-index", store, "--partitions", "5"};
 }
 
@@ -180,7 +187,7 @@ Scenario MakeScenario(const TempDir& dir, const std::string& kind, const std::st
   Scenario sc{kind, state, dir / (kind + "-" + state), {}, {}, {}};
   const std::string base = dir / ("base-" + kind + "-" + state), done = dir / ("done-" + kind + "-" + state);
   std::vector<Mem> mems;
-  MakeBase(base, &mems);
+  MakeBase(base, kind, &mems);
   fs::copy(base, sc.pristine, fs::copy_options::recursive);
   fs::copy(base, done, fs::copy_options::recursive);
   std::string in;
@@ -191,7 +198,7 @@ Scenario MakeScenario(const TempDir& dir, const std::string& kind, const std::st
   for (int i = 0; i < 40; ++i) sc.ids.push_back("n" + std::to_string(i));
   sc.before = Load(OpenStoreOrFail(base, AccessMode::kRead).get(), sc.ids);
   sc.after = Load(OpenStoreOrFail(done, AccessMode::kRead).get(), sc.ids);
-  if (kind != std::string("rebuild")) REQUIRE(sc.before != sc.after);  // a rebuild changes no memory's tier
+  if (kind != "rebuild" && kind != "rewrite") REQUIRE(sc.before != sc.after);  // they change no memory's tier
   return sc;
 }
 
@@ -219,7 +226,8 @@ void Trial(const Scenario& sc, const TempDir& dir, const Cell& cell, const std::
   tally->legacy += legacy;
   // What committed metadata says: the command's effect is visible only once
   // its row is committed.
-  const State& committed = sc.state == "after_commit" ? sc.after : sc.before;
+  const bool was_committed = sc.state == "after_commit" || sc.state == "mid_cleanup";
+  const State& committed = was_committed ? sc.after : sc.before;
 
   OpenOptions w;
   w.access = AccessMode::kWrite;
@@ -231,7 +239,7 @@ void Trial(const Scenario& sc, const TempDir& dir, const Cell& cell, const std::
     VerifyClean(opened->get(), "after replay");
     if (sc.state == "after_intent")
       CHECK(got == sc.before);
-    else if (sc.state == "after_commit")
+    else if (was_committed)
       CHECK(got == sc.after);
     else if (!legacy)
       CHECK(got == sc.after);
@@ -270,8 +278,9 @@ TEST_CASE("journal rows: every field of every kind and state, damaged or stale, 
   const bool full = std::getenv("AETHER_FULL_MATRIX") != nullptr;
   TempDir dir(/*in_memory=*/true);
   Tally tally;
-  for (const char* kind : {"ingest", "descend", "ascend", "rebuild"}) {
-    for (const char* state : {"after_intent", "after_written", "after_commit"}) {
+  for (const std::string kind : {"ingest", "descend", "ascend", "rebuild", "rewrite"}) {
+    for (const std::string state : {"after_intent", "after_written", "after_commit", "mid_cleanup"}) {
+      if (state == "mid_cleanup" && kind != "rewrite") continue;
       Scenario sc = MakeScenario(dir, kind, state);
       const auto cells = JournalCells(sc.pristine + "/meta.db");
       REQUIRE(!cells.empty());
@@ -311,4 +320,34 @@ TEST_CASE("regression: an ingest intent row with hot_slots_before = 0 no longer 
   CHECK_MESSAGE(fixed.exit_code == 0, fixed.err);
   CHECK(Aether({"verify", store}).exit_code == 0);
   CHECK(GetAll(store, Ids(mems)) == before);
+}
+
+TEST_CASE("regression: a stale rewrite intent (meta.db restored from before the commit) never deletes the new file") {
+  TempDir dir;
+  const std::string store = dir / "s", backup = dir / "backup";
+  std::vector<Mem> mems;
+  MakeBase(store, "rewrite", &mems);
+  // Killed with the rewrite's intent committed: a copy of meta.db now holds
+  // the row. The next command rolls it back; a tick then completes it.
+  REQUIRE(Aether({"maintain", store, "--seed", "1"}, "", {"AETHER_FAULT=rewrite.after_intent"}).exit_code == 137);
+  fs::create_directories(backup);
+  for (const char* f : {"meta.db", "meta.db-wal"})
+    if (fs::exists(store + "/" + f)) fs::copy_file(store + "/" + f, backup + "/" + f);
+  REQUIRE(Aether({"recover", store}).exit_code == 0);
+  REQUIRE(Aether({"maintain", store, "--seed", "1"}).exit_code == 0);
+  std::vector<std::string> rewritten;
+  for (const auto& e : fs::recursive_directory_iterator(store + "/cold"))
+    if (e.path().filename().string().find(".r") != std::string::npos) rewritten.push_back(e.path().string());
+  REQUIRE(!rewritten.empty());
+  // The old meta.db comes back: its row would roll back by deleting the new
+  // file, which now holds the partition's only copy. It is refused.
+  fs::remove(store + "/meta.db-shm");
+  fs::remove(store + "/meta.db-wal");
+  for (const char* f : {"meta.db", "meta.db-wal"})
+    if (fs::exists(backup + "/" + f))
+      fs::copy_file(backup + "/" + f, store + "/" + f, fs::copy_options::overwrite_existing);
+  auto r = Aether({"recover", store});
+  CHECK(r.exit_code == 79);
+  CHECK(r.err.find("does not hold") != std::string::npos);
+  for (const auto& path : rewritten) CHECK_MESSAGE(fs::exists(path), path);
 }
