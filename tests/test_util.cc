@@ -327,11 +327,11 @@ std::map<std::string, Stored> GetRecords(const std::string& store, const std::ve
   return out;
 }
 
-std::string ToJsonlWithPayload(const std::vector<Mem>& mems) {
+std::string ToJsonlWithPayload(const std::vector<Mem>& mems, size_t first_n) {
   std::string out;
   for (size_t i = 0; i < mems.size(); ++i)
     out += "{\"id\":\"" + mems[i].id + "\",\"vector\":" + VectorJson(mems[i].vec) +
-           ",\"payload\":{\"n\":" + std::to_string(i) + ",\"tag\":\"" + mems[i].id + "\"}}\n";
+           ",\"payload\":{\"n\":" + std::to_string(first_n + i) + ",\"tag\":\"" + mems[i].id + "\"}}\n";
   return out;
 }
 

@@ -145,7 +145,7 @@ Runner SetupMaintain(CLI::App* app) {
                                          {"hot_slots_cut", r->hot_slots_cut},
                                          {"shards_emptied", r->shards_emptied},
                                          {"partitions_rewritten", r->partitions_rewritten},
-                                         {"cold_rebuilds", r->cold_rebuilds},
+                                         {"unstaged", r->unstaged},
                                          {"cold_rewritten", r->cold_rewritten},
                                          {"garbage_dropped", r->garbage_dropped},
                                          {"hot_capacity", r->hot_capacity},
@@ -162,12 +162,14 @@ Runner SetupMaintain(CLI::App* app) {
                  r->dropped);
       fmt::print("restore queue {} -> {}; hot {}/{}\n", r->queue_depth_before, r->queue_depth_after, r->hot_after,
                  r->hot_capacity);
-      if (r->hot_slots_moved + r->hot_slots_cut + r->shards_emptied + r->cold_rewritten + r->garbage_dropped > 0)
+      if (r->hot_slots_moved + r->hot_slots_cut + r->unstaged + r->shards_emptied + r->cold_rewritten +
+              r->garbage_dropped >
+          0)
         fmt::print(
-            "compacted: {} hot slots moved, {} cut; {} shards emptied, {} partitions rewritten{}, {} cold records "
-            "rewritten, {} dead dropped\n",
-            r->hot_slots_moved, r->hot_slots_cut, r->shards_emptied, r->partitions_rewritten,
-            r->cold_rebuilds ? " (the cold tier rebuilt)" : "", r->cold_rewritten, r->garbage_dropped);
+            "compacted: {} hot slots moved, {} cut; {} staging records moved to partitions, {} shards emptied, {} "
+            "partitions rewritten ({} cold records), {} dead dropped\n",
+            r->hot_slots_moved, r->hot_slots_cut, r->unstaged, r->shards_emptied, r->partitions_rewritten,
+            r->cold_rewritten, r->garbage_dropped);
       if (a->m.dry_run)
         for (const auto& m : r->moves)
           fmt::print("plan: {} {}->{} {} score={:.6g}\n", Printable(m.id), TierName(m.from), TierName(m.to), m.reason,

@@ -30,7 +30,7 @@ namespace {
 
 bool KnownKind(const std::string& kind) {
   return kind == "ingest" || kind == "descend" || kind == "ascend" || kind == "rebuild" || kind == "scrub" ||
-         kind == "compact" || kind == "rewrite";
+         kind == "compact" || kind == "rewrite" || kind == "unstage";
 }
 
 bool KnownState(MigrationState s) {

@@ -223,11 +223,17 @@ Status Db::BeginRehearsal() {
   return Status::Ok();
 }
 
-void Db::EndRehearsal() {
-  if (!rehearsing_) return;
+Status Db::EndRehearsal() {
+  if (!rehearsing_) return Status::Ok();
   rehearsing_ = false;
-  if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (sqlite3_get_autocommit(db_))
+    return Status::Internal(path_ + ": the rehearsal's transaction was rolled back before its end");
+  const int rc = sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(db_, rc, path_ + ": ROLLBACK");
+  return Status::Ok();
 }
+
+bool Db::in_transaction() const { return !sqlite3_get_autocommit(db_); }
 
 void Db::Rollback() {
   if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);

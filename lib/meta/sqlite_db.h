@@ -88,8 +88,11 @@ class Db {
   // one transaction, rolled back at its end; the transactions begun inside
   // it (RunBetween) are savepoints, and nothing commits or syncs.
   Status BeginRehearsal();
-  void EndRehearsal();
+  // Rolls it back; an error if it was gone already (SQLite rolls a
+  // transaction back itself on some errors).
+  Status EndRehearsal();
   bool rehearsing() const { return rehearsing_; }
+  bool in_transaction() const;
 
   Status Exec(const std::string& sql);
   Result<Stmt> Prepare(const std::string& sql);
@@ -124,6 +127,10 @@ Status SqliteStatus(sqlite3* db, int rc, const std::string& context);
 template <typename Fn>
 Status RunBetween(Db* db, const char* begin, Fn&& fn) {
   if (db->rehearsing()) {
+    // Never outside the rehearsal's transaction: a savepoint there would
+    // begin (and its release commit) a transaction of its own.
+    if (!db->in_transaction())
+      return Status::Internal(db->path() + ": the rehearsal's transaction was rolled back (an earlier error)");
     AETHER_RETURN_IF_ERROR(db->Exec("SAVEPOINT step"));
     Status s = fn();
     if (s.ok()) return db->Exec("RELEASE step");

@@ -6,19 +6,19 @@
 //         commit drops the free run that then ends the file and whose
 //         cleanup cuts it (CutHotFile). Afterwards hot.slots holds exactly
 //         the live slots.
-//   cold  past cold_garbage_max dead records (of all cold records): shards
-//         of only garbage are emptied (EmptyGarbageOnlyShards, as scrub
-//         does), and each partition past cold_garbage_max on its own is
-//         rewritten into a new shard file, one "rewrite" migration per
-//         partition (RewritePartitions; searches get in between two). If
-//         the staging shard's garbage would keep the share past it, the
-//         cold tier is instead rebuilt without its garbage keeping the
-//         centroids (a rebuild: its own journaled migration; searches
-//         continue while it builds). A store without an index keeps its
-//         staging garbage until rebuild-index.
+//   cold  past cold_garbage_max dead records (of all cold records): a
+//         staging shard past it on its own has its live records moved to
+//         their nearest partitions ("unstage" migrations, when an index
+//         exists), shards of only garbage are emptied (EmptyGarbageOnlyShards,
+//         as scrub does), and each partition past cold_garbage_max on its own
+//         is rewritten into a new shard file, one "rewrite" migration per
+//         partition (RewritePartitions). Searches get LOCK between two
+//         migrations. A store without an index keeps its staging garbage
+//         until rebuild-index.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "env/fault_point.h"
@@ -107,6 +107,95 @@ Result<int64_t> StoreImpl::NewShardId(const ShardInfo& partition, int64_t at_lea
   return id;
 }
 
+namespace {
+
+// Readers waiting for LOCK go first: between two migrations of a long
+// compaction, the writer shares LOCK and takes it back (as a rebuild does
+// after its build phase, it may wait long).
+Status LetReadersIn(StoreLock* lock) {
+  AETHER_RETURN_IF_ERROR(lock->SetMode(LockMode::kShared));
+  return lock->SetMode(LockMode::kExclusive, std::max(lock->wait_seconds(), 600.0));
+}
+
+}  // namespace
+
+// rows[begin, end) of `shard` (its live records, in file order) as the
+// items of a move out of it, with their vectors in `data` (each frame read
+// once). A record a rehearsal appended is in no file: its vector stays zero
+// (a rehearsal writes no data).
+Status StoreImpl::LoadColdRecords(ShardFile* file, const ShardInfo& shard, const std::vector<MemoryRef>& rows,
+                                  size_t begin, size_t end, std::vector<MigrationItem>* items,
+                                  std::vector<float>* data) {
+  items->assign(end - begin, MigrationItem{});
+  data->assign((end - begin) * config_.dim, 0.0f);
+  DecodedFrame frame;
+  int64_t frame_at = -1;
+  for (size_t k = begin; k < end; ++k) {
+    const MemoryRef& r = rows[k];
+    MigrationItem& it = (*items)[k - begin];
+    it.row_id = r.row_id;
+    it.id = r.id;
+    it.src = r.place;
+    if (!ColdRecordOnDisk(r.place)) continue;
+    if (r.place.frame_offset != frame_at) {
+      AETHER_RETURN_IF_ERROR(file->ReadFrame(uint64_t(r.place.frame_offset), &frame));
+      frame_at = r.place.frame_offset;
+    }
+    if (r.place.frame_index < 0 || uint64_t(r.place.frame_index) >= frame.count ||
+        frame.row_ids[size_t(r.place.frame_index)] != r.row_id)
+      return Status::Corruption(fmt::format("{}: the frame at offset {} does not hold '{}' (row {})", shard.path,
+                                            r.place.frame_offset, r.id, r.row_id));
+    const float* v = frame.vector(uint32_t(r.place.frame_index));
+    std::copy(v, v + config_.dim, data->begin() + long((k - begin) * config_.dim));
+  }
+  return Status::Ok();
+}
+
+// The live memories of `shard`, in file order, checked against its count.
+Result<std::vector<MemoryRef>> StoreImpl::LiveIn(const ShardInfo& shard,
+                                                 std::map<int64_t, std::vector<MemoryRef>>* live) {
+  std::vector<MemoryRef>& rows = (*live)[shard.shard_id];
+  if (rows.size() != shard.live)
+    return Status::Corruption(fmt::format("{}: counted {} live records, but {} memories are in it (run aether verify)",
+                                          shard.path, shard.live, rows.size()));
+  return std::move(rows);
+}
+
+// The staging shard's live records moved to their nearest partitions in
+// batches ("unstage" migrations: moves like descend's, from a cold record),
+// so that it holds only garbage and is emptied. The vectors are read even
+// in a rehearsal: they choose the partitions (and the staging records all
+// predate the tick: with an index, nothing in a tick appends to staging;
+// were one not to, its vector would be zero and its partition a guess).
+Status StoreImpl::Unstage(const ShardInfo& staging, MaintainReport* rep) {
+  AETHER_ASSIGN_OR_RETURN(auto live, tables_->memories.ColdIn({staging.shard_id}));
+  AETHER_ASSIGN_OR_RETURN(std::vector<MemoryRef> rows, LiveIn(staging, &live));
+  AETHER_ASSIGN_OR_RETURN(auto file, OpenShard(staging, /*writable=*/false));
+  constexpr size_t kBatch = 10000;
+  for (size_t begin = 0; begin < rows.size(); begin += kBatch) {
+    if (begin > 0 && !rehearsal_) AETHER_RETURN_IF_ERROR(LetReadersIn(lock_.get()));
+    const size_t end = std::min(rows.size(), begin + kBatch);
+    std::vector<MigrationItem> items;
+    std::vector<float> data;
+    AETHER_RETURN_IF_ERROR(LoadColdRecords(file.get(), staging, rows, begin, end, &items, &data));
+    std::vector<const float*> vectors(items.size());
+    for (size_t k = 0; k < items.size(); ++k) vectors[k] = data.data() + k * config_.dim;
+    Migration m;
+    m.kind = "unstage";
+    AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
+    AETHER_ASSIGN_OR_RETURN(m.hot_slots_before, hot->SlotCount());
+    PendingWrites w;
+    AETHER_ASSIGN_OR_RETURN(auto groups, index_->GroupByPartition(vectors));
+    for (const auto& [shard_id, which] : groups) {
+      AETHER_ASSIGN_OR_RETURN(ShardInfo target, tables_->shards.Get(shard_id));
+      AETHER_RETURN_IF_ERROR(migrator_->BuildFrames(&items, which, vectors, target, &m, &w));
+    }
+    AETHER_RETURN_IF_ERROR(migrator_->Run(&m, items, w));
+    rep->unstaged += items.size();
+  }
+  return Status::Ok();
+}
+
 // Each shard in `partitions` (of the current generation, with live records)
 // rewritten without its garbage: one "rewrite" migration per partition
 // (journal.md), its live records read, re-framed into a new shard file, the
@@ -122,43 +211,15 @@ Status StoreImpl::RewritePartitions(const std::vector<ShardInfo>& partitions, Ma
   int64_t next_id = std::max(all.empty() ? 1 : all.back().shard_id + 1, targeted + 1);
   for (size_t i = 0; i < partitions.size(); ++i) {
     const ShardInfo& sh = partitions[i];
-    if (i > 0 && !rehearsal_) {  // searches waiting for LOCK go first
-      AETHER_RETURN_IF_ERROR(lock_->SetMode(LockMode::kShared));
-      AETHER_RETURN_IF_ERROR(lock_->SetMode(LockMode::kExclusive, std::max(lock_->wait_seconds(), 600.0)));
-    }
-    const std::vector<MemoryRef>& rows = live[sh.shard_id];
-    if (rows.size() != sh.live)
-      return Status::Corruption(fmt::format(
-          "{}: counted {} live records, but {} memories are in it (run aether verify)", sh.path, sh.live, rows.size()));
-    std::unique_ptr<ShardFile> file;
-    if (!rehearsal_) {
-      AETHER_ASSIGN_OR_RETURN(file, OpenShard(sh, /*writable=*/false));
-    }
-    std::vector<MigrationItem> items(rows.size());
-    std::vector<const float*> vectors(rows.size());
-    std::vector<float> data(rows.size() * config_.dim);
-    std::vector<size_t> which(rows.size());
-    DecodedFrame frame;
-    int64_t frame_at = -1;
-    for (size_t k = 0; k < rows.size(); ++k) {
-      const MemoryRef& r = rows[k];
-      vectors[k] = data.data() + k * config_.dim;
-      which[k] = k;
-      items[k].row_id = r.row_id;
-      items[k].id = r.id;
-      items[k].src = r.place;
-      if (rehearsal_) continue;  // no data written, and the record may be one it appended
-      if (r.place.frame_offset != frame_at) {
-        AETHER_RETURN_IF_ERROR(file->ReadFrame(uint64_t(r.place.frame_offset), &frame));
-        frame_at = r.place.frame_offset;
-      }
-      if (r.place.frame_index < 0 || uint64_t(r.place.frame_index) >= frame.count ||
-          frame.row_ids[size_t(r.place.frame_index)] != r.row_id)
-        return Status::Corruption(fmt::format("{}: the frame at offset {} does not hold '{}' (row {})", sh.path,
-                                              r.place.frame_offset, r.id, r.row_id));
-      const float* v = frame.vector(uint32_t(r.place.frame_index));
-      std::copy(v, v + config_.dim, data.begin() + long(k * config_.dim));
-    }
+    if (i > 0 && !rehearsal_) AETHER_RETURN_IF_ERROR(LetReadersIn(lock_.get()));
+    AETHER_ASSIGN_OR_RETURN(std::vector<MemoryRef> rows, LiveIn(sh, &live));
+    AETHER_ASSIGN_OR_RETURN(auto file, OpenShard(sh, /*writable=*/false));
+    std::vector<MigrationItem> items;
+    std::vector<float> data;
+    AETHER_RETURN_IF_ERROR(LoadColdRecords(file.get(), sh, rows, 0, rows.size(), &items, &data));
+    std::vector<const float*> vectors(items.size());
+    std::vector<size_t> which(items.size());
+    for (size_t k = 0; k < items.size(); ++k) vectors[k] = data.data() + k * config_.dim, which[k] = k;
     AETHER_ASSIGN_OR_RETURN(int64_t id, NewShardId(sh, next_id));
     next_id = id + 1;
     ShardInfo target;
@@ -178,54 +239,34 @@ Status StoreImpl::RewritePartitions(const std::vector<ShardInfo>& partitions, Ma
   return Status::Ok();
 }
 
-// Past cold_garbage_max dead records (of all cold records): shards of only
-// garbage are emptied, and each partition past cold_garbage_max on its own
-// is rewritten; that leaves the tier under it, unless the staging shard
-// holds the garbage: then the whole tier is rebuilt keeping the centroids
-// (a store without an index keeps its staging garbage until rebuild-index).
+// Past cold_garbage_max dead records (of all cold records), three steps
+// that leave the tier under it: the staging shard's live records, when it
+// is past cold_garbage_max itself and an index exists, move to their
+// nearest partitions (Unstage); shards of only garbage are emptied; each
+// partition past cold_garbage_max on its own is rewritten
+// (RewritePartitions). A store without an index keeps its staging garbage
+// until rebuild-index.
 Status StoreImpl::CompactCold(const PolicyParams& p, MaintainReport* rep) {
   if (p.cold_garbage_max >= 1) return Status::Ok();
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
-  auto over = [&](uint64_t d, uint64_t r) { return r > 0 && double(d) > p.cold_garbage_max * double(r); };
-  uint64_t records = 0, dead = 0;
-  for (const ShardInfo& sh : shards) records += sh.records, dead += sh.records - sh.live;
-  if (!over(dead, records)) return Status::Ok();
+  auto over = [&](const ShardInfo& sh) {
+    return sh.records > 0 && double(sh.records - sh.live) > p.cold_garbage_max * double(sh.records);
+  };
+  ShardInfo total;
+  for (const ShardInfo& sh : shards) total.records += sh.records, total.live += sh.live;
+  if (!over(total)) return Status::Ok();
   AETHER_ASSIGN_OR_RETURN(int64_t generation, tables_->config.IndexGeneration());
-  // What each step leaves: all-garbage shards emptied, partitions past the
-  // threshold rewritten.
-  uint64_t alone = 0, dead_alone = 0, left_records = records, left_dead = dead;
+  for (const ShardInfo& sh : shards)
+    if (sh.staging() && generation > 0 && sh.live > 0 && over(sh)) AETHER_RETURN_IF_ERROR(Unstage(sh, rep));
+  AETHER_RETURN_IF_ERROR(EmptyGarbageOnlyShards(&rep->shards_emptied, &rep->garbage_dropped));
+  AETHER_ASSIGN_OR_RETURN(shards, tables_->shards.All());
   std::vector<ShardInfo> rewrite;
-  for (const ShardInfo& sh : shards) {
-    const uint64_t d = sh.records - sh.live;
-    if (sh.live == 0 && sh.records > 0) {
-      ++alone, dead_alone += d;
-    } else if (!sh.staging() && sh.generation == generation && over(d, sh.records)) {
-      rewrite.push_back(sh);
-    } else {
-      continue;
-    }
-    left_records -= d, left_dead -= d;
-  }
+  for (const ShardInfo& sh : shards)
+    if (!sh.staging() && sh.generation == generation && sh.live > 0 && over(sh)) rewrite.push_back(sh);
   std::stable_sort(rewrite.begin(), rewrite.end(), [](const ShardInfo& a, const ShardInfo& b) {
     return a.records - a.live > b.records - b.live;  // most garbage first
   });
-  // Staging garbage keeps the tier over: a rebuild rewrites every partition anyway.
-  const bool rebuild = generation > 0 && over(left_dead, left_records);
-  AETHER_RETURN_IF_ERROR(EmptyGarbageOnlyShards(&rep->shards_emptied, &rep->garbage_dropped));
-  if (!rebuild) return RewritePartitions(rewrite, rep);
-  rep->cold_rebuilds = 1;
-  if (rehearsal_) {  // what the rebuild would drop and rewrite, without building it
-    AETHER_ASSIGN_OR_RETURN(shards, tables_->shards.All());
-    for (const ShardInfo& sh : shards) rep->garbage_dropped += sh.records - sh.live;
-    AETHER_ASSIGN_OR_RETURN(rep->cold_rewritten, tables_->memories.Count(Tier::kCold));
-    return Status::Ok();
-  }
-  RebuildOptions ro;
-  ro.keep_centroids = true;
-  AETHER_ASSIGN_OR_RETURN(RebuildReport rb, RebuildIndex(ro));
-  rep->cold_rewritten = rb.cold_memories;
-  rep->garbage_dropped += rb.garbage_dropped;
-  return Status::Ok();
+  return RewritePartitions(rewrite, rep);
 }
 
 }  // namespace aether

@@ -28,23 +28,45 @@ namespace aether {
 // A dry run rehearses the tick: the same code, every step's changes made to
 // the metadata alone, in one transaction rolled back at the end, with the
 // file system read-only (ReadOnlyEnv: a step that would write fails the
-// rehearsal). Moves read only the data that decides where it goes (a
-// descended vector picks its partition) and write none, so the report is
-// what the real tick with the same seed and clock would do, restores,
+// rehearsal). Moves write no data and read what exists (a descended vector
+// picks its partition; a restored record's frame is checked), so the report
+// is what the real tick with the same seed and clock would do, restores,
 // capacity moves and compaction included.
 Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   if (!lock_->writer()) return Status::Internal("maintain on a store opened read-only");
   if (!o.dry_run) return Tick(o);
+  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
   AETHER_RETURN_IF_ERROR(db_->BeginRehearsal());
-  ReadOnlyEnv read_only(env_);
-  Env* const real = env_;
-  env_ = &read_only;
-  rehearsal_ = true;
+  // Ended (rolled back, the real Env back) on every way out: an error, an
+  // exception.
+  struct Rehearsal {
+    StoreImpl* s;
+    Env* real;
+    ReadOnlyEnv read_only;
+    bool ended = false;
+    Rehearsal(StoreImpl* store, const std::vector<ShardInfo>& shards)
+        : s(store), real(store->env_), read_only(store->env_) {
+      s->env_ = &read_only;
+      s->rehearsal_ = true;
+      for (const ShardInfo& sh : shards) s->rehearsal_cold_bytes_[sh.shard_id] = sh.file_bytes;
+    }
+    Status End() {
+      ended = true;
+      s->rehearsal_ = false;
+      s->rehearsal_cold_bytes_.clear();
+      s->env_ = real;
+      s->index_->Invalidate();  // it may have loaded a rehearsed shard
+      return s->db_->EndRehearsal();
+    }
+    ~Rehearsal() {
+      if (!ended) (void)End();
+    }
+  };
+  Rehearsal rehearsal(this, shards);
   Result<MaintainReport> rep = Tick(o);
-  rehearsal_ = false;
-  env_ = real;
-  db_->EndRehearsal();
-  index_->Invalidate();  // it may have loaded a rehearsed shard
+  Status ended = rehearsal.End();
+  if (!rep.ok()) return rep.status().WithContext("dry run");
+  if (!ended.ok()) return ended.WithContext("dry run");
   return rep;
 }
 

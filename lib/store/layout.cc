@@ -45,10 +45,11 @@ bool IsTempNameOf(const std::string& name, const std::string& base) {
   return true;
 }
 
-bool IsPartitionPathOf(const std::string& path, int64_t generation) {
-  const std::string dir = GenerationDir(generation) + "/";
-  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
-         IsPartitionFileName(path.substr(dir.size()));
+bool IsPartitionPathOf(const std::string& path, int64_t generation, int64_t partition) {
+  const std::string dir = GenerationDir(generation) + "/", prefix = fmt::format("p{:06d}.", partition);
+  if (partition < 0 || path.size() <= dir.size() || path.compare(0, dir.size(), dir) != 0) return false;
+  const std::string name = path.substr(dir.size());
+  return IsPartitionFileName(name) && name.compare(0, prefix.size(), prefix) == 0;
 }
 
 int64_t GenerationOfName(const std::string& name) {

@@ -36,8 +36,9 @@ std::string CentroidsName(int64_t generation);  // "g000001.centroids" (in index
 // Name tests for the store's cleanup, which removes only names aether makes.
 bool IsPartitionFileName(const std::string& name);           // "pNNNNNN.shard" or a rewritten one's
 bool IsRewrittenPartitionFileName(const std::string& name);  // "pNNNNNN.rSSSSSS.shard" (6 to 19 digits S)
-// A store-relative path in GenerationDir(generation) with a partition file name.
-bool IsPartitionPathOf(const std::string& path, int64_t generation);
+// A store-relative path in GenerationDir(generation) with a file name of
+// partition `partition` (either form).
+bool IsPartitionPathOf(const std::string& path, int64_t generation, int64_t partition);
 // "<base>.<16 hex digits>.tmp" (TempNameFor in env.h) or "<base>.tmp" (older aether).
 bool IsTempNameOf(const std::string& name, const std::string& base);
 // The generation of "gNNNNNN" (a directory in cold/) or of "gNNNNNN.centroids"

@@ -36,11 +36,14 @@ constexpr MigrationFaultPoints kAscendFaults{"ascend.after_intent", "ascend.mid_
                                              "ascend.after_sync",   "ascend.after_written", "ascend.after_commit"};
 constexpr MigrationFaultPoints kCompactFaults{"compact.after_intent", "compact.mid_write",     "compact.after_write",
                                               "compact.after_sync",   "compact.after_written", "compact.after_commit"};
+constexpr MigrationFaultPoints kUnstageFaults{"unstage.after_intent", "unstage.mid_write",     "unstage.after_write",
+                                              "unstage.after_sync",   "unstage.after_written", "unstage.after_commit"};
 constexpr MigrationFaultPoints kRewriteFaults{"rewrite.after_intent", "rewrite.mid_write",     "rewrite.after_write",
                                               "rewrite.after_sync",   "rewrite.after_written", "rewrite.after_commit"};
 const MigrationFaultPoints& FaultPointsOf(const std::string& kind) {
   if (kind == "descend") return kDescendFaults;
   if (kind == "rewrite") return kRewriteFaults;
+  if (kind == "unstage") return kUnstageFaults;
   if (kind == "ascend") return kAscendFaults;
   if (kind == "compact") return kCompactFaults;
   return kIngestFaults;
@@ -203,9 +206,12 @@ Status Migrator::RetireRewritten(const Migration& m, const std::vector<Migration
   if (!old.ok()) return Status::Ok();  // retired already
   if (old->live != 0)
     return Status::Corruption(fmt::format("{}: shard {} still holds {} live records", Describe(m), old_id, old->live));
-  if (!layout::IsPartitionPathOf(old->path, old->generation))
-    return Status::Corruption(fmt::format("{}: shard {} is {}, not a partition of generation {}", Describe(m), old_id,
-                                          old->path, old->generation));
+  AETHER_ASSIGN_OR_RETURN(uint64_t placed, s_->tables_->memories.CountInShard(old_id));
+  if (placed != 0)
+    return Status::Corruption(fmt::format("{}: {} memories are still in shard {}", Describe(m), placed, old_id));
+  if (!layout::IsPartitionPathOf(old->path, old->generation, old->partition))
+    return Status::Corruption(fmt::format("{}: shard {} is {}, not partition {} of generation {}", Describe(m), old_id,
+                                          old->path, old->partition, old->generation));
   if (!s_->rehearsal_) {
     AETHER_RETURN_IF_ERROR(s_->RemoveOwnedFile(old->path));
     AETHER_RETURN_IF_ERROR(s_->env_->SyncDir(s_->Path(layout::GenerationDir(old->generation))));
@@ -308,7 +314,8 @@ Status Migrator::CommitMigration(const Migration& m, const std::vector<Migration
           return Status::Corruption(
               fmt::format("migration {}: memory '{}' (row {}) is no longer at its source", m.id, it.id, it.row_id));
         AETHER_RETURN_IF_ERROR(s_->ReleasePlace(*it.src));
-        if (m.kind != "compact" && !rewrite)  // a new place in the same tier is no event in a memory's history
+        // A new place in the same tier is no event in a memory's history.
+        if (m.kind != "compact" && m.kind != "unstage" && !rewrite)
           AETHER_RETURN_IF_ERROR(s_->tables_->audit_log.Append(
               m.created_ms, m.kind, it.id,
               fmt::format("{{\"from\":\"{}\",\"to\":\"{}\"}}", TierName(it.src->tier), TierName(it.dst.tier))));

@@ -137,6 +137,7 @@ class Migrator {
   ColdIndex* index_;
   const bool discard_damaged_;
   std::vector<ReplayAction> replayed_;
+  bool discarded_ = false;  // a damaged row was discarded in this replay
 };
 
 }  // namespace aether

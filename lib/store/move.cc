@@ -73,9 +73,9 @@ Status StoreImpl::AscendRows(const std::vector<MemoryRef>& rows, const MoveOptio
     std::map<std::pair<int64_t, int64_t>, DecodedFrame> frames;
     for (size_t i = begin; i < end; ++i) frames[{rows[i].place.shard_id, rows[i].place.frame_offset}];
     std::map<int64_t, std::unique_ptr<ShardFile>> shards;
-    const std::vector<float> none(rehearsal_ ? config_.dim : 0);  // a rehearsal writes no slot
+    const std::vector<float> none(config_.dim);  // a rehearsal writes no slot
     for (auto& [key, frame] : frames) {
-      if (rehearsal_) break;
+      if (!ColdRecordOnDisk(Place::Cold(key.first, key.second, 0))) continue;
       auto& shard = shards[key.first];
       if (!shard) {
         AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(key.first));
@@ -92,7 +92,8 @@ Status StoreImpl::AscendRows(const std::vector<MemoryRef>& rows, const MoveOptio
       const MemoryRef& r = rows[i];
       const Place& src = r.place;
       const DecodedFrame& f = frames[{src.shard_id, src.frame_offset}];
-      if (!rehearsal_ && (src.frame_index >= f.count || f.row_ids[src.frame_index] != r.row_id))
+      const bool on_disk = ColdRecordOnDisk(src);
+      if (on_disk && (src.frame_index >= f.count || f.row_ids[src.frame_index] != r.row_id))
         return Status::Corruption(fmt::format("shard {} frame at offset {} does not hold '{}' (row {})", src.shard_id,
                                               src.frame_offset, r.id, r.row_id));
       MigrationItem& it = items[i - begin];
@@ -100,8 +101,8 @@ Status StoreImpl::AscendRows(const std::vector<MemoryRef>& rows, const MoveOptio
       it.id = r.id;
       it.src = src;
       it.dst = Place::Hot(slots[i - begin]);
-      w.slots.push_back({static_cast<uint64_t>(it.dst.slot), it.row_id,
-                         rehearsal_ ? none.data() : f.vector(uint32_t(src.frame_index))});
+      w.slots.push_back(
+          {static_cast<uint64_t>(it.dst.slot), it.row_id, on_disk ? f.vector(uint32_t(src.frame_index)) : none.data()});
     }
     Migration m;
     m.kind = "ascend";

@@ -56,7 +56,14 @@ Status Migrator::ReplayAll() {
   // a target or item row of no migration, nor a superseded partition shard.
   AETHER_RETURN_IF_ERROR(TruncateToCommitted());
   AETHER_RETURN_IF_ERROR(RetireSuperseded());
-  return InTransaction(s_->db_.get(), [&] { return journal.RemoveOrphans(); });
+  AETHER_RETURN_IF_ERROR(InTransaction(s_->db_.get(), [&] { return journal.RemoveOrphans(); }));
+  if (discarded_)
+    for (const std::string& litter : s_->UnregisteredGenerations())
+      s_->Notice(litter +
+                 ": no committed state names it (a discarded migration's?); left in place (remove it by hand "
+                 "once nothing needs it)");
+  discarded_ = false;
+  return Status::Ok();
 }
 
 Status Migrator::ReplayOne(Migration* m) {
@@ -291,10 +298,7 @@ Status Migrator::DiscardDamaged(const Migration& m, size_t items, const std::str
                      fmt::format("{{\"migration\":{},\"reason\":{}}}", m.id, nlohmann::json(why).dump()));
   }));
   replayed_.push_back({m.id, m.kind, StateName(m.state), "discarded (" + why + ")", items});
-  for (const std::string& litter : s_->UnregisteredGenerations())
-    s_->Notice(litter +
-               ": belongs to no committed index generation; left in place (remove it by hand once nothing "
-               "needs it)");
+  discarded_ = true;  // what it leaves is reported once every row is replayed (ReplayAll)
   return Status::Ok();
 }
 
@@ -309,7 +313,7 @@ Status Migrator::RetireSuperseded() {
     if (sh.staging() || sh.live != 0 || newest[{sh.generation, sh.partition}] == sh.shard_id) continue;
     AETHER_ASSIGN_OR_RETURN(uint64_t placed, s_->tables_->memories.CountInShard(sh.shard_id));
     if (placed != 0) continue;  // counts that lie: verify's to report
-    if (!layout::IsPartitionPathOf(sh.path, sh.generation)) {
+    if (!layout::IsPartitionPathOf(sh.path, sh.generation, sh.partition)) {
       s_->Notice(sh.path + ": a superseded shard not named as a partition of its generation; left in place");
       continue;
     }

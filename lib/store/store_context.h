@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,14 @@ class StoreContext {
   // transaction rolled back at its end, through a ReadOnlyEnv; moves write
   // no data and read none they do not need (StoreImpl::Maintain).
   bool rehearsal_ = false;
+  std::map<int64_t, uint64_t> rehearsal_cold_bytes_;  // shard -> committed length as the rehearsal began
+  // A cold record whose frame is in its file: always, but in a rehearsal
+  // only those that predate it (what it appends is in the metadata alone).
+  bool ColdRecordOnDisk(const Place& p) const {
+    if (!rehearsal_) return true;
+    auto it = rehearsal_cold_bytes_.find(p.shard_id);
+    return it != rehearsal_cold_bytes_.end() && uint64_t(p.frame_offset) < it->second;
+  }
 
   std::string Path(const std::string& rel) const { return dir_ + "/" + rel; }
 

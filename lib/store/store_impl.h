@@ -138,6 +138,10 @@ class StoreImpl : public StoreContext {
   Status CompactHot(const PolicyParams& p, MaintainReport* rep);
   Status CompactCold(const PolicyParams& p, MaintainReport* rep);
   Status RewritePartitions(const std::vector<ShardInfo>& partitions, MaintainReport* rep);
+  Status Unstage(const ShardInfo& staging, MaintainReport* rep);
+  Status LoadColdRecords(ShardFile* file, const ShardInfo& shard, const std::vector<MemoryRef>& rows, size_t begin,
+                         size_t end, std::vector<MigrationItem>* items, std::vector<float>* data);
+  Result<std::vector<MemoryRef>> LiveIn(const ShardInfo& shard, std::map<int64_t, std::vector<MemoryRef>>* live);
   Result<int64_t> NewShardId(const ShardInfo& partition, int64_t at_least);
   // Shards of only garbage cut to their headers (a committed "scrub" row).
   Status EmptyGarbageOnlyShards(uint64_t* shards, uint64_t* records);

@@ -1,9 +1,8 @@
 // The crash matrix: every fault point x 5 seeds. Each trial kills a real
 // aether process (SIGKILL, via AETHER_FAULT) in the middle of ingest,
-// descend, ascend, a compaction (hot slots, cold partitions) or the replay, lets the next command recover, and checks
-// that verify passes and that the stored (id, vector, payload) set is exactly
-// the state before or after the interrupted batch: nothing lost, duplicated
-// or half-visible.
+// descend, ascend, a compaction (hot slots, staging, cold partitions) or the replay, lets the next command recover, and
+// checks that verify passes and that the stored (id, vector, payload) set is exactly the state before or after the
+// interrupted batch: nothing lost, duplicated or half-visible.
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
@@ -50,7 +49,8 @@ bool RunTrial(const Trial& t, Outcome* out) {
   const bool is_rebuild = t.point.rfind("rebuild.", 0) == 0;
   // Crash in the 1st, 2nd or 3rd batch (a rebuild and a compaction of
   // these small stores make one).
-  const int hit = is_rebuild || kind == "compact" || kind == "rewrite" || kind == "fold" ? 1 : 1 + seed % 3;
+  const int hit =
+      is_rebuild || kind == "compact" || kind == "rewrite" || kind == "unstage" || kind == "fold" ? 1 : 1 + seed % 3;
   TempDir dir;
   std::string store = dir / "s";
   auto before = RandomMems(40 + size_t(seed) * 13, 6, 100 + uint64_t(seed), "a");
@@ -99,6 +99,21 @@ bool RunTrial(const Trial& t, Outcome* out) {
     for (size_t i = 0; i < 14; i += 2) up.push_back(base[i].id);
     REQUIRE(Aether(up).exit_code == 0);
     REQUIRE(Aether({"config", store, "set", "cold_garbage_max", "0.01"}).exit_code == 0);
+    op = {"maintain", store, "--seed", std::to_string(seed)};
+  } else if (op_kind == "unstage") {
+    // Staging records beside garbage while an index exists: memories sent
+    // again unchanged (replace) into a hot tier of capacity 0 land in the
+    // staging shard (ingest_evict 0); the second time, the first copies are
+    // garbage. The tick moves the live ones to their partitions.
+    REQUIRE(Aether({"descend", store, "--all"}).exit_code == 0);
+    REQUIRE(Aether({"rebuild-index", store, "--partitions", "3"}).exit_code == 0);
+    for (const char* kv : {"ingest_evict=0", "hot_capacity=0", "cold_garbage_max=0.01"}) {
+      const std::string s = kv;
+      REQUIRE(Aether({"config", store, "set", s.substr(0, s.find('=')), s.substr(s.find('=') + 1)}).exit_code == 0);
+    }
+    const std::vector<Mem> again(before.begin() + 4, before.begin() + 16);  // a3 is deleted: not sent again
+    for (int i = 0; i < 2; ++i)
+      REQUIRE(Aether({"ingest", store, "--on-duplicate", "replace"}, ToJsonlWithPayload(again, 4)).exit_code == 0);
     op = {"maintain", store, "--seed", std::to_string(seed)};
   } else if (op_kind == "fold") {
     // Accesses in the log for the writer's fold to apply.

@@ -35,7 +35,7 @@ std::map<std::string, std::string> Snapshot(const std::string& store) {
 
 struct Exercised {
   int ticks = 0, sampled = 0, capacity = 0, restored = 0, evicted = 0, deferred = 0, dropped = 0, hot_compacted = 0,
-      partitions = 0, rebuilds = 0, emptied = 0, pruned = 0;
+      partitions = 0, unstaged = 0, emptied = 0, pruned = 0;
 };
 
 void Count(const nlohmann::json& r, Exercised* e) {
@@ -48,7 +48,7 @@ void Count(const nlohmann::json& r, Exercised* e) {
   e->dropped += r["dropped"].get<int>() > 0;
   e->hot_compacted += r["hot_slots_moved"].get<int>() + r["hot_slots_cut"].get<int>() > 0;
   e->partitions += r["partitions_rewritten"].get<int>() > 0;
-  e->rebuilds += r["cold_rebuilds"].get<int>() > 0;
+  e->unstaged += r["unstaged"].get<int>() > 0;
   e->emptied += r["shards_emptied"].get<int>() > 0;
   e->pruned += r["history_pruned"].get<int>() > 0;
 }
@@ -143,7 +143,7 @@ TEST_CASE("maintain --dry-run: every count and planned move is what the tick the
   MESSAGE("ticks " << seen.ticks << ": sampled descends in " << seen.sampled << ", capacity descends " << seen.capacity
                    << ", restores " << seen.restored << " (evicting " << seen.evicted << ", deferring " << seen.deferred
                    << ", dropping " << seen.dropped << "), hot compactions " << seen.hot_compacted
-                   << ", partition rewrites " << seen.partitions << ", cold rebuilds " << seen.rebuilds
+                   << ", partition rewrites " << seen.partitions << ", staging moves " << seen.unstaged
                    << ", shards emptied " << seen.emptied << ", history pruned " << seen.pruned);
   // Every kind of step was rehearsed somewhere (the sweep is not vacuous).
   for (int n :

@@ -1,7 +1,7 @@
 // The journal-row mutation matrix (issue: "replay trusts journal rows").
 //
 // For every migration kind (ingest with replaces, descend, ascend, rebuild,
-// a partition rewrite) left dangling in every state (intent, written,
+// maintain's staging move and partition rewrite) left dangling in every state (intent, written,
 // committed; a rewrite also inside its cleanup) by a real
 // process killed at a fault point, every column of its journal rows (the
 // migration, each target, the first and last item) is set to boundary and
@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "aether/store.h"
@@ -156,17 +157,27 @@ struct Scenario {
 
 // The base store: hot and cold memories with payloads, an index of 4
 // partitions, free hot slots and cold garbage.
-// For a rewrite, maintain does nothing else (no sampled moves or restores)
-// and rewrites any partition holding garbage.
+// For the cold compactions (unstage, rewrite): staging records beside
+// garbage (memories sent again unchanged into a full hot tier with
+// ingest_evict 0, twice: their partition copies and then their first staging
+// copies become garbage), and a maintain that does nothing else (no sampled,
+// capacity or restore moves) and compacts any shard holding garbage.
 void MakeBase(const std::string& store, const std::string& kind, std::vector<Mem>* mems) {
   *mems = RandomMems(160, 8, 4242, "m");
   REQUIRE(Aether({"ingest", store, "--hot-capacity", "60"}, ToJsonlWithPayload(*mems)).exit_code == 0);
   REQUIRE(Aether({"rebuild-index", store, "--partitions", "4"}).exit_code == 0);
   REQUIRE(Aether({"config", store, "set", "hot_capacity", "90"}).exit_code == 0);
   REQUIRE(Aether({"delete", store, "m1", "m2", "m150"}).exit_code == 0);
-  if (kind != "rewrite") return;
+  if (kind != "rewrite" && kind != "unstage") return;
   REQUIRE(Aether({"config", store, "preset", "disabled"}).exit_code == 0);
   REQUIRE(Aether({"config", store, "set", "cold_garbage_max", "0.001"}).exit_code == 0);
+  REQUIRE(Aether({"config", store, "set", "ingest_evict", "0"}).exit_code == 0);
+  auto st = nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
+  REQUIRE(Aether({"config", store, "set", "hot_capacity", std::to_string(st["hot_memories"].get<int>())}).exit_code ==
+          0);
+  const std::vector<Mem> again(mems->begin() + 100, mems->begin() + 110);  // cold ones
+  for (int i = 0; i < 2; ++i)
+    REQUIRE(Aether({"ingest", store, "--on-duplicate", "replace"}, ToJsonlWithPayload(again, 100)).exit_code == 0);
 }
 
 std::vector<std::string> CommandFor(const std::string& kind, const std::string& store, std::string* stdin_data) {
@@ -179,7 +190,7 @@ std::vector<std::string> CommandFor(const std::string& kind, const std::string& 
   }
   if (kind == "descend") return {"descend", store, "m4", "m5", "m6", "m7", "m8", "m9", "m10", "m11"};
   if (kind == "ascend") return {"ascend", store, "m70", "m71", "m72", "m73", "m140", "m141", "m142"};
-  if (kind == "rewrite") return {"maintain", store, "--seed", "1"};
+  if (kind == "rewrite" || kind == "unstage") return {"maintain", store, "--seed", "1"};
   return {"rebuild-index", store, "--partitions", "5"};
 }
 
@@ -198,7 +209,8 @@ Scenario MakeScenario(const TempDir& dir, const std::string& kind, const std::st
   for (int i = 0; i < 40; ++i) sc.ids.push_back("n" + std::to_string(i));
   sc.before = Load(OpenStoreOrFail(base, AccessMode::kRead).get(), sc.ids);
   sc.after = Load(OpenStoreOrFail(done, AccessMode::kRead).get(), sc.ids);
-  if (kind != "rebuild" && kind != "rewrite") REQUIRE(sc.before != sc.after);  // they change no memory's tier
+  if (kind == "ingest" || kind == "descend" || kind == "ascend")
+    REQUIRE(sc.before != sc.after);  // the others change no memory's tier
   return sc;
 }
 
@@ -278,7 +290,7 @@ TEST_CASE("journal rows: every field of every kind and state, damaged or stale, 
   const bool full = std::getenv("AETHER_FULL_MATRIX") != nullptr;
   TempDir dir(/*in_memory=*/true);
   Tally tally;
-  for (const std::string kind : {"ingest", "descend", "ascend", "rebuild", "rewrite"}) {
+  for (const std::string kind : {"ingest", "descend", "ascend", "rebuild", "unstage", "rewrite"}) {
     for (const std::string state : {"after_intent", "after_written", "after_commit", "mid_cleanup"}) {
       if (state == "mid_cleanup" && kind != "rewrite") continue;
       Scenario sc = MakeScenario(dir, kind, state);

@@ -297,12 +297,11 @@ struct MaintainReport {
   uint64_t history_pruned = 0;  // audit log entries past history_retention_days
   // Compaction (past hot_compact_slack free slots, cold_garbage_max dead
   // records): live hot slots moved into holes and slots cut from hot.slots;
-  // shards of only garbage emptied; partitions rewritten one at a time (and,
-  // for garbage in the staging shard, whole rebuilds keeping the centroids);
-  // live cold records rewritten and dead ones dropped. A dry run counts what
-  // the tick would do.
+  // staging records moved to their partitions; shards of only garbage
+  // emptied; partitions rewritten one at a time, with their live records;
+  // dead records dropped. A dry run counts what the tick would do.
   uint64_t hot_slots_moved = 0, hot_slots_cut = 0;
-  uint64_t shards_emptied = 0, partitions_rewritten = 0, cold_rebuilds = 0, cold_rewritten = 0, garbage_dropped = 0;
+  uint64_t unstaged = 0, shards_emptied = 0, partitions_rewritten = 0, cold_rewritten = 0, garbage_dropped = 0;
   std::vector<PlannedMove> moves;  // what moved (or, dry run, would move), with reasons
 };
 
