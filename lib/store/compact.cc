@@ -184,13 +184,7 @@ Status StoreImpl::Unstage(const ShardInfo& staging, MaintainReport* rep) {
     m.kind = "unstage";
     AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
     AETHER_ASSIGN_OR_RETURN(m.hot_slots_before, hot->SlotCount());
-    PendingWrites w;
-    AETHER_ASSIGN_OR_RETURN(auto groups, index_->GroupByPartition(vectors));
-    for (const auto& [shard_id, which] : groups) {
-      AETHER_ASSIGN_OR_RETURN(ShardInfo target, tables_->shards.Get(shard_id));
-      AETHER_RETURN_IF_ERROR(migrator_->BuildFrames(&items, which, vectors, target, &m, &w));
-    }
-    AETHER_RETURN_IF_ERROR(migrator_->Run(&m, items, w));
+    AETHER_RETURN_IF_ERROR(RunToPartitions(&m, &items, vectors));
     rep->unstaged += items.size();
   }
   return Status::Ok();

@@ -48,21 +48,27 @@ Status StoreImpl::DescendRows(const std::vector<MemoryRef>& rows, const MoveOpti
     Migration m;
     m.kind = "descend";
     m.hot_slots_before = slot_count;
-    PendingWrites w;
-    // Each record goes to the nearest partition of the current index (the
-    // staging shard while there is none).
-    AETHER_ASSIGN_OR_RETURN(auto groups, index_->GroupByPartition(vectors));
-    for (const auto& [shard_id, which] : groups) {
-      AETHER_ASSIGN_OR_RETURN(ShardInfo target, tables_->shards.Get(shard_id));
-      AETHER_RETURN_IF_ERROR(migrator_->BuildFrames(&items, which, vectors, target, &m, &w));
-    }
-    AETHER_RETURN_IF_ERROR(migrator_->Run(&m, items, w));
+    AETHER_RETURN_IF_ERROR(RunToPartitions(&m, &items, vectors));
     report->moved += items.size();
     for (const ShardTarget& t : m.targets) report->bytes += t.len_after - t.len_before;
     ++report->batches;
     if (o.progress) o.progress(report->moved, total);
   }
   return Status::Ok();
+}
+
+// Runs migration m, whose items (vectors[i] is item i's vector) each go to
+// the nearest partition of the current index (the staging shard while there
+// is none).
+Status StoreImpl::RunToPartitions(Migration* m, std::vector<MigrationItem>* items,
+                                  const std::vector<const float*>& vectors) {
+  PendingWrites w;
+  AETHER_ASSIGN_OR_RETURN(auto groups, index_->GroupByPartition(vectors));
+  for (const auto& [shard_id, which] : groups) {
+    AETHER_ASSIGN_OR_RETURN(ShardInfo target, tables_->shards.Get(shard_id));
+    AETHER_RETURN_IF_ERROR(migrator_->BuildFrames(items, which, vectors, target, m, &w));
+  }
+  return migrator_->Run(m, *items, w);
 }
 
 Status StoreImpl::AscendRows(const std::vector<MemoryRef>& rows, const MoveOptions& o, MoveReport* report,

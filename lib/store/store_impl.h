@@ -183,6 +183,7 @@ class StoreImpl : public StoreContext {
                                          IngestBatchResult* out);
   Result<std::vector<MemoryRef>> Victims(const std::vector<Planned>& plan, size_t n);
   Status DescendRows(const std::vector<MemoryRef>& rows, const MoveOptions& o, MoveReport* report, uint64_t total);
+  Status RunToPartitions(Migration* m, std::vector<MigrationItem>* items, const std::vector<const float*>& vectors);
   Status AscendRows(const std::vector<MemoryRef>& rows, const MoveOptions& o, MoveReport* report, uint64_t total);
   Status LoadDueQueue(std::vector<MemoryRef>* rows, MoveReport* report);
   Status DeferQueued(const std::vector<MemoryRef>& rows, const std::string& error, MoveReport* report);
