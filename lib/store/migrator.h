@@ -122,6 +122,7 @@ class Migrator {
   Status ReplayAll();
   Status CheckReplayable(const Migration& m, const std::vector<MigrationItem>& items);
   Status CheckRewriteReplayable(const Migration& m, const std::vector<MigrationItem>& items);
+  Status OldShardIntact(const Migration& m, const ShardInfo& old, const std::string& new_path);
   Status RollBackWrites(const Migration& m, const std::vector<MigrationItem>& items);
   Status DiscardDamaged(const Migration& m, size_t items, const std::string& why);
   // rebuild_journal.cc

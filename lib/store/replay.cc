@@ -222,13 +222,10 @@ Status Migrator::CheckRewriteReplayable(const Migration& m, const std::vector<Mi
   }
   if (target.ok()) return refuse(fmt::format("its new shard {} was registered before its commit", t.shard_id));
   if (!old.ok()) return refuse(fmt::format("the shard it rewrites ({}) is not registered", old_id));
-  // A roll back deletes the new file: only while the old one still holds
-  // every committed record (a meta.db restored from before the commit would
-  // otherwise take the partition's only copy).
-  auto old_size = s_->env_->FileSize(s_->Path(old->path));
-  if (!old_size.ok() || *old_size < old->file_bytes)
-    return refuse(fmt::format("a roll back would delete {}, but {} does not hold the {} bytes committed", rt.path,
-                              old->path, old->file_bytes));
+  // An intent can only be rolled back, which deletes the new file: refused
+  // unless the old file still holds its committed records (RollBackWrites;
+  // a written row may roll forward from the new file instead).
+  if (m.state == MigrationState::kIntent) AETHER_RETURN_IF_ERROR(OldShardIntact(m, *old, rt.path));
   AETHER_ASSIGN_OR_RETURN(int64_t current, s_->tables_->config.IndexGeneration());
   if (old->generation != current)
     return refuse(
@@ -246,9 +243,21 @@ Status Migrator::CheckRewriteReplayable(const Migration& m, const std::vector<Mi
 // and CheckReplayable proved the row's own recorded lengths are not below
 // the committed ones, so the row and the metadata agree on what is cut;
 // the metadata is what is trusted.
+// A rewrite's roll back deletes its new file only while the old shard's
+// file holds every committed record: with a meta.db restored from before
+// the rewrite's commit, the new file is the partition's only copy.
+Status Migrator::OldShardIntact(const Migration& m, const ShardInfo& old, const std::string& new_path) {
+  auto size = s_->env_->FileSize(s_->Path(old.path));
+  if (size.ok() && *size >= old.file_bytes) return Status::Ok();
+  return Status::Corruption(fmt::format("{}: a roll back would delete {}, but {} does not hold the {} bytes committed",
+                                        Describe(m), new_path, old.path, old.file_bytes));
+}
+
 Status Migrator::RollBackWrites(const Migration& m, const std::vector<MigrationItem>& items) {
   if (m.kind == "rewrite") {
     AETHER_ASSIGN_OR_RETURN(RewriteTarget rt, RewriteTargetOf(m, items));
+    AETHER_ASSIGN_OR_RETURN(ShardInfo old, s_->tables_->shards.Get(rt.old_shard_id));
+    AETHER_RETURN_IF_ERROR(OldShardIntact(m, old, rt.path));
     AETHER_RETURN_IF_ERROR(s_->RemoveOwnedFile(rt.path));
     AETHER_RETURN_IF_ERROR(s_->env_->SyncDir(s_->Path(layout::GenerationDir(rt.generation))));
   }

@@ -334,32 +334,47 @@ TEST_CASE("regression: an ingest intent row with hot_slots_before = 0 no longer 
   CHECK(GetAll(store, Ids(mems)) == before);
 }
 
-TEST_CASE("regression: a stale rewrite intent (meta.db restored from before the commit) never deletes the new file") {
-  TempDir dir;
-  const std::string store = dir / "s", backup = dir / "backup";
-  std::vector<Mem> mems;
-  MakeBase(store, "rewrite", &mems);
-  // Killed with the rewrite's intent committed: a copy of meta.db now holds
-  // the row. The next command rolls it back; a tick then completes it.
-  REQUIRE(Aether({"maintain", store, "--seed", "1"}, "", {"AETHER_FAULT=rewrite.after_intent"}).exit_code == 137);
-  fs::create_directories(backup);
-  for (const char* f : {"meta.db", "meta.db-wal"})
-    if (fs::exists(store + "/" + f)) fs::copy_file(store + "/" + f, backup + "/" + f);
-  REQUIRE(Aether({"recover", store}).exit_code == 0);
-  REQUIRE(Aether({"maintain", store, "--seed", "1"}).exit_code == 0);
-  std::vector<std::string> rewritten;
-  for (const auto& e : fs::recursive_directory_iterator(store + "/cold"))
-    if (e.path().filename().string().find(".r") != std::string::npos) rewritten.push_back(e.path().string());
-  REQUIRE(!rewritten.empty());
-  // The old meta.db comes back: its row would roll back by deleting the new
-  // file, which now holds the partition's only copy. It is refused.
-  fs::remove(store + "/meta.db-shm");
-  fs::remove(store + "/meta.db-wal");
-  for (const char* f : {"meta.db", "meta.db-wal"})
-    if (fs::exists(backup + "/" + f))
-      fs::copy_file(backup + "/" + f, store + "/" + f, fs::copy_options::overwrite_existing);
-  auto r = Aether({"recover", store});
-  CHECK(r.exit_code == 79);
-  CHECK(r.err.find("does not hold") != std::string::npos);
-  for (const auto& path : rewritten) CHECK_MESSAGE(fs::exists(path), path);
+// A meta.db restored from a copy taken while a partition rewrite was
+// journaled, after the rewrite committed and removed the old file: the new
+// file is the partition's only copy. An intent (which can only roll back,
+// deleting it) is refused; a written row rolls forward from it.
+TEST_CASE("regression: a stale rewrite row (meta.db restored from before the commit) never deletes the new file") {
+  for (const std::string state : {"after_intent", "after_written"}) {
+    CAPTURE(state);
+    TempDir dir;
+    const std::string store = dir / "s", backup = dir / "backup";
+    std::vector<Mem> mems;
+    MakeBase(store, "plain", &mems);  // garbage in one partition only (m150)
+    REQUIRE(Aether({"config", store, "preset", "disabled"}).exit_code == 0);
+    REQUIRE(Aether({"config", store, "set", "cold_garbage_max", "0.001"}).exit_code == 0);
+    std::vector<std::string> ids;
+    for (const auto& m : mems) ids.push_back(m.id);
+    const auto stored = GetRecords(store, ids);
+    REQUIRE(Aether({"maintain", store, "--seed", "1"}, "", {"AETHER_FAULT=rewrite." + state}).exit_code == 137);
+    fs::create_directories(backup);
+    for (const char* f : {"meta.db", "meta.db-wal"})
+      if (fs::exists(store + "/" + f)) fs::copy_file(store + "/" + f, backup + "/" + f);
+    REQUIRE(Aether({"recover", store}).exit_code == 0);  // rolls back, or forward and cleans up
+    REQUIRE(Aether({"maintain", store, "--seed", "1"}).exit_code == 0);
+    std::vector<std::string> rewritten;
+    for (const auto& e : fs::recursive_directory_iterator(store + "/cold"))
+      if (e.path().filename().string().find(".r") != std::string::npos) rewritten.push_back(e.path().string());
+    REQUIRE(!rewritten.empty());
+    fs::remove(store + "/meta.db-shm");
+    fs::remove(store + "/meta.db-wal");
+    for (const char* f : {"meta.db", "meta.db-wal"})
+      if (fs::exists(backup + "/" + f))
+        fs::copy_file(backup + "/" + f, store + "/" + f, fs::copy_options::overwrite_existing);
+    auto r = Aether({"recover", store});
+    if (state == "after_intent") {
+      CHECK(r.exit_code == 79);
+      CHECK(r.err.find("does not hold") != std::string::npos);
+      for (const auto& path : rewritten) CHECK_MESSAGE(fs::exists(path), path);
+    } else {
+      // Rolled forward: the partition's records are read from the new file.
+      CHECK_MESSAGE(r.exit_code == 0, r.err);
+      CHECK(Aether({"verify", store}).exit_code == 0);
+      CHECK(GetRecords(store, ids) == stored);
+    }
+  }
 }
