@@ -252,7 +252,10 @@ Status StoreImpl::CompactCold(const PolicyParams& p, MaintainReport* rep) {
   AETHER_ASSIGN_OR_RETURN(int64_t generation, tables_->config.IndexGeneration());
   for (const ShardInfo& sh : shards)
     if (sh.staging() && generation > 0 && sh.live > 0 && over(sh)) AETHER_RETURN_IF_ERROR(Unstage(sh, rep));
-  AETHER_RETURN_IF_ERROR(EmptyGarbageOnlyShards(&rep->shards_emptied, &rep->garbage_dropped));
+  uint64_t emptied_records = 0;
+  AETHER_RETURN_IF_ERROR(EmptyGarbageOnlyShards(&rep->shards_emptied, &emptied_records));
+  // Dead records: the staging copies of the records just moved were live.
+  rep->garbage_dropped += emptied_records - std::min(emptied_records, rep->unstaged);
   AETHER_ASSIGN_OR_RETURN(shards, tables_->shards.All());
   std::vector<ShardInfo> rewrite;
   for (const ShardInfo& sh : shards)

@@ -222,10 +222,15 @@ Status Migrator::CheckRewriteReplayable(const Migration& m, const std::vector<Mi
   }
   if (target.ok()) return refuse(fmt::format("its new shard {} was registered before its commit", t.shard_id));
   if (!old.ok()) return refuse(fmt::format("the shard it rewrites ({}) is not registered", old_id));
-  // An intent can only be rolled back, which deletes the new file: refused
-  // unless the old file still holds its committed records (RollBackWrites;
-  // a written row may roll forward from the new file instead).
-  if (m.state == MigrationState::kIntent) AETHER_RETURN_IF_ERROR(OldShardIntact(m, *old, rt.path));
+  // A roll back deletes the new file: refused unless the old file still
+  // holds its committed records. An intent can only roll back; a written
+  // row may roll forward from the new file instead, if what it wrote is
+  // there intact (else it is refused here, as damaged, not half-replayed).
+  if (Status intact = OldShardIntact(m, *old, rt.path); !intact.ok()) {
+    if (m.state == MigrationState::kIntent) return intact;
+    if (Status written = VerifyWritten(m, items); !written.ok())
+      return refuse(intact.message() + ", and its new file cannot be rolled forward (" + written.message() + ")");
+  }
   AETHER_ASSIGN_OR_RETURN(int64_t current, s_->tables_->config.IndexGeneration());
   if (old->generation != current)
     return refuse(
@@ -278,10 +283,12 @@ Status Migrator::TruncateToCommitted() {
   }
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, s_->tables_->shards.All());
   for (const ShardInfo& info : shards) {
-    // A rewritten partition's old shard whose file its cleanup removed
-    // before its row: no live record, nothing to cut (RetireSuperseded
-    // deletes the row).
-    if (!info.staging() && info.live == 0 && s_->env_->TypeOf(s_->Path(info.path)) == FileType::kMissing) continue;
+    // A missing file has nothing past its committed length to cut: a
+    // rewritten partition's old shard whose file its cleanup removed before
+    // its row (no live record; RetireSuperseded deletes the row), or a file
+    // lost to damage (verify and every reader of it report it; a discard
+    // of a damaged row goes on).
+    if (s_->env_->TypeOf(s_->Path(info.path)) == FileType::kMissing) continue;
     AETHER_ASSIGN_OR_RETURN(uint64_t size, s_->env_->FileSize(s_->Path(info.path)));
     if (size <= info.file_bytes) continue;
     AETHER_ASSIGN_OR_RETURN(auto shard, s_->OpenShard(info, /*writable=*/true));

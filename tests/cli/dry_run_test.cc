@@ -146,7 +146,7 @@ TEST_CASE("maintain --dry-run: every count and planned move is what the tick the
                    << ", partition rewrites " << seen.partitions << ", staging moves " << seen.unstaged
                    << ", shards emptied " << seen.emptied << ", history pruned " << seen.pruned);
   // Every kind of step was rehearsed somewhere (the sweep is not vacuous).
-  for (int n :
-       {seen.sampled, seen.capacity, seen.restored, seen.evicted, seen.hot_compacted, seen.partitions, seen.pruned})
+  for (int n : {seen.sampled, seen.capacity, seen.restored, seen.evicted, seen.hot_compacted, seen.partitions,
+                seen.unstaged, seen.emptied, seen.pruned})
     CHECK(n > 0);
 }
