@@ -150,6 +150,8 @@ Runner SetupDescend(CLI::App* app);
 Runner SetupAscend(CLI::App* app);
 Runner SetupVerify(CLI::App* app);
 Runner SetupRebuild(CLI::App* app);
+// A recall calibration as JSON (null when there is none), for rebuild-index and stats.
+nlohmann::json CalibrationJson(const RecallCalibration& c);
 Runner SetupFeedback(CLI::App* app);
 Runner SetupMaintain(CLI::App* app);
 Runner SetupConfig(CLI::App* app);

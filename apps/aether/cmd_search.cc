@@ -18,6 +18,7 @@ struct Args {
   std::string queries;
   uint32_t k = 10;
   uint32_t nprobe = 0;
+  double recall = 0;
   uint32_t threads = 0;
   uint32_t rerank = SearchOptions::kDefaultRerank;
   std::string tier = "all";
@@ -118,6 +119,7 @@ int Run(const Args& a, const StoreOpener& opener) {
   SearchOptions so;
   so.k = a.k;
   so.nprobe = a.nprobe;
+  so.recall = a.recall;
   so.threads = a.threads;
   so.rerank = a.rerank;
   so.tiers = a.tier == "hot" ? TierFilter::kHot : a.tier == "cold" ? TierFilter::kCold : TierFilter::kAll;
@@ -143,7 +145,13 @@ Runner SetupSearch(CLI::App* app) {
   app->add_option("--vector", a->vector, "One query as a JSON array, e.g. '[0.1, 0.2]'");
   app->add_option("--queries", a->queries, "JSONL queries ({\"id\"?, \"vector\"}), or - for stdin");
   app->add_option("-k", a->k, "Results per query")->default_val(10)->check(CLI::Range(1, 100000));
-  app->add_option("--nprobe", a->nprobe, "Cold partitions to scan per query (default: the store's, see stats)");
+  auto* nprobe =
+      app->add_option("--nprobe", a->nprobe, "Cold partitions to scan per query (default: the store's, see stats)");
+  app->add_option("--recall", a->recall,
+                  "Probe as many cold partitions as the index's calibration says reach this recall@10 "
+                  "(rebuild-index --target-recall measures it)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->excludes(nprobe);
   app->add_option("--threads", a->threads, "Scan threads (default: one per core)")->check(CLI::Range(1, 256));
   app->add_option("--rerank", a->rerank,
                   "float16/sq8 stores: re-rank this many times k approximate cold candidates per query at full "

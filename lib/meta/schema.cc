@@ -113,11 +113,28 @@ CREATE TABLE audit_log (
 );
 )sql";
 
+// Added after v3's first release: UpgradeSchema adds it to older stores.
+const char* const kCalibrationTable = R"sql(
+CREATE TABLE IF NOT EXISTS index_calibration (
+  generation INTEGER PRIMARY KEY,
+  target     REAL NOT NULL,
+  k          INTEGER NOT NULL,
+  queries    INTEGER NOT NULL,
+  nprobe     INTEGER NOT NULL,
+  recall     REAL NOT NULL,
+  std_error  REAL NOT NULL,
+  created_ms INTEGER NOT NULL,
+  micros     INTEGER NOT NULL,
+  curve      TEXT NOT NULL
+);
+)sql";
+
 }  // namespace
 
 Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, int64_t now_ms) {
   return InTransaction(db, [&]() -> Status {
     AETHER_RETURN_IF_ERROR(db->Exec(kSchemaV1));
+    AETHER_RETURN_IF_ERROR(db->Exec(kCalibrationTable));
     const std::pair<const char*, std::string> rows[] = {
         {"format_version", std::to_string(format_version)},
         {"dim", std::to_string(config.dim)},
@@ -145,6 +162,11 @@ Status UpgradeSchema(Db* db) {
       AETHER_RETURN_IF_ERROR(db->Exec("ALTER TABLE migrations ADD COLUMN partitions INTEGER"));
       return db->Exec("ALTER TABLE migrations ADD COLUMN crc INTEGER");
     }));
+  // The recall calibration of the active index generation (rebuild-index
+  // --target-recall); a store without the table reads as uncalibrated.
+  AETHER_ASSIGN_OR_RETURN(int64_t has_calibration,
+                          db->QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE name = 'index_calibration'"));
+  if (!has_calibration) AETHER_RETURN_IF_ERROR(db->Exec(kCalibrationTable));
   // The committed end of hot.slots in O(log n) (MAX(slot) of the hot tier).
   AETHER_ASSIGN_OR_RETURN(int64_t has_slot_index,
                           db->QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE name = 'memories_by_slot'"));

@@ -7,6 +7,7 @@
 #include "meta/audit_log_table.h"
 #include "meta/config_table.h"
 #include "meta/hot_free_table.h"
+#include "meta/index_calibration_table.h"
 #include "meta/index_generations_table.h"
 #include "meta/memories_table.h"
 #include "meta/restore_queue_table.h"
@@ -16,7 +17,14 @@ namespace aether {
 
 struct Tables {
   explicit Tables(Db* db)
-      : memories(db), hot_free(db), shards(db), restore_queue(db), config(db), audit_log(db), generations(db) {}
+      : memories(db),
+        hot_free(db),
+        shards(db),
+        restore_queue(db),
+        config(db),
+        audit_log(db),
+        generations(db),
+        calibration(db) {}
   MemoriesTable memories;
   HotFreeTable hot_free;
   ShardsTable shards;
@@ -24,6 +32,7 @@ struct Tables {
   ConfigTable config;
   AuditLogTable audit_log;
   IndexGenerationsTable generations;
+  IndexCalibrationTable calibration;
 };
 
 }  // namespace aether

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "env/fault_point.h"
+#include "index/calibration.h"
 #include "index/centroids_file.h"
 #include "index/kmeans.h"
 #include "meta/schema.h"
@@ -129,10 +130,20 @@ static Status WritePartition(StoreContext* s, const Migration& m, uint32_t p, co
 // writes the new generation's partitions and centroids, every file and
 // directory synced. Nothing committed refers to any of it yet.
 static Status BuildGeneration(StoreContext* s, const Migration& m, const ColdSet& cold, uint32_t k,
-                              const std::vector<float>& kept, const RebuildOptions& o, RebuildReport* rep) {
+                              const std::vector<float>& kept, const RebuildOptions& o, RebuildReport* rep,
+                              Calibration* cal) {
   std::vector<float> centroids;
   std::vector<uint32_t> labels;
   AETHER_RETURN_IF_ERROR(Cluster(s, cold, k, kept, o, rep, &centroids, &labels));
+  if (o.target_recall > 0) {
+    if (o.progress) o.progress("calibrate", 0, 0);
+    CalibrationOptions co;
+    co.target = o.target_recall;
+    co.seed = o.seed;
+    *cal = Calibrate(cold.vectors.data(), cold.row_ids.size(), s->config_.dim, s->config_.metric, centroids.data(), k,
+                     labels.data(), co);
+    rep->calibration = {cal->target, cal->k, cal->queries, cal->nprobe, cal->recall, cal->std_error, cal->seconds};
+  }
   std::vector<std::vector<size_t>> members(k);
   for (size_t i = 0; i < labels.size(); ++i) members[labels[i]].push_back(i);
   std::string gdir = s->Path(layout::GenerationDir(m.generation));
@@ -203,7 +214,8 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   // writers are kept out by the writer lock this process still holds.
   AETHER_RETURN_IF_ERROR(lock_->SetMode(LockMode::kShared));
 
-  Status built = BuildGeneration(this, m, cold, k, kept, o, &rep);
+  Calibration cal;
+  Status built = BuildGeneration(this, m, cold, k, kept, o, &rep, &cal);
   // Back to exclusive for the switch (or for the rollback of a failure).
   // Readers may hold the lock a moment; after the long phase, wait for them
   // rather than fail.
@@ -217,6 +229,20 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   AETHER_FAULT_POINT("rebuild.after_written");
   AETHER_RETURN_IF_ERROR(migrator_->CommitRebuild(m));
   AETHER_FAULT_POINT("rebuild.after_commit");
+  // The calibration belongs to the committed generation; a crash before this
+  // leaves it uncalibrated (searches use the formula default).
+  if (cal.nprobe > 0) {
+    CalibrationRow row{m.generation,          cal.target,    cal.k,
+                       cal.queries,           cal.nprobe,    cal.recall,
+                       cal.std_error,         env_->NowMs(), int64_t(cal.seconds * 1e6),
+                       EncodeCurve(cal.curve)};
+    Status stored = InTransaction(db_.get(), [&] { return tables_->calibration.Put(row); });
+    if (!stored.ok()) {  // the index is committed; it is only slower to search
+      rep.note = "the recall calibration was not stored (" + stored.message() +
+                 "); searches use the formula default nprobe until the next rebuild-index";
+      rep.calibration = {};
+    }
+  }
   AETHER_RETURN_IF_ERROR(migrator_->CleanupRebuild(m));
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Remove(m.id); }));
   FoldAccessLogOrNotice();  // what searches recorded during the build
@@ -227,7 +253,9 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
 Result<RecallReport> StoreImpl::RecallCheck(uint64_t queries, uint64_t seed) {
   RecallReport rep;
   AETHER_ASSIGN_OR_RETURN(const IndexView* index, index_->Current());
-  rep.nprobe = index ? DefaultNprobe(index->k) : 0;
+  if (index) {
+    AETHER_ASSIGN_OR_RETURN(rep.nprobe, NprobeOf(*index, SearchOptions{}));
+  }
   AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> rows, tables_->memories.ColdRowIds());
   std::mt19937_64 rng(seed);
   std::shuffle(rows.begin(), rows.end(), rng);

@@ -59,6 +59,10 @@ Result<ScrubReport> StoreImpl::Scrub() {
   if (mixed > 0) {
     RebuildOptions ro;
     ro.keep_centroids = true;
+    // The new generation is calibrated for the target the current one was.
+    AETHER_ASSIGN_OR_RETURN(int64_t gen, tables_->config.IndexGeneration());
+    AETHER_ASSIGN_OR_RETURN(std::optional<CalibrationRow> cal, tables_->calibration.Get(gen));
+    if (cal) ro.target_recall = cal->target;
     AETHER_ASSIGN_OR_RETURN(RebuildReport rb, RebuildIndex(ro));
     r.cold_rewritten = rb.cold_memories;
     r.garbage_dropped += rb.garbage_dropped;

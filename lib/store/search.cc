@@ -20,6 +20,7 @@
 #include <unordered_set>
 
 #include "aether/jsonl.h"
+#include "index/calibration.h"
 #include "meta/schema.h"
 #include "policy/eviction.h"
 #include "search/scan_engine.h"
@@ -139,7 +140,7 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
   }
   if (options.tiers != TierFilter::kHot) {
     std::unordered_set<int64_t> clean;
-    AETHER_ASSIGN_OR_RETURN(request.shards, PlanShards(queries, options.nprobe, &clean));
+    AETHER_ASSIGN_OR_RETURN(request.shards, PlanShards(queries, options, &clean));
     live.SetClean(std::move(clean));
   }
   AETHER_ASSIGN_OR_RETURN(auto ranked, RunScan(request));
@@ -164,8 +165,27 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
 // Which shards a search reads and for which queries: the staging shard for
 // all of them, and each query's nprobe nearest partitions. Each shard is
 // read once; shards without a live record not at all.
-Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vector<float>>& queries, uint32_t nprobe,
-                                                     std::unordered_set<int64_t>* clean) {
+Result<uint32_t> StoreImpl::NprobeOf(const IndexView& index, const SearchOptions& options) {
+  if (options.nprobe) return std::min(options.nprobe, index.k);
+  AETHER_ASSIGN_OR_RETURN(std::optional<CalibrationRow> cal, tables_->calibration.Get(index.generation));
+  if (options.recall > 0) {
+    if (!cal)
+      return Status::FailedPrecondition(
+          fmt::format("--recall: index generation {} has no recall calibration (run aether rebuild-index; "
+                      "--keep-centroids keeps the partitions)",
+                      index.generation));
+    auto curve = DecodeCurve(cal->curve);
+    if (curve.ok() && curve->empty()) curve = Status::Corruption("empty recall curve");
+    if (!curve.ok())
+      return Status::Corruption(fmt::format("index_calibration of generation {}: {} (run aether rebuild-index)",
+                                            index.generation, curve.status().message()));
+    return std::min(NprobeFor(*curve, options.recall), index.k);
+  }
+  return cal ? std::min(cal->nprobe, index.k) : DefaultNprobe(index.k);
+}
+
+Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vector<float>>& queries,
+                                                     const SearchOptions& options, std::unordered_set<int64_t>* clean) {
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
   AETHER_ASSIGN_OR_RETURN(const IndexView* index, index_->Current());
   std::map<int64_t, std::vector<uint32_t>> plan;
@@ -185,7 +205,7 @@ Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vect
       if (shard_of[p] == 0)
         return Status::Corruption(
             fmt::format("partition {} of generation {} has no shard (run aether verify)", p, index->generation));
-    const uint32_t n = nprobe ? std::min(nprobe, index->k) : DefaultNprobe(index->k);
+    AETHER_ASSIGN_OR_RETURN(const uint32_t n, NprobeOf(*index, options));
     for (uint32_t q = 0; q < queries.size(); ++q)
       for (uint32_t p : index_->Probe(*index, queries[q].data(), n)) plan[shard_of[p]].push_back(q);
   }

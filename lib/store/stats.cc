@@ -48,6 +48,12 @@ Result<StoreStats> StoreImpl::Stats() {
   AETHER_ASSIGN_OR_RETURN(s.temperature, tables_->config.Number("temperature", 1.0));
   AETHER_ASSIGN_OR_RETURN(int64_t gen, tables_->config.IndexGeneration());
   s.index_generation = uint64_t(gen);
+  AETHER_ASSIGN_OR_RETURN(std::optional<CalibrationRow> cal, tables_->calibration.Get(gen));
+  if (cal && !sizes.empty()) {
+    s.calibration = {
+        cal->target, cal->k, cal->queries, cal->nprobe, cal->recall, cal->std_error, double(cal->micros) / 1e6};
+    s.default_nprobe = std::min<uint32_t>(cal->nprobe, uint32_t(sizes.size()));
+  }
   return s;
 }
 

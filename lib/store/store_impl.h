@@ -85,8 +85,12 @@ class StoreImpl : public StoreContext {
   // The search itself, inside the read transaction Search opens.
   Result<RankedHits> SearchInSnapshot(const std::vector<std::vector<float>>& queries, const SearchOptions& options);
   // The shards to scan; `clean` gets those whose every record is live.
-  Result<std::vector<ShardScan>> PlanShards(const std::vector<std::vector<float>>& queries, uint32_t nprobe,
-                                            std::unordered_set<int64_t>* clean);
+  Result<std::vector<ShardScan>> PlanShards(const std::vector<std::vector<float>>& queries,
+                                            const SearchOptions& options, std::unordered_set<int64_t>* clean);
+  // The partitions a query probes: options.nprobe; else the calibrated
+  // nprobe for options.recall; else the generation's calibrated default;
+  // else the formula's (DefaultNprobe). At most index.k.
+  Result<uint32_t> NprobeOf(const IndexView& index, const SearchOptions& options);
   Status Decorate(const SearchOptions& options, RankedHits* results);
   // Records an access to every hit and queues each query's first
   // restore_top_n cold hits for restore (SearchOptions::record_access), in

@@ -1,6 +1,7 @@
 // rebuild-index end to end: exactness at full nprobe, recall at the default,
 // compaction, routing of descends, edge cases, and searches during a rebuild.
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include <cmath>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "index/calibration.h"
 #include "test_util.h"
 
 using namespace aether::test;
@@ -27,6 +29,40 @@ std::vector<Mem> Clustered(size_t n, uint32_t dim, uint32_t clusters, uint64_t s
     const auto& c = centres[rng() % clusters].vec;
     for (float v : c) out[i].vec.push_back(v + g(rng));
   }
+  return out;
+}
+
+// n points around the same `blobs` centres for every seed (a store's
+// vectors and held-out queries from one distribution).
+std::vector<Mem> Around(size_t n, uint32_t dim, uint32_t blobs, uint64_t seed, const std::string& prefix) {
+  auto centres = RandomMems(blobs, dim, 99, "c");
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> g(0, 0.3f);
+  std::vector<Mem> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    out[i].id = prefix + std::to_string(i);
+    for (float v : centres[rng() % blobs].vec) out[i].vec.push_back(v + g(rng));
+  }
+  return out;
+}
+
+void SqlExec(const std::string& store, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
+  CHECK(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+}
+
+std::string SqlText(const std::string& store, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2((store + "/meta.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+  std::string out;
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
   return out;
 }
 
@@ -253,4 +289,130 @@ TEST_CASE("ip and cosine stores probe the partition their own metric ranks neare
       CHECK(SameTopK(hits[0], want));
     }
   }
+}
+
+TEST_CASE(
+    "rebuild-index calibrates nprobe: the default search probes it, --recall reads the stored curve, held-out "
+    "queries get the recall measured") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = Around(8000, 16, 60, 1, "m");
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "100"}, ToJsonl(mems)).exit_code == 0);
+  auto r = Aether({"rebuild-index", store, "--format", "json"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.err.find("calibrated: nprobe ") != std::string::npos);
+  auto cal = nlohmann::json::parse(r.out)["calibration"];
+  REQUIRE(cal.is_object());
+  const uint32_t k = nlohmann::json::parse(r.out)["partitions"], np = cal["nprobe"];
+  CHECK(k == 356);  // round(4 * sqrt(7900))
+  CHECK(cal["target"] == 0.95);
+  CHECK(cal["queries"] == 1000);
+  CHECK(cal["recall"].get<double>() - cal["std_error"].get<double>() >= 0.95);
+  CHECK(np < 36);  // fewer than the formula's max(8, ceil(K / 10)) on clustered data
+  auto st = Stats(store);
+  CHECK(st["default_nprobe"] == np);
+  CHECK(st["calibration_target"] == 0.95);
+  CHECK(st["calibrated_recall"] == cal["recall"]);
+  CHECK(st["calibration_queries"] == 1000);
+
+  auto qs = Around(400, 16, 60, 2, "q");  // held out: not stored
+  const std::string qj = QueriesJsonl(qs);
+  auto search = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"search", store, "--queries", "-", "--tier", "cold", "--no-touch"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto res = Aether(args, qj);
+    REQUIRE_MESSAGE(res.exit_code == 0, res.err);
+    return res.out;
+  };
+  const std::string by_default = search({});
+  CHECK(by_default == search({"--nprobe", std::to_string(np)}));
+  CHECK(by_default != search({"--nprobe", std::to_string(np - 1)}));
+  // The recall on held-out queries against an exact scan is the one measured.
+  auto fast = ParseSearchOutput(by_default), exact = ParseSearchOutput(search({"--nprobe", std::to_string(k)}));
+  REQUIRE(fast.size() == qs.size());
+  double recall = 0;
+  for (size_t i = 0; i < qs.size(); ++i) {
+    std::set<std::string> truth;
+    for (const auto& h : exact[i]) truth.insert(h.id);
+    for (const auto& h : fast[i]) recall += double(truth.count(h.id)) / 10.0;
+  }
+  recall /= double(qs.size());
+  MESSAGE("held-out recall@10 at the calibrated nprobe " << np << ": " << recall << " (measured "
+                                                         << cal["recall"].get<double>() << ")");
+  CHECK(std::fabs(recall - cal["recall"].get<double>()) <= 0.03);
+  CHECK(recall >= 0.94);
+
+  // --recall R probes the stored curve's smallest nprobe for R.
+  auto curve = aether::DecodeCurve(SqlText(store, "SELECT curve FROM index_calibration WHERE generation = 1"));
+  REQUIRE(curve.ok());
+  REQUIRE(curve->size() > 30);
+  CHECK(curve->back().nprobe == k);
+  CHECK(aether::NprobeFor(*curve, 0.95) == np);
+  for (double want : {0.3, 0.8, 0.9, 0.99, 0.999, 1.0}) {
+    CAPTURE(want);
+    const uint32_t n = aether::NprobeFor(*curve, want);
+    CHECK(search({"--recall", std::to_string(want)}) == search({"--nprobe", std::to_string(n)}));
+  }
+}
+
+TEST_CASE("calibration: off on request, refused options, kept by scrub, damaged rows refused, older stores") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = Around(3000, 8, 30, 3, "m");
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "10"}, ToJsonl(mems)).exit_code == 0);
+  auto r = Aether({"rebuild-index", store, "--target-recall", "0", "--format", "json"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(nlohmann::json::parse(r.out)["calibration"].is_null());
+  CHECK(r.err.find("calibrated") == std::string::npos);
+  auto st = Stats(store);
+  const uint32_t k = st["partitions"];
+  CHECK(st["calibration_target"] == 0);
+  CHECK(st["default_nprobe"] == std::max<uint32_t>(8, (k + 9) / 10));
+  auto q = Aether({"search", store, "--vector", VectorJson(mems[0].vec), "--recall", "0.9", "--no-touch"});
+  CHECK(q.exit_code == 69);
+  CHECK(q.err.find("no recall calibration (run aether rebuild-index") != std::string::npos);
+  CHECK(Aether({"search", store, "--vector", VectorJson(mems[0].vec), "--recall", "0.9", "--nprobe", "3"}).exit_code ==
+        64);
+  CHECK(Aether({"search", store, "--vector", VectorJson(mems[0].vec), "--recall", "1.5"}).exit_code == 64);
+  CHECK(Aether({"rebuild-index", store, "--target-recall", "1.5"}).exit_code == 64);
+  CHECK(Aether({"rebuild-index", store, "--target-recall", "-0.1"}).exit_code == 64);
+
+  // scrub rewrites the cold tier into a new generation calibrated for the
+  // same target.
+  REQUIRE(Aether({"rebuild-index", store, "--target-recall", "0.99"}).exit_code == 0);
+  CHECK(Stats(store)["calibration_target"] == 0.99);
+  REQUIRE(Aether({"delete", store, "m100", "m200", "m300"}).exit_code == 0);
+  REQUIRE(Aether({"scrub", store}).exit_code == 0);
+  st = Stats(store);
+  CHECK(st["index_generation"] == 3);
+  CHECK(st["calibration_target"] == 0.99);
+  CHECK(st["calibrated_recall"].get<double>() - st["calibrated_std_error"].get<double>() >= 0.99);
+  CHECK(SqlText(store, "SELECT COUNT(*) FROM index_calibration") == "1");  // only the active generation's
+
+  // A damaged row is corruption, named, until the next rebuild-index.
+  const std::vector<std::string> one = {"search", store, "--vector", VectorJson(mems[5].vec), "--no-touch"};
+  SqlExec(store, "UPDATE index_calibration SET nprobe = 'x'");
+  auto bad = Aether(one);
+  CHECK(bad.exit_code == 79);
+  CHECK(bad.err.find("index_calibration") != std::string::npos);
+  REQUIRE(Aether({"rebuild-index", store}).exit_code == 0);
+  CHECK(Aether(one).exit_code == 0);
+  SqlExec(store, "UPDATE index_calibration SET curve = '1,0.5,0.1 1,0.6,0.1'");
+  CHECK(Aether(one).exit_code == 0);  // the default nprobe does not read the curve
+  std::vector<std::string> with_recall = one;
+  with_recall.insert(with_recall.end(), {"--recall", "0.9"});
+  bad = Aether(with_recall);
+  CHECK(bad.exit_code == 79);
+  CHECK(bad.err.find("bad recall curve point") != std::string::npos);
+
+  // A store from before the table: read as uncalibrated; the next writer
+  // adds the table, the next rebuild-index calibrates.
+  SqlExec(store, "DROP TABLE index_calibration");
+  st = Stats(store);
+  CHECK(st["calibration_target"] == 0);
+  CHECK(st["default_nprobe"] == std::max<uint32_t>(8, (k + 9) / 10));
+  CHECK(Aether(one).exit_code == 0);
+  CHECK(Aether({"verify", store}).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store}).exit_code == 0);
+  CHECK(Stats(store)["calibration_target"] == 0.95);
 }

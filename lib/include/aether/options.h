@@ -105,6 +105,9 @@ struct SearchOptions {
   bool explain = false;  // fill SearchHit::explain
   uint32_t k = 10;
   uint32_t nprobe = 0;  // cold partitions to scan (0: the store's default)
+  // When > 0 (and nprobe is 0): the smallest nprobe whose calibrated recall
+  // reaches this; kFailedPrecondition when the index has no calibration.
+  double recall = 0;
   TierFilter tiers = TierFilter::kAll;
   bool with_payload = false;
   uint32_t threads = 0;  // scan threads (0: one per core)
@@ -154,6 +157,20 @@ struct MemoryRecord {
   uint64_t access_count = 0;
 };
 
+// The recall calibration of the active index generation (rebuild-index
+// --target-recall; README "rebuild-index and index tuning"): recall@k of
+// the indexed cold search, measured on held-out stored vectors against brute
+// force, at the smallest nprobe that reaches the target.
+struct RecallCalibration {
+  double target = 0;  // 0: the generation has none
+  uint32_t k = 10;
+  uint32_t queries = 0;
+  uint32_t nprobe = 0;
+  double recall = 0;
+  double std_error = 0;  // of the recall
+  double seconds = 0;    // what the measurement took
+};
+
 struct StoreStats {
   uint32_t format_version = 0;
   uint32_t dim = 0;
@@ -173,7 +190,8 @@ struct StoreStats {
   uint64_t partition_min = 0, partition_median = 0, partition_max = 0;  // live records
   uint64_t staging_records = 0;                                         // live cold records no index covers yet
   int64_t last_rebuild_ms = 0;                                          // 0: never
-  uint32_t default_nprobe = 0;
+  uint32_t default_nprobe = 0;  // the calibrated one when there is one, else max(8, ceil(K / 10))
+  RecallCalibration calibration;
   uint64_t pending_migrations = 0;
   uint64_t restore_queue_depth = 0;
   double temperature = 0;
@@ -239,6 +257,9 @@ struct RebuildOptions {
   // rewritten as they are, without their garbage (scrub). With no index
   // yet, one is trained as usual.
   bool keep_centroids = false;
+  // Calibrate the new generation for this recall@10 (0: do not; searches then
+  // use the formula default nprobe).
+  double target_recall = 0.95;
   std::function<void(const std::string& phase, uint64_t done, uint64_t total)> progress;
 };
 
@@ -262,7 +283,8 @@ struct RebuildReport {
   int64_t generation = 0;        // the new generation (0: nothing written)
   uint64_t garbage_dropped = 0;  // dead records compacted away
   uint64_t bytes_written = 0;
-  std::string note;  // e.g. "K clamped to the cold count"
+  RecallCalibration calibration;  // target 0: none measured
+  std::string note;               // e.g. "K clamped to the cold count"
 };
 
 struct RecallReport {

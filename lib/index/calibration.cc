@@ -1,0 +1,194 @@
+#include "index/calibration.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include "env/parallel.h"
+#include "index/kmeans.h"
+#include "vecmath/distance.h"
+#include "vecmath/kernels.h"
+
+namespace aether {
+namespace {
+
+constexpr size_t kBlock = 512;               // data rows transposed at a time
+constexpr size_t kRows = simd::kMaxDotRows;  // queries per call of the dot kernel
+
+// The exact k nearest of every query among the n rows, the query's own row
+// excluded: indices into data, nearest first, ties by index. Brute force in
+// blocks (one transposed block against 8 queries at a time), the rows split
+// between the workers, their lists merged.
+std::vector<std::vector<uint32_t>> NearestNeighbours(const float* data, size_t n, uint32_t dim, Metric metric,
+                                                     const std::vector<size_t>& queries, uint32_t k, int threads) {
+  const size_t nq = queries.size();
+  std::vector<float> qp(nq * dim), qnorm(nq);
+  for (size_t q = 0; q < nq; ++q) {
+    std::copy(data + queries[q] * dim, data + (queries[q] + 1) * dim, qp.begin() + q * dim);
+    qnorm[q] = Norm(qp.data() + q * dim, dim);
+  }
+  const size_t blocks = (n + kBlock - 1) / kBlock;
+  const size_t t = ThreadsFor(size_t(std::max(threads, 0)), blocks);
+  std::vector<std::vector<TopK>> tops(t);
+  for (auto& per : tops) per.assign(nq, TopK(k));
+  Status done = ParallelFor(blocks, t, [&](size_t b, size_t w) {
+    const size_t begin = b * kBlock, rows = std::min(kBlock, n - begin);
+    std::vector<float> xt(size_t(dim) * rows), xnorm2(rows), dots(kRows * rows);
+    for (size_t i = 0; i < rows; ++i) {
+      const float* v = data + (begin + i) * dim;
+      for (uint32_t j = 0; j < dim; ++j) xt[size_t(j) * rows + i] = v[j];
+      xnorm2[i] = Dot(v, v, dim);
+    }
+    for (size_t q0 = 0; q0 < nq; q0 += kRows) {
+      const size_t m = std::min(kRows, nq - q0);
+      DotsTransposed(qp.data() + q0 * dim, m, dim, xt.data(), uint32_t(rows), dots.data());
+      for (size_t p = 0; p < m; ++p) {
+        TopK& top = tops[w][q0 + p];
+        const float* d = dots.data() + p * rows;
+        for (size_t i = 0; i < rows; ++i) {
+          float v;
+          if (metric == Metric::kL2)
+            v = xnorm2[i] - 2 * d[i];  // |q|^2 is the same for every row
+          else if (metric == Metric::kInnerProduct)
+            v = -d[i];
+          else {
+            const float denom = qnorm[q0 + p] * std::sqrt(xnorm2[i]);
+            v = denom > 0 ? 1.0f - d[i] / denom : 1.0f;
+          }
+          const Candidate c{v, int64_t(begin + i)};
+          if (begin + i != queries[q0 + p] && top.Admits(c)) top.Push(c);
+        }
+      }
+    }
+    return Status::Ok();
+  });
+  (void)done;  // the work cannot fail
+  std::vector<std::vector<uint32_t>> out(nq);
+  for (size_t q = 0; q < nq; ++q) {
+    TopK merged(k);
+    for (auto& per : tops)
+      for (const Candidate& c : per[q].Take())
+        if (merged.Admits(c)) merged.Push(c);
+    for (const Candidate& c : merged.Take()) out[q].push_back(uint32_t(c.row_id));
+  }
+  return out;
+}
+
+// The nprobe values the stored curve keeps.
+std::vector<uint32_t> CurveGrid(uint32_t k_partitions, uint32_t chosen) {
+  std::vector<uint32_t> grid;
+  for (uint32_t np = 1; np <= k_partitions; np = std::max(np + 1, uint32_t(uint64_t(np) * 103 / 100)))
+    grid.push_back(np);
+  grid.push_back(k_partitions);
+  grid.push_back(chosen);
+  std::sort(grid.begin(), grid.end());
+  grid.erase(std::unique(grid.begin(), grid.end()), grid.end());
+  return grid;
+}
+
+}  // namespace
+
+Calibration Calibrate(const float* data, size_t n, uint32_t dim, Metric metric, const float* centroids,
+                      uint32_t k_partitions, const uint32_t* labels, const CalibrationOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  Calibration cal;
+  cal.target = o.target;
+  cal.k = uint32_t(std::min<uint64_t>(o.k, n > 0 ? n - 1 : 0));
+  if (n == 0 || k_partitions == 0) return cal;
+  if (cal.k == 0) {  // one vector: any probe finds everything there is
+    cal.nprobe = 1, cal.recall = 1, cal.curve = {{1, 1, 0}};
+    return cal;
+  }
+  // The queries: a seeded partial shuffle of the rows.
+  size_t nq = size_t(std::clamp(o.budget / (double(n) * dim), double(o.min_queries), double(o.max_queries)));
+  nq = std::max<size_t>(1, std::min(nq, n));
+  std::vector<size_t> rows(n);
+  std::iota(rows.begin(), rows.end(), size_t(0));
+  std::mt19937_64 rng(o.seed);
+  for (size_t i = 0; i < nq; ++i) std::swap(rows[i], rows[i + rng() % (n - i)]);
+  rows.resize(nq);
+  cal.queries = uint32_t(nq);
+  cal.query_rows = rows;
+  const std::vector<std::vector<uint32_t>> truth = NearestNeighbours(data, n, dim, metric, rows, cal.k, o.threads);
+
+  // Each query's neighbours by the probe rank of their partition: a
+  // neighbour counts from nprobe = rank + 1 on. Per nprobe, the sum and sum
+  // of squares of the per-query recall, as differences at the ranks.
+  std::vector<double> sum(k_partitions + 1, 0.0), sq(k_partitions + 1, 0.0);
+  std::vector<std::vector<uint32_t>> ranks(nq);
+  const size_t t = ThreadsFor(size_t(std::max(o.threads, 0)), nq);
+  Status done = ParallelFor(nq, t, [&](size_t q, size_t) {
+    std::vector<uint32_t> order =
+        NearestCentroids(data + rows[q] * dim, dim, centroids, k_partitions, k_partitions, metric);
+    std::vector<uint32_t> rank_of(k_partitions);
+    for (uint32_t r = 0; r < k_partitions; ++r) rank_of[order[r]] = r;
+    for (uint32_t i : truth[q]) ranks[q].push_back(rank_of[labels[i]]);
+    std::sort(ranks[q].begin(), ranks[q].end());
+    return Status::Ok();
+  });
+  (void)done;
+  const double kk = double(cal.k);
+  for (size_t q = 0; q < nq; ++q)
+    for (size_t j = 0; j < ranks[q].size(); ++j) {
+      sum[ranks[q][j]] += 1 / kk;
+      sq[ranks[q][j]] += (double(j + 1) * (j + 1) - double(j) * j) / (kk * kk);
+    }
+  std::vector<RecallPoint> full(k_partitions);
+  double s = 0, s2 = 0;
+  for (uint32_t np = 1; np <= k_partitions; ++np) {
+    s += sum[np - 1], s2 += sq[np - 1];
+    const double mean = s / double(nq);
+    const double var = std::max(0.0, s2 / double(nq) - mean * mean);
+    // Rounded as stored (EncodeCurve), so that the chosen nprobe is the one
+    // NprobeFor finds in the stored curve.
+    auto round6 = [](double v) { return std::round(v * 1e6) / 1e6; };
+    full[np - 1] = {np, round6(std::min(1.0, mean)), round6(std::sqrt(var / double(nq)))};
+  }
+  cal.nprobe = NprobeFor(full, o.target);
+  cal.recall = full[cal.nprobe - 1].recall;
+  cal.std_error = full[cal.nprobe - 1].std_error;
+  for (uint32_t np : CurveGrid(k_partitions, cal.nprobe)) cal.curve.push_back(full[np - 1]);
+  cal.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return cal;
+}
+
+uint32_t NprobeFor(const std::vector<RecallPoint>& curve, double target) {
+  for (const RecallPoint& p : curve)
+    if (p.recall - p.std_error >= target) return p.nprobe;
+  return curve.empty() ? 0 : curve.back().nprobe;
+}
+
+std::string EncodeCurve(const std::vector<RecallPoint>& curve) {
+  std::string out;
+  for (const RecallPoint& p : curve) {
+    if (!out.empty()) out += ' ';
+    out += fmt::format("{},{:.6f},{:.6f}", p.nprobe, p.recall, p.std_error);
+  }
+  return out;
+}
+
+Result<std::vector<RecallPoint>> DecodeCurve(const std::string& text) {
+  std::vector<RecallPoint> out;
+  std::istringstream in(text);
+  std::string item;
+  while (in >> item) {
+    RecallPoint p;
+    unsigned long np = 0;
+    int used = 0;
+    if (std::sscanf(item.c_str(), "%lu,%lf,%lf%n", &np, &p.recall, &p.std_error, &used) != 3 ||
+        size_t(used) != item.size() || np == 0 || np > UINT32_MAX || !(p.recall >= 0 && p.recall <= 1) ||
+        !(p.std_error >= 0 && p.std_error <= 1) || (!out.empty() && np <= out.back().nprobe))
+      return Status::Corruption(fmt::format("bad recall curve point '{}'", item));
+    p.nprobe = uint32_t(np);
+    out.push_back(p);
+  }
+  return out;
+}
+
+}  // namespace aether
