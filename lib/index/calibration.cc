@@ -122,10 +122,13 @@ Calibration Calibrate(const float* data, size_t n, uint32_t dim, Metric metric, 
   // of squares of the per-query recall, as differences at the ranks.
   std::vector<double> sum(k_partitions + 1, 0.0), sq(k_partitions + 1, 0.0);
   std::vector<std::vector<uint32_t>> ranks(nq);
+  std::vector<float> packed(nq * dim);
+  for (size_t q = 0; q < nq; ++q) std::copy_n(data + rows[q] * dim, dim, packed.data() + q * dim);
+  const std::vector<std::vector<uint32_t>> orders =
+      NearestCentroids(PrepareProbe(centroids, k_partitions, dim), packed.data(), nq, k_partitions, metric, o.threads);
   const size_t t = ThreadsFor(size_t(std::max(o.threads, 0)), nq);
   Status done = ParallelFor(nq, t, [&](size_t q, size_t) {
-    std::vector<uint32_t> order =
-        NearestCentroids(data + rows[q] * dim, dim, centroids, k_partitions, k_partitions, metric);
+    const std::vector<uint32_t>& order = orders[q];
     std::vector<uint32_t> rank_of(k_partitions);
     for (uint32_t r = 0; r < k_partitions; ++r) rank_of[order[r]] = r;
     for (uint32_t i : truth[q]) ranks[q].push_back(rank_of[labels[i]]);

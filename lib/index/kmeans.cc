@@ -138,28 +138,59 @@ KMeansResult TrainKMeans(const float* data, size_t n, uint32_t dim, const KMeans
   return r;
 }
 
+ProbeTable PrepareProbe(const float* centroids, uint32_t k, uint32_t dim) {
+  ProbeTable t;
+  t.dim = dim;
+  t.k = k;
+  t.transposed = Transpose(centroids, k, dim);
+  t.norm2.resize(k);
+  t.norm.resize(k);
+  for (uint32_t c = 0; c < k; ++c) {
+    t.norm2[c] = Dot(centroids + size_t(c) * dim, centroids + size_t(c) * dim, dim);
+    t.norm[c] = Norm(centroids + size_t(c) * dim, dim);
+  }
+  return t;
+}
+
+std::vector<std::vector<uint32_t>> NearestCentroids(const ProbeTable& t, const float* queries, size_t nq,
+                                                    uint32_t count, Metric metric, int threads) {
+  constexpr size_t kRows = 8;
+  const uint32_t k = t.k, dim = t.dim;
+  count = std::min(count, k);
+  std::vector<std::vector<uint32_t>> out(nq);
+  const size_t blocks = (nq + kRows - 1) / kRows;
+  const size_t workers = ThreadsFor(size_t(std::max(threads, 0)), (blocks + 3) / 4);
+  Status done = ParallelFor(blocks, workers, [&](size_t b, size_t) {
+    const size_t q0 = b * kRows, m = std::min(kRows, nq - q0);
+    std::vector<float> dots(m * k);
+    std::vector<std::pair<float, uint32_t>> d(k);
+    DotsTransposed(queries + q0 * dim, m, dim, t.transposed.data(), k, dots.data());
+    for (size_t p = 0; p < m; ++p) {
+      const float* dp = dots.data() + p * k;
+      const float qn = Norm(queries + (q0 + p) * dim, dim);
+      for (uint32_t c = 0; c < k; ++c) {
+        float v;
+        if (metric == Metric::kL2)
+          v = t.norm2[c] - 2 * dp[c];
+        else if (metric == Metric::kInnerProduct)
+          v = -dp[c];
+        else
+          v = (t.norm[c] == 0 || qn == 0) ? 1.0f : 1.0f - dp[c] / (qn * t.norm[c]);
+        d[c] = {v, c};
+      }
+      std::partial_sort(d.begin(), d.begin() + count, d.end());
+      out[q0 + p].resize(count);
+      for (uint32_t i = 0; i < count; ++i) out[q0 + p][i] = d[i].second;
+    }
+    return Status::Ok();
+  });
+  (void)done;  // the work cannot fail
+  return out;
+}
+
 std::vector<uint32_t> NearestCentroids(const float* query, uint32_t dim, const float* centroids, uint32_t k,
                                        uint32_t count, Metric metric) {
-  std::vector<std::pair<float, uint32_t>> d(k);
-  float qn = Norm(query, dim);
-  for (uint32_t c = 0; c < k; ++c) {
-    const float* x = centroids + size_t(c) * dim;
-    float v;
-    if (metric == Metric::kL2)
-      v = L2Squared(query, x, dim);
-    else if (metric == Metric::kInnerProduct)
-      v = -Dot(query, x, dim);
-    else {
-      float xn = Norm(x, dim);
-      v = (xn == 0 || qn == 0) ? 1.0f : 1.0f - Dot(query, x, dim) / (qn * xn);
-    }
-    d[c] = {v, c};
-  }
-  count = std::min(count, k);
-  std::partial_sort(d.begin(), d.begin() + count, d.end());
-  std::vector<uint32_t> out(count);
-  for (uint32_t i = 0; i < count; ++i) out[i] = d[i].second;
-  return out;
+  return NearestCentroids(PrepareProbe(centroids, k, dim), query, 1, count, metric, 1)[0];
 }
 
 }  // namespace aether

@@ -36,8 +36,25 @@ KMeansResult TrainKMeans(const float* data, size_t n, uint32_t dim, const KMeans
 void AssignNearest(const float* data, size_t n, uint32_t dim, const float* centroids, uint32_t k, int threads,
                    uint32_t* labels, float* distances = nullptr);
 
-// The `count` nearest centroids of one query under the store's metric
-// (squared L2, negative dot, or 1 - cosine), nearest first.
+// Centroids prepared for probing: transposed for the blocked dot-product
+// kernel, with their squared norms and norms.
+struct ProbeTable {
+  uint32_t dim = 0, k = 0;
+  std::vector<float> transposed;  // dim x k
+  std::vector<float> norm2, norm;
+};
+ProbeTable PrepareProbe(const float* centroids, uint32_t k, uint32_t dim);
+
+// For each of nq queries (packed, nq x dim) the `count` nearest centroids
+// under the store's metric, nearest first, ties by index: squared L2 as
+// |c|^2 - 2 q.c (the order AssignNearest uses), negative dot, or 1 - cosine
+// (1 for a zero vector). The distances of 8 queries at a time against every
+// centroid come from one call of the blocked kernel (a small GEMM); blocks
+// of queries run on `threads` workers (0: one per core). The same query
+// gets the same centroids alone or in any batch.
+std::vector<std::vector<uint32_t>> NearestCentroids(const ProbeTable& table, const float* queries, size_t nq,
+                                                    uint32_t count, Metric metric, int threads = 0);
+// One query (prepares a table on every call: for tests and one-offs).
 std::vector<uint32_t> NearestCentroids(const float* query, uint32_t dim, const float* centroids, uint32_t k,
                                        uint32_t count, Metric metric);
 

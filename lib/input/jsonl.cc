@@ -188,24 +188,40 @@ bool ValidPayload(const std::string& text) { return CheckJsonDepth(text).ok() &&
 namespace {
 
 // The fast path for the common record, {"id": "...", "vector": [...]} with
-// an optional "importance", parsed in one pass with no allocation beyond the
-// output. It accepts a line only when it is sure the general parser would
-// accept it with the same result: plain ASCII ids without escapes, JSON
-// numbers checked against the JSON grammar and converted with from_chars
-// (correctly rounded, as strtod is), every check of the general path. Any
-// other line (a payload, escapes, non-ASCII, duplicate keys, an error of any
-// kind) returns false and takes the general path, which gives the error.
+// an optional "importance" (and for the common query, {"id"?, "vector"}),
+// parsed in one pass with no allocation beyond the output. It accepts a line only when it is sure the general parser
+// would accept it with the same result: plain ASCII ids without escapes, JSON numbers checked against the JSON grammar
+// and converted with from_chars (correctly rounded, as strtod is), every check of the general path. Any other line (a
+// payload, escapes, non-ASCII, duplicate keys, an error of any kind) returns false and takes the general path, which
+// gives the error.
 class FastRecordParser {
  public:
   FastRecordParser(const std::string& line, uint32_t dim, Metric metric, Record* out)
-      : p_(line.data()), end_(line.data() + line.size()), dim_(dim), metric_(metric), out_(out) {}
+      : p_(line.data()),
+        end_(line.data() + line.size()),
+        dim_(dim),
+        metric_(metric),
+        id_(&out->id),
+        vector_(&out->vector),
+        importance_(&out->importance) {
+    out->payload_json.clear();
+  }
+  // A query: no importance, the id optional.
+  FastRecordParser(const std::string& line, uint32_t dim, Metric metric, Query* out)
+      : p_(line.data()),
+        end_(line.data() + line.size()),
+        dim_(dim),
+        metric_(metric),
+        id_(&out->id),
+        vector_(&out->vector) {
+    out->id.clear();
+  }
 
   bool Parse() {
     Ws();
     if (!Eat('{')) return false;
     bool id = false, vector = false, importance = false;
-    out_->importance = 0.5;
-    out_->payload_json.clear();
+    if (importance_) *importance_ = 0.5;
     for (;;) {
       Ws();
       const char* key = nullptr;
@@ -218,15 +234,15 @@ class FastRecordParser {
         const char* s = nullptr;
         size_t n = 0;
         if (!PlainString(&s, &n) || n == 0 || n > kMaxIdBytes) return false;
-        out_->id.assign(s, n);
+        id_->assign(s, n);
         id = true;
       } else if (len == 6 && std::memcmp(key, "vector", 6) == 0 && !vector) {
         if (!Vector()) return false;
         vector = true;
-      } else if (len == 10 && std::memcmp(key, "importance", 10) == 0 && !importance) {
+      } else if (len == 10 && std::memcmp(key, "importance", 10) == 0 && !importance && importance_) {
         double v = 0;
         if (!Number(&v) || !(v >= 0 && v <= 1)) return false;
-        out_->importance = v;
+        *importance_ = v;
         importance = true;
       } else {
         return false;
@@ -236,7 +252,7 @@ class FastRecordParser {
       if (!Eat(',')) return false;
     }
     Ws();
-    return p_ == end_ && id && vector;
+    return p_ == end_ && (id || !importance_) && vector;
   }
 
  private:
@@ -295,7 +311,7 @@ class FastRecordParser {
   }
   bool Vector() {
     if (!Eat('[')) return false;
-    std::vector<float>& v = out_->vector;
+    std::vector<float>& v = *vector_;
     v.clear();
     if (dim_) v.reserve(dim_);
     double norm = 0;
@@ -320,7 +336,9 @@ class FastRecordParser {
   const char* end_;
   uint32_t dim_;
   Metric metric_;
-  Record* out_;
+  std::string* id_;
+  std::vector<float>* vector_;
+  double* importance_ = nullptr;  // nullptr: a query
 };
 
 }  // namespace
@@ -356,6 +374,11 @@ Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, 
 }
 
 Status ParseQuery(const std::string& line, uint32_t dim, Metric metric, Query* out) {
+  if (FastRecordParser(line, dim, metric, out).Parse()) return Status::Ok();
+  return ParseQueryGeneral(line, dim, metric, out);
+}
+
+Status ParseQueryGeneral(const std::string& line, uint32_t dim, Metric metric, Query* out) {
   json j;
   AETHER_RETURN_IF_ERROR(ParseJson(line, &j));
   for (const auto& [key, value] : j.items()) {  // the same rule as records: no field goes unread

@@ -36,6 +36,7 @@ Result<const IndexView*> ColdIndex::Current() {
                                        config_.dim));
   v.k = c.k;
   v.centroids = std::move(c.data);
+  v.probe = PrepareProbe(v.centroids.data(), v.k, config_.dim);
   v.shard_of_partition.assign(v.k, 0);
   AETHER_ASSIGN_OR_RETURN(auto partitions, tables_->shards.Partitions(v.generation));
   for (const auto& [shard_id, partition] : partitions) {
@@ -55,7 +56,16 @@ Result<const IndexView*> ColdIndex::Current() {
 }
 
 std::vector<uint32_t> ColdIndex::Probe(const IndexView& index, const float* query, uint32_t nprobe) const {
-  return NearestCentroids(query, config_.dim, index.centroids.data(), index.k, nprobe, config_.metric);
+  return NearestCentroids(index.probe, query, 1, nprobe, config_.metric, 1)[0];
+}
+
+std::vector<std::vector<uint32_t>> ColdIndex::ProbeAll(const IndexView& index,
+                                                       const std::vector<std::vector<float>>& queries,
+                                                       uint32_t nprobe) const {
+  std::vector<float> packed(queries.size() * config_.dim);
+  for (size_t q = 0; q < queries.size(); ++q)
+    std::copy_n(queries[q].data(), config_.dim, packed.data() + q * config_.dim);
+  return NearestCentroids(index.probe, packed.data(), queries.size(), nprobe, config_.metric);
 }
 
 Result<std::map<int64_t, std::vector<size_t>>> ColdIndex::GroupByPartition(const std::vector<const float*>& vectors) {

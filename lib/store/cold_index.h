@@ -16,6 +16,7 @@
 #include "aether/env.h"
 #include "aether/options.h"
 #include "aether/status.h"
+#include "index/kmeans.h"
 #include "meta/tables.h"
 
 namespace aether {
@@ -26,6 +27,7 @@ struct IndexView {
   uint32_t k = 0;
   std::vector<float> centroids;             // k * dim
   std::vector<int64_t> shard_of_partition;  // partition -> shard_id
+  ProbeTable probe;                         // the centroids prepared for NearestCentroids
 };
 
 // Defaults measured on clustered data (README "Index tuning").
@@ -45,6 +47,9 @@ class ColdIndex {
   void Invalidate() { index_.reset(); }
   // The `nprobe` partitions nearest to `query`, nearest first.
   std::vector<uint32_t> Probe(const IndexView& index, const float* query, uint32_t nprobe) const;
+  // The same for every query of a batch, in blocked products on every core.
+  std::vector<std::vector<uint32_t>> ProbeAll(const IndexView& index, const std::vector<std::vector<float>>& queries,
+                                              uint32_t nprobe) const;
   // vectors[i]'s destination shard: its nearest partition's, or staging when
   // there is no index; shard id -> indexes into `vectors`.
   Result<std::map<int64_t, std::vector<size_t>>> GroupByPartition(const std::vector<const float*>& vectors);

@@ -206,8 +206,9 @@ Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vect
         return Status::Corruption(
             fmt::format("partition {} of generation {} has no shard (run aether verify)", p, index->generation));
     AETHER_ASSIGN_OR_RETURN(const uint32_t n, NprobeOf(*index, options));
+    const std::vector<std::vector<uint32_t>> probes = index_->ProbeAll(*index, queries, n);
     for (uint32_t q = 0; q < queries.size(); ++q)
-      for (uint32_t p : index_->Probe(*index, queries[q].data(), n)) plan[shard_of[p]].push_back(q);
+      for (uint32_t p : probes[q]) plan[shard_of[p]].push_back(q);
   }
   std::vector<ShardScan> out;
   for (const ShardInfo& info : shards) {

@@ -42,8 +42,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
          a.payload_json != b.payload_json || std::memcmp(a.vector.data(), b.vector.data(), a.vector.size() * 4) != 0))
       __builtin_trap();
   }
-  aether::Query q;
-  (void)aether::ParseQuery(line, 4, aether::Metric::kInnerProduct, &q);
+  // So must the fast query path.
+  aether::Query q, g;
+  aether::Status qa = aether::ParseQuery(line, 4, aether::Metric::kInnerProduct, &q);
+  aether::Status qb = aether::ParseQueryGeneral(line, 4, aether::Metric::kInnerProduct, &g);
+  if (qa.code() != qb.code() || qa.message() != qb.message()) __builtin_trap();
+  if (qa.ok() && (q.id != g.id || q.vector != g.vector)) __builtin_trap();
   std::vector<float> v;
   (void)aether::ParseVector(line, 2, aether::Metric::kL2, &v);
 

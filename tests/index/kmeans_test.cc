@@ -123,3 +123,51 @@ TEST_CASE("a centroids file round-trips and every truncation or flipped byte is 
     CHECK_MESSAGE(!CentroidsFile::Decode(b, "x", 3, &d).ok(), "byte " << i);
   }
 }
+
+TEST_CASE("probing: a batch gives each query what it gets alone, in the order a double-precision reference ranks") {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1, 1);
+  const uint32_t dim = 37, k = 150, nq = 61;  // dim and nq off every SIMD width and block size
+  std::vector<float> q(size_t(nq) * dim), c(size_t(k) * dim);
+  for (auto& v : q) v = u(rng);
+  for (auto& v : c) v = u(rng);
+  std::fill(c.begin() + 3 * dim, c.begin() + 4 * dim, 0.0f);  // a zero centroid (cosine: distance 1)
+  ProbeTable table = PrepareProbe(c.data(), k, dim);
+  for (Metric metric : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine}) {
+    const std::string name = MetricName(metric);
+    CAPTURE(name);
+    for (uint32_t count : {1u, 9u, k, k + 5}) {
+      CAPTURE(count);
+      auto batch = NearestCentroids(table, q.data(), nq, count, metric, 2);
+      REQUIRE(batch.size() == nq);
+      for (uint32_t i = 0; i < nq; ++i) {
+        const float* x = q.data() + size_t(i) * dim;
+        CHECK(batch[i] == NearestCentroids(x, dim, c.data(), k, count, metric));
+        REQUIRE(batch[i].size() == std::min(count, k));
+        // The reference distance of what is returned never decreases (but
+        // for float rounding), and nothing left out is nearer.
+        auto ref = [&](uint32_t j) {
+          double dot = 0, xx = 0, cc = 0;
+          for (uint32_t d = 0; d < dim; ++d)
+            dot += double(x[d]) * c[j * dim + d], xx += double(x[d]) * x[d],
+                cc += double(c[j * dim + d]) * c[j * dim + d];
+          if (metric == Metric::kL2) return xx + cc - 2 * dot;
+          if (metric == Metric::kInnerProduct) return -dot;
+          return cc > 0 ? 1 - dot / std::sqrt(xx * cc) : 1.0;
+        };
+        std::set<uint32_t> in(batch[i].begin(), batch[i].end());
+        CHECK(in.size() == batch[i].size());
+        for (size_t r = 1; r < batch[i].size(); ++r) CHECK(ref(batch[i][r]) >= ref(batch[i][r - 1]) - 1e-5);
+        const double last = ref(batch[i].back());
+        for (uint32_t j = 0; j < k; ++j)
+          if (!in.count(j)) CHECK(ref(j) >= last - 1e-5);
+      }
+    }
+  }
+  // AssignNearest (descend routing of large batches) picks each point's
+  // first probe.
+  std::vector<uint32_t> labels(nq);
+  AssignNearest(q.data(), nq, dim, c.data(), k, 2, labels.data());
+  auto first = NearestCentroids(table, q.data(), nq, 1, Metric::kL2, 1);
+  for (uint32_t i = 0; i < nq; ++i) CHECK(labels[i] == first[i][0]);
+}

@@ -80,7 +80,10 @@ struct Query {
   std::string id;  // empty when the line gave none
   std::vector<float> vector;
 };
+// Parses one query line, through the same fast path as ParseRecord.
 Status ParseQuery(const std::string& line, uint32_t dim, Metric metric, Query* out);
+// The general parser alone, for tests (as ParseRecordGeneral).
+Status ParseQueryGeneral(const std::string& line, uint32_t dim, Metric metric, Query* out);
 // Parses a bare JSON array of numbers (search --vector).
 Status ParseVector(const std::string& text, uint32_t dim, Metric metric, std::vector<float>* out);
 
