@@ -26,7 +26,7 @@ Runner SetupRebuild(CLI::App* app) {
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
-  app->add_option("--partitions", a->r.partitions, "K (default: about 4 * sqrt(cold memories))");
+  auto* partitions = app->add_option("--partitions", a->r.partitions, "K (default: about 4 * sqrt(cold memories))");
   app->add_option("--iters", a->r.iterations, "Lloyd iterations")->default_val(20)->check(CLI::Range(1, 1000));
   app->add_option("--sample", a->r.max_points_per_centroid, "Training points per centroid at most")
       ->default_val(256)
@@ -37,6 +37,10 @@ Runner SetupRebuild(CLI::App* app) {
                   "against brute force (0: do not calibrate)")
       ->default_val(0.95)
       ->check(CLI::Range(0.0, 1.0));
+  app->add_flag("--keep-centroids", a->r.keep_centroids,
+                "Keep the current index's centroids (no training): rewrite its partitions without garbage and "
+                "recalibrate")
+      ->excludes(partitions);
   app->add_flag("--dry-run", a->r.dry_run, "Show what would be built; change nothing");
   AddFormatOption(app, &a->format, "table");
   AddProgressOptions(app, &a->progress);
@@ -45,6 +49,8 @@ Runner SetupRebuild(CLI::App* app) {
     auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     Progress progress("rebuild-index", a->progress);
+    if (!(a->r.target_recall >= 0 && a->r.target_recall <= 1))  // NaN passes CLI11's range check
+      return Fail(Status::InvalidArgument("--target-recall must be in [0, 1]"));
     RebuildOptions r = a->r;
     r.progress = [&](const std::string&, uint64_t done, uint64_t total) {
       if (total) progress.Update(done, total);

@@ -7,6 +7,7 @@
 
 #include "aether/jsonl.h"
 #include "aether/store.h"
+#include "aether/vector_file.h"
 #include "cli.h"
 
 namespace aether::cli {
@@ -16,6 +17,7 @@ struct Args {
   StoreArgs store;
   std::string vector;
   std::string queries;
+  std::string queries_format;  // jsonl, npy, fvecs; empty: from the file name
   uint32_t k = 10;
   uint32_t nprobe = 0;
   double recall = 0;
@@ -37,9 +39,30 @@ Status ReadQueries(const Args& a, const StoreConfig& c, std::vector<std::string>
     vectors->push_back(std::move(v));
     return Status::Ok();
   }
+  auto ends_with = [&](const std::string& x) {
+    return a.queries.size() >= x.size() && a.queries.compare(a.queries.size() - x.size(), x.size(), x) == 0;
+  };
+  const std::string format = !a.queries_format.empty() ? a.queries_format
+                             : ends_with(".npy")       ? "npy"
+                             : ends_with(".fvecs")     ? "fvecs"
+                                                       : "jsonl";
   Input input;
   AETHER_RETURN_IF_ERROR(input.Open(a.queries, "query file"));
   const std::string& name = input.name();
+  if (format != "jsonl") {  // named by their 0-based position, as JSONL queries without an id
+    VectorFileReader reader(input.stream(), name, format == "npy" ? VectorFormat::kNpy : VectorFormat::kFvecs);
+    AETHER_RETURN_IF_ERROR(reader.Open());
+    if (reader.dim() != c.dim)
+      return Status::BadInput(
+          fmt::format("{}: the query vectors have dimension {}, the store {}", name, reader.dim(), c.dim));
+    std::vector<float> all;
+    for (size_t got = 1; got > 0;) AETHER_RETURN_IF_ERROR(reader.Read(4096, c.metric, &all, &got));
+    for (size_t q = 0; q * c.dim < all.size(); ++q) {
+      names->push_back(std::to_string(q));
+      vectors->emplace_back(all.begin() + q * c.dim, all.begin() + (q + 1) * c.dim);
+    }
+    return Status::Ok();
+  }
   LineReader reader(input.stream(), name);
   std::string line;
   bool too_long = false;
@@ -107,6 +130,8 @@ Status RecordingHint(const Status& s) {
 }
 
 int Run(const Args& a, const StoreOpener& opener) {
+  if (!(a.recall >= 0 && a.recall <= 1))  // NaN passes CLI11's range check
+    return Fail(Status::InvalidArgument("--recall must be in [0, 1]"));
   if (a.vector.empty() == a.queries.empty())
     return Fail(Status::InvalidArgument("give exactly one of --vector or --queries"));
   auto store = opener.Open(a.store);
@@ -143,7 +168,11 @@ Runner SetupSearch(CLI::App* app) {
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("--vector", a->vector, "One query as a JSON array, e.g. '[0.1, 0.2]'");
-  app->add_option("--queries", a->queries, "JSONL queries ({\"id\"?, \"vector\"}), or - for stdin");
+  app->add_option("--queries", a->queries,
+                  "JSONL queries ({\"id\"?, \"vector\"}), a .npy or .fvecs file of vectors, or - for stdin");
+  app->add_option("--queries-format", a->queries_format,
+                  "Query file format (default: npy for *.npy, fvecs for *.fvecs, else jsonl)")
+      ->check(CLI::IsMember({"jsonl", "npy", "fvecs"}));
   app->add_option("-k", a->k, "Results per query")->default_val(10)->check(CLI::Range(1, 100000));
   auto* nprobe =
       app->add_option("--nprobe", a->nprobe, "Cold partitions to scan per query (default: the store's, see stats)");

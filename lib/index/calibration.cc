@@ -103,6 +103,7 @@ Calibration Calibrate(const float* data, size_t n, uint32_t dim, Metric metric, 
   if (n == 0 || k_partitions == 0) return cal;
   if (cal.k == 0) {  // one vector: any probe finds everything there is
     cal.nprobe = 1, cal.recall = 1, cal.curve = {{1, 1, 0}};
+    if (k_partitions > 1) cal.curve.push_back({k_partitions, 1, 0});
     return cal;
   }
   // The queries: a seeded partial shuffle of the rows.
@@ -110,7 +111,9 @@ Calibration Calibrate(const float* data, size_t n, uint32_t dim, Metric metric, 
   nq = std::max<size_t>(1, std::min(nq, n));
   std::vector<size_t> rows(n);
   std::iota(rows.begin(), rows.end(), size_t(0));
-  std::mt19937_64 rng(o.seed);
+  // Not the seed's own stream: that is the K-Means training sample's, and
+  // the queries would be its first points.
+  std::mt19937_64 rng(o.seed ^ 0x9E3779B97F4A7C15ull);
   for (size_t i = 0; i < nq; ++i) std::swap(rows[i], rows[i + rng() % (n - i)]);
   rows.resize(nq);
   cal.queries = uint32_t(nq);
@@ -147,7 +150,8 @@ Calibration Calibrate(const float* data, size_t n, uint32_t dim, Metric metric, 
   for (uint32_t np = 1; np <= k_partitions; ++np) {
     s += sum[np - 1], s2 += sq[np - 1];
     const double mean = s / double(nq);
-    const double var = std::max(0.0, s2 / double(nq) - mean * mean);
+    // The sample variance of the per-query recalls.
+    const double var = nq > 1 ? std::max(0.0, s2 / double(nq) - mean * mean) * double(nq) / double(nq - 1) : 0.0;
     // Rounded as stored (EncodeCurve), so that the chosen nprobe is the one
     // NprobeFor finds in the stored curve.
     auto round6 = [](double v) { return std::round(v * 1e6) / 1e6; };
@@ -191,6 +195,8 @@ Result<std::vector<RecallPoint>> DecodeCurve(const std::string& text) {
     p.nprobe = uint32_t(np);
     out.push_back(p);
   }
+  // Exactly the stored form: one space between points, six decimals.
+  if (EncodeCurve(out) != text) return Status::Corruption("recall curve not in its stored form");
   return out;
 }
 

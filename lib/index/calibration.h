@@ -47,7 +47,8 @@ struct Calibration {
   uint32_t queries = 0;
   uint32_t nprobe = 0;               // the smallest with recall - std_error >= target
   double recall = 0, std_error = 0;  // at that nprobe
-  // Points of the curve: every nprobe up to 32, then steps of at most 3%,
+  // Points of the curve: from 1, each next max(n + 1, floor(1.03 n)) (every
+  // nprobe up to 67, then steps of at most 3%),
   // the chosen nprobe and K. Ascending by nprobe.
   std::vector<RecallPoint> curve;
   std::vector<size_t> query_rows;  // the rows that served as queries

@@ -19,7 +19,8 @@ Result<std::optional<CalibrationRow>> IndexCalibrationTable::Get(int64_t generat
   r.target = st->Double(0);
   r.k = uint32_t(st->Int(1));
   r.queries = uint32_t(st->Int(2));
-  r.nprobe = uint32_t(st->Int(3));
+  const int64_t nprobe = st->Int(3);
+  r.nprobe = nprobe >= 1 && nprobe <= int64_t(UINT32_MAX) ? uint32_t(nprobe) : 0;
   r.recall = st->Double(4);
   r.std_error = st->Double(5);
   r.created_ms = st->Int(6);

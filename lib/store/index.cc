@@ -164,6 +164,8 @@ static Status BuildGeneration(StoreContext* s, const Migration& m, const ColdSet
 
 Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   if (!lock_->writer()) return Status::Internal("rebuild on a store opened read-only");
+  if (!(o.target_recall >= 0 && o.target_recall <= 1))
+    return Status::InvalidArgument(fmt::format("target recall {} is outside [0, 1]", o.target_recall));
   RebuildReport rep;
   ColdSet cold;
   if (o.progress) o.progress("read", 0, 0);
@@ -237,9 +239,9 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
                        cal.std_error,         env_->NowMs(), int64_t(cal.seconds * 1e6),
                        EncodeCurve(cal.curve)};
     Status stored = InTransaction(db_.get(), [&] { return tables_->calibration.Put(row); });
-    if (!stored.ok()) {  // the index is committed; it is only slower to search
-      rep.note = "the recall calibration was not stored (" + stored.message() +
-                 "); searches use the formula default nprobe until the next rebuild-index";
+    if (!stored.ok()) {  // the index is committed; searches use the formula's nprobe
+      rep.note += std::string(rep.note.empty() ? "" : "; ") + "the recall calibration was not stored (" +
+                  stored.message() + "); searches use the formula default nprobe until the next rebuild-index";
       rep.calibration = {};
     }
   }

@@ -59,10 +59,12 @@ Result<ScrubReport> StoreImpl::Scrub() {
   if (mixed > 0) {
     RebuildOptions ro;
     ro.keep_centroids = true;
-    // The new generation is calibrated for the target the current one was.
+    // The new generation is calibrated for the target the current one was
+    // (not at all when it was not); a damaged calibration row does not stop
+    // the scrub: the rewrite replaces it with one for the default target.
     AETHER_ASSIGN_OR_RETURN(int64_t gen, tables_->config.IndexGeneration());
-    AETHER_ASSIGN_OR_RETURN(std::optional<CalibrationRow> cal, tables_->calibration.Get(gen));
-    if (cal) ro.target_recall = cal->target;
+    Result<std::optional<CalibrationRow>> cal = tables_->calibration.Get(gen);
+    ro.target_recall = !cal.ok() ? RebuildOptions{}.target_recall : *cal ? (*cal)->target : 0;
     AETHER_ASSIGN_OR_RETURN(RebuildReport rb, RebuildIndex(ro));
     r.cold_rewritten = rb.cold_memories;
     r.garbage_dropped += rb.garbage_dropped;

@@ -376,6 +376,26 @@ TEST_CASE("calibration: off on request, refused options, kept by scrub, damaged 
   CHECK(Aether({"search", store, "--vector", VectorJson(mems[0].vec), "--recall", "1.5"}).exit_code == 64);
   CHECK(Aether({"rebuild-index", store, "--target-recall", "1.5"}).exit_code == 64);
   CHECK(Aether({"rebuild-index", store, "--target-recall", "-0.1"}).exit_code == 64);
+  CHECK(Aether({"rebuild-index", store, "--target-recall", "nan"}).exit_code == 64);
+  CHECK(Aether({"search", store, "--vector", VectorJson(mems[0].vec), "--recall", "nan"}).exit_code == 64);
+  CHECK(Aether({"rebuild-index", store, "--keep-centroids", "--partitions", "9"}).exit_code == 64);
+  CHECK(Stats(store)["index_generation"] == 1);
+
+  // scrub of an uncalibrated index leaves it uncalibrated.
+  REQUIRE(Aether({"delete", store, "m400", "m401"}).exit_code == 0);
+  REQUIRE(Aether({"scrub", store}).exit_code == 0);
+  st = Stats(store);
+  CHECK(st["index_generation"] == 2);
+  CHECK(st["calibration_target"] == 0);
+  CHECK(st["default_nprobe"] == std::max<uint32_t>(8, (k + 9) / 10));
+
+  // --keep-centroids: the same partitions, rewritten and calibrated.
+  r = Aether({"rebuild-index", store, "--keep-centroids", "--format", "json"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(nlohmann::json::parse(r.out)["iterations"] == 0);
+  CHECK(nlohmann::json::parse(r.out)["partitions"] == k);
+  CHECK(nlohmann::json::parse(r.out)["calibration"]["target"] == 0.95);
+  CHECK(Stats(store)["calibration_target"] == 0.95);
 
   // scrub rewrites the cold tier into a new generation calibrated for the
   // same target.
@@ -384,7 +404,7 @@ TEST_CASE("calibration: off on request, refused options, kept by scrub, damaged 
   REQUIRE(Aether({"delete", store, "m100", "m200", "m300"}).exit_code == 0);
   REQUIRE(Aether({"scrub", store}).exit_code == 0);
   st = Stats(store);
-  CHECK(st["index_generation"] == 3);
+  CHECK(st["index_generation"] == 5);
   CHECK(st["calibration_target"] == 0.99);
   CHECK(st["calibrated_recall"].get<double>() - st["calibrated_std_error"].get<double>() >= 0.99);
   CHECK(SqlText(store, "SELECT COUNT(*) FROM index_calibration") == "1");  // only the active generation's
@@ -395,8 +415,27 @@ TEST_CASE("calibration: off on request, refused options, kept by scrub, damaged 
   auto bad = Aether(one);
   CHECK(bad.exit_code == 79);
   CHECK(bad.err.find("index_calibration") != std::string::npos);
-  REQUIRE(Aether({"rebuild-index", store}).exit_code == 0);
+  for (const char* nprobe : {"-1", "0", "4294967296"}) {
+    SqlExec(store, std::string("UPDATE index_calibration SET nprobe = ") + nprobe);
+    CHECK(Aether(one).exit_code == 79);
+  }
+  // scrub goes on, and its rewrite replaces the row.
+  REQUIRE(Aether({"delete", store, "m500"}).exit_code == 0);
+  r = Aether({"scrub", store});
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(Stats(store)["calibration_target"] == 0.95);
   CHECK(Aether(one).exit_code == 0);
+  for (const char* curve : {"1,0.5,0.1 1,0.6,0.1", "+1,0.500000,0.100000", "1,0.500000,0.100000  2,1.000000,0.000000",
+                            "1,0.5,0.1", " 1,0.500000,0.100000"}) {
+    CAPTURE(curve);
+    SqlExec(store, std::string("UPDATE index_calibration SET curve = '") + curve + "'");
+    CHECK(Aether(one).exit_code == 0);  // the default nprobe does not read the curve
+    std::vector<std::string> with_recall = one;
+    with_recall.insert(with_recall.end(), {"--recall", "0.9"});
+    auto bad_curve = Aether(with_recall);
+    CHECK(bad_curve.exit_code == 79);
+    CHECK(bad_curve.err.find("index_calibration of generation") != std::string::npos);
+  }
   SqlExec(store, "UPDATE index_calibration SET curve = '1,0.5,0.1 1,0.6,0.1'");
   CHECK(Aether(one).exit_code == 0);  // the default nprobe does not read the curve
   std::vector<std::string> with_recall = one;

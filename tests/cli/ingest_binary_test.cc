@@ -4,6 +4,7 @@
 // what came before an error stays committed.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "test_util.h"
@@ -223,4 +224,57 @@ TEST_CASE("bad npy and fvecs files: located errors, distinct exit codes, earlier
   CHECK(r.err.find("v.npy: vectors have 8 values, store dimension is 16") != std::string::npos);
   r = Aether({"ingest", dir / "f4", dir / "v.npy", "--ids", dir / "nope.txt"});
   CHECK(r.exit_code == 66);
+}
+
+TEST_CASE("search --queries takes .npy and .fvecs: the same results as the same queries in JSONL; bad files located") {
+  TempDir dir;
+  const uint32_t dim = 8;
+  auto mems = RandomMems(400, dim, 11);
+  const std::string store = dir / "s";
+  REQUIRE(Aether({"ingest", store, "--hot-capacity", "150"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "12"}).exit_code == 0);
+  auto qs = RandomMems(37, dim, 12, "");
+  std::string jsonl;
+  for (size_t i = 0; i < qs.size(); ++i)
+    jsonl += "{\"id\":\"" + std::to_string(i) + "\",\"vector\":" + VectorJson(qs[i].vec) + "}\n";
+  WriteFile(dir / "q.jsonl", jsonl);
+  WriteFile(dir / "q.npy", Npy(qs, dim));
+  WriteFile(dir / "q.fvecs", Fvecs(qs));
+  WriteFile(dir / "q.bin", Npy(qs, dim));
+  const std::vector<std::string> base = {"search", store, "--no-touch", "-k", "7", "--queries"};
+  auto run = [&](std::vector<std::string> extra, const std::string& in = "") {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Aether(args, in);
+  };
+  auto want = run({dir / "q.jsonl"});
+  REQUIRE(want.exit_code == 0);
+  CHECK(ParseSearchOutput(want.out).size() == 37);
+  CHECK(run({dir / "q.npy"}).out == want.out);
+  CHECK(run({dir / "q.fvecs"}).out == want.out);
+  CHECK(run({dir / "q.bin", "--queries-format", "npy"}).out == want.out);
+  CHECK(run({"-", "--queries-format", "fvecs"}, Fvecs(qs)).out == want.out);
+
+  // Bad query files: located, exit 65 (bad data) or 66 (missing); nothing searched.
+  WriteFile(dir / "d4.npy", Npy(RandomMems(3, 4, 1), 4));
+  auto r = run({dir / "d4.npy"});
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find("d4.npy: the query vectors have dimension 4, the store 8") != std::string::npos);
+  CHECK(r.out.empty());
+  WriteFile(dir / "short.fvecs", Fvecs(qs).substr(0, 36 * 5 + 7));
+  r = run({dir / "short.fvecs"});
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find("short.fvecs: vector 5 (byte 180): truncated") != std::string::npos);
+  WriteFile(dir / "f8.npy", Npy(qs, dim, "<f8"));
+  r = run({dir / "f8.npy"});
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find("f8.npy: dtype '<f8'") != std::string::npos);
+  auto nan = qs;
+  nan[2].vec[1] = std::nanf("");
+  WriteFile(dir / "nan.npy", Npy(nan, dim));
+  r = run({dir / "nan.npy"});
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find("nan.npy: vector 2") != std::string::npos);
+  CHECK(run({dir / "missing.npy"}).exit_code == 66);
+  CHECK(run({dir / "q.npy", "--queries-format", "csv"}).exit_code == 64);
 }

@@ -107,10 +107,10 @@ TEST_CASE("the recall curve equals IVF searches run by brute force, at every npr
     for (uint32_t np = 1; np <= kp; ++np) {
       double mean = std::accumulate(recall[np].begin(), recall[np].end(), 0.0) / 70, var = 0;
       for (double v : recall[np]) var += (v - mean) * (v - mean);
-      ref[np - 1] = {np, mean, std::sqrt(var / 70 / 70)};
+      ref[np - 1] = {np, mean, std::sqrt(var / 69 / 70)};  // the sample variance
     }
     CHECK(ref.back().recall == 1.0);
-    // The stored curve: every nprobe up to 32, steps of at most 3% beyond, K.
+    // The stored curve: every nprobe up to 67 (here all of them), then steps of at most 3%, K.
     REQUIRE(cal.curve.size() == kp);  // K = 37: 1..32, then 3% rounds down to +1
     for (const RecallPoint& p : cal.curve) {
       CAPTURE(p.nprobe);
