@@ -227,6 +227,13 @@ void AddProgressOptions(CLI::App* app, std::string* mode) {
 
 bool StdoutIsTty() { return isatty(1) == 1; }
 
+std::string VectorInputFormat(const std::string& path, const std::string& given) {
+  auto ends_with = [&](const std::string& x) {
+    return path.size() >= x.size() && path.compare(path.size() - x.size(), x.size(), x) == 0;
+  };
+  return !given.empty() ? given : ends_with(".npy") ? "npy" : ends_with(".fvecs") ? "fvecs" : "jsonl";
+}
+
 nlohmann::json FloatJson(float f) {
   // JSON has no infinity or NaN: a value that is not finite (possible only
   // for data stored before inputs were range-checked) saturates, never null.

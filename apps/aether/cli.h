@@ -132,6 +132,9 @@ void AddProgressOptions(CLI::App* app, std::string* mode);
 std::string Printable(const std::string& text, bool cell = true);
 
 bool StdoutIsTty();
+// A vector file's format: `given` when not empty, else npy for *.npy, fvecs
+// for *.fvecs, else jsonl (ingest's input, search's queries).
+std::string VectorInputFormat(const std::string& path, const std::string& given);
 // A float as the shortest decimal that reads back to the same float.
 nlohmann::json FloatJson(float f);
 std::string ClosestName(const std::string& name, const std::vector<std::string>& names);

@@ -505,14 +505,7 @@ Runner SetupIngest(CLI::App* app) {
       "Example: aether ingest ./mem memories.jsonl --batch 5000 --on-duplicate skip\n"
       "Record: {\"id\": \"m1\", \"vector\": [0.1, 0.2], \"payload\": {...}, \"importance\": 0.5}");
   return [a, prefix_opt](const StoreOpener& opener) -> int {
-    auto ends_with = [&](const char* suffix) {
-      std::string f = a->input, x = suffix;
-      return f.size() >= x.size() && f.compare(f.size() - x.size(), x.size(), x) == 0;
-    };
-    std::string format = !a->input_format.empty() ? a->input_format
-                         : ends_with(".npy")      ? "npy"
-                         : ends_with(".fvecs")    ? "fvecs"
-                                                  : "jsonl";
+    const std::string format = VectorInputFormat(a->input, a->input_format);
     const bool prefix_given = prefix_opt->count() > 0;
     if (format == "jsonl" && (!a->ids.empty() || prefix_given))
       return Fail(

@@ -39,13 +39,7 @@ Status ReadQueries(const Args& a, const StoreConfig& c, std::vector<std::string>
     vectors->push_back(std::move(v));
     return Status::Ok();
   }
-  auto ends_with = [&](const std::string& x) {
-    return a.queries.size() >= x.size() && a.queries.compare(a.queries.size() - x.size(), x.size(), x) == 0;
-  };
-  const std::string format = !a.queries_format.empty() ? a.queries_format
-                             : ends_with(".npy")       ? "npy"
-                             : ends_with(".fvecs")     ? "fvecs"
-                                                       : "jsonl";
+  const std::string format = VectorInputFormat(a.queries, a.queries_format);
   Input input;
   AETHER_RETURN_IF_ERROR(input.Open(a.queries, "query file"));
   const std::string& name = input.name();
