@@ -9,6 +9,7 @@
 
 #include "env/parallel.h"
 #include "vecmath/distance.h"
+#include "vecmath/kernels.h"
 
 namespace aether {
 namespace {
@@ -40,19 +41,15 @@ void AssignNearest(const float* data, size_t n, uint32_t dim, const float* centr
   std::vector<float> ct = Transpose(centroids, k, dim);
   std::vector<float> cnorm(k);
   for (uint32_t c = 0; c < k; ++c) cnorm[c] = Dot(centroids + size_t(c) * dim, centroids + size_t(c) * dim, dim);
+  const auto argmin = simd::Active().argmin_l2;
   ForRanges(n, threads, [&](size_t begin, size_t end) {
     std::vector<float> dots(8 * size_t(k));
     for (size_t i = begin; i < end; i += 8) {
       size_t nx = std::min<size_t>(8, end - i);
       DotsTransposed(data + i * dim, nx, dim, ct.data(), k, dots.data());
       for (size_t p = 0; p < nx; ++p) {
-        const float* d = dots.data() + p * k;
-        uint32_t best = 0;
-        float best_d = std::numeric_limits<float>::infinity();
-        for (uint32_t c = 0; c < k; ++c) {
-          float v = cnorm[c] - 2 * d[c];
-          if (v < best_d) best_d = v, best = c;
-        }
+        float best_d = 0;
+        const uint32_t best = argmin(cnorm.data(), dots.data() + p * k, k, &best_d);
         labels[i + p] = best;
         if (distances) {
           const float* x = data + (i + p) * dim;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -62,6 +63,17 @@ void DotsTransposedScalar(const float* x, uint32_t nx, uint32_t dim, const float
       for (uint32_t c = 0; c < n; ++c) o[c] += xv * row[c];
     }
   }
+}
+
+uint32_t ArgminL2Scalar(const float* norm2, const float* dots, uint32_t n, float* best) {
+  uint32_t arg = 0;
+  float bv = std::numeric_limits<float>::infinity();
+  for (uint32_t c = 0; c < n; ++c) {
+    const float v = norm2[c] - 2 * dots[c];
+    if (v < bv) bv = v, arg = c;
+  }
+  *best = bv;
+  return arg;
 }
 
 #if AETHER_X86
@@ -149,6 +161,37 @@ void DotsTransposedAvx2(const float* x, uint32_t nx, uint32_t dim, const float* 
   if (nx >= 1 && nx <= kMaxDotRows) kRowsAvx2[nx](x, dim, xt, n, out);
 }
 
+// Per lane the first minimum (strict <), then the smallest index among the
+// lanes holding the overall minimum: the first minimum overall.
+__attribute__((target("avx2"))) uint32_t ArgminL2Avx2(const float* norm2, const float* dots, uint32_t n, float* best) {
+  const __m256 two = _mm256_set1_ps(2.0f);
+  __m256 bv = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+  __m256i bi = _mm256_setzero_si256(), idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i step = _mm256_set1_epi32(8);
+  uint32_t c = 0;
+  for (; c + 8 <= n; c += 8) {
+    const __m256 v = _mm256_sub_ps(_mm256_loadu_ps(norm2 + c), _mm256_mul_ps(two, _mm256_loadu_ps(dots + c)));
+    const __m256 lt = _mm256_cmp_ps(v, bv, _CMP_LT_OQ);
+    bv = _mm256_blendv_ps(bv, v, lt);
+    bi = _mm256_blendv_epi8(bi, idx, _mm256_castps_si256(lt));
+    idx = _mm256_add_epi32(idx, step);
+  }
+  alignas(32) float lv[8];
+  alignas(32) uint32_t li[8];
+  _mm256_store_ps(lv, bv);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(li), bi);
+  float m = lv[0];
+  uint32_t arg = li[0];
+  for (int l = 1; l < 8; ++l)
+    if (lv[l] < m || (lv[l] == m && li[l] < arg)) m = lv[l], arg = li[l];
+  for (; c < n; ++c) {  // the tail: later indices, so only a strictly smaller value wins
+    const float v = norm2[c] - 2 * dots[c];
+    if (v < m) m = v, arg = c;
+  }
+  *best = m;
+  return arg;
+}
+
 // ---- AVX-512: 16 lanes, the tail through a mask (no scalar loop). -----------
 
 // By hand: GCC 12's _mm512_reduce_add_ps trips -Wuninitialized in its header.
@@ -229,6 +272,37 @@ void DotsTransposedAvx512(const float* x, uint32_t nx, uint32_t dim, const float
   if (nx >= 1 && nx <= kMaxDotRows) kRowsAvx512[nx](x, dim, xt, n, out);
 }
 
+// As ArgminL2Avx2, 16 lanes, the tail through a mask (+infinity elsewhere).
+__attribute__((target("avx512f"))) uint32_t ArgminL2Avx512(const float* norm2, const float* dots, uint32_t n,
+                                                           float* best) {
+  const __m512 two = _mm512_set1_ps(2.0f), inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  __m512 bv = inf;
+  __m512i bi = _mm512_setzero_si512();
+  __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i step = _mm512_set1_epi32(16);
+  for (uint32_t c = 0; c < n; c += 16) {
+    const uint32_t left = n - c;
+    const __mmask16 m = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+    const __m512 v = _mm512_mask_sub_ps(inf, m, _mm512_maskz_loadu_ps(m, norm2 + c),
+                                        _mm512_mul_ps(two, _mm512_maskz_loadu_ps(m, dots + c)));
+    const __mmask16 lt = _mm512_cmp_ps_mask(v, bv, _CMP_LT_OQ);
+    bv = _mm512_mask_blend_ps(lt, bv, v);
+    bi = _mm512_mask_blend_epi32(lt, bi, idx);
+    idx = _mm512_add_epi32(idx, step);
+  }
+  // Across the lanes (GCC 12's reduce intrinsics warn of uninitialized use).
+  alignas(64) float lv[16];
+  alignas(64) uint32_t li[16];
+  _mm512_store_ps(lv, bv);
+  _mm512_store_si512(li, bi);
+  float m = lv[0];
+  uint32_t arg = li[0];
+  for (int l = 1; l < 16; ++l)
+    if (lv[l] < m || (lv[l] == m && li[l] < arg)) m = lv[l], arg = li[l];
+  *best = m;
+  return arg;
+}
+
 // F16C: eight halves per instruction (every AVX2 and AVX-512 CPU has it).
 __attribute__((target("avx2,f16c"))) void HalfToFloatF16c(const uint16_t* h, float* out, size_t n) {
   size_t i = 0;
@@ -239,12 +313,13 @@ __attribute__((target("avx2,f16c"))) void HalfToFloatF16c(const uint16_t* h, flo
 
 #endif  // AETHER_X86
 
-const Kernels kScalar{Isa::kScalar,         "scalar",         DotScalar, L2Scalar, L2Many<L2Scalar>,
-                      DotsTransposedScalar, HalfToFloatScalar};
+const Kernels kScalar{Isa::kScalar,         "scalar",       DotScalar,        L2Scalar, L2Many<L2Scalar>,
+                      DotsTransposedScalar, ArgminL2Scalar, HalfToFloatScalar};
 #if AETHER_X86
-const Kernels kAvx2{Isa::kAvx2, "avx2", DotAvx2, L2Avx2, L2Many<L2Avx2>, DotsTransposedAvx2, HalfToFloatF16c};
-const Kernels kAvx512{Isa::kAvx512,         "avx512",       DotAvx512, L2Avx512, L2Many<L2Avx512>,
-                      DotsTransposedAvx512, HalfToFloatF16c};
+const Kernels kAvx2{Isa::kAvx2,         "avx2",       DotAvx2,        L2Avx2, L2Many<L2Avx2>,
+                    DotsTransposedAvx2, ArgminL2Avx2, HalfToFloatF16c};
+const Kernels kAvx512{Isa::kAvx512,         "avx512",       DotAvx512,      L2Avx512, L2Many<L2Avx512>,
+                      DotsTransposedAvx512, ArgminL2Avx512, HalfToFloatF16c};
 #endif
 
 #if AETHER_X86

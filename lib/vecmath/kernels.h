@@ -31,6 +31,11 @@ struct Kernels {
   // (many queries against a block of vectors; points against centroids):
   // register-blocked, each xt element loaded once per call.
   void (*dots_transposed)(const float* x, uint32_t nx, uint32_t dim, const float* xt, uint32_t n, float* out);
+  // The first c in [0, n) minimising norm2[c] - 2 * dots[c] (each value
+  // rounded once: 2 * dots[c] is exact), and that value in *best; n >= 1.
+  // The nearest centroid from the dot products (K-Means' assignment): the
+  // same answer in every variant.
+  uint32_t (*argmin_l2)(const float* norm2, const float* dots, uint32_t n, float* best);
   // IEEE-754 binary16 to binary32 (exact): out[i] = h[i]. The float16 cold
   // codec's decode (F16C where the CPU has it).
   void (*half_to_float)(const uint16_t* h, float* out, size_t n);

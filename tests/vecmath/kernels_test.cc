@@ -5,8 +5,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -106,6 +108,48 @@ TEST_CASE("the transposed dot-product kernel matches the reference for every row
           CHECK(all_close);
           for (size_t i = size_t(nx) * n; i < out.size(); ++i) CHECK(out[i] == -7.0f);
         }
+  }
+}
+
+TEST_CASE("the argmin kernel gives the first minimum of norm2 - 2 dot in every variant, ties and tails included") {
+  std::mt19937 rng(12);
+  std::normal_distribution<float> g(0.0f, 3.0f);
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!Supported(isa)) continue;
+    const Kernels& k = For(isa);
+    CAPTURE(k.name);
+    for (uint32_t n : {1u, 2u, 7u, 8u, 9u, 15u, 16u, 17u, 31u, 33u, 100u, 1265u})
+      for (int trial = 0; trial < 40; ++trial) {
+        CAPTURE(n);
+        CAPTURE(trial);
+        std::vector<float> norm2(n), dots(n);
+        for (uint32_t c = 0; c < n; ++c) norm2[c] = std::fabs(g(rng)), dots[c] = g(rng);
+        // Ties: copies of one entry at several places, sometimes the minimum.
+        if (trial % 2 && n > 1) {
+          const uint32_t src = uint32_t(rng() % n);
+          for (int t = 0; t < 3; ++t) {
+            const uint32_t at = uint32_t(rng() % n);
+            norm2[at] = norm2[src], dots[at] = dots[src];
+          }
+          if (trial % 4 == 1) {  // make that value the minimum
+            for (uint32_t c = 0; c < n; ++c)
+              if (norm2[c] != norm2[src] || dots[c] != dots[src]) dots[c] = std::min(dots[c], dots[src] - 1.0f);
+            for (uint32_t c = 0; c < n; ++c)
+              if (norm2[c] != norm2[src] || dots[c] != dots[src]) norm2[c] = norm2[src] + 1.0f;
+          }
+        }
+        // The reference: in double, 2 * dot is exact and the difference is
+        // rounded once to float, as every variant must do.
+        uint32_t want = 0;
+        float want_v = std::numeric_limits<float>::infinity();
+        for (uint32_t c = 0; c < n; ++c) {
+          const float v = float(double(norm2[c]) - 2.0 * double(dots[c]));
+          if (v < want_v) want_v = v, want = c;
+        }
+        float got_v = 0;
+        CHECK(k.argmin_l2(norm2.data(), dots.data(), n, &got_v) == want);
+        CHECK(got_v == want_v);
+      }
   }
 }
 
