@@ -166,7 +166,8 @@ Runner SetupSearch(CLI::App* app) {
                   "JSONL queries ({\"id\"?, \"vector\"}), a .npy or .fvecs file of vectors, or - for stdin");
   app->add_option("--queries-format", a->queries_format,
                   "Query file format (default: npy for *.npy, fvecs for *.fvecs, else jsonl)")
-      ->check(CLI::IsMember({"jsonl", "npy", "fvecs"}));
+      ->check(CLI::IsMember({"jsonl", "npy", "fvecs"}))
+      ->needs("--queries");
   app->add_option("-k", a->k, "Results per query")->default_val(10)->check(CLI::Range(1, 100000));
   auto* nprobe =
       app->add_option("--nprobe", a->nprobe, "Cold partitions to scan per query (default: the store's, see stats)");

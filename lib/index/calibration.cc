@@ -125,20 +125,22 @@ Calibration Calibrate(const float* data, size_t n, uint32_t dim, Metric metric, 
   // of squares of the per-query recall, as differences at the ranks.
   std::vector<double> sum(k_partitions + 1, 0.0), sq(k_partitions + 1, 0.0);
   std::vector<std::vector<uint32_t>> ranks(nq);
-  std::vector<float> packed(nq * dim);
-  for (size_t q = 0; q < nq; ++q) std::copy_n(data + rows[q] * dim, dim, packed.data() + q * dim);
-  const std::vector<std::vector<uint32_t>> orders =
-      NearestCentroids(PrepareProbe(centroids, k_partitions, dim), packed.data(), nq, k_partitions, metric, o.threads);
-  const size_t t = ThreadsFor(size_t(std::max(o.threads, 0)), nq);
-  Status done = ParallelFor(nq, t, [&](size_t q, size_t) {
-    const std::vector<uint32_t>& order = orders[q];
-    std::vector<uint32_t> rank_of(k_partitions);
-    for (uint32_t r = 0; r < k_partitions; ++r) rank_of[order[r]] = r;
-    for (uint32_t i : truth[q]) ranks[q].push_back(rank_of[labels[i]]);
-    std::sort(ranks[q].begin(), ranks[q].end());
-    return Status::Ok();
-  });
-  (void)done;
+  // The full probe orders a chunk of queries at a time (64 x K, not nq x K).
+  const ProbeTable table = PrepareProbe(centroids, k_partitions, dim);
+  constexpr size_t kChunk = 64;
+  std::vector<float> packed(kChunk * dim);
+  std::vector<uint32_t> rank_of(k_partitions);
+  for (size_t q0 = 0; q0 < nq; q0 += kChunk) {
+    const size_t m = std::min(kChunk, nq - q0);
+    for (size_t q = 0; q < m; ++q) std::copy_n(data + rows[q0 + q] * dim, dim, packed.data() + q * dim);
+    const std::vector<std::vector<uint32_t>> orders =
+        NearestCentroids(table, packed.data(), m, k_partitions, metric, o.threads);
+    for (size_t q = 0; q < m; ++q) {
+      for (uint32_t r = 0; r < k_partitions; ++r) rank_of[orders[q][r]] = r;
+      for (uint32_t i : truth[q0 + q]) ranks[q0 + q].push_back(rank_of[labels[i]]);
+      std::sort(ranks[q0 + q].begin(), ranks[q0 + q].end());
+    }
+  }
   const double kk = double(cal.k);
   for (size_t q = 0; q < nq; ++q)
     for (size_t j = 0; j < ranks[q].size(); ++j) {

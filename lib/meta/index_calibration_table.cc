@@ -26,6 +26,10 @@ Result<std::optional<CalibrationRow>> IndexCalibrationTable::Get(int64_t generat
   r.created_ms = st->Int(6);
   r.micros = st->Int(7);
   r.curve = st->Text(8);
+  if (!(r.target > 0 && r.target <= 1))
+    return Status::Corruption(
+        fmt::format("index_calibration: target {} outside (0, 1] for generation {} (run aether rebuild-index)",
+                    r.target, generation));
   if (st->TypeOf(3) != Stmt::Type::kInteger || r.nprobe == 0)
     return Status::Corruption(
         fmt::format("index_calibration: bad nprobe for generation {} (run aether rebuild-index)", generation));

@@ -60,12 +60,12 @@ std::vector<uint32_t> ColdIndex::Probe(const IndexView& index, const float* quer
 }
 
 std::vector<std::vector<uint32_t>> ColdIndex::ProbeAll(const IndexView& index,
-                                                       const std::vector<std::vector<float>>& queries,
-                                                       uint32_t nprobe) const {
+                                                       const std::vector<std::vector<float>>& queries, uint32_t nprobe,
+                                                       uint32_t threads) const {
   std::vector<float> packed(queries.size() * config_.dim);
   for (size_t q = 0; q < queries.size(); ++q)
     std::copy_n(queries[q].data(), config_.dim, packed.data() + q * config_.dim);
-  return NearestCentroids(index.probe, packed.data(), queries.size(), nprobe, config_.metric);
+  return NearestCentroids(index.probe, packed.data(), queries.size(), nprobe, config_.metric, int(threads));
 }
 
 Result<std::map<int64_t, std::vector<size_t>>> ColdIndex::GroupByPartition(const std::vector<const float*>& vectors) {
@@ -81,11 +81,15 @@ Result<std::map<int64_t, std::vector<size_t>>> ColdIndex::GroupByPartition(const
     for (size_t i = 0; i < vectors.size(); ++i) groups[index->shard_of_partition[labels[i]]].push_back(i);
     return groups;
   }
-  for (size_t i = 0; i < vectors.size(); ++i) {
-    int64_t shard = layout::kStagingShardId;
-    if (index) shard = index->shard_of_partition[Probe(*index, vectors[i], 1)[0]];
-    groups[shard].push_back(i);
+  if (!index) {
+    for (size_t i = 0; i < vectors.size(); ++i) groups[layout::kStagingShardId].push_back(i);
+    return groups;
   }
+  // Any other metric or size: each vector's first probe, a batch at a time.
+  std::vector<float> packed(vectors.size() * config_.dim);
+  for (size_t i = 0; i < vectors.size(); ++i) std::copy_n(vectors[i], config_.dim, packed.data() + i * config_.dim);
+  const auto first = NearestCentroids(index->probe, packed.data(), vectors.size(), 1, config_.metric);
+  for (size_t i = 0; i < vectors.size(); ++i) groups[index->shard_of_partition[first[i][0]]].push_back(i);
   return groups;
 }
 

@@ -47,9 +47,10 @@ class ColdIndex {
   void Invalidate() { index_.reset(); }
   // The `nprobe` partitions nearest to `query`, nearest first.
   std::vector<uint32_t> Probe(const IndexView& index, const float* query, uint32_t nprobe) const;
-  // The same for every query of a batch, in blocked products on every core.
+  // The same for every query of a batch, in blocked products on `threads`
+  // workers (0: one per core).
   std::vector<std::vector<uint32_t>> ProbeAll(const IndexView& index, const std::vector<std::vector<float>>& queries,
-                                              uint32_t nprobe) const;
+                                              uint32_t nprobe, uint32_t threads) const;
   // vectors[i]'s destination shard: its nearest partition's, or staging when
   // there is no index; shard id -> indexes into `vectors`.
   Result<std::map<int64_t, std::vector<size_t>>> GroupByPartition(const std::vector<const float*>& vectors);

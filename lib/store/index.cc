@@ -229,22 +229,13 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   }
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.SetState(m, MigrationState::kWritten); }));
   AETHER_FAULT_POINT("rebuild.after_written");
-  AETHER_RETURN_IF_ERROR(migrator_->CommitRebuild(m));
+  // The calibration is committed with the generation it measured.
+  const CalibrationRow row{m.generation,          cal.target,    cal.k,
+                           cal.queries,           cal.nprobe,    cal.recall,
+                           cal.std_error,         env_->NowMs(), int64_t(cal.seconds * 1e6),
+                           EncodeCurve(cal.curve)};
+  AETHER_RETURN_IF_ERROR(migrator_->CommitRebuild(m, cal.nprobe > 0 ? &row : nullptr));
   AETHER_FAULT_POINT("rebuild.after_commit");
-  // The calibration belongs to the committed generation; a crash before this
-  // leaves it uncalibrated (searches use the formula default).
-  if (cal.nprobe > 0) {
-    CalibrationRow row{m.generation,          cal.target,    cal.k,
-                       cal.queries,           cal.nprobe,    cal.recall,
-                       cal.std_error,         env_->NowMs(), int64_t(cal.seconds * 1e6),
-                       EncodeCurve(cal.curve)};
-    Status stored = InTransaction(db_.get(), [&] { return tables_->calibration.Put(row); });
-    if (!stored.ok()) {  // the index is committed; searches use the formula's nprobe
-      rep.note += std::string(rep.note.empty() ? "" : "; ") + "the recall calibration was not stored (" +
-                  stored.message() + "); searches use the formula default nprobe until the next rebuild-index";
-      rep.calibration = {};
-    }
-  }
   AETHER_RETURN_IF_ERROR(migrator_->CleanupRebuild(m));
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Remove(m.id); }));
   FoldAccessLogOrNotice();  // what searches recorded during the build

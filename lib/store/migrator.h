@@ -86,7 +86,9 @@ class Migrator {
 
   // rebuild_journal.cc: a rebuild's commit transaction (the generation
   // switch) and its cleanup (the old generation's files).
-  Status CommitRebuild(const Migration& m);
+  // `calibration`, when given, is written in the same transaction (a
+  // replay has none: the generation it finishes is uncalibrated).
+  Status CommitRebuild(const Migration& m, const CalibrationRow* calibration = nullptr);
   Status CleanupRebuild(const Migration& m);
 
   // replay.cc. Replays every journal row (retrying once with the RESERVE's

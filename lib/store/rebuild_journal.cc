@@ -18,7 +18,7 @@ namespace aether {
 // The switch: reads the new generation's partitions back (which verifies
 // every frame checksum), then one transaction moves every cold memory to its
 // place in them and makes the generation current.
-Status Migrator::CommitRebuild(const Migration& m) {
+Status Migrator::CommitRebuild(const Migration& m, const CalibrationRow* calibration) {
   AETHER_ASSIGN_OR_RETURN(
       Centroids c, CentroidsFile::Read(
                        s_->env_, s_->Path(std::string(layout::kIndexDir) + "/" + layout::CentroidsName(m.generation)),
@@ -63,6 +63,7 @@ Status Migrator::CommitRebuild(const Migration& m) {
         m.generation, m.created_ms, c.k, std::string(layout::kIndexDir) + "/" + layout::CentroidsName(m.generation)));
     AETHER_RETURN_IF_ERROR(s_->tables_->config.SetIndexGeneration(m.generation));
     AETHER_RETURN_IF_ERROR(s_->tables_->config.Set("last_rebuild_ms", std::to_string(s_->env_->NowMs())));
+    if (calibration) AETHER_RETURN_IF_ERROR(s_->tables_->calibration.Put(*calibration));
     return Journal(s_->db_.get()).SetState(m, MigrationState::kCommitted);
   });
 }

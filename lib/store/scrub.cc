@@ -64,6 +64,7 @@ Result<ScrubReport> StoreImpl::Scrub() {
     // the scrub: the rewrite replaces it with one for the default target.
     AETHER_ASSIGN_OR_RETURN(int64_t gen, tables_->config.IndexGeneration());
     Result<std::optional<CalibrationRow>> cal = tables_->calibration.Get(gen);
+    if (!cal.ok() && cal.status().code() != Code::kCorruption) return cal.status();
     ro.target_recall = !cal.ok() ? RebuildOptions{}.target_recall : *cal ? (*cal)->target : 0;
     AETHER_ASSIGN_OR_RETURN(RebuildReport rb, RebuildIndex(ro));
     r.cold_rewritten = rb.cold_memories;

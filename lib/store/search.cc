@@ -144,6 +144,14 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
     live.SetClean(std::move(clean));
   }
   AETHER_ASSIGN_OR_RETURN(auto ranked, RunScan(request));
+  // Each hit's id and place, looked up in row order (neighbouring rows
+  // share B-tree pages) and once per row however many queries found it.
+  std::vector<int64_t> rows;
+  for (const auto& hits : ranked)
+    for (const Candidate& c : hits) rows.push_back(c.row_id);
+  std::sort(rows.begin(), rows.end());
+  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+  for (int64_t row : rows) AETHER_RETURN_IF_ERROR(live.Lookup(row).status());
   RankedHits results(queries.size());
   for (size_t q = 0; q < queries.size(); ++q) {
     for (const Candidate& c : ranked[q]) {
@@ -206,7 +214,7 @@ Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vect
         return Status::Corruption(
             fmt::format("partition {} of generation {} has no shard (run aether verify)", p, index->generation));
     AETHER_ASSIGN_OR_RETURN(const uint32_t n, NprobeOf(*index, options));
-    const std::vector<std::vector<uint32_t>> probes = index_->ProbeAll(*index, queries, n);
+    const std::vector<std::vector<uint32_t>> probes = index_->ProbeAll(*index, queries, n, options.threads);
     for (uint32_t q = 0; q < queries.size(); ++q)
       for (uint32_t p : probes[q]) plan[shard_of[p]].push_back(q);
   }

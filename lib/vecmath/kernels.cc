@@ -1,5 +1,6 @@
 #include "vecmath/kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -169,7 +170,7 @@ __attribute__((target("avx2"))) uint32_t ArgminL2Avx2(const float* norm2, const 
   __m256i bi = _mm256_setzero_si256(), idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i step = _mm256_set1_epi32(8);
   uint32_t c = 0;
-  for (; c + 8 <= n; c += 8) {
+  for (; n - c >= 8; c += 8) {
     const __m256 v = _mm256_sub_ps(_mm256_loadu_ps(norm2 + c), _mm256_mul_ps(two, _mm256_loadu_ps(dots + c)));
     const __m256 lt = _mm256_cmp_ps(v, bv, _CMP_LT_OQ);
     bv = _mm256_blendv_ps(bv, v, lt);
@@ -280,7 +281,7 @@ __attribute__((target("avx512f"))) uint32_t ArgminL2Avx512(const float* norm2, c
   __m512i bi = _mm512_setzero_si512();
   __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i step = _mm512_set1_epi32(16);
-  for (uint32_t c = 0; c < n; c += 16) {
+  for (uint32_t c = 0; c < n; c += std::min(n - c, 16u)) {
     const uint32_t left = n - c;
     const __mmask16 m = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
     const __m512 v = _mm512_mask_sub_ps(inf, m, _mm512_maskz_loadu_ps(m, norm2 + c),

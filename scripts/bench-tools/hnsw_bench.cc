@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -20,6 +21,10 @@
 template <typename T>
 static std::vector<T> Load(const char* path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) {
+    std::fprintf(stderr, "hnsw_bench: cannot open %s\n", path);
+    std::exit(1);
+  }
   std::vector<T> v(size_t(in.tellg()) / sizeof(T));
   in.seekg(0);
   in.read(reinterpret_cast<char*>(v.data()), std::streamsize(v.size() * sizeof(T)));
@@ -38,11 +43,18 @@ static void Parallel(size_t n, int threads, Fn&& fn) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 7) return 2;
+  if (argc != 7) {
+    std::fprintf(stderr, "usage: hnsw_bench BASE.f32 QUERIES.f32 TRUTH.i32 DIM THREADS EF[,EF...]\n");
+    return 2;
+  }
   const std::vector<float> base = Load<float>(argv[1]), queries = Load<float>(argv[2]);
   const std::vector<int32_t> truth = Load<int32_t>(argv[3]);
   const size_t dim = std::stoul(argv[4]), n = base.size() / dim, nq = queries.size() / dim;
   const int threads = std::stoi(argv[5]);
+  if (n == 0 || nq == 0 || truth.size() < nq * 10) {
+    std::fprintf(stderr, "hnsw_bench: no vectors, no queries or too little ground truth\n");
+    return 1;
+  }
   hnswlib::L2Space space(dim);
   hnswlib::HierarchicalNSW<float> index(&space, n, 16, 200);
   auto t0 = std::chrono::steady_clock::now();

@@ -425,6 +425,14 @@ TEST_CASE("calibration: off on request, refused options, kept by scrub, damaged 
   CHECK_MESSAGE(r.exit_code == 0, r.err);
   CHECK(Stats(store)["calibration_target"] == 0.95);
   CHECK(Aether(one).exit_code == 0);
+  for (const char* target : {"2", "-1", "0"}) {
+    SqlExec(store, std::string("UPDATE index_calibration SET target = ") + target);
+    CHECK(Aether(one).exit_code == 79);
+  }
+  REQUIRE(Aether({"delete", store, "m501"}).exit_code == 0);
+  r = Aether({"scrub", store});
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(Stats(store)["calibration_target"] == 0.95);
   for (const char* curve : {"1,0.5,0.1 1,0.6,0.1", "+1,0.500000,0.100000", "1,0.500000,0.100000  2,1.000000,0.000000",
                             "1,0.5,0.1", " 1,0.500000,0.100000"}) {
     CAPTURE(curve);
@@ -454,4 +462,27 @@ TEST_CASE("calibration: off on request, refused options, kept by scrub, damaged 
   CHECK(Aether({"verify", store}).exit_code == 0);
   REQUIRE(Aether({"rebuild-index", store}).exit_code == 0);
   CHECK(Stats(store)["calibration_target"] == 0.95);
+}
+
+TEST_CASE(
+    "the calibration is committed with its generation: a crash after the commit keeps it, a replayed rebuild "
+    "has none") {
+  for (const char* point : {"rebuild.after_commit", "rebuild.mid_cleanup", "rebuild.after_written"}) {
+    CAPTURE(point);
+    TempDir dir;
+    const std::string store = dir / "s";
+    auto mems = Around(2000, 8, 20, 4, "m");
+    REQUIRE(Aether({"ingest", store, "--hot-capacity", "10"}, ToJsonl(mems)).exit_code == 0);
+    auto r = Aether({"rebuild-index", store}, "", {std::string("AETHER_FAULT=") + point});
+    CHECK(r.exit_code == 137);
+    CHECK(Aether({"verify", store}).exit_code == 0);  // replays first
+    auto st = Stats(store);
+    CHECK(st["index_generation"] == 1);
+    const bool committed = std::string(point) != "rebuild.after_written";
+    CHECK(st["calibration_target"] == (committed ? 0.95 : 0.0));
+    const uint32_t k = st["partitions"];
+    if (!committed) CHECK(st["default_nprobe"] == std::max<uint32_t>(8, (k + 9) / 10));
+    auto q = Aether({"search", store, "--vector", VectorJson(mems[0].vec), "--recall", "0.9", "--no-touch"});
+    CHECK(q.exit_code == (committed ? 0 : 69));
+  }
 }

@@ -111,7 +111,7 @@ TEST_CASE("the recall curve equals IVF searches run by brute force, at every npr
     }
     CHECK(ref.back().recall == 1.0);
     // The stored curve: every nprobe up to 67 (here all of them), then steps of at most 3%, K.
-    REQUIRE(cal.curve.size() == kp);  // K = 37: 1..32, then 3% rounds down to +1
+    REQUIRE(cal.curve.size() == kp);  // K = 37: every nprobe (all below 67)
     for (const RecallPoint& p : cal.curve) {
       CAPTURE(p.nprobe);
       CHECK(std::fabs(p.recall - ref[p.nprobe - 1].recall) <= 1e-6);
