@@ -46,11 +46,11 @@ Runner SetupRebuild(CLI::App* app) {
   AddProgressOptions(app, &a->progress);
   app->footer("Example: aether rebuild-index ./mem --seed 7   # searches keep running meanwhile");
   return [a](const StoreOpener& opener) -> int {
+    if (!(a->r.target_recall >= 0 && a->r.target_recall <= 1))  // NaN passes CLI11's range check
+      return Fail(Status::InvalidArgument("--target-recall must be in [0, 1]"));
     auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     Progress progress("rebuild-index", a->progress);
-    if (!(a->r.target_recall >= 0 && a->r.target_recall <= 1))  // NaN passes CLI11's range check
-      return Fail(Status::InvalidArgument("--target-recall must be in [0, 1]"));
     RebuildOptions r = a->r;
     r.progress = [&](const std::string&, uint64_t done, uint64_t total) {
       if (total) progress.Update(done, total);

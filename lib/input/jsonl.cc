@@ -189,11 +189,13 @@ namespace {
 
 // The fast path for the common record, {"id": "...", "vector": [...]} with
 // an optional "importance" (and for the common query, {"id"?, "vector"}),
-// parsed in one pass with no allocation beyond the output. It accepts a line only when it is sure the general parser
-// would accept it with the same result: plain ASCII ids without escapes, JSON numbers checked against the JSON grammar
-// and converted with from_chars (correctly rounded, as strtod is), every check of the general path. Any other line (a
-// payload, escapes, non-ASCII, duplicate keys, an error of any kind) returns false and takes the general path, which
-// gives the error.
+// parsed in one pass with no allocation beyond the output. It accepts a
+// line only when it is sure the general parser would accept it with the
+// same result: plain ASCII ids without escapes, JSON numbers checked against
+// the JSON grammar and converted with from_chars (correctly rounded, as
+// strtod is), every check of the general path. Any other line (a payload,
+// escapes, non-ASCII, duplicate keys, an error of any kind) returns false
+// and takes the general path, which gives the error.
 class FastRecordParser {
  public:
   FastRecordParser(const std::string& line, uint32_t dim, Metric metric, Record* out)

@@ -1,6 +1,6 @@
 // The index_calibration table (format-spec/metadata_db.md): the recall
-// calibration of an index generation, written after rebuild-index commits
-// it. All of its SQL is here. A store whose meta.db predates the table
+// calibration of an index generation, written by the transaction that
+// commits it. All of its SQL is here. A store whose meta.db predates the table
 // (opened read-only before a writer added it) reads as uncalibrated.
 // Not thread-safe.
 #pragma once

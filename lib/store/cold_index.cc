@@ -55,41 +55,43 @@ Result<const IndexView*> ColdIndex::Current() {
   return &*index_;
 }
 
-std::vector<uint32_t> ColdIndex::Probe(const IndexView& index, const float* query, uint32_t nprobe) const {
-  return NearestCentroids(index.probe, query, 1, nprobe, config_.metric, 1)[0];
+namespace {
+
+// n vectors of dim floats, row(i) the i-th, packed row after row.
+template <typename Row>
+std::vector<float> Pack(size_t n, uint32_t dim, Row&& row) {
+  std::vector<float> packed(n * dim);
+  for (size_t i = 0; i < n; ++i) std::copy_n(row(i), dim, packed.data() + i * dim);
+  return packed;
 }
+
+}  // namespace
 
 std::vector<std::vector<uint32_t>> ColdIndex::ProbeAll(const IndexView& index,
                                                        const std::vector<std::vector<float>>& queries, uint32_t nprobe,
                                                        uint32_t threads) const {
-  std::vector<float> packed(queries.size() * config_.dim);
-  for (size_t q = 0; q < queries.size(); ++q)
-    std::copy_n(queries[q].data(), config_.dim, packed.data() + q * config_.dim);
+  const std::vector<float> packed = Pack(queries.size(), config_.dim, [&](size_t q) { return queries[q].data(); });
   return NearestCentroids(index.probe, packed.data(), queries.size(), nprobe, config_.metric, int(threads));
 }
 
 Result<std::map<int64_t, std::vector<size_t>>> ColdIndex::GroupByPartition(const std::vector<const float*>& vectors) {
   std::map<int64_t, std::vector<size_t>> groups;
   AETHER_ASSIGN_OR_RETURN(const IndexView* index, Current());
-  if (index && config_.metric == Metric::kL2 && vectors.size() >= 64) {
-    // A large batch under L2: the blocked, multi-threaded assignment of the
-    // K-Means (the same nearest centroid as Probe's).
-    std::vector<float> packed(vectors.size() * config_.dim);
-    for (size_t i = 0; i < vectors.size(); ++i) std::copy_n(vectors[i], config_.dim, packed.data() + i * config_.dim);
-    std::vector<uint32_t> labels(vectors.size());
-    AssignNearest(packed.data(), vectors.size(), config_.dim, index->centroids.data(), index->k, 0, labels.data());
-    for (size_t i = 0; i < vectors.size(); ++i) groups[index->shard_of_partition[labels[i]]].push_back(i);
-    return groups;
-  }
   if (!index) {
     for (size_t i = 0; i < vectors.size(); ++i) groups[layout::kStagingShardId].push_back(i);
     return groups;
   }
-  // Any other metric or size: each vector's first probe, a batch at a time.
-  std::vector<float> packed(vectors.size() * config_.dim);
-  for (size_t i = 0; i < vectors.size(); ++i) std::copy_n(vectors[i], config_.dim, packed.data() + i * config_.dim);
-  const auto first = NearestCentroids(index->probe, packed.data(), vectors.size(), 1, config_.metric);
-  for (size_t i = 0; i < vectors.size(); ++i) groups[index->shard_of_partition[first[i][0]]].push_back(i);
+  const std::vector<float> packed = Pack(vectors.size(), config_.dim, [&](size_t i) { return vectors[i]; });
+  std::vector<uint32_t> labels(vectors.size());
+  if (config_.metric == Metric::kL2 && vectors.size() >= 64) {
+    // A large batch under L2: the K-Means assignment (SIMD argmin; the same
+    // nearest centroid as the first probe).
+    AssignNearest(packed.data(), vectors.size(), config_.dim, index->centroids.data(), index->k, 0, labels.data());
+  } else {  // each vector's first probe, a batch at a time
+    const auto first = NearestCentroids(index->probe, packed.data(), vectors.size(), 1, config_.metric);
+    for (size_t i = 0; i < vectors.size(); ++i) labels[i] = first[i][0];
+  }
+  for (size_t i = 0; i < vectors.size(); ++i) groups[index->shard_of_partition[labels[i]]].push_back(i);
   return groups;
 }
 

@@ -45,10 +45,8 @@ class ColdIndex {
   Result<const IndexView*> Current();
   // Drops the loaded generation (the active one changed).
   void Invalidate() { index_.reset(); }
-  // The `nprobe` partitions nearest to `query`, nearest first.
-  std::vector<uint32_t> Probe(const IndexView& index, const float* query, uint32_t nprobe) const;
-  // The same for every query of a batch, in blocked products on `threads`
-  // workers (0: one per core).
+  // The `nprobe` partitions nearest to each query, nearest first, in
+  // blocked products on `threads` workers (0: one per core).
   std::vector<std::vector<uint32_t>> ProbeAll(const IndexView& index, const std::vector<std::vector<float>>& queries,
                                               uint32_t nprobe, uint32_t threads) const;
   // vectors[i]'s destination shard: its nearest partition's, or staging when
