@@ -52,6 +52,9 @@ int SpawnAether(const std::vector<std::string>& args, const std::vector<std::str
 int WaitAether(int pid);
 
 std::string ReadFile(const std::string& path);
+// Every regular file under `dir` and its bytes, by path relative to `dir`:
+// what "nothing changed" is checked against.
+std::map<std::string, std::string> DirectoryBytes(const std::string& dir);
 
 // How many seeds (or sample points) a sweep that repeats one path runs: all
 // of them, or with AETHER_TEST_SHORT=1 (the sanitizer run in CI, after the

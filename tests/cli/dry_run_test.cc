@@ -23,13 +23,9 @@ constexpr uint32_t kDim = 6;
 // Every file of the store and its bytes (the shared-memory index, rebuilt
 // by SQLite on open, aside).
 std::map<std::string, std::string> Snapshot(const std::string& store) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(store)) {
-    if (!e.is_regular_file()) continue;
-    const std::string rel = e.path().string().substr(store.size());
-    if (rel.size() > 4 && rel.substr(rel.size() - 4) == "-shm") continue;
-    out[rel] = ReadFile(e.path().string());
-  }
+  std::map<std::string, std::string> out = DirectoryBytes(store);
+  for (auto it = out.begin(); it != out.end();)
+    it = it->first.size() > 4 && it->first.substr(it->first.size() - 4) == "-shm" ? out.erase(it) : std::next(it);
   return out;
 }
 

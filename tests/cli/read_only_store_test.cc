@@ -17,14 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Every file's bytes, by path: what "nothing changed" is checked against.
-std::map<std::string, std::string> Snapshot(const std::string& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) out[e.path().string()] = ReadFile(e.path().string());
-  return out;
-}
-
 struct ReadOnly {
   std::vector<std::string> prefix;  // how to run aether as a user who may only read
   explicit ReadOnly(const std::string& store) : root(store) {
@@ -80,7 +72,7 @@ TEST_CASE("a store the user may only read: readers work, writers exit 77, nothin
       REQUIRE(Aether({"ingest", store}, ToJsonl(RandomMems(5, 4, 13, "late")), {"AETHER_FAULT=ingest.after_written"})
                   .exit_code == 137);
     ReadOnly ro(store);
-    const auto before = Snapshot(store);
+    const auto before = DirectoryBytes(store);
 
     for (size_t i = 0; i < readers.size(); ++i) {
       CAPTURE(readers[i][0]);
@@ -110,6 +102,6 @@ TEST_CASE("a store the user may only read: readers work, writers exit 77, nothin
       CHECK(r.exit_code == 77);
       CHECK(r.err.find("this user may not write this store") != std::string::npos);
     }
-    CHECK(Snapshot(store) == before);
+    CHECK(DirectoryBytes(store) == before);
   }
 }
