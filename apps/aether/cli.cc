@@ -130,6 +130,40 @@ void AddStoreLocation(CLI::App* app, std::string* store, const std::string& help
   app->add_option("store", *store, help + "; or --store, or AETHER_STORE")->required();
 }
 
+namespace {
+
+// An operand written the way a store is: an absolute or explicitly relative
+// path, or a directory path. Ids such as "doc/1" are not.
+bool LooksLikePath(const std::string& s) {
+  return s == "." || s == ".." || s.rfind("/", 0) == 0 || s.rfind("./", 0) == 0 || s.rfind("../", 0) == 0 ||
+         s.rfind("~/", 0) == 0 || (s.size() > 1 && s.back() == '/');
+}
+
+}  // namespace
+
+Status CheckStoreOperands(const CLI::App& sub) {
+  if (!g_store_option && !StoreFromEnvironment()) return Status::Ok();  // STORE is the first positional
+  const CLI::Option* store_option = sub.get_option_no_throw("--store");
+  if (!store_option) return Status::Ok();  // a command without a store
+  const bool from_option = store_option->count() > 0;
+  const std::string store = from_option ? store_option->results().back() : std::getenv("AETHER_STORE");
+  const std::string source = from_option ? "--store" : "AETHER_STORE";
+  for (const CLI::Option* o : sub.get_options([](const CLI::Option* o) { return o->get_positional(); })) {
+    const std::string name = o->get_name();
+    const bool is_id = name == "id" || name == "ids";
+    for (const std::string& operand : o->results()) {
+      const bool is_store = Store::LooksLikeStore(operand);
+      if (!is_store && !(is_id && LooksLikePath(operand))) continue;
+      return Status::InvalidArgument(fmt::format(
+          "'{}' {}, but this command's store is '{}' (from {}), so it would be taken as {}; {}", operand,
+          is_store ? "is a store" : "looks like a store path", store, source, is_id ? "a memory id" : "the " + name,
+          from_option ? "give the store once, with --store"
+                      : "to use that store, unset AETHER_STORE or give it with --store"));
+    }
+  }
+  return Status::Ok();
+}
+
 void AddStoreArgs(CLI::App* app, StoreArgs* args) {
   AddStoreLocation(app, &args->store, "Store directory");
   app->add_option("--wait", args->wait, "Seconds to wait for the store lock before failing as busy")

@@ -83,6 +83,11 @@ struct Command {
 extern bool g_store_option;  // --store is on the command line (set by main)
 bool StoreFromEnvironment();
 void AddStoreLocation(CLI::App* app, std::string* store, const std::string& help);
+// With the store from --store or AETHER_STORE, a positional operand that is
+// a store directory, or an id that looks like a path (/x, ./x, ../x, ~/x,
+// x/), was most likely meant as the store: InvalidArgument (exit 64) naming
+// the store the command would have used, before anything opens it.
+Status CheckStoreOperands(const CLI::App& sub);
 
 struct StoreArgs {
   std::string store;

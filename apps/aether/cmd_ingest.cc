@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -45,7 +46,38 @@ struct Args {
   std::string input_format;  // jsonl, npy, fvecs; empty: from the file name
   std::string ids;
   std::string id_prefix;
+  bool create = false;  // --create: make the store if it does not exist
+  // The creation flags given on the command line: on an existing store
+  // each must agree with what the store has.
+  bool dim_given = false, metric_given = false, hot_capacity_given = false, codec_given = false;
 };
+
+// Without --create, ingest only adds to a store that exists.
+Status NoStore(const std::string& path) {
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(path, ec);
+  return Status::NotFound(fmt::format("{}: {}; create it with 'aether init {} --dim N', or pass --create to ingest",
+                                      path, exists ? "not an aether store" : "no such store", path));
+}
+
+// A creation flag that disagrees with the existing store is a usage error
+// naming the stored value: the flags never change a store.
+Status CheckCreationFlags(const Args& a, const StoreConfig& c) {
+  auto differs = [&](const char* flag, const std::string& given, const std::string& stored, const char* what) {
+    return Status::InvalidArgument(fmt::format(
+        "{} {}: store {} already exists with {} {} (creation flags apply only to a new store{})", flag, given,
+        a.store.store, what, stored,
+        std::string(flag) == "--hot-capacity" ? "; change it with 'aether config STORE set hot_capacity N'" : ""));
+  };
+  if (a.dim_given && a.dim != c.dim) return differs("--dim", std::to_string(a.dim), std::to_string(c.dim), "dimension");
+  if (a.metric_given && a.metric != MetricName(c.metric))
+    return differs("--metric", a.metric, MetricName(c.metric), "metric");
+  if (a.hot_capacity_given && a.hot_capacity != c.hot_capacity)
+    return differs("--hot-capacity", std::to_string(a.hot_capacity), std::to_string(c.hot_capacity), "hot capacity");
+  if (a.codec_given && a.codec != ColdCodecName(c.codec))
+    return differs("--codec", a.codec, ColdCodecName(c.codec), "codec");
+  return Status::Ok();
+}
 
 struct Totals {
   uint64_t lines = 0, ingested = 0, hot = 0, cold = 0, evicted = 0, skipped = 0, replaced = 0, invalid = 0;
@@ -108,6 +140,7 @@ class Ingester {
 
 Status Ingester::OpenOrCreate(uint32_t first_dim) {
   if (!Store::LooksLikeStore(a_.store.store)) {
+    if (!a_.create) return NoStore(a_.store.store);
     StoreConfig c;
     c.dim = a_.dim ? a_.dim : first_dim;
     ParseMetric(a_.metric, &c.metric);
@@ -119,6 +152,7 @@ Status Ingester::OpenOrCreate(uint32_t first_dim) {
   }
   AETHER_ASSIGN_OR_RETURN(store_, opener_.Open(a_.store));
   config_ = store_->config();
+  AETHER_RETURN_IF_ERROR(CheckCreationFlags(a_, config_));
   // Readers go on while this process waits for its input (a slow pipe).
   return store_->YieldToReaders();
 }
@@ -480,16 +514,18 @@ Runner SetupIngest(CLI::App* app) {
   app->add_option("--ids", a->ids, "npy/fvecs: a text file with one id per line, in vector order");
   CLI::Option* prefix_opt =
       app->add_option("--id-prefix", a->id_prefix, "npy/fvecs: ids are PREFIX + the vector's 0-based index");
-  app->add_option("--dim", a->dim, "Dimension when creating the store (default: first record's)")
-      ->check(CLI::Range(1, 65536));
-  app->add_option("--metric", a->metric, "Metric when creating the store")
-      ->check(CLI::IsMember({"l2", "cosine", "ip"}))
-      ->default_str("l2");
-  app->add_option("--hot-capacity", a->hot_capacity, "Hot capacity when creating the store")
-      ->default_val(StoreConfig().hot_capacity);
-  app->add_option("--codec", a->codec, "Cold codec when creating the store (see init --help)")
-      ->check(CLI::IsMember({"zstd-shuffle", "zstd", "float16", "sq8"}))
-      ->default_str(ColdCodecName(StoreConfig().codec));
+  app->add_flag("--create", a->create,
+                "Create the store if it does not exist (with the flags below; on an existing store they must agree)");
+  CLI::Option* dim_opt = app->add_option("--dim", a->dim, "Dimension when creating the store (default: first record's)")
+                             ->check(CLI::Range(1, 65536));
+  CLI::Option* metric_opt = app->add_option("--metric", a->metric, "Metric when creating the store")
+                                ->check(CLI::IsMember({"l2", "cosine", "ip"}))
+                                ->default_str("l2");
+  CLI::Option* capacity_opt = app->add_option("--hot-capacity", a->hot_capacity, "Hot capacity when creating the store")
+                                  ->default_val(StoreConfig().hot_capacity);
+  CLI::Option* codec_opt = app->add_option("--codec", a->codec, "Cold codec when creating the store (see init --help)")
+                               ->check(CLI::IsMember({"zstd-shuffle", "zstd", "float16", "sq8"}))
+                               ->default_str(ColdCodecName(StoreConfig().codec));
   app->add_option("--batch", a->batch, "Records per crash-safe batch")
       ->default_val(10000)
       ->check(CLI::Range(1, 10000000));
@@ -502,9 +538,15 @@ Runner SetupIngest(CLI::App* app) {
   app->add_option("--max-line-bytes", a->max_line_bytes, "Longest accepted input line")
       ->default_val(kDefaultMaxLineBytes);
   app->footer(
-      "Example: aether ingest ./mem memories.jsonl --batch 5000 --on-duplicate skip\n"
+      "Example: aether ingest ./mem memories.jsonl --create --batch 5000 --on-duplicate skip\n"
       "Record: {\"id\": \"m1\", \"vector\": [0.1, 0.2], \"payload\": {...}, \"importance\": 0.5}");
-  return [a, prefix_opt](const StoreOpener& opener) -> int {
+  return [a, prefix_opt, dim_opt, metric_opt, capacity_opt, codec_opt](const StoreOpener& opener) -> int {
+    a->dim_given = dim_opt->count() > 0;
+    a->metric_given = metric_opt->count() > 0;
+    a->hot_capacity_given = capacity_opt->count() > 0;
+    a->codec_given = codec_opt->count() > 0;
+    // A misspelt path must not become a new store: creating one is asked for.
+    if (!a->create && !Store::LooksLikeStore(a->store.store)) return Fail(NoStore(a->store.store));
     const std::string format = VectorInputFormat(a->input, a->input_format);
     const bool prefix_given = prefix_opt->count() > 0;
     if (format == "jsonl" && (!a->ids.empty() || prefix_given))

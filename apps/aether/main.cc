@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
       "diagnostics on stderr. Exit codes: 0 ok, 1 negative answer, 64 usage, 65 bad input,\n"
       "66 no such file or store, 69 unavailable, 70 internal, 73 cannot create, 74 I/O error,\n"
       "75 busy (retry later), 77 permission denied, 78 newer format, 79 corruption (man aether).\n\n"
-      "Example: aether ingest ./mem memories.jsonl && aether search ./mem --vector '[0.1, 0.2]' -k 5");
+      "Example: aether ingest ./mem memories.jsonl --create && aether search ./mem --vector '[0.1, 0.2]' -k 5");
   app.set_version_flag("--version", fmt::format("aether {} (store format {})", "0.1.0", aether::Store::kFormatVersion));
   for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], "--store") == 0 || std::strncmp(argv[i], "--store=", 8) == 0) g_store_option = true;
@@ -120,7 +120,10 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "aether: error: {}{}; see 'aether{} --help'\n", e.what(), hint, command);
     return kExitUsage;
   }
-  for (const Parsed& r : runners)
-    if (r.app->parsed()) return RunGuarded(r.run, r.access);
+  for (const Parsed& r : runners) {
+    if (!r.app->parsed()) continue;
+    if (aether::Status operands = CheckStoreOperands(*r.app); !operands.ok()) return Fail(operands);
+    return RunGuarded(r.run, r.access);
+  }
   return kExitUsage;
 }

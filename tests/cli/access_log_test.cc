@@ -61,7 +61,7 @@ struct Fixture {
   std::string store = dir / "s";
   std::vector<Mem> mems = RandomMems(200, 5, 61);
   Fixture() {
-    REQUIRE(Aether({"ingest", store, "--hot-capacity", "120"}, ToJsonl(mems)).exit_code == 0);
+    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "120"}, ToJsonl(mems)).exit_code == 0);
     REQUIRE(FileSize(store + "/access.log") == 24);  // a writer made it: a header
   }
   std::vector<Mem> Queries(uint64_t seed, size_t n = 3) { return RandomMems(n, 5, seed, "q"); }

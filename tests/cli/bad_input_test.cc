@@ -54,7 +54,7 @@ TEST_CASE("each bad line stops ingest with file:line and reason, keeping earlier
     std::string file = dir / "in.jsonl";
     WriteFile(file, good1 + "\n" + good2 + "\n" + c.line + "\n" + good4 + "\n");
     REQUIRE(Aether({"init", store, "--dim", "3"}).exit_code == 0);
-    auto r = Aether({"ingest", store, file, "--max-line-bytes", "4000"});
+    auto r = Aether({"ingest", "--create", store, file, "--max-line-bytes", "4000"});
     CHECK(r.exit_code == 65);
     CHECK_MESSAGE(r.err.find("aether: error: " + file + ":3: " + c.reason) != std::string::npos, r.err);
     CHECK(r.err.find("ingested 2 memories") != std::string::npos);
@@ -62,7 +62,7 @@ TEST_CASE("each bad line stops ingest with file:line and reason, keeping earlier
 
     // Re-running with --skip-invalid: lines 1-2 are now duplicates and line 3
     // is bad; all three are reported and skipped, line 4 goes in.
-    auto skip = Aether({"ingest", store, file, "--max-line-bytes", "4000", "--skip-invalid"});
+    auto skip = Aether({"ingest", "--create", store, file, "--max-line-bytes", "4000", "--skip-invalid"});
     CHECK_MESSAGE(skip.exit_code == 0, skip.err);
     CHECK(skip.err.find(file + ":1: duplicate id 'a'") != std::string::npos);
     CHECK(skip.err.find(file + ":3: " + c.reason) != std::string::npos);
@@ -74,22 +74,23 @@ TEST_CASE("each bad line stops ingest with file:line and reason, keeping earlier
 TEST_CASE("duplicate ids: error by default, skip or replace on request") {
   TempDir dir;
   std::string store = dir / "s";
-  REQUIRE(Aether({"ingest", store}, R"({"id":"x","vector":[1,1]})"
-                                    "\n")
+  REQUIRE(Aether({"ingest", "--create", store}, R"({"id":"x","vector":[1,1]})"
+                                                "\n")
               .exit_code == 0);
-  auto err = Aether({"ingest", store}, R"({"id":"x","vector":[2,2]})"
-                                       "\n");
+  auto err = Aether({"ingest", "--create", store}, R"({"id":"x","vector":[2,2]})"
+                                                   "\n");
   CHECK(err.exit_code == 65);
   CHECK(err.err.find("<stdin>:1: duplicate id 'x'") != std::string::npos);
-  auto skip = Aether({"ingest", store, "--on-duplicate", "skip", "--format", "json"}, R"({"id":"x","vector":[2,2]})"
-                                                                                      "\n");
+  auto skip =
+      Aether({"ingest", "--create", store, "--on-duplicate", "skip", "--format", "json"}, R"({"id":"x","vector":[2,2]})"
+                                                                                          "\n");
   CHECK(skip.exit_code == 0);
   CHECK(nlohmann::json::parse(skip.out)["skipped_duplicates"] == 1);
   CHECK(GetAll(store, {"x"})["x"] == std::vector<float>{1, 1});
-  auto rep = Aether({"ingest", store, "--on-duplicate", "replace"}, R"({"id":"x","vector":[3,3]})"
-                                                                    "\n"
-                                                                    R"({"id":"x","vector":[4,4]})"
-                                                                    "\n");
+  auto rep = Aether({"ingest", "--create", store, "--on-duplicate", "replace"}, R"({"id":"x","vector":[3,3]})"
+                                                                                "\n"
+                                                                                R"({"id":"x","vector":[4,4]})"
+                                                                                "\n");
   CHECK(rep.exit_code == 0);
   CHECK(GetAll(store, {"x"})["x"] == std::vector<float>{4, 4});
   CHECK(Count(store) == 1);
@@ -105,10 +106,10 @@ TEST_CASE("--batch counts memories: a repeated id takes no room in the batch") {
   // have gone cold alone and x hot.
   TempDir dir;
   std::string store = dir / "s";
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "1"}, R"({"id":"x","vector":[1,1]})"
-                                                           "\n")
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "1"}, R"({"id":"x","vector":[1,1]})"
+                                                                       "\n")
               .exit_code == 0);
-  auto r = Aether({"ingest", store, "--batch", "2", "--on-duplicate", "replace", "--format", "json"},
+  auto r = Aether({"ingest", "--create", store, "--batch", "2", "--on-duplicate", "replace", "--format", "json"},
                   R"({"id":"y","vector":[2,2]})"
                   "\n"
                   R"({"id":"y","vector":[3,3]})"
@@ -135,7 +136,7 @@ TEST_CASE("store and file errors have distinct exit codes") {
   }
   SUBCASE("missing input file") {
     REQUIRE(Aether({"init", store, "--dim", "2"}).exit_code == 0);
-    auto r = Aether({"ingest", store, dir / "nope.jsonl"});
+    auto r = Aether({"ingest", "--create", store, dir / "nope.jsonl"});
     CHECK(r.exit_code == 66);
     CHECK(r.err.find("nope.jsonl: cannot open input file") != std::string::npos);
   }
@@ -175,8 +176,8 @@ TEST_CASE("store and file errors have distinct exit codes") {
 TEST_CASE("a store from a newer format version is refused by every command") {
   TempDir dir;
   std::string store = dir / "s";
-  REQUIRE(Aether({"ingest", store}, R"({"id":"x","vector":[1,1]})"
-                                    "\n")
+  REQUIRE(Aether({"ingest", "--create", store}, R"({"id":"x","vector":[1,1]})"
+                                                "\n")
               .exit_code == 0);
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
@@ -199,7 +200,7 @@ TEST_CASE("a format-version-1 store (no cold_codec key, plain zstd frames) still
   auto mems = RandomMems(300, 4, 9);
   REQUIRE(Aether({"init", store, "--dim", "4", "--hot-capacity", "100", "--codec", "zstd"}).exit_code == 0);
   WriteFile(dir / "a.jsonl", ToJsonl(mems));
-  REQUIRE(Aether({"ingest", store, dir / "a.jsonl"}).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, dir / "a.jsonl"}).exit_code == 0);
   // Turn it into what version 1 wrote.
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
@@ -232,8 +233,8 @@ TEST_CASE("a command that cannot get the store lock fails as busy after --wait")
   CHECK(r.exit_code == 75);
   CHECK(r.err.find("store busy") != std::string::npos);
   CHECK(r.err.find("(waited 0.2s; see --wait)") != std::string::npos);  // not 0.200000s
-  auto w = Aether({"ingest", store, "--wait", "0"}, R"({"id":"x","vector":[1,1]})"
-                                                    "\n");
+  auto w = Aether({"ingest", "--create", store, "--wait", "0"}, R"({"id":"x","vector":[1,1]})"
+                                                                "\n");
   CHECK(w.exit_code == 75);
   flock(fd, LOCK_UN);
   // A reader's shared lock lets other readers in but keeps writers out.
@@ -241,23 +242,23 @@ TEST_CASE("a command that cannot get the store lock fails as busy after --wait")
   CHECK(Aether({"stats", store, "--wait", "0"}).exit_code == 0);
   CHECK(Aether({"delete", store, "x", "--wait", "0"}).exit_code == 75);
   close(fd);
-  CHECK(Aether({"ingest", store}, R"({"id":"x","vector":[1,1]})"
-                                  "\n")
+  CHECK(Aether({"ingest", "--create", store}, R"({"id":"x","vector":[1,1]})"
+                                              "\n")
             .exit_code == 0);
 }
 
 TEST_CASE("-q silences summaries but not errors; -v reports recovered migrations") {
   TempDir dir;
   std::string store = dir / "s";
-  auto q = Aether({"-q", "ingest", store}, R"({"id":"x","vector":[1,1]})"
-                                           "\n");
+  auto q = Aether({"-q", "ingest", "--create", store}, R"({"id":"x","vector":[1,1]})"
+                                                       "\n");
   CHECK(q.exit_code == 0);
   CHECK(q.err.empty());
-  auto err = Aether({"ingest", store, "-q"}, R"({"id":"x","vector":[1,1]})"
-                                             "\n");
+  auto err = Aether({"ingest", "--create", store, "-q"}, R"({"id":"x","vector":[1,1]})"
+                                                         "\n");
   CHECK(err.exit_code == 65);
   CHECK(err.err.find("aether: error: <stdin>:1: duplicate id 'x'") == 0);
-  CHECK(Aether({"ingest", store},
+  CHECK(Aether({"ingest", "--create", store},
                R"({"id":"y","vector":[2,2]})"
                "\n",
                {"AETHER_FAULT=ingest.after_written"})

@@ -67,14 +67,14 @@ TEST_CASE("float16 and sq8 stores: re-ranked searches give the brute-force top-k
       std::string store = dir / "s";
       // One store is created by ingest --codec, the others by init --codec.
       if (metric == "l2") {
-        auto r = Aether({"ingest", store, "--codec", codec, "--dim", "16", "--metric", metric, "--hot-capacity", "300",
-                         "--batch", "400"},
+        auto r = Aether({"ingest", "--create", store, "--codec", codec, "--dim", "16", "--metric", metric,
+                         "--hot-capacity", "300", "--batch", "400"},
                         ToJsonl(mems));
         REQUIRE_MESSAGE(r.exit_code == 0, r.err);
       } else {
         REQUIRE(Aether({"init", store, "--dim", "16", "--metric", metric, "--hot-capacity", "300", "--codec", codec})
                     .exit_code == 0);
-        auto r = Aether({"ingest", store, "--batch", "400"}, ToJsonl(mems));
+        auto r = Aether({"ingest", "--create", store, "--batch", "400"}, ToJsonl(mems));
         REQUIRE_MESSAGE(r.exit_code == 0, r.err);
       }
       auto st = Stats(store);
@@ -144,7 +144,8 @@ TEST_CASE("float16 and sq8 stores: re-ranked searches give the brute-force top-k
         if (m.id == moved) m.vec = qs[0].vec;
         now.push_back(m);
       }
-      REQUIRE(Aether({"ingest", store, "--on-duplicate", "replace"}, ToJsonl({Mem{moved, qs[0].vec}})).exit_code == 0);
+      REQUIRE(Aether({"ingest", "--create", store, "--on-duplicate", "replace"}, ToJsonl({Mem{moved, qs[0].vec}}))
+                  .exit_code == 0);
       auto after = ParseSearchOutput(
           Aether({"search", store, "--queries", "-", "--no-touch", "--rerank", "150", "--nprobe", parts},
                  QueriesJsonl(qs))
@@ -165,7 +166,7 @@ TEST_CASE("quantized frames: damage to a full-precision row or to the scan secti
     TempDir dir;
     std::string store = dir / "s";
     REQUIRE(Aether({"init", store, "--dim", "8", "--hot-capacity", "1", "--codec", codec}).exit_code == 0);
-    REQUIRE(Aether({"ingest", store}, ToJsonl(mems)).exit_code == 0);
+    REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(mems)).exit_code == 0);
     // The query is memory m200 itself: its own row is re-ranked first.
     const std::string q = VectorJson(mems[200].vec);
     auto ok = ParseSearchOutput(Aether({"search", store, "--vector", q, "--no-touch", "-k", "3"}).out);

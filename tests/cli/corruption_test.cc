@@ -57,11 +57,11 @@ struct Fixture {
   Fixture() {
     mems = RandomMems(400, 8, 17);
     for (const auto& m : mems) vec[m.id] = m.vec;
-    REQUIRE(Aether({"ingest", pristine, "--hot-capacity", "100"}, ToJsonlWithPayload(mems)).exit_code == 0);
+    REQUIRE(Aether({"ingest", "--create", pristine, "--hot-capacity", "100"}, ToJsonlWithPayload(mems)).exit_code == 0);
     REQUIRE(Aether({"rebuild-index", pristine, "--partitions", "4"}).exit_code == 0);
     auto extra = RandomMems(60, 8, 18, "x");
     for (const auto& m : extra) vec[m.id] = m.vec;
-    REQUIRE(Aether({"ingest", pristine}, ToJsonlWithPayload(extra)).exit_code == 0);
+    REQUIRE(Aether({"ingest", "--create", pristine}, ToJsonlWithPayload(extra)).exit_code == 0);
     mems.insert(mems.end(), extra.begin(), extra.end());
     // A free hot slot, and garbage in a partition.
     REQUIRE(Aether({"delete", pristine, "m5", "m300"}).exit_code == 0);
@@ -188,7 +188,7 @@ TEST_CASE("payload-byte sweep: every byte of a stored payload damaged; invalid J
     jsonl += "{\"id\":\"" + m.id + "\",\"vector\":" + VectorJson(m.vec) +
              (m.id == "m7" ? ",\"payload\":{\"mark\":\"PAYLOAD-7\",\"n\":[1,2.5,{\"k\":null}],\"t\":true}}\n"
                            : ",\"payload\":{\"other\":1}}\n");
-  REQUIRE(Aether({"ingest", pristine, "--hot-capacity", "20"}, jsonl).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", pristine, "--hot-capacity", "20"}, jsonl).exit_code == 0);
   REQUIRE(Aether({"recover", pristine}).exit_code == 0);  // checkpoints the WAL into meta.db
   const std::string text = "{\"mark\":\"PAYLOAD-7\",\"n\":[1,2.5,{\"k\":null}],\"t\":true}";
   const std::string db = ReadFile(pristine + "/meta.db");
@@ -239,7 +239,7 @@ TEST_CASE("truncated files: a search that cannot read a live memory fails with 7
   TempDir dir;
   const std::string pristine = dir / "p", store = dir / "s";
   auto mems = RandomMems(200, 8, 3);
-  REQUIRE(Aether({"ingest", pristine, "--hot-capacity", "120"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", pristine, "--hot-capacity", "120"}, ToJsonl(mems)).exit_code == 0);
   const uint64_t slot_size = 16 + 4 * 8;
   for (uint64_t keep_slots : {uint64_t(0), uint64_t(1), uint64_t(60), uint64_t(119)}) {
     for (bool batch : {false, true}) {

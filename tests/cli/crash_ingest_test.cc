@@ -50,13 +50,13 @@ TEST_CASE("ingest killed at every fault point leaves the state before or after t
       CAPTURE(capacity);
       TempDir dir;
       std::string store = dir / "s";
-      REQUIRE(Aether({"ingest", store, "--hot-capacity", capacity}, ToJsonl(before)).exit_code == 0);
+      REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", capacity}, ToJsonl(before)).exit_code == 0);
       // Free some slots so the batch reuses them, and leave cold garbage.
       REQUIRE(Aether({"delete", store, "a3", "a70"}).exit_code == 0);
       std::vector<Mem> kept;
       for (const auto& m : before)
         if (m.id != "a3" && m.id != "a70") kept.push_back(m);
-      auto crashed = Aether({"ingest", store}, ToJsonl(batch), {"AETHER_FAULT=" + point});
+      auto crashed = Aether({"ingest", "--create", store}, ToJsonl(batch), {"AETHER_FAULT=" + point});
       CHECK(crashed.exit_code == 137);
       auto rec = Aether({"recover", store, "--format", "json"});
       CHECK(rec.exit_code == 0);
@@ -79,8 +79,9 @@ TEST_CASE("a crash inside the replay is repaired by the next open") {
     CAPTURE(std::string(c.replay_point));
     TempDir dir;
     std::string store = dir / "s";
-    REQUIRE(Aether({"ingest", store, "--hot-capacity", "40"}, ToJsonl(before)).exit_code == 0);
-    CHECK(Aether({"ingest", store}, ToJsonl(batch), {std::string("AETHER_FAULT=") + c.ingest_point}).exit_code == 137);
+    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "40"}, ToJsonl(before)).exit_code == 0);
+    CHECK(Aether({"ingest", "--create", store}, ToJsonl(batch), {std::string("AETHER_FAULT=") + c.ingest_point})
+              .exit_code == 137);
     CHECK(Aether({"stats", store}, "", {std::string("AETHER_FAULT=") + c.replay_point}).exit_code == 137);
     auto rec = Aether({"recover", store});
     CHECK(rec.exit_code == 0);
@@ -97,12 +98,12 @@ TEST_CASE("recover reports what it rolled back or forward, and says when there w
   CHECK(none.out == "");
   CHECK(none.err == "aether: nothing to recover\n");
   auto batch = RandomMems(5, 6, 9, "b");
-  CHECK(Aether({"ingest", store}, ToJsonl(batch), {"AETHER_FAULT=ingest.after_intent"}).exit_code == 137);
+  CHECK(Aether({"ingest", "--create", store}, ToJsonl(batch), {"AETHER_FAULT=ingest.after_intent"}).exit_code == 137);
   auto back = Aether({"recover", store});
   CHECK(back.out ==
         "migration  kind    items  state   action\n"
         "1          ingest  5      intent  rolled back\n");
-  CHECK(Aether({"ingest", store}, ToJsonl(batch), {"AETHER_FAULT=ingest.after_written"}).exit_code == 137);
+  CHECK(Aether({"ingest", "--create", store}, ToJsonl(batch), {"AETHER_FAULT=ingest.after_written"}).exit_code == 137);
   auto fwd = nlohmann::json::parse(Aether({"recover", store, "--format", "json"}).out);
   CHECK(fwd["actions"][0]["action"] == "rolled forward");
   CHECK(fwd["actions"][0]["state"] == "written");

@@ -56,7 +56,7 @@ bool RunTrial(const Trial& t, Outcome* out) {
   auto before = RandomMems(40 + size_t(seed) * 13, 6, 100 + uint64_t(seed), "a");
   auto extra = RandomMems(45, 6, 200 + uint64_t(seed), "b");
   std::string capacity = seed % 2 ? "30" : "500";
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", capacity}, ToJsonlWithPayload(before)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", capacity}, ToJsonlWithPayload(before)).exit_code == 0);
   REQUIRE(Aether({"delete", store, "a3", "a20"}).exit_code == 0);  // free slots, cold garbage
   std::vector<Mem> base;
   for (const auto& m : before)
@@ -72,7 +72,7 @@ bool RunTrial(const Trial& t, Outcome* out) {
   static const char* const kReplayOps[] = {"ingest", "descend", "rebuild"};
   std::string op_kind = replay ? kReplayOps[seed % 3] : kind;
   if (op_kind == "ingest") {
-    op = {"ingest", store, "--batch", b};
+    op = {"ingest", "--create", store, "--batch", b};
     stdin_data = ToJsonlWithPayload(extra);
   } else if (op_kind == "descend") {
     op = {"descend", store, "--all", "--batch", b};
@@ -113,7 +113,9 @@ bool RunTrial(const Trial& t, Outcome* out) {
     }
     const std::vector<Mem> again(before.begin() + 4, before.begin() + 16);  // a3 is deleted: not sent again
     for (int i = 0; i < 2; ++i)
-      REQUIRE(Aether({"ingest", store, "--on-duplicate", "replace"}, ToJsonlWithPayload(again, 4)).exit_code == 0);
+      REQUIRE(
+          Aether({"ingest", "--create", store, "--on-duplicate", "replace"}, ToJsonlWithPayload(again, 4)).exit_code ==
+          0);
     op = {"maintain", store, "--seed", std::to_string(seed)};
   } else if (op_kind == "fold") {
     // Accesses in the log for the writer's fold to apply.

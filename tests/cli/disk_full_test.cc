@@ -67,7 +67,7 @@ TEST_CASE("a full disk: commands fail cleanly, verify passes, the same command s
   const std::string mnt = dir / "mnt", pristine = dir / "pristine", store = mnt + "/s";
   auto base = RandomMems(3000, 32, 41, "a");
   auto extra = RandomMems(3000, 32, 42, "b");
-  REQUIRE(Aether({"ingest", pristine, "--hot-capacity", "1500"}, ToJsonl(base)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", pristine, "--hot-capacity", "1500"}, ToJsonl(base)).exit_code == 0);
   REQUIRE(Aether({"rebuild-index", pristine, "--seed", "2"}).exit_code == 0);
   WriteFile(dir / "extra.jsonl", ToJsonl(extra));
   std::vector<std::string> ids = Ids(base);
@@ -84,7 +84,7 @@ TEST_CASE("a full disk: commands fail cleanly, verify passes, the same command s
   std::vector<std::string> ascend = {"ascend", store, "--evict", "--batch", "100"};
   ascend.insert(ascend.end(), cold_ids.begin(), cold_ids.begin() + 600);
   const std::vector<Op> ops = {
-      {"ingest", {"ingest", store, dir / "extra.jsonl", "--batch", "1000"}},
+      {"ingest", {"ingest", "--create", store, dir / "extra.jsonl", "--batch", "1000"}},
       {"descend", {"descend", store, "--all", "--batch", "500"}},
       {"ascend", ascend},
       {"rebuild-index", {"rebuild-index", store, "--seed", "3"}},
@@ -126,7 +126,7 @@ TEST_CASE("a full disk: commands fail cleanly, verify passes, the same command s
         auto again = Aether(op.args);
         CHECK_MESSAGE((again.exit_code == 0 || (op.name == std::string("ingest") && again.exit_code == 65)), again.err);
         if (op.name == std::string("ingest") && again.exit_code == 65)  // batches that made it are duplicates now
-          CHECK(Aether({"ingest", store, dir / "extra.jsonl", "--on-duplicate", "skip"}).exit_code == 0);
+          CHECK(Aether({"ingest", "--create", store, dir / "extra.jsonl", "--on-duplicate", "skip"}).exit_code == 0);
       }
       CHECK(Aether({"verify", store}).exit_code == 0);
       now = GetRecords(store, ids);

@@ -82,7 +82,7 @@ TEST_CASE("maintain --dry-run: every count and planned move is what the tick the
     auto ingest = [&](size_t n) {
       auto mems = RandomMems(n, kDim, uint64_t(seed) * 1000 + uint64_t(next), "m");
       for (auto& m : mems) m.id = "m" + std::to_string(next++);
-      run({"ingest", store}, ToJsonl(mems));
+      run({"ingest", "--create", store}, ToJsonl(mems));
     };
     ingest(60 + rng() % 120);
     if (seed % 2) run({"rebuild-index", store, "--partitions", std::to_string(2 + rng() % 5)});

@@ -28,7 +28,7 @@ double Importance(const std::string& store, const std::string& id) {
 TEST_CASE("feedback moves importance by EMA; bad rewards and unknown ids are reported") {
   TempDir dir;
   std::string store = dir / "s";
-  REQUIRE(Aether({"ingest", store}, ToJsonl(RandomMems(5, 3, 1))).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(RandomMems(5, 3, 1))).exit_code == 0);
   CHECK(Aether({"feedback", store, "m1", "1"}).exit_code == 0);
   CHECK(Importance(store, "m1") == doctest::Approx(0.6));
   auto bad = Aether({"feedback", store, "m1", "1.5"});
@@ -84,7 +84,8 @@ TEST_CASE("config validates keys and ranges, presets set known values, and chang
 TEST_CASE("history keeps moves, feedback and delete tombstones, filtered by id and time") {
   TempDir dir;
   std::string store = dir / "s";
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "2"}, ToJsonl(RandomMems(4, 3, 1)), {At(1000)}).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "2"}, ToJsonl(RandomMems(4, 3, 1)), {At(1000)})
+              .exit_code == 0);
   REQUIRE(Aether({"descend", store, "m0"}, "", {At(2000)}).exit_code == 0);
   REQUIRE(Aether({"feedback", store, "m0", "1"}, "", {At(3000)}).exit_code == 0);
   REQUIRE(Aether({"delete", store, "m0"}, "", {At(4000)}).exit_code == 0);
@@ -101,7 +102,7 @@ TEST_CASE("search --explain shows each result's score parts, and searches queue 
   TempDir dir;
   std::string store = dir / "s";
   auto mems = RandomMems(20, 4, 3);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "5"}, ToJsonl(mems), {At(0)}).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "5"}, ToJsonl(mems), {At(0)}).exit_code == 0);
   REQUIRE(Aether({"feedback", store, "m12", "1"}, "", {At(0)}).exit_code == 0);
   auto r = Aether({"search", store, "--vector", VectorJson(mems[12].vec), "-k", "2", "--explain", "--format", "json"},
                   "", {At(2 * kHour)});
@@ -129,7 +130,8 @@ TEST_CASE("search --explain shows each result's score parts, and searches queue 
 TEST_CASE("maintain: sampled moves follow sigmoid(score, k) * min(t, 1) within a stated tolerance") {
   TempDir dir;
   std::string store = dir / "s";
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "1000"}, ToJsonl(RandomMems(200, 2, 5)), {At(0)}).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "1000"}, ToJsonl(RandomMems(200, 2, 5)), {At(0)})
+              .exit_code == 0);
   REQUIRE(Aether({"config", store, "set", "sample_rate", "1"}).exit_code == 0);
   REQUIRE(Aether({"config", store, "set", "hot_low_watermark", "0"}).exit_code == 0);  // the law alone
   // Every memory: 2 h since access, 0 accesses, importance 0.5 * 0.99 after
@@ -155,7 +157,9 @@ TEST_CASE("maintain: sampled moves follow sigmoid(score, k) * min(t, 1) within a
 TEST_CASE("maintain --dry-run changes nothing; a real tick decays, cools and enforces the capacity") {
   TempDir dir;
   std::string store = dir / "s";
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "50"}, ToJsonl(RandomMems(80, 3, 6)), {At(0)}).exit_code == 0);
+  REQUIRE(
+      Aether({"ingest", "--create", store, "--hot-capacity", "50"}, ToJsonl(RandomMems(80, 3, 6)), {At(0)}).exit_code ==
+      0);
   REQUIRE(Aether({"config", store, "set", "hot_capacity", "30"}).exit_code == 0);
   std::string hot = ReadFile(store + "/hot.slots");
   auto before = Json(Aether({"stats", store, "--format", "json"}));
@@ -187,7 +191,8 @@ TEST_CASE("simulation: a working set that keeps being searched and rewarded ends
   auto working = RandomMems(30, 8, 12, "w");
   std::vector<Mem> all = others;
   all.insert(all.end(), working.begin(), working.end());  // the working set starts cold
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", std::to_string(kCapacity)}, ToJsonl(all), {At(0)}).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", std::to_string(kCapacity)}, ToJsonl(all), {At(0)})
+              .exit_code == 0);
   std::string queries, rewards;
   for (const auto& m : working) {
     queries += "{\"id\":\"" + m.id + "\",\"vector\":" + VectorJson(m.vec) + "}\n";
@@ -224,7 +229,8 @@ TEST_CASE("simulation: a working set that keeps being searched and rewarded ends
 TEST_CASE("maintain caps candidates with a uniform subset, not the oldest memories") {
   TempDir dir;
   std::string store = dir / "s";
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "1000"}, ToJsonl(RandomMems(300, 2, 5)), {At(0)}).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "1000"}, ToJsonl(RandomMems(300, 2, 5)), {At(0)})
+              .exit_code == 0);
   REQUIRE(Aether({"config", store, "set", "sample_rate", "1"}).exit_code == 0);
   REQUIRE(Aether({"config", store, "set", "max_candidates", "30"}).exit_code == 0);
   REQUIRE(Aether({"config", store, "set", "hot_low_watermark", "0"}).exit_code == 0);
@@ -245,7 +251,8 @@ TEST_CASE("maintain descends no sampled memory under the low watermark unless it
   TempDir dir;
   std::string store = dir / "s";
   // 100 hot of a capacity of 1000: under the 0.8 watermark.
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "1000"}, ToJsonl(RandomMems(100, 2, 5)), {At(0)}).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "1000"}, ToJsonl(RandomMems(100, 2, 5)), {At(0)})
+              .exit_code == 0);
   REQUIRE(Aether({"config", store, "set", "sample_rate", "1"}).exit_code == 0);
   REQUIRE(Aether({"config", store, "set", "idle_descend_hours", "10"}).exit_code == 0);
   auto sampled = [&](int64_t hours) {
@@ -264,7 +271,7 @@ TEST_CASE("the restore queue holds at most restore_queue_max entries, the highes
   TempDir dir;
   std::string store = dir / "s";
   auto mems = RandomMems(40, 3, 9);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "0"}, ToJsonl(mems)).exit_code == 0);  // all cold
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "0"}, ToJsonl(mems)).exit_code == 0);  // all cold
   REQUIRE(Aether({"config", store, "set", "restore_top_n", "10"}).exit_code == 0);
   REQUIRE(Aether({"config", store, "set", "restore_queue_max", "4"}).exit_code == 0);
   auto r = Aether({"search", store, "--vector", VectorJson(mems[7].vec), "-k", "10"});
@@ -287,7 +294,7 @@ TEST_CASE("rates are per unit of time: ticking every minute or every five minute
   auto trajectory = [](int64_t interval_s) {
     TempDir dir;
     std::string store = dir / "s";
-    REQUIRE(Aether({"ingest", store}, ToJsonl(RandomMems(5, 2, 7)), {At(0)}).exit_code == 0);
+    REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(RandomMems(5, 2, 7)), {At(0)}).exit_code == 0);
     REQUIRE(Aether({"config", store, "preset", "disabled"}).exit_code == 0);  // no moves, only the decays
     REQUIRE(Aether({"config", store, "set", "importance_decay", "0.99"}).exit_code == 0);
     std::vector<std::pair<double, double>> out;

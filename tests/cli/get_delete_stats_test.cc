@@ -13,7 +13,7 @@ TEST_CASE("get prints stored records; a missing id exits 1 and the rest still pr
                    "\n"
                    R"({"id":"c","vector":[3,4]})"
                    "\n";
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "1"}, in, {"AETHER_NOW_MS=42"}).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "1"}, in, {"AETHER_NOW_MS=42"}).exit_code == 0);
   auto r = Aether({"get", store, "h", "nope", "c"});
   CHECK(r.exit_code == 1);
   CHECK(r.err == "aether: not found: nope\n");
@@ -32,7 +32,7 @@ TEST_CASE("deleted memories vanish from both tiers; their space is counted as fr
   TempDir dir;
   std::string store = dir / "s";
   auto mems = RandomMems(60, 5, 77);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "30"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "30"}, ToJsonl(mems)).exit_code == 0);
   auto del = Aether({"delete", store, "m3", "m45", "ghost", "--format", "json"});
   CHECK(del.exit_code == 1);
   CHECK(del.err.find("not found: ghost") != std::string::npos);
@@ -54,8 +54,8 @@ TEST_CASE("deleted memories vanish from both tiers; their space is counted as fr
   CHECK(Aether({"get", store, "m3"}).exit_code == 1);
   // The freed hot slot is reused: the file does not grow for the next memory.
   uint64_t hot_bytes = stats["hot_bytes"];
-  REQUIRE(Aether({"ingest", store}, R"({"id":"new","vector":[1,1,1,1,1]})"
-                                    "\n")
+  REQUIRE(Aether({"ingest", "--create", store}, R"({"id":"new","vector":[1,1,1,1,1]})"
+                                                "\n")
               .exit_code == 0);
   auto after = nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
   CHECK(after["hot_bytes"] == hot_bytes);
@@ -67,7 +67,9 @@ TEST_CASE("stats agree with what was ingested, in every format") {
   TempDir dir;
   std::string store = dir / "s";
   auto mems = RandomMems(250, 8, 1);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "100", "--metric", "cosine"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(
+      Aether({"ingest", "--create", store, "--hot-capacity", "100", "--metric", "cosine"}, ToJsonl(mems)).exit_code ==
+      0);
   auto j = nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
   CHECK(j["hot_memories"] == 100);
   CHECK(j["cold_memories"] == 150);

@@ -45,7 +45,7 @@ TEST_CASE("nesting sweep: a record whose payload nests past the limit is a locat
       // The record object is one level; its payload `depth` more.
       WriteFile(input, "{\"id\":\"a\",\"vector\":[1,2]}\n{\"id\":\"b\",\"vector\":[1,2],\"payload\":" + Nested(depth) +
                            "}\n{\"id\":\"c\",\"vector\":[3,4]}\n");
-      std::vector<std::string> args = {"ingest", store, input};
+      std::vector<std::string> args = {"ingest", "--create", store, input};
       if (skip) args.push_back("--skip-invalid");
       auto r = Aether(args);
       auto got = Aether({"get", store, "a", "b", "c"});
@@ -69,7 +69,7 @@ TEST_CASE("nesting sweep: a record whose payload nests past the limit is a locat
 TEST_CASE("nesting sweep: queries, --vector and feedback files refuse deep nesting with their location") {
   TempDir dir;
   const std::string store = dir / "s";
-  REQUIRE(Aether({"ingest", store}, "{\"id\":\"a\",\"vector\":[1,2]}\n").exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store}, "{\"id\":\"a\",\"vector\":[1,2]}\n").exit_code == 0);
   for (size_t depth : kDepths) {
     CAPTURE(depth);
     const bool fits = depth + 1 <= kLimit;  // inside a {...} line
@@ -111,7 +111,7 @@ TEST_CASE("extreme values: the accepted range searches exactly under every metri
       mems.push_back(m);
     }
     REQUIRE(Aether({"init", store, "--dim", "6", "--metric", metric, "--hot-capacity", "60"}).exit_code == 0);
-    auto r = Aether({"ingest", store}, ToJsonl(mems));
+    auto r = Aether({"ingest", "--create", store}, ToJsonl(mems));
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     std::vector<Mem> qs(mems.begin(), mems.begin() + 12);
     for (const std::string batch : {"single", "batch"}) {
@@ -155,13 +155,13 @@ TEST_CASE("extreme values: the accepted range searches exactly under every metri
   const std::string store = dir / "s";
   REQUIRE(Aether({"init", store, "--dim", "3", "--metric", "cosine"}).exit_code == 0);
   for (const std::string v : {"[1e16,0,0]", "[1.9e19,1,1]", "[-3e30,0,0]"}) {
-    auto r = Aether({"ingest", store}, "{\"id\":\"a\",\"vector\":" + v + "}\n");
+    auto r = Aether({"ingest", "--create", store}, "{\"id\":\"a\",\"vector\":" + v + "}\n");
     CHECK(r.exit_code == 65);
     CHECK(r.err.find("<stdin>:1: vector[0] = ") != std::string::npos);
     CHECK(r.err.find("is outside ±1e15") != std::string::npos);
     CHECK(Aether({"search", store, "--vector", v}).exit_code == 65);
   }
-  auto tiny = Aether({"ingest", store}, "{\"id\":\"a\",\"vector\":[1e-30,0,0]}\n");
+  auto tiny = Aether({"ingest", "--create", store}, "{\"id\":\"a\",\"vector\":[1e-30,0,0]}\n");
   CHECK(tiny.exit_code == 65);
   CHECK(tiny.err.find("too close to zero for a direction under metric cosine") != std::string::npos);
   CHECK(Aether({"search", store, "--vector", "[1e-30,0,0]"}).exit_code == 65);
@@ -170,7 +170,7 @@ TEST_CASE("extreme values: the accepted range searches exactly under every metri
 TEST_CASE("a directory, a socket or an endless stream where a file is expected: a clear error, never a hang or abort") {
   TempDir dir;
   const std::string store = dir / "s", sub = dir / "subdir";
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "2"}, ToJsonl(RandomMems(5, 2, 1))).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "2"}, ToJsonl(RandomMems(5, 2, 1))).exit_code == 0);
   fs::create_directories(sub);
   // A listening-less unix socket file, made by bind(2).
   const std::string sock = dir / "sock";
@@ -188,10 +188,10 @@ TEST_CASE("a directory, a socket or an endless stream where a file is expected: 
   for (const std::string& bad : {sub, sock}) {
     CAPTURE(bad);
     const std::vector<std::vector<std::string>> commands = {
-        {"ingest", store, bad},
-        {"ingest", store, bad, "--input-format", "npy", "--id-prefix", "n"},
-        {"ingest", store, bad, "--input-format", "fvecs", "--id-prefix", "n"},
-        {"ingest", store, dir / "ok.jsonl", "--input-format", "npy", "--ids", bad},
+        {"ingest", "--create", store, bad},
+        {"ingest", "--create", store, bad, "--input-format", "npy", "--id-prefix", "n"},
+        {"ingest", "--create", store, bad, "--input-format", "fvecs", "--id-prefix", "n"},
+        {"ingest", "--create", store, dir / "ok.jsonl", "--input-format", "npy", "--ids", bad},
         {"search", store, "--queries", bad},
         {"feedback", store, "--file", bad},
         {"descend", store, "--ids-from", bad},
@@ -209,7 +209,7 @@ TEST_CASE("a directory, a socket or an endless stream where a file is expected: 
   CHECK(out.exit_code == 74);
   CHECK(fs::is_empty(sub));
   // Streams are fine: a character device, and a FIFO fed by another process.
-  CHECK(Aether({"ingest", store, "/dev/null"}).exit_code == 0);
+  CHECK(Aether({"ingest", "--create", store, "/dev/null"}).exit_code == 0);
   const std::string fifo = dir / "fifo";
   REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
   pid_t writer = fork();
@@ -219,7 +219,7 @@ TEST_CASE("a directory, a socket or an endless stream where a file is expected: 
     (void)!write(fd, rec.data(), rec.size());
     _exit(0);
   }
-  auto f = Aether({"ingest", store, fifo});
+  auto f = Aether({"ingest", "--create", store, fifo});
   waitpid(writer, nullptr, 0);
   CHECK_MESSAGE(f.exit_code == 0, f.err);
   CHECK(GetAll(store, {"fifo"}).size() == 1);
@@ -229,13 +229,13 @@ TEST_CASE("a directory, a socket or an endless stream where a file is expected: 
   // /dev/zero: one endless line. Every reader stops at its limit and names
   // line 1 (ingest skips nothing it cannot find the end of).
   for (const std::vector<std::string>& cmd : std::vector<std::vector<std::string>>{
-           {"ingest", store, "/dev/zero", "--max-line-bytes", "100000"},
-           {"ingest", store, "/dev/zero", "--max-line-bytes", "100000", "--skip-invalid"},
-           {"ingest", store, "/dev/zero"},  // the default limit, 64 MiB
+           {"ingest", "--create", store, "/dev/zero", "--max-line-bytes", "100000"},
+           {"ingest", "--create", store, "/dev/zero", "--max-line-bytes", "100000", "--skip-invalid"},
+           {"ingest", "--create", store, "/dev/zero"},  // the default limit, 64 MiB
            {"search", store, "--queries", "/dev/zero"},
            {"feedback", store, "--file", "/dev/zero"},
            {"descend", store, "--ids-from", "/dev/zero"},
-           {"ingest", store, dir / "one.fvecs", "--ids", "/dev/zero"}}) {
+           {"ingest", "--create", store, dir / "one.fvecs", "--ids", "/dev/zero"}}) {
     CAPTURE(cmd.back());
     auto r = Aether(cmd);
     CHECK(r.exit_code == 65);
@@ -247,7 +247,7 @@ TEST_CASE("a directory, a socket or an endless stream where a file is expected: 
 TEST_CASE("one rule for records and queries: duplicate keys, unknown fields and byte order marks") {
   TempDir dir;
   const std::string store = dir / "s";
-  REQUIRE(Aether({"ingest", store}, "{\"id\":\"a\",\"vector\":[1,2]}\n").exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store}, "{\"id\":\"a\",\"vector\":[1,2]}\n").exit_code == 0);
   const std::string bom = "\xEF\xBB\xBF";
   struct Case {
     std::string name, record, query, reason;
@@ -264,7 +264,7 @@ TEST_CASE("one rule for records and queries: duplicate keys, unknown fields and 
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
-    auto in = Aether({"ingest", store}, "{\"id\":\"z\",\"vector\":[0,1]}\n" + c.record + "\n");
+    auto in = Aether({"ingest", "--create", store}, "{\"id\":\"z\",\"vector\":[0,1]}\n" + c.record + "\n");
     CHECK(in.exit_code == 65);
     CHECK(in.err.find("<stdin>:2: " + c.reason) != std::string::npos);
     auto q = Aether({"search", store, "--queries", "-", "--no-touch"}, "{\"vector\":[0,1]}\n" + c.query + "\n");
@@ -273,12 +273,12 @@ TEST_CASE("one rule for records and queries: duplicate keys, unknown fields and 
     Aether({"delete", store, "z"});
   }
   // At the start of the input a BOM is accepted by every reader.
-  CHECK(Aether({"ingest", store}, bom + "{\"id\":\"b\",\"vector\":[1,2]}\n").exit_code == 0);
+  CHECK(Aether({"ingest", "--create", store}, bom + "{\"id\":\"b\",\"vector\":[1,2]}\n").exit_code == 0);
   CHECK(Aether({"search", store, "--queries", "-", "--no-touch"}, bom + "{\"vector\":[1,2]}\n").exit_code == 0);
   CHECK(Aether({"feedback", store, "--file", "-"}, bom + "{\"id\":\"b\",\"reward\":1}\n").exit_code == 0);
   // A .npy cut short says so.
   WriteFile(dir / "short.npy", "\x93NUM");
-  auto npy = Aether({"ingest", store, dir / "short.npy", "--id-prefix", "n"});
+  auto npy = Aether({"ingest", "--create", store, dir / "short.npy", "--id-prefix", "n"});
   CHECK(npy.exit_code == 65);
   CHECK(npy.err.find("truncated: 4 bytes") != std::string::npos);
 }
@@ -301,7 +301,7 @@ TEST_CASE("table output and messages escape control characters in ids and payloa
   for (size_t i = 0; i < ids.size(); ++i)
     jsonl += "{\"id\":\"" + ids[i].first + "\",\"vector\":[" + std::to_string(i) +
              ",1],\"payload\":{\"t\":\"\\u001b[2J\\u009b\"}}\n";
-  REQUIRE(Aether({"ingest", store}, jsonl).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store}, jsonl).exit_code == 0);
   auto raw_control = [](const std::string& s) {
     for (size_t i = 0; i < s.size(); ++i) {
       const auto c = static_cast<unsigned char>(s[i]);
@@ -348,7 +348,7 @@ TEST_CASE("table output and messages escape control characters in ids and payloa
 TEST_CASE("environment variables: each is checked; a bad value is exit 64 naming it, before any store is touched") {
   TempDir dir;
   const std::string store = dir / "s";
-  REQUIRE(Aether({"ingest", store}, "{\"id\":\"a\",\"vector\":[1,2]}\n").exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store}, "{\"id\":\"a\",\"vector\":[1,2]}\n").exit_code == 0);
   const std::string before = ReadFile(store + "/meta.db");
   struct Case {
     std::string var;

@@ -76,7 +76,7 @@ TEST_CASE("after rebuild-index, search is exact with every partition probed and 
   TempDir dir;
   std::string store = dir / "s";
   auto mems = Clustered(6000, 16, 40, 1);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "500"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "500"}, ToJsonl(mems)).exit_code == 0);
   auto r = Aether({"rebuild-index", store, "--format", "json"});
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   auto rep = nlohmann::json::parse(r.out);
@@ -113,7 +113,7 @@ TEST_CASE("rebuild compacts garbage, routes descends to partitions, and is repea
   TempDir dir;
   std::string store = dir / "s";
   auto mems = Clustered(1500, 8, 10, 2);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "300"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "300"}, ToJsonl(mems)).exit_code == 0);
   REQUIRE(Aether({"delete", store, "m400", "m401", "m402"}).exit_code == 0);
   REQUIRE(Aether({"ascend", store, "m500", "m501", "--evict"}).exit_code == 0);
   CHECK(Stats(store)["cold_garbage_records"] == 5);
@@ -126,7 +126,7 @@ TEST_CASE("rebuild compacts garbage, routes descends to partitions, and is repea
   CHECK(Stats(store)["staging_records"] == 0);
   // New ingests land in staging and are still found.
   auto extra = Clustered(50, 8, 10, 9, "x");
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "300"}, ToJsonl(extra)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "300"}, ToJsonl(extra)).exit_code == 0);
   CHECK(Stats(store)["staging_records"].get<int>() > 0);
   std::vector<Mem> live;
   for (const auto& m : mems)
@@ -150,14 +150,15 @@ TEST_CASE("rebuild-index edge cases give clear results") {
   TempDir dir;
   std::string store = dir / "s";
   SUBCASE("empty cold tier") {
-    REQUIRE(Aether({"ingest", store, "--hot-capacity", "100"}, ToJsonl(RandomMems(10, 4, 1))).exit_code == 0);
+    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100"}, ToJsonl(RandomMems(10, 4, 1))).exit_code ==
+            0);
     auto r = Aether({"rebuild-index", store});
     CHECK(r.exit_code == 0);
     CHECK(r.err.find("the cold tier is empty: nothing to index") != std::string::npos);
     CHECK(Stats(store)["index_generation"] == 0);
   }
   SUBCASE("more partitions than cold memories") {
-    REQUIRE(Aether({"ingest", store, "--hot-capacity", "0"}, ToJsonl(RandomMems(6, 4, 1))).exit_code == 0);
+    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "0"}, ToJsonl(RandomMems(6, 4, 1))).exit_code == 0);
     auto r = Aether({"rebuild-index", store, "--partitions", "50"});
     CHECK(r.exit_code == 0);
     CHECK(r.err.find("--partitions 50 is more than the 6 cold memories; using 6") != std::string::npos);
@@ -167,7 +168,7 @@ TEST_CASE("rebuild-index edge cases give clear results") {
   SUBCASE("all-identical vectors, and a single partition") {
     std::vector<Mem> same(40);
     for (size_t i = 0; i < same.size(); ++i) same[i] = {"s" + std::to_string(i), {1, 2, 3, 4}};
-    REQUIRE(Aether({"ingest", store, "--hot-capacity", "0"}, ToJsonl(same)).exit_code == 0);
+    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "0"}, ToJsonl(same)).exit_code == 0);
     CHECK(Aether({"rebuild-index", store, "--partitions", "5"}).exit_code == 0);
     CHECK(Aether({"verify", store}).exit_code == 0);
     auto hits = ParseSearchOutput(
@@ -179,7 +180,8 @@ TEST_CASE("rebuild-index edge cases give clear results") {
     CHECK(Stats(store)["partitions"] == 1);
   }
   SUBCASE("dry run changes nothing") {
-    REQUIRE(Aether({"ingest", store, "--hot-capacity", "0"}, ToJsonl(RandomMems(100, 4, 1))).exit_code == 0);
+    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "0"}, ToJsonl(RandomMems(100, 4, 1))).exit_code ==
+            0);
     auto r = Aether({"rebuild-index", store, "--dry-run", "--format", "json"});
     CHECK(nlohmann::json::parse(r.out)["partitions"] == 40);
     CHECK(Stats(store)["index_generation"] == 0);
@@ -191,7 +193,7 @@ TEST_CASE("searches run, stay correct and record their accesses while a rebuild 
   TempDir dir;
   std::string store = dir / "s";
   auto mems = Clustered(3000, 8, 20, 4);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "200"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "200"}, ToJsonl(mems)).exit_code == 0);
   int pid = SpawnAether({"rebuild-index", store, "--partitions", "20"}, {"AETHER_PAUSE=rebuild.mid_write:1500"});
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   auto q = Clustered(3, 8, 20, 4, "q");
@@ -276,7 +278,7 @@ TEST_CASE("ip and cosine stores probe the partition their own metric ranks neare
     TempDir dir;
     const std::string store = dir / "s";
     REQUIRE(Aether({"init", store, "--dim", "16", "--metric", metric, "--hot-capacity", "0"}).exit_code == 0);
-    REQUIRE(Aether({"ingest", store}, ToJsonl(mems)).exit_code == 0);
+    REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(mems)).exit_code == 0);
     REQUIRE(Aether({"rebuild-index", store, "--partitions", "12"}).exit_code == 0);
     auto want = BruteForce(mems, query, 5, metric);
     const std::string expect_cluster = std::string(metric) == "ip" ? "c1_" : "c0_";
@@ -297,7 +299,7 @@ TEST_CASE(
   TempDir dir;
   std::string store = dir / "s";
   auto mems = Around(8000, 16, 60, 1, "m");
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "100"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100"}, ToJsonl(mems)).exit_code == 0);
   auto r = Aether({"rebuild-index", store, "--format", "json"});
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   CHECK(r.err.find("calibrated: nprobe ") != std::string::npos);
@@ -359,7 +361,7 @@ TEST_CASE("calibration: off on request, refused options, kept by scrub, damaged 
   TempDir dir;
   std::string store = dir / "s";
   auto mems = Around(3000, 8, 30, 3, "m");
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "10"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "10"}, ToJsonl(mems)).exit_code == 0);
   auto r = Aether({"rebuild-index", store, "--target-recall", "0", "--format", "json"});
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   CHECK(nlohmann::json::parse(r.out)["calibration"].is_null());
@@ -472,7 +474,7 @@ TEST_CASE(
     TempDir dir;
     const std::string store = dir / "s";
     auto mems = Around(2000, 8, 20, 4, "m");
-    REQUIRE(Aether({"ingest", store, "--hot-capacity", "10"}, ToJsonl(mems)).exit_code == 0);
+    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "10"}, ToJsonl(mems)).exit_code == 0);
     auto r = Aether({"rebuild-index", store}, "", {std::string("AETHER_FAULT=") + point});
     CHECK(r.exit_code == 137);
     CHECK(Aether({"verify", store}).exit_code == 0);  // replays first

@@ -76,7 +76,7 @@ TEST_CASE("npy and fvecs ingest: exact vectors, ids from a file or a prefix, std
     // Ids from a sidecar file, in batches smaller than the file, past the hot capacity.
     std::string a = dir / "a";
     REQUIRE(Aether({"init", a, "--dim", std::to_string(dim), "--hot-capacity", "1000"}).exit_code == 0);
-    auto r = Aether({"ingest", a, file, "--ids", dir / "ids.txt", "--batch", "400"});
+    auto r = Aether({"ingest", "--create", a, file, "--ids", dir / "ids.txt", "--batch", "400"});
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     // Past the capacity, the newest go hot and the oldest descend (ingest_evict).
     CHECK(r.err.find("ingested 1500 memories (1500 hot, 0 cold; 500 older hot memories descended to make room) from "
@@ -93,7 +93,7 @@ TEST_CASE("npy and fvecs ingest: exact vectors, ids from a file or a prefix, std
 
     // Generated ids, the store created from the file's dimension, read from stdin.
     std::string b = dir / "b";
-    r = Aether({"ingest", b, "-", "--input-format", kind, "--id-prefix", "img/"}, ReadFile(file));
+    r = Aether({"ingest", "--create", b, "-", "--input-format", kind, "--id-prefix", "img/"}, ReadFile(file));
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     auto by_prefix = GetAll(b, {"img/0", "img/777", "img/1499"});
     CHECK(by_prefix["img/0"] == mems[0].vec);
@@ -102,10 +102,10 @@ TEST_CASE("npy and fvecs ingest: exact vectors, ids from a file or a prefix, std
     CHECK(Count(b) == 1500);
 
     // A second run with the same ids: the duplicate policy applies as for JSONL.
-    r = Aether({"ingest", b, file, "--id-prefix", "img/"});
+    r = Aether({"ingest", "--create", b, file, "--id-prefix", "img/"});
     CHECK(r.exit_code == 65);
     CHECK(r.err.find("duplicate id 'img/0'") != std::string::npos);
-    r = Aether({"ingest", b, file, "--id-prefix", "img/", "--on-duplicate", "skip"});
+    r = Aether({"ingest", "--create", b, file, "--id-prefix", "img/", "--on-duplicate", "skip"});
     CHECK(r.exit_code == 0);
     CHECK(Count(b) == 1500);
   }
@@ -117,7 +117,7 @@ TEST_CASE("bad npy and fvecs files: located errors, distinct exit codes, earlier
   TempDir dir;
   auto run = [&](const std::string& name, const std::string& bytes, std::vector<std::string> extra = {}) {
     WriteFile(dir / name, bytes);
-    std::vector<std::string> args = {"ingest", dir / ("s-" + name), dir / name, "--batch", "10"};
+    std::vector<std::string> args = {"ingest", "--create", dir / ("s-" + name), dir / name, "--batch", "10"};
     if (extra.empty()) extra = {"--id-prefix", "x"};
     args.insert(args.end(), extra.begin(), extra.end());
     return Aether(args);
@@ -167,9 +167,9 @@ TEST_CASE("bad npy and fvecs files: located errors, distinct exit codes, earlier
   for (bool skip : {false, true}) {
     std::string st = dir / (skip ? "dup-skip" : "dup");
     WriteFile(dir / "one.jsonl", "{\"id\":\"x30\",\"vector\":[1,2,3,4,5,6,7,8]}\n");
-    REQUIRE(Aether({"ingest", st, dir / "one.jsonl"}).exit_code == 0);
+    REQUIRE(Aether({"ingest", "--create", st, dir / "one.jsonl"}).exit_code == 0);
     WriteFile(dir / "d.npy", Npy(mems, dim));
-    std::vector<std::string> a = {"ingest", st, dir / "d.npy", "--id-prefix", "x", "--batch", "100"};
+    std::vector<std::string> a = {"ingest", "--create", st, dir / "d.npy", "--id-prefix", "x", "--batch", "100"};
     if (skip) a.push_back("--skip-invalid");
     r = Aether(a);
     CHECK(r.exit_code == (skip ? 0 : 65));
@@ -183,7 +183,7 @@ TEST_CASE("bad npy and fvecs files: located errors, distinct exit codes, earlier
   std::fill(zero[3].vec.begin(), zero[3].vec.end(), 0.0f);
   WriteFile(dir / "zero.fvecs", Fvecs(zero));
   REQUIRE(Aether({"init", dir / "cos", "--dim", "8", "--metric", "cosine"}).exit_code == 0);
-  r = Aether({"ingest", dir / "cos", dir / "zero.fvecs", "--id-prefix", "z"});
+  r = Aether({"ingest", "--create", dir / "cos", dir / "zero.fvecs", "--id-prefix", "z"});
   CHECK(r.exit_code == 65);
   CHECK(r.err.find("zero.fvecs: vector 3 (byte 108): all zeros") != std::string::npos);
 
@@ -191,38 +191,38 @@ TEST_CASE("bad npy and fvecs files: located errors, distinct exit codes, earlier
   WriteFile(dir / "v.npy", good);
   auto ids = IdsFile(mems);
   WriteFile(dir / "few.txt", ids.substr(0, ids.find("m40\n")));
-  r = Aether({"ingest", dir / "few", dir / "v.npy", "--ids", dir / "few.txt"});
+  r = Aether({"ingest", "--create", dir / "few", dir / "v.npy", "--ids", dir / "few.txt"});
   CHECK(r.exit_code == 65);
   CHECK(r.err.find("few.txt: has only 40 ids") != std::string::npos);
   WriteFile(dir / "many.txt", ids + "extra\n");
-  r = Aether({"ingest", dir / "many", dir / "v.npy", "--ids", dir / "many.txt"});
+  r = Aether({"ingest", "--create", dir / "many", dir / "v.npy", "--ids", dir / "many.txt"});
   CHECK(r.exit_code == 65);
   CHECK(r.err.find("many.txt:51: more ids than the 50 vectors") != std::string::npos);
   WriteFile(dir / "blank.txt", "a\nb\n\nd\n");
-  r = Aether({"ingest", dir / "blank", dir / "v.npy", "--ids", dir / "blank.txt"});
+  r = Aether({"ingest", "--create", dir / "blank", dir / "v.npy", "--ids", dir / "blank.txt"});
   CHECK(r.exit_code == 65);
   CHECK(r.err.find("blank.txt:3: id is empty") != std::string::npos);
   WriteFile(dir / "utf.txt", "a\n\xC3\x28\n");
-  r = Aether({"ingest", dir / "utf", dir / "v.npy", "--ids", dir / "utf.txt"});
+  r = Aether({"ingest", "--create", dir / "utf", dir / "v.npy", "--ids", dir / "utf.txt"});
   CHECK(r.exit_code == 65);
   CHECK(r.err.find("utf.txt:2: id is not valid UTF-8") != std::string::npos);
 
   // Flags: ids are required for binary input and refused for JSONL; the
   // store's dimension must match; a missing ids file is "no input".
-  r = Aether({"ingest", dir / "f1", dir / "v.npy"});
+  r = Aether({"ingest", "--create", dir / "f1", dir / "v.npy"});
   CHECK(r.exit_code == 64);
   CHECK(r.err.find("needs exactly one of --ids FILE or --id-prefix PREFIX") != std::string::npos);
-  r = Aether({"ingest", dir / "f2", dir / "v.npy", "--ids", dir / "few.txt", "--id-prefix", "p"});
+  r = Aether({"ingest", "--create", dir / "f2", dir / "v.npy", "--ids", dir / "few.txt", "--id-prefix", "p"});
   CHECK(r.exit_code == 64);
   WriteFile(dir / "r.jsonl", ToJsonl(mems));
-  r = Aether({"ingest", dir / "f3", dir / "r.jsonl", "--id-prefix", "p"});
+  r = Aether({"ingest", "--create", dir / "f3", dir / "r.jsonl", "--id-prefix", "p"});
   CHECK(r.exit_code == 64);
   CHECK(r.err.find("JSONL records carry their ids") != std::string::npos);
   REQUIRE(Aether({"init", dir / "d16", "--dim", "16"}).exit_code == 0);
-  r = Aether({"ingest", dir / "d16", dir / "v.npy", "--id-prefix", "p"});
+  r = Aether({"ingest", "--create", dir / "d16", dir / "v.npy", "--id-prefix", "p"});
   CHECK(r.exit_code == 65);
   CHECK(r.err.find("v.npy: vectors have 8 values, store dimension is 16") != std::string::npos);
-  r = Aether({"ingest", dir / "f4", dir / "v.npy", "--ids", dir / "nope.txt"});
+  r = Aether({"ingest", "--create", dir / "f4", dir / "v.npy", "--ids", dir / "nope.txt"});
   CHECK(r.exit_code == 66);
 }
 
@@ -231,7 +231,7 @@ TEST_CASE("search --queries takes .npy and .fvecs: the same results as the same 
   const uint32_t dim = 8;
   auto mems = RandomMems(400, dim, 11);
   const std::string store = dir / "s";
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "150"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "150"}, ToJsonl(mems)).exit_code == 0);
   REQUIRE(Aether({"rebuild-index", store, "--partitions", "12"}).exit_code == 0);
   auto qs = RandomMems(37, dim, 12, "");
   std::string jsonl;

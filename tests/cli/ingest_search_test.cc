@@ -23,7 +23,7 @@ void CheckBruteForce(const std::string& metric, size_t n, uint32_t dim, uint64_t
   auto init = Aether({"init", store, "--dim", std::to_string(dim), "--metric", metric, "--hot-capacity",
                       std::to_string(hot_capacity)});
   REQUIRE(init.exit_code == 0);
-  auto ing = Aether({"ingest", store, dir / "mems.jsonl", "--batch", "97"});
+  auto ing = Aether({"ingest", "--create", store, dir / "mems.jsonl", "--batch", "97"});
   REQUIRE_MESSAGE(ing.exit_code == 0, ing.err);
   auto r = Aether({"search", store, "--queries", dir / "q.jsonl", "-k", std::to_string(k), "--no-touch"});
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
@@ -55,7 +55,8 @@ TEST_CASE("20,000 x 64 with hot capacity 5,000: exact top-k across tiers") {
 TEST_CASE("the shipped sample: exact top-k, with payloads, from a file and from stdin") {
   TempDir dir;
   std::string store = dir / "s";
-  REQUIRE(Aether({"ingest", store, AETHER_TESTDATA "/sample.jsonl", "--hot-capacity", "100"}).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, AETHER_TESTDATA "/sample.jsonl", "--hot-capacity", "100"}).exit_code ==
+          0);
   std::vector<Mem> mems, queries;
   for (const auto& line : Lines(ReadFile(AETHER_TESTDATA "/sample.jsonl"))) {
     auto j = nlohmann::json::parse(line);
@@ -84,7 +85,7 @@ TEST_CASE("overflow past the hot capacity goes cold and is still found") {
   std::string store = dir / "s";
   auto mems = RandomMems(50, 8, 5);
   REQUIRE(Aether({"init", store, "--dim", "8", "--hot-capacity", "20"}).exit_code == 0);
-  REQUIRE(Aether({"ingest", store}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(mems)).exit_code == 0);
   auto stats = nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
   CHECK(stats["hot_memories"] == 20);
   CHECK(stats["cold_memories"] == 30);
@@ -103,7 +104,7 @@ TEST_CASE("--tier restricts the search to one tier") {
   TempDir dir;
   std::string store = dir / "s";
   auto mems = RandomMems(120, 6, 8);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "40"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "40"}, ToJsonl(mems)).exit_code == 0);
   std::vector<Mem> hot(mems.begin(), mems.begin() + 40), cold(mems.begin() + 40, mems.end());
   auto q = RandomMems(1, 6, 1234, "q")[0];
   for (auto [tier, subset] : {std::pair{"hot", &hot}, std::pair{"cold", &cold}}) {
@@ -119,7 +120,8 @@ TEST_CASE("a store closed and reopened gives identical answers") {
   TempDir dir;
   std::string store = dir / "s";
   auto mems = RandomMems(400, 12, 3);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "150", "--batch", "64"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "150", "--batch", "64"}, ToJsonl(mems)).exit_code ==
+          0);
   std::string q = QueriesJsonl(RandomMems(10, 12, 4, "q"));
   auto a = Aether({"search", store, "--queries", "-", "--no-touch"}, q);
   auto b = Aether({"search", store, "--queries", "-", "--no-touch"}, q);
@@ -132,7 +134,9 @@ TEST_CASE("search records accesses unless --no-touch") {
   TempDir dir;
   std::string store = dir / "s";
   auto mems = RandomMems(30, 4, 21);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "10"}, ToJsonl(mems), {"AETHER_NOW_MS=1000"}).exit_code == 0);
+  REQUIRE(
+      Aether({"ingest", "--create", store, "--hot-capacity", "10"}, ToJsonl(mems), {"AETHER_NOW_MS=1000"}).exit_code ==
+      0);
   auto get = [&](const std::string& id) { return nlohmann::json::parse(Lines(Aether({"get", store, id}).out).at(0)); };
   CHECK(get("m25")["access_count"] == 0);
   CHECK(get("m25")["created_ms"] == 1000);
@@ -151,7 +155,7 @@ TEST_CASE("search output formats: json array and table") {
   TempDir dir;
   std::string store = dir / "s";
   auto mems = RandomMems(10, 3, 2);
-  REQUIRE(Aether({"ingest", store}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(mems)).exit_code == 0);
   auto j = Aether({"search", store, "--vector", "[0,0,0]", "-k", "2", "--format", "json", "--no-touch"});
   auto parsed = nlohmann::json::parse(j.out);
   CHECK(parsed.is_array());
@@ -177,7 +181,7 @@ TEST_CASE("every kernel variant and thread count gives the brute-force top-k") {
     REQUIRE(
         Aether({"init", store, "--dim", std::to_string(dim), "--metric", metric, "--hot-capacity", "3000"}).exit_code ==
         0);
-    REQUIRE(Aether({"ingest", store, dir / "mems.jsonl"}).exit_code == 0);
+    REQUIRE(Aether({"ingest", "--create", store, dir / "mems.jsonl"}).exit_code == 0);
     for (const char* isa : {"scalar", "avx2", "avx512"})
       for (const char* threads : {"1", "2"}) {
         CAPTURE(isa);
@@ -203,7 +207,7 @@ TEST_CASE("batch search skips freed, deleted, descended and replaced slots exact
   auto mems = RandomMems(2000, dim, 21);
   WriteFile(dir / "mems.jsonl", ToJsonl(mems));
   REQUIRE(Aether({"init", store, "--dim", "16", "--hot-capacity", "2000"}).exit_code == 0);
-  REQUIRE(Aether({"ingest", store, dir / "mems.jsonl"}).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, dir / "mems.jsonl"}).exit_code == 0);
   std::vector<std::string> del = {"delete", store}, desc = {"descend", store};
   for (size_t i = 0; i < 300; ++i) del.push_back(mems[i].id);
   for (size_t i = 300; i < 600; ++i) desc.push_back(mems[i].id);
@@ -212,7 +216,7 @@ TEST_CASE("batch search skips freed, deleted, descended and replaced slots exact
   auto replaced = RandomMems(100, dim, 22);
   for (size_t i = 0; i < replaced.size(); ++i) replaced[i].id = mems[600 + i].id;
   WriteFile(dir / "replace.jsonl", ToJsonl(replaced));
-  REQUIRE(Aether({"ingest", store, dir / "replace.jsonl", "--on-duplicate", "replace"}).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, dir / "replace.jsonl", "--on-duplicate", "replace"}).exit_code == 0);
   std::vector<Mem> live(mems.begin() + 300, mems.end());
   for (size_t i = 0; i < replaced.size(); ++i) live[300 + i].vec = replaced[i].vec;
 
@@ -258,9 +262,9 @@ TEST_CASE("ingest from a file (parsed on a second thread) and from a pipe give t
     WriteFile(dir / "in.jsonl", text);
     std::vector<std::string> base = {"--batch", "700", "--max-line-bytes", "200", "--dim", "8"};
     base.insert(base.end(), extra.begin(), extra.end());
-    std::vector<std::string> from_file = {"ingest", dir / "a", dir / "in.jsonl"};
+    std::vector<std::string> from_file = {"ingest", "--create", dir / "a", dir / "in.jsonl"};
     from_file.insert(from_file.end(), base.begin(), base.end());
-    std::vector<std::string> from_pipe = {"ingest", dir / "b", "-"};
+    std::vector<std::string> from_pipe = {"ingest", "--create", dir / "b", "-"};
     from_pipe.insert(from_pipe.end(), base.begin(), base.end());
     auto a = Aether(from_file);
     auto b = Aether(from_pipe, text);
@@ -290,10 +294,11 @@ TEST_CASE("with the hot tier full, new memories go hot and the lowest eviction s
     for (size_t i = 0; i < 10; ++i)
       first += "{\"id\":\"" + mems[i].id + "\",\"vector\":" + VectorJson(mems[i].vec) +
                ",\"importance\":" + std::to_string(importance[i]) + "}\n";
-    REQUIRE(Aether({"ingest", store, "--hot-capacity", "10"}, first, {"AETHER_NOW_MS=1000"}).exit_code == 0);
+    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "10"}, first, {"AETHER_NOW_MS=1000"}).exit_code ==
+            0);
     if (!evict) REQUIRE(Aether({"config", store, "set", "ingest_evict", "0"}).exit_code == 0);
-    auto r =
-        Aether({"ingest", store, "--format", "json"}, ToJsonl({mems[10], mems[11], mems[12]}), {"AETHER_NOW_MS=2000"});
+    auto r = Aether({"ingest", "--create", store, "--format", "json"}, ToJsonl({mems[10], mems[11], mems[12]}),
+                    {"AETHER_NOW_MS=2000"});
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     auto j = nlohmann::json::parse(r.out);
     CHECK(j["evicted"] == (evict ? 3 : 0));

@@ -19,7 +19,7 @@ TEST_CASE("every write, fsync and rename failure fails cleanly and loses nothing
   std::string pristine = dir / "pristine", store = dir / "s";
   auto base = RandomMems(120, 6, 3, "a");
   auto extra = RandomMems(90, 6, 4, "b");
-  REQUIRE(Aether({"ingest", pristine, "--hot-capacity", "100"}, ToJsonl(base)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", pristine, "--hot-capacity", "100"}, ToJsonl(base)).exit_code == 0);
   // Eight partitions: a descend batch appends to several, synced in parallel.
   REQUIRE(Aether({"rebuild-index", pristine, "--partitions", "8"}).exit_code == 0);
   WriteFile(dir / "extra.jsonl", ToJsonl(extra));
@@ -28,7 +28,7 @@ TEST_CASE("every write, fsync and rename failure fails cleanly and loses nothing
     std::vector<std::string> args;
   };
   const std::vector<Op> ops = {
-      {"ingest", {"ingest", store, dir / "extra.jsonl", "--batch", "30"}},
+      {"ingest", {"ingest", "--create", store, dir / "extra.jsonl", "--batch", "30"}},
       {"descend", {"descend", store, "--all", "--batch", "40"}},
       {"ascend", {"ascend", store, "a110", "a111", "a112", "a113", "--evict", "--batch", "2"}},
       {"rebuild", {"rebuild-index", store, "--partitions", "4"}},

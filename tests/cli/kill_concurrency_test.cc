@@ -27,8 +27,8 @@ TEST_CASE("SIGKILL at random times during large ingests, descends and ascends lo
   auto base = RandomMems(4000, 16, 1, "a");
   auto extra = RandomMems(3000, 16, 2, "b");
   WriteFile(dir / "extra.jsonl", ToJsonlWithPayload(extra));
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "5000", "--batch", "500"}, ToJsonlWithPayload(base)).exit_code ==
-          0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "5000", "--batch", "500"}, ToJsonlWithPayload(base))
+              .exit_code == 0);
   auto ref = GetRecords(store, Ids(base));
   int kills = 0, rounds = 0;
   for (int round = 0; round < 12; ++round) {
@@ -41,7 +41,7 @@ TEST_CASE("SIGKILL at random times during large ingests, descends and ascends lo
         op = {"ascend", store, "--batch", "150", "--evict"};
         break;
       case 2:
-        op = {"ingest", store, dir / "extra.jsonl", "--batch", "250", "--on-duplicate", "skip"};
+        op = {"ingest", "--create", store, dir / "extra.jsonl", "--batch", "250", "--on-duplicate", "skip"};
         break;
     }
     if (round % 3 == 1) {
@@ -72,7 +72,7 @@ TEST_CASE("concurrent ingest, search, descend and ascend: busy or right, never w
   std::string store = dir / "s";
   const uint32_t dim = 8;
   auto base = RandomMems(1500, dim, 9, "a");
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "700"}, ToJsonl(base)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "700"}, ToJsonl(base)).exit_code == 0);
   std::map<std::string, std::vector<float>> vectors;
   for (const auto& m : base) vectors[m.id] = m.vec;
   auto extra = RandomMems(2000, dim, 10, "x");
@@ -98,7 +98,7 @@ TEST_CASE("concurrent ingest, search, descend and ascend: busy or right, never w
     size_t next = 0;
     while (!stop && next < extra.size()) {
       std::vector<Mem> chunk(extra.begin() + long(next), extra.begin() + long(std::min(extra.size(), next + 50)));
-      auto r = Aether({"ingest", store, "--wait", "2"}, ToJsonl(chunk));
+      auto r = Aether({"ingest", "--create", store, "--wait", "2"}, ToJsonl(chunk));
       record(r, "ingest");
       if (r.exit_code == 0) next += chunk.size(), ingested_upto = next;
     }
@@ -199,7 +199,7 @@ TEST_CASE("with stdin, stdout and stderr closed (as under cron) no data file lan
     REQUIRE(posix_spawn(&pid, AETHER_BIN, &fa, nullptr, argv.data(), environ) == 0);
     return WaitAether(pid);
   };
-  CHECK(run({"ingest", store, dir / "in.jsonl", "--hot-capacity", "20"}) == 0);
+  CHECK(run({"ingest", "--create", store, dir / "in.jsonl", "--hot-capacity", "20"}) == 0);
   CHECK(run({"descend", store, "--all"}) == 0);
   CHECK(run({"search", store, "--vector", "[0,0,0,0]"}) == 0);  // prints into /dev/null
   posix_spawn_file_actions_destroy(&fa);

@@ -112,7 +112,7 @@ TEST_CASE(
         auto fresh = RandomMems(40, kDim, seed * 1000 + uint64_t(step), "n");
         auto old = pick(8);
         for (size_t i = 0; i < fresh.size(); ++i) fresh[i].id = i < old.size() ? old[i] : "m" + std::to_string(next++);
-        auto r = Aether({"ingest", store, "--on-duplicate", "replace"}, ToJsonl(fresh));
+        auto r = Aether({"ingest", "--create", store, "--on-duplicate", "replace"}, ToJsonl(fresh));
         REQUIRE_MESSAGE(r.exit_code == 0, r.err);
         for (const auto& m : fresh) model[m.id] = m.vec;
       } else if (op == 1) {
@@ -164,7 +164,7 @@ TEST_CASE("maintain moves the staging shard's live records to their partitions; 
   const std::string store = dir / "s";
   std::map<std::string, std::vector<float>> model;
   auto first = RandomMems(60, kDim, 5, "a");
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "20"}, ToJsonl(first)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "20"}, ToJsonl(first)).exit_code == 0);
   REQUIRE(Aether({"rebuild-index", store, "--partitions", "4"}).exit_code == 0);
   // New memories into a full hot tier with ingest_evict 0 land in staging;
   // deleting some of them leaves garbage beside them.
@@ -172,7 +172,7 @@ TEST_CASE("maintain moves the staging shard's live records to their partitions; 
   REQUIRE(Aether({"config", store, "set", "ingest_evict", "0"}).exit_code == 0);
   REQUIRE(Aether({"config", store, "set", "cold_garbage_max", "0.01"}).exit_code == 0);
   auto later = RandomMems(30, kDim, 6, "b");
-  REQUIRE(Aether({"ingest", store}, ToJsonl(later)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(later)).exit_code == 0);
   std::vector<std::string> gone = {"delete", store};
   for (size_t i = 0; i < 10; ++i) gone.push_back(later[i * 3].id);
   REQUIRE(Aether(gone).exit_code == 0);

@@ -61,7 +61,7 @@ TEST_CASE("descend and ascend move memories between tiers without changing them"
   TempDir dir;
   std::string store = dir / "s";
   auto mems = RandomMems(300, 8, 31);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "200"}, ToJsonlWithPayload(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "200"}, ToJsonlWithPayload(mems)).exit_code == 0);
   auto before = GetRecords(store, Ids(mems));
   REQUIRE(before.size() == 300);
 
@@ -101,7 +101,7 @@ TEST_CASE("a move that frees the last slots of hot.slots shortens the file; a ho
   TempDir dir;
   std::string store = dir / "s";
   auto mems = RandomMems(10, 4, 31);
-  REQUIRE(Aether({"ingest", store}, ToJsonl(mems)).exit_code == 0);  // m0..m9 in slots 0..9
+  REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(mems)).exit_code == 0);  // m0..m9 in slots 0..9
   CHECK(HotSlots(store) == 10);
   const uint64_t slot = 16 + 4 * 4, header = 32;
   REQUIRE(Aether({"delete", store, "m3", "m7"}).exit_code == 0);
@@ -128,7 +128,7 @@ TEST_CASE("hot.slots longer than its committed length (a cut a crash left undone
   TempDir dir;
   std::string store = dir / "s";
   auto mems = RandomMems(10, 4, 41);
-  REQUIRE(Aether({"ingest", store}, ToJsonl(mems)).exit_code == 0);  // m0..m9 in slots 0..9
+  REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(mems)).exit_code == 0);  // m0..m9 in slots 0..9
   const std::string before = ReadFile(store + "/hot.slots");
   REQUIRE(Aether({"descend", store, "m8", "m9"}).exit_code == 0);  // the file is cut to 8 slots
   WriteFile(store + "/hot.slots", before);  // as if the cut never happened: m8, m9 still in slots 8, 9
@@ -144,7 +144,7 @@ TEST_CASE("hot.slots longer than its committed length (a cut a crash left undone
   // A writer cuts the stale slots when it opens, then grows from the
   // committed end: no slot is left neither live nor free.
   auto more = RandomMems(3, 4, 42, "n");
-  REQUIRE(Aether({"ingest", store}, ToJsonl(more)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(more)).exit_code == 0);
   CHECK(Stats(store)["hot_slots"] == 11);
   CHECK(Aether({"verify", store}).exit_code == 0);
   auto all = mems;
@@ -156,7 +156,7 @@ TEST_CASE("a config.hot_slots below the slots in use (an older aether grew the f
   TempDir dir;
   std::string store = dir / "s";
   auto mems = RandomMems(6, 4, 43);
-  REQUIRE(Aether({"ingest", store}, ToJsonl(mems)).exit_code == 0);  // slots 0..5
+  REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(mems)).exit_code == 0);  // slots 0..5
   SqlExec(store, "UPDATE config SET value = '3' WHERE key = 'hot_slots'");
   ExpectExactSearch(store, mems, 4);  // a reader finds m3..m5
   REQUIRE(Aether({"descend", store, "m0"}).exit_code == 0);
@@ -173,7 +173,9 @@ TEST_CASE("ascend past the hot capacity fails clearly unless --evict makes room"
   TempDir dir;
   std::string store = dir / "s";
   auto mems = RandomMems(40, 4, 5);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "10"}, ToJsonl(mems), {"AETHER_NOW_MS=1000"}).exit_code == 0);
+  REQUIRE(
+      Aether({"ingest", "--create", store, "--hot-capacity", "10"}, ToJsonl(mems), {"AETHER_NOW_MS=1000"}).exit_code ==
+      0);
   auto full = Aether({"ascend", store, "m20", "m21"});
   CHECK(full.exit_code == 69);
   CHECK(full.err.find("needs 2 free hot slots, but only 0 of the hot capacity 10 are free; use --evict") !=
@@ -207,7 +209,8 @@ TEST_CASE("descend --policy moves the lowest scores until the hot tier fits its 
   TempDir dir;
   std::string store = dir / "s";
   auto mems = RandomMems(30, 4, 6);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "30"}, ToJsonl(mems), {"AETHER_NOW_MS=0"}).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "30"}, ToJsonl(mems), {"AETHER_NOW_MS=0"}).exit_code ==
+          0);
   SqlExec(store,
           "UPDATE config SET value = '20' WHERE key = 'hot_capacity';"
           "UPDATE memories SET importance = 0.9 WHERE id IN ('m0', 'm1', 'm2');"
@@ -235,7 +238,8 @@ TEST_CASE("the restore queue drains by priority with exponential backoff and a r
   TempDir dir;
   std::string store = dir / "s";
   auto mems = RandomMems(12, 4, 8);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "4"}, ToJsonl(mems), {"AETHER_NOW_MS=0"}).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "4"}, ToJsonl(mems), {"AETHER_NOW_MS=0"}).exit_code ==
+          0);
   REQUIRE(Aether({"ascend", store, "m8", "--enqueue", "--priority", "1"}, "", {"AETHER_NOW_MS=0"}).exit_code == 0);
   REQUIRE(Aether({"ascend", store, "m9", "m10", "--enqueue", "--priority", "5"}, "", {"AETHER_NOW_MS=0"}).exit_code ==
           0);
@@ -276,7 +280,7 @@ TEST_CASE("the restore queue drains by priority with exponential backoff and a r
 TEST_CASE("dry runs change nothing on disk") {
   TempDir dir;
   std::string store = dir / "s";
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "5"}, ToJsonl(RandomMems(20, 4, 2))).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "5"}, ToJsonl(RandomMems(20, 4, 2))).exit_code == 0);
   REQUIRE(Aether({"stats", store}).exit_code == 0);
   std::string hot = ReadFile(store + "/hot.slots"), cold = ReadFile(store + "/cold/staging.shard");
   auto s0 = Stats(store);
@@ -291,7 +295,7 @@ TEST_CASE("dry runs change nothing on disk") {
 TEST_CASE("verify names the damaged file and place") {
   TempDir dir;
   std::string store = dir / "s";
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "5"}, ToJsonl(RandomMems(20, 4, 2))).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "5"}, ToJsonl(RandomMems(20, 4, 2))).exit_code == 0);
   auto clean = Aether({"verify", store, "--format", "json"});
   CHECK(clean.exit_code == 0);
   CHECK(nlohmann::json::parse(clean.out)["ok"] == true);
@@ -324,7 +328,7 @@ TEST_CASE("regression: an id given twice to ascend or descend moves once (it onc
   TempDir dir;
   std::string store = dir / "s";
   auto mems = RandomMems(20, 4, 3);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "10"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "10"}, ToJsonl(mems)).exit_code == 0);
   auto a = Aether({"ascend", store, "m15", "m15", "m16", "--evict", "--format", "json"});
   CHECK_MESSAGE(a.exit_code == 0, a.err);
   CHECK(nlohmann::json::parse(a.out)["moved"] == 4);  // 2 evicted + 2 ascended
@@ -338,7 +342,7 @@ TEST_CASE("ascend --evict accounts for every requested id, even with a hot capac
   TempDir dir;
   const std::string store = dir / "s";
   auto mems = RandomMems(6, 3, 4);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "0"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "0"}, ToJsonl(mems)).exit_code == 0);
   // Capacity 0: nothing can go up; the request is refused whole, naming why.
   auto r = Aether({"ascend", store, "--evict", "m1", "--format", "json"});
   CHECK(r.exit_code == 69);
@@ -378,7 +382,9 @@ TEST_CASE("regression: a memory descended, ascended and descended again is found
       TempDir dir;
       const std::string store = dir / "s";
       auto mems = RandomMems(300, 8, 21);
-      REQUIRE(Aether({"ingest", store, "--hot-capacity", "300", "--codec", codec}, ToJsonl(mems)).exit_code == 0);
+      REQUIRE(
+          Aether({"ingest", "--create", store, "--hot-capacity", "300", "--codec", codec}, ToJsonl(mems)).exit_code ==
+          0);
       if (indexed) {
         REQUIRE(Aether({"descend", store, "--all"}).exit_code == 0);
         REQUIRE(Aether({"rebuild-index", store, "--partitions", "4"}).exit_code == 0);

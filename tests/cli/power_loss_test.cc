@@ -226,11 +226,12 @@ TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; th
   const std::string base = dir / "base";
   auto mems = RandomMems(90, 4, 31, "a");
   auto fresh = RandomMems(12, 4, 32, "n");
-  REQUIRE(Aether({"ingest", base, "--hot-capacity", "50"},
+  REQUIRE(Aether({"ingest", "--create", base, "--hot-capacity", "50"},
                  ToJsonlWithPayload(std::vector<Mem>(mems.begin(), mems.begin() + 70)))
               .exit_code == 0);
   REQUIRE(Aether({"rebuild-index", base, "--seed", "3"}).exit_code == 0);
-  REQUIRE(Aether({"ingest", base}, ToJsonlWithPayload(std::vector<Mem>(mems.begin() + 70, mems.end()))).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", base}, ToJsonlWithPayload(std::vector<Mem>(mems.begin() + 70, mems.end())))
+              .exit_code == 0);
   REQUIRE(Aether({"delete", base, "a1", "a60"}).exit_code == 0);
   REQUIRE(Aether({"config", base, "set", "hot_compact_slack", "0"}).exit_code == 0);
   // A second base, the same memories all cold in three partitions, some
@@ -247,7 +248,7 @@ TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; th
   REQUIRE(Aether({"config", rewrite_base, "set", "hot_capacity", "7"}).exit_code == 0);
   REQUIRE(Aether({"config", rewrite_base, "set", "ingest_evict", "0"}).exit_code == 0);
   for (int i = 0; i < 2; ++i)
-    REQUIRE(Aether({"ingest", rewrite_base, "--on-duplicate", "replace"},
+    REQUIRE(Aether({"ingest", "--create", rewrite_base, "--on-duplicate", "replace"},
                    ToJsonlWithPayload(std::vector<Mem>(mems.begin() + 13, mems.begin() + 22), 13))
                 .exit_code == 0);
   std::vector<std::string> before_ids;

@@ -70,9 +70,10 @@ TEST_CASE("delete --purge leaves nothing of the memories in any file; plain dele
       for (size_t i = 0; i < mems.size(); ++i)
         jsonl += "{\"id\":\"" + mems[i].id + "\",\"vector\":" + VectorJson(mems[i].vec) + ",\"payload\":{\"note\":\"" +
                  (i % 50 == 7 ? "SECRET-" + mems[i].id : std::string("ordinary")) + "\"}}\n";
-      REQUIRE(Aether({"ingest", store, "--hot-capacity", "60", "--codec", codec}, jsonl).exit_code == 0);
+      REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "60", "--codec", codec}, jsonl).exit_code == 0);
       REQUIRE(Aether({"rebuild-index", store, "--partitions", "3"}).exit_code == 0);
-      REQUIRE(Aether({"ingest", store}, ToJsonl(RandomMems(20, dim, 6, "late"))).exit_code == 0);  // staging
+      REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(RandomMems(20, dim, 6, "late"))).exit_code ==
+              0);                                                      // staging
       REQUIRE(Aether({"feedback", store, "m7", "1"}).exit_code == 0);  // some history of a victim
       // Victims: m7 (hot), m107 (a partition), and late3 (staging).
       const std::vector<std::string> victims = {"m7", "m107", "late3"};
@@ -142,7 +143,7 @@ TEST_CASE("history is pruned past history_retention_days by maintain and scrub; 
   const std::string store = dir / "s";
   const int64_t t0 = 1700000000000, day = 86400000;
   auto at = [](int64_t ms) { return std::vector<std::string>{"AETHER_NOW_MS=" + std::to_string(ms)}; };
-  REQUIRE(Aether({"ingest", store}, ToJsonl(RandomMems(5, 2, 1)), at(t0)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(RandomMems(5, 2, 1)), at(t0)).exit_code == 0);
   REQUIRE(Aether({"delete", store, "m1"}, "", at(t0)).exit_code == 0);  // a tombstone naming m1
   REQUIRE(Aether({"feedback", store, "m2", "1"}, "", at(t0 + 10 * day)).exit_code == 0);
   auto count = [&] { return Lines(Aether({"history", store}).out).size(); };
@@ -177,11 +178,11 @@ TEST_CASE("scrub killed at each of its steps (and inside its rebuild) loses noth
     TempDir dir;
     const std::string store = dir / "s";
     auto mems = RandomMems(150, 4, 8);
-    REQUIRE(Aether({"ingest", store, "--hot-capacity", "50"}, ToJsonl(mems)).exit_code == 0);
+    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "50"}, ToJsonl(mems)).exit_code == 0);
     REQUIRE(Aether({"rebuild-index", store, "--partitions", "3"}).exit_code == 0);
-    REQUIRE(Aether({"config", store, "set", "ingest_evict", "0"}).exit_code == 0);         // the next ingest goes cold
-    REQUIRE(Aether({"descend", store, "m0", "m1", "m2"}).exit_code == 0);                  // into partitions
-    REQUIRE(Aether({"ingest", store}, ToJsonl(RandomMems(5, 4, 9, "s"))).exit_code == 0);  // staging
+    REQUIRE(Aether({"config", store, "set", "ingest_evict", "0"}).exit_code == 0);  // the next ingest goes cold
+    REQUIRE(Aether({"descend", store, "m0", "m1", "m2"}).exit_code == 0);           // into partitions
+    REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(RandomMems(5, 4, 9, "s"))).exit_code == 0);  // staging
     REQUIRE(Aether({"delete", store, "m3", "m60", "s0", "s1", "s2", "s3", "s4"}).exit_code ==
             0);  // staging all garbage
     std::vector<std::string> ids = Ids(mems);

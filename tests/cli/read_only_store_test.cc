@@ -56,7 +56,7 @@ TEST_CASE("a store the user may only read: readers work, writers exit 77, nothin
     TempDir dir;
     const std::string store = dir / "s";
     auto mems = RandomMems(80, 4, 12);
-    REQUIRE(Aether({"ingest", store, "--hot-capacity", "40"}, ToJsonlWithPayload(mems)).exit_code == 0);
+    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "40"}, ToJsonlWithPayload(mems)).exit_code == 0);
     REQUIRE(Aether({"rebuild-index", store, "--partitions", "2"}).exit_code == 0);
     // What the owner's readers print, before the store turns read-only.
     const std::vector<std::vector<std::string>> readers = {
@@ -69,7 +69,8 @@ TEST_CASE("a store the user may only read: readers work, writers exit 77, nothin
     // A writer killed after its data was written: the committed state is
     // still what the owner saw; the replay waits for someone who may write.
     if (dangling)
-      REQUIRE(Aether({"ingest", store}, ToJsonl(RandomMems(5, 4, 13, "late")), {"AETHER_FAULT=ingest.after_written"})
+      REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(RandomMems(5, 4, 13, "late")),
+                     {"AETHER_FAULT=ingest.after_written"})
                   .exit_code == 137);
     ReadOnly ro(store);
     const auto before = DirectoryBytes(store);
@@ -92,9 +93,9 @@ TEST_CASE("a store the user may only read: readers work, writers exit 77, nothin
     CHECK(ParseSearchOutput(touch.out).size() == 1);
 
     const std::vector<std::vector<std::string>> writers = {
-        {"ingest", store},        {"delete", store, "m1"},        {"descend", store, "m1"},
-        {"ascend", store, "m60"}, {"rebuild-index", store},       {"recover", store},
-        {"maintain", store},      {"feedback", store, "m1", "1"}, {"config", store, "set", "sample_rate", "0.5"},
+        {"ingest", "--create", store}, {"delete", store, "m1"},        {"descend", store, "m1"},
+        {"ascend", store, "m60"},      {"rebuild-index", store},       {"recover", store},
+        {"maintain", store},           {"feedback", store, "m1", "1"}, {"config", store, "set", "sample_rate", "0.5"},
     };
     for (const auto& w : writers) {
       CAPTURE(w[0]);

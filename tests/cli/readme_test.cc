@@ -24,7 +24,7 @@ TEST_CASE("the README cron example runs as written") {
   TempDir dir;
   std::string store = dir / "mem";
   auto mems = RandomMems(300, 8, 3);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "100"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100"}, ToJsonl(mems)).exit_code == 0);
   std::string bin_dir = std::string(AETHER_BIN).substr(0, std::string(AETHER_BIN).rfind('/'));
   std::string script = "set -e\nexport PATH=\"" + bin_dir + ":$PATH\"\nmkdir -p \"" + dir.path() + "/log\"\n";
   std::istringstream lines(block);

@@ -56,7 +56,7 @@ TEST_CASE("stray files, directories and links in every store directory: every wr
   const std::string store = dir / "s", canary = dir / "canary", moved = dir / "elsewhere";
   MakeCanary(canary);
   auto mems = RandomMems(300, 6, 31);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "100"}, ToJsonlWithPayload(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100"}, ToJsonlWithPayload(mems)).exit_code == 0);
   REQUIRE(Aether({"rebuild-index", store, "--partitions", "4"}).exit_code == 0);
   const std::vector<std::string> dirs = {store, store + "/cold", store + "/cold/g000001", store + "/index"};
   for (const auto& d : dirs) PlantStrays(d, canary);
@@ -76,7 +76,7 @@ TEST_CASE("stray files, directories and links in every store directory: every wr
   };
 
   auto extra = RandomMems(40, 6, 32, "x");
-  auto r = Aether({"ingest", store}, ToJsonlWithPayload(extra));
+  auto r = Aether({"ingest", "--create", store}, ToJsonlWithPayload(extra));
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   for (const auto& [id, s] : GetRecords(store, Ids(extra))) expect[id] = s;
   check("ingest");
@@ -129,7 +129,7 @@ TEST_CASE("a dangling rebuild whose generation directory holds a stray directory
   TempDir dir;
   const std::string store = dir / "s";
   auto mems = RandomMems(120, 4, 5);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "10"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "10"}, ToJsonl(mems)).exit_code == 0);
   REQUIRE(Aether({"rebuild-index", store}, "", {"AETHER_FAULT=rebuild.after_sync"}).exit_code == 137);
   fs::create_directories(store + "/cold/g000001/.snapshot");
   auto r = Aether({"recover", store});
@@ -137,7 +137,7 @@ TEST_CASE("a dangling rebuild whose generation directory holds a stray directory
   CHECK(r.err.find(".snapshot") != std::string::npos);
   CHECK(fs::exists(store + "/cold/g000001/.snapshot"));
   CHECK(!fs::exists(store + "/cold/g000001/p000000.shard"));
-  CHECK(Aether({"ingest", store}, ToJsonl(RandomMems(5, 4, 6, "y"))).exit_code == 0);
+  CHECK(Aether({"ingest", "--create", store}, ToJsonl(RandomMems(5, 4, 6, "y"))).exit_code == 0);
   r = Aether({"rebuild-index", store});
   CHECK_MESSAGE(r.exit_code == 0, r.err);  // takes the next free generation number
   CHECK(fs::exists(store + "/cold/g000002"));
@@ -150,7 +150,7 @@ TEST_CASE("links planted where aether writes (stats --output, its temporaries, R
   const std::string store = dir / "s", canary = dir / "canary";
   MakeCanary(canary);
   auto mems = RandomMems(200, 4, 3);
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "20"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "20"}, ToJsonl(mems)).exit_code == 0);
   // The names older aether used for its temporaries, and the output itself.
   const std::string out = dir / "metrics.prom";
   fs::create_symlink(canary + "/keep.txt", out + ".tmp");
@@ -161,7 +161,7 @@ TEST_CASE("links planted where aether writes (stats --output, its temporaries, R
   CHECK_MESSAGE(s.exit_code == 0, s.err);
   CHECK(ReadFile(out).find("aether_memories") != std::string::npos);
   REQUIRE(Aether({"rebuild-index", store, "--partitions", "3"}).exit_code == 0);
-  REQUIRE(Aether({"ingest", store}, ToJsonl(RandomMems(3, 4, 4, "x"))).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(RandomMems(3, 4, 4, "x"))).exit_code == 0);
   CHECK(fs::is_regular_file(store + "/RESERVE"));
   CheckCanary(canary);
   // The output replaced by a link to a canary: replaced, not written through.

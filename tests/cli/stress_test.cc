@@ -27,7 +27,7 @@ TEST_CASE("stress: 2 writers, 4 readers and a maintainer; no torn read; the fina
   const uint32_t dim = 8;
   auto base = RandomMems(1200, dim, 51, "a");
   auto fresh = RandomMems(3000, dim, 52, "n");
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "500"}, ToJsonl(base)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "500"}, ToJsonl(base)).exit_code == 0);
   REQUIRE(Aether({"rebuild-index", store, "--seed", "1"}).exit_code == 0);
   std::map<std::string, std::vector<float>> vectors;
   for (const auto& m : base) vectors[m.id] = m.vec;
@@ -58,7 +58,7 @@ TEST_CASE("stress: 2 writers, 4 readers and a maintainer; no torn read; the fina
     size_t next = 0;
     while (running() && next < fresh.size()) {
       std::vector<Mem> chunk(fresh.begin() + long(next), fresh.begin() + long(std::min(fresh.size(), next + 100)));
-      auto r = run({"ingest", store, "-", "--batch", "40"}, ToJsonl(chunk));
+      auto r = run({"ingest", "--create", store, "-", "--batch", "40"}, ToJsonl(chunk));
       if (r.exit_code != 0)
         fail("ingest: " + r.err);
       else
@@ -165,7 +165,7 @@ TEST_CASE("stress: 2 writers, 4 readers and a maintainer; no torn read; the fina
   // Whatever the ingester did not reach in time, it adds now.
   if (ingested < fresh.size()) {
     std::vector<Mem> rest(fresh.begin() + long(size_t(ingested)), fresh.end());
-    REQUIRE(Aether({"ingest", store}, ToJsonl(rest)).exit_code == 0);
+    REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(rest)).exit_code == 0);
   }
   MESSAGE("stress: " << commands.load() << " commands, " << reads.load() << " checked reads, " << torn.load()
                      << " torn, " << failures.load() << " failures");
@@ -201,7 +201,7 @@ TEST_CASE("a writer waiting for its input lets readers in, and keeps other write
   TempDir dir;
   const std::string store = dir / "s";
   auto base = RandomMems(50, 4, 61, "a");
-  REQUIRE(Aether({"ingest", store}, ToJsonl(base)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(base)).exit_code == 0);
   // An ingest whose producer is slow: its first line arrives after 3 s.
   std::string late = ToJsonl(RandomMems(1, 4, 62, "late"));
   late.pop_back();

@@ -57,13 +57,13 @@ TEST_CASE("single writes: a one-memory ingest syncs 3 times, feedback and delete
   REQUIRE(Aether({"init", store, "--dim", "4", "--hot-capacity", "8"}).exit_code == 0);
   // The first write after init starts the WAL: its header and directory
   // entry are synced once, on top of the three.
-  Syncs first = Traced(dir, {"ingest", store}, One("w0", 0));
+  Syncs first = Traced(dir, {"ingest", "--create", store}, One("w0", 0));
   CHECK(first.files == 4);
   CHECK(first.dirs == 1);
 
   for (int i = 1; i < 8; ++i) {
     CAPTURE(i);
-    Syncs s = Traced(dir, {"ingest", store}, One("w" + std::to_string(i), i));
+    Syncs s = Traced(dir, {"ingest", "--create", store}, One("w" + std::to_string(i), i));
     CHECK(s.total() == 3);
     CHECK(s.dirs == 0);
   }
@@ -77,10 +77,10 @@ TEST_CASE("single writes: a one-memory ingest syncs 3 times, feedback and delete
   Syncs d = Traced(dir, {"delete", store, "w3"});
   CHECK(d.total() == 1);
   // Into the freed slot: still three.
-  CHECK(Traced(dir, {"ingest", store}, One("w8", 8)).total() == 3);
+  CHECK(Traced(dir, {"ingest", "--create", store}, One("w8", 8)).total() == 3);
   // The hot tier full: the new memory goes hot and the lowest-scoring one
   // to the staging shard, one more data file synced.
-  Syncs evict = Traced(dir, {"ingest", store}, One("w9", 9));
+  Syncs evict = Traced(dir, {"ingest", "--create", store}, One("w9", 9));
   CHECK(evict.total() == 4);
   CHECK(evict.dirs == 0);
 
@@ -101,7 +101,7 @@ TEST_CASE("a WAL's directory entry is synced by the first writer into it, and ag
   TempDir dir;
   const std::string store = dir / "s";
   const std::string wal = store + "/meta.db-wal";
-  REQUIRE(Aether({"ingest", store, "--dim", "4"}, One("a", 1) + One("b", 2)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--dim", "4"}, One("a", 1) + One("b", 2)).exit_code == 0);
   REQUIRE(Aether({"recover", store}).exit_code == 0);  // the WAL is empty now
   REQUIRE(Aether({"search", store, "--vector", "[1,1,2,3]", "-k", "2"}).exit_code == 0);
   // delete of an unknown id: the fold is its only (unsynced) commit; the

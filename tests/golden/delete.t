@@ -1,6 +1,6 @@
 delete: one transaction; missing ids are reported and exit 1.
 
-$ printf '{"id":"a","vector":[1,0]}\n{"id":"b","vector":[0,1]}\n{"id":"c","vector":[1,1]}\n' | aether ingest mem - -q
+$ printf '{"id":"a","vector":[1,0]}\n{"id":"b","vector":[0,1]}\n{"id":"c","vector":[1,1]}\n' | aether ingest --create mem - -q
 $ aether delete mem a
 aether: deleted 1 memories
 $ aether delete mem b nope --format json

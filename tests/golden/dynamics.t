@@ -1,6 +1,6 @@
 feedback, maintain, config, history: the memory dynamics.
 
-$ aether ingest mem "$TESTDATA/sample.jsonl" --hot-capacity 250 -q
+$ aether ingest --create mem "$TESTDATA/sample.jsonl" --hot-capacity 250 -q
 $ aether feedback mem mem-0000 1
 aether: applied 1 rewards
 $ aether feedback mem mem-0000 2

@@ -56,7 +56,7 @@ diagnostics on stderr. Exit codes: 0 ok, 1 negative answer, 64 usage, 65 bad inp
 66 no such file or store, 69 unavailable, 70 internal, 73 cannot create, 74 I/O error,
 75 busy (retry later), 77 permission denied, 78 newer format, 79 corruption (man aether).
 
-Example: aether ingest ./mem memories.jsonl && aether search ./mem --vector '[0.1, 0.2]' -k 5
+Example: aether ingest ./mem memories.jsonl --create && aether search ./mem --vector '[0.1, 0.2]' -k 5
 $ aether init --store mem --dim 2 -q
 $ printf '{"id":"a","vector":[1,2]}\n' | AETHER_STORE=mem aether ingest -q
 $ AETHER_STORE=mem aether get a --format table
@@ -66,6 +66,21 @@ $ AETHER_STORE=elsewhere aether get --store mem a --format table
 id  tier  importance  created_ms     last_access_ms  access_count  payload
 a   hot   0.5         1700000000000  1700000000000   0             -
 $ AETHER_STORE=mem aether get mem a
-{"access_count":0,"created_ms":1700000000000,"id":"a","importance":0.5,"last_access_ms":1700000000000,"payload":null,"tier":"hot","vector":[1.0,2.0]}
-aether: not found: mem
+aether: error: 'mem' is a store, but this command's store is 'mem' (from AETHER_STORE), so it would be taken as a memory id; to use that store, unset AETHER_STORE or give it with --store
+[exit 64]
+$ aether init other --dim 2 -q
+$ AETHER_STORE=mem aether delete ./other a
+aether: error: './other' is a store, but this command's store is 'mem' (from AETHER_STORE), so it would be taken as a memory id; to use that store, unset AETHER_STORE or give it with --store
+[exit 64]
+$ aether delete --store mem "$PWD/other" a
+aether: error: '…/other' is a store, but this command's store is 'mem' (from --store), so it would be taken as a memory id; give the store once, with --store
+[exit 64]
+$ AETHER_STORE=mem aether descend ../mem
+aether: error: '../mem' looks like a store path, but this command's store is 'mem' (from AETHER_STORE), so it would be taken as a memory id; to use that store, unset AETHER_STORE or give it with --store
+[exit 64]
+$ AETHER_STORE=mem aether ingest other
+aether: error: 'other' is a store, but this command's store is 'mem' (from AETHER_STORE), so it would be taken as the input; to use that store, unset AETHER_STORE or give it with --store
+[exit 64]
+$ AETHER_STORE=mem aether get a/b
+aether: not found: a/b
 [exit 1]

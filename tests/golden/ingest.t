@@ -1,13 +1,22 @@
 ingest: JSONL in, file:line errors, duplicates, summaries.
 
 $ printf '{"id":"a","vector":[1,0,0],"payload":{"room":"lab"}}\n{"id":"b","vector":[0,1,0],"importance":0.9}\n{"id":"c","vector":[0,0,1]}\n' > three.jsonl
-$ aether ingest mem three.jsonl --hot-capacity 2
+$ aether ingest mme three.jsonl
+aether: error: mme: no such store; create it with 'aether init mme --dim N', or pass --create to ingest
+[exit 66]
+$ aether ingest mem three.jsonl --create --hot-capacity 2
 aether: created store mem (dim 3, metric l2, hot capacity 2)
 aether: ingested 3 memories (2 hot, 1 cold) from 3 lines in …s; 0 duplicates skipped, 0 replaced, 0 invalid lines skipped
 $ aether ingest mem three.jsonl
 aether: error: three.jsonl:1: duplicate id 'a' (already ingested; see --on-duplicate skip|replace)
 aether: stopped; ingested 0 memories (0 hot, 0 cold) from 1 lines in …s; 0 duplicates skipped, 0 replaced, 0 invalid lines skipped (all committed before the error)
 [exit 65]
+$ aether ingest mem three.jsonl --dim 4
+aether: error: --dim 4: store mem already exists with dimension 3 (creation flags apply only to a new store)
+[exit 64]
+$ aether ingest mem three.jsonl --create --metric cosine --on-duplicate skip
+aether: error: --metric cosine: store mem already exists with metric l2 (creation flags apply only to a new store)
+[exit 64]
 $ aether ingest mem three.jsonl --on-duplicate skip --format json
 {"cold":0,"evicted":0,"hot":0,"ingested":0,"invalid":0,"lines":3,"ok":true,"replaced":0,"seconds":…,"skipped_duplicates":3}
 aether: ingested 0 memories (0 hot, 0 cold) from 3 lines in …s; 3 duplicates skipped, 0 replaced, 0 invalid lines skipped

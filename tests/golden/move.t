@@ -1,6 +1,6 @@
 descend and ascend: by id, --all, --policy, the restore queue; plans and errors.
 
-$ aether ingest mem "$TESTDATA/sample.jsonl" --hot-capacity 300 -q
+$ aether ingest --create mem "$TESTDATA/sample.jsonl" --hot-capacity 300 -q
 $ aether descend mem mem-0000 mem-0001 nope
 aether: not found: nope
 aether: descended 2 memories in 1 batches: 181 bytes, …s, … memories/s

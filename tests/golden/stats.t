@@ -1,6 +1,6 @@
 stats: table, json, jsonl, prometheus, an atomic --output file.
 
-$ aether ingest mem "$TESTDATA/sample.jsonl" --hot-capacity 100 -q
+$ aether ingest --create mem "$TESTDATA/sample.jsonl" --hot-capacity 100 -q
 $ aether stats mem
 metric                 l2
 cold_codec             zstd-shuffle

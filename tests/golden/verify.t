@@ -1,6 +1,6 @@
 verify: a clean store, then damage named by file and offset.
 
-$ aether ingest mem "$TESTDATA/sample.jsonl" --hot-capacity 100 -q
+$ aether ingest --create mem "$TESTDATA/sample.jsonl" --hot-capacity 100 -q
 $ aether verify mem
 ok: 300 memories, 100 hot slots (0 free), 1 frames, 200 cold records (0 garbage), 20283 bytes checked
 $ aether verify mem --format json

@@ -164,7 +164,7 @@ struct Scenario {
 // capacity or restore moves) and compacts any shard holding garbage.
 void MakeBase(const std::string& store, const std::string& kind, std::vector<Mem>* mems) {
   *mems = RandomMems(160, 8, 4242, "m");
-  REQUIRE(Aether({"ingest", store, "--hot-capacity", "60"}, ToJsonlWithPayload(*mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "60"}, ToJsonlWithPayload(*mems)).exit_code == 0);
   REQUIRE(Aether({"rebuild-index", store, "--partitions", "4"}).exit_code == 0);
   REQUIRE(Aether({"config", store, "set", "hot_capacity", "90"}).exit_code == 0);
   REQUIRE(Aether({"delete", store, "m1", "m2", "m150"}).exit_code == 0);
@@ -177,7 +177,9 @@ void MakeBase(const std::string& store, const std::string& kind, std::vector<Mem
           0);
   const std::vector<Mem> again(mems->begin() + 100, mems->begin() + 110);  // cold ones
   for (int i = 0; i < 2; ++i)
-    REQUIRE(Aether({"ingest", store, "--on-duplicate", "replace"}, ToJsonlWithPayload(again, 100)).exit_code == 0);
+    REQUIRE(
+        Aether({"ingest", "--create", store, "--on-duplicate", "replace"}, ToJsonlWithPayload(again, 100)).exit_code ==
+        0);
 }
 
 std::vector<std::string> CommandFor(const std::string& kind, const std::string& store, std::string* stdin_data) {
@@ -186,7 +188,7 @@ std::vector<std::string> CommandFor(const std::string& kind, const std::string& 
     fresh[0].id = "m3";    // replaces a hot memory
     fresh[1].id = "m120";  // replaces a cold one
     *stdin_data = ToJsonlWithPayload(fresh);
-    return {"ingest", store, "--on-duplicate", "replace"};
+    return {"ingest", "--create", store, "--on-duplicate", "replace"};
   }
   if (kind == "descend") return {"descend", store, "m4", "m5", "m6", "m7", "m8", "m9", "m10", "m11"};
   if (kind == "ascend") return {"ascend", store, "m70", "m71", "m72", "m73", "m140", "m141", "m142"};
@@ -316,7 +318,7 @@ TEST_CASE("regression: an ingest intent row with hot_slots_before = 0 no longer 
   TempDir dir;
   const std::string store = dir / "s";
   auto mems = RandomMems(50, 4, 7);
-  REQUIRE(Aether({"ingest", store}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(mems)).exit_code == 0);
   auto before = GetAll(store, Ids(mems));
   // What the issue did by hand: a row as an older aether would write it (no
   // checksum), claiming the hot file was empty before it.
