@@ -46,7 +46,8 @@ struct Args {
   std::string input_format;  // jsonl, npy, fvecs; empty: from the file name
   std::string ids;
   std::string id_prefix;
-  bool create = false;  // --create: make the store if it does not exist
+  bool create = false;          // --create: make the store if it does not exist
+  bool ignore_unknown = false;  // JSONL: skip top-level fields ingest does not read
   // The creation flags given on the command line: on an existing store
   // each must agree with what the store has.
   bool dim_given = false, metric_given = false, hot_capacity_given = false, codec_given = false;
@@ -240,7 +241,8 @@ struct ParsedLine {
 // --metric, which it will be created with.
 class LineParser {
  public:
-  LineParser(uint32_t dim, Metric metric) : dim_(dim), metric_(metric) {}
+  LineParser(uint32_t dim, Metric metric, bool ignore_unknown)
+      : dim_(dim), metric_(metric), ignore_unknown_(ignore_unknown) {}
   void Parse(const std::string& text, const LineReader& reader, bool too_long, ParsedLine* out) {
     out->line = reader.line_number();
     out->status = Status::Ok();
@@ -250,7 +252,7 @@ class LineParser {
       out->stops = reader.broken();
     } else if (IsBlank(text)) {
       out->kind = ParsedLine::kBlank;
-    } else if (Status s = ParseRecord(text, dim_, metric_, &out->rec); !s.ok()) {
+    } else if (Status s = ParseRecord(text, dim_, metric_, &out->rec, ignore_unknown_); !s.ok()) {
       out->kind = ParsedLine::kBad;
       out->status = s;
     } else {
@@ -262,6 +264,7 @@ class LineParser {
  private:
   uint32_t dim_;
   Metric metric_;
+  bool ignore_unknown_;
 };
 
 // Parsing on its own thread, a bounded queue of chunks ahead of the writer.
@@ -368,11 +371,11 @@ bool Ingester::Consume(ParsedLine& p, Status* stop, Status* fatal) {
 int Ingester::Run() {
   Metric metric = Metric::kL2;
   ParseMetric(a_.metric, &metric);
-  LineParser parser(a_.dim, metric);
+  LineParser parser(a_.dim, metric, a_.ignore_unknown);
   if (Store::LooksLikeStore(a_.store.store)) {
     Status opened = OpenOrCreate(0);
     if (!opened.ok()) return Fail(opened);
-    parser = LineParser(config_.dim, config_.metric);
+    parser = LineParser(config_.dim, config_.metric, a_.ignore_unknown);
   }
   Status stop, fatal;
   if (parallel_) {
@@ -533,6 +536,8 @@ Runner SetupIngest(CLI::App* app) {
       ->check(CLI::IsMember({"error", "skip", "replace"}))
       ->default_str("error");
   app->add_flag("--skip-invalid", a->skip_invalid, "Report and skip bad lines instead of stopping");
+  app->add_flag("--ignore-unknown", a->ignore_unknown,
+                "JSONL: skip top-level fields other than id, vector, payload, importance (default: an error)");
   AddFormatOption(app, &a->format, "table");  // table: the summary on stderr only
   AddProgressOptions(app, &a->progress);
   app->add_option("--max-line-bytes", a->max_line_bytes, "Longest accepted input line")
@@ -552,6 +557,8 @@ Runner SetupIngest(CLI::App* app) {
     if (format == "jsonl" && (!a->ids.empty() || prefix_given))
       return Fail(
           Status::InvalidArgument("--ids and --id-prefix are for npy/fvecs input; JSONL records carry their ids"));
+    if (format != "jsonl" && a->ignore_unknown)
+      return Fail(Status::InvalidArgument("--ignore-unknown is for JSONL input; npy and fvecs have no fields"));
     if (format != "jsonl" && a->ids.empty() == !prefix_given)
       return Fail(Status::InvalidArgument(
           fmt::format("{} input needs exactly one of --ids FILE or --id-prefix PREFIX", format)));

@@ -95,6 +95,8 @@ Status VectorFromJson(const json& v, uint32_t dim, Metric metric, std::vector<fl
 }
 
 Status IdFromJson(const json& v, std::string* out) {
+  if (v.is_number_integer())  // never converted: 1, 1.0 and 1e0 would be one id or three
+    return Status::BadInput(fmt::format("\"id\" must be a string; write the number {} as \"{}\"", v.dump(), v.dump()));
   if (!v.is_string()) return Status::BadInput("\"id\" must be a string");
   *out = v.get<std::string>();
   if (out->empty()) return Status::BadInput("id is empty");
@@ -345,18 +347,19 @@ class FastRecordParser {
 
 }  // namespace
 
-Status ParseRecord(const std::string& line, uint32_t dim, Metric metric, Record* out) {
+Status ParseRecord(const std::string& line, uint32_t dim, Metric metric, Record* out, bool ignore_unknown) {
   if (FastRecordParser(line, dim, metric, out).Parse()) return Status::Ok();
-  return ParseRecordGeneral(line, dim, metric, out);
+  return ParseRecordGeneral(line, dim, metric, out, ignore_unknown);
 }
 
-Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, Record* out) {
+Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, Record* out, bool ignore_unknown) {
   json j;
   AETHER_RETURN_IF_ERROR(ParseJson(line, &j));
   for (const auto& [key, value] : j.items()) {
     (void)value;
-    if (key != "id" && key != "vector" && key != "payload" && key != "importance")
-      return Status::BadInput("unknown field \"" + key + "\" (fields: id, vector, payload, importance)");
+    if (!ignore_unknown && key != "id" && key != "vector" && key != "payload" && key != "importance")
+      return Status::BadInput("unknown field \"" + key +
+                              "\" (fields: id, vector, payload, importance; --ignore-unknown skips others)");
   }
   if (!j.contains("id")) return Status::BadInput("missing field \"id\"");
   if (!j.contains("vector")) return Status::BadInput("missing field \"vector\"");

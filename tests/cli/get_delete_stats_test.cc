@@ -92,3 +92,38 @@ TEST_CASE("stats agree with what was ingested, in every format") {
   auto table = Aether({"stats", store}).out;
   CHECK(table.find("hot_memories           100") != std::string::npos);
 }
+
+TEST_CASE("get output loads back with ingest --ignore-unknown: ids, vectors, payloads and importance as stored") {
+  TempDir dir;
+  const std::string a = dir / "a", b = dir / "b";
+  auto mems = RandomMems(40, 7, 91);
+  std::string in;
+  for (size_t i = 0; i < mems.size(); ++i)
+    in += R"({"id":")" + mems[i].id + R"(","vector":)" + VectorJson(mems[i].vec) + R"(,"payload":{"i":)" +
+          std::to_string(i) + R"(,"s":"x\u00e9"},"importance":)" + std::to_string(double(i) / 64) + "}\n";
+  REQUIRE(Aether({"ingest", "--create", a, "--hot-capacity", "15"}, in).exit_code == 0);
+  std::vector<std::string> args = {"get", a};
+  for (const auto& m : mems) args.push_back(m.id);
+  const auto got = Aether(args);
+  REQUIRE(got.exit_code == 0);
+  // Strict by default: the first extra field is named.
+  auto r = Aether({"ingest", "--create", b}, got.out);
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find("<stdin>:1: unknown field \"access_count\"") != std::string::npos);
+  r = Aether({"ingest", "--create", b, "--ignore-unknown"}, got.out);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  args[1] = b;
+  const auto again = Aether(args);
+  REQUIRE(again.exit_code == 0);
+  const auto want = Lines(got.out), have = Lines(again.out);
+  REQUIRE(want.size() == have.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    auto w = nlohmann::json::parse(want[i]), h = nlohmann::json::parse(have[i]);
+    for (const char* key : {"id", "vector", "payload", "importance"}) CHECK_MESSAGE(w[key] == h[key], key);
+  }
+  CHECK(GetRecords(a, Ids(mems)) == GetRecords(b, Ids(mems)));  // vectors bit for bit
+  // The option is for JSONL: npy has no fields.
+  r = Aether({"ingest", b, dir / "x.npy", "--id-prefix", "v", "--ignore-unknown"});
+  CHECK(r.exit_code == 64);
+  CHECK(r.err == "aether: error: --ignore-unknown is for JSONL input; npy and fvecs have no fields\n");
+}

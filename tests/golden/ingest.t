@@ -29,8 +29,12 @@ aether: <stdin>:2: malformed JSON: column 2: syntax error while parsing value - 
 aether: <stdin>:3: vector[1] is not a number (skipped)
 aether: ingested 1 memories (1 hot, 0 cold; 1 older hot memories descended to make room) from 3 lines in …s; 0 duplicates skipped, 0 replaced, 2 invalid lines skipped
 $ printf '{"id":"i","vector":[1,2,3],"colour":"red"}\n' | aether ingest mem -
-aether: error: <stdin>:1: unknown field "colour" (fields: id, vector, payload, importance)
+aether: error: <stdin>:1: unknown field "colour" (fields: id, vector, payload, importance; --ignore-unknown skips others)
 aether: stopped; ingested 0 memories (0 hot, 0 cold) from 1 lines in …s; 0 duplicates skipped, 0 replaced, 0 invalid lines skipped (all committed before the error)
+[exit 65]
+$ printf '{"id":"i","vector":[1,2,3],"colour":"red"}\n' | aether ingest mem - --ignore-unknown -q
+$ printf '{"id":42,"vector":[1,2,3]}\n' | aether ingest mem - -q
+aether: error: <stdin>:1: "id" must be a string; write the number 42 as "42"
 [exit 65]
 $ aether ingest mem missing.jsonl
 aether: error: missing.jsonl: cannot open input file (No such file or directory)

@@ -35,7 +35,10 @@ TEST_CASE("each kind of bad record gets its own reason") {
   CHECK(Why("[1,2,3]") == "expected a JSON object");
   CHECK(Why(R"({"vector":[1,2,3]})") == "missing field \"id\"");
   CHECK(Why(R"({"id":"a"})") == "missing field \"vector\"");
-  CHECK(Why(R"({"id":5,"vector":[1,2,3]})") == "\"id\" must be a string");
+  CHECK(Why(R"({"id":5,"vector":[1,2,3]})") == "\"id\" must be a string; write the number 5 as \"5\"");
+  CHECK(Why(R"({"id":-12,"vector":[1,2,3]})") == "\"id\" must be a string; write the number -12 as \"-12\"");
+  CHECK(Why(R"({"id":1.5,"vector":[1,2,3]})") == "\"id\" must be a string");
+  CHECK(Why(R"({"id":true,"vector":[1,2,3]})") == "\"id\" must be a string");
   CHECK(Why(R"({"id":"","vector":[1,2,3]})") == "id is empty");
   CHECK(Why("{\"id\":\"" + std::string(1025, 'x') + "\",\"vector\":[1,2,3]}") == "id is 1025 bytes, the limit is 1024");
   CHECK(Why(R"({"id":"a","vector":[1,2]})") == "vector has 2 values, store dimension is 3");
@@ -47,6 +50,60 @@ TEST_CASE("each kind of bad record gets its own reason") {
   CHECK(Why(R"({"id":"a","vector":[1,2,3],"colour":1})").find("unknown field \"colour\"") == 0);
   CHECK(Why("{\"id\":\"a\xff\",\"vector\":[1,2,3]}").find("invalid UTF-8") != std::string::npos);
   CHECK(Why(R"({"id":"a","vector":[0,0,0]})", 3, Metric::kCosine).find("all zeros") != std::string::npos);
+}
+
+TEST_CASE("ignore_unknown: a record with extra fields of every JSON kind parses as the record without them") {
+  const std::vector<std::string> known = {R"("id":"a")", R"("vector":[1,2.5,-3])", R"("payload":{"k":[1,"x"]})",
+                                          R"("importance":0.25)"};
+  const std::vector<std::string> extras = {
+      R"("tier":"cold")",    R"("access_count":7)",  R"("n":null)",        R"("f":false)",
+      R"("a":[1,{"b":[]}])", R"("o":{"x":{"y":1}})", R"("vector2":[1,2])", R"("":1)"};
+  Record want;
+  REQUIRE(
+      ParseRecord("{" + known[0] + "," + known[1] + "," + known[2] + "," + known[3] + "}", 3, Metric::kL2, &want).ok());
+  int checked = 0;
+  // Each extra at every position among the known fields, and all of them.
+  for (size_t e = 0; e <= extras.size(); ++e)
+    for (size_t at = 0; at <= known.size(); ++at) {
+      std::vector<std::string> members = known;
+      if (e < extras.size()) {
+        members.insert(members.begin() + at, extras[e]);
+      } else {
+        members.insert(members.begin() + at, extras.begin(), extras.end());
+      }
+      std::string line = "{";
+      for (size_t i = 0; i < members.size(); ++i) line += (i ? "," : "") + members[i];
+      line += "}";
+      for (bool general : {false, true}) {
+        Record r;
+        Status s =
+            general ? ParseRecordGeneral(line, 3, Metric::kL2, &r, true) : ParseRecord(line, 3, Metric::kL2, &r, true);
+        REQUIRE_MESSAGE(s.ok(), line << ": " << s.message());
+        CHECK(r.id == want.id);
+        CHECK(r.vector == want.vector);
+        CHECK(r.payload_json == want.payload_json);
+        CHECK(r.importance == want.importance);
+        // Without the option the same line is refused, naming the field.
+        Status strict = general ? ParseRecordGeneral(line, 3, Metric::kL2, &r) : ParseRecord(line, 3, Metric::kL2, &r);
+        CHECK(strict.message().find("unknown field") == 0);
+        ++checked;
+      }
+    }
+  CHECK(checked == 2 * 9 * 5);
+  // Skipped fields are still JSON: malformed, too deep or repeated is an error.
+  Record r;
+  CHECK(ParseRecord(R"({"id":"a","vector":[1,2,3],"x":[1,}})", 3, Metric::kL2, &r, true).message().find("malformed") ==
+        0);
+  CHECK(ParseRecord(R"({"id":"a","vector":[1,2,3],"x":1,"x":2})", 3, Metric::kL2, &r, true)
+            .message()
+            .find("duplicate key") != std::string::npos);
+  CHECK(ParseRecord("{\"id\":\"a\",\"vector\":[1,2,3],\"x\":" + std::string(200, '[') + std::string(200, ']') + "}", 3,
+                    Metric::kL2, &r, true)
+            .message()
+            .find("nest deeper than") != std::string::npos);
+  // The known fields keep their rules.
+  CHECK(ParseRecord(R"({"id":"a","vector":[1,2],"x":1})", 3, Metric::kL2, &r, true).message() ==
+        "vector has 2 values, store dimension is 3");
 }
 
 TEST_CASE("the line reader counts lines, strips CR and bounds line length") {

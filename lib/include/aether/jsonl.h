@@ -71,10 +71,13 @@ std::string TooLongMessage(const LineReader& reader);
 // caller prepends "file:line".
 // A fast path takes the common record shape; anything else goes to the
 // general parser (nlohmann/json), which gives every error message.
-Status ParseRecord(const std::string& line, uint32_t dim, Metric metric, Record* out);
+// ignore_unknown: top-level fields other than the four are skipped (their
+// JSON must still be valid) instead of being an error.
+Status ParseRecord(const std::string& line, uint32_t dim, Metric metric, Record* out, bool ignore_unknown = false);
 // The general parser alone: ParseRecord must agree with it on every line
 // (tests/input/jsonl_test.cc checks this on generated and truncated lines).
-Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, Record* out);
+Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, Record* out,
+                          bool ignore_unknown = false);
 
 struct Query {
   std::string id;  // empty when the line gave none
