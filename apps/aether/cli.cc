@@ -142,10 +142,10 @@ bool LooksLikePath(const std::string& s) {
 }  // namespace
 
 Status CheckStoreOperands(const CLI::App& sub) {
-  if (!g_store_option && !StoreFromEnvironment()) return Status::Ok();  // STORE is the first positional
   const CLI::Option* store_option = sub.get_option_no_throw("--store");
   if (!store_option) return Status::Ok();  // a command without a store
   const bool from_option = store_option->count() > 0;
+  if (!from_option && (g_store_option || !StoreFromEnvironment())) return Status::Ok();  // a positional STORE
   const std::string store = from_option ? store_option->results().back() : std::getenv("AETHER_STORE");
   const std::string source = from_option ? "--store" : "AETHER_STORE";
   for (const CLI::Option* o : sub.get_options([](const CLI::Option* o) { return o->get_positional(); })) {
@@ -154,11 +154,15 @@ Status CheckStoreOperands(const CLI::App& sub) {
     for (const std::string& operand : o->results()) {
       const bool is_store = Store::LooksLikeStore(operand);
       if (!is_store && !(is_id && LooksLikePath(operand))) continue;
-      return Status::InvalidArgument(fmt::format(
-          "'{}' {}, but this command's store is '{}' (from {}), so it would be taken as {}; {}", operand,
-          is_store ? "is a store" : "looks like a store path", store, source, is_id ? "a memory id" : "the " + name,
-          from_option ? "give the store once, with --store"
-                      : "to use that store, unset AETHER_STORE or give it with --store"));
+      const std::string remedy = is_store
+                                     ? fmt::format("to act on '{}', give it as the store{}", operand,
+                                                   from_option ? " with --store" : " (--store, or unset AETHER_STORE)")
+                                     : fmt::format("if it is an id, {} and give the store as the first argument",
+                                                   from_option ? "drop --store" : "unset AETHER_STORE");
+      return Status::InvalidArgument(
+          fmt::format("'{}' {}, but this command's store is '{}' (from {}), so it would be taken as {}; {}", operand,
+                      is_store ? "is a store" : "looks like a store path", store, source,
+                      is_id ? "a memory id" : "the " + name, remedy));
     }
   }
   return Status::Ok();

@@ -56,9 +56,15 @@ struct Args {
 // Without --create, ingest only adds to a store that exists.
 Status NoStore(const std::string& path) {
   std::error_code ec;
-  const bool exists = std::filesystem::exists(path, ec);
-  return Status::NotFound(fmt::format("{}: {}; create it with 'aether init {} --dim N', or pass --create to ingest",
-                                      path, exists ? "not an aether store" : "no such store", path));
+  if (!std::filesystem::exists(path, ec))
+    return Status::NotFound(fmt::format(
+        "{}: no such store; create it with 'aether init {} --dim N', or pass --create to ingest", path, path));
+  if (std::filesystem::is_directory(path, ec) && std::filesystem::is_empty(path, ec))
+    return Status::NotFound(fmt::format(
+        "{}: an empty directory, not an aether store; create one in it with 'aether init {} --dim N', or pass "
+        "--create to ingest",
+        path, path));
+  return Status::NotFound(fmt::format("{}: not an aether store (no meta.db)", path));
 }
 
 // A creation flag that disagrees with the existing store is a usage error
@@ -147,9 +153,13 @@ Status Ingester::OpenOrCreate(uint32_t first_dim) {
     ParseMetric(a_.metric, &c.metric);
     c.hot_capacity = a_.hot_capacity;
     ParseColdCodec(a_.codec, &c.codec);
-    AETHER_RETURN_IF_ERROR(Store::Create(a_.store.store, c));
-    Warn(fmt::format("created store {} (dim {}, metric {}, hot capacity {})", a_.store.store, c.dim, a_.metric,
-                     c.hot_capacity));
+    // Another `ingest --create` may make it first: then this one adds to it
+    // (its flags are checked against it below), as --create promises.
+    if (Status created = Store::Create(a_.store.store, c); created.ok())
+      Warn(fmt::format("created store {} (dim {}, metric {}, hot capacity {})", a_.store.store, c.dim, a_.metric,
+                       c.hot_capacity));
+    else if (!Store::LooksLikeStore(a_.store.store))
+      return created;
   }
   AETHER_ASSIGN_OR_RETURN(store_, opener_.Open(a_.store));
   config_ = store_->config();
@@ -415,11 +425,15 @@ int Ingester::Run() {
 
 int Ingester::RunBinary() {
   Status stop = vectors_->Open();
-  if (stop.ok() && a_.dim != 0 && a_.dim != vectors_->dim())
+  // An existing store is opened first: a creation flag that disagrees with
+  // it is a usage error naming the stored value, whatever the file holds.
+  if (stop.ok() && Store::LooksLikeStore(a_.store.store)) stop = OpenOrCreate(vectors_->dim());
+  if (stop.ok() && !store_ && a_.dim != 0 && a_.dim != vectors_->dim())
     stop = Status::BadInput(
         fmt::format("{}: vectors have {} values, --dim says {}", vectors_->name(), vectors_->dim(), a_.dim));
   if (!stop.ok()) return Fail(stop);
-  if (Status opened = OpenOrCreate(vectors_->dim()); !opened.ok()) return Fail(opened);
+  if (!store_)
+    if (Status opened = OpenOrCreate(vectors_->dim()); !opened.ok()) return Fail(opened);
   if (config_.dim != vectors_->dim())
     return Fail(Status::BadInput(fmt::format("{}: vectors have {} values, store dimension is {}", vectors_->name(),
                                              vectors_->dim(), config_.dim)));

@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
       "75 busy (retry later), 77 permission denied, 78 newer format, 79 corruption (man aether).\n\n"
       "Example: aether ingest ./mem memories.jsonl --create && aether search ./mem --vector '[0.1, 0.2]' -k 5");
   app.set_version_flag("--version", fmt::format("aether {} (store format {})", "0.1.0", aether::Store::kFormatVersion));
-  for (int i = 1; i < argc; ++i)
+  for (int i = 1; i < argc && std::strcmp(argv[i], "--") != 0; ++i)  // after "--" only operands
     if (std::strcmp(argv[i], "--store") == 0 || std::strncmp(argv[i], "--store=", 8) == 0) g_store_option = true;
   std::vector<std::string> names;
   struct Parsed {

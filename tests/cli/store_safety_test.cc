@@ -39,20 +39,24 @@ TEST_CASE("with the store from AETHER_STORE or --store, an operand that is a sto
     bool id;  // the operand is a memory id (else a file)
   };
   const std::vector<Form> forms = {
-      {{"get"}, {"m0"}, true},     {{"delete"}, {"m0"}, true}, {{"descend"}, {"m0"}, true}, {{"ascend"}, {"m1"}, true},
-      {{"feedback"}, {"1"}, true}, {{"history"}, {}, true},    {{"ingest"}, {}, false},
+      {{"get"}, {"m0"}, true},    {{"delete"}, {"m0"}, true},     {{"descend"}, {"m0"}, true},
+      {{"ascend"}, {"m1"}, true}, {{"feedback"}, {"1"}, true},    {{"history"}, {}, true},
+      {{"ingest"}, {}, false},    {{"config", "get"}, {}, false},
   };
   // A store, however it is written; and ids that only look like paths.
   const std::vector<std::string> stores = {"b", "./b", b, "../" + dir_name + "/b", "b/"};
   const std::vector<std::string> paths = {"./nope", "/nope/x", "../x", "~/x", "x/", ".", ".."};
-  int refused = 0;
-  for (const bool from_env : {true, false}) {
+  int refused = 0, tried = 0;
+  for (const std::string source : {"env", "--store", "--store=", "env --"}) {
+    const bool from_env = source[0] == 'e';
     for (const Form& f : forms) {
       std::vector<std::string> operands = stores;
       if (f.id) operands.insert(operands.end(), paths.begin(), paths.end());
       for (const std::string& operand : operands) {
         std::vector<std::string> args = f.before;
-        if (!from_env) args.insert(args.end(), {"--store", "a"});
+        if (source == "--store") args.insert(args.end(), {"--store", "a"});
+        if (source == "--store=") args.push_back("--store=a");
+        if (source == "env --") args.push_back("--");
         args.push_back(operand);
         args.insert(args.end(), f.after.begin(), f.after.end());
         const auto r = AetherIn(dir.path(), from_env ? "a" : "", args, ReadFile(dir / "more.jsonl"));
@@ -63,11 +67,13 @@ TEST_CASE("with the store from AETHER_STORE or --store, an operand that is a sto
                       what << ": " << r.err);
         CHECK_MESSAGE(r.err.find("'" + operand + "'") != std::string::npos, what << ": " << r.err);
         CHECK(r.out.empty());
-        ++refused;
+        refused += r.exit_code == 64;
+        ++tried;
       }
     }
   }
-  CHECK(refused == 2 * (6 * 12 + 5));
+  CHECK(tried == 4 * (6 * 12 + 2 * 5));
+  CHECK(refused == tried);
   CHECK(DirectoryBytes(a) == a_before);
   CHECK(DirectoryBytes(b) == b_before);
 
@@ -80,6 +86,17 @@ TEST_CASE("with the store from AETHER_STORE or --store, an operand that is a sto
   CHECK(nlohmann::json::parse(r.out)["id"] == "m0");
   r = AetherIn(dir.path(), "a", {"ingest", "./more.jsonl", "-q"});
   CHECK_MESSAGE(r.exit_code == 0, r.err);
+  // After "--" everything is an operand, "--store=x" included; an empty
+  // AETHER_STORE is no store.
+  r = AetherIn(dir.path(), "", {"get", "--", "a", "--store=m0"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "aether: not found: --store=m0\n");
+  r = AetherIn(dir.path(), "a", {"get", "--", "--store=x", "m0"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "aether: not found: --store=x\n");
+  CHECK(nlohmann::json::parse(r.out)["id"] == "m0");
+  r = AetherVia({"/usr/bin/env", "-C", dir.path(), "AETHER_STORE="}, {"get", "a", "m0"});
+  CHECK(r.exit_code == 0);
   r = AetherIn(dir.path(), "", {"delete", "a", "./b"});
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("aether: not found: ./b\n") == 0);
@@ -106,7 +123,7 @@ TEST_CASE("ingest creates a store only with --create; a creation flag that disag
   std::filesystem::create_directory(dir / "empty");
   auto r = Aether({"ingest", dir / "empty"}, one);
   CHECK(r.exit_code == 66);
-  CHECK(r.err.find("not an aether store; create it with") != std::string::npos);
+  CHECK(r.err.find("an empty directory, not an aether store; create one in it with") != std::string::npos);
   CHECK(std::filesystem::is_empty(dir / "empty"));
 
   // --create makes it with the flags, and is harmless once it exists.
@@ -148,4 +165,44 @@ TEST_CASE("ingest creates a store only with --create; a creation flag that disag
   }
   stats = nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
   CHECK(stats["hot_memories"].get<int>() + stats["cold_memories"].get<int>() == 1 + n);
+
+  // Binary input: the flag is checked against the store before the file.
+  std::string fvecs;
+  for (float v : {5.0f, 6.0f}) {
+    const int32_t d = 2;
+    if (fvecs.empty()) fvecs.append(reinterpret_cast<const char*>(&d), 4);
+    fvecs.append(reinterpret_cast<const char*>(&v), 4);
+  }
+  WriteFile(dir / "v.fvecs", fvecs);
+  r = Aether({"ingest", store, dir / "v.fvecs", "--id-prefix", "f", "--dim", "3"});
+  CHECK(r.exit_code == 64);
+  CHECK(r.err.find("--dim 3: store " + store + " already exists with dimension 2") != std::string::npos);
+  r = Aether({"ingest", dir / "new", dir / "v.fvecs", "--id-prefix", "f", "--dim", "3", "--create"});
+  CHECK(r.exit_code == 65);  // a new store: the file disagrees with --dim
+  CHECK(r.err.find("vectors have 2 values, --dim says 3") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "new"));
+  r = Aether({"ingest", store, dir / "v.fvecs", "--id-prefix", "f", "--dim", "2"});
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+
+  // What cannot become a store says so, without suggesting what would fail.
+  WriteFile(dir / "file", "x");
+  r = Aether({"ingest", dir / "file"}, one);
+  CHECK(r.exit_code == 66);
+  CHECK(r.err == "aether: error: " + (dir / "file") + ": not an aether store (no meta.db)\n");
+}
+
+TEST_CASE("ingest --create from two processes at once: both succeed, one store holds both inputs") {
+  TempDir dir;
+  auto mems = RandomMems(200, 4, 17);
+  WriteFile(dir / "first.jsonl", ToJsonl(std::vector<Mem>(mems.begin(), mems.begin() + 120)));
+  WriteFile(dir / "second.jsonl", ToJsonl(std::vector<Mem>(mems.begin() + 80, mems.end())));
+  for (int round = 0; round < 6; ++round) {
+    const std::string store = dir / ("s" + std::to_string(round));
+    int p1 = SpawnAether({"ingest", "--create", store, dir / "first.jsonl", "--on-duplicate", "skip", "--wait", "30"});
+    int p2 = SpawnAether({"ingest", "--create", store, dir / "second.jsonl", "--on-duplicate", "skip", "--wait", "30"});
+    CHECK(WaitAether(p1) == 0);
+    CHECK(WaitAether(p2) == 0);
+    CHECK(GetAll(store, Ids(mems)).size() == mems.size());
+    CHECK(Aether({"verify", store}).exit_code == 0);
+  }
 }

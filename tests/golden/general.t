@@ -66,20 +66,20 @@ $ AETHER_STORE=elsewhere aether get --store mem a --format table
 id  tier  importance  created_ms     last_access_ms  access_count  payload
 a   hot   0.5         1700000000000  1700000000000   0             -
 $ AETHER_STORE=mem aether get mem a
-aether: error: 'mem' is a store, but this command's store is 'mem' (from AETHER_STORE), so it would be taken as a memory id; to use that store, unset AETHER_STORE or give it with --store
+aether: error: 'mem' is a store, but this command's store is 'mem' (from AETHER_STORE), so it would be taken as a memory id; to act on 'mem', give it as the store (--store, or unset AETHER_STORE)
 [exit 64]
 $ aether init other --dim 2 -q
 $ AETHER_STORE=mem aether delete ./other a
-aether: error: './other' is a store, but this command's store is 'mem' (from AETHER_STORE), so it would be taken as a memory id; to use that store, unset AETHER_STORE or give it with --store
+aether: error: './other' is a store, but this command's store is 'mem' (from AETHER_STORE), so it would be taken as a memory id; to act on './other', give it as the store (--store, or unset AETHER_STORE)
 [exit 64]
 $ aether delete --store mem "$PWD/other" a
-aether: error: '…/other' is a store, but this command's store is 'mem' (from --store), so it would be taken as a memory id; give the store once, with --store
+aether: error: '…/other' is a store, but this command's store is 'mem' (from --store), so it would be taken as a memory id; to act on '…/other', give it as the store with --store
 [exit 64]
 $ AETHER_STORE=mem aether descend ../mem
-aether: error: '../mem' looks like a store path, but this command's store is 'mem' (from AETHER_STORE), so it would be taken as a memory id; to use that store, unset AETHER_STORE or give it with --store
+aether: error: '../mem' looks like a store path, but this command's store is 'mem' (from AETHER_STORE), so it would be taken as a memory id; if it is an id, unset AETHER_STORE and give the store as the first argument
 [exit 64]
 $ AETHER_STORE=mem aether ingest other
-aether: error: 'other' is a store, but this command's store is 'mem' (from AETHER_STORE), so it would be taken as the input; to use that store, unset AETHER_STORE or give it with --store
+aether: error: 'other' is a store, but this command's store is 'mem' (from AETHER_STORE), so it would be taken as the input; to act on 'other', give it as the store (--store, or unset AETHER_STORE)
 [exit 64]
 $ AETHER_STORE=mem aether get a/b
 aether: not found: a/b
