@@ -149,6 +149,7 @@ Runner SetupInit(CLI::App* app);
 Runner SetupIngest(CLI::App* app);
 Runner SetupSearch(CLI::App* app);
 Runner SetupGet(CLI::App* app);
+Runner SetupList(CLI::App* app);
 Runner SetupDelete(CLI::App* app);
 Runner SetupScrub(CLI::App* app);
 nlohmann::json ScrubJson(const ScrubReport& r);

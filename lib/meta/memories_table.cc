@@ -1,5 +1,7 @@
 #include "meta/memories_table.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace aether {
@@ -246,6 +248,21 @@ Status MemoriesTable::ForEachRaw(const std::function<Status(const Stmt&)>& fn) {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return Status::Ok();
     AETHER_RETURN_IF_ERROR(fn(st));
+  }
+}
+
+Status MemoriesTable::ForEachById(bool descending, bool with_payload,
+                                  const std::function<Result<bool>(const Stmt&)>& fn) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st,
+                          db_->Prepare(fmt::format("SELECT row_id, id, tier, importance, created_ms, "
+                                                   "last_access_ms, access_count, {} FROM memories "
+                                                   "ORDER BY id{}",
+                                                   with_payload ? "payload" : "NULL", descending ? " DESC" : "")));
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Status::Ok();
+    AETHER_ASSIGN_OR_RETURN(bool more, fn(st));
+    if (!more) return Status::Ok();
   }
 }
 

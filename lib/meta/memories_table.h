@@ -76,6 +76,10 @@ class MemoriesTable {
   // id, tier, slot, shard_id, frame_offset, frame_index, importance,
   // created_ms, last_access_ms, access_count, payload.
   Status ForEachRaw(const std::function<Status(const Stmt&)>& fn);
+  // Every row in id order (byte order; the UNIQUE index), for listings, until
+  // fn returns false. Columns: row_id, id, tier, importance, created_ms,
+  // last_access_ms, access_count, payload (NULL unless with_payload).
+  Status ForEachById(bool descending, bool with_payload, const std::function<Result<bool>(const Stmt&)>& fn);
 
  private:
   Db* db_;

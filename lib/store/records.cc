@@ -1,6 +1,8 @@
 // Get and delete by external id.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "aether/jsonl.h"
 #include "meta/schema.h"
 #include "store/layout.h"
@@ -34,6 +36,82 @@ Result<std::vector<std::optional<MemoryRecord>>> StoreImpl::Get(const std::vecto
     out.emplace_back(std::move(rec));
   }
   return out;
+}
+
+namespace {
+
+// Whether a listed memory passes the options' bounds.
+bool Selected(const ListOptions& o, const MemoryRecord& r) {
+  if (o.tier && r.tier != *o.tier) return false;
+  if (o.min_importance && !(r.importance >= *o.min_importance)) return false;
+  if (o.max_importance && !(r.importance <= *o.max_importance)) return false;
+  if (o.created_since_ms && r.created_ms < *o.created_since_ms) return false;
+  if (o.created_until_ms && r.created_ms > *o.created_until_ms) return false;
+  if (o.accessed_since_ms && r.last_access_ms < *o.accessed_since_ms) return false;
+  if (o.accessed_until_ms && r.last_access_ms > *o.accessed_until_ms) return false;
+  return true;
+}
+
+// The listing order: the chosen key (descending if asked), then the id.
+bool ListedBefore(const ListOptions& o, const MemoryRecord& a, const MemoryRecord& b) {
+  auto by = [&](auto x, auto y) {
+    if (x != y) return o.descending ? y < x : x < y;
+    return a.id < b.id;
+  };
+  switch (o.order) {
+    case ListOptions::Order::kCreated:
+      return by(a.created_ms, b.created_ms);
+    case ListOptions::Order::kLastAccess:
+      return by(a.last_access_ms, b.last_access_ms);
+    case ListOptions::Order::kImportance:
+      return by(a.importance, b.importance);
+    case ListOptions::Order::kAccessCount:
+      return by(a.access_count, b.access_count);
+    case ListOptions::Order::kId:
+      break;
+  }
+  return o.descending ? b.id < a.id : a.id < b.id;
+}
+
+}  // namespace
+
+Status StoreImpl::List(const ListOptions& o, const std::function<Status(const MemoryRecord&)>& fn) {
+  const bool stream = o.order == ListOptions::Order::kId;  // the table's own order
+  auto before = [&](const MemoryRecord& a, const MemoryRecord& b) { return ListedBefore(o, a, b); };
+  std::vector<MemoryRecord> held;
+  uint64_t emitted = 0;
+  AETHER_RETURN_IF_ERROR(
+      tables_->memories.ForEachById(stream && o.descending, o.with_payload, [&](const Stmt& st) -> Result<bool> {
+        MemoryRecord rec;
+        const int64_t row_id = st.Int(0);
+        rec.id = st.Text(1);
+        if (!TierFromCode(st.Int(2), &rec.tier))
+          return Status::Corruption(fmt::format("{}: memory '{}' (row {}) has unknown tier {} (run aether verify)",
+                                                layout::kDbFile, rec.id, row_id, st.Int(2)));
+        rec.importance = st.Double(3);
+        rec.created_ms = st.Int(4);
+        rec.last_access_ms = st.Int(5);
+        rec.access_count = uint64_t(st.Int(6));
+        AddPending(row_id, &rec.access_count, &rec.last_access_ms);
+        if (!Selected(o, rec)) return true;
+        if (!st.IsNull(7)) rec.payload_json = st.Text(7);
+        if (!rec.payload_json.empty() && !ValidPayload(rec.payload_json)) return PayloadCorruption(rec.id, row_id);
+        if (stream) {
+          AETHER_RETURN_IF_ERROR(fn(rec));
+          return o.limit == 0 || ++emitted < o.limit;
+        }
+        held.push_back(std::move(rec));
+        if (o.limit && held.size() >= 2 * o.limit + 1024) {  // keep the best `limit`, amortized
+          std::nth_element(held.begin(), held.begin() + o.limit, held.end(), before);
+          held.resize(o.limit);
+        }
+        return true;
+      }));
+  if (stream) return Status::Ok();
+  std::sort(held.begin(), held.end(), before);
+  if (o.limit && held.size() > o.limit) held.resize(o.limit);
+  for (const MemoryRecord& rec : held) AETHER_RETURN_IF_ERROR(fn(rec));
+  return Status::Ok();
 }
 
 Result<std::vector<std::string>> StoreImpl::Delete(const std::vector<std::string>& ids, bool purge) {

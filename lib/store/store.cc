@@ -187,6 +187,9 @@ Result<std::vector<HistoryEntry>> Store::History(const std::string& id, int64_t 
 Result<std::vector<std::optional<MemoryRecord>>> Store::Get(const std::vector<std::string>& ids) {
   return impl_->Get(ids);
 }
+Status Store::List(const ListOptions& options, const std::function<Status(const MemoryRecord&)>& fn) {
+  return impl_->List(options, fn);
+}
 Result<std::vector<std::string>> Store::Delete(const std::vector<std::string>& ids, bool purge, ScrubReport* scrub) {
   AETHER_ASSIGN_OR_RETURN(auto missing, impl_->Delete(ids, purge));
   if (!purge) return missing;

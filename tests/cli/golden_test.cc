@@ -26,6 +26,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -222,14 +223,31 @@ TEST_CASE("golden transcripts: exact stdout, stderr and exit code of every comma
   }
 }
 
-TEST_CASE("every command has a golden transcript, and --help with an example") {
+TEST_CASE("every command has a golden transcript, --help with an example, a man page entry, completion, README row") {
   auto files = TranscriptFiles();
   std::string all;
   for (const auto& f : files) all += ReadFile(f);
-  for (const char* cmd : {"init", "ingest", "search", "get", "delete", "stats", "descend", "ascend", "rebuild-index",
-                          "feedback", "maintain", "config", "history", "recover", "verify", "fault-points"}) {
+  const std::string man = ReadFile(AETHER_TESTDATA "/../apps/aether/share/aether.1");
+  const std::string completion = ReadFile(AETHER_TESTDATA "/../apps/aether/share/aether.bash-completion");
+  const std::string readme = ReadFile(AETHER_TESTDATA "/../README.md");
+  // The commands main's table has, as `aether --help` lists them.
+  std::vector<std::string> commands;
+  const std::string top_help = Aether({"--help"}).out;
+  std::istringstream lines(top_help.substr(top_help.find("Subcommands:")));
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("  ", 0) == 0 && line.size() > 2 && line[2] != ' ')
+      commands.push_back(line.substr(2, line.find(' ', 2) - 2));
+  CHECK(commands.size() >= 18);
+  std::string completion_words = completion.substr(completion.find("commands=\""));
+  completion_words = " " + completion_words.substr(10, completion_words.find('"', 10) - 10) + " ";
+  for (const std::string& cmd : commands) {
     INFO(cmd);
-    CHECK(all.find(std::string("$ aether ") + cmd) != std::string::npos);
+    CHECK(all.find("$ aether " + cmd) != std::string::npos);
+    std::string troff;  // a hyphen in a man page is \-
+    for (char c : cmd) troff += c == '-' ? std::string("\\-") : std::string(1, c);
+    CHECK(man.find(".B " + troff) != std::string::npos);
+    CHECK(completion_words.find(" " + cmd + " ") != std::string::npos);
+    CHECK(readme.find("| `" + cmd) != std::string::npos);
     auto help = Aether({cmd, "--help"});
     CHECK(help.exit_code == 0);
     CHECK(help.out.find("Example") != std::string::npos);

@@ -16,3 +16,6 @@ aether: not found: b
 $ aether delete mem
 aether: error: ids is required; see 'aether delete --help'
 [exit 64]
+$ aether scrub mem --format json
+{"cold_rewritten":0,"db_bytes_after":65536,"db_bytes_before":65536,"garbage_dropped":0,"history_pruned":0,"hot_slots_blanked":2,"shards_emptied":0}
+aether: scrubbed: 0 history entries pruned, 2 free hot slots zeroed, 0 shards emptied, 0 cold records rewritten, 0 garbage records dropped; meta.db 65536 -> 65536 bytes

@@ -157,6 +157,21 @@ struct MemoryRecord {
   uint64_t access_count = 0;
 };
 
+// Which memories Store::List yields, and in what order (README "list").
+// Every bound is inclusive; an unset one does not filter. Access times and
+// counts include the accesses still in the access log, as Get's do.
+struct ListOptions {
+  std::optional<Tier> tier;
+  std::optional<double> min_importance, max_importance;
+  std::optional<int64_t> created_since_ms, created_until_ms;
+  std::optional<int64_t> accessed_since_ms, accessed_until_ms;
+  enum class Order { kId, kCreated, kLastAccess, kImportance, kAccessCount };
+  Order order = Order::kId;  // ties by id
+  bool descending = false;
+  uint64_t limit = 0;         // 0: all
+  bool with_payload = false;  // else MemoryRecord::payload_json stays empty
+};
+
 // The recall calibration of the active index generation (rebuild-index
 // --target-recall; README "rebuild-index and index tuning"): recall@k of
 // the indexed cold search, measured on held-out stored vectors against brute

@@ -112,6 +112,13 @@ class Store {
   // payload, metadata), or nullopt when the id is unknown. kCorruption when
   // its vector's checksum or its payload fails. Reads only.
   Result<std::vector<std::optional<MemoryRecord>>> Get(const std::vector<std::string>& ids);
+  // The memories options select, without their vectors (MemoryRecord::vector
+  // stays empty), in options.order, from one read snapshot: fn is called for
+  // each and may stop the listing by returning an error, which List returns.
+  // In id order the rows stream (constant memory); another order holds the
+  // selected rows (at most `limit` of them when one is given). kCorruption
+  // for a row whose tier, or (with_payload) payload, is damaged. Reads only.
+  Status List(const ListOptions& options, const std::function<Status(const MemoryRecord&)>& fn);
   // Deletes the memories in one transaction; returns the ids not found. A
   // deleted memory's bytes stay in the files until they are reused,
   // compacted or scrubbed (README "Deleting for good"); with purge, its

@@ -1,0 +1,86 @@
+// aether list STORE: memories' ids and metadata without their vectors,
+// filtered by tier, importance and time, sorted and limited (Store::List).
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "aether/store.h"
+#include "cli.h"
+
+namespace aether::cli {
+
+Runner SetupList(CLI::App* app) {
+  struct Args {
+    StoreArgs store;
+    std::string tier, sort = "id", format;
+    ListOptions o;
+    bool ids_only = false;
+  };
+  auto a = std::make_shared<Args>();
+  AddStoreArgs(app, &a->store);
+  app->add_option("--tier", a->tier, "Only this tier")->check(CLI::IsMember({"hot", "cold"}));
+  app->add_option("--min-importance", a->o.min_importance, "Only importance >= X");
+  app->add_option("--max-importance", a->o.max_importance, "Only importance <= X");
+  app->add_option("--created-since", a->o.created_since_ms, "Only created at or after MS (ms since the epoch)");
+  app->add_option("--created-until", a->o.created_until_ms, "Only created at or before MS");
+  app->add_option("--accessed-since", a->o.accessed_since_ms, "Only last accessed at or after MS");
+  app->add_option("--accessed-until", a->o.accessed_until_ms, "Only last accessed at or before MS");
+  app->add_option("--sort", a->sort, "Order: id, created, accessed, importance or access-count (ties by id)")
+      ->check(CLI::IsMember({"id", "created", "accessed", "importance", "access-count"}))
+      ->default_str("id");
+  app->add_flag("--desc", a->o.descending, "Descending order");
+  app->add_option("--limit", a->o.limit, "At most N memories (0: all)")->default_val(0);
+  app->add_flag("--with-payload", a->o.with_payload, "Include each memory's payload");
+  CLI::Option* ids_only = app->add_flag("--ids-only", a->ids_only, "Only the ids, one per line");
+  AddFormatOption(app, &a->format, "jsonl");
+  ids_only->excludes("--format");
+  app->footer(
+      "Example: aether list ./mem --tier cold --sort accessed --limit 100\n"
+      "         aether list ./mem --max-importance 0.1 --ids-only > stale.txt");
+  return [a](const StoreOpener& opener) -> int {
+    for (const auto& [name, value] :
+         {std::pair{"--min-importance", a->o.min_importance}, std::pair{"--max-importance", a->o.max_importance}})
+      if (value && !std::isfinite(*value))
+        return Fail(Status::InvalidArgument(fmt::format("{} must be a finite number", name)));
+    if (!a->tier.empty()) a->o.tier = a->tier == "hot" ? Tier::kHot : Tier::kCold;
+    using Order = ListOptions::Order;
+    a->o.order = a->sort == "created"        ? Order::kCreated
+                 : a->sort == "accessed"     ? Order::kLastAccess
+                 : a->sort == "importance"   ? Order::kImportance
+                 : a->sort == "access-count" ? Order::kAccessCount
+                                             : Order::kId;
+    auto store = opener.Open(a->store);
+    if (!store.ok()) return Fail(store.status());
+    // jsonl and ids stream as the rows come; json and table need them all.
+    const bool stream = a->ids_only || a->format == "jsonl";
+    nlohmann::json rows = nlohmann::json::array();
+    Status listed = (*store)->List(a->o, [&](const MemoryRecord& r) -> Status {
+      if (a->ids_only) {
+        fmt::print("{}\n", r.id);
+        return Status::Ok();
+      }
+      nlohmann::json j = {{"id", r.id},
+                          {"tier", TierName(r.tier)},
+                          {"importance", r.importance},
+                          {"created_ms", r.created_ms},
+                          {"last_access_ms", r.last_access_ms},
+                          {"access_count", r.access_count}};
+      if (a->o.with_payload)
+        j["payload"] = r.payload_json.empty() ? nlohmann::json() : nlohmann::json::parse(r.payload_json);
+      if (stream)
+        fmt::print("{}\n", j.dump());
+      else
+        rows.push_back(std::move(j));
+      return Status::Ok();
+    });
+    if (!listed.ok()) return Fail(listed);
+    if (!stream) {
+      std::vector<std::string> columns = {"id", "tier", "importance", "created_ms", "last_access_ms", "access_count"};
+      if (a->o.with_payload) columns.push_back("payload");
+      PrintRows(a->format, columns, rows);
+    }
+    return kExitOk;
+  };
+}
+
+}  // namespace aether::cli
