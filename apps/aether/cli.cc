@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "aether/jsonl.h"
+
 namespace aether::cli {
 
 int ExitCodeFor(const Status& s) {
@@ -166,6 +168,22 @@ Status CheckStoreOperands(const CLI::App& sub) {
     }
   }
   return Status::Ok();
+}
+
+// Appends the ids listed in a file (one per line; - for stdin).
+Status ReadIdsFrom(const std::string& path, std::vector<std::string>* ids) {
+  Input input;
+  AETHER_RETURN_IF_ERROR(input.Open(path, "id file"));
+  LineReader reader(input.stream(), input.name(), kMaxIdBytes);
+  std::string line;
+  bool too_long = false;
+  while (reader.Next(&line, &too_long)) {
+    if (too_long)
+      return Status::BadInput(
+          fmt::format("{}:{}: an id is at most {} bytes", input.name(), reader.line_number(), kMaxIdBytes));
+    if (!line.empty()) ids->push_back(line);
+  }
+  return reader.status();
 }
 
 void AddStoreArgs(CLI::App* app, StoreArgs* args) {

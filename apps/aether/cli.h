@@ -94,6 +94,9 @@ struct StoreArgs {
   double wait = 5.0;
 };
 void AddStoreArgs(CLI::App* app, StoreArgs* args);
+// Appends the ids listed in a file (one per line, blank lines skipped; -
+// for stdin): descend/ascend/delete --ids-from.
+Status ReadIdsFrom(const std::string& path, std::vector<std::string>* ids);
 
 // Global flags (-q/--quiet, -v/--verbose), set by main.
 extern bool g_quiet;

@@ -3,6 +3,8 @@
 // deleted. aether scrub STORE: makes deleted bytes leave the files.
 #include <fmt/format.h>
 
+#include <set>
+
 #include "aether/store.h"
 #include "cli.h"
 
@@ -12,21 +14,49 @@ Runner SetupDelete(CLI::App* app) {
   struct Args {
     StoreArgs store;
     std::vector<std::string> ids;
-    std::string format;
-    bool purge = false;
+    std::string ids_from, format;
+    bool purge = false, dry_run = false;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
-  app->add_option("ids", a->ids, "Memory ids")->required();
+  app->add_option("ids", a->ids, "Memory ids");
+  app->add_option("--ids-from", a->ids_from, "Also the ids in FILE, one per line (- for stdin)");
   app->add_flag("--purge", a->purge,
                 "Also remove their history, and scrub the store so that nothing of them is left in any file "
                 "(see aether scrub)");
+  app->add_flag("--dry-run", a->dry_run, "Print the ids that would be deleted (and those not found); change nothing");
   AddFormatOption(app, &a->format, "table");
   app->footer(
-      "Example: aether delete ./mem m1 m2\n         aether delete ./mem m3 --purge   # gone from every file now");
+      "Example: aether delete ./mem m1 m2\n         aether delete ./mem m3 --purge   # gone from every file now\n"
+      "         aether list ./mem --max-importance 0.05 --ids-only | aether delete ./mem --ids-from - --dry-run");
   return [a](const StoreOpener& opener) -> int {
+    if (!a->ids_from.empty())
+      if (Status read = ReadIdsFrom(a->ids_from, &a->ids); !read.ok()) return Fail(read);
+    if (a->ids.empty() && a->ids_from.empty())
+      return Fail(Status::InvalidArgument("give the ids to delete, or --ids-from FILE"));
     auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
+    if (a->dry_run) {
+      auto found = (*store)->ContainsEach(a->ids);
+      if (!found.ok()) return Fail(found.status());
+      std::vector<std::string> would, missing;
+      std::set<std::string> seen;
+      for (size_t i = 0; i < a->ids.size(); ++i) {
+        // As the delete: an id given twice is not found the second time.
+        if ((*found)[i] && seen.insert(a->ids[i]).second)
+          would.push_back(a->ids[i]);
+        else
+          missing.push_back(a->ids[i]);
+      }
+      for (const auto& id : missing) Warn("not found: " + id);
+      if (a->format == "table")
+        for (const auto& id : would) fmt::print("{}\n", Printable(id));
+      else
+        fmt::print("{}\n", nlohmann::json({{"dry_run", true}, {"would_delete", would}, {"not_found", missing}}).dump());
+      Warn(fmt::format("dry run: {} memories would be deleted{}, nothing changed", would.size(),
+                       a->purge ? " and purged" : ""));
+      return missing.empty() ? kExitOk : kExitNegative;
+    }
     ScrubReport scrub;
     auto missing = (*store)->Delete(a->ids, a->purge, &scrub);
     if (!missing.ok()) return Fail(missing.status());

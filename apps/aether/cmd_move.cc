@@ -67,22 +67,6 @@ int PrintReport(const Args& a, const char* verb, const MoveReport& r, double sec
   return r.not_found.empty() ? kExitOk : kExitNegative;
 }
 
-// Appends the ids listed in a file (one per line; - for stdin).
-Status ReadIdsFrom(const std::string& path, std::vector<std::string>* ids) {
-  Input input;
-  AETHER_RETURN_IF_ERROR(input.Open(path, "id file"));
-  LineReader reader(input.stream(), input.name(), kMaxIdBytes);
-  std::string line;
-  bool too_long = false;
-  while (reader.Next(&line, &too_long)) {
-    if (too_long)
-      return Status::BadInput(
-          fmt::format("{}:{}: an id is at most {} bytes", input.name(), reader.line_number(), kMaxIdBytes));
-    if (!line.empty()) ids->push_back(line);
-  }
-  return reader.status();
-}
-
 int RunMove(Args& a, const StoreOpener& opener, bool descend) {
   if (!a.ids_from.empty()) {
     Status read = ReadIdsFrom(a.ids_from, &a.move.ids);

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
+#include <random>
+#include <set>
 
 #include "test_util.h"
 
@@ -126,4 +128,69 @@ TEST_CASE("get output loads back with ingest --ignore-unknown: ids, vectors, pay
   r = Aether({"ingest", b, dir / "x.npy", "--id-prefix", "v", "--ignore-unknown"});
   CHECK(r.exit_code == 64);
   CHECK(r.err == "aether: error: --ignore-unknown is for JSONL input; npy and fvecs have no fields\n");
+}
+
+TEST_CASE("delete --ids-from and --dry-run: the dry run names exactly what the delete then does, and changes nothing") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  auto mems = RandomMems(80, 3, 5);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "40"}, ToJsonl(mems)).exit_code == 0);
+  auto files = [&] {  // the store's bytes, SQLite's shared-memory index aside
+    auto out = DirectoryBytes(store);
+    for (auto it = out.begin(); it != out.end();)
+      it = it->first.find("-shm") != std::string::npos ? out.erase(it) : ++it;
+    return out;
+  };
+  std::mt19937 rng(3);
+  std::set<std::string> live;
+  for (const auto& m : mems) live.insert(m.id);
+  for (int round = 0; round < 6; ++round) {
+    // Positional ids, a file and stdin, with ids not stored and repeated.
+    std::vector<std::string> pos, file, in;
+    for (int i = 0; i < 6; ++i) {
+      pos.push_back(mems[rng() % mems.size()].id);
+      file.push_back(mems[rng() % mems.size()].id);
+      in.push_back(rng() % 4 ? mems[rng() % mems.size()].id : "ghost" + std::to_string(i));
+    }
+    std::string file_text, in_text;
+    for (const auto& id : file) file_text += id + "\n\n";
+    for (const auto& id : in) in_text += id + "\n";
+    WriteFile(dir / "ids.txt", file_text);
+    // The reference: in argument order (positional, then the file), an id
+    // is deleted the first time it is live, else not found.
+    std::vector<std::string> all = pos, want_deleted, want_missing;
+    const bool from_stdin = round % 2;
+    for (const auto& id : from_stdin ? in : file) all.push_back(id);
+    std::set<std::string> after = live;
+    for (const auto& id : all) {
+      if (after.erase(id))
+        want_deleted.push_back(id);
+      else
+        want_missing.push_back(id);
+    }
+    std::vector<std::string> args = {"delete",   store, "--ids-from", from_stdin ? "-" : dir / "ids.txt",
+                                     "--format", "json"};
+    args.insert(args.begin() + 2, pos.begin(), pos.end());
+    const auto before = files();
+    auto dry_args = args;
+    dry_args.push_back("--dry-run");
+    auto dry = Aether(dry_args, from_stdin ? in_text : "");
+    CHECK(dry.exit_code == (want_missing.empty() ? 0 : 1));
+    auto plan = nlohmann::json::parse(dry.out);
+    CHECK(plan["would_delete"] == want_deleted);
+    CHECK(plan["not_found"] == want_missing);
+    CHECK(files() == before);
+    auto real = Aether(args, from_stdin ? in_text : "");
+    CHECK(real.exit_code == dry.exit_code);
+    auto done = nlohmann::json::parse(real.out);
+    CHECK(done["deleted"] == want_deleted.size());
+    CHECK(done["not_found"] == want_missing);
+    live = after;
+    CHECK(GetAll(store, Ids(mems)).size() == live.size());
+  }
+  CHECK(Aether({"verify", store}).exit_code == 0);
+  auto r = Aether({"delete", store});
+  CHECK(r.exit_code == 64);
+  CHECK(r.err == "aether: error: give the ids to delete, or --ids-from FILE\n");
+  CHECK(Aether({"delete", store, "--ids-from", dir / "none.txt"}).exit_code == 66);
 }

@@ -13,8 +13,13 @@ $ aether get mem a b c
 aether: not found: a
 aether: not found: b
 [exit 1]
+$ printf 'c\nnope\n' | aether delete mem --ids-from - --dry-run
+c
+aether: not found: nope
+aether: dry run: 1 memories would be deleted, nothing changed
+[exit 1]
 $ aether delete mem
-aether: error: ids is required; see 'aether delete --help'
+aether: error: give the ids to delete, or --ids-from FILE
 [exit 64]
 $ aether scrub mem --format json
 {"cold_rewritten":0,"db_bytes_after":65536,"db_bytes_before":65536,"garbage_dropped":0,"history_pruned":0,"hot_slots_blanked":2,"shards_emptied":0}
