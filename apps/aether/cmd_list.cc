@@ -18,18 +18,28 @@ Runner SetupList(CLI::App* app) {
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
-  app->add_option("--tier", a->tier, "Only this tier")->check(CLI::IsMember({"hot", "cold"}));
-  app->add_option("--min-importance", a->o.min_importance, "Only importance >= X");
-  app->add_option("--max-importance", a->o.max_importance, "Only importance <= X");
-  app->add_option("--created-since", a->o.created_since_ms, "Only created at or after MS (ms since the epoch)");
-  app->add_option("--created-until", a->o.created_until_ms, "Only created at or before MS");
-  app->add_option("--accessed-since", a->o.accessed_since_ms, "Only last accessed at or after MS");
-  app->add_option("--accessed-until", a->o.accessed_until_ms, "Only last accessed at or before MS");
+  // An empty value is refused, never "no bound": an unset shell variable
+  // must not widen a listing that feeds a delete.
+  const CLI::Validator given([](std::string& v) { return v.empty() ? std::string("an empty value") : std::string(); },
+                             "VALUE");
+  app->add_option("--tier", a->tier, "Only this tier (all: both)")->check(CLI::IsMember({"all", "hot", "cold"}));
+  app->add_option("--min-importance", a->o.min_importance, "Only importance >= X")->check(given);
+  app->add_option("--max-importance", a->o.max_importance, "Only importance <= X")->check(given);
+  app->add_option("--created-since", a->o.created_since_ms, "Only created at or after MS (ms since the epoch)")
+      ->check(given);
+  app->add_option("--created-until", a->o.created_until_ms, "Only created at or before MS")->check(given);
+  app->add_option("--accessed-since", a->o.accessed_since_ms, "Only last accessed at or after MS")->check(given);
+  app->add_option("--accessed-until", a->o.accessed_until_ms, "Only last accessed at or before MS")->check(given);
   app->add_option("--sort", a->sort, "Order: id, created, accessed, importance or access-count (ties by id)")
       ->check(CLI::IsMember({"id", "created", "accessed", "importance", "access-count"}))
       ->default_str("id");
   app->add_flag("--desc", a->o.descending, "Descending order");
-  app->add_option("--limit", a->o.limit, "At most N memories (0: all)")->default_val(0);
+  app->add_option("--limit", a->o.limit, "At most N memories (0: all)")
+      ->default_val(0)
+      ->check(given)
+      ->check(CLI::Validator(
+          [](std::string& v) { return v.rfind('-', 0) == 0 ? std::string("must not be negative") : std::string(); },
+          "N"));
   app->add_flag("--with-payload", a->o.with_payload, "Include each memory's payload");
   CLI::Option* ids_only = app->add_flag("--ids-only", a->ids_only, "Only the ids, one per line");
   AddFormatOption(app, &a->format, "jsonl");
@@ -42,7 +52,7 @@ Runner SetupList(CLI::App* app) {
          {std::pair{"--min-importance", a->o.min_importance}, std::pair{"--max-importance", a->o.max_importance}})
       if (value && !std::isfinite(*value))
         return Fail(Status::InvalidArgument(fmt::format("{} must be a finite number", name)));
-    if (!a->tier.empty()) a->o.tier = a->tier == "hot" ? Tier::kHot : Tier::kCold;
+    if (a->tier == "hot" || a->tier == "cold") a->o.tier = a->tier == "hot" ? Tier::kHot : Tier::kCold;
     using Order = ListOptions::Order;
     a->o.order = a->sort == "created"        ? Order::kCreated
                  : a->sort == "accessed"     ? Order::kLastAccess
@@ -51,11 +61,18 @@ Runner SetupList(CLI::App* app) {
                                              : Order::kId;
     auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
-    // jsonl and ids stream as the rows come; json and table need them all.
-    const bool stream = a->ids_only || a->format == "jsonl";
+    // ids, jsonl and json stream as the rows come; a table needs them all.
+    const bool stream = a->format != "table" || a->ids_only;
     nlohmann::json rows = nlohmann::json::array();
+    uint64_t n = 0;
+    if (a->format == "json" && !a->ids_only) fmt::print("[");
     Status listed = (*store)->List(a->o, [&](const MemoryRecord& r) -> Status {
       if (a->ids_only) {
+        if (r.id.find_first_of("\n\r") != std::string::npos)
+          return Status::InvalidArgument(
+              fmt::format("id {} holds a line break, which --ids-only cannot print on one "
+                          "line; use --format jsonl",
+                          nlohmann::json(r.id).dump()));
         fmt::print("{}\n", r.id);
         return Status::Ok();
       }
@@ -67,12 +84,15 @@ Runner SetupList(CLI::App* app) {
                           {"access_count", r.access_count}};
       if (a->o.with_payload)
         j["payload"] = r.payload_json.empty() ? nlohmann::json() : nlohmann::json::parse(r.payload_json);
-      if (stream)
+      if (a->format == "jsonl")
         fmt::print("{}\n", j.dump());
+      else if (a->format == "json")
+        fmt::print("{}{}", n++ ? "," : "", j.dump());
       else
         rows.push_back(std::move(j));
       return Status::Ok();
     });
+    if (a->format == "json" && !a->ids_only) fmt::print("]\n");
     if (!listed.ok()) return Fail(listed);
     if (!stream) {
       std::vector<std::string> columns = {"id", "tier", "importance", "created_ms", "last_access_ms", "access_count"};

@@ -93,10 +93,14 @@ Result<const std::unordered_map<int64_t, StoreImpl::PendingAccess>*> StoreImpl::
 }
 
 void StoreImpl::AddPending(int64_t row_id, uint64_t* count, int64_t* last_ms) {
-  auto pending = PendingAccesses();
-  if (!pending.ok()) return;  // the stored stats stand; the fold will tell
-  auto it = (*pending)->find(row_id);
-  if (it == (*pending)->end()) return;
+  AddPendingFrom(PendingOnce(), row_id, count, last_ms);
+}
+
+void StoreImpl::AddPendingFrom(const std::unordered_map<int64_t, PendingAccess>* pending, int64_t row_id,
+                               uint64_t* count, int64_t* last_ms) {
+  if (!pending) return;
+  auto it = pending->find(row_id);
+  if (it == pending->end()) return;
   *count += it->second.count;
   *last_ms = std::max(*last_ms, it->second.last_ms);
 }

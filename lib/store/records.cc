@@ -80,6 +80,7 @@ Status StoreImpl::List(const ListOptions& o, const std::function<Status(const Me
   auto before = [&](const MemoryRecord& a, const MemoryRecord& b) { return ListedBefore(o, a, b); };
   std::vector<MemoryRecord> held;
   uint64_t emitted = 0;
+  const auto* pending = PendingOnce();  // one view of the access log for the whole listing
   AETHER_RETURN_IF_ERROR(
       tables_->memories.ForEachById(stream && o.descending, o.with_payload, [&](const Stmt& st) -> Result<bool> {
         MemoryRecord rec;
@@ -92,7 +93,7 @@ Status StoreImpl::List(const ListOptions& o, const std::function<Status(const Me
         rec.created_ms = st.Int(4);
         rec.last_access_ms = st.Int(5);
         rec.access_count = uint64_t(st.Int(6));
-        AddPending(row_id, &rec.access_count, &rec.last_access_ms);
+        AddPendingFrom(pending, row_id, &rec.access_count, &rec.last_access_ms);
         if (!Selected(o, rec)) return true;
         if (!st.IsNull(7)) rec.payload_json = st.Text(7);
         if (!rec.payload_json.empty() && !ValidPayload(rec.payload_json)) return PayloadCorruption(rec.id, row_id);
@@ -101,7 +102,9 @@ Status StoreImpl::List(const ListOptions& o, const std::function<Status(const Me
           return o.limit == 0 || ++emitted < o.limit;
         }
         held.push_back(std::move(rec));
-        if (o.limit && held.size() >= 2 * o.limit + 1024) {  // keep the best `limit`, amortized
+        if (o.limit && held.size() > 1024 && held.size() - 1024 >= o.limit && held.size() - o.limit >= o.limit) {
+          // Keep the best `limit`, amortized: held has grown past 2 x limit
+          // (and 1024); written so that no limit overflows.
           std::nth_element(held.begin(), held.begin() + o.limit, held.end(), before);
           held.resize(o.limit);
         }

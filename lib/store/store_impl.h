@@ -111,6 +111,14 @@ class StoreImpl : public StoreContext {
   Result<const std::unordered_map<int64_t, PendingAccess>*> PendingAccesses();
   // The stored access stats plus what is pending.
   void AddPending(int64_t row_id, uint64_t* count, int64_t* last_ms);
+  // The same from the pending accesses as read once (nullptr: none), for a
+  // pass over many rows: one view of the log, not a stat per row.
+  static void AddPendingFrom(const std::unordered_map<int64_t, PendingAccess>* pending, int64_t row_id, uint64_t* count,
+                             int64_t* last_ms);
+  const std::unordered_map<int64_t, PendingAccess>* PendingOnce() {
+    auto pending = PendingAccesses();
+    return pending.ok() ? *pending : nullptr;  // the stored stats stand; the fold will tell
+  }
   // A fold that fails leaves the records for the next writer: a notice.
   void FoldAccessLogOrNotice() {
     if (Status s = FoldAccessLog(); !s.ok()) Notice("access log not folded: " + s.message());

@@ -180,3 +180,53 @@ TEST_CASE("list: every filter, order and limit equals the reference built from g
   CHECK(Aether({"list", store, "--ids-only", "--format", "table"}).exit_code == 64);
   CHECK(Aether({"list", dir / "missing"}).exit_code == 66);
 }
+
+TEST_CASE("list --limit over a selection larger than the pruning threshold: the first N of the full order") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  auto mems = RandomMems(3000, 2, 41);
+  for (int b = 0; b < 3; ++b) {
+    std::string in;
+    for (int i = b * 1000; i < b * 1000 + 1000; ++i)
+      in += R"({"id":")" + mems[i].id + R"(","vector":)" + VectorJson(mems[i].vec) + R"(,"importance":)" +
+            std::to_string((i * 13 % 17) / 16.0) + "}\n";
+    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "1500"}, in, {At(1000 + b)}).exit_code == 0);
+  }
+  for (const std::string sort : {"id", "created", "importance", "access-count"})
+    for (const bool desc : {false, true}) {
+      std::vector<std::string> args = {"list", store, "--sort", sort, "--ids-only"};
+      if (desc) args.push_back("--desc");
+      const auto full = Lines(Aether(args).out);
+      REQUIRE(full.size() == mems.size());
+      for (const std::string limit : {"1", "7", "1000", "1499", "2999", "3000", "18446744073709551615"}) {
+        auto a = args;
+        a.insert(a.end(), {"--limit", limit});
+        auto r = Aether(a);
+        REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+        const size_t n = std::min<size_t>(full.size(), std::stoull(limit));
+        CHECK_MESSAGE(Lines(r.out) == std::vector<std::string>(full.begin(), full.begin() + n),
+                      sort << (desc ? " desc" : "") << " limit " << limit);
+      }
+    }
+  // json streams the same rows as jsonl, as one array.
+  auto jsonl = Lines(Aether({"list", store, "--sort", "importance", "--limit", "50"}).out);
+  auto arr = json::parse(Aether({"list", store, "--sort", "importance", "--limit", "50", "--format", "json"}).out);
+  REQUIRE(arr.size() == jsonl.size());
+  for (size_t i = 0; i < jsonl.size(); ++i) CHECK(arr[i] == json::parse(jsonl[i]));
+  // An empty or negative value is refused, never read as "no bound".
+  for (const std::string flag : {"--min-importance", "--max-importance", "--created-since", "--created-until",
+                                 "--accessed-since", "--accessed-until", "--limit"}) {
+    auto r = Aether({"list", store, flag, ""});
+    CHECK_MESSAGE(r.exit_code == 64, flag);
+    CHECK(r.err.find(flag + ": an empty value") != std::string::npos);
+  }
+  CHECK(Aether({"list", store, "--limit", "-1"}).exit_code == 64);
+  // An id with a line break cannot be one line of --ids-only.
+  REQUIRE(Aether({"ingest", store}, R"({"id":"a\nb","vector":[1,2]})"
+                                    "\n")
+              .exit_code == 0);
+  auto r = Aether({"list", store, "--ids-only", "--min-importance", "0.5"});
+  CHECK(r.exit_code == 64);
+  CHECK(r.err.find(R"(id "a\nb" holds a line break)") != std::string::npos);
+  CHECK(Aether({"list", store, "--min-importance", "0.5"}).exit_code == 0);
+}
