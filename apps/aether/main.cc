@@ -24,6 +24,8 @@ const Command kCommands[] = {
     {"ingest", "Add memories from JSONL (file or -)", Access::kWrite, SetupIngest},
     {"search", "Top-k nearest memories over both tiers", Access::kRead, SetupSearch},
     {"get", "Print memories by id as JSONL", Access::kRead, SetupGet},
+    {"export", "Write memories as JSONL that ingest reads back (vectors bit-exact, payloads, metadata)", Access::kRead,
+     SetupExport},
     {"list", "List memories' ids and metadata: filter by tier, importance, time; sort; limit", Access::kRead,
      SetupList},
     {"delete", "Delete memories by id (--purge: from every file, now)", Access::kWrite, SetupDelete},

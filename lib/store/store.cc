@@ -190,6 +190,9 @@ Result<std::vector<std::optional<MemoryRecord>>> Store::Get(const std::vector<st
 Status Store::List(const ListOptions& options, const std::function<Status(const MemoryRecord&)>& fn) {
   return impl_->List(options, fn);
 }
+Status Store::Export(const ExportOptions& options, const std::function<Status(const MemoryRecord&)>& fn) {
+  return impl_->Export(options, fn);
+}
 Result<std::vector<std::string>> Store::Delete(const std::vector<std::string>& ids, bool purge, ScrubReport* scrub) {
   AETHER_ASSIGN_OR_RETURN(auto missing, impl_->Delete(ids, purge));
   if (!purge) return missing;

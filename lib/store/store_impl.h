@@ -127,6 +127,8 @@ class StoreImpl : public StoreContext {
   // records.cc
   Result<std::vector<std::optional<MemoryRecord>>> Get(const std::vector<std::string>& ids);
   Status List(const ListOptions& options, const std::function<Status(const MemoryRecord&)>& fn);
+  // export.cc
+  Status Export(const ExportOptions& options, const std::function<Status(const MemoryRecord&)>& fn);
   Result<std::vector<std::string>> Delete(const std::vector<std::string>& ids, bool purge);
 
   // scrub.cc

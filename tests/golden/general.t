@@ -36,6 +36,7 @@ Subcommands:
   ingest                      Add memories from JSONL (file or -)
   search                      Top-k nearest memories over both tiers
   get                         Print memories by id as JSONL
+  export                      Write memories as JSONL that ingest reads back (vectors bit-exact, payloads, metadata)
   list                        List memories' ids and metadata: filter by tier, importance, time; sort; limit
   delete                      Delete memories by id (--purge: from every file, now)
   scrub                       Make deleted data leave the store's files now

@@ -172,6 +172,11 @@ struct ListOptions {
   bool with_payload = false;  // else MemoryRecord::payload_json stays empty
 };
 
+// Which memories Store::Export yields (all of them by default).
+struct ExportOptions {
+  std::optional<Tier> tier;
+};
+
 // The recall calibration of the active index generation (rebuild-index
 // --target-recall; README "rebuild-index and index tuning"): recall@k of
 // the indexed cold search, measured on held-out stored vectors against brute

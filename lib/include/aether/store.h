@@ -119,6 +119,13 @@ class Store {
   // selected rows (at most `limit` of them when one is given). kCorruption
   // for a row whose tier, or (with_payload) payload, is damaged. Reads only.
   Status List(const ListOptions& options, const std::function<Status(const MemoryRecord&)>& fn);
+  // Every memory options select, whole (vector bit-exact, payload, metadata
+  // with the access log's pending accesses), each hot slot and cold frame
+  // read once: hot in slot order, then cold shard by shard in file order.
+  // Holds the metadata of the selected memories (not their payloads or
+  // vectors) while it runs. fn may stop it by returning an error. Errors as
+  // Get's. Reads only.
+  Status Export(const ExportOptions& options, const std::function<Status(const MemoryRecord&)>& fn);
   // Deletes the memories in one transaction; returns the ids not found. A
   // deleted memory's bytes stay in the files until they are reused,
   // compacted or scrubbed (README "Deleting for good"); with purge, its

@@ -1,0 +1,84 @@
+// Export: every memory (or one tier's) with its vector, payload and
+// metadata, each hot slot and each cold frame read once: the hot tier in
+// slot order, then the cold tier shard by shard in file order.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "aether/jsonl.h"
+#include "store/layout.h"
+#include "store/store_impl.h"
+
+namespace aether {
+
+Status StoreImpl::Export(const ExportOptions& o, const std::function<Status(const MemoryRecord&)>& fn) {
+  struct Row {
+    MemoryRef ref;
+    MemoryStats stats;
+  };
+  std::vector<Row> hot;
+  std::map<int64_t, std::vector<Row>> cold;  // by shard
+  Status bad;
+  AETHER_RETURN_IF_ERROR(tables_->memories.ForEach([&](const MemoryRef& ref, const MemoryStats& stats) {
+    if (!ref.place.hot() && !ref.place.cold()) {
+      bad = Status::Corruption(fmt::format("{}: memory '{}' (row {}) has unknown tier {} (run aether verify)",
+                                           layout::kDbFile, ref.id, ref.row_id, int64_t(ref.place.tier)));
+      return false;
+    }
+    if (o.tier && ref.place.tier != *o.tier) return true;
+    (ref.place.hot() ? hot : cold[ref.place.shard_id]).push_back({ref, stats});
+    return true;
+  }));
+  AETHER_RETURN_IF_ERROR(bad);
+
+  auto emit = [&](const Row& row, const float* vector) -> Status {
+    MemoryRecord rec;
+    rec.id = row.ref.id;
+    rec.tier = row.ref.place.tier;
+    rec.vector.assign(vector, vector + config_.dim);
+    rec.importance = row.stats.importance;
+    rec.created_ms = row.stats.created_ms;
+    rec.last_access_ms = row.stats.last_access_ms;
+    rec.access_count = row.stats.access_count;
+    AddPending(row.ref.row_id, &rec.access_count, &rec.last_access_ms);
+    AETHER_ASSIGN_OR_RETURN(auto payload, tables_->memories.Payload(row.ref.row_id));
+    if (payload) rec.payload_json = std::move(*payload);
+    if (!rec.payload_json.empty() && !ValidPayload(rec.payload_json)) return PayloadCorruption(rec.id, row.ref.row_id);
+    return fn(rec);
+  };
+
+  if (!hot.empty()) {
+    std::sort(hot.begin(), hot.end(), [](const Row& a, const Row& b) { return a.ref.place.slot < b.ref.place.slot; });
+    AETHER_ASSIGN_OR_RETURN(auto file, OpenHot(/*writable=*/false));
+    std::vector<float> v(config_.dim);
+    for (const Row& row : hot) {
+      AETHER_RETURN_IF_ERROR(ReadHotVector(file.get(), row.ref, v.data()));
+      AETHER_RETURN_IF_ERROR(emit(row, v.data()));
+    }
+  }
+  for (auto& [shard_id, rows] : cold) {
+    std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+      return std::make_pair(a.ref.place.frame_offset, a.ref.place.frame_index) <
+             std::make_pair(b.ref.place.frame_offset, b.ref.place.frame_index);
+    });
+    AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(shard_id));
+    AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, /*writable=*/false));
+    DecodedFrame frame;
+    int64_t frame_at = -1;
+    for (const Row& row : rows) {
+      const Place& p = row.ref.place;
+      if (p.frame_offset != frame_at) {
+        AETHER_RETURN_IF_ERROR(shard->ReadFrame(uint64_t(p.frame_offset), &frame));
+        frame_at = p.frame_offset;
+      }
+      if (p.frame_index < 0 || p.frame_index >= frame.count || frame.row_ids[p.frame_index] != row.ref.row_id)
+        return Status::Corruption(fmt::format("{}: frame at offset {} does not hold row {} ('{}')", shard->path(),
+                                              p.frame_offset, row.ref.row_id, row.ref.id));
+      AETHER_RETURN_IF_ERROR(emit(row, frame.vector(uint32_t(p.frame_index))));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace aether

@@ -1,0 +1,101 @@
+// aether export: every live memory once, whole, as `get` returns it (the
+// reference), from hot slots, staging and index partitions of every codec;
+// export -> ingest --ignore-unknown -> export keeps ids, vectors (bit for
+// bit), payloads and importance byte for byte.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+using namespace aether::test;
+using nlohmann::json;
+
+namespace {
+
+// The export's lines by id; a line is checked to be one JSON object.
+std::map<std::string, std::string> ByIdLines(const std::string& out) {
+  std::map<std::string, std::string> m;
+  for (const auto& line : Lines(out)) {
+    const json j = json::parse(line);
+    CHECK_MESSAGE(m.emplace(j["id"].get<std::string>(), line).second, "exported twice: " << j["id"]);
+  }
+  return m;
+}
+
+// The part of an export line that a round trip must keep byte for byte:
+// everything up to the tier.
+std::string DataPart(const std::string& line) { return line.substr(0, line.find(",\"tier\":")); }
+
+uint32_t Bits(double d) {
+  const float f = float(d);
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("export equals get for every live memory of every codec; export -> ingest -> export keeps the data") {
+  for (const std::string codec : {"zstd-shuffle", "zstd", "float16", "sq8"}) {
+    INFO(codec);
+    TempDir dir;
+    const std::string store = dir / "s";
+    auto mems = RandomMems(500, 9, 77);
+    for (size_t i = 0; i < mems.size(); i += 7) mems[i].vec[i % 9] = (i % 2 ? 1e-38f : -9.99e14f);  // extremes
+    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "120", "--codec", codec},
+                   ToJsonlWithPayload(std::vector<Mem>(mems.begin(), mems.begin() + 300)))
+                .exit_code == 0);
+    REQUIRE(Aether({"rebuild-index", store, "--partitions", "6", "--target-recall", "0"}).exit_code == 0);
+    REQUIRE(Aether({"ingest", store}, ToJsonlWithPayload(std::vector<Mem>(mems.begin() + 300, mems.end()), 300))
+                .exit_code == 0);  // more cold data lands in staging
+    REQUIRE(Aether({"delete", store, "m1", "m200", "m450"}).exit_code == 0);
+    // Accesses still in the access log count, as in get.
+    REQUIRE(Aether({"search", store, "--queries", "-", "-k", "4"},
+                   QueriesJsonl(std::vector<Mem>(mems.begin(), mems.begin() + 20)))
+                .exit_code == 0);
+
+    auto r = Aether({"export", store});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    CHECK(r.err == "aether: exported 497 memories\n");
+    const auto exported = ByIdLines(r.out);
+    REQUIRE(exported.size() == 497);
+    std::vector<std::string> ids;
+    for (const auto& [id, line] : exported) ids.push_back(id);
+    std::vector<std::string> get = {"get", store};
+    get.insert(get.end(), ids.begin(), ids.end());
+    const auto got = Aether(get);
+    REQUIRE(got.exit_code == 0);
+    std::map<std::string, int> tiers;
+    for (const auto& line : Lines(got.out)) {
+      const json want = json::parse(line);
+      const json have = json::parse(exported.at(want["id"].get<std::string>()));
+      for (const char* key : {"id", "payload", "importance", "tier", "created_ms", "last_access_ms", "access_count"})
+        CHECK_MESSAGE(have[key] == want[key], key << " of " << want["id"]);
+      REQUIRE(have["vector"].size() == want["vector"].size());
+      for (size_t d = 0; d < want["vector"].size(); ++d)
+        CHECK(Bits(have["vector"][d].get<double>()) == Bits(want["vector"][d].get<double>()));
+      ++tiers[want["tier"]];
+    }
+    CHECK(tiers["hot"] >= 100);
+    CHECK(tiers["cold"] >= 300);
+    // --tier splits the same lines.
+    auto hot = ByIdLines(Aether({"export", store, "--tier", "hot"}).out);
+    auto cold = ByIdLines(Aether({"export", store, "--tier", "cold"}).out);
+    CHECK(hot.size() == size_t(tiers["hot"]));
+    CHECK(cold.size() == size_t(tiers["cold"]));
+    for (const auto& part : {hot, cold})
+      for (const auto& [id, line] : part) CHECK(exported.at(id) == line);
+
+    // Round trip: the data part of every line comes back byte for byte.
+    const std::string copy = dir / "copy";
+    WriteFile(dir / "all.jsonl", r.out);
+    auto in = Aether({"ingest", "--create", copy, dir / "all.jsonl", "--ignore-unknown", "--codec", codec});
+    REQUIRE_MESSAGE(in.exit_code == 0, in.err);
+    const auto again = ByIdLines(Aether({"export", copy}).out);
+    REQUIRE(again.size() == exported.size());
+    for (const auto& [id, line] : exported) CHECK(DataPart(again.at(id)) == DataPart(line));
+  }
+}

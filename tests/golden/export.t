@@ -1,0 +1,15 @@
+export: every memory as JSONL that ingest reads back; a copy of a store.
+
+$ aether ingest --create mem "$TESTDATA/sample.jsonl" --hot-capacity 100 -q
+$ aether export mem --tier cold > cold.jsonl && head -1 cold.jsonl
+{"id":"mem-0100","vector":[-0.7542,-0.7296,-0.5631,0.3317,-0.0818,2.5408,-0.8164,-0.8657,0.8141,1.922,0.7495,0.7634,1.4186,-0.1389,-1.6852,-0.9111],"payload":{"room":"office","seen":100},"importance":0.062,"tier":"cold","created_ms":1700000000000,"last_access_ms":1700000000000,"access_count":0}
+aether: exported 200 memories
+$ aether export mem > all.jsonl
+aether: exported 300 memories
+$ aether ingest copy all.jsonl --create --ignore-unknown -q
+$ aether export copy -q > copy.jsonl && head -2 copy.jsonl | cut -d, -f1-3
+{"id":"mem-0000","vector":[-1.4123,-0.8626
+{"id":"mem-0001","vector":[0.0294,-0.3565
+$ aether export mem --tier warm
+aether: error: --tier: warm not in {all,hot,cold}; see 'aether export --help'
+[exit 64]
