@@ -186,6 +186,11 @@ Status ReadIdsFrom(const std::string& path, std::vector<std::string>* ids) {
   return reader.status();
 }
 
+CLI::Validator NonEmpty() {
+  return CLI::Validator([](std::string& v) { return v.empty() ? std::string("an empty value") : std::string(); },
+                        "VALUE");
+}
+
 void AddStoreArgs(CLI::App* app, StoreArgs* args) {
   AddStoreLocation(app, &args->store, "Store directory");
   app->add_option("--wait", args->wait, "Seconds to wait for the store lock before failing as busy")
@@ -294,7 +299,14 @@ nlohmann::json FloatJson(float f) {
   // JSON has no infinity or NaN: a value that is not finite (possible only
   // for data stored before inputs were range-checked) saturates, never null.
   if (!std::isfinite(f)) f = std::signbit(f) && !std::isnan(f) ? -FLT_MAX : FLT_MAX;
+  if (ShortestDecimalMisreads(f)) return double(f);
   return std::stod(fmt::format("{}", f));
+}
+
+bool ShortestDecimalMisreads(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  return (bits & 0x7fffffffu) == 0x15ae43fdu;
 }
 
 std::string ClosestName(const std::string& name, const std::vector<std::string>& names) {

@@ -94,6 +94,9 @@ struct StoreArgs {
   double wait = 5.0;
 };
 void AddStoreArgs(CLI::App* app, StoreArgs* args);
+// Refuses an empty option value ("an empty value", exit 64): an unset shell
+// variable must not silently mean "no bound" or "no file".
+CLI::Validator NonEmpty();
 // Appends the ids listed in a file (one per line, blank lines skipped; -
 // for stdin): descend/ascend/delete --ids-from.
 Status ReadIdsFrom(const std::string& path, std::vector<std::string>* ids);
@@ -145,6 +148,11 @@ bool StdoutIsTty();
 std::string VectorInputFormat(const std::string& path, const std::string& given);
 // A float as the shortest decimal that reads back to the same float.
 nlohmann::json FloatJson(float f);
+// True for the one float32 magnitude (7.038531e-26) whose shortest decimal,
+// read as a double (as every JSON reader here reads numbers) and rounded to
+// float, is its neighbour (checked over every finite float32): it is
+// written with the double's digits instead.
+bool ShortestDecimalMisreads(float f);
 std::string ClosestName(const std::string& name, const std::vector<std::string>& names);
 
 // Commands (cmd_*.cc).

@@ -20,7 +20,7 @@ Runner SetupDelete(CLI::App* app) {
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("ids", a->ids, "Memory ids");
-  app->add_option("--ids-from", a->ids_from, "Also the ids in FILE, one per line (- for stdin)");
+  app->add_option("--ids-from", a->ids_from, "Also the ids in FILE, one per line (- for stdin)")->check(NonEmpty());
   app->add_flag("--purge", a->purge,
                 "Also remove their history, and scrub the store so that nothing of them is left in any file "
                 "(see aether scrub)");
@@ -34,7 +34,9 @@ Runner SetupDelete(CLI::App* app) {
       if (Status read = ReadIdsFrom(a->ids_from, &a->ids); !read.ok()) return Fail(read);
     if (a->ids.empty() && a->ids_from.empty())
       return Fail(Status::InvalidArgument("give the ids to delete, or --ids-from FILE"));
-    auto store = opener.Open(a->store);
+    // A dry run reads: it neither waits for nor blocks a writer, and folds
+    // nothing (maintain --dry-run likewise).
+    auto store = a->dry_run ? opener.OpenToRead(a->store) : opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     if (a->dry_run) {
       auto found = (*store)->ContainsEach(a->ids);

@@ -2,6 +2,7 @@
 // (--ignore-unknown skips the metadata fields), streamed (Store::Export).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <charconv>
 #include <cmath>
@@ -39,11 +40,16 @@ Runner SetupExport(CLI::App* app) {
         // As get: a value that is not finite (only data stored before inputs
         // were range-checked can hold one) saturates; JSON has none.
         if (!std::isfinite(f)) f = std::signbit(f) && !std::isnan(f) ? -FLT_MAX : FLT_MAX;
-        char text[32];
+        char text[40];
         text[0] = ',';
         // The shortest decimal that reads back to the same float (Ryu; three
         // times faster than fmt's, which was most of an export's time).
-        const auto end = std::to_chars(text + 1, text + sizeof text, f).ptr;
+        char* end = std::to_chars(text + 1, text + sizeof text, f).ptr;
+        if (ShortestDecimalMisreads(f)) {
+          end = std::to_chars(text + 1, text + sizeof text, double(f)).ptr;
+        } else if (end - text == 3 && text[1] == '-' && text[2] == '0') {
+          end = std::copy_n("-0.0", 4, text + 1);  // "-0" is an integer, which reads as +0
+        }
         line.append(text + (i == 0), end);
       }
       fmt::format_to(std::back_inserter(line),

@@ -20,8 +20,7 @@ Runner SetupList(CLI::App* app) {
   AddStoreArgs(app, &a->store);
   // An empty value is refused, never "no bound": an unset shell variable
   // must not widen a listing that feeds a delete.
-  const CLI::Validator given([](std::string& v) { return v.empty() ? std::string("an empty value") : std::string(); },
-                             "VALUE");
+  const CLI::Validator given = NonEmpty();
   app->add_option("--tier", a->tier, "Only this tier (all: both)")->check(CLI::IsMember({"all", "hot", "cold"}));
   app->add_option("--min-importance", a->o.min_importance, "Only importance >= X")->check(given);
   app->add_option("--max-importance", a->o.max_importance, "Only importance <= X")->check(given);

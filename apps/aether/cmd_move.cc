@@ -98,7 +98,7 @@ int RunMove(Args& a, const StoreOpener& opener, bool descend) {
 }
 
 void AddCommon(CLI::App* app, Args* a) {
-  app->add_option("--ids-from", a->ids_from, "Read ids, one per line, from FILE (- for stdin)");
+  app->add_option("--ids-from", a->ids_from, "Read ids, one per line, from FILE (- for stdin)")->check(NonEmpty());
   app->add_option("--limit", a->move.limit, "Move at most N memories");
   app->add_option("--batch", a->move.batch, "Memories per crash-safe batch")
       ->default_val(10000)

@@ -44,7 +44,14 @@ TEST_CASE("export equals get for every live memory of every codec; export -> ing
     TempDir dir;
     const std::string store = dir / "s";
     auto mems = RandomMems(500, 9, 77);
-    for (size_t i = 0; i < mems.size(); i += 7) mems[i].vec[i % 9] = (i % 2 ? 1e-38f : -9.99e14f);  // extremes
+    // Extremes: a subnormal, the range limit, -0.0 (an integer "-0" would
+    // read back as +0), and the one float whose shortest decimal reads back
+    // as its neighbour when read as a double first.
+    uint32_t bits = 0x95ae43fdu;
+    float odd;
+    std::memcpy(&odd, &bits, 4);
+    const float extremes[] = {1e-38f, -9.99e14f, -0.0f, odd, -odd};
+    for (size_t i = 0; i < mems.size(); i += 7) mems[i].vec[i % 9] = extremes[(i / 7) % 5];
     REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "120", "--codec", codec},
                    ToJsonlWithPayload(std::vector<Mem>(mems.begin(), mems.begin() + 300)))
                 .exit_code == 0);

@@ -135,7 +135,8 @@ TEST_CASE("delete --ids-from and --dry-run: the dry run names exactly what the d
   const std::string store = dir / "s";
   auto mems = RandomMems(80, 3, 5);
   REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "40"}, ToJsonl(mems)).exit_code == 0);
-  auto files = [&] {  // the store's bytes, SQLite's shared-memory index aside
+  REQUIRE(Aether({"delete", store, "m79"}).exit_code == 0);  // a RESERVE file and a WAL to keep as they are
+  auto files = [&] {                                         // the store's bytes, SQLite's shared-memory index aside
     auto out = DirectoryBytes(store);
     for (auto it = out.begin(); it != out.end();)
       it = it->first.find("-shm") != std::string::npos ? out.erase(it) : ++it;
@@ -144,6 +145,7 @@ TEST_CASE("delete --ids-from and --dry-run: the dry run names exactly what the d
   std::mt19937 rng(3);
   std::set<std::string> live;
   for (const auto& m : mems) live.insert(m.id);
+  live.erase("m79");
   for (int round = 0; round < 6; ++round) {
     // Positional ids, a file and stdin, with ids not stored and repeated.
     std::vector<std::string> pos, file, in;
@@ -171,6 +173,8 @@ TEST_CASE("delete --ids-from and --dry-run: the dry run names exactly what the d
     std::vector<std::string> args = {"delete",   store, "--ids-from", from_stdin ? "-" : dir / "ids.txt",
                                      "--format", "json"};
     args.insert(args.begin() + 2, pos.begin(), pos.end());
+    // Accesses in the access log: a writer would fold them.
+    REQUIRE(Aether({"search", store, "--vector", VectorJson(mems[round].vec), "-k", "3"}).exit_code == 0);
     const auto before = files();
     auto dry_args = args;
     dry_args.push_back("--dry-run");
@@ -193,4 +197,9 @@ TEST_CASE("delete --ids-from and --dry-run: the dry run names exactly what the d
   CHECK(r.exit_code == 64);
   CHECK(r.err == "aether: error: give the ids to delete, or --ids-from FILE\n");
   CHECK(Aether({"delete", store, "--ids-from", dir / "none.txt"}).exit_code == 66);
+  for (const char* cmd : {"delete", "descend", "ascend"}) {
+    r = Aether({cmd, store, "--ids-from", ""});
+    CHECK(r.exit_code == 64);
+    CHECK(r.err.find("--ids-from: an empty value") != std::string::npos);
+  }
 }
