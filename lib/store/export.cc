@@ -1,13 +1,10 @@
 // Export: every memory (or one tier's) with its vector, payload and
 // metadata, each hot slot and each cold frame read once: the hot tier in
 // slot order, then the cold tier shard by shard in file order.
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <map>
 
 #include "aether/jsonl.h"
-#include "store/layout.h"
 #include "store/store_impl.h"
 
 namespace aether {
@@ -22,8 +19,7 @@ Status StoreImpl::Export(const ExportOptions& o, const std::function<Status(cons
   Status bad;
   AETHER_RETURN_IF_ERROR(tables_->memories.ForEach([&](const MemoryRef& ref, const MemoryStats& stats) {
     if (!ref.place.hot() && !ref.place.cold()) {
-      bad = Status::Corruption(fmt::format("{}: memory '{}' (row {}) has unknown tier {} (run aether verify)",
-                                           layout::kDbFile, ref.id, ref.row_id, int64_t(ref.place.tier)));
+      bad = UnknownTierCorruption(ref.id, ref.row_id, int64_t(ref.place.tier));
       return false;
     }
     if (o.tier && ref.place.tier != *o.tier) return true;
@@ -32,6 +28,7 @@ Status StoreImpl::Export(const ExportOptions& o, const std::function<Status(cons
   }));
   AETHER_RETURN_IF_ERROR(bad);
 
+  const auto* pending = PendingOnce();  // one view of the access log for the whole export
   auto emit = [&](const Row& row, const float* vector) -> Status {
     MemoryRecord rec;
     rec.id = row.ref.id;
@@ -41,7 +38,7 @@ Status StoreImpl::Export(const ExportOptions& o, const std::function<Status(cons
     rec.created_ms = row.stats.created_ms;
     rec.last_access_ms = row.stats.last_access_ms;
     rec.access_count = row.stats.access_count;
-    AddPending(row.ref.row_id, &rec.access_count, &rec.last_access_ms);
+    AddPendingFrom(pending, row.ref.row_id, &rec.access_count, &rec.last_access_ms);
     AETHER_ASSIGN_OR_RETURN(auto payload, tables_->memories.Payload(row.ref.row_id));
     if (payload) rec.payload_json = std::move(*payload);
     if (!rec.payload_json.empty() && !ValidPayload(rec.payload_json)) return PayloadCorruption(rec.id, row.ref.row_id);
@@ -72,9 +69,7 @@ Status StoreImpl::Export(const ExportOptions& o, const std::function<Status(cons
         AETHER_RETURN_IF_ERROR(shard->ReadFrame(uint64_t(p.frame_offset), &frame));
         frame_at = p.frame_offset;
       }
-      if (p.frame_index < 0 || p.frame_index >= frame.count || frame.row_ids[p.frame_index] != row.ref.row_id)
-        return Status::Corruption(fmt::format("{}: frame at offset {} does not hold row {} ('{}')", shard->path(),
-                                              p.frame_offset, row.ref.row_id, row.ref.id));
+      AETHER_RETURN_IF_ERROR(CheckFrameHolds(shard->path(), frame, row.ref));
       AETHER_RETURN_IF_ERROR(emit(row, frame.vector(uint32_t(p.frame_index))));
     }
   }

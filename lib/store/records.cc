@@ -19,9 +19,7 @@ Result<std::vector<std::optional<MemoryRecord>>> StoreImpl::Get(const std::vecto
       continue;
     }
     Tier tier;
-    if (!TierFromCode(row->tier_code, &tier))
-      return Status::Corruption(fmt::format("{}: memory '{}' (row {}) has unknown tier {} (run aether verify)",
-                                            layout::kDbFile, id, row->ref.row_id, row->tier_code));
+    if (!TierFromCode(row->tier_code, &tier)) return UnknownTierCorruption(id, row->ref.row_id, row->tier_code);
     MemoryRecord rec;
     rec.id = id;
     rec.tier = tier;
@@ -86,9 +84,7 @@ Status StoreImpl::List(const ListOptions& o, const std::function<Status(const Me
         MemoryRecord rec;
         const int64_t row_id = st.Int(0);
         rec.id = st.Text(1);
-        if (!TierFromCode(st.Int(2), &rec.tier))
-          return Status::Corruption(fmt::format("{}: memory '{}' (row {}) has unknown tier {} (run aether verify)",
-                                                layout::kDbFile, rec.id, row_id, st.Int(2)));
+        if (!TierFromCode(st.Int(2), &rec.tier)) return UnknownTierCorruption(rec.id, row_id, st.Int(2));
         rec.importance = st.Double(3);
         rec.created_ms = st.Int(4);
         rec.last_access_ms = st.Int(5);

@@ -18,6 +18,19 @@ Status PayloadCorruption(const std::string& id, int64_t row_id) {
                   layout::kDbFile, id, row_id));
 }
 
+Status UnknownTierCorruption(const std::string& id, int64_t row_id, int64_t tier_code) {
+  return Status::Corruption(fmt::format("{}: memory '{}' (row {}) has unknown tier {} (run aether verify)",
+                                        layout::kDbFile, id, row_id, tier_code));
+}
+
+Status CheckFrameHolds(const std::string& path, const DecodedFrame& frame, const MemoryRef& m) {
+  const Place& p = m.place;
+  if (p.frame_index >= 0 && p.frame_index < frame.count && frame.row_ids[p.frame_index] == m.row_id)
+    return Status::Ok();
+  return Status::Corruption(
+      fmt::format("{}: frame at offset {} does not hold row {} ('{}')", path, p.frame_offset, m.row_id, m.id));
+}
+
 Result<uint64_t> StoreContext::HotSlotsInUse() {
   // The recorded length, unless the metadata names a slot past it (an older
   // aether that did not keep it grew the file): never cut or skip a slot in
@@ -55,9 +68,7 @@ Status StoreContext::ReadVector(const MemoryRef& m, std::vector<float>* out) {
   AETHER_ASSIGN_OR_RETURN(auto shard, OpenShard(info, false));
   DecodedFrame frame;
   AETHER_RETURN_IF_ERROR(shard->ReadFrame(static_cast<uint64_t>(p.frame_offset), &frame));
-  if (p.frame_index >= frame.count || frame.row_ids[p.frame_index] != m.row_id)
-    return Status::Corruption(fmt::format("{}: frame at offset {} does not hold row {} ('{}')", shard->path(),
-                                          p.frame_offset, m.row_id, m.id));
+  AETHER_RETURN_IF_ERROR(CheckFrameHolds(shard->path(), frame, m));
   std::copy(frame.vector(uint32_t(p.frame_index)), frame.vector(uint32_t(p.frame_index)) + config_.dim, out->begin());
   return Status::Ok();
 }

@@ -31,6 +31,11 @@ namespace aether {
 
 // The error for a stored payload that does not parse (a damaged meta.db).
 Status PayloadCorruption(const std::string& id, int64_t row_id);
+// The error for a memory row whose tier is no tier (a damaged meta.db).
+Status UnknownTierCorruption(const std::string& id, int64_t row_id, int64_t tier_code);
+// Ok when `frame` (read from the shard at `path`) holds memory m at m's
+// place; else the corruption naming both.
+Status CheckFrameHolds(const std::string& path, const DecodedFrame& frame, const MemoryRef& m);
 
 class StoreContext {
  public:
