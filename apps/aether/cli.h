@@ -162,6 +162,7 @@ Runner SetupSearch(CLI::App* app);
 Runner SetupGet(CLI::App* app);
 Runner SetupList(CLI::App* app);
 Runner SetupExport(CLI::App* app);
+Runner SetupUpdate(CLI::App* app);
 Runner SetupDelete(CLI::App* app);
 Runner SetupScrub(CLI::App* app);
 nlohmann::json ScrubJson(const ScrubReport& r);

@@ -28,6 +28,8 @@ const Command kCommands[] = {
      SetupExport},
     {"list", "List memories' ids and metadata: filter by tier, importance, time; sort; limit", Access::kRead,
      SetupList},
+    {"update", "Change memories' payloads (replace or merge patch) and importance, keeping their history",
+     Access::kWrite, SetupUpdate},
     {"delete", "Delete memories by id (--purge: from every file, now)", Access::kWrite, SetupDelete},
     {"scrub", "Make deleted data leave the store's files now", Access::kWrite, SetupScrub},
     {"stats", "Show store statistics (table, json, prometheus)", Access::kRead, SetupStats},

@@ -70,6 +70,8 @@ std::vector<std::string> MakeFaultPoints() {
       "scrub.after_hot",
       "scrub.after_commit",
       "fold.after_commit",
+      "update.before_commit",
+      "update.after_commit",
       "replay.after_rollback_truncate",
       "replay.after_rollforward_commit",
   };

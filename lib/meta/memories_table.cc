@@ -167,6 +167,13 @@ Status MemoriesTable::SetImportance(int64_t row_id, double importance) {
   return st->Run();
 }
 
+Status MemoriesTable::SetPayload(int64_t row_id, const std::optional<std::string>& payload) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("UPDATE memories SET payload = ? WHERE row_id = ?"));
+  if (payload) st->Bind(1, *payload);  // unbound: NULL
+  st->Bind(2, row_id);
+  return st->Run();
+}
+
 Result<uint64_t> MemoriesTable::DecayImportance(double factor) {
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("UPDATE memories SET importance = importance * ?"));
   st.Bind(1, factor);

@@ -59,6 +59,7 @@ class MemoriesTable {
   Status Delete(int64_t row_id);
   Status Touch(const std::vector<int64_t>& row_ids, int64_t now_ms);
   Status SetImportance(int64_t row_id, double importance);
+  Status SetPayload(int64_t row_id, const std::optional<std::string>& payload);  // nullopt: NULL
   // importance *= factor for every memory; returns how many.
   Result<uint64_t> DecayImportance(double factor);
 

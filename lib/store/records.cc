@@ -1,9 +1,12 @@
-// Get and delete by external id.
+// Get, update and delete by external id; list.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
 
 #include "aether/jsonl.h"
+#include "env/fault_point.h"
 #include "meta/schema.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
@@ -111,6 +114,117 @@ Status StoreImpl::List(const ListOptions& o, const std::function<Status(const Me
   if (o.limit && held.size() > o.limit) held.resize(o.limit);
   for (const MemoryRecord& rec : held) AETHER_RETURN_IF_ERROR(fn(rec));
   return Status::Ok();
+}
+
+namespace {
+
+// Parses JSON an UpdateItem carries (depth-checked first: the parser
+// recurses per level); nullopt when it is not one valid JSON value.
+std::optional<nlohmann::json> ParseUpdateJson(const std::string& text) {
+  if (!CheckJsonDepth(text, kMaxJsonDepth - 1).ok()) return std::nullopt;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return std::nullopt;
+  return j;
+}
+
+Status CheckUpdateItem(const UpdateItem& u) {
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument(fmt::format("update of '{}': {}", u.id, why));
+  };
+  if (u.payload_json && u.merge_patch_json) return bad("give a payload or a merge patch, not both");
+  if (!u.payload_json && !u.merge_patch_json && !u.importance) return bad("nothing to change");
+  if (u.importance && !(*u.importance >= 0 && *u.importance <= 1))
+    return bad(fmt::format("importance {} is outside [0, 1]", *u.importance));
+  for (const auto* text : {&u.payload_json, &u.merge_patch_json})
+    if (*text && !ParseUpdateJson(**text))
+      return bad(fmt::format("the {} is not valid JSON (nested at most {} deep)",
+                             text == &u.payload_json ? "payload" : "merge patch", kMaxJsonDepth - 1));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<UpdateReport> StoreImpl::Update(const std::vector<UpdateItem>& items, bool dry_run) {
+  if (!dry_run && !lock_->writer()) return Status::Internal("update on a store opened read-only");
+  for (const UpdateItem& u : items) AETHER_RETURN_IF_ERROR(CheckUpdateItem(u));
+  UpdateReport rep;
+  const int64_t now = env_->NowMs();
+  // A memory's payload and importance; a dry run keeps what its earlier
+  // items made of each memory here, as it writes nothing.
+  struct State {
+    std::optional<std::string> payload;
+    double importance = 0;
+  };
+  std::map<int64_t, State> dry;
+  // A dry run's transaction only reads (a reader may run it).
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+    rep = UpdateReport();
+    dry.clear();
+    for (const UpdateItem& u : items) {
+      AETHER_ASSIGN_OR_RETURN(auto m, tables_->memories.Find(u.id));
+      if (!m) {
+        rep.not_found.push_back(u.id);
+        continue;
+      }
+      State before;
+      if (auto it = dry.find(m->row_id); it != dry.end()) {
+        before = it->second;
+      } else {
+        AETHER_ASSIGN_OR_RETURN(before.payload, tables_->memories.Payload(m->row_id));
+        AETHER_ASSIGN_OR_RETURN(auto stats, tables_->memories.Stats(m->row_id));
+        if (!stats) return Status::Internal("memory vanished during update");
+        before.importance = stats->importance;
+      }
+      State after = before;
+      nlohmann::json detail = nlohmann::json::object();
+      if (u.payload_json || u.merge_patch_json) {
+        nlohmann::json value;  // the new payload; null: none
+        if (u.payload_json) {
+          value = *ParseUpdateJson(*u.payload_json);
+        } else {
+          if (before.payload) {
+            auto target = ParseUpdateJson(*before.payload);
+            if (!target) return PayloadCorruption(u.id, m->row_id);
+            value = std::move(*target);
+          }
+          value.merge_patch(*ParseUpdateJson(*u.merge_patch_json));
+        }
+        after.payload.reset();
+        if (!value.is_null()) after.payload = value.dump();
+        // A merge cannot nest deeper than its target or its patch; checked
+        // regardless, as every stored payload must pass.
+        if (after.payload && !ValidPayload(*after.payload))
+          return Status::InvalidArgument(fmt::format("update of '{}': the payload would nest too deep", u.id));
+        auto bytes = [](const std::optional<std::string>& p) { return p ? nlohmann::json(p->size()) : nullptr; };
+        detail["payload"] = {{"op", u.payload_json ? "replace" : "merge"},
+                             {"from_bytes", bytes(before.payload)},
+                             {"to_bytes", bytes(after.payload)}};
+      } else if (dry_run && before.payload && !ValidPayload(*before.payload)) {
+        return PayloadCorruption(u.id, m->row_id);  // it is shown
+      }
+      if (u.importance) {
+        after.importance = *u.importance;
+        detail["importance"] = {{"from", before.importance}, {"to", after.importance}};
+      }
+      ++rep.updated;
+      if (dry_run) {
+        MemoryRecord shown;
+        shown.id = u.id;
+        shown.importance = after.importance;
+        if (after.payload) shown.payload_json = *after.payload;
+        rep.after.push_back(std::move(shown));
+        dry[m->row_id] = std::move(after);
+        continue;
+      }
+      if (detail.contains("payload")) AETHER_RETURN_IF_ERROR(tables_->memories.SetPayload(m->row_id, after.payload));
+      if (u.importance) AETHER_RETURN_IF_ERROR(tables_->memories.SetImportance(m->row_id, after.importance));
+      AETHER_RETURN_IF_ERROR(tables_->audit_log.Append(now, "update", u.id, detail.dump()));
+    }
+    if (!dry_run) AETHER_FAULT_POINT("update.before_commit");
+    return Status::Ok();
+  }));
+  if (!dry_run) AETHER_FAULT_POINT("update.after_commit");
+  return rep;
 }
 
 Result<std::vector<std::string>> StoreImpl::Delete(const std::vector<std::string>& ids, bool purge) {

@@ -193,6 +193,9 @@ Status Store::List(const ListOptions& options, const std::function<Status(const 
 Status Store::Export(const ExportOptions& options, const std::function<Status(const MemoryRecord&)>& fn) {
   return impl_->Export(options, fn);
 }
+Result<UpdateReport> Store::Update(const std::vector<UpdateItem>& items, bool dry_run) {
+  return impl_->Update(items, dry_run);
+}
 Result<std::vector<std::string>> Store::Delete(const std::vector<std::string>& ids, bool purge, ScrubReport* scrub) {
   AETHER_ASSIGN_OR_RETURN(auto missing, impl_->Delete(ids, purge));
   if (!purge) return missing;

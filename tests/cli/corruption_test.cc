@@ -212,7 +212,19 @@ TEST_CASE("payload-byte sweep: every byte of a stored payload damaged; invalid J
           Aether({"search", store, "--vector", VectorJson(mems[7].vec), "-k", "1", "--with-payload", "--no-touch"});
       auto h = Aether({"search", store, "--vector", VectorJson(mems[7].vec), "-k", "1", "--no-touch"});
       CHECK(h.exit_code == 0);  // a search that does not read payloads is not affected
+      // Every other byte: a merge patch must parse the stored payload; a
+      // replace does not, and repairs it.
+      const bool patch = i % 2 == 0 && with == '{';
+      const auto u = patch ? Aether({"update", store, "m7", "--merge", "{\"k\":1}"}) : RunResult{};
       const bool valid = nlohmann::json::accept(damaged);
+      if (patch) {
+        CHECK(u.exit_code == (valid ? 0 : 79));
+        if (!valid) {
+          CHECK(u.err.find("memory 'm7'") != std::string::npos);
+          CHECK(Aether({"update", store, "m7", "--payload", "{\"fixed\":true}"}).exit_code == 0);
+          CHECK(Aether({"verify", store}).exit_code == 0);
+        }
+      }
       if (valid) {
         CHECK(v.exit_code == 0);
         CHECK(g.exit_code == 0);

@@ -1,10 +1,11 @@
 // The crash matrix: every fault point x 5 seeds. Each trial kills a real
 // aether process (SIGKILL, via AETHER_FAULT) in the middle of ingest,
-// descend, ascend, a compaction (hot slots, staging, cold partitions) or the replay, lets the next command recover, and
-// checks that verify passes and that the stored (id, vector, payload) set is exactly the state before or after the
-// interrupted batch: nothing lost, duplicated or half-visible.
+// descend, ascend, a compaction (hot slots, staging, cold partitions), an update or the replay, lets the next command
+// recover, and checks that verify passes and that the stored (id, vector, payload) set is exactly the state before or
+// after the interrupted batch: nothing lost, duplicated or half-visible.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -50,7 +51,9 @@ bool RunTrial(const Trial& t, Outcome* out) {
   // Crash in the 1st, 2nd or 3rd batch (a rebuild and a compaction of
   // these small stores make one).
   const int hit =
-      is_rebuild || kind == "compact" || kind == "rewrite" || kind == "unstage" || kind == "fold" ? 1 : 1 + seed % 3;
+      is_rebuild || kind == "compact" || kind == "rewrite" || kind == "unstage" || kind == "fold" || kind == "update"
+          ? 1
+          : 1 + seed % 3;
   TempDir dir;
   std::string store = dir / "s";
   auto before = RandomMems(40 + size_t(seed) * 13, 6, 100 + uint64_t(seed), "a");
@@ -66,6 +69,7 @@ bool RunTrial(const Trial& t, Outcome* out) {
 
   std::vector<std::string> op;
   std::string stdin_data;
+  std::map<std::string, Stored> updated;  // update: every base memory after the update
   const std::string b = std::to_string(batch);
   std::string fault = t.point;
   bool replay = kind == "replay";
@@ -122,6 +126,22 @@ bool RunTrial(const Trial& t, Outcome* out) {
     for (int i = 0; i < 3; ++i)
       REQUIRE(Aether({"search", store, "--vector", VectorJson(base[size_t(i)].vec), "-k", "5"}).exit_code == 0);
     op = {"recover", store};
+  } else if (op_kind == "update") {
+    // Changes to payloads and importances (one transaction): the same
+    // change applied to a copy gives the state after it.
+    std::string changes;
+    for (size_t i = 0; i < base.size(); i += 3)
+      changes += "{\"id\":\"" + base[i].id + "\"," +
+                 (i % 2 ? "\"payload\":{\"new\":" + std::to_string(i) + "}" : "\"merge\":{\"n\":null,\"m\":true}") +
+                 ",\"importance\":0.125}\n";
+    changes += "{\"id\":\"" + base[0].id + "\",\"merge\":{\"again\":1}}\n";  // an id twice
+    std::filesystem::copy(store, dir / "after", std::filesystem::copy_options::recursive);
+    REQUIRE(Aether({"update", dir / "after", "--file", "-"}, changes).exit_code == 0);
+    updated = GetRecords(dir / "after", Ids(base));
+    REQUIRE(updated.size() == base.size());
+    REQUIRE(updated != ref);
+    op = {"update", store, "--file", "-"};
+    stdin_data = changes;
   } else if (op_kind == "scrub") {
     // Garbage for the scrub: free hot slots (the deletes above), a shard of
     // only garbage (even seeds: ten descended into staging, then back), and
@@ -162,7 +182,9 @@ bool RunTrial(const Trial& t, Outcome* out) {
   auto got = GetRecords(store, Ids(all));
   size_t extra_present = got.size() - base.size();
   bool ok = v.exit_code == 0;
-  for (const auto& m : base) ok = ok && got.count(m.id) && got[m.id] == ref[m.id];
+  // An update shows all of its changes or none of them.
+  const bool all_updated = !updated.empty() && got.count(base[0].id) && got[base[0].id] == updated[base[0].id];
+  for (const auto& m : base) ok = ok && got.count(m.id) && got[m.id] == (all_updated ? updated : ref)[m.id];
   for (size_t i = 0; i < extra.size(); ++i) ok = ok && (got.count(extra[i].id) == (i < extra_present ? 1u : 0u));
   if (op_kind != "ingest")
     ok = ok && extra_present == 0;

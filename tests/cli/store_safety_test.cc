@@ -41,7 +41,7 @@ TEST_CASE("with the store from AETHER_STORE or --store, an operand that is a sto
   const std::vector<Form> forms = {
       {{"get"}, {"m0"}, true},    {{"delete"}, {"m0"}, true},     {{"descend"}, {"m0"}, true},
       {{"ascend"}, {"m1"}, true}, {{"feedback"}, {"1"}, true},    {{"history"}, {}, true},
-      {{"ingest"}, {}, false},    {{"config", "get"}, {}, false},
+      {{"ingest"}, {}, false},    {{"config", "get"}, {}, false}, {{"update", "--importance", "0.5"}, {}, true},
   };
   // A store, however it is written; and ids that only look like paths.
   const std::vector<std::string> stores = {"b", "./b", b, "../" + dir_name + "/b", "b/"};
@@ -72,7 +72,7 @@ TEST_CASE("with the store from AETHER_STORE or --store, an operand that is a sto
       }
     }
   }
-  CHECK(tried == 4 * (6 * 12 + 2 * 5));
+  CHECK(tried == 4 * (7 * 12 + 2 * 5));
   CHECK(refused == tried);
   CHECK(DirectoryBytes(a) == a_before);
   CHECK(DirectoryBytes(b) == b_before);

@@ -314,6 +314,31 @@ struct RecallReport {
   double recall = 0;  // mean recall@k of the indexed cold search vs an exact cold scan
 };
 
+// One memory's change (Store::Update): each part given replaces that part,
+// a part not given stays. The vector, the tier and the access statistics
+// (created, last access, access count) never change.
+struct UpdateItem {
+  std::string id;
+  // The new payload as JSON text; "null" removes the payload.
+  std::optional<std::string> payload_json;
+  // A JSON merge patch (RFC 7396) for the stored payload (none counts as
+  // null): a member set to null is removed, an object merges member by
+  // member, anything else replaces. A result of null removes the payload.
+  // Not together with payload_json.
+  std::optional<std::string> merge_patch_json;
+  std::optional<double> importance;  // in [0, 1]
+};
+
+// What Store::Update did (or, dry run, would do).
+struct UpdateReport {
+  uint64_t updated = 0;                // items applied (an id given twice counts twice)
+  std::vector<std::string> not_found;  // the items' unknown ids, in item order
+  // Dry run only: each applied item's memory as it would be after it, in
+  // item order (MemoryRecord's id, importance and payload_json; the rest
+  // empty).
+  std::vector<MemoryRecord> after;
+};
+
 struct FeedbackItem {
   std::string id;
   double reward = 0;  // in [0, 1]

@@ -134,6 +134,17 @@ class Store {
   // `scrub`, when given, hears what the scrub did. Requires kWrite.
   Result<std::vector<std::string>> Delete(const std::vector<std::string>& ids, bool purge = false,
                                           ScrubReport* scrub = nullptr);
+  // Changes payloads and importances in one transaction, item by item in
+  // order (an id given twice gets both changes, the second applied to the
+  // first's result), each audited in the history ("update": what changed,
+  // not the payload itself). Every item is checked first (a payload or
+  // patch that is not JSON or nests too deep, an importance outside [0, 1],
+  // a payload together with a patch, nothing to change): kInvalidArgument
+  // naming it, and nothing changes. Unknown ids are reported, not errors.
+  // kCorruption when a patch meets a stored payload that does not parse.
+  // With dry_run nothing is written (UpdateReport::after shows the result)
+  // and a reader may call it; otherwise requires kWrite.
+  Result<UpdateReport> Update(const std::vector<UpdateItem>& items, bool dry_run = false);
   // Makes every deleted byte leave the store's files now: prunes the audit
   // log past history_retention_days, overwrites free hot slots with zeros,
   // cuts shards with no live record to their headers, rewrites the cold
