@@ -250,7 +250,7 @@ Runner SetupHistory(CLI::App* app) {
   app->add_option("--since", a->since, "Only entries at or after this time (ms since the epoch)");
   AddFormatOption(app, &a->format, "jsonl");
   app->footer(
-      "Moves, feedback, deletes (tombstones), config changes and maintain ticks.\n"
+      "Moves, feedback, updates, deletes (tombstones), config changes and maintain ticks.\n"
       "Example: aether history ./mem m42");
   return [a](const StoreOpener& opener) -> int {
     auto store = opener.Open(a->store);

@@ -39,7 +39,7 @@ const Command kCommands[] = {
     {"feedback", "Reward memories: importance = 0.8 * importance + 0.2 * reward", Access::kWrite, SetupFeedback},
     {"maintain", "One cron tick: decay, temperature, sampled moves, capacity, restores", Access::kWrite, SetupMaintain},
     {"config", "Get or set the model's parameters, or apply a preset", Access::kWrite, SetupConfig},
-    {"history", "The audit log: moves, feedback, deletes, config changes", Access::kRead, SetupHistory},
+    {"history", "The audit log: moves, feedback, updates, deletes, config changes", Access::kRead, SetupHistory},
     {"recover", "Replay dangling migrations and report them", Access::kWrite, SetupRecover},
     {"verify", "Check every checksum and the metadata against the files", Access::kRead, SetupVerify},
     {"fault-points", "List the crash-test fault points (AETHER_FAULT)", Access::kNone, SetupFaultPoints},

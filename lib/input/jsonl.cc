@@ -57,8 +57,9 @@ class DomCheckingKeys : public nlohmann::detail::json_sax_dom_parser<json> {
   std::vector<std::vector<std::string>> keys_;
 };
 
-Status ParseJson(const std::string& line, json* out) {
-  AETHER_RETURN_IF_ERROR(CheckJsonDepth(line));
+// ParseJson without the object requirement.
+Status ParseJsonValue(const std::string& line, json* out, int max_depth = kMaxJsonDepth) {
+  AETHER_RETURN_IF_ERROR(CheckJsonDepth(line, max_depth));
   if (line.compare(0, 3, "\xEF\xBB\xBF") == 0)
     return Status::BadInput("a UTF-8 byte order mark may only start the input");
   DomCheckingKeys dom(out);
@@ -70,6 +71,11 @@ Status ParseJson(const std::string& line, json* out) {
     return Status::BadInput("malformed JSON: " + why);
   }
   if (!dom.duplicate.empty()) return Status::BadInput("duplicate key \"" + dom.duplicate + "\" in an object");
+  return Status::Ok();
+}
+
+Status ParseJson(const std::string& line, json* out) {
+  AETHER_RETURN_IF_ERROR(ParseJsonValue(line, out));
   if (!out->is_object()) return Status::BadInput("expected a JSON object");
   return Status::Ok();
 }
@@ -183,6 +189,11 @@ Status CheckJsonDepth(const std::string& text, int max_depth) {
     }
   }
   return Status::Ok();
+}
+
+Status CheckJsonValue(const std::string& text, int max_depth) {
+  json j;
+  return ParseJsonValue(text, &j, max_depth);
 }
 
 bool ValidPayload(const std::string& text) { return CheckJsonDepth(text).ok() && json::accept(text); }

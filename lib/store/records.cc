@@ -121,10 +121,8 @@ namespace {
 // Parses JSON an UpdateItem carries (depth-checked first: the parser
 // recurses per level); nullopt when it is not one valid JSON value.
 std::optional<nlohmann::json> ParseUpdateJson(const std::string& text) {
-  if (!CheckJsonDepth(text, kMaxJsonDepth - 1).ok()) return std::nullopt;
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return std::nullopt;
-  return j;
+  if (!CheckJsonValue(text, kMaxJsonDepth - 1).ok()) return std::nullopt;
+  return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
 }
 
 Status CheckUpdateItem(const UpdateItem& u) {
@@ -136,9 +134,9 @@ Status CheckUpdateItem(const UpdateItem& u) {
   if (u.importance && !(*u.importance >= 0 && *u.importance <= 1))
     return bad(fmt::format("importance {} is outside [0, 1]", *u.importance));
   for (const auto* text : {&u.payload_json, &u.merge_patch_json})
-    if (*text && !ParseUpdateJson(**text))
-      return bad(fmt::format("the {} is not valid JSON (nested at most {} deep)",
-                             text == &u.payload_json ? "payload" : "merge patch", kMaxJsonDepth - 1));
+    if (*text)
+      if (Status s = CheckJsonValue(**text, kMaxJsonDepth - 1); !s.ok())
+        return bad(fmt::format("the {}: {}", text == &u.payload_json ? "payload" : "merge patch", s.message()));
   return Status::Ok();
 }
 
@@ -156,8 +154,9 @@ Result<UpdateReport> StoreImpl::Update(const std::vector<UpdateItem>& items, boo
     double importance = 0;
   };
   std::map<int64_t, State> dry;
-  // A dry run's transaction only reads (a reader may run it).
-  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+  // A dry run's transaction only reads: it neither takes nor waits for
+  // SQLite's write lock.
+  auto apply = [&]() -> Status {
     rep = UpdateReport();
     dry.clear();
     for (const UpdateItem& u : items) {
@@ -203,7 +202,7 @@ Result<UpdateReport> StoreImpl::Update(const std::vector<UpdateItem>& items, boo
         return PayloadCorruption(u.id, m->row_id);  // it is shown
       }
       if (u.importance) {
-        after.importance = *u.importance;
+        after.importance = *u.importance + 0.0;  // -0.0 is stored (and logged) as 0
         detail["importance"] = {{"from", before.importance}, {"to", after.importance}};
       }
       ++rep.updated;
@@ -222,7 +221,8 @@ Result<UpdateReport> StoreImpl::Update(const std::vector<UpdateItem>& items, boo
     }
     if (!dry_run) AETHER_FAULT_POINT("update.before_commit");
     return Status::Ok();
-  }));
+  };
+  AETHER_RETURN_IF_ERROR(dry_run ? InReadTransaction(db_.get(), apply) : InTransaction(db_.get(), apply));
   if (!dry_run) AETHER_FAULT_POINT("update.after_commit");
   return rep;
 }

@@ -190,6 +190,12 @@ bool RunTrial(const Trial& t, Outcome* out) {
     ok = ok && extra_present == 0;
   else
     ok = ok && (extra_present % batch == 0 || extra_present == extra.size());
+  if (!updated.empty()) {  // and its importances with its payloads
+    std::vector<std::string> args = {"get", store};
+    for (size_t i = 0; i < base.size(); i += 3) args.push_back(base[i].id);
+    for (const auto& line : Lines(Aether(args).out))
+      ok = ok && nlohmann::json::parse(line)["importance"] == (all_updated ? 0.125 : 0.5);
+  }
   CHECK_MESSAGE(ok, t.point << " seed " << seed << ": " << extra_present << " new memories visible");
   std::vector<Mem> expect = base;
   expect.insert(expect.end(), extra.begin(), extra.begin() + long(extra_present));

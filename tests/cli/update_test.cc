@@ -6,6 +6,7 @@
 // must show what the change then does while leaving every byte as it was.
 // Every kind of bad input is a located error that changes nothing.
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include <nlohmann/json.hpp>
 #include <random>
@@ -239,7 +240,10 @@ TEST_CASE("update: every bad line or argument is a located error with its exit c
       {"{\"id\":\"m1\",\"vector\":[1,2,3],\"importance\":0.1}", "unknown field \"vector\""},
       {"{\"id\":\"m1\",\"payload\":" + deep + "}", "deeper than"},
       {"\xef\xbb\xbf{\"id\":\"m1\",\"importance\":0.1}", "byte order mark"},  // past the input's start
-      {"{\"id\":\"m1\",\"payload\":\"\xff\"}", "malformed JSON"},             // not UTF-8
+      {"{\"id\":\"m1\",\"payload\":\"\xff\"}", "invalid UTF-8"},
+      {"{\"id\":\"m1\",\"id\":\"m2\",\"importance\":0.1}", "duplicate key \"id\""},
+      {"{\"id\":\"m1\",\"payload\":{\"k\":1,\"k\":2}}", "duplicate key \"k\""},
+      {"{\"id\":\"m1\",\"payload\":{},\"payload\":{}}", "duplicate key \"payload\""},
   };
   for (const auto& [line, reason] : bad_lines) {
     CAPTURE(line);
@@ -258,10 +262,11 @@ TEST_CASE("update: every bad line or argument is a located error with its exit c
     std::string says;
   };
   const std::vector<Case> cases = {
-      {{"m1", "--payload", "{bad"}, 65, "--payload: not valid JSON"},
+      {{"m1", "--payload", "{bad"}, 65, "--payload: malformed JSON"},
       {{"m1", "--merge", ""}, 64, "empty"},
-      {{"m1", "--merge", "{\"a\":"}, 65, "--merge: not valid JSON"},
+      {{"m1", "--merge", "{\"a\":"}, 65, "--merge: malformed JSON"},
       {{"m1", "--payload", deep}, 65, "--payload: "},
+      {{"m1", "--merge", "{\"k\":1,\"k\":2}"}, 65, "--merge: duplicate key \"k\""},
       {{"m1", "--importance", "2"}, 65, "not a number in [0, 1]"},
       {{"m1", "--importance", "0.5x"}, 65, "not a number in [0, 1]"},
       {{"m1", "--importance", ""}, 64, "empty"},
@@ -278,9 +283,21 @@ TEST_CASE("update: every bad line or argument is a located error with its exit c
     CAPTURE(args);
     auto r = Aether(args, "{\"id\":\"m1\",\"importance\":0.1}\n");
     CHECK(r.exit_code == c.exit_code);
-    CHECK(r.err.find(c.says) != std::string::npos);
+    CHECK_MESSAGE(r.err.find(c.says) != std::string::npos, c.says << " not in: " << r.err);
   }
   CHECK(DirectoryBytes(store) == bytes);
+  // The deepest payload a store holds (127 levels) is taken, from the
+  // command line and from a file; -0.0 is stored and logged as 0.
+  const std::string deepest = deep.substr(1, 254);
+  CHECK(Aether({"update", store, "m1", "--payload", deepest}).exit_code == 0);
+  CHECK(Aether({"update", store, "--file", "-"}, "{\"id\":\"m2\",\"payload\":" + deepest + "}\n").exit_code == 0);
+  CHECK(GetJson(store, {"m1", "m2"})["m2"]["payload"].dump() == deepest);
+  CHECK(Aether({"update", store, "m3", "--importance", "-0.0"}).exit_code == 0);
+  auto log = Lines(Aether({"history", store, "m3", "--format", "jsonl"}).out);
+  REQUIRE(!log.empty());
+  CHECK(json::parse(log.back())["detail"]["importance"]["to"].dump() == "0.0");
+  CHECK(GetJson(store, {"m3"})["m3"]["importance"].dump() == "0.0");
+  CHECK(Aether({"verify", store}).exit_code == 0);
   // A missing store is exit 66 and is not created.
   auto r = Aether({"update", dir / "nope", "m1", "--importance", "0.5"});
   CHECK(r.exit_code == 66);
@@ -293,4 +310,18 @@ TEST_CASE("update: every bad line or argument is a located error with its exit c
   r = Aether({"update", store, "--file", "-", "--ignore-unknown"}, exported);
   CHECK(r.exit_code == 0);
   CHECK(Aether({"export", store}).out == exported);
+}
+
+TEST_CASE("update --dry-run only reads: it runs while another process holds meta.db's write lock") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  REQUIRE(Aether({"ingest", "--create", store}, ToJsonlWithPayload(RandomMems(3, 2, 8))).exit_code == 0);
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  auto r = Aether({"update", store, "m1", "--importance", "0.25", "--dry-run", "--format", "json"});
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out.find("\"importance\":0.25") != std::string::npos);
+  sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
 }

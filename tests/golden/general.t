@@ -48,7 +48,7 @@ Subcommands:
   feedback                    Reward memories: importance = 0.8 * importance + 0.2 * reward
   maintain                    One cron tick: decay, temperature, sampled moves, capacity, restores
   config                      Get or set the model's parameters, or apply a preset
-  history                     The audit log: moves, feedback, deletes, config changes
+  history                     The audit log: moves, feedback, updates, deletes, config changes
   recover                     Replay dangling migrations and report them
   verify                      Check every checksum and the metadata against the files
   fault-points                List the crash-test fault points (AETHER_FAULT)

@@ -30,7 +30,7 @@ $ printf '{"id":"a","importance":0.5}\n{"id":"b","payload":1,"merge":{}}\n' | ae
 aether: error: <stdin>:2: give "payload" (replace) or "merge" (patch), not both
 [exit 65]
 $ aether update mem a --payload '{"x":'
-aether: error: --payload: not valid JSON
+aether: error: --payload: malformed JSON: column 6: syntax error while parsing value - unexpected end of input; expected '[', '{', or a literal
 [exit 65]
 $ aether update mem a
 aether: error: nothing to change: give --payload, --merge or --importance

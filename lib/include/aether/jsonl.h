@@ -25,6 +25,11 @@ constexpr int kMaxJsonDepth = 128;
 // `text` nest deeper than max_depth; counts brackets outside strings, so it
 // is linear and needs no stack.
 Status CheckJsonDepth(const std::string& text, int max_depth = kMaxJsonDepth);
+// Ok when `text` is one JSON value as aether reads JSON everywhere; else
+// BadInput saying why (without location): nesting past max_depth, a byte
+// order mark, malformed JSON or invalid UTF-8 (with the parser's position),
+// or a key repeated in an object (nlohmann would keep the last).
+Status CheckJsonValue(const std::string& text, int max_depth = kMaxJsonDepth);
 // True when `text` is one valid JSON value within kMaxJsonDepth: what a
 // stored payload must be.
 bool ValidPayload(const std::string& text);
