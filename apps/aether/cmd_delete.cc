@@ -14,13 +14,18 @@ Runner SetupDelete(CLI::App* app) {
   struct Args {
     StoreArgs store;
     std::vector<std::string> ids;
-    std::string ids_from, format;
+    std::string ids_from, where, format;
     bool purge = false, dry_run = false;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("ids", a->ids, "Memory ids");
-  app->add_option("--ids-from", a->ids_from, "Also the ids in FILE, one per line (- for stdin)")->check(NonEmpty());
+  auto* ids_from =
+      app->add_option("--ids-from", a->ids_from, "Also the ids in FILE, one per line (- for stdin)")->check(NonEmpty());
+  app->add_option("--where", a->where,
+                  "Every memory the filter expression matches (README \"Filters\"), instead of ids")
+      ->check(NonEmpty())
+      ->excludes(ids_from);
   app->add_flag("--purge", a->purge,
                 "Also remove their history, and scrub the store so that nothing of them is left in any file "
                 "(see aether scrub)");
@@ -32,12 +37,26 @@ Runner SetupDelete(CLI::App* app) {
   return [a](const StoreOpener& opener) -> int {
     if (!a->ids_from.empty())
       if (Status read = ReadIdsFrom(a->ids_from, &a->ids); !read.ok()) return Fail(read);
-    if (a->ids.empty() && a->ids_from.empty())
-      return Fail(Status::InvalidArgument("give the ids to delete, or --ids-from FILE"));
+    if (!a->where.empty() && !a->ids.empty()) return Fail(Status::InvalidArgument("give ids or --where, not both"));
+    if (a->ids.empty() && a->ids_from.empty() && a->where.empty())
+      return Fail(Status::InvalidArgument("give the ids to delete, --ids-from FILE or --where EXPR"));
     // A dry run reads: it neither waits for nor blocks a writer, and folds
     // nothing (maintain --dry-run likewise).
+    if (!a->where.empty())  // a bad filter is a usage error before anything opens
+      if (Status s = Store::CheckFilter(a->where); !s.ok()) return Fail(s);
     auto store = a->dry_run ? opener.OpenToRead(a->store) : opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
+    if (!a->where.empty()) {
+      // The ids the filter selects, under the lock the delete then holds:
+      // nothing can change in between.
+      ListOptions selection;
+      selection.where = a->where;
+      Status listed = (*store)->List(selection, [&](const MemoryRecord& r) -> Status {
+        a->ids.push_back(r.id);
+        return Status::Ok();
+      });
+      if (!listed.ok()) return Fail(listed);
+    }
     if (a->dry_run) {
       auto found = (*store)->ContainsEach(a->ids);
       if (!found.ok()) return Fail(found.status());

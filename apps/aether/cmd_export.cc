@@ -16,18 +16,23 @@ namespace aether::cli {
 Runner SetupExport(CLI::App* app) {
   struct Args {
     StoreArgs store;
-    std::string tier;
+    std::string tier, where;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("--tier", a->tier, "Only this tier (all: both)")->check(CLI::IsMember({"all", "hot", "cold"}));
+  app->add_option("--where", a->where, "Only memories the filter expression matches (README \"Filters\")")
+      ->check(NonEmpty());
   app->footer(
       "Example: aether export ./mem > mem.jsonl && aether ingest ./copy mem.jsonl --create --ignore-unknown\n"
       "Record: {\"id\", \"vector\", \"payload\", \"importance\", \"tier\", \"created_ms\", \"last_access_ms\", "
       "\"access_count\"}");
   return [a](const StoreOpener& opener) -> int {
     ExportOptions o;
+    o.where = a->where;
     if (a->tier == "hot" || a->tier == "cold") o.tier = a->tier == "hot" ? Tier::kHot : Tier::kCold;
+    if (!a->where.empty())  // a bad filter is a usage error before anything opens
+      if (Status s = Store::CheckFilter(a->where); !s.ok()) return Fail(s);
     auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     uint64_t exported = 0;

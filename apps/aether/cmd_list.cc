@@ -29,6 +29,10 @@ Runner SetupList(CLI::App* app) {
   app->add_option("--created-until", a->o.created_until_ms, "Only created at or before MS")->check(given);
   app->add_option("--accessed-since", a->o.accessed_since_ms, "Only last accessed at or after MS")->check(given);
   app->add_option("--accessed-until", a->o.accessed_until_ms, "Only last accessed at or before MS")->check(given);
+  app->add_option("--where", a->o.where,
+                  "Only memories the filter expression matches (README \"Filters\"), e.g. "
+                  "'payload.room == \"kitchen\" and importance >= 0.5'")
+      ->check(NonEmpty());
   app->add_option("--sort", a->sort, "Order: id, created, accessed, importance or access-count (ties by id)")
       ->check(CLI::IsMember({"id", "created", "accessed", "importance", "access-count"}))
       ->default_str("id");
@@ -58,6 +62,8 @@ Runner SetupList(CLI::App* app) {
                  : a->sort == "importance"   ? Order::kImportance
                  : a->sort == "access-count" ? Order::kAccessCount
                                              : Order::kId;
+    if (!a->o.where.empty())  // a bad filter is a usage error before anything opens
+      if (Status s = Store::CheckFilter(a->o.where); !s.ok()) return Fail(s);
     auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     // ids, jsonl and json stream as the rows come; a table needs them all.

@@ -72,6 +72,8 @@ std::vector<std::string> MakeFaultPoints() {
       "fold.after_commit",
       "update.before_commit",
       "update.after_commit",
+      "delete.before_commit",
+      "delete.after_commit",
       "replay.after_rollback_truncate",
       "replay.after_rollforward_commit",
   };

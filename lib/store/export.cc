@@ -5,6 +5,7 @@
 #include <map>
 
 #include "aether/jsonl.h"
+#include "filter/filter.h"
 #include "store/store_impl.h"
 
 namespace aether {
@@ -14,6 +15,29 @@ Status StoreImpl::Export(const ExportOptions& o, const std::function<Status(cons
     MemoryRef ref;
     MemoryStats stats;
   };
+  std::optional<Filter> where;
+  if (!o.where.empty()) {
+    AETHER_ASSIGN_OR_RETURN(where, Filter::Parse(o.where));
+  }
+  const auto* pending = PendingOnce();  // one view of the access log for the whole export
+  // A memory's record without its vector: what the filter sees (the
+  // payload read only when the filter reads it, or to emit).
+  auto record = [&](const Row& row, bool with_payload, MemoryRecord* rec) -> Status {
+    rec->id = row.ref.id;
+    rec->tier = row.ref.place.tier;
+    rec->importance = row.stats.importance;
+    rec->created_ms = row.stats.created_ms;
+    rec->last_access_ms = row.stats.last_access_ms;
+    rec->access_count = row.stats.access_count;
+    AddPendingFrom(pending, row.ref.row_id, &rec->access_count, &rec->last_access_ms);
+    if (!with_payload) return Status::Ok();
+    AETHER_ASSIGN_OR_RETURN(auto payload, tables_->memories.Payload(row.ref.row_id));
+    if (payload) rec->payload_json = std::move(*payload);
+    if (!rec->payload_json.empty() && !ValidPayload(rec->payload_json))
+      return PayloadCorruption(rec->id, row.ref.row_id);
+    return Status::Ok();
+  };
+
   std::vector<Row> hot;
   std::map<int64_t, std::vector<Row>> cold;  // by shard
   Status bad;
@@ -23,25 +47,21 @@ Status StoreImpl::Export(const ExportOptions& o, const std::function<Status(cons
       return false;
     }
     if (o.tier && ref.place.tier != *o.tier) return true;
+    if (where) {
+      MemoryRecord rec;
+      bad = record({ref, stats}, where->uses_payload(), &rec);
+      if (!bad.ok()) return false;
+      if (!where->Matches(rec)) return true;
+    }
     (ref.place.hot() ? hot : cold[ref.place.shard_id]).push_back({ref, stats});
     return true;
   }));
   AETHER_RETURN_IF_ERROR(bad);
 
-  const auto* pending = PendingOnce();  // one view of the access log for the whole export
   auto emit = [&](const Row& row, const float* vector) -> Status {
     MemoryRecord rec;
-    rec.id = row.ref.id;
-    rec.tier = row.ref.place.tier;
+    AETHER_RETURN_IF_ERROR(record(row, /*with_payload=*/true, &rec));
     rec.vector.assign(vector, vector + config_.dim);
-    rec.importance = row.stats.importance;
-    rec.created_ms = row.stats.created_ms;
-    rec.last_access_ms = row.stats.last_access_ms;
-    rec.access_count = row.stats.access_count;
-    AddPendingFrom(pending, row.ref.row_id, &rec.access_count, &rec.last_access_ms);
-    AETHER_ASSIGN_OR_RETURN(auto payload, tables_->memories.Payload(row.ref.row_id));
-    if (payload) rec.payload_json = std::move(*payload);
-    if (!rec.payload_json.empty() && !ValidPayload(rec.payload_json)) return PayloadCorruption(rec.id, row.ref.row_id);
     return fn(rec);
   };
 

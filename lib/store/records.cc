@@ -7,6 +7,7 @@
 
 #include "aether/jsonl.h"
 #include "env/fault_point.h"
+#include "filter/filter.h"
 #include "meta/schema.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
@@ -81,9 +82,14 @@ Status StoreImpl::List(const ListOptions& o, const std::function<Status(const Me
   auto before = [&](const MemoryRecord& a, const MemoryRecord& b) { return ListedBefore(o, a, b); };
   std::vector<MemoryRecord> held;
   uint64_t emitted = 0;
+  std::optional<Filter> where;
+  if (!o.where.empty()) {
+    AETHER_ASSIGN_OR_RETURN(where, Filter::Parse(o.where));
+  }
+  const bool read_payload = o.with_payload || (where && where->uses_payload());
   const auto* pending = PendingOnce();  // one view of the access log for the whole listing
   AETHER_RETURN_IF_ERROR(
-      tables_->memories.ForEachById(stream && o.descending, o.with_payload, [&](const Stmt& st) -> Result<bool> {
+      tables_->memories.ForEachById(stream && o.descending, read_payload, [&](const Stmt& st) -> Result<bool> {
         MemoryRecord rec;
         const int64_t row_id = st.Int(0);
         rec.id = st.Text(1);
@@ -96,6 +102,8 @@ Status StoreImpl::List(const ListOptions& o, const std::function<Status(const Me
         if (!Selected(o, rec)) return true;
         if (!st.IsNull(7)) rec.payload_json = st.Text(7);
         if (!rec.payload_json.empty() && !ValidPayload(rec.payload_json)) return PayloadCorruption(rec.id, row_id);
+        if (where && !where->Matches(rec)) return true;
+        if (!o.with_payload) rec.payload_json.clear();
         if (stream) {
           AETHER_RETURN_IF_ERROR(fn(rec));
           return o.limit == 0 || ++emitted < o.limit;
@@ -252,8 +260,10 @@ Result<std::vector<std::string>> StoreImpl::Delete(const std::vector<std::string
         AETHER_RETURN_IF_ERROR(tables_->audit_log.Append(now, "delete", id, "{\"tier\":\"" + tier + "\"}"));
       }
     }
+    AETHER_FAULT_POINT("delete.before_commit");
     return Status::Ok();
   }));
+  AETHER_FAULT_POINT("delete.after_commit");
   return missing;
 }
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "filter/filter.h"
 #include "meta/schema.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
@@ -193,6 +194,7 @@ Status Store::List(const ListOptions& options, const std::function<Status(const 
 Status Store::Export(const ExportOptions& options, const std::function<Status(const MemoryRecord&)>& fn) {
   return impl_->Export(options, fn);
 }
+Status Store::CheckFilter(const std::string& where) { return Filter::Parse(where).status(); }
 Result<UpdateReport> Store::Update(const std::vector<UpdateItem>& items, bool dry_run) {
   return impl_->Update(items, dry_run);
 }

@@ -195,7 +195,7 @@ TEST_CASE("delete --ids-from and --dry-run: the dry run names exactly what the d
   CHECK(Aether({"verify", store}).exit_code == 0);
   auto r = Aether({"delete", store});
   CHECK(r.exit_code == 64);
-  CHECK(r.err == "aether: error: give the ids to delete, or --ids-from FILE\n");
+  CHECK(r.err == "aether: error: give the ids to delete, --ids-from FILE or --where EXPR\n");
   CHECK(Aether({"delete", store, "--ids-from", dir / "none.txt"}).exit_code == 66);
   for (const char* cmd : {"delete", "descend", "ascend"}) {
     r = Aether({cmd, store, "--ids-from", ""});

@@ -13,3 +13,5 @@ $ aether export copy -q > copy.jsonl && head -2 copy.jsonl | cut -d, -f1-3
 $ aether export mem --tier warm
 aether: error: --tier: warm not in {all,hot,cold}; see 'aether export --help'
 [exit 64]
+$ aether export mem --where 'id == "nope"'
+aether: exported 0 memories

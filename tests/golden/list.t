@@ -21,3 +21,11 @@ aether: error: --sort: size not in {id,created,accessed,importance,access-count}
 $ aether list mem --ids-only --format table
 aether: error: --ids-only excludes --format; see 'aether list --help'
 [exit 64]
+$ aether list mem --where 'importance >= 0.5 and id < "mem-0010" and not exists(payload.nope)' --ids-only
+mem-0003
+mem-0004
+mem-0007
+mem-0009
+$ aether list mem --where 'importance = 0.5'
+aether: error: filter 'importance = 0.5': at character 12, '=' (comparisons are written ==)
+[exit 64]

@@ -170,11 +170,14 @@ struct ListOptions {
   bool descending = false;
   uint64_t limit = 0;         // 0: all
   bool with_payload = false;  // else MemoryRecord::payload_json stays empty
+  // A filter expression (README "Filters"); empty: every memory.
+  std::string where;
 };
 
 // Which memories Store::Export yields (all of them by default).
 struct ExportOptions {
   std::optional<Tier> tier;
+  std::string where;  // a filter expression, as ListOptions::where
 };
 
 // The recall calibration of the active index generation (rebuild-index

@@ -55,6 +55,10 @@ class Store {
   // where this user may not write; kCorruption for a damaged journal row
   // (unless options.discard_damaged_journal).
   static Result<std::unique_ptr<Store>> Open(const std::string& path, const OpenOptions& options);
+  // Ok when `where` is a filter expression list, export and delete can
+  // take (README "Filters"); else kInvalidArgument naming the character
+  // where it stops making sense. Opens nothing.
+  static Status CheckFilter(const std::string& where);
   // True when `path` is a directory holding a store's metadata DB (no lock,
   // nothing read beyond that).
   static bool LooksLikeStore(const std::string& path, Env* env = nullptr);
@@ -118,6 +122,7 @@ class Store {
   // In id order the rows stream (constant memory); another order holds the
   // selected rows (at most `limit` of them when one is given). kCorruption
   // for a row whose tier, or (with_payload) payload, is damaged. Reads only.
+  // kInvalidArgument for a filter (options.where) that does not parse.
   Status List(const ListOptions& options, const std::function<Status(const MemoryRecord&)>& fn);
   // Every memory options select, whole (vector bit-exact, payload, metadata
   // with the access log's pending accesses), each hot slot and cold frame
