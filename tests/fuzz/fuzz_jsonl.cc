@@ -1,7 +1,8 @@
 // libFuzzer target: the input parsers — JSONL records (the fast path checked
 // against the general parser) and queries (aether/jsonl.h), the .npy and
-// .fvecs readers and the ids file reader (aether/vector_file.h). None may
-// crash, hang or over-allocate.
+// .fvecs readers and the ids file reader (aether/vector_file.h), the JSON
+// check update uses (CheckJsonValue) and the --where filter parser
+// (Store::CheckFilter). None may crash, hang or over-allocate.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "aether/jsonl.h"
+#include "aether/store.h"
 #include "aether/vector_file.h"
 
 namespace {
@@ -50,6 +52,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (qa.ok() && (q.id != g.id || q.vector != g.vector)) __builtin_trap();
   std::vector<float> v;
   (void)aether::ParseVector(line, 2, aether::Metric::kL2, &v);
+
+  (void)aether::CheckJsonValue(line);
+  (void)aether::Store::CheckFilter(line);
 
   ReadVectors(line, aether::VectorFormat::kNpy);
   ReadVectors(line, aether::VectorFormat::kFvecs);
