@@ -1,6 +1,7 @@
-// aether delete STORE ID... [--purge]: removes memories from both tiers in
-// one transaction; missing ids are reported and exit 1, the rest are
-// deleted. aether scrub STORE: makes deleted bytes leave the files.
+// aether delete STORE (ID... | --ids-from FILE | --where EXPR) [--purge]
+// [--dry-run]: removes memories from both tiers in one transaction; missing
+// ids are reported and exit 1, the rest are deleted. aether scrub STORE:
+// makes deleted bytes leave the files.
 #include <fmt/format.h>
 
 #include <set>

@@ -43,8 +43,12 @@ namespace {
 
 using Node = Filter::Node;
 
+// `at` is a 1-based byte position; the message counts characters (UTF-8
+// sequences), as a reader counts them.
 Status Bad(const std::string& text, size_t at, const std::string& what) {
-  return Status::InvalidArgument(fmt::format("filter '{}': at character {}, {}", text, at, what));
+  size_t chars = 0;
+  for (size_t i = 0; i < at - 1 && i < text.size(); ++i) chars += (static_cast<unsigned char>(text[i]) & 0xC0) != 0x80;
+  return Status::InvalidArgument(fmt::format("filter '{}': at character {}, {}", text, chars + 1, what));
 }
 
 Result<std::vector<Token>> Tokenize(const std::string& s) {
@@ -74,8 +78,10 @@ Result<std::vector<Token>> Tokenize(const std::string& s) {
       i = j + 1;
     } else if (std::isdigit(static_cast<unsigned char>(c)) || c == '-') {
       size_t j = i + 1;
-      while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '.' ||
-                              ((s[j] == '-' || s[j] == '+') && (s[j - 1] == 'e' || s[j - 1] == 'E'))))
+      // The characters of a JSON number (the parse below judges their
+      // order), so `3or` is 3 then or.
+      while (j < s.size() && (std::isdigit(static_cast<unsigned char>(s[j])) || s[j] == '.' || s[j] == 'e' ||
+                              s[j] == 'E' || ((s[j] == '-' || s[j] == '+') && (s[j - 1] == 'e' || s[j - 1] == 'E'))))
         ++j;
       t.kind = Token::kNumber;
       t.text = s.substr(i, j - i);
@@ -90,7 +96,9 @@ Result<std::vector<Token>> Tokenize(const std::string& s) {
         }
       if (t.kind == Token::kEnd) {
         if (c == '=') return Bad(s, i + 1, "'=' (comparisons are written ==)");
-        return Bad(s, i + 1, fmt::format("unexpected '{}'", std::string(1, c)));
+        size_t n = 1;  // the whole UTF-8 sequence, not its first byte
+        while (i + n < s.size() && (static_cast<unsigned char>(s[i + n]) & 0xC0) == 0x80) ++n;
+        return Bad(s, i + 1, fmt::format("unexpected '{}'", s.substr(i, n)));
       }
       i += t.text.size();
     }
@@ -301,7 +309,7 @@ const Json* Resolve(const Filter::Node& n, const MemoryRecord& m, const Json& pa
     case Field::kPayload:
       break;
   }
-  if (m.payload_json.empty()) return nullptr;
+  if (payload.is_discarded()) return nullptr;  // none (or text that does not parse)
   const Json* at = &payload;
   for (const Step& step : n.path) {
     if (const auto* key = std::get_if<std::string>(&step)) {
@@ -318,16 +326,38 @@ const Json* Resolve(const Filter::Node& n, const MemoryRecord& m, const Json& pa
   return at;
 }
 
+// Two JSON numbers, exactly: integers of either signedness by value (2^64 - 1
+// is not -1), an integer and a float as long double (64 mantissa bits on
+// x86-64: every int64 and uint64 exactly).
+int NumberOrder(const Json& a, const Json& b) {
+  auto cmp = [](auto x, auto y) { return x < y ? -1 : y < x ? 1 : 0; };
+  if (a.is_number_integer() && b.is_number_integer()) {
+    const bool ua = a.is_number_unsigned(), ub = b.is_number_unsigned();
+    if (ua && ub) return cmp(a.get<uint64_t>(), b.get<uint64_t>());
+    if (!ua && !ub) return cmp(a.get<int64_t>(), b.get<int64_t>());
+    if (ua) return b.get<int64_t>() < 0 ? 1 : cmp(a.get<uint64_t>(), uint64_t(b.get<int64_t>()));
+    return a.get<int64_t>() < 0 ? -1 : cmp(uint64_t(a.get<int64_t>()), b.get<uint64_t>());
+  }
+  auto wide = [](const Json& x) {
+    return x.is_number_unsigned()  ? (long double)x.get<uint64_t>()
+           : x.is_number_integer() ? (long double)x.get<int64_t>()
+                                   : (long double)x.get<double>();
+  };
+  return cmp(wide(a), wide(b));
+}
+
+// JSON equality, with numbers compared by NumberOrder.
+bool Equal(const Json& a, const Json& b) {
+  if (a.is_number() && b.is_number()) return NumberOrder(a, b) == 0;
+  return a == b;
+}
+
 bool Compare(const Json& a, Op op, const Json& b) {
-  if (op == Op::kEq) return a == b;
-  if (op == Op::kNe) return a != b;
+  if (op == Op::kEq) return Equal(a, b);
+  if (op == Op::kNe) return !Equal(a, b);
   int order;
   if (a.is_number() && b.is_number()) {
-    // Integers exactly (an access count or a timestamp past 2^53), else as doubles.
-    if (a.is_number_integer() && b.is_number_integer() && a.is_number_unsigned() == b.is_number_unsigned())
-      order = a < b ? -1 : b < a ? 1 : 0;
-    else
-      order = a.get<double>() < b.get<double>() ? -1 : b.get<double>() < a.get<double>() ? 1 : 0;
+    order = NumberOrder(a, b);
   } else if (a.is_string() && b.is_string()) {
     const int c = a.get_ref<const std::string&>().compare(b.get_ref<const std::string&>());
     order = c < 0 ? -1 : c > 0 ? 1 : 0;
@@ -367,7 +397,7 @@ bool Eval(const Filter::Node& n, const MemoryRecord& m, const Json& payload) {
   if (n.op == Op::kExists) return true;
   if (n.op == Op::kIn) {
     for (const Json& x : n.values)
-      if (*v == x) return true;
+      if (Equal(*v, x)) return true;
     return false;
   }
   return Compare(*v, n.op, n.values[0]);
@@ -386,8 +416,8 @@ Result<Filter> Filter::Parse(const std::string& text) {
 }
 
 bool Filter::Matches(const MemoryRecord& m) const {
-  Json payload;
-  if (uses_payload_ && !m.payload_json.empty() && ValidPayload(m.payload_json))
+  Json payload(Json::value_t::discarded);  // none
+  if (uses_payload_ && !m.payload_json.empty() && CheckJsonDepth(m.payload_json).ok())
     payload = Json::parse(m.payload_json, nullptr, /*allow_exceptions=*/false);
   return Eval(*root_, m, payload);
 }

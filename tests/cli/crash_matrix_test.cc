@@ -194,6 +194,12 @@ bool RunTrial(const Trial& t, Outcome* out) {
   // all of its selection or none of it.
   const bool all_updated = !updated.empty() && got.count(base[0].id) && got[base[0].id] == updated[base[0].id];
   const bool all_deleted = !doomed.empty() && !got.count(*doomed.begin());
+  // One transaction: killed before its commit, none of it; after, all of it.
+  if (!updated.empty() || !doomed.empty()) {
+    const bool applied = all_updated || all_deleted;
+    if (t.point.find(".before_commit") != std::string::npos) ok = ok && !applied;
+    if (t.point.find(".after_commit") != std::string::npos) ok = ok && applied;
+  }
   for (const auto& m : base) {
     const bool gone = all_deleted && doomed.count(m.id);
     ok = ok && got.count(m.id) == (gone ? 0u : 1u) && (gone || got[m.id] == (all_updated ? updated : ref)[m.id]);

@@ -35,13 +35,21 @@ std::string Render(const Expr& e, std::mt19937_64& rng) {
   }
   if (e.kind == "and" || e.kind == "or") {
     std::string s;
-    for (size_t i = 0; i < e.kids.size(); ++i)
-      s += (i ? " " + e.kind + " " + sp() : "") + "(" + sp() + Render(e.kids[i], rng) + sp() + ")";
+    for (size_t i = 0; i < e.kids.size(); ++i) {
+      // Parentheses where precedence needs them (an or inside an and, an
+      // and/or chain inside one of its own kind, left to the reader either
+      // way), and at random elsewhere.
+      const std::string& k = e.kids[i].kind;
+      const bool need = k == "or" || k == e.kind || (k == "and" && e.kind == "and");
+      const bool paren = need || rng() % 2;
+      s += (i ? " " + e.kind + " " + sp() : "") + (paren ? "(" + sp() : "") + Render(e.kids[i], rng) +
+           (paren ? sp() + ")" : "");
+    }
     return s;
   }
   std::string operand = e.field;
   for (const json& step : e.path)
-    operand += step.is_string() && step.get<std::string>().find(' ') == std::string::npos && rng() % 2
+    operand += step.is_string() && step.get<std::string>().find_first_of(" \x80\xc3") == std::string::npos && rng() % 2
                    ? "." + step.get<std::string>()
                    : "[" + step.dump() + "]";
   if (e.kind == "exists") return "exists(" + sp() + operand + sp() + ")";
@@ -70,8 +78,25 @@ const json* Resolve(const Expr& e, const json& mem, json* scratch) {
   return at;
 }
 
+// Numbers by value: integers as 128-bit integers, anything else as long
+// double (exact for every int64 and uint64 on x86-64).
+int NumberOrder(const json& a, const json& b) {
+  if (a.is_number_integer() && b.is_number_integer()) {
+    auto wide = [](const json& x) {
+      return x.is_number_unsigned() ? __int128(x.get<uint64_t>()) : __int128(x.get<int64_t>());
+    };
+    return wide(a) < wide(b) ? -1 : wide(b) < wide(a) ? 1 : 0;
+  }
+  auto ld = [](const json& x) {
+    return x.is_number_unsigned()  ? (long double)x.get<uint64_t>()
+           : x.is_number_integer() ? (long double)x.get<int64_t>()
+                                   : (long double)x.get<double>();
+  };
+  return ld(a) < ld(b) ? -1 : ld(b) < ld(a) ? 1 : 0;
+}
+
 bool Equal(const json& a, const json& b) {
-  if (a.is_number() && b.is_number()) return a.get<double>() == b.get<double>();
+  if (a.is_number() && b.is_number()) return NumberOrder(a, b) == 0;
   return a == b;
 }
 
@@ -101,7 +126,7 @@ bool Eval(const Expr& e, const json& mem) {
   if (e.op == "!=") return !Equal(*v, w);
   int order;
   if (v->is_number() && w.is_number()) {
-    order = v->get<double>() < w.get<double>() ? -1 : v->get<double>() > w.get<double>() ? 1 : 0;
+    order = NumberOrder(*v, w);
   } else if (v->is_string() && w.is_string()) {
     int c = v->get<std::string>().compare(w.get<std::string>());
     order = c < 0 ? -1 : c > 0;
@@ -134,6 +159,18 @@ json RandomPayload(std::mt19937_64& rng, int i) {
   if (rng() % 3) p["tags"] = json::array({kRooms[rng() % 4], "t" + std::to_string(rng() % 3)});
   if (rng() % 3 == 0) p["obj"] = {{"k", rng() % 2 ? json(true) : json(nullptr)}};
   if (rng() % 4 == 0) p["weird key"] = "w";
+  // Integers past 2^53 and 2^63, of both signs, beside floats near them;
+  // a non-ASCII key, and a key that is a keyword of the language.
+  static const json kBig[] = {json(uint64_t(18446744073709551615u)),
+                              json(int64_t(-1)),
+                              json(uint64_t(9223372036854775808u)),
+                              json(INT64_MIN),
+                              json(int64_t(9007199254740993)),
+                              json(9007199254740992.0),
+                              json(-0.5)};
+  if (rng() % 2) p["big"] = kBig[rng() % 7];
+  if (rng() % 3 == 0) p["\xc3\xa9"] = "\xe6\x97\xa5\xe6\x9c\xac";
+  if (rng() % 3 == 0) p["and"] = int(rng() % 3);
   return p;
 }
 
@@ -163,7 +200,14 @@ Expr RandomOperand(std::mt19937_64& rng) {
     return e;
   }
   e.field = "payload";
-  switch (rng() % 7) {
+  switch (rng() % 10) {
+    case 7:
+    case 8:
+      e.path = {"big"};
+      break;
+    case 9:
+      e.path = {rng() % 2 ? "\xc3\xa9" : "and"};
+      break;
     case 0:
       break;  // the payload itself
     case 1:

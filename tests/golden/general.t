@@ -37,9 +37,9 @@ Subcommands:
   search                      Top-k nearest memories over both tiers
   get                         Print memories by id as JSONL
   export                      Write memories as JSONL that ingest reads back (vectors bit-exact, payloads, metadata)
-  list                        List memories' ids and metadata: filter by tier, importance, time; sort; limit
+  list                        List memories' ids and metadata: filter by tier, importance, time, --where; sort; limit
   update                      Change memories' payloads (replace or merge patch) and importance, keeping their history
-  delete                      Delete memories by id (--purge: from every file, now)
+  delete                      Delete memories by id or --where filter (--purge: from every file, now)
   scrub                       Make deleted data leave the store's files now
   stats                       Show store statistics (table, json, prometheus)
   descend                     Move memories hot -> cold (ids, --all, --policy)
