@@ -41,10 +41,10 @@ Runner SetupDelete(CLI::App* app) {
     if (!a->where.empty() && !a->ids.empty()) return Fail(Status::InvalidArgument("give ids or --where, not both"));
     if (a->ids.empty() && a->ids_from.empty() && a->where.empty())
       return Fail(Status::InvalidArgument("give the ids to delete, --ids-from FILE or --where EXPR"));
-    // A dry run reads: it neither waits for nor blocks a writer, and folds
-    // nothing (maintain --dry-run likewise).
     if (!a->where.empty())  // a bad filter is a usage error before anything opens
       if (Status s = Store::CheckFilter(a->where); !s.ok()) return Fail(s);
+    // A dry run reads: it neither waits for nor blocks a writer, and folds
+    // nothing (maintain --dry-run likewise).
     auto store = a->dry_run ? opener.OpenToRead(a->store) : opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     if (!a->where.empty()) {
