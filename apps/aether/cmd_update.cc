@@ -15,12 +15,13 @@ namespace {
 
 constexpr const char* kFields = "id, payload, merge, importance";
 
-// One JSON value given for a payload or a patch, as compact text: BadInput
-// (`where`: what gave it) when it is not one valid JSON value.
+// One JSON value given for a payload or a patch (the library stores its
+// compact form): BadInput (`where`: what gave it) when it is not one valid
+// JSON value.
 Status JsonText(const std::string& text, const std::string& where, std::string* out) {
   // A payload nests one level less than the line that would carry it.
   AETHER_RETURN_IF_ERROR(CheckJsonValue(text, kMaxJsonDepth - 1).WithContext(where));
-  *out = nlohmann::json::parse(text).dump();
+  *out = text;
   return Status::Ok();
 }
 

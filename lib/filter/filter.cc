@@ -23,7 +23,7 @@ enum class Op { kEq, kNe, kLt, kLe, kGt, kGe, kIn, kExists, kAnd, kOr, kNot };
 struct Token {
   enum Kind { kEnd, kName, kString, kNumber, kPunct } kind = kEnd;
   std::string text;  // the name, the punctuation, or the literal as written
-  size_t at = 0;     // 1-based character position
+  size_t at = 0;     // 1-based byte position (Bad counts characters)
 };
 
 // A JSON path step: a member name or an array index.

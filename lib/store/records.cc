@@ -126,11 +126,13 @@ Status StoreImpl::List(const ListOptions& o, const std::function<Status(const Me
 
 namespace {
 
-// Parses JSON an UpdateItem carries (depth-checked first: the parser
-// recurses per level); nullopt when it is not one valid JSON value.
+// Parses an item's payload or patch (CheckUpdateItem has checked it) or a
+// stored payload (as ValidPayload judges one); nullopt when it does not parse.
 std::optional<nlohmann::json> ParseUpdateJson(const std::string& text) {
-  if (!CheckJsonValue(text, kMaxJsonDepth - 1).ok()) return std::nullopt;
-  return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!CheckJsonDepth(text).ok()) return std::nullopt;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return std::nullopt;
+  return j;
 }
 
 Status CheckUpdateItem(const UpdateItem& u) {
