@@ -1,5 +1,6 @@
-// aether search STORE (--vector JSON | --queries FILE|-): exact top-k over the
-// hot tier and the cold tier, one pass over the data for all queries.
+// aether search STORE (--vector JSON | --queries FILE|-) [--where EXPR]: top-k
+// over the hot tier and the cold tier, one pass over the data for all
+// queries; with --where, over the memories the filter matches.
 #include <fmt/format.h>
 
 #include <fstream>
@@ -27,6 +28,8 @@ struct Args {
   bool no_touch = false;
   bool with_payload = false;
   bool explain = false;
+  std::string where;
+  std::string where_plan = "auto";
   std::string format;
 };
 
@@ -128,6 +131,8 @@ int Run(const Args& a, const StoreOpener& opener) {
     return Fail(Status::InvalidArgument("--recall must be in [0, 1]"));
   if (a.vector.empty() == a.queries.empty())
     return Fail(Status::InvalidArgument("give exactly one of --vector or --queries"));
+  if (!a.where.empty())  // a bad filter is a usage error before anything opens
+    if (Status s = Store::CheckFilter(a.where); !s.ok()) return Fail(s);
   auto store = opener.Open(a.store);
   if (!store.ok()) return Fail(store.status());
   std::vector<std::string> names;
@@ -144,6 +149,10 @@ int Run(const Args& a, const StoreOpener& opener) {
   so.tiers = a.tier == "hot" ? TierFilter::kHot : a.tier == "cold" ? TierFilter::kCold : TierFilter::kAll;
   so.with_payload = a.with_payload;
   so.explain = a.explain;
+  so.where = a.where;
+  so.filter_plan = a.where_plan == "exact"  ? SearchOptions::FilterPlan::kExact
+                   : a.where_plan == "scan" ? SearchOptions::FilterPlan::kScan
+                                            : SearchOptions::FilterPlan::kAuto;
   // The library records the accesses (and queues restores) unless told not
   // to; a user who may only read the store is told once, after the results.
   const bool unwritable = !a.no_touch && !(*store)->writable();
@@ -185,6 +194,16 @@ Runner SetupSearch(CLI::App* app) {
   app->add_option("--tier", a->tier, "Tiers to search")
       ->check(CLI::IsMember({"all", "hot", "cold"}))
       ->default_str("all");
+  app->add_option("--where", a->where,
+                  "Only memories the filter expression matches (README \"Filters\"); each query still gets k "
+                  "when k match, e.g. 'payload.room == \"kitchen\"'")
+      ->check(NonEmpty());
+  app->add_option("--where-plan", a->where_plan,
+                  "How --where runs: exact (rank the matching vectors alone), scan (the usual scan, skipping the "
+                  "rest) or auto (the cheaper by estimate; README \"Filtered search\")")
+      ->check(CLI::IsMember({"auto", "exact", "scan"}))
+      ->default_str("auto")
+      ->needs("--where");
   app->add_flag("--no-touch", a->no_touch, "Do not record accesses (read-only search)");
   app->add_flag("--with-payload", a->with_payload, "Include each result's payload");
   app->add_flag("--explain", a->explain,

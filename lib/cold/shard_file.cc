@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -94,6 +95,25 @@ Status ShardFile::ReadFullRows(uint64_t offset, size_t n, const uint32_t* indexe
           where(DecodeFullRow(buf.data() + uint64_t(indexes[k] - first) * row_size, dim_, row_ids[k], out + k * dim_),
                 indexes[k]));
     i = j;
+  }
+  return Status::Ok();
+}
+
+Status ShardFile::ReadRows(uint64_t offset, size_t n, const uint32_t* indexes, const int64_t* row_ids, float* out) {
+  if (n == 0) return Status::Ok();
+  uint8_t header[kFrameHeaderSize];
+  FrameHeader h;
+  Status read = file_->Read(offset, kFrameHeaderSize, header);
+  if (read.ok()) read = DecodeFrameHeader(header, dim_, &h);
+  if (!read.ok()) return read.WithContext(fmt::format("{}: frame at offset {}", path(), offset));
+  if (h.quantized()) return ReadFullRows(offset, n, indexes, row_ids, out);
+  thread_local DecodedFrame frame;
+  AETHER_RETURN_IF_ERROR(ReadFrame(offset, &frame));
+  for (size_t i = 0; i < n; ++i) {
+    if (indexes[i] >= frame.count || frame.row_ids[indexes[i]] != row_ids[i])
+      return Status::Corruption(fmt::format("{}: frame at offset {} does not hold row {} at record {}", path(), offset,
+                                            row_ids[i], indexes[i]));
+    std::copy_n(frame.vector(indexes[i]), dim_, out + i * dim_);
   }
   return Status::Ok();
 }

@@ -59,6 +59,11 @@ class ShardFile {
   // one read per run of nearby rows (a re-rank asks for a few rows of many
   // frames, often several of one).
   Status ReadFullRows(uint64_t offset, size_t n, const uint32_t* indexes, const int64_t* row_ids, float* out);
+  // The exact vectors of rows `indexes` (ascending) of the frame at `offset`,
+  // whatever its codec, each checked against row_ids[i], into out[i * dim,
+  // (i + 1) * dim): a quantized frame's full-precision rows alone
+  // (ReadFullRows), a lossless frame decoded whole.
+  Status ReadRows(uint64_t offset, size_t n, const uint32_t* indexes, const int64_t* row_ids, float* out);
 
  private:
   ShardFile(std::unique_ptr<File> file, uint32_t dim) : file_(std::move(file)), dim_(dim) {}

@@ -422,4 +422,14 @@ bool Filter::Matches(const MemoryRecord& m) const {
   return Eval(*root_, m, payload);
 }
 
+std::optional<bool> Filter::MatchesValid(const MemoryRecord& m) const {
+  Json payload(Json::value_t::discarded);  // none
+  if (uses_payload_ && !m.payload_json.empty()) {
+    if (!CheckJsonDepth(m.payload_json).ok()) return std::nullopt;
+    payload = Json::parse(m.payload_json, nullptr, /*allow_exceptions=*/false);
+    if (payload.is_discarded()) return std::nullopt;
+  }
+  return Eval(*root_, m, payload);
+}
+
 }  // namespace aether

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "aether/options.h"
@@ -34,6 +35,9 @@ class Filter {
   // True when the memory passes; its payload_json is parsed when the
   // filter reads the payload (text that does not parse counts as none).
   bool Matches(const MemoryRecord& m) const;
+  // Matches, or nullopt when the filter reads the payload and it is not
+  // one that ValidPayload accepts: one parse for both questions.
+  std::optional<bool> MatchesValid(const MemoryRecord& m) const;
   // Whether Matches reads MemoryRecord::payload_json.
   bool uses_payload() const { return uses_payload_; }
 

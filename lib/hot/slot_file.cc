@@ -105,4 +105,31 @@ Status SlotFile::ReadSlot(uint64_t slot, int64_t* row_id, float* vector) {
   return Status::Ok();
 }
 
+Status SlotFile::ReadRows(size_t n, const int64_t* slots, const int64_t* row_ids, float* out) {
+  const uint64_t size = SlotSize(dim_);
+  constexpr int64_t kMaxGap = 16;  // slots further apart than this are read separately
+  thread_local std::vector<uint8_t> buf;
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    while (j < n && slots[j] > slots[j - 1] && slots[j] - slots[j - 1] <= kMaxGap) ++j;
+    if (slots[i] < 0) return Status::Corruption(fmt::format("{}: no slot {}", path(), slots[i]));
+    const uint64_t first = uint64_t(slots[i]);
+    buf.resize((uint64_t(slots[j - 1]) - first + 1) * size);
+    AETHER_RETURN_IF_ERROR(ReadSlots(first, uint64_t(slots[j - 1]) - first + 1, buf.data()));
+    for (size_t k = i; k < j; ++k) {
+      const uint64_t slot = uint64_t(slots[k]);
+      const uint8_t* image = buf.data() + (slot - first) * size;
+      if (!CheckSlot(image, dim_))
+        return Status::Corruption(
+            fmt::format("{}: slot {} at offset {}: checksum mismatch", path(), slot, SlotOffset(dim_, slot)));
+      if (SlotRowId(image) != row_ids[k])
+        return Status::Corruption(fmt::format("{}: slot {} holds row {}, the metadata says row {}", path(), slot,
+                                              SlotRowId(image), row_ids[k]));
+      DecodeFloats(out + k * dim_, image + kSlotHeaderSize, dim_);
+    }
+    i = j;
+  }
+  return Status::Ok();
+}
+
 }  // namespace aether

@@ -41,6 +41,10 @@ class SlotFile {
   Status TruncateToSlots(uint64_t slots) { return file_->Truncate(SlotOffset(dim_, slots)); }
   // Reads and checks one slot: Corruption on a checksum mismatch.
   Status ReadSlot(uint64_t slot, int64_t* row_id, float* vector);
+  // Reads slots `slots` (ascending), each checked against its checksum and
+  // row_ids[i], into out[i * dim, (i + 1) * dim): one pread per run of
+  // nearby slots. Safe to call from several threads at once.
+  Status ReadRows(size_t n, const int64_t* slots, const int64_t* row_ids, float* out);
   // Reads the raw images of slots [first, first + n) into out (n *
   // SlotSize bytes), unchecked: the scan checks the slots it uses. One pread;
   // safe to call from several threads at once.

@@ -182,14 +182,20 @@ Result<uint64_t> MemoriesTable::DecayImportance(double factor) {
 }
 
 Status MemoriesTable::ForEach(const std::function<bool(const MemoryRef&, const MemoryStats&)>& fn) {
+  return ForEach(false, [&](const MemoryRef& m, const MemoryStats& s, std::string&&) { return fn(m, s); });
+}
+
+Status MemoriesTable::ForEach(
+    bool with_payload, const std::function<bool(const MemoryRef&, const MemoryStats&, std::string&& payload)>& fn) {
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare(std::string("SELECT row_id, id, ") + kPlaceColumns +
-                                                ", created_ms, last_access_ms, access_count, importance "
-                                                "FROM memories ORDER BY row_id"));
+                                                ", created_ms, last_access_ms, access_count, importance" +
+                                                (with_payload ? ", payload" : "") + " FROM memories ORDER BY row_id"));
   for (;;) {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return Status::Ok();
     if (!fn(MemoryRef{st.Int(0), st.Text(1), PlaceAt(st, 2)},
-            MemoryStats{st.Int(7), st.Int(8), uint64_t(st.Int(9)), st.Double(10)}))
+            MemoryStats{st.Int(7), st.Int(8), uint64_t(st.Int(9)), st.Double(10)},
+            with_payload && !st.IsNull(11) ? st.Text(11) : std::string()))
       return Status::Ok();
   }
 }

@@ -65,6 +65,10 @@ class MemoriesTable {
 
   // Every memory, in row id order: fn(ref, stats); fn returns false to stop.
   Status ForEach(const std::function<bool(const MemoryRef&, const MemoryStats&)>& fn);
+  // The same with each row's payload when with_payload ("" when it has none,
+  // and always "" without with_payload).
+  Status ForEach(bool with_payload,
+                 const std::function<bool(const MemoryRef&, const MemoryStats&, std::string&& payload)>& fn);
   // Every hot memory: fn(ref, stats). Every cold memory: fn(row id, place).
   Status ForEachHot(const std::function<void(const MemoryRef&, const MemoryStats&)>& fn);
   Status ForEachCold(const std::function<void(int64_t row_id, const Place&)>& fn);

@@ -43,9 +43,14 @@ class FrameScan {
     if (f_.approximate) {
       TopK& top = (*st_.approx)[q];
       if (!top.Admits(Candidate{d, sc_.placed[i] >= 0 ? sc_.placed[i] : INT64_MAX})) return Status::Ok();
-      if (sc_.placed[i] < 0)
+      if (sc_.placed[i] < 0) {
+        if (!live_->MayMatch(f_.row_ids[i])) {
+          sc_.checked[i] = 2;  // no query wants it
+          return Status::Ok();
+        }
         sc_.placed[i] =
             st_.places->Add(st_.worker, FramePlace{f_.row_ids[i], Place::Cold(shard_.shard_id, int64_t(offset_), i)});
+      }
       top.Push(Candidate{d, sc_.placed[i]});
       return Status::Ok();
     }

@@ -53,6 +53,10 @@ class Liveness {
   virtual Result<bool> FreeSlot(uint64_t slot) = 0;
   // True when `row_id` is the memory live at cold place `place`.
   virtual Result<bool> ColdLive(int64_t row_id, const Place& place) = 0;
+  // False when `row_id` cannot be a result wherever it is (a filtered
+  // search's unselected rows), asked before a quantized record becomes a
+  // re-rank candidate. Cheap, lock-free.
+  virtual bool MayMatch(int64_t /*row_id*/) const { return true; }
 };
 
 // A record of a quantized frame, kept as a re-rank candidate.
@@ -96,6 +100,7 @@ struct ShardScan {
   int64_t shard_id = 0;
   std::string path;  // absolute
   uint64_t file_bytes = 0;
+  uint64_t records = 0;  // in its committed frames (the plan's cost estimate)
   std::vector<uint32_t> queries;
 };
 

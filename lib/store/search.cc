@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -74,14 +75,22 @@ class StoreLiveness : public Liveness {
   }
   // Shards whose every record is live (records == live): no question asked.
   void SetClean(std::unordered_set<int64_t> shards) { clean_ = std::move(shards); }
+  // A filtered search: a record is live and wanted when the selection, read
+  // in this snapshot, places its row exactly there; nothing else is asked.
+  void SetSelection(const Selection* selection) { selection_ = selection; }
 
-  Result<bool> HotLive(uint64_t slot, int64_t) override { return slot < free_.size() && !free_[slot]; }
+  Result<bool> HotLive(uint64_t slot, int64_t row_id) override {
+    if (selection_) return selection_->HoldsAt(row_id, Place::Hot(int64_t(slot)));
+    return slot < free_.size() && !free_[slot];
+  }
   Result<bool> FreeSlot(uint64_t slot) override { return slot >= free_.size() || free_[slot]; }
   Result<bool> ColdLive(int64_t row_id, const Place& place) override {
+    if (selection_) return selection_->HoldsAt(row_id, place);
     if (clean_.count(place.shard_id)) return true;
     std::lock_guard<std::mutex> l(mu_);
     return checker_.IsLiveAt(row_id, place);
   }
+  bool MayMatch(int64_t row_id) const override { return !selection_ || selection_->Find(row_id) != nullptr; }
   Result<const MemoryRef*> Lookup(int64_t row_id) { return checker_.Lookup(row_id); }
 
  private:
@@ -90,6 +99,7 @@ class StoreLiveness : public Liveness {
   LiveChecker checker_;
   std::vector<char> free_;             // per committed hot slot: 1 when free
   std::unordered_set<int64_t> clean_;  // shard ids
+  const Selection* selection_ = nullptr;
 };
 
 }  // namespace
@@ -119,12 +129,18 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
   ScanContext context(config_.metric, config_.dim, queries, options.k, candidates);
   context.env = env_;
   StoreLiveness live(this);
+  std::optional<Selection> selection;
+  if (!options.where.empty()) {
+    AETHER_ASSIGN_OR_RETURN(selection, Select(options.where, options.tiers));
+    if (selection->empty()) return RankedHits(queries.size());
+    live.SetSelection(&*selection);
+  }
   ScanRequest request;
   request.context = &context;
   request.live = &live;
   request.threads = options.threads;
   std::unique_ptr<SlotFile> hot;
-  if (options.tiers != TierFilter::kCold) {
+  if (options.tiers != TierFilter::kCold && (!selection || selection->hot() > 0)) {
     AETHER_ASSIGN_OR_RETURN(hot, OpenHot(false));
     AETHER_ASSIGN_OR_RETURN(uint64_t slots, hot->SlotCount());
     // Slots the committed state uses must all be there: a search that
@@ -138,26 +154,43 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
     request.hot_slots = committed;
     request.hot = hot.get();
   }
-  if (options.tiers != TierFilter::kHot) {
+  if (options.tiers != TierFilter::kHot && (!selection || selection->size() > selection->hot())) {
     std::unordered_set<int64_t> clean;
-    AETHER_ASSIGN_OR_RETURN(request.shards, PlanShards(queries, options, &clean));
+    AETHER_ASSIGN_OR_RETURN(request.shards, PlanShards(queries, options, selection ? &*selection : nullptr, &clean));
     live.SetClean(std::move(clean));
+    if (selection)  // shards without a selected memory hold no result
+      request.shards.erase(std::remove_if(request.shards.begin(), request.shards.end(),
+                                          [&](const ShardScan& s) { return selection->InShard(s.shard_id) == 0; }),
+                           request.shards.end());
   }
-  AETHER_ASSIGN_OR_RETURN(auto ranked, RunScan(request));
-  // Each hit's id and place, looked up in row order (neighbouring rows
-  // share B-tree pages) and once per row however many queries found it.
+  std::vector<std::vector<Candidate>> ranked;
+  if (selection) {
+    AETHER_ASSIGN_OR_RETURN(ranked, FilteredScan(*selection, request, options));
+  } else {
+    AETHER_ASSIGN_OR_RETURN(ranked, RunScan(request));
+  }
+  // Each hit's id and place: from the selection, or looked up in row order
+  // (neighbouring rows share B-tree pages) and once per row however many
+  // queries found it.
   std::vector<int64_t> rows;
-  for (const auto& hits : ranked)
-    for (const Candidate& c : hits) rows.push_back(c.row_id);
-  std::sort(rows.begin(), rows.end());
-  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-  for (int64_t row : rows) AETHER_RETURN_IF_ERROR(live.Lookup(row).status());
+  if (!selection) {
+    for (const auto& hits : ranked)
+      for (const Candidate& c : hits) rows.push_back(c.row_id);
+    std::sort(rows.begin(), rows.end());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    for (int64_t row : rows) AETHER_RETURN_IF_ERROR(live.Lookup(row).status());
+  }
   RankedHits results(queries.size());
   for (size_t q = 0; q < queries.size(); ++q) {
     for (const Candidate& c : ranked[q]) {
       // A hit was taken as live from the free slots or its shard's counts;
       // the metadata must agree (verify names the damage).
-      AETHER_ASSIGN_OR_RETURN(const MemoryRef* loc, live.Lookup(c.row_id));
+      const MemoryRef* loc = nullptr;
+      if (selection) {
+        loc = selection->Find(c.row_id);
+      } else {
+        AETHER_ASSIGN_OR_RETURN(loc, live.Lookup(c.row_id));
+      }
       if (!loc)
         return Status::Corruption(fmt::format(
             "row {} was found in a place the metadata counts as live, but no memory has it (run aether verify)",
@@ -168,6 +201,36 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
   }
   AETHER_RETURN_IF_ERROR(Decorate(options, &results));
   return results;
+}
+
+// A filtered search's two plans (SearchOptions::FilterPlan), costed in
+// vectors read plus vectors compared with a query: the scan reads the hot
+// slots and the planned shards' records and compares each with every query
+// probing it; the exact plan reads the selected vectors (and the whole of
+// each lossless frame holding one) and compares each with every query.
+Result<std::vector<std::vector<Candidate>>> StoreImpl::FilteredScan(const Selection& selection,
+                                                                    const ScanRequest& request,
+                                                                    const SearchOptions& options) {
+  const ScanContext& c = *request.context;
+  SearchOptions::FilterPlan plan = options.filter_plan;
+  if (plan == SearchOptions::FilterPlan::kAuto) {
+    uint64_t scan_cost = request.hot_slots * (1 + c.queries());
+    for (const ShardScan& s : request.shards) scan_cost += s.records * (1 + s.queries.size());
+    const uint64_t exact_cost = selection.read_cost + selection.size() * c.queries();
+    plan = exact_cost <= scan_cost ? SearchOptions::FilterPlan::kExact : SearchOptions::FilterPlan::kScan;
+  }
+  if (plan == SearchOptions::FilterPlan::kExact) return ScanSelected(selection, c, c.all, options.threads);
+  AETHER_ASSIGN_OR_RETURN(auto ranked, RunScan(request));
+  // A query whose probed partitions held fewer than k selected memories
+  // (while the store holds more) gets the exact top k of the selection.
+  std::vector<uint32_t> short_of_k;
+  for (uint32_t q = 0; q < ranked.size(); ++q)
+    if (ranked[q].size() < std::min<uint64_t>(c.k, selection.size())) short_of_k.push_back(q);
+  if (!short_of_k.empty()) {
+    AETHER_ASSIGN_OR_RETURN(auto exact, ScanSelected(selection, c, short_of_k, options.threads));
+    for (uint32_t q : short_of_k) ranked[q] = std::move(exact[q]);
+  }
+  return ranked;
 }
 
 // Which shards a search reads and for which queries: the staging shard for
@@ -193,7 +256,8 @@ Result<uint32_t> StoreImpl::NprobeOf(const IndexView& index, const SearchOptions
 }
 
 Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vector<float>>& queries,
-                                                     const SearchOptions& options, std::unordered_set<int64_t>* clean) {
+                                                     const SearchOptions& options, const Selection* selection,
+                                                     std::unordered_set<int64_t>* clean) {
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
   AETHER_ASSIGN_OR_RETURN(const IndexView* index, index_->Current());
   std::map<int64_t, std::vector<uint32_t>> plan;
@@ -214,15 +278,49 @@ Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vect
         return Status::Corruption(
             fmt::format("partition {} of generation {} has no shard (run aether verify)", p, index->generation));
     AETHER_ASSIGN_OR_RETURN(const uint32_t n, NprobeOf(*index, options));
-    const std::vector<std::vector<uint32_t>> probes = index_->ProbeAll(*index, queries, n, options.threads);
-    for (uint32_t q = 0; q < queries.size(); ++q)
-      for (uint32_t p : probes[q]) plan[shard_of[p]].push_back(q);
+    if (!selection) {
+      const std::vector<std::vector<uint32_t>> probes = index_->ProbeAll(*index, queries, n, options.threads);
+      for (uint32_t q = 0; q < queries.size(); ++q)
+        for (uint32_t p : probes[q]) plan[shard_of[p]].push_back(q);
+    } else {
+      // A filtered search's nearest selected memories lie further out than
+      // its nearest memories: each query probes partitions nearest first,
+      // skipping those without a selected memory, until the ones probed
+      // hold n / s times as many selected memories as a partition holds
+      // memories, s the fraction selected, and number at least n (with a
+      // selected memory): n / s^2 partitions for a filter
+      // that ignores where memories are (the nearest selected memories of a
+      // query are about its 1 / s times as many nearest memories, further
+      // out, and the partitions holding them grow faster than their number;
+      // README "Filtered search").
+      std::vector<uint64_t> selected(index->k);
+      uint64_t total = 0, indexed = 0;
+      for (uint32_t p = 0; p < index->k; ++p) total += selected[p] = selection->InShard(shard_of[p]);
+      for (const ShardInfo& info : shards)
+        if (info.generation == index->generation && !info.staging()) indexed += info.live;
+      if (total > 0) {
+        const double s = std::min(1.0, double(total) / double(std::max(indexed, total)));
+        const double target = double(n) * double(total) / index->k / (s * s);
+        const uint32_t reach = uint32_t(std::min<double>(index->k, std::ceil(4 * n / (s * s))));
+        const std::vector<std::vector<uint32_t>> probes = index_->ProbeAll(*index, queries, reach, options.threads);
+        for (uint32_t q = 0; q < queries.size(); ++q) {
+          uint64_t seen = 0, probed = 0;
+          for (uint32_t p : probes[q]) {
+            if (double(seen) >= target && probed >= n) break;
+            if (selected[p] == 0) continue;
+            plan[shard_of[p]].push_back(q);
+            seen += selected[p];
+            ++probed;
+          }
+        }
+      }
+    }
   }
   std::vector<ShardScan> out;
   for (const ShardInfo& info : shards) {
     auto it = plan.find(info.shard_id);
     if (it == plan.end() || info.live == 0) continue;
-    out.push_back(ShardScan{info.shard_id, Path(info.path), info.file_bytes, std::move(it->second)});
+    out.push_back(ShardScan{info.shard_id, Path(info.path), info.file_bytes, info.records, std::move(it->second)});
     if (info.records == info.live) clean->insert(info.shard_id);
   }
   return out;

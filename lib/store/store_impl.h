@@ -5,6 +5,7 @@
 //   move.cc        descend, ascend, the restore queue
 //   index.cc       rebuild-index's long phase, the recall check
 //   search.cc      plans the scan (lib/search/), liveness, hits, accesses
+//   filtered_search.cc  search --where: the selection, its exact scan
 //   records.cc     get, delete
 //   dynamics.cc    the maintenance tick
 //   scrub.cc       scrub
@@ -39,10 +40,12 @@
 #include "policy/eviction.h"
 #include "policy/params.h"
 #include "search/scan_context.h"
+#include "search/scan_engine.h"
 #include "store/access_log.h"
 #include "store/cold_index.h"
 #include "store/memory_model.h"
 #include "store/migrator.h"
+#include "store/selection.h"
 #include "store/store_context.h"
 #include "store/store_lock.h"
 
@@ -84,14 +87,26 @@ class StoreImpl : public StoreContext {
                                                      const SearchOptions& options);
   // The search itself, inside the read transaction Search opens.
   Result<RankedHits> SearchInSnapshot(const std::vector<std::vector<float>>& queries, const SearchOptions& options);
-  // The shards to scan; `clean` gets those whose every record is live.
+  // The shards to scan (with a selection, the partitions a filtered search
+  // probes); `clean` gets those whose every record is live.
   Result<std::vector<ShardScan>> PlanShards(const std::vector<std::vector<float>>& queries,
-                                            const SearchOptions& options, std::unordered_set<int64_t>* clean);
+                                            const SearchOptions& options, const Selection* selection,
+                                            std::unordered_set<int64_t>* clean);
   // The partitions a query probes: options.nprobe; else the calibrated
   // nprobe for options.recall; else the generation's calibrated default;
   // else the formula's (DefaultNprobe). At most index.k.
   Result<uint32_t> NprobeOf(const IndexView& index, const SearchOptions& options);
   Status Decorate(const SearchOptions& options, RankedHits* results);
+  // filtered_search.cc (search --where): the live memories of `tiers` the
+  // filter expression matches, with the cost of reading their vectors; the
+  // exact top k of queries `qs` over them alone (the others' lists empty).
+  Result<Selection> Select(const std::string& where, TierFilter tiers);
+  // search.cc: the scan of a filtered search, by the plan options name or
+  // the cheaper one (request: the unfiltered search's plan).
+  Result<std::vector<std::vector<Candidate>>> FilteredScan(const Selection& selection, const ScanRequest& request,
+                                                           const SearchOptions& options);
+  Result<std::vector<std::vector<Candidate>>> ScanSelected(const Selection& selection, const ScanContext& c,
+                                                           const std::vector<uint32_t>& qs, uint32_t threads);
   // Records an access to every hit and queues each query's first
   // restore_top_n cold hits for restore (SearchOptions::record_access), in
   // one transaction with the store taken exclusively; a store opened for

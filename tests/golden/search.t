@@ -13,6 +13,18 @@ $ head -2 "$TESTDATA/sample_queries.jsonl" | aether search mem --queries - -k 1 
 [{"query":"q00","results":[{"distance":1.2040999,"id":"mem-0150","tier":"cold"}]},{"query":"q01","results":[{"distance":1.1332489,"id":"mem-0131","tier":"cold"}]}]
 $ aether search mem --vector '[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' -k 1 --with-payload --explain --tier hot
 {"query":"0","results":[{"distance":2.1137197,"explain":{"access_count":0,"distance":2.1137197,"importance":0.54,"recency_hours":0.0,"score":0.54},"id":"mem-0052","payload":{"room":"kitchen","seen":52},"tier":"hot"}]}
+$ aether search mem --vector '[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' -k 3 --no-touch --with-payload --where 'payload.room == "kitchen" and payload.seen < 100'
+{"query":"0","results":[{"distance":2.1137195,"id":"mem-0052","payload":{"room":"kitchen","seen":52},"tier":"hot"},{"distance":2.6754646,"id":"mem-0075","payload":{"room":"kitchen","seen":75},"tier":"hot"},{"distance":2.7804546,"id":"mem-0001","payload":{"room":"kitchen","seen":1},"tier":"hot"}]}
+$ aether search mem --vector '[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' -k 2 --no-touch --where 'tier == "cold"' --where-plan scan --format table
+query        rank  id                           distance  tier
+0               1  mem-0297                      2.53676  cold
+0               2  mem-0140                      2.61732  cold
+$ aether search mem --vector '[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' --where 'payload.room = "kitchen"'
+aether: error: filter 'payload.room = "kitchen"': at character 14, '=' (comparisons are written ==)
+[exit 64]
+$ aether search mem --vector '[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' --where-plan exact
+aether: error: --where-plan requires --where; see 'aether search --help'
+[exit 64]
 $ aether search mem --vector '[1,0]'
 aether: error: --vector: vector has 2 values, store dimension is 16
 [exit 65]

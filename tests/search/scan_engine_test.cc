@@ -118,7 +118,7 @@ struct Fixture {
       REQUIRE((*f)->WriteAt(at, *frame).ok());
       at += frame->size();
     }
-    shards.push_back(ShardScan{shard_id, path, at, {}});
+    shards.push_back(ShardScan{shard_id, path, at, 0, {}});
   }
 
   // Checks RunScan against the brute force for `n` queries.

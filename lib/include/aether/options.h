@@ -126,6 +126,17 @@ struct SearchOptions {
   // a failed append (full disk, I/O error) is a notice, not an error.
   // false: a read-only search.
   bool record_access = true;
+  // Only memories this filter expression matches (a filter expression, as
+  // ListOptions::where; empty: every memory). Each query still gets its k
+  // best matching memories when at least k match (README "Filtered search").
+  std::string where;
+  // How a filtered search finds them: kExact reads the selected memories'
+  // vectors alone and ranks them exactly; kScan scans as an unfiltered
+  // search does, skipping what the filter does not select, then ranks
+  // exactly the selection of any query that found fewer than k; kAuto
+  // takes the one its cost estimate finds cheaper.
+  enum class FilterPlan { kAuto, kExact, kScan };
+  FilterPlan filter_plan = FilterPlan::kAuto;
 };
 
 // The context a Search error from recording the accesses starts with
