@@ -11,6 +11,14 @@
 namespace aether {
 
 Status StoreImpl::Export(const ExportOptions& o, const std::function<Status(const MemoryRecord&)>& fn) {
+  // One read snapshot for the whole export: the listing, payloads and shard
+  // rows it reads come from one state of meta.db, and SQLite's lock is
+  // taken once rather than around each lookup (a third of an export's time
+  // went to those fcntl round trips).
+  return InReadTransaction(db_.get(), [&] { return ExportInSnapshot(o, fn); });
+}
+
+Status StoreImpl::ExportInSnapshot(const ExportOptions& o, const std::function<Status(const MemoryRecord&)>& fn) {
   struct Row {
     MemoryRef ref;
     MemoryStats stats;

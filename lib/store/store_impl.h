@@ -144,6 +144,7 @@ class StoreImpl : public StoreContext {
   Status List(const ListOptions& options, const std::function<Status(const MemoryRecord&)>& fn);
   // export.cc
   Status Export(const ExportOptions& options, const std::function<Status(const MemoryRecord&)>& fn);
+  Status ExportInSnapshot(const ExportOptions& options, const std::function<Status(const MemoryRecord&)>& fn);
   Result<std::vector<std::string>> Delete(const std::vector<std::string>& ids, bool purge);
   Result<UpdateReport> Update(const std::vector<UpdateItem>& items, bool dry_run);
 

@@ -106,3 +106,27 @@ TEST_CASE("export equals get for every live memory of every codec; export -> ing
     for (const auto& [id, line] : exported) CHECK(DataPart(again.at(id)) == DataPart(line));
   }
 }
+
+TEST_CASE("export: a failed write to standard output is exit 74 naming it, whichever batch it hits") {
+  // Lines are formatted and written on a second thread, a batch at a time:
+  // the first failed write stops the export, and nothing claims success.
+  for (size_t n : {size_t(3), size_t(1500)}) {
+    CAPTURE(n);
+    TempDir dir;
+    const std::string store = dir / "s";
+    REQUIRE(Aether({"ingest", "--create", store, "--dim", "8", "--hot-capacity", "100"}, ToJsonl(RandomMems(n, 8, 7)))
+                .exit_code == 0);
+    auto r = AetherVia({"/bin/sh", "-c", "exec \"$0\" \"$@\" > /dev/full"}, {"export", store});
+    CHECK(r.exit_code == 74);
+    CHECK_MESSAGE(r.err.find("standard output: No space left on device") != std::string::npos, r.err);
+    CHECK(r.err.find("exported") == std::string::npos);
+    if (n < 1000) continue;
+    // A reader that stops early (head, with SIGPIPE ignored) ends it the same
+    // way: every batch after the first is written to a closed pipe.
+    auto head =
+        AetherVia({"/bin/bash", "-c", "trap '' PIPE; \"$0\" \"$@\" | head -c 10 > /dev/null; exit ${PIPESTATUS[0]}"},
+                  {"export", store});
+    CHECK(head.exit_code == 74);
+    CHECK_MESSAGE(head.err.find("standard output: Broken pipe") != std::string::npos, head.err);
+  }
+}
