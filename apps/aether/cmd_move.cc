@@ -68,6 +68,8 @@ int PrintReport(const Args& a, const char* verb, const MoveReport& r, double sec
 }
 
 int RunMove(Args& a, const StoreOpener& opener, bool descend) {
+  if (!a.move.where.empty())  // a bad filter is a usage error before anything opens
+    if (Status s = Store::CheckFilter(a.move.where); !s.ok()) return Fail(s);
   if (!a.ids_from.empty()) {
     Status read = ReadIdsFrom(a.ids_from, &a.move.ids);
     if (!read.ok()) return Fail(read);
@@ -99,6 +101,9 @@ int RunMove(Args& a, const StoreOpener& opener, bool descend) {
 
 void AddCommon(CLI::App* app, Args* a) {
   app->add_option("--ids-from", a->ids_from, "Read ids, one per line, from FILE (- for stdin)")->check(NonEmpty());
+  app->add_option("--where", a->move.where,
+                  "Move the memories of the other tier that the filter expression matches (README \"Filters\")")
+      ->check(NonEmpty());
   app->add_option("--limit", a->move.limit, "Move at most N memories");
   app->add_option("--batch", a->move.batch, "Memories per crash-safe batch")
       ->default_val(10000)
@@ -117,10 +122,12 @@ Runner SetupDescend(CLI::App* app) {
   app->add_flag("--all", a->move.all, "Descend every hot memory");
   app->add_flag("--policy", a->move.policy, "Descend the lowest eviction scores until the hot tier fits its capacity");
   AddCommon(app, a.get());
-  app->footer("Examples: aether descend ./mem m1 m2\n          aether descend ./mem --policy --dry-run");
+  app->footer(
+      "Examples: aether descend ./mem m1 m2\n          aether descend ./mem --policy --dry-run\n"
+      "          aether descend ./mem --where 'payload.project == \"done\"'");
   return [a](const StoreOpener& opener) -> int {
-    int modes = (!a->move.ids.empty() || !a->ids_from.empty()) + a->move.all + a->move.policy;
-    if (modes != 1) return Fail(Status::InvalidArgument("give ids, --all or --policy (exactly one)"));
+    int modes = (!a->move.ids.empty() || !a->ids_from.empty()) + a->move.all + a->move.policy + !a->move.where.empty();
+    if (modes != 1) return Fail(Status::InvalidArgument("give ids, --all, --policy or --where (exactly one)"));
     return RunMove(*a, opener, true);
   };
 }
@@ -136,9 +143,10 @@ Runner SetupAscend(CLI::App* app) {
   AddCommon(app, a.get());
   app->footer("Examples: aether ascend ./mem m1 --evict\n          aether ascend ./mem --queued --limit 1000");
   return [a](const StoreOpener& opener) -> int {
-    if ((a->move.ids.empty() && a->ids_from.empty()) == !a->move.queued)
-      return Fail(Status::InvalidArgument("give ids or --queued (exactly one)"));
-    if (a->enqueue && a->move.queued) return Fail(Status::InvalidArgument("--enqueue takes ids, not --queued"));
+    int modes = (!a->move.ids.empty() || !a->ids_from.empty()) + a->move.queued + !a->move.where.empty();
+    if (modes != 1) return Fail(Status::InvalidArgument("give ids, --queued or --where (exactly one)"));
+    if (a->enqueue && (a->move.queued || !a->move.where.empty()))
+      return Fail(Status::InvalidArgument("--enqueue takes ids, not --queued or --where"));
     return RunMove(*a, opener, false);
   };
 }

@@ -154,6 +154,20 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
       }
       return Status::Ok();
     }));
+  } else if (!o.where.empty()) {
+    // The hot memories the filter matches, in slot order, scored.
+    AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
+    const EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
+    const int64_t now = env_->NowMs();
+    AETHER_RETURN_IF_ERROR(InReadTransaction(db_.get(), [&]() -> Status {
+      AETHER_ASSIGN_OR_RETURN(Selection selected, Select(o.where, TierFilter::kHot));
+      for (const MemoryRef& loc : selected.rows()) {
+        AETHER_ASSIGN_OR_RETURN(auto a, AccessStatsOf(loc.row_id));
+        if (!a) return Status::Internal("memory vanished during descend planning");
+        plan(loc, "where", EvictionScore(w, *a, now));
+      }
+      return Status::Ok();
+    }));
   } else if (o.all || o.policy) {
     AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
     if (o.all) {
@@ -179,6 +193,13 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
   std::vector<MemoryRef> rows;
   if (o.queued) {
     AETHER_RETURN_IF_ERROR(LoadDueQueue(&rows, &report));
+  } else if (!o.where.empty()) {
+    // The cold memories the filter matches, in file order.
+    AETHER_RETURN_IF_ERROR(InReadTransaction(db_.get(), [&]() -> Status {
+      AETHER_ASSIGN_OR_RETURN(Selection selected, Select(o.where, TierFilter::kCold));
+      rows = selected.rows();
+      return Status::Ok();
+    }));
   } else {
     std::set<std::string> seen;
     for (const std::string& id : o.ids) {
@@ -236,7 +257,11 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
     }
   }
   for (const auto& r : rows)
-    report.plan.push_back({r.id, Tier::kCold, Tier::kHot, o.queued ? "queued" : "requested", 0});
+    report.plan.push_back({r.id, Tier::kCold, Tier::kHot,
+                           o.queued           ? "queued"
+                           : !o.where.empty() ? "where"
+                                              : "requested",
+                           0});
   if (o.dry_run) return report;
   uint64_t total = evict.size() + rows.size();
   AETHER_RETURN_IF_ERROR(DescendRows(evict, o, &report, total));

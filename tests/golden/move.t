@@ -40,9 +40,19 @@ $ aether ascend mem --queued --evict --format json
 aether: ascended 1 memories after descending 1 to make room in 2 batches: 189 bytes, …s, … memories/s
 $ printf 'mem-0003\nmem-0004\n' | aether descend mem --ids-from - --format table
 aether: descended 2 memories in 1 batches: 181 bytes, …s, … memories/s
+$ aether descend mem --where 'payload.seen < 8 and payload.room == "kitchen"' --dry-run
+id        from  to    reason  score
+mem-0001  hot   cold  where   0.058
+mem-0005  hot   cold  where   0.166
+aether: dry run: 2 moves planned, nothing changed
+$ aether ascend mem --where 'payload.seen in [3, 4]' --format table
+aether: ascended 2 memories in 1 batches: 160 bytes, …s, … memories/s
 $ aether descend mem --all --policy
-aether: error: give ids, --all or --policy (exactly one)
+aether: error: give ids, --all, --policy or --where (exactly one)
 [exit 64]
 $ aether ascend mem
-aether: error: give ids or --queued (exactly one)
+aether: error: give ids, --queued or --where (exactly one)
+[exit 64]
+$ aether ascend mem --where 'payload.seen = 3'
+aether: error: filter 'payload.seen = 3': at character 14, '=' (comparisons are written ==)
 [exit 64]

@@ -238,9 +238,12 @@ struct MoveOptions {
   bool policy = false;           // descend: lowest eviction scores until hot <= capacity
   bool queued = false;           // ascend: drain the restore queue
   bool evict = false;            // ascend: make room by descending lowest scores first
-  uint64_t limit = 0;            // at most this many memories (0: no limit)
-  size_t batch = 10000;          // memories per migration (journal entry)
-  bool dry_run = false;          // plan only
+  // The memories of the tier moved from (descend: hot; ascend: cold) that
+  // this filter expression matches (README "Filters"); empty: none.
+  std::string where;
+  uint64_t limit = 0;    // at most this many memories (0: no limit)
+  size_t batch = 10000;  // memories per migration (journal entry)
+  bool dry_run = false;  // plan only
   // Called after each committed batch: (moved so far, total planned).
   std::function<void(uint64_t, uint64_t)> progress;
 };
@@ -256,7 +259,7 @@ struct PlannedMove {
   std::string id;
   Tier from = Tier::kHot;
   Tier to = Tier::kCold;
-  std::string reason;  // "requested", "all", "policy", "evict", "queued"
+  std::string reason;  // "requested", "all", "policy", "where", "evict", "queued"
   double score = 0;    // eviction score at planning time
 };
 
