@@ -14,6 +14,7 @@
 
 #include "aether/store.h"
 #include "cli.h"
+#include "progress.h"
 
 namespace aether::cli {
 namespace {
@@ -131,13 +132,14 @@ class BatchWriter {
 Runner SetupExport(CLI::App* app) {
   struct Args {
     StoreArgs store;
-    std::string tier, where;
+    std::string tier, where, progress;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("--tier", a->tier, "Only this tier (all: both)")->check(CLI::IsMember({"all", "hot", "cold"}));
   app->add_option("--where", a->where, "Only memories the filter expression matches (README \"Filters\")")
       ->check(NonEmpty());
+  AddProgressOptions(app, &a->progress);
   app->footer(
       "Example: aether export ./mem > mem.jsonl && aether ingest ./copy mem.jsonl --create --ignore-unknown\n"
       "Record: {\"id\", \"vector\", \"payload\", \"importance\", \"tier\", \"created_ms\", \"last_access_ms\", "
@@ -151,12 +153,15 @@ Runner SetupExport(CLI::App* app) {
     auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     uint64_t exported = 0;
+    Progress progress("export", a->progress);
+    o.progress = [&](uint64_t done, uint64_t total) { progress.Update(done, total); };
     BatchWriter writer;
     Status done = (*store)->Export(o, [&](const MemoryRecord& r) -> Status {
       ++exported;
       return writer.Add(r);
     });
     Status written = writer.Finish();
+    progress.Finish();
     if (done.ok()) done = written;
     if (!done.ok()) return Fail(done);
     Warn(fmt::format("exported {} memories", exported));

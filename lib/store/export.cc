@@ -66,11 +66,15 @@ Status StoreImpl::ExportInSnapshot(const ExportOptions& o, const std::function<S
   }));
   AETHER_RETURN_IF_ERROR(bad);
 
+  uint64_t total = hot.size(), done = 0;
+  for (const auto& [shard_id, rows] : cold) total += rows.size();
   auto emit = [&](const Row& row, const float* vector) -> Status {
     MemoryRecord rec;
     AETHER_RETURN_IF_ERROR(record(row, /*with_payload=*/true, &rec));
     rec.vector.assign(vector, vector + config_.dim);
-    return fn(rec);
+    AETHER_RETURN_IF_ERROR(fn(rec));
+    if (o.progress && (++done % 4096 == 0 || done == total)) o.progress(done, total);
+    return Status::Ok();
   };
 
   if (!hot.empty()) {

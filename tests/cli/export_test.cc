@@ -4,6 +4,7 @@
 // bit), payloads and importance byte for byte.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -128,5 +129,30 @@ TEST_CASE("export: a failed write to standard output is exit 74 naming it, which
                   {"export", store});
     CHECK(head.exit_code == 74);
     CHECK_MESSAGE(head.err.find("standard output: Broken pipe") != std::string::npos, head.err);
+  }
+}
+
+TEST_CASE("export --progress counts the memories written out of those selected; off when stderr is not a TTY") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  REQUIRE(Aether({"ingest", "--create", store, "--dim", "4", "--hot-capacity", "1000"}, ToJsonl(RandomMems(5000, 4, 9)))
+              .exit_code == 0);
+  auto r = Aether({"export", store, "--progress"});
+  REQUIRE(r.exit_code == 0);
+  std::string err = r.err;
+  std::replace(err.begin(), err.end(), '\r', '\n');
+  CHECK(err.find("export 4096/5000 ") != std::string::npos);
+  CHECK(err.find("export 5000/5000 ") != std::string::npos);
+  CHECK(Lines(r.out).size() == 5000);
+  auto filtered = Aether({"export", store, "--progress", "--tier", "hot"});
+  std::string ferr = filtered.err;
+  CHECK(ferr.find("export 1000/1000 ") != std::string::npos);
+  CHECK(ferr.find("/5000") == std::string::npos);
+  // Not a terminal, or --no-progress: the summary line alone.
+  for (const auto& args :
+       {std::vector<std::string>{"export", store}, std::vector<std::string>{"export", store, "--no-progress"}}) {
+    auto q = Aether(args);
+    CHECK(q.exit_code == 0);
+    CHECK(q.err == "aether: exported 5000 memories\n");
   }
 }

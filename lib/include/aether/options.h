@@ -189,6 +189,9 @@ struct ListOptions {
 struct ExportOptions {
   std::optional<Tier> tier;
   std::string where;  // a filter expression, as ListOptions::where
+  // Called after every 4,096th memory and after the last: (memories
+  // given to fn so far, memories the export selected).
+  std::function<void(uint64_t, uint64_t)> progress;
 };
 
 // The recall calibration of the active index generation (rebuild-index
