@@ -47,10 +47,12 @@ void Selection::Seal() {
     lo = std::min(lo, m.row_id);
     hi = std::max(hi, m.row_id);
   }
-  const uint64_t span = uint64_t(hi) - uint64_t(lo) + 1;
-  if (span <= 4 * uint64_t(rows_.size()) + (1u << 16)) {
+  // hi - lo, computed unsigned: any two int64 row ids (a damaged meta.db
+  // may hold the extremes) without overflow.
+  const uint64_t last = uint64_t(hi) - uint64_t(lo);
+  if (last < 4 * uint64_t(rows_.size()) + (1u << 16)) {
     base_ = lo;
-    dense_.assign(span, 0);
+    dense_.assign(last + 1, 0);
     for (size_t i = 0; i < rows_.size(); ++i) dense_[uint64_t(rows_[i].row_id) - uint64_t(lo)] = uint32_t(i + 1);
   } else {
     for (size_t i = 0; i < rows_.size(); ++i) sparse_[rows_[i].row_id] = i;
@@ -136,7 +138,10 @@ Result<std::vector<std::vector<Candidate>>> StoreImpl::ScanSelected(const Select
     std::vector<TopK> tops;
     ScanScratch scratch;
     std::unique_ptr<SlotFile> hot;
-    std::map<int64_t, std::unique_ptr<ShardFile>> shards;
+    // The one shard file open: rows come in shard order, so each is opened
+    // about once per chunk and never more than one per worker at a time.
+    int64_t shard_id = -1;
+    std::unique_ptr<ShardFile> shard;
     std::vector<float> x;
     std::vector<int64_t> ids, slots;
     std::vector<uint32_t> indexes;
@@ -167,8 +172,10 @@ Result<std::vector<std::vector<Candidate>>> StoreImpl::ScanSelected(const Select
         for (size_t i = r; i < s; ++i) w.slots.push_back(rows[i].place.slot);
         AETHER_RETURN_IF_ERROR(w.hot->ReadRows(s - r, w.slots.data(), w.ids.data() + (r - b), out));
       } else {
-        std::unique_ptr<ShardFile>& file = w.shards[first.place.shard_id];
-        if (!file) {
+        std::unique_ptr<ShardFile>& file = w.shard;
+        if (!file || w.shard_id != first.place.shard_id) {
+          file.reset();
+          w.shard_id = first.place.shard_id;
           auto path = paths.find(first.place.shard_id);
           if (path == paths.end())
             return Status::Corruption(

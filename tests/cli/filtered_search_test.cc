@@ -198,3 +198,25 @@ TEST_CASE("search --where: bad filters and plans are usage errors; --tier narrow
     CHECK(got["access_count"] == 1);
   }
 }
+
+TEST_CASE("search --where: the exact plan holds one shard file open per worker, whatever the partitions") {
+  // More partitions holding a selected memory than the process may open
+  // files: each is read and closed in turn.
+  auto mems = RandomMems(600, 4, 44);
+  TempDir dir;
+  const std::string store = dir / "s";
+  REQUIRE(Aether({"init", store, "--dim", "4", "--hot-capacity", "10"}).exit_code == 0);
+  REQUIRE(Aether({"ingest", store}, Jsonl(mems, 0)).exit_code == 0);
+  auto rebuilt = Aether({"rebuild-index", store, "--partitions", "120"});
+  REQUIRE_MESSAGE(rebuilt.exit_code == 0, rebuilt.err);
+  std::vector<Mem> matching;
+  for (size_t i = 0; i < mems.size(); ++i)
+    if (HasPayload(i) && i % 100 < 50) matching.push_back(mems[i]);
+  auto r = AetherVia({"/usr/bin/prlimit", "--nofile=40", "--"},
+                     {"search", store, "--vector", VectorJson(mems[1].vec), "--no-touch", "--where", "payload.g < 50",
+                      "--where-plan", "exact"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto got = ParseSearchOutput(r.out);
+  REQUIRE(got.size() == 1);
+  CHECK(SameTopK(got[0], BruteForce(matching, mems[1].vec, 10, "l2")));
+}
