@@ -165,6 +165,7 @@ Runner SetupExport(CLI::App* app);
 Runner SetupUpdate(CLI::App* app);
 Runner SetupDelete(CLI::App* app);
 Runner SetupScrub(CLI::App* app);
+Runner SetupBackup(CLI::App* app);
 nlohmann::json ScrubJson(const ScrubReport& r);
 Runner SetupStats(CLI::App* app);
 Runner SetupRecover(CLI::App* app);

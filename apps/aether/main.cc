@@ -32,6 +32,8 @@ const Command kCommands[] = {
      Access::kWrite, SetupUpdate},
     {"delete", "Delete memories by id or --where filter (--purge: from every file, now)", Access::kWrite, SetupDelete},
     {"scrub", "Make deleted data leave the store's files now", Access::kWrite, SetupScrub},
+    {"backup", "Copy a live store consistently (--incremental: link files unchanged since an earlier backup)",
+     Access::kWrite, SetupBackup},
     {"stats", "Show store statistics (table, json, prometheus)", Access::kRead, SetupStats},
     {"descend", "Move memories hot -> cold (ids, --all, --policy)", Access::kWrite, SetupDescend},
     {"ascend", "Move memories cold -> hot (ids, --queued; --evict)", Access::kWrite, SetupAscend},

@@ -30,6 +30,11 @@ Status CheckHeader(const uint8_t* h, uint32_t dim, const std::string& path) {
 
 Status ShardFile::Create(Env* env, const std::string& path, uint32_t dim, uint32_t generation, uint32_t partition,
                          bool sync, OpenMode mode) {
+  // A name a backup shares (backup --incremental) is let go, not emptied.
+  if (env->TypeOf(path) == FileType::kRegular) {
+    AETHER_ASSIGN_OR_RETURN(uint64_t links, env->LinkCount(path));
+    if (links > 1) AETHER_RETURN_IF_ERROR(env->RemoveFile(path));
+  }
   AETHER_ASSIGN_OR_RETURN(auto file, env->Open(path, mode));
   uint8_t header[kHeaderSize];
   EncodeHeader(header, dim, generation, partition);
@@ -42,6 +47,9 @@ static_assert(ShardFile::kHeaderSize == FileHeader::kSize);
 
 Result<std::unique_ptr<ShardFile>> ShardFile::Open(Env* env, const std::string& path, uint32_t dim, bool writable) {
   uint8_t header[FileHeader::kSize];
+  // Every change to a shard goes through a writable open: a file a backup
+  // shares (backup --incremental) is made private first.
+  if (writable) AETHER_RETURN_IF_ERROR(Unshare(env, path));
   AETHER_ASSIGN_OR_RETURN(auto file, OpenWithHeader(env, path, writable, header));
   AETHER_RETURN_IF_ERROR(CheckHeader(header, dim, path));
   return std::unique_ptr<ShardFile>(new ShardFile(std::move(file), dim));

@@ -1,7 +1,12 @@
-// Temporary names and atomic replacement of a small file (env.h).
+// Temporary names, atomic replacement of a small file, copies and private
+// copies of a shared one (env.h).
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "aether/env.h"
+#include "env/fault_point.h"
 
 namespace aether {
 
@@ -22,8 +27,43 @@ Status WriteFileAtomically(Env* env, const std::string& path, const std::string&
     (void)env->RemoveFile(tmp);  // ours: created with O_EXCL above
     return s;
   }
+  return env->SyncDir(DirOf(path));
+}
+
+std::string DirOf(const std::string& path) {
   const auto slash = path.find_last_of('/');
-  return env->SyncDir(slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash));
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+Status CopyBytes(File* from, File* to, uint64_t n) {
+  std::vector<char> buf(std::min<uint64_t>(n, 1 << 20));
+  for (uint64_t at = 0; at < n;) {
+    const size_t len = size_t(std::min<uint64_t>(buf.size(), n - at));
+    AETHER_RETURN_IF_ERROR(from->Read(at, len, buf.data()));
+    AETHER_RETURN_IF_ERROR(to->Write(at, buf.data(), len));
+    at += len;
+  }
+  return Status::Ok();
+}
+
+Status Unshare(Env* env, const std::string& path) {
+  AETHER_ASSIGN_OR_RETURN(uint64_t links, env->LinkCount(path));
+  if (links <= 1) return Status::Ok();
+  const std::string tmp = TempNameFor(env, path);
+  Status s = [&]() -> Status {
+    AETHER_ASSIGN_OR_RETURN(auto from, env->Open(path, OpenMode::kRead));
+    AETHER_ASSIGN_OR_RETURN(uint64_t size, from->Size());
+    AETHER_ASSIGN_OR_RETURN(auto to, env->Open(tmp, OpenMode::kCreateNew));
+    AETHER_RETURN_IF_ERROR(CopyBytes(from.get(), to.get(), size));
+    AETHER_RETURN_IF_ERROR(to->Sync());
+    AETHER_FAULT_POINT("unshare.after_copy");
+    return env->Rename(tmp, path);
+  }();
+  if (!s.ok()) {
+    (void)env->RemoveFile(tmp);  // ours: created with O_EXCL above
+    return s.WithContext(path + ": a private copy of a file with other names");
+  }
+  return env->SyncDir(DirOf(path));
 }
 
 }  // namespace aether

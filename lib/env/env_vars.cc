@@ -55,7 +55,7 @@ bool ParseFailIo(const std::string& text, std::string* op, long* n, bool* foreve
   std::string count = text.substr(colon + 1);
   *forever = !count.empty() && count.back() == '+';
   if (*forever) count.pop_back();
-  return (*op == "write" || *op == "sync" || *op == "rename" || *op == "dbwrite" || *op == "dbsync") &&
+  return (*op == "write" || *op == "sync" || *op == "rename" || *op == "link" || *op == "dbwrite" || *op == "dbsync") &&
          ParseLong(count, 1, 1000000000L, n);
 }
 
@@ -83,7 +83,7 @@ Status CheckEnvironment() {
       return bad("AETHER_PAUSE", v, "expected NAME:MS with NAME from `aether fault-points` and MS in 1..60000");
   }
   if (const char* v = get("AETHER_FAIL_IO"); v && !env_vars::ParseFailIo(v, &op, &n, &forever))
-    return bad("AETHER_FAIL_IO", v, "expected OP:N[+] with OP write, sync, rename, dbwrite or dbsync, N >= 1");
+    return bad("AETHER_FAIL_IO", v, "expected OP:N[+] with OP write, sync, rename, link, dbwrite or dbsync, N >= 1");
   if (const char* v = get("AETHER_SIMD")) {
     if (std::strcmp(v, "scalar") != 0 && std::strcmp(v, "avx2") != 0 && std::strcmp(v, "avx512") != 0)
       return bad("AETHER_SIMD", v, "expected scalar, avx2 or avx512");

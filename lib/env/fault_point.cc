@@ -74,6 +74,9 @@ std::vector<std::string> MakeFaultPoints() {
       "update.after_commit",
       "delete.before_commit",
       "delete.after_commit",
+      "backup.mid_copy",
+      "backup.before_rename",
+      "unshare.after_copy",
       "replay.after_rollback_truncate",
       "replay.after_rollforward_commit",
   };

@@ -1,6 +1,6 @@
 // I/O fault injection for tests: AETHER_FAIL_IO=<op>:<n>[+] makes the n-th
 // call of <op> fail with EIO; with "+", that call and every later one fail
-// (a disk that stays broken). Ops: write, sync, rename (aether's own data
+// (a disk that stays broken). Ops: write, sync, rename, link (aether's own data
 // files and directories, through the Env) and dbwrite, dbsync (SQLite's
 // writes and syncs of meta.db and its WAL, through the aether VFS,
 // lib/meta/trace_vfs.h). Unset: one branch per call.

@@ -215,6 +215,21 @@ class PosixEnv final : public Env {
     return static_cast<uint64_t>(st.st_size);
   }
 
+  Status Link(const std::string& from, const std::string& to) override {
+    if (io_faults::Fail("link")) return ErrnoStatus("link " + from + " (injected)", EIO);
+    if (link(from.c_str(), to.c_str()) != 0) {
+      if (errno == EEXIST) return Status::AlreadyExists(to + ": exists");
+      return ErrnoStatus("link " + from + " -> " + to, errno);
+    }
+    return Status::Ok();
+  }
+
+  Result<uint64_t> LinkCount(const std::string& path) override {
+    struct stat st;
+    if (lstat(path.c_str(), &st) != 0) return ErrnoStatus(path + ": lstat", errno);
+    return static_cast<uint64_t>(st.st_nlink);
+  }
+
   Result<std::unique_ptr<FileLock>> Lock(const std::string& path, LockMode mode, double wait_seconds) override {
     int fd = AboveStandardFds(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (fd < 0 && errno == ENOENT)

@@ -24,6 +24,7 @@ class ReadOnlyEnv : public EnvWrapper {
   Status RemoveFile(const std::string& path) override { return Refuse("remove", path); }
   Status CreateDir(const std::string& path) override { return Refuse("create", path); }
   Status RemoveDir(const std::string& path) override { return Refuse("remove", path); }
+  Status Link(const std::string& from, const std::string&) override { return Refuse("link", from); }
 
  private:
   static Status Refuse(const char* what, const std::string& path) {

@@ -102,6 +102,19 @@ void RemoveStoreTree(Env* env, const std::string& dir) {
 
 }  // namespace
 
+Status CheckNewStorePath(Env* env, const std::string& path) {
+  if (!env->Exists(path)) return Status::Ok();
+  if (Store::LooksLikeStore(path, env)) return Status::AlreadyExists(path + ": already an aether store");
+  if (!env->IsDirectory(path)) return Status::AlreadyExists(path + ": exists and is not a directory");
+  AETHER_ASSIGN_OR_RETURN(auto entries, env->ListDir(path));
+  if (!entries.empty()) return Status::AlreadyExists(path + ": directory is not empty and is not an aether store");
+  return Status::Ok();
+}
+
+std::string HiddenSibling(const std::string& path, const std::string& what) {
+  return Parent(path) + "/." + Base(path) + ".aether-" + what + "." + std::to_string(getpid());
+}
+
 // Creation is atomic: the store is built in a hidden sibling directory and
 // renamed onto `path` (which may be missing or an empty directory), so a
 // crash leaves either nothing or a complete store.
@@ -109,13 +122,8 @@ Status StoreImpl::Create(const std::string& raw_path, const StoreConfig& config,
   std::string path = StripTrailingSlashes(raw_path);
   if (config.dim == 0) return Status::InvalidArgument("--dim must be at least 1");
   if (config.dim > 65536) return Status::InvalidArgument("--dim must be at most 65536");
-  if (env->Exists(path)) {
-    if (Store::LooksLikeStore(path, env)) return Status::AlreadyExists(path + ": already an aether store");
-    if (!env->IsDirectory(path)) return Status::AlreadyExists(path + ": exists and is not a directory");
-    AETHER_ASSIGN_OR_RETURN(auto entries, env->ListDir(path));
-    if (!entries.empty()) return Status::AlreadyExists(path + ": directory is not empty and is not an aether store");
-  }
-  std::string tmp = Parent(path) + "/." + Base(path) + ".aether-init." + std::to_string(getpid());
+  AETHER_RETURN_IF_ERROR(CheckNewStorePath(env, path));
+  std::string tmp = HiddenSibling(path, "init");
   RemoveStoreTree(env, tmp);  // an earlier init of this pid that died
   Status s = BuildStore(env, tmp, config);
   if (s.ok()) s = env->Rename(tmp, path);
@@ -191,6 +199,8 @@ Result<std::vector<std::optional<MemoryRecord>>> Store::Get(const std::vector<st
 Status Store::List(const ListOptions& options, const std::function<Status(const MemoryRecord&)>& fn) {
   return impl_->List(options, fn);
 }
+Result<BackupReport> Store::Backup(const BackupOptions& options) { return impl_->Backup(options); }
+
 Status Store::Export(const ExportOptions& options, const std::function<Status(const MemoryRecord&)>& fn) {
   return impl_->Export(options, fn);
 }

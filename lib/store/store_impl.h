@@ -7,6 +7,7 @@
 //   search.cc      plans the scan (lib/search/), liveness, hits, accesses
 //   filtered_search.cc  search --where: the selection, its exact scan
 //   records.cc     get, delete
+//   backup.cc      backup: a consistent copy, sharing unchanged files
 //   dynamics.cc    the maintenance tick
 //   scrub.cc       scrub
 //   verify.cc      verify
@@ -58,6 +59,14 @@ struct RankedHit {
   SearchHit hit;
 };
 using RankedHits = std::vector<std::vector<RankedHit>>;
+
+// store.cc: for init and backup, which create a store directory.
+// OK when `path` is missing or an empty directory; kAlreadyExists naming
+// what is there otherwise.
+Status CheckNewStorePath(Env* env, const std::string& path);
+// Where a new store is built before its rename onto `path`:
+// "PARENT/.NAME.aether-WHAT.PID".
+std::string HiddenSibling(const std::string& path, const std::string& what);
 
 class StoreImpl : public StoreContext {
  public:
@@ -147,6 +156,9 @@ class StoreImpl : public StoreContext {
   Status ExportInSnapshot(const ExportOptions& options, const std::function<Status(const MemoryRecord&)>& fn);
   Result<std::vector<std::string>> Delete(const std::vector<std::string>& ids, bool purge);
   Result<UpdateReport> Update(const std::vector<UpdateItem>& items, bool dry_run);
+
+  // backup.cc
+  Result<BackupReport> Backup(const BackupOptions& options);
 
   // scrub.cc
   Result<ScrubReport> Scrub();

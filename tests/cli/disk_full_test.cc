@@ -1,6 +1,6 @@
 // Disk full, for real: the store lives on a small tmpfs this test mounts
 // (skipped, with a message, where mounting is not allowed); a filler file
-// leaves 0 to 1 MiB free. ingest, descend, ascend and rebuild-index either
+// leaves 0 to 1 MiB free. ingest, descend, ascend, rebuild-index and backup either
 // succeed or fail with the I/O exit code and "No space left"/"disk is full";
 // then verify passes and the memories are exactly as before (a failed
 // command) or after (a finished one); once the filler is gone the same
@@ -88,6 +88,7 @@ TEST_CASE("a full disk: commands fail cleanly, verify passes, the same command s
       {"descend", {"descend", store, "--all", "--batch", "500"}},
       {"ascend", ascend},
       {"rebuild-index", {"rebuild-index", store, "--seed", "3"}},
+      {"backup", {"backup", store, mnt + "/bk"}},
   };
   int trials = 0, full = 0;
   const std::vector<uint64_t> all_leaves = {0, 4096, 16384, 65536, 262144, 1048576};
@@ -100,6 +101,7 @@ TEST_CASE("a full disk: commands fail cleanly, verify passes, the same command s
       CAPTURE(leave);
       ++trials;
       fs::remove_all(store);
+      fs::remove_all(mnt + "/bk");
       fs::remove(mnt + "/filler");
       REQUIRE(std::system(("cp -a '" + pristine + "' '" + store + "'").c_str()) == 0);
       Fill(mnt, leave);
@@ -112,6 +114,10 @@ TEST_CASE("a full disk: commands fail cleanly, verify passes, the same command s
             r.err.find("No space left") != std::string::npos || r.err.find("disk is full") != std::string::npos;
         CHECK_MESSAGE(says_full, r.err);
       }
+      // A backup that failed left nothing: no copy, no hidden directory.
+      if (failed && op.name == std::string("backup"))
+        for (const auto& e : fs::directory_iterator(mnt))
+          CHECK_MESSAGE((e.path().filename() == "s" || e.path().filename() == "filler"), e.path());
       // Whatever happened, the store is consistent, even with the disk full.
       auto v = Aether({"verify", store});
       CHECK_MESSAGE(v.exit_code == 0, v.out << v.err);
@@ -133,6 +139,10 @@ TEST_CASE("a full disk: commands fail cleanly, verify passes, the same command s
       for (const auto& m : base) CHECK(now[m.id] == reference[m.id]);
       if (op.name == std::string("ingest"))
         for (const auto& m : extra) CHECK(now[m.id].vec == m.vec);
+      if (op.name == std::string("backup")) {
+        CHECK(Aether({"verify", mnt + "/bk"}).exit_code == 0);
+        CHECK(GetRecords(mnt + "/bk", ids) == reference);
+      }
       if (op.name == std::string("descend"))
         for (const auto& m : base) CHECK(now[m.id].tier == "cold");
     }

@@ -32,10 +32,13 @@ TEST_CASE("every write, fsync and rename failure fails cleanly and loses nothing
       {"descend", {"descend", store, "--all", "--batch", "40"}},
       {"ascend", {"ascend", store, "a110", "a111", "a112", "a113", "--evict", "--batch", "2"}},
       {"rebuild", {"rebuild-index", store, "--partitions", "4"}},
+      {"backup", {"backup", store, dir / "bk", "--incremental", dir / "prev"}},
   };
+  REQUIRE(Aether({"backup", pristine, dir / "prev"}).exit_code == 0);  // to link from
   int trials = 0, failed_cleanly = 0;
   for (const Op& op : ops) {
-    for (const std::string kind : {"write", "sync", "rename", "dbwrite", "dbsync"}) {
+    for (const std::string kind : {"write", "sync", "rename", "dbwrite", "dbsync", "link"}) {
+      if (kind == "link" && std::string(op.name) != "backup") continue;
       // SQLite writes many WAL frames per transaction: reach further in.
       const std::vector<int> nths =
           kind.rfind("db", 0) == 0 ? std::vector<int>{1, 3, 7, 15, 30, 60} : std::vector<int>{1, 2, 3, 4, 5, 6};
@@ -46,6 +49,7 @@ TEST_CASE("every write, fsync and rename failure fails cleanly and loses nothing
           CAPTURE(n);
           CAPTURE(forever);
           fs::remove_all(store);
+          fs::remove_all(dir / "bk");
           fs::copy(pristine, store, fs::copy_options::recursive);
           std::string spec = "AETHER_FAIL_IO=" + kind + ":" + std::to_string(n) + (forever ? "+" : "");
           auto r = Aether(op.args, "", {spec});
@@ -56,6 +60,11 @@ TEST_CASE("every write, fsync and rename failure fails cleanly and loses nothing
           }
           auto v = Aether({"verify", store});
           CHECK_MESSAGE(v.exit_code == 0, v.out);
+          // A backup is whole or absent, with nothing of it left behind.
+          if (r.exit_code == 0 && fs::exists(dir / "bk")) CHECK(Aether({"verify", dir / "bk"}).exit_code == 0);
+          if (r.exit_code != 0) CHECK(!fs::exists(dir / "bk"));
+          for (const auto& e : fs::directory_iterator(dir.path()))
+            CHECK_MESSAGE(e.path().filename().string().find(".aether-backup.") == std::string::npos, e.path());
           auto got = GetAll(store, Ids(base));
           CHECK(got.size() == base.size());
           for (const auto& m : base) CHECK(got[m.id] == m.vec);
@@ -65,6 +74,7 @@ TEST_CASE("every write, fsync and rename failure fails cleanly and loses nothing
           // The disk is healthy again: the same command now succeeds.
           std::vector<std::string> again = op.args;
           if (std::string(op.name) == "ingest") again.insert(again.end(), {"--on-duplicate", "skip"});
+          if (std::string(op.name) == "backup") fs::remove_all(dir / "bk");
           auto ok = Aether(again);
           CHECK_MESSAGE(ok.exit_code == 0, ok.err);
           CHECK(Aether({"verify", store}).exit_code == 0);

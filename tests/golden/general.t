@@ -41,6 +41,7 @@ Subcommands:
   update                      Change memories' payloads (replace or merge patch) and importance, keeping their history
   delete                      Delete memories by id or --where filter (--purge: from every file, now)
   scrub                       Make deleted data leave the store's files now
+  backup                      Copy a live store consistently (--incremental: link files unchanged since an earlier backup)
   stats                       Show store statistics (table, json, prometheus)
   descend                     Move memories hot -> cold (ids, --all, --policy)
   ascend                      Move memories cold -> hot (ids, --queued; --evict)

@@ -77,6 +77,12 @@ class Env {
   virtual bool Writable(const std::string& path) = 0;
   virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
+  // A new name `to` for the file `from` (link(2): a hard link, never
+  // through a symbolic link; AlreadyExists when `to` exists).
+  virtual Status Link(const std::string& from, const std::string& to) = 0;
+  // How many names the file `path` has (lstat(2)'s st_nlink): more than one
+  // after Link (backup --incremental shares unchanged files that way).
+  virtual Result<uint64_t> LinkCount(const std::string& path) = 0;
   // Blocks up to wait_seconds for the lock; Busy when it is not granted.
   // The lock file is opened read-only (flock needs no write access, so a
   // store the user may only read can still be read), created if missing.
@@ -109,6 +115,8 @@ class EnvWrapper : public Env {
   bool Writable(const std::string& path) override { return target_->Writable(path); }
   Result<std::vector<std::string>> ListDir(const std::string& dir) override { return target_->ListDir(dir); }
   Result<uint64_t> FileSize(const std::string& path) override { return target_->FileSize(path); }
+  Status Link(const std::string& from, const std::string& to) override { return target_->Link(from, to); }
+  Result<uint64_t> LinkCount(const std::string& path) override { return target_->LinkCount(path); }
   Result<std::unique_ptr<FileLock>> Lock(const std::string& path, LockMode mode, double wait_seconds) override {
     return target_->Lock(path, mode, wait_seconds);
   }
@@ -127,6 +135,16 @@ std::string TempNameFor(Env* env, const std::string& path);
 // over `path`, and the directory synced. On failure the temporary is
 // removed and `path` is unchanged.
 Status WriteFileAtomically(Env* env, const std::string& path, const std::string& data);
+// The directory part of `path` ("." when none).
+std::string DirOf(const std::string& path);
+// Copies the first n bytes of `from` to the same offsets of `to`.
+Status CopyBytes(File* from, File* to, uint64_t n);
+// Before aether changes a file in place: when `path` has other names (a
+// backup --incremental linked it), replaces it with a private copy (written
+// to a temporary beside it, synced, renamed over it, the directory synced),
+// so the other names keep their bytes. A crash leaves `path` as it was (and
+// perhaps the temporary). No-op for a file with one name.
+Status Unshare(Env* env, const std::string& path);
 
 // Checks every AETHER_* variable aether reads (format and range; names the
 // variable in an InvalidArgument). Store::Open and Store::Create call it;

@@ -281,6 +281,22 @@ struct MoveReport {
 // Hears (done, total) as a long operation advances.
 using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 
+// Store::Backup: where the copy goes, and an earlier backup to share with.
+struct BackupOptions {
+  std::string dest;  // a directory to create (missing, or empty)
+  // An earlier backup of this store (or the store itself on another path):
+  // a shard or centroids file unchanged since it is hard-linked from it
+  // instead of copied (README "Backups"). Empty: copy everything.
+  std::string incremental_from;
+  ProgressFn progress;  // (bytes copied or linked, bytes in all)
+};
+
+struct BackupReport {
+  uint64_t memories = 0;
+  uint64_t files_copied = 0, bytes_copied = 0;
+  uint64_t files_linked = 0, bytes_linked = 0;
+};
+
 struct VerifyReport {
   std::vector<std::string> problems;  // empty: the store is consistent
   uint64_t memories = 0, hot_slots = 0, free_slots = 0, frames = 0, cold_records = 0, garbage_records = 0,

@@ -164,6 +164,16 @@ class Store {
   // this). Requires kWrite.
   Status Checkpoint();
 
+  // A consistent copy of the store in options.dest, made while readers go
+  // on and writers wait (it holds the write lock; the dynamics state,
+  // access log included, is copied too): built in a hidden sibling
+  // directory, every file synced, then renamed onto dest, so a crash leaves
+  // no dest or a complete one. The copy is a store: restoring is opening it.
+  // kAlreadyExists when dest exists and is not an empty directory;
+  // kInvalidArgument when incremental_from is not a store of the same
+  // dimension and metric. Requires kWrite.
+  Result<BackupReport> Backup(const BackupOptions& options);
+
   // Counts from the metadata, sizes from the files' lengths (no data file
   // is read). Reads only.
   Result<StoreStats> Stats();

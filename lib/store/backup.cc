@@ -1,0 +1,293 @@
+// StoreImpl::Backup (store.h): a consistent copy of the store, made while
+// readers go on and writers wait. The store is opened for writing, so no
+// other writer changes it while the copy runs; LOCK is shared again, so
+// searches go on (they may append to the access log, copied under its own
+// flock). What is copied is what the metadata names, each to its committed
+// length: meta.db (VACUUM INTO: a compact copy of one read snapshot),
+// hot.slots, every shard in `shards`, the active generation's centroids,
+// and access.log. The copy is built in a hidden sibling directory, every
+// file and directory synced, and renamed onto the destination.
+//
+// --incremental: a shard or centroids file that an earlier backup holds
+// unchanged is hard-linked from it. A shard only grows by appends (its
+// committed prefix never changes while its id stays), so "unchanged" is:
+// the earlier backup's meta.db names the same path with the same shard id
+// and committed length, its file is that long, and the first and last
+// 64 KiB of both files are equal (README "Backups"). Every writable open of
+// a shard makes a linked file private first (Unshare, env.h), so writing to
+// one store never changes another's files.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "aether/store.h"
+#include "env/fault_point.h"
+#include "meta/config_table.h"
+#include "meta/shards_table.h"
+#include "store/layout.h"
+#include "store/store_impl.h"
+
+namespace aether {
+namespace {
+
+constexpr uint64_t kCompareBytes = 64 << 10;
+
+// The earlier backup --incremental names: its shards by path, from its
+// meta.db (read-only, under its LOCK shared).
+class EarlierBackup {
+ public:
+  Status Open(Env* env, const std::string& dir, const StoreConfig& config, double wait) {
+    env_ = env;
+    dir_ = dir;
+    if (!Store::LooksLikeStore(dir, env)) return Status::InvalidArgument(dir + ": --incremental: not an aether store");
+    AETHER_ASSIGN_OR_RETURN(lock_, env->Lock(dir + "/" + layout::kLockFile, LockMode::kShared, wait));
+    AETHER_ASSIGN_OR_RETURN(auto db, Db::Open(dir + "/" + layout::kDbFile, false, true));
+    AETHER_ASSIGN_OR_RETURN(auto dim, ConfigTable(db.get()).Get("dim"));
+    AETHER_ASSIGN_OR_RETURN(auto metric, ConfigTable(db.get()).Get("metric"));
+    if (dim.value_or("") != std::to_string(config.dim) || metric.value_or("") != MetricName(config.metric))
+      return Status::InvalidArgument(fmt::format("{}: --incremental: a store of dim {} and metric {}, not {} and {}",
+                                                 dir, dim.value_or("?"), metric.value_or("?"), config.dim,
+                                                 MetricName(config.metric)));
+    AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, ShardsTable(db.get()).All());
+    for (const ShardInfo& info : shards) shards_[info.path] = {info.shard_id, info.file_bytes};
+    return Status::Ok();
+  }
+
+  bool open() const { return env_ != nullptr; }
+  std::string Path(const std::string& rel) const { return dir_ + "/" + rel; }
+
+  // Whether the earlier backup's copy of shard `info` holds the same bytes.
+  Result<bool> SameShard(const ShardInfo& info, File* source) {
+    auto it = shards_.find(info.path);
+    if (it == shards_.end() || it->second.first != info.shard_id || it->second.second != info.file_bytes) return false;
+    return SameBytes(info.path, source, info.file_bytes);
+  }
+
+  // Whether the earlier backup's file `rel` is `n` bytes long and begins and
+  // ends as `source` does (all of it, for a file of at most twice 64 KiB).
+  Result<bool> SameBytes(const std::string& rel, File* source, uint64_t n) {
+    if (env_->TypeOf(Path(rel)) != FileType::kRegular) return false;
+    AETHER_ASSIGN_OR_RETURN(uint64_t size, env_->FileSize(Path(rel)));
+    if (size != n) return false;
+    AETHER_ASSIGN_OR_RETURN(auto theirs, env_->Open(Path(rel), OpenMode::kRead));
+    std::vector<char> a, b;
+    for (uint64_t at : {uint64_t(0), n > kCompareBytes ? n - kCompareBytes : 0}) {
+      const size_t len = size_t(std::min(n, kCompareBytes));
+      a.resize(len);
+      b.resize(len);
+      AETHER_RETURN_IF_ERROR(source->Read(at, len, a.data()));
+      AETHER_RETURN_IF_ERROR(theirs->Read(at, len, b.data()));
+      if (a != b) return false;
+    }
+    return true;
+  }
+
+ private:
+  Env* env_ = nullptr;
+  std::string dir_;
+  std::unique_ptr<FileLock> lock_;
+  std::map<std::string, std::pair<int64_t, uint64_t>> shards_;  // path -> (shard id, committed length)
+};
+
+// The copy under construction: every name it made, to remove them (and
+// nothing else) if it fails.
+class BackupBuilder {
+ public:
+  BackupBuilder(Env* env, std::string src, std::string tmp, BackupReport* rep, const ProgressFn& progress,
+                uint64_t total)
+      : env_(env), src_(std::move(src)), tmp_(std::move(tmp)), rep_(rep), progress_(progress), total_(total) {}
+
+  Status MakeDir(const std::string& rel) {
+    AETHER_RETURN_IF_ERROR(env_->CreateDir(rel.empty() ? tmp_ : To(rel)));
+    made_.push_back({rel, true});
+    return Status::Ok();
+  }
+
+  Status MakeEmpty(const std::string& rel) {
+    AETHER_ASSIGN_OR_RETURN(auto f, env_->Open(To(rel), OpenMode::kCreateNew));
+    made_.push_back({rel, false});
+    return Status::Ok();
+  }
+
+  // Copies the first n bytes of `source` to rel, synced.
+  Status Copy(const std::string& rel, File* source, uint64_t n) {
+    AETHER_ASSIGN_OR_RETURN(auto to, env_->Open(To(rel), OpenMode::kCreateNew));
+    made_.push_back({rel, false});
+    AETHER_RETURN_IF_ERROR(CopyBytes(source, to.get(), n));
+    AETHER_RETURN_IF_ERROR(to->Sync());
+    rep_->files_copied++;
+    rep_->bytes_copied += n;
+    Advance(n);
+    AETHER_FAULT_POINT("backup.mid_copy");
+    return Status::Ok();
+  }
+
+  // Copies file `rel` of the store, all of it (the caller holds what keeps
+  // it from changing).
+  Status CopyWhole(const std::string& rel) {
+    AETHER_ASSIGN_OR_RETURN(auto from, env_->Open(From(rel), OpenMode::kRead));
+    AETHER_ASSIGN_OR_RETURN(uint64_t n, from->Size());
+    return Copy(rel, from.get(), n);
+  }
+
+  Status Link(const std::string& rel, const std::string& existing, uint64_t n) {
+    AETHER_RETURN_IF_ERROR(env_->Link(existing, To(rel)));
+    made_.push_back({rel, false});
+    rep_->files_linked++;
+    rep_->bytes_linked += n;
+    Advance(n);
+    return Status::Ok();
+  }
+
+  // A name another writer (SQLite) is about to make in the new directory
+  // (which this process made, so nobody else writes there).
+  void Expect(const std::string& rel) { made_.push_back({rel, false}); }
+  // Counts a file made that way.
+  void Made(uint64_t n) {
+    rep_->files_copied++;
+    rep_->bytes_copied += n;
+    Advance(n);
+  }
+
+  // Syncs every directory made, deepest first.
+  Status SyncDirs() {
+    for (auto it = made_.rbegin(); it != made_.rend(); ++it)
+      if (it->second) AETHER_RETURN_IF_ERROR(env_->SyncDir(it->first.empty() ? tmp_ : To(it->first)));
+    return Status::Ok();
+  }
+
+  // Removes what it made, newest first: never a name it did not make.
+  void RemoveAll() {
+    for (auto it = made_.rbegin(); it != made_.rend(); ++it) {
+      const std::string path = it->first.empty() ? tmp_ : To(it->first);
+      (void)(it->second ? env_->RemoveDir(path) : env_->RemoveFile(path));
+    }
+    made_.clear();
+  }
+
+  std::string To(const std::string& rel) const { return tmp_ + "/" + rel; }
+  std::string From(const std::string& rel) const { return src_ + "/" + rel; }
+
+ private:
+  void Advance(uint64_t n) {
+    done_ += n;
+    if (progress_) progress_(done_, total_);
+  }
+
+  Env* env_;
+  std::string src_, tmp_;
+  BackupReport* rep_;
+  const ProgressFn& progress_;
+  uint64_t total_, done_ = 0;
+  std::vector<std::pair<std::string, bool>> made_;  // (relative path, is a directory); "" is the root
+};
+
+std::string WithoutTrailingSlashes(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+}  // namespace
+
+Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
+  if (!lock_->writer()) return Status::Internal("backup needs the store opened for writing");
+  const std::string dest = WithoutTrailingSlashes(o.dest);
+  if (dest.empty()) return Status::InvalidArgument("backup: an empty destination");
+  AETHER_RETURN_IF_ERROR(CheckNewStorePath(env_, dest));
+  if (env_->TypeOf(DirOf(dest)) != FileType::kDirectory)
+    return Status::NotFound(DirOf(dest) + ": no such directory (backup makes DEST, not its parents)");
+  // Writers wait (this process holds WRITER); readers go on.
+  AETHER_RETURN_IF_ERROR(YieldToReaders());
+  EarlierBackup earlier;  // (after LOCK is shared: it may be this store)
+  if (!o.incremental_from.empty())
+    AETHER_RETURN_IF_ERROR(
+        earlier.Open(env_, WithoutTrailingSlashes(o.incremental_from), config_, lock_->wait_seconds()));
+
+  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
+  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> generations, tables_->generations.Active());
+  BackupReport rep;
+  AETHER_ASSIGN_OR_RETURN(rep.memories, tables_->memories.Count());
+  uint64_t total = 0;
+  for (const ShardInfo& info : shards) total += info.file_bytes;
+  for (const char* f : {layout::kDbFile, layout::kHotFile, layout::kAccessLog})
+    if (env_->TypeOf(Path(f)) == FileType::kRegular)
+      total += env_->FileSize(Path(f)).ok() ? *env_->FileSize(Path(f)) : 0;
+
+  const std::string tmp = HiddenSibling(dest, "backup");
+  if (env_->TypeOf(tmp) != FileType::kMissing)
+    return Status::AlreadyExists(tmp + ": exists (a backup of this process id that did not finish?); remove it");
+  BackupBuilder b(env_, dir_, tmp, &rep, o.progress, total);
+  Status s = [&]() -> Status {
+    AETHER_RETURN_IF_ERROR(b.MakeDir(""));
+    AETHER_RETURN_IF_ERROR(b.MakeDir(layout::kColdDir));
+    AETHER_RETURN_IF_ERROR(b.MakeDir(layout::kIndexDir));
+    for (const char* f : {layout::kLockFile, layout::kWriterLockFile, layout::kGateLockFile})
+      AETHER_RETURN_IF_ERROR(b.MakeEmpty(f));
+    // meta.db: one read snapshot, compacted, synced.
+    {
+      for (const char* suffix : {"", "-journal", "-wal", "-shm"}) b.Expect(layout::kDbFile + std::string(suffix));
+      AETHER_ASSIGN_OR_RETURN(Stmt vacuum, db_->Prepare("VACUUM INTO ?"));
+      vacuum.Bind(1, b.To(layout::kDbFile));
+      AETHER_RETURN_IF_ERROR(vacuum.Run().WithContext("meta.db: VACUUM INTO the backup"));
+      {  // WAL mode, as every store's (VACUUM INTO writes a rollback-journal DB)
+        AETHER_ASSIGN_OR_RETURN(auto copy, Db::Open(b.To(layout::kDbFile), false, false));
+        AETHER_RETURN_IF_ERROR(copy->Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+        copy->CheckpointOnClose();
+      }  // closing the only connection removes the WAL
+      AETHER_ASSIGN_OR_RETURN(auto copy, env_->Open(b.To(layout::kDbFile), OpenMode::kReadWrite));
+      AETHER_RETURN_IF_ERROR(copy->Sync());
+      AETHER_ASSIGN_OR_RETURN(uint64_t n, copy->Size());
+      b.Made(n);
+    }
+    AETHER_RETURN_IF_ERROR(b.CopyWhole(layout::kHotFile));
+    std::set<std::string> dirs;
+    for (const ShardInfo& info : shards) {
+      const auto slash = info.path.find_last_of('/');
+      const std::string dir = info.path.substr(0, slash);
+      if (dir != layout::kColdDir && dirs.insert(dir).second) AETHER_RETURN_IF_ERROR(b.MakeDir(dir));
+      if (env_->TypeOf(Path(info.path)) == FileType::kMissing && info.live == 0)
+        continue;  // a superseded shard whose cleanup removed its file before its row (replay.cc)
+      AETHER_ASSIGN_OR_RETURN(auto from, env_->Open(Path(info.path), OpenMode::kRead));
+      AETHER_ASSIGN_OR_RETURN(uint64_t size, from->Size());
+      if (size < info.file_bytes)
+        return Status::Corruption(
+            fmt::format("{}: {} bytes, shorter than its committed length {}", info.path, size, info.file_bytes));
+      bool same = false;
+      if (earlier.open()) {
+        AETHER_ASSIGN_OR_RETURN(same, earlier.SameShard(info, from.get()));
+      }
+      AETHER_RETURN_IF_ERROR(same ? b.Link(info.path, earlier.Path(info.path), info.file_bytes)
+                                  : b.Copy(info.path, from.get(), info.file_bytes));
+    }
+    for (int64_t g : generations) {
+      const std::string rel = std::string(layout::kIndexDir) + "/" + layout::CentroidsName(g);
+      AETHER_ASSIGN_OR_RETURN(auto from, env_->Open(Path(rel), OpenMode::kRead));
+      AETHER_ASSIGN_OR_RETURN(uint64_t n, from->Size());
+      bool same = false;
+      if (earlier.open()) {
+        AETHER_ASSIGN_OR_RETURN(same, earlier.SameBytes(rel, from.get(), n));
+      }
+      AETHER_RETURN_IF_ERROR(same ? b.Link(rel, earlier.Path(rel), n) : b.Copy(rel, from.get(), n));
+    }
+    // The access log, under its appenders' flock (searches append to it).
+    if (env_->TypeOf(Path(layout::kAccessLog)) == FileType::kRegular) {
+      AETHER_ASSIGN_OR_RETURN(auto held,
+                              env_->Lock(Path(layout::kAccessLog), LockMode::kShared, lock_->wait_seconds()));
+      AETHER_RETURN_IF_ERROR(b.CopyWhole(layout::kAccessLog));
+    }
+    AETHER_RETURN_IF_ERROR(b.SyncDirs());
+    AETHER_FAULT_POINT("backup.before_rename");
+    AETHER_RETURN_IF_ERROR(env_->Rename(tmp, dest));
+    return env_->SyncDir(DirOf(dest));
+  }();
+  if (!s.ok()) {
+    b.RemoveAll();
+    return s;
+  }
+  return rep;
+}
+
+}  // namespace aether
