@@ -9,14 +9,20 @@
 // file and directory synced, and renamed onto the destination.
 //
 // --incremental: a shard or centroids file that an earlier backup holds
-// unchanged is hard-linked from it. A shard only grows by appends (its
-// committed prefix never changes while its id stays), so "unchanged" is:
-// the earlier backup's meta.db names the same path with the same shard id
-// and committed length, its file is that long, and the first and last
-// 64 KiB of both files are equal (README "Backups"). Every writable open of
-// a shard makes a linked file private first (Unshare, env.h), so writing to
-// one store never changes another's files.
+// unchanged is hard-linked from it. A shard is "unchanged" when the earlier
+// backup's meta.db names the same path with the same shard id and committed
+// length, its file is that long, and the two files' headers and every frame
+// header at the same offsets are equal byte for byte: a frame header holds
+// its length, record count and a checksum that covers its record ids (row
+// ids are never reused, and a row id's vector never changes) and, for the
+// lossless codecs, all of its bytes (format-spec/cold_shard.md). Centroids
+// are compared whole. (A shard's bytes can change under the same id and
+// length: one emptied to its header by scrub and refilled.) If a link
+// cannot be made (another file system, permissions), the file is copied.
+// Every writable open of a shard makes a linked file private first
+// (Unshare, env.h), so writing to one store never changes another's files.
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstring>
@@ -24,7 +30,9 @@
 #include <set>
 
 #include "aether/store.h"
+#include "cold/frame.h"
 #include "env/fault_point.h"
+#include "format/coding.h"
 #include "meta/config_table.h"
 #include "meta/shards_table.h"
 #include "store/layout.h"
@@ -33,8 +41,6 @@
 namespace aether {
 namespace {
 
-constexpr uint64_t kCompareBytes = 64 << 10;
-
 // The earlier backup --incremental names: its shards by path, from its
 // meta.db (read-only, under its LOCK shared).
 class EarlierBackup {
@@ -42,6 +48,7 @@ class EarlierBackup {
   Status Open(Env* env, const std::string& dir, const StoreConfig& config, double wait) {
     env_ = env;
     dir_ = dir;
+    if (env->TypeOf(dir) == FileType::kMissing) return Status::NotFound(dir + ": --incremental: no such directory");
     if (!Store::LooksLikeStore(dir, env)) return Status::InvalidArgument(dir + ": --incremental: not an aether store");
     AETHER_ASSIGN_OR_RETURN(lock_, env->Lock(dir + "/" + layout::kLockFile, LockMode::kShared, wait));
     AETHER_ASSIGN_OR_RETURN(auto db, Db::Open(dir + "/" + layout::kDbFile, false, true));
@@ -59,33 +66,58 @@ class EarlierBackup {
   bool open() const { return env_ != nullptr; }
   std::string Path(const std::string& rel) const { return dir_ + "/" + rel; }
 
-  // Whether the earlier backup's copy of shard `info` holds the same bytes.
+  // Whether the earlier backup's copy of shard `info` holds the same
+  // frames (above): the headers of the file and of every frame equal.
   Result<bool> SameShard(const ShardInfo& info, File* source) {
     auto it = shards_.find(info.path);
     if (it == shards_.end() || it->second.first != info.shard_id || it->second.second != info.file_bytes) return false;
-    return SameBytes(info.path, source, info.file_bytes);
+    AETHER_ASSIGN_OR_RETURN(auto theirs, OpenSized(info.path, info.file_bytes));
+    if (!theirs) return false;
+    const uint64_t n = info.file_bytes;
+    uint8_t a[ShardFile::kHeaderSize], b[ShardFile::kHeaderSize];
+    static_assert(ShardFile::kHeaderSize >= kFrameHeaderSize);
+    if (n < ShardFile::kHeaderSize) return false;
+    AETHER_RETURN_IF_ERROR(source->Read(0, ShardFile::kHeaderSize, a));
+    AETHER_RETURN_IF_ERROR(theirs->Read(0, ShardFile::kHeaderSize, b));
+    if (std::memcmp(a, b, ShardFile::kHeaderSize) != 0) return false;
+    for (uint64_t at = ShardFile::kHeaderSize; at < n;) {
+      if (n - at < kFrameHeaderSize) return false;
+      AETHER_RETURN_IF_ERROR(source->Read(at, kFrameHeaderSize, a));
+      AETHER_RETURN_IF_ERROR(theirs->Read(at, kFrameHeaderSize, b));
+      if (std::memcmp(a, b, kFrameHeaderSize) != 0) return false;
+      at += kFrameHeaderSize + DecodeFixed32(a + 16);  // + the payload length P
+    }
+    return true;
   }
 
-  // Whether the earlier backup's file `rel` is `n` bytes long and begins and
-  // ends as `source` does (all of it, for a file of at most twice 64 KiB).
+  // Whether the earlier backup's file `rel` holds exactly the n bytes of
+  // `source` (all read and compared: for centroids, which are small).
   Result<bool> SameBytes(const std::string& rel, File* source, uint64_t n) {
-    if (env_->TypeOf(Path(rel)) != FileType::kRegular) return false;
-    AETHER_ASSIGN_OR_RETURN(uint64_t size, env_->FileSize(Path(rel)));
-    if (size != n) return false;
-    AETHER_ASSIGN_OR_RETURN(auto theirs, env_->Open(Path(rel), OpenMode::kRead));
+    AETHER_ASSIGN_OR_RETURN(auto theirs, OpenSized(rel, n));
+    if (!theirs) return false;
     std::vector<char> a, b;
-    for (uint64_t at : {uint64_t(0), n > kCompareBytes ? n - kCompareBytes : 0}) {
-      const size_t len = size_t(std::min(n, kCompareBytes));
+    for (uint64_t at = 0; at < n;) {
+      const size_t len = size_t(std::min<uint64_t>(n - at, 1 << 20));
       a.resize(len);
       b.resize(len);
       AETHER_RETURN_IF_ERROR(source->Read(at, len, a.data()));
       AETHER_RETURN_IF_ERROR(theirs->Read(at, len, b.data()));
       if (a != b) return false;
+      at += len;
     }
     return true;
   }
 
  private:
+  // The earlier backup's regular file `rel` when it is n bytes long; else
+  // nullptr.
+  Result<std::unique_ptr<File>> OpenSized(const std::string& rel, uint64_t n) {
+    if (env_->TypeOf(Path(rel)) != FileType::kRegular) return std::unique_ptr<File>();
+    AETHER_ASSIGN_OR_RETURN(uint64_t size, env_->FileSize(Path(rel)));
+    if (size != n) return std::unique_ptr<File>();
+    return env_->Open(Path(rel), OpenMode::kRead);
+  }
+
   Env* env_ = nullptr;
   std::string dir_;
   std::unique_ptr<FileLock> lock_;
@@ -133,8 +165,10 @@ class BackupBuilder {
     return Copy(rel, from.get(), n);
   }
 
-  Status Link(const std::string& rel, const std::string& existing, uint64_t n) {
-    AETHER_RETURN_IF_ERROR(env_->Link(existing, To(rel)));
+  // Links rel to the earlier backup's file; copies `source` instead when
+  // the link cannot be made (another file system, no permission).
+  Status Link(const std::string& rel, const std::string& existing, File* source, uint64_t n) {
+    if (Status s = env_->Link(existing, To(rel)); !s.ok()) return Copy(rel, source, n);
     made_.push_back({rel, false});
     rep_->files_linked++;
     rep_->bytes_linked += n;
@@ -196,6 +230,8 @@ Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
   if (!lock_->writer()) return Status::Internal("backup needs the store opened for writing");
   const std::string dest = WithoutTrailingSlashes(o.dest);
   if (dest.empty()) return Status::InvalidArgument("backup: an empty destination");
+  if (env_->TypeOf(dest) == FileType::kSymlink)
+    return Status::AlreadyExists(dest + ": a symbolic link (backup makes a new directory, never through a link)");
   AETHER_RETURN_IF_ERROR(CheckNewStorePath(env_, dest));
   if (env_->TypeOf(DirOf(dest)) != FileType::kDirectory)
     return Status::NotFound(DirOf(dest) + ": no such directory (backup makes DEST, not its parents)");
@@ -259,7 +295,7 @@ Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
       if (earlier.open()) {
         AETHER_ASSIGN_OR_RETURN(same, earlier.SameShard(info, from.get()));
       }
-      AETHER_RETURN_IF_ERROR(same ? b.Link(info.path, earlier.Path(info.path), info.file_bytes)
+      AETHER_RETURN_IF_ERROR(same ? b.Link(info.path, earlier.Path(info.path), from.get(), info.file_bytes)
                                   : b.Copy(info.path, from.get(), info.file_bytes));
     }
     for (int64_t g : generations) {
@@ -270,7 +306,7 @@ Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
       if (earlier.open()) {
         AETHER_ASSIGN_OR_RETURN(same, earlier.SameBytes(rel, from.get(), n));
       }
-      AETHER_RETURN_IF_ERROR(same ? b.Link(rel, earlier.Path(rel), n) : b.Copy(rel, from.get(), n));
+      AETHER_RETURN_IF_ERROR(same ? b.Link(rel, earlier.Path(rel), from.get(), n) : b.Copy(rel, from.get(), n));
     }
     // The access log, under its appenders' flock (searches append to it).
     if (env_->TypeOf(Path(layout::kAccessLog)) == FileType::kRegular) {
@@ -278,6 +314,10 @@ Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
                               env_->Lock(Path(layout::kAccessLog), LockMode::kShared, lock_->wait_seconds()));
       AETHER_RETURN_IF_ERROR(b.CopyWhole(layout::kAccessLog));
     }
+    // The store directory's permissions (what guards every file in it).
+    struct stat st;
+    if (stat(dir_.c_str(), &st) == 0 && chmod(tmp.c_str(), st.st_mode & 07777) != 0)
+      return Status::IOError(tmp + ": chmod: " + std::strerror(errno));
     AETHER_RETURN_IF_ERROR(b.SyncDirs());
     AETHER_FAULT_POINT("backup.before_rename");
     AETHER_RETURN_IF_ERROR(env_->Rename(tmp, dest));

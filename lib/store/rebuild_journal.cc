@@ -78,9 +78,15 @@ Status Migrator::RemoveGeneration(int64_t generation, uint32_t partitions) {
     // row from before partition counts were journaled (0), every name a
     // generation's partitions have; nothing else.
     AETHER_ASSIGN_OR_RETURN(auto entries, s_->env_->ListDir(s_->Path(gdir)));
-    for (const auto& n : entries)
+    for (const auto& n : entries) {
       if (partitions == 0 ? layout::IsPartitionFileName(n) : layout::IsRewrittenPartitionFileName(n))
         names.push_back(gdir + "/" + n);
+      // The temporary of a private copy a crash cut short (Unshare, env.h).
+      if (const auto shard = n.find(".shard."); shard != std::string::npos) {
+        const std::string base = n.substr(0, shard + 6);
+        if (layout::IsPartitionFileName(base) && layout::IsTempNameOf(n, base)) names.push_back(gdir + "/" + n);
+      }
+    }
   }
   for (const auto& rel : names) AETHER_RETURN_IF_ERROR(s_->RemoveOwnedFile(rel));
   AETHER_RETURN_IF_ERROR(s_->RemoveOwnedDir(gdir));

@@ -171,6 +171,17 @@ TEST_CASE("backup refuses what it must not create, with a distinct exit code and
   fs::create_directory(dir / "empty");
   CHECK(Aether({"backup", store, dir / "empty"}).exit_code == 0);
   Verified(dir / "empty");
+  // The copy is guarded as the store is: the store directory's permissions.
+  fs::permissions(store, fs::perms::owner_all, fs::perm_options::replace);
+  CHECK(Aether({"backup", store, dir / "private"}).exit_code == 0);
+  CHECK(fs::status(dir / "private").permissions() == fs::perms::owner_all);
+  // A symbolic link as the destination is refused before anything is copied.
+  fs::create_directory_symlink(dir / "empty2", dir / "link");
+  fs::create_directory(dir / "empty2");
+  r = Aether({"backup", store, dir / "link"});
+  CHECK(r.exit_code == 73);
+  CHECK(r.err.find("symbolic link") != std::string::npos);
+  CHECK(fs::is_empty(dir / "empty2"));
 }
 
 TEST_CASE("backup during one-shot ingests and searches holds a prefix of the batches, and verifies") {
@@ -216,4 +227,46 @@ TEST_CASE("backup during one-shot ingests and searches holds a prefix of the bat
   }
   MESSAGE(backups.size() << " backups, " << prefixes.size() << " distinct prefixes");
   CHECK(prefixes.count(kBatches * kBatch) == 1);  // the last ones saw every batch
+}
+
+TEST_CASE("backup --incremental never links a shard emptied by scrub and refilled to the same length") {
+  // sq8 frames of equal record counts have equal lengths: a partition cut
+  // to its header (scrub) and refilled with other memories in the same
+  // order of frame sizes keeps its shard id and committed length.
+  TempDir dir;
+  const std::string store = dir / "s";
+  REQUIRE(Aether({"init", store, "--dim", "16", "--codec", "sq8"}).exit_code == 0);
+  auto group = [&](const std::string& name, size_t n, uint64_t seed) {
+    auto mems = RandomMems(n, 16, seed, name);
+    std::string ids;
+    for (const auto& m : mems) ids += m.id + "\n";
+    WriteFile(dir / (name + ".ids"), ids);
+    return mems;
+  };
+  auto ingest_descend = [&](const std::vector<Mem>& mems, const std::string& name) {
+    REQUIRE(Aether({"ingest", store}, ToJsonl(mems)).exit_code == 0);
+    REQUIRE(Aether({"descend", store, "--ids-from", dir / (name + ".ids")}).exit_code == 0);
+  };
+  auto z = group("z", 10, 1), a = group("a", 1024, 2), b = group("b", 1024, 3), c = group("c", 1024, 4),
+       d = group("d", 1024, 5);
+  ingest_descend(z, "z");
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "1", "--target-recall", "0"}).exit_code == 0);
+  for (const auto& [mems, name] : {std::pair{a, "a"}, std::pair{b, "b"}, std::pair{c, "c"}}) ingest_descend(mems, name);
+  REQUIRE(Aether({"backup", store, dir / "b1"}).exit_code == 0);
+  for (const char* g : {"z", "a", "b", "c"})
+    REQUIRE(Aether({"ascend", store, "--ids-from", dir / (std::string(g) + ".ids")}).exit_code == 0);
+  REQUIRE(Aether({"delete", store, "--ids-from", dir / "b.ids"}).exit_code == 0);
+  REQUIRE(Aether({"scrub", store}).exit_code == 0);  // the partition: emptied to its header, same id
+  for (const char* g : {"z", "a"})
+    REQUIRE(Aether({"descend", store, "--ids-from", dir / (std::string(g) + ".ids")}).exit_code == 0);
+  ingest_descend(d, "d");
+  REQUIRE(Aether({"descend", store, "--ids-from", dir / "c.ids"}).exit_code == 0);
+  const json r = Backup({store, dir / "b2", "--incremental", dir / "b1"});
+  Verified(dir / "b2");
+  CHECK(Export(dir / "b2") == Export(store));
+  // The same length as in b1, other bytes: copied, not linked.
+  const std::string p = "cold/g000001/p000000.shard";
+  CHECK(FileSize(dir / ("b1/" + p)) == FileSize(dir / ("b2/" + p)));
+  CHECK(Inode(dir / ("b1/" + p)) != Inode(dir / ("b2/" + p)));
+  Verified(dir / "b1");
 }
