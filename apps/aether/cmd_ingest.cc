@@ -48,6 +48,7 @@ struct Args {
   std::string id_prefix;
   bool create = false;          // --create: make the store if it does not exist
   bool ignore_unknown = false;  // JSONL: skip top-level fields ingest does not read
+  bool preserve_state = false;  // JSONL: restore export's tier, times and access count
   // The creation flags given on the command line: on an existing store
   // each must agree with what the store has.
   bool dim_given = false, metric_given = false, hot_capacity_given = false, codec_given = false;
@@ -251,8 +252,8 @@ struct ParsedLine {
 // --metric, which it will be created with.
 class LineParser {
  public:
-  LineParser(uint32_t dim, Metric metric, bool ignore_unknown)
-      : dim_(dim), metric_(metric), ignore_unknown_(ignore_unknown) {}
+  LineParser(uint32_t dim, Metric metric, bool ignore_unknown, bool preserve_state)
+      : dim_(dim), metric_(metric), ignore_unknown_(ignore_unknown), preserve_state_(preserve_state) {}
   void Parse(const std::string& text, const LineReader& reader, bool too_long, ParsedLine* out) {
     out->line = reader.line_number();
     out->status = Status::Ok();
@@ -262,7 +263,7 @@ class LineParser {
       out->stops = reader.broken();
     } else if (IsBlank(text)) {
       out->kind = ParsedLine::kBlank;
-    } else if (Status s = ParseRecord(text, dim_, metric_, &out->rec, ignore_unknown_); !s.ok()) {
+    } else if (Status s = ParseRecord(text, dim_, metric_, &out->rec, ignore_unknown_, preserve_state_); !s.ok()) {
       out->kind = ParsedLine::kBad;
       out->status = s;
     } else {
@@ -274,7 +275,7 @@ class LineParser {
  private:
   uint32_t dim_;
   Metric metric_;
-  bool ignore_unknown_;
+  bool ignore_unknown_, preserve_state_;
 };
 
 // Parsing on its own thread, a bounded queue of chunks ahead of the writer.
@@ -381,11 +382,11 @@ bool Ingester::Consume(ParsedLine& p, Status* stop, Status* fatal) {
 int Ingester::Run() {
   Metric metric = Metric::kL2;
   ParseMetric(a_.metric, &metric);
-  LineParser parser(a_.dim, metric, a_.ignore_unknown);
+  LineParser parser(a_.dim, metric, a_.ignore_unknown, a_.preserve_state);
   if (Store::LooksLikeStore(a_.store.store)) {
     Status opened = OpenOrCreate(0);
     if (!opened.ok()) return Fail(opened);
-    parser = LineParser(config_.dim, config_.metric, a_.ignore_unknown);
+    parser = LineParser(config_.dim, config_.metric, a_.ignore_unknown, a_.preserve_state);
   }
   Status stop, fatal;
   if (parallel_) {
@@ -552,6 +553,9 @@ Runner SetupIngest(CLI::App* app) {
   app->add_flag("--skip-invalid", a->skip_invalid, "Report and skip bad lines instead of stopping");
   app->add_flag("--ignore-unknown", a->ignore_unknown,
                 "JSONL: skip top-level fields other than id, vector, payload, importance (default: an error)");
+  app->add_flag("--preserve-state", a->preserve_state,
+                "JSONL: restore what export wrote of each memory's state: tier, created_ms, last_access_ms, "
+                "access_count (default: new memories, placed by the hot capacity)");
   AddFormatOption(app, &a->format, "table");  // table: the summary on stderr only
   AddProgressOptions(app, &a->progress);
   app->add_option("--max-line-bytes", a->max_line_bytes, "Longest accepted input line")
@@ -573,6 +577,8 @@ Runner SetupIngest(CLI::App* app) {
           Status::InvalidArgument("--ids and --id-prefix are for npy/fvecs input; JSONL records carry their ids"));
     if (format != "jsonl" && a->ignore_unknown)
       return Fail(Status::InvalidArgument("--ignore-unknown is for JSONL input; npy and fvecs have no fields"));
+    if (format != "jsonl" && a->preserve_state)
+      return Fail(Status::InvalidArgument("--preserve-state is for JSONL input; npy and fvecs have no fields"));
     if (format != "jsonl" && a->ids.empty() == !prefix_given)
       return Fail(Status::InvalidArgument(
           fmt::format("{} input needs exactly one of --ids FILE or --id-prefix PREFIX", format)));

@@ -358,19 +358,70 @@ class FastRecordParser {
 
 }  // namespace
 
-Status ParseRecord(const std::string& line, uint32_t dim, Metric metric, Record* out, bool ignore_unknown) {
+Status ParseRecord(const std::string& line, uint32_t dim, Metric metric, Record* out, bool ignore_unknown,
+                   bool preserve_state) {
+  out->tier.reset();
+  out->created_ms.reset();
+  out->last_access_ms.reset();
+  out->access_count.reset();
   if (FastRecordParser(line, dim, metric, out).Parse()) return Status::Ok();
-  return ParseRecordGeneral(line, dim, metric, out, ignore_unknown);
+  return ParseRecordGeneral(line, dim, metric, out, ignore_unknown, preserve_state);
 }
 
-Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, Record* out, bool ignore_unknown) {
+namespace {
+
+bool IsStateField(const std::string& key) {
+  return key == "tier" || key == "created_ms" || key == "last_access_ms" || key == "access_count";
+}
+
+// A kept-state statistic: an integer in [0, 2^63).
+Status StateInteger(const json& j, const char* key, std::optional<int64_t>* out) {
+  out->reset();
+  if (!j.contains(key)) return Status::Ok();
+  const json& v = j[key];
+  const bool fits = v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(INT64_MAX)
+                                           : v.is_number_integer() && v.get<int64_t>() >= 0;
+  if (!fits) return Status::BadInput(fmt::format("\"{}\" must be an integer in [0, 2^63), not {}", key, v.dump()));
+  *out = v.get<int64_t>();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, Record* out, bool ignore_unknown,
+                          bool preserve_state) {
   json j;
   AETHER_RETURN_IF_ERROR(ParseJson(line, &j));
   for (const auto& [key, value] : j.items()) {
     (void)value;
-    if (!ignore_unknown && key != "id" && key != "vector" && key != "payload" && key != "importance")
-      return Status::BadInput("unknown field \"" + key +
-                              "\" (fields: id, vector, payload, importance; --ignore-unknown skips others)");
+    if (ignore_unknown || key == "id" || key == "vector" || key == "payload" || key == "importance") continue;
+    if (IsStateField(key) && preserve_state) continue;
+    return Status::BadInput(
+        "unknown field \"" + key + "\" (fields: id, vector, payload, importance; " +
+        (IsStateField(key) ? "--preserve-state restores export's tier, created_ms, last_access_ms and access_count; "
+                           : "") +
+        "--ignore-unknown skips others)");
+  }
+  out->tier.reset();
+  out->created_ms.reset();
+  out->last_access_ms.reset();
+  out->access_count.reset();
+  if (preserve_state) {
+    if (j.contains("tier")) {
+      const json& t = j["tier"];
+      if (t == "hot")
+        out->tier = Tier::kHot;
+      else if (t == "cold")
+        out->tier = Tier::kCold;
+      else
+        return Status::BadInput("\"tier\" must be \"hot\" or \"cold\", not " + t.dump());
+    }
+    AETHER_RETURN_IF_ERROR(StateInteger(j, "created_ms", &out->created_ms));
+    AETHER_RETURN_IF_ERROR(StateInteger(j, "last_access_ms", &out->last_access_ms));
+    AETHER_RETURN_IF_ERROR(StateInteger(j, "access_count", &out->access_count));
+    if (out->created_ms && out->last_access_ms && *out->last_access_ms < *out->created_ms)
+      return Status::BadInput(
+          fmt::format("last_access_ms {} is before created_ms {}", *out->last_access_ms, *out->created_ms));
   }
   if (!j.contains("id")) return Status::BadInput("missing field \"id\"");
   if (!j.contains("vector")) return Status::BadInput("missing field \"vector\"");

@@ -72,6 +72,14 @@ void EncodeItem(std::string* out, const MigrationItem& it) {
   out->push_back(it.payload ? 1 : 0);
   PutStr(out, it.payload ? *it.payload : std::string());
   PutI64(out, it.replaces_row_id);
+  // Only an item with a kept state encodes it: every other item (and so
+  // every row an older aether wrote) checks as before.
+  if (it.kept) {
+    out->push_back(1);
+    PutI64(out, it.kept->created_ms);
+    PutI64(out, it.kept->last_access_ms);
+    PutI64(out, it.kept->access_count);
+  }
 }
 
 }  // namespace
@@ -118,6 +126,15 @@ Result<bool> Journal::HasChecksums() {
   return *has_checksums_;
 }
 
+Result<bool> Journal::HasKeptState() {
+  if (!has_kept_state_) {
+    AETHER_ASSIGN_OR_RETURN(int64_t n, db_->QueryInt("SELECT COUNT(*) FROM pragma_table_info('migration_items') "
+                                                     "WHERE name = 'kept_created_ms'"));
+    has_kept_state_ = n > 0;
+  }
+  return *has_kept_state_;
+}
+
 Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items) {
   AETHER_ASSIGN_OR_RETURN(bool checksums, HasChecksums());
   if (!checksums) return Status::Internal("journal: the migrations table has no crc column (UpgradeSchema)");
@@ -147,8 +164,9 @@ Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items) {
   AETHER_ASSIGN_OR_RETURN(Stmt item, db_->Prepare("INSERT INTO migration_items(migration_id, seq, row_id, id, tier, "
                                                   "slot, shard_id, frame_offset, frame_index, importance, payload, "
                                                   "replaces_row_id, src_tier, src_slot, src_shard_id, "
-                                                  "src_frame_offset, src_frame_index) "
-                                                  "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+                                                  "src_frame_offset, src_frame_index, kept_created_ms, "
+                                                  "kept_last_access_ms, kept_access_count) "
+                                                  "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   for (size_t i = 0; i < items.size(); ++i) {
     const MigrationItem& it = items[i];
     item.Bind(1, m->id).Bind(2, static_cast<int64_t>(i)).Bind(3, it.row_id).Bind(4, it.id);
@@ -164,6 +182,7 @@ Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items) {
       if (it.src->shard_id != 0)
         item.Bind(15, it.src->shard_id).Bind(16, it.src->frame_offset).Bind(17, it.src->frame_index);
     }
+    if (it.kept) item.Bind(18, it.kept->created_ms).Bind(19, it.kept->last_access_ms).Bind(20, it.kept->access_count);
     AETHER_RETURN_IF_ERROR(item.Run());
   }
   m->content_crc = ContentCrc(*m, items);
@@ -246,11 +265,13 @@ Result<std::vector<Migration>> Journal::All() {
 }
 
 Result<std::vector<MigrationItem>> Journal::Items(int64_t id) {
-  AETHER_ASSIGN_OR_RETURN(Stmt st,
-                          db_->Prepare("SELECT row_id, id, tier, slot, shard_id, frame_offset, frame_index, "
-                                       "importance, payload, replaces_row_id, src_tier, src_slot, src_shard_id, "
-                                       "src_frame_offset, src_frame_index FROM migration_items "
-                                       "WHERE migration_id = ? ORDER BY seq"));
+  AETHER_ASSIGN_OR_RETURN(bool kept, HasKeptState());
+  AETHER_ASSIGN_OR_RETURN(
+      Stmt st, db_->Prepare(std::string("SELECT row_id, id, tier, slot, shard_id, frame_offset, frame_index, "
+                                        "importance, payload, replaces_row_id, src_tier, src_slot, "
+                                        "src_shard_id, src_frame_offset, src_frame_index, ") +
+                            (kept ? "kept_created_ms, kept_last_access_ms, kept_access_count" : "NULL, NULL, NULL") +
+                            " FROM migration_items WHERE migration_id = ? ORDER BY seq"));
   st.Bind(1, id);
   std::vector<MigrationItem> out;
   for (;;) {
@@ -271,6 +292,9 @@ Result<std::vector<MigrationItem>> Journal::Items(int64_t id) {
     if (!st.IsNull(10))
       it.src = Place{static_cast<Tier>(st.Int(10)), st.IsNull(11) ? -1 : st.Int(11), st.IsNull(12) ? 0 : st.Int(12),
                      st.Int(13), st.Int(14)};
+    // All three or none (a row with some is damaged: it keeps what it has,
+    // and the checksum, which covers all three, refuses it).
+    if (!st.IsNull(15) || !st.IsNull(16) || !st.IsNull(17)) it.kept = KeptState{st.Int(15), st.Int(16), st.Int(17)};
     out.push_back(std::move(it));
   }
   return out;

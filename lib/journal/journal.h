@@ -49,6 +49,16 @@ struct Migration {
   std::optional<uint32_t> stored_crc;  // as read; nullopt: a row an older aether wrote
 };
 
+// The statistics of a memory ingested with its state (Record's fields).
+struct KeptState {
+  int64_t created_ms = 0;
+  int64_t last_access_ms = 0;
+  int64_t access_count = 0;
+  bool operator==(const KeptState& o) const {
+    return created_ms == o.created_ms && last_access_ms == o.last_access_ms && access_count == o.access_count;
+  }
+};
+
 struct MigrationItem {
   int64_t row_id = 0;
   std::string id;
@@ -57,6 +67,9 @@ struct MigrationItem {
   double importance = 0;
   std::optional<std::string> payload;
   int64_t replaces_row_id = 0;  // a memory this one replaces (same id), 0 none
+  // ingest --preserve-state: the new memory's dynamics state as it was
+  // exported; none: a new memory's (the migration's time, no access).
+  std::optional<KeptState> kept;
 };
 
 // A journal row's checksum (format-spec/journal.md, "Checksums"): CRC-32C
@@ -96,8 +109,9 @@ class Journal {
 
  private:
   Result<bool> HasChecksums();  // false in a DB no writer has upgraded yet
+  Result<bool> HasKeptState();  // migration_items' created_ms, ...: likewise
   Db* db_;
-  std::optional<bool> has_checksums_;
+  std::optional<bool> has_checksums_, has_kept_state_;
 };
 
 // "migration 7 (ingest, intent)": how errors and reports name a row.

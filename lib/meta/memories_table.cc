@@ -111,15 +111,16 @@ Result<uint64_t> MemoriesTable::HotSlotEnd() {
 }
 
 Status MemoriesTable::Insert(const MemoryRef& m, double importance, int64_t created_ms,
-                             const std::optional<std::string>& payload) {
+                             const std::optional<std::string>& payload, int64_t last_access_ms, int64_t access_count) {
   AETHER_ASSIGN_OR_RETURN(StmtLease st,
                           db_->PrepareCached(std::string("INSERT INTO memories(row_id, id, ") + kPlaceColumns +
                                              ", importance, created_ms, last_access_ms, access_count, payload) "
-                                             "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)"));
+                                             "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   st->Bind(1, m.row_id).Bind(2, m.id);
   BindPlace(*st, 3, m.place);
-  st->Bind(8, importance).Bind(9, created_ms).Bind(10, created_ms);
-  if (payload) st->Bind(11, *payload);
+  st->Bind(8, importance).Bind(9, created_ms).Bind(10, last_access_ms < 0 ? created_ms : last_access_ms);
+  st->Bind(11, access_count);
+  if (payload) st->Bind(12, *payload);
   return st->Run();
 }
 

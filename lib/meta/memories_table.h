@@ -50,7 +50,10 @@ class MemoriesTable {
   Result<uint64_t> HotSlotEnd();
 
   // A new memory (its created and last-access times both `created_ms`).
-  Status Insert(const MemoryRef& m, double importance, int64_t created_ms, const std::optional<std::string>& payload);
+  // A new memory, accessed last at last_access_ms (< 0: created_ms) and
+  // access_count times.
+  Status Insert(const MemoryRef& m, double importance, int64_t created_ms, const std::optional<std::string>& payload,
+                int64_t last_access_ms = -1, int64_t access_count = 0);
   // Moves a memory that is exactly at `from` to `to`; false when it is not.
   Result<bool> Move(int64_t row_id, const Place& from, const Place& to);
   // Moves a cold memory to another cold place (a rebuild); false when it is

@@ -129,12 +129,21 @@ CREATE TABLE IF NOT EXISTS index_calibration (
 );
 )sql";
 
+// migration_items' kept_* columns (ingest --preserve-state), added after
+// v3's first release; inside the caller's transaction.
+Status AddKeptColumns(Db* db) {
+  for (const char* c : {"kept_created_ms", "kept_last_access_ms", "kept_access_count"})
+    AETHER_RETURN_IF_ERROR(db->Exec(std::string("ALTER TABLE migration_items ADD COLUMN ") + c + " INTEGER"));
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, int64_t now_ms) {
   return InTransaction(db, [&]() -> Status {
     AETHER_RETURN_IF_ERROR(db->Exec(kSchemaV1));
     AETHER_RETURN_IF_ERROR(db->Exec(kCalibrationTable));
+    AETHER_RETURN_IF_ERROR(AddKeptColumns(db));
     const std::pair<const char*, std::string> rows[] = {
         {"format_version", std::to_string(format_version)},
         {"dim", std::to_string(config.dim)},
@@ -162,6 +171,11 @@ Status UpgradeSchema(Db* db) {
       AETHER_RETURN_IF_ERROR(db->Exec("ALTER TABLE migrations ADD COLUMN partitions INTEGER"));
       return db->Exec("ALTER TABLE migrations ADD COLUMN crc INTEGER");
     }));
+  // ingest --preserve-state: a new memory's statistics in its journal item.
+  AETHER_ASSIGN_OR_RETURN(
+      int64_t has_kept,
+      db->QueryInt("SELECT COUNT(*) FROM pragma_table_info('migration_items') WHERE name = 'kept_created_ms'"));
+  if (!has_kept) AETHER_RETURN_IF_ERROR(InTransaction(db, [&] { return AddKeptColumns(db); }));
   // The recall calibration of the active index generation (rebuild-index
   // --target-recall); a store without the table reads as uncalibrated.
   AETHER_ASSIGN_OR_RETURN(int64_t has_calibration,

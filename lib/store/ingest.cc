@@ -15,6 +15,20 @@
 #include "store/store_impl.h"
 
 namespace aether {
+namespace {
+
+// What is wrong with a record's kept state (Record::created_ms, ...); empty
+// when nothing.
+std::string StateProblem(const Record& r) {
+  if (r.created_ms && *r.created_ms < 0) return fmt::format("created_ms {} is negative", *r.created_ms);
+  if (r.last_access_ms && *r.last_access_ms < 0) return fmt::format("last_access_ms {} is negative", *r.last_access_ms);
+  if (r.access_count && *r.access_count < 0) return fmt::format("access_count {} is negative", *r.access_count);
+  if (r.created_ms && r.last_access_ms && *r.last_access_ms < *r.created_ms)
+    return fmt::format("last_access_ms {} is before created_ms {}", *r.last_access_ms, *r.created_ms);
+  return "";
+}
+
+}  // namespace
 
 Result<bool> StoreImpl::Contains(const std::string& id) {
   AETHER_ASSIGN_OR_RETURN(auto loc, tables_->memories.Find(id));
@@ -55,6 +69,8 @@ Result<std::vector<StoreImpl::Planned>> StoreImpl::PlanBatch(const std::vector<R
         return Status::InvalidArgument(fmt::format("record id of {} bytes (1..{} allowed)", r.id.size(), kMaxIdBytes));
       if (!(r.importance >= 0 && r.importance <= 1))
         return Status::InvalidArgument(fmt::format("record '{}': importance {} is outside [0, 1]", r.id, r.importance));
+      if (std::string why = StateProblem(r); !why.empty())
+        return Status::InvalidArgument(fmt::format("record '{}': {}", r.id, why));
       if (!r.payload_json.empty() && !ValidPayload(r.payload_json))
         return Status::InvalidArgument(
             fmt::format("record '{}': payload is not valid JSON (nested at most {} deep)", r.id, kMaxJsonDepth - 1));
@@ -102,6 +118,12 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
 
   AETHER_ASSIGN_OR_RETURN(std::vector<Planned> plan, PlanBatch(batch, policy, &result));
   if (plan.empty()) return result;
+  // Records kept cold (Record::tier) go last: the rest compete for the hot
+  // tier's room as usual.
+  std::stable_partition(plan.begin(), plan.end(),
+                        [](const Planned& p) { return p.record->tier != std::optional<Tier>(Tier::kCold); });
+  const size_t may_be_hot = size_t(std::count_if(
+      plan.begin(), plan.end(), [](const Planned& p) { return p.record->tier != std::optional<Tier>(Tier::kCold); }));
 
   // Placement: hot up to the capacity (counting slots this batch frees);
   // with ingest_evict, the lowest eviction scores of the hot tier descend
@@ -110,11 +132,11 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   int64_t freed = std::count_if(plan.begin(), plan.end(), [](const Planned& p) { return p.replaces_hot; });
   int64_t after_release = hot_count - freed;
   uint64_t room = config_.hot_capacity > uint64_t(after_release) ? config_.hot_capacity - after_release : 0;
-  size_t n_hot = std::min<size_t>(room, plan.size());
+  size_t n_hot = std::min<size_t>(room, may_be_hot);
   AETHER_ASSIGN_OR_RETURN(PolicyParams params, model_->Params());
   std::vector<MemoryRef> victims;
-  if (params.ingest_evict >= 1 && n_hot < plan.size()) {
-    AETHER_ASSIGN_OR_RETURN(victims, Victims(plan, std::min<size_t>(plan.size(), config_.hot_capacity) - n_hot));
+  if (params.ingest_evict >= 1 && n_hot < may_be_hot) {
+    AETHER_ASSIGN_OR_RETURN(victims, Victims(plan, std::min<size_t>(may_be_hot, config_.hot_capacity) - n_hot));
     n_hot += victims.size();
   }
 
@@ -138,6 +160,16 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
     it.importance = r.importance;
     if (!r.payload_json.empty()) it.payload = r.payload_json;
     it.replaces_row_id = plan[i].replaces_row_id;
+    if (r.keeps_state()) {
+      KeptState k;
+      k.created_ms = r.created_ms.value_or(std::min(env_->NowMs(), r.last_access_ms.value_or(env_->NowMs())));
+      k.last_access_ms = r.last_access_ms.value_or(k.created_ms);
+      k.access_count = r.access_count.value_or(0);
+      if (k.last_access_ms < k.created_ms)
+        return Status::InvalidArgument(fmt::format("record '{}': last_access_ms {} is before its creation {}", r.id,
+                                                   k.last_access_ms, k.created_ms));
+      it.kept = k;
+    }
     vectors[i] = r.vector.data();
     if (i < n_hot) {
       it.dst = Place::Hot(slots[i]);

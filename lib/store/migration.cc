@@ -281,6 +281,9 @@ Status Migrator::CommitNew(const Migration& m, const MigrationItem& it) {
                                             it.replaces_row_id, old->id));
     if (old) AETHER_RETURN_IF_ERROR(s_->ReleaseMemory(*old));
   }
+  if (it.kept)
+    return s_->tables_->memories.Insert(MemoryRef{it.row_id, it.id, it.dst}, it.importance, it.kept->created_ms,
+                                        it.payload, it.kept->last_access_ms, it.kept->access_count);
   return s_->tables_->memories.Insert(MemoryRef{it.row_id, it.id, it.dst}, it.importance, m.created_ms, it.payload);
 }
 

@@ -78,9 +78,24 @@ bool RunTrial(const Trial& t, Outcome* out) {
   bool replay = kind == "replay";
   static const char* const kReplayOps[] = {"ingest", "descend", "rebuild"};
   std::string op_kind = replay ? kReplayOps[seed % 3] : kind;
+  // Odd seeds ingest with a kept state (--preserve-state), which the
+  // journal carries to the commit (and its replay).
+  const bool kept_state = op_kind == "ingest" && seed % 2;
   if (op_kind == "ingest") {
     op = {"ingest", "--create", store, "--batch", b};
     stdin_data = ToJsonlWithPayload(extra);
+    if (kept_state) {
+      op.push_back("--preserve-state");
+      std::string lines;
+      size_t i = 0;
+      for (const auto& line : Lines(stdin_data)) {
+        lines += line.substr(0, line.size() - 1) + ",\"created_ms\":" + std::to_string(1000 + i) +
+                 ",\"last_access_ms\":" + std::to_string(5000 + i) + ",\"access_count\":" + std::to_string(i) +
+                 ",\"tier\":\"" + (i % 3 ? "hot" : "cold") + "\"}\n";
+        ++i;
+      }
+      stdin_data = lines;
+    }
   } else if (op_kind == "descend") {
     op = {"descend", store, "--all", "--batch", b};
   } else if (op_kind == "rebuild") {
@@ -237,6 +252,20 @@ bool RunTrial(const Trial& t, Outcome* out) {
     for (size_t i = 0; i < base.size(); i += 3) args.push_back(base[i].id);
     for (const auto& line : Lines(Aether(args).out))
       ok = ok && nlohmann::json::parse(line)["importance"] == (all_updated ? 0.125 : 0.5);
+  }
+  // A kept state arrives whole with its memory.
+  if (kept_state && extra_present > 0) {
+    std::vector<std::string> args = {"get", store};
+    for (size_t i = 0; i < extra_present; ++i) args.push_back(extra[i].id);
+    size_t i = 0;
+    for (const auto& line : Lines(Aether(args).out)) {
+      const auto j = nlohmann::json::parse(line);
+      const bool kept = j["created_ms"] == 1000 + i && j["last_access_ms"] == 5000 + i && j["access_count"] == i &&
+                        (i % 3 || j["tier"] == "cold");
+      CHECK_MESSAGE(kept, line);
+      ok = ok && kept;
+      ++i;
+    }
   }
   // A backup is absent or whole; the backup a restored copy shares files
   // with keeps every byte.

@@ -10,6 +10,12 @@ $ aether ingest copy all.jsonl --create --ignore-unknown -q
 $ aether export copy -q > copy.jsonl && head -2 copy.jsonl | cut -d, -f1-3
 {"id":"mem-0000","vector":[-1.4123,-0.8626
 {"id":"mem-0001","vector":[0.0294,-0.3565
+$ aether ingest whole all.jsonl --create --hot-capacity 100 --preserve-state -q
+$ sort all.jsonl > all.sorted && aether export whole -q | sort | cmp - all.sorted && echo same lines
+same lines
+$ aether ingest whole2 all.jsonl --create -q
+aether: error: all.jsonl:1: unknown field "access_count" (fields: id, vector, payload, importance; --preserve-state restores export's tier, created_ms, last_access_ms and access_count; --ignore-unknown skips others)
+[exit 65]
 $ aether export mem --tier warm
 aether: error: --tier: warm not in {all,hot,cold}; see 'aether export --help'
 [exit 64]

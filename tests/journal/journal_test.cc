@@ -26,8 +26,8 @@ std::vector<Journaled> Examples() {
   ingest.m.created_ms = 1700000000123;
   ingest.m.hot_slots_before = 4;
   ingest.m.targets = {{1, 32, 4128}};
-  MigrationItem a{11, "a", std::nullopt, Place::Hot(4), 0.5, std::string("{\"k\":[1,2]}"), 0};
-  MigrationItem b{12, "b\xc3\xa9", std::nullopt, Place::Cold(1, 32, 0), 0.25, std::nullopt, 3};
+  MigrationItem a{11, "a", std::nullopt, Place::Hot(4), 0.5, std::string("{\"k\":[1,2]}"), 0, std::nullopt};
+  MigrationItem b{12, "b\xc3\xa9", std::nullopt, Place::Cold(1, 32, 0), 0.25, std::nullopt, 3, KeptState{5, 7, 2}};
   ingest.items = {a, b};
   out.push_back(ingest);
 
@@ -36,13 +36,13 @@ std::vector<Journaled> Examples() {
   descend.m.created_ms = 5;
   descend.m.hot_slots_before = 9;
   descend.m.targets = {{1, 4128, 9000}, {7, 32, 700}};
-  descend.items = {MigrationItem{3, "c", Place::Hot(2), Place::Cold(7, 32, 1), 1.0, std::nullopt, 0}};
+  descend.items = {MigrationItem{3, "c", Place::Hot(2), Place::Cold(7, 32, 1), 1.0, std::nullopt, 0, std::nullopt}};
   out.push_back(descend);
 
   Journaled ascend;
   ascend.m.kind = "ascend";
   ascend.m.hot_slots_before = 9;
-  ascend.items = {MigrationItem{4, "d", Place::Cold(7, 32, 2), Place::Hot(9), 0, std::nullopt, 0}};
+  ascend.items = {MigrationItem{4, "d", Place::Cold(7, 32, 2), Place::Hot(9), 0, std::nullopt, 0, std::nullopt}};
   out.push_back(ascend);
 
   Journaled rebuild;
@@ -67,6 +67,7 @@ std::unique_ptr<Db> NewDb(const TempDir& dir) {
   StoreConfig c;
   c.dim = 4;
   REQUIRE(CreateSchema(db->get(), c, 3, 0).ok());
+  REQUIRE(UpgradeSchema(db->get()).ok());  // as every writer's open: the columns added since
   return std::move(*db);
 }
 
@@ -79,6 +80,7 @@ void CheckSame(const MigrationItem& x, const MigrationItem& y) {
   CHECK(x.importance == y.importance);
   CHECK(x.payload == y.payload);
   CHECK(x.replaces_row_id == y.replaces_row_id);
+  CHECK(x.kept == y.kept);
 }
 
 // What the journal reads back, every field of every row and item, as text.
@@ -105,7 +107,11 @@ Result<std::string> AsRead(Journal* journal) {
     for (const MigrationItem& it : items)
       out += std::to_string(it.row_id) + " " + it.id + " " + (it.src ? place(*it.src) : "-") + " " + place(it.dst) +
              " " + std::to_string(it.importance) + " " + it.payload.value_or("(none)") + " " +
-             std::to_string(it.replaces_row_id) + ";";
+             std::to_string(it.replaces_row_id) +
+             (it.kept ? " kept " + std::to_string(it.kept->created_ms) + "/" + std::to_string(it.kept->last_access_ms) +
+                            "/" + std::to_string(it.kept->access_count)
+                      : "") +
+             ";";
     out += "\n";
   }
   return out;

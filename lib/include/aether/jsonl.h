@@ -77,12 +77,17 @@ std::string TooLongMessage(const LineReader& reader);
 // A fast path takes the common record shape; anything else goes to the
 // general parser (nlohmann/json), which gives every error message.
 // ignore_unknown: top-level fields other than the four are skipped (their
-// JSON must still be valid) instead of being an error.
-Status ParseRecord(const std::string& line, uint32_t dim, Metric metric, Record* out, bool ignore_unknown = false);
+// JSON must still be valid) instead of being an error. preserve_state:
+// export's "tier" ("hot"/"cold"), "created_ms", "last_access_ms" and
+// "access_count" (integers in [0, 2^63), last access not before creation)
+// fill Record's kept state (without it they are unknown fields; with
+// ignore_unknown alone, skipped).
+Status ParseRecord(const std::string& line, uint32_t dim, Metric metric, Record* out, bool ignore_unknown = false,
+                   bool preserve_state = false);
 // The general parser alone: ParseRecord must agree with it on every line
 // (tests/input/jsonl_test.cc checks this on generated and truncated lines).
 Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, Record* out,
-                          bool ignore_unknown = false);
+                          bool ignore_unknown = false, bool preserve_state = false);
 
 struct Query {
   std::string id;  // empty when the line gave none

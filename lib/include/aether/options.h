@@ -77,6 +77,16 @@ struct Record {
   std::vector<float> vector;
   std::string payload_json;  // empty: no payload
   double importance = 0.5;
+  // Its dynamics state as exported (ingest --preserve-state): the tier it
+  // goes to (cold: the staging shard; hot: as the hot capacity allows, like
+  // any record), its creation and last access times (ms since the epoch,
+  // 0 <= created_ms <= last_access_ms) and access count. Unset: a new
+  // memory's (now, never accessed, placed by the hot capacity); an unset
+  // time or count of a record that sets another is taken as created now,
+  // last accessed at creation, 0 accesses.
+  std::optional<Tier> tier = std::nullopt;
+  std::optional<int64_t> created_ms = std::nullopt, last_access_ms = std::nullopt, access_count = std::nullopt;
+  bool keeps_state() const { return created_ms || last_access_ms || access_count; }
 };
 
 // What IngestBatch does with a duplicate: a record whose id is already
@@ -286,7 +296,7 @@ struct BackupOptions {
   std::string dest;  // a directory to create (missing, or empty)
   // An earlier backup of this store (or the store itself on another path):
   // a shard or centroids file unchanged since it is hard-linked from it
-  // instead of copied (README "Backups"). Empty: copy everything.
+  // instead of copied (README "backup"). Empty: copy everything.
   std::string incremental_from;
   ProgressFn progress;  // (bytes copied or linked, bytes in all)
 };
