@@ -1,5 +1,6 @@
 // aether export STORE: every memory as a JSONL record that ingest reads back
-// (--ignore-unknown skips the metadata fields), streamed (Store::Export).
+// (--preserve-state restores the state fields too; --ignore-unknown skips
+// them), streamed (Store::Export).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -141,7 +142,7 @@ Runner SetupExport(CLI::App* app) {
       ->check(NonEmpty());
   AddProgressOptions(app, &a->progress);
   app->footer(
-      "Example: aether export ./mem > mem.jsonl && aether ingest ./copy mem.jsonl --create --ignore-unknown\n"
+      "Example: aether export ./mem > mem.jsonl && aether ingest ./copy mem.jsonl --create --preserve-state\n"
       "Record: {\"id\", \"vector\", \"payload\", \"importance\", \"tier\", \"created_ms\", \"last_access_ms\", "
       "\"access_count\"}");
   return [a](const StoreOpener& opener) -> int {

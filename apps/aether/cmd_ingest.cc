@@ -552,7 +552,8 @@ Runner SetupIngest(CLI::App* app) {
       ->default_str("error");
   app->add_flag("--skip-invalid", a->skip_invalid, "Report and skip bad lines instead of stopping");
   app->add_flag("--ignore-unknown", a->ignore_unknown,
-                "JSONL: skip top-level fields other than id, vector, payload, importance (default: an error)");
+                "JSONL: skip top-level fields other than id, vector, payload, importance (and, with "
+                "--preserve-state, export's state fields) (default: an error)");
   app->add_flag("--preserve-state", a->preserve_state,
                 "JSONL: restore what export wrote of each memory's state: tier, created_ms, last_access_ms, "
                 "access_count (default: new memories, placed by the hot capacity)");

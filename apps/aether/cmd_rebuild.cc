@@ -23,6 +23,7 @@ Runner SetupRebuild(CLI::App* app) {
     RebuildOptions r;
     std::string format;
     std::string progress;
+    std::string codec;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
@@ -41,11 +42,20 @@ Runner SetupRebuild(CLI::App* app) {
                 "Keep the current index's centroids (no training): rewrite its partitions without garbage and "
                 "recalibrate")
       ->excludes(partitions);
+  auto* codec = app->add_option("--codec", a->codec,
+                                "Change the store's cold codec: every cold memory is rewritten in it "
+                                "(zstd-shuffle, zstd, float16, sq8; see format-spec/cold_shard.md)")
+                    ->check(CLI::IsMember({"zstd-shuffle", "zstd", "float16", "sq8"}));
   app->add_flag("--dry-run", a->r.dry_run, "Show what would be built; change nothing");
   AddFormatOption(app, &a->format, "table");
   AddProgressOptions(app, &a->progress);
   app->footer("Example: aether rebuild-index ./mem --seed 7   # searches keep running meanwhile");
-  return [a](const StoreOpener& opener) -> int {
+  return [a, codec](const StoreOpener& opener) -> int {
+    if (codec->count() > 0) {
+      ColdCodec c;
+      ParseColdCodec(a->codec, &c);
+      a->r.codec = c;
+    }
     if (!(a->r.target_recall >= 0 && a->r.target_recall <= 1))  // NaN passes CLI11's range check
       return Fail(Status::InvalidArgument("--target-recall must be in [0, 1]"));
     auto store = opener.Open(a->store);
@@ -72,9 +82,15 @@ Runner SetupRebuild(CLI::App* app) {
                                          {"garbage_dropped", rep->garbage_dropped},
                                          {"bytes_written", rep->bytes_written},
                                          {"calibration", CalibrationJson(rep->calibration)},
+                                         {"codec", ColdCodecName(rep->codec)},
+                                         {"codec_changed", rep->codec_changed},
                                          {"seconds", secs}})
                              .dump());
     }
+    if (rep->codec_changed)
+      Warn(fmt::format("{} codec {}: {} cold memories {}", a->r.dry_run ? "dry run: would change the" : "changed the",
+                       ColdCodecName(rep->codec), rep->cold_memories,
+                       a->r.dry_run ? "would be rewritten in it" : "rewritten in it"));
     if (a->r.dry_run)
       Warn(fmt::format("dry run: would index {} cold memories into {} partitions (training sample {}, {} iterations)",
                        rep->cold_memories, rep->partitions, rep->sample, rep->iterations));

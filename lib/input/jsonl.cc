@@ -374,14 +374,15 @@ bool IsStateField(const std::string& key) {
   return key == "tier" || key == "created_ms" || key == "last_access_ms" || key == "access_count";
 }
 
-// A kept-state statistic: an integer in [0, 2^63).
-Status StateInteger(const json& j, const char* key, std::optional<int64_t>* out) {
+// A kept-state statistic: an integer in [0, max] (Record::kMaxKeptTime,
+// kMaxKeptCount).
+Status StateInteger(const json& j, const char* key, int64_t max, std::optional<int64_t>* out) {
   out->reset();
   if (!j.contains(key)) return Status::Ok();
   const json& v = j[key];
-  const bool fits = v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(INT64_MAX)
-                                           : v.is_number_integer() && v.get<int64_t>() >= 0;
-  if (!fits) return Status::BadInput(fmt::format("\"{}\" must be an integer in [0, 2^63), not {}", key, v.dump()));
+  const bool fits = v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(max)
+                                           : v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= max;
+  if (!fits) return Status::BadInput(fmt::format("\"{}\" must be an integer in [0, {}], not {}", key, max, v.dump()));
   *out = v.get<int64_t>();
   return Status::Ok();
 }
@@ -398,8 +399,10 @@ Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, 
     if (IsStateField(key) && preserve_state) continue;
     return Status::BadInput(
         "unknown field \"" + key + "\" (fields: id, vector, payload, importance; " +
-        (IsStateField(key) ? "--preserve-state restores export's tier, created_ms, last_access_ms and access_count; "
-                           : "") +
+        (preserve_state ? std::string("with --preserve-state also tier, created_ms, last_access_ms, access_count; ")
+         : IsStateField(key)
+             ? std::string("--preserve-state restores export's tier, created_ms, last_access_ms and access_count; ")
+             : std::string()) +
         "--ignore-unknown skips others)");
   }
   out->tier.reset();
@@ -416,9 +419,9 @@ Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, 
       else
         return Status::BadInput("\"tier\" must be \"hot\" or \"cold\", not " + t.dump());
     }
-    AETHER_RETURN_IF_ERROR(StateInteger(j, "created_ms", &out->created_ms));
-    AETHER_RETURN_IF_ERROR(StateInteger(j, "last_access_ms", &out->last_access_ms));
-    AETHER_RETURN_IF_ERROR(StateInteger(j, "access_count", &out->access_count));
+    AETHER_RETURN_IF_ERROR(StateInteger(j, "created_ms", Record::kMaxKeptTime, &out->created_ms));
+    AETHER_RETURN_IF_ERROR(StateInteger(j, "last_access_ms", Record::kMaxKeptTime, &out->last_access_ms));
+    AETHER_RETURN_IF_ERROR(StateInteger(j, "access_count", Record::kMaxKeptCount, &out->access_count));
     if (out->created_ms && out->last_access_ms && *out->last_access_ms < *out->created_ms)
       return Status::BadInput(
           fmt::format("last_access_ms {} is before created_ms {}", *out->last_access_ms, *out->created_ms));

@@ -19,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "aether/store.h"
 #include "env/fault_point.h"
 #include "index/calibration.h"
 #include "index/centroids_file.h"
@@ -167,6 +168,21 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   if (!(o.target_recall >= 0 && o.target_recall <= 1))
     return Status::InvalidArgument(fmt::format("target recall {} is outside [0, 1]", o.target_recall));
   RebuildReport rep;
+  if (o.codec && *o.codec != config_.codec) {
+    rep.codec_changed = true;
+    if (!o.dry_run) {
+      // The lowest version that describes the store (format-spec/README.md,
+      // "Versions"); a version-1 store gets the cold_codec key, so it is 2.
+      const uint32_t version = std::max({format_version_, 2u, Store::FormatVersionFor(*o.codec)});
+      AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+        AETHER_RETURN_IF_ERROR(tables_->config.Set("cold_codec", ColdCodecName(*o.codec)));
+        return tables_->config.Set("format_version", std::to_string(version));
+      }));
+      config_.codec = *o.codec;
+      format_version_ = version;
+    }
+  }
+  rep.codec = o.codec ? *o.codec : config_.codec;
   ColdSet cold;
   if (o.progress) o.progress("read", 0, 0);
   AETHER_RETURN_IF_ERROR(CollectCold(this, &cold));

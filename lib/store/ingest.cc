@@ -20,9 +20,13 @@ namespace {
 // What is wrong with a record's kept state (Record::created_ms, ...); empty
 // when nothing.
 std::string StateProblem(const Record& r) {
-  if (r.created_ms && *r.created_ms < 0) return fmt::format("created_ms {} is negative", *r.created_ms);
-  if (r.last_access_ms && *r.last_access_ms < 0) return fmt::format("last_access_ms {} is negative", *r.last_access_ms);
-  if (r.access_count && *r.access_count < 0) return fmt::format("access_count {} is negative", *r.access_count);
+  auto outside = [](const std::optional<int64_t>& v, int64_t max) { return v && (*v < 0 || *v > max); };
+  if (outside(r.created_ms, Record::kMaxKeptTime))
+    return fmt::format("created_ms {} is outside [0, {}]", *r.created_ms, Record::kMaxKeptTime);
+  if (outside(r.last_access_ms, Record::kMaxKeptTime))
+    return fmt::format("last_access_ms {} is outside [0, {}]", *r.last_access_ms, Record::kMaxKeptTime);
+  if (outside(r.access_count, Record::kMaxKeptCount))
+    return fmt::format("access_count {} is outside [0, {}]", *r.access_count, Record::kMaxKeptCount);
   if (r.created_ms && r.last_access_ms && *r.last_access_ms < *r.created_ms)
     return fmt::format("last_access_ms {} is before created_ms {}", *r.last_access_ms, *r.created_ms);
   return "";

@@ -104,6 +104,8 @@ bool RunTrial(const Trial& t, Outcome* out) {
     if (seed % 2) REQUIRE(Aether({"rebuild-index", store, "--partitions", "3"}).exit_code == 0);
     REQUIRE(Aether({"ascend", store, "--evict", base[1].id, base[2].id}).exit_code == 0);
     op = {"rebuild-index", store, "--partitions", std::to_string(2 + seed)};
+    // Even seeds change the codec too (set first, then every frame rewritten).
+    if (seed % 2 == 0) op.insert(op.end(), {"--codec", "float16"});
   } else if (op_kind == "compact") {
     // Holes below live hot slots (every third memory descended, besides
     // the deletes above), and a tick that compacts whatever it finds.

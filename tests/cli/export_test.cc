@@ -237,7 +237,9 @@ TEST_CASE("ingest --preserve-state: bad state fields are located errors; without
       {R"("created_ms":-1)", "\"created_ms\" must be an integer"},
       {R"("created_ms":1.5)", "\"created_ms\" must be an integer"},
       {R"("access_count":"3")", "\"access_count\" must be an integer"},
-      {R"("access_count":18446744073709551615)", "\"access_count\" must be an integer in [0, 2^63)"},
+      {R"("access_count":18446744073709551615)", "\"access_count\" must be an integer in [0, 9007199254740992]"},
+      {R"("access_count":9007199254740993)", "\"access_count\" must be an integer in [0, 9007199254740992]"},
+      {R"("last_access_ms":9223372036854775807)", "\"last_access_ms\" must be an integer in [0, 253402300799999]"},
       {R"("created_ms":5,"last_access_ms":4)", "last_access_ms 4 is before created_ms 5"},
   };
   for (const auto& c : cases) {

@@ -79,7 +79,8 @@ std::string TooLongMessage(const LineReader& reader);
 // ignore_unknown: top-level fields other than the four are skipped (their
 // JSON must still be valid) instead of being an error. preserve_state:
 // export's "tier" ("hot"/"cold"), "created_ms", "last_access_ms" and
-// "access_count" (integers in [0, 2^63), last access not before creation)
+// "access_count" (times in [0, Record::kMaxKeptTime], counts in
+// [0, Record::kMaxKeptCount], last access not before creation)
 // fill Record's kept state (without it they are unknown fields; with
 // ignore_unknown alone, skipped).
 Status ParseRecord(const std::string& line, uint32_t dim, Metric metric, Record* out, bool ignore_unknown = false,

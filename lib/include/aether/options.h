@@ -80,10 +80,15 @@ struct Record {
   // Its dynamics state as exported (ingest --preserve-state): the tier it
   // goes to (cold: the staging shard; hot: as the hot capacity allows, like
   // any record), its creation and last access times (ms since the epoch,
-  // 0 <= created_ms <= last_access_ms) and access count. Unset: a new
-  // memory's (now, never accessed, placed by the hot capacity); an unset
-  // time or count of a record that sets another is taken as created now,
-  // last accessed at creation, 0 accesses.
+  // 0 <= created_ms <= last_access_ms <= kMaxKeptTime; a last access in the
+  // future holds the memory's age at 0 until then) and access count (at
+  // most kMaxKeptCount). Unset: a new memory's (now, never accessed, placed
+  // by the hot capacity); an unset time or count of a record that sets
+  // another: created now (or at its last access, if earlier), last
+  // accessed at creation, 0 accesses.
+  static constexpr int64_t kMaxKeptTime = 253402300799999;  // 9999-12-31T23:59:59.999Z
+  static constexpr int64_t kMaxKeptCount = int64_t(1)
+                                           << 53;  // counts stay exact as JSON numbers, and far from overflow
   std::optional<Tier> tier = std::nullopt;
   std::optional<int64_t> created_ms = std::nullopt, last_access_ms = std::nullopt, access_count = std::nullopt;
   bool keeps_state() const { return created_ms || last_access_ms || access_count; }
@@ -326,6 +331,12 @@ struct RebuildOptions {
   // Calibrate the new generation for this recall@10 (0: do not; searches then
   // use the formula default nprobe).
   double target_recall = 0.95;
+  // The store's cold codec from now on (rebuild-index --codec): set first,
+  // in its own transaction (with the format version it needs), then every
+  // cold memory is rewritten in it by the rebuild. A rebuild killed between
+  // leaves some frames in the old codec (every frame names its own, so all
+  // read as before): running it again finishes the change. Unset: as is.
+  std::optional<ColdCodec> codec;
   std::function<void(const std::string& phase, uint64_t done, uint64_t total)> progress;
 };
 
@@ -349,8 +360,10 @@ struct RebuildReport {
   int64_t generation = 0;        // the new generation (0: nothing written)
   uint64_t garbage_dropped = 0;  // dead records compacted away
   uint64_t bytes_written = 0;
-  RecallCalibration calibration;  // target 0: none measured
-  std::string note;               // e.g. "K clamped to the cold count"
+  RecallCalibration calibration;       // target 0: none measured
+  std::string note;                    // e.g. "K clamped to the cold count"
+  ColdCodec codec = ColdCodec::kZstd;  // the codec of the frames written (with --codec: the new one)
+  bool codec_changed = false;          // RebuildOptions::codec changed the store's codec
 };
 
 struct RecallReport {
