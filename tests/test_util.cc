@@ -334,6 +334,17 @@ std::map<std::string, Stored> GetRecords(const std::string& store, const std::ve
   return out;
 }
 
+std::string Export(const std::string& store) {
+  auto r = Aether({"export", store});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  return r.out;
+}
+
+void Verified(const std::string& store) {
+  auto v = Aether({"verify", store});
+  CHECK_MESSAGE(v.exit_code == 0, store << ": " << v.out << v.err);
+}
+
 std::string ToJsonlWithPayload(const std::vector<Mem>& mems, size_t first_n) {
   std::string out;
   for (size_t i = 0; i < mems.size(); ++i)

@@ -106,6 +106,10 @@ struct Stored {
   bool operator==(const Stored& o) const { return vec == o.vec && payload == o.payload; }
 };
 std::map<std::string, Stored> GetRecords(const std::string& store, const std::vector<std::string>& ids);
+// `aether export STORE`'s output (the export must succeed).
+std::string Export(const std::string& store);
+// Checks that `aether verify STORE` passes, naming the store and problems.
+void Verified(const std::string& store);
 // first_n: the payload's "n" of mems[0] (each memory's n is its index in
 // the batch that first stored it, so a later slice re-sends the same payload).
 std::string ToJsonlWithPayload(const std::vector<Mem>& mems, size_t first_n = 0);

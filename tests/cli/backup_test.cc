@@ -26,17 +26,6 @@ uint64_t Inode(const std::string& path) {
   return uint64_t(st.st_ino);
 }
 
-std::string Export(const std::string& store) {
-  auto r = Aether({"export", store});
-  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-  return r.out;
-}
-
-void Verified(const std::string& store) {
-  auto v = Aether({"verify", store});
-  CHECK_MESSAGE(v.exit_code == 0, store << ": " << v.out << v.err);
-}
-
 json Backup(const std::vector<std::string>& args) {
   std::vector<std::string> cmd = {"backup"};
   cmd.insert(cmd.end(), args.begin(), args.end());

@@ -30,17 +30,6 @@ std::map<std::string, std::string> ByIdLines(const std::string& out) {
 // everything up to the tier.
 std::string DataPart(const std::string& line) { return line.substr(0, line.find(",\"tier\":")); }
 
-std::string Export(const std::string& store) {
-  auto r = Aether({"export", store});
-  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-  return r.out;
-}
-
-void Verified(const std::string& store) {
-  auto v = Aether({"verify", store});
-  CHECK_MESSAGE(v.exit_code == 0, store << ": " << v.out << v.err);
-}
-
 uint32_t Bits(double d) {
   const float f = float(d);
   uint32_t b;
