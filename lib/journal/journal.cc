@@ -117,23 +117,18 @@ uint32_t Journal::RowCrc(uint32_t content_crc, MigrationState state) {
   return crc32c::Mask(crc32c::Extend(content_crc, &s, 1));
 }
 
-Result<bool> Journal::HasChecksums() {
-  if (!has_checksums_) {
-    AETHER_ASSIGN_OR_RETURN(int64_t n, db_->QueryInt("SELECT COUNT(*) FROM pragma_table_info('migrations') "
-                                                     "WHERE name = 'crc'"));
-    has_checksums_ = n > 0;
+Result<bool> Journal::HasColumn(const char* table, const char* column, std::optional<bool>* cached) {
+  if (!*cached) {
+    AETHER_ASSIGN_OR_RETURN(int64_t n, db_->QueryInt(std::string("SELECT COUNT(*) FROM pragma_table_info('") + table +
+                                                     "') WHERE name = '" + column + "'"));
+    *cached = n > 0;
   }
-  return *has_checksums_;
+  return **cached;
 }
 
-Result<bool> Journal::HasKeptState() {
-  if (!has_kept_state_) {
-    AETHER_ASSIGN_OR_RETURN(int64_t n, db_->QueryInt("SELECT COUNT(*) FROM pragma_table_info('migration_items') "
-                                                     "WHERE name = 'kept_created_ms'"));
-    has_kept_state_ = n > 0;
-  }
-  return *has_kept_state_;
-}
+Result<bool> Journal::HasChecksums() { return HasColumn("migrations", "crc", &has_checksums_); }
+
+Result<bool> Journal::HasKeptState() { return HasColumn("migration_items", "kept_created_ms", &has_kept_state_); }
 
 Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items) {
   AETHER_ASSIGN_OR_RETURN(bool checksums, HasChecksums());

@@ -108,6 +108,8 @@ class Journal {
   static uint32_t RowCrc(uint32_t content_crc, MigrationState state);
 
  private:
+  // Whether `table` has `column`, asked of the DB once (*cached).
+  Result<bool> HasColumn(const char* table, const char* column, std::optional<bool>* cached);
   Result<bool> HasChecksums();  // false in a DB no writer has upgraded yet
   Result<bool> HasKeptState();  // migration_items' created_ms, ...: likewise
   Db* db_;

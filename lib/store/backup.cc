@@ -219,16 +219,11 @@ class BackupBuilder {
   std::vector<std::pair<std::string, bool>> made_;  // (relative path, is a directory); "" is the root
 };
 
-std::string WithoutTrailingSlashes(std::string path) {
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
-  return path;
-}
-
 }  // namespace
 
 Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
   if (!lock_->writer()) return Status::Internal("backup needs the store opened for writing");
-  const std::string dest = WithoutTrailingSlashes(o.dest);
+  const std::string dest = StripTrailingSlashes(o.dest);
   if (dest.empty()) return Status::InvalidArgument("backup: an empty destination");
   if (env_->TypeOf(dest) == FileType::kSymlink)
     return Status::AlreadyExists(dest + ": a symbolic link (backup makes a new directory, never through a link)");
@@ -240,7 +235,7 @@ Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
   EarlierBackup earlier;  // (after LOCK is shared: it may be this store)
   if (!o.incremental_from.empty())
     AETHER_RETURN_IF_ERROR(
-        earlier.Open(env_, WithoutTrailingSlashes(o.incremental_from), config_, lock_->wait_seconds()));
+        earlier.Open(env_, StripTrailingSlashes(o.incremental_from), config_, lock_->wait_seconds()));
 
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
   AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> generations, tables_->generations.Active());
@@ -249,8 +244,7 @@ Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
   uint64_t total = 0;
   for (const ShardInfo& info : shards) total += info.file_bytes;
   for (const char* f : {layout::kDbFile, layout::kHotFile, layout::kAccessLog})
-    if (env_->TypeOf(Path(f)) == FileType::kRegular)
-      total += env_->FileSize(Path(f)).ok() ? *env_->FileSize(Path(f)) : 0;
+    if (auto n = env_->FileSize(Path(f)); n.ok()) total += *n;
 
   const std::string tmp = HiddenSibling(dest, "backup");
   if (env_->TypeOf(tmp) != FileType::kMissing)

@@ -124,10 +124,10 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   if (plan.empty()) return result;
   // Records kept cold (Record::tier) go last: the rest compete for the hot
   // tier's room as usual.
-  std::stable_partition(plan.begin(), plan.end(),
-                        [](const Planned& p) { return p.record->tier != std::optional<Tier>(Tier::kCold); });
-  const size_t may_be_hot = size_t(std::count_if(
-      plan.begin(), plan.end(), [](const Planned& p) { return p.record->tier != std::optional<Tier>(Tier::kCold); }));
+  const size_t may_be_hot = size_t(
+      std::stable_partition(plan.begin(), plan.end(),
+                            [](const Planned& p) { return p.record->tier != std::optional<Tier>(Tier::kCold); }) -
+      plan.begin());
 
   // Placement: hot up to the capacity (counting slots this batch frees);
   // with ingest_evict, the lowest eviction scores of the hot tier descend
@@ -156,6 +156,7 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   std::vector<MigrationItem> items(plan.size());
   std::vector<const float*> vectors(plan.size());
   PendingWrites w;
+  const int64_t now = env_->NowMs();  // a kept state's defaults
   for (size_t i = 0; i < plan.size(); ++i) {
     MigrationItem& it = items[i];
     const Record& r = *plan[i].record;
@@ -165,13 +166,12 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
     if (!r.payload_json.empty()) it.payload = r.payload_json;
     it.replaces_row_id = plan[i].replaces_row_id;
     if (r.keeps_state()) {
+      // Never a last access before creation: both given were checked
+      // (StateProblem); a default is at most the other.
       KeptState k;
-      k.created_ms = r.created_ms.value_or(std::min(env_->NowMs(), r.last_access_ms.value_or(env_->NowMs())));
+      k.created_ms = r.created_ms.value_or(std::min(now, r.last_access_ms.value_or(now)));
       k.last_access_ms = r.last_access_ms.value_or(k.created_ms);
       k.access_count = r.access_count.value_or(0);
-      if (k.last_access_ms < k.created_ms)
-        return Status::InvalidArgument(fmt::format("record '{}': last_access_ms {} is before its creation {}", r.id,
-                                                   k.last_access_ms, k.created_ms));
       it.kept = k;
     }
     vectors[i] = r.vector.data();

@@ -27,11 +27,6 @@ std::string Base(const std::string& path) {
   return p == std::string::npos ? path : path.substr(p + 1);
 }
 
-std::string StripTrailingSlashes(std::string path) {
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
-  return path;
-}
-
 // Builds a complete store in `tmp` (every file synced).
 Status BuildStore(Env* env, const std::string& tmp, const StoreConfig& config) {
   AETHER_RETURN_IF_ERROR(env->CreateDir(tmp));
@@ -101,6 +96,11 @@ void RemoveStoreTree(Env* env, const std::string& dir) {
 }
 
 }  // namespace
+
+std::string StripTrailingSlashes(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
 
 Status CheckNewStorePath(Env* env, const std::string& path) {
   if (!env->Exists(path)) return Status::Ok();

@@ -60,7 +60,9 @@ struct RankedHit {
 };
 using RankedHits = std::vector<std::vector<RankedHit>>;
 
-// store.cc: for init and backup, which create a store directory.
+// store.cc: "dir/" -> "dir" (a lone "/" stays).
+std::string StripTrailingSlashes(std::string path);
+// For init and backup, which create a store directory.
 // OK when `path` is missing or an empty directory; kAlreadyExists naming
 // what is there otherwise.
 Status CheckNewStorePath(Env* env, const std::string& path);
