@@ -166,6 +166,7 @@ Runner SetupUpdate(CLI::App* app);
 Runner SetupDelete(CLI::App* app);
 Runner SetupScrub(CLI::App* app);
 Runner SetupBackup(CLI::App* app);
+Runner SetupUpgrade(CLI::App* app);
 nlohmann::json ScrubJson(const ScrubReport& r);
 Runner SetupStats(CLI::App* app);
 Runner SetupRecover(CLI::App* app);

@@ -37,6 +37,8 @@ const Command kCommands[] = {
     {"stats", "Show store statistics (table, json, prometheus)", Access::kRead, SetupStats},
     {"descend", "Move memories hot -> cold (ids, --all, --policy)", Access::kWrite, SetupDescend},
     {"ascend", "Move memories cold -> hot (ids, --queued; --evict)", Access::kWrite, SetupAscend},
+    {"upgrade", "Convert a store an older aether made (schema, format version, codec) in place; --dry-run",
+     Access::kWrite, SetupUpgrade},
     {"rebuild-index", "Train a new K-Means index over the cold tier and compact it", Access::kWrite, SetupRebuild},
     {"feedback", "Reward memories: importance = 0.8 * importance + 0.2 * reward", Access::kWrite, SetupFeedback},
     {"maintain", "One cron tick: decay, temperature, sampled moves, capacity, restores", Access::kWrite, SetupMaintain},

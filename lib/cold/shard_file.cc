@@ -152,4 +152,22 @@ Status ShardFile::ScanRange(uint64_t begin, uint64_t end,
   return Status::Ok();
 }
 
+Status ShardFile::ScanHeaders(uint64_t end, const std::function<Status(uint64_t, const FrameHeader&)>& fn) {
+  AETHER_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
+  if (size < end)
+    return Status::Corruption(fmt::format("{}: file is {} bytes, its committed length is {}", path(), size, end));
+  for (uint64_t offset = kHeaderSize; offset < end;) {
+    auto where = [&](const Status& s) { return s.WithContext(fmt::format("{}: frame at offset {}", path(), offset)); };
+    if (offset + kFrameHeaderSize > end) return where(Status::Corruption("truncated frame header"));
+    uint8_t header[kFrameHeaderSize];
+    AETHER_RETURN_IF_ERROR(where(file_->Read(offset, kFrameHeaderSize, header)));
+    FrameHeader h;
+    AETHER_RETURN_IF_ERROR(where(DecodeFrameHeader(header, dim_, &h)));
+    if (offset + h.frame_size() > end) return where(Status::Corruption("truncated frame"));
+    AETHER_RETURN_IF_ERROR(fn(offset, h));
+    offset += h.frame_size();
+  }
+  return Status::Ok();
+}
+
 }  // namespace aether

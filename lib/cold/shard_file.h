@@ -50,6 +50,9 @@ class ShardFile {
   // The same for the frames in [begin, end); begin must be a frame boundary.
   Status ScanRange(uint64_t begin, uint64_t end, const std::function<Status(uint64_t, const DecodedFrame&)>& fn,
                    ScanMode mode = ScanMode::kExact);
+  // Reads only the header of every frame in [kHeaderSize, end), in order
+  // (one small read each: which codecs a shard holds, for `upgrade`).
+  Status ScanHeaders(uint64_t end, const std::function<Status(uint64_t, const FrameHeader&)>& fn);
   // Reads full-precision row `index` of the quantized frame at `offset`,
   // checked against its checksum and `row_id`, into out[0, dim).
   Status ReadFullRow(uint64_t offset, uint32_t index, int64_t row_id, float* out) {

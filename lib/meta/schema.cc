@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <functional>
+#include <vector>
+
 #include "meta/config_table.h"
 
 namespace aether {
@@ -161,31 +164,65 @@ Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, 
   });
 }
 
-Status UpgradeSchema(Db* db) {
-  // Columns added after the first release, NULL in the rows an older aether
-  // writes (it names its columns, so it never notices them).
-  AETHER_ASSIGN_OR_RETURN(int64_t has_crc,
-                          db->QueryInt("SELECT COUNT(*) FROM pragma_table_info('migrations') WHERE name = 'crc'"));
-  if (!has_crc)
-    AETHER_RETURN_IF_ERROR(InTransaction(db, [&]() -> Status {
-      AETHER_RETURN_IF_ERROR(db->Exec("ALTER TABLE migrations ADD COLUMN partitions INTEGER"));
-      return db->Exec("ALTER TABLE migrations ADD COLUMN crc INTEGER");
-    }));
-  // ingest --preserve-state: a new memory's statistics in its journal item.
-  AETHER_ASSIGN_OR_RETURN(
-      int64_t has_kept,
-      db->QueryInt("SELECT COUNT(*) FROM pragma_table_info('migration_items') WHERE name = 'kept_created_ms'"));
-  if (!has_kept) AETHER_RETURN_IF_ERROR(InTransaction(db, [&] { return AddKeptColumns(db); }));
-  // The recall calibration of the active index generation (rebuild-index
-  // --target-recall); a store without the table reads as uncalibrated.
-  AETHER_ASSIGN_OR_RETURN(int64_t has_calibration,
-                          db->QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE name = 'index_calibration'"));
-  if (!has_calibration) AETHER_RETURN_IF_ERROR(db->Exec(kCalibrationTable));
-  // The committed end of hot.slots in O(log n) (MAX(slot) of the hot tier).
-  AETHER_ASSIGN_OR_RETURN(int64_t has_slot_index,
-                          db->QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE name = 'memories_by_slot'"));
-  if (has_slot_index) return Status::Ok();
-  return db->Exec("CREATE INDEX IF NOT EXISTS memories_by_slot ON memories(tier, slot)");
+namespace {
+
+// One change UpgradeSchema makes to a DB an older aether made: what it is
+// (as `upgrade` reports it), whether the DB still needs it, and the change.
+struct SchemaStep {
+  const char* what;
+  const char* missing_probe;  // a count that is 0 while the step is pending
+  std::function<Status(Db*)> apply;
+};
+
+const std::vector<SchemaStep>& SchemaSteps() {
+  // Columns added after the first release are NULL in the rows an older
+  // aether writes (it names its columns, so it never notices them).
+  static const std::vector<SchemaStep> steps = {
+      {"migrations: add the partitions and crc columns (journal checksums)",
+       "SELECT COUNT(*) FROM pragma_table_info('migrations') WHERE name = 'crc'",
+       [](Db* db) {
+         return InTransaction(db, [&]() -> Status {
+           AETHER_RETURN_IF_ERROR(db->Exec("ALTER TABLE migrations ADD COLUMN partitions INTEGER"));
+           return db->Exec("ALTER TABLE migrations ADD COLUMN crc INTEGER");
+         });
+       }},
+      // ingest --preserve-state: a new memory's statistics in its journal item.
+      {"migration_items: add the kept_created_ms, kept_last_access_ms and kept_access_count columns "
+       "(ingest --preserve-state)",
+       "SELECT COUNT(*) FROM pragma_table_info('migration_items') WHERE name = 'kept_created_ms'",
+       [](Db* db) { return InTransaction(db, [&] { return AddKeptColumns(db); }); }},
+      // The recall calibration of the active index generation (rebuild-index
+      // --target-recall); a store without the table reads as uncalibrated.
+      {"add the index_calibration table (rebuild-index --target-recall)",
+       "SELECT COUNT(*) FROM sqlite_master WHERE name = 'index_calibration'",
+       [](Db* db) { return db->Exec(kCalibrationTable); }},
+      // The committed end of hot.slots in O(log n) (MAX(slot) of the hot tier).
+      {"add the memories_by_slot index", "SELECT COUNT(*) FROM sqlite_master WHERE name = 'memories_by_slot'",
+       [](Db* db) { return db->Exec("CREATE INDEX IF NOT EXISTS memories_by_slot ON memories(tier, slot)"); }},
+  };
+  return steps;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> PendingSchemaUpgrades(Db* db) {
+  std::vector<std::string> pending;
+  for (const auto& step : SchemaSteps()) {
+    AETHER_ASSIGN_OR_RETURN(int64_t present, db->QueryInt(step.missing_probe));
+    if (!present) pending.push_back(step.what);
+  }
+  return pending;
+}
+
+Result<std::vector<std::string>> UpgradeSchema(Db* db) {
+  std::vector<std::string> applied;
+  for (const auto& step : SchemaSteps()) {
+    AETHER_ASSIGN_OR_RETURN(int64_t present, db->QueryInt(step.missing_probe));
+    if (present) continue;
+    AETHER_RETURN_IF_ERROR(step.apply(db));
+    applied.push_back(step.what);
+  }
+  return applied;
 }
 
 Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* format_version) {

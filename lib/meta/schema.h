@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "aether/options.h"
 #include "aether/status.h"
@@ -16,8 +17,11 @@ Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, 
 
 // Brings a DB made by an older aether up to this schema without changing
 // what an older aether reads (nullable columns only); idempotent. Needs the
-// exclusive store lock.
-Status UpgradeSchema(Db* db);
+// exclusive store lock. Returns what it changed, one line per step (empty
+// for a DB of this schema).
+Result<std::vector<std::string>> UpgradeSchema(Db* db);
+// What UpgradeSchema would change, changing nothing (upgrade --dry-run).
+Result<std::vector<std::string>> PendingSchemaUpgrades(Db* db);
 
 // Reads and validates the config; NotSupported for a newer format version.
 Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* format_version);

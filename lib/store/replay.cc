@@ -43,7 +43,7 @@ Status Migrator::Replay() {
 }
 
 Status Migrator::ReplayAll() {
-  AETHER_RETURN_IF_ERROR(UpgradeSchema(s_->db_.get()));
+  AETHER_RETURN_IF_ERROR(UpgradeSchema(s_->db_.get()).status());
   Journal journal(s_->db_.get());
   AETHER_ASSIGN_OR_RETURN(std::vector<Migration> all, journal.All());
   for (Migration& m : all) {

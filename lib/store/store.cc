@@ -225,6 +225,7 @@ Result<EnqueueReport> Store::Enqueue(const std::vector<std::string>& ids, double
 }
 Result<VerifyReport> Store::Verify(const ProgressFn& progress) { return impl_->Verify(progress); }
 Result<RebuildReport> Store::RebuildIndex(const RebuildOptions& o) { return impl_->RebuildIndex(o); }
+Result<UpgradeReport> Store::Upgrade(const UpgradeOptions& o) { return impl_->Upgrade(o); }
 Result<RecallReport> Store::RecallCheck(uint64_t queries, uint64_t seed) { return impl_->RecallCheck(queries, seed); }
 
 }  // namespace aether

@@ -8,6 +8,7 @@
 //   filtered_search.cc  search --where: the selection, its exact scan
 //   records.cc     get, delete
 //   backup.cc      backup: a consistent copy, sharing unchanged files
+//   upgrade.cc     upgrade: an older format, schema or codec to this one
 //   dynamics.cc    the maintenance tick
 //   scrub.cc       scrub
 //   verify.cc      verify
@@ -199,6 +200,8 @@ class StoreImpl : public StoreContext {
   // index.cc
   Result<RebuildReport> RebuildIndex(const RebuildOptions& o);
   Result<RecallReport> RecallCheck(uint64_t queries, uint64_t seed);
+  // upgrade.cc
+  Result<UpgradeReport> Upgrade(const UpgradeOptions& o);
 
   // What the replay at open did, and why a reader could not replay.
   const std::vector<ReplayAction>& replayed() const { return migrator_->replayed(); }

@@ -49,7 +49,7 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
 
   AETHER_ASSIGN_OR_RETURN(uint64_t pending, Journal(impl->db_.get()).Count());
   if (mode == LockMode::kExclusive) {
-    AETHER_RETURN_IF_ERROR(UpgradeSchema(impl->db_.get()));
+    AETHER_ASSIGN_OR_RETURN(impl->schema_upgraded_, UpgradeSchema(impl->db_.get()));
     if (pending > 0) AETHER_RETURN_IF_ERROR(impl->migrator_->Replay());
     AETHER_RETURN_IF_ERROR(impl->RecordHotSlots());
     impl->FoldAccessLogOrNotice();

@@ -1,7 +1,7 @@
 // The crash matrix: every fault point x 5 seeds. Each trial kills a real
 // aether process (SIGKILL, via AETHER_FAULT) in the middle of ingest,
 // descend, ascend, a compaction (hot slots, staging, cold partitions), an update, a delete by filter, a backup, a write
-// into a store sharing files with a backup (unshare) or the replay,
+// into a store sharing files with a backup (unshare), an upgrade (a codec change) or the replay,
 // lets the next command recover, and checks that verify passes and that the stored (id, vector, payload) set is exactly
 // the state before or after the interrupted batch: nothing lost, duplicated or half-visible.
 #include <doctest/doctest.h>
@@ -54,7 +54,8 @@ bool RunTrial(const Trial& t, Outcome* out) {
   // Crash in the 1st, 2nd or 3rd batch (a rebuild and a compaction of
   // these small stores make one).
   // One transaction (fold, update, delete) passes its points once.
-  static const std::set<std::string> kOnce = {"compact", "rewrite", "unstage", "fold", "update", "delete", "unshare"};
+  static const std::set<std::string> kOnce = {"compact", "rewrite", "unstage", "fold",
+                                              "update",  "delete",  "unshare", "upgrade"};
   const int hit = is_rebuild || kOnce.count(kind) || t.point == "backup.before_rename" ? 1 : 1 + seed % 3;
   TempDir dir;
   std::string store = dir / "s";
@@ -189,6 +190,13 @@ bool RunTrial(const Trial& t, Outcome* out) {
     std::filesystem::remove_all(store);
     REQUIRE(Aether({"backup", dir / "prev", store, "--incremental", dir / "prev"}).exit_code == 0);
     op = {"descend", store, "--all", "--batch", b};
+  } else if (op_kind == "upgrade") {
+    // A codec change, so that every cold frame of an index's partitions is
+    // rewritten (odd seeds: the memories past the hot capacity; even seeds:
+    // every memory, descended first). Staging too: upgrade_test.cc.
+    if (seed % 2 == 0) REQUIRE(Aether({"descend", store, "--all"}).exit_code == 0);
+    REQUIRE(Aether({"rebuild-index", store, "--partitions", "3"}).exit_code == 0);
+    op = {"upgrade", store, "--codec", seed % 2 ? "float16" : "zstd"};
   } else if (op_kind == "scrub") {
     // Garbage for the scrub: free hot slots (the deletes above), a shard of
     // only garbage (even seeds: ten descended into staging, then back), and

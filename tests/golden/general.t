@@ -45,6 +45,7 @@ Subcommands:
   stats                       Show store statistics (table, json, prometheus)
   descend                     Move memories hot -> cold (ids, --all, --policy)
   ascend                      Move memories cold -> hot (ids, --queued; --evict)
+  upgrade                     Convert a store an older aether made (schema, format version, codec) in place; --dry-run
   rebuild-index               Train a new K-Means index over the cold tier and compact it
   feedback                    Reward memories: importance = 0.8 * importance + 0.2 * reward
   maintain                    One cron tick: decay, temperature, sampled moves, capacity, restores

@@ -366,6 +366,35 @@ struct RebuildReport {
   bool codec_changed = false;          // RebuildOptions::codec changed the store's codec
 };
 
+// upgrade: bring a store an older aether made to what this one writes.
+struct UpgradeOptions {
+  // The cold codec from now on; unset: the store's own, except a version-1
+  // store, which gets zstd-shuffle (what a new store gets).
+  std::optional<ColdCodec> codec;
+  bool dry_run = false;  // the plan only; nothing changes (a reader may call it)
+  std::function<void(const std::string& phase, uint64_t done, uint64_t total)> progress;
+};
+
+struct UpgradeReport {
+  uint32_t version_before = 0, version_after = 0;
+  ColdCodec codec_before = ColdCodec::kZstd, codec_after = ColdCodec::kZstd;
+  // meta.db schema changes (UpgradeSchema): made by this writer's open, or
+  // (dry run) still to make.
+  std::vector<std::string> schema_steps;
+  uint64_t frames = 0;              // cold frames in the store before
+  uint64_t frames_to_rewrite = 0;   // of them, frames not in codec_after
+  uint64_t records_to_rewrite = 0;  // records (live or garbage) in those frames
+  uint64_t pending_migrations = 0;  // a dry run: migrations a killed writer left, replayed first
+  bool rewritten = false;           // the cold tier was rewritten (RebuildIndex keeping the centroids)
+  RebuildReport rebuild;            // what the rewrite did
+  // Nothing was or would be changed: the store is already what this aether
+  // writes for codec_after.
+  bool up_to_date() const {
+    return version_before == version_after && codec_before == codec_after && schema_steps.empty() &&
+           frames_to_rewrite == 0 && pending_migrations == 0;
+  }
+};
+
 struct RecallReport {
   uint64_t queries = 0;
   uint32_t k = 10;

@@ -197,6 +197,15 @@ class Store {
   // exclusively again to commit, waiting for readers up to 600 s (or the
   // open's wait_seconds when longer).
   Result<RebuildReport> RebuildIndex(const RebuildOptions& options);
+  // Brings a store an older aether made to what this one writes: meta.db's
+  // schema (done by the writer's open, reported here), the config
+  // (cold_codec, format_version: one transaction) and, when a cold frame is
+  // in another codec, every cold memory rewritten (RebuildIndex keeping the
+  // centroids; journaled). Killed anywhere, the store reads as before and
+  // Upgrade run again finishes. options.codec also changes the codec of a
+  // current store. With dry_run only the plan (a reader may call it);
+  // otherwise requires kWrite.
+  Result<UpgradeReport> Upgrade(const UpgradeOptions& options);
   // Samples `queries` stored cold vectors and compares the indexed search at
   // the default nprobe with an exact scan of the cold tier. Reads only (no
   // access is recorded).

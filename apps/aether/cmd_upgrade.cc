@@ -1,0 +1,108 @@
+// aether upgrade STORE [--codec C] [--dry-run]: a store an older aether made
+// becomes what this one writes (Store::Upgrade), in place.
+#include <fmt/format.h>
+
+#include "aether/store.h"
+#include "cli.h"
+#include "progress.h"
+
+namespace aether::cli {
+
+namespace {
+
+void PrintTable(const std::string& store, const UpgradeReport& r, bool dry_run) {
+  const std::string name = Printable(store, false);
+  if (r.up_to_date()) {
+    fmt::print("upgrade {}: up to date (format version {}, cold codec {}, {} cold frames)\n", name, r.version_after,
+               ColdCodecName(r.codec_after), r.frames);
+    return;
+  }
+  fmt::print("upgrade {}{}:\n", name, dry_run ? " (dry run: nothing changed)" : "");
+  if (r.pending_migrations)
+    fmt::print("  replay: {} migrations a killed writer left (any writer replays them first)\n", r.pending_migrations);
+  for (const auto& step : r.schema_steps) fmt::print("  schema: {}\n", step);
+  if (r.version_after != r.version_before)
+    fmt::print("  format version: {} -> {}\n", r.version_before, r.version_after);
+  if (r.codec_after != r.codec_before)
+    fmt::print("  cold codec: {} -> {}\n", ColdCodecName(r.codec_before), ColdCodecName(r.codec_after));
+  if (r.frames_to_rewrite)
+    fmt::print("  cold tier: {} {} of {} frames ({} records) in {}{}\n", dry_run ? "would rewrite" : "rewrote",
+               r.frames_to_rewrite, r.frames, r.records_to_rewrite, ColdCodecName(r.codec_after),
+               r.rewritten ? fmt::format(": index generation {}, {} cold memories, {} garbage records dropped",
+                                         r.rebuild.generation, r.rebuild.cold_memories, r.rebuild.garbage_dropped)
+                           : std::string());
+  else
+    fmt::print("  cold tier: all {} frames already in {}\n", r.frames, ColdCodecName(r.codec_after));
+}
+
+}  // namespace
+
+Runner SetupUpgrade(CLI::App* app) {
+  struct Args {
+    StoreArgs store;
+    std::string codec;
+    bool dry_run = false;
+    std::string format;
+    std::string progress;
+  };
+  auto a = std::make_shared<Args>();
+  AddStoreArgs(app, &a->store);
+  auto* codec = app->add_option("--codec", a->codec,
+                                "The cold codec from now on (default: the store's; a version-1 store gets "
+                                "zstd-shuffle): every cold frame in another codec is rewritten")
+                    ->check(CLI::IsMember({"zstd-shuffle", "zstd", "float16", "sq8"}));
+  app->add_flag("--dry-run", a->dry_run, "Show the plan (schema, config, frames to rewrite); change nothing");
+  AddFormatOption(app, &a->format, "table");
+  AddProgressOptions(app, &a->progress);
+  app->footer(
+      "Converts a store an older aether made in place: meta.db's schema, the format version and codec\n"
+      "(format-spec/README.md, \"Versions\"), and every cold frame in another codec. Killed anywhere, the\n"
+      "store reads as before; run it again to finish. An older aether cannot open an upgraded store.\n"
+      "Example: aether upgrade ./mem --dry-run && aether upgrade ./mem");
+  return [a, codec](const StoreOpener& opener) -> int {
+    UpgradeOptions o;
+    if (codec->count() > 0) {
+      ColdCodec c;
+      ParseColdCodec(a->codec, &c);
+      o.codec = c;
+    }
+    o.dry_run = a->dry_run;
+    auto store = a->dry_run ? opener.OpenToRead(a->store) : opener.Open(a->store);
+    if (!store.ok()) return Fail(store.status());
+    Progress progress("upgrade", a->progress);
+    o.progress = [&](const std::string&, uint64_t done, uint64_t total) {
+      if (total) progress.Update(done, total);
+    };
+    auto r = (*store)->Upgrade(o);
+    progress.Finish();
+    if (!r.ok()) return Fail(r.status());
+    if (a->format == "table") {
+      PrintTable(a->store.store, *r, a->dry_run);
+      return kExitOk;
+    }
+    nlohmann::json rebuild = nullptr;
+    if (r->rewritten)
+      rebuild = {{"generation", r->rebuild.generation},
+                 {"cold_memories", r->rebuild.cold_memories},
+                 {"partitions", r->rebuild.partitions},
+                 {"garbage_dropped", r->rebuild.garbage_dropped},
+                 {"bytes_written", r->rebuild.bytes_written}};
+    fmt::print("{}\n", nlohmann::json({{"dry_run", a->dry_run},
+                                       {"up_to_date", r->up_to_date()},
+                                       {"format_version_before", r->version_before},
+                                       {"format_version", r->version_after},
+                                       {"codec_before", ColdCodecName(r->codec_before)},
+                                       {"codec", ColdCodecName(r->codec_after)},
+                                       {"schema_steps", r->schema_steps},
+                                       {"pending_migrations", r->pending_migrations},
+                                       {"frames", r->frames},
+                                       {"frames_to_rewrite", r->frames_to_rewrite},
+                                       {"records_to_rewrite", r->records_to_rewrite},
+                                       {"rewritten", r->rewritten},
+                                       {"rebuild", rebuild}})
+                           .dump());
+    return kExitOk;
+  };
+}
+
+}  // namespace aether::cli
