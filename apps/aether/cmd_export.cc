@@ -15,37 +15,11 @@
 
 #include "aether/store.h"
 #include "cli.h"
+#include "export_format.h"
 #include "progress.h"
 
 namespace aether::cli {
 namespace {
-
-// Appends one record's JSONL line to `line`.
-void AppendRecord(const MemoryRecord& r, fmt::memory_buffer* line) {
-  fmt::format_to(std::back_inserter(*line), "{{\"id\":{},\"vector\":[", nlohmann::json(r.id).dump());
-  for (size_t i = 0; i < r.vector.size(); ++i) {
-    float f = r.vector[i];
-    // As get: a value that is not finite (only data stored before inputs
-    // were range-checked can hold one) saturates; JSON has none.
-    if (!std::isfinite(f)) f = std::signbit(f) && !std::isnan(f) ? -FLT_MAX : FLT_MAX;
-    char text[40];
-    text[0] = ',';
-    // The shortest decimal that reads back to the same float (Ryu; three
-    // times faster than fmt's, which was most of an export's time).
-    char* end = std::to_chars(text + 1, text + sizeof text, f).ptr;
-    if (ShortestDecimalMisreads(f)) {
-      end = std::to_chars(text + 1, text + sizeof text, double(f)).ptr;
-    } else if (end - text == 3 && text[1] == '-' && text[2] == '0') {
-      end = std::copy_n("-0.0", 4, text + 1);  // "-0" is an integer, which reads as +0
-    }
-    line->append(text + (i == 0), end);
-  }
-  fmt::format_to(std::back_inserter(*line),
-                 "],\"payload\":{},\"importance\":{},\"tier\":\"{}\",\"created_ms\":{},\"last_access_ms\":{},"
-                 "\"access_count\":{}}}\n",
-                 r.payload_json.empty() ? "null" : r.payload_json, r.importance, TierName(r.tier), r.created_ms,
-                 r.last_access_ms, r.access_count);
-}
 
 // Formats and writes batches of records on a second thread while the store
 // reads the next batch (formatting the decimals is about half an export's
@@ -110,7 +84,7 @@ class BatchWriter {
         batch.swap(pending_);
       }
       out.clear();
-      for (const MemoryRecord& r : batch) AppendRecord(r, &out);
+      for (const MemoryRecord& r : batch) AppendRecord(r, /*with_vector=*/true, &out);
       const bool wrote = std::fwrite(out.data(), 1, out.size(), stdout) == out.size();
       std::lock_guard<std::mutex> l(mu_);
       if (!wrote) error_ = Status::IOError(fmt::format("standard output: {}", std::strerror(errno)));
@@ -133,16 +107,22 @@ class BatchWriter {
 Runner SetupExport(CLI::App* app) {
   struct Args {
     StoreArgs store;
-    std::string tier, where, progress;
+    std::string tier, where, progress, npy;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("--tier", a->tier, "Only this tier (all: both)")->check(CLI::IsMember({"all", "hot", "cold"}));
   app->add_option("--where", a->where, "Only memories the filter expression matches (README \"Filters\")")
       ->check(NonEmpty());
+  app->add_option("--npy", a->npy,
+                  "Write PREFIX.npy (float32 vectors, one row per memory), PREFIX.ids (one id per line) and "
+                  "PREFIX.meta.jsonl (each record without its vector), instead of JSONL on stdout")
+      ->check(NonEmpty());
   AddProgressOptions(app, &a->progress);
   app->footer(
       "Example: aether export ./mem > mem.jsonl && aether ingest ./copy mem.jsonl --create --preserve-state\n"
+      "Example: aether export ./mem --npy out/mem   # numpy.load(\"out/mem.npy\"); ingest out/mem.npy --ids "
+      "out/mem.ids\n"
       "Record: {\"id\", \"vector\", \"payload\", \"importance\", \"tier\", \"created_ms\", \"last_access_ms\", "
       "\"access_count\"}");
   return [a](const StoreOpener& opener) -> int {
@@ -156,6 +136,17 @@ Runner SetupExport(CLI::App* app) {
     uint64_t exported = 0;
     Progress progress("export", a->progress);
     o.progress = [&](uint64_t done, uint64_t total) { progress.Update(done, total); };
+    if (!a->npy.empty()) {
+      NpyExport npy(a->npy, (*store)->config().dim);
+      Status done = npy.Create();
+      if (done.ok()) done = (*store)->Export(o, [&](const MemoryRecord& r) { return npy.Add(r); });
+      if (done.ok()) done = npy.Finish();
+      progress.Finish();
+      if (!done.ok()) return Fail(done);  // npy removes the files it made
+      Warn(fmt::format("exported {} memories to {}, {} and {}", npy.rows(), npy.npy_path(), npy.ids_path(),
+                       npy.meta_path()));
+      return kExitOk;
+    }
     BatchWriter writer;
     Status done = (*store)->Export(o, [&](const MemoryRecord& r) -> Status {
       ++exported;

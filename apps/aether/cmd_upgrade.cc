@@ -10,29 +10,40 @@ namespace aether::cli {
 
 namespace {
 
+std::string Plural(uint64_t n, const char* word) { return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s"); }
+
 void PrintTable(const std::string& store, const UpgradeReport& r, bool dry_run) {
   const std::string name = Printable(store, false);
   if (r.up_to_date()) {
-    fmt::print("upgrade {}: up to date (format version {}, cold codec {}, {} cold frames)\n", name, r.version_after,
-               ColdCodecName(r.codec_after), r.frames);
+    fmt::print("upgrade {}: up to date (format version {}, cold codec {}, {})\n", name, r.version_after,
+               ColdCodecName(r.codec_after), Plural(r.frames, "cold frame"));
     return;
   }
-  fmt::print("upgrade {}{}:\n", name, dry_run ? " (dry run: nothing changed)" : "");
+  const bool opened_changed = r.replayed_at_open > 0 || r.schema_changed_at_open > 0;
+  fmt::print("upgrade {}{}:\n", name,
+             !dry_run         ? ""
+             : opened_changed ? " (dry run: only the open changed the store, as every command's open does)"
+                              : " (dry run: nothing changed)");
+  if (r.replayed_at_open) fmt::print("  replayed: {} a killed process left\n", Plural(r.replayed_at_open, "migration"));
   if (r.pending_migrations)
-    fmt::print("  replay: {} migrations a killed writer left (any writer replays them first)\n", r.pending_migrations);
-  for (const auto& step : r.schema_steps) fmt::print("  schema: {}\n", step);
+    fmt::print("  replay: {} a killed process left, which this reader could not replay (upgrade will)\n",
+               Plural(r.pending_migrations, "migration"));
+  for (size_t i = 0; i < r.schema_steps.size(); ++i)
+    fmt::print("  schema: {}{}\n", r.schema_steps[i], dry_run && i < r.schema_changed_at_open ? " (done at open)" : "");
   if (r.version_after != r.version_before)
     fmt::print("  format version: {} -> {}\n", r.version_before, r.version_after);
   if (r.codec_after != r.codec_before)
     fmt::print("  cold codec: {} -> {}\n", ColdCodecName(r.codec_before), ColdCodecName(r.codec_after));
   if (r.frames_to_rewrite)
-    fmt::print("  cold tier: {} {} of {} frames ({} records) in {}{}\n", dry_run ? "would rewrite" : "rewrote",
-               r.frames_to_rewrite, r.frames, r.records_to_rewrite, ColdCodecName(r.codec_after),
+    fmt::print("  cold tier: {} {} of {} ({}) in {}{}\n", dry_run ? "would rewrite" : "rewrote", r.frames_to_rewrite,
+               Plural(r.frames, "frame"), Plural(r.records_to_rewrite, "record"), ColdCodecName(r.codec_after),
                r.rewritten ? fmt::format(": index generation {}, {} cold memories, {} garbage records dropped",
                                          r.rebuild.generation, r.rebuild.cold_memories, r.rebuild.garbage_dropped)
                            : std::string());
+  else if (r.frames == 0)
+    fmt::print("  cold tier: empty\n");
   else
-    fmt::print("  cold tier: all {} frames already in {}\n", r.frames, ColdCodecName(r.codec_after));
+    fmt::print("  cold tier: all {} already in {}\n", Plural(r.frames, "frame"), ColdCodecName(r.codec_after));
 }
 
 }  // namespace
@@ -57,7 +68,9 @@ Runner SetupUpgrade(CLI::App* app) {
   app->footer(
       "Converts a store an older aether made in place: meta.db's schema, the format version and codec\n"
       "(format-spec/README.md, \"Versions\"), and every cold frame in another codec. Killed anywhere, the\n"
-      "store reads as before; run it again to finish. An older aether cannot open an upgraded store.\n"
+      "store reads as before; run it again to finish. An aether older than the new format version\n"
+      "cannot open the store. --dry-run opens it as a reader (replaying, as every command does, what a\n"
+      "killed process left) and prints the plan.\n"
       "Example: aether upgrade ./mem --dry-run && aether upgrade ./mem");
   return [a, codec](const StoreOpener& opener) -> int {
     UpgradeOptions o;
@@ -94,6 +107,8 @@ Runner SetupUpgrade(CLI::App* app) {
                                        {"codec_before", ColdCodecName(r->codec_before)},
                                        {"codec", ColdCodecName(r->codec_after)},
                                        {"schema_steps", r->schema_steps},
+                                       {"schema_changed_at_open", r->schema_changed_at_open},
+                                       {"replayed_at_open", r->replayed_at_open},
                                        {"pending_migrations", r->pending_migrations},
                                        {"frames", r->frames},
                                        {"frames_to_rewrite", r->frames_to_rewrite},

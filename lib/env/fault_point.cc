@@ -75,10 +75,10 @@ std::vector<std::string> MakeFaultPoints() {
       "delete.before_commit",
       "delete.after_commit",
       "backup.mid_copy",
-      "upgrade.after_config",
-      "upgrade.after_rewrite",
       "backup.before_rename",
       "unshare.after_copy",
+      "upgrade.after_config",
+      "upgrade.after_rewrite",
       "replay.after_rollback_truncate",
       "replay.after_rollforward_commit",
   };

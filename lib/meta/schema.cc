@@ -170,7 +170,7 @@ namespace {
 // (as `upgrade` reports it), whether the DB still needs it, and the change.
 struct SchemaStep {
   const char* what;
-  const char* missing_probe;  // a count that is 0 while the step is pending
+  const char* done_probe;  // a count that is 0 while the step is still to make
   std::function<Status(Db*)> apply;
 };
 
@@ -205,25 +205,24 @@ const std::vector<SchemaStep>& SchemaSteps() {
 
 }  // namespace
 
-Result<std::vector<std::string>> PendingSchemaUpgrades(Db* db) {
-  std::vector<std::string> pending;
+namespace {
+
+// The steps the DB still needs, each made first when `apply`.
+Result<std::vector<std::string>> SchemaStepsToMake(Db* db, bool apply) {
+  std::vector<std::string> steps;
   for (const auto& step : SchemaSteps()) {
-    AETHER_ASSIGN_OR_RETURN(int64_t present, db->QueryInt(step.missing_probe));
-    if (!present) pending.push_back(step.what);
+    AETHER_ASSIGN_OR_RETURN(int64_t done, db->QueryInt(step.done_probe));
+    if (done) continue;
+    if (apply) AETHER_RETURN_IF_ERROR(step.apply(db));
+    steps.push_back(step.what);
   }
-  return pending;
+  return steps;
 }
 
-Result<std::vector<std::string>> UpgradeSchema(Db* db) {
-  std::vector<std::string> applied;
-  for (const auto& step : SchemaSteps()) {
-    AETHER_ASSIGN_OR_RETURN(int64_t present, db->QueryInt(step.missing_probe));
-    if (present) continue;
-    AETHER_RETURN_IF_ERROR(step.apply(db));
-    applied.push_back(step.what);
-  }
-  return applied;
-}
+}  // namespace
+
+Result<std::vector<std::string>> PendingSchemaUpgrades(Db* db) { return SchemaStepsToMake(db, false); }
+Result<std::vector<std::string>> UpgradeSchema(Db* db) { return SchemaStepsToMake(db, true); }
 
 Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* format_version) {
   // An empty or truncated file opens as an empty database: that is damage,
@@ -239,7 +238,7 @@ Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* fo
     return Status::Corruption(db->path() + ": bad format_version '" + *version_text + "'");
   if (version > max_format_version)
     return Status::NotSupported(
-        fmt::format("store format version {} is newer than this aether supports ({}); upgrade aether", version,
+        fmt::format("store format version {} is newer than this aether supports ({}); install a newer aether", version,
                     max_format_version));
   *format_version = static_cast<uint32_t>(version);
 

@@ -170,17 +170,7 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   RebuildReport rep;
   if (o.codec && *o.codec != config_.codec) {
     rep.codec_changed = true;
-    if (!o.dry_run) {
-      // The lowest version that describes the store (format-spec/README.md,
-      // "Versions"); a version-1 store gets the cold_codec key, so it is 2.
-      const uint32_t version = std::max({format_version_, 2u, Store::FormatVersionFor(*o.codec)});
-      AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
-        AETHER_RETURN_IF_ERROR(tables_->config.Set("cold_codec", ColdCodecName(*o.codec)));
-        return tables_->config.Set("format_version", std::to_string(version));
-      }));
-      config_.codec = *o.codec;
-      format_version_ = version;
-    }
+    if (!o.dry_run) AETHER_RETURN_IF_ERROR(SetCodec(*o.codec));
   }
   rep.codec = o.codec ? *o.codec : config_.codec;
   ColdSet cold;

@@ -43,7 +43,10 @@ Status Migrator::Replay() {
 }
 
 Status Migrator::ReplayAll() {
-  AETHER_RETURN_IF_ERROR(UpgradeSchema(s_->db_.get()).status());
+  {
+    AETHER_ASSIGN_OR_RETURN(std::vector<std::string> steps, UpgradeSchema(s_->db_.get()));
+    s_->schema_upgraded_.insert(s_->schema_upgraded_.end(), steps.begin(), steps.end());
+  }
   Journal journal(s_->db_.get());
   AETHER_ASSIGN_OR_RETURN(std::vector<Migration> all, journal.All());
   for (Migration& m : all) {

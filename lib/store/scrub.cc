@@ -25,6 +25,16 @@ Result<uint64_t> StoreImpl::PruneHistory(const PolicyParams& p) {
   return tables_->audit_log.PruneBefore(cutoff);
 }
 
+Result<RebuildOptions> StoreImpl::RewriteOptions() {
+  RebuildOptions ro;
+  ro.keep_centroids = true;
+  AETHER_ASSIGN_OR_RETURN(int64_t gen, tables_->config.IndexGeneration());
+  Result<std::optional<CalibrationRow>> cal = tables_->calibration.Get(gen);
+  if (!cal.ok() && cal.status().code() != Code::kCorruption) return cal.status();
+  ro.target_recall = !cal.ok() ? RebuildOptions{}.target_recall : *cal ? (*cal)->target : 0;
+  return ro;
+}
+
 Result<ScrubReport> StoreImpl::Scrub() {
   if (!lock_->writer()) return Status::Internal("scrub on a store opened read-only");
   ScrubReport r;
@@ -57,15 +67,7 @@ Result<ScrubReport> StoreImpl::Scrub() {
   // 4. garbage beside live records: rewrite the cold tier
   AETHER_ASSIGN_OR_RETURN(uint64_t mixed, tables_->shards.CountWithGarbage());
   if (mixed > 0) {
-    RebuildOptions ro;
-    ro.keep_centroids = true;
-    // The new generation is calibrated for the target the current one was
-    // (not at all when it was not); a damaged calibration row does not stop
-    // the scrub: the rewrite replaces it with one for the default target.
-    AETHER_ASSIGN_OR_RETURN(int64_t gen, tables_->config.IndexGeneration());
-    Result<std::optional<CalibrationRow>> cal = tables_->calibration.Get(gen);
-    if (!cal.ok() && cal.status().code() != Code::kCorruption) return cal.status();
-    ro.target_recall = !cal.ok() ? RebuildOptions{}.target_recall : *cal ? (*cal)->target : 0;
+    AETHER_ASSIGN_OR_RETURN(RebuildOptions ro, RewriteOptions());
     AETHER_ASSIGN_OR_RETURN(RebuildReport rb, RebuildIndex(ro));
     r.cold_rewritten = rb.cold_memories;
     r.garbage_dropped += rb.garbage_dropped;

@@ -43,8 +43,9 @@ class StoreContext {
   std::string dir_;
   StoreConfig config_;
   uint32_t format_version_ = 0;
-  // What this writer's open changed in an older aether's meta.db schema
-  // (UpgradeSchema), for `upgrade` to report.
+  // What this open changed in an older aether's meta.db schema
+  // (UpgradeSchema: a writer's open, or a reader's replay), for `upgrade`
+  // to report.
   std::vector<std::string> schema_upgraded_;
   std::unique_ptr<Db> db_;
   std::unique_ptr<Tables> tables_;  // the owners of the metadata tables, over db_

@@ -71,6 +71,12 @@ Status CheckNewStorePath(Env* env, const std::string& path);
 // "PARENT/.NAME.aether-WHAT.PID".
 std::string HiddenSibling(const std::string& path, const std::string& what);
 
+// The format version a store of version `current` needs once its frames
+// are in `codec`: the lowest that describes it, never lower than it is
+// (format-spec/README.md, "Versions"; a version-1 store gets the cold_codec
+// key, so it is at least 2).
+uint32_t FormatVersionWith(uint32_t current, ColdCodec codec);
+
 class StoreImpl : public StoreContext {
  public:
   ~StoreImpl();
@@ -200,8 +206,16 @@ class StoreImpl : public StoreContext {
   // index.cc
   Result<RebuildReport> RebuildIndex(const RebuildOptions& o);
   Result<RecallReport> RecallCheck(uint64_t queries, uint64_t seed);
+  // A rebuild that rewrites the cold tier as it is (scrub, upgrade): the
+  // index's centroids kept, the new generation calibrated for the target
+  // the current one was (not at all when it was not; a damaged calibration
+  // row gets the default target).
+  Result<RebuildOptions> RewriteOptions();
   // upgrade.cc
   Result<UpgradeReport> Upgrade(const UpgradeOptions& o);
+  // Sets cold_codec and the format version it needs (FormatVersionWith) in
+  // one transaction (rebuild-index --codec, upgrade).
+  Status SetCodec(ColdCodec codec);
 
   // What the replay at open did, and why a reader could not replay.
   const std::vector<ReplayAction>& replayed() const { return migrator_->replayed(); }

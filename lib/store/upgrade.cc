@@ -49,6 +49,21 @@ Result<FrameCount> CountFrames(StoreImpl* s, ColdCodec codec) {
 
 }  // namespace
 
+uint32_t FormatVersionWith(uint32_t current, ColdCodec codec) {
+  return std::max({current, 2u, Store::FormatVersionFor(codec)});
+}
+
+Status StoreImpl::SetCodec(ColdCodec codec) {
+  const uint32_t version = FormatVersionWith(format_version_, codec);
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+    AETHER_RETURN_IF_ERROR(tables_->config.Set("cold_codec", ColdCodecName(codec)));
+    return tables_->config.Set("format_version", std::to_string(version));
+  }));
+  config_.codec = codec;
+  format_version_ = version;
+  return Status::Ok();
+}
+
 Result<UpgradeReport> StoreImpl::Upgrade(const UpgradeOptions& o) {
   if (!o.dry_run && !lock_->writer()) return Status::Internal("upgrade on a store opened read-only");
   UpgradeReport rep;
@@ -57,13 +72,15 @@ Result<UpgradeReport> StoreImpl::Upgrade(const UpgradeOptions& o) {
   // A version-1 store's codec is plain zstd only because it predates the
   // key: it gets what a new store gets, unless told otherwise.
   rep.codec_after = o.codec ? *o.codec : (format_version_ < 2 ? ColdCodec::kZstdShuffle : config_.codec);
-  // The lowest version that describes the store, never lower than it is.
-  rep.version_after = std::max({format_version_, 2u, Store::FormatVersionFor(rep.codec_after)});
+  rep.version_after = FormatVersionWith(format_version_, rep.codec_after);
+  // What the open did (as every command's open does), reported once.
+  rep.replayed_at_open = migrator_->replayed().size();
+  rep.schema_steps.swap(schema_upgraded_);
+  rep.schema_changed_at_open = rep.schema_steps.size();
   if (o.dry_run) {
-    AETHER_ASSIGN_OR_RETURN(rep.schema_steps, PendingSchemaUpgrades(db_.get()));
+    AETHER_ASSIGN_OR_RETURN(std::vector<std::string> pending, PendingSchemaUpgrades(db_.get()));
+    rep.schema_steps.insert(rep.schema_steps.end(), pending.begin(), pending.end());
     AETHER_ASSIGN_OR_RETURN(rep.pending_migrations, Journal(db_.get()).Count());
-  } else {
-    rep.schema_steps = schema_upgraded_;
   }
   if (o.progress) o.progress("read", 0, 0);
   AETHER_ASSIGN_OR_RETURN(FrameCount frames, CountFrames(this, rep.codec_after));
@@ -73,19 +90,33 @@ Result<UpgradeReport> StoreImpl::Upgrade(const UpgradeOptions& o) {
   if (o.dry_run) return rep;
 
   if (rep.version_after != format_version_ || rep.codec_after != config_.codec) {
-    AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
-      AETHER_RETURN_IF_ERROR(tables_->config.Set("cold_codec", ColdCodecName(rep.codec_after)));
-      return tables_->config.Set("format_version", std::to_string(rep.version_after));
-    }));
-    config_.codec = rep.codec_after;
-    format_version_ = rep.version_after;
+    AETHER_RETURN_IF_ERROR(SetCodec(rep.codec_after));
     AETHER_FAULT_POINT("upgrade.after_config");
   }
   if (frames.other == 0) return rep;
-  RebuildOptions r;
-  r.keep_centroids = true;  // the index as it is, its partitions rewritten (trained when there is none)
-  r.progress = o.progress;
-  AETHER_ASSIGN_OR_RETURN(rep.rebuild, RebuildIndex(r));
+  // From here the config names the new codec: a failure leaves frames of
+  // the old one, which read as before, and `upgrade` run again finishes.
+  const auto rewriting = [&](const Status& s) {
+    return s.WithContext(
+        fmt::format("upgrade: rewriting the cold tier in {} (the store is format version {} with "
+                    "that codec now; run upgrade again to finish)",
+                    ColdCodecName(rep.codec_after), rep.version_after));
+  };
+  // Shards of only garbage are cut to their headers (a rebuild finds no
+  // live memory in them to rewrite), then the rest is rewritten.
+  uint64_t emptied_shards = 0, emptied_records = 0;
+  AETHER_RETURN_IF_ERROR(rewriting(EmptyGarbageOnlyShards(&emptied_shards, &emptied_records)));
+  Result<FrameCount> left = CountFrames(this, rep.codec_after);
+  AETHER_RETURN_IF_ERROR(rewriting(left.status()));
+  if (left->other > 0) {
+    Result<RebuildOptions> r = RewriteOptions();
+    AETHER_RETURN_IF_ERROR(rewriting(r.status()));
+    r->progress = o.progress;
+    Result<RebuildReport> rebuilt = RebuildIndex(*r);
+    AETHER_RETURN_IF_ERROR(rewriting(rebuilt.status()));
+    rep.rebuild = *rebuilt;
+  }
+  rep.rebuild.garbage_dropped += emptied_records;
   rep.rewritten = true;
   AETHER_FAULT_POINT("upgrade.after_rewrite");
   // Every frame is in the store's codec now; anything else is a bug.

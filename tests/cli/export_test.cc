@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "test_util.h"
 
@@ -256,4 +257,120 @@ TEST_CASE("ingest --preserve-state: bad state fields are located errors; without
   CHECK(y["access_count"] == 4);
   CHECK(y["last_access_ms"] == 1000);
   CHECK(y["created_ms"] == 1000);  // not after its last access
+}
+
+namespace {
+
+// A .npy file as the format defines it (an independent reader): the
+// header's dict, then rows * cols little-endian float32s.
+struct Npy {
+  std::string dict;
+  size_t header_bytes = 0;
+  std::vector<float> data;
+};
+
+Npy ReadNpy(const std::string& path) {
+  const std::string bytes = ReadFile(path);
+  REQUIRE(bytes.size() >= 10);
+  REQUIRE(bytes.compare(0, 8, std::string("\x93NUMPY\x01\x00", 8)) == 0);
+  const size_t header_len = uint8_t(bytes[8]) | size_t(uint8_t(bytes[9])) << 8;
+  Npy n;
+  n.header_bytes = 10 + header_len;
+  REQUIRE(bytes.size() >= n.header_bytes);
+  n.dict = bytes.substr(10, header_len);
+  REQUIRE((bytes.size() - n.header_bytes) % 4 == 0);
+  n.data.resize((bytes.size() - n.header_bytes) / 4);
+  std::memcpy(n.data.data(), bytes.data() + n.header_bytes, n.data.size() * 4);
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("export --npy: the vectors bit-exact as float32 rows, ids and metadata line by line; ingest reads it back") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  auto mems = RandomMems(700, 12, 41);
+  mems[5].vec[3] = -0.0f;
+  mems[6].vec[0] = 1e-45f;  // the smallest subnormal
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "150"}, ToJsonlWithPayload(mems)).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "5"}).exit_code == 0);
+  REQUIRE(Aether({"delete", store, "m3", "m400"}).exit_code == 0);
+  REQUIRE(Aether({"search", store, "--vector", VectorJson(mems[9].vec), "-k", "3"}).exit_code == 0);
+  const auto jsonl = ByIdLines(Export(store));
+
+  for (const std::vector<std::string>& select : std::vector<std::vector<std::string>>{
+           {}, {"--tier", "cold"}, {"--where", "payload.n < 100"}, {"--where", "payload.n > 9999"}}) {
+    CAPTURE(select.size() ? select[1] : std::string("all"));
+    TempDir out;
+    std::vector<std::string> cmd = {"export", store, "--npy", out / "x"};
+    cmd.insert(cmd.end(), select.begin(), select.end());
+    auto r = Aether(cmd);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    CHECK(r.out.empty());
+    // The same selection as JSONL is the reference.
+    std::vector<std::string> as_jsonl = {"export", store};
+    as_jsonl.insert(as_jsonl.end(), select.begin(), select.end());
+    const auto want = ByIdLines(Aether(as_jsonl).out);
+    const Npy npy = ReadNpy(out / "x.npy");
+    CHECK(npy.header_bytes % 64 == 0);
+    CHECK(npy.dict.back() == '\n');
+    CHECK(npy.dict.find("'descr': '<f4'") != std::string::npos);
+    CHECK(npy.dict.find("'fortran_order': False") != std::string::npos);
+    CHECK(npy.dict.find("'shape': (" + std::to_string(want.size()) + ", 12)") != std::string::npos);
+    const auto ids = Lines(ReadFile(out / "x.ids"));
+    const auto meta = Lines(ReadFile(out / "x.meta.jsonl"));
+    REQUIRE(ids.size() == want.size());
+    REQUIRE(meta.size() == want.size());
+    REQUIRE(npy.data.size() == want.size() * 12);
+    std::set<std::string> seen;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      REQUIRE(want.count(ids[i]));
+      CHECK(seen.insert(ids[i]).second);
+      const json w = json::parse(want.at(ids[i]));
+      for (size_t d = 0; d < 12; ++d) {
+        uint32_t got;
+        std::memcpy(&got, &npy.data[i * 12 + d], 4);
+        CHECK(got == Bits(w["vector"][d].get<double>()));
+      }
+      json m = json::parse(meta[i]);
+      CHECK(m["id"] == ids[i]);
+      CHECK(!m.contains("vector"));
+      json w_meta = w;
+      w_meta.erase("vector");
+      CHECK(m == w_meta);
+    }
+    if (select.empty()) {  // the vectors and ids go back in as they came out
+      const std::string copy = dir / "copy";
+      auto in = Aether({"ingest", "--create", copy, out / "x.npy", "--ids", out / "x.ids"});
+      REQUIRE_MESSAGE(in.exit_code == 0, in.err);
+      const auto back = ByIdLines(Export(copy));
+      REQUIRE(back.size() == want.size());
+      for (const auto& [id, line] : back) CHECK(json::parse(line)["vector"] == json::parse(want.at(id))["vector"]);
+    }
+  }
+}
+
+TEST_CASE("export --npy refuses existing files, a missing directory and an id with a line break; leaves nothing") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(RandomMems(20, 4, 3))).exit_code == 0);
+  for (const char* existing : {"x.npy", "x.ids", "x.meta.jsonl"}) {
+    TempDir out;
+    WriteFile(out / existing, "mine");
+    auto r = Aether({"export", store, "--npy", out / "x"});
+    CHECK(r.exit_code == 73);
+    CHECK(r.err.find(existing) != std::string::npos);
+    CHECK(DirectoryBytes(out.path()) == std::map<std::string, std::string>{{std::string("/") + existing, "mine"}});
+  }
+  auto r = Aether({"export", store, "--npy", dir / "missing/x"});
+  CHECK(r.exit_code == 66);
+  CHECK(r.err.find("no such directory") != std::string::npos);
+  // An id the ids file cannot hold: refused, and the files it began removed.
+  REQUIRE(Aether({"ingest", store}, "{\"id\":\"two\\nlines\",\"vector\":[1,2,3,4]}\n").exit_code == 0);
+  TempDir out;
+  r = Aether({"export", store, "--npy", out / "x"});
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find("line break") != std::string::npos);
+  CHECK(DirectoryBytes(out.path()).empty());
+  CHECK(Aether({"export", store, "--npy", ""}).exit_code == 64);
 }

@@ -241,3 +241,55 @@ TEST_CASE("upgrade refuses what it cannot upgrade, with distinct exit codes and 
   CHECK(Aether({"upgrade", store, "--dry-run"}).exit_code == 78);
   CHECK(StoreBytes(store) == bytes);
 }
+
+TEST_CASE("upgrade: old-codec frames of only deleted records are emptied; what a killed process left is reported") {
+  for (const auto& old : kOldStores) {
+    const std::string name = old.name;
+    CAPTURE(name);
+    TempDir dir;
+    // Every cold memory deleted: the old frames hold garbage alone, which
+    // no rebuild rewrites.
+    const std::string store = CopyOf(dir, old.name);
+    REQUIRE(Aether({"delete", store, "--where", "tier == \"cold\""}).exit_code == 0);
+    const auto before = SortedLines(Export(store));
+    const char* codec = old.version == 1 ? "zstd-shuffle" : "float16";
+    const json plan = Upgrade(store, {"--dry-run", "--codec", codec});
+    CHECK(plan["frames_to_rewrite"].get<int>() > 0);
+    const json done = Upgrade(store, {"--codec", codec});
+    CHECK(done["rewritten"] == true);
+    CHECK(done["rebuild"]["garbage_dropped"] == plan["records_to_rewrite"]);
+    CHECK(Upgrade(store, {"--dry-run"})["up_to_date"] == true);
+    Verified(store);
+    CHECK(SortedLines(Export(store)) == before);
+
+    // An ingest killed after its data, before its commit: the dry run's
+    // open replays it (as every command's does) and says so.
+    const std::string killed = CopyOf(dir, old.name, "k");
+    CHECK(Aether({"ingest", killed}, ToJsonl(RandomMems(5, 8, 3, "late")), {"AETHER_FAULT=ingest.after_written"})
+              .exit_code == 137);
+    // (The ingest's own open made the schema steps.)
+    const json replayed = Upgrade(killed, {"--dry-run"});
+    CHECK(replayed["replayed_at_open"] == 1);
+    CHECK(replayed["schema_changed_at_open"] == 0);
+    CHECK(replayed["schema_steps"].empty());
+    CHECK(replayed["up_to_date"] == (old.version != 1));
+    auto table = Aether({"upgrade", killed, "--dry-run"});
+    CHECK(table.out.find("only the open changed") == std::string::npos);  // the replay was the first open's
+    CHECK(Upgrade(killed)["replayed_at_open"] == 0);
+    Verified(killed);
+
+    // The same, where the replay needs a schema step (as a migration an
+    // older aether left would): the dry run says its open made it.
+    const std::string older = CopyOf(dir, old.name, "o");
+    CHECK(Aether({"ingest", older}, ToJsonl(RandomMems(5, 8, 3, "late")), {"AETHER_FAULT=ingest.after_written"})
+              .exit_code == 137);
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((older + "/meta.db").c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "DROP INDEX memories_by_slot", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    table = Aether({"upgrade", older, "--dry-run"});
+    CHECK(table.out.find("only the open changed the store") != std::string::npos);
+    CHECK(table.out.find("replayed: 1 migration a killed process left") != std::string::npos);
+    CHECK(table.out.find("schema: add the memories_by_slot index (done at open)") != std::string::npos);
+  }
+}

@@ -21,3 +21,15 @@ aether: error: --tier: warm not in {all,hot,cold}; see 'aether export --help'
 [exit 64]
 $ aether export mem --where 'id == "nope"'
 aether: exported 0 memories
+$ aether export mem --npy vec --where 'payload.seen < 3'
+aether: exported 3 memories to vec.npy, vec.ids and vec.meta.jsonl
+$ head -c 128 vec.npy | tail -c 118
+{'descr': '<f4', 'fortran_order': False, 'shape': (3, 16), }                                                         
+$ cat vec.ids && head -1 vec.meta.jsonl
+mem-0000
+mem-0001
+mem-0002
+{"id":"mem-0000","payload":{"room":"office","seen":0},"importance":0.179,"tier":"hot","created_ms":1700000000000,"last_access_ms":1700000000000,"access_count":0}
+$ aether export mem --npy vec
+aether: error: vec.npy: exists (export --npy makes new files only)
+[exit 73]

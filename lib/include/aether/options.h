@@ -371,22 +371,31 @@ struct UpgradeOptions {
   // The cold codec from now on; unset: the store's own, except a version-1
   // store, which gets zstd-shuffle (what a new store gets).
   std::optional<ColdCodec> codec;
-  bool dry_run = false;  // the plan only; nothing changes (a reader may call it)
+  // The plan only: nothing changes beyond what the open did (a reader may
+  // call it).
+  bool dry_run = false;
   std::function<void(const std::string& phase, uint64_t done, uint64_t total)> progress;
 };
 
 struct UpgradeReport {
   uint32_t version_before = 0, version_after = 0;
   ColdCodec codec_before = ColdCodec::kZstd, codec_after = ColdCodec::kZstd;
-  // meta.db schema changes (UpgradeSchema): made by this writer's open, or
-  // (dry run) still to make.
+  // meta.db schema changes (UpgradeSchema): those the open made (a
+  // writer's open, or a reader's replay: the first schema_changed_at_open)
+  // and, in a dry run, those still to make.
   std::vector<std::string> schema_steps;
+  size_t schema_changed_at_open = 0;
+  // Migrations a killed process left that the open replayed (every
+  // command's open does).
+  uint64_t replayed_at_open = 0;
   uint64_t frames = 0;              // cold frames in the store before
   uint64_t frames_to_rewrite = 0;   // of them, frames not in codec_after
   uint64_t records_to_rewrite = 0;  // records (live or garbage) in those frames
-  uint64_t pending_migrations = 0;  // a dry run: migrations a killed writer left, replayed first
-  bool rewritten = false;           // the cold tier was rewritten (RebuildIndex keeping the centroids)
-  RebuildReport rebuild;            // what the rewrite did
+  // A dry run whose open could not replay (a read-only user, a writer at
+  // work): migrations left dangling, which upgrade replays first.
+  uint64_t pending_migrations = 0;
+  bool rewritten = false;  // the cold tier was rewritten (RebuildIndex keeping the centroids)
+  RebuildReport rebuild;   // what the rewrite did (garbage_dropped includes shards of only garbage, emptied)
   // Nothing was or would be changed: the store is already what this aether
   // writes for codec_after.
   bool up_to_date() const {
