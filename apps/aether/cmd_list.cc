@@ -6,13 +6,14 @@
 
 #include "aether/store.h"
 #include "cli.h"
+#include "progress.h"
 
 namespace aether::cli {
 
 Runner SetupList(CLI::App* app) {
   struct Args {
     StoreArgs store;
-    std::string tier, sort = "id", format;
+    std::string tier, sort = "id", format, progress;
     ListOptions o;
     bool ids_only = false;
   };
@@ -46,6 +47,7 @@ Runner SetupList(CLI::App* app) {
   app->add_flag("--with-payload", a->o.with_payload, "Include each memory's payload");
   CLI::Option* ids_only = app->add_flag("--ids-only", a->ids_only, "Only the ids, one per line");
   AddFormatOption(app, &a->format, "jsonl");
+  AddProgressOptions(app, &a->progress);
   ids_only->excludes("--format");
   app->footer(
       "Example: aether list ./mem --tier cold --sort accessed --limit 100\n"
@@ -69,9 +71,12 @@ Runner SetupList(CLI::App* app) {
     // ids, jsonl and json stream as the rows come; a table needs them all.
     const bool stream = a->format != "table" || a->ids_only;
     nlohmann::json rows = nlohmann::json::array();
-    uint64_t n = 0;
+    uint64_t n = 0, listed_rows = 0;
+    // Rows listed so far (how many the filters select is known only at the end).
+    Progress progress("list", a->progress);
     if (a->format == "json" && !a->ids_only) fmt::print("[");
     Status listed = (*store)->List(a->o, [&](const MemoryRecord& r) -> Status {
+      if (++listed_rows % 4096 == 0) progress.Update(listed_rows, 0);
       if (a->ids_only) {
         if (r.id.find_first_of("\n\r") != std::string::npos)
           return Status::InvalidArgument(
@@ -98,6 +103,8 @@ Runner SetupList(CLI::App* app) {
       return Status::Ok();
     });
     if (a->format == "json" && !a->ids_only) fmt::print("]\n");
+    if (listed.ok() && listed_rows % 4096) progress.Update(listed_rows, 0);
+    progress.Finish();
     if (!listed.ok()) return Fail(listed);
     if (!stream) {
       std::vector<std::string> columns = {"id", "tier", "importance", "created_ms", "last_access_ms", "access_count"};

@@ -9,6 +9,7 @@
 #include "aether/jsonl.h"
 #include "aether/store.h"
 #include "cli.h"
+#include "progress.h"
 
 namespace aether::cli {
 namespace {
@@ -65,7 +66,7 @@ Status ParseUpdateLine(const std::string& line, const std::string& where, bool i
 
 // Every line of the file, checked before the store is opened.
 Status ReadUpdates(const std::string& path, bool ignore_unknown, size_t max_line_bytes, std::vector<UpdateItem>* items,
-                   std::vector<std::string>* wheres) {
+                   std::vector<std::string>* wheres, Progress* progress) {
   Input input;
   AETHER_RETURN_IF_ERROR(input.Open(path, "file of updates"));
   LineReader reader(input.stream(), input.name(), max_line_bytes);
@@ -79,6 +80,7 @@ Status ReadUpdates(const std::string& path, bool ignore_unknown, size_t max_line
     AETHER_RETURN_IF_ERROR(ParseUpdateLine(line, where, ignore_unknown, &item));
     items->push_back(std::move(item));
     wheres->push_back(std::move(where));
+    if (items->size() % 4096 == 0) progress->Update(items->size(), 0);
   }
   return reader.status();
 }
@@ -89,7 +91,7 @@ Runner SetupUpdate(CLI::App* app) {
   struct Args {
     StoreArgs store;
     std::vector<std::string> ids;
-    std::string payload, merge, importance, file, format;
+    std::string payload, merge, importance, file, format, progress;
     bool dry_run = false, ignore_unknown = false;
     size_t max_line_bytes = kDefaultMaxLineBytes;
   };
@@ -111,6 +113,7 @@ Runner SetupUpdate(CLI::App* app) {
       ->default_val(kDefaultMaxLineBytes);
   app->add_flag("--dry-run", a->dry_run, "Print each memory as it would be after the change; change nothing");
   AddFormatOption(app, &a->format, "table");
+  AddProgressOptions(app, &a->progress);
   app->footer(
       "Vectors, tiers and access history stay; each change is audited (aether history).\n"
       "Example: aether update ./mem m1 --merge '{\"topic\":\"paris\",\"draft\":null}'\n"
@@ -123,8 +126,10 @@ Runner SetupUpdate(CLI::App* app) {
     if (!a->file.empty()) {
       if (!a->ids.empty() || inline_change)
         return Fail(Status::InvalidArgument("give --file, or ids with --payload/--merge/--importance, not both"));
-      if (Status s = ReadUpdates(a->file, a->ignore_unknown, a->max_line_bytes, &items, &wheres); !s.ok())
-        return Fail(s);
+      Progress reading("update (reading)", a->progress);
+      Status s = ReadUpdates(a->file, a->ignore_unknown, a->max_line_bytes, &items, &wheres, &reading);
+      reading.Finish();
+      if (!s.ok()) return Fail(s);
     } else {
       if (a->ids.empty()) return Fail(Status::InvalidArgument("give the ids to update, or --file FILE"));
       if (!inline_change)
@@ -155,7 +160,9 @@ Runner SetupUpdate(CLI::App* app) {
     // A dry run reads: it neither waits for nor blocks a writer.
     auto store = a->dry_run ? opener.OpenToRead(a->store) : opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
-    auto r = (*store)->Update(items, a->dry_run);
+    Progress progress("update", a->progress);
+    auto r = (*store)->Update(items, a->dry_run, [&](uint64_t done, uint64_t total) { progress.Update(done, total); });
+    progress.Finish();
     if (!r.ok()) return Fail(r.status());
     size_t next = 0;  // not_found is in item order: match each to its line
     for (const std::string& id : r->not_found) {

@@ -37,9 +37,11 @@ void PrintTable(const std::string& store, const UpgradeReport& r, bool dry_run) 
   if (r.frames_to_rewrite)
     fmt::print("  cold tier: {} {} of {} ({}) in {}{}\n", dry_run ? "would rewrite" : "rewrote", r.frames_to_rewrite,
                Plural(r.frames, "frame"), Plural(r.records_to_rewrite, "record"), ColdCodecName(r.codec_after),
-               r.rewritten ? fmt::format(": index generation {}, {} cold memories, {} garbage records dropped",
-                                         r.rebuild.generation, r.rebuild.cold_memories, r.rebuild.garbage_dropped)
-                           : std::string());
+               !r.rewritten ? std::string()
+               : r.rebuild.generation > 0
+                   ? fmt::format(": index generation {}, {} cold memories, {} garbage records dropped",
+                                 r.rebuild.generation, r.rebuild.cold_memories, r.rebuild.garbage_dropped)
+                   : fmt::format(": they held only deleted records ({} dropped)", r.rebuild.garbage_dropped));
   else if (r.frames == 0)
     fmt::print("  cold tier: empty\n");
   else
@@ -94,7 +96,7 @@ Runner SetupUpgrade(CLI::App* app) {
       return kExitOk;
     }
     nlohmann::json rebuild = nullptr;
-    if (r->rewritten)
+    if (r->rewritten && r->rebuild.generation > 0)
       rebuild = {{"generation", r->rebuild.generation},
                  {"cold_memories", r->rebuild.cold_memories},
                  {"partitions", r->rebuild.partitions},
@@ -114,6 +116,7 @@ Runner SetupUpgrade(CLI::App* app) {
                                        {"frames_to_rewrite", r->frames_to_rewrite},
                                        {"records_to_rewrite", r->records_to_rewrite},
                                        {"rewritten", r->rewritten},
+                                       {"garbage_dropped", r->rebuild.garbage_dropped},
                                        {"rebuild", rebuild}})
                            .dump());
     return kExitOk;

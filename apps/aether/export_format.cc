@@ -1,6 +1,7 @@
 #include "export_format.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,24 +54,48 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, ".npy '<f4' is written 
 // format 1.0 asks), room for any row count: Finish rewrites it in place.
 constexpr size_t kNpyHeaderBytes = 128;
 
+Status ErrnoStatus(const std::string& path, int err) {
+  const std::string m = fmt::format("{}: {}", path, std::strerror(err));
+  if (err == EEXIST) return Status::AlreadyExists(path + ": exists (export --npy makes new files only)");
+  if (err == ENOENT) return Status::NotFound(path + ": no such directory");
+  if (err == EACCES || err == EPERM || err == EROFS) return Status::PermissionDenied(m);
+  return Status::IOError(m);
+}
+
 // Creates `path` new (O_EXCL: an existing name, a symbolic link included, is
 // refused and left alone) for writing.
 Result<std::FILE*> CreateNew(const std::string& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    if (errno == EEXIST) return Status::AlreadyExists(path + ": exists (export --npy makes new files only)");
-    if (errno == ENOENT) return Status::NotFound(path + ": no such directory");
-    return Status::IOError(fmt::format("{}: {}", path, std::strerror(errno)));
-  }
+  if (fd < 0) return ErrnoStatus(path, errno);
   std::FILE* f = ::fdopen(fd, "w");
   if (!f) {
+    const int err = errno;
     ::close(fd);
-    return Status::IOError(fmt::format("{}: {}", path, std::strerror(errno)));
+    return ErrnoStatus(path, err);
   }
   return f;
 }
 
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
 }  // namespace
+
+NpyExport::NpyExport(const std::string& prefix, uint32_t dim) : dim_(dim) {
+  std::string p = prefix;
+  if (p.size() > 4 && p.compare(p.size() - 4, 4, ".npy") == 0) p.resize(p.size() - 4);
+  const size_t slash = p.rfind('/');
+  dir_ = slash == std::string::npos ? "." : p.substr(0, slash + 1);
+  const std::string base = slash == std::string::npos ? p : p.substr(slash + 1);
+  const char* suffixes[] = {".npy", ".ids", ".meta.jsonl"};
+  for (int i = 0; i < 3; ++i) {
+    files_[i].path = p + suffixes[i];
+    files_[i].temp = (slash == std::string::npos ? std::string() : dir_) + "." + base + suffixes[i] +
+                     ".aether-export." + std::to_string(::getpid());
+  }
+}
 
 std::string NpyExport::NpyHeader() const {
   std::string dict = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}", rows_, dim_);
@@ -82,67 +107,82 @@ std::string NpyExport::NpyHeader() const {
   return out + dict + "\n";
 }
 
-Status NpyExport::WriteError(const std::string& path) const {
-  return Status::IOError(fmt::format("{}: {}", path, std::strerror(errno)));
-}
-
 Status NpyExport::Create() {
-  AETHER_ASSIGN_OR_RETURN(npy_, CreateNew(npy_path()));
-  npy_made_ = true;
-  AETHER_ASSIGN_OR_RETURN(ids_, CreateNew(ids_path()));
-  ids_made_ = true;
-  AETHER_ASSIGN_OR_RETURN(meta_, CreateNew(meta_path()));
-  meta_made_ = true;
+  const std::string& npy = files_[0].path;
+  if (npy.size() <= 4 || npy[npy.size() - 5] == '/')
+    return Status::InvalidArgument("--npy: PREFIX names a file (e.g. out/mem), not a directory");
+  for (const Out& o : files_)  // early, before any work (Finish never replaces one either)
+    if (Exists(o.path)) return ErrnoStatus(o.path, EEXIST);
+  for (Out& o : files_) {
+    AETHER_ASSIGN_OR_RETURN(o.f, CreateNew(o.temp));
+    o.temp_made = true;
+  }
   const std::string header = NpyHeader();
-  if (std::fwrite(header.data(), 1, header.size(), npy_) != header.size()) return WriteError(npy_path());
+  if (std::fwrite(header.data(), 1, header.size(), files_[0].f) != header.size())
+    return ErrnoStatus(files_[0].temp, errno);
   return Status::Ok();
 }
 
 Status NpyExport::Add(const MemoryRecord& r) {
-  if (r.id.find_first_of("\r\n") != std::string::npos)
-    return Status::BadInput(
-        fmt::format("id {} holds a line break, which {} (one id per line) cannot: export it as "
-                    "JSONL (without --npy)",
-                    nlohmann::json(r.id).dump(), ids_path()));
+  const bool bom = rows_ == 0 && r.id.rfind("\xEF\xBB\xBF", 0) == 0;
+  if (r.id.find_first_of("\r\n") != std::string::npos || bom)
+    return Status::BadInput(fmt::format(
+        "id {} {}, which {} (one id per line) cannot hold: export it as JSONL "
+        "(without --npy), or leave it out with --where",
+        nlohmann::json(r.id).dump(), bom ? "starts with a byte order mark" : "holds a line break", ids_path()));
   if (r.vector.size() != dim_)
     return Status::Internal(fmt::format("{}: {} values, the store's dimension is {}", r.id, r.vector.size(), dim_));
   const size_t bytes = r.vector.size() * sizeof(float);
-  if (std::fwrite(r.vector.data(), 1, bytes, npy_) != bytes) return WriteError(npy_path());
-  if (std::fwrite(r.id.data(), 1, r.id.size(), ids_) != r.id.size() || std::fputc('\n', ids_) == EOF)
-    return WriteError(ids_path());
+  if (std::fwrite(r.vector.data(), 1, bytes, files_[0].f) != bytes) return ErrnoStatus(files_[0].temp, errno);
+  if (std::fwrite(r.id.data(), 1, r.id.size(), files_[1].f) != r.id.size() || std::fputc('\n', files_[1].f) == EOF)
+    return ErrnoStatus(files_[1].temp, errno);
   line_.clear();
   AppendRecord(r, /*with_vector=*/false, &line_);
-  if (std::fwrite(line_.data(), 1, line_.size(), meta_) != line_.size()) return WriteError(meta_path());
+  if (std::fwrite(line_.data(), 1, line_.size(), files_[2].f) != line_.size())
+    return ErrnoStatus(files_[2].temp, errno);
   ++rows_;
   return Status::Ok();
 }
 
 Status NpyExport::Finish() {
   const std::string header = NpyHeader();
-  if (std::fflush(npy_) != 0 || ::pwrite(fileno(npy_), header.data(), header.size(), 0) != ssize_t(header.size()))
-    return WriteError(npy_path());
-  const std::pair<std::FILE**, std::string> files[] = {{&npy_, npy_path()}, {&ids_, ids_path()}, {&meta_, meta_path()}};
-  for (const auto& [file, path] : files) {
+  if (std::fflush(files_[0].f) != 0 ||
+      ::pwrite(fileno(files_[0].f), header.data(), header.size(), 0) != ssize_t(header.size()))
+    return ErrnoStatus(files_[0].temp, errno);
+  for (Out& o : files_) {
     // A failed fsync is final (it may "succeed" when retried).
-    const bool ok = std::fflush(*file) == 0 && ::fsync(fileno(*file)) == 0;
+    const bool ok = std::fflush(o.f) == 0 && ::fsync(fileno(o.f)) == 0;
     const int err = errno;
-    const bool closed = std::fclose(*file) == 0;
-    *file = nullptr;
-    errno = ok ? errno : err;
-    if (!ok || !closed) return WriteError(path);
+    const bool closed = std::fclose(o.f) == 0;
+    o.f = nullptr;
+    if (!ok || !closed) return ErrnoStatus(o.temp, ok ? errno : err);
   }
+  // link(2) never replaces a name: one made meanwhile is refused, not lost.
+  for (Out& o : files_) {
+    if (::link(o.temp.c_str(), o.path.c_str()) != 0) return ErrnoStatus(o.path, errno);
+    o.published = true;
+  }
+  for (Out& o : files_) {
+    ::unlink(o.temp.c_str());
+    o.temp_made = false;
+  }
+  const int dir = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const bool synced = dir >= 0 && ::fsync(dir) == 0;
+  const int err = errno;
+  if (dir >= 0) ::close(dir);
+  if (!synced) return ErrnoStatus(dir_, err);
   finished_ = true;
   return Status::Ok();
 }
 
 NpyExport::~NpyExport() {
-  for (std::FILE* f : {npy_, ids_, meta_})
-    if (f) std::fclose(f);
-  if (finished_) return;
-  // Only the names it made, never one that was there before (CreateNew).
-  if (npy_made_) ::unlink(npy_path().c_str());
-  if (ids_made_) ::unlink(ids_path().c_str());
-  if (meta_made_) ::unlink(meta_path().c_str());
+  for (Out& o : files_) {
+    if (o.f) std::fclose(o.f);
+    if (finished_) continue;
+    // Only names it made: its temporaries, and a name it linked itself.
+    if (o.published) ::unlink(o.path.c_str());
+    if (o.temp_made) ::unlink(o.temp.c_str());
+  }
 }
 
 }  // namespace aether::cli

@@ -21,37 +21,44 @@ void AppendRecord(const MemoryRecord& r, bool with_vector, fmt::memory_buffer* l
 
 // Writes PREFIX.npy (float32, shape (n, dim), C order), PREFIX.ids (row i's
 // id on line i + 1, as `ingest --ids` reads it) and PREFIX.meta.jsonl (row
-// i's record without its vector on line i + 1). Each file is created new
-// (an existing name is kAlreadyExists, and is left alone); the .npy header
-// gets its row count at Finish. Not thread-safe.
+// i's record without its vector on line i + 1). They are written under
+// hidden temporary names beside them and appear under their own names only
+// at Finish, whole and synced; a name that exists is kAlreadyExists and is
+// left alone. A PREFIX ending in ".npy" loses it (as numpy.save). Not
+// thread-safe.
 class NpyExport {
  public:
-  NpyExport(std::string prefix, uint32_t dim) : prefix_(std::move(prefix)), dim_(dim) {}
-  // Removes the files it made unless Finish succeeded.
+  explicit NpyExport(const std::string& prefix, uint32_t dim);
+  // Removes the temporaries (and any name it made) unless Finish succeeded.
   ~NpyExport();
   NpyExport(const NpyExport&) = delete;
   NpyExport& operator=(const NpyExport&) = delete;
 
   Status Create();
-  // kBadInput for an id with a line break (the ids file could not hold it).
+  // kBadInput for an id the ids file cannot hold: one with a line break, or
+  // (the first row) one starting with a byte order mark, which readers drop.
   Status Add(const MemoryRecord& r);
-  // Writes the row count into the .npy header, flushes and syncs all three.
+  // Writes the row count into the .npy header, syncs the three files, gives
+  // them their names (never replacing one) and syncs the directory.
   Status Finish();
   uint64_t rows() const { return rows_; }
-  std::string npy_path() const { return prefix_ + ".npy"; }
-  std::string ids_path() const { return prefix_ + ".ids"; }
-  std::string meta_path() const { return prefix_ + ".meta.jsonl"; }
+  const std::string& npy_path() const { return files_[0].path; }
+  const std::string& ids_path() const { return files_[1].path; }
+  const std::string& meta_path() const { return files_[2].path; }
 
  private:
-  Status WriteError(const std::string& path) const;
+  struct Out {
+    std::string path;  // its name once finished
+    std::string temp;  // its name while written
+    std::FILE* f = nullptr;
+    bool temp_made = false, published = false;
+  };
   std::string NpyHeader() const;
 
-  std::string prefix_;
+  std::string dir_;
   uint32_t dim_;
-  std::FILE* npy_ = nullptr;
-  std::FILE* ids_ = nullptr;
-  std::FILE* meta_ = nullptr;
-  bool npy_made_ = false, ids_made_ = false, meta_made_ = false, finished_ = false;
+  Out files_[3];
+  bool finished_ = false;
   uint64_t rows_ = 0;
   fmt::memory_buffer line_;
 };

@@ -152,7 +152,7 @@ Status CheckUpdateItem(const UpdateItem& u) {
 
 }  // namespace
 
-Result<UpdateReport> StoreImpl::Update(const std::vector<UpdateItem>& items, bool dry_run) {
+Result<UpdateReport> StoreImpl::Update(const std::vector<UpdateItem>& items, bool dry_run, const ProgressFn& progress) {
   if (!dry_run && !lock_->writer()) return Status::Internal("update on a store opened read-only");
   for (const UpdateItem& u : items) AETHER_RETURN_IF_ERROR(CheckUpdateItem(u));
   UpdateReport rep;
@@ -169,7 +169,9 @@ Result<UpdateReport> StoreImpl::Update(const std::vector<UpdateItem>& items, boo
   auto apply = [&]() -> Status {
     rep = UpdateReport();
     dry.clear();
+    uint64_t done = 0;
     for (const UpdateItem& u : items) {
+      if (progress && (++done % 1024 == 0 || done == items.size())) progress(done, items.size());
       AETHER_ASSIGN_OR_RETURN(auto m, tables_->memories.Find(u.id));
       if (!m) {
         rep.not_found.push_back(u.id);

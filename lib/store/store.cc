@@ -205,8 +205,8 @@ Status Store::Export(const ExportOptions& options, const std::function<Status(co
   return impl_->Export(options, fn);
 }
 Status Store::CheckFilter(const std::string& where) { return Filter::Parse(where).status(); }
-Result<UpdateReport> Store::Update(const std::vector<UpdateItem>& items, bool dry_run) {
-  return impl_->Update(items, dry_run);
+Result<UpdateReport> Store::Update(const std::vector<UpdateItem>& items, bool dry_run, const ProgressFn& progress) {
+  return impl_->Update(items, dry_run, progress);
 }
 Result<std::vector<std::string>> Store::Delete(const std::vector<std::string>& ids, bool purge, ScrubReport* scrub) {
   AETHER_ASSIGN_OR_RETURN(auto missing, impl_->Delete(ids, purge));

@@ -164,7 +164,7 @@ class StoreImpl : public StoreContext {
   Status Export(const ExportOptions& options, const std::function<Status(const MemoryRecord&)>& fn);
   Status ExportInSnapshot(const ExportOptions& options, const std::function<Status(const MemoryRecord&)>& fn);
   Result<std::vector<std::string>> Delete(const std::vector<std::string>& ids, bool purge);
-  Result<UpdateReport> Update(const std::vector<UpdateItem>& items, bool dry_run);
+  Result<UpdateReport> Update(const std::vector<UpdateItem>& items, bool dry_run, const ProgressFn& progress);
 
   // backup.cc
   Result<BackupReport> Backup(const BackupOptions& options);

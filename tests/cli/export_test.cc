@@ -3,6 +3,8 @@
 // export -> ingest --ignore-unknown -> export keeps ids, vectors (bit for
 // bit), payloads and importance byte for byte.
 #include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -373,4 +375,47 @@ TEST_CASE("export --npy refuses existing files, a missing directory and an id wi
   CHECK(r.err.find("line break") != std::string::npos);
   CHECK(DirectoryBytes(out.path()).empty());
   CHECK(Aether({"export", store, "--npy", ""}).exit_code == 64);
+  CHECK(Aether({"export", store, "--npy", out.path() + "/"}).exit_code == 64);
+  CHECK(DirectoryBytes(out.path()).empty());
+  // An id starting with a byte order mark, first: ingest --ids would read it without.
+  TempDir bom_dir;
+  const std::string bom = bom_dir / "s";
+  REQUIRE(Aether({"ingest", "--create", bom}, "{\"id\":\"\\ufeffa\",\"vector\":[1,2]}\n").exit_code == 0);
+  r = Aether({"export", bom, "--npy", bom_dir / "x"});
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find("byte order mark") != std::string::npos);
+  // PREFIX.npy is PREFIX, as numpy.save has it.
+  REQUIRE(Aether({"export", store, "--npy", out / "y.npy", "--where", "id != \"two\\nlines\""}).exit_code == 0);
+  CHECK(FileSize(out / "y.npy") == 128 + 20 * 4 * 4);
+  CHECK(Lines(ReadFile(out / "y.ids")).size() == 20);
+}
+
+TEST_CASE("export --npy killed at any moment leaves its three files whole or none of them") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100"}, ToJsonl(RandomMems(40000, 16, 5))).exit_code ==
+          0);
+  int whole = 0, none = 0;
+  for (int delay_ms : {5, 20, 60, 150, 400, 2000}) {
+    TempDir out;
+    const int pid = SpawnAether({"export", store, "--npy", out / "x"});
+    usleep(useconds_t(delay_ms) * 1000);
+    kill(pid, SIGKILL);
+    WaitAether(pid);
+    const auto files = DirectoryBytes(out.path());
+    const bool published = files.count("/x.npy") || files.count("/x.ids") || files.count("/x.meta.jsonl");
+    if (!published) {
+      ++none;
+      for (const auto& [name, bytes] : files) CHECK_MESSAGE(name.find(".aether-export.") != std::string::npos, name);
+      continue;
+    }
+    ++whole;
+    const Npy npy = ReadNpy(out / "x.npy");
+    CHECK(npy.dict.find("'shape': (40000, 16)") != std::string::npos);
+    CHECK(npy.data.size() == 40000u * 16);
+    CHECK(Lines(ReadFile(out / "x.ids")).size() == 40000);
+    CHECK(Lines(ReadFile(out / "x.meta.jsonl")).size() == 40000);
+  }
+  CHECK(whole + none == 6);
+  MESSAGE("export --npy killed: " << none << " left no file, " << whole << " had finished");
 }

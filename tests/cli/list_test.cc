@@ -230,3 +230,29 @@ TEST_CASE("list --limit over a selection larger than the pruning threshold: the 
   CHECK(r.err.find(R"(id "a\nb" holds a line break)") != std::string::npos);
   CHECK(Aether({"list", store, "--min-importance", "0.5"}).exit_code == 0);
 }
+
+TEST_CASE("list and update --file --progress count what they did; off when stderr is not a TTY") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  REQUIRE(Aether({"ingest", "--create", store, "--dim", "4", "--hot-capacity", "1000"}, ToJsonl(RandomMems(5000, 4, 9)))
+              .exit_code == 0);
+  auto r = Aether({"list", store, "--ids-only", "--progress"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(Lines(r.out).size() == 5000);
+  std::string err = r.err;
+  std::replace(err.begin(), err.end(), '\r', '\n');
+  CHECK(err.find("list 4096 ") != std::string::npos);
+  CHECK(err.find("list 5000 ") != std::string::npos);
+  CHECK(Aether({"list", store, "--ids-only"}).err.empty());
+
+  std::string updates;
+  for (int i = 0; i < 5000; ++i) updates += "{\"id\":\"m" + std::to_string(i) + "\",\"importance\":0.25}\n";
+  auto u = Aether({"update", store, "--file", "-", "--progress"}, updates);
+  REQUIRE(u.exit_code == 0);
+  err = u.err;
+  std::replace(err.begin(), err.end(), '\r', '\n');
+  CHECK(err.find("update (reading) 4096 ") != std::string::npos);
+  CHECK(err.find("update 1024/5000 ") != std::string::npos);
+  CHECK(err.find("update 5000/5000 ") != std::string::npos);
+  CHECK(Aether({"update", store, "--file", "-"}, updates).err == "aether: applied 5000 updates\n");
+}

@@ -2,7 +2,7 @@ upgrade: a store an older aether wrote (format version 1), converted in place.
 
 $ cp -R "$TESTDATA/stores/v1/store" old
 $ aether upgrade old --dry-run --format json
-{"codec":"zstd-shuffle","codec_before":"zstd","dry_run":true,"format_version":2,"format_version_before":1,"frames":5,"frames_to_rewrite":5,"pending_migrations":0,"rebuild":null,"records_to_rewrite":280,"replayed_at_open":0,"rewritten":false,"schema_changed_at_open":0,"schema_steps":["migrations: add the partitions and crc columns (journal checksums)","migration_items: add the kept_created_ms, kept_last_access_ms and kept_access_count columns (ingest --preserve-state)","add the index_calibration table (rebuild-index --target-recall)","add the memories_by_slot index"],"up_to_date":false}
+{"codec":"zstd-shuffle","codec_before":"zstd","dry_run":true,"format_version":2,"format_version_before":1,"frames":5,"frames_to_rewrite":5,"garbage_dropped":0,"pending_migrations":0,"rebuild":null,"records_to_rewrite":280,"replayed_at_open":0,"rewritten":false,"schema_changed_at_open":0,"schema_steps":["migrations: add the partitions and crc columns (journal checksums)","migration_items: add the kept_created_ms, kept_last_access_ms and kept_access_count columns (ingest --preserve-state)","add the index_calibration table (rebuild-index --target-recall)","add the memories_by_slot index"],"up_to_date":false}
 $ aether upgrade old
 upgrade old:
   schema: migrations: add the partitions and crc columns (journal checksums)
@@ -15,7 +15,7 @@ upgrade old:
 $ aether verify old
 ok: 336 memories, 60 hot slots (1 free), 4 frames, 277 cold records (0 garbage), 11947 bytes checked
 $ aether upgrade old --format jsonl
-{"codec":"zstd-shuffle","codec_before":"zstd-shuffle","dry_run":false,"format_version":2,"format_version_before":2,"frames":4,"frames_to_rewrite":0,"pending_migrations":0,"rebuild":null,"records_to_rewrite":0,"replayed_at_open":0,"rewritten":false,"schema_changed_at_open":0,"schema_steps":[],"up_to_date":true}
+{"codec":"zstd-shuffle","codec_before":"zstd-shuffle","dry_run":false,"format_version":2,"format_version_before":2,"frames":4,"frames_to_rewrite":0,"garbage_dropped":0,"pending_migrations":0,"rebuild":null,"records_to_rewrite":0,"replayed_at_open":0,"rewritten":false,"schema_changed_at_open":0,"schema_steps":[],"up_to_date":true}
 $ aether upgrade old --codec sq8 --dry-run
 upgrade old (dry run: nothing changed):
   format version: 2 -> 3

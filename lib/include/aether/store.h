@@ -149,7 +149,9 @@ class Store {
   // kCorruption when a patch meets a stored payload that does not parse.
   // With dry_run nothing is written (UpdateReport::after shows the result)
   // and a reader may call it; otherwise requires kWrite.
-  Result<UpdateReport> Update(const std::vector<UpdateItem>& items, bool dry_run = false);
+  // progress hears (items done, items) as they are applied.
+  Result<UpdateReport> Update(const std::vector<UpdateItem>& items, bool dry_run = false,
+                              const ProgressFn& progress = nullptr);
   // Makes every deleted byte leave the store's files now: prunes the audit
   // log past history_retention_days, overwrites free hot slots with zeros,
   // cuts shards with no live record to their headers, rewrites the cold
