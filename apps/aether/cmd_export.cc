@@ -3,10 +3,6 @@
 // them), streamed (Store::Export).
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cfloat>
-#include <charconv>
-#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>

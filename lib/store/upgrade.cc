@@ -106,7 +106,8 @@ Result<UpgradeReport> StoreImpl::Upgrade(const UpgradeOptions& o) {
   // live memory in them to rewrite), then the rest is rewritten.
   uint64_t emptied_shards = 0, emptied_records = 0;
   AETHER_RETURN_IF_ERROR(rewriting(EmptyGarbageOnlyShards(&emptied_shards, &emptied_records)));
-  Result<FrameCount> left = CountFrames(this, rep.codec_after);
+  // Nothing emptied: the frames counted above are still all there.
+  Result<FrameCount> left = emptied_shards ? CountFrames(this, rep.codec_after) : Result<FrameCount>(frames);
   AETHER_RETURN_IF_ERROR(rewriting(left.status()));
   if (left->other > 0) {
     Result<RebuildOptions> r = RewriteOptions();
