@@ -353,9 +353,17 @@ std::string ToJsonlWithPayload(const std::vector<Mem>& mems, size_t first_n) {
   return out;
 }
 
-int SweepSize(int full) {
+namespace {
+
+bool ShortRun() {
   const char* v = getenv("AETHER_TEST_SHORT");
-  return v && *v && std::string(v) != "0" ? std::max(1, (full + 2) / 3) : full;
+  return v && *v && std::string(v) != "0";
 }
+
+}  // namespace
+
+int SweepSize(int full) { return ShortRun() ? std::max(1, (full + 2) / 3) : full; }
+
+bool InSweep(size_t i) { return !ShortRun() || i % 3 == 0; }
 
 }  // namespace aether::test

@@ -82,6 +82,8 @@ Status CheckEnvironment() {
     if (!env_vars::ParsePointSpec(v, true, &name, &n) || n > env_vars::kMaxPauseMs)
       return bad("AETHER_PAUSE", v, "expected NAME:MS with NAME from `aether fault-points` and MS in 1..60000");
   }
+  if (const char* v = get("AETHER_PAUSE_FILE"); v && !get("AETHER_PAUSE"))
+    return bad("AETHER_PAUSE_FILE", v, "only with AETHER_PAUSE");
   if (const char* v = get("AETHER_FAIL_IO"); v && !env_vars::ParseFailIo(v, &op, &n, &forever))
     return bad("AETHER_FAIL_IO", v, "expected OP:N[+] with OP write, sync, rename, link, dbwrite or dbsync, N >= 1");
   if (const char* v = get("AETHER_SIMD")) {

@@ -8,6 +8,8 @@
 //   AETHER_NOW_MS     a decimal time in ms since the epoch, pins the clock
 //   AETHER_FAULT      NAME[:N]  kill the process at fault point NAME, N-th time
 //   AETHER_PAUSE      NAME:MS   sleep MS (1..60000) at fault point NAME
+//   AETHER_PAUSE_FILE FILE      with AETHER_PAUSE: make FILE when the pause
+//                               starts, end it early once FILE is gone
 //   AETHER_FAIL_IO    OP:N[+]   fail the N-th OP (write, sync, rename,
 //                               dbwrite, dbsync) with EIO, with + every later one
 //   AETHER_TRACE_IO   FILE      append every file-system change to FILE

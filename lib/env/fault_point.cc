@@ -1,6 +1,8 @@
 #include "env/fault_point.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -105,6 +107,21 @@ const Armed& ArmedPoint() {
 
 std::atomic<long> g_hits{0};
 
+// Sleeps `ms` at a paused point. With AETHER_PAUSE_FILE, the pause makes that
+// file when it starts and ends early once the file is gone: a test waits for
+// the file (the process is in the phase), does its work, removes the file.
+void Pause(long ms) {
+  const char* file = std::getenv("AETHER_PAUSE_FILE");
+  if (file == nullptr || *file == '\0') {
+    usleep(static_cast<useconds_t>(ms) * 1000);
+    return;
+  }
+  int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd >= 0) close(fd);
+  struct stat st;
+  for (long waited = 0; waited < ms && lstat(file, &st) == 0; waited += 10) usleep(10 * 1000);
+}
+
 }  // namespace
 
 void HitFaultPoint(const char* name) {
@@ -118,7 +135,7 @@ void HitFaultPoint(const char* name) {
       return std::pair<std::string, long>();
     return p;
   }();
-  if (!pause.first.empty() && pause.first == name) usleep(static_cast<useconds_t>(pause.second) * 1000);
+  if (!pause.first.empty() && pause.first == name) Pause(pause.second);
   const Armed& armed = ArmedPoint();
   if (!armed.active || armed.name != name) return;
   if (g_hits.fetch_add(1) + 1 < armed.countdown) return;

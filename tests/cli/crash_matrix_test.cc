@@ -314,15 +314,18 @@ TEST_CASE("crash matrix: every fault point x 5 seeds loses, duplicates and half-
     points = kept;
   }
   Outcome out;
-  const int seeds = SweepSize(5);
-  for (const auto& point : points)
-    for (int seed = 0; seed < seeds; ++seed) {
-      CAPTURE(point);
+  // A short run (the sanitizer build, after the whole matrix ran) takes one
+  // seed per point, odd and even in turn (some kinds differ by parity).
+  const bool short_run = SweepSize(5) < 5;
+  for (size_t i = 0; i < points.size(); ++i)
+    for (int seed = short_run ? int(i % 2) : 0; seed < (short_run ? int(i % 2) + 1 : 5); ++seed) {
+      CAPTURE(points[i]);
       CAPTURE(seed);
-      RunTrial({point, seed}, &out);
+      RunTrial({points[i], seed}, &out);
     }
-  MESSAGE("crash matrix: " << out.trials << " trials (" << points.size() << " fault points x " << seeds << " seeds), "
-                           << out.crashed << " killed mid-operation, " << out.failures << " failures");
+  MESSAGE("crash matrix: " << out.trials << " trials (" << points.size() << " fault points, "
+                           << (short_run ? "one seed each" : "5 seeds each") << "), " << out.crashed
+                           << " killed mid-operation, " << out.failures << " failures");
   CHECK(out.failures == 0);
   CHECK(out.crashed >= out.trials * 3 / 4);
 }

@@ -194,8 +194,14 @@ TEST_CASE("searches run, stay correct and record their accesses while a rebuild 
   std::string store = dir / "s";
   auto mems = Clustered(3000, 8, 20, 4);
   REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "200"}, ToJsonl(mems)).exit_code == 0);
-  int pid = SpawnAether({"rebuild-index", store, "--partitions", "20"}, {"AETHER_PAUSE=rebuild.mid_write:1500"});
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  // The rebuild holds its long phase until the test removes the pause file
+  // (at most 60 s): no timing assumption, however slow the machine.
+  const std::string paused = dir / "paused";
+  int pid = SpawnAether({"rebuild-index", store, "--partitions", "20"},
+                        {"AETHER_PAUSE=rebuild.mid_write:60000", "AETHER_PAUSE_FILE=" + paused});
+  for (int i = 0; i < 6000 && !std::filesystem::exists(paused); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(std::filesystem::exists(paused));
   auto q = Clustered(3, 8, 20, 4, "q");
   int served = 0;
   std::map<std::string, uint64_t> accesses;  // id -> hits the default (touching) searches returned
@@ -219,6 +225,8 @@ TEST_CASE("searches run, stay correct and record their accesses while a rebuild 
   CHECK_MESSAGE(v.exit_code == 0, v.out);
   // Writers wait for the rebuild instead.
   CHECK(Aether({"delete", store, "m1", "--wait", "0"}).exit_code == 75);
+  CHECK(std::filesystem::exists(paused));  // all of the above ran inside the pause
+  std::filesystem::remove(paused);
   CHECK(WaitAether(pid) == 0);
   CHECK(served == 4);
   CHECK(Stats(store)["index_generation"] == 1);

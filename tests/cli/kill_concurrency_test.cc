@@ -163,7 +163,13 @@ TEST_CASE("concurrent ingest, search, descend and ascend: busy or right, never w
   threads.emplace_back(searcher, true, 1);
   threads.emplace_back(searcher, false, 2);
   threads.emplace_back(mover);
-  std::this_thread::sleep_for(std::chrono::seconds(5));
+  // Five seconds, and longer on a slow machine (a sanitizer build) until a
+  // few searches were checked (at most two minutes).
+  const auto start = std::chrono::steady_clock::now();
+  for (auto ran = std::chrono::seconds(0);
+       ran < std::chrono::seconds(5) || (searches <= 10 && ran < std::chrono::seconds(120));
+       ran = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   stop = true;
   for (auto& t : threads) t.join();
   for (const auto& e : errors) MESSAGE(e);
