@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -17,18 +18,27 @@
 namespace aether::cli {
 namespace {
 
-// Formats and writes batches of records on a second thread while the store
-// reads the next batch (formatting the decimals is about half an export's
-// time). The first write error stops everything and is what Add and Finish
+// Formats and writes batches of records on two threads while the store reads
+// the next batch (formatting the decimals is about half an export's CPU time,
+// more than one core gives it). Each batch has a sequence number and is
+// written only after the one before it, so the output is in the store's
+// order. The first write error stops everything and is what Add and Finish
 // return; nothing is written after it.
 class BatchWriter {
  public:
-  BatchWriter() : thread_([this] { Run(); }) {}
+  BatchWriter() {
+    for (int i = 0; i < kThreads; ++i) threads_.emplace_back([this] { Run(); });
+  }
   ~BatchWriter() { Stop(); }
 
   Status Add(const MemoryRecord& r) {
-    filling_.push_back(r);
-    if (filling_.size() >= kBatch) return Hand();
+    // Assigning over a used record keeps its buffers: no allocation per record.
+    if (filled_ < filling_.size()) {
+      filling_[filled_] = r;
+    } else {
+      filling_.push_back(r);
+    }
+    if (++filled_ >= kBatch) return Hand();
     return Status::Ok();
   }
   // Writes what is left and flushes standard output.
@@ -43,59 +53,85 @@ class BatchWriter {
 
  private:
   static constexpr size_t kBatch = 512;
+  static constexpr int kThreads = 2;
+  static constexpr size_t kMaxQueued = 2;  // batches read ahead of the formatters
+
+  struct Batch {
+    uint64_t seq = 0;
+    std::vector<MemoryRecord> records;
+    size_t size = 0;
+  };
 
   Status Error() {
     std::lock_guard<std::mutex> l(mu_);
     return error_;
   }
-  // Gives the filled batch to the writer thread once it took the last one.
+  // Queues the filled batch for the formatters once there is room.
   Status Hand() {
     std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return !has_pending_ || !error_.ok(); });
+    cv_.wait(l, [&] { return queued_.size() < kMaxQueued || !error_.ok(); });
     if (!error_.ok()) return error_;
-    if (filling_.empty()) return Status::Ok();
-    pending_.swap(filling_);
+    if (filled_ == 0) return Status::Ok();
+    queued_.push_back(Batch{next_seq_++, std::move(filling_), filled_});
     filling_.clear();
-    has_pending_ = true;
+    if (!spare_.empty()) {  // a written batch's records, to be assigned over
+      filling_ = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    filled_ = 0;
     cv_.notify_all();
     return Status::Ok();
   }
   void Stop() {
     {
       std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [&] { return !has_pending_ || !error_.ok(); });
+      cv_.wait(l, [&] { return (queued_.empty() && next_written_ == next_seq_) || !error_.ok(); });
       done_ = true;
       cv_.notify_all();
     }
-    if (thread_.joinable()) thread_.join();
+    for (std::thread& t : threads_)
+      if (t.joinable()) t.join();
   }
   void Run() {
-    std::vector<MemoryRecord> batch;
     fmt::memory_buffer out;
     for (;;) {
+      Batch batch;
       {
         std::unique_lock<std::mutex> l(mu_);
-        cv_.wait(l, [&] { return has_pending_ || done_; });
-        if (!has_pending_) return;
-        batch.swap(pending_);
+        cv_.wait(l, [&] { return !queued_.empty() || done_ || !error_.ok(); });
+        if (queued_.empty() || !error_.ok()) return;
+        batch = std::move(queued_.front());
+        queued_.pop_front();
+        cv_.notify_all();
       }
       out.clear();
-      for (const MemoryRecord& r : batch) AppendRecord(r, /*with_vector=*/true, &out);
+      for (size_t i = 0; i < batch.size; ++i) AppendRecord(batch.records[i], /*with_vector=*/true, &out);
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [&] { return next_written_ == batch.seq || !error_.ok(); });
+      if (!error_.ok()) return;
+      // Only the batch whose turn it is writes; the others wait above.
+      l.unlock();
       const bool wrote = std::fwrite(out.data(), 1, out.size(), stdout) == out.size();
-      std::lock_guard<std::mutex> l(mu_);
-      if (!wrote) error_ = Status::IOError(fmt::format("standard output: {}", std::strerror(errno)));
-      has_pending_ = false;
+      const int err = errno;
+      l.lock();
+      if (!wrote) error_ = Status::IOError(fmt::format("standard output: {}", std::strerror(err)));
+      ++next_written_;
+      spare_.push_back(std::move(batch.records));
       cv_.notify_all();
       if (!wrote) return;
     }
   }
 
-  std::vector<MemoryRecord> filling_, pending_;
+  std::vector<MemoryRecord> filling_;  // the reading thread's alone
+  size_t filled_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool has_pending_ = false, done_ = false;
+  std::deque<Batch> queued_;
+  std::vector<std::vector<MemoryRecord>> spare_;
+  uint64_t next_seq_ = 0, next_written_ = 0;
+  bool done_ = false;
   Status error_;
-  std::thread thread_;  // last: starts once the rest is built
+  std::vector<std::thread> threads_;  // last: they start once the rest is built
 };
 
 }  // namespace

@@ -17,7 +17,18 @@
 namespace aether::cli {
 
 void AppendRecord(const MemoryRecord& r, bool with_vector, fmt::memory_buffer* line) {
-  fmt::format_to(std::back_inserter(*line), "{{\"id\":{}", nlohmann::json(r.id).dump());
+  // An id of printable ASCII without quote or backslash (the common one) is
+  // its own JSON string; any other goes through the JSON library's escaping.
+  const bool plain =
+      std::all_of(r.id.begin(), r.id.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+  line->append(std::string_view("{\"id\":"));
+  if (plain) {
+    line->push_back('"');
+    line->append(r.id);
+    line->push_back('"');
+  } else {
+    line->append(nlohmann::json(r.id).dump());
+  }
   if (with_vector) {
     line->append(std::string_view(",\"vector\":["));
     for (size_t i = 0; i < r.vector.size(); ++i) {

@@ -112,7 +112,7 @@ TEST_CASE("export equals get for every live memory of every codec; export -> ing
 }
 
 TEST_CASE("export: a failed write to standard output is exit 74 naming it, whichever batch it hits") {
-  // Lines are formatted and written on a second thread, a batch at a time:
+  // Lines are formatted on two threads and written a batch at a time:
   // the first failed write stops the export, and nothing claims success.
   for (size_t n : {size_t(3), size_t(1500)}) {
     CAPTURE(n);
@@ -133,6 +133,47 @@ TEST_CASE("export: a failed write to standard output is exit 74 naming it, which
     CHECK(head.exit_code == 74);
     CHECK_MESSAGE(head.err.find("standard output: Broken pipe") != std::string::npos, head.err);
   }
+}
+
+TEST_CASE("export: lines in the store's order across many batches; every kind of id escaped as JSON escapes it") {
+  // The batches are formatted on two threads and must still come out in the
+  // order the store reads them. The reference order is export --npy's ids
+  // file, written by one thread.
+  TempDir dir;
+  const std::string store = dir / "s";
+  auto mems = RandomMems(6000, 4, 31);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "2500"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "5", "--target-recall", "0"}).exit_code == 0);
+  REQUIRE(Aether({"export", store, "--npy", dir / "ref"}).exit_code == 0);
+  const auto want = Lines(ReadFile(dir / "ref.ids"));
+  REQUIRE(want.size() == mems.size());
+  for (int run = 0; run < 3; ++run) {
+    auto r = Aether({"export", store});
+    REQUIRE(r.exit_code == 0);
+    std::vector<std::string> order;
+    for (const auto& line : Lines(r.out)) order.push_back(json::parse(line)["id"].get<std::string>());
+    CHECK(order == want);
+  }
+
+  // Ids of every kind: plain ASCII (written as they are), and those JSON
+  // must escape or that are not ASCII (the JSON library's escaping). Each
+  // line's id part is exactly that library's encoding, and reads back.
+  const std::vector<std::string> ids = {"plain-id_1.x", "quote\"d",    "back\\slash",      "tab\there", "ctl\x01x",
+                                        "del\x7f",      "caf\xc3\xa9", "\xf0\x9f\x98\x80", "/slash/",   " space "};
+  std::string jsonl;
+  for (size_t i = 0; i < ids.size(); ++i)
+    jsonl += "{\"id\":" + json(ids[i]).dump() + ",\"vector\":[" + std::to_string(i) + ",1,2,3]}\n";
+  const std::string odd = dir / "odd";
+  REQUIRE(Aether({"ingest", "--create", odd}, jsonl).exit_code == 0);
+  auto r = Aether({"export", odd});
+  REQUIRE(r.exit_code == 0);
+  std::set<std::string> seen;
+  for (const auto& line : Lines(r.out)) {
+    const std::string id = json::parse(line)["id"].get<std::string>();
+    CHECK(line.rfind("{\"id\":" + json(id).dump() + ",\"vector\":[", 0) == 0);
+    seen.insert(id);
+  }
+  CHECK(seen == std::set<std::string>(ids.begin(), ids.end()));
 }
 
 TEST_CASE("export --progress counts the memories written out of those selected; off when stderr is not a TTY") {
