@@ -111,7 +111,9 @@ Status SlotFile::ReadRows(size_t n, const int64_t* slots, const int64_t* row_ids
   thread_local std::vector<uint8_t> buf;
   for (size_t i = 0; i < n;) {
     size_t j = i + 1;
-    while (j < n && slots[j] > slots[j - 1] && slots[j] - slots[j - 1] <= kMaxGap) ++j;
+    // Unsigned: damaged metadata may hold any slot numbers (a negative one
+    // is refused below), and their difference must not overflow.
+    while (j < n && slots[j] > slots[j - 1] && uint64_t(slots[j]) - uint64_t(slots[j - 1]) <= uint64_t(kMaxGap)) ++j;
     if (slots[i] < 0) return Status::Corruption(fmt::format("{}: no slot {}", path(), slots[i]));
     const uint64_t first = uint64_t(slots[i]);
     buf.resize((uint64_t(slots[j - 1]) - first + 1) * size);

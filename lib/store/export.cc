@@ -11,11 +11,6 @@
 #include "store/store_impl.h"
 
 namespace aether {
-namespace {
-
-constexpr int64_t kDefaultCacheKib = 2000;  // SQLite's default cache_size (-2000)
-
-}  // namespace
 
 Status StoreImpl::Export(const ExportOptions& o, const std::function<Status(const MemoryRecord&)>& fn) {
   // One read snapshot for the whole export: the listing, payloads and shard
@@ -30,11 +25,13 @@ Status StoreImpl::Export(const ExportOptions& o, const std::function<Status(cons
   // each page once. The default comes back afterwards.
   AETHER_ASSIGN_OR_RETURN(int64_t pages, db_->QueryInt("PRAGMA page_count"));
   AETHER_ASSIGN_OR_RETURN(int64_t page_size, db_->QueryInt("PRAGMA page_size"));
+  AETHER_ASSIGN_OR_RETURN(int64_t was, db_->QueryInt("PRAGMA cache_size"));  // pages, or -KiB
   const int64_t kib = std::min<int64_t>(pages * page_size / 1024 + 1, 256 * 1024);
-  if (kib > kDefaultCacheKib) AETHER_RETURN_IF_ERROR(db_->Exec(fmt::format("PRAGMA cache_size = -{}", kib)));
+  const bool larger = kib > (was < 0 ? -was : was * page_size / 1024);
+  if (larger) AETHER_RETURN_IF_ERROR(db_->Exec(fmt::format("PRAGMA cache_size = -{}", kib)));
   Status s = InReadTransaction(db_.get(), [&] { return ExportInSnapshot(o, fn); });
-  if (kib > kDefaultCacheKib) {
-    Status restored = db_->Exec(fmt::format("PRAGMA cache_size = -{}", kDefaultCacheKib));
+  if (larger) {
+    Status restored = db_->Exec(fmt::format("PRAGMA cache_size = {}", was));
     if (s.ok()) s = restored;
   }
   return s;
@@ -112,8 +109,16 @@ Status StoreImpl::ExportInSnapshot(const ExportOptions& o, const std::function<S
         slots[i] = hot[first + i].ref.place.slot;
         row_ids[i] = hot[first + i].ref.row_id;
       }
-      AETHER_RETURN_IF_ERROR(file->ReadRows(n, slots.data(), row_ids.data(), v.data()));
-      for (size_t i = 0; i < n; ++i) AETHER_RETURN_IF_ERROR(emit(hot[first + i], v.data() + i * config_.dim));
+      if (file->ReadRows(n, slots.data(), row_ids.data(), v.data()).ok()) {
+        for (size_t i = 0; i < n; ++i) AETHER_RETURN_IF_ERROR(emit(hot[first + i], v.data() + i * config_.dim));
+        continue;
+      }
+      // A damaged slot: this chunk again one slot at a time, so the rows
+      // before it are written and the error names the memory, as ever.
+      for (size_t i = 0; i < n; ++i) {
+        AETHER_RETURN_IF_ERROR(ReadHotVector(file.get(), hot[first + i].ref, v.data()));
+        AETHER_RETURN_IF_ERROR(emit(hot[first + i], v.data()));
+      }
     }
   }
   for (auto& [shard_id, rows] : cold) {

@@ -176,6 +176,25 @@ TEST_CASE("export: lines in the store's order across many batches; every kind of
   CHECK(seen == std::set<std::string>(ids.begin(), ids.end()));
 }
 
+TEST_CASE("export: a damaged hot slot is exit 79 naming it, after the memories before it") {
+  // Hot vectors are read in chunks; a chunk holding a damaged slot is read
+  // again slot by slot, so what comes out is every memory before it.
+  TempDir dir;
+  const std::string store = dir / "s";
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "400"}, ToJsonl(RandomMems(300, 4, 41))).exit_code ==
+          0);
+  auto pristine = Aether({"export", store});
+  REQUIRE(pristine.exit_code == 0);
+  const auto all = Lines(pristine.out);
+  REQUIRE(all.size() == 300);
+  const uint64_t slot_size = 16 + 4 * 4, damaged = 100;
+  FlipByte(store + "/hot.slots", 32 + damaged * slot_size + 20);  // a byte of its vector
+  auto r = Aether({"export", store});
+  CHECK(r.exit_code == 79);
+  CHECK_MESSAGE(r.err.find("hot.slots: slot 100 ") != std::string::npos, r.err);
+  CHECK(Lines(r.out) == std::vector<std::string>(all.begin(), all.begin() + long(damaged)));
+}
+
 TEST_CASE("export --progress counts the memories written out of those selected; off when stderr is not a TTY") {
   TempDir dir;
   const std::string store = dir / "s";

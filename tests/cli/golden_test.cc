@@ -156,7 +156,7 @@ std::string Run(const std::vector<Block>& blocks, const std::string& work, const
   std::string text;
   for (const Block& b : blocks) {
     std::string script =
-        "unset AETHER_STORE AETHER_FAULT AETHER_PAUSE AETHER_FAIL_IO\n"
+        "unset AETHER_STORE AETHER_FAULT AETHER_PAUSE AETHER_PAUSE_FILE AETHER_FAIL_IO\n"
         "export PATH='" +
         bin_dir +
         "':\"$PATH\" AETHER_NOW_MS=1700000000000 LC_ALL=C "

@@ -225,7 +225,7 @@ TEST_CASE("searches run, stay correct and record their accesses while a rebuild 
   CHECK_MESSAGE(v.exit_code == 0, v.out);
   // Writers wait for the rebuild instead.
   CHECK(Aether({"delete", store, "m1", "--wait", "0"}).exit_code == 75);
-  CHECK(std::filesystem::exists(paused));  // all of the above ran inside the pause
+  CHECK(std::filesystem::exists(paused));  // all of the above ran inside the pause (a timeout removes it)
   std::filesystem::remove(paused);
   CHECK(WaitAether(pid) == 0);
   CHECK(served == 4);
