@@ -22,7 +22,7 @@ Status StoreImpl::Export(const ExportOptions& o, const std::function<Status(cons
   // with SQLite's default 2 MB page cache most lookups read their page from
   // the file again (82,000 preads for 100,000 memories). A cache as large as
   // meta.db (at most 256 MB; pages are cached only as they are read) reads
-  // each page once. The default comes back afterwards.
+  // each page once. The size it had comes back afterwards.
   AETHER_ASSIGN_OR_RETURN(int64_t pages, db_->QueryInt("PRAGMA page_count"));
   AETHER_ASSIGN_OR_RETURN(int64_t page_size, db_->QueryInt("PRAGMA page_size"));
   AETHER_ASSIGN_OR_RETURN(int64_t was, db_->QueryInt("PRAGMA cache_size"));  // pages, or -KiB
