@@ -353,14 +353,10 @@ std::string ToJsonlWithPayload(const std::vector<Mem>& mems, size_t first_n) {
   return out;
 }
 
-namespace {
-
 bool ShortRun() {
   const char* v = getenv("AETHER_TEST_SHORT");
   return v && *v && std::string(v) != "0";
 }
-
-}  // namespace
 
 int SweepSize(int full) { return ShortRun() ? std::max(1, (full + 2) / 3) : full; }
 

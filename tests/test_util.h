@@ -60,6 +60,8 @@ std::map<std::string, std::string> DirectoryBytes(const std::string& dir);
 // of them, or with AETHER_TEST_SHORT=1 (the sanitizer run in CI, after the
 // full sweep ran unsanitized) about a third, at least one.
 int SweepSize(int full);
+// Whether this is a short run (AETHER_TEST_SHORT set, not 0).
+bool ShortRun();
 // Whether the i-th point of a sweep runs: every point, or in a short run
 // every third (0, 3, 6, ...): a sweep that counts its points over all of its
 // loops still reaches each kind of point, with fewer values of each.

@@ -316,15 +316,17 @@ TEST_CASE("crash matrix: every fault point x 5 seeds loses, duplicates and half-
   Outcome out;
   // A short run (the sanitizer build, after the whole matrix ran) takes one
   // seed per point, odd and even in turn (some kinds differ by parity).
-  const bool short_run = SweepSize(5) < 5;
-  for (size_t i = 0; i < points.size(); ++i)
-    for (int seed = short_run ? int(i % 2) : 0; seed < (short_run ? int(i % 2) + 1 : 5); ++seed) {
+  const bool short_run = ShortRun();
+  for (size_t i = 0; i < points.size(); ++i) {
+    const int first_seed = short_run ? int(i % 2) : 0, end_seed = short_run ? first_seed + 1 : 5;
+    for (int seed = first_seed; seed < end_seed; ++seed) {
       CAPTURE(points[i]);
       CAPTURE(seed);
       RunTrial({points[i], seed}, &out);
     }
+  }
   MESSAGE("crash matrix: " << out.trials << " trials (" << points.size() << " fault points, "
-                           << (short_run ? "one seed each" : "5 seeds each") << "), " << out.crashed
+                           << std::string(short_run ? "one seed each" : "5 seeds each") << "), " << out.crashed
                            << " killed mid-operation, " << out.failures << " failures");
   CHECK(out.failures == 0);
   CHECK(out.crashed >= out.trials * 3 / 4);
