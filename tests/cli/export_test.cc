@@ -466,7 +466,7 @@ TEST_CASE("export --npy killed at any moment leaves its three files whole or non
     const bool published = files.count("/x.npy") || files.count("/x.ids") || files.count("/x.meta.jsonl");
     if (!published) {
       ++none;
-      for (const auto& [name, bytes] : files) CHECK_MESSAGE(name.find(".aether-export.") != std::string::npos, name);
+      for (const auto& file : files) CHECK_MESSAGE(file.first.find(".aether-export.") != std::string::npos, file.first);
       continue;
     }
     ++whole;

@@ -370,7 +370,8 @@ TEST_CASE("--where: every malformed filter is exit 64 naming where it stops maki
       {"payload.n == [1]", "expected a value"},
       {deep + "exists(payload)", "nesting deeper than 100 levels"},
   };
-  for (const auto& [where, says] : bad) {
+  for (const auto& [bad_where, says] : bad) {
+    const std::string& where = bad_where;
     CAPTURE(where);
     for (const std::vector<std::string>& args : {std::vector<std::string>{"list", store, "--where", where},
                                                  {"export", store, "--where", where},

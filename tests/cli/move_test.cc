@@ -139,7 +139,7 @@ TEST_CASE("hot.slots longer than its committed length (a cut a crash left undone
   REQUIRE(hits.size() == 1);
   std::map<std::string, int> seen;
   for (const Hit& h : hits[0]) ++seen[h.id];
-  for (const auto& [id, n] : seen) CHECK_MESSAGE(n == 1, id);
+  for (const auto& entry : seen) CHECK_MESSAGE(entry.second == 1, entry.first);
   CHECK(seen.count("m8"));
   // A writer cuts the stale slots when it opens, then grows from the
   // committed end: no slot is left neither live nor free.

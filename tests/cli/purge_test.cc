@@ -105,7 +105,8 @@ TEST_CASE("delete --purge leaves nothing of the memories in any file; plain dele
         CHECK(j["scrub"]["hot_slots_blanked"].get<int>() >= 1);
         CHECK(j["scrub"]["garbage_dropped"].get<int>() >= 2);
       }
-      for (const auto& [id, v] : victim_vec) {
+      for (const auto& [victim, v] : victim_vec) {
+        const std::string& id = victim;
         CAPTURE(id);
         CHECK(FilesHolding(store, Bytes(v)).empty());
       }
@@ -127,7 +128,9 @@ TEST_CASE("delete --purge leaves nothing of the memories in any file; plain dele
       CHECK(nlohmann::json::parse(v.out)["garbage_records"] == 0);
       // Everyone else is untouched, bit for bit.
       auto after = GetRecords(store, ids);
-      for (const auto& [id, rec] : before) {
+      for (const auto& entry : before) {
+        const std::string& id = entry.first;
+        const auto& rec = entry.second;
         if (id == "m7" || id == "m107" || id == "late3") {
           CHECK(after.count(id) == 0);
           continue;

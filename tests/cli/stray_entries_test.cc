@@ -71,7 +71,8 @@ TEST_CASE("stray files, directories and links in every store directory: every wr
     for (const auto& [id, s] : expect) ids.push_back(id);
     auto got = GetRecords(store, ids);
     CHECK(got.size() == expect.size());
-    for (const auto& [id, s] : expect) CHECK_MESSAGE((got.count(id) && got[id] == s), id);
+    for (const auto& entry : expect)
+      CHECK_MESSAGE((got.count(entry.first) && got[entry.first] == entry.second), entry.first);
     CheckCanary(canary);
   };
 

@@ -245,7 +245,8 @@ TEST_CASE("update: every bad line or argument is a located error with its exit c
       {"{\"id\":\"m1\",\"payload\":{\"k\":1,\"k\":2}}", "duplicate key \"k\""},
       {"{\"id\":\"m1\",\"payload\":{},\"payload\":{}}", "duplicate key \"payload\""},
   };
-  for (const auto& [line, reason] : bad_lines) {
+  for (const auto& [bad_line, reason] : bad_lines) {
+    const std::string& line = bad_line;
     CAPTURE(line);
     const std::string good = "{\"id\":\"m0\",\"importance\":0.25}\n{\"id\":\"m2\",\"merge\":{\"n\":null}}\n";
     WriteFile(dir / "changes.jsonl", good + line + "\n" + good);

@@ -262,7 +262,9 @@ void Trial(const Scenario& sc, const TempDir& dir, const Cell& cell, const std::
       // roll forward (nothing but a checksum could tell); what it may never
       // do is lose a memory the committed state holds, or change one the
       // command does not itself replace.
-      for (const auto& [id, m] : sc.before) {
+      for (const auto& entry : sc.before) {
+        const std::string& id = entry.first;
+        const auto& m = entry.second;
         auto it = got.find(id);
         CHECK_MESSAGE(it != got.end(), "memory '" << id << "' lost");
         if (it != got.end() && sc.after.count(id) && sc.after.at(id).SameData(m))

@@ -51,8 +51,11 @@ TEST_CASE("every parameter has a default inside its range, and presets stay in r
     CHECK_MESSAGE(p.default_value >= p.min, p.key);
     CHECK_MESSAGE(p.default_value <= p.max, p.key);
   }
-  for (const auto& [name, values] : Presets())
-    for (const auto& [key, v] : values) {
+  for (const auto& preset : Presets())
+    for (const auto& setting : preset.second) {
+      const std::string& name = preset.first;
+      const std::string& key = setting.first;
+      const double v = setting.second;
       const ParamSpec* spec = FindParam(key);
       REQUIRE_MESSAGE(spec != nullptr, name << ": " << key);
       CHECK_MESSAGE((v >= spec->min && v <= spec->max), name << ": " << key);

@@ -228,7 +228,10 @@ TEST_CASE("store search records accesses and queues restores itself, unless told
     OpenStoreOrFail(path, AccessMode::kWrite, &clock);  // folds
     auto folded = Accesses(path, &clock);
     CHECK(seen == folded);
-    for (const auto& [id, a] : folded) CHECK_MESSAGE(a.count == (want.count(id) ? want.at(id) : 0), id);
+    for (const auto& [id, a] : folded) {
+      const std::string& name = id;
+      CHECK_MESSAGE(a.count == (want.count(id) ? want.at(id) : 0), name);
+    }
   }
 
   SUBCASE("a reader records even while a damaged journal row waits for recovery") {
