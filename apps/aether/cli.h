@@ -19,6 +19,7 @@ namespace aether::cli {
 enum ExitCode : int {
   kExitOk = 0,
   kExitNegative = 1,       // a negative answer: an id was not found
+  kExitPartial = 3,        // search: its --timeout cut a query's scan short (results printed)
   kExitUsage = 64,         // bad command line
   kExitBadInput = 65,      // malformed input data (file:line: reason)
   kExitNoInput = 66,       // input file or store does not exist

@@ -3,6 +3,7 @@
 // queries; with --where, over the memories the filter matches.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 
@@ -31,6 +32,7 @@ struct Args {
   std::string where;
   std::string where_plan = "auto";
   std::string format;
+  int64_t timeout_ms = -1;  // -1: the store's search_timeout_ms
 };
 
 Status ReadQueries(const Args& a, const StoreConfig& c, std::vector<std::string>* names,
@@ -91,7 +93,13 @@ nlohmann::json HitsJson(const std::string& name, const std::vector<SearchHit>& h
   return {{"query", name}, {"results", std::move(results)}};
 }
 
-void Print(const Args& a, const std::vector<std::string>& names, const std::vector<std::vector<SearchHit>>& results) {
+void Print(const Args& a, const std::vector<std::string>& names, const std::vector<std::vector<SearchHit>>& results,
+           const std::vector<uint8_t>& partial) {
+  auto json_of = [&](size_t q) {
+    nlohmann::json j = HitsJson(names[q], results[q], a.with_payload, a.explain);
+    if (partial[q]) j["partial"] = true;
+    return j;
+  };
   std::string format = a.format.empty() ? (StdoutIsTty() ? "table" : "jsonl") : a.format;
   if (format == "table") {
     fmt::print("{:<12} {:>4}  {:<24} {:>12}  {}{}\n", "query", "rank", "id", "distance", "tier",
@@ -109,13 +117,11 @@ void Print(const Args& a, const std::vector<std::string>& names, const std::vect
   }
   if (format == "json") {
     nlohmann::json all = nlohmann::json::array();
-    for (size_t q = 0; q < results.size(); ++q)
-      all.push_back(HitsJson(names[q], results[q], a.with_payload, a.explain));
+    for (size_t q = 0; q < results.size(); ++q) all.push_back(json_of(q));
     fmt::print("{}\n", all.dump());
     return;
   }
-  for (size_t q = 0; q < results.size(); ++q)
-    fmt::print("{}\n", HitsJson(names[q], results[q], a.with_payload, a.explain).dump());
+  for (size_t q = 0; q < results.size(); ++q) fmt::print("{}\n", json_of(q).dump());
 }
 
 // A failure to record the accesses says how to search without recording.
@@ -157,12 +163,22 @@ int Run(const Args& a, const StoreOpener& opener) {
   // to; a user who may only read the store is told once, after the results.
   const bool unwritable = !a.no_touch && !(*store)->writable();
   so.record_access = !a.no_touch && !unwritable;
+  if (a.timeout_ms >= 0) so.timeout_ms = uint32_t(a.timeout_ms);  // else the store's search_timeout_ms
+  std::vector<uint8_t> partial;
+  so.partial = &partial;
   auto results = (*store)->Search(vectors, so);
   if (!results.ok()) return Fail(RecordingHint(results.status()));
   if (unwritable)
     Warn("accesses not recorded: this user may not write " + a.store.store + " (--no-touch says so quietly)");
-  Print(a, names, *results);
-  return kExitOk;
+  Print(a, names, *results, partial);
+  const size_t cut = size_t(std::count(partial.begin(), partial.end(), 1));
+  if (cut == 0) return kExitOk;
+  Warn(
+      fmt::format("{} of {} queries partial: the search deadline ({}) passed before their scan was done (their "
+                  "results are the best of what was scanned)",
+                  cut, partial.size(),
+                  so.timeout_ms ? fmt::format("--timeout {}", *so.timeout_ms) : "the store's search_timeout_ms"));
+  return kExitPartial;
 }
 
 }  // namespace
@@ -204,6 +220,10 @@ Runner SetupSearch(CLI::App* app) {
       ->check(CLI::IsMember({"auto", "exact", "scan"}))
       ->default_str("auto")
       ->needs("--where");
+  app->add_option("--timeout", a->timeout_ms,
+                  "Milliseconds the scan may take; past them it scans no further partition and the queries it "
+                  "cut short are marked \"partial\" (exit 3). 0: none (default: the store's search_timeout_ms)")
+      ->check(CLI::Range(int64_t(0), int64_t(3600000)));
   app->add_flag("--no-touch", a->no_touch, "Do not record accesses (read-only search)");
   app->add_flag("--with-payload", a->with_payload, "Include each result's payload");
   app->add_flag("--explain", a->explain,

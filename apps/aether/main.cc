@@ -82,9 +82,10 @@ int main(int argc, char** argv) {
   app.footer(
       "Every command takes the store as its first argument (or --store DIR, or AETHER_STORE)\n"
       "and --help with an example. Output: data on stdout (--format table|json|jsonl),\n"
-      "diagnostics on stderr. Exit codes: 0 ok, 1 negative answer, 64 usage, 65 bad input,\n"
-      "66 no such file or store, 69 unavailable, 70 internal, 73 cannot create, 74 I/O error,\n"
-      "75 busy (retry later), 77 permission denied, 78 newer format, 79 corruption (man aether).\n\n"
+      "diagnostics on stderr. Exit codes: 0 ok, 1 negative answer, 3 partial search, 64 usage,\n"
+      "65 bad input, 66 no such file or store, 69 unavailable, 70 internal, 73 cannot create,\n"
+      "74 I/O error, 75 busy (retry later), 77 permission denied, 78 newer format,\n"
+      "79 corruption (man aether).\n\n"
       "Example: aether ingest ./mem memories.jsonl --create && aether search ./mem --vector '[0.1, 0.2]' -k 5");
   app.set_version_flag("--version", fmt::format("aether {} (store format {})", "0.1.0", aether::Store::kFormatVersion));
   for (int i = 1; i < argc && std::strcmp(argv[i], "--") != 0; ++i)  // after "--" only operands

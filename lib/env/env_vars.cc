@@ -59,6 +59,15 @@ bool ParseFailIo(const std::string& text, std::string* op, long* n, bool* foreve
          ParseLong(count, 1, 1000000000L, n);
 }
 
+long ScanDelayMs() {
+  static const long ms = [] {
+    const char* v = std::getenv("AETHER_SCAN_DELAY_MS");
+    long n = 0;
+    return v && ParseLong(v, 1, kMaxPauseMs, &n) ? n : 0L;
+  }();
+  return ms;
+}
+
 }  // namespace env_vars
 
 Status CheckEnvironment() {
@@ -86,6 +95,8 @@ Status CheckEnvironment() {
     return bad("AETHER_PAUSE_FILE", v, "only with AETHER_PAUSE");
   if (const char* v = get("AETHER_FAIL_IO"); v && !env_vars::ParseFailIo(v, &op, &n, &forever))
     return bad("AETHER_FAIL_IO", v, "expected OP:N[+] with OP write, sync, rename, link, dbwrite or dbsync, N >= 1");
+  if (const char* v = get("AETHER_SCAN_DELAY_MS"); v && !env_vars::ParseLong(v, 1, env_vars::kMaxPauseMs, &n))
+    return bad("AETHER_SCAN_DELAY_MS", v, "expected MS in 1..60000");
   if (const char* v = get("AETHER_SIMD")) {
     if (std::strcmp(v, "scalar") != 0 && std::strcmp(v, "avx2") != 0 && std::strcmp(v, "avx512") != 0)
       return bad("AETHER_SIMD", v, "expected scalar, avx2 or avx512");

@@ -13,7 +13,9 @@
 //   AETHER_FAIL_IO    OP:N[+]   fail the N-th OP (write, sync, rename,
 //                               dbwrite, dbsync) with EIO, with + every later one
 //   AETHER_TRACE_IO   FILE      append every file-system change to FILE
-// Stateless; thread-safe.
+//   AETHER_SCAN_DELAY_MS MS     sleep MS (1..60000) before each part of a
+//                               search's scan: a slow read (search --timeout)
+// Thread-safe; stateless but for ScanDelayMs's value, read once.
 #pragma once
 
 #include <cstdint>
@@ -29,5 +31,9 @@ bool ParsePointSpec(const std::string& text, bool require_count, std::string* na
 bool ParseFailIo(const std::string& text, std::string* op, long* n, bool* forever);
 
 constexpr long kMaxPauseMs = 60000;
+
+// AETHER_SCAN_DELAY_MS, read once: 0 when unset or not valid (CheckEnvironment
+// refuses an invalid one before a command runs).
+long ScanDelayMs();
 
 }  // namespace aether::env_vars

@@ -43,6 +43,9 @@ const std::vector<ParamSpec>& AllParams() {
        "free hot slots maintain leaves in hot.slots; past this many it compacts the file to its live slots"},
       {"cold_garbage_max", 0.25, 0, 1,
        "share of dead cold records past which maintain rewrites the indexed cold tier without them (1: never)"},
+      {"search_timeout_ms", 0, 0, 3600000,
+       "a search's deadline in ms when search --timeout is not given: past it no further partition is scanned "
+       "and the queries cut short are marked partial (0: none)"},
   };
   return specs;
 }

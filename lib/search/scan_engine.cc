@@ -1,7 +1,9 @@
 #include "search/scan_engine.h"
 
 #include <algorithm>
+#include <thread>
 
+#include "env/env_vars.h"
 #include "env/parallel.h"
 #include "search/cold_scan.h"
 #include "search/hot_scan.h"
@@ -49,12 +51,25 @@ Result<std::vector<std::vector<Candidate>>> RunScan(const ScanRequest& r) {
   std::vector<std::vector<TopK>> approx(workers, std::vector<TopK>(c.queries(), TopK(c.candidates)));
   std::vector<ScanScratch> scratch(workers);
   PlaceTable places(workers);
+  std::vector<uint8_t> skipped(items, 0);  // per part: 1 when the deadline left it out
+  const long delay_ms = env_vars::ScanDelayMs();
   AETHER_RETURN_IF_ERROR(ParallelFor(items, workers, [&](size_t i, size_t w) -> Status {
+    if (r.deadline && std::chrono::steady_clock::now() >= *r.deadline) {
+      skipped[i] = 1;
+      return Status::Ok();
+    }
+    if (delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));  // a slow read, injected (tests)
     if (i < blocks.size())
       return ScanHotBlock(c, r.hot, blocks[i].first, blocks[i].second, r.live, &exact[w], &scratch[w]);
     return ScanColdShard(c, r.shards[i - blocks.size()], r.live,
                          ColdScanState{&exact[w], &approx[w], &places, w, &scratch[w]});
   }));
+  if (r.partial)
+    for (size_t i = 0; i < items; ++i) {
+      if (!skipped[i]) continue;
+      const std::vector<uint32_t>& of = i < blocks.size() ? c.all : r.shards[i - blocks.size()].queries;
+      for (uint32_t q : of) (*r.partial)[q] = 1;
+    }
   std::vector<TopK> tops(c.queries(), TopK(c.k));
   std::vector<std::vector<Candidate>> candidates(c.queries());
   for (size_t q = 0; q < c.queries(); ++q) {

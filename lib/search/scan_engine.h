@@ -13,6 +13,8 @@
 // (store/search.cc). Thread-safe to run concurrently with other readers.
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <vector>
 
 #include "hot/slot_file.h"
@@ -27,6 +29,11 @@ struct ScanRequest {
   std::vector<ShardScan> shards;
   Liveness* live = nullptr;
   size_t threads = 0;  // 0: one per core
+  // Past it, no further part (hot block, shard) is started; the queries of
+  // each part left out get (*partial)[q] = 1 (SearchOptions::timeout_ms).
+  // partial must then be set and hold one entry per query.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  std::vector<uint8_t>* partial = nullptr;
 };
 
 // The hot tier's blocks: [first, end) slot ranges of about 256 KiB.

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -24,6 +25,7 @@
 #include "index/calibration.h"
 #include "meta/schema.h"
 #include "policy/eviction.h"
+#include "policy/params.h"
 #include "search/scan_engine.h"
 #include "store/access_log.h"
 #include "store/layout.h"
@@ -124,6 +126,15 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(const std::vector<
 
 Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<float>>& queries,
                                                const SearchOptions& options) {
+  const auto start = std::chrono::steady_clock::now();  // SearchOptions::timeout_ms counts from here
+  std::vector<uint8_t> unreported(queries.size(), 0);   // partial, when the caller does not ask
+  if (options.partial) options.partial->assign(queries.size(), 0);
+  uint32_t timeout_ms = 0;
+  if (options.timeout_ms) {
+    timeout_ms = *options.timeout_ms;
+  } else {
+    AETHER_ASSIGN_OR_RETURN(timeout_ms, SearchTimeoutMs());
+  }
   const uint32_t candidates = uint32_t(std::min<uint64_t>(
       uint64_t(options.k) * (options.rerank ? options.rerank : SearchOptions::kDefaultRerank), UINT32_MAX));
   ScanContext context(config_.metric, config_.dim, queries, options.k, candidates);
@@ -139,6 +150,10 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
   request.context = &context;
   request.live = &live;
   request.threads = options.threads;
+  if (timeout_ms) {
+    request.deadline = start + std::chrono::milliseconds(timeout_ms);
+    request.partial = options.partial ? options.partial : &unreported;
+  }
   std::unique_ptr<SlotFile> hot;
   if (options.tiers != TierFilter::kCold && (!selection || selection->hot() > 0)) {
     AETHER_ASSIGN_OR_RETURN(hot, OpenHot(false));
@@ -203,6 +218,19 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
   return results;
 }
 
+// The store's config search_timeout_ms (0 when absent): a whole number of
+// ms in the parameter's range, else kCorruption.
+Result<uint32_t> StoreImpl::SearchTimeoutMs() {
+  const ParamSpec* spec = FindParam("search_timeout_ms");
+  AETHER_ASSIGN_OR_RETURN(double ms, tables_->config.Number(spec->key, spec->default_value));
+  if (!(ms >= spec->min && ms <= spec->max) || ms != std::floor(ms))
+    return Status::Corruption(
+        fmt::format("{}: config search_timeout_ms = {} is not a whole number in [{}, {}] "
+                    "(aether config STORE set search_timeout_ms MS)",
+                    db_->path(), ms, spec->min, spec->max));
+  return uint32_t(ms);
+}
+
 // A filtered search's two plans (SearchOptions::FilterPlan), costed in
 // vectors read plus vectors compared with a query: the scan reads the hot
 // slots and the planned shards' records and compares each with every query
@@ -228,7 +256,10 @@ Result<std::vector<std::vector<Candidate>>> StoreImpl::FilteredScan(const Select
     if (ranked[q].size() < std::min<uint64_t>(c.k, selection.size())) short_of_k.push_back(q);
   if (!short_of_k.empty()) {
     AETHER_ASSIGN_OR_RETURN(auto exact, ScanSelected(selection, c, short_of_k, options.threads));
-    for (uint32_t q : short_of_k) ranked[q] = std::move(exact[q]);
+    for (uint32_t q : short_of_k) {
+      ranked[q] = std::move(exact[q]);
+      if (request.partial) (*request.partial)[q] = 0;  // exact: whatever the scan left out
+    }
   }
   return ranked;
 }

@@ -125,6 +125,8 @@ class StoreImpl : public StoreContext {
                                                            const SearchOptions& options);
   Result<std::vector<std::vector<Candidate>>> ScanSelected(const Selection& selection, const ScanContext& c,
                                                            const std::vector<uint32_t>& qs, uint32_t threads);
+  // search.cc: the config's search_timeout_ms, checked (kCorruption).
+  Result<uint32_t> SearchTimeoutMs();
   // Records an access to every hit and queues each query's first
   // restore_top_n cold hits for restore (SearchOptions::record_access), in
   // one transaction with the store taken exclusively; a store opened for

@@ -366,6 +366,7 @@ TEST_CASE("environment variables: each is checked; a bad value is exit 64 naming
       {"AETHER_FAIL_IO", {"write", "write:0", "fsync:1", "write:1x", "write:+"}, {"write:1000", "dbsync:5+"}},
       {"AETHER_SIMD", {"sse", "AVX2", "avx-512"}, {"scalar", "avx2", "avx512"}},
       {"AETHER_TRACE_IO", {"/nonexistent-dir/trace", dir / "s"}, {dir / "trace.log"}},
+      {"AETHER_SCAN_DELAY_MS", {"0", "60001", "-1", "5ms"}, {"1"}},
   };
   for (const auto& c : cases) {
     for (const auto& v : c.bad) {

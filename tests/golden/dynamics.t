@@ -28,7 +28,7 @@ $ aether config mem set sample_rate 2
 aether: error: sample_rate = 2 is outside [0, 1]
 [exit 64]
 $ aether config mem set colour 1
-aether: error: unknown config key 'colour' (keys: alpha, beta, gamma, delta, sigmoid_k, min_temperature, max_temperature, decay_rate, pressure_scale, pressure_queue_depth, sample_rate, max_candidates, importance_decay, restore_concurrency, restore_top_n, backoff_base_ms, backoff_max_ms, max_retries, hot_capacity, history_retention_days, tick_seconds, restore_queue_max, hot_low_watermark, idle_descend_hours, ingest_evict, hot_compact_slack, cold_garbage_max)
+aether: error: unknown config key 'colour' (keys: alpha, beta, gamma, delta, sigmoid_k, min_temperature, max_temperature, decay_rate, pressure_scale, pressure_queue_depth, sample_rate, max_candidates, importance_decay, restore_concurrency, restore_top_n, backoff_base_ms, backoff_max_ms, max_retries, hot_capacity, history_retention_days, tick_seconds, restore_queue_max, hot_low_watermark, idle_descend_hours, ingest_evict, hot_compact_slack, cold_garbage_max, search_timeout_ms)
 [exit 64]
 $ aether config mem preset conservative --format table | head -4
 key                     value
@@ -94,5 +94,6 @@ restore_concurrency     10
 restore_queue_max       10000
 restore_top_n           1
 sample_rate             0.02
+search_timeout_ms       0
 sigmoid_k               0.5
 tick_seconds            300

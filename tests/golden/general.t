@@ -57,9 +57,10 @@ Subcommands:
 
 Every command takes the store as its first argument (or --store DIR, or AETHER_STORE)
 and --help with an example. Output: data on stdout (--format table|json|jsonl),
-diagnostics on stderr. Exit codes: 0 ok, 1 negative answer, 64 usage, 65 bad input,
-66 no such file or store, 69 unavailable, 70 internal, 73 cannot create, 74 I/O error,
-75 busy (retry later), 77 permission denied, 78 newer format, 79 corruption (man aether).
+diagnostics on stderr. Exit codes: 0 ok, 1 negative answer, 3 partial search, 64 usage,
+65 bad input, 66 no such file or store, 69 unavailable, 70 internal, 73 cannot create,
+74 I/O error, 75 busy (retry later), 77 permission denied, 78 newer format,
+79 corruption (man aether).
 
 Example: aether ingest ./mem memories.jsonl --create && aether search ./mem --vector '[0.1, 0.2]' -k 5
 $ aether init --store mem --dim 2 -q

@@ -37,3 +37,11 @@ aether: error: <stdin>:1: vector has 2 values, store dimension is 16
 $ aether search nowhere --vector '[1]'
 aether: error: nowhere: no such store (see aether init)
 [exit 66]
+$ aether search mem --vector '[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' -k 1 --no-touch --timeout 60000
+{"query":"0","results":[{"distance":2.1137195,"id":"mem-0052","tier":"hot"}]}
+$ aether search mem --vector '[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' --timeout -5
+aether: error: --timeout: Value -5 not in range 0 to 3600000; see 'aether search --help'
+[exit 64]
+$ AETHER_SCAN_DELAY_MS=0 aether search mem --vector '[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]'
+aether: error: AETHER_SCAN_DELAY_MS=0: expected MS in 1..60000 (see man aether, ENVIRONMENT)
+[exit 64]

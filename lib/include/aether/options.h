@@ -152,6 +152,19 @@ struct SearchOptions {
   // takes the one its cost estimate finds cheaper.
   enum class FilterPlan { kAuto, kExact, kScan };
   FilterPlan filter_plan = FilterPlan::kAuto;
+  // A deadline, in ms from the start of the search (0: none). Once it has
+  // passed, the scan starts no further part (a block of the hot tier, a
+  // cold partition) and the search returns the best of what the parts it
+  // did scan hold: true distances of live memories, but not always the true
+  // top k. The queries a skipped part was planned for are marked in
+  // *partial. One deadline for the whole batch. A filtered search's exact
+  // plan (FilterPlan::kExact, and the exact ranking of a query the scan
+  // left short of k) reads no parts and is not cut. nullopt: the store's
+  // config search_timeout_ms (README "Memory dynamics" parameters).
+  std::optional<uint32_t> timeout_ms;
+  // When set, resized to the number of queries: (*partial)[q] is 1 when the
+  // deadline left part of query q's scan undone, else 0.
+  std::vector<uint8_t>* partial = nullptr;
 };
 
 // The context a Search error from recording the accesses starts with

@@ -108,7 +108,9 @@ class Store {
   // write lock). Errors: kInvalidArgument (a query's dimension),
   // kCorruption (a damaged file or row the scan needed), kIOError; from the
   // recording, with kRecordingAccessContext, kPermissionDenied (this user
-  // may not write the store) or a writer's SQLite error.
+  // may not write the store) or a writer's SQLite error. With
+  // SearchOptions::timeout_ms, a deadline may cut the scan short: not an
+  // error, the queries it cut are marked in SearchOptions::partial.
   Result<std::vector<std::vector<SearchHit>>> Search(const std::vector<std::vector<float>>& queries,
                                                      const SearchOptions& options);
 
