@@ -272,6 +272,7 @@ Result<RecallReport> StoreImpl::RecallCheck(uint64_t queries, uint64_t seed) {
   indexed.tiers = TierFilter::kCold;
   indexed.nprobe = rep.nprobe;
   indexed.record_access = false;  // a measurement, not a use of the memories
+  indexed.timeout_ms = 0;         // whole, whatever the store's search_timeout_ms
   SearchOptions exact = indexed;
   exact.nprobe = index ? index->k : 0;
   AETHER_ASSIGN_OR_RETURN(auto a, Search(qs, indexed));

@@ -131,8 +131,8 @@ TEST_CASE("search --timeout: a deadline cuts a slow scan short, marks the querie
   // and they are complete, unmarked, and what a search without a deadline
   // gives them; the rest are marked. (A deadline is 250 ms here: the first
   // partition must start before it.)
-  const std::vector<std::string> one = {"search",    f.store, "--queries",  f.queries, "--nprobe",
-                                        "1",         "--threads", "1",     "--no-touch"};
+  const std::vector<std::string> one = {"search", f.store,     "--queries", f.queries,   "--nprobe",
+                                        "1",      "--threads", "1",         "--no-touch"};
   auto whole = ParseSearchOutput(Aether(one, "", kSlow).out);
   args = one;
   args.insert(args.end(), {"--timeout", "250"});
@@ -189,9 +189,9 @@ TEST_CASE("search --timeout: a cut hot scan marks every query; a filtered query 
   CHECK(PartialLines(filtered.out) == 0);
   CHECK(ExactQueries(ParseSearchOutput(filtered.out), g.mems, g.qs, 400) == 20);
   // A filter that selects nothing: no scan, nothing partial.
-  auto none = Aether({"search", g.store, "--queries", g.queries, "--no-touch", "--where", "importance > 2",
-                      "--timeout", "100"},
-                     "", kSlow);
+  auto none =
+      Aether({"search", g.store, "--queries", g.queries, "--no-touch", "--where", "importance > 2", "--timeout", "100"},
+             "", kSlow);
   REQUIRE_MESSAGE(none.exit_code == 0, none.err);
   CHECK(PartialLines(none.out) == 0);
   for (const auto& q : ParseSearchOutput(none.out)) CHECK(q.empty());
