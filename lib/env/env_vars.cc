@@ -59,11 +59,13 @@ bool ParseFailIo(const std::string& text, std::string* op, long* n, bool* foreve
          ParseLong(count, 1, 1000000000L, n);
 }
 
+bool ParseScanDelay(const char* text, long* ms) { return ParseLong(text, 1, kMaxPauseMs, ms); }
+
 long ScanDelayMs() {
   static const long ms = [] {
     const char* v = std::getenv("AETHER_SCAN_DELAY_MS");
     long n = 0;
-    return v && ParseLong(v, 1, kMaxPauseMs, &n) ? n : 0L;
+    return v && ParseScanDelay(v, &n) ? n : 0L;
   }();
   return ms;
 }
@@ -95,7 +97,7 @@ Status CheckEnvironment() {
     return bad("AETHER_PAUSE_FILE", v, "only with AETHER_PAUSE");
   if (const char* v = get("AETHER_FAIL_IO"); v && !env_vars::ParseFailIo(v, &op, &n, &forever))
     return bad("AETHER_FAIL_IO", v, "expected OP:N[+] with OP write, sync, rename, link, dbwrite or dbsync, N >= 1");
-  if (const char* v = get("AETHER_SCAN_DELAY_MS"); v && !env_vars::ParseLong(v, 1, env_vars::kMaxPauseMs, &n))
+  if (const char* v = get("AETHER_SCAN_DELAY_MS"); v && !env_vars::ParseScanDelay(v, &n))
     return bad("AETHER_SCAN_DELAY_MS", v, "expected MS in 1..60000");
   if (const char* v = get("AETHER_SIMD")) {
     if (std::strcmp(v, "scalar") != 0 && std::strcmp(v, "avx2") != 0 && std::strcmp(v, "avx512") != 0)

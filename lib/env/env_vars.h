@@ -29,6 +29,8 @@ bool ParseNowMs(const char* text, int64_t* ms);
 bool ParsePointSpec(const std::string& text, bool require_count, std::string* name, long* n);
 // OP:N[+]
 bool ParseFailIo(const std::string& text, std::string* op, long* n, bool* forever);
+// AETHER_SCAN_DELAY_MS: MS in 1..kMaxPauseMs
+bool ParseScanDelay(const char* text, long* ms);
 
 constexpr long kMaxPauseMs = 60000;
 
