@@ -218,17 +218,18 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
   return results;
 }
 
-// The store's config search_timeout_ms (0 when absent): a whole number of
-// ms in the parameter's range, else kCorruption.
+// The store's config search_timeout_ms (0 when absent), rounded up to a
+// whole ms (config set takes any number in range); outside the parameter's
+// range (a damaged meta.db), kCorruption.
 Result<uint32_t> StoreImpl::SearchTimeoutMs() {
   const ParamSpec* spec = FindParam("search_timeout_ms");
   AETHER_ASSIGN_OR_RETURN(double ms, tables_->config.Number(spec->key, spec->default_value));
-  if (!(ms >= spec->min && ms <= spec->max) || ms != std::floor(ms))
+  if (!(ms >= spec->min && ms <= spec->max))
     return Status::Corruption(
-        fmt::format("{}: config search_timeout_ms = {} is not a whole number in [{}, {}] "
+        fmt::format("{}: config search_timeout_ms = {} is outside [{}, {}] "
                     "(aether config STORE set search_timeout_ms MS)",
                     db_->path(), ms, spec->min, spec->max));
-  return uint32_t(ms);
+  return uint32_t(std::ceil(ms));
 }
 
 // A filtered search's two plans (SearchOptions::FilterPlan), costed in

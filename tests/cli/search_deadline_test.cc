@@ -216,4 +216,9 @@ TEST_CASE("search --timeout and AETHER_SCAN_DELAY_MS refuse bad values") {
     }
   }
   CHECK(Aether({"config", f.store, "set", "search_timeout_ms", "3600001"}).exit_code == 64);
+  // A fraction config set takes is a deadline (rounded up), not damage.
+  REQUIRE(Aether({"config", f.store, "set", "search_timeout_ms", "59999.5"}).exit_code == 0);
+  auto fraction = Aether({"search", f.store, "--queries", f.queries, "--no-touch"});
+  CHECK_MESSAGE(fraction.exit_code == 0, fraction.err);
+  CHECK(ParseSearchOutput(fraction.out).size() == 20);
 }
