@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "aether/jsonl.h"
+#include "log.h"
 
 namespace aether::cli {
 
@@ -45,11 +46,7 @@ int ExitCodeFor(const Status& s) {
   return kExitInternal;
 }
 
-int Fail(const Status& s) {
-  std::fflush(stdout);
-  fmt::print(stderr, "aether: error: {}\n", Printable(s.message(), false));
-  return ExitCodeFor(s);
-}
+int Fail(const Status& s) { return LogError(s.message(), ExitCodeFor(s)); }
 
 std::string Printable(const std::string& text, bool cell) {
   std::string out;
@@ -78,9 +75,8 @@ std::string Printable(const std::string& text, bool cell) {
 bool g_quiet = false;
 bool g_verbose = false;
 
-void Warn(const std::string& message) {
-  if (!g_quiet) fmt::print(stderr, "aether: {}\n", Printable(message, false));
-}
+void Warn(const std::string& message) { Log(LogLevel::kWarning, message); }
+void Info(const std::string& message) { Log(LogLevel::kInfo, message); }
 
 namespace {
 
@@ -90,14 +86,15 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode,
   o.wait_seconds = args.wait;
   o.discard_damaged_journal = discard_damaged;
   o.on_notice = [](const std::string& text) { Warn(text); };
+  o.trace_id = g_log.trace_id;
   AETHER_ASSIGN_OR_RETURN(auto store, Store::Open(args.store, o));
   if (!store->deferred_recovery().ok())
     Warn("recovery deferred (" + store->deferred_recovery().message() +
          "); reading the committed state; the next writer will replay");
   if (g_verbose)
     for (const auto& r : store->replayed())
-      fmt::print(stderr, "aether: recovered migration {} ({}, {} items, state {}): {}\n", r.migration_id, r.kind,
-                 r.items, r.from_state, r.action);
+      Log(LogLevel::kInfo, fmt::format("recovered migration {} ({}, {} items, state {}): {}", r.migration_id, r.kind,
+                                       r.items, r.from_state, r.action));
   return store;
 }
 

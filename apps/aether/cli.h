@@ -35,9 +35,14 @@ enum ExitCode : int {
 
 // The one mapping from Status codes to exit codes.
 int ExitCodeFor(const Status& s);
-// Prints "aether: error: <message>" to stderr and returns its exit code.
+// Prints "aether: error: <message>" to stderr (log.h: or its JSON line) and
+// returns its exit code.
 int Fail(const Status& s);
-void Warn(const std::string& message);  // "aether: <message>" on stderr
+// "aether: <message>" on stderr (or its JSON line), unless -q: Warn for what
+// went wrong but did not stop the command (an id not found, a skipped line),
+// Info for what it did (a summary, a dry run's plan).
+void Warn(const std::string& message);
+void Info(const std::string& message);
 
 // What a command does to a store, as main's table says: nothing (kNone),
 // makes a new one (kCreate), reads it (kRead: shared lock, a reader's

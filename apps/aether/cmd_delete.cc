@@ -75,7 +75,7 @@ Runner SetupDelete(CLI::App* app) {
         for (const auto& id : would) fmt::print("{}\n", Printable(id));
       else
         fmt::print("{}\n", nlohmann::json({{"dry_run", true}, {"would_delete", would}, {"not_found", missing}}).dump());
-      Warn(fmt::format("dry run: {} memories would be deleted{}, nothing changed", would.size(),
+      Info(fmt::format("dry run: {} memories would be deleted{}, nothing changed", would.size(),
                        a->purge ? " and purged" : ""));
       return missing.empty() ? kExitOk : kExitNegative;
     }
@@ -89,7 +89,7 @@ Runner SetupDelete(CLI::App* app) {
       if (a->purge) j["scrub"] = ScrubJson(scrub);
       fmt::print("{}\n", j.dump());
     }
-    Warn(fmt::format("deleted {} memories{}", deleted, a->purge ? " and purged them from every file" : ""));
+    Info(fmt::format("deleted {} memories{}", deleted, a->purge ? " and purged them from every file" : ""));
     return missing->empty() ? kExitOk : kExitNegative;
   };
 }
@@ -119,7 +119,7 @@ Runner SetupScrub(CLI::App* app) {
     auto r = (*store)->Scrub();
     if (!r.ok()) return Fail(r.status());
     if (a->format != "table") fmt::print("{}\n", ScrubJson(*r).dump());
-    Warn(
+    Info(
         fmt::format("scrubbed: {} history entries pruned, {} free hot slots zeroed, {} shards emptied, {} cold records "
                     "rewritten, {} garbage records dropped; meta.db {} -> {} bytes",
                     r->history_pruned, r->hot_slots_blanked, r->shards_emptied, r->cold_rewritten, r->garbage_dropped,

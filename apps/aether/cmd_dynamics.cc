@@ -89,7 +89,7 @@ Runner SetupFeedback(CLI::App* app) {
     }
     if (a->format != "table")
       fmt::print("{}\n", nlohmann::json({{"applied", items.size() - missing->size()}, {"not_found", *missing}}).dump());
-    Warn(fmt::format("applied {} rewards", items.size() - missing->size()));
+    Info(fmt::format("applied {} rewards", items.size() - missing->size()));
     return missing->empty() ? kExitOk : kExitNegative;
   };
 }
@@ -99,58 +99,66 @@ Runner SetupMaintain(CLI::App* app) {
     StoreArgs store;
     MaintainOptions m;
     std::string format;
+    bool moves = false;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("--seed", a->m.seed, "Seed for the tick's sampling (same seed and clock, same tick)");
-  app->add_flag("--dry-run", a->m.dry_run, "Compute the tick and print it; change nothing");
+  app->add_flag("--dry-run", a->m.dry_run, "Compute the tick and print it with its moves; change nothing");
+  app->add_flag("--moves", a->moves,
+                "Also list each move (id, tiers, reason, score); a tick prints only its counts without it");
   AddFormatOption(app, &a->format, "table");
   app->footer(
       "One cron tick: decay, temperature, sampled moves, hot capacity, restore queue.\n"
-      "Example (crontab): */5 * * * * aether maintain /var/lib/mem --format json >> /var/log/aether.jsonl");
+      "Example (crontab, with a PATH= line as in the README):\n"
+      "  */5 * * * * aether maintain /var/lib/mem --format json --log-format json >> /var/log/aether.jsonl 2>&1");
   return [a](const StoreOpener& opener) -> int {
     auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     auto r = (*store)->Maintain(a->m);
     if (!r.ok()) return Fail(r.status());
+    // The moves can be many (a tick of an aggressive preset samples half
+    // the store): listed on demand, so a cron log's line stays small.
+    const bool list_moves = a->moves || a->m.dry_run;
     if (a->format != "table") {
-      nlohmann::json moves = nlohmann::json::array();
-      for (const auto& m : r->moves)
-        moves.push_back({{"id", m.id},
-                         {"from", TierName(m.from)},
-                         {"to", TierName(m.to)},
-                         {"reason", m.reason},
-                         {"score", m.score}});
-      fmt::print("{}\n", nlohmann::json({{"dry_run", a->m.dry_run},
-                                         {"seed", r->seed},
-                                         {"ticks", r->ticks},
-                                         {"temperature_before", r->temperature_before},
-                                         {"temperature_after", r->temperature_after},
-                                         {"pressure", r->pressure},
-                                         {"importance_decayed", r->importance_decayed},
-                                         {"hot_candidates", r->hot_candidates},
-                                         {"cold_candidates", r->cold_candidates},
-                                         {"descended_sampled", r->descended_sampled},
-                                         {"descended_capacity", r->descended_capacity},
-                                         {"queued", r->queued},
-                                         {"restored", r->restored},
-                                         {"evicted_for_restore", r->evicted_for_restore},
-                                         {"deferred", r->deferred},
-                                         {"dropped", r->dropped},
-                                         {"queue_depth_before", r->queue_depth_before},
-                                         {"queue_depth_after", r->queue_depth_after},
-                                         {"hot", r->hot_after},
-                                         {"history_pruned", r->history_pruned},
-                                         {"hot_slots_moved", r->hot_slots_moved},
-                                         {"hot_slots_cut", r->hot_slots_cut},
-                                         {"shards_emptied", r->shards_emptied},
-                                         {"partitions_rewritten", r->partitions_rewritten},
-                                         {"unstaged", r->unstaged},
-                                         {"cold_rewritten", r->cold_rewritten},
-                                         {"garbage_dropped", r->garbage_dropped},
-                                         {"hot_capacity", r->hot_capacity},
-                                         {"moves", moves}})
-                             .dump());
+      nlohmann::json tick = {{"dry_run", a->m.dry_run},
+                             {"seed", r->seed},
+                             {"ticks", r->ticks},
+                             {"temperature_before", r->temperature_before},
+                             {"temperature_after", r->temperature_after},
+                             {"pressure", r->pressure},
+                             {"importance_decayed", r->importance_decayed},
+                             {"hot_candidates", r->hot_candidates},
+                             {"cold_candidates", r->cold_candidates},
+                             {"descended_sampled", r->descended_sampled},
+                             {"descended_capacity", r->descended_capacity},
+                             {"queued", r->queued},
+                             {"restored", r->restored},
+                             {"evicted_for_restore", r->evicted_for_restore},
+                             {"deferred", r->deferred},
+                             {"dropped", r->dropped},
+                             {"queue_depth_before", r->queue_depth_before},
+                             {"queue_depth_after", r->queue_depth_after},
+                             {"hot", r->hot_after},
+                             {"history_pruned", r->history_pruned},
+                             {"hot_slots_moved", r->hot_slots_moved},
+                             {"hot_slots_cut", r->hot_slots_cut},
+                             {"shards_emptied", r->shards_emptied},
+                             {"partitions_rewritten", r->partitions_rewritten},
+                             {"unstaged", r->unstaged},
+                             {"cold_rewritten", r->cold_rewritten},
+                             {"garbage_dropped", r->garbage_dropped},
+                             {"hot_capacity", r->hot_capacity}};
+      if (list_moves) {
+        nlohmann::json& moves = tick["moves"] = nlohmann::json::array();
+        for (const auto& m : r->moves)
+          moves.push_back({{"id", m.id},
+                           {"from", TierName(m.from)},
+                           {"to", TierName(m.to)},
+                           {"reason", m.reason},
+                           {"score", m.score}});
+      }
+      fmt::print("{}\n", tick.dump());
     } else {
       fmt::print("temperature {:.4g} -> {:.4g}{}\n", r->temperature_before, r->temperature_after,
                  r->pressure ? " (pressure)" : "");
@@ -170,10 +178,10 @@ Runner SetupMaintain(CLI::App* app) {
             "partitions rewritten ({} cold records), {} dead dropped\n",
             r->hot_slots_moved, r->hot_slots_cut, r->unstaged, r->shards_emptied, r->partitions_rewritten,
             r->cold_rewritten, r->garbage_dropped);
-      if (a->m.dry_run)
+      if (list_moves)
         for (const auto& m : r->moves)
-          fmt::print("plan: {} {}->{} {} score={:.6g}\n", Printable(m.id), TierName(m.from), TierName(m.to), m.reason,
-                     m.score);
+          fmt::print("{}: {} {}->{} {} score={:.6g}\n", a->m.dry_run ? "plan" : "move", Printable(m.id),
+                     TierName(m.from), TierName(m.to), m.reason, m.score);
     }
     return kExitOk;
   };
@@ -242,31 +250,37 @@ Runner SetupHistory(CLI::App* app) {
     StoreArgs store;
     std::string id;
     int64_t since = 0;
+    std::string trace_id;
     std::string format;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("id", a->id, "Only this memory (or config key)");
   app->add_option("--since", a->since, "Only entries at or after this time (ms since the epoch)");
+  app->add_option("--trace-id", a->trace_id,
+                  "Only entries written under this trace id (the --trace-id of the command that wrote them)")
+      ->check(NonEmpty());
   AddFormatOption(app, &a->format, "jsonl");
   app->footer(
-      "Moves, feedback, updates, deletes (tombstones), config changes and maintain ticks.\n"
-      "Example: aether history ./mem m42");
+      "Moves, feedback, updates, deletes (tombstones), config changes and maintain ticks,\n"
+      "each with the trace id of the command that wrote it (null for an entry written without one).\n"
+      "Example: aether history ./mem m42; aether history ./mem --trace-id agent-7/step-42");
   return [a](const StoreOpener& opener) -> int {
     auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
-    auto h = (*store)->History(a->id, a->since);
+    auto h = (*store)->History(a->id, a->since, a->trace_id);
     if (!h.ok()) return Fail(h.status());
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& e : *h) {
       nlohmann::json j = {{"seq", e.seq}, {"ts_ms", e.ts_ms}, {"kind", e.kind}, {"id", e.id}};
+      j["trace_id"] = e.trace_id.empty() ? nlohmann::json() : nlohmann::json(e.trace_id);
       // A detail that does not parse (a damaged row) is shown as its text.
       j["detail"] = e.detail.empty()         ? nlohmann::json()
                     : ValidPayload(e.detail) ? nlohmann::json::parse(e.detail)
                                              : nlohmann::json(e.detail);
       rows.push_back(std::move(j));
     }
-    PrintRows(a->format, {"seq", "ts_ms", "kind", "id", "detail"}, rows);
+    PrintRows(a->format, {"seq", "ts_ms", "kind", "id", "trace_id", "detail"}, rows);
     return kExitOk;
   };
 }

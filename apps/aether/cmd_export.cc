@@ -175,7 +175,7 @@ Runner SetupExport(CLI::App* app) {
       if (done.ok()) done = npy.Finish();
       progress.Finish();
       if (!done.ok()) return Fail(done);  // npy removes the files it made
-      Warn(fmt::format("exported {} memories to {}, {} and {}", npy.rows(), npy.npy_path(), npy.ids_path(),
+      Info(fmt::format("exported {} memories to {}, {} and {}", npy.rows(), npy.npy_path(), npy.ids_path(),
                        npy.meta_path()));
       return kExitOk;
     }
@@ -188,7 +188,7 @@ Runner SetupExport(CLI::App* app) {
     progress.Finish();
     if (done.ok()) done = written;
     if (!done.ok()) return Fail(done);
-    Warn(fmt::format("exported {} memories", exported));
+    Info(fmt::format("exported {} memories", exported));
     return kExitOk;
   };
 }

@@ -157,7 +157,7 @@ Status Ingester::OpenOrCreate(uint32_t first_dim) {
     // Another `ingest --create` may make it first: then this one adds to it
     // (its flags are checked against it below), as --create promises.
     if (Status created = Store::Create(a_.store.store, c); created.ok())
-      Warn(fmt::format("created store {} (dim {}, metric {}, hot capacity {})", a_.store.store, c.dim, a_.metric,
+      Info(fmt::format("created store {} (dim {}, metric {}, hot capacity {})", a_.store.store, c.dim, a_.metric,
                        c.hot_capacity));
     else if (!Store::LooksLikeStore(a_.store.store))
       return created;
@@ -512,7 +512,7 @@ int Ingester::Finish(const Status& stop) {
       t_.ingested, t_.hot, t_.cold, evicted, t_.lines, vectors_ ? "vectors" : "lines", secs, t_.skipped, t_.replaced,
       t_.invalid, vectors_ ? "vectors" : "lines");
   if (stop.ok()) {
-    Warn(summary);
+    Info(summary);
     return kExitOk;
   }
   int code = Fail(stop);

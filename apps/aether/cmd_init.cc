@@ -36,7 +36,7 @@ Runner SetupInit(CLI::App* app) {
     ParseColdCodec(a->codec, &config.codec);
     Status s = Store::Create(a->store, config);
     if (!s.ok()) return Fail(s);
-    Warn(fmt::format("created store {} (dim {}, metric {}, hot capacity {})", a->store, a->dim, a->metric,
+    Info(fmt::format("created store {} (dim {}, metric {}, hot capacity {})", a->store, a->dim, a->metric,
                      a->hot_capacity));
     return kExitOk;
   };

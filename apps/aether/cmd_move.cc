@@ -44,7 +44,7 @@ int PrintReport(const Args& a, const char* verb, const MoveReport& r, double sec
       fmt::print("{}\n", nlohmann::json({{"dry_run", true}, {"plan", PlanJson(r.plan)}}).dump());
     else
       PrintRows(a.format, {"id", "from", "to", "reason", "score"}, PlanJson(r.plan));
-    Warn(fmt::format("dry run: {} moves planned, nothing changed", r.plan.size()));
+    Info(fmt::format("dry run: {} moves planned, nothing changed", r.plan.size()));
   } else {
     double rate = secs > 0 ? double(r.moved) / secs : 0;
     if (a.format != "table")
@@ -61,7 +61,7 @@ int PrintReport(const Args& a, const char* verb, const MoveReport& r, double sec
                                          {"dropped", r.dropped}})
                              .dump());
     std::string evicted = r.evicted ? fmt::format(" after descending {} to make room", r.evicted) : "";
-    Warn(fmt::format("{}ed {} memories{} in {} batches: {} bytes, {:.3f}s, {:.0f} memories/s", verb,
+    Info(fmt::format("{}ed {} memories{} in {} batches: {} bytes, {:.3f}s, {:.0f} memories/s", verb,
                      r.moved - r.evicted, evicted, r.batches, r.bytes, secs, rate));
   }
   return r.not_found.empty() ? kExitOk : kExitNegative;
@@ -85,7 +85,7 @@ int RunMove(Args& a, const StoreOpener& opener, bool descend) {
       fmt::print(
           "{}\n",
           nlohmann::json({{"queued", r->queued}, {"not_found", r->not_found}, {"already", r->already_hot}}).dump());
-    Warn(fmt::format("queued {} memories for restore", r->queued));
+    Info(fmt::format("queued {} memories for restore", r->queued));
     return r->not_found.empty() ? kExitOk : kExitNegative;
   }
   Progress progress(descend ? "descend" : "ascend", a.progress);

@@ -70,7 +70,7 @@ Runner SetupRebuild(CLI::App* app) {
     progress.Finish();
     if (!rep.ok()) return Fail(rep.status());
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!rep->note.empty()) Warn(rep->note);
+    if (!rep->note.empty()) Info(rep->note);
     if (a->format != "table") {
       fmt::print("{}\n", nlohmann::json({{"dry_run", a->r.dry_run},
                                          {"cold_memories", rep->cold_memories},
@@ -88,20 +88,20 @@ Runner SetupRebuild(CLI::App* app) {
                              .dump());
     }
     if (rep->codec_changed)
-      Warn(fmt::format("{} codec {}: {} cold memories {}", a->r.dry_run ? "dry run: would change the" : "changed the",
+      Info(fmt::format("{} codec {}: {} cold memories {}", a->r.dry_run ? "dry run: would change the" : "changed the",
                        ColdCodecName(rep->codec), rep->cold_memories,
                        a->r.dry_run ? "would be rewritten in it" : "rewritten in it"));
     if (a->r.dry_run)
-      Warn(fmt::format("dry run: would index {} cold memories into {} partitions (training sample {}, {} iterations)",
+      Info(fmt::format("dry run: would index {} cold memories into {} partitions (training sample {}, {} iterations)",
                        rep->cold_memories, rep->partitions, rep->sample, rep->iterations));
     else if (rep->generation > 0)
-      Warn(fmt::format(
+      Info(fmt::format(
           "built index generation {}: {} cold memories in {} partitions, {} garbage records dropped, "
           "{} bytes, {:.2f}s",
           rep->generation, rep->cold_memories, rep->partitions, rep->garbage_dropped, rep->bytes_written, secs));
     if (!a->r.dry_run && rep->calibration.target > 0) {
       const RecallCalibration& c = rep->calibration;
-      Warn(
+      Info(
           fmt::format("calibrated: nprobe {} gives recall@{} {:.4f} (+/- {:.4f}) for target {}, measured with {} "
                       "held-out queries in {:.2f}s",
                       c.nprobe, c.k, c.recall, c.std_error, c.target, c.queries, c.seconds));

@@ -37,7 +37,7 @@ Runner SetupRecover(CLI::App* app) {
       fmt::print("{}\n", nlohmann::json({{"actions", rows}}).dump());
     else
       PrintRows(a->format, {"migration", "kind", "items", "state", "action"}, rows);
-    if (actions.empty()) Warn("nothing to recover");
+    if (actions.empty()) Info("nothing to recover");
     return kExitOk;
   };
 }

@@ -182,13 +182,13 @@ Runner SetupUpdate(CLI::App* app) {
       else
         fmt::print("{}\n", nlohmann::json({{"dry_run", true}, {"would_update", rows}, {"not_found", r->not_found}})
                                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-      Warn(fmt::format("dry run: {} update{} would be applied, nothing changed", r->updated,
+      Info(fmt::format("dry run: {} update{} would be applied, nothing changed", r->updated,
                        r->updated == 1 ? "" : "s"));
     } else {
       if (a->format != "table")
         fmt::print("{}\n", nlohmann::json({{"updated", r->updated}, {"not_found", r->not_found}})
                                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-      Warn(fmt::format("applied {} update{}", r->updated, r->updated == 1 ? "" : "s"));
+      Info(fmt::format("applied {} update{}", r->updated, r->updated == 1 ? "" : "s"));
     }
     return r->not_found.empty() ? kExitOk : kExitNegative;
   };

@@ -1,19 +1,25 @@
 // aether: the command-line tool. Shape of main:
 //   1. make sure fds 0-2 are open (cron may close them), so no store file
 //      can land on them;
-//   2. build the CLI from the one table of subcommands below;
-//   3. parse (usage errors exit 64, unknown commands suggest the closest);
-//   4. run the chosen subcommand with a StoreOpener for the access its row
+//   2. set up the log (log.h: text or json, the trace id, the command's
+//      name) from the command line and the environment, before anything
+//      can fail, so that every line is in the form asked for;
+//   3. build the CLI from the one table of subcommands below;
+//   4. parse (usage errors exit 64, unknown commands suggest the closest);
+//   5. run the chosen subcommand with a StoreOpener for the access its row
 //      names (the only way it can open the store: lock, replay); it maps
 //      its Status to an exit code.
 #include <fmt/format.h>
 
 #include <cstring>
 #include <iostream>
+#include <optional>
+#include <string>
 
 #include "aether/env.h"
 #include "aether/store.h"
 #include "cli.h"
+#include "log.h"
 
 using namespace aether::cli;
 
@@ -55,19 +61,64 @@ int RunGuarded(const Runner& run, Access access) {
   try {
     return run(StoreOpener(access));
   } catch (const std::bad_alloc&) {
-    fmt::print(stderr, "aether: error: out of memory\n");
+    return LogError("out of memory", kExitInternal);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "aether: internal error: {} (please report this)\n", e.what());
+    return LogError(fmt::format("internal error: {} (please report this)", e.what()), kExitInternal);
   } catch (...) {
-    fmt::print(stderr, "aether: internal error: unknown exception (please report this)\n");
+    return LogError("internal error: unknown exception (please report this)", kExitInternal);
   }
-  return kExitInternal;
+}
+
+// The global options that take a value (they may precede the command).
+bool IsValuedGlobal(const char* arg) {
+  return std::strcmp(arg, "--log-format") == 0 || std::strcmp(arg, "--trace-id") == 0;
+}
+
+// The trace id without --trace-id: AETHER_TRACE_ID, else a random one.
+std::string g_default_trace_id;
+
+// Sets g_log from the command line (--log-format, --trace-id: they win) and
+// the environment (AETHER_LOG_FORMAT, AETHER_TRACE_ID), before CLI11 parses,
+// so that a bad environment or command line is reported in the form asked
+// for. The scan is a guess (`history --trace-id` is history's filter, and an
+// operand may look like an option); main sets both again once CLI11 has
+// parsed. The variables are checked whatever the command line says, as
+// every AETHER_* variable is.
+aether::Status SetUpLog(int argc, char** argv) {
+  std::optional<std::string> format, trace_id;
+  bool operand_seen = false;  // the command is the first operand, if any is
+  for (int i = 1; i < argc && std::strcmp(argv[i], "--") != 0; ++i) {
+    const std::string arg = argv[i];
+    for (auto [name, value] : {std::pair{"--log-format", &format}, std::pair{"--trace-id", &trace_id}}) {
+      const std::string eq = std::string(name) + "=";
+      if (arg == name && i + 1 < argc) *value = argv[i + 1];
+      if (arg.rfind(eq, 0) == 0) *value = arg.substr(eq.size());
+    }
+    if (!operand_seen && arg[0] != '-' && (i == 1 || !IsValuedGlobal(argv[i - 1]))) {
+      operand_seen = true;
+      for (const Command& c : kCommands)
+        if (arg == c.name) g_log.command = c.name;
+    }
+  }
+  const char* env_format = std::getenv("AETHER_LOG_FORMAT");
+  const bool env_format_ok = !env_format || !*env_format || ParseLogFormat(env_format, &g_log.json);
+  if (format) ParseLogFormat(*format, &g_log.json);  // a bad value is CLI11's to report
+  const char* env_trace = std::getenv("AETHER_TRACE_ID");
+  const bool env_trace_set = env_trace && *env_trace;
+  g_default_trace_id = env_trace_set && aether::ValidTraceId(env_trace) ? env_trace : NewTraceId();
+  g_log.trace_id = trace_id && CheckTraceId(*trace_id, "--trace-id").ok() ? *trace_id : g_default_trace_id;
+  if (!env_format_ok)
+    return aether::Status::InvalidArgument(fmt::format(
+        "AETHER_LOG_FORMAT={}: expected text or json (see man aether, ENVIRONMENT)", Printable(env_format, false)));
+  if (env_trace_set) return CheckTraceId(env_trace, "AETHER_TRACE_ID");
+  return aether::Status::Ok();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   aether::ReserveStandardFds();
+  if (aether::Status log = SetUpLog(argc, argv); !log.ok()) return Fail(log);
   // Every AETHER_* variable is checked before anything reads one.
   if (aether::Status env = aether::CheckEnvironment(); !env.ok()) return Fail(env);
   // std::cin reads input (ingest, search --queries, ids): unsynchronized
@@ -79,6 +130,14 @@ int main(int argc, char** argv) {
   app.fallthrough();  // global flags may follow the subcommand
   app.add_flag("-q,--quiet", g_quiet, "Only errors on stderr (no summaries)");
   app.add_flag("-v,--verbose", g_verbose, "Also report recovered migrations");
+  std::string log_format = g_log.json ? "json" : "text", trace_id;
+  app.add_option("--log-format", log_format,
+                 "stderr as text lines (default) or json: one JSON object per line (or AETHER_LOG_FORMAT)")
+      ->check(CLI::IsMember({"text", "json"}));
+  CLI::Option* trace_option =
+      app.add_option("--trace-id", trace_id,
+                     "This command's trace id: on its history entries, journaled moves and log lines "
+                     "(or AETHER_TRACE_ID; default: 32 random hex digits)");
   app.footer(
       "Every command takes the store as its first argument (or --store DIR, or AETHER_STORE)\n"
       "and --help with an example. Output: data on stdout (--format table|json|jsonl),\n"
@@ -106,12 +165,12 @@ int main(int argc, char** argv) {
   int first = 1;
   while (first < argc && argv[first][0] == '-' && std::strcmp(argv[first], "--help") != 0 &&
          std::strcmp(argv[first], "--version") != 0)
-    ++first;
+    first += IsValuedGlobal(argv[first]) ? 2 : 1;
   if (first < argc && argv[first][0] != '-' && std::find(names.begin(), names.end(), argv[first]) == names.end()) {
     std::string near = ClosestName(argv[first], names);
-    fmt::print(stderr, "aether: error: unknown command '{}'{}\n", argv[first],
-               near.empty() ? "; see aether --help" : "; did you mean '" + near + "'?");
-    return kExitUsage;
+    return LogError(fmt::format("unknown command '{}'{}", argv[first],
+                                near.empty() ? "; see aether --help" : "; did you mean '" + near + "'?"),
+                    kExitUsage);
   }
   try {
     app.parse(argc, argv);
@@ -128,11 +187,18 @@ int main(int argc, char** argv) {
     std::string command;
     for (const Parsed& r : runners)
       if (r.app->parsed()) command = " " + r.app->get_name();
-    fmt::print(stderr, "aether: error: {}{}; see 'aether{} --help'\n", e.what(), hint, command);
-    return kExitUsage;
+    return LogError(fmt::format("{}{}; see 'aether{} --help'", e.what(), hint, command), kExitUsage);
+  }
+  ParseLogFormat(log_format, &g_log.json);
+  // The global --trace-id, not history's filter of the same name.
+  g_log.trace_id = g_default_trace_id;
+  if (trace_option->count() > 0) {
+    if (aether::Status s = CheckTraceId(trace_id, "--trace-id"); !s.ok()) return Fail(s);
+    g_log.trace_id = trace_id;
   }
   for (const Parsed& r : runners) {
     if (!r.app->parsed()) continue;
+    g_log.command = r.app->get_name();
     if (aether::Status operands = CheckStoreOperands(*r.app); !operands.ok()) return Fail(operands);
     return RunGuarded(r.run, r.access);
   }

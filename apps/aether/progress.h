@@ -1,5 +1,6 @@
 // A progress line on stderr ("descend 5000/100000 12000/s ETA 8s"), shown
-// only when stderr is a terminal unless forced; tests never see it.
+// only when stderr is a terminal unless forced, and never in --log-format
+// json (every stderr line is a JSON object there); tests never see it.
 #pragma once
 
 #include <fmt/format.h>
@@ -9,13 +10,15 @@
 #include <cstdio>
 #include <string>
 
+#include "log.h"
+
 namespace aether::cli {
 
 class Progress {
  public:
   // mode: "auto" (stderr is a TTY), "on" or "off".
   Progress(std::string label, const std::string& mode)
-      : label_(std::move(label)), enabled_(mode == "on" || (mode == "auto" && isatty(2) == 1)) {}
+      : label_(std::move(label)), enabled_(!g_log.json && (mode == "on" || (mode == "auto" && isatty(2) == 1))) {}
   ~Progress() { Finish(); }
 
   void Update(uint64_t done, uint64_t total) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "aether/options.h"
 #include "format/coding.h"
 #include "format/crc32c.h"
 
@@ -93,6 +94,9 @@ uint32_t Journal::ContentCrc(const Migration& m, const std::vector<MigrationItem
   PutI64(&buf, m.generation);
   PutI64(&buf, m.old_generation);
   PutI64(&buf, m.partitions);
+  // trace_id is not covered: it labels the history, the replay reads no
+  // place from it, and an older aether must still check a newer one's rows
+  // (a damaged one is dropped as it is read, in All).
   std::vector<ShardTarget> targets = m.targets;
   std::sort(targets.begin(), targets.end(),
             [](const ShardTarget& a, const ShardTarget& b) { return a.shard_id < b.shard_id; });
@@ -128,14 +132,18 @@ Result<bool> Journal::HasColumn(const char* table, const char* column, std::opti
 
 Result<bool> Journal::HasChecksums() { return HasColumn("migrations", "crc", &has_checksums_); }
 
+Result<bool> Journal::HasTraceIds() { return HasColumn("migrations", "trace_id", &has_trace_ids_); }
+
 Result<bool> Journal::HasKeptState() { return HasColumn("migration_items", "kept_created_ms", &has_kept_state_); }
 
 Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items) {
   AETHER_ASSIGN_OR_RETURN(bool checksums, HasChecksums());
   if (!checksums) return Status::Internal("journal: the migrations table has no crc column (UpgradeSchema)");
-  AETHER_ASSIGN_OR_RETURN(Stmt ins,
-                          db_->Prepare("INSERT INTO migrations(kind, state, created_ms, hot_slots_before, "
-                                       "generation, old_generation, partitions) VALUES(?, ?, ?, ?, ?, ?, ?)"));
+  AETHER_ASSIGN_OR_RETURN(bool traced, HasTraceIds());
+  if (!traced) return Status::Internal("journal: the migrations table has no trace_id column (UpgradeSchema)");
+  AETHER_ASSIGN_OR_RETURN(Stmt ins, db_->Prepare("INSERT INTO migrations(kind, state, created_ms, hot_slots_before, "
+                                                 "generation, old_generation, partitions, trace_id) "
+                                                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?)"));
   m->state = MigrationState::kIntent;
   ins.Bind(1, m->kind)
       .Bind(2, static_cast<int64_t>(m->state))
@@ -144,6 +152,7 @@ Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items) {
       .Bind(5, m->generation)
       .Bind(6, m->old_generation)
       .Bind(7, static_cast<int64_t>(m->partitions));
+  if (!m->trace_id.empty()) ins.Bind(8, m->trace_id);
   AETHER_RETURN_IF_ERROR(ins.Run());
   m->id = db_->LastInsertRowId();
   AETHER_ASSIGN_OR_RETURN(Stmt target, db_->Prepare("INSERT INTO migration_targets(migration_id, shard_id, "
@@ -225,10 +234,12 @@ Result<uint64_t> Journal::Count() {
 
 Result<std::vector<Migration>> Journal::All() {
   AETHER_ASSIGN_OR_RETURN(bool checksums, HasChecksums());
+  AETHER_ASSIGN_OR_RETURN(bool traced, HasTraceIds());
   AETHER_ASSIGN_OR_RETURN(Stmt st,
                           db_->Prepare(std::string("SELECT id, kind, state, created_ms, hot_slots_before, generation, "
-                                                   "old_generation") +
-                                       (checksums ? ", partitions, crc" : "") + " FROM migrations ORDER BY id"));
+                                                   "old_generation, ") +
+                                       (traced ? "trace_id" : "NULL") + (checksums ? ", partitions, crc" : "") +
+                                       " FROM migrations ORDER BY id"));
   AETHER_ASSIGN_OR_RETURN(Stmt tg, db_->Prepare("SELECT shard_id, len_before, len_after FROM migration_targets "
                                                 "WHERE migration_id = ? ORDER BY shard_id"));
   std::vector<Migration> out;
@@ -243,9 +254,11 @@ Result<std::vector<Migration>> Journal::All() {
     m.hot_slots_before = static_cast<uint64_t>(st.Int(4));
     m.generation = st.Int(5);
     m.old_generation = st.Int(6);
+    if (!st.IsNull(7)) m.trace_id = st.Text(7);
+    if (!ValidTraceId(m.trace_id)) m.trace_id.clear();  // damaged: the label is lost, nothing else
     if (checksums) {
-      m.partitions = static_cast<uint32_t>(st.Int(7));
-      if (!st.IsNull(8)) m.stored_crc = static_cast<uint32_t>(st.Int(8));
+      m.partitions = static_cast<uint32_t>(st.Int(8));
+      if (!st.IsNull(9)) m.stored_crc = static_cast<uint32_t>(st.Int(9));
     }
     tg.Bind(1, m.id);
     for (;;) {

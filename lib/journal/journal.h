@@ -43,6 +43,7 @@ struct Migration {
   int64_t generation = 0;            // rebuild: the generation it writes
   int64_t old_generation = 0;        // rebuild: the generation it replaces
   uint32_t partitions = 0;           // rebuild: the new generation's partition files (0: not recorded)
+  std::string trace_id;              // the journaling command's (OpenOptions::trace_id); "" for none
   // The checksum of everything above but the state (Journal::ContentCrc),
   // set by Insert and by CheckIntegrity; the stored crc adds the state.
   uint32_t content_crc = 0;
@@ -112,8 +113,9 @@ class Journal {
   Result<bool> HasColumn(const char* table, const char* column, std::optional<bool>* cached);
   Result<bool> HasChecksums();  // false in a DB no writer has upgraded yet
   Result<bool> HasKeptState();  // migration_items' created_ms, ...: likewise
+  Result<bool> HasTraceIds();   // migrations' trace_id: likewise
   Db* db_;
-  std::optional<bool> has_checksums_, has_kept_state_;
+  std::optional<bool> has_checksums_, has_kept_state_, has_trace_ids_;
 };
 
 // "migration 7 (ingest, intent)": how errors and reports name a row.

@@ -3,11 +3,13 @@
 namespace aether {
 
 Status AuditLogTable::Append(int64_t ts_ms, const std::string& kind, const std::optional<std::string>& id,
-                             const std::string& detail) {
-  AETHER_ASSIGN_OR_RETURN(StmtLease st,
-                          db_->PrepareCached("INSERT INTO audit_log(ts_ms, kind, id, detail) VALUES(?, ?, ?, ?)"));
+                             const std::string& detail, const std::string& trace_id) {
+  AETHER_ASSIGN_OR_RETURN(
+      StmtLease st,
+      db_->PrepareCached("INSERT INTO audit_log(ts_ms, kind, id, detail, trace_id) VALUES(?, ?, ?, ?, ?)"));
   st->Bind(1, ts_ms).Bind(2, kind).Bind(4, detail);
   if (id) st->Bind(3, *id);
+  if (!trace_id.empty()) st->Bind(5, trace_id);
   return st->Run();
 }
 
@@ -24,15 +26,26 @@ Status AuditLogTable::Forget(const std::string& id) {
   return st->Run();
 }
 
-Result<std::vector<HistoryEntry>> AuditLogTable::Since(const std::string& id, int64_t since_ms) {
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT seq, ts_ms, kind, COALESCE(id, ''), COALESCE(detail, '') "
-                                                "FROM audit_log WHERE ts_ms >= ? AND (? = '' OR id = ?) ORDER BY seq"));
+Result<std::vector<HistoryEntry>> AuditLogTable::Since(const std::string& id, int64_t since_ms,
+                                                       const std::string& trace_id) {
+  // A reader of a store an older aether made (no writer has upgraded its
+  // schema yet) finds no trace_id column: its rows have none.
+  AETHER_ASSIGN_OR_RETURN(int64_t traced,
+                          db_->QueryInt("SELECT COUNT(*) FROM pragma_table_info('audit_log') WHERE name = 'trace_id'"));
+  if (!traced && !trace_id.empty()) return std::vector<HistoryEntry>{};
+  AETHER_ASSIGN_OR_RETURN(
+      Stmt st, db_->Prepare(std::string("SELECT seq, ts_ms, kind, COALESCE(id, ''), COALESCE(detail, ''), ") +
+                            (traced ? "COALESCE(trace_id, '')" : "''") +
+                            " FROM audit_log WHERE ts_ms >= ? AND (? = '' OR id = ?)" +
+                            (traced ? " AND (? = '' OR trace_id = ?)" : "") + " ORDER BY seq"));
   st.Bind(1, since_ms).Bind(2, id).Bind(3, id);
+  if (traced) st.Bind(4, trace_id).Bind(5, trace_id);
   std::vector<HistoryEntry> out;
   for (;;) {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return out;
-    out.push_back({st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4)});
+    out.push_back({st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4), st.Text(5)});
+    if (!ValidTraceId(out.back().trace_id)) out.back().trace_id.clear();  // damaged: the label is lost, nothing else
   }
 }
 

@@ -140,6 +140,15 @@ Status AddKeptColumns(Db* db) {
   return Status::Ok();
 }
 
+// The trace_id columns (--trace-id): the command that wrote an audit row,
+// and the one that journaled a migration (its replay's audit rows name it);
+// inside the caller's transaction.
+Status AddTraceIdColumns(Db* db) {
+  for (const char* table : {"audit_log", "migrations"})
+    AETHER_RETURN_IF_ERROR(db->Exec(std::string("ALTER TABLE ") + table + " ADD COLUMN trace_id TEXT"));
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, int64_t now_ms) {
@@ -147,6 +156,7 @@ Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, 
     AETHER_RETURN_IF_ERROR(db->Exec(kSchemaV1));
     AETHER_RETURN_IF_ERROR(db->Exec(kCalibrationTable));
     AETHER_RETURN_IF_ERROR(AddKeptColumns(db));
+    AETHER_RETURN_IF_ERROR(AddTraceIdColumns(db));
     const std::pair<const char*, std::string> rows[] = {
         {"format_version", std::to_string(format_version)},
         {"dim", std::to_string(config.dim)},
@@ -199,6 +209,10 @@ const std::vector<SchemaStep>& SchemaSteps() {
       // The committed end of hot.slots in O(log n) (MAX(slot) of the hot tier).
       {"add the memories_by_slot index", "SELECT COUNT(*) FROM sqlite_master WHERE name = 'memories_by_slot'",
        [](Db* db) { return db->Exec("CREATE INDEX IF NOT EXISTS memories_by_slot ON memories(tier, slot)"); }},
+      // Trace ids: which command wrote an audit row or journaled a migration.
+      {"audit_log and migrations: add the trace_id columns (--trace-id)",
+       "SELECT COUNT(*) FROM pragma_table_info('audit_log') WHERE name = 'trace_id'",
+       [](Db* db) { return InTransaction(db, [&] { return AddTraceIdColumns(db); }); }},
   };
   return steps;
 }

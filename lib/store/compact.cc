@@ -85,6 +85,7 @@ Status StoreImpl::EmptyGarbageOnlyShards(uint64_t* shards, uint64_t* records) {
   Migration m;
   m.kind = "scrub";
   m.created_ms = env_->NowMs();
+  m.trace_id = trace_id_;
   Journal journal(db_.get());
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
     AETHER_RETURN_IF_ERROR(journal.Insert(&m, {}));

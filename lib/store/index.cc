@@ -215,6 +215,7 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(false));
   AETHER_ASSIGN_OR_RETURN(m.hot_slots_before, hot->SlotCount());
   m.created_ms = env_->NowMs();
+  m.trace_id = trace_id_;
   Journal journal(db_.get());
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Insert(&m, {}); }));
   AETHER_FAULT_POINT("rebuild.after_intent");

@@ -152,8 +152,9 @@ Status MemoryModel::QueueRestores(const std::vector<std::pair<int64_t, double>>&
   return s_->tables_->restore_queue.CapAt(uint64_t(p.restore_queue_max)).status();
 }
 
-Result<std::vector<HistoryEntry>> MemoryModel::History(const std::string& id, int64_t since_ms) {
-  return s_->tables_->audit_log.Since(id, since_ms);
+Result<std::vector<HistoryEntry>> MemoryModel::History(const std::string& id, int64_t since_ms,
+                                                       const std::string& trace_id) {
+  return s_->tables_->audit_log.Since(id, since_ms, trace_id);
 }
 
 }  // namespace aether

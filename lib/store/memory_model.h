@@ -45,7 +45,7 @@ class MemoryModel {
   // sigmoid(+-score, k) * heat; reported in `rep`.
   Status SampleMoves(const PolicyParams& p, double heat, int64_t now, std::mt19937_64* rng, MaintainReport* rep,
                      std::vector<MemoryRef>* down, std::vector<std::pair<int64_t, double>>* up);
-  Result<std::vector<HistoryEntry>> History(const std::string& id, int64_t since_ms);
+  Result<std::vector<HistoryEntry>> History(const std::string& id, int64_t since_ms, const std::string& trace_id);
 
  private:
   StoreContext* s_;

@@ -109,6 +109,7 @@ Status Migrator::Run(Migration* m, const std::vector<MigrationItem>& items, cons
   Journal journal(s_->db_.get());
   const MigrationFaultPoints& fault = FaultPointsOf(m->kind);
   m->created_ms = m->created_ms ? m->created_ms : s_->env_->NowMs();
+  m->trace_id = s_->trace_id_;
   // 1. intent
   AETHER_RETURN_IF_ERROR(InTransaction(s_->db_.get(), [&]() -> Status {
     if (also_in_intent) AETHER_RETURN_IF_ERROR(also_in_intent());
@@ -245,6 +246,7 @@ Status Migrator::TrimHot() {
   Migration m;
   m.kind = "compact";
   m.created_ms = s_->env_->NowMs();
+  m.trace_id = s_->trace_id_;
   AETHER_ASSIGN_OR_RETURN(auto hot, s_->OpenHot(/*writable=*/false));
   AETHER_ASSIGN_OR_RETURN(m.hot_slots_before, hot->SlotCount());
   Journal journal(s_->db_.get());
@@ -320,7 +322,8 @@ Status Migrator::CommitMigration(const Migration& m, const std::vector<Migration
         if (m.kind != "compact" && m.kind != "unstage" && !rewrite)
           AETHER_RETURN_IF_ERROR(s_->tables_->audit_log.Append(
               m.created_ms, m.kind, it.id,
-              fmt::format("{{\"from\":\"{}\",\"to\":\"{}\"}}", TierName(it.src->tier), TierName(it.dst.tier))));
+              fmt::format("{{\"from\":\"{}\",\"to\":\"{}\"}}", TierName(it.src->tier), TierName(it.dst.tier)),
+              m.trace_id));
       }
       if (it.dst.hot()) {
         AETHER_RETURN_IF_ERROR(s_->tables_->hot_free.Claim(it.dst.slot));

@@ -229,7 +229,7 @@ Result<UpdateReport> StoreImpl::Update(const std::vector<UpdateItem>& items, boo
       }
       if (detail.contains("payload")) AETHER_RETURN_IF_ERROR(tables_->memories.SetPayload(m->row_id, after.payload));
       if (u.importance) AETHER_RETURN_IF_ERROR(tables_->memories.SetImportance(m->row_id, after.importance));
-      AETHER_RETURN_IF_ERROR(tables_->audit_log.Append(now, "update", u.id, detail.dump()));
+      AETHER_RETURN_IF_ERROR(tables_->audit_log.Append(now, "update", u.id, detail.dump(), trace_id_));
     }
     if (!dry_run) AETHER_FAULT_POINT("update.before_commit");
     return Status::Ok();
@@ -258,10 +258,10 @@ Result<std::vector<std::string>> StoreImpl::Delete(const std::vector<std::string
       const std::string tier = TierName(m->place.tier);
       if (purge) {  // the tombstone says that something was purged, not what
         AETHER_RETURN_IF_ERROR(tables_->audit_log.Forget(id));
-        AETHER_RETURN_IF_ERROR(
-            tables_->audit_log.Append(now, "delete", std::nullopt, "{\"tier\":\"" + tier + "\",\"purged\":true}"));
+        AETHER_RETURN_IF_ERROR(tables_->audit_log.Append(now, "delete", std::nullopt,
+                                                         "{\"tier\":\"" + tier + "\",\"purged\":true}", trace_id_));
       } else {
-        AETHER_RETURN_IF_ERROR(tables_->audit_log.Append(now, "delete", id, "{\"tier\":\"" + tier + "\"}"));
+        AETHER_RETURN_IF_ERROR(tables_->audit_log.Append(now, "delete", id, "{\"tier\":\"" + tier + "\"}", trace_id_));
       }
     }
     AETHER_FAULT_POINT("delete.before_commit");

@@ -161,8 +161,19 @@ bool Store::LooksLikeStore(const std::string& path, Env* env) {
   return env->IsDirectory(path) && env->Exists(path + "/" + layout::kDbFile);
 }
 
+Status Store::CheckTraceId(const std::string& trace_id, const std::string& source) {
+  if (ValidTraceId(trace_id)) return Status::Ok();
+  if (trace_id.size() > kMaxTraceIdBytes)
+    return Status::InvalidArgument(fmt::format("{}: a trace id is at most {} characters (this one has {})", source,
+                                               kMaxTraceIdBytes, trace_id.size()));
+  auto bad = std::find_if(trace_id.begin(), trace_id.end(), [](unsigned char c) { return c <= 0x20 || c >= 0x7f; });
+  return Status::InvalidArgument(fmt::format("{}: a trace id is printable ASCII without spaces (byte 0x{:02x} is not)",
+                                             source, unsigned(static_cast<unsigned char>(*bad))));
+}
+
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOptions& options) {
   AETHER_RETURN_IF_ERROR(CheckEnvironment());
+  AETHER_RETURN_IF_ERROR(CheckTraceId(options.trace_id));
   AETHER_ASSIGN_OR_RETURN(auto impl, StoreImpl::Open(StripTrailingSlashes(path), options));
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
@@ -190,8 +201,8 @@ Result<MaintainReport> Store::Maintain(const MaintainOptions& o) { return impl_-
 Result<std::map<std::string, double>> Store::GetParams() { return impl_->model().GetParams(); }
 Status Store::SetParam(const std::string& key, double value) { return impl_->model().SetParams({{key, value}}, "set"); }
 Status Store::ApplyPreset(const std::string& name) { return impl_->model().ApplyPreset(name); }
-Result<std::vector<HistoryEntry>> Store::History(const std::string& id, int64_t since_ms) {
-  return impl_->model().History(id, since_ms);
+Result<std::vector<HistoryEntry>> Store::History(const std::string& id, int64_t since_ms, const std::string& trace_id) {
+  return impl_->model().History(id, since_ms, trace_id);
 }
 Result<std::vector<std::optional<MemoryRecord>>> Store::Get(const std::vector<std::string>& ids) {
   return impl_->Get(ids);

@@ -100,7 +100,7 @@ Result<uint64_t> StoreContext::CommittedHotSlots() {
 }
 
 Status StoreContext::Audit(const std::string& kind, const std::optional<std::string>& id, const std::string& detail) {
-  return tables_->audit_log.Append(env_->NowMs(), kind, id, detail);
+  return tables_->audit_log.Append(env_->NowMs(), kind, id, detail, trace_id_);
 }
 
 std::vector<std::string> StoreContext::UnregisteredGenerations() {

@@ -47,6 +47,7 @@ class StoreContext {
   // (UpgradeSchema: a writer's open, or a reader's replay), for `upgrade`
   // to report.
   std::vector<std::string> schema_upgraded_;
+  std::string trace_id_;  // OpenOptions::trace_id: on every audit row and journal row this handle writes
   std::unique_ptr<Db> db_;
   std::unique_ptr<Tables> tables_;  // the owners of the metadata tables, over db_
   bool writable_ = true;            // this process may write the store's files

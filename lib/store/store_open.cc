@@ -15,6 +15,7 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
   auto impl = std::make_unique<StoreImpl>();
   impl->env_ = opt.env ? opt.env : Env::Default();
   impl->dir_ = path;
+  impl->trace_id_ = opt.trace_id;
   impl->lock_ = std::make_unique<StoreLock>(impl->env_, path, opt.wait_seconds);
   impl->set_on_notice(opt.on_notice);
   Env* env = impl->env_;

@@ -175,6 +175,7 @@ TEST_CASE("maintain --dry-run changes nothing; a real tick decays, cools and enf
   CHECK(ReadFile(store + "/hot.slots") == hot);
   CHECK(Importance(store, "m0") == doctest::Approx(0.5));
   auto tick = Json(Aether({"maintain", store, "--seed", "1", "--format", "json"}, "", {At(kHour)}));
+  CHECK(!tick.contains("moves"));  // counts only, without --moves
   CHECK(tick["temperature_before"] == 1.0);
   CHECK(tick["temperature_after"] == doctest::Approx(0.95 * 1.5));
   CHECK(tick["hot"].get<int>() <= 30);

@@ -15,8 +15,8 @@
 // any text (timings); a decimal fraction may differ in its last digits
 // (by 1e-6, relative above 1: float sums differ across CPUs). Comments are
 // shell comments: "$ # ...". Every transcript runs in a fresh directory
-// with a pinned clock (AETHER_NOW_MS=1700000000000) and $TESTDATA pointing
-// at testdata/.
+// with a pinned clock (AETHER_NOW_MS=1700000000000), a fixed trace id
+// (AETHER_TRACE_ID=golden) and $TESTDATA pointing at testdata/.
 // AETHER_GOLDEN_UPDATE=1 rewrites the expected output from what ran.
 #include <dirent.h>
 #include <doctest/doctest.h>
@@ -25,6 +25,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -147,17 +149,76 @@ bool LineMatches(const std::string& expected, const std::string& actual) {
   return true;
 }
 
+// A message as the text form prints it (cli.h's Printable for stderr).
+std::string AsText(const std::string& message) {
+  std::string out;
+  for (size_t i = 0; i < message.size(); ++i) {
+    const auto c = static_cast<unsigned char>(message[i]);
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c < 0x20 || c == 0x7f)
+      out += "\\x" + std::string(1, "0123456789abcdef"[c >> 4]) + "0123456789abcdef"[c & 15];
+    else if (c == 0xc2 && i + 1 < message.size() && static_cast<unsigned char>(message[i + 1]) >= 0x80 &&
+             static_cast<unsigned char>(message[i + 1]) <= 0x9f) {
+      const auto c1 = static_cast<unsigned char>(message[++i]);
+      out += "\\u00" + std::string(1, "0123456789abcdef"[c1 >> 4]) + "0123456789abcdef"[c1 & 15];
+    } else
+      out += static_cast<char>(c);
+  }
+  return out;
+}
+
+// --log-format json's lines back in text form, each checked on the way:
+// its keys, its level, an exit code on error lines only, and one trace id
+// per process. A line that is not a log object (a command's output, another
+// program's line) is left as it is, but an aether diagnostic in text form
+// is an error: only the test-only fault point's last words (written by a
+// process about to kill itself, with no allocation) are exempt.
+std::string FromJsonLog(const std::string& text, const std::string& label, bool is_stderr) {
+  std::string out;
+  std::map<int64_t, std::string> trace_of_pid;
+  for (const std::string& line : SplitLines(text)) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("trace_id") || !j.contains("level")) {
+      if (is_stderr && line.rfind("aether: ", 0) == 0 && line != "aether: fault point reached, killing process")
+        FAIL_CHECK(label << ": a diagnostic in text form under --log-format json: " << line);
+      out += line + "\n";
+      continue;
+    }
+    INFO(label << ": " << line);
+    CHECK(j.size() == (j.contains("exit_code") ? 7u : 6u));
+    CHECK(std::regex_match(j.value("time", ""), std::regex("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z")));
+    const std::string level = j.value("level", "");
+    CHECK((level == "info" || level == "warning" || level == "error"));
+    CHECK(j.contains("exit_code") == (level == "error"));
+    if (j.contains("exit_code")) CHECK(j["exit_code"].get<int>() > 1);
+    CHECK((j["command"].is_null() || j["command"].is_string()));
+    const std::string trace = j["trace_id"].get<std::string>();
+    CHECK(!trace.empty());
+    auto [it, fresh] = trace_of_pid.emplace(j["pid"].get<int64_t>(), trace);
+    CHECK(it->second == trace);  // one trace id per process
+    out += "aether: " + std::string(level == "error" ? "error: " : "") + AsText(j["message"].get<std::string>()) + "\n";
+  }
+  if (!text.empty() && text.back() != '\n') out.pop_back();
+  return out;
+}
+
 // Runs the blocks in `work`; returns the transcript text as it ran
 // (expected lines kept where they match, so wildcards survive an update).
+// json_log: with AETHER_LOG_FORMAT=json, its lines read back as text.
 std::string Run(const std::vector<Block>& blocks, const std::string& work, const std::string& scratch,
-                const std::string& label, bool* all_ok) {
+                const std::string& label, bool* all_ok, bool json_log = false) {
   std::string bin_dir = std::string(AETHER_BIN).substr(0, std::string(AETHER_BIN).rfind('/'));
   std::string testdata = AETHER_TESTDATA;
   std::string text;
   for (const Block& b : blocks) {
     std::string script =
-        "unset AETHER_STORE AETHER_FAULT AETHER_PAUSE AETHER_PAUSE_FILE AETHER_FAIL_IO\n"
-        "export PATH='" +
+        "unset AETHER_STORE AETHER_FAULT AETHER_PAUSE AETHER_PAUSE_FILE AETHER_FAIL_IO AETHER_LOG_FORMAT\n" +
+        std::string(json_log ? "export AETHER_LOG_FORMAT=json\n" : "") + "export AETHER_TRACE_ID=golden PATH='" +
         bin_dir +
         "':\"$PATH\" AETHER_NOW_MS=1700000000000 LC_ALL=C "
         "TESTDATA='" +
@@ -166,7 +227,10 @@ std::string Run(const std::vector<Block>& blocks, const std::string& work, const
     std::string run = "sh '" + scratch + "/cmd.sh' >'" + scratch + "/out' 2>'" + scratch + "/err' </dev/null";
     int status = std::system(run.c_str());
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    auto actual = Render(ReadFile(scratch + "/out"), ReadFile(scratch + "/err"), code);
+    std::string out = ReadFile(scratch + "/out"), err = ReadFile(scratch + "/err");
+    if (json_log && b.command.find("--log-format") == std::string::npos)  // not where the block asks for a form
+      out = FromJsonLog(out, label, false), err = FromJsonLog(err, label, true);
+    auto actual = Render(out, err, code);
     bool ok = actual.size() == b.expected.size();
     for (size_t i = 0; ok && i < actual.size(); ++i) ok = LineMatches(b.expected[i], actual[i]);
     if (!ok) {
@@ -220,6 +284,24 @@ TEST_CASE("golden transcripts: exact stdout, stderr and exit code of every comma
     bool ok = true;
     std::string ran = Run(blocks, work.path(), scratch.path(), name, &ok);
     if (Updating() && !ok) WriteFile(file, header + ran);
+  }
+}
+
+// The whole class of stderr lines: every transcript again with
+// AETHER_LOG_FORMAT=json, each line a JSON object that says what the text
+// line says.
+TEST_CASE("golden transcripts in --log-format json: every stderr line one JSON object, the same messages") {
+  auto files = TranscriptFiles();
+  REQUIRE(files.size() >= 10);
+  for (const auto& file : files) {
+    std::string name = file.substr(file.rfind('/') + 1);
+    INFO(name);
+    TempDir work, scratch;
+    std::string text = ReadFile(file);
+    size_t first = text.rfind("$ ", 0) == 0 ? 0 : text.find("\n$ ");
+    auto blocks = Parse(text.substr(first == 0 ? 0 : first + 1));
+    bool ok = true;
+    Run(blocks, work.path(), scratch.path(), name + " (json log)", &ok, /*json_log=*/true);
   }
 }
 

@@ -117,8 +117,12 @@ TEST_CASE("upgrade converts every stored earlier version in place; the dry run c
     CAPTURE(name);
     TempDir dir;
     const std::string store = CopyOf(dir, old.name);
-    // This aether reads the old store as it is.
+    // This aether reads the old store as it is, its history too (no
+    // trace_id column yet: its entries have none).
     HoldsWhatTheOldAetherWrote(store, old.name);
+    const auto history = Lines(Aether({"history", store}).out);
+    for (const auto& line : history) CHECK(json::parse(line)["trace_id"].is_null());
+    CHECK(Aether({"history", store, "--trace-id", "t1"}).out.empty());
     const auto before = SortedLines(Export(store));
     const auto stats = json::parse(Aether({"stats", store, "--format", "json"}).out);
     CHECK(stats["format_version"] == old.version);
@@ -157,6 +161,13 @@ TEST_CASE("upgrade converts every stored earlier version in place; the dry run c
     CHECK(again["up_to_date"] == true);
     CHECK(again["frames_to_rewrite"] == 0);
     CHECK(StoreBytes(store) == current);
+    // The old entries stay as they were; a new one has its command's trace id.
+    CHECK(Lines(Aether({"history", store}).out) == history);
+    const std::string first = json::parse(Lines(Export(store)).at(0))["id"];
+    REQUIRE(Aether({"feedback", store, first, "1", "--trace-id", "t1"}).exit_code == 0);
+    const auto traced = Lines(Aether({"history", store, "--trace-id", "t1"}).out);
+    REQUIRE(traced.size() == 1);
+    CHECK(json::parse(traced[0])["id"] == first);
     // And it takes new memories like any store.
     auto more = RandomMems(30, 8, 7, "new");
     REQUIRE(Aether({"ingest", store}, ToJsonl(more)).exit_code == 0);

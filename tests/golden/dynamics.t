@@ -47,26 +47,48 @@ plan: mem-0061 hot->cold sampled score=0.313
 plan: mem-0298 cold->hot queued score=0.383
 plan: mem-0298 cold->hot restore score=0
 $ aether maintain mem --seed 1 --format json
-{"cold_candidates":2,"cold_rewritten":0,"deferred":0,"descended_capacity":0,"descended_sampled":2,"dropped":0,"dry_run":false,"evicted_for_restore":0,"garbage_dropped":0,"history_pruned":0,"hot":249,"hot_candidates":5,"hot_capacity":250,"hot_slots_cut":0,"hot_slots_moved":0,"importance_decayed":0,"moves":[{"from":"hot","id":"mem-0059","reason":"sampled","score":0.082,"to":"cold"},{"from":"hot","id":"mem-0061","reason":"sampled","score":0.313,"to":"cold"},{"from":"cold","id":"mem-0298","reason":"queued","score":0.383,"to":"hot"},{"from":"cold","id":"mem-0298","reason":"restore","score":0.0,"to":"hot"}],"partitions_rewritten":0,"pressure":false,"queue_depth_after":0,"queue_depth_before":0,"queued":1,"restored":1,"seed":1,"shards_emptied":0,"temperature_after":1.0,"temperature_before":1.0,"ticks":0.0,"unstaged":0}
+{"cold_candidates":2,"cold_rewritten":0,"deferred":0,"descended_capacity":0,"descended_sampled":2,"dropped":0,"dry_run":false,"evicted_for_restore":0,"garbage_dropped":0,"history_pruned":0,"hot":249,"hot_candidates":5,"hot_capacity":250,"hot_slots_cut":0,"hot_slots_moved":0,"importance_decayed":0,"partitions_rewritten":0,"pressure":false,"queue_depth_after":0,"queue_depth_before":0,"queued":1,"restored":1,"seed":1,"shards_emptied":0,"temperature_after":1.0,"temperature_before":1.0,"ticks":0.0,"unstaged":0}
 $ aether history mem --format table
-seq  ts_ms          kind      id                   detail
-1    1700000000000  feedback  mem-0000             {"from":0.179,"reward":1,"to":0.3432}
-2    1700000000000  feedback  mem-0001             {"from":0.058,"reward":0,"to":0.046400000000000004}
-3    1700000000000  config    sample_rate          {"by":"set","from":0.1,"to":0.5}
-4    1700000000000  config    decay_rate           {"by":"preset conservative","from":0.95,"to":0.98}
-5    1700000000000  config    importance_decay     {"by":"preset conservative","from":0.99,"to":0.995}
-6    1700000000000  config    max_candidates       {"by":"preset conservative","from":1000,"to":100}
-7    1700000000000  config    min_temperature      {"by":"preset conservative","from":0.05,"to":0.01}
-8    1700000000000  config    restore_concurrency  {"by":"preset conservative","from":100,"to":10}
-9    1700000000000  config    restore_top_n        {"by":"preset conservative","from":3,"to":1}
-10   1700000000000  config    sample_rate          {"by":"preset conservative","from":0.5,"to":0.02}
-11   1700000000000  config    sigmoid_k            {"by":"preset conservative","from":1,"to":0.5}
-12   1700000000000  descend   mem-0059             {"from":"hot","to":"cold"}
-13   1700000000000  descend   mem-0061             {"from":"hot","to":"cold"}
-14   1700000000000  ascend    mem-0298             {"from":"cold","to":"hot"}
-15   1700000000000  maintain                       {"descended":2,"queued":1,"restored":1,"seed":1,"temperature":1}
+seq  ts_ms          kind      id                   trace_id  detail
+1    1700000000000  feedback  mem-0000             golden    {"from":0.179,"reward":1,"to":0.3432}
+2    1700000000000  feedback  mem-0001             golden    {"from":0.058,"reward":0,"to":0.046400000000000004}
+3    1700000000000  config    sample_rate          golden    {"by":"set","from":0.1,"to":0.5}
+4    1700000000000  config    decay_rate           golden    {"by":"preset conservative","from":0.95,"to":0.98}
+5    1700000000000  config    importance_decay     golden    {"by":"preset conservative","from":0.99,"to":0.995}
+6    1700000000000  config    max_candidates       golden    {"by":"preset conservative","from":1000,"to":100}
+7    1700000000000  config    min_temperature      golden    {"by":"preset conservative","from":0.05,"to":0.01}
+8    1700000000000  config    restore_concurrency  golden    {"by":"preset conservative","from":100,"to":10}
+9    1700000000000  config    restore_top_n        golden    {"by":"preset conservative","from":3,"to":1}
+10   1700000000000  config    sample_rate          golden    {"by":"preset conservative","from":0.5,"to":0.02}
+11   1700000000000  config    sigmoid_k            golden    {"by":"preset conservative","from":1,"to":0.5}
+12   1700000000000  descend   mem-0059             golden    {"from":"hot","to":"cold"}
+13   1700000000000  descend   mem-0061             golden    {"from":"hot","to":"cold"}
+14   1700000000000  ascend    mem-0298             golden    {"from":"cold","to":"hot"}
+15   1700000000000  maintain                       golden    {"descended":2,"queued":1,"restored":1,"seed":1,"temperature":1}
 $ aether history mem mem-0000
-{"detail":{"from":0.179,"reward":1,"to":0.3432},"id":"mem-0000","kind":"feedback","seq":1,"ts_ms":1700000000000}
+{"detail":{"from":0.179,"reward":1,"to":0.3432},"id":"mem-0000","kind":"feedback","seq":1,"trace_id":"golden","ts_ms":1700000000000}
+$ aether maintain mem --seed 5 --moves --trace-id cron-tick-2 --log-format json
+temperature 1 -> 1
+importance decayed on 0 memories
+candidates: 2 hot, 2 cold
+hot -> cold: 0 sampled, 0 over capacity, 1 evicted for restores
+cold -> hot: 2 queued, 2 restored, 0 deferred, 0 dropped
+restore queue 0 -> 0; hot 250/250
+move: mem-0265 cold->hot queued score=0.138
+move: mem-0299 cold->hot queued score=0.475
+move: mem-0182 hot->cold evict score=0.005
+move: mem-0299 cold->hot restore score=0
+move: mem-0265 cold->hot restore score=0
+$ aether history mem --trace-id cron-tick-2 --format table
+seq  ts_ms          kind      id        trace_id     detail
+16   1700000000000  descend   mem-0182  cron-tick-2  {"from":"hot","to":"cold"}
+17   1700000000000  ascend    mem-0299  cron-tick-2  {"from":"cold","to":"hot"}
+18   1700000000000  ascend    mem-0265  cron-tick-2  {"from":"cold","to":"hot"}
+19   1700000000000  maintain            cron-tick-2  {"descended":0,"queued":2,"restored":2,"seed":5,"temperature":1}
+$ aether delete mem mem-0000 nope --trace-id agent-7/step-3 --log-format json
+! {"command":"delete","level":"warning","message":"not found: nope","pid":…,"time":"…","trace_id":"agent-7/step-3"}
+! {"command":"delete","level":"info","message":"deleted 1 memories","pid":…,"time":"…","trace_id":"agent-7/step-3"}
+[exit 1]
 $ aether config mem get
 key                     value
 alpha                   1

@@ -29,6 +29,9 @@ Options:
   -h,--help                   Print this help message and exit
   -q,--quiet                  Only errors on stderr (no summaries)
   -v,--verbose                Also report recovered migrations
+  --log-format TEXT:{text,json}
+                              stderr as text lines (default) or json: one JSON object per line (or AETHER_LOG_FORMAT)
+  --trace-id TEXT             This command's trace id: on its history entries, journaled moves and log lines (or AETHER_TRACE_ID; default: 32 random hex digits)
   --version                   Display program version information and exit
 
 Subcommands:

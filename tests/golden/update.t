@@ -22,10 +22,10 @@ $ printf '{"id":"b","payload":null}\n{"id":"a","merge":{"seen":null},"importance
 {"not_found":[],"updated":2}
 aether: applied 2 updates
 $ aether history mem a --format table
-seq  ts_ms          kind    id  detail
-1    1700000000000  update  a   {"payload":{"from_bytes":31,"op":"merge","to_bytes":27}}
-2    1700000000000  update  a   {"importance":{"from":0.5,"to":0.9}}
-5    1700000000000  update  a   {"importance":{"from":0.9,"to":0.25},"payload":{"from_bytes":27,"op":"merge","to_bytes":18}}
+seq  ts_ms          kind    id  trace_id  detail
+1    1700000000000  update  a   golden    {"payload":{"from_bytes":31,"op":"merge","to_bytes":27}}
+2    1700000000000  update  a   golden    {"importance":{"from":0.5,"to":0.9}}
+5    1700000000000  update  a   golden    {"importance":{"from":0.9,"to":0.25},"payload":{"from_bytes":27,"op":"merge","to_bytes":18}}
 $ printf '{"id":"a","importance":0.5}\n{"id":"b","payload":1,"merge":{}}\n' | aether update mem --file -
 aether: error: <stdin>:2: give "payload" (replace) or "merge" (patch), not both
 [exit 65]

@@ -69,7 +69,22 @@ struct OpenOptions {
   bool discard_damaged_journal = false;
   // Hears each notice as it happens (see Store::notices), e.g. to print it.
   std::function<void(const std::string&)> on_notice;
+  // Stored with every history entry and journaled migration this handle
+  // writes, so that what a caller (an agent's action) caused can be found
+  // (Store::History's trace_id); "" for none. Store::CheckTraceId says
+  // what one may be.
+  std::string trace_id;
 };
+constexpr size_t kMaxTraceIdBytes = 128;
+// What a trace id may be: empty (none), or 1 to kMaxTraceIdBytes printable
+// ASCII characters without a space (a UUID, a W3C trace id,
+// "agent-7/step-42"). Store::CheckTraceId says why one is not.
+inline bool ValidTraceId(const std::string& id) {
+  if (id.size() > kMaxTraceIdBytes) return false;
+  for (unsigned char c : id)
+    if (c <= 0x20 || c >= 0x7f) return false;
+  return true;
+}
 
 // One memory as given to ingest.
 struct Record {
@@ -488,6 +503,10 @@ struct HistoryEntry {
   std::string kind;    // ingest? no: descend, ascend, delete, feedback, config
   std::string id;      // memory id, or config key
   std::string detail;  // JSON
+  // The command that wrote it (OpenOptions::trace_id; for a move, the one
+  // that journaled it, even when a later command's replay finished it);
+  // "" for none (an entry written before trace ids, or without one).
+  std::string trace_id;
 };
 
 // What the journal replay did when a store was opened (or by Recover()).

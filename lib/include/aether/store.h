@@ -62,6 +62,11 @@ class Store {
   // True when `path` is a directory holding a store's metadata DB (no lock,
   // nothing read beyond that).
   static bool LooksLikeStore(const std::string& path, Env* env = nullptr);
+  // Ok when `trace_id` can tag what a handle writes (OpenOptions::trace_id):
+  // empty, or 1 to kMaxTraceIdBytes printable ASCII characters without a
+  // space (a UUID, a W3C trace id, "agent-7/step-42"); else
+  // kInvalidArgument saying why, naming it as `source` says.
+  static Status CheckTraceId(const std::string& trace_id, const std::string& source = "trace id");
   ~Store();
 
   const StoreConfig& config() const;
@@ -231,8 +236,8 @@ class Store {
   // kInvalidArgument for an unknown preset. Requires kWrite.
   Status ApplyPreset(const std::string& name);
   // The audit log's entries for `id` (all ids when empty) since `since_ms`,
-  // oldest first. Reads only.
-  Result<std::vector<HistoryEntry>> History(const std::string& id, int64_t since_ms);
+  // written under `trace_id` (any when empty), oldest first. Reads only.
+  Result<std::vector<HistoryEntry>> History(const std::string& id, int64_t since_ms, const std::string& trace_id = "");
 
   // Checks every checksum and the metadata against the files; `progress`
   // (optional) hears bytes checked / bytes to check. Problems found are
