@@ -38,7 +38,9 @@ struct RunResult {
 };
 
 // Runs the aether binary with args, feeding `stdin_data`, with extra
-// environment entries ("NAME=value").
+// environment entries ("NAME=value"); the test's AETHER_* variables are not
+// passed on, and with AETHER_TEST_CHILD_LEAKS=0 it skips LeakSanitizer's
+// exit scan (test_util.cc, ChildEnv).
 RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_data = "",
                  const std::vector<std::string>& env = {});
 

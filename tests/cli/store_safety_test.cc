@@ -47,12 +47,14 @@ TEST_CASE("with the store from AETHER_STORE or --store, an operand that is a sto
   const std::vector<std::string> stores = {"b", "./b", b, "../" + dir_name + "/b", "b/"};
   const std::vector<std::string> paths = {"./nope", "/nope/x", "../x", "~/x", "x/", ".", ".."};
   int refused = 0, tried = 0;
+  size_t point = 0;  // every (source, form, operand), counted for InSweep
   for (const std::string source : {"env", "--store", "--store=", "env --"}) {
     const bool from_env = source[0] == 'e';
     for (const Form& f : forms) {
       std::vector<std::string> operands = stores;
       if (f.id) operands.insert(operands.end(), paths.begin(), paths.end());
       for (const std::string& operand : operands) {
+        if (!InSweep(point++)) continue;
         std::vector<std::string> args = f.before;
         if (source == "--store") args.insert(args.end(), {"--store", "a"});
         if (source == "--store=") args.push_back("--store=a");
@@ -72,7 +74,8 @@ TEST_CASE("with the store from AETHER_STORE or --store, an operand that is a sto
       }
     }
   }
-  CHECK(tried == 4 * (7 * 12 + 2 * 5));
+  CHECK(point == 4 * (7 * 12 + 2 * 5));
+  CHECK(size_t(tried) == (ShortRun() ? (point + 2) / 3 : point));
   CHECK(refused == tried);
   CHECK(DirectoryBytes(a) == a_before);
   CHECK(DirectoryBytes(b) == b_before);
