@@ -3,6 +3,8 @@
 // Documented in aether(1) and the README ("Environment").
 //
 //   AETHER_STORE      the store directory (the CLI)
+//   AETHER_LOG_FORMAT text | json: stderr's form (the CLI, apps/aether/log.h)
+//   AETHER_TRACE_ID   the command's trace id (the CLI, apps/aether/log.h)
 //   AETHER_SIMD       scalar | avx2 | avx512: narrow the distance kernels
 //   test-only:
 //   AETHER_NOW_MS     a decimal time in ms since the epoch, pins the clock
