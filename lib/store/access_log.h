@@ -16,6 +16,7 @@
 
 #include "aether/env.h"
 #include "aether/status.h"
+#include "store/record_log.h"
 
 namespace aether {
 
@@ -30,10 +31,8 @@ class AccessLog {
  public:
   static constexpr char kMagic[8] = {'A', 'E', 'T', 'H', 'A', 'C', 'C', '\0'};
   static constexpr uint32_t kVersion = 1;
-  static constexpr uint64_t kHeaderSize = 24;
+  static constexpr uint64_t kHeaderSize = record_log::kHeaderSize;
   static constexpr uint32_t kRecordMagic = 0x52434341;  // "ACCR"
-  static constexpr uint64_t kRecordHeaderSize = 16;
-  static constexpr uint32_t kMaxRecordBytes = 64u << 20;
 
   // The record's bytes (header and payload).
   static std::string Encode(const AccessRecord& r);
