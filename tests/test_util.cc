@@ -203,7 +203,8 @@ std::string ReadFile(const std::string& path) {
 std::map<std::string, std::string> DirectoryBytes(const std::string& dir) {
   std::map<std::string, std::string> out;
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) out[e.path().string().substr(dir.size())] = ReadFile(e.path().string());
+    if (e.is_regular_file() && e.path().filename() != "metrics.log")
+      out[e.path().string().substr(dir.size())] = ReadFile(e.path().string());
   return out;
 }
 

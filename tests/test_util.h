@@ -55,7 +55,9 @@ int WaitAether(int pid);
 
 std::string ReadFile(const std::string& path);
 // Every regular file under `dir` and its bytes, by path relative to `dir`:
-// what "nothing changed" is checked against.
+// what "nothing changed" is checked against. metrics.log is left out: every
+// command appends its record there, dry runs and readers included
+// (format-spec/metrics_log.md).
 std::map<std::string, std::string> DirectoryBytes(const std::string& dir);
 
 // How many seeds (or sample points) a sweep that repeats one path runs: all

@@ -87,7 +87,10 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode,
   o.discard_damaged_journal = discard_damaged;
   o.on_notice = [](const std::string& text) { Warn(text); };
   o.trace_id = g_log.trace_id;
-  AETHER_ASSIGN_OR_RETURN(auto store, Store::Open(args.store, o));
+  auto opened = Store::Open(args.store, o);
+  // Recorded only in a store this aether opened, or found busy.
+  if (opened.ok() || opened.status().code() == Code::kBusy) g_metrics_store = args.store;
+  AETHER_ASSIGN_OR_RETURN(auto store, std::move(opened));
   if (!store->deferred_recovery().ok())
     Warn("recovery deferred (" + store->deferred_recovery().message() +
          "); reading the committed state; the next writer will replay");
@@ -113,6 +116,21 @@ Result<std::unique_ptr<Store>> StoreOpener::OpenToRead(const StoreArgs& args) co
 }
 
 bool g_store_option = false;
+std::string g_metrics_store;
+std::string g_metrics_tiers;
+
+void RecordCommandMetrics(int exit_code, std::chrono::steady_clock::time_point start) {
+  if (g_metrics_store.empty()) return;
+  std::vector<MetricSample> samples = TakeProcessMetrics();
+  samples.push_back({"aether_commands_total",
+                     MetricLabels({{"command", g_log.command}, {"exit_code", std::to_string(exit_code)}}), 1});
+  std::vector<std::pair<std::string, std::string>> labels = {{"command", g_log.command}};
+  if (!g_metrics_tiers.empty()) labels.emplace_back("tiers", g_metrics_tiers);
+  ObserveLatency(&samples, "aether_command_duration_seconds", MetricLabels(labels), ElapsedUs(start));
+  Env* env = Env::Default();
+  Status s = RecordMetrics(env, g_metrics_store, env->NowMs(), samples);
+  if (!s.ok() && g_verbose) Log(LogLevel::kInfo, "metrics not recorded: " + s.message());
+}
 
 bool StoreFromEnvironment() {
   const char* env = std::getenv("AETHER_STORE");

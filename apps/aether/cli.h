@@ -4,6 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -107,6 +108,17 @@ CLI::Validator NonEmpty();
 // for stdin): descend/ascend/delete --ids-from.
 Status ReadIdsFrom(const std::string& path, std::vector<std::string>* ids);
 
+// The command's metrics (aether/metrics.h): the store it named (set when it
+// opens one, busy or not; empty: no store, nothing recorded) and, for a
+// search, the tiers it searched (a label of its latency).
+extern std::string g_metrics_store;
+extern std::string g_metrics_tiers;
+// Appends the command's record to its store's metrics.log: what the library
+// counted, the command and its exit code, its duration since `start`.
+// Never fails the command: a store this user may not write, or a log that
+// is not a regular file, goes unrecorded (-v says why).
+void RecordCommandMetrics(int exit_code, std::chrono::steady_clock::time_point start);
+
 // Global flags (-q/--quiet, -v/--verbose), set by main.
 extern bool g_quiet;
 extern bool g_verbose;
@@ -175,6 +187,7 @@ Runner SetupBackup(CLI::App* app);
 Runner SetupUpgrade(CLI::App* app);
 nlohmann::json ScrubJson(const ScrubReport& r);
 Runner SetupStats(CLI::App* app);
+Runner SetupCheck(CLI::App* app);
 Runner SetupRecover(CLI::App* app);
 Runner SetupDescend(CLI::App* app);
 Runner SetupAscend(CLI::App* app);

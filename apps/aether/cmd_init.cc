@@ -36,6 +36,7 @@ Runner SetupInit(CLI::App* app) {
     ParseColdCodec(a->codec, &config.codec);
     Status s = Store::Create(a->store, config);
     if (!s.ok()) return Fail(s);
+    g_metrics_store = a->store;  // the new store's first record
     Info(fmt::format("created store {} (dim {}, metric {}, hot capacity {})", a->store, a->dim, a->metric,
                      a->hot_capacity));
     return kExitOk;

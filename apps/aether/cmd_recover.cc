@@ -24,6 +24,9 @@ Runner SetupRecover(CLI::App* app) {
   return [a](const StoreOpener& opener) -> int {
     auto store = opener.Open(a->store, a->discard_damaged);
     if (!store.ok()) return Fail(store.status());
+    // Everything recorded so far into meta.db (the checkpoint below makes
+    // it durable); a log that cannot be folded waits for the next writer.
+    if (Status s = (*store)->FoldMetrics(); !s.ok()) Warn("metrics log not folded: " + s.message());
     if (Status s = (*store)->Checkpoint(); !s.ok()) return Fail(s);
     const auto& actions = (*store)->replayed();
     nlohmann::json rows = nlohmann::json::array();

@@ -152,6 +152,7 @@ int Run(const Args& a, const StoreOpener& opener) {
   so.recall = a.recall;
   so.threads = a.threads;
   so.rerank = a.rerank;
+  g_metrics_tiers = a.tier;
   so.tiers = a.tier == "hot" ? TierFilter::kHot : a.tier == "cold" ? TierFilter::kCold : TierFilter::kAll;
   so.with_payload = a.with_payload;
   so.explain = a.explain;

@@ -1,9 +1,12 @@
-// aether stats STORE [--format table|json|jsonl|prometheus] [--output FILE]
+// aether stats STORE [--format table|json|jsonl|prometheus] [--output FILE] [--since WHEN]
 #include <fmt/format.h>
+
+#include <numeric>
 
 #include "aether/env.h"
 #include "aether/store.h"
 #include "cli.h"
+#include "metrics_view.h"
 
 namespace aether::cli {
 namespace {
@@ -66,10 +69,91 @@ std::vector<Metric> Metrics(const StoreStats& s) {
        "Current index generation (0: no index)."},
       {"pending_migrations", double(s.pending_migrations), "aether_pending_migrations", "",
        "Migrations in the journal."},
+      {"oldest_pending_seconds", double(s.oldest_pending_ms) / 1000.0,
+       "aether_pending_migration_oldest_timestamp_seconds", "",
+       "Unix time the oldest journaled migration was made (0: none pending)."},
       {"restore_queue_depth", double(s.restore_queue_depth), "aether_restore_queue_depth", "",
        "Entries in the restore queue."},
       {"temperature", s.temperature, "aether_temperature", "", "Scheduler temperature."},
   };
+}
+
+std::string Ms(double ms) { return ms < 0 ? "-" : fmt::format("{:.3f}", ms); }
+
+std::string Window(int64_t since_ms) {
+  return since_ms == 0 ? "all" : fmt::format("since {} ms (whole minutes)", since_ms);
+}
+
+// The commands' metrics (aether/metrics.h) in the table form: counters,
+// then one row per command (a search per tiers) with its latency quantiles.
+std::string MetricsTable(const MetricsView& v) {
+  std::string out = fmt::format("\n{:<22} {}\n", "window", Window(v.since_ms()));
+  const double rate = v.HotHitRate();
+  out += fmt::format("{:<22} {}\n", "hot_hit_rate", rate < 0 ? "-" : fmt::format("{:.4f}", rate));
+  for (const MetricSample& s : v.samples())
+    if (s.name != "aether_commands_total" && s.name.rfind("aether_command_duration_seconds", 0) != 0)
+      out += fmt::format("{:<22} {}\n", s.name + (s.labels.empty() ? "" : "{" + s.labels + "}"), s.value);
+  if (v.commands().empty()) return out;
+  out += fmt::format("\n{:<22} {:>8} {:>8} {:>6} {:>10} {:>10} {:>10}\n", "command", "runs", "failed", "busy", "p50_ms",
+                     "p95_ms", "p99_ms");
+  auto row = [&](const CommandSummary& c, const std::string& name, bool counts) {
+    uint64_t failed = 0;
+    for (const auto& [code, n] : c.exit_codes)
+      if (code != 0 && code != 1 && code != 3) failed += n;  // 1: a negative answer, 3: partial
+    const uint64_t busy = c.exit_codes.count(75) ? c.exit_codes.at(75) : 0;
+    out += fmt::format("{:<22} {:>8} {:>8} {:>6} {:>10} {:>10} {:>10}\n", name, counts ? std::to_string(c.runs) : "-",
+                       counts ? std::to_string(failed) : "-", counts ? std::to_string(busy) : "-",
+                       Ms(c.QuantileMs(0.5)), Ms(c.QuantileMs(0.95)), Ms(c.QuantileMs(0.99)));
+  };
+  for (const auto& [key, unused] : v.commands()) {
+    if (!key.second.empty()) continue;  // a search's tiers: under its total
+    row(v.Command(key.first), key.first, true);
+    for (const auto& [k, t] : v.commands())
+      if (k.first == key.first && !k.second.empty()) row(t, "  --tier " + k.second, false);
+  }
+  return out;
+}
+
+nlohmann::json LabelsJson(const std::string& labels) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : ParseMetricLabels(labels)) j[k] = v;
+  return j;
+}
+
+nlohmann::json MetricsJson(const MetricsView& v) {
+  nlohmann::json j = {{"since_ms", v.since_ms()}};
+  const double rate = v.HotHitRate();
+  j["hot_hit_rate"] = rate < 0 ? nlohmann::json(nullptr) : nlohmann::json(rate);
+  nlohmann::json counters = nlohmann::json::array();
+  for (const MetricSample& s : v.samples())
+    if (s.name.rfind("aether_command_duration_seconds", 0) != 0)
+      counters.push_back({{"name", s.name}, {"labels", LabelsJson(s.labels)}, {"value", s.value}});
+  j["counters"] = counters;
+  nlohmann::json commands = nlohmann::json::array();
+  auto quantile = [](const CommandSummary& c, double q) {
+    const double ms = c.QuantileMs(q);
+    return ms < 0 ? nlohmann::json(nullptr) : nlohmann::json(ms);
+  };
+  for (const auto& [key, c] : v.commands()) {
+    if (!key.second.empty()) continue;
+    const CommandSummary all = v.Command(key.first);
+    nlohmann::json codes = nlohmann::json::object();
+    for (const auto& [code, n] : all.exit_codes) codes[std::to_string(code)] = n;
+    nlohmann::json row = {{"command", key.first},          {"runs", all.runs},
+                          {"exit_codes", codes},           {"p50_ms", quantile(all, 0.5)},
+                          {"p95_ms", quantile(all, 0.95)}, {"p99_ms", quantile(all, 0.99)}};
+    nlohmann::json tiers = nlohmann::json::object();
+    for (const auto& [k, t] : v.commands())
+      if (k.first == key.first && !k.second.empty())
+        tiers[k.second] = {{"count", std::accumulate(t.buckets.begin(), t.buckets.end(), uint64_t(0))},
+                           {"p50_ms", quantile(t, 0.5)},
+                           {"p95_ms", quantile(t, 0.95)},
+                           {"p99_ms", quantile(t, 0.99)}};
+    if (!tiers.empty()) row["tiers"] = tiers;
+    commands.push_back(row);
+  }
+  j["commands"] = commands;
+  return j;
 }
 
 }  // namespace
@@ -81,6 +165,7 @@ Runner SetupStats(CLI::App* app) {
     uint64_t recall = 0;
     uint64_t seed = 1;
     std::string output;
+    std::string since = "all";
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
@@ -89,8 +174,19 @@ Runner SetupStats(CLI::App* app) {
   app->add_option("--seed", a->seed, "Seed for --recall sampling")->default_val(1);
   app->add_option("--output", a->output,
                   "Write to FILE atomically (temp file + rename), e.g. a node_exporter textfile");
+  app->add_option("--since", a->since,
+                  "Count the commands' metrics from this time on: all (default), N followed by s, m, h or d "
+                  "(back from now), or ms since the epoch; minutes for the last day, hours before it");
   app->footer("Example: aether stats ./mem --format prometheus > /var/lib/node_exporter/aether.prom");
   return [a](const StoreOpener& opener) -> int {
+    int64_t since_ms = 0;
+    if (!ParseSince(a->since, Env::Default()->NowMs(), &since_ms))
+      return Fail(Status::InvalidArgument("--since " + a->since +
+                                          ": expected all, N followed by s, m, h or d, or ms since the epoch"));
+    if (since_ms != 0 && a->format == "prometheus")
+      return Fail(
+          Status::InvalidArgument("--since does not apply to --format prometheus: its counters are totals "
+                                  "(Prometheus takes rates over them)"));
     auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     auto stats = (*store)->Stats();
@@ -106,6 +202,9 @@ Runner SetupStats(CLI::App* app) {
       metrics.push_back({"recall_queries", double(recall.queries), "aether_index_recall_queries", "",
                          "Sampled cold vectors used for recall_at_10."});
     }
+    auto report = (*store)->Metrics(since_ms);
+    if (!report.ok()) return Fail(report.status());
+    const MetricsView view(*report);
     std::string out;
     if (a->format == "json" || a->format == "jsonl") {
       nlohmann::json j = {{"metric", MetricName(stats->metric)}, {"cold_codec", ColdCodecName(stats->codec)}};
@@ -115,6 +214,7 @@ Runner SetupStats(CLI::App* app) {
         else
           j[m.key] = m.value;
       }
+      j["metrics"] = MetricsJson(view);
       out = j.dump() + "\n";
     } else if (a->format == "prometheus") {
       for (const auto& m : metrics) {
@@ -124,10 +224,12 @@ Runner SetupStats(CLI::App* app) {
         else
           out += fmt::format("{} {}\n", m.prom_name, m.value);
       }
+      out += view.Prometheus();
     } else {
       out += fmt::format("{:<22} {}\n", "metric", MetricName(stats->metric));
       out += fmt::format("{:<22} {}\n", "cold_codec", ColdCodecName(stats->codec));
       for (const auto& m : metrics) out += fmt::format("{:<22} {}\n", m.key, m.value);
+      out += MetricsTable(view);
     }
     if (a->output.empty()) {
       fmt::print("{}", out);

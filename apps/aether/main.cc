@@ -41,6 +41,8 @@ const Command kCommands[] = {
     {"backup", "Copy a live store consistently (--incremental: link files unchanged since an earlier backup)",
      Access::kWrite, SetupBackup},
     {"stats", "Show store statistics (table, json, prometheus)", Access::kRead, SetupStats},
+    {"check", "Health check for cron and monitoring: one line per threshold crossed (exit 1)", Access::kRead,
+     SetupCheck},
     {"descend", "Move memories hot -> cold (ids, --all, --policy)", Access::kWrite, SetupDescend},
     {"ascend", "Move memories cold -> hot (ids, --queued; --evict)", Access::kWrite, SetupAscend},
     {"upgrade", "Convert a store an older aether made (schema, format version, codec) in place; --dry-run",
@@ -117,6 +119,7 @@ aether::Status SetUpLog(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const auto start = std::chrono::steady_clock::now();
   aether::ReserveStandardFds();
   if (aether::Status log = SetUpLog(argc, argv); !log.ok()) return Fail(log);
   // Every AETHER_* variable is checked before anything reads one.
@@ -200,7 +203,9 @@ int main(int argc, char** argv) {
     if (!r.app->parsed()) continue;
     g_log.command = r.app->get_name();
     if (aether::Status operands = CheckStoreOperands(*r.app); !operands.ok()) return Fail(operands);
-    return RunGuarded(r.run, r.access);
+    const int code = RunGuarded(r.run, r.access);
+    RecordCommandMetrics(code, start);
+    return code;
   }
   return kExitUsage;
 }

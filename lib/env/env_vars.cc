@@ -61,6 +61,8 @@ bool ParseFailIo(const std::string& text, std::string* op, long* n, bool* foreve
 
 bool ParseScanDelay(const char* text, long* ms) { return ParseLong(text, 1, kMaxPauseMs, ms); }
 
+bool ParseDurationUs(const char* text, long* us) { return ParseLong(text, 0, 1000000000000L, us); }
+
 long ScanDelayMs() {
   static const long ms = [] {
     const char* v = std::getenv("AETHER_SCAN_DELAY_MS");
@@ -99,6 +101,8 @@ Status CheckEnvironment() {
     return bad("AETHER_FAIL_IO", v, "expected OP:N[+] with OP write, sync, rename, link, dbwrite or dbsync, N >= 1");
   if (const char* v = get("AETHER_SCAN_DELAY_MS"); v && !env_vars::ParseScanDelay(v, &n))
     return bad("AETHER_SCAN_DELAY_MS", v, "expected MS in 1..60000");
+  if (const char* v = get("AETHER_DURATION_US"); v && !env_vars::ParseDurationUs(v, &n))
+    return bad("AETHER_DURATION_US", v, "expected US in 0..1000000000000");
   if (const char* v = get("AETHER_SIMD")) {
     if (std::strcmp(v, "scalar") != 0 && std::strcmp(v, "avx2") != 0 && std::strcmp(v, "avx512") != 0)
       return bad("AETHER_SIMD", v, "expected scalar, avx2 or avx512");

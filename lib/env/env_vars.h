@@ -17,6 +17,8 @@
 //   AETHER_TRACE_IO   FILE      append every file-system change to FILE
 //   AETHER_SCAN_DELAY_MS MS     sleep MS (1..60000) before each part of a
 //                               search's scan: a slow read (search --timeout)
+//   AETHER_DURATION_US US       the duration a command records in its
+//                               metrics (aether/metrics.h): an injected clock
 // Thread-safe; stateless but for ScanDelayMs's value, read once.
 #pragma once
 
@@ -33,6 +35,8 @@ bool ParsePointSpec(const std::string& text, bool require_count, std::string* na
 bool ParseFailIo(const std::string& text, std::string* op, long* n, bool* forever);
 // AETHER_SCAN_DELAY_MS: MS in 1..kMaxPauseMs
 bool ParseScanDelay(const char* text, long* ms);
+// AETHER_DURATION_US: US in 0..10^12
+bool ParseDurationUs(const char* text, long* us);
 
 constexpr long kMaxPauseMs = 60000;
 

@@ -72,6 +72,7 @@ std::vector<std::string> MakeFaultPoints() {
       "scrub.after_hot",
       "scrub.after_commit",
       "fold.after_commit",
+      "metrics_fold.after_commit",
       "update.before_commit",
       "update.after_commit",
       "delete.before_commit",

@@ -232,6 +232,10 @@ Result<uint64_t> Journal::Count() {
   return uint64_t(n);
 }
 
+Result<int64_t> Journal::OldestCreatedMs() {
+  return db_->QueryInt("SELECT COALESCE(MIN(created_ms), 0) FROM migrations");
+}
+
 Result<std::vector<Migration>> Journal::All() {
   AETHER_ASSIGN_OR_RETURN(bool checksums, HasChecksums());
   AETHER_ASSIGN_OR_RETURN(bool traced, HasTraceIds());

@@ -94,6 +94,8 @@ class Journal {
   // The highest shard id any row targets (0 when none).
   Result<int64_t> MaxTargetShard();
   Result<uint64_t> Count();
+  // The oldest row's created_ms (0 when the journal is empty).
+  Result<int64_t> OldestCreatedMs();
   // Every migration in the journal, oldest first. A row whose kind or state
   // is unknown is returned as it is; CheckIntegrity refuses it.
   Result<std::vector<Migration>> All();

@@ -132,6 +132,18 @@ CREATE TABLE IF NOT EXISTS index_calibration (
 );
 )sql";
 
+// Added after v3's first release: the metrics folded from metrics.log
+// (format-spec/metrics_log.md).
+const char* const kMetricsTable = R"sql(
+CREATE TABLE IF NOT EXISTS metrics (
+  period_ms INTEGER NOT NULL,
+  name      TEXT NOT NULL,
+  labels    TEXT NOT NULL,
+  value     INTEGER NOT NULL,
+  PRIMARY KEY (period_ms, name, labels)
+) WITHOUT ROWID;
+)sql";
+
 // migration_items' kept_* columns (ingest --preserve-state), added after
 // v3's first release; inside the caller's transaction.
 Status AddKeptColumns(Db* db) {
@@ -155,6 +167,7 @@ Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, 
   return InTransaction(db, [&]() -> Status {
     AETHER_RETURN_IF_ERROR(db->Exec(kSchemaV1));
     AETHER_RETURN_IF_ERROR(db->Exec(kCalibrationTable));
+    AETHER_RETURN_IF_ERROR(db->Exec(kMetricsTable));
     AETHER_RETURN_IF_ERROR(AddKeptColumns(db));
     AETHER_RETURN_IF_ERROR(AddTraceIdColumns(db));
     const std::pair<const char*, std::string> rows[] = {
@@ -213,6 +226,9 @@ const std::vector<SchemaStep>& SchemaSteps() {
       {"audit_log and migrations: add the trace_id columns (--trace-id)",
        "SELECT COUNT(*) FROM pragma_table_info('audit_log') WHERE name = 'trace_id'",
        [](Db* db) { return InTransaction(db, [&] { return AddTraceIdColumns(db); }); }},
+      // Counters and histograms commands record (stats, check, Prometheus).
+      {"add the metrics table (stats --since, aether check, Prometheus counters)",
+       "SELECT COUNT(*) FROM sqlite_master WHERE name = 'metrics'", [](Db* db) { return db->Exec(kMetricsTable); }},
   };
   return steps;
 }

@@ -10,6 +10,7 @@
 #include "meta/index_calibration_table.h"
 #include "meta/index_generations_table.h"
 #include "meta/memories_table.h"
+#include "meta/metrics_table.h"
 #include "meta/restore_queue_table.h"
 #include "meta/shards_table.h"
 
@@ -24,7 +25,8 @@ struct Tables {
         config(db),
         audit_log(db),
         generations(db),
-        calibration(db) {}
+        calibration(db),
+        metrics(db) {}
   MemoriesTable memories;
   HotFreeTable hot_free;
   ShardsTable shards;
@@ -33,6 +35,7 @@ struct Tables {
   AuditLogTable audit_log;
   IndexGenerationsTable generations;
   IndexCalibrationTable calibration;
+  MetricsTable metrics;
 };
 
 }  // namespace aether

@@ -46,6 +46,23 @@ const std::vector<ParamSpec>& AllParams() {
       {"search_timeout_ms", 0, 0, 3600000,
        "a search's deadline in ms when search --timeout is not given: past it no further partition is scanned "
        "and the queries cut short are marked partial (0: none)"},
+      {"metrics_keep_days", 90, 2, 36500,
+       "metrics are kept per minute for a day, then per hour; past this many days they only count in the totals"},
+      {"check_window_s", 3600, 1, 1e9,
+       "the span of recent history aether check judges (failed migrations, damage, P99) unless --since"},
+      {"check_pending_age_s", 600, 0, 1e9,
+       "aether check: a journaled migration older than this is a problem (0: not checked)"},
+      {"check_garbage_fraction", 0.5, 0, 1,
+       "aether check: a share of dead cold records above this is a problem (1: not checked)"},
+      {"check_restore_queue_depth", 5000, 0, 1e12,
+       "aether check: a restore queue deeper than this is a problem (0: not checked)"},
+      {"check_search_p99_ms", 1000, 0, 1e9,
+       "aether check: a search P99 over this many ms in the window is a problem (0: not checked)"},
+      {"check_failed_migrations", 1, 0, 1e12,
+       "aether check: this many failed or rolled-back migrations in the window are a problem (0: not checked)"},
+      {"check_damage_found", 1, 0, 1e12,
+       "aether check: this many commands that found damage (exit 79) or verify problems in the window are a "
+       "problem (0: not checked)"},
   };
   return specs;
 }
@@ -107,7 +124,15 @@ PolicyParams ResolveParams(const std::map<std::string, double>& v) {
                       get("idle_descend_hours"),
                       get("ingest_evict"),
                       get("hot_compact_slack"),
-                      get("cold_garbage_max")};
+                      get("cold_garbage_max"),
+                      get("metrics_keep_days"),
+                      get("check_window_s"),
+                      get("check_pending_age_s"),
+                      get("check_garbage_fraction"),
+                      get("check_restore_queue_depth"),
+                      get("check_search_p99_ms"),
+                      get("check_failed_migrations"),
+                      get("check_damage_found")};
 }
 
 double FeedbackImportance(double importance, double reward) {

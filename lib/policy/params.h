@@ -37,6 +37,10 @@ struct PolicyParams {
   double restore_queue_max, hot_low_watermark, idle_descend_hours;
   double ingest_evict;
   double hot_compact_slack, cold_garbage_max;
+  double metrics_keep_days;
+  // aether check's thresholds (0, or 1 for a fraction: not checked)
+  double check_window_s, check_pending_age_s, check_garbage_fraction, check_restore_queue_depth, check_search_p99_ms,
+      check_failed_migrations, check_damage_found;
 };
 // Builds PolicyParams from key -> value (missing keys: defaults).
 PolicyParams ResolveParams(const std::map<std::string, double>& values);

@@ -34,7 +34,12 @@ namespace aether {
 // capacity moves and compaction included.
 Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
   if (!lock_->writer()) return Status::Internal("maintain on a store opened read-only");
-  if (!o.dry_run) return Tick(o);
+  if (!o.dry_run) {
+    // The cron tick keeps metrics.log short (a store only searched between
+    // ticks otherwise folds it once it reaches kFoldBytes).
+    FoldMetricsLogOrNotice(/*at_least=*/0);
+    return Tick(o);
+  }
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
   AETHER_RETURN_IF_ERROR(db_->BeginRehearsal());
   // Ended (rolled back, the real Env back) on every way out: an error, an

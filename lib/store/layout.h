@@ -20,6 +20,7 @@ constexpr uint64_t kReserveBytes = 2 << 20;
 constexpr const char* kHotFile = "hot.slots";
 // Accesses searches recorded without the write lock, folded by writers.
 constexpr const char* kAccessLog = "access.log";
+constexpr const char* kMetricsLog = "metrics.log";  // format-spec/metrics_log.md
 constexpr const char* kColdDir = "cold";
 constexpr const char* kIndexDir = "index";
 constexpr const char* kStagingShard = "cold/staging.shard";

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <random>
 
+#include "aether/metrics.h"
 #include "meta/schema.h"
 #include "policy/params.h"
 
@@ -87,6 +88,7 @@ Result<std::vector<std::string>> MemoryModel::Feedback(const std::vector<Feedbac
     }
     return Status::Ok();
   }));
+  CountMetric("aether_feedback_total", "", int64_t(items.size() - missing.size()));
   return missing;
 }
 
@@ -149,7 +151,9 @@ Status MemoryModel::QueueRestores(const std::vector<std::pair<int64_t, double>>&
     AETHER_RETURN_IF_ERROR(s_->tables_->restore_queue.PutIfCold(row, priority, now));
   if (entries.empty()) return Status::Ok();
   AETHER_ASSIGN_OR_RETURN(PolicyParams p, Params());
-  return s_->tables_->restore_queue.CapAt(uint64_t(p.restore_queue_max)).status();
+  AETHER_ASSIGN_OR_RETURN(uint64_t dropped, s_->tables_->restore_queue.CapAt(uint64_t(p.restore_queue_max)));
+  if (dropped) CountMetric("aether_restores_total", "outcome=\"dropped\"", int64_t(dropped));
+  return Status::Ok();
 }
 
 Result<std::vector<HistoryEntry>> MemoryModel::History(const std::string& id, int64_t since_ms,

@@ -14,6 +14,7 @@
 #include <thread>
 #include <tuple>
 
+#include "aether/metrics.h"
 #include "env/fault_point.h"
 #include "env/parallel.h"
 #include "meta/schema.h"
@@ -160,6 +161,7 @@ Status Migrator::Run(Migration* m, const std::vector<MigrationItem>& items, cons
     return InUnsyncedTransaction(s_->db_.get(), [&] { return journal.SetState(*m, MigrationState::kWritten); });
   };
   if (Status s = write(); !s.ok()) {
+    CountOutcome(*m, "failed");
     if (!s_->rehearsal_) (void)Replay();  // best effort; the next open retries
     return s;
   }
@@ -167,13 +169,22 @@ Status Migrator::Run(Migration* m, const std::vector<MigrationItem>& items, cons
 
   // 3. commit, 4. cleanup
   if (Status s = CommitMigration(*m, items); !s.ok()) {
+    CountOutcome(*m, "failed");
     if (!s_->rehearsal_) (void)Replay();  // rolls forward, or back if it can never commit
     return s;
   }
+  CountOutcome(*m, "committed");
   AETHER_FAULT_POINT(fault.after_commit);
   AETHER_RETURN_IF_ERROR(CutHotFile());
   if (m->kind == "rewrite") AETHER_RETURN_IF_ERROR(RetireRewritten(*m, items));
   return RemoveCommitted(*m);
+}
+
+// aether_migrations_total (aether/metrics.h); a rehearsal (--dry-run)
+// counts nothing.
+void Migrator::CountOutcome(const Migration& m, const char* outcome) {
+  if (s_->rehearsal_) return;
+  CountMetric("aether_migrations_total", MetricLabels({{"kind", m.kind}, {"outcome", outcome}}));
 }
 
 Result<RewriteTarget> Migrator::RewriteTargetOf(const Migration& m, const std::vector<MigrationItem>& items) {

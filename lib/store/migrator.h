@@ -126,6 +126,7 @@ class Migrator {
   Status CheckRewriteReplayable(const Migration& m, const std::vector<MigrationItem>& items);
   Status OldShardIntact(const Migration& m, const ShardInfo& old, const std::string& new_path);
   Status RollBackWrites(const Migration& m, const std::vector<MigrationItem>& items);
+  void CountOutcome(const Migration& m, const char* outcome);
   Status DiscardDamaged(const Migration& m, size_t items, const std::string& why);
   // rebuild_journal.cc
   // Removes the files a generation consists of (its `partitions` partition

@@ -267,6 +267,8 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
   AETHER_RETURN_IF_ERROR(DescendRows(evict, o, &report, total));
   report.evicted = report.moved;
   Status s = AscendRows(rows, o, &report, total);
+  if (o.queued && report.moved > report.evicted)
+    CountMetric("aether_restores_total", "outcome=\"done\"", int64_t(report.moved - report.evicted));
   if (!s.ok() && o.queued && s.code() != Code::kBusy) {
     // The failed batch was rolled back; what is still cold stays queued with backoff.
     std::vector<MemoryRef> left;
@@ -312,6 +314,7 @@ Status StoreImpl::DeferQueued(const std::vector<MemoryRef>& rows, const std::str
       if (attempts >= int(max_retries)) {
         AETHER_RETURN_IF_ERROR(tables_->restore_queue.Remove(r.row_id));
         report->dropped.push_back(r.id);
+        CountMetric("aether_restores_total", "outcome=\"dropped\"");
         continue;
       }
       AETHER_RETURN_IF_ERROR(tables_->restore_queue.Defer(
@@ -340,6 +343,7 @@ Result<EnqueueReport> StoreImpl::Enqueue(const std::vector<std::string>& ids, do
       }
       AETHER_RETURN_IF_ERROR(tables_->restore_queue.Put(loc->row_id, priority, now));
       ++report.queued;
+      CountMetric("aether_restores_total", "outcome=\"queued\"");
     }
     return Status::Ok();
   }));

@@ -123,8 +123,10 @@ Status Migrator::ReplayOne(Migration* m) {
   }
   if (action.action.rfind("rolled back", 0) == 0) {
     AETHER_RETURN_IF_ERROR(RollBackWrites(*m, items));
+    CountOutcome(*m, "rolled_back");
     AETHER_FAULT_POINT("replay.after_rollback_truncate");
   } else {
+    if (action.action == "rolled forward") CountOutcome(*m, "rolled_forward");
     // A committed migration's cleanup cuts hot.slots (CutHotFile), or a
     // rewrite's removes the old shard; the row goes only after it, so a
     // crash between them replays it again.
@@ -317,6 +319,7 @@ Status Migrator::DiscardDamaged(const Migration& m, size_t items, const std::str
                      fmt::format("{{\"migration\":{},\"reason\":{}}}", m.id, nlohmann::json(why).dump()));
   }));
   replayed_.push_back({m.id, m.kind, StateName(m.state), "discarded (" + why + ")", items});
+  CountOutcome(m, "discarded");
   discarded_ = true;  // what it leaves is reported once every row is replayed (ReplayAll)
   return Status::Ok();
 }

@@ -404,6 +404,7 @@ Status StoreImpl::RecordAccess(const RankedHits& results) {
   for (const auto& hits : results)
     for (size_t i = 0; i < hits.size() && i < top_n; ++i)
       if (hits[i].hit.tier == Tier::kCold) rec.restores.emplace_back(hits[i].row_id, 1.0 / double(1 + i));
+  if (!rec.restores.empty()) CountMetric("aether_restores_total", "outcome=\"queued\"", int64_t(rec.restores.size()));
   if (lock_->exclusive()) return InTransaction(db_.get(), [&] { return ApplyAccesses({rec}); });
   AETHER_ASSIGN_OR_RETURN(int64_t epoch, tables_->config.Integer("access_log_epoch", 0));
   // One record, or a few for a huge batch (a record holds at most 64 MiB).

@@ -44,6 +44,7 @@ Result<StoreStats> StoreImpl::Stats() {
   }
   AETHER_ASSIGN_OR_RETURN(s.last_rebuild_ms, tables_->config.Integer("last_rebuild_ms", 0));
   AETHER_ASSIGN_OR_RETURN(s.pending_migrations, Journal(db_.get()).Count());
+  AETHER_ASSIGN_OR_RETURN(s.oldest_pending_ms, Journal(db_.get()).OldestCreatedMs());
   AETHER_ASSIGN_OR_RETURN(s.restore_queue_depth, tables_->restore_queue.Depth());
   AETHER_ASSIGN_OR_RETURN(s.temperature, tables_->config.Number("temperature", 1.0));
   AETHER_ASSIGN_OR_RETURN(int64_t gen, tables_->config.IndexGeneration());

@@ -37,6 +37,7 @@ Status BuildStore(Env* env, const std::string& tmp, const StoreConfig& config) {
   for (const char* lock_file : {layout::kLockFile, layout::kWriterLockFile, layout::kGateLockFile}) {
     AETHER_ASSIGN_OR_RETURN(auto lock, env->Open(tmp + "/" + lock_file, OpenMode::kCreate));
   }
+  AETHER_RETURN_IF_ERROR(CreateMetricsLog(env, tmp + "/" + layout::kMetricsLog));
   {
     AETHER_ASSIGN_OR_RETURN(auto db, Db::Open(tmp + "/" + layout::kDbFile, true, false));
     AETHER_RETURN_IF_ERROR(CreateSchema(db.get(), config, Store::FormatVersionFor(config.codec), env->NowMs()));
@@ -89,7 +90,7 @@ void RemoveStoreTree(Env* env, const std::string& dir) {
   if (env->TypeOf(dir) != FileType::kDirectory) return;  // never through a link
   std::string notice;
   for (const char* f : {layout::kStagingShard, layout::kHotFile, layout::kLockFile, layout::kWriterLockFile,
-                        layout::kGateLockFile, layout::kDbFile, "meta.db-wal", "meta.db-shm"})
+                        layout::kGateLockFile, layout::kMetricsLog, layout::kDbFile, "meta.db-wal", "meta.db-shm"})
     (void)RemoveOwned(env, dir, f, false, &notice);
   for (const char* d : {layout::kColdDir, layout::kIndexDir}) (void)RemoveOwned(env, dir, d, true, &notice);
   (void)env->RemoveDir(dir);
@@ -186,13 +187,29 @@ bool Store::writable() const { return impl_->writable_; }
 Status Store::YieldToReaders() { return impl_->YieldToReaders(); }
 
 Result<IngestBatchResult> Store::IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy) {
-  return impl_->IngestBatch(batch, policy);
+  auto r = impl_->IngestBatch(batch, policy);
+  if (r.ok()) CountMetric("aether_ingested_total", "", int64_t(r->hot + r->cold));
+  return r;
 }
 Result<bool> Store::Contains(const std::string& id) { return impl_->Contains(id); }
 Result<std::vector<bool>> Store::ContainsEach(const std::vector<std::string>& ids) { return impl_->ContainsEach(ids); }
 Result<std::vector<std::vector<SearchHit>>> Store::Search(const std::vector<std::vector<float>>& queries,
                                                           const SearchOptions& options) {
-  return impl_->Search(queries, options);
+  auto hits = impl_->Search(queries, options);
+  if (!hits.ok()) return hits;
+  // The search's metrics (aether/metrics.h); the library's own searches
+  // (recall checks) are not counted.
+  int64_t hot = 0, cold = 0;
+  for (const auto& q : *hits)
+    for (const SearchHit& h : q) ++(h.tier == Tier::kHot ? hot : cold);
+  CountMetric("aether_search_queries_total", "", int64_t(queries.size()));
+  if (hot) CountMetric("aether_search_results_total", "tier=\"hot\"", hot);
+  if (cold) CountMetric("aether_search_results_total", "tier=\"cold\"", cold);
+  if (options.partial) {
+    const auto partial = std::count(options.partial->begin(), options.partial->end(), uint8_t(1));
+    if (partial) CountMetric("aether_search_partial_total", "", int64_t(partial));
+  }
+  return hits;
 }
 Result<std::vector<std::string>> Store::Feedback(const std::vector<FeedbackItem>& items) {
   return impl_->model().Feedback(items);
@@ -229,12 +246,19 @@ Result<std::vector<std::string>> Store::Delete(const std::vector<std::string>& i
 Result<ScrubReport> Store::Scrub() { return impl_->Scrub(); }
 Status Store::Checkpoint() { return impl_->Checkpoint(); }
 Result<StoreStats> Store::Stats() { return impl_->Stats(); }
+Result<MetricsReport> Store::Metrics(int64_t since_ms) { return impl_->Metrics(since_ms); }
+Status Store::FoldMetrics() { return impl_->FoldMetricsLog(0); }
 Result<MoveReport> Store::Descend(const MoveOptions& o) { return impl_->Descend(o); }
 Result<MoveReport> Store::Ascend(const MoveOptions& o) { return impl_->Ascend(o); }
 Result<EnqueueReport> Store::Enqueue(const std::vector<std::string>& ids, double priority) {
   return impl_->Enqueue(ids, priority);
 }
-Result<VerifyReport> Store::Verify(const ProgressFn& progress) { return impl_->Verify(progress); }
+Result<VerifyReport> Store::Verify(const ProgressFn& progress) {
+  auto rep = impl_->Verify(progress);
+  if (rep.ok() && !rep->problems.empty())
+    CountMetric("aether_corruption_found_total", "", int64_t(rep->problems.size()));
+  return rep;
+}
 Result<RebuildReport> Store::RebuildIndex(const RebuildOptions& o) { return impl_->RebuildIndex(o); }
 Result<UpgradeReport> Store::Upgrade(const UpgradeOptions& o) { return impl_->Upgrade(o); }
 Result<RecallReport> Store::RecallCheck(uint64_t queries, uint64_t seed) { return impl_->RecallCheck(queries, seed); }

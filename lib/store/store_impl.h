@@ -46,6 +46,7 @@
 #include "store/access_log.h"
 #include "store/cold_index.h"
 #include "store/memory_model.h"
+#include "store/metrics_log.h"
 #include "store/migrator.h"
 #include "store/selection.h"
 #include "store/store_context.h"
@@ -155,9 +156,24 @@ class StoreImpl : public StoreContext {
     return pending.ok() ? *pending : nullptr;  // the stored stats stand; the fold will tell
   }
   // A fold that fails leaves the records for the next writer: a notice.
+  // The metrics log folds with the access log (every writer's open).
   void FoldAccessLogOrNotice() {
     if (Status s = FoldAccessLog(); !s.ok()) Notice("access log not folded: " + s.message());
+    FoldMetricsLogOrNotice(kMetricsFoldBytes);
   }
+  // Folds metrics.log when it holds at least `at_least` bytes: every
+  // writer's open once it is kMetricsFoldBytes, maintain and recover
+  // always (so that other commands, dry runs included, leave meta.db as it
+  // is).
+  static constexpr uint64_t kMetricsFoldBytes = 1 << 20;
+  void FoldMetricsLogOrNotice(uint64_t at_least) {
+    if (Status s = FoldMetricsLog(at_least); !s.ok()) Notice("metrics log not folded: " + s.message());
+  }
+
+  // metrics.cc
+  Status FoldMetricsLog(uint64_t at_least);
+  Status UnfoldedMetrics(std::vector<MetricsRecord>* records, uint64_t* epoch, uint64_t* end, uint64_t* skipped);
+  Result<MetricsReport> Metrics(int64_t since_ms);
 
   // records.cc
   Result<std::vector<std::optional<MemoryRecord>>> Get(const std::vector<std::string>& ids);

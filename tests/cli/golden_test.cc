@@ -16,7 +16,9 @@
 // (by 1e-6, relative above 1: float sums differ across CPUs). Comments are
 // shell comments: "$ # ...". Every transcript runs in a fresh directory
 // with a pinned clock (AETHER_NOW_MS=1700000000000), a fixed trace id
-// (AETHER_TRACE_ID=golden) and $TESTDATA pointing at testdata/.
+// (AETHER_TRACE_ID=golden), every command's recorded duration 4 ms
+// (AETHER_DURATION_US=4000: `stats` shows latencies) and $TESTDATA
+// pointing at testdata/.
 // AETHER_GOLDEN_UPDATE=1 rewrites the expected output from what ran.
 #include <dirent.h>
 #include <doctest/doctest.h>
@@ -218,8 +220,8 @@ std::string Run(const std::vector<Block>& blocks, const std::string& work, const
   for (const Block& b : blocks) {
     std::string script =
         "unset AETHER_STORE AETHER_FAULT AETHER_PAUSE AETHER_PAUSE_FILE AETHER_FAIL_IO AETHER_LOG_FORMAT\n" +
-        std::string(json_log ? "export AETHER_LOG_FORMAT=json\n" : "") + "export AETHER_TRACE_ID=golden PATH='" +
-        bin_dir +
+        std::string(json_log ? "export AETHER_LOG_FORMAT=json\n" : "") +
+        "export AETHER_TRACE_ID=golden AETHER_DURATION_US=4000 PATH='" + bin_dir +
         "':\"$PATH\" AETHER_NOW_MS=1700000000000 LC_ALL=C "
         "TESTDATA='" +
         testdata + "'\ncd '" + work + "' || exit 99\n" + b.command + "\n";

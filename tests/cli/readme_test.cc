@@ -104,8 +104,16 @@ TEST_CASE("the README cron example runs as cron runs it") {
   // Metric names and sample lines are valid exposition format.
   for (const auto& l : Lines(prom)) {
     if (l.rfind("# HELP ", 0) == 0 || l.rfind("# TYPE ", 0) == 0) continue;
-    CHECK_MESSAGE(std::regex_match(l, std::regex("^aether_[a-z0-9_]+(\\{[a-z_]+=\"[a-z0-9_]+\"\\})? [-0-9.e+]+$")), l);
+    CHECK_MESSAGE(
+        std::regex_match(
+            l, std::regex("^aether_[a-z0-9_]+(\\{[a-z_]+=\"[a-z0-9_.+-]+\"(,[a-z_]+=\"[A-Za-z0-9_.+-]+\")*\\})? "
+                          "[-0-9.e+]+$")),
+        l);
   }
+  // The commands' counters and histograms are there too (Operating aether).
+  CHECK(prom.find("# TYPE aether_commands_total counter\n") != std::string::npos);
+  CHECK(prom.find("# TYPE aether_command_duration_seconds histogram\n") != std::string::npos);
+  CHECK(prom.find("aether_command_duration_seconds_bucket{command=\"maintain\",le=\"+Inf\"}") != std::string::npos);
   // And Prometheus's own linter agrees (scripts/setup installs promtool).
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
     MESSAGE("promtool not found: skipping `promtool check metrics` (scripts/setup installs it)");
@@ -115,4 +123,27 @@ TEST_CASE("the README cron example runs as cron runs it") {
     CHECK_MESSAGE(rc == 0, ReadFile(dir / "promtool.out"));
     CHECK(ReadFile(dir / "promtool.out") == "");  // no lint warnings either
   }
+}
+
+TEST_CASE("the README's alert rules pass promtool check rules") {
+  const std::string readme = ReadFile(AETHER_TESTDATA "/../README.md");
+  auto begin = readme.find("<!-- alert-rules -->");
+  auto end = readme.find("<!-- /alert-rules -->");
+  REQUIRE(begin != std::string::npos);
+  REQUIRE(end != std::string::npos);
+  std::string block = readme.substr(begin, end - begin);
+  block = block.substr(block.find("```yaml\n") + 8);
+  block = block.substr(0, block.find("```"));
+  // Every metric a rule names is one aether exports.
+  for (const char* name :
+       {"aether_migrations_total", "aether_command_duration_seconds_bucket", "aether_commands_total"})
+    CHECK(block.find(name) != std::string::npos);
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+    MESSAGE("promtool not found: skipping `promtool check rules` (scripts/setup installs it)");
+    return;
+  }
+  TempDir dir;
+  WriteFile(dir / "rules.yml", block);
+  const std::string check = "promtool check rules '" + dir / "rules.yml" + "' > '" + dir / "out" + "' 2>&1";
+  CHECK_MESSAGE(std::system(check.c_str()) == 0, ReadFile(dir / "out"));
 }

@@ -28,13 +28,13 @@ $ aether config mem set sample_rate 2
 aether: error: sample_rate = 2 is outside [0, 1]
 [exit 64]
 $ aether config mem set colour 1
-aether: error: unknown config key 'colour' (keys: alpha, beta, gamma, delta, sigmoid_k, min_temperature, max_temperature, decay_rate, pressure_scale, pressure_queue_depth, sample_rate, max_candidates, importance_decay, restore_concurrency, restore_top_n, backoff_base_ms, backoff_max_ms, max_retries, hot_capacity, history_retention_days, tick_seconds, restore_queue_max, hot_low_watermark, idle_descend_hours, ingest_evict, hot_compact_slack, cold_garbage_max, search_timeout_ms)
+aether: error: unknown config key 'colour' (keys: alpha, beta, gamma, delta, sigmoid_k, min_temperature, max_temperature, decay_rate, pressure_scale, pressure_queue_depth, sample_rate, max_candidates, importance_decay, restore_concurrency, restore_top_n, backoff_base_ms, backoff_max_ms, max_retries, hot_capacity, history_retention_days, tick_seconds, restore_queue_max, hot_low_watermark, idle_descend_hours, ingest_evict, hot_compact_slack, cold_garbage_max, search_timeout_ms, metrics_keep_days, check_window_s, check_pending_age_s, check_garbage_fraction, check_restore_queue_depth, check_search_p99_ms, check_failed_migrations, check_damage_found)
 [exit 64]
 $ aether config mem preset conservative --format table | head -4
-key                     value
-alpha                   1
-backoff_base_ms         60000
-backoff_max_ms          3600000
+key                        value
+alpha                      1
+backoff_base_ms            60000
+backoff_max_ms             3600000
 $ aether maintain mem --seed 1 --dry-run
 temperature 1 -> 1
 importance decayed on 0 memories
@@ -90,32 +90,40 @@ $ aether delete mem mem-0000 nope --trace-id agent-7/step-3 --log-format json
 ! {"command":"delete","level":"info","message":"deleted 1 memories","pid":…,"time":"…","trace_id":"agent-7/step-3"}
 [exit 1]
 $ aether config mem get
-key                     value
-alpha                   1
-backoff_base_ms         60000
-backoff_max_ms          3600000
-beta                    1
-cold_garbage_max        0.25
-decay_rate              0.98
-delta                   0
-gamma                   1
-history_retention_days  90
-hot_capacity            250
-hot_compact_slack       256
-hot_low_watermark       0.8
-idle_descend_hours      168
-importance_decay        0.995
-ingest_evict            1
-max_candidates          100
-max_retries             5
-max_temperature         4
-min_temperature         0.01
-pressure_queue_depth    100
-pressure_scale          1.5
-restore_concurrency     10
-restore_queue_max       10000
-restore_top_n           1
-sample_rate             0.02
-search_timeout_ms       0
-sigmoid_k               0.5
-tick_seconds            300
+key                        value
+alpha                      1
+backoff_base_ms            60000
+backoff_max_ms             3600000
+beta                       1
+check_damage_found         1
+check_failed_migrations    1
+check_garbage_fraction     0.5
+check_pending_age_s        600
+check_restore_queue_depth  5000
+check_search_p99_ms        1000
+check_window_s             3600
+cold_garbage_max           0.25
+decay_rate                 0.98
+delta                      0
+gamma                      1
+history_retention_days     90
+hot_capacity               250
+hot_compact_slack          256
+hot_low_watermark          0.8
+idle_descend_hours         168
+importance_decay           0.995
+ingest_evict               1
+max_candidates             100
+max_retries                5
+max_temperature            4
+metrics_keep_days          90
+min_temperature            0.01
+pressure_queue_depth       100
+pressure_scale             1.5
+restore_concurrency        10
+restore_queue_max          10000
+restore_top_n              1
+sample_rate                0.02
+search_timeout_ms          0
+sigmoid_k                  0.5
+tick_seconds               300

@@ -46,6 +46,7 @@ Subcommands:
   scrub                       Make deleted data leave the store's files now
   backup                      Copy a live store consistently (--incremental: link files unchanged since an earlier backup)
   stats                       Show store statistics (table, json, prometheus)
+  check                       Health check for cron and monitoring: one line per threshold crossed (exit 1)
   descend                     Move memories hot -> cold (ids, --all, --policy)
   ascend                      Move memories cold -> hot (ids, --queued; --evict)
   upgrade                     Convert a store an older aether made (schema, format version, codec) in place; --dry-run

@@ -10,6 +10,7 @@ cold
 hot.slots
 index
 meta.db
+metrics.log
 $ aether init mem --dim 4
 aether: error: mem: already an aether store
 [exit 73]

@@ -273,6 +273,7 @@ struct StoreStats {
   uint32_t default_nprobe = 0;  // the calibrated one when there is one, else max(8, ceil(K / 10))
   RecallCalibration calibration;
   uint64_t pending_migrations = 0;
+  int64_t oldest_pending_ms = 0;  // created_ms of the oldest (0: none)
   uint64_t restore_queue_depth = 0;
   double temperature = 0;
 };

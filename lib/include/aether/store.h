@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "aether/metrics.h"
 #include "aether/options.h"
 #include "aether/status.h"
 
@@ -186,6 +187,14 @@ class Store {
   // Counts from the metadata, sizes from the files' lengths (no data file
   // is read). Reads only.
   Result<StoreStats> Stats();
+  // The counters and histograms commands recorded (aether/metrics.h):
+  // what is folded into meta.db in periods starting at or after since_ms
+  // (rounded down to a minute; 0: all), plus the records metrics.log holds
+  // unfolded from that minute on. Reads only.
+  Result<MetricsReport> Metrics(int64_t since_ms = 0);
+  // Folds metrics.log into meta.db now (maintain does, and every writer's
+  // open once the log reaches 1 MiB). Requires kWrite.
+  Status FoldMetrics();
 
   // Hot -> cold and cold -> hot moves, in batches, each batch one journaled
   // migration (a crash keeps the batches committed before it). Require
