@@ -225,7 +225,9 @@ Status StoreImpl::FoldMetricsLog(uint64_t at_least) {
   if (type == FileType::kMissing) return CreateMetricsLog(env_, path);  // a store an older aether made
   if (type != FileType::kRegular) return Status::Ok();                  // not ours: left alone, nothing recorded
   AETHER_ASSIGN_OR_RETURN(uint64_t size, env_->FileSize(path));
-  if (size < at_least || size <= record_log::kHeaderSize) return Status::Ok();
+  if (size < at_least || size == record_log::kHeaderSize) return Status::Ok();
+  // Shorter than a header: no record in it (a fold cut short, or damage).
+  if (size < record_log::kHeaderSize) return CreateMetricsLog(env_, path);
   AETHER_ASSIGN_OR_RETURN(bool has_table, tables_->metrics.Exists());
   if (!has_table) return Status::Ok();  // a read-only open of an older store: the next writer folds
   AETHER_ASSIGN_OR_RETURN(auto flock, env_->Lock(path, LockMode::kExclusive, /*wait_seconds=*/5));

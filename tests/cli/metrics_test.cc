@@ -323,6 +323,25 @@ TEST_CASE("metrics: a fold killed after its commit, damage and a planted link ne
   FlipByte(store + "/metrics.log", FileSize(store + "/metrics.log") - 5);
   CHECK(runs("get") == 10);
 
+  // A log damaged at its start: appends refuse it (nothing recorded, exit
+  // codes unchanged) until a writer starts it anew, with a notice; a log
+  // cut inside its header is started anew silently (it held no record).
+  REQUIRE(Aether({"recover", store}).exit_code == 0);  // what the log holds, folded first
+  WriteFile(store + "/metrics.log", std::string(40, 'x'));
+  CHECK(Aether({"get", store, "m0"}).exit_code == 0);
+  CHECK(ReadFile(store + "/metrics.log") == std::string(40, 'x'));
+  auto restarted = Aether({"recover", store});
+  CHECK(restarted.exit_code == 0);
+  CHECK(restarted.err.find("metrics.log: no valid header; 40 bytes dropped") != std::string::npos);
+  CHECK(runs("get") == 10);
+  CHECK(Aether({"get", store, "m0"}).exit_code == 0);
+  CHECK(runs("get") == 11);
+  REQUIRE(Aether({"recover", store}).exit_code == 0);
+  WriteFile(store + "/metrics.log", "garbage");
+  REQUIRE(Aether({"recover", store}).exit_code == 0);
+  CHECK(Aether({"get", store, "m0"}).exit_code == 0);
+  CHECK(runs("get") == 12);
+
   // metrics.log replaced by a link to a file elsewhere: never followed, the
   // command's exit code unchanged; nothing is written through it.
   std::filesystem::remove(store + "/metrics.log");
