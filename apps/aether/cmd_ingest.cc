@@ -30,7 +30,7 @@
 namespace aether::cli {
 namespace {
 
-struct Args {
+struct IngestArgs {
   StoreArgs store;
   std::string input = "-";
   uint32_t dim = 0;
@@ -70,7 +70,7 @@ Status NoStore(const std::string& path) {
 
 // A creation flag that disagrees with the existing store is a usage error
 // naming the stored value: the flags never change a store.
-Status CheckCreationFlags(const Args& a, const StoreConfig& c) {
+Status CheckCreationFlags(const IngestArgs& a, const StoreConfig& c) {
   auto differs = [&](const char* flag, const std::string& given, const std::string& stored, const char* what) {
     return Status::InvalidArgument(fmt::format(
         "{} {}: store {} already exists with {} {} (creation flags apply only to a new store{})", flag, given,
@@ -96,11 +96,11 @@ struct ParsedLine;
 class Ingester {
  public:
   // parallel: parse on a second thread (the input must be a regular file).
-  Ingester(const Args& a, const StoreOpener& opener, LineReader* reader, bool parallel)
+  Ingester(const IngestArgs& a, const StoreOpener& opener, LineReader* reader, bool parallel)
       : a_(a), opener_(opener), reader_(reader), parallel_(parallel), progress_("ingest", a.progress) {
     SetPolicy();
   }
-  Ingester(const Args& a, const StoreOpener& opener, VectorFileReader* vectors, IdFileReader* ids)
+  Ingester(const IngestArgs& a, const StoreOpener& opener, VectorFileReader* vectors, IdFileReader* ids)
       : a_(a), opener_(opener), vectors_(vectors), ids_(ids), progress_("ingest", a.progress) {
     SetPolicy();
   }
@@ -128,7 +128,7 @@ class Ingester {
   bool Consume(ParsedLine& p, Status* stop, Status* fatal);
   int Finish(const Status& stop);
 
-  const Args& a_;
+  const IngestArgs& a_;
   const StoreOpener& opener_;
   LineReader* reader_ = nullptr;
   bool parallel_ = false;
@@ -523,7 +523,7 @@ int Ingester::Finish(const Status& stop) {
 }  // namespace
 
 Runner SetupIngest(CLI::App* app) {
-  auto a = std::make_shared<Args>();
+  auto a = std::make_shared<IngestArgs>();
   AddStoreArgs(app, &a->store);
   app->add_option("input", a->input, "JSONL, .npy or .fvecs file, or - for standard input")->default_str("-");
   app->add_option("--input-format", a->input_format,

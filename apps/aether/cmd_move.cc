@@ -15,7 +15,7 @@
 namespace aether::cli {
 namespace {
 
-struct Args {
+struct MoveArgs {
   StoreArgs store;
   MoveOptions move;
   std::string format;
@@ -33,7 +33,7 @@ nlohmann::json PlanJson(const std::vector<PlannedMove>& plan) {
   return arr;
 }
 
-int PrintReport(const Args& a, const char* verb, const MoveReport& r, double secs) {
+int PrintReport(const MoveArgs& a, const char* verb, const MoveReport& r, double secs) {
   for (const auto& id : r.not_found) Warn("not found: " + id);
   for (const auto& id : r.already)
     Warn("already " + std::string(std::string(verb) == "descend" ? "cold" : "hot") + ": " + id);
@@ -67,7 +67,7 @@ int PrintReport(const Args& a, const char* verb, const MoveReport& r, double sec
   return r.not_found.empty() ? kExitOk : kExitNegative;
 }
 
-int RunMove(Args& a, const StoreOpener& opener, bool descend) {
+int RunMove(MoveArgs& a, const StoreOpener& opener, bool descend) {
   if (!a.move.where.empty())  // a bad filter is a usage error before anything opens
     if (Status s = Store::CheckFilter(a.move.where); !s.ok()) return Fail(s);
   if (!a.ids_from.empty()) {
@@ -99,7 +99,7 @@ int RunMove(Args& a, const StoreOpener& opener, bool descend) {
   return PrintReport(a, descend ? "descend" : "ascend", *report, secs);
 }
 
-void AddCommon(CLI::App* app, Args* a) {
+void AddCommon(CLI::App* app, MoveArgs* a) {
   app->add_option("--ids-from", a->ids_from, "Read ids, one per line, from FILE (- for stdin)")->check(NonEmpty());
   app->add_option("--where", a->move.where,
                   "Move the memories of the other tier that the filter expression matches (README \"Filters\")")
@@ -116,7 +116,7 @@ void AddCommon(CLI::App* app, Args* a) {
 }  // namespace
 
 Runner SetupDescend(CLI::App* app) {
-  auto a = std::make_shared<Args>();
+  auto a = std::make_shared<MoveArgs>();
   AddStoreArgs(app, &a->store);
   app->add_option("ids", a->move.ids, "Memory ids to move to the cold tier");
   app->add_flag("--all", a->move.all, "Descend every hot memory");
@@ -133,7 +133,7 @@ Runner SetupDescend(CLI::App* app) {
 }
 
 Runner SetupAscend(CLI::App* app) {
-  auto a = std::make_shared<Args>();
+  auto a = std::make_shared<MoveArgs>();
   AddStoreArgs(app, &a->store);
   app->add_option("ids", a->move.ids, "Memory ids to move to the hot tier");
   app->add_flag("--queued", a->move.queued, "Drain the restore queue (priority order, with backoff)");

@@ -15,7 +15,7 @@
 namespace aether::cli {
 namespace {
 
-struct Args {
+struct SearchArgs {
   StoreArgs store;
   std::string vector;
   std::string queries;
@@ -35,7 +35,7 @@ struct Args {
   int64_t timeout_ms = -1;  // -1: the store's search_timeout_ms
 };
 
-Status ReadQueries(const Args& a, const StoreConfig& c, std::vector<std::string>* names,
+Status ReadQueries(const SearchArgs& a, const StoreConfig& c, std::vector<std::string>* names,
                    std::vector<std::vector<float>>* vectors) {
   if (!a.vector.empty()) {
     std::vector<float> v;
@@ -93,8 +93,8 @@ nlohmann::json HitsJson(const std::string& name, const std::vector<SearchHit>& h
   return {{"query", name}, {"results", std::move(results)}};
 }
 
-void Print(const Args& a, const std::vector<std::string>& names, const std::vector<std::vector<SearchHit>>& results,
-           const std::vector<uint8_t>& partial) {
+void Print(const SearchArgs& a, const std::vector<std::string>& names,
+           const std::vector<std::vector<SearchHit>>& results, const std::vector<uint8_t>& partial) {
   auto json_of = [&](size_t q) {
     nlohmann::json j = HitsJson(names[q], results[q], a.with_payload, a.explain);
     if (partial[q]) j["partial"] = true;
@@ -132,7 +132,7 @@ Status RecordingHint(const Status& s) {
                        " (use --no-touch for a read-only search): " + s.message().substr(prefix.size()));
 }
 
-int Run(const Args& a, const StoreOpener& opener) {
+int Run(const SearchArgs& a, const StoreOpener& opener) {
   if (!(a.recall >= 0 && a.recall <= 1))  // NaN passes CLI11's range check
     return Fail(Status::InvalidArgument("--recall must be in [0, 1]"));
   if (a.vector.empty() == a.queries.empty())
@@ -185,7 +185,7 @@ int Run(const Args& a, const StoreOpener& opener) {
 }  // namespace
 
 Runner SetupSearch(CLI::App* app) {
-  auto a = std::make_shared<Args>();
+  auto a = std::make_shared<SearchArgs>();
   AddStoreArgs(app, &a->store);
   app->add_option("--vector", a->vector, "One query as a JSON array, e.g. '[0.1, 0.2]'");
   app->add_option("--queries", a->queries,
