@@ -294,6 +294,9 @@ TEST_CASE("journal rows: every field of every kind and state, damaged or stale, 
   const bool full = std::getenv("AETHER_FULL_MATRIX") != nullptr;
   TempDir dir(/*in_memory=*/true);
   Tally tally;
+  // A short run (the sanitizer build, after the whole matrix ran) takes
+  // every third trial, counted over all cells: each cell still gets one.
+  size_t point = 0;
   for (const std::string kind : {"ingest", "descend", "ascend", "rebuild", "unstage", "rewrite"}) {
     for (const std::string state : {"after_intent", "after_written", "after_commit", "mid_cleanup"}) {
       if (state == "mid_cleanup" && kind != "rewrite") continue;
@@ -304,6 +307,7 @@ TEST_CASE("journal rows: every field of every kind and state, damaged or stale, 
         for (const std::string& value : Mutations(cell, full)) {
           for (bool legacy : {false, true}) {
             if (legacy && cell.column == "crc") continue;
+            if (!InSweep(point++)) continue;
             Trial(sc, dir, cell, value, legacy, &tally);
           }
         }
