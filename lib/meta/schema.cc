@@ -32,7 +32,6 @@ CREATE TABLE memories (
   access_count   INTEGER NOT NULL DEFAULT 0,
   payload        TEXT
 );
-CREATE INDEX memories_by_tier ON memories(tier);
 CREATE INDEX memories_by_slot ON memories(tier, slot);
 
 CREATE TABLE hot_free (
@@ -229,6 +228,13 @@ const std::vector<SchemaStep>& SchemaSteps() {
       // Counters and histograms commands record (stats, check, Prometheus).
       {"add the metrics table (stats --since, aether check, Prometheus counters)",
        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'metrics'", [](Db* db) { return db->Exec(kMetricsTable); }},
+      // memories_by_slot(tier, slot) serves every query by tier, so the
+      // single-column index only cost each insert and move an index entry,
+      // and disk (format-spec/metadata_db.md). After the step above that
+      // makes memories_by_slot.
+      {"drop the memories_by_tier index (memories_by_slot serves its queries)",
+       "SELECT COUNT(*) = 0 FROM sqlite_master WHERE name = 'memories_by_tier'",
+       [](Db* db) { return db->Exec("DROP INDEX IF EXISTS memories_by_tier"); }},
   };
   return steps;
 }

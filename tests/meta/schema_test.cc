@@ -2,6 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <set>
+#include <string>
+#include <vector>
+
 #include "meta/config_table.h"
 #include "meta/sqlite_db.h"
 #include "test_util.h"
@@ -55,4 +59,67 @@ TEST_CASE("the DB is in WAL mode") {
   REQUIRE(st.ok());
   REQUIRE(*st->Step());
   CHECK(st->Text(0) == "wal");
+}
+
+namespace {
+
+// The DB's indexes, by name.
+std::set<std::string> Indexes(Db* db) {
+  std::set<std::string> out;
+  auto st = db->Prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL");
+  REQUIRE(st.ok());
+  for (;;) {
+    auto row = st->Step();
+    REQUIRE(row.ok());
+    if (!*row) return out;
+    out.insert(st->Text(0));
+  }
+}
+
+// What SQLite's plan for `sql` says, every step joined.
+std::string Plan(Db* db, const std::string& sql) {
+  auto st = db->Prepare("EXPLAIN QUERY PLAN " + sql);
+  REQUIRE(st.ok());
+  std::string out;
+  for (;;) {
+    auto row = st->Step();
+    REQUIRE(row.ok());
+    if (!*row) return out;
+    out += st->Text(3) + "; ";
+  }
+}
+
+}  // namespace
+
+TEST_CASE("memories_by_tier: a new DB never has it, an older DB's schema step drops it, queries by tier stay indexed") {
+  TempDir dir;
+  StoreConfig c;
+  c.dim = 4;
+  auto fresh = Db::Open(dir / "new.db", true, false);
+  auto old = Db::Open(dir / "old.db", true, false);
+  REQUIRE(fresh.ok());
+  REQUIRE(old.ok());
+  REQUIRE(CreateSchema(fresh->get(), c, 3, 1).ok());
+  REQUIRE(CreateSchema(old->get(), c, 3, 1).ok());
+  // As every store made before the step has it.
+  REQUIRE((*old)->Exec("CREATE INDEX memories_by_tier ON memories(tier)").ok());
+  const std::string step = "drop the memories_by_tier index (memories_by_slot serves its queries)";
+  CHECK(PendingSchemaUpgrades(fresh->get())->empty());
+  CHECK(*PendingSchemaUpgrades(old->get()) == std::vector<std::string>{step});
+  CHECK(*UpgradeSchema(old->get()) == std::vector<std::string>{step});
+  CHECK(PendingSchemaUpgrades(old->get())->empty());
+  CHECK(Indexes(old->get()) == Indexes(fresh->get()));
+  CHECK(Indexes(fresh->get()).count("memories_by_slot") == 1);
+  CHECK(Indexes(fresh->get()).count("memories_by_tier") == 0);
+  // Every statement that selects by tier alone searches memories_by_slot
+  // (its first column), never the whole table.
+  for (const char* sql :
+       {"SELECT COUNT(*) FROM memories WHERE tier = 0", "SELECT row_id, id, slot FROM memories WHERE tier = 0",
+        "SELECT row_id, shard_id FROM memories WHERE tier = 1",
+        "SELECT COALESCE(MAX(slot) + 1, 0) FROM memories WHERE tier = 0"}) {
+    CAPTURE(sql);
+    const std::string plan = Plan(fresh->get(), sql);
+    CAPTURE(plan);
+    CHECK(plan.find("memories_by_slot (tier=?") != std::string::npos);
+  }
 }
