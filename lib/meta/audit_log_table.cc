@@ -2,13 +2,24 @@
 
 namespace aether {
 
+std::string MoveDetail(Tier from, Tier to) {
+  return std::string("{\"from\":\"") + TierName(from) + "\",\"to\":\"" + TierName(to) + "\"}";
+}
+
+std::string ImpliedMoveDetail(const std::string& kind) {
+  if (kind == "descend") return MoveDetail(Tier::kHot, Tier::kCold);
+  if (kind == "ascend") return MoveDetail(Tier::kCold, Tier::kHot);
+  return "";
+}
+
 Status AuditLogTable::Append(int64_t ts_ms, const std::string& kind, const std::optional<std::string>& id,
-                             const std::string& detail, const std::string& trace_id) {
+                             const std::optional<std::string>& detail, const std::string& trace_id) {
   AETHER_ASSIGN_OR_RETURN(
       StmtLease st,
       db_->PrepareCached("INSERT INTO audit_log(ts_ms, kind, id, detail, trace_id) VALUES(?, ?, ?, ?, ?)"));
-  st->Bind(1, ts_ms).Bind(2, kind).Bind(4, detail);
+  st->Bind(1, ts_ms).Bind(2, kind);
   if (id) st->Bind(3, *id);
+  if (detail) st->Bind(4, *detail);
   if (!trace_id.empty()) st->Bind(5, trace_id);
   return st->Run();
 }
@@ -45,6 +56,7 @@ Result<std::vector<HistoryEntry>> AuditLogTable::Since(const std::string& id, in
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return out;
     out.push_back({st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4), st.Text(5)});
+    if (out.back().detail.empty()) out.back().detail = ImpliedMoveDetail(out.back().kind);
     if (!ValidTraceId(out.back().trace_id)) out.back().trace_id.clear();  // damaged: the label is lost, nothing else
   }
 }

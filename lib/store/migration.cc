@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -17,6 +18,7 @@
 #include "aether/metrics.h"
 #include "env/fault_point.h"
 #include "env/parallel.h"
+#include "meta/audit_log_table.h"
 #include "meta/schema.h"
 #include "store/layout.h"
 #include "store/migrator.h"
@@ -330,11 +332,13 @@ Status Migrator::CommitMigration(const Migration& m, const std::vector<Migration
               fmt::format("migration {}: memory '{}' (row {}) is no longer at its source", m.id, it.id, it.row_id));
         AETHER_RETURN_IF_ERROR(s_->ReleasePlace(*it.src));
         // A new place in the same tier is no event in a memory's history.
-        if (m.kind != "compact" && m.kind != "unstage" && !rewrite)
-          AETHER_RETURN_IF_ERROR(s_->tables_->audit_log.Append(
-              m.created_ms, m.kind, it.id,
-              fmt::format("{{\"from\":\"{}\",\"to\":\"{}\"}}", TierName(it.src->tier), TierName(it.dst.tier)),
-              m.trace_id));
+        // A descend or an ascend says its direction by its kind: its entry
+        // has no detail (AuditLogTable::Since restores it).
+        if (m.kind != "compact" && m.kind != "unstage" && !rewrite) {
+          std::optional<std::string> detail = MoveDetail(it.src->tier, it.dst.tier);
+          if (*detail == ImpliedMoveDetail(m.kind)) detail.reset();
+          AETHER_RETURN_IF_ERROR(s_->tables_->audit_log.Append(m.created_ms, m.kind, it.id, detail, m.trace_id));
+        }
       }
       if (it.dst.hot()) {
         AETHER_RETURN_IF_ERROR(s_->tables_->hot_free.Claim(it.dst.slot));

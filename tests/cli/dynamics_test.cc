@@ -2,10 +2,14 @@
 // maintain (statistics of the sampled moves, the capacity invariant, dry
 // runs) and a long simulation with a pinned clock.
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "test_util.h"
 
@@ -21,6 +25,27 @@ nlohmann::json Json(const RunResult& r) { return nlohmann::json::parse(r.out); }
 
 double Importance(const std::string& store, const std::string& id) {
   return nlohmann::json::parse(Lines(Aether({"get", store, id}).out).at(0))["importance"].get<double>();
+}
+
+// Runs `sql` on the store's meta.db; each row's columns joined by '|'
+// (NULL as "NULL").
+std::vector<std::string> SqlRows(const std::string& store, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+  std::vector<std::string> rows;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    std::string row;
+    for (int c = 0; c < sqlite3_column_count(st); ++c) {
+      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
+      row += (c ? "|" : "") + std::string(text ? text : "NULL");
+    }
+    rows.push_back(row);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return rows;
 }
 
 }  // namespace
@@ -96,6 +121,39 @@ TEST_CASE("history keeps moves, feedback and delete tombstones, filtered by id a
   CHECK(nlohmann::json::parse(h[2])["kind"] == "delete");
   CHECK(nlohmann::json::parse(h[2])["ts_ms"] == 4000);
   CHECK(Lines(Aether({"history", store, "m0", "--since", "2500"}).out).size() == 2);
+}
+
+TEST_CASE("history: a descend's or an ascend's direction is its kind's, stored without detail; others as stored") {
+  TempDir dir;
+  std::string store = dir / "s";
+  auto mems = RandomMems(4, 3, 1);  // m0, m1 hot; m2, m3 cold
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "2"}, ToJsonl(mems), {At(1000)}).exit_code == 0);
+  REQUIRE(Aether({"descend", store, "m0"}, "", {At(2000)}).exit_code == 0);
+  REQUIRE(Aether({"ascend", store, "m2"}, "", {At(3000)}).exit_code == 0);
+  // A full hot tier: with ingest_evict (the default), the new memory's
+  // ingest descends the lowest-scored hot one (m1 or m2) in its commit.
+  REQUIRE(Aether({"ingest", store}, ToJsonl(RandomMems(1, 3, 9, "n")), {At(4000)}).exit_code == 0);
+  // As an aether before 2026-12 wrote a move: with its detail.
+  SqlRows(store,
+          "INSERT INTO audit_log(ts_ms, kind, id, detail) VALUES(5000, 'descend', 'm3', "
+          "'{\"from\":\"hot\",\"to\":\"cold\"}')");
+  std::map<std::string, std::string> detail;  // kind and id -> detail shown
+  for (const auto& line : Lines(Aether({"history", store}).out)) {
+    auto e = nlohmann::json::parse(line);
+    detail[e["kind"].get<std::string>() + " " + e["id"].get<std::string>()] = e["detail"].dump();
+  }
+  CHECK(detail["descend m0"] == R"({"from":"hot","to":"cold"})");
+  CHECK(detail["ascend m2"] == R"({"from":"cold","to":"hot"})");
+  CHECK(detail["descend m3"] == R"({"from":"hot","to":"cold"})");
+  const std::string evicted = detail.count("ingest m1") ? "ingest m1" : "ingest m2";
+  CHECK(detail[evicted] == R"({"from":"hot","to":"cold"})");
+  // Stored: no detail for the descend and the ascend, the eviction's as is.
+  CHECK(SqlRows(store,
+                "SELECT kind, id, detail FROM audit_log WHERE kind IN ('descend', 'ascend', 'ingest') "
+                "AND ts_ms < 5000 ORDER BY seq") ==
+        std::vector<std::string>{"descend|m0|NULL", "ascend|m2|NULL",
+                                 evicted.substr(0, 6) + "|" + evicted.substr(7) + R"(|{"from":"hot","to":"cold"})"});
+  CHECK(Aether({"verify", store}).exit_code == 0);
 }
 
 TEST_CASE("search --explain shows each result's score parts, and searches queue cold results") {
