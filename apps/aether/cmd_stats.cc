@@ -12,7 +12,7 @@ namespace aether::cli {
 namespace {
 
 // One line of output: key, value, and its Prometheus form.
-struct Metric {
+struct StatsMetric {
   const char* key;
   double value;
   const char* prom_name;  // nullptr: not exported
@@ -20,7 +20,7 @@ struct Metric {
   const char* help;
 };
 
-std::vector<Metric> Metrics(const StoreStats& s) {
+std::vector<StatsMetric> Metrics(const StoreStats& s) {
   double ratio = s.cold_bytes > 0 ? double(s.cold_raw_bytes) / double(s.cold_bytes) : 0;
   return {
       {"format_version", double(s.format_version), "aether_format_version", "", "On-disk format version of the store."},

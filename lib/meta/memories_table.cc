@@ -244,14 +244,18 @@ Result<std::map<int64_t, std::vector<MemoryRef>>> MemoriesTable::ColdIn(const st
 }
 
 Result<std::vector<int64_t>> MemoriesTable::ColdRowIds() {
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id FROM memories WHERE tier = ? ORDER BY row_id"));
+  // Sorted here: memories_by_slot orders a tier's rows by slot first, so
+  // ORDER BY row_id would make SQLite sort them in a temporary B-tree.
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id FROM memories WHERE tier = ?"));
   st.Bind(1, TierCode(Tier::kCold));
   std::vector<int64_t> out;
   for (;;) {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return out;
+    if (!row) break;
     out.push_back(st.Int(0));
   }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 Status MemoriesTable::ForEachRaw(const std::function<Status(const Stmt&)>& fn) {

@@ -233,7 +233,7 @@ const std::vector<SchemaStep>& SchemaSteps() {
       // and disk (format-spec/metadata_db.md). After the step above that
       // makes memories_by_slot.
       {"drop the memories_by_tier index (memories_by_slot serves its queries)",
-       "SELECT COUNT(*) = 0 FROM sqlite_master WHERE name = 'memories_by_tier'",
+       "SELECT COUNT(*) = 0 FROM sqlite_master WHERE type = 'index' AND name = 'memories_by_tier'",
        [](Db* db) { return db->Exec("DROP INDEX IF EXISTS memories_by_tier"); }},
   };
   return steps;

@@ -501,7 +501,7 @@ struct MaintainReport {
 struct HistoryEntry {
   int64_t seq = 0;
   int64_t ts_ms = 0;
-  std::string kind;    // ingest? no: descend, ascend, delete, feedback, config
+  std::string kind;    // descend, ascend, ingest (an eviction), delete, feedback, update, config, ...
   std::string id;      // memory id, or config key
   std::string detail;  // JSON
   // The command that wrote it (OpenOptions::trace_id; for a move, the one
