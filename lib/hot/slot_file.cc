@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -92,6 +93,21 @@ Status SlotFile::WriteSlot(uint64_t slot, int64_t row_id, const float* vector) {
   std::vector<uint8_t> buf(SlotSize(dim_));
   EncodeSlot(buf.data(), dim_, row_id, vector);
   return file_->Write(SlotOffset(dim_, slot), buf.data(), buf.size());
+}
+
+Status SlotFile::WriteSlots(const std::vector<SlotWrite>& writes) {
+  const uint64_t size = SlotSize(dim_);
+  const size_t max_run = std::max<size_t>(1, kMaxWriteRun / size);
+  std::vector<uint8_t> buf;
+  for (size_t i = 0; i < writes.size();) {
+    size_t j = i + 1;
+    while (j < writes.size() && j - i < max_run && writes[j].slot == writes[j - 1].slot + 1) ++j;
+    buf.resize((j - i) * size);
+    for (size_t k = i; k < j; ++k) EncodeSlot(buf.data() + (k - i) * size, dim_, writes[k].row_id, writes[k].vector);
+    AETHER_RETURN_IF_ERROR(file_->Write(SlotOffset(dim_, writes[i].slot), buf.data(), buf.size()));
+    i = j;
+  }
+  return Status::Ok();
 }
 
 Status SlotFile::ReadSlot(uint64_t slot, int64_t* row_id, float* vector) {

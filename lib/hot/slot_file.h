@@ -37,6 +37,17 @@ class SlotFile {
   Result<uint64_t> SlotCount();
 
   Status WriteSlot(uint64_t slot, int64_t row_id, const float* vector);
+  // One slot's new content.
+  struct SlotWrite {
+    uint64_t slot;
+    int64_t row_id;
+    const float* vector;
+  };
+  // Writes each slot: one pwrite per run of consecutive ascending slots (at
+  // most kMaxWriteRun bytes each), so a batch of new slots costs a few
+  // system calls, not one per memory.
+  Status WriteSlots(const std::vector<SlotWrite>& writes);
+  static constexpr uint64_t kMaxWriteRun = 4u << 20;
   Status Sync() { return file_->Sync(); }
   Status TruncateToSlots(uint64_t slots) { return file_->Truncate(SlotOffset(dim_, slots)); }
   // Reads and checks one slot: Corruption on a checksum mismatch.

@@ -171,6 +171,10 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool 
   sqlite3_extended_result_codes(raw, 1);
   AETHER_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
   if (!reader) AETHER_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
+  // A writer's page cache: 64 MiB, not SQLite's 2 MiB. A bulk ingest
+  // touches index pages all over the id index; with 2 MiB each batch read
+  // most of them back from the file (1M vectors: 22% faster).
+  if (!reader) AETHER_RETURN_IF_ERROR(db->Exec("PRAGMA cache_size=-65536"));
   AETHER_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL"));
   return db;
 }
@@ -241,5 +245,10 @@ void Db::Rollback() {
 
 int64_t Db::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 int Db::Changes() const { return sqlite3_changes(db_); }
+
+Result<std::pair<int64_t, int64_t>> Db::ContentVersion() {
+  AETHER_ASSIGN_OR_RETURN(int64_t others, QueryInt("PRAGMA data_version"));
+  return std::make_pair(int64_t(sqlite3_total_changes64(db_)), others);
+}
 
 }  // namespace aether

@@ -108,6 +108,10 @@ class Db {
   void Rollback();  // best effort, for error paths
   int64_t LastInsertRowId() const;
   int Changes() const;
+  // The database's content as this connection sees it, by version: its own
+  // changes (sqlite3_total_changes64) and other connections' commits
+  // (PRAGMA data_version). While both stay the same, so does the content.
+  Result<std::pair<int64_t, int64_t>> ContentVersion();
   const std::string& path() const { return path_; }
 
  private:

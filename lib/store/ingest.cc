@@ -132,7 +132,7 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   // Placement: hot up to the capacity (counting slots this batch frees);
   // with ingest_evict, the lowest eviction scores of the hot tier descend
   // to make room for the new memories (the newest are hot); the rest cold.
-  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, tables_->memories.Count(Tier::kHot));
+  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, IngestHotCount());
   int64_t freed = std::count_if(plan.begin(), plan.end(), [](const Planned& p) { return p.replaces_hot; });
   int64_t after_release = hot_count - freed;
   uint64_t room = config_.hot_capacity > uint64_t(after_release) ? config_.hot_capacity - after_release : 0;
@@ -206,7 +206,17 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   result.hot = n_hot;
   result.cold = plan.size() - n_hot;
   result.evicted = victims.size();
+  // The replaced hot memories and the victims left the tier, n_hot came in.
+  ingest_hot_count_.n = uint64_t(after_release) - victims.size() + n_hot;
+  AETHER_ASSIGN_OR_RETURN(ingest_hot_count_.version, db_->ContentVersion());
   return result;
+}
+
+Result<uint64_t> StoreImpl::IngestHotCount() {
+  AETHER_ASSIGN_OR_RETURN(auto version, db_->ContentVersion());
+  if (version == ingest_hot_count_.version) return ingest_hot_count_.n;
+  ingest_hot_count_.version = {-1, -1};
+  return tables_->memories.Count(Tier::kHot);
 }
 
 // The n lowest eviction scores of the hot tier, none that the batch

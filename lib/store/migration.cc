@@ -128,7 +128,7 @@ Status Migrator::Run(Migration* m, const std::vector<MigrationItem>& items, cons
     std::unique_ptr<SlotFile> hot;
     if (!w.slots.empty()) {
       AETHER_ASSIGN_OR_RETURN(hot, s_->OpenHot(/*writable=*/true));
-      for (const auto& s : w.slots) AETHER_RETURN_IF_ERROR(hot->WriteSlot(s.slot, s.row_id, s.vector));
+      AETHER_RETURN_IF_ERROR(hot->WriteSlots(w.slots));
     }
     AETHER_FAULT_POINT(fault.mid_write);
     std::vector<std::unique_ptr<ShardFile>> shards;

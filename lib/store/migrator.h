@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "hot/slot_file.h"
 #include "journal/journal.h"
 #include "store/cold_index.h"
 #include "store/store_context.h"
@@ -31,12 +32,7 @@ constexpr size_t kMaxFrameRecords = 1024;
 
 // The bytes a migration writes, prepared before its intent is recorded.
 struct PendingWrites {
-  struct SlotWrite {
-    uint64_t slot;
-    int64_t row_id;
-    const float* vector;
-  };
-  std::vector<SlotWrite> slots;
+  std::vector<SlotFile::SlotWrite> slots;
   // Frames per target shard, appended at that target's len_before.
   std::map<int64_t, std::vector<std::string>> frames;
 };

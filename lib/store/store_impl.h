@@ -263,6 +263,15 @@ class StoreImpl : public StoreContext {
   Result<std::vector<Planned>> PlanBatch(const std::vector<Record>& batch, DuplicatePolicy policy,
                                          IngestBatchResult* out);
   Result<std::vector<MemoryRef>> Victims(const std::vector<Planned>& plan, size_t n);
+  // The hot tier's count as the last ingest batch left it, and the content
+  // version it holds for (Db::ContentVersion): a bulk load asks once per
+  // batch, and COUNT(*) reads an index entry per hot memory.
+  struct HotCount {
+    uint64_t n = 0;
+    std::pair<int64_t, int64_t> version{-1, -1};
+  };
+  HotCount ingest_hot_count_;
+  Result<uint64_t> IngestHotCount();
   Status DescendRows(const std::vector<MemoryRef>& rows, const MoveOptions& o, MoveReport* report, uint64_t total);
   Status RunToPartitions(Migration* m, std::vector<MigrationItem>* items, const std::vector<const float*>& vectors);
   Status AscendRows(const std::vector<MemoryRef>& rows, const MoveOptions& o, MoveReport* report, uint64_t total);

@@ -2,7 +2,10 @@
 // independent brute-force reference.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <regex>
 #include <set>
 
@@ -322,6 +325,86 @@ TEST_CASE("with the hot tier full, new memories go hot and the lowest eviction s
       auto h = Lines(Aether({"history", store, "m3"}).out);
       REQUIRE(h.size() == 1);
       CHECK(nlohmann::json::parse(h[0])["detail"]["to"] == "cold");
+    }
+  }
+}
+
+TEST_CASE("ingest in many batches places every memory as a reference model of the hot capacity says") {
+  // Duplicates within a batch and of stored memories (replaced), records
+  // kept cold, a hot tier that fills and frees: after each command, every
+  // id's tier is the model's. ingest_evict 0, so placement is by capacity
+  // alone: the first records of a batch's plan take the free room.
+  const uint64_t capacity = 12;
+  const size_t pool = 25;
+  for (size_t batch : {1, 4, 7, 100}) {
+    CAPTURE(batch);
+    TempDir dir;
+    std::string store = dir / "s";
+    REQUIRE(Aether({"init", store, "--dim", "3", "--hot-capacity", std::to_string(capacity)}).exit_code == 0);
+    REQUIRE(Aether({"config", store, "set", "ingest_evict", "0"}).exit_code == 0);
+    std::map<std::string, std::string> model;  // id -> "hot" | "cold"
+    std::mt19937_64 rng(batch);
+    for (int command = 0; command < 3; ++command) {
+      CAPTURE(command);
+      struct Rec {
+        std::string id;
+        bool cold;
+      };
+      std::vector<Rec> recs;
+      std::string input;
+      for (int i = 0; i < 40; ++i) {
+        Rec r{"m" + std::to_string(rng() % pool), rng() % 5 == 0};
+        input += "{\"id\":\"" + r.id + "\",\"vector\":[" + std::to_string(rng() % 100) + ",1,2]" +
+                 (r.cold ? ",\"tier\":\"cold\"" : "") + "}\n";
+        recs.push_back(r);
+      }
+      // The model, batch by batch: a batch ends at `batch` distinct ids or
+      // 4 * batch records (the ingester's cut).
+      for (size_t b = 0, e = 0; b < recs.size(); b = e) {
+        std::set<std::string> distinct;
+        while (e < recs.size() && distinct.size() < batch && e - b < 4 * batch) distinct.insert(recs[e++].id);
+        struct Planned {
+          Rec rec;
+          bool replaces_hot;
+        };
+        std::vector<Planned> plan;
+        std::map<std::string, size_t> in_batch;
+        for (size_t i = b; i < e; ++i) {
+          const Rec& r = recs[i];
+          if (auto earlier = in_batch.find(r.id); earlier != in_batch.end()) {
+            plan[earlier->second].rec = r;
+            continue;
+          }
+          in_batch[r.id] = plan.size();
+          auto stored = model.find(r.id);
+          plan.push_back({r, stored != model.end() && stored->second == "hot"});
+        }
+        std::stable_partition(plan.begin(), plan.end(), [](const Planned& p) { return !p.rec.cold; });
+        const size_t may_be_hot = size_t(std::count_if(plan.begin(), plan.end(), [](auto& p) { return !p.rec.cold; }));
+        const size_t hot = size_t(std::count_if(model.begin(), model.end(), [](auto& m) { return m.second == "hot"; }));
+        const size_t freed = size_t(std::count_if(plan.begin(), plan.end(), [](auto& p) { return p.replaces_hot; }));
+        const size_t room = capacity > hot - freed ? capacity - (hot - freed) : 0;
+        const size_t n_hot = std::min(room, may_be_hot);
+        for (size_t i = 0; i < plan.size(); ++i) model[plan[i].rec.id] = i < n_hot ? "hot" : "cold";
+      }
+      auto r = Aether(
+          {"ingest", store, "--preserve-state", "--on-duplicate", "replace", "--batch", std::to_string(batch)}, input);
+      REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+      std::vector<std::string> args = {"get", store};
+      for (const auto& m : model) args.push_back(m.first);
+      std::map<std::string, std::string> got;
+      for (const auto& line : Lines(Aether(args).out)) {
+        auto g = nlohmann::json::parse(line);
+        got[g["id"]] = g["tier"];
+      }
+      std::string differ;
+      for (const auto& m : model)
+        if (got[m.first] != m.second) differ += " " + m.first + ": " + got[m.first] + " (model " + m.second + ")";
+      CHECK_MESSAGE(got == model, differ);
+      REQUIRE(Aether({"verify", store}).exit_code == 0);
+      // Between commands, a delete frees hot slots the next one counts.
+      REQUIRE(Aether({"delete", store, model.begin()->first}).exit_code == 0);
+      model.erase(model.begin());
     }
   }
 }
