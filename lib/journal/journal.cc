@@ -83,9 +83,99 @@ void EncodeItem(std::string* out, const MigrationItem& it) {
   }
 }
 
-}  // namespace
+// Reads an item block (format-spec/journal.md, "Item blocks"): each item as
+// u32 length, then EncodeItem's bytes. Every field is bounds-checked, and an
+// item must re-encode to exactly its bytes, so that any changed byte is
+// refused (here or by the checksum), never read as a different item.
+class BlockReader {
+ public:
+  explicit BlockReader(const std::string& block)
+      : begin_(reinterpret_cast<const uint8_t*>(block.data())), p_(begin_), end_(begin_ + block.size()) {}
+  bool done() const { return p_ == end_; }
+  // The next item; false (with *why) when the bytes are not one.
+  bool Next(MigrationItem* it, std::string* why) {
+    const uint8_t* start = p_;
+    const uint32_t len = U32();
+    if (!ok_ || uint64_t(end_ - p_) < len) return Fail(why, "an item runs past the block's end", start);
+    const uint8_t* item_end = p_ + len;
+    *it = MigrationItem();
+    it->row_id = I64();
+    it->id = Str();
+    Place src = PlaceOf();
+    if (src.tier != static_cast<Tier>(-1)) it->src = src;
+    it->dst = PlaceOf();
+    const uint64_t bits = U64();
+    std::memcpy(&it->importance, &bits, 8);
+    const bool has_payload = U8() != 0;
+    std::string payload = Str();
+    if (has_payload) it->payload = std::move(payload);
+    it->replaces_row_id = I64();
+    if (ok_ && p_ < item_end) {
+      U8();
+      KeptState k;
+      k.created_ms = I64();
+      k.last_access_ms = I64();
+      k.access_count = I64();
+      it->kept = k;
+    }
+    if (!ok_ || p_ != item_end) return Fail(why, "an item's fields do not fill its length", start);
+    std::string again;
+    EncodeItem(&again, *it);
+    if (again.size() != len || std::memcmp(again.data(), item_end - len, len) != 0)
+      return Fail(why, "an item is not in its one encoding", start);
+    return true;
+  }
 
-uint32_t Journal::ContentCrc(const Migration& m, const std::vector<MigrationItem>& items) {
+ private:
+  bool Fail(std::string* why, const char* what, const uint8_t* at) {
+    *why = fmt::format("{} (at byte {})", what, at - begin_);
+    return false;
+  }
+  bool Has(size_t n) {
+    if (ok_ && size_t(end_ - p_) >= n) return true;
+    ok_ = false;
+    return false;
+  }
+  uint8_t U8() { return Has(1) ? *p_++ : 0; }
+  uint32_t U32() {
+    if (!Has(4)) return 0;
+    const uint32_t v = DecodeFixed32(p_);
+    p_ += 4;
+    return v;
+  }
+  uint64_t U64() {
+    if (!Has(8)) return 0;
+    const uint64_t v = DecodeFixed64(p_);
+    p_ += 8;
+    return v;
+  }
+  int64_t I64() { return static_cast<int64_t>(U64()); }
+  std::string Str() {
+    const uint32_t n = U32();
+    if (!Has(n)) return std::string();
+    std::string v(reinterpret_cast<const char*>(p_), n);
+    p_ += n;
+    return v;
+  }
+  // A place as PutPlace writes it.
+  Place PlaceOf() {
+    Place p;
+    p.tier = static_cast<Tier>(I64());
+    p.slot = I64();
+    p.shard_id = I64();
+    p.frame_offset = I64();
+    p.frame_index = I64();
+    return p;
+  }
+
+  const uint8_t* begin_;
+  const uint8_t* p_;
+  const uint8_t* end_;
+  bool ok_ = true;
+};
+
+// The checksum's encoding of the row and its targets, then the item count.
+std::string EncodeHead(const Migration& m, size_t n_items) {
   std::string buf;
   PutI64(&buf, m.id);
   PutStr(&buf, m.kind);
@@ -106,8 +196,16 @@ uint32_t Journal::ContentCrc(const Migration& m, const std::vector<MigrationItem
     PutI64(&buf, static_cast<int64_t>(t.len_before));
     PutI64(&buf, static_cast<int64_t>(t.len_after));
   }
-  PutFixed32(&buf, static_cast<uint32_t>(items.size()));
-  uint32_t crc = crc32c::Value(buf.data(), buf.size());
+  PutFixed32(&buf, static_cast<uint32_t>(n_items));
+  return buf;
+}
+
+}  // namespace
+
+uint32_t Journal::ContentCrc(const Migration& m, const std::vector<MigrationItem>& items) {
+  const std::string head = EncodeHead(m, items.size());
+  uint32_t crc = crc32c::Value(head.data(), head.size());
+  std::string buf;
   for (const MigrationItem& it : items) {  // item by item: no buffer of the whole batch
     buf.clear();
     EncodeItem(&buf, it);
@@ -135,6 +233,15 @@ Result<bool> Journal::HasChecksums() { return HasColumn("migrations", "crc", &ha
 Result<bool> Journal::HasTraceIds() { return HasColumn("migrations", "trace_id", &has_trace_ids_); }
 
 Result<bool> Journal::HasKeptState() { return HasColumn("migration_items", "kept_created_ms", &has_kept_state_); }
+
+Result<bool> Journal::HasBlocks() {
+  if (!has_blocks_) {
+    AETHER_ASSIGN_OR_RETURN(int64_t n,
+                            db_->QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE name = 'migration_blocks'"));
+    has_blocks_ = n > 0;
+  }
+  return *has_blocks_;
+}
 
 Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items) {
   AETHER_ASSIGN_OR_RETURN(bool checksums, HasChecksums());
@@ -165,6 +272,11 @@ Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items) {
     AETHER_RETURN_IF_ERROR(target.Run());
   }
 
+  AETHER_ASSIGN_OR_RETURN(bool blocks, HasBlocks());
+  if (blocks) {
+    AETHER_RETURN_IF_ERROR(InsertBlocks(m, items));
+    return SetState(*m, MigrationState::kIntent);
+  }
   AETHER_ASSIGN_OR_RETURN(Stmt item, db_->Prepare("INSERT INTO migration_items(migration_id, seq, row_id, id, tier, "
                                                   "slot, shard_id, frame_offset, frame_index, importance, payload, "
                                                   "replaces_row_id, src_tier, src_slot, src_shard_id, "
@@ -193,6 +305,31 @@ Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items) {
   return SetState(*m, MigrationState::kIntent);
 }
 
+Status Journal::InsertBlocks(Migration* m, const std::vector<MigrationItem>& items) {
+  AETHER_ASSIGN_OR_RETURN(Stmt ins,
+                          db_->Prepare("INSERT INTO migration_blocks(migration_id, block, items) VALUES(?, ?, ?)"));
+  const std::string head = EncodeHead(*m, items.size());
+  uint32_t crc = crc32c::Value(head.data(), head.size());
+  std::string block, item;
+  int64_t n = 0;
+  auto flush = [&]() -> Status {
+    ins.Bind(1, m->id).Bind(2, n++).BindBlob(3, block);
+    block.clear();
+    return ins.Run();
+  };
+  for (const MigrationItem& it : items) {
+    item.clear();
+    EncodeItem(&item, it);
+    crc = crc32c::Extend(crc, item.data(), item.size());
+    PutFixed32(&block, static_cast<uint32_t>(item.size()));
+    block += item;
+    if (block.size() >= kBlockBytes) AETHER_RETURN_IF_ERROR(flush());
+  }
+  if (!block.empty()) AETHER_RETURN_IF_ERROR(flush());
+  m->content_crc = crc;
+  return Status::Ok();
+}
+
 Status Journal::SetState(const Migration& m, MigrationState state) {
   AETHER_ASSIGN_OR_RETURN(bool checksums, HasChecksums());
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare(checksums ? "UPDATE migrations SET state = ?, crc = ? WHERE id = ?"
@@ -206,7 +343,9 @@ Status Journal::SetState(const Migration& m, MigrationState state) {
 }
 
 Status Journal::Remove(int64_t id) {
-  for (const char* table : {"migration_items", "migration_targets"}) {
+  AETHER_ASSIGN_OR_RETURN(bool blocks, HasBlocks());
+  for (const char* table : {"migration_items", "migration_targets", "migration_blocks"}) {
+    if (!blocks && std::string(table) == "migration_blocks") continue;
     AETHER_ASSIGN_OR_RETURN(Stmt del, db_->Prepare(std::string("DELETE FROM ") + table + " WHERE migration_id = ?"));
     del.Bind(1, id);
     AETHER_RETURN_IF_ERROR(del.Run());
@@ -221,9 +360,11 @@ Result<int64_t> Journal::MaxTargetShard() {
 }
 
 Status Journal::RemoveOrphans() {
-  for (const char* table : {"migration_items", "migration_targets"})
-    AETHER_RETURN_IF_ERROR(
-        db_->Exec(std::string("DELETE FROM ") + table + " WHERE migration_id NOT IN (SELECT id FROM migrations)"));
+  AETHER_ASSIGN_OR_RETURN(bool blocks, HasBlocks());
+  for (const char* table : {"migration_items", "migration_targets", "migration_blocks"})
+    if (blocks || std::string(table) != "migration_blocks")
+      AETHER_RETURN_IF_ERROR(
+          db_->Exec(std::string("DELETE FROM ") + table + " WHERE migration_id NOT IN (SELECT id FROM migrations)"));
   return Status::Ok();
 }
 
@@ -276,7 +417,10 @@ Result<std::vector<Migration>> Journal::All() {
   return out;
 }
 
-Result<std::vector<MigrationItem>> Journal::Items(int64_t id) {
+Result<std::vector<MigrationItem>> Journal::Items(Migration* m) {
+  const int64_t id = m->id;
+  m->items_damage.clear();
+  m->item_blocks = 0;
   AETHER_ASSIGN_OR_RETURN(bool kept, HasKeptState());
   AETHER_ASSIGN_OR_RETURN(
       Stmt st, db_->Prepare(std::string("SELECT row_id, id, tier, slot, shard_id, frame_offset, frame_index, "
@@ -309,10 +453,41 @@ Result<std::vector<MigrationItem>> Journal::Items(int64_t id) {
     if (!st.IsNull(15) || !st.IsNull(16) || !st.IsNull(17)) it.kept = KeptState{st.Int(15), st.Int(16), st.Int(17)};
     out.push_back(std::move(it));
   }
+  // Then the blocks' (a writer writes either, never both).
+  AETHER_ASSIGN_OR_RETURN(bool blocks, HasBlocks());
+  if (!blocks) return out;
+  AETHER_ASSIGN_OR_RETURN(
+      Stmt bl, db_->Prepare("SELECT block, items FROM migration_blocks WHERE migration_id = ? ORDER BY block"));
+  bl.Bind(1, id);
+  for (int64_t want = 0;; ++want) {
+    AETHER_ASSIGN_OR_RETURN(bool row, bl.Step());
+    if (!row) break;
+    if (bl.Int(0) != want || bl.TypeOf(1) != Stmt::Type::kBlob) {
+      m->items_damage = fmt::format("item block {} is missing or not a blob", want);
+      break;
+    }
+    ++m->item_blocks;
+    const std::string bytes = bl.Blob(1);
+    BlockReader reader(bytes);
+    while (!reader.done()) {
+      MigrationItem it;
+      std::string why;
+      if (!reader.Next(&it, &why)) {
+        m->items_damage = fmt::format("item block {}: {}", want, why);
+        return out;
+      }
+      out.push_back(std::move(it));
+    }
+  }
   return out;
 }
 
 Status Journal::CheckIntegrity(Migration* m, const std::vector<MigrationItem>& items) const {
+  if (!m->items_damage.empty())
+    return Status::Corruption(fmt::format("{}: {}: the journal row is damaged", Describe(*m), m->items_damage));
+  if (m->item_blocks > 0 && !m->stored_crc)
+    return Status::Corruption(
+        fmt::format("{}: item blocks without a checksum: the journal row is damaged", Describe(*m)));
   m->content_crc = ContentCrc(*m, items);
   if (m->stored_crc && *m->stored_crc != RowCrc(m->content_crc, m->state))
     return Status::Corruption(fmt::format("{}: checksum mismatch: the journal row is damaged", Describe(*m)));

@@ -1,6 +1,7 @@
 // The migration journal (format-spec/journal.md): every move of data is a row
 // in `migrations` plus its targets in `migration_targets` and its items in
-// `migration_items`, advanced through
+// `migration_blocks` (packed, about a MiB per row; `migration_items`, a row
+// per item, in rows an older aether wrote), advanced through
 //
 //   (none) --Insert--> intent --SetState(kWritten)--> written
 //          --commit txn (caller): SetState(kCommitted)--> committed --Remove--> (none)
@@ -48,6 +49,11 @@ struct Migration {
   // set by Insert and by CheckIntegrity; the stored crc adds the state.
   uint32_t content_crc = 0;
   std::optional<uint32_t> stored_crc;  // as read; nullopt: a row an older aether wrote
+  // Set by Journal::Items: how many item blocks it has, and why they do not
+  // decode ("" when they do); CheckIntegrity refuses the row then, or when
+  // it has blocks but no checksum (blocks came after checksums).
+  int64_t item_blocks = 0;
+  std::string items_damage;
 };
 
 // The statistics of a memory ingested with its state (Record's fields).
@@ -79,6 +85,8 @@ struct MigrationItem {
 // half-restored row is refused, never replayed.
 class Journal {
  public:
+  // An item block's size: items are added until it reaches this.
+  static constexpr size_t kBlockBytes = 1 << 20;
   explicit Journal(Db* db) : db_(db) {}
   // Inserts the migration in state intent with its items and its checksum;
   // sets m->id and m->content_crc. Must run inside the caller's transaction.
@@ -99,7 +107,10 @@ class Journal {
   // Every migration in the journal, oldest first. A row whose kind or state
   // is unknown is returned as it is; CheckIntegrity refuses it.
   Result<std::vector<Migration>> All();
-  Result<std::vector<MigrationItem>> Items(int64_t id);
+  // Its items: the migration_items rows, then the migration_blocks' items;
+  // blocks that do not decode set m->items_damage (the items before the
+  // damage are returned).
+  Result<std::vector<MigrationItem>> Items(Migration* m);
   // Corruption, naming the row, when the stored checksum does not match the
   // row and items as read, or the kind or state is unknown; sets
   // m->content_crc. A row without a checksum (written by an aether before
@@ -116,8 +127,12 @@ class Journal {
   Result<bool> HasChecksums();  // false in a DB no writer has upgraded yet
   Result<bool> HasKeptState();  // migration_items' created_ms, ...: likewise
   Result<bool> HasTraceIds();   // migrations' trace_id: likewise
+  Result<bool> HasBlocks();     // the migration_blocks table: likewise
+  // Writes the items as blocks (format-spec/journal.md, "Item blocks") and
+  // sets m->content_crc; inside Insert.
+  Status InsertBlocks(Migration* m, const std::vector<MigrationItem>& items);
   Db* db_;
-  std::optional<bool> has_checksums_, has_kept_state_, has_trace_ids_;
+  std::optional<bool> has_checksums_, has_kept_state_, has_trace_ids_, has_blocks_;
 };
 
 // "migration 7 (ingest, intent)": how errors and reports name a row.

@@ -133,6 +133,17 @@ CREATE TABLE IF NOT EXISTS index_calibration (
 
 // Added after v3's first release: the metrics folded from metrics.log
 // (format-spec/metrics_log.md).
+// A migration's items packed in blocks (format-spec/journal.md, "Item
+// blocks"): one row per block of about a MiB instead of one row per item.
+const char* const kBlocksTable = R"sql(
+CREATE TABLE IF NOT EXISTS migration_blocks (
+  migration_id INTEGER NOT NULL REFERENCES migrations(id) ON DELETE CASCADE,
+  block        INTEGER NOT NULL,
+  items        BLOB NOT NULL,
+  PRIMARY KEY (migration_id, block)
+);
+)sql";
+
 const char* const kMetricsTable = R"sql(
 CREATE TABLE IF NOT EXISTS metrics (
   period_ms INTEGER NOT NULL,
@@ -167,6 +178,7 @@ Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, 
     AETHER_RETURN_IF_ERROR(db->Exec(kSchemaV1));
     AETHER_RETURN_IF_ERROR(db->Exec(kCalibrationTable));
     AETHER_RETURN_IF_ERROR(db->Exec(kMetricsTable));
+    AETHER_RETURN_IF_ERROR(db->Exec(kBlocksTable));
     AETHER_RETURN_IF_ERROR(AddKeptColumns(db));
     AETHER_RETURN_IF_ERROR(AddTraceIdColumns(db));
     const std::pair<const char*, std::string> rows[] = {
@@ -235,6 +247,11 @@ const std::vector<SchemaStep>& SchemaSteps() {
       {"drop the memories_by_tier index (memories_by_slot serves its queries)",
        "SELECT COUNT(*) = 0 FROM sqlite_master WHERE type = 'index' AND name = 'memories_by_tier'",
        [](Db* db) { return db->Exec("DROP INDEX IF EXISTS memories_by_tier"); }},
+      // A migration's items in blocks of about a MiB: a bulk ingest journals
+      // a handful of rows, not one per memory (format-spec/journal.md).
+      {"add the migration_blocks table (a migration's items packed in blocks)",
+       "SELECT COUNT(*) FROM sqlite_master WHERE name = 'migration_blocks'",
+       [](Db* db) { return db->Exec(kBlocksTable); }},
   };
   return steps;
 }

@@ -32,6 +32,7 @@ class Stmt {
   Stmt& Bind(int i, int64_t v);
   Stmt& Bind(int i, double v);
   Stmt& Bind(int i, const std::string& v);
+  Stmt& BindBlob(int i, const std::string& bytes);
   // Steps once: true with a row available, false when done.
   Result<bool> Step();
   // Steps to completion, discarding rows, then resets.
@@ -41,6 +42,8 @@ class Stmt {
   int64_t Int(int col) const;
   double Double(int col) const;
   std::string Text(int col) const;
+  // A BLOB value's bytes (any other value's as SQLite converts it).
+  std::string Blob(int col) const;
   bool IsNull(int col) const;
   // The stored type of a column's value (SQLite types values, not columns:
   // a damaged row can hold text where an integer belongs).

@@ -71,7 +71,7 @@ Status Migrator::ReplayAll() {
 
 Status Migrator::ReplayOne(Migration* m) {
   Journal journal(s_->db_.get());
-  AETHER_ASSIGN_OR_RETURN(std::vector<MigrationItem> items, journal.Items(m->id));
+  AETHER_ASSIGN_OR_RETURN(std::vector<MigrationItem> items, journal.Items(m));
   Status valid = journal.CheckIntegrity(m, items);
   if (valid.ok()) valid = CheckReplayable(*m, items);
   if (!valid.ok()) {
@@ -140,7 +140,7 @@ Status Migrator::ReplayOne(Migration* m) {
 
 Status Migrator::CheckJournalRow(Migration* m) {
   Journal journal(s_->db_.get());
-  AETHER_ASSIGN_OR_RETURN(std::vector<MigrationItem> items, journal.Items(m->id));
+  AETHER_ASSIGN_OR_RETURN(std::vector<MigrationItem> items, journal.Items(m));
   AETHER_RETURN_IF_ERROR(journal.CheckIntegrity(m, items));
   return CheckReplayable(*m, items);
 }

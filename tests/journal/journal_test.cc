@@ -61,13 +61,16 @@ std::vector<Journaled> Examples() {
   return out;
 }
 
-std::unique_ptr<Db> NewDb(const TempDir& dir) {
+// A new meta.db; without `blocks`, as one whose journal writes a row per
+// item (an older aether's: the migration_blocks table is not there).
+std::unique_ptr<Db> NewDb(const TempDir& dir, bool blocks = true) {
   auto db = Db::Open(dir / "meta.db", true, false);
   REQUIRE(db.ok());
   StoreConfig c;
   c.dim = 4;
   REQUIRE(CreateSchema(db->get(), c, 3, 0).ok());
   REQUIRE(UpgradeSchema(db->get()).ok());  // as every writer's open: the columns added since
+  if (!blocks) REQUIRE((*db)->Exec("DROP TABLE migration_blocks").ok());
   return std::move(*db);
 }
 
@@ -103,7 +106,9 @@ Result<std::string> AsRead(Journal* journal) {
            std::to_string(m.stored_crc.value_or(0)) + ";";
     for (const ShardTarget& t : m.targets)
       out += std::to_string(t.shard_id) + ":" + std::to_string(t.len_before) + "-" + std::to_string(t.len_after) + ";";
-    AETHER_ASSIGN_OR_RETURN(auto items, journal->Items(m.id));
+    Migration read = m;
+    AETHER_ASSIGN_OR_RETURN(auto items, journal->Items(&read));
+    out += read.items_damage;
     for (const MigrationItem& it : items)
       out += std::to_string(it.row_id) + " " + it.id + " " + (it.src ? place(*it.src) : "-") + " " + place(it.dst) +
              " " + std::to_string(it.importance) + " " + it.payload.value_or("(none)") + " " +
@@ -121,7 +126,7 @@ Result<std::string> AsRead(Journal* journal) {
 Result<bool> AllIntact(Journal* journal) {
   AETHER_ASSIGN_OR_RETURN(std::vector<Migration> rows, journal->All());
   for (Migration& m : rows) {
-    AETHER_ASSIGN_OR_RETURN(auto items, journal->Items(m.id));
+    AETHER_ASSIGN_OR_RETURN(auto items, journal->Items(&m));
     if (!journal->CheckIntegrity(&m, items).ok()) return false;
   }
   return true;
@@ -130,101 +135,169 @@ Result<bool> AllIntact(Journal* journal) {
 }  // namespace
 
 TEST_CASE("journal: rows of every kind round-trip through every state, and Remove takes their items") {
-  TempDir dir;
-  auto db = NewDb(dir);
-  Journal journal(db.get());
-  std::vector<Journaled> ex = Examples();
-  for (Journaled& j : ex) REQUIRE(InTransaction(db.get(), [&] { return journal.Insert(&j.m, j.items); }).ok());
-  REQUIRE(*journal.Count() == ex.size());
-  for (MigrationState state : {MigrationState::kIntent, MigrationState::kWritten, MigrationState::kCommitted}) {
-    for (const Journaled& j : ex) REQUIRE(journal.SetState(j.m, state).ok());
-    auto rows = journal.All();
-    REQUIRE(rows.ok());
-    REQUIRE(rows->size() == ex.size());
-    for (size_t i = 0; i < ex.size(); ++i) {
-      Migration& m = (*rows)[i];
-      const Migration& want = ex[i].m;
-      CHECK(m.id == want.id);
-      CHECK(m.kind == want.kind);
-      CHECK(m.state == state);
-      CHECK(m.created_ms == want.created_ms);
-      CHECK(m.hot_slots_before == want.hot_slots_before);
-      CHECK(m.generation == want.generation);
-      CHECK(m.old_generation == want.old_generation);
-      CHECK(m.partitions == want.partitions);
-      REQUIRE(m.targets.size() == want.targets.size());
-      for (size_t t = 0; t < m.targets.size(); ++t) {
-        CHECK(m.targets[t].shard_id == want.targets[t].shard_id);
-        CHECK(m.targets[t].len_before == want.targets[t].len_before);
-        CHECK(m.targets[t].len_after == want.targets[t].len_after);
+  for (bool blocks : {true, false}) {
+    CAPTURE(blocks);
+    TempDir dir;
+    auto db = NewDb(dir, blocks);
+    Journal journal(db.get());
+    std::vector<Journaled> ex = Examples();
+    for (Journaled& j : ex) REQUIRE(InTransaction(db.get(), [&] { return journal.Insert(&j.m, j.items); }).ok());
+    REQUIRE(*journal.Count() == ex.size());
+    for (MigrationState state : {MigrationState::kIntent, MigrationState::kWritten, MigrationState::kCommitted}) {
+      for (const Journaled& j : ex) REQUIRE(journal.SetState(j.m, state).ok());
+      auto rows = journal.All();
+      REQUIRE(rows.ok());
+      REQUIRE(rows->size() == ex.size());
+      for (size_t i = 0; i < ex.size(); ++i) {
+        Migration& m = (*rows)[i];
+        const Migration& want = ex[i].m;
+        CHECK(m.id == want.id);
+        CHECK(m.kind == want.kind);
+        CHECK(m.state == state);
+        CHECK(m.created_ms == want.created_ms);
+        CHECK(m.hot_slots_before == want.hot_slots_before);
+        CHECK(m.generation == want.generation);
+        CHECK(m.old_generation == want.old_generation);
+        CHECK(m.partitions == want.partitions);
+        REQUIRE(m.targets.size() == want.targets.size());
+        for (size_t t = 0; t < m.targets.size(); ++t) {
+          CHECK(m.targets[t].shard_id == want.targets[t].shard_id);
+          CHECK(m.targets[t].len_before == want.targets[t].len_before);
+          CHECK(m.targets[t].len_after == want.targets[t].len_after);
+        }
+        auto items = journal.Items(&m);
+        REQUIRE(items.ok());
+        REQUIRE(items->size() == ex[i].items.size());
+        for (size_t k = 0; k < items->size(); ++k) CheckSame((*items)[k], ex[i].items[k]);
+        CHECK(journal.CheckIntegrity(&m, *items).ok());
+        CHECK(m.content_crc == want.content_crc);
       }
-      auto items = journal.Items(m.id);
-      REQUIRE(items.ok());
-      REQUIRE(items->size() == ex[i].items.size());
-      for (size_t k = 0; k < items->size(); ++k) CheckSame((*items)[k], ex[i].items[k]);
-      CHECK(journal.CheckIntegrity(&m, *items).ok());
-      CHECK(m.content_crc == want.content_crc);
     }
+    REQUIRE(InTransaction(db.get(), [&] { return journal.Remove(ex[0].m.id); }).ok());
+    CHECK(*journal.Count() == ex.size() - 1);
+    CHECK(journal.Items(&ex[0].m)->empty());
+    for (const char* table : {"migration_items", "migration_blocks"})
+      if (blocks || std::string(table) == "migration_items")
+        CHECK(*db->QueryInt(std::string("SELECT COUNT(*) FROM ") + table +
+                            " WHERE migration_id = " + std::to_string(ex[0].m.id)) == 0);
+    // Items go where the table says: blocks in a store that has it.
+    CHECK((*db->QueryInt("SELECT COUNT(*) FROM migration_items") == 0) == blocks);
   }
-  REQUIRE(InTransaction(db.get(), [&] { return journal.Remove(ex[0].m.id); }).ok());
-  CHECK(*journal.Count() == ex.size() - 1);
-  CHECK(journal.Items(ex[0].m.id)->empty());
-  CHECK(*db->QueryInt("SELECT COUNT(*) FROM migration_items WHERE migration_id = " + std::to_string(ex[0].m.id)) == 0);
 }
 
 TEST_CASE("journal: a change to any stored value of any row, target or item fails the checksum") {
-  TempDir dir;
-  auto db = NewDb(dir);
-  Journal journal(db.get());
-  std::vector<Journaled> ex = Examples();
-  for (Journaled& j : ex) REQUIRE(InTransaction(db.get(), [&] { return journal.Insert(&j.m, j.items); }).ok());
-  REQUIRE(journal.SetState(ex[1].m, MigrationState::kWritten).ok());
-  REQUIRE(*AllIntact(&journal));
-  const std::string original = *AsRead(&journal);
-  // Each table's rows by a key that names one row, and its columns.
-  struct Table {
-    const char* name;
-    const char* key;
-  };
-  size_t mutations = 0, unread = 0;
-  for (Table t : {Table{"migrations", "id"}, Table{"migration_targets", "migration_id || ':' || shard_id"},
-                  Table{"migration_items", "migration_id || ':' || seq"}}) {
-    std::vector<std::string> columns, keys;
-    {
-      auto st = db->Prepare(std::string("SELECT name FROM pragma_table_info('") + t.name + "')");
-      REQUIRE(st.ok());
-      while (*st->Step()) columns.push_back(st->Text(0));
-      auto k = db->Prepare(std::string("SELECT ") + t.key + " FROM " + t.name);
-      REQUIRE(k.ok());
-      while (*k->Step()) keys.push_back(k->Text(0));
+  for (bool blocks : {true, false}) {
+    CAPTURE(blocks);
+    TempDir dir;
+    auto db = NewDb(dir, blocks);
+    Journal journal(db.get());
+    std::vector<Journaled> ex = Examples();
+    for (Journaled& j : ex) REQUIRE(InTransaction(db.get(), [&] { return journal.Insert(&j.m, j.items); }).ok());
+    REQUIRE(journal.SetState(ex[1].m, MigrationState::kWritten).ok());
+    REQUIRE(*AllIntact(&journal));
+    const std::string original = *AsRead(&journal);
+    // Each table's rows by a key that names one row, and its columns.
+    struct Table {
+      const char* name;
+      const char* key;
+    };
+    size_t mutations = 0, unread = 0;
+    std::vector<Table> tables = {Table{"migrations", "id"},
+                                 Table{"migration_targets", "migration_id || ':' || shard_id"}};
+    tables.push_back(blocks ? Table{"migration_blocks", "migration_id || ':' || block"}
+                            : Table{"migration_items", "migration_id || ':' || seq"});
+    for (Table t : tables) {
+      std::vector<std::string> columns, keys;
+      {
+        auto st = db->Prepare(std::string("SELECT name FROM pragma_table_info('") + t.name + "')");
+        REQUIRE(st.ok());
+        while (*st->Step()) columns.push_back(st->Text(0));
+        auto k = db->Prepare(std::string("SELECT ") + t.key + " FROM " + t.name);
+        REQUIRE(k.ok());
+        while (*k->Step()) keys.push_back(k->Text(0));
+      }
+      for (const std::string& key : keys) {
+        for (const std::string& col : columns) {
+          // NULL becomes 7, a number grows, text gains a byte.
+          const std::string change = "UPDATE " + std::string(t.name) + " SET " + col + " = CASE WHEN " + col +
+                                     " IS NULL THEN 7 WHEN typeof(" + col + ") = 'text' THEN " + col +
+                                     " || 'x' WHEN typeof(" + col + ") = 'real' THEN " + col + " + 0.25 ELSE " + col +
+                                     " + 1000 END WHERE " + t.key + " = '" + key + "'";
+          REQUIRE(db->Exec("BEGIN").ok());
+          Status changed = db->Exec(change);
+          if (changed.ok()) {
+            // A value the journal does not read (a column of the other tier's
+            // place, an item's sequence number that keeps its order) changes
+            // nothing a replay could act on; any other change is refused.
+            auto read = AsRead(&journal);
+            if (read.ok() && *read == original) {
+              ++unread;
+            } else {
+              ++mutations;
+              auto intact = AllIntact(&journal);
+              CHECK_MESSAGE((!intact.ok() || !*intact), std::string(t.name), ".", col, " of ", key,
+                            " changed unnoticed");
+            }
+          }
+          REQUIRE(db->Exec("ROLLBACK").ok());
+        }
+      }
     }
-    for (const std::string& key : keys) {
-      for (const std::string& col : columns) {
-        // NULL becomes 7, a number grows, text gains a byte.
-        const std::string change = "UPDATE " + std::string(t.name) + " SET " + col + " = CASE WHEN " + col +
-                                   " IS NULL THEN 7 WHEN typeof(" + col + ") = 'text' THEN " + col +
-                                   " || 'x' WHEN typeof(" + col + ") = 'real' THEN " + col + " + 0.25 ELSE " + col +
-                                   " + 1000 END WHERE " + t.key + " = '" + key + "'";
-        REQUIRE(db->Exec("BEGIN").ok());
-        Status changed = db->Exec(change);
-        if (changed.ok()) {
-          // A value the journal does not read (a column of the other tier's
-          // place, an item's sequence number that keeps its order) changes
-          // nothing a replay could act on; any other change is refused.
-          auto read = AsRead(&journal);
-          if (read.ok() && *read == original) {
-            ++unread;
-          } else {
-            ++mutations;
+    // Every byte of every item block, changed in turn, and a block dropped.
+    size_t block_bytes = 0;
+    if (blocks) {
+      std::vector<std::pair<int64_t, int64_t>> keys;
+      {
+        auto k = db->Prepare("SELECT migration_id, block FROM migration_blocks");
+        REQUIRE(k.ok());
+        while (*k->Step()) keys.push_back({k->Int(0), k->Int(1)});
+      }
+      REQUIRE(!keys.empty());
+      for (const auto& [id, block] : keys) {
+        std::string bytes;
+        {
+          auto st = db->Prepare("SELECT items FROM migration_blocks WHERE migration_id = ? AND block = ?");
+          REQUIRE(st.ok());
+          st->Bind(1, id).Bind(2, block);
+          REQUIRE(*st->Step());
+          bytes = st->Blob(0);
+        }
+        auto put = [&](const std::string& b) {
+          auto up = db->Prepare("UPDATE migration_blocks SET items = ? WHERE migration_id = ? AND block = ?");
+          REQUIRE(up.ok());
+          up->BindBlob(1, b).Bind(2, id).Bind(3, block);
+          REQUIRE(up->Run().ok());
+        };
+        for (size_t i = 0; i < bytes.size(); ++i) {
+          for (uint8_t x : {uint8_t(0x01), uint8_t(0x80)}) {
+            std::string changed = bytes;
+            changed[i] = char(uint8_t(changed[i]) ^ x);
+            REQUIRE(db->Exec("BEGIN").ok());
+            put(changed);
+            ++block_bytes;
             auto intact = AllIntact(&journal);
-            CHECK_MESSAGE((!intact.ok() || !*intact), std::string(t.name), ".", col, " of ", key, " changed unnoticed");
+            CHECK_MESSAGE((!intact.ok() || !*intact), "byte ", i, " of block ", block, " of migration ", id,
+                          " changed unnoticed");
+            REQUIRE(db->Exec("ROLLBACK").ok());
           }
         }
+        for (const std::string& changed :
+             {bytes.substr(0, bytes.size() - 1), bytes + std::string(1, '\0'), std::string()}) {
+          REQUIRE(db->Exec("BEGIN").ok());
+          put(changed);
+          auto intact = AllIntact(&journal);
+          CHECK_MESSAGE((!intact.ok() || !*intact), "block ", block, " of migration ", id, " cut or grown unnoticed");
+          REQUIRE(db->Exec("ROLLBACK").ok());
+        }
+        REQUIRE(db->Exec("BEGIN").ok());
+        REQUIRE(db->Exec("DELETE FROM migration_blocks WHERE migration_id = " + std::to_string(id)).ok());
+        CHECK(!*AllIntact(&journal));
         REQUIRE(db->Exec("ROLLBACK").ok());
       }
     }
+    MESSAGE(mutations, " single-value changes, each caught; ", unread, " changed a value the journal does not read; ",
+            block_bytes, " block byte changes, each caught");
+    CHECK(mutations > (blocks ? 20 : 60));
+    CHECK(*AllIntact(&journal));
   }
-  MESSAGE(mutations, " single-value changes, each caught; ", unread, " changed a value the journal does not read");
-  CHECK(mutations > 60);
-  CHECK(*AllIntact(&journal));
 }

@@ -4,7 +4,8 @@
 // maintain's staging move and partition rewrite) left dangling in every state (intent, written,
 // committed; a rewrite also inside its cleanup) by a real
 // process killed at a fault point, every column of its journal rows (the
-// migration, each target, the first and last item) is set to boundary and
+// migration, each target, each item block: a byte of every field of its
+// first item, and the block cut short) is set to boundary and
 // stale values, with its checksum kept (a damaged row) or cleared (a row as
 // an older aether wrote it, checked only against the committed state). Then,
 // in process: the replay either acts (and the store ends in the state
@@ -14,10 +15,15 @@
 // back to that state. Every outcome is compared bit for bit with stores
 // made by running the same command without a fault, and `verify` must pass.
 //
+// Each row also runs as an older aether journals it (ToRowLayout: a row per
+// item in migration_items, whose first and last item's every column is
+// mutated).
+//
 // AETHER_FULL_MATRIX=1 (scripts/journal-matrix) runs every value for every
 // column; the default runs two per column (a boundary, and NULL or a stale
 // value), which still covers every column of every row kind and state.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <sqlite3.h>
 
 #include <cstdlib>
@@ -29,6 +35,8 @@
 #include <vector>
 
 #include "aether/store.h"
+#include "journal/journal.h"
+#include "meta/sqlite_db.h"
 #include "test_util.h"
 
 using namespace aether;
@@ -81,6 +89,8 @@ void Exec(const std::string& db_path, const std::string& sql) { REQUIRE_MESSAGE(
 struct Cell {
   std::string table, where, column, value;
   bool is_text = false;
+  bool is_blob = false;
+  std::string blob;  // is_blob: the bytes
 };
 
 std::vector<Cell> JournalCells(const std::string& db_path) {
@@ -90,7 +100,10 @@ std::vector<Cell> JournalCells(const std::string& db_path) {
   // Every column of each row `select` returns; `keys` name the row.
   auto collect = [&](const std::string& table, const std::string& select, const std::vector<std::string>& keys) {
     sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, select.c_str(), -1, &st, nullptr) == SQLITE_OK);
+    if (sqlite3_prepare_v2(db, select.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+      REQUIRE(table == "migration_blocks");  // only the row layout (ToRowLayout) lacks a table
+      return;
+    }
     while (sqlite3_step(st) == SQLITE_ROW) {
       std::string where;
       for (int c = 0; c < sqlite3_column_count(st); ++c)
@@ -98,13 +111,18 @@ std::vector<Cell> JournalCells(const std::string& db_path) {
           if (k == sqlite3_column_name(st, c))
             where += (where.empty() ? "" : " AND ") + k + " = " + std::to_string(sqlite3_column_int64(st, c));
       for (int c = 0; c < sqlite3_column_count(st); ++c) {
-        Cell cell{table, where, sqlite3_column_name(st, c), "NULL", false};
+        Cell cell{table, where, sqlite3_column_name(st, c), "NULL", false, false, {}};
         const int type = sqlite3_column_type(st, c);
         if (type == SQLITE_INTEGER) cell.value = std::to_string(sqlite3_column_int64(st, c));
         if (type == SQLITE_FLOAT) cell.value = std::to_string(sqlite3_column_double(st, c));
         if (type == SQLITE_TEXT) {
           cell.value = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
           cell.is_text = true;
+        }
+        if (type == SQLITE_BLOB) {
+          cell.blob.assign(static_cast<const char*>(sqlite3_column_blob(st, c)), size_t(sqlite3_column_bytes(st, c)));
+          cell.value = "blob";
+          cell.is_blob = true;
         }
         cells.push_back(cell);
       }
@@ -116,8 +134,83 @@ std::vector<Cell> JournalCells(const std::string& db_path) {
   collect("migration_items",
           "SELECT * FROM migration_items WHERE seq = 0 OR seq = (SELECT MAX(seq) FROM migration_items)",
           {"migration_id", "seq"});
+  collect("migration_blocks", "SELECT * FROM migration_blocks", {"migration_id", "block"});
   sqlite3_close(db);
   return cells;
+}
+
+// The store's journal rows as an older aether writes them: each item a
+// migration_items row, and no migration_blocks table (the next writer's
+// schema upgrade makes it again, empty). The rows keep their kind, state,
+// targets, items and trace id; only their ids may change.
+void ToRowLayout(const std::string& store) {
+  auto db = Db::Open(store + "/meta.db", /*create=*/false, /*reader=*/false);
+  REQUIRE(db.ok());
+  Journal journal(db->get());
+  auto all = journal.All();
+  REQUIRE(all.ok());
+  std::vector<std::pair<Migration, std::vector<MigrationItem>>> rows;
+  for (Migration m : *all) {
+    auto items = journal.Items(&m);
+    REQUIRE(items.ok());
+    REQUIRE(m.items_damage.empty());
+    rows.push_back({m, *items});
+  }
+  Status s = InTransaction(db->get(), [&]() -> Status {
+    AETHER_RETURN_IF_ERROR((*db)->Exec("DELETE FROM migration_blocks"));
+    AETHER_RETURN_IF_ERROR((*db)->Exec("DROP TABLE migration_blocks"));
+    Journal per_row(db->get());  // finds no blocks table
+    for (auto& [m, items] : rows) {
+      AETHER_RETURN_IF_ERROR(per_row.Remove(m.id));
+      const MigrationState state = m.state;
+      AETHER_RETURN_IF_ERROR(per_row.Insert(&m, items));
+      AETHER_RETURN_IF_ERROR(per_row.SetState(m, state));
+    }
+    return Status::Ok();
+  });
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+}
+
+std::string HexBlob(const std::string& bytes) {
+  std::string out = "X'";
+  for (unsigned char c : bytes) out += fmt::format("{:02x}", c);
+  return out + "'";
+}
+
+// Where each field of an item block's first item starts (format-spec/
+// journal.md, "Item blocks"): read here from the documented layout, not
+// with the journal's own decoder.
+std::vector<size_t> FirstItemFields(const std::string& b) {
+  auto u32 = [&](size_t at) {
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; --i) v = (v << 8) | uint8_t(b.at(at + size_t(i)));
+    return size_t(v);
+  };
+  std::vector<size_t> at;
+  const size_t end = 4 + u32(0);
+  size_t p = 0;
+  at.push_back(p);       // the item's length
+  at.push_back(p += 4);  // row_id
+  at.push_back(p += 8);  // the id's length
+  at.push_back(p + 4);   // the id's first byte (when it has one)
+  p += 4 + u32(p);
+  for (int place = 0; place < 2; ++place)  // src, dst: tier, slot, shard, offset, index
+    for (int f = 0; f < 5; ++f) {
+      at.push_back(p);
+      p += 8;
+    }
+  at.push_back(p);       // importance
+  at.push_back(p += 8);  // has_payload
+  at.push_back(p += 1);  // the payload's length
+  at.push_back(p + 4);   // the payload's first byte
+  p += 4 + u32(p);
+  at.push_back(p);  // replaces_row_id
+  p += 8;
+  if (p < end) at.push_back(p);  // the kept state's flag
+  std::vector<size_t> out;
+  for (size_t a : at)
+    if (a < end) out.push_back(a);
+  return out;
 }
 
 std::string Quote(const std::string& s) {
@@ -130,7 +223,14 @@ std::string Quote(const std::string& s) {
 // (a kind or a state another row could have).
 std::vector<std::string> Mutations(const Cell& c, bool full) {
   std::vector<std::string> out;
-  if (c.is_text) {
+  if (c.is_blob) {  // a bit of each field's first byte, then the block cut by a byte
+    for (size_t at : FirstItemFields(c.blob)) {
+      std::string b = c.blob;
+      b[at] = char(uint8_t(b[at]) ^ 1);
+      out.push_back(HexBlob(b));
+    }
+    out.push_back(HexBlob(c.blob.substr(0, c.blob.size() - 1)));
+  } else if (c.is_text) {
     out = {"NULL", "''", "'x'"};
     if (c.column == "kind") out = {"NULL", "'descend'", "'rebuild'", "'ingest'", "'x'"};
     if (c.column == "id") out = {"'" + c.value + "x'", "''", "NULL"};
@@ -302,17 +402,23 @@ TEST_CASE("journal rows: every field of every kind and state, damaged or stale, 
   for (const std::string kind : {"ingest", "descend", "ascend", "rebuild", "unstage", "rewrite"}) {
     for (const std::string state : {"after_intent", "after_written", "after_commit", "mid_cleanup"}) {
       if (state == "mid_cleanup" && kind != "rewrite") continue;
-      Scenario sc = MakeScenario(dir, kind, state);
-      const auto cells = JournalCells(sc.pristine + "/meta.db");
-      REQUIRE(!cells.empty());
-      for (const Cell& cell : cells) {
-        std::vector<std::pair<std::string, bool>> trials;  // value, legacy
-        for (const std::string& value : Mutations(cell, full))
-          for (bool legacy : {false, true})
-            if (!legacy || cell.column != "crc") trials.emplace_back(value, legacy);
-        const size_t pick = cell_no++ % std::max<size_t>(trials.size(), 1);
-        for (size_t t = 0; t < trials.size(); ++t)
-          if (!ShortRun() || t == pick) Trial(sc, dir, cell, trials[t].first, trials[t].second, &tally);
+      Scenario blocks = MakeScenario(dir, kind, state);
+      Scenario rows = blocks;
+      rows.pristine += "-rows";
+      fs::copy(blocks.pristine, rows.pristine, fs::copy_options::recursive);
+      ToRowLayout(rows.pristine);
+      for (const Scenario& sc : {blocks, rows}) {
+        const auto cells = JournalCells(sc.pristine + "/meta.db");
+        REQUIRE(!cells.empty());
+        for (const Cell& cell : cells) {
+          std::vector<std::pair<std::string, bool>> trials;  // value, legacy
+          for (const std::string& value : Mutations(cell, full))
+            for (bool legacy : {false, true})
+              if (!legacy || cell.column != "crc") trials.emplace_back(value, legacy);
+          const size_t pick = cell_no++ % std::max<size_t>(trials.size(), 1);
+          for (size_t t = 0; t < trials.size(); ++t)
+            if (!ShortRun() || t == pick) Trial(sc, dir, cell, trials[t].first, trials[t].second, &tally);
+        }
       }
     }
   }
