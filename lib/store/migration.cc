@@ -342,7 +342,9 @@ Status Migrator::CommitMigration(const Migration& m, const std::vector<Migration
       }
       if (it.dst.hot()) {
         AETHER_RETURN_IF_ERROR(s_->tables_->hot_free.Claim(it.dst.slot));
-        AETHER_RETURN_IF_ERROR(s_->tables_->restore_queue.Remove(it.row_id));
+        // A new memory's row id was reserved by this migration's intent: no
+        // queue entry names it.
+        if (it.src) AETHER_RETURN_IF_ERROR(s_->tables_->restore_queue.Remove(it.row_id));
       } else {
         ++cold[it.dst.shard_id];
       }
