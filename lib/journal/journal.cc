@@ -243,7 +243,7 @@ Result<bool> Journal::HasBlocks() {
   return *has_blocks_;
 }
 
-Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items) {
+Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items, ItemLayout layout) {
   AETHER_ASSIGN_OR_RETURN(bool checksums, HasChecksums());
   if (!checksums) return Status::Internal("journal: the migrations table has no crc column (UpgradeSchema)");
   AETHER_ASSIGN_OR_RETURN(bool traced, HasTraceIds());
@@ -272,8 +272,9 @@ Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items) {
     AETHER_RETURN_IF_ERROR(target.Run());
   }
 
-  AETHER_ASSIGN_OR_RETURN(bool blocks, HasBlocks());
-  if (blocks) {
+  if (layout == ItemLayout::kBlocks) {
+    AETHER_ASSIGN_OR_RETURN(bool blocks, HasBlocks());
+    if (!blocks) return Status::Internal("journal: meta.db has no migration_blocks table (UpgradeSchema)");
     AETHER_RETURN_IF_ERROR(InsertBlocks(m, items));
     return SetState(*m, MigrationState::kIntent);
   }
@@ -462,12 +463,13 @@ Result<std::vector<MigrationItem>> Journal::Items(Migration* m) {
   for (int64_t want = 0;; ++want) {
     AETHER_ASSIGN_OR_RETURN(bool row, bl.Step());
     if (!row) break;
-    if (bl.Int(0) != want || bl.TypeOf(1) != Stmt::Type::kBlob) {
-      m->items_damage = fmt::format("item block {} is missing or not a blob", want);
-      break;
-    }
     ++m->item_blocks;
     const std::string bytes = bl.Blob(1);
+    if (bl.TypeOf(0) != Stmt::Type::kInteger || bl.Int(0) != want || bl.TypeOf(1) != Stmt::Type::kBlob ||
+        bytes.empty()) {
+      m->items_damage = fmt::format("item block {} is missing, empty or not a blob", want);
+      break;
+    }
     BlockReader reader(bytes);
     while (!reader.done()) {
       MigrationItem it;

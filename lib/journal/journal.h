@@ -90,7 +90,10 @@ class Journal {
   explicit Journal(Db* db) : db_(db) {}
   // Inserts the migration in state intent with its items and its checksum;
   // sets m->id and m->content_crc. Must run inside the caller's transaction.
-  Status Insert(Migration* m, const std::vector<MigrationItem>& items);
+  // Where Insert writes the items: a row each (migration_items, stores
+  // before format 4) or packed in blocks (migration_blocks, format 4).
+  enum class ItemLayout { kRows, kBlocks };
+  Status Insert(Migration* m, const std::vector<MigrationItem>& items, ItemLayout layout);
   // Updates the state and the checksum (from m.content_crc); must run
   // inside the caller's transaction, or alone.
   Status SetState(const Migration& m, MigrationState state);

@@ -131,8 +131,6 @@ CREATE TABLE IF NOT EXISTS index_calibration (
 );
 )sql";
 
-// Added after v3's first release: the metrics folded from metrics.log
-// (format-spec/metrics_log.md).
 // A migration's items packed in blocks (format-spec/journal.md, "Item
 // blocks"): one row per block of about a MiB instead of one row per item.
 const char* const kBlocksTable = R"sql(
@@ -144,6 +142,8 @@ CREATE TABLE IF NOT EXISTS migration_blocks (
 );
 )sql";
 
+// Added after v3's first release: the metrics folded from metrics.log
+// (format-spec/metrics_log.md).
 const char* const kMetricsTable = R"sql(
 CREATE TABLE IF NOT EXISTS metrics (
   period_ms INTEGER NOT NULL,

@@ -1,6 +1,6 @@
 // Every metadata table's owner, for a Store to hold together. Each owner
 // holds all the SQL of its table; nothing else in lib/ spells a table name
-// but lib/meta/schema.cc and the journal (lib/journal/) for its own three
+// but lib/meta/schema.cc and the journal (lib/journal/) for its own four
 // (scripts/check-structure checks). Not thread-safe: one Db per thread.
 #pragma once
 

@@ -88,7 +88,7 @@ Status StoreImpl::EmptyGarbageOnlyShards(uint64_t* shards, uint64_t* records) {
   m.trace_id = trace_id_;
   Journal journal(db_.get());
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
-    AETHER_RETURN_IF_ERROR(journal.Insert(&m, {}));
+    AETHER_RETURN_IF_ERROR(journal.Insert(&m, {}, Journal::ItemLayout::kRows));
     AETHER_RETURN_IF_ERROR(journal.SetState(m, MigrationState::kCommitted));
     AETHER_ASSIGN_OR_RETURN(*records, tables_->shards.EmptyGarbageOnly(ShardFile::kHeaderSize));
     return Status::Ok();

@@ -217,7 +217,7 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   m.created_ms = env_->NowMs();
   m.trace_id = trace_id_;
   Journal journal(db_.get());
-  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Insert(&m, {}); }));
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return journal.Insert(&m, {}, Journal::ItemLayout::kRows); }));
   AETHER_FAULT_POINT("rebuild.after_intent");
   // The long phase runs under a shared store lock: searches go on; other
   // writers are kept out by the writer lock this process still holds.

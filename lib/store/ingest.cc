@@ -207,8 +207,11 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   result.cold = plan.size() - n_hot;
   result.evicted = victims.size();
   // The replaced hot memories and the victims left the tier, n_hot came in.
+  // The batch is committed: a failure to read the version only costs the
+  // next batch a count.
   ingest_hot_count_.n = uint64_t(after_release) - victims.size() + n_hot;
-  AETHER_ASSIGN_OR_RETURN(ingest_hot_count_.version, db_->ContentVersion());
+  auto version = db_->ContentVersion();
+  ingest_hot_count_.version = version.ok() ? *version : std::make_pair(int64_t(-1), int64_t(-1));
   return result;
 }
 

@@ -116,7 +116,10 @@ Status Migrator::Run(Migration* m, const std::vector<MigrationItem>& items, cons
   // 1. intent
   AETHER_RETURN_IF_ERROR(InTransaction(s_->db_.get(), [&]() -> Status {
     if (also_in_intent) AETHER_RETURN_IF_ERROR(also_in_intent());
-    return journal.Insert(m, items);
+    // A store older than format 4 keeps a row per item: an older aether
+    // must be able to replay what this one leaves (format-spec/README.md).
+    return journal.Insert(m, items,
+                          s_->format_version_ >= 4 ? Journal::ItemLayout::kBlocks : Journal::ItemLayout::kRows);
   }));
   AETHER_FAULT_POINT(fault.after_intent);
 
@@ -264,7 +267,7 @@ Status Migrator::TrimHot() {
   AETHER_ASSIGN_OR_RETURN(m.hot_slots_before, hot->SlotCount());
   Journal journal(s_->db_.get());
   AETHER_RETURN_IF_ERROR(InTransaction(s_->db_.get(), [&]() -> Status {
-    AETHER_RETURN_IF_ERROR(journal.Insert(&m, {}));
+    AETHER_RETURN_IF_ERROR(journal.Insert(&m, {}, Journal::ItemLayout::kRows));
     AETHER_RETURN_IF_ERROR(DropFreeTail(0));
     return journal.SetState(m, MigrationState::kCommitted);
   }));

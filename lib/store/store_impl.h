@@ -72,11 +72,10 @@ Status CheckNewStorePath(Env* env, const std::string& path);
 // "PARENT/.NAME.aether-WHAT.PID".
 std::string HiddenSibling(const std::string& path, const std::string& what);
 
-// The format version a store of version `current` needs once its frames
-// are in `codec`: the lowest that describes it, never lower than it is
-// (format-spec/README.md, "Versions"; a version-1 store gets the cold_codec
-// key, so it is at least 2).
-uint32_t FormatVersionWith(uint32_t current, ColdCodec codec);
+// The format version a store of version `current` gets when this aether
+// changes its format (a codec, `upgrade`): this aether's own, never lower
+// than it is (format-spec/README.md, "Versions").
+uint32_t FormatVersionAfter(uint32_t current);
 
 class StoreImpl : public StoreContext {
  public:
@@ -231,7 +230,7 @@ class StoreImpl : public StoreContext {
   Result<RebuildOptions> RewriteOptions();
   // upgrade.cc
   Result<UpgradeReport> Upgrade(const UpgradeOptions& o);
-  // Sets cold_codec and the format version it needs (FormatVersionWith) in
+  // Sets cold_codec and the format version it needs (FormatVersionAfter) in
   // one transaction (rebuild-index --codec, upgrade).
   Status SetCodec(ColdCodec codec);
 

@@ -49,12 +49,10 @@ Result<FrameCount> CountFrames(StoreImpl* s, ColdCodec codec) {
 
 }  // namespace
 
-uint32_t FormatVersionWith(uint32_t current, ColdCodec codec) {
-  return std::max({current, 2u, Store::FormatVersionFor(codec)});
-}
+uint32_t FormatVersionAfter(uint32_t current) { return std::max(current, Store::kFormatVersion); }
 
 Status StoreImpl::SetCodec(ColdCodec codec) {
-  const uint32_t version = FormatVersionWith(format_version_, codec);
+  const uint32_t version = FormatVersionAfter(format_version_);
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
     AETHER_RETURN_IF_ERROR(tables_->config.Set("cold_codec", ColdCodecName(codec)));
     return tables_->config.Set("format_version", std::to_string(version));
@@ -72,7 +70,7 @@ Result<UpgradeReport> StoreImpl::Upgrade(const UpgradeOptions& o) {
   // A version-1 store's codec is plain zstd only because it predates the
   // key: it gets what a new store gets, unless told otherwise.
   rep.codec_after = o.codec ? *o.codec : (format_version_ < 2 ? ColdCodec::kZstdShuffle : config_.codec);
-  rep.version_after = FormatVersionWith(format_version_, rep.codec_after);
+  rep.version_after = FormatVersionAfter(format_version_);
   // What the open did (as every command's open does), reported once.
   rep.replayed_at_open = migrator_->replayed().size();
   rep.schema_steps.swap(schema_upgraded_);

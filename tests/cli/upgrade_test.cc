@@ -29,12 +29,31 @@ struct OldStore {
 };
 
 const OldStore kOldStores[] = {
-    {"v1", 1, "zstd", "zstd-shuffle", 2},
-    {"v2", 2, "zstd-shuffle", "zstd-shuffle", 2},
-    {"v3-sq8", 3, "sq8", "sq8", 3},
+    {"v1", 1, "zstd", "zstd-shuffle", 4},
+    {"v2", 2, "zstd-shuffle", "zstd-shuffle", 4},
+    {"v3-sq8", 3, "sq8", "sq8", 4},
 };
 
 const std::string kTestdata = AETHER_TESTDATA;
+
+// Where the store's journal holds its items: "rows" (migration_items),
+// "blocks" (migration_blocks), "both" or "empty".
+std::string JournalLayout(const std::string& store) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
+  auto count = [&](const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    const int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+  };
+  const int64_t rows = count("SELECT COUNT(*) FROM migration_items");
+  const int64_t blocks = count("SELECT COUNT(*) FROM migration_blocks");
+  sqlite3_close(db);
+  return rows && blocks ? "both" : rows ? "rows" : blocks ? "blocks" : "empty";
+}
 
 // A private copy of testdata/stores/NAME/store.
 std::string CopyOf(const TempDir& dir, const std::string& name, const std::string& as = "s") {
@@ -187,9 +206,8 @@ TEST_CASE("upgrade --codec: from every stored earlier version to every codec") {
       const std::string store = CopyOf(dir, old.name);
       const auto before = SortedLines(Export(store));
       const json done = Upgrade(store, {"--codec", codec});
-      const bool quantized = std::string(codec) == "float16" || std::string(codec) == "sq8";
-      // The lowest version that describes the store, never lower than it was.
-      CHECK(done["format_version"] == std::max({old.version, 2, quantized ? 3 : 2}));
+      // This aether's version, whatever the codec.
+      CHECK(done["format_version"] == 4);
       CHECK(done["codec"] == codec);
       CHECK(done["rewritten"] == (std::string(codec) != old.codec));
       CHECK(Upgrade(store, {"--dry-run"})["up_to_date"] == true);
@@ -242,13 +260,13 @@ TEST_CASE("upgrade refuses what it cannot upgrade, with distinct exit codes and 
   REQUIRE(Aether({"config", store, "get"}).exit_code == 0);  // the writer's open brings the schema up to date first
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "UPDATE config SET value = '4' WHERE key = 'format_version'", nullptr, nullptr, nullptr) ==
+  REQUIRE(sqlite3_exec(db, "UPDATE config SET value = '5' WHERE key = 'format_version'", nullptr, nullptr, nullptr) ==
           SQLITE_OK);
   sqlite3_close(db);
   const auto bytes = StoreBytes(store);
   r = Aether({"upgrade", store});
   CHECK(r.exit_code == 78);
-  CHECK(r.err.find("format version 4 is newer") != std::string::npos);
+  CHECK(r.err.find("format version 5 is newer") != std::string::npos);
   CHECK(Aether({"upgrade", store, "--dry-run"}).exit_code == 78);
   CHECK(StoreBytes(store) == bytes);
 }
@@ -279,12 +297,24 @@ TEST_CASE("upgrade: old-codec frames of only deleted records are emptied; what a
     const std::string killed = CopyOf(dir, old.name, "k");
     CHECK(Aether({"ingest", killed}, ToJsonl(RandomMems(5, 8, 3, "late")), {"AETHER_FAULT=ingest.after_written"})
               .exit_code == 137);
-    // (The ingest's own open made the schema steps.)
+    // (The ingest's own open made the schema steps.) A store before format
+    // 4 journals a row per item, which an older aether replays; one of 4,
+    // item blocks.
+    CHECK(JournalLayout(killed) == "rows");
+    {
+      const std::string fresh = dir / "fresh";
+      REQUIRE(Aether({"init", fresh, "--dim", "8"}).exit_code == 0);
+      CHECK(Aether({"ingest", fresh}, ToJsonl(RandomMems(5, 8, 3, "late")), {"AETHER_FAULT=ingest.after_written"})
+                .exit_code == 137);
+      CHECK(JournalLayout(fresh) == "blocks");
+      CHECK(Aether({"verify", fresh}).exit_code == 0);  // replays it
+      CHECK(JournalLayout(fresh) == "empty");
+    }
     const json replayed = Upgrade(killed, {"--dry-run"});
     CHECK(replayed["replayed_at_open"] == 1);
     CHECK(replayed["schema_changed_at_open"] == 0);
     CHECK(replayed["schema_steps"].empty());
-    CHECK(replayed["up_to_date"] == (old.version != 1));
+    CHECK(replayed["up_to_date"] == false);  // every stored version is below 4
     auto table = Aether({"upgrade", killed, "--dry-run"});
     CHECK(table.out.find("only the open changed") == std::string::npos);  // the replay was the first open's
     CHECK(Upgrade(killed)["replayed_at_open"] == 0);

@@ -61,16 +61,13 @@ std::vector<Journaled> Examples() {
   return out;
 }
 
-// A new meta.db; without `blocks`, as one whose journal writes a row per
-// item (an older aether's: the migration_blocks table is not there).
-std::unique_ptr<Db> NewDb(const TempDir& dir, bool blocks = true) {
+std::unique_ptr<Db> NewDb(const TempDir& dir) {
   auto db = Db::Open(dir / "meta.db", true, false);
   REQUIRE(db.ok());
   StoreConfig c;
   c.dim = 4;
   REQUIRE(CreateSchema(db->get(), c, 3, 0).ok());
   REQUIRE(UpgradeSchema(db->get()).ok());  // as every writer's open: the columns added since
-  if (!blocks) REQUIRE((*db)->Exec("DROP TABLE migration_blocks").ok());
   return std::move(*db);
 }
 
@@ -138,10 +135,12 @@ TEST_CASE("journal: rows of every kind round-trip through every state, and Remov
   for (bool blocks : {true, false}) {
     CAPTURE(blocks);
     TempDir dir;
-    auto db = NewDb(dir, blocks);
+    auto db = NewDb(dir);
+    const auto layout = blocks ? Journal::ItemLayout::kBlocks : Journal::ItemLayout::kRows;
     Journal journal(db.get());
     std::vector<Journaled> ex = Examples();
-    for (Journaled& j : ex) REQUIRE(InTransaction(db.get(), [&] { return journal.Insert(&j.m, j.items); }).ok());
+    for (Journaled& j : ex)
+      REQUIRE(InTransaction(db.get(), [&] { return journal.Insert(&j.m, j.items, layout); }).ok());
     REQUIRE(*journal.Count() == ex.size());
     for (MigrationState state : {MigrationState::kIntent, MigrationState::kWritten, MigrationState::kCommitted}) {
       for (const Journaled& j : ex) REQUIRE(journal.SetState(j.m, state).ok());
@@ -177,10 +176,9 @@ TEST_CASE("journal: rows of every kind round-trip through every state, and Remov
     CHECK(*journal.Count() == ex.size() - 1);
     CHECK(journal.Items(&ex[0].m)->empty());
     for (const char* table : {"migration_items", "migration_blocks"})
-      if (blocks || std::string(table) == "migration_items")
-        CHECK(*db->QueryInt(std::string("SELECT COUNT(*) FROM ") + table +
-                            " WHERE migration_id = " + std::to_string(ex[0].m.id)) == 0);
-    // Items go where the table says: blocks in a store that has it.
+      CHECK(*db->QueryInt(std::string("SELECT COUNT(*) FROM ") + table +
+                          " WHERE migration_id = " + std::to_string(ex[0].m.id)) == 0);
+    // Items go where the layout says.
     CHECK((*db->QueryInt("SELECT COUNT(*) FROM migration_items") == 0) == blocks);
   }
 }
@@ -189,10 +187,12 @@ TEST_CASE("journal: a change to any stored value of any row, target or item fail
   for (bool blocks : {true, false}) {
     CAPTURE(blocks);
     TempDir dir;
-    auto db = NewDb(dir, blocks);
+    auto db = NewDb(dir);
+    const auto layout = blocks ? Journal::ItemLayout::kBlocks : Journal::ItemLayout::kRows;
     Journal journal(db.get());
     std::vector<Journaled> ex = Examples();
-    for (Journaled& j : ex) REQUIRE(InTransaction(db.get(), [&] { return journal.Insert(&j.m, j.items); }).ok());
+    for (Journaled& j : ex)
+      REQUIRE(InTransaction(db.get(), [&] { return journal.Insert(&j.m, j.items, layout); }).ok());
     REQUIRE(journal.SetState(ex[1].m, MigrationState::kWritten).ok());
     REQUIRE(*AllIntact(&journal));
     const std::string original = *AsRead(&journal);
@@ -300,4 +300,58 @@ TEST_CASE("journal: a change to any stored value of any row, target or item fail
     CHECK(mutations > (blocks ? 20 : 60));
     CHECK(*AllIntact(&journal));
   }
+}
+
+TEST_CASE(
+    "journal: items over several blocks round-trip; a block dropped, renumbered, swapped or emptied, or a "
+    "checksum cleared, is refused") {
+  TempDir dir;
+  auto db = NewDb(dir);
+  Journal journal(db.get());
+  Migration m;
+  m.kind = "ingest";
+  m.created_ms = 5;
+  m.targets = {{3, 32, 4096}};
+  std::vector<MigrationItem> items;
+  for (int i = 0; i < 40; ++i) {  // ~100 KB each: 4 MB, more than 3 blocks
+    MigrationItem it;
+    it.row_id = 10 + i;
+    it.id = "big" + std::to_string(i);
+    it.dst = i % 2 ? Place::Hot(i) : Place{Tier::kCold, -1, 3, 32, i};
+    it.importance = 0.5;
+    it.payload = "\"" + std::string(100000, char('a' + i % 26)) + "\"";
+    items.push_back(it);
+  }
+  REQUIRE(InTransaction(db.get(), [&] { return journal.Insert(&m, items, Journal::ItemLayout::kBlocks); }).ok());
+  const int64_t blocks = *db->QueryInt("SELECT COUNT(*) FROM migration_blocks");
+  CHECK(blocks >= 4);
+  CHECK(*db->QueryInt("SELECT MAX(length(items)) FROM migration_blocks") < int64_t(Journal::kBlockBytes) + 200000);
+  {
+    auto rows = journal.All();
+    REQUIRE(rows->size() == 1);
+    auto read = journal.Items(&(*rows)[0]);
+    REQUIRE(read->size() == items.size());
+    for (size_t i = 0; i < items.size(); ++i) CheckSame((*read)[i], items[i]);
+    CHECK((*rows)[0].item_blocks == blocks);
+    CHECK(journal.CheckIntegrity(&(*rows)[0], *read).ok());
+  }
+  const std::string id = std::to_string(m.id);
+  for (const std::string& change : std::vector<std::string>{
+           "DELETE FROM migration_blocks WHERE block = 1",
+           "DELETE FROM migration_blocks WHERE block = " + std::to_string(blocks - 1),
+           "UPDATE migration_blocks SET block = 100 WHERE block = 1",
+           "UPDATE migration_blocks SET block = -1 WHERE block = 0; UPDATE migration_blocks SET block = 0 WHERE block "
+           "= 1; "
+           "UPDATE migration_blocks SET block = 1 WHERE block = -1",
+           "UPDATE migration_blocks SET items = x'' WHERE block = 2",
+           "UPDATE migration_blocks SET items = CAST(items AS TEXT) WHERE block = 0",
+           "INSERT INTO migration_blocks VALUES(" + id + ", " + std::to_string(blocks) + ", x'00000000')",
+           "UPDATE migrations SET crc = NULL"}) {
+    CAPTURE(change);
+    REQUIRE(db->Exec("BEGIN").ok());
+    REQUIRE(db->Exec(change).ok());
+    CHECK(!*AllIntact(&journal));
+    REQUIRE(db->Exec("ROLLBACK").ok());
+  }
+  CHECK(*AllIntact(&journal));
 }

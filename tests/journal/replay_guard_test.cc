@@ -15,9 +15,9 @@
 // back to that state. Every outcome is compared bit for bit with stores
 // made by running the same command without a fault, and `verify` must pass.
 //
-// Each row also runs as an older aether journals it (ToRowLayout: a row per
-// item in migration_items, whose first and last item's every column is
-// mutated).
+// Each row also runs as a store before format 4 journals it (ToRowLayout: a
+// row per item in migration_items, whose first and last item's every column
+// is mutated).
 //
 // AETHER_FULL_MATRIX=1 (scripts/journal-matrix) runs every value for every
 // column; the default runs two per column (a boundary, and NULL or a stale
@@ -100,10 +100,7 @@ std::vector<Cell> JournalCells(const std::string& db_path) {
   // Every column of each row `select` returns; `keys` name the row.
   auto collect = [&](const std::string& table, const std::string& select, const std::vector<std::string>& keys) {
     sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, select.c_str(), -1, &st, nullptr) != SQLITE_OK) {
-      REQUIRE(table == "migration_blocks");  // only the row layout (ToRowLayout) lacks a table
-      return;
-    }
+    REQUIRE(sqlite3_prepare_v2(db, select.c_str(), -1, &st, nullptr) == SQLITE_OK);
     while (sqlite3_step(st) == SQLITE_ROW) {
       std::string where;
       for (int c = 0; c < sqlite3_column_count(st); ++c)
@@ -139,10 +136,10 @@ std::vector<Cell> JournalCells(const std::string& db_path) {
   return cells;
 }
 
-// The store's journal rows as an older aether writes them: each item a
-// migration_items row, and no migration_blocks table (the next writer's
-// schema upgrade makes it again, empty). The rows keep their kind, state,
-// targets, items and trace id; only their ids may change.
+// The store as a format-3 store journals: each item a migration_items row
+// (a store before format 4; an older aether wrote such rows too). The rows
+// keep their kind, state, targets, items and trace id; only their ids may
+// change.
 void ToRowLayout(const std::string& store) {
   auto db = Db::Open(store + "/meta.db", /*create=*/false, /*reader=*/false);
   REQUIRE(db.ok());
@@ -157,14 +154,12 @@ void ToRowLayout(const std::string& store) {
     rows.push_back({m, *items});
   }
   Status s = InTransaction(db->get(), [&]() -> Status {
-    AETHER_RETURN_IF_ERROR((*db)->Exec("DELETE FROM migration_blocks"));
-    AETHER_RETURN_IF_ERROR((*db)->Exec("DROP TABLE migration_blocks"));
-    Journal per_row(db->get());  // finds no blocks table
+    AETHER_RETURN_IF_ERROR((*db)->Exec("UPDATE config SET value = '3' WHERE key = 'format_version'"));
     for (auto& [m, items] : rows) {
-      AETHER_RETURN_IF_ERROR(per_row.Remove(m.id));
+      AETHER_RETURN_IF_ERROR(journal.Remove(m.id));
       const MigrationState state = m.state;
-      AETHER_RETURN_IF_ERROR(per_row.Insert(&m, items));
-      AETHER_RETURN_IF_ERROR(per_row.SetState(m, state));
+      AETHER_RETURN_IF_ERROR(journal.Insert(&m, items, Journal::ItemLayout::kRows));
+      AETHER_RETURN_IF_ERROR(journal.SetState(m, state));
     }
     return Status::Ok();
   });

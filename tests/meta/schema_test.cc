@@ -22,8 +22,9 @@ TEST_CASE("a new metadata DB holds every documented table and the config") {
   c.metric = Metric::kCosine;
   c.hot_capacity = 99;
   REQUIRE(CreateSchema(db->get(), c, 1, 1234).ok());
-  for (const char* table : {"config", "memories", "hot_free", "shards", "migrations", "migration_items",
-                            "restore_queue", "index_generations", "audit_log"}) {
+  for (const char* table :
+       {"config", "memories", "hot_free", "shards", "migrations", "migration_items", "migration_blocks",
+        "migration_targets", "restore_queue", "index_generations", "audit_log"}) {
     auto n =
         (*db)->QueryInt(std::string("SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='") + table + "'");
     CHECK_MESSAGE(*n == 1, table);

@@ -38,11 +38,11 @@ class Store {
  public:
   // The on-disk format version this binary writes (and the newest it reads).
   // 2: the cold_codec config key and frame codec 1 (1 is still read).
-  // 3: frame codecs 2 and 3 (float16, sq8). A store is created with the
-  // lowest version that holds its codec (3 only for float16 and sq8), so
-  // an older aether still opens the others.
-  static constexpr uint32_t kFormatVersion = 3;
-  static uint32_t FormatVersionFor(ColdCodec codec) { return Quantized(codec) ? 3 : 2; }
+  // 3: frame codecs 2 and 3 (float16, sq8).
+  // 4: the journal packs a migration's items in blocks (migration_blocks),
+  // which no older aether reads; every store is created at 4. A store of
+  // an older version keeps a row per item until `upgrade` makes it 4.
+  static constexpr uint32_t kFormatVersion = 4;
 
   // Creates an empty store in `path` (created if missing). kAlreadyExists
   // when it holds anything; kInvalidArgument for a dimension of 0 or over
