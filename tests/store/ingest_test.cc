@@ -4,6 +4,7 @@
 // counts and indexes must equal a reference model of the policy.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <random>
@@ -124,4 +125,64 @@ TEST_CASE("IngestBatch applies every duplicate policy as the model says") {
   CHECK(stopped > 0);
   CHECK(skipped > 0);
   CHECK(replaced > 0);
+}
+
+TEST_CASE("one process's ingest batches place by the real hot count after deletes and descends in between") {
+  // IngestBatch keeps the hot tier's count from one batch to the next while
+  // nothing else changed the DB; a delete or a descend in between must be
+  // seen. With ingest_evict (the default) and batches smaller than the
+  // capacity, a batch leaves exactly min(capacity, hot before + its size)
+  // hot.
+  const uint64_t capacity = 6;
+  TempDir dir;
+  StoreConfig c;
+  c.dim = kDim;
+  c.hot_capacity = capacity;
+  REQUIRE(Store::Create(dir / "s", c).ok());
+  OpenOptions o;
+  o.access = AccessMode::kWrite;
+  auto store = Store::Open(dir / "s", o);
+  REQUIRE(store.ok());
+  std::mt19937_64 rng(11);
+  std::vector<std::string> ids;
+  auto hot_count = [&] {
+    auto got = (*store)->Get(ids);
+    REQUIRE(got.ok());
+    uint64_t n = 0;
+    for (const auto& r : *got) n += r && r->tier == Tier::kHot;
+    return n;
+  };
+  int deletes = 0, descends = 0, capped = 0;
+  for (int round = 0; round < 60; ++round) {
+    CAPTURE(round);
+    const int op = int(rng() % 3);
+    if (op == 1 && !ids.empty()) {
+      const std::string victim = ids[rng() % ids.size()];
+      REQUIRE((*store)->Delete({victim}).ok());
+      ids.erase(std::find(ids.begin(), ids.end(), victim));
+      ++deletes;
+      continue;
+    }
+    if (op == 2 && !ids.empty()) {
+      MoveOptions m;
+      m.ids = {ids[rng() % ids.size()]};
+      REQUIRE((*store)->Descend(m).ok());
+      ++descends;
+      continue;
+    }
+    const uint64_t before = hot_count();
+    std::vector<Record> batch(1 + rng() % 4);
+    for (Record& r : batch) {
+      r.id = "r" + std::to_string(round) + "-" + std::to_string(&r - batch.data());
+      r.vector.assign(kDim, float(rng() % 100));
+      ids.push_back(r.id);
+    }
+    REQUIRE((*store)->IngestBatch(batch, DuplicatePolicy::kError).ok());
+    const uint64_t want = std::min<uint64_t>(capacity, before + batch.size());
+    CHECK(hot_count() == want);
+    capped += want == capacity;
+  }
+  CHECK(deletes > 5);
+  CHECK(descends > 5);
+  CHECK(capped > 5);
 }
