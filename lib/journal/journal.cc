@@ -490,6 +490,10 @@ Status Journal::CheckIntegrity(Migration* m, const std::vector<MigrationItem>& i
   if (m->item_blocks > 0 && !m->stored_crc)
     return Status::Corruption(
         fmt::format("{}: item blocks without a checksum: the journal row is damaged", Describe(*m)));
+  // Likewise a kept state (ingest --preserve-state came after checksums).
+  if (!m->stored_crc && std::any_of(items.begin(), items.end(), [](const MigrationItem& it) { return bool(it.kept); }))
+    return Status::Corruption(
+        fmt::format("{}: an item's kept state without a checksum: the journal row is damaged", Describe(*m)));
   m->content_crc = ContentCrc(*m, items);
   if (m->stored_crc && *m->stored_crc != RowCrc(m->content_crc, m->state))
     return Status::Corruption(fmt::format("{}: checksum mismatch: the journal row is damaged", Describe(*m)));
