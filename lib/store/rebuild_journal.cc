@@ -72,15 +72,30 @@ Status Migrator::RemoveGeneration(int64_t generation, uint32_t partitions) {
   if (generation <= 0) return Status::Ok();
   const std::string gdir = layout::GenerationDir(generation);
   std::vector<std::string> names;
-  for (uint32_t p = 0; p < partitions; ++p) names.push_back(layout::PartitionPath(generation, p));
-  if (s_->env_->TypeOf(s_->Path(gdir)) == FileType::kDirectory) {
-    // Partitions rewritten by maintain ("pNNNNNN.rSSSSSS.shard"), and, for a
+  const bool listed = s_->env_->TypeOf(s_->Path(gdir)) == FileType::kDirectory;
+  // Not a real directory (a link, say): each partition's name, which the
+  // removal below refuses and reports. A count no rebuild could have
+  // written (a damaged row's) is not spelled out name by name.
+  if (!listed && partitions <= (1u << 20))
+    for (uint32_t p = 0; p < partitions; ++p) names.push_back(layout::PartitionPath(generation, p));
+  if (listed) {
+    // The partitions below the recorded count ("pNNNNNN.shard", found by
+    // listing: a damaged count costs no more than the directory holds),
+    // those rewritten by maintain ("pNNNNNN.rSSSSSS.shard"), and, for a
     // row from before partition counts were journaled (0), every name a
     // generation's partitions have; nothing else.
     AETHER_ASSIGN_OR_RETURN(auto entries, s_->env_->ListDir(s_->Path(gdir)));
     for (const auto& n : entries) {
-      if (partitions == 0 ? layout::IsPartitionFileName(n) : layout::IsRewrittenPartitionFileName(n))
-        names.push_back(gdir + "/" + n);
+      const std::string rel = gdir + "/" + n;
+      if (partitions == 0 ? layout::IsPartitionFileName(n) : layout::IsRewrittenPartitionFileName(n)) {
+        names.push_back(rel);
+      } else if (n.size() > 7 && n[0] == 'p' && n.compare(n.size() - 6, 6, ".shard") == 0) {
+        const std::string digits = n.substr(1, n.size() - 7);
+        if (!digits.empty() && digits.size() <= 10 && digits.find_first_not_of("0123456789") == std::string::npos) {
+          const uint64_t p = std::stoull(digits);
+          if (p < partitions && rel == layout::PartitionPath(generation, uint32_t(p))) names.push_back(rel);
+        }
+      }
       // The temporary of a private copy a crash cut short (Unshare, env.h).
       if (const auto shard = n.find(".shard."); shard != std::string::npos) {
         const std::string base = n.substr(0, shard + 6);

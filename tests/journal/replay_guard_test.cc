@@ -445,6 +445,26 @@ TEST_CASE("regression: an ingest intent row with hot_slots_before = 0 no longer 
   CHECK(GetAll(store, Ids(mems)) == before);
 }
 
+TEST_CASE("regression: a rebuild row whose partition count is damaged (-1, no checksum) is replayed within bounds") {
+  // The replay named every partition the count said (4 billion names: out
+  // of memory); it now lists the generation's directory.
+  TempDir dir;
+  const std::string store = dir / "s";
+  auto mems = RandomMems(200, 4, 9);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "10"}, ToJsonl(mems)).exit_code == 0);
+  auto before = GetAll(store, Ids(mems));
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "4"}, "", {"AETHER_FAULT=rebuild.after_sync"}).exit_code ==
+          137);
+  Exec(store + "/meta.db", "UPDATE migrations SET partitions = -1, crc = NULL WHERE kind = 'rebuild'");
+  auto r = Aether({"recover", store});
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(GetAll(store, Ids(mems)) == before);
+  CHECK(Aether({"verify", store}).exit_code == 0);
+  // The rolled-back generation's files are gone: a new rebuild takes them.
+  CHECK(Aether({"rebuild-index", store, "--partitions", "4"}).exit_code == 0);
+  CHECK(GetAll(store, Ids(mems)) == before);
+}
+
 // A meta.db restored from a copy taken while a partition rewrite was
 // journaled, after the rewrite committed and removed the old file: the new
 // file is the partition's only copy. An intent (which can only roll back,
