@@ -253,7 +253,8 @@ TEST_CASE("journal: a change to any stored value of any row, target or item fail
         while (*k->Step()) keys.push_back({k->Int(0), k->Int(1)});
       }
       REQUIRE(!keys.empty());
-      for (const auto& [id, block] : keys) {
+      for (const auto& key : keys) {
+        const int64_t id = key.first, block = key.second;  // not a binding: lambdas capture them
         std::string bytes;
         {
           auto st = db->Prepare("SELECT items FROM migration_blocks WHERE migration_id = ? AND block = ?");
