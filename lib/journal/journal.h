@@ -1,7 +1,7 @@
 // The migration journal (format-spec/journal.md): every move of data is a row
 // in `migrations` plus its targets in `migration_targets` and its items in
-// `migration_blocks` (packed, about a MiB per row; `migration_items`, a row
-// per item, in rows an older aether wrote), advanced through
+// `migration_blocks` (packed, about a MiB per row: stores of format 4) or
+// `migration_items` (a row per item: stores of format 1-3), advanced through
 //
 //   (none) --Insert--> intent --SetState(kWritten)--> written
 //          --commit txn (caller): SetState(kCommitted)--> committed --Remove--> (none)

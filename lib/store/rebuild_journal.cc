@@ -72,11 +72,12 @@ Status Migrator::RemoveGeneration(int64_t generation, uint32_t partitions) {
   if (generation <= 0) return Status::Ok();
   const std::string gdir = layout::GenerationDir(generation);
   std::vector<std::string> names;
-  const bool listed = s_->env_->TypeOf(s_->Path(gdir)) == FileType::kDirectory;
+  const FileType type = s_->env_->TypeOf(s_->Path(gdir));
+  const bool listed = type == FileType::kDirectory;
   // Not a real directory (a link, say): each partition's name, which the
-  // removal below refuses and reports. A count no rebuild could have
-  // written (a damaged row's) is not spelled out name by name.
-  if (!listed && partitions <= (1u << 20))
+  // removal below refuses and reports; past 2^20 (most likely a damaged
+  // row's count) only the directory is reported. Missing: nothing to name.
+  if (!listed && type != FileType::kMissing && partitions <= (1u << 20))
     for (uint32_t p = 0; p < partitions; ++p) names.push_back(layout::PartitionPath(generation, p));
   if (listed) {
     // The partitions below the recorded count ("pNNNNNN.shard", found by

@@ -319,6 +319,18 @@ TEST_CASE("upgrade: old-codec frames of only deleted records are emptied; what a
     CHECK(table.out.find("only the open changed") == std::string::npos);  // the replay was the first open's
     CHECK(Upgrade(killed)["replayed_at_open"] == 0);
     Verified(killed);
+    // Upgraded to 4, it journals item blocks.
+    CHECK(Aether({"ingest", killed}, ToJsonl(RandomMems(5, 8, 4, "later")), {"AETHER_FAULT=ingest.after_written"})
+              .exit_code == 137);
+    CHECK(JournalLayout(killed) == "blocks");
+    CHECK(Aether({"verify", killed}).exit_code == 0);
+    CHECK(JournalLayout(killed) == "empty");
+    // So does a codec change by rebuild-index, whatever the codec.
+    const std::string recoded = CopyOf(dir, old.name, "r");
+    auto rc =
+        Aether({"rebuild-index", recoded, "--codec", old.version == 1 ? "zstd-shuffle" : "zstd", "--partitions", "3"});
+    REQUIRE_MESSAGE(rc.exit_code == 0, rc.err);
+    CHECK(Upgrade(recoded, {"--dry-run"})["format_version_before"] == 4);
 
     // The same, where the replay needs a schema step (as a migration an
     // older aether left would): the dry run says its open made it.

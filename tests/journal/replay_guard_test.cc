@@ -460,7 +460,9 @@ TEST_CASE("regression: a rebuild row whose partition count is damaged (-1, no ch
   CHECK_MESSAGE(r.exit_code == 0, r.err);
   CHECK(GetAll(store, Ids(mems)) == before);
   CHECK(Aether({"verify", store}).exit_code == 0);
-  // The rolled-back generation's files are gone: a new rebuild takes them.
+  // The rolled-back generation's files are gone, and only they.
+  CHECK(!fs::exists(store + "/cold/g000001"));
+  CHECK(!fs::exists(store + "/index/g000001.centroids"));
   CHECK(Aether({"rebuild-index", store, "--partitions", "4"}).exit_code == 0);
   CHECK(GetAll(store, Ids(mems)) == before);
 }
