@@ -445,7 +445,9 @@ TEST_CASE("regression: an ingest intent row with hot_slots_before = 0 no longer 
   CHECK(GetAll(store, Ids(mems)) == before);
 }
 
-TEST_CASE("regression: a rebuild row whose partition count is damaged (-1, no checksum) is replayed within bounds") {
+TEST_CASE(
+    "regression: a dangling index-build row with a damaged partition count (-1, no checksum) is replayed within "
+    "bounds") {
   // The replay named every partition the count said (4 billion names: out
   // of memory); it now lists the generation's directory.
   TempDir dir;
