@@ -129,6 +129,14 @@ Result<bool> AllIntact(Journal* journal) {
   return true;
 }
 
+// Examples(), journaled in state intent, items as blocks or a row each.
+std::vector<Journaled> InsertExamples(Db* db, Journal* journal, bool blocks) {
+  const auto layout = blocks ? Journal::ItemLayout::kBlocks : Journal::ItemLayout::kRows;
+  std::vector<Journaled> ex = Examples();
+  for (Journaled& j : ex) REQUIRE(InTransaction(db, [&] { return journal->Insert(&j.m, j.items, layout); }).ok());
+  return ex;
+}
+
 }  // namespace
 
 TEST_CASE("journal: rows of every kind round-trip through every state, and Remove takes their items") {
@@ -136,11 +144,8 @@ TEST_CASE("journal: rows of every kind round-trip through every state, and Remov
     CAPTURE(blocks);
     TempDir dir;
     auto db = NewDb(dir);
-    const auto layout = blocks ? Journal::ItemLayout::kBlocks : Journal::ItemLayout::kRows;
     Journal journal(db.get());
-    std::vector<Journaled> ex = Examples();
-    for (Journaled& j : ex)
-      REQUIRE(InTransaction(db.get(), [&] { return journal.Insert(&j.m, j.items, layout); }).ok());
+    std::vector<Journaled> ex = InsertExamples(db.get(), &journal, blocks);
     REQUIRE(*journal.Count() == ex.size());
     for (MigrationState state : {MigrationState::kIntent, MigrationState::kWritten, MigrationState::kCommitted}) {
       for (const Journaled& j : ex) REQUIRE(journal.SetState(j.m, state).ok());
@@ -188,11 +193,8 @@ TEST_CASE("journal: a change to any stored value of any row, target or item fail
     CAPTURE(blocks);
     TempDir dir;
     auto db = NewDb(dir);
-    const auto layout = blocks ? Journal::ItemLayout::kBlocks : Journal::ItemLayout::kRows;
     Journal journal(db.get());
-    std::vector<Journaled> ex = Examples();
-    for (Journaled& j : ex)
-      REQUIRE(InTransaction(db.get(), [&] { return journal.Insert(&j.m, j.items, layout); }).ok());
+    std::vector<Journaled> ex = InsertExamples(db.get(), &journal, blocks);
     REQUIRE(journal.SetState(ex[1].m, MigrationState::kWritten).ok());
     REQUIRE(*AllIntact(&journal));
     const std::string original = *AsRead(&journal);
