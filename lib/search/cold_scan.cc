@@ -29,11 +29,14 @@ class FrameScan {
             return Offer(q, uint32_t(i), distance(q, uint32_t(i)));
           });
     }
-    for (uint32_t i = 0; i < f_.count; ++i)
-      for (uint32_t q : shard_.queries) {
-        if (sc_.checked[i] == 2) break;
-        AETHER_RETURN_IF_ERROR(Offer(q, i, distance(q, i)));
-      }
+    for (uint32_t query : shard_.queries)
+      AETHER_RETURN_IF_ERROR(ScanOne(
+          c_, f_.vectors.data(), f_.count, c_.dim, query, sc_,
+          [&](uint32_t q) { return f_.approximate ? (*st_.approx)[q].Bound() : (*st_.exact)[q].Bound(); },
+          [&](uint32_t q, uint64_t i) -> Status {
+            if (sc_.checked[i] == 2) return Status::Ok();
+            return Offer(q, uint32_t(i), distance(q, uint32_t(i)));
+          }));
     return Status::Ok();
   }
 

@@ -1,8 +1,8 @@
 // A hot block is read into a reused buffer (not mapped: a one-shot process
 // would pay a page fault per page of a map, and the buffer stays in cache),
 // its checksums checked, then scanned one of two ways, both exact:
-//  - few queries: per query, one kernel call for the whole block (L2) or a
-//    distance per row, each row within the bound offered;
+//  - few queries: one at a time, float distances for the whole block, each
+//    row within the bound offered (ScanOne, tiled_scan.h);
 //  - a batch (>= kTile queries): in tiles (tiled_scan.h).
 #include "search/hot_scan.h"
 
@@ -63,27 +63,13 @@ Status ScanHotBlock(const ScanContext& c, SlotFile* hot, uint64_t first, uint64_
           return offer(q, i, c.Exact(q, vector(i)));
         });
   }
-  sc->dist.resize(n);
-  for (uint32_t q = 0; q < c.queries(); ++q) {
-    if (c.metric != Metric::kL2) {
-      for (uint64_t i = 0; i < n; ++i)
-        if (sc->checked[i] != 2) AETHER_RETURN_IF_ERROR(offer(q, i, c.Exact(q, vector(i))));
-      continue;
-    }
-    // Squared distances for the block in one call; they are within their
-    // rounding of the exact ones, so the bound is widened by that much, and
-    // each row that passes is offered with its exact distance.
-    c.kernels.l2_squared_many(c.prepared[q].vector, vector(0), n, slot_size / sizeof(float), c.dim, sc->dist.data());
-    const float widen = 1.0f + 2 * c.rounding;
-    float bound = (*tops)[q].Bound();
-    float limit = bound * bound * widen;
-    for (uint64_t i = 0; i < n; ++i) {
-      if (sc->dist[i] > limit || sc->checked[i] == 2) continue;
-      AETHER_RETURN_IF_ERROR(offer(q, i, c.Exact(q, vector(i))));
-      bound = (*tops)[q].Bound();
-      limit = bound * bound * widen;
-    }
-  }
+  for (uint32_t query = 0; query < c.queries(); ++query)
+    AETHER_RETURN_IF_ERROR(ScanOne(
+        c, vector(0), n, slot_size / sizeof(float), query, *sc, [&](uint32_t q) { return (*tops)[q].Bound(); },
+        [&](uint32_t q, uint64_t i) -> Status {
+          if (sc->checked[i] == 2) return Status::Ok();
+          return offer(q, i, c.Exact(q, vector(i)));
+        }));
   return Status::Ok();
 }
 

@@ -1,4 +1,12 @@
-// The batch path of the scan, for hot blocks and cold frames alike: n vectors
+// The two scan paths for hot blocks and cold frames alike.
+//
+// ScanOne, for a few queries, one at a time: n vectors x (rows `stride`
+// floats apart) against query q, in float32 kernels (L2: one call for the
+// block); a row passes when its float distance, less its worst-case
+// rounding error, is within bound(q); visit(q, i) then computes the exact
+// distance and offers it.
+//
+// ScanTiled, the batch path: n vectors
 // x (rows `stride` floats apart) against the queries qs (their vectors packed
 // row-major in qp). The block is transposed once, then the dot products of
 // kTile queries at a time are taken against it (the block stays in cache for
@@ -15,6 +23,46 @@
 #include "search/scan_context.h"
 
 namespace aether {
+
+template <typename Bound, typename Visit>
+Status ScanOne(const ScanContext& c, const float* x, uint64_t n, uint64_t stride, uint32_t q, ScanScratch& sc,
+               Bound&& bound, Visit&& visit) {
+  const uint32_t dim = c.dim;
+  const float* qv = c.prepared[q].vector;
+  if (c.metric == Metric::kL2) {
+    sc.dist.resize(n);
+    c.kernels.l2_squared_many(qv, x, n, stride, dim, sc.dist.data());
+    const float widen = 1.0f + 2 * c.rounding;
+    float b = bound(q), limit = b * b * widen;
+    for (uint64_t i = 0; i < n; ++i) {
+      if (sc.dist[i] > limit) continue;
+      AETHER_RETURN_IF_ERROR(visit(q, i));
+      b = bound(q);
+      limit = b * b * widen;
+    }
+    return Status::Ok();
+  }
+  // Inner product and cosine: the lower bounds of ScanTiled, from one dot
+  // product (and the row's squared norm) per row.
+  const float qn2 = c.qnorm2[q], qn = c.prepared[q].norm;
+  float limit = bound(q);
+  for (uint64_t i = 0; i < n; ++i) {
+    const float* v = x + i * stride;
+    const float dot = c.kernels.dot(qv, v, dim), xn2 = c.kernels.dot(v, v, dim);
+    float lower;
+    if (c.metric == Metric::kInnerProduct) {
+      lower = -dot - c.rounding * (qn2 + xn2);
+    } else {
+      const float denom = qn * std::sqrt(xn2);
+      const float d = 1.0f - (dot + c.rounding * (qn2 + xn2)) / denom;
+      lower = denom > 0 ? d : 0.0f;
+    }
+    if (lower > limit) continue;
+    AETHER_RETURN_IF_ERROR(visit(q, i));
+    limit = bound(q);
+  }
+  return Status::Ok();
+}
 
 template <typename Bound, typename Visit>
 Status ScanTiled(const ScanContext& c, const float* x, uint64_t n, uint64_t stride, const uint32_t* qs, size_t nqs,
