@@ -20,13 +20,16 @@ std::string CentroidsFile::Encode(const Centroids& c) {
   return out;
 }
 
-Status CentroidsFile::Decode(const std::string& bytes, const std::string& path, uint32_t expected_dim, Centroids* out) {
-  const auto* h = reinterpret_cast<const uint8_t*>(bytes.data());
-  if (bytes.size() < kHeaderSize + 4) return Status::Corruption(path + ": truncated centroids file");
-  if (std::memcmp(h, kMagic, 8) != 0) return Status::Corruption(path + ": not a centroids file (bad magic)");
+namespace {
+
+// The header's checks, given the file's size: what k * dim floats follow.
+Status DecodeHeader(const uint8_t* h, uint64_t size, const std::string& path, uint32_t expected_dim, Centroids* out) {
+  if (size < CentroidsFile::kHeaderSize + 4) return Status::Corruption(path + ": truncated centroids file");
+  if (std::memcmp(h, CentroidsFile::kMagic, 8) != 0)
+    return Status::Corruption(path + ": not a centroids file (bad magic)");
   if (crc32c::Unmask(DecodeFixed32(h + 28)) != crc32c::Value(h, 28))
     return Status::Corruption(path + ": header checksum mismatch");
-  if (DecodeFixed32(h + 8) > kVersion)
+  if (DecodeFixed32(h + 8) > CentroidsFile::kVersion)
     return Status::NotSupported(
         fmt::format("{}: centroids version {} is newer than supported", path, DecodeFixed32(h + 8)));
   out->dim = DecodeFixed32(h + 12);
@@ -34,12 +37,25 @@ Status CentroidsFile::Decode(const std::string& bytes, const std::string& path, 
   out->generation = DecodeFixed32(h + 20);
   if (out->dim != expected_dim)
     return Status::Corruption(fmt::format("{}: dim {} != store dim {}", path, out->dim, expected_dim));
-  size_t body = size_t(out->k) * out->dim * 4;
-  if (bytes.size() != kHeaderSize + body + 4)
-    return Status::Corruption(
-        fmt::format("{}: {} bytes, expected {} for {} centroids", path, bytes.size(), kHeaderSize + body + 4, out->k));
-  if (crc32c::Unmask(DecodeFixed32(h + kHeaderSize + body)) != crc32c::Value(h + kHeaderSize, body))
+  const uint64_t expected = CentroidsFile::kHeaderSize + uint64_t(out->k) * out->dim * 4 + 4;
+  if (size != expected)
+    return Status::Corruption(fmt::format("{}: {} bytes, expected {} for {} centroids", path, size, expected, out->k));
+  return Status::Ok();
+}
+
+Status CheckBody(const uint8_t* body, size_t n, const uint8_t* trailer, const std::string& path) {
+  if (crc32c::Unmask(DecodeFixed32(trailer)) != crc32c::Value(body, n))
     return Status::Corruption(path + ": centroids checksum mismatch");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CentroidsFile::Decode(const std::string& bytes, const std::string& path, uint32_t expected_dim, Centroids* out) {
+  const auto* h = reinterpret_cast<const uint8_t*>(bytes.data());
+  AETHER_RETURN_IF_ERROR(DecodeHeader(h, bytes.size(), path, expected_dim, out));
+  const size_t body = size_t(out->k) * out->dim * 4;
+  AETHER_RETURN_IF_ERROR(CheckBody(h + kHeaderSize, body, h + kHeaderSize + body, path));
   out->data.resize(size_t(out->k) * out->dim);
   DecodeFloats(out->data.data(), h + kHeaderSize, out->data.size());
   return Status::Ok();
@@ -49,13 +65,25 @@ Status CentroidsFile::Write(Env* env, const std::string& dir, const std::string&
   return WriteFileAtomically(env, dir + "/" + name, Encode(c));
 }
 
+// The floats are read straight into the result (no second buffer of the
+// file's size: a one-shot search pays for every page it touches).
 Result<Centroids> CentroidsFile::Read(Env* env, const std::string& path, uint32_t expected_dim) {
   AETHER_ASSIGN_OR_RETURN(auto f, env->Open(path, OpenMode::kRead));
   AETHER_ASSIGN_OR_RETURN(uint64_t size, f->Size());
-  std::string bytes(size, '\0');
-  AETHER_RETURN_IF_ERROR(f->Read(0, size, bytes.data()));
+  uint8_t h[kHeaderSize] = {};
+  if (size >= kHeaderSize) AETHER_RETURN_IF_ERROR(f->Read(0, kHeaderSize, h));
   Centroids c;
-  AETHER_RETURN_IF_ERROR(Decode(bytes, path, expected_dim, &c));
+  AETHER_RETURN_IF_ERROR(DecodeHeader(h, size, path, expected_dim, &c));
+  c.data.resize(size_t(c.k) * c.dim);
+  auto* body = reinterpret_cast<uint8_t*>(c.data.data());
+  const size_t n = c.data.size() * 4;
+  uint8_t trailer[4];
+  AETHER_RETURN_IF_ERROR(f->Read(kHeaderSize, n, body));
+  AETHER_RETURN_IF_ERROR(f->Read(kHeaderSize + n, 4, trailer));
+  AETHER_RETURN_IF_ERROR(CheckBody(body, n, trailer, path));
+#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+  for (float& v : c.data) v = DecodeFloat(reinterpret_cast<const uint8_t*>(&v));
+#endif
   return c;
 }
 

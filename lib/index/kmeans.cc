@@ -139,7 +139,7 @@ ProbeTable PrepareProbe(const float* centroids, uint32_t k, uint32_t dim) {
   ProbeTable t;
   t.dim = dim;
   t.k = k;
-  t.transposed = Transpose(centroids, k, dim);
+  t.rows = centroids;
   t.norm2.resize(k);
   t.norm.resize(k);
   for (uint32_t c = 0; c < k; ++c) {
@@ -149,6 +149,42 @@ ProbeTable PrepareProbe(const float* centroids, uint32_t k, uint32_t dim) {
   return t;
 }
 
+const std::vector<float>& ProbeTable::Transposed() const {
+  std::call_once(lazy->once, [&] { lazy->transposed = Transpose(rows, k, dim); });
+  return lazy->transposed;
+}
+
+namespace {
+
+// Batches of at most this many queries take their dot products from chunks
+// of the centroids transposed on the fly.
+constexpr size_t kFewQueries = 16;
+// Centroids per chunk: a multiple of every kernel's column tile (8 for
+// AVX2, 32 for AVX-512), so that chunk boundaries are tile boundaries and
+// the last chunk's tail is the table's.
+constexpr uint32_t kChunkCentroids = 256;
+
+// dots[p * k + c] = queries[p] . centroid c, for m <= kMaxDotRows queries.
+void ProbeDots(const ProbeTable& t, const float* queries, size_t m, bool few, std::vector<float>* chunk,
+               std::vector<float>* chunk_dots, float* dots) {
+  const uint32_t k = t.k, dim = t.dim;
+  if (!few) {
+    DotsTransposed(queries, m, dim, t.Transposed().data(), k, dots);
+    return;
+  }
+  chunk->resize(size_t(kChunkCentroids) * dim);
+  chunk_dots->resize(m * kChunkCentroids);
+  for (uint32_t c0 = 0; c0 < k; c0 += kChunkCentroids) {
+    const uint32_t n = std::min(kChunkCentroids, k - c0);
+    for (uint32_t i = 0; i < n; ++i)
+      for (uint32_t j = 0; j < dim; ++j) (*chunk)[size_t(j) * n + i] = t.rows[size_t(c0 + i) * dim + j];
+    DotsTransposed(queries, m, dim, chunk->data(), n, chunk_dots->data());
+    for (size_t p = 0; p < m; ++p) std::copy_n(chunk_dots->data() + p * n, n, dots + p * k + c0);
+  }
+}
+
+}  // namespace
+
 std::vector<std::vector<uint32_t>> NearestCentroids(const ProbeTable& t, const float* queries, size_t nq,
                                                     uint32_t count, Metric metric, int threads) {
   constexpr size_t kRows = 8;
@@ -157,11 +193,12 @@ std::vector<std::vector<uint32_t>> NearestCentroids(const ProbeTable& t, const f
   std::vector<std::vector<uint32_t>> out(nq);
   const size_t blocks = (nq + kRows - 1) / kRows;
   const size_t workers = ThreadsFor(size_t(std::max(threads, 0)), (blocks + 3) / 4);
+  const bool few = nq <= kFewQueries;
   Status done = ParallelFor(blocks, workers, [&](size_t b, size_t) {
     const size_t q0 = b * kRows, m = std::min(kRows, nq - q0);
-    std::vector<float> dots(m * k);
+    std::vector<float> dots(m * k), chunk, chunk_dots;
     std::vector<std::pair<float, uint32_t>> d(k);
-    DotsTransposed(queries + q0 * dim, m, dim, t.transposed.data(), k, dots.data());
+    ProbeDots(t, queries + q0 * dim, m, few, &chunk, &chunk_dots, dots.data());
     for (size_t p = 0; p < m; ++p) {
       const float* dp = dots.data() + p * k;
       const float qn = Norm(queries + (q0 + p) * dim, dim);

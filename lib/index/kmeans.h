@@ -9,6 +9,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "aether/options.h"
@@ -36,12 +38,22 @@ KMeansResult TrainKMeans(const float* data, size_t n, uint32_t dim, const KMeans
 void AssignNearest(const float* data, size_t n, uint32_t dim, const float* centroids, uint32_t k, int threads,
                    uint32_t* labels, float* distances = nullptr);
 
-// Centroids prepared for probing: transposed for the blocked dot-product
-// kernel, with their squared norms and norms.
+// Centroids prepared for probing: their squared norms and norms, and (built
+// on the first batch that needs it, once, thread-safe) the centroids
+// transposed for the blocked dot-product kernel. The table points at the
+// caller's centroids, which must outlive it (moving their std::vector keeps
+// them in place).
 struct ProbeTable {
   uint32_t dim = 0, k = 0;
-  std::vector<float> transposed;  // dim x k
+  const float* rows = nullptr;  // k x dim, the caller's
   std::vector<float> norm2, norm;
+  // dim x k, from Transposed()
+  struct Lazy {
+    std::once_flag once;
+    std::vector<float> transposed;
+  };
+  std::shared_ptr<Lazy> lazy = std::make_shared<Lazy>();
+  const std::vector<float>& Transposed() const;
 };
 ProbeTable PrepareProbe(const float* centroids, uint32_t k, uint32_t dim);
 
@@ -50,8 +62,11 @@ ProbeTable PrepareProbe(const float* centroids, uint32_t k, uint32_t dim);
 // |c|^2 - 2 q.c (the order AssignNearest uses), negative dot, or 1 - cosine
 // (1 for a zero vector). The distances of 8 queries at a time against every
 // centroid come from one call of the blocked kernel (a small GEMM); blocks
-// of queries run on `threads` workers (0: one per core). The same query
-// gets the same centroids alone or in any batch.
+// of queries run on `threads` workers (0: one per core). A few queries
+// (a one-shot search's) are not worth transposing every centroid for: the
+// kernel then runs on chunks of centroids transposed as it goes, whose
+// column tiles line up with the whole table's, so each distance is the same
+// float. The same query gets the same centroids alone or in any batch.
 std::vector<std::vector<uint32_t>> NearestCentroids(const ProbeTable& table, const float* queries, size_t nq,
                                                     uint32_t count, Metric metric, int threads = 0);
 // One query (prepares a table on every call: for tests and one-offs).

@@ -127,11 +127,22 @@ TEST_CASE("a centroids file round-trips and every truncation or flipped byte is 
 TEST_CASE("probing: a batch gives each query what it gets alone, in the order a double-precision reference ranks") {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> u(-1, 1);
-  const uint32_t dim = 37, k = 150, nq = 61;  // dim and nq off every SIMD width and block size
+  // dim and nq off every SIMD width and block size; k over several of the
+  // chunks a few queries' probe transposes (256 centroids), its tail off
+  // every tile. A query alone takes that path, the batch the whole table.
+  const uint32_t dim = 37, k = 555, nq = 61;
   std::vector<float> q(size_t(nq) * dim), c(size_t(k) * dim);
   for (auto& v : q) v = u(rng);
   for (auto& v : c) v = u(rng);
   std::fill(c.begin() + 3 * dim, c.begin() + 4 * dim, 0.0f);  // a zero centroid (cosine: distance 1)
+  // Near twins, some across the chunk boundaries: a centroid one ulp from
+  // another in one component, so that any difference between the two paths'
+  // rounding would reorder them.
+  for (uint32_t j : {41u, 42u, 255u, 256u, 300u, 511u, 512u, 554u}) {
+    std::copy_n(c.begin() + (j - 40) * dim, dim, c.begin() + size_t(j) * dim);
+    float& v = c[size_t(j) * dim + j % dim];
+    v = std::nextafter(v, 2.0f);
+  }
   ProbeTable table = PrepareProbe(c.data(), k, dim);
   for (Metric metric : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine}) {
     const std::string name = MetricName(metric);
