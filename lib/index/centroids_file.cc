@@ -87,4 +87,40 @@ Result<Centroids> CentroidsFile::Read(Env* env, const std::string& path, uint32_
   return c;
 }
 
+Result<std::unique_ptr<CentroidsStream>> CentroidsStream::Open(Env* env, const std::string& path,
+                                                               uint32_t expected_dim) {
+  AETHER_ASSIGN_OR_RETURN(auto f, env->Open(path, OpenMode::kRead));
+  AETHER_ASSIGN_OR_RETURN(uint64_t size, f->Size());
+  uint8_t h[CentroidsFile::kHeaderSize] = {};
+  if (size >= CentroidsFile::kHeaderSize) AETHER_RETURN_IF_ERROR(f->Read(0, CentroidsFile::kHeaderSize, h));
+  Centroids head;
+  AETHER_RETURN_IF_ERROR(DecodeHeader(h, size, path, expected_dim, &head));
+  return std::unique_ptr<CentroidsStream>(new CentroidsStream(std::move(f), std::move(head)));
+}
+
+Result<const float*> CentroidsStream::Rows(uint32_t c0, uint32_t n) {
+  if (c0 != next_ || n > head_.k - c0)
+    return Status::Internal(fmt::format("{}: centroids {}..{} read out of order", file_->path(), c0, c0 + n));
+  const size_t bytes = size_t(n) * head_.dim * 4;
+  buf_.resize(size_t(n) * head_.dim);
+  auto* p = reinterpret_cast<uint8_t*>(buf_.data());
+  AETHER_RETURN_IF_ERROR(file_->Read(CentroidsFile::kHeaderSize + uint64_t(c0) * head_.dim * 4, bytes, p));
+  crc_ = crc32c::Extend(crc_, p, bytes);
+#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+  for (float& v : buf_) v = DecodeFloat(reinterpret_cast<const uint8_t*>(&v));
+#endif
+  next_ = c0 + n;
+  return buf_.data();
+}
+
+Status CentroidsStream::Finish() {
+  if (next_ != head_.k)
+    return Status::Internal(fmt::format("{}: {} of {} centroids read", file_->path(), next_, head_.k));
+  uint8_t trailer[4];
+  AETHER_RETURN_IF_ERROR(file_->Read(CentroidsFile::kHeaderSize + uint64_t(head_.k) * head_.dim * 4, 4, trailer));
+  if (crc32c::Unmask(DecodeFixed32(trailer)) != crc_)
+    return Status::Corruption(file_->path() + ": centroids checksum mismatch");
+  return Status::Ok();
+}
+
 }  // namespace aether

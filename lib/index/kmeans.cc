@@ -156,65 +156,77 @@ const std::vector<float>& ProbeTable::Transposed() const {
 
 namespace {
 
-// Batches of at most this many queries take their dot products from chunks
-// of the centroids transposed on the fly.
-constexpr size_t kFewQueries = 16;
-// Centroids per chunk: a multiple of every kernel's column tile (8 for
-// AVX2, 32 for AVX-512), so that chunk boundaries are tile boundaries and
-// the last chunk's tail is the table's.
-constexpr uint32_t kChunkCentroids = 256;
+// A query's distance to a centroid in the probe's order: squared L2 as
+// |c|^2 - 2 q.c, negative dot, or 1 - cosine (1 for a zero vector).
+inline float ProbeValue(Metric metric, float norm2, float norm, float dot, float qn) {
+  if (metric == Metric::kL2) return norm2 - 2 * dot;
+  if (metric == Metric::kInnerProduct) return -dot;
+  return (norm == 0 || qn == 0) ? 1.0f : 1.0f - dot / (qn * norm);
+}
 
-// dots[p * k + c] = queries[p] . centroid c, for m <= kMaxDotRows queries.
-void ProbeDots(const ProbeTable& t, const float* queries, size_t m, bool few, std::vector<float>* chunk,
-               std::vector<float>* chunk_dots, float* dots) {
-  const uint32_t k = t.k, dim = t.dim;
-  if (!few) {
-    DotsTransposed(queries, m, dim, t.Transposed().data(), k, dots);
-    return;
-  }
-  chunk->resize(size_t(kChunkCentroids) * dim);
-  chunk_dots->resize(m * kChunkCentroids);
-  for (uint32_t c0 = 0; c0 < k; c0 += kChunkCentroids) {
-    const uint32_t n = std::min(kChunkCentroids, k - c0);
-    for (uint32_t i = 0; i < n; ++i)
-      for (uint32_t j = 0; j < dim; ++j) (*chunk)[size_t(j) * n + i] = t.rows[size_t(c0 + i) * dim + j];
-    DotsTransposed(queries, m, dim, chunk->data(), n, chunk_dots->data());
-    for (size_t p = 0; p < m; ++p) std::copy_n(chunk_dots->data() + p * n, n, dots + p * k + c0);
-  }
+// The `count` smallest of d (value, centroid), in order.
+std::vector<uint32_t> Nearest(std::vector<std::pair<float, uint32_t>>& d, uint32_t count) {
+  std::partial_sort(d.begin(), d.begin() + count, d.end());
+  std::vector<uint32_t> out(count);
+  for (uint32_t i = 0; i < count; ++i) out[i] = d[i].second;
+  return out;
 }
 
 }  // namespace
 
+Result<std::vector<std::vector<uint32_t>>> NearestCentroidsChunked(uint32_t k, uint32_t dim, const CentroidChunks& rows,
+                                                                   const float* queries, size_t nq, uint32_t count,
+                                                                   Metric metric) {
+  count = std::min(count, k);
+  std::vector<std::vector<std::pair<float, uint32_t>>> d(nq, std::vector<std::pair<float, uint32_t>>(k));
+  std::vector<float> qn(nq), chunk(size_t(kProbeChunk) * dim), dots(simd::kMaxDotRows * size_t(kProbeChunk));
+  for (size_t q = 0; q < nq; ++q) qn[q] = Norm(queries + q * dim, dim);
+  for (uint32_t c0 = 0; c0 < k; c0 += kProbeChunk) {
+    const uint32_t n = std::min(kProbeChunk, k - c0);
+    AETHER_ASSIGN_OR_RETURN(const float* x, rows(c0, n));
+    for (uint32_t i = 0; i < n; ++i)
+      for (uint32_t j = 0; j < dim; ++j) chunk[size_t(j) * n + i] = x[size_t(i) * dim + j];
+    for (size_t q0 = 0; q0 < nq; q0 += simd::kMaxDotRows) {
+      const size_t m = std::min<size_t>(simd::kMaxDotRows, nq - q0);
+      DotsTransposed(queries + q0 * dim, m, dim, chunk.data(), n, dots.data());
+      for (uint32_t i = 0; i < n; ++i) {
+        const float* c = x + size_t(i) * dim;
+        const float norm2 = Dot(c, c, dim), norm = metric == Metric::kCosine ? Norm(c, dim) : 0.0f;
+        for (size_t p = 0; p < m; ++p)
+          d[q0 + p][c0 + i] = {ProbeValue(metric, norm2, norm, dots[p * n + i], qn[q0 + p]), c0 + i};
+      }
+    }
+  }
+  std::vector<std::vector<uint32_t>> out(nq);
+  for (size_t q = 0; q < nq; ++q) out[q] = Nearest(d[q], count);
+  return out;
+}
+
 std::vector<std::vector<uint32_t>> NearestCentroids(const ProbeTable& t, const float* queries, size_t nq,
                                                     uint32_t count, Metric metric, int threads) {
+  if (nq <= kFewProbeQueries) {
+    auto few = NearestCentroidsChunked(
+        t.k, t.dim, [&](uint32_t c0, uint32_t) -> Result<const float*> { return t.rows + size_t(c0) * t.dim; }, queries,
+        nq, count, metric);
+    return std::move(*few);  // the rows are in memory: nothing fails
+  }
   constexpr size_t kRows = 8;
   const uint32_t k = t.k, dim = t.dim;
   count = std::min(count, k);
   std::vector<std::vector<uint32_t>> out(nq);
   const size_t blocks = (nq + kRows - 1) / kRows;
   const size_t workers = ThreadsFor(size_t(std::max(threads, 0)), (blocks + 3) / 4);
-  const bool few = nq <= kFewQueries;
+  const std::vector<float>& transposed = t.Transposed();
   Status done = ParallelFor(blocks, workers, [&](size_t b, size_t) {
     const size_t q0 = b * kRows, m = std::min(kRows, nq - q0);
-    std::vector<float> dots(m * k), chunk, chunk_dots;
+    std::vector<float> dots(m * k);
     std::vector<std::pair<float, uint32_t>> d(k);
-    ProbeDots(t, queries + q0 * dim, m, few, &chunk, &chunk_dots, dots.data());
+    DotsTransposed(queries + q0 * dim, m, dim, transposed.data(), k, dots.data());
     for (size_t p = 0; p < m; ++p) {
       const float* dp = dots.data() + p * k;
       const float qn = Norm(queries + (q0 + p) * dim, dim);
-      for (uint32_t c = 0; c < k; ++c) {
-        float v;
-        if (metric == Metric::kL2)
-          v = t.norm2[c] - 2 * dp[c];
-        else if (metric == Metric::kInnerProduct)
-          v = -dp[c];
-        else
-          v = (t.norm[c] == 0 || qn == 0) ? 1.0f : 1.0f - dp[c] / (qn * t.norm[c]);
-        d[c] = {v, c};
-      }
-      std::partial_sort(d.begin(), d.begin() + count, d.end());
-      out[q0 + p].resize(count);
-      for (uint32_t i = 0; i < count; ++i) out[q0 + p][i] = d[i].second;
+      for (uint32_t c = 0; c < k; ++c) d[c] = {ProbeValue(metric, t.norm2[c], t.norm[c], dp[c], qn), c};
+      out[q0 + p] = Nearest(d, count);
     }
     return Status::Ok();
   });

@@ -9,11 +9,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "aether/options.h"
+#include "aether/status.h"
 
 namespace aether {
 
@@ -62,13 +64,26 @@ ProbeTable PrepareProbe(const float* centroids, uint32_t k, uint32_t dim);
 // |c|^2 - 2 q.c (the order AssignNearest uses), negative dot, or 1 - cosine
 // (1 for a zero vector). The distances of 8 queries at a time against every
 // centroid come from one call of the blocked kernel (a small GEMM); blocks
-// of queries run on `threads` workers (0: one per core). A few queries
-// (a one-shot search's) are not worth transposing every centroid for: the
-// kernel then runs on chunks of centroids transposed as it goes, whose
-// column tiles line up with the whole table's, so each distance is the same
-// float. The same query gets the same centroids alone or in any batch.
+// of queries run on `threads` workers (0: one per core). At most
+// kFewProbeQueries queries (a one-shot search's) take NearestCentroidsChunked
+// instead. The same query gets the same centroids alone or in any batch.
 std::vector<std::vector<uint32_t>> NearestCentroids(const ProbeTable& table, const float* queries, size_t nq,
                                                     uint32_t count, Metric metric, int threads = 0);
+
+// The path for a few queries, which are not worth transposing every centroid
+// for: the centroids come kProbeChunk at a time (rows(c0, n): centroids
+// [c0, c0 + n), row-major, valid until the next call; from memory or read
+// from the centroids file as they go), each chunk is transposed and the
+// blocked kernel runs on it. The chunks' column tiles line up with the whole
+// table's (kProbeChunk is a multiple of every kernel's tile, 8 and 32), and
+// each norm comes from the same kernel, so every value is the same float as
+// in the batch path. A failure of rows() is returned.
+constexpr size_t kFewProbeQueries = 16;
+constexpr uint32_t kProbeChunk = 256;
+using CentroidChunks = std::function<Result<const float*>(uint32_t c0, uint32_t n)>;
+Result<std::vector<std::vector<uint32_t>>> NearestCentroidsChunked(uint32_t k, uint32_t dim, const CentroidChunks& rows,
+                                                                   const float* queries, size_t nq, uint32_t count,
+                                                                   Metric metric);
 // One query (prepares a table on every call: for tests and one-offs).
 std::vector<uint32_t> NearestCentroids(const float* query, uint32_t dim, const float* centroids, uint32_t k,
                                        uint32_t count, Metric metric);

@@ -35,6 +35,18 @@ Result<std::vector<ShardInfo>> ShardsTable::All() {
   }
 }
 
+Result<std::vector<ShardInfo>> ShardsTable::InGeneration(int64_t generation) {
+  AETHER_ASSIGN_OR_RETURN(
+      Stmt st, db_->Prepare(std::string("SELECT ") + kColumns + " FROM shards WHERE generation = ? ORDER BY shard_id"));
+  st.Bind(1, generation);
+  std::vector<ShardInfo> out;
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return out;
+    out.push_back(InfoAt(st));
+  }
+}
+
 Result<std::vector<std::pair<int64_t, int64_t>>> ShardsTable::Partitions(int64_t generation) {
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT shard_id, partition FROM shards WHERE generation = ?"));
   st.Bind(1, generation);

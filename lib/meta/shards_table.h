@@ -31,7 +31,8 @@ class ShardsTable {
   explicit ShardsTable(Db* db) : db_(db) {}
   // Corruption when the shard is not registered.
   Result<ShardInfo> Get(int64_t shard_id);
-  Result<std::vector<ShardInfo>> All();  // by shard id
+  Result<std::vector<ShardInfo>> All();                             // by shard id
+  Result<std::vector<ShardInfo>> InGeneration(int64_t generation);  // by shard id
   // (shard id, partition) of every shard of a generation.
   Result<std::vector<std::pair<int64_t, int64_t>>> Partitions(int64_t generation);
   Result<uint64_t> CountInGeneration(int64_t generation);

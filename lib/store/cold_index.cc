@@ -13,6 +13,18 @@
 
 namespace aether {
 
+namespace {
+
+// n vectors of dim floats, row(i) the i-th, packed row after row.
+template <typename Row>
+std::vector<float> Pack(size_t n, uint32_t dim, Row&& row) {
+  std::vector<float> packed(n * dim);
+  for (size_t i = 0; i < n; ++i) std::copy_n(row(i), dim, packed.data() + i * dim);
+  return packed;
+}
+
+}  // namespace
+
 uint32_t DefaultPartitions(uint64_t n) {
   if (n == 0) return 0;
   uint64_t k = uint64_t(std::llround(4.0 * std::sqrt(double(n))));
@@ -25,15 +37,42 @@ uint32_t DefaultNprobe(uint32_t k) {
   return std::min<uint32_t>(k, std::max<uint32_t>(8, (k + 9) / 10));
 }
 
+std::string ColdIndex::CentroidsPath(int64_t generation) const {
+  return dir_ + "/" + layout::kIndexDir + "/" + layout::CentroidsName(generation);
+}
+
+Result<std::optional<IndexHead>> ColdIndex::Head() {
+  AETHER_ASSIGN_OR_RETURN(int64_t g, tables_->config.IndexGeneration());
+  if (g <= 0) return std::optional<IndexHead>();
+  if (index_ && index_->generation == g) return std::optional<IndexHead>(IndexHead{g, index_->k});
+  AETHER_ASSIGN_OR_RETURN(auto stream, CentroidsStream::Open(env_, CentroidsPath(g), config_.dim));
+  return std::optional<IndexHead>(IndexHead{g, stream->k()});
+}
+
+Result<std::vector<std::vector<uint32_t>>> ColdIndex::ProbeFew(const IndexHead& head,
+                                                               const std::vector<std::vector<float>>& queries,
+                                                               uint32_t nprobe) {
+  if (index_ && index_->generation == head.generation) return ProbeAll(*index_, queries, nprobe, 1);
+  const std::vector<float> packed = Pack(queries.size(), config_.dim, [&](size_t q) { return queries[q].data(); });
+  AETHER_ASSIGN_OR_RETURN(auto stream, CentroidsStream::Open(env_, CentroidsPath(head.generation), config_.dim));
+  if (stream->k() != head.k)
+    return Status::Corruption(
+        fmt::format("{}: {} centroids, {} a moment ago", CentroidsPath(head.generation), stream->k(), head.k));
+  AETHER_ASSIGN_OR_RETURN(
+      auto probes, NearestCentroidsChunked(
+                       head.k, config_.dim, [&](uint32_t c0, uint32_t n) { return stream->Rows(c0, n); }, packed.data(),
+                       queries.size(), nprobe, config_.metric));
+  AETHER_RETURN_IF_ERROR(stream->Finish());
+  return probes;
+}
+
 Result<const IndexView*> ColdIndex::Current() {
   AETHER_ASSIGN_OR_RETURN(int64_t g, tables_->config.IndexGeneration());
   if (g <= 0) return static_cast<const IndexView*>(nullptr);
   if (index_ && index_->generation == g) return &*index_;
   IndexView v;
   v.generation = g;
-  AETHER_ASSIGN_OR_RETURN(
-      Centroids c, CentroidsFile::Read(env_, dir_ + "/" + layout::kIndexDir + "/" + layout::CentroidsName(v.generation),
-                                       config_.dim));
+  AETHER_ASSIGN_OR_RETURN(Centroids c, CentroidsFile::Read(env_, CentroidsPath(v.generation), config_.dim));
   v.k = c.k;
   v.centroids = std::move(c.data);
   v.probe = PrepareProbe(v.centroids.data(), v.k, config_.dim);
@@ -54,18 +93,6 @@ Result<const IndexView*> ColdIndex::Current() {
   index_ = std::move(v);
   return &*index_;
 }
-
-namespace {
-
-// n vectors of dim floats, row(i) the i-th, packed row after row.
-template <typename Row>
-std::vector<float> Pack(size_t n, uint32_t dim, Row&& row) {
-  std::vector<float> packed(n * dim);
-  for (size_t i = 0; i < n; ++i) std::copy_n(row(i), dim, packed.data() + i * dim);
-  return packed;
-}
-
-}  // namespace
 
 std::vector<std::vector<uint32_t>> ColdIndex::ProbeAll(const IndexView& index,
                                                        const std::vector<std::vector<float>>& queries, uint32_t nprobe,

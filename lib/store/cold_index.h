@@ -30,6 +30,12 @@ struct IndexView {
   ProbeTable probe;                         // the centroids prepared for NearestCentroids
 };
 
+// The active generation and its partition count, without its centroids.
+struct IndexHead {
+  int64_t generation = 0;
+  uint32_t k = 0;
+};
+
 // Defaults measured on clustered data (README "Index tuning").
 uint32_t DefaultPartitions(uint64_t cold_memories);
 uint32_t DefaultNprobe(uint32_t partitions);
@@ -43,6 +49,15 @@ class ColdIndex {
   // in the staging shard). kCorruption when its centroids file or shard
   // rows do not describe it; kIOError.
   Result<const IndexView*> Current();
+  // The active generation's number and partition count: the loaded one's, or
+  // read from its centroids file's header. nullopt when there is none.
+  Result<std::optional<IndexHead>> Head();
+  // For a few queries (at most kFewProbeQueries, index/kmeans.h): their
+  // `nprobe` nearest partitions of `head`'s generation; from the loaded
+  // generation, or else streamed from its centroids file (a one-shot search
+  // loads nothing it does not need). The same partitions as ProbeAll.
+  Result<std::vector<std::vector<uint32_t>>> ProbeFew(const IndexHead& head,
+                                                      const std::vector<std::vector<float>>& queries, uint32_t nprobe);
   // Drops the loaded generation (the active one changed).
   void Invalidate() { index_.reset(); }
   // The `nprobe` partitions nearest to each query, nearest first, in
@@ -59,6 +74,7 @@ class ColdIndex {
   const StoreConfig& config_;
   Tables* tables_;
   std::string DbPath() const;
+  std::string CentroidsPath(int64_t generation) const;
   std::optional<IndexView> index_;
 };
 

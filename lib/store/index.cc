@@ -254,7 +254,7 @@ Result<RecallReport> StoreImpl::RecallCheck(uint64_t queries, uint64_t seed) {
   RecallReport rep;
   AETHER_ASSIGN_OR_RETURN(const IndexView* index, index_->Current());
   if (index) {
-    AETHER_ASSIGN_OR_RETURN(rep.nprobe, NprobeOf(*index, SearchOptions{}));
+    AETHER_ASSIGN_OR_RETURN(rep.nprobe, NprobeOf(index->generation, index->k, SearchOptions{}));
   }
   AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> rows, tables_->memories.ColdRowIds());
   std::mt19937_64 rng(seed);

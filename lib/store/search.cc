@@ -268,28 +268,32 @@ Result<std::vector<std::vector<Candidate>>> StoreImpl::FilteredScan(const Select
 // Which shards a search reads and for which queries: the staging shard for
 // all of them, and each query's nprobe nearest partitions. Each shard is
 // read once; shards without a live record not at all.
-Result<uint32_t> StoreImpl::NprobeOf(const IndexView& index, const SearchOptions& options) {
-  if (options.nprobe) return std::min(options.nprobe, index.k);
-  AETHER_ASSIGN_OR_RETURN(std::optional<CalibrationRow> cal, tables_->calibration.Get(index.generation));
+Result<uint32_t> StoreImpl::NprobeOf(int64_t generation, uint32_t k, const SearchOptions& options) {
+  if (options.nprobe) return std::min(options.nprobe, k);
+  AETHER_ASSIGN_OR_RETURN(std::optional<CalibrationRow> cal, tables_->calibration.Get(generation));
   if (options.recall > 0) {
     if (!cal)
       return Status::FailedPrecondition(
           fmt::format("--recall: index generation {} has no recall calibration (run aether rebuild-index; "
                       "--keep-centroids keeps the partitions)",
-                      index.generation));
+                      generation));
     auto curve = DecodeCurve(cal->curve);
     if (curve.ok() && curve->empty()) curve = Status::Corruption("empty recall curve");
     if (!curve.ok())
       return Status::Corruption(fmt::format("index_calibration of generation {}: {} (run aether rebuild-index)",
-                                            index.generation, curve.status().message()));
-    return std::min(NprobeFor(*curve, options.recall), index.k);
+                                            generation, curve.status().message()));
+    return std::min(NprobeFor(*curve, options.recall), k);
   }
-  return cal ? std::min(cal->nprobe, index.k) : DefaultNprobe(index.k);
+  return cal ? std::min(cal->nprobe, k) : DefaultNprobe(k);
 }
 
 Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vector<float>>& queries,
                                                      const SearchOptions& options, const Selection* selection,
                                                      std::unordered_set<int64_t>* clean) {
+  if (!selection && queries.size() <= kFewProbeQueries) {
+    AETHER_ASSIGN_OR_RETURN(std::optional<IndexHead> head, index_->Head());
+    if (head) return PlanFew(queries, *head, options, clean);
+  }
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
   AETHER_ASSIGN_OR_RETURN(const IndexView* index, index_->Current());
   std::map<int64_t, std::vector<uint32_t>> plan;
@@ -309,7 +313,7 @@ Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vect
       if (shard_of[p] == 0)
         return Status::Corruption(
             fmt::format("partition {} of generation {} has no shard (run aether verify)", p, index->generation));
-    AETHER_ASSIGN_OR_RETURN(const uint32_t n, NprobeOf(*index, options));
+    AETHER_ASSIGN_OR_RETURN(const uint32_t n, NprobeOf(index->generation, index->k, options));
     if (!selection) {
       const std::vector<std::vector<uint32_t>> probes = index_->ProbeAll(*index, queries, n, options.threads);
       for (uint32_t q = 0; q < queries.size(); ++q)
@@ -348,6 +352,47 @@ Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vect
       }
     }
   }
+  return ScansOf(shards, plan, clean);
+}
+
+Result<std::vector<ShardScan>> StoreImpl::PlanFew(const std::vector<std::vector<float>>& queries, const IndexHead& head,
+                                                  const SearchOptions& options, std::unordered_set<int64_t>* clean) {
+  std::vector<uint32_t> all(queries.size());
+  for (uint32_t q = 0; q < all.size(); ++q) all[q] = q;
+  std::map<int64_t, std::vector<uint32_t>> plan;
+  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.InGeneration(0));  // staging
+  for (const ShardInfo& info : shards) plan[info.shard_id] = all;
+  // Each partition's shard, as PlanShards finds it (from this snapshot).
+  std::vector<int64_t> shard_of(head.k, 0);
+  AETHER_ASSIGN_OR_RETURN(auto partitions, tables_->shards.Partitions(head.generation));
+  for (const auto& [shard_id, partition] : partitions)
+    if (partition >= 0 && uint64_t(partition) < head.k)
+      shard_of[size_t(partition)] = std::max(shard_of[size_t(partition)], shard_id);
+  for (uint32_t p = 0; p < head.k; ++p)
+    if (shard_of[p] == 0)
+      return Status::Corruption(
+          fmt::format("partition {} of generation {} has no shard (run aether verify)", p, head.generation));
+  AETHER_ASSIGN_OR_RETURN(const uint32_t n, NprobeOf(head.generation, head.k, options));
+  AETHER_ASSIGN_OR_RETURN(auto probes, index_->ProbeFew(head, queries, n));
+  for (uint32_t q = 0; q < queries.size(); ++q)
+    for (uint32_t p : probes[q]) {
+      auto& of = plan[shard_of[p]];
+      if (of.empty()) {
+        AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(shard_of[p]));
+        shards.push_back(std::move(info));
+      }
+      of.push_back(q);
+    }
+  std::sort(shards.begin(), shards.end(),
+            [](const ShardInfo& a, const ShardInfo& b) { return a.shard_id < b.shard_id; });
+  return ScansOf(shards, plan, clean);
+}
+
+// The planned shards that hold a live record, in shard id order, with the
+// queries that probe each; `clean` gets those whose every record is live.
+std::vector<ShardScan> StoreImpl::ScansOf(const std::vector<ShardInfo>& shards,
+                                          std::map<int64_t, std::vector<uint32_t>>& plan,
+                                          std::unordered_set<int64_t>* clean) {
   std::vector<ShardScan> out;
   for (const ShardInfo& info : shards) {
     auto it = plan.find(info.shard_id);

@@ -110,10 +110,17 @@ class StoreImpl : public StoreContext {
   Result<std::vector<ShardScan>> PlanShards(const std::vector<std::vector<float>>& queries,
                                             const SearchOptions& options, const Selection* selection,
                                             std::unordered_set<int64_t>* clean);
+  // PlanShards for a few queries without a filter (a one-shot search), when
+  // an index exists: reads the rows of the shards it plans (not every
+  // shard's) and probes without loading the generation (ColdIndex::ProbeFew).
+  Result<std::vector<ShardScan>> PlanFew(const std::vector<std::vector<float>>& queries, const IndexHead& head,
+                                         const SearchOptions& options, std::unordered_set<int64_t>* clean);
+  std::vector<ShardScan> ScansOf(const std::vector<ShardInfo>& shards, std::map<int64_t, std::vector<uint32_t>>& plan,
+                                 std::unordered_set<int64_t>* clean);
   // The partitions a query probes: options.nprobe; else the calibrated
   // nprobe for options.recall; else the generation's calibrated default;
-  // else the formula's (DefaultNprobe). At most index.k.
-  Result<uint32_t> NprobeOf(const IndexView& index, const SearchOptions& options);
+  // else the formula's (DefaultNprobe). At most k.
+  Result<uint32_t> NprobeOf(int64_t generation, uint32_t k, const SearchOptions& options);
   Status Decorate(const SearchOptions& options, RankedHits* results);
   // filtered_search.cc (search --where): the live memories of `tiers` the
   // filter expression matches, with the cost of reading their vectors; the

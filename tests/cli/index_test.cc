@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "index/calibration.h"
@@ -243,6 +244,41 @@ TEST_CASE("searches run, stay correct and record their accesses while a rebuild 
     auto rec = nlohmann::json::parse(line);
     auto it = accesses.find(rec["id"]);
     CHECK_MESSAGE(rec["access_count"] == (it == accesses.end() ? 0 : it->second), rec["id"]);
+  }
+}
+
+// A few queries (a one-shot search) plan from the shard rows they need and
+// a probe streamed from the centroids file; a batch of more than 16 from
+// every shard row and the loaded table. Both must read the same shards for
+// a query: staging included, garbage skipped, the same partitions probed.
+TEST_CASE("a query alone finds what it finds in a batch: the few-query plan and the batch plan agree") {
+  for (const char* metric : {"l2", "cosine"}) {
+    CAPTURE(metric);
+    TempDir dir;
+    const std::string store = dir / "s";
+    auto mems = Clustered(700, 8, 20, 5);
+    REQUIRE(Aether({"init", store, "--dim", "8", "--metric", metric, "--hot-capacity", "100"}).exit_code == 0);
+    REQUIRE(Aether({"ingest", store}, ToJsonl(mems)).exit_code == 0);
+    REQUIRE(Aether({"descend", store, "--all"}).exit_code == 0);
+    REQUIRE(Aether({"rebuild-index", store, "--partitions", "12"}).exit_code == 0);
+    REQUIRE(Aether({"ingest", store}, ToJsonl(Clustered(150, 8, 20, 6, "late"))).exit_code == 0);  // hot, then staging
+    REQUIRE(Aether({"delete", store, "m3", "m10", "m11", "late140"}).exit_code == 0);              // garbage
+    const auto queries = Clustered(20, 8, 20, 7, "q");
+    for (std::vector<std::string> nprobe : {std::vector<std::string>{"--nprobe", "3"}, std::vector<std::string>{}}) {
+      std::vector<std::string> args = {"search", store, "--queries", "-", "-k", "6", "--no-touch", "--tier", "cold"};
+      args.insert(args.end(), nprobe.begin(), nprobe.end());
+      auto batch = Aether(args, QueriesJsonl(queries));
+      REQUIRE(batch.exit_code == 0);
+      std::istringstream lines(batch.out);
+      for (const auto& q : queries) {
+        CAPTURE(q.id);
+        std::string line;
+        REQUIRE(std::getline(lines, line));
+        auto alone = Aether(args, QueriesJsonl({q}));
+        REQUIRE(alone.exit_code == 0);
+        CHECK(alone.out == line + "\n");
+      }
+    }
   }
 }
 

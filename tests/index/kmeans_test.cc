@@ -8,6 +8,7 @@
 #include <set>
 
 #include "index/centroids_file.h"
+#include "test_util.h"
 
 using namespace aether;
 
@@ -122,6 +123,66 @@ TEST_CASE("a centroids file round-trips and every truncation or flipped byte is 
     b[i] = char(b[i] ^ 1);
     CHECK_MESSAGE(!CentroidsFile::Decode(b, "x", 3, &d).ok(), "byte " << i);
   }
+}
+
+// The file read whole (CentroidsFile::Read) and streamed a chunk at a time
+// (CentroidsStream, a one-shot search's probe): the same floats intact, and
+// every truncation and flipped byte an error from both, never other floats.
+TEST_CASE("a centroids file read whole or streamed: the same floats, and every damage is refused by both") {
+  test::TempDir dir(/*in_memory=*/true);
+  const std::string path = dir / "g.centroids";
+  Centroids c{3, 600, 2, {}};  // over several of the probe's chunks (kProbeChunk)
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (uint32_t i = 0; i < 600 * 3; ++i) c.data.push_back(u(rng));
+  const std::string bytes = CentroidsFile::Encode(c);
+  // Status of the streamed read (the floats it gave in *out).
+  auto stream = [&](std::vector<float>* out) -> Status {
+    out->clear();
+    AETHER_ASSIGN_OR_RETURN(auto s, CentroidsStream::Open(Env::Default(), path, 3));
+    for (uint32_t c0 = 0; c0 < s->k(); c0 += kProbeChunk) {
+      const uint32_t n = std::min(kProbeChunk, s->k() - c0);
+      AETHER_ASSIGN_OR_RETURN(const float* rows, s->Rows(c0, n));
+      out->insert(out->end(), rows, rows + size_t(n) * 3);
+    }
+    return s->Finish();
+  };
+  test::WriteFile(path, bytes);
+  std::vector<float> got;
+  REQUIRE(stream(&got).ok());
+  CHECK(got == c.data);
+  auto whole = CentroidsFile::Read(Env::Default(), path, 3);
+  REQUIRE(whole.ok());
+  CHECK(whole->data == c.data);
+  auto check = [&](const std::string& damaged) {
+    test::WriteFile(path, damaged);
+    CHECK(!CentroidsFile::Read(Env::Default(), path, 3).ok());
+    CHECK(!stream(&got).ok());
+  };
+  for (size_t n = 0; n < bytes.size(); n += n < 64 ? 1 : 37) check(bytes.substr(0, n));
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    CAPTURE(i);
+    std::string b = bytes;
+    b[i] = char(b[i] ^ 0x10);
+    check(b);
+  }
+  // Out of order: a chunk asked for twice, or Finish before the end.
+  test::WriteFile(path, bytes);
+  auto s = CentroidsStream::Open(Env::Default(), path, 3);
+  REQUIRE(s.ok());
+  REQUIRE((*s)->Rows(0, 10).ok());
+  CHECK(!(*s)->Rows(0, 10).ok());
+  CHECK(!(*s)->Finish().ok());
+  // A failure of the chunks' source is the probe's.
+  std::vector<float> q(3, 0.5f);
+  auto probe = NearestCentroidsChunked(
+      600, 3,
+      [&](uint32_t c0, uint32_t) -> Result<const float*> {
+        if (c0 >= kProbeChunk) return Status::IOError("chunk 2");
+        return c.data.data() + size_t(c0) * 3;
+      },
+      q.data(), 1, 5, Metric::kL2);
+  CHECK(probe.status().message() == "chunk 2");
 }
 
 TEST_CASE("probing: a batch gives each query what it gets alone, in the order a double-precision reference ranks") {
