@@ -204,12 +204,6 @@ Result<std::vector<std::vector<uint32_t>>> NearestCentroidsChunked(uint32_t k, u
 
 std::vector<std::vector<uint32_t>> NearestCentroids(const ProbeTable& t, const float* queries, size_t nq,
                                                     uint32_t count, Metric metric, int threads) {
-  if (nq <= kFewProbeQueries) {
-    auto few = NearestCentroidsChunked(
-        t.k, t.dim, [&](uint32_t c0, uint32_t) -> Result<const float*> { return t.rows + size_t(c0) * t.dim; }, queries,
-        nq, count, metric);
-    return std::move(*few);  // the rows are in memory: nothing fails
-  }
   constexpr size_t kRows = 8;
   const uint32_t k = t.k, dim = t.dim;
   count = std::min(count, k);

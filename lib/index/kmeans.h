@@ -64,14 +64,15 @@ ProbeTable PrepareProbe(const float* centroids, uint32_t k, uint32_t dim);
 // |c|^2 - 2 q.c (the order AssignNearest uses), negative dot, or 1 - cosine
 // (1 for a zero vector). The distances of 8 queries at a time against every
 // centroid come from one call of the blocked kernel (a small GEMM); blocks
-// of queries run on `threads` workers (0: one per core). At most
-// kFewProbeQueries queries (a one-shot search's) take NearestCentroidsChunked
-// instead. The same query gets the same centroids alone or in any batch.
+// of queries run on `threads` workers (0: one per core). The same query
+// gets the same centroids alone or in any batch, and from
+// NearestCentroidsChunked.
 std::vector<std::vector<uint32_t>> NearestCentroids(const ProbeTable& table, const float* queries, size_t nq,
                                                     uint32_t count, Metric metric, int threads = 0);
 
-// The path for a few queries, which are not worth transposing every centroid
-// for: the centroids come kProbeChunk at a time (rows(c0, n): centroids
+// The path for a few queries when the centroids are not loaded (a one-shot
+// search's, ColdIndex::ProbeFew), which are not worth loading and
+// transposing every centroid for: the centroids come kProbeChunk at a time (rows(c0, n): centroids
 // [c0, c0 + n), row-major, valid until the next call; from memory or read
 // from the centroids file as they go), each chunk is transposed and the
 // blocked kernel runs on it. The chunks' column tiles line up with the whole

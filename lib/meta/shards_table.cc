@@ -54,7 +54,7 @@ Result<std::vector<std::pair<int64_t, int64_t>>> ShardsTable::Partitions(int64_t
   for (;;) {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return out;
-    out.emplace_back(st.Int(0), st.Int(1));
+    out.emplace_back(st.Int(0), st.IsNull(1) ? -1 : st.Int(1));
   }
 }
 

@@ -33,6 +33,7 @@ struct ScanContext {
   std::vector<float> qnorm2;  // squared float norms
   std::vector<uint32_t> all;  // 0 .. queries - 1
   float rounding;             // relative worst case of a float dot product of dim terms
+  float underflow;            // absolute worst case of one, from terms in float's subnormal range
   const simd::Kernels& kernels;
   Env* env = nullptr;  // opens the shard files
   size_t queries() const { return prepared.size(); }

@@ -1,6 +1,7 @@
 #include "search/scan_engine.h"
 
 #include <algorithm>
+#include <limits>
 #include <thread>
 
 #include "env/env_vars.h"
@@ -13,7 +14,13 @@ namespace aether {
 
 ScanContext::ScanContext(Metric m, uint32_t d, const std::vector<std::vector<float>>& queries, uint32_t top_k,
                          uint32_t n_candidates)
-    : metric(m), dim(d), k(top_k), candidates(n_candidates), rounding(float(d) * 2.4e-7f), kernels(simd::Active()) {
+    : metric(m),
+      dim(d),
+      k(top_k),
+      candidates(n_candidates),
+      rounding(float(d) * 2.4e-7f),
+      underflow(4.0f * float(d) * std::numeric_limits<float>::denorm_min()),
+      kernels(simd::Active()) {
   for (uint32_t q = 0; q < queries.size(); ++q) {
     prepared.push_back(Prepare(queries[q].data(), dim));
     qnorm2.push_back(prepared.back().norm * prepared.back().norm);

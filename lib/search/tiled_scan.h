@@ -3,8 +3,8 @@
 // ScanOne, for a few queries, one at a time: n vectors x (rows `stride`
 // floats apart) against query q, in float32 kernels (L2: one call for the
 // block); a row passes when its float distance, less its worst-case
-// rounding error, is within bound(q); visit(q, i) then computes the exact
-// distance and offers it.
+// rounding error (relative, and absolute for subnormal terms), is within
+// bound(q); visit(q, i) then computes the exact distance and offers it.
 //
 // ScanTiled, the batch path: n vectors
 // x (rows `stride` floats apart) against the queries qs (their vectors packed
@@ -24,6 +24,20 @@
 
 namespace aether {
 
+// From a float dot product and the squared norms: a lower bound on the
+// inner product's (-dot) or cosine's (1 - cos) distance, the value less its
+// worst-case rounding error (relative, c.rounding; absolute for terms in
+// float's subnormal range, c.underflow).
+inline float DotLowerBound(const ScanContext& c, Metric metric, float dot, float qn2, float qn, float xn2) {
+  if (metric == Metric::kInnerProduct) return -dot - c.rounding * (qn2 + xn2) - c.underflow;
+  // A product of norms, not the root of a product of squares: that
+  // overflows float32 for vectors within the accepted range.
+  const float denom = qn * std::sqrt(xn2);
+  // A zero norm gives NaN or inf here; 0 then lets the exact path decide.
+  const float v = 1.0f - (dot + c.rounding * (qn2 + xn2) + c.underflow) / denom;
+  return denom > 0 ? v : 0.0f;
+}
+
 template <typename Bound, typename Visit>
 Status ScanOne(const ScanContext& c, const float* x, uint64_t n, uint64_t stride, uint32_t q, ScanScratch& sc,
                Bound&& bound, Visit&& visit) {
@@ -32,31 +46,24 @@ Status ScanOne(const ScanContext& c, const float* x, uint64_t n, uint64_t stride
   if (c.metric == Metric::kL2) {
     sc.dist.resize(n);
     c.kernels.l2_squared_many(qv, x, n, stride, dim, sc.dist.data());
+    // The squared bound, widened by the rounding of both sides.
     const float widen = 1.0f + 2 * c.rounding;
-    float b = bound(q), limit = b * b * widen;
+    auto limit_of = [&](float b) { return b * b * widen + c.underflow; };
+    float limit = limit_of(bound(q));
     for (uint64_t i = 0; i < n; ++i) {
       if (sc.dist[i] > limit) continue;
       AETHER_RETURN_IF_ERROR(visit(q, i));
-      b = bound(q);
-      limit = b * b * widen;
+      limit = limit_of(bound(q));
     }
     return Status::Ok();
   }
-  // Inner product and cosine: the lower bounds of ScanTiled, from one dot
-  // product (and the row's squared norm) per row.
+  // Inner product and cosine: one dot product (and the row's squared norm)
+  // per row.
   const float qn2 = c.qnorm2[q], qn = c.prepared[q].norm;
   float limit = bound(q);
   for (uint64_t i = 0; i < n; ++i) {
     const float* v = x + i * stride;
-    const float dot = c.kernels.dot(qv, v, dim), xn2 = c.kernels.dot(v, v, dim);
-    float lower;
-    if (c.metric == Metric::kInnerProduct) {
-      lower = -dot - c.rounding * (qn2 + xn2);
-    } else {
-      const float denom = qn * std::sqrt(xn2);
-      const float d = 1.0f - (dot + c.rounding * (qn2 + xn2)) / denom;
-      lower = denom > 0 ? d : 0.0f;
-    }
+    const float lower = DotLowerBound(c, c.metric, c.kernels.dot(qv, v, dim), qn2, qn, c.kernels.dot(v, v, dim));
     if (lower > limit) continue;
     AETHER_RETURN_IF_ERROR(visit(q, i));
     limit = bound(q);
@@ -87,18 +94,12 @@ Status ScanTiled(const ScanContext& c, const float* x, uint64_t n, uint64_t stri
       const float qn2 = c.qnorm2[q], qn = c.prepared[q].norm;
       float* lower = sc.dist.data();
       if (c.metric == Metric::kL2) {
-        for (uint64_t i = 0; i < n; ++i) lower[i] = keep * (qn2 + sc.xnorm2[i]) - 2 * dots[i];
+        for (uint64_t i = 0; i < n; ++i) lower[i] = keep * (qn2 + sc.xnorm2[i]) - 2 * dots[i] - c.underflow;
       } else if (c.metric == Metric::kInnerProduct) {
-        for (uint64_t i = 0; i < n; ++i) lower[i] = -dots[i] - c.rounding * (qn2 + sc.xnorm2[i]);
+        for (uint64_t i = 0; i < n; ++i)
+          lower[i] = DotLowerBound(c, Metric::kInnerProduct, dots[i], qn2, qn, sc.xnorm2[i]);
       } else {
-        for (uint64_t i = 0; i < n; ++i) {
-          // A product of norms, not the root of a product of squares: that
-          // overflows float32 for vectors within the accepted range.
-          const float denom = qn * std::sqrt(sc.xnorm2[i]);
-          // A zero norm gives NaN or inf here; 0 then lets the exact path decide.
-          const float v = 1.0f - (dots[i] + c.rounding * (qn2 + sc.xnorm2[i])) / denom;
-          lower[i] = denom > 0 ? v : 0.0f;
-        }
+        for (uint64_t i = 0; i < n; ++i) lower[i] = DotLowerBound(c, Metric::kCosine, dots[i], qn2, qn, sc.xnorm2[i]);
       }
       auto as_filter = [&](float d) { return c.metric == Metric::kL2 ? d * d : d; };
       float limit = as_filter(bound(q));

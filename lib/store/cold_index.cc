@@ -66,6 +66,22 @@ Result<std::vector<std::vector<uint32_t>>> ColdIndex::ProbeFew(const IndexHead& 
   return probes;
 }
 
+Result<std::vector<int64_t>> ColdIndex::ShardOfPartition(
+    int64_t generation, uint32_t k, const std::vector<std::pair<int64_t, int64_t>>& partitions) const {
+  std::vector<int64_t> shard_of(k, 0);
+  for (const auto& [shard_id, partition] : partitions) {
+    if (partition < 0 || uint64_t(partition) >= k)
+      return Status::Corruption(fmt::format("{}: shard {} has partition {} outside 0..{} (run aether verify)", DbPath(),
+                                            shard_id, partition, int64_t(k) - 1));
+    shard_of[size_t(partition)] = std::max(shard_of[size_t(partition)], shard_id);
+  }
+  for (uint32_t p = 0; p < k; ++p)
+    if (shard_of[p] == 0)
+      return Status::Corruption(
+          fmt::format("{}: partition {} of generation {} has no shard (run aether verify)", DbPath(), p, generation));
+  return shard_of;
+}
+
 Result<const IndexView*> ColdIndex::Current() {
   AETHER_ASSIGN_OR_RETURN(int64_t g, tables_->config.IndexGeneration());
   if (g <= 0) return static_cast<const IndexView*>(nullptr);
@@ -76,20 +92,8 @@ Result<const IndexView*> ColdIndex::Current() {
   v.k = c.k;
   v.centroids = std::move(c.data);
   v.probe = PrepareProbe(v.centroids.data(), v.k, config_.dim);
-  v.shard_of_partition.assign(v.k, 0);
   AETHER_ASSIGN_OR_RETURN(auto partitions, tables_->shards.Partitions(v.generation));
-  for (const auto& [shard_id, partition] : partitions) {
-    if (partition < 0 || uint64_t(partition) >= v.k)
-      return Status::Corruption(
-          fmt::format("{}: shard {} has partition {} outside 0..{}", DbPath(), shard_id, partition, v.k - 1));
-    // Two shards of one partition: a rewrite committed, its cleanup not yet
-    // done; the new one (the higher id) holds the live records.
-    v.shard_of_partition[size_t(partition)] = std::max(v.shard_of_partition[size_t(partition)], shard_id);
-  }
-  for (uint32_t p = 0; p < v.k; ++p)
-    if (v.shard_of_partition[p] == 0)
-      return Status::Corruption(
-          fmt::format("{}: partition {} of generation {} has no shard", DbPath(), p, v.generation));
+  AETHER_ASSIGN_OR_RETURN(v.shard_of_partition, ShardOfPartition(v.generation, v.k, partitions));
   index_ = std::move(v);
   return &*index_;
 }

@@ -58,6 +58,12 @@ class ColdIndex {
   // loads nothing it does not need). The same partitions as ProbeAll.
   Result<std::vector<std::vector<uint32_t>>> ProbeFew(const IndexHead& head,
                                                       const std::vector<std::vector<float>>& queries, uint32_t nprobe);
+  // Each partition's shard from (shard id, partition) rows of `generation`:
+  // of two shards of one partition (a rewrite committed, its cleanup not yet
+  // done) the new one, the higher id, holds the live records. kCorruption for
+  // a partition outside 0..k-1 or one without a shard (run aether verify).
+  Result<std::vector<int64_t>> ShardOfPartition(int64_t generation, uint32_t k,
+                                                const std::vector<std::pair<int64_t, int64_t>>& partitions) const;
   // Drops the loaded generation (the active one changed).
   void Invalidate() { index_.reset(); }
   // The `nprobe` partitions nearest to each query, nearest first, in

@@ -305,14 +305,11 @@ Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vect
     // Each partition's shard from this snapshot's rows, not the loaded
     // generation's (a rewrite gives a partition a new shard, and a process
     // that loaded the generation before it would miss the partition).
-    std::vector<int64_t> shard_of(index->k, 0);
+    std::vector<std::pair<int64_t, int64_t>> partitions;
     for (const ShardInfo& info : shards)
-      if (info.generation == index->generation && info.partition >= 0 && uint64_t(info.partition) < index->k)
-        shard_of[size_t(info.partition)] = std::max(shard_of[size_t(info.partition)], info.shard_id);
-    for (uint32_t p = 0; p < index->k; ++p)
-      if (shard_of[p] == 0)
-        return Status::Corruption(
-            fmt::format("partition {} of generation {} has no shard (run aether verify)", p, index->generation));
+      if (info.generation == index->generation) partitions.emplace_back(info.shard_id, info.partition);
+    AETHER_ASSIGN_OR_RETURN(const std::vector<int64_t> shard_of,
+                            index_->ShardOfPartition(index->generation, index->k, partitions));
     AETHER_ASSIGN_OR_RETURN(const uint32_t n, NprobeOf(index->generation, index->k, options));
     if (!selection) {
       const std::vector<std::vector<uint32_t>> probes = index_->ProbeAll(*index, queries, n, options.threads);
@@ -363,15 +360,9 @@ Result<std::vector<ShardScan>> StoreImpl::PlanFew(const std::vector<std::vector<
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.InGeneration(0));  // staging
   for (const ShardInfo& info : shards) plan[info.shard_id] = all;
   // Each partition's shard, as PlanShards finds it (from this snapshot).
-  std::vector<int64_t> shard_of(head.k, 0);
   AETHER_ASSIGN_OR_RETURN(auto partitions, tables_->shards.Partitions(head.generation));
-  for (const auto& [shard_id, partition] : partitions)
-    if (partition >= 0 && uint64_t(partition) < head.k)
-      shard_of[size_t(partition)] = std::max(shard_of[size_t(partition)], shard_id);
-  for (uint32_t p = 0; p < head.k; ++p)
-    if (shard_of[p] == 0)
-      return Status::Corruption(
-          fmt::format("partition {} of generation {} has no shard (run aether verify)", p, head.generation));
+  AETHER_ASSIGN_OR_RETURN(const std::vector<int64_t> shard_of,
+                          index_->ShardOfPartition(head.generation, head.k, partitions));
   AETHER_ASSIGN_OR_RETURN(const uint32_t n, NprobeOf(head.generation, head.k, options));
   AETHER_ASSIGN_OR_RETURN(auto probes, index_->ProbeFew(head, queries, n));
   for (uint32_t q = 0; q < queries.size(); ++q)

@@ -252,7 +252,7 @@ TEST_CASE("searches run, stay correct and record their accesses while a rebuild 
 // every shard row and the loaded table. Both must read the same shards for
 // a query: staging included, garbage skipped, the same partitions probed.
 TEST_CASE("a query alone finds what it finds in a batch: the few-query plan and the batch plan agree") {
-  for (const char* metric : {"l2", "cosine"}) {
+  for (const char* metric : {"l2", "cosine", "ip"}) {
     CAPTURE(metric);
     TempDir dir;
     const std::string store = dir / "s";

@@ -156,8 +156,11 @@ TEST_CASE("a centroids file read whole or streamed: the same floats, and every d
   CHECK(whole->data == c.data);
   auto check = [&](const std::string& damaged) {
     test::WriteFile(path, damaged);
-    CHECK(!CentroidsFile::Read(Env::Default(), path, 3).ok());
-    CHECK(!stream(&got).ok());
+    const Status whole_read = CentroidsFile::Read(Env::Default(), path, 3).status();
+    const Status streamed = stream(&got);
+    CHECK(whole_read.code() == Code::kCorruption);
+    CHECK(streamed.code() == Code::kCorruption);
+    CHECK(streamed.message() == whole_read.message());
   };
   for (size_t n = 0; n < bytes.size(); n += n < 64 ? 1 : 37) check(bytes.substr(0, n));
   for (size_t i = 0; i < bytes.size(); ++i) {
@@ -190,7 +193,7 @@ TEST_CASE("probing: a batch gives each query what it gets alone, in the order a 
   std::uniform_real_distribution<float> u(-1, 1);
   // dim and nq off every SIMD width and block size; k over several of the
   // chunks a few queries' probe transposes (256 centroids), its tail off
-  // every tile. A query alone takes that path, the batch the whole table.
+  // every tile. NearestCentroidsChunked takes that path, a table the whole.
   const uint32_t dim = 37, k = 555, nq = 61;
   std::vector<float> q(size_t(nq) * dim), c(size_t(k) * dim);
   for (auto& v : q) v = u(rng);
@@ -215,6 +218,11 @@ TEST_CASE("probing: a batch gives each query what it gets alone, in the order a 
       for (uint32_t i = 0; i < nq; ++i) {
         const float* x = q.data() + size_t(i) * dim;
         CHECK(batch[i] == NearestCentroids(x, dim, c.data(), k, count, metric));
+        auto chunked = NearestCentroidsChunked(
+            k, dim, [&](uint32_t c0, uint32_t) -> Result<const float*> { return c.data() + size_t(c0) * dim; }, x, 1,
+            count, metric);
+        REQUIRE(chunked.ok());
+        CHECK((*chunked)[0] == batch[i]);
         REQUIRE(batch[i].size() == std::min(count, k));
         // The reference distance of what is returned never decreases (but
         // for float rounding), and nothing left out is nearer.

@@ -111,6 +111,48 @@ TEST_CASE("the transposed dot-product kernel matches the reference for every row
   }
 }
 
+// The probe of a few queries (NearestCentroidsChunked) runs the kernel on
+// chunks of 256 columns, transposed on their own; the batch path on all of
+// them at once. Each column's value must be the same float either way, in
+// every variant (their column tiles, 8 and 32 wide, and tails line up).
+TEST_CASE("the transposed dot-product kernel gives each column the same float in chunks of 256 columns") {
+  std::mt19937 rng(12);
+  std::normal_distribution<float> g(0.0f, 2.0f);
+  constexpr uint32_t kChunk = 256;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!Supported(isa)) continue;
+    const Kernels& k = For(isa);
+    CAPTURE(k.name);
+    for (uint32_t n : {7u, 263u, 555u})
+      for (uint32_t dim : {5u, 128u})
+        for (uint32_t nx : {1u, 3u, kMaxDotRows}) {
+          CAPTURE(n);
+          CAPTURE(dim);
+          CAPTURE(nx);
+          std::vector<float> x(size_t(nx) * dim), rows(size_t(n) * dim);  // rows: the columns, row-major
+          for (auto& v : x) v = g(rng);
+          for (auto& v : rows) v = g(rng);
+          std::vector<float> xt(size_t(dim) * n);
+          for (uint32_t c = 0; c < n; ++c)
+            for (uint32_t j = 0; j < dim; ++j) xt[size_t(j) * n + c] = rows[size_t(c) * dim + j];
+          std::vector<float> whole(size_t(nx) * n);
+          k.dots_transposed(x.data(), nx, dim, xt.data(), n, whole.data());
+          size_t differ = 0;
+          for (uint32_t c0 = 0; c0 < n; c0 += kChunk) {
+            const uint32_t m = std::min(kChunk, n - c0);
+            std::vector<float> ct(size_t(dim) * m), out(size_t(nx) * m);
+            for (uint32_t c = 0; c < m; ++c)
+              for (uint32_t j = 0; j < dim; ++j) ct[size_t(j) * m + c] = rows[size_t(c0 + c) * dim + j];
+            k.dots_transposed(x.data(), nx, dim, ct.data(), m, out.data());
+            for (uint32_t p = 0; p < nx; ++p)
+              for (uint32_t c = 0; c < m; ++c)
+                differ += std::memcmp(&out[size_t(p) * m + c], &whole[size_t(p) * n + c0 + c], 4) != 0;
+          }
+          CHECK(differ == 0);
+        }
+  }
+}
+
 TEST_CASE("the argmin kernel gives the first minimum of norm2 - 2 dot in every variant, ties and tails included") {
   std::mt19937 rng(12);
   std::normal_distribution<float> g(0.0f, 3.0f);
