@@ -49,6 +49,16 @@ Status CheckBody(const uint8_t* body, size_t n, const uint8_t* trailer, const st
   return Status::Ok();
 }
 
+// Opens path and checks its header (dim, k, generation into *head).
+Result<std::unique_ptr<File>> OpenChecked(Env* env, const std::string& path, uint32_t expected_dim, Centroids* head) {
+  AETHER_ASSIGN_OR_RETURN(auto f, env->Open(path, OpenMode::kRead));
+  AETHER_ASSIGN_OR_RETURN(uint64_t size, f->Size());
+  uint8_t h[CentroidsFile::kHeaderSize] = {};
+  if (size >= CentroidsFile::kHeaderSize) AETHER_RETURN_IF_ERROR(f->Read(0, CentroidsFile::kHeaderSize, h));
+  AETHER_RETURN_IF_ERROR(DecodeHeader(h, size, path, expected_dim, head));
+  return f;
+}
+
 }  // namespace
 
 Status CentroidsFile::Decode(const std::string& bytes, const std::string& path, uint32_t expected_dim, Centroids* out) {
@@ -68,12 +78,8 @@ Status CentroidsFile::Write(Env* env, const std::string& dir, const std::string&
 // The floats are read straight into the result (no second buffer of the
 // file's size: a one-shot search pays for every page it touches).
 Result<Centroids> CentroidsFile::Read(Env* env, const std::string& path, uint32_t expected_dim) {
-  AETHER_ASSIGN_OR_RETURN(auto f, env->Open(path, OpenMode::kRead));
-  AETHER_ASSIGN_OR_RETURN(uint64_t size, f->Size());
-  uint8_t h[kHeaderSize] = {};
-  if (size >= kHeaderSize) AETHER_RETURN_IF_ERROR(f->Read(0, kHeaderSize, h));
   Centroids c;
-  AETHER_RETURN_IF_ERROR(DecodeHeader(h, size, path, expected_dim, &c));
+  AETHER_ASSIGN_OR_RETURN(auto f, OpenChecked(env, path, expected_dim, &c));
   c.data.resize(size_t(c.k) * c.dim);
   auto* body = reinterpret_cast<uint8_t*>(c.data.data());
   const size_t n = c.data.size() * 4;
@@ -89,12 +95,8 @@ Result<Centroids> CentroidsFile::Read(Env* env, const std::string& path, uint32_
 
 Result<std::unique_ptr<CentroidsStream>> CentroidsStream::Open(Env* env, const std::string& path,
                                                                uint32_t expected_dim) {
-  AETHER_ASSIGN_OR_RETURN(auto f, env->Open(path, OpenMode::kRead));
-  AETHER_ASSIGN_OR_RETURN(uint64_t size, f->Size());
-  uint8_t h[CentroidsFile::kHeaderSize] = {};
-  if (size >= CentroidsFile::kHeaderSize) AETHER_RETURN_IF_ERROR(f->Read(0, CentroidsFile::kHeaderSize, h));
   Centroids head;
-  AETHER_RETURN_IF_ERROR(DecodeHeader(h, size, path, expected_dim, &head));
+  AETHER_ASSIGN_OR_RETURN(auto f, OpenChecked(env, path, expected_dim, &head));
   return std::unique_ptr<CentroidsStream>(new CentroidsStream(std::move(f), std::move(head)));
 }
 

@@ -25,8 +25,10 @@ Result<ShardInfo> ShardsTable::Get(int64_t shard_id) {
   return InfoAt(*st);
 }
 
-Result<std::vector<ShardInfo>> ShardsTable::All() {
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare(std::string("SELECT ") + kColumns + " FROM shards ORDER BY shard_id"));
+namespace {
+
+// Every row a statement gives.
+Result<std::vector<ShardInfo>> InfosOf(Stmt& st) {
   std::vector<ShardInfo> out;
   for (;;) {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -35,16 +37,18 @@ Result<std::vector<ShardInfo>> ShardsTable::All() {
   }
 }
 
+}  // namespace
+
+Result<std::vector<ShardInfo>> ShardsTable::All() {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare(std::string("SELECT ") + kColumns + " FROM shards ORDER BY shard_id"));
+  return InfosOf(st);
+}
+
 Result<std::vector<ShardInfo>> ShardsTable::InGeneration(int64_t generation) {
   AETHER_ASSIGN_OR_RETURN(
       Stmt st, db_->Prepare(std::string("SELECT ") + kColumns + " FROM shards WHERE generation = ? ORDER BY shard_id"));
   st.Bind(1, generation);
-  std::vector<ShardInfo> out;
-  for (;;) {
-    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return out;
-    out.push_back(InfoAt(st));
-  }
+  return InfosOf(st);
 }
 
 Result<std::vector<std::pair<int64_t, int64_t>>> ShardsTable::Partitions(int64_t generation) {

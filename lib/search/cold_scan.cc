@@ -19,24 +19,16 @@ class FrameScan {
   }
 
   Status Run() {
-    auto distance = [&](uint32_t q, uint32_t i) { return c_.Exact(q, f_.vector(i)); };
-    if (shard_.queries.size() >= ScanContext::kTile) {
-      return ScanTiled(
-          c_, f_.vectors.data(), f_.count, c_.dim, shard_.queries.data(), shard_.queries.size(), sc_.qpacked.data(),
-          sc_, [&](uint32_t q) { return f_.approximate ? (*st_.approx)[q].Bound() : (*st_.exact)[q].Bound(); },
-          [&](uint32_t q, uint64_t i) -> Status {
-            if (sc_.checked[i] == 2) return Status::Ok();
-            return Offer(q, uint32_t(i), distance(q, uint32_t(i)));
-          });
-    }
-    for (uint32_t query : shard_.queries)
-      AETHER_RETURN_IF_ERROR(ScanOne(
-          c_, f_.vectors.data(), f_.count, c_.dim, query, sc_,
-          [&](uint32_t q) { return f_.approximate ? (*st_.approx)[q].Bound() : (*st_.exact)[q].Bound(); },
-          [&](uint32_t q, uint64_t i) -> Status {
-            if (sc_.checked[i] == 2) return Status::Ok();
-            return Offer(q, uint32_t(i), distance(q, uint32_t(i)));
-          }));
+    auto bound = [&](uint32_t q) { return f_.approximate ? (*st_.approx)[q].Bound() : (*st_.exact)[q].Bound(); };
+    auto visit = [&](uint32_t q, uint64_t i) -> Status {
+      if (sc_.checked[i] == 2) return Status::Ok();
+      return Offer(q, uint32_t(i), c_.Exact(q, f_.vector(uint32_t(i))));
+    };
+    if (shard_.queries.size() >= ScanContext::kTile)
+      return ScanTiled(c_, f_.vectors.data(), f_.count, c_.dim, shard_.queries.data(), shard_.queries.size(),
+                       sc_.qpacked.data(), sc_, bound, visit);
+    for (uint32_t q : shard_.queries)
+      AETHER_RETURN_IF_ERROR(ScanOne(c_, f_.vectors.data(), f_.count, c_.dim, q, sc_, bound, visit));
     return Status::Ok();
   }
 

@@ -54,22 +54,16 @@ Status ScanHotBlock(const ScanContext& c, SlotFile* hot, uint64_t first, uint64_
     if (sc->checked[i] == 1) (*tops)[q].Push(cand);
     return Status::Ok();
   };
-  if (c.tiled()) {
-    return ScanTiled(
-        c, vector(0), n, slot_size / sizeof(float), c.all.data(), c.all.size(), c.packed.data(), *sc,
-        [&](uint32_t q) { return (*tops)[q].Bound(); },
-        [&](uint32_t q, uint64_t i) -> Status {
-          if (sc->checked[i] == 2) return Status::Ok();
-          return offer(q, i, c.Exact(q, vector(i)));
-        });
-  }
-  for (uint32_t query = 0; query < c.queries(); ++query)
-    AETHER_RETURN_IF_ERROR(ScanOne(
-        c, vector(0), n, slot_size / sizeof(float), query, *sc, [&](uint32_t q) { return (*tops)[q].Bound(); },
-        [&](uint32_t q, uint64_t i) -> Status {
-          if (sc->checked[i] == 2) return Status::Ok();
-          return offer(q, i, c.Exact(q, vector(i)));
-        }));
+  auto bound = [&](uint32_t q) { return (*tops)[q].Bound(); };
+  auto visit = [&](uint32_t q, uint64_t i) -> Status {
+    if (sc->checked[i] == 2) return Status::Ok();
+    return offer(q, i, c.Exact(q, vector(i)));
+  };
+  const uint64_t stride = slot_size / sizeof(float);
+  if (c.tiled())
+    return ScanTiled(c, vector(0), n, stride, c.all.data(), c.all.size(), c.packed.data(), *sc, bound, visit);
+  for (uint32_t q = 0; q < c.queries(); ++q)
+    AETHER_RETURN_IF_ERROR(ScanOne(c, vector(0), n, stride, q, *sc, bound, visit));
   return Status::Ok();
 }
 
