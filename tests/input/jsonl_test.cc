@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <sstream>
 
@@ -287,4 +289,53 @@ TEST_CASE("the fast record and query parsers agree with the general ones on ever
             CheckQueryAgrees(line.substr(0, cut), dim, metric);
           }
       }
+}
+
+// VectorProblem's one-pass check for l2 and ip against the rule written out
+// (options.h): the first component not finite or beyond ±1e15 is named; under
+// cosine a norm below 1e-15 is refused too. Each bad value at every position
+// of vectors of 1 to 40 components (inside and after the blocks of 16).
+TEST_CASE("a vector's problem is the first bad component, wherever it is, under every metric") {
+  auto reference = [](const std::vector<float>& v, Metric m) -> std::string {
+    double norm2 = 0;
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (!std::isfinite(v[i])) return "v" + std::to_string(i) + " is not finite";
+      if (std::fabs(double(v[i])) > 1e15) return "v" + std::to_string(i) + " outside";
+      norm2 += double(v[i]) * double(v[i]);
+    }
+    if (m == Metric::kCosine && std::sqrt(norm2) < 1e-15) return "no direction";
+    return "";
+  };
+  auto summary = [](const std::string& why) -> std::string {
+    if (why.empty()) return "";
+    if (why.find("is not finite") != std::string::npos || why.find("outside") != std::string::npos)
+      return why.substr(0, why.find(' ')) +
+             (why.find("is not finite") != std::string::npos ? " is not finite" : " outside");
+    return "no direction";
+  };
+  const float big = 1e15f, above = std::nextafter(1e15f, 2e15f);
+  const std::vector<float> bad = {std::numeric_limits<float>::quiet_NaN(),
+                                  std::numeric_limits<float>::infinity(),
+                                  -std::numeric_limits<float>::infinity(),
+                                  above,
+                                  -above,
+                                  3e38f};
+  const std::vector<float> fine = {big, -big, 0.0f, 1e-30f, std::numeric_limits<float>::denorm_min(), 9.99e14f};
+  int checked = 0;
+  for (Metric m : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine})
+    for (size_t n = 1; n <= 40; ++n)
+      for (size_t at = 0; at < n; ++at)
+        for (float x : {bad[at % bad.size()], fine[at % fine.size()]}) {
+          std::vector<float> v(n, 0.5f);
+          if (at % 3 == 0) std::fill(v.begin(), v.end(), 0.0f);  // only x: cosine may find no direction
+          v[at] = x;
+          if (at + 1 < n && at % 4 == 1) v[at + 1] = bad[(at + 1) % bad.size()];  // a second, later problem
+          std::string got = VectorProblem(v.data(), n, m, [](size_t i) { return "v" + std::to_string(i); });
+          CAPTURE(n);
+          CAPTURE(at);
+          CAPTURE(x);
+          CHECK(summary(got) == reference(v, m));
+          ++checked;
+        }
+  CHECK(checked == 3 * 2 * 820);
 }
