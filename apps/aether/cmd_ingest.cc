@@ -11,11 +11,13 @@
 // by vector number and byte offset instead of line.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -93,6 +95,17 @@ struct Totals {
 
 struct ParsedLine;
 
+// One read of binary input (.npy, .fvecs) with the ids of its vectors, as
+// the reader leaves it for the writer: the records, then what ended it.
+struct VectorChunk {
+  std::vector<Record> records;
+  std::vector<uint64_t> pos;  // each record's vector number, or its line in the ids file
+  bool bad_vector = false;    // after the records, a bad vector used up an id (`read` says why)
+  Status id_stop;             // after the records, the ids file failed, ran short or ran long
+  Status read;                // the read's error, after the records
+  bool broken = false;        // read: nothing after it can be read
+};
+
 class Ingester {
  public:
   // parallel: parse on a second thread (the input must be a regular file).
@@ -100,8 +113,9 @@ class Ingester {
       : a_(a), opener_(opener), reader_(reader), parallel_(parallel), progress_("ingest", a.progress) {
     SetPolicy();
   }
-  Ingester(const IngestArgs& a, const StoreOpener& opener, VectorFileReader* vectors, IdFileReader* ids)
-      : a_(a), opener_(opener), vectors_(vectors), ids_(ids), progress_("ingest", a.progress) {
+  // parallel: read on a second thread (both inputs must be regular files).
+  Ingester(const IngestArgs& a, const StoreOpener& opener, VectorFileReader* vectors, IdFileReader* ids, bool parallel)
+      : a_(a), opener_(opener), parallel_(parallel), vectors_(vectors), ids_(ids), progress_("ingest", a.progress) {
     SetPolicy();
   }
   int Run();
@@ -126,6 +140,8 @@ class Ingester {
   }
   Status Accept(Record rec, uint64_t pos);
   bool Consume(ParsedLine& p, Status* stop, Status* fatal);
+  bool ReadVectors(size_t max, VectorChunk* c);
+  bool ConsumeVectors(VectorChunk& c, Status* stop, Status* fatal);
   int Finish(const Status& stop);
 
   const IngestArgs& a_;
@@ -134,6 +150,7 @@ class Ingester {
   bool parallel_ = false;
   VectorFileReader* vectors_ = nullptr;
   IdFileReader* ids_ = nullptr;
+  std::vector<float> values_;  // ReadVectors' buffer (the reading thread's)
   DuplicatePolicy policy_;
   std::unique_ptr<Store> store_;
   StoreConfig config_;
@@ -278,15 +295,17 @@ class LineParser {
   bool ignore_unknown_, preserve_state_;
 };
 
-// Parsing on its own thread, a bounded queue of chunks ahead of the writer.
-// Only for regular files: a read there never waits on a producer, so the
-// thread always finishes promptly when told to stop.
-class ParallelLineSource {
+// Chunks of input made on a second thread, a bounded queue of them ahead of
+// the writer, in input order. `make` fills one chunk and says whether more
+// may follow. Only for regular files: a read there never waits on another
+// process, so the thread always finishes promptly when told to stop.
+template <class Chunk>
+class Prefetcher {
  public:
-  ParallelLineSource(LineReader* reader, LineParser parser) : reader_(reader), parser_(parser) {
+  Prefetcher(std::function<bool(Chunk*)> make, size_t depth) : make_(std::move(make)), depth_(depth) {
     thread_ = std::thread([this] { Produce(); });
   }
-  ~ParallelLineSource() {
+  ~Prefetcher() {
     {
       std::lock_guard<std::mutex> l(mu_);
       stop_ = true;
@@ -295,7 +314,7 @@ class ParallelLineSource {
     thread_.join();
   }
   // The next chunk in input order; false at the end.
-  bool Next(std::vector<ParsedLine>* chunk) {
+  bool Next(Chunk* chunk) {
     std::unique_lock<std::mutex> l(mu_);
     cv_.wait(l, [&] { return !queue_.empty() || done_; });
     if (queue_.empty()) return false;
@@ -306,40 +325,27 @@ class ParallelLineSource {
   }
 
  private:
-  static constexpr size_t kChunk = 1024, kDepth = 4;
   void Produce() {
-    std::string text;
-    bool too_long = false;
-    std::vector<ParsedLine> chunk;
-    auto push = [&] {
+    for (bool more = true; more;) {
+      Chunk chunk;
+      more = make_(&chunk);
       std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [&] { return queue_.size() < kDepth || stop_; });
-      if (stop_) return false;
+      cv_.wait(l, [&] { return queue_.size() < depth_ || stop_; });
+      if (stop_) break;
       queue_.push_back(std::move(chunk));
-      chunk.clear();
       cv_.notify_all();
-      return true;
-    };
-    while (reader_->Next(&text, &too_long)) {
-      chunk.emplace_back();
-      parser_.Parse(text, *reader_, too_long, &chunk.back());
-      if (chunk.size() == kChunk && !push()) return Finish();
     }
-    if (!chunk.empty()) push();
-    Finish();
-  }
-  void Finish() {
     std::lock_guard<std::mutex> l(mu_);
     done_ = true;
     cv_.notify_all();
   }
 
-  LineReader* reader_;
-  LineParser parser_;
+  std::function<bool(Chunk*)> make_;
+  const size_t depth_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::vector<ParsedLine>> queue_;
+  std::deque<Chunk> queue_;
   bool stop_ = false, done_ = false;
 };
 
@@ -390,7 +396,18 @@ int Ingester::Run() {
   }
   Status stop, fatal;
   if (parallel_) {
-    ParallelLineSource source(reader_, parser);
+    // Parsing on the second thread, 1,024 lines at a time, 4 chunks ahead.
+    std::string text;
+    bool too_long = false;
+    Prefetcher<std::vector<ParsedLine>> source(
+        [&](std::vector<ParsedLine>* chunk) {
+          while (chunk->size() < 1024 && reader_->Next(&text, &too_long)) {
+            chunk->emplace_back();
+            parser.Parse(text, *reader_, too_long, &chunk->back());
+          }
+          return chunk->size() == 1024;
+        },
+        4);
     std::vector<ParsedLine> chunk;
     bool go = true;
     while (go && source.Next(&chunk))
@@ -438,59 +455,102 @@ int Ingester::RunBinary() {
   if (config_.dim != vectors_->dim())
     return Fail(Status::BadInput(fmt::format("{}: vectors have {} values, store dimension is {}", vectors_->name(),
                                              vectors_->dim(), config_.dim)));
-  std::vector<float> values;
-  while (stop.ok()) {
-    values.clear();
-    size_t got = 0;
-    const uint64_t first = vectors_->count();
-    Status read = vectors_->Read(std::min<size_t>(a_.batch, 65536), config_.metric, &values, &got);
-    // Each vector read (and a bad one skipped) takes its id, in file order.
-    const uint64_t consumed = vectors_->count() - first;
-    for (uint64_t i = 0; i < consumed && stop.ok(); ++i) {
-      Record rec;
-      if (ids_) {
-        auto more = ids_->Next(&rec.id);
-        if (!more.ok()) {
-          stop = more.status();
-          break;
-        }
-        if (!*more) {
-          stop = Status::BadInput(
-              fmt::format("{}: has only {} ids, {} has more vectors", a_.ids, ids_->line_number(), vectors_->name()));
-          break;
-        }
-      } else {
-        rec.id = a_.id_prefix + std::to_string(first + i);
-      }
-      ++t_.lines;
-      if (i >= got) break;  // the bad vector: its id is used up, the error follows
-      rec.vector.assign(values.begin() + i * config_.dim, values.begin() + (i + 1) * config_.dim);
-      const uint64_t pos = ids_ ? ids_->line_number() : first + i;
-      Status accepted = Accept(std::move(rec), pos);
-      if (!flush_stop_.ok()) break;
-      if (!accepted.ok()) {
-        if (accepted.code() != Code::kBadInput) return Finish(accepted);
-        Reject(accepted.WithContext(Where(pos)), &stop);
-      }
+  // Chunks of at most 4 MiB of vectors (and --batch), two read ahead on a
+  // second thread when both files are regular files.
+  const size_t max = std::min<size_t>({a_.batch, 65536, std::max<size_t>(1, (4u << 20) / (4ull * config_.dim))});
+  Status fatal;
+  if (parallel_) {
+    Prefetcher<VectorChunk> source([&](VectorChunk* c) { return ReadVectors(max, c); }, 2);
+    VectorChunk c;
+    while (source.Next(&c))
+      if (!ConsumeVectors(c, &stop, &fatal)) break;
+  } else {
+    for (bool more = true; more;) {
+      VectorChunk c;
+      more = ReadVectors(max, &c);
+      if (!ConsumeVectors(c, &stop, &fatal)) break;
     }
-    if (!stop.ok() || !flush_stop_.ok()) break;
-    if (!read.ok()) {
-      if (vectors_->broken() || !Reject(read, &stop)) stop = read;
-      continue;
-    }
-    if (got == 0) break;
   }
-  if (stop.ok() && flush_stop_.ok() && ids_) {
+  if (!fatal.ok()) return Finish(fatal);  // a store error: nothing more is written
+  Status flushed = Flush();
+  return Finish(!flushed.ok() ? flushed : !flush_stop_.ok() ? flush_stop_ : stop);
+}
+
+// Reads up to `max` vectors with their ids (from --ids, or generated); false
+// when nothing may follow: the end (where the ids file must end too), a
+// failing or short ids file, or a read error that stops the run.
+bool Ingester::ReadVectors(size_t max, VectorChunk* c) {
+  values_.clear();
+  size_t got = 0;
+  const uint64_t first = vectors_->count();
+  c->read = vectors_->Read(max, config_.metric, &values_, &got);
+  // Each vector read (and a bad one skipped) takes its id, in file order.
+  const uint64_t consumed = vectors_->count() - first;
+  for (uint64_t i = 0; i < consumed; ++i) {
+    Record rec;
+    if (ids_) {
+      auto more = ids_->Next(&rec.id);
+      if (!more.ok()) {
+        c->id_stop = more.status();
+        return false;
+      }
+      if (!*more) {
+        c->id_stop = Status::BadInput(
+            fmt::format("{}: has only {} ids, {} has more vectors", a_.ids, ids_->line_number(), vectors_->name()));
+        return false;
+      }
+    } else {
+      rec.id = a_.id_prefix + std::to_string(first + i);
+    }
+    if (i >= got) {  // the bad vector: its id is used up, the error follows
+      c->bad_vector = true;
+      break;
+    }
+    rec.vector.assign(values_.begin() + i * config_.dim, values_.begin() + (i + 1) * config_.dim);
+    c->pos.push_back(ids_ ? ids_->line_number() : first + i);
+    c->records.push_back(std::move(rec));
+  }
+  c->broken = vectors_->broken();
+  if (!c->read.ok()) return !c->broken && a_.skip_invalid;
+  if (got > 0) return true;
+  if (ids_) {  // the end of the vectors
     std::string extra;
     auto more = ids_->Next(&extra);
     if (!more.ok())
-      stop = more.status();
+      c->id_stop = more.status();
     else if (*more)
-      stop = Status::BadInput(fmt::format("{}:{}: more ids than the {} vectors in {}", a_.ids, ids_->line_number(),
-                                          vectors_->count(), vectors_->name()));
+      c->id_stop = Status::BadInput(fmt::format("{}:{}: more ids than the {} vectors in {}", a_.ids,
+                                                ids_->line_number(), vectors_->count(), vectors_->name()));
   }
-  Status flushed = Flush();
-  return Finish(!flushed.ok() ? flushed : !flush_stop_.ok() ? flush_stop_ : stop);
+  return false;
+}
+
+// Takes one chunk in input order; false when the run must stop (then *stop
+// or flush_stop_ says why, or *fatal holds a store error).
+bool Ingester::ConsumeVectors(VectorChunk& c, Status* stop, Status* fatal) {
+  for (size_t i = 0; i < c.records.size(); ++i) {
+    ++t_.lines;
+    Status accepted = Accept(std::move(c.records[i]), c.pos[i]);
+    if (!flush_stop_.ok()) return false;
+    if (!accepted.ok()) {
+      if (accepted.code() != Code::kBadInput) {
+        *fatal = accepted;
+        return false;
+      }
+      if (!Reject(accepted.WithContext(Where(c.pos[i])), stop)) return false;
+    }
+  }
+  if (c.bad_vector) ++t_.lines;
+  if (!c.id_stop.ok()) {
+    *stop = c.id_stop;
+    return false;
+  }
+  if (c.read.ok()) return true;
+  if (c.broken || !Reject(c.read, stop)) {
+    *stop = c.read;
+    return false;
+  }
+  return true;
 }
 
 int Ingester::Finish(const Status& stop) {
@@ -596,7 +656,8 @@ Runner SetupIngest(CLI::App* app) {
         if (Status s = id_input.Open(a->ids, "ids file"); !s.ok()) return Fail(s);
         ids.emplace(id_input.stream(), id_input.name());
       }
-      Ingester ingester(*a, opener, &vectors, ids ? &*ids : nullptr);
+      Ingester ingester(*a, opener, &vectors, ids ? &*ids : nullptr,
+                        input.IsRegularFile() && (!ids || id_input.IsRegularFile()));
       return ingester.RunBinary();
     }
     // --skip-invalid skips a too-long line if it ends within the limit again.

@@ -6,6 +6,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <limits>
+#include <regex>
 
 #include "test_util.h"
 
@@ -277,4 +280,86 @@ TEST_CASE("search --queries takes .npy and .fvecs: the same results as the same 
   CHECK(r.err.find("nan.npy: vector 2") != std::string::npos);
   CHECK(run({dir / "missing.npy"}).exit_code == 66);
   CHECK(run({dir / "q.npy", "--queries-format", "csv"}).exit_code == 64);
+}
+
+// A regular file is read ahead on a second thread; a pipe is read in turn.
+// Over bad files, bad ids files and a stored duplicate, in batches of 7
+// (stopping at an error) and of 1 (--skip-invalid), both must give the same
+// exit code, summary, messages and stored ids.
+TEST_CASE("binary ingest reading ahead from a file answers exactly as from a pipe") {
+  const uint32_t dim = 8;
+  auto mems = RandomMems(60, dim, 9);
+  auto nan = mems;
+  nan[21].vec[5] = std::numeric_limits<float>::infinity();
+  nan[44].vec[0] = std::numeric_limits<float>::quiet_NaN();
+  const std::string good = Npy(mems, dim);
+  const std::string ids = IdsFile(mems);
+  struct Case {
+    std::string name, bytes, ids;  // ids: the ids file's bytes, or empty for --id-prefix
+  };
+  std::vector<Case> cases = {
+      {"good.npy", good, ""},
+      {"good.fvecs", Fvecs(mems), ""},
+      {"nan.npy", Npy(nan, dim), ""},
+      {"nan.fvecs", Fvecs(nan), ""},
+      {"short.npy", good.substr(0, good.size() - 5), ""},
+      {"long.npy", good + "junk", ""},
+      {"dims.fvecs", Fvecs(mems) + Le32(7) + std::string(28, '\0'), ""},
+      {"ids.npy", good, ids},
+      {"nanids.npy", Npy(nan, dim), ids},
+      {"few.npy", good, ids.substr(0, ids.find("m40\n"))},
+      {"many.npy", good, ids + "extra\n"},
+      {"blank.npy", good, "a\nb\n\nd\n"},
+      {"dupids.npy", good, "a\nb\na\n" + ids.substr(ids.find("m3\n"))},
+  };
+  TempDir dir;
+  // One id of the input already stored: the run stops there or skips it.
+  WriteFile(dir / "one.jsonl", "{\"id\":\"x17\",\"vector\":[1,2,3,4,5,6,7,8]}\n");
+  REQUIRE(Aether({"ingest", "--create", dir / "base", dir / "one.jsonl"}).exit_code == 0);
+  int n = 0;
+  for (const Case& c : cases)
+    for (bool skip : {false, true}) {
+      const char* batch = skip ? "1" : "7";
+      CAPTURE(c.name);
+      CAPTURE(skip);
+      CAPTURE(batch);
+      const std::string file = dir / c.name;
+      WriteFile(file, c.bytes);
+      if (!c.ids.empty()) WriteFile(dir / "ids.txt", c.ids);
+      std::vector<std::string> answers;
+      for (bool pipe : {false, true}) {
+        const std::string store = dir / ("s" + std::to_string(n++));
+        std::filesystem::copy(dir / "base", store);
+        std::vector<std::string> args = {"ingest",
+                                         store,
+                                         pipe ? "-" : file,
+                                         "--input-format",
+                                         c.name.substr(c.name.find('.') + 1),
+                                         "--batch",
+                                         batch,
+                                         "--format",
+                                         "json"};
+        if (c.ids.empty()) {
+          args.insert(args.end(), {"--id-prefix", "x"});
+        } else {
+          args.insert(args.end(), {"--ids", dir / "ids.txt"});
+        }
+        if (skip) args.push_back("--skip-invalid");
+        auto r = pipe ? Aether(args, c.bytes) : Aether(args);
+        auto summary = nlohmann::json::parse(r.out);
+        summary.erase("seconds");
+        // The input's name and the time taken are the differences allowed.
+        std::string said = std::regex_replace(summary.dump() + "\n" + r.err, std::regex(" in [0-9.]+s;"), " in Ts;");
+        for (size_t at; (at = said.find(file)) != std::string::npos;) said.replace(at, file.size(), "<stdin>");
+        auto listed = Aether({"list", store, "--format", "jsonl"});
+        REQUIRE(listed.exit_code == 0);
+        std::string stored;  // ids and tiers (the times differ)
+        for (const std::string& line : Lines(listed.out)) {
+          auto j = nlohmann::json::parse(line);
+          stored += j["id"].get<std::string>() + " " + j["tier"].get<std::string>() + "\n";
+        }
+        answers.push_back(std::to_string(r.exit_code) + "\n" + said + "\n" + stored);
+      }
+      CHECK(answers[0] == answers[1]);
+    }
 }
