@@ -323,7 +323,14 @@ Status Migrator::CommitMigration(const Migration& m, const std::vector<Migration
                                                                  ShardFile::kHeaderSize));
     std::map<int64_t, uint64_t> cold;  // new records per target shard
     int64_t hot_end = 0;               // one past the highest slot written
+    // Slots at or past the end of hot_free have no row to claim: one query
+    // spares a statement per new slot (an ingest's, mostly). Once this
+    // commit has freed a place (a move's source, a replaced memory), every
+    // slot is claimed as before.
+    AETHER_ASSIGN_OR_RETURN(const uint64_t free_end, s_->tables_->hot_free.End());
+    bool freed = false;
     for (const MigrationItem& it : items) {
+      freed = freed || it.src || it.replaces_row_id != 0;
       if (it.dst.hot()) hot_end = std::max(hot_end, it.dst.slot + 1);
       if (!it.src) {
         AETHER_RETURN_IF_ERROR(CommitNew(m, it));
@@ -344,7 +351,8 @@ Status Migrator::CommitMigration(const Migration& m, const std::vector<Migration
         }
       }
       if (it.dst.hot()) {
-        AETHER_RETURN_IF_ERROR(s_->tables_->hot_free.Claim(it.dst.slot));
+        if (freed || it.dst.slot < 0 || uint64_t(it.dst.slot) < free_end)
+          AETHER_RETURN_IF_ERROR(s_->tables_->hot_free.Claim(it.dst.slot));
         // A new memory's row id was reserved by this migration's intent: no
         // queue entry names it.
         if (it.src) AETHER_RETURN_IF_ERROR(s_->tables_->restore_queue.Remove(it.row_id));
