@@ -54,6 +54,9 @@ int SpawnAether(const std::vector<std::string>& args, const std::vector<std::str
 int WaitAether(int pid);
 
 std::string ReadFile(const std::string& path);
+// Runs `sql` on the store's meta.db; each row's columns joined by '|'
+// (NULL as "NULL").
+std::vector<std::string> SqlRows(const std::string& store, const std::string& sql);
 // Every regular file under `dir` and its bytes, by path relative to `dir`:
 // what "nothing changed" is checked against. metrics.log is left out: every
 // command appends its record there, dry runs and readers included

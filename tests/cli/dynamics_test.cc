@@ -27,27 +27,6 @@ double Importance(const std::string& store, const std::string& id) {
   return nlohmann::json::parse(Lines(Aether({"get", store, id}).out).at(0))["importance"].get<double>();
 }
 
-// Runs `sql` on the store's meta.db; each row's columns joined by '|'
-// (NULL as "NULL").
-std::vector<std::string> SqlRows(const std::string& store, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
-  std::vector<std::string> rows;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    std::string row;
-    for (int c = 0; c < sqlite3_column_count(st); ++c) {
-      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
-      row += (c ? "|" : "") + std::string(text ? text : "NULL");
-    }
-    rows.push_back(row);
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return rows;
-}
-
 }  // namespace
 
 TEST_CASE("feedback moves importance by EMA; bad rewards and unknown ids are reported") {
