@@ -154,6 +154,16 @@ CREATE TABLE IF NOT EXISTS metrics (
 ) WITHOUT ROWID;
 )sql";
 
+// Each trace id an audit entry names, once (format-spec/metadata_db.md,
+// "audit_traces"): an entry of a store of format version 4 names it by
+// number in audit_log.trace instead of repeating its text. Added after v4's
+// first release, with that column; inside the caller's transaction.
+Status AddAuditTraces(Db* db) {
+  AETHER_RETURN_IF_ERROR(
+      db->Exec("CREATE TABLE IF NOT EXISTS audit_traces (trace INTEGER PRIMARY KEY, trace_id TEXT NOT NULL UNIQUE)"));
+  return db->Exec("ALTER TABLE audit_log ADD COLUMN trace INTEGER");
+}
+
 // migration_items' kept_* columns (ingest --preserve-state), added after
 // v3's first release; inside the caller's transaction.
 Status AddKeptColumns(Db* db) {
@@ -181,6 +191,7 @@ Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, 
     AETHER_RETURN_IF_ERROR(db->Exec(kBlocksTable));
     AETHER_RETURN_IF_ERROR(AddKeptColumns(db));
     AETHER_RETURN_IF_ERROR(AddTraceIdColumns(db));
+    AETHER_RETURN_IF_ERROR(AddAuditTraces(db));
     const std::pair<const char*, std::string> rows[] = {
         {"format_version", std::to_string(format_version)},
         {"dim", std::to_string(config.dim)},
@@ -252,6 +263,12 @@ const std::vector<SchemaStep>& SchemaSteps() {
       {"add the migration_blocks table (a migration's items packed in blocks)",
        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'migration_blocks'",
        [](Db* db) { return db->Exec(kBlocksTable); }},
+      // An audit entry names its command's trace id by number, the text
+      // once in audit_traces (half an entry's bytes). After the trace_id
+      // step above.
+      {"add the audit_traces table and the audit_log.trace column (trace ids stored once)",
+       "SELECT COUNT(*) FROM pragma_table_info('audit_log') WHERE name = 'trace'",
+       [](Db* db) { return InTransaction(db, [&] { return AddAuditTraces(db); }); }},
   };
   return steps;
 }

@@ -329,6 +329,7 @@ Status Migrator::CommitMigration(const Migration& m, const std::vector<Migration
     // slot is claimed as before.
     AETHER_ASSIGN_OR_RETURN(const uint64_t free_end, s_->tables_->hot_free.End());
     bool freed = false;
+    std::optional<TraceRef> trace;  // the entries' trace id (AuditLogTable::Trace)
     for (const MigrationItem& it : items) {
       freed = freed || it.src || it.replaces_row_id != 0;
       if (it.dst.hot()) hot_end = std::max(hot_end, it.dst.slot + 1);
@@ -347,7 +348,10 @@ Status Migrator::CommitMigration(const Migration& m, const std::vector<Migration
         if (m.kind != "compact" && m.kind != "unstage" && !rewrite) {
           std::optional<std::string> detail = MoveDetail(it.src->tier, it.dst.tier);
           if (*detail == ImpliedMoveDetail(m.kind)) detail.reset();
-          AETHER_RETURN_IF_ERROR(s_->tables_->audit_log.Append(m.created_ms, m.kind, it.id, detail, m.trace_id));
+          if (!trace) {  // looked up once per commit
+            AETHER_ASSIGN_OR_RETURN(trace, s_->tables_->audit_log.Trace(m.trace_id));
+          }
+          AETHER_RETURN_IF_ERROR(s_->tables_->audit_log.Append(m.created_ms, m.kind, it.id, detail, *trace));
         }
       }
       if (it.dst.hot()) {

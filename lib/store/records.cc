@@ -264,6 +264,8 @@ Result<std::vector<std::string>> StoreImpl::Delete(const std::vector<std::string
         AETHER_RETURN_IF_ERROR(tables_->audit_log.Append(now, "delete", id, "{\"tier\":\"" + tier + "\"}", trace_id_));
       }
     }
+    // A purged memory's entries may have been the last to name a trace id.
+    if (purge && missing.size() < ids.size()) AETHER_RETURN_IF_ERROR(tables_->audit_log.DropUnnamedTraces());
     AETHER_FAULT_POINT("delete.before_commit");
     return Status::Ok();
   }));

@@ -47,10 +47,12 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
       std::make_unique<Migrator>(impl.get(), impl->lock_.get(), impl->index_.get(), opt.discard_damaged_journal);
   impl->model_ = std::make_unique<MemoryModel>(impl.get(), impl->lock_.get());
   AETHER_ASSIGN_OR_RETURN(impl->config_, LoadConfig(impl->db_.get(), Store::kFormatVersion, &impl->format_version_));
+  AETHER_RETURN_IF_ERROR(impl->tables_->audit_log.UseFormat(impl->format_version_));
 
   AETHER_ASSIGN_OR_RETURN(uint64_t pending, Journal(impl->db_.get()).Count());
   if (mode == LockMode::kExclusive) {
     AETHER_ASSIGN_OR_RETURN(impl->schema_upgraded_, UpgradeSchema(impl->db_.get()));
+    AETHER_RETURN_IF_ERROR(impl->tables_->audit_log.UseFormat(impl->format_version_));
     if (pending > 0) AETHER_RETURN_IF_ERROR(impl->migrator_->Replay());
     AETHER_RETURN_IF_ERROR(impl->RecordHotSlots());
     impl->FoldAccessLogOrNotice();

@@ -59,7 +59,7 @@ Status StoreImpl::SetCodec(ColdCodec codec) {
   }));
   config_.codec = codec;
   format_version_ = version;
-  return Status::Ok();
+  return tables_->audit_log.UseFormat(version);
 }
 
 Result<UpgradeReport> StoreImpl::Upgrade(const UpgradeOptions& o) {

@@ -6,6 +6,7 @@
 // scrubbed, as documented. History is pruned past its retention.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -73,8 +74,9 @@ TEST_CASE("delete --purge leaves nothing of the memories in any file; plain dele
       REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "60", "--codec", codec}, jsonl).exit_code == 0);
       REQUIRE(Aether({"rebuild-index", store, "--partitions", "3"}).exit_code == 0);
       REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(RandomMems(20, dim, 6, "late"))).exit_code ==
-              0);                                                      // staging
-      REQUIRE(Aether({"feedback", store, "m7", "1"}).exit_code == 0);  // some history of a victim
+              0);  // staging
+      // Some history of a victim, under a trace id only it is named by.
+      REQUIRE(Aether({"feedback", store, "m7", "1", "--trace-id", "SECRET-trace"}).exit_code == 0);
       // Victims: m7 (hot), m107 (a partition), and late3 (staging).
       const std::vector<std::string> victims = {"m7", "m107", "late3"};
       std::map<std::string, std::vector<float>> victim_vec;
@@ -118,6 +120,7 @@ TEST_CASE("delete --purge leaves nothing of the memories in any file; plain dele
         }
         auto all = Aether({"history", store, "--format", "jsonl"});
         CHECK(all.out.find("\"purged\":true") != std::string::npos);
+        CHECK(FilesHolding(store, "SECRET-trace").empty());  // its row in audit_traces went too
       }
       // No cold frame holds a record of theirs (garbage included): the cold
       // tier keeps exactly the live records.
@@ -147,8 +150,21 @@ TEST_CASE("history is pruned past history_retention_days by maintain and scrub; 
   const int64_t t0 = 1700000000000, day = 86400000;
   auto at = [](int64_t ms) { return std::vector<std::string>{"AETHER_NOW_MS=" + std::to_string(ms)}; };
   REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(RandomMems(5, 2, 1)), at(t0)).exit_code == 0);
-  REQUIRE(Aether({"delete", store, "m1"}, "", at(t0)).exit_code == 0);  // a tombstone naming m1
-  REQUIRE(Aether({"feedback", store, "m2", "1"}, "", at(t0 + 10 * day)).exit_code == 0);
+  REQUIRE(Aether({"delete", store, "m1", "--trace-id", "t-old"}, "", at(t0)).exit_code == 0);  // a tombstone naming m1
+  REQUIRE(Aether({"feedback", store, "m2", "1", "--trace-id", "t-kept"}, "", at(t0 + 10 * day)).exit_code == 0);
+  // Each trace id is stored once, named by its entries' number; every row of
+  // audit_traces is named by an entry, every number has its row.
+  auto traces = [&] { return SqlRows(store, "SELECT trace_id FROM audit_traces ORDER BY trace_id"); };
+  auto traces_consistent = [&] {
+    return SqlRows(store,
+                   "SELECT COUNT(*) FROM audit_traces WHERE trace NOT IN (SELECT trace FROM audit_log WHERE trace "
+                   "IS NOT NULL)")[0] == "0" &&
+           SqlRows(store,
+                   "SELECT COUNT(*) FROM audit_log WHERE trace_id IS NOT NULL OR (trace IS NOT NULL AND trace NOT "
+                   "IN (SELECT trace FROM audit_traces))")[0] == "0";
+  };
+  CHECK(traces() == std::vector<std::string>{"t-kept", "t-old"});
+  CHECK(traces_consistent());
   auto count = [&] { return Lines(Aether({"history", store}).out).size(); };
   const size_t all = count();
   REQUIRE(all >= 2);
@@ -161,6 +177,12 @@ TEST_CASE("history is pruned past history_retention_days by maintain and scrub; 
   CHECK(nlohmann::json::parse(m.out)["history_pruned"].get<int>() >= 1);
   CHECK(Aether({"history", store, "m1"}).out.empty());
   CHECK(Aether({"history", store, "m2"}).out.find("feedback") != std::string::npos);
+  // The pruned entries' trace id went with them.
+  const auto left = traces();
+  CHECK(left.size() == 3);  // t-kept and the two maintain ticks'
+  CHECK(std::count(left.begin(), left.end(), "t-old") == 0);
+  CHECK(Lines(Aether({"history", store, "--trace-id", "t-kept"}).out).size() == 1);
+  CHECK(traces_consistent());
   // Retention 0 keeps everything, whatever the clock says.
   REQUIRE(Aether({"config", store, "set", "history_retention_days", "0"}, "", at(t0 + 91 * day)).exit_code == 0);
   const size_t kept = count();
@@ -172,6 +194,7 @@ TEST_CASE("history is pruned past history_retention_days by maintain and scrub; 
   REQUIRE(s.exit_code == 0);
   CHECK(nlohmann::json::parse(s.out)["history_pruned"].get<size_t>() == kept + 1);
   CHECK(count() == 0);
+  CHECK(traces().empty());
 }
 
 TEST_CASE("scrub killed at each of its steps (and inside its rebuild) loses nothing and finishes next time") {

@@ -180,18 +180,46 @@ TEST_CASE("upgrade converts every stored earlier version in place; the dry run c
     CHECK(again["up_to_date"] == true);
     CHECK(again["frames_to_rewrite"] == 0);
     CHECK(StoreBytes(store) == current);
-    // The old entries stay as they were; a new one has its command's trace id.
+    // The old entries stay as they were; a new one has its command's trace id,
+    // by number now that the store is at version 4.
     CHECK(Lines(Aether({"history", store}).out) == history);
     const std::string first = json::parse(Lines(Export(store)).at(0))["id"];
     REQUIRE(Aether({"feedback", store, first, "1", "--trace-id", "t1"}).exit_code == 0);
     const auto traced = Lines(Aether({"history", store, "--trace-id", "t1"}).out);
     REQUIRE(traced.size() == 1);
     CHECK(json::parse(traced[0])["id"] == first);
+    CHECK(SqlRows(store, "SELECT a.trace_id, t.trace_id FROM audit_log a JOIN audit_traces t ON t.trace = a.trace") ==
+          std::vector<std::string>{"NULL|t1"});
     // And it takes new memories like any store.
     auto more = RandomMems(30, 8, 7, "new");
     REQUIRE(Aether({"ingest", store}, ToJsonl(more)).exit_code == 0);
     Verified(store);
     CHECK(Lines(Export(store)).size() == before.size() + more.size());
+  }
+}
+
+// A store of version 1-3 that this aether writes without upgrading may still
+// be read by the older aether that made it: its new entries keep their trace
+// id as text, which that aether reads; at version 4 they name it by number.
+TEST_CASE("history entries written into an earlier version's store keep their trace id as text") {
+  for (const auto& old : kOldStores) {
+    const std::string name = old.name;
+    CAPTURE(name);
+    TempDir dir;
+    const std::string store = CopyOf(dir, old.name);
+    const std::string first = json::parse(Lines(Export(store)).at(0))["id"];
+    REQUIRE(Aether({"feedback", store, first, "1", "--trace-id", "t-old"}).exit_code == 0);
+    REQUIRE(Aether({"descend", store, "--all", "--trace-id", "t-move"}).exit_code == 0);
+    CHECK(SqlRows(store, "SELECT COUNT(*) FROM audit_log WHERE trace IS NOT NULL")[0] == "0");
+    CHECK(SqlRows(store, "SELECT COUNT(*) FROM audit_traces")[0] == "0");
+    const auto fed = Lines(Aether({"history", store, "--trace-id", "t-old"}).out);
+    REQUIRE(fed.size() == 1);
+    CHECK(json::parse(fed[0])["id"] == first);
+    const auto moved = Lines(Aether({"history", store, "--trace-id", "t-move"}).out);
+    CHECK(!moved.empty());
+    CHECK(SqlRows(store, "SELECT COUNT(*) FROM audit_log WHERE trace_id = 't-move'")[0] ==
+          std::to_string(moved.size()));
+    Verified(store);
   }
 }
 
