@@ -15,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -313,10 +314,12 @@ class Prefetcher {
     cv_.notify_all();
     thread_.join();
   }
-  // The next chunk in input order; false at the end.
+  // The next chunk in input order; false at the end. What `make` threw
+  // (out of memory) is thrown here, after the chunks made before it.
   bool Next(Chunk* chunk) {
     std::unique_lock<std::mutex> l(mu_);
     cv_.wait(l, [&] { return !queue_.empty() || done_; });
+    if (queue_.empty() && thrown_) std::rethrow_exception(thrown_);
     if (queue_.empty()) return false;
     *chunk = std::move(queue_.front());
     queue_.pop_front();
@@ -328,7 +331,13 @@ class Prefetcher {
   void Produce() {
     for (bool more = true; more;) {
       Chunk chunk;
-      more = make_(&chunk);
+      try {
+        more = make_(&chunk);
+      } catch (...) {
+        std::lock_guard<std::mutex> l(mu_);
+        thrown_ = std::current_exception();
+        break;
+      }
       std::unique_lock<std::mutex> l(mu_);
       cv_.wait(l, [&] { return queue_.size() < depth_ || stop_; });
       if (stop_) break;
@@ -347,6 +356,7 @@ class Prefetcher {
   std::condition_variable cv_;
   std::deque<Chunk> queue_;
   bool stop_ = false, done_ = false;
+  std::exception_ptr thrown_;
 };
 
 // Takes one parsed line in input order; false when the run must stop (then
