@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -22,13 +23,27 @@ TEST_CASE("a new metadata DB holds every documented table and the config") {
   c.metric = Metric::kCosine;
   c.hot_capacity = 99;
   REQUIRE(CreateSchema(db->get(), c, 1, 1234).ok());
-  for (const char* table :
-       {"config", "memories", "hot_free", "shards", "migrations", "migration_items", "migration_blocks",
-        "migration_targets", "restore_queue", "index_generations", "audit_log"}) {
-    auto n =
-        (*db)->QueryInt(std::string("SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='") + table + "'");
-    CHECK_MESSAGE(*n == 1, table);
+  // The tables are exactly those format-spec/metadata_db.md documents, one
+  // "## name" heading (or "## a, b, c — ...") each.
+  std::set<std::string> documented;
+  for (const std::string& line :
+       aether::test::Lines(aether::test::ReadFile(std::string(AETHER_TESTDATA) + "/../format-spec/metadata_db.md"))) {
+    if (line.rfind("## ", 0) != 0) continue;
+    std::string names = line.substr(3);
+    for (const char* end : {" —", " ("})
+      if (names.find(end) != std::string::npos) names = names.substr(0, names.find(end));
+    for (size_t at = 0; at <= names.size();) {
+      const size_t comma = std::min(names.find(", ", at), names.size());
+      documented.insert(names.substr(at, comma - at));
+      at = comma + 2;
+    }
   }
+  auto tables = (*db)->Prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'");
+  REQUIRE(tables.ok());
+  std::set<std::string> made;
+  while (*tables->Step()) made.insert(tables->Text(0));
+  CHECK(made == documented);
+  CHECK(made.count("audit_traces") == 1);
   CHECK(*(*db)->QueryInt("PRAGMA synchronous") == 2);  // FULL
   uint32_t version = 0;
   auto loaded = LoadConfig(db->get(), 1, &version);
