@@ -76,6 +76,66 @@ TEST_CASE("codec 1 is zstd over the row ids and the float bytes grouped by byte 
   CHECK(EncodeFrame(ids.data(), vecs.data(), 2, 2, 7).status().code() == Code::kInvalidArgument);
 }
 
+namespace {
+
+// The zstd blocks of a standard zstd frame (RFC 8878): type (0 raw, 1 RLE,
+// 2 compressed) and size field of each, in order.
+std::vector<std::pair<int, uint32_t>> ZstdBlocks(const uint8_t* p, size_t n) {
+  REQUIRE(n >= 6);
+  REQUIRE(DecodeFixed32(p) == 0xFD2FB528u);
+  const uint8_t fhd = p[4];
+  const int fcs_flag = fhd >> 6, single = (fhd >> 5) & 1, dict_flag = fhd & 3;
+  size_t at = 5 + (single ? 0 : 1) + (dict_flag == 3 ? 4 : dict_flag);
+  at += fcs_flag == 0 ? size_t(single) : size_t(1) << fcs_flag;
+  std::vector<std::pair<int, uint32_t>> blocks;
+  for (bool last = false; !last;) {
+    REQUIRE(at + 3 <= n);
+    const uint32_t bh = p[at] | uint32_t(p[at + 1]) << 8 | uint32_t(p[at + 2]) << 16;
+    last = bh & 1;
+    const int type = int(bh >> 1) & 3;
+    const uint32_t size = bh >> 3;
+    blocks.emplace_back(type, size);
+    at += 3 + (type == 1 ? 1 : size);
+  }
+  CHECK(at + ((fhd >> 2) & 1) * 4 == n);
+  return blocks;
+}
+
+}  // namespace
+
+TEST_CASE("codec 1 ends a zstd block at each byte plane, so noisy planes are stored raw and the rest coded") {
+  // Bytes 0-2 of every float are random (incompressible), byte 3 is one
+  // value: zstd stores each noisy plane as one raw block of exactly M bytes
+  // only if no block mixes it with another plane (one block of all planes
+  // would be Huffman-coded as a whole). A small frame is one part: its
+  // block headers would cost more than its scan saves.
+  // Planes of 4,096 floats and more (fewer: one part, below).
+  for (uint32_t count : {1u, 64u, 255u, 256u, 700u, 1024u}) {
+    CAPTURE(count);
+    const uint32_t dim = 16;
+    const size_t m = size_t(count) * dim;
+    std::mt19937 rng(count);
+    std::vector<int64_t> ids(count);
+    std::vector<float> vecs(m);
+    for (uint32_t i = 0; i < count; ++i) ids[i] = i;
+    for (auto& v : vecs) {
+      const uint32_t bits = (rng() & 0x00FFFFFFu) | 0x3F000000u;
+      std::memcpy(&v, &bits, 4);
+    }
+    auto f = EncodeFrame(ids.data(), vecs.data(), count, dim, kCodecZstdShuffle);
+    REQUIRE(f.ok());
+    const uint8_t* p = U(*f);
+    auto blocks = ZstdBlocks(p + kFrameHeaderSize, f->size() - kFrameHeaderSize);
+    int raw_planes = 0;
+    for (auto [type, size] : blocks) raw_planes += type == 0 && size == m;
+    CHECK(raw_planes == (m >= 4096 ? 3 : 0));
+    DecodedFrame d;
+    REQUIRE(DecodeFrame(p, f->size(), dim, &d).ok());
+    CHECK(d.row_ids == ids);
+    CHECK(std::memcmp(d.vectors.data(), vecs.data(), m * 4) == 0);
+  }
+}
+
 TEST_CASE("the frame header is byte-exact as documented") {
   std::vector<int64_t> ids;
   std::vector<float> vecs;
