@@ -147,31 +147,39 @@ void DecodeRowIds(const uint8_t* r, uint32_t count, DecodedFrame* out) {
   for (uint32_t i = 0; i < count; ++i) out->row_ids[i] = static_cast<int64_t>(DecodeFixed64(r + 8ull * i));
 }
 
-// A shuffled frame of fewer floats than this is compressed as one part:
-// three more block headers (3 bytes each) would cost more than the scan
-// of so small a frame saves.
-constexpr size_t kMinPlaneBytes = 4096;
+// A shuffled frame of fewer floats than this is compressed in one call
+// (a chosen size: below it, four more blocks, each with its own headers
+// and Huffman table, would cost about what so small a frame's scan saves).
+constexpr size_t kMinShuffledFloats = 4096;
 
-// Where the parts of a raw block end that the compressor keeps in blocks
-// of their own: the row ids, then (shuffled) each byte plane.
+// Where the parts of a raw block end that the compressor keeps in zstd
+// blocks of their own: the row ids, then each byte plane (shuffled frames
+// of kMinShuffledFloats and more); otherwise one part, the whole block.
 std::vector<size_t> PartEnds(uint32_t codec, uint32_t count, uint32_t dim) {
   const size_t ids = 8ull * count, floats = size_t(count) * dim;
-  if (codec != kCodecZstdShuffle || floats < kMinPlaneBytes) return {ids + 4 * floats};
+  if (codec != kCodecZstdShuffle || floats < kMinShuffledFloats) return {ids + 4 * floats};
   return {ids, ids + floats, ids + 2 * floats, ids + 3 * floats, ids + 4 * floats};
 }
 
-// Compresses raw[0, ends.back()) into one standard zstd frame, ending a
-// zstd block at each part's end. A block then holds one byte plane, and
-// zstd decides per block whether Huffman coding pays: the noisy mantissa
-// planes are stored raw and copied out at memory speed, the sign-and-
-// exponent plane is coded. A block straddling planes was coded as a whole,
-// noisy bytes included (about 1.7x slower to decompress at 800 records of
-// 128-d, and 3% larger; format-spec/cold_shard.md).
+// Extra output room for a compression in parts: ZSTD_compressBound is
+// documented for one call, and each part may end a block early (a 3-byte
+// block header each, and a last, possibly empty, block).
+size_t PartsMargin(size_t parts) { return parts > 1 ? 8 * parts + 64 : 0; }
+
+// Compresses raw[0, ends.back()) into one standard zstd frame at level
+// kZstdLevel, ending a zstd block at each part's end, so that zstd decides
+// per byte plane whether Huffman coding pays (format-spec/cold_shard.md,
+// codec 1). One part: one call, as before parts existed.
 Result<size_t> CompressParts(ZSTD_CCtx* cctx, const uint8_t* raw, const std::vector<size_t>& ends, uint8_t* dst,
                              size_t capacity) {
   auto check = [](size_t r) {
     return ZSTD_isError(r) ? Status::Internal(std::string("zstd: ") + ZSTD_getErrorName(r)) : Status::Ok();
   };
+  if (ends.size() == 1) {
+    const size_t n = ZSTD_compressCCtx(cctx, dst, capacity, raw, ends[0], kZstdLevel);
+    AETHER_RETURN_IF_ERROR(check(n));
+    return n;
+  }
   AETHER_RETURN_IF_ERROR(check(ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters)));
   AETHER_RETURN_IF_ERROR(check(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, kZstdLevel)));
   AETHER_RETURN_IF_ERROR(check(ZSTD_CCtx_setPledgedSrcSize(cctx, ends.back())));
@@ -184,9 +192,9 @@ Result<size_t> CompressParts(ZSTD_CCtx* cctx, const uint8_t* raw, const std::vec
     do {
       left = ZSTD_compressStream2(cctx, &out, &in, how);
       AETHER_RETURN_IF_ERROR(check(left));
-      // The bound of the whole input leaves room for every block's header.
+      // Single-threaded, zstd stops short only when the output is full.
       if (left != 0 && out.pos == out.size) return Status::Internal("zstd: output larger than its bound");
-    } while (left != 0);
+    } while (left != 0 || in.pos != in.size);
     begin = ends[k];
   }
   return out.pos;
@@ -217,13 +225,14 @@ Result<std::string> EncodeFrame(const int64_t* row_ids, const float* vectors, ui
   else
     EncodeFloats(r + 8ull * count, vectors, size_t(count) * dim);
 
-  std::string out(kFrameHeaderSize + ZSTD_compressBound(raw_len), '\0');
+  const std::vector<size_t> ends = PartEnds(codec, count, dim);
+  std::string out(kFrameHeaderSize + ZSTD_compressBound(raw_len) + PartsMargin(ends.size()), '\0');
   auto* h = reinterpret_cast<uint8_t*>(out.data());
   // One context per thread, freed when the thread ends (search and K-Means
   // run worker threads).
   thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
-  AETHER_ASSIGN_OR_RETURN(size_t n, CompressParts(cctx.get(), r, PartEnds(codec, count, dim), h + kFrameHeaderSize,
-                                                  out.size() - kFrameHeaderSize));
+  AETHER_ASSIGN_OR_RETURN(size_t n,
+                          CompressParts(cctx.get(), r, ends, h + kFrameHeaderSize, out.size() - kFrameHeaderSize));
   out.resize(kFrameHeaderSize + n);
   FillHeader(reinterpret_cast<uint8_t*>(out.data()), count, dim, codec, n, raw_len, n);
   return out;

@@ -105,35 +105,41 @@ std::vector<std::pair<int, uint32_t>> ZstdBlocks(const uint8_t* p, size_t n) {
 
 TEST_CASE("codec 1 ends a zstd block at each byte plane, so noisy planes are stored raw and the rest coded") {
   // Bytes 0-2 of every float are random (incompressible), byte 3 is one
-  // value: zstd stores each noisy plane as one raw block of exactly M bytes
-  // only if no block mixes it with another plane (one block of all planes
-  // would be Huffman-coded as a whole). A small frame is one part: its
-  // block headers would cost more than its scan saves.
-  // Planes of 4,096 floats and more (fewer: one part, below).
-  for (uint32_t count : {1u, 64u, 255u, 256u, 700u, 1024u}) {
-    CAPTURE(count);
-    const uint32_t dim = 16;
-    const size_t m = size_t(count) * dim;
-    std::mt19937 rng(count);
-    std::vector<int64_t> ids(count);
-    std::vector<float> vecs(m);
-    for (uint32_t i = 0; i < count; ++i) ids[i] = i;
-    for (auto& v : vecs) {
-      const uint32_t bits = (rng() & 0x00FFFFFFu) | 0x3F000000u;
-      std::memcpy(&v, &bits, 4);
+  // value. With a block per part, zstd stores each noisy plane as one raw
+  // block of exactly M bytes and byte 3 as one RLE block; one block of all
+  // planes (what one call makes of these sizes, all under 128 KiB) would be
+  // coded as a whole. A frame of fewer than 4,096 floats is one call, and
+  // codec 0 always is: one block.
+  for (uint32_t codec : {kCodecZstdShuffle, kCodecZstdRaw})
+    for (uint32_t count : {1u, 64u, 255u, 256u, 700u, 1024u}) {
+      CAPTURE(codec);
+      CAPTURE(count);
+      const uint32_t dim = 16;
+      const size_t m = size_t(count) * dim;
+      std::mt19937 rng(count);
+      std::vector<int64_t> ids(count);
+      std::vector<float> vecs(m);
+      for (uint32_t i = 0; i < count; ++i) ids[i] = i;
+      for (auto& v : vecs) {
+        const uint32_t bits = (rng() & 0x00FFFFFFu) | 0x3F000000u;
+        std::memcpy(&v, &bits, 4);
+      }
+      auto f = EncodeFrame(ids.data(), vecs.data(), count, dim, codec);
+      REQUIRE(f.ok());
+      const uint8_t* p = U(*f);
+      const auto blocks = ZstdBlocks(p + kFrameHeaderSize, f->size() - kFrameHeaderSize);
+      if (codec == kCodecZstdShuffle && m >= 4096) {
+        REQUIRE(blocks.size() == 5);  // row ids, planes 0-3; the last marked last
+        for (int b = 1; b <= 3; ++b) CHECK(blocks[b] == std::make_pair(0, uint32_t(m)));
+        CHECK(blocks[4] == std::make_pair(1, uint32_t(m)));
+      } else {
+        CHECK(blocks.size() == 1);
+      }
+      DecodedFrame d;
+      REQUIRE(DecodeFrame(p, f->size(), dim, &d).ok());
+      CHECK(d.row_ids == ids);
+      CHECK(std::memcmp(d.vectors.data(), vecs.data(), m * 4) == 0);
     }
-    auto f = EncodeFrame(ids.data(), vecs.data(), count, dim, kCodecZstdShuffle);
-    REQUIRE(f.ok());
-    const uint8_t* p = U(*f);
-    auto blocks = ZstdBlocks(p + kFrameHeaderSize, f->size() - kFrameHeaderSize);
-    int raw_planes = 0;
-    for (auto [type, size] : blocks) raw_planes += type == 0 && size == m;
-    CHECK(raw_planes == (m >= 4096 ? 3 : 0));
-    DecodedFrame d;
-    REQUIRE(DecodeFrame(p, f->size(), dim, &d).ok());
-    CHECK(d.row_ids == ids);
-    CHECK(std::memcmp(d.vectors.data(), vecs.data(), m * 4) == 0);
-  }
 }
 
 TEST_CASE("the frame header is byte-exact as documented") {
