@@ -40,6 +40,11 @@ class MemoriesTable {
   // The memory with this external id / row id (nullopt: none).
   Result<std::optional<MemoryRef>> Find(const std::string& id);
   Result<std::optional<MemoryRef>> FindRow(int64_t row_id);
+  // The memories of many row ids at once, `rows` ascending and distinct:
+  // (*out)[i] is rows[i]'s (nullopt: none). One statement walks the table
+  // in row order, seeking only across gaps, so a dense set costs a step per
+  // row rather than a lookup.
+  Status FindRows(const std::vector<int64_t>& rows, std::vector<std::optional<MemoryRef>>* out);
   Result<std::optional<MemoryRow>> Get(const std::string& id);
   Result<std::optional<MemoryStats>> Stats(int64_t row_id);
   Result<std::optional<std::string>> Payload(int64_t row_id);

@@ -9,8 +9,8 @@
 // free slots are read once (a committed slot not free is live), a shard
 // whose counts say it holds no garbage is scanned with no question asked,
 // and only a record of a shard with garbage is looked up, when it would
-// enter a query's top k (or, from a quantized frame, be re-ranked). Each
-// hit's id is one cached point lookup.
+// enter a query's top k (or, from a quantized frame, be re-ranked). The
+// hits' ids are read in one walk of the memories table in row order.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -93,7 +93,6 @@ class StoreLiveness : public Liveness {
     return checker_.IsLiveAt(row_id, place);
   }
   bool MayMatch(int64_t row_id) const override { return !selection_ || selection_->Find(row_id) != nullptr; }
-  Result<const MemoryRef*> Lookup(int64_t row_id) { return checker_.Lookup(row_id); }
 
  private:
   StoreContext* store_;
@@ -184,16 +183,16 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
   } else {
     AETHER_ASSIGN_OR_RETURN(ranked, RunScan(request));
   }
-  // Each hit's id and place: from the selection, or looked up in row order
-  // (neighbouring rows share B-tree pages) and once per row however many
-  // queries found it.
+  // Each hit's id and place: from the selection, or read in one walk of
+  // the table in row order, once per row however many queries found it.
   std::vector<int64_t> rows;
+  std::vector<std::optional<MemoryRef>> refs;  // rows[i]'s
   if (!selection) {
     for (const auto& hits : ranked)
       for (const Candidate& c : hits) rows.push_back(c.row_id);
     std::sort(rows.begin(), rows.end());
     rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-    for (int64_t row : rows) AETHER_RETURN_IF_ERROR(live.Lookup(row).status());
+    AETHER_RETURN_IF_ERROR(tables_->memories.FindRows(rows, &refs));
   }
   RankedHits results(queries.size());
   for (size_t q = 0; q < queries.size(); ++q) {
@@ -204,7 +203,8 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
       if (selection) {
         loc = selection->Find(c.row_id);
       } else {
-        AETHER_ASSIGN_OR_RETURN(loc, live.Lookup(c.row_id));
+        const auto& ref = refs[size_t(std::lower_bound(rows.begin(), rows.end(), c.row_id) - rows.begin())];
+        if (ref) loc = &*ref;
       }
       if (!loc)
         return Status::Corruption(fmt::format(
