@@ -113,36 +113,53 @@ Status IdFromJson(const json& v, std::string* out) {
 
 }  // namespace
 
+bool LineReader::Fill() {
+  // Never more than the stream has ready (so a reader of a pipe or a
+  // terminal waits for no more than a line needs), at most 64 KiB at once.
+  constexpr std::streamsize kChunk = 64 << 10;
+  buf_.clear();
+  pos_ = 0;
+  std::streambuf* sb = in_->rdbuf();
+  if (sb == nullptr || sb->sgetc() == std::char_traits<char>::eof()) return false;
+  buf_.resize(size_t(std::min(std::max<std::streamsize>(sb->in_avail(), 1), kChunk)));
+  buf_.resize(size_t(sb->sgetn(buf_.data(), std::streamsize(buf_.size()))));
+  return !buf_.empty();
+}
+
 bool LineReader::Next(std::string* line, bool* too_long) {
   line->clear();
   *too_long = false;
   if (broken_) return false;
-  std::streambuf* sb = in_->rdbuf();
   try {
-    if (sb == nullptr || sb->sgetc() == std::char_traits<char>::eof()) return false;
-    // Byte by byte through the stream buffer, so an endless line costs at
-    // most max_bytes_ of memory and skip_bytes_ of reading.
-    size_t skipped = 0;
+    if (pos_ == buf_.size() && !Fill()) return false;
+    // A chunk at a time up to the newline, so an endless line costs at most
+    // max_bytes_ of memory and skip_bytes_ of reading (and a chunk).
+    size_t skipped = 0;  // bytes of a too-long line after the one that passed the limit
     for (;;) {
-      int c = sb->sbumpc();
-      if (c == std::char_traits<char>::eof() || c == '\n') break;
-      if (*too_long) {
-        if (++skipped > skip_bytes_) {
+      if (pos_ == buf_.size() && !Fill()) break;  // the end of the input ends the line
+      const char* begin = buf_.data() + pos_;
+      const auto* nl = static_cast<const char*>(std::memchr(begin, '\n', buf_.size() - pos_));
+      const size_t take = nl ? size_t(nl - begin) : buf_.size() - pos_;
+      if (!*too_long && take <= max_bytes_ - line->size()) {
+        line->append(begin, take);
+      } else {
+        if (!*too_long) {
+          skipped = take - (max_bytes_ - line->size()) - 1;
+          *too_long = true;
+          line->clear();
+        } else {
+          skipped += take;
+        }
+        if (skip_bytes_ == 0 || skipped > skip_bytes_) {
           broken_ = true;  // the end is not near: stop reading here
           break;
         }
-        continue;
       }
-      if (line->size() >= max_bytes_) {
-        *too_long = true;
-        line->clear();
-        if (skip_bytes_ == 0) {
-          broken_ = true;
-          break;
-        }
-        continue;
+      pos_ += take;
+      if (nl) {
+        ++pos_;
+        break;
       }
-      line->push_back(static_cast<char>(c));
     }
   } catch (const std::exception& e) {  // libstdc++ reports read errors (EISDIR, EIO) by throwing
     broken_ = true;

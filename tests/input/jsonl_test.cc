@@ -155,6 +155,100 @@ TEST_CASE("the line reader stops at a line too long to skip, and never reads pas
   }
 }
 
+namespace {
+
+// The line reader's contract, one byte at a time (the reference model): the
+// lines, each with its too-long flag, until the input ends or reading stops.
+struct ModelLine {
+  std::string line;
+  bool too_long;
+};
+std::vector<ModelLine> ModelLines(const std::string& in, size_t max_bytes, size_t skip_bytes, bool* broken) {
+  std::vector<ModelLine> out;
+  size_t at = 0;
+  *broken = false;
+  while (!*broken && at < in.size()) {
+    ModelLine l{"", false};
+    size_t skipped = 0;
+    for (; at < in.size(); ++at) {
+      const char c = in[at];
+      if (c == '\n') {
+        ++at;
+        break;
+      }
+      if (l.too_long) {
+        if (++skipped > skip_bytes) {
+          *broken = true;
+          break;
+        }
+      } else if (l.line.size() >= max_bytes) {
+        l.too_long = true;
+        l.line.clear();
+        if (skip_bytes == 0) {
+          *broken = true;
+          break;
+        }
+      } else {
+        l.line.push_back(c);
+      }
+    }
+    if (!l.line.empty() && l.line.back() == '\r') l.line.pop_back();
+    if (out.empty() && l.line.compare(0, 3, "\xEF\xBB\xBF") == 0) l.line.erase(0, 3);
+    out.push_back(l);
+  }
+  return out;
+}
+
+// Serves a string in pieces of random sizes, as pipes and files do.
+struct Chunked : std::streambuf {
+  Chunked(std::string s, uint64_t seed) : text(std::move(s)), rng(seed) {}
+  int_type underflow() override {
+    if (at == text.size()) return traits_type::eof();
+    const size_t n = std::min(text.size() - at, size_t(1 + rng() % 70));
+    setg(&text[at], &text[at], &text[at] + n);
+    at += n;
+    return traits_type::to_int_type(text[at - n]);
+  }
+  std::string text;
+  size_t at = 0;
+  std::mt19937_64 rng;
+};
+
+}  // namespace
+
+TEST_CASE("the line reader agrees with its byte-at-a-time model over random lines, limits and read sizes") {
+  std::mt19937_64 rng(2026);
+  const std::string alphabet = "ab\r\n\n{}\xEF\xBB\xBF";
+  for (int round = 0; round < 3000; ++round) {
+    CAPTURE(round);
+    std::string text;
+    const size_t len = rng() % 300;
+    for (size_t i = 0; i < len; ++i) text.push_back(rng() % 4 ? 'x' : alphabet[rng() % alphabet.size()]);
+    if (rng() % 4 == 0) text = "\xEF\xBB\xBF" + text;
+    const size_t max_bytes = 1 + rng() % 40, skip_bytes = rng() % 3 ? rng() % 60 : 0;
+    CAPTURE(text);
+    CAPTURE(max_bytes);
+    CAPTURE(skip_bytes);
+    bool model_broken = false;
+    const std::vector<ModelLine> want = ModelLines(text, max_bytes, skip_bytes, &model_broken);
+    Chunked served(text, rng());
+    std::istream in(&served);
+    LineReader r(&in, "f", max_bytes, skip_bytes);
+    std::string line;
+    bool too_long = false;
+    for (size_t i = 0; i < want.size(); ++i) {
+      CAPTURE(i);
+      REQUIRE(r.Next(&line, &too_long));
+      CHECK(line == want[i].line);
+      CHECK(too_long == want[i].too_long);
+      CHECK(r.line_number() == i + 1);
+    }
+    CHECK(!r.Next(&line, &too_long));
+    CHECK(r.broken() == model_broken);
+    CHECK(r.status().ok());
+  }
+}
+
 TEST_CASE("the line reader drops a byte order mark at the start of the input only") {
   std::istringstream in("\xEF\xBB\xBF{\"a\":1}\n\xEF\xBB\xBF{\"b\":2}\n");
   LineReader r(&in, "f", 100);

@@ -60,9 +60,15 @@ class LineReader {
   const Status& status() const { return status_; }
 
  private:
+  // Reads what the stream has ready (at least a byte) into buf_, which
+  // must be used up; false at the end of the stream. May throw.
+  bool Fill();
+
   std::istream* in_;
   std::string name_;
   size_t max_bytes_, skip_bytes_;
+  std::string buf_;  // read from the stream, not yet returned: [pos_, end)
+  size_t pos_ = 0;
   uint64_t line_number_ = 0;
   bool broken_ = false;
   Status status_;
