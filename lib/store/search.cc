@@ -184,34 +184,45 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
     AETHER_ASSIGN_OR_RETURN(ranked, RunScan(request));
   }
   // Each hit's id and place: from the selection, or read in one walk of
-  // the table in row order, once per row however many queries found it.
-  std::vector<int64_t> rows;
-  std::vector<std::optional<MemoryRef>> refs;  // rows[i]'s
-  if (!selection) {
-    for (const auto& hits : ranked)
-      for (const Candidate& c : hits) rows.push_back(c.row_id);
-    std::sort(rows.begin(), rows.end());
-    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
-    AETHER_RETURN_IF_ERROR(tables_->memories.FindRows(rows, &refs));
-  }
+  // the table in row order, once per row however many queries found it, and
+  // handed to the hits in the same order (no search per hit).
   RankedHits results(queries.size());
-  for (size_t q = 0; q < queries.size(); ++q) {
-    for (const Candidate& c : ranked[q]) {
-      // A hit was taken as live from the free slots or its shard's counts;
-      // the metadata must agree (verify names the damage).
-      const MemoryRef* loc = nullptr;
-      if (selection) {
-        loc = selection->Find(c.row_id);
-      } else {
-        const auto& ref = refs[size_t(std::lower_bound(rows.begin(), rows.end(), c.row_id) - rows.begin())];
-        if (ref) loc = &*ref;
-      }
-      if (!loc)
-        return Status::Corruption(fmt::format(
-            "row {} was found in a place the metadata counts as live, but no memory has it (run aether verify)",
-            c.row_id));
-      Tier tier = loc->place.cold() ? Tier::kCold : Tier::kHot;
-      results[q].push_back(RankedHit{c.row_id, SearchHit{loc->id, c.distance, tier, "", {}}});
+  auto place_hit = [&](size_t q, size_t rank, const Candidate& c, const MemoryRef* loc) -> Status {
+    // A hit was taken as live from the free slots or its shard's counts;
+    // the metadata must agree (verify names the damage).
+    if (!loc)
+      return Status::Corruption(fmt::format(
+          "row {} was found in a place the metadata counts as live, but no memory has it (run aether verify)",
+          c.row_id));
+    results[q][rank] =
+        RankedHit{c.row_id, SearchHit{loc->id, c.distance, loc->place.cold() ? Tier::kCold : Tier::kHot, "", {}}};
+    return Status::Ok();
+  };
+  for (size_t q = 0; q < queries.size(); ++q) results[q].resize(ranked[q].size());
+  if (selection) {
+    for (size_t q = 0; q < queries.size(); ++q)
+      for (size_t r = 0; r < ranked[q].size(); ++r)
+        AETHER_RETURN_IF_ERROR(place_hit(q, r, ranked[q][r], selection->Find(ranked[q][r].row_id)));
+  } else {
+    struct HitAt {
+      int64_t row_id;
+      uint32_t q, rank;
+    };
+    std::vector<HitAt> by_row;
+    for (size_t q = 0; q < queries.size(); ++q)
+      for (size_t r = 0; r < ranked[q].size(); ++r)
+        by_row.push_back(HitAt{ranked[q][r].row_id, uint32_t(q), uint32_t(r)});
+    std::sort(by_row.begin(), by_row.end(), [](const HitAt& a, const HitAt& b) { return a.row_id < b.row_id; });
+    std::vector<int64_t> rows;
+    for (const HitAt& h : by_row)
+      if (rows.empty() || rows.back() != h.row_id) rows.push_back(h.row_id);
+    std::vector<std::optional<MemoryRef>> refs;  // rows[i]'s
+    AETHER_RETURN_IF_ERROR(tables_->memories.FindRows(rows, &refs));
+    for (size_t h = 0, i = 0; h < by_row.size(); ++h) {
+      if (rows[i] != by_row[h].row_id) ++i;
+      const auto& ref = refs[i];
+      AETHER_RETURN_IF_ERROR(
+          place_hit(by_row[h].q, by_row[h].rank, ranked[by_row[h].q][by_row[h].rank], ref ? &*ref : nullptr));
     }
   }
   AETHER_RETURN_IF_ERROR(Decorate(options, &results));
