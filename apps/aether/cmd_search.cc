@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "aether/jsonl.h"
 #include "aether/store.h"
@@ -114,6 +115,38 @@ std::string HitsLine(const std::string& name, const std::vector<SearchHit>& hits
   return out;
 }
 
+// Makes the lines of queries [0, n) with line_of on up to `threads`
+// threads, `block` queries at a time, and hands each to put in order as its
+// block is done (so a large batch's output is never held whole). An
+// exception of line_of (a DOM's dump of invalid UTF-8) reaches the caller
+// after put had every line before it.
+template <typename LineOf, typename Put>
+void FormatLines(size_t n, size_t block, size_t threads, const LineOf& line_of, const Put& put) {
+  std::vector<std::string> lines;
+  for (size_t b = 0; b < n; b += block) {
+    const size_t m = std::min(block, n - b);
+    lines.assign(m, std::string());
+    const size_t workers = std::max<size_t>(1, std::min(threads, m / 256));  // a thread for 256 lines or more
+    std::vector<std::pair<size_t, std::exception_ptr>> failed(workers, {m, nullptr});
+    auto work = [&](size_t w) {
+      for (size_t i = w; i < m; i += workers) try {
+          lines[i] = line_of(b + i);
+        } catch (...) {
+          failed[w] = {i, std::current_exception()};
+          return;
+        }
+    };
+    std::vector<std::thread> pool;
+    for (size_t w = 1; w < workers; ++w) pool.emplace_back(work, w);
+    work(0);
+    for (std::thread& t : pool) t.join();
+    const auto first =
+        std::min_element(failed.begin(), failed.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    for (size_t i = 0; i < first->first; ++i) put(b + i, lines[i]);
+    if (first->second) std::rethrow_exception(first->second);
+  }
+}
+
 void Print(const SearchArgs& a, const std::vector<std::string>& names,
            const std::vector<std::vector<SearchHit>>& results, const std::vector<uint8_t>& partial) {
   const bool plain = !a.with_payload && !a.explain;
@@ -138,16 +171,25 @@ void Print(const SearchArgs& a, const std::vector<std::string>& names,
       }
     return;
   }
-  if (format == "json") {
+  const size_t threads = a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency());
+  if (format == "json") {  // all or nothing, as one array
     std::string all = "[";
-    for (size_t q = 0; q < results.size(); ++q) {
+    FormatLines(results.size(), results.size(), threads, line_of, [&](size_t q, const std::string& line) {
       if (q) all += ',';
-      all += line_of(q);
-    }
+      all += line;
+    });
     fmt::print("{}]\n", all);
     return;
   }
-  for (size_t q = 0; q < results.size(); ++q) fmt::print("{}\n", line_of(q));
+  std::string block;
+  FormatLines(results.size(), 4096, threads, line_of, [&](size_t q, const std::string& line) {
+    block += line;
+    block += '\n';
+    if (q + 1 == results.size() || block.size() >= (1u << 20)) {
+      fmt::print("{}", block);
+      block.clear();
+    }
+  });
 }
 
 // A failure to record the accesses says how to search without recording.
