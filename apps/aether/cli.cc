@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cfloat>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -310,12 +311,38 @@ std::string VectorInputFormat(const std::string& path, const std::string& given)
   return !given.empty() ? given : ends_with(".npy") ? "npy" : ends_with(".fvecs") ? "fvecs" : "jsonl";
 }
 
-nlohmann::json FloatJson(float f) {
+namespace {
+
+// FloatJson's number.
+double FloatJsonValue(float f) {
   // JSON has no infinity or NaN: a value that is not finite (possible only
   // for data stored before inputs were range-checked) saturates, never null.
   if (!std::isfinite(f)) f = std::signbit(f) && !std::isnan(f) ? -FLT_MAX : FLT_MAX;
   if (ShortestDecimalMisreads(f)) return double(f);
-  return std::stod(fmt::format("{}", f));
+  char text[64];
+  const char* end = fmt::format_to_n(text, sizeof text, "{}", f).out;
+  double d = 0;
+  std::from_chars(text, end, d);  // correctly rounded, as strtod
+  return d;
+}
+
+}  // namespace
+
+nlohmann::json FloatJson(float f) { return FloatJsonValue(f); }
+
+void AppendFloatJson(float f, std::string* out) {
+  char text[64];  // the DOM serializer's number buffer
+  out->append(text, nlohmann::detail::to_chars(text, text + sizeof text, FloatJsonValue(f)));
+}
+
+void AppendJsonString(const std::string& s, std::string* out) {
+  if (std::any_of(s.begin(), s.end(), [](char c) { return c < 0x20 || c > 0x7e || c == '"' || c == '\\'; })) {
+    *out += nlohmann::json(s).dump();  // escapes, and refuses invalid UTF-8, as the DOM does
+    return;
+  }
+  *out += '"';
+  *out += s;
+  *out += '"';
 }
 
 bool ShortestDecimalMisreads(float f) {

@@ -166,6 +166,11 @@ bool StdoutIsTty();
 std::string VectorInputFormat(const std::string& path, const std::string& given);
 // A float as the shortest decimal that reads back to the same float.
 nlohmann::json FloatJson(float f);
+// What FloatJson(f).dump() and nlohmann::json(s).dump() print, appended to
+// *out without building the DOM's values: the number by the DOM's own
+// formatter, a string that needs no escape as it is.
+void AppendFloatJson(float f, std::string* out);
+void AppendJsonString(const std::string& s, std::string* out);
 // True for the one float32 magnitude (7.038531e-26) whose shortest decimal,
 // read as a double (as every JSON reader here reads numbers) and rounded to
 // float, is its neighbour (checked over every finite float32): it is

@@ -97,16 +97,16 @@ nlohmann::json HitsJson(const std::string& name, const std::vector<SearchHit>& h
 // One query's object as HitsJson's dump() prints it (keys in order, no
 // spaces), written directly: without a payload or explanation a batch's
 // output is mostly this, and building each object costs several times
-// more than writing it. The strings and numbers are the DOM's own dumps.
+// more than writing it. The strings and numbers are as the DOM prints them.
 std::string HitsLine(const std::string& name, const std::vector<SearchHit>& hits, bool partial) {
   std::string out = partial ? "{\"partial\":true,\"query\":" : "{\"query\":";
-  out += nlohmann::json(name).dump();
+  AppendJsonString(name, &out);
   out += ",\"results\":[";
   for (size_t i = 0; i < hits.size(); ++i) {
     out += i ? ",{\"distance\":" : "{\"distance\":";
-    out += FloatJson(hits[i].distance).dump();
+    AppendFloatJson(hits[i].distance, &out);
     out += ",\"id\":";
-    out += nlohmann::json(hits[i].id).dump();
+    AppendJsonString(hits[i].id, &out);
     out += ",\"tier\":\"";
     out += TierName(hits[i].tier);
     out += "\"}";

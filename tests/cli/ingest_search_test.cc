@@ -431,7 +431,11 @@ TEST_CASE("search's json and jsonl output is byte for byte the JSON DOM's, for i
   std::uniform_real_distribution<float> u(-1, 1);
   for (const std::string& id : ids) {
     std::vector<float> v = {u(rng), u(rng), u(rng)};
-    if (id == "plain") v = {1e-30f, 3e14f, 0};  // distances far from 1, both ways
+    // Distances far from 1, both ways (printed with exponents, or not).
+    if (id == "plain") v = {1e-30f, 3e14f, 0};
+    if (id == "/slash/") v = {1e-7f, 0, 0};
+    if (id == "{}[],:") v = {3e-6f, 1e-6f, 0};
+    if (id == "caf\xC3\xA9") v = {9e14f, -9e14f, 1e15f};
     records += nlohmann::json{{"id", id}, {"vector", v}}.dump() + "\n";
     queries += nlohmann::json{{"id", "q " + id}, {"vector", v}}.dump() + "\n";
   }
