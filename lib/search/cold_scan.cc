@@ -26,7 +26,7 @@ class FrameScan {
     };
     if (shard_.queries.size() >= ScanContext::kTile)
       return ScanTiled(c_, f_.vectors.data(), f_.count, c_.dim, shard_.queries.data(), shard_.queries.size(),
-                       sc_.qpacked.data(), sc_, bound, visit);
+                       sc_.qpacked.data(), sc_, f_.approximate ? c_.candidates : c_.k, bound, visit);
     for (uint32_t q : shard_.queries)
       AETHER_RETURN_IF_ERROR(ScanOne(c_, f_.vectors.data(), f_.count, c_.dim, q, sc_, bound, visit));
     return Status::Ok();

@@ -12,7 +12,7 @@ Status ScanRows(const ScanContext& c, const float* x, const int64_t* row_ids, ui
   };
   if (qs.size() >= ScanContext::kTile)
     return ScanTiled(
-        c, x, n, c.dim, qs.data(), qs.size(), qp, *sc, [&](uint32_t q) { return (*tops)[q].Bound(); },
+        c, x, n, c.dim, qs.data(), qs.size(), qp, *sc, c.k, [&](uint32_t q) { return (*tops)[q].Bound(); },
         [&](uint32_t q, uint64_t i) {
           offer(q, i);
           return Status::Ok();

@@ -14,7 +14,9 @@
 // after subtracting its worst-case rounding error, compared with bound(q) in
 // the metric's own monotone form (squared for L2): first a branch-free
 // (vectorized) pass for the bounds, then visit(q, i) for each row that
-// passes, which computes the exact distance and offers it.
+// passes, which computes the exact distance and offers it; when more
+// than 2 x `first` rows pass at first (a query's top `first` not yet full),
+// the `first` with the smallest bounds are visited before the others.
 #pragma once
 
 #include <algorithm>
@@ -73,7 +75,7 @@ Status ScanOne(const ScanContext& c, const float* x, uint64_t n, uint64_t stride
 
 template <typename Bound, typename Visit>
 Status ScanTiled(const ScanContext& c, const float* x, uint64_t n, uint64_t stride, const uint32_t* qs, size_t nqs,
-                 const float* qp, ScanScratch& sc, Bound&& bound, Visit&& visit) {
+                 const float* qp, ScanScratch& sc, uint32_t first, Bound&& bound, Visit&& visit) {
   const uint32_t dim = c.dim;
   sc.xt.resize(size_t(dim) * n);
   sc.dist.resize(n);
@@ -103,7 +105,21 @@ Status ScanTiled(const ScanContext& c, const float* x, uint64_t n, uint64_t stri
       }
       auto as_filter = [&](float d) { return c.metric == Metric::kL2 ? d * d : d; };
       float limit = as_filter(bound(q));
+      // The rows that pass the bound now. When many do (the query's first
+      // block, its top k not yet full), those with the `first` smallest
+      // lower bounds go first: they hold the block's nearest, so the bound
+      // tightens at once and few of the rest still pass it. The order
+      // changes which rows are visited, never the result.
+      std::vector<uint32_t>& pass = sc.rows_passing;
+      pass.clear();
       for (uint64_t i = 0; i < n; ++i) {
+        if (std::isnan(lower[i])) lower[i] = -INFINITY;  // damaged data: visited, as it always was
+        if (!(lower[i] > limit)) pass.push_back(uint32_t(i));
+      }
+      if (first > 0 && pass.size() > 2 * size_t(first))
+        std::nth_element(pass.begin(), pass.begin() + first, pass.end(),
+                         [&](uint32_t a, uint32_t b) { return lower[a] < lower[b]; });
+      for (uint32_t i : pass) {
         if (lower[i] > limit) continue;
         AETHER_RETURN_IF_ERROR(visit(q, i));
         limit = as_filter(bound(q));
