@@ -12,6 +12,8 @@
 #include <random>
 #include <vector>
 
+#include "vecmath/distance.h"
+
 namespace aether::simd {
 namespace {
 
@@ -336,3 +338,39 @@ TEST_CASE("extreme values: every kernel stays finite and matches the double refe
 
 }  // namespace
 }  // namespace aether::simd
+
+TEST_CASE("TopK keeps the k smallest candidates, ties by row id, as a full sort does") {
+  std::mt19937_64 rng(11);
+  for (uint32_t k : {0u, 1u, 2u, 10u, 40u, 1500u}) {
+    for (int round = 0; round < 20; ++round) {
+      CAPTURE(k);
+      CAPTURE(round);
+      aether::TopK top(k);
+      std::vector<aether::Candidate> all;
+      std::vector<char> used(100000, 0);
+      const size_t n = rng() % 3000;
+      for (size_t i = 0; i < n; ++i) {
+        // Few distinct distances: many ties, broken by row id.
+        const aether::Candidate c{float(rng() % 50) * 0.25f, int64_t(rng() % used.size())};
+        if (used[size_t(c.row_id)]++) continue;
+        all.push_back(c);
+        top.Push(c);
+        if (i % 101 == 0) {  // the bound: the k-th so far once there are k, else +infinity
+          std::vector<aether::Candidate> sorted = all;
+          std::sort(sorted.begin(), sorted.end());
+          CHECK(top.Bound() ==
+                (k > 0 && sorted.size() >= k ? sorted[k - 1].distance : std::numeric_limits<float>::infinity()));
+        }
+      }
+      std::sort(all.begin(), all.end());
+      all.resize(std::min<size_t>(k, all.size()));
+      const std::vector<aether::Candidate> got = top.Take();
+      REQUIRE(got.size() == all.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        CHECK(got[i].distance == all[i].distance);
+        CHECK(got[i].row_id == all[i].row_id);
+      }
+      CHECK(top.Take().empty());
+    }
+  }
+}
