@@ -6,7 +6,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "test_util.h"
 
@@ -266,4 +268,58 @@ TEST_CASE("-q silences summaries but not errors; -v reports recovered migrations
   auto v = Aether({"-v", "stats", store});
   CHECK(v.exit_code == 0);
   CHECK(v.err == "aether: recovered migration 1 (ingest, 1 items, state written): rolled forward\n");
+}
+
+TEST_CASE("search names the first bad query line in file order, and names queries by their line") {
+  // Files of up to 5,000 queries with two bad lines anywhere (or none): the
+  // error is the first bad line's, with nothing printed; without one, each
+  // query without an id is named by its 0-based line, blank lines counted.
+  TempDir dir;
+  const std::string store = dir / "s";
+  auto mems = RandomMems(20, 3, 1);
+  REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(mems)).exit_code == 0);
+  const std::vector<std::string> bad = {"{\"vector\":[1,2]}", "{\"vector\":[1,2,\"x\"]}", "not json",
+                                        "{\"id\":7,\"vector\":[1,2,3]}"};
+  const std::vector<std::string> reason = {"vector has 2 values, store dimension is 3", "vector[2] is not a number",
+                                           "malformed JSON", "\"id\" must be a string"};
+  std::mt19937_64 rng(3);
+  for (size_t n : {size_t(5), size_t(2047), size_t(2049), size_t(5000)}) {
+    for (int round = 0; round < 3; ++round) {
+      CAPTURE(n);
+      CAPTURE(round);
+      std::vector<std::string> lines;
+      for (size_t i = 0; i < n; ++i)
+        lines.push_back(rng() % 50 == 0 ? "  " : "{\"vector\":[" + std::to_string(i % 7) + ",1,2]}");
+      // Two bad lines, up to 3,000 apart; round 2 has none.
+      size_t first = n;
+      if (round < 2) {
+        const size_t a = rng() % n, b = std::min(n - 1, a + 1 + rng() % 3000);
+        lines[a] = bad[rng() % bad.size()];
+        lines[b] = bad[rng() % bad.size()];
+        first = a;
+      }
+      std::string text;
+      for (const std::string& l : lines) text += l + "\n";
+      WriteFile(dir / "q.jsonl", text);
+      auto r = Aether({"search", store, "--queries", dir / "q.jsonl", "-k", "1", "--no-touch"});
+      if (first == n) {
+        REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+        const auto out = Lines(r.out);
+        size_t at = 0;
+        for (size_t i = 0; i < n; ++i) {
+          if (lines[i] == "  ") continue;
+          REQUIRE(at < out.size());
+          CHECK(nlohmann::json::parse(out[at++])["query"] == std::to_string(i));  // its 0-based line
+        }
+        CHECK(at == out.size());
+        continue;
+      }
+      CHECK(r.exit_code == 65);
+      const size_t which = std::find(bad.begin(), bad.end(), lines[first]) - bad.begin();
+      CHECK_MESSAGE(
+          r.err.find((dir / "q.jsonl") + ":" + std::to_string(first + 1) + ": " + reason[which]) != std::string::npos,
+          r.err);
+      CHECK(r.out.empty());
+    }
+  }
 }
