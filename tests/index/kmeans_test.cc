@@ -207,11 +207,15 @@ TEST_CASE("probing: a batch gives each query what it gets alone, in the order a 
     float& v = c[size_t(j) * dim + j % dim];
     v = std::nextafter(v, 2.0f);
   }
+  // Exact twins: equal distances, ranked by index.
+  for (uint32_t j : {100u, 101u, 400u}) std::copy_n(c.begin() + size_t(j - 37) * dim, dim, c.begin() + size_t(j) * dim);
+  for (uint32_t i = 0; i < 3; ++i)  // queries right at some of them, so the twins rank first
+    std::copy_n(c.begin() + size_t(63 + i * 337 % 400) * dim, dim, q.begin() + size_t(i) * dim);
   ProbeTable table = PrepareProbe(c.data(), k, dim);
   for (Metric metric : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine}) {
     const std::string name = MetricName(metric);
     CAPTURE(name);
-    for (uint32_t count : {1u, 9u, k, k + 5}) {
+    for (uint32_t count : {1u, 2u, 9u, 32u, 33u, k, k + 5}) {
       CAPTURE(count);
       auto batch = NearestCentroids(table, q.data(), nq, count, metric, 2);
       REQUIRE(batch.size() == nq);
