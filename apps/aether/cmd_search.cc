@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <system_error>
 #include <thread>
 
 #include "aether/jsonl.h"
@@ -137,7 +138,11 @@ void FormatLines(size_t n, size_t block, size_t threads, const LineOf& line_of, 
         }
     };
     std::vector<std::thread> pool;
-    for (size_t w = 1; w < workers; ++w) pool.emplace_back(work, w);
+    for (size_t w = 1; w < workers; ++w) try {
+        pool.emplace_back(work, w);
+      } catch (const std::system_error&) {  // no thread to be had: its share on this one
+        work(w);
+      }
     work(0);
     for (std::thread& t : pool) t.join();
     const auto first =
@@ -182,14 +187,19 @@ void Print(const SearchArgs& a, const std::vector<std::string>& names,
     return;
   }
   std::string block;
-  FormatLines(results.size(), 4096, threads, line_of, [&](size_t q, const std::string& line) {
-    block += line;
-    block += '\n';
-    if (q + 1 == results.size() || block.size() >= (1u << 20)) {
-      fmt::print("{}", block);
-      block.clear();
-    }
-  });
+  try {
+    FormatLines(results.size(), 4096, threads, line_of, [&](size_t q, const std::string& line) {
+      block += line;
+      block += '\n';
+      if (q + 1 == results.size() || block.size() >= (1u << 20)) {
+        fmt::print("{}", block);
+        block.clear();
+      }
+    });
+  } catch (...) {  // the lines before the one that failed are out, as when they were printed one by one
+    fmt::print("{}", block);
+    throw;
+  }
 }
 
 // A failure to record the accesses says how to search without recording.

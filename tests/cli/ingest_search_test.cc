@@ -464,7 +464,11 @@ TEST_CASE("search's json and jsonl output is byte for byte the JSON DOM's, for i
       CHECK(dom.dump() == lines[i]);
       for (const auto& r : j["results"]) seen.insert(r["id"].get<std::string>());
     }
-    if (k == "50") CHECK(seen == std::set<std::string>(ids.begin(), ids.end()));
+    if (k == "50") {
+      CHECK(seen == std::set<std::string>(ids.begin(), ids.end()));
+      CHECK(plain.out.find("\"tier\":\"hot\"") != std::string::npos);
+      CHECK(plain.out.find("\"tier\":\"cold\"") != std::string::npos);
+    }
     auto array = Aether({"search", store, "--queries", dir / "q.jsonl", "-k", k, "--no-touch", "--format", "json"});
     REQUIRE(array.exit_code == 0);
     std::string joined = "[";
@@ -484,4 +488,37 @@ TEST_CASE("search's json and jsonl output is byte for byte the JSON DOM's, for i
     any = any || j.contains("partial");
   }
   CHECK(any);
+}
+
+TEST_CASE("a search line that cannot be printed stops the output after every line before it") {
+  // An id that is not UTF-8 (possible through ingest --id-prefix) cannot be
+  // written as JSON: the search fails there (internal error, exit 70), and
+  // the 4,500 lines before it, across the blocks the lines are formatted
+  // in, are all out, in order.
+  TempDir dir;
+  const std::string store = dir / "s";
+  REQUIRE(Aether({"init", store, "--dim", "2"}).exit_code == 0);
+  REQUIRE(Aether({"ingest", store}, "{\"id\":\"a\",\"vector\":[0,0]}\n").exit_code == 0);
+  // One vector at (1000, 0) in .npy: format 1.0, <f4, shape (1, 2).
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }";
+  header += std::string(128 - 10 - header.size() - 1, ' ') + "\n";  // the data 64-byte aligned
+  std::string npy = std::string("\x93NUMPY\x01\x00", 8) + char(header.size()) + '\0' + header;
+  const float v[2] = {1000, 0};
+  npy.append(reinterpret_cast<const char*>(v), sizeof v);
+  WriteFile(dir / "bad.npy", npy);
+  auto ing = Aether({"ingest", store, dir / "bad.npy", "--id-prefix", "\xff"});
+  REQUIRE_MESSAGE(ing.exit_code == 0, ing.err);
+  std::string queries;
+  for (int i = 0; i < 4500; ++i) queries += "{\"vector\":[0,0]}\n";
+  queries += "{\"vector\":[1000,0]}\n";
+  for (int i = 0; i < 10; ++i) queries += "{\"vector\":[0,0]}\n";
+  WriteFile(dir / "q.jsonl", queries);
+  auto r = Aether({"search", store, "--queries", dir / "q.jsonl", "-k", "1", "--no-touch"});
+  CHECK(r.exit_code == 70);
+  CHECK(r.err.find("invalid UTF-8") != std::string::npos);
+  const auto lines = Lines(r.out);
+  REQUIRE(lines.size() == 4500);
+  for (size_t i = 0; i < lines.size(); ++i)
+    REQUIRE(lines[i] ==
+            "{\"query\":\"" + std::to_string(i) + "\",\"results\":[{\"distance\":0.0,\"id\":\"a\",\"tier\":\"hot\"}]}");
 }
