@@ -109,7 +109,10 @@ Status ScanTiled(const ScanContext& c, const float* x, uint64_t n, uint64_t stri
       // block, its top k not yet full), those with the `first` smallest
       // lower bounds go first: they hold the block's nearest, so the bound
       // tightens at once and few of the rest still pass it. The order
-      // changes which rows are visited, never the result.
+      // changes which rows are visited, never the result where ties are
+      // broken by row id (exact distances); a quantized frame's candidates
+      // that tie exactly at the re-rank cut are ranked by their place tags,
+      // which follow the order of visits (and the worker, as before).
       std::vector<uint32_t>& pass = sc.rows_passing;
       pass.clear();
       for (uint64_t i = 0; i < n; ++i) {

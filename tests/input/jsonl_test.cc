@@ -204,7 +204,7 @@ struct Chunked : std::streambuf {
   Chunked(std::string s, uint64_t seed) : text(std::move(s)), rng(seed) {}
   int_type underflow() override {
     if (at == text.size()) return traits_type::eof();
-    const size_t n = std::min(text.size() - at, size_t(1 + rng() % 70));
+    const size_t n = std::min(text.size() - at, size_t(1 + rng() % (rng() % 8 ? 70 : 200000)));
     setg(&text[at], &text[at], &text[at] + n);
     at += n;
     return traits_type::to_int_type(text[at - n]);
@@ -221,12 +221,17 @@ TEST_CASE("the line reader agrees with its byte-at-a-time model over random line
   const std::string alphabet = "ab\r\n\n{}\xEF\xBB\xBF";
   for (int round = 0; round < 3000; ++round) {
     CAPTURE(round);
+    // Every 50th input is long (past the reader's 64 KiB reads), with
+    // limits to match.
+    const bool big = round % 50 == 0;
     std::string text;
-    const size_t len = rng() % 300;
-    for (size_t i = 0; i < len; ++i) text.push_back(rng() % 4 ? 'x' : alphabet[rng() % alphabet.size()]);
+    const size_t len = big ? rng() % 300000 : rng() % 300;
+    for (size_t i = 0; i < len; ++i)
+      text.push_back(rng() % (big ? 20000 : 4) ? 'x' : alphabet[rng() % alphabet.size()]);
     if (rng() % 4 == 0) text = "\xEF\xBB\xBF" + text;
-    const size_t max_bytes = 1 + rng() % 40, skip_bytes = rng() % 3 ? rng() % 60 : 0;
-    CAPTURE(text);
+    const size_t max_bytes = 1 + rng() % (big ? 100000 : 40);
+    const size_t skip_bytes = rng() % 3 ? rng() % (big ? 150000 : 60) : 0;
+    if (!big) CAPTURE(text);
     CAPTURE(max_bytes);
     CAPTURE(skip_bytes);
     bool model_broken = false;
@@ -247,6 +252,33 @@ TEST_CASE("the line reader agrees with its byte-at-a-time model over random line
     CHECK(r.broken() == model_broken);
     CHECK(r.status().ok());
   }
+}
+
+TEST_CASE("a read error in the middle of a line stops the line reader with the error, after the lines before it") {
+  struct Failing : std::streambuf {
+    std::string text = "one\ntwo\nthr";
+    bool served = false;
+    int_type underflow() override {
+      if (served) throw std::ios_base::failure("Input/output error");
+      served = true;
+      setg(&text[0], &text[0], &text[0] + text.size());
+      return traits_type::to_int_type(text[0]);
+    }
+  } failing;
+  std::istream in(&failing);
+  LineReader r(&in, "f.jsonl", 100);
+  std::string line;
+  bool too_long = false;
+  REQUIRE(r.Next(&line, &too_long));
+  CHECK(line == "one");
+  REQUIRE(r.Next(&line, &too_long));
+  CHECK(line == "two");
+  CHECK(!r.Next(&line, &too_long));  // "thr" and then the error: the line is lost with the read
+  CHECK(r.broken());
+  CHECK(r.status().code() == Code::kIOError);
+  CHECK(r.status().message().find("f.jsonl: read: ") == 0);
+  CHECK(r.status().message().find("Input/output error") != std::string::npos);
+  CHECK(!r.Next(&line, &too_long));
 }
 
 TEST_CASE("the line reader drops a byte order mark at the start of the input only") {

@@ -64,7 +64,8 @@ class VectorFileReader {
 class IdFileReader {
  public:
   IdFileReader(std::istream* in, std::string name) : lines_(in, std::move(name), kMaxIdBytes) {}
-  // False at end of file. Reads no further than an id can be long.
+  // False at end of file. Reads no further than an id can be long, and a
+  // read's worth (LineReader: at most 64 KiB) past it.
   Result<bool> Next(std::string* id);
   uint64_t line_number() const { return lines_.line_number(); }
 
