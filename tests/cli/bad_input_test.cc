@@ -270,7 +270,7 @@ TEST_CASE("-q silences summaries but not errors; -v reports recovered migrations
   CHECK(v.err == "aether: recovered migration 1 (ingest, 1 items, state written): rolled forward\n");
 }
 
-TEST_CASE("search names the first bad query line in file order, and names queries by their line") {
+TEST_CASE("a query file: the first bad line in file order is the one reported, and queries are named by their line") {
   // Files of up to 5,000 queries with two bad lines anywhere (or none): the
   // error is the first bad line's, with nothing printed; without one, each
   // query without an id is named by its 0-based line, blank lines counted.
