@@ -40,6 +40,35 @@ Result<std::optional<MemoryRef>> MemoriesTable::Find(const std::string& id) {
   return std::optional<MemoryRef>(MemoryRef{st->Int(0), id, PlaceAt(*st, 1)});
 }
 
+Status MemoriesTable::FindMany(const std::vector<const std::string*>& ids, std::vector<std::optional<MemoryRef>>* out) {
+  out->assign(ids.size(), std::nullopt);
+  // Ids per statement: as with InsertMany, the statement overhead is most
+  // of a lookup in an index the page cache holds.
+  constexpr size_t kIdsPerStatement = 16;
+  size_t i = 0;
+  if (ids.size() >= kIdsPerStatement) {
+    std::string sql = std::string("SELECT row_id, id, ") + kPlaceColumns + " FROM memories WHERE id IN (?";
+    for (size_t k = 1; k < kIdsPerStatement; ++k) sql += ", ?";
+    AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(sql + ")"));
+    for (; ids.size() - i >= kIdsPerStatement; i += kIdsPerStatement) {
+      for (size_t k = 0; k < kIdsPerStatement; ++k) st->Bind(int(k) + 1, *ids[i + k]);
+      for (;;) {
+        AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+        if (!row) break;
+        const std::string id = st->Text(1);
+        // Every place that asked for it (an id may be asked twice).
+        for (size_t k = 0; k < kIdsPerStatement; ++k)
+          if (*ids[i + k] == id) (*out)[i + k] = MemoryRef{st->Int(0), id, PlaceAt(*st, 2)};
+      }
+      st->Reset();
+    }
+  }
+  for (; i < ids.size(); ++i) {
+    AETHER_ASSIGN_OR_RETURN((*out)[i], Find(*ids[i]));
+  }
+  return Status::Ok();
+}
+
 Result<std::optional<MemoryRef>> MemoriesTable::FindRow(int64_t row_id) {
   AETHER_ASSIGN_OR_RETURN(
       StmtLease st, db_->PrepareCached(std::string("SELECT id, ") + kPlaceColumns + " FROM memories WHERE row_id = ?"));
@@ -139,18 +168,64 @@ Result<uint64_t> MemoriesTable::HotSlotEnd() {
   return row ? uint64_t(std::max<int64_t>(st->Int(0), 0)) : 0;
 }
 
+namespace {
+
+// The columns of a new row and one row's parameters.
+constexpr int kInsertColumns = 12;
+// Rows per statement of InsertMany: 16 cuts a bulk load's statement
+// overhead (prepare, step, halt) by most of what more would (1,000,000 rows:
+// 1 a statement 2.4 s, 10 1.7 s, 100 1.8 s in SQLite alone).
+constexpr size_t kRowsPerInsert = 16;
+
+std::string InsertSql(size_t rows) {
+  std::string sql = std::string("INSERT INTO memories(row_id, id, ") + kPlaceColumns +
+                    ", importance, created_ms, last_access_ms, access_count, payload) VALUES";
+  for (size_t r = 0; r < rows; ++r)
+    sql += r ? ",(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  return sql;
+}
+
+// Binds one new row's parameters at `col`.. (kInsertColumns of them).
+void BindNewRow(Stmt& st, int col, const MemoriesTable::NewRow& r) {
+  st.Bind(col, r.row_id).Bind(col + 1, *r.id);
+  BindPlace(st, col + 2, r.place);
+  st.Bind(col + 7, r.importance).Bind(col + 8, r.created_ms);
+  st.Bind(col + 9, r.last_access_ms < 0 ? r.created_ms : r.last_access_ms).Bind(col + 10, r.access_count);
+  if (r.payload && *r.payload) st.Bind(col + 11, **r.payload);
+}
+
+}  // namespace
+
 Status MemoriesTable::Insert(const MemoryRef& m, double importance, int64_t created_ms,
                              const std::optional<std::string>& payload, int64_t last_access_ms, int64_t access_count) {
-  AETHER_ASSIGN_OR_RETURN(StmtLease st,
-                          db_->PrepareCached(std::string("INSERT INTO memories(row_id, id, ") + kPlaceColumns +
-                                             ", importance, created_ms, last_access_ms, access_count, payload) "
-                                             "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-  st->Bind(1, m.row_id).Bind(2, m.id);
-  BindPlace(*st, 3, m.place);
-  st->Bind(8, importance).Bind(9, created_ms).Bind(10, last_access_ms < 0 ? created_ms : last_access_ms);
-  st->Bind(11, access_count);
-  if (payload) st->Bind(12, *payload);
-  return st->Run();
+  NewRow r;
+  r.row_id = m.row_id;
+  r.id = &m.id;
+  r.place = m.place;
+  r.importance = importance;
+  r.created_ms = created_ms;
+  r.last_access_ms = last_access_ms;
+  r.access_count = access_count;
+  r.payload = &payload;
+  return InsertMany({r});
+}
+
+Status MemoriesTable::InsertMany(const std::vector<NewRow>& rows) {
+  size_t i = 0;
+  if (rows.size() >= kRowsPerInsert) {
+    AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(InsertSql(kRowsPerInsert)));
+    for (; rows.size() - i >= kRowsPerInsert; i += kRowsPerInsert) {
+      for (size_t r = 0; r < kRowsPerInsert; ++r) BindNewRow(*st, 1 + int(r) * kInsertColumns, rows[i + r]);
+      AETHER_RETURN_IF_ERROR(st->Run());
+    }
+  }
+  if (i == rows.size()) return Status::Ok();
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(InsertSql(1)));
+  for (; i < rows.size(); ++i) {
+    BindNewRow(*st, 1, rows[i]);
+    AETHER_RETURN_IF_ERROR(st->Run());
+  }
+  return Status::Ok();
 }
 
 Result<bool> MemoriesTable::Move(int64_t row_id, const Place& from, const Place& to) {

@@ -40,6 +40,9 @@ class MemoriesTable {
   // The memory with this external id / row id (nullopt: none).
   Result<std::optional<MemoryRef>> Find(const std::string& id);
   Result<std::optional<MemoryRef>> FindRow(int64_t row_id);
+  // The memories of many external ids at once: (*out)[i] is *ids[i]'s, as
+  // Find gives it, in statements of several ids each.
+  Status FindMany(const std::vector<const std::string*>& ids, std::vector<std::optional<MemoryRef>>* out);
   // The memories of many row ids at once, `rows` ascending and distinct:
   // (*out)[i] is rows[i]'s (nullopt: none). One statement walks the table
   // in row order, seeking only across gaps, so a dense set costs a step per
@@ -54,11 +57,27 @@ class MemoriesTable {
   // One past the highest hot slot in use (0: none).
   Result<uint64_t> HotSlotEnd();
 
-  // A new memory (its created and last-access times both `created_ms`).
   // A new memory, accessed last at last_access_ms (< 0: created_ms) and
-  // access_count times.
+  // access_count times (by default: its created and last-access times both
+  // `created_ms`, never accessed).
   Status Insert(const MemoryRef& m, double importance, int64_t created_ms, const std::optional<std::string>& payload,
                 int64_t last_access_ms = -1, int64_t access_count = 0);
+  // Many new memories, in this order, the rows Insert would make of each,
+  // several rows to a statement: a bulk load's statement overhead is per
+  // group rather than per memory. On an error (an id already stored) the
+  // rows before the failing one may or may not be in: the caller's
+  // transaction is rolled back. The pointers are the caller's.
+  struct NewRow {
+    int64_t row_id = 0;
+    const std::string* id = nullptr;
+    Place place;
+    double importance = 0;
+    int64_t created_ms = 0;
+    int64_t last_access_ms = -1;  // < 0: created_ms
+    int64_t access_count = 0;
+    const std::optional<std::string>* payload = nullptr;  // null or nullopt: none
+  };
+  Status InsertMany(const std::vector<NewRow>& rows);
   // Moves a memory that is exactly at `from` to `to`; false when it is not.
   Result<bool> Move(int64_t row_id, const Place& from, const Place& to);
   // Moves a cold memory to another cold place (a rebuild); false when it is

@@ -58,7 +58,12 @@ Result<std::vector<StoreImpl::Planned>> StoreImpl::PlanBatch(const std::vector<R
   IngestBatchResult& result = *out;
   std::vector<Planned> plan;
   std::unordered_map<std::string, size_t> in_batch;
-  // Against the store: all lookups in one read transaction.
+  // Against the store: all lookups in one read transaction, a chunk of
+  // records ahead at a time (found[j] is batch[found_from + j]'s).
+  constexpr size_t kLookAhead = 256;
+  std::vector<std::optional<MemoryRef>> found;
+  size_t found_from = 0;
+  std::vector<const std::string*> chunk;
   AETHER_RETURN_IF_ERROR(InReadTransaction(db_.get(), [&]() -> Status {
     for (size_t i = 0; i < batch.size(); ++i) {
       const Record& r = batch[i];
@@ -82,7 +87,13 @@ Result<std::vector<StoreImpl::Planned>> StoreImpl::PlanBatch(const std::vector<R
       const auto earlier = in_batch.find(r.id);
       std::optional<MemoryRef> stored;
       if (earlier == in_batch.end()) {
-        AETHER_ASSIGN_OR_RETURN(stored, tables_->memories.Find(r.id));
+        if (i >= found_from + found.size()) {
+          found_from = i;
+          chunk.clear();
+          for (size_t j = i; j < std::min(batch.size(), i + kLookAhead); ++j) chunk.push_back(&batch[j].id);
+          AETHER_RETURN_IF_ERROR(tables_->memories.FindMany(chunk, &found));
+        }
+        stored = std::move(found[i - found_from]);
       }
       const bool duplicate = earlier != in_batch.end() || stored;
       if (duplicate && policy == DuplicatePolicy::kError)

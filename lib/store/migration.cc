@@ -291,6 +291,27 @@ Status Migrator::CutHotFile() {
 
 // A new memory (ingest), in the commit transaction: a same-id memory it
 // replaces is released first (only ever that one: invariant 11).
+namespace {
+
+// A new memory's row: created now (the migration's time) unless the item
+// keeps its state.
+MemoriesTable::NewRow NewRowOf(const Migration& m, const MigrationItem& it) {
+  MemoriesTable::NewRow r;
+  r.row_id = it.row_id;
+  r.id = &it.id;
+  r.place = it.dst;
+  r.importance = it.importance;
+  r.created_ms = it.kept ? it.kept->created_ms : m.created_ms;
+  if (it.kept) {
+    r.last_access_ms = it.kept->last_access_ms;
+    r.access_count = it.kept->access_count;
+  }
+  r.payload = &it.payload;
+  return r;
+}
+
+}  // namespace
+
 Status Migrator::CommitNew(const Migration& m, const MigrationItem& it) {
   if (it.replaces_row_id != 0) {
     AETHER_ASSIGN_OR_RETURN(auto old, s_->tables_->memories.FindRow(it.replaces_row_id));
@@ -299,10 +320,7 @@ Status Migrator::CommitNew(const Migration& m, const MigrationItem& it) {
                                             it.replaces_row_id, old->id));
     if (old) AETHER_RETURN_IF_ERROR(s_->ReleaseMemory(*old));
   }
-  if (it.kept)
-    return s_->tables_->memories.Insert(MemoryRef{it.row_id, it.id, it.dst}, it.importance, it.kept->created_ms,
-                                        it.payload, it.kept->last_access_ms, it.kept->access_count);
-  return s_->tables_->memories.Insert(MemoryRef{it.row_id, it.id, it.dst}, it.importance, m.created_ms, it.payload);
+  return s_->tables_->memories.InsertMany({NewRowOf(m, it)});
 }
 
 // The commit transaction, shared by the live path and the replay's roll
@@ -330,12 +348,25 @@ Status Migrator::CommitMigration(const Migration& m, const std::vector<Migration
     AETHER_ASSIGN_OR_RETURN(const uint64_t free_end, s_->tables_->hot_free.End());
     bool freed = false;
     std::optional<TraceRef> trace;  // the entries' trace id (AuditLogTable::Trace)
+    // New memories that replace none are inserted in groups (a bulk load's
+    // rows), each group before any other change to the memories table.
+    std::vector<MemoriesTable::NewRow> fresh;
+    auto insert_fresh = [&]() -> Status {
+      Status s = s_->tables_->memories.InsertMany(fresh);
+      fresh.clear();
+      return s;
+    };
     for (const MigrationItem& it : items) {
       freed = freed || it.src || it.replaces_row_id != 0;
       if (it.dst.hot()) hot_end = std::max(hot_end, it.dst.slot + 1);
-      if (!it.src) {
+      if (!it.src && it.replaces_row_id == 0) {
+        fresh.push_back(NewRowOf(m, it));
+        if (fresh.size() == 4096) AETHER_RETURN_IF_ERROR(insert_fresh());
+      } else if (!it.src) {
+        AETHER_RETURN_IF_ERROR(insert_fresh());
         AETHER_RETURN_IF_ERROR(CommitNew(m, it));
       } else {
+        AETHER_RETURN_IF_ERROR(insert_fresh());
         // A move applies only if the memory is still exactly at its source.
         AETHER_ASSIGN_OR_RETURN(bool moved, s_->tables_->memories.Move(it.row_id, *it.src, it.dst));
         if (!moved)
@@ -364,6 +395,7 @@ Status Migrator::CommitMigration(const Migration& m, const std::vector<Migration
         ++cold[it.dst.shard_id];
       }
     }
+    AETHER_RETURN_IF_ERROR(insert_fresh());
     AETHER_RETURN_IF_ERROR(DropFreeTail(uint64_t(hot_end)));
     // A target grows from exactly its committed length (invariant 2).
     for (const ShardTarget& t : m.targets) {

@@ -60,3 +60,111 @@ TEST_CASE("FindRows gives for every wanted row what FindRow gives, over dense, s
     }
   }
 }
+
+TEST_CASE("InsertMany stores each row as given, in groups of every size, and FindMany finds what Find finds") {
+  TempDir dir;
+  auto db = Db::Open(dir / "meta.db", true, false);
+  REQUIRE(db.ok());
+  StoreConfig c;
+  c.dim = 4;
+  REQUIRE(CreateSchema(db->get(), c, 1, 0).ok());
+  MemoriesTable memories(db->get());
+  std::mt19937_64 rng(11);
+  // Calls of every size around the statement's group of 16 rows, each row
+  // hot or cold, with and without a payload and a kept state.
+  struct Want {
+    MemoriesTable::NewRow row;
+    std::string id;
+    std::optional<std::string> payload;
+  };
+  std::vector<Want> all;
+  int64_t next_row = 1;
+  for (size_t n : {0, 1, 2, 15, 16, 17, 31, 32, 33, 48, 100, 257}) {
+    CAPTURE(n);
+    std::vector<Want> call(n);
+    for (Want& w : call) {
+      w.id = "id-" + std::to_string(next_row) + std::string(rng() % 3, 'x');
+      if (rng() % 2) w.payload = "{\"n\":" + std::to_string(rng() % 1000) + "}";
+      MemoriesTable::NewRow& r = w.row;
+      r.row_id = next_row++;
+      r.place =
+          rng() % 2 ? Place::Hot(int64_t(rng() % 100000)) : Place::Cold(1 + rng() % 5, rng() % 99999, rng() % 900);
+      r.importance = double(rng() % 1001) / 1000;
+      r.created_ms = 1000 + int64_t(rng() % 5000);
+      if (rng() % 2) {
+        r.last_access_ms = r.created_ms + int64_t(rng() % 100);
+        r.access_count = int64_t(rng() % 50);
+      }
+    }
+    std::vector<MemoriesTable::NewRow> rows;
+    for (Want& w : call) {
+      w.row.id = &w.id;
+      w.row.payload = &w.payload;
+      rows.push_back(w.row);
+    }
+    REQUIRE(memories.InsertMany(rows).ok());
+    for (Want& w : call) all.push_back(std::move(w));
+  }
+  auto count = memories.Count();
+  REQUIRE(count.ok());
+  REQUIRE(*count == all.size());
+  for (const Want& w : all) {
+    CAPTURE(w.id);
+    auto got = memories.Get(w.id);
+    REQUIRE(got.ok());
+    REQUIRE(got->has_value());
+    const MemoryRow& m = **got;
+    CHECK(m.ref.row_id == w.row.row_id);
+    CHECK(m.ref.place == w.row.place);
+    CHECK(m.stats.importance == w.row.importance);
+    CHECK(m.stats.created_ms == w.row.created_ms);
+    CHECK(m.stats.last_access_ms == (w.row.last_access_ms < 0 ? w.row.created_ms : w.row.last_access_ms));
+    CHECK(m.stats.access_count == uint64_t(w.row.access_count));
+    CHECK(m.payload == w.payload);
+  }
+  // An id already stored fails the call, in the middle of a group or alone.
+  for (size_t at : {0, 7, 16, 20}) {
+    CAPTURE(at);
+    std::vector<std::string> ids(21);
+    std::vector<MemoriesTable::NewRow> rows(21);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      ids[i] = i == at ? all[i].id : "fresh-" + std::to_string(at) + "-" + std::to_string(i);
+      rows[i].row_id = 100000 + int64_t(at * 100 + i);
+      rows[i].id = &ids[i];
+      rows[i].place = Place::Hot(int64_t(i));
+    }
+    REQUIRE(db->get()->Exec("BEGIN").ok());
+    CHECK_FALSE(memories.InsertMany(rows).ok());
+    REQUIRE(db->get()->Exec("ROLLBACK").ok());
+  }
+  count = memories.Count();
+  REQUIRE(count.ok());
+  CHECK(*count == all.size());
+
+  // FindMany against Find: stored and absent ids, some asked twice, in
+  // calls of every size around its group of 16.
+  for (int round = 0; round < 300; ++round) {
+    CAPTURE(round);
+    std::vector<std::string> ids(rng() % 70);
+    for (std::string& id : ids) {
+      const uint64_t r = rng() % 10;
+      id = r < 6 ? all[rng() % all.size()].id : r < 8 ? "absent-" + std::to_string(rng() % 50) : "";
+      if (r == 9 && !ids.empty()) id = ids[rng() % ids.size()];  // maybe asked before
+    }
+    std::vector<const std::string*> ptrs;
+    for (const std::string& id : ids) ptrs.push_back(&id);
+    std::vector<std::optional<MemoryRef>> got;
+    REQUIRE(memories.FindMany(ptrs, &got).ok());
+    REQUIRE(got.size() == ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      CAPTURE(ids[i]);
+      auto one = memories.Find(ids[i]);
+      REQUIRE(one.ok());
+      REQUIRE(got[i].has_value() == one->has_value());
+      if (!got[i]) continue;
+      CHECK(got[i]->row_id == (*one)->row_id);
+      CHECK(got[i]->id == ids[i]);
+      CHECK(got[i]->place == (*one)->place);
+    }
+  }
+}
