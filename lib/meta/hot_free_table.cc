@@ -34,6 +34,11 @@ Result<uint64_t> HotFreeTable::End() {
   return uint64_t(std::max<int64_t>(end, 0));
 }
 
+Result<uint64_t> HotFreeTable::Count() {
+  AETHER_ASSIGN_OR_RETURN(int64_t n, db_->QueryInt("SELECT COUNT(*) FROM hot_free"));
+  return uint64_t(std::max<int64_t>(n, 0));
+}
+
 Result<uint64_t> HotFreeTable::DropTail(uint64_t end) {
   uint64_t first = end;
   {

@@ -19,6 +19,7 @@ class HotFreeTable {
   Result<std::vector<int64_t>> All();  // ascending
   // One past the highest free slot (0: none).
   Result<uint64_t> End();
+  Result<uint64_t> Count();  // free slots (SQLite counts the table's pages, not its rows)
   // Drops the run of free slots that ends at slot end - 1; returns where
   // the run began: the new end of a file `end` slots long.
   // Costs the length of the run.

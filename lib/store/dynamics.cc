@@ -93,7 +93,7 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
 
   AETHER_ASSIGN_OR_RETURN(rep.temperature_before, tables_->config.Number("temperature", 1.0));
   AETHER_ASSIGN_OR_RETURN(uint64_t depth, tables_->restore_queue.Depth());
-  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, tables_->memories.Count(Tier::kHot));
+  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, HotMemories());
   rep.queue_depth_before = depth;
   rep.hot_capacity = config_.hot_capacity;
   rep.pressure = double(depth) >= p.pressure_queue_depth || hot_count > config_.hot_capacity;
@@ -127,7 +127,7 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
   AETHER_RETURN_IF_ERROR(CompactHot(p, &rep));
   AETHER_RETURN_IF_ERROR(CompactCold(p, &rep));
   AETHER_ASSIGN_OR_RETURN(depth, tables_->restore_queue.Depth());
-  AETHER_ASSIGN_OR_RETURN(hot_count, tables_->memories.Count(Tier::kHot));
+  AETHER_ASSIGN_OR_RETURN(hot_count, HotMemories());
   rep.queue_depth_after = depth;
   rep.hot_after = hot_count;
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] {
@@ -147,7 +147,7 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
 // Descends the lowest eviction scores until the hot tier fits its capacity.
 Status StoreImpl::EnforceCapacity(MaintainReport* rep) {
   MoveOptions mo;
-  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, tables_->memories.Count(Tier::kHot));
+  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, HotMemories());
   if (hot_count > config_.hot_capacity) {
     AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
     std::vector<MemoryRef> over;

@@ -230,7 +230,7 @@ Result<uint64_t> StoreImpl::IngestHotCount() {
   AETHER_ASSIGN_OR_RETURN(auto version, db_->ContentVersion());
   if (version == ingest_hot_count_.version) return ingest_hot_count_.n;
   ingest_hot_count_.version = {-1, -1};
-  return tables_->memories.Count(Tier::kHot);
+  return HotMemories();
 }
 
 // The n lowest eviction scores of the hot tier, none that the batch

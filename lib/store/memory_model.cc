@@ -123,7 +123,7 @@ Status MemoryModel::SampleMoves(const PolicyParams& p, double heat, int64_t now,
   }
   // Under the low watermark the hot tier has room: only memories idle past
   // idle_descend_hours may descend.
-  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, s_->tables_->memories.Count(Tier::kHot));
+  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, s_->HotMemories());
   const bool roomy = double(hot_count) < p.hot_low_watermark * double(s_->config_.hot_capacity);
   for (const Cand& c : cands) {
     double score = EvictionScore(w, c.stats, now);

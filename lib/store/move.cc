@@ -217,7 +217,7 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
 
   // Room in the hot tier; make more with --evict, else refuse (or, for the
   // queue, defer what does not fit).
-  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, tables_->memories.Count(Tier::kHot));
+  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, HotMemories());
   uint64_t room = config_.hot_capacity > uint64_t(hot_count) ? config_.hot_capacity - hot_count : 0;
   std::vector<MemoryRef> evict;
   if (rows.size() > room) {

@@ -99,6 +99,12 @@ Result<uint64_t> StoreContext::CommittedHotSlots() {
   return std::max(live, free);
 }
 
+Result<uint64_t> StoreContext::HotMemories() {
+  AETHER_ASSIGN_OR_RETURN(uint64_t end, CommittedHotSlots());
+  AETHER_ASSIGN_OR_RETURN(uint64_t free, tables_->hot_free.Count());
+  return end > free ? end - free : 0;
+}
+
 Status StoreContext::Audit(const std::string& kind, const std::optional<std::string>& id, const std::string& detail) {
   return tables_->audit_log.Append(env_->NowMs(), kind, id, detail, trace_id_);
 }
