@@ -68,24 +68,32 @@ Status Migrator::BuildFrames(std::vector<MigrationItem>* items, const std::vecto
                              const std::vector<const float*>& vectors, const ShardInfo& shard, Migration* m,
                              PendingWrites* w) {
   if (which.empty()) return Status::Ok();
+  const uint32_t dim = s_->config_.dim;
+  // The frames are compressed on every core (each its own records), then
+  // laid end to end: a record's place is its frame's offset.
+  const size_t n = (which.size() + kMaxFrameRecords - 1) / kMaxFrameRecords;
+  std::vector<std::string> encoded(n);
+  AETHER_RETURN_IF_ERROR(ParallelFor(n, ThreadsFor(0, n), [&](size_t f, size_t) -> Status {
+    const size_t b = f * kMaxFrameRecords, e = std::min(which.size(), b + kMaxFrameRecords);
+    const uint32_t count = static_cast<uint32_t>(e - b);
+    std::vector<int64_t> ids(count);
+    std::vector<float> vecs(size_t(count) * dim);
+    for (uint32_t j = 0; j < count; ++j) {
+      const size_t i = which[b + j];
+      ids[j] = (*items)[i].row_id;
+      std::copy(vectors[i], vectors[i] + dim, vecs.begin() + size_t(j) * dim);
+    }
+    AETHER_ASSIGN_OR_RETURN(encoded[f], EncodeFrame(ids.data(), vecs.data(), count, dim, uint32_t(s_->config_.codec)));
+    return Status::Ok();
+  }));
   std::vector<std::string>& frames = w->frames[shard.shard_id];
   uint64_t offset = shard.file_bytes;
-  for (size_t b = 0; b < which.size(); b += kMaxFrameRecords) {
-    size_t e = std::min(which.size(), b + kMaxFrameRecords);
-    uint32_t count = static_cast<uint32_t>(e - b);
-    std::vector<int64_t> ids(count);
-    std::vector<float> vecs(size_t(count) * s_->config_.dim);
-    for (uint32_t j = 0; j < count; ++j) {
-      size_t i = which[b + j];
-      MigrationItem& it = (*items)[i];
-      ids[j] = it.row_id;
-      std::copy(vectors[i], vectors[i] + s_->config_.dim, vecs.begin() + size_t(j) * s_->config_.dim);
-      it.dst = Place::Cold(shard.shard_id, static_cast<int64_t>(offset), j);
-    }
-    AETHER_ASSIGN_OR_RETURN(std::string frame,
-                            EncodeFrame(ids.data(), vecs.data(), count, s_->config_.dim, uint32_t(s_->config_.codec)));
-    offset += frame.size();
-    frames.push_back(std::move(frame));
+  for (size_t f = 0; f < n; ++f) {
+    const size_t b = f * kMaxFrameRecords, e = std::min(which.size(), b + kMaxFrameRecords);
+    for (size_t j = b; j < e; ++j)
+      (*items)[which[j]].dst = Place::Cold(shard.shard_id, static_cast<int64_t>(offset), int64_t(j - b));
+    offset += encoded[f].size();
+    frames.push_back(std::move(encoded[f]));
   }
   m->targets.push_back({shard.shard_id, shard.file_bytes, offset});
   return Status::Ok();
