@@ -191,7 +191,9 @@ TEST_CASE("one process's ingest batches place by the real hot count after delete
 // less the free slots), not from its rows: through every way a slot is
 // freed in the middle (delete, descend, a replaced memory) or claimed
 // (ingest, ascend), each decision must see the exact count. A model keeps
-// which ids are hot; Stats (a count of the rows) and verify check the store.
+// which ids are hot; Stats (the same accounting, and the shards' live
+// counters for the cold tier) and verify (the rows against the files) check
+// the store.
 TEST_CASE("ingest and ascend place by the exact hot count through slots freed and reused in the middle") {
   TempDir dir;
   StoreConfig c;
@@ -275,6 +277,7 @@ TEST_CASE("ingest and ascend place by the exact hot count through slots freed an
     auto st = s->Stats();
     REQUIRE(st.ok());
     REQUIRE(st->hot_count == hot_count());
+    REQUIRE(st->cold_count == hot.size() - hot_count());
     REQUIRE(st->hot_count <= c.hot_capacity);
     if (step % 25 == 24) {
       auto v = s->Verify();
