@@ -211,21 +211,31 @@ Status MemoriesTable::Insert(const MemoryRef& m, double importance, int64_t crea
 }
 
 Status MemoriesTable::InsertMany(const std::vector<NewRow>& rows) {
-  size_t i = 0;
-  if (rows.size() >= kRowsPerInsert) {
-    AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(InsertSql(kRowsPerInsert)));
-    for (; rows.size() - i >= kRowsPerInsert; i += kRowsPerInsert) {
-      for (size_t r = 0; r < kRowsPerInsert; ++r) BindNewRow(*st, 1 + int(r) * kInsertColumns, rows[i + r]);
+  // Rows [from, to) one to a statement.
+  auto one_by_one = [&](size_t from, size_t to) -> Status {
+    AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(InsertSql(1)));
+    for (size_t i = from; i < to; ++i) {
+      BindNewRow(*st, 1, rows[i]);
       AETHER_RETURN_IF_ERROR(st->Run());
     }
+    return Status::Ok();
+  };
+  size_t i = 0;
+  for (; rows.size() - i >= kRowsPerInsert; i += kRowsPerInsert) {
+    AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(InsertSql(kRowsPerInsert)));
+    for (size_t r = 0; r < kRowsPerInsert; ++r) BindNewRow(*st, 1 + int(r) * kInsertColumns, rows[i + r]);
+    Status s = st->Run();
+    if (s.ok()) continue;
+    st->Reset();
+    // A constraint that fails undoes the statement's rows and nothing
+    // else: the group again row by row gives the error its failing row
+    // gives alone, not one naming the whole 16-row statement. Any other
+    // error (a full disk, I/O) may have ended the caller's transaction:
+    // returned as it is, never retried.
+    if (s.code() != Code::kInternal || !db_->in_transaction()) return s;
+    AETHER_RETURN_IF_ERROR(one_by_one(i, i + kRowsPerInsert));
   }
-  if (i == rows.size()) return Status::Ok();
-  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(InsertSql(1)));
-  for (; i < rows.size(); ++i) {
-    BindNewRow(*st, 1, rows[i]);
-    AETHER_RETURN_IF_ERROR(st->Run());
-  }
-  return Status::Ok();
+  return one_by_one(i, rows.size());
 }
 
 Result<bool> MemoriesTable::Move(int64_t row_id, const Place& from, const Place& to) {

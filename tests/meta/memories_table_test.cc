@@ -134,7 +134,14 @@ TEST_CASE("InsertMany stores each row as given, in groups of every size, and Fin
       rows[i].place = Place::Hot(int64_t(i));
     }
     REQUIRE(db->get()->Exec("BEGIN").ok());
-    CHECK_FALSE(memories.InsertMany(rows).ok());
+    const Status alone = memories.InsertMany({rows[at]});
+    REQUIRE_FALSE(alone.ok());
+    const Status s = memories.InsertMany(rows);
+    CHECK_FALSE(s.ok());
+    // The error a row gives alone (naming the one-row statement), not the
+    // group's: the failing group is tried again row by row.
+    CHECK(s.message() == alone.message());
+    CHECK(db->get()->in_transaction());  // the caller's, still open
     REQUIRE(db->get()->Exec("ROLLBACK").ok());
   }
   count = memories.Count();
