@@ -297,8 +297,6 @@ Status Migrator::CutHotFile() {
   return hot->Sync();
 }
 
-// A new memory (ingest), in the commit transaction: a same-id memory it
-// replaces is released first (only ever that one: invariant 11).
 namespace {
 
 // A new memory's row: created now (the migration's time) unless the item
@@ -320,6 +318,8 @@ MemoriesTable::NewRow NewRowOf(const Migration& m, const MigrationItem& it) {
 
 }  // namespace
 
+// A new memory (ingest), in the commit transaction: a same-id memory it
+// replaces is released first (only ever that one: invariant 11).
 Status Migrator::CommitNew(const Migration& m, const MigrationItem& it) {
   if (it.replaces_row_id != 0) {
     AETHER_ASSIGN_OR_RETURN(auto old, s_->tables_->memories.FindRow(it.replaces_row_id));
