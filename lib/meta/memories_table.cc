@@ -213,6 +213,7 @@ Status MemoriesTable::Insert(const MemoryRef& m, double importance, int64_t crea
 Status MemoriesTable::InsertMany(const std::vector<NewRow>& rows) {
   // Rows [from, to) one to a statement.
   auto one_by_one = [&](size_t from, size_t to) -> Status {
+    if (from == to) return Status::Ok();
     AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(InsertSql(1)));
     for (size_t i = from; i < to; ++i) {
       BindNewRow(*st, 1, rows[i]);
@@ -221,8 +222,9 @@ Status MemoriesTable::InsertMany(const std::vector<NewRow>& rows) {
     return Status::Ok();
   };
   size_t i = 0;
+  if (rows.size() < kRowsPerInsert) return one_by_one(0, rows.size());
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(InsertSql(kRowsPerInsert)));
   for (; rows.size() - i >= kRowsPerInsert; i += kRowsPerInsert) {
-    AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(InsertSql(kRowsPerInsert)));
     for (size_t r = 0; r < kRowsPerInsert; ++r) BindNewRow(*st, 1 + int(r) * kInsertColumns, rows[i + r]);
     Status s = st->Run();
     if (s.ok()) continue;
