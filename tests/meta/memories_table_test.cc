@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -14,14 +15,24 @@
 using namespace aether;
 using aether::test::TempDir;
 
-TEST_CASE("FindRows gives for every wanted row what FindRow gives, over dense, sparse and absent rows") {
-  TempDir dir;
+namespace {
+
+// A new meta.db in dir with the current schema (a store of dimension 4).
+std::unique_ptr<Db> NewMetaDb(const TempDir& dir) {
   auto db = Db::Open(dir / "meta.db", true, false);
   REQUIRE(db.ok());
   StoreConfig c;
   c.dim = 4;
   REQUIRE(CreateSchema(db->get(), c, 1, 0).ok());
-  MemoriesTable memories(db->get());
+  return std::move(*db);
+}
+
+}  // namespace
+
+TEST_CASE("FindRows gives for every wanted row what FindRow gives, over dense, sparse and absent rows") {
+  TempDir dir;
+  std::unique_ptr<Db> db = NewMetaDb(dir);
+  MemoriesTable memories(db.get());
   // Row ids with runs and gaps of every size the walk decides on (it steps
   // over 16 rows, seeks further): rows 1..3000, most kept, some deleted.
   std::mt19937_64 rng(7);
@@ -63,12 +74,8 @@ TEST_CASE("FindRows gives for every wanted row what FindRow gives, over dense, s
 
 TEST_CASE("InsertMany stores each row as given, in groups of every size, and FindMany finds what Find finds") {
   TempDir dir;
-  auto db = Db::Open(dir / "meta.db", true, false);
-  REQUIRE(db.ok());
-  StoreConfig c;
-  c.dim = 4;
-  REQUIRE(CreateSchema(db->get(), c, 1, 0).ok());
-  MemoriesTable memories(db->get());
+  std::unique_ptr<Db> db = NewMetaDb(dir);
+  MemoriesTable memories(db.get());
   std::mt19937_64 rng(11);
   // Calls of every size around the statement's group of 16 rows, each row
   // hot or cold, with and without a payload and a kept state.
@@ -133,7 +140,7 @@ TEST_CASE("InsertMany stores each row as given, in groups of every size, and Fin
       rows[i].id = &ids[i];
       rows[i].place = Place::Hot(int64_t(i));
     }
-    REQUIRE(db->get()->Exec("BEGIN").ok());
+    REQUIRE(db->Exec("BEGIN").ok());
     const Status alone = memories.InsertMany({rows[at]});
     REQUIRE_FALSE(alone.ok());
     const Status s = memories.InsertMany(rows);
@@ -141,8 +148,8 @@ TEST_CASE("InsertMany stores each row as given, in groups of every size, and Fin
     // The error a row gives alone (naming the one-row statement), not the
     // group's: the failing group is tried again row by row.
     CHECK(s.message() == alone.message());
-    CHECK(db->get()->in_transaction());  // the caller's, still open
-    REQUIRE(db->get()->Exec("ROLLBACK").ok());
+    CHECK(db->in_transaction());  // the caller's, still open
+    REQUIRE(db->Exec("ROLLBACK").ok());
   }
   count = memories.Count();
   REQUIRE(count.ok());
