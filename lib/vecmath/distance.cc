@@ -25,45 +25,17 @@ PreparedQuery Prepare(const float* vector, uint32_t dim) {
   return PreparedQuery{vector, Norm(vector, dim), std::sqrt(n2)};
 }
 
-namespace {
-
-// Four independent double accumulators: the compiler vectorizes them.
-double DotD(const float* a, const float* b, uint32_t dim) {
-  double s[4] = {0, 0, 0, 0};
-  uint32_t i = 0;
-  for (; i + 4 <= dim; i += 4)
-    for (int j = 0; j < 4; ++j) s[j] += double(a[i + j]) * b[i + j];
-  for (; i < dim; ++i) s[0] += double(a[i]) * b[i];
-  return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
-double L2SquaredD(const float* a, const float* b, uint32_t dim) {
-  double s[4] = {0, 0, 0, 0};
-  uint32_t i = 0;
-  for (; i + 4 <= dim; i += 4)
-    for (int j = 0; j < 4; ++j) {
-      const double d = double(a[i + j]) - b[i + j];
-      s[j] += d * d;
-    }
-  for (; i < dim; ++i) {
-    const double d = double(a[i]) - b[i];
-    s[0] += d * d;
-  }
-  return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
-}  // namespace
-
 float Distance(Metric metric, const PreparedQuery& q, const float* x, uint32_t dim) {
+  const simd::Kernels& k = simd::Active();
   switch (metric) {
     case Metric::kL2:
-      return float(std::sqrt(L2SquaredD(q.vector, x, dim)));
+      return float(std::sqrt(k.l2_squared_exact(q.vector, x, dim)));
     case Metric::kInnerProduct:
-      return float(-DotD(q.vector, x, dim));
+      return float(-k.dot_exact(q.vector, x, dim));
     case Metric::kCosine: {
-      const double xn = std::sqrt(DotD(x, x, dim));
+      const double xn = std::sqrt(k.dot_exact(x, x, dim));
       if (xn == 0 || q.exact_norm == 0) return 1.0f;
-      return float(1.0 - DotD(q.vector, x, dim) / (q.exact_norm * xn));
+      return float(1.0 - k.dot_exact(q.vector, x, dim) / (q.exact_norm * xn));
     }
   }
   return 0;

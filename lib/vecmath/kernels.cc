@@ -50,6 +50,31 @@ void L2Many(const float* q, const float* x, uint64_t n, uint64_t stride, uint32_
   }
 }
 
+// Four double partial sums (Kernels::dot_exact): the reference order.
+double DotExactScalar(const float* a, const float* b, uint32_t dim) {
+  double s[4] = {0, 0, 0, 0};
+  uint32_t i = 0;
+  for (; i + 4 <= dim; i += 4)
+    for (int j = 0; j < 4; ++j) s[j] += double(a[i + j]) * b[i + j];
+  for (; i < dim; ++i) s[0] += double(a[i]) * b[i];
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+double L2ExactScalar(const float* a, const float* b, uint32_t dim) {
+  double s[4] = {0, 0, 0, 0};
+  uint32_t i = 0;
+  for (; i + 4 <= dim; i += 4)
+    for (int j = 0; j < 4; ++j) {
+      const double d = double(a[i + j]) - b[i + j];
+      s[j] += d * d;
+    }
+  for (; i < dim; ++i) {
+    const double d = double(a[i]) - b[i];
+    s[0] += d * d;
+  }
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
 void HalfToFloatScalar(const uint16_t* h, float* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = HalfToFloat(h[i]);
 }
@@ -121,6 +146,36 @@ __attribute__((target("avx2,fma"))) float L2Avx2(const float* a, const float* b,
   float s = HSum256(_mm256_add_ps(s0, s1));
   for (; i < dim; ++i) s += (a[i] - b[i]) * (a[i] - b[i]);
   return s;
+}
+
+// The exact sums with the four partial sums in one 4-lane register: the
+// same operations in the same order as the scalar reference, so the same
+// double. Compiled without FMA, so no multiply and add can be fused.
+__attribute__((target("avx2"))) double DotExactAvx2(const float* a, const float* b, uint32_t dim) {
+  __m256d s = _mm256_setzero_pd();
+  uint32_t i = 0;
+  for (; i + 4 <= dim; i += 4)
+    s = _mm256_add_pd(s, _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(a + i)), _mm256_cvtps_pd(_mm_loadu_ps(b + i))));
+  alignas(32) double p[4];
+  _mm256_store_pd(p, s);
+  for (; i < dim; ++i) p[0] += double(a[i]) * b[i];
+  return (p[0] + p[1]) + (p[2] + p[3]);
+}
+
+__attribute__((target("avx2"))) double L2ExactAvx2(const float* a, const float* b, uint32_t dim) {
+  __m256d s = _mm256_setzero_pd();
+  uint32_t i = 0;
+  for (; i + 4 <= dim; i += 4) {
+    const __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(a + i)), _mm256_cvtps_pd(_mm_loadu_ps(b + i)));
+    s = _mm256_add_pd(s, _mm256_mul_pd(d, d));
+  }
+  alignas(32) double p[4];
+  _mm256_store_pd(p, s);
+  for (; i < dim; ++i) {
+    const double d = double(a[i]) - b[i];
+    p[0] += d * d;
+  }
+  return (p[0] + p[1]) + (p[2] + p[3]);
 }
 
 // Register blocking for the transposed dot products: NX rows x 8 columns of
@@ -314,13 +369,13 @@ __attribute__((target("avx2,f16c"))) void HalfToFloatF16c(const uint16_t* h, flo
 
 #endif  // AETHER_X86
 
-const Kernels kScalar{Isa::kScalar,         "scalar",       DotScalar,        L2Scalar, L2Many<L2Scalar>,
-                      DotsTransposedScalar, ArgminL2Scalar, HalfToFloatScalar};
+const Kernels kScalar{Isa::kScalar,         "scalar",       DotScalar,      L2Scalar,      L2Many<L2Scalar>,
+                      DotsTransposedScalar, ArgminL2Scalar, DotExactScalar, L2ExactScalar, HalfToFloatScalar};
 #if AETHER_X86
-const Kernels kAvx2{Isa::kAvx2,         "avx2",       DotAvx2,        L2Avx2, L2Many<L2Avx2>,
-                    DotsTransposedAvx2, ArgminL2Avx2, HalfToFloatF16c};
-const Kernels kAvx512{Isa::kAvx512,         "avx512",       DotAvx512,      L2Avx512, L2Many<L2Avx512>,
-                      DotsTransposedAvx512, ArgminL2Avx512, HalfToFloatF16c};
+const Kernels kAvx2{Isa::kAvx2,         "avx2",       DotAvx2,      L2Avx2,      L2Many<L2Avx2>,
+                    DotsTransposedAvx2, ArgminL2Avx2, DotExactAvx2, L2ExactAvx2, HalfToFloatF16c};
+const Kernels kAvx512{Isa::kAvx512,         "avx512",       DotAvx512,    L2Avx512,    L2Many<L2Avx512>,
+                      DotsTransposedAvx512, ArgminL2Avx512, DotExactAvx2, L2ExactAvx2, HalfToFloatF16c};
 #endif
 
 #if AETHER_X86

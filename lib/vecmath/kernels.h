@@ -36,6 +36,14 @@ struct Kernels {
   // The nearest centroid from the dot products (K-Means' assignment): the
   // same answer in every variant.
   uint32_t (*argmin_l2)(const float* norm2, const float* dots, uint32_t n, float* best);
+  // The exact path's double-precision sums: sum of a[i] * b[i] and of
+  // (a[i] - b[i])^2, each term computed in double, accumulated in four
+  // partial sums (element i into sum i % 4, the tail past the last multiple
+  // of 4 into the first) added as (s0 + s1) + (s2 + s3), with no fused
+  // multiply-add. Every variant returns the same double bit for bit, so
+  // a reported distance never depends on the CPU.
+  double (*dot_exact)(const float* a, const float* b, uint32_t dim);
+  double (*l2_squared_exact)(const float* a, const float* b, uint32_t dim);
   // IEEE-754 binary16 to binary32 (exact): out[i] = h[i]. The float16 cold
   // codec's decode (F16C where the CPU has it).
   void (*half_to_float)(const uint16_t* h, float* out, size_t n);

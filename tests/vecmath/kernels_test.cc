@@ -77,6 +77,57 @@ TEST_CASE("every supported SIMD kernel matches the double-precision reference") 
   CHECK(Supported(Active().isa));
 }
 
+// The exact kernels' documented order (Kernels::dot_exact), written out
+// here: element i into partial sum i % 4 (the tail into the first), then
+// (s0 + s1) + (s2 + s3).
+double OrderedSum(const float* a, const float* b, uint32_t dim, bool l2) {
+  double s[4] = {0, 0, 0, 0};
+  const uint32_t body = dim / 4 * 4;
+  for (uint32_t i = 0; i < dim; ++i) {
+    const double t = l2 ? (double(a[i]) - b[i]) * (double(a[i]) - b[i]) : double(a[i]) * b[i];
+    s[i < body ? i % 4 : 0] += t;
+  }
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+bool SameBits(double x, double y) { return std::memcmp(&x, &y, sizeof x) == 0; }
+
+TEST_CASE("the exact double kernels give the same double, bit for bit, in every variant") {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> g(0.0f, 3.0f);
+  std::uniform_int_distribution<int> exponent(-140, 49);  // subnormals to ~1e15
+  int variants = 0, compared = 0;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!Supported(isa)) continue;
+    ++variants;
+    const Kernels& k = For(isa);
+    CAPTURE(k.name);
+    for (int wide = 0; wide < 2; ++wide)
+      for (uint32_t dim = 1; dim <= 300; dim += (dim < 40 ? 1 : 7)) {
+        CAPTURE(dim);
+        CAPTURE(wide);
+        std::vector<float> a(dim + 1), b(dim + 1);  // unaligned starts, as above
+        for (auto* v : {&a, &b})
+          for (auto& x : *v) x = wide ? std::ldexp(g(rng), exponent(rng)) : g(rng);
+        const float* pa = a.data() + 1;
+        const float* pb = b.data() + 1;
+        const double dot = k.dot_exact(pa, pb, dim), l2 = k.l2_squared_exact(pa, pb, dim);
+        CHECK(SameBits(dot, OrderedSum(pa, pb, dim, false)));
+        CHECK(SameBits(l2, OrderedSum(pa, pb, dim, true)));
+        CHECK(SameBits(k.dot_exact(pa, pa, dim), OrderedSum(pa, pa, dim, false)));
+        // And the order is only an order: the sums are the exact ones to
+        // double rounding.
+        double abs_dot = 0;
+        for (uint32_t i = 0; i < dim; ++i) abs_dot += std::fabs(double(pa[i]) * pb[i]);
+        CHECK(std::fabs(dot - RefDot(pa, pb, dim)) <= dim * 2.3e-16 * abs_dot);
+        CHECK(std::fabs(l2 - RefL2(pa, pb, dim)) <= dim * 2.3e-16 * l2);
+        ++compared;
+      }
+  }
+  CHECK(variants >= 1);
+  CHECK(compared == variants * 2 * 77);  // dims 1..39, then 40..299 by 7
+}
+
 TEST_CASE("the transposed dot-product kernel matches the reference for every row count and tail") {
   std::mt19937 rng(11);
   std::normal_distribution<float> g(0.0f, 2.0f);
