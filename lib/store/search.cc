@@ -117,10 +117,7 @@ Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(const std::vector<
   }));
   AETHER_RETURN_IF_ERROR(ranked.status());
   if (options.record_access) AETHER_RETURN_IF_ERROR(RecordAccess(*ranked).WithContext(kRecordingAccessContext));
-  std::vector<std::vector<SearchHit>> out(ranked->size());
-  for (size_t q = 0; q < out.size(); ++q)
-    for (RankedHit& r : (*ranked)[q]) out[q].push_back(std::move(r.hit));
-  return out;
+  return std::move(ranked->hits);
 }
 
 Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<float>>& queries,
@@ -194,11 +191,17 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
       return Status::Corruption(fmt::format(
           "row {} was found in a place the metadata counts as live, but no memory has it (run aether verify)",
           c.row_id));
-    results[q][rank] =
-        RankedHit{c.row_id, SearchHit{loc->id, c.distance, loc->place.cold() ? Tier::kCold : Tier::kHot, "", {}}};
+    SearchHit& hit = results.hits[q][rank];
+    hit.id = loc->id;
+    hit.distance = c.distance;
+    hit.tier = loc->place.cold() ? Tier::kCold : Tier::kHot;
+    results.rows[q][rank] = c.row_id;
     return Status::Ok();
   };
-  for (size_t q = 0; q < queries.size(); ++q) results[q].resize(ranked[q].size());
+  for (size_t q = 0; q < queries.size(); ++q) {
+    results.hits[q].resize(ranked[q].size());
+    results.rows[q].resize(ranked[q].size());
+  }
   if (selection) {
     for (size_t q = 0; q < queries.size(); ++q)
       for (size_t r = 0; r < ranked[q].size(); ++r)
@@ -212,7 +215,20 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
     for (size_t q = 0; q < queries.size(); ++q)
       for (size_t r = 0; r < ranked[q].size(); ++r)
         by_row.push_back(HitAt{ranked[q][r].row_id, uint32_t(q), uint32_t(r)});
-    std::sort(by_row.begin(), by_row.end(), [](const HitAt& a, const HitAt& b) { return a.row_id < b.row_id; });
+    // By row: counted into place when the rows are dense (a large batch's
+    // hits cover much of a range of rows), else compared.
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (const HitAt& h : by_row) lo = std::min(lo, h.row_id), hi = std::max(hi, h.row_id);
+    if (by_row.size() >= 4096 && uint64_t(hi - lo) < 4 * uint64_t(by_row.size())) {
+      std::vector<uint32_t> at(size_t(hi - lo) + 2, 0);
+      for (const HitAt& h : by_row) ++at[size_t(h.row_id - lo) + 1];
+      for (size_t i = 1; i < at.size(); ++i) at[i] += at[i - 1];
+      std::vector<HitAt> sorted(by_row.size());
+      for (const HitAt& h : by_row) sorted[at[size_t(h.row_id - lo)]++] = h;
+      by_row.swap(sorted);
+    } else {
+      std::sort(by_row.begin(), by_row.end(), [](const HitAt& a, const HitAt& b) { return a.row_id < b.row_id; });
+    }
     std::vector<int64_t> rows;
     for (const HitAt& h : by_row)
       if (rows.empty() || rows.back() != h.row_id) rows.push_back(h.row_id);
@@ -414,8 +430,10 @@ Status StoreImpl::Decorate(const SearchOptions& options, RankedHits* results) {
     AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
     weights = EvictionWeights{p.alpha, p.beta, p.gamma, p.delta};
   }
-  for (auto& hits : *results) {
-    for (auto& [row_id, hit] : hits) {
+  for (size_t q = 0; q < results->hits.size(); ++q) {
+    for (size_t r = 0; r < results->hits[q].size(); ++r) {
+      SearchHit& hit = results->hits[q][r];
+      const int64_t row_id = results->rows[q][r];
       if (options.with_payload) {
         AETHER_ASSIGN_OR_RETURN(auto payload, tables_->memories.Payload(row_id));
         if (payload) hit.payload_json = std::move(*payload);
@@ -441,16 +459,15 @@ Status StoreImpl::Decorate(const SearchOptions& options, RankedHits* results) {
 Status StoreImpl::RecordAccess(const RankedHits& results) {
   AccessRecord rec;
   rec.ts_ms = env_->NowMs();
-  for (const auto& hits : results)
-    for (const RankedHit& r : hits) rec.hits.push_back(r.row_id);
+  for (const auto& rows : results.rows) rec.hits.insert(rec.hits.end(), rows.begin(), rows.end());
   if (rec.hits.empty()) return Status::Ok();
   if (!writable_)
     return Status::PermissionDenied(dir_ + ": this user may not write this store (search with record_access off)");
   AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
   const size_t top_n = size_t(p.restore_top_n);
-  for (const auto& hits : results)
-    for (size_t i = 0; i < hits.size() && i < top_n; ++i)
-      if (hits[i].hit.tier == Tier::kCold) rec.restores.emplace_back(hits[i].row_id, 1.0 / double(1 + i));
+  for (size_t q = 0; q < results.hits.size(); ++q)
+    for (size_t i = 0; i < results.hits[q].size() && i < top_n; ++i)
+      if (results.hits[q][i].tier == Tier::kCold) rec.restores.emplace_back(results.rows[q][i], 1.0 / double(1 + i));
   if (!rec.restores.empty()) CountMetric("aether_restores_total", "outcome=\"queued\"", int64_t(rec.restores.size()));
   if (lock_->exclusive()) return InTransaction(db_.get(), [&] { return ApplyAccesses({rec}); });
   AETHER_ASSIGN_OR_RETURN(int64_t epoch, tables_->config.Integer("access_log_epoch", 0));

@@ -54,13 +54,15 @@
 
 namespace aether {
 
-// A search hit with the row id the store knows it by (row ids stay inside
-// the library); hits[q] belongs to query q, best first.
-struct RankedHit {
-  int64_t row_id = 0;
-  SearchHit hit;
+// A search's hits with the row ids the store knows them by (row ids stay
+// inside the library): hits[q] belongs to query q, best first, and
+// rows[q][r] is hits[q][r]'s row. Two arrays, so the hits are handed to the
+// caller as they are.
+struct RankedHits {
+  explicit RankedHits(size_t queries = 0) : hits(queries), rows(queries) {}
+  std::vector<std::vector<SearchHit>> hits;
+  std::vector<std::vector<int64_t>> rows;
 };
-using RankedHits = std::vector<std::vector<RankedHit>>;
 
 // store.cc: "dir/" -> "dir" (a lone "/" stays).
 std::string StripTrailingSlashes(std::string path);

@@ -16,11 +16,12 @@ using namespace aether::test;
 namespace {
 
 // Ingests mems into a new store and checks every query's top-k.
-void CheckBruteForce(const std::string& metric, size_t n, uint32_t dim, uint64_t hot_capacity, size_t k) {
+void CheckBruteForce(const std::string& metric, size_t n, uint32_t dim, uint64_t hot_capacity, size_t k,
+                     size_t nq = 25) {
   TempDir dir;
   std::string store = dir / "store";
   auto mems = RandomMems(n, dim, 11);
-  auto queries = RandomMems(25, dim, 99, "q");
+  auto queries = RandomMems(nq, dim, 99, "q");
   WriteFile(dir / "mems.jsonl", ToJsonl(mems));
   WriteFile(dir / "q.jsonl", QueriesJsonl(queries));
   auto init = Aether({"init", store, "--dim", std::to_string(dim), "--metric", metric, "--hot-capacity",
@@ -53,6 +54,12 @@ TEST_CASE("search over hot and cold returns the brute-force top-k for l2, cosine
 
 TEST_CASE("20,000 x 64 with hot capacity 5,000: exact top-k across tiers") {
   CheckBruteForce("l2", 20000, 64, 5000, 10);
+}
+
+TEST_CASE("a batch whose hits cover most rows (600 queries x k 10 over 2,000 memories): exact top-k") {
+  // 6,000 hits over 2,000 rows: search orders them by row by counting (a
+  // small or sparse batch compares), before reading their ids in one walk.
+  CheckBruteForce("l2", 2000, 16, 700, 10, 600);
 }
 
 TEST_CASE("the shipped sample: exact top-k, with payloads, from a file and from stdin") {
