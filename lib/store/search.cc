@@ -103,6 +103,30 @@ class StoreLiveness : public Liveness {
   const Selection* selection_ = nullptr;
 };
 
+// A hit by the row it found: query q's rank-th.
+struct HitAt {
+  int64_t row_id;
+  uint32_t q, rank;
+};
+
+// Orders hits by row: counted into place when the rows are dense (a large
+// batch's hits cover much of a range of rows), else compared.
+void SortByRow(std::vector<HitAt>* hits) {
+  std::vector<HitAt>& by_row = *hits;
+  int64_t lo = INT64_MAX, hi = INT64_MIN;
+  for (const HitAt& h : by_row) lo = std::min(lo, h.row_id), hi = std::max(hi, h.row_id);
+  if (by_row.size() >= 4096 && uint64_t(hi - lo) < 4 * uint64_t(by_row.size())) {
+    std::vector<uint32_t> at(size_t(hi - lo) + 2, 0);
+    for (const HitAt& h : by_row) ++at[size_t(h.row_id - lo) + 1];
+    for (size_t i = 1; i < at.size(); ++i) at[i] += at[i - 1];
+    std::vector<HitAt> sorted(by_row.size());
+    for (const HitAt& h : by_row) sorted[at[size_t(h.row_id - lo)]++] = h;
+    by_row.swap(sorted);
+  } else {
+    std::sort(by_row.begin(), by_row.end(), [](const HitAt& a, const HitAt& b) { return a.row_id < b.row_id; });
+  }
+}
+
 }  // namespace
 
 Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(const std::vector<std::vector<float>>& queries,
@@ -207,28 +231,11 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
       for (size_t r = 0; r < ranked[q].size(); ++r)
         AETHER_RETURN_IF_ERROR(place_hit(q, r, ranked[q][r], selection->Find(ranked[q][r].row_id)));
   } else {
-    struct HitAt {
-      int64_t row_id;
-      uint32_t q, rank;
-    };
     std::vector<HitAt> by_row;
     for (size_t q = 0; q < queries.size(); ++q)
       for (size_t r = 0; r < ranked[q].size(); ++r)
         by_row.push_back(HitAt{ranked[q][r].row_id, uint32_t(q), uint32_t(r)});
-    // By row: counted into place when the rows are dense (a large batch's
-    // hits cover much of a range of rows), else compared.
-    int64_t lo = INT64_MAX, hi = INT64_MIN;
-    for (const HitAt& h : by_row) lo = std::min(lo, h.row_id), hi = std::max(hi, h.row_id);
-    if (by_row.size() >= 4096 && uint64_t(hi - lo) < 4 * uint64_t(by_row.size())) {
-      std::vector<uint32_t> at(size_t(hi - lo) + 2, 0);
-      for (const HitAt& h : by_row) ++at[size_t(h.row_id - lo) + 1];
-      for (size_t i = 1; i < at.size(); ++i) at[i] += at[i - 1];
-      std::vector<HitAt> sorted(by_row.size());
-      for (const HitAt& h : by_row) sorted[at[size_t(h.row_id - lo)]++] = h;
-      by_row.swap(sorted);
-    } else {
-      std::sort(by_row.begin(), by_row.end(), [](const HitAt& a, const HitAt& b) { return a.row_id < b.row_id; });
-    }
+    SortByRow(&by_row);
     std::vector<int64_t> rows;
     for (const HitAt& h : by_row)
       if (rows.empty() || rows.back() != h.row_id) rows.push_back(h.row_id);
