@@ -114,6 +114,11 @@ std::vector<std::string> ChildEnv(const std::vector<std::string>& extra) {
     env_s.push_back(entry);
   }
   if (!child_leaks) env_s.push_back(asan + "detect_leaks=0:malloc_context_size=2");
+  // The machine's memory and disk readings pinned (tests/main_test.cc),
+  // unless the test injects its own.
+  if (std::none_of(extra.begin(), extra.end(),
+                   [](const std::string& e) { return e.rfind("AETHER_PRESSURE=", 0) == 0; }))
+    env_s.push_back("AETHER_PRESSURE=memory=0.5,disk=0.5");
   env_s.insert(env_s.end(), extra.begin(), extra.end());
   return env_s;
 }

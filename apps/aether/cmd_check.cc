@@ -74,6 +74,12 @@ Runner SetupCheck(CLI::App* app) {
                         "`aether rebuild-index`",
                         fraction, limit));
     }
+    if (double limit = param("check_pressure_level"); limit > 0) {
+      const double level = stats->pressure;
+      check("check_pressure_level", level, level >= limit,
+            fmt::format("pressure {}: {} (README \"Pressure levels\": what aether does at each level)",
+                        stats->pressure_level, stats->pressure_why));
+    }
     if (double limit = param("check_restore_queue_depth"); limit > 0) {
       const double depth = double(stats->restore_queue_depth);
       check("check_restore_queue_depth", depth, depth > limit,

@@ -127,6 +127,10 @@ Runner SetupMaintain(CLI::App* app) {
                              {"temperature_before", r->temperature_before},
                              {"temperature_after", r->temperature_after},
                              {"pressure", r->pressure},
+                             {"pressure_level", r->pressure_level},
+                             {"pressure_why", r->pressure_why},
+                             {"promotions_paused", r->promotions_paused},
+                             {"descended_pressure", r->descended_pressure},
                              {"importance_decayed", r->importance_decayed},
                              {"hot_candidates", r->hot_candidates},
                              {"cold_candidates", r->cold_candidates},
@@ -162,6 +166,10 @@ Runner SetupMaintain(CLI::App* app) {
     } else {
       fmt::print("temperature {:.4g} -> {:.4g}{}\n", r->temperature_before, r->temperature_after,
                  r->pressure ? " (pressure)" : "");
+      if (r->pressure)
+        fmt::print("pressure {}: {}{}{}\n", r->pressure_level, r->pressure_why,
+                   r->promotions_paused ? "; no restore promoted" : "",
+                   r->descended_pressure ? fmt::format("; {} descended", r->descended_pressure) : "");
       fmt::print("importance decayed on {} memories\n", r->importance_decayed);
       fmt::print("candidates: {} hot, {} cold\n", r->hot_candidates, r->cold_candidates);
       fmt::print("hot -> cold: {} sampled, {} over capacity, {} evicted for restores\n", r->descended_sampled,

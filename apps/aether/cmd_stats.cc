@@ -75,6 +75,12 @@ std::vector<StatsMetric> Metrics(const StoreStats& s) {
       {"restore_queue_depth", double(s.restore_queue_depth), "aether_restore_queue_depth", "",
        "Entries in the restore queue."},
       {"temperature", s.temperature, "aether_temperature", "", "Scheduler temperature."},
+      {"pressure", double(s.pressure), "aether_pressure_level", "",
+       "Pressure level: 0 normal, 1 warning, 2 critical, 3 emergency (pressure_level, pressure_why say why)."},
+      {"memory_available", s.memory_available, "aether_memory_available_ratio", "",
+       "Share of the system's memory available, as pressure judges it (-1: unknown)."},
+      {"disk_free", s.disk_free, "aether_disk_free_ratio", "",
+       "Free share of the store's file system, as pressure judges it (-1: unknown)."},
   };
 }
 
@@ -214,6 +220,8 @@ Runner SetupStats(CLI::App* app) {
         else
           j[m.key] = m.value;
       }
+      j["pressure_level"] = stats->pressure_level;
+      j["pressure_why"] = stats->pressure_why;
       j["metrics"] = MetricsJson(view);
       out = j.dump() + "\n";
     } else if (a->format == "prometheus") {
@@ -229,6 +237,8 @@ Runner SetupStats(CLI::App* app) {
       out += fmt::format("{:<22} {}\n", "metric", MetricName(stats->metric));
       out += fmt::format("{:<22} {}\n", "cold_codec", ColdCodecName(stats->codec));
       for (const auto& m : metrics) out += fmt::format("{:<22} {}\n", m.key, m.value);
+      out += fmt::format("{:<22} {}\n", "pressure_level", stats->pressure_level);
+      if (!stats->pressure_why.empty()) out += fmt::format("{:<22} {}\n", "pressure_why", stats->pressure_why);
       out += MetricsTable(view);
     }
     if (a->output.empty()) {

@@ -72,6 +72,31 @@ long ScanDelayMs() {
   return ms;
 }
 
+bool ParsePressure(const char* text, PressureOverride* out) {
+  *out = PressureOverride();
+  std::string rest = text;
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    const std::string item = rest.substr(0, comma);
+    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+    if (comma != std::string::npos && rest.empty()) return false;  // a trailing comma
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) return false;
+    const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    std::optional<double>* slot = key == "memory" ? &out->memory : key == "disk" ? &out->disk : nullptr;
+    if (!slot || slot->has_value()) return false;  // unknown or repeated
+    if (value == "unknown") {
+      *slot = -1.0;
+      continue;
+    }
+    double v = 0;
+    auto r = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (r.ec != std::errc() || r.ptr != value.data() + value.size() || !(v >= 0 && v <= 1)) return false;
+    *slot = v;
+  }
+  return out->memory.has_value() || out->disk.has_value();
+}
+
 }  // namespace env_vars
 
 Status CheckEnvironment() {
@@ -103,6 +128,11 @@ Status CheckEnvironment() {
     return bad("AETHER_SCAN_DELAY_MS", v, "expected MS in 1..60000");
   if (const char* v = get("AETHER_DURATION_US"); v && !env_vars::ParseDurationUs(v, &n))
     return bad("AETHER_DURATION_US", v, "expected US in 0..1000000000000");
+  if (const char* v = get("AETHER_PRESSURE")) {
+    env_vars::PressureOverride o;
+    if (!env_vars::ParsePressure(v, &o))
+      return bad("AETHER_PRESSURE", v, "expected memory=F and/or disk=F, comma-separated, each F in [0, 1] or unknown");
+  }
   if (const char* v = get("AETHER_SIMD")) {
     if (std::strcmp(v, "scalar") != 0 && std::strcmp(v, "avx2") != 0 && std::strcmp(v, "avx512") != 0)
       return bad("AETHER_SIMD", v, "expected scalar, avx2 or avx512");

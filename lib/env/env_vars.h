@@ -19,10 +19,14 @@
 //                               search's scan: a slow read (search --timeout)
 //   AETHER_DURATION_US US       the duration a command records in its
 //                               metrics (aether/metrics.h): an injected clock
+//   AETHER_PRESSURE memory=F,disk=F  the system's readings for pressure
+//                               levels (env/system_readings.h), each share
+//                               in [0, 1] or "unknown"; either may be left out
 // Thread-safe; stateless but for ScanDelayMs's value, read once.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace aether::env_vars {
@@ -37,6 +41,12 @@ bool ParseFailIo(const std::string& text, std::string* op, long* n, bool* foreve
 bool ParseScanDelay(const char* text, long* ms);
 // AETHER_DURATION_US: US in 0..10^12
 bool ParseDurationUs(const char* text, long* us);
+
+// AETHER_PRESSURE: the readings it names (-1: "unknown").
+struct PressureOverride {
+  std::optional<double> memory, disk;
+};
+bool ParsePressure(const char* text, PressureOverride* out);
 
 constexpr long kMaxPauseMs = 60000;
 

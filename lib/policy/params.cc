@@ -16,7 +16,25 @@ const std::vector<ParamSpec>& AllParams() {
       {"max_temperature", 4.0, 0, 1e3, "temperature cap"},
       {"decay_rate", 0.95, 0, 1, "temperature multiplier per tick_seconds"},
       {"pressure_scale", 1.5, 1, 100, "temperature multiplier per tick_seconds under pressure"},
-      {"pressure_queue_depth", 100, 1, 1e12, "restore-queue depth that counts as pressure"},
+      {"pressure_queue_depth", 100, 0, 1e12,
+       "restore-queue depth at which pressure is a warning (at restore_queue_max, critical; 0: not judged)"},
+      {"pressure_hot_warning", 1.0, 0, 1e6,
+       "hot tier fill (memories / hot_capacity) above which pressure is a warning (0: not judged)"},
+      {"pressure_hot_critical", 1.1, 0, 1e6, "hot tier fill above which pressure is critical (0: not judged)"},
+      {"pressure_hot_emergency", 1.5, 0, 1e6, "hot tier fill above which pressure is an emergency (0: not judged)"},
+      {"pressure_memory_warning", 0.15, 0, 1,
+       "share of the system's memory available (MemAvailable / MemTotal) below which pressure is a warning "
+       "(0: not judged)"},
+      {"pressure_memory_critical", 0.08, 0, 1,
+       "available memory share below which pressure is critical (0: not judged)"},
+      {"pressure_memory_emergency", 0.04, 0, 1,
+       "available memory share below which pressure is an emergency (0: not judged)"},
+      {"pressure_disk_warning", 0.10, 0, 1,
+       "free share of the store's file system below which pressure is a warning (0: not judged)"},
+      {"pressure_disk_critical", 0.05, 0, 1, "free disk share below which pressure is critical (0: not judged)"},
+      {"pressure_disk_emergency", 0.02, 0, 1, "free disk share below which pressure is an emergency (0: not judged)"},
+      {"pressure_emergency_descend", 0.1, 0, 1,
+       "share of the hot tier maintain descends (lowest eviction scores first) each tick under emergency pressure"},
       {"sample_rate", 0.1, 0, 1, "share of memories sampled as candidates per tick"},
       {"max_candidates", 1000, 0, 1e9, "candidates per tick at most"},
       {"importance_decay", 0.99, 0, 1, "importance multiplier per tick_seconds"},
@@ -60,6 +78,9 @@ const std::vector<ParamSpec>& AllParams() {
        "aether check: a search P99 over this many ms in the window is a problem (0: not checked)"},
       {"check_failed_migrations", 1, 0, 1e12,
        "aether check: this many failed or rolled-back migrations in the window are a problem (0: not checked)"},
+      {"check_pressure_level", 2, 0, 3,
+       "aether check: pressure at or above this level (1 warning, 2 critical, 3 emergency) is a problem (0: not "
+       "checked)"},
       {"check_damage_found", 1, 0, 1e12,
        "aether check: this many commands that found damage (exit 79) or verify problems in the window are a "
        "problem (0: not checked)"},
@@ -132,7 +153,18 @@ PolicyParams ResolveParams(const std::map<std::string, double>& v) {
                       get("check_restore_queue_depth"),
                       get("check_search_p99_ms"),
                       get("check_failed_migrations"),
-                      get("check_damage_found")};
+                      get("check_damage_found"),
+                      get("pressure_hot_warning"),
+                      get("pressure_hot_critical"),
+                      get("pressure_hot_emergency"),
+                      get("pressure_memory_warning"),
+                      get("pressure_memory_critical"),
+                      get("pressure_memory_emergency"),
+                      get("pressure_disk_warning"),
+                      get("pressure_disk_critical"),
+                      get("pressure_disk_emergency"),
+                      get("pressure_emergency_descend"),
+                      get("check_pressure_level")};
 }
 
 double FeedbackImportance(double importance, double reward) {

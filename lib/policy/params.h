@@ -41,6 +41,13 @@ struct PolicyParams {
   // aether check's thresholds (0, or 1 for a fraction: not checked)
   double check_window_s, check_pending_age_s, check_garbage_fraction, check_restore_queue_depth, check_search_p99_ms,
       check_failed_migrations, check_damage_found;
+  // Pressure levels (policy/pressure.h): each reading's warning, critical and
+  // emergency thresholds (0: not judged), and the emergency's descend share.
+  double pressure_hot_warning, pressure_hot_critical, pressure_hot_emergency;
+  double pressure_memory_warning, pressure_memory_critical, pressure_memory_emergency;
+  double pressure_disk_warning, pressure_disk_critical, pressure_disk_emergency;
+  double pressure_emergency_descend;
+  double check_pressure_level;
 };
 // Builds PolicyParams from key -> value (missing keys: defaults).
 PolicyParams ResolveParams(const std::map<std::string, double>& values);

@@ -96,7 +96,11 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
   AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, HotMemories());
   rep.queue_depth_before = depth;
   rep.hot_capacity = config_.hot_capacity;
-  rep.pressure = double(depth) >= p.pressure_queue_depth || hot_count > config_.hot_capacity;
+  AETHER_ASSIGN_OR_RETURN(const PressureReport pressure, PressureNow(p));
+  rep.pressure = pressure.level >= PressureLevel::kWarning;
+  rep.pressure_level = PressureLevelName(pressure.level);
+  rep.pressure_why = pressure.Why();
+  rep.promotions_paused = pressure.level >= PressureLevel::kCritical;
   rep.temperature_after = NextTemperature(rep.temperature_before, rep.pressure, p, rep.ticks);
   const double heat = std::min(rep.temperature_after, 1.0);
 
@@ -120,9 +124,11 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
   AETHER_RETURN_IF_ERROR(DescendRows(down, mo, &moved, down.size()));
   rep.descended_sampled = moved.moved;
   AETHER_RETURN_IF_ERROR(EnforceCapacity(&rep));
+  if (pressure.level == PressureLevel::kEmergency) AETHER_RETURN_IF_ERROR(EmergencyDescend(p, &rep));
   if (!up.empty()) AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return model_->QueueRestores(up); }));
   rep.queued = up.size();
-  AETHER_RETURN_IF_ERROR(DrainRestores(p, &rep));
+  // Under critical pressure nothing is promoted: the queue waits.
+  if (!rep.promotions_paused) AETHER_RETURN_IF_ERROR(DrainRestores(p, &rep));
   // 5. compaction: the files follow the live data (compact.cc).
   AETHER_RETURN_IF_ERROR(CompactHot(p, &rep));
   AETHER_RETURN_IF_ERROR(CompactCold(p, &rep));
@@ -159,6 +165,23 @@ Status StoreImpl::EnforceCapacity(MaintainReport* rep) {
     AETHER_RETURN_IF_ERROR(DescendRows(over, mo, &cap, over.size()));
     rep->descended_capacity = cap.moved;
   }
+  return Status::Ok();
+}
+
+Status StoreImpl::EmergencyDescend(const PolicyParams& p, MaintainReport* rep) {
+  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, HotMemories());
+  const uint64_t n = uint64_t(std::ceil(double(hot_count) * p.pressure_emergency_descend));
+  if (n == 0) return Status::Ok();
+  AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
+  std::vector<MemoryRef> out;
+  for (size_t i = 0; i < n && i < scored.size(); ++i) {
+    out.push_back(scored[i].second);
+    rep->moves.push_back({scored[i].second.id, Tier::kHot, Tier::kCold, "pressure", scored[i].first});
+  }
+  MoveOptions mo;
+  MoveReport moved;
+  AETHER_RETURN_IF_ERROR(DescendRows(out, mo, &moved, out.size()));
+  rep->descended_pressure = moved.moved;
   return Status::Ok();
 }
 

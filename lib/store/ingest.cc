@@ -149,8 +149,12 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   uint64_t room = config_.hot_capacity > uint64_t(after_release) ? config_.hot_capacity - after_release : 0;
   size_t n_hot = std::min<size_t>(room, may_be_hot);
   AETHER_ASSIGN_OR_RETURN(PolicyParams params, model_->Params());
+  // Under critical pressure (or worse) no new memory is placed hot.
+  AETHER_ASSIGN_OR_RETURN(const PressureReport pressure, PressureNow(params));
+  const bool hot_refused = pressure.level >= PressureLevel::kCritical;
+  if (hot_refused) n_hot = 0;
   std::vector<MemoryRef> victims;
-  if (params.ingest_evict >= 1 && n_hot < may_be_hot) {
+  if (!hot_refused && params.ingest_evict >= 1 && n_hot < may_be_hot) {
     AETHER_ASSIGN_OR_RETURN(victims, Victims(plan, std::min<size_t>(may_be_hot, config_.hot_capacity) - n_hot));
     n_hot += victims.size();
   }

@@ -4,6 +4,7 @@
 // 10,000,000-memory store answers as fast as a small one.
 #include <algorithm>
 
+#include "env/system_readings.h"
 #include "meta/schema.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
@@ -49,6 +50,13 @@ Result<StoreStats> StoreImpl::Stats() {
   AETHER_ASSIGN_OR_RETURN(s.oldest_pending_ms, Journal(db_.get()).OldestCreatedMs());
   AETHER_ASSIGN_OR_RETURN(s.restore_queue_depth, tables_->restore_queue.Depth());
   AETHER_ASSIGN_OR_RETURN(s.temperature, tables_->config.Number("temperature", 1.0));
+  AETHER_ASSIGN_OR_RETURN(PolicyParams params, model_->Params());
+  AETHER_ASSIGN_OR_RETURN(PressureReport pressure, PressureNow(params));
+  s.pressure_level = PressureLevelName(pressure.level);
+  s.pressure = int(pressure.level);
+  s.pressure_why = pressure.Why();
+  s.memory_available = pressure.readings.memory_available.value_or(-1);
+  s.disk_free = pressure.readings.disk_free.value_or(-1);
   AETHER_ASSIGN_OR_RETURN(int64_t gen, tables_->config.IndexGeneration());
   s.index_generation = uint64_t(gen);
   AETHER_ASSIGN_OR_RETURN(std::optional<CalibrationRow> cal, tables_->calibration.Get(gen));
@@ -58,6 +66,17 @@ Result<StoreStats> StoreImpl::Stats() {
     s.default_nprobe = std::min<uint32_t>(cal->nprobe, uint32_t(sizes.size()));
   }
   return s;
+}
+
+Result<PressureReport> StoreImpl::PressureNow(const PolicyParams& p) {
+  PressureReadings r;
+  AETHER_ASSIGN_OR_RETURN(r.hot_memories, HotMemories());
+  r.hot_capacity = config_.hot_capacity;
+  AETHER_ASSIGN_OR_RETURN(r.restore_queue, tables_->restore_queue.Depth());
+  const SystemReadings system = ReadSystem(dir_);
+  r.memory_available = system.memory_available;
+  r.disk_free = system.disk_free;
+  return JudgePressure(r, p);
 }
 
 }  // namespace aether

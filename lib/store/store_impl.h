@@ -41,6 +41,7 @@
 #include "meta/tables.h"
 #include "policy/eviction.h"
 #include "policy/params.h"
+#include "policy/pressure.h"
 #include "search/scan_context.h"
 #include "search/scan_engine.h"
 #include "store/access_log.h"
@@ -226,6 +227,12 @@ class StoreImpl : public StoreContext {
   Status EmptyGarbageOnlyShards(uint64_t* shards, uint64_t* records);
   Status EnforceCapacity(MaintainReport* rep);
   Status DrainRestores(const PolicyParams& p, MaintainReport* rep);
+  // Emergency pressure: descends the pressure_emergency_descend share of the
+  // hot tier, lowest eviction scores first.
+  Status EmergencyDescend(const PolicyParams& p, MaintainReport* rep);
+  // The pressure level now (policy/pressure.h): the hot tier's fill, the
+  // system's readings for this store's directory, the restore queue.
+  Result<PressureReport> PressureNow(const PolicyParams& p);
   // Parameters, feedback, history: memory_model.h.
   MemoryModel& model() { return *model_; }
 

@@ -28,13 +28,13 @@ $ aether config mem set sample_rate 2
 aether: error: sample_rate = 2 is outside [0, 1]
 [exit 64]
 $ aether config mem set colour 1
-aether: error: unknown config key 'colour' (keys: alpha, beta, gamma, delta, sigmoid_k, min_temperature, max_temperature, decay_rate, pressure_scale, pressure_queue_depth, sample_rate, max_candidates, importance_decay, restore_concurrency, restore_top_n, backoff_base_ms, backoff_max_ms, max_retries, hot_capacity, history_retention_days, tick_seconds, restore_queue_max, hot_low_watermark, idle_descend_hours, ingest_evict, hot_compact_slack, cold_garbage_max, search_timeout_ms, metrics_keep_days, check_window_s, check_pending_age_s, check_garbage_fraction, check_restore_queue_depth, check_search_p99_ms, check_failed_migrations, check_damage_found)
+aether: error: unknown config key 'colour' (keys: alpha, beta, gamma, delta, sigmoid_k, min_temperature, max_temperature, decay_rate, pressure_scale, pressure_queue_depth, pressure_hot_warning, pressure_hot_critical, pressure_hot_emergency, pressure_memory_warning, pressure_memory_critical, pressure_memory_emergency, pressure_disk_warning, pressure_disk_critical, pressure_disk_emergency, pressure_emergency_descend, sample_rate, max_candidates, importance_decay, restore_concurrency, restore_top_n, backoff_base_ms, backoff_max_ms, max_retries, hot_capacity, history_retention_days, tick_seconds, restore_queue_max, hot_low_watermark, idle_descend_hours, ingest_evict, hot_compact_slack, cold_garbage_max, search_timeout_ms, metrics_keep_days, check_window_s, check_pending_age_s, check_garbage_fraction, check_restore_queue_depth, check_search_p99_ms, check_failed_migrations, check_pressure_level, check_damage_found)
 [exit 64]
 $ aether config mem preset conservative --format table | head -4
-key                        value
-alpha                      1
-backoff_base_ms            60000
-backoff_max_ms             3600000
+key                         value
+alpha                       1
+backoff_base_ms             60000
+backoff_max_ms              3600000
 $ aether maintain mem --seed 1 --dry-run
 temperature 1 -> 1
 importance decayed on 0 memories
@@ -47,7 +47,7 @@ plan: mem-0061 hot->cold sampled score=0.313
 plan: mem-0298 cold->hot queued score=0.383
 plan: mem-0298 cold->hot restore score=0
 $ aether maintain mem --seed 1 --format json
-{"cold_candidates":2,"cold_rewritten":0,"deferred":0,"descended_capacity":0,"descended_sampled":2,"dropped":0,"dry_run":false,"evicted_for_restore":0,"garbage_dropped":0,"history_pruned":0,"hot":249,"hot_candidates":5,"hot_capacity":250,"hot_slots_cut":0,"hot_slots_moved":0,"importance_decayed":0,"partitions_rewritten":0,"pressure":false,"queue_depth_after":0,"queue_depth_before":0,"queued":1,"restored":1,"seed":1,"shards_emptied":0,"temperature_after":1.0,"temperature_before":1.0,"ticks":0.0,"unstaged":0}
+{"cold_candidates":2,"cold_rewritten":0,"deferred":0,"descended_capacity":0,"descended_pressure":0,"descended_sampled":2,"dropped":0,"dry_run":false,"evicted_for_restore":0,"garbage_dropped":0,"history_pruned":0,"hot":249,"hot_candidates":5,"hot_capacity":250,"hot_slots_cut":0,"hot_slots_moved":0,"importance_decayed":0,"partitions_rewritten":0,"pressure":false,"pressure_level":"normal","pressure_why":"","promotions_paused":false,"queue_depth_after":0,"queue_depth_before":0,"queued":1,"restored":1,"seed":1,"shards_emptied":0,"temperature_after":1.0,"temperature_before":1.0,"ticks":0.0,"unstaged":0}
 $ aether history mem --format table
 seq  ts_ms          kind      id                   trace_id  detail
 1    1700000000000  feedback  mem-0000             golden    {"from":0.179,"reward":1,"to":0.3432}
@@ -90,40 +90,51 @@ $ aether delete mem mem-0000 nope --trace-id agent-7/step-3 --log-format json
 ! {"command":"delete","level":"info","message":"deleted 1 memories","pid":…,"time":"…","trace_id":"agent-7/step-3"}
 [exit 1]
 $ aether config mem get
-key                        value
-alpha                      1
-backoff_base_ms            60000
-backoff_max_ms             3600000
-beta                       1
-check_damage_found         1
-check_failed_migrations    1
-check_garbage_fraction     0.5
-check_pending_age_s        600
-check_restore_queue_depth  5000
-check_search_p99_ms        1000
-check_window_s             3600
-cold_garbage_max           0.25
-decay_rate                 0.98
-delta                      0
-gamma                      1
-history_retention_days     90
-hot_capacity               250
-hot_compact_slack          256
-hot_low_watermark          0.8
-idle_descend_hours         168
-importance_decay           0.995
-ingest_evict               1
-max_candidates             100
-max_retries                5
-max_temperature            4
-metrics_keep_days          90
-min_temperature            0.01
-pressure_queue_depth       100
-pressure_scale             1.5
-restore_concurrency        10
-restore_queue_max          10000
-restore_top_n              1
-sample_rate                0.02
-search_timeout_ms          0
-sigmoid_k                  0.5
-tick_seconds               300
+key                         value
+alpha                       1
+backoff_base_ms             60000
+backoff_max_ms              3600000
+beta                        1
+check_damage_found          1
+check_failed_migrations     1
+check_garbage_fraction      0.5
+check_pending_age_s         600
+check_pressure_level        2
+check_restore_queue_depth   5000
+check_search_p99_ms         1000
+check_window_s              3600
+cold_garbage_max            0.25
+decay_rate                  0.98
+delta                       0
+gamma                       1
+history_retention_days      90
+hot_capacity                250
+hot_compact_slack           256
+hot_low_watermark           0.8
+idle_descend_hours          168
+importance_decay            0.995
+ingest_evict                1
+max_candidates              100
+max_retries                 5
+max_temperature             4
+metrics_keep_days           90
+min_temperature             0.01
+pressure_disk_critical      0.05
+pressure_disk_emergency     0.02
+pressure_disk_warning       0.1
+pressure_emergency_descend  0.1
+pressure_hot_critical       1.1
+pressure_hot_emergency      1.5
+pressure_hot_warning        1
+pressure_memory_critical    0.08
+pressure_memory_emergency   0.04
+pressure_memory_warning     0.15
+pressure_queue_depth        100
+pressure_scale              1.5
+restore_concurrency         10
+restore_queue_max           10000
+restore_top_n               1
+sample_rate                 0.02
+search_timeout_ms           0
+sigmoid_k                   0.5
+tick_seconds                300

@@ -276,6 +276,13 @@ struct StoreStats {
   int64_t oldest_pending_ms = 0;  // created_ms of the oldest (0: none)
   uint64_t restore_queue_depth = 0;
   double temperature = 0;
+  // Pressure (README "Pressure levels"): normal, warning, critical or
+  // emergency; why (the readings that reach it, "; "-joined); the system's
+  // readings it was judged from (-1: unknown).
+  std::string pressure_level = "normal";
+  int pressure = 0;  // the level as a number: 0 normal, 1 warning, 2 critical, 3 emergency
+  std::string pressure_why;
+  double memory_available = -1, disk_free = -1;
 };
 
 // What descend / ascend should move.
@@ -479,7 +486,11 @@ struct MaintainReport {
   uint64_t seed = 0;
   double ticks = 0;  // tick_seconds intervals since the last tick (1 for the first)
   double temperature_before = 0, temperature_after = 0;
-  bool pressure = false;
+  bool pressure = false;                  // pressure_level at least warning: the temperature scaled
+  std::string pressure_level = "normal";  // README "Pressure levels"
+  std::string pressure_why;
+  bool promotions_paused = false;   // critical or emergency: no restore drained into the hot tier
+  uint64_t descended_pressure = 0;  // emergency: the pressure_emergency_descend share of the hot tier
   uint64_t importance_decayed = 0;
   uint64_t hot_candidates = 0, cold_candidates = 0;
   uint64_t descended_sampled = 0, descended_capacity = 0;
