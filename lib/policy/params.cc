@@ -17,7 +17,8 @@ const std::vector<ParamSpec>& AllParams() {
       {"decay_rate", 0.95, 0, 1, "temperature multiplier per tick_seconds"},
       {"pressure_scale", 1.5, 1, 100, "temperature multiplier per tick_seconds under pressure"},
       {"pressure_queue_depth", 100, 0, 1e12,
-       "restore-queue depth at which pressure is a warning (at restore_queue_max, critical; 0: not judged)"},
+       "restore-queue depth at which pressure is a warning (the queue is never more than a warning; 0: not "
+       "judged)"},
       {"pressure_hot_warning", 1.0, 0, 1e6,
        "hot tier fill (memories / hot_capacity) above which pressure is a warning (0: not judged)"},
       {"pressure_hot_critical", 1.1, 0, 1e6, "hot tier fill above which pressure is critical (0: not judged)"},

@@ -27,9 +27,9 @@ double PressureReadings::HotFill() const {
 
 std::string PressureCause::Describe() const {
   const bool below = reading == "memory_available" || reading == "disk_free", count = reading == "restore_queue";
-  return fmt::format("{} {} {} {} ({})", reading, count ? fmt::format("{:.0f}", value) : fmt::format("{:.4g}", value),
+  return fmt::format("{} {} {} {} ({})", reading, count ? fmt::format("{:.0f}", value) : fmt::format("{:.6g}", value),
                      below ? "<" : (count ? ">=" : ">"),
-                     count ? fmt::format("{:.0f}", threshold) : fmt::format("{:.4g}", threshold),
+                     count ? fmt::format("{:.0f}", threshold) : fmt::format("{:.6g}", threshold),
                      PressureLevelName(level));
 }
 

@@ -137,11 +137,12 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
   rep.queue_depth_after = depth;
   rep.hot_after = hot_count;
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] {
-    return Audit("maintain", "",
-                 fmt::format("{{\"seed\":{},\"temperature\":{},\"descended\":{},\"restored\":{},"
-                             "\"queued\":{}}}",
-                             rep.seed, rep.temperature_after, rep.descended_sampled + rep.descended_capacity,
-                             rep.restored, rep.queued));
+    return Audit(
+        "maintain", "",
+        fmt::format("{{\"seed\":{},\"temperature\":{},\"descended\":{},\"restored\":{},"
+                    "\"queued\":{}}}",
+                    rep.seed, rep.temperature_after,
+                    rep.descended_sampled + rep.descended_capacity + rep.descended_pressure, rep.restored, rep.queued));
   }));
   // The tick leaves every commit in meta.db itself: what a damaged WAL
   // could take is never more than one tick interval's writes.
@@ -168,9 +169,21 @@ Status StoreImpl::EnforceCapacity(MaintainReport* rep) {
   return Status::Ok();
 }
 
+// Judged again after the capacity is enforced (a hot tier past its
+// capacity is already back at it), and only for a memory or hot-tier
+// emergency: a descend writes cold frames before any hot slot is cut, so
+// for a disk running out it would make things worse (critical's response,
+// no growth of the hot tier, is what serves it).
 Status StoreImpl::EmergencyDescend(const PolicyParams& p, MaintainReport* rep) {
+  AETHER_ASSIGN_OR_RETURN(const PressureReport now, PressureNow(p));
+  if (now.level != PressureLevel::kEmergency ||
+      std::all_of(now.causes.begin(), now.causes.end(),
+                  [](const PressureCause& c) { return c.reading == "disk_free"; }))
+    return Status::Ok();
   AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, HotMemories());
-  const uint64_t n = uint64_t(std::ceil(double(hot_count) * p.pressure_emergency_descend));
+  // The share rounded up (at least one memory a tick), less float noise:
+  // 100 x 0.07 is 7, not 8.
+  const uint64_t n = uint64_t(std::ceil(double(hot_count) * p.pressure_emergency_descend * (1 - 1e-12)));
   if (n == 0) return Status::Ok();
   AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
   std::vector<MemoryRef> out;

@@ -115,7 +115,7 @@ void SortByRow(std::vector<HitAt>* hits) {
   std::vector<HitAt>& by_row = *hits;
   int64_t lo = INT64_MAX, hi = INT64_MIN;
   for (const HitAt& h : by_row) lo = std::min(lo, h.row_id), hi = std::max(hi, h.row_id);
-  if (by_row.size() >= 4096 && uint64_t(hi - lo) < 4 * uint64_t(by_row.size())) {
+  if (by_row.size() >= 4096 && uint64_t(hi) - uint64_t(lo) < 4 * uint64_t(by_row.size())) {
     std::vector<uint32_t> at(size_t(hi - lo) + 2, 0);
     for (const HitAt& h : by_row) ++at[size_t(h.row_id - lo) + 1];
     for (size_t i = 1; i < at.size(); ++i) at[i] += at[i - 1];

@@ -141,7 +141,7 @@ TEST_CASE("pressure: warning scales the temperature; critical promotes nothing; 
   CHECK(held["restored"] == 0);
   CHECK(held["queue_depth_after"].get<uint64_t>() == cold.size());
   for (const auto& m : held["moves"]) CHECK(m["to"] != "hot");
-  // Emergency: ceil(0.1 x hot) of the hot tier descends, the lowest
+  // A memory emergency: ceil(0.1 x hot) of the hot tier descends, the lowest
   // importance first (no accesses, one clock: the score's order), reason
   // "pressure"; still nothing promoted.
   std::vector<std::pair<double, std::string>> hot;
@@ -149,7 +149,13 @@ TEST_CASE("pressure: warning scales the temperature; critical promotes nothing; 
     if (!cold.count(mems[i].id)) hot.emplace_back(double(i) / kN, mems[i].id);
   std::sort(hot.begin(), hot.end());
   const size_t share = size_t(std::ceil(0.1 * double(hot.size())));
-  const auto dire = tick(0.01, 1000 + 1200000);
+  // A disk emergency descends nothing (a descend writes cold frames first).
+  const auto full = tick(0.01, 1000 + 1200000);
+  CHECK(full["pressure_level"] == "emergency");
+  CHECK(full["descended_pressure"] == 0);
+  CHECK(full["restored"] == 0);
+  const auto dire = Json(Aether({"maintain", store, "--format", "json", "--moves", "--seed", "1"}, "",
+                                {"AETHER_PRESSURE=memory=0.01,disk=0.5", "AETHER_NOW_MS=1301000"}));
   CHECK(dire["pressure_level"] == "emergency");
   CHECK(dire["descended_pressure"] == share);
   std::set<std::string> want, got;
@@ -161,7 +167,7 @@ TEST_CASE("pressure: warning scales the temperature; critical promotes nothing; 
     CHECK(nlohmann::json::parse(Lines(Aether({"get", store, id}).out).at(0))["tier"] == "cold");
   CHECK(dire["restored"] == 0);
   // Back to normal: the queue drains into the hot tier again.
-  const auto after = tick(0.5, 1000 + 1500000);
+  const auto after = tick(0.5, 1000 + 1800000);
   CHECK(after["promotions_paused"] == false);
   CHECK(after["restored"].get<uint64_t>() > 0);
   CHECK(Aether({"verify", store}).exit_code == 0);
