@@ -96,7 +96,7 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
   AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, HotMemories());
   rep.queue_depth_before = depth;
   rep.hot_capacity = config_.hot_capacity;
-  AETHER_ASSIGN_OR_RETURN(const PressureReport pressure, PressureNow(p));
+  AETHER_ASSIGN_OR_RETURN(const PressureReport pressure, PressureNow(p, hot_count, depth));
   rep.pressure = pressure.level >= PressureLevel::kWarning;
   rep.pressure_level = PressureLevelName(pressure.level);
   rep.pressure_why = pressure.Why();
@@ -152,21 +152,24 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
 }
 
 // Descends the lowest eviction scores until the hot tier fits its capacity.
-Status StoreImpl::EnforceCapacity(MaintainReport* rep) {
-  MoveOptions mo;
-  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, HotMemories());
-  if (hot_count > config_.hot_capacity) {
-    AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
-    std::vector<MemoryRef> over;
-    for (size_t i = 0; i < hot_count - config_.hot_capacity && i < scored.size(); ++i) {
-      over.push_back(scored[i].second);
-      rep->moves.push_back({scored[i].second.id, Tier::kHot, Tier::kCold, "capacity", scored[i].first});
-    }
-    MoveReport cap;
-    AETHER_RETURN_IF_ERROR(DescendRows(over, mo, &cap, over.size()));
-    rep->descended_capacity = cap.moved;
+Status StoreImpl::DescendLowestScores(uint64_t n, const char* reason, MaintainReport* rep, uint64_t* moved) {
+  AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
+  std::vector<MemoryRef> rows;
+  for (size_t i = 0; i < n && i < scored.size(); ++i) {
+    rows.push_back(scored[i].second);
+    rep->moves.push_back({scored[i].second.id, Tier::kHot, Tier::kCold, reason, scored[i].first});
   }
+  MoveOptions mo;
+  MoveReport report;
+  AETHER_RETURN_IF_ERROR(DescendRows(rows, mo, &report, rows.size()));
+  *moved = report.moved;
   return Status::Ok();
+}
+
+Status StoreImpl::EnforceCapacity(MaintainReport* rep) {
+  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, HotMemories());
+  if (hot_count <= config_.hot_capacity) return Status::Ok();
+  return DescendLowestScores(hot_count - config_.hot_capacity, "capacity", rep, &rep->descended_capacity);
 }
 
 // Judged again after the capacity is enforced (a hot tier past its
@@ -175,27 +178,17 @@ Status StoreImpl::EnforceCapacity(MaintainReport* rep) {
 // for a disk running out it would make things worse (critical's response,
 // no growth of the hot tier, is what serves it).
 Status StoreImpl::EmergencyDescend(const PolicyParams& p, MaintainReport* rep) {
-  AETHER_ASSIGN_OR_RETURN(const PressureReport now, PressureNow(p));
+  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, HotMemories());
+  AETHER_ASSIGN_OR_RETURN(const PressureReport now, PressureNow(p, hot_count));
   if (now.level != PressureLevel::kEmergency ||
       std::all_of(now.causes.begin(), now.causes.end(),
                   [](const PressureCause& c) { return c.reading == "disk_free"; }))
     return Status::Ok();
-  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, HotMemories());
   // The share rounded up (at least one memory a tick), less float noise:
   // 100 x 0.07 is 7, not 8.
   const uint64_t n = uint64_t(std::ceil(double(hot_count) * p.pressure_emergency_descend * (1 - 1e-12)));
   if (n == 0) return Status::Ok();
-  AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
-  std::vector<MemoryRef> out;
-  for (size_t i = 0; i < n && i < scored.size(); ++i) {
-    out.push_back(scored[i].second);
-    rep->moves.push_back({scored[i].second.id, Tier::kHot, Tier::kCold, "pressure", scored[i].first});
-  }
-  MoveOptions mo;
-  MoveReport moved;
-  AETHER_RETURN_IF_ERROR(DescendRows(out, mo, &moved, out.size()));
-  rep->descended_pressure = moved.moved;
-  return Status::Ok();
+  return DescendLowestScores(n, "pressure", rep, &rep->descended_pressure);
 }
 
 // Drains up to restore_concurrency entries of the restore queue, evicting

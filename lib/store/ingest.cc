@@ -150,7 +150,7 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   size_t n_hot = std::min<size_t>(room, may_be_hot);
   AETHER_ASSIGN_OR_RETURN(PolicyParams params, model_->Params());
   // Under critical pressure (or worse) no new memory is placed hot.
-  AETHER_ASSIGN_OR_RETURN(const PressureReport pressure, PressureNow(params));
+  AETHER_ASSIGN_OR_RETURN(const PressureReport pressure, PressureNow(params, hot_count));
   const bool hot_refused = pressure.level >= PressureLevel::kCritical;
   if (hot_refused) n_hot = 0;
   std::vector<MemoryRef> victims;

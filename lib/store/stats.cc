@@ -51,7 +51,7 @@ Result<StoreStats> StoreImpl::Stats() {
   AETHER_ASSIGN_OR_RETURN(s.restore_queue_depth, tables_->restore_queue.Depth());
   AETHER_ASSIGN_OR_RETURN(s.temperature, tables_->config.Number("temperature", 1.0));
   AETHER_ASSIGN_OR_RETURN(PolicyParams params, model_->Params());
-  AETHER_ASSIGN_OR_RETURN(PressureReport pressure, PressureNow(params));
+  AETHER_ASSIGN_OR_RETURN(PressureReport pressure, PressureNow(params, s.hot_count, s.restore_queue_depth));
   s.pressure_level = PressureLevelName(pressure.level);
   s.pressure = int(pressure.level);
   s.pressure_why = pressure.Why();
@@ -68,11 +68,16 @@ Result<StoreStats> StoreImpl::Stats() {
   return s;
 }
 
-Result<PressureReport> StoreImpl::PressureNow(const PolicyParams& p) {
+Result<PressureReport> StoreImpl::PressureNow(const PolicyParams& p, uint64_t hot_memories,
+                                              std::optional<uint64_t> restore_queue) {
   PressureReadings r;
-  AETHER_ASSIGN_OR_RETURN(r.hot_memories, HotMemories());
+  r.hot_memories = hot_memories;
   r.hot_capacity = config_.hot_capacity;
-  AETHER_ASSIGN_OR_RETURN(r.restore_queue, tables_->restore_queue.Depth());
+  if (restore_queue) {
+    r.restore_queue = *restore_queue;
+  } else {
+    AETHER_ASSIGN_OR_RETURN(r.restore_queue, tables_->restore_queue.Depth());
+  }
   const SystemReadings system = ReadSystem(dir_);
   r.memory_available = system.memory_available;
   r.disk_free = system.disk_free;

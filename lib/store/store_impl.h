@@ -230,9 +230,14 @@ class StoreImpl : public StoreContext {
   // Emergency pressure: descends the pressure_emergency_descend share of the
   // hot tier, lowest eviction scores first.
   Status EmergencyDescend(const PolicyParams& p, MaintainReport* rep);
-  // The pressure level now (policy/pressure.h): the hot tier's fill, the
-  // system's readings for this store's directory, the restore queue.
-  Result<PressureReport> PressureNow(const PolicyParams& p);
+  // The pressure level now (policy/pressure.h) from the hot tier's count
+  // (the caller has it), the system's readings for this store's directory
+  // and the restore queue's depth (read here unless given).
+  Result<PressureReport> PressureNow(const PolicyParams& p, uint64_t hot_memories,
+                                     std::optional<uint64_t> restore_queue = std::nullopt);
+  // Descends the n lowest eviction scores of the hot tier, each move planned
+  // with `reason`; *moved gets how many moved.
+  Status DescendLowestScores(uint64_t n, const char* reason, MaintainReport* rep, uint64_t* moved);
   // Parameters, feedback, history: memory_model.h.
   MemoryModel& model() { return *model_; }
 
