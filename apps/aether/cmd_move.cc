@@ -3,6 +3,7 @@
 // summary.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -23,7 +24,23 @@ struct MoveArgs {
   bool enqueue = false;
   std::string ids_from;
   double priority = 1.0;
+  std::string idle, older, order;  // descend's --idle-longer-than, --older-than, --order
 };
+
+// A duration: N followed by s, m, h or d (N a whole number, at most 10^12
+// ms in all), in ms; false when not one.
+bool ParseDurationMs(const std::string& text, int64_t* ms) {
+  if (text.size() < 2 || text.size() > 14) return false;
+  const std::string digits = text.substr(0, text.size() - 1);
+  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
+  const char unit = text.back();
+  const int64_t scale = unit == 's' ? 1000 : unit == 'm' ? 60000 : unit == 'h' ? 3600000 : unit == 'd' ? 86400000 : 0;
+  if (scale == 0) return false;
+  const int64_t n = std::stoll(digits);
+  if (n > int64_t(1e12) / scale) return false;
+  *ms = n * scale;
+  return true;
+}
 
 nlohmann::json PlanJson(const std::vector<PlannedMove>& plan) {
   nlohmann::json arr = nlohmann::json::array();
@@ -70,6 +87,16 @@ int PrintReport(const MoveArgs& a, const char* verb, const MoveReport& r, double
 int RunMove(MoveArgs& a, const StoreOpener& opener, bool descend) {
   if (!a.move.where.empty())  // a bad filter is a usage error before anything opens
     if (Status s = Store::CheckFilter(a.move.where); !s.ok()) return Fail(s);
+  if (!a.idle.empty() && !ParseDurationMs(a.idle, &a.move.idle_longer_than_ms))
+    return Fail(Status::InvalidArgument("--idle-longer-than " + a.idle +
+                                        ": expected N followed by s, m, h or d (e.g. 30d), at most 10^12 ms"));
+  if (!a.older.empty() && !ParseDurationMs(a.older, &a.move.older_than_ms))
+    return Fail(Status::InvalidArgument("--older-than " + a.older +
+                                        ": expected N followed by s, m, h or d (e.g. 30d), at most 10^12 ms"));
+  if (!a.order.empty())
+    a.move.order = a.order == "score" ? MoveOptions::Order::kScore
+                   : a.order == "lru" ? MoveOptions::Order::kLru
+                                      : MoveOptions::Order::kAge;
   if (!a.ids_from.empty()) {
     Status read = ReadIdsFrom(a.ids_from, &a.move.ids);
     if (!read.ok()) return Fail(read);
@@ -121,13 +148,30 @@ Runner SetupDescend(CLI::App* app) {
   app->add_option("ids", a->move.ids, "Memory ids to move to the cold tier");
   app->add_flag("--all", a->move.all, "Descend every hot memory");
   app->add_flag("--policy", a->move.policy, "Descend the lowest eviction scores until the hot tier fits its capacity");
+  app->add_option("--idle-longer-than", a->idle,
+                  "Descend the hot memories not accessed for longer than DURATION (N followed by s, m, h or d); "
+                  "with --where, those it matches")
+      ->check(NonEmpty());
+  app->add_option("--older-than", a->older,
+                  "Descend the hot memories made longer ago than DURATION (N followed by s, m, h or d); with "
+                  "--where or --idle-longer-than, those they select")
+      ->check(NonEmpty());
+  app->add_option("--order", a->order,
+                  "Which planned memories go first, and so stay within --limit: score (lowest eviction score), "
+                  "lru (least recently accessed) or age (oldest); default: as planned (ids as given, --all by "
+                  "score, a selection in slot order)")
+      ->check(CLI::IsMember({"score", "lru", "age"}));
   AddCommon(app, a.get());
   app->footer(
       "Examples: aether descend ./mem m1 m2\n          aether descend ./mem --policy --dry-run\n"
-      "          aether descend ./mem --where 'payload.project == \"done\"'");
+      "          aether descend ./mem --where 'payload.project == \"done\"'\n"
+      "          aether descend ./mem --idle-longer-than 30d --order lru --limit 1000");
   return [a](const StoreOpener& opener) -> int {
-    int modes = (!a->move.ids.empty() || !a->ids_from.empty()) + a->move.all + a->move.policy + !a->move.where.empty();
-    if (modes != 1) return Fail(Status::InvalidArgument("give ids, --all, --policy or --where (exactly one)"));
+    const bool selection = !a->move.where.empty() || !a->idle.empty() || !a->older.empty();
+    int modes = (!a->move.ids.empty() || !a->ids_from.empty()) + a->move.all + a->move.policy + selection;
+    if (modes != 1)
+      return Fail(Status::InvalidArgument(
+          "give ids, --all, --policy or a selection (--where, --idle-longer-than, --older-than) (exactly one)"));
     return RunMove(*a, opener, true);
   };
 }

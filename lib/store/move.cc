@@ -122,6 +122,41 @@ Status StoreImpl::AscendRows(const std::vector<MemoryRef>& rows, const MoveOptio
   return Status::Ok();
 }
 
+// Puts a descend's plan in `order` (ties: as planned): the eviction score
+// (already in the plan), the last access (pending ones included) or the
+// creation time, lowest first. One read transaction for the lookups.
+Status StoreImpl::OrderPlan(MoveOptions::Order order, std::vector<MemoryRef>* rows, std::vector<PlannedMove>* plan) {
+  std::vector<double> key(rows->size());
+  AETHER_RETURN_IF_ERROR(InReadTransaction(db_.get(), [&]() -> Status {
+    for (size_t i = 0; i < rows->size(); ++i) {
+      if (order == MoveOptions::Order::kScore) {
+        key[i] = (*plan)[i].score;
+      } else if (order == MoveOptions::Order::kLru) {
+        AETHER_ASSIGN_OR_RETURN(auto a, AccessStatsOf((*rows)[i].row_id));
+        if (!a) return Status::Internal("memory vanished during descend planning");
+        key[i] = double(a->last_access_ms);
+      } else {
+        AETHER_ASSIGN_OR_RETURN(auto m, tables_->memories.Stats((*rows)[i].row_id));
+        if (!m) return Status::Internal("memory vanished during descend planning");
+        key[i] = double(m->created_ms);
+      }
+    }
+    return Status::Ok();
+  }));
+  std::vector<size_t> idx(rows->size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return key[a] < key[b]; });
+  std::vector<MemoryRef> sorted_rows;
+  std::vector<PlannedMove> sorted_plan;
+  for (size_t i : idx) {
+    sorted_rows.push_back(std::move((*rows)[i]));
+    sorted_plan.push_back(std::move((*plan)[i]));
+  }
+  rows->swap(sorted_rows);
+  plan->swap(sorted_plan);
+  return Status::Ok();
+}
+
 Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
   if (!lock_->writer()) return Status::Internal("descend on a store opened read-only");
   if (o.batch == 0) return Status::InvalidArgument("--batch must be at least 1");
@@ -154,17 +189,26 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
       }
       return Status::Ok();
     }));
-  } else if (!o.where.empty()) {
-    // The hot memories the filter matches, in slot order, scored.
+  } else if (!o.where.empty() || o.idle_longer_than_ms >= 0 || o.older_than_ms >= 0) {
+    // The hot memories the filter (and the idle and age conditions, as
+    // conditions of the same filter) match, in slot order, scored.
     AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
     const EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
     const int64_t now = env_->NowMs();
+    std::vector<std::string> conditions;
+    if (!o.where.empty()) conditions.push_back("(" + o.where + ")");
+    if (o.idle_longer_than_ms >= 0)
+      conditions.push_back(fmt::format("last_access_ms < {}", now - o.idle_longer_than_ms));
+    if (o.older_than_ms >= 0) conditions.push_back(fmt::format("created_ms < {}", now - o.older_than_ms));
+    std::string filter;
+    for (const std::string& c : conditions) filter += (filter.empty() ? "" : " and ") + c;
+    const char* reason = !o.where.empty() ? "where" : o.idle_longer_than_ms >= 0 ? "idle" : "age";
     AETHER_RETURN_IF_ERROR(InReadTransaction(db_.get(), [&]() -> Status {
-      AETHER_ASSIGN_OR_RETURN(Selection selected, Select(o.where, TierFilter::kHot));
+      AETHER_ASSIGN_OR_RETURN(Selection selected, Select(filter, TierFilter::kHot));
       for (const MemoryRef& loc : selected.rows()) {
         AETHER_ASSIGN_OR_RETURN(auto a, AccessStatsOf(loc.row_id));
         if (!a) return Status::Internal("memory vanished during descend planning");
-        plan(loc, "where", EvictionScore(w, *a, now));
+        plan(loc, reason, EvictionScore(w, *a, now));
       }
       return Status::Ok();
     }));
@@ -177,6 +221,7 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
       for (size_t i = 0; i < over; ++i) plan(scored[i].second, "policy", scored[i].first);
     }
   }
+  if (o.order != MoveOptions::Order::kPlanned) AETHER_RETURN_IF_ERROR(OrderPlan(o.order, &rows, &report.plan));
   if (o.limit > 0 && rows.size() > o.limit) {
     rows.resize(o.limit);
     report.plan.resize(o.limit);
@@ -189,6 +234,9 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
 Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
   if (!lock_->writer()) return Status::Internal("ascend on a store opened read-only");
   if (o.batch == 0) return Status::InvalidArgument("--batch must be at least 1");
+  if (o.idle_longer_than_ms >= 0 || o.older_than_ms >= 0 || o.order != MoveOptions::Order::kPlanned)
+    return Status::InvalidArgument(
+        "idle, age and order selections are descend's (ascend takes ids, --queued or --where)");
   MoveReport report;
   std::vector<MemoryRef> rows;
   if (o.queued) {

@@ -226,6 +226,7 @@ class StoreImpl : public StoreContext {
   // Shards of only garbage cut to their headers (a committed "scrub" row).
   Status EmptyGarbageOnlyShards(uint64_t* shards, uint64_t* records);
   Status EnforceCapacity(MaintainReport* rep);
+  Status OrderPlan(MoveOptions::Order order, std::vector<MemoryRef>* rows, std::vector<PlannedMove>* plan);
   Status DrainRestores(const PolicyParams& p, MaintainReport* rep);
   // Emergency pressure: descends the pressure_emergency_descend share of the
   // hot tier, lowest eviction scores first.

@@ -45,10 +45,31 @@ id        from  to    reason  score
 mem-0001  hot   cold  where   0.058
 mem-0005  hot   cold  where   0.166
 aether: dry run: 2 moves planned, nothing changed
+$ AETHER_NOW_MS=1700172800000 aether descend mem --idle-longer-than 36h --order lru --limit 3 --dry-run
+id        from  to    reason  score
+mem-0001  hot   cold  idle    -47.942
+mem-0000  hot   cold  idle    -47.821
+mem-0002  hot   cold  idle    -47.688
+aether: dry run: 3 moves planned, nothing changed
+$ AETHER_NOW_MS=1700172800000 aether descend mem --older-than 1d --where 'payload.room == "kitchen"' --order age --limit 2 --dry-run --format jsonl
+{"from":"hot","id":"mem-0001","reason":"where","score":-47.942,"to":"cold"}
+{"from":"hot","id":"mem-0005","reason":"where","score":-47.834,"to":"cold"}
+aether: dry run: 2 moves planned, nothing changed
+$ AETHER_NOW_MS=1700172800000 aether descend mem --older-than 3d --dry-run
+aether: dry run: 0 moves planned, nothing changed
+$ aether descend mem --idle-longer-than 30
+aether: error: --idle-longer-than 30: expected N followed by s, m, h or d (e.g. 30d), at most 10^12 ms
+[exit 64]
+$ aether descend mem --older-than 1d --all
+aether: error: give ids, --all, --policy or a selection (--where, --idle-longer-than, --older-than) (exactly one)
+[exit 64]
+$ aether descend mem --all --order newest
+aether: error: --order: newest not in {score,lru,age}; see 'aether descend --help'
+[exit 64]
 $ aether ascend mem --where 'payload.seen in [3, 4]' --format table
 aether: ascended 2 memories in 1 batches: 160 bytes, …s, … memories/s
 $ aether descend mem --all --policy
-aether: error: give ids, --all, --policy or --where (exactly one)
+aether: error: give ids, --all, --policy or a selection (--where, --idle-longer-than, --older-than) (exactly one)
 [exit 64]
 $ aether ascend mem
 aether: error: give ids, --queued or --where (exactly one)

@@ -295,6 +295,17 @@ struct MoveOptions {
   // The memories of the tier moved from (descend: hot; ascend: cold) that
   // this filter expression matches (README "Filters"); empty: none.
   std::string where;
+  // descend: only hot memories idle (not accessed) for longer than this many
+  // ms, or made longer ago than this many ms (-1: no such condition); they
+  // narrow `where`, or select from the whole hot tier.
+  int64_t idle_longer_than_ms = -1;
+  int64_t older_than_ms = -1;
+  // descend: which planned memories go first (and so stay within `limit`):
+  // as planned (ids as given, all and policy by eviction score, a selection
+  // in slot order), or by eviction score (lowest first), least recent
+  // access, or age (oldest first).
+  enum class Order { kPlanned, kScore, kLru, kAge };
+  Order order = Order::kPlanned;
   uint64_t limit = 0;    // at most this many memories (0: no limit)
   size_t batch = 10000;  // memories per migration (journal entry)
   bool dry_run = false;  // plan only
@@ -313,7 +324,7 @@ struct PlannedMove {
   std::string id;
   Tier from = Tier::kHot;
   Tier to = Tier::kCold;
-  std::string reason;  // "requested", "all", "policy", "where", "evict", "queued"
+  std::string reason;  // "requested", "all", "policy", "where", "idle", "age", "evict", "queued", "pressure", ...
   double score = 0;    // eviction score at planning time
 };
 
