@@ -407,4 +407,13 @@ std::vector<std::string> SqlRows(const std::string& store, const std::string& sq
   return rows;
 }
 
+std::map<std::string, std::string> Tiers(const std::string& store) {
+  std::map<std::string, std::string> t;
+  for (const std::string& line : Lines(Aether({"list", store, "--format", "jsonl"}).out)) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    t[j["id"].get<std::string>()] = j["tier"].get<std::string>();
+  }
+  return t;
+}
+
 }  // namespace aether::test

@@ -118,6 +118,8 @@ struct Stored {
   std::string tier;
   bool operator==(const Stored& o) const { return vec == o.vec && payload == o.payload; }
 };
+// Each memory's tier ("hot", "cold") by id, through `aether list`.
+std::map<std::string, std::string> Tiers(const std::string& store);
 std::map<std::string, Stored> GetRecords(const std::string& store, const std::vector<std::string>& ids);
 // `aether export STORE`'s output (the export must succeed).
 std::string Export(const std::string& store);

@@ -262,6 +262,14 @@ std::string Cell(const nlohmann::json& v) {
 }
 }  // namespace
 
+nlohmann::json PlanJson(const std::vector<PlannedMove>& plan) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& p : plan)
+    arr.push_back(
+        {{"id", p.id}, {"from", TierName(p.from)}, {"to", TierName(p.to)}, {"reason", p.reason}, {"score", p.score}});
+  return arr;
+}
+
 void PrintRows(const std::string& format, const std::vector<std::string>& columns, const nlohmann::json& rows) {
   if (format == "json") {
     fmt::print("{}\n", rows.dump());

@@ -149,6 +149,8 @@ void AddFormatOption(CLI::App* app, std::string* format, const std::string& defa
 // aligned columns under a header (strings unquoted, null as "-", other
 // values as JSON).
 void PrintRows(const std::string& format, const std::vector<std::string>& columns, const nlohmann::json& rows);
+// Planned moves as rows of id, from, to, reason, score (descend, ascend, pin).
+nlohmann::json PlanJson(const std::vector<PlannedMove>& plan);
 // --progress / --no-progress; `mode` becomes "on", "off" or stays "auto"
 // (a progress line only when stderr is a TTY).
 void AddProgressOptions(CLI::App* app, std::string* mode);
@@ -196,6 +198,8 @@ Runner SetupCheck(CLI::App* app);
 Runner SetupRecover(CLI::App* app);
 Runner SetupDescend(CLI::App* app);
 Runner SetupAscend(CLI::App* app);
+Runner SetupPin(CLI::App* app);
+Runner SetupUnpin(CLI::App* app);
 Runner SetupVerify(CLI::App* app);
 Runner SetupRebuild(CLI::App* app);
 // A recall calibration as JSON (null when there is none), for rebuild-index and stats.

@@ -135,6 +135,7 @@ Runner SetupMaintain(CLI::App* app) {
                              {"hot_candidates", r->hot_candidates},
                              {"cold_candidates", r->cold_candidates},
                              {"descended_sampled", r->descended_sampled},
+                             {"descended_age", r->descended_age},
                              {"descended_capacity", r->descended_capacity},
                              {"queued", r->queued},
                              {"restored", r->restored},
@@ -172,8 +173,9 @@ Runner SetupMaintain(CLI::App* app) {
                    r->descended_pressure ? fmt::format("; {} descended", r->descended_pressure) : "");
       fmt::print("importance decayed on {} memories\n", r->importance_decayed);
       fmt::print("candidates: {} hot, {} cold\n", r->hot_candidates, r->cold_candidates);
-      fmt::print("hot -> cold: {} sampled, {} over capacity, {} evicted for restores\n", r->descended_sampled,
-                 r->descended_capacity, r->evicted_for_restore);
+      fmt::print("hot -> cold: {} sampled, {}{} over capacity, {} evicted for restores\n", r->descended_sampled,
+                 r->descended_age ? fmt::format("{} by age, ", r->descended_age) : std::string(), r->descended_capacity,
+                 r->evicted_for_restore);
       fmt::print("cold -> hot: {} queued, {} restored, {} deferred, {} dropped\n", r->queued, r->restored, r->deferred,
                  r->dropped);
       fmt::print("restore queue {} -> {}; hot {}/{}\n", r->queue_depth_before, r->queue_depth_after, r->hot_after,

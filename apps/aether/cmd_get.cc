@@ -24,6 +24,7 @@ Runner SetupGet(CLI::App* app) {
     if (!records.ok()) return Fail(records.status());
     int code = kExitOk;
     nlohmann::json rows = nlohmann::json::array();
+    bool pinned = false;  // any: the table gets the column
     for (size_t i = 0; i < a->ids.size(); ++i) {
       const auto& r = (*records)[i];
       if (!r) {
@@ -42,9 +43,13 @@ Runner SetupGet(CLI::App* app) {
           {"created_ms", r->created_ms},
           {"last_access_ms", r->last_access_ms},
           {"access_count", r->access_count}};
+      if (r->pinned) j["pinned"] = pinned = true;  // present on a pinned memory only
       rows.push_back(std::move(j));
     }
-    PrintRows(a->format, {"id", "tier", "importance", "created_ms", "last_access_ms", "access_count", "payload"}, rows);
+    std::vector<std::string> columns = {"id", "tier", "importance", "created_ms", "last_access_ms", "access_count"};
+    if (pinned) columns.push_back("pinned");
+    columns.push_back("payload");
+    PrintRows(a->format, columns, rows);
     return code;
   };
 }

@@ -72,6 +72,7 @@ Runner SetupList(CLI::App* app) {
     const bool stream = a->format != "table" || a->ids_only;
     nlohmann::json rows = nlohmann::json::array();
     uint64_t n = 0, listed_rows = 0;
+    bool any_pinned = false;  // the table gets the column
     // Rows listed so far (how many the filters select is known only at the end).
     Progress progress("list", a->progress);
     if (a->format == "json" && !a->ids_only) fmt::print("[");
@@ -92,6 +93,7 @@ Runner SetupList(CLI::App* app) {
                           {"created_ms", r.created_ms},
                           {"last_access_ms", r.last_access_ms},
                           {"access_count", r.access_count}};
+      if (r.pinned) j["pinned"] = any_pinned = true;  // present on a pinned memory only
       if (a->o.with_payload)
         j["payload"] = r.payload_json.empty() ? nlohmann::json() : nlohmann::json::parse(r.payload_json);
       if (a->format == "jsonl")
@@ -108,6 +110,7 @@ Runner SetupList(CLI::App* app) {
     if (!listed.ok()) return Fail(listed);
     if (!stream) {
       std::vector<std::string> columns = {"id", "tier", "importance", "created_ms", "last_access_ms", "access_count"};
+      if (any_pinned) columns.push_back("pinned");
       if (a->o.with_payload) columns.push_back("payload");
       PrintRows(a->format, columns, rows);
     }

@@ -42,23 +42,23 @@ bool ParseDurationMs(const std::string& text, int64_t* ms) {
   return true;
 }
 
-nlohmann::json PlanJson(const std::vector<PlannedMove>& plan) {
-  nlohmann::json arr = nlohmann::json::array();
-  for (const auto& p : plan)
-    arr.push_back(
-        {{"id", p.id}, {"from", TierName(p.from)}, {"to", TierName(p.to)}, {"reason", p.reason}, {"score", p.score}});
-  return arr;
-}
-
 int PrintReport(const MoveArgs& a, const char* verb, const MoveReport& r, double secs) {
   for (const auto& id : r.not_found) Warn("not found: " + id);
   for (const auto& id : r.already)
     Warn("already " + std::string(std::string(verb) == "descend" ? "cold" : "hot") + ": " + id);
   for (const auto& id : r.deferred) Warn("restore deferred (will retry with backoff): " + id);
   for (const auto& id : r.dropped) Warn("restore dropped after the maximum retries: " + id);
+  // Named ids that stay because pinned are a partial refusal (exit 1); a
+  // selection's pinned memories are what pinning is for.
+  const bool named = !a.move.ids.empty();
+  if (named || r.pinned.size() <= 10)
+    for (const auto& id : r.pinned)
+      Warn(fmt::format("pinned, kept hot: {}{}", id, named ? " (aether unpin first)" : ""));
+  else
+    Warn(fmt::format("{} pinned memories kept hot", r.pinned.size()));
   if (a.move.dry_run) {
     if (a.format == "json")
-      fmt::print("{}\n", nlohmann::json({{"dry_run", true}, {"plan", PlanJson(r.plan)}}).dump());
+      fmt::print("{}\n", nlohmann::json({{"dry_run", true}, {"plan", PlanJson(r.plan)}, {"pinned", r.pinned}}).dump());
     else
       PrintRows(a.format, {"id", "from", "to", "reason", "score"}, PlanJson(r.plan));
     Info(fmt::format("dry run: {} moves planned, nothing changed", r.plan.size()));
@@ -74,6 +74,7 @@ int PrintReport(const MoveArgs& a, const char* verb, const MoveReport& r, double
                                          {"rate", rate},
                                          {"not_found", r.not_found},
                                          {"already", r.already},
+                                         {"pinned", r.pinned},
                                          {"deferred", r.deferred},
                                          {"dropped", r.dropped}})
                              .dump());
@@ -81,7 +82,7 @@ int PrintReport(const MoveArgs& a, const char* verb, const MoveReport& r, double
     Info(fmt::format("{}ed {} memories{} in {} batches: {} bytes, {:.3f}s, {:.0f} memories/s", verb,
                      r.moved - r.evicted, evicted, r.batches, r.bytes, secs, rate));
   }
-  return r.not_found.empty() ? kExitOk : kExitNegative;
+  return r.not_found.empty() && (!named || r.pinned.empty()) ? kExitOk : kExitNegative;
 }
 
 int RunMove(MoveArgs& a, const StoreOpener& opener, bool descend) {

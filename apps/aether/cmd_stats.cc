@@ -28,6 +28,8 @@ std::vector<StatsMetric> Metrics(const StoreStats& s) {
       {"hot_memories", double(s.hot_count), "aether_memories", "tier=\"hot\"", "Memories stored, by tier."},
       {"cold_memories", double(s.cold_count), "aether_memories", "tier=\"cold\"", ""},
       {"hot_capacity", double(s.hot_capacity), "aether_hot_capacity", "", "Memories the hot tier may hold."},
+      {"pinned_memories", double(s.pinned), "aether_pinned_memories", "",
+       "Memories pinned hot (aether pin); no policy descends them."},
       {"hot_slots", double(s.hot_slots), "aether_hot_slots", "", "Slots in the hot slot file, live or free."},
       {"hot_bytes", double(s.hot_bytes), "aether_hot_file_bytes", "", "Size of the hot slot file."},
       {"cold_bytes", double(s.cold_bytes), "aether_cold_file_bytes", "", "Size of all cold shard files."},

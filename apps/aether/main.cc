@@ -48,6 +48,8 @@ const Command kCommands[] = {
      SetupCheck},
     {"descend", "Move memories hot -> cold (ids, --all, --policy)", Access::kWrite, SetupDescend},
     {"ascend", "Move memories cold -> hot (ids, --queued; --evict)", Access::kWrite, SetupAscend},
+    {"pin", "Keep memories hot whatever the policy (cold ones ascend first)", Access::kWrite, SetupPin},
+    {"unpin", "Release pinned memories to the policy again", Access::kWrite, SetupUnpin},
     {"upgrade", "Convert a store an older aether made (schema, format version, codec) in place; --dry-run",
      Access::kWrite, SetupUpgrade},
     {"rebuild-index", "Train a new K-Means index over the cold tier and compact it", Access::kWrite, SetupRebuild},

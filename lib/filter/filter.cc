@@ -17,7 +17,7 @@ using Json = nlohmann::json;
 
 namespace {
 
-enum class Field { kId, kTier, kImportance, kCreated, kLastAccess, kAccessCount, kPayload };
+enum class Field { kId, kTier, kImportance, kCreated, kLastAccess, kAccessCount, kPinned, kPayload };
 enum class Op { kEq, kNe, kLt, kLe, kGt, kGe, kIn, kExists, kAnd, kOr, kNot };
 
 struct Token {
@@ -222,6 +222,7 @@ class Parser {
                                                             {"created_ms", Field::kCreated},
                                                             {"last_access_ms", Field::kLastAccess},
                                                             {"access_count", Field::kAccessCount},
+                                                            {"pinned", Field::kPinned},
                                                             {"payload", Field::kPayload}};
     if (Peek().kind == Token::kName)
       for (const auto& [name, field] : kFields)
@@ -234,7 +235,7 @@ class Parser {
           }
           return Status::Ok();
         }
-    const std::string fields = "id, tier, importance, created_ms, last_access_ms, access_count or payload";
+    const std::string fields = "id, tier, importance, created_ms, last_access_ms, access_count, pinned or payload";
     if (Peek().kind == Token::kName)
       return Bad(text_, Peek().at,
                  fmt::format("unknown field '{}' (fields: {}; a payload member is written payload.{})", Peek().text,
@@ -306,6 +307,8 @@ const Json* Resolve(const Filter::Node& n, const MemoryRecord& m, const Json& pa
       return &(*scratch = m.last_access_ms);
     case Field::kAccessCount:
       return &(*scratch = m.access_count);
+    case Field::kPinned:
+      return &(*scratch = m.pinned);
     case Field::kPayload:
       break;
   }

@@ -9,7 +9,7 @@
 //               | operand "in" "[" literal ("," literal)* "]"
 //               | operand ("==" | "!=" | "<" | "<=" | ">" | ">=") literal
 //   operand    := field | "payload" ("." name | "[" integer "]" | "[" string "]")*
-//   field      := id | tier | importance | created_ms | last_access_ms | access_count
+//   field      := id | tier | importance | created_ms | last_access_ms | access_count | pinned
 //   literal    := a JSON string, number, true, false or null
 //
 // An operand that is absent (no payload, no such member or element) fails

@@ -107,29 +107,61 @@ Status MemoriesTable::FindRows(const std::vector<int64_t>& rows, std::vector<std
   return Status::Ok();
 }
 
-Result<std::optional<MemoryRow>> MemoriesTable::Get(const std::string& id) {
+Result<std::string> MemoriesTable::PinnedColumn() {
+  if (!has_pinned_) {
+    AETHER_ASSIGN_OR_RETURN(int64_t n,
+                            db_->QueryInt("SELECT COUNT(*) FROM pragma_table_info('memories') WHERE name = 'pinned'"));
+    has_pinned_ = n > 0;
+  }
+  return std::string(*has_pinned_ ? "pinned IS 1" : "0");
+}
+
+Result<bool> MemoriesTable::SetPinned(int64_t row_id, bool pinned) {
+  AETHER_ASSIGN_OR_RETURN(
+      StmtLease st, db_->PrepareCached(pinned ? "UPDATE memories SET pinned = 1 WHERE row_id = ? AND pinned IS NOT 1"
+                                              : "UPDATE memories SET pinned = NULL WHERE row_id = ? AND pinned IS 1"));
+  st->Bind(1, row_id);
+  AETHER_RETURN_IF_ERROR(st->Run());
+  return db_->Changes() == 1;
+}
+
+Result<uint64_t> MemoriesTable::CountPinned(Tier tier) {
+  AETHER_ASSIGN_OR_RETURN(std::string pinned, PinnedColumn());
+  if (pinned == "0") return uint64_t(0);
   AETHER_ASSIGN_OR_RETURN(StmtLease st,
-                          db_->PrepareCached(std::string("SELECT row_id, ") + kPlaceColumns +
-                                             ", importance, created_ms, last_access_ms, access_count, payload "
-                                             "FROM memories WHERE id = ?"));
+                          db_->PrepareCached("SELECT COUNT(*) FROM memories WHERE pinned = 1 AND tier = ?"));
+  st->Bind(1, TierCode(tier));
+  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+  return uint64_t(row ? st->Int(0) : 0);
+}
+
+Result<std::optional<MemoryRow>> MemoriesTable::Get(const std::string& id) {
+  AETHER_ASSIGN_OR_RETURN(std::string pinned, PinnedColumn());
+  AETHER_ASSIGN_OR_RETURN(
+      StmtLease st, db_->PrepareCached(std::string("SELECT row_id, ") + kPlaceColumns +
+                                       ", importance, created_ms, last_access_ms, access_count, payload, " + pinned +
+                                       " FROM memories WHERE id = ?"));
   st->Bind(1, id);
   AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return std::optional<MemoryRow>();
   MemoryRow r;
   r.ref = MemoryRef{st->Int(0), id, PlaceAt(*st, 1)};
   r.tier_code = st->Int(1);
-  r.stats = MemoryStats{st->Int(7), st->Int(8), uint64_t(st->Int(9)), st->Double(6)};
+  r.stats = MemoryStats{st->Int(7), st->Int(8), uint64_t(st->Int(9)), st->Double(6), st->Int(11) != 0};
   if (!st->IsNull(10)) r.payload = st->Text(10);
   return std::optional<MemoryRow>(std::move(r));
 }
 
 Result<std::optional<MemoryStats>> MemoriesTable::Stats(int64_t row_id) {
+  AETHER_ASSIGN_OR_RETURN(std::string pinned, PinnedColumn());
   AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT created_ms, last_access_ms, access_count, "
-                                                           "importance FROM memories WHERE row_id = ?"));
+                                                           "importance, " +
+                                                           pinned + " FROM memories WHERE row_id = ?"));
   st->Bind(1, row_id);
   AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return std::optional<MemoryStats>();
-  return std::optional<MemoryStats>(MemoryStats{st->Int(0), st->Int(1), uint64_t(st->Int(2)), st->Double(3)});
+  return std::optional<MemoryStats>(
+      MemoryStats{st->Int(0), st->Int(1), uint64_t(st->Int(2)), st->Double(3), st->Int(4) != 0});
 }
 
 Result<std::optional<std::string>> MemoriesTable::Payload(int64_t row_id) {
@@ -304,28 +336,31 @@ Status MemoriesTable::ForEach(const std::function<bool(const MemoryRef&, const M
 
 Status MemoriesTable::ForEach(
     bool with_payload, const std::function<bool(const MemoryRef&, const MemoryStats&, std::string&& payload)>& fn) {
+  AETHER_ASSIGN_OR_RETURN(std::string pinned, PinnedColumn());
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare(std::string("SELECT row_id, id, ") + kPlaceColumns +
-                                                ", created_ms, last_access_ms, access_count, importance" +
+                                                ", created_ms, last_access_ms, access_count, importance, " + pinned +
                                                 (with_payload ? ", payload" : "") + " FROM memories ORDER BY row_id"));
   for (;;) {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return Status::Ok();
     if (!fn(MemoryRef{st.Int(0), st.Text(1), PlaceAt(st, 2)},
-            MemoryStats{st.Int(7), st.Int(8), uint64_t(st.Int(9)), st.Double(10)},
-            with_payload && !st.IsNull(11) ? st.Text(11) : std::string()))
+            MemoryStats{st.Int(7), st.Int(8), uint64_t(st.Int(9)), st.Double(10), st.Int(11) != 0},
+            with_payload && !st.IsNull(12) ? st.Text(12) : std::string()))
       return Status::Ok();
   }
 }
 
 Status MemoriesTable::ForEachHot(const std::function<void(const MemoryRef&, const MemoryStats&)>& fn) {
+  AETHER_ASSIGN_OR_RETURN(std::string pinned, PinnedColumn());
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, id, slot, created_ms, last_access_ms, access_count, "
-                                                "importance FROM memories WHERE tier = ?"));
+                                                "importance, " +
+                                                pinned + " FROM memories WHERE tier = ?"));
   st.Bind(1, TierCode(Tier::kHot));
   for (;;) {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return Status::Ok();
     fn(MemoryRef{st.Int(0), st.Text(1), Place::Hot(st.Int(2))},
-       MemoryStats{st.Int(3), st.Int(4), uint64_t(st.Int(5)), st.Double(6)});
+       MemoryStats{st.Int(3), st.Int(4), uint64_t(st.Int(5)), st.Double(6), st.Int(7) != 0});
   }
 }
 
@@ -375,9 +410,11 @@ Result<std::vector<int64_t>> MemoriesTable::ColdRowIds() {
 }
 
 Status MemoriesTable::ForEachRaw(const std::function<Status(const Stmt&)>& fn) {
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare(std::string("SELECT row_id, id, ") + kPlaceColumns +
-                                                ", importance, created_ms, last_access_ms, access_count, payload "
-                                                "FROM memories ORDER BY row_id"));
+  AETHER_ASSIGN_OR_RETURN(std::string pinned, PinnedColumn());
+  AETHER_ASSIGN_OR_RETURN(Stmt st,
+                          db_->Prepare(std::string("SELECT row_id, id, ") + kPlaceColumns +
+                                       ", importance, created_ms, last_access_ms, access_count, payload, " +
+                                       (pinned == "0" ? "NULL" : "pinned") + " FROM memories ORDER BY row_id"));
   for (;;) {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return Status::Ok();
@@ -387,11 +424,12 @@ Status MemoriesTable::ForEachRaw(const std::function<Status(const Stmt&)>& fn) {
 
 Status MemoriesTable::ForEachById(bool descending, bool with_payload,
                                   const std::function<Result<bool>(const Stmt&)>& fn) {
-  AETHER_ASSIGN_OR_RETURN(Stmt st,
-                          db_->Prepare(fmt::format("SELECT row_id, id, tier, importance, created_ms, "
-                                                   "last_access_ms, access_count, {} FROM memories "
-                                                   "ORDER BY id{}",
-                                                   with_payload ? "payload" : "NULL", descending ? " DESC" : "")));
+  AETHER_ASSIGN_OR_RETURN(std::string pinned, PinnedColumn());
+  AETHER_ASSIGN_OR_RETURN(
+      Stmt st, db_->Prepare(fmt::format("SELECT row_id, id, tier, importance, created_ms, "
+                                        "last_access_ms, access_count, {}, {} FROM memories "
+                                        "ORDER BY id{}",
+                                        with_payload ? "payload" : "NULL", pinned, descending ? " DESC" : "")));
   for (;;) {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return Status::Ok();

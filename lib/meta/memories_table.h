@@ -22,6 +22,7 @@ struct MemoryStats {
   int64_t last_access_ms = 0;
   uint64_t access_count = 0;
   double importance = 0;
+  bool pinned = false;  // kept hot regardless of policy (aether pin)
 };
 
 // One whole row, for Get. `tier_code` is the tier as stored (a damaged row
@@ -90,6 +91,12 @@ class MemoriesTable {
   // importance *= factor for every memory; returns how many.
   Result<uint64_t> DecayImportance(double factor);
 
+  // Pins or unpins a memory (the pinned column, format-spec/metadata_db.md);
+  // false when it was already so or does not exist.
+  Result<bool> SetPinned(int64_t row_id, bool pinned);
+  // Pinned memories of a tier (an index of the pinned rows alone).
+  Result<uint64_t> CountPinned(Tier tier);
+
   // Every memory, in row id order: fn(ref, stats); fn returns false to stop.
   Status ForEach(const std::function<bool(const MemoryRef&, const MemoryStats&)>& fn);
   // The same with each row's payload when with_payload ("" when it has none,
@@ -106,15 +113,25 @@ class MemoriesTable {
   // Every row, raw, in row id order, for the readers that judge the stored
   // values themselves (verify, the maintenance sample). Columns: row_id,
   // id, tier, slot, shard_id, frame_offset, frame_index, importance,
-  // created_ms, last_access_ms, access_count, payload.
+  // created_ms, last_access_ms, access_count, payload, pinned (as stored;
+  // NULL without the column).
   Status ForEachRaw(const std::function<Status(const Stmt&)>& fn);
   // Every row in id order (byte order; the UNIQUE index), for listings, until
   // fn returns false. Columns: row_id, id, tier, importance, created_ms,
-  // last_access_ms, access_count, payload (NULL unless with_payload).
+  // last_access_ms, access_count, payload (NULL unless with_payload),
+  // pinned (0 or 1).
   Status ForEachById(bool descending, bool with_payload, const std::function<Result<bool>(const Stmt&)>& fn);
 
  private:
+  // The stored pinned flag as a 0/1 expression: "0" in a DB an older aether
+  // made, before the writer's schema step adds the column (a reader does
+  // not add it). Looked up once: a writer's schema steps run at open,
+  // before any query; a reader that replays a journal (and so adds the
+  // column) has nothing pinned yet.
+  Result<std::string> PinnedColumn();
+
   Db* db_;
+  std::optional<bool> has_pinned_;
 };
 
 }  // namespace aether

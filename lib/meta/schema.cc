@@ -181,6 +181,14 @@ Status AddTraceIdColumns(Db* db) {
   return Status::Ok();
 }
 
+// memories.pinned (aether pin: kept hot regardless of policy; NULL or 1)
+// and the index of the pinned rows alone (their count per tier); inside the
+// caller's transaction.
+Status AddPinnedColumn(Db* db) {
+  AETHER_RETURN_IF_ERROR(db->Exec("ALTER TABLE memories ADD COLUMN pinned INTEGER"));
+  return db->Exec("CREATE INDEX IF NOT EXISTS memories_pinned ON memories(tier) WHERE pinned = 1");
+}
+
 }  // namespace
 
 Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, int64_t now_ms) {
@@ -192,6 +200,7 @@ Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, 
     AETHER_RETURN_IF_ERROR(AddKeptColumns(db));
     AETHER_RETURN_IF_ERROR(AddTraceIdColumns(db));
     AETHER_RETURN_IF_ERROR(AddAuditTraces(db));
+    AETHER_RETURN_IF_ERROR(AddPinnedColumn(db));
     const std::pair<const char*, std::string> rows[] = {
         {"format_version", std::to_string(format_version)},
         {"dim", std::to_string(config.dim)},
@@ -269,6 +278,10 @@ const std::vector<SchemaStep>& SchemaSteps() {
       {"add the audit_traces table and the audit_log.trace column (trace ids stored once)",
        "SELECT COUNT(*) FROM pragma_table_info('audit_log') WHERE name = 'trace'",
        [](Db* db) { return InTransaction(db, [&] { return AddAuditTraces(db); }); }},
+      // aether pin / unpin: memories kept hot regardless of policy.
+      {"memories: add the pinned column and the memories_pinned index (aether pin)",
+       "SELECT COUNT(*) FROM pragma_table_info('memories') WHERE name = 'pinned'",
+       [](Db* db) { return InTransaction(db, [&] { return AddPinnedColumn(db); }); }},
   };
   return steps;
 }

@@ -22,6 +22,7 @@ struct AccessStats {
   uint64_t access_count = 0;
   double importance = 0;
   double cold_cost = 1.0;  // cost of serving the memory from cold (uniform in v1)
+  bool pinned = false;     // aether pin: no policy moves it out of the hot tier
 };
 
 double EvictionScore(const EvictionWeights& w, const AccessStats& s, int64_t now_ms);

@@ -45,6 +45,9 @@ const std::vector<ParamSpec>& AllParams() {
       {"backoff_max_ms", 3600000, 1, 1e12, "longest restore retry delay"},
       {"max_retries", 5, 1, 1e6, "failed restore attempts before an entry is dropped"},
       {"hot_capacity", 65536, 0, 1e12, "memories the hot tier may hold"},
+      {"hot_capacity_bytes", 0, 0, 1e15,
+       "bytes of hot.slots the hot tier may hold (a memory's slot: 4 x dim + 16 bytes); with both set the smaller "
+       "limit holds (0: no byte limit)"},
       {"history_retention_days", 90, 0, 36500,
        "audit log entries older than this are pruned by maintain and scrub (0: kept forever)"},
       {"tick_seconds", 300, 1, 1e9,
@@ -55,6 +58,15 @@ const std::vector<ParamSpec>& AllParams() {
       {"hot_low_watermark", 0.8, 0, 1,
        "share of the hot capacity under which maintain descends no sampled memory idle less than idle_descend_hours"},
       {"idle_descend_hours", 168, 0, 1e9, "idle time past which a sampled hot memory may descend under the watermark"},
+      {"max_hot_idle_hours", 0, 0, 1e9,
+       "each maintain tick descends the hot memories not accessed for longer than this many hours, pinned ones "
+       "excepted (0: off)"},
+      {"max_hot_age_hours", 0, 0, 1e9,
+       "each maintain tick descends the hot memories made longer ago than this many hours, pinned ones excepted "
+       "(0: off)"},
+      {"enforce_capacity", 1, 0, 1,
+       "1: each maintain tick descends the lowest eviction scores past the hot capacity; 0: it does not (ingest "
+       "and ascend still keep within it)"},
       {"ingest_evict", 1, 0, 1,
        "1: with the hot tier full, new memories go hot and the lowest eviction scores descend to make room "
        "(in the same migration); 0: new memories go cold"},
@@ -99,18 +111,44 @@ const std::map<std::string, std::map<std::string, double>>& Presets() {
   static const std::map<std::string, std::map<std::string, double>> presets = [] {
     std::map<std::string, std::map<std::string, double>> m;
     for (const auto& p : AllParams())
-      if (std::string(p.key) != "hot_capacity") m["default"][p.key] = p.default_value;
-    m["aggressive"] = {{"sample_rate", 0.5},       {"max_candidates", 10000}, {"sigmoid_k", 2.0},
-                       {"decay_rate", 0.9},        {"restore_top_n", 10},     {"restore_concurrency", 1000},
-                       {"importance_decay", 0.97}, {"min_temperature", 0.2}};
-    m["conservative"] = {{"sample_rate", 0.02},       {"max_candidates", 100},  {"sigmoid_k", 0.5},
-                         {"decay_rate", 0.98},        {"restore_top_n", 1},     {"restore_concurrency", 10},
-                         {"importance_decay", 0.995}, {"min_temperature", 0.01}};
-    m["disabled"] = {{"sample_rate", 0},
-                     {"max_candidates", 0},
-                     {"restore_top_n", 0},
-                     {"restore_concurrency", 0},
-                     {"importance_decay", 1}};
+      if (std::string(p.key) != "hot_capacity" && std::string(p.key) != "hot_capacity_bytes")
+        m["default"][p.key] = p.default_value;
+    // Each preset sets every key that decides whether and how much
+    // memories move, so one preset after another leaves no mix.
+    m["aggressive"] = {{"sample_rate", 0.5},
+                       {"max_candidates", 10000},
+                       {"sigmoid_k", 2.0},
+                       {"decay_rate", 0.9},
+                       {"restore_top_n", 10},
+                       {"restore_concurrency", 1000},
+                       {"importance_decay", 0.97},
+                       {"min_temperature", 0.2},
+                       {"max_hot_idle_hours", 72},
+                       {"max_hot_age_hours", 0},
+                       {"enforce_capacity", 1},
+                       {"ingest_evict", 1},
+                       {"pressure_emergency_descend", 0.2}};
+    m["conservative"] = {{"sample_rate", 0.02},
+                         {"max_candidates", 100},
+                         {"sigmoid_k", 0.5},
+                         {"decay_rate", 0.98},
+                         {"restore_top_n", 1},
+                         {"restore_concurrency", 10},
+                         {"importance_decay", 0.995},
+                         {"min_temperature", 0.01},
+                         {"max_hot_idle_hours", 0},
+                         {"max_hot_age_hours", 0},
+                         {"enforce_capacity", 1},
+                         {"ingest_evict", 1},
+                         {"pressure_emergency_descend", 0.05}};
+    // Nothing moves between tiers unless a command names it: no sample, no
+    // restores, no capacity or pressure descends, no age policy, and ingest
+    // places past the capacity cold instead of evicting.
+    m["disabled"] = {{"sample_rate", 0},       {"max_candidates", 0},
+                     {"restore_top_n", 0},     {"restore_concurrency", 0},
+                     {"importance_decay", 1},  {"max_hot_idle_hours", 0},
+                     {"max_hot_age_hours", 0}, {"enforce_capacity", 0},
+                     {"ingest_evict", 0},      {"pressure_emergency_descend", 0}};
     return m;
   }();
   return presets;
@@ -165,7 +203,10 @@ PolicyParams ResolveParams(const std::map<std::string, double>& v) {
                       get("pressure_disk_critical"),
                       get("pressure_disk_emergency"),
                       get("pressure_emergency_descend"),
-                      get("check_pressure_level")};
+                      get("check_pressure_level"),
+                      get("max_hot_idle_hours"),
+                      get("max_hot_age_hours"),
+                      get("enforce_capacity")};
 }
 
 double FeedbackImportance(double importance, double reward) {

@@ -48,6 +48,8 @@ struct PolicyParams {
   double pressure_disk_warning, pressure_disk_critical, pressure_disk_emergency;
   double pressure_emergency_descend;
   double check_pressure_level;
+  // Age policies and the capacity's enforcement (maintain).
+  double max_hot_idle_hours, max_hot_age_hours, enforce_capacity;
 };
 // Builds PolicyParams from key -> value (missing keys: defaults).
 PolicyParams ResolveParams(const std::map<std::string, double>& values);

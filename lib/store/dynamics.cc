@@ -95,7 +95,7 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
   AETHER_ASSIGN_OR_RETURN(uint64_t depth, tables_->restore_queue.Depth());
   AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, HotMemories());
   rep.queue_depth_before = depth;
-  rep.hot_capacity = config_.hot_capacity;
+  rep.hot_capacity = HotCapacity();
   AETHER_ASSIGN_OR_RETURN(const PressureReport pressure, PressureNow(p, hot_count, depth));
   rep.pressure = pressure.level >= PressureLevel::kWarning;
   rep.pressure_level = PressureLevelName(pressure.level);
@@ -123,7 +123,8 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
   MoveReport moved;
   AETHER_RETURN_IF_ERROR(DescendRows(down, mo, &moved, down.size()));
   rep.descended_sampled = moved.moved;
-  AETHER_RETURN_IF_ERROR(EnforceCapacity(&rep));
+  AETHER_RETURN_IF_ERROR(AgeDescend(p, &rep));
+  if (p.enforce_capacity >= 1) AETHER_RETURN_IF_ERROR(EnforceCapacity(&rep));
   if (pressure.level == PressureLevel::kEmergency) AETHER_RETURN_IF_ERROR(EmergencyDescend(p, &rep));
   if (!up.empty()) AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return model_->QueueRestores(up); }));
   rep.queued = up.size();
@@ -142,7 +143,8 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
         fmt::format("{{\"seed\":{},\"temperature\":{},\"descended\":{},\"restored\":{},"
                     "\"queued\":{}}}",
                     rep.seed, rep.temperature_after,
-                    rep.descended_sampled + rep.descended_capacity + rep.descended_pressure, rep.restored, rep.queued));
+                    rep.descended_sampled + rep.descended_age + rep.descended_capacity + rep.descended_pressure,
+                    rep.restored, rep.queued));
   }));
   // The tick leaves every commit in meta.db itself: what a damaged WAL
   // could take is never more than one tick interval's writes.
@@ -166,10 +168,26 @@ Status StoreImpl::DescendLowestScores(uint64_t n, const char* reason, MaintainRe
   return Status::Ok();
 }
 
+// The age policies: the hot memories idle past max_hot_idle_hours, then
+// those made before max_hot_age_hours, descend (pinned ones stay; reasons
+// idle and age, as descend's own selections).
+Status StoreImpl::AgeDescend(const PolicyParams& p, MaintainReport* rep) {
+  for (const bool idle : {true, false}) {
+    const double hours = idle ? p.max_hot_idle_hours : p.max_hot_age_hours;
+    if (hours <= 0) continue;
+    MoveOptions mo;
+    (idle ? mo.idle_longer_than_ms : mo.older_than_ms) = int64_t(hours * 3.6e6);
+    AETHER_ASSIGN_OR_RETURN(MoveReport r, Descend(mo));
+    rep->descended_age += r.moved;
+    for (PlannedMove& m : r.plan) rep->moves.push_back(std::move(m));
+  }
+  return Status::Ok();
+}
+
 Status StoreImpl::EnforceCapacity(MaintainReport* rep) {
   AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, HotMemories());
-  if (hot_count <= config_.hot_capacity) return Status::Ok();
-  return DescendLowestScores(hot_count - config_.hot_capacity, "capacity", rep, &rep->descended_capacity);
+  if (hot_count <= HotCapacity()) return Status::Ok();
+  return DescendLowestScores(hot_count - HotCapacity(), "capacity", rep, &rep->descended_capacity);
 }
 
 // Judged again after the capacity is enforced (a hot tier past its

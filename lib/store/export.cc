@@ -56,6 +56,7 @@ Status StoreImpl::ExportInSnapshot(const ExportOptions& o, const std::function<S
     rec->created_ms = row.stats.created_ms;
     rec->last_access_ms = row.stats.last_access_ms;
     rec->access_count = row.stats.access_count;
+    rec->pinned = row.stats.pinned;
     AddPendingFrom(pending, row.ref.row_id, &rec->access_count, &rec->last_access_ms);
     if (!with_payload) return Status::Ok();
     AETHER_ASSIGN_OR_RETURN(auto payload, tables_->memories.Payload(row.ref.row_id));

@@ -90,6 +90,7 @@ Result<Selection> StoreImpl::Select(const std::string& where_text, TierFilter ti
         rec.created_ms = stats.created_ms;
         rec.last_access_ms = stats.last_access_ms;
         rec.access_count = stats.access_count;
+        rec.pinned = stats.pinned;
         AddPendingFrom(pending, ref.row_id, &rec.access_count, &rec.last_access_ms);
         rec.payload_json = std::move(payload);
         const std::optional<bool> match = where.MatchesValid(rec);

@@ -146,7 +146,7 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, IngestHotCount());
   int64_t freed = std::count_if(plan.begin(), plan.end(), [](const Planned& p) { return p.replaces_hot; });
   int64_t after_release = hot_count - freed;
-  uint64_t room = config_.hot_capacity > uint64_t(after_release) ? config_.hot_capacity - after_release : 0;
+  uint64_t room = HotCapacity() > uint64_t(after_release) ? HotCapacity() - after_release : 0;
   size_t n_hot = std::min<size_t>(room, may_be_hot);
   AETHER_ASSIGN_OR_RETURN(PolicyParams params, model_->Params());
   // Under critical pressure (or worse) no new memory is placed hot.
@@ -155,7 +155,7 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   if (hot_refused) n_hot = 0;
   std::vector<MemoryRef> victims;
   if (!hot_refused && params.ingest_evict >= 1 && n_hot < may_be_hot) {
-    AETHER_ASSIGN_OR_RETURN(victims, Victims(plan, std::min<size_t>(may_be_hot, config_.hot_capacity) - n_hot));
+    AETHER_ASSIGN_OR_RETURN(victims, Victims(plan, std::min<size_t>(may_be_hot, HotCapacity()) - n_hot));
     n_hot += victims.size();
   }
 

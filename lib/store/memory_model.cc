@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "aether/metrics.h"
@@ -26,6 +27,38 @@ Result<PolicyParams> MemoryModel::Params() {
   return ResolveParams(m);
 }
 
+namespace {
+
+// The pressure thresholds of one reading in the order of their levels
+// (those judged: 0 is off), and check_pressure_level a level.
+Status CheckPressureOrder(std::map<std::string, double>& next) {
+  // The hot fill rises through its thresholds; the free shares fall.
+  for (const auto& [reading, rising] :
+       {std::pair<const char*, bool>{"hot", true}, {"memory", false}, {"disk", false}}) {
+    double last = 0;
+    const char* last_level = nullptr;
+    for (const char* level : {"warning", "critical", "emergency"}) {
+      const std::string key = fmt::format("pressure_{}_{}", reading, level);
+      const double v = next[key];
+      if (v == 0) continue;
+      if (last_level && (rising ? v <= last : v >= last))
+        return Status::InvalidArgument(
+            fmt::format("{} = {} must be {} than pressure_{}_{} = {} (a worse level {}; 0 turns a level off)", key, v,
+                        rising ? "greater" : "less", reading, last_level, last,
+                        rising ? "needs a fuller hot tier" : "needs less left"));
+      last = v;
+      last_level = level;
+    }
+  }
+  if (next["check_pressure_level"] != std::floor(next["check_pressure_level"]))
+    return Status::InvalidArgument(
+        fmt::format("check_pressure_level = {} is not a level (0 off, 1 warning, 2 critical, 3 emergency)",
+                    next["check_pressure_level"]));
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status MemoryModel::SetParams(const std::map<std::string, double>& values, const std::string& why) {
   if (!lock_->writer()) return Status::Internal("config set on a store opened read-only");
   AETHER_ASSIGN_OR_RETURN(auto current, GetParams());
@@ -45,6 +78,19 @@ Status MemoryModel::SetParams(const std::map<std::string, double>& values, const
     return Status::InvalidArgument("min_temperature must not exceed max_temperature");
   if (next["backoff_base_ms"] > next["backoff_max_ms"])
     return Status::InvalidArgument("backoff_base_ms must not exceed backoff_max_ms");
+  AETHER_RETURN_IF_ERROR(CheckPressureOrder(next));
+  StoreConfig capacity = s_->config_;
+  capacity.hot_capacity = uint64_t(next["hot_capacity"]);
+  capacity.hot_capacity_bytes = uint64_t(next["hot_capacity_bytes"]);
+  if (values.count("hot_capacity") || values.count("hot_capacity_bytes")) {  // every pinned memory must fit
+    AETHER_ASSIGN_OR_RETURN(uint64_t pinned_hot, s_->tables_->memories.CountPinned(Tier::kHot));
+    AETHER_ASSIGN_OR_RETURN(uint64_t pinned_cold, s_->tables_->memories.CountPinned(Tier::kCold));
+    const uint64_t room = HotCapacityOf(capacity);
+    if (room < pinned_hot + pinned_cold)
+      return Status::FailedPrecondition(
+          fmt::format("the hot capacity would be {} memories, below the {} pinned; unpin some first (aether unpin)",
+                      room, pinned_hot + pinned_cold));
+  }
   AETHER_RETURN_IF_ERROR(InTransaction(s_->db_.get(), [&]() -> Status {
     for (const auto& [key, value] : values) {
       AETHER_RETURN_IF_ERROR(s_->tables_->config.Set(key, fmt::format("{}", value)));
@@ -53,7 +99,8 @@ Status MemoryModel::SetParams(const std::map<std::string, double>& values, const
     }
     return Status::Ok();
   }));
-  s_->config_.hot_capacity = uint64_t(next["hot_capacity"]);
+  s_->config_.hot_capacity = capacity.hot_capacity;
+  s_->config_.hot_capacity_bytes = capacity.hot_capacity_bytes;
   return Status::Ok();
 }
 
@@ -124,13 +171,15 @@ Status MemoryModel::SampleMoves(const PolicyParams& p, double heat, int64_t now,
   // Under the low watermark the hot tier has room: only memories idle past
   // idle_descend_hours may descend.
   AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, s_->HotMemories());
-  const bool roomy = double(hot_count) < p.hot_low_watermark * double(s_->config_.hot_capacity);
+  const bool roomy = double(hot_count) < p.hot_low_watermark * double(s_->HotCapacity());
   for (const Cand& c : cands) {
     double score = EvictionScore(w, c.stats, now);
     bool hot = c.m.place.hot();
     double prob = (hot ? Sigmoid(-score, p.sigmoid_k) : Sigmoid(score, p.sigmoid_k)) * heat;
+    const double draw = u01(*rng);  // drawn for every candidate: pins change no other draw
+    if (hot && c.stats.pinned) continue;
     (hot ? rep->hot_candidates : rep->cold_candidates)++;
-    if (u01(*rng) >= prob) continue;
+    if (draw >= prob) continue;
     if (hot && roomy && double(now - c.stats.last_access_ms) < p.idle_descend_hours * 3.6e6) continue;
     if (hot) {
       down->push_back(c.m);

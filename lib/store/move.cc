@@ -6,20 +6,22 @@
 #include <map>
 #include <set>
 
+#include "filter/filter.h"
 #include "meta/schema.h"
 #include "policy/eviction.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
 
 namespace aether {
-// Every hot memory with its eviction score, lowest first.
-Result<std::vector<std::pair<double, MemoryRef>>> StoreImpl::HotByScore() {
+// Every hot memory but the pinned with its eviction score, lowest first:
+// what a policy may move.
+Result<std::vector<std::pair<double, MemoryRef>>> StoreImpl::HotByScore(const std::set<int64_t>& keep) {
   AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
   EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
   int64_t now = env_->NowMs();
   std::vector<std::pair<double, MemoryRef>> out;
   AETHER_RETURN_IF_ERROR(tables_->memories.ForEachHot([&](const MemoryRef& m, const MemoryStats& st) {
-    out.push_back({EvictionScore(w, ToAccessStats(st), now), m});
+    if (!st.pinned && !keep.count(m.row_id)) out.push_back({EvictionScore(w, ToAccessStats(st), now), m});
   }));
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.first < b.first || (a.first == b.first && a.second.row_id < b.second.row_id);
@@ -132,8 +134,9 @@ Status StoreImpl::OrderPlan(MoveOptions::Order order, std::vector<MemoryRef>* ro
       if (order == MoveOptions::Order::kScore) {
         key[i] = (*plan)[i].score;
       } else if (order == MoveOptions::Order::kLru) {
-        AETHER_ASSIGN_OR_RETURN(auto a, AccessStatsOf((*rows)[i].row_id));
+        AETHER_ASSIGN_OR_RETURN(auto a, tables_->memories.Stats((*rows)[i].row_id));
         if (!a) return Status::Internal("memory vanished during descend planning");
+        AddPendingFrom(PendingOnce(), (*rows)[i].row_id, &a->access_count, &a->last_access_ms);
         key[i] = double(a->last_access_ms);
       } else {
         AETHER_ASSIGN_OR_RETURN(auto m, tables_->memories.Stats((*rows)[i].row_id));
@@ -160,6 +163,7 @@ Status StoreImpl::OrderPlan(MoveOptions::Order order, std::vector<MemoryRef>* ro
 Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
   if (!lock_->writer()) return Status::Internal("descend on a store opened read-only");
   if (o.batch == 0) return Status::InvalidArgument("--batch must be at least 1");
+  if (!o.where.empty()) AETHER_RETURN_IF_ERROR(Filter::Parse(o.where).status());  // whole, before it is combined
   MoveReport report;
   std::vector<MemoryRef> rows;
   auto plan = [&](const MemoryRef& loc, const char* reason, double score) {
@@ -184,7 +188,10 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
         } else {
           AETHER_ASSIGN_OR_RETURN(auto a, AccessStatsOf(loc->row_id));
           if (!a) return Status::Internal("memory vanished during descend planning");
-          plan(*loc, "requested", EvictionScore(w, *a, now));
+          if (a->pinned)
+            report.pinned.push_back(id);
+          else
+            plan(*loc, "requested", EvictionScore(w, *a, now));
         }
       }
       return Status::Ok();
@@ -208,7 +215,10 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
       for (const MemoryRef& loc : selected.rows()) {
         AETHER_ASSIGN_OR_RETURN(auto a, AccessStatsOf(loc.row_id));
         if (!a) return Status::Internal("memory vanished during descend planning");
-        plan(loc, reason, EvictionScore(w, *a, now));
+        if (a->pinned)
+          report.pinned.push_back(loc.id);
+        else
+          plan(loc, reason, EvictionScore(w, *a, now));
       }
       return Status::Ok();
     }));
@@ -216,9 +226,16 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
     AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
     if (o.all) {
       for (const auto& [score, loc] : scored) plan(loc, "all", score);
+      // The pinned HotByScore left out, reported as kept.
+      AETHER_RETURN_IF_ERROR(tables_->memories.ForEachHot([&](const MemoryRef& m, const MemoryStats& st) {
+        if (st.pinned) report.pinned.push_back(m.id);
+      }));
     } else {
-      size_t over = scored.size() > config_.hot_capacity ? scored.size() - config_.hot_capacity : 0;
-      for (size_t i = 0; i < over; ++i) plan(scored[i].second, "policy", scored[i].first);
+      // Over the capacity counting the pinned, which stay: the rest descend
+      // as far as they can.
+      AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, HotMemories());
+      const uint64_t over = hot_count > HotCapacity() ? hot_count - HotCapacity() : 0;
+      for (size_t i = 0; i < over && i < scored.size(); ++i) plan(scored[i].second, "policy", scored[i].first);
     }
   }
   if (o.order != MoveOptions::Order::kPlanned) AETHER_RETURN_IF_ERROR(OrderPlan(o.order, &rows, &report.plan));
@@ -231,7 +248,7 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
   return report;
 }
 
-Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
+Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o, const std::set<int64_t>& keep) {
   if (!lock_->writer()) return Status::Internal("ascend on a store opened read-only");
   if (o.batch == 0) return Status::InvalidArgument("--batch must be at least 1");
   if (o.idle_longer_than_ms >= 0 || o.older_than_ms >= 0 || o.order != MoveOptions::Order::kPlanned)
@@ -266,29 +283,32 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
   // Room in the hot tier; make more with --evict, else refuse (or, for the
   // queue, defer what does not fit).
   AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, HotMemories());
-  uint64_t room = config_.hot_capacity > uint64_t(hot_count) ? config_.hot_capacity - hot_count : 0;
+  uint64_t room = HotCapacity() > uint64_t(hot_count) ? HotCapacity() - hot_count : 0;
   std::vector<MemoryRef> evict;
   if (rows.size() > room) {
     if (o.evict) {
       // Evicting makes room up to the capacity, no further: at most
-      // `capacity` memories can be hot afterwards. What cannot fit even
-      // then is deferred (queued) or refuses the request whole (ids), so
-      // that every id is accounted for.
-      const size_t up = std::min<uint64_t>(rows.size(), config_.hot_capacity);
+      // `capacity` memories can be hot afterwards, the pinned among them
+      // (no eviction moves those). What cannot fit even then is deferred
+      // (queued) or refuses the request whole (ids), so that every id is
+      // accounted for.
+      AETHER_ASSIGN_OR_RETURN(uint64_t pinned, tables_->memories.CountPinned(Tier::kHot));
+      const uint64_t unpinned_room = HotCapacity() - std::min(HotCapacity(), pinned);
+      const size_t up = std::min<uint64_t>(rows.size(), unpinned_room);
       if (up < rows.size()) {
         if (!o.queued)
-          return Status::FailedPrecondition(
-              fmt::format("ascending {} memories needs {} hot slots, but the hot capacity is {}; raise it "
-                          "(aether config STORE set hot_capacity N)",
-                          rows.size(), rows.size(), config_.hot_capacity));
+          return Status::FailedPrecondition(fmt::format(
+              "ascending {} memories needs {} hot slots, but the hot capacity is {}{}; raise it "
+              "(aether config STORE set hot_capacity N)",
+              rows.size(), rows.size(), HotCapacity(),
+              pinned ? fmt::format(" of which {} hold pinned memories (aether unpin)", pinned) : std::string()));
         std::vector<MemoryRef> later(rows.begin() + long(up), rows.end());
         rows.resize(up);
         if (!o.dry_run) AETHER_RETURN_IF_ERROR(DeferQueued(later, "hot capacity too small", &report));
       }
-      AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
-      const uint64_t over = uint64_t(hot_count) + rows.size() > config_.hot_capacity
-                                ? uint64_t(hot_count) + rows.size() - config_.hot_capacity
-                                : 0;
+      AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore(keep));
+      const uint64_t over =
+          uint64_t(hot_count) + rows.size() > HotCapacity() ? uint64_t(hot_count) + rows.size() - HotCapacity() : 0;
       for (size_t i = 0; i < over && i < scored.size(); ++i) {
         evict.push_back(scored[i].second);
         report.plan.push_back({scored[i].second.id, Tier::kHot, Tier::kCold, "evict", scored[i].first});
@@ -301,7 +321,7 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o) {
       return Status::FailedPrecondition(
           fmt::format("ascending {} memories needs {} free hot slots, but only {} of the hot capacity {} are free; "
                       "use --evict to descend the lowest-scoring memories first, or raise the hot capacity",
-                      rows.size(), rows.size(), room, config_.hot_capacity));
+                      rows.size(), rows.size(), room, HotCapacity()));
     }
   }
   for (const auto& r : rows)

@@ -31,6 +31,7 @@ Result<std::vector<std::optional<MemoryRecord>>> StoreImpl::Get(const std::vecto
     rec.created_ms = row->stats.created_ms;
     rec.last_access_ms = row->stats.last_access_ms;
     rec.access_count = row->stats.access_count;
+    rec.pinned = row->stats.pinned;
     AddPending(row->ref.row_id, &rec.access_count, &rec.last_access_ms);
     if (row->payload) rec.payload_json = *row->payload;
     if (!rec.payload_json.empty() && !ValidPayload(rec.payload_json)) return PayloadCorruption(id, row->ref.row_id);
@@ -98,6 +99,7 @@ Status StoreImpl::List(const ListOptions& o, const std::function<Status(const Me
         rec.created_ms = st.Int(4);
         rec.last_access_ms = st.Int(5);
         rec.access_count = uint64_t(st.Int(6));
+        rec.pinned = st.Int(8) != 0;
         AddPendingFrom(pending, row_id, &rec.access_count, &rec.last_access_ms);
         if (!Selected(o, rec)) return true;
         if (!st.IsNull(7)) rec.payload_json = st.Text(7);

@@ -17,8 +17,11 @@ Result<StoreStats> StoreImpl::Stats() {
   s.dim = config_.dim;
   s.metric = config_.metric;
   s.codec = config_.codec;
-  s.hot_capacity = config_.hot_capacity;
+  s.hot_capacity = HotCapacity();
   AETHER_ASSIGN_OR_RETURN(s.hot_count, HotMemories());
+  AETHER_ASSIGN_OR_RETURN(uint64_t pinned_hot, tables_->memories.CountPinned(Tier::kHot));
+  AETHER_ASSIGN_OR_RETURN(uint64_t pinned_cold, tables_->memories.CountPinned(Tier::kCold));
+  s.pinned = pinned_hot + pinned_cold;
   AETHER_ASSIGN_OR_RETURN(s.hot_bytes, env_->FileSize(Path(layout::kHotFile)));
   s.hot_slots =
       s.hot_bytes < SlotFile::kHeaderSize ? 0 : (s.hot_bytes - SlotFile::kHeaderSize) / SlotFile::SlotSize(config_.dim);
@@ -72,7 +75,7 @@ Result<PressureReport> StoreImpl::PressureNow(const PolicyParams& p, uint64_t ho
                                               std::optional<uint64_t> restore_queue) {
   PressureReadings r;
   r.hot_memories = hot_memories;
-  r.hot_capacity = config_.hot_capacity;
+  r.hot_capacity = HotCapacity();
   if (restore_queue) {
     r.restore_queue = *restore_queue;
   } else {

@@ -250,6 +250,8 @@ Result<MetricsReport> Store::Metrics(int64_t since_ms) { return impl_->Metrics(s
 Status Store::FoldMetrics() { return impl_->FoldMetricsLog(0); }
 Result<MoveReport> Store::Descend(const MoveOptions& o) { return impl_->Descend(o); }
 Result<MoveReport> Store::Ascend(const MoveOptions& o) { return impl_->Ascend(o); }
+Result<PinReport> Store::Pin(const std::vector<std::string>& ids, bool dry_run) { return impl_->Pin(ids, dry_run); }
+Result<PinReport> Store::Unpin(const std::vector<std::string>& ids, bool dry_run) { return impl_->Unpin(ids, dry_run); }
 Result<EnqueueReport> Store::Enqueue(const std::vector<std::string>& ids, double priority) {
   return impl_->Enqueue(ids, priority);
 }

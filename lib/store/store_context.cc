@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <set>
 
+#include "hot/slot_file.h"
 #include "store/layout.h"
 
 namespace aether {
@@ -98,6 +99,13 @@ Result<uint64_t> StoreContext::CommittedHotSlots() {
   AETHER_ASSIGN_OR_RETURN(uint64_t free, tables_->hot_free.End());
   return std::max(live, free);
 }
+
+uint64_t HotCapacityOf(const StoreConfig& c) {
+  if (c.hot_capacity_bytes == 0) return c.hot_capacity;
+  return std::min(c.hot_capacity, c.hot_capacity_bytes / SlotFile::SlotSize(c.dim));
+}
+
+uint64_t StoreContext::HotCapacity() const { return HotCapacityOf(config_); }
 
 Result<uint64_t> StoreContext::HotMemories() {
   AETHER_ASSIGN_OR_RETURN(uint64_t end, CommittedHotSlots());

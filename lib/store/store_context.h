@@ -37,6 +37,9 @@ Status UnknownTierCorruption(const std::string& id, int64_t row_id, int64_t tier
 // place; else the corruption naming both.
 Status CheckFrameHolds(const std::string& path, const DecodedFrame& frame, const MemoryRef& m);
 
+// The smaller of a config's hot_capacity and hot_capacity_bytes / slot size.
+uint64_t HotCapacityOf(const StoreConfig& c);
+
 class StoreContext {
  public:
   Env* env_ = nullptr;
@@ -98,6 +101,10 @@ class StoreContext {
   // descend, ascend and maintain). In a damaged store, a leaked slot counts
   // as live (the tier looks fuller: nothing is placed past the capacity).
   Result<uint64_t> HotMemories();
+  // Memories the hot tier may hold: hot_capacity, or fewer when
+  // hot_capacity_bytes allows fewer slots (README "pin, unpin" and the
+  // parameter table).
+  uint64_t HotCapacity() const;
 
   // In the caller's transaction: the memory's place is released (a hot slot
   // becomes free, a cold record garbage) and its row deleted
@@ -110,7 +117,7 @@ class StoreContext {
   // The eviction score's inputs of one memory (nullopt: no such row).
   Result<std::optional<AccessStats>> AccessStatsOf(int64_t row_id);
   static AccessStats ToAccessStats(const MemoryStats& s) {
-    return AccessStats{s.last_access_ms, s.access_count, s.importance, 1.0};
+    return AccessStats{s.last_access_ms, s.access_count, s.importance, 1.0, s.pinned};
   }
 
   // Removes store-relative `rel` if it is a regular file reached through

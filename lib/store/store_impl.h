@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -205,8 +206,13 @@ class StoreImpl : public StoreContext {
 
   // move.cc
   Result<MoveReport> Descend(const MoveOptions& o);
-  Result<MoveReport> Ascend(const MoveOptions& o);
+  // `keep`: hot rows no eviction may take (pin's, before they are marked).
+  Result<MoveReport> Ascend(const MoveOptions& o, const std::set<int64_t>& keep = {});
   Result<EnqueueReport> Enqueue(const std::vector<std::string>& ids, double priority);
+
+  // pin.cc
+  Result<PinReport> Pin(const std::vector<std::string>& ids, bool dry_run);
+  Result<PinReport> Unpin(const std::vector<std::string>& ids, bool dry_run);
 
   // verify.cc
   Result<VerifyReport> Verify(const ProgressFn& progress);
@@ -226,6 +232,7 @@ class StoreImpl : public StoreContext {
   // Shards of only garbage cut to their headers (a committed "scrub" row).
   Status EmptyGarbageOnlyShards(uint64_t* shards, uint64_t* records);
   Status EnforceCapacity(MaintainReport* rep);
+  Status AgeDescend(const PolicyParams& p, MaintainReport* rep);
   Status OrderPlan(MoveOptions::Order order, std::vector<MemoryRef>* rows, std::vector<PlannedMove>* plan);
   Status DrainRestores(const PolicyParams& p, MaintainReport* rep);
   // Emergency pressure: descends the pressure_emergency_descend share of the
@@ -274,7 +281,8 @@ class StoreImpl : public StoreContext {
   Status deferred_recovery_;  // a reader could not replay (disk full, I/O error)
 
   // move.cc helpers.
-  Result<std::vector<std::pair<double, MemoryRef>>> HotByScore();
+  // `keep`: rows also left out (about to be pinned).
+  Result<std::vector<std::pair<double, MemoryRef>>> HotByScore(const std::set<int64_t>& keep = {});
   // A record of an ingest batch and the stored memory it replaces.
   struct Planned {
     const Record* record;

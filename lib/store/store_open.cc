@@ -47,6 +47,10 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
       std::make_unique<Migrator>(impl.get(), impl->lock_.get(), impl->index_.get(), opt.discard_damaged_journal);
   impl->model_ = std::make_unique<MemoryModel>(impl.get(), impl->lock_.get());
   AETHER_ASSIGN_OR_RETURN(impl->config_, LoadConfig(impl->db_.get(), Store::kFormatVersion, &impl->format_version_));
+  {  // a parameter (absent: 0), kept beside the count it limits
+    AETHER_ASSIGN_OR_RETURN(double bytes, impl->tables_->config.Number("hot_capacity_bytes", 0));
+    impl->config_.hot_capacity_bytes = bytes > 0 ? uint64_t(bytes) : 0;
+  }
   AETHER_RETURN_IF_ERROR(impl->tables_->audit_log.UseFormat(impl->format_version_));
 
   AETHER_ASSIGN_OR_RETURN(uint64_t pending, Journal(impl->db_.get()).Count());

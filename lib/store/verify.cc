@@ -138,6 +138,9 @@ Status Verifier::CheckMemories() {
       if (!cold_owner_.emplace(key, row_id).second)
         Problem(fmt::format("memory '{}' shares its cold record with row {}", r.id, cold_owner_[key]));
     }
+    // A bad mark reads as not pinned; the row's place still stands.
+    if (!st.IsNull(12) && !(st.TypeOf(12) == Stmt::Type::kInteger && st.Int(12) == 1))
+      Problem(fmt::format("{}: memory '{}' (row {}): bad pinned mark (NULL or 1)", layout::kDbFile, r.id, row_id));
     rows_.emplace(row_id, std::move(r));
     return Status::Ok();
   });

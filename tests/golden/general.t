@@ -49,6 +49,8 @@ Subcommands:
   check                       Health check for cron and monitoring: one line per threshold crossed (exit 1)
   descend                     Move memories hot -> cold (ids, --all, --policy)
   ascend                      Move memories cold -> hot (ids, --queued; --evict)
+  pin                         Keep memories hot whatever the policy (cold ones ascend first)
+  unpin                       Release pinned memories to the policy again
   upgrade                     Convert a store an older aether made (schema, format version, codec) in place; --dry-run
   rebuild-index               Train a new K-Means index over the cold tier and compact it
   feedback                    Reward memories: importance = 0.8 * importance + 0.2 * reward

@@ -21,7 +21,7 @@ $ aether descend mem --policy --dry-run --format jsonl
 {"from":"hot","id":"mem-0028","reason":"policy","score":0.017,"to":"cold"}
 aether: dry run: 3 moves planned, nothing changed
 $ aether descend mem --policy --format json
-{"already":[],"batches":1,"bytes":243,"deferred":[],"direction":"descend","dropped":[],"evicted":0,"moved":3,"not_found":[],"rate":…,"seconds":…}
+{"already":[],"batches":1,"bytes":243,"deferred":[],"direction":"descend","dropped":[],"evicted":0,"moved":3,"not_found":[],"pinned":[],"rate":…,"seconds":…}
 aether: descended 3 memories in 1 batches: 243 bytes, …s, … memories/s
 $ aether ascend mem mem-0000 --format jsonl
 aether: error: ascending 1 memories needs 1 free hot slots, but only 0 of the hot capacity 295 are free; use --evict to descend the lowest-scoring memories first, or raise the hot capacity
@@ -36,7 +36,7 @@ aether: already hot: mem-0002
 aether: queued 1 memories for restore
 [exit 1]
 $ aether ascend mem --queued --evict --format json
-{"already":[],"batches":2,"bytes":189,"deferred":[],"direction":"ascend","dropped":[],"evicted":1,"moved":2,"not_found":[],"rate":…,"seconds":…}
+{"already":[],"batches":2,"bytes":189,"deferred":[],"direction":"ascend","dropped":[],"evicted":1,"moved":2,"not_found":[],"pinned":[],"rate":…,"seconds":…}
 aether: ascended 1 memories after descending 1 to make room in 2 batches: 189 bytes, …s, … memories/s
 $ printf 'mem-0003\nmem-0004\n' | aether descend mem --ids-from - --format table
 aether: descended 2 memories in 1 batches: 181 bytes, …s, … memories/s

@@ -53,6 +53,10 @@ struct StoreConfig {
   Metric metric = Metric::kL2;
   uint64_t hot_capacity = 65536;
   ColdCodec codec = ColdCodec::kZstdShuffle;
+  // The hot_capacity_bytes parameter (0: none): the hot tier holds at most
+  // this many bytes of slots, so at most hot_capacity_bytes / slot size
+  // memories (StoreContext::HotCapacity, the smaller of the two limits).
+  uint64_t hot_capacity_bytes = 0;
 };
 
 enum class AccessMode { kRead, kWrite };
@@ -209,6 +213,7 @@ struct MemoryRecord {
   int64_t created_ms = 0;
   int64_t last_access_ms = 0;
   uint64_t access_count = 0;
+  bool pinned = false;  // aether pin: kept hot whatever the policy
 };
 
 // Which memories Store::List yields, and in what order (README "list").
@@ -258,6 +263,7 @@ struct StoreStats {
   ColdCodec codec = ColdCodec::kZstd;
   uint64_t hot_count = 0;
   uint64_t hot_capacity = 0;
+  uint64_t pinned = 0;     // pinned memories (aether pin), hot or (an older aether moved them) cold
   uint64_t hot_slots = 0;  // slots in the hot file, live or free
   uint64_t hot_bytes = 0;  // size of the hot slot file
   uint64_t cold_count = 0;
@@ -336,8 +342,17 @@ struct MoveReport {
   uint64_t batches = 0;                // migrations committed
   std::vector<std::string> not_found;  // requested ids that do not exist
   std::vector<std::string> already;    // requested ids already in the target tier
+  std::vector<std::string> pinned;     // descend: chosen ids kept hot because pinned (aether unpin)
   std::vector<std::string> deferred;   // queue entries that failed and will retry
   std::vector<std::string> dropped;    // queue entries dropped after max retries
+};
+
+// Store::Pin / Unpin (README "pin, unpin").
+struct PinReport {
+  std::vector<std::string> changed;    // pinned (unpinned) now
+  std::vector<std::string> already;    // already so (pin: pinned and hot)
+  std::vector<std::string> not_found;  // no such memory
+  MoveReport ascended;                 // pin: the cold ones moved hot first, and what made room
 };
 
 // Hears (done, total) as a long operation advances.
@@ -505,6 +520,7 @@ struct MaintainReport {
   uint64_t importance_decayed = 0;
   uint64_t hot_candidates = 0, cold_candidates = 0;
   uint64_t descended_sampled = 0, descended_capacity = 0;
+  uint64_t descended_age = 0;  // by max_hot_idle_hours and max_hot_age_hours
   uint64_t queued = 0, restored = 0, evicted_for_restore = 0;
   uint64_t deferred = 0, dropped = 0;
   uint64_t queue_depth_before = 0, queue_depth_after = 0;

@@ -204,6 +204,15 @@ class Store {
   // ids and ids already in place are reported, not errors.
   Result<MoveReport> Descend(const MoveOptions& options);
   Result<MoveReport> Ascend(const MoveOptions& options);
+  // Pins memories: kept hot whatever the policy (no capacity, pressure,
+  // sampled, --all, --where or age descend moves them; naming one to
+  // descend reports it pinned). Cold ones ascend first (evicting the lowest
+  // unpinned scores when the tier is full), then all are marked in one
+  // transaction. kFailedPrecondition when more memories than the hot
+  // capacity would be pinned. Unpin clears the mark (nothing moves).
+  // Unknown ids and ids already so are reported, not errors. Require kWrite.
+  Result<PinReport> Pin(const std::vector<std::string>& ids, bool dry_run);
+  Result<PinReport> Unpin(const std::vector<std::string>& ids, bool dry_run);
   // Queues cold memories for restore to hot (merging: the higher priority
   // wins); reports the ids not found and those already hot. Requires kWrite.
   Result<EnqueueReport> Enqueue(const std::vector<std::string>& ids, double priority);

@@ -1,0 +1,94 @@
+// pin and unpin (README "pin, unpin"): the memories no policy moves out of
+// the hot tier. The mark is memories.pinned (format-spec/metadata_db.md);
+// HotByScore, the maintenance sample and descend's selections skip it.
+#include <fmt/format.h>
+
+#include <set>
+
+#include "store/store_impl.h"
+
+namespace aether {
+
+Result<PinReport> StoreImpl::Pin(const std::vector<std::string>& ids, bool dry_run) {
+  if (!lock_->writer()) return Status::Internal("pin on a store opened read-only");
+  PinReport report;
+  std::vector<int64_t> rows;
+  std::vector<std::string> cold;
+  std::set<int64_t> keep;  // the hot ones: no eviction for the cold ones takes them
+  AETHER_RETURN_IF_ERROR(InReadTransaction(db_.get(), [&]() -> Status {
+    std::set<std::string> seen;
+    for (const std::string& id : ids) {
+      if (!seen.insert(id).second) continue;
+      AETHER_ASSIGN_OR_RETURN(auto row, tables_->memories.Get(id));
+      if (!row) {
+        report.not_found.push_back(id);
+        continue;
+      }
+      const bool hot = row->ref.place.hot();
+      if (row->stats.pinned && hot) {
+        report.already.push_back(id);
+        continue;
+      }
+      // A pinned memory found cold (an older aether moved it) is pinned
+      // again: it ascends.
+      if (!hot) cold.push_back(id);
+      if (hot) keep.insert(row->ref.row_id);
+      if (!row->stats.pinned) rows.push_back(row->ref.row_id);
+      report.changed.push_back(id);
+    }
+    return Status::Ok();
+  }));
+  // At most the hot capacity pinned: every pinned memory must fit.
+  AETHER_ASSIGN_OR_RETURN(uint64_t pinned_hot, tables_->memories.CountPinned(Tier::kHot));
+  AETHER_ASSIGN_OR_RETURN(uint64_t pinned_cold, tables_->memories.CountPinned(Tier::kCold));
+  const uint64_t total = pinned_hot + pinned_cold + rows.size();
+  if (total > HotCapacity())
+    return Status::FailedPrecondition(
+        fmt::format("pinning {} more memories would pin {}, more than the hot capacity {}; raise it (aether config "
+                    "STORE set hot_capacity N) or unpin some (aether unpin)",
+                    rows.size(), total, HotCapacity()));
+  if (!cold.empty()) {
+    MoveOptions up;
+    up.ids = cold;
+    up.evict = true;
+    up.dry_run = dry_run;
+    AETHER_ASSIGN_OR_RETURN(report.ascended, Ascend(up, keep));
+  }
+  if (dry_run || report.changed.empty()) return report;
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+    for (size_t i = 0; i < rows.size(); ++i) {
+      AETHER_ASSIGN_OR_RETURN(bool changed, tables_->memories.SetPinned(rows[i], true));
+      if (!changed) return Status::Internal("pin: a memory changed under the write lock");
+    }
+    for (const std::string& id : report.changed) AETHER_RETURN_IF_ERROR(Audit("pin", id, "{}"));
+    return Status::Ok();
+  }));
+  return report;
+}
+
+Result<PinReport> StoreImpl::Unpin(const std::vector<std::string>& ids, bool dry_run) {
+  if (!lock_->writer()) return Status::Internal("unpin on a store opened read-only");
+  PinReport report;
+  AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+    std::set<std::string> seen;
+    for (const std::string& id : ids) {
+      if (!seen.insert(id).second) continue;
+      AETHER_ASSIGN_OR_RETURN(auto row, tables_->memories.Get(id));
+      if (!row) {
+        report.not_found.push_back(id);
+      } else if (!row->stats.pinned) {
+        report.already.push_back(id);
+      } else {
+        report.changed.push_back(id);
+        if (dry_run) continue;
+        AETHER_ASSIGN_OR_RETURN(bool changed, tables_->memories.SetPinned(row->ref.row_id, false));
+        if (!changed) return Status::Internal("unpin: a memory changed under the write lock");
+        AETHER_RETURN_IF_ERROR(Audit("unpin", id, "{}"));
+      }
+    }
+    return Status::Ok();
+  }));
+  return report;
+}
+
+}  // namespace aether
