@@ -92,6 +92,8 @@ Status CheckCreationFlags(const IngestArgs& a, const StoreConfig& c) {
 
 struct Totals {
   uint64_t lines = 0, ingested = 0, hot = 0, cold = 0, evicted = 0, skipped = 0, replaced = 0, invalid = 0;
+  uint64_t unpinned = 0;
+  std::string pressure_cold;  // the last batch's pressure that placed memories cold
 };
 
 struct ParsedLine;
@@ -221,6 +223,8 @@ Status Ingester::Flush() {
   t_.cold += r.cold;
   t_.evicted += r.evicted;
   t_.ingested += r.hot + r.cold;
+  t_.unpinned += r.unpinned;
+  if (!r.pressure_cold.empty()) t_.pressure_cold = r.pressure_cold;
   batch_.clear();
   batch_pos_.clear();
   batch_ids_.clear();
@@ -581,6 +585,11 @@ int Ingester::Finish(const Status& stop) {
       "{} replaced, {} invalid {} skipped",
       t_.ingested, t_.hot, t_.cold, evicted, t_.lines, vectors_ ? "vectors" : "lines", secs, t_.skipped, t_.replaced,
       t_.invalid, vectors_ ? "vectors" : "lines");
+  if (!t_.pressure_cold.empty())
+    Warn("pressure " + t_.pressure_cold + ": new memories were placed cold (Pressure levels in the README)");
+  if (t_.unpinned)
+    Warn(fmt::format("{} pinned memories were replaced; the new ones are not pinned (aether pin them again)",
+                     t_.unpinned));
   if (stop.ok()) {
     Info(summary);
     return kExitOk;

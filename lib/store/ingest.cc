@@ -116,6 +116,8 @@ Result<std::vector<StoreImpl::Planned>> StoreImpl::PlanBatch(const std::vector<R
       if (stored) {
         p.replaces_row_id = stored->row_id;
         p.replaces_hot = stored->place.hot();
+        AETHER_ASSIGN_OR_RETURN(auto stats, tables_->memories.Stats(stored->row_id));
+        p.replaces_pinned = stats && stats->pinned;
       }
       in_batch[r.id] = plan.size();
       plan.push_back(p);
@@ -152,7 +154,11 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   // Under critical pressure (or worse) no new memory is placed hot.
   AETHER_ASSIGN_OR_RETURN(const PressureReport pressure, PressureNow(params, hot_count));
   const bool hot_refused = pressure.level >= PressureLevel::kCritical;
-  if (hot_refused) n_hot = 0;
+  if (hot_refused && n_hot > 0) {
+    result.pressure_cold = fmt::format("{} ({})", PressureLevelName(pressure.level), pressure.Why());
+    n_hot = 0;
+  }
+  for (const Planned& p : plan) result.unpinned += p.replaces_pinned;
   std::vector<MemoryRef> victims;
   if (!hot_refused && params.ingest_evict >= 1 && n_hot < may_be_hot) {
     AETHER_ASSIGN_OR_RETURN(victims, Victims(plan, std::min<size_t>(may_be_hot, HotCapacity()) - n_hot));

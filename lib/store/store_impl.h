@@ -288,6 +288,7 @@ class StoreImpl : public StoreContext {
     const Record* record;
     int64_t replaces_row_id = 0;
     bool replaces_hot = false;
+    bool replaces_pinned = false;
   };
   Result<std::vector<Planned>> PlanBatch(const std::vector<Record>& batch, DuplicatePolicy policy,
                                          IngestBatchResult* out);

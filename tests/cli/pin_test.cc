@@ -199,6 +199,12 @@ TEST_CASE("pins never outnumber the hot capacity; a refused pin, a dry run and b
   CHECK(r.exit_code == 0);
   CHECK(r.err.find("not pinned: m2") != std::string::npos);
   CHECK(Pinned(store) == std::set<std::string>{"m20"});
+  // A replaced pinned memory is a new one, not pinned: said on stderr.
+  r = Aether({"ingest", store, "--on-duplicate", "replace"},
+             ToJsonl(std::vector<Mem>(mems.begin() + 20, mems.begin() + 21)));
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("1 pinned memories were replaced; the new ones are not pinned") != std::string::npos);
+  CHECK(Pinned(store).empty());
   Verified(store);
 }
 

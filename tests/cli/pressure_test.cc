@@ -85,9 +85,17 @@ TEST_CASE("pressure: critical places new memories cold whatever room the hot tie
   const auto mems = RandomMems(30, 4, 2);
   const std::vector<Mem> first(mems.begin(), mems.begin() + 10), second(mems.begin() + 10, mems.begin() + 20),
       third(mems.begin() + 20, mems.end());
-  REQUIRE(Aether({"ingest", store}, ToJsonl(first), {Disk(0.5)}).exit_code == 0);
-  REQUIRE(Aether({"ingest", store}, ToJsonl(second), {Disk(0.03)}).exit_code == 0);  // critical
-  REQUIRE(Aether({"ingest", store}, ToJsonl(third), {Disk(0.08)}).exit_code == 0);   // warning: as normal
+  auto first_run = Aether({"ingest", store}, ToJsonl(first), {Disk(0.5)});
+  REQUIRE(first_run.exit_code == 0);
+  CHECK(first_run.err.find("placed cold") == std::string::npos);
+  auto refused = Aether({"ingest", store}, ToJsonl(second), {Disk(0.03)});
+  REQUIRE(refused.exit_code == 0);
+  // The reason on stderr: the level and the reading.
+  CHECK(refused.err.find("pressure critical (disk_free") != std::string::npos);
+  CHECK(refused.err.find("new memories were placed cold") != std::string::npos);
+  auto warning = Aether({"ingest", store}, ToJsonl(third), {Disk(0.08)});  // warning: as normal
+  REQUIRE(warning.exit_code == 0);
+  CHECK(warning.err.find("placed cold") == std::string::npos);
   for (const Mem& m : mems) {
     CAPTURE(m.id);
     const auto got = nlohmann::json::parse(Lines(Aether({"get", store, m.id}).out).at(0));

@@ -131,6 +131,10 @@ struct IngestBatchResult {
   uint64_t replaced = 0;           // duplicates replaced (kReplace)
   std::vector<size_t> skipped_at;  // kSkip: the batch index of each duplicate skipped, in order
   size_t stopped_at = 0;           // kStop: the first duplicate's batch index (batch size: none)
+  // Under critical pressure or worse: the level and why, when the batch
+  // placed cold what it would otherwise have placed hot ("" otherwise).
+  std::string pressure_cold;
+  uint64_t unpinned = 0;  // pinned memories replaced (kReplace): the new ones are not pinned
 };
 
 enum class TierFilter { kAll, kHot, kCold };
