@@ -155,7 +155,7 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   AETHER_ASSIGN_OR_RETURN(const PressureReport pressure, PressureNow(params, hot_count));
   const bool hot_refused = pressure.level >= PressureLevel::kCritical;
   if (hot_refused && n_hot > 0) {
-    result.pressure_cold = fmt::format("{} ({})", PressureLevelName(pressure.level), pressure.Why());
+    result.pressure_cold = fmt::format("{}: {}", PressureLevelName(pressure.level), pressure.Why());
     n_hot = 0;
   }
   for (const Planned& p : plan) result.unpinned += p.replaces_pinned;

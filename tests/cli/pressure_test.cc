@@ -91,7 +91,7 @@ TEST_CASE("pressure: critical places new memories cold whatever room the hot tie
   auto refused = Aether({"ingest", store}, ToJsonl(second), {Disk(0.03)});
   REQUIRE(refused.exit_code == 0);
   // The reason on stderr: the level and the reading.
-  CHECK(refused.err.find("pressure critical (disk_free") != std::string::npos);
+  CHECK(refused.err.find("pressure critical: disk_free 0.03 < 0.05") != std::string::npos);
   CHECK(refused.err.find("new memories were placed cold") != std::string::npos);
   auto warning = Aether({"ingest", store}, ToJsonl(third), {Disk(0.08)});  // warning: as normal
   REQUIRE(warning.exit_code == 0);
