@@ -586,10 +586,10 @@ int Ingester::Finish(const Status& stop) {
       t_.ingested, t_.hot, t_.cold, evicted, t_.lines, vectors_ ? "vectors" : "lines", secs, t_.skipped, t_.replaced,
       t_.invalid, vectors_ ? "vectors" : "lines");
   if (!t_.pressure_cold.empty())
-    Warn("pressure " + t_.pressure_cold + "; new memories were placed cold (Pressure levels in the README)");
+    Warn("pressure " + t_.pressure_cold + " -- new memories were placed cold (Pressure levels in the README)");
   if (t_.unpinned)
-    Warn(fmt::format("{} pinned memories were replaced; the new ones are not pinned (aether pin them again)",
-                     t_.unpinned));
+    Warn(fmt::format("replaced {} pinned {}; the new {} not pinned (aether pin again)", t_.unpinned,
+                     t_.unpinned == 1 ? "memory" : "memories", t_.unpinned == 1 ? "one is" : "ones are"));
   if (stop.ok()) {
     Info(summary);
     return kExitOk;

@@ -46,8 +46,9 @@ const std::vector<ParamSpec>& AllParams() {
       {"max_retries", 5, 1, 1e6, "failed restore attempts before an entry is dropped"},
       {"hot_capacity", 65536, 0, 1e12, "memories the hot tier may hold"},
       {"hot_capacity_bytes", 0, 0, 1e15,
-       "bytes of hot.slots the hot tier may hold (a memory's slot: 4 x dim + 16 bytes); with both set the smaller "
-       "limit holds (0: no byte limit)"},
+       "bytes of live hot slots the hot tier may hold (a memory's slot: 4 x dim + 16 bytes; hot.slots also keeps "
+       "its header and up to hot_compact_slack free slots); with both set the smaller limit holds (0: no byte "
+       "limit)"},
       {"history_retention_days", 90, 0, 36500,
        "audit log entries older than this are pruned by maintain and scrub (0: kept forever)"},
       {"tick_seconds", 300, 1, 1e9,

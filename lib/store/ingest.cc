@@ -154,7 +154,10 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   // Under critical pressure (or worse) no new memory is placed hot.
   AETHER_ASSIGN_OR_RETURN(const PressureReport pressure, PressureNow(params, hot_count));
   const bool hot_refused = pressure.level >= PressureLevel::kCritical;
-  if (hot_refused && n_hot > 0) {
+  // What would have gone hot without the pressure, evictions included.
+  const size_t would_be_hot =
+      params.ingest_evict >= 1 ? std::max(n_hot, std::min<size_t>(may_be_hot, HotCapacity())) : n_hot;
+  if (hot_refused && would_be_hot > 0) {
     result.pressure_cold = fmt::format("{}: {}", PressureLevelName(pressure.level), pressure.Why());
     n_hot = 0;
   }

@@ -29,28 +29,47 @@ Result<PolicyParams> MemoryModel::Params() {
 
 namespace {
 
-// The pressure thresholds of one reading in the order of their levels
-// (those judged: 0 is off), and check_pressure_level a level.
-Status CheckPressureOrder(std::map<std::string, double>& next) {
-  // The hot fill rises through its thresholds; the free shares fall.
+// The pressure thresholds of each reading the change touches, judged in
+// the order of their levels (those judged: 0 is off): the hot fill rises
+// through them, the free shares fall. A change may not add an inversion
+// (one already stored, an older aether's, may be mended a key at a time);
+// check_pressure_level, when set, is a level.
+Status CheckPressureOrder(const std::map<std::string, double>& values, std::map<std::string, double>& next,
+                          const std::map<std::string, double>& current) {
   for (const auto& [reading, rising] :
        {std::pair<const char*, bool>{"hot", true}, {"memory", false}, {"disk", false}}) {
-    double last = 0;
-    const char* last_level = nullptr;
-    for (const char* level : {"warning", "critical", "emergency"}) {
-      const std::string key = fmt::format("pressure_{}_{}", reading, level);
-      const double v = next[key];
-      if (v == 0) continue;
-      if (last_level && (rising ? v <= last : v >= last))
-        return Status::InvalidArgument(
-            fmt::format("{} = {} must be {} than pressure_{}_{} = {} (a worse level {}; 0 turns a level off)", key, v,
-                        rising ? "greater" : "less", reading, last_level, last,
-                        rising ? "needs a fuller hot tier" : "needs less left"));
-      last = v;
-      last_level = level;
-    }
+    std::vector<std::string> keys;
+    for (const char* level : {"warning", "critical", "emergency"})
+      keys.push_back(fmt::format("pressure_{}_{}", reading, level));
+    if (std::none_of(keys.begin(), keys.end(), [&](const std::string& k) { return values.count(k) > 0; })) continue;
+    // The out-of-order pairs of judged neighbours, in `m`.
+    auto inversions = [&](const std::map<std::string, double>& m, std::string* first) {
+      int n = 0;
+      std::string last;
+      for (const std::string& k : keys) {
+        const double v = m.count(k) ? m.at(k) : FindParam(k)->default_value;
+        if (v == 0) continue;
+        if (!last.empty()) {
+          const double before = m.count(last) ? m.at(last) : FindParam(last)->default_value;
+          if (rising ? v <= before : v >= before) {
+            if (n++ == 0 && first)
+              *first = values.count(k) ? fmt::format("{} = {} would be {} {} = {}", k, v,
+                                                     rising ? "at or below" : "at or above", last, before)
+                                       : fmt::format("{} = {} would be {} {} = {}", last, before,
+                                                     rising ? "at or above" : "at or below", k, v);
+          }
+        }
+        last = k;
+      }
+      return n;
+    };
+    std::string why;
+    if (inversions(next, &why) > inversions(current, nullptr))
+      return Status::InvalidArgument(fmt::format("{}: a worse level needs {} (0 turns a level off)", why,
+                                                 rising ? "a fuller hot tier: each threshold above the one before"
+                                                        : "less left: each threshold below the one before"));
   }
-  if (next["check_pressure_level"] != std::floor(next["check_pressure_level"]))
+  if (values.count("check_pressure_level") && next["check_pressure_level"] != std::floor(next["check_pressure_level"]))
     return Status::InvalidArgument(
         fmt::format("check_pressure_level = {} is not a level (0 off, 1 warning, 2 critical, 3 emergency)",
                     next["check_pressure_level"]));
@@ -78,7 +97,7 @@ Status MemoryModel::SetParams(const std::map<std::string, double>& values, const
     return Status::InvalidArgument("min_temperature must not exceed max_temperature");
   if (next["backoff_base_ms"] > next["backoff_max_ms"])
     return Status::InvalidArgument("backoff_base_ms must not exceed backoff_max_ms");
-  AETHER_RETURN_IF_ERROR(CheckPressureOrder(next));
+  AETHER_RETURN_IF_ERROR(CheckPressureOrder(values, next, current));
   StoreConfig capacity = s_->config_;
   capacity.hot_capacity = uint64_t(next["hot_capacity"]);
   capacity.hot_capacity_bytes = uint64_t(next["hot_capacity_bytes"]);

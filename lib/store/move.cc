@@ -299,9 +299,10 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o, const std::set<int64_
         if (!o.queued)
           return Status::FailedPrecondition(fmt::format(
               "ascending {} memories needs {} hot slots, but the hot capacity is {}{}; raise it "
-              "(aether config STORE set hot_capacity N)",
+              "(aether config STORE set {} N)",
               rows.size(), rows.size(), HotCapacity(),
-              pinned ? fmt::format(" of which {} hold pinned memories (aether unpin)", pinned) : std::string()));
+              pinned ? fmt::format(" of which {} hold pinned memories (aether unpin)", pinned) : std::string(),
+              HotCapacityKey()));
         std::vector<MemoryRef> later(rows.begin() + long(up), rows.end());
         rows.resize(up);
         if (!o.dry_run) AETHER_RETURN_IF_ERROR(DeferQueued(later, "hot capacity too small", &report));

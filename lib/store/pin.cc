@@ -45,8 +45,8 @@ Result<PinReport> StoreImpl::Pin(const std::vector<std::string>& ids, bool dry_r
   if (total > HotCapacity())
     return Status::FailedPrecondition(
         fmt::format("pinning {} more memories would pin {}, more than the hot capacity {}; raise it (aether config "
-                    "STORE set hot_capacity N) or unpin some (aether unpin)",
-                    rows.size(), total, HotCapacity()));
+                    "STORE set {} N) or unpin some (aether unpin)",
+                    rows.size(), total, HotCapacity(), HotCapacityKey()));
   if (!cold.empty()) {
     MoveOptions up;
     up.ids = cold;

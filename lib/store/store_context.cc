@@ -107,6 +107,10 @@ uint64_t HotCapacityOf(const StoreConfig& c) {
 
 uint64_t StoreContext::HotCapacity() const { return HotCapacityOf(config_); }
 
+const char* StoreContext::HotCapacityKey() const {
+  return HotCapacity() < config_.hot_capacity ? "hot_capacity_bytes" : "hot_capacity";
+}
+
 Result<uint64_t> StoreContext::HotMemories() {
   AETHER_ASSIGN_OR_RETURN(uint64_t end, CommittedHotSlots());
   AETHER_ASSIGN_OR_RETURN(uint64_t free, tables_->hot_free.Count());

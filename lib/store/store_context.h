@@ -105,6 +105,9 @@ class StoreContext {
   // hot_capacity_bytes allows fewer slots (README "pin, unpin" and the
   // parameter table).
   uint64_t HotCapacity() const;
+  // The config key that binds HotCapacity(): "hot_capacity_bytes" when it
+  // allows fewer memories than hot_capacity, else "hot_capacity".
+  const char* HotCapacityKey() const;
 
   // In the caller's transaction: the memory's place is released (a hot slot
   // becomes free, a cold record garbage) and its row deleted

@@ -48,8 +48,11 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
   impl->model_ = std::make_unique<MemoryModel>(impl.get(), impl->lock_.get());
   AETHER_ASSIGN_OR_RETURN(impl->config_, LoadConfig(impl->db_.get(), Store::kFormatVersion, &impl->format_version_));
   {  // a parameter (absent: 0), kept beside the count it limits
-    AETHER_ASSIGN_OR_RETURN(double bytes, impl->tables_->config.Number("hot_capacity_bytes", 0));
-    impl->config_.hot_capacity_bytes = bytes > 0 ? uint64_t(bytes) : 0;
+    // A value that is no number (a damaged row) is no limit, not a store
+    // that no command opens, config set included.
+    auto bytes = impl->tables_->config.Number("hot_capacity_bytes", 0);
+    impl->config_.hot_capacity_bytes =
+        bytes.ok() && *bytes > 0 && *bytes <= 1e15 ? uint64_t(*bytes) : 0;  // NaN fails every test
   }
   AETHER_RETURN_IF_ERROR(impl->tables_->audit_log.UseFormat(impl->format_version_));
 

@@ -203,7 +203,7 @@ TEST_CASE("pins never outnumber the hot capacity; a refused pin, a dry run and b
   r = Aether({"ingest", store, "--on-duplicate", "replace"},
              ToJsonl(std::vector<Mem>(mems.begin() + 20, mems.begin() + 21)));
   CHECK(r.exit_code == 0);
-  CHECK(r.err.find("1 pinned memories were replaced; the new ones are not pinned") != std::string::npos);
+  CHECK(r.err.find("replaced 1 pinned memory; the new one is not pinned") != std::string::npos);
   CHECK(Pinned(store).empty());
   Verified(store);
 }

@@ -139,28 +139,42 @@ TEST_CASE("max_hot_idle_hours and max_hot_age_hours: each tick descends exactly 
 TEST_CASE("presets: disabled moves nothing between tiers unless asked; another preset after it undoes every key") {
   TempDir dir;
   const std::string store = dir / "s";
-  auto mems = RandomMems(50, 4, 83);
+  auto mems = RandomMems(60, 4, 83);
   REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "20", "-q"},
                  ToJsonl(std::vector<Mem>(mems.begin(), mems.begin() + 40)))
               .exit_code == 0);
+  // disabled after aggressive (which turns the age policy on): every key
+  // disabled sets has its own value.
+  REQUIRE(Aether({"config", store, "preset", "aggressive", "-q"}).exit_code == 0);
   REQUIRE(Aether({"config", store, "preset", "disabled", "-q"}).exit_code == 0);
-  Set(store, "hot_capacity", "10");  // over capacity by 10
-  Set(store, "max_hot_idle_hours", "0");
+  auto get = [&](const std::string& key) { return Aether({"config", store, "get", key}).out; };
+  for (const char* key : {"sample_rate", "max_candidates", "restore_top_n", "restore_concurrency", "max_hot_idle_hours",
+                          "max_hot_age_hours", "enforce_capacity", "ingest_evict", "pressure_emergency_descend"})
+    CHECK_MESSAGE(get(key) == "0\n", key);
+  CHECK(get("importance_decay") == "1\n");
   const auto t0 = Tiers(store);
-  // An ingest into the full tier, searches that would queue restores, and
-  // ticks a month apart under an emergency: no memory changes tier.
-  REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(std::vector<Mem>(mems.begin() + 40, mems.end()))).exit_code == 0);
+  // Normal pressure, the tier exactly full: an ingest (which would evict),
+  // searches (which would queue restores) and ticks a month apart (which
+  // would sample, restore and descend by age) move nothing.
+  REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(std::vector<Mem>(mems.begin() + 40, mems.begin() + 50))).exit_code ==
+          0);
   REQUIRE(Aether({"search", store, "--queries", "-", "-k", "10"}, QueriesJsonl(mems)).exit_code == 0);
-  for (int tick = 0; tick < 3; ++tick)
-    Maintain(store, kNow + tick * 720 * kHour, {"AETHER_PRESSURE=memory=0.01,disk=0.5"});
+  CHECK(json::parse(Aether({"stats", store, "--format", "json"}).out)["restore_queue_depth"] == 0);
+  for (int tick = 0; tick < 3; ++tick) CHECK(Maintain(store, kNow + tick * 720 * kHour)["pressure_level"] == "normal");
   auto t1 = Tiers(store);
   for (const auto& [id, tier] : t0) CHECK_MESSAGE(t1[id] == tier, id);
-  for (size_t i = 40; i < 50; ++i) CHECK(t1[mems[i].id] == "cold");  // no room: placed cold, nothing evicted
+  for (size_t i = 40; i < 50; ++i) CHECK(t1[mems[i].id] == "cold");  // placed cold, nothing evicted
+  // Over capacity and under an emergency: still nothing.
+  Set(store, "hot_capacity", "10");
+  REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(std::vector<Mem>(mems.begin() + 50, mems.end()))).exit_code == 0);
+  for (int tick = 3; tick < 5; ++tick)
+    Maintain(store, kNow + tick * 720 * kHour, {"AETHER_PRESSURE=memory=0.01,disk=0.5"});
+  auto t2 = Tiers(store);
+  for (const auto& [id, tier] : t1) CHECK_MESSAGE(t2[id] == tier, id);
   // Asked, it still moves.
   CHECK(Aether({"descend", store, "--policy", "-q"}).exit_code == 0);
   CHECK(HotCount(store) == 10);
   // Every move key the disabled preset set, another preset sets back.
-  auto get = [&](const char* key) { return Aether({"config", store, "get", key}).out; };
   for (const std::string preset : {"aggressive", "conservative", "default"}) {
     INFO(preset);
     REQUIRE(Aether({"config", store, "preset", "disabled", "-q"}).exit_code == 0);
@@ -193,9 +207,43 @@ TEST_CASE("pressure thresholds must follow their levels; check_pressure_level mu
     CHECK(r.err.find(key) != std::string::npos);
   }
   CHECK(Aether({"config", store, "get"}).out == config);
+  auto r = Aether({"config", store, "set", "pressure_hot_warning", "1.2"});
+  CHECK(r.err.find("pressure_hot_warning = 1.2 would be at or above pressure_hot_critical = 1.1") != std::string::npos);
   // In order, or a level turned off in between: accepted.
   CHECK(Aether({"config", store, "set", "pressure_hot_critical", "0", "-q"}).exit_code == 0);
   CHECK(Aether({"config", store, "set", "pressure_hot_warning", "1.2", "-q"}).exit_code == 0);
   CHECK(Aether({"config", store, "set", "pressure_disk_critical", "0.07", "-q"}).exit_code == 0);
   CHECK(Aether({"config", store, "set", "check_pressure_level", "3", "-q"}).exit_code == 0);
+  // Thresholds an older aether stored out of order: other keys and presets
+  // still set, and the order is mended a key at a time.
+  SqlRows(store,
+          "INSERT OR REPLACE INTO config VALUES ('pressure_disk_warning', '0.01'), ('pressure_disk_critical', '0.02'), "
+          "('pressure_disk_emergency', '0.03')");
+  CHECK(Aether({"config", store, "set", "sample_rate", "0.2", "-q"}).exit_code == 0);
+  CHECK(Aether({"config", store, "preset", "conservative", "-q"}).exit_code == 0);
+  CHECK(Aether({"config", store, "set", "pressure_disk_warning", "0.2", "-q"}).exit_code == 0);
+  CHECK(Aether({"config", store, "set", "pressure_disk_critical", "0.1", "-q"}).exit_code == 0);
+  CHECK(Aether({"config", store, "set", "pressure_disk_emergency", "0.5"}).exit_code == 64);  // a new inversion
+  CHECK(Aether({"config", store, "set", "pressure_disk_emergency", "0.05", "-q"}).exit_code == 0);
+}
+
+TEST_CASE("ingest under critical pressure says so on stderr, also when the tier is full and it would have evicted") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  auto mems = RandomMems(30, 4, 85);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "10", "-q"},
+                 ToJsonl(std::vector<Mem>(mems.begin(), mems.begin() + 10)))
+              .exit_code == 0);
+  auto r = Aether({"ingest", store}, ToJsonl(std::vector<Mem>(mems.begin() + 10, mems.begin() + 20)),
+                  {"AETHER_PRESSURE=memory=0.5,disk=0.03"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("pressure critical: disk_free 0.03 < 0.05 (critical) -- new memories were placed cold") !=
+        std::string::npos);
+  // With ingest_evict 0 a full tier places cold anyway: pressure changed nothing, so nothing is said.
+  Set(store, "ingest_evict", "0");
+  r = Aether({"ingest", store}, ToJsonl(std::vector<Mem>(mems.begin() + 20, mems.end())),
+             {"AETHER_PRESSURE=memory=0.5,disk=0.03"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("placed cold") == std::string::npos);
+  CHECK(HotCount(store) == 10);
 }
