@@ -36,8 +36,10 @@ namespace {
 // check_pressure_level, when set, is a level.
 Status CheckPressureOrder(const std::map<std::string, double>& values, std::map<std::string, double>& next,
                           const std::map<std::string, double>& current) {
-  for (const auto& [reading, rising] :
+  for (const auto& reading_direction :
        {std::pair<const char*, bool>{"hot", true}, {"memory", false}, {"disk", false}}) {
+    const char* reading = reading_direction.first;
+    const bool rising = reading_direction.second;  // a plain local: lambdas capture it (clang, C++17)
     std::vector<std::string> keys;
     for (const char* level : {"warning", "critical", "emergency"})
       keys.push_back(fmt::format("pressure_{}_{}", reading, level));

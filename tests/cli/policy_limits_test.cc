@@ -162,7 +162,7 @@ TEST_CASE("presets: disabled moves nothing between tiers unless asked; another p
   CHECK(json::parse(Aether({"stats", store, "--format", "json"}).out)["restore_queue_depth"] == 0);
   for (int tick = 0; tick < 3; ++tick) CHECK(Maintain(store, kNow + tick * 720 * kHour)["pressure_level"] == "normal");
   auto t1 = Tiers(store);
-  for (const auto& [id, tier] : t0) CHECK_MESSAGE(t1[id] == tier, id);
+  for (const auto& entry : t0) CHECK_MESSAGE(t1[entry.first] == entry.second, entry.first);
   for (size_t i = 40; i < 50; ++i) CHECK(t1[mems[i].id] == "cold");  // placed cold, nothing evicted
   // Over capacity and under an emergency: still nothing.
   Set(store, "hot_capacity", "10");
@@ -170,7 +170,7 @@ TEST_CASE("presets: disabled moves nothing between tiers unless asked; another p
   for (int tick = 3; tick < 5; ++tick)
     Maintain(store, kNow + tick * 720 * kHour, {"AETHER_PRESSURE=memory=0.01,disk=0.5"});
   auto t2 = Tiers(store);
-  for (const auto& [id, tier] : t1) CHECK_MESSAGE(t2[id] == tier, id);
+  for (const auto& entry : t1) CHECK_MESSAGE(t2[entry.first] == entry.second, entry.first);
   // Asked, it still moves.
   CHECK(Aether({"descend", store, "--policy", "-q"}).exit_code == 0);
   CHECK(HotCount(store) == 10);
@@ -201,7 +201,8 @@ TEST_CASE("pressure thresholds must follow their levels; check_pressure_level mu
                                                                                    {"pressure_disk_emergency", "0.05"},
                                                                                    {"pressure_disk_critical", "0.2"},
                                                                                    {"check_pressure_level", "1.5"}}) {
-    INFO(key << " = " << value);
+    const std::string shown = key + " = " + value;  // a plain local: doctest's INFO captures it (clang, C++17)
+    INFO(shown);
     auto r = Aether({"config", store, "set", key, value});
     CHECK(r.exit_code == 64);
     CHECK(r.err.find(key) != std::string::npos);
