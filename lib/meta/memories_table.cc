@@ -125,12 +125,13 @@ Result<bool> MemoriesTable::SetPinned(int64_t row_id, bool pinned) {
   return db_->Changes() == 1;
 }
 
-Result<uint64_t> MemoriesTable::CountPinned(Tier tier) {
+Result<uint64_t> MemoriesTable::CountPinned(std::optional<Tier> tier) {
   AETHER_ASSIGN_OR_RETURN(std::string pinned, PinnedColumn());
   if (pinned == "0") return uint64_t(0);
   AETHER_ASSIGN_OR_RETURN(StmtLease st,
-                          db_->PrepareCached("SELECT COUNT(*) FROM memories WHERE pinned = 1 AND tier = ?"));
-  st->Bind(1, TierCode(tier));
+                          db_->PrepareCached(tier ? "SELECT COUNT(*) FROM memories WHERE pinned = 1 AND tier = ?"
+                                                  : "SELECT COUNT(*) FROM memories WHERE pinned = 1"));
+  if (tier) st->Bind(1, TierCode(*tier));
   AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
   return uint64_t(row ? st->Int(0) : 0);
 }

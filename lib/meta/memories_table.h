@@ -94,8 +94,9 @@ class MemoriesTable {
   // Pins or unpins a memory (the pinned column, format-spec/metadata_db.md);
   // false when it was already so or does not exist.
   Result<bool> SetPinned(int64_t row_id, bool pinned);
-  // Pinned memories of a tier (an index of the pinned rows alone).
-  Result<uint64_t> CountPinned(Tier tier);
+  // Pinned memories of a tier, or of both (nullopt), through the index of
+  // the pinned rows alone.
+  Result<uint64_t> CountPinned(std::optional<Tier> tier = std::nullopt);
 
   // Every memory, in row id order: fn(ref, stats); fn returns false to stop.
   Status ForEach(const std::function<bool(const MemoryRef&, const MemoryStats&)>& fn);

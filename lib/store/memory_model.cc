@@ -104,13 +104,11 @@ Status MemoryModel::SetParams(const std::map<std::string, double>& values, const
   capacity.hot_capacity = uint64_t(next["hot_capacity"]);
   capacity.hot_capacity_bytes = uint64_t(next["hot_capacity_bytes"]);
   if (values.count("hot_capacity") || values.count("hot_capacity_bytes")) {  // every pinned memory must fit
-    AETHER_ASSIGN_OR_RETURN(uint64_t pinned_hot, s_->tables_->memories.CountPinned(Tier::kHot));
-    AETHER_ASSIGN_OR_RETURN(uint64_t pinned_cold, s_->tables_->memories.CountPinned(Tier::kCold));
+    AETHER_ASSIGN_OR_RETURN(uint64_t pinned, s_->tables_->memories.CountPinned());
     const uint64_t room = HotCapacityOf(capacity);
-    if (room < pinned_hot + pinned_cold)
-      return Status::FailedPrecondition(
-          fmt::format("the hot capacity would be {} memories, below the {} pinned; unpin some first (aether unpin)",
-                      room, pinned_hot + pinned_cold));
+    if (room < pinned)
+      return Status::FailedPrecondition(fmt::format(
+          "the hot capacity would be {} memories, below the {} pinned; unpin some first (aether unpin)", room, pinned));
   }
   AETHER_RETURN_IF_ERROR(InTransaction(s_->db_.get(), [&]() -> Status {
     for (const auto& [key, value] : values) {

@@ -15,12 +15,14 @@
 namespace aether {
 // Every hot memory but the pinned with its eviction score, lowest first:
 // what a policy may move.
-Result<std::vector<std::pair<double, MemoryRef>>> StoreImpl::HotByScore(const std::set<int64_t>& keep) {
+Result<std::vector<std::pair<double, MemoryRef>>> StoreImpl::HotByScore(const std::set<int64_t>& keep,
+                                                                        std::vector<std::string>* pinned) {
   AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
   EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
   int64_t now = env_->NowMs();
   std::vector<std::pair<double, MemoryRef>> out;
   AETHER_RETURN_IF_ERROR(tables_->memories.ForEachHot([&](const MemoryRef& m, const MemoryStats& st) {
+    if (st.pinned && pinned) pinned->push_back(m.id);
     if (!st.pinned && !keep.count(m.row_id)) out.push_back({EvictionScore(w, ToAccessStats(st), now), m});
   }));
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
@@ -223,13 +225,10 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
       return Status::Ok();
     }));
   } else if (o.all || o.policy) {
-    AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
+    // --all reports the pinned it keeps.
+    AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore({}, o.all ? &report.pinned : nullptr));
     if (o.all) {
       for (const auto& [score, loc] : scored) plan(loc, "all", score);
-      // The pinned HotByScore left out, reported as kept.
-      AETHER_RETURN_IF_ERROR(tables_->memories.ForEachHot([&](const MemoryRef& m, const MemoryStats& st) {
-        if (st.pinned) report.pinned.push_back(m.id);
-      }));
     } else {
       // Over the capacity counting the pinned, which stay: the rest descend
       // as far as they can.

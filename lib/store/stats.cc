@@ -19,9 +19,7 @@ Result<StoreStats> StoreImpl::Stats() {
   s.codec = config_.codec;
   s.hot_capacity = HotCapacity();
   AETHER_ASSIGN_OR_RETURN(s.hot_count, HotMemories());
-  AETHER_ASSIGN_OR_RETURN(uint64_t pinned_hot, tables_->memories.CountPinned(Tier::kHot));
-  AETHER_ASSIGN_OR_RETURN(uint64_t pinned_cold, tables_->memories.CountPinned(Tier::kCold));
-  s.pinned = pinned_hot + pinned_cold;
+  AETHER_ASSIGN_OR_RETURN(s.pinned, tables_->memories.CountPinned());
   AETHER_ASSIGN_OR_RETURN(s.hot_bytes, env_->FileSize(Path(layout::kHotFile)));
   s.hot_slots =
       s.hot_bytes < SlotFile::kHeaderSize ? 0 : (s.hot_bytes - SlotFile::kHeaderSize) / SlotFile::SlotSize(config_.dim);

@@ -281,8 +281,10 @@ class StoreImpl : public StoreContext {
   Status deferred_recovery_;  // a reader could not replay (disk full, I/O error)
 
   // move.cc helpers.
-  // `keep`: rows also left out (about to be pinned).
-  Result<std::vector<std::pair<double, MemoryRef>>> HotByScore(const std::set<int64_t>& keep = {});
+  // `keep`: rows also left out (about to be pinned); `pinned`, when given,
+  // gets the pinned memories left out.
+  Result<std::vector<std::pair<double, MemoryRef>>> HotByScore(const std::set<int64_t>& keep = {},
+                                                               std::vector<std::string>* pinned = nullptr);
   // A record of an ingest batch and the stored memory it replaces.
   struct Planned {
     const Record* record;
