@@ -118,7 +118,7 @@ std::vector<std::string> ChildEnv(const std::vector<std::string>& extra) {
   // unless the test injects its own.
   if (std::none_of(extra.begin(), extra.end(),
                    [](const std::string& e) { return e.rfind("AETHER_PRESSURE=", 0) == 0; }))
-    env_s.push_back("AETHER_PRESSURE=memory=0.5,disk=0.5");
+    env_s.push_back("AETHER_PRESSURE=memory=0.5,disk=0.5,disk_bytes=100000000000");
   env_s.insert(env_s.end(), extra.begin(), extra.end());
   return env_s;
 }

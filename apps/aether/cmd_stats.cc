@@ -80,9 +80,12 @@ std::vector<StatsMetric> Metrics(const StoreStats& s) {
       {"pressure", double(s.pressure), "aether_pressure_level", "",
        "Pressure level: 0 normal, 1 warning, 2 critical, 3 emergency (pressure_level, pressure_why say why)."},
       {"memory_available", s.memory_available, "aether_memory_available_ratio", "",
-       "Share of the system's memory available, as pressure judges it (-1: unknown)."},
+       "Share of memory available (the machine's, or the memory cgroup's when smaller), as pressure judges it "
+       "(-1: unknown)."},
       {"disk_free", s.disk_free, "aether_disk_free_ratio", "",
        "Free share of the store's file system, as pressure judges it (-1: unknown)."},
+      {"disk_free_bytes", s.disk_free_bytes, "aether_disk_free_bytes", "",
+       "Free bytes of the store's file system, as pressure judges it (-1: unknown)."},
   };
 }
 

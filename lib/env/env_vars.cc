@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -83,7 +84,10 @@ bool ParsePressure(const char* text, PressureOverride* out) {
     const size_t eq = item.find('=');
     if (eq == std::string::npos) return false;
     const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
-    std::optional<double>* slot = key == "memory" ? &out->memory : key == "disk" ? &out->disk : nullptr;
+    std::optional<double>* slot = key == "memory"       ? &out->memory
+                                  : key == "disk"       ? &out->disk
+                                  : key == "disk_bytes" ? &out->disk_bytes
+                                                        : nullptr;
     if (!slot || slot->has_value()) return false;  // unknown or repeated
     if (value == "unknown") {
       *slot = -1.0;
@@ -91,10 +95,13 @@ bool ParsePressure(const char* text, PressureOverride* out) {
     }
     double v = 0;
     auto r = std::from_chars(value.data(), value.data() + value.size(), v);
-    if (r.ec != std::errc() || r.ptr != value.data() + value.size() || !(v >= 0 && v <= 1)) return false;
+    const bool bytes = slot == &out->disk_bytes;  // a count: no fraction, no bound but the double's
+    if (r.ec != std::errc() || r.ptr != value.data() + value.size() || !(v >= 0 && (bytes || v <= 1)) ||
+        (bytes && (v != std::floor(v) || v > 9e18)))
+      return false;
     *slot = v;
   }
-  return out->memory.has_value() || out->disk.has_value();
+  return out->memory.has_value() || out->disk.has_value() || out->disk_bytes.has_value();
 }
 
 }  // namespace env_vars
@@ -131,7 +138,9 @@ Status CheckEnvironment() {
   if (const char* v = get("AETHER_PRESSURE")) {
     env_vars::PressureOverride o;
     if (!env_vars::ParsePressure(v, &o))
-      return bad("AETHER_PRESSURE", v, "expected memory=F and/or disk=F, comma-separated, each F in [0, 1] or unknown");
+      return bad("AETHER_PRESSURE", v,
+                 "expected memory=F, disk=F and/or disk_bytes=N, comma-separated, each F in [0, 1], N a whole number "
+                 "of bytes, or unknown");
   }
   if (const char* v = get("AETHER_SIMD")) {
     if (std::strcmp(v, "scalar") != 0 && std::strcmp(v, "avx2") != 0 && std::strcmp(v, "avx512") != 0)

@@ -19,9 +19,10 @@
 //                               search's scan: a slow read (search --timeout)
 //   AETHER_DURATION_US US       the duration a command records in its
 //                               metrics (aether/metrics.h): an injected clock
-//   AETHER_PRESSURE memory=F,disk=F  the system's readings for pressure
-//                               levels (env/system_readings.h), each share
-//                               in [0, 1] or "unknown"; either may be left out
+//   AETHER_PRESSURE memory=F,disk=F,disk_bytes=N  the system's readings
+//                               for pressure levels (env/system_readings.h):
+//                               shares in [0, 1], free bytes N >= 0, each
+//                               or "unknown"; any may be left out
 // Thread-safe; stateless but for ScanDelayMs's value, read once.
 #pragma once
 
@@ -44,7 +45,7 @@ bool ParseDurationUs(const char* text, long* us);
 
 // AETHER_PRESSURE: the readings it names (-1: "unknown").
 struct PressureOverride {
-  std::optional<double> memory, disk;
+  std::optional<double> memory, disk, disk_bytes;
 };
 bool ParsePressure(const char* text, PressureOverride* out);
 

@@ -1,6 +1,7 @@
 #include "env/system_readings.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -8,58 +9,175 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "env/env_vars.h"
 
 namespace aether {
 namespace {
 
-// The value in kB of `key` ("MemTotal:") in /proc/meminfo's text, or -1.
-long long MeminfoKb(const std::string& text, const char* key) {
-  size_t at = text.find(key);
-  if (at == std::string::npos || (at > 0 && text[at - 1] != '\n')) return -1;
-  const char* p = text.c_str() + at + std::strlen(key);
-  char* end = nullptr;
-  const long long kb = std::strtoll(p, &end, 10);
-  return end != p && kb >= 0 ? kb : -1;
-}
-
-std::optional<double> MemoryAvailable() {
-  const int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+// The text of a small file (at most `max` bytes), or nothing.
+std::optional<std::string> ReadSmall(const std::string& path, size_t max = 16384) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
-  std::string text(8192, '\0');
+  std::string text(max, '\0');
   size_t got = 0;
+  bool failed = false;
   for (ssize_t n; got < text.size() && (n = read(fd, &text[got], text.size() - got)) != 0;) {
     if (n < 0) {
       if (errno == EINTR) continue;
+      failed = true;
       break;
     }
     got += size_t(n);
   }
   close(fd);
+  if (failed) return std::nullopt;
   text.resize(got);
-  const long long total = MeminfoKb(text, "MemTotal:"), available = MeminfoKb(text, "MemAvailable:");
+  return text;
+}
+
+// The number after `key` at the start of a line of `text` ("MemTotal:" in
+// /proc/meminfo, "inactive_file " in memory.stat), or -1.
+long long KeyedNumber(const std::string& text, const std::string& key) {
+  for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + 1)) {
+    if (at > 0 && text[at - 1] != '\n') continue;
+    const char* p = text.c_str() + at + key.size();
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(p, &end, 10);
+    return end != p && v >= 0 && errno == 0 ? v : -1;
+  }
+  return -1;
+}
+
+// A whole file's one number ("max": -2; anything else unreadable: -1).
+long long FileNumber(const std::string& path) {
+  std::optional<std::string> text = ReadSmall(path, 64);
+  if (!text) return -1;
+  while (!text->empty() && (text->back() == '\n' || text->back() == ' ')) text->pop_back();
+  if (*text == "max") return -2;
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text->c_str(), &end, 10);
+  return !text->empty() && *end == '\0' && v >= 0 && errno == 0 ? v : -1;
+}
+
+std::optional<double> MemoryAvailable() {
+  const std::optional<std::string> text = ReadSmall("/proc/meminfo", 8192);
+  if (!text) return std::nullopt;
+  const long long total = KeyedNumber(*text, "MemTotal:"), available = KeyedNumber(*text, "MemAvailable:");
   if (total <= 0 || available < 0) return std::nullopt;
   return std::min(1.0, double(available) / double(total));
 }
 
-std::optional<double> DiskFree(const std::string& dir) {
+// v1 writes "unlimited" as a page-rounded 2^63 - 1.
+constexpr long long kUnlimited = 1LL << 62;
+
+// (limit - (usage - inactive)) / limit, clamped to [0, 1]; unset without a limit.
+std::optional<double> Headroom(long long limit, long long usage, long long inactive) {
+  if (limit <= 0 || limit >= kUnlimited || usage < 0) return std::nullopt;
+  const double working = double(usage) - double(std::max(0LL, std::min(inactive, usage)));
+  return std::clamp((double(limit) - working) / double(limit), 0.0, 1.0);
+}
+
+bool IsDir(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// The directories to read for a cgroup PATH under a mount: PATH and its
+// ancestors, or the mount's root alone when PATH is not there.
+std::vector<std::string> CgroupDirs(const std::string& mount, std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  if (path.empty() || path[0] != '/' || path.find("/..") != std::string::npos) path = "/";
+  if (!IsDir(mount + path)) return {mount};
+  std::vector<std::string> dirs;
+  for (;;) {
+    dirs.push_back(path == "/" ? mount : mount + path);
+    if (path == "/") break;
+    const size_t slash = path.rfind('/');
+    path = slash == 0 ? "/" : path.substr(0, slash);
+  }
+  return dirs;
+}
+
+}  // namespace
+
+std::optional<double> CgroupMemoryAvailable(const std::string& proc_self_cgroup, const std::string& root) {
+  std::optional<double> tightest;
+  auto take = [&](std::optional<double> share) {
+    if (share && (!tightest || *share < *tightest)) tightest = share;
+  };
+  size_t at = 0;
+  while (at < proc_self_cgroup.size()) {
+    size_t eol = proc_self_cgroup.find('\n', at);
+    if (eol == std::string::npos) eol = proc_self_cgroup.size();
+    const std::string line = proc_self_cgroup.substr(at, eol - at);
+    at = eol + 1;
+    const size_t c1 = line.find(':'), c2 = c1 == std::string::npos ? c1 : line.find(':', c1 + 1);
+    if (c2 == std::string::npos) continue;
+    const std::string id = line.substr(0, c1), controllers = line.substr(c1 + 1, c2 - c1 - 1),
+                      path = line.substr(c2 + 1);
+    if (id == "0" && controllers.empty()) {  // v2
+      for (const std::string& dir : CgroupDirs(root, path)) {
+        const long long limit = FileNumber(dir + "/memory.max");
+        if (limit < 0) continue;  // "max", or no memory controller here
+        const std::optional<std::string> stat = ReadSmall(dir + "/memory.stat");
+        take(Headroom(limit, FileNumber(dir + "/memory.current"), stat ? KeyedNumber(*stat, "inactive_file ") : 0));
+      }
+      continue;
+    }
+    bool memory = false;  // v1: is "memory" among the line's controllers?
+    for (size_t b = 0; b <= controllers.size();) {
+      size_t e = controllers.find(',', b);
+      if (e == std::string::npos) e = controllers.size();
+      memory = memory || controllers.compare(b, e - b, "memory") == 0;
+      b = e + 1;
+    }
+    if (!memory) continue;
+    const std::string dir = CgroupDirs(root + "/memory", path).front();
+    const std::optional<std::string> stat = ReadSmall(dir + "/memory.stat");
+    if (!stat) continue;
+    long long limit = KeyedNumber(*stat, "hierarchical_memory_limit ");
+    if (limit < 0) limit = FileNumber(dir + "/memory.limit_in_bytes");
+    take(Headroom(limit, FileNumber(dir + "/memory.usage_in_bytes"), KeyedNumber(*stat, "total_inactive_file ")));
+  }
+  return tightest;
+}
+
+namespace {
+
+std::optional<double> MemoryAvailableAll() {
+  std::optional<double> share = MemoryAvailable();
+  const std::optional<std::string> cgroups = ReadSmall("/proc/self/cgroup", 8192);
+  const std::optional<double> cgroup = cgroups ? CgroupMemoryAvailable(*cgroups, "/sys/fs/cgroup") : std::nullopt;
+  if (cgroup && (!share || *cgroup < *share)) share = cgroup;
+  return share;
+}
+
+// The free share of dir's file system and its free bytes.
+void DiskFree(const std::string& dir, SystemReadings* r) {
   struct statvfs s;
-  if (statvfs(dir.c_str(), &s) != 0 || s.f_blocks == 0) return std::nullopt;
-  return std::min(1.0, double(s.f_bavail) / double(s.f_blocks));
+  if (statvfs(dir.c_str(), &s) != 0 || s.f_blocks == 0) return;
+  r->disk_free = std::min(1.0, double(s.f_bavail) / double(s.f_blocks));
+  r->disk_free_bytes = double(s.f_bavail) * double(s.f_frsize);
 }
 
 }  // namespace
 
 SystemReadings ReadSystem(const std::string& dir) {
   SystemReadings r;
+  DiskFree(dir, &r);
   env_vars::PressureOverride o;
   const char* text = std::getenv("AETHER_PRESSURE");
   const bool injected = text && *text && env_vars::ParsePressure(text, &o);
-  r.memory_available = injected && o.memory ? *o.memory : MemoryAvailable();
-  r.disk_free = injected && o.disk ? *o.disk : DiskFree(dir);
+  r.memory_available = injected && o.memory ? *o.memory : MemoryAvailableAll();
+  if (injected && o.disk) r.disk_free = *o.disk;
+  if (injected && o.disk_bytes) r.disk_free_bytes = *o.disk_bytes;
   if (injected && o.memory && *o.memory < 0) r.memory_available.reset();
   if (injected && o.disk && *o.disk < 0) r.disk_free.reset();
+  if (injected && o.disk_bytes && *o.disk_bytes < 0) r.disk_free_bytes.reset();
   return r;
 }
 

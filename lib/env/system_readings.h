@@ -1,10 +1,13 @@
 // What the system says about its load, for pressure levels
-// (policy/pressure.h): the share of memory available (MemAvailable /
-// MemTotal from /proc/meminfo) and the free share of the file system that
-// holds a directory (statvfs: blocks available to an unprivileged user /
-// all blocks). A reading the system does not give is unset, and not judged.
-// AETHER_PRESSURE (test-only, env_vars.h) replaces the readings it names.
-// Costs two system calls and a read of /proc/meminfo; thread-safe.
+// (policy/pressure.h): the share of memory available, the free share of the
+// file system that holds a directory (statvfs: blocks available to an
+// unprivileged user / all blocks) and its free bytes. The memory share is
+// the smaller of the machine's (MemAvailable / MemTotal from /proc/meminfo)
+// and, when this process's memory cgroup has a limit, the cgroup's
+// (CgroupMemoryAvailable). A reading the system does not give is unset, and
+// not judged. AETHER_PRESSURE (test-only, env_vars.h) replaces the readings
+// it names. Costs a few system calls and small reads of /proc and
+// /sys/fs/cgroup; thread-safe.
 #pragma once
 
 #include <optional>
@@ -15,8 +18,25 @@ namespace aether {
 struct SystemReadings {
   std::optional<double> memory_available;
   std::optional<double> disk_free;
+  std::optional<double> disk_free_bytes;
 };
 
 SystemReadings ReadSystem(const std::string& dir);
+
+// The share of its memory limit a cgroup has left, (limit - working set) /
+// limit, where the working set is the memory charged to it less its
+// inactive file cache (what the kernel reclaims first, as container
+// runtimes count it). `proc_self_cgroup` is /proc/self/cgroup's text and
+// `root` where the cgroup file systems are mounted (/sys/fs/cgroup):
+//   - cgroup v2 ("0::PATH"): memory.max, memory.current and memory.stat's
+//     inactive_file of PATH's directory and of each ancestor that has a
+//     limit; the tightest wins;
+//   - cgroup v1 (a "memory" line): memory.stat's hierarchical_memory_limit
+//     (the limit with its ancestors') and total_inactive_file, and
+//     memory.usage_in_bytes, in root/memory/PATH;
+// a PATH not found under root (a container's own namespace mounts its
+// cgroup at the root) is read at the mount's root. Unset when no limit
+// applies ("max", or v1's near-2^63 "unlimited") or nothing can be read.
+std::optional<double> CgroupMemoryAvailable(const std::string& proc_self_cgroup, const std::string& root);
 
 }  // namespace aether

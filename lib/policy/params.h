@@ -46,6 +46,7 @@ struct PolicyParams {
   double pressure_hot_warning, pressure_hot_critical, pressure_hot_emergency;
   double pressure_memory_warning, pressure_memory_critical, pressure_memory_emergency;
   double pressure_disk_warning, pressure_disk_critical, pressure_disk_emergency;
+  double pressure_disk_bytes_warning, pressure_disk_bytes_critical, pressure_disk_bytes_emergency;
   double pressure_emergency_descend;
   double check_pressure_level;
   // Age policies and the capacity's enforcement (maintain).

@@ -26,7 +26,8 @@ double PressureReadings::HotFill() const {
 }
 
 std::string PressureCause::Describe() const {
-  const bool below = reading == "memory_available" || reading == "disk_free", count = reading == "restore_queue";
+  const bool below = reading == "memory_available" || reading == "disk_free" || reading == "disk_free_bytes",
+             count = reading == "restore_queue" || reading == "disk_free_bytes";
   return fmt::format("{} {} {} {} ({})", reading, count ? fmt::format("{:.0f}", value) : fmt::format("{:.6g}", value),
                      below ? "<" : (count ? ">=" : ">"),
                      count ? fmt::format("{:.0f}", threshold) : fmt::format("{:.6g}", threshold),
@@ -60,6 +61,9 @@ PressureReport JudgePressure(const PressureReadings& r, const PolicyParams& p) {
   if (r.disk_free)
     judge("disk_free", *r.disk_free, {p.pressure_disk_warning, p.pressure_disk_critical, p.pressure_disk_emergency},
           true);
+  if (r.disk_free_bytes)
+    judge("disk_free_bytes", *r.disk_free_bytes,
+          {p.pressure_disk_bytes_warning, p.pressure_disk_bytes_critical, p.pressure_disk_bytes_emergency}, true);
   // The queue is at most a warning: a critical level pauses the promotions
   // that drain it.
   judge("restore_queue", double(r.restore_queue), {p.pressure_queue_depth, 0, 0}, false);

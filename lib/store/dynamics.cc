@@ -200,7 +200,7 @@ Status StoreImpl::EmergencyDescend(const PolicyParams& p, MaintainReport* rep) {
   AETHER_ASSIGN_OR_RETURN(const PressureReport now, PressureNow(p, hot_count));
   if (now.level != PressureLevel::kEmergency ||
       std::all_of(now.causes.begin(), now.causes.end(),
-                  [](const PressureCause& c) { return c.reading == "disk_free"; }))
+                  [](const PressureCause& c) { return c.reading.rfind("disk_free", 0) == 0; }))
     return Status::Ok();
   // The share rounded up (at least one memory a tick), less float noise:
   // 100 x 0.07 is 7, not 8.

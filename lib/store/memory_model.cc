@@ -37,7 +37,7 @@ namespace {
 Status CheckPressureOrder(const std::map<std::string, double>& values, std::map<std::string, double>& next,
                           const std::map<std::string, double>& current) {
   for (const auto& reading_direction :
-       {std::pair<const char*, bool>{"hot", true}, {"memory", false}, {"disk", false}}) {
+       {std::pair<const char*, bool>{"hot", true}, {"memory", false}, {"disk", false}, {"disk_bytes", false}}) {
     const char* reading = reading_direction.first;
     const bool rising = reading_direction.second;  // a plain local: lambdas capture it (clang, C++17)
     std::vector<std::string> keys;

@@ -58,6 +58,7 @@ Result<StoreStats> StoreImpl::Stats() {
   s.pressure_why = pressure.Why();
   s.memory_available = pressure.readings.memory_available.value_or(-1);
   s.disk_free = pressure.readings.disk_free.value_or(-1);
+  s.disk_free_bytes = pressure.readings.disk_free_bytes.value_or(-1);
   AETHER_ASSIGN_OR_RETURN(int64_t gen, tables_->config.IndexGeneration());
   s.index_generation = uint64_t(gen);
   AETHER_ASSIGN_OR_RETURN(std::optional<CalibrationRow> cal, tables_->calibration.Get(gen));
@@ -82,6 +83,7 @@ Result<PressureReport> StoreImpl::PressureNow(const PolicyParams& p, uint64_t ho
   const SystemReadings system = ReadSystem(dir_);
   r.memory_available = system.memory_available;
   r.disk_free = system.disk_free;
+  r.disk_free_bytes = system.disk_free_bytes;
   return JudgePressure(r, p);
 }
 

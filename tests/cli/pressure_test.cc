@@ -76,6 +76,30 @@ TEST_CASE("pressure: stats and check show each level and why; check's threshold 
   // A hot tier past its capacity is a reading too.
   REQUIRE(Aether({"config", store, "set", "hot_capacity", "8"}).exit_code == 0);
   CHECK(Json(Aether({"stats", store, "--format", "json"}))["pressure_why"] == "hot_fill 1.25 > 1.1 (critical)");
+  REQUIRE(Aether({"config", store, "set", "hot_capacity", "100"}).exit_code == 0);
+  // The free-bytes floors (off by default) judge the disk whatever its share.
+  const std::string gb = "AETHER_PRESSURE=memory=0.5,disk=0.5,disk_bytes=500000000";
+  auto floor = Json(Aether({"stats", store, "--format", "json"}, "", {gb}));
+  CHECK(floor["pressure_level"] == "normal");
+  CHECK(floor["disk_free_bytes"] == 500000000);
+  REQUIRE(Aether({"config", store, "set", "pressure_disk_bytes_critical", "1000000000"}).exit_code == 0);
+  floor = Json(Aether({"stats", store, "--format", "json"}, "", {gb}));
+  CHECK(floor["pressure_why"] == "disk_free_bytes 500000000 < 1000000000 (critical)");
+  auto extra = RandomMems(3, 4, 77);
+  for (Mem& m : extra) m.id = "floor-" + m.id;
+  const auto cold = Aether({"ingest", store}, ToJsonl(extra), {gb});
+  REQUIRE(cold.exit_code == 0);
+  CHECK(cold.err.find("pressure critical: disk_free_bytes 500000000 < 1000000000 (critical)") != std::string::npos);
+  REQUIRE(Aether({"config", store, "set", "check_pressure_level", "2"}).exit_code == 0);
+  const auto check = Aether({"check", store}, "", {gb});
+  CHECK(check.exit_code == 1);
+  CHECK(check.out.find("pressure critical: disk_free_bytes") != std::string::npos);
+  // The floors keep their levels' order too: a warning floor under the critical one is refused.
+  const auto inverted = Aether({"config", store, "set", "pressure_disk_bytes_warning", "1000"});
+  CHECK(inverted.exit_code == 64);
+  CHECK(inverted.err.find("pressure_disk_bytes_warning = 1000 would be at or below pressure_disk_bytes_critical") !=
+        std::string::npos);
+  CHECK(Aether({"verify", store}).exit_code == 0);
 }
 
 TEST_CASE("pressure: critical places new memories cold whatever room the hot tier has; normal, hot") {
@@ -162,6 +186,12 @@ TEST_CASE("pressure: warning scales the temperature; critical promotes nothing; 
   CHECK(full["pressure_level"] == "emergency");
   CHECK(full["descended_pressure"] == 0);
   CHECK(full["restored"] == 0);
+  // Nor does one by the free-bytes floor.
+  REQUIRE(Aether({"config", store, "set", "pressure_disk_bytes_emergency", "1000000"}).exit_code == 0);
+  const auto floor = Json(Aether({"maintain", store, "--format", "json", "--moves", "--seed", "1"}, "",
+                                 {"AETHER_PRESSURE=memory=0.5,disk=0.5,disk_bytes=4096", "AETHER_NOW_MS=1251000"}));
+  CHECK(floor["pressure_level"] == "emergency");
+  CHECK(floor["descended_pressure"] == 0);
   const auto dire = Json(Aether({"maintain", store, "--format", "json", "--moves", "--seed", "1"}, "",
                                 {"AETHER_PRESSURE=memory=0.01,disk=0.5", "AETHER_NOW_MS=1301000"}));
   CHECK(dire["pressure_level"] == "emergency");

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 
 #include "env/env_vars.h"
@@ -26,6 +27,7 @@ PressureReadings Calm() {
   r.hot_capacity = 1000;
   r.memory_available = 0.9;
   r.disk_free = 0.9;
+  r.disk_free_bytes = 1e12;
   return r;
 }
 
@@ -34,13 +36,19 @@ void Set(PressureReadings* r, const std::string& reading, double v) {
   if (reading == "hot_fill") r->hot_memories = uint64_t(std::llround(v * double(r->hot_capacity)));
   if (reading == "memory_available") r->memory_available = v;
   if (reading == "disk_free") r->disk_free = v;
+  if (reading == "disk_free_bytes") r->disk_free_bytes = v;
   if (reading == "restore_queue") r->restore_queue = uint64_t(v);
 }
 
 }  // namespace
 
 TEST_CASE("pressure: each reading reaches each level exactly past its threshold, and names itself") {
-  const PolicyParams p = ResolveParams({});
+  // The free-bytes floors are off by default: judged here at 1 GB, 500 MB, 100 MB.
+  const std::map<std::string, double> floors = {{"pressure_disk_bytes_warning", 1e9},
+                                                {"pressure_disk_bytes_critical", 5e8},
+                                                {"pressure_disk_bytes_emergency", 1e8}};
+  CHECK(ResolveParams({}).pressure_disk_bytes_critical == 0);
+  const PolicyParams p = ResolveParams(floors);
   CHECK(JudgePressure(Calm(), p).level == PressureLevel::kNormal);
   CHECK(JudgePressure(Calm(), p).Why().empty());
   struct Case {
@@ -58,6 +66,11 @@ TEST_CASE("pressure: each reading reaches each level exactly past its threshold,
        false,
        0.001},
       {"disk_free", {p.pressure_disk_warning, p.pressure_disk_critical, p.pressure_disk_emergency}, true, false, 0.001},
+      {"disk_free_bytes",
+       {p.pressure_disk_bytes_warning, p.pressure_disk_bytes_critical, p.pressure_disk_bytes_emergency},
+       true,
+       false,
+       1},
       {"restore_queue", {p.pressure_queue_depth, 0, 0}, false, false, 1},
   };
   for (const Case& c : cases)
@@ -81,11 +94,13 @@ TEST_CASE("pressure: each reading reaches each level exactly past its threshold,
       CHECK(r.Why().find(c.reading) == 0);
       CHECK(r.Why().find(PressureLevelName(at_level)) != std::string::npos);
       // A threshold of 0 is not judged: the reading falls to the level below.
-      const char* keys[4][3] = {{"pressure_hot_warning", "pressure_hot_critical", "pressure_hot_emergency"},
-                                {"pressure_memory_warning", "pressure_memory_critical", "pressure_memory_emergency"},
-                                {"pressure_disk_warning", "pressure_disk_critical", "pressure_disk_emergency"},
-                                {"pressure_queue_depth", "", ""}};
-      std::map<std::string, double> values;
+      const char* keys[5][3] = {
+          {"pressure_hot_warning", "pressure_hot_critical", "pressure_hot_emergency"},
+          {"pressure_memory_warning", "pressure_memory_critical", "pressure_memory_emergency"},
+          {"pressure_disk_warning", "pressure_disk_critical", "pressure_disk_emergency"},
+          {"pressure_disk_bytes_warning", "pressure_disk_bytes_critical", "pressure_disk_bytes_emergency"},
+          {"pressure_queue_depth", "", ""}};
+      std::map<std::string, double> values = floors;
       values[keys[&c - cases][l]] = 0;
       const PolicyParams off = ResolveParams(values);
       CHECK(JudgePressure(past, off).level < at_level);
@@ -109,6 +124,7 @@ TEST_CASE("pressure: the level is the highest any reading reaches; every reading
   // Unknown readings are not judged.
   r.memory_available.reset();
   r.disk_free.reset();
+  r.disk_free_bytes.reset();
   CHECK(JudgePressure(r, p).level == PressureLevel::kWarning);
   CHECK(JudgePressure(r, p).Why() == "restore_queue 20000 >= 100 (warning)");
   // A hot tier with no capacity: empty is calm, one memory is past any fill.
@@ -120,7 +136,7 @@ TEST_CASE("pressure: the level is the highest any reading reaches; every reading
   CHECK(JudgePressure(none, p).level == PressureLevel::kEmergency);
 }
 
-TEST_CASE("AETHER_PRESSURE: memory=F and/or disk=F in [0, 1] or unknown; anything else refused") {
+TEST_CASE("AETHER_PRESSURE: memory=F, disk=F in [0, 1], disk_bytes=N whole, or unknown; anything else refused") {
   env_vars::PressureOverride o;
   REQUIRE(env_vars::ParsePressure("memory=0.5,disk=0.25", &o));
   CHECK(*o.memory == 0.5);
@@ -130,8 +146,14 @@ TEST_CASE("AETHER_PRESSURE: memory=F and/or disk=F in [0, 1] or unknown; anythin
   CHECK(*o.disk == -1.0);
   REQUIRE(env_vars::ParsePressure("memory=0", &o));
   REQUIRE(env_vars::ParsePressure("memory=1", &o));
-  for (const char* bad : {"", "memory", "memory=", "memory=1.5", "memory=-0.1", "memory=nan", "memory=0.5,",
-                          ",disk=0.5", "memory=0.5,memory=0.4", "cpu=0.5", "memory=0.5;disk=0.5", "disk=0.5x"}) {
+  REQUIRE(env_vars::ParsePressure("disk_bytes=123456789012,disk=0.5", &o));
+  CHECK(*o.disk_bytes == 123456789012.0);
+  REQUIRE(env_vars::ParsePressure("disk_bytes=unknown", &o));
+  CHECK(*o.disk_bytes == -1.0);
+  for (const char* bad :
+       {"", "memory", "memory=", "memory=1.5", "memory=-0.1", "memory=nan", "memory=0.5,", ",disk=0.5",
+        "memory=0.5,memory=0.4", "cpu=0.5", "memory=0.5;disk=0.5", "disk=0.5x", "disk_bytes=-1", "disk_bytes=1.5",
+        "disk_bytes=1e19", "disk_bytes=", "disk_bytes=7,disk_bytes=8"}) {
     CAPTURE(bad);
     CHECK(!env_vars::ParsePressure(bad, &o));
   }
@@ -146,6 +168,8 @@ TEST_CASE("the system's readings: the disk share is statvfs's, memory a share in
   const SystemReadings real = ReadSystem(dir.path());
   REQUIRE(real.disk_free.has_value());
   CHECK(*real.disk_free == doctest::Approx(double(s.f_bavail) / double(s.f_blocks)).epsilon(0.01));
+  REQUIRE(real.disk_free_bytes.has_value());
+  CHECK(*real.disk_free_bytes == doctest::Approx(double(s.f_bavail) * double(s.f_frsize)).epsilon(0.01));
   REQUIRE(real.memory_available.has_value());
   CHECK(*real.memory_available > 0);
   CHECK(*real.memory_available <= 1);
@@ -153,11 +177,74 @@ TEST_CASE("the system's readings: the disk share is statvfs's, memory a share in
   const SystemReadings injected = ReadSystem(dir.path());
   CHECK(*injected.disk_free == 0.125);
   CHECK(!injected.memory_available.has_value());
-  setenv("AETHER_PRESSURE", "disk=0.25", 1);
+  CHECK(injected.disk_free_bytes.has_value());  // not named: the real one
+  setenv("AETHER_PRESSURE", "disk=0.25,disk_bytes=4096", 1);
   CHECK(*ReadSystem(dir.path()).disk_free == 0.25);
+  CHECK(*ReadSystem(dir.path()).disk_free_bytes == 4096);
   CHECK(ReadSystem(dir.path()).memory_available.has_value());  // the real one
   if (saved.empty())
     unsetenv("AETHER_PRESSURE");
   else
     setenv("AETHER_PRESSURE", saved.c_str(), 1);
+}
+
+TEST_CASE("cgroup memory: the headroom under the tightest limit, v1 and v2, containers, no limit and junk") {
+  aether::test::TempDir dir;
+  const std::string root = dir / "cg";
+  auto put = [&](const std::string& rel, const std::string& text) {
+    std::filesystem::create_directories(std::filesystem::path(root + rel).parent_path());
+    aether::test::WriteFile(root + rel, text);
+  };
+  // v2: (limit - (current - inactive_file)) / limit.
+  put("/app/job/memory.max", "1000\n");
+  put("/app/job/memory.current", "600\n");
+  put("/app/job/memory.stat", "anon 400\nfile 200\ninactive_file 100\nactive_file 100\n");
+  CHECK(*CgroupMemoryAvailable("0::/app/job\n", root) == doctest::Approx(0.5));
+  // An ancestor's tighter limit wins; an ancestor without one ("max") is skipped.
+  put("/app/memory.max", "2000\n");
+  put("/app/memory.current", "1900\n");
+  put("/memory.max", "max\n");
+  CHECK(*CgroupMemoryAvailable("0::/app/job\n", root) == doctest::Approx(0.05));
+  // No limit anywhere: unset (the machine's share alone is judged).
+  put("/app/job/memory.max", "max\n");
+  put("/app/memory.max", "max");
+  CHECK(!CgroupMemoryAvailable("0::/app/job\n", root).has_value());
+  // A container's namespace: its own path is not under the mount; the
+  // mount's root is its cgroup.
+  put("/memory.max", "4000\n");
+  put("/memory.current", "1000\n");
+  CHECK(*CgroupMemoryAvailable("0::/../outer/path\n", root) == doctest::Approx(0.75));
+  CHECK(*CgroupMemoryAvailable("0::/not/here\n", root) == doctest::Approx(0.75));
+  // Over the limit: 0, never negative.
+  put("/memory.current", "9000\n");
+  CHECK(*CgroupMemoryAvailable("0::/\n", root) == 0.0);
+  // v1: hierarchical_memory_limit (the ancestors' too), usage, total_inactive_file;
+  // "memory" among several controllers on its line.
+  put("/memory/a/b/memory.stat",
+      "cache 5\ninactive_file 7\nhierarchical_memory_limit 4096\ntotal_inactive_file 1024\n");
+  put("/memory/a/b/memory.usage_in_bytes", "3072\n");
+  const std::string hybrid = "12:pids:/\n4:cpu,memory:/a/b\n1:name=systemd:/\n0::/\n";
+  put("/memory.max", "max\n");
+  CHECK(*CgroupMemoryAvailable(hybrid, root) == doctest::Approx(0.5));
+  // v1's "unlimited" (2^63 rounded down to a page) is no limit.
+  put("/memory/a/b/memory.stat", "hierarchical_memory_limit 9223372036854771712\ntotal_inactive_file 0\n");
+  CHECK(!CgroupMemoryAvailable(hybrid, root).has_value());
+  // Both versions limit: the tighter.
+  put("/memory.max", "4000\n");
+  put("/memory.current", "3000\n");
+  put("/memory/a/b/memory.stat", "hierarchical_memory_limit 4096\ntotal_inactive_file 0\n");
+  CHECK(*CgroupMemoryAvailable(hybrid, root) == doctest::Approx(0.25));
+  // Junk: unreadable numbers, missing files, malformed lines: unset, no throw.
+  put("/memory.max", "lots\n");
+  put("/memory/a/b/memory.stat", "hierarchical_memory_limit x\n");
+  put("/memory/a/b/memory.limit_in_bytes", "-5\n");
+  CHECK(!CgroupMemoryAvailable(hybrid, root).has_value());
+  for (const char* text : {"", "\n\n", "garbage", "0:", "0::", "4:memory", "4:memory:", "0::relative/path\n"}) {
+    CAPTURE(text);
+    CHECK_NOTHROW(CgroupMemoryAvailable(text, root));
+  }
+  CHECK(!CgroupMemoryAvailable("0::/\n", root + "/absent").has_value());
+  // The real system: a share in [0, 1] when a limit applies.
+  const std::optional<double> real = CgroupMemoryAvailable("0::/\n", "/sys/fs/cgroup");
+  CHECK((!real || (*real >= 0 && *real <= 1)));
 }

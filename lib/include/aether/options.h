@@ -292,7 +292,7 @@ struct StoreStats {
   std::string pressure_level = "normal";
   int pressure = 0;  // the level as a number: 0 normal, 1 warning, 2 critical, 3 emergency
   std::string pressure_why;
-  double memory_available = -1, disk_free = -1;
+  double memory_available = -1, disk_free = -1, disk_free_bytes = -1;
 };
 
 // What descend / ascend should move.
