@@ -262,6 +262,19 @@ std::string Cell(const nlohmann::json& v) {
 }
 }  // namespace
 
+nlohmann::json PatternJson(const AccessPatternInfo& p) {
+  nlohmann::json j = {{"pattern", p.pattern}, {"confidence", std::round(p.confidence * 1000) / 1000}};
+  const std::pair<const char*, double> figures[] = {{"period_s", std::round(p.period_s * 10) / 10},
+                                                    {"burst_size", std::round(p.burst_size * 10) / 10},
+                                                    {"half_life_s", std::round(p.half_life_s * 10) / 10},
+                                                    {"rate_per_hour", p.rate_per_hour}};
+  for (const auto& f : figures)
+    if (f.second > 0) j[f.first] = f.second;
+  if (p.next_expected_ms > 0) j["next_expected_ms"] = p.next_expected_ms;
+  j["accesses"] = p.accesses;
+  return j;
+}
+
 nlohmann::json PlanJson(const std::vector<PlannedMove>& plan) {
   nlohmann::json arr = nlohmann::json::array();
   for (const auto& p : plan)

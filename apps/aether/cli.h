@@ -151,6 +151,10 @@ void AddFormatOption(CLI::App* app, std::string* format, const std::string& defa
 void PrintRows(const std::string& format, const std::vector<std::string>& columns, const nlohmann::json& rows);
 // Planned moves as rows of id, from, to, reason, score (descend, ascend, pin).
 nlohmann::json PlanJson(const std::vector<PlannedMove>& plan);
+// An access pattern (README "Access patterns") as JSON: pattern,
+// confidence, the pattern's own figure, next_expected_ms, accesses; a
+// figure that is 0 is left out.
+nlohmann::json PatternJson(const AccessPatternInfo& p);
 // --progress / --no-progress; `mode` becomes "on", "off" or stays "auto"
 // (a progress line only when stderr is a TTY).
 void AddProgressOptions(CLI::App* app, std::string* mode);

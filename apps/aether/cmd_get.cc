@@ -42,11 +42,15 @@ Runner SetupGet(CLI::App* app) {
           {"importance", r->importance},
           {"created_ms", r->created_ms},
           {"last_access_ms", r->last_access_ms},
-          {"access_count", r->access_count}};
+          {"access_count", r->access_count},
+          {"pattern", a->format == "table"
+                          ? nlohmann::json(fmt::format("{} {:.2f}", r->pattern.pattern, r->pattern.confidence))
+                          : PatternJson(r->pattern)}};
       if (r->pinned) j["pinned"] = pinned = true;  // present on a pinned memory only
       rows.push_back(std::move(j));
     }
-    std::vector<std::string> columns = {"id", "tier", "importance", "created_ms", "last_access_ms", "access_count"};
+    std::vector<std::string> columns = {"id",           "tier",   "importance", "created_ms", "last_access_ms",
+                                        "access_count", "pattern"};
     if (pinned) columns.push_back("pinned");
     columns.push_back("payload");
     PrintRows(a->format, columns, rows);

@@ -89,7 +89,8 @@ nlohmann::json HitsJson(const std::string& name, const std::vector<SearchHit>& h
                       {"recency_hours", h.explain.recency_hours},
                       {"access_count", h.explain.access_count},
                       {"importance", h.explain.importance},
-                      {"score", h.explain.score}};
+                      {"score", h.explain.score},
+                      {"pattern", PatternJson(h.explain.pattern)}};
     results.push_back(std::move(r));
   }
   return {{"query", name}, {"results", std::move(results)}};
@@ -305,8 +306,9 @@ Runner SetupSearch(CLI::App* app) {
       ->check(CLI::Range(int64_t(0), int64_t(3600000)));
   app->add_flag("--no-touch", a->no_touch, "Do not record accesses (read-only search)");
   app->add_flag("--with-payload", a->with_payload, "Include each result's payload");
-  app->add_flag("--explain", a->explain,
-                "Show each result's score parts: distance, recency, accesses, importance, eviction score");
+  app->add_flag(
+      "--explain", a->explain,
+      "Show each result's score parts: distance, recency, accesses, importance, eviction score, access pattern");
   AddFormatOption(app, &a->format, "");  // empty: table on a TTY, else jsonl
   app->get_option("--format")
       ->description("Output format: table (default on a TTY), json or jsonl (default otherwise)");

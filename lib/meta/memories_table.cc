@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "policy/access_pattern.h"
+
 namespace aether {
 namespace {
 
@@ -138,10 +140,11 @@ Result<uint64_t> MemoriesTable::CountPinned(std::optional<Tier> tier) {
 
 Result<std::optional<MemoryRow>> MemoriesTable::Get(const std::string& id) {
   AETHER_ASSIGN_OR_RETURN(std::string pinned, PinnedColumn());
+  AETHER_ASSIGN_OR_RETURN(bool history, HasAccessTimes());
   AETHER_ASSIGN_OR_RETURN(
       StmtLease st, db_->PrepareCached(std::string("SELECT row_id, ") + kPlaceColumns +
                                        ", importance, created_ms, last_access_ms, access_count, payload, " + pinned +
-                                       " FROM memories WHERE id = ?"));
+                                       (history ? ", access_times" : ", NULL") + " FROM memories WHERE id = ?"));
   st->Bind(1, id);
   AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return std::optional<MemoryRow>();
@@ -150,6 +153,7 @@ Result<std::optional<MemoryRow>> MemoriesTable::Get(const std::string& id) {
   r.tier_code = st->Int(1);
   r.stats = MemoryStats{st->Int(7), st->Int(8), uint64_t(st->Int(9)), st->Double(6), st->Int(11) != 0};
   if (!st->IsNull(10)) r.payload = st->Text(10);
+  if (!st->IsNull(12)) r.access_times = st->Blob(12);
   return std::optional<MemoryRow>(std::move(r));
 }
 
@@ -301,14 +305,51 @@ Status MemoriesTable::Delete(int64_t row_id) {
 }
 
 Status MemoriesTable::Touch(const std::vector<int64_t>& row_ids, int64_t now_ms) {
-  AETHER_ASSIGN_OR_RETURN(StmtLease st,
+  std::map<int64_t, int64_t> hits;  // row -> its hits: one history entry however many
+  for (int64_t r : row_ids) ++hits[r];
+  AETHER_ASSIGN_OR_RETURN(bool history, HasAccessTimes());
+  AETHER_ASSIGN_OR_RETURN(StmtLease plain,
                           db_->PrepareCached("UPDATE memories SET last_access_ms = MAX(last_access_ms, ?), "
-                                             "access_count = access_count + 1 WHERE row_id = ?"));
-  for (int64_t r : row_ids) {
-    st->Bind(1, now_ms).Bind(2, r);
+                                             "access_count = access_count + ? WHERE row_id = ?"));
+  for (const auto& [row, n] : hits) {
+    std::string blob;  // stays empty without the column (or for a negative time: nothing to hold)
+    if (history) {
+      AETHER_ASSIGN_OR_RETURN(std::string stored, AccessTimes(row));
+      AccessHistory h = DecodeHistory(stored).value_or(AccessHistory());
+      PushAccess(&h, now_ms);
+      blob = EncodeHistory(h);
+    }
+    if (blob.empty()) {
+      plain->Bind(1, now_ms).Bind(2, n).Bind(3, row);
+      AETHER_RETURN_IF_ERROR(plain->Run());
+      continue;
+    }
+    AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("UPDATE memories SET last_access_ms = MAX(last_access_ms, "
+                                                             "?), access_count = access_count + ?, access_times = ? "
+                                                             "WHERE row_id = ?"));
+    st->Bind(1, now_ms).Bind(2, n).BindBlob(3, blob).Bind(4, row);
     AETHER_RETURN_IF_ERROR(st->Run());
   }
   return Status::Ok();
+}
+
+Result<bool> MemoriesTable::HasAccessTimes() {
+  if (!has_access_times_) {
+    AETHER_ASSIGN_OR_RETURN(
+        int64_t n, db_->QueryInt("SELECT COUNT(*) FROM pragma_table_info('memories') WHERE name = 'access_times'"));
+    has_access_times_ = n > 0;
+  }
+  return *has_access_times_;
+}
+
+Result<std::string> MemoriesTable::AccessTimes(int64_t row_id) {
+  AETHER_ASSIGN_OR_RETURN(bool history, HasAccessTimes());
+  if (!history) return std::string();
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT access_times FROM memories WHERE row_id = ?"));
+  st->Bind(1, row_id);
+  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row || st->IsNull(0)) return std::string();
+  return st->Blob(0);
 }
 
 Status MemoriesTable::SetImportance(int64_t row_id, double importance) {
@@ -412,10 +453,12 @@ Result<std::vector<int64_t>> MemoriesTable::ColdRowIds() {
 
 Status MemoriesTable::ForEachRaw(const std::function<Status(const Stmt&)>& fn) {
   AETHER_ASSIGN_OR_RETURN(std::string pinned, PinnedColumn());
-  AETHER_ASSIGN_OR_RETURN(Stmt st,
-                          db_->Prepare(std::string("SELECT row_id, id, ") + kPlaceColumns +
-                                       ", importance, created_ms, last_access_ms, access_count, payload, " +
-                                       (pinned == "0" ? "NULL" : "pinned") + " FROM memories ORDER BY row_id"));
+  AETHER_ASSIGN_OR_RETURN(bool history, HasAccessTimes());
+  AETHER_ASSIGN_OR_RETURN(
+      Stmt st, db_->Prepare(std::string("SELECT row_id, id, ") + kPlaceColumns +
+                            ", importance, created_ms, last_access_ms, access_count, payload, " +
+                            (pinned == "0" ? "NULL" : "pinned") + ", " + (history ? "access_times" : "NULL") +
+                            " FROM memories ORDER BY row_id"));
   for (;;) {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return Status::Ok();

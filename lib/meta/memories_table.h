@@ -32,6 +32,7 @@ struct MemoryRow {
   int64_t tier_code = 0;
   MemoryStats stats;
   std::optional<std::string> payload;
+  std::string access_times;  // the history as stored (policy/access_pattern.h; empty: none)
 };
 
 class MemoriesTable {
@@ -85,7 +86,13 @@ class MemoriesTable {
   // no longer cold.
   Result<bool> MoveCold(int64_t row_id, const Place& to);
   Status Delete(int64_t row_id);
+  // Accesses at now_ms: each row's access_count grows by its hits in
+  // row_ids, its last_access_ms rises to now_ms, and now_ms joins its
+  // access_times history once (a history that does not decode starts
+  // again; verify reports it first).
   Status Touch(const std::vector<int64_t>& row_ids, int64_t now_ms);
+  // The stored access_times of a row (empty: none, or no such row).
+  Result<std::string> AccessTimes(int64_t row_id);
   Status SetImportance(int64_t row_id, double importance);
   Status SetPayload(int64_t row_id, const std::optional<std::string>& payload);  // nullopt: NULL
   // importance *= factor for every memory; returns how many.
@@ -114,8 +121,8 @@ class MemoriesTable {
   // Every row, raw, in row id order, for the readers that judge the stored
   // values themselves (verify, the maintenance sample). Columns: row_id,
   // id, tier, slot, shard_id, frame_offset, frame_index, importance,
-  // created_ms, last_access_ms, access_count, payload, pinned (as stored;
-  // NULL without the column).
+  // created_ms, last_access_ms, access_count, payload, pinned,
+  // access_times (as stored; NULL without the column).
   Status ForEachRaw(const std::function<Status(const Stmt&)>& fn);
   // Every row in id order (byte order; the UNIQUE index), for listings, until
   // fn returns false. Columns: row_id, id, tier, importance, created_ms,
@@ -130,9 +137,12 @@ class MemoriesTable {
   // before any query; a reader that replays a journal (and so adds the
   // column) has nothing pinned yet.
   Result<std::string> PinnedColumn();
+  // Whether the DB has memories.access_times (an older aether's may not:
+  // its memories have no history yet).
+  Result<bool> HasAccessTimes();
 
   Db* db_;
-  std::optional<bool> has_pinned_;
+  std::optional<bool> has_pinned_, has_access_times_;
 };
 
 }  // namespace aether

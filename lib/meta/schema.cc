@@ -189,6 +189,10 @@ Status AddPinnedColumn(Db* db) {
   return db->Exec("CREATE INDEX IF NOT EXISTS memories_pinned ON memories(tier) WHERE pinned = 1");
 }
 
+// memories.access_times (policy/access_pattern.h: the times of a memory's
+// recent accesses; NULL: none yet); inside the caller's transaction.
+Status AddAccessTimesColumn(Db* db) { return db->Exec("ALTER TABLE memories ADD COLUMN access_times BLOB"); }
+
 }  // namespace
 
 Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, int64_t now_ms) {
@@ -201,6 +205,7 @@ Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, 
     AETHER_RETURN_IF_ERROR(AddTraceIdColumns(db));
     AETHER_RETURN_IF_ERROR(AddAuditTraces(db));
     AETHER_RETURN_IF_ERROR(AddPinnedColumn(db));
+    AETHER_RETURN_IF_ERROR(AddAccessTimesColumn(db));
     const std::pair<const char*, std::string> rows[] = {
         {"format_version", std::to_string(format_version)},
         {"dim", std::to_string(config.dim)},
@@ -282,6 +287,10 @@ const std::vector<SchemaStep>& SchemaSteps() {
       {"memories: add the pinned column and the memories_pinned index (aether pin)",
        "SELECT COUNT(*) FROM pragma_table_info('memories') WHERE name = 'pinned'",
        [](Db* db) { return InTransaction(db, [&] { return AddPinnedColumn(db); }); }},
+      // Access patterns: each memory's recent access times.
+      {"memories: add the access_times column (access patterns)",
+       "SELECT COUNT(*) FROM pragma_table_info('memories') WHERE name = 'access_times'",
+       [](Db* db) { return InTransaction(db, [&] { return AddAccessTimesColumn(db); }); }},
   };
   return steps;
 }

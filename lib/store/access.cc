@@ -13,6 +13,7 @@
 
 #include "env/fault_point.h"
 #include "meta/schema.h"
+#include "policy/access_pattern.h"
 #include "store/access_log.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
@@ -88,6 +89,7 @@ Result<const std::unordered_map<int64_t, StoreImpl::PendingAccess>*> StoreImpl::
       PendingAccess& p = pending_[row];
       ++p.count;
       p.last_ms = std::max(p.last_ms, r.ts_ms);
+      PushAccess(&p.history, r.ts_ms);
     }
   return &pending_;
 }
@@ -103,6 +105,28 @@ void StoreImpl::AddPendingFrom(const std::unordered_map<int64_t, PendingAccess>*
   if (it == pending->end()) return;
   *count += it->second.count;
   *last_ms = std::max(*last_ms, it->second.last_ms);
+}
+
+AccessPatternInfo StoreImpl::PatternOf(int64_t row_id, const std::string& stored, int64_t created_ms) {
+  AccessHistory h = DecodeHistory(stored).value_or(AccessHistory());
+  if (const auto* pending = PendingOnce()) {
+    auto it = pending->find(row_id);
+    if (it != pending->end()) {  // as the fold will apply them
+      for (int64_t t : it->second.history.times) PushAccess(&h, t);
+      h.older = uint32_t(std::min<uint64_t>(UINT32_MAX, uint64_t(h.older) + it->second.history.older));
+    }
+  }
+  const PatternReading r = ClassifyAccesses(h, env_->NowMs(), created_ms);
+  AccessPatternInfo info;
+  info.pattern = AccessPatternName(r.pattern);
+  info.confidence = r.confidence;
+  info.period_s = r.period_ms / 1e3;
+  info.burst_size = r.burst_size;
+  info.half_life_s = r.half_life_ms / 1e3;
+  info.rate_per_hour = r.rate_per_hour;
+  info.next_expected_ms = r.next_expected_ms;
+  info.accesses = uint32_t(h.times.size());
+  return info;
 }
 
 }  // namespace aether

@@ -33,6 +33,7 @@ Result<std::vector<std::optional<MemoryRecord>>> StoreImpl::Get(const std::vecto
     rec.access_count = row->stats.access_count;
     rec.pinned = row->stats.pinned;
     AddPending(row->ref.row_id, &rec.access_count, &rec.last_access_ms);
+    rec.pattern = PatternOf(row->ref.row_id, row->access_times, rec.created_ms);
     if (row->payload) rec.payload_json = *row->payload;
     if (!rec.payload_json.empty() && !ValidPayload(rec.payload_json)) return PayloadCorruption(id, row->ref.row_id);
     AETHER_RETURN_IF_ERROR(ReadVector(row->ref, &rec.vector));

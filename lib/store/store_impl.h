@@ -40,6 +40,7 @@
 #include "journal/journal.h"
 #include "meta/sqlite_db.h"
 #include "meta/tables.h"
+#include "policy/access_pattern.h"
 #include "policy/eviction.h"
 #include "policy/params.h"
 #include "policy/pressure.h"
@@ -153,6 +154,7 @@ class StoreImpl : public StoreContext {
   struct PendingAccess {
     uint64_t count = 0;
     int64_t last_ms = 0;
+    AccessHistory history;  // the times, as a stored history keeps them (PushAccess)
   };
   Result<const std::unordered_map<int64_t, PendingAccess>*> PendingAccesses();
   // The stored access stats plus what is pending.
@@ -165,6 +167,10 @@ class StoreImpl : public StoreContext {
     auto pending = PendingAccesses();
     return pending.ok() ? *pending : nullptr;  // the stored stats stand; the fold will tell
   }
+  // A memory's access pattern now: its stored history (`stored`, as
+  // MemoriesTable keeps it; one that does not decode reads as none) with
+  // the pending accesses, from its creation at created_ms.
+  AccessPatternInfo PatternOf(int64_t row_id, const std::string& stored, int64_t created_ms);
   // A fold that fails leaves the records for the next writer: a notice.
   // The metrics log folds with the access log (every writer's open).
   void FoldAccessLogOrNotice() {

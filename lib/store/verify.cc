@@ -13,6 +13,7 @@
 
 #include "aether/jsonl.h"
 #include "meta/schema.h"
+#include "policy/access_pattern.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
 
@@ -141,6 +142,11 @@ Status Verifier::CheckMemories() {
     // A bad mark reads as not pinned; the row's place still stands.
     if (!st.IsNull(12) && !(st.TypeOf(12) == Stmt::Type::kInteger && st.Int(12) == 1))
       Problem(fmt::format("{}: memory '{}' (row {}): bad pinned mark (NULL or 1)", layout::kDbFile, r.id, row_id));
+    // A history that does not decode reads as none, and the next access
+    // starts it again.
+    if (!st.IsNull(13) && (st.TypeOf(13) != Stmt::Type::kBlob || !DecodeHistory(st.Blob(13))))
+      Problem(fmt::format("{}: memory '{}' (row {}): damaged access_times (format-spec/metadata_db.md)",
+                          layout::kDbFile, r.id, row_id));
     rows_.emplace(row_id, std::move(r));
     return Status::Ok();
   });

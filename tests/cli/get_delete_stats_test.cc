@@ -21,7 +21,10 @@ TEST_CASE("get prints stored records; a missing id exits 1 and the rest still pr
   CHECK(r.err == "aether: not found: nope\n");
   auto lines = Lines(r.out);
   REQUIRE(lines.size() == 2);
+  // Created at 42 ms and read at the test clock, long after: never
+  // accessed, surely cold.
   CHECK(lines[0] == R"({"access_count":0,"created_ms":42,"id":"h","importance":0.9,"last_access_ms":42,)"
+                    R"("pattern":{"accesses":0,"confidence":1.0,"pattern":"cold"},)"
                     R"("payload":{"a":1},"tier":"hot","vector":[1.0,2.0]})");
   auto c = nlohmann::json::parse(lines[1]);
   CHECK(c["tier"] == "cold");

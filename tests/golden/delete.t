@@ -9,7 +9,7 @@ aether: not found: nope
 aether: deleted 1 memories
 [exit 1]
 $ aether get mem a b c
-{"access_count":0,"created_ms":1700000000000,"id":"c","importance":0.5,"last_access_ms":1700000000000,"payload":null,"tier":"hot","vector":[1.0,1.0]}
+{"access_count":0,"created_ms":1700000000000,"id":"c","importance":0.5,"last_access_ms":1700000000000,"pattern":{"accesses":0,"confidence":0.0,"pattern":"cold"},"payload":null,"tier":"hot","vector":[1.0,1.0]}
 aether: not found: a
 aether: not found: b
 [exit 1]

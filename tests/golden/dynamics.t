@@ -15,9 +15,9 @@ $ printf '{"id":"mem-0001"}\n' | aether feedback mem --file -
 aether: error: <stdin>:1: expected {"id": string, "reward": number in [0, 1]}
 [exit 65]
 $ aether get mem mem-0000 mem-0001 --format table
-id        tier  importance  created_ms     last_access_ms  access_count  payload
-mem-0000  hot   0.3432      1700000000000  1700000000000   0             {"room":"office","seen":0}
-mem-0001  hot   0.0464      1700000000000  1700000000000   0             {"room":"kitchen","seen":1}
+id        tier  importance  created_ms     last_access_ms  access_count  pattern    payload
+mem-0000  hot   0.3432      1700000000000  1700000000000   0             cold 0.00  {"room":"office","seen":0}
+mem-0001  hot   0.0464      1700000000000  1700000000000   0             cold 0.00  {"room":"kitchen","seen":1}
 $ aether config mem get sample_rate
 0.1
 $ aether config mem get sample_rate --format json

@@ -72,11 +72,11 @@ Example: aether ingest ./mem memories.jsonl --create && aether search ./mem --ve
 $ aether init --store mem --dim 2 -q
 $ printf '{"id":"a","vector":[1,2]}\n' | AETHER_STORE=mem aether ingest -q
 $ AETHER_STORE=mem aether get a --format table
-id  tier  importance  created_ms     last_access_ms  access_count  payload
-a   hot   0.5         1700000000000  1700000000000   0             -
+id  tier  importance  created_ms     last_access_ms  access_count  pattern    payload
+a   hot   0.5         1700000000000  1700000000000   0             cold 0.00  -
 $ AETHER_STORE=elsewhere aether get --store mem a --format table
-id  tier  importance  created_ms     last_access_ms  access_count  payload
-a   hot   0.5         1700000000000  1700000000000   0             -
+id  tier  importance  created_ms     last_access_ms  access_count  pattern    payload
+a   hot   0.5         1700000000000  1700000000000   0             cold 0.00  -
 $ AETHER_STORE=mem aether get mem a
 aether: error: 'mem' is a store, but this command's store is 'mem' (from AETHER_STORE), so it would be taken as a memory id; to act on 'mem', give it as the store (--store, or unset AETHER_STORE)
 [exit 64]

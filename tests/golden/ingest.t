@@ -42,5 +42,5 @@ aether: error: missing.jsonl: cannot open input file (No such file or directory)
 $ aether ingest mem three.jsonl --on-duplicate replace --format jsonl -q
 {"cold":1,"evicted":1,"hot":2,"ingested":3,"invalid":0,"lines":3,"ok":true,"replaced":3,"seconds":…,"skipped_duplicates":0}
 $ aether get mem a --format table
-id  tier  importance  created_ms     last_access_ms  access_count  payload
-a   hot   0.5         1700000000000  1700000000000   0             {"room":"lab"}
+id  tier  importance  created_ms     last_access_ms  access_count  pattern    payload
+a   hot   0.5         1700000000000  1700000000000   0             cold 0.00  {"room":"lab"}

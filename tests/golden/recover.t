@@ -17,13 +17,13 @@ aether: fault point reached, killing process
 $ aether recover mem --format json
 {"actions":[{"action":"rolled forward","items":1,"kind":"ingest","migration":1,"state":"written"}]}
 $ aether get mem a
-{"access_count":0,"created_ms":1700000000000,"id":"a","importance":0.5,"last_access_ms":1700000000000,"payload":null,"tier":"hot","vector":[1.0,2.0]}
+{"access_count":0,"created_ms":1700000000000,"id":"a","importance":0.5,"last_access_ms":1700000000000,"pattern":{"accesses":0,"confidence":0.0,"pattern":"cold"},"payload":null,"tier":"hot","vector":[1.0,2.0]}
 $ printf '{"id":"b","vector":[3,4]}\n' | AETHER_FAULT=ingest.after_sync aether ingest mem -
 aether: fault point reached, killing process
 ! Killed
 [exit 137]
 $ aether get mem a b -v
-{"access_count":0,"created_ms":1700000000000,"id":"a","importance":0.5,"last_access_ms":1700000000000,"payload":null,"tier":"hot","vector":[1.0,2.0]}
+{"access_count":0,"created_ms":1700000000000,"id":"a","importance":0.5,"last_access_ms":1700000000000,"pattern":{"accesses":0,"confidence":0.0,"pattern":"cold"},"payload":null,"tier":"hot","vector":[1.0,2.0]}
 aether: recovered migration 1 (ingest, 1 items, state intent): rolled back
 aether: not found: b
 [exit 1]

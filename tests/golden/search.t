@@ -12,7 +12,7 @@ q01             2  mem-0264                      1.48612  cold
 $ head -2 "$TESTDATA/sample_queries.jsonl" | aether search mem --queries - -k 1 --no-touch --format json
 [{"query":"q00","results":[{"distance":1.2040999,"id":"mem-0150","tier":"cold"}]},{"query":"q01","results":[{"distance":1.1332489,"id":"mem-0131","tier":"cold"}]}]
 $ aether search mem --vector '[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' -k 1 --with-payload --explain --tier hot
-{"query":"0","results":[{"distance":2.1137197,"explain":{"access_count":0,"distance":2.1137197,"importance":0.54,"recency_hours":0.0,"score":0.54},"id":"mem-0052","payload":{"room":"kitchen","seen":52},"tier":"hot"}]}
+{"query":"0","results":[{"distance":2.1137197,"explain":{"access_count":0,"distance":2.1137197,"importance":0.54,"pattern":{"accesses":0,"confidence":0.0,"pattern":"cold"},"recency_hours":0.0,"score":0.54},"id":"mem-0052","payload":{"room":"kitchen","seen":52},"tier":"hot"}]}
 $ aether search mem --vector '[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' -k 3 --no-touch --with-payload --where 'payload.room == "kitchen" and payload.seen < 100'
 {"query":"0","results":[{"distance":2.1137195,"id":"mem-0052","payload":{"room":"kitchen","seen":52},"tier":"hot"},{"distance":2.6754646,"id":"mem-0075","payload":{"room":"kitchen","seen":75},"tier":"hot"},{"distance":2.7804546,"id":"mem-0001","payload":{"room":"kitchen","seen":1},"tier":"hot"}]}
 $ aether search mem --vector '[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' -k 2 --no-touch --where 'tier == "cold"' --where-plan scan --format table

@@ -9,8 +9,8 @@ aether: not found: nope
 aether: applied 2 updates
 [exit 1]
 $ aether get mem a b
-{"access_count":0,"created_ms":1700000000000,"id":"a","importance":0.9,"last_access_ms":1700000000000,"payload":{"room":"kitchen","seen":2},"tier":"hot","vector":[1.0,0.0]}
-{"access_count":0,"created_ms":1700000000000,"id":"b","importance":0.9,"last_access_ms":1700000000000,"payload":null,"tier":"hot","vector":[0.0,1.0]}
+{"access_count":0,"created_ms":1700000000000,"id":"a","importance":0.9,"last_access_ms":1700000000000,"pattern":{"accesses":0,"confidence":0.0,"pattern":"cold"},"payload":{"room":"kitchen","seen":2},"tier":"hot","vector":[1.0,0.0]}
+{"access_count":0,"created_ms":1700000000000,"id":"b","importance":0.9,"last_access_ms":1700000000000,"pattern":{"accesses":0,"confidence":0.0,"pattern":"cold"},"payload":null,"tier":"hot","vector":[0.0,1.0]}
 $ printf '{"id":"b","payload":["x"]}\n{"id":"a","merge":{"seen":null},"importance":0.25}\n{"id":"gone","importance":0.1}\n' | aether update mem --file - --dry-run
 id  importance  payload
 b   0.9         ["x"]

@@ -194,6 +194,18 @@ struct SearchOptions {
 // ("recording access: ..."); the hits were computed but not returned.
 inline constexpr char kRecordingAccessContext[] = "recording access";
 
+// A memory's access pattern (README "Access patterns"), read from the times
+// of its recent accesses (at most 32) when asked: Store::Get, and
+// SearchOptions::explain.
+struct AccessPatternInfo {
+  std::string pattern = "cold";  // cold, steady, periodic, bursty or decaying
+  double confidence = 0;         // in [0, 1]
+  // The pattern's own figure (0 for the others).
+  double period_s = 0, burst_size = 0, half_life_s = 0, rate_per_hour = 0;
+  int64_t next_expected_ms = 0;  // when the pattern expects the next access (0: none)
+  uint32_t accesses = 0;         // the access times it was read from
+};
+
 struct SearchHit {
   std::string id;
   float distance = 0;
@@ -204,7 +216,8 @@ struct SearchHit {
     uint64_t access_count = 0;
     double importance = 0;
     double score = 0;  // eviction score (low: leaves the hot tier first)
-  } explain;           // filled when SearchOptions::explain
+    AccessPatternInfo pattern;
+  } explain;  // filled when SearchOptions::explain
 };
 
 // A stored memory with its metadata, as returned by Store::Get.
@@ -217,7 +230,8 @@ struct MemoryRecord {
   int64_t created_ms = 0;
   int64_t last_access_ms = 0;
   uint64_t access_count = 0;
-  bool pinned = false;  // aether pin: kept hot whatever the policy
+  bool pinned = false;        // aether pin: kept hot whatever the policy
+  AccessPatternInfo pattern;  // Get fills it; List does not
 };
 
 // Which memories Store::List yields, and in what order (README "list").
