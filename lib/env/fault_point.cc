@@ -77,6 +77,7 @@ std::vector<std::string> MakeFaultPoints() {
       "update.after_commit",
       "delete.before_commit",
       "delete.after_commit",
+      "pin.before_mark",
       "backup.mid_copy",
       "backup.before_rename",
       "unshare.after_copy",

@@ -6,6 +6,7 @@
 #include <functional>
 #include <set>
 
+#include "env/fault_point.h"
 #include "store/store_impl.h"
 
 namespace aether {
@@ -67,6 +68,8 @@ Result<PinReport> StoreImpl::Pin(const std::vector<std::string>& ids, bool dry_r
     AETHER_ASSIGN_OR_RETURN(report.ascended, Ascend(up, keep));
   }
   if (dry_run || report.changed.empty()) return report;
+  // Killed here: the memories are hot and not yet pinned; pin again marks them.
+  AETHER_FAULT_POINT("pin.before_mark");
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
     for (size_t i = 0; i < rows.size(); ++i) {
       AETHER_ASSIGN_OR_RETURN(bool changed, tables_->memories.SetPinned(rows[i], true));

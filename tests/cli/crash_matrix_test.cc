@@ -1,9 +1,9 @@
 // The crash matrix: every fault point x 5 seeds. Each trial kills a real
 // aether process (SIGKILL, via AETHER_FAULT) in the middle of ingest,
-// descend, ascend, a compaction (hot slots, staging, cold partitions), an update, a delete by filter, a backup, a write
-// into a store sharing files with a backup (unshare), an upgrade (a codec change) or the replay,
-// lets the next command recover, and checks that verify passes and that the stored (id, vector, payload) set is exactly
-// the state before or after the interrupted batch: nothing lost, duplicated or half-visible.
+// descend, ascend, a pin, a compaction (hot slots, staging, cold partitions), an update, a delete by filter, a backup,
+// a write into a store sharing files with a backup (unshare), an upgrade (a codec change) or the replay, lets the next
+// command recover, and checks that verify passes and that the stored (id, vector, payload) set is exactly the state
+// before or after the interrupted batch: nothing lost, duplicated or half-visible.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -54,8 +54,8 @@ bool RunTrial(const Trial& t, Outcome* out) {
   // Crash in the 1st, 2nd or 3rd batch (a rebuild and a compaction of
   // these small stores make one).
   // One transaction (fold, update, delete) passes its points once.
-  static const std::set<std::string> kOnce = {"compact", "rewrite", "unstage", "fold",
-                                              "update",  "delete",  "unshare", "upgrade"};
+  static const std::set<std::string> kOnce = {"compact", "rewrite", "unstage", "fold", "update",
+                                              "delete",  "unshare", "upgrade", "pin"};
   const int hit = is_rebuild || kOnce.count(kind) || t.point == "backup.before_rename" ? 1 : 1 + seed % 3;
   TempDir dir;
   std::string store = dir / "s";
@@ -197,6 +197,13 @@ bool RunTrial(const Trial& t, Outcome* out) {
     if (seed % 2 == 0) REQUIRE(Aether({"descend", store, "--all"}).exit_code == 0);
     REQUIRE(Aether({"rebuild-index", store, "--partitions", "3"}).exit_code == 0);
     op = {"upgrade", store, "--codec", seed % 2 ? "float16" : "zstd"};
+  } else if (op_kind == "pin") {
+    // Pins of cold and hot memories: the cold ones ascend (evicting
+    // unpinned ones when the tier is full), then all are marked. The data
+    // stays as it was; killed before the mark, they are hot and unpinned.
+    REQUIRE(Aether({"descend", store, "--limit", "20", "--all"}).exit_code == 0);
+    op = {"pin", store};
+    for (size_t i = 0; i < 12; ++i) op.push_back(base[i].id);
   } else if (op_kind == "scrub") {
     // Garbage for the scrub: free hot slots (the deletes above), a shard of
     // only garbage (even seeds: ten descended into staging, then back), and

@@ -251,3 +251,25 @@ TEST_CASE("a damaged pinned mark: verify names the memory; readers and writers r
     Verified(store);
   }
 }
+
+TEST_CASE("a pin killed after its ascend and before its mark leaves the memories hot and unpinned; pin again marks") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  auto mems = RandomMems(20, 4, 79);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "10", "-q"}, ToJsonl(mems)).exit_code == 0);
+  auto tiers = Tiers(store);
+  std::vector<std::string> cold;
+  for (const auto& [id, tier] : tiers)
+    if (tier == "cold" && cold.size() < 3) cold.push_back(id);
+  REQUIRE(cold.size() == 3);
+  std::vector<std::string> pin = {"pin", store};
+  pin.insert(pin.end(), cold.begin(), cold.end());
+  CHECK(Aether(pin, "", {"AETHER_FAULT=pin.before_mark"}).exit_code == 137);
+  tiers = Tiers(store);
+  for (const std::string& id : cold) CHECK(tiers[id] == "hot");  // ascended, committed
+  CHECK(Pinned(store).empty());
+  Verified(store);
+  CHECK(Aether(pin).exit_code == 0);
+  CHECK(Pinned(store) == std::set<std::string>(cold.begin(), cold.end()));
+  Verified(store);
+}

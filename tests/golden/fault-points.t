@@ -5,7 +5,7 @@ ingest.after_intent
 ingest.mid_write
 ingest.after_write
 $ aether fault-points | wc -l
-58
+59
 $ aether fault-points --format jsonl | head -2
 {"name":"ingest.after_intent"}
 {"name":"ingest.mid_write"}
