@@ -76,7 +76,8 @@ constexpr long long kUnlimited = 1LL << 62;
 
 // (limit - (usage - inactive)) / limit, clamped to [0, 1]; unset without a limit.
 std::optional<double> Headroom(long long limit, long long usage, long long inactive) {
-  if (limit <= 0 || limit >= kUnlimited || usage < 0) return std::nullopt;
+  if (limit < 0 || limit >= kUnlimited || usage < 0) return std::nullopt;
+  if (limit == 0) return 0.0;  // no memory allowed at all
   const double working = double(usage) - double(std::max(0LL, std::min(inactive, usage)));
   return std::clamp((double(limit) - working) / double(limit), 0.0, 1.0);
 }
@@ -87,10 +88,15 @@ bool IsDir(const std::string& path) {
 }
 
 // The directories to read for a cgroup PATH under a mount: PATH and its
-// ancestors, or the mount's root alone when PATH is not there.
+// ancestors, or the mount's root alone when PATH is not there (a
+// container's cgroup mounted as the root). None for a PATH above the
+// namespace's root ("/.."): no directory here is its cgroup.
 std::vector<std::string> CgroupDirs(const std::string& mount, std::string path) {
   while (path.size() > 1 && path.back() == '/') path.pop_back();
-  if (path.empty() || path[0] != '/' || path.find("/..") != std::string::npos) path = "/";
+  if (path.empty() || path[0] != '/') path = "/";
+  if (path == "/.." || path.rfind("/../", 0) == 0 || path.find("/../") != std::string::npos ||
+      (path.size() >= 3 && path.compare(path.size() - 3, 3, "/..") == 0))
+    return {};
   if (!IsDir(mount + path)) return {mount};
   std::vector<std::string> dirs;
   for (;;) {
@@ -136,12 +142,12 @@ std::optional<double> CgroupMemoryAvailable(const std::string& proc_self_cgroup,
       b = e + 1;
     }
     if (!memory) continue;
-    const std::string dir = CgroupDirs(root + "/memory", path).front();
-    const std::optional<std::string> stat = ReadSmall(dir + "/memory.stat");
-    if (!stat) continue;
-    long long limit = KeyedNumber(*stat, "hierarchical_memory_limit ");
-    if (limit < 0) limit = FileNumber(dir + "/memory.limit_in_bytes");
-    take(Headroom(limit, FileNumber(dir + "/memory.usage_in_bytes"), KeyedNumber(*stat, "total_inactive_file ")));
+    // v1: each level's usage counts its descendants too; the tightest wins.
+    for (const std::string& dir : CgroupDirs(root + "/memory", path)) {
+      const std::optional<std::string> stat = ReadSmall(dir + "/memory.stat");
+      take(Headroom(FileNumber(dir + "/memory.limit_in_bytes"), FileNumber(dir + "/memory.usage_in_bytes"),
+                    stat ? KeyedNumber(*stat, "total_inactive_file ") : 0));
+    }
   }
   return tightest;
 }

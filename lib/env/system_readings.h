@@ -24,19 +24,20 @@ struct SystemReadings {
 SystemReadings ReadSystem(const std::string& dir);
 
 // The share of its memory limit a cgroup has left, (limit - working set) /
-// limit, where the working set is the memory charged to it less its
-// inactive file cache (what the kernel reclaims first, as container
-// runtimes count it). `proc_self_cgroup` is /proc/self/cgroup's text and
-// `root` where the cgroup file systems are mounted (/sys/fs/cgroup):
+// limit, where the working set is the memory charged to it (its
+// descendants' included) less its inactive file cache (what the kernel
+// reclaims first, as container runtimes count it), at the tightest of the
+// cgroup and its ancestors. `proc_self_cgroup` is /proc/self/cgroup's text
+// and `root` where the cgroup file systems are mounted (/sys/fs/cgroup):
 //   - cgroup v2 ("0::PATH"): memory.max, memory.current and memory.stat's
-//     inactive_file of PATH's directory and of each ancestor that has a
-//     limit; the tightest wins;
-//   - cgroup v1 (a "memory" line): memory.stat's hierarchical_memory_limit
-//     (the limit with its ancestors') and total_inactive_file, and
-//     memory.usage_in_bytes, in root/memory/PATH;
-// a PATH not found under root (a container's own namespace mounts its
-// cgroup at the root) is read at the mount's root. Unset when no limit
-// applies ("max", or v1's near-2^63 "unlimited") or nothing can be read.
+//     inactive_file of PATH's directory and of each ancestor;
+//   - cgroup v1 (a line naming the "memory" controller):
+//     memory.limit_in_bytes, memory.usage_in_bytes and memory.stat's
+//     total_inactive_file, in root/memory/PATH and each ancestor;
+// a level without a limit ("max", v1's near-2^63 "unlimited") or whose
+// files do not read is skipped. A PATH not found under root (a container's
+// cgroup mounted as the root) is read at the mount's root; a PATH above
+// the namespace's root ("/..") is not read. Unset when no limit applies.
 std::optional<double> CgroupMemoryAvailable(const std::string& proc_self_cgroup, const std::string& root);
 
 }  // namespace aether

@@ -25,7 +25,8 @@
 namespace aether {
 
 // The access-times history: distinct ms times, oldest first, and how many
-// distinct times have left it (the oldest go past kHistoryMax).
+// times have left it (the oldest go past kHistoryMax; a time equal to one
+// that left before counts again).
 constexpr size_t kHistoryMax = 32;
 struct AccessHistory {
   std::vector<int64_t> times;  // each >= 0, at most kHistoryMax

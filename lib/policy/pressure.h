@@ -1,5 +1,5 @@
 // Pressure levels (README "Pressure levels"): normal, warning, critical and
-// emergency, judged from four readings against thresholds in the store's
+// emergency, judged from five readings against thresholds in the store's
 // config: the hot tier's fill, the system's available memory, the free
 // space of the store's file system (a share and bytes) and the restore queue. The level is the
 // highest any reading reaches; each reading that reaches it is a cause.

@@ -59,6 +59,8 @@ TEST_CASE("access history: encode/decode round trip, bounded bytes, every trunca
   const std::string e = EncodeHistory(edge);
   CHECK(DecodeHistory(e) == edge);
   CHECK(e.size() == 2 + 5 + 8 + 1 + 9);
+  const AccessHistory widest{{0, INT64_MAX}, 0};  // one gap of 2^63 - 1: the largest delta
+  CHECK(DecodeHistory(EncodeHistory(widest)) == widest);
   std::string past = e;
   past[past.size() - 9] = char(uint8_t(past[past.size() - 9]) + 1);  // the last gap one more
   CHECK(!DecodeHistory(past));
@@ -192,4 +194,9 @@ TEST_CASE("access patterns: the edges: no access, a few, a silence, odd clocks, 
   REQUIRE(bursty.pattern == AccessPattern::kBursty);
   CHECK(bursty.burst_size == doctest::Approx(5));
   CHECK(bursty.next_expected_ms >= now);
+  std::vector<int64_t> steady{now - 421 * 60000};  // irregular gaps, 33 minutes on average; an hour quiet
+  for (int gap : {12, 45, 5, 70, 22, 38, 3, 55, 17, 30, 64}) steady.push_back(steady.back() + gap * 60000);
+  const PatternReading quiet = read(steady, now);
+  REQUIRE(quiet.pattern == AccessPattern::kSteady);
+  CHECK(quiet.next_expected_ms >= now);
 }
