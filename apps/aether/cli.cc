@@ -267,7 +267,7 @@ nlohmann::json PatternJson(const AccessPatternInfo& p) {
   const std::pair<const char*, double> figures[] = {{"period_s", std::round(p.period_s * 10) / 10},
                                                     {"burst_size", std::round(p.burst_size * 10) / 10},
                                                     {"half_life_s", std::round(p.half_life_s * 10) / 10},
-                                                    {"rate_per_hour", p.rate_per_hour}};
+                                                    {"rate_per_hour", std::round(p.rate_per_hour * 1e4) / 1e4}};
   for (const auto& f : figures)
     if (f.second > 0) j[f.first] = f.second;
   if (p.next_expected_ms > 0) j["next_expected_ms"] = p.next_expected_ms;
