@@ -94,9 +94,7 @@ bool IsDir(const std::string& path) {
 std::vector<std::string> CgroupDirs(const std::string& mount, std::string path) {
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   if (path.empty() || path[0] != '/') path = "/";
-  if (path == "/.." || path.rfind("/../", 0) == 0 || path.find("/../") != std::string::npos ||
-      (path.size() >= 3 && path.compare(path.size() - 3, 3, "/..") == 0))
-    return {};
+  if ((path + "/").find("/../") != std::string::npos) return {};
   if (!IsDir(mount + path)) return {mount};
   std::vector<std::string> dirs;
   for (;;) {
@@ -134,14 +132,7 @@ std::optional<double> CgroupMemoryAvailable(const std::string& proc_self_cgroup,
       }
       continue;
     }
-    bool memory = false;  // v1: is "memory" among the line's controllers?
-    for (size_t b = 0; b <= controllers.size();) {
-      size_t e = controllers.find(',', b);
-      if (e == std::string::npos) e = controllers.size();
-      memory = memory || controllers.compare(b, e - b, "memory") == 0;
-      b = e + 1;
-    }
-    if (!memory) continue;
+    if (("," + controllers + ",").find(",memory,") == std::string::npos) continue;  // v1: not the memory line
     // v1: each level's usage counts its descendants too; the tightest wins.
     for (const std::string& dir : CgroupDirs(root + "/memory", path)) {
       const std::optional<std::string> stat = ReadSmall(dir + "/memory.stat");

@@ -447,17 +447,17 @@ Status StoreImpl::Decorate(const SearchOptions& options, RankedHits* results) {
         if (!hit.payload_json.empty() && !ValidPayload(hit.payload_json)) return PayloadCorruption(hit.id, row_id);
       }
       if (options.explain) {
-        AETHER_ASSIGN_OR_RETURN(auto a, AccessStatsOf(row_id));
-        if (a) AddPending(row_id, &a->access_count, &a->last_access_ms);
-        if (a) {
-          hit.explain = {std::max<int64_t>(0, now - a->last_access_ms) / 3.6e6,
-                         a->access_count,
-                         a->importance,
-                         EvictionScore(weights, *a, now),
+        AETHER_ASSIGN_OR_RETURN(auto stats, tables_->memories.Stats(row_id));
+        if (stats) {
+          AccessStats a = ToAccessStats(*stats);
+          AddPending(row_id, &a.access_count, &a.last_access_ms);
+          hit.explain = {std::max<int64_t>(0, now - a.last_access_ms) / 3.6e6,
+                         a.access_count,
+                         a.importance,
+                         EvictionScore(weights, a, now),
                          {}};
-          AETHER_ASSIGN_OR_RETURN(auto stats, tables_->memories.Stats(row_id));
           AETHER_ASSIGN_OR_RETURN(std::string times, tables_->memories.AccessTimes(row_id));
-          hit.explain.pattern = PatternOf(row_id, times, stats ? stats->created_ms : 0);
+          hit.explain.pattern = PatternOf(row_id, times, stats->created_ms);
         }
       }
     }
