@@ -272,6 +272,9 @@ nlohmann::json PatternJson(const AccessPatternInfo& p) {
     if (f.second > 0) j[f.first] = f.second;
   if (p.next_expected_ms > 0) j["next_expected_ms"] = p.next_expected_ms;
   j["accesses"] = p.accesses;
+  // What maintain would do: nothing to show for a memory never accessed
+  // (no history to read).
+  if (p.accesses > 0) j["placement"] = {{"action", p.placement}, {"reason", p.placement_reason}};
   return j;
 }
 

@@ -44,6 +44,61 @@ Status ReadFeedback(const std::string& path, std::vector<FeedbackItem>* items, s
   return reader.status();
 }
 
+// maintain's JSON: the tick's counts, and its moves when listed.
+nlohmann::json TickJson(const MaintainReport& r, bool dry_run, bool list_moves) {
+  nlohmann::json tick = {{"dry_run", dry_run},
+                         {"seed", r.seed},
+                         {"ticks", r.ticks},
+                         {"temperature_before", r.temperature_before},
+                         {"temperature_after", r.temperature_after},
+                         {"pressure", r.pressure},
+                         {"pressure_level", r.pressure_level},
+                         {"pressure_why", r.pressure_why},
+                         {"promotions_paused", r.promotions_paused},
+                         {"descended_pressure", r.descended_pressure},
+                         {"importance_decayed", r.importance_decayed},
+                         {"hot_candidates", r.hot_candidates},
+                         {"cold_candidates", r.cold_candidates},
+                         {"descended_sampled", r.descended_sampled},
+                         {"descended_age", r.descended_age},
+                         {"descended_capacity", r.descended_capacity},
+                         {"queued", r.queued},
+                         {"restored", r.restored},
+                         {"evicted_for_restore", r.evicted_for_restore},
+                         {"deferred", r.deferred},
+                         {"dropped", r.dropped},
+                         {"queue_depth_before", r.queue_depth_before},
+                         {"queue_depth_after", r.queue_depth_after},
+                         {"hot", r.hot_after},
+                         {"history_pruned", r.history_pruned},
+                         {"pattern_read", r.pattern_read},
+                         {"pattern_low_confidence", r.pattern_low_confidence},
+                         {"pattern_kept", r.pattern_kept},
+                         {"pattern_queued", r.pattern_queued},
+                         {"descended_pattern", r.descended_pattern},
+                         {"hot_slots_moved", r.hot_slots_moved},
+                         {"hot_slots_cut", r.hot_slots_cut},
+                         {"shards_emptied", r.shards_emptied},
+                         {"partitions_rewritten", r.partitions_rewritten},
+                         {"unstaged", r.unstaged},
+                         {"cold_rewritten", r.cold_rewritten},
+                         {"garbage_dropped", r.garbage_dropped},
+                         {"hot_capacity", r.hot_capacity}};
+  if (list_moves) {
+    nlohmann::json& moves = tick["moves"] = nlohmann::json::array();
+    for (const auto& m : r.moves) {
+      moves.push_back(
+          {{"id", m.id}, {"from", TierName(m.from)}, {"to", TierName(m.to)}, {"reason", m.reason}, {"score", m.score}});
+      if (!m.pattern.empty()) {  // a decision by access pattern
+        moves.back()["pattern"] = m.pattern;
+        moves.back()["confidence"] = m.confidence;
+        moves.back()["next_expected_ms"] = m.next_expected_ms;
+      }
+    }
+  }
+  return tick;
+}
+
 }  // namespace
 
 Runner SetupFeedback(CLI::App* app) {
@@ -106,7 +161,8 @@ Runner SetupMaintain(CLI::App* app) {
   app->add_option("--seed", a->m.seed, "Seed for the tick's sampling (same seed and clock, same tick)");
   app->add_flag("--dry-run", a->m.dry_run, "Compute the tick and print it with its moves; change nothing");
   app->add_flag("--moves", a->moves,
-                "Also list each move (id, tiers, reason, score); a tick prints only its counts without it");
+                "Also list each move (id, tiers, reason, score; a pattern decision also its pattern and confidence); a "
+                "tick prints only its counts without it");
   AddFormatOption(app, &a->format, "table");
   app->footer(
       "One cron tick: decay, temperature, sampled moves, hot capacity, restore queue.\n"
@@ -121,48 +177,7 @@ Runner SetupMaintain(CLI::App* app) {
     // the store): listed on demand, so a cron log's line stays small.
     const bool list_moves = a->moves || a->m.dry_run;
     if (a->format != "table") {
-      nlohmann::json tick = {{"dry_run", a->m.dry_run},
-                             {"seed", r->seed},
-                             {"ticks", r->ticks},
-                             {"temperature_before", r->temperature_before},
-                             {"temperature_after", r->temperature_after},
-                             {"pressure", r->pressure},
-                             {"pressure_level", r->pressure_level},
-                             {"pressure_why", r->pressure_why},
-                             {"promotions_paused", r->promotions_paused},
-                             {"descended_pressure", r->descended_pressure},
-                             {"importance_decayed", r->importance_decayed},
-                             {"hot_candidates", r->hot_candidates},
-                             {"cold_candidates", r->cold_candidates},
-                             {"descended_sampled", r->descended_sampled},
-                             {"descended_age", r->descended_age},
-                             {"descended_capacity", r->descended_capacity},
-                             {"queued", r->queued},
-                             {"restored", r->restored},
-                             {"evicted_for_restore", r->evicted_for_restore},
-                             {"deferred", r->deferred},
-                             {"dropped", r->dropped},
-                             {"queue_depth_before", r->queue_depth_before},
-                             {"queue_depth_after", r->queue_depth_after},
-                             {"hot", r->hot_after},
-                             {"history_pruned", r->history_pruned},
-                             {"hot_slots_moved", r->hot_slots_moved},
-                             {"hot_slots_cut", r->hot_slots_cut},
-                             {"shards_emptied", r->shards_emptied},
-                             {"partitions_rewritten", r->partitions_rewritten},
-                             {"unstaged", r->unstaged},
-                             {"cold_rewritten", r->cold_rewritten},
-                             {"garbage_dropped", r->garbage_dropped},
-                             {"hot_capacity", r->hot_capacity}};
-      if (list_moves) {
-        nlohmann::json& moves = tick["moves"] = nlohmann::json::array();
-        for (const auto& m : r->moves)
-          moves.push_back({{"id", m.id},
-                           {"from", TierName(m.from)},
-                           {"to", TierName(m.to)},
-                           {"reason", m.reason},
-                           {"score", m.score}});
-      }
+      nlohmann::json tick = TickJson(*r, a->m.dry_run, list_moves);
       fmt::print("{}\n", tick.dump());
     } else {
       fmt::print("temperature {:.4g} -> {:.4g}{}\n", r->temperature_before, r->temperature_after,
@@ -173,6 +188,11 @@ Runner SetupMaintain(CLI::App* app) {
                    r->descended_pressure ? fmt::format("; {} descended", r->descended_pressure) : "");
       fmt::print("importance decayed on {} memories\n", r->importance_decayed);
       fmt::print("candidates: {} hot, {} cold\n", r->hot_candidates, r->cold_candidates);
+      if (r->pattern_read)
+        fmt::print(
+            "by access pattern: {} read, {} kept hot, {} queued, {} descended, {} left to the score (below "
+            "min_confidence)\n",
+            r->pattern_read, r->pattern_kept, r->pattern_queued, r->descended_pattern, r->pattern_low_confidence);
       fmt::print("hot -> cold: {} sampled, {}{} over capacity, {} evicted for restores\n", r->descended_sampled,
                  r->descended_age ? fmt::format("{} by age, ", r->descended_age) : std::string(), r->descended_capacity,
                  r->evicted_for_restore);
@@ -190,8 +210,10 @@ Runner SetupMaintain(CLI::App* app) {
             r->cold_rewritten, r->garbage_dropped);
       if (list_moves)
         for (const auto& m : r->moves)
-          fmt::print("{}: {} {}->{} {} score={:.6g}\n", a->m.dry_run ? "plan" : "move", Printable(m.id),
-                     TierName(m.from), TierName(m.to), m.reason, m.score);
+          fmt::print("{}: {} {}->{} {} score={:.6g}{}\n", a->m.dry_run ? "plan" : "move", Printable(m.id),
+                     TierName(m.from), TierName(m.to), m.reason, m.score,
+                     m.pattern.empty() ? std::string()
+                                       : fmt::format(" pattern={} confidence={:.2f}", m.pattern, m.confidence));
     }
     return kExitOk;
   };
@@ -272,7 +294,8 @@ Runner SetupHistory(CLI::App* app) {
       ->check(NonEmpty());
   AddFormatOption(app, &a->format, "jsonl");
   app->footer(
-      "Moves, feedback, updates, deletes (tombstones), config changes and maintain ticks,\n"
+      "Moves, placement decisions by access pattern (reason, score, confidence), feedback, updates,\n"
+      "deletes (tombstones), config changes and maintain ticks,\n"
       "each with the trace id of the command that wrote it (null for an entry written without one).\n"
       "Example: aether history ./mem m42; aether history ./mem --trace-id agent-7/step-42");
   return [a](const StoreOpener& opener) -> int {

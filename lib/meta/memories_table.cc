@@ -392,6 +392,23 @@ Status MemoriesTable::ForEach(
   }
 }
 
+Status MemoriesTable::ForEachWithHistory(
+    const std::function<void(const MemoryRef&, const MemoryStats&, const std::string&)>& fn) {
+  AETHER_ASSIGN_OR_RETURN(bool history, HasAccessTimes());
+  if (!history) return Status::Ok();
+  AETHER_ASSIGN_OR_RETURN(std::string pinned, PinnedColumn());
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare(std::string("SELECT row_id, id, ") + kPlaceColumns +
+                                                ", created_ms, last_access_ms, access_count, importance, " + pinned +
+                                                ", access_times FROM memories WHERE access_times IS NOT NULL "
+                                                "ORDER BY row_id"));
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return Status::Ok();
+    fn(MemoryRef{st.Int(0), st.Text(1), PlaceAt(st, 2)},
+       MemoryStats{st.Int(7), st.Int(8), uint64_t(st.Int(9)), st.Double(10), st.Int(11) != 0}, st.Blob(12));
+  }
+}
+
 Status MemoriesTable::ForEachHot(const std::function<void(const MemoryRef&, const MemoryStats&)>& fn) {
   AETHER_ASSIGN_OR_RETURN(std::string pinned, PinnedColumn());
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, id, slot, created_ms, last_access_ms, access_count, "

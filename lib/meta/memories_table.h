@@ -111,6 +111,10 @@ class MemoriesTable {
   // and always "" without with_payload).
   Status ForEach(bool with_payload,
                  const std::function<bool(const MemoryRef&, const MemoryStats&, std::string&& payload)>& fn);
+  // Every memory with an access history, in row id order: fn(ref, stats,
+  // the history as stored); none in a DB without the column.
+  Status ForEachWithHistory(
+      const std::function<void(const MemoryRef&, const MemoryStats&, const std::string& access_times)>& fn);
   // Every hot memory: fn(ref, stats). Every cold memory: fn(row id, place).
   Status ForEachHot(const std::function<void(const MemoryRef&, const MemoryStats&)>& fn);
   Status ForEachCold(const std::function<void(int64_t row_id, const Place&)>& fn);

@@ -50,6 +50,16 @@ Result<std::vector<RestoreQueueTable::Due>> RestoreQueueTable::DueAt(int64_t now
   }
 }
 
+Result<std::unordered_map<int64_t, double>> RestoreQueueTable::Priorities() {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, priority FROM restore_queue"));
+  std::unordered_map<int64_t, double> out;
+  for (;;) {
+    AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return out;
+    out[st.Int(0)] = st.Double(1);
+  }
+}
+
 Result<int64_t> RestoreQueueTable::Attempts(int64_t row_id) {
   AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT attempts FROM restore_queue WHERE row_id = ?"));
   st->Bind(1, row_id);

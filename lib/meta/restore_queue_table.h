@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "meta/place.h"
@@ -35,6 +36,8 @@ class RestoreQueueTable {
   Status Defer(int64_t row_id, int64_t attempts, int64_t next_attempt_ms, const std::string& error);
   Status Remove(int64_t row_id);
   Result<uint64_t> Depth();
+  // Every entry's priority, by row id.
+  Result<std::unordered_map<int64_t, double>> Priorities();
 
  private:
   Db* db_;

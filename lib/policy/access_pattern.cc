@@ -301,6 +301,7 @@ PatternReading ClassifyAccesses(const AccessHistory& h, int64_t now_ms, int64_t 
     r.next_expected_ms = at(last + p.period * std::max(1.0, std::ceil(open / p.period)));
   } else if (best == d.score && d.score >= 0.5) {
     r.pattern = AccessPattern::kDecaying, r.confidence = d.score, r.half_life_ms = std::log(2.0) / d.beta;
+    r.decay_origin_ms = created_ms > 0 && created_ms < times.front() ? created_ms : times.front();  // ScoreDecaying's
     quiet_limit = INFINITY;  // a decay expects its silences
     stopped = d.stop > 4;
     if (d.rate_now > 0) r.next_expected_ms = at(now + std::min(1e15, 1 / d.rate_now));

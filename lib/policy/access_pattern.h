@@ -56,10 +56,11 @@ struct PatternReading {
   AccessPattern pattern = AccessPattern::kCold;
   double confidence = 0;  // in [0, 1]
   // The pattern's parameter (0 for the others).
-  double period_ms = 0;      // periodic: the estimated period
-  double burst_size = 0;     // bursty: accesses per burst, on average
-  double half_life_ms = 0;   // decaying: the estimated half-life
-  double rate_per_hour = 0;  // steady: accesses per hour
+  double period_ms = 0;         // periodic: the estimated period
+  double burst_size = 0;        // bursty: accesses per burst, on average
+  double half_life_ms = 0;      // decaying: the estimated half-life
+  int64_t decay_origin_ms = 0;  // decaying: where the decay is measured from (creation, or the first time held)
+  double rate_per_hour = 0;     // steady: accesses per hour
   // The next access the pattern expects, in ms (0: none: cold, or unknown).
   int64_t next_expected_ms = 0;
 };

@@ -74,6 +74,19 @@ const std::vector<ParamSpec>& AllParams() {
       {"enforce_capacity", 1, 0, 1,
        "1: each maintain tick descends the lowest eviction scores past the hot capacity; 0: it does not (ingest "
        "and ascend still keep within it)"},
+      {"pattern_placement", 1, 0, 1,
+       "1: maintain places memories by their access pattern first (periodic ones up before their next access, "
+       "bursty ones hot through a burst and down after, decaying and cold ones down); 0: by the eviction score "
+       "alone"},
+      {"min_confidence", 0.7, 0, 1,
+       "a pattern read with less confidence than this decides nothing: the eviction score does"},
+      {"pattern_lead_seconds", 900, 0, 1e9,
+       "a periodic memory is promoted (or kept hot) when its next expected access is at most this far ahead; at "
+       "least one maintain interval, or the access comes before the tick that would promote it"},
+      {"burst_idle_minutes", 30, 0, 1e9,
+       "a bursty memory's burst runs while its last access is at most this old: hot until then, demoted after"},
+      {"decay_half_lives", 3, 0, 1e6,
+       "a decaying memory is demoted once this many of its half-lives have passed since it was made"},
       {"ingest_evict", 1, 0, 1,
        "1: with the hot tier full, new memories go hot and the lowest eviction scores descend to make room "
        "(in the same migration); 0: new memories go cold"},
@@ -122,40 +135,29 @@ const std::map<std::string, std::map<std::string, double>>& Presets() {
         m["default"][p.key] = p.default_value;
     // Each preset sets every key that decides whether and how much
     // memories move, so one preset after another leaves no mix.
-    m["aggressive"] = {{"sample_rate", 0.5},
-                       {"max_candidates", 10000},
-                       {"sigmoid_k", 2.0},
-                       {"decay_rate", 0.9},
-                       {"restore_top_n", 10},
-                       {"restore_concurrency", 1000},
-                       {"importance_decay", 0.97},
-                       {"min_temperature", 0.2},
-                       {"max_hot_idle_hours", 72},
-                       {"max_hot_age_hours", 0},
-                       {"enforce_capacity", 1},
-                       {"ingest_evict", 1},
-                       {"pressure_emergency_descend", 0.2}};
-    m["conservative"] = {{"sample_rate", 0.02},
-                         {"max_candidates", 100},
-                         {"sigmoid_k", 0.5},
-                         {"decay_rate", 0.98},
-                         {"restore_top_n", 1},
-                         {"restore_concurrency", 10},
-                         {"importance_decay", 0.995},
-                         {"min_temperature", 0.01},
-                         {"max_hot_idle_hours", 0},
-                         {"max_hot_age_hours", 0},
-                         {"enforce_capacity", 1},
-                         {"ingest_evict", 1},
-                         {"pressure_emergency_descend", 0.05}};
+    m["aggressive"] = {{"sample_rate", 0.5},          {"max_candidates", 10000},  {"sigmoid_k", 2.0},
+                       {"decay_rate", 0.9},           {"restore_top_n", 10},      {"restore_concurrency", 1000},
+                       {"importance_decay", 0.97},    {"min_temperature", 0.2},   {"max_hot_idle_hours", 72},
+                       {"max_hot_age_hours", 0},      {"enforce_capacity", 1},    {"ingest_evict", 1},
+                       {"pattern_placement", 1},      {"min_confidence", 0.6},    {"pressure_emergency_descend", 0.2},
+                       {"pattern_lead_seconds", 900}, {"burst_idle_minutes", 30}, {"decay_half_lives", 3}};
+    m["conservative"] = {
+        {"sample_rate", 0.02},         {"max_candidates", 100},    {"sigmoid_k", 0.5},
+        {"decay_rate", 0.98},          {"restore_top_n", 1},       {"restore_concurrency", 10},
+        {"importance_decay", 0.995},   {"min_temperature", 0.01},  {"max_hot_idle_hours", 0},
+        {"max_hot_age_hours", 0},      {"enforce_capacity", 1},    {"ingest_evict", 1},
+        {"pattern_placement", 1},      {"min_confidence", 0.85},   {"pressure_emergency_descend", 0.05},
+        {"pattern_lead_seconds", 900}, {"burst_idle_minutes", 30}, {"decay_half_lives", 3}};
     // Nothing moves between tiers unless a command names it: no sample, no
-    // restores, no capacity or pressure descends, no age policy, and ingest
-    // places past the capacity cold instead of evicting.
+    // restores, no capacity or pressure descends, no age policy, no
+    // placement by pattern, and ingest places past the capacity cold
+    // instead of evicting.
     m["disabled"] = {{"sample_rate", 0},       {"max_candidates", 0},
                      {"restore_top_n", 0},     {"restore_concurrency", 0},
                      {"importance_decay", 1},  {"max_hot_idle_hours", 0},
                      {"max_hot_age_hours", 0}, {"enforce_capacity", 0},
-                     {"ingest_evict", 0},      {"pressure_emergency_descend", 0}};
+                     {"ingest_evict", 0},      {"pressure_emergency_descend", 0},
+                     {"pattern_placement", 0}};
     return m;
   }();
   return presets;
@@ -216,7 +218,12 @@ PolicyParams ResolveParams(const std::map<std::string, double>& v) {
                       get("check_pressure_level"),
                       get("max_hot_idle_hours"),
                       get("max_hot_age_hours"),
-                      get("enforce_capacity")};
+                      get("enforce_capacity"),
+                      get("pattern_placement"),
+                      get("min_confidence"),
+                      get("pattern_lead_seconds"),
+                      get("burst_idle_minutes"),
+                      get("decay_half_lives")};
 }
 
 double FeedbackImportance(double importance, double reward) {

@@ -51,6 +51,8 @@ struct PolicyParams {
   double check_pressure_level;
   // Age policies and the capacity's enforcement (maintain).
   double max_hot_idle_hours, max_hot_age_hours, enforce_capacity;
+  // Placement by access pattern (policy/placement.h).
+  double pattern_placement, min_confidence, pattern_lead_seconds, burst_idle_minutes, decay_half_lives;
 };
 // Builds PolicyParams from key -> value (missing keys: defaults).
 PolicyParams ResolveParams(const std::map<std::string, double>& values);

@@ -14,6 +14,7 @@
 #include "env/fault_point.h"
 #include "meta/schema.h"
 #include "policy/access_pattern.h"
+#include "policy/placement.h"
 #include "store/access_log.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
@@ -107,7 +108,8 @@ void StoreImpl::AddPendingFrom(const std::unordered_map<int64_t, PendingAccess>*
   *last_ms = std::max(*last_ms, it->second.last_ms);
 }
 
-AccessPatternInfo StoreImpl::PatternOf(int64_t row_id, const std::string& stored, int64_t created_ms) {
+AccessPatternInfo StoreImpl::PatternOf(int64_t row_id, const std::string& stored, int64_t created_ms, bool hot,
+                                       bool pinned, const PolicyParams& p) {
   AccessHistory h = DecodeHistory(stored).value_or(AccessHistory());
   if (const auto* pending = PendingOnce()) {
     auto it = pending->find(row_id);
@@ -116,7 +118,8 @@ AccessPatternInfo StoreImpl::PatternOf(int64_t row_id, const std::string& stored
       h.older = uint32_t(std::min<uint64_t>(UINT32_MAX, uint64_t(h.older) + it->second.history.older));
     }
   }
-  const PatternReading r = ClassifyAccesses(h, env_->NowMs(), created_ms);
+  const int64_t now = env_->NowMs();
+  const PatternReading r = ClassifyAccesses(h, now, created_ms);
   AccessPatternInfo info;
   info.pattern = AccessPatternName(r.pattern);
   info.confidence = r.confidence;
@@ -126,6 +129,14 @@ AccessPatternInfo StoreImpl::PatternOf(int64_t row_id, const std::string& stored
   info.rate_per_hour = r.rate_per_hour;
   info.next_expected_ms = r.next_expected_ms;
   info.accesses = uint32_t(h.times.size());
+  if (pinned) {
+    info.placement = "none";
+    info.placement_reason = "pinned";
+  } else if (!h.times.empty()) {  // maintain reads no memory without a history
+    const PlacementDecision d = DecidePlacement(r, p, now, hot, h.times.back());
+    info.placement = PlacementActionName(d.action);
+    info.placement_reason = d.reason;
+  }
   return info;
 }
 

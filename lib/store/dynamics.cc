@@ -4,12 +4,19 @@
 // Shape of a tick (Maintain):
 //   1. read parameters, temperature, queue depth, hot count; pressure?
 //   2. temperature: decay, floor, pressure scale, cap
-//   3. sample candidates (sample_rate, max_candidates; seeded); each moves
-//      with probability sigmoid(+-score, k) * min(t, 1): hot ones down,
-//      cold ones onto the restore queue
-//   4. writes: importance decay + temperature + history retention (one txn), sampled descends,
-//      capacity enforcement (lowest scores), queueing, queue drain with
-//      eviction and backoff; every move through the migration protocol;
+//   3. placement by access pattern (policy/placement.h): every memory with
+//      a history read and decided (promote, keep-hot, demote, or leave it
+//      to the score); then
+//      sample candidates (sample_rate, max_candidates; seeded; the
+//      pattern's rows drawn for but left); each moves with probability
+//      sigmoid(+-score, k) * min(t, 1): hot ones down, cold ones onto the
+//      restore queue
+//   4. writes: importance decay + temperature + history retention + the
+//      pattern's decisions in the audit log (one txn), the pattern's and
+//      the sample's descends, the age policies and capacity enforcement
+//      (lowest scores; the pattern's kept rows left), queueing, queue drain
+//      with eviction and backoff; every move through the migration
+//      protocol;
 //   5. compaction of hot.slots and the cold tier (compact.cc).
 #include <fmt/format.h>
 
@@ -104,32 +111,52 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
   rep.temperature_after = NextTemperature(rep.temperature_before, rep.pressure, p, rep.ticks);
   const double heat = std::min(rep.temperature_after, 1.0);
 
+  MemoryModel::PatternPlan pattern;
+  AETHER_RETURN_IF_ERROR(model_->PatternMoves(p, now, !rep.promotions_paused, &rep, &pattern));
   std::vector<MemoryRef> down;
   std::vector<std::pair<int64_t, double>> up;
-  AETHER_RETURN_IF_ERROR(model_->SampleMoves(p, heat, now, &rng, &rep, &down, &up));
+  AETHER_RETURN_IF_ERROR(model_->SampleMoves(p, heat, now, &rng, &rep, &down, &up, pattern.decided));
+  up.insert(up.end(), pattern.up.begin(), pattern.up.end());
 
-  // 1. importance decay, the new temperature and the history's retention,
-  // in one transaction.
+  // 1. importance decay, the new temperature, the history's retention and
+  // the pattern's decisions, in one transaction.
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
     AETHER_ASSIGN_OR_RETURN(rep.history_pruned, PruneHistory(p));
+    // Each decision the pattern made, with its reason, score and confidence
+    // (a memory's history tells why it moved).
+    for (const PlannedMove& m : rep.moves) {
+      if (m.pattern.empty()) continue;
+      AETHER_RETURN_IF_ERROR(
+          Audit("placement", m.id,
+                fmt::format("{{\"action\":\"{}\",\"reason\":\"{}\",\"pattern\":\"{}\",\"confidence\":{},"
+                            "\"score\":{},\"next_expected_ms\":{}}}",
+                            m.to == Tier::kHot ? "promote" : "demote", m.reason, m.pattern, m.confidence, m.score,
+                            m.next_expected_ms)));
+    }
     if (p.importance_decay != 1.0) {
       AETHER_ASSIGN_OR_RETURN(rep.importance_decayed, tables_->memories.DecayImportance(p.importance_decay));
     }
     AETHER_RETURN_IF_ERROR(tables_->config.Set("last_tick_ms", std::to_string(now)));
     return tables_->config.Set("temperature", fmt::format("{}", rep.temperature_after));
   }));
-  // 2. sampled descends, 3. the capacity, 4. queueing, 5. the queue drain.
+  // 2. the pattern's and the sampled descends, 3. the age policies and the
+  // capacity, 4. queueing, 5. the queue drain.
   MoveOptions mo;
   MoveReport moved;
+  AETHER_RETURN_IF_ERROR(DescendRows(pattern.down, mo, &moved, pattern.down.size()));
+  rep.descended_pattern = moved.moved;
+  moved = MoveReport();
   AETHER_RETURN_IF_ERROR(DescendRows(down, mo, &moved, down.size()));
   rep.descended_sampled = moved.moved;
-  AETHER_RETURN_IF_ERROR(AgeDescend(p, &rep));
-  if (p.enforce_capacity >= 1) AETHER_RETURN_IF_ERROR(EnforceCapacity(&rep));
+  // What a pattern keeps hot this tick is no age policy's, capacity's or
+  // restore's victim (an emergency's it still is).
+  AETHER_RETURN_IF_ERROR(AgeDescend(p, pattern.keep, &rep));
+  if (p.enforce_capacity >= 1) AETHER_RETURN_IF_ERROR(EnforceCapacity(pattern.keep, &rep));
   if (pressure.level == PressureLevel::kEmergency) AETHER_RETURN_IF_ERROR(EmergencyDescend(p, &rep));
   if (!up.empty()) AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return model_->QueueRestores(up); }));
   rep.queued = up.size();
   // Under critical pressure nothing is promoted: the queue waits.
-  if (!rep.promotions_paused) AETHER_RETURN_IF_ERROR(DrainRestores(p, &rep));
+  if (!rep.promotions_paused) AETHER_RETURN_IF_ERROR(DrainRestores(p, pattern.keep, &rep));
   // 5. compaction: the files follow the live data (compact.cc).
   AETHER_RETURN_IF_ERROR(CompactHot(p, &rep));
   AETHER_RETURN_IF_ERROR(CompactCold(p, &rep));
@@ -138,13 +165,13 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
   rep.queue_depth_after = depth;
   rep.hot_after = hot_count;
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] {
-    return Audit(
-        "maintain", "",
-        fmt::format("{{\"seed\":{},\"temperature\":{},\"descended\":{},\"restored\":{},"
-                    "\"queued\":{}}}",
-                    rep.seed, rep.temperature_after,
-                    rep.descended_sampled + rep.descended_age + rep.descended_capacity + rep.descended_pressure,
-                    rep.restored, rep.queued));
+    return Audit("maintain", "",
+                 fmt::format("{{\"seed\":{},\"temperature\":{},\"descended\":{},\"restored\":{},"
+                             "\"queued\":{}}}",
+                             rep.seed, rep.temperature_after,
+                             rep.descended_sampled + rep.descended_age + rep.descended_capacity +
+                                 rep.descended_pressure + rep.descended_pattern,
+                             rep.restored, rep.queued));
   }));
   // The tick leaves every commit in meta.db itself: what a damaged WAL
   // could take is never more than one tick interval's writes.
@@ -154,8 +181,9 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
 }
 
 // Descends the lowest eviction scores until the hot tier fits its capacity.
-Status StoreImpl::DescendLowestScores(uint64_t n, const char* reason, MaintainReport* rep, uint64_t* moved) {
-  AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore());
+Status StoreImpl::DescendLowestScores(uint64_t n, const char* reason, MaintainReport* rep, uint64_t* moved,
+                                      const std::set<int64_t>& keep) {
+  AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore(keep));
   std::vector<MemoryRef> rows;
   for (size_t i = 0; i < n && i < scored.size(); ++i) {
     rows.push_back(scored[i].second);
@@ -169,25 +197,25 @@ Status StoreImpl::DescendLowestScores(uint64_t n, const char* reason, MaintainRe
 }
 
 // The age policies: the hot memories idle past max_hot_idle_hours, then
-// those made before max_hot_age_hours, descend (pinned ones stay; reasons
-// idle and age, as descend's own selections).
-Status StoreImpl::AgeDescend(const PolicyParams& p, MaintainReport* rep) {
+// those made before max_hot_age_hours, descend (pinned ones and `keep`'s
+// stay; reasons idle and age, as descend's own selections).
+Status StoreImpl::AgeDescend(const PolicyParams& p, const std::set<int64_t>& keep, MaintainReport* rep) {
   for (const bool idle : {true, false}) {
     const double hours = idle ? p.max_hot_idle_hours : p.max_hot_age_hours;
     if (hours <= 0) continue;
     MoveOptions mo;
     (idle ? mo.idle_longer_than_ms : mo.older_than_ms) = int64_t(hours * 3.6e6);
-    AETHER_ASSIGN_OR_RETURN(MoveReport r, Descend(mo));
+    AETHER_ASSIGN_OR_RETURN(MoveReport r, Descend(mo, keep));
     rep->descended_age += r.moved;
     for (PlannedMove& m : r.plan) rep->moves.push_back(std::move(m));
   }
   return Status::Ok();
 }
 
-Status StoreImpl::EnforceCapacity(MaintainReport* rep) {
+Status StoreImpl::EnforceCapacity(const std::set<int64_t>& keep, MaintainReport* rep) {
   AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, HotMemories());
   if (hot_count <= HotCapacity()) return Status::Ok();
-  return DescendLowestScores(hot_count - HotCapacity(), "capacity", rep, &rep->descended_capacity);
+  return DescendLowestScores(hot_count - HotCapacity(), "capacity", rep, &rep->descended_capacity, keep);
 }
 
 // Judged again after the capacity is enforced (a hot tier past its
@@ -211,13 +239,13 @@ Status StoreImpl::EmergencyDescend(const PolicyParams& p, MaintainReport* rep) {
 
 // Drains up to restore_concurrency entries of the restore queue, evicting
 // to make room.
-Status StoreImpl::DrainRestores(const PolicyParams& p, MaintainReport* rep) {
+Status StoreImpl::DrainRestores(const PolicyParams& p, const std::set<int64_t>& keep, MaintainReport* rep) {
   if (p.restore_concurrency >= 1) {
     MoveOptions drain;
     drain.queued = true;
     drain.evict = true;
     drain.limit = uint64_t(p.restore_concurrency);
-    AETHER_ASSIGN_OR_RETURN(MoveReport r, Ascend(drain));
+    AETHER_ASSIGN_OR_RETURN(MoveReport r, Ascend(drain, keep));
     rep->restored = r.moved - r.evicted;
     rep->evicted_for_restore = r.evicted;
     rep->deferred = r.deferred.size();

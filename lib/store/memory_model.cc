@@ -7,10 +7,13 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string_view>
 
 #include "aether/metrics.h"
 #include "meta/schema.h"
+#include "policy/access_pattern.h"
 #include "policy/params.h"
+#include "policy/placement.h"
 
 namespace aether {
 
@@ -165,7 +168,7 @@ Result<std::vector<std::string>> MemoryModel::Feedback(const std::vector<Feedbac
 // onto the restore queue.
 Status MemoryModel::SampleMoves(const PolicyParams& p, double heat, int64_t now, std::mt19937_64* rng,
                                 MaintainReport* rep, std::vector<MemoryRef>* down,
-                                std::vector<std::pair<int64_t, double>>* up) {
+                                std::vector<std::pair<int64_t, double>>* up, const std::vector<int64_t>& decided) {
   std::uniform_real_distribution<double> u01(0, 1);
   EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
   struct Cand {
@@ -196,7 +199,7 @@ Status MemoryModel::SampleMoves(const PolicyParams& p, double heat, int64_t now,
     bool hot = c.m.place.hot();
     double prob = (hot ? Sigmoid(-score, p.sigmoid_k) : Sigmoid(score, p.sigmoid_k)) * heat;
     const double draw = u01(*rng);  // drawn for every candidate: pins change no other draw
-    if (hot && c.stats.pinned) continue;
+    if ((hot && c.stats.pinned) || std::binary_search(decided.begin(), decided.end(), c.m.row_id)) continue;
     (hot ? rep->hot_candidates : rep->cold_candidates)++;
     if (draw >= prob) continue;
     if (hot && roomy && double(now - c.stats.last_access_ms) < p.idle_descend_hours * 3.6e6) continue;
@@ -209,6 +212,64 @@ Status MemoryModel::SampleMoves(const PolicyParams& p, double heat, int64_t now,
     }
   }
   return Status::Ok();
+}
+
+// Every memory with a history is read (a few µs each: bench-patterns) and
+// decided; pinned ones stay as they are. A promotion goes on the restore
+// queue above every sampled entry (their priorities are at most 1), so the
+// drain takes it first; one already there from an earlier tick's decision
+// (priority above 1) is not queued or logged again, and under critical
+// pressure (`promote` false) none is made. A demotion waits, like the
+// sample's, while the hot tier is under its low watermark and the memory
+// was accessed within idle_descend_hours.
+Status MemoryModel::PatternMoves(const PolicyParams& p, int64_t now, bool promote, MaintainReport* rep,
+                                 PatternPlan* plan) {
+  if (p.pattern_placement < 1) return Status::Ok();
+  EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
+  AETHER_ASSIGN_OR_RETURN(const auto queued, s_->tables_->restore_queue.Priorities());
+  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, s_->HotMemories());
+  const bool roomy = double(hot_count) < p.hot_low_watermark * double(s_->HotCapacity());
+  return s_->tables_->memories.ForEachWithHistory([&](const MemoryRef& m, const MemoryStats& st,
+                                                      const std::string& stored) {
+    if (st.pinned) return;
+    // A history that does not decode (verify reports it) is read as none.
+    const std::optional<AccessHistory> h = DecodeHistory(stored);
+    if (!h || h->times.empty()) return;
+    ++rep->pattern_read;
+    const PatternReading r = ClassifyAccesses(*h, now, st.created_ms);
+    const PlacementDecision d = DecidePlacement(r, p, now, m.place.hot(), h->times.back());
+    if (d.action == PlacementAction::kNone) {
+      rep->pattern_low_confidence += std::string_view(d.reason) == "low-confidence";
+      return;
+    }
+    if (d.action == PlacementAction::kPromote && !promote) return;
+    if (d.action == PlacementAction::kDemote && roomy && double(now - st.last_access_ms) < p.idle_descend_hours * 3.6e6)
+      return;
+    plan->decided.push_back(m.row_id);  // ascending: the rows come in row id order
+    if (d.action == PlacementAction::kKeepHot) {
+      plan->keep.insert(m.row_id);
+      ++rep->pattern_kept;
+      return;
+    }
+    if (d.action == PlacementAction::kPromote) {
+      auto q = queued.find(m.row_id);
+      if (q != queued.end() && q->second > 1) return;  // queued by an earlier tick's decision
+    }
+    AccessStats a = s_->ToAccessStats(st);
+    a.importance *= p.importance_decay;
+    PlannedMove move{m.id, Tier::kHot, Tier::kCold, d.reason, EvictionScore(w, a, now)};
+    move.pattern = AccessPatternName(r.pattern);
+    move.confidence = d.confidence;
+    move.next_expected_ms = r.next_expected_ms;
+    if (d.action == PlacementAction::kPromote) {
+      std::swap(move.from, move.to);
+      plan->up.emplace_back(m.row_id, 1 + d.confidence);
+      ++rep->pattern_queued;
+    } else {
+      plan->down.push_back(m);
+    }
+    rep->moves.push_back(std::move(move));
+  });
 }
 
 // Upserts restore-queue entries (row id, priority) for memories that are

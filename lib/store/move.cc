@@ -162,7 +162,7 @@ Status StoreImpl::OrderPlan(MoveOptions::Order order, std::vector<MemoryRef>* ro
   return Status::Ok();
 }
 
-Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
+Result<MoveReport> StoreImpl::Descend(const MoveOptions& o, const std::set<int64_t>& keep) {
   if (!lock_->writer()) return Status::Internal("descend on a store opened read-only");
   if (o.batch == 0) return Status::InvalidArgument("--batch must be at least 1");
   if (!o.where.empty()) AETHER_RETURN_IF_ERROR(Filter::Parse(o.where).status());  // whole, before it is combined
@@ -219,14 +219,14 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o) {
         if (!a) return Status::Internal("memory vanished during descend planning");
         if (a->pinned)
           report.pinned.push_back(loc.id);
-        else
+        else if (!keep.count(loc.row_id))
           plan(loc, reason, EvictionScore(w, *a, now));
       }
       return Status::Ok();
     }));
   } else if (o.all || o.policy) {
     // --all reports the pinned it keeps.
-    AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore({}, o.all ? &report.pinned : nullptr));
+    AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore(keep, o.all ? &report.pinned : nullptr));
     if (o.all) {
       for (const auto& [score, loc] : scored) plan(loc, "all", score);
     } else {
@@ -307,8 +307,16 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o, const std::set<int64_
         if (!o.dry_run) AETHER_RETURN_IF_ERROR(DeferQueued(later, "hot capacity too small", &report));
       }
       AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore(keep));
-      const uint64_t over =
+      uint64_t over =
           uint64_t(hot_count) + rows.size() > HotCapacity() ? uint64_t(hot_count) + rows.size() - HotCapacity() : 0;
+      // `keep` (the rows a pin or this tick's pattern keeps) may leave too
+      // few to evict: what would not fit stays queued as it is (no failed
+      // attempt: the next tick may have room), and with nothing that fits
+      // nothing is evicted.
+      if (over > scored.size() && o.queued) {
+        rows.resize(rows.size() - std::min<size_t>(rows.size(), over - scored.size()));
+        over = rows.empty() ? 0 : scored.size();
+      }
       for (size_t i = 0; i < over && i < scored.size(); ++i) {
         evict.push_back(scored[i].second);
         report.plan.push_back({scored[i].second.id, Tier::kHot, Tier::kCold, "evict", scored[i].first});

@@ -16,6 +16,7 @@ namespace aether {
 
 Result<std::vector<std::optional<MemoryRecord>>> StoreImpl::Get(const std::vector<std::string>& ids) {
   std::vector<std::optional<MemoryRecord>> out;
+  AETHER_ASSIGN_OR_RETURN(const PolicyParams p, model_->Params());
   for (const std::string& id : ids) {
     AETHER_ASSIGN_OR_RETURN(auto row, tables_->memories.Get(id));
     if (!row) {
@@ -33,7 +34,7 @@ Result<std::vector<std::optional<MemoryRecord>>> StoreImpl::Get(const std::vecto
     rec.access_count = row->stats.access_count;
     rec.pinned = row->stats.pinned;
     AddPending(row->ref.row_id, &rec.access_count, &rec.last_access_ms);
-    rec.pattern = PatternOf(row->ref.row_id, row->access_times, rec.created_ms);
+    rec.pattern = PatternOf(row->ref.row_id, row->access_times, rec.created_ms, tier == Tier::kHot, rec.pinned, p);
     if (row->payload) rec.payload_json = *row->payload;
     if (!rec.payload_json.empty() && !ValidPayload(rec.payload_json)) return PayloadCorruption(id, row->ref.row_id);
     AETHER_RETURN_IF_ERROR(ReadVector(row->ref, &rec.vector));

@@ -432,9 +432,10 @@ std::vector<ShardScan> StoreImpl::ScansOf(const std::vector<ShardInfo>& shards,
 Status StoreImpl::Decorate(const SearchOptions& options, RankedHits* results) {
   if (!options.with_payload && !options.explain) return Status::Ok();
   EvictionWeights weights;
+  PolicyParams p{};
   const int64_t now = env_->NowMs();
   if (options.explain) {
-    AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
+    AETHER_ASSIGN_OR_RETURN(p, model_->Params());
     weights = EvictionWeights{p.alpha, p.beta, p.gamma, p.delta};
   }
   for (size_t q = 0; q < results->hits.size(); ++q) {
@@ -457,7 +458,7 @@ Status StoreImpl::Decorate(const SearchOptions& options, RankedHits* results) {
                          EvictionScore(weights, a, now),
                          {}};
           AETHER_ASSIGN_OR_RETURN(std::string times, tables_->memories.AccessTimes(row_id));
-          hit.explain.pattern = PatternOf(row_id, times, stats->created_ms);
+          hit.explain.pattern = PatternOf(row_id, times, stats->created_ms, hit.tier == Tier::kHot, stats->pinned, p);
         }
       }
     }

@@ -169,8 +169,11 @@ class StoreImpl : public StoreContext {
   }
   // A memory's access pattern now: its stored history (`stored`, as
   // MemoriesTable keeps it; one that does not decode reads as none) with
-  // the pending accesses, from its creation at created_ms.
-  AccessPatternInfo PatternOf(int64_t row_id, const std::string& stored, int64_t created_ms);
+  // the pending accesses, from its creation at created_ms; with what
+  // maintain's placement by pattern would decide for it where it is (`hot`;
+  // a pinned memory: nothing).
+  AccessPatternInfo PatternOf(int64_t row_id, const std::string& stored, int64_t created_ms, bool hot, bool pinned,
+                              const PolicyParams& p);
   // A fold that fails leaves the records for the next writer: a notice.
   // The metrics log folds with the access log (every writer's open).
   void FoldAccessLogOrNotice() {
@@ -211,7 +214,9 @@ class StoreImpl : public StoreContext {
   Result<StoreStats> Stats();
 
   // move.cc
-  Result<MoveReport> Descend(const MoveOptions& o);
+  // `keep`: hot rows a selection (idle, age, where, policy) leaves, like
+  // the pinned but unreported (maintain's pattern keeps them this tick).
+  Result<MoveReport> Descend(const MoveOptions& o, const std::set<int64_t>& keep = {});
   // `keep`: hot rows no eviction may take (pin's, before they are marked).
   Result<MoveReport> Ascend(const MoveOptions& o, const std::set<int64_t>& keep = {});
   Result<EnqueueReport> Enqueue(const std::vector<std::string>& ids, double priority);
@@ -237,10 +242,14 @@ class StoreImpl : public StoreContext {
   Result<int64_t> NewShardId(const ShardInfo& partition, int64_t at_least);
   // Shards of only garbage cut to their headers (a committed "scrub" row).
   Status EmptyGarbageOnlyShards(uint64_t* shards, uint64_t* records);
-  Status EnforceCapacity(MaintainReport* rep);
-  Status AgeDescend(const PolicyParams& p, MaintainReport* rep);
+  // Descends the lowest eviction scores past the hot capacity, `keep`'s rows
+  // (the pattern's, this tick) left out like the pinned.
+  Status EnforceCapacity(const std::set<int64_t>& keep, MaintainReport* rep);
+  Status AgeDescend(const PolicyParams& p, const std::set<int64_t>& keep, MaintainReport* rep);
   Status OrderPlan(MoveOptions::Order order, std::vector<MemoryRef>* rows, std::vector<PlannedMove>* plan);
-  Status DrainRestores(const PolicyParams& p, MaintainReport* rep);
+  // Drains the restore queue (restore_concurrency at most), evicting the
+  // lowest scores but `keep`'s for room.
+  Status DrainRestores(const PolicyParams& p, const std::set<int64_t>& keep, MaintainReport* rep);
   // Emergency pressure: descends the pressure_emergency_descend share of the
   // hot tier, lowest eviction scores first.
   Status EmergencyDescend(const PolicyParams& p, MaintainReport* rep);
@@ -250,8 +259,9 @@ class StoreImpl : public StoreContext {
   Result<PressureReport> PressureNow(const PolicyParams& p, uint64_t hot_memories,
                                      std::optional<uint64_t> restore_queue = std::nullopt);
   // Descends the n lowest eviction scores of the hot tier, each move planned
-  // with `reason`; *moved gets how many moved.
-  Status DescendLowestScores(uint64_t n, const char* reason, MaintainReport* rep, uint64_t* moved);
+  // with `reason` (`keep`'s rows left out); *moved gets how many moved.
+  Status DescendLowestScores(uint64_t n, const char* reason, MaintainReport* rep, uint64_t* moved,
+                             const std::set<int64_t>& keep = {});
   // Parameters, feedback, history: memory_model.h.
   MemoryModel& model() { return *model_; }
 

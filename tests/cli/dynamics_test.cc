@@ -60,7 +60,7 @@ TEST_CASE("config validates keys and ranges, presets set known values, and chang
   auto all = Json(Aether({"config", store, "get", "--format", "json"}));
   CHECK(all["sample_rate"] == 0.1);
   CHECK(all["hot_capacity"] == 65536);
-  CHECK(all.size() == 54);
+  CHECK(all.size() == 59);
   CHECK(all["history_retention_days"] == 90);
   CHECK(Aether({"config", store, "set", "sample_rate", "0.3"}).exit_code == 0);
   CHECK(Aether({"config", store, "get", "sample_rate"}).out == "0.3\n");
@@ -75,6 +75,7 @@ TEST_CASE("config validates keys and ranges, presets set known values, and chang
   CHECK(Aether({"config", store, "preset", "loud"}).exit_code == 64);
   CHECK(Aether({"config", store, "preset", "disabled"}).exit_code == 0);
   CHECK(Json(Aether({"config", store, "get", "--format", "json"}))["restore_top_n"] == 0);
+  CHECK(Json(Aether({"config", store, "get", "--format", "json"}))["pattern_placement"] == 0);
   CHECK(Aether({"config", store, "preset", "default"}).exit_code == 0);
   CHECK(Json(Aether({"config", store, "get", "--format", "json"}))["sample_rate"] == 0.1);
   auto hist = Lines(Aether({"history", store, "sample_rate"}).out);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace aether {
@@ -204,6 +205,13 @@ struct AccessPatternInfo {
   double period_s = 0, burst_size = 0, half_life_s = 0, rate_per_hour = 0;
   int64_t next_expected_ms = 0;  // when the pattern expects the next access (0: none)
   uint32_t accesses = 0;         // the access times it was read from
+  // What maintain's placement by pattern would do with the memory now,
+  // where it is (README "Placement by access pattern"): "promote",
+  // "keep-hot", "demote" or "none", and why (periodic, burst, burst-over,
+  // decayed, silent; for none: score, low-confidence, off, pinned). The
+  // command line shows it for a memory with accesses only.
+  std::string placement = "none";
+  std::string placement_reason = "score";
 };
 
 struct SearchHit {
@@ -345,11 +353,21 @@ struct EnqueueReport {
 };
 
 struct PlannedMove {
+  PlannedMove() = default;
+  PlannedMove(std::string id_, Tier from_, Tier to_, std::string reason_, double score_)
+      : id(std::move(id_)), from(from_), to(to_), reason(std::move(reason_)), score(score_) {}
   std::string id;
   Tier from = Tier::kHot;
   Tier to = Tier::kCold;
   std::string reason;  // "requested", "all", "policy", "where", "idle", "age", "evict", "queued", "pressure", ...
   double score = 0;    // eviction score at planning time
+  // A move maintain's placement by access pattern decided (reasons
+  // "periodic", "burst", "burst-over", "decayed", "silent"): the pattern, the
+  // reading's confidence and the next access it expects (ms; 0: none).
+  // Empty pattern and 0 for a move the score or a command decided.
+  std::string pattern;
+  double confidence = 0;
+  int64_t next_expected_ms = 0;
 };
 
 struct MoveReport {
@@ -544,6 +562,12 @@ struct MaintainReport {
   uint64_t queue_depth_before = 0, queue_depth_after = 0;
   uint64_t hot_after = 0, hot_capacity = 0;
   uint64_t history_pruned = 0;  // audit log entries past history_retention_days
+  // Placement by access pattern (pattern_placement): memories whose history
+  // was read (not the pinned, nor a damaged history); of them, those left to
+  // the score for a reading below min_confidence, those kept hot this tick,
+  // those newly queued for promotion and those descended. The candidates
+  // above leave out the memories the pattern decided.
+  uint64_t pattern_read = 0, pattern_low_confidence = 0, pattern_kept = 0, pattern_queued = 0, descended_pattern = 0;
   // Compaction (past hot_compact_slack free slots, cold_garbage_max dead
   // records): live hot slots moved into holes and slots cut from hot.slots;
   // staging records moved to their partitions; shards of only garbage
