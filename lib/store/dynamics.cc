@@ -111,11 +111,14 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
   rep.temperature_after = NextTemperature(rep.temperature_before, rep.pressure, p, rep.ticks);
   const double heat = std::min(rep.temperature_after, 1.0);
 
+  // Under the low watermark the hot tier has room (hot_count is the tick's:
+  // nothing moves before the sample).
+  const bool roomy = double(hot_count) < p.hot_low_watermark * double(HotCapacity());
   MemoryModel::PatternPlan pattern;
-  AETHER_RETURN_IF_ERROR(model_->PatternMoves(p, now, !rep.promotions_paused, &rep, &pattern));
+  AETHER_RETURN_IF_ERROR(model_->PatternMoves(p, now, !rep.promotions_paused, roomy, &rep, &pattern));
   std::vector<MemoryRef> down;
   std::vector<std::pair<int64_t, double>> up;
-  AETHER_RETURN_IF_ERROR(model_->SampleMoves(p, heat, now, &rng, &rep, &down, &up, pattern.decided));
+  AETHER_RETURN_IF_ERROR(model_->SampleMoves(p, heat, now, &rng, &rep, &down, &up, pattern.decided, roomy));
   up.insert(up.end(), pattern.up.begin(), pattern.up.end());
 
   // 1. importance decay, the new temperature, the history's retention and

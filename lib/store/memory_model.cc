@@ -161,6 +161,17 @@ Result<std::vector<std::string>> MemoryModel::Feedback(const std::vector<Feedbac
   return missing;
 }
 
+namespace {
+
+// Under the low watermark (`roomy`) the hot tier has room: a memory
+// accessed within idle_descend_hours stays, whoever would descend it (the
+// sample, the pattern).
+bool HeldByRoom(const PolicyParams& p, bool roomy, int64_t now, int64_t last_access_ms) {
+  return roomy && double(now - last_access_ms) < p.idle_descend_hours * 3.6e6;
+}
+
+}  // namespace
+
 // Samples the tick's candidates: each memory with probability sample_rate;
 // if that is more than max_candidates, a uniformly random subset of them
 // (so the cap does not favour old row ids). Then decides each one's move:
@@ -168,7 +179,8 @@ Result<std::vector<std::string>> MemoryModel::Feedback(const std::vector<Feedbac
 // onto the restore queue.
 Status MemoryModel::SampleMoves(const PolicyParams& p, double heat, int64_t now, std::mt19937_64* rng,
                                 MaintainReport* rep, std::vector<MemoryRef>* down,
-                                std::vector<std::pair<int64_t, double>>* up, const std::vector<int64_t>& decided) {
+                                std::vector<std::pair<int64_t, double>>* up, const std::vector<int64_t>& decided,
+                                bool roomy) {
   std::uniform_real_distribution<double> u01(0, 1);
   EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
   struct Cand {
@@ -190,10 +202,6 @@ Status MemoryModel::SampleMoves(const PolicyParams& p, double heat, int64_t now,
     cands.resize(uint64_t(p.max_candidates));
     std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.m.row_id < b.m.row_id; });
   }
-  // Under the low watermark the hot tier has room: only memories idle past
-  // idle_descend_hours may descend.
-  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, s_->HotMemories());
-  const bool roomy = double(hot_count) < p.hot_low_watermark * double(s_->HotCapacity());
   for (const Cand& c : cands) {
     double score = EvictionScore(w, c.stats, now);
     bool hot = c.m.place.hot();
@@ -202,7 +210,7 @@ Status MemoryModel::SampleMoves(const PolicyParams& p, double heat, int64_t now,
     if ((hot && c.stats.pinned) || std::binary_search(decided.begin(), decided.end(), c.m.row_id)) continue;
     (hot ? rep->hot_candidates : rep->cold_candidates)++;
     if (draw >= prob) continue;
-    if (hot && roomy && double(now - c.stats.last_access_ms) < p.idle_descend_hours * 3.6e6) continue;
+    if (hot && HeldByRoom(p, roomy, now, c.stats.last_access_ms)) continue;
     if (hot) {
       down->push_back(c.m);
       rep->moves.push_back({c.m.id, Tier::kHot, Tier::kCold, "sampled", score});
@@ -222,54 +230,51 @@ Status MemoryModel::SampleMoves(const PolicyParams& p, double heat, int64_t now,
 // pressure (`promote` false) none is made. A demotion waits, like the
 // sample's, while the hot tier is under its low watermark and the memory
 // was accessed within idle_descend_hours.
-Status MemoryModel::PatternMoves(const PolicyParams& p, int64_t now, bool promote, MaintainReport* rep,
+Status MemoryModel::PatternMoves(const PolicyParams& p, int64_t now, bool promote, bool roomy, MaintainReport* rep,
                                  PatternPlan* plan) {
   if (p.pattern_placement < 1) return Status::Ok();
   EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
   AETHER_ASSIGN_OR_RETURN(const auto queued, s_->tables_->restore_queue.Priorities());
-  AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, s_->HotMemories());
-  const bool roomy = double(hot_count) < p.hot_low_watermark * double(s_->HotCapacity());
-  return s_->tables_->memories.ForEachWithHistory([&](const MemoryRef& m, const MemoryStats& st,
-                                                      const std::string& stored) {
-    if (st.pinned) return;
-    // A history that does not decode (verify reports it) is read as none.
-    const std::optional<AccessHistory> h = DecodeHistory(stored);
-    if (!h || h->times.empty()) return;
-    ++rep->pattern_read;
-    const PatternReading r = ClassifyAccesses(*h, now, st.created_ms);
-    const PlacementDecision d = DecidePlacement(r, p, now, m.place.hot(), h->times.back());
-    if (d.action == PlacementAction::kNone) {
-      rep->pattern_low_confidence += std::string_view(d.reason) == "low-confidence";
-      return;
-    }
-    if (d.action == PlacementAction::kPromote && !promote) return;
-    if (d.action == PlacementAction::kDemote && roomy && double(now - st.last_access_ms) < p.idle_descend_hours * 3.6e6)
-      return;
-    plan->decided.push_back(m.row_id);  // ascending: the rows come in row id order
-    if (d.action == PlacementAction::kKeepHot) {
-      plan->keep.insert(m.row_id);
-      ++rep->pattern_kept;
-      return;
-    }
-    if (d.action == PlacementAction::kPromote) {
-      auto q = queued.find(m.row_id);
-      if (q != queued.end() && q->second > 1) return;  // queued by an earlier tick's decision
-    }
-    AccessStats a = s_->ToAccessStats(st);
-    a.importance *= p.importance_decay;
-    PlannedMove move{m.id, Tier::kHot, Tier::kCold, d.reason, EvictionScore(w, a, now)};
-    move.pattern = AccessPatternName(r.pattern);
-    move.confidence = d.confidence;
-    move.next_expected_ms = r.next_expected_ms;
-    if (d.action == PlacementAction::kPromote) {
-      std::swap(move.from, move.to);
-      plan->up.emplace_back(m.row_id, 1 + d.confidence);
-      ++rep->pattern_queued;
-    } else {
-      plan->down.push_back(m);
-    }
-    rep->moves.push_back(std::move(move));
-  });
+  return s_->tables_->memories.ForEachWithHistory(
+      [&](const MemoryRef& m, const MemoryStats& st, const std::string& stored) {
+        if (st.pinned) return;
+        // A history that does not decode (verify reports it) is read as none.
+        const std::optional<AccessHistory> h = DecodeHistory(stored);
+        if (!h || h->times.empty()) return;
+        ++rep->pattern_read;
+        const PatternReading r = ClassifyAccesses(*h, now, st.created_ms);
+        const PlacementDecision d = DecidePlacement(r, p, now, m.place.hot(), h->times.back());
+        if (d.action == PlacementAction::kNone) {
+          rep->pattern_low_confidence += std::string_view(d.reason) == "low-confidence";
+          return;
+        }
+        if (d.action == PlacementAction::kPromote && !promote) return;
+        if (d.action == PlacementAction::kDemote && HeldByRoom(p, roomy, now, st.last_access_ms)) return;
+        plan->decided.push_back(m.row_id);  // ascending: the rows come in row id order
+        if (d.action == PlacementAction::kKeepHot) {
+          plan->keep.insert(m.row_id);
+          ++rep->pattern_kept;
+          return;
+        }
+        if (d.action == PlacementAction::kPromote) {
+          auto q = queued.find(m.row_id);
+          if (q != queued.end() && q->second > 1) return;  // queued by an earlier tick's decision
+        }
+        AccessStats a = s_->ToAccessStats(st);
+        a.importance *= p.importance_decay;
+        PlannedMove move{m.id, Tier::kHot, Tier::kCold, d.reason, EvictionScore(w, a, now)};
+        move.pattern = AccessPatternName(r.pattern);
+        move.confidence = d.confidence;
+        move.next_expected_ms = r.next_expected_ms;
+        if (d.action == PlacementAction::kPromote) {
+          std::swap(move.from, move.to);
+          plan->up.emplace_back(m.row_id, 1 + d.confidence);
+          ++rep->pattern_queued;
+        } else {
+          plan->down.push_back(m);
+        }
+        rep->moves.push_back(std::move(move));
+      });
 }
 
 // Upserts restore-queue entries (row id, priority) for memories that are

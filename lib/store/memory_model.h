@@ -44,21 +44,25 @@ class MemoryModel {
   // The tick's placement by access pattern (policy/placement.h): every
   // memory with a history, read and decided; what it decides for moves
   // and keeps, reported in `rep` (and its moves in rep->moves). `promote`
-  // false (critical pressure): no promotion is decided.
+  // false (critical pressure): no promotion is decided. `roomy`: the hot
+  // tier is under hot_low_watermark (the tick's count), so a memory
+  // accessed within idle_descend_hours is not descended (here or by the
+  // sample).
   struct PatternPlan {
     std::vector<MemoryRef> down;                 // to descend
     std::vector<std::pair<int64_t, double>> up;  // to queue (row id, priority)
     std::set<int64_t> keep;                      // hot, to stay hot this tick
     std::vector<int64_t> decided;                // ascending: every row decided; the sample leaves them
   };
-  Status PatternMoves(const PolicyParams& p, int64_t now, bool promote, MaintainReport* rep, PatternPlan* plan);
+  Status PatternMoves(const PolicyParams& p, int64_t now, bool promote, bool roomy, MaintainReport* rep,
+                      PatternPlan* plan);
   // The tick's sample: hot memories to descend (`down`) and cold ones to
   // queue (`up`, with their priorities), each chosen with probability
   // sigmoid(+-score, k) * heat; reported in `rep`. The `decided` rows (the
   // pattern's) are drawn for but left alone, like the pinned.
   Status SampleMoves(const PolicyParams& p, double heat, int64_t now, std::mt19937_64* rng, MaintainReport* rep,
                      std::vector<MemoryRef>* down, std::vector<std::pair<int64_t, double>>* up,
-                     const std::vector<int64_t>& decided);
+                     const std::vector<int64_t>& decided, bool roomy);
   Result<std::vector<HistoryEntry>> History(const std::string& id, int64_t since_ms, const std::string& trace_id);
 
  private:

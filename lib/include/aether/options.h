@@ -205,8 +205,9 @@ struct AccessPatternInfo {
   double period_s = 0, burst_size = 0, half_life_s = 0, rate_per_hour = 0;
   int64_t next_expected_ms = 0;  // when the pattern expects the next access (0: none)
   uint32_t accesses = 0;         // the access times it was read from
-  // What maintain's placement by pattern would do with the memory now,
-  // where it is (README "Placement by access pattern"): "promote",
+  // What maintain's placement rule decides for the memory now, where it is
+  // (README "Placement by access pattern"; the tick may still hold it back:
+  // the low watermark, critical pressure, a promotion already queued): "promote",
   // "keep-hot", "demote" or "none", and why (periodic, burst, burst-over,
   // decayed, silent; for none: score, low-confidence, off, pinned). The
   // command line shows it for a memory with accesses only.
