@@ -407,6 +407,16 @@ std::vector<std::string> SqlRows(const std::string& store, const std::string& sq
   return rows;
 }
 
+std::set<std::string> Pinned(const std::string& store) {
+  std::set<std::string> p;
+  for (const std::string& line : Lines(Aether({"list", store, "--where", "pinned == true", "--format", "jsonl"}).out)) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    CHECK(j["pinned"] == true);
+    p.insert(j["id"].get<std::string>());
+  }
+  return p;
+}
+
 std::map<std::string, std::string> Tiers(const std::string& store) {
   std::map<std::string, std::string> t;
   for (const std::string& line : Lines(Aether({"list", store, "--format", "jsonl"}).out)) {

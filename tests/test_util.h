@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -120,6 +121,8 @@ struct Stored {
 };
 // Each memory's tier ("hot", "cold") by id, through `aether list`.
 std::map<std::string, std::string> Tiers(const std::string& store);
+// The pinned memories' ids (aether list --where 'pinned == true').
+std::set<std::string> Pinned(const std::string& store);
 std::map<std::string, Stored> GetRecords(const std::string& store, const std::vector<std::string>& ids);
 // `aether export STORE`'s output (the export must succeed).
 std::string Export(const std::string& store);

@@ -51,7 +51,7 @@ struct IngestArgs {
   std::string id_prefix;
   bool create = false;          // --create: make the store if it does not exist
   bool ignore_unknown = false;  // JSONL: skip top-level fields ingest does not read
-  bool preserve_state = false;  // JSONL: restore export's tier, times and access count
+  bool preserve_state = false;  // JSONL: restore export's tier, times, access count, pin and history
   // The creation flags given on the command line: on an existing store
   // each must agree with what the store has.
   bool dim_given = false, metric_given = false, hot_capacity_given = false, codec_given = false;
@@ -92,7 +92,7 @@ Status CheckCreationFlags(const IngestArgs& a, const StoreConfig& c) {
 
 struct Totals {
   uint64_t lines = 0, ingested = 0, hot = 0, cold = 0, evicted = 0, skipped = 0, replaced = 0, invalid = 0;
-  uint64_t unpinned = 0;
+  uint64_t unpinned = 0, pinned_cold = 0;
   std::string pressure_cold;  // the last batch's pressure that placed memories cold
 };
 
@@ -224,6 +224,7 @@ Status Ingester::Flush() {
   t_.evicted += r.evicted;
   t_.ingested += r.hot + r.cold;
   t_.unpinned += r.unpinned;
+  t_.pinned_cold += r.pinned_cold;
   if (!r.pressure_cold.empty()) t_.pressure_cold = r.pressure_cold;
   batch_.clear();
   batch_pos_.clear();
@@ -588,8 +589,11 @@ int Ingester::Finish(const Status& stop) {
   if (!t_.pressure_cold.empty())
     Warn("pressure " + t_.pressure_cold + " -- new memories were placed cold (Pressure levels in the README)");
   if (t_.unpinned)
-    Warn(fmt::format("replaced {} pinned {}; the new {} not pinned (aether pin again)", t_.unpinned,
+    Warn(fmt::format("replaced {} pinned {} by records that say \"pinned\": false; the new {} not pinned", t_.unpinned,
                      t_.unpinned == 1 ? "memory" : "memories", t_.unpinned == 1 ? "one is" : "ones are"));
+  if (t_.pinned_cold)
+    Warn(fmt::format("{} pinned {} placed cold (no room in the hot tier); aether pin ascends {}", t_.pinned_cold,
+                     t_.pinned_cold == 1 ? "memory was" : "memories were", t_.pinned_cold == 1 ? "it" : "them"));
   if (stop.ok()) {
     Info(summary);
     return kExitOk;
@@ -635,7 +639,7 @@ Runner SetupIngest(CLI::App* app) {
                 "--preserve-state, export's state fields) (default: an error)");
   app->add_flag("--preserve-state", a->preserve_state,
                 "JSONL: restore what export wrote of each memory's state: tier, created_ms, last_access_ms, "
-                "access_count (default: new memories, placed by the hot capacity)");
+                "access_count, pinned, access_history (default: new memories, placed by the hot capacity)");
   AddFormatOption(app, &a->format, "table");  // table: the summary on stderr only
   AddProgressOptions(app, &a->progress);
   app->add_option("--max-line-bytes", a->max_line_bytes, "Longest accepted input line")

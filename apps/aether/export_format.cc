@@ -1,6 +1,7 @@
 #include "export_format.h"
 
 #include <fcntl.h>
+#include <fmt/ranges.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,9 +53,15 @@ void AppendRecord(const MemoryRecord& r, bool with_vector, fmt::memory_buffer* l
   }
   fmt::format_to(std::back_inserter(*line),
                  ",\"payload\":{},\"importance\":{},\"tier\":\"{}\",\"created_ms\":{},\"last_access_ms\":{},"
-                 "\"access_count\":{}}}\n",
+                 "\"access_count\":{}",
                  r.payload_json.empty() ? "null" : r.payload_json, r.importance, TierName(r.tier), r.created_ms,
                  r.last_access_ms, r.access_count);
+  // Present only when there is one, as in get: a pin, an access history.
+  if (r.pinned) line->append(std::string_view(",\"pinned\":true"));
+  if (!r.access_times.empty())
+    fmt::format_to(std::back_inserter(*line), ",\"access_history\":{{\"times\":[{}],\"older\":{}}}",
+                   fmt::join(r.access_times, ","), r.access_times_older);
+  line->append(std::string_view("}\n"));
 }
 
 namespace {

@@ -373,14 +373,23 @@ class FastRecordParser {
   double* importance_ = nullptr;  // nullptr: a query
 };
 
-}  // namespace
-
-Status ParseRecord(const std::string& line, uint32_t dim, Metric metric, Record* out, bool ignore_unknown,
-                   bool preserve_state) {
+// Clears a record's kept state (a reused record keeps none of the line
+// before's).
+void ClearState(Record* out) {
   out->tier.reset();
   out->created_ms.reset();
   out->last_access_ms.reset();
   out->access_count.reset();
+  out->pinned.reset();
+  out->access_times.clear();
+  out->access_times_older = 0;
+}
+
+}  // namespace
+
+Status ParseRecord(const std::string& line, uint32_t dim, Metric metric, Record* out, bool ignore_unknown,
+                   bool preserve_state) {
+  ClearState(out);
   if (FastRecordParser(line, dim, metric, out).Parse()) return Status::Ok();
   return ParseRecordGeneral(line, dim, metric, out, ignore_unknown, preserve_state);
 }
@@ -388,7 +397,8 @@ Status ParseRecord(const std::string& line, uint32_t dim, Metric metric, Record*
 namespace {
 
 bool IsStateField(const std::string& key) {
-  return key == "tier" || key == "created_ms" || key == "last_access_ms" || key == "access_count";
+  return key == "tier" || key == "created_ms" || key == "last_access_ms" || key == "access_count" || key == "pinned" ||
+         key == "access_history";
 }
 
 // A kept-state statistic: an integer in [0, max] (Record::kMaxKeptTime,
@@ -404,6 +414,39 @@ Status StateInteger(const json& j, const char* key, int64_t max, std::optional<i
   return Status::Ok();
 }
 
+// export's "access_history": {"times": [ms, ...], "older": n}. The times'
+// order and bounds are checked with the rest of the state (ingest's
+// StateProblem); here only their shape.
+Status AccessHistoryFromJson(const json& j, Record* out) {
+  if (!j.contains("access_history")) return Status::Ok();
+  const json& h = j["access_history"];
+  const char* shape = "\"access_history\" must be {\"times\": [ms, ...], \"older\": n}";
+  if (!h.is_object() || !h.contains("times") || !h["times"].is_array()) return Status::BadInput(shape);
+  for (const auto& [key, value] : h.items()) {
+    (void)value;
+    if (key != "times" && key != "older") return Status::BadInput(fmt::format("{}, not with \"{}\"", shape, key));
+  }
+  if (h["times"].size() > Record::kMaxAccessTimes)
+    return Status::BadInput(
+        fmt::format("the access history holds {} times (at most {})", h["times"].size(), Record::kMaxAccessTimes));
+  std::optional<int64_t> v;
+  for (const json& t : h["times"]) {
+    AETHER_RETURN_IF_ERROR(StateInteger(json{{"access time", t}}, "access time", Record::kMaxKeptTime, &v));
+    if (!out->access_times.empty() && *v <= out->access_times.back())
+      return Status::BadInput(
+          fmt::format("access times must be distinct and ascending: {} after {}", *v, out->access_times.back()));
+    out->access_times.push_back(*v);
+  }
+  AETHER_RETURN_IF_ERROR(StateInteger(h, "older", UINT32_MAX, &v));
+  out->access_times_older = uint32_t(v.value_or(0));
+  if (out->access_times.empty() && out->access_times_older > 0)
+    return Status::BadInput("an access history with times gone but none held");
+  if (!out->access_times.empty() && out->last_access_ms && out->access_times.back() > *out->last_access_ms)
+    return Status::BadInput(
+        fmt::format("access time {} is after last_access_ms {}", out->access_times.back(), *out->last_access_ms));
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, Record* out, bool ignore_unknown,
@@ -416,16 +459,14 @@ Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, 
     if (IsStateField(key) && preserve_state) continue;
     return Status::BadInput(
         "unknown field \"" + key + "\" (fields: id, vector, payload, importance; " +
-        (preserve_state ? std::string("with --preserve-state also tier, created_ms, last_access_ms, access_count; ")
-         : IsStateField(key)
-             ? std::string("--preserve-state restores export's tier, created_ms, last_access_ms and access_count; ")
-             : std::string()) +
+        (preserve_state      ? std::string("with --preserve-state also tier, created_ms, last_access_ms, access_count, "
+                                                "pinned, access_history; ")
+         : IsStateField(key) ? std::string("--preserve-state restores export's tier, created_ms, last_access_ms, "
+                                           "access_count, pinned and access_history; ")
+                             : std::string()) +
         "--ignore-unknown skips others)");
   }
-  out->tier.reset();
-  out->created_ms.reset();
-  out->last_access_ms.reset();
-  out->access_count.reset();
+  ClearState(out);
   if (preserve_state) {
     if (j.contains("tier")) {
       const json& t = j["tier"];
@@ -439,6 +480,12 @@ Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, 
     AETHER_RETURN_IF_ERROR(StateInteger(j, "created_ms", Record::kMaxKeptTime, &out->created_ms));
     AETHER_RETURN_IF_ERROR(StateInteger(j, "last_access_ms", Record::kMaxKeptTime, &out->last_access_ms));
     AETHER_RETURN_IF_ERROR(StateInteger(j, "access_count", Record::kMaxKeptCount, &out->access_count));
+    if (j.contains("pinned")) {
+      if (!j["pinned"].is_boolean())
+        return Status::BadInput("\"pinned\" must be true or false, not " + j["pinned"].dump());
+      out->pinned = j["pinned"].get<bool>();
+    }
+    AETHER_RETURN_IF_ERROR(AccessHistoryFromJson(j, out));
     if (out->created_ms && out->last_access_ms && *out->last_access_ms < *out->created_ms)
       return Status::BadInput(
           fmt::format("last_access_ms {} is before created_ms {}", *out->last_access_ms, *out->created_ms));

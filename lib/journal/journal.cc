@@ -76,10 +76,16 @@ void EncodeItem(std::string* out, const MigrationItem& it) {
   // Only an item with a kept state encodes it: every other item (and so
   // every row an older aether wrote) checks as before.
   if (it.kept) {
-    out->push_back(1);
+    // Marker 2 adds the pin and the access history; a kept state without
+    // them encodes with marker 1, as before they were kept.
+    out->push_back(it.kept->extended() ? 2 : 1);
     PutI64(out, it.kept->created_ms);
     PutI64(out, it.kept->last_access_ms);
     PutI64(out, it.kept->access_count);
+    if (it.kept->extended()) {
+      out->push_back(it.kept->pinned ? 1 : 0);
+      PutStr(out, it.kept->access_times);
+    }
   }
 }
 
@@ -111,12 +117,16 @@ class BlockReader {
     if (has_payload) it->payload = std::move(payload);
     it->replaces_row_id = I64();
     if (ok_ && p_ < item_end) {
-      U8();
+      const uint8_t marker = U8();
       KeptState k;
       k.created_ms = I64();
       k.last_access_ms = I64();
       k.access_count = I64();
-      it->kept = k;
+      if (marker == 2) {
+        k.pinned = U8() != 0;
+        k.access_times = Str();
+      }
+      it->kept = std::move(k);
     }
     if (!ok_ || p_ != item_end) return Fail(why, "an item's fields do not fill its length", start);
     std::string again;
@@ -234,6 +244,8 @@ Result<bool> Journal::HasTraceIds() { return HasColumn("migrations", "trace_id",
 
 Result<bool> Journal::HasKeptState() { return HasColumn("migration_items", "kept_created_ms", &has_kept_state_); }
 
+Result<bool> Journal::HasKeptPins() { return HasColumn("migration_items", "kept_pinned", &has_kept_pins_); }
+
 Result<bool> Journal::HasBlocks() {
   if (!has_blocks_) {
     AETHER_ASSIGN_OR_RETURN(int64_t n,
@@ -282,8 +294,9 @@ Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items, It
                                                   "slot, shard_id, frame_offset, frame_index, importance, payload, "
                                                   "replaces_row_id, src_tier, src_slot, src_shard_id, "
                                                   "src_frame_offset, src_frame_index, kept_created_ms, "
-                                                  "kept_last_access_ms, kept_access_count) "
-                                                  "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+                                                  "kept_last_access_ms, kept_access_count, kept_pinned, "
+                                                  "kept_access_times) "
+                                                  "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   for (size_t i = 0; i < items.size(); ++i) {
     const MigrationItem& it = items[i];
     item.Bind(1, m->id).Bind(2, static_cast<int64_t>(i)).Bind(3, it.row_id).Bind(4, it.id);
@@ -300,6 +313,7 @@ Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items, It
         item.Bind(15, it.src->shard_id).Bind(16, it.src->frame_offset).Bind(17, it.src->frame_index);
     }
     if (it.kept) item.Bind(18, it.kept->created_ms).Bind(19, it.kept->last_access_ms).Bind(20, it.kept->access_count);
+    if (it.kept && it.kept->extended()) item.Bind(21, int64_t(it.kept->pinned)).BindBlob(22, it.kept->access_times);
     AETHER_RETURN_IF_ERROR(item.Run());
   }
   m->content_crc = ContentCrc(*m, items);
@@ -423,11 +437,13 @@ Result<std::vector<MigrationItem>> Journal::Items(Migration* m) {
   m->items_damage.clear();
   m->item_blocks = 0;
   AETHER_ASSIGN_OR_RETURN(bool kept, HasKeptState());
+  AETHER_ASSIGN_OR_RETURN(bool pins, HasKeptPins());
   AETHER_ASSIGN_OR_RETURN(
       Stmt st, db_->Prepare(std::string("SELECT row_id, id, tier, slot, shard_id, frame_offset, frame_index, "
                                         "importance, payload, replaces_row_id, src_tier, src_slot, "
                                         "src_shard_id, src_frame_offset, src_frame_index, ") +
                             (kept ? "kept_created_ms, kept_last_access_ms, kept_access_count" : "NULL, NULL, NULL") +
+                            (pins ? ", kept_pinned, kept_access_times" : ", NULL, NULL") +
                             " FROM migration_items WHERE migration_id = ? ORDER BY seq"));
   st.Bind(1, id);
   std::vector<MigrationItem> out;
@@ -451,7 +467,15 @@ Result<std::vector<MigrationItem>> Journal::Items(Migration* m) {
                      st.Int(13), st.Int(14)};
     // All three or none (a row with some is damaged: it keeps what it has,
     // and the checksum, which covers all three, refuses it).
-    if (!st.IsNull(15) || !st.IsNull(16) || !st.IsNull(17)) it.kept = KeptState{st.Int(15), st.Int(16), st.Int(17)};
+    if (!st.IsNull(15) || !st.IsNull(16) || !st.IsNull(17) || !st.IsNull(18) || !st.IsNull(19)) {
+      it.kept.emplace();
+      it.kept->created_ms = st.Int(15);
+      it.kept->last_access_ms = st.Int(16);
+      it.kept->access_count = st.Int(17);
+      // Any value but 0 reads as pinned (the checksum covers what it reads).
+      it.kept->pinned = !st.IsNull(18) && st.Int(18) != 0;
+      if (!st.IsNull(19)) it.kept->access_times = st.Blob(19);
+    }
     out.push_back(std::move(it));
   }
   // Then the blocks' (a writer writes either, never both).

@@ -56,13 +56,20 @@ struct Migration {
   std::string items_damage;
 };
 
-// The statistics of a memory ingested with its state (Record's fields).
+// The statistics of a memory ingested with its state (Record's fields),
+// its pin and its access history (memories.access_times' bytes; "" none).
 struct KeptState {
   int64_t created_ms = 0;
   int64_t last_access_ms = 0;
   int64_t access_count = 0;
+  bool pinned = false;
+  std::string access_times;
+  // Whether it has what came after the first kept state (journal.md, "Item
+  // blocks": the encoding with marker 2).
+  bool extended() const { return pinned || !access_times.empty(); }
   bool operator==(const KeptState& o) const {
-    return created_ms == o.created_ms && last_access_ms == o.last_access_ms && access_count == o.access_count;
+    return created_ms == o.created_ms && last_access_ms == o.last_access_ms && access_count == o.access_count &&
+           pinned == o.pinned && access_times == o.access_times;
   }
 };
 
@@ -129,13 +136,14 @@ class Journal {
   Result<bool> HasColumn(const char* table, const char* column, std::optional<bool>* cached);
   Result<bool> HasChecksums();  // false in a DB no writer has upgraded yet
   Result<bool> HasKeptState();  // migration_items' created_ms, ...: likewise
+  Result<bool> HasKeptPins();   // migration_items' kept_pinned, kept_access_times: likewise
   Result<bool> HasTraceIds();   // migrations' trace_id: likewise
   Result<bool> HasBlocks();     // the migration_blocks table: likewise
   // Writes the items as blocks (format-spec/journal.md, "Item blocks") and
   // sets m->content_crc; inside Insert.
   Status InsertBlocks(Migration* m, const std::vector<MigrationItem>& items);
   Db* db_;
-  std::optional<bool> has_checksums_, has_kept_state_, has_trace_ids_, has_blocks_;
+  std::optional<bool> has_checksums_, has_kept_state_, has_kept_pins_, has_trace_ids_, has_blocks_;
 };
 
 // "migration 7 (ingest, intent)": how errors and reports name a row.

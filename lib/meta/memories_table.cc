@@ -208,7 +208,7 @@ Result<uint64_t> MemoriesTable::HotSlotEnd() {
 namespace {
 
 // The columns of a new row and one row's parameters.
-constexpr int kInsertColumns = 12;
+constexpr int kInsertColumns = 14;
 // Rows per statement of InsertMany: 16 cuts a bulk load's statement
 // overhead (prepare, step, halt) by most of what more would (1,000,000 rows:
 // 1 a statement 2.4 s, 10 1.7 s, 100 1.8 s in SQLite alone).
@@ -216,9 +216,9 @@ constexpr size_t kRowsPerInsert = 16;
 
 std::string InsertSql(size_t rows) {
   std::string sql = std::string("INSERT INTO memories(row_id, id, ") + kPlaceColumns +
-                    ", importance, created_ms, last_access_ms, access_count, payload) VALUES";
+                    ", importance, created_ms, last_access_ms, access_count, payload, pinned, access_times) VALUES";
   for (size_t r = 0; r < rows; ++r)
-    sql += r ? ",(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    sql += r ? ",(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
   return sql;
 }
 
@@ -229,6 +229,8 @@ void BindNewRow(Stmt& st, int col, const MemoriesTable::NewRow& r) {
   st.Bind(col + 7, r.importance).Bind(col + 8, r.created_ms);
   st.Bind(col + 9, r.last_access_ms < 0 ? r.created_ms : r.last_access_ms).Bind(col + 10, r.access_count);
   if (r.payload && *r.payload) st.Bind(col + 11, **r.payload);
+  if (r.pinned) st.Bind(col + 12, int64_t(1));  // NULL or 1
+  if (r.access_times && !r.access_times->empty()) st.BindBlob(col + 13, *r.access_times);
 }
 
 }  // namespace

@@ -78,6 +78,8 @@ class MemoriesTable {
     int64_t last_access_ms = -1;  // < 0: created_ms
     int64_t access_count = 0;
     const std::optional<std::string>* payload = nullptr;  // null or nullopt: none
+    bool pinned = false;
+    const std::string* access_times = nullptr;  // the history's bytes; null or empty: none
   };
   Status InsertMany(const std::vector<NewRow>& rows);
   // Moves a memory that is exactly at `from` to `to`; false when it is not.

@@ -172,6 +172,14 @@ Status AddKeptColumns(Db* db) {
   return Status::Ok();
 }
 
+// migration_items' kept_pinned and kept_access_times columns (ingest
+// --preserve-state keeps pins and access histories); inside the caller's
+// transaction.
+Status AddKeptPinColumns(Db* db) {
+  AETHER_RETURN_IF_ERROR(db->Exec("ALTER TABLE migration_items ADD COLUMN kept_pinned INTEGER"));
+  return db->Exec("ALTER TABLE migration_items ADD COLUMN kept_access_times BLOB");
+}
+
 // The trace_id columns (--trace-id): the command that wrote an audit row,
 // and the one that journaled a migration (its replay's audit rows name it);
 // inside the caller's transaction.
@@ -206,6 +214,7 @@ Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, 
     AETHER_RETURN_IF_ERROR(AddAuditTraces(db));
     AETHER_RETURN_IF_ERROR(AddPinnedColumn(db));
     AETHER_RETURN_IF_ERROR(AddAccessTimesColumn(db));
+    AETHER_RETURN_IF_ERROR(AddKeptPinColumns(db));
     const std::pair<const char*, std::string> rows[] = {
         {"format_version", std::to_string(format_version)},
         {"dim", std::to_string(config.dim)},
@@ -291,6 +300,11 @@ const std::vector<SchemaStep>& SchemaSteps() {
       {"memories: add the access_times column (access patterns)",
        "SELECT COUNT(*) FROM pragma_table_info('memories') WHERE name = 'access_times'",
        [](Db* db) { return InTransaction(db, [&] { return AddAccessTimesColumn(db); }); }},
+      // ingest --preserve-state: a new memory's pin and access history in
+      // its journal item.
+      {"migration_items: add the kept_pinned and kept_access_times columns (ingest --preserve-state)",
+       "SELECT COUNT(*) FROM pragma_table_info('migration_items') WHERE name = 'kept_pinned'",
+       [](Db* db) { return InTransaction(db, [&] { return AddKeptPinColumns(db); }); }},
   };
   return steps;
 }

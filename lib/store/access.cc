@@ -108,16 +108,21 @@ void StoreImpl::AddPendingFrom(const std::unordered_map<int64_t, PendingAccess>*
   *last_ms = std::max(*last_ms, it->second.last_ms);
 }
 
+AccessHistory StoreImpl::HistoryWithPending(const std::unordered_map<int64_t, PendingAccess>* pending, int64_t row_id,
+                                            const std::string& stored) {
+  AccessHistory h = DecodeHistory(stored).value_or(AccessHistory());
+  if (!pending) return h;
+  auto it = pending->find(row_id);
+  if (it != pending->end()) {  // as the fold will apply them
+    for (int64_t t : it->second.history.times) PushAccess(&h, t);
+    h.older = uint32_t(std::min<uint64_t>(UINT32_MAX, uint64_t(h.older) + it->second.history.older));
+  }
+  return h;
+}
+
 AccessPatternInfo StoreImpl::PatternOf(int64_t row_id, const std::string& stored, int64_t created_ms, bool hot,
                                        bool pinned, const PolicyParams& p) {
-  AccessHistory h = DecodeHistory(stored).value_or(AccessHistory());
-  if (const auto* pending = PendingOnce()) {
-    auto it = pending->find(row_id);
-    if (it != pending->end()) {  // as the fold will apply them
-      for (int64_t t : it->second.history.times) PushAccess(&h, t);
-      h.older = uint32_t(std::min<uint64_t>(UINT32_MAX, uint64_t(h.older) + it->second.history.older));
-    }
-  }
+  const AccessHistory h = HistoryWithPending(PendingOnce(), row_id, stored);
   const int64_t now = env_->NowMs();
   const PatternReading r = ClassifyAccesses(h, now, created_ms);
   AccessPatternInfo info;

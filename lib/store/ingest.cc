@@ -11,11 +11,14 @@
 
 #include "aether/jsonl.h"
 #include "meta/schema.h"
+#include "policy/access_pattern.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
 
 namespace aether {
 namespace {
+
+static_assert(Record::kMaxAccessTimes == kHistoryMax, "a record's access history is a stored one");
 
 // What is wrong with a record's kept state (Record::created_ms, ...); empty
 // when nothing.
@@ -29,7 +32,35 @@ std::string StateProblem(const Record& r) {
     return fmt::format("access_count {} is outside [0, {}]", *r.access_count, Record::kMaxKeptCount);
   if (r.created_ms && r.last_access_ms && *r.last_access_ms < *r.created_ms)
     return fmt::format("last_access_ms {} is before created_ms {}", *r.last_access_ms, *r.created_ms);
+  const std::vector<int64_t>& t = r.access_times;
+  if (t.size() > kHistoryMax)
+    return fmt::format("the access history holds {} times (at most {})", t.size(), kHistoryMax);
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t[i] < 0 || t[i] > Record::kMaxKeptTime)
+      return fmt::format("access time {} is outside [0, {}]", t[i], Record::kMaxKeptTime);
+    if (i > 0 && t[i] <= t[i - 1])
+      return fmt::format("access times must be distinct and ascending: {} after {}", t[i], t[i - 1]);
+  }
+  if (t.empty() && r.access_times_older > 0) return "an access history with times gone but none held";
+  if (!t.empty() && r.last_access_ms && t.back() > *r.last_access_ms)
+    return fmt::format("access time {} is after last_access_ms {}", t.back(), *r.last_access_ms);
   return "";
+}
+
+// A new memory's kept state (ingest --preserve-state, or a pin it keeps):
+// what the record gives; never a last access before creation (both given
+// were checked: StateProblem); an unset time defaults to the other one (the
+// history's last time standing for the last access), or to now.
+KeptState KeptStateOf(const Record& r, bool pinned, int64_t now) {
+  std::optional<int64_t> last = r.last_access_ms;
+  if (!last && !r.access_times.empty()) last = r.access_times.back();
+  KeptState k;
+  k.created_ms = r.created_ms.value_or(std::min(now, last.value_or(now)));
+  k.last_access_ms = std::max(k.created_ms, last.value_or(k.created_ms));
+  k.access_count = r.access_count.value_or(0);
+  k.pinned = pinned;
+  if (!r.access_times.empty()) k.access_times = EncodeHistory(AccessHistory{r.access_times, r.access_times_older});
+  return k;
 }
 
 }  // namespace
@@ -109,7 +140,9 @@ Result<std::vector<StoreImpl::Planned>> StoreImpl::PlanBatch(const std::vector<R
       }
       if (duplicate) ++result.replaced;  // kReplace
       if (earlier != in_batch.end()) {
-        plan[earlier->second].record = &r;  // in the earlier one's place
+        Planned& e = plan[earlier->second];
+        e.record = &r;  // in the earlier one's place
+        e.pin = r.pinned.value_or(e.replaces_pinned);
         continue;
       }
       Planned p{&r};
@@ -119,6 +152,7 @@ Result<std::vector<StoreImpl::Planned>> StoreImpl::PlanBatch(const std::vector<R
         AETHER_ASSIGN_OR_RETURN(auto stats, tables_->memories.Stats(stored->row_id));
         p.replaces_pinned = stats && stats->pinned;
       }
+      p.pin = r.pinned.value_or(p.replaces_pinned);
       in_batch[r.id] = plan.size();
       plan.push_back(p);
     }
@@ -135,12 +169,15 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
 
   AETHER_ASSIGN_OR_RETURN(std::vector<Planned> plan, PlanBatch(batch, policy, &result));
   if (plan.empty()) return result;
-  // Records kept cold (Record::tier) go last: the rest compete for the hot
-  // tier's room as usual.
-  const size_t may_be_hot = size_t(
-      std::stable_partition(plan.begin(), plan.end(),
-                            [](const Planned& p) { return p.record->tier != std::optional<Tier>(Tier::kCold); }) -
-      plan.begin());
+  // Pinned records first, whatever their tier; records kept cold
+  // (Record::tier) last: the rest compete for the hot tier's room as usual.
+  std::stable_partition(plan.begin(), plan.end(), [](const Planned& p) { return p.pin; });
+  const size_t may_be_hot =
+      size_t(std::stable_partition(
+                 plan.begin(), plan.end(),
+                 [](const Planned& p) { return p.pin || p.record->tier != std::optional<Tier>(Tier::kCold); }) -
+             plan.begin());
+  AETHER_RETURN_IF_ERROR(CheckPinRoom(plan));
 
   // Placement: hot up to the capacity (counting slots this batch frees);
   // with ingest_evict, the lowest eviction scores of the hot tier descend
@@ -161,10 +198,15 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
     result.pressure_cold = fmt::format("{}: {}", PressureLevelName(pressure.level), pressure.Why());
     n_hot = 0;
   }
-  for (const Planned& p : plan) result.unpinned += p.replaces_pinned;
+  for (const Planned& p : plan) result.unpinned += p.replaces_pinned && !p.pin;
+  // A pinned record that replaces a hot memory takes its room whatever the
+  // pressure or the capacity (the tier does not grow); the pinned go first.
+  n_hot = std::max<size_t>(
+      n_hot, std::count_if(plan.begin(), plan.end(), [](const Planned& p) { return p.pin && p.replaces_hot; }));
   std::vector<MemoryRef> victims;
-  if (!hot_refused && params.ingest_evict >= 1 && n_hot < may_be_hot) {
-    AETHER_ASSIGN_OR_RETURN(victims, Victims(plan, std::min<size_t>(may_be_hot, HotCapacity()) - n_hot));
+  const size_t hot_wanted = std::min<size_t>(may_be_hot, HotCapacity());
+  if (!hot_refused && params.ingest_evict >= 1 && n_hot < hot_wanted) {
+    AETHER_ASSIGN_OR_RETURN(victims, Victims(plan, hot_wanted - n_hot));
     n_hot += victims.size();
   }
 
@@ -189,15 +231,8 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
     it.importance = r.importance;
     if (!r.payload_json.empty()) it.payload = r.payload_json;
     it.replaces_row_id = plan[i].replaces_row_id;
-    if (r.keeps_state()) {
-      // Never a last access before creation: both given were checked
-      // (StateProblem); a default is at most the other.
-      KeptState k;
-      k.created_ms = r.created_ms.value_or(std::min(now, r.last_access_ms.value_or(now)));
-      k.last_access_ms = r.last_access_ms.value_or(k.created_ms);
-      k.access_count = r.access_count.value_or(0);
-      it.kept = k;
-    }
+    if (r.keeps_state() || plan[i].pin) it.kept = KeptStateOf(r, plan[i].pin, now);
+    if (plan[i].pin && i >= n_hot) ++result.pinned_cold;
     vectors[i] = r.vector.data();
     if (i < n_hot) {
       it.dst = Place::Hot(slots[i]);
@@ -244,6 +279,21 @@ Result<uint64_t> StoreImpl::IngestHotCount() {
   if (version == ingest_hot_count_.version) return ingest_hot_count_.n;
   ingest_hot_count_.version = {-1, -1};
   return HotMemories();
+}
+
+// At most the hot capacity pinned (as `pin` keeps it): the store's pins,
+// less those the batch replaces, and the batch's.
+Status StoreImpl::CheckPinRoom(const std::vector<Planned>& plan) {
+  int64_t change = 0;
+  for (const Planned& p : plan) change += int64_t(p.pin) - int64_t(p.replaces_pinned);
+  if (change <= 0) return Status::Ok();
+  AETHER_ASSIGN_OR_RETURN(uint64_t pinned, tables_->memories.CountPinned());
+  const uint64_t total = pinned + uint64_t(change);
+  if (total <= HotCapacity()) return Status::Ok();
+  return Status::FailedPrecondition(
+      fmt::format("the batch would pin {} memories, more than the hot capacity {}; raise it (aether config STORE set "
+                  "{} N) or unpin some (aether unpin)",
+                  total, HotCapacity(), HotCapacityKey()));
 }
 
 // The n lowest eviction scores of the hot tier, none that the batch

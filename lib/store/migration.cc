@@ -311,6 +311,8 @@ MemoriesTable::NewRow NewRowOf(const Migration& m, const MigrationItem& it) {
   if (it.kept) {
     r.last_access_ms = it.kept->last_access_ms;
     r.access_count = it.kept->access_count;
+    r.pinned = it.kept->pinned;
+    r.access_times = &it.kept->access_times;
   }
   r.payload = &it.payload;
   return r;

@@ -161,6 +161,11 @@ class StoreImpl : public StoreContext {
   void AddPending(int64_t row_id, uint64_t* count, int64_t* last_ms);
   // The same from the pending accesses as read once (nullptr: none), for a
   // pass over many rows: one view of the log, not a stat per row.
+  // A memory's access history: as stored (a history that does not decode
+  // reads as none), with the access log's pending times added as the fold
+  // will add them.
+  static AccessHistory HistoryWithPending(const std::unordered_map<int64_t, PendingAccess>* pending, int64_t row_id,
+                                          const std::string& stored);
   static void AddPendingFrom(const std::unordered_map<int64_t, PendingAccess>* pending, int64_t row_id, uint64_t* count,
                              int64_t* last_ms);
   const std::unordered_map<int64_t, PendingAccess>* PendingOnce() {
@@ -307,10 +312,12 @@ class StoreImpl : public StoreContext {
     int64_t replaces_row_id = 0;
     bool replaces_hot = false;
     bool replaces_pinned = false;
+    bool pin = false;  // the new memory is pinned: the record says so, or it replaces a pinned one and says nothing
   };
   Result<std::vector<Planned>> PlanBatch(const std::vector<Record>& batch, DuplicatePolicy policy,
                                          IngestBatchResult* out);
   Result<std::vector<MemoryRef>> Victims(const std::vector<Planned>& plan, size_t n);
+  Status CheckPinRoom(const std::vector<Planned>& plan);
   // The hot tier's count as the last ingest batch left it, and the content
   // version it holds for (Db::ContentVersion): a bulk load asks once per
   // batch, and COUNT(*) reads an index entry per hot memory.

@@ -90,9 +90,15 @@ bool RunTrial(const Trial& t, Outcome* out) {
       std::string lines;
       size_t i = 0;
       for (const auto& line : Lines(stdin_data)) {
+        // Every fifth pinned (hot, whatever its tier), every fourth with an
+        // access history.
         lines += line.substr(0, line.size() - 1) + ",\"created_ms\":" + std::to_string(1000 + i) +
                  ",\"last_access_ms\":" + std::to_string(5000 + i) + ",\"access_count\":" + std::to_string(i) +
-                 ",\"tier\":\"" + (i % 3 ? "hot" : "cold") + "\"}\n";
+                 ",\"tier\":\"" + (i % 3 ? "hot" : "cold") + "\"" + (i % 5 == 0 ? ",\"pinned\":true" : "") +
+                 (i % 4 == 0 ? ",\"access_history\":{\"times\":[" + std::to_string(4000 + i) + "," +
+                                   std::to_string(5000 + i) + "],\"older\":1}"
+                             : "") +
+                 "}\n";
         ++i;
       }
       stdin_data = lines;
@@ -277,8 +283,10 @@ bool RunTrial(const Trial& t, Outcome* out) {
     size_t i = 0;
     for (const auto& line : Lines(Aether(args).out)) {
       const auto j = nlohmann::json::parse(line);
+      const bool pinned = i % 5 == 0;
       const bool kept = j["created_ms"] == 1000 + i && j["last_access_ms"] == 5000 + i && j["access_count"] == i &&
-                        (i % 3 || j["tier"] == "cold");
+                        (i % 3 || pinned || j["tier"] == "cold") && (!pinned || j["tier"] == "hot") &&
+                        j.value("pinned", false) == pinned && j["pattern"]["accesses"] == (i % 4 == 0 ? 2 : 0);
       CHECK_MESSAGE(kept, line);
       ok = ok && kept;
       ++i;

@@ -220,7 +220,9 @@ TEST_CASE("export --progress counts the memories written out of those selected; 
   }
 }
 
-TEST_CASE("export -> ingest --preserve-state -> export gives the same lines: tiers, times, access counts kept") {
+TEST_CASE(
+    "export -> ingest --preserve-state -> export gives the same lines: tiers, times, access counts, pins, histories "
+    "kept") {
   for (const std::string codec : {"zstd-shuffle", "sq8"}) {
     INFO(codec);
     TempDir dir;
@@ -239,6 +241,7 @@ TEST_CASE("export -> ingest --preserve-state -> export gives the same lines: tie
                 .exit_code == 0);
     REQUIRE(Aether({"feedback", store, "m7", "1"}).exit_code == 0);
     REQUIRE(Aether({"descend", store, "m1", "m2", "m3"}).exit_code == 0);
+    REQUIRE(Aether({"pin", store, "m4", "m5", "m250", "-q"}).exit_code == 0);  // m250 was cold
     REQUIRE(Aether({"search", store, "--queries", "-", "-k", "3"},
                    QueriesJsonl(std::vector<Mem>(mems.begin() + 50, mems.begin() + 60)),
                    {"AETHER_NOW_MS=1800000002000"})
@@ -252,13 +255,19 @@ TEST_CASE("export -> ingest --preserve-state -> export gives the same lines: tie
     std::sort(a.begin(), a.end());
     std::sort(b.begin(), b.end());
     CHECK(a == b);
-    size_t accessed = 0, cold = 0;
+    size_t accessed = 0, cold = 0, pinned = 0, histories = 0;
     for (const auto& line : a) {
       const json j = json::parse(line);
       accessed += j["access_count"].get<int>() > 0;
       cold += j["tier"] == "cold";
+      pinned += j.value("pinned", false);
+      histories += j.contains("access_history");
+      // A history's last time is the last access (the log's pending ones too).
+      if (j.contains("access_history")) CHECK(j["access_history"]["times"].back() == j["last_access_ms"]);
     }
     CHECK(accessed >= 20);  // the state was there to keep
+    CHECK(histories == accessed);
+    CHECK(pinned == 3);
     CHECK(cold >= 250);
     Verified(copy);
     // Exact searches answer the same on both: the same ids in the same tiers.
@@ -293,6 +302,18 @@ TEST_CASE("ingest --preserve-state: bad state fields are located errors; without
       {R"("access_count":9007199254740993)", "\"access_count\" must be an integer in [0, 9007199254740992]"},
       {R"("last_access_ms":9223372036854775807)", "\"last_access_ms\" must be an integer in [0, 253402300799999]"},
       {R"("created_ms":5,"last_access_ms":4)", "last_access_ms 4 is before created_ms 5"},
+      {R"("pinned":1)", "\"pinned\" must be true or false"},
+      {R"("access_history":[1,2])", "\"access_history\" must be {"},
+      {R"("access_history":{"times":3})", "\"access_history\" must be {"},
+      {R"("access_history":{"times":[1],"olde":0})", "not with \"olde\""},
+      {R"("access_history":{"times":[1,-2]})", "\"access time\" must be an integer"},
+      {R"("access_history":{"times":[1],"older":-1})", "\"older\" must be an integer in [0, 4294967295]"},
+      {R"("access_history":{"times":[3,3]})", "access times must be distinct and ascending: 3 after 3"},
+      {R"("access_history":{"times":[4,3]})", "access times must be distinct and ascending: 3 after 4"},
+      {R"("access_history":{"times":[],"older":2})", "times gone but none held"},
+      {R"("last_access_ms":5,"access_history":{"times":[6]})", "access time 6 is after last_access_ms 5"},
+      {R"("access_history":{"times":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33]})",
+       "the access history holds 33 times (at most 32)"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.fields);
@@ -319,6 +340,52 @@ TEST_CASE("ingest --preserve-state: bad state fields are located errors; without
   CHECK(y["access_count"] == 4);
   CHECK(y["last_access_ms"] == 1000);
   CHECK(y["created_ms"] == 1000);  // not after its last access
+  // A history alone: its last time stands for the last access.
+  REQUIRE(Aether({"ingest", store, "--preserve-state", "-"},
+                 R"({"id":"z","vector":[1,2],"access_history":{"times":[700,900]}})"
+                 "\n",
+                 {"AETHER_NOW_MS=5000"})
+              .exit_code == 0);
+  const json z = json::parse(Aether({"get", store, "z"}).out);
+  CHECK(z["last_access_ms"] == 900);
+  CHECK(z["created_ms"] == 900);
+  CHECK(z["access_count"] == 0);
+  CHECK(z["pattern"]["accesses"] == 2);
+}
+
+TEST_CASE("ingest --preserve-state: pinned records go hot first, never past the hot capacity; cold when no room") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  REQUIRE(Aether({"init", store, "--dim", "2", "--hot-capacity", "3", "-q"}).exit_code == 0);
+  auto line = [](int i, const std::string& state) {
+    return "{\"id\":\"p" + std::to_string(i) + "\",\"vector\":[" + std::to_string(i) + ",1]" + state + "}\n";
+  };
+  // Unpinned first in the file, tier cold on a pinned one: the pins win the room.
+  std::string in = line(0, "") + line(1, "") + line(2, R"(,"pinned":true,"tier":"cold")") + line(3, "") +
+                   line(4, R"(,"pinned":true)");
+  REQUIRE(Aether({"ingest", store, "--preserve-state", "-"}, in).exit_code == 0);
+  CHECK(Pinned(store) == std::set<std::string>{"p2", "p4"});
+  auto tiers = Tiers(store);
+  CHECK(tiers["p2"] == "hot");
+  CHECK(tiers["p4"] == "hot");
+  // Past the hot capacity: the batch is refused, nothing written.
+  auto r =
+      Aether({"ingest", store, "--preserve-state", "-"}, line(5, R"(,"pinned":true)") + line(6, R"(,"pinned":true)"));
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("would pin 4 memories, more than the hot capacity 3") != std::string::npos);
+  CHECK(Aether({"get", store, "p5"}).exit_code != 0);
+  // No room and no eviction: placed cold, still pinned, said; pin ascends it.
+  REQUIRE(Aether({"config", store, "set", "ingest_evict", "0", "-q"}).exit_code == 0);
+  r = Aether({"ingest", store, "--preserve-state", "-"}, line(7, R"(,"pinned":true)"));
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("1 pinned memory was placed cold (no room in the hot tier); aether pin ascends it") !=
+        std::string::npos);
+  CHECK(Tiers(store)["p7"] == "cold");
+  CHECK(Pinned(store).count("p7") == 1);
+  Verified(store);
+  REQUIRE(Aether({"pin", store, "p7", "-q"}).exit_code == 0);
+  CHECK(Tiers(store)["p7"] == "hot");
+  Verified(store);
 }
 
 namespace {

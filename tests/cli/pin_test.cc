@@ -16,16 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-std::set<std::string> Pinned(const std::string& store) {
-  std::set<std::string> p;
-  for (const std::string& line : Lines(Aether({"list", store, "--where", "pinned == true", "--format", "jsonl"}).out)) {
-    const json j = json::parse(line);
-    CHECK(j["pinned"] == true);
-    p.insert(j["id"].get<std::string>());
-  }
-  return p;
-}
-
 // The store's files but the WAL index (-shm: every writer's open rewrites it).
 std::map<std::string, std::string> Files(const std::string& store) {
   auto files = DirectoryBytes(store);
@@ -199,11 +189,20 @@ TEST_CASE("pins never outnumber the hot capacity; a refused pin, a dry run and b
   CHECK(r.exit_code == 0);
   CHECK(r.err.find("not pinned: m2") != std::string::npos);
   CHECK(Pinned(store) == std::set<std::string>{"m20"});
-  // A replaced pinned memory is a new one, not pinned: said on stderr.
-  r = Aether({"ingest", store, "--on-duplicate", "replace"},
-             ToJsonl(std::vector<Mem>(mems.begin() + 20, mems.begin() + 21)));
+  // A replaced pinned memory passes its pin on, hot; a record that says
+  // "pinned": false (--preserve-state) does not: said on stderr.
+  const std::vector<Mem> m20(mems.begin() + 20, mems.begin() + 21);
+  r = Aether({"ingest", store, "--on-duplicate", "replace"}, ToJsonl(m20));
   CHECK(r.exit_code == 0);
-  CHECK(r.err.find("replaced 1 pinned memory; the new one is not pinned") != std::string::npos);
+  CHECK(r.err.find("pinned") == std::string::npos);
+  CHECK(Pinned(store) == std::set<std::string>{"m20"});
+  CHECK(Tiers(store)["m20"] == "hot");
+  std::string unpin = ToJsonl(m20);
+  unpin.insert(unpin.size() - 2, ",\"pinned\":false");
+  r = Aether({"ingest", store, "--on-duplicate", "replace", "--preserve-state"}, unpin);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("replaced 1 pinned memory by records that say \"pinned\": false; the new one is not pinned") !=
+        std::string::npos);
   CHECK(Pinned(store).empty());
   Verified(store);
 }

@@ -14,7 +14,7 @@ $ aether ingest whole all.jsonl --create --hot-capacity 100 --preserve-state -q
 $ sort all.jsonl > all.sorted && aether export whole -q | sort | cmp - all.sorted && echo same lines
 same lines
 $ aether ingest whole2 all.jsonl --create -q
-aether: error: all.jsonl:1: unknown field "access_count" (fields: id, vector, payload, importance; --preserve-state restores export's tier, created_ms, last_access_ms and access_count; --ignore-unknown skips others)
+aether: error: all.jsonl:1: unknown field "access_count" (fields: id, vector, payload, importance; --preserve-state restores export's tier, created_ms, last_access_ms, access_count, pinned and access_history; --ignore-unknown skips others)
 [exit 65]
 $ aether export mem --tier warm
 aether: error: --tier: warm not in {all,hot,cold}; see 'aether export --help'
@@ -33,3 +33,8 @@ mem-0002
 $ aether export mem --npy vec
 aether: error: vec.npy: exists (export --npy makes new files only)
 [exit 73]
+$ echo '{"id":"p1","vector":[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"created_ms":1700000000000,"last_access_ms":1700000060000,"access_count":3,"pinned":true,"access_history":{"times":[1700000030000,1700000060000],"older":1}}' | aether ingest mem - --preserve-state -q
+$ aether export mem --where 'pinned == true' -q
+{"id":"p1","vector":[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"payload":null,"importance":0.5,"tier":"hot","created_ms":1700000000000,"last_access_ms":1700000060000,"access_count":3,"pinned":true,"access_history":{"times":[1700000030000,1700000060000],"older":1}}
+$ aether get mem p1 | jq -c '{pinned, tier, pattern: .pattern.accesses}'
+{"pinned":true,"tier":"hot","pattern":2}

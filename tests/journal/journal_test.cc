@@ -7,6 +7,7 @@
 
 #include "meta/schema.h"
 #include "meta/sqlite_db.h"
+#include "policy/access_pattern.h"
 #include "test_util.h"
 
 using namespace aether;
@@ -27,8 +28,25 @@ std::vector<Journaled> Examples() {
   ingest.m.hot_slots_before = 4;
   ingest.m.targets = {{1, 32, 4128}};
   MigrationItem a{11, "a", std::nullopt, Place::Hot(4), 0.5, std::string("{\"k\":[1,2]}"), 0, std::nullopt};
-  MigrationItem b{12, "b\xc3\xa9", std::nullopt, Place::Cold(1, 32, 0), 0.25, std::nullopt, 3, KeptState{5, 7, 2}};
-  ingest.items = {a, b};
+  MigrationItem b{
+      12, "b\xc3\xa9", std::nullopt, Place::Cold(1, 32, 0), 0.25, std::nullopt, 3, KeptState{5, 7, 2, false, ""}};
+  // A kept pin and access history (the encoding with marker 2), and each alone.
+  MigrationItem c{13,
+                  "c",
+                  std::nullopt,
+                  Place::Hot(5),
+                  0.75,
+                  std::nullopt,
+                  0,
+                  KeptState{6, 9, 4, true, EncodeHistory(AccessHistory{{8, 9}, 3})}};
+  MigrationItem d = c, e = c;
+  d.row_id = 14;
+  d.id = "d";
+  d.kept->access_times.clear();
+  e.row_id = 15;
+  e.id = "e";
+  e.kept->pinned = false;
+  ingest.items = {a, b, c, d, e};
   out.push_back(ingest);
 
   Journaled descend;
@@ -111,7 +129,8 @@ Result<std::string> AsRead(Journal* journal) {
              " " + std::to_string(it.importance) + " " + it.payload.value_or("(none)") + " " +
              std::to_string(it.replaces_row_id) +
              (it.kept ? " kept " + std::to_string(it.kept->created_ms) + "/" + std::to_string(it.kept->last_access_ms) +
-                            "/" + std::to_string(it.kept->access_count)
+                            "/" + std::to_string(it.kept->access_count) + (it.kept->pinned ? " pinned" : "") +
+                            " history " + it.kept->access_times
                       : "") +
              ";";
     out += "\n";
@@ -375,7 +394,7 @@ TEST_CASE("journal: a row without a checksum is refused when it has a kept state
       it.id = "k";
       it.dst = Place::Hot(0);
       it.importance = 0.5;
-      if (kept) it.kept = KeptState{1, 2, 3};
+      if (kept) it.kept = KeptState{1, 2, 3, false, ""};
       REQUIRE(InTransaction(db.get(), [&] {
                 return journal.Insert(&m, {it}, blocks ? Journal::ItemLayout::kBlocks : Journal::ItemLayout::kRows);
               }).ok());

@@ -111,7 +111,16 @@ struct Record {
                                            << 53;  // counts stay exact as JSON numbers, and far from overflow
   std::optional<Tier> tier = std::nullopt;
   std::optional<int64_t> created_ms = std::nullopt, last_access_ms = std::nullopt, access_count = std::nullopt;
-  bool keeps_state() const { return created_ms || last_access_ms || access_count; }
+  // Its pin (aether pin): set, it says whether the new memory is pinned (a
+  // pinned one is placed hot first, whatever `tier` says); unset, a memory
+  // it replaces passes its pin on. Its access history (README "Access
+  // patterns"): the times held (distinct, ascending, at most 32, each in
+  // [0, kMaxKeptTime]) and how many left it; empty: none.
+  static constexpr size_t kMaxAccessTimes = 32;  // kHistoryMax (policy/access_pattern.h)
+  std::optional<bool> pinned = std::nullopt;
+  std::vector<int64_t> access_times = {};
+  uint32_t access_times_older = 0;
+  bool keeps_state() const { return created_ms || last_access_ms || access_count || !access_times.empty(); }
 };
 
 // What IngestBatch does with a duplicate: a record whose id is already
@@ -135,7 +144,10 @@ struct IngestBatchResult {
   // Under critical pressure or worse: the level and why, when the batch
   // placed cold what it would otherwise have placed hot ("" otherwise).
   std::string pressure_cold;
-  uint64_t unpinned = 0;  // pinned memories replaced (kReplace): the new ones are not pinned
+  uint64_t unpinned = 0;  // pinned memories replaced (kReplace) by records that say "pinned": false
+  // Pinned new memories placed cold (no hot room: ingest_evict 0, or
+  // critical pressure); `aether pin` ascends them.
+  uint64_t pinned_cold = 0;
 };
 
 enum class TierFilter { kAll, kHot, kCold };
@@ -241,6 +253,10 @@ struct MemoryRecord {
   uint64_t access_count = 0;
   bool pinned = false;        // aether pin: kept hot whatever the policy
   AccessPatternInfo pattern;  // Get fills it; List does not
+  // Export fills them: the access history's times and how many left it
+  // (README "Access patterns"), the access log's pending ones included.
+  std::vector<int64_t> access_times;
+  uint32_t access_times_older = 0;
 };
 
 // Which memories Store::List yields, and in what order (README "list").
