@@ -313,7 +313,8 @@ Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items, It
         item.Bind(15, it.src->shard_id).Bind(16, it.src->frame_offset).Bind(17, it.src->frame_index);
     }
     if (it.kept) item.Bind(18, it.kept->created_ms).Bind(19, it.kept->last_access_ms).Bind(20, it.kept->access_count);
-    if (it.kept && it.kept->extended()) item.Bind(21, int64_t(it.kept->pinned)).BindBlob(22, it.kept->access_times);
+    if (it.kept && it.kept->extended()) item.Bind(21, int64_t(it.kept->pinned));
+    if (it.kept && !it.kept->access_times.empty()) item.BindBlob(22, it.kept->access_times);
     AETHER_RETURN_IF_ERROR(item.Run());
   }
   m->content_crc = ContentCrc(*m, items);

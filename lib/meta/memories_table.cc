@@ -177,6 +177,20 @@ Result<std::optional<std::string>> MemoriesTable::Payload(int64_t row_id) {
   return std::optional<std::string>(st->Text(0));
 }
 
+Result<std::optional<std::string>> MemoriesTable::Payload(int64_t row_id, std::string* history) {
+  history->clear();
+  AETHER_ASSIGN_OR_RETURN(bool has, HasAccessTimes());
+  if (!has) return Payload(row_id);
+  AETHER_ASSIGN_OR_RETURN(StmtLease st,
+                          db_->PrepareCached("SELECT payload, access_times FROM memories WHERE row_id = ?"));
+  st->Bind(1, row_id);
+  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return std::optional<std::string>();
+  if (!st->IsNull(1)) *history = st->Blob(1);
+  if (st->IsNull(0)) return std::optional<std::string>();
+  return std::optional<std::string>(st->Text(0));
+}
+
 Result<uint64_t> MemoriesTable::Count() {
   AETHER_ASSIGN_OR_RETURN(int64_t n, db_->QueryInt("SELECT COUNT(*) FROM memories"));
   return uint64_t(n);

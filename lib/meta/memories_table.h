@@ -53,6 +53,9 @@ class MemoriesTable {
   Result<std::optional<MemoryRow>> Get(const std::string& id);
   Result<std::optional<MemoryStats>> Stats(int64_t row_id);
   Result<std::optional<std::string>> Payload(int64_t row_id);
+  // The same, and the stored access_times in *history ("" none; export
+  // reads both in one lookup).
+  Result<std::optional<std::string>> Payload(int64_t row_id, std::string* history);
   Result<uint64_t> Count();
   Result<uint64_t> Count(Tier tier);
   Result<uint64_t> CountInShard(int64_t shard_id);  // cold memories placed in it (a scan: no index)

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <map>
-#include <unordered_map>
 
 #include "aether/jsonl.h"
 #include "filter/filter.h"
@@ -48,10 +47,6 @@ Status StoreImpl::ExportInSnapshot(const ExportOptions& o, const std::function<S
     AETHER_ASSIGN_OR_RETURN(where, Filter::Parse(o.where));
   }
   const auto* pending = PendingOnce();  // one view of the access log for the whole export
-  // The access histories, in one pass (only the accessed memories have one).
-  std::unordered_map<int64_t, std::string> histories;
-  AETHER_RETURN_IF_ERROR(tables_->memories.ForEachWithHistory(
-      [&](const MemoryRef& ref, const MemoryStats&, const std::string& times) { histories[ref.row_id] = times; }));
   // A memory's record without its vector: what the filter sees (the
   // payload read only when the filter reads it, or to emit).
   auto record = [&](const Row& row, bool with_payload, MemoryRecord* rec) -> Status {
@@ -64,12 +59,13 @@ Status StoreImpl::ExportInSnapshot(const ExportOptions& o, const std::function<S
     rec->pinned = row.stats.pinned;
     AddPendingFrom(pending, row.ref.row_id, &rec->access_count, &rec->last_access_ms);
     if (!with_payload) return Status::Ok();
-    const auto stored = histories.find(row.ref.row_id);
-    AccessHistory h =
-        HistoryWithPending(pending, row.ref.row_id, stored == histories.end() ? std::string() : stored->second);
+    // The payload and the access history in one lookup (a history that
+    // does not decode, which verify reports, is exported as none).
+    std::string stored;
+    AETHER_ASSIGN_OR_RETURN(auto payload, tables_->memories.Payload(row.ref.row_id, &stored));
+    AccessHistory h = HistoryWithPending(pending, row.ref.row_id, stored);
     rec->access_times = std::move(h.times);
     rec->access_times_older = h.older;
-    AETHER_ASSIGN_OR_RETURN(auto payload, tables_->memories.Payload(row.ref.row_id));
     if (payload) rec->payload_json = std::move(*payload);
     if (!rec->payload_json.empty() && !ValidPayload(rec->payload_json))
       return PayloadCorruption(rec->id, row.ref.row_id);

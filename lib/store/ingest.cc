@@ -141,8 +141,8 @@ Result<std::vector<StoreImpl::Planned>> StoreImpl::PlanBatch(const std::vector<R
       if (duplicate) ++result.replaced;  // kReplace
       if (earlier != in_batch.end()) {
         Planned& e = plan[earlier->second];
-        e.record = &r;  // in the earlier one's place
-        e.pin = r.pinned.value_or(e.replaces_pinned);
+        e.record = &r;                     // in the earlier one's place
+        e.pin = r.pinned.value_or(e.pin);  // the earlier record's pin passes on, as a stored one's
         continue;
       }
       Planned p{&r};
@@ -169,9 +169,11 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
 
   AETHER_ASSIGN_OR_RETURN(std::vector<Planned> plan, PlanBatch(batch, policy, &result));
   if (plan.empty()) return result;
-  // Pinned records first, whatever their tier; records kept cold
+  // Pinned records first, whatever their tier (those replacing a hot
+  // memory first of all: their room is sure, below); records kept cold
   // (Record::tier) last: the rest compete for the hot tier's room as usual.
   std::stable_partition(plan.begin(), plan.end(), [](const Planned& p) { return p.pin; });
+  std::stable_partition(plan.begin(), plan.end(), [](const Planned& p) { return p.pin && p.replaces_hot; });
   const size_t may_be_hot =
       size_t(std::stable_partition(
                  plan.begin(), plan.end(),
@@ -290,10 +292,11 @@ Status StoreImpl::CheckPinRoom(const std::vector<Planned>& plan) {
   AETHER_ASSIGN_OR_RETURN(uint64_t pinned, tables_->memories.CountPinned());
   const uint64_t total = pinned + uint64_t(change);
   if (total <= HotCapacity()) return Status::Ok();
-  return Status::FailedPrecondition(
-      fmt::format("the batch would pin {} memories, more than the hot capacity {}; raise it (aether config STORE set "
-                  "{} N) or unpin some (aether unpin)",
-                  total, HotCapacity(), HotCapacityKey()));
+  const auto first = std::find_if(plan.begin(), plan.end(), [](const Planned& p) { return p.pin; });
+  return Status::FailedPrecondition(fmt::format(
+      "the batch holding record '{}' pins {} more memories, {} in all with the {} pinned already, more than the hot "
+      "capacity {}; raise it (aether config STORE set {} N) or unpin some (aether unpin)",
+      first->record->id, change, total, pinned, HotCapacity(), HotCapacityKey()));
 }
 
 // The n lowest eviction scores of the hot tier, none that the batch

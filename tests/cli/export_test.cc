@@ -372,7 +372,8 @@ TEST_CASE("ingest --preserve-state: pinned records go hot first, never past the 
   auto r =
       Aether({"ingest", store, "--preserve-state", "-"}, line(5, R"(,"pinned":true)") + line(6, R"(,"pinned":true)"));
   CHECK(r.exit_code != 0);
-  CHECK(r.err.find("would pin 4 memories, more than the hot capacity 3") != std::string::npos);
+  CHECK(r.err.find("the batch holding record 'p5' pins 2 more memories, 4 in all with the 2 pinned already, more "
+                   "than the hot capacity 3") != std::string::npos);
   CHECK(Aether({"get", store, "p5"}).exit_code != 0);
   // No room and no eviction: placed cold, still pinned, said; pin ascends it.
   REQUIRE(Aether({"config", store, "set", "ingest_evict", "0", "-q"}).exit_code == 0);
@@ -385,6 +386,24 @@ TEST_CASE("ingest --preserve-state: pinned records go hot first, never past the 
   Verified(store);
   REQUIRE(Aether({"pin", store, "p7", "-q"}).exit_code == 0);
   CHECK(Tiers(store)["p7"] == "hot");
+  Verified(store);
+  // A full tier, no eviction: a pinned record replacing a hot memory takes
+  // the room its release makes, before a new pinned record of its batch.
+  REQUIRE(Aether({"unpin", store, "p4", "-q"}).exit_code == 0);
+  r = Aether({"ingest", store, "--preserve-state", "--on-duplicate", "replace", "-"},
+             line(8, R"(,"pinned":true)") + line(2, ""));
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("1 pinned memory was placed cold") != std::string::npos);
+  tiers = Tiers(store);
+  CHECK(tiers["p2"] == "hot");
+  CHECK(tiers["p8"] == "cold");
+  CHECK(Pinned(store) == std::set<std::string>{"p2", "p7", "p8"});
+  // The same id twice in a batch: the earlier record's pin passes on.
+  REQUIRE(Aether({"config", store, "set", "hot_capacity", "5", "-q"}).exit_code == 0);
+  REQUIRE(Aether({"ingest", store, "--preserve-state", "--on-duplicate", "replace", "-"},
+                 line(9, R"(,"pinned":true)") + line(9, ""))
+              .exit_code == 0);
+  CHECK(Pinned(store).count("p9") == 1);
   Verified(store);
 }
 
