@@ -76,6 +76,7 @@ nlohmann::json TickJson(const MaintainReport& r, bool dry_run, bool list_moves) 
                          {"pattern_kept", r.pattern_kept},
                          {"pattern_queued", r.pattern_queued},
                          {"descended_pattern", r.descended_pattern},
+                         {"pattern_held", r.pattern_held},
                          {"hot_slots_moved", r.hot_slots_moved},
                          {"hot_slots_cut", r.hot_slots_cut},
                          {"shards_emptied", r.shards_emptied},
@@ -190,9 +191,10 @@ Runner SetupMaintain(CLI::App* app) {
       fmt::print("candidates: {} hot, {} cold\n", r->hot_candidates, r->cold_candidates);
       if (r->pattern_read)
         fmt::print(
-            "by access pattern: {} read, {} kept hot, {} queued, {} descended, {} left to the score (below "
-            "min_confidence)\n",
-            r->pattern_read, r->pattern_kept, r->pattern_queued, r->descended_pattern, r->pattern_low_confidence);
+            "by access pattern: {} read, {} kept hot, {} queued, {} descended ({} more held: no room needed), {} "
+            "left to the score (below min_confidence)\n",
+            r->pattern_read, r->pattern_kept, r->pattern_queued, r->descended_pattern, r->pattern_held,
+            r->pattern_low_confidence);
       fmt::print("hot -> cold: {} sampled, {}{} over capacity, {} evicted for restores\n", r->descended_sampled,
                  r->descended_age ? fmt::format("{} by age, ", r->descended_age) : std::string(), r->descended_capacity,
                  r->evicted_for_restore);

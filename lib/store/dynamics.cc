@@ -115,7 +115,7 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
   // nothing moves before the sample).
   const bool roomy = double(hot_count) < p.hot_low_watermark * double(HotCapacity());
   MemoryModel::PatternPlan pattern;
-  AETHER_RETURN_IF_ERROR(model_->PatternMoves(p, now, !rep.promotions_paused, roomy, &rep, &pattern));
+  AETHER_RETURN_IF_ERROR(model_->PatternMoves(p, now, !rep.promotions_paused, roomy, hot_count, &rep, &pattern));
   std::vector<MemoryRef> down;
   std::vector<std::pair<int64_t, double>> up;
   AETHER_RETURN_IF_ERROR(model_->SampleMoves(p, heat, now, &rng, &rep, &down, &up, pattern.decided, roomy));

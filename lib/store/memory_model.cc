@@ -227,15 +227,24 @@ Status MemoryModel::SampleMoves(const PolicyParams& p, double heat, int64_t now,
 // queue above every sampled entry (their priorities are at most 1), so the
 // drain takes it first; one already there from an earlier tick's decision
 // (priority above 1) is not queued or logged again, and under critical
-// pressure (`promote` false) none is made. A demotion waits, like the
+// pressure (`promote` false) none is made. A demotion only makes room the
+// tick needs: the hot tier's count past its capacity, plus the promotions
+// queued here (at most restore_concurrency: what the drain restores). The pattern's demotions (lowest scores first)
+// then stand in for the score's victims; with room to spare a memory the pattern expects no access for stays hot (a
+// memory hot and unused costs nothing, one demoted and searched again costs a hit). A demotion also waits, like the
 // sample's, while the hot tier is under its low watermark and the memory
 // was accessed within idle_descend_hours.
-Status MemoryModel::PatternMoves(const PolicyParams& p, int64_t now, bool promote, bool roomy, MaintainReport* rep,
-                                 PatternPlan* plan) {
+Status MemoryModel::PatternMoves(const PolicyParams& p, int64_t now, bool promote, bool roomy, uint64_t hot_count,
+                                 MaintainReport* rep, PatternPlan* plan) {
   if (p.pattern_placement < 1) return Status::Ok();
   EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
   AETHER_ASSIGN_OR_RETURN(const auto queued, s_->tables_->restore_queue.Priorities());
-  return s_->tables_->memories.ForEachWithHistory(
+  struct Demote {
+    MemoryRef m;
+    PlannedMove move;
+  };
+  std::vector<Demote> demotes;
+  AETHER_RETURN_IF_ERROR(s_->tables_->memories.ForEachWithHistory(
       [&](const MemoryRef& m, const MemoryStats& st, const std::string& stored) {
         if (st.pinned) return;
         // A history that does not decode (verify reports it) is read as none.
@@ -250,7 +259,7 @@ Status MemoryModel::PatternMoves(const PolicyParams& p, int64_t now, bool promot
         }
         if (d.action == PlacementAction::kPromote && !promote) return;
         if (d.action == PlacementAction::kDemote && HeldByRoom(p, roomy, now, st.last_access_ms)) return;
-        plan->decided.push_back(m.row_id);  // ascending: the rows come in row id order
+        if (d.action != PlacementAction::kDemote) plan->decided.push_back(m.row_id);
         if (d.action == PlacementAction::kKeepHot) {
           plan->keep.insert(m.row_id);
           ++rep->pattern_kept;
@@ -266,15 +275,29 @@ Status MemoryModel::PatternMoves(const PolicyParams& p, int64_t now, bool promot
         move.pattern = AccessPatternName(r.pattern);
         move.confidence = d.confidence;
         move.next_expected_ms = r.next_expected_ms;
-        if (d.action == PlacementAction::kPromote) {
-          std::swap(move.from, move.to);
-          plan->up.emplace_back(m.row_id, 1 + d.confidence);
-          ++rep->pattern_queued;
-        } else {
-          plan->down.push_back(m);
+        if (d.action == PlacementAction::kDemote) {
+          demotes.push_back({m, std::move(move)});
+          return;
         }
+        std::swap(move.from, move.to);
+        plan->up.emplace_back(m.row_id, 1 + d.confidence);
+        ++rep->pattern_queued;
         rep->moves.push_back(std::move(move));
-      });
+      }));
+  // The drain restores at most restore_concurrency a tick.
+  const uint64_t wanted = hot_count + std::min<uint64_t>(plan->up.size(), uint64_t(p.restore_concurrency));
+  const uint64_t need = wanted > s_->HotCapacity() ? wanted - s_->HotCapacity() : 0;
+  std::stable_sort(demotes.begin(), demotes.end(),
+                   [](const Demote& a, const Demote& b) { return a.move.score < b.move.score; });
+  rep->pattern_held += demotes.size() - std::min<uint64_t>(need, demotes.size());
+  demotes.resize(std::min<uint64_t>(need, demotes.size()));
+  for (Demote& dm : demotes) {
+    plan->decided.push_back(dm.m.row_id);
+    plan->down.push_back(dm.m);
+    rep->moves.push_back(std::move(dm.move));
+  }
+  std::sort(plan->decided.begin(), plan->decided.end());  // SampleMoves searches it
+  return Status::Ok();
 }
 
 // Upserts restore-queue entries (row id, priority) for memories that are

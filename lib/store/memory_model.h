@@ -47,15 +47,17 @@ class MemoryModel {
   // false (critical pressure): no promotion is decided. `roomy`: the hot
   // tier is under hot_low_watermark (the tick's count), so a memory
   // accessed within idle_descend_hours is not descended (here or by the
-  // sample).
+  // sample). `hot_count`: the tier's count at the tick's start; demotions
+  // only make the room the tick needs (past the capacity, plus the
+  // promotions queued here, at most restore_concurrency), the rest held.
   struct PatternPlan {
     std::vector<MemoryRef> down;                 // to descend
     std::vector<std::pair<int64_t, double>> up;  // to queue (row id, priority)
     std::set<int64_t> keep;                      // hot, to stay hot this tick
     std::vector<int64_t> decided;                // ascending: every row decided; the sample leaves them
   };
-  Status PatternMoves(const PolicyParams& p, int64_t now, bool promote, bool roomy, MaintainReport* rep,
-                      PatternPlan* plan);
+  Status PatternMoves(const PolicyParams& p, int64_t now, bool promote, bool roomy, uint64_t hot_count,
+                      MaintainReport* rep, PatternPlan* plan);
   // The tick's sample: hot memories to descend (`down`) and cold ones to
   // queue (`up`, with their priorities), each chosen with probability
   // sigmoid(+-score, k) * heat; reported in `rep`. The `decided` rows (the

@@ -222,6 +222,36 @@ TEST_CASE("placement: maintain makes the moves each memory's pattern decides, re
   const nlohmann::json again = Maintain(store, {});
   for (const auto& entry : PatternMoves(again)) CHECK(moves.count(entry.first) == 0);
 
+  // Demotions only make the room the tick needs: none with room to spare
+  // (held, counted), then exactly the room needed, the lowest scores first.
+  // (idle_descend_hours 0: the low watermark's own hold stays out of it.)
+  size_t hot_in_copy = 0;
+  for (const auto& [id, tier] : Tiers(copy)) hot_in_copy += tier == "hot";
+  REQUIRE(Aether({"config", copy, "set", "idle_descend_hours", "0"}, "", {at0}).exit_code == 0);
+  for (size_t room_needed : {size_t(0), size_t(2)}) {
+    CAPTURE(room_needed);
+    const size_t cap = hot_in_copy + promoted.size() - room_needed;
+    REQUIRE(Aether({"config", copy, "set", "hot_capacity", std::to_string(cap)}, "", {at0}).exit_code == 0);
+    const nlohmann::json roomy = Maintain(copy, {"--dry-run"});
+    CHECK(roomy["descended_pattern"] == room_needed);
+    CHECK(roomy["pattern_held"] == demoted.size() - room_needed);
+    std::vector<double> scores;  // the pattern's demotions' scores
+    for (const auto& [id, m] : PatternMoves(roomy))
+      if (m["to"] == "cold") {
+        CHECK(demoted.count(id) == 1);
+        scores.push_back(m["score"].get<double>());
+      }
+    CHECK(scores.size() == room_needed);
+    if (room_needed == 0) continue;
+    // The lowest of the demoted memories' scores (as the full tick gave them).
+    std::vector<double> all;
+    for (const auto& id : demoted) all.push_back(moves.at(id)["score"].get<double>());
+    std::sort(all.begin(), all.end());
+    std::sort(scores.begin(), scores.end());
+    for (size_t i = 0; i < scores.size(); ++i) CHECK(scores[i] == doctest::Approx(all[i]));
+  }
+  REQUIRE(Aether({"config", copy, "set", "hot_capacity", std::to_string(capacity)}, "", {at0}).exit_code == 0);
+
   // pattern_placement 0: the same tick by the score alone.
   REQUIRE(Aether({"config", copy, "set", "pattern_placement", "0"}, "", {at0}).exit_code == 0);
   const nlohmann::json score_only = Maintain(copy, {"--dry-run"});

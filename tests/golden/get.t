@@ -35,7 +35,7 @@ $ AETHER_NOW_MS=1700030000000 aether descend pat mem-0000 -q
 $ AETHER_NOW_MS=1700033000000 aether get pat mem-0000 | grep -o '"placement":{[^}]*}'
 "placement":{"action":"promote","reason":"periodic"}
 $ AETHER_NOW_MS=1700033000000 aether maintain pat --seed 1 --moves | grep -E 'by access pattern|pattern='
-by access pattern: 1 read, 0 kept hot, 1 queued, 0 descended, 0 left to the score (below min_confidence)
+by access pattern: 1 read, 0 kept hot, 1 queued, 0 descended (0 more held: no room needed), 0 left to the score (below min_confidence)
 move: mem-0000 cold->hot periodic score=1.64646 pattern=periodic confidence=1.00
 $ AETHER_NOW_MS=1700033000000 aether history pat mem-0000 | grep placement | grep -o '"detail":{[^}]*}'
 "detail":{"action":"promote","confidence":1,"next_expected_ms":1700033600000,"pattern":"periodic","reason":"periodic","score":1.6464617596607125}

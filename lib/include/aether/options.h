@@ -582,9 +582,11 @@ struct MaintainReport {
   // Placement by access pattern (pattern_placement): memories whose history
   // was read (not the pinned, nor a damaged history); of them, those left to
   // the score for a reading below min_confidence, those kept hot this tick,
-  // those newly queued for promotion and those descended. The candidates
-  // above leave out the memories the pattern decided.
+  // those newly queued for promotion and those descended; and the demotions
+  // held because the tick needed no room (left to the score). The
+  // candidates above leave out the memories the pattern decided.
   uint64_t pattern_read = 0, pattern_low_confidence = 0, pattern_kept = 0, pattern_queued = 0, descended_pattern = 0;
+  uint64_t pattern_held = 0;
   // Compaction (past hot_compact_slack free slots, cold_garbage_max dead
   // records): live hot slots moved into holes and slots cut from hot.slots;
   // staging records moved to their partitions; shards of only garbage
