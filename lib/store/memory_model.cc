@@ -229,11 +229,13 @@ Status MemoryModel::SampleMoves(const PolicyParams& p, double heat, int64_t now,
 // (priority above 1) is not queued or logged again, and under critical
 // pressure (`promote` false) none is made. A demotion only makes room the
 // tick needs: the hot tier's count past its capacity, plus the promotions
-// queued here (at most restore_concurrency: what the drain restores). The pattern's demotions (lowest scores first)
-// then stand in for the score's victims; with room to spare a memory the pattern expects no access for stays hot (a
-// memory hot and unused costs nothing, one demoted and searched again costs a hit). A demotion also waits, like the
-// sample's, while the hot tier is under its low watermark and the memory
-// was accessed within idle_descend_hours.
+// queued here (at most restore_concurrency: what the drain restores). The
+// pattern's demotions (lowest scores first) then stand in for the score's
+// victims; with room to spare, a memory the pattern expects no access for
+// stays hot (hot and unused costs nothing; demoted and searched again
+// costs a hit). A demotion also waits, like the sample's, while the hot
+// tier is under its low watermark and the memory was accessed within
+// idle_descend_hours.
 Status MemoryModel::PatternMoves(const PolicyParams& p, int64_t now, bool promote, bool roomy, uint64_t hot_count,
                                  MaintainReport* rep, PatternPlan* plan) {
   if (p.pattern_placement < 1) return Status::Ok();
