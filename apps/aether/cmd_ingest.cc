@@ -592,8 +592,9 @@ int Ingester::Finish(const Status& stop) {
     Warn(fmt::format("replaced {} pinned {} by records that say \"pinned\": false; the new {} not pinned", t_.unpinned,
                      t_.unpinned == 1 ? "memory" : "memories", t_.unpinned == 1 ? "one is" : "ones are"));
   if (t_.pinned_cold)
-    Warn(fmt::format("{} pinned {} placed cold (no room in the hot tier); aether pin ascends {}", t_.pinned_cold,
-                     t_.pinned_cold == 1 ? "memory was" : "memories were", t_.pinned_cold == 1 ? "it" : "them"));
+    Warn(fmt::format("{} pinned {} placed cold (no room in the hot tier, or pressure); aether pin ascends {}",
+                     t_.pinned_cold, t_.pinned_cold == 1 ? "memory was" : "memories were",
+                     t_.pinned_cold == 1 ? "it" : "them"));
   if (stop.ok()) {
     Info(summary);
     return kExitOk;

@@ -50,14 +50,15 @@ std::string StateProblem(const Record& r) {
 // A new memory's kept state (ingest --preserve-state, or a pin it keeps):
 // what the record gives; never a last access before creation (both given
 // were checked: StateProblem); an unset time defaults to the other one (the
-// history's last time standing for the last access), or to now.
+// history's last time standing for the last access), or to now; an unset
+// count to the accesses the history counts.
 KeptState KeptStateOf(const Record& r, bool pinned, int64_t now) {
   std::optional<int64_t> last = r.last_access_ms;
   if (!last && !r.access_times.empty()) last = r.access_times.back();
   KeptState k;
   k.created_ms = r.created_ms.value_or(std::min(now, last.value_or(now)));
   k.last_access_ms = std::max(k.created_ms, last.value_or(k.created_ms));
-  k.access_count = r.access_count.value_or(0);
+  k.access_count = r.access_count.value_or(int64_t(r.access_times.size()) + int64_t(r.access_times_older));
   k.pinned = pinned;
   if (!r.access_times.empty()) k.access_times = EncodeHistory(AccessHistory{r.access_times, r.access_times_older});
   return k;
