@@ -414,9 +414,9 @@ Status StateInteger(const json& j, const char* key, int64_t max, std::optional<i
   return Status::Ok();
 }
 
-// export's "access_history": {"times": [ms, ...], "older": n}. The times'
-// order and bounds are checked with the rest of the state (ingest's
-// StateProblem); here only their shape.
+// export's "access_history": {"times": [ms, ...], "older": n}: its shape
+// and each value's bounds; how the times agree with each other and with
+// the rest of the state is KeptStateProblem's.
 Status AccessHistoryFromJson(const json& j, Record* out) {
   if (!j.contains("access_history")) return Status::Ok();
   const json& h = j["access_history"];
@@ -432,22 +432,39 @@ Status AccessHistoryFromJson(const json& j, Record* out) {
   std::optional<int64_t> v;
   for (const json& t : h["times"]) {
     AETHER_RETURN_IF_ERROR(StateInteger(json{{"access time", t}}, "access time", Record::kMaxKeptTime, &v));
-    if (!out->access_times.empty() && *v <= out->access_times.back())
-      return Status::BadInput(
-          fmt::format("access times must be distinct and ascending: {} after {}", *v, out->access_times.back()));
     out->access_times.push_back(*v);
   }
   AETHER_RETURN_IF_ERROR(StateInteger(h, "older", UINT32_MAX, &v));
   out->access_times_older = uint32_t(v.value_or(0));
-  if (out->access_times.empty() && out->access_times_older > 0)
-    return Status::BadInput("an access history with times gone but none held");
-  if (!out->access_times.empty() && out->last_access_ms && out->access_times.back() > *out->last_access_ms)
-    return Status::BadInput(
-        fmt::format("access time {} is after last_access_ms {}", out->access_times.back(), *out->last_access_ms));
   return Status::Ok();
 }
 
 }  // namespace
+
+std::string KeptStateProblem(const Record& r) {
+  auto outside = [](const std::optional<int64_t>& v, int64_t max) { return v && (*v < 0 || *v > max); };
+  if (outside(r.created_ms, Record::kMaxKeptTime))
+    return fmt::format("created_ms {} is outside [0, {}]", *r.created_ms, Record::kMaxKeptTime);
+  if (outside(r.last_access_ms, Record::kMaxKeptTime))
+    return fmt::format("last_access_ms {} is outside [0, {}]", *r.last_access_ms, Record::kMaxKeptTime);
+  if (outside(r.access_count, Record::kMaxKeptCount))
+    return fmt::format("access_count {} is outside [0, {}]", *r.access_count, Record::kMaxKeptCount);
+  if (r.created_ms && r.last_access_ms && *r.last_access_ms < *r.created_ms)
+    return fmt::format("last_access_ms {} is before created_ms {}", *r.last_access_ms, *r.created_ms);
+  const std::vector<int64_t>& t = r.access_times;
+  if (t.size() > Record::kMaxAccessTimes)
+    return fmt::format("the access history holds {} times (at most {})", t.size(), Record::kMaxAccessTimes);
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t[i] < 0 || t[i] > Record::kMaxKeptTime)
+      return fmt::format("access time {} is outside [0, {}]", t[i], Record::kMaxKeptTime);
+    if (i > 0 && t[i] <= t[i - 1])
+      return fmt::format("access times must be distinct and ascending: {} after {}", t[i], t[i - 1]);
+  }
+  if (t.empty() && r.access_times_older > 0) return "an access history with times gone but none held";
+  if (!t.empty() && r.last_access_ms && t.back() > *r.last_access_ms)
+    return fmt::format("access time {} is after last_access_ms {}", t.back(), *r.last_access_ms);
+  return "";
+}
 
 Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, Record* out, bool ignore_unknown,
                           bool preserve_state) {
@@ -486,9 +503,7 @@ Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, 
       out->pinned = j["pinned"].get<bool>();
     }
     AETHER_RETURN_IF_ERROR(AccessHistoryFromJson(j, out));
-    if (out->created_ms && out->last_access_ms && *out->last_access_ms < *out->created_ms)
-      return Status::BadInput(
-          fmt::format("last_access_ms {} is before created_ms {}", *out->last_access_ms, *out->created_ms));
+    if (std::string why = KeptStateProblem(*out); !why.empty()) return Status::BadInput(why);
   }
   if (!j.contains("id")) return Status::BadInput("missing field \"id\"");
   if (!j.contains("vector")) return Status::BadInput("missing field \"vector\"");

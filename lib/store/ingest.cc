@@ -20,36 +20,9 @@ namespace {
 
 static_assert(Record::kMaxAccessTimes == kHistoryMax, "a record's access history is a stored one");
 
-// What is wrong with a record's kept state (Record::created_ms, ...); empty
-// when nothing.
-std::string StateProblem(const Record& r) {
-  auto outside = [](const std::optional<int64_t>& v, int64_t max) { return v && (*v < 0 || *v > max); };
-  if (outside(r.created_ms, Record::kMaxKeptTime))
-    return fmt::format("created_ms {} is outside [0, {}]", *r.created_ms, Record::kMaxKeptTime);
-  if (outside(r.last_access_ms, Record::kMaxKeptTime))
-    return fmt::format("last_access_ms {} is outside [0, {}]", *r.last_access_ms, Record::kMaxKeptTime);
-  if (outside(r.access_count, Record::kMaxKeptCount))
-    return fmt::format("access_count {} is outside [0, {}]", *r.access_count, Record::kMaxKeptCount);
-  if (r.created_ms && r.last_access_ms && *r.last_access_ms < *r.created_ms)
-    return fmt::format("last_access_ms {} is before created_ms {}", *r.last_access_ms, *r.created_ms);
-  const std::vector<int64_t>& t = r.access_times;
-  if (t.size() > kHistoryMax)
-    return fmt::format("the access history holds {} times (at most {})", t.size(), kHistoryMax);
-  for (size_t i = 0; i < t.size(); ++i) {
-    if (t[i] < 0 || t[i] > Record::kMaxKeptTime)
-      return fmt::format("access time {} is outside [0, {}]", t[i], Record::kMaxKeptTime);
-    if (i > 0 && t[i] <= t[i - 1])
-      return fmt::format("access times must be distinct and ascending: {} after {}", t[i], t[i - 1]);
-  }
-  if (t.empty() && r.access_times_older > 0) return "an access history with times gone but none held";
-  if (!t.empty() && r.last_access_ms && t.back() > *r.last_access_ms)
-    return fmt::format("access time {} is after last_access_ms {}", t.back(), *r.last_access_ms);
-  return "";
-}
-
 // A new memory's kept state (ingest --preserve-state, or a pin it keeps):
 // what the record gives; never a last access before creation (both given
-// were checked: StateProblem); an unset time defaults to the other one (the
+// were checked: KeptStateProblem); an unset time defaults to the other one (the
 // history's last time standing for the last access), or to now; an unset
 // count to the accesses the history counts.
 KeptState KeptStateOf(const Record& r, bool pinned, int64_t now) {
@@ -110,7 +83,7 @@ Result<std::vector<StoreImpl::Planned>> StoreImpl::PlanBatch(const std::vector<R
         return Status::InvalidArgument(fmt::format("record id of {} bytes (1..{} allowed)", r.id.size(), kMaxIdBytes));
       if (!(r.importance >= 0 && r.importance <= 1))
         return Status::InvalidArgument(fmt::format("record '{}': importance {} is outside [0, 1]", r.id, r.importance));
-      if (std::string why = StateProblem(r); !why.empty())
+      if (std::string why = KeptStateProblem(r); !why.empty())
         return Status::InvalidArgument(fmt::format("record '{}': {}", r.id, why));
       if (!r.payload_json.empty() && !ValidPayload(r.payload_json))
         return Status::InvalidArgument(

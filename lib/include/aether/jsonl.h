@@ -77,6 +77,12 @@ class LineReader {
 // The message for a too-long line (without location).
 std::string TooLongMessage(const LineReader& reader);
 
+// What is wrong with a record's kept state (Record::created_ms, ...: their
+// bounds, a last access before creation, an access history's times out of
+// bounds, order or count, or after the last access); empty when nothing.
+// The parser and IngestBatch both ask it.
+std::string KeptStateProblem(const Record& r);
+
 // Parses one ingest line. `dim` is the store dimension (0: not yet known,
 // the record's length is taken). Errors are BadInput without location; the
 // caller prepends "file:line".
@@ -84,10 +90,9 @@ std::string TooLongMessage(const LineReader& reader);
 // general parser (nlohmann/json), which gives every error message.
 // ignore_unknown: top-level fields other than the four are skipped (their
 // JSON must still be valid) instead of being an error. preserve_state:
-// export's "tier" ("hot"/"cold"), "created_ms", "last_access_ms" and
-// "access_count" (times in [0, Record::kMaxKeptTime], counts in
-// [0, Record::kMaxKeptCount], last access not before creation)
-// fill Record's kept state (without it they are unknown fields; with
+// export's "tier" ("hot"/"cold"), "created_ms", "last_access_ms",
+// "access_count", "pinned" and "access_history" (as KeptStateProblem
+// allows) fill Record's kept state (without it they are unknown fields; with
 // ignore_unknown alone, skipped).
 Status ParseRecord(const std::string& line, uint32_t dim, Metric metric, Record* out, bool ignore_unknown = false,
                    bool preserve_state = false);
