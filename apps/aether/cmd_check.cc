@@ -67,7 +67,7 @@ Runner SetupCheck(CLI::App* app) {
             fmt::format("a journaled migration has waited {:.0f} s (over {} s): run `aether recover`", age, limit));
     }
     if (double limit = param("check_garbage_fraction"); limit < 1) {
-      const uint64_t all = stats->cold_garbage_records + stats->cold_count;
+      const uint64_t all = stats->cold_garbage_records + stats->cold_count + stats->warm_count;
       const double fraction = all ? double(stats->cold_garbage_records) / double(all) : 0;
       check("check_garbage_fraction", fraction, fraction > limit,
             fmt::format("{:.3f} of the cold records are garbage (over {}): run `aether maintain` or "

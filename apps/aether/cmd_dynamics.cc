@@ -62,6 +62,8 @@ nlohmann::json TickJson(const MaintainReport& r, bool dry_run, bool list_moves) 
                          {"descended_sampled", r.descended_sampled},
                          {"descended_age", r.descended_age},
                          {"descended_capacity", r.descended_capacity},
+                         {"demoted_to", TierName(r.demoted_to)},
+                         {"descended_warm", r.descended_warm},
                          {"queued", r.queued},
                          {"restored", r.restored},
                          {"evicted_for_restore", r.evicted_for_restore},
@@ -195,9 +197,10 @@ Runner SetupMaintain(CLI::App* app) {
             "left to the score (below min_confidence)\n",
             r->pattern_read, r->pattern_kept, r->pattern_queued, r->descended_pattern, r->pattern_held,
             r->pattern_low_confidence);
-      fmt::print("hot -> cold: {} sampled, {}{} over capacity, {} evicted for restores\n", r->descended_sampled,
-                 r->descended_age ? fmt::format("{} by age, ", r->descended_age) : std::string(), r->descended_capacity,
-                 r->evicted_for_restore);
+      fmt::print("hot -> {}: {} sampled, {}{} over capacity, {} evicted for restores\n", TierName(r->demoted_to),
+                 r->descended_sampled, r->descended_age ? fmt::format("{} by age, ", r->descended_age) : std::string(),
+                 r->descended_capacity, r->evicted_for_restore);
+      if (r->descended_warm) fmt::print("warm -> cold: {} over warm capacity\n", r->descended_warm);
       fmt::print("cold -> hot: {} queued, {} restored, {} deferred, {} dropped\n", r->queued, r->restored, r->deferred,
                  r->dropped);
       fmt::print("restore queue {} -> {}; hot {}/{}\n", r->queue_depth_before, r->queue_depth_after, r->hot_after,

@@ -143,7 +143,8 @@ Runner SetupExport(CLI::App* app) {
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
-  app->add_option("--tier", a->tier, "Only this tier (all: both)")->check(CLI::IsMember({"all", "hot", "cold"}));
+  app->add_option("--tier", a->tier, "Only this tier (all: every one)")
+      ->check(CLI::IsMember({"all", "hot", "warm", "cold"}));
   app->add_option("--where", a->where, "Only memories the filter expression matches (README \"Filters\")")
       ->check(NonEmpty());
   app->add_option("--npy", a->npy,
@@ -160,7 +161,7 @@ Runner SetupExport(CLI::App* app) {
   return [a](const StoreOpener& opener) -> int {
     ExportOptions o;
     o.where = a->where;
-    if (a->tier == "hot" || a->tier == "cold") o.tier = a->tier == "hot" ? Tier::kHot : Tier::kCold;
+    if (Tier t; ParseTier(a->tier, &t)) o.tier = t;
     if (!a->where.empty())  // a bad filter is a usage error before anything opens
       if (Status s = Store::CheckFilter(a->where); !s.ok()) return Fail(s);
     auto store = opener.Open(a->store);

@@ -92,7 +92,7 @@ Status CheckCreationFlags(const IngestArgs& a, const StoreConfig& c) {
 
 struct Totals {
   uint64_t lines = 0, ingested = 0, hot = 0, cold = 0, evicted = 0, skipped = 0, replaced = 0, invalid = 0;
-  uint64_t unpinned = 0, pinned_cold = 0;
+  uint64_t unpinned = 0, pinned_cold = 0, warm = 0;
   std::string pressure_cold;  // the last batch's pressure that placed memories cold
 };
 
@@ -221,8 +221,9 @@ Status Ingester::Flush() {
   t_.replaced += r.replaced;
   t_.hot += r.hot;
   t_.cold += r.cold;
+  t_.warm += r.warm;
   t_.evicted += r.evicted;
-  t_.ingested += r.hot + r.cold;
+  t_.ingested += r.hot + r.warm + r.cold;
   t_.unpinned += r.unpinned;
   t_.pinned_cold += r.pinned_cold;
   if (!r.pressure_cold.empty()) t_.pressure_cold = r.pressure_cold;
@@ -572,9 +573,16 @@ int Ingester::Finish(const Status& stop) {
   progress_.Finish();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   if (a_.format != "table") {
-    nlohmann::json j = {{"lines", t_.lines},       {"ingested", t_.ingested}, {"hot", t_.hot},
-                        {"cold", t_.cold},         {"evicted", t_.evicted},   {"skipped_duplicates", t_.skipped},
-                        {"replaced", t_.replaced}, {"invalid", t_.invalid},   {"seconds", secs},
+    nlohmann::json j = {{"lines", t_.lines},
+                        {"ingested", t_.ingested},
+                        {"hot", t_.hot},
+                        {"warm", t_.warm},
+                        {"cold", t_.cold},
+                        {"evicted", t_.evicted},
+                        {"skipped_duplicates", t_.skipped},
+                        {"replaced", t_.replaced},
+                        {"invalid", t_.invalid},
+                        {"seconds", secs},
                         {"ok", stop.ok()}};
     if (!stop.ok()) j["error"] = stop.message();
     fmt::print("{}\n", j.dump());
@@ -582,10 +590,10 @@ int Ingester::Finish(const Status& stop) {
   const std::string evicted =
       t_.evicted ? fmt::format("; {} older hot memories descended to make room", t_.evicted) : "";
   std::string summary = fmt::format(
-      "ingested {} memories ({} hot, {} cold{}) from {} {} in {:.2f}s; {} duplicates skipped, "
+      "ingested {} memories ({} hot, {}{} cold{}) from {} {} in {:.2f}s; {} duplicates skipped, "
       "{} replaced, {} invalid {} skipped",
-      t_.ingested, t_.hot, t_.cold, evicted, t_.lines, vectors_ ? "vectors" : "lines", secs, t_.skipped, t_.replaced,
-      t_.invalid, vectors_ ? "vectors" : "lines");
+      t_.ingested, t_.hot, t_.warm ? fmt::format("{} warm, ", t_.warm) : std::string(), t_.cold, evicted, t_.lines,
+      vectors_ ? "vectors" : "lines", secs, t_.skipped, t_.replaced, t_.invalid, vectors_ ? "vectors" : "lines");
   if (!t_.pressure_cold.empty())
     Warn("pressure " + t_.pressure_cold + " -- new memories were placed cold (Pressure levels in the README)");
   if (t_.unpinned)

@@ -22,7 +22,8 @@ Runner SetupList(CLI::App* app) {
   // An empty value is refused, never "no bound": an unset shell variable
   // must not widen a listing that feeds a delete.
   const CLI::Validator given = NonEmpty();
-  app->add_option("--tier", a->tier, "Only this tier (all: both)")->check(CLI::IsMember({"all", "hot", "cold"}));
+  app->add_option("--tier", a->tier, "Only this tier (all: every one)")
+      ->check(CLI::IsMember({"all", "hot", "warm", "cold"}));
   app->add_option("--min-importance", a->o.min_importance, "Only importance >= X")->check(given);
   app->add_option("--max-importance", a->o.max_importance, "Only importance <= X")->check(given);
   app->add_option("--created-since", a->o.created_since_ms, "Only created at or after MS (ms since the epoch)")
@@ -57,7 +58,7 @@ Runner SetupList(CLI::App* app) {
          {std::pair{"--min-importance", a->o.min_importance}, std::pair{"--max-importance", a->o.max_importance}})
       if (value && !std::isfinite(*value))
         return Fail(Status::InvalidArgument(fmt::format("{} must be a finite number", name)));
-    if (a->tier == "hot" || a->tier == "cold") a->o.tier = a->tier == "hot" ? Tier::kHot : Tier::kCold;
+    if (Tier t; ParseTier(a->tier, &t)) a->o.tier = t;
     using Order = ListOptions::Order;
     a->o.order = a->sort == "created"        ? Order::kCreated
                  : a->sort == "accessed"     ? Order::kLastAccess

@@ -25,6 +25,7 @@ struct MoveArgs {
   std::string ids_from;
   double priority = 1.0;
   std::string idle, older, order;  // descend's --idle-longer-than, --older-than, --order
+  std::string to;                  // --to: the tier moved to
 };
 
 // A duration: N followed by s, m, h or d (N a whole number, at most 10^12
@@ -44,8 +45,12 @@ bool ParseDurationMs(const std::string& text, int64_t* ms) {
 
 int PrintReport(const MoveArgs& a, const char* verb, const MoveReport& r, double secs) {
   for (const auto& id : r.not_found) Warn("not found: " + id);
-  for (const auto& id : r.already)
-    Warn("already " + std::string(std::string(verb) == "descend" ? "cold" : "hot") + ": " + id);
+  // Where the memories named but left are: at or past the target tier.
+  const std::string target = a.move.to ? TierName(*a.move.to) : std::string(verb) == "descend" ? "cold" : "hot";
+  const std::string already = target == "warm"
+                                  ? (std::string(verb) == "descend" ? "already warm or cold" : "already warm or hot")
+                                  : "already " + target;
+  for (const auto& id : r.already) Warn(already + ": " + id);
   for (const auto& id : r.deferred) Warn("restore deferred (will retry with backoff): " + id);
   for (const auto& id : r.dropped) Warn("restore dropped after the maximum retries: " + id);
   // Named ids that stay because pinned are a partial refusal (exit 1); a
@@ -98,6 +103,11 @@ int RunMove(MoveArgs& a, const StoreOpener& opener, bool descend) {
     a.move.order = a.order == "score" ? MoveOptions::Order::kScore
                    : a.order == "lru" ? MoveOptions::Order::kLru
                                       : MoveOptions::Order::kAge;
+  if (!a.to.empty()) {
+    Tier to = Tier::kCold;
+    ParseTier(a.to, &to);  // the option's check took only tier names
+    a.move.to = to;
+  }
   if (!a.ids_from.empty()) {
     Status read = ReadIdsFrom(a.ids_from, &a.move.ids);
     if (!read.ok()) return Fail(read);
@@ -105,6 +115,7 @@ int RunMove(MoveArgs& a, const StoreOpener& opener, bool descend) {
   auto store = opener.Open(a.store);
   if (!store.ok()) return Fail(store.status());
   if (a.enqueue) {
+    if (a.move.to) return Fail(Status::InvalidArgument("--enqueue queues for the hot tier; it takes no --to"));
     auto r = (*store)->Enqueue(a.move.ids, a.priority);
     if (!r.ok()) return Fail(r.status());
     for (const auto& id : r->not_found) Warn("not found: " + id);
@@ -146,15 +157,20 @@ void AddCommon(CLI::App* app, MoveArgs* a) {
 Runner SetupDescend(CLI::App* app) {
   auto a = std::make_shared<MoveArgs>();
   AddStoreArgs(app, &a->store);
-  app->add_option("ids", a->move.ids, "Memory ids to move to the cold tier");
-  app->add_flag("--all", a->move.all, "Descend every hot memory");
+  app->add_option("ids", a->move.ids, "Memory ids to move down (to the cold tier unless --to warm)");
+  app->add_option("--to", a->to,
+                  "The tier to move to: cold (the default; from hot and warm) or warm (from hot; store format 5)")
+      ->check(CLI::IsMember({"warm", "cold"}));
+  app->add_flag("--all", a->move.all, "Descend every hot memory (and with --to cold every warm one)");
   app->add_flag("--policy", a->move.policy, "Descend the lowest eviction scores until the hot tier fits its capacity");
   app->add_option("--idle-longer-than", a->idle,
-                  "Descend the hot memories not accessed for longer than DURATION (N followed by s, m, h or d); "
+                  "Descend the hot (and, to cold, warm) memories not accessed for longer than DURATION (N followed by "
+                  "s, m, h or d); "
                   "with --where, those it matches")
       ->check(NonEmpty());
   app->add_option("--older-than", a->older,
-                  "Descend the hot memories made longer ago than DURATION (N followed by s, m, h or d); with "
+                  "Descend the hot (and, to cold, warm) memories made longer ago than DURATION (N followed by s, m, h "
+                  "or d); with "
                   "--where or --idle-longer-than, those they select")
       ->check(NonEmpty());
   app->add_option("--order", a->order,
@@ -166,7 +182,8 @@ Runner SetupDescend(CLI::App* app) {
   app->footer(
       "Examples: aether descend ./mem m1 m2\n          aether descend ./mem --policy --dry-run\n"
       "          aether descend ./mem --where 'payload.project == \"done\"'\n"
-      "          aether descend ./mem --idle-longer-than 30d --order lru --limit 1000");
+      "          aether descend ./mem --idle-longer-than 30d --order lru --limit 1000\n"
+      "          aether descend ./mem --to warm --idle-longer-than 1d");
   return [a](const StoreOpener& opener) -> int {
     const bool selection = !a->move.where.empty() || !a->idle.empty() || !a->older.empty();
     int modes = (!a->move.ids.empty() || !a->ids_from.empty()) + a->move.all + a->move.policy + selection;
@@ -180,7 +197,10 @@ Runner SetupDescend(CLI::App* app) {
 Runner SetupAscend(CLI::App* app) {
   auto a = std::make_shared<MoveArgs>();
   AddStoreArgs(app, &a->store);
-  app->add_option("ids", a->move.ids, "Memory ids to move to the hot tier");
+  app->add_option("ids", a->move.ids, "Memory ids to move up (to the hot tier unless --to warm)");
+  app->add_option("--to", a->to,
+                  "The tier to move to: hot (the default; from cold and warm) or warm (from cold; store format 5)")
+      ->check(CLI::IsMember({"hot", "warm"}));
   app->add_flag("--queued", a->move.queued, "Drain the restore queue (priority order, with backoff)");
   app->add_flag("--evict", a->move.evict, "Make room by descending the lowest eviction scores first");
   app->add_flag("--enqueue", a->enqueue, "Queue the ids for restore instead of moving them now");

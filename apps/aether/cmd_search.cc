@@ -232,7 +232,10 @@ int Run(const SearchArgs& a, const StoreOpener& opener) {
   so.threads = a.threads;
   so.rerank = a.rerank;
   g_metrics_tiers = a.tier;
-  so.tiers = a.tier == "hot" ? TierFilter::kHot : a.tier == "cold" ? TierFilter::kCold : TierFilter::kAll;
+  so.tiers = a.tier == "hot"    ? TierFilter::kHot
+             : a.tier == "warm" ? TierFilter::kWarm
+             : a.tier == "cold" ? TierFilter::kCold
+                                : TierFilter::kAll;
   so.with_payload = a.with_payload;
   so.explain = a.explain;
   so.where = a.where;
@@ -288,7 +291,7 @@ Runner SetupSearch(CLI::App* app) {
       ->default_val(SearchOptions::kDefaultRerank)
       ->check(CLI::Range(1, 10000));
   app->add_option("--tier", a->tier, "Tiers to search")
-      ->check(CLI::IsMember({"all", "hot", "cold"}))
+      ->check(CLI::IsMember({"all", "hot", "warm", "cold"}))
       ->default_str("all");
   app->add_option("--where", a->where,
                   "Only memories the filter expression matches (README \"Filters\"); each query still gets k "

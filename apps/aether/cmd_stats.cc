@@ -26,7 +26,12 @@ std::vector<StatsMetric> Metrics(const StoreStats& s) {
       {"format_version", double(s.format_version), "aether_format_version", "", "On-disk format version of the store."},
       {"dim", double(s.dim), "aether_dimension", "", "Vector dimension."},
       {"hot_memories", double(s.hot_count), "aether_memories", "tier=\"hot\"", "Memories stored, by tier."},
+      {"warm_memories", double(s.warm_count), "aether_memories", "tier=\"warm\"", ""},
       {"cold_memories", double(s.cold_count), "aether_memories", "tier=\"cold\"", ""},
+      {"warm_bytes", double(s.warm_bytes), "aether_warm_bytes", "",
+       "Bytes of the warm tier's records (sq8 codes, row id and exact row: 5 x dim + 12 each)."},
+      {"warm_capacity_bytes", double(s.warm_capacity_bytes), "aether_warm_capacity_bytes", "",
+       "Bytes the warm tier may hold (0: no warm tier for the policies)."},
       {"hot_capacity", double(s.hot_capacity), "aether_hot_capacity", "", "Memories the hot tier may hold."},
       {"pinned_memories", double(s.pinned), "aether_pinned_memories", "",
        "Memories pinned hot (aether pin); no policy descends them."},
@@ -48,11 +53,12 @@ std::vector<StatsMetric> Metrics(const StoreStats& s) {
       {"partition_max", double(s.partition_max), "aether_index_partition_records", "stat=\"max\"", ""},
       {"staging_records", double(s.staging_records), "aether_cold_staging_records", "",
        "Live cold records no index covers yet (scanned in full)."},
-      {"staging_fraction", s.cold_count ? double(s.staging_records) / double(s.cold_count) : 0,
+      {"staging_fraction",
+       s.cold_count + s.warm_count ? double(s.staging_records) / double(s.cold_count + s.warm_count) : 0,
        "aether_cold_staging_ratio", "", "Fraction of cold memories in the staging shard."},
       {"garbage_fraction",
-       s.cold_garbage_records + s.cold_count
-           ? double(s.cold_garbage_records) / double(s.cold_garbage_records + s.cold_count)
+       s.cold_garbage_records + (s.cold_count + s.warm_count)
+           ? double(s.cold_garbage_records) / double(s.cold_garbage_records + (s.cold_count + s.warm_count))
            : 0,
        "aether_cold_garbage_ratio", "", "Fraction of cold records that are garbage."},
       {"default_nprobe", double(s.default_nprobe), "aether_index_default_nprobe", "",

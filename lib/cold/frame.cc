@@ -267,6 +267,7 @@ namespace {
 void DecodeScanSection(const FrameHeader& h, const uint8_t* s, DecodedFrame* out) {
   out->count = h.count;
   out->dim = h.dim;
+  out->codec = h.codec;
   out->approximate = true;
   DecodeRowIds(s, h.count, out);
   const uint8_t* q = s + 8ull * h.count;
@@ -325,6 +326,7 @@ Status DecodeFrame(const uint8_t* p, size_t n, uint32_t expected_dim, DecodedFra
   FrameHeader h;
   AETHER_RETURN_IF_ERROR(CheckedHeader(p, n, expected_dim, &h, /*scan=*/false));
   out->approximate = false;
+  out->codec = h.codec;
   if (h.quantized()) {
     AETHER_RETURN_IF_ERROR(CheckCrc(p, h.raw_len));
     out->count = h.count;

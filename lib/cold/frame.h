@@ -52,6 +52,7 @@ struct FrameHeader {
 struct DecodedFrame {
   uint32_t count = 0;
   uint32_t dim = 0;
+  uint32_t codec = 0;  // the frame's (its header's)
   // True when `vectors` are a quantized frame's approximations
   // (DecodeFrameScan); false when they are exact.
   bool approximate = false;

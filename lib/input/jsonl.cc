@@ -487,12 +487,10 @@ Status ParseRecordGeneral(const std::string& line, uint32_t dim, Metric metric, 
   if (preserve_state) {
     if (j.contains("tier")) {
       const json& t = j["tier"];
-      if (t == "hot")
-        out->tier = Tier::kHot;
-      else if (t == "cold")
-        out->tier = Tier::kCold;
-      else
-        return Status::BadInput("\"tier\" must be \"hot\" or \"cold\", not " + t.dump());
+      Tier tier = Tier::kHot;
+      if (!t.is_string() || !ParseTier(t.get<std::string>(), &tier))
+        return Status::BadInput("\"tier\" must be \"hot\", \"warm\" or \"cold\", not " + t.dump());
+      out->tier = tier;
     }
     AETHER_RETURN_IF_ERROR(StateInteger(j, "created_ms", Record::kMaxKeptTime, &out->created_ms));
     AETHER_RETURN_IF_ERROR(StateInteger(j, "last_access_ms", Record::kMaxKeptTime, &out->last_access_ms));

@@ -203,10 +203,17 @@ Result<uint64_t> MemoriesTable::Count(Tier tier) {
   return row ? uint64_t(st->Int(0)) : 0;
 }
 
+// "tier > 0": in a shard, cold (1) or warm (2); a range of memories_by_slot.
+Result<uint64_t> MemoriesTable::CountInShards() {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT COUNT(*) FROM memories WHERE tier > 0"));
+  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+  return row ? uint64_t(st->Int(0)) : 0;
+}
+
 Result<uint64_t> MemoriesTable::CountInShard(int64_t shard_id) {
   AETHER_ASSIGN_OR_RETURN(StmtLease st,
-                          db_->PrepareCached("SELECT COUNT(*) FROM memories WHERE tier = ? AND shard_id = ?"));
-  st->Bind(1, TierCode(Tier::kCold)).Bind(2, shard_id);
+                          db_->PrepareCached("SELECT COUNT(*) FROM memories WHERE tier > 0 AND shard_id = ?"));
+  st->Bind(1, shard_id);
   AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
   return row ? uint64_t(st->Int(0)) : 0;
 }
@@ -305,11 +312,10 @@ Result<bool> MemoriesTable::Move(int64_t row_id, const Place& from, const Place&
   return db_->Changes() == 1;
 }
 
-Result<bool> MemoriesTable::MoveCold(int64_t row_id, const Place& to) {
+Result<bool> MemoriesTable::MoveInShards(int64_t row_id, const Place& to) {
   AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("UPDATE memories SET shard_id = ?, frame_offset = ?, "
-                                                           "frame_index = ? WHERE row_id = ? AND tier = ?"));
+                                                           "frame_index = ? WHERE row_id = ? AND tier > 0"));
   st->Bind(1, to.shard_id).Bind(2, to.frame_offset).Bind(3, to.frame_index).Bind(4, row_id);
-  st->Bind(5, TierCode(Tier::kCold));
   AETHER_RETURN_IF_ERROR(st->Run());
   return db_->Changes() == 1;
 }
@@ -439,27 +445,26 @@ Status MemoriesTable::ForEachHot(const std::function<void(const MemoryRef&, cons
   }
 }
 
-Status MemoriesTable::ForEachCold(const std::function<void(int64_t, const Place&)>& fn) {
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, shard_id, frame_offset, frame_index FROM memories "
-                                                "WHERE tier = ?"));
-  st.Bind(1, TierCode(Tier::kCold));
+Status MemoriesTable::ForEachInShards(const std::function<void(int64_t, const Place&)>& fn) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, tier, shard_id, frame_offset, frame_index FROM "
+                                                "memories WHERE tier > 0"));
   for (;;) {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return Status::Ok();
-    fn(st.Int(0), Place::Cold(st.Int(1), st.Int(2), st.Int(3)));
+    fn(st.Int(0), Place::Shard(static_cast<Tier>(st.Int(1)), st.Int(2), st.Int(3), st.Int(4)));
   }
 }
 
-Result<std::map<int64_t, std::vector<MemoryRef>>> MemoriesTable::ColdIn(const std::set<int64_t>& shards) {
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, id, shard_id, frame_offset, frame_index FROM memories "
-                                                "WHERE tier = ?"));
-  st.Bind(1, TierCode(Tier::kCold));
+Result<std::map<int64_t, std::vector<MemoryRef>>> MemoriesTable::InShards(const std::set<int64_t>& shards) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id, id, shard_id, frame_offset, frame_index, tier FROM "
+                                                "memories WHERE tier > 0"));
   std::map<int64_t, std::vector<MemoryRef>> out;
   for (;;) {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
     if (!shards.count(st.Int(2))) continue;
-    out[st.Int(2)].push_back(MemoryRef{st.Int(0), st.Text(1), Place::Cold(st.Int(2), st.Int(3), st.Int(4))});
+    out[st.Int(2)].push_back(
+        MemoryRef{st.Int(0), st.Text(1), Place::Shard(static_cast<Tier>(st.Int(5)), st.Int(2), st.Int(3), st.Int(4))});
   }
   for (auto& [shard, refs] : out)
     std::sort(refs.begin(), refs.end(), [](const MemoryRef& a, const MemoryRef& b) {
@@ -469,11 +474,10 @@ Result<std::map<int64_t, std::vector<MemoryRef>>> MemoriesTable::ColdIn(const st
   return out;
 }
 
-Result<std::vector<int64_t>> MemoriesTable::ColdRowIds() {
+Result<std::vector<int64_t>> MemoriesTable::ShardRowIds() {
   // Sorted here: memories_by_slot orders a tier's rows by slot first, so
   // ORDER BY row_id would make SQLite sort them in a temporary B-tree.
-  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id FROM memories WHERE tier = ?"));
-  st.Bind(1, TierCode(Tier::kCold));
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("SELECT row_id FROM memories WHERE tier > 0"));
   std::vector<int64_t> out;
   for (;;) {
     AETHER_ASSIGN_OR_RETURN(bool row, st.Step());

@@ -58,7 +58,8 @@ class MemoriesTable {
   Result<std::optional<std::string>> Payload(int64_t row_id, std::string* history);
   Result<uint64_t> Count();
   Result<uint64_t> Count(Tier tier);
-  Result<uint64_t> CountInShard(int64_t shard_id);  // cold memories placed in it (a scan: no index)
+  Result<uint64_t> CountInShards();                 // cold and warm memories
+  Result<uint64_t> CountInShard(int64_t shard_id);  // cold and warm memories placed in it (a scan: no index)
   // One past the highest hot slot in use (0: none).
   Result<uint64_t> HotSlotEnd();
 
@@ -87,9 +88,9 @@ class MemoriesTable {
   Status InsertMany(const std::vector<NewRow>& rows);
   // Moves a memory that is exactly at `from` to `to`; false when it is not.
   Result<bool> Move(int64_t row_id, const Place& from, const Place& to);
-  // Moves a cold memory to another cold place (a rebuild); false when it is
-  // no longer cold.
-  Result<bool> MoveCold(int64_t row_id, const Place& to);
+  // Moves a memory in a shard (cold or warm) to another place in a shard,
+  // in the same tier (a rebuild); false when it is in no shard.
+  Result<bool> MoveInShards(int64_t row_id, const Place& to);
   Status Delete(int64_t row_id);
   // Accesses at now_ms: each row's access_count grows by its hits in
   // row_ids, its last_access_ms rises to now_ms, and now_ms joins its
@@ -120,13 +121,14 @@ class MemoriesTable {
   // the history as stored); none in a DB without the column.
   Status ForEachWithHistory(
       const std::function<void(const MemoryRef&, const MemoryStats&, const std::string& access_times)>& fn);
-  // Every hot memory: fn(ref, stats). Every cold memory: fn(row id, place).
+  // Every hot memory: fn(ref, stats). Every memory in a shard (cold or
+  // warm): fn(row id, place).
   Status ForEachHot(const std::function<void(const MemoryRef&, const MemoryStats&)>& fn);
-  Status ForEachCold(const std::function<void(int64_t row_id, const Place&)>& fn);
-  Result<std::vector<int64_t>> ColdRowIds();  // ascending
-  // The cold memories of each of `shards` (one pass over the cold tier),
-  // each shard's in file order.
-  Result<std::map<int64_t, std::vector<MemoryRef>>> ColdIn(const std::set<int64_t>& shards);
+  Status ForEachInShards(const std::function<void(int64_t row_id, const Place&)>& fn);
+  Result<std::vector<int64_t>> ShardRowIds();  // ascending
+  // The memories (cold and warm) of each of `shards` (one pass over the
+  // shards' memories), each shard's in file order.
+  Result<std::map<int64_t, std::vector<MemoryRef>>> InShards(const std::set<int64_t>& shards);
   // Every row, raw, in row id order, for the readers that judge the stored
   // values themselves (verify, the maintenance sample). Columns: row_id,
   // id, tier, slot, shard_id, frame_offset, frame_index, importance,

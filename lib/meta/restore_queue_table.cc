@@ -14,10 +14,10 @@ Status RestoreQueueTable::Put(int64_t row_id, double priority, int64_t now_ms) {
 Status RestoreQueueTable::PutIfCold(int64_t row_id, double priority, int64_t now_ms) {
   AETHER_ASSIGN_OR_RETURN(StmtLease st,
                           db_->PrepareCached("INSERT INTO restore_queue(row_id, priority, attempts, next_attempt_ms) "
-                                             "SELECT row_id, ?, 0, ? FROM memories WHERE row_id = ? AND tier = ? "
+                                             "SELECT row_id, ?, 0, ? FROM memories WHERE row_id = ? AND tier > 0 "
                                              "ON CONFLICT(row_id) DO UPDATE SET priority = max(priority, "
                                              "excluded.priority)"));
-  st->Bind(1, priority).Bind(2, now_ms).Bind(3, row_id).Bind(4, TierCode(Tier::kCold));
+  st->Bind(1, priority).Bind(2, now_ms).Bind(3, row_id);
   return st->Run();
 }
 

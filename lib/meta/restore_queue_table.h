@@ -23,6 +23,7 @@ class RestoreQueueTable {
   // Drops the lowest priorities (then the newest row ids) past `max`
   // entries; returns how many.
   Result<uint64_t> CapAt(uint64_t max);
+  // Queues the memory while it is in a shard (cold or warm).
   Status PutIfCold(int64_t row_id, double priority, int64_t now_ms);
   // Entries due at now_ms, highest priority first, each with its memory as
   // it is now (nullopt: gone).

@@ -55,6 +55,11 @@ const std::vector<ParamSpec>& AllParams() {
        "bytes of live hot slots the hot tier may hold (a memory's slot: 4 x dim + 16 bytes; hot.slots also keeps "
        "its header and up to hot_compact_slack free slots); with both set the smaller limit holds (0: no byte "
        "limit)"},
+      {"warm_capacity_bytes", 0, 0, 1e15,
+       "bytes of warm records the warm tier may hold (a record: 5 x dim + 12 bytes, sq8 codes beside the exact "
+       "row); while it is set, maintain's and ingest's demotions go warm, and each maintain tick descends the "
+       "lowest eviction scores of the warm tier past it to cold (0: no warm tier for the policies: demotions go "
+       "cold and nothing is drained; descend --to warm still places memories there)"},
       {"history_retention_days", 90, 0, 36500,
        "audit log entries older than this are pruned by maintain and scrub (0: kept forever)"},
       {"tick_seconds", 300, 1, 1e9,
@@ -131,7 +136,8 @@ const std::map<std::string, std::map<std::string, double>>& Presets() {
   static const std::map<std::string, std::map<std::string, double>> presets = [] {
     std::map<std::string, std::map<std::string, double>> m;
     for (const auto& p : AllParams())
-      if (std::string(p.key) != "hot_capacity" && std::string(p.key) != "hot_capacity_bytes")
+      if (std::string(p.key) != "hot_capacity" && std::string(p.key) != "hot_capacity_bytes" &&
+          std::string(p.key) != "warm_capacity_bytes")
         m["default"][p.key] = p.default_value;
     // Each preset sets every key that decides whether and how much
     // memories move, so one preset after another leaves no mix.
@@ -223,7 +229,8 @@ PolicyParams ResolveParams(const std::map<std::string, double>& v) {
                       get("min_confidence"),
                       get("pattern_lead_seconds"),
                       get("burst_idle_minutes"),
-                      get("decay_half_lives")};
+                      get("decay_half_lives"),
+                      get("warm_capacity_bytes")};
 }
 
 double FeedbackImportance(double importance, double reward) {

@@ -53,6 +53,8 @@ struct PolicyParams {
   double max_hot_idle_hours, max_hot_age_hours, enforce_capacity;
   // Placement by access pattern (policy/placement.h).
   double pattern_placement, min_confidence, pattern_lead_seconds, burst_idle_minutes, decay_half_lives;
+  // The warm tier's capacity in bytes (0: no warm tier for the policies).
+  double warm_capacity_bytes;
 };
 // Builds PolicyParams from key -> value (missing keys: defaults).
 PolicyParams ResolveParams(const std::map<std::string, double>& values);

@@ -121,8 +121,8 @@ Status LetReadersIn(StoreLock* lock) {
 }  // namespace
 
 // rows[begin, end) of `shard` (its live records, in file order) as the
-// items of a move out of it, with their vectors in `data` (each frame read
-// once). A record a rehearsal appended is in no file: its vector stays zero
+// items of a move out of it, each to a place of its own tier, with their
+// vectors in `data` (each frame read once). A record a rehearsal appended is in no file: its vector stays zero
 // (a rehearsal writes no data).
 Status StoreImpl::LoadColdRecords(ShardFile* file, const ShardInfo& shard, const std::vector<MemoryRef>& rows,
                                   size_t begin, size_t end, std::vector<MigrationItem>* items,
@@ -137,6 +137,7 @@ Status StoreImpl::LoadColdRecords(ShardFile* file, const ShardInfo& shard, const
     it.row_id = r.row_id;
     it.id = r.id;
     it.src = r.place;
+    it.dst.tier = r.place.tier;
     if (!ColdRecordOnDisk(r.place)) continue;
     if (r.place.frame_offset != frame_at) {
       AETHER_RETURN_IF_ERROR(file->ReadFrame(uint64_t(r.place.frame_offset), &frame));
@@ -169,7 +170,7 @@ Result<std::vector<MemoryRef>> StoreImpl::LiveIn(const ShardInfo& shard,
 // predate the tick: with an index, nothing in a tick appends to staging;
 // were one not to, its vector would be zero and its partition a guess).
 Status StoreImpl::Unstage(const ShardInfo& staging, MaintainReport* rep) {
-  AETHER_ASSIGN_OR_RETURN(auto live, tables_->memories.ColdIn({staging.shard_id}));
+  AETHER_ASSIGN_OR_RETURN(auto live, tables_->memories.InShards({staging.shard_id}));
   AETHER_ASSIGN_OR_RETURN(std::vector<MemoryRef> rows, LiveIn(staging, &live));
   AETHER_ASSIGN_OR_RETURN(auto file, OpenShard(staging, /*writable=*/false));
   constexpr size_t kBatch = 10000;
@@ -198,7 +199,7 @@ Status StoreImpl::Unstage(const ShardInfo& staging, MaintainReport* rep) {
 Status StoreImpl::RewritePartitions(const std::vector<ShardInfo>& partitions, MaintainReport* rep) {
   std::set<int64_t> ids;
   for (const ShardInfo& sh : partitions) ids.insert(sh.shard_id);
-  AETHER_ASSIGN_OR_RETURN(auto live, tables_->memories.ColdIn(ids));
+  AETHER_ASSIGN_OR_RETURN(auto live, tables_->memories.InShards(ids));
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> all, tables_->shards.All());
   // Past every registered shard and every journal target (a rewrite whose
   // row is still in the journal names its new shard there only).

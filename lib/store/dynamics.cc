@@ -146,16 +146,19 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
   // capacity, 4. queueing, 5. the queue drain.
   MoveOptions mo;
   MoveReport moved;
-  AETHER_RETURN_IF_ERROR(DescendRows(pattern.down, mo, &moved, pattern.down.size()));
+  const Tier demote_to = DemotionTier(p);
+  rep.demoted_to = demote_to;
+  AETHER_RETURN_IF_ERROR(DescendRows(pattern.down, demote_to, mo, &moved, pattern.down.size()));
   rep.descended_pattern = moved.moved;
   moved = MoveReport();
-  AETHER_RETURN_IF_ERROR(DescendRows(down, mo, &moved, down.size()));
+  AETHER_RETURN_IF_ERROR(DescendRows(down, demote_to, mo, &moved, down.size()));
   rep.descended_sampled = moved.moved;
   // What a pattern keeps hot this tick is no age policy's, capacity's or
   // restore's victim (an emergency's it still is).
   AETHER_RETURN_IF_ERROR(AgeDescend(p, pattern.keep, &rep));
-  if (p.enforce_capacity >= 1) AETHER_RETURN_IF_ERROR(EnforceCapacity(pattern.keep, &rep));
+  if (p.enforce_capacity >= 1) AETHER_RETURN_IF_ERROR(EnforceCapacity(p, pattern.keep, &rep));
   if (pressure.level == PressureLevel::kEmergency) AETHER_RETURN_IF_ERROR(EmergencyDescend(p, &rep));
+  if (p.enforce_capacity >= 1) AETHER_RETURN_IF_ERROR(DrainWarm(p, pattern.keep, &rep));
   if (!up.empty()) AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return model_->QueueRestores(up); }));
   rep.queued = up.size();
   // Under critical pressure nothing is promoted: the queue waits.
@@ -172,7 +175,7 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
                  fmt::format("{{\"seed\":{},\"temperature\":{},\"descended\":{},\"restored\":{},"
                              "\"queued\":{}}}",
                              rep.seed, rep.temperature_after,
-                             rep.descended_sampled + rep.descended_age + rep.descended_capacity +
+                             rep.descended_sampled + rep.descended_age + rep.descended_capacity + rep.descended_warm +
                                  rep.descended_pressure + rep.descended_pattern,
                              rep.restored, rep.queued));
   }));
@@ -184,17 +187,17 @@ Result<MaintainReport> StoreImpl::Tick(const MaintainOptions& o) {
 }
 
 // Descends the lowest eviction scores until the hot tier fits its capacity.
-Status StoreImpl::DescendLowestScores(uint64_t n, const char* reason, MaintainReport* rep, uint64_t* moved,
+Status StoreImpl::DescendLowestScores(uint64_t n, Tier to, const char* reason, MaintainReport* rep, uint64_t* moved,
                                       const std::set<int64_t>& keep) {
   AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore(keep));
   std::vector<MemoryRef> rows;
   for (size_t i = 0; i < n && i < scored.size(); ++i) {
     rows.push_back(scored[i].second);
-    rep->moves.push_back({scored[i].second.id, Tier::kHot, Tier::kCold, reason, scored[i].first});
+    rep->moves.push_back({scored[i].second.id, Tier::kHot, to, reason, scored[i].first});
   }
   MoveOptions mo;
   MoveReport report;
-  AETHER_RETURN_IF_ERROR(DescendRows(rows, mo, &report, rows.size()));
+  AETHER_RETURN_IF_ERROR(DescendRows(rows, to, mo, &report, rows.size()));
   *moved = report.moved;
   return Status::Ok();
 }
@@ -207,18 +210,39 @@ Status StoreImpl::AgeDescend(const PolicyParams& p, const std::set<int64_t>& kee
     const double hours = idle ? p.max_hot_idle_hours : p.max_hot_age_hours;
     if (hours <= 0) continue;
     MoveOptions mo;
+    mo.to = DemotionTier(p);
     (idle ? mo.idle_longer_than_ms : mo.older_than_ms) = int64_t(hours * 3.6e6);
-    AETHER_ASSIGN_OR_RETURN(MoveReport r, Descend(mo, keep));
+    AETHER_ASSIGN_OR_RETURN(MoveReport r, Descend(mo, keep, /*hot_only=*/true));
     rep->descended_age += r.moved;
     for (PlannedMove& m : r.plan) rep->moves.push_back(std::move(m));
   }
   return Status::Ok();
 }
 
-Status StoreImpl::EnforceCapacity(const std::set<int64_t>& keep, MaintainReport* rep) {
+// The hot tier past its capacity descends (to warm while the warm tier is
+// on), lowest eviction scores first.
+Status StoreImpl::EnforceCapacity(const PolicyParams& p, const std::set<int64_t>& keep, MaintainReport* rep) {
   AETHER_ASSIGN_OR_RETURN(uint64_t hot_count, HotMemories());
   if (hot_count <= HotCapacity()) return Status::Ok();
-  return DescendLowestScores(hot_count - HotCapacity(), "capacity", rep, &rep->descended_capacity, keep);
+  return DescendLowestScores(hot_count - HotCapacity(), DemotionTier(p), "capacity", rep, &rep->descended_capacity,
+                             keep);
+}
+
+// The warm tier past warm_capacity_bytes descends to cold, lowest eviction
+// scores first (reason "capacity"): after every demotion of the tick, so
+// that the tick ends within it.
+Status StoreImpl::DrainWarm(const PolicyParams& p, const std::set<int64_t>& keep, MaintainReport* rep) {
+  AETHER_ASSIGN_OR_RETURN(auto warm, WarmOverflow(p, keep));
+  if (warm.empty()) return Status::Ok();
+  std::vector<MemoryRef> rows;
+  for (const auto& [score, loc] : warm) {
+    rows.push_back(loc);
+    rep->moves.push_back({loc.id, Tier::kWarm, Tier::kCold, "capacity", score});
+  }
+  MoveReport report;
+  AETHER_RETURN_IF_ERROR(DescendRows(rows, Tier::kCold, MoveOptions(), &report, rows.size()));
+  rep->descended_warm = report.moved;
+  return Status::Ok();
 }
 
 // Judged again after the capacity is enforced (a hot tier past its
@@ -237,7 +261,7 @@ Status StoreImpl::EmergencyDescend(const PolicyParams& p, MaintainReport* rep) {
   // 100 x 0.07 is 7, not 8.
   const uint64_t n = uint64_t(std::ceil(double(hot_count) * p.pressure_emergency_descend * (1 - 1e-12)));
   if (n == 0) return Status::Ok();
-  return DescendLowestScores(n, "pressure", rep, &rep->descended_pressure);
+  return DescendLowestScores(n, DemotionTier(p), "pressure", rep, &rep->descended_pressure);
 }
 
 // Drains up to restore_concurrency entries of the restore queue, evicting

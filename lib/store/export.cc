@@ -76,7 +76,7 @@ Status StoreImpl::ExportInSnapshot(const ExportOptions& o, const std::function<S
   std::map<int64_t, std::vector<Row>> cold;  // by shard
   Status bad;
   AETHER_RETURN_IF_ERROR(tables_->memories.ForEach([&](const MemoryRef& ref, const MemoryStats& stats) {
-    if (!ref.place.hot() && !ref.place.cold()) {
+    if (!ref.place.hot() && !ref.place.in_shard()) {
       bad = UnknownTierCorruption(ref.id, ref.row_id, int64_t(ref.place.tier));
       return false;
     }

@@ -19,7 +19,7 @@ namespace aether {
 namespace {
 
 bool SameFrame(const Place& x, const Place& y) {
-  return x.cold() && y.cold() && x.shard_id == y.shard_id && x.frame_offset == y.frame_offset;
+  return x.in_shard() && y.in_shard() && x.shard_id == y.shard_id && x.frame_offset == y.frame_offset;
 }
 
 }  // namespace
@@ -60,7 +60,10 @@ void Selection::Seal() {
 }
 
 Result<Selection> StoreImpl::Select(const std::string& where_text, TierFilter tiers) {
-  AETHER_ASSIGN_OR_RETURN(Filter where, Filter::Parse(where_text));
+  std::optional<Filter> where;  // none: every memory of `tiers`
+  if (!where_text.empty()) {
+    AETHER_ASSIGN_OR_RETURN(where, Filter::Parse(where_text));
+  }
   const auto* pending = PendingOnce();  // one view of the access log, as list has
   Selection sel;
   // Live records per cold frame, for the read cost of the frames the
@@ -75,14 +78,15 @@ Result<Selection> StoreImpl::Select(const std::string& where_text, TierFilter ti
   std::unordered_map<FrameKey, uint64_t, FrameHash> frame_records;
   Status bad;
   AETHER_RETURN_IF_ERROR(tables_->memories.ForEach(
-      where.uses_payload(), [&](const MemoryRef& ref, const MemoryStats& stats, std::string&& payload) {
-        if (!ref.place.hot() && !ref.place.cold()) {
+      where && where->uses_payload(), [&](const MemoryRef& ref, const MemoryStats& stats, std::string&& payload) {
+        if (!ref.place.hot() && !ref.place.in_shard()) {
           bad = UnknownTierCorruption(ref.id, ref.row_id, int64_t(ref.place.tier));
           return false;
         }
-        if ((tiers == TierFilter::kHot && !ref.place.hot()) || (tiers == TierFilter::kCold && !ref.place.cold()))
+        if ((tiers == TierFilter::kHot && !ref.place.hot()) || (tiers == TierFilter::kCold && !ref.place.cold()) ||
+            (tiers == TierFilter::kWarm && !ref.place.warm()) || (tiers == TierFilter::kShards && ref.place.hot()))
           return true;
-        if (ref.place.cold()) ++frame_records[FrameKey{ref.place.shard_id, ref.place.frame_offset}];
+        if (ref.place.in_shard()) ++frame_records[FrameKey{ref.place.shard_id, ref.place.frame_offset}];
         MemoryRecord rec;
         rec.id = ref.id;
         rec.tier = ref.place.tier;
@@ -93,7 +97,7 @@ Result<Selection> StoreImpl::Select(const std::string& where_text, TierFilter ti
         rec.pinned = stats.pinned;
         AddPendingFrom(pending, ref.row_id, &rec.access_count, &rec.last_access_ms);
         rec.payload_json = std::move(payload);
-        const std::optional<bool> match = where.MatchesValid(rec);
+        const std::optional<bool> match = where ? where->MatchesValid(rec) : std::optional<bool>(true);
         if (!match) {
           bad = PayloadCorruption(ref.id, ref.row_id);
           return false;
@@ -107,7 +111,7 @@ Result<Selection> StoreImpl::Select(const std::string& where_text, TierFilter ti
   const auto& rows = sel.rows();
   sel.read_cost = sel.hot();
   for (size_t i = sel.hot(); i < rows.size(); ++i)
-    if (!lossless)
+    if (!lossless || rows[i].place.warm())  // one exact row read
       ++sel.read_cost;
     else if (i == sel.hot() || !SameFrame(rows[i - 1].place, rows[i].place))
       sel.read_cost += frame_records[FrameKey{rows[i].place.shard_id, rows[i].place.frame_offset}];

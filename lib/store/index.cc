@@ -36,34 +36,36 @@ namespace {
 struct ColdSet {
   std::vector<int64_t> row_ids;
   std::vector<float> vectors;
+  std::vector<uint8_t> warm;  // per record: 1 for a warm memory (its frames stay warm)
   uint64_t garbage = 0;
 };
 
 }  // namespace
 
-// Every live cold record, read once from the shards.
+// Every live record of the shards (cold and warm), read once.
 static Status CollectCold(StoreContext* s, ColdSet* out) {
   std::map<int64_t, Place> where;
   AETHER_RETURN_IF_ERROR(
-      s->tables_->memories.ForEachCold([&](int64_t row_id, const Place& place) { where[row_id] = place; }));
+      s->tables_->memories.ForEachInShards([&](int64_t row_id, const Place& place) { where[row_id] = place; }));
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, s->tables_->shards.All());
   for (const ShardInfo& info : shards) {
     AETHER_ASSIGN_OR_RETURN(auto shard, s->OpenShard(info, false));
     AETHER_RETURN_IF_ERROR(shard->Scan(info.file_bytes, [&](uint64_t off, const DecodedFrame& f) {
       for (uint32_t i = 0; i < f.count; ++i) {
         auto it = where.find(f.row_ids[i]);
-        if (it == where.end() || it->second != Place::Cold(info.shard_id, int64_t(off), int64_t(i))) {
+        if (it == where.end() || !it->second.SameRecord(Place::Cold(info.shard_id, int64_t(off), int64_t(i)))) {
           ++out->garbage;
           continue;
         }
         out->row_ids.push_back(f.row_ids[i]);
+        out->warm.push_back(it->second.warm());
         out->vectors.insert(out->vectors.end(), f.vector(i), f.vector(i) + f.dim);
       }
       return Status::Ok();
     }));
   }
   if (out->row_ids.size() != where.size())
-    return Status::Corruption(fmt::format("{} cold memories in the metadata, {} found in the shards (run verify)",
+    return Status::Corruption(fmt::format("{} memories in shards in the metadata, {} found in the shards (run verify)",
                                           where.size(), out->row_ids.size()));
   return Status::Ok();
 }
@@ -108,19 +110,27 @@ static Status WritePartition(StoreContext* s, const Migration& m, uint32_t p, co
                                            /*sync=*/false));  // one sync below covers header and frames
   AETHER_ASSIGN_OR_RETURN(auto shard, ShardFile::Open(s->env_, path, dim, true));
   uint64_t at = ShardFile::kHeaderSize;
-  for (size_t b = 0; b < members.size(); b += kMaxFrameRecords) {
-    size_t e = std::min(members.size(), b + kMaxFrameRecords);
-    std::vector<int64_t> ids;
-    std::vector<float> vecs;
-    for (size_t j = b; j < e; ++j) {
-      size_t i = members[j];
-      ids.push_back(cold.row_ids[i]);
-      vecs.insert(vecs.end(), cold.vectors.begin() + i * dim, cold.vectors.begin() + (i + 1) * dim);
+  // The cold members in frames of the store's codec, then the warm ones in
+  // warm frames (kWarmCodec).
+  for (const bool warm : {false, true}) {
+    std::vector<size_t> tier;
+    for (size_t i : members)
+      if (bool(cold.warm[i]) == warm) tier.push_back(i);
+    for (size_t b = 0; b < tier.size(); b += kMaxFrameRecords) {
+      size_t e = std::min(tier.size(), b + kMaxFrameRecords);
+      std::vector<int64_t> ids;
+      std::vector<float> vecs;
+      for (size_t j = b; j < e; ++j) {
+        size_t i = tier[j];
+        ids.push_back(cold.row_ids[i]);
+        vecs.insert(vecs.end(), cold.vectors.begin() + i * dim, cold.vectors.begin() + (i + 1) * dim);
+      }
+      const uint32_t codec = warm ? kWarmCodec : uint32_t(s->config_.codec);
+      AETHER_ASSIGN_OR_RETURN(std::string frame,
+                              EncodeFrame(ids.data(), vecs.data(), uint32_t(ids.size()), dim, codec));
+      AETHER_RETURN_IF_ERROR(shard->WriteAt(at, frame));
+      at += frame.size();
     }
-    AETHER_ASSIGN_OR_RETURN(
-        std::string frame, EncodeFrame(ids.data(), vecs.data(), uint32_t(ids.size()), dim, uint32_t(s->config_.codec)));
-    AETHER_RETURN_IF_ERROR(shard->WriteAt(at, frame));
-    at += frame.size();
   }
   AETHER_RETURN_IF_ERROR(shard->Sync());
   rep->bytes_written += at;
@@ -256,7 +266,7 @@ Result<RecallReport> StoreImpl::RecallCheck(uint64_t queries, uint64_t seed) {
   if (index) {
     AETHER_ASSIGN_OR_RETURN(rep.nprobe, NprobeOf(index->generation, index->k, SearchOptions{}));
   }
-  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> rows, tables_->memories.ColdRowIds());
+  AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> rows, tables_->memories.ShardRowIds());
   std::mt19937_64 rng(seed);
   std::shuffle(rows.begin(), rows.end(), rng);
   rows.resize(std::min<size_t>(rows.size(), queries));
@@ -270,7 +280,7 @@ Result<RecallReport> StoreImpl::RecallCheck(uint64_t queries, uint64_t seed) {
     qs.push_back(std::move(v));
   }
   SearchOptions indexed;
-  indexed.tiers = TierFilter::kCold;
+  indexed.tiers = TierFilter::kShards;
   indexed.nprobe = rep.nprobe;
   indexed.record_access = false;  // a measurement, not a use of the memories
   indexed.timeout_ms = 0;         // whole, whatever the store's search_timeout_ms

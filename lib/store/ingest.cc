@@ -143,15 +143,15 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
 
   AETHER_ASSIGN_OR_RETURN(std::vector<Planned> plan, PlanBatch(batch, policy, &result));
   if (plan.empty()) return result;
-  // Pinned records first, whatever their tier (those replacing a hot
-  // memory first of all: their room is sure, below); records kept cold
-  // (Record::tier) last: the rest compete for the hot tier's room as usual.
+  // Pinned records first, whatever their tier (those replacing a hot memory
+  // first of all: their room is sure, below); records kept cold or warm
+  // (Record::tier) last: the rest compete for the hot tier's room.
   std::stable_partition(plan.begin(), plan.end(), [](const Planned& p) { return p.pin; });
   std::stable_partition(plan.begin(), plan.end(), [](const Planned& p) { return p.pin && p.replaces_hot; });
   const size_t may_be_hot =
       size_t(std::stable_partition(
                  plan.begin(), plan.end(),
-                 [](const Planned& p) { return p.pin || p.record->tier != std::optional<Tier>(Tier::kCold); }) -
+                 [](const Planned& p) { return p.pin || !p.record->tier || *p.record->tier == Tier::kHot; }) -
              plan.begin());
   AETHER_RETURN_IF_ERROR(CheckPinRoom(plan));
 
@@ -213,16 +213,22 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
     if (i < n_hot) {
       it.dst = Place::Hot(slots[i]);
       w.slots.push_back({static_cast<uint64_t>(slots[i]), it.row_id, vectors[i]});
+    } else {
+      it.dst.tier = r.tier == std::optional<Tier>(Tier::kWarm) ? Tier::kWarm : Tier::kCold;
+      result.warm += it.dst.warm();
     }
   }
+  if (result.warm > 0) AETHER_RETURN_IF_ERROR(WarmAllowed());
   // The victims descend into the staging shard beside the new cold
-  // memories, in the same migration: their slots are freed by its commit.
+  // memories (warm frames while the warm tier is on), in the same
+  // migration: their slots are freed by its commit.
   std::vector<float> victim_data(victims.size() * config_.dim);
   for (size_t v = 0; v < victims.size(); ++v) {
     MigrationItem it;
     it.row_id = victims[v].row_id;
     it.id = victims[v].id;
     it.src = victims[v].place;
+    it.dst.tier = DemotionTier(params);  // warm while the warm tier is on
     float* data = victim_data.data() + v * config_.dim;
     AETHER_RETURN_IF_ERROR(ReadHotVector(hot.get(), victims[v], data));
     items.push_back(std::move(it));
@@ -239,7 +245,7 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
     return tables_->config.Set("next_row_id", std::to_string(next_row_id + int64_t(plan.size())));
   }));
   result.hot = n_hot;
-  result.cold = plan.size() - n_hot;
+  result.cold = plan.size() - n_hot - result.warm;
   result.evicted = victims.size();
   // The replaced hot memories and the victims left the tier, n_hot came in.
   // The batch is committed: a failure to read the version only costs the

@@ -213,10 +213,10 @@ Status MemoryModel::SampleMoves(const PolicyParams& p, double heat, int64_t now,
     if (hot && HeldByRoom(p, roomy, now, c.stats.last_access_ms)) continue;
     if (hot) {
       down->push_back(c.m);
-      rep->moves.push_back({c.m.id, Tier::kHot, Tier::kCold, "sampled", score});
+      rep->moves.push_back({c.m.id, Tier::kHot, s_->DemotionTier(p), "sampled", score});
     } else {
       up->emplace_back(c.m.row_id, prob);
-      rep->moves.push_back({c.m.id, Tier::kCold, Tier::kHot, "queued", score});
+      rep->moves.push_back({c.m.id, c.m.place.tier, Tier::kHot, "queued", score});
     }
   }
   return Status::Ok();
@@ -273,7 +273,7 @@ Status MemoryModel::PatternMoves(const PolicyParams& p, int64_t now, bool promot
         }
         AccessStats a = s_->ToAccessStats(st);
         a.importance *= p.importance_decay;
-        PlannedMove move{m.id, Tier::kHot, Tier::kCold, d.reason, EvictionScore(w, a, now)};
+        PlannedMove move{m.id, Tier::kHot, s_->DemotionTier(p), d.reason, EvictionScore(w, a, now)};
         move.pattern = AccessPatternName(r.pattern);
         move.confidence = d.confidence;
         move.next_expected_ms = r.next_expected_ms;

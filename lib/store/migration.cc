@@ -69,29 +69,49 @@ Status Migrator::BuildFrames(std::vector<MigrationItem>* items, const std::vecto
                              PendingWrites* w) {
   if (which.empty()) return Status::Ok();
   const uint32_t dim = s_->config_.dim;
-  // The frames are compressed on every core (each its own records), then
-  // laid end to end: a record's place is its frame's offset.
-  const size_t n = (which.size() + kMaxFrameRecords - 1) / kMaxFrameRecords;
-  std::vector<std::string> encoded(n);
-  AETHER_RETURN_IF_ERROR(ParallelFor(n, ThreadsFor(0, n), [&](size_t f, size_t) -> Status {
-    const size_t b = f * kMaxFrameRecords, e = std::min(which.size(), b + kMaxFrameRecords);
-    const uint32_t count = static_cast<uint32_t>(e - b);
+  // Each tier's items in frames of its own codec: the cold ones first, then
+  // the warm ones, each group in the order given.
+  std::vector<size_t> order;
+  for (Tier tier : {Tier::kCold, Tier::kWarm})
+    for (size_t i : which)
+      if ((*items)[i].dst.tier == tier) order.push_back(i);
+  if (order.size() != which.size())
+    return Status::Internal(fmt::format("{}: an item for a shard has no shard tier", m->kind));
+  struct Span {
+    size_t begin, end;
+    Tier tier;
+  };
+  std::vector<Span> spans;  // one frame each
+  for (size_t b = 0; b < order.size();) {
+    const Tier tier = (*items)[order[b]].dst.tier;
+    size_t e = b;
+    while (e < order.size() && e - b < kMaxFrameRecords && (*items)[order[e]].dst.tier == tier) ++e;
+    spans.push_back({b, e, tier});
+    b = e;
+  }
+  // The frames are encoded on every core (each its own records), then laid
+  // end to end: a record's place is its frame's offset.
+  std::vector<std::string> encoded(spans.size());
+  AETHER_RETURN_IF_ERROR(ParallelFor(spans.size(), ThreadsFor(0, spans.size()), [&](size_t f, size_t) -> Status {
+    const Span& sp = spans[f];
+    const uint32_t count = static_cast<uint32_t>(sp.end - sp.begin);
     std::vector<int64_t> ids(count);
     std::vector<float> vecs(size_t(count) * dim);
     for (uint32_t j = 0; j < count; ++j) {
-      const size_t i = which[b + j];
+      const size_t i = order[sp.begin + j];
       ids[j] = (*items)[i].row_id;
       std::copy(vectors[i], vectors[i] + dim, vecs.begin() + size_t(j) * dim);
     }
-    AETHER_ASSIGN_OR_RETURN(encoded[f], EncodeFrame(ids.data(), vecs.data(), count, dim, uint32_t(s_->config_.codec)));
+    const uint32_t codec = sp.tier == Tier::kWarm ? kWarmCodec : uint32_t(s_->config_.codec);
+    AETHER_ASSIGN_OR_RETURN(encoded[f], EncodeFrame(ids.data(), vecs.data(), count, dim, codec));
     return Status::Ok();
   }));
   std::vector<std::string>& frames = w->frames[shard.shard_id];
   uint64_t offset = shard.file_bytes;
-  for (size_t f = 0; f < n; ++f) {
-    const size_t b = f * kMaxFrameRecords, e = std::min(which.size(), b + kMaxFrameRecords);
-    for (size_t j = b; j < e; ++j)
-      (*items)[which[j]].dst = Place::Cold(shard.shard_id, static_cast<int64_t>(offset), int64_t(j - b));
+  for (size_t f = 0; f < spans.size(); ++f) {
+    for (size_t j = spans[f].begin; j < spans[f].end; ++j)
+      (*items)[order[j]].dst =
+          Place::Shard(spans[f].tier, shard.shard_id, static_cast<int64_t>(offset), int64_t(j - spans[f].begin));
     offset += encoded[f].size();
     frames.push_back(std::move(encoded[f]));
   }
@@ -201,7 +221,7 @@ void Migrator::CountOutcome(const Migration& m, const char* outcome) {
 }
 
 Result<RewriteTarget> Migrator::RewriteTargetOf(const Migration& m, const std::vector<MigrationItem>& items) {
-  if (m.targets.size() != 1 || items.empty() || !items[0].src || !items[0].src->cold())
+  if (m.targets.size() != 1 || items.empty() || !items[0].src || !items[0].src->in_shard())
     return Status::Corruption(Describe(m) + ": a rewrite moves records of one shard into one new shard");
   RewriteTarget rt;
   rt.shard_id = m.targets[0].shard_id;

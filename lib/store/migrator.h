@@ -29,6 +29,9 @@ namespace aether {
 
 // Records per cold frame written by ingest and descend.
 constexpr size_t kMaxFrameRecords = 1024;
+// The codec of warm frames (format-spec/cold_shard.md): sq8, scanned
+// without decompression, its candidates re-ranked with the exact rows.
+constexpr uint32_t kWarmCodec = kCodecSq8;
 
 // The bytes a migration writes, prepared before its intent is recorded.
 struct PendingWrites {
@@ -72,7 +75,9 @@ class Migrator {
   Result<std::vector<int64_t>> AllocateSlots(size_t n);
   // Encodes frames for the items listed in `which` (vectors[i] is item i's
   // vector), sets their destinations in `shard`, and records the append as
-  // one of m's targets and w's frames.
+  // one of m's targets and w's frames. Each item's dst.tier, set by the
+  // caller, is the tier it goes to: kCold (frames in the store's cold codec)
+  // or kWarm (kWarmCodec).
   Status BuildFrames(std::vector<MigrationItem>* items, const std::vector<size_t>& which,
                      const std::vector<const float*>& vectors, const ShardInfo& shard, Migration* m, PendingWrites* w);
 

@@ -31,26 +31,104 @@ Result<std::vector<std::pair<double, MemoryRef>>> StoreImpl::HotByScore(const st
   return out;
 }
 
-Status StoreImpl::DescendRows(const std::vector<MemoryRef>& rows, const MoveOptions& o, MoveReport* report,
-                              uint64_t total) {
+// The exact vectors of rows[begin, end) into data (dim each, in order): a
+// hot row's from its slot, a row in a shard from its frame (each frame read
+// once). In a rehearsal a record it has not written reads as zeros.
+Status StoreImpl::ReadRowVectors(SlotFile* hot, const std::vector<MemoryRef>& rows, size_t begin, size_t end,
+                                 std::vector<float>* data) {
+  const uint32_t dim = config_.dim;
+  data->assign((end - begin) * dim, 0.0f);
+  std::map<std::pair<int64_t, int64_t>, DecodedFrame> frames;
+  for (size_t i = begin; i < end; ++i)
+    if (rows[i].place.in_shard()) frames[{rows[i].place.shard_id, rows[i].place.frame_offset}];
+  std::map<int64_t, std::unique_ptr<ShardFile>> shards;
+  for (auto& [key, frame] : frames) {
+    if (!ColdRecordOnDisk(Place::Cold(key.first, key.second, 0))) continue;
+    auto& shard = shards[key.first];
+    if (!shard) {
+      AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(key.first));
+      AETHER_ASSIGN_OR_RETURN(shard, OpenShard(info, /*writable=*/false));
+    }
+    AETHER_RETURN_IF_ERROR(shard->ReadFrame(static_cast<uint64_t>(key.second), &frame));
+  }
+  for (size_t i = begin; i < end; ++i) {
+    const MemoryRef& r = rows[i];
+    float* out = data->data() + (i - begin) * dim;
+    if (r.place.hot()) {
+      AETHER_RETURN_IF_ERROR(ReadHotVector(hot, r, out));
+      continue;
+    }
+    if (!ColdRecordOnDisk(r.place)) continue;
+    const DecodedFrame& f = frames[{r.place.shard_id, r.place.frame_offset}];
+    if (r.place.frame_index < 0 || uint64_t(r.place.frame_index) >= f.count ||
+        f.row_ids[r.place.frame_index] != r.row_id)
+      return Status::Corruption(fmt::format("shard {} frame at offset {} does not hold '{}' (row {})", r.place.shard_id,
+                                            r.place.frame_offset, r.id, r.row_id));
+    const float* v = f.vector(uint32_t(r.place.frame_index));
+    std::copy(v, v + dim, out);
+  }
+  return Status::Ok();
+}
+
+// Moves `rows` into the shards' tier `to` (kWarm or kCold), in batches of
+// o.batch, each one migration of `kind`: "descend" (from hot, or warm to
+// cold) or "ascend" (cold to warm).
+// Every warm memory but the pinned with its eviction score, lowest first
+// (one pass over the memories: the warm tier has no count of its own).
+Result<std::vector<std::pair<double, MemoryRef>>> StoreImpl::WarmByScore(const std::set<int64_t>& keep) {
+  AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
+  EvictionWeights w{p.alpha, p.beta, p.gamma, p.delta};
+  const int64_t now = env_->NowMs();
+  const auto* pending = PendingOnce();
+  std::vector<std::pair<double, MemoryRef>> out;
+  AETHER_RETURN_IF_ERROR(tables_->memories.ForEach([&](const MemoryRef& m, const MemoryStats& st) {
+    if (!m.place.warm() || st.pinned || keep.count(m.row_id)) return true;
+    AccessStats a = ToAccessStats(st);
+    AddPendingFrom(pending, m.row_id, &a.access_count, &a.last_access_ms);
+    out.push_back({EvictionScore(w, a, now), m});
+    return true;
+  }));
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.first < b.first || (a.first == b.first && a.second.row_id < b.second.row_id);
+  });
+  return out;
+}
+
+// The warm memories past warm_capacity_bytes, lowest eviction scores first:
+// what the policy descends to cold (none while the warm tier is off).
+Result<std::vector<std::pair<double, MemoryRef>>> StoreImpl::WarmOverflow(const PolicyParams& p,
+                                                                          const std::set<int64_t>& keep) {
+  std::vector<std::pair<double, MemoryRef>> out;
+  if (!WarmTierOn(p)) return out;
+  AETHER_ASSIGN_OR_RETURN(uint64_t warm, tables_->memories.Count(Tier::kWarm));
+  const uint64_t fits = uint64_t(p.warm_capacity_bytes) / WarmBytes(1);
+  if (warm <= fits) return out;
+  AETHER_ASSIGN_OR_RETURN(out, WarmByScore(keep));
+  out.resize(std::min<size_t>(out.size(), warm - fits));
+  return out;
+}
+
+Status StoreImpl::MoveToShards(const std::vector<MemoryRef>& rows, Tier to, const char* kind, const MoveOptions& o,
+                               MoveReport* report, uint64_t total) {
+  if (to == Tier::kWarm) AETHER_RETURN_IF_ERROR(WarmAllowed());
   AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
   for (size_t begin = 0; begin < rows.size(); begin += o.batch) {
     size_t end = std::min(rows.size(), begin + o.batch);
     AETHER_ASSIGN_OR_RETURN(uint64_t slot_count, hot->SlotCount());  // a commit may have cut it
     std::vector<MigrationItem> items(end - begin);
-    std::vector<float> data((end - begin) * config_.dim);
+    std::vector<float> data;
+    AETHER_RETURN_IF_ERROR(ReadRowVectors(hot.get(), rows, begin, end, &data));
     std::vector<const float*> vectors(end - begin);
     for (size_t i = begin; i < end; ++i) {
       MigrationItem& it = items[i - begin];
       it.row_id = rows[i].row_id;
       it.id = rows[i].id;
       it.src = rows[i].place;
-      float* v = data.data() + (i - begin) * config_.dim;
-      AETHER_RETURN_IF_ERROR(ReadHotVector(hot.get(), rows[i], v));
-      vectors[i - begin] = v;
+      it.dst.tier = to;
+      vectors[i - begin] = data.data() + (i - begin) * config_.dim;
     }
     Migration m;
-    m.kind = "descend";
+    m.kind = kind;
     m.hot_slots_before = slot_count;
     AETHER_RETURN_IF_ERROR(RunToPartitions(&m, &items, vectors));
     report->moved += items.size();
@@ -61,9 +139,14 @@ Status StoreImpl::DescendRows(const std::vector<MemoryRef>& rows, const MoveOpti
   return Status::Ok();
 }
 
-// Runs migration m, whose items (vectors[i] is item i's vector) each go to
-// the nearest partition of the current index (the staging shard while there
-// is none).
+Status StoreImpl::DescendRows(const std::vector<MemoryRef>& rows, Tier to, const MoveOptions& o, MoveReport* report,
+                              uint64_t total) {
+  return MoveToShards(rows, to, "descend", o, report, total);
+}
+
+// Runs migration m, whose items (vectors[i] is item i's vector, its dst.tier
+// set) each go to the nearest partition of the current index (the staging
+// shard while there is none).
 Status StoreImpl::RunToPartitions(Migration* m, std::vector<MigrationItem>* items,
                                   const std::vector<const float*>& vectors) {
   PendingWrites w;
@@ -75,44 +158,25 @@ Status StoreImpl::RunToPartitions(Migration* m, std::vector<MigrationItem>* item
   return migrator_->Run(m, *items, w);
 }
 
-Status StoreImpl::AscendRows(const std::vector<MemoryRef>& rows, const MoveOptions& o, MoveReport* report,
+Status StoreImpl::AscendRows(const std::vector<MemoryRef>& rows, Tier to, const MoveOptions& o, MoveReport* report,
                              uint64_t total) {
+  if (to == Tier::kWarm) return MoveToShards(rows, to, "ascend", o, report, total);
+  AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
   for (size_t begin = 0; begin < rows.size(); begin += o.batch) {
     size_t end = std::min(rows.size(), begin + o.batch);
-    // Read each source frame once: group the batch by (shard, frame).
-    std::map<std::pair<int64_t, int64_t>, DecodedFrame> frames;
-    for (size_t i = begin; i < end; ++i) frames[{rows[i].place.shard_id, rows[i].place.frame_offset}];
-    std::map<int64_t, std::unique_ptr<ShardFile>> shards;
-    const std::vector<float> none(config_.dim);  // a rehearsal writes no slot
-    for (auto& [key, frame] : frames) {
-      if (!ColdRecordOnDisk(Place::Cold(key.first, key.second, 0))) continue;
-      auto& shard = shards[key.first];
-      if (!shard) {
-        AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(key.first));
-        AETHER_ASSIGN_OR_RETURN(shard, OpenShard(info, /*writable=*/false));
-      }
-      AETHER_RETURN_IF_ERROR(shard->ReadFrame(static_cast<uint64_t>(key.second), &frame));
-    }
-    AETHER_ASSIGN_OR_RETURN(auto hot, OpenHot(/*writable=*/false));
+    std::vector<float> data;
+    AETHER_RETURN_IF_ERROR(ReadRowVectors(hot.get(), rows, begin, end, &data));
     AETHER_ASSIGN_OR_RETURN(uint64_t slot_count, hot->SlotCount());
     AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> slots, migrator_->AllocateSlots(end - begin));
     std::vector<MigrationItem> items(end - begin);
     PendingWrites w;
     for (size_t i = begin; i < end; ++i) {
-      const MemoryRef& r = rows[i];
-      const Place& src = r.place;
-      const DecodedFrame& f = frames[{src.shard_id, src.frame_offset}];
-      const bool on_disk = ColdRecordOnDisk(src);
-      if (on_disk && (src.frame_index >= f.count || f.row_ids[src.frame_index] != r.row_id))
-        return Status::Corruption(fmt::format("shard {} frame at offset {} does not hold '{}' (row {})", src.shard_id,
-                                              src.frame_offset, r.id, r.row_id));
       MigrationItem& it = items[i - begin];
-      it.row_id = r.row_id;
-      it.id = r.id;
-      it.src = src;
+      it.row_id = rows[i].row_id;
+      it.id = rows[i].id;
+      it.src = rows[i].place;
       it.dst = Place::Hot(slots[i - begin]);
-      w.slots.push_back(
-          {static_cast<uint64_t>(it.dst.slot), it.row_id, on_disk ? f.vector(uint32_t(src.frame_index)) : none.data()});
+      w.slots.push_back({static_cast<uint64_t>(it.dst.slot), it.row_id, data.data() + (i - begin) * config_.dim});
     }
     Migration m;
     m.kind = "ascend";
@@ -162,15 +226,28 @@ Status StoreImpl::OrderPlan(MoveOptions::Order order, std::vector<MemoryRef>* ro
   return Status::Ok();
 }
 
-Result<MoveReport> StoreImpl::Descend(const MoveOptions& o, const std::set<int64_t>& keep) {
+Result<MoveReport> StoreImpl::Descend(const MoveOptions& o, const std::set<int64_t>& keep, bool hot_only) {
   if (!lock_->writer()) return Status::Internal("descend on a store opened read-only");
   if (o.batch == 0) return Status::InvalidArgument("--batch must be at least 1");
   if (!o.where.empty()) AETHER_RETURN_IF_ERROR(Filter::Parse(o.where).status());  // whole, before it is combined
+  // --policy demotes where the policies do (warm while the warm tier is
+  // on); everything else to cold unless told.
+  Tier to = Tier::kCold;
+  if (o.to) {
+    to = *o.to;
+  } else if (o.policy) {
+    AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
+    to = DemotionTier(p);
+  }
+  if (to != Tier::kWarm && to != Tier::kCold) return Status::InvalidArgument("descend --to is warm or cold");
+  if (to == Tier::kWarm) AETHER_RETURN_IF_ERROR(WarmAllowed());
+  // What moves down to `to`: hot memories, and to cold warm ones too.
+  auto above = [&](const Place& p) { return p.hot() || (to == Tier::kCold && !hot_only && p.warm()); };
   MoveReport report;
   std::vector<MemoryRef> rows;
   auto plan = [&](const MemoryRef& loc, const char* reason, double score) {
     rows.push_back(loc);
-    report.plan.push_back({loc.id, Tier::kHot, Tier::kCold, reason, score});
+    report.plan.push_back({loc.id, loc.place.tier, to, reason, score});
   };
   if (!o.ids.empty()) {
     // Named ids: only their own scores (never a scan of the hot tier), all
@@ -185,7 +262,7 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o, const std::set<int64
         AETHER_ASSIGN_OR_RETURN(auto loc, tables_->memories.Find(id));
         if (!loc) {
           report.not_found.push_back(id);
-        } else if (!loc->place.hot()) {
+        } else if (!above(loc->place)) {
           report.already.push_back(id);
         } else {
           AETHER_ASSIGN_OR_RETURN(auto a, AccessStatsOf(loc->row_id));
@@ -213,8 +290,10 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o, const std::set<int64
     for (const std::string& c : conditions) filter += (filter.empty() ? "" : " and ") + c;
     const char* reason = !o.where.empty() ? "where" : o.idle_longer_than_ms >= 0 ? "idle" : "age";
     AETHER_RETURN_IF_ERROR(InReadTransaction(db_.get(), [&]() -> Status {
-      AETHER_ASSIGN_OR_RETURN(Selection selected, Select(filter, TierFilter::kHot));
+      AETHER_ASSIGN_OR_RETURN(Selection selected,
+                              Select(filter, to == Tier::kCold && !hot_only ? TierFilter::kAll : TierFilter::kHot));
       for (const MemoryRef& loc : selected.rows()) {
+        if (!above(loc.place)) continue;
         AETHER_ASSIGN_OR_RETURN(auto a, AccessStatsOf(loc.row_id));
         if (!a) return Status::Internal("memory vanished during descend planning");
         if (a->pinned)
@@ -229,6 +308,10 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o, const std::set<int64
     AETHER_ASSIGN_OR_RETURN(auto scored, HotByScore(keep, o.all ? &report.pinned : nullptr));
     if (o.all) {
       for (const auto& [score, loc] : scored) plan(loc, "all", score);
+      if (to == Tier::kCold) {
+        AETHER_ASSIGN_OR_RETURN(auto warm, WarmByScore(keep));
+        for (const auto& [score, loc] : warm) plan(loc, "all", score);
+      }
     } else {
       // Over the capacity counting the pinned, which stay: the rest descend
       // as far as they can.
@@ -243,8 +326,34 @@ Result<MoveReport> StoreImpl::Descend(const MoveOptions& o, const std::set<int64
     report.plan.resize(o.limit);
   }
   if (o.dry_run) return report;
-  AETHER_RETURN_IF_ERROR(DescendRows(rows, o, &report, rows.size()));
+  AETHER_RETURN_IF_ERROR(DescendRows(rows, to, o, &report, rows.size()));
   return report;
+}
+
+// What ascend's ids or --where select: the memories below `to` (cold ones,
+// and to hot warm ones too), the rest reported; a selection in file order.
+Status StoreImpl::AscendSelection(const MoveOptions& o, Tier to, std::vector<MemoryRef>* rows, MoveReport* report) {
+  auto below = [&](const Place& p) { return p.cold() || (to == Tier::kHot && p.warm()); };
+  if (!o.where.empty()) {
+    return InReadTransaction(db_.get(), [&]() -> Status {
+      AETHER_ASSIGN_OR_RETURN(Selection selected, Select(o.where, TierFilter::kAll));
+      for (const MemoryRef& loc : selected.rows())
+        if (below(loc.place)) rows->push_back(loc);
+      return Status::Ok();
+    });
+  }
+  std::set<std::string> seen;
+  for (const std::string& id : o.ids) {
+    if (!seen.insert(id).second) continue;
+    AETHER_ASSIGN_OR_RETURN(auto loc, tables_->memories.Find(id));
+    if (!loc)
+      report->not_found.push_back(id);
+    else if (!below(loc->place))
+      report->already.push_back(id);
+    else
+      rows->push_back(*loc);
+  }
+  return Status::Ok();
 }
 
 Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o, const std::set<int64_t>& keep) {
@@ -253,31 +362,27 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o, const std::set<int64_
   if (o.idle_longer_than_ms >= 0 || o.older_than_ms >= 0 || o.order != MoveOptions::Order::kPlanned)
     return Status::InvalidArgument(
         "idle, age and order selections are descend's (ascend takes ids, --queued or --where)");
+  const Tier to = o.to.value_or(Tier::kHot);
+  if (to != Tier::kHot && to != Tier::kWarm) return Status::InvalidArgument("ascend --to is hot or warm");
+  if (to == Tier::kWarm) AETHER_RETURN_IF_ERROR(WarmAllowed());
+  if (to == Tier::kWarm && (o.queued || o.evict))
+    return Status::InvalidArgument("--queued and --evict ascend to hot (the restore queue, the hot tier's room)");
+  AETHER_ASSIGN_OR_RETURN(PolicyParams params, model_->Params());
   MoveReport report;
   std::vector<MemoryRef> rows;
   if (o.queued) {
     AETHER_RETURN_IF_ERROR(LoadDueQueue(&rows, &report));
-  } else if (!o.where.empty()) {
-    // The cold memories the filter matches, in file order.
-    AETHER_RETURN_IF_ERROR(InReadTransaction(db_.get(), [&]() -> Status {
-      AETHER_ASSIGN_OR_RETURN(Selection selected, Select(o.where, TierFilter::kCold));
-      rows = selected.rows();
-      return Status::Ok();
-    }));
   } else {
-    std::set<std::string> seen;
-    for (const std::string& id : o.ids) {
-      if (!seen.insert(id).second) continue;
-      AETHER_ASSIGN_OR_RETURN(auto loc, tables_->memories.Find(id));
-      if (!loc)
-        report.not_found.push_back(id);
-      else if (!loc->place.cold())
-        report.already.push_back(id);
-      else
-        rows.push_back(*loc);
-    }
+    AETHER_RETURN_IF_ERROR(AscendSelection(o, to, &rows, &report));
   }
   if (o.limit > 0 && rows.size() > o.limit) rows.resize(o.limit);
+  if (to == Tier::kWarm) {  // the warm tier's room is maintain's to keep
+    for (const auto& r : rows)
+      report.plan.push_back({r.id, r.place.tier, to, !o.where.empty() ? "where" : "requested", 0});
+    if (o.dry_run) return report;
+    AETHER_RETURN_IF_ERROR(AscendRows(rows, to, o, &report, rows.size()));
+    return report;
+  }
 
   // Room in the hot tier; make more with --evict, else refuse (or, for the
   // queue, defer what does not fit).
@@ -319,7 +424,7 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o, const std::set<int64_
       }
       for (size_t i = 0; i < over && i < scored.size(); ++i) {
         evict.push_back(scored[i].second);
-        report.plan.push_back({scored[i].second.id, Tier::kHot, Tier::kCold, "evict", scored[i].first});
+        report.plan.push_back({scored[i].second.id, Tier::kHot, DemotionTier(params), "evict", scored[i].first});
       }
     } else if (o.queued) {
       std::vector<MemoryRef> later(rows.begin() + room, rows.end());
@@ -333,16 +438,16 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o, const std::set<int64_
     }
   }
   for (const auto& r : rows)
-    report.plan.push_back({r.id, Tier::kCold, Tier::kHot,
+    report.plan.push_back({r.id, r.place.tier, Tier::kHot,
                            o.queued           ? "queued"
                            : !o.where.empty() ? "where"
                                               : "requested",
                            0});
   if (o.dry_run) return report;
   uint64_t total = evict.size() + rows.size();
-  AETHER_RETURN_IF_ERROR(DescendRows(evict, o, &report, total));
+  AETHER_RETURN_IF_ERROR(DescendRows(evict, DemotionTier(params), o, &report, total));
   report.evicted = report.moved;
-  Status s = AscendRows(rows, o, &report, total);
+  Status s = AscendRows(rows, Tier::kHot, o, &report, total);
   if (o.queued && report.moved > report.evicted)
     CountMetric("aether_restores_total", "outcome=\"done\"", int64_t(report.moved - report.evicted));
   if (!s.ok() && o.queued && s.code() != Code::kBusy) {
@@ -350,7 +455,7 @@ Result<MoveReport> StoreImpl::Ascend(const MoveOptions& o, const std::set<int64_
     std::vector<MemoryRef> left;
     for (const auto& r : rows) {
       AETHER_ASSIGN_OR_RETURN(auto now, tables_->memories.FindRow(r.row_id));
-      if (now && now->place.cold()) left.push_back(r);
+      if (now && now->place.in_shard()) left.push_back(r);
     }
     AETHER_RETURN_IF_ERROR(DeferQueued(left, s.message(), &report));
   }
@@ -365,7 +470,7 @@ Status StoreImpl::LoadDueQueue(std::vector<MemoryRef>* rows, MoveReport* report)
   AETHER_ASSIGN_OR_RETURN(auto due, tables_->restore_queue.DueAt(env_->NowMs()));
   std::vector<int64_t> stale;
   for (auto& d : due) {
-    if (d.memory && d.memory->place.cold())
+    if (d.memory && d.memory->place.in_shard())
       rows->push_back(std::move(*d.memory));
     else
       stale.push_back(d.row_id);
@@ -413,7 +518,7 @@ Result<EnqueueReport> StoreImpl::Enqueue(const std::vector<std::string>& ids, do
         report.not_found.push_back(id);
         continue;
       }
-      if (!loc->place.cold()) {
+      if (!loc->place.in_shard()) {
         report.already_hot.push_back(id);
         continue;
       }

@@ -47,15 +47,15 @@ Status Migrator::CommitRebuild(const Migration& m, const CalibrationRow* calibra
           int64_t shard_id, s_->tables_->shards.InsertPartition(layout::PartitionPath(m.generation, p), m.generation, p,
                                                                 parts[p].bytes, n, n * (8 + 4ull * s_->config_.dim)));
       for (const auto& [row, off, idx] : parts[p].places) {
-        AETHER_ASSIGN_OR_RETURN(bool cold, s_->tables_->memories.MoveCold(row, Place::Cold(shard_id, off, idx)));
-        if (!cold) return Status::Corruption(fmt::format("rebuild: row {} is no longer a cold memory", row));
+        AETHER_ASSIGN_OR_RETURN(bool cold, s_->tables_->memories.MoveInShards(row, Place::Cold(shard_id, off, idx)));
+        if (!cold) return Status::Corruption(fmt::format("rebuild: row {} is no longer in a shard", row));
         ++moved;
       }
     }
-    AETHER_ASSIGN_OR_RETURN(uint64_t cold, s_->tables_->memories.Count(Tier::kCold));
+    AETHER_ASSIGN_OR_RETURN(uint64_t cold, s_->tables_->memories.CountInShards());
     if (moved != cold)
-      return Status::Corruption(
-          fmt::format("rebuild: generation {} holds {} memories, the store has {} cold", m.generation, moved, cold));
+      return Status::Corruption(fmt::format("rebuild: generation {} holds {} memories, the store has {} cold and warm",
+                                            m.generation, moved, cold));
     AETHER_RETURN_IF_ERROR(s_->tables_->shards.DeleteGeneration(m.old_generation));
     AETHER_RETURN_IF_ERROR(s_->tables_->shards.Empty(layout::kStagingShardId, ShardFile::kHeaderSize));
     AETHER_RETURN_IF_ERROR(s_->tables_->generations.Retire(m.old_generation));

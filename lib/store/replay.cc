@@ -179,11 +179,13 @@ Status Migrator::CheckReplayable(const Migration& m, const std::vector<Migration
     Tier tier;
     if (!TierFromCode(TierCode(it.dst.tier), &tier) || (it.src && !TierFromCode(TierCode(it.src->tier), &tier)))
       return refuse(fmt::format("item '{}' has an unknown tier", it.id));
+    if ((it.dst.warm() || (it.src && it.src->warm())) && s_->format_version_ < 5)
+      return refuse(fmt::format("item '{}' is warm in a store of format version {}", it.id, s_->format_version_));
     if (it.row_id <= 0 || it.id.empty() || it.id.size() > kMaxIdBytes || !(it.importance >= 0 && it.importance <= 1))
       return refuse(fmt::format("item {} ('{}') is not a valid memory", it.row_id, it.id));
     if (it.payload && !ValidPayload(*it.payload))
       return refuse(fmt::format("item '{}' has a payload that is not valid JSON", it.id));
-    if (it.dst.cold()) {
+    if (it.dst.in_shard()) {
       bool targeted = false;
       for (const ShardTarget& t : m.targets) targeted |= t.shard_id == it.dst.shard_id;
       if (!targeted)
@@ -210,7 +212,8 @@ Status Migrator::CheckRewriteReplayable(const Migration& m, const std::vector<Mi
     return refuse(fmt::format("its new shard grows {}..{}, not from its header", t.len_before, t.len_after));
   const int64_t old_id = items[0].src ? items[0].src->shard_id : 0;
   for (const MigrationItem& it : items)
-    if (!it.src || !it.src->cold() || it.src->shard_id != old_id || !it.dst.cold() || it.dst.shard_id != t.shard_id)
+    if (!it.src || !it.src->in_shard() || it.src->shard_id != old_id || it.dst.tier != it.src->tier ||
+        it.dst.shard_id != t.shard_id)
       return refuse(fmt::format("item '{}' is not a move from shard {} to shard {}", it.id, old_id, t.shard_id));
   if (old_id >= t.shard_id)
     return refuse(fmt::format("its new shard {} is not newer than shard {}", t.shard_id, old_id));

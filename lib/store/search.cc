@@ -41,7 +41,7 @@ class LiveChecker {
 
   Result<bool> IsLiveAt(int64_t row_id, const Place& place) {
     AETHER_ASSIGN_OR_RETURN(const MemoryRef* m, Lookup(row_id));
-    return m != nullptr && m->place == place;
+    return m != nullptr && m->place.SameRecord(place);
   }
 
   Result<const MemoryRef*> Lookup(int64_t row_id) {
@@ -161,7 +161,15 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
   context.env = env_;
   StoreLiveness live(this);
   std::optional<Selection> selection;
-  if (!options.where.empty()) {
+  // One of the two tiers that share the shards needs a selection, unless
+  // the other has no memory.
+  bool one_shard_tier = false;
+  if (options.tiers == TierFilter::kCold || options.tiers == TierFilter::kWarm) {
+    AETHER_ASSIGN_OR_RETURN(uint64_t other,
+                            tables_->memories.Count(options.tiers == TierFilter::kCold ? Tier::kWarm : Tier::kCold));
+    one_shard_tier = other > 0;
+  }
+  if (!options.where.empty() || one_shard_tier) {
     AETHER_ASSIGN_OR_RETURN(selection, Select(options.where, options.tiers));
     if (selection->empty()) return RankedHits(queries.size());
     live.SetSelection(&*selection);
@@ -175,7 +183,8 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
     request.partial = options.partial ? options.partial : &unreported;
   }
   std::unique_ptr<SlotFile> hot;
-  if (options.tiers != TierFilter::kCold && (!selection || selection->hot() > 0)) {
+  const bool hot_tier = options.tiers == TierFilter::kAll || options.tiers == TierFilter::kHot;
+  if (hot_tier && (!selection || selection->hot() > 0)) {
     AETHER_ASSIGN_OR_RETURN(hot, OpenHot(false));
     AETHER_ASSIGN_OR_RETURN(uint64_t slots, hot->SlotCount());
     // Slots the committed state uses must all be there: a search that
@@ -218,7 +227,7 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
     SearchHit& hit = results.hits[q][rank];
     hit.id = loc->id;
     hit.distance = c.distance;
-    hit.tier = loc->place.cold() ? Tier::kCold : Tier::kHot;
+    hit.tier = loc->place.tier;
     results.rows[q][rank] = c.row_id;
     return Status::Ok();
   };
@@ -482,7 +491,7 @@ Status StoreImpl::RecordAccess(const RankedHits& results) {
   const size_t top_n = size_t(p.restore_top_n);
   for (size_t q = 0; q < results.hits.size(); ++q)
     for (size_t i = 0; i < results.hits[q].size() && i < top_n; ++i)
-      if (results.hits[q][i].tier == Tier::kCold) rec.restores.emplace_back(results.rows[q][i], 1.0 / double(1 + i));
+      if (results.hits[q][i].tier != Tier::kHot) rec.restores.emplace_back(results.rows[q][i], 1.0 / double(1 + i));
   if (!rec.restores.empty()) CountMetric("aether_restores_total", "outcome=\"queued\"", int64_t(rec.restores.size()));
   if (lock_->exclusive()) return InTransaction(db_.get(), [&] { return ApplyAccesses({rec}); });
   AETHER_ASSIGN_OR_RETURN(int64_t epoch, tables_->config.Integer("access_log_epoch", 0));

@@ -39,7 +39,7 @@ class Selection {
   // True when `place` (read from a file) is where a selected memory is.
   bool HoldsAt(int64_t row_id, const Place& place) const {
     const MemoryRef* m = Find(row_id);
-    return m != nullptr && m->place == place;
+    return m != nullptr && m->place.SameRecord(place);
   }
   // How many selected memories shard `shard_id` holds.
   uint64_t InShard(int64_t shard_id) const {

@@ -38,6 +38,9 @@ Result<StoreStats> StoreImpl::Stats() {
     s.cold_garbage_records += dead;
     if (sh.records > 0) s.cold_garbage_bytes += (sh.file_bytes - ShardFile::kHeaderSize) * dead / sh.records;
   }
+  AETHER_ASSIGN_OR_RETURN(s.warm_count, tables_->memories.Count(Tier::kWarm));
+  s.cold_count -= std::min(s.cold_count, s.warm_count);
+  s.warm_bytes = WarmBytes(s.warm_count);
   std::sort(sizes.begin(), sizes.end());
   s.partitions = sizes.size();
   if (!sizes.empty()) {
@@ -52,6 +55,7 @@ Result<StoreStats> StoreImpl::Stats() {
   AETHER_ASSIGN_OR_RETURN(s.restore_queue_depth, tables_->restore_queue.Depth());
   AETHER_ASSIGN_OR_RETURN(s.temperature, tables_->config.Number("temperature", 1.0));
   AETHER_ASSIGN_OR_RETURN(PolicyParams params, model_->Params());
+  s.warm_capacity_bytes = uint64_t(params.warm_capacity_bytes);
   AETHER_ASSIGN_OR_RETURN(PressureReport pressure, PressureNow(params, s.hot_count, s.restore_queue_depth));
   s.pressure_level = PressureLevelName(pressure.level);
   s.pressure = int(pressure.level);

@@ -199,11 +199,12 @@ Result<std::vector<std::vector<SearchHit>>> Store::Search(const std::vector<std:
   if (!hits.ok()) return hits;
   // The search's metrics (aether/metrics.h); the library's own searches
   // (recall checks) are not counted.
-  int64_t hot = 0, cold = 0;
+  int64_t hot = 0, warm = 0, cold = 0;
   for (const auto& q : *hits)
-    for (const SearchHit& h : q) ++(h.tier == Tier::kHot ? hot : cold);
+    for (const SearchHit& h : q) ++(h.tier == Tier::kHot ? hot : h.tier == Tier::kWarm ? warm : cold);
   CountMetric("aether_search_queries_total", "", int64_t(queries.size()));
   if (hot) CountMetric("aether_search_results_total", "tier=\"hot\"", hot);
+  if (warm) CountMetric("aether_search_results_total", "tier=\"warm\"", warm);
   if (cold) CountMetric("aether_search_results_total", "tier=\"cold\"", cold);
   if (options.partial) {
     const auto partial = std::count(options.partial->begin(), options.partial->end(), uint8_t(1));

@@ -111,6 +111,16 @@ const char* StoreContext::HotCapacityKey() const {
   return HotCapacity() < config_.hot_capacity ? "hot_capacity_bytes" : "hot_capacity";
 }
 
+Status StoreContext::WarmAllowed() const {
+  if (format_version_ >= 5) return Status::Ok();
+  return Status::FailedPrecondition(
+      fmt::format("the warm tier needs store format version 5, and this store is version {}: run aether upgrade "
+                  "STORE first (an aether older than the warm tier then refuses the store)",
+                  format_version_));
+}
+
+bool StoreContext::WarmTierOn(const PolicyParams& p) const { return p.warm_capacity_bytes > 0 && format_version_ >= 5; }
+
 Result<uint64_t> StoreContext::HotMemories() {
   AETHER_ASSIGN_OR_RETURN(uint64_t end, CommittedHotSlots());
   AETHER_ASSIGN_OR_RETURN(uint64_t free, tables_->hot_free.Count());

@@ -26,6 +26,7 @@
 #include "meta/sqlite_db.h"
 #include "meta/tables.h"
 #include "policy/eviction.h"
+#include "policy/params.h"
 
 namespace aether {
 
@@ -108,6 +109,17 @@ class StoreContext {
   // The config key that binds HotCapacity(): "hot_capacity_bytes" when it
   // allows fewer memories than hot_capacity, else "hot_capacity".
   const char* HotCapacityKey() const;
+  // The warm tier (format version 5): kFailedPrecondition naming `upgrade`
+  // in an older store, whose aether could not read a warm memory.
+  Status WarmAllowed() const;
+  // Whether the policies place demotions warm: warm_capacity_bytes set, and
+  // the store of format 5.
+  bool WarmTierOn(const PolicyParams& p) const;
+  // Where the policies demote a hot memory: warm while the warm tier is on.
+  Tier DemotionTier(const PolicyParams& p) const { return WarmTierOn(p) ? Tier::kWarm : Tier::kCold; }
+  // The bytes the warm tier's `memories` hold: each record's sq8 codes and
+  // row id (the scan section) and its exact row with its checksum.
+  uint64_t WarmBytes(uint64_t memories) const { return memories * (5ull * config_.dim + 12); }
 
   // In the caller's transaction: the memory's place is released (a hot slot
   // becomes free, a cold record garbage) and its row deleted

@@ -128,7 +128,7 @@ class StoreImpl : public StoreContext {
   Result<uint32_t> NprobeOf(int64_t generation, uint32_t k, const SearchOptions& options);
   Status Decorate(const SearchOptions& options, RankedHits* results);
   // filtered_search.cc (search --where): the live memories of `tiers` the
-  // filter expression matches, with the cost of reading their vectors; the
+  // filter expression ("": every one) matches, with the cost of reading their vectors; the
   // exact top k of queries `qs` over them alone (the others' lists empty).
   Result<Selection> Select(const std::string& where, TierFilter tiers);
   // search.cc: the scan of a filtered search, by the plan options name or
@@ -221,7 +221,8 @@ class StoreImpl : public StoreContext {
   // move.cc
   // `keep`: hot rows a selection (idle, age, where, policy) leaves, like
   // the pinned but unreported (maintain's pattern keeps them this tick).
-  Result<MoveReport> Descend(const MoveOptions& o, const std::set<int64_t>& keep = {});
+  // hot_only: only hot memories move, even to cold (the age policies).
+  Result<MoveReport> Descend(const MoveOptions& o, const std::set<int64_t>& keep = {}, bool hot_only = false);
   // `keep`: hot rows no eviction may take (pin's, before they are marked).
   Result<MoveReport> Ascend(const MoveOptions& o, const std::set<int64_t>& keep = {});
   Result<EnqueueReport> Enqueue(const std::vector<std::string>& ids, double priority);
@@ -249,7 +250,8 @@ class StoreImpl : public StoreContext {
   Status EmptyGarbageOnlyShards(uint64_t* shards, uint64_t* records);
   // Descends the lowest eviction scores past the hot capacity, `keep`'s rows
   // (the pattern's, this tick) left out like the pinned.
-  Status EnforceCapacity(const std::set<int64_t>& keep, MaintainReport* rep);
+  Status EnforceCapacity(const PolicyParams& p, const std::set<int64_t>& keep, MaintainReport* rep);
+  Status DrainWarm(const PolicyParams& p, const std::set<int64_t>& keep, MaintainReport* rep);
   Status AgeDescend(const PolicyParams& p, const std::set<int64_t>& keep, MaintainReport* rep);
   Status OrderPlan(MoveOptions::Order order, std::vector<MemoryRef>* rows, std::vector<PlannedMove>* plan);
   // Drains the restore queue (restore_concurrency at most), evicting the
@@ -265,7 +267,7 @@ class StoreImpl : public StoreContext {
                                      std::optional<uint64_t> restore_queue = std::nullopt);
   // Descends the n lowest eviction scores of the hot tier, each move planned
   // with `reason` (`keep`'s rows left out); *moved gets how many moved.
-  Status DescendLowestScores(uint64_t n, const char* reason, MaintainReport* rep, uint64_t* moved,
+  Status DescendLowestScores(uint64_t n, Tier to, const char* reason, MaintainReport* rep, uint64_t* moved,
                              const std::set<int64_t>& keep = {});
   // Parameters, feedback, history: memory_model.h.
   MemoryModel& model() { return *model_; }
@@ -327,10 +329,23 @@ class StoreImpl : public StoreContext {
   };
   HotCount ingest_hot_count_;
   Result<uint64_t> IngestHotCount();
-  Status DescendRows(const std::vector<MemoryRef>& rows, const MoveOptions& o, MoveReport* report, uint64_t total);
+  // Moves rows down into the shards' tier `to` (kWarm or kCold), or up
+  // (AscendRows) to `to` (kHot, or kWarm from cold), in batches of o.batch.
+  Status DescendRows(const std::vector<MemoryRef>& rows, Tier to, const MoveOptions& o, MoveReport* report,
+                     uint64_t total);
+  Status MoveToShards(const std::vector<MemoryRef>& rows, Tier to, const char* kind, const MoveOptions& o,
+                      MoveReport* report, uint64_t total);
+  Status ReadRowVectors(SlotFile* hot, const std::vector<MemoryRef>& rows, size_t begin, size_t end,
+                        std::vector<float>* data);
+  // Every warm memory but the pinned and `keep`, by eviction score, lowest
+  // first; and those of them past warm_capacity_bytes (WarmOverflow).
+  Result<std::vector<std::pair<double, MemoryRef>>> WarmByScore(const std::set<int64_t>& keep);
+  Result<std::vector<std::pair<double, MemoryRef>>> WarmOverflow(const PolicyParams& p, const std::set<int64_t>& keep);
   Status RunToPartitions(Migration* m, std::vector<MigrationItem>* items, const std::vector<const float*>& vectors);
-  Status AscendRows(const std::vector<MemoryRef>& rows, const MoveOptions& o, MoveReport* report, uint64_t total);
+  Status AscendRows(const std::vector<MemoryRef>& rows, Tier to, const MoveOptions& o, MoveReport* report,
+                    uint64_t total);
   Status LoadDueQueue(std::vector<MemoryRef>* rows, MoveReport* report);
+  Status AscendSelection(const MoveOptions& o, Tier to, std::vector<MemoryRef>* rows, MoveReport* report);
   Status DeferQueued(const std::vector<MemoryRef>& rows, const std::string& error, MoveReport* report);
 };
 

@@ -135,6 +135,11 @@ bool ParseColdCodec(const std::string& name, ColdCodec* out) {
   return true;
 }
 
-const char* TierName(Tier t) { return t == Tier::kHot ? "hot" : "cold"; }
+const char* TierName(Tier t) { return t == Tier::kHot ? "hot" : t == Tier::kWarm ? "warm" : "cold"; }
+bool ParseTier(const std::string& name, Tier* out) {
+  for (Tier t : {Tier::kHot, Tier::kWarm, Tier::kCold})
+    if (name == TierName(t)) return *out = t, true;
+  return false;
+}
 
 }  // namespace aether

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
 
 #include "aether/store.h"
 #include "env/fault_point.h"
@@ -28,16 +29,23 @@ struct FrameCount {
 };
 
 // Every committed frame's header: how many frames there are, and how many
-// (and their records) are in a codec other than `codec`.
+// (and their records) are in a codec other than `codec`. Warm frames are in
+// the warm codec whatever the cold one: a frame that holds a live warm
+// memory never counts as other. (A warm frame of only garbage does, like
+// any frame of an old codec: the rewrite drops it.)
 Result<FrameCount> CountFrames(StoreImpl* s, ColdCodec codec) {
   FrameCount n;
+  std::set<std::pair<int64_t, int64_t>> warm;  // (shard, frame offset) of the warm memories
+  AETHER_RETURN_IF_ERROR(s->tables_->memories.ForEachInShards([&](int64_t, const Place& p) {
+    if (p.warm()) warm.emplace(p.shard_id, p.frame_offset);
+  }));
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, s->tables_->shards.All());
   for (const ShardInfo& shard : shards) {
     if (shard.file_bytes <= ShardFile::kHeaderSize) continue;
     AETHER_ASSIGN_OR_RETURN(auto file, ShardFile::Open(s->env_, s->Path(shard.path), s->config_.dim, false));
-    AETHER_RETURN_IF_ERROR(file->ScanHeaders(shard.file_bytes, [&](uint64_t, const FrameHeader& h) {
+    AETHER_RETURN_IF_ERROR(file->ScanHeaders(shard.file_bytes, [&](uint64_t off, const FrameHeader& h) {
       ++n.frames;
-      if (h.codec != uint32_t(codec)) {
+      if (h.codec != uint32_t(codec) && !warm.count({shard.shard_id, int64_t(off)})) {
         ++n.other;
         n.other_records += h.count;
       }

@@ -20,7 +20,7 @@
 namespace aether {
 namespace {
 
-constexpr int64_t kHotCode = TierCode(Tier::kHot), kColdCode = TierCode(Tier::kCold);
+constexpr int64_t kHotCode = TierCode(Tier::kHot), kColdCode = TierCode(Tier::kCold), kWarmCode = TierCode(Tier::kWarm);
 
 // A memories row as verify follows it: its place, when the row is sane
 // (else it is reported and not looked for in the files).
@@ -33,17 +33,18 @@ struct Row {
 // What is wrong with a memories row (SELECT row_id, id, tier, slot,
 // shard_id, frame_offset, frame_index, importance, created_ms,
 // last_access_ms, access_count, payload), or "": every value a reader
-// relies on, with its stored type.
-std::string MemoryRowProblem(const Stmt& st) {
+// relies on, with its stored type. Warm memories exist from format 5.
+std::string MemoryRowProblem(const Stmt& st, uint32_t format_version) {
   using T = Stmt::Type;
   auto is_int = [&](int c) { return st.TypeOf(c) == T::kInteger; };
   if (st.TypeOf(1) != T::kText || st.Text(1).empty() || st.Text(1).size() > kMaxIdBytes) return "bad id";
-  if (!is_int(2) || (st.Int(2) != kHotCode && st.Int(2) != kColdCode)) return "bad tier";
+  if (!is_int(2) || (st.Int(2) != kHotCode && st.Int(2) != kColdCode && st.Int(2) != kWarmCode)) return "bad tier";
+  if (st.Int(2) == kWarmCode && format_version < 5) return "a warm memory in a store of format version 4 or older";
   if (st.Int(2) == kHotCode && (!is_int(3) || st.Int(3) < 0 || !st.IsNull(4)))
     return "a hot memory needs a slot and no shard";
-  if (st.Int(2) == kColdCode &&
+  if (st.Int(2) != kHotCode &&
       (!st.IsNull(3) || !is_int(4) || !is_int(5) || !is_int(6) || st.Int(5) < 0 || st.Int(6) < 0))
-    return "a cold memory needs a shard, a frame offset and an index, and no slot";
+    return "a cold or warm memory needs a shard, a frame offset and an index, and no slot";
   const double importance = st.Double(7);
   if ((!is_int(7) && st.TypeOf(7) != T::kFloat) || !(importance >= 0 && importance <= 1)) return "bad importance";
   if (!is_int(8) || !is_int(9) || !is_int(10) || st.Int(10) < 0) return "bad access statistics";
@@ -126,7 +127,7 @@ Status Verifier::CheckMemories() {
     Row r{st.Text(1), std::nullopt};
     int64_t row_id = st.Int(0);
     ++rep_.memories;
-    if (std::string bad = MemoryRowProblem(st); !bad.empty()) {
+    if (std::string bad = MemoryRowProblem(st, s_->format_version_); !bad.empty()) {
       Problem(fmt::format("{}: memory '{}' (row {}): {}", layout::kDbFile, r.id, row_id, bad));
     } else if (st.Int(2) == kHotCode) {
       r.place = Place::Hot(st.Int(3));
@@ -134,7 +135,7 @@ Status Verifier::CheckMemories() {
         Problem(
             fmt::format("memory '{}' shares hot slot {} with row {}", r.id, r.place->slot, slot_owner_[r.place->slot]));
     } else {
-      r.place = Place::Cold(st.Int(4), st.Int(5), st.Int(6));
+      r.place = Place::Shard(static_cast<Tier>(st.Int(2)), st.Int(4), st.Int(5), st.Int(6));
       auto key = std::make_tuple(r.place->shard_id, r.place->frame_offset, r.place->frame_index);
       if (!cold_owner_.emplace(key, row_id).second)
         Problem(fmt::format("memory '{}' shares its cold record with row {}", r.id, cold_owner_[key]));
@@ -223,14 +224,24 @@ Status Verifier::CheckShard(const ShardInfo& info) {
   uint64_t records = 0, live = 0;
   Status scanned = (*shard)->Scan(std::min(size, info.file_bytes), [&](uint64_t off, const DecodedFrame& f) {
     ++rep_.frames;
+    bool warm = false, cold = false;  // live records of each tier in the frame
     for (uint32_t i = 0; i < f.count; ++i) {
       ++records;
       auto owner = cold_owner_.find(std::make_tuple(info.shard_id, int64_t(off), int64_t(i)));
       if (owner != cold_owner_.end() && owner->second == f.row_ids[i]) {
         ++live;
-        rows_[owner->second].found = true;
+        Row& row = rows_[owner->second];
+        row.found = true;
+        (row.place->warm() ? warm : cold) = true;
       }
     }
+    // Warm frames: sq8, and of the warm tier alone (cold_shard.md, Rules).
+    if (warm && f.codec != kWarmCodec)
+      Problem(fmt::format("{}: the frame at offset {} holds warm memories in codec {} (a warm frame is codec {})",
+                          info.path, off, f.codec, kWarmCodec));
+    if (warm && cold)
+      Problem(fmt::format("{}: the frame at offset {} holds live memories of both the warm and the cold tier",
+                          info.path, off));
     return Status::Ok();
   });
   if (!scanned.ok()) Problem(scanned.message());

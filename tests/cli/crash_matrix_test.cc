@@ -1,6 +1,7 @@
 // The crash matrix: every fault point x 5 seeds. Each trial kills a real
 // aether process (SIGKILL, via AETHER_FAULT) in the middle of ingest,
-// descend, ascend, a pin, a compaction (hot slots, staging, cold partitions), an update, a delete by filter, a backup,
+// descend, ascend (both also to and from the warm tier), a pin, a compaction (hot slots, staging, cold partitions), an
+// update, a delete by filter, a backup,
 // a write into a store sharing files with a backup (unshare), an upgrade (a codec change) or the replay, lets the next
 // command recover, and checks that verify passes and that the stored (id, vector, payload) set is exactly the state
 // before or after the interrupted batch: nothing lost, duplicated or half-visible.
@@ -94,7 +95,11 @@ bool RunTrial(const Trial& t, Outcome* out) {
         // access history.
         lines += line.substr(0, line.size() - 1) + ",\"created_ms\":" + std::to_string(1000 + i) +
                  ",\"last_access_ms\":" + std::to_string(5000 + i) + ",\"access_count\":" + std::to_string(i) +
-                 ",\"tier\":\"" + (i % 3 ? "hot" : "cold") + "\"" + (i % 5 == 0 ? ",\"pinned\":true" : "") +
+                 ",\"tier\":\"" +
+                 (i % 3   ? "hot"
+                  : i % 2 ? "warm"
+                          : "cold") +
+                 "\"" + (i % 5 == 0 ? ",\"pinned\":true" : "") +
                  (i % 4 == 0 ? ",\"access_history\":{\"times\":[" + std::to_string(4000 + i) + "," +
                                    std::to_string(5000 + i) + "],\"older\":1}"
                              : "") +
@@ -104,10 +109,16 @@ bool RunTrial(const Trial& t, Outcome* out) {
       stdin_data = lines;
     }
   } else if (op_kind == "descend") {
+    // Hot to cold; (seed % 3 == 1) hot to warm; (seed % 3 == 2) hot and warm
+    // to cold, some memories warm first.
     op = {"descend", store, "--all", "--batch", b};
+    if (seed % 3 == 1) op.insert(op.end(), {"--to", "warm"});
+    if (seed % 3 == 2) REQUIRE(Aether({"descend", store, "--to", "warm", "--limit", "15", "--all"}).exit_code == 0);
   } else if (op_kind == "rebuild") {
-    // Some cold data, some garbage, and (odd seeds) an index to replace.
+    // Some cold data, some garbage, and (odd seeds) an index to replace and
+    // warm memories, whose frames the rebuild keeps warm.
     REQUIRE(Aether({"descend", store, "--limit", "25", "--all"}).exit_code == 0);
+    if (seed % 2) REQUIRE(Aether({"descend", store, "--to", "warm", "--limit", "8", "--all"}).exit_code == 0);
     if (seed % 2) REQUIRE(Aether({"rebuild-index", store, "--partitions", "3"}).exit_code == 0);
     REQUIRE(Aether({"ascend", store, "--evict", base[1].id, base[2].id}).exit_code == 0);
     op = {"rebuild-index", store, "--partitions", std::to_string(2 + seed)};
@@ -129,6 +140,8 @@ bool RunTrial(const Trial& t, Outcome* out) {
     std::vector<std::string> up = {"ascend", store, "--evict"};
     for (size_t i = 0; i < 14; i += 2) up.push_back(base[i].id);
     REQUIRE(Aether(up).exit_code == 0);
+    // Odd seeds: warm records beside cold ones and garbage in partitions.
+    if (seed % 2) REQUIRE(Aether({"ascend", store, "--to", "warm", base[1].id, base[3].id, base[5].id}).exit_code == 0);
     REQUIRE(Aether({"config", store, "set", "cold_garbage_max", "0.01"}).exit_code == 0);
     op = {"maintain", store, "--seed", std::to_string(seed)};
   } else if (op_kind == "unstage") {
@@ -223,10 +236,20 @@ bool RunTrial(const Trial& t, Outcome* out) {
     REQUIRE(Aether(ten).exit_code == 0);
     op = {"scrub", store};
   } else {
+    // Cold to hot; (seed % 3 == 1) cold to warm; (seed % 3 == 2) warm to hot.
     REQUIRE(Aether({"descend", store, "--all"}).exit_code == 0);
-    op = {"ascend", store, "--batch", b, "--evict"};
+    op = {"ascend", store, "--batch", b};
+    if (seed % 3 == 1)
+      op.insert(op.end(), {"--to", "warm"});
+    else
+      op.push_back("--evict");
     // At most the hot capacity (30 for odd seeds): more is refused whole.
     for (size_t i = 0; i < base.size() && i < 58; i += 2) op.push_back(base[i].id);
+    if (seed % 3 == 2) {
+      std::vector<std::string> warm = {"ascend", store, "--to", "warm"};
+      warm.insert(warm.end(), op.begin() + 5, op.end());
+      REQUIRE(Aether(warm).exit_code == 0);
+    }
   }
   if (replay) {
     // Crash the operation where the replay must roll back (after_sync) or
@@ -285,8 +308,9 @@ bool RunTrial(const Trial& t, Outcome* out) {
       const auto j = nlohmann::json::parse(line);
       const bool pinned = i % 5 == 0;
       const bool kept = j["created_ms"] == 1000 + i && j["last_access_ms"] == 5000 + i && j["access_count"] == i &&
-                        (i % 3 || pinned || j["tier"] == "cold") && (!pinned || j["tier"] == "hot") &&
-                        j.value("pinned", false) == pinned && j["pattern"]["accesses"] == (i % 4 == 0 ? 2 : 0);
+                        (i % 3 || pinned || j["tier"] == (i % 2 ? "warm" : "cold")) &&
+                        (!pinned || j["tier"] == "hot") && j.value("pinned", false) == pinned &&
+                        j["pattern"]["accesses"] == (i % 4 == 0 ? 2 : 0);
       CHECK_MESSAGE(kept, line);
       ok = ok && kept;
       ++i;
@@ -308,7 +332,9 @@ bool RunTrial(const Trial& t, Outcome* out) {
   CheckSearch(store, expect);
   auto stats = nlohmann::json::parse(Aether({"stats", store, "--format", "json"}).out);
   ok = ok && stats["pending_migrations"] == 0 &&
-       stats["hot_memories"].get<size_t>() + stats["cold_memories"].get<size_t>() == expect.size();
+       stats["hot_memories"].get<size_t>() + stats["warm_memories"].get<size_t>() +
+               stats["cold_memories"].get<size_t>() ==
+           expect.size();
   ++out->trials;
   if (!ok) ++out->failures;
   return ok;

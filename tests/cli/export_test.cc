@@ -293,7 +293,7 @@ TEST_CASE("ingest --preserve-state: bad state fields are located errors; without
     std::string fields, says;
   };
   const std::vector<Case> cases = {
-      {R"("tier":"warm")", "\"tier\" must be \"hot\" or \"cold\""},
+      {R"("tier":"tepid")", "\"tier\" must be \"hot\", \"warm\" or \"cold\""},
       {R"("tier":1)", "\"tier\" must be"},
       {R"("created_ms":-1)", "\"created_ms\" must be an integer"},
       {R"("created_ms":1.5)", "\"created_ms\" must be an integer"},

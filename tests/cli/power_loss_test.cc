@@ -217,6 +217,10 @@ struct Scenario {
   std::string input;              // stdin
   std::vector<std::string> fault_points;
   bool partition_garbage = false;  // run on the base with garbage beside live records in partitions
+  bool warm = false;               // run on the base with warm memories (a30..a39)
+  // The tier the moved memories (the args that are ids) have once committed
+  // ("" for a scenario that is not a move).
+  std::string moved_to = "";
 };
 
 }  // namespace
@@ -251,6 +255,13 @@ TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; th
     REQUIRE(Aether({"ingest", "--create", rewrite_base, "--on-duplicate", "replace"},
                    ToJsonlWithPayload(std::vector<Mem>(mems.begin() + 13, mems.begin() + 22), 13))
                 .exit_code == 0);
+  // A third base with warm memories: a30..a39 descended into warm frames of
+  // the partitions.
+  const std::string warm_base = dir / "warm-base";
+  REQUIRE(std::system(("cp -a '" + base + "' '" + warm_base + "'").c_str()) == 0);
+  REQUIRE(Aether({"descend", warm_base, "--to", "warm", "a30", "a31", "a32", "a33", "a34", "a35", "a36", "a37", "a38",
+                  "a39"})
+              .exit_code == 0);
   std::vector<std::string> before_ids;
   for (const auto& m : mems)
     if (m.id != "a1" && m.id != "a60") before_ids.push_back(m.id);
@@ -266,8 +277,14 @@ TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; th
   };
   std::vector<Scenario> scenarios = {
       {"ingest", {"-", "--batch", "5"}, ToJsonlWithPayload(fresh), points("ingest")},
-      {"descend", {"a22", "a23", "a24", "a25", "a26", "a27"}, "", points("descend")},
-      {"ascend", {"a0", "a4", "a5", "a12", "--evict"}, "", points("ascend")},
+      {"descend", {"a22", "a23", "a24", "a25", "a26", "a27"}, "", points("descend"), false, false, "cold"},
+      {"ascend", {"a0", "a4", "a5", "a12", "--evict"}, "", points("ascend"), false, false, "hot"},
+      // The warm tier's four moves: hot -> warm, cold -> warm, and from the
+      // warm base warm -> cold and warm -> hot.
+      {"descend", {"--to", "warm", "a22", "a23", "a24", "a25"}, "", points("descend"), false, false, "warm"},
+      {"ascend", {"--to", "warm", "a0", "a4", "a5", "a12"}, "", points("ascend"), false, false, "warm"},
+      {"descend", {"a30", "a31", "a32", "a33"}, "", points("descend"), false, true, "cold"},
+      {"ascend", {"a36", "a37", "a38", "--evict"}, "", points("ascend"), false, true, "hot"},
       {"rebuild-index",
        {"--seed", "5"},
        "",
@@ -307,7 +324,7 @@ TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; th
         ++trials;
         TempDir t;
         std::string live = t / "live", image = t / "image", trace = t / "trace";
-        const std::string& from = sc.partition_garbage ? rewrite_base : base;
+        const std::string& from = sc.partition_garbage ? rewrite_base : sc.warm ? warm_base : base;
         REQUIRE(std::system(("cp -a '" + from + "' '" + live + "'").c_str()) == 0);
         std::vector<std::string> args = {sc.name, live};
         args.insert(args.end(), sc.args.begin(), sc.args.end());
@@ -349,10 +366,9 @@ TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; th
           ok = ok && (missing == 0 || missing == 3) && (!committed || missing == 3);
         } else {
           ok = ok && after == before;  // moves and rebuilds change tiers, never data
-          if (committed && sc.name == "descend")
-            for (const char* id : {"a22", "a23", "a24", "a25", "a26", "a27"}) ok = ok && after[id].tier == "cold";
-          if (committed && sc.name == "ascend")
-            for (const char* id : {"a0", "a4", "a5", "a12"}) ok = ok && after[id].tier == "hot";
+          if (committed && !sc.moved_to.empty())
+            for (const std::string& id : sc.args)
+              if (id[0] == 'a') ok = ok && after[id].tier == sc.moved_to;
           if (committed && sc.partition_garbage) {
             // The staging records are in partitions; past them, at least the
             // first partition was rewritten (16 dead records in partitions
@@ -376,6 +392,6 @@ TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; th
   }
   MESSAGE("power-loss trials: " << trials << ", failures " << failures << "; unsynced changes kept " << totals.kept
                                 << ", dropped " << totals.dropped << ", torn " << totals.torn);
-  CHECK(trials == (7 * 7 + 1 + 1 + 3 + 2) * seeds);
+  CHECK(trials == (11 * 7 + 1 + 1 + 3 + 2) * seeds);
   CHECK(totals.dropped > 10 * seeds);  // the trials really lost data
 }

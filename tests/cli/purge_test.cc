@@ -37,7 +37,7 @@ std::vector<std::string> FilesHolding(const std::string& store, const std::strin
 }
 
 // Every row id in every frame of every shard file (garbage included).
-std::set<int64_t> ColdRowIds(const std::string& store, uint32_t dim) {
+std::set<int64_t> ShardRowIds(const std::string& store, uint32_t dim) {
   std::set<int64_t> ids;
   for (const auto& e : fs::recursive_directory_iterator(store + "/cold")) {
     if (!e.is_regular_file() || e.path().extension() != ".shard") continue;
@@ -85,7 +85,7 @@ TEST_CASE("delete --purge leaves nothing of the memories in any file; plain dele
       std::vector<std::string> ids = Ids(mems);
       for (int i = 0; i < 20; ++i) ids.push_back("late" + std::to_string(i));
       auto before = GetRecords(store, ids);
-      const std::set<int64_t> cold_before = ColdRowIds(store, dim);
+      const std::set<int64_t> cold_before = ShardRowIds(store, dim);
 
       std::vector<std::string> del = {"delete", store};
       del.insert(del.end(), victims.begin(), victims.end());
@@ -124,7 +124,7 @@ TEST_CASE("delete --purge leaves nothing of the memories in any file; plain dele
       }
       // No cold frame holds a record of theirs (garbage included): the cold
       // tier keeps exactly the live records.
-      const std::set<int64_t> cold_after = ColdRowIds(store, dim);
+      const std::set<int64_t> cold_after = ShardRowIds(store, dim);
       CHECK(cold_after.size() < cold_before.size());
       auto v = Aether({"verify", store, "--format", "json"});
       CHECK_MESSAGE(v.exit_code == 0, v.out);

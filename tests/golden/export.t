@@ -16,8 +16,8 @@ same lines
 $ aether ingest whole2 all.jsonl --create -q
 aether: error: all.jsonl:1: unknown field "access_count" (fields: id, vector, payload, importance; --preserve-state restores export's tier, created_ms, last_access_ms, access_count, pinned and access_history; --ignore-unknown skips others)
 [exit 65]
-$ aether export mem --tier warm
-aether: error: --tier: warm not in {all,hot,cold}; see 'aether export --help'
+$ aether export mem --tier tepid
+aether: error: --tier: tepid not in {all,hot,warm,cold}; see 'aether export --help'
 [exit 64]
 $ aether export mem --where 'id == "nope"'
 aether: exported 0 memories

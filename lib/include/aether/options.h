@@ -14,7 +14,10 @@ class Env;
 
 // Numbers are frozen: they are stored in the metadata DB (format-spec/metadata_db.md).
 enum class Metric : int { kL2 = 0, kCosine = 1, kInnerProduct = 2 };
-enum class Tier : int { kHot = 0, kCold = 1 };
+// Warm (2, format version 5): in the cold tier's partition shards, in frames
+// of the warm codec (float16 or sq8: scanned without decompression, exact
+// re-rank), with a capacity of its own in bytes.
+enum class Tier : int { kHot = 0, kCold = 1, kWarm = 2 };
 // How cold frames store vectors (format-spec/cold_shard.md; the numbers are
 // the frame codec numbers).
 //   zstd          lossless: zstd over the raw float32 bytes
@@ -48,6 +51,7 @@ bool ParseMetric(const std::string& name, Metric* out);
 const char* ColdCodecName(ColdCodec c);
 bool ParseColdCodec(const std::string& name, ColdCodec* out);
 const char* TierName(Tier t);
+bool ParseTier(const std::string& name, Tier* out);
 
 struct StoreConfig {
   uint32_t dim = 0;
@@ -136,6 +140,7 @@ enum class DuplicatePolicy {
 struct IngestBatchResult {
   uint64_t hot = 0;                // new memories placed in the hot tier
   uint64_t cold = 0;               // new memories placed in the cold tier
+  uint64_t warm = 0;               // new memories placed in the warm tier
   uint64_t evicted = 0;            // hot memories descended to make room (ingest_evict)
   uint64_t skipped = 0;            // duplicates skipped (kSkip)
   uint64_t replaced = 0;           // duplicates replaced (kReplace)
@@ -150,7 +155,8 @@ struct IngestBatchResult {
   uint64_t pinned_cold = 0;
 };
 
-enum class TierFilter { kAll, kHot, kCold };
+// kShards: the warm and the cold tier (what the index covers).
+enum class TierFilter { kAll, kHot, kCold, kWarm, kShards };
 
 struct SearchOptions {
   bool explain = false;  // fill SearchHit::explain
@@ -310,6 +316,9 @@ struct StoreStats {
   uint64_t hot_slots = 0;  // slots in the hot file, live or free
   uint64_t hot_bytes = 0;  // size of the hot slot file
   uint64_t cold_count = 0;
+  // The warm tier: its memories (not in cold_count, though in the same
+  // shards), the bytes of their records and its capacity (0: off).
+  uint64_t warm_count = 0, warm_bytes = 0, warm_capacity_bytes = 0;
   uint64_t cold_bytes = 0;      // bytes of all shard files on disk
   uint64_t cold_raw_bytes = 0;  // uncompressed bytes of the records in them
   uint64_t cold_garbage_records = 0;
@@ -355,6 +364,10 @@ struct MoveOptions {
   // access, or age (oldest first).
   enum class Order { kPlanned, kScore, kLru, kAge };
   Order order = Order::kPlanned;
+  // The tier moved to: descend kWarm or kCold (the default), ascend kHot
+  // (the default) or kWarm. Descend to cold takes warm memories too, ascend
+  // to hot warm ones too.
+  std::optional<Tier> to;
   uint64_t limit = 0;    // at most this many memories (0: no limit)
   size_t batch = 10000;  // memories per migration (journal entry)
   bool dry_run = false;  // plan only
@@ -573,7 +586,9 @@ struct MaintainReport {
   uint64_t importance_decayed = 0;
   uint64_t hot_candidates = 0, cold_candidates = 0;
   uint64_t descended_sampled = 0, descended_capacity = 0;
-  uint64_t descended_age = 0;  // by max_hot_idle_hours and max_hot_age_hours
+  uint64_t descended_age = 0;     // by max_hot_idle_hours and max_hot_age_hours
+  uint64_t descended_warm = 0;    // warm memories past warm_capacity_bytes, to cold
+  Tier demoted_to = Tier::kCold;  // where the tick's hot demotions went (warm while the warm tier is on)
   uint64_t queued = 0, restored = 0, evicted_for_restore = 0;
   uint64_t deferred = 0, dropped = 0;
   uint64_t queue_depth_before = 0, queue_depth_after = 0;

@@ -42,7 +42,9 @@ class Store {
   // 4: the journal packs a migration's items in blocks (migration_blocks),
   // which no older aether reads; every store is created at 4. A store of
   // an older version keeps a row per item until `upgrade` makes it 4.
-  static constexpr uint32_t kFormatVersion = 4;
+  // 5: the warm tier (memories.tier 2). A store of an older version has no
+  // warm memory until `upgrade` makes it 5; every store is created at 5.
+  static constexpr uint32_t kFormatVersion = 5;
 
   // Creates an empty store in `path` (created if missing). kAlreadyExists
   // when it holds anything; kInvalidArgument for a dimension of 0 or over
