@@ -29,7 +29,7 @@ std::vector<StatsMetric> Metrics(const StoreStats& s) {
       {"warm_memories", double(s.warm_count), "aether_memories", "tier=\"warm\"", ""},
       {"cold_memories", double(s.cold_count), "aether_memories", "tier=\"cold\"", ""},
       {"warm_bytes", double(s.warm_bytes), "aether_warm_bytes", "",
-       "Bytes of the warm tier's records (sq8 codes, row id and exact row: 5 x dim + 12 each)."},
+       "Bytes of the warm tier's records (row id and float32 vector: 4 x dim + 8 each)."},
       {"warm_capacity_bytes", double(s.warm_capacity_bytes), "aether_warm_capacity_bytes", "",
        "Bytes the warm tier may hold (0: no warm tier for the policies)."},
       {"hot_capacity", double(s.hot_capacity), "aether_hot_capacity", "", "Memories the hot tier may hold."},

@@ -68,7 +68,7 @@ uint32_t FrameCrc(const uint8_t* header, const uint8_t* payload, size_t payload_
   return crc32c::Extend(c, payload, payload_len);
 }
 
-bool Lossless(uint32_t codec) { return codec == kCodecZstdRaw || codec == kCodecZstdShuffle; }
+bool Lossless(uint32_t codec) { return codec == kCodecZstdRaw || codec == kCodecZstdShuffle || codec == kCodecFloat32; }
 bool KnownCodec(uint32_t codec) { return Lossless(codec) || codec == kCodecFloat16 || codec == kCodecSq8; }
 
 // Length of a quantized frame's scan section: row ids, then binary16
@@ -224,6 +224,12 @@ Result<std::string> EncodeFrame(const int64_t* row_ids, const float* vectors, ui
     ShuffleFloats(r + 8ull * count, vectors, size_t(count) * dim);
   else
     EncodeFloats(r + 8ull * count, vectors, size_t(count) * dim);
+  if (codec == kCodecFloat32) {  // the raw block is the payload
+    std::string out(kFrameHeaderSize, '\0');
+    out += raw;
+    FillHeader(reinterpret_cast<uint8_t*>(out.data()), count, dim, codec, raw_len, raw_len, raw_len);
+    return out;
+  }
 
   const std::vector<size_t> ends = PartEnds(codec, count, dim);
   std::string out(kFrameHeaderSize + ZSTD_compressBound(raw_len) + PartsMargin(ends.size()), '\0');
@@ -251,6 +257,9 @@ Status DecodeFrameHeader(const uint8_t* p, uint32_t expected_dim, FrameHeader* o
   if (Lossless(out->codec)) {
     if (uint64_t(out->count) * (8 + 4ull * out->dim) != out->raw_len)
       return Status::Corruption(fmt::format("frame raw length {} does not match {} records", out->raw_len, out->count));
+    if (out->codec == kCodecFloat32 && out->payload_len != out->raw_len)
+      return Status::Corruption(
+          fmt::format("uncompressed frame of {} bytes holds {} bytes of records", out->payload_len, out->raw_len));
     return Status::Ok();
   }
   if (ScanSectionLen(out->codec, out->count, out->dim) != out->raw_len ||
@@ -339,6 +348,15 @@ Status DecodeFrame(const uint8_t* p, size_t n, uint32_t expected_dim, DecodedFra
     return Status::Ok();
   }
   AETHER_RETURN_IF_ERROR(CheckCrc(p, h.payload_len));
+  if (h.codec == kCodecFloat32) {  // nothing to decompress
+    const uint8_t* r = p + kFrameHeaderSize;
+    out->count = h.count;
+    out->dim = h.dim;
+    DecodeRowIds(r, h.count, out);
+    out->vectors.resize(size_t(h.count) * h.dim);
+    DecodeFloats(out->vectors.data(), r + 8ull * h.count, out->vectors.size());
+    return Status::Ok();
+  }
   // Reused per thread: a scan decodes many frames of about the same size.
   thread_local std::string raw;
   raw.resize(h.raw_len);

@@ -1,7 +1,8 @@
 // A cold frame (format-spec/cold_shard.md): one batch of memories, i.e. their
 // row ids and float32 vectors behind a 28-byte header that makes it
 // self-describing (count, dim, codec, lengths) and checksummed.
-//  - Codecs 0 and 1 (lossless) compress the batch with zstd.
+//  - Codecs 0 and 1 (lossless) compress the batch with zstd; codec 4
+//    (lossless, warm frames) stores it as is.
 //  - Codecs 2 (float16) and 3 (sq8) hold a scan section (row ids and the
 //    vectors quantized) that a search reads, and after it every vector in
 //    full precision, row by row with a checksum each, read only for the few
@@ -26,6 +27,8 @@ constexpr uint32_t kCodecZstdRaw = 0;      // zstd over row ids then vectors, as
 constexpr uint32_t kCodecZstdShuffle = 1;  // zstd over row ids then the vectors' bytes by byte position
 constexpr uint32_t kCodecFloat16 = 2;      // scan section of binary16 vectors + full-precision rows
 constexpr uint32_t kCodecSq8 = 3;          // scan section of 8-bit codes (per-frame min/step) + full rows
+// Not a store's cold codec: the warm tier's frames (format version 5).
+constexpr uint32_t kCodecFloat32 = 4;  // row ids then the float32 vectors, as is: nothing to decompress
 // A store's cold_codec is written into each frame as its number: the two
 // numberings are one.
 static_assert(kCodecZstdRaw == uint32_t(ColdCodec::kZstd) && kCodecZstdShuffle == uint32_t(ColdCodec::kZstdShuffle) &&
@@ -36,8 +39,9 @@ struct FrameHeader {
   uint32_t dim = 0;
   uint32_t codec = 0;
   uint32_t payload_len = 0;  // stored bytes after the header
-  // Codecs 0, 1: bytes once decompressed, count * (8 + 4 * dim). Codecs 2,
-  // 3: the length of the scan section, which starts the payload.
+  // Codecs 0, 1, 4: bytes once decompressed, count * (8 + 4 * dim) (codec 4:
+  // the payload's length too). Codecs 2, 3: the length of the scan section,
+  // which starts the payload.
   uint32_t raw_len = 0;
   uint64_t frame_size() const { return kFrameHeaderSize + payload_len; }
   bool quantized() const { return codec == kCodecFloat16 || codec == kCodecSq8; }

@@ -56,8 +56,8 @@ const std::vector<ParamSpec>& AllParams() {
        "its header and up to hot_compact_slack free slots); with both set the smaller limit holds (0: no byte "
        "limit)"},
       {"warm_capacity_bytes", 0, 0, 1e15,
-       "bytes of warm records the warm tier may hold (a record: 5 x dim + 12 bytes, sq8 codes beside the exact "
-       "row); while it is set, maintain's and ingest's demotions go warm, and each maintain tick descends the "
+       "bytes of warm records the warm tier may hold (a record: 4 x dim + 8 bytes, its row id and float32 "
+       "vector); while it is set, maintain's and ingest's demotions go warm, and each maintain tick descends the "
        "lowest eviction scores of the warm tier past it to cold (0: no warm tier for the policies: demotions go "
        "cold and nothing is drained; descend --to warm still places memories there)"},
       {"history_retention_days", 90, 0, 36500,

@@ -29,9 +29,9 @@ namespace aether {
 
 // Records per cold frame written by ingest and descend.
 constexpr size_t kMaxFrameRecords = 1024;
-// The codec of warm frames (format-spec/cold_shard.md): sq8, scanned
-// without decompression, its candidates re-ranked with the exact rows.
-constexpr uint32_t kWarmCodec = kCodecSq8;
+// The codec of warm frames (format-spec/cold_shard.md): the float32
+// vectors as they are, scanned exactly without decompression.
+constexpr uint32_t kWarmCodec = kCodecFloat32;
 
 // The bytes a migration writes, prepared before its intent is recorded.
 struct PendingWrites {

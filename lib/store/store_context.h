@@ -117,9 +117,9 @@ class StoreContext {
   bool WarmTierOn(const PolicyParams& p) const;
   // Where the policies demote a hot memory: warm while the warm tier is on.
   Tier DemotionTier(const PolicyParams& p) const { return WarmTierOn(p) ? Tier::kWarm : Tier::kCold; }
-  // The bytes the warm tier's `memories` hold: each record's sq8 codes and
-  // row id (the scan section) and its exact row with its checksum.
-  uint64_t WarmBytes(uint64_t memories) const { return memories * (5ull * config_.dim + 12); }
+  // The bytes the warm tier's `memories` hold: each record's row id and
+  // float32 vector (frame codec 4).
+  uint64_t WarmBytes(uint64_t memories) const { return memories * (4ull * config_.dim + 8); }
 
   // In the caller's transaction: the memory's place is released (a hot slot
   // becomes free, a cold record garbage) and its row deleted

@@ -1,5 +1,5 @@
-// The warm tier (README "Tiers"): memories in sq8 frames of the cold tier's
-// partitions, moved between adjacent tiers by descend --to and ascend --to,
+// The warm tier (README "The warm tier"): memories in uncompressed float32
+// frames of the cold tier's partitions, moved between adjacent tiers by descend --to and ascend --to,
 // searched with the other two in one merged top-k, counted per tier by stats,
 // kept warm by a rebuild and carried by export; maintain fills it with the
 // hot tier's demotions and drains it past warm_capacity_bytes. Every check
@@ -36,7 +36,7 @@ void AgreesWith(const std::string& store, const std::map<std::string, std::strin
   CHECK(st["hot_memories"] == count["hot"]);
   CHECK(st["warm_memories"] == count["warm"]);
   CHECK(st["cold_memories"] == count["cold"]);
-  CHECK(st["warm_bytes"] == count["warm"] * (5 * kDim + 12));
+  CHECK(st["warm_bytes"] == count["warm"] * (4 * kDim + 8));
 }
 
 // Each query's top k over `tier` ("all" or one tier) equals brute force
@@ -165,9 +165,9 @@ TEST_CASE("warm tier: maintain demotes into it while warm_capacity_bytes is set 
   const auto mems = RandomMems(60, kDim, 8, "m");
   REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100"}, WithImportance(mems)).exit_code == 0);
   // Nothing but the capacities moves memories in these ticks (warm: 12
-  // records of 5 x 8 + 12 bytes).
+  // records of 4 x 8 + 8 bytes).
   SetConfig(store, {"sample_rate=0", "pattern_placement=0", "restore_concurrency=0", "hot_capacity=40",
-                    "warm_capacity_bytes=624"});
+                    "warm_capacity_bytes=480"});
   auto tick = Aether({"maintain", store, "--format", "json"});
   REQUIRE_MESSAGE(tick.exit_code == 0, tick.err);
   const json r = json::parse(tick.out);
@@ -320,7 +320,7 @@ TEST_CASE("warm tier: upgrade --codec and a filtered search keep it apart from t
   REQUIRE(Aether(Args({"descend", store, "--to", "warm"}, warm)).exit_code == 0);
   REQUIRE(Aether({"rebuild-index", store, "--partitions", "4"}).exit_code == 0);
   const auto data = GetRecords(store, Ids(mems));
-  // A codec change rewrites the cold frames; the warm ones stay sq8 (verify
+  // A codec change rewrites the cold frames; the warm ones stay float32 (verify
   // checks each frame's codec against its tier).
   for (const char* codec : {"float16", "zstd"}) {
     auto up = Aether({"upgrade", store, "--codec", codec, "--format", "json"});

@@ -31,7 +31,7 @@ std::string MakeFrame(uint32_t count, uint32_t dim, std::vector<int64_t>* ids, s
 
 const uint8_t* U(const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); }
 
-constexpr uint32_t kAllCodecs[] = {kCodecZstdRaw, kCodecZstdShuffle, kCodecFloat16, kCodecSq8};
+constexpr uint32_t kAllCodecs[] = {kCodecZstdRaw, kCodecZstdShuffle, kCodecFloat16, kCodecSq8, kCodecFloat32};
 
 }  // namespace
 

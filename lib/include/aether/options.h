@@ -15,8 +15,8 @@ class Env;
 // Numbers are frozen: they are stored in the metadata DB (format-spec/metadata_db.md).
 enum class Metric : int { kL2 = 0, kCosine = 1, kInnerProduct = 2 };
 // Warm (2, format version 5): in the cold tier's partition shards, in frames
-// of the warm codec (float16 or sq8: scanned without decompression, exact
-// re-rank), with a capacity of its own in bytes.
+// of their own of uncompressed float32 (scanned exactly, nothing to
+// decompress), with a capacity of its own in bytes.
 enum class Tier : int { kHot = 0, kCold = 1, kWarm = 2 };
 // How cold frames store vectors (format-spec/cold_shard.md; the numbers are
 // the frame codec numbers).
