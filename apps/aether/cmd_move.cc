@@ -115,7 +115,8 @@ int RunMove(MoveArgs& a, const StoreOpener& opener, bool descend) {
   auto store = opener.Open(a.store);
   if (!store.ok()) return Fail(store.status());
   if (a.enqueue) {
-    if (a.move.to) return Fail(Status::InvalidArgument("--enqueue queues for the hot tier; it takes no --to"));
+    if (a.move.to && *a.move.to != Tier::kHot)
+      return Fail(Status::InvalidArgument("--enqueue queues for the hot tier; it takes no --to warm"));
     auto r = (*store)->Enqueue(a.move.ids, a.priority);
     if (!r.ok()) return Fail(r.status());
     for (const auto& id : r->not_found) Warn("not found: " + id);
@@ -141,7 +142,7 @@ int RunMove(MoveArgs& a, const StoreOpener& opener, bool descend) {
 void AddCommon(CLI::App* app, MoveArgs* a) {
   app->add_option("--ids-from", a->ids_from, "Read ids, one per line, from FILE (- for stdin)")->check(NonEmpty());
   app->add_option("--where", a->move.where,
-                  "Move the memories of the other tier that the filter expression matches (README \"Filters\")")
+                  "Move the memories of the tiers moved from that the filter expression matches (README \"Filters\")")
       ->check(NonEmpty());
   app->add_option("--limit", a->move.limit, "Move at most N memories");
   app->add_option("--batch", a->move.batch, "Memories per crash-safe batch")

@@ -119,7 +119,11 @@ Status StoreContext::WarmAllowed() const {
                   format_version_));
 }
 
-bool StoreContext::WarmTierOn(const PolicyParams& p) const { return p.warm_capacity_bytes > 0 && format_version_ >= 5; }
+// A capacity under one byte (a fraction: config takes any number in
+// range) is none, as stats shows it.
+bool StoreContext::WarmTierOn(const PolicyParams& p) const {
+  return uint64_t(p.warm_capacity_bytes) > 0 && format_version_ >= 5;
+}
 
 Result<uint64_t> StoreContext::HotMemories() {
   AETHER_ASSIGN_OR_RETURN(uint64_t end, CommittedHotSlots());

@@ -179,8 +179,10 @@ TEST_CASE("warm tier: maintain demotes into it while warm_capacity_bytes is set 
   AgreesWith(store, model, GetRecords(store, Ids(mems)));
   SearchesExactly(store, mems, model, "all");
 
-  // The warm tier off: demotions go cold again and nothing is drained.
-  REQUIRE(Aether({"config", store, "set", "warm_capacity_bytes", "0"}).exit_code == 0);
+  // The warm tier off (under one byte is none, as stats shows it):
+  // demotions go cold again and nothing is drained.
+  REQUIRE(Aether({"config", store, "set", "warm_capacity_bytes", "0.9"}).exit_code == 0);
+  CHECK(json::parse(Aether({"stats", store, "--format", "json"}).out)["warm_capacity_bytes"] == 0);
   REQUIRE(Aether({"config", store, "set", "hot_capacity", "35"}).exit_code == 0);
   const json off = json::parse(Aether({"maintain", store, "--format", "json"}).out);
   CHECK(off["demoted_to"] == "cold");

@@ -37,7 +37,7 @@ Options:
 Subcommands:
   init                        Create an empty store
   ingest                      Add memories from JSONL (file or -)
-  search                      Top-k nearest memories over both tiers
+  search                      Top-k nearest memories over every tier
   get                         Print memories by id as JSONL
   export                      Write memories as JSONL that ingest reads back (vectors bit-exact, payloads, metadata)
   list                        List memories' ids and metadata: filter by tier, importance, time, --where; sort; limit
@@ -47,8 +47,8 @@ Subcommands:
   backup                      Copy a live store consistently (--incremental: link files unchanged since an earlier backup)
   stats                       Show store statistics (table, json, prometheus)
   check                       Health check for cron and monitoring: one line per threshold crossed (exit 1)
-  descend                     Move memories hot -> cold (ids, --all, --policy)
-  ascend                      Move memories cold -> hot (ids, --queued; --evict)
+  descend                     Move memories down: hot -> warm -> cold (ids, --all, --policy; --to)
+  ascend                      Move memories up: cold -> warm -> hot (ids, --queued; --evict; --to)
   pin                         Keep memories hot whatever the policy (cold ones ascend first)
   unpin                       Release pinned memories to the policy again
   upgrade                     Convert a store an older aether made (schema, format version, codec) in place; --dry-run
