@@ -70,9 +70,6 @@ Status StoreImpl::ReadRowVectors(SlotFile* hot, const std::vector<MemoryRef>& ro
   return Status::Ok();
 }
 
-// Moves `rows` into the shards' tier `to` (kWarm or kCold), in batches of
-// o.batch, each one migration of `kind`: "descend" (from hot, or warm to
-// cold) or "ascend" (cold to warm).
 // Every warm memory but the pinned with its eviction score, lowest first
 // (one pass over the memories: the warm tier has no count of its own).
 Result<std::vector<std::pair<double, MemoryRef>>> StoreImpl::WarmByScore(const std::set<int64_t>& keep) {
@@ -108,6 +105,9 @@ Result<std::vector<std::pair<double, MemoryRef>>> StoreImpl::WarmOverflow(const 
   return out;
 }
 
+// Moves `rows` into the shards' tier `to` (kWarm or kCold), in batches of
+// o.batch, each one migration of `kind`: "descend" (from hot, or warm to
+// cold) or "ascend" (cold to warm).
 Status StoreImpl::MoveToShards(const std::vector<MemoryRef>& rows, Tier to, const char* kind, const MoveOptions& o,
                                MoveReport* report, uint64_t total) {
   if (to == Tier::kWarm) AETHER_RETURN_IF_ERROR(WarmAllowed());
