@@ -92,7 +92,7 @@ Status CheckCreationFlags(const IngestArgs& a, const StoreConfig& c) {
 
 struct Totals {
   uint64_t lines = 0, ingested = 0, hot = 0, cold = 0, evicted = 0, skipped = 0, replaced = 0, invalid = 0;
-  uint64_t unpinned = 0, pinned_cold = 0, warm = 0;
+  uint64_t unpinned = 0, pinned_cold = 0, warm = 0, evicted_warm = 0;
   std::string pressure_cold;  // the last batch's pressure that placed memories cold
 };
 
@@ -223,6 +223,7 @@ Status Ingester::Flush() {
   t_.cold += r.cold;
   t_.warm += r.warm;
   t_.evicted += r.evicted;
+  t_.evicted_warm += r.evicted_warm;
   t_.ingested += r.hot + r.warm + r.cold;
   t_.unpinned += r.unpinned;
   t_.pinned_cold += r.pinned_cold;
@@ -579,6 +580,7 @@ int Ingester::Finish(const Status& stop) {
                         {"warm", t_.warm},
                         {"cold", t_.cold},
                         {"evicted", t_.evicted},
+                        {"evicted_warm", t_.evicted_warm},
                         {"skipped_duplicates", t_.skipped},
                         {"replaced", t_.replaced},
                         {"invalid", t_.invalid},
@@ -588,7 +590,11 @@ int Ingester::Finish(const Status& stop) {
     fmt::print("{}\n", j.dump());
   }
   const std::string evicted =
-      t_.evicted ? fmt::format("; {} older hot memories descended to make room", t_.evicted) : "";
+      t_.evicted ? fmt::format("; {} older hot memories descended to make room{}", t_.evicted,
+                               t_.evicted_warm == t_.evicted ? " (to the warm tier)"
+                               : t_.evicted_warm             ? fmt::format(" ({} to the warm tier)", t_.evicted_warm)
+                                                             : std::string())
+                 : "";
   std::string summary = fmt::format(
       "ingested {} memories ({} hot, {}{} cold{}) from {} {} in {:.2f}s; {} duplicates skipped, "
       "{} replaced, {} invalid {} skipped",

@@ -74,6 +74,7 @@ Runner SetupRebuild(CLI::App* app) {
     if (a->format != "table") {
       fmt::print("{}\n", nlohmann::json({{"dry_run", a->r.dry_run},
                                          {"cold_memories", rep->cold_memories},
+                                         {"warm_memories", rep->warm_memories},
                                          {"partitions", rep->partitions},
                                          {"sample", rep->sample},
                                          {"iterations", rep->iterations},
@@ -91,14 +92,17 @@ Runner SetupRebuild(CLI::App* app) {
       Info(fmt::format("{} codec {}: {} cold memories {}", a->r.dry_run ? "dry run: would change the" : "changed the",
                        ColdCodecName(rep->codec), rep->cold_memories,
                        a->r.dry_run ? "would be rewritten in it" : "rewritten in it"));
+    // "N cold memories", or with warm ones among them "N memories (C cold, W warm)".
+    const std::string indexed = rep->warm_memories == 0
+                                    ? fmt::format("{} cold memories", rep->cold_memories)
+                                    : fmt::format("{} memories ({} cold, {} warm)", rep->cold_memories,
+                                                  rep->cold_memories - rep->warm_memories, rep->warm_memories);
     if (a->r.dry_run)
-      Info(fmt::format("dry run: would index {} cold memories into {} partitions (training sample {}, {} iterations)",
-                       rep->cold_memories, rep->partitions, rep->sample, rep->iterations));
+      Info(fmt::format("dry run: would index {} into {} partitions (training sample {}, {} iterations)", indexed,
+                       rep->partitions, rep->sample, rep->iterations));
     else if (rep->generation > 0)
-      Info(fmt::format(
-          "built index generation {}: {} cold memories in {} partitions, {} garbage records dropped, "
-          "{} bytes, {:.2f}s",
-          rep->generation, rep->cold_memories, rep->partitions, rep->garbage_dropped, rep->bytes_written, secs));
+      Info(fmt::format("built index generation {}: {} in {} partitions, {} garbage records dropped, {} bytes, {:.2f}s",
+                       rep->generation, indexed, rep->partitions, rep->garbage_dropped, rep->bytes_written, secs));
     if (!a->r.dry_run && rep->calibration.target > 0) {
       const RecallCalibration& c = rep->calibration;
       Info(

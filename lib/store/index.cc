@@ -187,6 +187,7 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   if (o.progress) o.progress("read", 0, 0);
   AETHER_RETURN_IF_ERROR(CollectCold(this, &cold));
   rep.cold_memories = cold.row_ids.size();
+  rep.warm_memories = uint64_t(std::count(cold.warm.begin(), cold.warm.end(), uint8_t(1)));
   rep.garbage_dropped = cold.garbage;
   if (rep.cold_memories == 0) {
     rep.note = "the cold tier is empty: nothing to index";

@@ -219,9 +219,8 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
     }
   }
   if (result.warm > 0) AETHER_RETURN_IF_ERROR(WarmAllowed());
-  // The victims descend into the staging shard beside the new cold
-  // memories (warm frames while the warm tier is on), in the same
-  // migration: their slots are freed by its commit.
+  // The victims descend into the staging shard beside the new cold ones
+  // (warm while the warm tier is on), freed by the same migration's commit.
   std::vector<float> victim_data(victims.size() * config_.dim);
   for (size_t v = 0; v < victims.size(); ++v) {
     MigrationItem it;
@@ -247,6 +246,7 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
   result.hot = n_hot;
   result.cold = plan.size() - n_hot - result.warm;
   result.evicted = victims.size();
+  result.evicted_warm = DemotionTier(params) == Tier::kWarm ? victims.size() : 0;
   // The replaced hot memories and the victims left the tier, n_hot came in.
   // The batch is committed: a failure to read the version only costs the
   // next batch a count.

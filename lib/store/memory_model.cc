@@ -103,6 +103,9 @@ Status MemoryModel::SetParams(const std::map<std::string, double>& values, const
   if (next["backoff_base_ms"] > next["backoff_max_ms"])
     return Status::InvalidArgument("backoff_base_ms must not exceed backoff_max_ms");
   AETHER_RETURN_IF_ERROR(CheckPressureOrder(values, next, current));
+  // A warm capacity in a store without the warm tier would do nothing.
+  if (values.count("warm_capacity_bytes") && next["warm_capacity_bytes"] >= 1)
+    AETHER_RETURN_IF_ERROR(s_->WarmAllowed());
   StoreConfig capacity = s_->config_;
   capacity.hot_capacity = uint64_t(next["hot_capacity"]);
   capacity.hot_capacity_bytes = uint64_t(next["hot_capacity_bytes"]);

@@ -210,7 +210,9 @@ TEST_CASE("warm tier: an older store refuses it until upgrade; bad --to values a
       Aether({"ingest", store, "-", "--preserve-state"},
              "{\"id\":\"w1\",\"vector\":" + VectorJson(std::vector<float>(kDim, 0.5f)) + ",\"tier\":\"warm\"}\n");
   CHECK(bad.exit_code == 69);
+  CHECK(Aether({"config", store, "set", "warm_capacity_bytes", "100000"}).exit_code == 69);  // it would do nothing
   REQUIRE(Aether({"upgrade", store}).exit_code == 0);
+  CHECK(Aether({"config", store, "set", "warm_capacity_bytes", "100000"}).exit_code == 0);
   CHECK(json::parse(Aether({"stats", store, "--format", "json"}).out)["format_version"] == 5);
   auto moved = Aether({"descend", store, "--to", "warm", id});
   CHECK_MESSAGE(moved.exit_code == 0, moved.err);

@@ -18,7 +18,7 @@ $ aether ingest mem three.jsonl --create --metric cosine --on-duplicate skip
 aether: error: --metric cosine: store mem already exists with metric l2 (creation flags apply only to a new store)
 [exit 64]
 $ aether ingest mem three.jsonl --on-duplicate skip --format json
-{"cold":0,"evicted":0,"hot":0,"ingested":0,"invalid":0,"lines":3,"ok":true,"replaced":0,"seconds":…,"skipped_duplicates":3,"warm":0}
+{"cold":0,"evicted":0,"evicted_warm":0,"hot":0,"ingested":0,"invalid":0,"lines":3,"ok":true,"replaced":0,"seconds":…,"skipped_duplicates":3,"warm":0}
 aether: ingested 0 memories (0 hot, 0 cold) from 3 lines in …s; 3 duplicates skipped, 0 replaced, 0 invalid lines skipped
 $ printf '{"id":"d","vector":[1,1,0]}\n{"id":"e","vector":[1,1]}\n{"id":"f","vector":[0,1,1]}\n' | aether ingest mem -
 aether: error: <stdin>:2: vector has 2 values, store dimension is 3
@@ -40,7 +40,7 @@ $ aether ingest mem missing.jsonl
 aether: error: missing.jsonl: cannot open input file (No such file or directory)
 [exit 66]
 $ aether ingest mem three.jsonl --on-duplicate replace --format jsonl -q
-{"cold":1,"evicted":1,"hot":2,"ingested":3,"invalid":0,"lines":3,"ok":true,"replaced":3,"seconds":…,"skipped_duplicates":0,"warm":0}
+{"cold":1,"evicted":1,"evicted_warm":0,"hot":2,"ingested":3,"invalid":0,"lines":3,"ok":true,"replaced":3,"seconds":…,"skipped_duplicates":0,"warm":0}
 $ aether get mem a --format table
 id  tier  importance  created_ms     last_access_ms  access_count  pattern    payload
 a   hot   0.5         1700000000000  1700000000000   0             cold 0.00  {"room":"lab"}

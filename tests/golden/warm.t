@@ -74,3 +74,8 @@ $ cp -R "$TESTDATA/stores/v3-sq8/store" old
 $ aether descend old m207 --to warm
 aether: error: the warm tier needs store format version 5, and this store is version 3: run aether upgrade STORE first (an aether older than the warm tier then refuses the store)
 [exit 69]
+$ printf '{"id":"new-1","vector":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1]}\n' | aether ingest mem -
+aether: ingested 1 memories (1 hot, 0 cold; 1 older hot memories descended to make room (to the warm tier)) from 1 lines in …s; 0 duplicates skipped, 0 replaced, 0 invalid lines skipped
+$ aether rebuild-index mem --partitions 4 --seed 1
+aether: built index generation 1: 206 memories (204 cold, 2 warm) in 4 partitions, 10 garbage records dropped, 12891 bytes, …s
+aether: calibrated: nprobe 1 gives recall@10 1.0000 (+/- 0.0000) for target 0.95, measured with 206 held-out queries in …s

@@ -142,6 +142,7 @@ struct IngestBatchResult {
   uint64_t cold = 0;               // new memories placed in the cold tier
   uint64_t warm = 0;               // new memories placed in the warm tier
   uint64_t evicted = 0;            // hot memories descended to make room (ingest_evict)
+  uint64_t evicted_warm = 0;       // of which to the warm tier (warm_capacity_bytes set)
   uint64_t skipped = 0;            // duplicates skipped (kSkip)
   uint64_t replaced = 0;           // duplicates replaced (kReplace)
   std::vector<size_t> skipped_at;  // kSkip: the batch index of each duplicate skipped, in order
@@ -480,7 +481,8 @@ struct ScrubReport {
 };
 
 struct RebuildReport {
-  uint64_t cold_memories = 0;  // vectors indexed
+  uint64_t cold_memories = 0;  // vectors indexed: the cold and the warm memories
+  uint64_t warm_memories = 0;  // of which warm
   uint32_t partitions = 0;     // K used
   uint64_t sample = 0;         // training sample size
   uint32_t iterations = 0;
