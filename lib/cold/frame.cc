@@ -348,24 +348,19 @@ Status DecodeFrame(const uint8_t* p, size_t n, uint32_t expected_dim, DecodedFra
     return Status::Ok();
   }
   AETHER_RETURN_IF_ERROR(CheckCrc(p, h.payload_len));
-  if (h.codec == kCodecFloat32) {  // nothing to decompress
-    const uint8_t* r = p + kFrameHeaderSize;
-    out->count = h.count;
-    out->dim = h.dim;
-    DecodeRowIds(r, h.count, out);
-    out->vectors.resize(size_t(h.count) * h.dim);
-    DecodeFloats(out->vectors.data(), r + 8ull * h.count, out->vectors.size());
-    return Status::Ok();
+  // The raw block: the payload itself (codec 4), or decompressed.
+  const uint8_t* r = p + kFrameHeaderSize;
+  if (h.codec != kCodecFloat32) {
+    // Reused per thread: a scan decodes many frames of about the same size.
+    thread_local std::string raw;
+    raw.resize(h.raw_len);
+    thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    size_t got = ZSTD_decompressDCtx(dctx.get(), raw.data(), raw.size(), p + kFrameHeaderSize, h.payload_len);
+    if (ZSTD_isError(got) || got != h.raw_len)
+      return Status::Corruption(std::string("frame does not decompress: ") +
+                                (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short output"));
+    r = reinterpret_cast<const uint8_t*>(raw.data());
   }
-  // Reused per thread: a scan decodes many frames of about the same size.
-  thread_local std::string raw;
-  raw.resize(h.raw_len);
-  thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
-  size_t got = ZSTD_decompressDCtx(dctx.get(), raw.data(), raw.size(), p + kFrameHeaderSize, h.payload_len);
-  if (ZSTD_isError(got) || got != h.raw_len)
-    return Status::Corruption(std::string("frame does not decompress: ") +
-                              (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short output"));
-  const auto* r = reinterpret_cast<const uint8_t*>(raw.data());
   out->count = h.count;
   out->dim = h.dim;
   DecodeRowIds(r, h.count, out);

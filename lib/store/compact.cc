@@ -122,8 +122,8 @@ Status LetReadersIn(StoreLock* lock) {
 
 // rows[begin, end) of `shard` (its live records, in file order) as the
 // items of a move out of it, each to a place of its own tier, with their
-// vectors in `data` (each frame read once). A record a rehearsal appended is in no file: its vector stays zero
-// (a rehearsal writes no data).
+// vectors in `data` (each frame read once). A record a rehearsal appended
+// is in no file: its vector stays zero (a rehearsal writes no data).
 Status StoreImpl::LoadColdRecords(ShardFile* file, const ShardInfo& shard, const std::vector<MemoryRef>& rows,
                                   size_t begin, size_t end, std::vector<MigrationItem>* items,
                                   std::vector<float>* data) {

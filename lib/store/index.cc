@@ -125,7 +125,7 @@ static Status WritePartition(StoreContext* s, const Migration& m, uint32_t p, co
         ids.push_back(cold.row_ids[i]);
         vecs.insert(vecs.end(), cold.vectors.begin() + i * dim, cold.vectors.begin() + (i + 1) * dim);
       }
-      const uint32_t codec = warm ? kWarmCodec : uint32_t(s->config_.codec);
+      const uint32_t codec = s->FrameCodecOf(warm ? Tier::kWarm : Tier::kCold);
       AETHER_ASSIGN_OR_RETURN(std::string frame,
                               EncodeFrame(ids.data(), vecs.data(), uint32_t(ids.size()), dim, codec));
       AETHER_RETURN_IF_ERROR(shard->WriteAt(at, frame));

@@ -102,8 +102,7 @@ Status Migrator::BuildFrames(std::vector<MigrationItem>* items, const std::vecto
       ids[j] = (*items)[i].row_id;
       std::copy(vectors[i], vectors[i] + dim, vecs.begin() + size_t(j) * dim);
     }
-    const uint32_t codec = sp.tier == Tier::kWarm ? kWarmCodec : uint32_t(s_->config_.codec);
-    AETHER_ASSIGN_OR_RETURN(encoded[f], EncodeFrame(ids.data(), vecs.data(), count, dim, codec));
+    AETHER_ASSIGN_OR_RETURN(encoded[f], EncodeFrame(ids.data(), vecs.data(), count, dim, s_->FrameCodecOf(sp.tier)));
     return Status::Ok();
   }));
   std::vector<std::string>& frames = w->frames[shard.shard_id];

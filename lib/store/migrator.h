@@ -29,9 +29,6 @@ namespace aether {
 
 // Records per cold frame written by ingest and descend.
 constexpr size_t kMaxFrameRecords = 1024;
-// The codec of warm frames (format-spec/cold_shard.md): the float32
-// vectors as they are, scanned exactly without decompression.
-constexpr uint32_t kWarmCodec = kCodecFloat32;
 
 // The bytes a migration writes, prepared before its intent is recorded.
 struct PendingWrites {
@@ -77,7 +74,7 @@ class Migrator {
   // vector), sets their destinations in `shard`, and records the append as
   // one of m's targets and w's frames. Each item's dst.tier, set by the
   // caller, is the tier it goes to: kCold (frames in the store's cold codec)
-  // or kWarm (kWarmCodec).
+  // or kWarm (kWarmCodec: StoreContext::FrameCodecOf).
   Status BuildFrames(std::vector<MigrationItem>* items, const std::vector<size_t>& which,
                      const std::vector<const float*>& vectors, const ShardInfo& shard, Migration* m, PendingWrites* w);
 

@@ -13,6 +13,17 @@
 #include "store/store_impl.h"
 
 namespace aether {
+namespace {
+
+// Lowest eviction score first, then lowest row id.
+void SortByScore(std::vector<std::pair<double, MemoryRef>>* scored) {
+  std::sort(scored->begin(), scored->end(), [](const auto& a, const auto& b) {
+    return a.first < b.first || (a.first == b.first && a.second.row_id < b.second.row_id);
+  });
+}
+
+}  // namespace
+
 // Every hot memory but the pinned with its eviction score, lowest first:
 // what a policy may move.
 Result<std::vector<std::pair<double, MemoryRef>>> StoreImpl::HotByScore(const std::set<int64_t>& keep,
@@ -25,9 +36,7 @@ Result<std::vector<std::pair<double, MemoryRef>>> StoreImpl::HotByScore(const st
     if (st.pinned && pinned) pinned->push_back(m.id);
     if (!st.pinned && !keep.count(m.row_id)) out.push_back({EvictionScore(w, ToAccessStats(st), now), m});
   }));
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a.first < b.first || (a.first == b.first && a.second.row_id < b.second.row_id);
-  });
+  SortByScore(&out);
   return out;
 }
 
@@ -85,9 +94,7 @@ Result<std::vector<std::pair<double, MemoryRef>>> StoreImpl::WarmByScore(const s
     out.push_back({EvictionScore(w, a, now), m});
     return true;
   }));
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a.first < b.first || (a.first == b.first && a.second.row_id < b.second.row_id);
-  });
+  SortByScore(&out);
   return out;
 }
 

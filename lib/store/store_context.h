@@ -30,6 +30,10 @@
 
 namespace aether {
 
+// The codec of warm frames (format-spec/cold_shard.md): the float32 vectors
+// as they are, scanned exactly without decompression.
+constexpr uint32_t kWarmCodec = kCodecFloat32;
+
 // The error for a stored payload that does not parse (a damaged meta.db).
 Status PayloadCorruption(const std::string& id, int64_t row_id);
 // The error for a memory row whose tier is no tier (a damaged meta.db).
@@ -115,6 +119,11 @@ class StoreContext {
   // Whether the policies place demotions warm: warm_capacity_bytes set, and
   // the store of format 5.
   bool WarmTierOn(const PolicyParams& p) const;
+  // The codec of a new frame of `tier` (kCold or kWarm): the store's cold
+  // codec, or kWarmCodec.
+  uint32_t FrameCodecOf(Tier tier) const {
+    return tier == Tier::kWarm ? kWarmCodec : static_cast<uint32_t>(config_.codec);
+  }
   // Where the policies demote a hot memory: warm while the warm tier is on.
   Tier DemotionTier(const PolicyParams& p) const { return WarmTierOn(p) ? Tier::kWarm : Tier::kCold; }
   // The bytes the warm tier's `memories` hold: each record's row id and
