@@ -58,6 +58,8 @@ Status ReadQueries(const SearchArgs& a, const StoreConfig& c, std::vector<std::s
           fmt::format("{}: the query vectors have dimension {}, the store {}", name, reader.dim(), c.dim));
     std::vector<float> all;
     for (size_t got = 1; got > 0;) AETHER_RETURN_IF_ERROR(reader.Read(4096, c.metric, &all, &got));
+    names->reserve(all.size() / c.dim);
+    vectors->reserve(all.size() / c.dim);
     for (size_t q = 0; q * c.dim < all.size(); ++q) {
       names->push_back(std::to_string(q));
       vectors->emplace_back(all.begin() + q * c.dim, all.begin() + (q + 1) * c.dim);

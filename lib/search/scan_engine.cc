@@ -21,6 +21,10 @@ ScanContext::ScanContext(Metric m, uint32_t d, const std::vector<std::vector<flo
       rounding(float(d) * 2.4e-7f),
       underflow(4.0f * float(d) * std::numeric_limits<float>::denorm_min()),
       kernels(simd::Active()) {
+  prepared.reserve(queries.size());
+  qnorm2.reserve(queries.size());
+  all.reserve(queries.size());
+  if (tiled()) packed.reserve(queries.size() * dim);
   for (uint32_t q = 0; q < queries.size(); ++q) {
     prepared.push_back(Prepare(queries[q].data(), dim));
     qnorm2.push_back(prepared.back().norm * prepared.back().norm);
