@@ -16,6 +16,7 @@
 #include <unistd.h>
 #endif
 
+#include <cstdint>
 #include <cstring>
 #include <iostream>
 #include <optional>
@@ -129,15 +130,16 @@ aether::Status SetUpLog(int argc, char** argv) {
 // pages where the kernel offers them on request (THP "madvise", Debian's
 // default). The first touch of every fresh 4 KiB page is a fault, about
 // 3 us a page on the virtual machines we measured: a 10,000-query batch
-// touched 56 MB, 14,000 faults, a third of its CPU time; with 2 MiB pages,
-// about 1,000 faults and 0.55x the wall time (README "Performance").
+// touched 56 MB in 14,000 faults; with 2 MiB pages, about 1,500 faults and
+// 0.68x the wall time (README "Performance").
 //
-// Blocks up to 32 MiB (glibc's largest threshold: a larger value is
-// ignored) come from the heap, which is trimmed only past 1 GiB free. The
+// The main thread's blocks up to 32 MiB (glibc's largest threshold: a
+// larger value is refused) come from the heap (worker threads have arenas
+// of their own, not advised), which is trimmed only past 1 GiB free. The
 // heap is grown once by 256 MiB of address space (nothing is touched, so
-// nothing is spent), and that range is advised for huge pages, past its
-// first 2-4 MiB so that a small command's few allocations still take 4 KiB
-// pages. Growth past it, and blocks of over 32 MiB, take ordinary pages.
+// no memory is used), and that growth is advised for huge pages past its
+// first 2-4 MiB, so that a small command's few allocations still take 4
+// KiB pages. Growth past it, and blocks of over 32 MiB, take ordinary pages.
 // Where the heap does not grow (an address-space limit, or an allocator
 // that does not use it, as under AddressSanitizer), nothing is advised.
 void TuneHeap() {

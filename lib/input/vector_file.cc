@@ -128,13 +128,14 @@ Status VectorFileReader::Read(size_t max, Metric metric, std::vector<float>* out
   const size_t row_bytes = 4ull * dim_;
   std::vector<uint8_t> raw;
   if (broken_) return Fail("cannot read past an earlier error");
-  // Room for the vectors this call can return, at once (and at least
-  // twice the room before: repeated calls grow it geometrically).
-  size_t expect = max;
-  if (format_ == VectorFormat::kNpy)
-    expect = std::min<size_t>(max, size_t(std::max<int64_t>(0, declared_ - int64_t(count_))));
-  if (const size_t need = out->size() + expect * dim_; need > out->capacity())
-    out->reserve(std::max(need, 2 * out->capacity()));
+  // A .npy file declares its count: room for the vectors this call will
+  // return, at once (and at least twice the room before: repeated calls
+  // grow it geometrically). Other formats grow with what they hold.
+  if (format_ == VectorFormat::kNpy) {
+    const size_t expect = std::min<size_t>(max, size_t(std::max<int64_t>(0, declared_ - int64_t(count_))));
+    if (const size_t need = out->size() + expect * dim_; need > out->capacity())
+      out->reserve(std::max(need, 2 * out->capacity()));
+  }
   for (size_t i = 0; i < max; ++i) {
     // Where this vector starts (for .fvecs, at its dimension word).
     const uint64_t vec_offset = have_dim_word_ ? offset_ - 4 : offset_;

@@ -24,7 +24,7 @@ ScanContext::ScanContext(Metric m, uint32_t d, const std::vector<std::vector<flo
   prepared.reserve(queries.size());
   qnorm2.reserve(queries.size());
   all.reserve(queries.size());
-  if (tiled()) packed.reserve(queries.size() * dim);
+  if (queries.size() >= kTile) packed.reserve(queries.size() * dim);  // tiled(), before prepared is filled
   for (uint32_t q = 0; q < queries.size(); ++q) {
     prepared.push_back(Prepare(queries[q].data(), dim));
     qnorm2.push_back(prepared.back().norm * prepared.back().norm);
