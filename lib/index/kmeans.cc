@@ -14,10 +14,22 @@
 namespace aether {
 namespace {
 
+// t (dim x k) = c (k x dim) transposed, eight rows of c at a time: each
+// store is a run of eight floats, not a float a row of t apart (strided
+// single stores made this most of a one-shot query's centroid probe).
+void TransposeInto(const float* c, uint32_t k, uint32_t dim, float* t) {
+  constexpr uint32_t kBlock = 8;
+  uint32_t i0 = 0;
+  for (; i0 + kBlock <= k; i0 += kBlock)
+    for (uint32_t j = 0; j < dim; ++j)
+      for (uint32_t i = 0; i < kBlock; ++i) t[size_t(j) * k + i0 + i] = c[size_t(i0 + i) * dim + j];
+  for (; i0 < k; ++i0)
+    for (uint32_t j = 0; j < dim; ++j) t[size_t(j) * k + i0] = c[size_t(i0) * dim + j];
+}
+
 std::vector<float> Transpose(const float* c, uint32_t k, uint32_t dim) {
   std::vector<float> t(size_t(k) * dim);
-  for (uint32_t i = 0; i < k; ++i)
-    for (uint32_t j = 0; j < dim; ++j) t[size_t(j) * k + i] = c[size_t(i) * dim + j];
+  TransposeInto(c, k, dim, t.data());
   return t;
 }
 
@@ -184,8 +196,7 @@ Result<std::vector<std::vector<uint32_t>>> NearestCentroidsChunked(uint32_t k, u
   for (uint32_t c0 = 0; c0 < k; c0 += kProbeChunk) {
     const uint32_t n = std::min(kProbeChunk, k - c0);
     AETHER_ASSIGN_OR_RETURN(const float* x, rows(c0, n));
-    for (uint32_t i = 0; i < n; ++i)
-      for (uint32_t j = 0; j < dim; ++j) chunk[size_t(j) * n + i] = x[size_t(i) * dim + j];
+    TransposeInto(x, n, dim, chunk.data());
     for (size_t q0 = 0; q0 < nq; q0 += simd::kMaxDotRows) {
       const size_t m = std::min<size_t>(simd::kMaxDotRows, nq - q0);
       DotsTransposed(queries + q0 * dim, m, dim, chunk.data(), n, dots.data());
