@@ -62,6 +62,16 @@ Result<std::vector<std::pair<int64_t, int64_t>>> ShardsTable::Partitions(int64_t
   }
 }
 
+Result<std::optional<ShardInfo>> ShardsTable::OfPartition(int64_t generation, int64_t partition) {
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(std::string("SELECT ") + kColumns +
+                                                           " FROM shards WHERE generation = ? AND partition = ? "
+                                                           "ORDER BY shard_id DESC LIMIT 1"));
+  st->Bind(1, generation).Bind(2, partition);
+  AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return std::optional<ShardInfo>();
+  return std::optional<ShardInfo>(InfoAt(*st));
+}
+
 Result<uint64_t> ShardsTable::CountInGeneration(int64_t generation) {
   AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("SELECT COUNT(*) FROM shards WHERE generation = ?"));
   st->Bind(1, generation);

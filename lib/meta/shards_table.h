@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ class ShardsTable {
   // (shard id, partition) of every shard of a generation.
   Result<std::vector<std::pair<int64_t, int64_t>>> Partitions(int64_t generation);
   Result<uint64_t> CountInGeneration(int64_t generation);
+  // The shard of a generation's partition: of two (a rewrite's, until its
+  // cleanup), the higher shard id; nullopt when it has none.
+  Result<std::optional<ShardInfo>> OfPartition(int64_t generation, int64_t partition);
 
   // The staging shard, at creation (its file only a header of header_bytes).
   Status InsertStaging(int64_t shard_id, const std::string& path, uint64_t header_bytes);

@@ -402,20 +402,24 @@ Result<std::vector<ShardScan>> StoreImpl::PlanFew(const std::vector<std::vector<
   std::map<int64_t, std::vector<uint32_t>> plan;
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.InGeneration(0));  // staging
   for (const ShardInfo& info : shards) plan[info.shard_id] = all;
-  // Each partition's shard, as PlanShards finds it (from this snapshot).
-  AETHER_ASSIGN_OR_RETURN(auto partitions, tables_->shards.Partitions(head.generation));
-  AETHER_ASSIGN_OR_RETURN(const std::vector<int64_t> shard_of,
-                          index_->ShardOfPartition(head.generation, head.k, partitions));
   AETHER_ASSIGN_OR_RETURN(const uint32_t n, NprobeOf(head.generation, head.k, options));
   AETHER_ASSIGN_OR_RETURN(auto probes, index_->ProbeFew(head, queries, n));
+  // Each probed partition's shard, as PlanShards finds it (from this
+  // snapshot, the higher shard id of two), looked up alone through the
+  // shards_by_generation index: not every shard row.
+  std::unordered_map<uint32_t, int64_t> shard_of;
   for (uint32_t q = 0; q < queries.size(); ++q)
     for (uint32_t p : probes[q]) {
-      auto& of = plan[shard_of[p]];
-      if (of.empty()) {
-        AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(shard_of[p]));
-        shards.push_back(std::move(info));
+      auto it = shard_of.find(p);
+      if (it == shard_of.end()) {
+        AETHER_ASSIGN_OR_RETURN(std::optional<ShardInfo> info, tables_->shards.OfPartition(head.generation, p));
+        if (!info)
+          return Status::Corruption(fmt::format("{}: partition {} of generation {} has no shard (run aether verify)",
+                                                db_->path(), p, head.generation));
+        it = shard_of.emplace(p, info->shard_id).first;
+        shards.push_back(std::move(*info));
       }
-      of.push_back(q);
+      plan[it->second].push_back(q);
     }
   std::sort(shards.begin(), shards.end(),
             [](const ShardInfo& a, const ShardInfo& b) { return a.shard_id < b.shard_id; });

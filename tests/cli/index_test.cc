@@ -283,6 +283,82 @@ TEST_CASE("a query alone finds what it finds in a batch: the few-query plan and 
   }
 }
 
+// A one-shot query reads the shard row of each partition it probes alone,
+// through the shards_by_generation index; a batch reads every shard row.
+// Over every partition: without its shard row, a query probing it fails
+// naming it (as a batch fails, whichever it probes); a query probing the
+// others alone answers as before the damage; the index is in a new store,
+// and the first writer adds it back to a store without it.
+TEST_CASE("a one-shot query finds each probed partition's shard by the shards_by_generation index") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  auto mems = Clustered(600, 8, 6, 31);
+  REQUIRE(Aether({"init", store, "--dim", "8", "--hot-capacity", "0"}).exit_code == 0);
+  REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "6"}).exit_code == 0);
+  const std::string index_sql = "SELECT COUNT(*) FROM sqlite_master WHERE name = 'shards_by_generation'";
+  REQUIRE(SqlRows(store, index_sql) == std::vector<std::string>{"1"});
+  const auto queries = Clustered(6, 8, 6, 32, "q");
+  std::vector<std::string> before;
+  for (const auto& q : queries) {
+    auto r = Aether({"search", store, "--vector", VectorJson(q.vec), "-k", "5", "--nprobe", "1", "--no-touch"});
+    REQUIRE(r.exit_code == 0);
+    before.push_back(r.out);
+  }
+  const auto generation = SqlRows(store, "SELECT value FROM config WHERE key = 'index_generation'");
+  REQUIRE(generation.size() == 1);
+  std::vector<int> failed(queries.size(), 0);  // per query: the damaged partitions it probed
+  for (int p = 0; p < 6; ++p) {
+    CAPTURE(p);
+    const std::string where =
+        " FROM shards WHERE generation = " + generation[0] + " AND partition = " + std::to_string(p);
+    REQUIRE(SqlRows(store, "SELECT COUNT(*)" + where) == std::vector<std::string>{"1"});
+    SqlRows(store, "CREATE TABLE saved AS SELECT *" + where);
+    SqlRows(store, "DELETE" + where);
+    const std::string named = "partition " + std::to_string(p) + " of generation " + generation[0] + " has no shard";
+    for (size_t i = 0; i < queries.size(); ++i) {
+      auto all = Aether({"search", store, "--vector", VectorJson(queries[i].vec), "--nprobe", "6", "--no-touch"});
+      CHECK(all.exit_code == 79);
+      CHECK(all.err.find(named) != std::string::npos);
+      // nprobe 1: fails exactly when it probes p, else answers as before.
+      auto one =
+          Aether({"search", store, "--vector", VectorJson(queries[i].vec), "-k", "5", "--nprobe", "1", "--no-touch"});
+      if (one.exit_code == 0) {
+        CHECK(one.out == before[i]);
+      } else {
+        CHECK(one.exit_code == 79);
+        CHECK(one.err.find(named) != std::string::npos);
+        ++failed[i];
+      }
+    }
+    auto batch = Aether({"search", store, "--queries", "-", "--nprobe", "1", "--no-touch"},
+                        QueriesJsonl(Clustered(20, 8, 6, 33, "b")));
+    CHECK(batch.exit_code == 79);
+    CHECK(batch.err.find(named) != std::string::npos);
+    SqlRows(store, "INSERT INTO shards SELECT * FROM saved");
+    SqlRows(store, "DROP TABLE saved");
+  }
+  for (size_t i = 0; i < queries.size(); ++i) {
+    CHECK(failed[i] == 1);
+    auto r =
+        Aether({"search", store, "--vector", VectorJson(queries[i].vec), "-k", "5", "--nprobe", "1", "--no-touch"});
+    CHECK(r.out == before[i]);
+  }
+  // An older store: no index; readers answer the same, the first writer adds it.
+  SqlRows(store, "DROP INDEX shards_by_generation");
+  auto dry = Aether({"upgrade", store, "--dry-run"});
+  CHECK(dry.out.find("schema: add the shards_by_generation index") != std::string::npos);
+  for (size_t i = 0; i < queries.size(); ++i) {
+    auto r =
+        Aether({"search", store, "--vector", VectorJson(queries[i].vec), "-k", "5", "--nprobe", "1", "--no-touch"});
+    CHECK(r.out == before[i]);
+  }
+  REQUIRE(SqlRows(store, index_sql) == std::vector<std::string>{"0"});
+  REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(Clustered(5, 8, 6, 34, "late"))).exit_code == 0);
+  CHECK(SqlRows(store, index_sql) == std::vector<std::string>{"1"});
+  CHECK(Aether({"verify", store}).exit_code == 0);
+}
+
 TEST_CASE("ip and cosine stores probe the partition their own metric ranks nearest (nprobe 1 of 12)") {
   // Twelve tight clusters. A points along u with norm 1; B along a direction
   // 45 degrees from u with norm 10; the rest along random directions. For a
