@@ -405,19 +405,32 @@ Result<std::vector<ShardScan>> StoreImpl::PlanFew(const std::vector<std::vector<
   AETHER_ASSIGN_OR_RETURN(const uint32_t n, NprobeOf(head.generation, head.k, options));
   AETHER_ASSIGN_OR_RETURN(auto probes, index_->ProbeFew(head, queries, n));
   // Each probed partition's shard, as PlanShards finds it (from this
-  // snapshot, the higher shard id of two), looked up alone through the
-  // shards_by_generation index: not every shard row.
+  // snapshot, the higher shard id of two): looked up alone through the
+  // shards_by_generation index, not every shard row; in a store no writer
+  // of this version has opened yet (no index: a lookup would read every
+  // row), from one read of every row, checked as the batch path checks it.
+  AETHER_ASSIGN_OR_RETURN(const int64_t indexed, db_->QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE type = "
+                                                               "'index' AND name = 'shards_by_generation'"));
   std::unordered_map<uint32_t, int64_t> shard_of;
+  if (!indexed) {
+    AETHER_ASSIGN_OR_RETURN(auto partitions, tables_->shards.Partitions(head.generation));
+    AETHER_ASSIGN_OR_RETURN(const std::vector<int64_t> all_of,
+                            index_->ShardOfPartition(head.generation, head.k, partitions));
+    for (uint32_t p = 0; p < head.k; ++p) shard_of.emplace(p, all_of[p]);
+  }
   for (uint32_t q = 0; q < queries.size(); ++q)
     for (uint32_t p : probes[q]) {
       auto it = shard_of.find(p);
-      if (it == shard_of.end()) {
+      if (indexed && it == shard_of.end()) {
         AETHER_ASSIGN_OR_RETURN(std::optional<ShardInfo> info, tables_->shards.OfPartition(head.generation, p));
         if (!info)
           return Status::Corruption(fmt::format("{}: partition {} of generation {} has no shard (run aether verify)",
                                                 db_->path(), p, head.generation));
         it = shard_of.emplace(p, info->shard_id).first;
         shards.push_back(std::move(*info));
+      } else if (!indexed && !plan.count(it->second)) {
+        AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(it->second));
+        shards.push_back(std::move(info));
       }
       plan[it->second].push_back(q);
     }

@@ -298,6 +298,16 @@ TEST_CASE("a one-shot query finds each probed partition's shard by the shards_by
   REQUIRE(Aether({"rebuild-index", store, "--partitions", "6"}).exit_code == 0);
   const std::string index_sql = "SELECT COUNT(*) FROM sqlite_master WHERE name = 'shards_by_generation'";
   REQUIRE(SqlRows(store, index_sql) == std::vector<std::string>{"1"});
+  // The lookups a one-shot query makes go through it (SQLite's own plan).
+  for (const std::string sql : {"SELECT shard_id, path FROM shards WHERE generation = 0 ORDER BY shard_id",
+                                "SELECT shard_id, path FROM shards WHERE generation = 1 AND partition = 3 ORDER BY "
+                                "shard_id DESC LIMIT 1"}) {
+    CAPTURE(sql);
+    std::string plan;
+    for (const std::string& row : SqlRows(store, "EXPLAIN QUERY PLAN " + sql)) plan += row + "\n";
+    CHECK(plan.find("USING INDEX shards_by_generation") != std::string::npos);
+    CHECK(plan.find("SCAN shards") == std::string::npos);
+  }
   const auto queries = Clustered(6, 8, 6, 32, "q");
   std::vector<std::string> before;
   for (const auto& q : queries) {
@@ -344,8 +354,23 @@ TEST_CASE("a one-shot query finds each probed partition's shard by the shards_by
         Aether({"search", store, "--vector", VectorJson(queries[i].vec), "-k", "5", "--nprobe", "1", "--no-touch"});
     CHECK(r.out == before[i]);
   }
-  // An older store: no index; readers answer the same, the first writer adds it.
+  // An older store: no index; readers answer the same (from every shard
+  // row, as a batch reads them: an unprobed partition without a row fails
+  // them too), and the first writer adds it.
   SqlRows(store, "DROP INDEX shards_by_generation");
+  {
+    const std::string where = " FROM shards WHERE generation = " + generation[0] + " AND partition = 0";
+    SqlRows(store, "CREATE TABLE saved AS SELECT *" + where);
+    SqlRows(store, "DELETE" + where);
+    for (size_t i = 0; i < queries.size(); ++i) {
+      auto r =
+          Aether({"search", store, "--vector", VectorJson(queries[i].vec), "-k", "5", "--nprobe", "1", "--no-touch"});
+      CHECK(r.exit_code == 79);
+      CHECK(r.err.find("partition 0 of generation " + generation[0] + " has no shard") != std::string::npos);
+    }
+    SqlRows(store, "INSERT INTO shards SELECT * FROM saved");
+    SqlRows(store, "DROP TABLE saved");
+  }
   auto dry = Aether({"upgrade", store, "--dry-run"});
   CHECK(dry.out.find("schema: add the shards_by_generation index") != std::string::npos);
   for (size_t i = 0; i < queries.size(); ++i) {
