@@ -411,28 +411,32 @@ Result<std::vector<ShardScan>> StoreImpl::PlanFew(const std::vector<std::vector<
   // row), from one read of every row, checked as the batch path checks it.
   AETHER_ASSIGN_OR_RETURN(const int64_t indexed, db_->QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE type = "
                                                                "'index' AND name = 'shards_by_generation'"));
-  std::unordered_map<uint32_t, int64_t> shard_of;
+  std::vector<int64_t> shard_of;                    // without the index: every partition's
+  std::unordered_map<uint32_t, int64_t> looked_up;  // with it: the probed partitions'
   if (!indexed) {
     AETHER_ASSIGN_OR_RETURN(auto partitions, tables_->shards.Partitions(head.generation));
-    AETHER_ASSIGN_OR_RETURN(const std::vector<int64_t> all_of,
-                            index_->ShardOfPartition(head.generation, head.k, partitions));
-    for (uint32_t p = 0; p < head.k; ++p) shard_of.emplace(p, all_of[p]);
+    AETHER_ASSIGN_OR_RETURN(shard_of, index_->ShardOfPartition(head.generation, head.k, partitions));
   }
   for (uint32_t q = 0; q < queries.size(); ++q)
     for (uint32_t p : probes[q]) {
-      auto it = shard_of.find(p);
-      if (indexed && it == shard_of.end()) {
+      int64_t shard_id;
+      if (!indexed) {
+        shard_id = shard_of[p];
+        if (!plan.count(shard_id)) {
+          AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(shard_id));
+          shards.push_back(std::move(info));
+        }
+      } else if (auto it = looked_up.find(p); it != looked_up.end()) {
+        shard_id = it->second;
+      } else {
         AETHER_ASSIGN_OR_RETURN(std::optional<ShardInfo> info, tables_->shards.OfPartition(head.generation, p));
         if (!info)
           return Status::Corruption(fmt::format("{}: partition {} of generation {} has no shard (run aether verify)",
                                                 db_->path(), p, head.generation));
-        it = shard_of.emplace(p, info->shard_id).first;
+        shard_id = looked_up[p] = info->shard_id;
         shards.push_back(std::move(*info));
-      } else if (!indexed && !plan.count(it->second)) {
-        AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(it->second));
-        shards.push_back(std::move(info));
       }
-      plan[it->second].push_back(q);
+      plan[shard_id].push_back(q);
     }
   std::sort(shards.begin(), shards.end(),
             [](const ShardInfo& a, const ShardInfo& b) { return a.shard_id < b.shard_id; });
