@@ -81,18 +81,27 @@ Status ReadQueries(const SearchArgs& a, const StoreConfig& c, std::vector<std::s
   return reader.status();
 }
 
+// A hit's score parts; a memory whose state was not read shows the
+// defaults (as a hit's inline parts did).
+const SearchHit::Explain& ExplainOf(const SearchHit& h) {
+  static const SearchHit::Explain kNone;
+  return h.explain ? *h.explain : kNone;
+}
+
 nlohmann::json HitsJson(const std::string& name, const std::vector<SearchHit>& hits, bool payload, bool explain) {
   nlohmann::json results = nlohmann::json::array();
   for (const SearchHit& h : hits) {
     nlohmann::json r = {{"id", h.id}, {"distance", FloatJson(h.distance)}, {"tier", TierName(h.tier)}};
     if (payload) r["payload"] = h.payload_json.empty() ? nlohmann::json() : nlohmann::json::parse(h.payload_json);
-    if (explain)
+    if (explain) {
+      const SearchHit::Explain& e = ExplainOf(h);
       r["explain"] = {{"distance", FloatJson(h.distance)},
-                      {"recency_hours", h.explain.recency_hours},
-                      {"access_count", h.explain.access_count},
-                      {"importance", h.explain.importance},
-                      {"score", h.explain.score},
-                      {"pattern", PatternJson(h.explain.pattern)}};
+                      {"recency_hours", e.recency_hours},
+                      {"access_count", e.access_count},
+                      {"importance", e.importance},
+                      {"score", e.score},
+                      {"pattern", PatternJson(e.pattern)}};
+    }
     results.push_back(std::move(r));
   }
   return {{"query", name}, {"results", std::move(results)}};
@@ -171,8 +180,9 @@ void Print(const SearchArgs& a, const std::vector<std::string>& names,
     for (size_t q = 0; q < results.size(); ++q)
       for (size_t i = 0; i < results[q].size(); ++i) {
         const SearchHit& h = results[q][i];
-        std::string ex = a.explain ? fmt::format("  {:>9.3g} {:>9} {:>11.3g} {:>9.4g}", h.explain.recency_hours,
-                                                 h.explain.access_count, h.explain.importance, h.explain.score)
+        const SearchHit::Explain& e = ExplainOf(h);
+        std::string ex = a.explain ? fmt::format("  {:>9.3g} {:>9} {:>11.3g} {:>9.4g}", e.recency_hours, e.access_count,
+                                                 e.importance, e.score)
                                    : "";
         fmt::print("{:<12} {:>4}  {:<24} {:>12.6g}  {}{}\n", Printable(names[q]), i + 1, Printable(h.id), h.distance,
                    TierName(h.tier), ex);

@@ -482,13 +482,11 @@ Status StoreImpl::Decorate(const SearchOptions& options, RankedHits* results) {
         if (stats) {
           AccessStats a = ToAccessStats(*stats);
           AddPending(row_id, &a.access_count, &a.last_access_ms);
-          hit.explain = {std::max<int64_t>(0, now - a.last_access_ms) / 3.6e6,
-                         a.access_count,
-                         a.importance,
-                         EvictionScore(weights, a, now),
-                         {}};
           AETHER_ASSIGN_OR_RETURN(std::string times, tables_->memories.AccessTimes(row_id));
-          hit.explain.pattern = PatternOf(row_id, times, stats->created_ms, hit.tier == Tier::kHot, stats->pinned, p);
+          hit.explain = std::make_shared<const SearchHit::Explain>(SearchHit::Explain{
+              std::max<int64_t>(0, now - a.last_access_ms) / 3.6e6, a.access_count, a.importance,
+              EvictionScore(weights, a, now),
+              PatternOf(row_id, times, stats->created_ms, hit.tier == Tier::kHot, stats->pinned, p)});
         }
       }
     }

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -245,7 +246,11 @@ struct SearchHit {
     double importance = 0;
     double score = 0;  // eviction score (low: leaves the hot tier first)
     AccessPatternInfo pattern;
-  } explain;  // filled when SearchOptions::explain
+  };
+  // Set when SearchOptions::explain (and the memory's state was read).
+  // Held apart so that a hit stays small: a batch makes one per query and
+  // rank, and an inline Explain made each 256 bytes.
+  std::shared_ptr<const Explain> explain;
 };
 
 // A stored memory with its metadata, as returned by Store::Get.
