@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <regex>
@@ -115,7 +116,12 @@ Status VectorFileReader::OpenNpy() {
   std::smatch dm;
   if (!std::regex_match(shape, dm, std::regex(R"(\s*(\d+)\s*,\s*(\d+)\s*,?\s*)")))
     return Fail(fmt::format("shape ({}) is not two-dimensional (N vectors, D values)", shape));
-  uint64_t n = std::stoull(dm[1]), d = std::stoull(dm[2]);
+  uint64_t n = 0, d = 0;
+  for (auto [text, value] : {std::pair{dm[1].str(), &n}, std::pair{dm[2].str(), &d}}) {
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *value);
+    if (ec != std::errc() || end != text.data() + text.size())  // digits only: too large for 64 bits
+      return Fail(fmt::format("shape ({}): {} is implausible", shape, text));
+  }
   if (d == 0 || d > 65536) return Fail(fmt::format("dimension {} is outside 1..65536", d));
   if (n > (1ull << 40)) return Fail(fmt::format("{} vectors is implausible", n));
   dim_ = uint32_t(d);

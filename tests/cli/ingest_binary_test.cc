@@ -136,6 +136,13 @@ TEST_CASE("bad npy and fvecs files: located errors, distinct exit codes, earlier
       {"be.npy", Npy(mems, dim, ">f4"), "dtype '>f4'", -1},
       {"fortran.npy", Npy(mems, dim, "<f4", "True"), "Fortran order", -1},
       {"3d.npy", Npy(mems, dim, "<f4", "False", "(5, 2, 4)"), "shape (5, 2, 4) is not two-dimensional", -1},
+      // Numbers past 64 bits, in either place (each once an uncaught exception).
+      {"hugen.npy", Npy(mems, dim, "<f4", "False", "(99999999999999999999999, 8)"),
+       "shape (99999999999999999999999, 8): 99999999999999999999999 is implausible", -1},
+      {"huged.npy", Npy(mems, dim, "<f4", "False", "(50, 18446744073709551616)"), "18446744073709551616 is implausible",
+       -1},
+      {"maxn.npy", Npy(mems, dim, "<f4", "False", "(18446744073709551615, 8)"),
+       "18446744073709551615 vectors is implausible", -1},
       {"magic.npy", "NUMPY?" + good.substr(6), "not a .npy file", -1},
       {"short.npy", good.substr(0, good.size() - 5), "short.npy: vector 49 (byte ", 49},
       {"long.npy", good + "junk", "data continues after the 50 vectors", 50},
@@ -273,6 +280,11 @@ TEST_CASE("search --queries takes .npy and .fvecs: the same results as the same 
   r = run({dir / "f8.npy"});
   CHECK(r.exit_code == 65);
   CHECK(r.err.find("f8.npy: dtype '<f8'") != std::string::npos);
+  WriteFile(dir / "huge.npy", Npy(qs, dim, "<f4", "False", "(10, 99999999999999999999999)"));
+  r = run({dir / "huge.npy"});
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find("huge.npy: shape (10, 99999999999999999999999): 99999999999999999999999 is implausible") !=
+        std::string::npos);
   auto nan = qs;
   nan[2].vec[1] = std::nanf("");
   WriteFile(dir / "nan.npy", Npy(nan, dim));
