@@ -187,7 +187,8 @@ Runner SetupStats(CLI::App* app) {
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   AddFormatOption(app, &a->format, "table", {"prometheus"});
-  app->add_option("--recall", a->recall, "Also measure recall@10 of the index on N sampled cold vectors");
+  app->add_option("--recall", a->recall,
+                  "Also measure recall@10 of the index on N sampled cold vectors (each held out of its own results)");
   app->add_option("--seed", a->seed, "Seed for --recall sampling")->default_val(1);
   app->add_option("--output", a->output,
                   "Write to FILE atomically (temp file + rename), e.g. a node_exporter textfile");

@@ -273,14 +273,18 @@ Result<RecallReport> StoreImpl::RecallCheck(uint64_t queries, uint64_t seed) {
   rows.resize(std::min<size_t>(rows.size(), queries));
   if (rows.empty()) return rep;
   std::vector<std::vector<float>> qs;
+  std::vector<std::string> own;  // each query's own memory, held out of its results (as the calibration does)
   for (int64_t r : rows) {
     AETHER_ASSIGN_OR_RETURN(auto loc, tables_->memories.FindRow(r));
     if (!loc) return Status::Internal("memory vanished during the recall check");
     std::vector<float> v;
     AETHER_RETURN_IF_ERROR(ReadVector(*loc, &v));
     qs.push_back(std::move(v));
+    own.push_back(loc->id);
   }
+  const size_t k = rep.k;
   SearchOptions indexed;
+  indexed.k = uint32_t(k + 1);  // room for the query itself
   indexed.tiers = TierFilter::kShards;
   indexed.nprobe = rep.nprobe;
   indexed.record_access = false;  // a measurement, not a use of the memories
@@ -289,12 +293,19 @@ Result<RecallReport> StoreImpl::RecallCheck(uint64_t queries, uint64_t seed) {
   exact.nprobe = index ? index->k : 0;
   AETHER_ASSIGN_OR_RETURN(auto a, Search(qs, indexed));
   AETHER_ASSIGN_OR_RETURN(auto b, Search(qs, exact));
+  // The first k of a list other than the query's own memory.
+  auto others = [&](const std::vector<SearchHit>& hits, size_t q) {
+    std::vector<std::string> out;
+    for (const SearchHit& h : hits)
+      if (h.id != own[q] && out.size() < k) out.push_back(h.id);
+    return out;
+  };
   double sum = 0;
   for (size_t q = 0; q < qs.size(); ++q) {
     std::set<std::string> truth;
-    for (const auto& h : b[q]) truth.insert(h.id);
+    for (const std::string& id : others(b[q], q)) truth.insert(id);
     size_t hit = 0;
-    for (const auto& h : a[q]) hit += truth.count(h.id);
+    for (const std::string& id : others(a[q], q)) hit += truth.count(id);
     sum += truth.empty() ? 1.0 : double(hit) / double(truth.size());
   }
   rep.queries = qs.size();

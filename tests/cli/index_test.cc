@@ -110,6 +110,52 @@ TEST_CASE("after rebuild-index, search is exact with every partition probed and 
   CHECK(nlohmann::json::parse(self.out)["recall_at_10"].get<double>() >= 0.95);
 }
 
+// stats --recall samples stored vectors as queries: each must be held out of
+// its own neighbours (its own memory, at distance 0, is always found and
+// would count), as the calibration holds it out. Against a brute-force
+// reference over every stored vector, at a low target (few partitions
+// probed) where counting the query itself would show.
+TEST_CASE("stats --recall holds each sampled vector out of its own results, as brute force does") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  const auto mems = Clustered(1200, 8, 30, 5);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "0"}, ToJsonl(mems)).exit_code == 0);
+  auto built = Aether({"rebuild-index", store, "--partitions", "60", "--target-recall", "0.4", "--format", "json"});
+  REQUIRE_MESSAGE(built.exit_code == 0, built.err);
+  const auto nprobe = nlohmann::json::parse(built.out)["calibration"]["nprobe"].get<int>();
+  REQUIRE(nprobe < 60);
+  // Every stored vector a query (the sample is all of them, whatever the seed).
+  auto got = Aether({"stats", store, "--format", "json", "--recall", "5000"});
+  REQUIRE_MESSAGE(got.exit_code == 0, got.err);
+  const auto st = nlohmann::json::parse(got.out);
+  REQUIRE(st["recall_queries"] == 1200);
+  auto found = ParseSearchOutput(
+      Aether({"search", store, "--queries", "-", "-k", "11", "--tier", "cold", "--no-touch"}, QueriesJsonl(mems)).out);
+  REQUIRE(found.size() == mems.size());
+  double sum = 0, with_self = 0;
+  for (size_t i = 0; i < mems.size(); ++i) {
+    std::set<std::string> truth, truth_with_self;
+    for (const auto& w : BruteForce(mems, mems[i].vec, 11, "l2"))
+      if (w.second != mems[i].id && truth.size() < 10) truth.insert(w.second);
+    for (const auto& w : BruteForce(mems, mems[i].vec, 10, "l2")) truth_with_self.insert(w.second);
+    size_t hit = 0, seen = 0, hit_with_self = 0;
+    for (const auto& h : found[i]) {
+      if (h.id != mems[i].id && seen < 10) {
+        ++seen;
+        hit += truth.count(h.id);
+      }
+    }
+    for (size_t r = 0; r < 10 && r < found[i].size(); ++r) hit_with_self += truth_with_self.count(found[i][r].id);
+    sum += double(hit) / double(truth.size());
+    with_self += double(hit_with_self) / 10.0;
+  }
+  const double want = sum / double(mems.size());
+  MESSAGE("nprobe " << nprobe << ": recall held out " << want << ", counting the query itself "
+                    << with_self / double(mems.size()));
+  CHECK(std::abs(st["recall_at_10"].get<double>() - want) < 1e-9);
+  CHECK(with_self / double(mems.size()) > want + 0.01);  // the difference the check is about
+}
+
 TEST_CASE("rebuild compacts garbage, routes descends to partitions, and is repeatable") {
   TempDir dir;
   std::string store = dir / "s";

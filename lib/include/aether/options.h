@@ -543,7 +543,9 @@ struct RecallReport {
   uint64_t queries = 0;
   uint32_t k = 10;
   uint32_t nprobe = 0;
-  double recall = 0;  // mean recall@k of the indexed cold search vs an exact cold scan
+  // Mean recall@k of the indexed cold search vs an exact cold scan, each
+  // sampled vector held out of both (its own memory is not its neighbour).
+  double recall = 0;
 };
 
 // One memory's change (Store::Update): each part given replaces that part,
