@@ -330,6 +330,21 @@ Result<uint32_t> StoreImpl::NprobeOf(int64_t generation, uint32_t k, const Searc
   return cal ? std::min(cal->nprobe, k) : DefaultNprobe(k);
 }
 
+namespace {
+
+// Every store has a staging shard row (init makes it; a rebuild empties the
+// shard but keeps the row): without one, the memories staged there would be
+// silently missing from every search's results.
+Status RequireStagingRow(const std::vector<ShardInfo>& shards, const std::string& db_path) {
+  if (std::any_of(shards.begin(), shards.end(), [](const ShardInfo& s) { return s.staging(); })) return Status::Ok();
+  return Status::Corruption(fmt::format(
+      "{}: the shards table has no row for the staging shard ({}): the memories staged there would be missing "
+      "from the results (run aether verify)",
+      db_path, layout::kStagingShard));
+}
+
+}  // namespace
+
 Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vector<float>>& queries,
                                                      const SearchOptions& options, const Selection* selection,
                                                      std::unordered_set<int64_t>* clean) {
@@ -338,6 +353,7 @@ Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vect
     if (head) return PlanFew(queries, *head, options, clean);
   }
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
+  AETHER_RETURN_IF_ERROR(RequireStagingRow(shards, db_->path()));
   AETHER_ASSIGN_OR_RETURN(const IndexView* index, index_->Current());
   std::map<int64_t, std::vector<uint32_t>> plan;
   std::vector<uint32_t> all(queries.size());
@@ -401,6 +417,7 @@ Result<std::vector<ShardScan>> StoreImpl::PlanFew(const std::vector<std::vector<
   for (uint32_t q = 0; q < all.size(); ++q) all[q] = q;
   std::map<int64_t, std::vector<uint32_t>> plan;
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.InGeneration(0));  // staging
+  AETHER_RETURN_IF_ERROR(RequireStagingRow(shards, db_->path()));
   for (const ShardInfo& info : shards) plan[info.shard_id] = all;
   AETHER_ASSIGN_OR_RETURN(const uint32_t n, NprobeOf(head.generation, head.k, options));
   AETHER_ASSIGN_OR_RETURN(auto probes, index_->ProbeFew(head, queries, n));

@@ -115,6 +115,42 @@ TEST_CASE("after rebuild-index, search is exact with every partition probed and 
 // would count), as the calibration holds it out. Against a brute-force
 // reference over every stored vector, at a low target (few partitions
 // probed) where counting the query itself would show.
+// The staging shard's row is in every store (init makes it, a rebuild
+// empties the shard and keeps it). A store that lost it must not answer
+// without the memories staged there: a one-shot query, a batch, a filtered
+// search and a store without an index all fail naming it, as verify does.
+TEST_CASE("a search on a store whose staging shard row is gone fails rather than leave the staged memories out") {
+  TempDir dir;
+  for (bool indexed : {true, false}) {
+    CAPTURE(indexed);
+    const std::string store = dir / (indexed ? "indexed" : "plain");
+    auto mems = Clustered(400, 8, 5, 41);
+    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "0", "-q"}, ToJsonl(mems)).exit_code == 0);
+    if (indexed) REQUIRE(Aether({"rebuild-index", store, "--partitions", "5", "-q"}).exit_code == 0);
+    const auto staged = Clustered(30, 8, 5, 42, "e");  // after the rebuild: in the staging shard
+    REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(staged)).exit_code == 0);
+    const std::string where = "--where=importance >= 0";
+    auto one = [&] {
+      return Aether({"search", store, "--vector", VectorJson(staged[0].vec), "-k", "1", "--no-touch"});
+    };
+    auto batch = [&](std::vector<std::string> extra) {
+      std::vector<std::string> args = {"search", store, "--queries", "-", "-k", "3", "--no-touch"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      return Aether(args, QueriesJsonl(staged));
+    };
+    auto r = one();
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(ParseSearchOutput(r.out).at(0).at(0).id == staged[0].id);  // found where it is staged
+    SqlExec(store, "DELETE FROM shards WHERE generation = 0");
+    for (const auto& got : {one(), batch({}), batch({where})}) {
+      CHECK(got.exit_code == 79);
+      CHECK_MESSAGE(got.err.find("no row for the staging shard (cold/staging.shard)") != std::string::npos, got.err);
+      CHECK(got.out.empty());
+    }
+    CHECK(Aether({"verify", store}).exit_code != 0);
+  }
+}
+
 TEST_CASE("stats --recall holds each sampled vector out of its own results, as brute force does") {
   TempDir dir;
   const std::string store = dir / "s";
