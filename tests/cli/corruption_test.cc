@@ -299,3 +299,43 @@ TEST_CASE("truncated files: a search that cannot read a live memory fails with 7
     CHECK(r.err.find("staging.shard") != std::string::npos);
   }
 }
+
+// A shard file the metadata names, removed (the staging shard or any
+// partition's): damage to the store, not a missing input. Every reader that
+// needs it exits 79 naming it (not 66, which means the input or the store
+// is not there), and verify names it.
+TEST_CASE("a shard file the metadata names, removed: searches, get and verify exit as for damage, naming it") {
+  TempDir dir;
+  const std::string pristine = dir / "p", store = dir / "s";
+  auto mems = RandomMems(300, 8, 5);
+  REQUIRE(Aether({"ingest", "--create", pristine, "--hot-capacity", "0", "-q"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", pristine, "--partitions", "4", "-q"}).exit_code == 0);
+  auto staged = RandomMems(20, 8, 6, "e");
+  REQUIRE(Aether({"ingest", pristine, "-q"}, ToJsonl(staged)).exit_code == 0);
+  std::vector<std::string> files;  // relative to the store
+  for (const auto& e : fs::recursive_directory_iterator(pristine + "/cold"))
+    if (e.path().extension() == ".shard") files.push_back(fs::relative(e.path(), pristine).string());
+  REQUIRE(files.size() == 5);  // staging and 4 partitions
+  mems.insert(mems.end(), staged.begin(), staged.end());
+  const auto queries = QueriesJsonl(std::vector<Mem>(mems.begin(), mems.begin() + 30));
+  for (const std::string& file : files) {
+    CAPTURE(file);
+    Restore(pristine, store);
+    fs::remove(store + "/" + file);
+    for (const auto& r : {Aether({"search", store, "--vector", VectorJson(mems[0].vec), "--nprobe", "4", "--no-touch"}),
+                          Aether({"search", store, "--queries", "-", "--nprobe", "4", "--no-touch"}, queries)}) {
+      CHECK(r.exit_code == 79);
+      CHECK_MESSAGE(r.err.find(file + ": no such file (a shard the metadata names") != std::string::npos, r.err);
+    }
+    int damaged = 0;
+    for (size_t i = 0; i < mems.size(); i += 6) {  // some of every file's memories
+      auto g = Aether({"get", store, mems[i].id});
+      CHECK((g.exit_code == 0 || g.exit_code == 79));
+      damaged += g.exit_code == 79;
+    }
+    CHECK(damaged > 0);  // the memories the file held
+    auto v = Aether({"verify", store});
+    CHECK(v.exit_code != 0);
+    CHECK(v.out.find(file) != std::string::npos);
+  }
+}
