@@ -4,7 +4,8 @@
 //   3. hot.slots: every slot is live xor free, live slots pass their CRC and
 //      hold the right row id;
 //   4. each shard: header, every committed frame's CRC, each live record
-//      found exactly where the DB says, garbage counted, counters match.
+//      found exactly where the DB says, garbage counted, counters match;
+//   5. the current index generation: its centroids, its recall calibration.
 #include <fmt/format.h>
 
 #include <map>
@@ -12,6 +13,7 @@
 #include <set>
 
 #include "aether/jsonl.h"
+#include "index/calibration.h"
 #include "meta/schema.h"
 #include "policy/access_pattern.h"
 #include "store/layout.h"
@@ -72,6 +74,7 @@ class Verifier {
   Status CheckHotFile();
   Status CheckSlot(SlotFile* hot, uint64_t s, bool is_free);
   Status CheckShard(const ShardInfo& info);
+  void CheckCalibration(const IndexView& index);
   void ReportMissing();
 
   StoreImpl* s_;
@@ -92,10 +95,33 @@ Result<VerifyReport> Verifier::Run() {
   for (const ShardInfo& info : shards) total_bytes_ += info.file_bytes;
   AETHER_RETURN_IF_ERROR(CheckHotFile());
   for (const ShardInfo& info : shards) AETHER_RETURN_IF_ERROR(CheckShard(info));
-  // 5. the current index generation's centroids
-  if (auto index = s_->index_->Current(); !index.ok()) Problem(index.status().message());
+  // 5. the current index generation's centroids, and its recall calibration
+  if (auto index = s_->index_->Current(); !index.ok()) {
+    Problem(index.status().message());
+  } else if (*index) {
+    CheckCalibration(**index);
+  }
   ReportMissing();
   return rep_;
+}
+
+// 5. What the default nprobe and search --recall read: the generation's
+// calibration row (none: the formula's default), its nprobe within the
+// generation's partitions, its curve decodable and not empty.
+void Verifier::CheckCalibration(const IndexView& index) {
+  auto cal = s_->tables_->calibration.Get(index.generation);
+  if (!cal.ok()) return Problem(cal.status().message());
+  if (!*cal) return;
+  const CalibrationRow& row = **cal;
+  auto where = [&](const std::string& what) {
+    return fmt::format("{}: index_calibration of generation {}: {} (run aether rebuild-index)", layout::kDbFile,
+                       index.generation, what);
+  };
+  if (row.nprobe > index.k)
+    Problem(where(fmt::format("nprobe {} is more than its {} partitions", row.nprobe, index.k)));
+  auto curve = DecodeCurve(row.curve);
+  if (!curve.ok()) return Problem(where(curve.status().message()));
+  if (curve->empty()) Problem(where("empty recall curve"));
 }
 
 // 1. the DB itself and the journal

@@ -151,6 +151,38 @@ TEST_CASE("a search on a store whose staging shard row is gone fails rather than
   }
 }
 
+// The calibration row is what the default nprobe and search --recall read:
+// verify checks it as the readers do (each damage below was once reported
+// by search or stats and passed by verify), and an nprobe past the
+// generation's partitions, which searches clamp, too.
+TEST_CASE("verify checks the recall calibration the searches read") {
+  TempDir dir;
+  const std::string pristine = dir / "p", store = dir / "s";
+  REQUIRE(Aether({"ingest", "--create", pristine, "--hot-capacity", "0", "-q"}, ToJsonl(Clustered(300, 8, 6, 51)))
+              .exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", pristine, "--partitions", "12", "-q"}).exit_code == 0);
+  REQUIRE(Aether({"verify", pristine}).exit_code == 0);
+  struct Damage {
+    std::string set, problem;
+    bool searches_fail;  // search --recall 0.9 exits 79 on it
+  };
+  for (const Damage& d : std::vector<Damage>{{"nprobe = -5", "bad nprobe for generation", true},
+                                             {"nprobe = 0", "bad nprobe for generation", true},
+                                             {"nprobe = 17", "nprobe 17 is more than its 12 partitions", false},
+                                             {"curve = 'garbage'", "index_calibration of generation", true},
+                                             {"curve = ''", "index_calibration of generation", true}}) {
+    CAPTURE(d.set);
+    std::filesystem::remove_all(store);
+    std::filesystem::copy(pristine, store, std::filesystem::copy_options::recursive);
+    SqlExec(store, "UPDATE index_calibration SET " + d.set);
+    auto v = Aether({"verify", store});
+    CHECK(v.exit_code == 1);
+    CHECK_MESSAGE(v.out.find(d.problem) != std::string::npos, v.out);
+    auto r = Aether({"search", store, "--vector", "[0,0,0,0,0,0,0,0]", "--recall", "0.9", "--no-touch"});
+    CHECK(r.exit_code == (d.searches_fail ? 79 : 0));
+  }
+}
+
 TEST_CASE("stats --recall holds each sampled vector out of its own results, as brute force does") {
   TempDir dir;
   const std::string store = dir / "s";
