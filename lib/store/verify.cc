@@ -4,10 +4,12 @@
 //   3. hot.slots: every slot is live xor free, live slots pass their CRC and
 //      hold the right row id;
 //   4. each shard: header, every committed frame's CRC, each live record
-//      found exactly where the DB says, garbage counted, counters match;
+//      found exactly where the DB says, garbage counted, counters match
+//      (and the staging shard's row is there);
 //   5. the current index generation: its centroids, its recall calibration.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
@@ -92,6 +94,11 @@ Result<VerifyReport> Verifier::Run() {
   AETHER_RETURN_IF_ERROR(CheckDb());
   AETHER_RETURN_IF_ERROR(CheckMemories());
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, s_->tables_->shards.All());
+  // Every store has one (init makes it; a rebuild empties it, keeping the
+  // row): searches refuse a store without it, staged memories or not.
+  if (std::none_of(shards.begin(), shards.end(), [](const ShardInfo& i) { return i.staging(); }))
+    Problem(fmt::format("{}: the shards table has no row for the staging shard ({})", layout::kDbFile,
+                        layout::kStagingShard));
   for (const ShardInfo& info : shards) total_bytes_ += info.file_bytes;
   AETHER_RETURN_IF_ERROR(CheckHotFile());
   for (const ShardInfo& info : shards) AETHER_RETURN_IF_ERROR(CheckShard(info));

@@ -110,15 +110,11 @@ TEST_CASE("after rebuild-index, search is exact with every partition probed and 
   CHECK(nlohmann::json::parse(self.out)["recall_at_10"].get<double>() >= 0.95);
 }
 
-// stats --recall samples stored vectors as queries: each must be held out of
-// its own neighbours (its own memory, at distance 0, is always found and
-// would count), as the calibration holds it out. Against a brute-force
-// reference over every stored vector, at a low target (few partitions
-// probed) where counting the query itself would show.
 // The staging shard's row is in every store (init makes it, a rebuild
 // empties the shard and keeps it). A store that lost it must not answer
 // without the memories staged there: a one-shot query, a batch, a filtered
-// search and a store without an index all fail naming it, as verify does.
+// search and a store without an index all fail naming it, and verify names
+// it, whether memories were staged or not.
 TEST_CASE("a search on a store whose staging shard row is gone fails rather than leave the staged memories out") {
   TempDir dir;
   for (bool indexed : {true, false}) {
@@ -147,8 +143,23 @@ TEST_CASE("a search on a store whose staging shard row is gone fails rather than
       CHECK_MESSAGE(got.err.find("no row for the staging shard (cold/staging.shard)") != std::string::npos, got.err);
       CHECK(got.out.empty());
     }
-    CHECK(Aether({"verify", store}).exit_code != 0);
+    auto v = Aether({"verify", store});
+    CHECK(v.exit_code == 1);
+    CHECK(v.out.find("no row for the staging shard (cold/staging.shard)") != std::string::npos);
   }
+  // Nothing staged (right after a rebuild): no memory goes missing, but the
+  // searches refuse the store, so verify must name the row too.
+  const std::string store = dir / "empty-staging";
+  REQUIRE(
+      Aether({"ingest", "--create", store, "--hot-capacity", "0", "-q"}, ToJsonl(Clustered(200, 8, 4, 43))).exit_code ==
+      0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "4", "-q"}).exit_code == 0);
+  REQUIRE(Aether({"verify", store}).exit_code == 0);
+  SqlExec(store, "DELETE FROM shards WHERE generation = 0");
+  auto v = Aether({"verify", store});
+  CHECK(v.exit_code == 1);
+  CHECK_MESSAGE(v.out.find("no row for the staging shard (cold/staging.shard)") != std::string::npos, v.out);
+  CHECK(Aether({"search", store, "--vector", "[0,0,0,0,0,0,0,0]", "--no-touch"}).exit_code == 79);
 }
 
 // The calibration row is what the default nprobe and search --recall read:
@@ -183,6 +194,11 @@ TEST_CASE("verify checks the recall calibration the searches read") {
   }
 }
 
+// stats --recall samples stored vectors as queries: each must be held out of
+// its own neighbours (its own memory, at distance 0, is always found and
+// would count), as the calibration holds it out. Against a brute-force
+// reference over every stored vector, at a low target (few partitions
+// probed) where counting the query itself would show.
 TEST_CASE("stats --recall holds each sampled vector out of its own results, as brute force does") {
   TempDir dir;
   const std::string store = dir / "s";
