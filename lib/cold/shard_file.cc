@@ -50,14 +50,16 @@ Result<std::unique_ptr<ShardFile>> ShardFile::Open(Env* env, const std::string& 
   // Every change to a shard goes through a writable open: a file a backup
   // shares (backup --incremental) is made private first.
   if (writable) AETHER_RETURN_IF_ERROR(Unshare(env, path));
-  auto file = OpenWithHeader(env, path, writable, header);
-  // Every shard opened is one the metadata names (a new one is made by
-  // Create): its file missing is damage to the store, not a missing input.
-  if (!file.ok() && file.status().code() == Code::kNotFound)
-    return Status::Corruption(file.status().message() + " (a shard the metadata names; run aether verify)");
-  if (!file.ok()) return file.status();
+  AETHER_ASSIGN_OR_RETURN(auto file, OpenWithHeader(env, path, writable, header));
   AETHER_RETURN_IF_ERROR(CheckHeader(header, dim, path));
-  return std::unique_ptr<ShardFile>(new ShardFile(std::move(*file), dim));
+  return std::unique_ptr<ShardFile>(new ShardFile(std::move(file), dim));
+}
+
+Result<std::unique_ptr<ShardFile>> ShardFile::OpenNamed(Env* env, const std::string& path, uint32_t dim) {
+  auto file = Open(env, path, dim, /*writable=*/false);
+  if (!file.ok() && file.status().code() == Code::kNotFound)
+    return Status::Corruption(file.status().message() + " (a shard the metadata names)");
+  return file;
 }
 
 Status ShardFile::ReadFrameAt(uint64_t offset, uint64_t limit, ScanMode mode, DecodedFrame* out, uint64_t* next) {

@@ -73,7 +73,7 @@ class FrameScan {
 }  // namespace
 
 Status ScanColdShard(const ScanContext& c, const ShardScan& shard, Liveness* live, const ColdScanState& st) {
-  AETHER_ASSIGN_OR_RETURN(auto file, ShardFile::Open(c.env, shard.path, c.dim, /*writable=*/false));
+  AETHER_ASSIGN_OR_RETURN(auto file, ShardFile::OpenNamed(c.env, shard.path, c.dim));
   ScanScratch& sc = *st.scratch;
   if (shard.queries.size() >= ScanContext::kTile) {
     sc.qpacked.clear();

@@ -74,7 +74,7 @@ class FrameReader {
       auto shard = std::find_if(shards_.begin(), shards_.end(),
                                 [&](const ShardScan& s) { return s.shard_id == p.place.shard_id; });
       if (shard == shards_.end()) return Status::Internal("re-rank candidate in an unknown shard");
-      AETHER_ASSIGN_OR_RETURN(file, ShardFile::Open(c_.env, shard->path, c_.dim, /*writable=*/false));
+      AETHER_ASSIGN_OR_RETURN(file, ShardFile::OpenNamed(c_.env, shard->path, c_.dim));
     }
     buffer_.resize(indexes_.size() * c_.dim);
     AETHER_RETURN_IF_ERROR(file->ReadFullRows(uint64_t(p.place.frame_offset), indexes_.size(), indexes_.data(),

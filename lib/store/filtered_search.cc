@@ -187,7 +187,7 @@ Result<std::vector<std::vector<Candidate>>> StoreImpl::ScanSelected(const Select
                 fmt::format("memory '{}' (row {}) is in shard {}, which no shard row names "
                             "(run aether verify)",
                             first.id, first.row_id, first.place.shard_id));
-          AETHER_ASSIGN_OR_RETURN(file, ShardFile::Open(c.env, path->second, c.dim, /*writable=*/false));
+          AETHER_ASSIGN_OR_RETURN(file, ShardFile::OpenNamed(c.env, path->second, c.dim));
         }
         w.indexes.clear();
         for (size_t i = r; i < s; ++i) w.indexes.push_back(uint32_t(rows[i].place.frame_index));

@@ -46,6 +46,8 @@ Result<std::unique_ptr<SlotFile>> StoreContext::OpenHot(bool writable) {
 }
 
 Result<std::unique_ptr<ShardFile>> StoreContext::OpenShard(const ShardInfo& info, bool writable) {
+  // A registered shard: for reading, its file missing is damage.
+  if (!writable) return ShardFile::OpenNamed(env_, Path(info.path), config_.dim);
   return ShardFile::Open(env_, Path(info.path), config_.dim, writable);
 }
 
