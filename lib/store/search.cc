@@ -320,27 +320,35 @@ Result<uint32_t> StoreImpl::NprobeOf(int64_t generation, uint32_t k, const Searc
           fmt::format("--recall: index generation {} has no recall calibration (run aether rebuild-index; "
                       "--keep-centroids keeps the partitions)",
                       generation));
-    auto curve = DecodeCurve(cal->curve);
-    if (curve.ok() && curve->empty()) curve = Status::Corruption("empty recall curve");
-    if (!curve.ok())
-      return Status::Corruption(fmt::format("index_calibration of generation {}: {} (run aether rebuild-index)",
-                                            generation, curve.status().message()));
-    return std::min(NprobeFor(*curve, options.recall), k);
+    AETHER_ASSIGN_OR_RETURN(auto curve, CurveOf(*cal));
+    return std::min(NprobeFor(curve, options.recall), k);
   }
   return cal ? std::min(cal->nprobe, k) : DefaultNprobe(k);
 }
 
+Result<std::vector<RecallPoint>> StoreImpl::CurveOf(const CalibrationRow& row) {
+  auto curve = DecodeCurve(row.curve);
+  if (curve.ok() && curve->empty()) curve = Status::Corruption("empty recall curve");
+  if (!curve.ok())
+    return Status::Corruption(fmt::format("index_calibration of generation {}: {} (run aether rebuild-index)",
+                                          row.generation, curve.status().message()));
+  return curve;
+}
+
+std::string StoreImpl::StagingRowProblem(const std::vector<ShardInfo>& shards) {
+  if (std::any_of(shards.begin(), shards.end(), [](const ShardInfo& s) { return s.staging(); })) return "";
+  return fmt::format("the shards table has no row for the staging shard ({})", layout::kStagingShard);
+}
+
 namespace {
 
-// Every store has a staging shard row (init makes it; a rebuild empties the
-// shard but keeps the row): without one, the memories staged there would be
+// Without the staging shard's row, the memories staged there would be
 // silently missing from every search's results.
 Status RequireStagingRow(const std::vector<ShardInfo>& shards, const std::string& db_path) {
-  if (std::any_of(shards.begin(), shards.end(), [](const ShardInfo& s) { return s.staging(); })) return Status::Ok();
+  const std::string bad = StoreImpl::StagingRowProblem(shards);
+  if (bad.empty()) return Status::Ok();
   return Status::Corruption(fmt::format(
-      "{}: the shards table has no row for the staging shard ({}): the memories staged there would be missing "
-      "from the results (run aether verify)",
-      db_path, layout::kStagingShard));
+      "{}: {}: the memories staged there would be missing from the results (run aether verify)", db_path, bad));
 }
 
 }  // namespace

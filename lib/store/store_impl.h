@@ -37,6 +37,7 @@
 #include "aether/status.h"
 #include "cold/shard_file.h"
 #include "hot/slot_file.h"
+#include "index/calibration.h"
 #include "journal/journal.h"
 #include "meta/sqlite_db.h"
 #include "meta/tables.h"
@@ -126,6 +127,14 @@ class StoreImpl : public StoreContext {
   // nprobe for options.recall; else the generation's calibrated default;
   // else the formula's (DefaultNprobe). At most k.
   Result<uint32_t> NprobeOf(int64_t generation, uint32_t k, const SearchOptions& options);
+  // A calibration row's recall curve, as search --recall reads it (and
+  // verify checks it): decoded and not empty, else kCorruption naming the
+  // generation.
+  static Result<std::vector<RecallPoint>> CurveOf(const CalibrationRow& row);
+  // "" when the shards hold the staging shard's row, which every store has
+  // (init makes it; a rebuild empties the shard and keeps the row); else
+  // what is wrong (searches refuse such a store, verify reports it).
+  static std::string StagingRowProblem(const std::vector<ShardInfo>& shards);
   Status Decorate(const SearchOptions& options, RankedHits* results);
   // filtered_search.cc (search --where): the live memories of `tiers` the
   // filter expression ("": every one) matches, with the cost of reading their vectors; the

@@ -9,13 +9,11 @@
 //   5. the current index generation: its centroids, its recall calibration.
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
 
 #include "aether/jsonl.h"
-#include "index/calibration.h"
 #include "meta/schema.h"
 #include "policy/access_pattern.h"
 #include "store/layout.h"
@@ -96,9 +94,8 @@ Result<VerifyReport> Verifier::Run() {
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, s_->tables_->shards.All());
   // Every store has one (init makes it; a rebuild empties it, keeping the
   // row): searches refuse a store without it, staged memories or not.
-  if (std::none_of(shards.begin(), shards.end(), [](const ShardInfo& i) { return i.staging(); }))
-    Problem(fmt::format("{}: the shards table has no row for the staging shard ({})", layout::kDbFile,
-                        layout::kStagingShard));
+  if (std::string bad = StoreImpl::StagingRowProblem(shards); !bad.empty())
+    Problem(fmt::format("{}: {}", layout::kDbFile, bad));
   for (const ShardInfo& info : shards) total_bytes_ += info.file_bytes;
   AETHER_RETURN_IF_ERROR(CheckHotFile());
   for (const ShardInfo& info : shards) AETHER_RETURN_IF_ERROR(CheckShard(info));
@@ -120,15 +117,13 @@ void Verifier::CheckCalibration(const IndexView& index) {
   if (!cal.ok()) return Problem(cal.status().message());
   if (!*cal) return;
   const CalibrationRow& row = **cal;
-  auto where = [&](const std::string& what) {
-    return fmt::format("{}: index_calibration of generation {}: {} (run aether rebuild-index)", layout::kDbFile,
-                       index.generation, what);
-  };
   if (row.nprobe > index.k)
-    Problem(where(fmt::format("nprobe {} is more than its {} partitions", row.nprobe, index.k)));
-  auto curve = DecodeCurve(row.curve);
-  if (!curve.ok()) return Problem(where(curve.status().message()));
-  if (curve->empty()) Problem(where("empty recall curve"));
+    Problem(
+        fmt::format("{}: index_calibration of generation {}: nprobe {} is more than its {} partitions (run "
+                    "aether rebuild-index)",
+                    layout::kDbFile, index.generation, row.nprobe, index.k));
+  if (auto curve = StoreImpl::CurveOf(row); !curve.ok())
+    Problem(fmt::format("{}: {}", layout::kDbFile, curve.status().message()));
 }
 
 // 1. the DB itself and the journal
