@@ -97,7 +97,8 @@ void CheckReader(const RunResult& now, const RunResult& was, const char* what) {
 
 }  // namespace
 
-TEST_CASE("damage to any data file: verify names it, every reader exits 79 or answers exactly as before") {
+TEST_CASE("damage to any data file: verify names it, every reader exits 79 or answers exactly as before" *
+          doctest::test_suite("sweep")) {
   Fixture f;
   const auto hot_slots = HotSlots(f.pristine);
   const uint64_t slot_size = 16 + 4 * 8;
@@ -184,7 +185,8 @@ TEST_CASE("damage to the SQLite DB at any offset: no crash, no uncaught exceptio
   MESSAGE("damaged meta.db: " << trials << " stores, " << flagged << " flagged by verify, 0 crashes");
 }
 
-TEST_CASE("payload-byte sweep: every byte of a stored payload damaged; invalid JSON is found and named, never thrown") {
+TEST_CASE("payload-byte sweep: every byte of a stored payload damaged; invalid JSON is found and named, never thrown" *
+          doctest::test_suite("sweep")) {
   TempDir dir;
   const std::string pristine = dir / "p", store = dir / "s";
   auto mems = RandomMems(30, 4, 9);

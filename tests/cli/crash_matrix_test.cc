@@ -342,7 +342,8 @@ bool RunTrial(const Trial& t, Outcome* out) {
 
 }  // namespace
 
-TEST_CASE("crash matrix: every fault point x 5 seeds loses, duplicates and half-shows nothing") {
+TEST_CASE("crash matrix: every fault point x 5 seeds loses, duplicates and half-shows nothing" *
+          doctest::test_suite("sweep")) {
   auto points = Lines(Aether({"fault-points"}).out);
   REQUIRE(points.size() >= 26);
   // AETHER_CRASH_POINTS=backup,unshare: only the points with those prefixes

@@ -55,7 +55,8 @@ void Fill(const std::string& mount, uint64_t leave) {
 
 }  // namespace
 
-TEST_CASE("a full disk: commands fail cleanly, verify passes, the same command succeeds after space is freed") {
+TEST_CASE("a full disk: commands fail cleanly, verify passes, the same command succeeds after space is freed" *
+          doctest::test_suite("sweep")) {
   TempDir dir;
   Tmpfs tmpfs(dir / "mnt", "24m");
   if (!tmpfs.mounted()) {

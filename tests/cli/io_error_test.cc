@@ -14,7 +14,7 @@
 using namespace aether::test;
 namespace fs = std::filesystem;
 
-TEST_CASE("every write, fsync and rename failure fails cleanly and loses nothing") {
+TEST_CASE("every write, fsync and rename failure fails cleanly and loses nothing" * doctest::test_suite("sweep")) {
   TempDir dir;
   std::string pristine = dir / "pristine", store = dir / "s";
   auto base = RandomMems(120, 6, 3, "a");

@@ -225,7 +225,8 @@ struct Scenario {
 
 }  // namespace
 
-TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; the store recovers") {
+TEST_CASE("power loss: unsynced writes and directory entries dropped or torn; the store recovers" *
+          doctest::test_suite("sweep")) {
   TempDir dir;
   const std::string base = dir / "base";
   auto mems = RandomMems(90, 4, 31, "a");

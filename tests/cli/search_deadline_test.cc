@@ -77,7 +77,8 @@ size_t PartialLines(const std::string& jsonl) {
 
 }  // namespace
 
-TEST_CASE("search --timeout: a deadline cuts a slow scan short, marks the queries partial, exits 3") {
+TEST_CASE("search --timeout: a deadline cuts a slow scan short, marks the queries partial, exits 3" *
+          doctest::test_suite("sweep")) {
   Fixture f;
   MakeCold(&f);
   const std::vector<std::string> search = {"search", f.store,     "--queries", f.queries,   "--nprobe",

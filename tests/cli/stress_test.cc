@@ -21,7 +21,8 @@
 
 using namespace aether::test;
 
-TEST_CASE("stress: 2 writers, 4 readers and a maintainer; no torn read; the final state matches the reference") {
+TEST_CASE("stress: 2 writers, 4 readers and a maintainer; no torn read; the final state matches the reference" *
+          doctest::test_suite("sweep")) {
   TempDir dir;
   const std::string store = dir / "s";
   const uint32_t dim = 8;

@@ -387,7 +387,8 @@ void Trial(const Scenario& sc, const TempDir& dir, const Cell& cell, const std::
 
 }  // namespace
 
-TEST_CASE("journal rows: every field of every kind and state, damaged or stale, never costs a committed memory") {
+TEST_CASE("journal rows: every field of every kind and state, damaged or stale, never costs a committed memory" *
+          doctest::test_suite("sweep")) {
   const bool full = std::getenv("AETHER_FULL_MATRIX") != nullptr;
   TempDir dir(/*in_memory=*/true);
   Tally tally;
