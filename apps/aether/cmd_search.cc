@@ -25,6 +25,7 @@ struct SearchArgs {
   uint32_t k = 10;
   uint32_t nprobe = 0;
   double recall = 0;
+  bool recall_given = false;
   uint32_t threads = 0;
   uint32_t rerank = SearchOptions::kDefaultRerank;
   std::string tier = "all";
@@ -53,7 +54,7 @@ Status ReadQueries(const SearchArgs& a, const StoreConfig& c, std::vector<std::s
   if (format != "jsonl") {  // named by their 0-based position, as JSONL queries without an id
     VectorFileReader reader(input.stream(), name, format == "npy" ? VectorFormat::kNpy : VectorFormat::kFvecs);
     AETHER_RETURN_IF_ERROR(reader.Open());
-    if (reader.dim() != c.dim)
+    if (reader.dim() != c.dim && reader.dim() != 0)  // 0: an empty .fvecs file, no queries
       return Status::BadInput(
           fmt::format("{}: the query vectors have dimension {}, the store {}", name, reader.dim(), c.dim));
     std::vector<float> all;
@@ -224,8 +225,10 @@ Status RecordingHint(const Status& s) {
 }
 
 int Run(const SearchArgs& a, const StoreOpener& opener) {
-  if (!(a.recall >= 0 && a.recall <= 1))  // NaN passes CLI11's range check
-    return Fail(Status::InvalidArgument("--recall must be in [0, 1]"));
+  // 0 is not a recall to aim for (it would mean "the default"); NaN passes
+  // CLI11's range check.
+  if (a.recall_given && !(a.recall > 0 && a.recall <= 1))
+    return Fail(Status::InvalidArgument("--recall must be in (0, 1]"));
   if (a.vector.empty() == a.queries.empty())
     return Fail(Status::InvalidArgument("give exactly one of --vector or --queries"));
   if (!a.where.empty())  // a bad filter is a usage error before anything opens
@@ -290,12 +293,13 @@ Runner SetupSearch(CLI::App* app) {
       ->needs("--queries");
   app->add_option("-k", a->k, "Results per query")->default_val(10)->check(CLI::Range(1, 100000));
   auto* nprobe =
-      app->add_option("--nprobe", a->nprobe, "Cold partitions to scan per query (default: the store's, see stats)");
-  app->add_option("--recall", a->recall,
-                  "Probe as many cold partitions as the index's calibration says reach this recall@10 "
-                  "(rebuild-index --target-recall measures it)")
-      ->check(CLI::Range(0.0, 1.0))
-      ->excludes(nprobe);
+      app->add_option("--nprobe", a->nprobe, "Cold partitions to scan per query (default: the store's, see stats)")
+          ->check(CLI::PositiveNumber);
+  auto* recall = app->add_option("--recall", a->recall,
+                                 "Probe as many cold partitions as the index's calibration says reach this recall@10 "
+                                 "(rebuild-index --target-recall measures it)")
+                     ->check(CLI::Range(0.0, 1.0))
+                     ->excludes(nprobe);
   app->add_option("--threads", a->threads, "Scan threads (default: one per core)")->check(CLI::Range(1, 256));
   app->add_option("--rerank", a->rerank,
                   "float16/sq8 stores: re-rank this many times k approximate cold candidates per query at full "
@@ -328,7 +332,10 @@ Runner SetupSearch(CLI::App* app) {
   app->get_option("--format")
       ->description("Output format: table (default on a TTY), json or jsonl (default otherwise)");
   app->footer("Example: aether search ./mem --vector '[0.1, 0.2, 0.3]' -k 5 --with-payload");
-  return [a](const StoreOpener& opener) { return Run(*a, opener); };
+  return [a, recall](const StoreOpener& opener) {
+    a->recall_given = recall->count() > 0;
+    return Run(*a, opener);
+  };
 }
 
 }  // namespace aether::cli

@@ -196,7 +196,11 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   uint32_t k = o.partitions ? o.partitions : DefaultPartitions(rep.cold_memories);
   AETHER_ASSIGN_OR_RETURN(const IndexView* current, index_->Current());
   std::vector<float> kept;  // keep_centroids: the current index's, reused as they are
-  if (o.keep_centroids && current) {
+  if (o.keep_centroids && !current)
+    return Status::FailedPrecondition(
+        "--keep-centroids: the store has no index whose centroids could be kept (rebuild-index without it trains "
+        "one)");
+  if (o.keep_centroids) {
     kept = current->centroids;
     k = current->k;
   } else if (k > rep.cold_memories) {

@@ -27,8 +27,8 @@ Result<uint64_t> StoreImpl::PruneHistory(const PolicyParams& p) {
 
 Result<RebuildOptions> StoreImpl::RewriteOptions() {
   RebuildOptions ro;
-  ro.keep_centroids = true;
   AETHER_ASSIGN_OR_RETURN(int64_t gen, tables_->config.IndexGeneration());
+  ro.keep_centroids = gen > 0;  // with no index yet, one is trained as usual
   Result<std::optional<CalibrationRow>> cal = tables_->calibration.Get(gen);
   if (!cal.ok() && cal.status().code() != Code::kCorruption) return cal.status();
   ro.target_recall = !cal.ok() ? RebuildOptions{}.target_recall : *cal ? (*cal)->target : 0;

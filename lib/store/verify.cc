@@ -114,7 +114,7 @@ Result<VerifyReport> Verifier::Run() {
 // generation's partitions, its curve decodable and not empty.
 void Verifier::CheckCalibration(const IndexView& index) {
   auto cal = s_->tables_->calibration.Get(index.generation);
-  if (!cal.ok()) return Problem(cal.status().message());
+  if (!cal.ok()) return Problem(fmt::format("{}: {}", layout::kDbFile, cal.status().message()));
   if (!*cal) return;
   const CalibrationRow& row = **cal;
   if (row.nprobe > index.k)

@@ -188,7 +188,11 @@ TEST_CASE("verify checks the recall calibration the searches read") {
     SqlExec(store, "UPDATE index_calibration SET " + d.set);
     auto v = Aether({"verify", store});
     CHECK(v.exit_code == 1);
-    CHECK_MESSAGE(v.out.find(d.problem) != std::string::npos, v.out);
+    const size_t at = v.out.find(d.problem);
+    REQUIRE_MESSAGE(at != std::string::npos, v.out);
+    // Named by its file, as verify's other problems in meta.db are.
+    const size_t line = v.out.rfind('\n', at) + 1;  // npos + 1 == 0: the first line
+    CHECK_MESSAGE(v.out.substr(line, at - line).find("meta.db: ") != std::string::npos, v.out);
     auto r = Aether({"search", store, "--vector", "[0,0,0,0,0,0,0,0]", "--recall", "0.9", "--no-touch"});
     CHECK(r.exit_code == (d.searches_fail ? 79 : 0));
   }
@@ -657,7 +661,39 @@ TEST_CASE("calibration: off on request, refused options, kept by scrub, damaged 
   CHECK(Aether({"rebuild-index", store, "--target-recall", "nan"}).exit_code == 64);
   CHECK(Aether({"search", store, "--vector", VectorJson(mems[0].vec), "--recall", "nan"}).exit_code == 64);
   CHECK(Aether({"rebuild-index", store, "--keep-centroids", "--partitions", "9"}).exit_code == 64);
+  // 0 is no value for these (it once meant "the default").
+  for (const auto& [option, value] :
+       std::vector<std::pair<std::string, std::string>>{{"--recall", "0"}, {"--nprobe", "0"}, {"--recall", "-0"}}) {
+    CAPTURE(option);
+    auto z = Aether({"search", store, "--vector", VectorJson(mems[0].vec), option, value, "--no-touch"});
+    CHECK(z.exit_code == 64);
+    CHECK_MESSAGE(z.err.find(option) != std::string::npos, z.err);
+  }
+  CHECK(Aether({"rebuild-index", store, "--partitions", "0"}).exit_code == 64);
   CHECK(Stats(store)["index_generation"] == 1);
+
+  // --keep-centroids with no index to keep is refused, the store untouched
+  // (it once trained one silently).
+  {
+    std::string bare = dir / "bare";
+    REQUIRE(Aether({"ingest", "--create", bare, "--hot-capacity", "10"}, ToJsonl(mems)).exit_code == 0);
+    auto files = [&] {  // the shared-memory index aside (SQLite rebuilds it on open)
+      auto bytes = DirectoryBytes(bare);
+      bytes.erase("/meta.db-shm");
+      return bytes;
+    };
+    const auto before = files();
+    auto kc = Aether({"rebuild-index", bare, "--keep-centroids"});
+    CHECK(kc.exit_code == 69);
+    CHECK_MESSAGE(kc.err.find("--keep-centroids: the store has no index") != std::string::npos, kc.err);
+    CHECK(files() == before);
+    // scrub, whose rewrite keeps an index's centroids, still trains one
+    // when there is none.
+    CHECK(Stats(bare)["index_generation"] == 0);
+    REQUIRE(Aether({"delete", bare, "m400", "m401"}).exit_code == 0);
+    REQUIRE(Aether({"scrub", bare}).exit_code == 0);
+    CHECK(Stats(bare)["index_generation"] == 1);
+  }
 
   // scrub of an uncalibrated index leaves it uncalibrated.
   REQUIRE(Aether({"delete", store, "m400", "m401"}).exit_code == 0);

@@ -460,7 +460,7 @@ struct RebuildOptions {
   bool dry_run = false;
   // Keep the current index's centroids (no training): the partitions are
   // rewritten as they are, without their garbage (scrub). With no index
-  // yet, one is trained as usual.
+  // yet, the rebuild fails (FailedPrecondition) and nothing changes.
   bool keep_centroids = false;
   // Calibrate the new generation for this recall@10 (0: do not; searches then
   // use the formula default nprobe).
