@@ -55,10 +55,15 @@ Result<std::unique_ptr<ShardFile>> ShardFile::Open(Env* env, const std::string& 
   return std::unique_ptr<ShardFile>(new ShardFile(std::move(file), dim));
 }
 
-Result<std::unique_ptr<ShardFile>> ShardFile::OpenNamed(Env* env, const std::string& path, uint32_t dim) {
-  auto file = Open(env, path, dim, /*writable=*/false);
+Result<std::unique_ptr<ShardFile>> ShardFile::OpenNamed(Env* env, const std::string& path, uint32_t dim,
+                                                        bool writable) {
+  constexpr const char* kNamed = " (a shard the metadata names)";
+  // A writable open first counts the file's links (Unshare), which of a
+  // missing file is an I/O error: look first.
+  if (writable && env->TypeOf(path) == FileType::kMissing) return Status::Corruption(path + ": no such file" + kNamed);
+  auto file = Open(env, path, dim, writable);
   if (!file.ok() && file.status().code() == Code::kNotFound)
-    return Status::Corruption(file.status().message() + " (a shard the metadata names)");
+    return Status::Corruption(file.status().message() + kNamed);
   return file;
 }
 

@@ -30,10 +30,11 @@ class ShardFile {
   static Status Create(Env* env, const std::string& path, uint32_t dim, uint32_t generation, uint32_t partition,
                        bool sync = true, OpenMode mode = OpenMode::kCreate);
   static Result<std::unique_ptr<ShardFile>> Open(Env* env, const std::string& path, uint32_t dim, bool writable);
-  // Open for reading a shard the metadata names (a registered shard, not a
-  // journal's target): its file missing is damage to the store
-  // (kCorruption), not a missing input (kNotFound).
-  static Result<std::unique_ptr<ShardFile>> OpenNamed(Env* env, const std::string& path, uint32_t dim);
+  // Opens a shard the metadata names (a registered shard, not a journal's
+  // target): its file missing is damage to the store (kCorruption), not a
+  // missing input (kNotFound), for reading and for writing alike.
+  static Result<std::unique_ptr<ShardFile>> OpenNamed(Env* env, const std::string& path, uint32_t dim,
+                                                      bool writable = false);
 
   const std::string& path() const { return file_->path(); }
   Result<uint64_t> Size() { return file_->Size(); }

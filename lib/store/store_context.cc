@@ -46,9 +46,8 @@ Result<std::unique_ptr<SlotFile>> StoreContext::OpenHot(bool writable) {
 }
 
 Result<std::unique_ptr<ShardFile>> StoreContext::OpenShard(const ShardInfo& info, bool writable) {
-  // A registered shard: for reading, its file missing is damage.
-  if (!writable) return ShardFile::OpenNamed(env_, Path(info.path), config_.dim);
-  return ShardFile::Open(env_, Path(info.path), config_.dim, writable);
+  // A registered shard: its file missing is damage.
+  return ShardFile::OpenNamed(env_, Path(info.path), config_.dim, writable);
 }
 
 Status StoreContext::ReadHotVector(SlotFile* hot, const MemoryRef& m, float* out) {

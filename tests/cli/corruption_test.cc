@@ -339,6 +339,14 @@ TEST_CASE("a shard file the metadata names, removed: searches, get and verify ex
       }
     }
     CHECK(damaged > 0);  // the memories the file held
+    // A writer that appends to the staging shard reports it alike (it was
+    // once an I/O error, exit 74), and commits nothing.
+    if (file == "cold/staging.shard") {
+      auto w = Aether({"ingest", store, "-q"}, ToJsonl(RandomMems(3, 8, 7, "w")));
+      CHECK(w.exit_code == 79);
+      CHECK_MESSAGE(w.err.find(file + ": no such file (a shard the metadata names)") != std::string::npos, w.err);
+      CHECK(Aether({"get", store, "w0"}).exit_code == 1);
+    }
     auto v = Aether({"verify", store});
     CHECK(v.exit_code != 0);
     CHECK(v.out.find(file) != std::string::npos);
