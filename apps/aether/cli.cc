@@ -220,7 +220,7 @@ Status Input::Open(const std::string& path, const std::string& what) {
   // aether can read; a directory, a socket or a block device is not.
   struct stat st;
   if (stat(path.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) return Status::NotFound(path + ": is a directory, not a " + what);
+    if (S_ISDIR(st.st_mode)) return Status::NotFound(path + ": is a directory, not a file (" + what + ")");
     if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
       return Status::NotFound(path + ": is not a file, FIFO or character device (" + what + ")");
   }

@@ -460,16 +460,22 @@ int Ingester::Run() {
 
 int Ingester::RunBinary() {
   Status stop = vectors_->Open();
+  // An empty .fvecs file has no vector to tell its dimension (dim() is 0):
+  // like an empty JSONL file, it ingests nothing into an existing store or
+  // one --dim creates.
+  const bool empty = vectors_->dim() == 0;
   // An existing store is opened first: a creation flag that disagrees with
   // it is a usage error naming the stored value, whatever the file holds.
   if (stop.ok() && Store::LooksLikeStore(a_.store.store)) stop = OpenOrCreate(vectors_->dim());
-  if (stop.ok() && !store_ && a_.dim != 0 && a_.dim != vectors_->dim())
+  if (stop.ok() && !store_ && empty && a_.dim == 0)
+    stop = Status::BadInput(vectors_->name() + ": no vectors, and no --dim to create the store");
+  if (stop.ok() && !store_ && !empty && a_.dim != 0 && a_.dim != vectors_->dim())
     stop = Status::BadInput(
         fmt::format("{}: vectors have {} values, --dim says {}", vectors_->name(), vectors_->dim(), a_.dim));
   if (!stop.ok()) return Fail(stop);
   if (!store_)
     if (Status opened = OpenOrCreate(vectors_->dim()); !opened.ok()) return Fail(opened);
-  if (config_.dim != vectors_->dim())
+  if (!empty && config_.dim != vectors_->dim())
     return Fail(Status::BadInput(fmt::format("{}: vectors have {} values, store dimension is {}", vectors_->name(),
                                              vectors_->dim(), config_.dim)));
   // Chunks of at most 4 MiB of vectors (and --batch), two read ahead on a
@@ -531,8 +537,7 @@ bool Ingester::ReadVectors(size_t max, VectorChunk* c) {
   if (!c->read.ok()) return !c->broken && a_.skip_invalid;
   if (got > 0) return true;
   if (ids_) {  // the end of the vectors
-    std::string extra;
-    auto more = ids_->Next(&extra);
+    auto more = ids_->MoreIds();
     if (!more.ok())
       c->id_stop = more.status();
     else if (*more)

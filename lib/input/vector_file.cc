@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <regex>
+#include <string>
+#include <vector>
 
 #include "aether/jsonl.h"
 #include "format/coding.h"
@@ -16,6 +18,117 @@ namespace {
 
 constexpr char kNpyMagic[] = "\x93NUMPY";
 constexpr size_t kMaxNpyHeader = 1 << 20;
+
+// A .npy header: the Python dict literal NumPy writes, exactly its three
+// keys ('descr', 'fortran_order', 'shape'), each once, then only the
+// padding (spaces, a newline). Anything else is refused rather than
+// guessed at (a duplicate key, another key, text after the dict).
+struct NpyHeader {
+  std::string descr;
+  bool fortran_order = false;
+  std::vector<std::string> shape;  // the dimensions' digits
+  std::string shape_text;          // as written between the parentheses
+};
+
+class NpyHeaderParser {
+ public:
+  explicit NpyHeaderParser(const std::string& text) : s_(text) {}
+
+  // "" when the header is one NumPy writes; else why not.
+  std::string Parse(NpyHeader* h) {
+    Space();
+    if (!Take('{')) return "the .npy header is not a Python dict ({...})";
+    bool seen[3] = {false, false, false};
+    static constexpr const char* kKeys[3] = {"descr", "fortran_order", "shape"};
+    for (Space(); !Take('}'); Space()) {
+      std::string key;
+      if (!String(&key)) return At("a quoted key");
+      const int which = int(std::find_if(kKeys, kKeys + 3, [&](const char* k) { return key == k; }) - kKeys);
+      if (which == 3)
+        return fmt::format("the .npy header has a key '{}' (NumPy writes only 'descr', 'fortran_order', 'shape')", key);
+      if (seen[which]) return fmt::format("the .npy header has the key '{}' twice", key);
+      seen[which] = true;
+      Space();
+      if (!Take(':')) return At("':' after '" + key + "'");
+      Space();
+      if (which == 0) {
+        if (Peek() == '[') return "dtype is structured (a record type); save a plain float32 array";
+        if (!String(&h->descr)) return At("a quoted dtype");
+      } else if (which == 1) {
+        if (Word("True")) {
+          h->fortran_order = true;
+        } else if (!Word("False")) {
+          return At("True or False");
+        }
+      } else if (std::string why = Shape(h); !why.empty()) {
+        return why;
+      }
+      Space();
+      if (Take(',')) continue;
+      Space();
+      if (Peek() != '}') return At("',' or '}'");
+    }
+    for (int i = 0; i < 3; ++i)
+      if (!seen[i]) return fmt::format("the .npy header has no '{}'", kKeys[i]);
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n')) ++pos_;
+    if (pos_ != s_.size()) return fmt::format("the .npy header has text after its dict (byte {})", pos_);
+    return "";
+  }
+
+ private:
+  char Peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
+  void Space() {
+    while (pos_ < s_.size() && s_[pos_] == ' ') ++pos_;
+  }
+  bool Take(char c) {
+    if (Peek() != c) return false;
+    ++pos_;
+    return true;
+  }
+  bool Word(const char* w) {
+    const size_t n = std::strlen(w);
+    if (s_.compare(pos_, n, w) != 0) return false;
+    pos_ += n;
+    return true;
+  }
+  // A '...' or "..." string without escapes (none of NumPy's need one).
+  bool String(std::string* out) {
+    const char q = Peek();
+    if (q != '\'' && q != '"') return false;
+    const size_t end = s_.find(q, pos_ + 1);
+    if (end == std::string::npos) return false;
+    out->assign(s_, pos_ + 1, end - pos_ - 1);
+    if (out->find('\\') != std::string::npos) return false;
+    pos_ = end + 1;
+    return true;
+  }
+  // A tuple of integers: (), (N,), (N, D), ...
+  std::string Shape(NpyHeader* h) {
+    if (!Take('(')) return At("a shape tuple");
+    const size_t start = pos_;
+    const size_t close = s_.find(')', pos_);
+    if (close == std::string::npos) return At("a shape tuple");
+    h->shape_text.assign(s_, start, close - start);
+    for (Space(); !Take(')'); Space()) {
+      size_t digits = 0;
+      while (pos_ + digits < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_ + digits]))) ++digits;
+      if (digits == 0) return fmt::format("shape ({}) is not a tuple of sizes", h->shape_text);
+      h->shape.push_back(s_.substr(pos_, digits));
+      pos_ += digits;
+      Space();
+      if (!Take(',') && Peek() != ')') return fmt::format("shape ({}) is not a tuple of sizes", h->shape_text);
+    }
+    return "";
+  }
+  std::string At(const std::string& expected) const {
+    return fmt::format("the .npy header is malformed: {} expected at byte {}", expected, pos_);
+  }
+
+  const std::string& s_;
+  size_t pos_ = 0;
+};
+
+std::string ParseNpyHeader(const std::string& text, NpyHeader* h) { return NpyHeaderParser(text).Parse(h); }
 
 // Reads exactly n bytes; false on a short read (end of input).
 bool ReadFully(std::istream* in, void* dst, size_t n, size_t* got) {
@@ -63,7 +176,7 @@ Status VectorFileReader::Open() {
   uint8_t word[4];
   size_t got = 0;
   if (!ReadFully(in_, word, 4, &got)) {
-    if (got == 0) return Fail("empty .fvecs file (no vectors)");
+    if (got == 0) return Status::Ok();  // no vectors: dim() stays 0
     return Fail(fmt::format("truncated: {} bytes, a vector starts with a 4-byte dimension", got));
   }
   int32_t d = static_cast<int32_t>(DecodeFixed32(word));
@@ -102,25 +215,18 @@ Status VectorFileReader::OpenNpy() {
   std::string header(header_len, '\0');
   if (!ReadFully(in_, header.data(), header_len, &got)) return Fail("truncated .npy header");
   offset_ = fixed + header_len;
-  std::smatch m;
-  if (!std::regex_search(header, m, std::regex(R"('descr'\s*:\s*'([^']*)')")))
-    return Fail("the .npy header has no 'descr'");
-  if (m[1] != "<f4" && m[1] != "=f4")
-    return Fail(fmt::format("dtype '{}' is not little-endian float32 '<f4' (convert with .astype('<f4'))", m[1].str()));
-  if (!std::regex_search(header, m, std::regex(R"('fortran_order'\s*:\s*(True|False))")))
-    return Fail("the .npy header has no 'fortran_order'");
-  if (m[1] == "True") return Fail("the array is in Fortran order; save a C-ordered copy (np.ascontiguousarray)");
-  if (!std::regex_search(header, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))")))
-    return Fail("the .npy header has no 'shape'");
-  std::string shape = m[1];
-  std::smatch dm;
-  if (!std::regex_match(shape, dm, std::regex(R"(\s*(\d+)\s*,\s*(\d+)\s*,?\s*)")))
-    return Fail(fmt::format("shape ({}) is not two-dimensional (N vectors, D values)", shape));
+  NpyHeader h;
+  if (std::string why = ParseNpyHeader(header, &h); !why.empty()) return Fail(why);
+  if (h.descr != "<f4" && h.descr != "=f4")
+    return Fail(fmt::format("dtype '{}' is not little-endian float32 '<f4' (convert with .astype('<f4'))", h.descr));
+  if (h.fortran_order) return Fail("the array is in Fortran order; save a C-ordered copy (np.ascontiguousarray)");
+  if (h.shape.size() != 2)
+    return Fail(fmt::format("shape ({}) is not two-dimensional (N vectors, D values)", h.shape_text));
   uint64_t n = 0, d = 0;
-  for (auto [text, value] : {std::pair{dm[1].str(), &n}, std::pair{dm[2].str(), &d}}) {
+  for (auto [text, value] : {std::pair{h.shape[0], &n}, std::pair{h.shape[1], &d}}) {
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *value);
     if (ec != std::errc() || end != text.data() + text.size())  // digits only: too large for 64 bits
-      return Fail(fmt::format("shape ({}): {} is implausible", shape, text));
+      return Fail(fmt::format("shape ({}): {} is implausible", h.shape_text, text));
   }
   if (d == 0 || d > 65536) return Fail(fmt::format("dimension {} is outside 1..65536", d));
   if (n > (1ull << 40)) return Fail(fmt::format("{} vectors is implausible", n));
@@ -204,6 +310,15 @@ Result<bool> IdFileReader::Next(std::string* id) {
   if (id->empty()) return fail("id is empty");
   if (!ValidUtf8(*id)) return fail("id is not valid UTF-8");
   return true;
+}
+
+Result<bool> IdFileReader::MoreIds() {
+  std::string line;
+  bool too_long = false;
+  while (lines_.Next(&line, &too_long))
+    if (too_long || !line.empty()) return true;
+  AETHER_RETURN_IF_ERROR(lines_.status());
+  return false;
 }
 
 }  // namespace aether

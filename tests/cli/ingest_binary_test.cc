@@ -29,11 +29,8 @@ std::string FloatBytes(const std::vector<float>& v) {
   return s;
 }
 
-// A .npy 1.0 file as NumPy writes it (header padded to a 64-byte multiple).
-std::string Npy(const std::vector<Mem>& mems, uint32_t dim, const std::string& descr = "<f4",
-                const std::string& fortran = "False", std::string shape = "") {
-  if (shape.empty()) shape = "(" + std::to_string(mems.size()) + ", " + std::to_string(dim) + ")";
-  std::string dict = "{'descr': '" + descr + "', 'fortran_order': " + fortran + ", 'shape': " + shape + ", }";
+// A .npy 1.0 file with this header dict (padded to a 64-byte multiple).
+std::string NpyWithDict(const std::vector<Mem>& mems, std::string dict) {
   size_t total = 10 + dict.size() + 1;
   dict += std::string((64 - total % 64) % 64, ' ') + "\n";
   std::string out = std::string("\x93NUMPY\x01\x00", 8);
@@ -42,6 +39,13 @@ std::string Npy(const std::vector<Mem>& mems, uint32_t dim, const std::string& d
   out += dict;
   for (const auto& m : mems) out += FloatBytes(m.vec);
   return out;
+}
+
+// A .npy 1.0 file as NumPy writes it.
+std::string Npy(const std::vector<Mem>& mems, uint32_t dim, const std::string& descr = "<f4",
+                const std::string& fortran = "False", std::string shape = "") {
+  if (shape.empty()) shape = "(" + std::to_string(mems.size()) + ", " + std::to_string(dim) + ")";
+  return NpyWithDict(mems, "{'descr': '" + descr + "', 'fortran_order': " + fortran + ", 'shape': " + shape + ", }");
 }
 
 std::string Fvecs(const std::vector<Mem>& mems) {
@@ -146,7 +150,23 @@ TEST_CASE("bad npy and fvecs files: located errors, distinct exit codes, earlier
       {"magic.npy", "NUMPY?" + good.substr(6), "not a .npy file", -1},
       {"short.npy", good.substr(0, good.size() - 5), "short.npy: vector 49 (byte ", 49},
       {"long.npy", good + "junk", "data continues after the 50 vectors", 50},
-      {"empty.fvecs", "", "empty .fvecs file", -1},
+      // The header is NumPy's dict exactly: nothing guessed (numpy keeps
+      // the last of two keys; we kept the first), nothing ignored.
+      {"twice.npy", NpyWithDict(mems, "{'descr': '<f4', 'fortran_order': False, 'shape': (50, 8), 'shape': (9, 8), }"),
+       "twice.npy: the .npy header has the key 'shape' twice", -1},
+      {"extra.npy", NpyWithDict(mems, "{'descr': '<f4', 'fortran_order': False, 'shape': (50, 8), 'version': 2, }"),
+       "has a key 'version' (NumPy writes only 'descr', 'fortran_order', 'shape')", -1},
+      {"junk.npy", NpyWithDict(mems, "{'descr': '<f4', 'fortran_order': False, 'shape': (50, 8), } junk"),
+       "the .npy header has text after its dict", -1},
+      {"struct.npy",
+       NpyWithDict(mems, "{'descr': [('a', '<f4'), ('b', '<f4')], 'fortran_order': False, 'shape': (50,), }"),
+       "dtype is structured (a record type)", -1},
+      {"noshape.npy", NpyWithDict(mems, "{'descr': '<f4', 'fortran_order': False, }"), "the .npy header has no 'shape'",
+       -1},
+      {"notdict.npy", NpyWithDict(mems, "('<f4', False, (50, 8))"), "the .npy header is not a Python dict", -1},
+      {"badshape.npy", NpyWithDict(mems, "{'descr': '<f4', 'fortran_order': False, 'shape': (50, x), }"),
+       "shape (50, x) is not a tuple of sizes", -1},
+      {"onedim.npy", Npy(mems, dim, "<f4", "False", "(400,)"), "shape (400,) is not two-dimensional", -1},
       {"dims.fvecs", Fvecs(mems) + Le32(7) + std::string(28, '\0'),
        "vector 50 (byte 1800): dimension 7, the file's first vector has 8", 50},
       {"short.fvecs", Fvecs(mems).substr(0, 36 * 23 + 10), "vector 23 (byte 828): truncated: 6 of 32 bytes", 23},
@@ -213,6 +233,16 @@ TEST_CASE("bad npy and fvecs files: located errors, distinct exit codes, earlier
   r = Aether({"ingest", "--create", dir / "blank", dir / "v.npy", "--ids", dir / "blank.txt"});
   CHECK(r.exit_code == 65);
   CHECK(r.err.find("blank.txt:3: id is empty") != std::string::npos);
+  // Blank lines after the last id end the file (they once failed the run
+  // after every vector was committed); an id after them is one too many.
+  WriteFile(dir / "tail.txt", ids + "\n\r\n\n");
+  r = Aether({"ingest", "--create", dir / "tail", dir / "v.npy", "--ids", dir / "tail.txt"});
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(Count(dir / "tail") == 50);
+  WriteFile(dir / "tail2.txt", ids + "\n\nlate\n");
+  r = Aether({"ingest", "--create", dir / "tail2", dir / "v.npy", "--ids", dir / "tail2.txt"});
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find("tail2.txt:53: more ids than the 50 vectors") != std::string::npos);
   WriteFile(dir / "utf.txt", "a\n\xC3\x28\n");
   r = Aether({"ingest", "--create", dir / "utf", dir / "v.npy", "--ids", dir / "utf.txt"});
   CHECK(r.exit_code == 65);
@@ -235,6 +265,46 @@ TEST_CASE("bad npy and fvecs files: located errors, distinct exit codes, earlier
   CHECK(r.err.find("v.npy: vectors have 8 values, store dimension is 16") != std::string::npos);
   r = Aether({"ingest", "--create", dir / "f4", dir / "v.npy", "--ids", dir / "nope.txt"});
   CHECK(r.exit_code == 66);
+  r = Aether({"ingest", "--create", dir / "f5", dir / "v.npy", "--ids", dir.path()});
+  CHECK(r.exit_code == 66);
+  CHECK(r.err.find(": is a directory, not a file (ids file)") != std::string::npos);
+}
+
+// An empty vector file ingests nothing, as an empty JSONL file does: into an
+// existing store, or one --dim creates; without either it is an error. The
+// .fvecs file (no vector to tell its dimension) and a 0 x D .npy alike.
+TEST_CASE("empty .npy and .fvecs files: nothing ingested or searched, as with empty JSONL") {
+  TempDir dir;
+  WriteFile(dir / "e.fvecs", "");
+  WriteFile(dir / "e.npy", Npy({}, 8));
+  WriteFile(dir / "e.jsonl", "");
+  for (const char* name : {"e.fvecs", "e.npy", "e.jsonl"}) {
+    CAPTURE(name);
+    const bool binary = std::string(name) != "e.jsonl";
+    auto with = [&](std::vector<std::string> args) {
+      if (binary) args.insert(args.end(), {"--id-prefix", "x"});
+      return Aether(args);
+    };
+    const std::string store = dir / (std::string("s-") + name);
+    REQUIRE(Aether({"init", store, "--dim", "8"}).exit_code == 0);
+    auto r = with({"ingest", store, dir / name});
+    CHECK_MESSAGE(r.exit_code == 0, r.err);
+    CHECK(r.err.find("ingested 0 memories") != std::string::npos);
+    r = with({"ingest", "--create", dir / (std::string("c-") + name), dir / name, "--dim", "8"});
+    CHECK_MESSAGE(r.exit_code == 0, r.err);
+    CHECK(Count(dir / (std::string("c-") + name)) == 0);
+    r = with({"ingest", "--create", dir / (std::string("n-") + name), dir / name});
+    if (std::string(name) == "e.npy") {  // its header tells the dimension
+      CHECK(r.exit_code == 0);
+    } else {
+      CHECK(r.exit_code == 65);
+      CHECK(r.err.find(std::string(name) + ": no ") != std::string::npos);
+      CHECK(r.err.find("and no --dim to create the store") != std::string::npos);
+    }
+    r = Aether({"search", store, "--queries", dir / name, "--no-touch"});
+    CHECK_MESSAGE(r.exit_code == 0, r.err);
+    CHECK(r.out.empty());
+  }
 }
 
 TEST_CASE("search --queries takes .npy and .fvecs: the same results as the same queries in JSONL; bad files located") {

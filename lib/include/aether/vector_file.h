@@ -26,7 +26,8 @@ class VectorFileReader {
  public:
   VectorFileReader(std::istream* in, std::string name, VectorFormat format)
       : in_(in), name_(std::move(name)), format_(format) {}
-  // Reads the header (npy) or the first vector's dimension (fvecs).
+  // Reads the header (npy) or the first vector's dimension (fvecs). An
+  // empty .fvecs file is no error: it has no vectors, and dim() is 0.
   Status Open();
   uint32_t dim() const { return dim_; }
   // Vectors the header announces (npy), or -1 when unknown (fvecs).
@@ -67,6 +68,9 @@ class IdFileReader {
   // False at end of file. Reads no further than an id can be long, and a
   // read's worth (LineReader: at most 64 KiB) past it.
   Result<bool> Next(std::string* id);
+  // After the last id wanted: whether another follows (line_number() is
+  // then its line). Blank lines at the end of the file are no ids.
+  Result<bool> MoreIds();
   uint64_t line_number() const { return lines_.line_number(); }
 
  private:
