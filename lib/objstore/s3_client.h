@@ -33,14 +33,14 @@
 namespace aether {
 
 struct S3ClientOptions {
-  int attempts = 5;               // tries of one request, the first included
-  int base_delay_ms = 50;         // the first backoff's upper bound; doubles each time
-  int max_delay_ms = 5000;        // the cap of one backoff
-  int connect_timeout_ms = 5000;  // to open a connection
-  int stall_seconds = 15;         // a transfer making no progress this long is cut (and retried)
-  uint64_t part_bytes = 8ull << 20;             // multipart part size (S3: at least 5 MiB)
-  uint64_t multipart_threshold = 16ull << 20;   // larger objects go up in parts
-  int list_page = 1000;                         // keys per ListObjectsV2 page
+  int attempts = 5;                            // tries of one request, the first included
+  int base_delay_ms = 50;                      // the first backoff's upper bound; doubles each time
+  int max_delay_ms = 5000;                     // the cap of one backoff
+  int connect_timeout_ms = 5000;               // to open a connection
+  int stall_seconds = 15;                      // a transfer making no progress this long is cut (and retried)
+  uint64_t part_bytes = 8ull << 20;            // multipart part size (S3: at least 5 MiB)
+  uint64_t multipart_threshold = 16ull << 20;  // larger objects go up in parts
+  int list_page = 1000;                        // keys per ListObjectsV2 page
 };
 
 struct S3ObjectInfo {

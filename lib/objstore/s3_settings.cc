@@ -117,10 +117,11 @@ Result<S3Settings> ResolveS3Settings(const S3Overrides& flags, const EnvLookup& 
 
   S3Settings s;
   s.addressing = flags.addressing.value_or(S3Addressing::kAuto);
-  s.region = flags.region ? *flags.region
-                          : var("AWS_REGION")
-                                .value_or(var("AWS_DEFAULT_REGION")
-                                              .value_or(Setting(config, config_section, "region").value_or("us-east-1")));
+  s.region = flags.region
+                 ? *flags.region
+                 : var("AWS_REGION")
+                       .value_or(var("AWS_DEFAULT_REGION")
+                                     .value_or(Setting(config, config_section, "region").value_or("us-east-1")));
   if (flags.endpoint) {
     s.endpoint = *flags.endpoint;
   } else if (auto e = var("AWS_ENDPOINT_URL_S3")) {
@@ -165,7 +166,8 @@ Result<S3Settings> ResolveS3Settings(const S3Overrides& flags, const EnvLookup& 
     s.session_token = var("AWS_SESSION_TOKEN").value_or("");
     s.credentials_from = "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
   } else if (!flags.profile && (key || secret)) {
-    return Status::InvalidArgument(fmt::format("{} is set but {} is not", key ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
+    return Status::InvalidArgument(fmt::format("{} is set but {} is not",
+                                               key ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
                                                key ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID"));
   } else {
     AETHER_RETURN_IF_ERROR(from_file());

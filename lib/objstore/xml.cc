@@ -62,12 +62,23 @@ std::string XmlEscape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -83,11 +94,16 @@ bool XmlUnescape(const std::string& text, std::string* out) {
     const size_t semi = text.find(';', i);
     if (semi == std::string::npos) return false;
     const std::string name = text.substr(i + 1, semi - i - 1);
-    if (name == "amp") *out += '&';
-    else if (name == "lt") *out += '<';
-    else if (name == "gt") *out += '>';
-    else if (name == "quot") *out += '"';
-    else if (name == "apos") *out += '\'';
+    if (name == "amp")
+      *out += '&';
+    else if (name == "lt")
+      *out += '<';
+    else if (name == "gt")
+      *out += '>';
+    else if (name == "quot")
+      *out += '"';
+    else if (name == "apos")
+      *out += '\'';
     else if (name.size() > 1 && name[0] == '#') {
       const bool hex = name[1] == 'x' || name[1] == 'X';
       const std::string digits = name.substr(hex ? 2 : 1);

@@ -71,8 +71,8 @@ TEST_CASE("s3 client: put, get, ranged get, head, paged list and delete against 
   auto c = Client(server->endpoint(), "t1/store", o);
   // Keys with what a URL must encode: spaces, '+', '%', '?', '#', '=', '&',
   // UTF-8, and a nested path.
-  const std::vector<std::string> keys = {"a", "cold/g000001/p000003.shard", "with space", "plus+sign",
-                                         "pct%41", "q?x=1&y#z", "ünïcødé/ключ", "z"};
+  const std::vector<std::string> keys = {
+      "a", "cold/g000001/p000003.shard", "with space", "plus+sign", "pct%41", "q?x=1&y#z", "ünïcødé/ключ", "z"};
   std::map<std::string, std::string> want;
   for (size_t i = 0; i < keys.size(); ++i) {
     want[keys[i]] = Bytes(1000 + 37 * i, i);
@@ -91,8 +91,8 @@ TEST_CASE("s3 client: put, get, ranged get, head, paged list and delete against 
   }
   // Ranges: the first byte, the middle, the last, the whole.
   const std::string& big = want["z"];
-  for (auto [off, len] : std::vector<std::pair<uint64_t, uint64_t>>{
-           {0, 1}, {100, 500}, {big.size() - 1, 1}, {0, big.size()}, {17, 0}}) {
+  for (auto [off, len] :
+       std::vector<std::pair<uint64_t, uint64_t>>{{0, 1}, {100, 500}, {big.size() - 1, 1}, {0, big.size()}, {17, 0}}) {
     CAPTURE(off);
     CAPTURE(len);
     std::string got = "stale";
@@ -110,7 +110,8 @@ TEST_CASE("s3 client: put, get, ranged get, head, paged list and delete against 
   std::map<std::string, uint64_t> sizes;
   for (const auto& [k, v] : want) sizes[k] = v.size();
   CHECK(Listed(c.get()) == sizes);
-  CHECK(Listed(c.get(), "cold/") == std::map<std::string, uint64_t>{{"cold/g000001/p000003.shard", want[keys[1]].size()}});
+  CHECK(Listed(c.get(), "cold/") ==
+        std::map<std::string, uint64_t>{{"cold/g000001/p000003.shard", want[keys[1]].size()}});
   // Another prefix of the same bucket sees nothing of these.
   auto other = Client(server->endpoint(), "t1/store2");
   CHECK(Listed(other.get()).empty());
@@ -176,7 +177,7 @@ TEST_CASE("s3 client: injected faults are retried to exact bytes, or fail clearl
   const std::string v1 = Bytes(4000, 1), v2 = Bytes(3000, 2);
   REQUIRE(c->Put("obj", v1).ok());
   REQUIRE(c->Put("other", "x").ok());
-  const std::vector<Fault> faults = {Fault::k500,       Fault::k503,  Fault::kResetBefore,
+  const std::vector<Fault> faults = {Fault::k500,        Fault::k503,   Fault::kResetBefore,
                                      Fault::kResetAfter, Fault::kStall, Fault::kTruncate};
   struct Op {
     const char* name;

@@ -78,7 +78,7 @@ TEST_CASE("s3 settings: flags, then the environment, then the shared files; path
   CHECK(s->region == "eu-west-1");
   CHECK(s->endpoint == "https://s3.eu-west-1.amazonaws.com");
   CHECK(s->credentials_from.find("profile 'default'") != std::string::npos);
-  CHECK(!UsesPathStyle(*s, "bucket"));   // AWS: virtual-hosted
+  CHECK(!UsesPathStyle(*s, "bucket"));    // AWS: virtual-hosted
   CHECK(UsesPathStyle(*s, "my.bucket"));  // a dotted bucket: path-style
 
   // AWS_PROFILE picks a profile: its keys, token, region and endpoint.
@@ -104,7 +104,8 @@ TEST_CASE("s3 settings: flags, then the environment, then the shared files; path
   CHECK(s->session_token == "ENVTOKEN");
   CHECK(s->region == "us-west-2");
   CHECK(s->endpoint == "http://127.0.0.1:4568");
-  s = ResolveS3Settings({}, with({{"AWS_DEFAULT_REGION", "ca-central-1"}, {"AWS_ENDPOINT_URL", "http://a:1"},
+  s = ResolveS3Settings({}, with({{"AWS_DEFAULT_REGION", "ca-central-1"},
+                                  {"AWS_ENDPOINT_URL", "http://a:1"},
                                   {"AWS_ENDPOINT_URL_S3", "http://s3only:2"}}));
   REQUIRE(s.ok());
   CHECK(s->region == "ca-central-1");
@@ -116,8 +117,9 @@ TEST_CASE("s3 settings: flags, then the environment, then the shared files; path
   flags.region = "sa-east-1";
   flags.endpoint = "https://storage.example";
   flags.addressing = S3Addressing::kVirtual;
-  s = ResolveS3Settings(flags, with({{"AWS_ACCESS_KEY_ID", "ENVKEY"}, {"AWS_SECRET_ACCESS_KEY", "ENVSECRET"},
-                                     {"AWS_REGION", "us-west-2"}}));
+  s = ResolveS3Settings(
+      flags,
+      with({{"AWS_ACCESS_KEY_ID", "ENVKEY"}, {"AWS_SECRET_ACCESS_KEY", "ENVSECRET"}, {"AWS_REGION", "us-west-2"}}));
   REQUIRE(s.ok());
   CHECK(s->access_key == "WORKKEY");
   CHECK(s->region == "sa-east-1");
@@ -139,7 +141,9 @@ TEST_CASE("s3 settings: flags, then the environment, then the shared files; path
   WriteFile(dir / "broken", "[default\naws_access_key_id = x\n");
   WriteFile(dir / "orphan", "aws_access_key_id = x\n");
   for (const Bad& b : std::vector<Bad>{
-           {nobody, {}, "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give profile 'nobody'"},
+           {nobody,
+            {},
+            "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give profile 'nobody'"},
            {{}, {{"AWS_ACCESS_KEY_ID", "k"}}, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"},
            {with_path, {}, "has a path"},
            {ftp, {}, "is not an http:// or https:// URL"},
@@ -157,7 +161,8 @@ TEST_CASE("s3 settings: flags, then the environment, then the shared files; path
   // No files at all (a fresh HOME): only the environment can give keys.
   auto bare = EnvOf({{"HOME", dir / "nohome"}});
   CHECK(ResolveS3Settings({}, bare).status().code() == Code::kInvalidArgument);
-  s = ResolveS3Settings({}, EnvOf({{"HOME", dir / "nohome"}, {"AWS_ACCESS_KEY_ID", "k"}, {"AWS_SECRET_ACCESS_KEY", "s"}}));
+  s = ResolveS3Settings({},
+                        EnvOf({{"HOME", dir / "nohome"}, {"AWS_ACCESS_KEY_ID", "k"}, {"AWS_SECRET_ACCESS_KEY", "s"}}));
   REQUIRE(s.ok());
   CHECK(s->region == "us-east-1");
 }

@@ -45,6 +45,12 @@ bool ReadRequest(int fd, std::string* head, std::string* body) {
   *head = buf.substr(0, end + 4);
   *body = buf.substr(end + 4);
   std::smatch m;
+  // A client waiting for "100 Continue" before its body gets it at once
+  // (the request goes upstream whole, without the Expect header).
+  if (std::regex_search(*head, m, std::regex("\r\n[Ee]xpect: *100-continue\r\n"))) {
+    head->erase(size_t(m.position(0)) + 2, size_t(m.length(0)) - 2);
+    if (!SendAll(fd, "HTTP/1.1 100 Continue\r\n\r\n")) return false;
+  }
   size_t want = 0;
   if (std::regex_search(*head, m, std::regex("\r\n[Cc]ontent-[Ll]ength: *([0-9]+)"))) want = std::stoul(m[1]);
   while (body->size() < want) {
@@ -110,7 +116,8 @@ std::unique_ptr<S3Server> S3Server::Start(const std::string& bucket, std::string
   const std::regex listening("listening on 127\\.0\\.0\\.1:([0-9]+)");
   while (!std::regex_search(seen, m, listening)) {
     pollfd p{s->out_fd_, POLLIN, 0};
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || poll(&p, 1, int(left.count())) <= 0) {
       *why_not = "s3rver did not start within 30 s; it printed: " + seen;
       return nullptr;
@@ -206,6 +213,11 @@ void FaultProxy::Plan(std::vector<Fault> faults) {
   plan_.assign(faults.begin(), faults.end());
 }
 
+std::vector<std::pair<std::string, std::string>> FaultProxy::Recorded() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return recorded_;
+}
+
 Fault FaultProxy::Next() {
   std::lock_guard<std::mutex> lock(mu_);
   if (plan_.empty()) return Fault::kNone;
@@ -219,6 +231,10 @@ void FaultProxy::Serve(int fd) {
   std::string head, body;
   if (!ReadRequest(fd, &head, &body)) return (void)close(fd);
   ++requests_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    recorded_.push_back({head, body});
+  }
   const Fault fault = Next();
   switch (fault) {
     case Fault::k500:
@@ -238,8 +254,8 @@ void FaultProxy::Serve(int fd) {
   // Upstream as HTTP/1.0: the answer ends where the connection does (no
   // chunks); it goes back with its length declared.
   const bool is_head = head.rfind("HEAD ", 0) == 0;
-  std::string up_head = std::regex_replace(head, std::regex("HTTP/1\\.1\r\n"), "HTTP/1.0\r\n",
-                                           std::regex_constants::format_first_only);
+  std::string up_head =
+      std::regex_replace(head, std::regex("HTTP/1\\.1\r\n"), "HTTP/1.0\r\n", std::regex_constants::format_first_only);
   const int up = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;

@@ -70,6 +70,8 @@ class FaultProxy {
   void Plan(std::vector<Fault> faults);
   // Requests received so far (each attempt of a client counts).
   int requests() const { return requests_; }
+  // Every request received: its request line and headers, and its body.
+  std::vector<std::pair<std::string, std::string>> Recorded();
 
  private:
   void Serve(int fd);
@@ -83,6 +85,7 @@ class FaultProxy {
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::deque<Fault> plan_;
+  std::vector<std::pair<std::string, std::string>> recorded_;
   std::vector<std::thread> workers_;
   std::thread acceptor_;
 };
