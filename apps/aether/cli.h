@@ -195,6 +195,8 @@ Runner SetupUpdate(CLI::App* app);
 Runner SetupDelete(CLI::App* app);
 Runner SetupScrub(CLI::App* app);
 Runner SetupBackup(CLI::App* app);
+Runner SetupPublish(CLI::App* app);
+Runner SetupPull(CLI::App* app);
 Runner SetupUpgrade(CLI::App* app);
 nlohmann::json ScrubJson(const ScrubReport& r);
 Runner SetupStats(CLI::App* app);

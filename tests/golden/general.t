@@ -45,6 +45,8 @@ Subcommands:
   delete                      Delete memories by id or --where filter (--purge: from every file, now)
   scrub                       Make deleted data leave the store's files now
   backup                      Copy a live store consistently (--incremental: link files unchanged since an earlier backup)
+  publish                     Upload a consistent snapshot of the store to s3://BUCKET/PREFIX (objects, then a manifest)
+  pull                        Make or refresh a read replica directory from the newest snapshot in s3://BUCKET/PREFIX
   stats                       Show store statistics (table, json, prometheus)
   check                       Health check for cron and monitoring: one line per threshold crossed (exit 1)
   descend                     Move memories down: hot -> warm -> cold (ids, --all, --policy; --to)

@@ -29,35 +29,39 @@ TEST_CASE("sigv4 check: the test's own signer reproduces AWS's S3 examples; a ta
   const std::string date = "20130524T000000Z";
   CHECK(Sha256Hex("") == kEmptySha);
   CHECK(SigV4Signature("GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
-                       "x-amz-content-sha256:" + kEmptySha + "\nx-amz-date:" + date +
-                           "\n\nhost;range;x-amz-content-sha256;x-amz-date\n" + kEmptySha,
-                       date, "us-east-1", "s3", kExampleSecret) ==
-        "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+                       "x-amz-content-sha256:" +
+                           kEmptySha + "\nx-amz-date:" + date + "\n\nhost;range;x-amz-content-sha256;x-amz-date\n" +
+                           kEmptySha,
+                       date, "us-east-1", "s3",
+                       kExampleSecret) == "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
   const std::string put_sha = Sha256Hex("Welcome to Amazon S3.");
   CHECK(put_sha == "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
   CHECK(SigV4Signature("PUT\n/test%24file.text\n\ndate:Fri, 24 May 2013 00:00:00 GMT\n"
-                       "host:examplebucket.s3.amazonaws.com\nx-amz-content-sha256:" + put_sha +
-                           "\nx-amz-date:" + date + "\nx-amz-storage-class:REDUCED_REDUNDANCY\n\n"
-                           "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class\n" + put_sha,
-                       date, "us-east-1", "s3", kExampleSecret) ==
-        "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");
+                       "host:examplebucket.s3.amazonaws.com\nx-amz-content-sha256:" +
+                           put_sha + "\nx-amz-date:" + date +
+                           "\nx-amz-storage-class:REDUCED_REDUNDANCY\n\n"
+                           "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class\n" +
+                           put_sha,
+                       date, "us-east-1", "s3",
+                       kExampleSecret) == "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");
   CHECK(SigV4Signature("GET\n/\nlifecycle=\nhost:examplebucket.s3.amazonaws.com\nx-amz-content-sha256:" + kEmptySha +
                            "\nx-amz-date:" + date + "\n\nhost;x-amz-content-sha256;x-amz-date\n" + kEmptySha,
-                       date, "us-east-1", "s3", kExampleSecret) ==
-        "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
-  CHECK(SigV4Signature("GET\n/\nmax-keys=2&prefix=J\nhost:examplebucket.s3.amazonaws.com\nx-amz-content-sha256:" +
-                           kEmptySha + "\nx-amz-date:" + date + "\n\nhost;x-amz-content-sha256;x-amz-date\n" +
-                           kEmptySha,
-                       date, "us-east-1", "s3", kExampleSecret) ==
-        "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
+                       date, "us-east-1", "s3",
+                       kExampleSecret) == "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
+  CHECK(SigV4Signature(
+            "GET\n/\nmax-keys=2&prefix=J\nhost:examplebucket.s3.amazonaws.com\nx-amz-content-sha256:" + kEmptySha +
+                "\nx-amz-date:" + date + "\n\nhost;x-amz-content-sha256;x-amz-date\n" + kEmptySha,
+            date, "us-east-1", "s3",
+            kExampleSecret) == "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
 
   // The whole check on the GET Object example as sent, then tampered with.
   const std::string auth =
       "Authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"
       "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,"
       "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41\r\n";
-  const std::string rest = "Host: examplebucket.s3.amazonaws.com\r\nRange: bytes=0-9\r\nx-amz-content-sha256: " +
-                           kEmptySha + "\r\nx-amz-date: " + date + "\r\n";
+  const std::string rest =
+      "Host: examplebucket.s3.amazonaws.com\r\nRange: bytes=0-9\r\nx-amz-content-sha256: " + kEmptySha +
+      "\r\nx-amz-date: " + date + "\r\n";
   CHECK(SigV4Problem("GET /test.txt HTTP/1.1\r\n" + auth + rest + "\r\n", "", kExampleSecret).empty());
   CHECK(SigV4Problem("GET /test.tx HTTP/1.1\r\n" + auth + rest + "\r\n", "", kExampleSecret).find("signature") == 0);
   CHECK(!SigV4Problem("GET /test.txt HTTP/1.1\r\n" + auth + rest + "\r\n", "", "wrong").empty());
@@ -70,7 +74,9 @@ TEST_CASE("sigv4 check: the test's own signer reproduces AWS's S3 examples; a ta
 // Every kind of request the client makes, with keys and queries that need
 // encoding and a session token, through a recording proxy to s3rver: each
 // one signed as S3 checks it.
-TEST_CASE("s3 client: every request it sends carries a valid Signature V4 (put, parts, get, range, head, list pages, delete)") {
+TEST_CASE(
+    "s3 client: every request it sends carries a valid Signature V4 (put, parts, get, range, head, list pages, "
+    "delete)") {
   std::string why;
   auto server = S3Server::Start("sign-test", &why);
   if (!server) {

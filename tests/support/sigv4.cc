@@ -21,8 +21,8 @@ std::string Hex(const unsigned char* p, size_t n) {
 std::string Hmac(const std::string& key, const std::string& data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  HMAC(EVP_sha256(), key.data(), int(key.size()), reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-       out, &n);
+  HMAC(EVP_sha256(), key.data(), int(key.size()), reinterpret_cast<const unsigned char*>(data.data()), data.size(), out,
+       &n);
   return std::string(reinterpret_cast<char*>(out), n);
 }
 
@@ -79,8 +79,8 @@ std::string Sha256Hex(const std::string& data) {
   return Hex(out, n);
 }
 
-std::string SigV4Signature(const std::string& canonical_request, const std::string& amz_date,
-                           const std::string& region, const std::string& service, const std::string& secret_key) {
+std::string SigV4Signature(const std::string& canonical_request, const std::string& amz_date, const std::string& region,
+                           const std::string& service, const std::string& secret_key) {
   const std::string date = amz_date.substr(0, 8);
   const std::string scope = date + "/" + region + "/" + service + "/aws4_request";
   const std::string to_sign = "AWS4-HMAC-SHA256\n" + amz_date + "\n" + scope + "\n" + Sha256Hex(canonical_request);

@@ -19,8 +19,8 @@ std::string SigV4Problem(const std::string& head, const std::string& body, const
 
 // The signature of the canonical request and signing parts given, for the
 // documentation's examples: hex.
-std::string SigV4Signature(const std::string& canonical_request, const std::string& amz_date,
-                           const std::string& region, const std::string& service, const std::string& secret_key);
+std::string SigV4Signature(const std::string& canonical_request, const std::string& amz_date, const std::string& region,
+                           const std::string& service, const std::string& secret_key);
 
 std::string Sha256Hex(const std::string& data);
 

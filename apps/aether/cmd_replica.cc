@@ -1,0 +1,103 @@
+// aether publish STORE s3://BUCKET/PREFIX: a consistent snapshot of a live
+// store into a bucket; aether pull s3://BUCKET/PREFIX DIR: a read replica
+// made or refreshed from the newest snapshot (aether/replica.h).
+#include <fmt/format.h>
+
+#include "aether/replica.h"
+#include "aether/store.h"
+#include "cli.h"
+
+namespace aether::cli {
+namespace {
+
+void AddS3Options(CLI::App* app, S3Options* o) {
+  app->add_option("--endpoint", o->endpoint,
+                  "S3 endpoint, scheme://host[:port] (default: AWS_ENDPOINT_URL, the profile's endpoint_url, AWS)");
+  app->add_option("--region", o->region, "Region (default: AWS_REGION, the profile's region, us-east-1)");
+  app->add_option("--profile", o->profile, "A profile of ~/.aws/credentials and ~/.aws/config (default: AWS_PROFILE)");
+  app->add_option("--addressing", o->addressing,
+                  "path (ENDPOINT/BUCKET/KEY) or virtual (BUCKET.HOST/KEY); default: virtual on AWS, else path")
+      ->check(CLI::IsMember({"path", "virtual"}));
+}
+
+}  // namespace
+
+Runner SetupPublish(CLI::App* app) {
+  struct Args {
+    StoreArgs store;
+    std::string uri;
+    S3Options s3;
+    std::string format;
+  };
+  auto a = std::make_shared<Args>();
+  AddStoreArgs(app, &a->store);
+  app->add_option("uri", a->uri, "s3://BUCKET/PREFIX to publish under")->required()->check(NonEmpty());
+  AddS3Options(app, &a->s3);
+  AddFormatOption(app, &a->format, "table");
+  app->footer(
+      "Uploads a consistent snapshot (searches go on; writers wait) as objects named by their SHA-256 (one\n"
+      "already there is not sent again), then a manifest naming them. Replicas follow with `aether pull`.\n"
+      "Example: AWS_PROFILE=mem aether publish ./mem s3://my-bucket/agents/a1");
+  return [a](const StoreOpener& opener) -> int {
+    if (Status bad = CheckS3Uri(a->uri); !bad.ok()) return Fail(bad);
+    auto store = opener.Open(a->store);
+    if (!store.ok()) return Fail(store.status());
+    auto r = Publish(std::move(*store), a->store.store, a->uri, a->s3);
+    if (!r.ok()) return Fail(r.status());
+    const nlohmann::json j = {{"manifest", r->manifest},         {"sequence", r->sequence}, {"unchanged", r->unchanged},
+                              {"memories", r->memories},         {"files", r->files},
+                              {"bytes", r->bytes},               {"objects_uploaded", r->objects_uploaded},
+                              {"bytes_uploaded", r->bytes_uploaded}, {"objects_present", r->objects_present}};
+    if (a->format != "table")
+      fmt::print("{}\n", j.dump());
+    else if (r->unchanged)
+      fmt::print("unchanged since {}: {} memories in {} files ({} bytes)\n", r->manifest, r->memories, r->files,
+                 r->bytes);
+    else
+      fmt::print("published {}: {} memories in {} files ({} bytes); {} objects uploaded ({} bytes), {} already there\n",
+                 r->manifest, r->memories, r->files, r->bytes, r->objects_uploaded, r->bytes_uploaded,
+                 r->objects_present);
+    return kExitOk;
+  };
+}
+
+Runner SetupPull(CLI::App* app) {
+  struct Args {
+    std::string uri, dir;
+    uint64_t sequence = 0;
+    S3Options s3;
+    std::string format;
+  };
+  auto a = std::make_shared<Args>();
+  app->add_option("uri", a->uri, "s3://BUCKET/PREFIX a store was published under")->required()->check(NonEmpty());
+  app->add_option("dir", a->dir, "The replica directory: made, or refreshed if an earlier pull made it")
+      ->required()
+      ->check(NonEmpty());
+  app->add_option("--sequence", a->sequence, "The manifest to pull (default: the newest)")
+      ->check(CLI::Range(uint64_t(1), UINT64_MAX));
+  AddS3Options(app, &a->s3);
+  AddFormatOption(app, &a->format, "table");
+  app->footer(
+      "Makes DIR the store a manifest names: objects checked against their SHA-256, files DIR already holds\n"
+      "unchanged kept, the new replica swapped in whole. DIR is a store for every read command.\n"
+      "Example (crontab, every 5 minutes): */5 * * * * aether pull s3://my-bucket/agents/a1 /srv/mem-replica");
+  return [a](const StoreOpener&) -> int {
+    if (Status bad = CheckS3Uri(a->uri); !bad.ok()) return Fail(bad);
+    auto r = Pull(a->uri, a->dir, a->s3, a->sequence);
+    if (!r.ok()) return Fail(r.status());
+    const nlohmann::json j = {{"manifest", r->manifest},       {"sequence", r->sequence},
+                              {"up_to_date", r->up_to_date},   {"files", r->files},
+                              {"bytes", r->bytes},             {"objects_fetched", r->objects_fetched},
+                              {"bytes_fetched", r->bytes_fetched}, {"files_kept", r->files_kept}};
+    if (a->format != "table")
+      fmt::print("{}\n", j.dump());
+    else if (r->up_to_date)
+      fmt::print("{}: already {}\n", Printable(a->dir, false), r->manifest);
+    else
+      fmt::print("{}: now {}: {} files ({} bytes); {} objects fetched ({} bytes), {} kept\n", Printable(a->dir, false),
+                 r->manifest, r->files, r->bytes, r->objects_fetched, r->bytes_fetched, r->files_kept);
+    return kExitOk;
+  };
+}
+
+}  // namespace aether::cli

@@ -1,0 +1,76 @@
+#pragma once
+// Snapshots of a store in an S3 bucket, and read replicas made from them
+// (format-spec/s3_snapshots.md).
+//
+// Publish takes a consistent snapshot of a live store (Store::Backup, its
+// shards and centroids hard-linked from the store, so it costs little
+// disk) and uploads it under s3://BUCKET/PREFIX: every file as an object
+// named by its SHA-256 (objects/SHA256: written once, never overwritten;
+// one already in the bucket is not sent again), then a manifest naming
+// them (manifests/SEQUENCE.json, one more than the highest there). The
+// manifest goes last: a publish cut short leaves the bucket's newest
+// manifest as it was, plus objects no manifest names yet.
+//
+// Pull makes or refreshes a replica directory from the newest manifest (or
+// a given one): a store like any other, for every read command. Each object
+// fetched is checked against its size and SHA-256; a file the replica
+// already holds with the same SHA-256 is kept (hard-linked) rather than
+// fetched. The new replica is built in a hidden sibling directory and
+// swapped in whole (renameat2 RENAME_EXCHANGE): a reader sees the old
+// replica or the new, and a failed or killed pull leaves the old one.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "aether/status.h"
+
+namespace aether {
+
+class Store;
+
+// How to reach the bucket. Each empty field: the environment and the AWS
+// shared files decide (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...,
+// ~/.aws/credentials and ~/.aws/config; README "Snapshots in S3").
+struct S3Options {
+  std::string endpoint;    // scheme://host[:port]
+  std::string region;
+  std::string profile;     // a profile of the shared files
+  std::string addressing;  // "", "path" or "virtual"
+};
+
+struct PublishReport {
+  std::string manifest;  // s3://BUCKET/PREFIX/manifests/SEQUENCE.json
+  uint64_t sequence = 0;
+  bool unchanged = false;  // the newest manifest already names this snapshot: none written
+  uint64_t memories = 0;
+  uint64_t files = 0, bytes = 0;                   // the snapshot
+  uint64_t objects_uploaded = 0, bytes_uploaded = 0;
+  uint64_t objects_present = 0;                    // already in the bucket: not sent
+};
+
+// kInvalidArgument, naming what is wrong, unless uri is s3://BUCKET[/PREFIX]
+// with a valid bucket name.
+Status CheckS3Uri(const std::string& uri);
+
+// `store` opened for writing (a backup's lock), at `store_path`. It is
+// closed once the snapshot is taken: writers wait for the snapshot only,
+// not for the upload.
+Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& store_path, const std::string& uri,
+                              const S3Options& s3);
+
+struct PullReport {
+  std::string manifest;
+  uint64_t sequence = 0;
+  bool up_to_date = false;  // the replica already was that manifest: nothing changed
+  uint64_t files = 0, bytes = 0;
+  uint64_t objects_fetched = 0, bytes_fetched = 0;
+  uint64_t files_kept = 0;  // the replica's own, unchanged (hard-linked)
+};
+
+// `sequence` 0: the newest manifest. `dir` is created, or must be a replica
+// an earlier pull made (its replica.json); any other directory is refused
+// and left alone.
+Result<PullReport> Pull(const std::string& uri, const std::string& dir, const S3Options& s3, uint64_t sequence = 0);
+
+}  // namespace aether

@@ -1,0 +1,297 @@
+// aether publish and aether pull against s3rver on loopback: a replica
+// answers exactly as the writer did at its publish; what changed is all that
+// moves; damaged objects, faults and kills never leave a replica or a
+// bucket half-done.
+
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "objstore/s3_client.h"
+#include "support/s3_server.h"
+#include "test_util.h"
+
+using namespace aether;
+using namespace aether::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kBucket = "replicas";
+
+S3Server* Server() {
+  static std::string why;
+  static std::unique_ptr<S3Server> server = S3Server::Start(kBucket, &why);
+  if (!server) MESSAGE("skipped: no S3 server: " << why);
+  return server.get();
+}
+
+std::vector<std::string> S3Env(const std::string& endpoint) {
+  return {"AWS_ENDPOINT_URL=" + endpoint, "AWS_ACCESS_KEY_ID=S3RVER", "AWS_SECRET_ACCESS_KEY=S3RVER",
+          "AWS_REGION=us-east-1"};
+}
+
+std::unique_ptr<S3Client> Client(const std::string& endpoint, const std::string& prefix) {
+  S3Settings s;
+  s.endpoint = endpoint;
+  s.region = "us-east-1";
+  s.access_key = s.secret_key = "S3RVER";
+  s.addressing = S3Addressing::kPath;
+  auto c = S3Client::Create(s, S3Location{kBucket, prefix});
+  REQUIRE(c.ok());
+  return std::move(*c);
+}
+
+nlohmann::json Json(const RunResult& r) {
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  return nlohmann::json::parse(r.out);
+}
+
+// What a reader sees: a batch of searches and every memory's record.
+std::string Answers(const std::string& store, const std::string& queries, const std::vector<std::string>& ids) {
+  auto s = Aether({"search", store, "--queries", "-", "-k", "7", "--no-touch", "--nprobe", "3"}, queries);
+  REQUIRE_MESSAGE(s.exit_code == 0, s.err);
+  std::vector<std::string> args = {"get", store};
+  args.insert(args.end(), ids.begin(), ids.end());
+  auto g = Aether(args);  // exit 1 when some are not there (an older state): part of the answer
+  REQUIRE((g.exit_code == 0 || g.exit_code == 1));
+  return s.out + g.out + std::to_string(g.exit_code);
+}
+
+}  // namespace
+
+TEST_CASE("publish and pull: the replica answers as the writer did; only what changed moves; nothing twice") {
+  S3Server* server = Server();
+  if (!server) return;
+  const auto env = S3Env(server->endpoint());
+  TempDir dir;
+  const std::string store = dir / "mem", replica = dir / "replica", uri = std::string("s3://") + kBucket + "/t1";
+  auto mems = RandomMems(600, 8, 21);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100", "-q"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "6", "-q"}).exit_code == 0);
+  const std::string queries = QueriesJsonl(RandomMems(40, 8, 22, "q"));
+  const std::string first = Answers(store, queries, Ids(mems));
+
+  auto p1 = Json(Aether({"publish", store, uri, "--format", "json"}, "", env));
+  CHECK(p1["sequence"] == 1);
+  CHECK(p1["memories"] == 600);
+  CHECK(p1["objects_uploaded"].get<int>() + p1["objects_present"].get<int>() == p1["files"].get<int>());
+  auto r1 = Json(Aether({"pull", uri, replica, "--format", "json"}, "", env));
+  CHECK(r1["sequence"] == 1);
+  CHECK(r1["files_kept"] == 0);
+  CHECK(r1["bytes_fetched"] == p1["bytes"]);
+  CHECK(Aether({"verify", replica}).exit_code == 0);
+  CHECK(Answers(replica, queries, Ids(mems)) == first);
+  // Nothing new: publish writes no manifest, pull changes nothing.
+  auto same = Json(Aether({"publish", store, uri, "--format", "json"}, "", env));
+  CHECK(same["unchanged"] == true);
+  CHECK(same["sequence"] == 1);
+  CHECK(same["objects_uploaded"] == 0);
+  CHECK(Json(Aether({"pull", uri, replica, "--format", "json"}, "", env))["up_to_date"] == true);
+
+  // The writer moves on: memories added, some deleted, some descended. The
+  // second publish sends the changed files only; the replica follows and
+  // keeps its unchanged files.
+  auto more = RandomMems(50, 8, 23, "n");
+  REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(more)).exit_code == 0);
+  REQUIRE(Aether({"delete", store, mems[3].id, mems[400].id}).exit_code == 0);
+  REQUIRE(Aether({"descend", store, "--all", "-q"}).exit_code == 0);
+  auto ids = Ids(mems);
+  ids.erase(ids.begin() + 400);
+  ids.erase(ids.begin() + 3);
+  for (const auto& m : more) ids.push_back(m.id);
+  const std::string second = Answers(store, queries, ids);
+  auto p2 = Json(Aether({"publish", store, uri, "--format", "json"}, "", env));
+  CHECK(p2["sequence"] == 2);
+  CHECK(p2["objects_present"].get<int>() > 0);  // unchanged partitions are not sent again
+  CHECK(p2["bytes_uploaded"].get<uint64_t>() < p2["bytes"].get<uint64_t>());
+  // A reader of the old replica still sees the first state until the pull.
+  CHECK(Answers(replica, queries, Ids(mems)) == first);
+  auto r2 = Json(Aether({"pull", uri, replica, "--format", "json"}, "", env));
+  CHECK(r2["sequence"] == 2);
+  CHECK(r2["files_kept"].get<int>() > 0);
+  CHECK(r2["objects_fetched"].get<int>() + r2["files_kept"].get<int>() == r2["files"].get<int>());
+  CHECK(Aether({"verify", replica}).exit_code == 0);
+  CHECK(Answers(replica, queries, ids) == second);
+  // An older manifest on request, into another directory.
+  REQUIRE(Aether({"pull", uri, dir / "old", "--sequence", "1", "-q"}, "", env).exit_code == 0);
+  CHECK(Answers(dir / "old", queries, Ids(mems)) == first);
+  // Nothing left beside the directories: the snapshot and the staging are gone.
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    CHECK_MESSAGE(e.path().filename().string()[0] != '.', e.path());
+}
+
+TEST_CASE("pull checks every object and refuses what is not a replica; the replica stays as it was") {
+  S3Server* server = Server();
+  if (!server) return;
+  const auto env = S3Env(server->endpoint());
+  TempDir dir;
+  const std::string store = dir / "mem", replica = dir / "replica", uri = std::string("s3://") + kBucket + "/t2";
+  auto mems = RandomMems(300, 8, 31);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "50", "-q"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "4", "-q"}).exit_code == 0);
+  REQUIRE(Aether({"publish", store, uri, "-q"}, "", env).exit_code == 0);
+  REQUIRE(Aether({"pull", uri, replica, "-q"}, "", env).exit_code == 0);
+  const std::string queries = QueriesJsonl(RandomMems(20, 8, 32, "q"));
+  const std::string before = Answers(replica, queries, Ids(mems));
+  REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(RandomMems(30, 8, 33, "n"))).exit_code == 0);
+  REQUIRE(Aether({"publish", store, uri, "-q"}, "", env).exit_code == 0);
+
+  // Each object the second manifest names, replaced in the bucket by other
+  // bytes (or cut short): a pull into a new directory fails as damage
+  // naming it, and leaves nothing.
+  auto client = Client(server->endpoint(), "t2");
+  std::string text;
+  REQUIRE(client->Get("manifests/00000000000000000002.json", &text).ok());
+  const auto manifest = nlohmann::json::parse(text);
+  int damaged = 0;
+  for (const auto& f : manifest["files"]) {
+    const std::string path = f["path"], key = "objects/" + f["sha256"].get<std::string>();
+    if (f["bytes"] == 0 || (path != "meta.db" && path.rfind("cold/", 0) != 0)) continue;
+    std::string good;
+    REQUIRE(client->Get(key, &good).ok());
+    for (const std::string& bad : {good.substr(0, good.size() / 2), good + "x", std::string(good.size(), 'z')}) {
+      CAPTURE(path);
+      CAPTURE(bad.size());
+      REQUIRE(client->Put(key, bad).ok());
+      auto r = Aether({"pull", uri, dir / "fresh"}, "", env);
+      CHECK(r.exit_code == 79);
+      CHECK_MESSAGE(r.err.find(key) != std::string::npos, r.err);
+      CHECK(r.err.find("the manifest says") != std::string::npos);
+      for (const auto& e : fs::directory_iterator(dir.path()))
+        CHECK_MESSAGE((e.path().filename() != "fresh" && e.path().filename().string()[0] != '.'), e.path());
+      // The replica fetches only what changed since its own manifest: a
+      // changed file damaged fails it, and it stays as it was.
+      if (path == "meta.db") {
+        r = Aether({"pull", uri, replica}, "", env);
+        CHECK(r.exit_code == 79);
+        CHECK(Answers(replica, queries, Ids(mems)) == before);
+      }
+      ++damaged;
+    }
+    REQUIRE(client->Put(key, good).ok());
+    if (damaged >= 9) break;  // meta.db and a few shards
+  }
+  CHECK(damaged >= 6);
+  // A damaged manifest: refused as damage too.
+  REQUIRE(client->Put("manifests/00000000000000000003.json", "{\"aether_manifest\": 1, \"sequence\": 3}").ok());
+  auto r = Aether({"pull", uri, replica}, "", env);
+  CHECK(r.exit_code == 79);
+  CHECK(r.err.find("00000000000000000003.json: no files list") != std::string::npos);
+  REQUIRE(client->Delete("manifests/00000000000000000003.json").ok());
+  REQUIRE(Aether({"pull", uri, replica, "-q"}, "", env).exit_code == 0);
+
+  // A directory that is not a replica (a store of the user's, a file) is
+  // refused and left alone, before any request.
+  for (const std::string& target : {store, dir / "afile"}) {
+    if (target != store) WriteFile(target, "mine");
+    const auto bytes_before = DirectoryBytes(dir / "mem");
+    auto refused = Aether({"pull", uri, target}, "", env);
+    CHECK(refused.exit_code == 73);
+    CHECK((refused.err.find("pull will not replace it") != std::string::npos ||
+           refused.err.find("not a directory") != std::string::npos));
+    CHECK(DirectoryBytes(dir / "mem") == bytes_before);
+  }
+  CHECK(ReadFile(dir / "afile") == "mine");
+  // Bad URIs and settings: usage errors before anything.
+  CHECK(Aether({"pull", "s3://x/p", dir / "r2"}, "", env).exit_code == 64);
+  CHECK(Aether({"publish", store, "http://b/p"}, "", env).exit_code == 64);
+  auto nothing = Aether({"pull", std::string("s3://") + kBucket + "/empty", dir / "r3"}, "", env);
+  CHECK(nothing.exit_code == 66);
+  CHECK(nothing.err.find("no manifest (nothing published there)") != std::string::npos);
+  CHECK(!fs::exists(dir / "r3"));
+}
+
+// Publish and pull through a proxy that fails every request it is asked to
+// (500s, resets), and publish killed at random moments: every outcome is
+// the last complete manifest or the new one, whole.
+TEST_CASE("publish and pull through failures and kills: the bucket's newest manifest and the replica are always whole") {
+  S3Server* server = Server();
+  if (!server) return;
+  FaultProxy proxy(server->port());
+  const auto direct = S3Env(server->endpoint()), faulty = S3Env(proxy.endpoint());
+  TempDir dir;
+  const std::string store = dir / "mem", replica = dir / "replica", uri = std::string("s3://") + kBucket + "/t3";
+  auto mems = RandomMems(400, 8, 41);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "80", "-q"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "5", "-q"}).exit_code == 0);
+  REQUIRE(Aether({"publish", store, uri, "-q"}, "", direct).exit_code == 0);
+  REQUIRE(Aether({"pull", uri, replica, "-q"}, "", direct).exit_code == 0);
+  const std::string queries = QueriesJsonl(RandomMems(20, 8, 42, "q"));
+  // Every published state, as a reader sees it (the searches see the
+  // memories added since; the original ones are read back whole).
+  std::vector<std::string> states = {Answers(replica, queries, Ids(mems))};
+
+  // Writers wait for the snapshot only, not for the upload: with the
+  // upload held up by failures (each request fails four times first), an
+  // ingest that will not wait gets the store at once.
+  {
+    REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(RandomMems(5, 8, 43, "w"))).exit_code == 0);
+    std::vector<Fault> slow;
+    for (int i = 0; i < 200; ++i) slow.push_back(i % 5 == 4 ? Fault::kNone : Fault::k500);
+    proxy.Plan(slow);
+    const int seen = proxy.requests();
+    const int pid = SpawnAether({"publish", store, uri, "-q"}, faulty);
+    for (int i = 0; i < 3000 && proxy.requests() == seen; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(proxy.requests() > seen);  // the upload has begun: the snapshot is taken
+    auto w = Aether({"ingest", store, "--wait", "0", "-q"}, ToJsonl(RandomMems(5, 8, 44, "v")));
+    CHECK_MESSAGE(w.exit_code == 0, w.err);
+    CHECK(WaitAether(pid) == 0);
+    proxy.Plan({});
+    REQUIRE(Aether({"pull", uri, replica, "-q"}, "", direct).exit_code == 0);
+    states.push_back(Answers(replica, queries, Ids(mems)));
+    REQUIRE(Aether({"publish", store, uri, "-q"}, "", direct).exit_code == 0);  // with the v memories
+    REQUIRE(Aether({"pull", uri, replica, "-q"}, "", direct).exit_code == 0);
+    states.push_back(Answers(replica, queries, Ids(mems)));
+  }
+
+  for (int round = 0; round < 6; ++round) {
+    CAPTURE(round);
+    auto more = RandomMems(20, 8, 100 + round, "r" + std::to_string(round) + "-");
+    REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(more)).exit_code == 0);
+    // One failure in every few requests is retried away; five in a row
+    // (every attempt of one request) fail the command cleanly.
+    const bool hopeless = round % 2 == 1;
+    std::vector<Fault> plan;
+    for (int i = 0; i < 40; ++i)
+      plan.push_back(hopeless && i >= 6 && i < 11 ? (i % 2 ? Fault::k500 : Fault::kResetBefore)
+                                                  : i % 7 == 3 ? Fault::k500 : i % 7 == 5 ? Fault::kResetAfter
+                                                                                           : Fault::kNone);
+    proxy.Plan(plan);
+    auto p = Aether({"publish", store, uri, "-q"}, "", faulty);
+    CHECK((p.exit_code == 0 || p.exit_code == 74));
+    if (hopeless) CHECK_MESSAGE(p.exit_code == 74, p.err);
+    if (p.exit_code == 74) CHECK(p.err.find("gave up after 5 attempts") != std::string::npos);
+    proxy.Plan({});
+    // A random kill of another publish.
+    const int pid = SpawnAether({"publish", store, uri, "-q"}, faulty);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + 37 * round));
+    kill(pid, SIGKILL);
+    WaitAether(pid);
+    CHECK(Aether({"verify", store}).exit_code == 0);
+    if (p.exit_code == 0) states.push_back(Answers(store, queries, Ids(mems)));
+    // The pull, through failures too: the replica is the newest whole state
+    // (the killed publish may have finished first: then that one).
+    proxy.Plan({Fault::k500, Fault::kNone, Fault::kResetAfter});
+    auto r = Aether({"pull", uri, replica, "-q"}, "", faulty);
+    CHECK_MESSAGE(r.exit_code == 0, r.err);
+    CHECK(Aether({"verify", replica}).exit_code == 0);
+    const std::string now = Answers(replica, queries, Ids(mems));
+    const bool known = std::find(states.begin(), states.end(), now) != states.end();
+    const bool current = now == Answers(store, queries, Ids(mems));  // the killed publish completed
+    CHECK((known || current));
+    if (!known && current) states.push_back(now);
+  }
+  // The killed publishes' snapshots are left beside the store (hidden,
+  // named with their pid), as a killed backup's are; the store is whole.
+  for (const auto& e : fs::directory_iterator(dir.path())) {
+    const std::string name = e.path().filename().string();
+    if (name[0] == '.') CHECK_MESSAGE(name.find(".mem.aether-publish.") == 0, name);
+  }
+}
