@@ -28,7 +28,7 @@ Runner SetupRebuild(CLI::App* app) {
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   auto* partitions = app->add_option("--partitions", a->r.partitions, "K (default: about 4 * sqrt(cold memories))")
-                         ->check(CLI::PositiveNumber);
+                         ->check(CLI::Range(uint64_t(1), uint64_t(UINT32_MAX)));
   app->add_option("--iters", a->r.iterations, "Lloyd iterations")->default_val(20)->check(CLI::Range(1, 1000));
   app->add_option("--sample", a->r.max_points_per_centroid, "Training points per centroid at most")
       ->default_val(256)

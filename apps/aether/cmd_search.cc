@@ -294,7 +294,7 @@ Runner SetupSearch(CLI::App* app) {
   app->add_option("-k", a->k, "Results per query")->default_val(10)->check(CLI::Range(1, 100000));
   auto* nprobe =
       app->add_option("--nprobe", a->nprobe, "Cold partitions to scan per query (default: the store's, see stats)")
-          ->check(CLI::PositiveNumber);
+          ->check(CLI::Range(uint64_t(1), uint64_t(UINT32_MAX)));
   auto* recall = app->add_option("--recall", a->recall,
                                  "Probe as many cold partitions as the index's calibration says reach this recall@10 "
                                  "(rebuild-index --target-recall measures it)")
