@@ -44,12 +44,17 @@ Runner SetupPublish(CLI::App* app) {
     if (!store.ok()) return Fail(store.status());
     auto r = Publish(std::move(*store), a->store.store, a->uri, a->s3);
     if (!r.ok()) return Fail(r.status());
-    const nlohmann::json j = {{"manifest", r->manifest},         {"sequence", r->sequence}, {"unchanged", r->unchanged},
-                              {"memories", r->memories},         {"files", r->files},
-                              {"bytes", r->bytes},               {"objects_uploaded", r->objects_uploaded},
-                              {"bytes_uploaded", r->bytes_uploaded}, {"objects_present", r->objects_present}};
+    const nlohmann::json j = {{"manifest", r->manifest},
+                              {"sequence", r->sequence},
+                              {"unchanged", r->unchanged},
+                              {"memories", r->memories},
+                              {"files", r->files},
+                              {"bytes", r->bytes},
+                              {"objects_uploaded", r->objects_uploaded},
+                              {"bytes_uploaded", r->bytes_uploaded},
+                              {"objects_present", r->objects_present}};
     if (a->format != "table")
-      fmt::print("{}\n", j.dump());
+      fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     else if (r->unchanged)
       fmt::print("unchanged since {}: {} memories in {} files ({} bytes)\n", r->manifest, r->memories, r->files,
                  r->bytes);
@@ -64,7 +69,7 @@ Runner SetupPublish(CLI::App* app) {
 Runner SetupPull(CLI::App* app) {
   struct Args {
     std::string uri, dir;
-    uint64_t sequence = 0;
+    int64_t sequence = 0;
     S3Options s3;
     std::string format;
   };
@@ -74,7 +79,7 @@ Runner SetupPull(CLI::App* app) {
       ->required()
       ->check(NonEmpty());
   app->add_option("--sequence", a->sequence, "The manifest to pull (default: the newest)")
-      ->check(CLI::Range(uint64_t(1), UINT64_MAX));
+      ->check(CLI::Range(int64_t(1), INT64_MAX));
   AddS3Options(app, &a->s3);
   AddFormatOption(app, &a->format, "table");
   app->footer(
@@ -83,14 +88,21 @@ Runner SetupPull(CLI::App* app) {
       "Example (crontab, every 5 minutes): */5 * * * * aether pull s3://my-bucket/agents/a1 /srv/mem-replica");
   return [a](const StoreOpener&) -> int {
     if (Status bad = CheckS3Uri(a->uri); !bad.ok()) return Fail(bad);
-    auto r = Pull(a->uri, a->dir, a->s3, a->sequence);
+    auto r = Pull(a->uri, a->dir, a->s3, uint64_t(a->sequence));
     if (!r.ok()) return Fail(r.status());
-    const nlohmann::json j = {{"manifest", r->manifest},       {"sequence", r->sequence},
-                              {"up_to_date", r->up_to_date},   {"files", r->files},
-                              {"bytes", r->bytes},             {"objects_fetched", r->objects_fetched},
-                              {"bytes_fetched", r->bytes_fetched}, {"files_kept", r->files_kept}};
+    if (!r->left_behind.empty())
+      Warn(fmt::format("{}: the old replica held files a pull did not make; left there with them",
+                       Printable(r->left_behind, false)));
+    const nlohmann::json j = {{"manifest", r->manifest},
+                              {"sequence", r->sequence},
+                              {"up_to_date", r->up_to_date},
+                              {"files", r->files},
+                              {"bytes", r->bytes},
+                              {"objects_fetched", r->objects_fetched},
+                              {"bytes_fetched", r->bytes_fetched},
+                              {"files_kept", r->files_kept}};
     if (a->format != "table")
-      fmt::print("{}\n", j.dump());
+      fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     else if (r->up_to_date)
       fmt::print("{}: already {}\n", Printable(a->dir, false), r->manifest);
     else

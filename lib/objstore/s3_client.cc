@@ -23,17 +23,25 @@ struct S3Client::Request {
   std::string range;         // "bytes=A-B" or ""
   bool content_md5 = false;  // send Content-MD5 of the body
   std::string what;          // for messages: "GET s3://b/k"
+  uint64_t max_body = UINT64_MAX;
 };
 
 struct S3Client::Response {
   long status = 0;
   std::string body;
+  bool too_large = false;
   std::map<std::string, std::string> headers;  // names in lower case
 };
 
 namespace {
 
 std::once_flag g_curl_init;
+
+struct S3BodySink {
+  std::string* body;
+  uint64_t max;
+  bool* too_large;
+};
 
 std::string Digest(const EVP_MD* md, const std::string& data) {
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -58,7 +66,12 @@ std::string Base64(const std::string& bytes) {
 }
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
+  auto* r = static_cast<S3BodySink*>(user);
+  if (r->body->size() + size * n > r->max) {
+    *r->too_large = true;
+    return 0;  // curl stops the transfer (CURLE_WRITE_ERROR)
+  }
+  r->body->append(data, size * n);
   return size * n;
 }
 
@@ -196,10 +209,14 @@ Result<S3Client::Response> S3Client::Once(const Request& r, bool* retry) {
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, long(options_.connect_timeout_ms));
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);  // under 1 KiB/s for stall_seconds: cut
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, long(options_.stall_seconds));
+  S3BodySink sink{&resp.body, r.max_body, &resp.too_large};
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp.body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+  // The path as written: '.' and '..' segments are object names here, never
+  // resolved (ParseS3Uri refuses them in a prefix; keys have none).
+  curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &resp.headers);
   char error[CURL_ERROR_SIZE] = "";
@@ -215,12 +232,17 @@ Result<S3Client::Response> S3Client::Once(const Request& r, bool* retry) {
   }
   ++counters_.requests;
   const CURLcode rc = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+  // Nothing the handle points to outlives this call (the header list, the
+  // error buffer, the sinks on this stack).
+  curl_easy_reset(c);
   curl_slist_free_all(headers);
+  if (resp.too_large)
+    return Status::Corruption(fmt::format("{}: the object is larger than the {} bytes expected", r.what, r.max_body));
   if (rc != CURLE_OK) {
     *retry = TransientCurl(rc);
     return Status::IOError(fmt::format("{}: {}", r.what, error[0] ? error : curl_easy_strerror(rc)));
   }
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
   counters_.bytes_up += body.size();
   counters_.bytes_down += resp.body.size();
   // A body shorter than it says is a cut transfer, which curl reports; a
@@ -300,8 +322,9 @@ Status S3Client::PutParts(const std::string& key, const std::string& data) {
   return s;
 }
 
-Status S3Client::Get(const std::string& key, std::string* out) {
+Status S3Client::Get(const std::string& key, std::string* out, uint64_t max_bytes) {
   Request r{"GET", ObjectKey(key), "", nullptr, "", false, "GET " + UriOf(key)};
+  r.max_body = max_bytes;
   AETHER_ASSIGN_OR_RETURN(Response resp, Perform(r));
   *out = std::move(resp.body);
   return Status::Ok();
@@ -347,14 +370,21 @@ Status S3Client::GetRange(const std::string& key, uint64_t offset, uint64_t len,
   }
 }
 
-Result<std::optional<uint64_t>> S3Client::Head(const std::string& key) {
+Result<std::optional<S3ObjectHead>> S3Client::Head(const std::string& key) {
   Request r{"HEAD", ObjectKey(key), "", nullptr, "", false, "HEAD " + UriOf(key)};
   Result<Response> resp = Perform(r);
-  if (!resp.ok() && resp.status().code() == Code::kNotFound) return std::optional<uint64_t>();
+  if (!resp.ok() && resp.status().code() == Code::kNotFound) return std::optional<S3ObjectHead>();
   if (!resp.ok()) return resp.status();
   auto len = resp->headers.find("content-length");
   if (len == resp->headers.end()) return Status::IOError(r.what + ": no Content-Length");
-  return std::optional<uint64_t>(std::strtoull(len->second.c_str(), nullptr, 10));
+  S3ObjectHead head;
+  head.size = std::strtoull(len->second.c_str(), nullptr, 10);
+  if (auto etag = resp->headers.find("etag"); etag != resp->headers.end()) {
+    head.etag = etag->second;
+    if (head.etag.size() >= 2 && head.etag.front() == '"' && head.etag.back() == '"')
+      head.etag = head.etag.substr(1, head.etag.size() - 2);
+  }
+  return std::optional<S3ObjectHead>(head);
 }
 
 Result<std::vector<S3ObjectInfo>> S3Client::List(const std::string& key_prefix) {

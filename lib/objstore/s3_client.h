@@ -8,7 +8,9 @@
 // x-amz-content-sha256; a download is checked against the length the
 // response declares and the range asked for. Large objects go up in parts
 // (multipart upload), each checked the same way; an upload that fails is
-// aborted, so no part is left behind by this process.
+// aborted (best effort: an upload whose start was retried after a lost
+// answer, or whose abort fails, stays until the bucket's lifecycle rule
+// for incomplete uploads removes it).
 //
 // Retries: a request that fails in a way that may pass (no connection, a
 // timeout or stall, a reset, a truncated body, HTTP 408, 429, 500, 502,
@@ -37,10 +39,16 @@ struct S3ClientOptions {
   int base_delay_ms = 50;                      // the first backoff's upper bound; doubles each time
   int max_delay_ms = 5000;                     // the cap of one backoff
   int connect_timeout_ms = 5000;               // to open a connection
-  int stall_seconds = 15;                      // a transfer making no progress this long is cut (and retried)
+  int stall_seconds = 15;                      // a transfer under 1 KiB/s this long is cut (and retried)
   uint64_t part_bytes = 8ull << 20;            // multipart part size (S3: at least 5 MiB)
   uint64_t multipart_threshold = 16ull << 20;  // larger objects go up in parts
   int list_page = 1000;                        // keys per ListObjectsV2 page
+};
+
+// What HEAD says of an object.
+struct S3ObjectHead {
+  uint64_t size = 0;
+  std::string etag;  // without quotes; for a single-part upload, the MD5 of the bytes in hex
 };
 
 struct S3ObjectInfo {
@@ -63,11 +71,13 @@ class S3Client {
 
   // Keys are relative to the location's prefix (PREFIX/KEY in the bucket).
   Status Put(const std::string& key, const std::string& data);
-  Status Get(const std::string& key, std::string* out);
+  // An object larger than max_bytes is refused (kCorruption) as soon as its
+  // body passes that size, before it is all in memory.
+  Status Get(const std::string& key, std::string* out, uint64_t max_bytes = UINT64_MAX);
   // Exactly `len` bytes from `offset`; a range past the end is kBadInput.
   Status GetRange(const std::string& key, uint64_t offset, uint64_t len, std::string* out);
-  // The object's size, or nullopt when there is none.
-  Result<std::optional<uint64_t>> Head(const std::string& key);
+  // The object's size and ETag, or nullopt when there is none.
+  Result<std::optional<S3ObjectHead>> Head(const std::string& key);
   // Every object under PREFIX/key_prefix, in key order (all pages).
   Result<std::vector<S3ObjectInfo>> List(const std::string& key_prefix = "");
   // Deleting a key that is not there succeeds (S3's own rule).

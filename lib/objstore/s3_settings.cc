@@ -12,6 +12,24 @@ namespace {
 bool BucketChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'; }
 bool Alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
+bool Utf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    uint32_t cp = n == 1 ? c : c & (0x7F >> n);
+    for (size_t k = 1; k < n; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d >> 6) != 2) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    static constexpr uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n;
+  }
+  return true;
+}
+
 std::string Trim(const std::string& s) {
   const size_t b = s.find_first_not_of(" \t\r");
   if (b == std::string::npos) return "";
@@ -39,12 +57,12 @@ Result<Ini> ReadIni(const std::string& path) {
       ini[section];
       continue;
     }
+    // An indented line is a sub-setting of the one above (s3 =\n  region =
+    // ...): none is read, and none may pass for a top-level key.
+    if (line[0] == ' ' || line[0] == '\t') continue;
     const size_t eq = t.find('=');
-    if (eq == std::string::npos) {
-      // An indented line continues a nested setting (s3 = ...); none we read.
-      if (line[0] == ' ' || line[0] == '\t') continue;
+    if (eq == std::string::npos)
       return Status::InvalidArgument(fmt::format("{}:{}: neither a [section] nor key = value", path, n));
-    }
     if (!in_section) return Status::InvalidArgument(fmt::format("{}:{}: a setting before any [section]", path, n));
     ini[section][Trim(t.substr(0, eq))] = Trim(t.substr(eq + 1));
   }
@@ -89,8 +107,17 @@ Result<S3Location> ParseS3Uri(const std::string& uri) {
     while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
     if (prefix.find("//") != std::string::npos || (!prefix.empty() && prefix[0] == '/'))
       return bad("the prefix has an empty segment ('//')");
+    // '.' and '..' segments: an HTTP client would resolve them (into
+    // another prefix, or another bucket).
+    for (size_t start = 0; !prefix.empty() && start <= prefix.size();) {
+      const size_t end = std::min(prefix.find('/', start), prefix.size());
+      const std::string seg = prefix.substr(start, end - start);
+      if (seg == "." || seg == "..") return bad("the prefix has a '" + seg + "' segment");
+      start = end + 1;
+    }
     for (char c : prefix)
       if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) return bad("the prefix has a control character");
+    if (!Utf8(prefix)) return bad("the prefix is not valid UTF-8");
     loc.prefix = prefix;
   }
   return loc;
@@ -136,8 +163,9 @@ Result<S3Settings> ResolveS3Settings(const S3Overrides& flags, const EnvLookup& 
   while (!s.endpoint.empty() && s.endpoint.back() == '/') s.endpoint.pop_back();
   if (s.endpoint.rfind("http://", 0) != 0 && s.endpoint.rfind("https://", 0) != 0)
     return Status::InvalidArgument(fmt::format("endpoint '{}' is not an http:// or https:// URL", s.endpoint));
-  if (s.endpoint.find('/', s.endpoint.find("//") + 2) != std::string::npos)
-    return Status::InvalidArgument(fmt::format("endpoint '{}' has a path; give only scheme://host[:port]", s.endpoint));
+  if (s.endpoint.find_first_of("/?#@", s.endpoint.find("//") + 2) != std::string::npos)
+    return Status::InvalidArgument(
+        fmt::format("endpoint '{}' has a path, query, fragment or user; give only scheme://host[:port]", s.endpoint));
 
   auto from_file = [&]() -> Status {
     const std::string path = HomeFile(env, "AWS_SHARED_CREDENTIALS_FILE", "credentials");
@@ -154,6 +182,10 @@ Result<S3Settings> ResolveS3Settings(const S3Overrides& flags, const EnvLookup& 
       s.credentials_from = fmt::format("profile '{}' in {}", profile, ini == &creds ? path : config_path);
       return Status::Ok();
     }
+    if (flags.profile)
+      return Status::InvalidArgument(
+          fmt::format("profile '{}' (--profile) has no aws_access_key_id and aws_secret_access_key in {} or {}",
+                      profile, path, config_path));
     return Status::InvalidArgument(
         fmt::format("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give profile '{}' "
                     "aws_access_key_id and aws_secret_access_key in {}",

@@ -7,14 +7,17 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 
 #include "aether/store.h"
@@ -38,6 +41,37 @@ struct FileEntry {
 std::string ManifestKey(uint64_t sequence) { return fmt::format("{}{:020}.json", kManifests, sequence); }
 
 Status Errno(const std::string& what) { return Status::IOError(what + ": " + std::strerror(errno)); }
+
+// A name beside `path` for this process's own work: .NAME.aether-WHAT.PID.RANDOM
+// (a pid alone may be a killed earlier process's, reused).
+std::string HiddenSibling(const fs::path& path, const std::string& what) {
+  std::random_device rd;
+  return (path.parent_path() / fmt::format(".{}.aether-{}.{}.{:08x}", path.filename().string(), what, getpid(), rd()))
+      .string();
+}
+
+// An absolute, normalized path without a trailing '/' ("." and "mem/" work).
+fs::path Absolute(const std::string& p) {
+  fs::path a = fs::absolute(fs::path(p)).lexically_normal();
+  if (a.filename().empty()) a = a.parent_path();
+  return a;
+}
+
+// Removes what `fn` made under `path` when it goes out of scope, unless
+// released.
+class Cleanup {
+ public:
+  explicit Cleanup(std::string path) : path_(std::move(path)) {}
+  ~Cleanup() {
+    if (path_.empty()) return;
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  void Release() { path_.clear(); }
+
+ private:
+  std::string path_;
+};
 
 Result<std::string> ReadWhole(const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -97,6 +131,16 @@ std::string Sha256Hex(const std::string& data) {
   return hex;
 }
 
+std::string Md5Hex(const std::string& data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), out, &n, EVP_md5(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < n; ++i) hex += {kHex[out[i] >> 4], kHex[out[i] & 15]};
+  return hex;
+}
+
 Result<std::unique_ptr<S3Client>> Connect(const std::string& uri, const S3Options& o) {
   AETHER_ASSIGN_OR_RETURN(S3Location loc, ParseS3Uri(uri));
   S3Overrides flags;
@@ -117,10 +161,11 @@ Result<std::map<uint64_t, std::string>> Manifests(S3Client* c) {
   std::map<uint64_t, std::string> out;
   for (const S3ObjectInfo& o : listed) {
     const std::string name = o.key.substr(std::strlen(kManifests));
-    if (name.size() != 25 || name.compare(20, 5, ".json") != 0 ||
-        name.find_first_not_of("0123456789") != 20)
-      continue;  // not one of ours
-    out[std::stoull(name.substr(0, 20))] = o.key;
+    uint64_t sequence = 0;
+    if (name.size() != 25 || name.compare(20, 5, ".json") != 0 || name.find_first_not_of("0123456789") != 20 ||
+        std::from_chars(name.data(), name.data() + 20, sequence).ec != std::errc() || sequence == 0)
+      continue;  // not one of ours (20 digits past 64 bits, or 0, are none)
+    out[sequence] = o.key;
   }
   return out;
 }
@@ -161,9 +206,15 @@ Result<std::vector<FileEntry>> ParseFiles(const nlohmann::json& j, const std::st
     if (e.sha256.size() != 64 || e.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
       return bad(fmt::format("{}: a malformed sha256", e.path));
     if (!seen.insert(e.path).second) return bad(fmt::format("{} listed twice", e.path));
+    if (e.path == kMarker) return bad(fmt::format("a file named {} (a replica's own)", kMarker));
     out.push_back(std::move(e));
   }
   if (!seen.count("meta.db")) return bad("no meta.db");
+  // No path is another's directory (meta.db and meta.db/x).
+  for (const FileEntry& e : out)
+    for (size_t slash = e.path.find('/'); slash != std::string::npos; slash = e.path.find('/', slash + 1))
+      if (seen.count(e.path.substr(0, slash)))
+        return bad(fmt::format("{} is listed as a file and as the directory of {}", e.path.substr(0, slash), e.path));
   return out;
 }
 
@@ -177,15 +228,13 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
   // The snapshot: a backup beside the store, its shards and centroids
   // hard-linked from the store itself (the store never writes through a
   // shared file), removed when the upload is done or has failed.
-  fs::path sp = fs::path(store_path).lexically_normal();
-  if (sp.filename().empty()) sp = sp.parent_path();
-  const std::string snapshot =
-      (sp.parent_path() / fmt::format(".{}.aether-publish.{}", sp.filename().string(), getpid())).string();
+  const std::string snapshot = HiddenSibling(Absolute(store_path), "publish");
   BackupOptions bo;
   bo.dest = snapshot;
   bo.incremental_from = store_path;
   AETHER_ASSIGN_OR_RETURN(BackupReport backup, store->Backup(bo));
-  store.reset();  // the snapshot is taken: writers need not wait for the upload
+  Cleanup remove_snapshot(snapshot);  // ours: Backup made it under our unique name
+  store.reset();                      // the snapshot is taken: writers need not wait for the upload
   PublishReport rep;
   rep.memories = backup.memories;
   Status s = [&]() -> Status {
@@ -202,8 +251,10 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
       // Content-addressed: an object of this name holds these bytes, so one
       // already there is not sent again (its size is checked).
       const std::string key = kObjects + e.sha256;
-      AETHER_ASSIGN_OR_RETURN(std::optional<uint64_t> there, client->Head(key));
-      if (there && *there == e.bytes) {
+      // An object of this name is taken as these bytes only when its ETag
+      // is their MD5 (a single-part upload's): anything else is sent again.
+      AETHER_ASSIGN_OR_RETURN(std::optional<S3ObjectHead> there, client->Head(key));
+      if (there && there->size == e.bytes && there->etag == Md5Hex(data)) {
         ++rep.objects_present;
       } else {
         AETHER_RETURN_IF_ERROR(client->Put(key, data));
@@ -230,6 +281,9 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
         return Status::Ok();
       }
     }
+    if (!manifests.empty() && manifests.rbegin()->first == UINT64_MAX)
+      return Status::FailedPrecondition(client->UriOf(manifests.rbegin()->second) +
+                                        ": the highest sequence there is; publish under another prefix");
     rep.sequence = manifests.empty() ? 1 : manifests.rbegin()->first + 1;
     const nlohmann::json manifest = {{"aether_manifest", 1},
                                      {"sequence", rep.sequence},
@@ -241,8 +295,6 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
     rep.manifest = client->UriOf(ManifestKey(rep.sequence));
     return client->Put(ManifestKey(rep.sequence), manifest.dump(1) + "\n");
   }();
-  std::error_code ec;
-  fs::remove_all(snapshot, ec);  // ours: Backup made it, under a name with our pid
   if (!s.ok()) return s;
   return rep;
 }
@@ -251,40 +303,84 @@ namespace {
 
 // The replica in `dir` as its marker says (empty: `dir` is missing);
 // kAlreadyExists for a directory that is not a replica.
-Result<std::vector<FileEntry>> ReplicaFiles(const std::string& dir, uint64_t* sequence, std::string* source,
-                                            bool* exists) {
+Result<std::vector<FileEntry>> ReplicaFiles(const std::string& dir, const std::string& shown, uint64_t* sequence,
+                                            std::string* source, bool* exists) {
   struct stat st;
   *exists = lstat(dir.c_str(), &st) == 0;
   if (!*exists) return std::vector<FileEntry>();
   if (!S_ISDIR(st.st_mode))
-    return Status::AlreadyExists(dir + ": not a directory (pull makes or refreshes a replica directory)");
+    return Status::AlreadyExists(shown + ": not a directory (pull makes or refreshes a replica directory)");
   const std::string marker = dir + "/" + kMarker;
   if (lstat(marker.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     std::error_code ec;
     if (fs::is_empty(dir, ec)) return std::vector<FileEntry>();
-    return Status::AlreadyExists(dir + ": not a replica an earlier pull made (no " + kMarker +
+    return Status::AlreadyExists(shown + ": not a replica an earlier pull made (no " + kMarker +
                                  "); pull will not replace it");
   }
   AETHER_ASSIGN_OR_RETURN(std::string text, ReadWhole(marker));
   const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("sequence") || !j["sequence"].is_number_unsigned())
+  if (j.is_discarded() || !j.is_object() || !j.contains("sequence") || !j["sequence"].is_number_unsigned() ||
+      !j.contains("source") || !j["source"].is_string())
     return Status::Corruption(marker + ": not a replica marker");
   *sequence = j["sequence"].get<uint64_t>();
-  *source = j.value("source", "");
+  *source = j["source"].get<std::string>();
   return ParseFiles(j, marker);
+}
+
+// Whether every directory between `dir` and its file `path` is a real
+// directory, not a symbolic link (the file itself is opened O_NOFOLLOW):
+// only then is the file the replica's own.
+bool NoLinkOnTheWay(const std::string& dir, const std::string& path) {
+  for (size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+    struct stat st;
+    if (lstat((dir + "/" + path.substr(0, slash)).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return false;
+  }
+  return true;
+}
+
+// The old replica, swapped out to `old`: only the names a pull makes go
+// (the files its marker lists, the marker, SQLite's and the store's
+// by-products), then the directories they leave empty. Anything else (a
+// file someone put there) stays, and the directory with it: returned.
+std::string RemoveOldReplica(const std::string& old, const std::vector<FileEntry>& files) {
+  std::vector<std::string> names = {kMarker, "meta.db-wal", "meta.db-shm", "meta.db-journal", "RESERVE"};
+  std::set<std::string> dirs;
+  for (const FileEntry& f : files) {
+    names.push_back(f.path);
+    for (size_t slash = f.path.find('/'); slash != std::string::npos; slash = f.path.find('/', slash + 1))
+      dirs.insert(f.path.substr(0, slash));
+  }
+  for (const std::string& n : names) (void)unlink((old + "/" + n).c_str());
+  for (auto d = dirs.rbegin(); d != dirs.rend(); ++d) (void)rmdir((old + "/" + *d).c_str());  // deepest first
+  if (rmdir(old.c_str()) == 0) return "";
+  return old;
 }
 
 }  // namespace
 
 Result<PullReport> Pull(const std::string& uri, const std::string& dir_in, const S3Options& s3, uint64_t sequence) {
   AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, Connect(uri, s3));
-  fs::path dp = fs::path(dir_in).lexically_normal();
-  if (dp.filename().empty()) dp = dp.parent_path();
-  const std::string dir = dp.string();
+  const fs::path dp = Absolute(dir_in);
+  const std::string dir = dp.string(), parent = dp.parent_path().string();
+  std::string shown = dir_in;  // for messages: as the user wrote it
+  while (shown.size() > 1 && shown.back() == '/') shown.pop_back();
+  // One pull at a time into this parent directory: a flock on it, held to
+  // the end (a second pull waits, then finds the replica up to date).
+  const int parent_fd = open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (parent_fd < 0) {
+    if (errno == ENOENT) return Status::NotFound(parent + ": no such directory (pull makes DIR, not its parents)");
+    return Errno(parent + ": open");
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{parent_fd};
+  if (flock(parent_fd, LOCK_EX) != 0) return Errno(parent + ": flock");
+
   bool exists = false;
   uint64_t have_sequence = 0;
   std::string have_source;
-  AETHER_ASSIGN_OR_RETURN(std::vector<FileEntry> have, ReplicaFiles(dir, &have_sequence, &have_source, &exists));
+  AETHER_ASSIGN_OR_RETURN(std::vector<FileEntry> have, ReplicaFiles(dir, shown, &have_sequence, &have_source, &exists));
   const bool replica = exists && !have.empty();  // else missing, or an empty directory
   AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client.get()));
   if (manifests.empty()) return Status::NotFound(uri + ": no manifest (nothing published there)");
@@ -294,11 +390,13 @@ Result<PullReport> Pull(const std::string& uri, const std::string& dir_in, const
   rep.sequence = sequence;
   rep.manifest = client->UriOf(ManifestKey(sequence));
   std::string text;
-  AETHER_RETURN_IF_ERROR(client->Get(ManifestKey(sequence), &text));
+  AETHER_RETURN_IF_ERROR(client->Get(ManifestKey(sequence), &text, 64u << 20));
   const nlohmann::json manifest = nlohmann::json::parse(text, nullptr, false);
-  if (manifest.is_discarded() || !manifest.is_object() || manifest.value("aether_manifest", 0) != 1 ||
-      !manifest.contains("sequence") || !manifest["sequence"].is_number_unsigned() ||
-      manifest["sequence"].get<uint64_t>() != sequence)
+  auto unsigned_field = [&](const char* key, uint64_t want) {
+    return manifest.contains(key) && manifest[key].is_number_unsigned() && manifest[key].get<uint64_t>() == want;
+  };
+  if (manifest.is_discarded() || !manifest.is_object() || !unsigned_field("aether_manifest", 1) ||
+      !unsigned_field("sequence", sequence))
     return Status::Corruption(rep.manifest + ": not an aether manifest of sequence " + std::to_string(sequence));
   AETHER_ASSIGN_OR_RETURN(std::vector<FileEntry> files, ParseFiles(manifest, rep.manifest));
   rep.files = files.size();
@@ -311,71 +409,61 @@ Result<PullReport> Pull(const std::string& uri, const std::string& dir_in, const
   std::map<std::string, std::string> have_sha;
   for (const FileEntry& f : have) have_sha[f.path] = f.sha256;
 
-  // Built beside the directory, then swapped in whole.
-  const std::string staging =
-      (dp.parent_path() / fmt::format(".{}.aether-pull.{}", dp.filename().string(), getpid())).string();
-  if (mkdir(staging.c_str(), 0755) != 0) {
-    if (errno == ENOENT)
-      return Status::NotFound(dp.parent_path().string() + ": no such directory (pull makes DIR, not its parents)");
-    return Errno(staging + ": mkdir");
-  }
-  Status s = [&]() -> Status {
-    std::set<std::string> dirs = {staging};
-    for (const FileEntry& f : files) {
-      const std::string to = staging + "/" + f.path;
-      for (fs::path parent = fs::path(to).parent_path(); parent.string().size() > staging.size();
-           parent = parent.parent_path())
-        if (dirs.insert(parent.string()).second) {
-          std::error_code ec;
-          fs::create_directories(parent, ec);
-          if (ec) return Status::IOError(parent.string() + ": " + ec.message());
-        }
-      // The replica's own copy, when it still holds these bytes (a search
-      // on it may have changed meta.db or access.log): linked, not fetched.
-      if (auto h = have_sha.find(f.path); h != have_sha.end() && h->second == f.sha256) {
-        const std::string from = dir + "/" + f.path;
-        Result<std::string> mine = ReadWhole(from);
-        if (mine.ok() && mine->size() == f.bytes && Sha256Hex(*mine) == f.sha256 && link(from.c_str(), to.c_str()) == 0) {
+  // Built beside the directory, with its permissions, then swapped in whole.
+  const std::string staging = HiddenSibling(dp, "pull");
+  if (mkdir(staging.c_str(), 0755) != 0) return Errno(staging + ": mkdir");
+  Cleanup remove_staging(staging);  // ours, until it is the replica
+  struct stat dir_stat;
+  if (exists && lstat(dir.c_str(), &dir_stat) == 0 && chmod(staging.c_str(), dir_stat.st_mode & 07777) != 0)
+    return Errno(staging + ": chmod");
+  std::set<std::string> dirs = {staging};
+  for (const FileEntry& f : files) {
+    const std::string to = staging + "/" + f.path;
+    for (fs::path up = fs::path(to).parent_path(); up.string().size() > staging.size(); up = up.parent_path())
+      if (dirs.insert(up.string()).second) {
+        std::error_code ec;
+        fs::create_directories(up, ec);
+        if (ec) return Status::IOError(up.string() + ": " + ec.message());
+      }
+    // The replica's own copy, when it still holds these bytes (a search on
+    // it may have changed meta.db or access.log): shards and centroids,
+    // which a store never writes through a second name, are linked; files
+    // written in place (meta.db, hot.slots, access.log) are copied.
+    if (auto h = have_sha.find(f.path); h != have_sha.end() && h->second == f.sha256 && NoLinkOnTheWay(dir, f.path)) {
+      const std::string from = dir + "/" + f.path;
+      Result<std::string> mine = ReadWhole(from);
+      if (mine.ok() && mine->size() == f.bytes && Sha256Hex(*mine) == f.sha256) {
+        const bool linkable = f.path.rfind("cold/", 0) == 0 || f.path.rfind("index/", 0) == 0;
+        if (linkable ? link(from.c_str(), to.c_str()) == 0 : WriteNew(to, *mine).ok()) {
           ++rep.files_kept;
           continue;
         }
       }
-      std::string data;
-      AETHER_RETURN_IF_ERROR(client->Get(kObjects + f.sha256, &data));
-      if (data.size() != f.bytes || Sha256Hex(data) != f.sha256)
-        return Status::Corruption(fmt::format("{}: {} bytes with SHA-256 {}, the manifest says {} bytes with {} (for {})",
-                                              client->UriOf(kObjects + f.sha256), data.size(), Sha256Hex(data),
-                                              f.bytes, f.sha256, f.path));
-      AETHER_RETURN_IF_ERROR(WriteNew(to, data));
-      ++rep.objects_fetched;
-      rep.bytes_fetched += data.size();
     }
-    const nlohmann::json marker = {{"source", uri}, {"sequence", sequence}, {"files", FilesJson(files)}};
-    AETHER_RETURN_IF_ERROR(WriteNew(staging + "/" + kMarker, marker.dump(1) + "\n"));
-    for (const std::string& d : dirs) AETHER_RETURN_IF_ERROR(SyncDir(d));
-    return Status::Ok();
-  }();
-  std::error_code ec;
-  if (!s.ok()) {
-    fs::remove_all(staging, ec);  // ours
-    return s;
+    std::string data;
+    AETHER_RETURN_IF_ERROR(client->Get(kObjects + f.sha256, &data, f.bytes));
+    if (data.size() != f.bytes || Sha256Hex(data) != f.sha256)
+      return Status::Corruption(fmt::format("{}: {} bytes with SHA-256 {}, the manifest says {} bytes with {} (for {})",
+                                            client->UriOf(kObjects + f.sha256), data.size(), Sha256Hex(data), f.bytes,
+                                            f.sha256, f.path));
+    AETHER_RETURN_IF_ERROR(WriteNew(to, data));
+    ++rep.objects_fetched;
+    rep.bytes_fetched += data.size();
   }
-  const std::string parent = dp.parent_path().empty() ? "." : dp.parent_path().string();
+  const nlohmann::json marker = {{"source", uri}, {"sequence", sequence}, {"files", FilesJson(files)}};
+  AETHER_RETURN_IF_ERROR(WriteNew(staging + "/" + kMarker, marker.dump(1) + "\n"));
+  for (const std::string& d : dirs) AETHER_RETURN_IF_ERROR(SyncDir(d));
+
   if (replica) {
-    // One step: the new replica takes the name, the old one the hidden
-    // name, which is then removed (everything under it came from a pull).
-    if (renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0) {
-      Status e = Errno(dir + ": exchange with " + staging);
-      fs::remove_all(staging, ec);
-      return e;
-    }
+    // One step: the new replica takes the name, the old one the hidden name.
+    if (renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0)
+      return Errno(dir + ": exchange with " + staging);
   } else if (rename(staging.c_str(), dir.c_str()) != 0) {  // onto nothing, or onto an empty directory
-    Status e = Errno(dir + ": rename from " + staging);
-    fs::remove_all(staging, ec);
-    return e;
+    return Errno(dir + ": rename from " + staging);
   }
+  remove_staging.Release();
   AETHER_RETURN_IF_ERROR(SyncDir(parent));
-  if (replica) fs::remove_all(staging, ec);
+  if (replica) rep.left_behind = RemoveOldReplica(staging, have);
   return rep;
 }
 

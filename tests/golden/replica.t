@@ -26,8 +26,8 @@ $ AWS_ACCESS_KEY_ID=k AWS_SECRET_ACCESS_KEY=s aether pull s3://bucket/p mem/hot.
 aether: error: mem/hot.slots: not a directory (pull makes or refreshes a replica directory)
 [exit 73]
 $ AWS_ACCESS_KEY_ID=k AWS_SECRET_ACCESS_KEY=s aether publish mem s3://bucket/p --endpoint http://host:1/path
-aether: error: endpoint 'http://host:1/path' has a path; give only scheme://host[:port]
+aether: error: endpoint 'http://host:1/path' has a path, query, fragment or user; give only scheme://host[:port]
 [exit 64]
 $ aether pull s3://bucket/p r1 --sequence 0
-aether: error: --sequence: Value 0 not in range 1 to 18446744073709551615; see 'aether pull --help'
+aether: error: --sequence: Value 0 not in range 1 to 9223372036854775807; see 'aether pull --help'
 [exit 64]

@@ -85,9 +85,11 @@ TEST_CASE("s3 client: put, get, ranged get, head, paged list and delete against 
     std::string got;
     REQUIRE(c->Get(k, &got).ok());
     CHECK(got == v);
-    auto size = c->Head(k);
-    REQUIRE(size.ok());
-    CHECK(*size == std::optional<uint64_t>(v.size()));
+    auto head = c->Head(k);
+    REQUIRE(head.ok());
+    REQUIRE(*head);
+    CHECK((*head)->size == v.size());
+    CHECK((*head)->etag.size() == 32);  // a single-part upload's ETag: the MD5 in hex
   }
   // Ranges: the first byte, the middle, the last, the whole.
   const std::string& big = want["z"];
@@ -126,6 +128,12 @@ TEST_CASE("s3 client: put, get, ranged get, head, paged list and delete against 
   REQUIRE(none.ok());
   CHECK(!*none);
   CHECK(c->Delete("nope").ok());
+  // A body past the size the caller expects is refused before it is all in.
+  Status big_one = c->Get("z", &got, big.size() - 1);
+  CHECK(big_one.code() == Code::kCorruption);
+  CHECK(big_one.message().find("larger than the") != std::string::npos);
+  REQUIRE(c->Get("z", &got, big.size()).ok());
+  CHECK(got == big);
   // Delete: gone from get, head and the listing.
   for (const std::string& k : {keys[2], keys[6]}) {
     REQUIRE(c->Delete(k).ok());
@@ -203,7 +211,8 @@ TEST_CASE("s3 client: injected faults are retried to exact bytes, or fail clearl
        [&] {
          auto h = c->Head("obj");
          AETHER_RETURN_IF_ERROR(h.status());
-         return *h && (**h == v1.size() || **h == v2.size()) ? Status::Ok() : Status::Corruption("head: wrong size");
+         return *h && ((*h)->size == v1.size() || (*h)->size == v2.size()) ? Status::Ok()
+                                                                           : Status::Corruption("head: wrong size");
        }},
       {"list", true,
        [&] {

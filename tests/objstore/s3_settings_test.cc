@@ -44,6 +44,10 @@ TEST_CASE("s3 uri: bucket and prefix, and every malformed form named") {
       {"s3://bucket/a//b", "empty segment"},
       {"s3://bucket//a", "empty segment"},
       {"s3://bucket/a\nb", "control character"},
+      {"s3://bucket/../victim/x", "a '..' segment"},
+      {"s3://bucket/a/./b", "a '.' segment"},
+      {"s3://bucket/a/..", "a '..' segment"},
+      {"s3://bucket/\xC3\x28", "not valid UTF-8"},
   };
   for (const auto& [uri, why] : bad) {
     CAPTURE(uri);
@@ -61,7 +65,7 @@ TEST_CASE("s3 settings: flags, then the environment, then the shared files; path
             "[work]\naws_access_key_id=WORKKEY\naws_secret_access_key=WORKSECRET\naws_session_token = WORKTOKEN\n");
   WriteFile(dir / "config",
             "[default]\nregion = eu-west-1\n[profile work]\nregion = ap-south-1\nendpoint_url = http://minio:9000\n"
-            "s3 =\n  addressing_style = path\n");
+            "s3 =\n  addressing_style = path\n  region = nested-not-top-level\n  endpoint_url = http://nested:1\n");
   const std::map<std::string, std::string> files = {{"AWS_SHARED_CREDENTIALS_FILE", dir / "credentials"},
                                                     {"AWS_CONFIG_FILE", dir / "config"}};
   auto with = [&](std::map<std::string, std::string> more) {
@@ -138,15 +142,22 @@ TEST_CASE("s3 settings: flags, then the environment, then the shared files; path
   with_path.endpoint = "http://host:1/path";
   S3Overrides ftp;
   ftp.endpoint = "ftp://host";
+  S3Overrides query;
+  query.endpoint = "http://127.0.0.1:4700?x=1";
+  S3Overrides nohost;
+  nohost.endpoint = "http://";
   WriteFile(dir / "broken", "[default\naws_access_key_id = x\n");
   WriteFile(dir / "orphan", "aws_access_key_id = x\n");
   for (const Bad& b : std::vector<Bad>{
-           {nobody,
-            {},
+           {nobody, {}, "profile 'nobody' (--profile) has no aws_access_key_id and aws_secret_access_key in "},
+           {{},
+            {{"AWS_PROFILE", "nobody"}},
             "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give profile 'nobody'"},
            {{}, {{"AWS_ACCESS_KEY_ID", "k"}}, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not"},
            {with_path, {}, "has a path"},
            {ftp, {}, "is not an http:// or https:// URL"},
+           {query, {}, "has a path, query, fragment or user"},
+           {nohost, {}, "'http:' is not an http:// or https:// URL"},
            {{}, {{"AWS_SHARED_CREDENTIALS_FILE", dir / "broken"}}, "broken:1: a section line without ']'"},
            {{}, {{"AWS_SHARED_CREDENTIALS_FILE", dir / "orphan"}}, "orphan:1: a setting before any [section]"},
        }) {

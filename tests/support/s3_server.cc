@@ -52,7 +52,8 @@ bool ReadRequest(int fd, std::string* head, std::string* body) {
     if (!SendAll(fd, "HTTP/1.1 100 Continue\r\n\r\n")) return false;
   }
   size_t want = 0;
-  if (std::regex_search(*head, m, std::regex("\r\n[Cc]ontent-[Ll]ength: *([0-9]+)"))) want = std::stoul(m[1]);
+  if (std::regex_search(*head, m, std::regex("\r\n[Cc]ontent-[Ll]ength: *([0-9]+)")))
+    want = std::strtoull(m[1].str().c_str(), nullptr, 10);
   while (body->size() < want) {
     const ssize_t n = recv(fd, chunk, sizeof chunk, 0);
     if (n <= 0) return false;
@@ -90,18 +91,26 @@ std::unique_ptr<S3Server> S3Server::Start(const std::string& bucket, std::string
     return nullptr;
   }
   const std::string data = s->dir_.path();
+  // The environment, built before the fork (the child of a threaded process
+  // may only call async-signal-safe functions): s3rver 3.7.1 makes listing
+  // continuation tokens with DES, which Node.js 17+ (OpenSSL 3) offers only
+  // from its legacy provider.
+  std::vector<std::string> env_strings = {"NODE_OPTIONS=--openssl-legacy-provider"};
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "NODE_OPTIONS=", 13) != 0) env_strings.push_back(*e);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const char* argv[] = {bin.c_str(), "-d", data.c_str(),         "-a",           "127.0.0.1",
+                        "-p",        "0",  "--configure-bucket", bucket.c_str(), nullptr};
   const pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0);
-    // s3rver 3.7.1 makes listing continuation tokens with DES, which
-    // Node.js 17+ (OpenSSL 3) offers only from its legacy provider.
-    setenv("NODE_OPTIONS", "--openssl-legacy-provider", 1);
     dup2(out[1], 1);
     dup2(out[1], 2);
     close(out[0]);
     close(out[1]);
-    execl(bin.c_str(), bin.c_str(), "-d", data.c_str(), "-a", "127.0.0.1", "-p", "0", "--configure-bucket",
-          bucket.c_str(), static_cast<char*>(nullptr));
+    execve(bin.c_str(), const_cast<char* const*>(argv), envp.data());
     _exit(127);
   }
   close(out[1]);
@@ -204,8 +213,12 @@ FaultProxy::~FaultProxy() {
   shutdown(listen_fd_, SHUT_RDWR);
   acceptor_.join();
   close(listen_fd_);
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& w : workers_) w.join();
+  std::vector<std::thread> workers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);  // the workers take it too: join outside it
+    workers.swap(workers_);
+  }
+  for (auto& w : workers) w.join();
 }
 
 void FaultProxy::Plan(std::vector<Fault> faults) {

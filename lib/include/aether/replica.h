@@ -14,8 +14,8 @@
 // Pull makes or refreshes a replica directory from the newest manifest (or
 // a given one): a store like any other, for every read command. Each object
 // fetched is checked against its size and SHA-256; a file the replica
-// already holds with the same SHA-256 is kept (hard-linked) rather than
-// fetched. The new replica is built in a hidden sibling directory and
+// already holds with the same SHA-256 is kept rather than fetched. Pulls
+// into one parent directory take turns (a flock on it). The new replica is built in a hidden sibling directory and
 // swapped in whole (renameat2 RENAME_EXCHANGE): a reader sees the old
 // replica or the new, and a failed or killed pull leaves the old one.
 
@@ -33,7 +33,7 @@ class Store;
 // shared files decide (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...,
 // ~/.aws/credentials and ~/.aws/config; README "Snapshots in S3").
 struct S3Options {
-  std::string endpoint;    // scheme://host[:port]
+  std::string endpoint;  // scheme://host[:port]
   std::string region;
   std::string profile;     // a profile of the shared files
   std::string addressing;  // "", "path" or "virtual"
@@ -44,9 +44,9 @@ struct PublishReport {
   uint64_t sequence = 0;
   bool unchanged = false;  // the newest manifest already names this snapshot: none written
   uint64_t memories = 0;
-  uint64_t files = 0, bytes = 0;                   // the snapshot
+  uint64_t files = 0, bytes = 0;  // the snapshot
   uint64_t objects_uploaded = 0, bytes_uploaded = 0;
-  uint64_t objects_present = 0;                    // already in the bucket: not sent
+  uint64_t objects_present = 0;  // already in the bucket: not sent
 };
 
 // kInvalidArgument, naming what is wrong, unless uri is s3://BUCKET[/PREFIX]
@@ -65,7 +65,10 @@ struct PullReport {
   bool up_to_date = false;  // the replica already was that manifest: nothing changed
   uint64_t files = 0, bytes = 0;
   uint64_t objects_fetched = 0, bytes_fetched = 0;
-  uint64_t files_kept = 0;  // the replica's own, unchanged (hard-linked)
+  uint64_t files_kept = 0;  // the replica's own, unchanged (shards and centroids linked, the rest copied)
+  // The old replica's hidden directory when it held something a pull did
+  // not make (left there, with that, to look at); empty when it is gone.
+  std::string left_behind;
 };
 
 // `sequence` 0: the newest manifest. `dir` is created, or must be a replica
