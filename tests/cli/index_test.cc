@@ -662,10 +662,11 @@ TEST_CASE("calibration: off on request, refused options, kept by scrub, damaged 
   CHECK(Aether({"search", store, "--vector", VectorJson(mems[0].vec), "--recall", "nan"}).exit_code == 64);
   CHECK(Aether({"rebuild-index", store, "--keep-centroids", "--partitions", "9"}).exit_code == 64);
   // 0 is no value for these (it once meant "the default").
-  for (const auto& [option, value] :
+  for (const auto& ov :
        std::vector<std::pair<std::string, std::string>>{{"--recall", "0"}, {"--nprobe", "0"}, {"--recall", "-0"}}) {
+    const std::string option = ov.first;  // a structured binding cannot be captured (clang 14)
     CAPTURE(option);
-    auto z = Aether({"search", store, "--vector", VectorJson(mems[0].vec), option, value, "--no-touch"});
+    auto z = Aether({"search", store, "--vector", VectorJson(mems[0].vec), option, ov.second, "--no-touch"});
     CHECK(z.exit_code == 64);
     CHECK_MESSAGE(z.err.find(option) != std::string::npos, z.err);
   }

@@ -198,7 +198,7 @@ TEST_CASE("pull checks every object and refuses what is not a replica; the repli
     return nlohmann::json{{"path", path}, {"bytes", 3}, {"sha256", meta_sha}};
   };
   auto meta = entry("meta.db");
-  for (const auto& [bad, why] : std::vector<std::pair<nlohmann::json, std::string>>{
+  for (const auto& case_ : std::vector<std::pair<nlohmann::json, std::string>>{
            {{{"aether_manifest", 1}, {"sequence", 9}, {"files", {meta, entry("../outside")}}}, "outside the store"},
            {{{"aether_manifest", 1}, {"sequence", 9}, {"files", {meta, entry("/etc/x")}}}, "outside the store"},
            {{{"aether_manifest", 1}, {"sequence", 9}, {"files", {meta, entry("a/./b")}}}, "outside the store"},
@@ -211,6 +211,8 @@ TEST_CASE("pull checks every object and refuses what is not a replica; the repli
            {{{"aether_manifest", 1}, {"sequence", 8}, {"files", {meta}}}, "not an aether manifest of sequence 9"},
            {{{"aether_manifest", 1}, {"sequence", 9}, {"files", {{{"path", 7}}}}}, "without path, bytes and sha256"},
        }) {
+    const nlohmann::json& bad = case_.first;
+    const std::string why = case_.second;  // not a structured binding: CAPTURE is a lambda
     CAPTURE(why);
     REQUIRE(client->Put("manifests/00000000000000000009.json", bad.dump()).ok());
     auto m = Aether({"pull", uri, dir / "evil", "--sequence", "9"}, "", env);

@@ -80,7 +80,8 @@ TEST_CASE("s3 client: put, get, ranged get, head, paged list and delete against 
   }
   want["empty"] = "";
   REQUIRE(c->Put("empty", "").ok());
-  for (const auto& [k, v] : want) {
+  for (const auto& kv : want) {
+    const std::string k = kv.first, v = kv.second;  // not a structured binding: CAPTURE is a lambda
     CAPTURE(k);
     std::string got;
     REQUIRE(c->Get(k, &got).ok());
@@ -93,8 +94,9 @@ TEST_CASE("s3 client: put, get, ranged get, head, paged list and delete against 
   }
   // Ranges: the first byte, the middle, the last, the whole.
   const std::string& big = want["z"];
-  for (auto [off, len] :
+  for (auto range :
        std::vector<std::pair<uint64_t, uint64_t>>{{0, 1}, {100, 500}, {big.size() - 1, 1}, {0, big.size()}, {17, 0}}) {
+    const uint64_t off = range.first, len = range.second;  // not a structured binding: CAPTURE is a lambda
     CAPTURE(off);
     CAPTURE(len);
     std::string got = "stale";

@@ -49,7 +49,8 @@ TEST_CASE("s3 uri: bucket and prefix, and every malformed form named") {
       {"s3://bucket/a/..", "a '..' segment"},
       {"s3://bucket/\xC3\x28", "not valid UTF-8"},
   };
-  for (const auto& [uri, why] : bad) {
+  for (const auto& uw : bad) {
+    const std::string uri = uw.first, why = uw.second;  // not a structured binding: CAPTURE is a lambda
     CAPTURE(uri);
     auto r = ParseS3Uri(uri);
     REQUIRE(!r.ok());

@@ -114,7 +114,8 @@ TEST_CASE(
   const auto recorded = proxy.Recorded();
   CHECK(recorded.size() == 6 + 4 + 1 + 1 + 1 + 4 + 1);  // puts, multipart (start, 2 parts, complete), ...
   size_t with_query = 0;
-  for (const auto& [head, body] : recorded) {
+  for (const auto& hb : recorded) {
+    const std::string head = hb.first, body = hb.second;  // not a structured binding: CAPTURE is a lambda
     CAPTURE(head.substr(0, head.find("\r\n")));
     CHECK_MESSAGE(SigV4Problem(head, body, "S3RVER").empty(), SigV4Problem(head, body, "S3RVER"));
     CHECK(head.find("x-amz-security-token: token/with+odd=chars\r\n") != std::string::npos);
