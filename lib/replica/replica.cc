@@ -248,11 +248,10 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
       AETHER_ASSIGN_OR_RETURN(std::string data, ReadWhole(it->path().string()));
       e.bytes = data.size();
       e.sha256 = Sha256Hex(data);
-      // Content-addressed: an object of this name holds these bytes, so one
-      // already there is not sent again (its size is checked).
+      // Content-addressed: an object of this name already there is not sent
+      // again, if it is these bytes: its size, and its ETag their MD5 (a
+      // single-part upload's); anything else is sent again.
       const std::string key = kObjects + e.sha256;
-      // An object of this name is taken as these bytes only when its ETag
-      // is their MD5 (a single-part upload's): anything else is sent again.
       AETHER_ASSIGN_OR_RETURN(std::optional<S3ObjectHead> there, client->Head(key));
       if (there && there->size == e.bytes && there->etag == Md5Hex(data)) {
         ++rep.objects_present;
@@ -343,7 +342,10 @@ bool NoLinkOnTheWay(const std::string& dir, const std::string& path) {
 // by-products), then the directories they leave empty. Anything else (a
 // file someone put there) stays, and the directory with it: returned.
 std::string RemoveOldReplica(const std::string& old, const std::vector<FileEntry>& files) {
-  std::vector<std::string> names = {kMarker, "meta.db-wal", "meta.db-shm", "meta.db-journal", "RESERVE"};
+  // What opening the replica may add: SQLite's files, the store's lock
+  // files, its reserve, its logs (a reader's metrics record, accesses).
+  std::vector<std::string> names = {kMarker,  "meta.db-wal", "meta.db-shm", "meta.db-journal", "LOCK",
+                                    "WRITER", "GATE",        "RESERVE",     "access.log",      "metrics.log"};
   std::set<std::string> dirs;
   for (const FileEntry& f : files) {
     names.push_back(f.path);
