@@ -15,9 +15,10 @@
 // a given one): a store like any other, for every read command. Each object
 // fetched is checked against its size and SHA-256; a file the replica
 // already holds with the same SHA-256 is kept rather than fetched. Pulls
-// into one parent directory take turns (a flock on it). The new replica is built in a hidden sibling directory and
-// swapped in whole (renameat2 RENAME_EXCHANGE): a reader sees the old
-// replica or the new, and a failed or killed pull leaves the old one.
+// into one parent directory take turns (a flock on it). The new replica is
+// built in a hidden sibling directory and swapped in whole (renameat2
+// RENAME_EXCHANGE): a failed or killed pull leaves the old one; a search
+// running across the swap may fail (README), to be retried.
 
 #include <cstdint>
 #include <memory>
