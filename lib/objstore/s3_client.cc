@@ -39,8 +39,9 @@ std::once_flag g_curl_init;
 
 struct S3BodySink {
   std::string* body;
-  uint64_t max;
+  uint64_t max;  // of a success's body; an error's (an S3 error document) may have up to 1 MiB
   bool* too_large;
+  CURL* curl;
 };
 
 std::string Digest(const EVP_MD* md, const std::string& data) {
@@ -67,7 +68,10 @@ std::string Base64(const std::string& bytes) {
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* r = static_cast<S3BodySink*>(user);
-  if (r->body->size() + size * n > r->max) {
+  long status = 0;
+  curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
+  const uint64_t max = status >= 200 && status < 300 ? r->max : uint64_t(1) << 20;
+  if (r->body->size() + size * n > max) {
     *r->too_large = true;
     return 0;  // curl stops the transfer (CURLE_WRITE_ERROR)
   }
@@ -211,7 +215,7 @@ Result<S3Client::Response> S3Client::Once(const Request& r, bool* retry) {
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, long(options_.connect_timeout_ms));
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);  // under 1 KiB/s for stall_seconds: cut
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, long(options_.stall_seconds));
-  S3BodySink sink{&resp.body, r.max_body, &resp.too_large};
+  S3BodySink sink{&resp.body, r.max_body, &resp.too_large, c};
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
   // The path as written: '.' and '..' segments are object names here, never

@@ -136,6 +136,9 @@ TEST_CASE("s3 client: put, get, ranged get, head, paged list and delete against 
   CHECK(big_one.message().find("larger than the") != std::string::npos);
   REQUIRE(c->Get("z", &got, big.size()).ok());
   CHECK(got == big);
+  // The cap is on the object, not on the store's error document: a missing
+  // object expected empty is NotFound, not "larger".
+  CHECK(c->Get("nope", &got, 0).code() == Code::kNotFound);
   // Delete: gone from get, head and the listing.
   for (const std::string& k : {keys[2], keys[6]}) {
     REQUIRE(c->Delete(k).ok());
