@@ -2,7 +2,6 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "objstore/digest.h"
 #include "objstore/xml.h"
 
 namespace aether {
@@ -43,28 +43,6 @@ struct S3BodySink {
   bool* too_large;
   CURL* curl;
 };
-
-std::string Digest(const EVP_MD* md, const std::string& data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(data.data(), data.size(), out, &n, md, nullptr);
-  return std::string(reinterpret_cast<char*>(out), n);
-}
-
-std::string Hex(const std::string& bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) out += {kHex[c >> 4], kHex[c & 15]};
-  return out;
-}
-
-std::string Base64(const std::string& bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()), int(bytes.size()));
-  out.resize(size_t(n));
-  return out;
-}
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* r = static_cast<S3BodySink*>(user);
@@ -199,9 +177,9 @@ Result<S3Client::Response> S3Client::Once(const Request& r, bool* retry) {
   const std::string& body = r.body ? *r.body : empty;
   curl_slist* headers = nullptr;
   auto add = [&](const std::string& h) { headers = curl_slist_append(headers, h.c_str()); };
-  add("x-amz-content-sha256: " + Hex(Digest(EVP_sha256(), body)));
+  add("x-amz-content-sha256: " + ToHex(Sha256(body)));
   if (!settings_.session_token.empty()) add("x-amz-security-token: " + settings_.session_token);
-  if (r.content_md5) add("Content-MD5: " + Base64(Digest(EVP_md5(), body)));
+  if (r.content_md5) add("Content-MD5: " + Base64(Md5(body)));
   if (!r.range.empty()) add("Range: " + r.range);
   // No "Expect:" here to skip curl's 100-continue: libcurl 7.88 signs a
   // header it then does not send, and S3 would refuse the signature (the

@@ -6,29 +6,13 @@
 #include <fstream>
 #include <map>
 
+#include "format/utf8.h"
+
 namespace aether {
 namespace {
 
 bool BucketChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'; }
 bool Alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-bool Utf8(const std::string& s) {
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    uint32_t cp = n == 1 ? c : c & (0x7F >> n);
-    for (size_t k = 1; k < n; ++k) {
-      const auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d >> 6) != 2) return false;
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    static constexpr uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n;
-  }
-  return true;
-}
 
 std::string Trim(const std::string& s) {
   const size_t b = s.find_first_not_of(" \t\r");
@@ -117,7 +101,7 @@ Result<S3Location> ParseS3Uri(const std::string& uri) {
     }
     for (char c : prefix)
       if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) return bad("the prefix has a control character");
-    if (!Utf8(prefix)) return bad("the prefix is not valid UTF-8");
+    if (!ValidUtf8(prefix)) return bad("the prefix is not valid UTF-8");
     loc.prefix = prefix;
   }
   return loc;

@@ -5,7 +5,6 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -21,6 +20,7 @@
 #include <set>
 
 #include "aether/store.h"
+#include "objstore/digest.h"
 #include "objstore/s3_client.h"
 
 namespace aether {
@@ -121,25 +121,7 @@ Status SyncDir(const std::string& dir) {
   return rc == 0 ? Status::Ok() : Errno(dir + ": fsync");
 }
 
-std::string Sha256Hex(const std::string& data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(data.data(), data.size(), out, &n, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < n; ++i) hex += {kHex[out[i] >> 4], kHex[out[i] & 15]};
-  return hex;
-}
-
-std::string Md5Hex(const std::string& data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(data.data(), data.size(), out, &n, EVP_md5(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < n; ++i) hex += {kHex[out[i] >> 4], kHex[out[i] & 15]};
-  return hex;
-}
+std::string Sha256Hex(const std::string& data) { return ToHex(Sha256(data)); }
 
 Result<std::unique_ptr<S3Client>> Connect(const std::string& uri, const S3Options& o) {
   AETHER_ASSIGN_OR_RETURN(S3Location loc, ParseS3Uri(uri));
@@ -253,7 +235,7 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
       // single-part upload's); anything else is sent again.
       const std::string key = kObjects + e.sha256;
       AETHER_ASSIGN_OR_RETURN(std::optional<S3ObjectHead> there, client->Head(key));
-      if (there && there->size == e.bytes && there->etag == Md5Hex(data)) {
+      if (there && there->size == e.bytes && there->etag == ToHex(Md5(data))) {
         ++rep.objects_present;
       } else {
         AETHER_RETURN_IF_ERROR(client->Put(key, data));
@@ -444,10 +426,10 @@ Result<PullReport> Pull(const std::string& uri, const std::string& dir_in, const
     }
     std::string data;
     AETHER_RETURN_IF_ERROR(client->Get(kObjects + f.sha256, &data, f.bytes));
-    if (data.size() != f.bytes || Sha256Hex(data) != f.sha256)
+    if (const std::string got = Sha256Hex(data); data.size() != f.bytes || got != f.sha256)
       return Status::Corruption(fmt::format("{}: {} bytes with SHA-256 {}, the manifest says {} bytes with {} (for {})",
-                                            client->UriOf(kObjects + f.sha256), data.size(), Sha256Hex(data), f.bytes,
-                                            f.sha256, f.path));
+                                            client->UriOf(kObjects + f.sha256), data.size(), got, f.bytes, f.sha256,
+                                            f.path));
     AETHER_RETURN_IF_ERROR(WriteNew(to, data));
     ++rep.objects_fetched;
     rep.bytes_fetched += data.size();
