@@ -1,21 +1,122 @@
 #include "objstore/digest.h"
 
-#include <openssl/evp.h>
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 namespace aether {
 namespace {
 
-std::string Digest(const EVP_MD* md, const std::string& data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(data.data(), data.size(), out, &n, md, nullptr);
-  return std::string(reinterpret_cast<char*>(out), n);
+uint32_t Rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+uint32_t Rotl(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+
+// Both digests pad the message the same way: a 1 bit, zeros, then the
+// length in bits as 64 bits, big-endian (SHA-256) or little-endian (MD5),
+// to a whole number of 64-byte blocks. Block(const uint8_t*) eats each.
+template <class BlockFn>
+void Padded(const std::string& data, bool big_endian_length, BlockFn block) {
+  const auto* p = reinterpret_cast<const uint8_t*>(data.data());
+  const size_t whole = data.size() / 64 * 64;
+  for (size_t i = 0; i < whole; i += 64) block(p + i);
+  uint8_t tail[128] = {};
+  const size_t rest = data.size() - whole;
+  if (rest) std::memcpy(tail, p + whole, rest);
+  tail[rest] = 0x80;
+  const size_t len = rest < 56 ? 64 : 128;
+  const uint64_t bits = uint64_t(data.size()) * 8;
+  for (int i = 0; i < 8; ++i) tail[big_endian_length ? len - 1 - i : len - 8 + i] = uint8_t(bits >> (8 * i));
+  for (size_t i = 0; i < len; i += 64) block(tail + i);
 }
+
+constexpr uint32_t kSha256K[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+// MD5's per-step left rotations and sine-derived constants (RFC 1321 3.4).
+constexpr int kMd5Shift[64] = {7,  12, 17, 22, 7,  12, 17, 22, 7,  12, 17, 22, 7,  12, 17, 22, 5,  9,  14, 20, 5,  9,
+                               14, 20, 5,  9,  14, 20, 5,  9,  14, 20, 4,  11, 16, 23, 4,  11, 16, 23, 4,  11, 16, 23,
+                               4,  11, 16, 23, 6,  10, 15, 21, 6,  10, 15, 21, 6,  10, 15, 21, 6,  10, 15, 21};
+constexpr uint32_t kMd5K[64] = {
+    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+    0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+    0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+    0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+    0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
 
 }  // namespace
 
-std::string Sha256(const std::string& data) { return Digest(EVP_sha256(), data); }
-std::string Md5(const std::string& data) { return Digest(EVP_md5(), data); }
+std::string Sha256(const std::string& data) {
+  uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  Padded(data, true, [&h](const uint8_t* b) {
+    uint32_t w[64];
+    for (int i = 0; i < 16; ++i)
+      w[i] = uint32_t(b[4 * i]) << 24 | uint32_t(b[4 * i + 1]) << 16 | uint32_t(b[4 * i + 2]) << 8 | b[4 * i + 3];
+    for (int i = 16; i < 64; ++i) {
+      const uint32_t s0 = Rotr(w[i - 15], 7) ^ Rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
+      const uint32_t s1 = Rotr(w[i - 2], 17) ^ Rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = h[0], bb = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+    for (int i = 0; i < 64; ++i) {
+      const uint32_t t1 = hh + (Rotr(e, 6) ^ Rotr(e, 11) ^ Rotr(e, 25)) + ((e & f) ^ (~e & g)) + kSha256K[i] + w[i];
+      const uint32_t t2 = (Rotr(a, 2) ^ Rotr(a, 13) ^ Rotr(a, 22)) + ((a & bb) ^ (a & c) ^ (bb & c));
+      hh = g;
+      g = f;
+      f = e;
+      e = d + t1;
+      d = c;
+      c = bb;
+      bb = a;
+      a = t1 + t2;
+    }
+    h[0] += a, h[1] += bb, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
+  });
+  std::string out(32, '\0');
+  for (int i = 0; i < 32; ++i) out[size_t(i)] = char(h[i / 4] >> (24 - 8 * (i % 4)));
+  return out;
+}
+
+std::string Md5(const std::string& data) {
+  uint32_t h[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+  Padded(data, false, [&h](const uint8_t* b) {
+    uint32_t m[16];
+    for (int i = 0; i < 16; ++i)
+      m[i] = uint32_t(b[4 * i]) | uint32_t(b[4 * i + 1]) << 8 | uint32_t(b[4 * i + 2]) << 16 |
+             uint32_t(b[4 * i + 3]) << 24;
+    uint32_t a = h[0], bb = h[1], c = h[2], d = h[3];
+    for (int i = 0; i < 64; ++i) {
+      uint32_t f;
+      int g;
+      if (i < 16) {
+        f = (bb & c) | (~bb & d), g = i;
+      } else if (i < 32) {
+        f = (d & bb) | (~d & c), g = (5 * i + 1) % 16;
+      } else if (i < 48) {
+        f = bb ^ c ^ d, g = (3 * i + 5) % 16;
+      } else {
+        f = c ^ (bb | ~d), g = (7 * i) % 16;
+      }
+      const uint32_t next = bb + Rotl(a + f + kMd5K[i] + m[g], kMd5Shift[i]);
+      a = d;
+      d = c;
+      c = bb;
+      bb = next;
+    }
+    h[0] += a, h[1] += bb, h[2] += c, h[3] += d;
+  });
+  std::string out(16, '\0');
+  for (int i = 0; i < 16; ++i) out[size_t(i)] = char(h[i / 4] >> (8 * (i % 4)));
+  return out;
+}
 
 std::string ToHex(const std::string& bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -25,10 +126,17 @@ std::string ToHex(const std::string& bytes) {
 }
 
 std::string Base64(const std::string& bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()), int(bytes.size()));
-  out.resize(size_t(n));
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    const size_t n = std::min<size_t>(3, bytes.size() - i);
+    const uint32_t v = uint32_t(p[i]) << 16 | (n > 1 ? uint32_t(p[i + 1]) << 8 : 0) | (n > 2 ? p[i + 2] : 0);
+    out += kAlphabet[v >> 18];
+    out += kAlphabet[(v >> 12) & 63];
+    out += n > 1 ? kAlphabet[(v >> 6) & 63] : '=';
+    out += n > 2 ? kAlphabet[v & 63] : '=';
+  }
   return out;
 }
 

@@ -1,6 +1,12 @@
 #pragma once
-// The digests and encodings S3 requests and snapshots use (OpenSSL's
-// libcrypto): raw SHA-256 and MD5, as lower-case hex or as base64.
+// The digests and encodings S3 requests and snapshots use: raw SHA-256
+// (FIPS 180-4) and MD5 (RFC 1321), as lower-case hex or as base64. Written
+// here rather than taken from OpenSSL's libcrypto so that no aether process
+// loads libcrypto (or libcurl) unless it talks to a bucket: each shared
+// library costs every one-shot command its start time. They are integrity
+// checksums (content addresses, Content-MD5, the signed payload hash), not
+// the signature: libcurl signs. tests/objstore/digest_test.cc checks them
+// against OpenSSL's.
 
 #include <string>
 

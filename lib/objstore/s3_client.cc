@@ -1,6 +1,5 @@
 #include "objstore/s3_client.h"
 
-#include <curl/curl.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <thread>
 
 #include "objstore/digest.h"
+#include "objstore/libcurl.h"
 #include "objstore/xml.h"
 
 namespace aether {
@@ -35,19 +35,18 @@ struct S3Client::Response {
 
 namespace {
 
-std::once_flag g_curl_init;
-
 struct S3BodySink {
   std::string* body;
   uint64_t max;  // of a success's body; an error's (an S3 error document) may have up to 1 MiB
   bool* too_large;
+  const Libcurl* api;
   CURL* curl;
 };
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* r = static_cast<S3BodySink*>(user);
   long status = 0;
-  curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
+  r->api->easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
   const uint64_t max = status >= 200 && status < 300 ? r->max : uint64_t(1) << 20;
   if (r->body->size() + size * n > max) {
     *r->too_large = true;
@@ -132,20 +131,22 @@ Result<std::unique_ptr<S3Client>> S3Client::Create(const S3Settings& settings, c
   if (options.attempts < 1) return Status::InvalidArgument("S3 client: attempts must be at least 1");
   if (options.part_bytes < (5ull << 20) || options.multipart_threshold < options.part_bytes)
     return Status::InvalidArgument("S3 client: parts are at least 5 MiB, the threshold at least one part");
-  std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  CURL* curl = curl_easy_init();
+  AETHER_ASSIGN_OR_RETURN(const Libcurl* api, LoadLibcurl());
+  CURL* curl = api->easy_init();
   if (!curl) return Status::Internal("curl_easy_init failed");
-  return std::unique_ptr<S3Client>(new S3Client(settings, location, options, curl));
+  return std::unique_ptr<S3Client>(new S3Client(settings, location, options, api, curl));
 }
 
-S3Client::S3Client(const S3Settings& settings, const S3Location& location, const S3ClientOptions& options, void* curl)
+S3Client::S3Client(const S3Settings& settings, const S3Location& location, const S3ClientOptions& options,
+                   const Libcurl* api, void* curl)
     : settings_(settings),
       location_(location),
       options_(options),
+      api_(api),
       curl_(curl),
       jitter_state_(uint64_t(std::chrono::steady_clock::now().time_since_epoch().count()) | 1) {}
 
-S3Client::~S3Client() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+S3Client::~S3Client() { api_->easy_cleanup(static_cast<CURL*>(curl_)); }
 
 std::string S3Client::ObjectKey(const std::string& key) const {
   return location_.prefix.empty() ? key : location_.prefix + "/" + key;
@@ -168,7 +169,7 @@ std::string S3Client::Url(const std::string& object_key, const std::string& quer
 // One attempt. *retry: whether a failure may pass on another.
 Result<S3Client::Response> S3Client::Once(const Request& r, bool* retry) {
   CURL* c = static_cast<CURL*>(curl_);
-  curl_easy_reset(c);
+  api_->easy_reset(c);
   Response resp;
   const std::string url = Url(r.object_key, r.query);
   const std::string sigv4 = "aws:amz:" + settings_.region + ":s3";
@@ -176,7 +177,7 @@ Result<S3Client::Response> S3Client::Once(const Request& r, bool* retry) {
   const std::string empty;
   const std::string& body = r.body ? *r.body : empty;
   curl_slist* headers = nullptr;
-  auto add = [&](const std::string& h) { headers = curl_slist_append(headers, h.c_str()); };
+  auto add = [&](const std::string& h) { headers = api_->slist_append(headers, h.c_str()); };
   add("x-amz-content-sha256: " + ToHex(Sha256(body)));
   if (!settings_.session_token.empty()) add("x-amz-security-token: " + settings_.session_token);
   if (r.content_md5) add("Content-MD5: " + Base64(Md5(body)));
@@ -185,45 +186,45 @@ Result<S3Client::Response> S3Client::Once(const Request& r, bool* retry) {
   // header it then does not send, and S3 would refuse the signature (the
   // signing test caught it).
   if (r.body) add("Content-Type: application/octet-stream");
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4.c_str());
-  curl_easy_setopt(c, CURLOPT_USERPWD, userpwd.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, long(options_.connect_timeout_ms));
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);  // under 1 KiB/s for stall_seconds: cut
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, long(options_.stall_seconds));
-  S3BodySink sink{&resp.body, r.max_body, &resp.too_large, c};
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+  api_->easy_setopt(c, CURLOPT_URL, url.c_str());
+  api_->easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4.c_str());
+  api_->easy_setopt(c, CURLOPT_USERPWD, userpwd.c_str());
+  api_->easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  api_->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  api_->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, long(options_.connect_timeout_ms));
+  api_->easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);  // under 1 KiB/s for stall_seconds: cut
+  api_->easy_setopt(c, CURLOPT_LOW_SPEED_TIME, long(options_.stall_seconds));
+  S3BodySink sink{&resp.body, r.max_body, &resp.too_large, api_, c};
+  api_->easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
+  api_->easy_setopt(c, CURLOPT_WRITEDATA, &sink);
   // The path as written: '.' and '..' segments are object names here, never
   // resolved (ParseS3Uri refuses them in a prefix; keys have none).
-  curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &resp.headers);
+  api_->easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+  api_->easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
+  api_->easy_setopt(c, CURLOPT_HEADERDATA, &resp.headers);
   char error[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+  api_->easy_setopt(c, CURLOPT_ERRORBUFFER, error);
   if (r.method == "HEAD") {
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    api_->easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (r.method != "GET") {
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+    api_->easy_setopt(c, CURLOPT_CUSTOMREQUEST, r.method.c_str());
     if (r.method == "PUT" || r.method == "POST") {
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
-      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.size()));
+      api_->easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+      api_->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.size()));
     }
   }
   ++counters_.requests;
-  const CURLcode rc = curl_easy_perform(c);
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+  const CURLcode rc = api_->easy_perform(c);
+  api_->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
   // Nothing the handle points to outlives this call (the header list, the
   // error buffer, the sinks on this stack).
-  curl_easy_reset(c);
-  curl_slist_free_all(headers);
+  api_->easy_reset(c);
+  api_->slist_free_all(headers);
   if (resp.too_large)
     return Status::Corruption(fmt::format("{}: the object is larger than the {} bytes expected", r.what, r.max_body));
   if (rc != CURLE_OK) {
     *retry = TransientCurl(rc);
-    return Status::IOError(fmt::format("{}: {}", r.what, error[0] ? error : curl_easy_strerror(rc)));
+    return Status::IOError(fmt::format("{}: {}", r.what, error[0] ? error : api_->easy_strerror(rc)));
   }
   counters_.bytes_up += body.size();
   counters_.bytes_down += resp.body.size();

@@ -61,6 +61,8 @@ struct S3Counters {
   uint64_t requests = 0, retries = 0, bytes_up = 0, bytes_down = 0;
 };
 
+struct Libcurl;
+
 class S3Client {
  public:
   static Result<std::unique_ptr<S3Client>> Create(const S3Settings& settings, const S3Location& location,
@@ -91,7 +93,8 @@ class S3Client {
  private:
   struct Request;
   struct Response;
-  S3Client(const S3Settings& settings, const S3Location& location, const S3ClientOptions& options, void* curl);
+  S3Client(const S3Settings& settings, const S3Location& location, const S3ClientOptions& options, const Libcurl* api,
+           void* curl);
   Result<Response> Perform(const Request& r);
   Result<Response> Once(const Request& r, bool* retry);
   Status PutParts(const std::string& key, const std::string& data);
@@ -101,7 +104,8 @@ class S3Client {
   S3Settings settings_;
   S3Location location_;
   S3ClientOptions options_;
-  void* curl_;  // CURL*
+  const Libcurl* api_;  // libcurl, loaded on first use
+  void* curl_;          // CURL*
   uint64_t jitter_state_;
   S3Counters counters_;
 };

@@ -1,0 +1,58 @@
+#include "objstore/libcurl.h"
+
+#include <dlfcn.h>
+#include <fmt/format.h>
+
+#include <mutex>
+
+namespace aether {
+namespace {
+
+constexpr const char* kSoname = "libcurl.so.4";
+
+template <class Fn>
+bool Resolve(void* handle, const char* name, Fn* fn, std::string* missing) {
+  *fn = reinterpret_cast<Fn>(dlsym(handle, name));
+  if (!*fn && missing->empty()) *missing = name;
+  return *fn != nullptr;
+}
+
+}  // namespace
+
+Result<const Libcurl*> LoadLibcurl() {
+  static std::once_flag once;
+  static Libcurl api;
+  static Status status = Status::Ok();
+  std::call_once(once, [] {
+    // Never unloaded: the table lives as long as the process.
+    void* handle = dlopen(kSoname, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+      const char* why = dlerror();
+      status = Status::FailedPrecondition(
+          fmt::format("S3 needs libcurl ({}), which cannot be loaded: {} (Debian: apt-get install libcurl4)", kSoname,
+                      why ? why : "unknown reason"));
+      return;
+    }
+    std::string missing;
+    Resolve(handle, "curl_global_init", &api.global_init, &missing);
+    Resolve(handle, "curl_easy_init", &api.easy_init, &missing);
+    Resolve(handle, "curl_easy_cleanup", &api.easy_cleanup, &missing);
+    Resolve(handle, "curl_easy_reset", &api.easy_reset, &missing);
+    Resolve(handle, "curl_easy_setopt", &api.easy_setopt, &missing);
+    Resolve(handle, "curl_easy_getinfo", &api.easy_getinfo, &missing);
+    Resolve(handle, "curl_easy_perform", &api.easy_perform, &missing);
+    Resolve(handle, "curl_easy_strerror", &api.easy_strerror, &missing);
+    Resolve(handle, "curl_slist_append", &api.slist_append, &missing);
+    Resolve(handle, "curl_slist_free_all", &api.slist_free_all, &missing);
+    if (!missing.empty()) {
+      status = Status::FailedPrecondition(fmt::format("S3 needs libcurl ({}), which lacks {}", kSoname, missing));
+      return;
+    }
+    if (api.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+      status = Status::FailedPrecondition(fmt::format("S3 needs libcurl ({}), whose curl_global_init failed", kSoname));
+  });
+  if (!status.ok()) return status;
+  return &api;
+}
+
+}  // namespace aether

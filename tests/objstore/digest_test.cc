@@ -1,0 +1,91 @@
+// The digests S3 requests and snapshots use (objstore/digest.h) against
+// OpenSSL's libcrypto as the reference, and the reason they are not taken
+// from it: an `aether` process loads libcurl (and the libraries it brings)
+// only when it talks to a bucket.
+
+#include "objstore/digest.h"
+
+#include <doctest/doctest.h>
+#include <openssl/evp.h>
+
+#include <random>
+
+#include "test_util.h"
+
+using namespace aether;
+using namespace aether::test;
+
+namespace {
+
+std::string OpenSsl(const EVP_MD* md, const std::string& data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), out, &n, md, nullptr);
+  return std::string(reinterpret_cast<char*>(out), n);
+}
+
+std::string OpenSslBase64(const std::string& data) {
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(data.data()), int(data.size()));
+  out.resize(size_t(n));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("digests: SHA-256, MD5 and base64 equal OpenSSL's at every length across the padding boundaries") {
+  // The published examples first (FIPS 180-4 appendix, RFC 1321 A.5).
+  CHECK(ToHex(Sha256("abc")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(ToHex(Sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")) ==
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  CHECK(ToHex(Md5("")) == "d41d8cd98f00b204e9800998ecf8427e");
+  CHECK(ToHex(Md5("message digest")) == "f96b697d7cb7938d525a2f31aaf161d0");
+  CHECK(ToHex(Md5("12345678901234567890123456789012345678901234567890123456789012345678901234567890")) ==
+        "57edf4a22be3c955ac49da2e2107b67a");
+  CHECK(Base64("") == "");
+  CHECK(Base64("foobar") == "Zm9vYmFy");
+  CHECK(Base64("fooba") == "Zm9vYmE=");
+  CHECK(Base64("foob") == "Zm9vYg==");
+  // Every length from 0 to 300 bytes (one, two and more blocks, each side of
+  // the 55/56-byte padding edge), random bytes including high ones, then
+  // lengths past 2^32 bits of message in bytes' worth (a 600 KB buffer).
+  std::mt19937_64 rng(7);
+  std::vector<size_t> lengths;
+  for (size_t n = 0; n <= 300; ++n) lengths.push_back(n);
+  lengths.push_back(600 * 1000 + 17);
+  for (size_t n : lengths) {
+    std::string data(n, '\0');
+    for (char& c : data) c = char(rng());
+    CAPTURE(n);
+    CHECK(Sha256(data) == OpenSsl(EVP_sha256(), data));
+    CHECK(Md5(data) == OpenSsl(EVP_md5(), data));
+    CHECK(Base64(data) == OpenSslBase64(data));
+  }
+}
+
+TEST_CASE("libcurl is loaded only by a command that talks to a bucket: none other pays its start time") {
+  TempDir dir;
+  const std::string store = dir.path() + "/s";
+  // The dynamic loader lists every library it loads (LD_DEBUG=files).
+  const auto loaded = [](const RunResult& r) {
+    return r.err.find("libcurl") != std::string::npos || r.err.find("libcrypto") != std::string::npos ||
+           r.err.find("libssl") != std::string::npos;
+  };
+  const RunResult init = Aether({"init", store, "--dim", "2"}, "", {"LD_DEBUG=files"});
+  CHECK(init.exit_code == 0);
+  CHECK_FALSE(loaded(init));
+  const RunResult ingest = Aether({"ingest", store}, "{\"id\":\"a\",\"vector\":[1,2]}\n", {"LD_DEBUG=files"});
+  CHECK(ingest.exit_code == 0);
+  CHECK_FALSE(loaded(ingest));
+  const RunResult search = Aether({"search", store, "--vector", "[1,2]"}, "", {"LD_DEBUG=files"});
+  CHECK(search.exit_code == 0);
+  CHECK_FALSE(loaded(search));
+  // The control: a pull loads it (and then fails to connect: nothing listens
+  // on port 1), so the check above can see a load.
+  const RunResult pull = Aether({"pull", "s3://bucket/p", dir.path() + "/replica"}, "",
+                                {"LD_DEBUG=files", "AWS_ENDPOINT_URL=http://127.0.0.1:1", "AWS_ACCESS_KEY_ID=a",
+                                 "AWS_SECRET_ACCESS_KEY=b", "AWS_REGION=us-east-1"});
+  CHECK(pull.exit_code != 0);
+  CHECK(loaded(pull));
+}
