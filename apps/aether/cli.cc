@@ -79,7 +79,27 @@ bool g_verbose = false;
 void Warn(const std::string& message) { Log(LogLevel::kWarning, message); }
 void Info(const std::string& message) { Log(LogLevel::kInfo, message); }
 
+Status BucketCommandRefused(const std::string& uri) {
+  return Status::InvalidArgument(uri +
+                                 ": this command does not read a store in a bucket (search does); `aether pull` "
+                                 "makes a local replica every command can open, and `publish` writes the bucket");
+}
+
 namespace {
+
+Result<std::unique_ptr<Store>> OpenBucketStore(const StoreArgs& args, const OpenOptions& o) {
+  if (!args.bucket_ok) return BucketCommandRefused(args.store);
+  AETHER_ASSIGN_OR_RETURN(OpenedBucket opened, OpenBucket(args.store, args.s3, args.cache, o));
+  g_metrics_store = opened.cache_dir + "/replica";
+  g_bucket_report = [uri = args.store, sequence = opened.sequence, refreshed = opened.refreshed,
+                     pulled = opened.bytes_pulled, counters = opened.counters] {
+    const BucketReadCounters c = counters();
+    return fmt::format("{}: manifest {}{}; shards: {} from the cache, {} fetched ({} bytes, {} requests), {} evicted",
+                       uri, sequence, refreshed ? fmt::format(" (new: {} bytes of metadata fetched)", pulled) : "",
+                       c.shards_cached, c.shards_fetched, c.bytes_fetched, c.requests, c.evicted);
+  };
+  return std::move(opened.store);
+}
 
 Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode, bool discard_damaged) {
   OpenOptions o;
@@ -88,6 +108,7 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode,
   o.discard_damaged_journal = discard_damaged;
   o.on_notice = [](const std::string& text) { Warn(text); };
   o.trace_id = g_log.trace_id;
+  if (args.store.rfind("s3://", 0) == 0) return OpenBucketStore(args, o);
   auto opened = Store::Open(args.store, o);
   // Recorded only in a store this aether opened, or found busy.
   if (opened.ok() || opened.status().code() == Code::kBusy) g_metrics_store = args.store;
@@ -162,6 +183,15 @@ bool LooksLikePath(const std::string& s) {
 Status CheckStoreOperands(const CLI::App& sub) {
   const CLI::Option* store_option = sub.get_option_no_throw("--store");
   if (!store_option) return Status::Ok();  // a command without a store
+  // A store in a bucket, before any command takes it for a directory name.
+  if (!sub.get_option_no_throw("--cache-dir")) {
+    std::vector<std::string> stores = store_option->results();
+    if (const CLI::Option* positional = sub.get_option_no_throw("store"))
+      stores.insert(stores.end(), positional->results().begin(), positional->results().end());
+    if (StoreFromEnvironment()) stores.push_back(std::getenv("AETHER_STORE"));
+    for (const std::string& s : stores)
+      if (s.rfind("s3://", 0) == 0) return BucketCommandRefused(s);
+  }
   const bool from_option = store_option->count() > 0;
   if (!from_option && (g_store_option || !StoreFromEnvironment())) return Status::Ok();  // a positional STORE
   const std::string store = from_option ? store_option->results().back() : std::getenv("AETHER_STORE");
@@ -212,6 +242,30 @@ void AddStoreArgs(CLI::App* app, StoreArgs* args) {
   app->add_option("--wait", args->wait, "Seconds to wait for the store lock before failing as busy")
       ->default_val(5.0)
       ->check(CLI::NonNegativeNumber);
+}
+
+std::function<std::string()> g_bucket_report;
+
+void AddS3Options(CLI::App* app, S3Options* o) {
+  app->add_option("--endpoint", o->endpoint,
+                  "S3 endpoint, scheme://host[:port] (default: AWS_ENDPOINT_URL, the profile's endpoint_url, AWS)");
+  app->add_option("--region", o->region, "Region (default: AWS_REGION, the profile's region, us-east-1)");
+  app->add_option("--profile", o->profile, "A profile of ~/.aws/credentials and ~/.aws/config (default: AWS_PROFILE)");
+  app->add_option("--addressing", o->addressing,
+                  "path (ENDPOINT/BUCKET/KEY) or virtual (BUCKET.HOST/KEY); default: virtual on AWS, else path")
+      ->check(CLI::IsMember({"path", "virtual"}));
+}
+
+void AddBucketArgs(CLI::App* app, StoreArgs* args) {
+  args->bucket_ok = true;
+  AddS3Options(app, &args->s3);
+  app->add_option("--cache-dir", args->cache.dir,
+                  "STORE s3://BUCKET/PREFIX: the local cache (default: ~/.cache/aether/s3/BUCKET-HASH)")
+      ->check(NonEmpty());
+  app->add_option("--cache-bytes", args->cache.max_bytes,
+                  "STORE s3://BUCKET/PREFIX: cold shards kept in the cache, least recently used out first")
+      ->default_val(args->cache.max_bytes)
+      ->check(CLI::Range(uint64_t(1), uint64_t(1) << 50));
 }
 
 Status Input::Open(const std::string& path, const std::string& what) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "aether/replica.h"
 #include "aether/status.h"
 #include "aether/store.h"
 
@@ -99,8 +100,24 @@ Status CheckStoreOperands(const CLI::App& sub);
 struct StoreArgs {
   std::string store;
   double wait = 5.0;
+  // A command that may read a store in a bucket (STORE s3://BUCKET/PREFIX;
+  // AddBucketArgs): how to reach it and where its cache is.
+  bool bucket_ok = false;
+  S3Options s3;
+  BucketCacheOptions cache;
 };
 void AddStoreArgs(CLI::App* app, StoreArgs* args);
+// --endpoint, --region, --profile, --addressing.
+void AddS3Options(CLI::App* app, S3Options* o);
+// STORE may be s3://BUCKET/PREFIX (aether/replica.h, OpenBucket): the S3
+// options, --cache-dir and --cache-bytes.
+void AddBucketArgs(CLI::App* app, StoreArgs* args);
+// After a command that read a store in a bucket: what its cache did (for
+// --verbose and stats); empty otherwise.
+extern std::function<std::string()> g_bucket_report;
+// kInvalidArgument: `uri` (s3://...) given as the store of a command that
+// does not read one.
+Status BucketCommandRefused(const std::string& uri);
 // Refuses an empty option value ("an empty value", exit 64): an unset shell
 // variable must not silently mean "no bound" or "no file".
 CLI::Validator NonEmpty();

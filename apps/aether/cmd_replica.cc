@@ -8,20 +8,6 @@
 #include "cli.h"
 
 namespace aether::cli {
-namespace {
-
-void AddS3Options(CLI::App* app, S3Options* o) {
-  app->add_option("--endpoint", o->endpoint,
-                  "S3 endpoint, scheme://host[:port] (default: AWS_ENDPOINT_URL, the profile's endpoint_url, AWS)");
-  app->add_option("--region", o->region, "Region (default: AWS_REGION, the profile's region, us-east-1)");
-  app->add_option("--profile", o->profile, "A profile of ~/.aws/credentials and ~/.aws/config (default: AWS_PROFILE)");
-  app->add_option("--addressing", o->addressing,
-                  "path (ENDPOINT/BUCKET/KEY) or virtual (BUCKET.HOST/KEY); default: virtual on AWS, else path")
-      ->check(CLI::IsMember({"path", "virtual"}));
-}
-
-}  // namespace
-
 Runner SetupPublish(CLI::App* app) {
   struct Args {
     StoreArgs store;

@@ -269,6 +269,7 @@ int Run(const SearchArgs& a, const StoreOpener& opener) {
   if (unwritable)
     Warn("accesses not recorded: this user may not write " + a.store.store + " (--no-touch says so quietly)");
   Print(a, names, *results, partial);
+  if (g_bucket_report && g_verbose) Info(g_bucket_report());
   const size_t cut = size_t(std::count(partial.begin(), partial.end(), 1));
   if (cut == 0) return kExitOk;
   Warn(
@@ -284,6 +285,7 @@ int Run(const SearchArgs& a, const StoreOpener& opener) {
 Runner SetupSearch(CLI::App* app) {
   auto a = std::make_shared<SearchArgs>();
   AddStoreArgs(app, &a->store);
+  AddBucketArgs(app, &a->store);
   app->add_option("--vector", a->vector, "One query as a JSON array, e.g. '[0.1, 0.2]'");
   app->add_option("--queries", a->queries,
                   "JSONL queries ({\"id\"?, \"vector\"}), a .npy or .fvecs file of vectors, or - for stdin");

@@ -22,6 +22,7 @@
 #include "aether/store.h"
 #include "objstore/digest.h"
 #include "objstore/s3_client.h"
+#include "replica/bucket_env.h"
 
 namespace aether {
 namespace {
@@ -342,7 +343,12 @@ std::string RemoveOldReplica(const std::string& old, const std::vector<FileEntry
 
 }  // namespace
 
-Result<PullReport> Pull(const std::string& uri, const std::string& dir_in, const S3Options& s3, uint64_t sequence) {
+namespace {
+
+// lazy_cold: the shards (cold/) stay in the bucket; OpenBucket's env fetches
+// each when it is opened.
+Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, const S3Options& s3, uint64_t sequence,
+                            bool lazy_cold) {
   AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, Connect(uri, s3));
   const fs::path dp = Absolute(dir_in);
   const std::string dir = dp.string(), parent = dp.parent_path().string();
@@ -373,6 +379,12 @@ Result<PullReport> Pull(const std::string& uri, const std::string& dir_in, const
   PullReport rep;
   rep.sequence = sequence;
   rep.manifest = client->UriOf(ManifestKey(sequence));
+  if (replica && have_sequence == sequence && have_source == uri) {  // a manifest never changes
+    rep.up_to_date = true;
+    rep.files = have.size();
+    for (const FileEntry& f : have) rep.bytes += f.bytes;
+    return rep;
+  }
   std::string text;
   AETHER_RETURN_IF_ERROR(client->Get(ManifestKey(sequence), &text, 64u << 20));
   const nlohmann::json manifest = nlohmann::json::parse(text, nullptr, false);
@@ -386,10 +398,6 @@ Result<PullReport> Pull(const std::string& uri, const std::string& dir_in, const
   rep.files = files.size();
   for (const FileEntry& f : files) rep.bytes += f.bytes;
 
-  if (replica && have_sequence == sequence && have_source == uri) {
-    rep.up_to_date = true;
-    return rep;
-  }
   std::map<std::string, std::string> have_sha;
   for (const FileEntry& f : have) have_sha[f.path] = f.sha256;
 
@@ -409,6 +417,7 @@ Result<PullReport> Pull(const std::string& uri, const std::string& dir_in, const
         fs::create_directories(up, ec);
         if (ec) return Status::IOError(up.string() + ": " + ec.message());
       }
+    if (lazy_cold && f.path.rfind("cold/", 0) == 0) continue;
     // The replica's own copy, when it still holds these bytes (a search on
     // it may have changed meta.db or access.log): shards and centroids,
     // which a store never writes through a second name, are linked; files
@@ -449,6 +458,58 @@ Result<PullReport> Pull(const std::string& uri, const std::string& dir_in, const
   AETHER_RETURN_IF_ERROR(SyncDir(parent));
   if (replica) rep.left_behind = RemoveOldReplica(staging, have);
   return rep;
+}
+
+}  // namespace
+
+Result<PullReport> Pull(const std::string& uri, const std::string& dir, const S3Options& s3, uint64_t sequence) {
+  return PullInto(uri, dir, s3, sequence, false);
+}
+
+Result<OpenedBucket> OpenBucket(const std::string& uri, const S3Options& s3, const BucketCacheOptions& cache,
+                                OpenOptions open) {
+  AETHER_ASSIGN_OR_RETURN(S3Location loc, ParseS3Uri(uri));
+  if (open.access != AccessMode::kRead)
+    return Status::InvalidArgument(uri + ": a store in a bucket is read here, never written (publish writes it)");
+  std::string dir = cache.dir;
+  if (dir.empty()) {
+    const char* xdg = std::getenv("XDG_CACHE_HOME");
+    const char* home = std::getenv("HOME");
+    if (xdg && *xdg == '/')
+      dir = xdg;
+    else if (home && *home == '/')
+      dir = std::string(home) + "/.cache";
+    else
+      return Status::InvalidArgument(uri + ": no cache directory (set HOME or XDG_CACHE_HOME, or give --cache-dir)");
+    dir += "/aether/s3/" + loc.bucket + "-" + ToHex(Sha256(uri)).substr(0, 16);
+  }
+  std::error_code ec;
+  fs::create_directories(dir + "/objects", ec);
+  if (ec) return Status::IOError(dir + "/objects: " + ec.message());
+  const std::string replica = Absolute(dir).string() + "/replica";
+  OpenedBucket out;
+  AETHER_ASSIGN_OR_RETURN(PullReport pulled, PullInto(uri, replica, s3, 0, /*lazy_cold=*/true));
+  out.sequence = pulled.sequence;
+  out.refreshed = !pulled.up_to_date;
+  out.bytes_pulled = pulled.bytes_fetched;
+  out.cache_dir = dir;
+  uint64_t sequence = 0;
+  std::string source;
+  bool exists = false;
+  AETHER_ASSIGN_OR_RETURN(std::vector<FileEntry> files, ReplicaFiles(replica, replica, &sequence, &source, &exists));
+  std::map<std::string, BucketFile> remote;
+  for (const FileEntry& f : files)
+    if (f.path.rfind("cold/", 0) == 0) remote[replica + "/" + f.path] = BucketFile{f.bytes, f.sha256};
+  auto env = std::make_shared<BucketEnv>(open.env ? open.env : Env::Default(), std::move(remote), dir + "/objects",
+                                         cache.max_bytes, [uri, s3] { return Connect(uri, s3); });
+  open.env = nullptr;
+  open.shared_env = env;
+  AETHER_ASSIGN_OR_RETURN(out.store, Store::Open(replica, open));
+  out.counters = [env] {
+    const BucketCounters c = env->counters();
+    return BucketReadCounters{c.shards_cached, c.shards_fetched, c.bytes_fetched, c.requests, c.evicted};
+  };
+  return out;
 }
 
 }  // namespace aether

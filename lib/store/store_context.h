@@ -48,6 +48,7 @@ uint64_t HotCapacityOf(const StoreConfig& c);
 class StoreContext {
  public:
   Env* env_ = nullptr;
+  std::shared_ptr<Env> shared_env_;  // env_, when the store keeps it alive (OpenOptions::shared_env)
   std::string dir_;
   StoreConfig config_;
   uint32_t format_version_ = 0;

@@ -13,7 +13,8 @@ namespace aether {
 
 Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, const OpenOptions& opt) {
   auto impl = std::make_unique<StoreImpl>();
-  impl->env_ = opt.env ? opt.env : Env::Default();
+  impl->shared_env_ = opt.shared_env;
+  impl->env_ = opt.shared_env ? opt.shared_env.get() : opt.env ? opt.env : Env::Default();
   impl->dir_ = path;
   impl->trace_id_ = opt.trace_id;
   impl->lock_ = std::make_unique<StoreLock>(impl->env_, path, opt.wait_seconds);

@@ -31,3 +31,15 @@ aether: error: endpoint 'http://host:1/path' has a path, query, fragment or user
 $ aether pull s3://bucket/p r1 --sequence 0
 aether: error: --sequence: Value 0 not in range 1 to 9223372036854775807; see 'aether pull --help'
 [exit 64]
+$ aether search s3://Bad_Bucket/p --vector '[1,2,3,4]'
+aether: error: 's3://Bad_Bucket/p' is not an s3://BUCKET[/PREFIX] URI: a bucket name has only a-z, 0-9, '.' and '-', not 'B'
+[exit 64]
+$ HOME=nohome AWS_PROFILE= AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= aether search s3://bucket/p --vector '[1,2,3,4]' --cache-dir c
+aether: error: no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give profile 'default' aws_access_key_id and aws_secret_access_key in nohome/.aws/credentials
+[exit 64]
+$ aether get s3://bucket/p some-id
+aether: error: s3://bucket/p: this command does not read a store in a bucket (search does); `aether pull` makes a local replica every command can open, and `publish` writes the bucket
+[exit 64]
+$ aether search s3://bucket/p --vector '[1,2,3,4]' --cache-bytes 0
+aether: error: --cache-bytes: Value 0 not in range 1 to 1125899906842624; see 'aether search --help'
+[exit 64]

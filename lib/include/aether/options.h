@@ -71,6 +71,9 @@ struct OpenOptions {
   AccessMode access = AccessMode::kRead;
   double wait_seconds = 5.0;  // how long to wait for the store lock
   Env* env = nullptr;         // nullptr: Env::Default()
+  // Or an Env the store keeps alive as long as it is open (one made for
+  // it, e.g. OpenBucket's); it wins over `env`.
+  std::shared_ptr<Env> shared_env;
   // A journal row that fails its checksum or would touch committed data is
   // refused (Corruption). With this set (kWrite only), such a row is
   // dropped instead, after every file is cut back to its committed length

@@ -1,0 +1,172 @@
+#include "replica/bucket_env.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "objstore/digest.h"
+#include "objstore/s3_client.h"
+
+namespace aether {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Parent(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
+}  // namespace
+
+BucketEnv::BucketEnv(Env* target, std::map<std::string, BucketFile> files, std::string objects_dir,
+                     uint64_t cache_bytes, Connect connect)
+    : EnvWrapper(target),
+      files_(std::move(files)),
+      objects_dir_(std::move(objects_dir)),
+      cache_bytes_(cache_bytes),
+      connect_(std::move(connect)) {}
+
+BucketEnv::~BucketEnv() = default;
+
+const BucketFile* BucketEnv::Remote(const std::string& path) const {
+  auto it = files_.find(path);
+  if (it == files_.end()) return nullptr;
+  // A file the replica holds itself is its own (none of the shards today).
+  return target()->TypeOf(path) == FileType::kMissing ? &it->second : nullptr;
+}
+
+Result<std::unique_ptr<File>> BucketEnv::Open(const std::string& path, OpenMode mode) {
+  const BucketFile* f = Remote(path);
+  if (!f) return target()->Open(path, mode);
+  if (mode != OpenMode::kRead)
+    return Status::PermissionDenied(path + ": a store read from a bucket is read-only (publish from the writer)");
+  // Another process may evict the object between the fetch and the open:
+  // then it is fetched again, once.
+  for (int attempt = 0;; ++attempt) {
+    AETHER_ASSIGN_OR_RETURN(std::string cached, Cached(path, *f));
+    auto file = target()->Open(cached, OpenMode::kRead);
+    if (file.ok() || file.status().code() != Code::kNotFound || attempt == 1) return file;
+  }
+}
+
+Result<std::string> BucketEnv::Cached(const std::string& path, const BucketFile& f) {
+  const std::string cached = objects_dir_ + "/" + f.sha256;
+  if (target()->TypeOf(cached) == FileType::kRegular) {
+    auto size = target()->FileSize(cached);
+    if (size.ok() && *size == f.bytes) {
+      std::error_code ec;  // the LRU clock: when it was last opened (best effort)
+      fs::last_write_time(cached, fs::file_time_type::clock::now(), ec);
+      std::lock_guard<std::mutex> g(mu_);
+      if (seen_.insert(f.sha256).second) ++counters_.shards_cached;
+      return cached;
+    }
+  }
+  AETHER_RETURN_IF_ERROR(Fetch(path, f, cached));
+  std::lock_guard<std::mutex> g(mu_);
+  if (seen_.insert(f.sha256).second) ++counters_.shards_fetched;
+  counters_.bytes_fetched += f.bytes;
+  Evict(cached);
+  return cached;
+}
+
+Status BucketEnv::Fetch(const std::string& path, const BucketFile& f, const std::string& to) {
+  std::unique_ptr<S3Client> client;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (!idle_.empty()) {
+      client = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (!client) {
+    AETHER_ASSIGN_OR_RETURN(client, connect_());
+  }
+  const uint64_t before = client->counters().requests;
+  std::string data;
+  Status got = client->Get("objects/" + f.sha256, &data, f.bytes);
+  const uint64_t requests = client->counters().requests - before;
+  const std::string uri = client->UriOf("objects/" + f.sha256);
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    counters_.requests += requests;
+    idle_.push_back(std::move(client));
+  }
+  AETHER_RETURN_IF_ERROR(got);
+  if (const std::string sha = ToHex(Sha256(data)); data.size() != f.bytes || sha != f.sha256)
+    return Status::Corruption(fmt::format("{}: {} bytes with SHA-256 {}, the manifest says {} bytes with {} (for {})",
+                                          uri, data.size(), sha, f.bytes, f.sha256, path));
+  // Whole or not at all: a temporary beside it, synced, renamed.
+  return WriteFileAtomically(target(), to, data);
+}
+
+// Least recently opened first, until the cache holds at most cache_bytes_
+// (the object just fetched stays, even alone over the limit). Objects of
+// another process's replica share the directory and the limit.
+void BucketEnv::Evict(const std::string& keep) {
+  struct Entry {
+    fs::file_time_type when;
+    uint64_t bytes;
+    std::string path;
+  };
+  std::vector<Entry> entries;
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(objects_dir_, ec)) {
+    std::error_code ec2;
+    if (!e.is_regular_file(ec2) || e.path().filename().string().size() != 64) continue;  // temporaries stay
+    const uint64_t bytes = e.file_size(ec2);
+    if (ec2) continue;
+    entries.push_back({e.last_write_time(ec2), bytes, e.path().string()});
+    total += bytes;
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.when < b.when; });
+  for (const Entry& e : entries) {
+    if (total <= cache_bytes_) break;
+    if (e.path == keep) continue;
+    if (target()->RemoveFile(e.path).ok()) {
+      total -= e.bytes;
+      ++counters_.evicted;
+    }
+  }
+}
+
+bool BucketEnv::Exists(const std::string& path) { return Remote(path) || target()->Exists(path); }
+
+bool BucketEnv::IsDirectory(const std::string& path) { return !Remote(path) && target()->IsDirectory(path); }
+
+FileType BucketEnv::TypeOf(const std::string& path) {
+  return Remote(path) ? FileType::kRegular : target()->TypeOf(path);
+}
+
+bool BucketEnv::Writable(const std::string& path) { return !Remote(path) && target()->Writable(path); }
+
+Result<std::vector<std::string>> BucketEnv::ListDir(const std::string& dir) {
+  AETHER_ASSIGN_OR_RETURN(std::vector<std::string> names, target()->ListDir(dir));
+  std::set<std::string> have(names.begin(), names.end());
+  for (const auto& [path, f] : files_)
+    if (Parent(path) == dir && Remote(path)) {
+      const std::string name = path.substr(dir.size() + 1);
+      if (have.insert(name).second) names.push_back(name);
+    }
+  return names;
+}
+
+Result<uint64_t> BucketEnv::FileSize(const std::string& path) {
+  if (const BucketFile* f = Remote(path)) return f->bytes;
+  return target()->FileSize(path);
+}
+
+Result<uint64_t> BucketEnv::LinkCount(const std::string& path) {
+  if (Remote(path)) return uint64_t(1);
+  return target()->LinkCount(path);
+}
+
+BucketCounters BucketEnv::counters() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return counters_;
+}
+
+}  // namespace aether

@@ -1,0 +1,81 @@
+#pragma once
+// The Env a store opened from a bucket reads through (aether/replica.h,
+// OpenBucket): a replica directory in the local cache holds every file of
+// a snapshot but its cold shards, which stay in the bucket until a command
+// opens one. Then the whole object is fetched (one GET, its size and
+// SHA-256 checked), kept under the cache's objects/ by its SHA-256, and
+// read from there; the least recently opened objects go when the cache
+// passes its size limit. Names, types and sizes of the shards not yet
+// fetched are answered from the manifest, so the store sees every file.
+//
+// Thread-safe (scan workers open shards in parallel; each fetch uses its
+// own S3 client from a pool, so several fetches run at once).
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "aether/env.h"
+
+namespace aether {
+
+class S3Client;
+
+// A file of the snapshot that stays in the bucket until opened.
+struct BucketFile {
+  uint64_t bytes = 0;
+  std::string sha256;  // lower-case hex: the object objects/SHA256
+};
+
+struct BucketCounters {
+  // Each shard once, however often it is opened: by where its first open
+  // found it.
+  uint64_t shards_cached = 0;
+  uint64_t shards_fetched = 0;
+  uint64_t bytes_fetched = 0;
+  uint64_t requests = 0;
+  uint64_t evicted = 0;  // objects removed to keep the cache under its limit
+};
+
+class BucketEnv : public EnvWrapper {
+ public:
+  using Connect = std::function<Result<std::unique_ptr<S3Client>>()>;
+  // `files`: by absolute path (replica_dir + "/" + the manifest's path).
+  BucketEnv(Env* target, std::map<std::string, BucketFile> files, std::string objects_dir, uint64_t cache_bytes,
+            Connect connect);
+  ~BucketEnv() override;
+
+  Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override;
+  bool Exists(const std::string& path) override;
+  bool IsDirectory(const std::string& path) override;
+  FileType TypeOf(const std::string& path) override;
+  bool Writable(const std::string& path) override;
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override;
+  Result<uint64_t> FileSize(const std::string& path) override;
+  Result<uint64_t> LinkCount(const std::string& path) override;
+
+  BucketCounters counters() const;
+
+ private:
+  const BucketFile* Remote(const std::string& path) const;
+  // The object's path in the cache, fetched first when it is not there.
+  Result<std::string> Cached(const std::string& path, const BucketFile& f);
+  Status Fetch(const std::string& path, const BucketFile& f, const std::string& to);
+  void Evict(const std::string& keep);
+
+  std::map<std::string, BucketFile> files_;
+  std::string objects_dir_;
+  uint64_t cache_bytes_;
+  Connect connect_;
+  mutable std::mutex mu_;  // the idle clients, the counters, eviction
+  std::vector<std::unique_ptr<S3Client>> idle_;
+  BucketCounters counters_;
+  std::set<std::string> seen_;  // the objects opened so far
+};
+
+}  // namespace aether

@@ -1,0 +1,234 @@
+// aether search s3://BUCKET/PREFIX against s3rver on loopback: a store read
+// straight from what `publish` wrote, with only a cache on local disk. It
+// answers exactly as the writer did at the publish; it fetches the shards
+// a search opens and no other; repeats come from the cache, which stays
+// under its size limit; a newer manifest is picked up; a damaged object or
+// an unreachable bucket is a clear error, never a wrong answer.
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "objstore/s3_client.h"
+#include "support/s3_server.h"
+#include "test_util.h"
+
+using namespace aether;
+using namespace aether::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kBucket = "bucketsearch";
+
+S3Server* Server() {
+  static std::string why;
+  static std::unique_ptr<S3Server> server = S3Server::Start(kBucket, &why);
+  if (!server) MESSAGE("skipped: no S3 server: " << why);
+  return server.get();
+}
+
+std::vector<std::string> S3Env(const std::string& endpoint) {
+  return {"AWS_ENDPOINT_URL=" + endpoint, "AWS_ACCESS_KEY_ID=S3RVER", "AWS_SECRET_ACCESS_KEY=S3RVER",
+          "AWS_REGION=us-east-1"};
+}
+
+std::unique_ptr<S3Client> Client(const std::string& endpoint, const std::string& prefix) {
+  S3Settings s;
+  s.endpoint = endpoint;
+  s.region = "us-east-1";
+  s.access_key = s.secret_key = "S3RVER";
+  s.addressing = S3Addressing::kPath;
+  auto c = S3Client::Create(s, S3Location{kBucket, prefix});
+  REQUIRE(c.ok());
+  return std::move(*c);
+}
+
+// The --verbose line of a bucket search: "... shards: C from the cache, F
+// fetched (B bytes, R requests), E evicted".
+struct CacheLine {
+  int cached = -1, fetched = -1, evicted = -1;
+  uint64_t bytes = 0;
+  bool new_manifest = false;
+};
+CacheLine Parse(const std::string& err) {
+  CacheLine c;
+  std::smatch m;
+  static const std::regex re(
+      R"(shards: (\d+) from the cache, (\d+) fetched \((\d+) bytes, \d+ requests\), (\d+) evicted)");
+  if (std::regex_search(err, m, re)) {
+    c.cached = std::stoi(m[1]);
+    c.fetched = std::stoi(m[2]);
+    c.bytes = std::stoull(m[3]);
+    c.evicted = std::stoi(m[4]);
+  }
+  c.new_manifest = err.find("(new: ") != std::string::npos;
+  return c;
+}
+
+int CachedObjects(const std::string& cache, uint64_t* bytes = nullptr) {
+  int n = 0;
+  if (bytes) *bytes = 0;
+  for (const auto& e : fs::directory_iterator(cache + "/objects"))
+    if (e.is_regular_file() && e.path().filename().string().size() == 64) {
+      ++n;
+      if (bytes) *bytes += e.file_size();
+    }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("search s3://: answers as the writer did at its publish, fetching only the shards it opens; cached after") {
+  S3Server* server = Server();
+  if (!server) return;
+  const auto env = S3Env(server->endpoint());
+  TempDir dir;
+  const std::string store = dir / "mem", cache = dir / "cache", uri = std::string("s3://") + kBucket + "/b1";
+  auto mems = RandomMems(900, 8, 31);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100", "-q"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "8", "-q"}).exit_code == 0);
+  REQUIRE(Aether({"publish", store, uri, "-q"}, "", env).exit_code == 0);
+  const auto qs = RandomMems(30, 8, 32, "q");
+  const std::string queries = QueriesJsonl(qs);
+  auto search = [&](const std::string& where, const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"search", where, "--queries", "-", "-k", "7", "--no-touch"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Aether(args, queries, env);
+  };
+  for (const char* nprobe : {"1", "3", "8"}) {
+    CAPTURE(nprobe);
+    const RunResult want = search(store, {"--nprobe", nprobe});
+    REQUIRE(want.exit_code == 0);
+    // A fresh cache each time: the first search fetches, the second reads
+    // the cache alone and answers the same.
+    fs::remove_all(cache);
+    const RunResult first = search(uri, {"--nprobe", nprobe, "--cache-dir", cache, "--verbose"});
+    REQUIRE_MESSAGE(first.exit_code == 0, first.err);
+    CHECK(first.out == want.out);
+    const CacheLine c1 = Parse(first.err);
+    CHECK(c1.new_manifest);
+    CHECK(c1.cached == 0);
+    CHECK(c1.fetched == CachedObjects(cache));
+    CHECK(c1.fetched >= 1);
+    const RunResult again = search(uri, {"--nprobe", nprobe, "--cache-dir", cache, "--verbose"});
+    REQUIRE_MESSAGE(again.exit_code == 0, again.err);
+    CHECK(again.out == want.out);
+    const CacheLine c2 = Parse(again.err);
+    CHECK_FALSE(c2.new_manifest);
+    CHECK(c2.fetched == 0);
+    CHECK(c2.bytes == 0);
+    CHECK(c2.cached == c1.fetched);
+  }
+  // One query probing one partition fetches fewer shards than the store has.
+  fs::remove_all(cache);
+  const RunResult one = Aether({"search", uri, "--vector", "[0,0,0,0,0,0,0,0]", "--nprobe", "1", "--no-touch",
+                                "--cache-dir", cache, "--verbose"},
+                               "", env);
+  REQUIRE_MESSAGE(one.exit_code == 0, one.err);
+  CHECK(one.out == Aether({"search", store, "--vector", "[0,0,0,0,0,0,0,0]", "--nprobe", "1", "--no-touch"}).out);
+  int shards = 0;
+  for (const auto& e : fs::recursive_directory_iterator(store + "/cold"))
+    if (e.path().extension() == ".shard") ++shards;
+  CHECK(Parse(one.err).fetched >= 1);
+  CHECK(Parse(one.err).fetched <= 2);  // the probed partition, and the staging shard when it holds frames
+  CHECK(Parse(one.err).fetched < shards);
+
+  // A cache of one byte keeps the newest object only, and still answers right.
+  fs::remove_all(cache);
+  const RunResult want_all = search(store, {"--nprobe", "8"});
+  const RunResult small = search(uri, {"--nprobe", "8", "--cache-dir", cache, "--cache-bytes", "1", "--verbose"});
+  REQUIRE_MESSAGE(small.exit_code == 0, small.err);
+  CHECK(small.out == want_all.out);
+  CHECK(Parse(small.err).fetched >= 2);
+  CHECK(Parse(small.err).evicted == Parse(small.err).fetched - 1);
+  CHECK(CachedObjects(cache) == 1);
+  // A limit above the whole: nothing evicted, everything kept.
+  fs::remove_all(cache);
+  const RunResult big = search(uri, {"--nprobe", "8", "--cache-dir", cache, "--verbose"});
+  CHECK(Parse(big.err).evicted == 0);
+  uint64_t cached_bytes = 0;
+  CHECK(CachedObjects(cache, &cached_bytes) == Parse(big.err).fetched);
+  CHECK(cached_bytes == Parse(big.err).bytes);
+
+  // The writer moves on and publishes: the next bucket search follows.
+  auto more = RandomMems(80, 8, 33, "n");
+  REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(more)).exit_code == 0);
+  REQUIRE(Aether({"delete", store, mems[5].id, mems[600].id}).exit_code == 0);
+  REQUIRE(Aether({"descend", store, "--all", "-q"}).exit_code == 0);
+  const RunResult want2 = search(store, {"--nprobe", "8"});
+  CHECK(search(uri, {"--nprobe", "8", "--cache-dir", cache}).out == want_all.out);  // not yet published
+  REQUIRE(Aether({"publish", store, uri, "-q"}, "", env).exit_code == 0);
+  const RunResult after = search(uri, {"--nprobe", "8", "--cache-dir", cache, "--verbose"});
+  REQUIRE_MESSAGE(after.exit_code == 0, after.err);
+  CHECK(after.out == want2.out);
+  CHECK(Parse(after.err).new_manifest);
+  CHECK(after.err.find("manifest 2") != std::string::npos);
+  // The default cache directory is under XDG_CACHE_HOME.
+  auto env_xdg = env;
+  env_xdg.push_back("XDG_CACHE_HOME=" + dir / "xdg");
+  const RunResult xdg = Aether({"search", uri, "--queries", "-", "-k", "7", "--no-touch", "--nprobe", "8"}, queries,
+                               env_xdg);
+  CHECK(xdg.exit_code == 0);
+  CHECK(xdg.out == want2.out);
+  CHECK(fs::exists(dir / "xdg/aether/s3"));
+}
+
+TEST_CASE("search s3://: a damaged object, an unreachable bucket or a writing command fail clearly; nothing cached") {
+  S3Server* server = Server();
+  if (!server) return;
+  const auto env = S3Env(server->endpoint());
+  TempDir dir;
+  const std::string store = dir / "mem", cache = dir / "cache", uri = std::string("s3://") + kBucket + "/b2";
+  auto mems = RandomMems(300, 4, 41);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "10", "-q"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "3", "-q"}).exit_code == 0);
+  REQUIRE(Aether({"publish", store, uri, "-q"}, "", env).exit_code == 0);
+  const std::vector<std::string> query = {"search", uri, "--vector", "[1,2,3,4]", "--nprobe", "3", "--cache-dir",
+                                          cache, "--no-touch"};
+  REQUIRE(Aether(query, "", env).exit_code == 0);
+
+  // Every shard object replaced by same-size garbage: each read fails with
+  // 79 naming the object, and nothing damaged enters the cache.
+  auto client = Client(server->endpoint(), "b2");
+  std::string manifest;
+  REQUIRE(client->Get("manifests/00000000000000000001.json", &manifest).ok());
+  const auto files = nlohmann::json::parse(manifest)["files"];
+  int damaged = 0;
+  for (const auto& f : files) {
+    if (f["path"].get<std::string>().rfind("cold/", 0) != 0 || f["bytes"].get<uint64_t>() == 0) continue;
+    REQUIRE(client->Put("objects/" + f["sha256"].get<std::string>(), std::string(f["bytes"].get<size_t>(), 'x')).ok());
+    ++damaged;
+  }
+  REQUIRE(damaged > 0);
+  fs::remove_all(cache);
+  const RunResult bad = Aether(query, "", env);
+  CHECK(bad.exit_code == 79);
+  CHECK(bad.err.find("SHA-256") != std::string::npos);
+  CHECK(bad.err.find("objects/") != std::string::npos);
+  CHECK(CachedObjects(cache) == 0);
+
+  // Nothing listens there: a clear I/O error (74), after the retries.
+  auto unreachable = env;
+  unreachable[0] = "AWS_ENDPOINT_URL=http://127.0.0.1:1";
+  const RunResult down = Aether(query, "", unreachable);
+  CHECK(down.exit_code == 74);
+  CHECK(down.err.find(uri) != std::string::npos);
+
+  // Only search reads a bucket; every other command says so (64).
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"get", uri, mems[0].id}, {"ingest", uri}, {"stats", uri}}) {
+    const RunResult r = Aether(args, "", env);
+    CAPTURE(args[0]);
+    CHECK(r.exit_code == 64);
+    CHECK(r.err.find("pull") != std::string::npos);
+  }
+  // No manifest under a prefix: 66, naming it.
+  const RunResult none = Aether({"search", std::string("s3://") + kBucket + "/nothing-here", "--vector", "[1,2,3,4]",
+                                 "--cache-dir", dir / "c2"},
+                                "", env);
+  CHECK(none.exit_code == 66);
+  CHECK(none.err.find("no manifest") != std::string::npos);
+}
