@@ -29,7 +29,13 @@ BucketEnv::BucketEnv(Env* target, std::map<std::string, BucketFile> files, std::
       cache_bytes_(cache_bytes),
       connect_(std::move(connect)) {}
 
-BucketEnv::~BucketEnv() = default;
+// The command is done with its objects: the cache goes back under its limit
+// (best effort: a cache that cannot be trimmed now is trimmed by the next).
+BucketEnv::~BucketEnv() {
+  std::lock_guard<std::mutex> g(mu_);
+  used_.clear();
+  Evict();
+}
 
 const BucketFile* BucketEnv::Remote(const std::string& path) const {
   auto it = files_.find(path);
@@ -44,31 +50,37 @@ Result<std::unique_ptr<File>> BucketEnv::Open(const std::string& path, OpenMode 
   if (mode != OpenMode::kRead)
     return Status::PermissionDenied(path + ": a store read from a bucket is read-only (publish from the writer)");
   // Another process may evict the object between the fetch and the open:
-  // then it is fetched again, once.
+  // then it is fetched again (a few times).
   for (int attempt = 0;; ++attempt) {
     AETHER_ASSIGN_OR_RETURN(std::string cached, Cached(path, *f));
     auto file = target()->Open(cached, OpenMode::kRead);
-    if (file.ok() || file.status().code() != Code::kNotFound || attempt == 1) return file;
+    if (file.ok() || file.status().code() != Code::kNotFound || attempt == 3) return file;
   }
 }
 
 Result<std::string> BucketEnv::Cached(const std::string& path, const BucketFile& f) {
   const std::string cached = objects_dir_ + "/" + f.sha256;
+  bool first = false;  // this process's first open of the object: counted
+  {
+    // From now on this process never evicts it (Evict skips what it uses).
+    std::lock_guard<std::mutex> g(mu_);
+    first = used_.insert(f.sha256).second;
+  }
   if (target()->TypeOf(cached) == FileType::kRegular) {
     auto size = target()->FileSize(cached);
     if (size.ok() && *size == f.bytes) {
       std::error_code ec;  // the LRU clock: when it was last opened (best effort)
       fs::last_write_time(cached, fs::file_time_type::clock::now(), ec);
       std::lock_guard<std::mutex> g(mu_);
-      if (seen_.insert(f.sha256).second) ++counters_.shards_cached;
+      if (first) ++counters_.shards_cached;
       return cached;
     }
   }
   AETHER_RETURN_IF_ERROR(Fetch(path, f, cached));
   std::lock_guard<std::mutex> g(mu_);
-  if (seen_.insert(f.sha256).second) ++counters_.shards_fetched;
+  if (first) ++counters_.shards_fetched;
   counters_.bytes_fetched += f.bytes;
-  Evict(cached);
+  Evict();
   return cached;
 }
 
@@ -102,10 +114,11 @@ Status BucketEnv::Fetch(const std::string& path, const BucketFile& f, const std:
   return WriteFileAtomically(target(), to, data);
 }
 
-// Least recently opened first, until the cache holds at most cache_bytes_
-// (the object just fetched stays, even alone over the limit). Objects of
-// another process's replica share the directory and the limit.
-void BucketEnv::Evict(const std::string& keep) {
+// Least recently opened first, until the cache holds at most cache_bytes_;
+// never an object this process uses (its search needs them all, so while
+// it runs the cache may pass the limit by those; the destructor trims it).
+// Objects of another process's replica share the directory and the limit.
+void BucketEnv::Evict() {
   struct Entry {
     fs::file_time_type when;
     uint64_t bytes;
@@ -125,7 +138,7 @@ void BucketEnv::Evict(const std::string& keep) {
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.when < b.when; });
   for (const Entry& e : entries) {
     if (total <= cache_bytes_) break;
-    if (e.path == keep) continue;
+    if (used_.count(e.path.substr(e.path.size() - 64))) continue;
     if (target()->RemoveFile(e.path).ok()) {
       total -= e.bytes;
       ++counters_.evicted;

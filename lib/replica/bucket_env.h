@@ -66,7 +66,7 @@ class BucketEnv : public EnvWrapper {
   // The object's path in the cache, fetched first when it is not there.
   Result<std::string> Cached(const std::string& path, const BucketFile& f);
   Status Fetch(const std::string& path, const BucketFile& f, const std::string& to);
-  void Evict(const std::string& keep);
+  void Evict();  // mu_ held
 
   std::map<std::string, BucketFile> files_;
   std::string objects_dir_;
@@ -75,7 +75,7 @@ class BucketEnv : public EnvWrapper {
   mutable std::mutex mu_;  // the idle clients, the counters, eviction
   std::vector<std::unique_ptr<S3Client>> idle_;
   BucketCounters counters_;
-  std::set<std::string> seen_;  // the objects opened so far
+  std::set<std::string> used_;  // the objects this process opened or is opening (by SHA-256)
 };
 
 }  // namespace aether

@@ -136,22 +136,37 @@ TEST_CASE("search s3://: answers as the writer did at its publish, fetching only
   CHECK(Parse(one.err).fetched <= 2);  // the probed partition, and the staging shard when it holds frames
   CHECK(Parse(one.err).fetched < shards);
 
-  // A cache of one byte keeps the newest object only, and still answers right.
+  // A cache of one byte: a search keeps the shards it uses while it runs,
+  // answers right, and leaves the cache empty.
   fs::remove_all(cache);
   const RunResult want_all = search(store, {"--nprobe", "8"});
   const RunResult small = search(uri, {"--nprobe", "8", "--cache-dir", cache, "--cache-bytes", "1", "--verbose"});
   REQUIRE_MESSAGE(small.exit_code == 0, small.err);
   CHECK(small.out == want_all.out);
   CHECK(Parse(small.err).fetched >= 2);
-  CHECK(Parse(small.err).evicted == Parse(small.err).fetched - 1);
-  CHECK(CachedObjects(cache) == 1);
+  CHECK(CachedObjects(cache) == 0);
   // A limit above the whole: nothing evicted, everything kept.
-  fs::remove_all(cache);
   const RunResult big = search(uri, {"--nprobe", "8", "--cache-dir", cache, "--verbose"});
   CHECK(Parse(big.err).evicted == 0);
   uint64_t cached_bytes = 0;
   CHECK(CachedObjects(cache, &cached_bytes) == Parse(big.err).fetched);
   CHECK(cached_bytes == Parse(big.err).bytes);
+  // Half of it: the least recently opened go first. The shards one
+  // single-partition search opens are the newest, so they stay.
+  const RunResult one_again =
+      Aether({"search", uri, "--vector", "[0,0,0,0,0,0,0,0]", "--nprobe", "1", "--no-touch", "--cache-dir", cache,
+              "--cache-bytes", std::to_string(cached_bytes / 2), "--verbose"},
+             "", env);
+  REQUIRE_MESSAGE(one_again.exit_code == 0, one_again.err);
+  CHECK(Parse(one_again.err).fetched == 0);
+  uint64_t half_bytes = 0;
+  const int kept = CachedObjects(cache, &half_bytes);
+  CHECK(half_bytes <= cached_bytes / 2);
+  CHECK(kept >= Parse(one_again.err).cached);
+  const RunResult one_more = Aether({"search", uri, "--vector", "[0,0,0,0,0,0,0,0]", "--nprobe", "1", "--no-touch",
+                                     "--cache-dir", cache, "--verbose"},
+                                    "", env);
+  CHECK(Parse(one_more.err).fetched == 0);  // what it needs was kept
 
   // The writer moves on and publishes: the next bucket search follows.
   auto more = RandomMems(80, 8, 33, "n");
@@ -169,8 +184,8 @@ TEST_CASE("search s3://: answers as the writer did at its publish, fetching only
   // The default cache directory is under XDG_CACHE_HOME.
   auto env_xdg = env;
   env_xdg.push_back("XDG_CACHE_HOME=" + dir / "xdg");
-  const RunResult xdg = Aether({"search", uri, "--queries", "-", "-k", "7", "--no-touch", "--nprobe", "8"}, queries,
-                               env_xdg);
+  const RunResult xdg =
+      Aether({"search", uri, "--queries", "-", "-k", "7", "--no-touch", "--nprobe", "8"}, queries, env_xdg);
   CHECK(xdg.exit_code == 0);
   CHECK(xdg.out == want2.out);
   CHECK(fs::exists(dir / "xdg/aether/s3"));
@@ -186,8 +201,8 @@ TEST_CASE("search s3://: a damaged object, an unreachable bucket or a writing co
   REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "10", "-q"}, ToJsonl(mems)).exit_code == 0);
   REQUIRE(Aether({"rebuild-index", store, "--partitions", "3", "-q"}).exit_code == 0);
   REQUIRE(Aether({"publish", store, uri, "-q"}, "", env).exit_code == 0);
-  const std::vector<std::string> query = {"search", uri, "--vector", "[1,2,3,4]", "--nprobe", "3", "--cache-dir",
-                                          cache, "--no-touch"};
+  const std::vector<std::string> query = {"search", uri,           "--vector", "[1,2,3,4]", "--nprobe",
+                                          "3",      "--cache-dir", cache,      "--no-touch"};
   REQUIRE(Aether(query, "", env).exit_code == 0);
 
   // Every shard object replaced by same-size garbage: each read fails with
@@ -226,9 +241,9 @@ TEST_CASE("search s3://: a damaged object, an unreachable bucket or a writing co
     CHECK(r.err.find("pull") != std::string::npos);
   }
   // No manifest under a prefix: 66, naming it.
-  const RunResult none = Aether({"search", std::string("s3://") + kBucket + "/nothing-here", "--vector", "[1,2,3,4]",
-                                 "--cache-dir", dir / "c2"},
-                                "", env);
+  const RunResult none = Aether(
+      {"search", std::string("s3://") + kBucket + "/nothing-here", "--vector", "[1,2,3,4]", "--cache-dir", dir / "c2"},
+      "", env);
   CHECK(none.exit_code == 66);
   CHECK(none.err.find("no manifest") != std::string::npos);
 }
