@@ -247,3 +247,74 @@ TEST_CASE("search s3://: a damaged object, an unreachable bucket or a writing co
   CHECK(none.exit_code == 66);
   CHECK(none.err.find("no manifest") != std::string::npos);
 }
+
+TEST_CASE("search s3:// through faults: each fault once is retried to the right answer; every attempt faulted fails") {
+  S3Server* server = Server();
+  if (!server) return;
+  TempDir dir;
+  const std::string store = dir / "mem", cache = dir / "cache", uri = std::string("s3://") + kBucket + "/b3";
+  auto mems = RandomMems(400, 4, 51);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "20", "-q"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "3", "-q"}).exit_code == 0);
+  REQUIRE(Aether({"publish", store, uri, "-q"}, "", S3Env(server->endpoint())).exit_code == 0);
+  const std::string queries = QueriesJsonl(RandomMems(10, 4, 52, "q"));
+  const std::vector<std::string> args = {"search", uri,  "--queries", "-",          "--nprobe",
+                                         "3",      "-k", "5",         "--no-touch", "--cache-dir"};
+  const RunResult want = Aether({"search", store, "--queries", "-", "--nprobe", "3", "-k", "5", "--no-touch"}, queries);
+  REQUIRE(want.exit_code == 0);
+  FaultProxy proxy(server->port(), 300);
+  const auto env = S3Env(proxy.endpoint());
+  auto search = [&](const std::string& c) {
+    std::vector<std::string> a = args;
+    a.push_back(c);
+    return Aether(a, queries, env);
+  };
+  // How many requests a search with an empty cache makes: the LIST, the
+  // manifest, the replica's files, the shards.
+  int n = 0;
+  {
+    const int before = proxy.requests();
+    const RunResult clean = search(dir / "clean");
+    REQUIRE_MESSAGE(clean.exit_code == 0, clean.err);
+    CHECK(clean.out == want.out);
+    n = proxy.requests() - before;
+  }
+  REQUIRE(n >= 5);
+  int retried = 0, failed = 0;
+  for (int at = 0; at < n; ++at) {
+    if (!InSweep(size_t(at))) continue;  // a short run: every third request
+    for (Fault f : {Fault::k500, Fault::kResetBefore, Fault::kResetAfter, Fault::kStall, Fault::kTruncate}) {
+      if (f == Fault::kStall && at % 3 != 0) continue;  // 300 ms each: some of them
+      CAPTURE(at);
+      CAPTURE(FaultName(f));
+      fs::remove_all(cache);
+      std::vector<Fault> plan(size_t(at), Fault::kNone);
+      plan.push_back(f);
+      proxy.Plan(plan);
+      const RunResult r = search(cache);
+      proxy.Plan({});
+      CHECK_MESSAGE(r.exit_code == 0, r.err);
+      CHECK(r.out == want.out);
+      ++retried;
+    }
+    // Every attempt of one request refused: a clear error, no answer at
+    // all; the next search, unfaulted, answers right from what is cached.
+    // Ten 503s in turn: two scan workers may fetch at once, and however
+    // their attempts interleave, one of them meets all five of its own.
+    CAPTURE(at);
+    fs::remove_all(cache);
+    std::vector<Fault> plan(size_t(at), Fault::kNone);
+    plan.insert(plan.end(), 10, Fault::k503);
+    proxy.Plan(plan);
+    const RunResult r = search(cache);
+    proxy.Plan({});
+    CHECK(r.exit_code == 74);
+    CHECK(r.out.empty());
+    CHECK_MESSAGE(r.err.find("attempts") != std::string::npos, r.err);
+    const RunResult after = search(cache);
+    CHECK_MESSAGE(after.exit_code == 0, after.err);
+    CHECK(after.out == want.out);
+    ++failed;
+  }
+  MESSAGE("bucket search faults: " << retried << " retried to the right answer, " << failed << " failed clearly");
+}
