@@ -89,8 +89,11 @@ namespace {
 
 Result<std::unique_ptr<Store>> OpenBucketStore(const StoreArgs& args, const OpenOptions& o) {
   if (!args.bucket_ok) return BucketCommandRefused(args.store);
+  g_bucket_cache_dir = args.cache.dir;
   AETHER_ASSIGN_OR_RETURN(OpenedBucket opened, OpenBucket(args.store, args.s3, args.cache, o));
-  g_metrics_store = opened.cache_dir + "/replica";
+  g_bucket_cache_dir = opened.cache_dir;
+  // No metrics record: the cache's replica is no writer's store.
+  g_metrics_store.clear();
   g_bucket_report = [uri = args.store, sequence = opened.sequence, refreshed = opened.refreshed,
                      pulled = opened.bytes_pulled, counters = opened.counters] {
     const BucketReadCounters c = counters();
@@ -185,12 +188,16 @@ Status CheckStoreOperands(const CLI::App& sub) {
   if (!store_option) return Status::Ok();  // a command without a store
   // A store in a bucket, before any command takes it for a directory name.
   if (!sub.get_option_no_throw("--cache-dir")) {
-    std::vector<std::string> stores = store_option->results();
-    if (const CLI::Option* positional = sub.get_option_no_throw("store"))
-      stores.insert(stores.end(), positional->results().begin(), positional->results().end());
-    if (StoreFromEnvironment()) stores.push_back(std::getenv("AETHER_STORE"));
-    for (const std::string& s : stores)
-      if (s.rfind("s3://", 0) == 0) return BucketCommandRefused(s);
+    // The store the command will open: --store, else STORE, else AETHER_STORE.
+    const CLI::Option* positional = sub.get_option_no_throw("store");
+    std::string s;
+    if (store_option->count() > 0)
+      s = store_option->results().back();
+    else if (positional && positional->count() > 0)
+      s = positional->results().back();
+    else if (StoreFromEnvironment())
+      s = std::getenv("AETHER_STORE");
+    if (s.rfind("s3://", 0) == 0) return BucketCommandRefused(s);
   }
   const bool from_option = store_option->count() > 0;
   if (!from_option && (g_store_option || !StoreFromEnvironment())) return Status::Ok();  // a positional STORE
@@ -245,6 +252,7 @@ void AddStoreArgs(CLI::App* app, StoreArgs* args) {
 }
 
 std::function<std::string()> g_bucket_report;
+std::string g_bucket_cache_dir;
 
 void AddS3Options(CLI::App* app, S3Options* o) {
   app->add_option("--endpoint", o->endpoint,

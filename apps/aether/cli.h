@@ -115,6 +115,7 @@ void AddBucketArgs(CLI::App* app, StoreArgs* args);
 // After a command that read a store in a bucket: what its cache did (for
 // --verbose and stats); empty otherwise.
 extern std::function<std::string()> g_bucket_report;
+extern std::string g_bucket_cache_dir;  // its cache directory
 // kInvalidArgument: `uri` (s3://...) given as the store of a command that
 // does not read one.
 Status BucketCommandRefused(const std::string& uri);

@@ -19,6 +19,7 @@ namespace {
 
 struct SearchArgs {
   StoreArgs store;
+  bool cache_bytes_given = false;
   std::string vector;
   std::string queries;
   std::string queries_format;  // jsonl, npy, fvecs; empty: from the file name
@@ -216,6 +217,16 @@ void Print(const SearchArgs& a, const std::vector<std::string>& names,
   }
 }
 
+// A store in a bucket that reads as damaged: the bucket's objects were
+// checked when fetched, so the cache on local disk may be what is damaged.
+Status CacheHint(const SearchArgs& a, const Status& s) {
+  if (s.code() != Code::kCorruption || a.store.store.rfind("s3://", 0) != 0 || g_bucket_cache_dir.empty()) return s;
+  return s.WithMessage(s.message() +
+                       " (the bucket's objects are checked as they are fetched: if the bucket is sound, "
+                       "the local cache may be damaged; remove " +
+                       g_bucket_cache_dir + " and search again)");
+}
+
 // A failure to record the accesses says how to search without recording.
 Status RecordingHint(const Status& s) {
   const std::string prefix = std::string(kRecordingAccessContext) + ": ";
@@ -233,8 +244,10 @@ int Run(const SearchArgs& a, const StoreOpener& opener) {
     return Fail(Status::InvalidArgument("give exactly one of --vector or --queries"));
   if (!a.where.empty())  // a bad filter is a usage error before anything opens
     if (Status s = Store::CheckFilter(a.where); !s.ok()) return Fail(s);
+  if (a.store.store.rfind("s3://", 0) != 0 && (!a.store.cache.dir.empty() || a.cache_bytes_given))
+    return Fail(Status::InvalidArgument("--cache-dir and --cache-bytes are for a store in a bucket (STORE s3://...)"));
   auto store = opener.Open(a.store);
-  if (!store.ok()) return Fail(store.status());
+  if (!store.ok()) return Fail(CacheHint(a, store.status()));
   std::vector<std::string> names;
   std::vector<std::vector<float>> vectors;
   Status read = ReadQueries(a, (*store)->config(), &names, &vectors);
@@ -259,13 +272,16 @@ int Run(const SearchArgs& a, const StoreOpener& opener) {
                                             : SearchOptions::FilterPlan::kAuto;
   // The library records the accesses (and queues restores) unless told not
   // to; a user who may only read the store is told once, after the results.
-  const bool unwritable = !a.no_touch && !(*store)->writable();
-  so.record_access = !a.no_touch && !unwritable;
+  // A store read from a bucket records nothing: its cache's replica is
+  // replaced by the next manifest, and no writer would act on what it saw.
+  const bool bucket = a.store.store.rfind("s3://", 0) == 0;
+  const bool unwritable = !a.no_touch && !bucket && !(*store)->writable();
+  so.record_access = !a.no_touch && !unwritable && !bucket;
   if (a.timeout_ms >= 0) so.timeout_ms = uint32_t(a.timeout_ms);  // else the store's search_timeout_ms
   std::vector<uint8_t> partial;
   so.partial = &partial;
   auto results = (*store)->Search(vectors, so);
-  if (!results.ok()) return Fail(RecordingHint(results.status()));
+  if (!results.ok()) return Fail(CacheHint(a, RecordingHint(results.status())));
   if (unwritable)
     Warn("accesses not recorded: this user may not write " + a.store.store + " (--no-touch says so quietly)");
   Print(a, names, *results, partial);
@@ -334,8 +350,9 @@ Runner SetupSearch(CLI::App* app) {
   app->get_option("--format")
       ->description("Output format: table (default on a TTY), json or jsonl (default otherwise)");
   app->footer("Example: aether search ./mem --vector '[0.1, 0.2, 0.3]' -k 5 --with-payload");
-  return [a, recall](const StoreOpener& opener) {
+  return [a, recall, app](const StoreOpener& opener) {
     a->recall_given = recall->count() > 0;
+    a->cache_bytes_given = app->get_option("--cache-bytes")->count() > 0;
     return Run(*a, opener);
   };
 }

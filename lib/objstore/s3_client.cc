@@ -394,6 +394,8 @@ Result<std::vector<S3ObjectInfo>> S3Client::List(const std::string& key_prefix) 
         return Status::IOError(fmt::format("{}: the store listed '{}', outside the prefix", r.what, k));
       info.key = k.substr(strip);
       info.size = std::strtoull(XmlFirst(item, "Size").c_str(), nullptr, 10);
+      for (char c : XmlFirst(item, "ETag"))  // "..." (unescaped from &quot;)
+        if (c != '"') info.etag += c;
       out.push_back(std::move(info));
     }
     if (XmlFirst(resp.body, "IsTruncated") != "true") break;

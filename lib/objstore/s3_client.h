@@ -54,6 +54,7 @@ struct S3ObjectHead {
 struct S3ObjectInfo {
   std::string key;  // relative to the location's prefix
   uint64_t size = 0;
+  std::string etag;  // without quotes
 };
 
 // What this client did: requests (each attempt counts), retries, bytes.
@@ -87,6 +88,7 @@ class S3Client {
 
   const S3Counters& counters() const { return counters_; }
   const S3Location& location() const { return location_; }
+  const S3Settings& settings() const { return settings_; }
   // s3://BUCKET/PREFIX/KEY
   std::string UriOf(const std::string& key) const;
 

@@ -63,9 +63,23 @@ Result<std::string> BucketEnv::Cached(const std::string& path, const BucketFile&
   bool first = false;  // this process's first open of the object: counted
   {
     // From now on this process never evicts it (Evict skips what it uses).
-    std::lock_guard<std::mutex> g(mu_);
+    // One fetch of an object at a time: a second opener waits for it.
+    std::unique_lock<std::mutex> g(mu_);
     first = used_.insert(f.sha256).second;
+    fetched_.wait(g, [&] { return !fetching_.count(f.sha256); });
+    fetching_.insert(f.sha256);
   }
+  struct Done {
+    BucketEnv* env;
+    const std::string& sha;
+    ~Done() {
+      {
+        std::lock_guard<std::mutex> g(env->mu_);
+        env->fetching_.erase(sha);
+      }
+      env->fetched_.notify_all();
+    }
+  } done{this, f.sha256};
   if (target()->TypeOf(cached) == FileType::kRegular) {
     auto size = target()->FileSize(cached);
     if (size.ok() && *size == f.bytes) {
@@ -129,7 +143,12 @@ void BucketEnv::Evict() {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(objects_dir_, ec)) {
     std::error_code ec2;
-    if (!e.is_regular_file(ec2) || e.path().filename().string().size() != 64) continue;  // temporaries stay
+    // Objects only: 64 lower-case hex digits, a regular file (a link is not
+    // followed); temporaries and anything else stay.
+    const std::string name = e.path().filename().string();
+    if (name.size() != 64 || name.find_first_not_of("0123456789abcdef") != std::string::npos ||
+        !fs::is_regular_file(e.symlink_status(ec2)))
+      continue;
     const uint64_t bytes = e.file_size(ec2);
     if (ec2) continue;
     entries.push_back({e.last_write_time(ec2), bytes, e.path().string()});

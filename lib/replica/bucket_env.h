@@ -12,6 +12,7 @@
 // own S3 client from a pool, so several fetches run at once).
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -75,7 +76,9 @@ class BucketEnv : public EnvWrapper {
   mutable std::mutex mu_;  // the idle clients, the counters, eviction
   std::vector<std::unique_ptr<S3Client>> idle_;
   BucketCounters counters_;
-  std::set<std::string> used_;  // the objects this process opened or is opening (by SHA-256)
+  std::set<std::string> used_;       // the objects this process opened or is opening (by SHA-256)
+  std::set<std::string> fetching_;   // the objects being looked up or fetched now
+  std::condition_variable fetched_;  // one left fetching_
 };
 
 }  // namespace aether

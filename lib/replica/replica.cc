@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -139,16 +140,16 @@ Result<std::unique_ptr<S3Client>> Connect(const std::string& uri, const S3Option
 }
 
 // The manifests under the prefix, by sequence.
-Result<std::map<uint64_t, std::string>> Manifests(S3Client* c) {
+Result<std::map<uint64_t, S3ObjectInfo>> Manifests(S3Client* c) {
   AETHER_ASSIGN_OR_RETURN(std::vector<S3ObjectInfo> listed, c->List(kManifests));
-  std::map<uint64_t, std::string> out;
+  std::map<uint64_t, S3ObjectInfo> out;
   for (const S3ObjectInfo& o : listed) {
     const std::string name = o.key.substr(std::strlen(kManifests));
     uint64_t sequence = 0;
     if (name.size() != 25 || name.compare(20, 5, ".json") != 0 || name.find_first_not_of("0123456789") != 20 ||
         std::from_chars(name.data(), name.data() + 20, sequence).ec != std::errc() || sequence == 0)
       continue;  // not one of ours (20 digits past 64 bits, or 0, are none)
-    out[sequence] = o.key;
+    out[sequence] = o;
   }
   return out;
 }
@@ -253,18 +254,18 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
     if (!manifests.empty()) {
       // The newest manifest names these very files: nothing to publish.
       std::string text;
-      AETHER_RETURN_IF_ERROR(client->Get(manifests.rbegin()->second, &text));
+      AETHER_RETURN_IF_ERROR(client->Get(manifests.rbegin()->second.key, &text));
       const nlohmann::json newest = nlohmann::json::parse(text, nullptr, false);
       if (!newest.is_discarded() && newest.is_object() && newest.contains("files") &&
           newest["files"] == FilesJson(files)) {
         rep.sequence = manifests.rbegin()->first;
-        rep.manifest = client->UriOf(manifests.rbegin()->second);
+        rep.manifest = client->UriOf(manifests.rbegin()->second.key);
         rep.unchanged = true;
         return Status::Ok();
       }
     }
     if (!manifests.empty() && manifests.rbegin()->first == UINT64_MAX)
-      return Status::FailedPrecondition(client->UriOf(manifests.rbegin()->second) +
+      return Status::FailedPrecondition(client->UriOf(manifests.rbegin()->second.key) +
                                         ": the highest sequence there is; publish under another prefix");
     rep.sequence = manifests.empty() ? 1 : manifests.rbegin()->first + 1;
     const nlohmann::json manifest = {{"aether_manifest", 1},
@@ -335,8 +336,11 @@ std::string RemoveOldReplica(const std::string& old, const std::vector<FileEntry
     for (size_t slash = f.path.find('/'); slash != std::string::npos; slash = f.path.find('/', slash + 1))
       dirs.insert(f.path.substr(0, slash));
   }
-  for (const std::string& n : names) (void)unlink((old + "/" + n).c_str());
-  for (auto d = dirs.rbegin(); d != dirs.rend(); ++d) (void)rmdir((old + "/" + *d).c_str());  // deepest first
+  // Never through a symbolic link on the way: only the replica's own files.
+  for (const std::string& n : names)
+    if (NoLinkOnTheWay(old, n)) (void)unlink((old + "/" + n).c_str());
+  for (auto d = dirs.rbegin(); d != dirs.rend(); ++d)  // deepest first
+    if (NoLinkOnTheWay(old, *d)) (void)rmdir((old + "/" + *d).c_str());
   if (rmdir(old.c_str()) == 0) return "";
   return old;
 }
@@ -348,7 +352,7 @@ namespace {
 // lazy_cold: the shards (cold/) stay in the bucket; OpenBucket's env fetches
 // each when it is opened.
 Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, const S3Options& s3, uint64_t sequence,
-                            bool lazy_cold) {
+                            bool lazy_cold, bool lock_parent = true) {
   AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, Connect(uri, s3));
   const fs::path dp = Absolute(dir_in);
   const std::string dir = dp.string(), parent = dp.parent_path().string();
@@ -365,7 +369,7 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
     int fd;
     ~Closer() { close(fd); }
   } closer{parent_fd};
-  if (flock(parent_fd, LOCK_EX) != 0) return Errno(parent + ": flock");
+  if (lock_parent && flock(parent_fd, LOCK_EX) != 0) return Errno(parent + ": flock");
 
   bool exists = false;
   uint64_t have_sequence = 0;
@@ -460,6 +464,54 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
   return rep;
 }
 
+constexpr const char* kCacheMarker = "aether-cache";  // in a bucket search's cache directory
+constexpr const char* kCacheReplica = "replica-";     // + SEQUENCE-ETAG: a manifest's replica there
+
+// A bucket search's cache directory: made (with its objects/ and marker)
+// when missing or empty; one that holds other things without the marker
+// is not aether's to fill or trim (kAlreadyExists). No symbolic link.
+Status PrepareCache(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IOError(dir + ": " + ec.message());
+  struct stat st;
+  if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return Status::AlreadyExists(dir + ": not a directory (a symbolic link is not followed): no cache there");
+  const std::string marker = dir + "/" + kCacheMarker;
+  if (lstat(marker.c_str(), &st) != 0) {
+    if (!fs::is_empty(dir, ec))
+      return Status::AlreadyExists(dir + ": not a cache aether made (no " + kCacheMarker +
+                                   "); give a new or empty directory");
+    AETHER_RETURN_IF_ERROR(WriteNew(marker, "a bucket search's cache (aether search s3://...)\n"));
+  } else if (!S_ISREG(st.st_mode)) {
+    return Status::AlreadyExists(marker + ": not a regular file");
+  }
+  const std::string objects = dir + "/objects";
+  if (mkdir(objects.c_str(), 0755) != 0 && errno != EEXIST) return Errno(objects + ": mkdir");
+  if (lstat(objects.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return Status::AlreadyExists(objects + ": not a directory (a symbolic link is not followed)");
+  return Status::Ok();
+}
+
+// Removes the cache's replicas of older manifests that no process has open
+// (a store's readers hold a shared flock on its LOCK): only the names a
+// pull makes, as RemoveOldReplica does. Best effort.
+void RemoveUnreadReplicas(const std::string& dir, const std::string& keep) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    std::error_code ec2;
+    if (name == keep || name.rfind(kCacheReplica, 0) != 0 || !e.is_directory(ec2) || e.is_symlink(ec2)) continue;
+    auto lock = Env::Default()->Lock(e.path().string() + "/LOCK", LockMode::kExclusive, 0);
+    if (!lock.ok()) continue;  // being read
+    uint64_t sequence = 0;
+    std::string source;
+    bool exists = false;
+    auto files = ReplicaFiles(e.path().string(), name, &sequence, &source, &exists);
+    if (files.ok()) (void)RemoveOldReplica(e.path().string(), *files);
+  }
+}
+
 }  // namespace
 
 Result<PullReport> Pull(const std::string& uri, const std::string& dir, const S3Options& s3, uint64_t sequence) {
@@ -471,6 +523,7 @@ Result<OpenedBucket> OpenBucket(const std::string& uri, const S3Options& s3, con
   AETHER_ASSIGN_OR_RETURN(S3Location loc, ParseS3Uri(uri));
   if (open.access != AccessMode::kRead)
     return Status::InvalidArgument(uri + ": a store in a bucket is read here, never written (publish writes it)");
+  AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, Connect(uri, s3));
   std::string dir = cache.dir;
   if (dir.empty()) {
     const char* xdg = std::getenv("XDG_CACHE_HOME");
@@ -481,32 +534,74 @@ Result<OpenedBucket> OpenBucket(const std::string& uri, const S3Options& s3, con
       dir = std::string(home) + "/.cache";
     else
       return Status::InvalidArgument(uri + ": no cache directory (set HOME or XDG_CACHE_HOME, or give --cache-dir)");
-    dir += "/aether/s3/" + loc.bucket + "-" + ToHex(Sha256(uri)).substr(0, 16);
+    // One cache per endpoint, region and URI: the same name elsewhere is
+    // another bucket.
+    const S3Settings& st = client->settings();
+    dir += "/aether/s3/" + loc.bucket + "-" + ToHex(Sha256(st.endpoint + "\n" + st.region + "\n" + uri)).substr(0, 16);
   }
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  AETHER_RETURN_IF_ERROR(PrepareCache(dir));
+  // Through any link on the way (~/.cache may be one): the store's files
+  // are opened without following links.
   std::error_code ec;
-  fs::create_directories(dir + "/objects", ec);
-  if (ec) return Status::IOError(dir + "/objects: " + ec.message());
-  const std::string replica = Absolute(dir).string() + "/replica";
+  const std::string abs = fs::canonical(dir, ec).string();
+  if (ec) return Status::IOError(dir + ": " + ec.message());
+
+  // The cache's lock, held until the store is open: the LIST, a new
+  // manifest's replica, the removal of replicas no reader holds.
+  const int fd = ::open(abs.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return Errno(dir + ": open");
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{fd};
+  if (flock(fd, LOCK_EX) != 0) return Errno(dir + ": flock");
+
+  AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client.get()));
+  if (manifests.empty()) return Status::NotFound(uri + ": no manifest (nothing published there)");
+  const uint64_t sequence = manifests.rbegin()->first;
+  // Named by sequence and ETag: a prefix published afresh (its sequence
+  // starting again) never meets an older replica of the same number.
+  std::string etag;
+  for (char c : manifests.rbegin()->second.etag)
+    if (std::isalnum(static_cast<unsigned char>(c)) && etag.size() < 32) etag += c;
+  const std::string name = fmt::format("{}{:020}-{}", kCacheReplica, sequence, etag);
+  const std::string replica = abs + "/" + name;
   OpenedBucket out;
-  AETHER_ASSIGN_OR_RETURN(PullReport pulled, PullInto(uri, replica, s3, 0, /*lazy_cold=*/true));
-  out.sequence = pulled.sequence;
-  out.refreshed = !pulled.up_to_date;
-  out.bytes_pulled = pulled.bytes_fetched;
+  out.sequence = sequence;
   out.cache_dir = dir;
-  uint64_t sequence = 0;
+  out.replica_dir = replica;
+  struct stat st;
+  if (lstat((replica + "/" + kMarker).c_str(), &st) != 0) {
+    AETHER_ASSIGN_OR_RETURN(PullReport pulled,
+                            PullInto(uri, replica, s3, sequence, /*lazy_cold=*/true, /*lock_parent=*/false));
+    out.refreshed = true;
+    out.bytes_pulled = pulled.bytes_fetched;
+  }
+  RemoveUnreadReplicas(abs, name);
+
+  uint64_t have_sequence = 0;
   std::string source;
   bool exists = false;
-  AETHER_ASSIGN_OR_RETURN(std::vector<FileEntry> files, ReplicaFiles(replica, replica, &sequence, &source, &exists));
+  AETHER_ASSIGN_OR_RETURN(std::vector<FileEntry> files,
+                          ReplicaFiles(replica, replica, &have_sequence, &source, &exists));
   std::map<std::string, BucketFile> remote;
   for (const FileEntry& f : files)
     if (f.path.rfind("cold/", 0) == 0) remote[replica + "/" + f.path] = BucketFile{f.bytes, f.sha256};
-  auto env = std::make_shared<BucketEnv>(open.env ? open.env : Env::Default(), std::move(remote), dir + "/objects",
+  auto env = std::make_shared<BucketEnv>(open.env ? open.env : Env::Default(), std::move(remote), abs + "/objects",
                                          cache.max_bytes, [uri, s3] { return Connect(uri, s3); });
   open.env = nullptr;
   open.shared_env = env;
-  AETHER_ASSIGN_OR_RETURN(out.store, Store::Open(replica, open));
-  out.counters = [env] {
-    const BucketCounters c = env->counters();
+  auto opened = Store::Open(replica, open);
+  if (!opened.ok() && opened.status().code() == Code::kCorruption)
+    return opened.status().WithMessage(opened.status().message() + " (in a bucket search's cache: remove " + dir +
+                                       " and search again)");
+  AETHER_ASSIGN_OR_RETURN(out.store, std::move(opened));
+  // The store keeps the env; these counters must not (a weak reference).
+  out.counters = [weak = std::weak_ptr<BucketEnv>(env)] {
+    const std::shared_ptr<BucketEnv> e = weak.lock();
+    if (!e) return BucketReadCounters{};
+    const BucketCounters c = e->counters();
     return BucketReadCounters{c.shards_cached, c.shards_fetched, c.bytes_fetched, c.requests, c.evicted};
   };
   return out;

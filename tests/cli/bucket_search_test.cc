@@ -318,3 +318,120 @@ TEST_CASE("search s3:// through faults: each fault once is retried to the right 
   }
   MESSAGE("bucket search faults: " << retried << " retried to the right answer, " << failed << " failed clearly");
 }
+
+TEST_CASE("search s3://: the cache never follows a link or trims what it did not make; a republished prefix is new") {
+  S3Server* server = Server();
+  if (!server) return;
+  const auto env = S3Env(server->endpoint());
+  TempDir dir;
+  const std::string store = dir / "mem", uri = std::string("s3://") + kBucket + "/b4";
+  auto mems = RandomMems(300, 4, 61);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "10", "-q"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "3", "-q"}).exit_code == 0);
+  REQUIRE(Aether({"publish", store, uri, "-q"}, "", env).exit_code == 0);
+  const std::vector<std::string> q = {"--vector", "[1,2,3,4]", "--nprobe", "3"};
+  auto search = [&](const std::string& cache, std::vector<std::string> extra = {}) {
+    std::vector<std::string> a = {"search", uri};
+    a.insert(a.end(), q.begin(), q.end());
+    a.push_back("--cache-dir");
+    a.push_back(cache);
+    a.insert(a.end(), extra.begin(), extra.end());
+    return Aether(a, "", env);
+  };
+  std::vector<std::string> local = {"search", store};
+  local.insert(local.end(), q.begin(), q.end());
+  local.push_back("--no-touch");
+  const std::string want = Aether(local).out;
+  const std::string hex64(64, 'a');
+
+  // objects/ a link to another directory, a cache directory that is a link,
+  // a directory that holds other things: refused (73), nothing touched.
+  fs::create_directories(dir / "victim");
+  WriteFile(dir / ("victim/" + hex64), "not aether's");
+  fs::create_directories(dir / "c1");
+  WriteFile(dir / "c1/aether-cache", "");
+  fs::create_directory_symlink(dir / "victim", dir / "c1/objects");
+  const RunResult linked = search(dir / "c1", {"--cache-bytes", "1"});
+  CHECK(linked.exit_code == 73);
+  fs::create_directory_symlink(dir / "victim", dir / "c2");
+  CHECK(search(dir / "c2", {"--cache-bytes", "1"}).exit_code == 73);
+  fs::create_directories(dir / "mirror/objects");
+  WriteFile(dir / ("mirror/objects/" + hex64), "a mirror's object");
+  const RunResult mirror = search(dir / "mirror", {"--cache-bytes", "1"});
+  CHECK(mirror.exit_code == 73);
+  CHECK(mirror.err.find("not a cache aether made") != std::string::npos);
+  CHECK(ReadFile(dir / ("victim/" + hex64)) == "not aether's");
+  CHECK(ReadFile(dir / ("mirror/objects/" + hex64)) == "a mirror's object");
+  CHECK(std::distance(fs::directory_iterator(dir / "victim"), fs::directory_iterator()) == 1);
+  // A cache reached through a link on the way works (~/.cache may be one).
+  fs::create_directories(dir / "real");
+  fs::create_directory_symlink(dir / "real", dir / "via");
+  const RunResult via = search(dir / "via/cache", {"--no-touch"});
+  CHECK_MESSAGE(via.exit_code == 0, via.err);
+  CHECK(via.out == want);
+
+  // A search that records accesses records none in the cache.
+  const std::string cache = dir / "cache";
+  REQUIRE(search(cache).exit_code == 0);
+  REQUIRE(search(cache).exit_code == 0);
+  for (const auto& e : fs::recursive_directory_iterator(cache))
+    if (e.path().filename() == "access.log") CHECK_MESSAGE(e.file_size() == FileSize(store + "/access.log"), e.path());
+
+  // The old manifest's replica with links planted in it: when a new
+  // manifest comes, it goes, and nothing is removed through the links.
+  std::string old_replica;
+  for (const auto& e : fs::directory_iterator(cache))
+    if (e.path().filename().string().rfind("replica-", 0) == 0) old_replica = e.path().string();
+  REQUIRE_FALSE(old_replica.empty());
+  fs::create_directories(dir / "victim2/g000001");
+  for (const auto& e : fs::recursive_directory_iterator(old_replica + "/index"))
+    if (e.is_regular_file()) WriteFile(dir / ("victim2/" + e.path().filename().string()), "keep");
+  for (const auto& e : fs::recursive_directory_iterator(old_replica + "/cold"))
+    if (e.is_directory()) fs::create_directories(dir / ("victim2/cold/" + e.path().filename().string()));
+  fs::remove_all(old_replica + "/index");
+  fs::create_directory_symlink(dir / "victim2", old_replica + "/index");
+  auto count = [](const std::string& d) {
+    int n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(d)) n += e.is_regular_file() || e.is_directory();
+    return n;
+  };
+  const int victims = count(dir / "victim2");
+  REQUIRE(victims > 1);
+  REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(RandomMems(20, 4, 62, "n"))).exit_code == 0);
+  REQUIRE(Aether({"publish", store, uri, "-q"}, "", env).exit_code == 0);
+  const RunResult after = search(cache, {"--no-touch"});
+  CHECK_MESSAGE(after.exit_code == 0, after.err);
+  CHECK(after.out == Aether(local).out);
+  CHECK(count(dir / "victim2") == victims);
+
+  // The prefix emptied and another store published there: its sequences
+  // start again, reach the one the cache has, and the search answers from
+  // the new store (a manifest is known by its ETag too).
+  auto client = Client(server->endpoint(), "b4");
+  auto listed = client->List();
+  REQUIRE(listed.ok());
+  for (const auto& o : *listed) REQUIRE(client->Delete(o.key).ok());
+  const std::string other = dir / "other";
+  REQUIRE(
+      Aether({"ingest", "--create", other, "--hot-capacity", "10", "-q"}, ToJsonl(RandomMems(300, 4, 63))).exit_code ==
+      0);
+  const RunResult republish = Aether({"publish", other, uri, "--format", "json"}, "", env);
+  REQUIRE_MESSAGE(republish.exit_code == 0, republish.err);
+  REQUIRE(nlohmann::json::parse(republish.out)["sequence"] == 1);
+  // ... and again, to the sequence the cache's replica has (2).
+  REQUIRE(Aether({"ingest", other, "-q"}, ToJsonl(RandomMems(5, 4, 64, "o"))).exit_code == 0);
+  const RunResult second = Aether({"publish", other, uri, "--format", "json"}, "", env);
+  REQUIRE(nlohmann::json::parse(second.out)["sequence"] == 2);
+  std::vector<std::string> other_search = {"search", other};
+  other_search.insert(other_search.end(), q.begin(), q.end());
+  other_search.push_back("--no-touch");
+  const RunResult republished = search(cache, {"--no-touch"});
+  CHECK_MESSAGE(republished.exit_code == 0, republished.err);
+  CHECK(republished.out == Aether(other_search).out);
+  CHECK(republished.out != want);
+
+  // --cache-dir on a local store is a usage error; an s3:// AETHER_STORE
+  // does not stand in for --store.
+  CHECK(Aether({"search", store, "--vector", "[1,2,3,4]", "--cache-dir", cache}).exit_code == 64);
+  CHECK(Aether({"stats", "--store", store}, "", {"AETHER_STORE=" + uri}).exit_code == 0);
+}

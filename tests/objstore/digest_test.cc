@@ -48,8 +48,8 @@ TEST_CASE("digests: SHA-256, MD5 and base64 equal OpenSSL's at every length acro
   CHECK(Base64("fooba") == "Zm9vYmE=");
   CHECK(Base64("foob") == "Zm9vYg==");
   // Every length from 0 to 300 bytes (one, two and more blocks, each side of
-  // the 55/56-byte padding edge), random bytes including high ones, then
-  // lengths past 2^32 bits of message in bytes' worth (a 600 KB buffer).
+  // the 55/56-byte padding edge), random bytes including high ones, then a
+  // 600 KB buffer (a length field with its third byte set).
   std::mt19937_64 rng(7);
   std::vector<size_t> lengths;
   for (size_t n = 0; n <= 300; ++n) lengths.push_back(n);

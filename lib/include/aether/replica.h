@@ -78,25 +78,27 @@ struct PullReport {
 Result<PullReport> Pull(const std::string& uri, const std::string& dir, const S3Options& s3, uint64_t sequence = 0);
 
 // Reading a store straight from a bucket (`aether search s3://...`): the
-// newest snapshot, with only a cache on local disk. Each open brings the
-// cache's replica up to the newest manifest (one LIST when it already is;
-// else its small files: meta.db, hot.slots, the centroids); the cold
-// shards stay in the bucket until a search opens one, which is then fetched
-// whole (one GET, size and SHA-256 checked) into the cache's objects/ and
-// read from there; the least recently opened go first when the cache
-// passes max_bytes. README "Searching a bucket" has the cost model.
+// newest snapshot, with only a cache on local disk. Each open LISTs the
+// manifests; a new one gets its replica in the cache (its small files:
+// meta.db, hot.slots, the centroids; replicas of older manifests that no
+// process reads are removed). The cold shards stay in the bucket until a
+// search opens one, which is then fetched whole (one GET, size and SHA-256
+// checked) into the cache's objects/ and read from there; the least
+// recently opened go first when the cache passes max_bytes. README
+// "Searching a bucket" has the cost model; format-spec/s3_snapshots.md the
+// cache's layout.
 struct BucketCacheOptions {
   // "": ${XDG_CACHE_HOME:-$HOME/.cache}/aether/s3/BUCKET-H (H: 16 hex digits
   // of the URI's SHA-256), made when missing.
   std::string dir;
-  uint64_t max_bytes = uint64_t(1) << 30;  // the shards kept (cold_cache_bytes)
+  uint64_t max_bytes = uint64_t(1) << 30;  // the shards kept (--cache-bytes)
 };
 struct BucketReadCounters {
   uint64_t shards_cached = 0;   // shards opened, found in the cache (each once)
   uint64_t shards_fetched = 0;  // shards opened, fetched (each once)
   uint64_t bytes_fetched = 0;
   uint64_t requests = 0;  // GETs of shards, retries included
-  uint64_t evicted = 0;   // objects removed to keep the cache under max_bytes
+  uint64_t evicted = 0;   // objects removed so far to keep the cache under max_bytes
 };
 struct OpenedBucket {
   std::unique_ptr<Store> store;  // read-only
@@ -104,7 +106,8 @@ struct OpenedBucket {
   bool refreshed = false;        // the cache's replica moved to it now
   uint64_t bytes_pulled = 0;     // small files fetched to do so
   std::string cache_dir;
-  std::function<BucketReadCounters()> counters;  // so far (valid while the store is)
+  std::string replica_dir;                       // the store's directory in it
+  std::function<BucketReadCounters()> counters;  // so far (all zero once the store is closed)
 };
 // open.access must be kRead.
 Result<OpenedBucket> OpenBucket(const std::string& uri, const S3Options& s3, const BucketCacheOptions& cache,
