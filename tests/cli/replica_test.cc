@@ -160,7 +160,7 @@ TEST_CASE("pull checks every object and refuses what is not a replica; the repli
       CAPTURE(bad.size());
       REQUIRE(client->Put(key, bad).ok());
       auto r = Aether({"pull", uri, dir / "fresh"}, "", env);
-      CHECK(r.exit_code == 79);
+      CHECK_MESSAGE(r.exit_code == 79, r.err);
       CHECK_MESSAGE(r.err.find(key) != std::string::npos, r.err);
       CHECK((r.err.find("the manifest says") != std::string::npos ||  // read whole, then checked
              r.err.find("larger than the") != std::string::npos));    // cut off past its size
