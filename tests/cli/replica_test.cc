@@ -24,27 +24,12 @@ namespace {
 
 const char* kBucket = "replicas";
 
-S3Server* Server() {
-  static std::string why;
-  static std::unique_ptr<S3Server> server = S3Server::Start(kBucket, &why);
-  if (!server) MESSAGE("skipped: no S3 server: " << why);
-  return server.get();
-}
+S3Server* Server() { return SharedS3Server(kBucket); }
 
-std::vector<std::string> S3Env(const std::string& endpoint) {
-  return {"AWS_ENDPOINT_URL=" + endpoint, "AWS_ACCESS_KEY_ID=S3RVER", "AWS_SECRET_ACCESS_KEY=S3RVER",
-          "AWS_REGION=us-east-1"};
-}
+std::vector<std::string> S3Env(const std::string& endpoint) { return S3rverEnv(endpoint); }
 
 std::unique_ptr<S3Client> Client(const std::string& endpoint, const std::string& prefix) {
-  S3Settings s;
-  s.endpoint = endpoint;
-  s.region = "us-east-1";
-  s.access_key = s.secret_key = "S3RVER";
-  s.addressing = S3Addressing::kPath;
-  auto c = S3Client::Create(s, S3Location{kBucket, prefix});
-  REQUIRE(c.ok());
-  return std::move(*c);
+  return S3rverClient(endpoint, kBucket, prefix);
 }
 
 nlohmann::json Json(const RunResult& r) {

@@ -20,30 +20,13 @@ namespace {
 
 const char* kBucket = "aether-test";
 
-// The server, started once for the file's test cases; nullptr (with a
-// message) where it cannot run.
-S3Server* Server() {
-  static std::string why;
-  static std::unique_ptr<S3Server> server = S3Server::Start(kBucket, &why);
-  if (!server) MESSAGE("skipped: no S3 server: " << why);
-  return server.get();
-}
+S3Server* Server() { return SharedS3Server(kBucket); }
 
-S3Settings Settings(const std::string& endpoint) {
-  S3Settings s;
-  s.endpoint = endpoint;
-  s.region = "us-east-1";
-  s.access_key = "S3RVER";  // s3rver's built-in account
-  s.secret_key = "S3RVER";
-  s.addressing = S3Addressing::kPath;
-  return s;
-}
+S3Settings Settings(const std::string& endpoint) { return S3rverSettings(endpoint); }
 
 std::unique_ptr<S3Client> Client(const std::string& endpoint, const std::string& prefix,
                                  S3ClientOptions o = S3ClientOptions()) {
-  auto c = S3Client::Create(Settings(endpoint), S3Location{kBucket, prefix}, o);
-  REQUIRE_MESSAGE(c.ok(), c.status().ToString());
-  return std::move(*c);
+  return S3rverClient(endpoint, kBucket, prefix, o);
 }
 
 std::string Bytes(size_t n, uint64_t seed) {

@@ -1,6 +1,7 @@
 #include "support/s3_server.h"
 
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <regex>
 
 namespace aether::test {
@@ -309,6 +311,38 @@ void FaultProxy::Serve(int fd) {
   if (fault == Fault::kTruncate) payload.resize(payload.size() / 2);
   SendAll(fd, out + payload);
   close(fd);
+}
+
+S3Server* SharedS3Server(const std::string& bucket) {
+  static std::mutex mu;
+  static std::map<std::string, std::unique_ptr<S3Server>> servers;
+  static std::map<std::string, std::string> why;
+  std::lock_guard<std::mutex> lock(mu);
+  if (!servers.count(bucket)) servers[bucket] = S3Server::Start(bucket, &why[bucket]);
+  if (!servers[bucket]) MESSAGE("skipped: no S3 server: " << why[bucket]);
+  return servers[bucket].get();
+}
+
+S3Settings S3rverSettings(const std::string& endpoint) {
+  S3Settings s;
+  s.endpoint = endpoint;
+  s.region = "us-east-1";
+  s.access_key = "S3RVER";
+  s.secret_key = "S3RVER";
+  s.addressing = S3Addressing::kPath;
+  return s;
+}
+
+std::vector<std::string> S3rverEnv(const std::string& endpoint) {
+  return {"AWS_ENDPOINT_URL=" + endpoint, "AWS_ACCESS_KEY_ID=S3RVER", "AWS_SECRET_ACCESS_KEY=S3RVER",
+          "AWS_REGION=us-east-1"};
+}
+
+std::unique_ptr<S3Client> S3rverClient(const std::string& endpoint, const std::string& bucket,
+                                       const std::string& prefix, const S3ClientOptions& o) {
+  auto c = S3Client::Create(S3rverSettings(endpoint), S3Location{bucket, prefix}, o);
+  REQUIRE_MESSAGE(c.ok(), c.status().ToString());
+  return std::move(*c);
 }
 
 }  // namespace aether::test

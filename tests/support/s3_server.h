@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "objstore/s3_client.h"
 #include "test_util.h"
 
 namespace aether::test {
@@ -89,5 +90,17 @@ class FaultProxy {
   std::vector<std::thread> workers_;
   std::thread acceptor_;
 };
+
+// The server of `bucket`, started once per test process on first use;
+// nullptr (with a doctest MESSAGE saying why) where it cannot run.
+S3Server* SharedS3Server(const std::string& bucket);
+// s3rver's built-in account (S3RVER), us-east-1, path-style requests.
+S3Settings S3rverSettings(const std::string& endpoint);
+// What an aether process needs in its environment to reach `endpoint` so.
+std::vector<std::string> S3rverEnv(const std::string& endpoint);
+// A client of s3://bucket/prefix at `endpoint`; failing to make one fails
+// the test.
+std::unique_ptr<S3Client> S3rverClient(const std::string& endpoint, const std::string& bucket,
+                                       const std::string& prefix, const S3ClientOptions& o = S3ClientOptions());
 
 }  // namespace aether::test
