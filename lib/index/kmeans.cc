@@ -176,21 +176,70 @@ inline float ProbeValue(Metric metric, float norm2, float norm, float dot, float
   return (norm == 0 || qn == 0) ? 1.0f : 1.0f - dot / (qn * norm);
 }
 
-// The `count` smallest of d (value, centroid), in order.
-std::vector<uint32_t> Nearest(std::vector<std::pair<float, uint32_t>>& d, uint32_t count) {
+// A row of probe values, for each centroid (ProbeValue) from its dot
+// products with the query: a branch per row, not per centroid.
+void ProbeValues(Metric metric, const ProbeTable& t, const float* dots, float qn, float* out) {
+  const uint32_t k = t.k;
+  if (metric == Metric::kL2) {
+    for (uint32_t c = 0; c < k; ++c) out[c] = t.norm2[c] - 2 * dots[c];
+  } else if (metric == Metric::kInnerProduct) {
+    for (uint32_t c = 0; c < k; ++c) out[c] = -dots[c];
+  } else {
+    for (uint32_t c = 0; c < k; ++c) out[c] = ProbeValue(metric, t.norm2[c], t.norm[c], dots[c], qn);
+  }
+}
+
+}  // namespace
+
+std::vector<uint32_t> SmallestInOrder(const float* values, uint32_t n, uint32_t count,
+                                      std::vector<std::pair<float, uint32_t>>* scratch) {
+  count = std::min(count, n);
+  std::vector<uint32_t> out;
+  if (count <= kInsertionSelect) {
+    // The best so far, sorted by (value, index): a later index never
+    // precedes an equal value, so it enters only below a strictly greater
+    // one, and once `count` are held, only below the last.
+    float best[kInsertionSelect];
+    uint32_t at[kInsertionSelect];
+    uint32_t held = 0;
+    constexpr uint32_t kBlock = 16;
+    for (uint32_t i0 = 0; i0 < n; i0 += kBlock) {
+      const uint32_t end = std::min(n, i0 + kBlock);
+      if (held == count && end - i0 == kBlock) {
+        // Most blocks hold nothing below the last kept: one vector compare.
+        const float last = best[held - 1];
+        bool any = false;
+        for (uint32_t i = i0; i < i0 + kBlock; ++i) any |= values[i] < last;
+        if (!any) continue;
+      }
+      for (uint32_t i = i0; i < end; ++i) {
+        const float v = std::isnan(values[i]) ? INFINITY : values[i];
+        if (held == count && !(v < best[held - 1])) continue;
+        uint32_t j = held < count ? held++ : held - 1;
+        for (; j > 0 && best[j - 1] > v; --j) best[j] = best[j - 1], at[j] = at[j - 1];
+        best[j] = v;
+        at[j] = i;
+      }
+    }
+    out.assign(at, at + held);
+    return out;
+  }
+  std::vector<std::pair<float, uint32_t>>& d = *scratch;
+  d.resize(n);
+  for (uint32_t i = 0; i < n; ++i) d[i] = {std::isnan(values[i]) ? INFINITY : values[i], i};
   std::partial_sort(d.begin(), d.begin() + count, d.end());
-  std::vector<uint32_t> out(count);
+  out.resize(count);
   for (uint32_t i = 0; i < count; ++i) out[i] = d[i].second;
   return out;
 }
 
-}  // namespace
+namespace {}  // namespace
 
 Result<std::vector<std::vector<uint32_t>>> NearestCentroidsChunked(uint32_t k, uint32_t dim, const CentroidChunks& rows,
                                                                    const float* queries, size_t nq, uint32_t count,
                                                                    Metric metric) {
   count = std::min(count, k);
-  std::vector<std::vector<std::pair<float, uint32_t>>> d(nq, std::vector<std::pair<float, uint32_t>>(k));
+  std::vector<float> d(nq * size_t(k));  // query q's values from q * k
   std::vector<float> qn(nq), chunk(size_t(kProbeChunk) * dim), dots(simd::kMaxDotRows * size_t(kProbeChunk));
   for (size_t q = 0; q < nq; ++q) qn[q] = Norm(queries + q * dim, dim);
   for (uint32_t c0 = 0; c0 < k; c0 += kProbeChunk) {
@@ -204,12 +253,13 @@ Result<std::vector<std::vector<uint32_t>>> NearestCentroidsChunked(uint32_t k, u
         const float* c = x + size_t(i) * dim;
         const float norm2 = Dot(c, c, dim), norm = metric == Metric::kCosine ? Norm(c, dim) : 0.0f;
         for (size_t p = 0; p < m; ++p)
-          d[q0 + p][c0 + i] = {ProbeValue(metric, norm2, norm, dots[p * n + i], qn[q0 + p]), c0 + i};
+          d[(q0 + p) * k + c0 + i] = ProbeValue(metric, norm2, norm, dots[p * n + i], qn[q0 + p]);
       }
     }
   }
   std::vector<std::vector<uint32_t>> out(nq);
-  for (size_t q = 0; q < nq; ++q) out[q] = Nearest(d[q], count);
+  std::vector<std::pair<float, uint32_t>> scratch;
+  for (size_t q = 0; q < nq; ++q) out[q] = SmallestInOrder(d.data() + q * k, k, count, &scratch);
   return out;
 }
 
@@ -224,14 +274,13 @@ std::vector<std::vector<uint32_t>> NearestCentroids(const ProbeTable& t, const f
   const std::vector<float>& transposed = t.Transposed();
   Status done = ParallelFor(blocks, workers, [&](size_t b, size_t) {
     const size_t q0 = b * kRows, m = std::min(kRows, nq - q0);
-    std::vector<float> dots(m * k);
-    std::vector<std::pair<float, uint32_t>> d(k);
+    std::vector<float> dots(m * k), values(k);
+    std::vector<std::pair<float, uint32_t>> scratch;
     DotsTransposed(queries + q0 * dim, m, dim, transposed.data(), k, dots.data());
     for (size_t p = 0; p < m; ++p) {
-      const float* dp = dots.data() + p * k;
-      const float qn = Norm(queries + (q0 + p) * dim, dim);
-      for (uint32_t c = 0; c < k; ++c) d[c] = {ProbeValue(metric, t.norm2[c], t.norm[c], dp[c], qn), c};
-      out[q0 + p] = Nearest(d, count);
+      const float qn = metric == Metric::kCosine ? Norm(queries + (q0 + p) * dim, dim) : 0.0f;
+      ProbeValues(metric, t, dots.data() + p * k, qn, values.data());
+      out[q0 + p] = SmallestInOrder(values.data(), k, count, &scratch);
     }
     return Status::Ok();
   });

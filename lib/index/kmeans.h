@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "aether/options.h"
@@ -85,6 +86,14 @@ using CentroidChunks = std::function<Result<const float*>(uint32_t c0, uint32_t 
 Result<std::vector<std::vector<uint32_t>>> NearestCentroidsChunked(uint32_t k, uint32_t dim, const CentroidChunks& rows,
                                                                    const float* queries, size_t nq, uint32_t count,
                                                                    Metric metric);
+// The indices of the `count` smallest of values[0, n), ordered by (value,
+// index) as std::partial_sort orders (value, index) pairs: by insertion into
+// a short sorted list for a count up to kInsertionSelect (a probe's usual
+// few; almost every value is rejected with one comparison), else by
+// partial_sort on pairs in *scratch. A NaN ranks as +infinity (last).
+constexpr uint32_t kInsertionSelect = 64;
+std::vector<uint32_t> SmallestInOrder(const float* values, uint32_t n, uint32_t count,
+                                      std::vector<std::pair<float, uint32_t>>* scratch);
 // One query (prepares a table on every call: for tests and one-offs).
 std::vector<uint32_t> NearestCentroids(const float* query, uint32_t dim, const float* centroids, uint32_t k,
                                        uint32_t count, Metric metric);

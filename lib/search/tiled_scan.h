@@ -73,6 +73,30 @@ Status ScanOne(const ScanContext& c, const float* x, uint64_t n, uint64_t stride
   return Status::Ok();
 }
 
+// The value of rank `first` (1-based) among lower[rows[0, n)], first < n:
+// by insertion into a short sorted list for a usual first (k, or k times
+// the re-rank factor), else by nth_element on a copy in *scratch.
+inline float SmallestAt(const float* lower, const uint32_t* rows, size_t n, uint32_t first,
+                        std::vector<float>* scratch) {
+  constexpr uint32_t kShort = 64;
+  if (first > kShort) {
+    scratch->resize(n);
+    for (size_t j = 0; j < n; ++j) (*scratch)[j] = lower[rows[j]];
+    std::nth_element(scratch->begin(), scratch->begin() + (first - 1), scratch->end());
+    return (*scratch)[first - 1];
+  }
+  float best[kShort];
+  uint32_t held = 0;
+  for (size_t j = 0; j < n; ++j) {
+    const float v = lower[rows[j]];
+    if (held == first && !(v < best[held - 1])) continue;
+    uint32_t at = held < first ? held++ : held - 1;
+    for (; at > 0 && best[at - 1] > v; --at) best[at] = best[at - 1];
+    best[at] = v;
+  }
+  return best[first - 1];
+}
+
 template <typename Bound, typename Visit>
 Status ScanTiled(const ScanContext& c, const float* x, uint64_t n, uint64_t stride, const uint32_t* qs, size_t nqs,
                  const float* qp, ScanScratch& sc, uint32_t first, Bound&& bound, Visit&& visit) {
@@ -107,26 +131,31 @@ Status ScanTiled(const ScanContext& c, const float* x, uint64_t n, uint64_t stri
       float limit = as_filter(bound(q));
       // The rows that pass the bound now. When many do (the query's first
       // block, its top k not yet full), those with the `first` smallest
-      // lower bounds go first: they hold the block's nearest, so the bound
-      // tightens at once and few of the rest still pass it. The order
-      // changes which rows are visited, never the result where ties are
-      // broken by row id (exact distances); a quantized frame's candidates
-      // that tie exactly at the re-rank cut are ranked by their place tags,
-      // which follow the order of visits (and the worker, as before).
-      std::vector<uint32_t>& pass = sc.rows_passing;
-      pass.clear();
-      for (uint64_t i = 0; i < n; ++i) {
+      // lower bounds (and any tied with the last of them) go first: they
+      // hold the block's nearest, so the bound tightens at once and few of
+      // the rest still pass it. The order changes which rows are visited,
+      // never the result where ties are broken by row id (exact distances);
+      // a quantized frame's candidates that tie exactly at the re-rank cut
+      // are ranked by their place tags, which follow the order of visits
+      // (and the worker, as before).
+      sc.rows_passing.resize(n);
+      uint32_t* pass = sc.rows_passing.data();
+      size_t passed = 0;
+      for (uint64_t i = 0; i < n; ++i) {                 // branch-free: about half pass in a query's first blocks
         if (std::isnan(lower[i])) lower[i] = -INFINITY;  // damaged data: visited, as it always was
-        if (!(lower[i] > limit)) pass.push_back(uint32_t(i));
+        pass[passed] = uint32_t(i);
+        passed += !(lower[i] > limit);
       }
-      if (first > 0 && pass.size() > 2 * size_t(first))
-        std::nth_element(pass.begin(), pass.begin() + first, pass.end(),
-                         [&](uint32_t a, uint32_t b) { return lower[a] < lower[b]; });
-      for (uint32_t i : pass) {
-        if (lower[i] > limit) continue;
-        AETHER_RETURN_IF_ERROR(visit(q, i));
-        limit = as_filter(bound(q));
-      }
+      // Split: the rows at or below `early` in round 0, the rest in round 1.
+      const bool split = first > 0 && passed > 2 * size_t(first);
+      const float early = split ? SmallestAt(lower, pass, passed, first, &sc.dist_passing) : 0.0f;
+      for (int round = split ? 0 : 1; round < 2; ++round)
+        for (size_t j = 0; j < passed; ++j) {
+          const uint32_t i = pass[j];
+          if ((split && (round == 0) != (lower[i] <= early)) || lower[i] > limit) continue;
+          AETHER_RETURN_IF_ERROR(visit(q, i));
+          limit = as_filter(bound(q));
+        }
     }
   }
   return Status::Ok();

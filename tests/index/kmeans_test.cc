@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <random>
 #include <set>
 
@@ -254,4 +255,31 @@ TEST_CASE("probing: a batch gives each query what it gets alone, in the order a 
   AssignNearest(q.data(), nq, dim, c.data(), k, 2, labels.data());
   auto first = NearestCentroids(table, q.data(), nq, 1, Metric::kL2, 1);
   for (uint32_t i = 0; i < nq; ++i) CHECK(labels[i] == first[i][0]);
+}
+
+TEST_CASE("probing: SmallestInOrder picks what a stable sort by value ranks first, ties by index, NaN last") {
+  std::mt19937 rng(11);
+  for (uint32_t n : {1u, 2u, 7u, 64u, 65u, 300u, 1265u}) {
+    for (int trial = 0; trial < 20; ++trial) {
+      // Few distinct values in some trials (many ties), a NaN or an
+      // infinity in some.
+      std::uniform_int_distribution<int> pick(0, trial % 2 ? 5 : 1 << 20);
+      std::vector<float> v(n);
+      for (auto& x : v) x = float(pick(rng)) - 3.0f;
+      if (trial % 3 == 0) v[rng() % n] = NAN;
+      if (trial % 4 == 0) v[rng() % n] = INFINITY;
+      if (trial % 5 == 0) v[rng() % n] = -0.0f;
+      std::vector<uint32_t> order(n);
+      std::iota(order.begin(), order.end(), 0u);
+      auto key = [&](uint32_t i) { return std::isnan(v[i]) ? INFINITY : v[i]; };
+      std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return key(a) < key(b); });
+      std::vector<std::pair<float, uint32_t>> scratch;
+      for (uint32_t count : {1u, 2u, 10u, kInsertionSelect, kInsertionSelect + 1, n, n + 3}) {
+        CAPTURE(n);
+        CAPTURE(count);
+        const std::vector<uint32_t> want(order.begin(), order.begin() + std::min(count, n));
+        CHECK(SmallestInOrder(v.data(), n, count, &scratch) == want);
+      }
+    }
+  }
 }

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <random>
@@ -18,6 +19,7 @@
 #include "cold/shard_file.h"
 #include "env/parallel.h"
 #include "hot/slot_file.h"
+#include "search/tiled_scan.h"
 #include "test_util.h"
 
 using namespace aether;
@@ -326,4 +328,34 @@ TEST_CASE("ParallelFor runs every item once, on at most the threads asked, and r
   CHECK(ThreadsFor(3, 2) == 2);
   CHECK(ThreadsFor(0, 0) == 1);
   CHECK(ThreadsFor(0, 1000) >= 1);
+}
+
+// The tiled scan visits the rows at or below SmallestAt's value first:
+// the value of that rank among the rows, as a sort gives it, by the short
+// list (a usual first) and by nth_element (a large one) alike, ties and
+// infinities included.
+TEST_CASE("scan engine: SmallestAt is the value of that rank among the rows, as a sort gives it") {
+  std::mt19937 rng(3);
+  for (size_t n : {size_t(3), size_t(40), size_t(129), size_t(600)}) {
+    for (int trial = 0; trial < 30; ++trial) {
+      std::uniform_int_distribution<int> pick(0, trial % 2 ? 6 : 1 << 20);
+      std::vector<float> lower(n + 5);
+      for (auto& x : lower) x = float(pick(rng)) - 2.0f;
+      if (trial % 3 == 0) lower[rng() % n] = -INFINITY;
+      if (trial % 5 == 0) lower[rng() % n] = INFINITY;
+      std::vector<uint32_t> rows;  // a subset, in row order, as the scan passes them
+      for (uint32_t i = 0; i < lower.size(); ++i)
+        if (rng() % 4 != 0 || rows.size() < 2) rows.push_back(i);
+      std::vector<float> sorted;
+      for (uint32_t i : rows) sorted.push_back(lower[i]);
+      std::sort(sorted.begin(), sorted.end());
+      std::vector<float> scratch;
+      for (uint32_t first : {1u, 2u, 10u, 40u, 64u, 65u, 300u}) {
+        if (first >= rows.size()) continue;
+        CAPTURE(n);
+        CAPTURE(first);
+        CHECK(SmallestAt(lower.data(), rows.data(), rows.size(), first, &scratch) == sorted[first - 1]);
+      }
+    }
+  }
 }
