@@ -85,6 +85,12 @@ Status BucketCommandRefused(const std::string& uri) {
                                  "makes a local replica every command can open, and `publish` writes the bucket");
 }
 
+Status LocalDirectoryOnly(const std::string& role, const std::string& path, const std::string& instead) {
+  if (path.rfind("s3://", 0) != 0) return Status::Ok();
+  return Status::InvalidArgument(
+      fmt::format("{} {}: this command writes a local directory, not a bucket ({})", role, path, instead));
+}
+
 namespace {
 
 Result<std::unique_ptr<Store>> OpenBucketStore(const StoreArgs& args, const OpenOptions& o) {
@@ -101,6 +107,7 @@ Result<std::unique_ptr<Store>> OpenBucketStore(const StoreArgs& args, const Open
                        uri, sequence, refreshed ? fmt::format(" (new: {} bytes of metadata fetched)", pulled) : "",
                        c.shards_cached, c.shards_fetched, c.bytes_fetched, c.requests, c.evicted);
   };
+  g_bucket_drop_damaged = opened.drop_damaged;
   return std::move(opened.store);
 }
 
@@ -252,6 +259,7 @@ void AddStoreArgs(CLI::App* app, StoreArgs* args) {
 }
 
 std::function<std::string()> g_bucket_report;
+std::function<Result<uint64_t>()> g_bucket_drop_damaged;
 std::string g_bucket_cache_dir;
 
 void AddS3Options(CLI::App* app, S3Options* o) {

@@ -115,10 +115,15 @@ void AddBucketArgs(CLI::App* app, StoreArgs* args);
 // After a command that read a store in a bucket: what its cache did (for
 // --verbose and stats); empty otherwise.
 extern std::function<std::string()> g_bucket_report;
+// The store's OpenedBucket::drop_damaged.
+extern std::function<Result<uint64_t>()> g_bucket_drop_damaged;
 extern std::string g_bucket_cache_dir;  // its cache directory
 // kInvalidArgument: `uri` (s3://...) given as the store of a command that
 // does not read one.
 Status BucketCommandRefused(const std::string& uri);
+// kInvalidArgument when `path`, a command's local directory operand (its
+// `role`: "DEST", "DIR"), is an s3:// URI; `instead` says what does that.
+Status LocalDirectoryOnly(const std::string& role, const std::string& path, const std::string& instead);
 // Refuses an empty option value ("an empty value", exit 64): an unset shell
 // variable must not silently mean "no bound" or "no file".
 CLI::Validator NonEmpty();

@@ -2,6 +2,8 @@
 // live store (Store::Backup); restoring is opening the copy.
 #include <fmt/format.h>
 
+#include <utility>
+
 #include "aether/store.h"
 #include "cli.h"
 #include "progress.h"
@@ -32,6 +34,10 @@ Runner SetupBackup(CLI::App* app) {
       "Example (crontab, nightly): 0 2 * * * aether backup /var/lib/mem /backup/mem-$(date +\\%F) \\\n"
       "    --incremental /backup/mem-latest && ln -sfn /backup/mem-$(date +\\%F) /backup/mem-latest");
   return [a](const StoreOpener& opener) -> int {
+    for (const auto& [role, path] : {std::pair{"DEST", &a->dest}, std::pair{"--incremental", &a->incremental}})
+      if (Status bad = LocalDirectoryOnly(role, *path, "aether publish STORE s3://BUCKET/PREFIX copies a store there");
+          !bad.ok())
+        return Fail(bad);
     auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     Progress progress("backup (bytes)", a->progress);

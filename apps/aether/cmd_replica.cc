@@ -74,6 +74,8 @@ Runner SetupPull(CLI::App* app) {
       "Example (crontab, every 5 minutes): */5 * * * * aether pull s3://my-bucket/agents/a1 /srv/mem-replica");
   return [a](const StoreOpener&) -> int {
     if (Status bad = CheckS3Uri(a->uri); !bad.ok()) return Fail(bad);
+    if (Status bad = LocalDirectoryOnly("DIR", a->dir, "pull copies a bucket's store into a directory here"); !bad.ok())
+      return Fail(bad);
     auto r = Pull(a->uri, a->dir, a->s3, uint64_t(a->sequence));
     if (!r.ok()) return Fail(r.status());
     if (!r->left_behind.empty())

@@ -281,6 +281,27 @@ int Run(const SearchArgs& a, const StoreOpener& opener) {
   std::vector<uint8_t> partial;
   so.partial = &partial;
   auto results = (*store)->Search(vectors, so);
+  // Cached shards of a bucket found damaged are removed and fetched again
+  // (the cache is only a copy of the bucket): the search runs again while
+  // each run finds more (a failed scan stops at its first damage). Every
+  // round removes one at least, and a fetched shard is checked, so the
+  // rounds end; kMaxHealRounds bounds them against a disk that keeps
+  // damaging what is written.
+  constexpr int kMaxHealRounds = 1000;
+  uint64_t healed = 0;
+  std::string first_damage;
+  for (int round = 0;
+       round < kMaxHealRounds && !results.ok() && results.status().code() == Code::kCorruption && g_bucket_drop_damaged;
+       ++round) {
+    Result<uint64_t> dropped = g_bucket_drop_damaged();
+    if (!dropped.ok() || *dropped == 0) break;
+    if (healed == 0) first_damage = results.status().message();
+    healed += *dropped;
+    results = (*store)->Search(vectors, so);
+  }
+  if (healed > 0)
+    Warn(fmt::format("{}: {} damaged cached shard{} removed from {} and fetched again (the first: {})", a.store.store,
+                     healed, healed == 1 ? "" : "s", g_bucket_cache_dir, first_damage));
   if (!results.ok()) return Fail(CacheHint(a, RecordingHint(results.status())));
   if (unwritable)
     Warn("accesses not recorded: this user may not write " + a.store.store + " (--no-touch says so quietly)");

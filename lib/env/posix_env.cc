@@ -16,11 +16,11 @@
 
 #include "aether/env.h"
 #include "env/env_vars.h"
+#include "env/errno_status.h"
 #include "io_faults.h"
 #include "io_trace.h"
 
 namespace aether {
-namespace {
 
 Status ErrnoStatus(const std::string& context, int err) {
   if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(context + ": " + std::strerror(err));
@@ -29,6 +29,8 @@ Status ErrnoStatus(const std::string& context, int err) {
   if (err == ELOOP) return Status::IOError(context + ": is a symbolic link (aether never writes through one)");
   return Status::IOError(context + ": " + std::strerror(err));
 }
+
+namespace {
 
 // Moves fd above the standard descriptors (a store file must never be fd 0-2,
 // where a stray printf from a cron job would land in it).

@@ -196,6 +196,28 @@ Result<uint64_t> BucketEnv::LinkCount(const std::string& path) {
   return target()->LinkCount(path);
 }
 
+Result<uint64_t> BucketEnv::DropDamaged() {
+  std::map<std::string, uint64_t> bytes_of;  // by SHA-256
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    for (const auto& [path, f] : files_)
+      if (used_.count(f.sha256)) bytes_of[f.sha256] = f.bytes;
+  }
+  uint64_t dropped = 0;
+  for (const auto& [sha, bytes] : bytes_of) {
+    const std::string cached = objects_dir_ + "/" + sha;
+    if (target()->TypeOf(cached) != FileType::kRegular) continue;  // gone, or not ours (a link is never read)
+    AETHER_ASSIGN_OR_RETURN(auto file, target()->Open(cached, OpenMode::kRead));
+    AETHER_ASSIGN_OR_RETURN(const uint64_t size, file->Size());
+    std::string data(size, '\0');
+    AETHER_RETURN_IF_ERROR(file->Read(0, size, data.data()));
+    if (size == bytes && ToHex(Sha256(data)) == sha) continue;
+    AETHER_RETURN_IF_ERROR(target()->RemoveFile(cached));
+    ++dropped;
+  }
+  return dropped;
+}
+
 BucketCounters BucketEnv::counters() const {
   std::lock_guard<std::mutex> g(mu_);
   return counters_;

@@ -62,6 +62,13 @@ class BucketEnv : public EnvWrapper {
 
   BucketCounters counters() const;
 
+  // The cached objects this process opened, read again and checked against
+  // their names (each is its content's SHA-256) and the manifest's sizes;
+  // each damaged one is removed, so that the next open fetches it again.
+  // Returns how many were removed: for a search that failed on damage,
+  // none says the damage is elsewhere (the replica's own files).
+  Result<uint64_t> DropDamaged();
+
  private:
   const BucketFile* Remote(const std::string& path) const;
   // The object's path in the cache, fetched first when it is not there.

@@ -21,6 +21,7 @@
 #include <set>
 
 #include "aether/store.h"
+#include "env/errno_status.h"
 #include "objstore/digest.h"
 #include "objstore/s3_client.h"
 #include "replica/bucket_env.h"
@@ -42,7 +43,7 @@ struct FileEntry {
 
 std::string ManifestKey(uint64_t sequence) { return fmt::format("{}{:020}.json", kManifests, sequence); }
 
-Status Errno(const std::string& what) { return Status::IOError(what + ": " + std::strerror(errno)); }
+Status Errno(const std::string& what) { return ErrnoStatus(what, errno); }
 
 // A name beside `path` for this process's own work: .NAME.aether-WHAT.PID.RANDOM
 // (a pid alone may be a killed earlier process's, reused).
@@ -247,7 +248,7 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
       rep.bytes += e.bytes;
       files.push_back(std::move(e));
     }
-    if (ec) return Status::IOError(snapshot + ": " + ec.message());
+    if (ec) return ErrnoStatus(snapshot, ec.value());
     std::sort(files.begin(), files.end(), [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
     rep.files = files.size();
     AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client.get()));
@@ -419,7 +420,7 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
       if (dirs.insert(up.string()).second) {
         std::error_code ec;
         fs::create_directories(up, ec);
-        if (ec) return Status::IOError(up.string() + ": " + ec.message());
+        if (ec) return ErrnoStatus(up.string(), ec.value());
       }
     if (lazy_cold && f.path.rfind("cold/", 0) == 0) continue;
     // The replica's own copy, when it still holds these bytes (a search on
@@ -473,7 +474,7 @@ constexpr const char* kCacheReplica = "replica-";     // + SEQUENCE-ETAG: a mani
 Status PrepareCache(const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return Status::IOError(dir + ": " + ec.message());
+  if (ec) return ErrnoStatus(dir, ec.value());
   struct stat st;
   if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return Status::AlreadyExists(dir + ": not a directory (a symbolic link is not followed): no cache there");
@@ -545,7 +546,7 @@ Result<OpenedBucket> OpenBucket(const std::string& uri, const S3Options& s3, con
   // are opened without following links.
   std::error_code ec;
   const std::string abs = fs::canonical(dir, ec).string();
-  if (ec) return Status::IOError(dir + ": " + ec.message());
+  if (ec) return ErrnoStatus(dir, ec.value());
 
   // The cache's lock, held until the store is open: the LIST, a new
   // manifest's replica, the removal of replicas no reader holds.
@@ -603,6 +604,11 @@ Result<OpenedBucket> OpenBucket(const std::string& uri, const S3Options& s3, con
     if (!e) return BucketReadCounters{};
     const BucketCounters c = e->counters();
     return BucketReadCounters{c.shards_cached, c.shards_fetched, c.bytes_fetched, c.requests, c.evicted};
+  };
+  out.drop_damaged = [weak = std::weak_ptr<BucketEnv>(env)]() -> Result<uint64_t> {
+    const std::shared_ptr<BucketEnv> e = weak.lock();
+    if (!e) return uint64_t(0);
+    return e->DropDamaged();
   };
   return out;
 }

@@ -6,11 +6,15 @@
 // an unreachable bucket is a clear error, never a wrong answer.
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "objstore/digest.h"
 #include "objstore/s3_client.h"
 #include "support/s3_server.h"
 #include "test_util.h"
@@ -188,7 +192,46 @@ TEST_CASE("search s3://: a damaged object, an unreachable bucket or a writing co
   REQUIRE(Aether({"publish", store, uri, "-q"}, "", env).exit_code == 0);
   const std::vector<std::string> query = {"search", uri,           "--vector", "[1,2,3,4]", "--nprobe",
                                           "3",      "--cache-dir", cache,      "--no-touch"};
-  REQUIRE(Aether(query, "", env).exit_code == 0);
+  const RunResult intact = Aether(query, "", env);
+  REQUIRE(intact.exit_code == 0);
+
+  // A cached shard damaged on the local disk is removed and fetched again:
+  // the same answer, a warning, the cache whole again. One object, then
+  // every one.
+  auto objects = [&] {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::directory_iterator(cache + "/objects"))
+      if (e.path().filename().string().size() == 64) out.push_back(e.path());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  auto flip_middle = [](const fs::path& p) {
+    std::string bytes = ReadFile(p.string());
+    REQUIRE(bytes.size() > 64);
+    bytes[bytes.size() / 2] = char(bytes[bytes.size() / 2] ^ 0x5a);
+    WriteFile(p.string(), bytes);
+  };
+  REQUIRE(objects().size() >= 2);
+  for (size_t round = 0; round < 2; ++round) {
+    CAPTURE(round);
+    const auto all = objects();
+    if (round == 0)
+      flip_middle(all[0]);
+    else
+      for (const auto& p : all) flip_middle(p);
+    const RunResult healed = Aether(query, "", env);
+    CHECK_MESSAGE(healed.exit_code == 0, healed.err);
+    CHECK(healed.out == intact.out);
+    CHECK(healed.err.find(round == 0
+                              ? "1 damaged cached shard removed"
+                              : std::to_string(all.size()) + " damaged cached shards removed") != std::string::npos);
+    CHECK(healed.err.find("checksum mismatch") != std::string::npos);
+    CHECK(objects() == all);
+    for (const auto& p : objects()) CHECK(ToHex(Sha256(ReadFile(p.string()))) == p.filename().string());
+    const RunResult quiet = Aether(query, "", env);  // whole now: nothing to say
+    CHECK(quiet.exit_code == 0);
+    CHECK(quiet.err.empty());
+  }
 
   // Every shard object replaced by same-size garbage: each read fails with
   // 79 naming the object, and nothing damaged enters the cache.
@@ -224,6 +267,37 @@ TEST_CASE("search s3://: a damaged object, an unreachable bucket or a writing co
     CAPTURE(args[0]);
     CHECK(r.exit_code == 64);
     CHECK(r.err.find("pull") != std::string::npos);
+  }
+  // A bucket where a command writes a local directory: 64, before anything
+  // is read or made.
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"backup", store, uri + "-copy"},
+                                             {"backup", store, dir / "copy", "--incremental", uri},
+                                             {"pull", uri, uri + "-replica"}}) {
+    const RunResult r = Aether(args, "", env);
+    CAPTURE(args[0]);
+    CHECK(r.exit_code == 64);
+    CHECK(r.err.find("writes a local directory, not a bucket") != std::string::npos);
+  }
+  CHECK_FALSE(fs::exists(dir / "copy"));
+  // A cache the user may not make: 77 (as root, the search runs as nobody).
+  {
+    const std::string locked = dir / "locked";
+    fs::create_directories(locked);
+    std::vector<std::string> via;
+    if (geteuid() == 0) {
+      via = {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/env"};
+      via.insert(via.end(), env.begin(), env.end());
+      for (fs::path p = locked; !p.empty() && p != p.root_path(); p = p.parent_path()) chmod(p.c_str(), 0755);
+    }
+    chmod(locked.c_str(), 0555);
+    const std::vector<std::string> args = {"search",          uri,         "--vector", "[1,2,3,4]", "--cache-dir",
+                                           locked + "/cache", "--no-touch"};
+    const RunResult r = via.empty() ? Aether(args, "", env) : AetherVia(via, args, "");
+    chmod(locked.c_str(), 0755);
+    CHECK_MESSAGE(r.exit_code == 77, r.err);
+    CHECK(r.err.find(locked + "/cache") != std::string::npos);
+    CHECK_FALSE(fs::exists(locked + "/cache"));
   }
   // No manifest under a prefix: 66, naming it.
   const RunResult none = Aether(

@@ -108,6 +108,12 @@ struct OpenedBucket {
   std::string cache_dir;
   std::string replica_dir;                       // the store's directory in it
   std::function<BucketReadCounters()> counters;  // so far (all zero once the store is closed)
+  // After a search failed on damage (kCorruption): the cached shards it
+  // opened are checked against their SHA-256 and the damaged ones removed,
+  // so that the search, run again, fetches them afresh. How many were
+  // removed (0: the damage is not in a cached shard; 0 too once the store
+  // is closed).
+  std::function<Result<uint64_t>()> drop_damaged;
 };
 // open.access must be kRead.
 Result<OpenedBucket> OpenBucket(const std::string& uri, const S3Options& s3, const BucketCacheOptions& cache,
