@@ -35,6 +35,8 @@ std::string OpenSslBase64(const std::string& data) {
 }  // namespace
 
 TEST_CASE("digests: SHA-256, MD5 and base64 equal OpenSSL's at every length across the padding boundaries") {
+  const std::string sha_ni = Sha256HasShaNi() ? "yes" : "no (the portable path twice)";
+  MESSAGE("SHA-256 with the x86 SHA extensions: " << sha_ni);
   // The published examples first (FIPS 180-4 appendix, RFC 1321 A.5).
   CHECK(ToHex(Sha256("abc")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   CHECK(ToHex(Sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")) ==
@@ -59,6 +61,7 @@ TEST_CASE("digests: SHA-256, MD5 and base64 equal OpenSSL's at every length acro
     for (char& c : data) c = char(rng());
     CAPTURE(n);
     CHECK(Sha256(data) == OpenSsl(EVP_sha256(), data));
+    CHECK(Sha256Portable(data) == OpenSsl(EVP_sha256(), data));  // the path a CPU without SHA-NI takes
     CHECK(Md5(data) == OpenSsl(EVP_md5(), data));
     CHECK(Base64(data) == OpenSslBase64(data));
   }
