@@ -14,10 +14,15 @@ Runner SetupPublish(CLI::App* app) {
     std::string uri;
     S3Options s3;
     std::string format;
+    uint64_t keep = 0;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("uri", a->uri, "s3://BUCKET/PREFIX to publish under")->required()->check(NonEmpty());
+  app->add_option("--keep", a->keep,
+                  "Then delete the manifests older than the newest N and the objects none of those N names "
+                  "(default: every manifest stays)")
+      ->check(CLI::Range(uint64_t(1), uint64_t(UINT32_MAX)));
   AddS3Options(app, &a->s3);
   AddFormatOption(app, &a->format, "table");
   app->footer(
@@ -28,8 +33,13 @@ Runner SetupPublish(CLI::App* app) {
     if (Status bad = CheckS3Uri(a->uri); !bad.ok()) return Fail(bad);
     auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
-    auto r = Publish(std::move(*store), a->store.store, a->uri, a->s3);
+    PublishOptions po;
+    po.keep = a->keep;
+    auto r = Publish(std::move(*store), a->store.store, a->uri, a->s3, po);
     if (!r.ok()) return Fail(r.status());
+    if (!r->collect_error.empty())
+      Warn(fmt::format("published, but --keep {} stopped: {} (the next publish --keep tries again)", a->keep,
+                       r->collect_error));
     const nlohmann::json j = {{"manifest", r->manifest},
                               {"sequence", r->sequence},
                               {"unchanged", r->unchanged},
@@ -38,16 +48,23 @@ Runner SetupPublish(CLI::App* app) {
                               {"bytes", r->bytes},
                               {"objects_uploaded", r->objects_uploaded},
                               {"bytes_uploaded", r->bytes_uploaded},
-                              {"objects_present", r->objects_present}};
+                              {"objects_present", r->objects_present},
+                              {"manifests_removed", r->manifests_removed},
+                              {"objects_removed", r->objects_removed},
+                              {"bytes_removed", r->bytes_removed}};
+    const std::string removed = a->keep ? fmt::format("; removed {} older manifests and {} objects ({} bytes)",
+                                                      r->manifests_removed, r->objects_removed, r->bytes_removed)
+                                        : "";
     if (a->format != "table")
       fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     else if (r->unchanged)
-      fmt::print("unchanged since {}: {} memories in {} files ({} bytes)\n", r->manifest, r->memories, r->files,
-                 r->bytes);
+      fmt::print("unchanged since {}: {} memories in {} files ({} bytes){}\n", r->manifest, r->memories, r->files,
+                 r->bytes, removed);
     else
-      fmt::print("published {}: {} memories in {} files ({} bytes); {} objects uploaded ({} bytes), {} already there\n",
-                 r->manifest, r->memories, r->files, r->bytes, r->objects_uploaded, r->bytes_uploaded,
-                 r->objects_present);
+      fmt::print(
+          "published {}: {} memories in {} files ({} bytes); {} objects uploaded ({} bytes), {} already there{}\n",
+          r->manifest, r->memories, r->files, r->bytes, r->objects_uploaded, r->bytes_uploaded, r->objects_present,
+          removed);
     return kExitOk;
   };
 }

@@ -203,12 +203,67 @@ Result<std::vector<FileEntry>> ParseFiles(const nlohmann::json& j, const std::st
   return out;
 }
 
+// The files manifest `sequence` names, checked (kCorruption: not an aether
+// manifest of that sequence, or a bad entry).
+Result<std::vector<FileEntry>> ReadManifest(S3Client* client, uint64_t sequence) {
+  const std::string uri = client->UriOf(ManifestKey(sequence));
+  std::string text;
+  AETHER_RETURN_IF_ERROR(client->Get(ManifestKey(sequence), &text, 64u << 20));
+  const nlohmann::json manifest = nlohmann::json::parse(text, nullptr, false);
+  auto unsigned_field = [&](const char* key, uint64_t want) {
+    return manifest.contains(key) && manifest[key].is_number_unsigned() && manifest[key].get<uint64_t>() == want;
+  };
+  if (manifest.is_discarded() || !manifest.is_object() || !unsigned_field("aether_manifest", 1) ||
+      !unsigned_field("sequence", sequence))
+    return Status::Corruption(uri + ": not an aether manifest of sequence " + std::to_string(sequence));
+  return ParseFiles(manifest, uri);
+}
+
 }  // namespace
 
 Status CheckS3Uri(const std::string& uri) { return ParseS3Uri(uri).status(); }
 
+namespace {
+
+// After a publish with --keep N: the manifests older than the newest N are
+// deleted, then every object (objects/ and 64 hexadecimal digits) that none
+// of the N names; any other name under the prefix stays. A kept manifest
+// that cannot be read or checked stops it before anything is deleted (what
+// it names is not known). Killed in between, the next one finishes the job.
+Status CollectOld(S3Client* client, uint64_t keep, PublishReport* rep) {
+  AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client));
+  std::set<std::string> named;
+  std::vector<std::string> old;
+  uint64_t kept = 0;
+  for (auto it = manifests.rbegin(); it != manifests.rend(); ++it) {
+    if (kept == keep) {
+      old.push_back(it->second.key);
+      continue;
+    }
+    AETHER_ASSIGN_OR_RETURN(std::vector<FileEntry> files, ReadManifest(client, it->first));
+    for (const FileEntry& f : files) named.insert(f.sha256);
+    ++kept;
+  }
+  for (const std::string& key : old) {
+    AETHER_RETURN_IF_ERROR(client->Delete(key));
+    ++rep->manifests_removed;
+  }
+  AETHER_ASSIGN_OR_RETURN(std::vector<S3ObjectInfo> objects, client->List(kObjects));
+  for (const S3ObjectInfo& o : objects) {
+    const std::string name = o.key.substr(std::strlen(kObjects));
+    if (name.size() != 64 || name.find_first_not_of("0123456789abcdef") != std::string::npos || named.count(name))
+      continue;
+    AETHER_RETURN_IF_ERROR(client->Delete(o.key));
+    ++rep->objects_removed;
+    rep->bytes_removed += o.size;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& store_path, const std::string& uri,
-                              const S3Options& s3) {
+                              const S3Options& s3, const PublishOptions& options) {
   AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, Connect(uri, s3));
   // The snapshot: a backup beside the store, its shards and centroids
   // hard-linked from the store itself (the store never writes through a
@@ -280,6 +335,9 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
     return client->Put(ManifestKey(rep.sequence), manifest.dump(1) + "\n");
   }();
   if (!s.ok()) return s;
+  if (options.keep > 0)
+    if (Status collected = CollectOld(client.get(), options.keep, &rep); !collected.ok())
+      rep.collect_error = collected.message();
   return rep;
 }
 
@@ -390,16 +448,7 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
     for (const FileEntry& f : have) rep.bytes += f.bytes;
     return rep;
   }
-  std::string text;
-  AETHER_RETURN_IF_ERROR(client->Get(ManifestKey(sequence), &text, 64u << 20));
-  const nlohmann::json manifest = nlohmann::json::parse(text, nullptr, false);
-  auto unsigned_field = [&](const char* key, uint64_t want) {
-    return manifest.contains(key) && manifest[key].is_number_unsigned() && manifest[key].get<uint64_t>() == want;
-  };
-  if (manifest.is_discarded() || !manifest.is_object() || !unsigned_field("aether_manifest", 1) ||
-      !unsigned_field("sequence", sequence))
-    return Status::Corruption(rep.manifest + ": not an aether manifest of sequence " + std::to_string(sequence));
-  AETHER_ASSIGN_OR_RETURN(std::vector<FileEntry> files, ParseFiles(manifest, rep.manifest));
+  AETHER_ASSIGN_OR_RETURN(std::vector<FileEntry> files, ReadManifest(client.get(), sequence));
   rep.files = files.size();
   for (const FileEntry& f : files) rep.bytes += f.bytes;
 

@@ -4,12 +4,14 @@
 // bucket half-done.
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "objstore/s3_client.h"
@@ -365,4 +367,107 @@ TEST_CASE(
     if (name[0] == '.')
       CHECK_MESSAGE((name.rfind(".mem.aether-publish.", 0) == 0 || name.rfind("..mem.aether-publish.", 0) == 0), name);
   }
+}
+
+// publish --keep N: the manifests older than the newest N go, then every
+// object none of the N names (old snapshots' and a killed publish's), and
+// nothing else under the prefix; the kept snapshots pull whole. A kept
+// manifest that cannot be read stops it before anything is deleted.
+TEST_CASE("publish --keep: old manifests and the objects only they name go; kept snapshots stay whole") {
+  S3Server* server = Server();
+  if (!server) return;
+  const auto env = S3Env(server->endpoint());
+  TempDir dir;
+  const std::string store = dir / "mem", uri = std::string("s3://") + kBucket + "/t-keep";
+  auto client = Client(server->endpoint(), "t-keep");
+  auto mems = RandomMems(300, 8, 61);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "50", "-q"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "4", "-q"}).exit_code == 0);
+  const std::string queries = QueriesJsonl(RandomMems(20, 8, 62, "q"));
+  // Four snapshots, each after a change, with the answers each gives.
+  std::vector<std::string> answers;
+  std::vector<std::vector<std::string>> ids_at;
+  auto ids = Ids(mems);
+  for (int i = 0; i < 4; ++i) {
+    if (i > 0) {
+      auto more = RandomMems(40, 8, 70 + i, "n" + std::to_string(i) + "-");
+      REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(more)).exit_code == 0);
+      REQUIRE(Aether({"delete", store, ids[size_t(i) * 7]}).exit_code == 0);
+      ids.erase(ids.begin() + i * 7);
+      for (const auto& m : more) ids.push_back(m.id);
+      REQUIRE(Aether({"descend", store, "--all", "-q"}).exit_code == 0);
+      REQUIRE(Aether({"rebuild-index", store, "--partitions", "4", "-q"}).exit_code == 0);  // new shards each time
+    }
+    REQUIRE(Aether({"publish", store, uri, "-q"}, "", env).exit_code == 0);
+    answers.push_back(Answers(store, queries, ids));
+    ids_at.push_back(ids);
+  }
+  // A publish killed before its manifest left an object; names aether did
+  // not write stay whatever happens.
+  const std::string orphan = "objects/" + std::string(64, 'a');
+  REQUIRE(client->Put(orphan, "left by a killed publish").ok());
+  for (const char* foreign : {"objects/README", "manifests/notes.txt", "elsewhere/x"})
+    REQUIRE(client->Put(foreign, "not aether's").ok());
+  auto keys = [&](const std::string& under) {
+    std::set<std::string> out;
+    auto listed = client->List(under);
+    REQUIRE(listed.ok());
+    for (const auto& o : *listed) out.insert(o.key);
+    return out;
+  };
+  auto named_by = [&](int sequence) {
+    std::string text;
+    REQUIRE(client->Get(fmt::format("manifests/{:020}.json", sequence), &text).ok());
+    std::set<std::string> out;
+    const nlohmann::json manifest = nlohmann::json::parse(text);
+    for (const auto& f : manifest["files"]) out.insert("objects/" + f["sha256"].get<std::string>());
+    return out;
+  };
+  std::set<std::string> all_named;
+  for (int s = 1; s <= 4; ++s)
+    for (const auto& k : named_by(s)) all_named.insert(k);
+  std::set<std::string> want = named_by(3);
+  for (const auto& k : named_by(4)) want.insert(k);
+  REQUIRE(want.size() < all_named.size());  // the older snapshots hold objects of their own
+
+  // A kept manifest damaged: nothing is deleted, the publish is done, a
+  // warning says why.
+  std::string third;
+  REQUIRE(client->Get("manifests/00000000000000000003.json", &third).ok());
+  REQUIRE(client->Put("manifests/00000000000000000003.json", "{\"aether_manifest\": 1}").ok());
+  const auto objects_before = keys("objects/");
+  const RunResult stopped = Aether({"publish", store, uri, "--keep", "2"}, "", env);
+  CHECK_MESSAGE(stopped.exit_code == 0, stopped.err);
+  CHECK(stopped.err.find("--keep 2 stopped") != std::string::npos);
+  CHECK(stopped.out.find("; removed 0 older manifests and 0 objects (0 bytes)") != std::string::npos);
+  CHECK(stopped.err.find("00000000000000000003.json") != std::string::npos);
+  CHECK(keys("objects/") == objects_before);
+  CHECK(keys("manifests/").size() == 5);
+  REQUIRE(client->Put("manifests/00000000000000000003.json", third).ok());
+
+  auto kept = Json(Aether({"publish", store, uri, "--keep", "2", "--format", "json"}, "", env));
+  CHECK(kept["unchanged"] == true);  // the store did not change: no new manifest, the old ones still go
+  CHECK(kept["manifests_removed"] == 2);
+  std::set<std::string> objects_now = keys("objects/");
+  want.insert("objects/README");
+  CHECK(objects_now == want);
+  CHECK(kept["objects_removed"].get<size_t>() == objects_before.size() - objects_now.size());
+  CHECK(keys("manifests/") == std::set<std::string>{"manifests/00000000000000000003.json",
+                                                    "manifests/00000000000000000004.json", "manifests/notes.txt"});
+  CHECK(keys("elsewhere/").size() == 1);
+  // The kept snapshots pull whole and answer as the writer did then; a
+  // removed one is gone (66).
+  for (int s : {3, 4}) {
+    const std::string replica = dir / ("replica" + std::to_string(s));
+    REQUIRE(Aether({"pull", uri, replica, "--sequence", std::to_string(s), "-q"}, "", env).exit_code == 0);
+    CHECK(Aether({"verify", replica}).exit_code == 0);
+    CHECK(Answers(replica, queries, ids_at[size_t(s - 1)]) == answers[size_t(s - 1)]);
+  }
+  CHECK(Aether({"pull", uri, dir / "gone", "--sequence", "1"}, "", env).exit_code == 66);
+  // Again: nothing more to remove.
+  auto again = Json(Aether({"publish", store, uri, "--keep", "2", "--format", "json"}, "", env));
+  CHECK(again["manifests_removed"] == 0);
+  CHECK(again["objects_removed"] == 0);
+  // --keep 0 is a usage error.
+  CHECK(Aether({"publish", store, uri, "--keep", "0"}, "", env).exit_code == 64);
 }

@@ -48,6 +48,19 @@ struct PublishReport {
   uint64_t files = 0, bytes = 0;  // the snapshot
   uint64_t objects_uploaded = 0, bytes_uploaded = 0;
   uint64_t objects_present = 0;  // already in the bucket: not sent
+  // PublishOptions::keep: what was deleted, and why it stopped ("" when it
+  // did not; the publish itself is done either way).
+  uint64_t manifests_removed = 0, objects_removed = 0, bytes_removed = 0;
+  std::string collect_error;
+};
+
+struct PublishOptions {
+  // 0: every manifest stays. N: after the publish, the manifests older than
+  // the newest N are deleted, then the objects none of those N names (the
+  // objects of deleted snapshots, and of publishes killed before their
+  // manifest). A reader still on a deleted snapshot fails clearly (404)
+  // and reads a newer one when run again.
+  uint64_t keep = 0;
 };
 
 // kInvalidArgument, naming what is wrong, unless uri is s3://BUCKET[/PREFIX]
@@ -58,7 +71,7 @@ Status CheckS3Uri(const std::string& uri);
 // closed once the snapshot is taken: writers wait for the snapshot only,
 // not for the upload.
 Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& store_path, const std::string& uri,
-                              const S3Options& s3);
+                              const S3Options& s3, const PublishOptions& options = {});
 
 struct PullReport {
   std::string manifest;
