@@ -24,6 +24,10 @@ struct S3Client::Request {
   bool content_md5 = false;  // send Content-MD5 of the body
   std::string what;          // for messages: "GET s3://b/k"
   uint64_t max_body = UINT64_MAX;
+  // CompleteMultipartUpload: S3 may answer 200 and put the error in the
+  // body (after the headers are out): then it is an error, retried like
+  // the status it names.
+  bool error_in_ok_body = false;
 };
 
 struct S3Client::Response {
@@ -92,6 +96,12 @@ bool TransientCurl(CURLcode c) {
 
 bool TransientHttp(long status) {
   return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+}
+
+// The S3 error codes of the transient statuses above, for an error sent in
+// a 200's body.
+bool TransientCode(const std::string& code) {
+  return code == "InternalError" || code == "SlowDown" || code == "ServiceUnavailable" || code == "RequestTimeout";
 }
 
 // "the store said CODE: MESSAGE" from an S3 error body (or the HTTP status).
@@ -236,7 +246,12 @@ Result<S3Client::Response> S3Client::Once(const Request& r, bool* retry) {
       return Status::IOError(
           fmt::format("{}: {} body bytes, the response declares {}", r.what, resp.body.size(), len->second));
     }
-  if (resp.status >= 200 && resp.status < 300) return resp;
+  if (resp.status >= 200 && resp.status < 300) {
+    const std::string code = r.error_in_ok_body ? XmlFirst(resp.body, "Code") : "";
+    if (code.empty()) return resp;
+    *retry = TransientCode(code);
+    return Status::IOError(fmt::format("{}: {}", r.what, StoreSays(resp.status, resp.body)));
+  }
   *retry = TransientHttp(resp.status);
   const std::string says = StoreSays(resp.status, resp.body);
   if (resp.status == 404) return Status::NotFound(fmt::format("{}: {}", r.what, says));
@@ -252,14 +267,18 @@ Result<S3Client::Response> S3Client::Perform(const Request& r) {
     if (attempt >= options_.attempts)
       return resp.status().WithMessage(
           fmt::format("{} (gave up after {} attempts)", resp.status().message(), options_.attempts));
-    // Full jitter: a uniform wait below the doubled bound (xorshift; no
-    // shared state between clients).
-    const uint64_t bound = std::min<uint64_t>(uint64_t(options_.max_delay_ms), uint64_t(options_.base_delay_ms)
-                                                                                   << std::min(attempt - 1, 20));
-    jitter_state_ ^= jitter_state_ << 13, jitter_state_ ^= jitter_state_ >> 7, jitter_state_ ^= jitter_state_ << 17;
-    ++counters_.retries;
-    std::this_thread::sleep_for(std::chrono::milliseconds(bound ? jitter_state_ % (bound + 1) : 0));
+    Backoff(attempt);
   }
+}
+
+// Before attempt + 1: full jitter, a uniform wait below the bound that
+// doubles with each attempt (xorshift; no shared state between clients).
+void S3Client::Backoff(int attempt) {
+  const uint64_t bound = std::min<uint64_t>(uint64_t(options_.max_delay_ms), uint64_t(options_.base_delay_ms)
+                                                                                 << std::min(attempt - 1, 20));
+  jitter_state_ ^= jitter_state_ << 13, jitter_state_ ^= jitter_state_ >> 7, jitter_state_ ^= jitter_state_ << 17;
+  ++counters_.retries;
+  std::this_thread::sleep_for(std::chrono::milliseconds(bound ? jitter_state_ % (bound + 1) : 0));
 }
 
 Status S3Client::Put(const std::string& key, const std::string& data) {
@@ -293,10 +312,8 @@ Status S3Client::PutParts(const std::string& key, const std::string& data) {
     }
     complete += "</CompleteMultipartUpload>";
     Request finish{"POST", ObjectKey(key), Query({{"uploadId", upload_id}}), &complete, "", true, what + ": complete"};
-    AETHER_ASSIGN_OR_RETURN(Response finished, Perform(finish));
-    // S3 may answer 200 with an error in the body.
-    if (!XmlFirst(finished.body, "Code").empty()) return Status::IOError(what + ": " + StoreSays(200, finished.body));
-    return Status::Ok();
+    finish.error_in_ok_body = true;
+    return Perform(finish).status();
   }();
   if (!s.ok()) {
     Request abort{"DELETE", ObjectKey(key), Query({{"uploadId", upload_id}}), nullptr, "", false, what + ": abort"};
@@ -349,7 +366,7 @@ Status S3Client::GetRange(const std::string& key, uint64_t offset, uint64_t len,
     if (attempt >= options_.attempts)
       return Status::IOError(fmt::format("{}: HTTP {} with {} bytes, not the {} asked for (gave up after {} attempts)",
                                          what, resp->status, resp->body.size(), len, attempt));
-    ++counters_.retries;
+    Backoff(attempt);
   }
 }
 

@@ -99,6 +99,7 @@ class S3Client {
            void* curl);
   Result<Response> Perform(const Request& r);
   Result<Response> Once(const Request& r, bool* retry);
+  void Backoff(int attempt);
   Status PutParts(const std::string& key, const std::string& data);
   std::string ObjectKey(const std::string& key) const;
   std::string Url(const std::string& object_key, const std::string& query) const;

@@ -155,6 +155,40 @@ TEST_CASE("s3 client: a large object goes up in checked parts and comes back exa
   CHECK(Listed(c.get()) == std::map<std::string, uint64_t>{{"big", big.size()}});
 }
 
+// S3 may answer CompleteMultipartUpload 200 with an error in the body: a
+// transient one is retried like a 500 (the upload completes, the object is
+// exact); on every attempt, a clear error after the last, and the object
+// is the earlier one, whole.
+TEST_CASE("s3 client: a multipart upload completed with an error in a 200 is completed again, or fails clearly") {
+  S3Server* server = Server();
+  if (!server) return;
+  FaultProxy proxy(server->port());
+  S3ClientOptions o;
+  o.part_bytes = 5u << 20;
+  o.multipart_threshold = 5u << 20;
+  o.attempts = 3;
+  o.base_delay_ms = 5;
+  o.max_delay_ms = 20;
+  auto c = Client(proxy.endpoint(), "t2e", o);
+  const std::string first = Bytes((10u << 20) + 7, 8), second = Bytes((10u << 20) + 7, 9);  // 3 parts each
+  proxy.Plan({Fault::kNone, Fault::kNone, Fault::kNone, Fault::kNone, Fault::k200Error});
+  const uint64_t before = c->counters().requests;
+  REQUIRE(c->Put("big", first).ok());
+  CHECK(c->counters().requests - before == 6);  // start, 3 parts, complete twice
+  std::string got;
+  REQUIRE(c->Get("big", &got).ok());
+  CHECK(got == first);
+  proxy.Plan(
+      {Fault::kNone, Fault::kNone, Fault::kNone, Fault::kNone, Fault::k200Error, Fault::k200Error, Fault::k200Error});
+  const Status failed = c->Put("big", second);
+  CHECK(failed.code() == Code::kIOError);
+  CHECK(failed.message().find("InternalError") != std::string::npos);
+  CHECK(failed.message().find("attempts") != std::string::npos);
+  proxy.Plan({});
+  REQUIRE(c->Get("big", &got).ok());
+  CHECK(got == first);
+}
+
 // Each failure of the network, once: the request is repeated and the bytes
 // are exact. The same failure on every attempt: a clear error after the
 // last, naming the object and the attempts, and the object is whole (old or

@@ -185,6 +185,8 @@ const char* FaultName(Fault f) {
       return "stall";
     case Fault::kTruncate:
       return "truncated body";
+    case Fault::k200Error:
+      return "HTTP 200 with an error";
   }
   return "?";
 }
@@ -257,6 +259,9 @@ void FaultProxy::Serve(int fd) {
       return (void)close(fd);
     case Fault::k503:
       SendAll(fd, CannedError(503, "Slow Down", "SlowDown"));
+      return (void)close(fd);
+    case Fault::k200Error:
+      SendAll(fd, CannedError(200, "OK", "InternalError"));
       return (void)close(fd);
     case Fault::kResetBefore:
       return Reset(fd);

@@ -55,6 +55,7 @@ enum class Fault {
   kResetAfter,   // forwarded (the server acted on it), then the connection reset
   kStall,        // no answer for stall_ms, then the connection closed
   kTruncate,     // forwarded; the answer's body cut to half its declared length
+  k200Error,     // HTTP 200 with an InternalError body (as S3 may answer CompleteMultipartUpload), not forwarded
 };
 const char* FaultName(Fault f);
 
