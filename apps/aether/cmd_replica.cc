@@ -35,11 +35,12 @@ Runner SetupPublish(CLI::App* app) {
     if (!store.ok()) return Fail(store.status());
     PublishOptions po;
     po.keep = a->keep;
+    po.wait_seconds = a->store.wait;
     auto r = Publish(std::move(*store), a->store.store, a->uri, a->s3, po);
     if (!r.ok()) return Fail(r.status());
     if (!r->collect_error.empty())
-      Warn(fmt::format("published, but --keep {} stopped: {} (the next publish --keep tries again)", a->keep,
-                       r->collect_error));
+      Warn(fmt::format("--keep {} stopped before deleting anything more: {} (the next publish --keep tries again)",
+                       a->keep, r->collect_error));
     const nlohmann::json j = {{"manifest", r->manifest},
                               {"sequence", r->sequence},
                               {"unchanged", r->unchanged},
@@ -51,7 +52,8 @@ Runner SetupPublish(CLI::App* app) {
                               {"objects_present", r->objects_present},
                               {"manifests_removed", r->manifests_removed},
                               {"objects_removed", r->objects_removed},
-                              {"bytes_removed", r->bytes_removed}};
+                              {"bytes_removed", r->bytes_removed},
+                              {"keep_stopped", r->collect_error}};
     const std::string removed = a->keep ? fmt::format("; removed {} older manifests and {} objects ({} bytes)",
                                                       r->manifests_removed, r->objects_removed, r->bytes_removed)
                                         : "";

@@ -195,6 +195,7 @@ std::vector<uint32_t> SmallestInOrder(const float* values, uint32_t n, uint32_t 
                                       std::vector<std::pair<float, uint32_t>>* scratch) {
   count = std::min(count, n);
   std::vector<uint32_t> out;
+  if (count == 0) return out;
   if (count <= kInsertionSelect) {
     // The best so far, sorted by (value, index): a later index never
     // precedes an equal value, so it enters only below a strictly greater

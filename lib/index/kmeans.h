@@ -90,7 +90,8 @@ Result<std::vector<std::vector<uint32_t>>> NearestCentroidsChunked(uint32_t k, u
 // index) as std::partial_sort orders (value, index) pairs: by insertion into
 // a short sorted list for a count up to kInsertionSelect (a probe's usual
 // few; almost every value is rejected with one comparison), else by
-// partial_sort on pairs in *scratch. A NaN ranks as +infinity (last).
+// partial_sort on pairs in *scratch. A NaN ranks as +infinity would (after
+// every number; among infinities, by index).
 constexpr uint32_t kInsertionSelect = 64;
 std::vector<uint32_t> SmallestInOrder(const float* values, uint32_t n, uint32_t count,
                                       std::vector<std::pair<float, uint32_t>>* scratch);

@@ -92,6 +92,7 @@ Result<std::string> BucketEnv::Cached(const std::string& path, const BucketFile&
   }
   AETHER_RETURN_IF_ERROR(Fetch(path, f, cached));
   std::lock_guard<std::mutex> g(mu_);
+  verified_.insert(f.sha256);  // checked before it was written
   if (first) ++counters_.shards_fetched;
   counters_.bytes_fetched += f.bytes;
   Evict();
@@ -197,21 +198,27 @@ Result<uint64_t> BucketEnv::LinkCount(const std::string& path) {
 }
 
 Result<uint64_t> BucketEnv::DropDamaged() {
-  std::map<std::string, uint64_t> bytes_of;  // by SHA-256
+  std::map<std::string, uint64_t> bytes_of;  // by SHA-256: the used ones not yet found whole
   {
     std::lock_guard<std::mutex> g(mu_);
     for (const auto& [path, f] : files_)
-      if (used_.count(f.sha256)) bytes_of[f.sha256] = f.bytes;
+      if (used_.count(f.sha256) && !verified_.count(f.sha256)) bytes_of[f.sha256] = f.bytes;
   }
   uint64_t dropped = 0;
   for (const auto& [sha, bytes] : bytes_of) {
     const std::string cached = objects_dir_ + "/" + sha;
     if (target()->TypeOf(cached) != FileType::kRegular) continue;  // gone, or not ours (a link is never read)
-    AETHER_ASSIGN_OR_RETURN(auto file, target()->Open(cached, OpenMode::kRead));
-    AETHER_ASSIGN_OR_RETURN(const uint64_t size, file->Size());
+    auto file = target()->Open(cached, OpenMode::kRead);
+    if (!file.ok() && file.status().code() == Code::kNotFound) continue;  // evicted by another process meanwhile
+    AETHER_RETURN_IF_ERROR(file.status());
+    AETHER_ASSIGN_OR_RETURN(const uint64_t size, (*file)->Size());
     std::string data(size, '\0');
-    AETHER_RETURN_IF_ERROR(file->Read(0, size, data.data()));
-    if (size == bytes && ToHex(Sha256(data)) == sha) continue;
+    AETHER_RETURN_IF_ERROR((*file)->Read(0, size, data.data()));
+    if (size == bytes && ToHex(Sha256(data)) == sha) {
+      std::lock_guard<std::mutex> g(mu_);
+      verified_.insert(sha);  // not read again by a later round
+      continue;
+    }
     AETHER_RETURN_IF_ERROR(target()->RemoveFile(cached));
     ++dropped;
   }

@@ -66,7 +66,8 @@ class BucketEnv : public EnvWrapper {
   // their names (each is its content's SHA-256) and the manifest's sizes;
   // each damaged one is removed, so that the next open fetches it again.
   // Returns how many were removed: for a search that failed on damage,
-  // none says the damage is elsewhere (the replica's own files).
+  // none says the damage is elsewhere (the replica's own files). An object
+  // found whole is not read again by a later call.
   Result<uint64_t> DropDamaged();
 
  private:
@@ -85,6 +86,7 @@ class BucketEnv : public EnvWrapper {
   BucketCounters counters_;
   std::set<std::string> used_;       // the objects this process opened or is opening (by SHA-256)
   std::set<std::string> fetching_;   // the objects being looked up or fetched now
+  std::set<std::string> verified_;   // found whole by DropDamaged (a fetch checks what it writes)
   std::condition_variable fetched_;  // one left fetching_
 };
 

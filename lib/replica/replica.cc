@@ -13,12 +13,14 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "aether/store.h"
 #include "env/errno_status.h"
@@ -230,9 +232,14 @@ namespace {
 // of the N names; any other name under the prefix stays. A kept manifest
 // that cannot be read or checked stops it before anything is deleted (what
 // it names is not known). Killed in between, the next one finishes the job.
-Status CollectOld(S3Client* client, uint64_t keep, PublishReport* rep) {
+Status CollectOld(S3Client* client, uint64_t keep, const std::vector<FileEntry>& published, PublishReport* rep) {
   AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client));
+  // A store whose LIST lags behind its writes must not hide the manifest
+  // just written (its objects would look unnamed).
+  if (manifests.empty() || manifests.rbegin()->first < rep->sequence)
+    return Status::IOError(fmt::format("the LIST of manifests/ does not show {} yet", rep->manifest));
   std::set<std::string> named;
+  for (const FileEntry& f : published) named.insert(f.sha256);
   std::vector<std::string> old;
   uint64_t kept = 0;
   for (auto it = manifests.rbegin(); it != manifests.rend(); ++it) {
@@ -262,8 +269,47 @@ Status CollectOld(S3Client* client, uint64_t keep, PublishReport* rep) {
 
 }  // namespace
 
+namespace {
+
+// An exclusive flock on a store's directory, held by a publish from start
+// to end, released when this goes.
+struct PublishTurn {
+  int fd = -1;
+  PublishTurn() = default;
+  PublishTurn(PublishTurn&& o) noexcept : fd(o.fd) { o.fd = -1; }
+  PublishTurn& operator=(PublishTurn&&) = delete;
+  ~PublishTurn() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+// Publishes of one store take turns: two at once would write the same
+// sequence, and one's --keep would delete objects the other is about to
+// name. kBusy after `wait_seconds`.
+Result<PublishTurn> TakePublishTurn(const std::string& store_path, double wait_seconds) {
+  PublishTurn turn;
+  turn.fd = open(store_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (turn.fd < 0) return Errno(store_path + ": open");
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::microseconds(int64_t(std::max(0.0, wait_seconds) * 1e6));
+  auto backoff = std::chrono::milliseconds(1);
+  while (flock(turn.fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    if (errno != EWOULDBLOCK) return Errno(store_path + ": flock");
+    if (std::chrono::steady_clock::now() >= deadline)
+      return Status::Busy(fmt::format("{}: another publish of this store is running (waited {}s; see --wait)",
+                                      store_path, wait_seconds));
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(50));
+  }
+  return turn;
+}
+
+}  // namespace
+
 Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& store_path, const std::string& uri,
                               const S3Options& s3, const PublishOptions& options) {
+  AETHER_ASSIGN_OR_RETURN(PublishTurn turn, TakePublishTurn(store_path, options.wait_seconds));
   AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, Connect(uri, s3));
   // The snapshot: a backup beside the store, its shards and centroids
   // hard-linked from the store itself (the store never writes through a
@@ -277,8 +323,8 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
   store.reset();                      // the snapshot is taken: writers need not wait for the upload
   PublishReport rep;
   rep.memories = backup.memories;
+  std::vector<FileEntry> files;
   Status s = [&]() -> Status {
-    std::vector<FileEntry> files;
     std::error_code ec;
     for (auto it = fs::recursive_directory_iterator(snapshot, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
@@ -336,7 +382,7 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
   }();
   if (!s.ok()) return s;
   if (options.keep > 0)
-    if (Status collected = CollectOld(client.get(), options.keep, &rep); !collected.ok())
+    if (Status collected = CollectOld(client.get(), options.keep, files, &rep); !collected.ok())
       rep.collect_error = collected.message();
   return rep;
 }

@@ -4,8 +4,10 @@
 // bucket half-done.
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -468,6 +470,37 @@ TEST_CASE("publish --keep: old manifests and the objects only they name go; kept
   auto again = Json(Aether({"publish", store, uri, "--keep", "2", "--format", "json"}, "", env));
   CHECK(again["manifests_removed"] == 0);
   CHECK(again["objects_removed"] == 0);
+  CHECK(again["keep_stopped"] == "");
+  // A new snapshot and the collection in one publish: 3 goes, 4 and 5 stay
+  // with every object they name.
+  auto later = RandomMems(30, 8, 80, "later");
+  REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(later)).exit_code == 0);
+  REQUIRE(Aether({"descend", store, "--all", "-q"}).exit_code == 0);
+  for (const auto& m : later) ids.push_back(m.id);
+  auto fifth = Json(Aether({"publish", store, uri, "--keep", "2", "--format", "json"}, "", env));
+  CHECK(fifth["sequence"] == 5);
+  CHECK(fifth["manifests_removed"] == 1);
+  std::set<std::string> want5 = named_by(4);
+  for (const auto& k : named_by(5)) want5.insert(k);
+  want5.insert("objects/README");
+  CHECK(keys("objects/") == want5);
+  REQUIRE(Aether({"pull", uri, dir / "replica5", "-q"}, "", env).exit_code == 0);
+  CHECK(Aether({"verify", dir / "replica5"}).exit_code == 0);
+  CHECK(Answers(dir / "replica5", queries, ids) == Answers(store, queries, ids));
+  // Publishes of one store take turns: while another holds the store's
+  // directory, a publish waits --wait seconds, then exits busy, changing
+  // nothing in the bucket.
+  {
+    const int held = open(store.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(held >= 0);
+    REQUIRE(flock(held, LOCK_EX) == 0);
+    const auto bucket_before = keys("");
+    const RunResult busy = Aether({"publish", store, uri, "--keep", "1", "--wait", "0.2"}, "", env);
+    close(held);
+    CHECK(busy.exit_code == 75);
+    CHECK(busy.err.find("another publish of this store is running") != std::string::npos);
+    CHECK(keys("") == bucket_before);
+  }
   // --keep 0 is a usage error.
   CHECK(Aether({"publish", store, uri, "--keep", "0"}, "", env).exit_code == 64);
 }

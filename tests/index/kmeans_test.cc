@@ -274,7 +274,7 @@ TEST_CASE("probing: SmallestInOrder picks what a stable sort by value ranks firs
       auto key = [&](uint32_t i) { return std::isnan(v[i]) ? INFINITY : v[i]; };
       std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return key(a) < key(b); });
       std::vector<std::pair<float, uint32_t>> scratch;
-      for (uint32_t count : {1u, 2u, 10u, kInsertionSelect, kInsertionSelect + 1, n, n + 3}) {
+      for (uint32_t count : {0u, 1u, 2u, 10u, kInsertionSelect, kInsertionSelect + 1, n, n + 3}) {
         CAPTURE(n);
         CAPTURE(count);
         const std::vector<uint32_t> want(order.begin(), order.begin() + std::min(count, n));

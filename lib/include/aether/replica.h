@@ -61,6 +61,9 @@ struct PublishOptions {
   // manifest). A reader still on a deleted snapshot fails clearly (404)
   // and reads a newer one when run again.
   uint64_t keep = 0;
+  // Publishes of one store take turns (an exclusive flock on its
+  // directory, held to the end): kBusy after this long.
+  double wait_seconds = 5.0;
 };
 
 // kInvalidArgument, naming what is wrong, unless uri is s3://BUCKET[/PREFIX]
