@@ -31,11 +31,14 @@ Runner SetupPublish(CLI::App* app) {
       "Example: AWS_PROFILE=mem aether publish ./mem s3://my-bucket/agents/a1");
   return [a](const StoreOpener& opener) -> int {
     if (Status bad = CheckS3Uri(a->uri); !bad.ok()) return Fail(bad);
+    // The turn first: a publish waiting for another holds no store lock.
+    auto turn = TakePublishTurn(a->store.store, a->store.wait);
+    if (!turn.ok()) return Fail(turn.status());
     auto store = opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     PublishOptions po;
     po.keep = a->keep;
-    po.wait_seconds = a->store.wait;
+    po.turn = &*turn;
     auto r = Publish(std::move(*store), a->store.store, a->uri, a->s3, po);
     if (!r.ok()) return Fail(r.status());
     if (!r->collect_error.empty())

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -269,31 +270,20 @@ Status CollectOld(S3Client* client, uint64_t keep, const std::vector<FileEntry>&
 
 }  // namespace
 
-namespace {
+PublishTurn::PublishTurn(PublishTurn&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
 
-// An exclusive flock on a store's directory, held by a publish from start
-// to end, released when this goes.
-struct PublishTurn {
-  int fd = -1;
-  PublishTurn() = default;
-  PublishTurn(PublishTurn&& o) noexcept : fd(o.fd) { o.fd = -1; }
-  PublishTurn& operator=(PublishTurn&&) = delete;
-  ~PublishTurn() {
-    if (fd >= 0) close(fd);
-  }
-};
+PublishTurn::~PublishTurn() {
+  if (fd_ >= 0) close(fd_);
+}
 
-// Publishes of one store take turns: two at once would write the same
-// sequence, and one's --keep would delete objects the other is about to
-// name. kBusy after `wait_seconds`.
 Result<PublishTurn> TakePublishTurn(const std::string& store_path, double wait_seconds) {
   PublishTurn turn;
-  turn.fd = open(store_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (turn.fd < 0) return Errno(store_path + ": open");
+  turn.fd_ = open(store_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (turn.fd_ < 0) return Errno(store_path + ": open");
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::microseconds(int64_t(std::max(0.0, wait_seconds) * 1e6));
   auto backoff = std::chrono::milliseconds(1);
-  while (flock(turn.fd, LOCK_EX | LOCK_NB) != 0) {
+  while (flock(turn.fd_, LOCK_EX | LOCK_NB) != 0) {
     if (errno == EINTR) continue;
     if (errno != EWOULDBLOCK) return Errno(store_path + ": flock");
     if (std::chrono::steady_clock::now() >= deadline)
@@ -305,11 +295,13 @@ Result<PublishTurn> TakePublishTurn(const std::string& store_path, double wait_s
   return turn;
 }
 
-}  // namespace
-
 Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& store_path, const std::string& uri,
                               const S3Options& s3, const PublishOptions& options) {
-  AETHER_ASSIGN_OR_RETURN(PublishTurn turn, TakePublishTurn(store_path, options.wait_seconds));
+  std::optional<PublishTurn> own_turn;
+  if (!options.turn) {
+    AETHER_ASSIGN_OR_RETURN(PublishTurn turn, TakePublishTurn(store_path, options.wait_seconds));
+    own_turn.emplace(std::move(turn));
+  }
   AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, Connect(uri, s3));
   // The snapshot: a backup beside the store, its shards and centroids
   // hard-linked from the store itself (the store never writes through a

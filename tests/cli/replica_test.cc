@@ -496,10 +496,18 @@ TEST_CASE("publish --keep: old manifests and the objects only they name go; kept
     REQUIRE(flock(held, LOCK_EX) == 0);
     const auto bucket_before = keys("");
     const RunResult busy = Aether({"publish", store, uri, "--keep", "1", "--wait", "0.2"}, "", env);
-    close(held);
     CHECK(busy.exit_code == 75);
     CHECK(busy.err.find("another publish of this store is running") != std::string::npos);
     CHECK(keys("") == bucket_before);
+    // A publish waiting for its turn holds no lock of the store: a writer
+    // goes on meanwhile, and the publish runs once the turn is free.
+    const int waiting = SpawnAether({"publish", store, uri, "-q", "--wait", "30"}, env);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const RunResult writer = Aether({"ingest", store, "-q", "--wait", "1"}, ToJsonl(RandomMems(5, 8, 90, "w")));
+    CHECK_MESSAGE(writer.exit_code == 0, writer.err);
+    close(held);
+    CHECK(WaitAether(waiting) == 0);
+    CHECK(keys("manifests/").count("manifests/00000000000000000006.json") == 1);
   }
   // --keep 0 is a usage error.
   CHECK(Aether({"publish", store, uri, "--keep", "0"}, "", env).exit_code == 64);

@@ -54,6 +54,26 @@ struct PublishReport {
   std::string collect_error;
 };
 
+// Publishes of one store take turns: two at once would write the same
+// sequence, and one's --keep would delete objects the other is about to
+// name. A turn is an exclusive flock(2) on the store's directory, held
+// while this object lives. Take it before opening the store (Publish
+// takes one itself otherwise, with the store open: a writer would then
+// wait while it waits).
+class PublishTurn {
+ public:
+  PublishTurn() = default;
+  PublishTurn(PublishTurn&& o) noexcept;
+  PublishTurn& operator=(PublishTurn&&) = delete;
+  ~PublishTurn();
+
+ private:
+  friend Result<PublishTurn> TakePublishTurn(const std::string& store_path, double wait_seconds);
+  int fd_ = -1;
+};
+// kBusy after `wait_seconds` while another process holds the turn.
+Result<PublishTurn> TakePublishTurn(const std::string& store_path, double wait_seconds);
+
 struct PublishOptions {
   // 0: every manifest stays. N: after the publish, the manifests older than
   // the newest N are deleted, then the objects none of those N names (the
@@ -61,8 +81,9 @@ struct PublishOptions {
   // manifest). A reader still on a deleted snapshot fails clearly (404)
   // and reads a newer one when run again.
   uint64_t keep = 0;
-  // Publishes of one store take turns (an exclusive flock on its
-  // directory, held to the end): kBusy after this long.
+  // The caller's turn (TakePublishTurn), or none: Publish takes one,
+  // kBusy after wait_seconds.
+  const PublishTurn* turn = nullptr;
   double wait_seconds = 5.0;
 };
 
