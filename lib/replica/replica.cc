@@ -279,6 +279,9 @@ PublishTurn::~PublishTurn() {
 Result<PublishTurn> TakePublishTurn(const std::string& store_path, double wait_seconds) {
   PublishTurn turn;
   turn.fd_ = open(store_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  // No directory there: the answer Store::Open gives (kNotFound, exit 66).
+  if (turn.fd_ < 0 && (errno == ENOENT || errno == ENOTDIR))
+    return Status::NotFound(store_path + ": no such store (see aether init)");
   if (turn.fd_ < 0) return Errno(store_path + ": open");
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::microseconds(int64_t(std::max(0.0, wait_seconds) * 1e6));

@@ -509,6 +509,10 @@ TEST_CASE("publish --keep: old manifests and the objects only they name go; kept
     CHECK(WaitAether(waiting) == 0);
     CHECK(keys("manifests/").count("manifests/00000000000000000006.json") == 1);
   }
+  // No store there: 66, as before the publish took its turn first.
+  const RunResult missing = Aether({"publish", dir / "no-store", uri}, "", env);
+  CHECK(missing.exit_code == 66);
+  CHECK(missing.err.find("no such store") != std::string::npos);
   // --keep 0 is a usage error.
   CHECK(Aether({"publish", store, uri, "--keep", "0"}, "", env).exit_code == 64);
 }
