@@ -270,31 +270,17 @@ Status CollectOld(S3Client* client, uint64_t keep, const std::vector<FileEntry>&
 
 }  // namespace
 
-PublishTurn::PublishTurn(PublishTurn&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-
-PublishTurn::~PublishTurn() {
-  if (fd_ >= 0) close(fd_);
-}
-
 Result<PublishTurn> TakePublishTurn(const std::string& store_path, double wait_seconds) {
-  PublishTurn turn;
-  turn.fd_ = open(store_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  Env* env = Env::Default();
   // No directory there: the answer Store::Open gives (kNotFound, exit 66).
-  if (turn.fd_ < 0 && (errno == ENOENT || errno == ENOTDIR))
-    return Status::NotFound(store_path + ": no such store (see aether init)");
-  if (turn.fd_ < 0) return Errno(store_path + ": open");
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::microseconds(int64_t(std::max(0.0, wait_seconds) * 1e6));
-  auto backoff = std::chrono::milliseconds(1);
-  while (flock(turn.fd_, LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EINTR) continue;
-    if (errno != EWOULDBLOCK) return Errno(store_path + ": flock");
-    if (std::chrono::steady_clock::now() >= deadline)
-      return Status::Busy(fmt::format("{}: another publish of this store is running (waited {}s; see --wait)",
-                                      store_path, wait_seconds));
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(50));
-  }
+  if (!env->IsDirectory(store_path)) return Status::NotFound(store_path + ": no such store (see aether init)");
+  auto lock = env->Lock(store_path, LockMode::kExclusive, wait_seconds);
+  if (!lock.ok() && lock.status().code() == Code::kBusy)
+    return Status::Busy(
+        fmt::format("{}: another publish of this store is running (waited {}s; see --wait)", store_path, wait_seconds));
+  AETHER_RETURN_IF_ERROR(lock.status());
+  PublishTurn turn;
+  turn.lock_ = std::move(*lock);
   return turn;
 }
 

@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 
+#include "aether/env.h"
 #include "aether/status.h"
 #include "aether/store.h"
 
@@ -61,15 +62,9 @@ struct PublishReport {
 // takes one itself otherwise, with the store open: a writer would then
 // wait while it waits).
 class PublishTurn {
- public:
-  PublishTurn() = default;
-  PublishTurn(PublishTurn&& o) noexcept;
-  PublishTurn& operator=(PublishTurn&&) = delete;
-  ~PublishTurn();
-
  private:
   friend Result<PublishTurn> TakePublishTurn(const std::string& store_path, double wait_seconds);
-  int fd_ = -1;
+  std::unique_ptr<FileLock> lock_;  // Env::Lock on the store's directory
 };
 // kBusy after `wait_seconds` while another process holds the turn.
 Result<PublishTurn> TakePublishTurn(const std::string& store_path, double wait_seconds);
