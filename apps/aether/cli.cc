@@ -108,6 +108,8 @@ Result<std::unique_ptr<Store>> OpenBucketStore(const StoreArgs& args, const Open
                        c.shards_cached, c.shards_fetched, c.bytes_fetched, c.requests, c.evicted);
   };
   g_bucket_drop_damaged = opened.drop_damaged;
+  g_bucket_missing = opened.missing;
+  g_bucket_sequence = opened.sequence;
   return std::move(opened.store);
 }
 
@@ -260,6 +262,8 @@ void AddStoreArgs(CLI::App* app, StoreArgs* args) {
 
 std::function<std::string()> g_bucket_report;
 std::function<Result<uint64_t>()> g_bucket_drop_damaged;
+std::function<std::string()> g_bucket_missing;
+uint64_t g_bucket_sequence = 0;
 std::string g_bucket_cache_dir;
 
 void AddS3Options(CLI::App* app, S3Options* o) {

@@ -281,27 +281,60 @@ int Run(const SearchArgs& a, const StoreOpener& opener) {
   std::vector<uint8_t> partial;
   so.partial = &partial;
   auto results = (*store)->Search(vectors, so);
-  // Cached shards of a bucket found damaged are removed and fetched again
-  // (the cache is only a copy of the bucket): the search runs again while
-  // each run finds more (a failed scan stops at its first damage). Every
-  // round removes one at least, and a fetched shard is checked, so the
-  // rounds end; kMaxHealRounds bounds them against a disk that keeps
-  // damaging what is written.
-  constexpr int kMaxHealRounds = 1000;
-  uint64_t healed = 0;
-  std::string first_damage;
-  for (int round = 0;
-       round < kMaxHealRounds && !results.ok() && results.status().code() == Code::kCorruption && g_bucket_drop_damaged;
-       ++round) {
-    Result<uint64_t> dropped = g_bucket_drop_damaged();
-    if (!dropped.ok() || *dropped == 0) break;
-    if (healed == 0) first_damage = results.status().message();
-    healed += *dropped;
+  // A bucket search that failed may be mended by searching again:
+  // - A shard object gone from the bucket: a publish --keep deleted the
+  //   snapshot under this search once a newer one replaced it. The bucket
+  //   is opened again and its newest snapshot searched (kMaxReplaced times
+  //   at most, each for a newer one). When the newest is the one that lacks
+  //   the object, the bucket lost it: that is the error.
+  // - Cached shards damaged on local disk (the cache is only a copy of the
+  //   bucket): they are removed and fetched again, while each run finds
+  //   more (a failed scan stops at its first damage). Every round removes
+  //   one at least, and a fetched shard is checked, so the rounds end;
+  //   kMaxHealRounds bounds them against a disk that keeps damaging what is
+  //   written.
+  constexpr int kMaxHealRounds = 1000, kMaxReplaced = 5;
+  uint64_t healed = 0, first_sequence = g_bucket_sequence;
+  int replaced = 0;
+  std::string first_damage, first_gone;
+  for (int round = 0; bucket && round < kMaxHealRounds && !results.ok(); ++round) {
+    if (const std::string gone = g_bucket_missing ? g_bucket_missing() : ""; !gone.empty()) {
+      if (replaced == kMaxReplaced) break;
+      const uint64_t was = g_bucket_sequence;
+      store->reset();  // its snapshot's replica is then no longer read
+      store = opener.Open(a.store);
+      if (!store.ok()) return Fail(store.status());
+      if (g_bucket_sequence <= was)
+        return Fail(Status::Corruption(
+            fmt::format("{}: the newest manifest ({}) names {}, which the bucket no longer has (deleted by hand, or "
+                        "by the --keep of another store publishing to this prefix?): publish again from the writer, "
+                        "which uploads what the bucket lacks",
+                        a.store.store, was, gone)));
+      if (first_gone.empty()) first_gone = gone;
+      ++replaced;
+    } else if (results.status().code() == Code::kCorruption && g_bucket_drop_damaged) {
+      Result<uint64_t> dropped = g_bucket_drop_damaged();
+      if (!dropped.ok() || *dropped == 0) break;
+      if (healed == 0) first_damage = results.status().message();
+      healed += *dropped;
+    } else {
+      break;
+    }
     results = (*store)->Search(vectors, so);
   }
   if (healed > 0)
     Warn(fmt::format("{}: {} damaged cached shard{} removed from {} and fetched again (the first: {})", a.store.store,
                      healed, healed == 1 ? "" : "s", g_bucket_cache_dir, first_damage));
+  if (replaced > 0)
+    Info(
+        fmt::format("{}: manifest {} was deleted while this search read it ({} is gone: publish --keep?); "
+                    "searched manifest {}, the newest",
+                    a.store.store, first_sequence, first_gone, g_bucket_sequence));
+  if (!results.ok() && replaced == kMaxReplaced)
+    return Fail(Status::Busy(fmt::format(
+        "{}: {} newer snapshots were published while this search read each one, and --keep deleted each under it: "
+        "search again when the writer publishes less often",
+        a.store.store, kMaxReplaced)));
   if (!results.ok()) return Fail(CacheHint(a, RecordingHint(results.status())));
   if (unwritable)
     Warn("accesses not recorded: this user may not write " + a.store.store + " (--no-touch says so quietly)");

@@ -120,6 +120,7 @@ Status BucketEnv::Fetch(const std::string& path, const BucketFile& f, const std:
     std::lock_guard<std::mutex> g(mu_);
     counters_.requests += requests;
     idle_.push_back(std::move(client));
+    if (got.code() == Code::kNotFound && missing_.empty()) missing_ = uri;
   }
   AETHER_RETURN_IF_ERROR(got);
   if (const std::string sha = ToHex(Sha256(data)); data.size() != f.bytes || sha != f.sha256)
@@ -164,6 +165,11 @@ void BucketEnv::Evict() {
       ++counters_.evicted;
     }
   }
+}
+
+std::string BucketEnv::Missing() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return missing_;
 }
 
 bool BucketEnv::Exists(const std::string& path) { return Remote(path) || target()->Exists(path); }

@@ -70,6 +70,12 @@ class BucketEnv : public EnvWrapper {
   // found whole is not read again by a later call.
   Result<uint64_t> DropDamaged();
 
+  // The first object a fetch found gone from the bucket (HTTP 404), as its
+  // URI; "" when none was. A manifest never changes, so an object it names
+  // is gone only when a publish --keep deleted the snapshot (a newer one
+  // replaced it) or something else deleted it from the bucket.
+  std::string Missing() const;
+
  private:
   const BucketFile* Remote(const std::string& path) const;
   // The object's path in the cache, fetched first when it is not there.
@@ -88,6 +94,7 @@ class BucketEnv : public EnvWrapper {
   std::set<std::string> fetching_;   // the objects being looked up or fetched now
   std::set<std::string> verified_;   // found whole by DropDamaged (a fetch checks what it writes)
   std::condition_variable fetched_;  // one left fetching_
+  std::string missing_;              // Missing()
 };
 
 }  // namespace aether

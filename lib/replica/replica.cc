@@ -37,6 +37,11 @@ namespace fs = std::filesystem;
 constexpr const char* kMarker = "replica.json";  // in a replica: the manifest it is, and its source
 constexpr const char* kManifests = "manifests/";
 constexpr const char* kObjects = "objects/";
+// How many times a reader of the newest snapshot moves on to the one that
+// replaced it when a publish --keep deleted it under the reader: each time
+// a newer snapshot was published meanwhile, so only a writer publishing
+// faster than a reader pulls runs out of them.
+constexpr int kReplacedRetries = 5;
 
 struct FileEntry {
   std::string path;  // relative to the store, '/'-separated
@@ -592,7 +597,17 @@ void RemoveUnreadReplicas(const std::string& dir, const std::string& keep) {
 }  // namespace
 
 Result<PullReport> Pull(const std::string& uri, const std::string& dir, const S3Options& s3, uint64_t sequence) {
-  return PullInto(uri, dir, s3, sequence, false);
+  if (sequence != 0) return PullInto(uri, dir, s3, sequence, false);
+  AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, Connect(uri, s3));
+  for (int replaced = 0;; ++replaced) {
+    AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client.get()));
+    if (manifests.empty()) return Status::NotFound(uri + ": no manifest (nothing published there)");
+    const uint64_t newest = manifests.rbegin()->first;
+    Result<PullReport> pulled = PullInto(uri, dir, s3, newest, false);
+    if (pulled.ok() || pulled.status().code() != Code::kNotFound || replaced == kReplacedRetries) return pulled;
+    AETHER_ASSIGN_OR_RETURN(manifests, Manifests(client.get()));
+    if (manifests.empty() || manifests.rbegin()->first <= newest) return pulled;  // not replaced: gone
+  }
 }
 
 Result<OpenedBucket> OpenBucket(const std::string& uri, const S3Options& s3, const BucketCacheOptions& cache,
@@ -634,27 +649,37 @@ Result<OpenedBucket> OpenBucket(const std::string& uri, const S3Options& s3, con
   } closer{fd};
   if (flock(fd, LOCK_EX) != 0) return Errno(dir + ": flock");
 
-  AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client.get()));
-  if (manifests.empty()) return Status::NotFound(uri + ": no manifest (nothing published there)");
-  const uint64_t sequence = manifests.rbegin()->first;
-  // Named by sequence and ETag: a prefix published afresh (its sequence
-  // starting again) never meets an older replica of the same number.
-  std::string etag;
-  for (char c : manifests.rbegin()->second.etag)
-    if (std::isalnum(static_cast<unsigned char>(c)) && etag.size() < 32) etag += c;
-  const std::string name = fmt::format("{}{:020}-{}", kCacheReplica, sequence, etag);
-  const std::string replica = abs + "/" + name;
+  // The newest manifest's replica, pulled unless the cache has it. A
+  // publish --keep may delete that snapshot between the LIST and the GETs
+  // of its files: then the one that replaced it is read.
   OpenedBucket out;
-  out.sequence = sequence;
   out.cache_dir = dir;
-  out.replica_dir = replica;
-  struct stat st;
-  if (lstat((replica + "/" + kMarker).c_str(), &st) != 0) {
-    AETHER_ASSIGN_OR_RETURN(PullReport pulled,
-                            PullInto(uri, replica, s3, sequence, /*lazy_cold=*/true, /*lock_parent=*/false));
-    out.refreshed = true;
-    out.bytes_pulled = pulled.bytes_fetched;
+  std::string name, replica;
+  Status gone = Status::Ok();  // the last pull's 404
+  for (int replaced = 0;; ++replaced) {
+    AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client.get()));
+    if (manifests.empty()) return Status::NotFound(uri + ": no manifest (nothing published there)");
+    if (!gone.ok() && (manifests.rbegin()->first <= out.sequence || replaced > kReplacedRetries)) return gone;
+    out.sequence = manifests.rbegin()->first;
+    // Named by sequence and ETag: a prefix published afresh (its sequence
+    // starting again) never meets an older replica of the same number.
+    std::string etag;
+    for (char c : manifests.rbegin()->second.etag)
+      if (std::isalnum(static_cast<unsigned char>(c)) && etag.size() < 32) etag += c;
+    name = fmt::format("{}{:020}-{}", kCacheReplica, out.sequence, etag);
+    replica = abs + "/" + name;
+    struct stat st;
+    if (lstat((replica + "/" + kMarker).c_str(), &st) == 0) break;
+    Result<PullReport> pulled = PullInto(uri, replica, s3, out.sequence, /*lazy_cold=*/true, /*lock_parent=*/false);
+    if (pulled.ok()) {
+      out.refreshed = true;
+      out.bytes_pulled = pulled->bytes_fetched;
+      break;
+    }
+    if (pulled.status().code() != Code::kNotFound) return pulled.status();
+    gone = pulled.status();
   }
+  out.replica_dir = replica;
   RemoveUnreadReplicas(abs, name);
 
   uint64_t have_sequence = 0;
@@ -685,6 +710,10 @@ Result<OpenedBucket> OpenBucket(const std::string& uri, const S3Options& s3, con
     const std::shared_ptr<BucketEnv> e = weak.lock();
     if (!e) return uint64_t(0);
     return e->DropDamaged();
+  };
+  out.missing = [weak = std::weak_ptr<BucketEnv>(env)] {
+    const std::shared_ptr<BucketEnv> e = weak.lock();
+    return e ? e->Missing() : std::string();
   };
   return out;
 }

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <thread>
 
 #include "objstore/digest.h"
 #include "objstore/s3_client.h"
@@ -493,4 +494,123 @@ TEST_CASE("search s3://: the cache never follows a link or trims what it did not
   // does not stand in for --store.
   CHECK(Aether({"search", store, "--vector", "[1,2,3,4]", "--cache-dir", cache}).exit_code == 64);
   CHECK(Aether({"stats", "--store", store}, "", {"AETHER_STORE=" + uri}).exit_code == 0);
+}
+
+// A publish --keep deletes the snapshot a reader is reading, between its
+// LIST and a GET (a fault proxy holds that GET while the writer publishes):
+// the reader moves on to the snapshot that replaced it and answers as the
+// writer now does. Held at each kind of GET: a search's shard (its replica
+// cached), a search's manifest (an empty cache), a pull's manifest. An
+// object the newest manifest names but the bucket lost is a clear 79 that
+// says so, and a publish mends it.
+TEST_CASE("search s3:// and pull: a snapshot --keep deletes under a reader is left for the newest; a lost object 79") {
+  S3Server* server = Server();
+  if (!server) return;
+  const auto direct = S3Env(server->endpoint());
+  TempDir dir;
+  const std::string base = dir / "base";
+  REQUIRE(
+      Aether({"ingest", "--create", base, "--hot-capacity", "10", "-q"}, ToJsonl(RandomMems(300, 4, 61))).exit_code ==
+      0);
+  REQUIRE(Aether({"rebuild-index", base, "--partitions", "3", "-q"}).exit_code == 0);
+  const std::string queries = QueriesJsonl(RandomMems(5, 4, 62, "q"));
+  const std::vector<std::string> query = {"--queries", "-", "--nprobe", "4", "-k", "5", "--no-touch"};
+  struct Case {
+    const char* what;
+    bool pull;
+    bool cached_replica;
+    size_t held_at;        // the request held: 0 the first
+    const char* held_get;  // what it asks for
+  };
+  int n = 0;
+  for (const Case& c : {Case{"a search's shard", false, true, 1, "/objects/"},
+                        Case{"a search's manifest", false, false, 2, "/manifests/"},
+                        Case{"a pull's manifest", true, false, 2, "/manifests/"}}) {
+    const std::string what = c.what;
+    CAPTURE(what);
+    const std::string name = "keep" + std::to_string(++n);
+    const std::string store = dir / ("s-" + name), cache = dir / ("c-" + name), replica = dir / ("r-" + name);
+    const std::string uri = std::string("s3://") + kBucket + "/" + name;
+    fs::copy(base, store, fs::copy_options::recursive);
+    REQUIRE(Aether({"publish", store, uri, "-q"}, "", direct).exit_code == 0);
+    std::vector<std::string> reader = {"search", uri, "--cache-dir", cache};
+    if (c.pull) reader = {"pull", uri, replica, "-q"};
+    if (!c.pull) reader.insert(reader.end(), query.begin(), query.end());
+    if (c.cached_replica) {  // the replica cached, its shards evicted at the end
+      std::vector<std::string> warm = reader;
+      warm.insert(warm.end(), {"--cache-bytes", "1"});
+      REQUIRE(Aether(warm, queries, direct).exit_code == 0);
+      REQUIRE(CachedObjects(cache) == 0);
+    }
+    // The writer's next snapshot: new shards throughout.
+    REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(RandomMems(50, 4, 63, "n"))).exit_code == 0);
+    REQUIRE(Aether({"rebuild-index", store, "--partitions", "4", "-q"}).exit_code == 0);
+    const RunResult want =
+        Aether({"search", store, "--queries", "-", "--nprobe", "4", "-k", "5", "--no-touch"}, queries);
+    REQUIRE(want.exit_code == 0);
+
+    FaultProxy proxy(server->port());
+    std::vector<Fault> plan(c.held_at, Fault::kNone);
+    plan.push_back(Fault::kHold);
+    proxy.Plan(plan);
+    RunResult got;
+    std::thread t([&] { got = Aether(reader, queries, S3Env(proxy.endpoint())); });
+    for (int i = 0; i < 3000 && proxy.held() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const bool held = proxy.held() == 1;
+    const RunResult published = Aether({"publish", store, uri, "--keep", "1", "--format", "json"}, "", direct);
+    proxy.Release();
+    t.join();
+    REQUIRE(held);
+    const auto recorded = proxy.Recorded();
+    REQUIRE(recorded.size() > c.held_at);
+    CHECK(recorded[c.held_at].first.rfind("GET ", 0) == 0);
+    CHECK(recorded[c.held_at].first.find(c.held_get) != std::string::npos);
+    REQUIRE_MESSAGE(published.exit_code == 0, published.err);
+    CHECK(nlohmann::json::parse(published.out)["manifests_removed"] == 1);
+    CHECK_MESSAGE(got.exit_code == 0, got.err);
+    if (c.pull) {
+      CHECK(nlohmann::json::parse(ReadFile(replica + "/replica.json"))["sequence"] == 2);
+      const RunResult r =
+          Aether({"search", replica, "--queries", "-", "--nprobe", "4", "-k", "5", "--no-touch"}, queries);
+      CHECK(r.out == want.out);
+    } else {
+      CHECK(got.out == want.out);
+      if (c.cached_replica)
+        CHECK_MESSAGE(got.err.find("manifest 1 was deleted while this search read it") != std::string::npos, got.err);
+    }
+  }
+
+  // An object the newest manifest names, deleted from the bucket by
+  // something else: 79, saying so (not the cache's advice); a publish of
+  // the unchanged store uploads it again, and the search answers.
+  const std::string store = dir / "s-lost", cache = dir / "c-lost", uri = std::string("s3://") + kBucket + "/lost";
+  fs::copy(base, store, fs::copy_options::recursive);
+  REQUIRE(Aether({"publish", store, uri, "-q"}, "", direct).exit_code == 0);
+  const RunResult want = Aether({"search", store, "--queries", "-", "--nprobe", "4", "-k", "5", "--no-touch"}, queries);
+  std::vector<std::string> search = {"search", uri, "--cache-dir", cache, "-v"};
+  search.insert(search.end(), query.begin(), query.end());
+  auto client = Client(server->endpoint(), "lost");
+  std::string manifest;
+  REQUIRE(client->Get("manifests/00000000000000000001.json", &manifest).ok());
+  int deleted = 0;
+  const auto files = nlohmann::json::parse(manifest)["files"];
+  for (const auto& f : files)
+    if (f["path"].get<std::string>().rfind("cold/", 0) == 0 && f["bytes"].get<uint64_t>() > 0) {
+      const std::string key = "objects/" + f["sha256"].get<std::string>();
+      REQUIRE(client->Delete(key).ok());
+      std::string data;
+      CHECK(client->Get(key, &data).code() == Code::kNotFound);
+      ++deleted;
+    }
+  REQUIRE(deleted > 0);
+  const RunResult lost = Aether(search, queries, direct);
+  CHECK_MESSAGE(lost.exit_code == 79, lost.err);
+  CHECK(lost.out.empty());
+  CHECK_MESSAGE(lost.err.find("the newest manifest (1) names " + uri + "/objects/") != std::string::npos, lost.err);
+  CHECK(lost.err.find("publish again") != std::string::npos);
+  CHECK(lost.err.find("local cache") == std::string::npos);
+  REQUIRE(Aether({"publish", store, uri, "-q"}, "", direct).exit_code == 0);
+  const RunResult mended = Aether(search, queries, direct);
+  CHECK_MESSAGE(mended.exit_code == 0, mended.err);
+  CHECK(mended.out == want.out);
 }

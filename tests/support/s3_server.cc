@@ -187,6 +187,8 @@ const char* FaultName(Fault f) {
       return "truncated body";
     case Fault::k200Error:
       return "HTTP 200 with an error";
+    case Fault::kHold:
+      return "held";
   }
   return "?";
 }
@@ -213,6 +215,7 @@ FaultProxy::FaultProxy(int upstream_port, int stall_ms) : upstream_port_(upstrea
 }
 
 FaultProxy::~FaultProxy() {
+  Release();  // a held request goes on, so that its worker ends
   stopping_ = true;
   shutdown(listen_fd_, SHUT_RDWR);
   acceptor_.join();
@@ -223,6 +226,14 @@ FaultProxy::~FaultProxy() {
     workers.swap(workers_);
   }
   for (auto& w : workers) w.join();
+}
+
+void FaultProxy::Release() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+  }
+  release_.notify_all();
 }
 
 void FaultProxy::Plan(std::vector<Fault> faults) {
@@ -268,6 +279,12 @@ void FaultProxy::Serve(int fd) {
     case Fault::kStall:
       std::this_thread::sleep_for(std::chrono::milliseconds(stall_ms_));
       return (void)close(fd);
+    case Fault::kHold: {
+      ++held_;
+      std::unique_lock<std::mutex> lock(mu_);
+      release_.wait(lock, [&] { return released_; });
+      break;
+    }
     default:
       break;
   }

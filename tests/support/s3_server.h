@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -56,6 +57,7 @@ enum class Fault {
   kStall,        // no answer for stall_ms, then the connection closed
   kTruncate,     // forwarded; the answer's body cut to half its declared length
   k200Error,     // HTTP 200 with an InternalError body (as S3 may answer CompleteMultipartUpload), not forwarded
+  kHold,         // held until FaultProxy::Release(), then forwarded (something happens meanwhile)
 };
 const char* FaultName(Fault f);
 
@@ -72,6 +74,10 @@ class FaultProxy {
   void Plan(std::vector<Fault> faults);
   // Requests received so far (each attempt of a client counts).
   int requests() const { return requests_; }
+  // Requests a kHold has held so far (released or not).
+  int held() const { return held_; }
+  // Forwards the requests kHold holds, and from now on any it meets.
+  void Release();
   // Every request received: its request line and headers, and its body.
   std::vector<std::pair<std::string, std::string>> Recorded();
 
@@ -84,6 +90,9 @@ class FaultProxy {
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<int> requests_{0};
+  std::atomic<int> held_{0};
+  bool released_ = false;  // mu_
+  std::condition_variable release_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::deque<Fault> plan_;

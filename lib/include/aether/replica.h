@@ -104,14 +104,17 @@ struct PullReport {
   std::string left_behind;
 };
 
-// `sequence` 0: the newest manifest. `dir` is created, or must be a replica
+// `sequence` 0: the newest manifest (when a publish --keep deletes it
+// between the LIST that names it and the GETs of its files, the one that
+// replaced it is pulled instead). `dir` is created, or must be a replica
 // an earlier pull made (its replica.json); any other directory is refused
 // and left alone.
 Result<PullReport> Pull(const std::string& uri, const std::string& dir, const S3Options& s3, uint64_t sequence = 0);
 
 // Reading a store straight from a bucket (`aether search s3://...`): the
 // newest snapshot, with only a cache on local disk. Each open LISTs the
-// manifests; a new one gets its replica in the cache (its small files:
+// manifests (and again when a publish --keep deletes the newest while it
+// is pulled: the one that replaced it is read); a new one gets its replica in the cache (its small files:
 // meta.db, hot.slots, the centroids; replicas of older manifests that no
 // process reads are removed). The cold shards stay in the bucket until a
 // search opens one, which is then fetched whole (one GET, size and SHA-256
@@ -146,6 +149,12 @@ struct OpenedBucket {
   // removed (0: the damage is not in a cached shard; 0 too once the store
   // is closed).
   std::function<Result<uint64_t>()> drop_damaged;
+  // After a search failed: the first shard object the bucket no longer had
+  // (HTTP 404), as its URI; "" when none was missing. A manifest never
+  // changes, so the snapshot was deleted (publish --keep on the writer,
+  // once a newer one replaced it: open the bucket again to read that) or
+  // the bucket lost an object ("" too once the store is closed).
+  std::function<std::string()> missing;
 };
 // open.access must be kRead.
 Result<OpenedBucket> OpenBucket(const std::string& uri, const S3Options& s3, const BucketCacheOptions& cache,
