@@ -442,8 +442,9 @@ namespace {
 
 // lazy_cold: the shards (cold/) stay in the bucket; OpenBucket's env fetches
 // each when it is opened.
+// *chosen (when given): the manifest it went for, once chosen (0 before).
 Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, const S3Options& s3, uint64_t sequence,
-                            bool lazy_cold, bool lock_parent = true) {
+                            bool lazy_cold, bool lock_parent = true, uint64_t* chosen = nullptr) {
   AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, Connect(uri, s3));
   const fs::path dp = Absolute(dir_in);
   const std::string dir = dp.string(), parent = dp.parent_path().string();
@@ -471,6 +472,7 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
   if (manifests.empty()) return Status::NotFound(uri + ": no manifest (nothing published there)");
   if (sequence == 0) sequence = manifests.rbegin()->first;
   if (!manifests.count(sequence)) return Status::NotFound(fmt::format("{}: no manifest {}", uri, sequence));
+  if (chosen) *chosen = sequence;
   PullReport rep;
   rep.sequence = sequence;
   rep.manifest = client->UriOf(ManifestKey(sequence));
@@ -598,14 +600,13 @@ void RemoveUnreadReplicas(const std::string& dir, const std::string& keep) {
 
 Result<PullReport> Pull(const std::string& uri, const std::string& dir, const S3Options& s3, uint64_t sequence) {
   if (sequence != 0) return PullInto(uri, dir, s3, sequence, false);
-  AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, Connect(uri, s3));
   for (int replaced = 0;; ++replaced) {
+    uint64_t newest = 0;
+    Result<PullReport> pulled = PullInto(uri, dir, s3, 0, false, true, &newest);
+    if (pulled.ok() || pulled.status().code() != Code::kNotFound || newest == 0 || replaced == kReplacedRetries)
+      return pulled;
+    AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, Connect(uri, s3));
     AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client.get()));
-    if (manifests.empty()) return Status::NotFound(uri + ": no manifest (nothing published there)");
-    const uint64_t newest = manifests.rbegin()->first;
-    Result<PullReport> pulled = PullInto(uri, dir, s3, newest, false);
-    if (pulled.ok() || pulled.status().code() != Code::kNotFound || replaced == kReplacedRetries) return pulled;
-    AETHER_ASSIGN_OR_RETURN(manifests, Manifests(client.get()));
     if (manifests.empty() || manifests.rbegin()->first <= newest) return pulled;  // not replaced: gone
   }
 }

@@ -500,9 +500,9 @@ TEST_CASE("search s3://: the cache never follows a link or trims what it did not
 // LIST and a GET (a fault proxy holds that GET while the writer publishes):
 // the reader moves on to the snapshot that replaced it and answers as the
 // writer now does. Held at each kind of GET: a search's shard (its replica
-// cached), a search's manifest (an empty cache), a pull's manifest. An
-// object the newest manifest names but the bucket lost is a clear 79 that
-// says so, and a publish mends it.
+// cached), a search's manifest (an empty cache), a pull's manifest and a
+// pull's file. An object the newest manifest names but the bucket lost is
+// a clear 79 that says so, and a publish mends it.
 TEST_CASE("search s3:// and pull: a snapshot --keep deletes under a reader is left for the newest; a lost object 79") {
   S3Server* server = Server();
   if (!server) return;
@@ -523,9 +523,10 @@ TEST_CASE("search s3:// and pull: a snapshot --keep deletes under a reader is le
     const char* held_get;  // what it asks for
   };
   int n = 0;
-  for (const Case& c : {Case{"a search's shard", false, true, 1, "/objects/"},
-                        Case{"a search's manifest", false, false, 2, "/manifests/"},
-                        Case{"a pull's manifest", true, false, 2, "/manifests/"}}) {
+  for (const Case& c :
+       {Case{"a search's shard", false, true, 1, "/objects/"},
+        Case{"a search's manifest", false, false, 2, "/manifests/"},
+        Case{"a pull's manifest", true, false, 1, "/manifests/"}, Case{"a pull's file", true, false, 2, "/objects/"}}) {
     const std::string what = c.what;
     CAPTURE(what);
     const std::string name = "keep" + std::to_string(++n);
