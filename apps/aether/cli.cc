@@ -253,11 +253,23 @@ CLI::Validator NonEmpty() {
                         "VALUE");
 }
 
+// A number of seconds, 0 or more (inf: no limit). CLI11's
+// NonNegativeNumber lets NaN through.
+CLI::Validator NonNegativeSeconds() {
+  return CLI::Validator(
+      [](std::string& v) {
+        double d = 0;
+        return CLI::detail::lexical_cast(v, d) && d >= 0 ? std::string()
+                                                         : "a number of seconds, 0 or more, is needed; not " + v;
+      },
+      "SECONDS");
+}
+
 void AddStoreArgs(CLI::App* app, StoreArgs* args) {
   AddStoreLocation(app, &args->store, "Store directory");
-  app->add_option("--wait", args->wait, "Seconds to wait for the store lock before failing as busy")
+  app->add_option("--wait", args->wait, "Seconds to wait for the store lock before failing as busy (inf: no limit)")
       ->default_val(5.0)
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegativeSeconds());
 }
 
 std::function<std::string()> g_bucket_report;

@@ -238,8 +238,14 @@ class PosixEnv final : public Env {
       fd = AboveStandardFds(open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
     if (fd < 0) return ErrnoStatus(path + ": open lock file", errno);
     int op = (mode == LockMode::kShared ? LOCK_SH : LOCK_EX) | LOCK_NB;
-    auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<int64_t>(wait_seconds * 1e6));
+    // Past about 30 years (and infinity), no deadline: the clock's
+    // nanoseconds would overflow; NaN or less than 0 waits not at all.
+    constexpr double kForever = 1e9;
+    auto deadline = std::chrono::steady_clock::now();
+    if (wait_seconds >= kForever)
+      deadline = std::chrono::steady_clock::time_point::max();
+    else if (wait_seconds > 0)
+      deadline += std::chrono::microseconds(static_cast<int64_t>(wait_seconds * 1e6));
     auto backoff = std::chrono::milliseconds(1);
     while (flock(fd, op) != 0) {
       int err = errno;

@@ -4,11 +4,13 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "test_util.h"
 
@@ -235,6 +237,26 @@ TEST_CASE("a command that cannot get the store lock fails as busy after --wait")
   CHECK(r.exit_code == 75);
   CHECK(r.err.find("store busy") != std::string::npos);
   CHECK(r.err.find("(waited 0.2s; see --wait)") != std::string::npos);  // not 0.200000s
+  // Not a number of seconds: a usage error, before any wait.
+  for (const std::string bad : {"nan", "-nan", "-1", "-inf", "abc", ""}) {
+    CAPTURE(bad);
+    const RunResult u = Aether({"stats", store, "--wait", bad});
+    CHECK(u.exit_code == 64);
+    CHECK(u.err.find("--wait") != std::string::npos);
+  }
+  // A wait past the clock's range (nanoseconds in 64 bits: about 292
+  // years) or infinite waits until the lock is free, however long; it
+  // used to overflow into a deadline already past (busy at once).
+  for (const std::string forever : {"1e10", "inf", "1e300"}) {
+    CAPTURE(forever);
+    const int pid = SpawnAether({"stats", store, "--wait", forever});
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    int status = 0;
+    CHECK(waitpid(pid, &status, WNOHANG) == 0);  // still waiting
+    flock(fd, LOCK_UN);
+    CHECK(WaitAether(pid) == 0);
+    REQUIRE(flock(fd, LOCK_EX) == 0);
+  }
   auto w = Aether({"ingest", "--create", store, "--wait", "0"}, R"({"id":"x","vector":[1,1]})"
                                                                 "\n");
   CHECK(w.exit_code == 75);
