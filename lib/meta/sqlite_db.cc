@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "meta/trace_vfs.h"
 
 namespace aether {
@@ -147,11 +149,24 @@ std::string FileUri(const std::string& path, const char* query) {
 
 }  // namespace
 
+std::string SqlitePath(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  char* resolved = realpath(dir.c_str(), nullptr);
+  if (!resolved) return path;
+  std::string real = resolved;
+  free(resolved);
+  if (real != "/") real += '/';
+  return real + (slash == std::string::npos ? path : path.substr(slash + 1));
+}
+
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool reader) {
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW | (create ? SQLITE_OPEN_CREATE : 0);
-  std::string name = path;
-  if (reader && access(path.c_str(), W_OK) != 0) {
+  // Messages name `path` as given.
+  const std::string real = SqlitePath(path);
+  std::string name = real;
+  if (reader && access(real.c_str(), W_OK) != 0) {
     // A store this user may only read. WAL mode needs a writable -shm
     // index; without one, SQLite reads the DB read-only only if the -shm
     // and -wal files exist. When there is no WAL content the DB file is
@@ -159,9 +174,9 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool 
     // shared store lock (writers hold it exclusively), so it is opened as
     // immutable: no -shm, no locks, nothing written.
     struct stat wal;
-    const bool has_wal = stat((path + "-wal").c_str(), &wal) == 0 && wal.st_size > 0;
+    const bool has_wal = stat((real + "-wal").c_str(), &wal) == 0 && wal.st_size > 0;
     flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_URI;
-    name = FileUri(path, has_wal ? "mode=ro" : "immutable=1");
+    name = FileUri(real, has_wal ? "mode=ro" : "immutable=1");
   }
   int rc = sqlite3_open_v2(name.c_str(), &raw, flags, TraceVfsName());
   if (rc != SQLITE_OK) {

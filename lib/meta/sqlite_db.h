@@ -129,6 +129,14 @@ class Db {
 // Converts an SQLite result code into a Status ("meta.db: <context>: <msg>").
 Status SqliteStatus(sqlite3* db, int rc, const std::string& context);
 
+// `path` with its directory's links resolved (realpath; the last name kept,
+// never followed), for SQLite: its NOFOLLOW refuses a link anywhere on a
+// path, where aether's own opens refuse one only at the end (O_NOFOLLOW).
+// So a store under a linked directory (/home -> /data/home), or named by a
+// link to its directory, opens; a meta.db that is a link still does not.
+// `path` unchanged when its directory cannot be resolved.
+std::string SqlitePath(const std::string& path);
+
 // Runs fn between `begin` and COMMIT, rolling back if either fails; in a
 // rehearsal, between a savepoint and its release.
 template <typename Fn>

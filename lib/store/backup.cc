@@ -228,7 +228,7 @@ Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
   if (env_->TypeOf(dest) == FileType::kSymlink)
     return Status::AlreadyExists(dest + ": a symbolic link (backup makes a new directory, never through a link)");
   AETHER_RETURN_IF_ERROR(CheckNewStorePath(env_, dest));
-  if (env_->TypeOf(DirOf(dest)) != FileType::kDirectory)
+  if (!env_->IsDirectory(DirOf(dest)))  // through a link to it, as the user named it
     return Status::NotFound(DirOf(dest) + ": no such directory (backup makes DEST, not its parents)");
   // Writers wait (this process holds WRITER); readers go on.
   AETHER_RETURN_IF_ERROR(YieldToReaders());
@@ -260,7 +260,7 @@ Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
     {
       for (const char* suffix : {"", "-journal", "-wal", "-shm"}) b.Expect(layout::kDbFile + std::string(suffix));
       AETHER_ASSIGN_OR_RETURN(Stmt vacuum, db_->Prepare("VACUUM INTO ?"));
-      vacuum.Bind(1, b.To(layout::kDbFile));
+      vacuum.Bind(1, SqlitePath(b.To(layout::kDbFile)));
       AETHER_RETURN_IF_ERROR(vacuum.Run().WithContext("meta.db: VACUUM INTO the backup"));
       {  // WAL mode, as every store's (VACUUM INTO writes a rollback-journal DB)
         AETHER_ASSIGN_OR_RETURN(auto copy, Db::Open(b.To(layout::kDbFile), false, false));

@@ -104,6 +104,10 @@ std::string StripTrailingSlashes(std::string path) {
 }
 
 Status CheckNewStorePath(Env* env, const std::string& path) {
+  if (env->TypeOf(path) == FileType::kSymlink)
+    return Status::AlreadyExists(path +
+                                 ": a symbolic link (a store is made as a new directory, never through a link: "
+                                 "give the path it points to)");
   if (!env->Exists(path)) return Status::Ok();
   if (Store::LooksLikeStore(path, env)) return Status::AlreadyExists(path + ": already an aether store");
   if (!env->IsDirectory(path)) return Status::AlreadyExists(path + ": exists and is not a directory");

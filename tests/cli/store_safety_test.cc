@@ -5,6 +5,7 @@
 // an existing store.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -208,4 +209,74 @@ TEST_CASE("ingest --create from two processes at once: both succeed, one store h
     CHECK(GetAll(store, Ids(mems)).size() == mems.size());
     CHECK(Aether({"verify", store}).exit_code == 0);
   }
+}
+
+// A store under a linked directory (/home -> /data/home), or named by a
+// link to its own directory, is the store the user named: every command
+// works on it as on its real path (SQLite refuses a link anywhere on a
+// path; aether resolves the directories and still never follows a link at
+// meta.db itself).
+TEST_CASE("a store under a linked directory or named by a link to it: every command answers as on the real path") {
+  TempDir dir;
+  namespace fs = std::filesystem;
+  fs::create_directories(dir / "real-a");
+  fs::create_directories(dir / "real-b");
+  fs::create_directories(dir / "real-c");
+  fs::create_symlink(dir / "real-b", dir / "linked");   // a linked parent
+  fs::create_symlink(dir / "real-c/s", dir / "named");  // a link to the store itself
+  const auto mems = RandomMems(400, 4, 71);
+  const std::string queries = QueriesJsonl(RandomMems(5, 4, 72, "q"));
+  auto run = [&](const std::string& store, const std::string& backups) {
+    std::vector<std::string> out;
+    auto ok = [&](const std::vector<std::string>& args, const std::string& in = "") {
+      const RunResult r = Aether(args, in, {"AETHER_NOW_MS=1800000000000"});  // the same clock for both
+      CHECK_MESSAGE(r.exit_code == 0, args[0] << ": " << r.err);
+      return r.out;
+    };
+    const std::vector<std::string> search = {"search", store,      "--queries", "-",         "-k",
+                                             "5",      "--nprobe", "4",         "--no-touch"};
+    // Made at its real path: a store is never made through a link (73).
+    const std::string real = store == dir / "named" ? dir / "real-c/s" : store;
+    ok({"ingest", "--create", real, "--hot-capacity", "50", "-q"}, ToJsonl(mems));
+    out.push_back(ok(search, queries));
+    ok({"descend", store, "--all", "-q"});
+    ok({"rebuild-index", store, "--partitions", "4", "-q"});
+    out.push_back(ok(search, queries));
+    out.push_back(ok({"get", store, mems[3].id}));
+    ok({"delete", store, mems[4].id, "-q"});
+    ok({"ascend", store, mems[5].id, "-q"});
+    ok({"verify", store});
+    ok({"backup", store, backups + "/full", "-q"});
+    ok({"backup", store, backups + "/incr", "--incremental", backups + "/full", "-q"});
+    ok({"verify", backups + "/incr"});
+    out.push_back(ok({"export", store}));
+    out.push_back(ok({"export", backups + "/incr"}));
+    out.push_back(ok(search, queries));
+    ok({"maintain", store, "-q"});  // (its choices are not compared)
+    ok({"verify", store});
+    return out;
+  };
+  const auto want = run(dir / "real-a/s", dir / "real-a");
+  for (const std::string& store : {dir / "linked/s", dir / "named"}) {
+    CAPTURE(store);
+    const auto got = run(store, store == dir / "named" ? dir / "real-c" : dir / "linked");
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      CAPTURE(i);
+      CHECK(got[i] == want[i]);
+    }
+  }
+  CHECK(fs::exists(dir / "real-b/s/meta.db"));
+  CHECK(fs::exists(dir / "real-c/s/meta.db"));
+
+  // meta.db itself a link (to a real store's): refused, that store unchanged.
+  const std::string planted = dir / "planted";
+  fs::copy(dir / "real-a/s", planted, fs::copy_options::recursive);
+  fs::remove(planted + "/meta.db");
+  fs::create_symlink(dir / "real-a/s/meta.db", planted + "/meta.db");
+  const std::string before = ReadFile(dir / "real-a/s/meta.db");
+  const RunResult r = Aether({"delete", planted, mems[6].id});
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("meta.db") != std::string::npos);
+  CHECK(ReadFile(dir / "real-a/s/meta.db") == before);
 }
