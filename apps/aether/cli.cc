@@ -110,6 +110,7 @@ Result<std::unique_ptr<Store>> OpenBucketStore(const StoreArgs& args, const Open
   g_bucket_drop_damaged = opened.drop_damaged;
   g_bucket_missing = opened.missing;
   g_bucket_sequence = opened.sequence;
+  g_bucket_replica = opened.replica_dir;
   return std::move(opened.store);
 }
 
@@ -276,6 +277,7 @@ std::function<std::string()> g_bucket_report;
 std::function<Result<uint64_t>()> g_bucket_drop_damaged;
 std::function<std::string()> g_bucket_missing;
 uint64_t g_bucket_sequence = 0;
+std::string g_bucket_replica;
 std::string g_bucket_cache_dir;
 
 void AddS3Options(CLI::App* app, S3Options* o) {

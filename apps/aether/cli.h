@@ -115,10 +115,12 @@ void AddBucketArgs(CLI::App* app, StoreArgs* args);
 // After a command that read a store in a bucket: what its cache did (for
 // --verbose and stats); empty otherwise.
 extern std::function<std::string()> g_bucket_report;
-// The store's OpenedBucket::drop_damaged, ::missing and ::sequence.
+// The store's OpenedBucket::drop_damaged, ::missing, ::sequence and
+// ::replica_dir.
 extern std::function<Result<uint64_t>()> g_bucket_drop_damaged;
 extern std::function<std::string()> g_bucket_missing;
 extern uint64_t g_bucket_sequence;
+extern std::string g_bucket_replica;
 extern std::string g_bucket_cache_dir;  // its cache directory
 // kInvalidArgument: `uri` (s3://...) given as the store of a command that
 // does not read one.

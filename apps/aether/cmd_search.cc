@@ -284,32 +284,37 @@ int Run(const SearchArgs& a, const StoreOpener& opener) {
   // A bucket search that failed may be mended by searching again:
   // - A shard object gone from the bucket: a publish --keep deleted the
   //   snapshot under this search once a newer one replaced it. The bucket
-  //   is opened again and its newest snapshot searched (kMaxReplaced times
-  //   at most, each for a newer one). When the newest is the one that lacks
-  //   the object, the bucket lost it: that is the error.
+  //   is opened again and its newest snapshot searched (kReplacedRetries
+  //   times at most). When the newest is the one that lacks the object, the
+  //   bucket lost it: that is the error.
   // - Cached shards damaged on local disk (the cache is only a copy of the
   //   bucket): they are removed and fetched again, while each run finds
   //   more (a failed scan stops at its first damage). Every round removes
   //   one at least, and a fetched shard is checked, so the rounds end;
   //   kMaxHealRounds bounds them against a disk that keeps damaging what is
   //   written.
-  constexpr int kMaxHealRounds = 1000, kMaxReplaced = 5;
-  uint64_t healed = 0, first_sequence = g_bucket_sequence;
+  constexpr int kMaxHealRounds = 1000;
+  uint64_t healed = 0;
+  const uint64_t first_sequence = g_bucket_sequence;
   int replaced = 0;
   std::string first_damage, first_gone;
   for (int round = 0; bucket && round < kMaxHealRounds && !results.ok(); ++round) {
     if (const std::string gone = g_bucket_missing ? g_bucket_missing() : ""; !gone.empty()) {
-      if (replaced == kMaxReplaced) break;
+      if (replaced == kReplacedRetries) return Fail(BucketReplacedTooOften(a.store.store));
       const uint64_t was = g_bucket_sequence;
+      const std::string was_replica = g_bucket_replica;
+      const StoreConfig was_config = (*store)->config();
       store->reset();  // its snapshot's replica is then no longer read
       store = opener.Open(a.store);
       if (!store.ok()) return Fail(store.status());
-      if (g_bucket_sequence <= was)
-        return Fail(Status::Corruption(
-            fmt::format("{}: the newest manifest ({}) names {}, which the bucket no longer has (deleted by hand, or "
-                        "by the --keep of another store publishing to this prefix?): publish again from the writer, "
-                        "which uploads what the bucket lacks",
-                        a.store.store, was, gone)));
+      if (g_bucket_replica == was_replica) return Fail(BucketLostObject(a.store.store, was, "GET " + gone + ": 404"));
+      // The queries were read for the snapshot before.
+      const StoreConfig& now = (*store)->config();
+      if (now.dim != was_config.dim || now.metric != was_config.metric)
+        return Fail(Status::FailedPrecondition(fmt::format(
+            "{}: manifest {} was replaced, while this search read it, by manifest {} of another dimension or "
+            "metric (is another store publishing to this prefix?)",
+            a.store.store, was, g_bucket_sequence)));
       if (first_gone.empty()) first_gone = gone;
       ++replaced;
     } else if (results.status().code() == Code::kCorruption && g_bucket_drop_damaged) {
@@ -325,16 +330,11 @@ int Run(const SearchArgs& a, const StoreOpener& opener) {
   if (healed > 0)
     Warn(fmt::format("{}: {} damaged cached shard{} removed from {} and fetched again (the first: {})", a.store.store,
                      healed, healed == 1 ? "" : "s", g_bucket_cache_dir, first_damage));
-  if (replaced > 0)
+  if (replaced > 0 && results.ok())
     Info(
         fmt::format("{}: manifest {} was deleted while this search read it ({} is gone: publish --keep?); "
                     "searched manifest {}, the newest",
                     a.store.store, first_sequence, first_gone, g_bucket_sequence));
-  if (!results.ok() && replaced == kMaxReplaced)
-    return Fail(Status::Busy(fmt::format(
-        "{}: {} newer snapshots were published while this search read each one, and --keep deleted each under it: "
-        "search again when the writer publishes less often",
-        a.store.store, kMaxReplaced)));
   if (!results.ok()) return Fail(CacheHint(a, RecordingHint(results.status())));
   if (unwritable)
     Warn("accesses not recorded: this user may not write " + a.store.store + " (--no-touch says so quietly)");

@@ -37,11 +37,6 @@ namespace fs = std::filesystem;
 constexpr const char* kMarker = "replica.json";  // in a replica: the manifest it is, and its source
 constexpr const char* kManifests = "manifests/";
 constexpr const char* kObjects = "objects/";
-// How many times a reader of the newest snapshot moves on to the one that
-// replaced it when a publish --keep deleted it under the reader: each time
-// a newer snapshot was published meanwhile, so only a writer publishing
-// faster than a reader pulls runs out of them.
-constexpr int kReplacedRetries = 5;
 
 struct FileEntry {
   std::string path;  // relative to the store, '/'-separated
@@ -598,16 +593,35 @@ void RemoveUnreadReplicas(const std::string& dir, const std::string& keep) {
 
 }  // namespace
 
+// A reader moves on to the snapshot that replaced the one it read at most
+// kReplacedRetries times: each time a newer one was published meanwhile, so
+// only a writer publishing faster than a reader reads runs out of them.
+Status BucketLostObject(const std::string& uri, uint64_t sequence, const std::string& what) {
+  return Status::Corruption(
+      fmt::format("{}: the newest manifest ({}) names an object the bucket no longer has ({}; deleted by hand, or by "
+                  "the --keep of another store publishing to this prefix?): publish again from the writer, which "
+                  "uploads what the bucket lacks",
+                  uri, sequence, what));
+}
+
+Status BucketReplacedTooOften(const std::string& uri) {
+  return Status::Busy(
+      fmt::format("{}: {} newer snapshots were published while this reader read each one, and --keep deleted each "
+                  "under it: read again when the writer publishes less often",
+                  uri, kReplacedRetries + 1));
+}
+
 Result<PullReport> Pull(const std::string& uri, const std::string& dir, const S3Options& s3, uint64_t sequence) {
   if (sequence != 0) return PullInto(uri, dir, s3, sequence, false);
   for (int replaced = 0;; ++replaced) {
     uint64_t newest = 0;
     Result<PullReport> pulled = PullInto(uri, dir, s3, 0, false, true, &newest);
-    if (pulled.ok() || pulled.status().code() != Code::kNotFound || newest == 0 || replaced == kReplacedRetries)
-      return pulled;
+    if (pulled.ok() || pulled.status().code() != Code::kNotFound || newest == 0) return pulled;
     AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, Connect(uri, s3));
     AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client.get()));
-    if (manifests.empty() || manifests.rbegin()->first <= newest) return pulled;  // not replaced: gone
+    if (manifests.empty()) return pulled;
+    if (manifests.rbegin()->first == newest) return BucketLostObject(uri, newest, pulled.status().message());
+    if (replaced == kReplacedRetries) return BucketReplacedTooOften(uri);
   }
 }
 
@@ -656,18 +670,20 @@ Result<OpenedBucket> OpenBucket(const std::string& uri, const S3Options& s3, con
   OpenedBucket out;
   out.cache_dir = dir;
   std::string name, replica;
-  Status gone = Status::Ok();  // the last pull's 404
+  Status gone = Status::Ok();  // the last pull's 404, of the replica `name`
   for (int replaced = 0;; ++replaced) {
     AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client.get()));
     if (manifests.empty()) return Status::NotFound(uri + ": no manifest (nothing published there)");
-    if (!gone.ok() && (manifests.rbegin()->first <= out.sequence || replaced > kReplacedRetries)) return gone;
-    out.sequence = manifests.rbegin()->first;
     // Named by sequence and ETag: a prefix published afresh (its sequence
     // starting again) never meets an older replica of the same number.
     std::string etag;
     for (char c : manifests.rbegin()->second.etag)
       if (std::isalnum(static_cast<unsigned char>(c)) && etag.size() < 32) etag += c;
-    name = fmt::format("{}{:020}-{}", kCacheReplica, out.sequence, etag);
+    const std::string newest = fmt::format("{}{:020}-{}", kCacheReplica, manifests.rbegin()->first, etag);
+    if (!gone.ok() && newest == name) return BucketLostObject(uri, out.sequence, gone.message());
+    if (!gone.ok() && replaced > kReplacedRetries) return BucketReplacedTooOften(uri);
+    out.sequence = manifests.rbegin()->first;
+    name = newest;
     replica = abs + "/" + name;
     struct stat st;
     if (lstat((replica + "/" + kMarker).c_str(), &st) == 0) break;

@@ -607,7 +607,15 @@ TEST_CASE("search s3:// and pull: a snapshot --keep deletes under a reader is le
   const RunResult lost = Aether(search, queries, direct);
   CHECK_MESSAGE(lost.exit_code == 79, lost.err);
   CHECK(lost.out.empty());
-  CHECK_MESSAGE(lost.err.find("the newest manifest (1) names " + uri + "/objects/") != std::string::npos, lost.err);
+  CHECK_MESSAGE(lost.err.find("the newest manifest (1) names an object the bucket no longer has (GET " + uri +
+                              "/objects/") != std::string::npos,
+                lost.err);
+  // A pull of the newest says the same.
+  const RunResult pulled = Aether({"pull", uri, dir / "r-lost"}, "", direct);
+  CHECK(pulled.exit_code == 79);
+  CHECK_MESSAGE(pulled.err.find("the newest manifest (1) names an object the bucket no longer has (GET " + uri +
+                                "/objects/") != std::string::npos,
+                pulled.err);
   CHECK(lost.err.find("publish again") != std::string::npos);
   CHECK(lost.err.find("local cache") == std::string::npos);
   REQUIRE(Aether({"publish", store, uri, "-q"}, "", direct).exit_code == 0);

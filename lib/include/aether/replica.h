@@ -104,6 +104,15 @@ struct PullReport {
   std::string left_behind;
 };
 
+// What a reader of the newest snapshot says when the bucket lacks an object
+// that manifest names (kCorruption: deleted by hand, or by the --keep of
+// another store publishing to the prefix; a publish mends it), `what` being
+// the failed GET; and when --keep deleted each of kReplacedRetries + 1
+// snapshots under it in turn (kBusy: read again later).
+Status BucketLostObject(const std::string& uri, uint64_t sequence, const std::string& what);
+Status BucketReplacedTooOften(const std::string& uri);
+constexpr int kReplacedRetries = 5;
+
 // `sequence` 0: the newest manifest (when a publish --keep deletes it
 // between the LIST that names it and the GETs of its files, the one that
 // replaced it is pulled instead). `dir` is created, or must be a replica
@@ -114,9 +123,9 @@ Result<PullReport> Pull(const std::string& uri, const std::string& dir, const S3
 // Reading a store straight from a bucket (`aether search s3://...`): the
 // newest snapshot, with only a cache on local disk. Each open LISTs the
 // manifests (and again when a publish --keep deletes the newest while it
-// is pulled: the one that replaced it is read); a new one gets its replica in the cache (its small files:
-// meta.db, hot.slots, the centroids; replicas of older manifests that no
-// process reads are removed). The cold shards stay in the bucket until a
+// is pulled: the one that replaced it is read); a new one gets its replica
+// in the cache (its small files: meta.db, hot.slots, the centroids;
+// replicas of older manifests that no process reads are removed). The cold shards stay in the bucket until a
 // search opens one, which is then fetched whole (one GET, size and SHA-256
 // checked) into the cache's objects/ and read from there; the least
 // recently opened go first when the cache passes max_bytes. README
