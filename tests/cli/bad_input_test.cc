@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -250,6 +251,15 @@ TEST_CASE("a command that cannot get the store lock fails as busy after --wait")
   for (const std::string forever : {"1e10", "inf", "1e300"}) {
     CAPTURE(forever);
     const int pid = SpawnAether({"stats", store, "--wait", forever});
+    // Once it holds the lock file open (it is then trying the lock), it
+    // must still be waiting a while later.
+    auto has_lock_open = [&] {
+      std::error_code ec;
+      for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec))
+        if (std::filesystem::read_symlink(e.path(), ec) == std::filesystem::path(store + "/LOCK")) return true;
+      return false;
+    };
+    for (int i = 0; i < 1000 && !has_lock_open(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     int status = 0;
     CHECK(waitpid(pid, &status, WNOHANG) == 0);  // still waiting
