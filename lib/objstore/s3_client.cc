@@ -295,6 +295,12 @@ Status S3Client::PutParts(const std::string& key, const std::string& data) {
   const std::string upload_id = XmlFirst(started.body, "UploadId");
   if (upload_id.empty()) return Status::IOError(what + ": the store's answer has no UploadId");
   std::string complete = "<CompleteMultipartUpload>";
+  // S3's ETag of a multipart object: the MD5 of its parts' MD5s (raw) and
+  // "-" the part count. Not checked when a part's ETag is not 32 hex
+  // digits; an encrypted bucket's that are (not MD5s) simply do not match.
+  std::string part_md5s;
+  bool md5_etags = true;
+  uint64_t parts = 0;
   Status s = [&]() -> Status {
     for (uint64_t at = 0, part = 1; at < data.size(); at += options_.part_bytes, ++part) {
       const std::string chunk = data.substr(at, options_.part_bytes);
@@ -309,11 +315,28 @@ Status S3Client::PutParts(const std::string& key, const std::string& data) {
       auto etag = done.headers.find("etag");
       if (etag == done.headers.end()) return Status::IOError(fmt::format("{}: part {}: no ETag", what, part));
       complete += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", part, XmlEscape(etag->second));
+      std::string hex = etag->second;
+      if (hex.size() == 34 && hex.front() == '"' && hex.back() == '"') hex = hex.substr(1, 32);
+      if (hex.size() != 32 || hex.find_first_not_of("0123456789abcdef") != std::string::npos) md5_etags = false;
+      for (size_t i = 0; md5_etags && i < 32; i += 2) part_md5s += char(std::stoi(hex.substr(i, 2), nullptr, 16));
+      ++parts;
     }
     complete += "</CompleteMultipartUpload>";
     Request finish{"POST", ObjectKey(key), Query({{"uploadId", upload_id}}), &complete, "", true, what + ": complete"};
     finish.error_in_ok_body = true;
-    return Perform(finish).status();
+    Status done = Perform(finish).status();
+    // A completion that went through but whose answer was lost (a reset, a
+    // timeout) is sent again and fails: S3 answers NoSuchUpload (404),
+    // s3rver a 500. The upload is then the object, whose ETag says it is
+    // these bytes: S3's multipart ETag, or (s3rver) the MD5 of the whole.
+    // One HEAD, only when the completion failed.
+    if (!done.ok() && md5_etags) {
+      Result<std::optional<S3ObjectHead>> head = Head(key);
+      if (head.ok() && *head && (*head)->size == data.size() &&
+          ((*head)->etag == fmt::format("{}-{}", ToHex(Md5(part_md5s)), parts) || (*head)->etag == ToHex(Md5(data))))
+        return Status::Ok();
+    }
+    return done;
   }();
   if (!s.ok()) {
     Request abort{"DELETE", ObjectKey(key), Query({{"uploadId", upload_id}}), nullptr, "", false, what + ": abort"};

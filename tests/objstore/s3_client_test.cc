@@ -155,6 +155,36 @@ TEST_CASE("s3 client: a large object goes up in checked parts and comes back exa
   CHECK(Listed(c.get()) == std::map<std::string, uint64_t>{{"big", big.size()}});
 }
 
+// A completion the store carried out but whose answer was lost (the
+// connection reset after it reached the server) is sent again and fails
+// (S3: NoSuchUpload; s3rver: 500): the object, whose ETag says it is these
+// parts (S3's MD5 of the parts' MD5s), is the upload's, so the put
+// succeeded.
+TEST_CASE("s3 client: a multipart completion whose answer was lost succeeded; its retries' failure is no error") {
+  S3Server* server = Server();
+  if (!server) return;
+  FaultProxy proxy(server->port());
+  S3ClientOptions o;
+  o.part_bytes = 5u << 20;
+  o.multipart_threshold = 5u << 20;
+  o.base_delay_ms = 5;
+  o.max_delay_ms = 20;
+  auto c = Client(proxy.endpoint(), "t2l", o);
+  const std::string big = Bytes((10u << 20) + 11, 10);  // 3 parts
+  proxy.Plan({Fault::kNone, Fault::kNone, Fault::kNone, Fault::kNone, Fault::kResetAfter});
+  const uint64_t before = c->counters().requests;
+  const Status put = c->Put("big", big);
+  CHECK_MESSAGE(put.ok(), put.message());
+  // start, 3 parts, the completion and its retries, then a HEAD
+  CHECK(c->counters().requests - before >= 7);
+  const auto recorded = proxy.Recorded();
+  REQUIRE(recorded.size() >= 7);
+  CHECK(recorded.back().first.rfind("HEAD ", 0) == 0);
+  std::string got;
+  REQUIRE(c->Get("big", &got).ok());
+  CHECK(got == big);
+}
+
 // S3 may answer CompleteMultipartUpload 200 with an error in the body: a
 // transient one is retried like a 500 (the upload completes, the object is
 // exact); on every attempt, a clear error after the last, and the object
