@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 
 #include "filter/filter.h"
 #include "meta/schema.h"
@@ -176,10 +178,29 @@ Status Store::CheckTraceId(const std::string& trace_id, const std::string& sourc
                                              source, unsigned(static_cast<unsigned char>(*bad))));
 }
 
+namespace {
+
+// The store's directory as every file of this open names it: the path as
+// given, unless a link is on the way (a store under a linked directory, or
+// named by a link to its directory); then its real path, resolved once, so
+// that a link moved while the command runs (a cron job flipping
+// mem-latest) cannot send some of its files to another store.
+std::string ResolvedStorePath(const std::string& path) {
+  char* resolved = realpath(path.c_str(), nullptr);
+  if (!resolved) return path;  // missing or unreadable: the open says so
+  const std::string real = resolved;
+  free(resolved);
+  std::error_code ec;
+  const std::string plain = StripTrailingSlashes(std::filesystem::absolute(path, ec).lexically_normal().string());
+  return !ec && plain == real ? path : real;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOptions& options) {
   AETHER_RETURN_IF_ERROR(CheckEnvironment());
   AETHER_RETURN_IF_ERROR(CheckTraceId(options.trace_id));
-  AETHER_ASSIGN_OR_RETURN(auto impl, StoreImpl::Open(StripTrailingSlashes(path), options));
+  AETHER_ASSIGN_OR_RETURN(auto impl, StoreImpl::Open(ResolvedStorePath(StripTrailingSlashes(path)), options));
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 

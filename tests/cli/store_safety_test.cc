@@ -4,9 +4,12 @@
 // when asked (--create), and its creation flags never disagree silently with
 // an existing store.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "test_util.h"
 
@@ -279,4 +282,42 @@ TEST_CASE("a store under a linked directory or named by a link to it: every comm
   CHECK(r.exit_code == 74);
   CHECK(r.err.find("meta.db") != std::string::npos);
   CHECK(ReadFile(dir / "real-a/s/meta.db") == before);
+}
+
+// A link to a store moved to another store while a command runs through it
+// (a cron job flipping mem-latest): the command's files all stay in the
+// store it opened, resolved once; both stores stay whole.
+TEST_CASE("a store link moved to another store mid-command: every file of the command stays in the store it opened") {
+  TempDir dir;
+  namespace fs = std::filesystem;
+  const std::string a = dir / "a", b = dir / "b", cur = dir / "cur", fifo = dir / "in.fifo";
+  REQUIRE(
+      Aether({"ingest", "--create", a, "--hot-capacity", "100", "-q"}, ToJsonl(RandomMems(20, 4, 81, "a"))).exit_code ==
+      0);
+  REQUIRE(
+      Aether({"ingest", "--create", b, "--hot-capacity", "100", "-q"}, ToJsonl(RandomMems(20, 4, 82, "b"))).exit_code ==
+      0);
+  const std::string b_before = Export(b);
+  fs::create_symlink(a, cur);
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  const auto mems = RandomMems(6, 4, 83, "p");
+  const int pid = SpawnAether({"ingest", cur, fifo, "--batch", "1", "-q"});
+  {
+    std::ofstream in(fifo);  // opens once the ingest has opened its end
+    in << ToJsonl({mems[0], mems[1], mems[2]}) << std::flush;
+    // The first three committed (to a), then the link moves to b.
+    for (int i = 0;
+         i < 1000 && SqlRows(a, "SELECT COUNT(*) FROM memories WHERE id LIKE 'p%'") != std::vector<std::string>{"3"};
+         ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(SqlRows(a, "SELECT COUNT(*) FROM memories WHERE id LIKE 'p%'") == std::vector<std::string>{"3"});
+    fs::remove(cur);
+    fs::create_symlink(b, cur);
+    in << ToJsonl({mems[3], mems[4], mems[5]}) << std::flush;
+  }
+  CHECK(WaitAether(pid) == 0);
+  Verified(a);
+  Verified(b);
+  CHECK(GetAll(a, Ids(mems)).size() == mems.size());  // all six in the store it opened
+  CHECK(Export(b) == b_before);
 }
