@@ -26,7 +26,8 @@ Status ErrnoStatus(const std::string& context, int err) {
   if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(context + ": " + std::strerror(err));
   if (err == EACCES || err == EPERM || err == EROFS)
     return Status::PermissionDenied(context + ": " + std::strerror(err));
-  if (err == ELOOP) return Status::IOError(context + ": is a symbolic link (aether never writes through one)");
+  if (err == ELOOP)
+    return Status::IOError(context + ": is a symbolic link (aether never reads or writes a store's file through one)");
   return Status::IOError(context + ": " + std::strerror(err));
 }
 
@@ -117,7 +118,10 @@ class PosixEnv final : public Env {
  public:
   Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override {
     int flags = O_CLOEXEC;
-    if (mode == OpenMode::kRead) flags |= O_RDONLY;
+    // Every mode refuses a link at the end of the path: a store's file
+    // replaced by a link to another store's would otherwise be read as its
+    // own (a reader serving the other store's vectors under its ids).
+    if (mode == OpenMode::kRead) flags |= O_RDONLY | O_NOFOLLOW;
     if (mode == OpenMode::kReadWrite) flags |= O_RDWR | O_NOFOLLOW;
     if (mode == OpenMode::kCreate) flags |= O_RDWR | O_CREAT | O_NOFOLLOW;
     if (mode == OpenMode::kCreateNew) flags |= O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW;

@@ -321,3 +321,39 @@ TEST_CASE("a store link moved to another store mid-command: every file of the co
   CHECK(GetAll(a, Ids(mems)).size() == mems.size());  // all six in the store it opened
   CHECK(Export(b) == b_before);
 }
+
+// A store's own file replaced by a link to another store's (same dimension,
+// same layout): no reader serves the other store's vectors under this
+// store's ids. Export and search fail naming the link, verify reports
+// it, and the other store is unchanged. Each kind of file in turn.
+TEST_CASE("a store's file replaced by a link to another store's: readers refuse it, verify names it") {
+  TempDir dir;
+  namespace fs = std::filesystem;
+  auto make = [&](const std::string& store, uint64_t seed) {
+    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100", "-q"}, ToJsonl(RandomMems(300, 4, seed)))
+                .exit_code == 0);
+    REQUIRE(Aether({"rebuild-index", store, "--partitions", "3", "-q"}).exit_code == 0);
+  };
+  const std::string other = dir / "other";
+  make(other, 91);
+  const std::string other_export = Export(other);
+  for (const std::string file : {"hot.slots", "cold/g000001/p000000.shard", "index/g000001.centroids"}) {
+    CAPTURE(file);
+    const std::string store = dir / ("s-" + std::to_string(std::hash<std::string>()(file) % 1000));
+    make(store, 92);
+    fs::remove(store + "/" + file);
+    fs::create_symlink(other + "/" + file, store + "/" + file);
+    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+             {"export", store}, {"search", store, "--vector", "[1,2,3,4]", "--nprobe", "3", "--no-touch"}}) {
+      CAPTURE(args[0]);
+      if (args[0] == "export" && file.rfind("index/", 0) == 0) continue;  // export reads no centroids
+      const RunResult r = Aether(args);
+      CHECK(r.exit_code == 74);
+      CHECK_MESSAGE(r.err.find(file + ": open: is a symbolic link") != std::string::npos, r.err);
+    }
+    const RunResult v = Aether({"verify", store});
+    CHECK(v.exit_code != 0);
+    CHECK_MESSAGE((v.out + v.err).find(file) != std::string::npos, v.out << v.err);
+    CHECK(Export(other) == other_export);
+  }
+}

@@ -43,9 +43,10 @@ class FileLock {
   virtual LockMode mode() const = 0;
 };
 
-// No mode follows a symbolic link at the last component of a path for
-// writing (O_NOFOLLOW): a link planted where aether writes is an error, never
-// a way to overwrite the file it points to.
+// No mode follows a symbolic link at the last component of a path
+// (O_NOFOLLOW): a link planted where aether writes is an error, never a way
+// to overwrite the file it points to, and one planted where it reads is an
+// error, never another file read as the store's own.
 enum class OpenMode {
   kRead,
   kReadWrite,
