@@ -593,9 +593,6 @@ void RemoveUnreadReplicas(const std::string& dir, const std::string& keep) {
 
 }  // namespace
 
-// A reader moves on to the snapshot that replaced the one it read at most
-// kReplacedRetries times: each time a newer one was published meanwhile, so
-// only a writer publishing faster than a reader reads runs out of them.
 Status BucketLostObject(const std::string& uri, uint64_t sequence, const std::string& what) {
   return Status::Corruption(
       fmt::format("{}: the newest manifest ({}) names an object the bucket no longer has ({}; deleted by hand, or by "
@@ -604,6 +601,9 @@ Status BucketLostObject(const std::string& uri, uint64_t sequence, const std::st
                   uri, sequence, what));
 }
 
+// A reader moves on to the snapshot that replaced the one it read at most
+// kReplacedRetries times: each time a newer one was published meanwhile, so
+// only a writer publishing faster than a reader reads runs out of them.
 Status BucketReplacedTooOften(const std::string& uri) {
   return Status::Busy(
       fmt::format("{}: {} newer snapshots were published while this reader read each one, and --keep deleted each "
