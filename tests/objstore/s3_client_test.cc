@@ -29,6 +29,17 @@ std::unique_ptr<S3Client> Client(const std::string& endpoint, const std::string&
   return S3rverClient(endpoint, kBucket, prefix, o);
 }
 
+// Multipart uploads of the smallest part S3 allows (5 MiB) above 5 MiB,
+// and backoff of a few ms, for the tests that fault a completion.
+S3ClientOptions FaultedMultipart() {
+  S3ClientOptions o;
+  o.part_bytes = 5u << 20;
+  o.multipart_threshold = 5u << 20;
+  o.base_delay_ms = 5;
+  o.max_delay_ms = 20;
+  return o;
+}
+
 std::string Bytes(size_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::string s(n, '\0');
@@ -164,12 +175,7 @@ TEST_CASE("s3 client: a multipart completion whose answer was lost succeeded; it
   S3Server* server = Server();
   if (!server) return;
   FaultProxy proxy(server->port());
-  S3ClientOptions o;
-  o.part_bytes = 5u << 20;
-  o.multipart_threshold = 5u << 20;
-  o.base_delay_ms = 5;
-  o.max_delay_ms = 20;
-  auto c = Client(proxy.endpoint(), "t2l", o);
+  auto c = Client(proxy.endpoint(), "t2l", FaultedMultipart());
   const std::string big = Bytes((10u << 20) + 11, 10);  // 3 parts
   proxy.Plan({Fault::kNone, Fault::kNone, Fault::kNone, Fault::kNone, Fault::kResetAfter});
   const uint64_t before = c->counters().requests;
@@ -193,12 +199,8 @@ TEST_CASE("s3 client: a multipart upload completed with an error in a 200 is com
   S3Server* server = Server();
   if (!server) return;
   FaultProxy proxy(server->port());
-  S3ClientOptions o;
-  o.part_bytes = 5u << 20;
-  o.multipart_threshold = 5u << 20;
+  S3ClientOptions o = FaultedMultipart();
   o.attempts = 3;
-  o.base_delay_ms = 5;
-  o.max_delay_ms = 20;
   auto c = Client(proxy.endpoint(), "t2e", o);
   const std::string first = Bytes((10u << 20) + 7, 8), second = Bytes((10u << 20) + 7, 9);  // 3 parts each
   proxy.Plan({Fault::kNone, Fault::kNone, Fault::kNone, Fault::kNone, Fault::k200Error});
