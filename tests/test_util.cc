@@ -180,11 +180,26 @@ RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_
 }
 
 RunResult AetherVia(const std::vector<std::string>& prefix, const std::vector<std::string>& args,
-                    const std::string& stdin_data) {
+                    const std::string& stdin_data, const std::vector<std::string>& env) {
   g_prefix = prefix;
-  RunResult r = Aether(args, stdin_data);
+  RunResult r = Aether(args, stdin_data, env);
   g_prefix.clear();
   return r;
+}
+
+std::vector<std::string> AsNobody(std::string* why) {
+  const std::vector<std::string> prefix = {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"};
+  if (access(prefix[0].c_str(), X_OK) != 0) {
+    *why = "setpriv is missing";
+    return {};
+  }
+  const RunResult r = AetherVia(prefix, {"--version"});
+  if (r.exit_code != 0) {
+    *why =
+        std::string("nobody cannot run ") + AETHER_BIN + " (exit " + std::to_string(r.exit_code) + ": " + r.err + ")";
+    return {};
+  }
+  return prefix;
 }
 
 int SpawnAether(const std::vector<std::string>& args, const std::vector<std::string>& env) {
@@ -389,21 +404,30 @@ int SweepSize(int full) { return ShortRun() ? std::max(1, (full + 2) / 3) : full
 bool InSweep(size_t i) { return !ShortRun() || i % 3 == 0; }
 
 std::vector<std::string> SqlRows(const std::string& store, const std::string& sql) {
+  // A test may read a store an aether process is writing (WAL mode): a
+  // read that meets the writer's brief exclusive moments waits for it
+  // rather than failing at once, and a failure closes the connection
+  // before it fails the test (it would leak otherwise) and names the error.
   sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
   sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
   std::vector<std::string> rows;
-  while (sqlite3_step(st) == SQLITE_ROW) {
+  std::string error;
+  int rc = sqlite3_open((store + "/meta.db").c_str(), &db);
+  if (rc == SQLITE_OK) sqlite3_busy_timeout(db, 30000);
+  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     std::string row;
     for (int c = 0; c < sqlite3_column_count(st); ++c) {
       const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
       row += (c ? "|" : "") + std::string(text ? text : "NULL");
     }
     rows.push_back(row);
+    rc = SQLITE_OK;
   }
+  if (rc != SQLITE_DONE) error = db ? sqlite3_errmsg(db) : "out of memory";
   sqlite3_finalize(st);
   sqlite3_close(db);
+  if (!error.empty()) FAIL(store << ": " << sql << ": " << error);
   return rows;
 }
 

@@ -47,7 +47,15 @@ RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_
 
 // Runs aether through another program, e.g. {"/usr/bin/setpriv", "--reuid=nobody", ...}.
 RunResult AetherVia(const std::vector<std::string>& prefix, const std::vector<std::string>& args,
-                    const std::string& stdin_data = "");
+                    const std::string& stdin_data = "", const std::vector<std::string>& env = {});
+
+// As root: the prefix that runs aether as `nobody` (setpriv(1), which
+// starts the binary itself, so a checkout under a directory closed to
+// other users still runs), or an empty vector, with `*why` saying why,
+// when it cannot run (setpriv missing): a test skips its nobody part then.
+// Environment entries go through AetherVia's `env`: /usr/bin/env started
+// as nobody could not reach such a checkout's binary.
+std::vector<std::string> AsNobody(std::string* why);
 
 // Starts aether without waiting; stdin is /dev/null, output discarded.
 int SpawnAether(const std::vector<std::string>& args, const std::vector<std::string>& env = {});

@@ -286,19 +286,22 @@ TEST_CASE("search s3://: a damaged object, an unreachable bucket or a writing co
     const std::string locked = dir / "locked";
     fs::create_directories(locked);
     std::vector<std::string> via;
-    if (geteuid() == 0) {
-      via = {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/env"};
-      via.insert(via.end(), env.begin(), env.end());
-      for (fs::path p = locked; !p.empty() && p != p.root_path(); p = p.parent_path()) chmod(p.c_str(), 0755);
+    std::string why;
+    if (geteuid() == 0 && (via = AsNobody(&why)).empty()) {
+      MESSAGE(why << ": the part as nobody skipped");
+    } else {
+      if (!via.empty()) {
+        for (fs::path p = locked; !p.empty() && p != p.root_path(); p = p.parent_path()) chmod(p.c_str(), 0755);
+      }
+      chmod(locked.c_str(), 0555);
+      const std::vector<std::string> args = {"search",          uri,         "--vector", "[1,2,3,4]", "--cache-dir",
+                                             locked + "/cache", "--no-touch"};
+      const RunResult r = via.empty() ? Aether(args, "", env) : AetherVia(via, args, "", env);
+      chmod(locked.c_str(), 0755);
+      CHECK_MESSAGE(r.exit_code == 77, r.err);
+      CHECK(r.err.find(locked + "/cache") != std::string::npos);
+      CHECK_FALSE(fs::exists(locked + "/cache"));
     }
-    chmod(locked.c_str(), 0555);
-    const std::vector<std::string> args = {"search",          uri,         "--vector", "[1,2,3,4]", "--cache-dir",
-                                           locked + "/cache", "--no-touch"};
-    const RunResult r = via.empty() ? Aether(args, "", env) : AetherVia(via, args, "");
-    chmod(locked.c_str(), 0755);
-    CHECK_MESSAGE(r.exit_code == 77, r.err);
-    CHECK(r.err.find(locked + "/cache") != std::string::npos);
-    CHECK_FALSE(fs::exists(locked + "/cache"));
   }
   // No manifest under a prefix: 66, naming it.
   const RunResult none = Aether(
