@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cfloat>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <regex>
 
 #include "aether/jsonl.h"
 #include "log.h"
@@ -254,14 +256,21 @@ CLI::Validator NonEmpty() {
                         "VALUE");
 }
 
-// A number of seconds, 0 or more (inf: no limit). CLI11's
-// NonNegativeNumber lets NaN through.
+// A number of seconds, 0 or more, in decimal (1.5, 2e3), or inf: no
+// limit. CLI11's NonNegativeNumber lets NaN through, and strtod alone
+// takes hexadecimal (0x10), -0 and an exponent too small to be anything
+// but 0 (1e-400).
 CLI::Validator NonNegativeSeconds() {
   return CLI::Validator(
       [](std::string& v) {
-        double d = 0;
-        return CLI::detail::lexical_cast(v, d) && d >= 0 ? std::string()
-                                                         : "a number of seconds, 0 or more, is needed; not " + v;
+        static const std::regex decimal("([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?");
+        std::string lower = v;
+        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (lower == "inf" || lower == "infinity") return std::string();
+        const double d = std::regex_match(v, decimal) ? std::strtod(v.c_str(), nullptr) : -1;
+        const bool zero_written = v.substr(0, v.find_first_of("eE")).find_first_of("123456789") == std::string::npos;
+        if (d > 0 || (d == 0 && zero_written)) return std::string();
+        return "a number of seconds (decimal, 0 or more, or inf) is needed; not " + v;
       },
       "SECONDS");
 }
