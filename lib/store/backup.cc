@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <set>
@@ -219,6 +220,16 @@ class BackupBuilder {
   std::vector<std::pair<std::string, bool>> made_;  // (relative path, is a directory); "" is the root
 };
 
+// Whether directory `dir` is `root` or under it, both resolved.
+bool Inside(const std::string& dir, const std::string& root) {
+  char* d = realpath(dir.c_str(), nullptr);
+  char* r = realpath(root.c_str(), nullptr);
+  const bool inside = d && r && (std::string(d) + "/").rfind(std::string(r) + "/", 0) == 0;
+  free(d);
+  free(r);
+  return inside;
+}
+
 }  // namespace
 
 Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
@@ -230,6 +241,10 @@ Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
   AETHER_RETURN_IF_ERROR(CheckNewStorePath(env_, dest));
   if (!env_->IsDirectory(DirOf(dest)))  // through a link to it, as the user named it
     return Status::NotFound(DirOf(dest) + ": no such directory (backup makes DEST, not its parents)");
+  if (Inside(DirOf(dest), dir_))  // through links too
+    return Status::AlreadyExists(dest +
+                                 ": inside the store it would copy (a store's directory holds its own files "
+                                 "only: give a path outside it)");
   // Writers wait (this process holds WRITER); readers go on.
   AETHER_RETURN_IF_ERROR(YieldToReaders());
   EarlierBackup earlier;  // (after LOCK is shared: it may be this store)

@@ -106,6 +106,12 @@ std::string StripTrailingSlashes(std::string path) {
 }
 
 Status CheckNewStorePath(Env* env, const std::string& path) {
+  // A store is renamed onto its name when complete: `.` or `..` (mem/.)
+  // names a directory by where it is, which no rename can replace (and
+  // which may be a shell's working directory).
+  if (Base(path) == "." || Base(path) == "..")
+    return Status::AlreadyExists(path + ": ends in '" + Base(path) +
+                                 "' (a store is made as a new directory under its own name: give that name)");
   if (env->TypeOf(path) == FileType::kSymlink)
     return Status::AlreadyExists(path +
                                  ": a symbolic link (a store is made as a new directory, never through a link: "

@@ -123,6 +123,7 @@ TEST_CASE("backup refuses what it must not create, with a distinct exit code and
   REQUIRE(Aether({"ingest", "--create", store}, ToJsonlWithPayload(RandomMems(30, 4, 1))).exit_code == 0);
   fs::create_directory(dir / "full");
   WriteFile(dir / "full/x", "mine");
+  fs::create_directory_symlink(store + "/index", dir / "inside");
   struct Case {
     std::vector<std::string> args;
     int code;
@@ -132,6 +133,11 @@ TEST_CASE("backup refuses what it must not create, with a distinct exit code and
       {{store, store}, 73, "already an aether store"},
       {{store, dir / "full"}, 73, "not empty"},
       {{store, dir / "full/x"}, 73, "not a directory"},
+      {{store, dir / "full/."}, 73, "ends in '.'"},
+      {{store, dir / "full/.."}, 73, "ends in '..'"},
+      {{store, store + "/bk"}, 73, "inside the store it would copy"},
+      {{store, store + "/cold/bk"}, 73, "inside the store it would copy"},
+      {{store, dir / "inside/bk"}, 73, "inside the store it would copy"},  // a link into it
       {{store, dir / "missing/b"}, 66, "no such directory"},
       {{store, dir / "b", "--incremental", dir / "full"}, 64, "not an aether store"},
       {{store, dir / "b", "--incremental", ""}, 64, "empty"},
@@ -147,6 +153,8 @@ TEST_CASE("backup refuses what it must not create, with a distinct exit code and
     CHECK(r.err.find(c.says) != std::string::npos);
     CHECK(!fs::exists(dir / "b"));
   }
+  for (const std::string& inside : {store + "/bk", store + "/cold/bk", store + "/index/bk"})
+    CHECK_FALSE(fs::exists(inside));
   // Another store's files are never linked in: a store of another dim.
   REQUIRE(Aether({"ingest", "--create", dir / "other"}, ToJsonlWithPayload(RandomMems(30, 5, 1))).exit_code == 0);
   auto r = Aether({"backup", store, dir / "b", "--incremental", dir / "other"});

@@ -17,6 +17,15 @@ aether: error: mem: already an aether store
 $ mkdir junk && touch junk/file && aether init junk --dim 4
 aether: error: junk: directory is not empty and is not an aether store
 [exit 73]
+$ mkdir empty && aether init empty/. --dim 4
+aether: error: empty/.: ends in '.' (a store is made as a new directory under its own name: give that name)
+[exit 73]
+$ (cd empty && aether init ./ --dim 4)
+aether: error: .: ends in '.' (a store is made as a new directory under its own name: give that name)
+[exit 73]
+$ aether init empty/.. --dim 4
+aether: error: empty/..: ends in '..' (a store is made as a new directory under its own name: give that name)
+[exit 73]
 $ aether init x --dim 4 --metric manhattan
 aether: error: --metric: manhattan not in {l2,cosine,ip}; see 'aether init --help'
 [exit 64]
