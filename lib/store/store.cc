@@ -136,6 +136,8 @@ Status StoreImpl::Create(const std::string& raw_path, const StoreConfig& config,
   if (config.dim == 0) return Status::InvalidArgument("--dim must be at least 1");
   if (config.dim > 65536) return Status::InvalidArgument("--dim must be at most 65536");
   AETHER_RETURN_IF_ERROR(CheckNewStorePath(env, path));
+  if (!env->IsDirectory(Parent(path)))  // through a link to it, as the user named it
+    return Status::NotFound(Parent(path) + ": no such directory (a store is made in one; its parents are not made)");
   std::string tmp = HiddenSibling(path, "init");
   RemoveStoreTree(env, tmp);  // an earlier init of this pid that died
   Status s = BuildStore(env, tmp, config);

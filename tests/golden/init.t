@@ -26,6 +26,12 @@ aether: error: .: ends in '.' (a store is made as a new directory under its own 
 $ aether init empty/.. --dim 4
 aether: error: empty/..: ends in '..' (a store is made as a new directory under its own name: give that name)
 [exit 73]
+$ aether init no/such/dir --dim 4
+aether: error: no/such: no such directory (a store is made in one; its parents are not made)
+[exit 66]
+$ ln -s nowhere dangling && aether init dangling/s --dim 4
+aether: error: dangling: no such directory (a store is made in one; its parents are not made)
+[exit 66]
 $ aether init x --dim 4 --metric manhattan
 aether: error: --metric: manhattan not in {l2,cosine,ip}; see 'aether init --help'
 [exit 64]
