@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "aether/env.h"
+#include "aether/replica.h"
 #include "aether/store.h"
 #include "cli.h"
 #include "metrics_view.h"
@@ -186,6 +187,7 @@ Runner SetupStats(CLI::App* app) {
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
+  AddBucketArgs(app, &a->store);
   AddFormatOption(app, &a->format, "table", {"prometheus"});
   app->add_option("--recall", a->recall,
                   "Also measure recall@10 of the index on N sampled cold vectors (each held out of its own results)");
@@ -219,6 +221,32 @@ Runner SetupStats(CLI::App* app) {
                          "recall@10 of the indexed cold search at the default nprobe vs an exact cold scan."});
       metrics.push_back({"recall_queries", double(recall.queries), "aether_index_recall_queries", "",
                          "Sampled cold vectors used for recall_at_10."});
+    }
+    if (a->store.store.rfind("s3://", 0) == 0) {
+      // The cache's running totals, over every process that read the
+      // bucket through it (this one's are added when it closes the store).
+      auto read = ReadBucketCacheTotals(g_bucket_cache_dir);
+      if (!read.ok()) Warn(read.status().message());
+      const BucketCacheTotals t = read.ok() ? *read : BucketCacheTotals{};
+      const uint64_t shards = t.shards_cached + t.shards_fetched;
+      const double hit_rate = shards ? double(t.shards_cached) / double(shards) : 0;
+      metrics.insert(
+          metrics.end(),
+          {{"cache_since_ms", double(t.since_ms), "aether_bucket_cache_since_ms", "",
+            "When the bucket cache's totals began, ms since the epoch (0: none yet)."},
+           {"cache_opens", double(t.opens), "aether_bucket_cache_opens", "",
+            "Commands (and their re-opens) that read the bucket through this cache."},
+           {"cache_shards_cached", double(t.shards_cached), "aether_bucket_cache_shards", "found=\"cache\"",
+            "Cold shards opened, by where a command first found each."},
+           {"cache_shards_fetched", double(t.shards_fetched), "aether_bucket_cache_shards", "found=\"bucket\"", ""},
+           {"cache_hit_rate", hit_rate, "aether_bucket_cache_hit_ratio", "",
+            "Of the cold shards opened, the share found in the cache (0: none opened)."},
+           {"cache_bytes_fetched", double(t.bytes_fetched), "aether_bucket_cache_fetched_bytes", "",
+            "Bytes of cold shards fetched from the bucket."},
+           {"cache_requests", double(t.requests), "aether_bucket_cache_requests", "",
+            "GET requests for cold shards, retries included."},
+           {"cache_evicted", double(t.evicted), "aether_bucket_cache_evicted", "",
+            "Objects removed to keep the cache under --cache-bytes."}});
     }
     auto report = (*store)->Metrics(since_ms);
     if (!report.ok()) return Fail(report.status());

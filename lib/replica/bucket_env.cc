@@ -8,6 +8,7 @@
 
 #include "objstore/digest.h"
 #include "objstore/s3_client.h"
+#include "replica/cache_counters.h"
 
 namespace aether {
 namespace {
@@ -31,10 +32,16 @@ BucketEnv::BucketEnv(Env* target, std::map<std::string, BucketFile> files, std::
 
 // The command is done with its objects: the cache goes back under its limit
 // (best effort: a cache that cannot be trimmed now is trimmed by the next).
+// Then its figures go into the cache's running totals (best effort too).
 BucketEnv::~BucketEnv() {
   std::lock_guard<std::mutex> g(mu_);
   used_.clear();
   Evict();
+  const BucketCounters& c = counters_;
+  (void)AddBucketCacheTotals(
+      Parent(objects_dir_),
+      BucketCacheTotals{0, 1, c.shards_cached, c.shards_fetched, c.bytes_fetched, c.requests, c.evicted},
+      target()->NowMs());
 }
 
 const BucketFile* BucketEnv::Remote(const std::string& path) const {

@@ -40,19 +40,20 @@ std::unique_ptr<S3Client> Client(const std::string& endpoint, const std::string&
 // fetched (B bytes, R requests), E evicted".
 struct CacheLine {
   int cached = -1, fetched = -1, evicted = -1;
-  uint64_t bytes = 0;
+  uint64_t bytes = 0, requests = 0;
   bool new_manifest = false;
 };
 CacheLine Parse(const std::string& err) {
   CacheLine c;
   std::smatch m;
   static const std::regex re(
-      R"(shards: (\d+) from the cache, (\d+) fetched \((\d+) bytes, \d+ requests\), (\d+) evicted)");
+      R"(shards: (\d+) from the cache, (\d+) fetched \((\d+) bytes, (\d+) requests\), (\d+) evicted)");
   if (std::regex_search(err, m, re)) {
     c.cached = std::stoi(m[1]);
     c.fetched = std::stoi(m[2]);
     c.bytes = std::stoull(m[3]);
-    c.evicted = std::stoi(m[4]);
+    c.requests = std::stoull(m[4]);
+    c.evicted = std::stoi(m[5]);
   }
   c.new_manifest = err.find("(new: ") != std::string::npos;
   return c;
@@ -625,4 +626,124 @@ TEST_CASE("search s3:// and pull: a snapshot --keep deletes under a reader is le
   const RunResult mended = Aether(search, queries, direct);
   CHECK_MESSAGE(mended.exit_code == 0, mended.err);
   CHECK(mended.out == want.out);
+}
+
+// stats s3://BUCKET/PREFIX shows the cache's running totals: every search
+// through the cache adds its figures (the --verbose line's) when it closes
+// the store, so the totals are their sums, also for searches running at
+// once (no add lost); what was fetched and not evicted is what the cache
+// holds. A damaged totals file is reported and started again; a link there
+// is never written through.
+TEST_CASE("stats s3://: the cache's totals are the sums of every search's, also at once; a damaged or linked file") {
+  S3Server* server = Server();
+  if (!server) return;
+  const auto env = S3Env(server->endpoint());
+  TempDir dir;
+  const std::string store = dir / "mem", cache = dir / "cache", uri = std::string("s3://") + kBucket + "/b6";
+  REQUIRE(
+      Aether({"ingest", "--create", store, "--hot-capacity", "50", "-q"}, ToJsonl(RandomMems(700, 8, 61))).exit_code ==
+      0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "8", "-q"}).exit_code == 0);
+  REQUIRE(Aether({"publish", store, uri, "-q"}, "", env).exit_code == 0);
+  auto stats = [&](const std::string& c, const std::vector<std::string>& extra_env = {}) {
+    auto e = env;
+    e.insert(e.end(), extra_env.begin(), extra_env.end());
+    const RunResult r = Aether({"stats", uri, "--cache-dir", c, "--format", "json"}, "", e);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    return std::make_pair(nlohmann::json::parse(r.out), r.err);
+  };
+  struct Sum {
+    uint64_t opens = 0, cached = 0, fetched = 0, bytes = 0, requests = 0;
+  };
+  auto search = [&](const std::string& c, int query, const std::string& nprobe, const std::string& cache_bytes,
+                    Sum* sum) {
+    const RunResult r = Aether({"search", uri, "--vector", VectorJson(RandomMems(1, 8, 700 + query)[0].vec), "--nprobe",
+                                nprobe, "--no-touch", "--cache-dir", c, "--cache-bytes", cache_bytes, "--verbose"},
+                               "", env);
+    CHECK_MESSAGE(r.exit_code == 0, r.err);
+    const CacheLine line = Parse(r.err);
+    CHECK(line.cached >= 0);
+    sum->opens += 1;
+    sum->cached += uint64_t(line.cached);
+    sum->fetched += uint64_t(line.fetched);
+    sum->bytes += line.bytes;
+    sum->requests += line.requests;
+  };
+  auto check = [&](const nlohmann::json& j, const Sum& want) {
+    CHECK(j["cache_opens"] == want.opens);
+    CHECK(j["cache_shards_cached"] == want.cached);
+    CHECK(j["cache_shards_fetched"] == want.fetched);
+    CHECK(j["cache_bytes_fetched"] == want.bytes);
+    CHECK(j["cache_requests"] == want.requests);
+    const double shards = double(want.cached + want.fetched);
+    CHECK(j["cache_hit_rate"].get<double>() == doctest::Approx(shards > 0 ? double(want.cached) / shards : 0));
+  };
+
+  // None yet: all zero (stats itself opens the bucket; it counts from then).
+  auto [none, none_err] = stats(cache);
+  check(none, Sum{});
+  CHECK(none["cache_since_ms"] == 0);
+  // Searches one after another, some with a cache too small to keep what
+  // they fetched: the totals are the sums of what each reported.
+  Sum sum{1};  // the stats above
+  for (int i = 0; i < 12; ++i) search(cache, i, i % 3 == 0 ? "8" : "2", i % 4 == 3 ? "3000" : "1073741824", &sum);
+  auto [seq, seq_err] = stats(cache);
+  check(seq, sum);
+  CHECK(seq["cache_since_ms"].get<int64_t>() > 0);
+  CHECK(sum.cached > 0);
+  CHECK(seq["cache_evicted"].get<uint64_t>() > 0);
+  // Every object came in by a fetch and leaves only by an eviction.
+  CHECK(seq["cache_shards_fetched"].get<uint64_t>() - seq["cache_evicted"].get<uint64_t>() ==
+        uint64_t(CachedObjects(cache)));
+  // At once: no process's figures lost.
+  const std::string cache2 = dir / "cache2";
+  std::vector<Sum> sums(6);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 3; ++i) search(cache2, t * 3 + i, "8", "1073741824", &sums[size_t(t)]);
+    });
+  for (auto& t : threads) t.join();
+  Sum all;
+  for (const Sum& s2 : sums) {
+    all.opens += s2.opens;
+    all.cached += s2.cached;
+    all.fetched += s2.fetched;
+    all.bytes += s2.bytes;
+    all.requests += s2.requests;
+  }
+  check(stats(cache2).first, all);
+  CHECK(stats(cache2).first["cache_evicted"] == 0);
+
+  // A damaged file: stats says so and shows zeros; the next search starts
+  // the totals again, from its own figures, at its clock.
+  const std::string counters = cache + "/counters";
+  const std::string good = ReadFile(counters);
+  REQUIRE(good.size() == 80);
+  for (const std::string& bad : {good.substr(0, 40), std::string(good).replace(30, 1, "\x7f"), good + "x"}) {
+    WriteFile(counters, bad);
+    auto [damaged, damaged_err] = stats(cache);
+    CHECK_MESSAGE(damaged_err.find(counters + ": not a counters record") != std::string::npos, damaged_err);
+    CHECK(damaged["cache_opens"] == 0);
+  }
+  WriteFile(counters, "garbage");
+  Sum fresh;
+  search(cache, 99, "8", "1073741824", &fresh);
+  // (the stats of the loop above each started the totals again too)
+  auto [restarted, restarted_err] = stats(cache, {"AETHER_NOW_MS=1800000000000"});
+  check(restarted, fresh);
+  CHECK(restarted_err.empty());
+  WriteFile(counters, "garbage");
+  stats(cache, {"AETHER_NOW_MS=1800000000000"});
+  CHECK(stats(cache).first["cache_since_ms"] == 1800000000000);
+  // A link there (to a file of the user's): never written through, left.
+  fs::remove(counters);
+  WriteFile(dir / "mine", "mine");
+  fs::create_symlink(dir / "mine", counters);
+  Sum ignored;
+  search(cache, 100, "8", "1073741824", &ignored);
+  auto [linked, linked_err] = stats(cache);
+  CHECK(linked_err.find(counters) != std::string::npos);
+  CHECK(ReadFile(dir / "mine") == "mine");
+  CHECK(fs::is_symlink(counters));
 }

@@ -145,6 +145,23 @@ struct BucketReadCounters {
   uint64_t requests = 0;  // GETs of shards, retries included
   uint64_t evicted = 0;   // objects removed so far to keep the cache under max_bytes
 };
+// The running totals of a bucket search's cache directory, over every
+// process that read the bucket through it (CACHE/counters;
+// format-spec/s3_snapshots.md): what `stats s3://BUCKET/PREFIX` shows.
+struct BucketCacheTotals {
+  int64_t since_ms = 0;         // when these totals began (0: none yet)
+  uint64_t opens = 0;           // stores opened through the cache (bucket commands, and their re-opens)
+  uint64_t shards_cached = 0;   // cold shards each first found in the cache
+  uint64_t shards_fetched = 0;  // cold shards each fetched from the bucket
+  uint64_t bytes_fetched = 0;
+  uint64_t requests = 0;  // GETs of shard objects, retries included
+  uint64_t evicted = 0;   // objects removed to keep the cache under its limit
+};
+
+// The totals so far: all zero when the file is missing; kCorruption naming
+// it when it is damaged (the next add starts it again).
+Result<BucketCacheTotals> ReadBucketCacheTotals(const std::string& cache_dir);
+
 struct OpenedBucket {
   std::unique_ptr<Store> store;  // read-only
   uint64_t sequence = 0;         // the manifest it is

@@ -1,0 +1,116 @@
+#include "replica/cache_counters.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "format/coding.h"
+#include "format/crc32c.h"
+
+namespace aether {
+namespace {
+
+constexpr char kMagic[8] = {'A', 'E', 'T', 'H', 'C', 'C', 'N', 'T'};
+constexpr uint32_t kVersion = 1;
+constexpr size_t kCrcAt = 72;  // the masked CRC-32C of bytes [0, 72)
+
+Status Errno(const std::string& what) { return Status::IOError(what + ": " + std::strerror(errno)); }
+
+// Reads the record at offset 0, and a byte past it when the file is longer
+// (which Decode then refuses, as it does a short one).
+std::string ReadRecord(int fd) {
+  std::string bytes(kCacheCountersBytes + 1, '\0');
+  size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = pread(fd, bytes.data() + got, bytes.size() - got, off_t(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += size_t(n);
+  }
+  bytes.resize(got);
+  return bytes;
+}
+
+}  // namespace
+
+std::string EncodeBucketCacheTotals(const BucketCacheTotals& t) {
+  std::string out(kMagic, sizeof(kMagic));
+  PutFixed32(&out, kVersion);
+  PutFixed32(&out, 0);
+  PutFixed64(&out, uint64_t(t.since_ms));
+  for (uint64_t v : {t.opens, t.shards_cached, t.shards_fetched, t.bytes_fetched, t.requests, t.evicted})
+    PutFixed64(&out, v);
+  PutFixed32(&out, crc32c::Mask(crc32c::Value(out.data(), out.size())));
+  PutFixed32(&out, 0);
+  return out;
+}
+
+bool DecodeBucketCacheTotals(const std::string& bytes, BucketCacheTotals* t) {
+  if (bytes.size() != kCacheCountersBytes || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) return false;
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  if (DecodeFixed32(p + 8) != kVersion || DecodeFixed32(p + 12) != 0 || DecodeFixed32(p + 76) != 0) return false;
+  if (crc32c::Unmask(DecodeFixed32(p + kCrcAt)) != crc32c::Value(p, kCrcAt)) return false;
+  t->since_ms = int64_t(DecodeFixed64(p + 16));
+  uint64_t* fields[] = {&t->opens, &t->shards_cached, &t->shards_fetched, &t->bytes_fetched, &t->requests, &t->evicted};
+  for (size_t i = 0; i < 6; ++i) *fields[i] = DecodeFixed64(p + 24 + 8 * i);
+  return true;
+}
+
+Status AddBucketCacheTotals(const std::string& cache_dir, const BucketCacheTotals& delta, int64_t now_ms) {
+  const std::string path = cache_dir + "/" + kCacheCountersFile;
+  // O_NONBLOCK: a FIFO planted there is neither waited on nor written.
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno(path + ": open");
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (fstat(fd, &st) != 0) return Errno(path + ": fstat");
+  if (!S_ISREG(st.st_mode)) return Status::FailedPrecondition(path + ": not a regular file (left as it is)");
+  bool locked = false;
+  for (int i = 0; i < 100 && !(locked = flock(fd, LOCK_EX | LOCK_NB) == 0); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!locked) return Status::Busy(path + ": another process holds it (these figures are not added)");
+  BucketCacheTotals t;
+  if (!DecodeBucketCacheTotals(ReadRecord(fd), &t)) t = BucketCacheTotals{now_ms};
+  t.opens += delta.opens;
+  t.shards_cached += delta.shards_cached;
+  t.shards_fetched += delta.shards_fetched;
+  t.bytes_fetched += delta.bytes_fetched;
+  t.requests += delta.requests;
+  t.evicted += delta.evicted;
+  const std::string bytes = EncodeBucketCacheTotals(t);
+  if (pwrite(fd, bytes.data(), bytes.size(), 0) != ssize_t(bytes.size())) return Errno(path + ": write");
+  if (st.st_size > off_t(bytes.size()) && ftruncate(fd, off_t(bytes.size())) != 0) return Errno(path + ": truncate");
+  return Status::Ok();  // (the flock goes with the descriptor)
+}
+
+Result<BucketCacheTotals> ReadBucketCacheTotals(const std::string& cache_dir) {
+  const std::string path = cache_dir + "/" + kCacheCountersFile;
+  const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return BucketCacheTotals{};
+  if (fd < 0) return Errno(path + ": open");
+  struct stat st;
+  const bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  // A shared flock: never half of an add.
+  if (regular) flock(fd, LOCK_SH);
+  const std::string bytes = regular ? ReadRecord(fd) : std::string();
+  close(fd);
+  BucketCacheTotals t;
+  if (bytes.empty() && regular) return t;  // made by an add that has not written yet
+  if (!DecodeBucketCacheTotals(bytes, &t))
+    return Status::Corruption(
+        fmt::format("{}: not a counters record of {} bytes (damaged; the next search starts the totals again)", path,
+                    kCacheCountersBytes));
+  return t;
+}
+
+}  // namespace aether
