@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <regex>
 
 #include "aether/jsonl.h"
 #include "log.h"
@@ -82,9 +81,10 @@ void Warn(const std::string& message) { Log(LogLevel::kWarning, message); }
 void Info(const std::string& message) { Log(LogLevel::kInfo, message); }
 
 Status BucketCommandRefused(const std::string& uri) {
-  return Status::InvalidArgument(uri +
-                                 ": this command does not read a store in a bucket (search does); `aether pull` "
-                                 "makes a local replica every command can open, and `publish` writes the bucket");
+  return Status::InvalidArgument(
+      uri +
+      ": this command does not read a store in a bucket (search does); `aether pull` "
+      "makes a local replica every command can open, and `publish` writes the bucket");
 }
 
 Status LocalDirectoryOnly(const std::string& role, const std::string& path, const std::string& instead) {
@@ -263,13 +263,32 @@ CLI::Validator NonEmpty() {
 CLI::Validator NonNegativeSeconds() {
   return CLI::Validator(
       [](std::string& v) {
-        static const std::regex decimal("([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?");
         std::string lower = v;
         std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
         if (lower == "inf" || lower == "infinity") return std::string();
-        const double d = std::regex_match(v, decimal) ? std::strtod(v.c_str(), nullptr) : -1;
-        const bool zero_written = v.substr(0, v.find_first_of("eE")).find_first_of("123456789") == std::string::npos;
-        if (d > 0 || (d == 0 && zero_written)) return std::string();
+        // DIGITS[.DIGITS][e[+-]DIGITS], or .DIGITS: a digit at least before
+        // the exponent, digits after it.
+        size_t i = 0, digits = 0, nonzero = 0;
+        auto run = [&](size_t* count) {
+          for (; i < v.size() && std::isdigit(static_cast<unsigned char>(v[i])); ++i) {
+            ++*count;
+            if (count == &digits && v[i] != '0') ++nonzero;
+          }
+        };
+        run(&digits);
+        if (i < v.size() && v[i] == '.') {
+          ++i;
+          run(&digits);
+        }
+        size_t exponent = 1;
+        if (digits > 0 && i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+          ++i;
+          if (i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
+          exponent = 0;
+          run(&exponent);
+        }
+        const double d = digits > 0 && exponent > 0 && i == v.size() ? std::strtod(v.c_str(), nullptr) : -1;
+        if (d > 0 || (d == 0 && nonzero == 0)) return std::string();
         return "a number of seconds (decimal, 0 or more, or inf) is needed; not " + v;
       },
       "SECONDS");

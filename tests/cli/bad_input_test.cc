@@ -241,7 +241,9 @@ TEST_CASE("a command that cannot get the store lock fails as busy after --wait")
   // Not a number of seconds: a usage error, before any wait.
   // Nor hexadecimal, a negative zero, or a wait too short to be anything
   // but none (once read as 16 s, "waited -0s", and 0).
-  for (const std::string bad : {"nan", "-nan", "-1", "-inf", "abc", "", "0x10", "-0", "1e-400", "1.5s", " 1"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"nan", "-nan", "-1", "-inf", "abc", "", "0x10", "-0", "1e-400", "1.5s", " 1", ".", "1e",
+                                "e3", "1e+", std::string(100000, '1') + "x"}) {
     CAPTURE(bad);
     const RunResult u = Aether({"stats", store, "--wait", bad});
     CHECK(u.exit_code == 64);
@@ -275,7 +277,7 @@ TEST_CASE("a command that cannot get the store lock fails as busy after --wait")
   flock(fd, LOCK_UN);
   // A reader's shared lock lets other readers in but keeps writers out.
   REQUIRE(flock(fd, LOCK_SH) == 0);
-  for (const std::string zero : {"0", "0.0", ".0", "0e12", "0E-3"})
+  for (const std::string zero : {"0", "0.0", ".0", "0e12", "0E-3", "0.", "00"})
     CHECK(Aether({"stats", store, "--wait", zero}).exit_code == 0);
   CHECK(Aether({"delete", store, "x", "--wait", "0"}).exit_code == 75);
   close(fd);
