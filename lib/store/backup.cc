@@ -220,14 +220,21 @@ class BackupBuilder {
   std::vector<std::pair<std::string, bool>> made_;  // (relative path, is a directory); "" is the root
 };
 
-// Whether directory `dir` is `root` or under it, both resolved.
+// Whether directory `dir` is `root` or under it: `root` (by device and
+// inode: through links and bind mounts too) is `dir` or one of its
+// ancestors.
 bool Inside(const std::string& dir, const std::string& root) {
-  char* d = realpath(dir.c_str(), nullptr);
-  char* r = realpath(root.c_str(), nullptr);
-  const bool inside = d && r && (std::string(d) + "/").rfind(std::string(r) + "/", 0) == 0;
-  free(d);
-  free(r);
-  return inside;
+  struct stat r, d;
+  if (stat(root.c_str(), &r) != 0) return false;
+  char* resolved = realpath(dir.c_str(), nullptr);
+  std::string at = resolved ? resolved : dir;
+  free(resolved);
+  for (;;) {
+    if (stat(at.c_str(), &d) == 0 && d.st_dev == r.st_dev && d.st_ino == r.st_ino) return true;
+    if (at.empty() || at == "/" || at == ".") return false;
+    const size_t slash = at.find_last_of('/');
+    at = slash == std::string::npos ? "." : slash == 0 ? "/" : at.substr(0, slash);
+  }
 }
 
 }  // namespace
@@ -239,8 +246,7 @@ Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
   if (env_->TypeOf(dest) == FileType::kSymlink)
     return Status::AlreadyExists(dest + ": a symbolic link (backup makes a new directory, never through a link)");
   AETHER_RETURN_IF_ERROR(CheckNewStorePath(env_, dest));
-  if (!env_->IsDirectory(DirOf(dest)))  // through a link to it, as the user named it
-    return Status::NotFound(DirOf(dest) + ": no such directory (backup makes DEST, not its parents)");
+  AETHER_RETURN_IF_ERROR(CheckParentDirectory(dest, "backup makes DEST, not its parents"));
   if (Inside(DirOf(dest), dir_))  // through links too
     return Status::AlreadyExists(dest +
                                  ": inside the store it would copy (a store's directory holds its own files "

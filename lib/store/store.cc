@@ -4,9 +4,11 @@
 #include "aether/store.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 
@@ -124,6 +126,21 @@ Status CheckNewStorePath(Env* env, const std::string& path) {
   return Status::Ok();
 }
 
+Status CheckParentDirectory(const std::string& path, const std::string& why) {
+  const std::string parent = Parent(path);
+  struct stat st;
+  if (stat(parent.c_str(), &st) == 0) {  // through a link to it, as the user named it
+    if (S_ISDIR(st.st_mode)) return Status::Ok();
+    return Status::NotFound(parent + ": not a directory (" + why + ")");
+  }
+  // Missing, or a dangling or looping link: the user named no directory.
+  // Another failure (a directory on the way the user may not search) is
+  // left to the step that meets it, which says so (77 for permission).
+  if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR)
+    return Status::NotFound(parent + ": no such directory (" + why + ")");
+  return Status::Ok();
+}
+
 std::string HiddenSibling(const std::string& path, const std::string& what) {
   return Parent(path) + "/." + Base(path) + ".aether-" + what + "." + std::to_string(getpid());
 }
@@ -136,8 +153,7 @@ Status StoreImpl::Create(const std::string& raw_path, const StoreConfig& config,
   if (config.dim == 0) return Status::InvalidArgument("--dim must be at least 1");
   if (config.dim > 65536) return Status::InvalidArgument("--dim must be at most 65536");
   AETHER_RETURN_IF_ERROR(CheckNewStorePath(env, path));
-  if (!env->IsDirectory(Parent(path)))  // through a link to it, as the user named it
-    return Status::NotFound(Parent(path) + ": no such directory (a store is made in one; its parents are not made)");
+  AETHER_RETURN_IF_ERROR(CheckParentDirectory(path, "a store is made in one; its parents are not made"));
   std::string tmp = HiddenSibling(path, "init");
   RemoveStoreTree(env, tmp);  // an earlier init of this pid that died
   Status s = BuildStore(env, tmp, config);

@@ -74,6 +74,9 @@ std::string StripTrailingSlashes(std::string path);
 // OK when `path` is missing or an empty directory; kAlreadyExists naming
 // what is there otherwise.
 Status CheckNewStorePath(Env* env, const std::string& path);
+// The directory `path` is to be made in exists (through links): 66 when it
+// is missing or not a directory, `why` saying what is made.
+Status CheckParentDirectory(const std::string& path, const std::string& why);
 // Where a new store is built before its rename onto `path`:
 // "PARENT/.NAME.aether-WHAT.PID".
 std::string HiddenSibling(const std::string& path, const std::string& what);

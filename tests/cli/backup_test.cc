@@ -139,6 +139,7 @@ TEST_CASE("backup refuses what it must not create, with a distinct exit code and
       {{store, store + "/cold/bk"}, 73, "inside the store it would copy"},
       {{store, dir / "inside/bk"}, 73, "inside the store it would copy"},  // a link into it
       {{store, dir / "missing/b"}, 66, "no such directory"},
+      {{store, dir / "full/x/b"}, 66, "full/x: not a directory"},
       {{store, dir / "b", "--incremental", dir / "full"}, 64, "not an aether store"},
       {{store, dir / "b", "--incremental", ""}, 64, "empty"},
       {{store, ""}, 64, "empty"},
