@@ -49,12 +49,13 @@ RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_
 RunResult AetherVia(const std::vector<std::string>& prefix, const std::vector<std::string>& args,
                     const std::string& stdin_data = "", const std::vector<std::string>& env = {});
 
-// As root: the prefix that runs aether as `nobody` (setpriv(1), which
-// starts the binary itself, so a checkout under a directory closed to
-// other users still runs), or an empty vector, with `*why` saying why,
-// when it cannot run (setpriv missing): a test skips its nobody part then.
-// Environment entries go through AetherVia's `env`: /usr/bin/env started
-// as nobody could not reach such a checkout's binary.
+// As root: the prefix that runs aether as `nobody` (setpriv(1)), or an
+// empty vector, with `*why` saying why, when nobody cannot run this build's
+// binary so (setpriv missing, or `aether --version` run so fails): a test
+// skips its nobody part then. Environment entries go through AetherVia's
+// `env`, not /usr/bin/env: started as nobody, env could not reach a
+// checkout under a directory closed to other users (mktemp -d's 0700),
+// where setpriv running the binary itself did.
 std::vector<std::string> AsNobody(std::string* why);
 
 // Starts aether without waiting; stdin is /dev/null, output discarded.

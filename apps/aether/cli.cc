@@ -83,7 +83,7 @@ void Info(const std::string& message) { Log(LogLevel::kInfo, message); }
 Status BucketCommandRefused(const std::string& uri) {
   return Status::InvalidArgument(
       uri +
-      ": this command does not read a store in a bucket (search does); `aether pull` "
+      ": this command does not read a store in a bucket (search and stats do); `aether pull` "
       "makes a local replica every command can open, and `publish` writes the bucket");
 }
 

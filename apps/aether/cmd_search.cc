@@ -339,7 +339,10 @@ int Run(const SearchArgs& a, const StoreOpener& opener) {
   if (unwritable)
     Warn("accesses not recorded: this user may not write " + a.store.store + " (--no-touch says so quietly)");
   Print(a, names, *results, partial);
-  if (g_bucket_report && g_verbose) Info(g_bucket_report());
+  if (g_bucket_report && g_verbose) {
+    store->reset();  // the last trim of the cache is done as the store closes: report it too
+    Info(g_bucket_report());
+  }
   const size_t cut = size_t(std::count(partial.begin(), partial.end(), 1));
   if (cut == 0) return kExitOk;
   Warn(

@@ -1,4 +1,5 @@
 // aether stats STORE [--format table|json|jsonl|prometheus] [--output FILE] [--since WHEN]
+// STORE may be s3://BUCKET/PREFIX: the newest snapshot, and the bucket cache's totals.
 #include <fmt/format.h>
 
 #include <numeric>
@@ -19,6 +20,7 @@ struct StatsMetric {
   const char* prom_name;  // nullptr: not exported
   const char* prom_labels;
   const char* help;
+  bool counter = false;  // a running total (Prometheus type counter), else a gauge
 };
 
 std::vector<StatsMetric> Metrics(const StoreStats& s) {
@@ -174,6 +176,33 @@ nlohmann::json MetricsJson(const MetricsView& v) {
   return j;
 }
 
+// The bucket cache's running totals, over every process that read the
+// bucket through it (this one's are added when it closes the store).
+void AddBucketCacheMetrics(const std::string& cache_dir, std::vector<StatsMetric>* metrics) {
+  auto read = ReadBucketCacheTotals(cache_dir);
+  if (!read.ok()) Warn(read.status().message());
+  const BucketCacheTotals t = read.ok() ? *read : BucketCacheTotals{};
+  const uint64_t shards = t.shards_cached + t.shards_fetched;
+  const double hit_rate = shards ? double(t.shards_cached) / double(shards) : 0;
+  metrics->insert(metrics->end(),
+                  {{"cache_since_ms", double(t.since_ms), "aether_bucket_cache_since_ms", "",
+                    "When the bucket cache's totals began, ms since the epoch (0: none yet)."},
+                   {"cache_opens", double(t.opens), "aether_bucket_cache_opens_total", "",
+                    "Opens of the bucket's store through this cache (commands, and their opens again).", true},
+                   {"cache_shards_cached", double(t.shards_cached), "aether_bucket_cache_shards_total",
+                    "found=\"cache\"", "Cold shards opened, by where a command first found each.", true},
+                   {"cache_shards_fetched", double(t.shards_fetched), "aether_bucket_cache_shards_total",
+                    "found=\"bucket\"", "", true},
+                   {"cache_hit_rate", hit_rate, "aether_bucket_cache_hit_ratio", "",
+                    "Of the cold shards opened, the share found in the cache (0: none opened)."},
+                   {"cache_bytes_fetched", double(t.bytes_fetched), "aether_bucket_cache_fetched_bytes_total", "",
+                    "Bytes of cold shards fetched from the bucket.", true},
+                   {"cache_requests", double(t.requests), "aether_bucket_cache_requests_total", "",
+                    "GET requests for cold shards, retries included.", true},
+                   {"cache_evicted", double(t.evicted), "aether_bucket_cache_evicted_total", "",
+                    "Objects removed to keep the cache under --cache-bytes.", true}});
+}
+
 }  // namespace
 
 Runner SetupStats(CLI::App* app) {
@@ -188,6 +217,12 @@ Runner SetupStats(CLI::App* app) {
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   AddBucketArgs(app, &a->store);
+  // stats reads the cache of the searches: it trims it only when told to
+  // what size (a scrape must not shrink the searches' cache to a default).
+  CLI::Option* cache_bytes = app->get_option("--cache-bytes");
+  cache_bytes->description(
+      "STORE s3://BUCKET/PREFIX: trim the cache to this size (stats trims none unless told; shards --recall "
+      "fetches stay)");
   AddFormatOption(app, &a->format, "table", {"prometheus"});
   app->add_option("--recall", a->recall,
                   "Also measure recall@10 of the index on N sampled cold vectors (each held out of its own results)");
@@ -198,7 +233,8 @@ Runner SetupStats(CLI::App* app) {
                   "Count the commands' metrics from this time on: all (default), N followed by s, m, h or d "
                   "(back from now), or ms since the epoch; minutes for the last day, hours before it");
   app->footer("Example: aether stats ./mem --format prometheus > /var/lib/node_exporter/aether.prom");
-  return [a](const StoreOpener& opener) -> int {
+  return [a, cache_bytes](const StoreOpener& opener) -> int {
+    if (cache_bytes->count() == 0) a->store.cache.max_bytes = UINT64_MAX;
     int64_t since_ms = 0;
     if (!ParseSince(a->since, Env::Default()->NowMs(), &since_ms))
       return Fail(Status::InvalidArgument("--since " + a->since +
@@ -222,32 +258,7 @@ Runner SetupStats(CLI::App* app) {
       metrics.push_back({"recall_queries", double(recall.queries), "aether_index_recall_queries", "",
                          "Sampled cold vectors used for recall_at_10."});
     }
-    if (a->store.store.rfind("s3://", 0) == 0) {
-      // The cache's running totals, over every process that read the
-      // bucket through it (this one's are added when it closes the store).
-      auto read = ReadBucketCacheTotals(g_bucket_cache_dir);
-      if (!read.ok()) Warn(read.status().message());
-      const BucketCacheTotals t = read.ok() ? *read : BucketCacheTotals{};
-      const uint64_t shards = t.shards_cached + t.shards_fetched;
-      const double hit_rate = shards ? double(t.shards_cached) / double(shards) : 0;
-      metrics.insert(
-          metrics.end(),
-          {{"cache_since_ms", double(t.since_ms), "aether_bucket_cache_since_ms", "",
-            "When the bucket cache's totals began, ms since the epoch (0: none yet)."},
-           {"cache_opens", double(t.opens), "aether_bucket_cache_opens", "",
-            "Commands (and their re-opens) that read the bucket through this cache."},
-           {"cache_shards_cached", double(t.shards_cached), "aether_bucket_cache_shards", "found=\"cache\"",
-            "Cold shards opened, by where a command first found each."},
-           {"cache_shards_fetched", double(t.shards_fetched), "aether_bucket_cache_shards", "found=\"bucket\"", ""},
-           {"cache_hit_rate", hit_rate, "aether_bucket_cache_hit_ratio", "",
-            "Of the cold shards opened, the share found in the cache (0: none opened)."},
-           {"cache_bytes_fetched", double(t.bytes_fetched), "aether_bucket_cache_fetched_bytes", "",
-            "Bytes of cold shards fetched from the bucket."},
-           {"cache_requests", double(t.requests), "aether_bucket_cache_requests", "",
-            "GET requests for cold shards, retries included."},
-           {"cache_evicted", double(t.evicted), "aether_bucket_cache_evicted", "",
-            "Objects removed to keep the cache under --cache-bytes."}});
-    }
+    if (a->store.store.rfind("s3://", 0) == 0) AddBucketCacheMetrics(g_bucket_cache_dir, &metrics);
     auto report = (*store)->Metrics(since_ms);
     if (!report.ok()) return Fail(report.status());
     const MetricsView view(*report);
@@ -266,7 +277,9 @@ Runner SetupStats(CLI::App* app) {
       out = j.dump() + "\n";
     } else if (a->format == "prometheus") {
       for (const auto& m : metrics) {
-        if (*m.help) out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", m.prom_name, m.help, m.prom_name);
+        if (*m.help)
+          out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", m.prom_name, m.help, m.prom_name,
+                             m.counter ? "counter" : "gauge");
         if (*m.prom_labels)
           out += fmt::format("{}{{{}}} {}\n", m.prom_name, m.prom_labels, m.value);
         else

@@ -37,7 +37,7 @@ BucketEnv::~BucketEnv() {
   std::lock_guard<std::mutex> g(mu_);
   used_.clear();
   Evict();
-  const BucketCounters& c = counters_;
+  const BucketCounters& c = *final_ = counters_;
   (void)AddBucketCacheTotals(
       Parent(objects_dir_),
       BucketCacheTotals{0, 1, c.shards_cached, c.shards_fetched, c.bytes_fetched, c.requests, c.evicted},

@@ -61,6 +61,9 @@ class BucketEnv : public EnvWrapper {
   Result<uint64_t> LinkCount(const std::string& path) override;
 
   BucketCounters counters() const;
+  // Where the destructor leaves the counters as they were at the end
+  // (after its last trim): for a report made once the store is closed.
+  std::shared_ptr<const BucketCounters> final_counters() const { return final_; }
 
   // The cached objects this process opened, read again and checked against
   // their names (each is its content's SHA-256) and the manifest's sizes;
@@ -95,6 +98,7 @@ class BucketEnv : public EnvWrapper {
   std::set<std::string> verified_;   // found whole by DropDamaged (a fetch checks what it writes)
   std::condition_variable fetched_;  // one left fetching_
   std::string missing_;              // Missing()
+  std::shared_ptr<BucketCounters> final_ = std::make_shared<BucketCounters>();
 };
 
 }  // namespace aether

@@ -38,6 +38,17 @@ std::string ReadRecord(int fd) {
   return bytes;
 }
 
+// A flock of `fd` (LOCK_EX or LOCK_SH), waiting a second at most: the
+// holders hold it for one read and write of 80 bytes.
+Status LockBriefly(int fd, int how, const std::string& path) {
+  for (int i = 0; i < 100; ++i) {
+    if (flock(fd, how | LOCK_NB) == 0) return Status::Ok();
+    if (errno != EWOULDBLOCK && errno != EINTR) return Errno(path + ": flock");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Status::Busy(path + ": another process held it for a second");
+}
+
 }  // namespace
 
 std::string EncodeBucketCacheTotals(const BucketCacheTotals& t) {
@@ -75,10 +86,7 @@ Status AddBucketCacheTotals(const std::string& cache_dir, const BucketCacheTotal
   struct stat st;
   if (fstat(fd, &st) != 0) return Errno(path + ": fstat");
   if (!S_ISREG(st.st_mode)) return Status::FailedPrecondition(path + ": not a regular file (left as it is)");
-  bool locked = false;
-  for (int i = 0; i < 100 && !(locked = flock(fd, LOCK_EX | LOCK_NB) == 0); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (!locked) return Status::Busy(path + ": another process holds it (these figures are not added)");
+  AETHER_RETURN_IF_ERROR(LockBriefly(fd, LOCK_EX, path));
   BucketCacheTotals t;
   if (!DecodeBucketCacheTotals(ReadRecord(fd), &t)) t = BucketCacheTotals{now_ms};
   t.opens += delta.opens;
@@ -98,18 +106,22 @@ Result<BucketCacheTotals> ReadBucketCacheTotals(const std::string& cache_dir) {
   const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0 && errno == ENOENT) return BucketCacheTotals{};
   if (fd < 0) return Errno(path + ": open");
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{fd};
   struct stat st;
-  const bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  // A shared flock: never half of an add.
-  if (regular) flock(fd, LOCK_SH);
-  const std::string bytes = regular ? ReadRecord(fd) : std::string();
-  close(fd);
+  if (fstat(fd, &st) != 0) return Errno(path + ": fstat");
+  if (!S_ISREG(st.st_mode))
+    return Status::FailedPrecondition(path + ": not a regular file (no totals are kept while it is there)");
+  AETHER_RETURN_IF_ERROR(LockBriefly(fd, LOCK_SH, path));  // never half of an add
+  const std::string bytes = ReadRecord(fd);
   BucketCacheTotals t;
-  if (bytes.empty() && regular) return t;  // made by an add that has not written yet
+  if (bytes.empty()) return t;  // made by an add that has not written yet
   if (!DecodeBucketCacheTotals(bytes, &t))
-    return Status::Corruption(
-        fmt::format("{}: not a counters record of {} bytes (damaged; the next search starts the totals again)", path,
-                    kCacheCountersBytes));
+    return Status::Corruption(fmt::format(
+        "{}: not a counters record of {} bytes (damaged; the totals start again when this command closes the cache)",
+        path, kCacheCountersBytes));
   return t;
 }
 

@@ -717,10 +717,9 @@ Result<OpenedBucket> OpenBucket(const std::string& uri, const S3Options& s3, con
                                        " and search again)");
   AETHER_ASSIGN_OR_RETURN(out.store, std::move(opened));
   // The store keeps the env; these counters must not (a weak reference).
-  out.counters = [weak = std::weak_ptr<BucketEnv>(env)] {
+  out.counters = [weak = std::weak_ptr<BucketEnv>(env), end = env->final_counters()] {
     const std::shared_ptr<BucketEnv> e = weak.lock();
-    if (!e) return BucketReadCounters{};
-    const BucketCounters c = e->counters();
+    const BucketCounters c = e ? e->counters() : *end;
     return BucketReadCounters{c.shards_cached, c.shards_fetched, c.bytes_fetched, c.requests, c.evicted};
   };
   out.drop_damaged = [weak = std::weak_ptr<BucketEnv>(env)]() -> Result<uint64_t> {

@@ -38,7 +38,7 @@ $ HOME=nohome AWS_PROFILE= AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= aether sear
 aether: error: no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give profile 'default' aws_access_key_id and aws_secret_access_key in nohome/.aws/credentials
 [exit 64]
 $ aether get s3://bucket/p some-id
-aether: error: s3://bucket/p: this command does not read a store in a bucket (search does); `aether pull` makes a local replica every command can open, and `publish` writes the bucket
+aether: error: s3://bucket/p: this command does not read a store in a bucket (search and stats do); `aether pull` makes a local replica every command can open, and `publish` writes the bucket
 [exit 64]
 $ aether search s3://bucket/p --vector '[1,2,3,4]' --cache-bytes 0
 aether: error: --cache-bytes: Value 0 not in range 1 to 1125899906842624; see 'aether search --help'

@@ -143,7 +143,7 @@ struct BucketReadCounters {
   uint64_t shards_fetched = 0;  // shards opened, fetched (each once)
   uint64_t bytes_fetched = 0;
   uint64_t requests = 0;  // GETs of shards, retries included
-  uint64_t evicted = 0;   // objects removed so far to keep the cache under max_bytes
+  uint64_t evicted = 0;   // objects removed to keep the cache under max_bytes
 };
 // The running totals of a bucket search's cache directory, over every
 // process that read the bucket through it (CACHE/counters;
@@ -169,7 +169,7 @@ struct OpenedBucket {
   uint64_t bytes_pulled = 0;     // small files fetched to do so
   std::string cache_dir;
   std::string replica_dir;                       // the store's directory in it
-  std::function<BucketReadCounters()> counters;  // so far (all zero once the store is closed)
+  std::function<BucketReadCounters()> counters;  // so far; once the store is closed, all of them
   // After a search failed on damage (kCorruption): the cached shards it
   // opened are checked against their SHA-256 and the damaged ones removed,
   // so that the search, run again, fetches them afresh. How many were
