@@ -179,14 +179,19 @@ nlohmann::json MetricsJson(const MetricsView& v) {
 // The bucket cache's running totals, over every process that read the
 // bucket through it (this one's are added when it closes the store).
 void AddBucketCacheMetrics(const std::string& cache_dir, std::vector<StatsMetric>* metrics) {
+  // Totals that cannot be read are left out, not shown as zeros (a
+  // scraper would take zeros for a counter reset).
   auto read = ReadBucketCacheTotals(cache_dir);
-  if (!read.ok()) Warn(read.status().message());
-  const BucketCacheTotals t = read.ok() ? *read : BucketCacheTotals{};
-  const uint64_t shards = t.shards_cached + t.shards_fetched;
-  const double hit_rate = shards ? double(t.shards_cached) / double(shards) : 0;
+  if (!read.ok()) {
+    Warn(read.status().message() + " (the cache's totals are left out)");
+    return;
+  }
+  const BucketCacheTotals& t = *read;
+  const double shards = double(t.shards_cached) + double(t.shards_fetched);
+  const double hit_rate = shards > 0 ? double(t.shards_cached) / shards : 0;
   metrics->insert(metrics->end(),
-                  {{"cache_since_ms", double(t.since_ms), "aether_bucket_cache_since_ms", "",
-                    "When the bucket cache's totals began, ms since the epoch (0: none yet)."},
+                  {{"cache_since_seconds", double(t.since_ms / 1000), "aether_bucket_cache_since_timestamp_seconds", "",
+                    "When the bucket cache's totals began, seconds since the epoch (0: none yet)."},
                    {"cache_opens", double(t.opens), "aether_bucket_cache_opens_total", "",
                     "Opens of the bucket's store through this cache (commands, and their opens again).", true},
                    {"cache_shards_cached", double(t.shards_cached), "aether_bucket_cache_shards_total",
@@ -234,6 +239,9 @@ Runner SetupStats(CLI::App* app) {
                   "(back from now), or ms since the epoch; minutes for the last day, hours before it");
   app->footer("Example: aether stats ./mem --format prometheus > /var/lib/node_exporter/aether.prom");
   return [a, cache_bytes](const StoreOpener& opener) -> int {
+    if (a->store.store.rfind("s3://", 0) != 0 && (!a->store.cache.dir.empty() || cache_bytes->count() > 0))
+      return Fail(
+          Status::InvalidArgument("--cache-dir and --cache-bytes are for a store in a bucket (STORE s3://...)"));
     if (cache_bytes->count() == 0) a->store.cache.max_bytes = UINT64_MAX;
     int64_t since_ms = 0;
     if (!ParseSince(a->since, Env::Default()->NowMs(), &since_ms))

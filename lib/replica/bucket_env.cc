@@ -93,14 +93,21 @@ Result<std::string> BucketEnv::Cached(const std::string& path, const BucketFile&
       std::error_code ec;  // the LRU clock: when it was last opened (best effort)
       fs::last_write_time(cached, fs::file_time_type::clock::now(), ec);
       std::lock_guard<std::mutex> g(mu_);
-      if (first) ++counters_.shards_cached;
+      if (first) {
+        ++counters_.shards_cached;
+        found_cached_.insert(f.sha256);
+      }
       return cached;
     }
   }
   AETHER_RETURN_IF_ERROR(Fetch(path, f, cached));
   std::lock_guard<std::mutex> g(mu_);
   verified_.insert(f.sha256);  // checked before it was written
-  if (first) ++counters_.shards_fetched;
+  // Counted where its first open found it, unless that copy was then found
+  // damaged and this is its fetch: then it was not a hit.
+  const bool was_hit = !first && found_cached_.erase(f.sha256) > 0;
+  if (was_hit) --counters_.shards_cached;
+  if (first || was_hit) ++counters_.shards_fetched;
   counters_.bytes_fetched += f.bytes;
   Evict();
   return cached;

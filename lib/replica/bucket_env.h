@@ -93,11 +93,12 @@ class BucketEnv : public EnvWrapper {
   mutable std::mutex mu_;  // the idle clients, the counters, eviction
   std::vector<std::unique_ptr<S3Client>> idle_;
   BucketCounters counters_;
-  std::set<std::string> used_;       // the objects this process opened or is opening (by SHA-256)
-  std::set<std::string> fetching_;   // the objects being looked up or fetched now
-  std::set<std::string> verified_;   // found whole by DropDamaged (a fetch checks what it writes)
-  std::condition_variable fetched_;  // one left fetching_
-  std::string missing_;              // Missing()
+  std::set<std::string> used_;          // the objects this process opened or is opening (by SHA-256)
+  std::set<std::string> fetching_;      // the objects being looked up or fetched now
+  std::set<std::string> verified_;      // found whole by DropDamaged (a fetch checks what it writes)
+  std::set<std::string> found_cached_;  // counted in shards_cached (a fetch after damage moves it)
+  std::condition_variable fetched_;     // one left fetching_
+  std::string missing_;                 // Missing()
   std::shared_ptr<BucketCounters> final_ = std::make_shared<BucketCounters>();
 };
 

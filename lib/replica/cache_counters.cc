@@ -38,6 +38,13 @@ std::string ReadRecord(int fd) {
   return bytes;
 }
 
+// An open that failed: a link (never followed) and a socket said plainly.
+Status OpenError(const std::string& path) {
+  if (errno == ELOOP) return Status::FailedPrecondition(path + ": a symbolic link (not followed; left as it is)");
+  if (errno == ENXIO) return Status::FailedPrecondition(path + ": not a regular file (left as it is)");
+  return Errno(path + ": open");
+}
+
 // A flock of `fd` (LOCK_EX or LOCK_SH), waiting a second at most: the
 // holders hold it for one read and write of 80 bytes.
 Status LockBriefly(int fd, int how, const std::string& path) {
@@ -78,7 +85,7 @@ Status AddBucketCacheTotals(const std::string& cache_dir, const BucketCacheTotal
   const std::string path = cache_dir + "/" + kCacheCountersFile;
   // O_NONBLOCK: a FIFO planted there is neither waited on nor written.
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno(path + ": open");
+  if (fd < 0) return OpenError(path);
   struct Closer {
     int fd;
     ~Closer() { close(fd); }
@@ -86,15 +93,19 @@ Status AddBucketCacheTotals(const std::string& cache_dir, const BucketCacheTotal
   struct stat st;
   if (fstat(fd, &st) != 0) return Errno(path + ": fstat");
   if (!S_ISREG(st.st_mode)) return Status::FailedPrecondition(path + ": not a regular file (left as it is)");
+  if (st.st_nlink != 1)  // another name's file too (a hard link): never aether's to write
+    return Status::FailedPrecondition(path + ": has other names (hard links): left as it is");
   AETHER_RETURN_IF_ERROR(LockBriefly(fd, LOCK_EX, path));
   BucketCacheTotals t;
   if (!DecodeBucketCacheTotals(ReadRecord(fd), &t)) t = BucketCacheTotals{now_ms};
-  t.opens += delta.opens;
-  t.shards_cached += delta.shards_cached;
-  t.shards_fetched += delta.shards_fetched;
-  t.bytes_fetched += delta.bytes_fetched;
-  t.requests += delta.requests;
-  t.evicted += delta.evicted;
+  // Saturating: a total at its limit stays there rather than wrap to 0.
+  auto add = [](uint64_t* total, uint64_t d) { *total = *total > UINT64_MAX - d ? UINT64_MAX : *total + d; };
+  add(&t.opens, delta.opens);
+  add(&t.shards_cached, delta.shards_cached);
+  add(&t.shards_fetched, delta.shards_fetched);
+  add(&t.bytes_fetched, delta.bytes_fetched);
+  add(&t.requests, delta.requests);
+  add(&t.evicted, delta.evicted);
   const std::string bytes = EncodeBucketCacheTotals(t);
   if (pwrite(fd, bytes.data(), bytes.size(), 0) != ssize_t(bytes.size())) return Errno(path + ": write");
   if (st.st_size > off_t(bytes.size()) && ftruncate(fd, off_t(bytes.size())) != 0) return Errno(path + ": truncate");
@@ -105,7 +116,7 @@ Result<BucketCacheTotals> ReadBucketCacheTotals(const std::string& cache_dir) {
   const std::string path = cache_dir + "/" + kCacheCountersFile;
   const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0 && errno == ENOENT) return BucketCacheTotals{};
-  if (fd < 0) return Errno(path + ": open");
+  if (fd < 0) return OpenError(path);
   struct Closer {
     int fd;
     ~Closer() { close(fd); }
@@ -114,6 +125,8 @@ Result<BucketCacheTotals> ReadBucketCacheTotals(const std::string& cache_dir) {
   if (fstat(fd, &st) != 0) return Errno(path + ": fstat");
   if (!S_ISREG(st.st_mode))
     return Status::FailedPrecondition(path + ": not a regular file (no totals are kept while it is there)");
+  if (st.st_nlink != 1)
+    return Status::FailedPrecondition(path + ": has other names (hard links; no totals are kept while it has)");
   AETHER_RETURN_IF_ERROR(LockBriefly(fd, LOCK_SH, path));  // never half of an add
   const std::string bytes = ReadRecord(fd);
   BucketCacheTotals t;

@@ -150,6 +150,7 @@ std::string HiddenSibling(const std::string& path, const std::string& what) {
 // crash leaves either nothing or a complete store.
 Status StoreImpl::Create(const std::string& raw_path, const StoreConfig& config, Env* env) {
   std::string path = StripTrailingSlashes(raw_path);
+  if (path.empty()) return Status::InvalidArgument("an empty store path (name the directory to make)");
   if (config.dim == 0) return Status::InvalidArgument("--dim must be at least 1");
   if (config.dim > 65536) return Status::InvalidArgument("--dim must be at most 65536");
   AETHER_RETURN_IF_ERROR(CheckNewStorePath(env, path));

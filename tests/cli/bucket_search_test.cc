@@ -284,6 +284,27 @@ TEST_CASE("search s3://: a damaged object, an unreachable bucket or a writing co
     CHECK(r.err.find("writes a local directory, not a bucket") != std::string::npos);
   }
   CHECK_FALSE(fs::exists(dir / "copy"));
+  // The cache's options on a local store: 64, for search and stats alike.
+  for (const std::string cmd : {"search", "stats"})
+    for (const std::vector<std::string>& extra :
+         std::vector<std::vector<std::string>>{{"--cache-dir", dir / "c-local"}, {"--cache-bytes", "5"}}) {
+      std::vector<std::string> args = {cmd, store, "--vector", "[1,2,3,4]"};
+      if (cmd == "stats") args.resize(2);
+      args.insert(args.end(), extra.begin(), extra.end());
+      const RunResult r = Aether(args, "", env);
+      CAPTURE(args);
+      CHECK(r.exit_code == 64);
+      CHECK(r.err.find("are for a store in a bucket") != std::string::npos);
+    }
+  // A cache directory that is a file, or under one: 73, the file unchanged.
+  WriteFile(dir / "a-file", "mine");
+  for (const std::string& at : {dir / "a-file", dir / "a-file/sub"}) {
+    const RunResult r = Aether({"search", uri, "--vector", "[1,2,3,4]", "--cache-dir", at}, "", env);
+    CAPTURE(at);
+    CHECK_MESSAGE(r.exit_code == 73, r.err);
+    CHECK(r.err.find("not a directory") != std::string::npos);
+  }
+  CHECK(ReadFile(dir / "a-file") == "mine");
   // A cache the user may not make: 77 (as root, the search runs as nobody).
   {
     const std::string locked = dir / "locked";
@@ -686,19 +707,34 @@ TEST_CASE("stats s3://: the cache's totals are the sums of every search's, also 
   // None yet: all zero (stats itself opens the bucket; it counts from then).
   auto [none, none_err] = stats(cache);
   check(none, Sum{});
-  CHECK(none["cache_since_ms"] == 0);
+  CHECK(none["cache_since_seconds"] == 0);
   // Searches one after another, some with a cache too small to keep what
   // they fetched: the totals are the sums of what each reported.
   Sum sum{1};  // the stats above
   for (int i = 0; i < 12; ++i) search(cache, i, i % 3 == 0 ? "8" : "2", i % 4 == 3 ? "3000" : "1073741824", &sum);
   auto [seq, seq_err] = stats(cache);
   check(seq, sum);
-  CHECK(seq["cache_since_ms"].get<int64_t>() > 0);
+  CHECK(seq["cache_since_seconds"].get<int64_t>() > 0);
   CHECK(sum.cached > 0);
   CHECK(sum.evicted > 0);
   // Every object came in by a fetch and leaves only by an eviction.
   CHECK(seq["cache_shards_fetched"].get<uint64_t>() - seq["cache_evicted"].get<uint64_t>() ==
         uint64_t(CachedObjects(cache)));
+  // Cached copies damaged on local disk are fetched again (the search
+  // heals them): counted as fetched, not as found in the cache.
+  int damaged_objects = 0;
+  for (const auto& e : fs::directory_iterator(cache + "/objects"))
+    if (e.is_regular_file() && e.path().filename().string().size() == 64 && e.file_size() > 0) {
+      std::string bytes = ReadFile(e.path());
+      bytes[bytes.size() / 2] = char(bytes[bytes.size() / 2] ^ 0x40);
+      WriteFile(e.path(), bytes);
+      ++damaged_objects;
+    }
+  REQUIRE(damaged_objects > 0);
+  Sum healed;
+  search(cache, 50, "8", "1073741824", &healed);
+  CHECK(healed.cached == 0);
+  CHECK(healed.fetched >= uint64_t(damaged_objects));
   // At once: no process's figures lost.
   const std::string cache2 = dir / "cache2";
   std::vector<Sum> sums(6);
@@ -729,7 +765,7 @@ TEST_CASE("stats s3://: the cache's totals are the sums of every search's, also 
     WriteFile(counters, bad);
     auto [damaged, damaged_err] = stats(cache);
     CHECK_MESSAGE(damaged_err.find(counters + ": not a counters record") != std::string::npos, damaged_err);
-    CHECK(damaged["cache_opens"] == 0);
+    CHECK_FALSE(damaged.contains("cache_opens"));  // left out, not zeros
   }
   WriteFile(counters, "garbage");
   Sum fresh;
@@ -740,7 +776,7 @@ TEST_CASE("stats s3://: the cache's totals are the sums of every search's, also 
   CHECK(restarted_err.empty());
   WriteFile(counters, "garbage");
   stats(cache, {"AETHER_NOW_MS=1800000000000"});
-  CHECK(stats(cache).first["cache_since_ms"] == 1800000000000);
+  CHECK(stats(cache).first["cache_since_seconds"] == 1800000000);
   // A link there (to a file of the user's): never written through, left.
   fs::remove(counters);
   WriteFile(dir / "mine", "mine");
@@ -751,4 +787,14 @@ TEST_CASE("stats s3://: the cache's totals are the sums of every search's, also 
   CHECK(linked_err.find(counters) != std::string::npos);
   CHECK(ReadFile(dir / "mine") == "mine");
   CHECK(fs::is_symlink(counters));
+  CHECK_FALSE(linked.contains("cache_opens"));
+  // A hard link (the user's file under the name too): left as it is.
+  fs::remove(counters);
+  const std::string theirs = std::string(80, 'u');  // a counters record's size
+  WriteFile(dir / "theirs", theirs);
+  fs::create_hard_link(dir / "theirs", counters);
+  search(cache, 101, "8", "1073741824", &ignored);
+  auto [hard, hard_err] = stats(cache);
+  CHECK_MESSAGE(hard_err.find(counters + ": has other names") != std::string::npos, hard_err);
+  CHECK(ReadFile(dir / "theirs") == theirs);
 }

@@ -32,6 +32,9 @@ aether: error: no/such: no such directory (a store is made in one; its parents a
 $ ln -s nowhere dangling && aether init dangling/s --dim 4
 aether: error: dangling: no such directory (a store is made in one; its parents are not made)
 [exit 66]
+$ aether init '' --dim 4
+aether: error: an empty store path (name the directory to make)
+[exit 64]
 $ aether init x --dim 4 --metric manhattan
 aether: error: --metric: manhattan not in {l2,cosine,ip}; see 'aether init --help'
 [exit 64]
