@@ -755,6 +755,18 @@ TEST_CASE("stats s3://: the cache's totals are the sums of every search's, also 
   }
   CHECK(all.evicted == 0);
   check(stats(cache2).first, all);
+  // The Prometheus form: the running totals as counters, and promtool
+  // (when installed, as scripts/setup does) accepts the whole output.
+  const RunResult prom = Aether({"stats", uri, "--cache-dir", cache2, "--format", "prometheus"}, "", env);
+  REQUIRE(prom.exit_code == 0);
+  CHECK(prom.out.find("# TYPE aether_bucket_cache_opens_total counter\naether_bucket_cache_opens_total " +
+                      std::to_string(all.opens + 1) + "\n") != std::string::npos);
+  if (std::system("command -v promtool >/dev/null 2>&1") == 0) {
+    WriteFile(dir / "m.prom", prom.out);
+    CHECK(std::system(("promtool check metrics < '" + dir / "m.prom" + "' > '" + dir / "p.out" + "' 2>&1").c_str()) ==
+          0);
+    CHECK_MESSAGE(ReadFile(dir / "p.out").empty(), ReadFile(dir / "p.out"));
+  }
 
   // A damaged file: stats says so and shows zeros; the next search starts
   // the totals again, from its own figures, at its clock.
