@@ -705,14 +705,16 @@ TEST_CASE("stats s3://: the cache's totals are the sums of every search's, also 
   };
 
   // None yet: all zero (stats itself opens the bucket; it counts from then).
-  auto [none, none_err] = stats(cache);
+  const auto none_run = stats(cache);
+  const nlohmann::json& none = none_run.first;
   check(none, Sum{});
   CHECK(none["cache_since_seconds"] == 0);
   // Searches one after another, some with a cache too small to keep what
   // they fetched: the totals are the sums of what each reported.
   Sum sum{1};  // the stats above
   for (int i = 0; i < 12; ++i) search(cache, i, i % 3 == 0 ? "8" : "2", i % 4 == 3 ? "3000" : "1073741824", &sum);
-  auto [seq, seq_err] = stats(cache);
+  const auto seq_run = stats(cache);
+  const nlohmann::json& seq = seq_run.first;
   check(seq, sum);
   CHECK(seq["cache_since_seconds"].get<int64_t>() > 0);
   CHECK(sum.cached > 0);
@@ -775,7 +777,9 @@ TEST_CASE("stats s3://: the cache's totals are the sums of every search's, also 
   REQUIRE(good.size() == 80);
   for (const std::string& bad : {good.substr(0, 40), std::string(good).replace(30, 1, "\x7f"), good + "x"}) {
     WriteFile(counters, bad);
-    auto [damaged, damaged_err] = stats(cache);
+    const auto damaged_run = stats(cache);
+    const nlohmann::json& damaged = damaged_run.first;
+    const std::string& damaged_err = damaged_run.second;
     CHECK_MESSAGE(damaged_err.find(counters + ": not a counters record") != std::string::npos, damaged_err);
     CHECK_FALSE(damaged.contains("cache_opens"));  // left out, not zeros
   }
@@ -783,7 +787,9 @@ TEST_CASE("stats s3://: the cache's totals are the sums of every search's, also 
   Sum fresh;
   search(cache, 99, "8", "1073741824", &fresh);
   // (the stats of the loop above each started the totals again too)
-  auto [restarted, restarted_err] = stats(cache, {"AETHER_NOW_MS=1800000000000"});
+  const auto restarted_run = stats(cache, {"AETHER_NOW_MS=1800000000000"});
+  const nlohmann::json& restarted = restarted_run.first;
+  const std::string& restarted_err = restarted_run.second;
   check(restarted, fresh);
   CHECK(restarted_err.empty());
   WriteFile(counters, "garbage");
@@ -795,7 +801,9 @@ TEST_CASE("stats s3://: the cache's totals are the sums of every search's, also 
   fs::create_symlink(dir / "mine", counters);
   Sum ignored;
   search(cache, 100, "8", "1073741824", &ignored);
-  auto [linked, linked_err] = stats(cache);
+  const auto linked_run = stats(cache);
+  const nlohmann::json& linked = linked_run.first;
+  const std::string& linked_err = linked_run.second;
   CHECK(linked_err.find(counters) != std::string::npos);
   CHECK(ReadFile(dir / "mine") == "mine");
   CHECK(fs::is_symlink(counters));
@@ -806,7 +814,7 @@ TEST_CASE("stats s3://: the cache's totals are the sums of every search's, also 
   WriteFile(dir / "theirs", theirs);
   fs::create_hard_link(dir / "theirs", counters);
   search(cache, 101, "8", "1073741824", &ignored);
-  auto [hard, hard_err] = stats(cache);
+  const std::string hard_err = stats(cache).second;
   CHECK_MESSAGE(hard_err.find(counters + ": has other names") != std::string::npos, hard_err);
   CHECK(ReadFile(dir / "theirs") == theirs);
 }
