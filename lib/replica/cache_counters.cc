@@ -45,6 +45,30 @@ Status OpenError(const std::string& path) {
   return Errno(path + ": open");
 }
 
+// The counters file opened with `flags` (never through a link, never
+// waiting on a FIFO) and found to be a regular file of one name (not a
+// hard link to another's file); closed with the object. kNotFound when it
+// is missing.
+struct CountersFile {
+  int fd = -1;
+  struct stat st {};
+  ~CountersFile() {
+    if (fd >= 0) close(fd);
+  }
+};
+Status OpenCounters(const std::string& path, int flags, CountersFile* f) {
+  f->fd = open(path.c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+  if (f->fd < 0 && errno == ENOENT) return Status::NotFound(path + ": missing");
+  if (f->fd < 0) return OpenError(path);
+  if (fstat(f->fd, &f->st) != 0) return Errno(path + ": fstat");
+  if (!S_ISREG(f->st.st_mode))
+    return Status::FailedPrecondition(path + ": not a regular file (left as it is; no totals are kept while it is)");
+  if (f->st.st_nlink != 1)
+    return Status::FailedPrecondition(path +
+                                      ": has other names (hard links; left as it is, no totals kept while it has)");
+  return Status::Ok();
+}
+
 // A flock of `fd` (LOCK_EX or LOCK_SH), waiting a second at most: the
 // holders hold it for one read and write of 80 bytes.
 Status LockBriefly(int fd, int how, const std::string& path) {
@@ -83,18 +107,9 @@ bool DecodeBucketCacheTotals(const std::string& bytes, BucketCacheTotals* t) {
 
 Status AddBucketCacheTotals(const std::string& cache_dir, const BucketCacheTotals& delta, int64_t now_ms) {
   const std::string path = cache_dir + "/" + kCacheCountersFile;
-  // O_NONBLOCK: a FIFO planted there is neither waited on nor written.
-  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
-  if (fd < 0) return OpenError(path);
-  struct Closer {
-    int fd;
-    ~Closer() { close(fd); }
-  } closer{fd};
-  struct stat st;
-  if (fstat(fd, &st) != 0) return Errno(path + ": fstat");
-  if (!S_ISREG(st.st_mode)) return Status::FailedPrecondition(path + ": not a regular file (left as it is)");
-  if (st.st_nlink != 1)  // another name's file too (a hard link): never aether's to write
-    return Status::FailedPrecondition(path + ": has other names (hard links): left as it is");
+  CountersFile file;
+  AETHER_RETURN_IF_ERROR(OpenCounters(path, O_RDWR | O_CREAT, &file));
+  const int fd = file.fd;
   AETHER_RETURN_IF_ERROR(LockBriefly(fd, LOCK_EX, path));
   BucketCacheTotals t;
   if (!DecodeBucketCacheTotals(ReadRecord(fd), &t)) t = BucketCacheTotals{now_ms};
@@ -108,27 +123,19 @@ Status AddBucketCacheTotals(const std::string& cache_dir, const BucketCacheTotal
   add(&t.evicted, delta.evicted);
   const std::string bytes = EncodeBucketCacheTotals(t);
   if (pwrite(fd, bytes.data(), bytes.size(), 0) != ssize_t(bytes.size())) return Errno(path + ": write");
-  if (st.st_size > off_t(bytes.size()) && ftruncate(fd, off_t(bytes.size())) != 0) return Errno(path + ": truncate");
+  if (file.st.st_size > off_t(bytes.size()) && ftruncate(fd, off_t(bytes.size())) != 0)
+    return Errno(path + ": truncate");
   return Status::Ok();  // (the flock goes with the descriptor)
 }
 
 Result<BucketCacheTotals> ReadBucketCacheTotals(const std::string& cache_dir) {
   const std::string path = cache_dir + "/" + kCacheCountersFile;
-  const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT) return BucketCacheTotals{};
-  if (fd < 0) return OpenError(path);
-  struct Closer {
-    int fd;
-    ~Closer() { close(fd); }
-  } closer{fd};
-  struct stat st;
-  if (fstat(fd, &st) != 0) return Errno(path + ": fstat");
-  if (!S_ISREG(st.st_mode))
-    return Status::FailedPrecondition(path + ": not a regular file (no totals are kept while it is there)");
-  if (st.st_nlink != 1)
-    return Status::FailedPrecondition(path + ": has other names (hard links; no totals are kept while it has)");
-  AETHER_RETURN_IF_ERROR(LockBriefly(fd, LOCK_SH, path));  // never half of an add
-  const std::string bytes = ReadRecord(fd);
+  CountersFile file;
+  const Status opened = OpenCounters(path, O_RDONLY, &file);
+  if (opened.code() == Code::kNotFound) return BucketCacheTotals{};
+  AETHER_RETURN_IF_ERROR(opened);
+  AETHER_RETURN_IF_ERROR(LockBriefly(file.fd, LOCK_SH, path));  // never half of an add
+  const std::string bytes = ReadRecord(file.fd);
   BucketCacheTotals t;
   if (bytes.empty()) return t;  // made by an add that has not written yet
   if (!DecodeBucketCacheTotals(bytes, &t))
