@@ -553,7 +553,7 @@ Status PrepareCache(const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec && (ec.value() == ENOTDIR || ec.value() == EEXIST))  // a file there, or on the way
-    return Status::AlreadyExists(dir + ": not a directory (" + ec.message() + "): no cache there");
+    return Status::AlreadyExists(dir + ": not a directory (a file is there or on the way): no cache there");
   if (ec) return ErrnoStatus(dir, ec.value());
   struct stat st;
   if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
