@@ -15,12 +15,12 @@ namespace {
 uint32_t Rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 uint32_t Rotl(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
 
-// Both digests pad the message the same way: a 1 bit, zeros, then the
-// length in bits as 64 bits, big-endian (SHA-256) or little-endian (MD5),
+// MD5 pads the message as SHA-256 does (Sha256Stream::Final) but with the
+// length little-endian: a 1 bit, zeros, then the length in bits as 64 bits,
 // to a whole number of 64-byte blocks. blocks(const uint8_t*, size_t n)
 // eats n blocks: the message's whole ones at once, then the padded tail.
 template <class BlocksFn>
-void Padded(const std::string& data, bool big_endian_length, BlocksFn blocks) {
+void Padded(const std::string& data, BlocksFn blocks) {
   const auto* p = reinterpret_cast<const uint8_t*>(data.data());
   const size_t whole = data.size() / 64 * 64;
   if (whole) blocks(p, whole / 64);
@@ -30,7 +30,7 @@ void Padded(const std::string& data, bool big_endian_length, BlocksFn blocks) {
   tail[rest] = 0x80;
   const size_t len = rest < 56 ? 64 : 128;
   const uint64_t bits = uint64_t(data.size()) * 8;
-  for (int i = 0; i < 8; ++i) tail[big_endian_length ? len - 1 - i : len - 8 + i] = uint8_t(bits >> (8 * i));
+  for (int i = 0; i < 8; ++i) tail[len - 8 + i] = uint8_t(bits >> (8 * i));
   blocks(tail, len / 64);
 }
 
@@ -135,14 +135,6 @@ bool CpuHasShaNi() {
 }
 #endif
 
-std::string Sha256With(const std::string& data, void (*blocks)(uint32_t*, const uint8_t*, size_t)) {
-  uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  Padded(data, true, [&](const uint8_t* b, size_t n) { blocks(h, b, n); });
-  std::string out(32, '\0');
-  for (int i = 0; i < 32; ++i) out[size_t(i)] = char(h[i / 4] >> (24 - 8 * (i % 4)));
-  return out;
-}
-
 }  // namespace
 
 bool Sha256HasShaNi() {
@@ -154,13 +146,55 @@ bool Sha256HasShaNi() {
 #endif
 }
 
-std::string Sha256Portable(const std::string& data) { return Sha256With(data, Sha256BlocksPortable); }
+Sha256Stream::Sha256Stream(bool portable) : blocks_(Sha256BlocksPortable) {
+#if defined(__x86_64__)
+  if (!portable && Sha256HasShaNi()) blocks_ = Sha256BlocksShaNi;
+#else
+  (void)portable;
+#endif
+}
+
+void Sha256Stream::Update(const void* data, size_t n) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  total_ += n;
+  if (buffered_) {  // first the block begun by an earlier call
+    const size_t take = std::min(n, sizeof buf_ - buffered_);
+    std::memcpy(buf_ + buffered_, p, take);
+    buffered_ += take;
+    p += take;
+    n -= take;
+    if (buffered_ < sizeof buf_) return;
+    blocks_(h_, buf_, 1);
+    buffered_ = 0;
+  }
+  if (n >= 64) blocks_(h_, p, n / 64);
+  buffered_ = n % 64;
+  std::memcpy(buf_, p + n / 64 * 64, buffered_);
+}
+
+// FIPS 180-4 5.1.1: a 1 bit, zeros to 56 bytes into a block, then the
+// length in bits as 64 bits, big-endian.
+std::string Sha256Stream::Final() {
+  const uint64_t bits = total_ * 8;
+  uint8_t tail[72] = {0x80};
+  const size_t pad = (buffered_ < 56 ? 56 : 120) - buffered_;
+  for (int i = 0; i < 8; ++i) tail[pad + size_t(i)] = uint8_t(bits >> (56 - 8 * i));
+  Update(tail, pad + 8);
+  std::string out(32, '\0');
+  for (int i = 0; i < 32; ++i) out[size_t(i)] = char(h_[i / 4] >> (24 - 8 * (i % 4)));
+  return out;
+}
+
+std::string Sha256Portable(const std::string& data) {
+  Sha256Stream s(true);
+  s.Update(data.data(), data.size());
+  return s.Final();
+}
 
 std::string Sha256(const std::string& data) {
-#if defined(__x86_64__)
-  if (Sha256HasShaNi()) return Sha256With(data, Sha256BlocksShaNi);
-#endif
-  return Sha256Portable(data);
+  Sha256Stream s;
+  s.Update(data.data(), data.size());
+  return s.Final();
 }
 
 std::string Md5(const std::string& data) {
@@ -191,7 +225,7 @@ std::string Md5(const std::string& data) {
     }
     h[0] += a, h[1] += bb, h[2] += c, h[3] += d;
   };
-  Padded(data, false, [&](const uint8_t* b, size_t n) {
+  Padded(data, [&](const uint8_t* b, size_t n) {
     for (; n > 0; --n, b += 64) block(b);
   });
   std::string out(16, '\0');
