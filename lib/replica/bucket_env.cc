@@ -6,8 +6,6 @@
 #include <filesystem>
 #include <set>
 
-#include "objstore/digest.h"
-#include "objstore/s3_client.h"
 #include "replica/cache_counters.h"
 
 namespace aether {
@@ -28,7 +26,7 @@ BucketEnv::BucketEnv(Env* target, std::map<std::string, BucketFile> files, std::
       files_(std::move(files)),
       objects_dir_(std::move(objects_dir)),
       cache_bytes_(cache_bytes),
-      connect_(std::move(connect)) {}
+      pool_(std::move(connect)) {}
 
 // The command is done with its objects: the cache goes back under its limit
 // (best effort: a cache that cannot be trimmed now is trimmed by the next).
@@ -37,6 +35,7 @@ BucketEnv::~BucketEnv() {
   std::lock_guard<std::mutex> g(mu_);
   used_.clear();
   Evict();
+  counters_.requests = pool_.requests();
   const BucketCounters& c = *final_ = counters_;
   (void)AddBucketCacheTotals(
       Parent(objects_dir_),
@@ -100,8 +99,11 @@ Result<std::string> BucketEnv::Cached(const std::string& path, const BucketFile&
       return cached;
     }
   }
-  AETHER_RETURN_IF_ERROR(Fetch(path, f, cached));
+  std::string missing;
+  Status got = FetchObject(target(), &pool_, f.sha256, f.bytes, cached, path, ObjectFetchOptions(), &missing);
   std::lock_guard<std::mutex> g(mu_);
+  if (!missing.empty() && missing_.empty()) missing_ = missing;
+  AETHER_RETURN_IF_ERROR(got);
   verified_.insert(f.sha256);  // checked before it was written
   // Counted where its first open found it, unless that copy was then found
   // damaged and this is its fetch: then it was not a hit.
@@ -111,37 +113,6 @@ Result<std::string> BucketEnv::Cached(const std::string& path, const BucketFile&
   counters_.bytes_fetched += f.bytes;
   Evict();
   return cached;
-}
-
-Status BucketEnv::Fetch(const std::string& path, const BucketFile& f, const std::string& to) {
-  std::unique_ptr<S3Client> client;
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    if (!idle_.empty()) {
-      client = std::move(idle_.back());
-      idle_.pop_back();
-    }
-  }
-  if (!client) {
-    AETHER_ASSIGN_OR_RETURN(client, connect_());
-  }
-  const uint64_t before = client->counters().requests;
-  std::string data;
-  Status got = client->Get("objects/" + f.sha256, &data, f.bytes);
-  const uint64_t requests = client->counters().requests - before;
-  const std::string uri = client->UriOf("objects/" + f.sha256);
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    counters_.requests += requests;
-    idle_.push_back(std::move(client));
-    if (got.code() == Code::kNotFound && missing_.empty()) missing_ = uri;
-  }
-  AETHER_RETURN_IF_ERROR(got);
-  if (const std::string sha = ToHex(Sha256(data)); data.size() != f.bytes || sha != f.sha256)
-    return Status::Corruption(fmt::format("{}: {} bytes with SHA-256 {}, the manifest says {} bytes with {} (for {})",
-                                          uri, data.size(), sha, f.bytes, f.sha256, path));
-  // Whole or not at all: a temporary beside it, synced, renamed.
-  return WriteFileAtomically(target(), to, data);
 }
 
 // Least recently opened first, until the cache holds at most cache_bytes_;
@@ -232,9 +203,8 @@ Result<uint64_t> BucketEnv::DropDamaged() {
     if (!file.ok() && file.status().code() == Code::kNotFound) continue;  // evicted by another process meanwhile
     AETHER_RETURN_IF_ERROR(file.status());
     AETHER_ASSIGN_OR_RETURN(const uint64_t size, (*file)->Size());
-    std::string data(size, '\0');
-    AETHER_RETURN_IF_ERROR((*file)->Read(0, size, data.data()));
-    if (size == bytes && ToHex(Sha256(data)) == sha) {
+    AETHER_ASSIGN_OR_RETURN(const std::string got, Sha256OfFile(file->get(), size));
+    if (size == bytes && got == sha) {
       std::lock_guard<std::mutex> g(mu_);
       verified_.insert(sha);  // not read again by a later round
       continue;
@@ -247,7 +217,9 @@ Result<uint64_t> BucketEnv::DropDamaged() {
 
 BucketCounters BucketEnv::counters() const {
   std::lock_guard<std::mutex> g(mu_);
-  return counters_;
+  BucketCounters c = counters_;
+  c.requests = pool_.requests();
+  return c;
 }
 
 }  // namespace aether

@@ -2,8 +2,9 @@
 // The Env a store opened from a bucket reads through (aether/replica.h,
 // OpenBucket): a replica directory in the local cache holds every file of
 // a snapshot but its cold shards, which stay in the bucket until a command
-// opens one. Then the whole object is fetched (one GET, its size and
-// SHA-256 checked), kept under the cache's objects/ by its SHA-256, and
+// opens one. Then the whole object is fetched (replica/object_fetch.h: one
+// GET, or parallel ranged GETs for a large one; its size and SHA-256
+// checked), kept under the cache's objects/ by its SHA-256, and
 // read from there; the least recently opened objects go when the cache
 // passes its size limit. Names, types and sizes of the shards not yet
 // fetched are answered from the manifest, so the store sees every file.
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "aether/env.h"
+#include "replica/object_fetch.h"
 
 namespace aether {
 
@@ -45,7 +47,7 @@ struct BucketCounters {
 
 class BucketEnv : public EnvWrapper {
  public:
-  using Connect = std::function<Result<std::unique_ptr<S3Client>>()>;
+  using Connect = S3ClientPool::Connect;
   // `files`: by absolute path (replica_dir + "/" + the manifest's path).
   BucketEnv(Env* target, std::map<std::string, BucketFile> files, std::string objects_dir, uint64_t cache_bytes,
             Connect connect);
@@ -83,16 +85,14 @@ class BucketEnv : public EnvWrapper {
   const BucketFile* Remote(const std::string& path) const;
   // The object's path in the cache, fetched first when it is not there.
   Result<std::string> Cached(const std::string& path, const BucketFile& f);
-  Status Fetch(const std::string& path, const BucketFile& f, const std::string& to);
   void Evict();  // mu_ held
 
   std::map<std::string, BucketFile> files_;
   std::string objects_dir_;
   uint64_t cache_bytes_;
-  Connect connect_;
-  mutable std::mutex mu_;  // the idle clients, the counters, eviction
-  std::vector<std::unique_ptr<S3Client>> idle_;
-  BucketCounters counters_;
+  S3ClientPool pool_;
+  mutable std::mutex mu_;               // the counters, eviction
+  BucketCounters counters_;             // but requests: pool_'s
   std::set<std::string> used_;          // the objects this process opened or is opening (by SHA-256)
   std::set<std::string> fetching_;      // the objects being looked up or fetched now
   std::set<std::string> verified_;      // found whole by DropDamaged (a fetch checks what it writes)

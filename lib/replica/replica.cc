@@ -28,6 +28,7 @@
 #include "objstore/digest.h"
 #include "objstore/s3_client.h"
 #include "replica/bucket_env.h"
+#include "replica/object_fetch.h"
 
 namespace aether {
 namespace {
@@ -435,12 +436,46 @@ std::string RemoveOldReplica(const std::string& old, const std::vector<FileEntry
 
 namespace {
 
+// Whether the replica's file `from` still holds f's bytes, then given to
+// `to`: shards and centroids, which a store never writes through a second
+// name, are linked; files written in place (meta.db, hot.slots, access.log)
+// are copied, checked as they are read and synced. Read a part at a time.
+bool KeepOwnCopy(const std::string& from, const std::string& to, const FileEntry& f) {
+  Env* env = Env::Default();
+  auto file = env->Open(from, OpenMode::kRead);
+  if (!file.ok()) return false;
+  auto size = (*file)->Size();
+  if (!size.ok() || *size != f.bytes) return false;
+  if (f.path.rfind("cold/", 0) == 0 || f.path.rfind("index/", 0) == 0) {
+    auto sha = Sha256OfFile(file->get(), f.bytes);
+    return sha.ok() && *sha == f.sha256 && link(from.c_str(), to.c_str()) == 0;
+  }
+  auto copy = env->Open(to, OpenMode::kCreateNew);
+  if (!copy.ok()) return false;
+  Sha256Stream sha;
+  std::vector<char> buf(size_t(std::min<uint64_t>(f.bytes, 4u << 20)));
+  bool ok = true;
+  for (uint64_t at = 0; ok && at < f.bytes;) {
+    const size_t len = size_t(std::min<uint64_t>(buf.size(), f.bytes - at));
+    ok = (*file)->Read(at, len, buf.data()).ok() && (*copy)->Write(at, buf.data(), len).ok();
+    sha.Update(buf.data(), len);
+    at += len;
+  }
+  if (ok && ToHex(sha.Final()) == f.sha256 && (*copy)->Sync().ok()) return true;
+  copy->reset();
+  (void)env->RemoveFile(to);  // ours: made above with O_EXCL
+  return false;
+}
+
 // lazy_cold: the shards (cold/) stay in the bucket; OpenBucket's env fetches
 // each when it is opened.
 // *chosen (when given): the manifest it went for, once chosen (0 before).
 Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, const S3Options& s3, uint64_t sequence,
                             bool lazy_cold, bool lock_parent = true, uint64_t* chosen = nullptr) {
   AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, Connect(uri, s3));
+  Env* env = Env::Default();
+  S3ClientPool pool([uri, s3] { return Connect(uri, s3); });  // the objects' fetches
+  std::string missing;
   const fs::path dp = Absolute(dir_in);
   const std::string dir = dp.string(), parent = dp.parent_path().string();
   std::string shown = dir_in;  // for messages: as the user wrote it
@@ -502,29 +537,15 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
       }
     if (lazy_cold && f.path.rfind("cold/", 0) == 0) continue;
     // The replica's own copy, when it still holds these bytes (a search on
-    // it may have changed meta.db or access.log): shards and centroids,
-    // which a store never writes through a second name, are linked; files
-    // written in place (meta.db, hot.slots, access.log) are copied.
-    if (auto h = have_sha.find(f.path); h != have_sha.end() && h->second == f.sha256 && NoLinkOnTheWay(dir, f.path)) {
-      const std::string from = dir + "/" + f.path;
-      Result<std::string> mine = ReadWhole(from);
-      if (mine.ok() && mine->size() == f.bytes && Sha256Hex(*mine) == f.sha256) {
-        const bool linkable = f.path.rfind("cold/", 0) == 0 || f.path.rfind("index/", 0) == 0;
-        if (linkable ? link(from.c_str(), to.c_str()) == 0 : WriteNew(to, *mine).ok()) {
-          ++rep.files_kept;
-          continue;
-        }
-      }
+    // it may have changed meta.db or access.log).
+    if (auto h = have_sha.find(f.path); h != have_sha.end() && h->second == f.sha256 && NoLinkOnTheWay(dir, f.path) &&
+                                        KeepOwnCopy(dir + "/" + f.path, to, f)) {
+      ++rep.files_kept;
+      continue;
     }
-    std::string data;
-    AETHER_RETURN_IF_ERROR(client->Get(kObjects + f.sha256, &data, f.bytes));
-    if (const std::string got = Sha256Hex(data); data.size() != f.bytes || got != f.sha256)
-      return Status::Corruption(fmt::format("{}: {} bytes with SHA-256 {}, the manifest says {} bytes with {} (for {})",
-                                            client->UriOf(kObjects + f.sha256), data.size(), got, f.bytes, f.sha256,
-                                            f.path));
-    AETHER_RETURN_IF_ERROR(WriteNew(to, data));
+    AETHER_RETURN_IF_ERROR(FetchObject(env, &pool, f.sha256, f.bytes, to, f.path, ObjectFetchOptions(), &missing));
     ++rep.objects_fetched;
-    rep.bytes_fetched += data.size();
+    rep.bytes_fetched += f.bytes;
   }
   const nlohmann::json marker = {{"source", uri}, {"sequence", sequence}, {"files", FilesJson(files)}};
   AETHER_RETURN_IF_ERROR(WriteNew(staging + "/" + kMarker, marker.dump(1) + "\n"));

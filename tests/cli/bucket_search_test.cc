@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "objstore/digest.h"
@@ -817,4 +818,70 @@ TEST_CASE("stats s3://: the cache's totals are the sums of every search's, also 
   const std::string hard_err = stats(cache).second;
   CHECK_MESSAGE(hard_err.find(counters + ": has other names") != std::string::npos, hard_err);
   CHECK(ReadFile(dir / "theirs") == theirs);
+}
+
+TEST_CASE("search s3:// and pull: a shard larger than one range comes in ranged GETs at once, through faults, exact") {
+  S3Server* server = Server();
+  if (!server) return;
+  TempDir dir;
+  const std::string store = dir / "mem", cache = dir / "cache", uri = std::string("s3://") + kBucket + "/b8";
+  // 30,000 random 128-d vectors, all but 100 in the staging shard: about
+  // 12 MB, past the 8 MiB range (format-spec/s3_snapshots.md).
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100", "-q"}, ToJsonl(RandomMems(30000, 128, 71)))
+              .exit_code == 0);
+  fs::path big;
+  for (const auto& e : fs::recursive_directory_iterator(store + "/cold"))
+    if (e.path().extension() == ".shard" && (big.empty() || e.file_size() > fs::file_size(big))) big = e.path();
+  const uint64_t big_bytes = fs::file_size(big), range = 8ull << 20;
+  REQUIRE(big_bytes > range);
+  const std::string big_sha = ToHex(Sha256(ReadFile(big.string())));
+  REQUIRE(Aether({"publish", store, uri, "-q"}, "", S3Env(server->endpoint())).exit_code == 0);
+  // The shard's GETs the proxy saw, by their Range header.
+  auto big_gets = [&](FaultProxy& proxy) {
+    std::multiset<std::string> out;
+    for (const auto& [head, body] : proxy.Recorded())
+      if (head.rfind("GET ", 0) == 0 && head.find(big_sha) != std::string::npos) {
+        const size_t at = head.find("Range: bytes=");
+        out.insert(at == std::string::npos ? "whole" : head.substr(at + 13, head.find('\r', at) - at - 13));
+      }
+    return out;
+  };
+  std::multiset<std::string> ranges;
+  for (uint64_t at = 0; at < big_bytes; at += range)
+    ranges.insert(std::to_string(at) + "-" + std::to_string(std::min(big_bytes, at + range) - 1));
+  const std::string queries = QueriesJsonl(RandomMems(20, 128, 72, "q"));
+  const std::vector<std::string> search = {"search", "--queries", "-", "-k", "5", "--no-touch"};
+  auto args = [&](const std::string& where, std::vector<std::string> extra) {
+    std::vector<std::string> a = search;
+    a.insert(a.begin() + 1, where);
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  const RunResult want = Aether(args(store, {}), queries);
+  REQUIRE(want.exit_code == 0);
+  // Without faults, then with a fault on some of the first GETs (each
+  // retried): the same answer, the shard asked for in its ranges.
+  for (const std::vector<Fault>& plan :
+       {std::vector<Fault>{}, std::vector<Fault>{Fault::kNone, Fault::kNone, Fault::kNone, Fault::k500,
+                                                 Fault::kTruncate, Fault::kResetBefore, Fault::kTruncate}}) {
+    CAPTURE(plan.size());
+    FaultProxy proxy(server->port());
+    proxy.Plan(plan);
+    fs::remove_all(cache);
+    const RunResult got = Aether(args(uri, {"--cache-dir", cache, "--verbose"}), queries, S3Env(proxy.endpoint()));
+    REQUIRE_MESSAGE(got.exit_code == 0, got.err);
+    CHECK(got.out == want.out);
+    CHECK(ReadFile(cache + "/objects/" + big_sha) == ReadFile(big.string()));
+    const std::multiset<std::string> asked = big_gets(proxy);
+    std::set<std::string> distinct(asked.begin(), asked.end());
+    CHECK(distinct == std::set<std::string>(ranges.begin(), ranges.end()));  // retried ones asked again
+    CHECK(Parse(got.err).bytes >= big_bytes);
+  }
+  // pull: the replica's copy of the shard is the writer's, fetched the same way.
+  FaultProxy proxy(server->port());
+  const RunResult pulled = Aether({"pull", uri, dir / "replica", "-q"}, "", S3Env(proxy.endpoint()));
+  REQUIRE_MESSAGE(pulled.exit_code == 0, pulled.err);
+  CHECK(ReadFile(dir / ("replica/" + fs::relative(big, store).string())) == ReadFile(big.string()));
+  CHECK(big_gets(proxy) == ranges);
+  CHECK(Aether(args(dir / "replica", {}), queries).out == want.out);
 }

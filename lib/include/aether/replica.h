@@ -127,9 +127,9 @@ Result<PullReport> Pull(const std::string& uri, const std::string& dir, const S3
 // in the cache (its small files: meta.db, hot.slots, the centroids;
 // replicas of older manifests that no process reads are removed). The cold
 // shards stay in the bucket until a search opens one, which is then fetched
-// whole (one GET, size and SHA-256 checked) into the cache's objects/ and
-// read from there; the least recently opened go first when the cache passes
-// max_bytes. README
+// whole (one GET, or ranges of 8 MiB at once for a large one; size and
+// SHA-256 checked) into the cache's objects/ and read from there; the least
+// recently opened go first when the cache passes max_bytes. README
 // "Searching a bucket" has the cost model; format-spec/s3_snapshots.md the
 // cache's layout.
 struct BucketCacheOptions {
