@@ -15,25 +15,6 @@ namespace {
 uint32_t Rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 uint32_t Rotl(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
 
-// MD5 pads the message as SHA-256 does (Sha256Stream::Final) but with the
-// length little-endian: a 1 bit, zeros, then the length in bits as 64 bits,
-// to a whole number of 64-byte blocks. blocks(const uint8_t*, size_t n)
-// eats n blocks: the message's whole ones at once, then the padded tail.
-template <class BlocksFn>
-void Padded(const std::string& data, BlocksFn blocks) {
-  const auto* p = reinterpret_cast<const uint8_t*>(data.data());
-  const size_t whole = data.size() / 64 * 64;
-  if (whole) blocks(p, whole / 64);
-  uint8_t tail[128] = {};
-  const size_t rest = data.size() - whole;
-  if (rest) std::memcpy(tail, p + whole, rest);
-  tail[rest] = 0x80;
-  const size_t len = rest < 56 ? 64 : 128;
-  const uint64_t bits = uint64_t(data.size()) * 8;
-  for (int i = 0; i < 8; ++i) tail[len - 8 + i] = uint8_t(bits >> (8 * i));
-  blocks(tail, len / 64);
-}
-
 constexpr uint32_t kSha256K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -57,10 +38,6 @@ constexpr uint32_t kMd5K[64] = {
     0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
     0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
     0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
-
-}  // namespace
-
-namespace {
 
 // FIPS 180-4 6.2.2 on n blocks, one round at a time.
 void Sha256BlocksPortable(uint32_t h[8], const uint8_t* b, size_t n) {
@@ -135,71 +112,9 @@ bool CpuHasShaNi() {
 }
 #endif
 
-}  // namespace
-
-bool Sha256HasShaNi() {
-#if defined(__x86_64__)
-  static const bool has = CpuHasShaNi();
-  return has;
-#else
-  return false;
-#endif
-}
-
-Sha256Stream::Sha256Stream(bool portable) : blocks_(Sha256BlocksPortable) {
-#if defined(__x86_64__)
-  if (!portable && Sha256HasShaNi()) blocks_ = Sha256BlocksShaNi;
-#else
-  (void)portable;
-#endif
-}
-
-void Sha256Stream::Update(const void* data, size_t n) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  total_ += n;
-  if (buffered_) {  // first the block begun by an earlier call
-    const size_t take = std::min(n, sizeof buf_ - buffered_);
-    std::memcpy(buf_ + buffered_, p, take);
-    buffered_ += take;
-    p += take;
-    n -= take;
-    if (buffered_ < sizeof buf_) return;
-    blocks_(h_, buf_, 1);
-    buffered_ = 0;
-  }
-  if (n >= 64) blocks_(h_, p, n / 64);
-  buffered_ = n % 64;
-  std::memcpy(buf_, p + n / 64 * 64, buffered_);
-}
-
-// FIPS 180-4 5.1.1: a 1 bit, zeros to 56 bytes into a block, then the
-// length in bits as 64 bits, big-endian.
-std::string Sha256Stream::Final() {
-  const uint64_t bits = total_ * 8;
-  uint8_t tail[72] = {0x80};
-  const size_t pad = (buffered_ < 56 ? 56 : 120) - buffered_;
-  for (int i = 0; i < 8; ++i) tail[pad + size_t(i)] = uint8_t(bits >> (56 - 8 * i));
-  Update(tail, pad + 8);
-  std::string out(32, '\0');
-  for (int i = 0; i < 32; ++i) out[size_t(i)] = char(h_[i / 4] >> (24 - 8 * (i % 4)));
-  return out;
-}
-
-std::string Sha256Portable(const std::string& data) {
-  Sha256Stream s(true);
-  s.Update(data.data(), data.size());
-  return s.Final();
-}
-
-std::string Sha256(const std::string& data) {
-  Sha256Stream s;
-  s.Update(data.data(), data.size());
-  return s.Final();
-}
-
-std::string Md5(const std::string& data) {
-  uint32_t h[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
-  auto block = [&h](const uint8_t* b) {
+// RFC 1321 3.4 on n blocks.
+void Md5Blocks(uint32_t h[4], const uint8_t* b, size_t n) {
+  for (; n > 0; --n, b += 64) {
     uint32_t m[16];
     for (int i = 0; i < 16; ++i)
       m[i] = uint32_t(b[4 * i]) | uint32_t(b[4 * i + 1]) << 8 | uint32_t(b[4 * i + 2]) << 16 |
@@ -224,13 +139,94 @@ std::string Md5(const std::string& data) {
       bb = next;
     }
     h[0] += a, h[1] += bb, h[2] += c, h[3] += d;
-  };
-  Padded(data, [&](const uint8_t* b, size_t n) {
-    for (; n > 0; --n, b += 64) block(b);
-  });
-  std::string out(16, '\0');
-  for (int i = 0; i < 16; ++i) out[size_t(i)] = char(h[i / 4] >> (8 * (i % 4)));
+  }
+}
+
+}  // namespace
+
+bool Sha256HasShaNi() {
+#if defined(__x86_64__)
+  static const bool has = CpuHasShaNi();
+  return has;
+#else
+  return false;
+#endif
+}
+
+void BlockDigest::Update(const void* data, size_t n) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  total_ += n;
+  if (buffered_) {  // first the block begun by an earlier call
+    const size_t take = std::min(n, sizeof buf_ - buffered_);
+    std::memcpy(buf_ + buffered_, p, take);
+    buffered_ += take;
+    p += take;
+    n -= take;
+    if (buffered_ < sizeof buf_) return;
+    blocks_(h_, buf_, 1);
+    buffered_ = 0;
+  }
+  if (n >= 64) blocks_(h_, p, n / 64);
+  buffered_ = n % 64;
+  std::memcpy(buf_, p + n / 64 * 64, buffered_);
+}
+
+// FIPS 180-4 5.1.1 and RFC 1321 3.1-3.2: a 1 bit, zeros to 56 bytes into a
+// block, then the length in bits as 64 bits (big- or little-endian).
+void BlockDigest::Pad() {
+  const uint64_t bits = total_ * 8;
+  uint8_t tail[72] = {0x80};
+  const size_t pad = (buffered_ < 56 ? 56 : 120) - buffered_;
+  for (int i = 0; i < 8; ++i) tail[pad + size_t(i)] = uint8_t(bits >> (big_endian_ ? 56 - 8 * i : 8 * i));
+  Update(tail, pad + 8);
+}
+
+Sha256Stream::Sha256Stream(bool portable) : BlockDigest(Sha256BlocksPortable, true) {
+  const uint32_t init[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                            0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  std::copy(init, init + 8, h_);
+#if defined(__x86_64__)
+  if (!portable && Sha256HasShaNi()) blocks_ = Sha256BlocksShaNi;
+#else
+  (void)portable;
+#endif
+}
+
+std::string Sha256Stream::Final() {
+  Pad();
+  std::string out(32, '\0');
+  for (int i = 0; i < 32; ++i) out[size_t(i)] = char(h_[i / 4] >> (24 - 8 * (i % 4)));
   return out;
+}
+
+std::string Sha256Portable(const std::string& data) {
+  Sha256Stream s(true);
+  s.Update(data.data(), data.size());
+  return s.Final();
+}
+
+std::string Sha256(const std::string& data) {
+  Sha256Stream s;
+  s.Update(data.data(), data.size());
+  return s.Final();
+}
+
+Md5Stream::Md5Stream() : BlockDigest(Md5Blocks, false) {
+  const uint32_t init[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+  std::copy(init, init + 4, h_);
+}
+
+std::string Md5Stream::Final() {
+  Pad();
+  std::string out(16, '\0');
+  for (int i = 0; i < 16; ++i) out[size_t(i)] = char(h_[i / 4] >> (8 * (i % 4)));
+  return out;
+}
+
+std::string Md5(const std::string& data) {
+  Md5Stream s;
+  s.Update(data.data(), data.size());
+  return s.Final();
 }
 
 std::string ToHex(const std::string& bytes) {

@@ -19,21 +19,40 @@ std::string Sha256(const std::string& data);  // 32 raw bytes
 // speed); these two name and reach the paths for the tests.
 bool Sha256HasShaNi();
 std::string Sha256Portable(const std::string& data);
-// SHA-256 of data given in pieces (a file read or fetched a part at a
-// time): the same digest as Sha256 of the pieces joined.
-class Sha256Stream {
+// A digest of data given in pieces (a file read or fetched a part at a
+// time): the same as of the pieces joined. What SHA-256 and MD5 share:
+// 64-byte blocks; the message padded with a 1 bit, zeros and its length.
+class BlockDigest {
  public:
-  explicit Sha256Stream(bool portable = false);  // portable: never the SHA extensions (for the tests)
   void Update(const void* data, size_t n);
-  std::string Final();  // 32 raw bytes; the stream is spent
+
+ protected:
+  using Blocks = void (*)(uint32_t* h, const uint8_t* blocks, size_t n);
+  BlockDigest(Blocks blocks, bool big_endian_length) : blocks_(blocks), big_endian_(big_endian_length) {}
+  void Pad();  // the padding and length, fed to the blocks: then h_ is the digest
+
+  uint32_t h_[8] = {};
+  Blocks blocks_;
 
  private:
-  uint32_t h_[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  bool big_endian_;
   uint8_t buf_[64] = {};
   size_t buffered_ = 0;  // bytes of a block begun in buf_
   uint64_t total_ = 0;   // bytes given
-  void (*blocks_)(uint32_t*, const uint8_t*, size_t);
 };
+
+class Sha256Stream : public BlockDigest {
+ public:
+  explicit Sha256Stream(bool portable = false);  // portable: never the SHA extensions (for the tests)
+  std::string Final();                           // 32 raw bytes; the stream is spent
+};
+
+class Md5Stream : public BlockDigest {
+ public:
+  Md5Stream();
+  std::string Final();  // 16 raw bytes; the stream is spent
+};
+
 std::string Md5(const std::string& data);     // 16 raw bytes
 std::string ToHex(const std::string& bytes);  // lower case
 std::string Base64(const std::string& bytes);

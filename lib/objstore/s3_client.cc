@@ -56,6 +56,9 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
     *r->too_large = true;
     return 0;  // curl stops the transfer (CURLE_WRITE_ERROR)
   }
+  // A success of a known size limit up to 64 MiB (a ranged GET, an object
+  // of a known length): room for all of it at once, not doubled as it grows.
+  if (r->body->empty() && max == r->max && max <= (64u << 20)) r->body->reserve(size_t(max));
   r->body->append(data, size * n);
   return size * n;
 }
@@ -282,12 +285,23 @@ void S3Client::Backoff(int attempt) {
 }
 
 Status S3Client::Put(const std::string& key, const std::string& data) {
-  if (data.size() > options_.multipart_threshold) return PutParts(key, data);
+  if (data.size() > options_.multipart_threshold)
+    return PutParts(key, data.size(), [&data](uint64_t at, uint64_t n, std::string* out) {
+      *out = data.substr(at, n);
+      return Status::Ok();
+    });
   Request r{"PUT", ObjectKey(key), "", &data, "", true, "PUT " + UriOf(key)};
   return Perform(r).status();
 }
 
-Status S3Client::PutParts(const std::string& key, const std::string& data) {
+Status S3Client::PutFrom(const std::string& key, uint64_t size, const PartReader& read) {
+  if (size > options_.multipart_threshold) return PutParts(key, size, read);
+  std::string data;
+  AETHER_RETURN_IF_ERROR(read(0, size, &data));
+  return Put(key, data);
+}
+
+Status S3Client::PutParts(const std::string& key, uint64_t size, const PartReader& read) {
   const std::string what = "PUT " + UriOf(key) + " (multipart)";
   const std::string empty;
   Request start{"POST", ObjectKey(key), Query({{"uploads", ""}}), &empty, "", false, what + ": start"};
@@ -301,9 +315,12 @@ Status S3Client::PutParts(const std::string& key, const std::string& data) {
   std::string part_md5s;
   bool md5_etags = true;
   uint64_t parts = 0;
+  Md5Stream whole_md5;
+  std::string chunk;
   Status s = [&]() -> Status {
-    for (uint64_t at = 0, part = 1; at < data.size(); at += options_.part_bytes, ++part) {
-      const std::string chunk = data.substr(at, options_.part_bytes);
+    for (uint64_t at = 0, part = 1; at < size; at += options_.part_bytes, ++part) {
+      AETHER_RETURN_IF_ERROR(read(at, std::min(options_.part_bytes, size - at), &chunk));
+      whole_md5.Update(chunk.data(), chunk.size());
       Request put{"PUT",
                   ObjectKey(key),
                   Query({{"partNumber", std::to_string(part)}, {"uploadId", upload_id}}),
@@ -332,8 +349,9 @@ Status S3Client::PutParts(const std::string& key, const std::string& data) {
     // One HEAD, only when the completion failed.
     if (!done.ok() && md5_etags) {
       Result<std::optional<S3ObjectHead>> head = Head(key);
-      if (head.ok() && *head && (*head)->size == data.size() &&
-          ((*head)->etag == fmt::format("{}-{}", ToHex(Md5(part_md5s)), parts) || (*head)->etag == ToHex(Md5(data))))
+      if (head.ok() && *head && (*head)->size == size &&
+          ((*head)->etag == fmt::format("{}-{}", ToHex(Md5(part_md5s)), parts) ||
+           (*head)->etag == ToHex(whole_md5.Final())))
         return Status::Ok();
     }
     return done;
@@ -353,16 +371,20 @@ Status S3Client::Get(const std::string& key, std::string* out, uint64_t max_byte
   return Status::Ok();
 }
 
-Status S3Client::GetRange(const std::string& key, uint64_t offset, uint64_t len, std::string* out) {
-  out->clear();
+Status S3Client::GetRange(const std::string& key, uint64_t offset, uint64_t len, std::string* out, uint64_t max_body) {
+  std::string().swap(*out);  // its memory too: a range's worth, not held while the next one comes
   if (len == 0) return Status::Ok();
   const std::string what = fmt::format("GET {} bytes {}-{}", UriOf(key), offset, offset + len - 1);
   Request r{"GET", ObjectKey(key), "", nullptr, fmt::format("bytes={}-{}", offset, offset + len - 1), false, what};
+  r.max_body = max_body;
   for (int attempt = 1;; ++attempt) {
     Result<Response> resp = Perform(r);
     if (!resp.ok()) {
       if (resp.status().message().find("HTTP 416") != std::string::npos)
         return Status::BadInput(what + ": past the end of the object");
+      if (resp.status().code() == Code::kCorruption && max_body != UINT64_MAX)
+        return Status::IOError(
+            fmt::format("{}: the answer passed {} bytes: the server does not serve byte ranges", what, max_body));
       return resp.status();
     }
     if (resp->status == 200 && resp->body.size() >= offset + len) {  // the range was ignored: the whole object
@@ -381,7 +403,10 @@ Status S3Client::GetRange(const std::string& key, uint64_t offset, uint64_t len,
         return Status::Ok();
       }
       if (parsed && resp->body.size() == b - a + 1 && a <= offset && b >= offset + len - 1) {
-        *out = resp->body.substr(offset - a, len);
+        if (a == offset && resp->body.size() == len)
+          *out = std::move(resp->body);  // the range asked for, as asked (no copy)
+        else
+          *out = resp->body.substr(offset - a, len);
         return Status::Ok();
       }
       if (parsed && total < offset + len) return Status::BadInput(what + ": past the end of the object (" + cr + ")");

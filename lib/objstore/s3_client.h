@@ -23,6 +23,7 @@
 // Not thread-safe: one client per thread (each holds a connection).
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -74,11 +75,19 @@ class S3Client {
 
   // Keys are relative to the location's prefix (PREFIX/KEY in the bucket).
   Status Put(const std::string& key, const std::string& data);
+  // Put of `size` bytes that `read` gives a part at a time (`n` bytes from
+  // `at`, in order): up to multipart_threshold read at once, a larger
+  // object one part in memory at a time.
+  using PartReader = std::function<Status(uint64_t at, uint64_t n, std::string* out)>;
+  Status PutFrom(const std::string& key, uint64_t size, const PartReader& read);
   // An object larger than max_bytes is refused (kCorruption) as soon as its
   // body passes that size, before it is all in memory.
   Status Get(const std::string& key, std::string* out, uint64_t max_bytes = UINT64_MAX);
   // Exactly `len` bytes from `offset`; a range past the end is kBadInput.
-  Status GetRange(const std::string& key, uint64_t offset, uint64_t len, std::string* out);
+  // An answer longer than max_body (a server that ignores Range sends the
+  // whole object) is refused as it passes that size: kIOError.
+  Status GetRange(const std::string& key, uint64_t offset, uint64_t len, std::string* out,
+                  uint64_t max_body = UINT64_MAX);
   // The object's size and ETag, or nullopt when there is none.
   Result<std::optional<S3ObjectHead>> Head(const std::string& key);
   // Every object under PREFIX/key_prefix, in key order (all pages).
@@ -89,6 +98,7 @@ class S3Client {
   const S3Counters& counters() const { return counters_; }
   const S3Location& location() const { return location_; }
   const S3Settings& settings() const { return settings_; }
+  const S3ClientOptions& options() const { return options_; }
   // s3://BUCKET/PREFIX/KEY
   std::string UriOf(const std::string& key) const;
 
@@ -100,7 +110,7 @@ class S3Client {
   Result<Response> Perform(const Request& r);
   Result<Response> Once(const Request& r, bool* retry);
   void Backoff(int attempt);
-  Status PutParts(const std::string& key, const std::string& data);
+  Status PutParts(const std::string& key, uint64_t size, const PartReader& read);
   std::string ObjectKey(const std::string& key) const;
   std::string Url(const std::string& object_key, const std::string& query) const;
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -28,7 +29,7 @@
 #include "objstore/digest.h"
 #include "objstore/s3_client.h"
 #include "replica/bucket_env.h"
-#include "replica/object_fetch.h"
+#include "replica/snapshot_objects.h"
 
 namespace aether {
 namespace {
@@ -127,8 +128,6 @@ Status SyncDir(const std::string& dir) {
   close(fd);
   return rc == 0 ? Status::Ok() : Errno(dir + ": fsync");
 }
-
-std::string Sha256Hex(const std::string& data) { return ToHex(Sha256(data)); }
 
 Result<std::unique_ptr<S3Client>> Connect(const std::string& uri, const S3Options& o) {
   AETHER_ASSIGN_OR_RETURN(S3Location loc, ParseS3Uri(uri));
@@ -313,18 +312,23 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
       if (!it->is_regular_file(ec)) continue;
       FileEntry e;
       e.path = fs::relative(it->path(), snapshot).generic_string();
-      AETHER_ASSIGN_OR_RETURN(std::string data, ReadWhole(it->path().string()));
-      e.bytes = data.size();
-      e.sha256 = Sha256Hex(data);
+      // Read a part at a time: once for its digests, once more to send it.
+      AETHER_ASSIGN_OR_RETURN(auto file, Env::Default()->Open(it->path().string(), OpenMode::kRead));
+      AETHER_ASSIGN_OR_RETURN(const FileDigests d, DigestFile(file.get(), client->options()));
+      e.bytes = d.bytes;
+      e.sha256 = d.sha256;
       // Content-addressed: an object of this name already there is not sent
-      // again, if it is these bytes: its size, and its ETag their MD5 (a
-      // single-part upload's); anything else is sent again.
+      // again, if it is these bytes: its size, and its ETag as an upload of
+      // them makes it; anything else is sent again.
       const std::string key = kObjects + e.sha256;
       AETHER_ASSIGN_OR_RETURN(std::optional<S3ObjectHead> there, client->Head(key));
-      if (there && there->size == e.bytes && there->etag == ToHex(Md5(data))) {
+      if (there && there->size == e.bytes && std::count(d.etags.begin(), d.etags.end(), there->etag)) {
         ++rep.objects_present;
       } else {
-        AETHER_RETURN_IF_ERROR(client->Put(key, data));
+        AETHER_RETURN_IF_ERROR(client->PutFrom(key, e.bytes, [&](uint64_t at, uint64_t n, std::string* out) {
+          out->resize(size_t(n));
+          return file->Read(at, size_t(n), out->data());
+        }));
         ++rep.objects_uploaded;
         rep.bytes_uploaded += e.bytes;
       }
@@ -475,7 +479,6 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
   AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, Connect(uri, s3));
   Env* env = Env::Default();
   S3ClientPool pool([uri, s3] { return Connect(uri, s3); });  // the objects' fetches
-  std::string missing;
   const fs::path dp = Absolute(dir_in);
   const std::string dir = dp.string(), parent = dp.parent_path().string();
   std::string shown = dir_in;  // for messages: as the user wrote it
@@ -543,7 +546,7 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
       ++rep.files_kept;
       continue;
     }
-    AETHER_RETURN_IF_ERROR(FetchObject(env, &pool, f.sha256, f.bytes, to, f.path, ObjectFetchOptions(), &missing));
+    AETHER_RETURN_IF_ERROR(FetchObject(env, &pool, f.sha256, f.bytes, to, f.path, ObjectFetchOptions(), nullptr));
     ++rep.objects_fetched;
     rep.bytes_fetched += f.bytes;
   }

@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include "objstore/digest.h"
 #include "objstore/s3_client.h"
 #include "support/s3_server.h"
 #include "test_util.h"
@@ -515,4 +516,43 @@ TEST_CASE("publish --keep: old manifests and the objects only they name go; kept
   CHECK(missing.err.find("no such store") != std::string::npos);
   // --keep 0 is a usage error.
   CHECK(Aether({"publish", store, uri, "--keep", "0"}, "", env).exit_code == 64);
+}
+
+TEST_CASE(
+    "publish: a file past the multipart threshold goes up in parts; unchanged, its multipart ETag keeps it there") {
+  S3Server* server = Server();
+  if (!server) return;
+  const auto env = S3Env(server->endpoint());
+  TempDir dir;
+  const std::string store = dir / "mem", uri = std::string("s3://") + kBucket + "/t9";
+  // 48,000 random 128-d vectors, all but 100 in the staging shard: past
+  // the 16 MiB above which an object goes up in 8 MiB parts.
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100", "-q"}, ToJsonl(RandomMems(48000, 128, 91)))
+              .exit_code == 0);
+  fs::path big;
+  for (const auto& e : fs::recursive_directory_iterator(store + "/cold"))
+    if (e.path().extension() == ".shard" && (big.empty() || e.file_size() > fs::file_size(big))) big = e.path();
+  const uint64_t big_bytes = fs::file_size(big);
+  REQUIRE(big_bytes > (16u << 20));
+  auto p1 = Json(Aether({"publish", store, uri, "--format", "json"}, "", env));
+  CHECK(p1["objects_uploaded"].get<int>() + p1["objects_present"].get<int>() == p1["files"].get<int>());
+  const std::string sha = ToHex(Sha256(ReadFile(big.string())));
+  auto head = Client(server->endpoint(), "t9")->Head("objects/" + sha);
+  REQUIRE(head.ok());
+  REQUIRE(*head);
+  CHECK((*head)->size == big_bytes);
+  MESSAGE("the multipart object's ETag: " << (*head)->etag);
+  // Only meta.db changes: the second publish sends it alone; the shard,
+  // recognised by its ETag, stays.
+  REQUIRE(Aether({"config", store, "set", "search_timeout_ms", "1000"}).exit_code == 0);
+  auto p2 = Json(Aether({"publish", store, uri, "--format", "json"}, "", env));
+  CHECK(p2["sequence"] == 2);
+  CHECK(p2["objects_uploaded"] == 1);
+  CHECK(p2["objects_present"].get<int>() == p2["files"].get<int>() - 1);
+  CHECK(p2["bytes_uploaded"].get<uint64_t>() < big_bytes);
+  // The object is the file: pulled back, byte for byte.
+  auto r = Json(Aether({"pull", uri, dir / "replica", "--format", "json"}, "", env));
+  CHECK(r["sequence"] == 2);
+  CHECK(ReadFile(dir / ("replica/" + fs::relative(big, store).string())) == ReadFile(big.string()));
+  CHECK(Aether({"verify", dir / "replica"}).exit_code == 0);
 }

@@ -67,28 +67,34 @@ TEST_CASE("digests: SHA-256, MD5 and base64 equal OpenSSL's at every length acro
   }
 }
 
-TEST_CASE("digests: SHA-256 of data given in pieces equals OpenSSL's of the whole, however it is cut") {
+TEST_CASE("digests: SHA-256 and MD5 of data given in pieces equal OpenSSL's of the whole, however it is cut") {
   std::mt19937_64 rng(11);
   for (size_t n : {size_t(0), size_t(1), size_t(55), size_t(56), size_t(63), size_t(64), size_t(65), size_t(119),
                    size_t(120), size_t(128), size_t(1000), size_t(70000)}) {
     std::string data(n, '\0');
     for (char& c : data) c = char(rng());
-    const std::string want = OpenSsl(EVP_sha256(), data);
+    const std::string want = OpenSsl(EVP_sha256(), data), want_md5 = OpenSsl(EVP_md5(), data);
     for (int cut = 0; cut < 20; ++cut) {
       CAPTURE(n);
       CAPTURE(cut);
       // Pieces of random sizes (empty ones too; the last cut takes one
       // byte at a time), through both block paths.
-      for (bool portable : {false, true}) {
-        Sha256Stream s(portable);
+      auto feed = [&](BlockDigest* d) {
         std::mt19937_64 cuts{uint64_t(cut)};
         for (size_t at = 0; at < n;) {
           const size_t piece = cut == 19 ? 1 : std::min<size_t>(n - at, cuts() % (cut < 10 ? 80 : 9000));
-          s.Update(data.data() + at, piece);
+          d->Update(data.data() + at, piece);
           at += piece;
         }
+      };
+      for (bool portable : {false, true}) {
+        Sha256Stream s(portable);
+        feed(&s);
         CHECK(s.Final() == want);
       }
+      Md5Stream m;
+      feed(&m);
+      CHECK(m.Final() == want_md5);
     }
   }
 }

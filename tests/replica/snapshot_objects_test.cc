@@ -1,17 +1,20 @@
-// Fetching a snapshot's object into a local file (replica/object_fetch.h)
+// Fetching a snapshot's object into a local file (replica/snapshot_objects.h)
 // against s3rver on loopback, through the fault proxy: whole or in ranged
 // GETs several at once, the file holds exactly the object's bytes, or the
 // fetch fails clearly and leaves nothing (no destination, no temporary).
 
-#include "replica/object_fetch.h"
+#include "replica/snapshot_objects.h"
 
 #include <doctest/doctest.h>
+#include <openssl/evp.h>
 
 #include <filesystem>
 #include <random>
 #include <regex>
 #include <set>
+#include <thread>
 
+#include "env/fault_env.h"
 #include "objstore/digest.h"
 #include "objstore/s3_client.h"
 #include "support/s3_server.h"
@@ -67,7 +70,45 @@ std::multiset<std::string> RangesAsked(FaultProxy* proxy, const std::string& key
   return out;
 }
 
+std::string OpenSslMd5(const std::string& data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), out, &n, EVP_md5(), nullptr);
+  return std::string(reinterpret_cast<char*>(out), n);
+}
+
 }  // namespace
+
+TEST_CASE("snapshot digests: a file's SHA-256 and the ETags an upload of it gets, single-part and multipart") {
+  // Small parts, so that every shape is cheap: up to the threshold one
+  // part; past it, parts of part_bytes, the last one shorter or whole.
+  S3ClientOptions o;
+  o.part_bytes = 1000;
+  o.multipart_threshold = 2500;
+  for (uint64_t n : {uint64_t(0), uint64_t(1), uint64_t(999), uint64_t(1000), uint64_t(2500), uint64_t(2501),
+                     uint64_t(3000), uint64_t(7777)}) {
+    CAPTURE(n);
+    TempDir dir;
+    const std::string data = Bytes(size_t(n), n + 3);
+    WriteFile(dir / "f", data);
+    auto file = Env::Default()->Open(dir / "f", OpenMode::kRead);
+    REQUIRE(file.ok());
+    auto d = DigestFile(file->get(), o);
+    REQUIRE(d.ok());
+    CHECK(d->bytes == n);
+    CHECK(d->sha256 == ToHex(Sha256(data)));
+    // The reference: S3's documented multipart ETag, the MD5 of the parts'
+    // MD5s joined, then "-" and the part count; and the whole's MD5.
+    std::vector<std::string> want = {ToHex(OpenSslMd5(data))};
+    if (n > o.multipart_threshold) {
+      std::string md5s;
+      uint64_t parts = 0;
+      for (uint64_t at = 0; at < n; at += o.part_bytes, ++parts) md5s += OpenSslMd5(data.substr(at, o.part_bytes));
+      want.push_back(ToHex(OpenSslMd5(md5s)) + "-" + std::to_string(parts));
+    }
+    CHECK(d->etags == want);
+  }
+}
 
 TEST_CASE("object fetch: whole or in ranges several at once, exact bytes, each range asked once, no temporary left") {
   S3Server* server = SharedS3Server(kBucket);
@@ -210,4 +251,75 @@ TEST_CASE("object fetch: bytes that are not the manifest's are kCorruption, a mi
         CHECK_MESSAGE(s.message().find("cold/x.shard") != std::string::npos, s.message());
     }
   }
+}
+
+TEST_CASE("object fetch: every local step failing in turn (ranges on 3 threads) is an I/O error; nothing half left") {
+  S3Server* server = SharedS3Server(kBucket);
+  if (!server) return;
+  const uint64_t range = 16 << 10;
+  const std::string data = Bytes(5 * range + 11, 31), sha = ToHex(Sha256(data));
+  REQUIRE(S3rverClient(server->endpoint(), kBucket, "f4")->Put("objects/" + sha, data).ok());
+  S3ClientPool pool(ConnectTo(server->endpoint(), "f4"));
+  int failed = 0;
+  for (uint64_t step = 1;; ++step) {
+    CAPTURE(step);
+    REQUIRE(step < 100);
+    TempDir dir;
+    FaultEnv env(Env::Default());
+    env.FailAt(step, false);
+    const std::string to = dir / "obj";
+    std::string missing;
+    const Status s = FetchObject(&env, &pool, sha, data.size(), to, "test", ObjectFetchOptions{range, 3}, &missing);
+    if (!env.failed()) {  // past the last step: the fetch is whole
+      REQUIRE_MESSAGE(s.ok(), s.ToString());
+      CHECK(ReadFile(to) == data);
+      break;
+    }
+    ++failed;
+    // The injected error, whichever thread met it: never taken for damage
+    // or for an object the bucket lacks.
+    CHECK(!s.ok());
+    CHECK_MESSAGE(s.code() == Code::kIOError, s.ToString());
+    CHECK(missing.empty());
+    // Nothing but the object itself (when only the directory's sync after
+    // the rename failed), and no temporary.
+    const std::set<std::string> names = Names(dir.path());
+    CHECK((names.empty() || (names == std::set<std::string>{"obj"} && ReadFile(to) == data)));
+  }
+  CHECK(failed >= 9);  // the create, 6 writes, the sync, the rename, the directory's sync
+}
+
+TEST_CASE("object fetch: ranges run at once (3 held by the proxy together); a server that ignores Range is refused") {
+  S3Server* server = SharedS3Server(kBucket);
+  if (!server) return;
+  const uint64_t range = 16 << 10;
+  const std::string data = Bytes(5 * range, 41), sha = ToHex(Sha256(data));
+  REQUIRE(S3rverClient(server->endpoint(), kBucket, "f5")->Put("objects/" + sha, data).ok());
+  FaultProxy proxy(server->port());
+  proxy.Plan({Fault::kHold, Fault::kHold, Fault::kHold});
+  S3ClientPool pool(ConnectTo(proxy.endpoint(), "f5"));
+  TempDir dir;
+  Status s;
+  std::thread fetch([&] {
+    s = FetchObject(Env::Default(), &pool, sha, data.size(), dir / "obj", "test", ObjectFetchOptions{range, 3},
+                    nullptr);
+  });
+  // Three GETs held at once: three threads asked at the same time (one at
+  // a time would stop at one held). A liveness wait, not a timing.
+  for (int i = 0; i < 3000 && proxy.held() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(proxy.held() == 3);
+  proxy.Release();
+  fetch.join();
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+  CHECK(ReadFile(dir / "obj") == data);
+
+  // An answer longer than the range asked for (as from a server that
+  // ignores Range and sends the whole object) stops as it passes the cap.
+  auto c = S3rverClient(server->endpoint(), kBucket, "f5");
+  std::string got;
+  const Status capped = c->GetRange("objects/" + sha, 0, 1000, &got, 500);
+  CHECK(capped.code() == Code::kIOError);
+  CHECK_MESSAGE(capped.message().find("does not serve byte ranges") != std::string::npos, capped.message());
+  REQUIRE(c->GetRange("objects/" + sha, 1000, 500, &got, 500).ok());
+  CHECK(got == data.substr(1000, 500));
 }

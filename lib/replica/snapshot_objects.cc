@@ -1,9 +1,10 @@
-#include "replica/object_fetch.h"
+#include "replica/snapshot_objects.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
+#include <system_error>
 #include <thread>
 
 #include "objstore/digest.h"
@@ -59,30 +60,64 @@ Result<std::string> Sha256OfFile(File* file, uint64_t n) {
   return ToHex(sha.Final());
 }
 
+Result<FileDigests> DigestFile(File* file, const S3ClientOptions& o) {
+  FileDigests d;
+  AETHER_ASSIGN_OR_RETURN(d.bytes, file->Size());
+  Sha256Stream sha;
+  Md5Stream md5;
+  std::string part_md5s, part;
+  uint64_t parts = 0;
+  for (uint64_t at = 0; at < d.bytes; at += o.part_bytes, ++parts) {
+    part.resize(size_t(std::min(o.part_bytes, d.bytes - at)));
+    AETHER_RETURN_IF_ERROR(file->Read(at, part.size(), part.data()));
+    sha.Update(part.data(), part.size());
+    md5.Update(part.data(), part.size());
+    part_md5s += Md5(part);
+  }
+  d.sha256 = ToHex(sha.Final());
+  d.etags.push_back(ToHex(md5.Final()));
+  if (d.bytes > o.multipart_threshold) d.etags.push_back(fmt::format("{}-{}", ToHex(Md5(part_md5s)), parts));
+  return d;
+}
+
 namespace {
 
-// The object's bytes into `file`: one GET, or its ranges by `parallel`
-// threads (this one among them), each range taken in turn from a shared
-// counter; the first error stops the rest from starting more.
-Status FetchInto(File* file, S3ClientPool* pool, const std::string& key, uint64_t bytes, const ObjectFetchOptions& o) {
+// A local step's error: a name gone from under the fetch (ENOENT) is an I/O
+// error here, never kNotFound, which says the bucket lacks the object.
+Status Local(Status s) { return s.code() == Code::kNotFound ? Status::IOError(s.message()) : s; }
+
+// The object's bytes into the temporary `tmp` (`file`): one GET, or its
+// ranges by up to `parallel` threads (this one among them), each with a
+// handle of its own on the file, each range taken in turn from a shared
+// counter; the first error stops the rest from starting more, and is the
+// answer.
+Status FetchInto(Env* env, const std::string& tmp, File* file, S3ClientPool* pool, const std::string& key,
+                 uint64_t bytes, const ObjectFetchOptions& o) {
   if (bytes <= o.range_bytes)
     return pool->With([&](S3Client* c) -> Status {
       std::string data;
       AETHER_RETURN_IF_ERROR(c->Get(key, &data, bytes));  // a longer one is refused as it passes `bytes`
-      return file->Write(0, data.data(), data.size());
+      return Local(file->Write(0, data.data(), data.size()));
     });
   const uint64_t ranges = (bytes + o.range_bytes - 1) / o.range_bytes;
   std::atomic<uint64_t> next{0};
   std::mutex mu;
   Status first_error;
   std::atomic<bool> failed{false};
-  auto work = [&] {
+  auto work = [&](bool own_handle) {
     Status s = pool->With([&](S3Client* c) -> Status {
+      std::unique_ptr<File> mine;
+      if (own_handle) {
+        auto opened = env->Open(tmp, OpenMode::kReadWrite);
+        AETHER_RETURN_IF_ERROR(Local(opened.status()));
+        mine = std::move(*opened);
+      }
+      File* out = own_handle ? mine.get() : file;
       std::string data;
       for (uint64_t r; !failed.load() && (r = next.fetch_add(1)) < ranges;) {
         const uint64_t at = r * o.range_bytes, len = std::min(o.range_bytes, bytes - at);
-        AETHER_RETURN_IF_ERROR(c->GetRange(key, at, len, &data));
-        AETHER_RETURN_IF_ERROR(file->Write(at, data.data(), data.size()));
+        AETHER_RETURN_IF_ERROR(c->GetRange(key, at, len, &data, /*max_body=*/len));
+        AETHER_RETURN_IF_ERROR(Local(out->Write(at, data.data(), data.size())));
       }
       return Status::Ok();
     });
@@ -93,8 +128,14 @@ Status FetchInto(File* file, S3ClientPool* pool, const std::string& key, uint64_
   };
   std::vector<std::thread> helpers;
   const uint64_t threads = std::min<uint64_t>(ranges, uint64_t(std::max(1, o.parallel)));
-  for (uint64_t t = 1; t < threads; ++t) helpers.emplace_back(work);
-  work();
+  for (uint64_t t = 1; t < threads; ++t) {
+    try {
+      helpers.emplace_back(work, true);
+    } catch (const std::system_error&) {
+      break;  // no more threads to be had (a limit): those started do the work
+    }
+  }
+  work(false);
   for (std::thread& t : helpers) t.join();
   return failed.load() ? first_error : Status::Ok();
 }
@@ -106,13 +147,15 @@ Status FetchObject(Env* env, S3ClientPool* pool, const std::string& sha256, uint
   const std::string key = "objects/" + sha256;
   const std::string tmp = TempNameFor(env, to);
   Status s = [&]() -> Status {
-    AETHER_ASSIGN_OR_RETURN(auto file, env->Open(tmp, OpenMode::kCreateNew));
-    Status got = FetchInto(file.get(), pool, key, bytes, options);
+    auto created = env->Open(tmp, OpenMode::kCreateNew);
+    AETHER_RETURN_IF_ERROR(Local(created.status()));
+    std::unique_ptr<File> file = std::move(*created);
+    Status got = FetchInto(env, tmp, file.get(), pool, key, bytes, options);
     // Not the manifest's object: longer than it says (refused as the body
     // passes its length) or shorter (a range past its end).
     if (got.code() == Code::kCorruption || got.code() == Code::kBadInput)
       return Status::Corruption(fmt::format("{}: not the manifest's {} bytes (for {})", got.message(), bytes, what));
-    if (got.code() == Code::kNotFound) *missing_uri = pool->UriOf(key);
+    if (got.code() == Code::kNotFound && missing_uri) *missing_uri = pool->UriOf(key);
     AETHER_RETURN_IF_ERROR(got);
     // What is on disk is checked, not what was received: the ranges are
     // read back in order (from the page cache, as a rule).
@@ -121,14 +164,14 @@ Status FetchObject(Env* env, S3ClientPool* pool, const std::string& sha256, uint
     if (size != bytes || sha != sha256)
       return Status::Corruption(fmt::format("{}: {} bytes with SHA-256 {}, the manifest says {} bytes with {} (for {})",
                                             pool->UriOf(key), size, sha, bytes, sha256, what));
-    return file->Sync();  // a failed sync is fatal (a retried fsync may "succeed" without the data)
+    return Local(file->Sync());  // a failed sync is fatal (a retried fsync may "succeed" without the data)
   }();
-  if (s.ok()) s = env->Rename(tmp, to);
+  if (s.ok()) s = Local(env->Rename(tmp, to));
   if (!s.ok()) {
     (void)env->RemoveFile(tmp);  // ours: created with O_EXCL above
     return s;
   }
-  return env->SyncDir(DirOf(to));
+  return Local(env->SyncDir(DirOf(to)));
 }
 
 }  // namespace aether
