@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -29,7 +30,13 @@ Status ParallelFor(size_t items, size_t threads, const std::function<Status(size
     }
   };
   std::vector<std::thread> pool;
-  for (size_t w = 1; w < threads; ++w) pool.emplace_back(worker, w);
+  for (size_t w = 1; w < threads; ++w) {
+    try {
+      pool.emplace_back(worker, w);
+    } catch (const std::system_error&) {
+      break;  // no more threads to be had (a limit on them): those started take every item
+    }
+  }
   if (items > 0) worker(0);
   for (auto& t : pool) t.join();
   return first;

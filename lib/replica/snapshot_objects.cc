@@ -3,10 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
-#include <system_error>
-#include <thread>
 
+#include "env/parallel.h"
 #include "objstore/digest.h"
 #include "objstore/s3_client.h"
 
@@ -87,10 +85,8 @@ namespace {
 Status Local(Status s) { return s.code() == Code::kNotFound ? Status::IOError(s.message()) : s; }
 
 // The object's bytes into the temporary `tmp` (`file`): one GET, or its
-// ranges by up to `parallel` threads (this one among them), each with a
-// handle of its own on the file, each range taken in turn from a shared
-// counter; the first error stops the rest from starting more, and is the
-// answer.
+// ranges on up to `parallel` workers (ParallelFor), each with a client and
+// a handle on the file of its own.
 Status FetchInto(Env* env, const std::string& tmp, File* file, S3ClientPool* pool, const std::string& key,
                  uint64_t bytes, const ObjectFetchOptions& o) {
   if (bytes <= o.range_bytes)
@@ -99,45 +95,23 @@ Status FetchInto(Env* env, const std::string& tmp, File* file, S3ClientPool* poo
       AETHER_RETURN_IF_ERROR(c->Get(key, &data, bytes));  // a longer one is refused as it passes `bytes`
       return Local(file->Write(0, data.data(), data.size()));
     });
-  const uint64_t ranges = (bytes + o.range_bytes - 1) / o.range_bytes;
-  std::atomic<uint64_t> next{0};
-  std::mutex mu;
-  Status first_error;
-  std::atomic<bool> failed{false};
-  auto work = [&](bool own_handle) {
-    Status s = pool->With([&](S3Client* c) -> Status {
-      std::unique_ptr<File> mine;
-      if (own_handle) {
-        auto opened = env->Open(tmp, OpenMode::kReadWrite);
-        AETHER_RETURN_IF_ERROR(Local(opened.status()));
-        mine = std::move(*opened);
-      }
-      File* out = own_handle ? mine.get() : file;
+  const size_t ranges = size_t((bytes + o.range_bytes - 1) / o.range_bytes);
+  const size_t threads = ThreadsFor(size_t(std::max(1, o.parallel)), ranges);
+  std::vector<std::unique_ptr<File>> handles(threads);  // worker 0 writes through `file`
+  return ParallelFor(ranges, threads, [&](size_t r, size_t w) -> Status {
+    if (w > 0 && !handles[w]) {
+      auto opened = env->Open(tmp, OpenMode::kReadWrite);
+      AETHER_RETURN_IF_ERROR(Local(opened.status()));
+      handles[w] = std::move(*opened);
+    }
+    File* out = w > 0 ? handles[w].get() : file;
+    return pool->With([&](S3Client* c) -> Status {
+      const uint64_t at = r * o.range_bytes, len = std::min(o.range_bytes, bytes - at);
       std::string data;
-      for (uint64_t r; !failed.load() && (r = next.fetch_add(1)) < ranges;) {
-        const uint64_t at = r * o.range_bytes, len = std::min(o.range_bytes, bytes - at);
-        AETHER_RETURN_IF_ERROR(c->GetRange(key, at, len, &data, /*max_body=*/len));
-        AETHER_RETURN_IF_ERROR(Local(out->Write(at, data.data(), data.size())));
-      }
-      return Status::Ok();
+      AETHER_RETURN_IF_ERROR(c->GetRange(key, at, len, &data, /*max_body=*/len));
+      return Local(out->Write(at, data.data(), data.size()));
     });
-    if (!s.ok() && !failed.exchange(true)) {
-      std::lock_guard<std::mutex> g(mu);
-      first_error = s;
-    }
-  };
-  std::vector<std::thread> helpers;
-  const uint64_t threads = std::min<uint64_t>(ranges, uint64_t(std::max(1, o.parallel)));
-  for (uint64_t t = 1; t < threads; ++t) {
-    try {
-      helpers.emplace_back(work, true);
-    } catch (const std::system_error&) {
-      break;  // no more threads to be had (a limit): those started do the work
-    }
-  }
-  work(false);
-  for (std::thread& t : helpers) t.join();
-  return failed.load() ? first_error : Status::Ok();
+  });
 }
 
 }  // namespace
