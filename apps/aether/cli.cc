@@ -323,7 +323,13 @@ void AddBucketArgs(CLI::App* app, StoreArgs* args) {
   AddS3Options(app, &args->s3);
   app->add_option("--cache-dir", args->cache.dir,
                   "STORE s3://BUCKET/PREFIX: the local cache (default: ~/.cache/aether/s3/BUCKET-HASH)")
-      ->check(NonEmpty());
+      ->check(NonEmpty())
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            return v.rfind("s3://", 0) == 0 ? std::string("the cache is a directory on this machine, not a bucket")
+                                            : std::string();
+          },
+          "DIR"));
   app->add_option("--cache-bytes", args->cache.max_bytes,
                   "STORE s3://BUCKET/PREFIX: cold shards kept in the cache, least recently used out first")
       ->default_val(args->cache.max_bytes)

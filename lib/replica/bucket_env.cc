@@ -100,7 +100,11 @@ Result<std::string> BucketEnv::Cached(const std::string& path, const BucketFile&
     }
   }
   std::string missing;
-  Status got = FetchObject(target(), &pool_, f.sha256, f.bytes, cached, path, ObjectFetchOptions(), &missing);
+  // Named in messages as the snapshot names it (cold/...), not by the
+  // replica's path, where it never is.
+  const size_t cold = path.rfind("/cold/");
+  const std::string what = cold == std::string::npos ? path : path.substr(cold + 1);
+  Status got = FetchObject(target(), &pool_, f.sha256, f.bytes, cached, what, ObjectFetchOptions(), &missing);
   std::lock_guard<std::mutex> g(mu_);
   if (!missing.empty() && missing_.empty()) missing_ = missing;
   AETHER_RETURN_IF_ERROR(got);

@@ -26,6 +26,7 @@
 
 #include "aether/store.h"
 #include "env/errno_status.h"
+#include "env/parallel.h"
 #include "objstore/digest.h"
 #include "objstore/s3_client.h"
 #include "replica/bucket_env.h"
@@ -39,6 +40,7 @@ namespace fs = std::filesystem;
 constexpr const char* kMarker = "replica.json";  // in a replica: the manifest it is, and its source
 constexpr const char* kManifests = "manifests/";
 constexpr const char* kObjects = "objects/";
+constexpr size_t kTransfers = 4;  // objects a publish sends, or a pull fetches, at once
 
 struct FileEntry {
   std::string path;  // relative to the store, '/'-separated
@@ -284,6 +286,62 @@ Result<PublishTurn> TakePublishTurn(const std::string& store_path, double wait_s
   return turn;
 }
 
+// The snapshot's files (in path order, as a manifest lists them) sent to
+// the bucket as objects: each file's digests read on every core, a part at
+// a time; one LIST of objects/ (a page per 1,000) tells which are there
+// already (name, size and an ETag an upload of these bytes gets); the
+// others go up on up to kTransfers connections at once, each object once.
+Result<std::vector<FileEntry>> SendSnapshot(const std::string& snapshot, S3Client* client,
+                                            const S3ClientPool::Connect& connect, PublishReport* rep) {
+  std::vector<std::string> paths;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(snapshot, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec))
+    if (it->is_regular_file(ec)) paths.push_back(fs::relative(it->path(), snapshot).generic_string());
+  if (ec) return ErrnoStatus(snapshot, ec.value());
+  std::sort(paths.begin(), paths.end());
+  Env* env = Env::Default();
+  std::vector<FileDigests> digests(paths.size());
+  AETHER_RETURN_IF_ERROR(ParallelFor(paths.size(), ThreadsFor(0, paths.size()), [&](size_t i, size_t) -> Status {
+    AETHER_ASSIGN_OR_RETURN(auto file, env->Open(snapshot + "/" + paths[i], OpenMode::kRead));
+    AETHER_ASSIGN_OR_RETURN(digests[i], DigestFile(file.get(), client->options()));
+    return Status::Ok();
+  }));
+  AETHER_ASSIGN_OR_RETURN(const std::vector<S3ObjectInfo> listed, client->List(kObjects));
+  std::map<std::string, const S3ObjectInfo*> there;
+  for (const S3ObjectInfo& o : listed) there[o.key] = &o;
+  std::vector<FileEntry> files;
+  std::vector<size_t> send;  // indexes of the files whose objects go up
+  std::set<std::string> named;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const FileDigests& d = digests[i];
+    files.push_back(FileEntry{paths[i], d.bytes, d.sha256});
+    rep->bytes += d.bytes;
+    auto t = there.find(kObjects + d.sha256);
+    const bool present =
+        t != there.end() && t->second->size == d.bytes && std::count(d.etags.begin(), d.etags.end(), t->second->etag);
+    if (!named.insert(d.sha256).second || present) {  // a file with the bytes of an earlier one shares its object
+      ++rep->objects_present;
+    } else {
+      send.push_back(i);
+      ++rep->objects_uploaded;
+      rep->bytes_uploaded += d.bytes;
+    }
+  }
+  S3ClientPool pool(connect);
+  AETHER_RETURN_IF_ERROR(ParallelFor(send.size(), ThreadsFor(kTransfers, send.size()), [&](size_t j, size_t) -> Status {
+    const FileEntry& e = files[send[j]];
+    AETHER_ASSIGN_OR_RETURN(auto file, env->Open(snapshot + "/" + e.path, OpenMode::kRead));
+    return pool.With([&](S3Client* c) {
+      return c->PutFrom(kObjects + e.sha256, e.bytes, [&](uint64_t at, uint64_t n, std::string* out) {
+        out->resize(size_t(n));
+        return file->Read(at, size_t(n), out->data());
+      });
+    });
+  }));
+  return files;
+}
+
 Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& store_path, const std::string& uri,
                               const S3Options& s3, const PublishOptions& options) {
   std::optional<PublishTurn> own_turn;
@@ -306,37 +364,8 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
   rep.memories = backup.memories;
   std::vector<FileEntry> files;
   Status s = [&]() -> Status {
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(snapshot, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-      if (!it->is_regular_file(ec)) continue;
-      FileEntry e;
-      e.path = fs::relative(it->path(), snapshot).generic_string();
-      // Read a part at a time: once for its digests, once more to send it.
-      AETHER_ASSIGN_OR_RETURN(auto file, Env::Default()->Open(it->path().string(), OpenMode::kRead));
-      AETHER_ASSIGN_OR_RETURN(const FileDigests d, DigestFile(file.get(), client->options()));
-      e.bytes = d.bytes;
-      e.sha256 = d.sha256;
-      // Content-addressed: an object of this name already there is not sent
-      // again, if it is these bytes: its size, and its ETag as an upload of
-      // them makes it; anything else is sent again.
-      const std::string key = kObjects + e.sha256;
-      AETHER_ASSIGN_OR_RETURN(std::optional<S3ObjectHead> there, client->Head(key));
-      if (there && there->size == e.bytes && std::count(d.etags.begin(), d.etags.end(), there->etag)) {
-        ++rep.objects_present;
-      } else {
-        AETHER_RETURN_IF_ERROR(client->PutFrom(key, e.bytes, [&](uint64_t at, uint64_t n, std::string* out) {
-          out->resize(size_t(n));
-          return file->Read(at, size_t(n), out->data());
-        }));
-        ++rep.objects_uploaded;
-        rep.bytes_uploaded += e.bytes;
-      }
-      rep.bytes += e.bytes;
-      files.push_back(std::move(e));
-    }
-    if (ec) return ErrnoStatus(snapshot, ec.value());
-    std::sort(files.begin(), files.end(), [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
+    AETHER_ASSIGN_OR_RETURN(files, SendSnapshot(
+                                       snapshot, client.get(), [uri, s3] { return Connect(uri, s3); }, &rep));
     rep.files = files.size();
     AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client.get()));
     if (!manifests.empty()) {
@@ -530,25 +559,39 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
   if (exists && lstat(dir.c_str(), &dir_stat) == 0 && chmod(staging.c_str(), dir_stat.st_mode & 07777) != 0)
     return Errno(staging + ": chmod");
   std::set<std::string> dirs = {staging};
+  std::vector<const FileEntry*> wanted;  // the files this pull writes (a cache's replica: not the shards)
   for (const FileEntry& f : files) {
-    const std::string to = staging + "/" + f.path;
-    for (fs::path up = fs::path(to).parent_path(); up.string().size() > staging.size(); up = up.parent_path())
+    for (fs::path up = fs::path(staging + "/" + f.path).parent_path(); up.string().size() > staging.size();
+         up = up.parent_path())
       if (dirs.insert(up.string()).second) {
         std::error_code ec;
         fs::create_directories(up, ec);
         if (ec) return ErrnoStatus(up.string(), ec.value());
       }
-    if (lazy_cold && f.path.rfind("cold/", 0) == 0) continue;
-    // The replica's own copy, when it still holds these bytes (a search on
-    // it may have changed meta.db or access.log).
-    if (auto h = have_sha.find(f.path); h != have_sha.end() && h->second == f.sha256 && NoLinkOnTheWay(dir, f.path) &&
-                                        KeepOwnCopy(dir + "/" + f.path, to, f)) {
+    if (!(lazy_cold && f.path.rfind("cold/", 0) == 0)) wanted.push_back(&f);
+  }
+  // Each from the replica's own copy, when it still holds these bytes (a
+  // search on it may have changed meta.db or access.log), or fetched; up
+  // to kTransfers at once.
+  std::vector<char> kept(wanted.size(), 0);
+  AETHER_RETURN_IF_ERROR(
+      ParallelFor(wanted.size(), ThreadsFor(kTransfers, wanted.size()), [&](size_t i, size_t) -> Status {
+        const FileEntry& f = *wanted[i];
+        const std::string to = staging + "/" + f.path;
+        if (auto h = have_sha.find(f.path); h != have_sha.end() && h->second == f.sha256 &&
+                                            NoLinkOnTheWay(dir, f.path) && KeepOwnCopy(dir + "/" + f.path, to, f)) {
+          kept[i] = 1;
+          return Status::Ok();
+        }
+        return FetchObject(env, &pool, f.sha256, f.bytes, to, f.path, ObjectFetchOptions(), nullptr);
+      }));
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    if (kept[i]) {
       ++rep.files_kept;
-      continue;
+    } else {
+      ++rep.objects_fetched;
+      rep.bytes_fetched += wanted[i]->bytes;
     }
-    AETHER_RETURN_IF_ERROR(FetchObject(env, &pool, f.sha256, f.bytes, to, f.path, ObjectFetchOptions(), nullptr));
-    ++rep.objects_fetched;
-    rep.bytes_fetched += f.bytes;
   }
   const nlohmann::json marker = {{"source", uri}, {"sequence", sequence}, {"files", FilesJson(files)}};
   AETHER_RETURN_IF_ERROR(WriteNew(staging + "/" + kMarker, marker.dump(1) + "\n"));

@@ -256,6 +256,8 @@ TEST_CASE("search s3://: a damaged object, an unreachable bucket or a writing co
   CHECK(bad.exit_code == 79);
   CHECK(bad.err.find("SHA-256") != std::string::npos);
   CHECK(bad.err.find("objects/") != std::string::npos);
+  CHECK_MESSAGE(bad.err.find("(for cold/") != std::string::npos, bad.err);                  // the snapshot's file it is
+  CHECK_MESSAGE(bad.err.find("local cache may be damaged") == std::string::npos, bad.err);  // the bucket's damage
   CHECK(CachedObjects(cache) == 0);
 
   // Nothing listens there: a clear I/O error (74), after the retries.
@@ -387,12 +389,13 @@ TEST_CASE("search s3:// through faults: each fault once is retried to the right 
     }
     // Every attempt of one request refused: a clear error, no answer at
     // all; the next search, unfaulted, answers right from what is cached.
-    // Ten 503s in turn: two scan workers may fetch at once, and however
+    // Twenty 503s in turn: up to four requests run at once (the replica's
+    // files, fetched four at a time; two scan workers' shards), and however
     // their attempts interleave, one of them meets all five of its own.
     CAPTURE(at);
     fs::remove_all(cache);
     std::vector<Fault> plan(size_t(at), Fault::kNone);
-    plan.insert(plan.end(), 10, Fault::k503);
+    plan.insert(plan.end(), 20, Fault::k503);
     proxy.Plan(plan);
     const RunResult r = search(cache);
     proxy.Plan({});
@@ -521,11 +524,22 @@ TEST_CASE("search s3://: the cache never follows a link or trims what it did not
   // --cache-dir on a local store is a usage error; an s3:// AETHER_STORE
   // does not stand in for --store.
   CHECK(Aether({"search", store, "--vector", "[1,2,3,4]", "--cache-dir", cache}).exit_code == 64);
+  // A cache is a local directory: an s3:// one is a usage error, and
+  // nothing is made for it (no ./s3:/...).
+  for (const char* cmd : {"search", "stats"}) {
+    std::vector<std::string> args = {cmd, uri, "--cache-dir", uri + "/cache"};
+    if (std::string(cmd) == "search") args.insert(args.end(), {"--vector", "[1,2,3,4]"});
+    const RunResult r = Aether(args, "", S3Env(server->endpoint()));
+    CHECK_MESSAGE(r.exit_code == 64, r.err);
+    CHECK_MESSAGE(r.err.find("not a bucket") != std::string::npos, r.err);
+    CHECK_FALSE(fs::exists("s3:"));
+  }
   CHECK(Aether({"stats", "--store", store}, "", {"AETHER_STORE=" + uri}).exit_code == 0);
 }
 
 // A publish --keep deletes the snapshot a reader is reading, between its
-// LIST and a GET (a fault proxy holds that GET while the writer publishes):
+// LIST and a GET (a fault proxy holds that GET, or for a pull's files the
+// four it fetches at once, while the writer publishes):
 // the reader moves on to the snapshot that replaced it and answers as the
 // writer now does. Held at each kind of GET: a search's shard (its replica
 // cached), a search's manifest (an empty cache), a pull's manifest and a
@@ -549,12 +563,13 @@ TEST_CASE("search s3:// and pull: a snapshot --keep deletes under a reader is le
     bool cached_replica;
     size_t held_at;        // the request held: 0 the first
     const char* held_get;  // what it asks for
+    int holds;             // that request and the next ones: a pull fetches 4 files at once
   };
   int n = 0;
-  for (const Case& c :
-       {Case{"a search's shard", false, true, 1, "/objects/"},
-        Case{"a search's manifest", false, false, 2, "/manifests/"},
-        Case{"a pull's manifest", true, false, 1, "/manifests/"}, Case{"a pull's file", true, false, 2, "/objects/"}}) {
+  for (const Case& c : {Case{"a search's shard", false, true, 1, "/objects/", 1},
+                        Case{"a search's manifest", false, false, 2, "/manifests/", 1},
+                        Case{"a pull's manifest", true, false, 1, "/manifests/", 1},
+                        Case{"a pull's file", true, false, 2, "/objects/", 4}}) {
     const std::string what = c.what;
     CAPTURE(what);
     const std::string name = "keep" + std::to_string(++n);
@@ -580,12 +595,12 @@ TEST_CASE("search s3:// and pull: a snapshot --keep deletes under a reader is le
 
     FaultProxy proxy(server->port());
     std::vector<Fault> plan(c.held_at, Fault::kNone);
-    plan.push_back(Fault::kHold);
+    plan.insert(plan.end(), size_t(c.holds), Fault::kHold);
     proxy.Plan(plan);
     RunResult got;
     std::thread t([&] { got = Aether(reader, queries, S3Env(proxy.endpoint())); });
-    for (int i = 0; i < 3000 && proxy.held() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    const bool held = proxy.held() == 1;
+    for (int i = 0; i < 3000 && proxy.held() < c.holds; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const bool held = proxy.held() == c.holds;
     const RunResult published = Aether({"publish", store, uri, "--keep", "1", "--format", "json"}, "", direct);
     proxy.Release();
     t.join();

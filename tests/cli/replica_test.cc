@@ -301,20 +301,17 @@ TEST_CASE(
   std::vector<std::string> states = {Answers(replica, queries, Ids(mems))};
 
   // Writers wait for the snapshot only, not for the upload: with the
-  // upload held up by failures (each request fails four times first), an
-  // ingest that will not wait gets the store at once.
+  // upload's first request held by the proxy, an ingest that will not wait
+  // gets the store at once.
   {
     REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(RandomMems(5, 8, 43, "w"))).exit_code == 0);
-    std::vector<Fault> slow;
-    for (int i = 0; i < 200; ++i) slow.push_back(i % 5 == 4 ? Fault::kNone : Fault::k500);
-    proxy.Plan(slow);
-    const int seen = proxy.requests();
+    proxy.Plan({Fault::kHold});
     const int pid = SpawnAether({"publish", store, uri, "-q"}, faulty);
-    for (int i = 0; i < 3000 && proxy.requests() == seen; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    REQUIRE(proxy.requests() > seen);  // the upload has begun: the snapshot is taken
+    for (int i = 0; i < 3000 && proxy.held() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(proxy.held() == 1);  // the upload has begun: the snapshot is taken
     auto w = Aether({"ingest", store, "--wait", "0", "-q"}, ToJsonl(RandomMems(5, 8, 44, "v")));
     CHECK_MESSAGE(w.exit_code == 0, w.err);
+    proxy.Release();
     CHECK(WaitAether(pid) == 0);
     proxy.Plan({});
     REQUIRE(Aether({"pull", uri, replica, "-q"}, "", direct).exit_code == 0);
@@ -328,12 +325,13 @@ TEST_CASE(
     CAPTURE(round);
     auto more = RandomMems(20, 8, 100 + round, "r" + std::to_string(round) + "-");
     REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(more)).exit_code == 0);
-    // One failure in every few requests is retried away; five in a row
-    // (every attempt of one request) fail the command cleanly.
+    // One failure in every few requests is retried away; twenty in a row
+    // (every attempt of one request, however the four uploads at once
+    // interleave theirs) fail the command cleanly.
     const bool hopeless = round % 2 == 1;
     std::vector<Fault> plan;
     for (int i = 0; i < 40; ++i)
-      plan.push_back(hopeless && i >= 6 && i < 11 ? (i % 2 ? Fault::k500 : Fault::kResetBefore)
+      plan.push_back(hopeless && i >= 6 && i < 26 ? (i % 2 ? Fault::k500 : Fault::kResetBefore)
                      : i % 7 == 3                 ? Fault::k500
                      : i % 7 == 5                 ? Fault::kResetAfter
                                                   : Fault::kNone);
@@ -555,4 +553,41 @@ TEST_CASE(
   CHECK(r["sequence"] == 2);
   CHECK(ReadFile(dir / ("replica/" + fs::relative(big, store).string())) == ReadFile(big.string()));
   CHECK(Aether({"verify", dir / "replica"}).exit_code == 0);
+}
+
+TEST_CASE("publish sends and pull fetches 4 objects at once (held by the proxy together); the replica answers right") {
+  S3Server* server = Server();
+  if (!server) return;
+  TempDir dir;
+  const std::string store = dir / "mem", replica = dir / "replica", uri = std::string("s3://") + kBucket + "/t10";
+  auto mems = RandomMems(800, 8, 101);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100", "-q"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "8", "-q"}).exit_code == 0);
+  // Each command through a proxy that lets its first requests pass (the
+  // LISTs, the manifest's GET) and holds the next four: all four held at
+  // once means four objects in flight together (one at a time would stop
+  // at one held). A liveness wait, not a timing.
+  auto four_at_once = [&](const std::vector<std::string>& args, int pass) {
+    FaultProxy proxy(server->port());
+    std::vector<Fault> plan(size_t(pass), Fault::kNone);
+    plan.insert(plan.end(), 4, Fault::kHold);
+    proxy.Plan(plan);
+    RunResult r;
+    std::thread t([&] { r = Aether(args, "", S3Env(proxy.endpoint())); });
+    for (int i = 0; i < 3000 && proxy.held() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const int held = proxy.held();
+    proxy.Release();
+    t.join();
+    CHECK_MESSAGE(r.exit_code == 0, r.err);
+    CHECK(held == 4);
+    int puts_or_gets = 0;
+    for (const auto& [head, body] : proxy.Recorded())
+      if (head.find("/objects/") != std::string::npos) ++puts_or_gets;
+    CHECK(puts_or_gets >= 8);
+  };
+  four_at_once({"publish", store, uri, "-q"}, 1);  // LIST objects/
+  four_at_once({"pull", uri, replica, "-q"}, 2);   // LIST manifests/, GET the manifest
+  const std::string queries = QueriesJsonl(RandomMems(30, 8, 102, "q"));
+  CHECK(Answers(replica, queries, Ids(mems)) == Answers(store, queries, Ids(mems)));
+  CHECK(Aether({"verify", replica}).exit_code == 0);
 }
