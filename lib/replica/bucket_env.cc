@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <set>
 
@@ -132,14 +133,23 @@ void BucketEnv::Evict() {
   std::vector<Entry> entries;
   uint64_t total = 0;
   std::error_code ec;
+  const auto now = fs::file_time_type::clock::now();
+  auto hex = [](const std::string& s) { return s.find_first_not_of("0123456789abcdef") == std::string::npos; };
   for (const auto& e : fs::directory_iterator(objects_dir_, ec)) {
     std::error_code ec2;
-    // Objects only: 64 lower-case hex digits, a regular file (a link is not
-    // followed); temporaries and anything else stay.
     const std::string name = e.path().filename().string();
-    if (name.size() != 64 || name.find_first_not_of("0123456789abcdef") != std::string::npos ||
-        !fs::is_regular_file(e.symlink_status(ec2)))
+    // A killed fetch's temporary (SHA256.XXXXXXXXXXXXXXXX.tmp) goes once
+    // nobody writes it.
+    if (name.size() == 85 && hex(name.substr(0, 64)) && name[64] == '.' && hex(name.substr(65, 16)) &&
+        name.compare(81, 4, ".tmp") == 0) {
+      const auto written = e.last_write_time(ec2);
+      const int64_t age_ms = ec2 ? 0 : std::chrono::duration_cast<std::chrono::milliseconds>(now - written).count();
+      if (AbandonedTemporary(target(), e.path().string(), age_ms)) (void)target()->RemoveFile(e.path().string());
       continue;
+    }
+    // Objects only: 64 lower-case hex digits, a regular file (a link is not
+    // followed); anything else stays.
+    if (name.size() != 64 || !hex(name) || !fs::is_regular_file(e.symlink_status(ec2))) continue;
     const uint64_t bytes = e.file_size(ec2);
     if (ec2) continue;
     entries.push_back({e.last_write_time(ec2), bytes, e.path().string()});

@@ -46,6 +46,12 @@ std::string S3ClientPool::UriOf(const std::string& key) const {
   return base_uri_.empty() ? "" : base_uri_ + key;
 }
 
+bool AbandonedTemporary(Env* env, const std::string& path, int64_t age_ms) {
+  if (age_ms < kAbandonedAfterMs || env->TypeOf(path) != FileType::kRegular) return false;
+  auto lock = env->Lock(path, LockMode::kExclusive, 0);
+  return lock.ok();  // released as it goes: the caller removes a name nobody writes
+}
+
 Result<std::string> Sha256OfFile(File* file, uint64_t n) {
   Sha256Stream sha;
   std::vector<char> buf(size_t(std::min<uint64_t>(n, 4u << 20)));
@@ -120,10 +126,16 @@ Status FetchObject(Env* env, S3ClientPool* pool, const std::string& sha256, uint
                    const std::string& what, const ObjectFetchOptions& options, std::string* missing_uri) {
   const std::string key = "objects/" + sha256;
   const std::string tmp = TempNameFor(env, to);
+  std::unique_ptr<FileLock> writing;
   Status s = [&]() -> Status {
     auto created = env->Open(tmp, OpenMode::kCreateNew);
     AETHER_RETURN_IF_ERROR(Local(created.status()));
     std::unique_ptr<File> file = std::move(*created);
+    // Held while this process writes it: a temporary whose flock another
+    // can take was left by a killed fetch (AbandonedTemporary).
+    auto held = env->Lock(tmp, LockMode::kExclusive, 0);
+    AETHER_RETURN_IF_ERROR(Local(held.status()));
+    writing = std::move(*held);
     Status got = FetchInto(env, tmp, file.get(), pool, key, bytes, options);
     // Not the manifest's object: longer than it says (refused as the body
     // passes its length) or shorter (a range past its end).

@@ -83,6 +83,13 @@ struct FileDigests {
 };
 Result<FileDigests> DigestFile(File* file, const S3ClientOptions& o);
 
+// Whether `path`, a fetch's temporary (FetchObject's NAME.XXXXXXXXXXXXXXXX.tmp)
+// last written `age_ms` ago, was left by a fetch that was killed: a regular
+// file, untouched for kAbandonedAfterMs, whose flock (held by a live fetch
+// from its creation to its rename) can be had at once.
+constexpr int64_t kAbandonedAfterMs = 60 * 1000;
+bool AbandonedTemporary(Env* env, const std::string& path, int64_t age_ms);
+
 // The SHA-256 (lower-case hex) of the file's first `n` bytes, read a part
 // at a time.
 Result<std::string> Sha256OfFile(File* file, uint64_t n);

@@ -6,6 +6,8 @@
 // an unreachable bucket is a clear error, never a wrong answer.
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -899,4 +901,49 @@ TEST_CASE("search s3:// and pull: a shard larger than one range comes in ranged 
   CHECK(ReadFile(dir / ("replica/" + fs::relative(big, store).string())) == ReadFile(big.string()));
   CHECK(big_gets(proxy) == ranges);
   CHECK(Aether(args(dir / "replica", {}), queries).out == want.out);
+}
+
+TEST_CASE("search s3://: a killed fetch's temporary goes once nobody writes it; a live, a young one and a link stay") {
+  S3Server* server = Server();
+  if (!server) return;
+  const auto env = S3Env(server->endpoint());
+  TempDir dir;
+  const std::string store = dir / "mem", cache = dir / "cache", uri = std::string("s3://") + kBucket + "/b9";
+  REQUIRE(
+      Aether({"ingest", "--create", store, "--hot-capacity", "10", "-q"}, ToJsonl(RandomMems(200, 4, 81))).exit_code ==
+      0);
+  REQUIRE(Aether({"publish", store, uri, "-q"}, "", env).exit_code == 0);
+  const std::vector<std::string> search = {"search",    uri,        "--cache-dir", cache,       "--vector",
+                                           "[1,2,3,4]", "--nprobe", "4",           "--no-touch"};
+  const RunResult want = Aether(search, "", env);
+  REQUIRE_MESSAGE(want.exit_code == 0, want.err);
+  // What killed fetches leave in objects/, and what looks like it.
+  const std::string objects = cache + "/objects/", sha = std::string(64, 'a');
+  const std::string killed = objects + sha + ".0123456789abcdef.tmp";  // old, nobody holds it: goes
+  const std::string live = objects + sha + ".1123456789abcdef.tmp";    // old, but its writer holds its flock
+  const std::string young = objects + sha + ".2123456789abcdef.tmp";   // nobody holds it, written just now
+  const std::string link = objects + sha + ".3123456789abcdef.tmp";    // a link to a file elsewhere
+  const std::string other = objects + sha + ".tmp";                    // not a fetch's name
+  const std::string outside = dir / "outside";
+  for (const std::string& p : {killed, live, young, other, outside}) WriteFile(p, "partial bytes");
+  fs::create_symlink(outside, link);
+  const auto old = fs::file_time_type::clock::now() - std::chrono::hours(2);
+  for (const std::string& p : {killed, live, other, outside}) fs::last_write_time(p, old);
+  const int held = open(live.c_str(), O_RDONLY);
+  REQUIRE(held >= 0);
+  REQUIRE(flock(held, LOCK_EX) == 0);
+  const RunResult r = Aether(search, "", env);
+  close(held);
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out == want.out);
+  CHECK_FALSE(fs::exists(killed));
+  CHECK(fs::exists(live));
+  CHECK(fs::exists(young));
+  CHECK(fs::is_symlink(link));
+  CHECK(ReadFile(outside) == "partial bytes");
+  CHECK(fs::exists(other));
+  // Its writer gone (the flock released), the old one goes at the next search.
+  REQUIRE(Aether(search, "", env).exit_code == 0);
+  CHECK_FALSE(fs::exists(live));
+  CHECK(fs::exists(young));
 }
