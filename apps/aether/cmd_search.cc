@@ -220,10 +220,11 @@ void Print(const SearchArgs& a, const std::vector<std::string>& names,
 // A store in a bucket that reads as damaged: the bucket's objects were
 // checked when fetched, so the cache on local disk may be what is damaged.
 // Not when the damage is the bucket's, found as it was read (an object or
-// a manifest that is not what it should be): that message names it first.
+// a manifest that is not what it should be): that message names it by its
+// URI (the cache's own files are named by their local paths).
 Status CacheHint(const SearchArgs& a, const Status& s) {
   if (s.code() != Code::kCorruption || a.store.store.rfind("s3://", 0) != 0 || g_bucket_cache_dir.empty() ||
-      s.message().rfind("s3://", 0) == 0)
+      s.message().find("s3://") != std::string::npos)
     return s;
   return s.WithMessage(s.message() +
                        " (the bucket's objects are checked as they are fetched: if the bucket is sound, "

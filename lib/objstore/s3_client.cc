@@ -56,9 +56,13 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
     *r->too_large = true;
     return 0;  // curl stops the transfer (CURLE_WRITE_ERROR)
   }
-  // A success of a known size limit up to 64 MiB (a ranged GET, an object
-  // of a known length): room for all of it at once, not doubled as it grows.
-  if (r->body->empty() && max == r->max && max <= (64u << 20)) r->body->reserve(size_t(max));
+  // A success whose length the answer declares (within the limit): room
+  // for all of it at once, not doubled as it grows.
+  if (r->body->empty() && max == r->max) {
+    curl_off_t declared = -1;
+    r->api->easy_getinfo(r->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &declared);
+    if (declared > 0 && uint64_t(declared) <= max) r->body->reserve(size_t(declared));
+  }
   r->body->append(data, size * n);
   return size * n;
 }

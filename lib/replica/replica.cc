@@ -287,8 +287,8 @@ Result<PublishTurn> TakePublishTurn(const std::string& store_path, double wait_s
 }
 
 // The snapshot's files (in path order, as a manifest lists them) sent to
-// the bucket as objects: each file's digests read on every core, a part at
-// a time; one LIST of objects/ (a page per 1,000) tells which are there
+// the bucket as objects: each file's digests read a part at a time, up to
+// kTransfers files at once; one LIST of objects/ (a page per 1,000) tells which are there
 // already (name, size and an ETag an upload of these bytes gets); the
 // others go up on up to kTransfers connections at once, each object once.
 Result<std::vector<FileEntry>> SendSnapshot(const std::string& snapshot, S3Client* client,
@@ -302,11 +302,12 @@ Result<std::vector<FileEntry>> SendSnapshot(const std::string& snapshot, S3Clien
   std::sort(paths.begin(), paths.end());
   Env* env = Env::Default();
   std::vector<FileDigests> digests(paths.size());
-  AETHER_RETURN_IF_ERROR(ParallelFor(paths.size(), ThreadsFor(0, paths.size()), [&](size_t i, size_t) -> Status {
-    AETHER_ASSIGN_OR_RETURN(auto file, env->Open(snapshot + "/" + paths[i], OpenMode::kRead));
-    AETHER_ASSIGN_OR_RETURN(digests[i], DigestFile(file.get(), client->options()));
-    return Status::Ok();
-  }));
+  AETHER_RETURN_IF_ERROR(
+      ParallelFor(paths.size(), ThreadsFor(kTransfers, paths.size()), [&](size_t i, size_t) -> Status {
+        AETHER_ASSIGN_OR_RETURN(auto file, env->Open(snapshot + "/" + paths[i], OpenMode::kRead));
+        AETHER_ASSIGN_OR_RETURN(digests[i], DigestFile(file.get(), client->options()));
+        return Status::Ok();
+      }));
   AETHER_ASSIGN_OR_RETURN(const std::vector<S3ObjectInfo> listed, client->List(kObjects));
   std::map<std::string, const S3ObjectInfo*> there;
   for (const S3ObjectInfo& o : listed) there[o.key] = &o;

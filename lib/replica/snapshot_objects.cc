@@ -76,7 +76,7 @@ Result<FileDigests> DigestFile(File* file, const S3ClientOptions& o) {
     AETHER_RETURN_IF_ERROR(file->Read(at, part.size(), part.data()));
     sha.Update(part.data(), part.size());
     md5.Update(part.data(), part.size());
-    part_md5s += Md5(part);
+    if (d.bytes > o.multipart_threshold) part_md5s += Md5(part);  // for a multipart upload's ETag
   }
   d.sha256 = ToHex(sha.Final());
   d.etags.push_back(ToHex(md5.Final()));
