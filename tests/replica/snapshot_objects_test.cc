@@ -289,7 +289,8 @@ TEST_CASE("object fetch: every local step failing in turn (ranges on 3 threads) 
   CHECK(failed >= 9);  // the create, 6 writes, the sync, the rename, the directory's sync
 }
 
-TEST_CASE("object fetch: ranges run at once (3 held by the proxy together); a server that ignores Range is refused") {
+TEST_CASE(
+    "object fetch: ranges run at once (3 held together), their temporary held from trims; Range ignored: refused") {
   S3Server* server = SharedS3Server(kBucket);
   if (!server) return;
   const uint64_t range = 16 << 10;
@@ -308,10 +309,24 @@ TEST_CASE("object fetch: ranges run at once (3 held by the proxy together); a se
   // a time would stop at one held). A liveness wait, not a timing.
   for (int i = 0; i < 3000 && proxy.held() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   CHECK(proxy.held() == 3);
+  // Meanwhile its temporary, however old it looks, is no killed fetch's:
+  // the fetch holds its flock.
+  std::string tmp;
+  for (const std::string& name : Names(dir.path())) tmp = dir / name;
+  REQUIRE_MESSAGE(tmp.size() > 4, "no temporary");
+  CHECK(tmp.substr(tmp.size() - 4) == ".tmp");
+  CHECK_FALSE(AbandonedTemporary(Env::Default(), tmp, 2 * kAbandonedAfterMs));
   proxy.Release();
   fetch.join();
   REQUIRE_MESSAGE(s.ok(), s.ToString());
   CHECK(ReadFile(dir / "obj") == data);
+  // A temporary nobody holds: abandoned once old enough; never a link.
+  WriteFile(tmp, "partial");
+  CHECK_FALSE(AbandonedTemporary(Env::Default(), tmp, kAbandonedAfterMs - 1));
+  CHECK(AbandonedTemporary(Env::Default(), tmp, kAbandonedAfterMs));
+  fs::remove(tmp);
+  fs::create_symlink(dir / "obj", tmp);
+  CHECK_FALSE(AbandonedTemporary(Env::Default(), tmp, 2 * kAbandonedAfterMs));
 
   // An answer longer than the range asked for (as from a server that
   // ignores Range and sends the whole object) stops as it passes the cap.
@@ -322,40 +337,4 @@ TEST_CASE("object fetch: ranges run at once (3 held by the proxy together); a se
   CHECK_MESSAGE(capped.message().find("does not serve byte ranges") != std::string::npos, capped.message());
   REQUIRE(c->GetRange("objects/" + sha, 1000, 500, &got, 500).ok());
   CHECK(got == data.substr(1000, 500));
-}
-
-TEST_CASE("object fetch: its temporary is held while it runs, so no trim takes it for a killed fetch's; then it goes") {
-  S3Server* server = SharedS3Server(kBucket);
-  if (!server) return;
-  const uint64_t range = 16 << 10;
-  const std::string data = Bytes(3 * range, 51), sha = ToHex(Sha256(data));
-  REQUIRE(S3rverClient(server->endpoint(), kBucket, "f6")->Put("objects/" + sha, data).ok());
-  FaultProxy proxy(server->port());
-  proxy.Plan({Fault::kHold, Fault::kHold, Fault::kHold});
-  S3ClientPool pool(ConnectTo(proxy.endpoint(), "f6"));
-  TempDir dir;
-  Status s;
-  std::thread fetch([&] {
-    s = FetchObject(Env::Default(), &pool, sha, data.size(), dir / "obj", "test", ObjectFetchOptions{range, 3},
-                    nullptr);
-  });
-  for (int i = 0; i < 3000 && proxy.held() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  // The fetch's temporary, however old it looks, is not abandoned.
-  std::string tmp;
-  for (const std::string& name : Names(dir.path())) tmp = dir / name;
-  CHECK(proxy.held() == 3);
-  CHECK_MESSAGE(tmp.size() > 4, "no temporary");
-  CHECK(tmp.substr(tmp.size() - 4) == ".tmp");
-  CHECK_FALSE(AbandonedTemporary(Env::Default(), tmp, 2 * kAbandonedAfterMs));
-  proxy.Release();
-  fetch.join();
-  REQUIRE_MESSAGE(s.ok(), s.ToString());
-  CHECK(ReadFile(dir / "obj") == data);
-  // A temporary nobody holds: abandoned once old enough, never a link.
-  WriteFile(tmp, "partial");
-  CHECK_FALSE(AbandonedTemporary(Env::Default(), tmp, kAbandonedAfterMs - 1));
-  CHECK(AbandonedTemporary(Env::Default(), tmp, kAbandonedAfterMs));
-  fs::remove(tmp);
-  fs::create_symlink(dir / "obj", tmp);
-  CHECK_FALSE(AbandonedTemporary(Env::Default(), tmp, 2 * kAbandonedAfterMs));
 }
