@@ -627,11 +627,17 @@ Status PrepareCache(const std::string& dir) {
   if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return Status::AlreadyExists(dir + ": not a directory (a symbolic link is not followed): no cache there");
   const std::string marker = dir + "/" + kCacheMarker;
+  // Another search on the same new cache may make the marker meanwhile (it
+  // is then there when looked at again): searches started together on an
+  // empty directory all use it.
+  auto marked_meanwhile = [&] { return lstat(marker.c_str(), &st) == 0 && S_ISREG(st.st_mode); };
   if (lstat(marker.c_str(), &st) != 0) {
-    if (!fs::is_empty(dir, ec))
+    if (!fs::is_empty(dir, ec) && !marked_meanwhile())
       return Status::AlreadyExists(dir + ": not a cache aether made (no " + kCacheMarker +
                                    "); give a new or empty directory");
-    AETHER_RETURN_IF_ERROR(WriteNew(marker, "a bucket search's cache (aether search s3://...)\n"));
+    if (Status made = WriteNew(marker, "a bucket search's cache (aether search s3://...)\n");
+        !made.ok() && !marked_meanwhile())
+      return made;
   } else if (!S_ISREG(st.st_mode)) {
     return Status::AlreadyExists(marker + ": not a regular file");
   }
