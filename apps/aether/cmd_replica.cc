@@ -100,6 +100,11 @@ Runner SetupPull(CLI::App* app) {
       return Fail(bad);
     auto r = Pull(a->uri, a->dir, a->s3, uint64_t(a->sequence));
     if (!r.ok()) return Fail(r.status());
+    for (const std::string& kept : r->killed_kept)
+      Warn(
+          fmt::format("{}: a killed pull's directory held files a pull did not make; emptied of the rest, left there "
+                      "with them",
+                      Printable(kept, false)));
     if (!r->left_behind.empty())
       Warn(fmt::format("{}: the old replica held files a pull did not make; left there with them",
                        Printable(r->left_behind, false)));

@@ -17,10 +17,12 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -38,6 +40,10 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kMarker = "replica.json";  // in a replica: the manifest it is, and its source
+// In a pull's staging directory until its files are all there (then renamed
+// to kMarker): the same text, so that a killed pull's directory says which
+// names it made.
+constexpr const char* kBuilding = "replica.json.building";
 constexpr const char* kManifests = "manifests/";
 constexpr const char* kObjects = "objects/";
 constexpr size_t kTransfers = 4;  // objects a publish sends, or a pull fetches, at once
@@ -442,20 +448,46 @@ bool NoLinkOnTheWay(const std::string& dir, const std::string& path) {
   return true;
 }
 
-// The old replica, swapped out to `old`: only the names a pull makes go
-// (the files its marker lists, the marker, SQLite's and the store's
+// Whether `name` is a fetch's temporary of the file `base` beside it
+// (snapshot_objects.cc: BASE.<16 hexadecimal digits>.tmp).
+bool TemporaryOf(const std::string& name, const std::string& base) {
+  constexpr size_t kHex = 16;
+  if (name.size() != base.size() + 1 + kHex + 4 || name.compare(0, base.size(), base) != 0 ||
+      name[base.size()] != '.' || name.compare(name.size() - 4, 4, ".tmp") != 0)
+    return false;
+  return std::all_of(name.begin() + long(base.size() + 1), name.end() - 4,
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f'); });
+}
+
+// The old replica, swapped out to `old`, or a killed pull's staging
+// directory: only the names a pull makes go (the files its marker lists,
+// their fetches' temporaries, the markers, SQLite's and the store's
 // by-products), then the directories they leave empty. Anything else (a
 // file someone put there) stays, and the directory with it: returned.
 std::string RemoveOldReplica(const std::string& old, const std::vector<FileEntry>& files) {
   // What opening the replica may add: SQLite's files, the store's lock
   // files, its reserve, its logs (a reader's metrics record, accesses).
-  std::vector<std::string> names = {kMarker,  "meta.db-wal", "meta.db-shm", "meta.db-journal", "LOCK",
-                                    "WRITER", "GATE",        "RESERVE",     "access.log",      "metrics.log"};
+  std::vector<std::string> names = {kMarker,  kBuilding, "meta.db-wal", "meta.db-shm", "meta.db-journal", "LOCK",
+                                    "WRITER", "GATE",    "RESERVE",     "access.log",  "metrics.log"};
   std::set<std::string> dirs;
+  std::map<std::string, std::vector<std::string>> in_dir;  // the files by their directory ("" the top)
   for (const FileEntry& f : files) {
     names.push_back(f.path);
+    const size_t last = f.path.rfind('/');
+    in_dir[last == std::string::npos ? "" : f.path.substr(0, last)].push_back(
+        last == std::string::npos ? f.path : f.path.substr(last + 1));
     for (size_t slash = f.path.find('/'); slash != std::string::npos; slash = f.path.find('/', slash + 1))
       dirs.insert(f.path.substr(0, slash));
+  }
+  // A killed fetch's temporaries, beside the file it was fetching.
+  for (const auto& [sub, bases] : in_dir) {
+    if (!sub.empty() && !NoLinkOnTheWay(old, sub + "/-")) continue;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(sub.empty() ? old : old + "/" + sub, ec)) {
+      const std::string name = e.path().filename().string();
+      for (const std::string& base : bases)
+        if (TemporaryOf(name, base)) names.push_back(sub.empty() ? name : sub + "/" + name);
+    }
   }
   // Never through a symbolic link on the way: only the replica's own files.
   for (const std::string& n : names)
@@ -464,6 +496,48 @@ std::string RemoveOldReplica(const std::string& old, const std::vector<FileEntry
     if (NoLinkOnTheWay(old, *d)) (void)rmdir((old + "/" + *d).c_str());
   if (rmdir(old.c_str()) == 0) return "";
   return old;
+}
+
+// The staging directories of killed pulls in `parent`
+// (`.NAME.aether-pull.PID.RANDOM`, NAME one that `ours` accepts). Called
+// with the lock every pull into `parent` holds while it runs (the parent's
+// flock; a bucket search's cache: the cache's), so none is a running
+// pull's. Each is emptied of the names a pull makes, as its marker
+// (replica.json, or replica.json.building while the files were fetched)
+// lists them, and removed when that leaves it empty. One without either
+// marker (an old replica a pull left with someone's files, already named in
+// a warning) is removed only when empty. Returns those a marker named that
+// stay (they hold something else).
+std::vector<std::string> RemoveKilledPulls(const std::string& parent,
+                                           const std::function<bool(const std::string&)>& ours) {
+  static const std::regex kStaging(R"(\.(.+)\.aether-pull\.[0-9]+\.[0-9a-f]{8})");
+  std::vector<std::string> kept;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(parent, ec)) {
+    const std::string name = e.path().filename().string();
+    std::smatch m;
+    std::error_code ec2;
+    if (!std::regex_match(name, m, kStaging) || !ours(m[1].str()) || e.is_symlink(ec2) || !e.is_directory(ec2))
+      continue;
+    const std::string path = e.path().string();
+    std::vector<FileEntry> files;
+    bool marked = false;
+    for (const char* marker : {kMarker, kBuilding}) {
+      struct stat st;
+      if (marked || lstat((path + "/" + marker).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      marked = true;
+      auto text = ReadWhole(path + "/" + marker);
+      const nlohmann::json j = text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+      auto listed = j.is_object() ? ParseFiles(j, path) : Result<std::vector<FileEntry>>(Status::Corruption(""));
+      if (listed.ok()) files = std::move(*listed);
+    }
+    if (!marked) {
+      (void)rmdir(path.c_str());  // only when empty
+      continue;
+    }
+    if (std::string left = RemoveOldReplica(path, files); !left.empty()) kept.push_back(left);
+  }
+  return kept;
 }
 
 }  // namespace
@@ -525,6 +599,10 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
     ~Closer() { close(fd); }
   } closer{parent_fd};
   if (lock_parent && flock(parent_fd, LOCK_EX) != 0) return Errno(parent + ": flock");
+  PullReport rep;
+  const std::string base = dp.filename().string();
+  if (lock_parent)  // a cache's replicas: OpenBucket, under the cache's lock
+    rep.killed_kept = RemoveKilledPulls(parent, [&](const std::string& name) { return name == base; });
 
   bool exists = false;
   uint64_t have_sequence = 0;
@@ -536,7 +614,6 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
   if (sequence == 0) sequence = manifests.rbegin()->first;
   if (!manifests.count(sequence)) return Status::NotFound(fmt::format("{}: no manifest {}", uri, sequence));
   if (chosen) *chosen = sequence;
-  PullReport rep;
   rep.sequence = sequence;
   rep.manifest = client->UriOf(ManifestKey(sequence));
   if (replica && have_sequence == sequence && have_source == uri) {  // a manifest never changes
@@ -559,6 +636,10 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
   struct stat dir_stat;
   if (exists && lstat(dir.c_str(), &dir_stat) == 0 && chmod(staging.c_str(), dir_stat.st_mode & 07777) != 0)
     return Errno(staging + ": chmod");
+  // First, what it will hold: if this pull is killed, the next one removes
+  // what it made, and only that (RemoveKilledPulls).
+  const nlohmann::json marker = {{"source", uri}, {"sequence", sequence}, {"files", FilesJson(files)}};
+  AETHER_RETURN_IF_ERROR(WriteNew(staging + "/" + kBuilding, marker.dump(1) + "\n"));
   std::set<std::string> dirs = {staging};
   std::vector<const FileEntry*> wanted;  // the files this pull writes (a cache's replica: not the shards)
   for (const FileEntry& f : files) {
@@ -594,8 +675,8 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
       rep.bytes_fetched += wanted[i]->bytes;
     }
   }
-  const nlohmann::json marker = {{"source", uri}, {"sequence", sequence}, {"files", FilesJson(files)}};
-  AETHER_RETURN_IF_ERROR(WriteNew(staging + "/" + kMarker, marker.dump(1) + "\n"));
+  if (rename((staging + "/" + kBuilding).c_str(), (staging + "/" + kMarker).c_str()) != 0)
+    return Errno(staging + "/" + kMarker + ": rename from " + kBuilding);
   for (const std::string& d : dirs) AETHER_RETURN_IF_ERROR(SyncDir(d));
 
   if (replica) {
@@ -739,6 +820,7 @@ Result<OpenedBucket> OpenBucket(const std::string& uri, const S3Options& s3, con
     ~Closer() { close(fd); }
   } closer{fd};
   if (flock(fd, LOCK_EX) != 0) return Errno(dir + ": flock");
+  (void)RemoveKilledPulls(abs, [](const std::string& name) { return name.rfind(kCacheReplica, 0) == 0; });
 
   // The newest manifest's replica, pulled unless the cache has it. A
   // publish --keep may delete that snapshot between the LIST and the GETs

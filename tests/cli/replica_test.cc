@@ -591,3 +591,87 @@ TEST_CASE("publish sends and pull fetches 4 objects at once (held by the proxy t
   CHECK(Answers(replica, queries, Ids(mems)) == Answers(store, queries, Ids(mems)));
   CHECK(Aether({"verify", replica}).exit_code == 0);
 }
+
+// A pull (or a bucket search building its cache's replica) killed while it
+// fetched leaves its staging directory; the next one into the same place
+// removes what the killed one made, and nothing else: a file someone put
+// there stays (with the directory, named in a warning), as do directories
+// of other names and an older one without a marker that still holds a file.
+TEST_CASE("a killed pull's staging directory is removed by the next pull; only the names it made") {
+  S3Server* server = Server();
+  if (!server) return;
+  TempDir dir;
+  const std::string store = dir / "mem", replica = dir / "r", cache = dir / "cache";
+  const std::string uri = std::string("s3://") + kBucket + "/t11";
+  auto mems = RandomMems(800, 8, 111);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100", "-q"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "8", "-q"}).exit_code == 0);
+  REQUIRE(Aether({"publish", store, uri, "-q"}, "", S3Env(server->endpoint())).exit_code == 0);
+  // Killed with two of its fetches held by the proxy (after the `pass`
+  // requests before them: LISTs of manifests, the manifest's GET): their
+  // temporaries exist then.
+  auto killed = [&](const std::vector<std::string>& args, const std::string& in, const std::string& prefix, int pass) {
+    FaultProxy proxy(server->port());
+    std::vector<Fault> plan(size_t(pass), Fault::kNone);
+    plan.insert(plan.end(), 2, Fault::kHold);
+    proxy.Plan(plan);
+    const int pid = SpawnAether(args, S3Env(proxy.endpoint()));
+    for (int i = 0; i < 3000 && proxy.held() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(proxy.held() == 2);
+    kill(pid, SIGKILL);
+    CHECK(WaitAether(pid) == 128 + SIGKILL);
+    proxy.Release();
+    std::vector<std::string> staging;
+    for (const auto& e : fs::directory_iterator(in))
+      if (e.path().filename().string().rfind(prefix, 0) == 0) staging.push_back(e.path().string());
+    return staging;
+  };
+  auto temporaries = [](const std::string& d) {
+    int n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(d)) n += e.path().extension() == ".tmp";
+    return n;
+  };
+  auto first = killed({"pull", uri, replica, "-q"}, dir.path(), ".r.aether-pull.", 2);
+  REQUIRE(first.size() == 1);
+  CHECK(fs::exists(first[0] + "/replica.json.building"));
+  CHECK(temporaries(first[0]) >= 2);  // the held ones, and any others in flight
+  // The next pull (killed too) removed it as it began.
+  auto then = killed({"pull", uri, replica, "-q"}, dir.path(), ".r.aether-pull.", 2);
+  REQUIRE(then.size() == 1);
+  CHECK(then[0] != first[0]);
+  const std::string second = then[0];
+  WriteFile(second + "/mine.txt", "mine");
+  // Not a killed pull's, or not of this DIR: left as they are.
+  const std::string notes = dir / ".r.aether-pull.123.0badf00d", other = dir / ".other.aether-pull.1.deadbeef";
+  const std::string empty = dir / ".r.aether-pull.7.00c0ffee";
+  fs::create_directories(notes);
+  fs::create_directories(empty);
+  WriteFile(notes + "/notes.txt", "mine");
+  fs::copy(second, other, fs::copy_options::recursive);
+  const auto other_before = DirectoryBytes(other);
+
+  auto r = Aether({"pull", uri, replica}, "", S3Env(server->endpoint()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(!fs::exists(empty));
+  CHECK(ReadFile(notes + "/notes.txt") == "mine");
+  CHECK(DirectoryBytes(other) == other_before);
+  REQUIRE(fs::exists(second));
+  CHECK(ReadFile(second + "/mine.txt") == "mine");
+  CHECK(std::distance(fs::directory_iterator(second), fs::directory_iterator()) == 1);  // only it
+  CHECK(r.err.find("a killed pull's directory held files a pull did not make") != std::string::npos);
+  CHECK(r.err.find(fs::path(second).filename().string()) != std::string::npos);
+  CHECK(Aether({"verify", replica}).exit_code == 0);
+  const std::string queries = QueriesJsonl(RandomMems(20, 8, 112, "q"));
+  CHECK(Answers(replica, queries, Ids(mems)) == Answers(store, queries, Ids(mems)));
+
+  // A bucket search killed while it built its cache's replica: the next
+  // search removes that directory (under the cache's lock) and answers.
+  const std::string q1 = "[" + std::string("0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8") + "]";
+  auto in_cache = killed({"search", uri, "--vector", q1, "--cache-dir", cache}, cache, ".replica-", 3);
+  REQUIRE(in_cache.size() == 1);
+  CHECK(fs::exists(in_cache[0] + "/replica.json.building"));
+  auto s = Aether({"search", uri, "--vector", q1, "--cache-dir", cache, "--no-touch"}, "", S3Env(server->endpoint()));
+  CHECK_MESSAGE(s.exit_code == 0, s.err);
+  CHECK(!fs::exists(in_cache[0]));
+  CHECK(s.out == Aether({"search", store, "--vector", q1, "--no-touch"}).out);
+}

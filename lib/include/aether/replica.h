@@ -102,6 +102,9 @@ struct PullReport {
   // The old replica's hidden directory when it held something a pull did
   // not make (left there, with that, to look at); empty when it is gone.
   std::string left_behind;
+  // Staging directories killed pulls left beside DIR that hold files a
+  // pull did not make: emptied of what it made, left there with those.
+  std::vector<std::string> killed_kept;
 };
 
 // What a reader of the newest snapshot says when the bucket lacks an object
