@@ -202,7 +202,7 @@ Result<std::vector<FileEntry>> ParseFiles(const nlohmann::json& j, const std::st
     if (e.sha256.size() != 64 || e.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
       return bad(fmt::format("{}: a malformed sha256", e.path));
     if (!seen.insert(e.path).second) return bad(fmt::format("{} listed twice", e.path));
-    if (e.path == kMarker) return bad(fmt::format("a file named {} (a replica's own)", kMarker));
+    if (e.path == kMarker || e.path == kBuilding) return bad(fmt::format("a file named {} (a replica's own)", e.path));
     out.push_back(std::move(e));
   }
   if (!seen.count("meta.db")) return bad("no meta.db");
@@ -339,10 +339,26 @@ Result<std::vector<FileEntry>> SendSnapshot(const std::string& snapshot, S3Clien
   AETHER_RETURN_IF_ERROR(ParallelFor(send.size(), ThreadsFor(kTransfers, send.size()), [&](size_t j, size_t) -> Status {
     const FileEntry& e = files[send[j]];
     AETHER_ASSIGN_OR_RETURN(auto file, env->Open(snapshot + "/" + e.path, OpenMode::kRead));
+    // The bytes sent are the bytes named: hashed again as they are read (in
+    // order, each once), and checked before the last of them goes, so that
+    // a file changed since it was hashed never becomes the object its
+    // former SHA-256 names (a later publish would take it as present, and
+    // every pull would find it damaged).
+    Sha256Stream sent;
+    uint64_t next = 0;
     return pool.With([&](S3Client* c) {
-      return c->PutFrom(kObjects + e.sha256, e.bytes, [&](uint64_t at, uint64_t n, std::string* out) {
+      return c->PutFrom(kObjects + e.sha256, e.bytes, [&](uint64_t at, uint64_t n, std::string* out) -> Status {
+        if (at != next) return Status::Internal(fmt::format("{}: read at {}, not at {}", e.path, at, next));
         out->resize(size_t(n));
-        return file->Read(at, size_t(n), out->data());
+        AETHER_RETURN_IF_ERROR(file->Read(at, size_t(n), out->data()));
+        sent.Update(out->data(), out->size());
+        next += n;
+        if (next == e.bytes && ToHex(sent.Final()) != e.sha256)
+          return Status::Corruption(fmt::format(
+              "{}: changed while publish read it (its SHA-256 when hashed was {}, another when sent); nothing of "
+              "it was published: run aether verify on the store",
+              e.path, e.sha256));
+        return Status::Ok();
       });
     });
   }));
@@ -467,8 +483,8 @@ bool TemporaryOf(const std::string& name, const std::string& base) {
 std::string RemoveOldReplica(const std::string& old, const std::vector<FileEntry>& files) {
   // What opening the replica may add: SQLite's files, the store's lock
   // files, its reserve, its logs (a reader's metrics record, accesses).
-  std::vector<std::string> names = {kMarker,  kBuilding, "meta.db-wal", "meta.db-shm", "meta.db-journal", "LOCK",
-                                    "WRITER", "GATE",    "RESERVE",     "access.log",  "metrics.log"};
+  std::vector<std::string> names = {"meta.db-wal", "meta.db-shm", "meta.db-journal", "LOCK",       "WRITER",
+                                    "GATE",        "RESERVE",     "access.log",      "metrics.log"};
   std::set<std::string> dirs;
   std::map<std::string, std::vector<std::string>> in_dir;  // the files by their directory ("" the top)
   for (const FileEntry& f : files) {
@@ -490,6 +506,10 @@ std::string RemoveOldReplica(const std::string& old, const std::vector<FileEntry
     }
   }
   // Never through a symbolic link on the way: only the replica's own files.
+  // The markers last: a kill before then leaves a directory whose marker
+  // still names what is left (RemoveKilledPulls).
+  names.push_back(kBuilding);
+  names.push_back(kMarker);
   for (const std::string& n : names)
     if (NoLinkOnTheWay(old, n)) (void)unlink((old + "/" + n).c_str());
   for (auto d = dirs.rbegin(); d != dirs.rend(); ++d)  // deepest first
@@ -502,12 +522,13 @@ std::string RemoveOldReplica(const std::string& old, const std::vector<FileEntry
 // (`.NAME.aether-pull.PID.RANDOM`, NAME one that `ours` accepts). Called
 // with the lock every pull into `parent` holds while it runs (the parent's
 // flock; a bucket search's cache: the cache's), so none is a running
-// pull's. Each is emptied of the names a pull makes, as its marker
-// (replica.json, or replica.json.building while the files were fetched)
-// lists them, and removed when that leaves it empty. One without either
+// pull's. Each (a directory this user owns, not a symbolic link) is
+// emptied of the names a pull makes, as its marker (replica.json, or
+// replica.json.building while the files were fetched) lists them, the
+// markers last, and removed when that leaves it empty. One without either
 // marker (an old replica a pull left with someone's files, already named in
-// a warning) is removed only when empty. Returns those a marker named that
-// stay (they hold something else).
+// a warning) is removed only when empty; one whose marker cannot be read
+// is left whole. Returns those that stay although a marker named them.
 std::vector<std::string> RemoveKilledPulls(const std::string& parent,
                                            const std::function<bool(const std::string&)>& ours) {
   static const std::regex kStaging(R"(\.(.+)\.aether-pull\.[0-9]+\.[0-9a-f]{8})");
@@ -520,22 +541,23 @@ std::vector<std::string> RemoveKilledPulls(const std::string& parent,
     if (!std::regex_match(name, m, kStaging) || !ours(m[1].str()) || e.is_symlink(ec2) || !e.is_directory(ec2))
       continue;
     const std::string path = e.path().string();
-    std::vector<FileEntry> files;
-    bool marked = false;
+    struct stat own;
+    if (lstat(path.c_str(), &own) != 0 || !S_ISDIR(own.st_mode) || own.st_uid != geteuid()) continue;  // not ours
+    std::optional<Result<std::vector<FileEntry>>> files;
     for (const char* marker : {kMarker, kBuilding}) {
       struct stat st;
-      if (marked || lstat((path + "/" + marker).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-      marked = true;
+      if (files || lstat((path + "/" + marker).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
       auto text = ReadWhole(path + "/" + marker);
       const nlohmann::json j = text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
-      auto listed = j.is_object() ? ParseFiles(j, path) : Result<std::vector<FileEntry>>(Status::Corruption(""));
-      if (listed.ok()) files = std::move(*listed);
+      files = text.ok() ? ParseFiles(j, path) : Result<std::vector<FileEntry>>(text.status());
     }
-    if (!marked) {
+    if (!files) {
       (void)rmdir(path.c_str());  // only when empty
-      continue;
+    } else if (!files->ok()) {
+      kept.push_back(path);  // a marker that does not say what is ours: nothing removed
+    } else if (std::string left = RemoveOldReplica(path, **files); !left.empty()) {
+      kept.push_back(left);
     }
-    if (std::string left = RemoveOldReplica(path, files); !left.empty()) kept.push_back(left);
   }
   return kept;
 }
@@ -640,6 +662,7 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
   // what it made, and only that (RemoveKilledPulls).
   const nlohmann::json marker = {{"source", uri}, {"sequence", sequence}, {"files", FilesJson(files)}};
   AETHER_RETURN_IF_ERROR(WriteNew(staging + "/" + kBuilding, marker.dump(1) + "\n"));
+  AETHER_RETURN_IF_ERROR(SyncDir(staging));
   std::set<std::string> dirs = {staging};
   std::vector<const FileEntry*> wanted;  // the files this pull writes (a cache's replica: not the shards)
   for (const FileEntry& f : files) {

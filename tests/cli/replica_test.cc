@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -553,6 +554,61 @@ TEST_CASE(
   CHECK(r["sequence"] == 2);
   CHECK(ReadFile(dir / ("replica/" + fs::relative(big, store).string())) == ReadFile(big.string()));
   CHECK(Aether({"verify", dir / "replica"}).exit_code == 0);
+
+  // A file that changes after publish hashed it (here while the proxy
+  // holds the LIST that follows the hashing) is never sent under its former
+  // SHA-256: exit 79, no new manifest, no object of that name; one sent
+  // whole (meta.db, the snapshot's own copy) and one sent in parts (the
+  // large shard) alike. A later publish sends the right bytes.
+  const std::string big_sha = ToHex(Sha256(ReadFile(big.string())));
+  REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(RandomMems(300, 128, 92, "n"))).exit_code == 0);
+  REQUIRE(ToHex(Sha256(ReadFile(big.string()))) != big_sha);  // memories descended into it
+  auto changed_meanwhile = [&](const std::string& file) {
+    FaultProxy proxy(server->port());
+    proxy.Plan({Fault::kHold});
+    RunResult out;
+    std::thread t([&] { out = Aether({"publish", store, uri}, "", S3Env(proxy.endpoint())); });
+    for (int i = 0; i < 3000 && proxy.held() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::string snapshot;
+    for (const auto& e : fs::directory_iterator(dir.path()))
+      if (e.path().filename().string().rfind(".mem.aether-publish.", 0) == 0) snapshot = e.path().string();
+    const std::string path = snapshot + "/" + file;
+    const std::string bytes = snapshot.empty() ? "" : ReadFile(path);
+    const std::string hashed = ToHex(Sha256(bytes));
+    const bool linked = !snapshot.empty() && fs::equivalent(path, store + "/" + file);
+    auto flip = [&] {  // a byte of the last part
+      std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(std::streamoff(bytes.size() - 5));
+      f.put(char(bytes[bytes.size() - 5] ^ 0x5a));
+    };
+    if (!bytes.empty()) flip();
+    proxy.Release();
+    t.join();
+    CHECK(proxy.held() == 1);
+    REQUIRE(!bytes.empty());
+    if (linked) {  // the store's own file: as it was
+      std::fstream f(store + "/" + file, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(std::streamoff(bytes.size() - 5));
+      f.put(bytes[bytes.size() - 5]);
+    }
+    CHECK(out.exit_code == 79);
+    CHECK_MESSAGE(out.err.find(file + ": changed while publish read it") != std::string::npos, out.err);
+    auto gone = Client(server->endpoint(), "t9")->Head("objects/" + hashed);
+    REQUIRE(gone.ok());
+    CHECK(!*gone);
+    CHECK(Client(server->endpoint(), "t9")->List("manifests/")->size() == 2);
+  };
+  // Each time a file the bucket lacks: what a failed publish sent whole
+  // stays there (its objects are right), so meta.db is changed in between.
+  changed_meanwhile(fs::relative(big, store).string());
+  REQUIRE(Aether({"config", store, "set", "search_timeout_ms", "2000"}).exit_code == 0);
+  changed_meanwhile("meta.db");
+  auto p3 = Json(Aether({"publish", store, uri, "--format", "json"}, "", env));
+  CHECK(p3["sequence"] == 3);
+  auto r3 = Json(Aether({"pull", uri, dir / "replica", "--format", "json"}, "", env));
+  CHECK(r3["sequence"] == 3);
+  CHECK(Aether({"verify", dir / "replica"}).exit_code == 0);
+  CHECK(Aether({"verify", store}).exit_code == 0);
 }
 
 TEST_CASE("publish sends and pull fetches 4 objects at once (held by the proxy together); the replica answers right") {
@@ -649,12 +705,28 @@ TEST_CASE("a killed pull's staging directory is removed by the next pull; only t
   WriteFile(notes + "/notes.txt", "mine");
   fs::copy(second, other, fs::copy_options::recursive);
   const auto other_before = DirectoryBytes(other);
+  // A link of that name (to a copy of a killed pull's directory) is not
+  // followed; a marker that does not read as one removes nothing.
+  const std::string target = dir / "target", link = dir / ".r.aether-pull.9.abcdef01";
+  const std::string bad_marker = dir / ".r.aether-pull.8.0000beef";
+  fs::copy(second, target, fs::copy_options::recursive);
+  fs::create_directory_symlink(target, link);
+  const auto target_before = DirectoryBytes(target);
+  fs::copy(second, bad_marker, fs::copy_options::recursive);
+  WriteFile(bad_marker + "/replica.json.building", "{\"files\": 7}");
+  const auto bad_before = DirectoryBytes(bad_marker);
 
   auto r = Aether({"pull", uri, replica}, "", S3Env(server->endpoint()));
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   CHECK(!fs::exists(empty));
   CHECK(ReadFile(notes + "/notes.txt") == "mine");
   CHECK(DirectoryBytes(other) == other_before);
+  CHECK(fs::is_symlink(link));
+  CHECK(DirectoryBytes(target) == target_before);
+  CHECK(DirectoryBytes(bad_marker) == bad_before);
+  CHECK(r.err.find(".r.aether-pull.8.0000beef") != std::string::npos);
+  CHECK(!fs::exists(replica + "/replica.json.building"));
+  CHECK(fs::exists(replica + "/replica.json"));
   REQUIRE(fs::exists(second));
   CHECK(ReadFile(second + "/mine.txt") == "mine");
   CHECK(std::distance(fs::directory_iterator(second), fs::directory_iterator()) == 1);  // only it
