@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <set>
 
+#include "env/parallel.h"
 #include "replica/cache_counters.h"
 
 namespace aether {
@@ -63,6 +64,15 @@ Result<std::unique_ptr<File>> BucketEnv::Open(const std::string& path, OpenMode 
     auto file = target()->Open(cached, OpenMode::kRead);
     if (file.ok() || file.status().code() != Code::kNotFound || attempt == 3) return file;
   }
+}
+
+Status BucketEnv::Prefetch(const std::vector<std::string>& paths) {
+  std::vector<std::pair<const std::string*, const BucketFile*>> wanted;
+  std::set<std::string> seen;  // an object once, whatever names it
+  for (const std::string& path : paths)
+    if (const BucketFile* f = Remote(path); f && seen.insert(f->sha256).second) wanted.emplace_back(&path, f);
+  return ParallelFor(wanted.size(), ThreadsFor(kPrefetchAtOnce, wanted.size()),
+                     [&](size_t i, size_t) -> Status { return Cached(*wanted[i].first, *wanted[i].second).status(); });
 }
 
 Result<std::string> BucketEnv::Cached(const std::string& path, const BucketFile& f) {

@@ -61,6 +61,11 @@ class BucketEnv : public EnvWrapper {
   Result<std::vector<std::string>> ListDir(const std::string& dir) override;
   Result<uint64_t> FileSize(const std::string& path) override;
   Result<uint64_t> LinkCount(const std::string& path) override;
+  // The objects of `paths` not in the cache, fetched now, kPrefetchAtOnce
+  // at a time (a search's probed shards, before its scan opens them; each
+  // is then this process's, never evicted by it while it runs).
+  Status Prefetch(const std::vector<std::string>& paths) override;
+  static constexpr size_t kPrefetchAtOnce = 4;
 
   BucketCounters counters() const;
   // Where the destructor leaves the counters as they were at the end

@@ -127,6 +127,16 @@ void SortByRow(std::vector<HitAt>* hits) {
   }
 }
 
+// A store read from a bucket brings the shards a scan will open in first,
+// several at once, rather than each as a scan worker comes to it (not under
+// a deadline, which the scan checks between shards).
+Status PrefetchShards(Env* env, const ScanRequest& request) {
+  if (request.deadline || request.shards.empty()) return Status::Ok();
+  std::vector<std::string> paths;
+  for (const ShardScan& s : request.shards) paths.push_back(s.path);
+  return env->Prefetch(paths);
+}
+
 }  // namespace
 
 Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(const std::vector<std::vector<float>>& queries,
@@ -211,6 +221,7 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
   if (selection) {
     AETHER_ASSIGN_OR_RETURN(ranked, FilteredScan(*selection, request, options));
   } else {
+    AETHER_RETURN_IF_ERROR(PrefetchShards(env_, request));
     AETHER_ASSIGN_OR_RETURN(ranked, RunScan(request));
   }
   // Each hit's id and place: from the selection, or read in one walk of

@@ -947,3 +947,51 @@ TEST_CASE("search s3://: a killed fetch's temporary goes once nobody writes it; 
   CHECK_FALSE(fs::exists(live));
   CHECK(fs::exists(young));
 }
+
+// A bucket search fetches the shards it will scan before the scan, 4 at
+// once, whatever its scan threads: with one scan thread, 4 GETs of shards
+// are held by the proxy together (a liveness wait, not a timing); the
+// answer is the writer's, and each shard was fetched once.
+TEST_CASE("search s3://: the probed shards are fetched before the scan, 4 at once with one scan thread; exact") {
+  S3Server* server = Server();
+  if (!server) return;
+  const auto env = S3Env(server->endpoint());
+  TempDir dir;
+  const std::string store = dir / "mem", cache = dir / "cache", uri = std::string("s3://") + kBucket + "/b12";
+  auto mems = RandomMems(900, 8, 121);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100", "-q"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "8", "-q"}).exit_code == 0);
+  REQUIRE(Aether({"publish", store, uri, "-q"}, "", env).exit_code == 0);
+  const std::string queries = QueriesJsonl(RandomMems(30, 8, 122, "q"));
+  auto args = [&](const std::string& where, const std::string& nprobe) {
+    std::vector<std::string> a = {"search", where, "--queries", "-", "-k", "7", "--no-touch", "--nprobe", nprobe};
+    if (where != store) a.insert(a.end(), {"--cache-dir", cache, "--threads", "1", "--verbose"});
+    return a;
+  };
+  // The replica made and one partition's shard (and the staging shard's)
+  // fetched, without the proxy.
+  REQUIRE(Aether({"search", uri, "--vector", "[0,0,0,0,0,0,0,0]", "--nprobe", "1", "--no-touch", "--cache-dir", cache},
+                 "", env)
+              .exit_code == 0);
+  const int before = CachedObjects(cache);
+  REQUIRE(before <= 2);
+  FaultProxy proxy(server->port());
+  proxy.Plan({Fault::kNone, Fault::kHold, Fault::kHold, Fault::kHold, Fault::kHold});  // the LIST, then 4 GETs
+  RunResult r;
+  std::thread t([&] { r = Aether(args(uri, "8"), queries, S3Env(proxy.endpoint())); });
+  for (int i = 0; i < 3000 && proxy.held() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const int held = proxy.held();
+  proxy.Release();
+  t.join();
+  CHECK(held == 4);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out == Aether(args(store, "8"), queries).out);
+  const CacheLine c = Parse(r.err);
+  CHECK(c.cached == before);
+  CHECK(c.fetched == CachedObjects(cache) - before);
+  CHECK(c.fetched >= 4);
+  int gets = 0;
+  for (const auto& [head, body] : proxy.Recorded())
+    gets += head.rfind("GET ", 0) == 0 && head.find("/objects/") != std::string::npos;
+  CHECK(gets == c.fetched);  // each once
+}

@@ -92,6 +92,14 @@ class Env {
   virtual int64_t NowMs() = 0;
   // A seed for callers that were given none.
   virtual uint64_t RandomSeed() = 0;
+  // A hint that the files `paths` are about to be opened for reading: an
+  // Env that keeps files elsewhere (a store read from a bucket) may bring
+  // them in now, several at once. Its error is one an open of them would
+  // meet. An Env with nothing to bring in does nothing.
+  virtual Status Prefetch(const std::vector<std::string>& paths) {
+    (void)paths;
+    return Status::Ok();
+  }
 };
 
 // An Env that forwards every call to another (LevelDB's EnvWrapper): derive
@@ -123,6 +131,7 @@ class EnvWrapper : public Env {
   }
   int64_t NowMs() override { return target_->NowMs(); }
   uint64_t RandomSeed() override { return target_->RandomSeed(); }
+  Status Prefetch(const std::vector<std::string>& paths) override { return target_->Prefetch(paths); }
 
  private:
   Env* target_;
