@@ -36,6 +36,7 @@ BucketEnv::BucketEnv(Env* target, std::map<std::string, BucketFile> files, std::
 BucketEnv::~BucketEnv() {
   std::lock_guard<std::mutex> g(mu_);
   used_.clear();
+  prefetched_.clear();
   Evict();
   counters_.requests = pool_.requests();
   const BucketCounters& c = *final_ = counters_;
@@ -66,12 +67,18 @@ Result<std::unique_ptr<File>> BucketEnv::Open(const std::string& path, OpenMode 
   }
 }
 
-Status BucketEnv::Prefetch(const std::vector<std::string>& paths) {
+Status BucketEnv::Prefetch(const std::vector<std::string>& paths, size_t at_once) {
   std::vector<std::pair<const std::string*, const BucketFile*>> wanted;
   std::set<std::string> seen;  // an object once, whatever names it
   for (const std::string& path : paths)
     if (const BucketFile* f = Remote(path); f && seen.insert(f->sha256).second) wanted.emplace_back(&path, f);
-  return ParallelFor(wanted.size(), ThreadsFor(kPrefetchAtOnce, wanted.size()),
+  {
+    // Not evicted by this process's trims after each fetch, before the
+    // scan (or this prefetch) comes to them.
+    std::lock_guard<std::mutex> g(mu_);
+    prefetched_.insert(seen.begin(), seen.end());
+  }
+  return ParallelFor(wanted.size(), ThreadsFor(at_once, wanted.size()),
                      [&](size_t i, size_t) -> Status { return Cached(*wanted[i].first, *wanted[i].second).status(); });
 }
 
@@ -168,7 +175,8 @@ void BucketEnv::Evict() {
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.when < b.when; });
   for (const Entry& e : entries) {
     if (total <= cache_bytes_) break;
-    if (used_.count(e.path.substr(e.path.size() - 64))) continue;
+    const std::string sha = e.path.substr(e.path.size() - 64);
+    if (used_.count(sha) || prefetched_.count(sha)) continue;
     if (target()->RemoveFile(e.path).ok()) {
       total -= e.bytes;
       ++counters_.evicted;

@@ -61,11 +61,10 @@ class BucketEnv : public EnvWrapper {
   Result<std::vector<std::string>> ListDir(const std::string& dir) override;
   Result<uint64_t> FileSize(const std::string& path) override;
   Result<uint64_t> LinkCount(const std::string& path) override;
-  // The objects of `paths` not in the cache, fetched now, kPrefetchAtOnce
-  // at a time (a search's probed shards, before its scan opens them; each
-  // is then this process's, never evicted by it while it runs).
-  Status Prefetch(const std::vector<std::string>& paths) override;
-  static constexpr size_t kPrefetchAtOnce = 4;
+  // The objects of `paths` not in the cache, fetched now, `at_once` at a
+  // time (a search's probed shards, before its scan opens them). From the
+  // call on, this process never evicts any of them while it runs.
+  Status Prefetch(const std::vector<std::string>& paths, size_t at_once) override;
 
   BucketCounters counters() const;
   // Where the destructor leaves the counters as they were at the end
@@ -99,6 +98,7 @@ class BucketEnv : public EnvWrapper {
   mutable std::mutex mu_;               // the counters, eviction
   BucketCounters counters_;             // but requests: pool_'s
   std::set<std::string> used_;          // the objects this process opened or is opening (by SHA-256)
+  std::set<std::string> prefetched_;    // the objects a Prefetch was asked for (not evicted either)
   std::set<std::string> fetching_;      // the objects being looked up or fetched now
   std::set<std::string> verified_;      // found whole by DropDamaged (a fetch checks what it writes)
   std::set<std::string> found_cached_;  // counted in shards_cached (a fetch after damage moves it)

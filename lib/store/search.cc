@@ -22,6 +22,7 @@
 #include <unordered_set>
 
 #include "aether/jsonl.h"
+#include "env/parallel.h"
 #include "index/calibration.h"
 #include "meta/schema.h"
 #include "policy/eviction.h"
@@ -128,13 +129,15 @@ void SortByRow(std::vector<HitAt>* hits) {
 }
 
 // A store read from a bucket brings the shards a scan will open in first,
-// several at once, rather than each as a scan worker comes to it (not under
-// a deadline, which the scan checks between shards).
+// as many at once as the scan has workers and at least kPrefetchAtOnce,
+// rather than each as a worker comes to it (not under a deadline, which
+// the scan checks between shards).
 Status PrefetchShards(Env* env, const ScanRequest& request) {
+  constexpr size_t kPrefetchAtOnce = 4;
   if (request.deadline || request.shards.empty()) return Status::Ok();
   std::vector<std::string> paths;
   for (const ShardScan& s : request.shards) paths.push_back(s.path);
-  return env->Prefetch(paths);
+  return env->Prefetch(paths, std::max(kPrefetchAtOnce, ThreadsFor(request.threads, paths.size())));
 }
 
 }  // namespace
@@ -303,6 +306,7 @@ Result<std::vector<std::vector<Candidate>>> StoreImpl::FilteredScan(const Select
     plan = exact_cost <= scan_cost ? SearchOptions::FilterPlan::kExact : SearchOptions::FilterPlan::kScan;
   }
   if (plan == SearchOptions::FilterPlan::kExact) return ScanSelected(selection, c, c.all, options.threads);
+  AETHER_RETURN_IF_ERROR(PrefetchShards(env_, request));
   AETHER_ASSIGN_OR_RETURN(auto ranked, RunScan(request));
   // A query whose probed partitions held fewer than k selected memories
   // (while the store holds more) gets the exact top k of the selection.

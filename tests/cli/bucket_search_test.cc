@@ -968,30 +968,46 @@ TEST_CASE("search s3://: the probed shards are fetched before the scan, 4 at onc
     if (where != store) a.insert(a.end(), {"--cache-dir", cache, "--threads", "1", "--verbose"});
     return a;
   };
-  // The replica made and one partition's shard (and the staging shard's)
-  // fetched, without the proxy.
-  REQUIRE(Aether({"search", uri, "--vector", "[0,0,0,0,0,0,0,0]", "--nprobe", "1", "--no-touch", "--cache-dir", cache},
-                 "", env)
-              .exit_code == 0);
-  const int before = CachedObjects(cache);
-  REQUIRE(before <= 2);
-  FaultProxy proxy(server->port());
-  proxy.Plan({Fault::kNone, Fault::kHold, Fault::kHold, Fault::kHold, Fault::kHold});  // the LIST, then 4 GETs
-  RunResult r;
-  std::thread t([&] { r = Aether(args(uri, "8"), queries, S3Env(proxy.endpoint())); });
-  for (int i = 0; i < 3000 && proxy.held() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  const int held = proxy.held();
-  proxy.Release();
-  t.join();
-  CHECK(held == 4);
-  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-  CHECK(r.out == Aether(args(store, "8"), queries).out);
-  const CacheLine c = Parse(r.err);
-  CHECK(c.cached == before);
-  CHECK(c.fetched == CachedObjects(cache) - before);
-  CHECK(c.fetched >= 4);
-  int gets = 0;
-  for (const auto& [head, body] : proxy.Recorded())
-    gets += head.rfind("GET ", 0) == 0 && head.find("/objects/") != std::string::npos;
-  CHECK(gets == c.fetched);  // each once
+  // An unfiltered search, and one with a filter that scans (its plan, the
+  // probed partitions, as the unfiltered one's).
+  for (const std::vector<std::string>& filter :
+       {std::vector<std::string>{}, std::vector<std::string>{"--where", "id != \"m5\"", "--where-plan", "scan"}}) {
+    CAPTURE(filter.size());
+    // The replica made and one partition's shard (and the staging shard's)
+    // fetched, without the proxy.
+    fs::remove_all(cache);
+    REQUIRE(
+        Aether({"search", uri, "--vector", "[0,0,0,0,0,0,0,0]", "--nprobe", "1", "--no-touch", "--cache-dir", cache},
+               "", env)
+            .exit_code == 0);
+    const int before = CachedObjects(cache);
+    REQUIRE(before <= 2);
+    FaultProxy proxy(server->port());
+    proxy.Plan({Fault::kNone, Fault::kHold, Fault::kHold, Fault::kHold, Fault::kHold});  // the LIST, then 4 GETs
+    RunResult r;
+    auto bucket_args = args(uri, "8"), store_args = args(store, "8");
+    bucket_args.insert(bucket_args.end(), filter.begin(), filter.end());
+    store_args.insert(store_args.end(), filter.begin(), filter.end());
+    std::thread t([&] { r = Aether(bucket_args, queries, S3Env(proxy.endpoint())); });
+    for (int i = 0; i < 3000 && proxy.held() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const int held = proxy.held();
+    // Not more than 4 either: no fifth request while those are held (it
+    // would pass the proxy unheld).
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const int requests = proxy.requests();
+    proxy.Release();
+    t.join();
+    CHECK(held == 4);
+    CHECK(requests == 5);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    CHECK(r.out == Aether(store_args, queries).out);
+    const CacheLine c = Parse(r.err);
+    CHECK(c.cached == before);
+    CHECK(c.fetched == CachedObjects(cache) - before);
+    CHECK(c.fetched >= 4);
+    int gets = 0;
+    for (const auto& [head, body] : proxy.Recorded())
+      gets += head.rfind("GET ", 0) == 0 && head.find("/objects/") != std::string::npos;
+    CHECK(gets == c.fetched);  // each once
+  }
 }

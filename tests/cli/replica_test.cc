@@ -597,6 +597,12 @@ TEST_CASE(
     REQUIRE(gone.ok());
     CHECK(!*gone);
     CHECK(Client(server->endpoint(), "t9")->List("manifests/")->size() == 2);
+    if (bytes.size() > (16u << 20)) {  // sent in parts: the upload aborted
+      int aborted = 0;
+      for (const auto& [request, body] : proxy.Recorded())
+        aborted += request.rfind("DELETE ", 0) == 0 && request.find("uploadId=") != std::string::npos;
+      CHECK(aborted == 1);
+    }
   };
   // Each time a file the bucket lacks: what a failed publish sent whole
   // stays there (its objects are right), so meta.db is changed in between.

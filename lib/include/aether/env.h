@@ -94,10 +94,11 @@ class Env {
   virtual uint64_t RandomSeed() = 0;
   // A hint that the files `paths` are about to be opened for reading: an
   // Env that keeps files elsewhere (a store read from a bucket) may bring
-  // them in now, several at once. Its error is one an open of them would
-  // meet. An Env with nothing to bring in does nothing.
-  virtual Status Prefetch(const std::vector<std::string>& paths) {
+  // them in now, up to `at_once` at a time. Its error is one an open of
+  // them would meet. An Env with nothing to bring in does nothing.
+  virtual Status Prefetch(const std::vector<std::string>& paths, size_t at_once) {
     (void)paths;
+    (void)at_once;
     return Status::Ok();
   }
 };
@@ -131,7 +132,9 @@ class EnvWrapper : public Env {
   }
   int64_t NowMs() override { return target_->NowMs(); }
   uint64_t RandomSeed() override { return target_->RandomSeed(); }
-  Status Prefetch(const std::vector<std::string>& paths) override { return target_->Prefetch(paths); }
+  Status Prefetch(const std::vector<std::string>& paths, size_t at_once) override {
+    return target_->Prefetch(paths, at_once);
+  }
 
  private:
   Env* target_;
