@@ -33,6 +33,7 @@
 #include "objstore/s3_client.h"
 #include "replica/bucket_env.h"
 #include "replica/snapshot_objects.h"
+#include "store/layout.h"
 
 namespace aether {
 namespace {
@@ -464,17 +465,6 @@ bool NoLinkOnTheWay(const std::string& dir, const std::string& path) {
   return true;
 }
 
-// Whether `name` is a fetch's temporary of the file `base` beside it
-// (snapshot_objects.cc: BASE.<16 hexadecimal digits>.tmp).
-bool TemporaryOf(const std::string& name, const std::string& base) {
-  constexpr size_t kHex = 16;
-  if (name.size() != base.size() + 1 + kHex + 4 || name.compare(0, base.size(), base) != 0 ||
-      name[base.size()] != '.' || name.compare(name.size() - 4, 4, ".tmp") != 0)
-    return false;
-  return std::all_of(name.begin() + long(base.size() + 1), name.end() - 4,
-                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f'); });
-}
-
 // The old replica, swapped out to `old`, or a killed pull's staging
 // directory: only the names a pull makes go (the files its marker lists,
 // their fetches' temporaries, the markers, SQLite's and the store's
@@ -502,7 +492,9 @@ std::string RemoveOldReplica(const std::string& old, const std::vector<FileEntry
     for (const auto& e : fs::directory_iterator(sub.empty() ? old : old + "/" + sub, ec)) {
       const std::string name = e.path().filename().string();
       for (const std::string& base : bases)
-        if (TemporaryOf(name, base)) names.push_back(sub.empty() ? name : sub + "/" + name);
+        // A fetch's temporary (TempNameFor), not the legacy BASE.tmp no pull makes.
+        if (name != base + ".tmp" && layout::IsTempNameOf(name, base))
+          names.push_back(sub.empty() ? name : sub + "/" + name);
     }
   }
   // Never through a symbolic link on the way: only the replica's own files.
@@ -537,9 +529,7 @@ std::vector<std::string> RemoveKilledPulls(const std::string& parent,
   for (const auto& e : fs::directory_iterator(parent, ec)) {
     const std::string name = e.path().filename().string();
     std::smatch m;
-    std::error_code ec2;
-    if (!std::regex_match(name, m, kStaging) || !ours(m[1].str()) || e.is_symlink(ec2) || !e.is_directory(ec2))
-      continue;
+    if (!std::regex_match(name, m, kStaging) || !ours(m[1].str())) continue;
     const std::string path = e.path().string();
     struct stat own;
     if (lstat(path.c_str(), &own) != 0 || !S_ISDIR(own.st_mode) || own.st_uid != geteuid()) continue;  // not ours
