@@ -15,10 +15,14 @@ Runner SetupPublish(CLI::App* app) {
     S3Options s3;
     std::string format;
     uint64_t keep = 0;
+    bool take_over = false;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
   app->add_option("uri", a->uri, "s3://BUCKET/PREFIX to publish under")->required()->check(NonEmpty());
+  app->add_flag("--take-over", a->take_over,
+                "Publish even when the newest snapshot there is another store's: the prefix then serves this "
+                "store (without it, such a publish exits 73 and sends nothing)");
   app->add_option("--keep", a->keep,
                   "Then delete the manifests older than the newest N and the objects none of those N names "
                   "(default: every manifest stays)")
@@ -27,7 +31,8 @@ Runner SetupPublish(CLI::App* app) {
   AddFormatOption(app, &a->format, "table");
   app->footer(
       "Uploads a consistent snapshot (searches go on; writers wait) as objects named by their SHA-256 (one\n"
-      "already there is not sent again), then a manifest naming them. Replicas follow with `aether pull`.\n"
+      "already there is not sent again), then a manifest naming them and this store. Replicas follow with\n"
+      "`aether pull`. A prefix serves one store: another store's publish there exits 73 (see --take-over).\n"
       "Example: AWS_PROFILE=mem aether publish ./mem s3://my-bucket/agents/a1");
   return [a](const StoreOpener& opener) -> int {
     if (Status bad = CheckS3Uri(a->uri); !bad.ok()) return Fail(bad);
@@ -38,9 +43,13 @@ Runner SetupPublish(CLI::App* app) {
     if (!store.ok()) return Fail(store.status());
     PublishOptions po;
     po.keep = a->keep;
+    po.take_over = a->take_over;
     po.turn = &*turn;
     auto r = Publish(std::move(*store), a->store.store, a->uri, a->s3, po);
     if (!r.ok()) return Fail(r.status());
+    if (!r->took_over_from.empty())
+      Warn(fmt::format("{}: took over from store {}: what follows the prefix now follows this store ({})", a->uri,
+                       r->took_over_from, r->store_id));
     if (!r->collect_error.empty())
       Warn(fmt::format("--keep {} stopped before deleting anything more: {} (the next publish --keep tries again)",
                        a->keep, r->collect_error));
@@ -56,7 +65,9 @@ Runner SetupPublish(CLI::App* app) {
                               {"manifests_removed", r->manifests_removed},
                               {"objects_removed", r->objects_removed},
                               {"bytes_removed", r->bytes_removed},
-                              {"keep_stopped", r->collect_error}};
+                              {"keep_stopped", r->collect_error},
+                              {"store_id", r->store_id},
+                              {"took_over_from", r->took_over_from}};
     const std::string removed = a->keep ? fmt::format("; removed {} older manifests and {} objects ({} bytes)",
                                                       r->manifests_removed, r->objects_removed, r->bytes_removed)
                                         : "";

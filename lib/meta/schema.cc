@@ -1,7 +1,10 @@
 #include "meta/schema.h"
 
 #include <fmt/format.h>
+#include <sys/random.h>
 
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <vector>
 
@@ -204,6 +207,28 @@ Status AddShardsIndex(Db* db) {
   return db->Exec("CREATE INDEX IF NOT EXISTS shards_by_generation ON shards(generation, partition)");
 }
 
+// A new store's ID (config store_id): 128 bits from the kernel's random
+// source as 32 lower-case hexadecimal digits. Publish names its snapshots
+// by it, so that a second store publishing to a prefix is told so.
+Result<std::string> NewStoreId() {
+  unsigned char bytes[16];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::IOError(std::string("getrandom: ") + std::strerror(errno));
+    got += size_t(n);
+  }
+  std::string id;
+  for (unsigned char b : bytes) id += fmt::format("{:02x}", b);
+  return id;
+}
+
+Status AddStoreId(Db* db) {
+  AETHER_ASSIGN_OR_RETURN(std::string id, NewStoreId());
+  return ConfigTable(db).Set("store_id", id);
+}
+
 // memories.access_times (policy/access_pattern.h: the times of a memory's
 // recent accesses; NULL: none yet); inside the caller's transaction.
 Status AddAccessTimesColumn(Db* db) { return db->Exec("ALTER TABLE memories ADD COLUMN access_times BLOB"); }
@@ -223,6 +248,7 @@ Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, 
     AETHER_RETURN_IF_ERROR(AddAccessTimesColumn(db));
     AETHER_RETURN_IF_ERROR(AddKeptPinColumns(db));
     AETHER_RETURN_IF_ERROR(AddShardsIndex(db));
+    AETHER_RETURN_IF_ERROR(AddStoreId(db));
     const std::pair<const char*, std::string> rows[] = {
         {"format_version", std::to_string(format_version)},
         {"dim", std::to_string(config.dim)},
@@ -317,6 +343,11 @@ const std::vector<SchemaStep>& SchemaSteps() {
       // every shard row.
       {"add the shards_by_generation index", "SELECT COUNT(*) FROM sqlite_master WHERE name = 'shards_by_generation'",
        [](Db* db) { return AddShardsIndex(db); }},
+      // The store's ID, which publish writes into its manifests (a prefix
+      // holds one store's snapshots).
+      {"config: add the store's ID (store_id; publish names its snapshots by it)",
+       "SELECT COUNT(*) FROM config WHERE key = 'store_id'",
+       [](Db* db) { return InTransaction(db, [&] { return AddStoreId(db); }); }},
   };
   return steps;
 }

@@ -366,6 +366,45 @@ Result<std::vector<FileEntry>> SendSnapshot(const std::string& snapshot, S3Clien
   return files;
 }
 
+namespace {
+
+bool IsStoreId(const std::string& id) {
+  return id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// The newest manifest under the prefix (`manifests` as listed), read and
+// parsed (discarded when it does not parse; null when there is none), and
+// checked to be this store's: a prefix holds one store's snapshots, so a
+// manifest naming another store stops the publish (kAlreadyExists) before
+// it sends anything, unless it takes the prefix over. A manifest without
+// a store (an older aether's, or one that does not parse) names none.
+// `sent`: whether this publish's objects are up already (the message says).
+Result<nlohmann::json> NewestOwnedBy(S3Client* client, const std::map<uint64_t, S3ObjectInfo>& manifests,
+                                     const std::string& store_id, const PublishOptions& options, bool sent,
+                                     PublishReport* rep) {
+  if (manifests.empty()) return nlohmann::json();
+  const S3ObjectInfo& newest = manifests.rbegin()->second;
+  std::string text;
+  AETHER_RETURN_IF_ERROR(client->Get(newest.key, &text));
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("store") || !j["store"].is_string()) return j;
+  const std::string other = j["store"].get<std::string>();
+  if (other == store_id) return j;
+  if (!options.take_over)
+    return Status::AlreadyExists(fmt::format(
+        "{}: the newest snapshot there is another store's (store ID {}; this store's is {}), and a prefix holds "
+        "one store's snapshots: publish this store under a prefix of its own, or add --take-over to make this "
+        "store the one that prefix serves (its readers then follow this store); {}",
+        client->UriOf(newest.key), other, store_id,
+        sent ? "it was written there while this publish sent its objects, which no manifest names (that store's "
+               "next publish --keep deletes them); no manifest was written"
+             : "nothing was sent"));
+  rep->took_over_from = other;
+  return j;
+}
+
+}  // namespace
+
 Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& store_path, const std::string& uri,
                               const S3Options& s3, const PublishOptions& options) {
   std::optional<PublishTurn> own_turn;
@@ -374,6 +413,15 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
     own_turn.emplace(std::move(turn));
   }
   AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, Connect(uri, s3));
+  PublishReport rep;
+  AETHER_ASSIGN_OR_RETURN(rep.store_id, store->Id());
+  if (rep.store_id.empty())  // a store an older aether made, opened for reading only
+    return Status::FailedPrecondition(store_path + ": the store has no ID yet: open it for writing to publish it");
+  if (!IsStoreId(rep.store_id))
+    return Status::Corruption(
+        fmt::format("{}/meta.db: config store_id '{}' is not a store ID (32 lower-case "
+                    "hexadecimal digits)",
+                    store_path, rep.store_id));
   // The snapshot: a backup beside the store, its shards and centroids
   // hard-linked from the store itself (the store never writes through a
   // shared file), removed when the upload is done or has failed.
@@ -384,26 +432,33 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
   AETHER_ASSIGN_OR_RETURN(BackupReport backup, store->Backup(bo));
   Cleanup remove_snapshot(snapshot);  // ours: Backup made it under our unique name
   store.reset();                      // the snapshot is taken: writers need not wait for the upload
-  PublishReport rep;
   rep.memories = backup.memories;
   std::vector<FileEntry> files;
   Status s = [&]() -> Status {
+    // Whose the prefix is, before anything is sent.
+    AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client.get()));
+    AETHER_ASSIGN_OR_RETURN(nlohmann::json newest,
+                            NewestOwnedBy(client.get(), manifests, rep.store_id, options, false, &rep));
     AETHER_ASSIGN_OR_RETURN(files, SendSnapshot(
                                        snapshot, client.get(), [uri, s3] { return Connect(uri, s3); }, &rep));
     rep.files = files.size();
-    AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client.get()));
-    if (!manifests.empty()) {
-      // The newest manifest names these very files: nothing to publish.
-      std::string text;
-      AETHER_RETURN_IF_ERROR(client->Get(manifests.rbegin()->second.key, &text));
-      const nlohmann::json newest = nlohmann::json::parse(text, nullptr, false);
-      if (!newest.is_discarded() && newest.is_object() && newest.contains("files") &&
-          newest["files"] == FilesJson(files)) {
-        rep.sequence = manifests.rbegin()->first;
-        rep.manifest = client->UriOf(manifests.rbegin()->second.key);
-        rep.unchanged = true;
-        return Status::Ok();
-      }
+    // And again once it is all sent (which may take long): a manifest
+    // another store wrote meanwhile stops it as above, and the new one is
+    // numbered after the newest there now.
+    auto newest_sequence = [&] { return manifests.empty() ? uint64_t(0) : manifests.rbegin()->first; };  // 0: none
+    const uint64_t first = newest_sequence();
+    AETHER_ASSIGN_OR_RETURN(manifests, Manifests(client.get()));
+    if (newest_sequence() != first) {
+      const std::string took_over_from = rep.took_over_from;
+      AETHER_ASSIGN_OR_RETURN(newest, NewestOwnedBy(client.get(), manifests, rep.store_id, options, true, &rep));
+      if (rep.took_over_from.empty()) rep.took_over_from = took_over_from;
+    }
+    // The newest manifest names these very files: nothing to publish.
+    if (newest.is_object() && newest.contains("files") && newest["files"] == FilesJson(files)) {
+      rep.sequence = manifests.rbegin()->first;
+      rep.manifest = client->UriOf(manifests.rbegin()->second.key);
+      rep.unchanged = true;
+      return Status::Ok();
     }
     if (!manifests.empty() && manifests.rbegin()->first == UINT64_MAX)
       return Status::FailedPrecondition(client->UriOf(manifests.rbegin()->second.key) +
@@ -415,7 +470,8 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
                                                                  std::chrono::system_clock::now().time_since_epoch())
                                                                  .count())},
                                      {"memories", rep.memories},
-                                     {"files", FilesJson(files)}};
+                                     {"files", FilesJson(files)},
+                                     {"store", rep.store_id}};
     rep.manifest = client->UriOf(ManifestKey(rep.sequence));
     return client->Put(ManifestKey(rep.sequence), manifest.dump(1) + "\n");
   }();

@@ -230,6 +230,10 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
 }
 
 const StoreConfig& Store::config() const { return impl_->config_; }
+Result<std::string> Store::Id() {
+  AETHER_ASSIGN_OR_RETURN(std::optional<std::string> id, impl_->tables_->config.Get("store_id"));
+  return id.value_or("");
+}
 const std::vector<ReplayAction>& Store::replayed() const { return impl_->replayed(); }
 const Status& Store::deferred_recovery() const { return impl_->deferred_recovery(); }
 const std::vector<std::string>& Store::notices() const { return impl_->notices(); }

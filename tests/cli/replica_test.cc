@@ -565,7 +565,7 @@ TEST_CASE(
   REQUIRE(ToHex(Sha256(ReadFile(big.string()))) != big_sha);  // memories descended into it
   auto changed_meanwhile = [&](const std::string& file) {
     FaultProxy proxy(server->port());
-    proxy.Plan({Fault::kHold});
+    proxy.Plan({Fault::kNone, Fault::kNone, Fault::kHold});  // the manifests' LIST, the newest's GET, then it
     RunResult out;
     std::thread t([&] { out = Aether({"publish", store, uri}, "", S3Env(proxy.endpoint())); });
     for (int i = 0; i < 3000 && proxy.held() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -647,7 +647,7 @@ TEST_CASE("publish sends and pull fetches 4 objects at once (held by the proxy t
       if (head.find("/objects/") != std::string::npos) ++puts_or_gets;
     CHECK(puts_or_gets >= 8);
   };
-  four_at_once({"publish", store, uri, "-q"}, 1);  // LIST objects/
+  four_at_once({"publish", store, uri, "-q"}, 2);  // LIST manifests/ (none yet), LIST objects/
   four_at_once({"pull", uri, replica, "-q"}, 2);   // LIST manifests/, GET the manifest
   const std::string queries = QueriesJsonl(RandomMems(30, 8, 102, "q"));
   CHECK(Answers(replica, queries, Ids(mems)) == Answers(store, queries, Ids(mems)));
@@ -752,4 +752,164 @@ TEST_CASE("a killed pull's staging directory is removed by the next pull; only t
   CHECK_MESSAGE(s.exit_code == 0, s.err);
   CHECK(!fs::exists(in_cache[0]));
   CHECK(s.out == Aether({"search", store, "--vector", q1, "--no-touch"}).out);
+}
+
+// A prefix serves one store: each manifest names the store that published
+// it (its ID), and another store's publish there stops before it sends
+// anything. Without that, a mistyped prefix (or two agents given one)
+// switches every reader of the prefix to another store silently, and one
+// store's --keep deletes the other's snapshots.
+TEST_CASE("publish: a prefix serves one store; another store's publish exits 73 and sends nothing; --take-over") {
+  S3Server* server = Server();
+  if (!server) return;
+  TempDir dir;
+  const std::string a = dir / "a", b = dir / "b", replica = dir / "replica";
+  const std::string uri = std::string("s3://") + kBucket + "/t12";
+  const auto env = S3Env(server->endpoint());
+  const auto mems_a = RandomMems(300, 8, 121, "a"), mems_b = RandomMems(300, 8, 122, "b");
+  REQUIRE(Aether({"ingest", "--create", a, "-q"}, ToJsonl(mems_a)).exit_code == 0);
+  REQUIRE(Aether({"ingest", "--create", b, "-q"}, ToJsonl(mems_b)).exit_code == 0);
+  auto store_id = [](const std::string& store) {
+    const auto rows = SqlRows(store, "SELECT value FROM config WHERE key = 'store_id'");
+    return rows.empty() ? std::string() : rows[0];
+  };
+  const std::string id_a = store_id(a), id_b = store_id(b);
+  CHECK(id_a.size() == 32);
+  CHECK(id_a.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(id_a != id_b);
+  auto client = Client(server->endpoint(), "t12");
+  auto manifest = [&](int sequence) {
+    std::string text;
+    REQUIRE(client->Get(fmt::format("manifests/{:020}.json", sequence), &text).ok());
+    return nlohmann::json::parse(text);
+  };
+  auto bucket = [&] {  // every key there, with its ETag
+    std::vector<std::string> keys;
+    auto listed = client->List("");
+    REQUIRE(listed.ok());
+    for (const auto& o : *listed) keys.push_back(o.key + " " + o.etag);
+    return keys;
+  };
+
+  auto pa = Json(Aether({"publish", a, uri, "--format", "json"}, "", env));
+  CHECK(pa["store_id"] == id_a);
+  CHECK(pa["took_over_from"] == "");
+  CHECK(manifest(1)["store"] == id_a);
+  const std::string queries = QueriesJsonl(RandomMems(10, 8, 123, "q"));
+  REQUIRE(Aether({"pull", uri, replica, "-q"}, "", env).exit_code == 0);
+  const std::string answers_a = Answers(replica, queries, Ids(mems_a));
+  CHECK(answers_a == Answers(a, queries, Ids(mems_a)));
+
+  // B there: refused, naming both stores and the way out; its requests
+  // only read (the LIST and the newest manifest's GET), the bucket as it was.
+  const auto before = bucket();
+  for (const char* keep : {"", "--keep"}) {
+    CAPTURE(keep);
+    FaultProxy proxy(server->port());
+    std::vector<std::string> args = {"publish", b, uri};
+    if (*keep) args.insert(args.end(), {"--keep", "1"});
+    auto r = Aether(args, "", S3Env(proxy.endpoint()));
+    CHECK(r.exit_code == 73);
+    CHECK_MESSAGE(r.err.find("another store's (store ID " + id_a + "; this store's is " + id_b) != std::string::npos,
+                  r.err);
+    CHECK(r.err.find("--take-over") != std::string::npos);
+    CHECK(r.err.find("manifests/00000000000000000001.json") != std::string::npos);
+    const auto recorded = proxy.Recorded();
+    CHECK(recorded.size() == 2);
+    for (const auto& [head, body] : recorded) CHECK_MESSAGE(head.rfind("GET ", 0) == 0, head);
+    CHECK(bucket() == before);
+  }
+  for (const auto& e : fs::directory_iterator(dir.path()))  // its snapshot removed
+    CHECK(e.path().filename().string().find("aether-publish") == std::string::npos);
+  REQUIRE(Aether({"pull", uri, replica, "-q"}, "", env).exit_code == 0);
+  CHECK(Answers(replica, queries, Ids(mems_a)) == answers_a);
+
+  // A goes on publishing there.
+  REQUIRE(Aether({"ingest", a, "-q"}, ToJsonl(RandomMems(20, 8, 124, "a2-"))).exit_code == 0);
+  CHECK(Json(Aether({"publish", a, uri, "--format", "json"}, "", env))["sequence"] == 2);
+
+  // --take-over: B's snapshot is the newest, with a warning naming A; the
+  // prefix's readers follow B; --keep 1 leaves B's snapshot alone; A is
+  // the one refused now.
+  auto t = Aether({"publish", b, uri, "--take-over", "--keep", "1", "--format", "json"}, "", env);
+  REQUIRE_MESSAGE(t.exit_code == 0, t.err);
+  const auto tj = nlohmann::json::parse(t.out);
+  CHECK(tj["took_over_from"] == id_a);
+  CHECK(tj["store_id"] == id_b);
+  CHECK(tj["sequence"] == 3);
+  CHECK(tj["manifests_removed"] == 2);
+  CHECK_MESSAGE(t.err.find("took over from store " + id_a) != std::string::npos, t.err);
+  CHECK(manifest(3)["store"] == id_b);
+  REQUIRE(Aether({"pull", uri, replica, "-q"}, "", env).exit_code == 0);
+  CHECK(Answers(replica, queries, Ids(mems_b)) == Answers(b, queries, Ids(mems_b)));
+  CHECK(Aether({"verify", replica}).exit_code == 0);
+  auto refused = Aether({"publish", a, uri}, "", env);
+  CHECK(refused.exit_code == 73);
+  CHECK(refused.err.find("store ID " + id_b) != std::string::npos);
+  REQUIRE(Aether({"ingest", b, "-q"}, ToJsonl(RandomMems(20, 8, 125, "b2-"))).exit_code == 0);
+  auto own = Aether({"publish", b, uri, "--take-over", "--format", "json"}, "", env);  // its own: nothing taken
+  REQUIRE_MESSAGE(own.exit_code == 0, own.err);
+  CHECK(nlohmann::json::parse(own.out)["sequence"] == 4);
+  CHECK(nlohmann::json::parse(own.out)["took_over_from"] == "");
+  CHECK(own.err.find("took over") == std::string::npos);
+
+  // A manifest without a store (as an older aether wrote it) names none:
+  // A's publish goes on, and its manifest names A again.
+  auto older = manifest(4);
+  older.erase("store");
+  REQUIRE(client->Put(fmt::format("manifests/{:020}.json", 4), older.dump(1) + "\n").ok());
+  auto after_older = Json(Aether({"publish", a, uri, "--format", "json"}, "", env));
+  CHECK(after_older["sequence"] == 5);
+  CHECK(after_older["took_over_from"] == "");
+  CHECK(manifest(5)["store"] == id_a);
+  // Nor does a `store` that is not a string.
+  auto odd = manifest(5);
+  odd["store"] = 5;
+  REQUIRE(client->Put(fmt::format("manifests/{:020}.json", 5), odd.dump(1) + "\n").ok());
+  REQUIRE(Aether({"ingest", b, "-q"}, ToJsonl(RandomMems(5, 8, 128, "b3-"))).exit_code == 0);
+  auto after_odd = Json(Aether({"publish", b, uri, "--format", "json"}, "", env));
+  CHECK(after_odd["sequence"] == 6);
+  CHECK(after_odd["took_over_from"] == "");
+
+  // A store that publishes there while another's objects go up stops that
+  // one before its manifest: A's publish, held at its LIST of objects/
+  // (after the manifests' LIST and the newest's GET), meets B's newer
+  // manifest when it LISTs again, and exits 73; B's snapshot stays the newest.
+  REQUIRE(Aether({"publish", a, uri, "--take-over", "-q"}, "", env).exit_code == 0);  // 7, A's
+  REQUIRE(Aether({"ingest", a, "-q"}, ToJsonl(RandomMems(5, 8, 129, "a5-"))).exit_code == 0);
+  {
+    FaultProxy proxy(server->port());
+    proxy.Plan({Fault::kNone, Fault::kNone, Fault::kHold});
+    RunResult held;
+    std::thread holder([&] { held = Aether({"publish", a, uri}, "", S3Env(proxy.endpoint())); });
+    for (int i = 0; i < 3000 && proxy.held() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(proxy.held() == 1);
+    CHECK(Aether({"publish", b, uri, "--take-over", "-q"}, "", env).exit_code == 0);  // 8, B's
+    proxy.Release();
+    holder.join();
+    CHECK(held.exit_code == 73);
+    CHECK_MESSAGE(held.err.find("manifests/00000000000000000008.json: the newest snapshot there is another store's") !=
+                      std::string::npos,
+                  held.err);
+    CHECK(held.err.find("no manifest was written") != std::string::npos);
+    auto listed = client->List("manifests/");
+    REQUIRE(listed.ok());
+    CHECK(listed->size() == 8 - 2);  // --keep 1 above removed 1 and 2
+    CHECK(manifest(8)["store"] == id_b);
+  }
+
+  // A store an older aether made has no ID: the first writer's open makes
+  // one (a reader's does not), and it stays.
+  SqlRows(a, "DELETE FROM config WHERE key = 'store_id'");
+  REQUIRE(Aether({"stats", a}).exit_code == 0);
+  CHECK(store_id(a).empty());
+  auto dry = Aether({"upgrade", a, "--dry-run"});
+  CHECK_MESSAGE(dry.out.find("config: add the store's ID") != std::string::npos, dry.out);
+  REQUIRE(Aether({"ingest", a, "-q"}, ToJsonl(RandomMems(5, 8, 126, "a3-"))).exit_code == 0);
+  const std::string made = store_id(a);
+  CHECK(made.size() == 32);
+  REQUIRE(Aether({"ingest", a, "-q"}, ToJsonl(RandomMems(5, 8, 127, "a4-"))).exit_code == 0);
+  CHECK(store_id(a) == made);
+  // Its publish: the prefix's newest manifest is B's.
+  CHECK(Aether({"publish", a, uri}, "", env).exit_code == 73);
 }

@@ -2,7 +2,7 @@ upgrade: a store an older aether wrote (format version 1), converted in place.
 
 $ cp -R "$TESTDATA/stores/v1/store" old
 $ aether upgrade old --dry-run --format json
-{"codec":"zstd-shuffle","codec_before":"zstd","dry_run":true,"format_version":5,"format_version_before":1,"frames":5,"frames_to_rewrite":5,"garbage_dropped":0,"pending_migrations":0,"rebuild":null,"records_to_rewrite":280,"replayed_at_open":0,"rewritten":false,"schema_changed_at_open":0,"schema_steps":["migrations: add the partitions and crc columns (journal checksums)","migration_items: add the kept_created_ms, kept_last_access_ms and kept_access_count columns (ingest --preserve-state)","add the index_calibration table (rebuild-index --target-recall)","add the memories_by_slot index","audit_log and migrations: add the trace_id columns (--trace-id)","add the metrics table (stats --since, aether check, Prometheus counters)","drop the memories_by_tier index (memories_by_slot serves its queries)","add the migration_blocks table (a migration's items packed in blocks)","add the audit_traces table and the audit_log.trace column (trace ids stored once)","memories: add the pinned column and the memories_pinned index (aether pin)","memories: add the access_times column (access patterns)","migration_items: add the kept_pinned and kept_access_times columns (ingest --preserve-state)","add the shards_by_generation index"],"up_to_date":false}
+{"codec":"zstd-shuffle","codec_before":"zstd","dry_run":true,"format_version":5,"format_version_before":1,"frames":5,"frames_to_rewrite":5,"garbage_dropped":0,"pending_migrations":0,"rebuild":null,"records_to_rewrite":280,"replayed_at_open":0,"rewritten":false,"schema_changed_at_open":0,"schema_steps":["migrations: add the partitions and crc columns (journal checksums)","migration_items: add the kept_created_ms, kept_last_access_ms and kept_access_count columns (ingest --preserve-state)","add the index_calibration table (rebuild-index --target-recall)","add the memories_by_slot index","audit_log and migrations: add the trace_id columns (--trace-id)","add the metrics table (stats --since, aether check, Prometheus counters)","drop the memories_by_tier index (memories_by_slot serves its queries)","add the migration_blocks table (a migration's items packed in blocks)","add the audit_traces table and the audit_log.trace column (trace ids stored once)","memories: add the pinned column and the memories_pinned index (aether pin)","memories: add the access_times column (access patterns)","migration_items: add the kept_pinned and kept_access_times columns (ingest --preserve-state)","add the shards_by_generation index","config: add the store's ID (store_id; publish names its snapshots by it)"],"up_to_date":false}
 $ aether upgrade old
 upgrade old:
   schema: migrations: add the partitions and crc columns (journal checksums)
@@ -18,6 +18,7 @@ upgrade old:
   schema: memories: add the access_times column (access patterns)
   schema: migration_items: add the kept_pinned and kept_access_times columns (ingest --preserve-state)
   schema: add the shards_by_generation index
+  schema: config: add the store's ID (store_id; publish names its snapshots by it)
   format version: 1 -> 5
   cold codec: zstd -> zstd-shuffle
   cold tier: rewrote 5 of 5 frames (280 records) in zstd-shuffle: index generation 2, 277 cold memories, 3 garbage records dropped

@@ -53,6 +53,10 @@ struct PublishReport {
   // did not; the publish itself is done either way).
   uint64_t manifests_removed = 0, objects_removed = 0, bytes_removed = 0;
   std::string collect_error;
+  std::string store_id;  // Store::Id, the manifest's `store`
+  // PublishOptions::take_over: the store whose snapshot was the newest
+  // there ("" when it was this store's, or a manifest without a store).
+  std::string took_over_from;
 };
 
 // Publishes of one store take turns: two at once would write the same
@@ -80,6 +84,12 @@ struct PublishOptions {
   // kBusy after wait_seconds.
   const PublishTurn* turn = nullptr;
   double wait_seconds = 5.0;
+  // A prefix holds one store's snapshots: when the newest manifest there
+  // names another store, publish stops (kAlreadyExists) before it sends
+  // anything, unless this is set; then this store's snapshot becomes the
+  // newest, and what follows the prefix (pull, search s3://) follows this
+  // store from then on.
+  bool take_over = false;
 };
 
 // kInvalidArgument, naming what is wrong, unless uri is s3://BUCKET[/PREFIX]

@@ -73,6 +73,13 @@ class Store {
   ~Store();
 
   const StoreConfig& config() const;
+  // The store's ID (config store_id, format-spec/metadata_db.md): 32
+  // lower-case hexadecimal digits made at creation, or by the first
+  // writer's open of a store an older aether made (or a reader's replay
+  // of a dead writer's journal there); "" in such a store until then. A
+  // backup, a store restored from it and a pulled replica have their
+  // store's ID.
+  Result<std::string> Id();
   // What the replay at open did (empty when nothing was dangling).
   const std::vector<ReplayAction>& replayed() const;
   // Not ok when a read-only open found dangling migrations it could not
