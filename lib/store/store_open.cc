@@ -1,7 +1,11 @@
 // The one open path every command takes: lock, config, journal replay.
 #include <fmt/format.h>
+#include <stdlib.h>
 
 #include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "aether/store.h"
 #include "env/fault_point.h"
@@ -10,6 +14,49 @@
 #include "store/store_impl.h"
 
 namespace aether {
+namespace {
+
+// The directory `path` names, links resolved ("" when it does not resolve).
+std::string Resolved(const std::string& path) {
+  std::unique_ptr<char, decltype(&free)> real(realpath(path.c_str(), nullptr), &free);
+  return real ? std::string(real.get()) : std::string();
+}
+
+// cold/, index/ or a generation directory of cold/ that is a link into
+// another store's directory: refused before anything is opened. aether
+// writes, cuts and deletes the files under them (a descend appends to the
+// staging shard, a rebuild makes and removes generations and centroids),
+// so through such a link it would change that store's files. A link to a
+// directory of its own (a generation moved to another disk) is fine.
+Status CheckLinksIntoOtherStores(Env* env, const std::string& store) {
+  std::vector<std::string> links;
+  for (const char* d : {layout::kColdDir, layout::kIndexDir})
+    if (env->TypeOf(store + "/" + d) == FileType::kSymlink) links.emplace_back(d);
+  const std::string cold = store + "/" + layout::kColdDir;
+  if (env->TypeOf(cold) == FileType::kDirectory) {
+    auto entries = env->ListDir(cold);
+    if (entries.ok())
+      for (const std::string& e : *entries)
+        if (env->TypeOf(cold + "/" + e) == FileType::kSymlink) links.push_back(std::string(layout::kColdDir) + "/" + e);
+  }
+  if (links.empty()) return Status::Ok();
+  const std::string own = Resolved(store);
+  for (const std::string& rel : links) {
+    // Where it leads, and each directory above that up to this store's
+    // own (a link within the store) or the root.
+    for (std::string at = Resolved(store + "/" + rel); at.size() > 1 && at != own;
+         at = at.substr(0, std::max<size_t>(at.rfind('/'), 1))) {
+      if (!Store::LooksLikeStore(at, env)) continue;
+      return Status::FailedPrecondition(fmt::format(
+          "{}/{}: a link into another store ({}): aether writes and deletes files under it, so it would change "
+          "that store's; point it at a directory of this store's own, or replace it with the directory itself",
+          store, rel, at));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, const OpenOptions& opt) {
   auto impl = std::make_unique<StoreImpl>();
@@ -23,6 +70,7 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
   if (!env->IsDirectory(path)) return Status::NotFound(path + ": no such store (see aether init)");
   if (!env->Exists(impl->Path(layout::kDbFile)))
     return Status::NotFound(path + ": not an aether store (no " + layout::kDbFile + ")");
+  AETHER_RETURN_IF_ERROR(CheckLinksIntoOtherStores(env, path));
 
   // A store this user may only read: readers read it (locks and the DB are
   // opened read-only), writers stop here with a clear error.

@@ -357,3 +357,72 @@ TEST_CASE("a store's file replaced by a link to another store's: readers refuse 
     CHECK(Export(other) == other_export);
   }
 }
+
+// A directory of the store (cold/, index/, a generation directory of cold/)
+// replaced by a link into another store: aether writes, cuts and deletes
+// files under those, so through the link a descend appended to the other
+// store's staging shard (which that store's next open then cut back) and a
+// rebuild made and removed generations among the other store's. Every
+// command, reader or writer, now refuses such a store before it opens a
+// file (69, naming the link); the other store's files stay byte for byte.
+// A link to a directory of the store's own (a generation moved to another
+// disk) still serves.
+TEST_CASE("a store's directory linked into another store: every command refuses it (69); that store unchanged") {
+  TempDir dir;
+  namespace fs = std::filesystem;
+  auto make = [&](const std::string& store, uint64_t seed) {
+    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100", "-q"}, ToJsonl(RandomMems(300, 4, seed)))
+                .exit_code == 0);
+    REQUIRE(Aether({"rebuild-index", store, "--partitions", "3", "-q"}).exit_code == 0);
+  };
+  const std::string other = dir / "other", base = dir / "base";
+  make(other, 93);
+  make(base, 94);
+  REQUIRE(Aether({"ingest", other, "-q"}, ToJsonl(RandomMems(50, 4, 95, "staged"))).exit_code == 0);
+  const std::string query = "[1,2,3,4]";
+  const RunResult want = Aether({"search", base, "--vector", query, "--nprobe", "3", "--no-touch"});
+  REQUIRE(want.exit_code == 0);
+  struct Case {
+    std::string link, target;  // in the store; in the other store
+  };
+  int n = 0;
+  for (const Case& c :
+       {Case{"cold", "cold"}, Case{"index", "index"}, Case{"cold/g000001", "cold/g000001"},
+        Case{"cold/g000002", "cold/g000001"}, Case{"cold/g000003", "index"}, Case{"index", "cold/g000001"}}) {
+    CAPTURE(c.link);
+    CAPTURE(c.target);
+    const std::string store = dir / ("s" + std::to_string(++n));
+    fs::copy(base, store, fs::copy_options::recursive);
+    fs::remove_all(store + "/" + c.link);
+    fs::create_directory_symlink(other + "/" + c.target, store + "/" + c.link);
+    const auto store_bytes = DirectoryBytes(store);
+    const auto other_bytes = DirectoryBytes(other);
+    for (const std::vector<std::string>& args :
+         std::vector<std::vector<std::string>>{{"stats", store},
+                                               {"search", store, "--vector", query, "--nprobe", "3"},
+                                               {"export", store},
+                                               {"verify", store},
+                                               {"ingest", store, "-q"},
+                                               {"descend", store, "--all"},
+                                               {"rebuild-index", store, "--partitions", "2"},
+                                               {"maintain", store},
+                                               {"recover", store}}) {
+      CAPTURE(args[0]);
+      const RunResult r = Aether(args, args[0] == "ingest" ? ToJsonl(RandomMems(5, 4, 96, "new")) : "");
+      CHECK(r.exit_code == 69);
+      CHECK_MESSAGE(
+          r.err.find(store + "/" + c.link + ": a link into another store (" + other + ")") != std::string::npos, r.err);
+    }
+    CHECK(DirectoryBytes(other) == other_bytes);
+    CHECK(DirectoryBytes(store) == store_bytes);
+    CHECK(Aether({"verify", other}).exit_code == 0);
+  }
+  // A generation directory moved out of the store and linked back: served.
+  const std::string moved = dir / "moved";
+  fs::rename(base + "/cold/g000001", moved);
+  fs::create_directory_symlink(moved, base + "/cold/g000001");
+  const RunResult got = Aether({"search", base, "--vector", query, "--nprobe", "3", "--no-touch"});
+  CHECK_MESSAGE(got.exit_code == 0, got.err);
+  CHECK(got.out == want.out);
+  CHECK(Aether({"verify", base}).exit_code == 0);
+}
