@@ -1,6 +1,7 @@
 // The one open path every command takes: lock, config, journal replay.
 #include <fmt/format.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <memory>
@@ -22,35 +23,50 @@ std::string Resolved(const std::string& path) {
   return real ? std::string(real.get()) : std::string();
 }
 
-// cold/, index/ or a generation directory of cold/ that is a link into
-// another store's directory: refused before anything is opened. aether
+bool SameDirectory(const struct stat& a, const std::string& path) {
+  struct stat b;
+  return stat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// cold/, index/ or an entry of cold/ (a generation directory) that is a
+// link into another store: refused before anything is opened. aether
 // writes, cuts and deletes the files under them (a descend appends to the
 // staging shard, a rebuild makes and removes generations and centroids),
-// so through such a link it would change that store's files. A link to a
-// directory of its own (a generation moved to another disk) is fine.
+// so through such a link it would change that store's files. "Into
+// another store": its target is a directory holding a meta.db (not this
+// store's), or that directory's cold/ or index/ or anything under them.
+// A link to a directory of its own (a generation moved to another disk)
+// is fine, wherever that lies.
 Status CheckLinksIntoOtherStores(Env* env, const std::string& store) {
   std::vector<std::string> links;
   for (const char* d : {layout::kColdDir, layout::kIndexDir})
     if (env->TypeOf(store + "/" + d) == FileType::kSymlink) links.emplace_back(d);
   const std::string cold = store + "/" + layout::kColdDir;
-  if (env->TypeOf(cold) == FileType::kDirectory) {
+  if (env->IsDirectory(cold)) {  // through a link too: cold/ moved whole
     auto entries = env->ListDir(cold);
     if (entries.ok())
       for (const std::string& e : *entries)
         if (env->TypeOf(cold + "/" + e) == FileType::kSymlink) links.push_back(std::string(layout::kColdDir) + "/" + e);
   }
   if (links.empty()) return Status::Ok();
-  const std::string own = Resolved(store);
+  struct stat own;
+  if (stat(store.c_str(), &own) != 0) return Status::Ok();  // what opens the store next fails on its own
   for (const std::string& rel : links) {
-    // Where it leads, and each directory above that up to this store's
-    // own (a link within the store) or the root.
-    for (std::string at = Resolved(store + "/" + rel); at.size() > 1 && at != own;
-         at = at.substr(0, std::max<size_t>(at.rfind('/'), 1))) {
-      if (!Store::LooksLikeStore(at, env)) continue;
-      return Status::FailedPrecondition(fmt::format(
-          "{}/{}: a link into another store ({}): aether writes and deletes files under it, so it would change "
-          "that store's; point it at a directory of this store's own, or replace it with the directory itself",
-          store, rel, at));
+    const std::string target = Resolved(store + "/" + rel);
+    // The target and each directory above it, up to this store's own (a
+    // link within the store) or the root; for each, the first component
+    // of the rest of the target's path.
+    std::string at = target, first;
+    while (at.size() > 1 && !SameDirectory(own, at)) {
+      const bool harmful = first.empty() || first == layout::kColdDir || first == layout::kIndexDir;
+      if (harmful && Store::LooksLikeStore(at, env))
+        return Status::FailedPrecondition(fmt::format(
+            "{}/{}: a link into another store ({}): aether writes and deletes files under it, so it would change "
+            "that store's; point it at a directory of this store's own, or replace it with the directory itself",
+            store, rel, at));
+      const size_t slash = at.rfind('/');
+      first = at.substr(slash + 1);
+      at = at.substr(0, std::max<size_t>(slash, 1));
     }
   }
   return Status::Ok();

@@ -384,17 +384,24 @@ TEST_CASE("a store's directory linked into another store: every command refuses 
   REQUIRE(want.exit_code == 0);
   struct Case {
     std::string link, target;  // in the store; in the other store
+    bool cold_moved;           // the store's cold/ itself a link to a directory elsewhere
   };
   int n = 0;
   for (const Case& c :
-       {Case{"cold", "cold"}, Case{"index", "index"}, Case{"cold/g000001", "cold/g000001"},
-        Case{"cold/g000002", "cold/g000001"}, Case{"cold/g000003", "index"}, Case{"index", "cold/g000001"}}) {
+       {Case{"cold", "cold", false}, Case{"index", "index", false}, Case{"cold/g000001", "cold/g000001", false},
+        Case{"cold/g000002", "cold/g000001", false}, Case{"cold/g000003", "index", false},
+        Case{"index", "cold/g000001", false}, Case{"cold", "", false}, Case{"cold/g000001", "cold/g000001", true}}) {
     CAPTURE(c.link);
     CAPTURE(c.target);
+    CAPTURE(c.cold_moved);
     const std::string store = dir / ("s" + std::to_string(++n));
     fs::copy(base, store, fs::copy_options::recursive);
+    if (c.cold_moved) {  // cold/ moved whole to another disk, linked back (its own: fine)
+      fs::rename(store + "/cold", dir / ("disk2-" + std::to_string(n)));
+      fs::create_directory_symlink(dir / ("disk2-" + std::to_string(n)), store + "/cold");
+    }
     fs::remove_all(store + "/" + c.link);
-    fs::create_directory_symlink(other + "/" + c.target, store + "/" + c.link);
+    fs::create_directory_symlink(c.target.empty() ? other : other + "/" + c.target, store + "/" + c.link);
     const auto store_bytes = DirectoryBytes(store);
     const auto other_bytes = DirectoryBytes(other);
     for (const std::vector<std::string>& args :
@@ -410,19 +417,25 @@ TEST_CASE("a store's directory linked into another store: every command refuses 
       CAPTURE(args[0]);
       const RunResult r = Aether(args, args[0] == "ingest" ? ToJsonl(RandomMems(5, 4, 96, "new")) : "");
       CHECK(r.exit_code == 69);
-      CHECK_MESSAGE(
-          r.err.find(store + "/" + c.link + ": a link into another store (" + other + ")") != std::string::npos, r.err);
+      CHECK_MESSAGE(r.err.find(fs::canonical(store).string() + "/" + c.link + ": a link into another store (" +
+                               fs::canonical(other).string() + ")") != std::string::npos,
+                    r.err);
     }
     CHECK(DirectoryBytes(other) == other_bytes);
     CHECK(DirectoryBytes(store) == store_bytes);
     CHECK(Aether({"verify", other}).exit_code == 0);
   }
-  // A generation directory moved out of the store and linked back: served.
-  const std::string moved = dir / "moved";
+  // A generation directory moved out of the store and linked back, even
+  // into a directory beside some other tool's meta.db: served, written.
+  fs::create_directories(dir / "tool/gens");
+  WriteFile(dir / "tool/meta.db", "not a store's");
+  const std::string moved = dir / "tool/gens/g1";
   fs::rename(base + "/cold/g000001", moved);
   fs::create_directory_symlink(moved, base + "/cold/g000001");
   const RunResult got = Aether({"search", base, "--vector", query, "--nprobe", "3", "--no-touch"});
   CHECK_MESSAGE(got.exit_code == 0, got.err);
   CHECK(got.out == want.out);
+  const RunResult down = Aether({"descend", base, "--all"});
+  CHECK_MESSAGE(down.exit_code == 0, down.err);
   CHECK(Aether({"verify", base}).exit_code == 0);
 }
