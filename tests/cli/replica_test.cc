@@ -816,7 +816,7 @@ TEST_CASE("publish: a prefix serves one store; another store's publish exits 73 
     CHECK(r.err.find("manifests/00000000000000000001.json") != std::string::npos);
     const auto recorded = proxy.Recorded();
     CHECK(recorded.size() == 2);
-    for (const auto& [head, body] : recorded) CHECK_MESSAGE(head.rfind("GET ", 0) == 0, head);
+    for (const auto& request : recorded) CHECK_MESSAGE(request.first.rfind("GET ", 0) == 0, request.first);
     CHECK(bucket() == before);
   }
   for (const auto& e : fs::directory_iterator(dir.path()))  // its snapshot removed
