@@ -31,6 +31,15 @@ Status ErrnoStatus(const std::string& context, int err) {
   return Status::IOError(context + ": " + std::strerror(err));
 }
 
+Status NotThere(const std::string& path, Status missing) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 && errno == EACCES)
+    return Status::PermissionDenied(path +
+                                    ": this user may not reach it (a directory on the way has no search permission "
+                                    "for this user)");
+  return missing;
+}
+
 namespace {
 
 // Moves fd above the standard descriptors (a store file must never be fd 0-2,

@@ -282,7 +282,8 @@ Status CollectOld(S3Client* client, uint64_t keep, const std::vector<FileEntry>&
 Result<PublishTurn> TakePublishTurn(const std::string& store_path, double wait_seconds) {
   Env* env = Env::Default();
   // No directory there: the answer Store::Open gives (kNotFound, exit 66).
-  if (!env->IsDirectory(store_path)) return Status::NotFound(store_path + ": no such store (see aether init)");
+  if (!env->IsDirectory(store_path))
+    return NotThere(store_path, Status::NotFound(store_path + ": no such store (see aether init)"));
   auto lock = env->Lock(store_path, LockMode::kExclusive, wait_seconds);
   if (!lock.ok() && lock.status().code() == Code::kBusy)
     return Status::Busy(

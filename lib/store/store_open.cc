@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "aether/store.h"
+#include "env/errno_status.h"
 #include "env/fault_point.h"
 #include "meta/schema.h"
 #include "store/layout.h"
@@ -83,9 +85,10 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
   impl->lock_ = std::make_unique<StoreLock>(impl->env_, path, opt.wait_seconds);
   impl->set_on_notice(opt.on_notice);
   Env* env = impl->env_;
-  if (!env->IsDirectory(path)) return Status::NotFound(path + ": no such store (see aether init)");
+  if (!env->IsDirectory(path)) return NotThere(path, Status::NotFound(path + ": no such store (see aether init)"));
   if (!env->Exists(impl->Path(layout::kDbFile)))
-    return Status::NotFound(path + ": not an aether store (no " + layout::kDbFile + ")");
+    return NotThere(impl->Path(layout::kDbFile),
+                    Status::NotFound(path + ": not an aether store (no " + layout::kDbFile + ")"));
   AETHER_RETURN_IF_ERROR(CheckLinksIntoOtherStores(env, path));
 
   // A store this user may only read: readers read it (locks and the DB are

@@ -110,3 +110,50 @@ TEST_CASE("a store the user may only read: readers work, writers exit 77, nothin
     CHECK(DirectoryBytes(store) == before);
   }
 }
+
+// A store behind a directory this user may not search (a home directory
+// of mode 700, say) is there, just out of reach: every command says so
+// (77), instead of "no such store" (66), which sends the user looking for
+// a store that exists. A store that is missing is still 66.
+TEST_CASE("a store behind a directory this user may not search: every command exits 77 saying so, not 66") {
+  std::vector<std::string> as_nobody;
+  if (geteuid() == 0) {
+    std::string why;
+    as_nobody = AsNobody(&why);
+    if (as_nobody.empty()) {
+      MESSAGE(why << ": skipped");
+      return;
+    }
+  }
+  TempDir dir;
+  const std::string locked = dir / "locked", store = locked + "/s";
+  fs::create_directories(locked);
+  REQUIRE(Aether({"ingest", "--create", store, "-q"}, ToJsonl(RandomMems(20, 4, 14))).exit_code == 0);
+  const auto before = DirectoryBytes(store);
+  if (!as_nobody.empty())  // nobody reaches dir, not what is in locked
+    for (fs::path p = dir.path(); !p.empty() && p != p.root_path(); p = p.parent_path()) chmod(p.c_str(), 0755);
+  chmod(locked.c_str(), as_nobody.empty() ? 0600 : 0700);
+  const std::vector<std::string> s3 = {"AWS_ACCESS_KEY_ID=k", "AWS_SECRET_ACCESS_KEY=s", "AWS_REGION=us-east-1",
+                                       "AWS_ENDPOINT_URL=http://127.0.0.1:1"};
+  const std::vector<std::vector<std::string>> commands = {
+      {"stats", store},
+      {"search", store, "--vector", "[1,2,3,4]"},
+      {"get", store, "m1"},
+      {"verify", store},
+      {"export", store},
+      {"ingest", store},
+      {"descend", store, "--all"},
+      {"publish", store, "s3://bucket-x/p"},
+  };
+  for (const auto& args : commands) {
+    CAPTURE(args[0]);
+    const RunResult r = AetherVia(as_nobody, args, ToJsonl(RandomMems(1, 4, 15, "n")), s3);
+    CHECK(r.exit_code == 77);
+    CHECK_MESSAGE(r.err.find(store + ": this user may not reach it") != std::string::npos, r.err);
+  }
+  const RunResult missing = AetherVia(as_nobody, {"stats", dir / "nothere"});
+  CHECK(missing.exit_code == 66);
+  CHECK(missing.err.find("no such store") != std::string::npos);
+  chmod(locked.c_str(), 0755);
+  CHECK(DirectoryBytes(store) == before);
+}
