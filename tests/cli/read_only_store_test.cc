@@ -43,18 +43,21 @@ struct ReadOnly {
   }
 };
 
+// How to run aether as a user the permissions apply to: as root, nobody
+// (false, with a message, when nobody cannot run it: the test is skipped).
+bool OtherUser(std::vector<std::string>* prefix) {
+  if (geteuid() != 0) return true;
+  std::string why;
+  *prefix = AsNobody(&why);
+  if (prefix->empty()) MESSAGE(why << ": skipped");
+  return !prefix->empty();
+}
+
 }  // namespace
 
 TEST_CASE("a store the user may only read: readers work, writers exit 77, nothing changes") {
-  std::vector<std::string> as_nobody;
-  if (geteuid() == 0) {
-    std::string why;
-    as_nobody = AsNobody(&why);
-    if (as_nobody.empty()) {
-      MESSAGE(why << ": skipped");
-      return;
-    }
-  }
+  std::vector<std::string> as_nobody;  // as root: run as nobody, else as this user
+  if (!OtherUser(&as_nobody)) return;
   for (bool dangling : {false, true}) {
     CAPTURE(dangling);
     TempDir dir;
@@ -116,15 +119,8 @@ TEST_CASE("a store the user may only read: readers work, writers exit 77, nothin
 // (77), instead of "no such store" (66), which sends the user looking for
 // a store that exists. A store that is missing is still 66.
 TEST_CASE("a store behind a directory this user may not search: every command exits 77 saying so, not 66") {
-  std::vector<std::string> as_nobody;
-  if (geteuid() == 0) {
-    std::string why;
-    as_nobody = AsNobody(&why);
-    if (as_nobody.empty()) {
-      MESSAGE(why << ": skipped");
-      return;
-    }
-  }
+  std::vector<std::string> as_nobody;  // as root: run as nobody, else as this user
+  if (!OtherUser(&as_nobody)) return;
   TempDir dir;
   const std::string locked = dir / "locked", store = locked + "/s";
   fs::create_directories(locked);

@@ -322,6 +322,17 @@ TEST_CASE("a store link moved to another store mid-command: every file of the co
   CHECK(Export(b) == b_before);
 }
 
+namespace {
+
+// 300 memories of 4 dimensions, 100 hot, the rest in 3 partitions.
+void MakeIndexedStore(const std::string& store, uint64_t seed) {
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100", "-q"}, ToJsonl(RandomMems(300, 4, seed)))
+              .exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "3", "-q"}).exit_code == 0);
+}
+
+}  // namespace
+
 // A store's own file replaced by a link to another store's (same dimension,
 // same layout): no reader serves the other store's vectors under this
 // store's ids. Export and search fail naming the link, verify reports
@@ -329,18 +340,13 @@ TEST_CASE("a store link moved to another store mid-command: every file of the co
 TEST_CASE("a store's file replaced by a link to another store's: readers refuse it, verify names it") {
   TempDir dir;
   namespace fs = std::filesystem;
-  auto make = [&](const std::string& store, uint64_t seed) {
-    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100", "-q"}, ToJsonl(RandomMems(300, 4, seed)))
-                .exit_code == 0);
-    REQUIRE(Aether({"rebuild-index", store, "--partitions", "3", "-q"}).exit_code == 0);
-  };
   const std::string other = dir / "other";
-  make(other, 91);
+  MakeIndexedStore(other, 91);
   const std::string other_export = Export(other);
   for (const std::string file : {"hot.slots", "cold/g000001/p000000.shard", "index/g000001.centroids"}) {
     CAPTURE(file);
     const std::string store = dir / ("s-" + std::to_string(std::hash<std::string>()(file) % 1000));
-    make(store, 92);
+    MakeIndexedStore(store, 92);
     fs::remove(store + "/" + file);
     fs::create_symlink(other + "/" + file, store + "/" + file);
     for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
@@ -370,14 +376,9 @@ TEST_CASE("a store's file replaced by a link to another store's: readers refuse 
 TEST_CASE("a store's directory linked into another store: every command refuses it (69); that store unchanged") {
   TempDir dir;
   namespace fs = std::filesystem;
-  auto make = [&](const std::string& store, uint64_t seed) {
-    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100", "-q"}, ToJsonl(RandomMems(300, 4, seed)))
-                .exit_code == 0);
-    REQUIRE(Aether({"rebuild-index", store, "--partitions", "3", "-q"}).exit_code == 0);
-  };
   const std::string other = dir / "other", base = dir / "base";
-  make(other, 93);
-  make(base, 94);
+  MakeIndexedStore(other, 93);
+  MakeIndexedStore(base, 94);
   REQUIRE(Aether({"ingest", other, "-q"}, ToJsonl(RandomMems(50, 4, 95, "staged"))).exit_code == 0);
   const std::string query = "[1,2,3,4]";
   const RunResult want = Aether({"search", base, "--vector", query, "--nprobe", "3", "--no-touch"});
