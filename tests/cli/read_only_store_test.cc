@@ -118,7 +118,7 @@ TEST_CASE("a store the user may only read: readers work, writers exit 77, nothin
 // of mode 700, say) is there, just out of reach: every command says so
 // (77), instead of "no such store" (66), which sends the user looking for
 // a store that exists. A store that is missing is still 66.
-TEST_CASE("a store behind a directory this user may not search: every command exits 77 saying so, not 66") {
+TEST_CASE("a store behind a directory this user may not enter: every command exits 77 saying so, not 66") {
   std::vector<std::string> as_nobody;  // as root: run as nobody, else as this user
   if (!OtherUser(&as_nobody)) return;
   TempDir dir;
