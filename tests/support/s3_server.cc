@@ -33,6 +33,21 @@ bool SendAll(int fd, const std::string& data) {
   return true;
 }
 
+// The proxy's header patterns, compiled once, on the thread that makes the
+// proxy (its constructor asks for them before any of its threads runs):
+// libstdc++ fills std::ctype<char>'s narrow() cache unsynchronized while
+// it compiles a regex (GCC PR 77704), a race TSan reports when two
+// workers compile their first regex at once.
+struct HeaderPatterns {
+  const std::regex expect{"\r\n[Ee]xpect: *100-continue\r\n"};
+  const std::regex length{"\r\n[Cc]ontent-[Ll]ength: *([0-9]+)"};
+  const std::regex http11{"HTTP/1\\.1\r\n"};
+};
+const HeaderPatterns& Patterns() {
+  static const HeaderPatterns patterns;
+  return patterns;
+}
+
 // Reads up to the end of the headers, then `Content-Length` bytes of body
 // (requests: a client's; always delimited by length here).
 bool ReadRequest(int fd, std::string* head, std::string* body) {
@@ -49,13 +64,12 @@ bool ReadRequest(int fd, std::string* head, std::string* body) {
   std::smatch m;
   // A client waiting for "100 Continue" before its body gets it at once
   // (the request goes upstream whole, without the Expect header).
-  if (std::regex_search(*head, m, std::regex("\r\n[Ee]xpect: *100-continue\r\n"))) {
+  if (std::regex_search(*head, m, Patterns().expect)) {
     head->erase(size_t(m.position(0)) + 2, size_t(m.length(0)) - 2);
     if (!SendAll(fd, "HTTP/1.1 100 Continue\r\n\r\n")) return false;
   }
   size_t want = 0;
-  if (std::regex_search(*head, m, std::regex("\r\n[Cc]ontent-[Ll]ength: *([0-9]+)")))
-    want = std::strtoull(m[1].str().c_str(), nullptr, 10);
+  if (std::regex_search(*head, m, Patterns().length)) want = std::strtoull(m[1].str().c_str(), nullptr, 10);
   while (body->size() < want) {
     const ssize_t n = recv(fd, chunk, sizeof chunk, 0);
     if (n <= 0) return false;
@@ -194,6 +208,7 @@ const char* FaultName(Fault f) {
 }
 
 FaultProxy::FaultProxy(int upstream_port, int stall_ms) : upstream_port_(upstream_port), stall_ms_(stall_ms) {
+  Patterns();
   listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -292,7 +307,7 @@ void FaultProxy::Serve(int fd) {
   // chunks); it goes back with its length declared.
   const bool is_head = head.rfind("HEAD ", 0) == 0;
   std::string up_head =
-      std::regex_replace(head, std::regex("HTTP/1\\.1\r\n"), "HTTP/1.0\r\n", std::regex_constants::format_first_only);
+      std::regex_replace(head, Patterns().http11, "HTTP/1.0\r\n", std::regex_constants::format_first_only);
   const int up = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
