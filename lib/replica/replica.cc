@@ -449,10 +449,8 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
     auto newest_sequence = [&] { return manifests.empty() ? uint64_t(0) : manifests.rbegin()->first; };  // 0: none
     const uint64_t first = newest_sequence();
     AETHER_ASSIGN_OR_RETURN(manifests, Manifests(client.get()));
-    if (newest_sequence() != first) {
-      const std::string took_over_from = rep.took_over_from;
+    if (newest_sequence() != first) {  // (took_over_from is set, never cleared: the first check's stays)
       AETHER_ASSIGN_OR_RETURN(newest, NewestOwnedBy(client.get(), manifests, rep.store_id, options, true, &rep));
-      if (rep.took_over_from.empty()) rep.took_over_from = took_over_from;
     }
     // The newest manifest names these very files: nothing to publish.
     if (newest.is_object() && newest.contains("files") && newest["files"] == FilesJson(files)) {
