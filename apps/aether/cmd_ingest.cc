@@ -60,14 +60,10 @@ struct IngestArgs {
 // Without --create, ingest only adds to a store that exists.
 Status NoStore(const std::string& path) {
   std::error_code ec;
-  const bool exists = std::filesystem::exists(path, ec);
-  if (!exists && ec == std::errc::permission_denied)  // as the library says it (Store::Open)
-    return Status::PermissionDenied(path +
-                                    ": this user may not reach it (a directory on the way has no search permission "
-                                    "for this user)");
-  if (!exists)
-    return Status::NotFound(fmt::format(
-        "{}: no such store; create it with 'aether init {} --dim N', or pass --create to ingest", path, path));
+  if (!std::filesystem::exists(path, ec))
+    return NotThere(path, Status::NotFound(fmt::format(
+                              "{}: no such store; create it with 'aether init {} --dim N', or pass --create to ingest",
+                              path, path)));
   if (std::filesystem::is_directory(path, ec) && std::filesystem::is_empty(path, ec))
     return Status::NotFound(fmt::format(
         "{}: an empty directory, not an aether store; create one in it with 'aether init {} --dim N', or pass "

@@ -11,9 +11,4 @@ namespace aether {
 
 Status ErrnoStatus(const std::string& context, int err);
 
-// Why `path`, which a command was given, is not there: `missing`, unless a
-// directory on the way has no search permission for this user (stat fails
-// with EACCES), which is no missing file: then kPermissionDenied saying so.
-Status NotThere(const std::string& path, Status missing);
-
 }  // namespace aether

@@ -164,6 +164,11 @@ Status Unshare(Env* env, const std::string& path);
 // the CLI calls it first of all.
 Status CheckEnvironment();
 
+// Why `path`, which a command was given, is not there: `missing`, unless a
+// directory on the way has no search permission for this user (stat fails
+// with EACCES), which is no missing file: then kPermissionDenied saying so.
+Status NotThere(const std::string& path, Status missing);
+
 // Opens /dev/null on any of fds 0-2 that is closed (as under cron), so that
 // no data file or database can ever be handed one of them.
 void ReserveStandardFds();
