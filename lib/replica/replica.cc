@@ -766,8 +766,17 @@ constexpr const char* kCacheReplica = "replica-";     // + SEQUENCE-ETAG: a mani
 // A bucket search's cache directory: made (with its objects/ and marker)
 // when missing or empty; one that holds other things without the marker
 // is not aether's to fill or trim (kAlreadyExists). No symbolic link.
-Status PrepareCache(const std::string& dir) {
+// `dir` made when missing: with its parents for the default place
+// (~/.cache/aether/s3/...), alone for one the user named (--cache-dir), as
+// init, backup and pull make theirs: a mistyped parent makes nothing.
+Status PrepareCache(const std::string& dir, bool make_parents) {
   std::error_code ec;
+  if (!make_parents) {
+    const std::string parent = fs::path(dir).parent_path().string();
+    struct stat st;
+    if (!parent.empty() && stat(parent.c_str(), &st) != 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
+      return Status::NotFound(parent + ": no such directory (--cache-dir is made, not its parents)");
+  }
   fs::create_directories(dir, ec);
   if (ec && (ec.value() == ENOTDIR || ec.value() == EEXIST))  // a file there, or on the way
     return Status::AlreadyExists(dir + ": not a directory (a file is there or on the way): no cache there");
@@ -872,7 +881,7 @@ Result<OpenedBucket> OpenBucket(const std::string& uri, const S3Options& s3, con
     dir += "/aether/s3/" + loc.bucket + "-" + ToHex(Sha256(st.endpoint + "\n" + st.region + "\n" + uri)).substr(0, 16);
   }
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-  AETHER_RETURN_IF_ERROR(PrepareCache(dir));
+  AETHER_RETURN_IF_ERROR(PrepareCache(dir, /*make_parents=*/cache.dir.empty()));
   // Through any link on the way (~/.cache may be one): the store's files
   // are opened without following links.
   std::error_code ec;

@@ -462,6 +462,12 @@ TEST_CASE("search s3://: the cache never follows a link or trims what it did not
   const RunResult via = search(dir / "via/cache", {"--no-touch"});
   CHECK_MESSAGE(via.exit_code == 0, via.err);
   CHECK(via.out == want);
+  // A --cache-dir is made, not its parents (a mistyped path makes nothing).
+  const RunResult typo = search(dir / "no/such/cache");
+  CHECK(typo.exit_code == 66);
+  CHECK_MESSAGE(typo.err.find("no/such: no such directory (--cache-dir is made, not its parents)") != std::string::npos,
+                typo.err);
+  CHECK_FALSE(fs::exists(dir / "no"));
 
   // A search that records accesses records none in the cache.
   const std::string cache = dir / "cache";

@@ -147,7 +147,8 @@ Result<PullReport> Pull(const std::string& uri, const std::string& dir, const S3
 // cache's layout.
 struct BucketCacheOptions {
   // "": ${XDG_CACHE_HOME:-$HOME/.cache}/aether/s3/BUCKET-H (H: 16 hex digits
-  // of the URI's SHA-256), made when missing.
+  // of the URI's SHA-256), made with its parents when missing; a directory
+  // given here is made when missing, but not its parents (kNotFound).
   std::string dir;
   uint64_t max_bytes = uint64_t(1) << 30;  // the shards kept (--cache-bytes)
 };
