@@ -342,7 +342,8 @@ int Run(const SearchArgs& a, const StoreOpener& opener) {
                     a.store.store, first_sequence, first_gone, g_bucket_sequence));
   if (!results.ok()) return Fail(CacheHint(a, RecordingHint(results.status())));
   if (unwritable)
-    Warn("accesses not recorded: this user may not write " + a.store.store + " (--no-touch says so quietly)");
+    Warn("accesses not recorded: " + a.store.store + ": " + (*store)->why_not_writable() +
+         " (--no-touch says so quietly)");
   Print(a, names, *results, partial);
   if (g_bucket_report && g_verbose) {
     store->reset();  // the last trim of the cache is done as the store closes: report it too

@@ -544,8 +544,7 @@ Status StoreImpl::RecordAccess(const RankedHits& results) {
   rec.ts_ms = env_->NowMs();
   for (const auto& rows : results.rows) rec.hits.insert(rec.hits.end(), rows.begin(), rows.end());
   if (rec.hits.empty()) return Status::Ok();
-  if (!writable_)
-    return Status::PermissionDenied(dir_ + ": this user may not write this store (search with record_access off)");
+  if (!writable_) return Status::PermissionDenied(dir_ + ": " + why_not_writable_ + " (search with record_access off)");
   AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
   const size_t top_n = size_t(p.restore_top_n);
   for (size_t q = 0; q < results.hits.size(); ++q)

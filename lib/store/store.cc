@@ -238,6 +238,7 @@ const std::vector<ReplayAction>& Store::replayed() const { return impl_->replaye
 const Status& Store::deferred_recovery() const { return impl_->deferred_recovery(); }
 const std::vector<std::string>& Store::notices() const { return impl_->notices(); }
 bool Store::writable() const { return impl_->writable_; }
+const std::string& Store::why_not_writable() const { return impl_->why_not_writable_; }
 Status Store::YieldToReaders() { return impl_->YieldToReaders(); }
 
 Result<IngestBatchResult> Store::IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy) {

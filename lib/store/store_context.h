@@ -60,6 +60,7 @@ class StoreContext {
   std::unique_ptr<Db> db_;
   std::unique_ptr<Tables> tables_;  // the owners of the metadata tables, over db_
   bool writable_ = true;            // this process may write the store's files
+  std::string why_not_writable_;    // when not: why, for messages (Store::why_not_writable)
   // maintain --dry-run: the tick runs on the metadata alone, in one
   // transaction rolled back at its end, through a ReadOnlyEnv; moves write
   // no data and read none they do not need (StoreImpl::Maintain).

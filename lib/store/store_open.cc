@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -95,11 +96,17 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
   // opened read-only), writers stop here with a clear error.
   impl->writable_ =
       env->Writable(path) && env->Writable(impl->Path(layout::kDbFile)) && env->Writable(impl->Path(layout::kHotFile));
+  if (!impl->writable_) {
+    // A file system mounted read-only refuses every user alike: not a
+    // permission the user could be given.
+    struct statvfs fs;
+    impl->why_not_writable_ = statvfs(path.c_str(), &fs) == 0 && (fs.f_flag & ST_RDONLY)
+                                  ? "the file system holding this store is mounted read-only"
+                                  : "this user may not write this store (no write permission on it or its files)";
+  }
   if (opt.access == AccessMode::kWrite && !impl->writable_)
-    return Status::PermissionDenied(path +
-                                    ": this user may not write this store (no write permission on it or its "
-                                    "files); commands that only read (search --no-touch, get, stats, verify) "
-                                    "still work");
+    return Status::PermissionDenied(path + ": " + impl->why_not_writable_ +
+                                    "; commands that only read (search --no-touch, get, stats, verify) still work");
 
   // Locks (format-spec/README.md, "Concurrency"): writers hold WRITER for
   // the whole run and LOCK exclusively (a rebuild only shares LOCK while it
@@ -136,9 +143,8 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
   }
   if (pending == 0) return impl;
   if (!impl->writable_) {  // a dead writer's migration waits for a user who may replay it
-    impl->deferred_recovery_ = Status::PermissionDenied(path +
-                                                        ": migrations wait to be replayed, and this user "
-                                                        "may not write the store");
+    impl->deferred_recovery_ =
+        Status::PermissionDenied(path + ": migrations wait to be replayed, and " + impl->why_not_writable_);
     return impl;
   }
   // A reader found a journal row. If a live writer holds WRITER (a rebuild in

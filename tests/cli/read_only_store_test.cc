@@ -5,9 +5,12 @@
 // SQLite WAL not yet checkpointed). As root the commands run as `nobody`
 // through setpriv(1); otherwise the store's write bits are removed.
 #include <doctest/doctest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "test_util.h"
@@ -87,7 +90,7 @@ TEST_CASE("a store the user may only read: readers work, writers exit 77, nothin
       auto r = ro.Run(readers[i]);
       CHECK_MESSAGE(r.exit_code == owner[i].exit_code, r.err);
       CHECK(r.out == owner[i].out);
-      if (dangling) CHECK(r.err.find("may not write the store") != std::string::npos);
+      if (dangling) CHECK(r.err.find("may not write this store") != std::string::npos);
     }
     auto stats = ro.Run({"stats", store, "--format", "json"});
     CHECK_MESSAGE(stats.exit_code == 0, stats.err);
@@ -96,7 +99,8 @@ TEST_CASE("a store the user may only read: readers work, writers exit 77, nothin
     // A default search records accesses: it cannot here, says so, answers.
     auto touch = ro.Run({"search", store, "--vector", VectorJson(mems[3].vec)});
     CHECK(touch.exit_code == 0);
-    CHECK(touch.err.find("accesses not recorded: this user may not write") != std::string::npos);
+    CHECK(touch.err.find("accesses not recorded: " + store + ": this user may not write this store") !=
+          std::string::npos);
     CHECK(ParseSearchOutput(touch.out).size() == 1);
 
     const std::vector<std::vector<std::string>> writers = {
@@ -111,6 +115,58 @@ TEST_CASE("a store the user may only read: readers work, writers exit 77, nothin
       CHECK(r.err.find("this user may not write this store") != std::string::npos);
     }
     CHECK(DirectoryBytes(store) == before);
+  }
+}
+
+// A store on a file system mounted read-only (a snapshot, a recovery
+// mount): no user may write it, so the errors say the mount is read-only,
+// not that this user lacks a permission. Needs mount(2) (root with
+// CAP_SYS_ADMIN): skipped with a message otherwise.
+TEST_CASE("a store on a file system mounted read-only: readers work, writers exit 77 naming the mount") {
+  for (bool dangling : {false, true}) {
+    CAPTURE(dangling);
+    TempDir dir;
+    const std::string mnt = dir / "mnt", store = mnt + "/s";
+    fs::create_directories(mnt);
+    if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=16m") != 0) {
+      MESSAGE("mount(2) of a tmpfs refused (" << std::strerror(errno) << "): skipped");
+      return;
+    }
+    struct Unmount {
+      std::string path;
+      ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
+    } unmount{mnt};
+    auto mems = RandomMems(60, 4, 15);
+    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "30", "-q"}, ToJsonl(mems)).exit_code == 0);
+    REQUIRE(Aether({"rebuild-index", store, "--partitions", "2", "-q"}).exit_code == 0);
+    const std::vector<std::string> query = {"search", store, "--vector", VectorJson(mems[3].vec), "--no-touch"};
+    const RunResult want = Aether(query);
+    if (dangling)
+      REQUIRE(Aether({"ingest", store}, ToJsonl(RandomMems(5, 4, 16, "late")), {"AETHER_FAULT=ingest.after_written"})
+                  .exit_code == 137);
+    REQUIRE(mount(nullptr, mnt.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr) == 0);
+    const std::string ro = "the file system holding this store is mounted read-only";
+
+    const RunResult read = Aether(query);
+    CHECK_MESSAGE(read.exit_code == 0, read.err);
+    CHECK(read.out == want.out);
+    if (dangling)
+      CHECK_MESSAGE(read.err.find("migrations wait to be replayed, and " + ro) != std::string::npos, read.err);
+    const RunResult touch = Aether({"search", store, "--vector", VectorJson(mems[3].vec)});
+    CHECK(touch.exit_code == 0);
+    CHECK(touch.out == want.out);
+    CHECK_MESSAGE(touch.err.find("accesses not recorded: " + store + ": " + ro) != std::string::npos, touch.err);
+    for (const std::vector<std::string>& w : std::vector<std::vector<std::string>>{{"ingest", store},
+                                                                                   {"delete", store, "m1"},
+                                                                                   {"maintain", store},
+                                                                                   {"rebuild-index", store},
+                                                                                   {"recover", store}}) {
+      CAPTURE(w[0]);
+      const RunResult r = Aether(w, "{\"id\":\"new\",\"vector\":[1,2,3,4]}\n");
+      CHECK(r.exit_code == 77);
+      CHECK_MESSAGE(r.err.find(ro) != std::string::npos, r.err);
+      CHECK(r.err.find("this user may not") == std::string::npos);
+    }
   }
 }
 

@@ -85,10 +85,14 @@ class Store {
   // Not ok when a read-only open found dangling migrations it could not
   // replay (disk full, I/O error): it reads the committed state regardless.
   const Status& deferred_recovery() const;
-  // False when this process may not write the store (file permissions): it
-  // can still be read; a recording Search and every writer fail with
-  // PermissionDenied.
+  // False when this process may not write the store (file permissions, or
+  // a file system mounted read-only): it can still be read; a recording
+  // Search and every writer fail with PermissionDenied.
   bool writable() const;
+  // Why not, as the errors say it ("this user may not write this store
+  // (...)", or "the file system holding this store is mounted read-only");
+  // "" when writable.
+  const std::string& why_not_writable() const;
   // What the library left in place rather than delete (an unknown entry in
   // a directory it cleans, a link, an unregistered index generation), one
   // line each, in order; empty usually. OpenOptions::on_notice hears each
