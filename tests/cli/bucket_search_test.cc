@@ -18,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "aether/replica.h"
 #include "objstore/digest.h"
 #include "objstore/s3_client.h"
 #include "support/s3_server.h"
@@ -673,6 +674,78 @@ TEST_CASE("search s3:// and pull: a snapshot --keep deletes under a reader is le
   const RunResult mended = Aether(search, queries, direct);
   CHECK_MESSAGE(mended.exit_code == 0, mended.err);
   CHECK(mended.out == want.out);
+}
+
+// A writer that publishes with --keep faster than a reader reads: each
+// snapshot is deleted while the reader is held at its manifest's GET and
+// replaced by a newer one, six times over. The reader gives up with 75
+// (Busy), saying so, rather than chase the writer for ever (a search and
+// a pull alike: kReplacedRetries); read once the writer pauses, it answers
+// as the writer does.
+TEST_CASE("search s3:// and pull: six snapshots deleted under a reader in a row: 75, then a read answers") {
+  S3Server* server = Server();
+  if (!server) return;
+  const auto direct = S3Env(server->endpoint());
+  TempDir dir;
+  const std::string store = dir / "s";
+  REQUIRE(
+      Aether({"ingest", "--create", store, "--hot-capacity", "10", "-q"}, ToJsonl(RandomMems(200, 4, 64))).exit_code ==
+      0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "3", "-q"}).exit_code == 0);
+  const std::string queries = QueriesJsonl(RandomMems(3, 4, 65, "q"));
+  for (bool pull : {false, true}) {
+    CAPTURE(pull);
+    const std::string uri = std::string("s3://") + kBucket + (pull ? "/busy-pull" : "/busy-search");
+    const std::string replica = dir / (pull ? "r" : "unused"), cache = dir / (pull ? "unused" : "c");
+    REQUIRE(Aether({"publish", store, uri, "-q"}, "", direct).exit_code == 0);
+    std::vector<std::string> reader = {"pull", uri, replica, "-q"};
+    if (!pull) reader = {"search", uri, "--cache-dir", cache, "--queries", "-", "--nprobe", "3", "-k", "5"};
+    FaultProxy proxy(server->port());
+    // The first round: a pull LISTs then GETs the manifest; a search LISTs
+    // twice (the cache's, the pull's) first. Each round after: the LIST
+    // that finds the newer manifest, the pull's LIST, the GET.
+    std::vector<Fault> plan(pull ? 1 : 2, Fault::kNone);
+    plan.push_back(Fault::kHold);
+    proxy.Plan(plan);
+    RunResult got;
+    std::thread t([&] { got = Aether(reader, queries, S3Env(proxy.endpoint())); });
+    int rounds = 0;
+    for (; rounds < aether::kReplacedRetries + 1; ++rounds) {
+      for (int i = 0; i < 3000 && proxy.held() <= rounds; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (proxy.held() != rounds + 1) break;
+      // A new snapshot needs a change (an unchanged store publishes none).
+      const std::string id = "r" + std::to_string(pull) + "-" + std::to_string(rounds);
+      if (Aether({"ingest", store, "-q"}, ToJsonl(RandomMems(1, 4, 66 + uint64_t(rounds), id))).exit_code != 0) break;
+      const RunResult published = Aether({"publish", store, uri, "--keep", "1", "-q"}, "", direct);
+      if (published.exit_code != 0) break;
+      proxy.Plan({Fault::kNone, Fault::kNone, Fault::kHold});
+      proxy.ReleaseHeld();
+    }
+    // Past the last round nothing is held: the reader must have given up.
+    proxy.Plan({});
+    proxy.Release();
+    t.join();
+    CHECK(rounds == aether::kReplacedRetries + 1);
+    for (const auto& [request, body] : proxy.Recorded())
+      if (request.find("/manifests/") != std::string::npos) CHECK_MESSAGE(request.rfind("GET ", 0) == 0, request);
+    CHECK(got.exit_code == 75);
+    CHECK(got.out.empty());
+    CHECK_MESSAGE(got.err.find(std::to_string(aether::kReplacedRetries + 1) +
+                               " newer snapshots were published while this reader read each one") != std::string::npos,
+                  got.err);
+    // The writer pauses: the reader answers as it does.
+    const RunResult want =
+        Aether({"search", store, "--queries", "-", "--nprobe", "3", "-k", "5", "--no-touch"}, queries);
+    REQUIRE(want.exit_code == 0);
+    const RunResult again = Aether(reader, queries, direct);
+    CHECK_MESSAGE(again.exit_code == 0, again.err);
+    if (pull)
+      CHECK(Aether({"search", replica, "--queries", "-", "--nprobe", "3", "-k", "5", "--no-touch"}, queries).out ==
+            want.out);
+    else
+      CHECK(again.out == want.out);
+  }
 }
 
 // stats s3://BUCKET/PREFIX shows the cache's running totals: every search

@@ -251,6 +251,14 @@ void FaultProxy::Release() {
   release_.notify_all();
 }
 
+void FaultProxy::ReleaseHeld() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++releases_;
+  }
+  release_.notify_all();
+}
+
 void FaultProxy::Plan(std::vector<Fault> faults) {
   std::lock_guard<std::mutex> lock(mu_);
   plan_.assign(faults.begin(), faults.end());
@@ -297,7 +305,8 @@ void FaultProxy::Serve(int fd) {
     case Fault::kHold: {
       ++held_;
       std::unique_lock<std::mutex> lock(mu_);
-      release_.wait(lock, [&] { return released_; });
+      const uint64_t at = releases_;
+      release_.wait(lock, [&] { return released_ || releases_ != at; });
       break;
     }
     default:

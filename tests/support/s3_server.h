@@ -78,6 +78,9 @@ class FaultProxy {
   int held() const { return held_; }
   // Forwards the requests kHold holds, and from now on any it meets.
   void Release();
+  // Forwards the requests kHold holds now; a kHold met later holds its
+  // request again (a reader held round after round).
+  void ReleaseHeld();
   // Every request received: its request line and headers, and its body.
   std::vector<std::pair<std::string, std::string>> Recorded();
 
@@ -92,6 +95,7 @@ class FaultProxy {
   std::atomic<int> requests_{0};
   std::atomic<int> held_{0};
   bool released_ = false;  // mu_
+  uint64_t releases_ = 0;  // mu_: ReleaseHeld calls so far
   std::condition_variable release_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
