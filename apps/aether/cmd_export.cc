@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <deque>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -23,11 +24,17 @@ namespace {
 // more than one core gives it). Each batch has a sequence number and is
 // written only after the one before it, so the output is in the store's
 // order. The first write error stops everything and is what Add and Finish
-// return; nothing is written after it.
+// return; nothing is written after it. With fewer threads to be had (a limit
+// on them), fewer format; with none, Add and Finish format and write each
+// batch themselves.
 class BatchWriter {
  public:
   BatchWriter() {
-    for (int i = 0; i < kThreads; ++i) threads_.emplace_back([this] { Run(); });
+    for (int i = 0; i < kThreads; ++i) try {
+        threads_.emplace_back([this] { Run(); });
+      } catch (const std::system_error&) {
+        break;
+      }
   }
   ~BatchWriter() { Stop(); }
 
@@ -68,6 +75,15 @@ class BatchWriter {
   }
   // Queues the filled batch for the formatters once there is room.
   Status Hand() {
+    if (threads_.empty()) {  // no formatter: this thread writes it
+      if (!error_.ok() || filled_ == 0) return error_;
+      fmt::memory_buffer out;
+      for (size_t i = 0; i < filled_; ++i) AppendRecord(filling_[i], /*with_vector=*/true, &out);
+      filled_ = 0;
+      if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size())
+        error_ = Status::IOError(fmt::format("standard output: {}", std::strerror(errno)));
+      return error_;
+    }
     std::unique_lock<std::mutex> l(mu_);
     cv_.wait(l, [&] { return queued_.size() < kMaxQueued || !error_.ok(); });
     if (!error_.ok()) return error_;

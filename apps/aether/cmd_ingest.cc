@@ -21,6 +21,7 @@
 #include <functional>
 #include <iostream>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <unordered_set>
 
@@ -307,12 +308,17 @@ class LineParser {
 // Chunks of input made on a second thread, a bounded queue of them ahead of
 // the writer, in input order. `make` fills one chunk and says whether more
 // may follow. Only for regular files: a read there never waits on another
-// process, so the thread always finishes promptly when told to stop.
+// process, so the thread always finishes promptly when told to stop. When
+// no thread is to be had (a limit on them), Next makes each chunk itself.
 template <class Chunk>
 class Prefetcher {
  public:
   Prefetcher(std::function<bool(Chunk*)> make, size_t depth) : make_(std::move(make)), depth_(depth) {
-    thread_ = std::thread([this] { Produce(); });
+    try {
+      thread_ = std::thread([this] { Produce(); });
+    } catch (const std::system_error&) {
+      inline_ = true;
+    }
   }
   ~Prefetcher() {
     {
@@ -320,11 +326,17 @@ class Prefetcher {
       stop_ = true;
     }
     cv_.notify_all();
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
   }
   // The next chunk in input order; false at the end. What `make` threw
   // (out of memory) is thrown here, after the chunks made before it.
   bool Next(Chunk* chunk) {
+    if (inline_) {  // as Produce hands them on: the last chunk too, then false
+      if (done_) return false;
+      *chunk = Chunk();
+      done_ = !make_(chunk);
+      return true;
+    }
     std::unique_lock<std::mutex> l(mu_);
     cv_.wait(l, [&] { return !queue_.empty() || done_; });
     if (queue_.empty() && thrown_) std::rethrow_exception(thrown_);
@@ -364,6 +376,7 @@ class Prefetcher {
   std::condition_variable cv_;
   std::deque<Chunk> queue_;
   bool stop_ = false, done_ = false;
+  bool inline_ = false;  // no thread: Next makes the chunks
   std::exception_ptr thrown_;
 };
 

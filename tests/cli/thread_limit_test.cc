@@ -1,0 +1,113 @@
+// No thread to be had: a user's process limit (RLIMIT_NPROC, which also
+// counts threads) reached, as on a busy shared host or in a tight
+// container. Every command that works on more than one thread (ingest
+// reading a file ahead, export formatting, the scan, K-Means, a migration's
+// compression and syncs, printing a batch's results) must do its work on the
+// threads it has, one if need be, and answer exactly as an unlimited run:
+// before, ingest from a file and export stopped with "internal error:
+// Resource temporarily unavailable" (70). As root the limited commands run
+// as nobody (root is not held to the limit), with prlimit(1).
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+using namespace aether::test;
+namespace fs = std::filesystem;
+
+TEST_CASE("no thread to be had (RLIMIT_NPROC): ingest, export, indexing, queries and maintain agree with a free run") {
+  std::vector<std::string> limited;
+  if (geteuid() == 0) {
+    std::string why;
+    limited = AsNobody(&why);
+    if (limited.empty()) {
+      MESSAGE(why << ": skipped");
+      return;
+    }
+  }
+  if (access("/usr/bin/prlimit", X_OK) != 0) {
+    MESSAGE("prlimit is missing: skipped");
+    return;
+  }
+  limited.insert(limited.end(), {"/usr/bin/prlimit", "--nproc=1", "--"});
+  TempDir dir;
+  // nobody works in it: every directory on the way searchable, it writable.
+  for (fs::path p = dir.path(); !p.empty() && p != p.root_path(); p = p.parent_path()) chmod(p.c_str(), 0755);
+  chmod(dir.path().c_str(), 0777);
+  auto as_limited = [&](const std::vector<std::string>& args) { return AetherVia(limited, args); };
+  // The limit holds: under it a shell cannot start a second process.
+  std::string shell;
+  for (const std::string& a : limited) shell += a + " ";
+  CHECK(std::system("/bin/sh -c '/bin/true; /bin/true' 2>/dev/null") == 0);
+  REQUIRE(std::system((shell + "/bin/sh -c '/bin/true; /bin/true' 2>/dev/null").c_str()) != 0);
+  const std::string free_store = dir / "free", limited_store = dir / "limited";
+  const auto mems = RandomMems(3000, 16, 71);
+  const std::vector<Mem> first(mems.begin(), mems.begin() + 2000), second(mems.begin() + 2000, mems.end());
+  WriteFile(dir / "first.jsonl", ToJsonl(first));
+  WriteFile(dir / "second.jsonl", ToJsonl(second));
+  WriteFile(dir / "queries.jsonl", QueriesJsonl(RandomMems(40, 16, 72, "q")));
+  for (const char* f : {"first.jsonl", "second.jsonl", "queries.jsonl"}) chmod((dir / f).c_str(), 0644);
+
+  // The free run: JSONL from a file, then its export as .npy and ids.
+  REQUIRE(Aether({"ingest", "--create", free_store, "--hot-capacity", "500", dir / "first.jsonl", "-q"}).exit_code ==
+          0);
+  REQUIRE(Aether({"export", free_store, "--npy", dir / "first"}).exit_code == 0);
+  for (const char* f : {"first.npy", "first.ids"}) chmod((dir / f).c_str(), 0644);
+  REQUIRE(Aether({"ingest", free_store, dir / "second.jsonl", "-q"}).exit_code == 0);
+  // The limited run: the same memories from the .npy (read ahead on a
+  // second thread when one is to be had) and the second JSONL file.
+  const RunResult npy = as_limited({"ingest", "--create", limited_store, "--hot-capacity", "500", dir / "first.npy",
+                                    "--ids", dir / "first.ids", "-q"});
+  REQUIRE_MESSAGE(npy.exit_code == 0, npy.err);
+  const RunResult jsonl = as_limited({"ingest", limited_store, dir / "second.jsonl", "-q"});
+  REQUIRE_MESSAGE(jsonl.exit_code == 0, jsonl.err);
+
+  // Cold moves, the index, then exact queries (every partition probed).
+  for (const std::string& store : {free_store, limited_store}) {
+    const bool lim = store == limited_store;
+    CAPTURE(lim);
+    for (const std::vector<std::string>& cmd : std::vector<std::vector<std::string>>{
+             {"descend", store, "--all", "-q"}, {"rebuild-index", store, "--partitions", "6", "-q"}}) {
+      const RunResult r = lim ? as_limited(cmd) : Aether(cmd);
+      CHECK_MESSAGE(r.exit_code == 0, cmd[0] << ": " << r.err);
+    }
+  }
+  const std::vector<std::string> query = {"--queries", dir / "queries.jsonl", "--nprobe", "6",         "-k",
+                                          "10",        "--threads",           "4",        "--no-touch"};
+  std::vector<std::string> q_free = {"search", free_store}, q_limited = {"search", limited_store};
+  q_free.insert(q_free.end(), query.begin(), query.end());
+  q_limited.insert(q_limited.end(), query.begin(), query.end());
+  const RunResult want = Aether(q_free), got = as_limited(q_limited);
+  REQUIRE(want.exit_code == 0);
+  CHECK_MESSAGE(got.exit_code == 0, got.err);
+  CHECK(ParseSearchOutput(got.out).size() == 40);
+  CHECK(got.out == want.out);
+
+  // Export (formatted on two threads when it has them): the same memories.
+  const RunResult ex_free = Aether({"export", free_store}), ex_limited = as_limited({"export", limited_store});
+  REQUIRE(ex_free.exit_code == 0);
+  CHECK_MESSAGE(ex_limited.exit_code == 0, ex_limited.err);
+  auto essentials = [](const std::string& text) {
+    std::vector<std::string> out;
+    for (const std::string& line : Lines(text)) {
+      const auto j = nlohmann::json::parse(line);
+      out.push_back(j["id"].dump() + j["vector"].dump() + j.value("tier", std::string()));
+    }
+    return out;
+  };
+  CHECK(essentials(ex_limited.out) == essentials(ex_free.out));
+  CHECK(Lines(ex_limited.out).size() == mems.size());
+
+  // Maintenance and checks, limited.
+  for (const std::vector<std::string>& cmd : std::vector<std::vector<std::string>>{
+           {"maintain", limited_store, "-q"}, {"verify", limited_store}, {"backup", limited_store, dir / "b", "-q"}}) {
+    const RunResult r = as_limited(cmd);
+    CHECK_MESSAGE(r.exit_code == 0, cmd[0] << ": " << r.err);
+  }
+  CHECK(Aether({"verify", dir / "b"}).exit_code == 0);
+}
