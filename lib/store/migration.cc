@@ -161,30 +161,40 @@ Status Migrator::Run(Migration* m, const std::vector<MigrationItem>& items, cons
       AETHER_RETURN_IF_ERROR(hot->WriteSlots(w.slots));
     }
     AETHER_FAULT_POINT(fault.mid_write);
-    std::vector<std::unique_ptr<ShardFile>> shards;
+    // The shards kMaxOpenShards at a time, each group written, synced and
+    // closed before the next: a descend into a store of thousands of
+    // partitions would otherwise hold a descriptor for each, past the usual
+    // limit of 1,024 (EMFILE). The last group's writes are the fault
+    // point's "written, not synced".
+    constexpr size_t kMaxOpenShards = 256;
     std::string created_in;  // a directory that gained a file
-    for (const ShardTarget& t : m->targets) {
-      std::unique_ptr<ShardFile> shard;
-      if (m->kind == "rewrite") {  // a new file no committed state names
-        AETHER_ASSIGN_OR_RETURN(RewriteTarget rt, RewriteTargetOf(*m, items));
-        const std::string path = s_->Path(rt.path);
-        AETHER_RETURN_IF_ERROR(ShardFile::Create(s_->env_, path, s_->config_.dim, uint32_t(rt.generation), rt.partition,
-                                                 /*sync=*/false, OpenMode::kCreateNew));
-        AETHER_ASSIGN_OR_RETURN(shard, ShardFile::Open(s_->env_, path, s_->config_.dim, /*writable=*/true));
-        created_in = layout::GenerationDir(rt.generation);
-      } else {
-        AETHER_ASSIGN_OR_RETURN(ShardInfo info, s_->tables_->shards.Get(t.shard_id));
-        AETHER_ASSIGN_OR_RETURN(shard, s_->OpenShard(info, /*writable=*/true));
+    const size_t n = m->targets.size();
+    for (size_t g = 0; g == 0 || g < n; g += kMaxOpenShards) {
+      std::vector<std::unique_ptr<ShardFile>> shards;
+      for (size_t i = g; i < std::min(n, g + kMaxOpenShards); ++i) {
+        const ShardTarget& t = m->targets[i];
+        std::unique_ptr<ShardFile> shard;
+        if (m->kind == "rewrite") {  // a new file no committed state names
+          AETHER_ASSIGN_OR_RETURN(RewriteTarget rt, RewriteTargetOf(*m, items));
+          const std::string path = s_->Path(rt.path);
+          AETHER_RETURN_IF_ERROR(ShardFile::Create(s_->env_, path, s_->config_.dim, uint32_t(rt.generation),
+                                                   rt.partition, /*sync=*/false, OpenMode::kCreateNew));
+          AETHER_ASSIGN_OR_RETURN(shard, ShardFile::Open(s_->env_, path, s_->config_.dim, /*writable=*/true));
+          created_in = layout::GenerationDir(rt.generation);
+        } else {
+          AETHER_ASSIGN_OR_RETURN(ShardInfo info, s_->tables_->shards.Get(t.shard_id));
+          AETHER_ASSIGN_OR_RETURN(shard, s_->OpenShard(info, /*writable=*/true));
+        }
+        uint64_t at = t.len_before;
+        for (const std::string& f : w.frames.at(t.shard_id)) {
+          AETHER_RETURN_IF_ERROR(shard->WriteAt(at, f));
+          at += f.size();
+        }
+        shards.push_back(std::move(shard));
       }
-      uint64_t at = t.len_before;
-      for (const std::string& f : w.frames.at(t.shard_id)) {
-        AETHER_RETURN_IF_ERROR(shard->WriteAt(at, f));
-        at += f.size();
-      }
-      shards.push_back(std::move(shard));
+      if (g + kMaxOpenShards >= n) AETHER_FAULT_POINT(fault.after_write);
+      AETHER_RETURN_IF_ERROR(SyncAll(shards));
     }
-    AETHER_FAULT_POINT(fault.after_write);
-    AETHER_RETURN_IF_ERROR(SyncAll(shards));
     if (!created_in.empty()) AETHER_RETURN_IF_ERROR(s_->env_->SyncDir(s_->Path(created_in)));
     if (hot) AETHER_RETURN_IF_ERROR(hot->Sync());
     AETHER_FAULT_POINT(fault.after_sync);

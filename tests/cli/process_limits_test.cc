@@ -1,12 +1,19 @@
+// A process's limits reached, as on a busy shared host, in a tight
+// container or under a service manager's defaults: every command must do
+// its work within them and answer exactly as an unlimited run.
+//
 // No thread to be had: a user's process limit (RLIMIT_NPROC, which also
-// counts threads) reached, as on a busy shared host or in a tight
-// container. Every command that works on more than one thread (ingest
-// reading a file ahead, export formatting, the scan, K-Means, a migration's
-// compression and syncs, printing a batch's results) must do its work on the
-// threads it has, one if need be, and answer exactly as an unlimited run:
-// before, ingest from a file and export stopped with "internal error:
-// Resource temporarily unavailable" (70). As root the limited commands run
-// as nobody (root is not held to the limit), with prlimit(1).
+// counts threads) reached. Every command that works on more than one
+// thread (ingest reading a file ahead, export formatting, the scan,
+// K-Means, a migration's compression and syncs, printing a batch's
+// results) must do its work on the threads it has, one if need be: before,
+// ingest from a file and export stopped with "internal error: Resource
+// temporarily unavailable" (70). As root the limited commands run as
+// nobody (root is not held to the limit), with prlimit(1).
+//
+// Few file descriptors (RLIMIT_NOFILE; 1,024 is the usual soft limit): a
+// descend into more partitions than that held a descriptor for each until
+// all were synced, and stopped with "Too many open files" (74).
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -110,4 +117,41 @@ TEST_CASE("no thread to be had (RLIMIT_NPROC): ingest, export, indexing, queries
     CHECK_MESSAGE(r.exit_code == 0, cmd[0] << ": " << r.err);
   }
   CHECK(Aether({"verify", dir / "b"}).exit_code == 0);
+}
+
+TEST_CASE("a descend into more partitions than the descriptor limit (RLIMIT_NOFILE) moves every memory") {
+  if (access("/usr/bin/prlimit", X_OK) != 0) {
+    MESSAGE("prlimit is missing: skipped");
+    return;
+  }
+  TempDir dir;
+  const auto mems = RandomMems(6000, 4, 73);
+  const std::string queries = QueriesJsonl(RandomMems(20, 4, 74, "q"));
+  std::vector<std::string> results;
+  for (bool limited : {false, true}) {
+    CAPTURE(limited);
+    const std::string store = dir / (limited ? "limited" : "free");
+    // Every memory hot, an index of 400 partitions, then one descend batch
+    // into nearly all of them: more than 300 files, the limit below.
+    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "10000", "-q"}, ToJsonl(mems)).exit_code == 0);
+    REQUIRE(Aether({"descend", store, "--all", "-q"}).exit_code == 0);
+    REQUIRE(Aether({"rebuild-index", store, "--partitions", "400", "-q"}).exit_code == 0);
+    REQUIRE(Aether({"ascend", store, "--where", "importance >= 0", "-q"}).exit_code == 0);
+    const RunResult moved = limited ? AetherVia({"/usr/bin/prlimit", "--nofile=300", "--"},
+                                                {"descend", store, "--all", "--batch", "10000", "-q"})
+                                    : Aether({"descend", store, "--all", "--batch", "10000", "-q"});
+    CHECK_MESSAGE(moved.exit_code == 0, moved.err);
+    const auto partitions = SqlRows(store, "SELECT COUNT(*) FROM shards WHERE partition IS NOT NULL AND live > 0");
+    REQUIRE(partitions.size() == 1);
+    CHECK(std::stoi(partitions[0]) > 300);
+    CHECK(Aether({"verify", store}).exit_code == 0);
+    const RunResult found =
+        Aether({"search", store, "--queries", "-", "--nprobe", "400", "-k", "10", "--no-touch"}, queries);
+    REQUIRE(found.exit_code == 0);
+    results.push_back(found.out);
+    const RunResult stats = Aether({"stats", store, "--format", "json"});
+    REQUIRE(stats.exit_code == 0);
+    CHECK(nlohmann::json::parse(stats.out)["cold_memories"] == mems.size());
+  }
+  CHECK(results[0] == results[1]);
 }
