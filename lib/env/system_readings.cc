@@ -1,6 +1,7 @@
 #include "env/system_readings.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -176,6 +177,12 @@ SystemReadings ReadSystem(const std::string& dir) {
   if (injected && o.disk && *o.disk < 0) r.disk_free.reset();
   if (injected && o.disk_bytes && *o.disk_bytes < 0) r.disk_free_bytes.reset();
   return r;
+}
+
+size_t FilesOpenAtOnce(size_t at_most) {
+  struct rlimit r;
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return at_most;
+  return std::max<size_t>(8, std::min<size_t>(at_most, size_t(r.rlim_cur / 4)));
 }
 
 }  // namespace aether

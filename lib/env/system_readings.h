@@ -40,4 +40,10 @@ SystemReadings ReadSystem(const std::string& dir);
 // the namespace's root ("/..") is not read. Unset when no limit applies.
 std::optional<double> CgroupMemoryAvailable(const std::string& proc_self_cgroup, const std::string& root);
 
+// How many files a command may hold open at once beside the few it always
+// has (meta.db and its WAL, locks, the hot tier, standard streams): a
+// quarter of this process's descriptor limit (RLIMIT_NOFILE's soft limit;
+// usually 1,024), at least 8, at most `at_most`.
+size_t FilesOpenAtOnce(size_t at_most);
+
 }  // namespace aether

@@ -18,6 +18,7 @@
 #include "aether/metrics.h"
 #include "env/fault_point.h"
 #include "env/parallel.h"
+#include "env/system_readings.h"
 #include "meta/audit_log_table.h"
 #include "meta/schema.h"
 #include "store/layout.h"
@@ -161,12 +162,12 @@ Status Migrator::Run(Migration* m, const std::vector<MigrationItem>& items, cons
       AETHER_RETURN_IF_ERROR(hot->WriteSlots(w.slots));
     }
     AETHER_FAULT_POINT(fault.mid_write);
-    // The shards kMaxOpenShards at a time, each group written, synced and
-    // closed before the next: a descend into a store of thousands of
-    // partitions would otherwise hold a descriptor for each, past the usual
-    // limit of 1,024 (EMFILE). The last group's writes are the fault
-    // point's "written, not synced".
-    constexpr size_t kMaxOpenShards = 256;
+    // The shards in groups of at most 256 (fewer under a tight descriptor
+    // limit), each group written, synced and closed before the next: a
+    // descend into a store of thousands of partitions would otherwise hold
+    // a descriptor for each, past the usual limit of 1,024 (EMFILE). The
+    // last group's writes are the fault point's "written, not synced".
+    const size_t kMaxOpenShards = FilesOpenAtOnce(256);
     std::string created_in;  // a directory that gained a file
     const size_t n = m->targets.size();
     for (size_t g = 0; g == 0 || g < n; g += kMaxOpenShards) {

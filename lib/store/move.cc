@@ -50,13 +50,17 @@ Status StoreImpl::ReadRowVectors(SlotFile* hot, const std::vector<MemoryRef>& ro
   std::map<std::pair<int64_t, int64_t>, DecodedFrame> frames;
   for (size_t i = begin; i < end; ++i)
     if (rows[i].place.in_shard()) frames[{rows[i].place.shard_id, rows[i].place.frame_offset}];
-  std::map<int64_t, std::unique_ptr<ShardFile>> shards;
+  // The frames come in shard order: one shard open at a time (a batch from
+  // thousands of partitions would otherwise hold a descriptor for each).
+  std::unique_ptr<ShardFile> shard;
+  int64_t open_id = 0;
   for (auto& [key, frame] : frames) {
     if (!ColdRecordOnDisk(Place::Cold(key.first, key.second, 0))) continue;
-    auto& shard = shards[key.first];
-    if (!shard) {
+    if (!shard || open_id != key.first) {
+      shard.reset();
       AETHER_ASSIGN_OR_RETURN(ShardInfo info, tables_->shards.Get(key.first));
       AETHER_ASSIGN_OR_RETURN(shard, OpenShard(info, /*writable=*/false));
+      open_id = key.first;
     }
     AETHER_RETURN_IF_ERROR(shard->ReadFrame(static_cast<uint64_t>(key.second), &frame));
   }
