@@ -727,8 +727,10 @@ TEST_CASE("search s3:// and pull: six snapshots deleted under a reader in a row:
     proxy.Release();
     t.join();
     CHECK(rounds == aether::kReplacedRetries + 1);
-    for (const auto& [request, body] : proxy.Recorded())
+    for (const auto& recorded : proxy.Recorded()) {
+      const std::string& request = recorded.first;  // not a structured binding: CHECK_MESSAGE's lambda takes it
       if (request.find("/manifests/") != std::string::npos) CHECK_MESSAGE(request.rfind("GET ", 0) == 0, request);
+    }
     CHECK(got.exit_code == 75);
     CHECK(got.out.empty());
     CHECK_MESSAGE(got.err.find(std::to_string(aether::kReplacedRetries + 1) +
