@@ -50,6 +50,10 @@ int ExitCodeFor(const Status& s) {
 
 int Fail(const Status& s) { return LogError(s.message(), ExitCodeFor(s)); }
 
+std::string JsonText(const nlohmann::json& j) {
+  return j.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string Printable(const std::string& text, bool cell) {
   std::string out;
   out.reserve(text.size());
@@ -380,7 +384,7 @@ std::string Cell(const nlohmann::json& v) {
     if (d == std::floor(d) && std::fabs(d) < 1e15) return fmt::format("{}", int64_t(d));
     return fmt::format("{:.6g}", d);
   }
-  return Printable(v.dump(), false);  // JSON escapes C0 controls and the backslash; not C1 ones
+  return Printable(JsonText(v), false);  // JSON escapes C0 controls and the backslash; not C1 ones
 }
 }  // namespace
 
@@ -410,11 +414,11 @@ nlohmann::json PlanJson(const std::vector<PlannedMove>& plan) {
 
 void PrintRows(const std::string& format, const std::vector<std::string>& columns, const nlohmann::json& rows) {
   if (format == "json") {
-    fmt::print("{}\n", rows.dump());
+    fmt::print("{}\n", JsonText(rows));
     return;
   }
   if (format == "jsonl") {
-    for (const auto& r : rows) fmt::print("{}\n", r.dump());
+    for (const auto& r : rows) fmt::print("{}\n", JsonText(r));
     return;
   }
   if (rows.empty()) return;  // no header over nothing

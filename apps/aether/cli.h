@@ -193,6 +193,12 @@ void AddProgressOptions(CLI::App* app, std::string* mode);
 // unambiguously; messages on stderr do not, so paths stay as typed.
 std::string Printable(const std::string& text, bool cell = true);
 
+// The one way a command's JSON output is written (--format json, jsonl):
+// compact, and a string that is not UTF-8 (a path's bytes: a directory
+// may be named in any encoding) has each bad byte replaced by U+FFFD
+// rather than stopping the command.
+std::string JsonText(const nlohmann::json& j);
+
 bool StdoutIsTty();
 // A vector file's format: `given` when not empty, else npy for *.npy, fvecs
 // for *.fvecs, else jsonl (ingest's input, search's queries).

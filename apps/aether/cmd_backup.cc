@@ -59,7 +59,7 @@ Runner SetupBackup(CLI::App* app) {
                  Printable(a->dest, false), r->memories, r->files_copied, r->bytes_copied, r->files_linked,
                  r->bytes_linked);
     else
-      fmt::print("{}\n", j.dump());
+      fmt::print("{}\n", JsonText(j));
     return kExitOk;
   };
 }

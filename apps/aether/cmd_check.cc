@@ -111,8 +111,9 @@ Runner SetupCheck(CLI::App* app) {
       nlohmann::json list = nlohmann::json::array();
       for (const Problem& p : problems)
         list.push_back({{"check", p.check}, {"value", p.value}, {"threshold", p.threshold}, {"message", p.message}});
-      fmt::print("{}\n",
-                 nlohmann::json({{"ok", problems.empty()}, {"since_ms", view.since_ms()}, {"problems", list}}).dump());
+      fmt::print(
+          "{}\n",
+          JsonText(nlohmann::json({{"ok", problems.empty()}, {"since_ms", view.since_ms()}, {"problems", list}})));
     } else {
       for (const Problem& p : problems) fmt::print("problem: {}: {}\n", p.check, p.message);
       if (problems.empty()) fmt::print("ok\n");

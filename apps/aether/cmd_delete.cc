@@ -74,7 +74,8 @@ Runner SetupDelete(CLI::App* app) {
       if (a->format == "table")
         for (const auto& id : would) fmt::print("{}\n", Printable(id));
       else
-        fmt::print("{}\n", nlohmann::json({{"dry_run", true}, {"would_delete", would}, {"not_found", missing}}).dump());
+        fmt::print("{}\n",
+                   JsonText(nlohmann::json({{"dry_run", true}, {"would_delete", would}, {"not_found", missing}})));
       Info(fmt::format("dry run: {} memories would be deleted{}, nothing changed", would.size(),
                        a->purge ? " and purged" : ""));
       return missing.empty() ? kExitOk : kExitNegative;
@@ -87,7 +88,7 @@ Runner SetupDelete(CLI::App* app) {
     if (a->format != "table") {
       nlohmann::json j = {{"deleted", deleted}, {"not_found", *missing}};
       if (a->purge) j["scrub"] = ScrubJson(scrub);
-      fmt::print("{}\n", j.dump());
+      fmt::print("{}\n", JsonText(j));
     }
     Info(fmt::format("deleted {} memories{}", deleted, a->purge ? " and purged them from every file" : ""));
     return missing->empty() ? kExitOk : kExitNegative;
@@ -118,7 +119,7 @@ Runner SetupScrub(CLI::App* app) {
     if (!store.ok()) return Fail(store.status());
     auto r = (*store)->Scrub();
     if (!r.ok()) return Fail(r.status());
-    if (a->format != "table") fmt::print("{}\n", ScrubJson(*r).dump());
+    if (a->format != "table") fmt::print("{}\n", JsonText(ScrubJson(*r)));
     Info(
         fmt::format("scrubbed: {} history entries pruned, {} free hot slots zeroed, {} shards emptied, {} cold records "
                     "rewritten, {} garbage records dropped; meta.db {} -> {} bytes",

@@ -146,7 +146,8 @@ Runner SetupFeedback(CLI::App* app) {
       Warn(lines[i] ? fmt::format("{}:{}: unknown id '{}' (skipped)", name, lines[i], id) : "not found: " + id);
     }
     if (a->format != "table")
-      fmt::print("{}\n", nlohmann::json({{"applied", items.size() - missing->size()}, {"not_found", *missing}}).dump());
+      fmt::print("{}\n",
+                 JsonText(nlohmann::json({{"applied", items.size() - missing->size()}, {"not_found", *missing}})));
     Info(fmt::format("applied {} rewards", items.size() - missing->size()));
     return missing->empty() ? kExitOk : kExitNegative;
   };
@@ -181,7 +182,7 @@ Runner SetupMaintain(CLI::App* app) {
     const bool list_moves = a->moves || a->m.dry_run;
     if (a->format != "table") {
       nlohmann::json tick = TickJson(*r, a->m.dry_run, list_moves);
-      fmt::print("{}\n", tick.dump());
+      fmt::print("{}\n", JsonText(tick));
     } else {
       fmt::print("temperature {:.4g} -> {:.4g}{}\n", r->temperature_before, r->temperature_after,
                  r->pressure ? " (pressure)" : "");
@@ -275,7 +276,7 @@ Runner SetupConfig(CLI::App* app) {
         rows.push_back({{"key", k}, {"value", v}});
       }
     if (a->format == "json")
-      fmt::print("{}\n", object.dump());
+      fmt::print("{}\n", JsonText(object));
     else
       PrintRows(a->format, {"key", "value"}, rows);
     return kExitOk;

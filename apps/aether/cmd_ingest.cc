@@ -606,7 +606,7 @@ int Ingester::Finish(const Status& stop) {
                         {"seconds", secs},
                         {"ok", stop.ok()}};
     if (!stop.ok()) j["error"] = stop.message();
-    fmt::print("{}\n", j.dump());
+    fmt::print("{}\n", JsonText(j));
   }
   const std::string evicted =
       t_.evicted ? fmt::format("; {} older hot memories descended to make room{}", t_.evicted,

@@ -98,9 +98,9 @@ Runner SetupList(CLI::App* app) {
       if (a->o.with_payload)
         j["payload"] = r.payload_json.empty() ? nlohmann::json() : nlohmann::json::parse(r.payload_json);
       if (a->format == "jsonl")
-        fmt::print("{}\n", j.dump());
+        fmt::print("{}\n", JsonText(j));
       else if (a->format == "json")
-        fmt::print("{}{}", n++ ? "," : "", j.dump());
+        fmt::print("{}{}", n++ ? "," : "", JsonText(j));
       else
         rows.push_back(std::move(j));
       return Status::Ok();

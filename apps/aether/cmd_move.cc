@@ -63,26 +63,26 @@ int PrintReport(const MoveArgs& a, const char* verb, const MoveReport& r, double
     Warn(fmt::format("{} pinned memories kept hot", r.pinned.size()));
   if (a.move.dry_run) {
     if (a.format == "json")
-      fmt::print("{}\n", nlohmann::json({{"dry_run", true}, {"plan", PlanJson(r.plan)}, {"pinned", r.pinned}}).dump());
+      fmt::print("{}\n",
+                 JsonText(nlohmann::json({{"dry_run", true}, {"plan", PlanJson(r.plan)}, {"pinned", r.pinned}})));
     else
       PrintRows(a.format, {"id", "from", "to", "reason", "score"}, PlanJson(r.plan));
     Info(fmt::format("dry run: {} moves planned, nothing changed", r.plan.size()));
   } else {
     double rate = secs > 0 ? double(r.moved) / secs : 0;
     if (a.format != "table")
-      fmt::print("{}\n", nlohmann::json({{"direction", verb},
-                                         {"moved", r.moved},
-                                         {"evicted", r.evicted},
-                                         {"batches", r.batches},
-                                         {"bytes", r.bytes},
-                                         {"seconds", secs},
-                                         {"rate", rate},
-                                         {"not_found", r.not_found},
-                                         {"already", r.already},
-                                         {"pinned", r.pinned},
-                                         {"deferred", r.deferred},
-                                         {"dropped", r.dropped}})
-                             .dump());
+      fmt::print("{}\n", JsonText(nlohmann::json({{"direction", verb},
+                                                  {"moved", r.moved},
+                                                  {"evicted", r.evicted},
+                                                  {"batches", r.batches},
+                                                  {"bytes", r.bytes},
+                                                  {"seconds", secs},
+                                                  {"rate", rate},
+                                                  {"not_found", r.not_found},
+                                                  {"already", r.already},
+                                                  {"pinned", r.pinned},
+                                                  {"deferred", r.deferred},
+                                                  {"dropped", r.dropped}})));
     std::string evicted = r.evicted ? fmt::format(" after descending {} to make room", r.evicted) : "";
     Info(fmt::format("{}ed {} memories{} in {} batches: {} bytes, {:.3f}s, {:.0f} memories/s", verb,
                      r.moved - r.evicted, evicted, r.batches, r.bytes, secs, rate));
@@ -124,7 +124,7 @@ int RunMove(MoveArgs& a, const StoreOpener& opener, bool descend) {
     if (a.format != "table")
       fmt::print(
           "{}\n",
-          nlohmann::json({{"queued", r->queued}, {"not_found", r->not_found}, {"already", r->already_hot}}).dump());
+          JsonText(nlohmann::json({{"queued", r->queued}, {"not_found", r->not_found}, {"already", r->already_hot}})));
     Info(fmt::format("queued {} memories for restore", r->queued));
     return r->not_found.empty() ? kExitOk : kExitNegative;
   }

@@ -36,7 +36,7 @@ int RunPin(PinArgs& a, const StoreOpener& opener, bool pin) {
       j["evicted"] = up.evicted;
       j["moves"] = PlanJson(up.plan);  // the cold ones up, what made room down
     }
-    fmt::print("{}\n", j.dump());
+    fmt::print("{}\n", JsonText(j));
   } else {
     for (const std::string& id : r->changed) fmt::print("{}\n", id);
   }

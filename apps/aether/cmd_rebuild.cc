@@ -73,21 +73,20 @@ Runner SetupRebuild(CLI::App* app) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!rep->note.empty()) Info(rep->note);
     if (a->format != "table") {
-      fmt::print("{}\n", nlohmann::json({{"dry_run", a->r.dry_run},
-                                         {"cold_memories", rep->cold_memories},
-                                         {"warm_memories", rep->warm_memories},
-                                         {"partitions", rep->partitions},
-                                         {"sample", rep->sample},
-                                         {"iterations", rep->iterations},
-                                         {"objective", rep->objective},
-                                         {"generation", rep->generation},
-                                         {"garbage_dropped", rep->garbage_dropped},
-                                         {"bytes_written", rep->bytes_written},
-                                         {"calibration", CalibrationJson(rep->calibration)},
-                                         {"codec", ColdCodecName(rep->codec)},
-                                         {"codec_changed", rep->codec_changed},
-                                         {"seconds", secs}})
-                             .dump());
+      fmt::print("{}\n", JsonText(nlohmann::json({{"dry_run", a->r.dry_run},
+                                                  {"cold_memories", rep->cold_memories},
+                                                  {"warm_memories", rep->warm_memories},
+                                                  {"partitions", rep->partitions},
+                                                  {"sample", rep->sample},
+                                                  {"iterations", rep->iterations},
+                                                  {"objective", rep->objective},
+                                                  {"generation", rep->generation},
+                                                  {"garbage_dropped", rep->garbage_dropped},
+                                                  {"bytes_written", rep->bytes_written},
+                                                  {"calibration", CalibrationJson(rep->calibration)},
+                                                  {"codec", ColdCodecName(rep->codec)},
+                                                  {"codec_changed", rep->codec_changed},
+                                                  {"seconds", secs}})));
     }
     if (rep->codec_changed)
       Info(fmt::format("{} codec {}: {} cold memories {}", a->r.dry_run ? "dry run: would change the" : "changed the",

@@ -37,7 +37,7 @@ Runner SetupRecover(CLI::App* app) {
                       {"action", r.action},
                       {"items", r.items}});
     if (a->format == "json")
-      fmt::print("{}\n", nlohmann::json({{"actions", rows}}).dump());
+      fmt::print("{}\n", JsonText(nlohmann::json({{"actions", rows}})));
     else
       PrintRows(a->format, {"migration", "kind", "items", "state", "action"}, rows);
     if (actions.empty()) Info("nothing to recover");

@@ -72,7 +72,7 @@ Runner SetupPublish(CLI::App* app) {
                                                       r->manifests_removed, r->objects_removed, r->bytes_removed)
                                         : "";
     if (a->format != "table")
-      fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      fmt::print("{}\n", JsonText(j));
     else if (r->unchanged)
       fmt::print("unchanged since {}: {} memories in {} files ({} bytes){}\n", r->manifest, r->memories, r->files,
                  r->bytes, removed);
@@ -128,7 +128,7 @@ Runner SetupPull(CLI::App* app) {
                               {"bytes_fetched", r->bytes_fetched},
                               {"files_kept", r->files_kept}};
     if (a->format != "table")
-      fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      fmt::print("{}\n", JsonText(j));
     else if (r->up_to_date)
       fmt::print("{}: already {}\n", Printable(a->dir, false), r->manifest);
     else

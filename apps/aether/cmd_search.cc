@@ -173,7 +173,7 @@ void Print(const SearchArgs& a, const std::vector<std::string>& names,
     if (plain) return HitsLine(names[q], results[q], partial[q]);
     nlohmann::json j = HitsJson(names[q], results[q], a.with_payload, a.explain);
     if (partial[q]) j["partial"] = true;
-    return j.dump();
+    return JsonText(j);
   };
   std::string format = a.format.empty() ? (StdoutIsTty() ? "table" : "jsonl") : a.format;
   if (format == "table") {

@@ -282,7 +282,7 @@ Runner SetupStats(CLI::App* app) {
       j["pressure_level"] = stats->pressure_level;
       j["pressure_why"] = stats->pressure_why;
       j["metrics"] = MetricsJson(view);
-      out = j.dump() + "\n";
+      out = JsonText(j) + "\n";
     } else if (a->format == "prometheus") {
       for (const auto& m : metrics) {
         if (*m.help)

@@ -102,23 +102,22 @@ Runner SetupUpgrade(CLI::App* app) {
                  {"partitions", r->rebuild.partitions},
                  {"garbage_dropped", r->rebuild.garbage_dropped},
                  {"bytes_written", r->rebuild.bytes_written}};
-    fmt::print("{}\n", nlohmann::json({{"dry_run", a->dry_run},
-                                       {"up_to_date", r->up_to_date()},
-                                       {"format_version_before", r->version_before},
-                                       {"format_version", r->version_after},
-                                       {"codec_before", ColdCodecName(r->codec_before)},
-                                       {"codec", ColdCodecName(r->codec_after)},
-                                       {"schema_steps", r->schema_steps},
-                                       {"schema_changed_at_open", r->schema_changed_at_open},
-                                       {"replayed_at_open", r->replayed_at_open},
-                                       {"pending_migrations", r->pending_migrations},
-                                       {"frames", r->frames},
-                                       {"frames_to_rewrite", r->frames_to_rewrite},
-                                       {"records_to_rewrite", r->records_to_rewrite},
-                                       {"rewritten", r->rewritten},
-                                       {"garbage_dropped", r->rebuild.garbage_dropped},
-                                       {"rebuild", rebuild}})
-                           .dump());
+    fmt::print("{}\n", JsonText(nlohmann::json({{"dry_run", a->dry_run},
+                                                {"up_to_date", r->up_to_date()},
+                                                {"format_version_before", r->version_before},
+                                                {"format_version", r->version_after},
+                                                {"codec_before", ColdCodecName(r->codec_before)},
+                                                {"codec", ColdCodecName(r->codec_after)},
+                                                {"schema_steps", r->schema_steps},
+                                                {"schema_changed_at_open", r->schema_changed_at_open},
+                                                {"replayed_at_open", r->replayed_at_open},
+                                                {"pending_migrations", r->pending_migrations},
+                                                {"frames", r->frames},
+                                                {"frames_to_rewrite", r->frames_to_rewrite},
+                                                {"records_to_rewrite", r->records_to_rewrite},
+                                                {"rewritten", r->rewritten},
+                                                {"garbage_dropped", r->rebuild.garbage_dropped},
+                                                {"rebuild", rebuild}})));
     return kExitOk;
   };
 }

@@ -28,16 +28,15 @@ Runner SetupVerify(CLI::App* app) {
     progress.Finish();
     if (!rep.ok()) return Fail(rep.status());
     if (a->format != "table") {
-      fmt::print("{}\n", nlohmann::json({{"ok", rep->problems.empty()},
-                                         {"problems", rep->problems},
-                                         {"memories", rep->memories},
-                                         {"hot_slots", rep->hot_slots},
-                                         {"free_slots", rep->free_slots},
-                                         {"frames", rep->frames},
-                                         {"cold_records", rep->cold_records},
-                                         {"garbage_records", rep->garbage_records},
-                                         {"bytes_checked", rep->bytes_checked}})
-                             .dump());
+      fmt::print("{}\n", JsonText(nlohmann::json({{"ok", rep->problems.empty()},
+                                                  {"problems", rep->problems},
+                                                  {"memories", rep->memories},
+                                                  {"hot_slots", rep->hot_slots},
+                                                  {"free_slots", rep->free_slots},
+                                                  {"frames", rep->frames},
+                                                  {"cold_records", rep->cold_records},
+                                                  {"garbage_records", rep->garbage_records},
+                                                  {"bytes_checked", rep->bytes_checked}})));
     } else {
       for (const auto& p : rep->problems) fmt::print("problem: {}\n", Printable(p, false));
       fmt::print("{}: {} memories, {} hot slots ({} free), {} frames, {} cold records ({} garbage), {} bytes checked\n",

@@ -388,3 +388,48 @@ TEST_CASE("environment variables: each is checked; a bad value is exit 64 naming
   }
   CHECK(ReadFile(store + "/meta.db") == before);
 }
+
+// A directory may be named in any encoding: a store (and a backup) whose
+// path is not UTF-8 works with every command, and each --format json
+// output is valid JSON, the bad byte shown as U+FFFD (backup's "dest"
+// stopped the command with an internal error, 70).
+TEST_CASE("a store whose path is not UTF-8: every command works and its --format json output parses") {
+  TempDir dir;
+  const std::string store = dir / "s\xff", copy = dir / "b\xfe";
+  REQUIRE(Aether({"ingest", "--create", store, "--format", "json"}, ToJsonl(RandomMems(60, 4, 81))).exit_code == 0);
+  const std::vector<std::vector<std::string>> commands = {
+      {"stats", store},
+      {"get", store, "m1"},
+      {"list", store},
+      {"history", store},
+      {"verify", store},
+      {"check", store},
+      {"descend", store, "--all"},
+      {"rebuild-index", store, "--partitions", "4"},
+      {"ascend", store, "m1"},
+      {"maintain", store},
+      {"feedback", store, "m1", "1"},
+      {"pin", store, "m2"},
+      {"unpin", store, "m2"},
+      {"delete", store, "m3"},
+      {"recover", store},
+      {"upgrade", store},
+      {"scrub", store},
+      {"config", store, "get"},
+      {"backup", store, copy},
+      {"verify", copy},
+  };
+  for (std::vector<std::string> c : commands) {
+    CAPTURE(c[0]);
+    c.insert(c.end(), {"--format", "json"});
+    const RunResult r = Aether(c);
+    CHECK_MESSAGE(r.exit_code == 0, r.err);
+    REQUIRE_FALSE(r.out.empty());
+    const auto j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+    CHECK_MESSAGE(!j.is_discarded(), r.out);
+    if (c[0] == "backup") CHECK(j["dest"] == dir / "b" + "\xEF\xBF\xBD");  // U+FFFD
+  }
+  const RunResult found = Aether({"search", store, "--vector", "[1,2,3,4]", "--no-touch"});
+  CHECK(found.exit_code == 0);
+  CHECK(ParseSearchOutput(found.out).size() == 1);
+}
