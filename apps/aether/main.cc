@@ -16,11 +16,14 @@
 #include <unistd.h>
 #endif
 
+#include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <optional>
 #include <string>
+#include <system_error>
 
 #include "aether/env.h"
 #include "aether/store.h"
@@ -76,11 +79,32 @@ int RunGuarded(const Runner& run, Access access) {
     return run(StoreOpener(access));
   } catch (const std::bad_alloc&) {
     return LogError("out of memory", kExitInternal);
+  } catch (const std::system_error& e) {
+    // fmt::print throws when standard output refuses a write (a full disk,
+    // a closed pipe): the command's output is lost, which is an I/O error.
+    if (std::ferror(stdout))
+      return LogError(fmt::format("standard output: {}", std::strerror(e.code().value())), kExitIOError);
+    return LogError(fmt::format("internal error: {} (please report this)", e.what()), kExitInternal);
   } catch (const std::exception& e) {
     return LogError(fmt::format("internal error: {} (please report this)", e.what()), kExitInternal);
   } catch (...) {
     return LogError("internal error: unknown exception (please report this)", kExitInternal);
   }
+}
+
+// What a command printed must reach standard output: a write that failed
+// there (a full disk under a redirection, a closed pipe) makes a command
+// that succeeded (0) or reported a finding (1) exit 74 saying so, never a
+// silent success with its output lost. A command that failed keeps its
+// own code. (A closed descriptor 1 is /dev/null by now: nothing fails.)
+// `flush`: flush what is still buffered first, else judge the writes so far.
+int OutputDelivered(int code, bool flush) {
+  errno = 0;
+  const bool failed = (flush && std::fflush(stdout) != 0) || std::ferror(stdout);
+  if (!failed || (code != kExitOk && code != 1)) return code;
+  // errno is the flush's; a write that failed before it (and set the
+  // error flag) left none that is still known.
+  return LogError(fmt::format("standard output: {}", errno ? std::strerror(errno) : "a write failed"), kExitIOError);
 }
 
 // The global options that take a value (they may precede the command).
@@ -253,9 +277,12 @@ int main(int argc, char** argv) {
     if (!r.app->parsed()) continue;
     g_log.command = r.app->get_name();
     if (aether::Status operands = CheckStoreOperands(*r.app); !operands.ok()) return Fail(operands);
-    const int code = RunGuarded(r.run, r.access);
+    // A write to standard output that failed already counts in the metrics;
+    // the last flush comes after them, as it did at exit (a reader that went
+    // away, `| head`, ends the process there with SIGPIPE, its run counted).
+    const int code = OutputDelivered(RunGuarded(r.run, r.access), /*flush=*/false);
     RecordCommandMetrics(code, start);
-    return code;
+    return OutputDelivered(code, /*flush=*/true);
   }
   return kExitUsage;
 }

@@ -5,6 +5,7 @@
 // store holds the state before or after whole batches, and the same command
 // succeeds once the disk is healthy again.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -89,4 +90,59 @@ TEST_CASE("every write, fsync and rename failure fails cleanly and loses nothing
   MESSAGE("I/O errors: " << trials << " injected runs, " << failed_cleanly << " failed cleanly with exit 74, "
                          << "0 lost or duplicated memories");
   CHECK(failed_cleanly > trials / 3);
+}
+
+// Standard output that refuses writes (a redirection onto a full disk,
+// here /dev/full): every command that prints exits 74 saying so, never 0
+// with its output lost (search, stats, get, verify did) nor an internal
+// error (list and history, whose longer output fmt::print threw on); what
+// it did stays done. /dev/null takes the same commands with 0.
+TEST_CASE("standard output that refuses writes: every command that prints exits 74 saying so; its work stays done") {
+  if (access("/dev/full", W_OK) != 0) {
+    MESSAGE("/dev/full is missing: skipped");
+    return;
+  }
+  TempDir dir;
+  const std::string store = dir / "s";
+  const auto mems = RandomMems(3000, 4, 91);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "1000", "-q"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"descend", store, "--all", "-q"}).exit_code == 0);  // history to list
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "8", "-q"}).exit_code == 0);
+  WriteFile(dir / "more.jsonl", ToJsonl(RandomMems(10, 4, 92, "n")));
+  auto to = [&](const std::string& device, const std::vector<std::string>& args) {
+    return AetherVia({"/bin/sh", "-c", "exec \"$0\" \"$@\" > " + device}, args);
+  };
+  const std::vector<std::vector<std::string>> commands = {
+      {"stats", store},
+      {"stats", store, "--format", "json"},
+      {"get", store, "m1", "m2"},
+      {"list", store},
+      {"list", store, "--format", "jsonl"},
+      {"history", store},
+      {"verify", store},
+      {"check", store},
+      {"config", store, "get"},
+      {"search", store, "--vector", "[1,2,3,4]", "--no-touch"},
+      {"search", store, "--vector", "[1,2,3,4]", "-k", "2000", "--no-touch"},
+      {"export", store},
+      {"fault-points"},
+      {"ingest", store, dir / "more.jsonl", "--on-duplicate", "skip", "--format", "json"},
+  };
+  for (const auto& c : commands) {
+    CAPTURE(c[0]);
+    CAPTURE(c.size());
+    const RunResult full = to("/dev/full", c);
+    CHECK(full.exit_code == 74);
+    // The error as the failed write gave it, or as the flush at the end
+    // met it again.
+    CHECK_MESSAGE(full.err.find("aether: error: standard output: ") != std::string::npos, full.err);
+    CHECK(full.err.find("internal error") == std::string::npos);
+    const RunResult null = to("/dev/null", c);
+    CHECK_MESSAGE(null.exit_code == 0, null.err);
+  }
+  // The ingest's memories were committed before its report was lost.
+  const RunResult got = Aether({"get", store, "n0", "n9"});
+  CHECK(got.exit_code == 0);
+  CHECK(Lines(got.out).size() == 2);
+  CHECK(Aether({"verify", store}).exit_code == 0);
 }
