@@ -53,6 +53,24 @@ int AboveStandardFds(int fd) {
   return moved;
 }
 
+// fd (opened with O_NONBLOCK) when it is a regular file (or, for a lock,
+// a directory), made blocking again; anything else (a FIFO, a device, a
+// socket) is closed and refused.
+Status RegularOnly(int fd, const std::string& path, bool directory_ok = false) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || (directory_ok && S_ISDIR(st.st_mode)))) {
+    close(fd);
+    return Status::IOError(path + ": not a regular file");
+  }
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    const int err = errno;
+    close(fd);
+    return ErrnoStatus(path + ": fcntl", err);
+  }
+  return Status::Ok();
+}
+
 class PosixFile final : public File {
  public:
   PosixFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
@@ -136,21 +154,17 @@ class PosixEnv final : public Env {
     if (mode == OpenMode::kCreateNew) flags |= O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW;
     const bool creates = mode == OpenMode::kCreate || mode == OpenMode::kCreateNew;
     if (creates && io_trace::Enabled() && TypeOf(path) == FileType::kMissing) io_trace::Create(path);
-    int fd = AboveStandardFds(open(path.c_str(), flags, 0644));
+    // O_NONBLOCK: opening a FIFO for reading would wait for a writer that
+    // never comes (a store's file replaced by one would hang every reader).
+    int fd = AboveStandardFds(open(path.c_str(), flags | O_NONBLOCK, 0644));
     if (fd < 0) {
       if (errno == ENOENT) return Status::NotFound(path + ": no such file");
       if (errno == EEXIST) return Status::AlreadyExists(path + ": already exists");
       return ErrnoStatus(path + ": open", errno);
     }
-    if (mode != OpenMode::kRead) {
-      // O_NOFOLLOW refuses a link; a directory, FIFO or device is refused
-      // here: aether writes only regular files.
-      struct stat st;
-      if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return Status::IOError(path + ": not a regular file");
-      }
-    }
+    // O_NOFOLLOW refuses a link; a directory, FIFO or device is refused
+    // here: aether reads and writes only regular files.
+    if (Status s = RegularOnly(fd, path); !s.ok()) return s;
     return std::unique_ptr<File>(new PosixFile(path, fd));
   }
 
@@ -246,10 +260,13 @@ class PosixEnv final : public Env {
   }
 
   Result<std::unique_ptr<FileLock>> Lock(const std::string& path, LockMode mode, double wait_seconds) override {
-    int fd = AboveStandardFds(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    // O_NONBLOCK and a regular file (or a directory: publish locks the
+  // store's) only, as Open: a FIFO there would hang.
+    int fd = AboveStandardFds(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (fd < 0 && errno == ENOENT)
-      fd = AboveStandardFds(open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+      fd = AboveStandardFds(open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644));
     if (fd < 0) return ErrnoStatus(path + ": open lock file", errno);
+    if (Status s = RegularOnly(fd, path, /*directory_ok=*/true); !s.ok()) return s;
     int op = (mode == LockMode::kShared ? LOCK_SH : LOCK_EX) | LOCK_NB;
     // Past about 30 years (and infinity), no deadline: the clock's
     // nanoseconds would overflow; NaN or less than 0 waits not at all.

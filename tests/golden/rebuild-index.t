@@ -26,7 +26,7 @@ $ aether stats mem --recall 20 --format json | tr ',' '\n' | grep recall
 {"calibrated_recall":1
 "recall_at_10":1
 "recall_queries":20
-$ aether search mem --queries "$TESTDATA/sample_queries.jsonl" -k 1 --no-touch --nprobe 2 | head -2
+$ aether search mem --queries "$TESTDATA/sample_queries.jsonl" -k 1 --no-touch --nprobe 2 | sed -n 1,2p
 {"query":"q00","results":[{"distance":1.2040999,"id":"mem-0150","tier":"cold"}]}
 {"query":"q01","results":[{"distance":1.1332489,"id":"mem-0131","tier":"cold"}]}
 $ aether rebuild-index mem --iters 0

@@ -3,7 +3,7 @@ search: one query or a batch; jsonl, json and table output; errors.
 $ aether ingest --create mem "$TESTDATA/sample.jsonl" --hot-capacity 100 -q
 $ aether search mem --vector '[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' -k 3 --no-touch
 {"query":"0","results":[{"distance":2.1137197,"id":"mem-0052","tier":"hot"},{"distance":2.536756,"id":"mem-0297","tier":"cold"},{"distance":2.6173155,"id":"mem-0140","tier":"cold"}]}
-$ aether search mem --queries "$TESTDATA/sample_queries.jsonl" -k 2 --no-touch --format table | head -5
+$ aether search mem --queries "$TESTDATA/sample_queries.jsonl" -k 2 --no-touch --format table | sed -n 1,5p
 query        rank  id                           distance  tier
 q00             1  mem-0150                       1.2041  cold
 q00             2  mem-0061                      1.24765  hot
