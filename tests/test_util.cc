@@ -202,6 +202,13 @@ std::vector<std::string> AsNobody(std::string* why) {
   return prefix;
 }
 
+void LetOthersReach(const std::string& path) {
+  for (std::filesystem::path p = path; !p.empty() && p != p.root_path(); p = p.parent_path()) {
+    struct stat st;
+    if (stat(p.c_str(), &st) == 0) chmod(p.c_str(), (st.st_mode & 07777) | 0055);
+  }
+}
+
 int SpawnAether(const std::vector<std::string>& args, const std::vector<std::string>& env) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);

@@ -57,6 +57,10 @@ RunResult AetherVia(const std::vector<std::string>& prefix, const std::vector<st
 // checkout under a directory closed to other users (mktemp -d's 0700),
 // where setpriv running the binary itself did.
 std::vector<std::string> AsNobody(std::string* why);
+// Lets other users (nobody) reach `path`: read and search bits for group
+// and others added to it and to every directory above it, its other bits
+// (/tmp's sticky bit and world write) kept.
+void LetOthersReach(const std::string& path);
 
 // Starts aether without waiting; stdin is /dev/null, output discarded.
 int SpawnAether(const std::vector<std::string>& args, const std::vector<std::string>& env = {});

@@ -42,11 +42,9 @@ const char* LevelName(LogLevel level) {
   return "error";
 }
 
-}  // namespace
+int g_stdout_errno = 0;  // the first failed flush of standard output here
 
-void Log(LogLevel level, const std::string& message, std::optional<int> exit_code) {
-  if (level != LogLevel::kError && g_quiet) return;
-  std::fflush(stdout);  // what a command printed before comes first on a shared stream
+void LogLine(LogLevel level, const std::string& message, std::optional<int> exit_code) {
   if (!g_log.json) {
     fmt::print(stderr, "aether: {}{}\n", level == LogLevel::kError ? "error: " : "", Printable(message, false));
     return;
@@ -63,6 +61,23 @@ void Log(LogLevel level, const std::string& message, std::optional<int> exit_cod
   // quoted in the message) become U+FFFD rather than an exception.
   fmt::print(stderr, "{}\n", line.dump(-1, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace));
   std::fflush(stderr);
+}
+
+}  // namespace
+
+int StdoutErrno() { return g_stdout_errno; }
+
+void Log(LogLevel level, const std::string& message, std::optional<int> exit_code) {
+  if (level != LogLevel::kError && g_quiet) return;
+  // What a command printed before comes first on a shared stream; a failed
+  // flush is remembered for the error that reports it (main.cc).
+  if (std::fflush(stdout) != 0 && g_stdout_errno == 0) g_stdout_errno = errno;
+  // A standard error that refuses writes (2>/dev/full) loses the message:
+  // there is nowhere left to say so, and the exit code still tells.
+  try {
+    LogLine(level, message, exit_code);
+  } catch (const std::exception&) {
+  }
 }
 
 int LogError(const std::string& message, int exit_code) {

@@ -31,6 +31,9 @@ extern LogSettings g_log;
 void Log(LogLevel level, const std::string& message, std::optional<int> exit_code = std::nullopt);
 // An error line; returns exit_code.
 int LogError(const std::string& message, int exit_code);
+// The errno of the first flush of standard output that Log saw fail; 0 when
+// none did.
+int StdoutErrno();
 
 // --log-format's and AETHER_LOG_FORMAT's values.
 bool ParseLogFormat(const std::string& text, bool* json);

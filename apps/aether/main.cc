@@ -82,7 +82,8 @@ int RunGuarded(const Runner& run, Access access) {
   } catch (const std::system_error& e) {
     // fmt::print throws when standard output refuses a write (a full disk,
     // a closed pipe): the command's output is lost, which is an I/O error.
-    if (std::ferror(stdout))
+    if (std::ferror(stdout) &&
+        (e.code().category() == std::generic_category() || e.code().category() == std::system_category()))
       return LogError(fmt::format("standard output: {}", std::strerror(e.code().value())), kExitIOError);
     return LogError(fmt::format("internal error: {} (please report this)", e.what()), kExitInternal);
   } catch (const std::exception& e) {
@@ -94,17 +95,19 @@ int RunGuarded(const Runner& run, Access access) {
 
 // What a command printed must reach standard output: a write that failed
 // there (a full disk under a redirection, a closed pipe) makes a command
-// that succeeded (0) or reported a finding (1) exit 74 saying so, never a
+// that succeeded (0), reported a finding (1) or partial results (3) exit 74
+// saying so, never a
 // silent success with its output lost. A command that failed keeps its
 // own code. (A closed descriptor 1 is /dev/null by now: nothing fails.)
 // `flush`: flush what is still buffered first, else judge the writes so far.
 int OutputDelivered(int code, bool flush) {
   errno = 0;
   const bool failed = (flush && std::fflush(stdout) != 0) || std::ferror(stdout);
-  if (!failed || (code != kExitOk && code != 1)) return code;
-  // errno is the flush's; a write that failed before it (and set the
-  // error flag) left none that is still known.
-  return LogError(fmt::format("standard output: {}", errno ? std::strerror(errno) : "a write failed"), kExitIOError);
+  if (!failed || (code != kExitOk && code != 1 && code != kExitPartial)) return code;
+  // errno is the flush's, else that of the flush before a message (Log); a
+  // write that failed elsewhere (and set the error flag) left none known.
+  const int err = errno ? errno : StdoutErrno();
+  return LogError(fmt::format("standard output: {}", err ? std::strerror(err) : "a write failed"), kExitIOError);
 }
 
 // The global options that take a value (they may precede the command).

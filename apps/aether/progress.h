@@ -26,15 +26,17 @@ class Progress {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     double rate = secs > 0 ? double(done) / secs : 0;
     double eta = rate > 0 && total > done ? double(total - done) / rate : 0;
+    // fputs, not fmt::print: a standard error that refuses writes loses the
+    // line rather than throwing through the library's progress callback.
     if (total > 0)
-      fmt::print(stderr, "\r{} {}/{} {:.0f}/s ETA {:.0f}s   ", label_, done, total, rate, eta);
+      std::fputs(fmt::format("\r{} {}/{} {:.0f}/s ETA {:.0f}s   ", label_, done, total, rate, eta).c_str(), stderr);
     else
-      fmt::print(stderr, "\r{} {} {:.0f}/s   ", label_, done, rate);
+      std::fputs(fmt::format("\r{} {} {:.0f}/s   ", label_, done, rate).c_str(), stderr);
     std::fflush(stderr);
     shown_ = true;
   }
   void Finish() {
-    if (shown_) fmt::print(stderr, "\n");
+    if (shown_) std::fputs("\n", stderr);
     shown_ = false;
   }
 

@@ -261,7 +261,7 @@ class PosixEnv final : public Env {
 
   Result<std::unique_ptr<FileLock>> Lock(const std::string& path, LockMode mode, double wait_seconds) override {
     // O_NONBLOCK and a regular file (or a directory: publish locks the
-  // store's) only, as Open: a FIFO there would hang.
+    // store's) only, as Open: a FIFO there would hang.
     int fd = AboveStandardFds(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (fd < 0 && errno == ENOENT)
       fd = AboveStandardFds(open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644));

@@ -69,12 +69,17 @@ class FrameReader {
       }
     if (indexes_.empty()) return Status::Ok();
     const FramePlace& p = places_.At(g_->tags[begin]);
-    std::unique_ptr<ShardFile>& file = files_[p.place.shard_id];
-    if (!file) {
+    // One shard open at a time (reopened when the next run is in another):
+    // a batch's candidates lie in thousands of partitions, past the usual
+    // descriptor limit of 1,024 were each kept open.
+    std::unique_ptr<ShardFile>& file = file_;
+    if (!file || open_shard_ != p.place.shard_id) {
+      file.reset();
       auto shard = std::find_if(shards_.begin(), shards_.end(),
                                 [&](const ShardScan& s) { return s.shard_id == p.place.shard_id; });
       if (shard == shards_.end()) return Status::Internal("re-rank candidate in an unknown shard");
       AETHER_ASSIGN_OR_RETURN(file, ShardFile::OpenNamed(c_.env, shard->path, c_.dim));
+      open_shard_ = p.place.shard_id;
     }
     buffer_.resize(indexes_.size() * c_.dim);
     AETHER_RETURN_IF_ERROR(file->ReadFullRows(uint64_t(p.place.frame_offset), indexes_.size(), indexes_.data(),
@@ -89,7 +94,8 @@ class FrameReader {
   const PlaceTable& places_;
   const std::vector<ShardScan>& shards_;
   Gathered* g_;
-  std::map<int64_t, std::unique_ptr<ShardFile>> files_;
+  std::unique_ptr<ShardFile> file_;
+  int64_t open_shard_ = 0;
   std::vector<uint32_t> indexes_;
   std::vector<int64_t> row_ids_;
   std::vector<float> buffer_;

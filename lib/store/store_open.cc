@@ -91,6 +91,14 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
     return NotThere(impl->Path(layout::kDbFile),
                     Status::NotFound(path + ": not an aether store (no " + layout::kDbFile + ")"));
   AETHER_RETURN_IF_ERROR(CheckLinksIntoOtherStores(env, path));
+  // SQLite opens these itself: one that is no regular file (a FIFO would
+  // hang a read-only open for ever) is refused as aether's own files are.
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const std::string f = impl->Path(layout::kDbFile) + suffix;
+    const FileType t = env->TypeOf(f);
+    if (t != FileType::kRegular && t != FileType::kMissing && t != FileType::kSymlink)
+      return Status::IOError(f + ": not a regular file");
+  }
 
   // A store this user may only read: readers read it (locks and the DB are
   // opened read-only), writers stop here with a clear error.

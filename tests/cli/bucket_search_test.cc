@@ -321,7 +321,7 @@ TEST_CASE("search s3://: a damaged object, an unreachable bucket or a writing co
       MESSAGE(why << ": the part as nobody skipped");
     } else {
       if (!via.empty()) {
-        for (fs::path p = locked; !p.empty() && p != p.root_path(); p = p.parent_path()) chmod(p.c_str(), 0755);
+        LetOthersReach(locked);
       }
       chmod(locked.c_str(), 0555);
       const std::vector<std::string> args = {"search",          uri,         "--vector", "[1,2,3,4]", "--cache-dir",

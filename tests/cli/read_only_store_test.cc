@@ -25,7 +25,7 @@ struct ReadOnly {
   ReadOnly(const std::string& store, std::vector<std::string> as_nobody) : prefix(std::move(as_nobody)), root(store) {
     if (geteuid() == 0) {
       // nobody must reach the store: every directory on the way readable.
-      for (fs::path p = store; !p.empty() && p != p.root_path(); p = p.parent_path()) chmod(p.c_str(), 0755);
+      LetOthersReach(store);
       for (const auto& e : fs::recursive_directory_iterator(store))
         chmod(e.path().c_str(), e.is_directory() ? 0755 : 0644);
     } else {
@@ -183,7 +183,7 @@ TEST_CASE("a store behind a directory this user may not enter: every command exi
   REQUIRE(Aether({"ingest", "--create", store, "-q"}, ToJsonl(RandomMems(20, 4, 14))).exit_code == 0);
   const auto before = DirectoryBytes(store);
   if (!as_nobody.empty())  // nobody reaches dir, not what is in locked
-    for (fs::path p = dir.path(); !p.empty() && p != p.root_path(); p = p.parent_path()) chmod(p.c_str(), 0755);
+    LetOthersReach(dir.path());
   chmod(locked.c_str(), as_nobody.empty() ? 0600 : 0700);
   const std::vector<std::string> s3 = {"AWS_ACCESS_KEY_ID=k", "AWS_SECRET_ACCESS_KEY=s", "AWS_REGION=us-east-1",
                                        "AWS_ENDPOINT_URL=http://127.0.0.1:1"};

@@ -303,9 +303,9 @@ void FaultProxy::Serve(int fd) {
       std::this_thread::sleep_for(std::chrono::milliseconds(stall_ms_));
       return (void)close(fd);
     case Fault::kHold: {
-      ++held_;
       std::unique_lock<std::mutex> lock(mu_);
-      const uint64_t at = releases_;
+      const uint64_t at = releases_;  // before held_ counts it: a ReleaseHeld seen after it releases this one
+      ++held_;
       release_.wait(lock, [&] { return released_ || releases_ != at; });
       break;
     }
