@@ -96,9 +96,8 @@ int RunGuarded(const Runner& run, Access access) {
 // What a command printed must reach standard output: a write that failed
 // there (a full disk under a redirection, a closed pipe) makes a command
 // that succeeded (0), reported a finding (1) or partial results (3) exit 74
-// saying so, never a
-// silent success with its output lost. A command that failed keeps its
-// own code. (A closed descriptor 1 is /dev/null by now: nothing fails.)
+// saying so, never a silent success with its output lost. A command that
+// failed keeps its own code. (A closed descriptor 1 is /dev/null by now: nothing fails.)
 // `flush`: flush what is still buffered first, else judge the writes so far.
 int OutputDelivered(int code, bool flush) {
   errno = 0;
