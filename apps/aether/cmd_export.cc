@@ -73,15 +73,22 @@ class BatchWriter {
     std::lock_guard<std::mutex> l(mu_);
     return error_;
   }
+  // The first n records as export's lines.
+  static void Format(const std::vector<MemoryRecord>& records, size_t n, fmt::memory_buffer* out) {
+    for (size_t i = 0; i < n; ++i) AppendRecord(records[i], /*with_vector=*/true, out);
+  }
+  static Status Write(const fmt::memory_buffer& out) {
+    if (std::fwrite(out.data(), 1, out.size(), stdout) == out.size()) return Status::Ok();
+    return Status::IOError(fmt::format("standard output: {}", std::strerror(errno)));
+  }
   // Queues the filled batch for the formatters once there is room.
   Status Hand() {
     if (threads_.empty()) {  // no formatter: this thread writes it
       if (!error_.ok() || filled_ == 0) return error_;
       fmt::memory_buffer out;
-      for (size_t i = 0; i < filled_; ++i) AppendRecord(filling_[i], /*with_vector=*/true, &out);
+      Format(filling_, filled_, &out);
       filled_ = 0;
-      if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size())
-        error_ = Status::IOError(fmt::format("standard output: {}", std::strerror(errno)));
+      error_ = Write(out);
       return error_;
     }
     std::unique_lock<std::mutex> l(mu_);
@@ -121,20 +128,20 @@ class BatchWriter {
         cv_.notify_all();
       }
       out.clear();
-      for (size_t i = 0; i < batch.size; ++i) AppendRecord(batch.records[i], /*with_vector=*/true, &out);
+      Format(batch.records, batch.size, &out);
       std::unique_lock<std::mutex> l(mu_);
       cv_.wait(l, [&] { return next_written_ == batch.seq || !error_.ok(); });
       if (!error_.ok()) return;
       // Only the batch whose turn it is writes; the others wait above.
       l.unlock();
-      const bool wrote = std::fwrite(out.data(), 1, out.size(), stdout) == out.size();
-      const int err = errno;
+      Status wrote = Write(out);
       l.lock();
-      if (!wrote) error_ = Status::IOError(fmt::format("standard output: {}", std::strerror(err)));
+      const bool failed = !wrote.ok();
+      if (failed) error_ = std::move(wrote);
       ++next_written_;
       spare_.push_back(std::move(batch.records));
       cv_.notify_all();
-      if (!wrote) return;
+      if (failed) return;
     }
   }
 
