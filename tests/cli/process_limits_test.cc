@@ -43,7 +43,10 @@ TEST_CASE("no thread to be had (RLIMIT_NPROC): ingest, export, indexing, queries
     MESSAGE("prlimit is missing: skipped");
     return;
   }
-  limited.insert(limited.end(), {"/usr/bin/prlimit", "--nproc=1", "--"});
+  // prlimit first, as this user: the limit outlives the exec of setpriv,
+  // which becomes nobody and runs the binary itself (nobody may not reach
+  // a checkout under a directory closed to others, mktemp -d's 0700).
+  limited.insert(limited.begin(), {"/usr/bin/prlimit", "--nproc=1", "--"});
   TempDir dir;
   // nobody works in it: every directory on the way searchable, it writable.
   LetOthersReach(dir.path());
