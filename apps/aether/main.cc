@@ -93,6 +93,11 @@ int RunGuarded(const Runner& run, Access access) {
   }
 }
 
+// Says so (the failed write's errno, 0 when unknown): exit 74.
+int StdoutFailed(int err) {
+  return LogError(fmt::format("standard output: {}", err ? std::strerror(err) : "a write failed"), kExitIOError);
+}
+
 // What a command printed must reach standard output: a write that failed
 // there (a full disk under a redirection, a closed pipe) makes a command
 // that succeeded (0), reported a finding (1) or partial results (3) exit 74
@@ -105,8 +110,16 @@ int OutputDelivered(int code, bool flush) {
   if (!failed || (code != kExitOk && code != 1 && code != kExitPartial)) return code;
   // errno is the flush's, else that of the flush before a message (Log); a
   // write that failed elsewhere (and set the error flag) left none known.
-  const int err = errno ? errno : StdoutErrno();
-  return LogError(fmt::format("standard output: {}", err ? std::strerror(err) : "a write failed"), kExitIOError);
+  return StdoutFailed(errno ? errno : StdoutErrno());
+}
+
+// The same for --help and --version, which CLI11 prints through std::cout
+// (its own buffer, stdio's sync off): their text too must have arrived.
+int PrintHelp(const CLI::App& app, const CLI::Error& e) {
+  errno = 0;
+  const int code = app.exit(e);
+  if (std::cout.flush()) return code;
+  return StdoutFailed(errno);  // the failed write's (nothing wrote after it)
 }
 
 // The global options that take a value (they may precede the command).
@@ -254,11 +267,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    return PrintHelp(app, e);
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    return PrintHelp(app, e);
   } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
+    return PrintHelp(app, e);
   } catch (const CLI::ParseError& e) {
     std::string hint;
     if (dynamic_cast<const CLI::ExtrasError*>(&e) && StoreFromEnvironment() && !g_store_option)

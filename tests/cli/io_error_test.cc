@@ -127,6 +127,10 @@ TEST_CASE("standard output that refuses writes: every command that prints exits 
       {"export", store},
       {"fault-points"},
       {"ingest", store, dir / "more.jsonl", "--on-duplicate", "skip", "--format", "json"},
+      // CLI11 prints these through std::cout, not stdio.
+      {"--help"},
+      {"--version"},
+      {"search", "--help"},
   };
   for (const auto& c : commands) {
     CAPTURE(c[0]);
