@@ -461,6 +461,13 @@ std::string VectorInputFormat(const std::string& path, const std::string& given)
   return !given.empty() ? given : ends_with(".npy") ? "npy" : ends_with(".fvecs") ? "fvecs" : "jsonl";
 }
 
+Status HintVectorFile(Status s, const std::string& first_line, const char* format_option) {
+  if (first_line.rfind("\x93NUMPY", 0) != 0) return s;
+  return s.WithMessage(fmt::format(
+      "{} (these bytes are a .npy file's, read as JSONL because the name does not end in .npy: {} npy reads them)",
+      s.message(), format_option));
+}
+
 namespace {
 
 // FloatJson's number.

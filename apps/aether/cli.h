@@ -203,6 +203,11 @@ bool StdoutIsTty();
 // A vector file's format: `given` when not empty, else npy for *.npy, fvecs
 // for *.fvecs, else jsonl (ingest's input, search's queries).
 std::string VectorInputFormat(const std::string& path, const std::string& given);
+// For input read as JSONL that failed on its first line (`first_line`):
+// when the bytes are a .npy file's (they start with its magic), `s` with a
+// hint to `format_option` (--input-format, --queries-format), else `s`.
+// The format follows the name (above), so `<(cat q.npy)` reads as JSONL.
+Status HintVectorFile(Status s, const std::string& first_line, const char* format_option);
 // A float as the shortest decimal that reads back to the same float.
 nlohmann::json FloatJson(float f);
 // What FloatJson(f).dump() and nlohmann::json(s).dump() print, appended to

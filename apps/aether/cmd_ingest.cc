@@ -279,8 +279,9 @@ struct ParsedLine {
 // --metric, which it will be created with.
 class LineParser {
  public:
-  LineParser(uint32_t dim, Metric metric, bool ignore_unknown, bool preserve_state)
-      : dim_(dim), metric_(metric), ignore_unknown_(ignore_unknown), preserve_state_(preserve_state) {}
+  // hint: the format followed from the name (HintVectorFile).
+  LineParser(uint32_t dim, Metric metric, bool ignore_unknown, bool preserve_state, bool hint)
+      : dim_(dim), metric_(metric), ignore_unknown_(ignore_unknown), preserve_state_(preserve_state), hint_(hint) {}
   void Parse(const std::string& text, const LineReader& reader, bool too_long, ParsedLine* out) {
     out->line = reader.line_number();
     out->status = Status::Ok();
@@ -292,7 +293,7 @@ class LineParser {
       out->kind = ParsedLine::kBlank;
     } else if (Status s = ParseRecord(text, dim_, metric_, &out->rec, ignore_unknown_, preserve_state_); !s.ok()) {
       out->kind = ParsedLine::kBad;
-      out->status = s;
+      out->status = hint_ && out->line == 1 ? HintVectorFile(s, text, "--input-format") : s;
     } else {
       out->kind = ParsedLine::kRecord;
       if (dim_ == 0) dim_ = uint32_t(out->rec.vector.size());
@@ -302,7 +303,7 @@ class LineParser {
  private:
   uint32_t dim_;
   Metric metric_;
-  bool ignore_unknown_, preserve_state_;
+  bool ignore_unknown_, preserve_state_, hint_;
 };
 
 // Chunks of input made on a second thread, a bounded queue of them ahead of
@@ -419,11 +420,11 @@ bool Ingester::Consume(ParsedLine& p, Status* stop, Status* fatal) {
 int Ingester::Run() {
   Metric metric = Metric::kL2;
   ParseMetric(a_.metric, &metric);
-  LineParser parser(a_.dim, metric, a_.ignore_unknown, a_.preserve_state);
+  LineParser parser(a_.dim, metric, a_.ignore_unknown, a_.preserve_state, a_.input_format.empty());
   if (Store::LooksLikeStore(a_.store.store)) {
     Status opened = OpenOrCreate(0);
     if (!opened.ok()) return Fail(opened);
-    parser = LineParser(config_.dim, config_.metric, a_.ignore_unknown, a_.preserve_state);
+    parser = LineParser(config_.dim, config_.metric, a_.ignore_unknown, a_.preserve_state, a_.input_format.empty());
   }
   Status stop, fatal;
   if (parallel_) {
@@ -691,8 +692,13 @@ Runner SetupIngest(CLI::App* app) {
     const std::string format = VectorInputFormat(a->input, a->input_format);
     const bool prefix_given = prefix_opt->count() > 0;
     if (format == "jsonl" && (!a->ids.empty() || prefix_given))
-      return Fail(
-          Status::InvalidArgument("--ids and --id-prefix are for npy/fvecs input; JSONL records carry their ids"));
+      return Fail(Status::InvalidArgument(
+          fmt::format("--ids and --id-prefix are for npy/fvecs input; JSONL records carry their "
+                      "ids{}",
+                      a->input_format.empty() ? " (the input is read as JSONL: its name does "
+                                                "not end in .npy or .fvecs; --input-format "
+                                                "npy or fvecs says otherwise)"
+                                              : "")));
     if (format != "jsonl" && a->ignore_unknown)
       return Fail(Status::InvalidArgument("--ignore-unknown is for JSONL input; npy and fvecs have no fields"));
     if (format != "jsonl" && a->preserve_state)

@@ -76,7 +76,11 @@ Status ReadQueries(const SearchArgs& a, const StoreConfig& c, std::vector<std::s
     if (too_long) return Status::BadInput(where + ": " + TooLongMessage(reader));
     if (IsBlank(line)) continue;
     Query q;
-    AETHER_RETURN_IF_ERROR(ParseQuery(line, c.dim, c.metric, &q).WithContext(where));
+    if (Status parsed = ParseQuery(line, c.dim, c.metric, &q); !parsed.ok()) {
+      if (reader.line_number() == 1 && a.queries_format.empty())
+        parsed = HintVectorFile(parsed, line, "--queries-format");
+      return parsed.WithContext(where);
+    }
     names->push_back(q.id.empty() ? std::to_string(reader.line_number() - 1) : q.id);
     vectors->push_back(std::move(q.vector));
   }

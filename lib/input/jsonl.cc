@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "format/utf8.h"
+
 namespace aether {
 namespace {
 
@@ -16,11 +18,16 @@ using nlohmann::json;
 
 // nlohmann's messages start with "[json.exception.parse_error.101] parse
 // error at line 1, column 9: "; keep the column and the reason.
+// The bytes it quotes ("last read: '...'") are the input's: when they are
+// not UTF-8 (binary data), each byte from 0x80 on is written \xNN.
 std::string CleanParseError(const std::string& what) {
   std::string msg = what;
   if (auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
   if (auto p = msg.find("parse error at line 1, "); p == 0) msg = msg.substr(23);
-  return msg;
+  if (ValidUtf8(msg)) return msg;
+  std::string escaped;
+  for (unsigned char c : msg) escaped += c < 0x80 ? std::string(1, char(c)) : fmt::format("\\x{:02X}", c);
+  return escaped;
 }
 
 // nlohmann's DOM builder, also told of each object's keys: a repeated one

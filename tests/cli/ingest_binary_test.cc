@@ -4,6 +4,7 @@
 // what came before an error stays committed.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -363,6 +364,73 @@ TEST_CASE("search --queries takes .npy and .fvecs: the same results as the same 
   CHECK(r.err.find("nan.npy: vector 2") != std::string::npos);
   CHECK(run({dir / "missing.npy"}).exit_code == 66);
   CHECK(run({dir / "q.npy", "--queries-format", "csv"}).exit_code == 64);
+}
+
+// Only printable ASCII and newlines: no raw byte of the input.
+bool AsciiText(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == '\n' || (c >= 0x20 && c < 0x7F); });
+}
+
+// The format follows the name's extension, so .npy bytes under another name
+// (`<(cat q.npy)`, q.bin) are read as JSONL: every such error says which
+// option reads them, and quotes no raw byte of them; with the option, or
+// JSONL that is merely broken, no hint.
+TEST_CASE(".npy bytes under a name read as JSONL: the error names the format option and prints no raw byte") {
+  TempDir dir;
+  const uint32_t dim = 8;
+  auto mems = RandomMems(50, dim, 21);
+  const std::string store = dir / "s";
+  REQUIRE(Aether({"init", store, "--dim", std::to_string(dim), "-q"}).exit_code == 0);
+  WriteFile(dir / "v.bin", Npy(mems, dim));
+  WriteFile(dir / "ids.txt", IdsFile(mems));
+  const std::string npy_hint = "these bytes are a .npy file's, read as JSONL because the name does not end in .npy";
+
+  // ingest, without and with --id-prefix / --ids; from a file and a pipe.
+  for (const std::string& input : {std::string(dir / "v.bin"), std::string("-")}) {
+    CAPTURE(input);
+    const std::string in = input == "-" ? Npy(mems, dim) : "";
+    auto r = Aether({"ingest", store, input}, in);
+    CHECK(r.exit_code == 65);
+    CHECK_MESSAGE(r.err.find(":1: malformed JSON: ") != std::string::npos, r.err);
+    CHECK_MESSAGE(r.err.find(npy_hint + ": --input-format npy reads them)") != std::string::npos, r.err);
+    CHECK_MESSAGE(AsciiText(r.err), r.err);
+    for (const std::vector<std::string>& ids :
+         {std::vector<std::string>{"--id-prefix", "v"}, std::vector<std::string>{"--ids", dir / "ids.txt"}}) {
+      std::vector<std::string> args = {"ingest", store, input};
+      args.insert(args.end(), ids.begin(), ids.end());
+      r = Aether(args, in);
+      CHECK(r.exit_code == 64);
+      CHECK_MESSAGE(r.err.find("(the input is read as JSONL: its name does not end in .npy or .fvecs; "
+                               "--input-format npy or fvecs says otherwise)") != std::string::npos,
+                    r.err);
+    }
+  }
+  CHECK(Count(store) == 0);
+  // The format given: JSONL given gets no hint; npy given reads them.
+  auto r = Aether({"ingest", store, dir / "v.bin", "--input-format", "jsonl"});
+  CHECK(r.exit_code == 65);
+  CHECK(r.err.find("these bytes") == std::string::npos);
+  CHECK(AsciiText(r.err));
+  REQUIRE(Aether({"ingest", store, dir / "v.bin", "--input-format", "npy", "--ids", dir / "ids.txt", "-q"}).exit_code ==
+          0);
+  CHECK(Count(store) == 50);
+
+  // search --queries: the same, with its own option.
+  WriteFile(dir / "q.bin", Npy(RandomMems(3, dim, 22, "q"), dim));
+  r = Aether({"search", store, "--no-touch", "--queries", dir / "q.bin"});
+  CHECK(r.exit_code == 65);
+  CHECK_MESSAGE(r.err.find("q.bin:1: malformed JSON: ") != std::string::npos, r.err);
+  CHECK_MESSAGE(r.err.find(npy_hint + ": --queries-format npy reads them)") != std::string::npos, r.err);
+  CHECK(AsciiText(r.err));
+  CHECK(Aether({"search", store, "--no-touch", "--queries", dir / "q.bin", "--queries-format", "npy"}).exit_code == 0);
+  // JSONL that is broken, not binary: no hint; its invalid UTF-8 quoted as \xNN.
+  WriteFile(dir / "bad.jsonl", "{\"id\":\"a\",\"vector\":[1,2,3,4,5,6,7,8],\"payload\":\"\xff\"}\n");
+  r = Aether({"ingest", store, dir / "bad.jsonl"});
+  CHECK(r.exit_code == 65);
+  CHECK_MESSAGE(r.err.find("bad.jsonl:1: invalid UTF-8: ") != std::string::npos, r.err);
+  CHECK_MESSAGE(r.err.find("\\xFF") != std::string::npos, r.err);
+  CHECK(r.err.find("these bytes") == std::string::npos);
+  CHECK(AsciiText(r.err));
 }
 
 // A regular file is read ahead on a second thread; a pipe is read in turn.
