@@ -169,11 +169,23 @@ TEST_CASE("more partitions than the descriptor limit (RLIMIT_NOFILE): every comm
       const RunResult q =
           run({"search", store, "--queries", "-", "--nprobe", "400", "-k", "10", "--no-touch"}, queries);
       CHECK_MESSAGE(q.exit_code == 0, q.err);
+      // Candidates of every query from nearly every partition (an sq8
+      // store re-ranks them: each partition's exact rows read again), with
+      // every memory cold (the warm tier holds float32 rows: no re-rank).
+      REQUIRE(run({"descend", store, "--all", "-q"}).exit_code == 0);
+      const auto warm = SqlRows(store, "SELECT COUNT(*) FROM memories WHERE tier <> 1");
+      REQUIRE(warm.size() == 1);
+      CHECK(warm[0] == "0");
+      const RunResult wide =
+          run({"search", store, "--queries", "-", "--nprobe", "400", "-k", "1000", "--no-touch"}, queries);
+      CHECK_MESSAGE(wide.exit_code == 0, wide.err);
+      CHECK(ParseSearchOutput(wide.out).size() == 20);
       // Ids and distances (maintain samples what it moves at random: the
       // twins' tiers may differ).
       std::string hits;
-      for (const auto& query : ParseSearchOutput(q.out))
-        for (const Hit& h : query) hits += h.id + " " + std::to_string(h.distance) + "\n";
+      for (const std::string* out : {&q.out, &wide.out})
+        for (const auto& query : ParseSearchOutput(*out))
+          for (const Hit& h : query) hits += h.id + " " + std::to_string(h.distance) + "\n";
       found.push_back(hits);
       const RunResult ex = run({"export", store});
       CHECK_MESSAGE(ex.exit_code == 0, ex.err);
