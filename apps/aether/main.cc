@@ -209,6 +209,7 @@ void TuneHeap() {}
 int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   aether::ReserveStandardFds();
+  aether::IgnoreFileSizeSignal();
   TuneHeap();
   if (aether::Status log = SetUpLog(argc, argv); !log.ok()) return Fail(log);
   // Every AETHER_* variable is checked before anything reads one.

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include "meta/trace_vfs.h"
 
@@ -17,7 +19,7 @@ Status SqliteStatus(sqlite3* db, int rc, const std::string& context) {
     case SQLITE_OK:
     case SQLITE_ROW:
     case SQLITE_DONE:
-      return Status::Ok();
+      return Status::Ok();  // (a failure SQLite got past, if any, is not this call's)
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return Status::Busy("store busy: " + msg);
@@ -27,12 +29,17 @@ Status SqliteStatus(sqlite3* db, int rc, const std::string& context) {
     case SQLITE_CONSTRAINT:
       return Status::Internal(msg);
     case SQLITE_FULL:
+      if (const int err = TakeDbIoErrno(); err == EFBIG) return Status::IOError(msg + " (" + std::strerror(err) + ")");
       return Status::NoSpace(msg);
     case SQLITE_READONLY:
     case SQLITE_PERM:
     case SQLITE_AUTH:
       return Status::PermissionDenied(msg);
     default:
+      // An I/O error's cause, as the system gave it (EIO, EFBIG past the
+      // file-size limit, ...): SQLite's own message says only "disk I/O error".
+      if (const int err = TakeDbIoErrno(); (rc & 0xff) == SQLITE_IOERR && err != 0)
+        msg += fmt::format(" ({})", std::strerror(err));
       return Status::IOError(msg);
   }
 }

@@ -1,12 +1,15 @@
 #include "trace_vfs.h"
 
+#include <errno.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "env/io_faults.h"
 #include "env/io_trace.h"
@@ -15,6 +18,14 @@ namespace aether {
 namespace {
 
 sqlite3_vfs* g_real = nullptr;
+thread_local int t_io_errno = 0;  // TakeDbIoErrno
+
+// Keeps the errno of a call that failed (`rc`): what the real VFS's
+// system call set, read before anything else can change it.
+int Noted(int rc, int err) {
+  if (rc != SQLITE_OK && err != 0) t_io_errno = err;
+  return rc;
+}
 constexpr off_t kWalHeaderBytes = 32;  // SQLite's WAL_HDRSIZE
 
 // Our file object; the real VFS's file object follows it in memory.
@@ -43,15 +54,27 @@ int Read(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
 int Write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
   if (io_faults::Fail("dbwrite")) return SQLITE_IOERR_WRITE;
   io_trace::Write(*T(f)->path, uint64_t(off), buf, size_t(n));
-  return T(f)->real()->pMethods->xWrite(T(f)->real(), buf, n, off);
+  errno = 0;
+  const int rc = T(f)->real()->pMethods->xWrite(T(f)->real(), buf, n, off);
+  int err = errno;
+  // A write cut short (pwrite wrote less, no error) is SQLITE_FULL to
+  // SQLite; past the file-size limit it is that limit, not a full disk.
+  struct rlimit limit;
+  if (rc == SQLITE_FULL && getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+      uint64_t(off) + uint64_t(n) > uint64_t(limit.rlim_cur))
+    err = EFBIG;
+  return Noted(rc, err);
 }
 int Truncate(sqlite3_file* f, sqlite3_int64 size) {
   io_trace::Truncate(*T(f)->path, uint64_t(size));
-  return T(f)->real()->pMethods->xTruncate(T(f)->real(), size);
+  errno = 0;
+  const int rc = T(f)->real()->pMethods->xTruncate(T(f)->real(), size);
+  return Noted(rc, errno);
 }
 int Sync(sqlite3_file* f, int flags) {
   if (io_faults::Fail("dbsync")) return SQLITE_IOERR_FSYNC;
-  int rc = T(f)->real()->pMethods->xSync(T(f)->real(), flags);
+  errno = 0;
+  int rc = Noted(T(f)->real()->pMethods->xSync(T(f)->real(), flags), errno);
   if (rc == SQLITE_OK) {
     io_trace::Sync(*T(f)->path);
     // The unix VFS syncs the directory of a journal or WAL opened with
@@ -76,7 +99,9 @@ int FileControl(sqlite3_file* f, int op, void* arg) {
 int SectorSize(sqlite3_file* f) { return T(f)->real()->pMethods->xSectorSize(T(f)->real()); }
 int DeviceCharacteristics(sqlite3_file* f) { return T(f)->real()->pMethods->xDeviceCharacteristics(T(f)->real()); }
 int ShmMap(sqlite3_file* f, int pg, int sz, int extend, void volatile** pp) {
-  return T(f)->real()->pMethods->xShmMap(T(f)->real(), pg, sz, extend, pp);
+  errno = 0;
+  const int rc = T(f)->real()->pMethods->xShmMap(T(f)->real(), pg, sz, extend, pp);
+  return Noted(rc, errno);
 }
 int ShmLock(sqlite3_file* f, int offset, int n, int flags) {
   return T(f)->real()->pMethods->xShmLock(T(f)->real(), offset, n, flags);
@@ -166,6 +191,8 @@ int CurrentTimeInt64(sqlite3_vfs*, sqlite3_int64* t) { return g_real->xCurrentTi
 sqlite3_vfs g_vfs;
 
 }  // namespace
+
+int TakeDbIoErrno() { return std::exchange(t_io_errno, 0); }
 
 const char* TraceVfsName() {
   static std::once_flag once;

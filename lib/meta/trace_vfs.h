@@ -12,4 +12,11 @@ namespace aether {
 // The VFS name to open databases with ("aether", registered on first use).
 const char* TraceVfsName();
 
+// The errno of the last write, truncate, sync or shared-memory map of a
+// database file that failed on this thread, then 0 again (0 when none did
+// since the last call). SQLite's own message says only "disk I/O error",
+// and a write cut short at the file-size limit (RLIMIT_FSIZE) it reports
+// as a full disk: that one is EFBIG here.
+int TakeDbIoErrno();
+
 }  // namespace aether

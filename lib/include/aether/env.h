@@ -173,6 +173,12 @@ Status NotThere(const std::string& path, Status missing);
 // no data file or database can ever be handed one of them.
 void ReserveStandardFds();
 
+// Ignores SIGXFSZ, for a program's main: a write past the file-size limit
+// (RLIMIT_FSIZE, `ulimit -f`) then fails with EFBIG, an I/O error like any
+// other ("File too large"), instead of killing the process half way
+// through its work. (A library leaves signal dispositions to its program.)
+void IgnoreFileSizeSignal();
+
 // Every named fault point (AETHER_FAULT=<name>[:<n>] kills the process the
 // n-th time it is reached; see format-spec/journal.md).
 const std::vector<std::string>& ListFaultPoints();
