@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <exception>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -17,11 +18,20 @@ size_t ThreadsFor(size_t requested, size_t items) {
 Status ParallelFor(size_t items, size_t threads, const std::function<Status(size_t, size_t)>& fn) {
   threads = std::max<size_t>(1, std::min(threads, items));
   std::mutex mu;
-  Status first;  // the first error to happen, guarded by mu
+  Status first;               // the first error to happen, guarded by mu
+  std::exception_ptr thrown;  // the first exception, guarded by mu
   std::atomic<size_t> next{0};
   auto worker = [&](size_t w) {
     for (size_t i = next++; i < items; i = next++) {
-      Status s = fn(i, w);
+      Status s;
+      try {
+        s = fn(i, w);
+      } catch (...) {  // rethrown on the caller's thread (escaping this one, it would end the process)
+        std::lock_guard<std::mutex> l(mu);
+        if (!thrown) thrown = std::current_exception();
+        next = items;
+        return;
+      }
       if (s.ok()) continue;
       std::lock_guard<std::mutex> l(mu);
       if (first.ok()) first = s;
@@ -39,6 +49,7 @@ Status ParallelFor(size_t items, size_t threads, const std::function<Status(size
   }
   if (items > 0) worker(0);
   for (auto& t : pool) t.join();
+  if (thrown) std::rethrow_exception(thrown);
   return first;
 }
 

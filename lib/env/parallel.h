@@ -1,6 +1,8 @@
 // The one way aether runs work on several threads: a fixed number of
 // workers (the caller's thread one of them) take items in turn; the first
-// error stops the others from taking more and is what ParallelFor returns.
+// error stops the others from taking more and is what ParallelFor returns;
+// the first exception (std::bad_alloc) stops them as well and is rethrown on
+// the caller's thread once every worker has stopped.
 // A worker thread that cannot be started (a limit on threads) leaves the
 // items to those that were: fewer workers, never an abort.
 // Thread-safe to call from any thread; `fn` must be safe to run concurrently

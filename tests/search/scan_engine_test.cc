@@ -9,11 +9,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <mutex>
+#include <new>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "cold/frame.h"
 #include "cold/shard_file.h"
@@ -328,6 +331,43 @@ TEST_CASE("ParallelFor runs every item once, on at most the threads asked, and r
   CHECK(ThreadsFor(3, 2) == 2);
   CHECK(ThreadsFor(0, 0) == 1);
   CHECK(ThreadsFor(0, 1000) >= 1);
+}
+
+// An exception on any worker (std::bad_alloc where memory runs out) must
+// reach the caller as if it had been thrown on its own thread: escaping a
+// worker thread it would end the process (std::terminate, SIGABRT) instead
+// of the command's "out of memory" (exit 70) with its store whole.
+TEST_CASE("ParallelFor: an exception on any worker is rethrown to the caller once every worker has stopped") {
+  for (size_t threads : {size_t(1), size_t(2), size_t(5)}) {
+    for (size_t thrower = 0; thrower < threads; ++thrower) {
+      CAPTURE(threads);
+      CAPTURE(thrower);
+      std::atomic<int> running{0};
+      std::atomic<bool> thrown{false};
+      bool caught = false;
+      try {
+        Status s = ParallelFor(1000, threads, [&](size_t i, size_t w) {
+          ++running;
+          // The chosen worker throws on its first item past 20.
+          if (w == thrower && i >= 20 && !thrown.exchange(true)) {
+            --running;
+            throw std::bad_alloc();
+          }
+          // The others slow, so that the thrower gets items past 20.
+          if (w != thrower) std::this_thread::sleep_for(std::chrono::microseconds(20));
+          --running;
+          return Status::Ok();
+        });
+        CHECK(!thrown);  // returns only when nothing threw
+        CHECK(s.ok());
+      } catch (const std::bad_alloc&) {
+        caught = true;
+        CHECK(running == 0);  // every worker had stopped
+      }
+      CHECK(thrown);
+      CHECK(caught);
+    }
+  }
 }
 
 // The tiled scan visits the rows at or below SmallestAt's value first:
