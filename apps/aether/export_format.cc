@@ -13,6 +13,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "aether/env.h"
 #include "cli.h"
 
 namespace aether::cli {
@@ -110,8 +111,9 @@ NpyExport::NpyExport(const std::string& prefix, uint32_t dim) : dim_(dim) {
   const char* suffixes[] = {".npy", ".ids", ".meta.jsonl"};
   for (int i = 0; i < 3; ++i) {
     files_[i].path = p + suffixes[i];
-    files_[i].temp = (slash == std::string::npos ? std::string() : dir_) + "." + base + suffixes[i] +
-                     ".aether-export." + std::to_string(::getpid());
+    // "." before, ".aether-export." and the PID (7 digits at most) after.
+    files_[i].temp = (slash == std::string::npos ? std::string() : dir_) + "." +
+                     FittedStem(base + suffixes[i], 1 + 15 + 7) + ".aether-export." + std::to_string(::getpid());
   }
 }
 

@@ -10,9 +10,24 @@
 
 namespace aether {
 
+std::string FittedStem(const std::string& name, size_t reserve) {
+  constexpr size_t kNameMax = 255;  // NAME_MAX of Linux's file systems
+  constexpr size_t kHashBytes = 9;  // "~" and 8 hex digits
+  if (name.size() + reserve <= kNameMax) return name;
+  uint32_t hash = 2166136261u;  // FNV-1a
+  for (unsigned char c : name) hash = (hash ^ c) * 16777619u;
+  size_t keep = kNameMax > reserve + kHashBytes ? kNameMax - reserve - kHashBytes : 0;
+  keep = std::min(keep, name.size());
+  while (keep > 0 && (static_cast<unsigned char>(name[keep]) & 0xC0) == 0x80) --keep;  // not inside a character
+  return fmt::format("{}~{:08x}", name.substr(0, keep), hash);
+}
+
 std::string TempNameFor(Env* env, const std::string& path) {
   const uint64_t r = (env->RandomSeed() << 32) ^ env->RandomSeed() ^ uint64_t(env->NowMs());
-  return fmt::format("{}.{:016x}.tmp", path, r);
+  constexpr size_t kSuffixBytes = 21;  // ".<16 hex digits>.tmp"
+  const size_t slash = path.rfind('/');
+  const size_t base = slash == std::string::npos ? 0 : slash + 1;
+  return fmt::format("{}{}.{:016x}.tmp", path.substr(0, base), FittedStem(path.substr(base), kSuffixBytes), r);
 }
 
 Status WriteFileAtomically(Env* env, const std::string& path, const std::string& data) {

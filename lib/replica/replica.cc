@@ -59,11 +59,19 @@ std::string ManifestKey(uint64_t sequence) { return fmt::format("{}{:020}.json",
 
 Status Errno(const std::string& what) { return ErrnoStatus(what, errno); }
 
+// The NAME of HiddenSibling(PARENT/name, what) (a FittedStem of `name`).
+std::string SiblingStem(const std::string& name, const std::string& what) {
+  // "." before; ".aether-WHAT.", the PID (7 digits at most: pid_max <= 2^22),
+  // "." and 8 hex digits after.
+  return FittedStem(name, 1 + 8 + what.size() + 1 + 7 + 1 + 8);
+}
+
 // A name beside `path` for this process's own work: .NAME.aether-WHAT.PID.RANDOM
 // (a pid alone may be a killed earlier process's, reused).
 std::string HiddenSibling(const fs::path& path, const std::string& what) {
   std::random_device rd;
-  return (path.parent_path() / fmt::format(".{}.aether-{}.{}.{:08x}", path.filename().string(), what, getpid(), rd()))
+  return (path.parent_path() /
+          fmt::format(".{}.aether-{}.{}.{:08x}", SiblingStem(path.filename().string(), what), what, getpid(), rd()))
       .string();
 }
 
@@ -669,7 +677,8 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
   PullReport rep;
   const std::string base = dp.filename().string();
   if (lock_parent)  // a cache's replicas: OpenBucket, under the cache's lock
-    rep.killed_kept = RemoveKilledPulls(parent, [&](const std::string& name) { return name == base; });
+    rep.killed_kept =
+        RemoveKilledPulls(parent, [&](const std::string& name) { return name == SiblingStem(base, "pull"); });
 
   bool exists = false;
   uint64_t have_sequence = 0;

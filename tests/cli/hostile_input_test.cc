@@ -503,3 +503,47 @@ TEST_CASE("a store whose path is not UTF-8: every command works and its --format
   CHECK(found.exit_code == 0);
   CHECK(ParseSearchOutput(found.out).size() == 1);
 }
+
+// A name as long as a file name may be (255 bytes, NAME_MAX) given for
+// what a command makes: the store, a backup, an export's files, stats'
+// output file. Each is first built under a name of aether's own beside it
+// (a hidden sibling, a temporary), which must fit too: that name shortens
+// the user's (its first bytes, cut at a character, and a hash of the whole)
+// instead of failing with "File name too long" (74) on a name the file
+// system takes. In ASCII and in two-byte characters; names that differ
+// only in their last bytes stay apart.
+TEST_CASE("names as long as a file name may be: every command that makes one works, never 'File name too long'") {
+  TempDir dir;
+  const auto mems = RandomMems(300, 4, 83);
+  for (const std::string& unit : {std::string("a"), std::string("\xC3\xA9")}) {  // 'a', U+00E9
+    CAPTURE(unit.size());
+    auto name = [&](const std::string& head, size_t bytes) {  // head, then `unit` up to `bytes` bytes
+      std::string n = head;
+      while (n.size() + unit.size() <= bytes) n += unit;
+      return n;
+    };
+    const std::string store = dir / name("s", 255), twin = dir / (name("s", 254) + "t"), copy = dir / name("b", 255),
+                      prefix = dir / name("e", 244), report = dir / name("r", 255);
+    REQUIRE(fs::path(store).filename().string().size() >= 254);
+    const RunResult made = Aether({"ingest", "--create", store, "--hot-capacity", "100", "-q"}, ToJsonl(mems));
+    REQUIRE_MESSAGE(made.exit_code == 0, made.err);
+    REQUIRE(Aether({"init", twin, "--dim", "4", "-q"}).exit_code == 0);  // the same first 254 bytes
+    CHECK(Aether({"rebuild-index", store, "--partitions", "4", "-q"}).exit_code == 0);
+    const RunResult b = Aether({"backup", store, copy, "-q"});
+    CHECK_MESSAGE(b.exit_code == 0, b.err);
+    CHECK(Aether({"verify", copy}).exit_code == 0);
+    const RunResult e = Aether({"export", store, "--npy", prefix, "-q"});
+    CHECK_MESSAGE(e.exit_code == 0, e.err);
+    CHECK(fs::file_size(prefix + ".npy") == 128 + mems.size() * 4 * sizeof(float));
+    CHECK(Lines(ReadFile(prefix + ".ids")).size() == mems.size());
+    const RunResult s = Aether({"stats", store, "--output", report, "--format", "json"});
+    CHECK_MESSAGE(s.exit_code == 0, s.err);
+    CHECK(nlohmann::json::parse(ReadFile(report))["hot_memories"] == 100);
+    CHECK(Aether({"stats", twin, "--format", "json"}).out.find("\"hot_memories\":0") != std::string::npos);
+    // Nothing of aether's own is left beside them.
+    for (const auto& entry : fs::directory_iterator(dir.path()))
+      CHECK_MESSAGE(entry.path().filename().string().find(".aether-") == std::string::npos, entry.path());
+    for (const std::string& p : {store, twin, copy, report, prefix + ".npy", prefix + ".ids", prefix + ".meta.jsonl"})
+      fs::remove_all(p);
+  }
+}

@@ -913,3 +913,65 @@ TEST_CASE("publish: a prefix serves one store; another store's publish exits 73 
   // Its publish: the prefix's newest manifest is B's.
   CHECK(Aether({"publish", a, uri}, "", env).exit_code == 73);
 }
+
+// A store and a replica named as long as a file name may be (255 bytes):
+// publish's snapshot and pull's staging directory beside them are named
+// from a shortened stem of the name (its first bytes, "~" and a hash), not
+// "File name too long"; a killed pull's staging directory of that stem is
+// removed by the next pull into the same replica, and not one of a name
+// that differs only in its last byte.
+TEST_CASE("publish and pull under names of 255 bytes; a killed pull's shortened staging name is swept") {
+  S3Server* server = Server();
+  if (!server) return;
+  TempDir dir;
+  auto long_name = [](char first, char last) { return std::string(1, first) + std::string(253, 'x') + last; };
+  const std::string store = dir / long_name('s', 'a'), replica = dir / long_name('r', 'a');
+  const std::string other = dir / long_name('r', 'b');  // the same first 254 bytes
+  const std::string uri = std::string("s3://") + kBucket + "/t-long";
+  auto mems = RandomMems(500, 8, 121);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100", "-q"}, ToJsonl(mems)).exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "6", "-q"}).exit_code == 0);
+  const RunResult pub = Aether({"publish", store, uri, "-q"}, "", S3Env(server->endpoint()));
+  REQUIRE_MESSAGE(pub.exit_code == 0, pub.err);
+  // Killed while two fetches are held: its staging directory stays.
+  auto killed_pull = [&](const std::string& into) {
+    FaultProxy proxy(server->port());
+    std::vector<Fault> plan(2, Fault::kNone);  // LIST manifests/, GET the manifest
+    plan.insert(plan.end(), 2, Fault::kHold);
+    proxy.Plan(plan);
+    const int pid = SpawnAether({"pull", uri, into, "-q"}, S3Env(proxy.endpoint()));
+    for (int i = 0; i < 3000 && proxy.held() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(proxy.held() == 2);
+    kill(pid, SIGKILL);
+    CHECK(WaitAether(pid) == 128 + SIGKILL);
+    proxy.Release();
+  };
+  auto staging = [&] {
+    std::vector<std::string> found;
+    for (const auto& e : fs::directory_iterator(dir.path()))
+      if (e.path().filename().string().find(".aether-pull.") != std::string::npos) found.push_back(e.path().string());
+    return found;
+  };
+  killed_pull(other);
+  killed_pull(replica);
+  const auto left = staging();
+  REQUIRE(left.size() == 2);
+  for (const std::string& s : left) {
+    const std::string name = fs::path(s).filename().string();
+    CHECK(name.size() <= 255);
+    CHECK(name.rfind(".r" + std::string(200, 'x'), 0) == 0);
+    CHECK(name.find('~') != std::string::npos);  // the shortened stem
+  }
+  CHECK(fs::path(left[0]).filename().string().substr(0, 240) != fs::path(left[1]).filename().string().substr(0, 240));
+  const RunResult pulled = Aether({"pull", uri, replica, "-q"}, "", S3Env(server->endpoint()));
+  REQUIRE_MESSAGE(pulled.exit_code == 0, pulled.err);
+  const auto after = staging();
+  REQUIRE(after.size() == 1);  // the other replica's, not this one's
+  CHECK(std::find(left.begin(), left.end(), after[0]) != left.end());
+  CHECK(Aether({"verify", replica}).exit_code == 0);
+  const std::string queries = QueriesJsonl(RandomMems(20, 8, 122, "q"));
+  CHECK(Answers(replica, queries, Ids(mems)) == Answers(store, queries, Ids(mems)));
+  // Its own next pull removes the other's.
+  REQUIRE(Aether({"pull", uri, other, "-q"}, "", S3Env(server->endpoint())).exit_code == 0);
+  CHECK(staging().empty());
+}

@@ -140,8 +140,16 @@ class EnvWrapper : public Env {
   Env* target_;
 };
 
+// The part of a file name `name` (no '/') that a name of aether's own
+// beside it begins with, when `reserve` bytes more are added to it: `name`
+// itself when both fit a file name (255 bytes, NAME_MAX), else its first
+// bytes (cut where a UTF-8 character starts), "~" and 8 lower-case
+// hexadecimal digits of the whole name's FNV-1a hash (32 bits), 255 -
+// `reserve` bytes in all. Always the same for the same name.
+std::string FittedStem(const std::string& name, size_t reserve);
 // A name for a new temporary file beside `path`: "<path>.<16 hex digits>.tmp",
-// random, so that nobody can plant a link under it in advance.
+// random, so that nobody can plant a link under it in advance (with the
+// file name part of `path` a FittedStem when the whole would not fit).
 std::string TempNameFor(Env* env, const std::string& path);
 // Replaces `path` with `data` atomically: written to a new temporary file
 // beside it (TempNameFor; O_EXCL, never through a link), synced, renamed
