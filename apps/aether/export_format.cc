@@ -111,9 +111,8 @@ NpyExport::NpyExport(const std::string& prefix, uint32_t dim) : dim_(dim) {
   const char* suffixes[] = {".npy", ".ids", ".meta.jsonl"};
   for (int i = 0; i < 3; ++i) {
     files_[i].path = p + suffixes[i];
-    // "." before, ".aether-export." and the PID (7 digits at most) after.
-    files_[i].temp = (slash == std::string::npos ? std::string() : dir_) + "." +
-                     FittedStem(base + suffixes[i], 1 + 15 + 7) + ".aether-export." + std::to_string(::getpid());
+    files_[i].temp =
+        (slash == std::string::npos ? std::string() : dir_) + HiddenSiblingName(base + suffixes[i], "export");
   }
 }
 

@@ -1,8 +1,10 @@
 // Temporary names, atomic replacement of a small file, copies and private
 // copies of a shared one (env.h).
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "aether/env.h"
@@ -20,6 +22,15 @@ std::string FittedStem(const std::string& name, size_t reserve) {
   keep = std::min(keep, name.size());
   while (keep > 0 && (static_cast<unsigned char>(name[keep]) & 0xC0) == 0x80) --keep;  // not inside a character
   return fmt::format("{}~{:08x}", name.substr(0, keep), hash);
+}
+
+std::string SiblingStem(const std::string& name, const std::string& what, size_t tail_bytes) {
+  constexpr size_t kPidDigits = 7;
+  return FittedStem(name, 1 + std::strlen(".aether-") + what.size() + 1 + kPidDigits + tail_bytes);
+}
+
+std::string HiddenSiblingName(const std::string& name, const std::string& what, const std::string& tail) {
+  return fmt::format(".{}.aether-{}.{}{}", SiblingStem(name, what, tail.size()), what, getpid(), tail);
 }
 
 std::string TempNameFor(Env* env, const std::string& path) {

@@ -4,7 +4,6 @@
 #include <atomic>
 #include <exception>
 #include <mutex>
-#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -40,11 +39,12 @@ Status ParallelFor(size_t items, size_t threads, const std::function<Status(size
     }
   };
   std::vector<std::thread> pool;
+  pool.reserve(threads);
   for (size_t w = 1; w < threads; ++w) {
     try {
       pool.emplace_back(worker, w);
-    } catch (const std::system_error&) {
-      break;  // no more threads to be had (a limit on them): those started take every item
+    } catch (...) {  // std::system_error, std::bad_alloc: those started take every item
+      break;         // (no more threads to be had: a limit on them, or on memory)
     }
   }
   if (items > 0) worker(0);

@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -19,7 +18,7 @@ Status SqliteStatus(sqlite3* db, int rc, const std::string& context) {
     case SQLITE_OK:
     case SQLITE_ROW:
     case SQLITE_DONE:
-      return Status::Ok();  // (a failure SQLite got past, if any, is not this call's)
+      return Status::Ok();
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return Status::Busy("store busy: " + msg);
@@ -29,7 +28,6 @@ Status SqliteStatus(sqlite3* db, int rc, const std::string& context) {
     case SQLITE_CONSTRAINT:
       return Status::Internal(msg);
     case SQLITE_FULL:
-      if (const int err = TakeDbIoErrno(); err == EFBIG) return Status::IOError(msg + " (" + std::strerror(err) + ")");
       return Status::NoSpace(msg);
     case SQLITE_READONLY:
     case SQLITE_PERM:
@@ -77,6 +75,7 @@ Stmt& Stmt::BindBlob(int i, const std::string& bytes) {
 }
 
 Result<bool> Stmt::Step() {
+  (void)TakeDbIoErrno();  // a cause SqliteStatus names is this call's own
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
@@ -185,6 +184,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create, bool 
     flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_URI;
     name = FileUri(real, has_wal ? "mode=ro" : "immutable=1");
   }
+  (void)TakeDbIoErrno();  // a cause SqliteStatus names is this call's own
   int rc = sqlite3_open_v2(name.c_str(), &raw, flags, TraceVfsName());
   if (rc != SQLITE_OK) {
     Status s = SqliteStatus(raw, rc, path + ": open");
@@ -221,6 +221,7 @@ void Db::CheckpointOnClose() { sqlite3_db_config(db_, SQLITE_DBCONFIG_NO_CKPT_ON
 
 Status Db::Exec(const std::string& sql) {
   char* err = nullptr;
+  (void)TakeDbIoErrno();  // a cause SqliteStatus names is this call's own
   int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
   sqlite3_free(err);
   if (rc != SQLITE_OK) return SqliteStatus(db_, rc, path_ + ": " + sql.substr(0, 60));
@@ -229,6 +230,7 @@ Status Db::Exec(const std::string& sql) {
 
 Result<Stmt> Db::Prepare(const std::string& sql) {
   sqlite3_stmt* stmt = nullptr;
+  (void)TakeDbIoErrno();  // a cause SqliteStatus names is this call's own
   int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) return SqliteStatus(db_, rc, path_ + ": prepare " + sql.substr(0, 60));
   return Stmt(db_, stmt);
@@ -263,6 +265,7 @@ Status Db::EndRehearsal() {
   rehearsing_ = false;
   if (sqlite3_get_autocommit(db_))
     return Status::Internal(path_ + ": the rehearsal's transaction was rolled back before its end");
+  (void)TakeDbIoErrno();  // a cause SqliteStatus names is this call's own
   const int rc = sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) return SqliteStatus(db_, rc, path_ + ": ROLLBACK");
   return Status::Ok();

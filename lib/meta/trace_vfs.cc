@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <sqlite3.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,14 +55,7 @@ int Write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
   io_trace::Write(*T(f)->path, uint64_t(off), buf, size_t(n));
   errno = 0;
   const int rc = T(f)->real()->pMethods->xWrite(T(f)->real(), buf, n, off);
-  int err = errno;
-  // A write cut short (pwrite wrote less, no error) is SQLITE_FULL to
-  // SQLite; past the file-size limit it is that limit, not a full disk.
-  struct rlimit limit;
-  if (rc == SQLITE_FULL && getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
-      uint64_t(off) + uint64_t(n) > uint64_t(limit.rlim_cur))
-    err = EFBIG;
-  return Noted(rc, err);
+  return Noted(rc, errno);
 }
 int Truncate(sqlite3_file* f, sqlite3_int64 size) {
   io_trace::Truncate(*T(f)->path, uint64_t(size));
@@ -74,7 +66,8 @@ int Truncate(sqlite3_file* f, sqlite3_int64 size) {
 int Sync(sqlite3_file* f, int flags) {
   if (io_faults::Fail("dbsync")) return SQLITE_IOERR_FSYNC;
   errno = 0;
-  int rc = Noted(T(f)->real()->pMethods->xSync(T(f)->real(), flags), errno);
+  int rc = T(f)->real()->pMethods->xSync(T(f)->real(), flags);
+  rc = Noted(rc, errno);
   if (rc == SQLITE_OK) {
     io_trace::Sync(*T(f)->path);
     // The unix VFS syncs the directory of a journal or WAL opened with

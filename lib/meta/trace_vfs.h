@@ -14,9 +14,9 @@ const char* TraceVfsName();
 
 // The errno of the last write, truncate, sync or shared-memory map of a
 // database file that failed on this thread, then 0 again (0 when none did
-// since the last call). SQLite's own message says only "disk I/O error",
-// and a write cut short at the file-size limit (RLIMIT_FSIZE) it reports
-// as a full disk: that one is EFBIG here.
+// since the last call; SqliteDb takes it before each call into SQLite, so
+// what it names after one is that call's). SQLite's own message says only
+// "disk I/O error" (EFBIG past the file-size limit, EIO, ...).
 int TakeDbIoErrno();
 
 }  // namespace aether

@@ -59,19 +59,12 @@ std::string ManifestKey(uint64_t sequence) { return fmt::format("{}{:020}.json",
 
 Status Errno(const std::string& what) { return ErrnoStatus(what, errno); }
 
-// The NAME of HiddenSibling(PARENT/name, what) (a FittedStem of `name`).
-std::string SiblingStem(const std::string& name, const std::string& what) {
-  // "." before; ".aether-WHAT.", the PID (7 digits at most: pid_max <= 2^22),
-  // "." and 8 hex digits after.
-  return FittedStem(name, 1 + 8 + what.size() + 1 + 7 + 1 + 8);
-}
-
 // A name beside `path` for this process's own work: .NAME.aether-WHAT.PID.RANDOM
-// (a pid alone may be a killed earlier process's, reused).
+// (a pid alone may be a killed earlier process's, reused; HiddenSiblingName).
+constexpr size_t kRandomTail = 9;  // ".XXXXXXXX"
 std::string HiddenSibling(const fs::path& path, const std::string& what) {
   std::random_device rd;
-  return (path.parent_path() /
-          fmt::format(".{}.aether-{}.{}.{:08x}", SiblingStem(path.filename().string(), what), what, getpid(), rd()))
+  return (path.parent_path() / HiddenSiblingName(path.filename().string(), what, fmt::format(".{:08x}", rd())))
       .string();
 }
 
@@ -676,9 +669,11 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
   if (lock_parent && flock(parent_fd, LOCK_EX) != 0) return Errno(parent + ": flock");
   PullReport rep;
   const std::string base = dp.filename().string();
+  // The NAME of this DIR's staging directories (and DIR itself: an older
+  // aether's, which never shortened it).
+  const std::string stem = SiblingStem(base, "pull", kRandomTail);
   if (lock_parent)  // a cache's replicas: OpenBucket, under the cache's lock
-    rep.killed_kept =
-        RemoveKilledPulls(parent, [&](const std::string& name) { return name == SiblingStem(base, "pull"); });
+    rep.killed_kept = RemoveKilledPulls(parent, [&](const std::string& name) { return name == stem || name == base; });
 
   bool exists = false;
   uint64_t have_sequence = 0;

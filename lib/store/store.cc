@@ -142,9 +142,7 @@ Status CheckParentDirectory(const std::string& path, const std::string& why) {
 }
 
 std::string HiddenSibling(const std::string& path, const std::string& what) {
-  // "." before, ".aether-WHAT." and the PID (7 digits at most: pid_max <= 2^22) after.
-  const size_t reserve = 1 + 8 + what.size() + 1 + 7;
-  return Parent(path) + "/." + FittedStem(Base(path), reserve) + ".aether-" + what + "." + std::to_string(getpid());
+  return Parent(path) + "/" + HiddenSiblingName(Base(path), what);
 }
 
 // Creation is atomic: the store is built in a hidden sibling directory and

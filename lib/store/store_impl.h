@@ -78,7 +78,7 @@ Status CheckNewStorePath(Env* env, const std::string& path);
 // is missing or not a directory, `why` saying what is made.
 Status CheckParentDirectory(const std::string& path, const std::string& why);
 // Where a new store is built before its rename onto `path`:
-// "PARENT/.NAME.aether-WHAT.PID" (NAME a FittedStem of path's name).
+// "PARENT/.NAME.aether-WHAT.PID" (HiddenSiblingName, env.h).
 std::string HiddenSibling(const std::string& path, const std::string& what);
 
 // The format version a store of version `current` gets when this aether

@@ -144,9 +144,16 @@ class EnvWrapper : public Env {
 // beside it begins with, when `reserve` bytes more are added to it: `name`
 // itself when both fit a file name (255 bytes, NAME_MAX), else its first
 // bytes (cut where a UTF-8 character starts), "~" and 8 lower-case
-// hexadecimal digits of the whole name's FNV-1a hash (32 bits), 255 -
-// `reserve` bytes in all. Always the same for the same name.
+// hexadecimal digits of the whole name's FNV-1a hash (32 bits), at most
+// 255 - `reserve` bytes in all. Always the same for the same name.
 std::string FittedStem(const std::string& name, size_t reserve);
+// The file name of a hidden sibling of `name` for this process's own work:
+// ".STEM.aether-WHAT.PID" followed by `tail`, STEM being SiblingStem(name,
+// what, tail.size()).
+std::string HiddenSiblingName(const std::string& name, const std::string& what, const std::string& tail = "");
+// Its STEM: FittedStem of `name` with room for the rest (a PID of 7 digits at
+// most: Linux's pid_max is at most 2^22), the same for every process.
+std::string SiblingStem(const std::string& name, const std::string& what, size_t tail_bytes = 0);
 // A name for a new temporary file beside `path`: "<path>.<16 hex digits>.tmp",
 // random, so that nobody can plant a link under it in advance (with the
 // file name part of `path` a FittedStem when the whole would not fit).
