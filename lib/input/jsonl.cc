@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -26,7 +27,12 @@ std::string CleanParseError(const std::string& what) {
   if (auto p = msg.find("parse error at line 1, "); p == 0) msg = msg.substr(23);
   if (ValidUtf8(msg)) return msg;
   std::string escaped;
-  for (unsigned char c : msg) escaped += c < 0x80 ? std::string(1, char(c)) : fmt::format("\\x{:02X}", c);
+  for (unsigned char c : msg) {
+    if (c < 0x80)
+      escaped += char(c);
+    else
+      fmt::format_to(std::back_inserter(escaped), "\\x{:02X}", c);
+  }
   return escaped;
 }
 

@@ -29,6 +29,29 @@
 using namespace aether::test;
 namespace fs = std::filesystem;
 
+namespace {
+
+// Whether prlimit(1) is missing (said so: the test is skipped).
+bool PrlimitMissing() {
+  if (access("/usr/bin/prlimit", X_OK) == 0) return false;
+  MESSAGE("prlimit is missing: skipped");
+  return true;
+}
+
+// An export's ids and vectors, sorted (in tier order: twins' tiers may
+// differ, as maintain samples what it moves at random).
+std::vector<std::string> IdsAndVectors(const std::string& exported) {
+  std::vector<std::string> out;
+  for (const std::string& line : Lines(exported)) {
+    const auto j = nlohmann::json::parse(line);
+    out.push_back(j["id"].dump() + j["vector"].dump());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
 TEST_CASE("no thread to be had (RLIMIT_NPROC): ingest, export, indexing, queries and maintain agree with a free run") {
   std::vector<std::string> limited;
   if (geteuid() == 0) {
@@ -39,10 +62,7 @@ TEST_CASE("no thread to be had (RLIMIT_NPROC): ingest, export, indexing, queries
       return;
     }
   }
-  if (access("/usr/bin/prlimit", X_OK) != 0) {
-    MESSAGE("prlimit is missing: skipped");
-    return;
-  }
+  if (PrlimitMissing()) return;
   // prlimit first, as this user: the limit outlives the exec of setpriv,
   // which becomes nobody and runs the binary itself (nobody may not reach
   // a checkout under a directory closed to others, mktemp -d's 0700).
@@ -125,10 +145,7 @@ TEST_CASE("no thread to be had (RLIMIT_NPROC): ingest, export, indexing, queries
 }
 
 TEST_CASE("more partitions than the descriptor limit (RLIMIT_NOFILE): every command works, as a free run") {
-  if (access("/usr/bin/prlimit", X_OK) != 0) {
-    MESSAGE("prlimit is missing: skipped");
-    return;
-  }
+  if (PrlimitMissing()) return;
   TempDir dir;
   const auto mems = RandomMems(6000, 4, 73);
   const std::string queries = QueriesJsonl(RandomMems(20, 4, 74, "q"));
@@ -194,16 +211,7 @@ TEST_CASE("more partitions than the descriptor limit (RLIMIT_NOFILE): every comm
       CHECK(Aether({"verify", dir / (codec + (limited ? "-b-limited" : "-b-free"))}).exit_code == 0);
     }
     CHECK(found[0] == found[1]);
-    auto essentials = [](const std::string& text) {
-      std::vector<std::string> out;
-      for (const std::string& line : Lines(text)) {
-        const auto j = nlohmann::json::parse(line);
-        out.push_back(j["id"].dump() + j["vector"].dump());
-      }
-      std::sort(out.begin(), out.end());  // in tier order: the twins' tiers may differ
-      return out;
-    };
-    CHECK(essentials(exported[0]) == essentials(exported[1]));
+    CHECK(IdsAndVectors(exported[0]) == IdsAndVectors(exported[1]));
   }
 }
 
@@ -219,10 +227,7 @@ TEST_CASE("more partitions than the descriptor limit (RLIMIT_NOFILE): every comm
 // exactly what a free run's holds (ids and vectors; tiers may differ:
 // maintain samples at random).
 TEST_CASE("a file-size limit (RLIMIT_FSIZE): a write past it exits 74 'File too large', never a signal; nothing lost") {
-  if (access("/usr/bin/prlimit", X_OK) != 0) {
-    MESSAGE("prlimit is missing: skipped");
-    return;
-  }
+  if (PrlimitMissing()) return;
   TempDir dir;
   const auto mems = RandomMems(3000, 16, 75);
   WriteFile(dir / "mems.jsonl", ToJsonl(mems));
@@ -230,15 +235,6 @@ TEST_CASE("a file-size limit (RLIMIT_FSIZE): a write past it exits 74 'File too 
   for (size_t i = 0; i < 700; ++i) ids700 += mems[i * 4].id + "\n";
   WriteFile(dir / "ids700", ids700);
   const std::string queries = QueriesJsonl(RandomMems(5, 16, 76, "q"));
-  auto essentials = [](const std::string& text) {
-    std::vector<std::string> out;
-    for (const std::string& line : Lines(text)) {
-      const auto j = nlohmann::json::parse(line);
-      out.push_back(j["id"].dump() + j["vector"].dump());
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-  };
   std::vector<std::string> want;
   int failed = 0;
   // The short run (sanitizers) takes every other limit.
@@ -290,9 +286,9 @@ TEST_CASE("a file-size limit (RLIMIT_FSIZE): a write past it exits 74 'File too 
     REQUIRE(ex.exit_code == 0);
     CHECK(Lines(ex.out).size() == mems.size());
     if (want.empty())
-      want = essentials(ex.out);
+      want = IdsAndVectors(ex.out);
     else
-      CHECK(essentials(ex.out) == want);
+      CHECK(IdsAndVectors(ex.out) == want);
   }
   // The limits did cut steps short (else the sweep tested nothing).
   CHECK(failed >= (ShortRun() ? 6 : 10));
