@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "aether/jsonl.h"
 #include "log.h"
@@ -160,8 +161,9 @@ bool g_store_option = false;
 std::string g_metrics_store;
 std::string g_metrics_tiers;
 
-void RecordCommandMetrics(int exit_code, std::chrono::steady_clock::time_point start) {
-  if (g_metrics_store.empty()) return;
+namespace {
+
+void RecordCommandMetricsOrThrow(int exit_code, std::chrono::steady_clock::time_point start) {
   std::vector<MetricSample> samples = TakeProcessMetrics();
   samples.push_back({"aether_commands_total",
                      MetricLabels({{"command", g_log.command}, {"exit_code", std::to_string(exit_code)}}), 1});
@@ -171,6 +173,19 @@ void RecordCommandMetrics(int exit_code, std::chrono::steady_clock::time_point s
   Env* env = Env::Default();
   Status s = RecordMetrics(env, g_metrics_store, env->NowMs(), samples);
   if (!s.ok() && g_verbose) Log(LogLevel::kInfo, "metrics not recorded: " + s.message());
+}
+
+}  // namespace
+
+void RecordCommandMetrics(int exit_code, std::chrono::steady_clock::time_point start) {
+  if (g_metrics_store.empty()) return;
+  // Best effort, as a failed write is: no memory for the record leaves the
+  // command's outcome (its work done) as it was.
+  try {
+    RecordCommandMetricsOrThrow(exit_code, start);
+  } catch (const std::bad_alloc&) {
+    if (g_verbose) Log(LogLevel::kInfo, "metrics not recorded: out of memory");
+  }
 }
 
 bool StoreFromEnvironment() {

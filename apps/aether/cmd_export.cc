@@ -6,8 +6,8 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <exception>
 #include <mutex>
-#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -30,9 +30,11 @@ namespace {
 class BatchWriter {
  public:
   BatchWriter() {
+    // A thread that cannot be started (no thread or no memory to be had)
+    // leaves the formatting to those that were, or to the reading thread.
     for (int i = 0; i < kThreads; ++i) try {
         threads_.emplace_back([this] { Run(); });
-      } catch (const std::system_error&) {
+      } catch (...) {
         break;
       }
   }
@@ -48,10 +50,13 @@ class BatchWriter {
     if (++filled_ >= kBatch) return Hand();
     return Status::Ok();
   }
-  // Writes what is left and flushes standard output.
+  // Writes what is left and flushes standard output. What a formatter
+  // threw (out of memory) is thrown here, on the caller's thread, once
+  // every formatter stopped.
   Status Finish() {
     Status s = Hand();
     Stop();
+    if (thrown_) std::rethrow_exception(thrown_);
     if (s.ok()) s = Error();
     if (std::fflush(stdout) != 0 && s.ok())
       s = Status::IOError(fmt::format("standard output: {}", std::strerror(errno)));
@@ -115,7 +120,20 @@ class BatchWriter {
     for (std::thread& t : threads_)
       if (t.joinable()) t.join();
   }
+  // A formatter thread. What it throws (out of memory), escaping the
+  // thread, would end the process: it is kept for Finish, and the reader
+  // and the other formatter stop.
   void Run() {
+    try {
+      FormatBatches();
+    } catch (...) {
+      std::lock_guard<std::mutex> l(mu_);
+      thrown_ = std::current_exception();
+      error_ = Status::Internal("a formatter failed");
+      cv_.notify_all();
+    }
+  }
+  void FormatBatches() {
     fmt::memory_buffer out;
     for (;;) {
       Batch batch;
@@ -154,6 +172,7 @@ class BatchWriter {
   uint64_t next_seq_ = 0, next_written_ = 0;
   bool done_ = false;
   Status error_;
+  std::exception_ptr thrown_;         // a formatter's exception, rethrown by Finish
   std::vector<std::thread> threads_;  // last: they start once the rest is built
 };
 

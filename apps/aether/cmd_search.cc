@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
-#include <system_error>
 #include <thread>
 
 #include "aether/jsonl.h"
@@ -158,7 +157,7 @@ void FormatLines(size_t n, size_t block, size_t threads, const LineOf& line_of, 
     std::vector<std::thread> pool;
     for (size_t w = 1; w < workers; ++w) try {
         pool.emplace_back(work, w);
-      } catch (const std::system_error&) {  // no thread to be had: its share on this one
+      } catch (...) {  // no thread (or no memory for one) to be had: its share on this one
         work(w);
       }
     work(0);

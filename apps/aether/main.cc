@@ -206,7 +206,7 @@ void TuneHeap() {}
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int Main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   aether::ReserveStandardFds();
   aether::IgnoreFileSizeSignal();
@@ -301,4 +301,24 @@ int main(int argc, char** argv) {
     return OutputDelivered(code, /*flush=*/true);
   }
   return kExitUsage;
+}
+
+// What escapes Main (an allocation that fails while the command line is
+// parsed, before RunGuarded, or as the run's metrics are recorded after
+// it) ends the process as RunGuarded ends a command, not by an abort.
+int main(int argc, char** argv) {
+  const char* what = "out of memory";
+  try {
+    return Main(argc, argv);
+  } catch (const std::bad_alloc&) {
+  } catch (...) {
+    what = "internal error: unknown exception (please report this)";
+  }
+  try {
+    return LogError(what, kExitInternal);
+  } catch (...) {  // no memory even to format the message: the bare line, made of nothing allocated
+    for (const char* part : {"aether: error: ", what, "\n"})
+      if (write(2, part, std::strlen(part)) < 0) break;
+    return kExitInternal;
+  }
 }
