@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -30,6 +31,21 @@ Status ErrnoStatus(const std::string& context, int err) {
   if (err == ELOOP)
     return Status::IOError(context + ": is a symbolic link (aether never reads or writes a store's file through one)");
   return Status::IOError(context + ": " + std::strerror(err));
+}
+
+// A file or directory that could not be made at `path`: with ENOSPC where
+// the file system has no free inode left (f_files counted, none available),
+// though maybe room for data, the message says so; `df` alone would show
+// free space and leave the user puzzled.
+Status CreateFailed(const std::string& context, const std::string& path, int err) {
+  Status s = ErrnoStatus(context, err);
+  if (err != ENOSPC) return s;
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  struct statvfs fs;
+  if (statvfs(dir.c_str(), &fs) != 0 || fs.f_files == 0 || fs.f_favail > 0) return s;
+  return s.WithMessage(s.message() + " (no free inodes: the file system has no room for another file, " +
+                       "whatever room it has for data; df -i shows it)");
 }
 
 Status NotThere(const std::string& path, Status missing) {
@@ -159,9 +175,10 @@ class PosixEnv final : public Env {
     // never comes (a store's file replaced by one would hang every reader).
     int fd = AboveStandardFds(open(path.c_str(), flags | O_NONBLOCK, 0644));
     if (fd < 0) {
-      if (errno == ENOENT) return Status::NotFound(path + ": no such file");
-      if (errno == EEXIST) return Status::AlreadyExists(path + ": already exists");
-      return ErrnoStatus(path + ": open", errno);
+      const int err = errno;
+      if (err == ENOENT) return Status::NotFound(path + ": no such file");
+      if (err == EEXIST) return Status::AlreadyExists(path + ": already exists");
+      return creates ? CreateFailed(path + ": open", path, err) : ErrnoStatus(path + ": open", err);
     }
     // O_NOFOLLOW refuses a link; a directory, FIFO or device is refused
     // here: aether reads and writes only regular files.
@@ -197,8 +214,9 @@ class PosixEnv final : public Env {
   Status CreateDir(const std::string& path) override {
     if (io_trace::Enabled() && TypeOf(path) == FileType::kMissing) io_trace::MakeDir(path);
     if (mkdir(path.c_str(), 0755) != 0) {
-      if (errno == EEXIST) return Status::AlreadyExists(path + ": already exists");
-      return ErrnoStatus(path + ": mkdir", errno);
+      const int err = errno;
+      if (err == EEXIST) return Status::AlreadyExists(path + ": already exists");
+      return CreateFailed(path + ": mkdir", path, err);
     }
     return Status::Ok();
   }

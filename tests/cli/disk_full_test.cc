@@ -151,3 +151,41 @@ TEST_CASE("a full disk: commands fail cleanly, verify passes, the same command s
   MESSAGE("full-disk trials: " << trials << ", " << full << " hit the full disk");
   CHECK(full >= trials / 2);  // the sizes really are too small
 }
+
+TEST_CASE("no inode left: the error says so (df shows free space); verify passes; freed, the command succeeds") {
+  TempDir dir;
+  const std::string mount = dir / "mnt", store = mount + "/s";
+  Tmpfs tmpfs(mount, "64m,nr_inodes=300");
+  if (!tmpfs.mounted()) {
+    MESSAGE("cannot mount a tmpfs here (not root?): skipped");
+    return;
+  }
+  auto mems = RandomMems(300, 4, 61);
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100", "-q"}, ToJsonl(mems)).exit_code == 0);
+  const std::vector<std::string> query = {"search", store, "--vector", VectorJson(mems[7].vec), "--no-touch"};
+  const RunResult want = Aether(query);
+  REQUIRE(want.exit_code == 0);
+  // Every inode taken by empty files: plenty of room for data remains.
+  fs::create_directories(mount + "/fill");
+  int made = 0;
+  for (;; ++made) {
+    const int fd = open((mount + "/fill/" + std::to_string(made)).c_str(), O_WRONLY | O_CREAT, 0644);
+    if (fd < 0) {
+      REQUIRE(errno == ENOSPC);
+      break;
+    }
+    close(fd);
+  }
+  REQUIRE(FreeBytes(mount) > (32u << 20));
+  // An index needs a directory and a file per partition.
+  const RunResult failed = Aether({"rebuild-index", store, "--partitions", "8"});
+  CHECK_MESSAGE(failed.exit_code == 74, failed.err);
+  CHECK_MESSAGE(failed.err.find("No space left on device (no free inodes") != std::string::npos, failed.err);
+  CHECK_MESSAGE(Aether({"verify", store}).exit_code == 0, "verify after the failed rebuild");
+  CHECK(Aether(query).out == want.out);
+  fs::remove_all(mount + "/fill");
+  const RunResult done = Aether({"rebuild-index", store, "--partitions", "8"});
+  CHECK_MESSAGE(done.exit_code == 0, done.err);
+  CHECK(Aether({"verify", store}).exit_code == 0);
+  CHECK(Aether(query).out == want.out);
+}
