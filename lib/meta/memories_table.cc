@@ -80,15 +80,15 @@ Result<std::optional<MemoryRef>> MemoriesTable::FindRow(int64_t row_id) {
   return std::optional<MemoryRef>(MemoryRef{row_id, st->Text(0), PlaceAt(*st, 1)});
 }
 
-Status MemoriesTable::FindRows(const std::vector<int64_t>& rows, std::vector<std::optional<MemoryRef>>* out) {
-  out->assign(rows.size(), std::nullopt);
+Status MemoriesTable::FindIds(const std::vector<int64_t>& rows,
+                              const std::function<Status(size_t i, std::string_view id, Tier tier)>& visit) {
   if (rows.empty()) return Status::Ok();
   // Stepping past a row costs a small fraction of a seek (a bind, a
   // descent of the B-tree): rows this close to the next wanted one are
   // stepped over, further ones sought.
   constexpr int64_t kStepOver = 16;
-  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(std::string("SELECT row_id, id, ") + kPlaceColumns +
-                                                           " FROM memories WHERE row_id >= ? ORDER BY row_id"));
+  AETHER_ASSIGN_OR_RETURN(
+      StmtLease st, db_->PrepareCached("SELECT row_id, id, tier FROM memories WHERE row_id >= ? ORDER BY row_id"));
   size_t i = 0;
   while (i < rows.size()) {
     st->Reset();
@@ -100,7 +100,7 @@ Status MemoriesTable::FindRows(const std::vector<int64_t>& rows, std::vector<std
       while (i < rows.size() && rows[i] < at) ++i;  // rows without a memory
       if (i == rows.size()) return Status::Ok();
       if (rows[i] == at) {
-        (*out)[i] = MemoryRef{at, st->Text(1), PlaceAt(*st, 2)};
+        AETHER_RETURN_IF_ERROR(visit(i, st->TextView(1), static_cast<Tier>(st->Int(2))));
         if (++i == rows.size()) return Status::Ok();
       }
       if (rows[i] - at > kStepOver) break;  // far: seek it

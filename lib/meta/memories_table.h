@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "meta/place.h"
@@ -45,11 +46,14 @@ class MemoriesTable {
   // The memories of many external ids at once: (*out)[i] is *ids[i]'s, as
   // Find gives it, in statements of several ids each.
   Status FindMany(const std::vector<const std::string*>& ids, std::vector<std::optional<MemoryRef>>* out);
-  // The memories of many row ids at once, `rows` ascending and distinct:
-  // (*out)[i] is rows[i]'s (nullopt: none). One statement walks the table
-  // in row order, seeking only across gaps, so a dense set costs a step per
-  // row rather than a lookup.
-  Status FindRows(const std::vector<int64_t>& rows, std::vector<std::optional<MemoryRef>>* out);
+  // The id and tier of the memories of many row ids at once, for a
+  // search's hits, `rows` ascending and distinct: visit(i, id, tier) for
+  // each rows[i] that has a memory, i ascending (the id's bytes are valid
+  // during the call only). One statement walks the table in row order,
+  // seeking only across gaps, so a dense set costs a step per row rather
+  // than a lookup, and reads two columns.
+  Status FindIds(const std::vector<int64_t>& rows,
+                 const std::function<Status(size_t i, std::string_view id, Tier tier)>& visit);
   Result<std::optional<MemoryRow>> Get(const std::string& id);
   Result<std::optional<MemoryStats>> Stats(int64_t row_id);
   Result<std::optional<std::string>> Payload(int64_t row_id);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -42,6 +43,9 @@ class Stmt {
   int64_t Int(int col) const;
   double Double(int col) const;
   std::string Text(int col) const;
+  // The same bytes in SQLite's buffer: valid until the next step, reset or
+  // conversion of this column.
+  std::string_view TextView(int col) const;
   // A BLOB value's bytes (any other value's as SQLite converts it).
   std::string Blob(int col) const;
   bool IsNull(int col) const;

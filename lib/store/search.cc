@@ -140,6 +140,61 @@ Status PrefetchShards(Env* env, const ScanRequest& request) {
   return env->Prefetch(paths, std::max(kPrefetchAtOnce, ThreadsFor(request.threads, paths.size())));
 }
 
+// Each hit's id and tier: from the selection, or read in one walk of the
+// table in row order, once per row however many queries found it, and
+// handed to the hits in the same order (no search per hit).
+Status PlaceHits(const std::vector<std::vector<Candidate>>& ranked, const Selection* selection, MemoriesTable* memories,
+                 RankedHits* results) {
+  auto place_hit = [&](size_t q, size_t rank, std::string_view id, Tier tier) {
+    SearchHit& hit = results->hits[q][rank];
+    hit.id.assign(id.data(), id.size());
+    hit.distance = ranked[q][rank].distance;
+    hit.tier = tier;
+    results->rows[q][rank] = ranked[q][rank].row_id;
+  };
+  // A hit was taken as live from the free slots or its shard's counts; the
+  // metadata must agree (verify names the damage).
+  auto unknown = [](int64_t row_id) {
+    return Status::Corruption(fmt::format(
+        "row {} was found in a place the metadata counts as live, but no memory has it (run aether verify)", row_id));
+  };
+  size_t total = 0;
+  for (size_t q = 0; q < ranked.size(); ++q) {
+    results->hits[q].resize(ranked[q].size());
+    results->rows[q].resize(ranked[q].size());
+    total += ranked[q].size();
+  }
+  if (selection) {
+    for (size_t q = 0; q < ranked.size(); ++q)
+      for (size_t r = 0; r < ranked[q].size(); ++r) {
+        const MemoryRef* loc = selection->Find(ranked[q][r].row_id);
+        if (!loc) return unknown(ranked[q][r].row_id);
+        place_hit(q, r, loc->id, loc->place.tier);
+      }
+  } else {
+    std::vector<HitAt> by_row;
+    by_row.reserve(total);
+    for (size_t q = 0; q < ranked.size(); ++q)
+      for (size_t r = 0; r < ranked[q].size(); ++r)
+        by_row.push_back(HitAt{ranked[q][r].row_id, uint32_t(q), uint32_t(r)});
+    SortByRow(&by_row);
+    std::vector<int64_t> rows;
+    rows.reserve(by_row.size());
+    for (const HitAt& h : by_row)
+      if (rows.empty() || rows.back() != h.row_id) rows.push_back(h.row_id);
+    // rows[i]'s hits are by_row[h, ...): visited in the same order.
+    size_t next = 0, h = 0;
+    AETHER_RETURN_IF_ERROR(memories->FindIds(rows, [&](size_t i, std::string_view id, Tier tier) -> Status {
+      if (i != next) return unknown(rows[next]);
+      for (; h < by_row.size() && by_row[h].row_id == rows[i]; ++h) place_hit(by_row[h].q, by_row[h].rank, id, tier);
+      ++next;
+      return Status::Ok();
+    }));
+    if (next != rows.size()) return unknown(rows[next]);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::vector<std::vector<SearchHit>>> StoreImpl::Search(const std::vector<std::vector<float>>& queries,
@@ -227,50 +282,8 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
     AETHER_RETURN_IF_ERROR(PrefetchShards(env_, request));
     AETHER_ASSIGN_OR_RETURN(ranked, RunScan(request));
   }
-  // Each hit's id and place: from the selection, or read in one walk of
-  // the table in row order, once per row however many queries found it, and
-  // handed to the hits in the same order (no search per hit).
   RankedHits results(queries.size());
-  auto place_hit = [&](size_t q, size_t rank, const Candidate& c, const MemoryRef* loc) -> Status {
-    // A hit was taken as live from the free slots or its shard's counts;
-    // the metadata must agree (verify names the damage).
-    if (!loc)
-      return Status::Corruption(fmt::format(
-          "row {} was found in a place the metadata counts as live, but no memory has it (run aether verify)",
-          c.row_id));
-    SearchHit& hit = results.hits[q][rank];
-    hit.id = loc->id;
-    hit.distance = c.distance;
-    hit.tier = loc->place.tier;
-    results.rows[q][rank] = c.row_id;
-    return Status::Ok();
-  };
-  for (size_t q = 0; q < queries.size(); ++q) {
-    results.hits[q].resize(ranked[q].size());
-    results.rows[q].resize(ranked[q].size());
-  }
-  if (selection) {
-    for (size_t q = 0; q < queries.size(); ++q)
-      for (size_t r = 0; r < ranked[q].size(); ++r)
-        AETHER_RETURN_IF_ERROR(place_hit(q, r, ranked[q][r], selection->Find(ranked[q][r].row_id)));
-  } else {
-    std::vector<HitAt> by_row;
-    for (size_t q = 0; q < queries.size(); ++q)
-      for (size_t r = 0; r < ranked[q].size(); ++r)
-        by_row.push_back(HitAt{ranked[q][r].row_id, uint32_t(q), uint32_t(r)});
-    SortByRow(&by_row);
-    std::vector<int64_t> rows;
-    for (const HitAt& h : by_row)
-      if (rows.empty() || rows.back() != h.row_id) rows.push_back(h.row_id);
-    std::vector<std::optional<MemoryRef>> refs;  // rows[i]'s
-    AETHER_RETURN_IF_ERROR(tables_->memories.FindRows(rows, &refs));
-    for (size_t h = 0, i = 0; h < by_row.size(); ++h) {
-      if (rows[i] != by_row[h].row_id) ++i;
-      const auto& ref = refs[i];
-      AETHER_RETURN_IF_ERROR(
-          place_hit(by_row[h].q, by_row[h].rank, ranked[by_row[h].q][by_row[h].rank], ref ? &*ref : nullptr));
-    }
-  }
+  AETHER_RETURN_IF_ERROR(PlaceHits(ranked, selection ? &*selection : nullptr, &tables_->memories, &results));
   AETHER_RETURN_IF_ERROR(Decorate(options, &results));
   return results;
 }

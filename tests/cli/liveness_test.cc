@@ -197,3 +197,37 @@ TEST_CASE("maintain moves the staging shard's live records to their partitions; 
   ExpectExact(store, model, 1, 11, "after the staging move");
   ExpectExact(store, model, 40, 12, "after the staging move");
 }
+
+TEST_CASE("a live place whose memory row is gone: every search that finds it exits 79 naming the row") {
+  // The row removed behind aether's back (its slot not freed, its shard's
+  // counts unchanged): liveness says live, the metadata has no memory.
+  // Whichever of a batch's hit rows it is (the first, one in the middle,
+  // the last), the search fails naming it rather than answering without
+  // it or with another memory's id.
+  TempDir dir;
+  auto mems = RandomMems(60, kDim, 41, "m");
+  for (const char* tier : {"hot", "cold"}) {
+    for (size_t victim : {size_t(0), size_t(29), size_t(59)}) {
+      CAPTURE(tier);
+      CAPTURE(victim);
+      const std::string store = dir / (std::string(tier) + std::to_string(victim));
+      REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "100"}, ToJsonl(mems)).exit_code == 0);
+      if (std::string(tier) == "cold") {
+        REQUIRE(Aether({"descend", store, "--all"}).exit_code == 0);
+        REQUIRE(Aether({"rebuild-index", store, "--partitions", "3"}).exit_code == 0);
+      }
+      const std::string row = SqlRows(store, "SELECT row_id FROM memories WHERE id = '" + mems[victim].id + "'").at(0);
+      SqlRows(store, "DELETE FROM memories WHERE row_id = " + row);
+      // One query (the victim's own vector), and a batch that finds every memory.
+      auto one = Aether(
+          {"search", store, "--vector", VectorJson(mems[victim].vec), "-k", "3", "--nprobe", "100", "--no-touch"});
+      CHECK_MESSAGE(one.exit_code == 79, one.err);
+      CHECK_MESSAGE(one.err.find("row " + row + " was found") != std::string::npos, one.err);
+      auto batch = Aether({"search", store, "--queries", "-", "-k", "60", "--nprobe", "100", "--no-touch"},
+                          QueriesJsonl(std::vector<Mem>(mems.begin(), mems.begin() + 20)));
+      CHECK_MESSAGE(batch.exit_code == 79, batch.err);
+      CHECK_MESSAGE(batch.err.find("row " + row + " was found") != std::string::npos, batch.err);
+      CHECK(Aether({"verify", store}).exit_code != 0);
+    }
+  }
+}

@@ -29,7 +29,7 @@ std::unique_ptr<Db> NewMetaDb(const TempDir& dir) {
 
 }  // namespace
 
-TEST_CASE("FindRows gives for every wanted row what FindRow gives, over dense, sparse and absent rows") {
+TEST_CASE("FindIds visits every wanted row that has a memory, in order, with the id and tier FindRow gives") {
   TempDir dir;
   std::unique_ptr<Db> db = NewMetaDb(dir);
   MemoriesTable memories(db.get());
@@ -55,21 +55,43 @@ TEST_CASE("FindRows gives for every wanted row what FindRow gives, over dense, s
     if (round == 0) want.clear();
     if (round == 1) want = {3000};
     if (round == 2) want = {0, 3001, 99999};
-    std::vector<std::optional<MemoryRef>> got;
-    REQUIRE(memories.FindRows(want, &got).ok());
-    REQUIRE(got.size() == want.size());
+    std::vector<size_t> visited;
+    std::vector<std::string> ids;
+    std::vector<Tier> tiers;
+    REQUIRE(memories
+                .FindIds(want,
+                         [&](size_t i, std::string_view id, Tier tier) {
+                           visited.push_back(i);
+                           ids.emplace_back(id);
+                           tiers.push_back(tier);
+                           return Status::Ok();
+                         })
+                .ok());
+    // Exactly the wanted rows FindRow finds, ascending, each once.
+    std::vector<size_t> expected;
     for (size_t i = 0; i < want.size(); ++i) {
       auto one = memories.FindRow(want[i]);
       REQUIRE(one.ok());
-      CAPTURE(want[i]);
-      REQUIRE(got[i].has_value() == one->has_value());
-      REQUIRE(got[i].has_value() == std::binary_search(stored.begin(), stored.end(), want[i]));
-      if (!got[i]) continue;
-      CHECK(got[i]->row_id == want[i]);
-      CHECK(got[i]->id == (*one)->id);
-      CHECK(got[i]->place == (*one)->place);
+      REQUIRE(one->has_value() == std::binary_search(stored.begin(), stored.end(), want[i]));
+      if (one->has_value()) expected.push_back(i);
+    }
+    REQUIRE(visited == expected);
+    for (size_t j = 0; j < visited.size(); ++j) {
+      CAPTURE(want[visited[j]]);
+      auto one = memories.FindRow(want[visited[j]]);
+      REQUIRE(one.ok());
+      CHECK(ids[j] == (*one)->id);
+      CHECK(tiers[j] == (*one)->place.tier);
     }
   }
+  // A visit's error ends the walk and is returned.
+  int calls = 0;
+  Status s = memories.FindIds({1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, [&](size_t, std::string_view, Tier) {
+    ++calls;
+    return Status::Corruption("stop");
+  });
+  CHECK(s.code() == Code::kCorruption);
+  CHECK(calls == 1);
 }
 
 TEST_CASE("InsertMany stores each row as given, in groups of every size, and FindMany finds what Find finds") {
