@@ -180,11 +180,11 @@ void RecordCommandMetricsOrThrow(int exit_code, std::chrono::steady_clock::time_
 void RecordCommandMetrics(int exit_code, std::chrono::steady_clock::time_point start) {
   if (g_metrics_store.empty()) return;
   // Best effort, as a failed write is: no memory for the record leaves the
-  // command's outcome (its work done) as it was.
+  // command's outcome (its work done) as it was, and says nothing (a
+  // message would need memory too).
   try {
     RecordCommandMetricsOrThrow(exit_code, start);
   } catch (const std::bad_alloc&) {
-    if (g_verbose) Log(LogLevel::kInfo, "metrics not recorded: out of memory");
   }
 }
 

@@ -74,6 +74,8 @@ class BatchWriter {
     size_t size = 0;
   };
 
+  // Whether the formatters stop: a write failed or a formatter threw (mu_ held).
+  bool Stopped() const { return !error_.ok() || thrown_ != nullptr; }
   Status Error() {
     std::lock_guard<std::mutex> l(mu_);
     return error_;
@@ -97,10 +99,12 @@ class BatchWriter {
       return error_;
     }
     std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return queued_.size() < kMaxQueued || !error_.ok(); });
+    cv_.wait(l, [&] { return queued_.size() < kMaxQueued || Stopped(); });
+    if (thrown_) std::rethrow_exception(thrown_);  // a formatter's, on this thread
     if (!error_.ok()) return error_;
     if (filled_ == 0) return Status::Ok();
-    queued_.push_back(Batch{next_seq_++, std::move(filling_), filled_});
+    queued_.push_back(Batch{next_seq_, std::move(filling_), filled_});
+    ++next_seq_;  // only once queued: Stop waits for every numbered batch
     filling_.clear();
     if (!spare_.empty()) {  // a written batch's records, to be assigned over
       filling_ = std::move(spare_.back());
@@ -113,7 +117,7 @@ class BatchWriter {
   void Stop() {
     {
       std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [&] { return (queued_.empty() && next_written_ == next_seq_) || !error_.ok(); });
+      cv_.wait(l, [&] { return (queued_.empty() && next_written_ == next_seq_) || Stopped(); });
       done_ = true;
       cv_.notify_all();
     }
@@ -121,15 +125,14 @@ class BatchWriter {
       if (t.joinable()) t.join();
   }
   // A formatter thread. What it throws (out of memory), escaping the
-  // thread, would end the process: it is kept for Finish, and the reader
-  // and the other formatter stop.
+  // thread, would end the process: it is kept and rethrown on the reading
+  // thread (Hand, Finish), and the reader and the other formatter stop.
   void Run() {
     try {
       FormatBatches();
     } catch (...) {
       std::lock_guard<std::mutex> l(mu_);
-      thrown_ = std::current_exception();
-      error_ = Status::Internal("a formatter failed");
+      if (!thrown_) thrown_ = std::current_exception();  // nothing allocated here
       cv_.notify_all();
     }
   }
@@ -139,8 +142,8 @@ class BatchWriter {
       Batch batch;
       {
         std::unique_lock<std::mutex> l(mu_);
-        cv_.wait(l, [&] { return !queued_.empty() || done_ || !error_.ok(); });
-        if (queued_.empty() || !error_.ok()) return;
+        cv_.wait(l, [&] { return !queued_.empty() || done_ || Stopped(); });
+        if (queued_.empty() || Stopped()) return;
         batch = std::move(queued_.front());
         queued_.pop_front();
         cv_.notify_all();
@@ -148,14 +151,14 @@ class BatchWriter {
       out.clear();
       Format(batch.records, batch.size, &out);
       std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [&] { return next_written_ == batch.seq || !error_.ok(); });
-      if (!error_.ok()) return;
+      cv_.wait(l, [&] { return next_written_ == batch.seq || Stopped(); });
+      if (Stopped()) return;
       // Only the batch whose turn it is writes; the others wait above.
       l.unlock();
       Status wrote = Write(out);
       l.lock();
       const bool failed = !wrote.ok();
-      if (failed) error_ = std::move(wrote);
+      if (failed && error_.ok()) error_ = std::move(wrote);
       ++next_written_;
       spare_.push_back(std::move(batch.records));
       cv_.notify_all();

@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -76,6 +78,12 @@ void Log(LogLevel level, const std::string& message, std::optional<int> exit_cod
   // there is nowhere left to say so, and the exit code still tells.
   try {
     LogLine(level, message, exit_code);
+  } catch (const std::bad_alloc&) {
+    // No memory to format it: an error still reaches stderr, as a bare line
+    // made of nothing allocated (a refused stderr loses it as above).
+    if (level == LogLevel::kError)
+      for (const char* part : {"aether: error: ", message.c_str(), "\n"})
+        if (write(2, part, std::strlen(part)) < 0) break;
   } catch (const std::exception&) {
   }
 }

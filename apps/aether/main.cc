@@ -10,10 +10,10 @@
 //      names (the only way it can open the store: lock, replay); it maps
 //      its Status to an exit code.
 #include <fmt/format.h>
+#include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #include <sys/mman.h>
-#include <unistd.h>
 #endif
 
 #include <cerrno>
@@ -72,11 +72,12 @@ const Command kCommands[] = {
     {"fault-points", "List the crash-test fault points (AETHER_FAULT)", Access::kNone, SetupFaultPoints},
 };
 
-// Runs a command; an exception that escapes it is a bug, reported as one
-// (exit 70) rather than an abort. Out of memory says so.
-int RunGuarded(const Runner& run, Access access) {
+// The exit for the exception in flight (called from a catch handler): an
+// exception that escapes a command is a bug, reported as one (exit 70)
+// rather than an abort. Out of memory says so.
+int ExitForException() {
   try {
-    return run(StoreOpener(access));
+    throw;
   } catch (const std::bad_alloc&) {
     return LogError("out of memory", kExitInternal);
   } catch (const std::system_error& e) {
@@ -90,6 +91,15 @@ int RunGuarded(const Runner& run, Access access) {
     return LogError(fmt::format("internal error: {} (please report this)", e.what()), kExitInternal);
   } catch (...) {
     return LogError("internal error: unknown exception (please report this)", kExitInternal);
+  }
+}
+
+// Runs a command.
+int RunGuarded(const Runner& run, Access access) {
+  try {
+    return run(StoreOpener(access));
+  } catch (...) {
+    return ExitForException();
   }
 }
 
@@ -304,21 +314,16 @@ static int Main(int argc, char** argv) {
 }
 
 // What escapes Main (an allocation that fails while the command line is
-// parsed, before RunGuarded, or as the run's metrics are recorded after
-// it) ends the process as RunGuarded ends a command, not by an abort.
+// parsed, before RunGuarded) ends the process as RunGuarded ends a command,
+// not by an abort.
 int main(int argc, char** argv) {
-  const char* what = "out of memory";
   try {
     return Main(argc, argv);
-  } catch (const std::bad_alloc&) {
   } catch (...) {
-    what = "internal error: unknown exception (please report this)";
-  }
-  try {
-    return LogError(what, kExitInternal);
-  } catch (...) {  // no memory even to format the message: the bare line, made of nothing allocated
-    for (const char* part : {"aether: error: ", what, "\n"})
-      if (write(2, part, std::strlen(part)) < 0) break;
-    return kExitInternal;
+    try {
+      return ExitForException();
+    } catch (...) {  // no memory to format the message: Log writes it bare
+      return LogError("out of memory", kExitInternal);
+    }
   }
 }

@@ -37,16 +37,19 @@ Status ErrnoStatus(const std::string& context, int err) {
 // the file system has no free inode left (f_files counted, none available),
 // though maybe room for data, the message says so; `df` alone would show
 // free space and leave the user puzzled.
-Status CreateFailed(const std::string& context, const std::string& path, int err) {
+namespace {
+
+Status CreateFailed(const std::string& context, std::string path, int err) {
   Status s = ErrnoStatus(context, err);
   if (err != ENOSPC) return s;
-  const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  while (path.size() > 1 && path.back() == '/') path.pop_back();  // "a/b/": b's parent is a
   struct statvfs fs;
-  if (statvfs(dir.c_str(), &fs) != 0 || fs.f_files == 0 || fs.f_favail > 0) return s;
+  if (statvfs(DirOf(path).c_str(), &fs) != 0 || fs.f_files == 0 || fs.f_favail > 0) return s;
   return s.WithMessage(s.message() + " (no free inodes: the file system has no room for another file, " +
                        "whatever room it has for data; df -i shows it)");
 }
+
+}  // namespace
 
 Status NotThere(const std::string& path, Status missing) {
   struct stat st;

@@ -113,7 +113,7 @@ TEST_CASE("an allocation that fails anywhere in a command: out of memory (70), n
     for (const char* suffix : {"", ".npy", ".ids", ".meta.jsonl"}) fs::remove_all(out + suffix);
   };
   const std::string count_file = dir / "count";
-  WriteFile(count_file, "");
+  WriteFile(count_file, "0");
   fs::copy(pristine, store, fs::copy_options::recursive);
   const std::set<std::string> beside = entries();
   int failed = 0, runs = 0;
@@ -125,12 +125,14 @@ TEST_CASE("an allocation that fails anywhere in a command: out of memory (70), n
     fs::remove_all(store);
     remove_outputs();
     fs::copy(pristine, store, fs::copy_options::recursive);
+    WriteFile(count_file, "0");  // a free run that wrote no count is not taken for the last one's
     RunResult free_run = Aether(
         c.args, "", {preload, "FAIL_NEW_COUNT=" + count_file, c.threads_only ? "FAIL_NEW=thread:0" : "FAIL_NEW=0"});
     REQUIRE_MESSAGE(free_run.exit_code == 0, free_run.err);
     const std::vector<std::string> after = Contents(store);
     const long total = std::stol(ReadFile(count_file));
     REQUIRE(total > 0);
+    int failed_here = 0;
     for (long n : FailurePoints(total)) {
       CAPTURE(n);
       fs::remove_all(store);
@@ -147,11 +149,13 @@ TEST_CASE("an allocation that fails anywhere in a command: out of memory (70), n
         if (c.args[0] != "init" && c.args[0] != "backup" && c.args[0] != "maintain") CHECK(r.out == free_run.out);
       } else {
         ++failed;
+        ++failed_here;
         CHECK_MESSAGE(r.exit_code == 70, r.err);
         CHECK_MESSAGE(r.err.find("out of memory") != std::string::npos, r.err);
-        // Made whole or not at all (an allocation after the store was in
-        // place, as the run's metrics were recorded, fails the command too).
+        // Made whole or not at all; export --npy's three files, too.
         if ((name == "init" || name == "backup") && fs::exists(out)) CHECK(Aether({"verify", out}).exit_code == 0);
+        if (name == "export --npy")
+          for (const char* suffix : {".npy", ".ids", ".meta.jsonl"}) CHECK_FALSE(fs::exists(out + suffix));
       }
       CHECK(entries() == beside);
       RunResult v = Aether({"verify", store});
@@ -159,6 +163,7 @@ TEST_CASE("an allocation that fails anywhere in a command: out of memory (70), n
       const std::vector<std::string> now = Contents(store);
       CHECK_MESSAGE((now == before || now == after), "memories neither as before nor as after the command");
     }
+    CHECK(failed_here > 0);  // the sweep reaches into every command and variant
   }
   MESSAGE(runs << " runs, " << failed << " failed with out of memory");
   CHECK(failed > runs / 2);  // most points fail: the sweep reaches into every command

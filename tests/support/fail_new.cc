@@ -82,7 +82,9 @@ MainFn g_main_fn = nullptr;
 
 int CountedMain(int argc, char** argv, char** envp) {
   g_in_main.store(true);
-  return g_main_fn(argc, argv, envp);
+  const int code = g_main_fn(argc, argv, envp);
+  g_in_main.store(false);  // static destructors and atexit handlers are past any handler too
+  return code;
 }
 
 }  // namespace
