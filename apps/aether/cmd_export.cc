@@ -51,8 +51,8 @@ class BatchWriter {
     return Status::Ok();
   }
   // Writes what is left and flushes standard output. What a formatter
-  // threw (out of memory) is thrown here, on the caller's thread, once
-  // every formatter stopped.
+  // threw (out of memory) and Hand did not rethrow yet is thrown here, on
+  // the caller's thread, once every formatter stopped.
   Status Finish() {
     Status s = Hand();
     Stop();
@@ -175,7 +175,7 @@ class BatchWriter {
   uint64_t next_seq_ = 0, next_written_ = 0;
   bool done_ = false;
   Status error_;
-  std::exception_ptr thrown_;         // a formatter's exception, rethrown by Finish
+  std::exception_ptr thrown_;         // a formatter's exception, rethrown by Hand or Finish
   std::vector<std::thread> threads_;  // last: they start once the rest is built
 };
 
