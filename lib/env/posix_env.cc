@@ -33,12 +33,12 @@ Status ErrnoStatus(const std::string& context, int err) {
   return Status::IOError(context + ": " + std::strerror(err));
 }
 
+namespace {
+
 // A file or directory that could not be made at `path`: with ENOSPC where
 // the file system has no free inode left (f_files counted, none available),
 // though maybe room for data, the message says so; `df` alone would show
 // free space and leave the user puzzled.
-namespace {
-
 Status CreateFailed(const std::string& context, std::string path, int err) {
   Status s = ErrnoStatus(context, err);
   if (err != ENOSPC) return s;

@@ -67,21 +67,23 @@ TEST_CASE("FindIds visits every wanted row that has a memory, in order, with the
                            return Status::Ok();
                          })
                 .ok());
-    // Exactly the wanted rows FindRow finds, ascending, each once.
+    // Exactly the wanted rows FindRow finds, ascending, each once, with
+    // FindRow's id and tier.
     std::vector<size_t> expected;
+    std::vector<MemoryRef> found;
     for (size_t i = 0; i < want.size(); ++i) {
       auto one = memories.FindRow(want[i]);
       REQUIRE(one.ok());
       REQUIRE(one->has_value() == std::binary_search(stored.begin(), stored.end(), want[i]));
-      if (one->has_value()) expected.push_back(i);
+      if (!one->has_value()) continue;
+      expected.push_back(i);
+      found.push_back(**one);
     }
     REQUIRE(visited == expected);
     for (size_t j = 0; j < visited.size(); ++j) {
       CAPTURE(want[visited[j]]);
-      auto one = memories.FindRow(want[visited[j]]);
-      REQUIRE(one.ok());
-      CHECK(ids[j] == (*one)->id);
-      CHECK(tiers[j] == (*one)->place.tier);
+      CHECK(ids[j] == found[j].id);
+      CHECK(tiers[j] == found[j].place.tier);
     }
   }
   // A visit's error ends the walk and is returned.
