@@ -56,7 +56,8 @@ bool ParseFailIo(const std::string& text, std::string* op, long* n, bool* foreve
   std::string count = text.substr(colon + 1);
   *forever = !count.empty() && count.back() == '+';
   if (*forever) count.pop_back();
-  return (*op == "write" || *op == "sync" || *op == "rename" || *op == "link" || *op == "dbwrite" || *op == "dbsync") &&
+  return (*op == "write" || *op == "sync" || *op == "rename" || *op == "link" || *op == "dbwrite" || *op == "dbsync" ||
+          *op == "nodirsync") &&
          ParseLong(count, 1, 1000000000L, n);
 }
 
@@ -130,7 +131,8 @@ Status CheckEnvironment() {
   if (const char* v = get("AETHER_PAUSE_FILE"); v && !get("AETHER_PAUSE"))
     return bad("AETHER_PAUSE_FILE", v, "only with AETHER_PAUSE");
   if (const char* v = get("AETHER_FAIL_IO"); v && !env_vars::ParseFailIo(v, &op, &n, &forever))
-    return bad("AETHER_FAIL_IO", v, "expected OP:N[+] with OP write, sync, rename, link, dbwrite or dbsync, N >= 1");
+    return bad("AETHER_FAIL_IO", v,
+               "expected OP:N[+] with OP write, sync, rename, link, dbwrite, dbsync or nodirsync, N >= 1");
   if (const char* v = get("AETHER_SCAN_DELAY_MS"); v && !env_vars::ParseScanDelay(v, &n))
     return bad("AETHER_SCAN_DELAY_MS", v, "expected MS in 1..60000");
   if (const char* v = get("AETHER_DURATION_US"); v && !env_vars::ParseDurationUs(v, &n))

@@ -3,7 +3,9 @@
 // (a disk that stays broken). Ops: write, sync, rename, link (aether's own data
 // files and directories, through the Env) and dbwrite, dbsync (SQLite's
 // writes and syncs of meta.db and its WAL, through the aether VFS,
-// lib/meta/trace_vfs.h). Unset: one branch per call.
+// lib/meta/trace_vfs.h), and nodirsync: a directory's fsync answers EINVAL,
+// as on a file system that cannot sync directories. Unset: one branch per
+// call.
 #pragma once
 
 namespace aether::io_faults {

@@ -193,9 +193,16 @@ class PosixEnv final : public Env {
     if (io_faults::Fail("sync")) return ErrnoStatus(dir + ": fsync directory (injected)", EIO);
     int fd = AboveStandardFds(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (fd < 0) return ErrnoStatus(dir + ": open directory", errno);
-    int rc = fsync(fd);
-    int err = errno;
+    // nodirsync: the answer of a file system that cannot sync a directory.
+    const bool unsupported = io_faults::Fail("nodirsync");
+    int rc = unsupported ? -1 : fsync(fd);
+    int err = unsupported ? EINVAL : errno;
     close(fd);
+    // EINVAL: this file system cannot sync a directory (VirtualBox shared
+    // folders, some network and FUSE file systems). Nothing more can be
+    // done there; SQLite and PostgreSQL go on likewise. Any other error
+    // (EIO) stays fatal.
+    if (rc != 0 && err == EINVAL) return Status::Ok();
     if (rc != 0) return ErrnoStatus(dir + ": fsync directory", err);
     io_trace::SyncDir(dir);
     return Status::Ok();

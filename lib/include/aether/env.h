@@ -63,6 +63,8 @@ class Env {
   static Env* Default();
 
   virtual Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) = 0;
+  // fsync(2) of a directory. The default Env takes EINVAL (a file system
+  // that cannot sync directories) as done; every other error is returned.
   virtual Status SyncDir(const std::string& dir) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   // Removes a name (a file, or a link itself: unlink(2) never follows one);
