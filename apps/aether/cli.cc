@@ -127,6 +127,7 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode,
   o.wait_seconds = args.wait;
   o.discard_damaged_journal = discard_damaged;
   o.on_notice = [](const std::string& text) { Warn(text); };
+  o.on_change_committed = [] { ++g_changes_committed; };
   o.trace_id = g_log.trace_id;
   if (args.store.rfind("s3://", 0) == 0) return OpenBucketStore(args, o);
   auto opened = Store::Open(args.store, o);
@@ -158,6 +159,18 @@ Result<std::unique_ptr<Store>> StoreOpener::OpenToRead(const StoreArgs& args) co
 }
 
 bool g_store_option = false;
+std::atomic<uint64_t> g_changes_committed{0};
+bool g_said_committed = false;
+
+// An error (not a finding, 1, nor partial results, 3) after changes were
+// committed: the command's error alone would read as if nothing was done.
+void SayCommittedKept(int exit_code) {
+  // (A count would be of transactions: a move's batch takes several.)
+  if (exit_code == kExitOk || exit_code == 1 || exit_code == kExitPartial || g_changes_committed == 0 ||
+      g_said_committed)
+    return;
+  Warn(g_log.command + " had committed changes before the error; they are kept (the store is consistent)");
+}
 std::string g_metrics_store;
 std::string g_metrics_tiers;
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -145,6 +146,14 @@ extern std::string g_metrics_tiers;
 // Never fails the command: a store this user may not write, or a log that
 // is not a regular file, goes unrecorded (-v says why).
 void RecordCommandMetrics(int exit_code, std::chrono::steady_clock::time_point start);
+
+// Changes the command committed to its store (OpenOptions::
+// on_change_committed); whether it said so itself (ingest's "stopped; ...
+// committed"). A command that fails after some says they are kept
+// (SayCommittedKept).
+extern std::atomic<uint64_t> g_changes_committed;
+extern bool g_said_committed;
+void SayCommittedKept(int exit_code);
 
 // Global flags (-q/--quiet, -v/--verbose), set by main.
 extern bool g_quiet;

@@ -635,6 +635,7 @@ int Ingester::Finish(const Status& stop) {
   }
   int code = Fail(stop);
   Warn("stopped; " + summary + " (all committed before the error)");
+  g_said_committed = true;
   return code;
 }
 

@@ -308,7 +308,9 @@ static int Main(int argc, char** argv) {
     // away, `| head`, ends the process there with SIGPIPE, its run counted).
     const int code = OutputDelivered(RunGuarded(r.run, r.access), /*flush=*/false);
     RecordCommandMetrics(code, start);
-    return OutputDelivered(code, /*flush=*/true);
+    const int final_code = OutputDelivered(code, /*flush=*/true);
+    SayCommittedKept(final_code);
+    return final_code;
   }
   return kExitUsage;
 }

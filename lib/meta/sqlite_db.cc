@@ -284,6 +284,8 @@ void Db::Rollback() {
 int64_t Db::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 int Db::Changes() const { return sqlite3_changes(db_); }
 
+int64_t Db::TotalChanges() const { return sqlite3_total_changes64(db_); }
+
 Result<std::pair<int64_t, int64_t>> Db::ContentVersion() {
   AETHER_ASSIGN_OR_RETURN(int64_t others, QueryInt("PRAGMA data_version"));
   return std::make_pair(int64_t(sqlite3_total_changes64(db_)), others);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -112,6 +113,17 @@ class Db {
   // Runs a query returning one integer column; all its values in order.
   Result<std::vector<int64_t>> QueryInts(const std::string& sql);
   Status Commit() { return Exec("COMMIT"); }
+  // Called after each transaction RunBetween commits that changed a row
+  // other than bookkeeping's (not a rehearsal's); none until set.
+  void OnChangeCommitted(std::function<void()> fn) { on_change_committed_ = std::move(fn); }
+  void ChangeCommitted() const {
+    if (on_change_committed_) on_change_committed_();
+  }
+  int64_t TotalChanges() const;  // rows this connection changed (sqlite3_total_changes64)
+  // Of those, the bookkeeping's (the journal's own rows: a migration's
+  // intent is no change of the store's content).
+  int64_t bookkeeping_changes() const { return bookkeeping_changes_; }
+  void AddBookkeepingChanges(int64_t n) { bookkeeping_changes_ += n; }
   void Rollback();  // best effort, for error paths
   int64_t LastInsertRowId() const;
   int Changes() const;
@@ -127,6 +139,8 @@ class Db {
   std::string path_;
   bool full_sync_ = true;
   bool rehearsing_ = false;
+  std::function<void()> on_change_committed_;
+  int64_t bookkeeping_changes_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;  // finalized before the close
 };
 
@@ -157,6 +171,7 @@ Status RunBetween(Db* db, const char* begin, Fn&& fn) {
     (void)db->Exec("RELEASE step");
     return s;
   }
+  const int64_t changes = db->TotalChanges(), bookkeeping = db->bookkeeping_changes();
   AETHER_RETURN_IF_ERROR(db->Exec(begin));
   Status s = fn();
   if (!s.ok()) {
@@ -164,7 +179,11 @@ Status RunBetween(Db* db, const char* begin, Fn&& fn) {
     return s;
   }
   s = db->Commit();
-  if (!s.ok()) db->Rollback();
+  if (!s.ok()) {
+    db->Rollback();
+    return s;
+  }
+  if (db->TotalChanges() - changes > db->bookkeeping_changes() - bookkeeping) db->ChangeCommitted();
   return s;
 }
 

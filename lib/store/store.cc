@@ -226,6 +226,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOp
   AETHER_RETURN_IF_ERROR(CheckEnvironment());
   AETHER_RETURN_IF_ERROR(CheckTraceId(options.trace_id));
   AETHER_ASSIGN_OR_RETURN(auto impl, StoreImpl::Open(ResolvedStorePath(StripTrailingSlashes(path)), options));
+  impl->db_->OnChangeCommitted(options.on_change_committed);
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 

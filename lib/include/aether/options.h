@@ -82,6 +82,11 @@ struct OpenOptions {
   bool discard_damaged_journal = false;
   // Hears each notice as it happens (see Store::notices), e.g. to print it.
   std::function<void(const std::string&)> on_notice;
+  // Called after each change this handle commits to meta.db (a batch of a
+  // move or an ingest, a config change, feedback, ...): a caller whose
+  // later step fails can say that what came before is kept. Not for the
+  // open's own commits (a replay, folding the access log).
+  std::function<void()> on_change_committed;
   // Stored with every history entry and journaled migration this handle
   // writes, so that what a caller (an agent's action) caused can be found
   // (Store::History's trace_id); "" for none. Store::CheckTraceId says
