@@ -181,6 +181,12 @@ Status RunBetween(Db* db, const char* begin, Fn&& fn) {
   s = db->Commit();
   if (!s.ok()) {
     db->Rollback();
+    // SQLite writes the commit's last frame, then syncs the WAL: an I/O
+    // error there may come after the frame was written, and a later open
+    // finds it committed. (No room, SQLITE_FULL, fails before it.)
+    if (s.code() == Code::kIOError)
+      s = s.WithMessage(s.message() + " (a failed commit's change may still have reached the disk; " +
+                        "the next command shows whether it did)");
     return s;
   }
   if (db->TotalChanges() - changes > db->bookkeeping_changes() - bookkeeping) db->ChangeCommitted();
