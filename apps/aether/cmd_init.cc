@@ -36,6 +36,7 @@ Runner SetupInit(CLI::App* app) {
     ParseColdCodec(a->codec, &config.codec);
     Status s = Store::Create(a->store, config);
     if (!s.ok()) return Fail(s);
+    ++g_changes_committed;       // the store is in place, whatever fails next
     g_metrics_store = a->store;  // the new store's first record
     Info(fmt::format("created store {} (dim {}, metric {}, hot capacity {})", a->store, a->dim, a->metric,
                      a->hot_capacity));

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -214,10 +215,36 @@ void TuneHeap() {
 void TuneHeap() {}
 #endif
 
+// An exception that reaches a noexcept function ends the process through
+// std::terminate. One that is out of memory can: nlohmann::json's
+// destructor allocates (it flattens nested values onto a vector of its
+// own), and so do some of CLI11's noexcept lookups. That is reported as
+// every other allocation that fails, "out of memory" (exit 70), written
+// without allocating; what the store committed stays, and its journal
+// finishes the rest at the next command. Any other exception there is a bug:
+// the default handler aborts (a core dump to debug it).
+std::terminate_handler g_default_terminate = nullptr;
+
+[[noreturn]] void OnTerminate() {
+  if (std::exception_ptr e = std::current_exception()) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::bad_alloc&) {
+      static const char kLine[] = "aether: error: out of memory\n";
+      (void)!write(STDERR_FILENO, kLine, sizeof kLine - 1);
+      _exit(kExitInternal);
+    } catch (...) {
+    }
+  }
+  if (g_default_terminate) g_default_terminate();
+  std::abort();
+}
+
 }  // namespace
 
 static int Main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
+  g_default_terminate = std::set_terminate(OnTerminate);
   aether::ReserveStandardFds();
   aether::IgnoreFileSizeSignal();
   TuneHeap();

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <iterator>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -174,6 +175,8 @@ bool LineReader::Next(std::string* line, bool* too_long) {
         break;
       }
     }
+  } catch (const std::bad_alloc&) {
+    throw;                             // out of memory, not a read error: exit 70 as everywhere
   } catch (const std::exception& e) {  // libstdc++ reports read errors (EISDIR, EIO) by throwing
     broken_ = true;
     status_ = Status::IOError(name_ + ": read: " + e.what());

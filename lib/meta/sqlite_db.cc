@@ -14,6 +14,9 @@ namespace aether {
 
 Status SqliteStatus(sqlite3* db, int rc, const std::string& context) {
   std::string msg = context + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  // No memory (SQLite's, or the VFS's: SQLITE_IOERR_NOMEM) is what every
+  // other allocation that fails is: exit 70, "out of memory".
+  if (rc == SQLITE_NOMEM || rc == SQLITE_IOERR_NOMEM) return Status::Internal(msg);
   switch (rc & 0xff) {
     case SQLITE_OK:
     case SQLITE_ROW:

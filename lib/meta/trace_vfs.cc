@@ -27,6 +27,18 @@ int Noted(int rc, int err) {
 }
 constexpr off_t kWalHeaderBytes = 32;  // SQLite's WAL_HDRSIZE
 
+// SQLite calls this VFS from C: no exception may cross it. What can throw
+// here is an allocation (a path, a trace line) failing for lack of memory:
+// the call then fails as SQLite's own do when memory runs out.
+template <typename Fn>
+int NoThrow(Fn&& fn) {
+  try {
+    return fn();
+  } catch (...) {
+    return SQLITE_IOERR_NOMEM;
+  }
+}
+
 // Our file object; the real VFS's file object follows it in memory.
 struct TraceFile {
   sqlite3_file base;
@@ -52,13 +64,23 @@ int Read(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
 }
 int Write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
   if (io_faults::Fail("dbwrite")) return SQLITE_IOERR_WRITE;
-  io_trace::Write(*T(f)->path, uint64_t(off), buf, size_t(n));
+  if (int traced = NoThrow([&] {
+        io_trace::Write(*T(f)->path, uint64_t(off), buf, size_t(n));
+        return SQLITE_OK;
+      });
+      traced != SQLITE_OK)
+    return traced;
   errno = 0;
   const int rc = T(f)->real()->pMethods->xWrite(T(f)->real(), buf, n, off);
   return Noted(rc, errno);
 }
 int Truncate(sqlite3_file* f, sqlite3_int64 size) {
-  io_trace::Truncate(*T(f)->path, uint64_t(size));
+  if (int traced = NoThrow([&] {
+        io_trace::Truncate(*T(f)->path, uint64_t(size));
+        return SQLITE_OK;
+      });
+      traced != SQLITE_OK)
+    return traced;
   errno = 0;
   const int rc = T(f)->real()->pMethods->xTruncate(T(f)->real(), size);
   return Noted(rc, errno);
@@ -68,7 +90,12 @@ int Sync(sqlite3_file* f, int flags) {
   errno = 0;
   int rc = T(f)->real()->pMethods->xSync(T(f)->real(), flags);
   rc = Noted(rc, errno);
-  if (rc == SQLITE_OK) {
+  if (rc != SQLITE_OK) return rc;
+  if (!io_trace::Enabled()) {
+    T(f)->dir_sync = false;
+    return rc;
+  }
+  return NoThrow([&] {
     io_trace::Sync(*T(f)->path);
     // The unix VFS syncs the directory of a journal or WAL opened with
     // SQLITE_OPEN_CREATE (whether or not it existed) on that handle's first
@@ -77,8 +104,8 @@ int Sync(sqlite3_file* f, int flags) {
       io_trace::SyncDir(Dir(*T(f)->path));
       T(f)->dir_sync = false;
     }
-  }
-  return rc;
+    return SQLITE_OK;
+  });
 }
 int FileSize(sqlite3_file* f, sqlite3_int64* size) { return T(f)->real()->pMethods->xFileSize(T(f)->real(), size); }
 int Lock(sqlite3_file* f, int l) { return T(f)->real()->pMethods->xLock(T(f)->real(), l); }
@@ -142,6 +169,14 @@ int Open(sqlite3_vfs*, const char* name, sqlite3_file* f, int flags, int* out_fl
   // failed, or the writer died first) is opened with CREATE again. Should
   // the file vanish meanwhile (a writer's close removes a checkpointed WAL),
   // the open is retried as SQLite asked.
+  // The file's name for the trace, made before the open: an allocation
+  // that fails leaves nothing open.
+  std::string* path = nullptr;
+  if (NoThrow([&] {
+        path = new std::string(name ? name : "");
+        return SQLITE_OK;
+      }) != SQLITE_OK)
+    return SQLITE_NOMEM;
   int rc = SQLITE_CANTOPEN;
   bool made = name != nullptr && !existed;  // what this open creates, if it creates
   if ((flags & SQLITE_OPEN_WAL) && (flags & SQLITE_OPEN_CREATE) && existed && st.st_size > kWalHeaderBytes) {
@@ -152,20 +187,35 @@ int Open(sqlite3_vfs*, const char* name, sqlite3_file* f, int flags, int* out_fl
       made = access(name, F_OK) != 0;  // it vanished since the stat
   }
   if (rc != SQLITE_OK) rc = g_real->xOpen(g_real, name, t->real(), flags, out_flags);
-  if (rc != SQLITE_OK) return rc;
-  t->path = new std::string(name ? name : "");
+  if (rc != SQLITE_OK) {
+    delete path;
+    return rc;
+  }
+  t->path = path;
   const bool create = name != nullptr && (flags & SQLITE_OPEN_CREATE);
   t->dir_sync = create && (flags & (SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_JOURNAL | SQLITE_OPEN_SUPER_JOURNAL));
-  if (create && made) io_trace::Create(*t->path);
+  if (create && made)
+    if (int traced = NoThrow([&] {
+          io_trace::Create(*t->path);
+          return SQLITE_OK;
+        });
+        traced != SQLITE_OK) {
+      t->real()->pMethods->xClose(t->real());
+      delete path;
+      return traced;
+    }
   t->base.pMethods = &kMethods;
   return SQLITE_OK;
 }
 
 int Delete(sqlite3_vfs*, const char* name, int sync_dir) {
-  if (access(name, F_OK) == 0) io_trace::Unlink(name);
-  int rc = g_real->xDelete(g_real, name, sync_dir);
-  if (rc == SQLITE_OK && sync_dir) io_trace::SyncDir(Dir(name));
-  return rc;
+  if (!io_trace::Enabled()) return g_real->xDelete(g_real, name, sync_dir);
+  return NoThrow([&] {
+    if (access(name, F_OK) == 0) io_trace::Unlink(name);
+    int rc = g_real->xDelete(g_real, name, sync_dir);
+    if (rc == SQLITE_OK && sync_dir) io_trace::SyncDir(Dir(name));
+    return rc;
+  });
 }
 int Access(sqlite3_vfs*, const char* name, int flags, int* out) { return g_real->xAccess(g_real, name, flags, out); }
 int FullPathname(sqlite3_vfs*, const char* name, int n, char* out) {

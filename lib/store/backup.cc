@@ -132,23 +132,34 @@ class BackupBuilder {
   BackupBuilder(Env* env, std::string src, std::string tmp, BackupReport* rep, const ProgressFn& progress,
                 uint64_t total)
       : env_(env), src_(std::move(src)), tmp_(std::move(tmp)), rep_(rep), progress_(progress), total_(total) {}
+  // What it made goes unless Keep was called: an error or an exception (no
+  // memory) leaves nothing of the backup behind.
+  ~BackupBuilder() {
+    try {
+      RemoveAll();
+    } catch (...) {  // no memory even for that
+    }
+  }
+  BackupBuilder(const BackupBuilder&) = delete;
+  BackupBuilder& operator=(const BackupBuilder&) = delete;
+  // The backup is in place: nothing of it is removed.
+  void Keep() { made_.clear(); }
 
   Status MakeDir(const std::string& rel) {
-    AETHER_RETURN_IF_ERROR(env_->CreateDir(rel.empty() ? tmp_ : To(rel)));
-    made_.push_back({rel, true});
-    return Status::Ok();
+    return Making(rel, true, [&] { return env_->CreateDir(rel.empty() ? tmp_ : To(rel)); });
   }
 
   Status MakeEmpty(const std::string& rel) {
-    AETHER_ASSIGN_OR_RETURN(auto f, env_->Open(To(rel), OpenMode::kCreateNew));
-    made_.push_back({rel, false});
-    return Status::Ok();
+    return Making(rel, false, [&] { return env_->Open(To(rel), OpenMode::kCreateNew).status(); });
   }
 
   // Copies the first n bytes of `source` to rel, synced.
   Status Copy(const std::string& rel, File* source, uint64_t n) {
-    AETHER_ASSIGN_OR_RETURN(auto to, env_->Open(To(rel), OpenMode::kCreateNew));
-    made_.push_back({rel, false});
+    std::unique_ptr<File> to;
+    AETHER_RETURN_IF_ERROR(Making(rel, false, [&]() -> Status {
+      AETHER_ASSIGN_OR_RETURN(to, env_->Open(To(rel), OpenMode::kCreateNew));
+      return Status::Ok();
+    }));
     AETHER_RETURN_IF_ERROR(CopyBytes(source, to.get(), n));
     AETHER_RETURN_IF_ERROR(to->Sync());
     rep_->files_copied++;
@@ -169,8 +180,8 @@ class BackupBuilder {
   // Links rel to the earlier backup's file; copies `source` instead when
   // the link cannot be made (another file system, no permission).
   Status Link(const std::string& rel, const std::string& existing, File* source, uint64_t n) {
-    if (Status s = env_->Link(existing, To(rel)); !s.ok()) return Copy(rel, source, n);
-    made_.push_back({rel, false});
+    if (Status s = Making(rel, false, [&] { return env_->Link(existing, To(rel)); }); !s.ok())
+      return Copy(rel, source, n);
     rep_->files_linked++;
     rep_->bytes_linked += n;
     Advance(n);
@@ -207,6 +218,19 @@ class BackupBuilder {
   std::string From(const std::string& rel) const { return src_ + "/" + rel; }
 
  private:
+  // Makes rel, recorded first: a make that throws once the name exists
+  // (no memory for its File object) leaves it recorded, for RemoveAll. The
+  // names are in this process's own new directory, which nobody else
+  // writes (its root was checked missing first); one there already is not
+  // ours, and is dropped from the record.
+  template <typename Make>
+  Status Making(const std::string& rel, bool directory, Make&& make) {
+    made_.push_back({rel, directory});
+    Status s = make();
+    if (!s.ok()) made_.pop_back();  // nothing made (a link that failed, a name taken)
+    return s;
+  }
+
   void Advance(uint64_t n) {
     done_ += n;
     if (progress_) progress_(done_, total_);
@@ -338,10 +362,8 @@ Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
     AETHER_RETURN_IF_ERROR(env_->Rename(tmp, dest));
     return env_->SyncDir(DirOf(dest));
   }();
-  if (!s.ok()) {
-    b.RemoveAll();
-    return s;
-  }
+  if (!s.ok()) return s;  // b removes what it made
+  b.Keep();
   return rep;
 }
 

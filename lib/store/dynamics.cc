@@ -70,8 +70,11 @@ Result<MaintainReport> StoreImpl::Maintain(const MaintainOptions& o) {
       s->index_->Invalidate();  // it may have loaded a rehearsed shard
       return s->db_->EndRehearsal();
     }
-    ~Rehearsal() {
-      if (!ended) (void)End();
+    ~Rehearsal() {  // (no memory to end it: closing the connection rolls it back)
+      try {
+        if (!ended) (void)End();
+      } catch (...) {
+      }
     }
   };
   Rehearsal rehearsal(this, shards);

@@ -93,8 +93,9 @@ Status RemoveOwned(Env* env, const std::string& root, const std::string& rel, bo
 void RemoveStoreTree(Env* env, const std::string& dir) {
   if (env->TypeOf(dir) != FileType::kDirectory) return;  // never through a link
   std::string notice;
-  for (const char* f : {layout::kStagingShard, layout::kHotFile, layout::kLockFile, layout::kWriterLockFile,
-                        layout::kGateLockFile, layout::kMetricsLog, layout::kDbFile, "meta.db-wal", "meta.db-shm"})
+  for (const char* f :
+       {layout::kStagingShard, layout::kHotFile, layout::kLockFile, layout::kWriterLockFile, layout::kGateLockFile,
+        layout::kMetricsLog, layout::kDbFile, "meta.db-wal", "meta.db-shm", "meta.db-journal"})
     (void)RemoveOwned(env, dir, f, false, &notice);
   for (const char* d : {layout::kColdDir, layout::kIndexDir}) (void)RemoveOwned(env, dir, d, true, &notice);
   (void)env->RemoveDir(dir);
@@ -156,11 +157,23 @@ Status StoreImpl::Create(const std::string& raw_path, const StoreConfig& config,
   AETHER_RETURN_IF_ERROR(CheckNewStorePath(env, path));
   AETHER_RETURN_IF_ERROR(CheckParentDirectory(path, "a store is made in one; its parents are not made"));
   std::string tmp = HiddenSibling(path, "init");
-  RemoveStoreTree(env, tmp);  // an earlier init of this pid that died
+  const std::string parent = Parent(path);  // nothing to allocate once the store is in place
+  RemoveStoreTree(env, tmp);                // an earlier init of this pid that died
+  // Whatever stops the build, an error or an exception (no memory), takes
+  // its half-made tree away (nothing is there once it was renamed).
+  struct Cleanup {
+    Env* env;
+    const std::string& tmp;
+    ~Cleanup() {
+      try {
+        RemoveStoreTree(env, tmp);
+      } catch (...) {  // no memory even for that: the next init of this pid removes it
+      }
+    }
+  } cleanup{env, tmp};
   Status s = BuildStore(env, tmp, config);
   if (s.ok()) s = env->Rename(tmp, path);
-  if (s.ok()) s = env->SyncDir(Parent(path));
-  if (!s.ok()) RemoveStoreTree(env, tmp);
+  if (s.ok()) s = env->SyncDir(parent);
   return s;
 }
 
