@@ -166,10 +166,13 @@ bool g_said_committed = false;
 // committed: the command's error alone would read as if nothing was done.
 void SayCommittedKept(int exit_code) {
   // (A count would be of transactions: a move's batch takes several.)
-  if (exit_code == kExitOk || exit_code == 1 || exit_code == kExitPartial || g_changes_committed == 0 ||
+  if (exit_code == kExitOk || exit_code == kExitNegative || exit_code == kExitPartial || g_changes_committed == 0 ||
       g_said_committed)
     return;
-  Warn(g_log.command + " had committed changes before the error; they are kept (the store is consistent)");
+  try {
+    Warn(g_log.command + " had committed changes before the error; they are kept (the store is consistent)");
+  } catch (const std::bad_alloc&) {  // the error said what it could
+  }
 }
 std::string g_metrics_store;
 std::string g_metrics_tiers;
@@ -225,15 +228,23 @@ bool LooksLikePath(const std::string& s) {
          s.rfind("~/", 0) == 0 || (s.size() > 1 && s.back() == '/');
 }
 
+// The option `name` names, or nullptr. (CLI11's get_option_no_throw is
+// noexcept, yet allocates: out of memory there would end the process.)
+const CLI::Option* FindOption(const CLI::App& app, const std::string& name) {
+  for (const CLI::Option* o : app.get_options())
+    if (o->check_name(name)) return o;
+  return nullptr;
+}
+
 }  // namespace
 
 Status CheckStoreOperands(const CLI::App& sub) {
-  const CLI::Option* store_option = sub.get_option_no_throw("--store");
+  const CLI::Option* store_option = FindOption(sub, "--store");
   if (!store_option) return Status::Ok();  // a command without a store
   // A store in a bucket, before any command takes it for a directory name.
-  if (!sub.get_option_no_throw("--cache-dir")) {
+  if (!FindOption(sub, "--cache-dir")) {
     // The store the command will open: --store, else STORE, else AETHER_STORE.
-    const CLI::Option* positional = sub.get_option_no_throw("store");
+    const CLI::Option* positional = FindOption(sub, "store");
     std::string s;
     if (store_option->count() > 0)
       s = store_option->results().back();

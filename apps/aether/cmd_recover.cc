@@ -24,6 +24,8 @@ Runner SetupRecover(CLI::App* app) {
   return [a](const StoreOpener& opener) -> int {
     auto store = opener.Open(a->store, a->discard_damaged);
     if (!store.ok()) return Fail(store.status());
+    // The open's replay is this command's work (for another, bookkeeping).
+    if (!(*store)->replayed().empty()) ++g_changes_committed;
     // Everything recorded so far into meta.db (the checkpoint below makes
     // it durable); a log that cannot be folded waits for the next writer.
     if (Status s = (*store)->FoldMetrics(); !s.ok()) Warn("metrics log not folded: " + s.message());

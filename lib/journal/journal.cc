@@ -210,20 +210,6 @@ std::string EncodeHead(const Migration& m, size_t n_items) {
   return buf;
 }
 
-// The journal's rows are the store's bookkeeping, not its content: what a
-// write changes through it is counted so (Db::OnChangeCommitted).
-class Bookkeeping {
- public:
-  explicit Bookkeeping(Db* db) : db_(db), before_(db->TotalChanges()) {}
-  ~Bookkeeping() { db_->AddBookkeepingChanges(db_->TotalChanges() - before_); }
-  Bookkeeping(const Bookkeeping&) = delete;
-  Bookkeeping& operator=(const Bookkeeping&) = delete;
-
- private:
-  Db* db_;
-  int64_t before_;
-};
-
 }  // namespace
 
 uint32_t Journal::ContentCrc(const Migration& m, const std::vector<MigrationItem>& items) {
@@ -270,7 +256,7 @@ Result<bool> Journal::HasBlocks() {
 }
 
 Status Journal::Insert(Migration* m, const std::vector<MigrationItem>& items, ItemLayout layout) {
-  Bookkeeping bookkeeping(db_);
+  Db::Bookkeeping bookkeeping(db_);  // the journal is no change of the content
   AETHER_ASSIGN_OR_RETURN(bool checksums, HasChecksums());
   if (!checksums) return Status::Internal("journal: the migrations table has no crc column (UpgradeSchema)");
   AETHER_ASSIGN_OR_RETURN(bool traced, HasTraceIds());
@@ -362,7 +348,7 @@ Status Journal::InsertBlocks(Migration* m, const std::vector<MigrationItem>& ite
 }
 
 Status Journal::SetState(const Migration& m, MigrationState state) {
-  Bookkeeping bookkeeping(db_);
+  Db::Bookkeeping bookkeeping(db_);  // the journal is no change of the content
   AETHER_ASSIGN_OR_RETURN(bool checksums, HasChecksums());
   AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare(checksums ? "UPDATE migrations SET state = ?, crc = ? WHERE id = ?"
                                                           : "UPDATE migrations SET state = ? WHERE id = ?"));
@@ -375,7 +361,7 @@ Status Journal::SetState(const Migration& m, MigrationState state) {
 }
 
 Status Journal::Remove(int64_t id) {
-  Bookkeeping bookkeeping(db_);
+  Db::Bookkeeping bookkeeping(db_);  // the journal is no change of the content
   AETHER_ASSIGN_OR_RETURN(bool blocks, HasBlocks());
   for (const char* table : {"migration_items", "migration_targets", "migration_blocks"}) {
     if (!blocks && std::string(table) == "migration_blocks") continue;
@@ -393,7 +379,7 @@ Result<int64_t> Journal::MaxTargetShard() {
 }
 
 Status Journal::RemoveOrphans() {
-  Bookkeeping bookkeeping(db_);
+  Db::Bookkeeping bookkeeping(db_);  // the journal is no change of the content
   AETHER_ASSIGN_OR_RETURN(bool blocks, HasBlocks());
   for (const char* table : {"migration_items", "migration_targets", "migration_blocks"})
     if (blocks || std::string(table) != "migration_blocks")

@@ -114,16 +114,34 @@ class Db {
   Result<std::vector<int64_t>> QueryInts(const std::string& sql);
   Status Commit() { return Exec("COMMIT"); }
   // Called after each transaction RunBetween commits that changed a row
-  // other than bookkeeping's (not a rehearsal's); none until set.
+  // other than bookkeeping's (not a rehearsal's); none until set. It must
+  // not throw, nor use the store (it runs between a commit and its cleanup).
   void OnChangeCommitted(std::function<void()> fn) { on_change_committed_ = std::move(fn); }
   void ChangeCommitted() const {
     if (on_change_committed_) on_change_committed_();
   }
   int64_t TotalChanges() const;  // rows this connection changed (sqlite3_total_changes64)
-  // Of those, the bookkeeping's (the journal's own rows: a migration's
-  // intent is no change of the store's content).
+  // Of those, the bookkeeping's (below).
   int64_t bookkeeping_changes() const { return bookkeeping_changes_; }
-  void AddBookkeepingChanges(int64_t n) { bookkeeping_changes_ += n; }
+
+  // While one lives, the rows this connection changes are the store's
+  // bookkeeping, not its content: the journal's own rows (a migration's
+  // intent), folded logs, reserved row ids, a replay of another process's
+  // work, a restore's retry after a failure. A commit of only those is no
+  // change (OnChangeCommitted). Scopes nest: the outermost counts.
+  class Bookkeeping {
+   public:
+    explicit Bookkeeping(Db* db) : db_(db), before_(db->TotalChanges()) { ++db_->bookkeeping_depth_; }
+    ~Bookkeeping() {
+      if (--db_->bookkeeping_depth_ == 0) db_->bookkeeping_changes_ += db_->TotalChanges() - before_;
+    }
+    Bookkeeping(const Bookkeeping&) = delete;
+    Bookkeeping& operator=(const Bookkeeping&) = delete;
+
+   private:
+    Db* db_;
+    int64_t before_;
+  };
   void Rollback();  // best effort, for error paths
   int64_t LastInsertRowId() const;
   int Changes() const;
@@ -141,6 +159,7 @@ class Db {
   bool rehearsing_ = false;
   std::function<void()> on_change_committed_;
   int64_t bookkeeping_changes_ = 0;
+  int bookkeeping_depth_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;  // finalized before the close
 };
 
@@ -183,8 +202,9 @@ Status RunBetween(Db* db, const char* begin, Fn&& fn) {
     db->Rollback();
     // SQLite writes the commit's last frame, then syncs the WAL: an I/O
     // error there may come after the frame was written, and a later open
-    // finds it committed. (No room, SQLITE_FULL, fails before it.)
-    if (s.code() == Code::kIOError)
+    // finds it committed. (No room, SQLITE_FULL, fails before it; a
+    // transaction that changed nothing has nothing to have reached.)
+    if (s.code() == Code::kIOError && db->TotalChanges() != changes)
       s = s.WithMessage(s.message() + " (a failed commit's change may still have reached the disk; " +
                         "the next command shows whether it did)");
     return s;

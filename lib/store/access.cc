@@ -49,6 +49,7 @@ Status StoreImpl::FoldAccessLog() {
   // Unsynced, like the log itself: a power cut before the next synced
   // commit loses these accesses (the new epoch goes with them, so the
   // records are never applied twice).
+  Db::Bookkeeping bookkeeping(db_.get());
   AETHER_RETURN_IF_ERROR(InUnsyncedTransaction(db_.get(), [&]() -> Status {
     AETHER_RETURN_IF_ERROR(ApplyAccesses(records));
     AETHER_RETURN_IF_ERROR(tables_->config.Set("access_log_epoch", std::to_string(next)));

@@ -240,7 +240,7 @@ Result<IngestBatchResult> StoreImpl::IngestBatch(const std::vector<Record>& batc
     AETHER_RETURN_IF_ERROR(migrator_->BuildFrames(&items, cold, vectors, staging, &m, &w));
   }
   AETHER_RETURN_IF_ERROR(migrator_->Run(&m, items, w, [&] {
-    // Row ids are reserved with the intent, so they are never reused.
+    Db::Bookkeeping bookkeeping(db_.get());  // row ids reserved with the intent: never reused
     return tables_->config.Set("next_row_id", std::to_string(next_row_id + int64_t(plan.size())));
   }));
   result.hot = n_hot;

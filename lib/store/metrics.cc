@@ -256,6 +256,7 @@ Status StoreImpl::FoldMetricsLog(uint64_t at_least) {
   AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
   const int64_t now = env_->NowMs();
   // Unsynced, like the log itself (access.cc's fold says why that is safe).
+  Db::Bookkeeping bookkeeping(db_.get());
   AETHER_RETURN_IF_ERROR(InUnsyncedTransaction(db_.get(), [&]() -> Status {
     AETHER_RETURN_IF_ERROR(tables_->metrics.Add(by_period));
     AETHER_RETURN_IF_ERROR(tables_->metrics.RollUp(now - kDayMs, now - int64_t(p.metrics_keep_days * double(kDayMs))));

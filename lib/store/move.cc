@@ -487,6 +487,7 @@ Status StoreImpl::LoadDueQueue(std::vector<MemoryRef>* rows, MoveReport* report)
       stale.push_back(d.row_id);
   }
   if (stale.empty()) return Status::Ok();
+  Db::Bookkeeping bookkeeping(db_.get());
   return InTransaction(db_.get(), [&]() -> Status {
     for (int64_t r : stale) AETHER_RETURN_IF_ERROR(tables_->restore_queue.Remove(r));
     return Status::Ok();
@@ -499,6 +500,7 @@ Status StoreImpl::DeferQueued(const std::vector<MemoryRef>& rows, const std::str
   AETHER_ASSIGN_OR_RETURN(PolicyParams p, model_->Params());
   double max_retries = p.max_retries, base = p.backoff_base_ms, cap = p.backoff_max_ms;
   int64_t now = env_->NowMs();
+  Db::Bookkeeping bookkeeping(db_.get());  // the aftermath of a failure, not a change it made
   return InTransaction(db_.get(), [&]() -> Status {
     for (const auto& r : rows) {
       AETHER_ASSIGN_OR_RETURN(int64_t before, tables_->restore_queue.Attempts(r.row_id));

@@ -184,10 +184,15 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
 // checkpoints only a WAL past kWalCheckpointBytes; a smaller one waits for
 // a later writer (two syncs saved per command; every process opening the
 // DB reads the WAL once).
+// (A path that cannot be made for lack of memory skips the checkpoint: a
+// destructor must not throw.)
 StoreImpl::~StoreImpl() {
   if (db_ && lock_ && lock_->writer()) {
-    auto wal = env_->FileSize(Path(layout::kDbFile) + "-wal");
-    if (wal.ok() && *wal > layout::kWalCheckpointBytes) db_->CheckpointOnClose();
+    try {
+      auto wal = env_->FileSize(Path(layout::kDbFile) + "-wal");
+      if (wal.ok() && *wal > layout::kWalCheckpointBytes) db_->CheckpointOnClose();
+    } catch (...) {
+    }
   }
   tables_.reset();
   db_.reset();
@@ -226,6 +231,7 @@ Status StoreImpl::EnsureExclusive() {
   // Another writer may have come and died while we held no lock. A replay
   // that fails (a damaged row) leaves a reader a reader: both locks are
   // held, so LOCK goes back to shared safely.
+  Db::Bookkeeping bookkeeping(db_.get());  // another process's work, finished
   Status replayed = migrator_->Replay();
   if (!replayed.ok() && reader) (void)BackToReader();
   // What searches recorded while the store was shared counts from now on
@@ -247,9 +253,11 @@ Status StoreImpl::BackToReader(double wait) {
 Status StoreImpl::RecordHotSlots() {
   AETHER_ASSIGN_OR_RETURN(int64_t recorded, tables_->config.Integer("hot_slots", -1));
   AETHER_ASSIGN_OR_RETURN(uint64_t committed, HotSlotsInUse());
-  if (recorded < 0 || uint64_t(recorded) != committed)
+  if (recorded < 0 || uint64_t(recorded) != committed) {
+    Db::Bookkeeping bookkeeping(db_.get());
     AETHER_RETURN_IF_ERROR(
         InTransaction(db_.get(), [&] { return tables_->config.Set("hot_slots", std::to_string(committed)); }));
+  }
   return migrator_->CutHotFile();
 }
 

@@ -433,7 +433,9 @@ TEST_CASE("environment variables: each is checked; a bad value is exit 64 naming
        {"descend.after_sync", "descend.after_sync:0", "descend.after_sync:60001", "x:5"},
        {"descend.after_sync:1"}},
       {"AETHER_PAUSE_FILE", {dir / "paused"}, {}},  // only with AETHER_PAUSE
-      {"AETHER_FAIL_IO", {"write", "write:0", "fsync:1", "write:1x", "write:+"}, {"write:1000", "dbsync:5+"}},
+      {"AETHER_FAIL_IO",
+       {"write", "write:0", "fsync:1", "write:1x", "write:+", "nodirsync", "dirsync:1"},
+       {"write:1000", "dbsync:5+", "nodirsync:1+"}},
       {"AETHER_SIMD", {"sse", "AVX2", "avx-512"}, {"scalar", "avx2", "avx512"}},
       {"AETHER_TRACE_IO", {"/nonexistent-dir/trace", dir / "s"}, {dir / "trace.log"}},
       {"AETHER_SCAN_DELAY_MS", {"0", "60001", "-1", "5ms"}, {"1"}},

@@ -84,8 +84,11 @@ struct OpenOptions {
   std::function<void(const std::string&)> on_notice;
   // Called after each change this handle commits to meta.db (a batch of a
   // move or an ingest, a config change, feedback, ...): a caller whose
-  // later step fails can say that what came before is kept. Not for the
-  // open's own commits (a replay, folding the access log).
+  // later step fails can say that what came before is kept. Not for
+  // bookkeeping: the journal's own rows, folding the access and metrics
+  // logs, a replay of another process's migrations (at the open or later),
+  // a restore's retry after a failure. It must not throw, nor use the
+  // store (it runs between a commit and its cleanup).
   std::function<void()> on_change_committed;
   // Stored with every history entry and journaled migration this handle
   // writes, so that what a caller (an agent's action) caused can be found
