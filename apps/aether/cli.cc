@@ -162,6 +162,12 @@ bool g_store_option = false;
 std::atomic<uint64_t> g_changes_committed{0};
 bool g_said_committed = false;
 
+namespace {
+
+constexpr char kKept[] = " had committed changes before the error; they are kept (the store is consistent)";
+
+}  // namespace
+
 // An error (not a finding, 1, nor partial results, 3) after changes were
 // committed: the command's error alone would read as if nothing was done.
 void SayCommittedKept(int exit_code) {
@@ -170,9 +176,19 @@ void SayCommittedKept(int exit_code) {
       g_said_committed)
     return;
   try {
-    Warn(g_log.command + " had committed changes before the error; they are kept (the store is consistent)");
-  } catch (const std::bad_alloc&) {  // the error said what it could
+    Warn(g_log.command + kKept);
+  } catch (const std::bad_alloc&) {
+    SayCommittedKeptWithoutMemory();
   }
+}
+
+void SayCommittedKeptWithoutMemory() {
+  if (g_changes_committed == 0 || g_said_committed || g_quiet) return;
+  // A subcommand's name is plain ASCII: nothing to escape in either form.
+  const char* const text[] = {"aether: ", g_log.command.c_str(), kKept, "\n"};
+  const char* const json[] = {"{\"level\":\"warning\",\"message\":\"", g_log.command.c_str(), kKept, "\"}\n"};
+  for (const char* part : g_log.json ? json : text)
+    if (write(STDERR_FILENO, part, std::strlen(part)) < 0) break;
 }
 std::string g_metrics_store;
 std::string g_metrics_tiers;

@@ -27,7 +27,7 @@ enum ExitCode : int {
   kExitBadInput = 65,      // malformed input data (file:line: reason)
   kExitNoInput = 66,       // input file or store does not exist
   kExitUnavailable = 69,   // the store's state forbids it now (e.g. hot tier full)
-  kExitInternal = 70,      // a bug in aether
+  kExitInternal = 70,      // a bug in aether, or out of memory
   kExitCantCreate = 73,    // init/ingest target exists and is not usable
   kExitIOError = 74,       // the OS failed a read, write or sync
   kExitNoPermission = 77,  // the OS refused for lack of permission (e.g. a read-only store)
@@ -154,6 +154,8 @@ void RecordCommandMetrics(int exit_code, std::chrono::steady_clock::time_point s
 extern std::atomic<uint64_t> g_changes_committed;
 extern bool g_said_committed;
 void SayCommittedKept(int exit_code);
+// The same written from parts, nothing allocated (no memory left).
+void SayCommittedKeptWithoutMemory();
 
 // Global flags (-q/--quiet, -v/--verbose), set by main.
 extern bool g_quiet;

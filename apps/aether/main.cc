@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #endif
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -225,13 +226,22 @@ void TuneHeap() {}
 // the default handler aborts (a core dump to debug it).
 std::terminate_handler g_default_terminate = nullptr;
 
+// (_exit skips the cleanup a scope would do: a temporary init, backup or
+// export made stays, as after a kill; the store itself is whole.)
 [[noreturn]] void OnTerminate() {
+  static std::atomic<bool> entered{false};
+  if (entered.exchange(true)) std::abort();  // terminated again in here (rethrow found no memory)
   if (std::exception_ptr e = std::current_exception()) {
     try {
       std::rethrow_exception(e);
     } catch (const std::bad_alloc&) {
-      static const char kLine[] = "aether: error: out of memory\n";
-      (void)!write(STDERR_FILENO, kLine, sizeof kLine - 1);
+      static const char kText[] = "aether: error: out of memory\n";
+      static const char kJson[] = "{\"level\":\"error\",\"message\":\"out of memory\",\"exit_code\":70}\n";
+      if (g_log.json)
+        (void)!write(STDERR_FILENO, kJson, sizeof kJson - 1);
+      else
+        (void)!write(STDERR_FILENO, kText, sizeof kText - 1);
+      SayCommittedKeptWithoutMemory();
       _exit(kExitInternal);
     } catch (...) {
     }

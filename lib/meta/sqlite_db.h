@@ -123,6 +123,7 @@ class Db {
   int64_t TotalChanges() const;  // rows this connection changed (sqlite3_total_changes64)
   // Of those, the bookkeeping's (below).
   int64_t bookkeeping_changes() const { return bookkeeping_changes_; }
+  bool in_bookkeeping() const { return bookkeeping_depth_ > 0; }
 
   // While one lives, the rows this connection changes are the store's
   // bookkeeping, not its content: the journal's own rows (a migration's
@@ -209,7 +210,10 @@ Status RunBetween(Db* db, const char* begin, Fn&& fn) {
                         "the next command shows whether it did)");
     return s;
   }
-  if (db->TotalChanges() - changes > db->bookkeeping_changes() - bookkeeping) db->ChangeCommitted();
+  // (Inside a bookkeeping scope, all of it is; an enclosing scope counts
+  // its rows only when it ends.)
+  if (!db->in_bookkeeping() && db->TotalChanges() - changes > db->bookkeeping_changes() - bookkeeping)
+    db->ChangeCommitted();
   return s;
 }
 

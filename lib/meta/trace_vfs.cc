@@ -202,6 +202,7 @@ int Open(sqlite3_vfs*, const char* name, sqlite3_file* f, int flags, int* out_fl
         traced != SQLITE_OK) {
       t->real()->pMethods->xClose(t->real());
       delete path;
+      t->path = nullptr;
       return traced;
     }
   t->base.pMethods = &kMethods;

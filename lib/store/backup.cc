@@ -227,7 +227,11 @@ class BackupBuilder {
   Status Making(const std::string& rel, bool directory, Make&& make) {
     made_.push_back({rel, directory});
     Status s = make();
-    if (!s.ok()) made_.pop_back();  // nothing made (a link that failed, a name taken)
+    // Dropped when not made: a name taken, or nothing there (a link that
+    // failed); one made before a later step failed stays recorded.
+    if (!s.ok() &&
+        (s.code() == Code::kAlreadyExists || env_->TypeOf(rel.empty() ? tmp_ : To(rel)) == FileType::kMissing))
+      made_.pop_back();
     return s;
   }
 

@@ -232,6 +232,7 @@ TEST_CASE("a file system that cannot sync a directory (EINVAL) serves every comm
         {"maintain", store, "--seed", "7"},
         {"backup", store, store + ".bk"},
         {"stats", store, "--output", store + ".stats.json"},
+        {"export", store, "--npy", store + ".export"},
         {"delete", store, "m4"},
         {"scrub", store},
     };
@@ -252,6 +253,7 @@ TEST_CASE("a file system that cannot sync a directory (EINVAL) serves every comm
     }
     CHECK(Aether({"verify", store}).exit_code == 0);
     CHECK(Aether({"verify", store + ".bk"}).exit_code == 0);
+    CHECK(fs::file_size(store + ".export.npy") > 0);
     return dir_syncs;
   };
   const std::string faulted = dir / "faulted", plain = dir / "plain";

@@ -61,6 +61,21 @@ TEST_CASE("on_change_committed: each change is heard; bookkeeping, dry runs and 
     CHECK(moved->batches >= 1);
     CHECK(uint64_t(heard) == moved->batches);  // one commit per batch
   }
+  // Folding metrics.log into meta.db (maintain does it first; recover
+  // too) is bookkeeping, though it commits rows.
+  REQUIRE(aether::test::Aether({"stats", path}).exit_code == 0);  // a record in metrics.log
+  {
+    std::unique_ptr<Store> s = open();
+    auto unfolded = s->Metrics();
+    REQUIRE(unfolded.ok());
+    CHECK(unfolded->unfolded_records > 0);
+    heard = 0;
+    REQUIRE(s->FoldMetrics().ok());
+    auto folded = s->Metrics();
+    REQUIRE(folded.ok());
+    CHECK(folded->unfolded_records == 0);  // it did commit them
+    CHECK(heard == 0);
+  }
   // A crashed descend leaves its migration written: the next open rolls it
   // forward, which is that process's work, not this handle's.
   const auto crashed = aether::test::Aether({"descend", path, "m6", "m7"}, "", {"AETHER_FAULT=descend.after_written"});

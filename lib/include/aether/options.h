@@ -87,7 +87,8 @@ struct OpenOptions {
   // later step fails can say that what came before is kept. Not for
   // bookkeeping: the journal's own rows, folding the access and metrics
   // logs, a replay of another process's migrations (at the open or later),
-  // a restore's retry after a failure. It must not throw, nor use the
+  // a restore's retry (or its drop after the last) after a failure. It
+  // must not throw, nor use the
   // store (it runs between a commit and its cleanup).
   std::function<void()> on_change_committed;
   // Stored with every history entry and journaled migration this handle
