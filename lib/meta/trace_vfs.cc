@@ -38,6 +38,15 @@ int NoThrow(Fn&& fn) {
     return SQLITE_IOERR_NOMEM;
   }
 }
+// The same for an fn that returns nothing (a trace record, the path):
+// SQLITE_OK, or no memory.
+template <typename Fn>
+int NoThrowVoid(Fn&& fn) {
+  return NoThrow([&] {
+    fn();
+    return SQLITE_OK;
+  });
+}
 
 // Our file object; the real VFS's file object follows it in memory.
 struct TraceFile {
@@ -64,10 +73,7 @@ int Read(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
 }
 int Write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
   if (io_faults::Fail("dbwrite")) return SQLITE_IOERR_WRITE;
-  if (int traced = NoThrow([&] {
-        io_trace::Write(*T(f)->path, uint64_t(off), buf, size_t(n));
-        return SQLITE_OK;
-      });
+  if (int traced = NoThrowVoid([&] { io_trace::Write(*T(f)->path, uint64_t(off), buf, size_t(n)); });
       traced != SQLITE_OK)
     return traced;
   errno = 0;
@@ -75,11 +81,7 @@ int Write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
   return Noted(rc, errno);
 }
 int Truncate(sqlite3_file* f, sqlite3_int64 size) {
-  if (int traced = NoThrow([&] {
-        io_trace::Truncate(*T(f)->path, uint64_t(size));
-        return SQLITE_OK;
-      });
-      traced != SQLITE_OK)
+  if (int traced = NoThrowVoid([&] { io_trace::Truncate(*T(f)->path, uint64_t(size)); }); traced != SQLITE_OK)
     return traced;
   errno = 0;
   const int rc = T(f)->real()->pMethods->xTruncate(T(f)->real(), size);
@@ -95,7 +97,7 @@ int Sync(sqlite3_file* f, int flags) {
     T(f)->dir_sync = false;
     return rc;
   }
-  return NoThrow([&] {
+  return NoThrowVoid([&] {
     io_trace::Sync(*T(f)->path);
     // The unix VFS syncs the directory of a journal or WAL opened with
     // SQLITE_OPEN_CREATE (whether or not it existed) on that handle's first
@@ -104,7 +106,6 @@ int Sync(sqlite3_file* f, int flags) {
       io_trace::SyncDir(Dir(*T(f)->path));
       T(f)->dir_sync = false;
     }
-    return SQLITE_OK;
   });
 }
 int FileSize(sqlite3_file* f, sqlite3_int64* size) { return T(f)->real()->pMethods->xFileSize(T(f)->real(), size); }
@@ -172,11 +173,7 @@ int Open(sqlite3_vfs*, const char* name, sqlite3_file* f, int flags, int* out_fl
   // The file's name for the trace, made before the open: an allocation
   // that fails leaves nothing open.
   std::string* path = nullptr;
-  if (NoThrow([&] {
-        path = new std::string(name ? name : "");
-        return SQLITE_OK;
-      }) != SQLITE_OK)
-    return SQLITE_NOMEM;
+  if (NoThrowVoid([&] { path = new std::string(name ? name : ""); }) != SQLITE_OK) return SQLITE_NOMEM;
   int rc = SQLITE_CANTOPEN;
   bool made = name != nullptr && !existed;  // what this open creates, if it creates
   if ((flags & SQLITE_OPEN_WAL) && (flags & SQLITE_OPEN_CREATE) && existed && st.st_size > kWalHeaderBytes) {
@@ -195,11 +192,7 @@ int Open(sqlite3_vfs*, const char* name, sqlite3_file* f, int flags, int* out_fl
   const bool create = name != nullptr && (flags & SQLITE_OPEN_CREATE);
   t->dir_sync = create && (flags & (SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_JOURNAL | SQLITE_OPEN_SUPER_JOURNAL));
   if (create && made)
-    if (int traced = NoThrow([&] {
-          io_trace::Create(*t->path);
-          return SQLITE_OK;
-        });
-        traced != SQLITE_OK) {
+    if (int traced = NoThrowVoid([&] { io_trace::Create(*t->path); }); traced != SQLITE_OK) {
       t->real()->pMethods->xClose(t->real());
       delete path;
       t->path = nullptr;

@@ -253,11 +253,9 @@ Status StoreImpl::BackToReader(double wait) {
 Status StoreImpl::RecordHotSlots() {
   AETHER_ASSIGN_OR_RETURN(int64_t recorded, tables_->config.Integer("hot_slots", -1));
   AETHER_ASSIGN_OR_RETURN(uint64_t committed, HotSlotsInUse());
-  if (recorded < 0 || uint64_t(recorded) != committed) {
-    Db::Bookkeeping bookkeeping(db_.get());
+  if (recorded < 0 || uint64_t(recorded) != committed)
     AETHER_RETURN_IF_ERROR(
         InTransaction(db_.get(), [&] { return tables_->config.Set("hot_slots", std::to_string(committed)); }));
-  }
   return migrator_->CutHotFile();
 }
 

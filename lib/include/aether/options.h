@@ -88,8 +88,8 @@ struct OpenOptions {
   // bookkeeping: the journal's own rows, folding the access and metrics
   // logs, a replay of another process's migrations (at the open or later),
   // a restore's retry (or its drop after the last) after a failure. It
-  // must not throw, nor use the
-  // store (it runs between a commit and its cleanup).
+  // must not throw, nor use the store (it runs between a commit and its
+  // cleanup).
   std::function<void()> on_change_committed;
   // Stored with every history entry and journaled migration this handle
   // writes, so that what a caller (an agent's action) caused can be found
