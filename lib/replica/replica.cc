@@ -27,12 +27,12 @@
 #include <thread>
 
 #include "aether/store.h"
+#include "bucket/bucket_env.h"
+#include "bucket/snapshot_objects.h"
 #include "env/errno_status.h"
 #include "env/parallel.h"
 #include "objstore/digest.h"
 #include "objstore/s3_client.h"
-#include "replica/bucket_env.h"
-#include "replica/snapshot_objects.h"
 #include "store/layout.h"
 
 namespace aether {

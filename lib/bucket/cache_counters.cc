@@ -1,4 +1,4 @@
-#include "replica/cache_counters.h"
+#include "bucket/cache_counters.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>

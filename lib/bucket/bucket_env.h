@@ -2,7 +2,7 @@
 // The Env a store opened from a bucket reads through (aether/replica.h,
 // OpenBucket): a replica directory in the local cache holds every file of
 // a snapshot but its cold shards, which stay in the bucket until a command
-// opens one. Then the whole object is fetched (replica/snapshot_objects.h: one
+// opens one. Then the whole object is fetched (bucket/snapshot_objects.h: one
 // GET, or parallel ranged GETs for a large one; its size and SHA-256
 // checked), kept under the cache's objects/ by its SHA-256, and
 // read from there; the least recently opened objects go when the cache
@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "aether/env.h"
-#include "replica/snapshot_objects.h"
+#include "bucket/snapshot_objects.h"
 
 namespace aether {
 

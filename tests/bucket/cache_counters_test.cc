@@ -2,7 +2,7 @@
 // spec's example decodes to its values, encoding gives its bytes back, and
 // a change to any one byte of a record is refused (then the totals start
 // again rather than read wrong figures).
-#include "replica/cache_counters.h"
+#include "bucket/cache_counters.h"
 
 #include <doctest/doctest.h>
 #include <unistd.h>

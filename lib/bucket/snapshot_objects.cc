@@ -1,4 +1,4 @@
-#include "replica/snapshot_objects.h"
+#include "bucket/snapshot_objects.h"
 
 #include <fmt/format.h>
 

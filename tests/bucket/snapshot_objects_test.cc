@@ -1,9 +1,9 @@
-// Fetching a snapshot's object into a local file (replica/snapshot_objects.h)
+// Fetching a snapshot's object into a local file (bucket/snapshot_objects.h)
 // against s3rver on loopback, through the fault proxy: whole or in ranged
 // GETs several at once, the file holds exactly the object's bytes, or the
 // fetch fails clearly and leaves nothing (no destination, no temporary).
 
-#include "replica/snapshot_objects.h"
+#include "bucket/snapshot_objects.h"
 
 #include <doctest/doctest.h>
 #include <openssl/evp.h>

@@ -1,4 +1,4 @@
-#include "replica/bucket_env.h"
+#include "bucket/bucket_env.h"
 
 #include <fmt/format.h>
 
@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <set>
 
+#include "bucket/cache_counters.h"
 #include "env/parallel.h"
-#include "replica/cache_counters.h"
 
 namespace aether {
 namespace {
