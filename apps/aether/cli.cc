@@ -129,6 +129,7 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreArgs& args, AccessMode mode,
   o.on_notice = [](const std::string& text) { Warn(text); };
   o.on_change_committed = [] { ++g_changes_committed; };
   o.trace_id = g_log.trace_id;
+  o.s3 = args.s3;  // a store whose cold tier is in a bucket
   if (args.store.rfind("s3://", 0) == 0) return OpenBucketStore(args, o);
   auto opened = Store::Open(args.store, o);
   // Recorded only in a store this aether opened, or found busy.

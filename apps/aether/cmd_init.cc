@@ -1,4 +1,5 @@
 // aether init STORE --dim D [--metric l2|cosine|ip] [--hot-capacity N] [--codec zstd-shuffle|zstd]
+//   [--cold-uri s3://BUCKET/PREFIX]
 #include <fmt/format.h>
 
 #include "aether/store.h"
@@ -13,6 +14,8 @@ Runner SetupInit(CLI::App* app) {
     std::string metric = "l2";
     uint64_t hot_capacity = StoreConfig().hot_capacity;
     std::string codec = ColdCodecName(StoreConfig().codec);
+    std::string cold_uri;
+    S3Options s3;
   };
   auto a = std::make_shared<Args>();
   AddStoreLocation(app, &a->store, "Store directory to create");
@@ -27,6 +30,11 @@ Runner SetupInit(CLI::App* app) {
                   "re-ranked at full precision; see format-spec/cold_shard.md)")
       ->check(CLI::IsMember({"zstd-shuffle", "zstd", "float16", "sq8"}))
       ->default_str(ColdCodecName(StoreConfig().codec));
+  app->add_option("--cold-uri", a->cold_uri,
+                  "s3://BUCKET/PREFIX: keep the cold tier's shards past cold_local_bytes in this bucket prefix (a "
+                  "prefix of this store's own; README \"A cold tier in a bucket\")")
+      ->check(NonEmpty());
+  AddS3Options(app, &a->s3);
   app->footer("Example: aether init ./mem --dim 768 --metric cosine --hot-capacity 100000");
   return [a](const StoreOpener&) -> int {
     StoreConfig config;
@@ -34,12 +42,13 @@ Runner SetupInit(CLI::App* app) {
     ParseMetric(a->metric, &config.metric);
     config.hot_capacity = a->hot_capacity;
     ParseColdCodec(a->codec, &config.codec);
-    Status s = Store::Create(a->store, config);
+    config.cold_uri = a->cold_uri;
+    Status s = Store::Create(a->store, config, nullptr, a->s3);
     if (!s.ok()) return Fail(s);
     ++g_changes_committed;       // the store is in place, whatever fails next
     g_metrics_store = a->store;  // the new store's first record
-    Info(fmt::format("created store {} (dim {}, metric {}, hot capacity {})", a->store, a->dim, a->metric,
-                     a->hot_capacity));
+    Info(fmt::format("created store {} (dim {}, metric {}, hot capacity {}{})", a->store, a->dim, a->metric,
+                     a->hot_capacity, a->cold_uri.empty() ? "" : ", cold tier in " + a->cold_uri));
     return kExitOk;
   };
 }

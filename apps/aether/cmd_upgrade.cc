@@ -34,6 +34,9 @@ void PrintTable(const std::string& store, const UpgradeReport& r, bool dry_run) 
     fmt::print("  format version: {} -> {}\n", r.version_before, r.version_after);
   if (r.codec_after != r.codec_before)
     fmt::print("  cold codec: {} -> {}\n", ColdCodecName(r.codec_before), ColdCodecName(r.codec_after));
+  if (r.cold_uri_after != r.cold_uri_before)
+    fmt::print("  cold tier's bucket: {}{}\n", Printable(r.cold_uri_after, false),
+               dry_run ? " (would be claimed; the shards past cold_local_bytes then go there)" : "");
   if (r.frames_to_rewrite)
     fmt::print("  cold tier: {} {} of {} ({}) in {}{}\n", dry_run ? "would rewrite" : "rewrote", r.frames_to_rewrite,
                Plural(r.frames, "frame"), Plural(r.records_to_rewrite, "record"), ColdCodecName(r.codec_after),
@@ -57,6 +60,7 @@ Runner SetupUpgrade(CLI::App* app) {
     bool dry_run = false;
     std::string format;
     std::string progress;
+    std::string cold_uri;
   };
   auto a = std::make_shared<Args>();
   AddStoreArgs(app, &a->store);
@@ -64,6 +68,11 @@ Runner SetupUpgrade(CLI::App* app) {
                                 "The cold codec from now on (default: the store's; a version-1 store gets "
                                 "zstd-shuffle): every cold frame in another codec is rewritten")
                     ->check(CLI::IsMember({"zstd-shuffle", "zstd", "float16", "sq8"}));
+  app->add_option("--cold-uri", a->cold_uri,
+                  "s3://BUCKET/PREFIX: keep the cold tier's shards past cold_local_bytes in this bucket prefix from "
+                  "now on (claimed for this store; those past the limit are sent at once)")
+      ->check(NonEmpty());
+  AddS3Options(app, &a->store.s3);
   app->add_flag("--dry-run", a->dry_run, "Show the plan (schema, config, frames to rewrite); change nothing");
   AddFormatOption(app, &a->format, "table");
   AddProgressOptions(app, &a->progress);
@@ -82,6 +91,8 @@ Runner SetupUpgrade(CLI::App* app) {
       o.codec = c;
     }
     o.dry_run = a->dry_run;
+    o.cold_uri = a->cold_uri;
+    o.s3 = a->store.s3;
     auto store = a->dry_run ? opener.OpenToRead(a->store) : opener.Open(a->store);
     if (!store.ok()) return Fail(store.status());
     Progress progress("upgrade", a->progress);
@@ -91,6 +102,23 @@ Runner SetupUpgrade(CLI::App* app) {
     auto r = (*store)->Upgrade(o);
     progress.Finish();
     if (!r.ok()) return Fail(r.status());
+    ColdTierReport settled;
+    if (!a->dry_run && r->cold_uri_after != r->cold_uri_before) {
+      // Opened again, the store reads its cold tier through the bucket: the
+      // shards past cold_local_bytes go there now.
+      store->reset();
+      auto again = opener.Open(a->store);
+      if (!again.ok()) return Fail(again.status());
+      auto s = (*again)->SettleColdTier(/*collect=*/true);
+      if (!s.ok()) {  // the upgrade stands: the next writer sends them
+        Warn("cold tier: " + s.status().message() + " (the shards stay on the local disk; the next writer sends them)");
+      } else {
+        settled = *s;
+      }
+      if (s.ok() && a->format == "table")
+        Info(fmt::format("cold tier: {} shards ({} bytes) sent to {}; {} bytes of shards kept on the local disk",
+                         settled.evicted, settled.evicted_bytes, Printable(settled.uri, false), settled.local_bytes));
+    }
     if (a->format == "table") {
       PrintTable(a->store.store, *r, a->dry_run);
       return kExitOk;
@@ -108,6 +136,10 @@ Runner SetupUpgrade(CLI::App* app) {
                                                 {"format_version", r->version_after},
                                                 {"codec_before", ColdCodecName(r->codec_before)},
                                                 {"codec", ColdCodecName(r->codec_after)},
+                                                {"cold_uri_before", r->cold_uri_before},
+                                                {"cold_uri", r->cold_uri_after},
+                                                {"cold_shards_sent", settled.evicted},
+                                                {"cold_bytes_sent", settled.evicted_bytes},
                                                 {"schema_steps", r->schema_steps},
                                                 {"schema_changed_at_open", r->schema_changed_at_open},
                                                 {"replayed_at_open", r->replayed_at_open},

@@ -9,6 +9,7 @@
 
 #include "bucket/cache_counters.h"
 #include "env/parallel.h"
+#include "objstore/digest.h"
 
 namespace aether {
 namespace {
@@ -46,18 +47,88 @@ BucketEnv::~BucketEnv() {
       target()->NowMs());
 }
 
-const BucketFile* BucketEnv::Remote(const std::string& path) const {
-  auto it = files_.find(path);
-  if (it == files_.end()) return nullptr;
-  // A file the replica holds itself is its own (none of the shards today).
-  return target()->TypeOf(path) == FileType::kMissing ? &it->second : nullptr;
+std::optional<BucketFile> BucketEnv::Remote(const std::string& path) const {
+  std::optional<BucketFile> f;
+  {
+    std::lock_guard<std::mutex> g(files_mu_);
+    auto it = files_.find(path);
+    if (it == files_.end()) return f;
+    f = it->second;
+  }
+  // A file on the local disk is its own (a replica's: none of the shards;
+  // a store's: a shard not evicted, or brought back to be written).
+  if (target()->TypeOf(path) != FileType::kMissing) f.reset();
+  return f;
+}
+
+void BucketEnv::SetRemote(const std::string& path, const BucketFile& f) {
+  std::lock_guard<std::mutex> g(files_mu_);
+  files_[path] = f;
+}
+
+void BucketEnv::Forget(const std::string& path) {
+  std::lock_guard<std::mutex> g(files_mu_);
+  files_.erase(path);
+}
+
+Status BucketEnv::RemoveFile(const std::string& path) {
+  if (!Remote(path)) AETHER_RETURN_IF_ERROR(target()->RemoveFile(path));
+  Forget(path);  // a file brought back and removed: no object names it any more
+  return Status::Ok();
+}
+
+// The object, fetched into the cache when it is not there, copied to a
+// temporary beside `path`, synced and renamed to it; the directory synced.
+Status BucketEnv::BringLocal(const std::string& path, const BucketFile& f) {
+  // The cached copy is checked as it is copied (its SHA-256): a damaged one
+  // goes, and the object is fetched again (once).
+  for (int attempt = 0;; ++attempt) {
+    AETHER_ASSIGN_OR_RETURN(std::string cached, Cached(path, f));
+    auto opened = target()->Open(cached, OpenMode::kRead);
+    // Evicted by another process's trim between the fetch and the open:
+    // fetched again.
+    if (!opened.ok() && opened.status().code() == Code::kNotFound && attempt < 3) continue;
+    AETHER_RETURN_IF_ERROR(opened.status());
+    std::unique_ptr<File> from = std::move(*opened);
+    const std::string tmp = TempNameFor(target(), path);
+    bool damaged = false;
+    Status s = [&]() -> Status {
+      AETHER_ASSIGN_OR_RETURN(auto to, target()->Open(tmp, OpenMode::kCreateNew));
+      Sha256Stream sha;
+      std::string buf;
+      for (uint64_t at = 0; at < f.bytes;) {
+        const size_t n = size_t(std::min<uint64_t>(f.bytes - at, 1u << 20));
+        buf.resize(n);
+        AETHER_RETURN_IF_ERROR(from->Read(at, n, buf.data()));
+        sha.Update(buf.data(), n);
+        AETHER_RETURN_IF_ERROR(to->Write(at, buf.data(), n));
+        at += n;
+      }
+      if (ToHex(sha.Final()) != f.sha256) {
+        damaged = true;
+        return Status::Corruption(cached + ": not the bytes of its object (SHA-256 differs)");
+      }
+      // Cut since it was sent: its bytes past the committed length are no one's.
+      if (f.length() < f.bytes) AETHER_RETURN_IF_ERROR(to->Truncate(f.length()));
+      AETHER_RETURN_IF_ERROR(to->Sync());  // a failed sync is fatal
+      return target()->Rename(tmp, path);
+    }();
+    if (s.ok()) return target()->SyncDir(Parent(path));
+    (void)target()->RemoveFile(tmp);
+    if (!damaged || attempt > 2) return s;
+    AETHER_RETURN_IF_ERROR(target()->RemoveFile(cached));
+  }
 }
 
 Result<std::unique_ptr<File>> BucketEnv::Open(const std::string& path, OpenMode mode) {
-  const BucketFile* f = Remote(path);
+  const std::optional<BucketFile> f = Remote(path);
   if (!f) return target()->Open(path, mode);
-  if (mode != OpenMode::kRead)
-    return Status::PermissionDenied(path + ": a store read from a bucket is read-only (publish from the writer)");
+  if (mode != OpenMode::kRead) {
+    if (!writer_)
+      return Status::PermissionDenied(path + ": a store read from a bucket is read-only (publish from the writer)");
+    AETHER_RETURN_IF_ERROR(BringLocal(path, *f));
+    return target()->Open(path, mode);
+  }
   // Another process may evict the object between the fetch and the open:
   // then it is fetched again (a few times).
   for (int attempt = 0;; ++attempt) {
@@ -68,10 +139,10 @@ Result<std::unique_ptr<File>> BucketEnv::Open(const std::string& path, OpenMode 
 }
 
 Status BucketEnv::Prefetch(const std::vector<std::string>& paths, size_t at_once) {
-  std::vector<std::pair<const std::string*, const BucketFile*>> wanted;
+  std::vector<std::pair<const std::string*, BucketFile>> wanted;
   std::set<std::string> seen;  // an object once, whatever names it
   for (const std::string& path : paths)
-    if (const BucketFile* f = Remote(path); f && seen.insert(f->sha256).second) wanted.emplace_back(&path, f);
+    if (std::optional<BucketFile> f = Remote(path); f && seen.insert(f->sha256).second) wanted.emplace_back(&path, *f);
   {
     // Not evicted by this process's trims after each fetch, before the
     // scan (or this prefetch) comes to them.
@@ -79,7 +150,7 @@ Status BucketEnv::Prefetch(const std::vector<std::string>& paths, size_t at_once
     prefetched_.insert(seen.begin(), seen.end());
   }
   return ParallelFor(wanted.size(), ThreadsFor(at_once, wanted.size()),
-                     [&](size_t i, size_t) -> Status { return Cached(*wanted[i].first, *wanted[i].second).status(); });
+                     [&](size_t i, size_t) -> Status { return Cached(*wanted[i].first, wanted[i].second).status(); });
 }
 
 Result<std::string> BucketEnv::Cached(const std::string& path, const BucketFile& f) {
@@ -184,6 +255,29 @@ void BucketEnv::Evict() {
   }
 }
 
+uint64_t BucketEnv::DropUnnamed(const std::set<std::string>& named) {
+  std::lock_guard<std::mutex> g(mu_);
+  uint64_t dropped = 0;
+  std::error_code ec;
+  std::vector<std::string> gone;
+  for (const auto& e : fs::directory_iterator(objects_dir_, ec)) {
+    const std::string name = e.path().filename().string();
+    std::error_code ec2;
+    if (name.size() != 64 || name.find_first_not_of("0123456789abcdef") != std::string::npos ||
+        !fs::is_regular_file(e.symlink_status(ec2)) || named.count(name))
+      continue;
+    gone.push_back(name);
+  }
+  for (const std::string& name : gone)
+    if (target()->RemoveFile(objects_dir_ + "/" + name).ok()) {
+      used_.erase(name);
+      prefetched_.erase(name);
+      verified_.erase(name);
+      ++dropped;
+    }
+  return dropped;
+}
+
 std::string BucketEnv::Missing() const {
   std::lock_guard<std::mutex> g(mu_);
   return missing_;
@@ -202,8 +296,14 @@ bool BucketEnv::Writable(const std::string& path) { return !Remote(path) && targ
 Result<std::vector<std::string>> BucketEnv::ListDir(const std::string& dir) {
   AETHER_ASSIGN_OR_RETURN(std::vector<std::string> names, target()->ListDir(dir));
   std::set<std::string> have(names.begin(), names.end());
-  for (const auto& [path, f] : files_)
-    if (Parent(path) == dir && Remote(path)) {
+  std::vector<std::string> named;
+  {
+    std::lock_guard<std::mutex> g(files_mu_);
+    for (const auto& [path, f] : files_)
+      if (Parent(path) == dir) named.push_back(path);
+  }
+  for (const std::string& path : named)
+    if (Remote(path)) {
       const std::string name = path.substr(dir.size() + 1);
       if (have.insert(name).second) names.push_back(name);
     }
@@ -211,7 +311,7 @@ Result<std::vector<std::string>> BucketEnv::ListDir(const std::string& dir) {
 }
 
 Result<uint64_t> BucketEnv::FileSize(const std::string& path) {
-  if (const BucketFile* f = Remote(path)) return f->bytes;
+  if (std::optional<BucketFile> f = Remote(path)) return f->length();
   return target()->FileSize(path);
 }
 
@@ -224,6 +324,7 @@ Result<uint64_t> BucketEnv::DropDamaged() {
   std::map<std::string, uint64_t> bytes_of;  // by SHA-256: the used ones not yet found whole
   {
     std::lock_guard<std::mutex> g(mu_);
+    std::lock_guard<std::mutex> g2(files_mu_);
     for (const auto& [path, f] : files_)
       if (used_.count(f.sha256) && !verified_.count(f.sha256)) bytes_of[f.sha256] = f.bytes;
   }

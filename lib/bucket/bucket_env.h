@@ -9,6 +9,13 @@
 // passes its size limit. Names, types and sizes of the shards not yet
 // fetched are answered from the manifest, so the store sees every file.
 //
+// A store whose own cold tier is in a bucket (config cold_uri) reads its
+// shards that are not on the local disk the same way; its writer
+// (set_writer) gets a shard it opens to change back onto the local disk
+// first (fetched, copied beside it, synced, renamed in: the same bytes its
+// object holds, so nothing needs journaling), and its evictions tell the
+// Env which shards left the disk (SetRemote).
+//
 // Thread-safe (scan workers open shards in parallel; each fetch uses its
 // own S3 client from a pool, so several fetches run at once).
 
@@ -18,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -33,6 +41,11 @@ class S3Client;
 struct BucketFile {
   uint64_t bytes = 0;
   std::string sha256;  // lower-case hex: the object objects/SHA256
+  // The file's length as the Env answers it, when shorter than the object
+  // (a store's shard cut since it was sent: its committed length); a file
+  // brought back is cut to it. UINT64_MAX: `bytes`.
+  uint64_t size = UINT64_MAX;
+  uint64_t length() const { return size < bytes ? size : bytes; }
 };
 
 struct BucketCounters {
@@ -54,6 +67,9 @@ class BucketEnv : public EnvWrapper {
   ~BucketEnv() override;
 
   Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override;
+  // A remote file's name: forgotten (its object stays, for whoever names
+  // it); any other: the target's.
+  Status RemoveFile(const std::string& path) override;
   bool Exists(const std::string& path) override;
   bool IsDirectory(const std::string& path) override;
   FileType TypeOf(const std::string& path) override;
@@ -67,6 +83,20 @@ class BucketEnv : public EnvWrapper {
   Status Prefetch(const std::vector<std::string>& paths, size_t at_once) override;
 
   BucketCounters counters() const;
+
+  // A writer's Env: a remote file opened to be written is brought onto the
+  // local disk first (else such an open is refused).
+  void set_writer(bool writer) { writer_ = writer; }
+  // `path` (absolute) is now the object f, or no object's. Not while a
+  // thread of this process opens files through the Env.
+  void SetRemote(const std::string& path, const BucketFile& f);
+  void Forget(const std::string& path);
+  // Whether `path` is read from the bucket (named, and not on the local disk).
+  bool IsRemote(const std::string& path) const { return Remote(path).has_value(); }
+  // Removes every object in the cache that `named` does not hold (objects
+  // no shard names any more: a writer's collection, under the store's
+  // exclusive lock). Returns how many went.
+  uint64_t DropUnnamed(const std::set<std::string>& named);
   // Where the destructor leaves the counters as they were at the end
   // (after its last trim): for a report made once the store is closed.
   std::shared_ptr<const BucketCounters> final_counters() const { return final_; }
@@ -86,12 +116,16 @@ class BucketEnv : public EnvWrapper {
   std::string Missing() const;
 
  private:
-  const BucketFile* Remote(const std::string& path) const;
+  std::optional<BucketFile> Remote(const std::string& path) const;
+  // A writer's open of a remote file: its object copied to `path`.
+  Status BringLocal(const std::string& path, const BucketFile& f);
   // The object's path in the cache, fetched first when it is not there.
   Result<std::string> Cached(const std::string& path, const BucketFile& f);
   void Evict();  // mu_ held
 
+  mutable std::mutex files_mu_;  // files_ (scan workers look names up while a writer may not change them)
   std::map<std::string, BucketFile> files_;
+  bool writer_ = false;
   std::string objects_dir_;
   uint64_t cache_bytes_;
   S3ClientPool pool_;

@@ -85,6 +85,13 @@ std::vector<std::string> MakeFaultPoints() {
       "upgrade.after_rewrite",
       "replay.after_rollback_truncate",
       "replay.after_rollforward_commit",
+      // A cold tier in a bucket (store/cold_tier.cc): objects uploaded, not
+      // yet recorded; recorded, local files not yet removed; between two
+      // removals; between two deletions of unnamed objects.
+      "cold.after_upload",
+      "cold.after_commit",
+      "cold.mid_remove",
+      "cold.mid_collect",
   };
 }
 

@@ -41,6 +41,12 @@ Result<int64_t> ConfigTable::Integer(const std::string& key, int64_t fallback) {
   return n;
 }
 
+Status ConfigTable::Remove(const std::string& key) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("DELETE FROM config WHERE key = ?"));
+  st.Bind(1, key);
+  return st.Run();
+}
+
 Status ConfigTable::Set(const std::string& key, const std::string& value) {
   AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached("INSERT INTO config(key, value) VALUES(?, ?) "
                                                            "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));

@@ -22,6 +22,7 @@ class ConfigTable {
   // A whole number (fallback when absent; Corruption when not one).
   Result<int64_t> Integer(const std::string& key, int64_t fallback);
   Status Set(const std::string& key, const std::string& value);
+  Status Remove(const std::string& key);  // absent: nothing to do
   // The active index generation (0: none yet), a whole number.
   Result<int64_t> IndexGeneration() { return Integer("index_generation", 0); }
   Status SetIndexGeneration(int64_t generation) { return Set("index_generation", std::to_string(generation)); }

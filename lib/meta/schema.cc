@@ -145,6 +145,17 @@ CREATE TABLE IF NOT EXISTS migration_blocks (
 );
 )sql";
 
+// Added with format version 6: the cold shards whose bytes are objects in
+// the store's bucket (config cold_uri; format-spec/metadata_db.md). A row
+// goes with its shard's.
+const char* const kColdObjectsTable = R"sql(
+CREATE TABLE IF NOT EXISTS cold_objects (
+  shard_id INTEGER PRIMARY KEY REFERENCES shards(shard_id) ON DELETE CASCADE,
+  bytes    INTEGER NOT NULL,
+  sha256   TEXT NOT NULL
+);
+)sql";
+
 // Added after v3's first release: the metrics folded from metrics.log
 // (format-spec/metrics_log.md).
 const char* const kMetricsTable = R"sql(
@@ -207,10 +218,21 @@ Status AddShardsIndex(Db* db) {
   return db->Exec("CREATE INDEX IF NOT EXISTS shards_by_generation ON shards(generation, partition)");
 }
 
+Status AddStoreId(Db* db) {
+  AETHER_ASSIGN_OR_RETURN(std::string id, NewRandomId());
+  return ConfigTable(db).Set("store_id", id);
+}
+
+// memories.access_times (policy/access_pattern.h: the times of a memory's
+// recent accesses; NULL: none yet); inside the caller's transaction.
+Status AddAccessTimesColumn(Db* db) { return db->Exec("ALTER TABLE memories ADD COLUMN access_times BLOB"); }
+
+}  // namespace
+
 // A new store's ID (config store_id): 128 bits from the kernel's random
 // source as 32 lower-case hexadecimal digits. Publish names its snapshots
 // by it, so that a second store publishing to a prefix is told so.
-Result<std::string> NewStoreId() {
+Result<std::string> NewRandomId() {
   unsigned char bytes[16];
   size_t got = 0;
   while (got < sizeof bytes) {
@@ -224,23 +246,13 @@ Result<std::string> NewStoreId() {
   return id;
 }
 
-Status AddStoreId(Db* db) {
-  AETHER_ASSIGN_OR_RETURN(std::string id, NewStoreId());
-  return ConfigTable(db).Set("store_id", id);
-}
-
-// memories.access_times (policy/access_pattern.h: the times of a memory's
-// recent accesses; NULL: none yet); inside the caller's transaction.
-Status AddAccessTimesColumn(Db* db) { return db->Exec("ALTER TABLE memories ADD COLUMN access_times BLOB"); }
-
-}  // namespace
-
 Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, int64_t now_ms) {
   return InTransaction(db, [&]() -> Status {
     AETHER_RETURN_IF_ERROR(db->Exec(kSchemaV1));
     AETHER_RETURN_IF_ERROR(db->Exec(kCalibrationTable));
     AETHER_RETURN_IF_ERROR(db->Exec(kMetricsTable));
     AETHER_RETURN_IF_ERROR(db->Exec(kBlocksTable));
+    AETHER_RETURN_IF_ERROR(db->Exec(kColdObjectsTable));
     AETHER_RETURN_IF_ERROR(AddKeptColumns(db));
     AETHER_RETURN_IF_ERROR(AddTraceIdColumns(db));
     AETHER_RETURN_IF_ERROR(AddAuditTraces(db));
@@ -262,6 +274,7 @@ Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, 
         {"created_ms", std::to_string(now_ms)},
     };
     for (const auto& [key, value] : rows) AETHER_RETURN_IF_ERROR(ConfigTable(db).Set(key, value));
+    if (!config.cold_uri.empty()) AETHER_RETURN_IF_ERROR(ConfigTable(db).Set("cold_uri", config.cold_uri));
     return Status::Ok();
   });
 }
@@ -348,6 +361,11 @@ const std::vector<SchemaStep>& SchemaSteps() {
       {"config: add the store's ID (store_id; publish names its snapshots by it)",
        "SELECT COUNT(*) FROM config WHERE key = 'store_id'",
        [](Db* db) { return InTransaction(db, [&] { return AddStoreId(db); }); }},
+      // A cold tier in a bucket (upgrade --cold-uri): which shards are
+      // objects there.
+      {"add the cold_objects table (a cold tier in a bucket)",
+       "SELECT COUNT(*) FROM sqlite_master WHERE name = 'cold_objects'",
+       [](Db* db) { return db->Exec(kColdObjectsTable); }},
   };
   return steps;
 }
@@ -408,6 +426,8 @@ Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* fo
       return Status::Corruption(db->path() + ": bad config (cold_codec '" + codec + "' in a version " +
                                 std::to_string(version) + " store)");
   }
+  AETHER_ASSIGN_OR_RETURN(std::optional<std::string> cold_uri, ConfigTable(db).Get("cold_uri"));
+  if (cold_uri) config.cold_uri = *cold_uri;
   return config;
 }
 

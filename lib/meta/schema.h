@@ -14,6 +14,9 @@ namespace aether {
 
 // Creates every table and writes the config rows, in one transaction.
 Status CreateSchema(Db* db, const StoreConfig& config, uint32_t format_version, int64_t now_ms);
+// 128 bits from the kernel's random source as 32 lower-case hexadecimal
+// digits: a store's ID (config store_id), a cold tier's (cold_tier_id).
+Result<std::string> NewRandomId();
 
 // Brings a DB made by an older aether up to this schema without changing
 // what an older aether reads (nullable columns only); idempotent. Needs the

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "meta/audit_log_table.h"
+#include "meta/cold_objects_table.h"
 #include "meta/config_table.h"
 #include "meta/hot_free_table.h"
 #include "meta/index_calibration_table.h"
@@ -26,7 +27,8 @@ struct Tables {
         audit_log(db),
         generations(db),
         calibration(db),
-        metrics(db) {}
+        metrics(db),
+        cold_objects(db) {}
   MemoriesTable memories;
   HotFreeTable hot_free;
   ShardsTable shards;
@@ -36,6 +38,7 @@ struct Tables {
   IndexGenerationsTable generations;
   IndexCalibrationTable calibration;
   MetricsTable metrics;
+  ColdObjectsTable cold_objects;
 };
 
 }  // namespace aether

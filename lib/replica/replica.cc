@@ -28,11 +28,13 @@
 
 #include "aether/store.h"
 #include "bucket/bucket_env.h"
+#include "bucket/connect.h"
 #include "bucket/snapshot_objects.h"
 #include "env/errno_status.h"
 #include "env/parallel.h"
 #include "objstore/digest.h"
 #include "objstore/s3_client.h"
+#include "store/cold_tier.h"
 #include "store/layout.h"
 
 namespace aether {
@@ -138,19 +140,7 @@ Status WriteNew(const std::string& path, const std::string& data) {
 // as it is, as for the store itself.
 Status SyncDir(const std::string& dir) { return Env::Default()->SyncDir(dir); }
 
-Result<std::unique_ptr<S3Client>> Connect(const std::string& uri, const S3Options& o) {
-  AETHER_ASSIGN_OR_RETURN(S3Location loc, ParseS3Uri(uri));
-  S3Overrides flags;
-  if (!o.endpoint.empty()) flags.endpoint = o.endpoint;
-  if (!o.region.empty()) flags.region = o.region;
-  if (!o.profile.empty()) flags.profile = o.profile;
-  if (o.addressing == "path") flags.addressing = S3Addressing::kPath;
-  if (o.addressing == "virtual") flags.addressing = S3Addressing::kVirtual;
-  if (!o.addressing.empty() && !flags.addressing)
-    return Status::InvalidArgument("addressing '" + o.addressing + "' is neither path nor virtual");
-  AETHER_ASSIGN_OR_RETURN(S3Settings settings, ResolveS3Settings(flags, ProcessEnv()));
-  return S3Client::Create(settings, loc);
-}
+Result<std::unique_ptr<S3Client>> Connect(const std::string& uri, const S3Options& o) { return ConnectBucket(uri, o); }
 
 // The manifests under the prefix, by sequence.
 Result<std::map<uint64_t, S3ObjectInfo>> Manifests(S3Client* c) {
@@ -261,6 +251,13 @@ Status CollectOld(S3Client* client, uint64_t keep, const std::vector<FileEntry>&
     for (const FileEntry& f : files) named.insert(f.sha256);
     ++kept;
   }
+  // A store's cold tier in the prefix (init --cold-uri, which refuses a
+  // prefix with manifests, but not one that gets them later): its objects
+  // share objects/, which this would delete.
+  AETHER_ASSIGN_OR_RETURN(std::optional<S3ObjectHead> cold, client->Head(kColdMarkerKey));
+  if (cold)
+    return Status::FailedPrecondition("the prefix holds a store's cold tier (" + std::string(kColdMarkerKey) +
+                                      "): nothing deleted; publish to a prefix of its own");
   for (const std::string& key : old) {
     AETHER_RETURN_IF_ERROR(client->Delete(key));
     ++rep->manifests_removed;
@@ -462,6 +459,17 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
     if (!manifests.empty() && manifests.rbegin()->first == UINT64_MAX)
       return Status::FailedPrecondition(client->UriOf(manifests.rbegin()->second.key) +
                                         ": the highest sequence there is; publish under another prefix");
+    // A first snapshot here: the prefix may hold a store's cold tier
+    // (init --cold-uri), whose objects share objects/ (its collections
+    // would delete this snapshot's, and --keep the tier's). Checked after
+    // the upload (objects of a snapshot no manifest names are garbage
+    // there), before the manifest that would make it a publish prefix.
+    if (manifests.empty()) {
+      AETHER_ASSIGN_OR_RETURN(std::optional<S3ObjectHead> cold, client->Head(kColdMarkerKey));
+      if (cold)
+        return Status::FailedPrecondition(
+            uri + ": holds a store's cold tier (init --cold-uri); publish to a prefix of its own");
+    }
     rep.sequence = manifests.empty() ? 1 : manifests.rbegin()->first + 1;
     const nlohmann::json manifest = {{"aether_manifest", 1},
                                      {"sequence", rep.sequence},

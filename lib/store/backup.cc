@@ -313,6 +313,15 @@ Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
       AETHER_RETURN_IF_ERROR(vacuum.Run().WithContext("meta.db: VACUUM INTO the backup"));
       {  // WAL mode, as every store's (VACUUM INTO writes a rollback-journal DB)
         AETHER_ASSIGN_OR_RETURN(auto copy, Db::Open(b.To(layout::kDbFile), false, false));
+        // A cold tier in a bucket: the copy gets every shard on its own disk
+        // and no bucket (two stores naming one prefix would each collect
+        // the objects only the other names).
+        if (!config_.cold_uri.empty())
+          AETHER_RETURN_IF_ERROR(InTransaction(copy.get(), [&]() -> Status {
+            AETHER_RETURN_IF_ERROR(ConfigTable(copy.get()).Remove("cold_uri"));
+            AETHER_RETURN_IF_ERROR(ConfigTable(copy.get()).Remove("cold_tier_id"));
+            return ColdObjectsTable(copy.get()).Clear();
+          }));
         AETHER_RETURN_IF_ERROR(copy->Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
         copy->CheckpointOnClose();
       }  // closing the only connection removes the WAL

@@ -23,6 +23,8 @@ constexpr const char* kAccessLog = "access.log";
 constexpr const char* kMetricsLog = "metrics.log";  // format-spec/metrics_log.md
 constexpr const char* kColdDir = "cold";
 constexpr const char* kIndexDir = "index";
+// A cold tier in a bucket: the shards fetched from it (objects/SHA256).
+constexpr const char* kColdCacheDir = "cold-cache";
 constexpr const char* kStagingShard = "cold/staging.shard";
 constexpr int64_t kStagingShardId = 1;
 

@@ -297,6 +297,10 @@ Status Migrator::TruncateToCommitted() {
     // lost to damage (verify and every reader of it report it; a discard
     // of a damaged row goes on).
     if (s_->env_->TypeOf(s_->Path(info.path)) == FileType::kMissing) continue;
+    // In the bucket (a cold tier there): its object may be longer (a cut
+    // committed before the file was brought back), read up to the
+    // committed length only; a writer that brings it back appends there.
+    if (s_->cold_env_ && s_->cold_env_->IsRemote(s_->Path(info.path))) continue;
     AETHER_ASSIGN_OR_RETURN(uint64_t size, s_->env_->FileSize(s_->Path(info.path)));
     if (size <= info.file_bytes) continue;
     AETHER_ASSIGN_OR_RETURN(auto shard, s_->OpenShard(info, /*writable=*/true));

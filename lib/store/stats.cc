@@ -33,6 +33,10 @@ Result<StoreStats> StoreImpl::Stats() {
       s.staging_records += sh.live;
     AETHER_ASSIGN_OR_RETURN(uint64_t bytes, env_->FileSize(Path(sh.path)));
     s.cold_bytes += bytes;
+    if (cold_env_ && cold_env_->IsRemote(Path(sh.path))) {
+      ++s.cold_remote_shards;
+      s.cold_remote_bytes += sh.file_bytes;
+    }
     s.cold_raw_bytes += sh.raw_bytes;
     uint64_t dead = sh.records - sh.live;
     s.cold_garbage_records += dead;

@@ -14,6 +14,8 @@
 
 #include "filter/filter.h"
 #include "meta/schema.h"
+#include "objstore/s3_settings.h"
+#include "store/cold_tier.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
 
@@ -146,10 +148,27 @@ std::string HiddenSibling(const std::string& path, const std::string& what) {
   return Parent(path) + "/" + HiddenSiblingName(Base(path), what);
 }
 
+namespace {
+
+// The new store's cold tier: its ID made, the prefix claimed for it, the
+// ID recorded (the store is not in place yet: no one else reads it).
+Status ClaimForNewStore(const std::string& tmp, const std::string& uri, const S3Options& s3) {
+  AETHER_ASSIGN_OR_RETURN(auto db, Db::Open(tmp + "/" + layout::kDbFile, false, false));
+  AETHER_ASSIGN_OR_RETURN(std::string id, ConfigTable(db.get()).Require("store_id"));
+  AETHER_ASSIGN_OR_RETURN(std::string tier, NewRandomId());
+  AETHER_RETURN_IF_ERROR(ClaimColdPrefix(uri, s3, id, tier));
+  AETHER_RETURN_IF_ERROR(InTransaction(db.get(), [&] { return ConfigTable(db.get()).Set("cold_tier_id", tier); }));
+  AETHER_RETURN_IF_ERROR(db->Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  db->CheckpointOnClose();
+  return Status::Ok();
+}
+
+}  // namespace
+
 // Creation is atomic: the store is built in a hidden sibling directory and
 // renamed onto `path` (which may be missing or an empty directory), so a
 // crash leaves either nothing or a complete store.
-Status StoreImpl::Create(const std::string& raw_path, const StoreConfig& config, Env* env) {
+Status StoreImpl::Create(const std::string& raw_path, const StoreConfig& config, Env* env, const S3Options& s3) {
   std::string path = StripTrailingSlashes(raw_path);
   if (path.empty()) return Status::InvalidArgument("an empty store path (name the directory to make)");
   if (config.dim == 0) return Status::InvalidArgument("--dim must be at least 1");
@@ -171,7 +190,11 @@ Status StoreImpl::Create(const std::string& raw_path, const StoreConfig& config,
       }
     }
   } cleanup{env, tmp};
-  Status s = BuildStore(env, tmp, config);
+  Status s = config.cold_uri.empty() ? Status::Ok() : ParseS3Uri(config.cold_uri).status();
+  if (s.ok()) s = BuildStore(env, tmp, config);
+  // A cold tier in a bucket: its prefix claimed for the new store's ID
+  // before the store is in place (another store's prefix: no store made).
+  if (s.ok() && !config.cold_uri.empty()) s = ClaimForNewStore(tmp, config.cold_uri, s3);
   if (s.ok()) s = env->Rename(tmp, path);
   if (s.ok()) s = env->SyncDir(parent);
   return s;
@@ -193,12 +216,43 @@ Status StoreContext::RemoveOwnedDir(const std::string& rel) {
 
 // ---- the public facade ----
 
+namespace {
+
+// A writing operation that succeeded: a cold tier in a bucket is settled
+// (Store::SettleColdTier; a failure there is a notice, the operation's
+// result stands).
+// A dry run changes nothing, the tier's shards included.
+template <typename T>
+Result<T> Settled(StoreImpl* impl, Result<T> r, bool dry_run = false) {
+  if (r.ok() && !dry_run) impl->SettleColdTierOrNotice();
+  return r;
+}
+
+// A store whose cold tier is in a bucket: a read that met a damaged copy in
+// cold-cache/ (Corruption) has the damaged copies removed and runs again,
+// fetching them anew (a few times at most); damage elsewhere stays an
+// error. (A writer brings a shard back checking its copy: BucketEnv.)
+template <typename F>
+auto Healed(StoreImpl* impl, const F& read) -> decltype(read()) {
+  auto r = read();
+  for (int i = 0; i < 3 && !r.ok() && r.status().code() == Code::kCorruption && impl->cold_env_; ++i) {
+    Result<uint64_t> dropped = impl->cold_env_->DropDamaged();
+    if (!dropped.ok() || *dropped == 0) break;
+    impl->Notice(fmt::format("{} damaged cached shard{} removed from {} and fetched again ({})", *dropped,
+                             *dropped == 1 ? "" : "s", layout::kColdCacheDir, r.status().message()));
+    r = read();
+  }
+  return r;
+}
+
+}  // namespace
+
 Store::Store(std::unique_ptr<StoreImpl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 
-Status Store::Create(const std::string& path, const StoreConfig& config, Env* env) {
+Status Store::Create(const std::string& path, const StoreConfig& config, Env* env, const S3Options& s3) {
   AETHER_RETURN_IF_ERROR(CheckEnvironment());
-  return StoreImpl::Create(path, config, env ? env : Env::Default());
+  return StoreImpl::Create(path, config, env ? env : Env::Default(), s3);
 }
 
 bool Store::LooksLikeStore(const std::string& path, Env* env) {
@@ -258,13 +312,13 @@ Status Store::YieldToReaders() { return impl_->YieldToReaders(); }
 Result<IngestBatchResult> Store::IngestBatch(const std::vector<Record>& batch, DuplicatePolicy policy) {
   auto r = impl_->IngestBatch(batch, policy);
   if (r.ok()) CountMetric("aether_ingested_total", "", int64_t(r->hot + r->cold));
-  return r;
+  return Settled(impl_.get(), std::move(r));
 }
 Result<bool> Store::Contains(const std::string& id) { return impl_->Contains(id); }
 Result<std::vector<bool>> Store::ContainsEach(const std::vector<std::string>& ids) { return impl_->ContainsEach(ids); }
 Result<std::vector<std::vector<SearchHit>>> Store::Search(const std::vector<std::vector<float>>& queries,
                                                           const SearchOptions& options) {
-  auto hits = impl_->Search(queries, options);
+  auto hits = Healed(impl_.get(), [&] { return impl_->Search(queries, options); });
   if (!hits.ok()) return hits;
   // The search's metrics (aether/metrics.h); the library's own searches
   // (recall checks) are not counted.
@@ -284,7 +338,14 @@ Result<std::vector<std::vector<SearchHit>>> Store::Search(const std::vector<std:
 Result<std::vector<std::string>> Store::Feedback(const std::vector<FeedbackItem>& items) {
   return impl_->model().Feedback(items);
 }
-Result<MaintainReport> Store::Maintain(const MaintainOptions& o) { return impl_->Maintain(o); }
+Result<MaintainReport> Store::Maintain(const MaintainOptions& o) {
+  auto r = impl_->Maintain(o);
+  if (r.ok() && !o.dry_run && impl_->cold_tier()) {  // a tick collects the objects no shard names
+    auto settled = impl_->SettleColdTier(/*collect=*/true);
+    if (!settled.ok()) impl_->Notice("cold tier: " + settled.status().message() + " (the next writer tries again)");
+  }
+  return r;
+}
 Result<std::map<std::string, double>> Store::GetParams() { return impl_->model().GetParams(); }
 Status Store::SetParam(const std::string& key, double value) { return impl_->model().SetParams({{key, value}}, "set"); }
 Status Store::ApplyPreset(const std::string& name) { return impl_->model().ApplyPreset(name); }
@@ -292,7 +353,7 @@ Result<std::vector<HistoryEntry>> Store::History(const std::string& id, int64_t 
   return impl_->model().History(id, since_ms, trace_id);
 }
 Result<std::vector<std::optional<MemoryRecord>>> Store::Get(const std::vector<std::string>& ids) {
-  return impl_->Get(ids);
+  return Healed(impl_.get(), [&] { return impl_->Get(ids); });
 }
 Status Store::List(const ListOptions& options, const std::function<Status(const MemoryRecord&)>& fn) {
   return impl_->List(options, fn);
@@ -311,27 +372,43 @@ Result<std::vector<std::string>> Store::Delete(const std::vector<std::string>& i
   if (!purge) return missing;
   AETHER_ASSIGN_OR_RETURN(ScrubReport r, impl_->Scrub());
   if (scrub) *scrub = r;
-  return missing;
+  return Settled(impl_.get(), Result<std::vector<std::string>>(std::move(missing)));
 }
-Result<ScrubReport> Store::Scrub() { return impl_->Scrub(); }
+Result<ScrubReport> Store::Scrub() { return Settled(impl_.get(), impl_->Scrub()); }
 Status Store::Checkpoint() { return impl_->Checkpoint(); }
 Result<StoreStats> Store::Stats() { return impl_->Stats(); }
 Result<MetricsReport> Store::Metrics(int64_t since_ms) { return impl_->Metrics(since_ms); }
 Status Store::FoldMetrics() { return impl_->FoldMetricsLog(0); }
-Result<MoveReport> Store::Descend(const MoveOptions& o) { return impl_->Descend(o); }
-Result<MoveReport> Store::Ascend(const MoveOptions& o) { return impl_->Ascend(o); }
-Result<PinReport> Store::Pin(const std::vector<std::string>& ids, bool dry_run) { return impl_->Pin(ids, dry_run); }
-Result<PinReport> Store::Unpin(const std::vector<std::string>& ids, bool dry_run) { return impl_->Unpin(ids, dry_run); }
+Result<MoveReport> Store::Descend(const MoveOptions& o) { return Settled(impl_.get(), impl_->Descend(o), o.dry_run); }
+Result<MoveReport> Store::Ascend(const MoveOptions& o) { return Settled(impl_.get(), impl_->Ascend(o), o.dry_run); }
+Result<PinReport> Store::Pin(const std::vector<std::string>& ids, bool dry_run) {
+  return Settled(impl_.get(), impl_->Pin(ids, dry_run), dry_run);
+}
+Result<PinReport> Store::Unpin(const std::vector<std::string>& ids, bool dry_run) {
+  return Settled(impl_.get(), impl_->Unpin(ids, dry_run), dry_run);
+}
 Result<EnqueueReport> Store::Enqueue(const std::vector<std::string>& ids, double priority) {
   return impl_->Enqueue(ids, priority);
 }
 Result<VerifyReport> Store::Verify(const ProgressFn& progress) {
   auto rep = impl_->Verify(progress);
+  // Damage found in cold-cache/ is the cache's: its copies go, and the
+  // shards are read again from the bucket.
+  for (int i = 0; i < 3 && rep.ok() && !rep->problems.empty() && impl_->cold_env_; ++i) {
+    Result<uint64_t> dropped = impl_->cold_env_->DropDamaged();
+    if (!dropped.ok() || *dropped == 0) break;
+    impl_->Notice(fmt::format("{} damaged cached shard{} removed from {} and fetched again", *dropped,
+                              *dropped == 1 ? "" : "s", layout::kColdCacheDir));
+    rep = impl_->Verify(progress);
+  }
   if (rep.ok() && !rep->problems.empty())
     CountMetric("aether_corruption_found_total", "", int64_t(rep->problems.size()));
   return rep;
 }
-Result<RebuildReport> Store::RebuildIndex(const RebuildOptions& o) { return impl_->RebuildIndex(o); }
+Result<RebuildReport> Store::RebuildIndex(const RebuildOptions& o) {
+  return Settled(impl_.get(), impl_->RebuildIndex(o));
+}
+Result<ColdTierReport> Store::SettleColdTier(bool collect) { return impl_->SettleColdTier(collect); }
 Result<UpgradeReport> Store::Upgrade(const UpgradeOptions& o) { return impl_->Upgrade(o); }
 Result<RecallReport> Store::RecallCheck(uint64_t queries, uint64_t seed) { return impl_->RecallCheck(queries, seed); }
 

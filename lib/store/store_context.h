@@ -21,6 +21,7 @@
 #include "aether/env.h"
 #include "aether/options.h"
 #include "aether/status.h"
+#include "bucket/bucket_env.h"
 #include "cold/shard_file.h"
 #include "hot/slot_file.h"
 #include "meta/sqlite_db.h"
@@ -49,6 +50,11 @@ class StoreContext {
  public:
   Env* env_ = nullptr;
   std::shared_ptr<Env> shared_env_;  // env_, when the store keeps it alive (OpenOptions::shared_env)
+  // A cold tier in a bucket (store/cold_tier.cc): env_, over cold_local_env_
+  // (the local disk's); shards whose files left the disk are read from the
+  // bucket through it.
+  std::shared_ptr<BucketEnv> cold_env_;
+  Env* cold_local_env_ = nullptr;
   std::string dir_;
   StoreConfig config_;
   uint32_t format_version_ = 0;

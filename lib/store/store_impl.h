@@ -89,7 +89,7 @@ uint32_t FormatVersionAfter(uint32_t current);
 class StoreImpl : public StoreContext {
  public:
   ~StoreImpl();
-  static Status Create(const std::string& path, const StoreConfig& config, Env* env);
+  static Status Create(const std::string& path, const StoreConfig& config, Env* env, const S3Options& s3);
   static Result<std::unique_ptr<StoreImpl>> Open(const std::string& path, const OpenOptions& opt);
 
   // store_open.cc
@@ -298,6 +298,16 @@ class StoreImpl : public StoreContext {
   // one transaction (rebuild-index --codec, upgrade).
   Status SetCodec(ColdCodec codec);
 
+  // cold_tier.cc: a cold tier in a bucket (config cold_uri). At the open,
+  // before any part reads a shard: env_ becomes a BucketEnv over the local
+  // Env, naming the shards whose bytes are objects.
+  Status OpenColdTier(const OpenOptions& opt);
+  Result<ColdTierReport> SettleColdTier(bool collect);  // Store::SettleColdTier
+  void SettleColdTierOrNotice();                        // after a writing operation
+  // verify: each cold_objects row's object in the bucket, with its length.
+  Status ColdObjectProblems(std::vector<std::string>* problems);
+  bool cold_tier() const { return cold_env_ != nullptr; }
+
   // What the replay at open did, and why a reader could not replay.
   const std::vector<ReplayAction>& replayed() const { return migrator_->replayed(); }
   const Status& deferred_recovery() const { return deferred_recovery_; }
@@ -314,6 +324,16 @@ class StoreImpl : public StoreContext {
   std::unordered_map<int64_t, PendingAccess> pending_;  // PendingAccesses' cache
   uint64_t pending_epoch_ = 0, pending_end_ = 0;
   Status deferred_recovery_;  // a reader could not replay (disk full, I/O error)
+
+  // cold_tier.cc (the Env itself: StoreContext::cold_env_)
+  std::string cold_uri_;
+  S3Options cold_s3_;
+  uint64_t cold_rows_seen_ = 0;  // cold_objects rows after the open or the last settle
+  Status EnsureColdCache();
+  Status CheckColdPrefix();  // ClaimColdPrefix with this store's and tier's IDs
+  Status EvictCold(uint64_t budget, ColdTierReport* rep);
+  Status ResendCutShards(const std::vector<ColdObject>& rows, ColdTierReport* rep);
+  Status CollectColdObjects(ColdTierReport* rep);
 
   // move.cc helpers.
   // `keep`: rows also left out (about to be pinned); `pinned`, when given,

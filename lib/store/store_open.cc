@@ -125,11 +125,13 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
   AETHER_ASSIGN_OR_RETURN(impl->db_, Db::Open(impl->Path(layout::kDbFile), /*create=*/false,
                                               /*reader=*/opt.access == AccessMode::kRead));
   impl->tables_ = std::make_unique<Tables>(impl->db_.get());
-  impl->index_ = std::make_unique<ColdIndex>(env, path, impl->config_, impl->tables_.get());
+  AETHER_ASSIGN_OR_RETURN(impl->config_, LoadConfig(impl->db_.get(), Store::kFormatVersion, &impl->format_version_));
+  // Every part reads shards through env_: a cold tier in a bucket first.
+  AETHER_RETURN_IF_ERROR(impl->OpenColdTier(opt));
+  impl->index_ = std::make_unique<ColdIndex>(impl->env_, path, impl->config_, impl->tables_.get());
   impl->migrator_ =
       std::make_unique<Migrator>(impl.get(), impl->lock_.get(), impl->index_.get(), opt.discard_damaged_journal);
   impl->model_ = std::make_unique<MemoryModel>(impl.get(), impl->lock_.get());
-  AETHER_ASSIGN_OR_RETURN(impl->config_, LoadConfig(impl->db_.get(), Store::kFormatVersion, &impl->format_version_));
   {  // a parameter (absent: 0), kept beside the count it limits
     // A value that is no number (a damaged row) is no limit, not a store
     // that no command opens, config set included.
@@ -163,7 +165,12 @@ Result<std::unique_ptr<StoreImpl>> StoreImpl::Open(const std::string& path, cons
     return writer;
   }
   AETHER_RETURN_IF_ERROR(impl->lock_->SetMode(LockMode::kExclusive));
-  if (Status s = impl->migrator_->Replay(); !s.ok()) {
+  // A replay may bring a shard back from the bucket to cut it (a rebuild's
+  // cleanup): it writes as the dead writer would have.
+  if (impl->cold_env_) impl->cold_env_->set_writer(true);
+  Status replayed = impl->migrator_->Replay();
+  if (impl->cold_env_) impl->cold_env_->set_writer(false);
+  if (Status s = replayed; !s.ok()) {
     // The committed state does not depend on the journal (an uncommitted
     // migration's bytes lie past the committed lengths, a committed one's
     // are visible, and the replay never cuts below either): a reader that
@@ -196,6 +203,15 @@ StoreImpl::~StoreImpl() {
   }
   tables_.reset();
   db_.reset();
+  // A cold tier in a bucket: the cache trimmed (the Env's destructor) while
+  // this process still holds the store's locks.
+  if (cold_env_) {
+    env_ = cold_local_env_;
+    try {
+      cold_env_.reset();
+    } catch (...) {
+    }
+  }
 }
 
 Status StoreImpl::Checkpoint() {
@@ -228,6 +244,7 @@ Status StoreImpl::EnsureExclusive() {
     if (reader) (void)BackToReader(/*wait=*/0);
     return s;
   }
+  if (cold_env_) cold_env_->set_writer(true);  // it may bring shards back to change them now
   // Another writer may have come and died while we held no lock. A replay
   // that fails (a damaged row) leaves a reader a reader: both locks are
   // held, so LOCK goes back to shared safely.

@@ -18,6 +18,8 @@
 #include "aether/store.h"
 #include "env/fault_point.h"
 #include "meta/schema.h"
+#include "objstore/s3_settings.h"
+#include "store/cold_tier.h"
 #include "store/store_impl.h"
 
 namespace aether {
@@ -79,6 +81,12 @@ Result<UpgradeReport> StoreImpl::Upgrade(const UpgradeOptions& o) {
   // key: it gets what a new store gets, unless told otherwise.
   rep.codec_after = o.codec ? *o.codec : (format_version_ < 2 ? ColdCodec::kZstdShuffle : config_.codec);
   rep.version_after = FormatVersionAfter(format_version_);
+  rep.cold_uri_before = config_.cold_uri;
+  rep.cold_uri_after = o.cold_uri.empty() ? config_.cold_uri : o.cold_uri;
+  if (!config_.cold_uri.empty() && rep.cold_uri_after != config_.cold_uri)
+    return Status::FailedPrecondition(fmt::format(
+        "{}: its cold tier is in {}; moving it to another bucket prefix is not supported", dir_, config_.cold_uri));
+  if (!o.cold_uri.empty()) AETHER_RETURN_IF_ERROR(ParseS3Uri(o.cold_uri).status());
   // What the open did (as every command's open does), reported once.
   rep.replayed_at_open = migrator_->replayed().size();
   rep.schema_steps.swap(schema_upgraded_);
@@ -98,6 +106,19 @@ Result<UpgradeReport> StoreImpl::Upgrade(const UpgradeOptions& o) {
   if (rep.version_after != format_version_ || rep.codec_after != config_.codec) {
     AETHER_RETURN_IF_ERROR(SetCodec(rep.codec_after));
     AETHER_FAULT_POINT("upgrade.after_config");
+  }
+  if (rep.cold_uri_after != config_.cold_uri) {
+    // The prefix is claimed first, for a new tier ID: killed before the
+    // config names it, the marker stays, naming a tier no store has (delete
+    // it to use the prefix again).
+    AETHER_ASSIGN_OR_RETURN(std::string id, tables_->config.Require("store_id"));
+    AETHER_ASSIGN_OR_RETURN(std::string tier, NewRandomId());
+    AETHER_RETURN_IF_ERROR(ClaimColdPrefix(rep.cold_uri_after, o.s3, id, tier));
+    AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+      AETHER_RETURN_IF_ERROR(tables_->config.Set("cold_tier_id", tier));
+      return tables_->config.Set("cold_uri", rep.cold_uri_after);
+    }));
+    config_.cold_uri = rep.cold_uri_after;  // the next open reads the tier through the bucket
   }
   if (frames.other == 0) return rep;
   // From here the config names the new codec: a failure leaves frames of

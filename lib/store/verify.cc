@@ -98,6 +98,9 @@ Result<VerifyReport> Verifier::Run() {
     Problem(fmt::format("{}: {}", layout::kDbFile, bad));
   for (const ShardInfo& info : shards) total_bytes_ += info.file_bytes;
   AETHER_RETURN_IF_ERROR(CheckHotFile());
+  // A cold tier in a bucket: each object a shard's row names is there, as
+  // long; the shards themselves are read below through the bucket's cache.
+  AETHER_RETURN_IF_ERROR(s_->ColdObjectProblems(&rep_.problems));
   for (const ShardInfo& info : shards) AETHER_RETURN_IF_ERROR(CheckShard(info));
   // 5. the current index generation's centroids, and its recall calibration
   if (auto index = s_->index_->Current(); !index.ok()) {

@@ -82,7 +82,7 @@ TEST_CASE("float16 and sq8 stores: re-ranked searches give the brute-force top-k
       }
       auto st = Stats(store);
       CHECK(st["cold_codec"] == codec);
-      CHECK(st["format_version"] == 5);
+      CHECK(st["format_version"] == 6);
       CHECK(st["cold_memories"] == 1200);
       // Every cold memory a candidate (150 x 10 >= 1,200): exact.
       auto all = ParseSearchOutput(
@@ -222,7 +222,7 @@ TEST_CASE("a quantized codec in a store of format version 2 is refused as corrup
   CHECK(r.err.find("cold_codec 'sq8' in a version 2 store") != std::string::npos);
   // Every store is created at format version 4 (journal item blocks).
   REQUIRE(Aether({"init", dir / "z", "--dim", "2"}).exit_code == 0);
-  CHECK(Stats(dir / "z")["format_version"] == 5);
+  CHECK(Stats(dir / "z")["format_version"] == 6);
 }
 
 namespace {
@@ -269,7 +269,7 @@ TEST_CASE("rebuild-index --codec changes a store's codec in place: every cold fr
     CHECK(nlohmann::json::parse(r.out)["codec_changed"] == true);
     const auto stats = Stats(store);
     CHECK(stats["cold_codec"] == to);
-    CHECK(stats["format_version"] == 5);  // every store is created at 4
+    CHECK(stats["format_version"] == 6);  // every store is created at 6
     static const std::map<std::string, uint32_t> kCode = {{"zstd", 0}, {"zstd-shuffle", 1}, {"float16", 2}, {"sq8", 3}};
     CHECK(FrameCodecs(store) == std::set<uint32_t>{kCode.at(to)});
     CHECK(Aether({"verify", store}).exit_code == 0);

@@ -346,6 +346,10 @@ TEST_CASE("crash matrix: every fault point x 5 seeds loses, duplicates and half-
           doctest::test_suite("sweep")) {
   auto points = Lines(Aether({"fault-points"}).out);
   REQUIRE(points.size() >= 26);
+  // A cold tier in a bucket's points need a bucket: cold_tier_test.cc.
+  points.erase(
+      std::remove_if(points.begin(), points.end(), [](const std::string& p) { return p.rfind("cold.", 0) == 0; }),
+      points.end());
   // AETHER_CRASH_POINTS=backup,unshare: only the points with those prefixes
   // (while working on one operation).
   if (const char* only = getenv("AETHER_CRASH_POINTS"); only && *only) {

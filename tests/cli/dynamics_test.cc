@@ -60,7 +60,7 @@ TEST_CASE("config validates keys and ranges, presets set known values, and chang
   auto all = Json(Aether({"config", store, "get", "--format", "json"}));
   CHECK(all["sample_rate"] == 0.1);
   CHECK(all["hot_capacity"] == 65536);
-  CHECK(all.size() == 60);
+  CHECK(all.size() == 62);
   CHECK(all["history_retention_days"] == 90);
   CHECK(Aether({"config", store, "set", "sample_rate", "0.3"}).exit_code == 0);
   CHECK(Aether({"config", store, "get", "sample_rate"}).out == "0.3\n");

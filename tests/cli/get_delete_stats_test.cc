@@ -81,7 +81,7 @@ TEST_CASE("stats agree with what was ingested, in every format") {
   CHECK(j["hot_capacity"] == 100);
   CHECK(j["dim"] == 8);
   CHECK(j["metric"] == "cosine");
-  CHECK(j["format_version"] == 5);
+  CHECK(j["format_version"] == 6);
   CHECK(j["cold_raw_bytes"] == 150 * (8 + 4 * 8));
   CHECK(j["cold_bytes"].get<uint64_t>() == FileSize(store + "/cold/staging.shard"));
   CHECK(j["hot_bytes"].get<uint64_t>() == FileSize(store + "/hot.slots"));

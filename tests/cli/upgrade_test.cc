@@ -29,9 +29,9 @@ struct OldStore {
 };
 
 const OldStore kOldStores[] = {
-    {"v1", 1, "zstd", "zstd-shuffle", 5},
-    {"v2", 2, "zstd-shuffle", "zstd-shuffle", 5},
-    {"v3-sq8", 3, "sq8", "sq8", 5},
+    {"v1", 1, "zstd", "zstd-shuffle", 6},
+    {"v2", 2, "zstd-shuffle", "zstd-shuffle", 6},
+    {"v3-sq8", 3, "sq8", "sq8", 6},
 };
 
 const std::string kTestdata = AETHER_TESTDATA;
@@ -235,7 +235,7 @@ TEST_CASE("upgrade --codec: from every stored earlier version to every codec") {
       const auto before = SortedLines(Export(store));
       const json done = Upgrade(store, {"--codec", codec});
       // This aether's version, whatever the codec.
-      CHECK(done["format_version"] == 5);
+      CHECK(done["format_version"] == 6);
       CHECK(done["codec"] == codec);
       CHECK(done["rewritten"] == (std::string(codec) != old.codec));
       CHECK(Upgrade(store, {"--dry-run"})["up_to_date"] == true);
@@ -288,13 +288,13 @@ TEST_CASE("upgrade refuses what it cannot upgrade, with distinct exit codes and 
   REQUIRE(Aether({"config", store, "get"}).exit_code == 0);  // the writer's open brings the schema up to date first
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "UPDATE config SET value = '6' WHERE key = 'format_version'", nullptr, nullptr, nullptr) ==
+  REQUIRE(sqlite3_exec(db, "UPDATE config SET value = '7' WHERE key = 'format_version'", nullptr, nullptr, nullptr) ==
           SQLITE_OK);
   sqlite3_close(db);
   const auto bytes = StoreBytes(store);
   r = Aether({"upgrade", store});
   CHECK(r.exit_code == 78);
-  CHECK(r.err.find("format version 6 is newer") != std::string::npos);
+  CHECK(r.err.find("format version 7 is newer") != std::string::npos);
   CHECK(Aether({"upgrade", store, "--dry-run"}).exit_code == 78);
   CHECK(StoreBytes(store) == bytes);
 }
@@ -358,7 +358,7 @@ TEST_CASE("upgrade: old-codec frames of only deleted records are emptied; what a
     auto rc =
         Aether({"rebuild-index", recoded, "--codec", old.version == 1 ? "zstd-shuffle" : "zstd", "--partitions", "3"});
     REQUIRE_MESSAGE(rc.exit_code == 0, rc.err);
-    CHECK(Upgrade(recoded, {"--dry-run"})["format_version_before"] == 5);
+    CHECK(Upgrade(recoded, {"--dry-run"})["format_version_before"] == 6);
 
     // The same, where the replay needs a schema step (as a migration an
     // older aether left would): the dry run says its open made it.

@@ -213,7 +213,7 @@ TEST_CASE("warm tier: an older store refuses it until upgrade; bad --to values a
   CHECK(Aether({"config", store, "set", "warm_capacity_bytes", "100000"}).exit_code == 69);  // it would do nothing
   REQUIRE(Aether({"upgrade", store}).exit_code == 0);
   CHECK(Aether({"config", store, "set", "warm_capacity_bytes", "100000"}).exit_code == 0);
-  CHECK(json::parse(Aether({"stats", store, "--format", "json"}).out)["format_version"] == 5);
+  CHECK(json::parse(Aether({"stats", store, "--format", "json"}).out)["format_version"] == 6);
   auto moved = Aether({"descend", store, "--to", "warm", id});
   CHECK_MESSAGE(moved.exit_code == 0, moved.err);
   CHECK(Tiers(store).at(id) == "warm");

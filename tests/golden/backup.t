@@ -3,14 +3,14 @@ backup: a consistent copy, incremental links, refusals.
 $ aether ingest --create mem "$TESTDATA/sample.jsonl" --hot-capacity 100 -q
 $ aether rebuild-index mem --partitions 4 -q
 $ aether backup mem b1
-backup b1: 300 memories; 9 files copied (151975 bytes), 0 linked (0 bytes)
+backup b1: 300 memories; 9 files copied (156071 bytes), 0 linked (0 bytes)
 $ aether verify b1
 ok: 300 memories, 100 hot slots (0 free), 4 frames, 200 cold records (0 garbage), 20555 bytes checked
 $ aether backup mem b2 --incremental b1 --format json
-{"bytes_copied":139128,"bytes_linked":12847,"dest":"b2","files_copied":3,"files_linked":6,"memories":300}
+{"bytes_copied":143224,"bytes_linked":12847,"dest":"b2","files_copied":3,"files_linked":6,"memories":300}
 $ aether ingest mem "$TESTDATA/sample.jsonl" --on-duplicate replace -q
 $ aether backup mem b3 --incremental b2 --format jsonl
-{"bytes_copied":159251,"bytes_linked":12815,"dest":"b3","files_copied":4,"files_linked":5,"memories":300}
+{"bytes_copied":163347,"bytes_linked":12815,"dest":"b3","files_copied":4,"files_linked":5,"memories":300}
 $ aether backup mem b3
 aether: error: b3: already an aether store
 [exit 73]

@@ -22,8 +22,8 @@ $ aether delete mem
 aether: error: give the ids to delete, --ids-from FILE or --where EXPR
 [exit 64]
 $ aether scrub mem --format json
-{"cold_rewritten":0,"db_bytes_after":98304,"db_bytes_before":98304,"garbage_dropped":0,"history_pruned":0,"hot_slots_blanked":2,"shards_emptied":0}
-aether: scrubbed: 0 history entries pruned, 2 free hot slots zeroed, 0 shards emptied, 0 cold records rewritten, 0 garbage records dropped; meta.db 98304 -> 98304 bytes
+{"cold_rewritten":0,"db_bytes_after":102400,"db_bytes_before":102400,"garbage_dropped":0,"history_pruned":0,"hot_slots_blanked":2,"shards_emptied":0}
+aether: scrubbed: 0 history entries pruned, 2 free hot slots zeroed, 0 shards emptied, 0 cold records rewritten, 0 garbage records dropped; meta.db 102400 -> 102400 bytes
 $ printf '{"id":"d1","vector":[1,0],"payload":{"room":"hall"}}\n{"id":"d2","vector":[0,1],"payload":{"room":"attic"}}\n' | aether ingest mem - -q
 $ aether delete mem --where 'payload.room in ["hall", "cellar"]' --dry-run --format json
 {"dry_run":true,"not_found":[],"would_delete":["d1"]}

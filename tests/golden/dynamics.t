@@ -28,7 +28,7 @@ $ aether config mem set sample_rate 2
 aether: error: sample_rate = 2 is outside [0, 1]
 [exit 64]
 $ aether config mem set colour 1
-aether: error: unknown config key 'colour' (keys: alpha, beta, gamma, delta, sigmoid_k, min_temperature, max_temperature, decay_rate, pressure_scale, pressure_queue_depth, pressure_hot_warning, pressure_hot_critical, pressure_hot_emergency, pressure_memory_warning, pressure_memory_critical, pressure_memory_emergency, pressure_disk_warning, pressure_disk_critical, pressure_disk_emergency, pressure_disk_bytes_warning, pressure_disk_bytes_critical, pressure_disk_bytes_emergency, pressure_emergency_descend, sample_rate, max_candidates, importance_decay, restore_concurrency, restore_top_n, backoff_base_ms, backoff_max_ms, max_retries, hot_capacity, hot_capacity_bytes, warm_capacity_bytes, history_retention_days, tick_seconds, restore_queue_max, hot_low_watermark, idle_descend_hours, max_hot_idle_hours, max_hot_age_hours, enforce_capacity, pattern_placement, min_confidence, pattern_lead_seconds, burst_idle_minutes, decay_half_lives, ingest_evict, hot_compact_slack, cold_garbage_max, search_timeout_ms, metrics_keep_days, check_window_s, check_pending_age_s, check_garbage_fraction, check_restore_queue_depth, check_search_p99_ms, check_failed_migrations, check_pressure_level, check_damage_found)
+aether: error: unknown config key 'colour' (keys: alpha, beta, gamma, delta, sigmoid_k, min_temperature, max_temperature, decay_rate, pressure_scale, pressure_queue_depth, pressure_hot_warning, pressure_hot_critical, pressure_hot_emergency, pressure_memory_warning, pressure_memory_critical, pressure_memory_emergency, pressure_disk_warning, pressure_disk_critical, pressure_disk_emergency, pressure_disk_bytes_warning, pressure_disk_bytes_critical, pressure_disk_bytes_emergency, pressure_emergency_descend, sample_rate, max_candidates, importance_decay, restore_concurrency, restore_top_n, backoff_base_ms, backoff_max_ms, max_retries, hot_capacity, hot_capacity_bytes, warm_capacity_bytes, cold_local_bytes, cold_cache_bytes, history_retention_days, tick_seconds, restore_queue_max, hot_low_watermark, idle_descend_hours, max_hot_idle_hours, max_hot_age_hours, enforce_capacity, pattern_placement, min_confidence, pattern_lead_seconds, burst_idle_minutes, decay_half_lives, ingest_evict, hot_compact_slack, cold_garbage_max, search_timeout_ms, metrics_keep_days, check_window_s, check_pending_age_s, check_garbage_fraction, check_restore_queue_depth, check_search_p99_ms, check_failed_migrations, check_pressure_level, check_damage_found)
 [exit 64]
 $ aether config mem preset conservative --format table | sed -n 1,4p
 key                            value
@@ -114,7 +114,9 @@ check_pressure_level           2
 check_restore_queue_depth      5000
 check_search_p99_ms            1000
 check_window_s                 3600
+cold_cache_bytes               1073741824
 cold_garbage_max               0.25
+cold_local_bytes               1073741824
 decay_half_lives               3
 decay_rate                     0.98
 delta                          0

@@ -55,5 +55,11 @@ Options:
   --hot-capacity UINT=65536   Memories the hot tier holds
   --codec TEXT:{zstd-shuffle,zstd,float16,sq8}=zstd-shuffle
                               How cold frames store vectors: zstd-shuffle, zstd (lossless), float16, sq8 (scanned quantized, re-ranked at full precision; see format-spec/cold_shard.md)
+  --cold-uri TEXT:VALUE       s3://BUCKET/PREFIX: keep the cold tier's shards past cold_local_bytes in this bucket prefix (a prefix of this store's own; README "A cold tier in a bucket")
+  --endpoint TEXT             S3 endpoint, scheme://host[:port] (default: AWS_ENDPOINT_URL, the profile's endpoint_url, AWS)
+  --region TEXT               Region (default: AWS_REGION, the profile's region, us-east-1)
+  --profile TEXT              A profile of ~/.aws/credentials and ~/.aws/config (default: AWS_PROFILE)
+  --addressing TEXT:{path,virtual}
+                              path (ENDPOINT/BUCKET/KEY) or virtual (BUCKET.HOST/KEY); default: virtual on AWS, else path
 
 Example: aether init ./mem --dim 768 --metric cosine --hot-capacity 100000

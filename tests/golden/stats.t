@@ -4,7 +4,7 @@ $ aether ingest --create mem "$TESTDATA/sample.jsonl" --hot-capacity 100 -q
 $ aether stats mem
 metric                 l2
 cold_codec             zstd-shuffle
-format_version         5
+format_version         6
 dim                    16
 hot_memories           100
 warm_memories          0
@@ -20,6 +20,8 @@ cold_raw_bytes         14400
 compression_ratio      1.172352031262721
 cold_garbage_records   0
 cold_garbage_bytes     0
+cold_remote_shards     0
+cold_remote_bytes      0
 partitions             0
 partition_min          0
 partition_median       0
@@ -52,16 +54,16 @@ aether_migrations_total{kind="ingest",outcome="committed"} 1
 command                    runs   failed   busy     p50_ms     p95_ms     p99_ms
 ingest                        1        0      0      3.750      4.875      4.975
 $ aether stats mem --format json
-{"calibrated_recall":0,"calibrated_std_error":0,"calibration_queries":0,"calibration_target":0,"cold_bytes":12283,"cold_codec":"zstd-shuffle","cold_garbage_bytes":0,"cold_garbage_records":0,"cold_memories":200,"cold_raw_bytes":14400,"compression_ratio":1.172352031262721,"default_nprobe":0,"dim":16,"disk_free":0.5,"disk_free_bytes":100000000000,"format_version":5,"garbage_fraction":0,"hot_bytes":8032,"hot_capacity":100,"hot_memories":100,"hot_slots":100,"index_generation":0,"last_rebuild_seconds":0,"memory_available":0.5,"metric":"l2","metrics":{"commands":[{"command":"ingest","exit_codes":{"0":1},"p50_ms":3.75,"p95_ms":4.875,"p99_ms":4.975,"runs":1},{"command":"stats","exit_codes":{"0":1},"p50_ms":3.75,"p95_ms":4.875,"p99_ms":4.975,"runs":1}],"counters":[{"labels":{"command":"ingest","exit_code":"0"},"name":"aether_commands_total","value":1},{"labels":{"command":"stats","exit_code":"0"},"name":"aether_commands_total","value":1},{"labels":{},"name":"aether_ingested_total","value":300},{"labels":{"kind":"ingest","outcome":"committed"},"name":"aether_migrations_total","value":1}],"hot_hit_rate":null,"since_ms":0},"oldest_pending_seconds":0,"partition_max":0,"partition_median":0,"partition_min":0,"partitions":0,"pending_migrations":0,"pinned_memories":0,"pressure":0,"pressure_level":"normal","pressure_why":"","restore_queue_depth":0,"staging_fraction":1,"staging_records":200,"temperature":1,"warm_bytes":0,"warm_capacity_bytes":0,"warm_memories":0}
+{"calibrated_recall":0,"calibrated_std_error":0,"calibration_queries":0,"calibration_target":0,"cold_bytes":12283,"cold_codec":"zstd-shuffle","cold_garbage_bytes":0,"cold_garbage_records":0,"cold_memories":200,"cold_raw_bytes":14400,"cold_remote_bytes":0,"cold_remote_shards":0,"compression_ratio":1.172352031262721,"default_nprobe":0,"dim":16,"disk_free":0.5,"disk_free_bytes":100000000000,"format_version":6,"garbage_fraction":0,"hot_bytes":8032,"hot_capacity":100,"hot_memories":100,"hot_slots":100,"index_generation":0,"last_rebuild_seconds":0,"memory_available":0.5,"metric":"l2","metrics":{"commands":[{"command":"ingest","exit_codes":{"0":1},"p50_ms":3.75,"p95_ms":4.875,"p99_ms":4.975,"runs":1},{"command":"stats","exit_codes":{"0":1},"p50_ms":3.75,"p95_ms":4.875,"p99_ms":4.975,"runs":1}],"counters":[{"labels":{"command":"ingest","exit_code":"0"},"name":"aether_commands_total","value":1},{"labels":{"command":"stats","exit_code":"0"},"name":"aether_commands_total","value":1},{"labels":{},"name":"aether_ingested_total","value":300},{"labels":{"kind":"ingest","outcome":"committed"},"name":"aether_migrations_total","value":1}],"hot_hit_rate":null,"since_ms":0},"oldest_pending_seconds":0,"partition_max":0,"partition_median":0,"partition_min":0,"partitions":0,"pending_migrations":0,"pinned_memories":0,"pressure":0,"pressure_level":"normal","pressure_why":"","restore_queue_depth":0,"staging_fraction":1,"staging_records":200,"temperature":1,"warm_bytes":0,"warm_capacity_bytes":0,"warm_memories":0}
 $ aether stats mem --format jsonl | cut -c 1-40
 {"calibrated_recall":0,"calibrated_std_e
 $ aether stats mem --format prometheus | sed -n 1,4p
 # HELP aether_format_version On-disk format version of the store.
 # TYPE aether_format_version gauge
-aether_format_version 5
+aether_format_version 6
 # HELP aether_dimension Vector dimension.
 $ aether stats mem --format prometheus --output metrics.prom && grep -c '^aether_' metrics.prom && ls
-82
+84
 mem
 metrics.prom
 $ AETHER_PRESSURE=memory=0.5,disk=0.03 aether stats mem | grep pressure

@@ -63,9 +63,33 @@ struct StoreConfig {
   // this many bytes of slots, so at most hot_capacity_bytes / slot size
   // memories (StoreContext::HotCapacity, the smaller of the two limits).
   uint64_t hot_capacity_bytes = 0;
+  // s3://BUCKET/PREFIX: the cold tier's shards past cold_local_bytes kept
+  // in a bucket (format version 6; README "A cold tier in a bucket"); ""
+  // for none (every byte on the local disk).
+  std::string cold_uri;
+};
+
+// What a writer did for a cold tier in a bucket (Store::SettleColdTier).
+struct ColdTierReport {
+  std::string uri;                              // "": the store keeps its cold tier on the local disk
+  uint64_t local_bytes = 0;                     // committed bytes of the shards on the local disk, after
+  uint64_t evicted = 0, evicted_bytes = 0;      // shards sent out of the local disk
+  uint64_t uploaded = 0, uploaded_bytes = 0;    // objects put (one already there is not sent again)
+  uint64_t replaced = 0;                        // of the evicted: a row named an older content's object
+  uint64_t collected = 0, collected_bytes = 0;  // objects no row named, deleted
 };
 
 enum class AccessMode { kRead, kWrite };
+
+// How to reach the bucket. Each empty field: the environment and the AWS
+// shared files decide (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...,
+// ~/.aws/credentials and ~/.aws/config; README "Snapshots in S3").
+struct S3Options {
+  std::string endpoint;  // scheme://host[:port]
+  std::string region;
+  std::string profile;     // a profile of the shared files
+  std::string addressing;  // "", "path" or "virtual"
+};
 
 struct OpenOptions {
   AccessMode access = AccessMode::kRead;
@@ -96,6 +120,9 @@ struct OpenOptions {
   // (Store::History's trace_id); "" for none. Store::CheckTraceId says
   // what one may be.
   std::string trace_id;
+  // A store whose cold tier is in a bucket (init --cold-uri): how to reach
+  // it (each empty field as the environment and the AWS files say).
+  S3Options s3;
 };
 constexpr size_t kMaxTraceIdBytes = 128;
 // What a trace id may be: empty (none), or 1 to kMaxTraceIdBytes printable
@@ -341,6 +368,9 @@ struct StoreStats {
   uint64_t cold_raw_bytes = 0;  // uncompressed bytes of the records in them
   uint64_t cold_garbage_records = 0;
   uint64_t cold_garbage_bytes = 0;  // estimated share of cold_bytes that is garbage
+  // A cold tier in a bucket (StoreConfig::cold_uri): the shards read from
+  // it (not on the local disk) and their committed bytes.
+  uint64_t cold_remote_shards = 0, cold_remote_bytes = 0;
   uint64_t partitions = 0;
   uint64_t index_generation = 0;
   uint64_t partition_min = 0, partition_median = 0, partition_max = 0;  // live records
@@ -518,6 +548,12 @@ struct UpgradeOptions {
   // The cold codec from now on; unset: the store's own, except a version-1
   // store, which gets zstd-shuffle (what a new store gets).
   std::optional<ColdCodec> codec;
+  // s3://BUCKET/PREFIX: the cold tier's shards past cold_local_bytes go to
+  // this bucket prefix from now on (StoreConfig::cold_uri), claimed for the
+  // store first (kAlreadyExists: another store's); reached as `s3` says.
+  // A store whose cold tier has a bucket keeps it (another: refused).
+  std::string cold_uri;
+  S3Options s3;
   // The plan only: nothing changes beyond what the open did (a reader may
   // call it).
   bool dry_run = false;
@@ -527,6 +563,7 @@ struct UpgradeOptions {
 struct UpgradeReport {
   uint32_t version_before = 0, version_after = 0;
   ColdCodec codec_before = ColdCodec::kZstd, codec_after = ColdCodec::kZstd;
+  std::string cold_uri_before, cold_uri_after;  // "": the cold tier on the local disk
   // meta.db schema changes (UpgradeSchema): those the open made (a
   // writer's open, or a reader's replay: the first schema_changed_at_open)
   // and, in a dry run, those still to make.
@@ -547,7 +584,7 @@ struct UpgradeReport {
   // writes for codec_after.
   bool up_to_date() const {
     return version_before == version_after && codec_before == codec_after && schema_steps.empty() &&
-           frames_to_rewrite == 0 && pending_migrations == 0;
+           frames_to_rewrite == 0 && pending_migrations == 0 && cold_uri_before == cold_uri_after;
   }
 };
 

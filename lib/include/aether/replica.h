@@ -31,16 +31,6 @@
 
 namespace aether {
 
-// How to reach the bucket. Each empty field: the environment and the AWS
-// shared files decide (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...,
-// ~/.aws/credentials and ~/.aws/config; README "Snapshots in S3").
-struct S3Options {
-  std::string endpoint;  // scheme://host[:port]
-  std::string region;
-  std::string profile;     // a profile of the shared files
-  std::string addressing;  // "", "path" or "virtual"
-};
-
 struct PublishReport {
   std::string manifest;  // s3://BUCKET/PREFIX/manifests/SEQUENCE.json
   uint64_t sequence = 0;

@@ -44,12 +44,18 @@ class Store {
   // an older version keeps a row per item until `upgrade` makes it 4.
   // 5: the warm tier (memories.tier 2). A store of an older version has no
   // warm memory until `upgrade` makes it 5; every store is created at 5.
-  static constexpr uint32_t kFormatVersion = 5;
+  // 6: a cold tier in a bucket may be named (config cold_uri; the
+  // cold_objects table). Every store is created at 6.
+  static constexpr uint32_t kFormatVersion = 6;
 
   // Creates an empty store in `path` (created if missing). kAlreadyExists
   // when it holds anything; kInvalidArgument for a dimension of 0 or over
   // 65,536.
-  static Status Create(const std::string& path, const StoreConfig& config, Env* env = nullptr);
+  // With config.cold_uri, the prefix is claimed for the new store (its
+  // marker written; kAlreadyExists when another store's), reached as `s3`
+  // says.
+  static Status Create(const std::string& path, const StoreConfig& config, Env* env = nullptr,
+                       const S3Options& s3 = S3Options());
   // Opens the store at `path`: takes the lock for options.access (waiting up
   // to wait_seconds: kBusy), then replays what a dead process left (a
   // reader that cannot replay reads the committed state: see
@@ -186,6 +192,17 @@ class Store {
   // pay two syncs per command; a real maintain tick and `recover` call
   // this). Requires kWrite.
   Status Checkpoint();
+
+  // A store whose cold tier is in a bucket (StoreConfig::cold_uri): the
+  // least recently written shards past the cold_local_bytes parameter go to
+  // the bucket (each uploaded, recorded, then removed from the local disk),
+  // then, with `collect` (or when a shard's object changed or went), the
+  // objects under the prefix no shard names are deleted. Every writing
+  // operation of this API does it on success (a failure there is a notice:
+  // the shards stay local); call it to settle the tier now. Requires kWrite
+  // (a reader's handle: nothing done). A store without a bucket: an empty
+  // report.
+  Result<ColdTierReport> SettleColdTier(bool collect = false);
 
   // A consistent copy of the store in options.dest, made while readers go
   // on and writers wait (it holds the write lock; the dynamics state,

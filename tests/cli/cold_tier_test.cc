@@ -1,0 +1,323 @@
+// A store whose cold tier is in a bucket (init --cold-uri, upgrade
+// --cold-uri) against s3rver on loopback, with cold_local_bytes 0 so that
+// every shard leaves the local disk after each writing command: it answers
+// exactly as a twin store on the local disk through every kind of writer
+// (ingest, descend, rebuild-index, ascend, delete --purge, maintain's
+// compaction); the bucket holds exactly the objects its rows name; killed
+// at every step of an eviction or a collection, the next writer finishes
+// the job with nothing lost; an unreachable bucket is a clear error, never
+// a wrong answer; a prefix serves one store; a backup is a local store.
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "objstore/s3_client.h"
+#include "support/s3_server.h"
+#include "test_util.h"
+
+using namespace aether;
+using namespace aether::test;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+const char* kBucket = "coldtier";
+
+std::string Uri(const std::string& prefix) { return std::string("s3://") + kBucket + "/" + prefix; }
+
+// The objects/SHA256 names under the prefix.
+std::set<std::string> BucketObjects(S3Server* server, const std::string& prefix) {
+  auto client = S3rverClient(server->endpoint(), kBucket, prefix);
+  auto listed = client->List("objects/");
+  REQUIRE_MESSAGE(listed.ok(), listed.status().ToString());
+  std::set<std::string> out;
+  for (const auto& o : *listed) out.insert(o.key.substr(8));
+  return out;
+}
+
+std::set<std::string> NamedObjects(const std::string& store) {
+  std::set<std::string> out;
+  for (const auto& row : SqlRows(store, "SELECT sha256 FROM cold_objects")) out.insert(row);
+  return out;
+}
+
+// Shard files on the local disk under cold/.
+int LocalShards(const std::string& store) {
+  int n = 0;
+  for (const auto& e : fs::recursive_directory_iterator(store + "/cold"))
+    if (e.is_regular_file() && e.path().extension() == ".shard") ++n;
+  return n;
+}
+
+json Stats(const std::string& store, const std::vector<std::string>& env) {
+  auto r = Aether({"stats", store, "--format", "json"}, "", env);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  return json::parse(r.out);
+}
+
+// Every memory's (id, distance) for each query: an exact ranking (every
+// partition probed, k past the store's size), so the tiers the memories
+// are in make no difference.
+std::vector<std::string> Ranking(const std::string& store, const std::string& queries,
+                                 const std::vector<std::string>& env) {
+  auto r = Aether({"search", store, "--queries", "-", "-k", "2000", "--nprobe", "1000", "--no-touch"}, queries, env);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  std::vector<std::string> out;
+  for (const auto& line : Lines(r.out)) {
+    std::string q;
+    for (const auto& hit : json::parse(line)["results"])
+      q += hit["id"].get<std::string>() + ":" + std::to_string(hit["distance"].get<double>()) + " ";
+    out.push_back(q);
+  }
+  return out;
+}
+
+// What every check after a command asks of a store whose shards all left.
+void AllInBucket(S3Server* server, const std::string& store, const std::string& prefix,
+                 const std::vector<std::string>& env) {
+  CHECK(LocalShards(store) == 0);
+  CHECK(Stats(store, env)["cold_remote_shards"].get<int>() ==
+        std::stoi(SqlRows(store, "SELECT COUNT(*) FROM shards")[0]));
+  const std::set<std::string> named = NamedObjects(store);
+  const std::set<std::string> there = BucketObjects(server, prefix);
+  for (const auto& sha : named) CHECK_MESSAGE(there.count(sha) == 1, sha);
+  auto v = Aether({"verify", store}, "", env);
+  CHECK_MESSAGE(v.exit_code == 0, std::string(v.out + v.err));
+}
+
+}  // namespace
+
+TEST_CASE("cold tier in a bucket: every shard sent out, the store answers as a local twin through every writer") {
+  S3Server* server = SharedS3Server(kBucket);
+  if (!server) return;
+  const auto env = S3rverEnv(server->endpoint());
+  TempDir dir;
+  const std::string local = dir / "local", remote = dir / "remote";
+  REQUIRE(Aether({"init", local, "--dim", "8", "--hot-capacity", "60"}).exit_code == 0);
+  auto made = Aether({"init", remote, "--dim", "8", "--hot-capacity", "60", "--cold-uri", Uri("twin")}, "", env);
+  REQUIRE_MESSAGE(made.exit_code == 0, made.err);
+  CHECK(made.err.find("cold tier in " + Uri("twin")) != std::string::npos);
+  REQUIRE(Aether({"config", remote, "set", "cold_local_bytes", "0"}, "", env).exit_code == 0);
+  const std::string queries = QueriesJsonl(RandomMems(12, 8, 77, "q"));
+  const auto first = RandomMems(500, 8, 71), second = RandomMems(300, 8, 72, "n");
+  const std::vector<std::vector<std::string>> steps = {
+      {"ingest", "STORE", "-q"},                                     // first: 60 hot, the rest staged cold
+      {"rebuild-index", "STORE", "--partitions", "6", "-q"},         // partitions, the staging shard emptied
+      {"ingest", "STORE", "-q"},                                     // second: evictions into partitions
+      {"descend", "STORE", "--all", "-q"},                           // every hot memory into the partitions
+      {"ascend", "STORE", "m1", "m2", "n3", "-q"},                   // cold records become garbage
+      {"delete", "STORE", "m4", "m5", "n6", "n7", "--purge", "-q"},  // shards rewritten
+      {"maintain", "STORE", "--seed", "1", "-q"},                    // its compaction and collection
+      {"rebuild-index", "STORE", "--partitions", "4", "-q"},         // a new generation: the old one's objects go
+  };
+  int ingests = 0;
+  for (const auto& step : steps) {
+    CAPTURE(step[0]);
+    for (const std::string& store : {local, remote}) {
+      std::vector<std::string> args = step;
+      std::replace(args.begin(), args.end(), std::string("STORE"), store);
+      const std::string input = step[0] != "ingest" ? "" : ToJsonl(ingests == 0 ? first : second);
+      auto r = Aether(args, input, env);
+      REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+      CHECK_MESSAGE(r.err.find("cold tier") == std::string::npos, r.err);  // no notice: every eviction went well
+    }
+    ingests += step[0] == "ingest";
+    CHECK(Ranking(remote, queries, env) == Ranking(local, queries, {}));
+    AllInBucket(server, remote, "twin", env);
+  }
+  // Deleted for good: the objects (and cached copies) that held a purged
+  // memory's record are gone once the delete's settle collected them.
+  const std::set<std::string> before_purge = NamedObjects(remote);
+  REQUIRE(Aether({"delete", remote, "n10", "n11", "--purge", "-q"}, "", env).exit_code == 0);
+  REQUIRE(Aether({"delete", local, "n10", "n11", "--purge", "-q"}).exit_code == 0);
+  int dropped = 0;
+  const std::set<std::string> after_purge = NamedObjects(remote), in_bucket = BucketObjects(server, "twin");
+  for (const auto& sha : before_purge)
+    if (!after_purge.count(sha)) {
+      ++dropped;
+      CHECK(!in_bucket.count(sha));
+      CHECK(!fs::exists(remote + "/cold-cache/objects/" + sha));
+    }
+  CHECK(dropped >= 1);
+  CHECK(Ranking(remote, queries, env) == Ranking(local, queries, {}));
+  AllInBucket(server, remote, "twin", env);
+  // maintain and the last rebuild collected: the bucket holds what the rows
+  // name and nothing else.
+  CHECK(BucketObjects(server, "twin") == NamedObjects(remote));
+  // Searches fetch into the cache and read from it after.
+  CHECK(fs::is_directory(remote + "/cold-cache/objects"));
+  CHECK(Ranking(remote, queries, env) == Ranking(local, queries, {}));
+}
+
+TEST_CASE("cold tier in a bucket: killed at every step of an eviction or a collection, nothing is lost" *
+          doctest::test_suite("sweep")) {
+  S3Server* server = SharedS3Server(kBucket);
+  if (!server) return;
+  const auto env = S3rverEnv(server->endpoint());
+  const auto base = RandomMems(300, 8, 81), extra = RandomMems(200, 8, 82, "x");
+  const std::string queries = QueriesJsonl(RandomMems(8, 8, 83, "q"));
+  TempDir dir;
+  // The twin: what the store holds once the killed command's work is in.
+  const std::string twin = dir / "twin";
+  REQUIRE(Aether({"ingest", "--create", twin, "--dim", "8", "--hot-capacity", "40", "-q"}, ToJsonl(base)).exit_code ==
+          0);
+  REQUIRE(Aether({"rebuild-index", twin, "--partitions", "5", "-q"}).exit_code == 0);
+  REQUIRE(Aether({"ingest", twin, "-q"}, ToJsonl(extra)).exit_code == 0);
+  const auto want = Ranking(twin, queries, {});
+  int n = 0, killed = 0;
+  for (const std::string point : {"cold.after_upload", "cold.after_commit", "cold.mid_remove", "cold.mid_collect"}) {
+    for (int hit = 1; hit <= 2; ++hit) {
+      if (!InSweep(size_t(n++))) continue;
+      CAPTURE(point);
+      CAPTURE(hit);
+      const std::string prefix = "kill" + std::to_string(n), store = dir / prefix;
+      REQUIRE(
+          Aether({"init", store, "--dim", "8", "--hot-capacity", "40", "--cold-uri", Uri(prefix)}, "", env).exit_code ==
+          0);
+      REQUIRE(Aether({"config", store, "set", "cold_local_bytes", "0"}, "", env).exit_code == 0);
+      REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(base), env).exit_code == 0);
+      const bool collecting = point == std::string("cold.mid_collect");
+      auto faulty = env;
+      faulty.push_back("AETHER_FAULT=" + std::string(point) + ":" + std::to_string(hit));
+      REQUIRE(Aether({"rebuild-index", store, "--partitions", "5", "-q"}, "", env).exit_code == 0);
+      // The killed command: an ingest in two batches (an eviction after
+      // each), or a second rebuild (its collection deletes the first
+      // generation's objects).
+      auto r = Aether({"ingest", store, "-q", "--batch", "100"}, ToJsonl(extra), collecting ? env : faulty);
+      if (collecting) {
+        REQUIRE(r.exit_code == 0);
+        r = Aether({"rebuild-index", store, "--partitions", "5", "-q"}, "", faulty);
+      }
+      CHECK((r.exit_code == 0 || r.exit_code == 137));
+      killed += r.exit_code == 137;
+      // As the kill left it, the store reads whole (a reader replays what
+      // the journal holds).
+      auto v = Aether({"verify", store}, "", env);
+      CHECK_MESSAGE(v.exit_code == 0, std::string(v.out + v.err));
+      // What the kill cut short is made again, as a user would (the batches
+      // committed stay, once).
+      REQUIRE(Aether({"ingest", store, "-q", "--on-duplicate", "skip"}, ToJsonl(extra), env).exit_code == 0);
+      v = Aether({"verify", store}, "", env);
+      CHECK_MESSAGE(v.exit_code == 0, std::string(v.out + v.err));
+      CHECK(Ranking(store, queries, env) == want);
+      // The next writer finishes the eviction; maintain collects what the
+      // killed one left unnamed.
+      REQUIRE(Aether({"maintain", store, "--seed", "2", "-q"}, "", env).exit_code == 0);
+      CHECK(LocalShards(store) == 0);
+      CHECK(BucketObjects(server, prefix) == NamedObjects(store));
+      CHECK(Ranking(store, queries, env) == want);
+      v = Aether({"verify", store}, "", env);
+      CHECK_MESSAGE(v.exit_code == 0, std::string(v.out + v.err));
+    }
+  }
+  MESSAGE("cold tier kills: " << killed << " commands killed");
+  CHECK(killed >= (ShortRun() ? 2 : 7));
+}
+
+TEST_CASE("cold tier in a bucket: an unreachable bucket is an error naming it, a damaged object is refused") {
+  S3Server* server = SharedS3Server(kBucket);
+  if (!server) return;
+  const auto env = S3rverEnv(server->endpoint());
+  TempDir dir;
+  const std::string store = dir / "mem";
+  REQUIRE(Aether({"init", store, "--dim", "8", "--hot-capacity", "20", "--cold-uri", Uri("down")}, "", env).exit_code ==
+          0);
+  REQUIRE(Aether({"config", store, "set", "cold_local_bytes", "0"}, "", env).exit_code == 0);
+  REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(RandomMems(200, 8, 91)), env).exit_code == 0);
+  REQUIRE(LocalShards(store) == 0);
+  const std::string queries = QueriesJsonl(RandomMems(5, 8, 92, "q"));
+  const auto want = Ranking(store, queries, env);
+  fs::remove_all(store + "/cold-cache");
+  // Nothing listens there: the search fails (74) naming the object, after
+  // its retries; nothing is answered from what it could not read.
+  std::vector<std::string> down = env;
+  for (auto& v : down)
+    if (v.rfind("AWS_ENDPOINT_URL=", 0) == 0) v = "AWS_ENDPOINT_URL=http://127.0.0.1:9";
+  auto r = Aether({"search", store, "--queries", "-", "--no-touch"}, queries, down);
+  CHECK(r.exit_code == 74);
+  CHECK(r.out.empty());
+  CHECK_MESSAGE(r.err.find(Uri("down") + "/objects/") != std::string::npos, r.err);
+  // A writer that needs no cold shard commits, and says the eviction waits.
+  r = Aether({"pin", store, "m1"}, "", down);
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  // A writer that must bring a shard back fails cleanly; the bucket back,
+  // everything answers as before.
+  r = Aether({"descend", store, "--all", "-q"}, "", down);
+  CHECK(r.exit_code == 74);
+  CHECK(Ranking(store, queries, env) == want);
+  // A cached copy that is not the object's bytes is fetched again.
+  const std::string cached = store + "/cold-cache/objects/" + *NamedObjects(store).begin();
+  REQUIRE(fs::exists(cached));
+  FlipByte(cached, 40);
+  auto v = Aether({"verify", store}, "", env);
+  CHECK_MESSAGE(v.exit_code == 0, std::string(v.out + v.err));
+  CHECK(Ranking(store, queries, env) == want);
+  // An object gone from the bucket: verify names it.
+  auto client = S3rverClient(server->endpoint(), kBucket, "down");
+  for (const auto& sha : NamedObjects(store)) REQUIRE(client->Delete("objects/" + sha).ok());
+  fs::remove_all(store + "/cold-cache");
+  v = Aether({"verify", store}, "", env);
+  CHECK(v.exit_code != 0);
+  CHECK_MESSAGE(v.out.find("is not in the bucket") != std::string::npos, std::string(v.out + v.err));
+}
+
+TEST_CASE(
+    "cold tier in a bucket: upgrade --cold-uri moves a store's cold tier; one store per prefix; a backup is "
+    "local") {
+  S3Server* server = SharedS3Server(kBucket);
+  if (!server) return;
+  const auto env = S3rverEnv(server->endpoint());
+  TempDir dir;
+  const std::string store = dir / "mem";
+  REQUIRE(
+      Aether({"ingest", "--create", store, "--dim", "8", "--hot-capacity", "50", "-q"}, ToJsonl(RandomMems(400, 8, 95)))
+          .exit_code == 0);
+  REQUIRE(Aether({"rebuild-index", store, "--partitions", "4", "-q"}).exit_code == 0);
+  const std::string queries = QueriesJsonl(RandomMems(6, 8, 96, "q"));
+  const auto want = Ranking(store, queries, {});
+  REQUIRE(Aether({"config", store, "set", "cold_local_bytes", "0"}).exit_code == 0);
+  auto dry = Aether({"upgrade", store, "--cold-uri", Uri("moved"), "--dry-run", "--format", "json"}, "", env);
+  REQUIRE_MESSAGE(dry.exit_code == 0, dry.err);
+  CHECK(json::parse(dry.out)["cold_uri"] == Uri("moved"));
+  CHECK(LocalShards(store) == 5);  // a dry run sends nothing
+  auto up = Aether({"upgrade", store, "--cold-uri", Uri("moved"), "--format", "json"}, "", env);
+  REQUIRE_MESSAGE(up.exit_code == 0, up.err);
+  const json j = json::parse(up.out);
+  CHECK(j["cold_uri_before"] == "");
+  CHECK(j["cold_uri"] == Uri("moved"));
+  CHECK(j["cold_shards_sent"] == 5);
+  CHECK(LocalShards(store) == 0);
+  CHECK(Ranking(store, queries, env) == want);
+  CHECK(BucketObjects(server, "moved") == NamedObjects(store));
+  // Run again: nothing to do. Another prefix: refused.
+  CHECK(json::parse(Aether({"upgrade", store, "--format", "json"}, "", env).out)["up_to_date"] == true);
+  CHECK(Aether({"upgrade", store, "--cold-uri", Uri("elsewhere")}, "", env).exit_code == 69);
+  // Another store cannot take the prefix, nor can publish share it; a
+  // publish prefix is no cold tier's.
+  auto other = Aether({"init", dir / "other", "--dim", "8", "--cold-uri", Uri("moved")}, "", env);
+  CHECK(other.exit_code == 73);
+  CHECK(!fs::exists(dir / "other"));
+  CHECK(Aether({"publish", store, Uri("moved")}, "", env).exit_code == 69);
+  REQUIRE(Aether({"publish", store, Uri("snaps"), "-q"}, "", env).exit_code == 0);
+  CHECK(Aether({"init", dir / "third", "--dim", "8", "--cold-uri", Uri("snaps")}, "", env).exit_code == 69);
+  // A backup holds every shard itself and no bucket.
+  REQUIRE(Aether({"backup", store, dir / "bk", "-q"}, "", env).exit_code == 0);
+  CHECK(LocalShards(dir / "bk") == 5);
+  CHECK(SqlRows(dir / "bk", "SELECT COUNT(*) FROM config WHERE key = 'cold_uri'")[0] == "0");
+  CHECK(SqlRows(dir / "bk", "SELECT COUNT(*) FROM cold_objects")[0] == "0");
+  CHECK(Ranking(dir / "bk", queries, {}) == want);
+  Verified(dir / "bk");
+  // Restored, the backup is the same store (its ID) but not its tier: it
+  // cannot take the prefix, whose objects it would collect.
+  CHECK(Aether({"upgrade", dir / "bk", "--cold-uri", Uri("moved")}, "", env).exit_code == 73);
+  CHECK(Ranking(store, queries, env) == want);
+  // The refused publish's objects (sent before it found the marker) are
+  // garbage there: maintain collects them.
+  REQUIRE(Aether({"maintain", store, "-q"}, "", env).exit_code == 0);
+  CHECK(BucketObjects(server, "moved") == NamedObjects(store));
+}
