@@ -9,6 +9,8 @@
 // a wrong answer; a prefix serves one store; a backup is a local store.
 
 #include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -320,4 +322,51 @@ TEST_CASE(
   // garbage there: maintain collects them.
   REQUIRE(Aether({"maintain", store, "-q"}, "", env).exit_code == 0);
   CHECK(BucketObjects(server, "moved") == NamedObjects(store));
+}
+
+TEST_CASE("cold tier in a bucket: SIGKILL at random moments of ingests that send shards loses nothing") {
+  S3Server* server = SharedS3Server(kBucket);
+  if (!server) return;
+  const auto env = S3rverEnv(server->endpoint());
+  TempDir dir;
+  const auto base = RandomMems(300, 8, 101), extra = RandomMems(600, 8, 102, "x");
+  const std::string queries = QueriesJsonl(RandomMems(6, 8, 103, "q"));
+  const std::string twin = dir / "twin", store = dir / "mem", more = dir / "more.jsonl";
+  WriteFile(more, ToJsonl(extra));
+  for (const std::string& s : {twin, store}) {
+    const bool remote = s == store;
+    std::vector<std::string> init = {"init", s, "--dim", "8", "--hot-capacity", "30"};
+    if (remote) init.insert(init.end(), {"--cold-uri", Uri("random")});
+    REQUIRE(Aether(init, "", env).exit_code == 0);
+    if (remote) REQUIRE(Aether({"config", s, "set", "cold_local_bytes", "0"}, "", env).exit_code == 0);
+    REQUIRE(Aether({"ingest", s, "-q"}, ToJsonl(base), env).exit_code == 0);
+    REQUIRE(Aether({"rebuild-index", s, "--partitions", "6", "-q"}, "", env).exit_code == 0);
+  }
+  REQUIRE(Aether({"ingest", twin, more, "-q"}).exit_code == 0);
+  const auto want = Ranking(twin, queries, {});
+  // Each round: an ingest of small batches (each batch a commit, then an
+  // eviction of the partitions it wrote), killed after a random delay; the
+  // store reads whole after it, and the ingest run again completes it.
+  uint64_t seed = 12345;
+  int killed = 0;
+  for (int round = 0; round < 5; ++round) {
+    CAPTURE(round);
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    const int delay_ms = 20 + int((seed >> 33) % 400);
+    const int pid = SpawnAether({"ingest", store, more, "--batch", "40", "--on-duplicate", "skip", "-q"}, env);
+    usleep(useconds_t(delay_ms) * 1000);
+    kill(pid, SIGKILL);
+    const int code = WaitAether(pid);
+    CHECK((code == 0 || code == 137));
+    killed += code == 137;
+    auto v = Aether({"verify", store}, "", env);
+    CHECK_MESSAGE(v.exit_code == 0, std::string(v.out + v.err));
+  }
+  MESSAGE("cold tier random kills: " << killed << " of 5 ingests killed");
+  REQUIRE(Aether({"ingest", store, more, "--on-duplicate", "skip", "-q"}, "", env).exit_code == 0);
+  CHECK(Ranking(store, queries, env) == want);
+  REQUIRE(Aether({"maintain", store, "-q"}, "", env).exit_code == 0);
+  CHECK(LocalShards(store) == 0);
+  CHECK(BucketObjects(server, "random") == NamedObjects(store));
+  CHECK(Ranking(store, queries, env) == want);
 }
