@@ -16,6 +16,27 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A remote file as the store sees it: the cached object, read-only, no
+// longer than the file's length (a shard cut since it was sent).
+class CutFile : public File {
+ public:
+  CutFile(std::unique_ptr<File> object, uint64_t length) : object_(std::move(object)), length_(length) {}
+  const std::string& path() const override { return object_->path(); }
+  Status Read(uint64_t offset, size_t n, void* out) override { return object_->Read(offset, n, out); }
+  Status Write(uint64_t, const void*, size_t) override { return Refused(); }
+  Status Sync() override { return Refused(); }
+  Status Truncate(uint64_t) override { return Refused(); }
+  Result<uint64_t> Size() override {
+    AETHER_ASSIGN_OR_RETURN(uint64_t size, object_->Size());
+    return std::min(size, length_);
+  }
+
+ private:
+  Status Refused() const { return Status::PermissionDenied(path() + ": a cached object is never written"); }
+  std::unique_ptr<File> object_;
+  uint64_t length_;
+};
+
 std::string Parent(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? "" : path.substr(0, slash);
@@ -64,6 +85,12 @@ std::optional<BucketFile> BucketEnv::Remote(const std::string& path) const {
 void BucketEnv::SetRemote(const std::string& path, const BucketFile& f) {
   std::lock_guard<std::mutex> g(files_mu_);
   files_[path] = f;
+}
+
+void BucketEnv::SetLength(const std::string& path, uint64_t length) {
+  std::lock_guard<std::mutex> g(files_mu_);
+  auto it = files_.find(path);
+  if (it != files_.end()) it->second.size = length;
 }
 
 void BucketEnv::Forget(const std::string& path) {
@@ -134,6 +161,8 @@ Result<std::unique_ptr<File>> BucketEnv::Open(const std::string& path, OpenMode 
   for (int attempt = 0;; ++attempt) {
     AETHER_ASSIGN_OR_RETURN(std::string cached, Cached(path, *f));
     auto file = target()->Open(cached, OpenMode::kRead);
+    if (file.ok() && f->length() < f->bytes)
+      return std::unique_ptr<File>(std::make_unique<CutFile>(std::move(*file), f->length()));
     if (file.ok() || file.status().code() != Code::kNotFound || attempt == 3) return file;
   }
 }

@@ -91,6 +91,9 @@ class BucketEnv : public EnvWrapper {
   // thread of this process opens files through the Env.
   void SetRemote(const std::string& path, const BucketFile& f);
   void Forget(const std::string& path);
+  // A remote file's length is now `length` (its committed length after a
+  // cut); nothing when it is not named.
+  void SetLength(const std::string& path, uint64_t length);
   // Whether `path` is read from the bucket (named, and not on the local disk).
   bool IsRemote(const std::string& path) const { return Remote(path).has_value(); }
   // Removes every object in the cache that `named` does not hold (objects

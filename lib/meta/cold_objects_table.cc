@@ -53,6 +53,12 @@ Result<uint64_t> ColdObjectsTable::Count() {
   return uint64_t(n);
 }
 
+Status ColdObjectsTable::Delete(int64_t shard_id) {
+  AETHER_ASSIGN_OR_RETURN(Stmt st, db_->Prepare("DELETE FROM cold_objects WHERE shard_id = ?"));
+  st.Bind(1, shard_id);
+  return st.Run();
+}
+
 Status ColdObjectsTable::Clear() { return db_->Exec("DELETE FROM cold_objects"); }
 
 }  // namespace aether

@@ -36,6 +36,7 @@ class ColdObjectsTable {
   // Every object some row names.
   Result<std::set<std::string>> Named();
   Result<uint64_t> Count();
+  Status Delete(int64_t shard_id);
   Status Clear();  // every row (a backup's copy, whose shards are all local)
 
  private:

@@ -28,6 +28,7 @@
 #include "bucket/connect.h"
 #include "bucket/snapshot_objects.h"
 #include "env/fault_point.h"
+#include "journal/journal.h"
 #include "policy/params.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
@@ -142,14 +143,30 @@ Status StoreImpl::EnsureColdCache() {
 // memories' among them) goes with the collection that follows.
 Status StoreImpl::ResendCutShards(const std::vector<ColdObject>& rows, ColdTierReport* rep) {
   std::unique_ptr<S3Client> client;
+  std::vector<int64_t> stale;  // local shards cut since they were sent
   for (const ColdObject& r : rows) {
     const std::string path = Path(r.path);
-    if (r.file_bytes >= r.bytes || !cold_env_->IsRemote(path)) continue;
+    if (r.file_bytes >= r.bytes) continue;
+    if (!cold_env_->IsRemote(path)) {
+      stale.push_back(r.shard_id);
+      continue;
+    }
     if (!client) {
       AETHER_RETURN_IF_ERROR(CheckColdPrefix());
       AETHER_ASSIGN_OR_RETURN(client, ConnectBucket(cold_uri_, cold_s3_));
     }
-    AETHER_ASSIGN_OR_RETURN(auto file, env_->Open(path, OpenMode::kRead));  // the object, through the cache
+    // The object through the cache, the cached copy checked whole first: a
+    // damaged one must not become the shard's object.
+    std::unique_ptr<File> file;
+    for (int attempt = 0;; ++attempt) {
+      AETHER_ASSIGN_OR_RETURN(file, env_->Open(path, OpenMode::kRead));
+      AETHER_ASSIGN_OR_RETURN(std::string whole, Sha256OfFile(file.get(), r.bytes));
+      if (whole == r.sha256) break;
+      AETHER_ASSIGN_OR_RETURN(uint64_t dropped, cold_env_->DropDamaged());
+      if (attempt > 0 || dropped == 0)
+        return Status::Corruption(
+            fmt::format("{}: the copy of {} read is not its bytes", r.path, UriOf(cold_uri_, ObjectKey(r.sha256))));
+    }
     AETHER_ASSIGN_OR_RETURN(std::string sha, Sha256OfFile(file.get(), r.file_bytes));
     AETHER_ASSIGN_OR_RETURN(std::optional<S3ObjectHead> head, client->Head(ObjectKey(sha)));
     if (!head || head->size != r.file_bytes) {
@@ -158,6 +175,10 @@ Status StoreImpl::ResendCutShards(const std::vector<ColdObject>& rows, ColdTierR
             out->resize(n);
             return file->Read(at, n, out->data());
           }));
+      AETHER_ASSIGN_OR_RETURN(head, client->Head(ObjectKey(sha)));
+      if (!head || head->size != r.file_bytes)
+        return Status::IOError(fmt::format("{}: not there with {} bytes after its upload",
+                                           UriOf(cold_uri_, ObjectKey(sha)), r.file_bytes));
       ++rep->uploaded;
       rep->uploaded_bytes += r.file_bytes;
     }
@@ -168,6 +189,17 @@ Status StoreImpl::ResendCutShards(const std::vector<ColdObject>& rows, ColdTierR
     cold_env_->SetRemote(path, BucketFile{r.file_bytes, sha, r.file_bytes});
     ++rep->replaced;
   }
+  // A shard brought back and cut (a rebuild emptying the staging shard):
+  // its file is the truth, and the row would keep the old object (and the
+  // bytes the cut dropped) in the bucket.
+  if (!stale.empty()) {
+    AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
+      Db::Bookkeeping bookkeeping(db_.get());
+      for (int64_t id : stale) AETHER_RETURN_IF_ERROR(tables_->cold_objects.Delete(id));
+      return Status::Ok();
+    }));
+    rep->replaced += stale.size();
+  }
   return Status::Ok();
 }
 
@@ -175,6 +207,10 @@ Status StoreImpl::ResendCutShards(const std::vector<ColdObject>& rows, ColdTierR
 // ones hold at most `budget` bytes: upload, commit, remove.
 Status StoreImpl::EvictCold(uint64_t budget, ColdTierReport* rep) {
   Env* local = cold_local_env_;
+  // A migration still journaled (its replay may cut or grow shards):
+  // nothing leaves the disk until it is done.
+  AETHER_ASSIGN_OR_RETURN(uint64_t pending, Journal(db_.get()).Count());
+  if (pending > 0) return Status::Ok();
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
   AETHER_ASSIGN_OR_RETURN(std::vector<ColdObject> rows, tables_->cold_objects.All());
   std::map<int64_t, const ColdObject*> row_of;

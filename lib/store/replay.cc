@@ -300,7 +300,10 @@ Status Migrator::TruncateToCommitted() {
     // In the bucket (a cold tier there): its object may be longer (a cut
     // committed before the file was brought back), read up to the
     // committed length only; a writer that brings it back appends there.
-    if (s_->cold_env_ && s_->cold_env_->IsRemote(s_->Path(info.path))) continue;
+    if (s_->cold_env_ && s_->cold_env_->IsRemote(s_->Path(info.path))) {
+      s_->cold_env_->SetLength(s_->Path(info.path), info.file_bytes);
+      continue;
+    }
     AETHER_ASSIGN_OR_RETURN(uint64_t size, s_->env_->FileSize(s_->Path(info.path)));
     if (size <= info.file_bytes) continue;
     AETHER_ASSIGN_OR_RETURN(auto shard, s_->OpenShard(info, /*writable=*/true));
