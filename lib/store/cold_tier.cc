@@ -52,6 +52,25 @@ bool IsObjectName(const std::string& name) {
 
 std::string ParentOf(const std::string& path) { return path.substr(0, path.find_last_of('/')); }
 
+// objects/SHA256 with the first `bytes` bytes of `file` (whose SHA-256 is
+// `sha`), put unless a HEAD finds it with that length, then found there.
+Status SendObject(S3Client* client, const std::string& uri, const std::string& sha, File* file, uint64_t bytes,
+                  ColdTierReport* rep) {
+  AETHER_ASSIGN_OR_RETURN(std::optional<S3ObjectHead> head, client->Head(ObjectKey(sha)));
+  if (head && head->size == bytes) return Status::Ok();
+  AETHER_RETURN_IF_ERROR(client->PutFrom(ObjectKey(sha), bytes, [&](uint64_t at, uint64_t n, std::string* out) {
+    out->resize(n);
+    return file->Read(at, n, out->data());
+  }));
+  AETHER_ASSIGN_OR_RETURN(head, client->Head(ObjectKey(sha)));
+  if (!head || head->size != bytes)
+    return Status::IOError(
+        fmt::format("{}: not there with {} bytes after its upload", UriOf(uri, ObjectKey(sha)), bytes));
+  ++rep->uploaded;
+  rep->uploaded_bytes += bytes;
+  return Status::Ok();
+}
+
 int64_t MtimeNs(const std::string& path) {
   struct stat st;
   if (lstat(path.c_str(), &st) != 0) return 0;
@@ -168,20 +187,7 @@ Status StoreImpl::ResendCutShards(const std::vector<ColdObject>& rows, ColdTierR
             fmt::format("{}: the copy of {} read is not its bytes", r.path, UriOf(cold_uri_, ObjectKey(r.sha256))));
     }
     AETHER_ASSIGN_OR_RETURN(std::string sha, Sha256OfFile(file.get(), r.file_bytes));
-    AETHER_ASSIGN_OR_RETURN(std::optional<S3ObjectHead> head, client->Head(ObjectKey(sha)));
-    if (!head || head->size != r.file_bytes) {
-      AETHER_RETURN_IF_ERROR(
-          client->PutFrom(ObjectKey(sha), r.file_bytes, [&](uint64_t at, uint64_t n, std::string* out) {
-            out->resize(n);
-            return file->Read(at, n, out->data());
-          }));
-      AETHER_ASSIGN_OR_RETURN(head, client->Head(ObjectKey(sha)));
-      if (!head || head->size != r.file_bytes)
-        return Status::IOError(fmt::format("{}: not there with {} bytes after its upload",
-                                           UriOf(cold_uri_, ObjectKey(sha)), r.file_bytes));
-      ++rep->uploaded;
-      rep->uploaded_bytes += r.file_bytes;
-    }
+    AETHER_RETURN_IF_ERROR(SendObject(client.get(), cold_uri_, sha, file.get(), r.file_bytes, rep));
     AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] {
       Db::Bookkeeping bookkeeping(db_.get());
       return tables_->cold_objects.Put(r.shard_id, r.file_bytes, sha);
@@ -250,23 +256,7 @@ Status StoreImpl::EvictCold(uint64_t budget, ColdTierReport* rep) {
     AETHER_ASSIGN_OR_RETURN(std::string sha, Sha256OfFile(file.get(), info.file_bytes));
     auto row = row_of.find(info.shard_id);
     if (row != row_of.end() && row->second->sha256 != sha) ++rep->replaced;
-    const bool named = row != row_of.end() && row->second->sha256 == sha && row->second->bytes == info.file_bytes;
-    AETHER_ASSIGN_OR_RETURN(std::optional<S3ObjectHead> head, client->Head(ObjectKey(sha)));
-    if (!named || !head || head->size != info.file_bytes) {
-      if (!head || head->size != info.file_bytes) {
-        AETHER_RETURN_IF_ERROR(
-            client->PutFrom(ObjectKey(sha), info.file_bytes, [&](uint64_t at, uint64_t n, std::string* out) {
-              out->resize(n);
-              return file->Read(at, n, out->data());
-            }));
-        AETHER_ASSIGN_OR_RETURN(head, client->Head(ObjectKey(sha)));
-        if (!head || head->size != info.file_bytes)
-          return Status::IOError(fmt::format("{}: not there with {} bytes after its upload",
-                                             UriOf(cold_uri_, ObjectKey(sha)), info.file_bytes));
-        ++rep->uploaded;
-        rep->uploaded_bytes += info.file_bytes;
-      }
-    }
+    AETHER_RETURN_IF_ERROR(SendObject(client.get(), cold_uri_, sha, file.get(), info.file_bytes, rep));
     sent.push_back({&info, sha});
     total -= info.file_bytes;
   }
