@@ -266,7 +266,7 @@ void BucketEnv::Evict() {
     }
     // Objects only: 64 lower-case hex digits, a regular file (a link is not
     // followed); anything else stays.
-    if (name.size() != 64 || !hex(name) || !fs::is_regular_file(e.symlink_status(ec2))) continue;
+    if (!IsSha256Name(name) || !fs::is_regular_file(e.symlink_status(ec2))) continue;
     const uint64_t bytes = e.file_size(ec2);
     if (ec2) continue;
     entries.push_back({e.last_write_time(ec2), bytes, e.path().string()});
@@ -292,9 +292,7 @@ uint64_t BucketEnv::DropUnnamed(const std::set<std::string>& named) {
   for (const auto& e : fs::directory_iterator(objects_dir_, ec)) {
     const std::string name = e.path().filename().string();
     std::error_code ec2;
-    if (name.size() != 64 || name.find_first_not_of("0123456789abcdef") != std::string::npos ||
-        !fs::is_regular_file(e.symlink_status(ec2)) || named.count(name))
-      continue;
+    if (!IsSha256Name(name) || !fs::is_regular_file(e.symlink_status(ec2)) || named.count(name)) continue;
     gone.push_back(name);
   }
   for (const std::string& name : gone)

@@ -52,6 +52,10 @@ bool AbandonedTemporary(Env* env, const std::string& path, int64_t age_ms) {
   return lock.ok();  // released as it goes: the caller removes a name nobody writes
 }
 
+bool IsSha256Name(const std::string& name) {
+  return name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
 Result<std::string> Sha256OfFile(File* file, uint64_t n) {
   Sha256Stream sha;
   std::vector<char> buf(size_t(std::min<uint64_t>(n, 4u << 20)));

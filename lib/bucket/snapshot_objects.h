@@ -90,6 +90,10 @@ Result<FileDigests> DigestFile(File* file, const S3ClientOptions& o);
 constexpr int64_t kAbandonedAfterMs = 60 * 1000;
 bool AbandonedTemporary(Env* env, const std::string& path, int64_t age_ms);
 
+// Whether `name` is an object's name: 64 lower-case hexadecimal digits
+// (a SHA-256), as under objects/ in a bucket and in a cache.
+bool IsSha256Name(const std::string& name);
+
 // The SHA-256 (lower-case hex) of the file's first `n` bytes, read a part
 // at a time.
 Result<std::string> Sha256OfFile(File* file, uint64_t n);

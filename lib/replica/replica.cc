@@ -190,8 +190,7 @@ Result<std::vector<FileEntry>> ParseFiles(const nlohmann::json& j, const std::st
       return bad("a file entry without path, bytes and sha256");
     FileEntry e{f["path"].get<std::string>(), f["bytes"].get<uint64_t>(), f["sha256"].get<std::string>()};
     if (!SafeRelative(e.path)) return bad(fmt::format("a file path outside the store: '{}'", e.path));
-    if (e.sha256.size() != 64 || e.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
-      return bad(fmt::format("{}: a malformed sha256", e.path));
+    if (!IsSha256Name(e.sha256)) return bad(fmt::format("{}: a malformed sha256", e.path));
     if (!seen.insert(e.path).second) return bad(fmt::format("{} listed twice", e.path));
     if (e.path == kMarker || e.path == kBuilding) return bad(fmt::format("a file named {} (a replica's own)", e.path));
     out.push_back(std::move(e));
@@ -265,8 +264,7 @@ Status CollectOld(S3Client* client, uint64_t keep, const std::vector<FileEntry>&
   AETHER_ASSIGN_OR_RETURN(std::vector<S3ObjectInfo> objects, client->List(kObjects));
   for (const S3ObjectInfo& o : objects) {
     const std::string name = o.key.substr(std::strlen(kObjects));
-    if (name.size() != 64 || name.find_first_not_of("0123456789abcdef") != std::string::npos || named.count(name))
-      continue;
+    if (!IsSha256Name(name) || named.count(name)) continue;
     AETHER_RETURN_IF_ERROR(client->Delete(o.key));
     ++rep->objects_removed;
     rep->bytes_removed += o.size;

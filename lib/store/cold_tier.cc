@@ -46,10 +46,6 @@ std::string UriOf(const std::string& uri, const std::string& key) {
   return uri.back() == '/' ? uri + key : uri + "/" + key;
 }
 
-bool IsObjectName(const std::string& name) {
-  return name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
-
 std::string ParentOf(const std::string& path) { return path.substr(0, path.find_last_of('/')); }
 
 // objects/SHA256 with the first `bytes` bytes of `file` (whose SHA-256 is
@@ -300,7 +296,7 @@ Status StoreImpl::CollectColdObjects(ColdTierReport* rep) {
   cold_env_->DropUnnamed(named);
   for (const S3ObjectInfo& o : listed) {
     const std::string name = o.key.substr(std::strlen(kObjects));
-    if (!IsObjectName(name) || named.count(name)) continue;
+    if (!IsSha256Name(name) || named.count(name)) continue;
     AETHER_RETURN_IF_ERROR(client->Delete(o.key));
     ++rep->collected;
     rep->collected_bytes += o.size;
@@ -343,14 +339,13 @@ Status StoreImpl::ColdObjectProblems(std::vector<std::string>* problems) {
   for (const S3ObjectInfo& o : listed) size_of[o.key.substr(std::strlen(kObjects))] = o.size;
   AETHER_ASSIGN_OR_RETURN(std::vector<ColdObject> rows, tables_->cold_objects.All());
   for (const ColdObject& r : rows) {
-    if (!IsObjectName(r.sha256)) {
+    if (!IsSha256Name(r.sha256)) {
       problems->push_back(fmt::format("{}: its cold object's name '{}' is no SHA-256", r.path, r.sha256));
       continue;
     }
     // A shard on the local disk is read from its file: its row may be of
     // an older content (until the next eviction replaces it).
-    const bool remote = cold_local_env_->TypeOf(Path(r.path)) == FileType::kMissing;
-    if (remote && r.file_bytes > r.bytes)
+    if (cold_env_->IsRemote(Path(r.path)) && r.file_bytes > r.bytes)
       problems->push_back(
           fmt::format("{}: committed length {} past its cold object's {} bytes", r.path, r.file_bytes, r.bytes));
     auto it = size_of.find(r.sha256);
