@@ -107,8 +107,9 @@ Status BucketEnv::RemoveFile(const std::string& path) {
 // The object, fetched into the cache when it is not there, copied to a
 // temporary beside `path`, synced and renamed to it; the directory synced.
 Status BucketEnv::BringLocal(const std::string& path, const BucketFile& f) {
-  // The cached copy is checked as it is copied (its SHA-256): a damaged one
-  // goes, and the object is fetched again (once).
+  // The cached copy is checked whole as it is copied (its SHA-256): a
+  // damaged one goes, and the object is fetched again (a few times). Only
+  // the file's length is copied (past it: a cut committed since it was sent).
   for (int attempt = 0;; ++attempt) {
     AETHER_ASSIGN_OR_RETURN(std::string cached, Cached(path, f));
     auto opened = target()->Open(cached, OpenMode::kRead);
@@ -128,15 +129,14 @@ Status BucketEnv::BringLocal(const std::string& path, const BucketFile& f) {
         buf.resize(n);
         AETHER_RETURN_IF_ERROR(from->Read(at, n, buf.data()));
         sha.Update(buf.data(), n);
-        AETHER_RETURN_IF_ERROR(to->Write(at, buf.data(), n));
+        if (at < f.length())
+          AETHER_RETURN_IF_ERROR(to->Write(at, buf.data(), size_t(std::min<uint64_t>(n, f.length() - at))));
         at += n;
       }
       if (ToHex(sha.Final()) != f.sha256) {
         damaged = true;
         return Status::Corruption(cached + ": not the bytes of its object (SHA-256 differs)");
       }
-      // Cut since it was sent: its bytes past the committed length are no one's.
-      if (f.length() < f.bytes) AETHER_RETURN_IF_ERROR(to->Truncate(f.length()));
       AETHER_RETURN_IF_ERROR(to->Sync());  // a failed sync is fatal
       return target()->Rename(tmp, path);
     }();
