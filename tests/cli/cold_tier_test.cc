@@ -5,8 +5,11 @@
 // (ingest, descend, rebuild-index, ascend, delete --purge, maintain's
 // compaction); the bucket holds exactly the objects its rows name; killed
 // at every step of an eviction or a collection, the next writer finishes
-// the job with nothing lost; an unreachable bucket is a clear error, never
-// a wrong answer; a prefix serves one store; a backup is a local store.
+// the job with nothing lost; an unreachable bucket, or a fault proxy's
+// 500s, resets, stalls and cut bodies at each request of a search or an
+// eviction, is retried to the right answer or a clear error, never a wrong
+// answer or a lost memory; a prefix serves one store; a backup is a local
+// store.
 
 #include <doctest/doctest.h>
 #include <signal.h>
@@ -379,4 +382,133 @@ TEST_CASE("cold tier in a bucket: SIGKILL at random moments of ingests that send
   CHECK(LocalShards(store) == 0);
   CHECK(BucketObjects(server, "random") == NamedObjects(store));
   CHECK(Ranking(store, queries, env) == want);
+}
+
+TEST_CASE(
+    "cold tier in a bucket through faults: each fault once is retried to the right answer and a complete "
+    "eviction; every attempt faulted is a clear error with nothing lost") {
+  S3Server* server = SharedS3Server(kBucket);
+  if (!server) return;
+  TempDir dir;
+  const std::string twin = dir / "twin", store = dir / "mem";
+  FaultProxy proxy(server->port(), 300);
+  const auto env = S3rverEnv(proxy.endpoint());
+  REQUIRE(Aether({"init", twin, "--dim", "8", "--hot-capacity", "20"}).exit_code == 0);
+  REQUIRE(
+      Aether({"init", store, "--dim", "8", "--hot-capacity", "20", "--cold-uri", Uri("faults")}, "", env).exit_code ==
+      0);
+  REQUIRE(Aether({"config", store, "set", "cold_local_bytes", "0"}, "", env).exit_code == 0);
+  for (const std::string& s : {twin, store}) {
+    REQUIRE(Aether({"ingest", s, "-q"}, ToJsonl(RandomMems(300, 8, 111)), env).exit_code == 0);
+    REQUIRE(Aether({"rebuild-index", s, "--partitions", "3", "-q"}, "", env).exit_code == 0);
+  }
+  REQUIRE(LocalShards(store) == 0);
+  const std::string queries = QueriesJsonl(RandomMems(6, 8, 112, "q"));
+  const std::vector<std::string> search = {"search", "STORE",    "--queries", "-",         "-k",
+                                           "8",      "--nprobe", "3",         "--no-touch"};
+  auto run_search = [&](const std::string& s) {
+    std::vector<std::string> a = search;
+    a[1] = s;
+    return Aether(a, queries, s == store ? env : std::vector<std::string>{});
+  };
+  auto drop_cache = [&] { fs::remove_all(store + "/cold-cache/objects"); };
+  // How many requests a search with an empty cache makes (the shards' GETs).
+  drop_cache();
+  int n = proxy.requests();
+  RunResult want = run_search(twin);
+  REQUIRE(want.exit_code == 0);
+  REQUIRE(run_search(store).out == want.out);
+  n = proxy.requests() - n;
+  REQUIRE(n >= 3);
+  const std::vector<Fault> once = {Fault::k500, Fault::kResetBefore, Fault::kResetAfter, Fault::kStall,
+                                   Fault::kTruncate};
+  int retried = 0, failed = 0;
+  for (int at = 0; at < n; ++at) {
+    if (!InSweep(size_t(at))) continue;
+    CAPTURE(at);
+    for (Fault f : once) {
+      if (f == Fault::kStall && at % 3 != 0) continue;  // 300 ms each: some of them
+      CAPTURE(FaultName(f));
+      drop_cache();
+      std::vector<Fault> plan(size_t(at), Fault::kNone);
+      plan.push_back(f);
+      proxy.Plan(plan);
+      const RunResult r = run_search(store);
+      proxy.Plan({});
+      CHECK_MESSAGE(r.exit_code == 0, r.err);
+      CHECK(r.out == want.out);
+      ++retried;
+    }
+    // Every attempt refused: 74 naming the attempts, no answer at all
+    // (two scan workers fetch at once: twenty 503s exhaust one of them).
+    drop_cache();
+    std::vector<Fault> plan(size_t(at), Fault::kNone);
+    plan.insert(plan.end(), 20, Fault::k503);
+    proxy.Plan(plan);
+    const RunResult r = run_search(store);
+    proxy.Plan({});
+    CHECK(r.exit_code == 74);
+    CHECK(r.out.empty());
+    CHECK_MESSAGE(r.err.find("attempts") != std::string::npos, r.err);
+    CHECK(run_search(store).out == want.out);
+    ++failed;
+  }
+  // Writers: each ingest brings the staging shard back (GET), commits, then
+  // checks the prefix's marker and sends the shards it wrote (HEAD, PUT,
+  // HEAD). A fault at each of its requests in turn: retried, the eviction
+  // completes. Every attempt of one request refused: the ingest fails
+  // before its commit (74, nothing changed) or commits and says the
+  // eviction waits; the next writer sends what is left. Either way the
+  // store answers as its twin, and verify passes.
+  int batch = 0, waited = 0, refused = 0;
+  auto ingest = [&](const std::vector<Fault>& plan) {
+    const std::string rows = ToJsonl(RandomMems(15, 8, uint64_t(200 + batch), "b" + std::to_string(batch) + "-"));
+    ++batch;
+    proxy.Plan(plan);
+    const RunResult r = Aether({"ingest", store}, rows, env);
+    proxy.Plan({});
+    if (r.exit_code == 0) REQUIRE(Aether({"ingest", twin, "-q"}, rows).exit_code == 0);
+    return r;
+  };
+  int m = proxy.requests();
+  REQUIRE(ingest({}).exit_code == 0);
+  m = proxy.requests() - m;
+  REQUIRE(m >= 4);
+  for (int at = 0; at < m; ++at) {
+    if (!InSweep(size_t(at))) continue;
+    CAPTURE(at);
+    for (Fault f : once) {
+      if (f == Fault::kStall && at % 3 != 0) continue;
+      CAPTURE(FaultName(f));
+      std::vector<Fault> plan(size_t(at), Fault::kNone);
+      plan.push_back(f);
+      const RunResult r = ingest(plan);
+      CHECK_MESSAGE(r.exit_code == 0, r.err);
+      CHECK_MESSAGE(r.err.find("next writer") == std::string::npos, r.err);
+      CHECK(LocalShards(store) == 0);
+      ++retried;
+    }
+    std::vector<Fault> plan(size_t(at), Fault::kNone);
+    plan.insert(plan.end(), 20, Fault::k503);
+    const RunResult r = ingest(plan);
+    if (r.exit_code == 0) {
+      CHECK_MESSAGE(r.err.find("the next writer tries again") != std::string::npos, r.err);
+      ++waited;
+    } else {
+      CHECK_MESSAGE(r.exit_code == 74, r.err);
+      ++refused;
+    }
+    auto v = Aether({"verify", store}, "", env);
+    CHECK_MESSAGE(v.exit_code == 0, std::string(v.out + v.err));
+    CHECK(run_search(store).out == run_search(twin).out);
+    ++failed;
+  }
+  REQUIRE(Aether({"maintain", store, "-q"}, "", env).exit_code == 0);
+  CHECK(LocalShards(store) == 0);
+  CHECK(BucketObjects(server, "faults") == NamedObjects(store));
+  CHECK(Ranking(store, queries, env) == Ranking(twin, queries, {}));  // maintain moved memories between tiers
+  MESSAGE("cold tier faults: " << retried << " retried, " << failed << " failed clearly (" << refused
+                               << " ingests refused, " << waited << " committed with the eviction waiting)");
+  CHECK(refused >= 1);
+  CHECK(waited >= 1);
 }
