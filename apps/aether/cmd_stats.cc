@@ -1,5 +1,6 @@
 // aether stats STORE [--format table|json|jsonl|prometheus] [--output FILE] [--since WHEN]
-// STORE may be s3://BUCKET/PREFIX: the newest snapshot, and the bucket cache's totals.
+// STORE may be s3://BUCKET/PREFIX: the newest snapshot, and the bucket cache's totals
+// (a store whose cold tier is in a bucket shows its own cache's).
 #include <fmt/format.h>
 
 #include <numeric>
@@ -181,7 +182,8 @@ nlohmann::json MetricsJson(const MetricsView& v) {
 }
 
 // The bucket cache's running totals, over every process that read the
-// bucket through it (this one's are added when it closes the store).
+// bucket through it (this one's are added when it closes the store): a
+// bucket search's cache, or a store's cold-cache/ (its cold tier's).
 void AddBucketCacheMetrics(const std::string& cache_dir, std::vector<StatsMetric>* metrics) {
   // Totals that cannot be read are left out, not shown as zeros (a
   // scraper would take zeros for a counter reset).
@@ -193,23 +195,24 @@ void AddBucketCacheMetrics(const std::string& cache_dir, std::vector<StatsMetric
   const BucketCacheTotals& t = *read;
   const double shards = double(t.shards_cached) + double(t.shards_fetched);
   const double hit_rate = shards > 0 ? double(t.shards_cached) / shards : 0;
-  metrics->insert(metrics->end(),
-                  {{"cache_since_seconds", double(t.since_ms / 1000), "aether_bucket_cache_since_timestamp_seconds", "",
-                    "When the bucket cache's totals began, seconds since the epoch (0: none yet)."},
-                   {"cache_opens", double(t.opens), "aether_bucket_cache_opens_total", "",
-                    "Opens of the bucket's store through this cache (commands, and their opens again).", true},
-                   {"cache_shards_cached", double(t.shards_cached), "aether_bucket_cache_shards_total",
-                    "found=\"cache\"", "Cold shards opened, by where a command first found each.", true},
-                   {"cache_shards_fetched", double(t.shards_fetched), "aether_bucket_cache_shards_total",
-                    "found=\"bucket\"", "", true},
-                   {"cache_hit_rate", hit_rate, "aether_bucket_cache_hit_ratio", "",
-                    "Of the cold shards opened, the share found in the cache (0: none opened)."},
-                   {"cache_bytes_fetched", double(t.bytes_fetched), "aether_bucket_cache_fetched_bytes_total", "",
-                    "Bytes of cold shards fetched from the bucket.", true},
-                   {"cache_requests", double(t.requests), "aether_bucket_cache_requests_total", "",
-                    "GET requests for cold shards, retries included.", true},
-                   {"cache_evicted", double(t.evicted), "aether_bucket_cache_evicted_total", "",
-                    "Objects removed to keep the cache under --cache-bytes.", true}});
+  metrics->insert(
+      metrics->end(),
+      {{"cache_since_seconds", double(t.since_ms / 1000), "aether_bucket_cache_since_timestamp_seconds", "",
+        "When the bucket cache's totals began, seconds since the epoch (0: none yet)."},
+       {"cache_opens", double(t.opens), "aether_bucket_cache_opens_total", "",
+        "Opens of the bucket's store through this cache (commands, and their opens again).", true},
+       {"cache_shards_cached", double(t.shards_cached), "aether_bucket_cache_shards_total", "found=\"cache\"",
+        "Cold shards opened, by where a command first found each.", true},
+       {"cache_shards_fetched", double(t.shards_fetched), "aether_bucket_cache_shards_total", "found=\"bucket\"", "",
+        true},
+       {"cache_hit_rate", hit_rate, "aether_bucket_cache_hit_ratio", "",
+        "Of the cold shards opened, the share found in the cache (0: none opened)."},
+       {"cache_bytes_fetched", double(t.bytes_fetched), "aether_bucket_cache_fetched_bytes_total", "",
+        "Bytes of cold shards fetched from the bucket.", true},
+       {"cache_requests", double(t.requests), "aether_bucket_cache_requests_total", "",
+        "GET requests for cold shards, retries included.", true},
+       {"cache_evicted", double(t.evicted), "aether_bucket_cache_evicted_total", "",
+        "Objects removed to keep the cache under its limit (--cache-bytes; a store's cold_cache_bytes).", true}});
 }
 
 }  // namespace
@@ -270,13 +273,18 @@ Runner SetupStats(CLI::App* app) {
       metrics.push_back({"recall_queries", double(recall.queries), "aether_index_recall_queries", "",
                          "Sampled cold vectors used for recall_at_10."});
     }
-    if (a->store.store.rfind("s3://", 0) == 0) AddBucketCacheMetrics(g_bucket_cache_dir, &metrics);
+    // A search's cache of a bucket's store, or the store's own cold tier's.
+    if (a->store.store.rfind("s3://", 0) == 0)
+      AddBucketCacheMetrics(g_bucket_cache_dir, &metrics);
+    else if (!stats->cold_cache_dir.empty())
+      AddBucketCacheMetrics(stats->cold_cache_dir, &metrics);
     auto report = (*store)->Metrics(since_ms);
     if (!report.ok()) return Fail(report.status());
     const MetricsView view(*report);
     std::string out;
     if (a->format == "json" || a->format == "jsonl") {
       nlohmann::json j = {{"metric", MetricName(stats->metric)}, {"cold_codec", ColdCodecName(stats->codec)}};
+      if (!stats->cold_uri.empty()) j["cold_uri"] = stats->cold_uri;
       for (const auto& m : metrics) {
         if (m.value >= 0 && m.value == double(uint64_t(m.value)))
           j[m.key] = uint64_t(m.value);
@@ -301,6 +309,7 @@ Runner SetupStats(CLI::App* app) {
     } else {
       out += fmt::format("{:<22} {}\n", "metric", MetricName(stats->metric));
       out += fmt::format("{:<22} {}\n", "cold_codec", ColdCodecName(stats->codec));
+      if (!stats->cold_uri.empty()) out += fmt::format("{:<22} {}\n", "cold_uri", stats->cold_uri);
       for (const auto& m : metrics) out += fmt::format("{:<22} {}\n", m.key, m.value);
       out += fmt::format("{:<22} {}\n", "pressure_level", stats->pressure_level);
       if (!stats->pressure_why.empty()) out += fmt::format("{:<22} {}\n", "pressure_why", stats->pressure_why);

@@ -23,6 +23,10 @@ Result<StoreStats> StoreImpl::Stats() {
   AETHER_ASSIGN_OR_RETURN(s.hot_bytes, env_->FileSize(Path(layout::kHotFile)));
   s.hot_slots =
       s.hot_bytes < SlotFile::kHeaderSize ? 0 : (s.hot_bytes - SlotFile::kHeaderSize) / SlotFile::SlotSize(config_.dim);
+  if (cold_env_) {
+    s.cold_uri = cold_uri_;
+    s.cold_cache_dir = Path(layout::kColdCacheDir);
+  }
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
   std::vector<uint64_t> sizes;
   for (const ShardInfo& sh : shards) {

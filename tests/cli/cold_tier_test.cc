@@ -245,7 +245,30 @@ TEST_CASE("cold tier in a bucket: an unreachable bucket is an error naming it, a
   REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(RandomMems(200, 8, 91)), env).exit_code == 0);
   REQUIRE(LocalShards(store) == 0);
   const std::string queries = QueriesJsonl(RandomMems(5, 8, 92, "q"));
+  // stats shows the tier and its cache's running totals: a search with an
+  // empty cache fetches every shard it opens (every one: an exact ranking)
+  // whole, a second finds them all in the cache.
+  fs::remove_all(store + "/cold-cache/objects");
+  const json s0 = Stats(store, env);
+  CHECK(s0["cold_uri"] == Uri("down"));
   const auto want = Ranking(store, queries, env);
+  const json s1 = Stats(store, env);
+  Ranking(store, queries, env);
+  const json s2 = Stats(store, env);
+  const uint64_t shards = std::stoull(SqlRows(store, "SELECT COUNT(*) FROM cold_objects")[0]);
+  const uint64_t bytes = std::stoull(SqlRows(store, "SELECT SUM(bytes) FROM cold_objects")[0]);
+  REQUIRE(shards >= 1);
+  auto delta = [](const json& a, const json& b, const char* key) {
+    return b[key].get<uint64_t>() - a[key].get<uint64_t>();
+  };
+  CHECK(delta(s0, s1, "cache_opens") == 2);  // stats itself, the search
+  CHECK(delta(s0, s1, "cache_shards_fetched") == shards);
+  CHECK(delta(s0, s1, "cache_bytes_fetched") == bytes);
+  CHECK(delta(s0, s1, "cache_requests") == shards);
+  CHECK(delta(s0, s1, "cache_shards_cached") == 0);
+  CHECK(delta(s1, s2, "cache_shards_cached") == shards);
+  CHECK(delta(s1, s2, "cache_shards_fetched") == 0);
+  CHECK(s2["cache_hit_rate"].get<double>() > 0);
   fs::remove_all(store + "/cold-cache");
   // Nothing listens there: the search fails (74) naming the object, after
   // its retries; nothing is answered from what it could not read.

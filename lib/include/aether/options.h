@@ -371,6 +371,10 @@ struct StoreStats {
   // A cold tier in a bucket (StoreConfig::cold_uri): the shards read from
   // it (not on the local disk) and their committed bytes.
   uint64_t cold_remote_shards = 0, cold_remote_bytes = 0;
+  // The tier's bucket prefix, and the directory of its local cache, whose
+  // running totals (hit rate, bytes fetched) ReadBucketCacheTotals reads
+  // (aether/replica.h); both "" for a cold tier on the local disk.
+  std::string cold_uri, cold_cache_dir;
   uint64_t partitions = 0;
   uint64_t index_generation = 0;
   uint64_t partition_min = 0, partition_median = 0, partition_max = 0;  // live records
