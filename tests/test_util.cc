@@ -16,10 +16,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <stdexcept>
+
+#include "support/s3_server.h"
 
 extern char** environ;
 
@@ -124,8 +127,102 @@ std::vector<std::string> ChildEnv(const std::vector<std::string>& extra) {
 }
 }  // namespace
 
+namespace {
+
+// The suite with every store's cold tier in a bucket (ColdTierRun()): the
+// stores already moved there, and where they went.
+struct ColdTierStores {
+  std::mutex mu;
+  std::set<std::string> moved;  // canonical paths
+  int next = 0;
+  S3Server* server = nullptr;
+};
+
+ColdTierStores& ColdStores() {
+  static ColdTierStores s;
+  return s;
+}
+
+const char* kColdTierBucket = "suitecold";
+
+// A store among `args` (a directory holding meta.db) not moved yet: moved
+// now, by the commands a user would run (every shard sent out after each
+// writing command from then on). Stores written by an older format stay as
+// they are (upgrade would change their format: what their tests check), and
+// so does a copy a test made of a moved store (it reads the same tier).
+void MoveColdTiers(const std::vector<std::string>& args) {
+  ColdTierStores& c = ColdStores();
+  std::vector<std::string> todo;
+  {
+    std::lock_guard<std::mutex> g(c.mu);
+    if (!c.server) return;
+    for (const std::string& a : args) {
+      std::error_code ec;
+      if (a.empty() || a[0] == '-' || !std::filesystem::is_regular_file(a + "/meta.db", ec)) continue;
+      const std::string canonical = std::filesystem::weakly_canonical(a, ec).string();
+      if (ec || !c.moved.insert(canonical).second) continue;
+      todo.push_back(a);
+    }
+  }
+  for (const std::string& store : todo) {
+    const auto version = SqlRows(store, "SELECT value FROM config WHERE key = 'format_version'");
+    if (version.empty() || version[0] != std::to_string(Store::kFormatVersion)) continue;
+    if (!SqlRows(store, "SELECT value FROM config WHERE key = 'cold_uri'").empty()) continue;
+    int n;
+    {
+      std::lock_guard<std::mutex> g(c.mu);
+      n = c.next++;
+    }
+    const std::string uri =
+        std::string("s3://") + kColdTierBucket + "/p" + std::to_string(getpid()) + "-" + std::to_string(n);
+    RunResult r = Aether({"config", store, "set", "cold_local_bytes", "0"});
+    REQUIRE_MESSAGE(r.exit_code == 0, "moving " << store << "'s cold tier to " << uri << ": " << r.err);
+    r = Aether({"upgrade", store, "--cold-uri", uri, "-q"});
+    REQUIRE_MESSAGE(r.exit_code == 0, "moving " << store << "'s cold tier to " << uri << ": " << r.err);
+    // Every shard went: the test's commands read them from the bucket.
+    for (const auto& e : std::filesystem::recursive_directory_iterator(store + "/cold"))
+      REQUIRE_MESSAGE(!(e.is_regular_file() && e.path().extension() == ".shard"), e.path().string() << " stayed");
+  }
+}
+
+}  // namespace
+
+bool ColdTierRun() {
+  static const bool on = [] {
+    const char* v = getenv("AETHER_TEST_COLD_TIER");
+    return v && *v && std::string(v) != "0";
+  }();
+  return on;
+}
+
+void StartColdTierRun() {
+  if (!ColdTierRun()) return;
+  ColdTierStores& c = ColdStores();
+  {
+    std::lock_guard<std::mutex> g(c.mu);
+    if (c.server) return;
+  }
+  S3Server* server = SharedS3Server(kColdTierBucket);
+  REQUIRE_MESSAGE(server, "AETHER_TEST_COLD_TIER: no S3 server to keep the cold tiers in");
+  // Every aether process (and the library, in process) reaches it.
+  for (const std::string& e : S3rverEnv(server->endpoint())) {
+    const size_t eq = e.find('=');
+    setenv(e.substr(0, eq).c_str(), e.substr(eq + 1).c_str(), 1);
+  }
+  std::lock_guard<std::mutex> g(c.mu);
+  c.server = server;
+}
+
 RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_data,
                  const std::vector<std::string>& env) {
+  if (ColdTierRun()) StartColdTierRun();
+  RunResult r = RunAether(args, stdin_data, env);
+  if (ColdTierRun() && r.exit_code == 0 && g_prefix.empty()) MoveColdTiers(args);
+  return r;
+}
+
+RunResult RunAether(const std::vector<std::string>& args, const std::string& stdin_data,
+                    const std::vector<std::string>& env) {
   static const bool ignore_sigpipe = [] { return signal(SIGPIPE, SIG_IGN) != SIG_ERR; }();
   (void)ignore_sigpipe;
   int in[2], out[2], err[2];

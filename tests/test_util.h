@@ -42,8 +42,20 @@ struct RunResult {
 // environment entries ("NAME=value"); the test's AETHER_* variables are not
 // passed on, and with AETHER_TEST_CHILD_LEAKS=0 it skips LeakSanitizer's
 // exit scan (test_util.cc, ChildEnv).
+//
+// With AETHER_TEST_COLD_TIER=1 (ctest's aether_tests_cold_tier), every
+// store of the current format that a successful command names is moved,
+// once, to a cold tier of its own in a bucket on s3rver (`config set
+// cold_local_bytes 0`, `upgrade --cold-uri`), so that from then on each
+// writing command sends its shards out and every read fetches them: the
+// same tests, the same answers.
 RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_data = "",
                  const std::vector<std::string>& env = {});
+// Aether without that move.
+RunResult RunAether(const std::vector<std::string>& args, const std::string& stdin_data = "",
+                    const std::vector<std::string>& env = {});
+// Whether AETHER_TEST_COLD_TIER is set (not 0).
+bool ColdTierRun();
 
 // Runs aether through another program, e.g. {"/usr/bin/setpriv", "--reuid=nobody", ...}.
 RunResult AetherVia(const std::vector<std::string>& prefix, const std::vector<std::string>& args,
