@@ -87,11 +87,15 @@ std::vector<std::string> MakeFaultPoints() {
       "replay.after_rollforward_commit",
       // A cold tier in a bucket (store/cold_tier.cc): objects uploaded, not
       // yet recorded; recorded, local files not yet removed; between two
-      // removals; between two deletions of unnamed objects.
+      // removals; between two deletions of unnamed objects; init's store in
+      // place, its prefix not yet claimed; upgrade's prefix claimed, not
+      // yet named by the config.
       "cold.after_upload",
       "cold.after_commit",
       "cold.mid_remove",
       "cold.mid_collect",
+      "cold.before_claim",
+      "cold.after_claim",
   };
 }
 

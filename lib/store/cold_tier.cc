@@ -76,7 +76,7 @@ int64_t MtimeNs(const std::string& path) {
 }  // namespace
 
 Status ClaimColdPrefix(const std::string& uri, const S3Options& s3, const std::string& store_id,
-                       const std::string& tier_id) {
+                       const std::string& tier_id, bool check_only) {
   AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, ConnectBucket(uri, s3));
   AETHER_ASSIGN_OR_RETURN(std::vector<S3ObjectInfo> manifests, client->List("manifests/"));
   if (!manifests.empty())
@@ -85,6 +85,7 @@ Status ClaimColdPrefix(const std::string& uri, const S3Options& s3, const std::s
   std::string text;
   Status got = client->Get(kColdMarkerKey, &text, 1 << 16);
   if (got.code() == Code::kNotFound) {
+    if (check_only) return Status::Ok();
     const nlohmann::json marker = {{"format", kMarkerFormat}, {"version", 1}, {"store", store_id}, {"tier", tier_id}};
     return client->Put(kColdMarkerKey, marker.dump() + "\n");
   }

@@ -13,14 +13,16 @@ namespace aether {
 constexpr char kColdMarkerKey[] = "cold-tier.json";
 
 // Checks that the prefix is this cold tier's or nobody's (no marker, no
-// published snapshot), and writes the marker when there is none: at init,
-// at upgrade --cold-uri, and before objects are sent or collected.
+// published snapshot), and writes the marker when there is none (unless
+// `check_only`: init checks before its store is in place, and claims
+// after): at init, at upgrade --cold-uri, and before objects are sent or
+// collected.
 // `tier_id` (config cold_tier_id) is made when the store gets the tier: a
 // backup, a replica or a restored copy of the store has the same store ID
 // but not the tier, so it cannot take the prefix and delete what only the
 // store names. kAlreadyExists: another store's or another copy's tier;
 // kFailedPrecondition: a publish prefix, or a marker that is not aether's.
 Status ClaimColdPrefix(const std::string& uri, const S3Options& s3, const std::string& store_id,
-                       const std::string& tier_id);
+                       const std::string& tier_id, bool check_only = false);
 
 }  // namespace aether

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "env/fault_point.h"
 #include "filter/filter.h"
 #include "meta/schema.h"
 #include "objstore/s3_settings.h"
@@ -150,17 +151,37 @@ std::string HiddenSibling(const std::string& path, const std::string& what) {
 
 namespace {
 
-// The new store's cold tier: its ID made, the prefix claimed for it, the
-// ID recorded (the store is not in place yet: no one else reads it).
-Status ClaimForNewStore(const std::string& tmp, const std::string& uri, const S3Options& s3) {
+// The new store's cold tier: its ID made and recorded, the prefix checked
+// to be nobody's (the store is not in place yet: no one else reads it).
+// The marker is written once the store is in place (ClaimForMadeStore): a
+// kill between the two leaves a store whose next writer claims the
+// prefix, where claiming first left a marker naming a store that never
+// came to be, refusing every later init there.
+Status PrepareNewStoreTier(const std::string& tmp, const std::string& uri, const S3Options& s3, std::string* id,
+                           std::string* tier) {
   AETHER_ASSIGN_OR_RETURN(auto db, Db::Open(tmp + "/" + layout::kDbFile, false, false));
-  AETHER_ASSIGN_OR_RETURN(std::string id, ConfigTable(db.get()).Require("store_id"));
-  AETHER_ASSIGN_OR_RETURN(std::string tier, NewRandomId());
-  AETHER_RETURN_IF_ERROR(ClaimColdPrefix(uri, s3, id, tier));
-  AETHER_RETURN_IF_ERROR(InTransaction(db.get(), [&] { return ConfigTable(db.get()).Set("cold_tier_id", tier); }));
+  AETHER_ASSIGN_OR_RETURN(*id, ConfigTable(db.get()).Require("store_id"));
+  AETHER_ASSIGN_OR_RETURN(*tier, NewRandomId());
+  AETHER_RETURN_IF_ERROR(ClaimColdPrefix(uri, s3, *id, *tier, /*check_only=*/true));
+  AETHER_RETURN_IF_ERROR(InTransaction(db.get(), [&] { return ConfigTable(db.get()).Set("cold_tier_id", *tier); }));
   AETHER_RETURN_IF_ERROR(db->Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
   db->CheckpointOnClose();
   return Status::Ok();
+}
+
+// The store in place, its prefix claimed. Failing, the store stays (it may
+// be a directory the user made): its next writer claims the prefix, or, if
+// another store took it meanwhile, says so on every eviction.
+Status ClaimForMadeStore(const std::string& path, const std::string& uri, const S3Options& s3, const std::string& id,
+                         const std::string& tier) {
+  AETHER_FAULT_POINT("cold.before_claim");
+  Status s = ClaimColdPrefix(uri, s3, id, tier);
+  if (s.ok()) return s;
+  return s.WithContext(fmt::format("{} is made, but its cold tier's prefix is not claimed yet ({})", path,
+                                   s.code() == Code::kAlreadyExists
+                                       ? "another store claimed it meanwhile: remove this store and init one with "
+                                         "a prefix of its own"
+                                       : "its next writing command claims it"));
 }
 
 }  // namespace
@@ -192,11 +213,14 @@ Status StoreImpl::Create(const std::string& raw_path, const StoreConfig& config,
   } cleanup{env, tmp};
   Status s = config.cold_uri.empty() ? Status::Ok() : ParseS3Uri(config.cold_uri).status();
   if (s.ok()) s = BuildStore(env, tmp, config);
-  // A cold tier in a bucket: its prefix claimed for the new store's ID
-  // before the store is in place (another store's prefix: no store made).
-  if (s.ok() && !config.cold_uri.empty()) s = ClaimForNewStore(tmp, config.cold_uri, s3);
+  // A cold tier in a bucket: its prefix checked before the store is in
+  // place (another store's prefix, an unreachable bucket: no store made),
+  // claimed once it is.
+  std::string id, tier;
+  if (s.ok() && !config.cold_uri.empty()) s = PrepareNewStoreTier(tmp, config.cold_uri, s3, &id, &tier);
   if (s.ok()) s = env->Rename(tmp, path);
   if (s.ok()) s = env->SyncDir(parent);
+  if (s.ok() && !config.cold_uri.empty()) s = ClaimForMadeStore(path, config.cold_uri, s3, id, tier);
   return s;
 }
 

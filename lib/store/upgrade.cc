@@ -108,16 +108,21 @@ Result<UpgradeReport> StoreImpl::Upgrade(const UpgradeOptions& o) {
     AETHER_FAULT_POINT("upgrade.after_config");
   }
   if (rep.cold_uri_after != config_.cold_uri) {
-    // The prefix is claimed first, for a new tier ID: killed before the
-    // config names it, the marker stays, naming a tier no store has (delete
-    // it to use the prefix again).
+    // The tier's ID is recorded first (or kept: an upgrade killed before
+    // naming the prefix made it), then the prefix claimed for it, then
+    // named: killed at any point, upgrade run again finds the marker its
+    // own and finishes.
     AETHER_ASSIGN_OR_RETURN(std::string id, tables_->config.Require("store_id"));
-    AETHER_ASSIGN_OR_RETURN(std::string tier, NewRandomId());
+    AETHER_ASSIGN_OR_RETURN(std::optional<std::string> made, tables_->config.Get("cold_tier_id"));
+    std::string tier = made.value_or("");
+    if (tier.empty()) {
+      AETHER_ASSIGN_OR_RETURN(tier, NewRandomId());
+      AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return tables_->config.Set("cold_tier_id", tier); }));
+    }
     AETHER_RETURN_IF_ERROR(ClaimColdPrefix(rep.cold_uri_after, o.s3, id, tier));
-    AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
-      AETHER_RETURN_IF_ERROR(tables_->config.Set("cold_tier_id", tier));
-      return tables_->config.Set("cold_uri", rep.cold_uri_after);
-    }));
+    AETHER_FAULT_POINT("cold.after_claim");
+    AETHER_RETURN_IF_ERROR(
+        InTransaction(db_.get(), [&] { return tables_->config.Set("cold_uri", rep.cold_uri_after); }));
     config_.cold_uri = rep.cold_uri_after;  // the next open reads the tier through the bucket
   }
   if (frames.other == 0) return rep;

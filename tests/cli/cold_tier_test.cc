@@ -535,3 +535,56 @@ TEST_CASE(
   CHECK(refused >= 1);
   CHECK(waited >= 1);
 }
+
+TEST_CASE("cold tier in a bucket: init and upgrade --cold-uri killed around the prefix's claim, then run again") {
+  S3Server* server = SharedS3Server(kBucket);
+  if (!server) return;
+  const auto env = S3rverEnv(server->endpoint());
+  TempDir dir;
+  const auto mems = RandomMems(200, 8, 121);
+  const std::string queries = QueriesJsonl(RandomMems(5, 8, 122, "q"));
+  auto marker = [&](const std::string& prefix) {
+    auto c = S3rverClient(server->endpoint(), kBucket, prefix);
+    std::string text;
+    return c->Get("cold-tier.json", &text, 1 << 16).ok();
+  };
+  // init killed with its store in place, the prefix not yet claimed: the
+  // store is whole, and its first eviction claims the prefix.
+  std::vector<std::string> faulty = env;
+  faulty.push_back("AETHER_FAULT=cold.before_claim");
+  const std::string made = dir / "made";
+  auto r = Aether({"init", made, "--dim", "8", "--hot-capacity", "20", "--cold-uri", Uri("claim-init")}, "", faulty);
+  CHECK(r.exit_code == 137);
+  CHECK(!marker("claim-init"));
+  auto v = Aether({"verify", made}, "", env);
+  CHECK_MESSAGE(v.exit_code == 0, std::string(v.out + v.err));
+  REQUIRE(Aether({"config", made, "set", "cold_local_bytes", "0"}, "", env).exit_code == 0);
+  REQUIRE(Aether({"ingest", made, "-q"}, ToJsonl(mems), env).exit_code == 0);
+  CHECK(marker("claim-init"));
+  CHECK(LocalShards(made) == 0);
+  CHECK(BucketObjects(server, "claim-init") == NamedObjects(made));
+  // The prefix is the store's now: another store's init is refused.
+  CHECK(Aether({"init", dir / "other", "--dim", "8", "--cold-uri", Uri("claim-init")}, "", env).exit_code == 73);
+  CHECK(!fs::exists(dir / "other"));
+  // upgrade killed with the prefix claimed, the config not yet naming it:
+  // the store is as it was (local), and upgrade run again finishes.
+  const std::string moved = dir / "moved";
+  REQUIRE(Aether({"ingest", "--create", moved, "--dim", "8", "--hot-capacity", "20", "-q"}, ToJsonl(mems)).exit_code ==
+          0);
+  REQUIRE(Aether({"config", moved, "set", "cold_local_bytes", "0"}).exit_code == 0);
+  const auto want = Ranking(moved, queries, {});
+  faulty.back() = "AETHER_FAULT=cold.after_claim";
+  r = Aether({"upgrade", moved, "--cold-uri", Uri("claim-up")}, "", faulty);
+  CHECK(r.exit_code == 137);
+  CHECK(marker("claim-up"));
+  CHECK(SqlRows(moved, "SELECT COUNT(*) FROM config WHERE key = 'cold_uri'")[0] == "0");
+  Verified(moved);
+  CHECK(Ranking(moved, queries, {}) == want);
+  r = Aether({"upgrade", moved, "--cold-uri", Uri("claim-up"), "-q"}, "", env);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(LocalShards(moved) == 0);
+  CHECK(BucketObjects(server, "claim-up") == NamedObjects(moved));
+  CHECK(Ranking(moved, queries, env) == want);
+  v = Aether({"verify", moved}, "", env);
+  CHECK_MESSAGE(v.exit_code == 0, std::string(v.out + v.err));
+}
