@@ -132,8 +132,10 @@ namespace {
 // The suite with every store's cold tier in a bucket (ColdTierRun()): the
 // stores already moved there, and where they went.
 struct ColdTierStores {
+  std::once_flag started;
   std::mutex mu;
-  std::set<std::string> moved;  // canonical paths
+  std::set<std::string> moved;   // canonical paths
+  std::set<std::string> copies;  // stores found with a tier they were not given here: copies of moved ones
   int next = 0;
   S3Server* server = nullptr;
 };
@@ -149,8 +151,13 @@ const char* kColdTierBucket = "suitecold";
 // now, by the commands a user would run (every shard sent out after each
 // writing command from then on). Stores written by an older format stay as
 // they are (upgrade would change their format: what their tests check), and
-// so does a copy a test made of a moved store (it reads the same tier).
-void MoveColdTiers(const std::vector<std::string>& args) {
+// so does a copy a test made of a moved store: it names the same prefix, so
+// it may only be read (a writer's collection would delete the objects only
+// the original names), which is checked. The moving commands run at the
+// test's clock (its AETHER_NOW_MS), so their history sits in its timeline;
+// the cache is kept at 0 bytes, so that every read fetches what it opens.
+void MoveColdTiers(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  static const std::set<std::string> kReaders = {"search", "get", "verify", "stats", "list", "export", "history"};
   ColdTierStores& c = ColdStores();
   std::vector<std::string> todo;
   {
@@ -160,14 +167,28 @@ void MoveColdTiers(const std::vector<std::string>& args) {
       std::error_code ec;
       if (a.empty() || a[0] == '-' || !std::filesystem::is_regular_file(a + "/meta.db", ec)) continue;
       const std::string canonical = std::filesystem::weakly_canonical(a, ec).string();
-      if (ec || !c.moved.insert(canonical).second) continue;
+      if (ec) continue;
+      if (c.copies.count(canonical) && !kReaders.count(args[0]))
+        FAIL_CHECK("AETHER_TEST_COLD_TIER: aether " << args[0] << " wrote " << a
+                                                    << ", a copy of a store moved to a bucket, sharing its prefix");
+      if (!c.moved.insert(canonical).second) continue;
       todo.push_back(a);
     }
   }
+  std::vector<std::string> clock;
+  for (const std::string& e : env)
+    if (e.rfind("AETHER_NOW_MS=", 0) == 0) clock.push_back(e);
   for (const std::string& store : todo) {
     const auto version = SqlRows(store, "SELECT value FROM config WHERE key = 'format_version'");
     if (version.empty() || version[0] != std::to_string(Store::kFormatVersion)) continue;
-    if (!SqlRows(store, "SELECT value FROM config WHERE key = 'cold_uri'").empty()) continue;
+    if (!SqlRows(store, "SELECT value FROM config WHERE key = 'cold_uri'").empty()) {
+      if (!kReaders.count(args[0]))
+        FAIL_CHECK("AETHER_TEST_COLD_TIER: aether " << args[0] << " wrote " << store
+                                                    << ", a copy of a store moved to a bucket, sharing its prefix");
+      std::lock_guard<std::mutex> g(c.mu);
+      c.copies.insert(std::filesystem::weakly_canonical(store).string());
+      continue;
+    }
     int n;
     {
       std::lock_guard<std::mutex> g(c.mu);
@@ -175,9 +196,12 @@ void MoveColdTiers(const std::vector<std::string>& args) {
     }
     const std::string uri =
         std::string("s3://") + kColdTierBucket + "/p" + std::to_string(getpid()) + "-" + std::to_string(n);
-    RunResult r = Aether({"config", store, "set", "cold_local_bytes", "0"});
-    REQUIRE_MESSAGE(r.exit_code == 0, "moving " << store << "'s cold tier to " << uri << ": " << r.err);
-    r = Aether({"upgrade", store, "--cold-uri", uri, "-q"});
+    for (const char* kv : {"cold_local_bytes=0", "cold_cache_bytes=0"}) {
+      const std::string key(kv, std::strchr(kv, '=')), value(std::strchr(kv, '=') + 1);
+      RunResult r = Aether({"config", store, "set", key, value}, "", clock);
+      REQUIRE_MESSAGE(r.exit_code == 0, "moving " << store << "'s cold tier to " << uri << ": " << r.err);
+    }
+    RunResult r = Aether({"upgrade", store, "--cold-uri", uri, "-q"}, "", clock);
     REQUIRE_MESSAGE(r.exit_code == 0, "moving " << store << "'s cold tier to " << uri << ": " << r.err);
     // Every shard went: the test's commands read them from the bucket.
     for (const auto& e : std::filesystem::recursive_directory_iterator(store + "/cold"))
@@ -195,29 +219,32 @@ bool ColdTierRun() {
   return on;
 }
 
+// Once per process, before its first aether process: the server started,
+// its address and account put into this process's environment, which the
+// aether processes inherit (and the library reads, in process). Where
+// s3rver cannot run, the stores stay local, with a message saying so.
 void StartColdTierRun() {
-  if (!ColdTierRun()) return;
   ColdTierStores& c = ColdStores();
-  {
+  std::call_once(c.started, [&] {
+    S3Server* server = SharedS3Server(kColdTierBucket);
+    if (!server) {
+      MESSAGE("AETHER_TEST_COLD_TIER: no S3 server; the stores stay on the local disk");
+      return;
+    }
+    for (const std::string& e : S3rverEnv(server->endpoint())) {
+      const size_t eq = e.find('=');
+      setenv(e.substr(0, eq).c_str(), e.substr(eq + 1).c_str(), 1);
+    }
     std::lock_guard<std::mutex> g(c.mu);
-    if (c.server) return;
-  }
-  S3Server* server = SharedS3Server(kColdTierBucket);
-  REQUIRE_MESSAGE(server, "AETHER_TEST_COLD_TIER: no S3 server to keep the cold tiers in");
-  // Every aether process (and the library, in process) reaches it.
-  for (const std::string& e : S3rverEnv(server->endpoint())) {
-    const size_t eq = e.find('=');
-    setenv(e.substr(0, eq).c_str(), e.substr(eq + 1).c_str(), 1);
-  }
-  std::lock_guard<std::mutex> g(c.mu);
-  c.server = server;
+    c.server = server;
+  });
 }
 
 RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_data,
                  const std::vector<std::string>& env) {
   if (ColdTierRun()) StartColdTierRun();
   RunResult r = RunAether(args, stdin_data, env);
-  if (ColdTierRun() && r.exit_code == 0 && g_prefix.empty()) MoveColdTiers(args);
+  if (ColdTierRun() && r.exit_code == 0 && g_prefix.empty()) MoveColdTiers(args, env);
   return r;
 }
 

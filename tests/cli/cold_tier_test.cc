@@ -259,7 +259,7 @@ TEST_CASE("cold tier in a bucket: an unreachable bucket is an error naming it, a
   const uint64_t bytes = std::stoull(SqlRows(store, "SELECT SUM(bytes) FROM cold_objects")[0]);
   REQUIRE(shards >= 1);
   auto delta = [](const json& a, const json& b, const char* key) {
-    return b[key].get<uint64_t>() - a[key].get<uint64_t>();
+    return b.at(key).get<uint64_t>() - a.at(key).get<uint64_t>();
   };
   CHECK(delta(s0, s1, "cache_opens") == 2);  // stats itself, the search
   CHECK(delta(s0, s1, "cache_shards_fetched") == shards);

@@ -38,8 +38,7 @@ std::vector<std::string> Contents(const std::string& store) {
 }
 
 // The allocation counts to fail at: 1, 2, 3, then growing by half each
-// time to `total`, and the `last` ones (a short run takes every fourth:
-// the longest sweep under the sanitizers, which is where it matters most).
+// time to `total`, and the `last` ones (a short run takes every third).
 std::vector<long> FailurePoints(long total, long last) {
   std::vector<long> at;
   for (long n = 1; n <= total; n = std::max(n + 1, n * 3 / 2)) at.push_back(n);
@@ -48,7 +47,7 @@ std::vector<long> FailurePoints(long total, long last) {
   at.erase(std::unique(at.begin(), at.end()), at.end());
   std::vector<long> picked;
   for (size_t i = 0; i < at.size(); ++i)
-    if (!ShortRun() || i % 4 == 0) picked.push_back(at[i]);
+    if (InSweep(i)) picked.push_back(at[i]);
   return picked;
 }
 

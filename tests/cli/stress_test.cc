@@ -36,8 +36,7 @@ TEST_CASE("stress: 2 writers, 4 readers and a maintainer; no torn read; the fina
   std::set<std::string> to_delete;  // writer 2 deletes these; readers accept either
   for (size_t i = 0; i < base.size(); i += 10) to_delete.insert(base[i].id);
 
-  // Ten seconds; five in a short run (each sanitized process is slower).
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(ShortRun() ? 5 : 10);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   auto running = [&] { return std::chrono::steady_clock::now() < deadline; };
   std::atomic<int> commands{0}, reads{0}, torn{0}, failures{0};
   std::mutex mu;
