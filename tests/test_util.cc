@@ -154,8 +154,7 @@ const char* kColdTierBucket = "suitecold";
 // so does a copy a test made of a moved store: it names the same prefix, so
 // it may only be read (a writer's collection would delete the objects only
 // the original names), which is checked. The moving commands run at the
-// test's clock (its AETHER_NOW_MS), so their history sits in its timeline;
-// the cache is kept at 0 bytes, so that every read fetches what it opens.
+// test's clock (its AETHER_NOW_MS), so their history sits in its timeline.
 void MoveColdTiers(const std::vector<std::string>& args, const std::vector<std::string>& env) {
   static const std::set<std::string> kReaders = {"search", "get", "verify", "stats", "list", "export", "history"};
   ColdTierStores& c = ColdStores();
@@ -196,12 +195,9 @@ void MoveColdTiers(const std::vector<std::string>& args, const std::vector<std::
     }
     const std::string uri =
         std::string("s3://") + kColdTierBucket + "/p" + std::to_string(getpid()) + "-" + std::to_string(n);
-    for (const char* kv : {"cold_local_bytes=0", "cold_cache_bytes=0"}) {
-      const std::string key(kv, std::strchr(kv, '=')), value(std::strchr(kv, '=') + 1);
-      RunResult r = Aether({"config", store, "set", key, value}, "", clock);
-      REQUIRE_MESSAGE(r.exit_code == 0, "moving " << store << "'s cold tier to " << uri << ": " << r.err);
-    }
-    RunResult r = Aether({"upgrade", store, "--cold-uri", uri, "-q"}, "", clock);
+    RunResult r = Aether({"config", store, "set", "cold_local_bytes", "0"}, "", clock);
+    REQUIRE_MESSAGE(r.exit_code == 0, "moving " << store << "'s cold tier to " << uri << ": " << r.err);
+    r = Aether({"upgrade", store, "--cold-uri", uri, "-q"}, "", clock);
     REQUIRE_MESSAGE(r.exit_code == 0, "moving " << store << "'s cold tier to " << uri << ": " << r.err);
     // Every shard went: the test's commands read them from the bucket.
     for (const auto& e : std::filesystem::recursive_directory_iterator(store + "/cold"))

@@ -46,9 +46,10 @@ struct RunResult {
 // With AETHER_TEST_COLD_TIER=1 (ctest's aether_tests_cold_tier), every
 // store of the current format that a successful command names is moved,
 // once, to a cold tier of its own in a bucket on s3rver (`config set
-// cold_local_bytes 0` and `cold_cache_bytes 0`, `upgrade --cold-uri`), so
-// that from then on each writing command sends its shards out and every
-// command fetches those it opens: the same tests, the same answers.
+// cold_local_bytes 0`, `upgrade --cold-uri`), so that from then on each
+// writing command sends its shards out, and a shard is read from the
+// bucket after each time it was sent (then from the store's cache, as a
+// user's store reads it): the same tests, the same answers.
 RunResult Aether(const std::vector<std::string>& args, const std::string& stdin_data = "",
                  const std::vector<std::string>& env = {});
 // Aether without that move.
