@@ -315,8 +315,11 @@ Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
         AETHER_ASSIGN_OR_RETURN(auto copy, Db::Open(b.To(layout::kDbFile), false, false));
         // A cold tier in a bucket: the copy gets every shard on its own disk
         // and no bucket (two stores naming one prefix would each collect
-        // the objects only the other names).
-        if (!config_.cold_uri.empty())
+        // the objects only the other names), nor the tier's ID, which a
+        // store whose upgrade --cold-uri was cut short holds without a
+        // cold_uri (a copy keeping it could take that prefix too).
+        AETHER_ASSIGN_OR_RETURN(std::optional<std::string> tier, tables_->config.Get("cold_tier_id"));
+        if (!config_.cold_uri.empty() || tier)
           AETHER_RETURN_IF_ERROR(InTransaction(copy.get(), [&]() -> Status {
             AETHER_RETURN_IF_ERROR(ConfigTable(copy.get()).Remove("cold_uri"));
             AETHER_RETURN_IF_ERROR(ConfigTable(copy.get()).Remove("cold_tier_id"));

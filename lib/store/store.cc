@@ -177,11 +177,12 @@ Status ClaimForMadeStore(const std::string& path, const std::string& uri, const 
   AETHER_FAULT_POINT("cold.before_claim");
   Status s = ClaimColdPrefix(uri, s3, id, tier);
   if (s.ok()) return s;
-  return s.WithContext(fmt::format("{} is made, but its cold tier's prefix is not claimed yet ({})", path,
-                                   s.code() == Code::kAlreadyExists
-                                       ? "another store claimed it meanwhile: remove this store and init one with "
-                                         "a prefix of its own"
-                                       : "its next writing command claims it"));
+  const bool taken = s.code() == Code::kAlreadyExists || s.code() == Code::kFailedPrecondition;
+  return s.WithContext(fmt::format(
+      "{} is made, but its cold tier's prefix is not claimed ({})", path,
+      taken ? "another store or a publish took it meanwhile: remove this new, empty store and init one with a "
+              "prefix of its own"
+            : "its first eviction or maintain claims it; until then another store could take it"));
 }
 
 }  // namespace

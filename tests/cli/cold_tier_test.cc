@@ -346,6 +346,7 @@ TEST_CASE(
   REQUIRE(Aether({"backup", store, dir / "bk", "-q"}, "", env).exit_code == 0);
   CHECK(LocalShards(dir / "bk") == 5);
   CHECK(SqlRows(dir / "bk", "SELECT COUNT(*) FROM config WHERE key = 'cold_uri'")[0] == "0");
+  CHECK(SqlRows(dir / "bk", "SELECT COUNT(*) FROM config WHERE key = 'cold_tier_id'")[0] == "0");
   CHECK(SqlRows(dir / "bk", "SELECT COUNT(*) FROM cold_objects")[0] == "0");
   CHECK(Ranking(dir / "bk", queries, {}) == want);
   Verified(dir / "bk");
@@ -579,6 +580,11 @@ TEST_CASE("cold tier in a bucket: init and upgrade --cold-uri killed around the 
   CHECK(marker("claim-up"));
   CHECK(SqlRows(moved, "SELECT COUNT(*) FROM config WHERE key = 'cold_uri'")[0] == "0");
   Verified(moved);
+  // A backup taken now has neither the prefix nor the tier's ID (restored,
+  // it could otherwise claim the prefix as this store).
+  REQUIRE(Aether({"backup", moved, dir / "bk", "-q"}).exit_code == 0);
+  CHECK(SqlRows(dir / "bk", "SELECT COUNT(*) FROM config WHERE key = 'cold_tier_id'")[0] == "0");
+  CHECK(Aether({"upgrade", dir / "bk", "--cold-uri", Uri("claim-up")}, "", env).exit_code == 73);
   CHECK(Ranking(moved, queries, {}) == want);
   r = Aether({"upgrade", moved, "--cold-uri", Uri("claim-up"), "-q"}, "", env);
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
