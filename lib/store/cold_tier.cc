@@ -208,6 +208,32 @@ Status StoreImpl::ResendCutShards(const std::vector<ColdObject>& rows, ColdTierR
 
 // Sends shards to the bucket (least recently written first) until the local
 // ones hold at most `budget` bytes: upload, commit, remove.
+// Run by the writer after its command, with the journal empty: no
+// migration is under way, and no reader writes beside the shards (only a
+// replay does, under LOCK exclusive), so any such temporary is a dead
+// process's. A bring-back's copy is as large as its shard, and nothing
+// else would ever remove it.
+Status StoreImpl::RemoveDeadShardTemporaries(const std::vector<ShardInfo>& shards) {
+  std::map<std::string, std::set<std::string>> names_in;  // directory -> shard file names
+  for (const ShardInfo& sh : shards) {
+    const size_t slash = sh.path.rfind('/');
+    if (slash == std::string::npos) continue;
+    names_in[sh.path.substr(0, slash)].insert(sh.path.substr(slash + 1));
+  }
+  Env* local = cold_local_env_;
+  for (const auto& [dir, names] : names_in) {
+    if (local->TypeOf(Path(dir)) != FileType::kDirectory) continue;
+    AETHER_ASSIGN_OR_RETURN(std::vector<std::string> entries, local->ListDir(Path(dir)));
+    for (const std::string& n : entries) {
+      const size_t at = n.find(".shard.");
+      if (at == std::string::npos || !names.count(n.substr(0, at + 6)) || !layout::IsTempNameOf(n, n.substr(0, at + 6)))
+        continue;
+      AETHER_RETURN_IF_ERROR(RemoveOwnedFile(dir + "/" + n));
+    }
+  }
+  return Status::Ok();
+}
+
 Status StoreImpl::EvictCold(uint64_t budget, ColdTierReport* rep) {
   Env* local = cold_local_env_;
   // A migration still journaled (its replay may cut or grow shards):
@@ -215,6 +241,7 @@ Status StoreImpl::EvictCold(uint64_t budget, ColdTierReport* rep) {
   AETHER_ASSIGN_OR_RETURN(uint64_t pending, Journal(db_.get()).Count());
   if (pending > 0) return Status::Ok();
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
+  AETHER_RETURN_IF_ERROR(RemoveDeadShardTemporaries(shards));
   AETHER_ASSIGN_OR_RETURN(std::vector<ColdObject> rows, tables_->cold_objects.All());
   std::map<int64_t, const ColdObject*> row_of;
   for (const ColdObject& r : rows) row_of[r.shard_id] = &r;

@@ -332,6 +332,9 @@ class StoreImpl : public StoreContext {
   Status EnsureColdCache();
   Status CheckColdPrefix();  // ClaimColdPrefix with this store's and tier's IDs
   Status EvictCold(uint64_t budget, ColdTierReport* rep);
+  // The temporaries a killed bring-back or private copy left beside the
+  // store's shards ("NAME.<16 hex digits>.tmp" of a shard's file name).
+  Status RemoveDeadShardTemporaries(const std::vector<ShardInfo>& shards);
   Status ResendCutShards(const std::vector<ColdObject>& rows, ColdTierReport* rep);
   Status CollectColdObjects(ColdTierReport* rep);
 

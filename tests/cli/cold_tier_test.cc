@@ -564,6 +564,18 @@ TEST_CASE("cold tier in a bucket: init and upgrade --cold-uri killed around the 
   CHECK(marker("claim-init"));
   CHECK(LocalShards(made) == 0);
   CHECK(BucketObjects(server, "claim-init") == NamedObjects(made));
+  // A killed bring-back's copy beside a shard ("NAME.<hex>.tmp") goes with
+  // the next writer's settle; names aether did not make stay.
+  const std::string dead = made + "/cold/staging.shard.0123456789abcdef.tmp";
+  const std::vector<std::string> kept = {made + "/cold/staging.shard.notes", made + "/cold/mine.0123456789abcdef.tmp",
+                                         made + "/cold/staging.shard.0123456789abcdeg.tmp"};
+  WriteFile(dead, std::string(4096, 'x'));
+  for (const std::string& k : kept) WriteFile(k, "not aether's");
+  REQUIRE(Aether({"ingest", made, "-q"}, ToJsonl(RandomMems(30, 8, 123, "t")), env).exit_code == 0);
+  CHECK(!fs::exists(dead));
+  for (const std::string& k : kept) CHECK_MESSAGE(ReadFile(k) == "not aether's", k);
+  v = Aether({"verify", made}, "", env);
+  CHECK_MESSAGE(v.exit_code == 0, std::string(v.out + v.err));
   // The prefix is the store's now: another store's init is refused.
   CHECK(Aether({"init", dir / "other", "--dim", "8", "--cold-uri", Uri("claim-init")}, "", env).exit_code == 73);
   CHECK(!fs::exists(dir / "other"));
