@@ -206,13 +206,12 @@ Status StoreImpl::ResendCutShards(const std::vector<ColdObject>& rows, ColdTierR
   return Status::Ok();
 }
 
-// Sends shards to the bucket (least recently written first) until the local
-// ones hold at most `budget` bytes: upload, commit, remove.
 // Run by the writer after its command, with the journal empty: no
 // migration is under way, and no reader writes beside the shards (only a
 // replay does, under LOCK exclusive), so any such temporary is a dead
 // process's. A bring-back's copy is as large as its shard, and nothing
-// else would ever remove it.
+// else would ever remove it. Best effort: what cannot be listed or removed
+// now (noted) is left for the next writer, and the eviction goes on.
 Status StoreImpl::RemoveDeadShardTemporaries(const std::vector<ShardInfo>& shards) {
   std::map<std::string, std::set<std::string>> names_in;  // directory -> shard file names
   for (const ShardInfo& sh : shards) {
@@ -223,17 +222,27 @@ Status StoreImpl::RemoveDeadShardTemporaries(const std::vector<ShardInfo>& shard
   Env* local = cold_local_env_;
   for (const auto& [dir, names] : names_in) {
     if (local->TypeOf(Path(dir)) != FileType::kDirectory) continue;
-    AETHER_ASSIGN_OR_RETURN(std::vector<std::string> entries, local->ListDir(Path(dir)));
-    for (const std::string& n : entries) {
+    auto entries = local->ListDir(Path(dir));
+    if (!entries.ok()) {
+      Notice(entries.status().message() + " (its dead temporaries, if any, stay until the next writer)");
+      continue;
+    }
+    for (const std::string& n : *entries) {
+      // Only the random form aether writes ("NAME.tmp" was never made
+      // beside a shard: not aether's).
       const size_t at = n.find(".shard.");
-      if (at == std::string::npos || !names.count(n.substr(0, at + 6)) || !layout::IsTempNameOf(n, n.substr(0, at + 6)))
-        continue;
-      AETHER_RETURN_IF_ERROR(RemoveOwnedFile(dir + "/" + n));
+      if (at == std::string::npos) continue;
+      const std::string base = n.substr(0, at + 6);
+      if (!names.count(base) || n == base + ".tmp" || !layout::IsTempNameOf(n, base)) continue;
+      Status removed = RemoveOwnedFile(dir + "/" + n);
+      if (!removed.ok()) Notice(removed.message() + " (a dead temporary; the next writer tries again)");
     }
   }
   return Status::Ok();
 }
 
+// Sends shards to the bucket (least recently written first) until the local
+// ones hold at most `budget` bytes: upload, commit, remove.
 Status StoreImpl::EvictCold(uint64_t budget, ColdTierReport* rep) {
   Env* local = cold_local_env_;
   // A migration still journaled (its replay may cut or grow shards):

@@ -568,7 +568,8 @@ TEST_CASE("cold tier in a bucket: init and upgrade --cold-uri killed around the 
   // the next writer's settle; names aether did not make stay.
   const std::string dead = made + "/cold/staging.shard.0123456789abcdef.tmp";
   const std::vector<std::string> kept = {made + "/cold/staging.shard.notes", made + "/cold/mine.0123456789abcdef.tmp",
-                                         made + "/cold/staging.shard.0123456789abcdeg.tmp"};
+                                         made + "/cold/staging.shard.0123456789abcdeg.tmp",
+                                         made + "/cold/staging.shard.tmp"};
   WriteFile(dead, std::string(4096, 'x'));
   for (const std::string& k : kept) WriteFile(k, "not aether's");
   REQUIRE(Aether({"ingest", made, "-q"}, ToJsonl(RandomMems(30, 8, 123, "t")), env).exit_code == 0);
