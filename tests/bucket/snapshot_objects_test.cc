@@ -177,8 +177,7 @@ TEST_CASE(
         CAPTURE(FaultName(f));
         CAPTURE(at);
         CAPTURE(every_attempt);
-        std::vector<Fault> plan(size_t(at), Fault::kNone);
-        plan.insert(plan.end(), every_attempt ? 3 : 1, f);
+        const std::vector<Fault> plan = FaultsAfter(size_t(at), f, every_attempt ? 3 : 1);
         proxy.Plan(plan);
         S3ClientPool pool(ConnectTo(proxy.endpoint(), "f2"));
         TempDir dir;

@@ -381,8 +381,7 @@ TEST_CASE("search s3:// through faults: each fault once is retried to the right 
       CAPTURE(at);
       CAPTURE(FaultName(f));
       fs::remove_all(cache);
-      std::vector<Fault> plan(size_t(at), Fault::kNone);
-      plan.push_back(f);
+      const std::vector<Fault> plan = FaultsAfter(size_t(at), f);
       proxy.Plan(plan);
       const RunResult r = search(cache);
       proxy.Plan({});
@@ -397,8 +396,7 @@ TEST_CASE("search s3:// through faults: each fault once is retried to the right 
     // their attempts interleave, one of them meets all five of its own.
     CAPTURE(at);
     fs::remove_all(cache);
-    std::vector<Fault> plan(size_t(at), Fault::kNone);
-    plan.insert(plan.end(), 20, Fault::k503);
+    const std::vector<Fault> plan = FaultsAfter(size_t(at), Fault::k503, 20);
     proxy.Plan(plan);
     const RunResult r = search(cache);
     proxy.Plan({});
@@ -603,8 +601,7 @@ TEST_CASE("search s3:// and pull: a snapshot --keep deletes under a reader is le
     REQUIRE(want.exit_code == 0);
 
     FaultProxy proxy(server->port());
-    std::vector<Fault> plan(c.held_at, Fault::kNone);
-    plan.insert(plan.end(), size_t(c.holds), Fault::kHold);
+    const std::vector<Fault> plan = FaultsAfter(c.held_at, Fault::kHold, size_t(c.holds));
     proxy.Plan(plan);
     RunResult got;
     std::thread t([&] { got = Aether(reader, queries, S3Env(proxy.endpoint())); });
@@ -704,8 +701,7 @@ TEST_CASE("search s3:// and pull: six snapshots deleted under a reader in a row:
     // The first round: a pull LISTs then GETs the manifest; a search LISTs
     // twice (the cache's, the pull's) first. Each round after: the LIST
     // that finds the newer manifest, the pull's LIST, the GET.
-    std::vector<Fault> plan(pull ? 1 : 2, Fault::kNone);
-    plan.push_back(Fault::kHold);
+    const std::vector<Fault> plan = FaultsAfter(pull ? 1 : 2, Fault::kHold);
     proxy.Plan(plan);
     RunResult got;
     std::thread t([&] { got = Aether(reader, queries, S3Env(proxy.endpoint())); });

@@ -454,8 +454,7 @@ TEST_CASE(
       if (f == Fault::kStall && at % 3 != 0) continue;  // 300 ms each: some of them
       CAPTURE(FaultName(f));
       drop_cache();
-      std::vector<Fault> plan(size_t(at), Fault::kNone);
-      plan.push_back(f);
+      const std::vector<Fault> plan = FaultsAfter(size_t(at), f);
       proxy.Plan(plan);
       const RunResult r = run_search(store);
       proxy.Plan({});
@@ -466,8 +465,7 @@ TEST_CASE(
     // Every attempt refused: 74 naming the attempts, no answer at all
     // (two scan workers fetch at once: twenty 503s exhaust one of them).
     drop_cache();
-    std::vector<Fault> plan(size_t(at), Fault::kNone);
-    plan.insert(plan.end(), 20, Fault::k503);
+    const std::vector<Fault> plan = FaultsAfter(size_t(at), Fault::k503, 20);
     proxy.Plan(plan);
     const RunResult r = run_search(store);
     proxy.Plan({});
@@ -504,16 +502,14 @@ TEST_CASE(
     for (Fault f : once) {
       if (f == Fault::kStall && at % 3 != 0) continue;
       CAPTURE(FaultName(f));
-      std::vector<Fault> plan(size_t(at), Fault::kNone);
-      plan.push_back(f);
+      const std::vector<Fault> plan = FaultsAfter(size_t(at), f);
       const RunResult r = ingest(plan);
       CHECK_MESSAGE(r.exit_code == 0, r.err);
       CHECK_MESSAGE(r.err.find("next writer") == std::string::npos, r.err);
       CHECK(LocalShards(store) == 0);
       ++retried;
     }
-    std::vector<Fault> plan(size_t(at), Fault::kNone);
-    plan.insert(plan.end(), 20, Fault::k503);
+    const std::vector<Fault> plan = FaultsAfter(size_t(at), Fault::k503, 20);
     const RunResult r = ingest(plan);
     if (r.exit_code == 0) {
       CHECK_MESSAGE(r.err.find("the next writer tries again") != std::string::npos, r.err);

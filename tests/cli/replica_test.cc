@@ -631,8 +631,7 @@ TEST_CASE("publish sends and pull fetches 4 objects at once (held by the proxy t
   // at one held). A liveness wait, not a timing.
   auto four_at_once = [&](const std::vector<std::string>& args, int pass) {
     FaultProxy proxy(server->port());
-    std::vector<Fault> plan(size_t(pass), Fault::kNone);
-    plan.insert(plan.end(), 4, Fault::kHold);
+    const std::vector<Fault> plan = FaultsAfter(size_t(pass), Fault::kHold, 4);
     proxy.Plan(plan);
     RunResult r;
     std::thread t([&] { r = Aether(args, "", S3Env(proxy.endpoint())); });
@@ -674,8 +673,7 @@ TEST_CASE("a killed pull's staging directory is removed by the next pull; only t
   // temporaries exist then.
   auto killed = [&](const std::vector<std::string>& args, const std::string& in, const std::string& prefix, int pass) {
     FaultProxy proxy(server->port());
-    std::vector<Fault> plan(size_t(pass), Fault::kNone);
-    plan.insert(plan.end(), 2, Fault::kHold);
+    const std::vector<Fault> plan = FaultsAfter(size_t(pass), Fault::kHold, 2);
     proxy.Plan(plan);
     const int pid = SpawnAether(args, S3Env(proxy.endpoint()));
     for (int i = 0; i < 3000 && proxy.held() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -936,8 +934,7 @@ TEST_CASE("publish and pull under names of 255 bytes; a killed pull's shortened 
   // Killed while two fetches are held: its staging directory stays.
   auto killed_pull = [&](const std::string& into) {
     FaultProxy proxy(server->port());
-    std::vector<Fault> plan(2, Fault::kNone);  // LIST manifests/, GET the manifest
-    plan.insert(plan.end(), 2, Fault::kHold);
+    const std::vector<Fault> plan = FaultsAfter(2, Fault::kHold, 2);  // LIST manifests/, GET the manifest
     proxy.Plan(plan);
     const int pid = SpawnAether({"pull", uri, into, "-q"}, S3Env(proxy.endpoint()));
     for (int i = 0; i < 3000 && proxy.held() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));

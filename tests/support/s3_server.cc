@@ -207,6 +207,12 @@ const char* FaultName(Fault f) {
   return "?";
 }
 
+std::vector<Fault> FaultsAfter(size_t unfaulted, Fault f, size_t times) {
+  std::vector<Fault> plan(unfaulted, Fault::kNone);
+  plan.insert(plan.end(), times, f);
+  return plan;
+}
+
 FaultProxy::FaultProxy(int upstream_port, int stall_ms) : upstream_port_(upstream_port), stall_ms_(stall_ms) {
   Patterns();
   listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);

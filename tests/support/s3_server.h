@@ -60,6 +60,9 @@ enum class Fault {
   kHold,         // held until FaultProxy::Release(), then forwarded (something happens meanwhile)
 };
 const char* FaultName(Fault f);
+// A plan for FaultProxy::Plan: `unfaulted` requests forwarded, then the
+// next `times` meet `f`.
+std::vector<Fault> FaultsAfter(size_t unfaulted, Fault f, size_t times = 1);
 
 class FaultProxy {
  public:
