@@ -554,8 +554,7 @@ std::string RemoveOldReplica(const std::string& old, const std::vector<FileEntry
       const std::string name = e.path().filename().string();
       for (const std::string& base : bases)
         // A fetch's temporary (TempNameFor), not the legacy BASE.tmp no pull makes.
-        if (name != base + ".tmp" && layout::IsTempNameOf(name, base))
-          names.push_back(sub.empty() ? name : sub + "/" + name);
+        if (layout::IsRandomTempNameOf(name, base)) names.push_back(sub.empty() ? name : sub + "/" + name);
     }
   }
   // Never through a symbolic link on the way: only the replica's own files.

@@ -233,7 +233,7 @@ Status StoreImpl::RemoveDeadShardTemporaries(const std::vector<ShardInfo>& shard
       const size_t at = n.find(".shard.");
       if (at == std::string::npos) continue;
       const std::string base = n.substr(0, at + 6);
-      if (!names.count(base) || n == base + ".tmp" || !layout::IsTempNameOf(n, base)) continue;
+      if (!names.count(base) || !layout::IsRandomTempNameOf(n, base)) continue;
       Status removed = RemoveOwnedFile(dir + "/" + n);
       if (!removed.ok()) Notice(removed.message() + " (a dead temporary; the next writer tries again)");
     }

@@ -45,6 +45,10 @@ bool IsTempNameOf(const std::string& name, const std::string& base) {
   return true;
 }
 
+bool IsRandomTempNameOf(const std::string& name, const std::string& base) {
+  return name != base + ".tmp" && IsTempNameOf(name, base);
+}
+
 bool IsPartitionPathOf(const std::string& path, int64_t generation, int64_t partition) {
   const std::string dir = GenerationDir(generation) + "/", prefix = fmt::format("p{:06d}.", partition);
   if (partition < 0 || path.size() <= dir.size() || path.compare(0, dir.size(), dir) != 0) return false;

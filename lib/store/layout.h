@@ -44,6 +44,9 @@ bool IsRewrittenPartitionFileName(const std::string& name);  // "pNNNNNN.rSSSSSS
 bool IsPartitionPathOf(const std::string& path, int64_t generation, int64_t partition);
 // "<base>.<16 hex digits>.tmp" (TempNameFor in env.h) or "<base>.tmp" (older aether).
 bool IsTempNameOf(const std::string& name, const std::string& base);
+// Only the first form: where no aether ever wrote "<base>.tmp" (a fetch's,
+// a bring-back's temporary), such a name is not aether's.
+bool IsRandomTempNameOf(const std::string& name, const std::string& base);
 // The generation of "gNNNNNN" (a directory in cold/) or of "gNNNNNN.centroids"
 // and its temporaries (in index/); 0 for any other name.
 int64_t GenerationOfName(const std::string& name);
