@@ -103,6 +103,20 @@ Result<UpgradeReport> StoreImpl::Upgrade(const UpgradeOptions& o) {
   rep.records_to_rewrite = frames.other_records;
   if (o.dry_run) return rep;
 
+  // A new cold tier's prefix is checked before anything commits: an
+  // unreachable bucket, or a prefix that is another store's, fails the
+  // upgrade with the store as it was.
+  std::string store_id, tier;
+  if (rep.cold_uri_after != config_.cold_uri) {
+    AETHER_ASSIGN_OR_RETURN(store_id, tables_->config.Require("store_id"));
+    AETHER_ASSIGN_OR_RETURN(std::optional<std::string> made, tables_->config.Get("cold_tier_id"));
+    if (made && !made->empty()) {
+      tier = *made;
+    } else {
+      AETHER_ASSIGN_OR_RETURN(tier, NewRandomId());
+    }
+    AETHER_RETURN_IF_ERROR(ClaimColdPrefix(rep.cold_uri_after, o.s3, store_id, tier, /*check_only=*/true));
+  }
   if (rep.version_after != format_version_ || rep.codec_after != config_.codec) {
     AETHER_RETURN_IF_ERROR(SetCodec(rep.codec_after));
     AETHER_FAULT_POINT("upgrade.after_config");
@@ -112,14 +126,10 @@ Result<UpgradeReport> StoreImpl::Upgrade(const UpgradeOptions& o) {
     // naming the prefix made it), then the prefix claimed for it, then
     // named: killed at any point, upgrade run again finds the marker its
     // own and finishes.
-    AETHER_ASSIGN_OR_RETURN(std::string id, tables_->config.Require("store_id"));
     AETHER_ASSIGN_OR_RETURN(std::optional<std::string> made, tables_->config.Get("cold_tier_id"));
-    std::string tier = made.value_or("");
-    if (tier.empty()) {
-      AETHER_ASSIGN_OR_RETURN(tier, NewRandomId());
+    if (!made || made->empty())
       AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return tables_->config.Set("cold_tier_id", tier); }));
-    }
-    AETHER_RETURN_IF_ERROR(ClaimColdPrefix(rep.cold_uri_after, o.s3, id, tier));
+    AETHER_RETURN_IF_ERROR(ClaimColdPrefix(rep.cold_uri_after, o.s3, store_id, tier));
     AETHER_FAULT_POINT("cold.after_claim");
     AETHER_RETURN_IF_ERROR(
         InTransaction(db_.get(), [&] { return tables_->config.Set("cold_uri", rep.cold_uri_after); }));

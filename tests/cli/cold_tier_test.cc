@@ -287,6 +287,14 @@ TEST_CASE("cold tier in a bucket: an unreachable bucket is an error naming it, a
   r = Aether({"descend", store, "--all", "-q"}, "", down);
   CHECK(r.exit_code == 74);
   CHECK(Ranking(store, queries, env) == want);
+  // upgrade --cold-uri towards a bucket it cannot reach fails before it
+  // commits anything: the store is as it was (no tier ID kept).
+  const std::string plain = dir / "plain";
+  REQUIRE(Aether({"ingest", "--create", plain, "--dim", "8", "-q"}, ToJsonl(RandomMems(30, 8, 93))).exit_code == 0);
+  auto up = Aether({"upgrade", plain, "--cold-uri", Uri("never")}, "", down);
+  CHECK(up.exit_code == 74);
+  CHECK_MESSAGE(up.err.find("committed") == std::string::npos, up.err);
+  CHECK(SqlRows(plain, "SELECT COUNT(*) FROM config WHERE key IN ('cold_tier_id', 'cold_uri')")[0] == "0");
   // A cached copy that is not the object's bytes is fetched again.
   const std::string cached = store + "/cold-cache/objects/" + *NamedObjects(store).begin();
   REQUIRE(fs::exists(cached));
