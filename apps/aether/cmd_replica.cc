@@ -62,6 +62,7 @@ Runner SetupPublish(CLI::App* app) {
                               {"objects_uploaded", r->objects_uploaded},
                               {"bytes_uploaded", r->bytes_uploaded},
                               {"objects_present", r->objects_present},
+                              {"objects_in_cold_tier", r->objects_in_cold_tier},
                               {"manifests_removed", r->manifests_removed},
                               {"objects_removed", r->objects_removed},
                               {"bytes_removed", r->bytes_removed},
@@ -78,8 +79,11 @@ Runner SetupPublish(CLI::App* app) {
                  r->bytes, removed);
     else
       fmt::print(
-          "published {}: {} memories in {} files ({} bytes); {} objects uploaded ({} bytes), {} already there{}\n",
+          "published {}: {} memories in {} files ({} bytes); {} objects uploaded ({} bytes), {} already there{}{}\n",
           r->manifest, r->memories, r->files, r->bytes, r->objects_uploaded, r->bytes_uploaded, r->objects_present,
+          r->objects_in_cold_tier
+              ? fmt::format(", {} shards named in the store's cold tier (not sent)", r->objects_in_cold_tier)
+              : "",
           removed);
     return kExitOk;
   };

@@ -45,12 +45,13 @@ std::string Parent(const std::string& path) {
 }  // namespace
 
 BucketEnv::BucketEnv(Env* target, std::map<std::string, BucketFile> files, std::string objects_dir,
-                     uint64_t cache_bytes, Connect connect)
+                     uint64_t cache_bytes, Connect connect, Connect tier_connect)
     : EnvWrapper(target),
       files_(std::move(files)),
       objects_dir_(std::move(objects_dir)),
       cache_bytes_(cache_bytes),
-      pool_(std::move(connect)) {}
+      pool_(std::move(connect)),
+      tier_pool_(std::move(tier_connect)) {}
 
 // The command is done with its objects: the cache goes back under its limit
 // (best effort: a cache that cannot be trimmed now is trimmed by the next).
@@ -60,7 +61,7 @@ BucketEnv::~BucketEnv() {
   used_.clear();
   prefetched_.clear();
   Evict();
-  counters_.requests = pool_.requests();
+  counters_.requests = pool_.requests() + tier_pool_.requests();
   const BucketCounters& c = *final_ = counters_;
   (void)AddBucketCacheTotals(
       Parent(objects_dir_),
@@ -222,7 +223,8 @@ Result<std::string> BucketEnv::Cached(const std::string& path, const BucketFile&
   // replica's path, where it never is.
   const size_t cold = path.rfind("/cold/");
   const std::string what = cold == std::string::npos ? path : path.substr(cold + 1);
-  Status got = FetchObject(target(), &pool_, f.sha256, f.bytes, cached, what, ObjectFetchOptions(), &missing);
+  Status got = FetchObject(target(), f.cold_tier ? &tier_pool_ : &pool_, f.sha256, f.bytes, cached, what,
+                           ObjectFetchOptions(), &missing);
   std::lock_guard<std::mutex> g(mu_);
   if (!missing.empty() && missing_.empty()) missing_ = missing;
   AETHER_RETURN_IF_ERROR(got);
@@ -378,7 +380,7 @@ Result<uint64_t> BucketEnv::DropDamaged() {
 BucketCounters BucketEnv::counters() const {
   std::lock_guard<std::mutex> g(mu_);
   BucketCounters c = counters_;
-  c.requests = pool_.requests();
+  c.requests = pool_.requests() + tier_pool_.requests();
   return c;
 }
 

@@ -46,6 +46,9 @@ struct BucketFile {
   // brought back is cut to it. UINT64_MAX: `bytes`.
   uint64_t size = UINT64_MAX;
   uint64_t length() const { return size < bytes ? size : bytes; }
+  // A replica's shard whose object is the publishing store's cold tier's
+  // (the manifest's cold_uri), fetched through the Env's second connection.
+  bool cold_tier = false;
 };
 
 struct BucketCounters {
@@ -62,8 +65,10 @@ class BucketEnv : public EnvWrapper {
  public:
   using Connect = S3ClientPool::Connect;
   // `files`: by absolute path (replica_dir + "/" + the manifest's path).
+  // `tier_connect`: the client of the cold tier a manifest names (for the
+  // files marked cold_tier; none when it names none).
   BucketEnv(Env* target, std::map<std::string, BucketFile> files, std::string objects_dir, uint64_t cache_bytes,
-            Connect connect);
+            Connect connect, Connect tier_connect = nullptr);
   ~BucketEnv() override;
 
   Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override;
@@ -96,6 +101,9 @@ class BucketEnv : public EnvWrapper {
   void SetLength(const std::string& path, uint64_t length);
   // Whether `path` is read from the bucket (named, and not on the local disk).
   bool IsRemote(const std::string& path) const { return Remote(path).has_value(); }
+  // The object a remote file is read from (none: it is on the local disk,
+  // or named by no object).
+  std::optional<BucketFile> RemoteFile(const std::string& path) const { return Remote(path); }
   // Removes every object in the cache that `named` does not hold (objects
   // no shard names any more: a writer's collection, under the store's
   // exclusive lock). Returns how many went.
@@ -132,6 +140,7 @@ class BucketEnv : public EnvWrapper {
   std::string objects_dir_;
   uint64_t cache_bytes_;
   S3ClientPool pool_;
+  S3ClientPool tier_pool_;              // BucketFile::cold_tier's objects
   mutable std::mutex mu_;               // the counters, eviction
   BucketCounters counters_;             // but requests: pool_'s
   std::set<std::string> used_;          // the objects this process opened or is opening (by SHA-256)

@@ -24,6 +24,7 @@ Status S3ClientPool::With(const std::function<Status(S3Client*)>& fn) {
     }
   }
   if (!client) {
+    if (!connect_) return Status::Internal("an object of a bucket no connection was given for");
     AETHER_ASSIGN_OR_RETURN(client, connect_());
     std::lock_guard<std::mutex> g(mu_);
     base_uri_ = client->UriOf("");

@@ -29,6 +29,7 @@
 #include "aether/store.h"
 #include "bucket/bucket_env.h"
 #include "bucket/connect.h"
+#include "bucket/manifest.h"
 #include "bucket/snapshot_objects.h"
 #include "env/errno_status.h"
 #include "env/parallel.h"
@@ -42,22 +43,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kMarker = "replica.json";  // in a replica: the manifest it is, and its source
+constexpr const char* kMarker = kReplicaMarker;  // in a replica: the manifest it is, and its source
 // In a pull's staging directory until its files are all there (then renamed
 // to kMarker): the same text, so that a killed pull's directory says which
 // names it made.
-constexpr const char* kBuilding = "replica.json.building";
-constexpr const char* kManifests = "manifests/";
-constexpr const char* kObjects = "objects/";
+constexpr const char* kBuilding = kReplicaBuilding;
+constexpr const char* kManifests = kManifestsDir;
+constexpr const char* kObjects = kObjectsDir;
 constexpr size_t kTransfers = 4;  // objects a publish sends, or a pull fetches, at once
-
-struct FileEntry {
-  std::string path;  // relative to the store, '/'-separated
-  uint64_t bytes = 0;
-  std::string sha256;  // lower-case hex
-};
-
-std::string ManifestKey(uint64_t sequence) { return fmt::format("{}{:020}.json", kManifests, sequence); }
 
 Status Errno(const std::string& what) { return ErrnoStatus(what, errno); }
 
@@ -142,84 +135,6 @@ Status SyncDir(const std::string& dir) { return Env::Default()->SyncDir(dir); }
 
 Result<std::unique_ptr<S3Client>> Connect(const std::string& uri, const S3Options& o) { return ConnectBucket(uri, o); }
 
-// The manifests under the prefix, by sequence.
-Result<std::map<uint64_t, S3ObjectInfo>> Manifests(S3Client* c) {
-  AETHER_ASSIGN_OR_RETURN(std::vector<S3ObjectInfo> listed, c->List(kManifests));
-  std::map<uint64_t, S3ObjectInfo> out;
-  for (const S3ObjectInfo& o : listed) {
-    const std::string name = o.key.substr(std::strlen(kManifests));
-    uint64_t sequence = 0;
-    if (name.size() != 25 || name.compare(20, 5, ".json") != 0 || name.find_first_not_of("0123456789") != 20 ||
-        std::from_chars(name.data(), name.data() + 20, sequence).ec != std::errc() || sequence == 0)
-      continue;  // not one of ours (20 digits past 64 bits, or 0, are none)
-    out[sequence] = o;
-  }
-  return out;
-}
-
-bool SafeRelative(const std::string& p) {
-  if (p.empty() || p[0] == '/' || p.back() == '/') return false;
-  size_t start = 0;
-  while (start <= p.size()) {
-    const size_t slash = std::min(p.find('/', start), p.size());
-    const std::string part = p.substr(start, slash - start);
-    if (part.empty() || part == "." || part == "..") return false;
-    start = slash + 1;
-  }
-  for (unsigned char c : p)
-    if (c < 0x20 || c == 0x7F) return false;
-  return true;
-}
-
-nlohmann::json FilesJson(const std::vector<FileEntry>& files) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const FileEntry& f : files) out.push_back({{"path", f.path}, {"bytes", f.bytes}, {"sha256", f.sha256}});
-  return out;
-}
-
-// The files list of a manifest or a replica's marker, each entry checked:
-// a path inside the store, a size, a SHA-256; no path twice; meta.db there.
-Result<std::vector<FileEntry>> ParseFiles(const nlohmann::json& j, const std::string& what) {
-  auto bad = [&](const std::string& why) { return Status::Corruption(what + ": " + why); };
-  if (!j.is_object() || !j.contains("files") || !j["files"].is_array()) return bad("no files list");
-  std::vector<FileEntry> out;
-  std::set<std::string> seen;
-  for (const auto& f : j["files"]) {
-    if (!f.is_object() || !f.contains("path") || !f["path"].is_string() || !f.contains("bytes") ||
-        !f["bytes"].is_number_unsigned() || !f.contains("sha256") || !f["sha256"].is_string())
-      return bad("a file entry without path, bytes and sha256");
-    FileEntry e{f["path"].get<std::string>(), f["bytes"].get<uint64_t>(), f["sha256"].get<std::string>()};
-    if (!SafeRelative(e.path)) return bad(fmt::format("a file path outside the store: '{}'", e.path));
-    if (!IsSha256Name(e.sha256)) return bad(fmt::format("{}: a malformed sha256", e.path));
-    if (!seen.insert(e.path).second) return bad(fmt::format("{} listed twice", e.path));
-    if (e.path == kMarker || e.path == kBuilding) return bad(fmt::format("a file named {} (a replica's own)", e.path));
-    out.push_back(std::move(e));
-  }
-  if (!seen.count("meta.db")) return bad("no meta.db");
-  // No path is another's directory (meta.db and meta.db/x).
-  for (const FileEntry& e : out)
-    for (size_t slash = e.path.find('/'); slash != std::string::npos; slash = e.path.find('/', slash + 1))
-      if (seen.count(e.path.substr(0, slash)))
-        return bad(fmt::format("{} is listed as a file and as the directory of {}", e.path.substr(0, slash), e.path));
-  return out;
-}
-
-// The files manifest `sequence` names, checked (kCorruption: not an aether
-// manifest of that sequence, or a bad entry).
-Result<std::vector<FileEntry>> ReadManifest(S3Client* client, uint64_t sequence) {
-  const std::string uri = client->UriOf(ManifestKey(sequence));
-  std::string text;
-  AETHER_RETURN_IF_ERROR(client->Get(ManifestKey(sequence), &text, 64u << 20));
-  const nlohmann::json manifest = nlohmann::json::parse(text, nullptr, false);
-  auto unsigned_field = [&](const char* key, uint64_t want) {
-    return manifest.contains(key) && manifest[key].is_number_unsigned() && manifest[key].get<uint64_t>() == want;
-  };
-  if (manifest.is_discarded() || !manifest.is_object() || !unsigned_field("aether_manifest", 1) ||
-      !unsigned_field("sequence", sequence))
-    return Status::Corruption(uri + ": not an aether manifest of sequence " + std::to_string(sequence));
-  return ParseFiles(manifest, uri);
-}
-
 }  // namespace
 
 Status CheckS3Uri(const std::string& uri) { return ParseS3Uri(uri).status(); }
@@ -232,7 +147,7 @@ namespace {
 // that cannot be read or checked stops it before anything is deleted (what
 // it names is not known). Killed in between, the next one finishes the job.
 Status CollectOld(S3Client* client, uint64_t keep, const std::vector<FileEntry>& published, PublishReport* rep) {
-  AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client));
+  AETHER_ASSIGN_OR_RETURN(auto manifests, ListManifests(client));
   // A store whose LIST lags behind its writes must not hide the manifest
   // just written (its objects would look unnamed).
   if (manifests.empty() || manifests.rbegin()->first < rep->sequence)
@@ -282,7 +197,9 @@ Result<PublishTurn> TakePublishTurn(const std::string& store_path, double wait_s
   auto lock = env->Lock(store_path, LockMode::kExclusive, wait_seconds);
   if (!lock.ok() && lock.status().code() == Code::kBusy)
     return Status::Busy(
-        fmt::format("{}: another publish of this store is running (waited {}s; see --wait)", store_path, wait_seconds));
+        fmt::format("{}: another publish of this store is running, or its writer is collecting its cold tier's "
+                    "objects (waited {}s; see --wait)",
+                    store_path, wait_seconds));
   AETHER_RETURN_IF_ERROR(lock.status());
   PublishTurn turn;
   turn.lock_ = std::move(*lock);
@@ -425,6 +342,7 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
   BackupOptions bo;
   bo.dest = snapshot;
   bo.incremental_from = store_path;
+  bo.leave_cold_tier_shards = true;  // a cold tier in a bucket: its objects are named, not sent again
   AETHER_ASSIGN_OR_RETURN(BackupReport backup, store->Backup(bo));
   Cleanup remove_snapshot(snapshot);  // ours: Backup made it under our unique name
   store.reset();                      // the snapshot is taken: writers need not wait for the upload
@@ -432,18 +350,25 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
   std::vector<FileEntry> files;
   Status s = [&]() -> Status {
     // Whose the prefix is, before anything is sent.
-    AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client.get()));
+    AETHER_ASSIGN_OR_RETURN(auto manifests, ListManifests(client.get()));
     AETHER_ASSIGN_OR_RETURN(nlohmann::json newest,
                             NewestOwnedBy(client.get(), manifests, rep.store_id, options, false, &rep));
     AETHER_ASSIGN_OR_RETURN(files, SendSnapshot(
                                        snapshot, client.get(), [uri, s3] { return Connect(uri, s3); }, &rep));
+    // The shards in the store's cold tier: named there, not sent.
+    for (const BackupReport::ColdTierShard& t : backup.cold_tier_shards) {
+      files.push_back(FileEntry{t.path, t.bytes, t.sha256, true});
+      rep.bytes += t.bytes;
+      ++rep.objects_in_cold_tier;
+    }
+    std::sort(files.begin(), files.end(), [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
     rep.files = files.size();
     // And again once it is all sent (which may take long): a manifest
     // another store wrote meanwhile stops it as above, and the new one is
     // numbered after the newest there now.
     auto newest_sequence = [&] { return manifests.empty() ? uint64_t(0) : manifests.rbegin()->first; };  // 0: none
     const uint64_t first = newest_sequence();
-    AETHER_ASSIGN_OR_RETURN(manifests, Manifests(client.get()));
+    AETHER_ASSIGN_OR_RETURN(manifests, ListManifests(client.get()));
     if (newest_sequence() != first) {  // (took_over_from is set, never cleared: the first check's stays)
       AETHER_ASSIGN_OR_RETURN(newest, NewestOwnedBy(client.get(), manifests, rep.store_id, options, true, &rep));
     }
@@ -468,15 +393,24 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
         return Status::FailedPrecondition(
             uri + ": holds a store's cold tier (init --cold-uri); publish to a prefix of its own");
     }
+    // The tier records this prefix before the manifest names its objects:
+    // the writer's collections keep what a manifest recorded there names
+    // (and none runs while this publish holds its turn).
+    const std::string cold_uri = backup.cold_tier_shards.empty() ? "" : backup.cold_uri;
+    if (!cold_uri.empty()) {
+      AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> tier, Connect(cold_uri, s3));
+      AETHER_RETURN_IF_ERROR(RecordPublishPrefix(tier.get(), uri));
+    }
     rep.sequence = manifests.empty() ? 1 : manifests.rbegin()->first + 1;
-    const nlohmann::json manifest = {{"aether_manifest", 1},
-                                     {"sequence", rep.sequence},
-                                     {"created_ms", uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                                 std::chrono::system_clock::now().time_since_epoch())
-                                                                 .count())},
-                                     {"memories", rep.memories},
-                                     {"files", FilesJson(files)},
-                                     {"store", rep.store_id}};
+    nlohmann::json manifest = {{"aether_manifest", ManifestVersion(cold_uri)},
+                               {"sequence", rep.sequence},
+                               {"created_ms", uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                           std::chrono::system_clock::now().time_since_epoch())
+                                                           .count())},
+                               {"memories", rep.memories},
+                               {"files", FilesJson(files)},
+                               {"store", rep.store_id}};
+    if (!cold_uri.empty()) manifest["cold_uri"] = cold_uri;
     rep.manifest = client->UriOf(ManifestKey(rep.sequence));
     return client->Put(ManifestKey(rep.sequence), manifest.dump(1) + "\n");
   }();
@@ -492,7 +426,7 @@ namespace {
 // The replica in `dir` as its marker says (empty: `dir` is missing);
 // kAlreadyExists for a directory that is not a replica.
 Result<std::vector<FileEntry>> ReplicaFiles(const std::string& dir, const std::string& shown, uint64_t* sequence,
-                                            std::string* source, bool* exists) {
+                                            std::string* source, bool* exists, std::string* cold_uri = nullptr) {
   struct stat st;
   *exists = lstat(dir.c_str(), &st) == 0;
   if (!*exists) return std::vector<FileEntry>();
@@ -512,7 +446,7 @@ Result<std::vector<FileEntry>> ReplicaFiles(const std::string& dir, const std::s
     return Status::Corruption(marker + ": not a replica marker");
   *sequence = j["sequence"].get<uint64_t>();
   *source = j["source"].get<std::string>();
-  return ParseFiles(j, marker);
+  return ParseFiles(j, marker, cold_uri);
 }
 
 // Whether every directory between `dir` and its file `path` is a real
@@ -684,7 +618,7 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
   std::string have_source;
   AETHER_ASSIGN_OR_RETURN(std::vector<FileEntry> have, ReplicaFiles(dir, shown, &have_sequence, &have_source, &exists));
   const bool replica = exists && !have.empty();  // else missing, or an empty directory
-  AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client.get()));
+  AETHER_ASSIGN_OR_RETURN(auto manifests, ListManifests(client.get()));
   if (manifests.empty()) return Status::NotFound(uri + ": no manifest (nothing published there)");
   if (sequence == 0) sequence = manifests.rbegin()->first;
   if (!manifests.count(sequence)) return Status::NotFound(fmt::format("{}: no manifest {}", uri, sequence));
@@ -697,10 +631,11 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
     for (const FileEntry& f : have) rep.bytes += f.bytes;
     return rep;
   }
-  AETHER_ASSIGN_OR_RETURN(std::vector<FileEntry> files, ReadManifest(client.get(), sequence));
+  std::string cold_uri;  // the cold tier whose objects the manifest names, if any
+  AETHER_ASSIGN_OR_RETURN(std::vector<FileEntry> files, ReadManifest(client.get(), sequence, &cold_uri));
+  S3ClientPool tier_pool([cold_uri, s3] { return Connect(cold_uri, s3); });
   rep.files = files.size();
   for (const FileEntry& f : files) rep.bytes += f.bytes;
-
   std::map<std::string, std::string> have_sha;
   for (const FileEntry& f : have) have_sha[f.path] = f.sha256;
 
@@ -713,7 +648,8 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
     return Errno(staging + ": chmod");
   // First, what it will hold: if this pull is killed, the next one removes
   // what it made, and only that (RemoveKilledPulls).
-  const nlohmann::json marker = {{"source", uri}, {"sequence", sequence}, {"files", FilesJson(files)}};
+  nlohmann::json marker = {{"source", uri}, {"sequence", sequence}, {"files", FilesJson(files)}};
+  if (!cold_uri.empty()) marker["cold_uri"] = cold_uri;
   AETHER_RETURN_IF_ERROR(WriteNew(staging + "/" + kBuilding, marker.dump(1) + "\n"));
   AETHER_RETURN_IF_ERROR(SyncDir(staging));
   std::set<std::string> dirs = {staging};
@@ -741,7 +677,8 @@ Result<PullReport> PullInto(const std::string& uri, const std::string& dir_in, c
           kept[i] = 1;
           return Status::Ok();
         }
-        return FetchObject(env, &pool, f.sha256, f.bytes, to, f.path, ObjectFetchOptions(), nullptr);
+        return FetchObject(env, f.cold_tier ? &tier_pool : &pool, f.sha256, f.bytes, to, f.path, ObjectFetchOptions(),
+                           nullptr);
       }));
   for (size_t i = 0; i < wanted.size(); ++i) {
     if (kept[i]) {
@@ -860,7 +797,7 @@ Result<PullReport> Pull(const std::string& uri, const std::string& dir, const S3
     Result<PullReport> pulled = PullInto(uri, dir, s3, 0, false, true, &newest);
     if (pulled.ok() || pulled.status().code() != Code::kNotFound || newest == 0) return pulled;
     AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, Connect(uri, s3));
-    AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client.get()));
+    AETHER_ASSIGN_OR_RETURN(auto manifests, ListManifests(client.get()));
     if (manifests.empty()) return pulled;
     if (manifests.rbegin()->first == newest) return BucketLostObject(uri, newest, pulled.status().message());
     if (replaced == kReplacedRetries) return BucketReplacedTooOften(uri);
@@ -915,7 +852,7 @@ Result<OpenedBucket> OpenBucket(const std::string& uri, const S3Options& s3, con
   std::string name, replica;
   Status gone = Status::Ok();  // the last pull's 404, of the replica `name`
   for (int replaced = 0;; ++replaced) {
-    AETHER_ASSIGN_OR_RETURN(auto manifests, Manifests(client.get()));
+    AETHER_ASSIGN_OR_RETURN(auto manifests, ListManifests(client.get()));
     if (manifests.empty()) return Status::NotFound(uri + ": no manifest (nothing published there)");
     // Named by sequence and ETag: a prefix published afresh (its sequence
     // starting again) never meets an older replica of the same number.
@@ -945,13 +882,18 @@ Result<OpenedBucket> OpenBucket(const std::string& uri, const S3Options& s3, con
   uint64_t have_sequence = 0;
   std::string source;
   bool exists = false;
+  std::string cold_uri;
   AETHER_ASSIGN_OR_RETURN(std::vector<FileEntry> files,
-                          ReplicaFiles(replica, replica, &have_sequence, &source, &exists));
+                          ReplicaFiles(replica, replica, &have_sequence, &source, &exists, &cold_uri));
   std::map<std::string, BucketFile> remote;
   for (const FileEntry& f : files)
-    if (f.path.rfind("cold/", 0) == 0) remote[replica + "/" + f.path] = BucketFile{f.bytes, f.sha256};
-  auto env = std::make_shared<BucketEnv>(open.env ? open.env : Env::Default(), std::move(remote), abs + "/objects",
-                                         cache.max_bytes, [uri, s3] { return Connect(uri, s3); });
+    if (f.path.rfind("cold/", 0) == 0)
+      remote[replica + "/" + f.path] = BucketFile{f.bytes, f.sha256, UINT64_MAX, f.cold_tier};
+  BucketEnv::Connect tier;
+  if (!cold_uri.empty()) tier = [cold_uri, s3] { return Connect(cold_uri, s3); };
+  auto env = std::make_shared<BucketEnv>(
+      open.env ? open.env : Env::Default(), std::move(remote), abs + "/objects", cache.max_bytes,
+      [uri, s3] { return Connect(uri, s3); }, std::move(tier));
   open.env = nullptr;
   open.shared_env = env;
   auto opened = Store::Open(replica, open);

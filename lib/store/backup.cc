@@ -31,6 +31,7 @@
 #include <set>
 
 #include "aether/store.h"
+#include "bucket/bucket_env.h"
 #include "cold/frame.h"
 #include "env/fault_point.h"
 #include "format/coding.h"
@@ -265,6 +266,22 @@ bool Inside(const std::string& dir, const std::string& root) {
   }
 }
 
+// BackupOptions::leave_cold_tier_shards: the shards read from the bucket
+// whose objects hold their committed bytes exactly (one cut since it was
+// sent is copied), listed in the report; returned by path.
+std::set<std::string> LeaveInBucket(const BucketEnv& env, const std::string& dir, const std::string& cold_uri,
+                                    const std::vector<ShardInfo>& shards, BackupReport* rep) {
+  std::set<std::string> left;
+  rep->cold_uri = cold_uri;
+  for (const ShardInfo& info : shards) {
+    const std::optional<BucketFile> f = env.RemoteFile(dir + "/" + info.path);
+    if (!f || f->bytes != info.file_bytes || f->length() != f->bytes) continue;
+    rep->cold_tier_shards.push_back({info.path, f->bytes, f->sha256});
+    left.insert(info.path);
+  }
+  return left;
+}
+
 }  // namespace
 
 Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
@@ -285,13 +302,17 @@ Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
   if (!o.incremental_from.empty())
     AETHER_RETURN_IF_ERROR(
         earlier.Open(env_, StripTrailingSlashes(o.incremental_from), config_, lock_->wait_seconds()));
-
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, tables_->shards.All());
   AETHER_ASSIGN_OR_RETURN(std::vector<int64_t> generations, tables_->generations.Active());
   BackupReport rep;
   AETHER_ASSIGN_OR_RETURN(rep.memories, tables_->memories.Count());
+  // The shards left in the bucket (publish names their objects).
+  const std::set<std::string> left = o.leave_cold_tier_shards && cold_env_
+                                         ? LeaveInBucket(*cold_env_, dir_, cold_uri_, shards, &rep)
+                                         : std::set<std::string>();
   uint64_t total = 0;
-  for (const ShardInfo& info : shards) total += info.file_bytes;
+  for (const ShardInfo& info : shards)
+    if (!left.count(info.path)) total += info.file_bytes;
   for (const char* f : {layout::kDbFile, layout::kHotFile, layout::kAccessLog})
     if (auto n = env_->FileSize(Path(f)); n.ok()) total += *n;
 
@@ -341,6 +362,7 @@ Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
       if (dir != layout::kColdDir && dirs.insert(dir).second) AETHER_RETURN_IF_ERROR(b.MakeDir(dir));
       if (env_->TypeOf(Path(info.path)) == FileType::kMissing && info.live == 0)
         continue;  // a superseded shard whose cleanup removed its file before its row (replay.cc)
+      if (left.count(info.path)) continue;
       AETHER_ASSIGN_OR_RETURN(auto from, env_->Open(Path(info.path), OpenMode::kRead));
       AETHER_ASSIGN_OR_RETURN(uint64_t size, from->Size());
       if (size < info.file_bytes)

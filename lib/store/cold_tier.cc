@@ -26,6 +26,7 @@
 
 #include "bucket/bucket_env.h"
 #include "bucket/connect.h"
+#include "bucket/manifest.h"
 #include "bucket/snapshot_objects.h"
 #include "env/fault_point.h"
 #include "journal/journal.h"
@@ -316,10 +317,21 @@ Status StoreImpl::EvictCold(uint64_t budget, ColdTierReport* rep) {
   return Status::Ok();
 }
 
-// Deletes every objects/SHA256 under the cold URI that no row names.
+// Deletes every objects/SHA256 under the cold URI that no row names, nor a
+// manifest of this store's publishes (a replica reads those).
 Status StoreImpl::CollectColdObjects(ColdTierReport* rep) {
   AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, ConnectBucket(cold_uri_, cold_s3_));
   AETHER_RETURN_IF_ERROR(CheckColdPrefix());  // still this tier's
+  // A publish of this store holds its turn (a flock on the store's
+  // directory, aether/replica.h) from before its snapshot to after its
+  // manifest: the objects that snapshot names may be named by no row now
+  // and by no manifest yet. Nothing is deleted while one runs.
+  auto turn = cold_local_env_->Lock(dir_, LockMode::kExclusive, 0);
+  if (!turn.ok() && turn.status().code() == Code::kBusy) {
+    rep->collect_deferred = true;
+    return Status::Ok();
+  }
+  AETHER_RETURN_IF_ERROR(turn.status());
   // The changes that stopped naming objects may have committed unsynced
   // (a rewrite's cleanup): a synced commit makes the WAL durable up to here
   // first, so that no power cut brings back a row naming a deleted object.
@@ -331,6 +343,10 @@ Status StoreImpl::CollectColdObjects(ColdTierReport* rep) {
   AETHER_ASSIGN_OR_RETURN(std::set<std::string> named, tables_->cold_objects.Named());
   // The cache's copies of them too (deleted memories' bytes among them).
   cold_env_->DropUnnamed(named);
+  AETHER_ASSIGN_OR_RETURN(std::set<std::string> published,
+                          NamedByPublishes(client.get(), cold_uri_,
+                                           [s3 = cold_s3_](const std::string& uri) { return ConnectBucket(uri, s3); }));
+  named.insert(published.begin(), published.end());
   for (const S3ObjectInfo& o : listed) {
     const std::string name = o.key.substr(std::strlen(kObjects));
     if (!IsSha256Name(name) || named.count(name)) continue;

@@ -368,6 +368,10 @@ Result<MaintainReport> Store::Maintain(const MaintainOptions& o) {
   if (r.ok() && !o.dry_run && impl_->cold_tier()) {  // a tick collects the objects no shard names
     auto settled = impl_->SettleColdTier(/*collect=*/true);
     if (!settled.ok()) impl_->Notice("cold tier: " + settled.status().message() + " (the next writer tries again)");
+    if (settled.ok() && settled->collect_deferred)
+      impl_->Notice(
+          "cold tier: a publish of this store is running, so no object was collected (the next maintain "
+          "collects them)");
   }
   return r;
 }

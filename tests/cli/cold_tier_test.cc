@@ -12,7 +12,9 @@
 // store.
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -79,6 +81,24 @@ std::vector<std::string> Ranking(const std::string& store, const std::string& qu
       q += hit["id"].get<std::string>() + ":" + std::to_string(hit["distance"].get<double>()) + " ";
     out.push_back(q);
   }
+  return out;
+}
+
+// Manifest `sequence` under the prefix, parsed.
+json Manifest(S3Server* server, const std::string& prefix, uint64_t sequence) {
+  std::string text;
+  const std::string digits = std::to_string(sequence);
+  auto got = S3rverClient(server->endpoint(), kBucket, prefix)
+                 ->Get("manifests/" + std::string(20 - digits.size(), '0') + digits + ".json", &text);
+  REQUIRE_MESSAGE(got.ok(), got.ToString());
+  return json::parse(text);
+}
+
+// The objects of a cold tier a manifest names.
+std::set<std::string> InTier(const json& manifest) {
+  std::set<std::string> out;
+  for (const auto& f : manifest["files"])
+    if (f.value("cold_tier", false)) out.insert(f["sha256"].get<std::string>());
   return out;
 }
 
@@ -363,9 +383,14 @@ TEST_CASE(
   CHECK(Aether({"upgrade", dir / "bk", "--cold-uri", Uri("moved")}, "", env).exit_code == 73);
   CHECK(Ranking(store, queries, env) == want);
   // The refused publish's objects (sent before it found the marker) are
-  // garbage there: maintain collects them.
+  // garbage there: maintain collects them, and keeps the shards the
+  // publish to snaps/ named.
   REQUIRE(Aether({"maintain", store, "-q"}, "", env).exit_code == 0);
-  CHECK(BucketObjects(server, "moved") == NamedObjects(store));
+  std::set<std::string> kept = NamedObjects(store);
+  const std::set<std::string> published = InTier(Manifest(server, "snaps", 1));
+  CHECK(published.size() == 5);
+  kept.insert(published.begin(), published.end());
+  CHECK(BucketObjects(server, "moved") == kept);
 }
 
 TEST_CASE("cold tier in a bucket: SIGKILL at random moments of ingests that send shards loses nothing") {
@@ -610,4 +635,142 @@ TEST_CASE("cold tier in a bucket: init and upgrade --cold-uri killed around the 
   CHECK(Ranking(moved, queries, env) == want);
   v = Aether({"verify", moved}, "", env);
   CHECK_MESSAGE(v.exit_code == 0, std::string(v.out + v.err));
+}
+
+TEST_CASE(
+    "cold tier in a bucket: publish names the tier's objects, replicas read them there, the writer keeps what a "
+    "manifest names") {
+  S3Server* server = SharedS3Server(kBucket);
+  if (!server) return;
+  const auto env = S3rverEnv(server->endpoint());
+  TempDir dir;
+  const std::string store = dir / "mem", local = dir / "local";
+  REQUIRE(
+      Aether({"init", store, "--dim", "8", "--hot-capacity", "40", "--cold-uri", Uri("pubtier")}, "", env).exit_code ==
+      0);
+  REQUIRE(Aether({"config", store, "set", "cold_local_bytes", "0"}, "", env).exit_code == 0);
+  REQUIRE(Aether({"init", local, "--dim", "8", "--hot-capacity", "40"}).exit_code == 0);
+  const auto mems = RandomMems(400, 8, 131);
+  for (const std::string& s : {store, local}) {
+    REQUIRE(Aether({"ingest", s, "-q"}, ToJsonl(mems), env).exit_code == 0);
+    REQUIRE(Aether({"rebuild-index", s, "--partitions", "4", "-q"}, "", env).exit_code == 0);
+  }
+  REQUIRE(LocalShards(store) == 0);
+  const std::string queries = QueriesJsonl(RandomMems(6, 8, 132, "q"));
+  const auto want = Ranking(local, queries, {});
+  REQUIRE(Ranking(store, queries, env) == want);
+  const std::set<std::string> rows = NamedObjects(store);
+
+  // The shards are named where they are, not sent again: the publish
+  // prefix gets the other files only.
+  auto p1 = Aether({"publish", store, Uri("pubsnap"), "--format", "json"}, "", env);
+  REQUIRE_MESSAGE(p1.exit_code == 0, p1.err);
+  const json r1 = json::parse(p1.out);
+  CHECK(r1["objects_in_cold_tier"].get<size_t>() == rows.size());
+  CHECK(r1["objects_uploaded"].get<size_t>() + r1["objects_present"].get<size_t>() +
+            r1["objects_in_cold_tier"].get<size_t>() ==
+        r1["files"].get<size_t>());
+  for (const auto& sha : BucketObjects(server, "pubsnap")) CHECK(!rows.count(sha));
+  const json m1 = Manifest(server, "pubsnap", 1);
+  CHECK(m1["aether_manifest"] == 2);
+  CHECK(m1["cold_uri"] == Uri("pubtier"));
+  const std::set<std::string> in_tier1 = InTier(m1);
+  CHECK(in_tier1 == rows);
+
+  // A replica directory, and a search on the bucket, answer as the writer.
+  REQUIRE(Aether({"pull", Uri("pubsnap"), dir / "replica", "-q"}, "", env).exit_code == 0);
+  CHECK(LocalShards(dir / "replica") == int(rows.size()));
+  CHECK(Ranking(dir / "replica", queries, {}) == want);
+  Verified(dir / "replica");
+  auto on_bucket = Aether(
+      {"search", Uri("pubsnap"), "--cache-dir", dir / "cache", "--queries", "-", "-k", "2000", "--nprobe", "1000"},
+      queries, env);
+  REQUIRE_MESSAGE(on_bucket.exit_code == 0, on_bucket.err);
+  auto on_store =
+      Aether({"search", store, "--queries", "-", "-k", "2000", "--nprobe", "1000", "--no-touch"}, queries, env);
+  CHECK(on_bucket.out == on_store.out);
+
+  // The writer rewrites shards (their rows then name other objects) and
+  // collects: the objects manifest 1 names stay, and a replica of it is
+  // still whole.
+  for (const std::string& s : {store, local}) {
+    REQUIRE(Aether({"delete", s, "m3", "m4", "m5", "--purge", "-q"}, "", env).exit_code == 0);
+    REQUIRE(Aether({"maintain", s, "--seed", "1", "-q"}, "", env).exit_code == 0);
+  }
+  const auto want2 = Ranking(local, queries, {});
+  CHECK(Ranking(store, queries, env) == want2);
+  const std::set<std::string> rows2 = NamedObjects(store);
+  REQUIRE(rows2 != rows);
+  std::set<std::string> kept = rows2;
+  kept.insert(in_tier1.begin(), in_tier1.end());
+  CHECK(BucketObjects(server, "pubtier") == kept);
+  REQUIRE(Aether({"pull", Uri("pubsnap"), dir / "old", "--sequence", "1", "-q"}, "", env).exit_code == 0);
+  CHECK(Ranking(dir / "old", queries, {}) == want);
+  Verified(dir / "old");
+
+  // While a publish of the store runs (its turn: a flock on the store's
+  // directory), a collection deletes nothing (its compaction may send new
+  // objects), and maintain says so.
+  auto none_deleted = [&](const std::set<std::string>& before) {
+    const std::set<std::string> after = BucketObjects(server, "pubtier");
+    for (const auto& sha : before) CHECK_MESSAGE(after.count(sha) == 1, sha);
+  };
+  REQUIRE(Aether({"delete", store, "m6", "m7", "--purge", "-q"}, "", env).exit_code == 0);
+  std::set<std::string> before = BucketObjects(server, "pubtier");
+  {
+    const int fd = open(store.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    REQUIRE(flock(fd, LOCK_EX) == 0);
+    auto m = Aether({"maintain", store, "--seed", "2"}, "", env);
+    CHECK(m.exit_code == 0);
+    CHECK_MESSAGE(m.err.find("a publish of this store is running") != std::string::npos, m.err);
+    close(fd);
+  }
+  none_deleted(before);
+
+  // A record of a publish prefix that is not aether's: the collection
+  // stops before deleting (what it names is not known), and says why.
+  auto tier_client = S3rverClient(server->endpoint(), kBucket, "pubtier");
+  const std::string bogus = "publishes/" + std::string(64, 'a') + ".json";
+  REQUIRE(tier_client->Put(bogus, "{\"uri\": 7}\n").ok());
+  before = BucketObjects(server, "pubtier");
+  auto m = Aether({"maintain", store, "--seed", "3"}, "", env);
+  CHECK(m.exit_code == 0);
+  CHECK_MESSAGE(m.err.find("not a record of a publish prefix") != std::string::npos, m.err);
+  none_deleted(before);
+  REQUIRE(tier_client->Delete(bogus).ok());
+  // Then the next collection deletes what neither the rows nor manifest 1
+  // name.
+  REQUIRE(Aether({"maintain", store, "--seed", "4", "-q"}, "", env).exit_code == 0);
+  kept = NamedObjects(store);
+  kept.insert(in_tier1.begin(), in_tier1.end());
+  CHECK(BucketObjects(server, "pubtier") == kept);
+
+  // Published again keeping one manifest: what only the first named goes
+  // with the writer's next collection; the bucket then holds what the rows
+  // and the kept manifest name, and its reader answers as the writer did
+  // at that publish.
+  auto at_publish =
+      Aether({"search", store, "--queries", "-", "-k", "2000", "--nprobe", "1000", "--no-touch"}, queries, env);
+  auto p2 = Aether({"publish", store, Uri("pubsnap"), "--keep", "1", "--format", "json"}, "", env);
+  REQUIRE_MESSAGE(p2.exit_code == 0, p2.err);
+  const json r2 = json::parse(p2.out);
+  CHECK(r2["manifests_removed"] == 1);
+  const std::set<std::string> in_tier2 = InTier(Manifest(server, "pubsnap", r2["sequence"].get<uint64_t>()));
+  CHECK(in_tier2 == NamedObjects(store));
+  REQUIRE(Aether({"delete", store, "m8", "m9", "--purge", "-q"}, "", env).exit_code == 0);
+  REQUIRE(Aether({"maintain", store, "--seed", "5", "-q"}, "", env).exit_code == 0);
+  kept = NamedObjects(store);
+  kept.insert(in_tier2.begin(), in_tier2.end());
+  CHECK(BucketObjects(server, "pubtier") == kept);
+  int gone = 0;
+  for (const auto& sha : in_tier1) gone += !kept.count(sha);
+  CHECK(gone >= 1);
+  on_bucket = Aether(
+      {"search", Uri("pubsnap"), "--cache-dir", dir / "cache", "--queries", "-", "-k", "2000", "--nprobe", "1000"},
+      queries, env);
+  REQUIRE_MESSAGE(on_bucket.exit_code == 0, on_bucket.err);
+  CHECK(on_bucket.out == at_publish.out);
+  CHECK(Ranking(dir / "old", queries, {}) == want);  // a pulled replica holds its own copies
+  AllInBucket(server, store, "pubtier", env);
 }

@@ -188,6 +188,11 @@ TEST_CASE("pull checks every object and refuses what is not a replica; the repli
   auto entry = [&](const std::string& path) {
     return nlohmann::json{{"path", path}, {"bytes", 3}, {"sha256", meta_sha}};
   };
+  auto tier = [&](const std::string& path) {
+    auto e = entry(path);
+    e["cold_tier"] = true;
+    return e;
+  };
   auto meta = entry("meta.db");
   for (const auto& case_ : std::vector<std::pair<nlohmann::json, std::string>>{
            {{{"aether_manifest", 1}, {"sequence", 9}, {"files", {meta, entry("../outside")}}}, "outside the store"},
@@ -201,6 +206,32 @@ TEST_CASE("pull checks every object and refuses what is not a replica; the repli
            {{{"aether_manifest", "1"}, {"sequence", 9}, {"files", {meta}}}, "not an aether manifest"},
            {{{"aether_manifest", 1}, {"sequence", 8}, {"files", {meta}}}, "not an aether manifest of sequence 9"},
            {{{"aether_manifest", 1}, {"sequence", 9}, {"files", {{{"path", 7}}}}}, "without path, bytes and sha256"},
+           // Objects of a cold tier: only shards, only beside a cold_uri,
+           // and only in a manifest of version 2.
+           {{{"aether_manifest", 2}, {"sequence", 9}, {"cold_uri", "s3://bkt/t"}, {"files", {meta, tier("meta.db/x")}}},
+            "in the cold tier, but not a shard"},
+           {{{"aether_manifest", 2}, {"sequence", 9}, {"files", {meta, tier("cold/a.shard")}}},
+            "in the cold tier, but no cold_uri"},
+           {{{"aether_manifest", 2}, {"sequence", 9}, {"cold_uri", "http://b/t"}, {"files", {meta}}},
+            "a cold_uri that is not an s3:// URI"},
+           {{{"aether_manifest", 2}, {"sequence", 9}, {"files", {meta}}}, "aether_manifest 2 without a cold_uri"},
+           {{{"aether_manifest", 1},
+             {"sequence", 9},
+             {"cold_uri", "s3://bkt/t"},
+             {"files", {meta, tier("cold/a.shard")}}},
+            "a cold_uri in a manifest of aether_manifest 1"},
+           {{{"aether_manifest", 2},
+             {"sequence", 9},
+             {"cold_uri", "s3://bkt/t"},
+             {"files",
+              {meta,
+               [&] {
+                 auto e = entry("cold/a.shard");
+                 e["cold_tier"] = "yes";
+                 return e;
+               }()}}},
+            "a cold_tier that is not true or false"},
+           {{{"aether_manifest", 3}, {"sequence", 9}, {"files", {meta}}}, "not an aether manifest"},
        }) {
     const nlohmann::json& bad = case_.first;
     const std::string why = case_.second;  // not a structured binding: CAPTURE is a lambda

@@ -77,6 +77,8 @@ struct ColdTierReport {
   uint64_t uploaded = 0, uploaded_bytes = 0;    // objects put (one already there is not sent again)
   uint64_t replaced = 0;                        // of the evicted: a row named an older content's object
   uint64_t collected = 0, collected_bytes = 0;  // objects no row named, deleted
+  // A publish of the store ran: the collection deleted nothing (the next does).
+  bool collect_deferred = false;
 };
 
 enum class AccessMode { kRead, kWrite };
@@ -484,12 +486,27 @@ struct BackupOptions {
   // instead of copied (README "backup"). Empty: copy everything.
   std::string incremental_from;
   ProgressFn progress;  // (bytes copied or linked, bytes in all)
+  // A store whose cold tier is in a bucket: a shard read from there (not on
+  // the local disk) whose object holds its committed bytes exactly is not
+  // copied but listed in BackupReport::cold_tier_shards (publish names
+  // those objects instead of sending them again). The copy lacks their
+  // files; its meta.db is as ever (no cold_uri, no cold_objects rows).
+  bool leave_cold_tier_shards = false;
 };
 
 struct BackupReport {
   uint64_t memories = 0;
   uint64_t files_copied = 0, bytes_copied = 0;
   uint64_t files_linked = 0, bytes_linked = 0;
+  // BackupOptions::leave_cold_tier_shards: the shards left out, each the
+  // object objects/SHA256 under cold_uri.
+  struct ColdTierShard {
+    std::string path;  // relative to the store (cold/...)
+    uint64_t bytes = 0;
+    std::string sha256;
+  };
+  std::vector<ColdTierShard> cold_tier_shards;
+  std::string cold_uri;
 };
 
 struct VerifyReport {

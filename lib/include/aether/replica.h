@@ -39,6 +39,9 @@ struct PublishReport {
   uint64_t files = 0, bytes = 0;  // the snapshot
   uint64_t objects_uploaded = 0, bytes_uploaded = 0;
   uint64_t objects_present = 0;  // already in the bucket: not sent
+  // Shards in the store's own cold tier (a bucket): named by the manifest
+  // there, not sent (counted in files and bytes).
+  uint64_t objects_in_cold_tier = 0;
   // PublishOptions::keep: what was deleted, and why it stopped ("" when it
   // did not; the publish itself is done either way).
   uint64_t manifests_removed = 0, objects_removed = 0, bytes_removed = 0;
@@ -52,7 +55,9 @@ struct PublishReport {
 // Publishes of one store take turns: two at once would write the same
 // sequence, and one's --keep would delete objects the other is about to
 // name. A turn is an exclusive flock(2) on the store's directory, held
-// while this object lives. Take it before opening the store (Publish
+// while this object lives (a store whose cold tier is in a bucket takes it
+// too, without waiting, to collect: so that no object a snapshot names
+// goes before its manifest is there). Take it before opening the store (Publish
 // takes one itself otherwise, with the store open: a writer would then
 // wait while it waits).
 class PublishTurn {
