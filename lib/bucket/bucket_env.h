@@ -142,7 +142,7 @@ class BucketEnv : public EnvWrapper {
   S3ClientPool pool_;
   S3ClientPool tier_pool_;              // BucketFile::cold_tier's objects
   mutable std::mutex mu_;               // the counters, eviction
-  BucketCounters counters_;             // but requests: pool_'s
+  BucketCounters counters_;             // but requests: pool_'s and tier_pool_'s
   std::set<std::string> used_;          // the objects this process opened or is opening (by SHA-256)
   std::set<std::string> prefetched_;    // the objects a Prefetch was asked for (not evicted either)
   std::set<std::string> fetching_;      // the objects being looked up or fetched now

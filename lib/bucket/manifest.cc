@@ -143,19 +143,34 @@ Result<std::set<std::string>> NamedByPublishes(S3Client* tier, const std::string
   std::set<std::string> named;
   AETHER_ASSIGN_OR_RETURN(std::vector<S3ObjectInfo> records, tier->List(kPublishesDir));
   for (const S3ObjectInfo& r : records) {
+    const std::string name = r.key.substr(std::strlen(kPublishesDir));
+    if (name.size() != 69 || name.compare(64, 5, ".json") != 0 || !IsSha256Name(name.substr(0, 64)))
+      continue;  // not a name aether gives (a console's folder marker, ...)
+    const std::string where = tier->UriOf(r.key);
+    auto stop = [&](const Status& why) {
+      return why.WithMessage(
+          fmt::format("{} (while reading what {} names; delete it if that prefix is gone)", why.message(), where));
+    };
     std::string text;
     AETHER_RETURN_IF_ERROR(tier->Get(r.key, &text, 1u << 16));
     const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("uri") || !j["uri"].is_string() ||
         !ParseS3Uri(j["uri"].get<std::string>()).ok() || r.key != PublishRecordKey(j["uri"].get<std::string>()))
-      return Status::Corruption(tier->UriOf(r.key) + ": not a record of a publish prefix ({\"uri\":\"s3://...\"})");
-    AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> pub, connect(j["uri"].get<std::string>()));
-    AETHER_ASSIGN_OR_RETURN(auto manifests, ListManifests(pub.get()));
-    for (const auto& [sequence, info] : manifests) {
+      return Status::Corruption(where +
+                                ": not a record of a publish prefix ({\"uri\":\"s3://...\"}, named by the SHA-256 of "
+                                "its URI); delete it if aether did not write it");
+    const std::string uri = j["uri"].get<std::string>();
+    auto pub = connect(uri);
+    if (!pub.ok()) return stop(pub.status());
+    auto manifests = ListManifests(pub->get());
+    if (!manifests.ok()) return stop(manifests.status());
+    for (const auto& [sequence, info] : *manifests) {
       std::string their_tier;
-      AETHER_ASSIGN_OR_RETURN(std::vector<FileEntry> files, ReadManifest(pub.get(), sequence, &their_tier));
+      auto files = ReadManifest(pub->get(), sequence, &their_tier);
+      if (!files.ok() && files.status().code() == Code::kNotFound) continue;  // deleted since the LIST (--keep)
+      if (!files.ok()) return stop(files.status());
       if (their_tier != cold_uri) continue;  // another store's (the prefix taken over), or none
-      for (const FileEntry& f : files)
+      for (const FileEntry& f : *files)
         if (f.cold_tier) named.insert(f.sha256);
     }
   }

@@ -48,7 +48,6 @@ constexpr const char* kMarker = kReplicaMarker;  // in a replica: the manifest i
 // to kMarker): the same text, so that a killed pull's directory says which
 // names it made.
 constexpr const char* kBuilding = kReplicaBuilding;
-constexpr const char* kManifests = kManifestsDir;
 constexpr const char* kObjects = kObjectsDir;
 constexpr size_t kTransfers = 4;  // objects a publish sends, or a pull fetches, at once
 
@@ -152,8 +151,12 @@ Status CollectOld(S3Client* client, uint64_t keep, const std::vector<FileEntry>&
   // just written (its objects would look unnamed).
   if (manifests.empty() || manifests.rbegin()->first < rep->sequence)
     return Status::IOError(fmt::format("the LIST of manifests/ does not show {} yet", rep->manifest));
+  // The prefix's own objects a kept manifest names (a cold_tier entry's
+  // object is the store's tier's: an older publish's copy here of the same
+  // bytes goes).
   std::set<std::string> named;
-  for (const FileEntry& f : published) named.insert(f.sha256);
+  for (const FileEntry& f : published)
+    if (!f.cold_tier) named.insert(f.sha256);
   std::vector<std::string> old;
   uint64_t kept = 0;
   for (auto it = manifests.rbegin(); it != manifests.rend(); ++it) {
@@ -162,7 +165,8 @@ Status CollectOld(S3Client* client, uint64_t keep, const std::vector<FileEntry>&
       continue;
     }
     AETHER_ASSIGN_OR_RETURN(std::vector<FileEntry> files, ReadManifest(client, it->first));
-    for (const FileEntry& f : files) named.insert(f.sha256);
+    for (const FileEntry& f : files)
+      if (!f.cold_tier) named.insert(f.sha256);
     ++kept;
   }
   // A store's cold tier in the prefix (init --cold-uri, which refuses a
@@ -342,7 +346,11 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
   BackupOptions bo;
   bo.dest = snapshot;
   bo.incremental_from = store_path;
-  bo.leave_cold_tier_shards = true;  // a cold tier in a bucket: its objects are named, not sent again
+  // A cold tier in a bucket: its objects are named, not sent again, when
+  // this publish reaches the bucket as the store does (readers fetch them
+  // with the publish prefix's settings; the writer's collections read the
+  // publish prefix with its own).
+  bo.leave_cold_tier_shards_if_reached_with = s3;
   AETHER_ASSIGN_OR_RETURN(BackupReport backup, store->Backup(bo));
   Cleanup remove_snapshot(snapshot);  // ours: Backup made it under our unique name
   store.reset();                      // the snapshot is taken: writers need not wait for the upload
@@ -372,8 +380,18 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
     if (newest_sequence() != first) {  // (took_over_from is set, never cleared: the first check's stays)
       AETHER_ASSIGN_OR_RETURN(newest, NewestOwnedBy(client.get(), manifests, rep.store_id, options, true, &rep));
     }
+    // The tier records this prefix before a manifest names its objects:
+    // the writer's collections keep what a manifest recorded there names
+    // (and none runs while this publish holds its turn). Again when the
+    // newest manifest is this snapshot (a record deleted since is put back).
+    const std::string cold_uri = backup.cold_tier_shards.empty() ? "" : backup.cold_uri;
+    if (!cold_uri.empty()) {
+      AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> tier, Connect(cold_uri, s3));
+      AETHER_RETURN_IF_ERROR(RecordPublishPrefix(tier.get(), uri));
+    }
     // The newest manifest names these very files: nothing to publish.
-    if (newest.is_object() && newest.contains("files") && newest["files"] == FilesJson(files)) {
+    if (newest.is_object() && newest.contains("files") && newest["files"] == FilesJson(files) &&
+        newest.value("cold_uri", "") == cold_uri) {
       rep.sequence = manifests.rbegin()->first;
       rep.manifest = client->UriOf(manifests.rbegin()->second.key);
       rep.unchanged = true;
@@ -392,14 +410,6 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
       if (cold)
         return Status::FailedPrecondition(
             uri + ": holds a store's cold tier (init --cold-uri); publish to a prefix of its own");
-    }
-    // The tier records this prefix before the manifest names its objects:
-    // the writer's collections keep what a manifest recorded there names
-    // (and none runs while this publish holds its turn).
-    const std::string cold_uri = backup.cold_tier_shards.empty() ? "" : backup.cold_uri;
-    if (!cold_uri.empty()) {
-      AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> tier, Connect(cold_uri, s3));
-      AETHER_RETURN_IF_ERROR(RecordPublishPrefix(tier.get(), uri));
     }
     rep.sequence = manifests.empty() ? 1 : manifests.rbegin()->first + 1;
     nlohmann::json manifest = {{"aether_manifest", ManifestVersion(cold_uri)},
@@ -775,8 +785,10 @@ void RemoveUnreadReplicas(const std::string& dir, const std::string& keep) {
 Status BucketLostObject(const std::string& uri, uint64_t sequence, const std::string& what) {
   return Status::Corruption(
       fmt::format("{}: the newest manifest ({}) names an object the bucket no longer has ({}; deleted by hand, or by "
-                  "the --keep of another store publishing to this prefix?): publish again from the writer, which "
-                  "uploads what the bucket lacks",
+                  "the --keep of another store publishing to this prefix, or, for a shard in the writer's cold "
+                  "tier, its collection by an aether that does not read the tier's publishes/ records?): publish "
+                  "again from the writer, which uploads what the publish prefix lacks (a shard missing from the "
+                  "cold tier itself: run aether verify on the writer)",
                   uri, sequence, what));
 }
 

@@ -371,7 +371,18 @@ Result<ColdTierReport> StoreImpl::SettleColdTier(bool collect) {
   // Rows that went with their shards since the last settle (or the open),
   // or replaced by a newer content's: objects no row may name any more.
   // (Those of an eviction cut short before its commit: by maintain's.)
-  if (collect || rep.replaced > 0 || rows_before < cold_rows_seen_) AETHER_RETURN_IF_ERROR(CollectColdObjects(&rep));
+  // (And one a publish deferred: config cold_collect_due, until a writer's
+  // collection runs.)
+  AETHER_ASSIGN_OR_RETURN(std::optional<std::string> due, tables_->config.Get("cold_collect_due"));
+  if (collect || due || rep.replaced > 0 || rows_before < cold_rows_seen_) {
+    AETHER_RETURN_IF_ERROR(CollectColdObjects(&rep));
+    if (rep.collect_deferred != due.has_value())
+      AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] {
+        Db::Bookkeeping bookkeeping(db_.get());
+        return rep.collect_deferred ? tables_->config.Set("cold_collect_due", "1")
+                                    : tables_->config.Remove("cold_collect_due");
+      }));
+  }
   AETHER_ASSIGN_OR_RETURN(cold_rows_seen_, tables_->cold_objects.Count());
   return rep;
 }

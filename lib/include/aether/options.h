@@ -486,12 +486,14 @@ struct BackupOptions {
   // instead of copied (README "backup"). Empty: copy everything.
   std::string incremental_from;
   ProgressFn progress;  // (bytes copied or linked, bytes in all)
-  // A store whose cold tier is in a bucket: a shard read from there (not on
-  // the local disk) whose object holds its committed bytes exactly is not
-  // copied but listed in BackupReport::cold_tier_shards (publish names
-  // those objects instead of sending them again). The copy lacks their
-  // files; its meta.db is as ever (no cold_uri, no cold_objects rows).
-  bool leave_cold_tier_shards = false;
+  // A store whose cold tier is in a bucket, opened with these S3 settings:
+  // a shard read from there (not on the local disk) whose object holds its
+  // committed bytes exactly is not copied but listed in
+  // BackupReport::cold_tier_shards (publish names those objects instead of
+  // sending them again). The copy lacks their files; its meta.db is as
+  // ever (no cold_uri, no cold_objects rows). Other settings (or none):
+  // every shard is copied.
+  std::optional<S3Options> leave_cold_tier_shards_if_reached_with;
 };
 
 struct BackupReport {
