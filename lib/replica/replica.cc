@@ -385,13 +385,16 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
     // (and none runs while this publish holds its turn). Again when the
     // newest manifest is this snapshot (a record deleted since is put back).
     const std::string cold_uri = backup.cold_tier_shards.empty() ? "" : backup.cold_uri;
-    if (!cold_uri.empty()) {
+    auto record = [&]() -> Status {
+      if (cold_uri.empty()) return Status::Ok();
       AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> tier, Connect(cold_uri, s3));
-      AETHER_RETURN_IF_ERROR(RecordPublishPrefix(tier.get(), uri));
-    }
+      return RecordPublishPrefix(tier.get(), uri);
+    };
     // The newest manifest names these very files: nothing to publish.
-    if (newest.is_object() && newest.contains("files") && newest["files"] == FilesJson(files) &&
-        newest.value("cold_uri", "") == cold_uri) {
+    const bool same_tier =
+        newest.is_object() && newest.contains("cold_uri") ? newest["cold_uri"] == cold_uri : cold_uri.empty();
+    if (newest.is_object() && newest.contains("files") && newest["files"] == FilesJson(files) && same_tier) {
+      AETHER_RETURN_IF_ERROR(record());
       rep.sequence = manifests.rbegin()->first;
       rep.manifest = client->UriOf(manifests.rbegin()->second.key);
       rep.unchanged = true;
@@ -411,6 +414,7 @@ Result<PublishReport> Publish(std::unique_ptr<Store> store, const std::string& s
         return Status::FailedPrecondition(
             uri + ": holds a store's cold tier (init --cold-uri); publish to a prefix of its own");
     }
+    AETHER_RETURN_IF_ERROR(record());
     rep.sequence = manifests.empty() ? 1 : manifests.rbegin()->first + 1;
     nlohmann::json manifest = {{"aether_manifest", ManifestVersion(cold_uri)},
                                {"sequence", rep.sequence},

@@ -368,6 +368,7 @@ TEST_CASE(
   CHECK(other.exit_code == 73);
   CHECK(!fs::exists(dir / "other"));
   CHECK(Aether({"publish", store, Uri("moved")}, "", env).exit_code == 69);
+  CHECK(S3rverClient(server->endpoint(), kBucket, "moved")->List("publishes/")->empty());  // refused: no record
   REQUIRE(Aether({"publish", store, Uri("snaps"), "-q"}, "", env).exit_code == 0);
   CHECK(Aether({"init", dir / "third", "--dim", "8", "--cold-uri", Uri("snaps")}, "", env).exit_code == 69);
   // A backup holds every shard itself and no bucket.
