@@ -31,7 +31,6 @@
 #include <set>
 
 #include "aether/store.h"
-#include "bucket/bucket_env.h"
 #include "cold/frame.h"
 #include "env/fault_point.h"
 #include "format/coding.h"
@@ -266,28 +265,6 @@ bool Inside(const std::string& dir, const std::string& root) {
   }
 }
 
-bool SameS3(const S3Options& a, const S3Options& b) {
-  return a.endpoint == b.endpoint && a.region == b.region && a.profile == b.profile && a.addressing == b.addressing;
-}
-
-// BackupOptions::leave_cold_tier_shards_if_reached_with: the shards read from the bucket
-// whose objects hold their committed bytes exactly (one cut since it was
-// sent is copied), listed in the report; returned by path.
-std::set<std::string> LeaveInBucket(const std::optional<S3Options>& reached_with, const BucketEnv* env,
-                                    const S3Options& store_s3, const std::string& dir, const std::string& cold_uri,
-                                    const std::vector<ShardInfo>& shards, BackupReport* rep) {
-  std::set<std::string> left;
-  if (!reached_with || !env || !SameS3(*reached_with, store_s3)) return left;
-  rep->cold_uri = cold_uri;
-  for (const ShardInfo& info : shards) {
-    const std::optional<BucketFile> f = env->RemoteFile(dir + "/" + info.path);
-    if (!f || f->bytes != info.file_bytes || f->length() != f->bytes) continue;
-    rep->cold_tier_shards.push_back({info.path, f->bytes, f->sha256});
-    left.insert(info.path);
-  }
-  return left;
-}
-
 }  // namespace
 
 Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
@@ -313,8 +290,8 @@ Result<BackupReport> StoreImpl::Backup(const BackupOptions& o) {
   BackupReport rep;
   AETHER_ASSIGN_OR_RETURN(rep.memories, tables_->memories.Count());
   // The shards left in the bucket (publish names their objects).
-  const std::set<std::string> left =
-      LeaveInBucket(o.leave_cold_tier_shards_if_reached_with, cold_env_.get(), cold_s3_, dir_, cold_uri_, shards, &rep);
+  AETHER_ASSIGN_OR_RETURN(const std::set<std::string> left,
+                          ColdTierShardsToName(o.leave_cold_tier_shards_if_reached_with, shards, &rep));
   uint64_t total = 0;
   for (const ShardInfo& info : shards)
     if (!left.count(info.path)) total += info.file_bytes;

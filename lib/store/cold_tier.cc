@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -77,7 +79,7 @@ int64_t MtimeNs(const std::string& path) {
 }  // namespace
 
 Status ClaimColdPrefix(const std::string& uri, const S3Options& s3, const std::string& store_id,
-                       const std::string& tier_id, bool check_only) {
+                       const std::string& tier_id, bool check_only, bool must_exist) {
   AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, ConnectBucket(uri, s3));
   AETHER_ASSIGN_OR_RETURN(std::vector<S3ObjectInfo> manifests, client->List("manifests/"));
   if (!manifests.empty())
@@ -85,15 +87,20 @@ Status ClaimColdPrefix(const std::string& uri, const S3Options& s3, const std::s
         uri + ": holds published snapshots (aether publish); a cold tier needs a prefix of its own");
   std::string text;
   Status got = client->Get(kColdMarkerKey, &text, 1 << 16);
+  const nlohmann::json marker = {{"format", kMarkerFormat}, {"version", 1}, {"store", store_id}, {"tier", tier_id}};
+  if (got.code() == Code::kNotFound && must_exist)
+    return Status::FailedPrecondition(
+        fmt::format("{}: no marker there, but this store has shards in its cold tier: is this the store's endpoint and "
+                    "bucket (AWS_ENDPOINT_URL, the profile)? If the marker was deleted by hand, put back {} holding {}",
+                    uri, UriOf(uri, kColdMarkerKey), marker.dump()));
   if (got.code() == Code::kNotFound) {
     if (check_only) return Status::Ok();
-    const nlohmann::json marker = {{"format", kMarkerFormat}, {"version", 1}, {"store", store_id}, {"tier", tier_id}};
     return client->Put(kColdMarkerKey, marker.dump() + "\n");
   }
   AETHER_RETURN_IF_ERROR(got);
   const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || j.value("format", "") != kMarkerFormat || !j.contains("store") || !j["store"].is_string() ||
-      !j.contains("tier") || !j["tier"].is_string())
+  if (!j.is_object() || !j.contains("format") || j["format"] != kMarkerFormat || !j.contains("store") ||
+      !j["store"].is_string() || !j.contains("tier") || !j["tier"].is_string())
     return Status::FailedPrecondition(UriOf(uri, kColdMarkerKey) +
                                       ": not an aether cold tier's marker; give another prefix");
   if (j["store"] != store_id)
@@ -139,7 +146,40 @@ Status StoreImpl::OpenColdTier(const OpenOptions& opt) {
 Status StoreImpl::CheckColdPrefix() {
   AETHER_ASSIGN_OR_RETURN(std::string id, tables_->config.Require("store_id"));
   AETHER_ASSIGN_OR_RETURN(std::string tier, tables_->config.Require("cold_tier_id"));
-  return ClaimColdPrefix(cold_uri_, cold_s3_, id, tier);
+  AETHER_ASSIGN_OR_RETURN(uint64_t rows, tables_->cold_objects.Count());
+  return ClaimColdPrefix(cold_uri_, cold_s3_, id, tier, /*check_only=*/false, /*must_exist=*/rows > 0);
+}
+
+namespace {
+
+bool SameS3(const S3Options& a, const S3Options& b) {
+  return a.endpoint == b.endpoint && a.region == b.region && a.profile == b.profile && a.addressing == b.addressing;
+}
+
+}  // namespace
+
+Result<std::set<std::string>> StoreImpl::ColdTierShardsToName(const std::optional<S3Options>& reached_with,
+                                                              const std::vector<ShardInfo>& shards, BackupReport* rep) {
+  std::set<std::string> left;
+  if (!reached_with || !cold_env_ || !SameS3(*reached_with, cold_s3_)) return left;
+  // The prefix is this store's tier (its marker there: not another
+  // endpoint's or bucket's of the same name), and each object named is
+  // there with its length: a shard whose object is not is copied (fetched,
+  // or failing clearly), never named for readers to miss.
+  AETHER_RETURN_IF_ERROR(CheckColdPrefix());
+  AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, ConnectBucket(cold_uri_, cold_s3_));
+  AETHER_ASSIGN_OR_RETURN(std::vector<S3ObjectInfo> listed, client->List(kObjects));
+  std::map<std::string, uint64_t> size_of;
+  for (const S3ObjectInfo& o : listed) size_of[o.key.substr(std::strlen(kObjects))] = o.size;
+  rep->cold_uri = cold_uri_;
+  for (const ShardInfo& info : shards) {
+    const std::optional<BucketFile> f = cold_env_->RemoteFile(Path(info.path));
+    if (!f || f->bytes != info.file_bytes || f->length() != f->bytes) continue;  // cut since sent: copied
+    if (auto it = size_of.find(f->sha256); it == size_of.end() || it->second != f->bytes) continue;
+    rep->cold_tier_shards.push_back({info.path, f->bytes, f->sha256});
+    left.insert(info.path);
+  }
+  return left;
 }
 
 Status StoreImpl::EnsureColdCache() {

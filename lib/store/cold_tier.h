@@ -22,7 +22,10 @@ constexpr char kColdMarkerKey[] = "cold-tier.json";
 // but not the tier, so it cannot take the prefix and delete what only the
 // store names. kAlreadyExists: another store's or another copy's tier;
 // kFailedPrecondition: a publish prefix, or a marker that is not aether's.
+// `must_exist`: the store has shards in the bucket, so a prefix without a
+// marker is not its tier (another endpoint or bucket than the store's, or
+// the marker deleted by hand): kFailedPrecondition, nothing written.
 Status ClaimColdPrefix(const std::string& uri, const S3Options& s3, const std::string& store_id,
-                       const std::string& tier_id, bool check_only = false);
+                       const std::string& tier_id, bool check_only = false, bool must_exist = false);
 
 }  // namespace aether

@@ -337,6 +337,10 @@ class StoreImpl : public StoreContext {
   Status RemoveDeadShardTemporaries(const std::vector<ShardInfo>& shards);
   Status ResendCutShards(const std::vector<ColdObject>& rows, ColdTierReport* rep);
   Status CollectColdObjects(ColdTierReport* rep);
+  // BackupOptions::leave_cold_tier_shards_if_reached_with: the shards a
+  // backup leaves in the bucket (listed in rep), by path.
+  Result<std::set<std::string>> ColdTierShardsToName(const std::optional<S3Options>& reached_with,
+                                                     const std::vector<ShardInfo>& shards, BackupReport* rep);
 
   // move.cc helpers.
   // `keep`: rows also left out (about to be pinned); `pinned`, when given,

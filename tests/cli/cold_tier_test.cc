@@ -808,4 +808,36 @@ TEST_CASE(
   REQUIRE(Aether({"pull", Uri("pubsnap"), dir / "last", "-q"}, "", env).exit_code == 0);
   CHECK(Ranking(dir / "last", queries, {}) == Ranking(store, queries, env));
   AllInBucket(server, store, "pubtier", env);
+
+  // A shard whose object is gone from the tier is not named (readers would
+  // miss it): publish copies it, here from the writer's cache.
+  const std::string lost = *NamedObjects(store).begin();
+  const std::string cached = ReadFile(store + "/cold-cache/objects/" + lost);
+  REQUIRE(tier_client->Delete("objects/" + lost).ok());
+  auto p5 = Aether({"publish", store, Uri("pubsnap2"), "--format", "json"}, "", env);
+  REQUIRE_MESSAGE(p5.exit_code == 0, p5.err);
+  CHECK(json::parse(p5.out)["objects_in_cold_tier"].get<size_t>() == NamedObjects(store).size() - 1);
+  CHECK(!InTier(Manifest(server, "pubsnap2", 1)).count(lost));
+  REQUIRE(Aether({"pull", Uri("pubsnap2"), dir / "copied", "-q"}, "", env).exit_code == 0);
+  CHECK(Ranking(dir / "copied", queries, {}) == Ranking(store, queries, env));
+  REQUIRE(tier_client->Put("objects/" + lost, cached).ok());
+
+  // The marker gone while the store has shards in the prefix (another
+  // endpoint or bucket of the same name, or a hand's delete): no writer
+  // sends a shard there or writes a new marker, publish refuses, and once
+  // the marker is back the next writer sends them.
+  std::string marker;
+  REQUIRE(tier_client->Get("cold-tier.json", &marker).ok());
+  REQUIRE(tier_client->Delete("cold-tier.json").ok());
+  auto w = Aether({"ingest", store}, ToJsonl(RandomMems(60, 8, 133, "late")), env);
+  CHECK(w.exit_code == 0);
+  CHECK_MESSAGE(w.err.find("no marker there, but this store has shards in its cold tier") != std::string::npos, w.err);
+  CHECK(LocalShards(store) > 0);
+  CHECK(!tier_client->Head("cold-tier.json")->has_value());
+  auto refused = Aether({"publish", store, Uri("pubsnap2")}, "", env);
+  CHECK(refused.exit_code == 69);
+  CHECK_MESSAGE(refused.err.find("no marker there") != std::string::npos, refused.err);
+  REQUIRE(tier_client->Put("cold-tier.json", marker).ok());
+  REQUIRE(Aether({"maintain", store, "--seed", "6", "-q"}, "", env).exit_code == 0);
+  AllInBucket(server, store, "pubtier", env);
 }
