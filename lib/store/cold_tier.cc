@@ -44,6 +44,14 @@ constexpr char kMarkerFormat[] = "aether-cold-tier";
 
 std::string ObjectKey(const std::string& sha) { return kObjects + sha; }
 
+// The prefix's objects/ as listed: each name's size.
+Result<std::map<std::string, uint64_t>> ObjectSizes(S3Client* client) {
+  AETHER_ASSIGN_OR_RETURN(std::vector<S3ObjectInfo> listed, client->List(kObjects));
+  std::map<std::string, uint64_t> size_of;
+  for (const S3ObjectInfo& o : listed) size_of[o.key.substr(std::strlen(kObjects))] = o.size;
+  return size_of;
+}
+
 // s3://BUCKET/PREFIX/KEY, for messages.
 std::string UriOf(const std::string& uri, const std::string& key) {
   return uri.back() == '/' ? uri + key : uri + "/" + key;
@@ -162,22 +170,24 @@ Result<std::set<std::string>> StoreImpl::ColdTierShardsToName(const std::optiona
                                                               const std::vector<ShardInfo>& shards, BackupReport* rep) {
   std::set<std::string> left;
   if (!reached_with || !cold_env_ || !SameS3(*reached_with, cold_s3_)) return left;
+  std::vector<BackupReport::ColdTierShard> remote;  // read from the bucket, the object its committed bytes
+  for (const ShardInfo& info : shards) {
+    const std::optional<BucketFile> f = cold_env_->RemoteFile(Path(info.path));
+    if (f && f->bytes == info.file_bytes && f->length() == f->bytes) remote.push_back({info.path, f->bytes, f->sha256});
+  }
+  if (remote.empty()) return left;  // (a shard cut since it was sent is copied)
   // The prefix is this store's tier (its marker there: not another
   // endpoint's or bucket's of the same name), and each object named is
   // there with its length: a shard whose object is not is copied (fetched,
   // or failing clearly), never named for readers to miss.
   AETHER_RETURN_IF_ERROR(CheckColdPrefix());
   AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, ConnectBucket(cold_uri_, cold_s3_));
-  AETHER_ASSIGN_OR_RETURN(std::vector<S3ObjectInfo> listed, client->List(kObjects));
-  std::map<std::string, uint64_t> size_of;
-  for (const S3ObjectInfo& o : listed) size_of[o.key.substr(std::strlen(kObjects))] = o.size;
+  AETHER_ASSIGN_OR_RETURN(const auto size_of, ObjectSizes(client.get()));
   rep->cold_uri = cold_uri_;
-  for (const ShardInfo& info : shards) {
-    const std::optional<BucketFile> f = cold_env_->RemoteFile(Path(info.path));
-    if (!f || f->bytes != info.file_bytes || f->length() != f->bytes) continue;  // cut since sent: copied
-    if (auto it = size_of.find(f->sha256); it == size_of.end() || it->second != f->bytes) continue;
-    rep->cold_tier_shards.push_back({info.path, f->bytes, f->sha256});
-    left.insert(info.path);
+  for (BackupReport::ColdTierShard& s : remote) {
+    if (auto it = size_of.find(s.sha256); it == size_of.end() || it->second != s.bytes) continue;
+    left.insert(s.path);
+    rep->cold_tier_shards.push_back(std::move(s));
   }
   return left;
 }
@@ -438,9 +448,7 @@ void StoreImpl::SettleColdTierOrNotice() {
 Status StoreImpl::ColdObjectProblems(std::vector<std::string>* problems) {
   if (!cold_env_) return Status::Ok();
   AETHER_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, ConnectBucket(cold_uri_, cold_s3_));
-  AETHER_ASSIGN_OR_RETURN(std::vector<S3ObjectInfo> listed, client->List(kObjects));
-  std::map<std::string, uint64_t> size_of;
-  for (const S3ObjectInfo& o : listed) size_of[o.key.substr(std::strlen(kObjects))] = o.size;
+  AETHER_ASSIGN_OR_RETURN(const auto size_of, ObjectSizes(client.get()));
   AETHER_ASSIGN_OR_RETURN(std::vector<ColdObject> rows, tables_->cold_objects.All());
   for (const ColdObject& r : rows) {
     if (!IsSha256Name(r.sha256)) {

@@ -370,7 +370,7 @@ Result<MaintainReport> Store::Maintain(const MaintainOptions& o) {
     if (!settled.ok()) impl_->Notice("cold tier: " + settled.status().message() + " (the next writer tries again)");
     if (settled.ok() && settled->collect_deferred)
       impl_->Notice(
-          "cold tier: a publish of this store is running, so no object was collected (the next maintain "
+          "cold tier: a publish of this store is running, so no object was collected (the next writer "
           "collects them)");
   }
   return r;

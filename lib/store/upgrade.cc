@@ -107,13 +107,15 @@ Result<UpgradeReport> StoreImpl::Upgrade(const UpgradeOptions& o) {
   // unreachable bucket, or a prefix that is another store's, fails the
   // upgrade with the store as it was.
   std::string store_id, tier;
+  bool new_tier = false;  // no ID an upgrade killed earlier recorded
   if (rep.cold_uri_after != config_.cold_uri) {
     AETHER_ASSIGN_OR_RETURN(store_id, tables_->config.Require("store_id"));
     AETHER_ASSIGN_OR_RETURN(std::optional<std::string> made, tables_->config.Get("cold_tier_id"));
-    if (made && !made->empty()) {
-      tier = *made;
-    } else {
+    new_tier = !made || made->empty();
+    if (new_tier) {
       AETHER_ASSIGN_OR_RETURN(tier, NewRandomId());
+    } else {
+      tier = *made;
     }
     AETHER_RETURN_IF_ERROR(ClaimColdPrefix(rep.cold_uri_after, o.s3, store_id, tier, /*check_only=*/true));
   }
@@ -126,8 +128,7 @@ Result<UpgradeReport> StoreImpl::Upgrade(const UpgradeOptions& o) {
     // naming the prefix made it), then the prefix claimed for it, then
     // named: killed at any point, upgrade run again finds the marker its
     // own and finishes.
-    AETHER_ASSIGN_OR_RETURN(std::optional<std::string> made, tables_->config.Get("cold_tier_id"));
-    if (!made || made->empty())
+    if (new_tier)
       AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&] { return tables_->config.Set("cold_tier_id", tier); }));
     AETHER_RETURN_IF_ERROR(ClaimColdPrefix(rep.cold_uri_after, o.s3, store_id, tier));
     AETHER_FAULT_POINT("cold.after_claim");

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "bucket/manifest.h"
 #include "objstore/s3_client.h"
 #include "support/s3_server.h"
 #include "test_util.h"
@@ -87,9 +88,7 @@ std::vector<std::string> Ranking(const std::string& store, const std::string& qu
 // Manifest `sequence` under the prefix, parsed.
 json Manifest(S3Server* server, const std::string& prefix, uint64_t sequence) {
   std::string text;
-  const std::string digits = std::to_string(sequence);
-  auto got = S3rverClient(server->endpoint(), kBucket, prefix)
-                 ->Get("manifests/" + std::string(20 - digits.size(), '0') + digits + ".json", &text);
+  auto got = S3rverClient(server->endpoint(), kBucket, prefix)->Get(ManifestKey(sequence), &text);
   REQUIRE_MESSAGE(got.ok(), got.ToString());
   return json::parse(text);
 }
