@@ -48,11 +48,12 @@ void ForRanges(size_t n, int threads, Fn&& fn) {
 
 }  // namespace
 
-void AssignNearest(const float* data, size_t n, uint32_t dim, const float* centroids, uint32_t k, int threads,
-                   uint32_t* labels, float* distances) {
-  std::vector<float> ct = Transpose(centroids, k, dim);
-  std::vector<float> cnorm(k);
-  for (uint32_t c = 0; c < k; ++c) cnorm[c] = Dot(centroids + size_t(c) * dim, centroids + size_t(c) * dim, dim);
+namespace {
+
+// AssignNearest with the centroids already transposed (ct) and their
+// squared norms (cnorm).
+void AssignPrepared(const float* data, size_t n, uint32_t dim, const std::vector<float>& ct,
+                    const std::vector<float>& cnorm, uint32_t k, int threads, uint32_t* labels, float* distances) {
   const auto argmin = simd::Active().argmin_l2;
   ForRanges(n, threads, [&](size_t begin, size_t end) {
     std::vector<float> dots(8 * size_t(k));
@@ -72,6 +73,42 @@ void AssignNearest(const float* data, size_t n, uint32_t dim, const float* centr
   });
 }
 
+std::vector<float> SquaredNorms(const float* rows, uint32_t k, uint32_t dim) {
+  std::vector<float> out(k);
+  for (uint32_t c = 0; c < k; ++c) out[c] = Dot(rows + size_t(c) * dim, rows + size_t(c) * dim, dim);
+  return out;
+}
+
+}  // namespace
+
+void AssignNearest(const float* data, size_t n, uint32_t dim, const float* centroids, uint32_t k, int threads,
+                   uint32_t* labels, float* distances) {
+  AssignPrepared(data, n, dim, Transpose(centroids, k, dim), SquaredNorms(centroids, k, dim), k, threads, labels,
+                 distances);
+}
+
+void AssignNearestDirections(const float* data, size_t n, uint32_t dim, const float* centroids, uint32_t k, int threads,
+                             uint32_t* labels, size_t chunk_rows) {
+  const std::vector<float> ct = Transpose(centroids, k, dim), cnorm = SquaredNorms(centroids, k, dim);
+  chunk_rows = std::max<size_t>(1, std::min(chunk_rows, n));
+  std::vector<float> chunk(chunk_rows * dim);
+  for (size_t b = 0; b < n; b += chunk_rows) {
+    const size_t rows = std::min(chunk_rows, n - b);
+    std::copy(data + b * dim, data + (b + rows) * dim, chunk.begin());
+    NormalizeRows(chunk.data(), rows, dim);
+    AssignPrepared(chunk.data(), rows, dim, ct, cnorm, k, threads, labels + b, nullptr);
+  }
+}
+
+void NormalizeRows(float* rows, size_t n, uint32_t dim) {
+  for (size_t i = 0; i < n; ++i) {
+    float* v = rows + i * dim;
+    const float norm = Norm(v, dim);
+    if (norm > 0)
+      for (uint32_t j = 0; j < dim; ++j) v[j] /= norm;
+  }
+}
+
 KMeansResult TrainKMeans(const float* data, size_t n, uint32_t dim, const KMeansOptions& o) {
   KMeansResult r;
   const uint32_t k = std::max<uint32_t>(1, std::min<uint64_t>(o.k, n));
@@ -84,6 +121,7 @@ KMeansResult TrainKMeans(const float* data, size_t n, uint32_t dim, const KMeans
   for (size_t i = 0; i < m; ++i) std::swap(idx[i], idx[i + rng() % (n - i)]);
   std::vector<float> sample(m * dim);
   for (size_t i = 0; i < m; ++i) std::copy(data + idx[i] * dim, data + (idx[i] + 1) * dim, sample.begin() + i * dim);
+  if (o.directions) NormalizeRows(sample.data(), m, dim);
   r.sample_size = m;
 
   // Initialization: k-means++ when it is affordable (it avoids the bad local

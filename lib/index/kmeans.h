@@ -26,6 +26,10 @@ struct KMeansOptions {
   uint32_t max_points_per_centroid = 256;
   uint64_t seed = 1;
   int threads = 0;  // 0: one per core (ThreadsFor)
+  // Cluster the points' directions (cosine): each sampled point divided by
+  // its norm (a zero point as it is), as if the whole set had been
+  // normalized first, without that copy of it.
+  bool directions = false;
 };
 
 struct KMeansResult {
@@ -40,6 +44,15 @@ KMeansResult TrainKMeans(const float* data, size_t n, uint32_t dim, const KMeans
 // and optionally that squared distance.
 void AssignNearest(const float* data, size_t n, uint32_t dim, const float* centroids, uint32_t k, int threads,
                    uint32_t* labels, float* distances = nullptr);
+
+// AssignNearest of the vectors' directions: the labels AssignNearest gives a
+// normalized copy of all n (NormalizeRows), from normalized copies of
+// `chunk_rows` at a time (a rebuild's cold set is most of its memory).
+void AssignNearestDirections(const float* data, size_t n, uint32_t dim, const float* centroids, uint32_t k, int threads,
+                             uint32_t* labels, size_t chunk_rows = 65536);
+
+// Each of the n rows divided by its norm in place; a zero row stays as it is.
+void NormalizeRows(float* rows, size_t n, uint32_t dim);
 
 // Centroids prepared for probing: their squared norms and norms, and (built
 // on the first batch that needs it, once, thread-safe) the centroids

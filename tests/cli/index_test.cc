@@ -314,6 +314,43 @@ TEST_CASE("rebuild-index edge cases give clear results") {
     CHECK(hits[0].size() == 40);
     CHECK(Stats(store)["partitions"] == 1);
   }
+  SUBCASE("a memory the metadata places where no record of it is: corruption, and nothing changes") {
+    // Each way a place can miss: a record index past the frame's, a frame
+    // offset no frame has, a shard that is not there, two memories'
+    // places swapped (each names the other's record), and two memories
+    // on one record.
+    REQUIRE(
+        Aether({"ingest", "--create", store, "--hot-capacity", "0"}, ToJsonl(RandomMems(300, 4, 1, "m"))).exit_code ==
+        0);
+    const std::vector<std::string> damage = {
+        "UPDATE memories SET frame_index = frame_index + 100000 WHERE id = 'm5'",
+        "UPDATE memories SET frame_offset = frame_offset + 1 WHERE id = 'm250'",
+        "UPDATE memories SET shard_id = shard_id + 7 WHERE id = 'm0'",
+        "UPDATE memories SET frame_index = (SELECT frame_index FROM memories WHERE id = 'm2') + (SELECT frame_index "
+        "FROM memories WHERE id = 'm1') - frame_index WHERE id IN ('m1', 'm2')",
+        "UPDATE memories SET frame_index = (SELECT frame_index FROM memories WHERE id = 'm3') WHERE id = 'm4'"};
+    const std::string copy = dir / "copy";
+    std::filesystem::copy(store, copy, std::filesystem::copy_options::recursive);
+    for (const std::string& sql : damage) {
+      CAPTURE(sql);
+      std::filesystem::remove_all(store);
+      std::filesystem::copy(copy, store, std::filesystem::copy_options::recursive);
+      SqlExec(store, sql);
+      const auto before = SqlRows(store, "SELECT id, shard_id, frame_offset, frame_index FROM memories ORDER BY id");
+      auto r = Aether({"rebuild-index", store, "--partitions", "4"});
+      CHECK(r.exit_code == 79);
+      CHECK_MESSAGE(r.err.find("memories in shards in the metadata") != std::string::npos, r.err);
+      CHECK(SqlRows(store, "SELECT id, shard_id, frame_offset, frame_index FROM memories ORDER BY id") == before);
+      CHECK(Stats(store)["index_generation"] == 0);
+      CHECK(Aether({"verify", store}).exit_code == 1);  // it lists the problem
+    }
+    // Undamaged, the same store rebuilds and keeps every memory.
+    std::filesystem::remove_all(store);
+    std::filesystem::copy(copy, store, std::filesystem::copy_options::recursive);
+    CHECK(Aether({"rebuild-index", store, "--partitions", "4"}).exit_code == 0);
+    CHECK(Stats(store)["cold_memories"] == 300);
+    CHECK(Aether({"verify", store}).exit_code == 0);
+  }
   SUBCASE("dry run changes nothing") {
     REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "0"}, ToJsonl(RandomMems(100, 4, 1))).exit_code ==
             0);

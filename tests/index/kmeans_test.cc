@@ -107,6 +107,56 @@ TEST_CASE("assignment agrees with a brute-force nearest centroid") {
   }
 }
 
+TEST_CASE("directions: trained and assigned without a normalized copy of the set, as with one, bit for bit") {
+  // Norms from 0 (zero rows, left as they are) to 1000, 37 dimensions (no
+  // kernel's multiple), k-means++ and the random start, chunks of every
+  // kind of size.
+  const uint32_t dim = 37;
+  const size_t n = 1500;
+  std::mt19937_64 rng(11);
+  std::normal_distribution<float> g(0, 1);
+  std::uniform_real_distribution<float> scale(0.001f, 1000.0f);
+  std::vector<float> x(n * dim);
+  for (size_t i = 0; i < n; ++i) {
+    const float s = i % 97 == 0 ? 0.0f : scale(rng);
+    for (uint32_t j = 0; j < dim; ++j) x[i * dim + j] = s * g(rng);
+  }
+  std::vector<float> normalized = x;
+  NormalizeRows(normalized.data(), n, dim);
+  for (size_t i = 0; i < n; ++i) {  // the reference: the rebuild's loop before this function
+    double norm = 0;
+    for (uint32_t j = 0; j < dim; ++j) norm += double(x[i * dim + j]) * x[i * dim + j];
+    if (norm == 0) {
+      for (uint32_t j = 0; j < dim; ++j) REQUIRE(normalized[i * dim + j] == 0.0f);
+    } else {
+      REQUIRE(std::abs(std::sqrt(norm) * normalized[i * dim] - x[i * dim]) <= 1e-4 * std::sqrt(norm));
+    }
+  }
+  for (uint32_t k : {5u, 40u}) {
+    for (uint32_t per : {10u, 256u}) {
+      CAPTURE(k);
+      CAPTURE(per);
+      KMeansOptions o;
+      o.k = k;
+      o.max_points_per_centroid = per;
+      o.seed = 7;
+      const KMeansResult want = TrainKMeans(normalized.data(), n, dim, o);
+      o.directions = true;
+      const KMeansResult got = TrainKMeans(x.data(), n, dim, o);
+      CHECK(got.centroids == want.centroids);
+      CHECK(got.objective == want.objective);
+      std::vector<uint32_t> expect(n), labels(n);
+      AssignNearest(normalized.data(), n, dim, want.centroids.data(), k, 2, expect.data());
+      for (size_t chunk : {size_t(1), size_t(7), size_t(256), size_t(1499), n, size_t(65536)}) {
+        CAPTURE(chunk);
+        std::fill(labels.begin(), labels.end(), uint32_t(-1));
+        AssignNearestDirections(x.data(), n, dim, want.centroids.data(), k, 2, labels.data(), chunk);
+        CHECK(labels == expect);
+      }
+    }
+  }
+}
+
 TEST_CASE("a centroids file round-trips and every truncation or flipped byte is corruption") {
   Centroids c{3, 4, 7, {}};
   for (int i = 0; i < 12; ++i) c.data.push_back(float(i) * 0.5f);
