@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -28,7 +27,6 @@
 #include "meta/schema.h"
 #include "store/layout.h"
 #include "store/store_impl.h"
-#include "vecmath/distance.h"
 
 namespace aether {
 
@@ -49,6 +47,7 @@ namespace {
 struct InShard {
   int64_t shard_id, frame_offset, frame_index, row_id;
   bool warm;
+  bool in_shard;  // of a shard's tier: a damaged tier code names no record
   auto key() const { return std::tie(shard_id, frame_offset, frame_index); }
 };
 
@@ -61,7 +60,8 @@ struct InShard {
 static Status CollectCold(StoreContext* s, ColdSet* out) {
   std::vector<InShard> where;
   AETHER_RETURN_IF_ERROR(s->tables_->memories.ForEachInShards([&](int64_t row_id, const Place& place) {
-    where.push_back(InShard{place.shard_id, place.frame_offset, place.frame_index, row_id, place.warm()});
+    where.push_back(
+        InShard{place.shard_id, place.frame_offset, place.frame_index, row_id, place.warm(), place.in_shard()});
   }));
   std::sort(where.begin(), where.end(), [](const InShard& a, const InShard& b) {
     return std::tie(a.shard_id, a.frame_offset, a.frame_index, a.row_id) <
@@ -71,6 +71,7 @@ static Status CollectCold(StoreContext* s, ColdSet* out) {
   out->warm.reserve(where.size());
   out->vectors.reserve(where.size() * s->config_.dim);
   AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, s->tables_->shards.All());
+  // All() orders them by shard_id; the walk depends on it.
   std::sort(shards.begin(), shards.end(),
             [](const ShardInfo& a, const ShardInfo& b) { return a.shard_id < b.shard_id; });
   size_t at = 0;  // the first memory whose place is not before the record being read
@@ -83,7 +84,7 @@ static Status CollectCold(StoreContext* s, ColdSet* out) {
         // Live when a memory placed here is this record's row.
         const InShard* live = nullptr;
         for (size_t j = at; j < where.size() && where[j].key() == key; ++j)
-          if (where[j].row_id == f.row_ids[i]) live = &where[j];
+          if (where[j].in_shard && where[j].row_id == f.row_ids[i]) live = &where[j];
         if (!live) {
           ++out->garbage;
           continue;

@@ -317,8 +317,8 @@ TEST_CASE("rebuild-index edge cases give clear results") {
   SUBCASE("a memory the metadata places where no record of it is: corruption, and nothing changes") {
     // Each way a place can miss: a record index past the frame's, a frame
     // offset no frame has, a shard that is not there, two memories'
-    // places swapped (each names the other's record), and two memories
-    // on one record.
+    // places swapped (each names the other's record), two memories on one
+    // record, and tier codes of no shard's tier.
     REQUIRE(
         Aether({"ingest", "--create", store, "--hot-capacity", "0"}, ToJsonl(RandomMems(300, 4, 1, "m"))).exit_code ==
         0);
@@ -328,7 +328,10 @@ TEST_CASE("rebuild-index edge cases give clear results") {
         "UPDATE memories SET shard_id = shard_id + 7 WHERE id = 'm0'",
         "UPDATE memories SET frame_index = (SELECT frame_index FROM memories WHERE id = 'm2') + (SELECT frame_index "
         "FROM memories WHERE id = 'm1') - frame_index WHERE id IN ('m1', 'm2')",
-        "UPDATE memories SET frame_index = (SELECT frame_index FROM memories WHERE id = 'm3') WHERE id = 'm4'"};
+        "UPDATE memories SET frame_index = (SELECT frame_index FROM memories WHERE id = 'm3') WHERE id = 'm4'",
+        "UPDATE memories SET tier = 3 WHERE id = 'm7'",
+        "UPDATE memories SET tier = 'x' WHERE id = 'm8'",
+        "UPDATE memories SET tier = 0.5 WHERE id = 'm9'"};
     const std::string copy = dir / "copy";
     std::filesystem::copy(store, copy, std::filesystem::copy_options::recursive);
     for (const std::string& sql : damage) {
