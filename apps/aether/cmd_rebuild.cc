@@ -47,6 +47,11 @@ Runner SetupRebuild(CLI::App* app) {
                                 "Change the store's cold codec: every cold memory is rewritten in it "
                                 "(zstd-shuffle, zstd, float16, sq8; see format-spec/cold_shard.md)")
                     ->check(CLI::IsMember({"zstd-shuffle", "zstd", "float16", "sq8"}));
+  app->add_option("--memory", a->r.memory_bytes,
+                  "Cold vectors held in memory at most, e.g. 2G or 512M (default: half the machine's memory); "
+                  "past it the shards are read again for each step that needs them: the same index, more time")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t(1), uint64_t(UINT64_MAX)));
   app->add_flag("--dry-run", a->r.dry_run, "Show what would be built; change nothing");
   AddFormatOption(app, &a->format, "table");
   AddProgressOptions(app, &a->progress);
@@ -86,6 +91,8 @@ Runner SetupRebuild(CLI::App* app) {
                                                   {"calibration", CalibrationJson(rep->calibration)},
                                                   {"codec", ColdCodecName(rep->codec)},
                                                   {"codec_changed", rep->codec_changed},
+                                                  {"memory_bytes", rep->memory_bytes},
+                                                  {"cold_walks", rep->cold_walks},
                                                   {"seconds", secs}})));
     }
     if (rep->codec_changed)
@@ -103,6 +110,9 @@ Runner SetupRebuild(CLI::App* app) {
     else if (rep->generation > 0)
       Info(fmt::format("built index generation {}: {} in {} partitions, {} garbage records dropped, {} bytes, {:.2f}s",
                        rep->generation, indexed, rep->partitions, rep->garbage_dropped, rep->bytes_written, secs));
+    if (rep->cold_walks > 1)
+      Info(fmt::format("read the cold tier {} times: its vectors take more than the memory budget ({} bytes)",
+                       rep->cold_walks, rep->memory_bytes));
     if (!a->r.dry_run && rep->calibration.target > 0) {
       const RecallCalibration& c = rep->calibration;
       Info(

@@ -21,54 +21,56 @@ namespace {
 constexpr size_t kBlock = 512;               // data rows transposed at a time
 constexpr size_t kRows = simd::kMaxDotRows;  // queries per call of the dot kernel
 
-// The exact k nearest of every query among the n rows, the query's own row
-// excluded: indices into data, nearest first, ties by index. Brute force in
-// blocks (one transposed block against 8 queries at a time), the rows split
-// between the workers, their lists merged.
-std::vector<std::vector<uint32_t>> NearestNeighbours(const float* data, size_t n, uint32_t dim, Metric metric,
-                                                     const std::vector<size_t>& queries, uint32_t k, int threads) {
+// The exact k nearest of every query (qp: nq x dim) among the n rows the
+// runs give, each query's own row (queries[q]) excluded: indices, nearest
+// first, ties by index. Brute force in blocks (one transposed block against
+// 8 queries at a time), each run's blocks split between the workers, their
+// lists merged. The result does not depend on how the rows come in runs.
+Result<std::vector<std::vector<uint32_t>>> NearestNeighbours(const VectorRuns& runs, size_t n, uint32_t dim,
+                                                             Metric metric, const std::vector<size_t>& queries,
+                                                             const std::vector<float>& qp, uint32_t k, int threads) {
   const size_t nq = queries.size();
-  std::vector<float> qp(nq * dim), qnorm(nq);
-  for (size_t q = 0; q < nq; ++q) {
-    std::copy(data + queries[q] * dim, data + (queries[q] + 1) * dim, qp.begin() + q * dim);
-    qnorm[q] = Norm(qp.data() + q * dim, dim);
-  }
-  const size_t blocks = (n + kBlock - 1) / kBlock;
-  const size_t t = ThreadsFor(size_t(std::max(threads, 0)), blocks);
+  std::vector<float> qnorm(nq);
+  for (size_t q = 0; q < nq; ++q) qnorm[q] = Norm(qp.data() + q * dim, dim);
+  const size_t t = ThreadsFor(size_t(std::max(threads, 0)), (n + kBlock - 1) / kBlock);
   std::vector<std::vector<TopK>> tops(t);
   for (auto& per : tops) per.assign(nq, TopK(k));
-  Status done = ParallelFor(blocks, t, [&](size_t b, size_t w) {
-    const size_t begin = b * kBlock, rows = std::min(kBlock, n - begin);
-    std::vector<float> xt(size_t(dim) * rows), xnorm2(rows), dots(kRows * rows);
-    for (size_t i = 0; i < rows; ++i) {
-      const float* v = data + (begin + i) * dim;
-      for (uint32_t j = 0; j < dim; ++j) xt[size_t(j) * rows + i] = v[j];
-      xnorm2[i] = Dot(v, v, dim);
-    }
-    for (size_t q0 = 0; q0 < nq; q0 += kRows) {
-      const size_t m = std::min(kRows, nq - q0);
-      DotsTransposed(qp.data() + q0 * dim, m, dim, xt.data(), uint32_t(rows), dots.data());
-      for (size_t p = 0; p < m; ++p) {
-        TopK& top = tops[w][q0 + p];
-        const float* d = dots.data() + p * rows;
-        for (size_t i = 0; i < rows; ++i) {
-          float v;
-          if (metric == Metric::kL2)
-            v = xnorm2[i] - 2 * d[i];  // |q|^2 is the same for every row
-          else if (metric == Metric::kInnerProduct)
-            v = -d[i];
-          else {
-            const float denom = qnorm[q0 + p] * std::sqrt(xnorm2[i]);
-            v = denom > 0 ? 1.0f - d[i] / denom : 1.0f;
+  AETHER_RETURN_IF_ERROR(runs([&](size_t first, const float* data, size_t count) {
+    const size_t blocks = (count + kBlock - 1) / kBlock;
+    Status done = ParallelFor(blocks, std::min(t, ThreadsFor(t, blocks)), [&](size_t b, size_t w) {
+      const size_t begin = b * kBlock, rows = std::min(kBlock, count - begin);
+      std::vector<float> xt(size_t(dim) * rows), xnorm2(rows), dots(kRows * rows);
+      for (size_t i = 0; i < rows; ++i) {
+        const float* v = data + (begin + i) * dim;
+        for (uint32_t j = 0; j < dim; ++j) xt[size_t(j) * rows + i] = v[j];
+        xnorm2[i] = Dot(v, v, dim);
+      }
+      for (size_t q0 = 0; q0 < nq; q0 += kRows) {
+        const size_t m = std::min(kRows, nq - q0);
+        DotsTransposed(qp.data() + q0 * dim, m, dim, xt.data(), uint32_t(rows), dots.data());
+        for (size_t p = 0; p < m; ++p) {
+          TopK& top = tops[w][q0 + p];
+          const float* d = dots.data() + p * rows;
+          for (size_t i = 0; i < rows; ++i) {
+            float v;
+            if (metric == Metric::kL2)
+              v = xnorm2[i] - 2 * d[i];  // |q|^2 is the same for every row
+            else if (metric == Metric::kInnerProduct)
+              v = -d[i];
+            else {
+              const float denom = qnorm[q0 + p] * std::sqrt(xnorm2[i]);
+              v = denom > 0 ? 1.0f - d[i] / denom : 1.0f;
+            }
+            const size_t row = first + begin + i;
+            const Candidate c{v, int64_t(row)};
+            if (row != queries[q0 + p] && top.Admits(c)) top.Push(c);
           }
-          const Candidate c{v, int64_t(begin + i)};
-          if (begin + i != queries[q0 + p] && top.Admits(c)) top.Push(c);
         }
       }
-    }
-    return Status::Ok();
-  });
-  (void)done;  // the work cannot fail
+      return Status::Ok();
+    });
+    (void)done;  // the work cannot fail
+  }));
   std::vector<std::vector<uint32_t>> out(nq);
   for (size_t q = 0; q < nq; ++q) {
     TopK merged(k);
@@ -96,6 +98,22 @@ std::vector<uint32_t> CurveGrid(uint32_t k_partitions, uint32_t chosen) {
 
 Calibration Calibrate(const float* data, size_t n, uint32_t dim, Metric metric, const float* centroids,
                       uint32_t k_partitions, const uint32_t* labels, const CalibrationOptions& o) {
+  const VectorRuns runs = [&](const std::function<void(size_t, const float*, size_t)>& fn) {
+    fn(0, data, n);
+    return Status::Ok();
+  };
+  const VectorGather gather = [&](const std::vector<size_t>& rows) -> Result<std::vector<float>> {
+    std::vector<float> out(rows.size() * dim);
+    for (size_t i = 0; i < rows.size(); ++i) std::copy_n(data + rows[i] * dim, dim, out.begin() + i * dim);
+    return out;
+  };
+  Result<Calibration> cal = Calibrate(runs, gather, n, dim, metric, centroids, k_partitions, labels, o);
+  return cal.ok() ? *cal : Calibration{};  // runs and gather over memory cannot fail
+}
+
+Result<Calibration> Calibrate(const VectorRuns& runs, const VectorGather& gather, size_t n, uint32_t dim, Metric metric,
+                              const float* centroids, uint32_t k_partitions, const uint32_t* labels,
+                              const CalibrationOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   Calibration cal;
   cal.target = o.target;
@@ -118,7 +136,9 @@ Calibration Calibrate(const float* data, size_t n, uint32_t dim, Metric metric, 
   rows.resize(nq);
   cal.queries = uint32_t(nq);
   cal.query_rows = rows;
-  const std::vector<std::vector<uint32_t>> truth = NearestNeighbours(data, n, dim, metric, rows, cal.k, o.threads);
+  AETHER_ASSIGN_OR_RETURN(const std::vector<float> qp, gather(rows));
+  AETHER_ASSIGN_OR_RETURN(const std::vector<std::vector<uint32_t>> truth,
+                          NearestNeighbours(runs, n, dim, metric, rows, qp, cal.k, o.threads));
 
   // Each query's neighbours by the probe rank of their partition: a
   // neighbour counts from nprobe = rank + 1 on. Per nprobe, the sum and sum
@@ -128,13 +148,11 @@ Calibration Calibrate(const float* data, size_t n, uint32_t dim, Metric metric, 
   // The full probe orders a chunk of queries at a time (64 x K, not nq x K).
   const ProbeTable table = PrepareProbe(centroids, k_partitions, dim);
   constexpr size_t kChunk = 64;
-  std::vector<float> packed(kChunk * dim);
   std::vector<uint32_t> rank_of(k_partitions);
   for (size_t q0 = 0; q0 < nq; q0 += kChunk) {
     const size_t m = std::min(kChunk, nq - q0);
-    for (size_t q = 0; q < m; ++q) std::copy_n(data + rows[q0 + q] * dim, dim, packed.data() + q * dim);
     const std::vector<std::vector<uint32_t>> orders =
-        NearestCentroids(table, packed.data(), m, k_partitions, metric, o.threads);
+        NearestCentroids(table, qp.data() + q0 * dim, m, k_partitions, metric, o.threads);
     for (size_t q = 0; q < m; ++q) {
       for (uint32_t r = 0; r < k_partitions; ++r) rank_of[orders[q][r]] = r;
       for (uint32_t i : truth[q0 + q]) ranks[q0 + q].push_back(rank_of[labels[i]]);

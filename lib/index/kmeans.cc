@@ -109,18 +109,34 @@ void NormalizeRows(float* rows, size_t n, uint32_t dim) {
   }
 }
 
-KMeansResult TrainKMeans(const float* data, size_t n, uint32_t dim, const KMeansOptions& o) {
-  KMeansResult r;
+std::vector<size_t> SampleRows(size_t n, const KMeansOptions& o, std::mt19937_64* rng) {
   const uint32_t k = std::max<uint32_t>(1, std::min<uint64_t>(o.k, n));
-  std::mt19937_64 rng(o.seed);
-  // Training sample: at most max_points_per_centroid * k points, chosen by a
-  // seeded partial shuffle.
+  // At most max_points_per_centroid * k points, chosen by a seeded partial
+  // shuffle.
   std::vector<size_t> idx(n);
   std::iota(idx.begin(), idx.end(), size_t(0));
-  size_t m = std::min<size_t>(n, size_t(o.max_points_per_centroid) * k);
-  for (size_t i = 0; i < m; ++i) std::swap(idx[i], idx[i + rng() % (n - i)]);
-  std::vector<float> sample(m * dim);
-  for (size_t i = 0; i < m; ++i) std::copy(data + idx[i] * dim, data + (idx[i] + 1) * dim, sample.begin() + i * dim);
+  const size_t m = std::min<size_t>(n, size_t(o.max_points_per_centroid) * k);
+  for (size_t i = 0; i < m; ++i) std::swap(idx[i], idx[i + (*rng)() % (n - i)]);
+  idx.resize(m);
+  idx.shrink_to_fit();
+  return idx;
+}
+
+KMeansResult TrainKMeans(const float* data, size_t n, uint32_t dim, const KMeansOptions& o) {
+  std::mt19937_64 rng(o.seed);
+  const std::vector<size_t> rows = SampleRows(n, o, &rng);
+  std::vector<float> sample(rows.size() * dim);
+  for (size_t i = 0; i < rows.size(); ++i)
+    std::copy(data + rows[i] * dim, data + (rows[i] + 1) * dim, sample.begin() + i * dim);
+  return TrainOnSample(std::move(sample), rows.size(), dim, o, &rng);
+}
+
+KMeansResult TrainOnSample(std::vector<float> sample, size_t m, uint32_t dim, const KMeansOptions& o,
+                           std::mt19937_64* rng_in) {
+  std::mt19937_64& rng = *rng_in;
+  KMeansResult r;
+  // SampleRows takes at least k points of n >= k; of fewer, all of them.
+  const uint32_t k = std::max<uint32_t>(1, std::min<uint64_t>(o.k, m));
   if (o.directions) NormalizeRows(sample.data(), m, dim);
   r.sample_size = m;
 

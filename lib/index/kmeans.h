@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <utility>
 #include <vector>
 
@@ -39,6 +40,15 @@ struct KMeansResult {
 };
 
 KMeansResult TrainKMeans(const float* data, size_t n, uint32_t dim, const KMeansOptions& options);
+
+// TrainKMeans in two steps, for points not held in memory together: the
+// rows of the n points its sample takes, in the sample's order (rng seeded
+// with options.seed, left as the training goes on from it); then the
+// training on those points (m x dim, their vectors in that order).
+// TrainKMeans(data, n) is TrainOnSample(those rows of data, SampleRows(n)).
+std::vector<size_t> SampleRows(size_t n, const KMeansOptions& options, std::mt19937_64* rng);
+KMeansResult TrainOnSample(std::vector<float> sample, size_t m, uint32_t dim, const KMeansOptions& options,
+                           std::mt19937_64* rng);
 
 // For each of the n vectors, the index of its nearest centroid (squared L2),
 // and optionally that squared distance.

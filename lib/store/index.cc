@@ -11,6 +11,7 @@
 //             generation switch, staging emptied
 //   cleanup   old generation's files removed, staging truncated
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -32,18 +33,7 @@ namespace aether {
 
 namespace {
 
-struct ColdSet {
-  std::vector<int64_t> row_ids;
-  std::vector<float> vectors;
-  std::vector<uint8_t> warm;  // per record: 1 for a warm memory (its frames stay warm)
-  uint64_t garbage = 0;
-};
-
-}  // namespace
-
-namespace {
-
-// A memory in a shard, as CollectCold matches it with the records it reads.
+// A memory in a shard, as ColdSource matches it with the records it reads.
 struct InShard {
   int64_t shard_id, frame_offset, frame_index, row_id;
   bool warm;
@@ -51,15 +41,67 @@ struct InShard {
   auto key() const { return std::tie(shard_id, frame_offset, frame_index); }
 };
 
-}  // namespace
+// The live records of the shards (cold and warm) in shard and frame order,
+// for a rebuild. The first walk of the shards lists them (row ids, tiers,
+// which records are garbage); their vectors are held from it when they fit
+// the memory budget, else each pass that needs them walks the shards again
+// (a store larger than memory rebuilds in more passes; nothing writes the
+// shards meanwhile: this process holds the writer lock).
+class ColdSource {
+ public:
+  using Visit = std::function<Status(size_t index, const float* vector)>;
 
-// Every live record of the shards (cold and warm), read once. The memories'
-// places, sorted, are walked beside the shards' records in the same order
-// (a map of 10,000,000 of them took about a GiB); the vectors are held once,
-// in one reservation.
-static Status CollectCold(StoreContext* s, ColdSet* out) {
+  ColdSource(StoreContext* s, uint64_t budget) : s_(s), dim_(s->config_.dim), budget_(budget) {}
+
+  // The first walk: every live record listed, the garbage counted.
+  Status Open();
+  size_t size() const { return row_ids_.size(); }
+  bool held() const { return held_; }
+  uint64_t walks() const { return walks_; }
+  uint64_t garbage() const { return garbage_; }
+  const std::vector<int64_t>& row_ids() const { return row_ids_; }
+  const std::vector<uint8_t>& warm() const { return warm_; }
+  const float* held_vectors() const { return vectors_.data(); }  // held() only
+
+  // visit(i, vector) for every record, in order.
+  Status ForEach(const Visit& visit);
+  // fn(first, vectors, count) over consecutive runs of at most `rows`.
+  Status Runs(size_t rows, const std::function<void(size_t, const float*, size_t)>& fn);
+  // The vectors of records `indices`, dim each, in the order given.
+  Result<std::vector<float>> Gather(const std::vector<size_t>& indices);
+
+ private:
+  using Frame = std::function<Status(int64_t shard_id, uint64_t offset, const DecodedFrame& f)>;
+  Status Walk(const Frame& fn);
+
+  StoreContext* s_;
+  uint32_t dim_;
+  uint64_t budget_;
+  std::vector<ShardInfo> shards_;
+  std::vector<int64_t> row_ids_;
+  std::vector<uint8_t> warm_;  // per record: 1 for a warm memory (its frames stay warm)
+  std::vector<bool> live_;     // per record walked, garbage included
+  std::vector<float> vectors_;
+  bool held_ = false;
+  uint64_t garbage_ = 0, walks_ = 0;
+};
+
+// fn for every frame of every shard, in shard_id and frame order.
+Status ColdSource::Walk(const Frame& fn) {
+  ++walks_;
+  for (const ShardInfo& info : shards_) {
+    AETHER_ASSIGN_OR_RETURN(auto shard, s_->OpenShard(info, false));
+    AETHER_RETURN_IF_ERROR(shard->Scan(
+        info.file_bytes, [&](uint64_t offset, const DecodedFrame& f) { return fn(info.shard_id, offset, f); }));
+  }
+  return Status::Ok();
+}
+
+// The memories' places, sorted, are walked beside the shards' records in
+// the same order (a map of 10,000,000 of them took about a GiB).
+Status ColdSource::Open() {
   std::vector<InShard> where;
-  AETHER_RETURN_IF_ERROR(s->tables_->memories.ForEachInShards([&](int64_t row_id, const Place& place) {
+  AETHER_RETURN_IF_ERROR(s_->tables_->memories.ForEachInShards([&](int64_t row_id, const Place& place) {
     where.push_back(
         InShard{place.shard_id, place.frame_offset, place.frame_index, row_id, place.warm(), place.in_shard()});
   }));
@@ -67,72 +109,143 @@ static Status CollectCold(StoreContext* s, ColdSet* out) {
     return std::tie(a.shard_id, a.frame_offset, a.frame_index, a.row_id) <
            std::tie(b.shard_id, b.frame_offset, b.frame_index, b.row_id);
   });
-  out->row_ids.reserve(where.size());
-  out->warm.reserve(where.size());
-  out->vectors.reserve(where.size() * s->config_.dim);
-  AETHER_ASSIGN_OR_RETURN(std::vector<ShardInfo> shards, s->tables_->shards.All());
+  held_ = uint64_t(where.size()) * dim_ * sizeof(float) <= budget_;
+  row_ids_.reserve(where.size());
+  warm_.reserve(where.size());
+  if (held_) vectors_.reserve(where.size() * dim_);
+  AETHER_ASSIGN_OR_RETURN(shards_, s_->tables_->shards.All());
   // All() orders them by shard_id; the walk depends on it.
-  std::sort(shards.begin(), shards.end(),
+  std::sort(shards_.begin(), shards_.end(),
             [](const ShardInfo& a, const ShardInfo& b) { return a.shard_id < b.shard_id; });
   size_t at = 0;  // the first memory whose place is not before the record being read
-  for (const ShardInfo& info : shards) {
-    AETHER_ASSIGN_OR_RETURN(auto shard, s->OpenShard(info, false));
-    AETHER_RETURN_IF_ERROR(shard->Scan(info.file_bytes, [&](uint64_t off, const DecodedFrame& f) {
-      for (uint32_t i = 0; i < f.count; ++i) {
-        const auto key = std::make_tuple(info.shard_id, int64_t(off), int64_t(i));
-        while (at < where.size() && where[at].key() < key) ++at;
-        // Live when a memory placed here is this record's row.
-        const InShard* live = nullptr;
-        for (size_t j = at; j < where.size() && where[j].key() == key; ++j)
-          if (where[j].in_shard && where[j].row_id == f.row_ids[i]) live = &where[j];
-        if (!live) {
-          ++out->garbage;
-          continue;
-        }
-        out->row_ids.push_back(f.row_ids[i]);
-        out->warm.push_back(live->warm);
-        out->vectors.insert(out->vectors.end(), f.vector(i), f.vector(i) + f.dim);
+  AETHER_RETURN_IF_ERROR(Walk([&](int64_t shard_id, uint64_t offset, const DecodedFrame& f) {
+    for (uint32_t i = 0; i < f.count; ++i) {
+      const auto key = std::make_tuple(shard_id, int64_t(offset), int64_t(i));
+      while (at < where.size() && where[at].key() < key) ++at;
+      // Live when a memory placed here is this record's row.
+      const InShard* live = nullptr;
+      for (size_t j = at; j < where.size() && where[j].key() == key; ++j)
+        if (where[j].in_shard && where[j].row_id == f.row_ids[i]) live = &where[j];
+      live_.push_back(live != nullptr);
+      if (!live) {
+        ++garbage_;
+        continue;
       }
-      return Status::Ok();
-    }));
-  }
-  if (out->row_ids.size() != where.size())
+      row_ids_.push_back(f.row_ids[i]);
+      warm_.push_back(live->warm);
+      if (held_) vectors_.insert(vectors_.end(), f.vector(i), f.vector(i) + dim_);
+    }
+    return Status::Ok();
+  }));
+  if (row_ids_.size() != where.size())
     return Status::Corruption(fmt::format("{} memories in shards in the metadata, {} found in the shards (run verify)",
-                                          where.size(), out->row_ids.size()));
+                                          where.size(), row_ids_.size()));
   return Status::Ok();
 }
 
+Status ColdSource::ForEach(const Visit& visit) {
+  if (held_) {
+    for (size_t i = 0; i < size(); ++i) AETHER_RETURN_IF_ERROR(visit(i, vectors_.data() + i * dim_));
+    return Status::Ok();
+  }
+  // The records the first walk found, in the same order: a shard that reads
+  // otherwise now changed under the rebuild (damage), which stops it.
+  uint64_t record = 0;
+  size_t index = 0;
+  const Status changed = Status::Corruption("the cold tier's shards read differently on a second pass (run verify)");
+  AETHER_RETURN_IF_ERROR(Walk([&](int64_t, uint64_t, const DecodedFrame& f) {
+    for (uint32_t i = 0; i < f.count; ++i, ++record) {
+      if (record >= live_.size()) return changed;
+      if (!live_[record]) continue;
+      if (f.row_ids[i] != row_ids_[index]) return changed;
+      AETHER_RETURN_IF_ERROR(visit(index++, f.vector(i)));
+    }
+    return Status::Ok();
+  }));
+  return record == live_.size() ? Status::Ok() : changed;
+}
+
+Status ColdSource::Runs(size_t rows, const std::function<void(size_t, const float*, size_t)>& fn) {
+  if (held_) {
+    for (size_t first = 0; first < size(); first += rows)
+      fn(first, vectors_.data() + first * dim_, std::min(rows, size() - first));
+    return Status::Ok();
+  }
+  std::vector<float> run;
+  run.reserve(std::min(rows, size()) * dim_);
+  size_t first = 0;
+  AETHER_RETURN_IF_ERROR(ForEach([&](size_t, const float* v) {
+    run.insert(run.end(), v, v + dim_);
+    if (run.size() == rows * dim_) {
+      fn(first, run.data(), rows);
+      first += rows;
+      run.clear();
+    }
+    return Status::Ok();
+  }));
+  if (!run.empty()) fn(first, run.data(), run.size() / dim_);
+  return Status::Ok();
+}
+
+Result<std::vector<float>> ColdSource::Gather(const std::vector<size_t>& indices) {
+  std::vector<float> out(indices.size() * dim_);
+  if (held_) {
+    for (size_t j = 0; j < indices.size(); ++j)
+      std::copy_n(vectors_.data() + indices[j] * dim_, dim_, out.begin() + j * dim_);
+    return out;
+  }
+  std::vector<std::pair<size_t, size_t>> wanted;  // (record, place in out), by record
+  wanted.reserve(indices.size());
+  for (size_t j = 0; j < indices.size(); ++j) wanted.emplace_back(indices[j], j);
+  std::sort(wanted.begin(), wanted.end());
+  size_t next = 0;
+  AETHER_RETURN_IF_ERROR(ForEach([&](size_t i, const float* v) {
+    for (; next < wanted.size() && wanted[next].first == i; ++next)
+      std::copy_n(v, dim_, out.begin() + wanted[next].second * dim_);
+    return Status::Ok();
+  }));
+  return out;
+}
+
+}  // namespace
+
 // The clustering: the kept centroids, or K-Means on a sample of the cold
 // vectors (their directions, under cosine); and every cold record's
-// partition (labels). Under cosine only the sample and a chunk at a time
-// are normalized copies, never the whole cold set (5 GB at 10,000,000 x 128).
-static Status Cluster(StoreContext* s, const ColdSet& cold, uint32_t k, const std::vector<float>& kept,
+// partition (labels). Under cosine only the sample and a run at a time are
+// normalized copies, never the whole cold set.
+static Status Cluster(StoreContext* s, ColdSource* cold, uint32_t k, const std::vector<float>& kept,
                       const RebuildOptions& o, RebuildReport* rep, std::vector<float>* centroids,
                       std::vector<uint32_t>* labels) {
   const uint32_t dim = s->config_.dim;
-  const size_t n = cold.row_ids.size();
+  const size_t n = cold->size();
   const bool directions = s->config_.metric == Metric::kCosine;
   if (!kept.empty()) {
     *centroids = kept;
   } else {
     if (o.progress) o.progress("train", 0, rep->sample);
     KMeansOptions ko{k, o.iterations, o.max_points_per_centroid, o.seed, 0, directions};
-    KMeansResult km = TrainKMeans(cold.vectors.data(), n, dim, ko);
+    std::mt19937_64 rng(ko.seed);
+    const std::vector<size_t> rows = SampleRows(n, ko, &rng);
+    AETHER_ASSIGN_OR_RETURN(std::vector<float> sample, cold->Gather(rows));
+    KMeansResult km = TrainOnSample(std::move(sample), rows.size(), dim, ko, &rng);
     rep->objective = km.objective;
     *centroids = std::move(km.centroids);
   }
   if (o.progress) o.progress("assign", 0, rep->cold_memories);
   labels->resize(n);
-  if (directions)
-    AssignNearestDirections(cold.vectors.data(), n, dim, centroids->data(), k, 0, labels->data());
-  else
-    AssignNearest(cold.vectors.data(), n, dim, centroids->data(), k, 0, labels->data());
-  return Status::Ok();
+  return cold->Runs(65536, [&](size_t first, const float* v, size_t count) {
+    if (directions)
+      AssignNearestDirections(v, count, dim, centroids->data(), k, 0, labels->data() + first);
+    else
+      AssignNearest(v, count, dim, centroids->data(), k, 0, labels->data() + first);
+  });
 }
 
-// One partition shard of the new generation, written and synced.
-static Status WritePartition(StoreContext* s, const Migration& m, uint32_t p, const ColdSet& cold,
-                             const std::vector<size_t>& members, RebuildReport* rep) {
+// One partition shard of the new generation, written and synced: the
+// records `members` (indices into the cold source, ascending), their
+// vectors in `vectors` (members.size() x dim).
+static Status WritePartition(StoreContext* s, const Migration& m, uint32_t p, const ColdSource& cold,
+                             const std::vector<size_t>& members, const float* vectors, RebuildReport* rep) {
   const uint32_t dim = s->config_.dim;
   std::string path = s->Path(layout::PartitionPath(m.generation, p));
   AETHER_RETURN_IF_ERROR(ShardFile::Create(s->env_, path, dim, uint32_t(m.generation), p,
@@ -142,17 +255,16 @@ static Status WritePartition(StoreContext* s, const Migration& m, uint32_t p, co
   // The cold members in frames of the store's codec, then the warm ones in
   // warm frames (kWarmCodec).
   for (const bool warm : {false, true}) {
-    std::vector<size_t> tier;
-    for (size_t i : members)
-      if (bool(cold.warm[i]) == warm) tier.push_back(i);
+    std::vector<size_t> tier;  // positions in members
+    for (size_t j = 0; j < members.size(); ++j)
+      if (bool(cold.warm()[members[j]]) == warm) tier.push_back(j);
     for (size_t b = 0; b < tier.size(); b += kMaxFrameRecords) {
       size_t e = std::min(tier.size(), b + kMaxFrameRecords);
       std::vector<int64_t> ids;
       std::vector<float> vecs;
       for (size_t j = b; j < e; ++j) {
-        size_t i = tier[j];
-        ids.push_back(cold.row_ids[i]);
-        vecs.insert(vecs.end(), cold.vectors.begin() + i * dim, cold.vectors.begin() + (i + 1) * dim);
+        ids.push_back(cold.row_ids()[members[tier[j]]]);
+        vecs.insert(vecs.end(), vectors + tier[j] * dim, vectors + (tier[j] + 1) * dim);
       }
       const uint32_t codec = s->FrameCodecOf(warm ? Tier::kWarm : Tier::kCold);
       AETHER_ASSIGN_OR_RETURN(std::string frame,
@@ -166,10 +278,51 @@ static Status WritePartition(StoreContext* s, const Migration& m, uint32_t p, co
   return Status::Ok();
 }
 
+// Every partition written: the vectors of as many partitions at a time as
+// the memory budget holds (at least one), gathered by one pass over the
+// cold source (none when it holds them all).
+static Status WritePartitions(StoreContext* s, const Migration& m, ColdSource* cold,
+                              const std::vector<uint32_t>& labels, uint32_t k, const RebuildOptions& o,
+                              RebuildReport* rep) {
+  const uint32_t dim = s->config_.dim;
+  std::vector<std::vector<size_t>> members(k);
+  for (size_t i = 0; i < labels.size(); ++i) members[labels[i]].push_back(i);
+  const uint64_t row_bytes = uint64_t(dim) * sizeof(float);
+  for (uint32_t p0 = 0; p0 < k;) {
+    uint32_t p1 = p0 + 1;
+    uint64_t bytes = members[p0].size() * row_bytes;
+    while (p1 < k && bytes + members[p1].size() * row_bytes <= o.memory_bytes)
+      bytes += members[p1++].size() * row_bytes;
+    std::vector<std::vector<float>> vectors(cold->held() ? 0 : p1 - p0);
+    if (!cold->held()) {
+      for (uint32_t p = p0; p < p1; ++p) vectors[p - p0].reserve(members[p].size() * dim);
+      AETHER_RETURN_IF_ERROR(cold->ForEach([&](size_t i, const float* v) {
+        if (labels[i] >= p0 && labels[i] < p1)
+          vectors[labels[i] - p0].insert(vectors[labels[i] - p0].end(), v, v + dim);
+        return Status::Ok();
+      }));
+    }
+    for (uint32_t p = p0; p < p1; ++p) {
+      std::vector<float> held;  // the held source's vectors of p, in members' order
+      if (cold->held()) {
+        held.reserve(members[p].size() * dim);
+        for (size_t i : members[p])
+          held.insert(held.end(), cold->held_vectors() + i * dim, cold->held_vectors() + (i + 1) * dim);
+      }
+      AETHER_RETURN_IF_ERROR(
+          WritePartition(s, m, p, *cold, members[p], cold->held() ? held.data() : vectors[p - p0].data(), rep));
+      if (p == k / 2) AETHER_FAULT_POINT("rebuild.mid_write");
+      if (o.progress) o.progress("write", p + 1, k);
+    }
+    p0 = p1;
+  }
+  return Status::Ok();
+}
+
 // The long phase, under a shared store lock: clusters the cold tier and
 // writes the new generation's partitions and centroids, every file and
 // directory synced. Nothing committed refers to any of it yet.
-static Status BuildGeneration(StoreContext* s, const Migration& m, const ColdSet& cold, uint32_t k,
+static Status BuildGeneration(StoreContext* s, const Migration& m, ColdSource* cold, uint32_t k,
                               const std::vector<float>& kept, const RebuildOptions& o, RebuildReport* rep,
                               Calibration* cal) {
   std::vector<float> centroids;
@@ -180,19 +333,17 @@ static Status BuildGeneration(StoreContext* s, const Migration& m, const ColdSet
     CalibrationOptions co;
     co.target = o.target_recall;
     co.seed = o.seed;
-    *cal = Calibrate(cold.vectors.data(), cold.row_ids.size(), s->config_.dim, s->config_.metric, centroids.data(), k,
-                     labels.data(), co);
+    const VectorRuns runs = [&](const std::function<void(size_t, const float*, size_t)>& fn) {
+      return cold->Runs(65536, fn);
+    };
+    const VectorGather gather = [&](const std::vector<size_t>& rows) { return cold->Gather(rows); };
+    AETHER_ASSIGN_OR_RETURN(*cal, Calibrate(runs, gather, cold->size(), s->config_.dim, s->config_.metric,
+                                            centroids.data(), k, labels.data(), co));
     rep->calibration = {cal->target, cal->k, cal->queries, cal->nprobe, cal->recall, cal->std_error, cal->seconds};
   }
-  std::vector<std::vector<size_t>> members(k);
-  for (size_t i = 0; i < labels.size(); ++i) members[labels[i]].push_back(i);
   std::string gdir = s->Path(layout::GenerationDir(m.generation));
   AETHER_RETURN_IF_ERROR(s->env_->CreateDir(gdir));
-  for (uint32_t p = 0; p < k; ++p) {
-    AETHER_RETURN_IF_ERROR(WritePartition(s, m, p, cold, members[p], rep));
-    if (p == k / 2) AETHER_FAULT_POINT("rebuild.mid_write");
-    if (o.progress) o.progress("write", p + 1, k);
-  }
+  AETHER_RETURN_IF_ERROR(WritePartitions(s, m, cold, labels, k, o, rep));
   AETHER_RETURN_IF_ERROR(s->env_->SyncDir(gdir));
   AETHER_RETURN_IF_ERROR(s->env_->SyncDir(s->Path(layout::kColdDir)));
   Centroids c{s->config_.dim, k, uint32_t(m.generation), centroids};
@@ -200,6 +351,14 @@ static Status BuildGeneration(StoreContext* s, const Migration& m, const ColdSet
       CentroidsFile::Write(s->env_, s->Path(layout::kIndexDir), layout::CentroidsName(m.generation), c));
   AETHER_FAULT_POINT("rebuild.after_sync");
   return Status::Ok();
+}
+
+// Half of the machine's memory: what a rebuild holds of the cold vectors
+// unless told (RebuildOptions::memory_bytes).
+static uint64_t DefaultRebuildMemory() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return uint64_t(1) << 30;
+  return uint64_t(pages) * uint64_t(page) / 2;
 }
 
 Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
@@ -212,12 +371,16 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
     if (!o.dry_run) AETHER_RETURN_IF_ERROR(SetCodec(*o.codec));
   }
   rep.codec = o.codec ? *o.codec : config_.codec;
-  ColdSet cold;
+  RebuildOptions opt = o;
+  if (opt.memory_bytes == 0) opt.memory_bytes = DefaultRebuildMemory();
+  rep.memory_bytes = opt.memory_bytes;
+  ColdSource cold(this, opt.memory_bytes);
   if (o.progress) o.progress("read", 0, 0);
-  AETHER_RETURN_IF_ERROR(CollectCold(this, &cold));
-  rep.cold_memories = cold.row_ids.size();
-  rep.warm_memories = uint64_t(std::count(cold.warm.begin(), cold.warm.end(), uint8_t(1)));
-  rep.garbage_dropped = cold.garbage;
+  AETHER_RETURN_IF_ERROR(cold.Open());
+  rep.cold_walks = cold.walks();
+  rep.cold_memories = cold.size();
+  rep.warm_memories = uint64_t(std::count(cold.warm().begin(), cold.warm().end(), uint8_t(1)));
+  rep.garbage_dropped = cold.garbage();
   if (rep.cold_memories == 0) {
     rep.note = "the cold tier is empty: nothing to index";
     return rep;
@@ -268,7 +431,8 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   AETHER_RETURN_IF_ERROR(lock_->SetMode(LockMode::kShared));
 
   Calibration cal;
-  Status built = BuildGeneration(this, m, cold, k, kept, o, &rep, &cal);
+  Status built = BuildGeneration(this, m, &cold, k, kept, opt, &rep, &cal);
+  rep.cold_walks = cold.walks();
   // Back to exclusive for the switch (or for the rollback of a failure).
   // Readers may hold the lock a moment; after the long phase, wait for them
   // rather than fail.

@@ -281,6 +281,74 @@ TEST_CASE("rebuild compacts garbage, routes descends to partitions, and is repea
   CHECK(std::filesystem::exists(store + "/index/g000002.centroids"));
 }
 
+TEST_CASE("rebuild-index within a memory budget: the same index byte for byte, from more reads of the shards") {
+  // Every file of the index (partitions, centroids), every memory's place
+  // and the calibration equal those of the rebuild that holds the vectors,
+  // for each metric, with warm and deleted records among the cold ones, for
+  // budgets that hold nothing, a partition or a few at a time, and with the
+  // kept centroids.
+  auto files = [](const std::string& root) {
+    std::map<std::string, std::string> out;
+    for (const char* sub : {"cold", "index"})
+      for (const auto& e : std::filesystem::recursive_directory_iterator(root + "/" + sub))
+        if (e.is_regular_file()) out[std::filesystem::relative(e.path(), root).string()] = ReadFile(e.path().string());
+    return out;
+  };
+  auto state = [&](const std::string& store) {
+    return std::make_tuple(
+        files(store),
+        SqlRows(store, "SELECT row_id, id, tier, shard_id, frame_offset, frame_index FROM memories ORDER BY row_id"),
+        SqlRows(store,
+                "SELECT generation, target, k, queries, nprobe, recall, std_error, curve FROM index_calibration"));
+  };
+  const auto mems = Clustered(3000, 8, 12, 5);
+  for (const char* metric : {"l2", "cosine", "ip"}) {
+    CAPTURE(metric);
+    TempDir dir;
+    const std::string base = dir / "base";
+    REQUIRE(Aether({"init", base, "--dim", "8", "--metric", metric, "--hot-capacity", "0"}).exit_code == 0);
+    REQUIRE(Aether({"ingest", base}, ToJsonl(mems)).exit_code == 0);
+    REQUIRE(Aether({"delete", base, "m10", "m11", "m2999"}).exit_code == 0);
+    REQUIRE(Aether({"ascend", base, "m20", "m21", "m1500", "--to", "warm"}).exit_code == 0);
+    REQUIRE(Stats(base)["cold_garbage_records"].get<int>() > 0);
+    for (const bool keep : {false, true}) {
+      CAPTURE(keep);
+      if (keep) REQUIRE(Aether({"rebuild-index", base, "--partitions", "9", "--seed", "4"}).exit_code == 0);
+      std::vector<std::string> args = {"rebuild-index", "", "--seed", "3", "--format", "json"};
+      if (keep)
+        args.push_back("--keep-centroids");
+      else
+        args.insert(args.end(), {"--partitions", "14"});
+      const std::string held = dir / (keep ? "held-keep" : "held");
+      std::filesystem::copy(base, held, std::filesystem::copy_options::recursive);
+      args[1] = held;
+      auto r = Aether(args);
+      REQUIRE(r.exit_code == 0);
+      CHECK(nlohmann::json::parse(r.out)["cold_walks"] == 1);
+      const auto want = state(held);
+      // 8 dimensions: 32 bytes a vector, about 210 in a partition.
+      for (const char* budget : {"1", "32", "4K", "20K", "60K"}) {
+        CAPTURE(budget);
+        const std::string small = dir / (std::string(keep ? "small-keep-" : "small-") + budget);
+        std::filesystem::copy(base, small, std::filesystem::copy_options::recursive);
+        args[1] = small;
+        std::vector<std::string> with = args;
+        with.insert(with.end(), {"--memory", budget});
+        r = Aether(with);
+        REQUIRE(r.exit_code == 0);
+        const int walks = nlohmann::json::parse(r.out)["cold_walks"].get<int>();
+        CHECK(walks > 3);
+        CHECK_MESSAGE(r.err.find("read the cold tier " + std::to_string(walks) + " times") != std::string::npos, r.err);
+        CHECK(state(small) == want);
+        CHECK(Aether({"verify", small}).exit_code == 0);
+      }
+    }
+  }
+  TempDir dir;
+  CHECK(Aether({"rebuild-index", dir / "x", "--memory", "0"}).exit_code == 64);
+  CHECK(Aether({"rebuild-index", dir / "x", "--memory", "lots"}).exit_code == 64);
+}
+
 TEST_CASE("rebuild-index edge cases give clear results") {
   TempDir dir;
   std::string store = dir / "s";

@@ -7,7 +7,7 @@ $ aether ingest mem "$TESTDATA/sample.jsonl" -q
 $ aether rebuild-index mem --dry-run
 aether: dry run: would index 300 cold memories into 69 partitions (training sample 300, 20 iterations)
 $ aether rebuild-index mem --partitions 8 --seed 7 --format json
-{"bytes_written":19080,"calibration":{"k":10,"nprobe":2,"queries":300,"recall":1.0,"seconds":…,"std_error":0.0,"target":0.95},"codec":"zstd-shuffle","codec_changed":false,"cold_memories":300,"dry_run":false,"garbage_dropped":0,"generation":1,"iterations":20,"objective":399.39809799194336,"partitions":8,"sample":300,"seconds":…}
+{"bytes_written":19080,"calibration":{"k":10,"nprobe":2,"queries":300,"recall":1.0,"seconds":…,"std_error":0.0,"target":0.95},"codec":"zstd-shuffle","codec_changed":false,"cold_memories":300,"cold_walks":1,"dry_run":false,"garbage_dropped":0,"generation":1,"iterations":20,"memory_bytes":…,"objective":399.39809799194336,"partitions":8,"sample":300,"seconds":…}
 aether: built index generation 1: 300 cold memories in 8 partitions, 0 garbage records dropped, 19080 bytes, …s
 aether: calibrated: nprobe 2 gives recall@10 1.0000 (+/- 0.0000) for target 0.95, measured with 300 held-out queries in …s
 $ aether stats mem --format json | tr ',' '\n' | grep -E 'partition|nprobe|index_generation|staging_fraction'

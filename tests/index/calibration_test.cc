@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numeric>
 #include <random>
 #include <set>
@@ -125,6 +126,63 @@ TEST_CASE("the recall curve equals IVF searches run by brute force, at every npr
     CHECK(cal.nprobe > 1);
     CHECK(cal.nprobe < kp);
     CHECK(std::fabs(cal.recall - ref[want - 1].recall) <= 1e-6);
+  }
+}
+
+TEST_CASE("calibration over vectors read in runs equals it over the vectors in memory, however the runs cut them") {
+  // Gaussian vectors (float rounding everywhere, ties unlikely but the
+  // result must not depend on where a run or a block of 512 starts), every
+  // metric, runs of 1 row to all of them; a failing read is returned.
+  const uint32_t dim = 9, kp = 23;
+  const size_t n = 1700;
+  std::mt19937_64 rng(4);
+  std::normal_distribution<float> g(0, 1);
+  std::vector<float> x(n * dim);
+  for (float& v : x) v = g(rng);
+  std::vector<float> centroids(x.begin() + 100 * dim, x.begin() + (100 + kp) * dim);
+  std::vector<uint32_t> labels(n);
+  for (size_t i = 0; i < n; ++i) labels[i] = uint32_t(rng() % kp);
+  for (Metric metric : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine}) {
+    const std::string name = MetricName(metric);
+    CAPTURE(name);
+    CalibrationOptions o;
+    o.min_queries = o.max_queries = 150;
+    const Calibration want = Calibrate(x.data(), n, dim, metric, centroids.data(), kp, labels.data(), o);
+    REQUIRE(want.queries == 150);
+    for (size_t run : {size_t(1), size_t(7), size_t(511), size_t(513), size_t(1024), n}) {
+      CAPTURE(run);
+      size_t gathered = 0;
+      const VectorRuns runs = [&](const std::function<void(size_t, const float*, size_t)>& fn) {
+        for (size_t first = 0; first < n; first += run) {
+          std::vector<float> copy(x.begin() + first * dim, x.begin() + std::min(n, first + run) * dim);
+          fn(first, copy.data(), copy.size() / dim);
+        }
+        return Status::Ok();
+      };
+      const VectorGather gather = [&](const std::vector<size_t>& rows) -> Result<std::vector<float>> {
+        ++gathered;
+        std::vector<float> out;
+        for (size_t r : rows) out.insert(out.end(), x.begin() + r * dim, x.begin() + (r + 1) * dim);
+        return out;
+      };
+      auto got = Calibrate(runs, gather, n, dim, metric, centroids.data(), kp, labels.data(), o);
+      REQUIRE(got.ok());
+      CHECK(gathered == 1);
+      CHECK(got->query_rows == want.query_rows);
+      CHECK(got->nprobe == want.nprobe);
+      CHECK(got->recall == want.recall);
+      CHECK(EncodeCurve(got->curve) == EncodeCurve(want.curve));
+    }
+    const VectorRuns broken = [&](const std::function<void(size_t, const float*, size_t)>& fn) {
+      fn(0, x.data(), 10);
+      return Status::IOError("read failed");
+    };
+    const VectorGather gather = [&](const std::vector<size_t>& rows) -> Result<std::vector<float>> {
+      return std::vector<float>(rows.size() * dim);
+    };
+    auto failed = Calibrate(broken, gather, n, dim, metric, centroids.data(), kp, labels.data(), o);
+    REQUIRE(!failed.ok());
+    CHECK(failed.status().message().find("read failed") != std::string::npos);
   }
 }
 

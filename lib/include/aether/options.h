@@ -536,6 +536,13 @@ struct RebuildOptions {
   // leaves some frames in the old codec (every frame names its own, so all
   // read as before): running it again finishes the change. Unset: as is.
   std::optional<ColdCodec> codec;
+  // The cold vectors a rebuild holds in memory at most (0: half the
+  // machine's memory). Past it they are read from the shards again by each
+  // step that needs them (sample, assignment, calibration, and one pass per
+  // budget's worth of partitions written): the same index, in more time.
+  // The training sample (max_points_per_centroid x K vectors) is held
+  // besides.
+  uint64_t memory_bytes = 0;
   std::function<void(const std::string& phase, uint64_t done, uint64_t total)> progress;
 };
 
@@ -564,6 +571,8 @@ struct RebuildReport {
   std::string note;                    // e.g. "K clamped to the cold count"
   ColdCodec codec = ColdCodec::kZstd;  // the codec of the frames written (with --codec: the new one)
   bool codec_changed = false;          // RebuildOptions::codec changed the store's codec
+  uint64_t memory_bytes = 0;           // the memory budget used (RebuildOptions::memory_bytes)
+  uint64_t cold_walks = 0;             // reads of the whole cold tier: 1 when its vectors fit the budget
 };
 
 // upgrade: bring a store an older aether made to what this one writes.
