@@ -48,8 +48,14 @@ Runner SetupRebuild(CLI::App* app) {
                                 "(zstd-shuffle, zstd, float16, sq8; see format-spec/cold_shard.md)")
                     ->check(CLI::IsMember({"zstd-shuffle", "zstd", "float16", "sq8"}));
   app->add_option("--memory", a->r.memory_bytes,
-                  "Cold vectors held in memory at most, e.g. 2G or 512M (default: half the machine's memory); "
+                  "Cold vectors held in memory at most, e.g. 2G or 512M (G, M, K: powers of 1024; default: half the "
+                  "machine's memory); "
                   "past it the shards are read again for each step that needs them: the same index, more time")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            return text.find('-') == std::string::npos ? std::string() : std::string("must be positive");
+          },
+          "BYTES"))
       ->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(uint64_t(1), uint64_t(UINT64_MAX)));
   app->add_flag("--dry-run", a->r.dry_run, "Show what would be built; change nothing");

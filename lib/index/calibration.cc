@@ -25,7 +25,9 @@ constexpr size_t kRows = simd::kMaxDotRows;  // queries per call of the dot kern
 // runs give, each query's own row (queries[q]) excluded: indices, nearest
 // first, ties by index. Brute force in blocks (one transposed block against
 // 8 queries at a time), each run's blocks split between the workers, their
-// lists merged. The result does not depend on how the rows come in runs.
+// lists merged. Runs cut at multiples of kBlock rows give the floats of
+// one run of all rows (the AVX2 kernel's last columns of a block round
+// apart from the rest): the same result.
 Result<std::vector<std::vector<uint32_t>>> NearestNeighbours(const VectorRuns& runs, size_t n, uint32_t dim,
                                                              Metric metric, const std::vector<size_t>& queries,
                                                              const std::vector<float>& qp, uint32_t k, int threads) {
@@ -37,7 +39,7 @@ Result<std::vector<std::vector<uint32_t>>> NearestNeighbours(const VectorRuns& r
   for (auto& per : tops) per.assign(nq, TopK(k));
   AETHER_RETURN_IF_ERROR(runs([&](size_t first, const float* data, size_t count) {
     const size_t blocks = (count + kBlock - 1) / kBlock;
-    Status done = ParallelFor(blocks, std::min(t, ThreadsFor(t, blocks)), [&](size_t b, size_t w) {
+    Status done = ParallelFor(blocks, ThreadsFor(t, blocks), [&](size_t b, size_t w) {
       const size_t begin = b * kBlock, rows = std::min(kBlock, count - begin);
       std::vector<float> xt(size_t(dim) * rows), xnorm2(rows), dots(kRows * rows);
       for (size_t i = 0; i < rows; ++i) {

@@ -64,14 +64,14 @@ Calibration Calibrate(const float* data, size_t n, uint32_t dim, Metric metric, 
 
 // The vectors a run at a time, for data not held in memory together:
 // fn(first, rows, count) for runs of consecutive rows covering [0, n) in
-// order; an error of reading them is returned.
+// order, each but the last a multiple of 512 rows; an error of reading
+// them is returned.
 using VectorRuns = std::function<Status(const std::function<void(size_t first, const float* rows, size_t count)>&)>;
 // The vectors of the given rows, dim each, in the order given.
 using VectorGather = std::function<Result<std::vector<float>>(const std::vector<size_t>& rows)>;
 
 // Calibrate over vectors read through `runs` (once) and `gather` (once, for
-// the queries): the same calibration as over the vectors in memory,
-// however the runs cut them.
+// the queries): the same calibration as over the vectors in memory.
 Result<Calibration> Calibrate(const VectorRuns& runs, const VectorGather& gather, size_t n, uint32_t dim, Metric metric,
                               const float* centroids, uint32_t k_partitions, const uint32_t* labels,
                               const CalibrationOptions& options);

@@ -62,6 +62,13 @@ class ColdSource {
   const std::vector<int64_t>& row_ids() const { return row_ids_; }
   const std::vector<uint8_t>& warm() const { return warm_; }
   const float* held_vectors() const { return vectors_.data(); }  // held() only
+  // Rows a run of Runs holds: what the budget holds, from 512 to 65,536, a
+  // multiple of 512 (the calibration's brute force works in blocks of 512
+  // rows: runs cut where its blocks do give it the same floats).
+  size_t run_rows() const {
+    const uint64_t fit = budget_ / (uint64_t(dim_) * sizeof(float));
+    return size_t(std::clamp<uint64_t>(fit / 512 * 512, 512, 65536));
+  }
 
   // visit(i, vector) for every record, in order.
   Status ForEach(const Visit& visit);
@@ -152,17 +159,22 @@ Status ColdSource::ForEach(const Visit& visit) {
   // otherwise now changed under the rebuild (damage), which stops it.
   uint64_t record = 0;
   size_t index = 0;
-  const Status changed = Status::Corruption("the cold tier's shards read differently on a second pass (run verify)");
-  AETHER_RETURN_IF_ERROR(Walk([&](int64_t, uint64_t, const DecodedFrame& f) {
+  auto changed = [](int64_t shard_id) {
+    return Status::Corruption(
+        fmt::format("shard {} read differently on another pass of the rebuild (run verify)", shard_id));
+  };
+  int64_t last_shard = 0;
+  AETHER_RETURN_IF_ERROR(Walk([&](int64_t shard_id, uint64_t, const DecodedFrame& f) {
+    last_shard = shard_id;
     for (uint32_t i = 0; i < f.count; ++i, ++record) {
-      if (record >= live_.size()) return changed;
+      if (record >= live_.size()) return changed(shard_id);
       if (!live_[record]) continue;
-      if (f.row_ids[i] != row_ids_[index]) return changed;
+      if (f.row_ids[i] != row_ids_[index]) return changed(shard_id);
       AETHER_RETURN_IF_ERROR(visit(index++, f.vector(i)));
     }
     return Status::Ok();
   }));
-  return record == live_.size() ? Status::Ok() : changed;
+  return record == live_.size() ? Status::Ok() : changed(last_shard);
 }
 
 Status ColdSource::Runs(size_t rows, const std::function<void(size_t, const float*, size_t)>& fn) {
@@ -233,9 +245,9 @@ static Status Cluster(StoreContext* s, ColdSource* cold, uint32_t k, const std::
   }
   if (o.progress) o.progress("assign", 0, rep->cold_memories);
   labels->resize(n);
-  return cold->Runs(65536, [&](size_t first, const float* v, size_t count) {
+  return cold->Runs(cold->run_rows(), [&](size_t first, const float* v, size_t count) {
     if (directions)
-      AssignNearestDirections(v, count, dim, centroids->data(), k, 0, labels->data() + first);
+      AssignNearestDirections(v, count, dim, centroids->data(), k, 0, labels->data() + first, count);
     else
       AssignNearest(v, count, dim, centroids->data(), k, 0, labels->data() + first);
   });
@@ -334,7 +346,7 @@ static Status BuildGeneration(StoreContext* s, const Migration& m, ColdSource* c
     co.target = o.target_recall;
     co.seed = o.seed;
     const VectorRuns runs = [&](const std::function<void(size_t, const float*, size_t)>& fn) {
-      return cold->Runs(65536, fn);
+      return cold->Runs(cold->run_rows(), fn);
     };
     const VectorGather gather = [&](const std::vector<size_t>& rows) { return cold->Gather(rows); };
     AETHER_ASSIGN_OR_RETURN(*cal, Calibrate(runs, gather, cold->size(), s->config_.dim, s->config_.metric,

@@ -285,8 +285,8 @@ TEST_CASE("rebuild-index within a memory budget: the same index byte for byte, f
   // Every file of the index (partitions, centroids), every memory's place
   // and the calibration equal those of the rebuild that holds the vectors,
   // for each metric, with warm and deleted records among the cold ones, for
-  // budgets that hold nothing, a partition or a few at a time, and with the
-  // kept centroids.
+  // budgets that hold nothing, a partition or a few at a time (runs of 512
+  // to 1,536 rows: several), and with the kept centroids.
   auto files = [](const std::string& root) {
     std::map<std::string, std::string> out;
     for (const char* sub : {"cold", "index"})
@@ -347,6 +347,7 @@ TEST_CASE("rebuild-index within a memory budget: the same index byte for byte, f
   TempDir dir;
   CHECK(Aether({"rebuild-index", dir / "x", "--memory", "0"}).exit_code == 64);
   CHECK(Aether({"rebuild-index", dir / "x", "--memory", "lots"}).exit_code == 64);
+  CHECK(Aether({"rebuild-index", dir / "x", "--memory", "-1"}).exit_code == 64);
 }
 
 TEST_CASE("rebuild-index edge cases give clear results") {

