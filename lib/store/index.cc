@@ -22,6 +22,7 @@
 
 #include "aether/store.h"
 #include "env/fault_point.h"
+#include "format/crc32c.h"
 #include "index/calibration.h"
 #include "index/centroids_file.h"
 #include "index/kmeans.h"
@@ -80,28 +81,49 @@ class ColdSource {
  private:
   using Frame = std::function<Status(int64_t shard_id, uint64_t offset, const DecodedFrame& f)>;
   Status Walk(const Frame& fn);
+  static Status Changed(int64_t shard_id);
 
   StoreContext* s_;
   uint32_t dim_;
   uint64_t budget_;
   std::vector<ShardInfo> shards_;
   std::vector<int64_t> row_ids_;
-  std::vector<uint8_t> warm_;  // per record: 1 for a warm memory (its frames stay warm)
-  std::vector<bool> live_;     // per record walked, garbage included
+  std::vector<uint8_t> warm_;      // per record: 1 for a warm memory (its frames stay warm)
+  std::vector<bool> live_;         // per record walked, garbage included
+  std::vector<uint32_t> digests_;  // per shard, of the first walk (Walk)
   std::vector<float> vectors_;
   bool held_ = false;
   uint64_t garbage_ = 0, walks_ = 0;
 };
 
-// fn for every frame of every shard, in shard_id and frame order.
+// fn for every frame of every shard, in shard_id and frame order. Each
+// shard's row ids and vectors are checksummed (CRC-32C): a later walk that
+// reads a shard otherwise than the first (a file replaced or damaged under
+// the rebuild) fails once that shard is read, before anything is committed.
 Status ColdSource::Walk(const Frame& fn) {
-  ++walks_;
-  for (const ShardInfo& info : shards_) {
+  const bool first = walks_++ == 0;
+  for (size_t n = 0; n < shards_.size(); ++n) {
+    const ShardInfo& info = shards_[n];
+    uint32_t crc = 0;
     AETHER_ASSIGN_OR_RETURN(auto shard, s_->OpenShard(info, false));
-    AETHER_RETURN_IF_ERROR(shard->Scan(
-        info.file_bytes, [&](uint64_t offset, const DecodedFrame& f) { return fn(info.shard_id, offset, f); }));
+    AETHER_RETURN_IF_ERROR(shard->Scan(info.file_bytes, [&](uint64_t offset, const DecodedFrame& f) {
+      if (!held_) {  // held: read once
+        crc = crc32c::Extend(crc, f.row_ids.data(), size_t(f.count) * sizeof(int64_t));
+        crc = crc32c::Extend(crc, f.vectors.data(), size_t(f.count) * f.dim * sizeof(float));
+      }
+      return fn(info.shard_id, offset, f);
+    }));
+    if (first)
+      digests_.push_back(crc);
+    else if (digests_[n] != crc)
+      return Changed(info.shard_id);
   }
   return Status::Ok();
+}
+
+Status ColdSource::Changed(int64_t shard_id) {
+  return Status::Corruption(
+      fmt::format("shard {} read differently on another pass of the rebuild (run verify)", shard_id));
 }
 
 // The memories' places, sorted, are walked beside the shards' records in
@@ -159,22 +181,18 @@ Status ColdSource::ForEach(const Visit& visit) {
   // otherwise now changed under the rebuild (damage), which stops it.
   uint64_t record = 0;
   size_t index = 0;
-  auto changed = [](int64_t shard_id) {
-    return Status::Corruption(
-        fmt::format("shard {} read differently on another pass of the rebuild (run verify)", shard_id));
-  };
   int64_t last_shard = 0;
   AETHER_RETURN_IF_ERROR(Walk([&](int64_t shard_id, uint64_t, const DecodedFrame& f) {
     last_shard = shard_id;
     for (uint32_t i = 0; i < f.count; ++i, ++record) {
-      if (record >= live_.size()) return changed(shard_id);
+      if (record >= live_.size()) return Changed(shard_id);
       if (!live_[record]) continue;
-      if (f.row_ids[i] != row_ids_[index]) return changed(shard_id);
+      if (f.row_ids[i] != row_ids_[index]) return Changed(shard_id);
       AETHER_RETURN_IF_ERROR(visit(index++, f.vector(i)));
     }
     return Status::Ok();
   }));
-  return record == live_.size() ? Status::Ok() : changed(last_shard);
+  return record == live_.size() ? Status::Ok() : Changed(last_shard);
 }
 
 Status ColdSource::Runs(size_t rows, const std::function<void(size_t, const float*, size_t)>& fn) {

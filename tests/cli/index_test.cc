@@ -347,7 +347,14 @@ TEST_CASE("rebuild-index within a memory budget: the same index byte for byte, f
   TempDir dir;
   CHECK(Aether({"rebuild-index", dir / "x", "--memory", "0"}).exit_code == 64);
   CHECK(Aether({"rebuild-index", dir / "x", "--memory", "lots"}).exit_code == 64);
-  CHECK(Aether({"rebuild-index", dir / "x", "--memory", "-1"}).exit_code == 64);
+  // Not a positive whole number of bytes in decimal (CLI11 alone read 010M
+  // as octal, 0x10 as hex, M as 1M, -1 and too many digits as 2^64 - 1).
+  for (const char* bad : {"-1", "010M", "0x10", "M", "", "1.5G", "99999999999999999999", "16E"}) {
+    CAPTURE(bad);
+    auto r = Aether({"rebuild-index", dir / "x", "--memory", bad});
+    CHECK(r.exit_code == 64);
+    CHECK_MESSAGE(r.err.find("--memory") != std::string::npos, r.err);
+  }
 }
 
 TEST_CASE("rebuild-index edge cases give clear results") {
