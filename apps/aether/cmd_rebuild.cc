@@ -17,6 +17,25 @@ nlohmann::json CalibrationJson(const RecallCalibration& c) {
           {"seconds", c.seconds}};
 }
 
+// --memory's text as given: decimal digits (no sign, no leading zero: CLI11
+// alone reads 010 as octal and 0x10 as hex) that fit 64 bits, then a unit.
+static CLI::Validator PlainByteCount() {
+  return CLI::Validator(
+      [](std::string& text) {
+        size_t b = text.find_first_not_of(' '), e = text.find_last_not_of(' ');
+        const std::string t = b == std::string::npos ? "" : text.substr(b, e - b + 1);
+        size_t digits = 0;
+        uint64_t value = 0;
+        for (; digits < t.size() && t[digits] >= '0' && t[digits] <= '9'; ++digits) {
+          if (value > (UINT64_MAX - uint64_t(t[digits] - '0')) / 10) return std::string("is too large");
+          value = value * 10 + uint64_t(t[digits] - '0');
+        }
+        if (digits == 0 || t[0] == '0') return std::string("must be a positive whole number of bytes, e.g. 512M or 2G");
+        return std::string();
+      },
+      "BYTES");
+}
+
 Runner SetupRebuild(CLI::App* app) {
   struct Args {
     StoreArgs store;
@@ -53,24 +72,7 @@ Runner SetupRebuild(CLI::App* app) {
                   "past it the shards are read again for each step that needs them: the same index, more time")
 
       ->transform(CLI::AsSizeValue(false))
-      // Added after, run before (CLI11 runs transforms in reverse): the text as given.
-      ->transform(CLI::Validator(
-          [](std::string& text) {
-            // Decimal digits (no sign, no leading zero: CLI11 would read
-            // 010 as octal and 0x10 as hex) that fit 64 bits, then a unit.
-            size_t b = text.find_first_not_of(' '), e = text.find_last_not_of(' ');
-            const std::string t = b == std::string::npos ? "" : text.substr(b, e - b + 1);
-            size_t digits = 0;
-            uint64_t value = 0;
-            for (; digits < t.size() && t[digits] >= '0' && t[digits] <= '9'; ++digits) {
-              if (value > (UINT64_MAX - uint64_t(t[digits] - '0')) / 10) return std::string("is too large");
-              value = value * 10 + uint64_t(t[digits] - '0');
-            }
-            if (digits == 0 || t[0] == '0')
-              return std::string("must be a positive whole number of bytes, e.g. 512M or 2G");
-            return std::string();
-          },
-          "BYTES"))
+      ->transform(PlainByteCount())  // added after, run before (CLI11 runs transforms in reverse)
       ->check(CLI::Range(uint64_t(1), uint64_t(UINT64_MAX)));
   app->add_flag("--dry-run", a->r.dry_run, "Show what would be built; change nothing");
   AddFormatOption(app, &a->format, "table");
