@@ -70,7 +70,6 @@ Runner SetupRebuild(CLI::App* app) {
                   "Cold vectors held in memory at most, e.g. 2G or 512M (G, M, K: powers of 1024; default: half the "
                   "machine's memory); "
                   "past it the shards are read again for each step that needs them: the same index, more time")
-
       ->transform(CLI::AsSizeValue(false))
       ->transform(PlainByteCount())  // added after, run before (CLI11 runs transforms in reverse)
       ->check(CLI::Range(uint64_t(1), uint64_t(UINT64_MAX)));
