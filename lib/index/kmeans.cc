@@ -46,10 +46,6 @@ void ForRanges(size_t n, int threads, Fn&& fn) {
   (void)done;  // fn cannot fail
 }
 
-}  // namespace
-
-namespace {
-
 // AssignNearest with the centroids already transposed (ct) and their
 // squared norms (cnorm).
 void AssignPrepared(const float* data, size_t n, uint32_t dim, const std::vector<float>& ct,

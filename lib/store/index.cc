@@ -272,10 +272,11 @@ static Status Cluster(StoreContext* s, ColdSource* cold, uint32_t k, const std::
 }
 
 // One partition shard of the new generation, written and synced: the
-// records `members` (indices into the cold source, ascending), their
-// vectors in `vectors` (members.size() x dim).
+// records `members` (indices into the cold source, ascending), the vector
+// of members[j] at vector_of(j).
 static Status WritePartition(StoreContext* s, const Migration& m, uint32_t p, const ColdSource& cold,
-                             const std::vector<size_t>& members, const float* vectors, RebuildReport* rep) {
+                             const std::vector<size_t>& members, const std::function<const float*(size_t)>& vector_of,
+                             RebuildReport* rep) {
   const uint32_t dim = s->config_.dim;
   std::string path = s->Path(layout::PartitionPath(m.generation, p));
   AETHER_RETURN_IF_ERROR(ShardFile::Create(s->env_, path, dim, uint32_t(m.generation), p,
@@ -294,7 +295,8 @@ static Status WritePartition(StoreContext* s, const Migration& m, uint32_t p, co
       std::vector<float> vecs;
       for (size_t j = b; j < e; ++j) {
         ids.push_back(cold.row_ids()[members[tier[j]]]);
-        vecs.insert(vecs.end(), vectors + tier[j] * dim, vectors + (tier[j] + 1) * dim);
+        const float* v = vector_of(tier[j]);
+        vecs.insert(vecs.end(), v, v + dim);
       }
       const uint32_t codec = s->FrameCodecOf(warm ? Tier::kWarm : Tier::kCold);
       AETHER_ASSIGN_OR_RETURN(std::string frame,
@@ -333,14 +335,11 @@ static Status WritePartitions(StoreContext* s, const Migration& m, ColdSource* c
       }));
     }
     for (uint32_t p = p0; p < p1; ++p) {
-      std::vector<float> held;  // the held source's vectors of p, in members' order
-      if (cold->held()) {
-        held.reserve(members[p].size() * dim);
-        for (size_t i : members[p])
-          held.insert(held.end(), cold->held_vectors() + i * dim, cold->held_vectors() + (i + 1) * dim);
-      }
-      AETHER_RETURN_IF_ERROR(
-          WritePartition(s, m, p, *cold, members[p], cold->held() ? held.data() : vectors[p - p0].data(), rep));
+      // The held vectors where they are; else this pass's, in members' order.
+      auto vector_of = [&](size_t j) {
+        return cold->held() ? cold->held_vectors() + members[p][j] * dim : vectors[p - p0].data() + j * dim;
+      };
+      AETHER_RETURN_IF_ERROR(WritePartition(s, m, p, *cold, members[p], vector_of, rep));
       if (p == k / 2) AETHER_FAULT_POINT("rebuild.mid_write");
       if (o.progress) o.progress("write", p + 1, k);
     }
