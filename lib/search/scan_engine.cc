@@ -81,12 +81,18 @@ Result<std::vector<std::vector<Candidate>>> RunScan(const ScanRequest& r) {
       const std::vector<uint32_t>& of = i < blocks.size() ? c.all : r.shards[i - blocks.size()].queries;
       for (uint32_t q : of) (*r.partial)[q] = 1;
     }
+  // Each query's lists merged, blocks of queries on every worker.
   std::vector<TopK> tops(c.queries(), TopK(c.k));
   std::vector<std::vector<Candidate>> candidates(c.queries());
-  for (size_t q = 0; q < c.queries(); ++q) {
-    for (const Candidate& cand : Merge(exact, q, c.k)) tops[q].Push(cand);
-    candidates[q] = Merge(approx, q, c.candidates);
-  }
+  constexpr size_t kMergeBlock = 512;
+  AETHER_RETURN_IF_ERROR(
+      ParallelFor((c.queries() + kMergeBlock - 1) / kMergeBlock, workers, [&](size_t b, size_t) -> Status {
+        for (size_t q = b * kMergeBlock; q < std::min(c.queries(), (b + 1) * kMergeBlock); ++q) {
+          for (const Candidate& cand : Merge(exact, q, c.k)) tops[q].Push(cand);
+          candidates[q] = Merge(approx, q, c.candidates);
+        }
+        return Status::Ok();
+      }));
   AETHER_RETURN_IF_ERROR(Rerank(c, candidates, places, r.shards, r.live, workers, &tops));
   std::vector<std::vector<Candidate>> out(c.queries());
   for (size_t q = 0; q < c.queries(); ++q) out[q] = tops[q].Take();

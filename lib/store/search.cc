@@ -141,58 +141,78 @@ Status PrefetchShards(Env* env, const ScanRequest& request) {
 }
 
 // Each hit's id and tier: from the selection, or read in one walk of the
-// table in row order, once per row however many queries found it, and
-// handed to the hits in the same order (no search per hit).
+// table in row order, once per row however many queries found it, into one
+// buffer (sequential writes); then the hits are filled query by query on
+// every worker, each from its row's entry there (no search per hit, no
+// write of a hit out of order).
 Status PlaceHits(const std::vector<std::vector<Candidate>>& ranked, const Selection* selection, MemoriesTable* memories,
-                 RankedHits* results) {
-  auto place_hit = [&](size_t q, size_t rank, std::string_view id, Tier tier) {
-    SearchHit& hit = results->hits[q][rank];
-    hit.id.assign(id.data(), id.size());
-    hit.distance = ranked[q][rank].distance;
-    hit.tier = tier;
-    results->rows[q][rank] = ranked[q][rank].row_id;
-  };
+                 size_t threads, RankedHits* results) {
   // A hit was taken as live from the free slots or its shard's counts; the
   // metadata must agree (verify names the damage).
   auto unknown = [](int64_t row_id) {
     return Status::Corruption(fmt::format(
         "row {} was found in a place the metadata counts as live, but no memory has it (run aether verify)", row_id));
   };
-  size_t total = 0;
-  for (size_t q = 0; q < ranked.size(); ++q) {
-    results->hits[q].resize(ranked[q].size());
-    results->rows[q].resize(ranked[q].size());
-    total += ranked[q].size();
-  }
+  std::vector<size_t> first_of(ranked.size() + 1, 0);  // query q's hits are [first_of[q], first_of[q + 1])
+  for (size_t q = 0; q < ranked.size(); ++q) first_of[q + 1] = first_of[q] + ranked[q].size();
+  // Per distinct row: its id's [begin, end) in `text` and its tier; per
+  // hit (in query, rank order): its row's index among them.
+  std::string text;
+  std::vector<std::pair<size_t, size_t>> row_span;
+  std::vector<Tier> row_tier;
+  std::vector<uint32_t> unique_of(first_of.back());
+  auto add_row = [&](std::string_view id, Tier tier) {
+    row_span.emplace_back(text.size(), text.size() + id.size());
+    text.append(id.data(), id.size());
+    row_tier.push_back(tier);
+  };
   if (selection) {
     for (size_t q = 0; q < ranked.size(); ++q)
       for (size_t r = 0; r < ranked[q].size(); ++r) {
         const MemoryRef* loc = selection->Find(ranked[q][r].row_id);
         if (!loc) return unknown(ranked[q][r].row_id);
-        place_hit(q, r, loc->id, loc->place.tier);
+        unique_of[first_of[q] + r] = uint32_t(row_span.size());
+        add_row(loc->id, loc->place.tier);
       }
   } else {
     std::vector<HitAt> by_row;
-    by_row.reserve(total);
+    by_row.reserve(first_of.back());
     for (size_t q = 0; q < ranked.size(); ++q)
       for (size_t r = 0; r < ranked[q].size(); ++r)
         by_row.push_back(HitAt{ranked[q][r].row_id, uint32_t(q), uint32_t(r)});
     SortByRow(&by_row);
     std::vector<int64_t> rows;
     rows.reserve(by_row.size());
-    for (const HitAt& h : by_row)
+    for (const HitAt& h : by_row) {
       if (rows.empty() || rows.back() != h.row_id) rows.push_back(h.row_id);
-    // rows[i]'s hits are by_row[h, ...): visited in the same order.
-    size_t next = 0, h = 0;
+      unique_of[first_of[h.q] + h.rank] = uint32_t(rows.size() - 1);
+    }
+    row_span.reserve(rows.size());
+    row_tier.reserve(rows.size());
     AETHER_RETURN_IF_ERROR(memories->FindIds(rows, [&](size_t i, std::string_view id, Tier tier) -> Status {
-      if (i != next) return unknown(rows[next]);
-      for (; h < by_row.size() && by_row[h].row_id == rows[i]; ++h) place_hit(by_row[h].q, by_row[h].rank, id, tier);
-      ++next;
+      if (i != row_span.size()) return unknown(rows[row_span.size()]);
+      add_row(id, tier);
       return Status::Ok();
     }));
-    if (next != rows.size()) return unknown(rows[next]);
+    if (row_span.size() != rows.size()) return unknown(rows[row_span.size()]);
   }
-  return Status::Ok();
+  constexpr size_t kBlock = 512;  // queries
+  const size_t blocks = (ranked.size() + kBlock - 1) / kBlock;
+  return ParallelFor(blocks, ThreadsFor(threads, blocks), [&](size_t b, size_t) -> Status {
+    for (size_t q = b * kBlock; q < std::min(ranked.size(), (b + 1) * kBlock); ++q) {
+      std::vector<SearchHit>& hits = results->hits[q];
+      hits.resize(ranked[q].size());
+      results->rows[q].resize(ranked[q].size());
+      for (size_t r = 0; r < ranked[q].size(); ++r) {
+        const uint32_t row = unique_of[first_of[q] + r];
+        hits[r].id.assign(text, row_span[row].first, row_span[row].second - row_span[row].first);
+        hits[r].distance = ranked[q][r].distance;
+        hits[r].tier = row_tier[row];
+        results->rows[q][r] = ranked[q][r].row_id;
+      }
+    }
+    return Status::Ok();
+  });
 }
 
 }  // namespace
@@ -283,7 +303,8 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
     AETHER_ASSIGN_OR_RETURN(ranked, RunScan(request));
   }
   RankedHits results(queries.size());
-  AETHER_RETURN_IF_ERROR(PlaceHits(ranked, selection ? &*selection : nullptr, &tables_->memories, &results));
+  AETHER_RETURN_IF_ERROR(
+      PlaceHits(ranked, selection ? &*selection : nullptr, &tables_->memories, options.threads, &results));
   AETHER_RETURN_IF_ERROR(Decorate(options, &results));
   return results;
 }

@@ -43,18 +43,19 @@ float Distance(Metric metric, const PreparedQuery& q, const float* x, uint32_t d
 
 void TopK::Push(const Candidate& c) {
   if (!Admits(c)) return;
-  heap_.push(c);
-  if (heap_.size() > k_) heap_.pop();
+  if (heap_.empty() && k_ <= kReserveUpTo) heap_.reserve(k_ + 1);
+  heap_.push_back(c);
+  std::push_heap(heap_.begin(), heap_.end());
+  if (heap_.size() > k_) {
+    std::pop_heap(heap_.begin(), heap_.end());
+    heap_.pop_back();
+  }
 }
 
 std::vector<Candidate> TopK::Take() {
+  std::sort_heap(heap_.begin(), heap_.end());  // the pops, largest first, each to the end
   std::vector<Candidate> out;
-  out.reserve(heap_.size());
-  while (!heap_.empty()) {
-    out.push_back(heap_.top());
-    heap_.pop();
-  }
-  std::reverse(out.begin(), out.end());
+  out.swap(heap_);
   return out;
 }
 

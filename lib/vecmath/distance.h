@@ -9,7 +9,6 @@
 
 #include <cstdint>
 #include <limits>
-#include <queue>
 #include <vector>
 
 #include "aether/options.h"
@@ -51,24 +50,29 @@ struct Candidate {
   }
 };
 
-// Keeps the k smallest candidates seen (ties broken by row id).
+// Keeps the k smallest candidates seen (ties broken by row id): a max-heap
+// (std::push_heap / pop_heap) that takes its whole size at the first push
+// for a usual k, instead of growing by doubling (a batch holds one per query
+// and worker).
 class TopK {
  public:
   explicit TopK(uint32_t k) : k_(k) {}
   // True when c would enter the current top k.
-  bool Admits(const Candidate& c) const { return k_ > 0 && (heap_.size() < k_ || c < heap_.top()); }
+  bool Admits(const Candidate& c) const { return k_ > 0 && (heap_.size() < k_ || c < heap_.front()); }
   // The distance a candidate must not exceed to have a chance (ties are
   // broken by row id): the current k-th when full, else +infinity.
   float Bound() const {
-    return k_ > 0 && heap_.size() >= k_ ? heap_.top().distance : std::numeric_limits<float>::infinity();
+    return k_ > 0 && heap_.size() >= k_ ? heap_.front().distance : std::numeric_limits<float>::infinity();
   }
   void Push(const Candidate& c);
   // Ascending by distance; empties the accumulator.
   std::vector<Candidate> Take();
 
  private:
+  // A larger k grows by doubling: its top may never fill.
+  static constexpr uint32_t kReserveUpTo = 1024;
   uint32_t k_;
-  std::priority_queue<Candidate> heap_;
+  std::vector<Candidate> heap_;
 };
 
 inline float Norm(const float* a, uint32_t dim) {

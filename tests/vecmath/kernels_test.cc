@@ -422,6 +422,12 @@ TEST_CASE("TopK keeps the k smallest candidates, ties by row id, as a full sort 
         CHECK(got[i].row_id == all[i].row_id);
       }
       CHECK(top.Take().empty());
+      // Emptied by Take, it keeps the k smallest of what comes next.
+      std::vector<aether::Candidate> again(all.rbegin(), all.rend());
+      for (const aether::Candidate& c : again) top.Push(c);
+      const std::vector<aether::Candidate> twice = top.Take();
+      REQUIRE(twice.size() == all.size());
+      for (size_t i = 0; i < twice.size(); ++i) CHECK(twice[i].row_id == all[i].row_id);
     }
   }
 }
