@@ -52,8 +52,9 @@ Result<std::optional<IndexHead>> ColdIndex::Head() {
 Result<std::vector<std::vector<uint32_t>>> ColdIndex::ProbeFew(const IndexHead& head,
                                                                const std::vector<std::vector<float>>& queries,
                                                                uint32_t nprobe) {
-  if (index_ && index_->generation == head.generation) return ProbeAll(*index_, queries, nprobe, 1);
   const std::vector<float> packed = Pack(queries.size(), config_.dim, [&](size_t q) { return queries[q].data(); });
+  if (index_ && index_->generation == head.generation)
+    return ProbeAll(*index_, packed.data(), queries.size(), nprobe, 1);
   AETHER_ASSIGN_OR_RETURN(auto stream, CentroidsStream::Open(env_, CentroidsPath(head.generation), config_.dim));
   if (stream->k() != head.k)
     return Status::Corruption(
@@ -98,11 +99,9 @@ Result<const IndexView*> ColdIndex::Current() {
   return &*index_;
 }
 
-std::vector<std::vector<uint32_t>> ColdIndex::ProbeAll(const IndexView& index,
-                                                       const std::vector<std::vector<float>>& queries, uint32_t nprobe,
-                                                       uint32_t threads) const {
-  const std::vector<float> packed = Pack(queries.size(), config_.dim, [&](size_t q) { return queries[q].data(); });
-  return NearestCentroids(index.probe, packed.data(), queries.size(), nprobe, config_.metric, int(threads));
+std::vector<std::vector<uint32_t>> ColdIndex::ProbeAll(const IndexView& index, const float* packed, size_t nq,
+                                                       uint32_t nprobe, uint32_t threads) const {
+  return NearestCentroids(index.probe, packed, nq, nprobe, config_.metric, int(threads));
 }
 
 Result<std::map<int64_t, std::vector<size_t>>> ColdIndex::GroupByPartition(const std::vector<const float*>& vectors) {

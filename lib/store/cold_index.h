@@ -66,10 +66,11 @@ class ColdIndex {
                                                 const std::vector<std::pair<int64_t, int64_t>>& partitions) const;
   // Drops the loaded generation (the active one changed).
   void Invalidate() { index_.reset(); }
-  // The `nprobe` partitions nearest to each query, nearest first, in
-  // blocked products on `threads` workers (0: one per core).
-  std::vector<std::vector<uint32_t>> ProbeAll(const IndexView& index, const std::vector<std::vector<float>>& queries,
-                                              uint32_t nprobe, uint32_t threads) const;
+  // The `nprobe` partitions nearest to each of nq queries (packed: nq x
+  // dim), nearest first, in blocked products on `threads` workers (0: one
+  // per core).
+  std::vector<std::vector<uint32_t>> ProbeAll(const IndexView& index, const float* packed, size_t nq, uint32_t nprobe,
+                                              uint32_t threads) const;
   // vectors[i]'s destination shard: its nearest partition's, or staging when
   // there is no index; shard id -> indexes into `vectors`.
   Result<std::map<int64_t, std::vector<size_t>>> GroupByPartition(const std::vector<const float*>& vectors);

@@ -288,7 +288,8 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
   }
   if (options.tiers != TierFilter::kHot && (!selection || selection->size() > selection->hot())) {
     std::unordered_set<int64_t> clean;
-    AETHER_ASSIGN_OR_RETURN(request.shards, PlanShards(queries, options, selection ? &*selection : nullptr, &clean));
+    AETHER_ASSIGN_OR_RETURN(request.shards, PlanShards(queries, context.tiled() ? context.packed.data() : nullptr,
+                                                       options, selection ? &*selection : nullptr, &clean));
     live.SetClean(std::move(clean));
     if (selection)  // shards without a selected memory hold no result
       request.shards.erase(std::remove_if(request.shards.begin(), request.shards.end(),
@@ -403,8 +404,8 @@ Status RequireStagingRow(const std::vector<ShardInfo>& shards, const std::string
 }  // namespace
 
 Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vector<float>>& queries,
-                                                     const SearchOptions& options, const Selection* selection,
-                                                     std::unordered_set<int64_t>* clean) {
+                                                     const float* packed, const SearchOptions& options,
+                                                     const Selection* selection, std::unordered_set<int64_t>* clean) {
   if (!selection && queries.size() <= kFewProbeQueries) {
     AETHER_ASSIGN_OR_RETURN(std::optional<IndexHead> head, index_->Head());
     if (head) return PlanFew(queries, *head, options, clean);
@@ -427,8 +428,15 @@ Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vect
     AETHER_ASSIGN_OR_RETURN(const std::vector<int64_t> shard_of,
                             index_->ShardOfPartition(index->generation, index->k, partitions));
     AETHER_ASSIGN_OR_RETURN(const uint32_t n, NprobeOf(index->generation, index->k, options));
+    std::vector<float> own;
+    if (!packed) {
+      own.reserve(queries.size() * config_.dim);
+      for (const auto& q : queries) own.insert(own.end(), q.begin(), q.end());
+      packed = own.data();
+    }
     if (!selection) {
-      const std::vector<std::vector<uint32_t>> probes = index_->ProbeAll(*index, queries, n, options.threads);
+      const std::vector<std::vector<uint32_t>> probes =
+          index_->ProbeAll(*index, packed, queries.size(), n, options.threads);
       for (uint32_t q = 0; q < queries.size(); ++q)
         for (uint32_t p : probes[q]) plan[shard_of[p]].push_back(q);
     } else {
@@ -451,7 +459,8 @@ Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vect
         const double s = std::min(1.0, double(total) / double(std::max(indexed, total)));
         const double target = double(n) * double(total) / index->k / (s * s);
         const uint32_t reach = uint32_t(std::min<double>(index->k, std::ceil(4 * n / (s * s))));
-        const std::vector<std::vector<uint32_t>> probes = index_->ProbeAll(*index, queries, reach, options.threads);
+        const std::vector<std::vector<uint32_t>> probes =
+            index_->ProbeAll(*index, packed, queries.size(), reach, options.threads);
         for (uint32_t q = 0; q < queries.size(); ++q) {
           uint64_t seen = 0, probed = 0;
           for (uint32_t p : probes[q]) {

@@ -115,8 +115,9 @@ class StoreImpl : public StoreContext {
   // The search itself, inside the read transaction Search opens.
   Result<RankedHits> SearchInSnapshot(const std::vector<std::vector<float>>& queries, const SearchOptions& options);
   // The shards to scan (with a selection, the partitions a filtered search
-  // probes); `clean` gets those whose every record is live.
-  Result<std::vector<ShardScan>> PlanShards(const std::vector<std::vector<float>>& queries,
+  // probes); `clean` gets those whose every record is live. `packed`: the
+  // queries row-major, when the caller has them so (else copied here).
+  Result<std::vector<ShardScan>> PlanShards(const std::vector<std::vector<float>>& queries, const float* packed,
                                             const SearchOptions& options, const Selection* selection,
                                             std::unordered_set<int64_t>* clean);
   // PlanShards for a few queries without a filter (a one-shot search), when
