@@ -132,14 +132,17 @@ Runner SetupRebuild(CLI::App* app) {
       Info(fmt::format("built index generation {}: {} in {} partitions, {} garbage records dropped, {} bytes, {:.2f}s",
                        rep->generation, indexed, rep->partitions, rep->garbage_dropped, rep->bytes_written, secs));
     if (rep->cold_walks > 1)
-      Info(fmt::format("read the cold tier {} times: its vectors take more than the memory budget ({} bytes)",
-                       rep->cold_walks, rep->memory_bytes));
+      Info(fmt::format("read the cold tier {} times: its vectors take more than the memory budget ({} byte{})",
+                       rep->cold_walks, rep->memory_bytes, rep->memory_bytes == 1 ? "" : "s"));
     if (!a->r.dry_run && rep->calibration.target > 0) {
       const RecallCalibration& c = rep->calibration;
-      Info(
-          fmt::format("calibrated: nprobe {} gives recall@{} {:.4f} (+/- {:.4f}) for target {}, measured with {} "
-                      "held-out queries in {:.2f}s",
-                      c.nprobe, c.k, c.recall, c.std_error, c.target, c.queries, c.seconds));
+      if (c.queries == 0)  // one memory: no other to be its neighbour, nothing to measure
+        Info(fmt::format("calibrated: nprobe {} (the tier holds one memory, which every probe finds)", c.nprobe));
+      else
+        Info(fmt::format(
+            "calibrated: nprobe {} gives recall@{} {:.4f} (+/- {:.4f}) for target {}, measured with {} "
+            "held-out quer{} in {:.2f}s",
+            c.nprobe, c.k, c.recall, c.std_error, c.target, c.queries, c.queries == 1 ? "y" : "ies", c.seconds));
     }
     return kExitOk;
   };

@@ -339,6 +339,8 @@ TEST_CASE("rebuild-index within a memory budget: the same index byte for byte, f
         const int walks = nlohmann::json::parse(r.out)["cold_walks"].get<int>();
         CHECK(walks > 3);
         CHECK_MESSAGE(r.err.find("read the cold tier " + std::to_string(walks) + " times") != std::string::npos, r.err);
+        CHECK_MESSAGE(r.err.find(std::string(budget) == "1" ? "budget (1 byte)" : " bytes)") != std::string::npos,
+                      r.err);
         CHECK(state(small) == want);
         CHECK(Aether({"verify", small}).exit_code == 0);
       }
@@ -367,6 +369,22 @@ TEST_CASE("rebuild-index edge cases give clear results") {
     CHECK(r.exit_code == 0);
     CHECK(r.err.find("the cold tier is empty: nothing to index") != std::string::npos);
     CHECK(Stats(store)["index_generation"] == 0);
+  }
+  SUBCASE("one and two cold memories: the calibration says what it could measure") {
+    REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "0"}, ToJsonl(RandomMems(1, 4, 1))).exit_code == 0);
+    auto r = Aether({"rebuild-index", store});
+    CHECK(r.exit_code == 0);
+    CHECK_MESSAGE(
+        r.err.find("calibrated: nprobe 1 (the tier holds one memory, which every probe finds)") != std::string::npos,
+        r.err);
+    CHECK_MESSAGE(r.err.find("recall@0") == std::string::npos, r.err);
+    CHECK(Aether({"verify", store}).exit_code == 0);
+    REQUIRE(Aether({"ingest", store}, ToJsonl(RandomMems(1, 4, 2, "b"))).exit_code == 0);
+    r = Aether({"rebuild-index", store, "--partitions", "1"});
+    CHECK(r.exit_code == 0);
+    // Two memories: each the other's neighbour, recall@1 over 1 or 2 queries.
+    CHECK_MESSAGE(r.err.find("gives recall@1 1.0000") != std::string::npos, r.err);
+    CHECK_MESSAGE(r.err.find(" held-out quer") != std::string::npos, r.err);
   }
   SUBCASE("more partitions than cold memories") {
     REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "0"}, ToJsonl(RandomMems(6, 4, 1))).exit_code == 0);
