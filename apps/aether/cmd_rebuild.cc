@@ -68,7 +68,7 @@ Runner SetupRebuild(CLI::App* app) {
                     ->check(CLI::IsMember({"zstd-shuffle", "zstd", "float16", "sq8"}));
   app->add_option("--memory", a->r.memory_bytes,
                   "Cold vectors held in memory at most, e.g. 2G or 512M (G, M, K: powers of 1024; default: half the "
-                  "machine's memory); "
+                  "machine's memory, or of its memory cgroup's lower limit); "
                   "past it the shards are read again for each step that needs them: the same index, more time")
       ->transform(CLI::AsSizeValue(false))
       ->transform(PlainByteCount())  // added after, run before (CLI11 runs transforms in reverse)

@@ -107,12 +107,21 @@ std::vector<std::string> CgroupDirs(const std::string& mount, std::string path) 
   return dirs;
 }
 
-}  // namespace
+// One level of a memory cgroup that has a limit: the limit, the memory
+// charged to it (-1 when it does not read) and its inactive file cache.
+struct CgroupLevel {
+  long long limit, usage, inactive;
+};
 
-std::optional<double> CgroupMemoryAvailable(const std::string& proc_self_cgroup, const std::string& root) {
-  std::optional<double> tightest;
-  auto take = [&](std::optional<double> share) {
-    if (share && (!tightest || *share < *tightest)) tightest = share;
+// Every level with a limit of this process's memory cgroups, v2 and v1
+// (CgroupMemoryAvailable says which files).
+std::vector<CgroupLevel> CgroupLevels(const std::string& proc_self_cgroup, const std::string& root) {
+  std::vector<CgroupLevel> levels;
+  auto add = [&](const std::string& dir, const char* limit, const char* usage, const char* inactive) {
+    const long long l = FileNumber(dir + limit);
+    if (l < 0 || l >= kUnlimited) return;  // "max", unlimited, or no memory controller here
+    const std::optional<std::string> stat = ReadSmall(dir + "/memory.stat");
+    levels.push_back({l, FileNumber(dir + usage), stat ? KeyedNumber(*stat, inactive) : 0});
   };
   size_t at = 0;
   while (at < proc_self_cgroup.size()) {
@@ -125,23 +134,44 @@ std::optional<double> CgroupMemoryAvailable(const std::string& proc_self_cgroup,
     const std::string id = line.substr(0, c1), controllers = line.substr(c1 + 1, c2 - c1 - 1),
                       path = line.substr(c2 + 1);
     if (id == "0" && controllers.empty()) {  // v2
-      for (const std::string& dir : CgroupDirs(root, path)) {
-        const long long limit = FileNumber(dir + "/memory.max");
-        if (limit < 0) continue;  // "max", or no memory controller here
-        const std::optional<std::string> stat = ReadSmall(dir + "/memory.stat");
-        take(Headroom(limit, FileNumber(dir + "/memory.current"), stat ? KeyedNumber(*stat, "inactive_file ") : 0));
-      }
+      for (const std::string& dir : CgroupDirs(root, path))
+        add(dir, "/memory.max", "/memory.current", "inactive_file ");
       continue;
     }
     if (("," + controllers + ",").find(",memory,") == std::string::npos) continue;  // v1: not the memory line
     // v1: each level's usage counts its descendants too; the tightest wins.
-    for (const std::string& dir : CgroupDirs(root + "/memory", path)) {
-      const std::optional<std::string> stat = ReadSmall(dir + "/memory.stat");
-      take(Headroom(FileNumber(dir + "/memory.limit_in_bytes"), FileNumber(dir + "/memory.usage_in_bytes"),
-                    stat ? KeyedNumber(*stat, "total_inactive_file ") : 0));
-    }
+    for (const std::string& dir : CgroupDirs(root + "/memory", path))
+      add(dir, "/memory.limit_in_bytes", "/memory.usage_in_bytes", "total_inactive_file ");
+  }
+  return levels;
+}
+
+}  // namespace
+
+std::optional<double> CgroupMemoryAvailable(const std::string& proc_self_cgroup, const std::string& root) {
+  std::optional<double> tightest;
+  for (const CgroupLevel& l : CgroupLevels(proc_self_cgroup, root)) {
+    const std::optional<double> share = Headroom(l.limit, l.usage, l.inactive);
+    if (share && (!tightest || *share < *tightest)) tightest = share;
   }
   return tightest;
+}
+
+std::optional<uint64_t> CgroupMemoryLimit(const std::string& proc_self_cgroup, const std::string& root) {
+  std::optional<uint64_t> tightest;
+  for (const CgroupLevel& l : CgroupLevels(proc_self_cgroup, root))
+    if (!tightest || uint64_t(l.limit) < *tightest) tightest = uint64_t(l.limit);
+  return tightest;
+}
+
+std::optional<uint64_t> MemoryLimitBytes() {
+  std::optional<uint64_t> limit;
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0) limit = uint64_t(pages) * uint64_t(page);
+  const std::optional<std::string> cgroups = ReadSmall("/proc/self/cgroup", 8192);
+  const std::optional<uint64_t> cgroup = cgroups ? CgroupMemoryLimit(*cgroups, "/sys/fs/cgroup") : std::nullopt;
+  if (cgroup && (!limit || *cgroup < *limit)) limit = cgroup;
+  return limit;
 }
 
 namespace {

@@ -10,6 +10,7 @@
 // /sys/fs/cgroup; thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -39,6 +40,14 @@ SystemReadings ReadSystem(const std::string& dir);
 // cgroup mounted as the root) is read at the mount's root; a PATH above
 // the namespace's root ("/..") is not read. Unset when no limit applies.
 std::optional<double> CgroupMemoryAvailable(const std::string& proc_self_cgroup, const std::string& root);
+// The tightest memory limit of those levels, in bytes (the same files as
+// CgroupMemoryAvailable; a level whose usage does not read still limits).
+// Unset when no limit applies.
+std::optional<uint64_t> CgroupMemoryLimit(const std::string& proc_self_cgroup, const std::string& root);
+// The memory this process may use at most: the machine's physical memory,
+// or its memory cgroup's tighter limit (a container's). Unset when neither
+// reads.
+std::optional<uint64_t> MemoryLimitBytes();
 
 // How many files a command may hold open at once beside the few it always
 // has (meta.db and its WAL, locks, the hot tier, standard streams): a

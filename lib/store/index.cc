@@ -11,7 +11,6 @@
 //             generation switch, staging emptied
 //   cleanup   old generation's files removed, staging truncated
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -22,6 +21,7 @@
 
 #include "aether/store.h"
 #include "env/fault_point.h"
+#include "env/system_readings.h"
 #include "format/crc32c.h"
 #include "index/calibration.h"
 #include "index/centroids_file.h"
@@ -382,12 +382,13 @@ static Status BuildGeneration(StoreContext* s, const Migration& m, ColdSource* c
   return Status::Ok();
 }
 
-// Half of the machine's memory: what a rebuild holds of the cold vectors
-// unless told (RebuildOptions::memory_bytes).
+// Half of the memory this process may use (the machine's, or its memory
+// cgroup's tighter limit: a container's), at least a byte; 1 GiB when
+// neither reads: what a rebuild holds of the cold vectors unless told
+// (RebuildOptions::memory_bytes).
 static uint64_t DefaultRebuildMemory() {
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  if (pages <= 0 || page <= 0) return uint64_t(1) << 30;
-  return uint64_t(pages) * uint64_t(page) / 2;
+  const std::optional<uint64_t> limit = MemoryLimitBytes();
+  return limit ? std::max<uint64_t>(1, *limit / 2) : uint64_t(1) << 30;
 }
 
 Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {

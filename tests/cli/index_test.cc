@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "env/system_readings.h"
 #include "index/calibration.h"
 #include "test_util.h"
 
@@ -325,6 +326,9 @@ TEST_CASE("rebuild-index within a memory budget: the same index byte for byte, f
       auto r = Aether(args);
       REQUIRE(r.exit_code == 0);
       CHECK(nlohmann::json::parse(r.out)["cold_walks"] == 1);
+      // The default budget: half of what this process may use (the
+      // machine's memory, or its cgroup's lower limit).
+      CHECK(nlohmann::json::parse(r.out)["memory_bytes"].get<uint64_t>() == *aether::MemoryLimitBytes() / 2);
       const auto want = state(held);
       // 8 dimensions: 32 bytes a vector, about 210 in a partition.
       for (const char* budget : {"1", "32", "4K", "20K", "60K"}) {

@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -200,39 +201,49 @@ TEST_CASE("cgroup memory: the headroom under the tightest limit, v1 and v2, cont
   put("/app/job/memory.current", "600\n");
   put("/app/job/memory.stat", "anon 400\nfile 200\ninactive_file 100\nactive_file 100\n");
   CHECK(*CgroupMemoryAvailable("0::/app/job\n", root) == doctest::Approx(0.5));
+  CHECK(CgroupMemoryLimit("0::/app/job\n", root) == 1000u);
   // The tightest level wins wherever it is: an ancestor tighter than the
   // leaf, then looser (read after the leaf: not "the last one read").
   put("/app/memory.max", "2000\n");
   put("/app/memory.current", "1900\n");
   put("/memory.max", "max\n");
   CHECK(*CgroupMemoryAvailable("0::/app/job\n", root) == doctest::Approx(0.05));
+  CHECK(CgroupMemoryLimit("0::/app/job\n", root) == 1000u);  // the tightest limit, not the tightest headroom
+  put("/app/memory.max", "900\n");
+  CHECK(CgroupMemoryLimit("0::/app/job\n", root) == 900u);
+  put("/app/memory.max", "2000\n");
   put("/app/memory.current", "200\n");
   put("/app/job/memory.current", "1000\n");  // the leaf at its limit, less 100 inactive
   CHECK(*CgroupMemoryAvailable("0::/app/job\n", root) == doctest::Approx(0.1));
-  // A level whose usage does not read is skipped.
+  // A level whose usage does not read is skipped (its limit still limits).
   std::filesystem::remove(root + "/app/job/memory.current");
   CHECK(*CgroupMemoryAvailable("0::/app/job\n", root) == doctest::Approx(0.9));
+  CHECK(CgroupMemoryLimit("0::/app/job\n", root) == 1000u);
   // No limit anywhere: unset (the machine's share alone is judged).
   put("/app/job/memory.max", "max\n");
   put("/app/memory.max", "max");
   CHECK(!CgroupMemoryAvailable("0::/app/job\n", root).has_value());
+  CHECK(!CgroupMemoryLimit("0::/app/job\n", root).has_value());
   // A container: its cgroup's path is not under the mount, whose root is
   // its cgroup. A path above the namespace's root reads nothing, even
   // where a directory of that name exists.
   put("/memory.max", "4000\n");
   put("/memory.current", "1000\n");
   CHECK(*CgroupMemoryAvailable("0::/not/here\n", root) == doctest::Approx(0.75));
+  CHECK(CgroupMemoryLimit("0::/not/here\n", root) == 4000u);
   put("/../sibling/memory.max", "10\n");
   put("/../sibling/memory.current", "10\n");
   for (const char* above : {"0::/..\n", "0::/../sibling\n", "0::/a/../../sibling\n"}) {
     CAPTURE(above);
     CHECK(!CgroupMemoryAvailable(above, root).has_value());
+    CHECK(!CgroupMemoryLimit(above, root).has_value());
   }
   // Over the limit: 0, never negative; a limit of 0: 0.
   put("/memory.current", "9000\n");
   CHECK(*CgroupMemoryAvailable("0::/\n", root) == 0.0);
   put("/memory.max", "0\n");
   CHECK(*CgroupMemoryAvailable("0::/\n", root) == 0.0);
+  CHECK(CgroupMemoryLimit("0::/\n", root) == 0u);
   put("/memory.max", "max\n");
   // v1: each level's limit against its usage (descendants included), less
   // total_inactive_file; "memory" among several controllers on its line.
@@ -245,10 +256,12 @@ TEST_CASE("cgroup memory: the headroom under the tightest limit, v1 and v2, cont
   put("/memory/a/memory.limit_in_bytes", "8192\n");
   put("/memory/a/memory.usage_in_bytes", "7168\n");
   CHECK(*CgroupMemoryAvailable(hybrid, root) == doctest::Approx(0.125));
+  CHECK(CgroupMemoryLimit(hybrid, root) == 4096u);
   // v1's "unlimited" (2^63 rounded down to a page) is no limit.
   put("/memory/a/memory.limit_in_bytes", "9223372036854771712\n");
   put("/memory/a/b/memory.limit_in_bytes", "9223372036854771712\n");
   CHECK(!CgroupMemoryAvailable(hybrid, root).has_value());
+  CHECK(!CgroupMemoryLimit(hybrid, root).has_value());
   // Both versions limit: the tighter, whichever it is.
   put("/memory.max", "4000\n");
   put("/memory.current", "3000\n");                    // v2: 0.25
@@ -256,17 +269,25 @@ TEST_CASE("cgroup memory: the headroom under the tightest limit, v1 and v2, cont
   CHECK(*CgroupMemoryAvailable(hybrid, root) == doctest::Approx(0.25));
   put("/memory.current", "1000\n");  // v2: 0.75
   CHECK(*CgroupMemoryAvailable(hybrid, root) == doctest::Approx(0.5));
+  CHECK(CgroupMemoryLimit(hybrid, root) == 4000u);  // v2's 4000 below v1's 4096
   // Junk: unreadable numbers, missing files, malformed lines: unset, no throw.
   put("/memory.max", "lots\n");
   put("/memory/a/b/memory.limit_in_bytes", "-5\n");
   CHECK(!CgroupMemoryAvailable(hybrid, root).has_value());
+  CHECK(!CgroupMemoryLimit(hybrid, root).has_value());
   for (const char* text : {"", "\n\n", "garbage", "0:", "0::", "4:memory", "4:memory:", "0::relative/path\n"}) {
     CAPTURE(text);
     CHECK_NOTHROW(CgroupMemoryAvailable(text, root));
+    CHECK_NOTHROW(CgroupMemoryLimit(text, root));
   }
   CHECK(!CgroupMemoryAvailable("0::/\n", root + "/absent").has_value());
   // The real system: a share in [0, 1] when a limit applies; the reading
   // pressure judges is no more than the machine's share nor the cgroup's.
   const std::optional<double> real = CgroupMemoryAvailable("0::/\n", "/sys/fs/cgroup");
   CHECK((!real || (*real >= 0 && *real <= 1)));
+  // The limit this process has: at most the machine's memory.
+  const std::optional<uint64_t> limit = MemoryLimitBytes();
+  REQUIRE(limit.has_value());
+  CHECK(*limit <= uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE)));
+  CHECK(*limit > 0);
 }
