@@ -326,7 +326,7 @@ static Status WritePartitions(StoreContext* s, const Migration& m, ColdSource* c
     while (p1 < k && bytes + members[p1].size() * row_bytes <= o.memory_bytes)
       bytes += members[p1++].size() * row_bytes;
     std::vector<std::vector<float>> vectors(cold->held() ? 0 : p1 - p0);
-    if (!cold->held()) {
+    if (!cold->held() && bytes > 0) {  // a pass of empty partitions reads nothing
       for (uint32_t p = p0; p < p1; ++p) vectors[p - p0].reserve(members[p].size() * dim);
       AETHER_RETURN_IF_ERROR(cold->ForEach([&](size_t i, const float* v) {
         if (labels[i] >= p0 && labels[i] < p1)
