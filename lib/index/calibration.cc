@@ -113,6 +113,20 @@ Calibration Calibrate(const float* data, size_t n, uint32_t dim, Metric metric, 
   return cal.ok() ? *cal : Calibration{};  // runs and gather over memory cannot fail
 }
 
+std::vector<size_t> CalibrationQueryRows(size_t n, uint32_t dim, const CalibrationOptions& o) {
+  if (n < 2) return {};
+  size_t nq = size_t(std::clamp(o.budget / (double(n) * dim), double(o.min_queries), double(o.max_queries)));
+  nq = std::max<size_t>(1, std::min(nq, n));
+  std::vector<size_t> rows(n);
+  std::iota(rows.begin(), rows.end(), size_t(0));
+  // Not the seed's own stream: that is the K-Means training sample's, and
+  // the queries would be its first points.
+  std::mt19937_64 rng(o.seed ^ 0x9E3779B97F4A7C15ull);
+  for (size_t i = 0; i < nq; ++i) std::swap(rows[i], rows[i + rng() % (n - i)]);
+  rows.resize(nq);
+  return rows;
+}
+
 Result<Calibration> Calibrate(const VectorRuns& runs, const VectorGather& gather, size_t n, uint32_t dim, Metric metric,
                               const float* centroids, uint32_t k_partitions, const uint32_t* labels,
                               const CalibrationOptions& o) {
@@ -126,16 +140,8 @@ Result<Calibration> Calibrate(const VectorRuns& runs, const VectorGather& gather
     if (k_partitions > 1) cal.curve.push_back({k_partitions, 1, 0});
     return cal;
   }
-  // The queries: a seeded partial shuffle of the rows.
-  size_t nq = size_t(std::clamp(o.budget / (double(n) * dim), double(o.min_queries), double(o.max_queries)));
-  nq = std::max<size_t>(1, std::min(nq, n));
-  std::vector<size_t> rows(n);
-  std::iota(rows.begin(), rows.end(), size_t(0));
-  // Not the seed's own stream: that is the K-Means training sample's, and
-  // the queries would be its first points.
-  std::mt19937_64 rng(o.seed ^ 0x9E3779B97F4A7C15ull);
-  for (size_t i = 0; i < nq; ++i) std::swap(rows[i], rows[i + rng() % (n - i)]);
-  rows.resize(nq);
+  const std::vector<size_t> rows = CalibrationQueryRows(n, dim, o);
+  const size_t nq = rows.size();
   cal.queries = uint32_t(nq);
   cal.query_rows = rows;
   AETHER_ASSIGN_OR_RETURN(const std::vector<float> qp, gather(rows));

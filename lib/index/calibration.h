@@ -62,6 +62,12 @@ struct Calibration {
 Calibration Calibrate(const float* data, size_t n, uint32_t dim, Metric metric, const float* centroids,
                       uint32_t k_partitions, const uint32_t* labels, const CalibrationOptions& options);
 
+// The rows Calibrate takes as its queries among n vectors of `dim` (none
+// when n < 2: no vector has a neighbour): a seeded partial shuffle, so a
+// caller reading the vectors from disk can gather them ahead, on a read it
+// makes anyway.
+std::vector<size_t> CalibrationQueryRows(size_t n, uint32_t dim, const CalibrationOptions& options);
+
 // The vectors a run at a time, for data not held in memory together:
 // fn(first, rows, count) for runs of consecutive rows covering [0, n) in
 // order, each but the last a multiple of 512 rows; an error of reading

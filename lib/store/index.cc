@@ -54,8 +54,11 @@ class ColdSource {
 
   ColdSource(StoreContext* s, uint64_t budget) : s_(s), dim_(s->config_.dim), budget_(budget) {}
 
-  // The first walk: every live record listed, the garbage counted.
-  Status Open();
+  // The first walk: every live record listed, the garbage counted. When
+  // the vectors are not held, the records ahead(n) names (n: the memories
+  // the metadata places in shards) are gathered on the way, for a later
+  // Gather of exactly those (a read of the shards saved).
+  Status Open(const std::function<std::vector<size_t>(size_t n)>& ahead);
   size_t size() const { return row_ids_.size(); }
   bool held() const { return held_; }
   uint64_t walks() const { return walks_; }
@@ -92,6 +95,8 @@ class ColdSource {
   std::vector<bool> live_;         // per record walked, garbage included
   std::vector<uint32_t> digests_;  // per shard, of the first walk (Walk)
   std::vector<float> vectors_;
+  std::vector<size_t> ahead_;         // Open's ahead(n), in the order asked
+  std::vector<float> ahead_vectors_;  // theirs, in that order
   bool held_ = false;
   uint64_t garbage_ = 0, walks_ = 0;
 };
@@ -128,7 +133,7 @@ Status ColdSource::Changed(int64_t shard_id) {
 
 // The memories' places, sorted, are walked beside the shards' records in
 // the same order (a map of 10,000,000 of them took about a GiB).
-Status ColdSource::Open() {
+Status ColdSource::Open(const std::function<std::vector<size_t>(size_t n)>& ahead) {
   std::vector<InShard> where;
   AETHER_RETURN_IF_ERROR(s_->tables_->memories.ForEachInShards([&](int64_t row_id, const Place& place) {
     where.push_back(
@@ -139,6 +144,14 @@ Status ColdSource::Open() {
            std::tie(b.shard_id, b.frame_offset, b.frame_index, b.row_id);
   });
   held_ = uint64_t(where.size()) * dim_ * sizeof(float) <= budget_;
+  std::vector<std::pair<size_t, size_t>> wanted;  // ahead_'s (record, place), by record
+  if (!held_) {
+    ahead_ = ahead(where.size());
+    ahead_vectors_.resize(ahead_.size() * dim_);
+    for (size_t j = 0; j < ahead_.size(); ++j) wanted.emplace_back(ahead_[j], j);
+    std::sort(wanted.begin(), wanted.end());
+  }
+  size_t next = 0;
   row_ids_.reserve(where.size());
   warm_.reserve(where.size());
   if (held_) vectors_.reserve(where.size() * dim_);
@@ -160,6 +173,8 @@ Status ColdSource::Open() {
         ++garbage_;
         continue;
       }
+      for (; next < wanted.size() && wanted[next].first == row_ids_.size(); ++next)
+        std::copy_n(f.vector(i), dim_, ahead_vectors_.begin() + wanted[next].second * dim_);
       row_ids_.push_back(f.row_ids[i]);
       warm_.push_back(live->warm);
       if (held_) vectors_.insert(vectors_.end(), f.vector(i), f.vector(i) + dim_);
@@ -218,6 +233,10 @@ Status ColdSource::Runs(size_t rows, const std::function<void(size_t, const floa
 }
 
 Result<std::vector<float>> ColdSource::Gather(const std::vector<size_t>& indices) {
+  if (!held_ && !ahead_.empty() && indices == ahead_) {  // gathered by the first walk
+    ahead_.clear();
+    return std::move(ahead_vectors_);
+  }
   std::vector<float> out(indices.size() * dim_);
   if (held_) {
     for (size_t j = 0; j < indices.size(); ++j)
@@ -348,6 +367,14 @@ static Status WritePartitions(StoreContext* s, const Migration& m, ColdSource* c
   return Status::Ok();
 }
 
+// The calibration a rebuild runs (o.target_recall > 0).
+static CalibrationOptions CalibrationOptionsOf(const RebuildOptions& o) {
+  CalibrationOptions co;
+  co.target = o.target_recall;
+  co.seed = o.seed;
+  return co;
+}
+
 // The long phase, under a shared store lock: clusters the cold tier and
 // writes the new generation's partitions and centroids, every file and
 // directory synced. Nothing committed refers to any of it yet.
@@ -359,9 +386,7 @@ static Status BuildGeneration(StoreContext* s, const Migration& m, ColdSource* c
   AETHER_RETURN_IF_ERROR(Cluster(s, cold, k, kept, o, rep, &centroids, &labels));
   if (o.target_recall > 0) {
     if (o.progress) o.progress("calibrate", 0, 0);
-    CalibrationOptions co;
-    co.target = o.target_recall;
-    co.seed = o.seed;
+    const CalibrationOptions co = CalibrationOptionsOf(o);
     const VectorRuns runs = [&](const std::function<void(size_t, const float*, size_t)>& fn) {
       return cold->Runs(cold->run_rows(), fn);
     };
@@ -406,7 +431,11 @@ Result<RebuildReport> StoreImpl::RebuildIndex(const RebuildOptions& o) {
   rep.memory_bytes = opt.memory_bytes;
   ColdSource cold(this, opt.memory_bytes);
   if (o.progress) o.progress("read", 0, 0);
-  AETHER_RETURN_IF_ERROR(cold.Open());
+  // The calibration's queries, when it will run, come with the first read.
+  AETHER_RETURN_IF_ERROR(cold.Open([&](size_t n) {
+    return !o.dry_run && o.target_recall > 0 ? CalibrationQueryRows(n, config_.dim, CalibrationOptionsOf(opt))
+                                             : std::vector<size_t>();
+  }));
   rep.cold_walks = cold.walks();
   rep.cold_memories = cold.size();
   rep.warm_memories = uint64_t(std::count(cold.warm().begin(), cold.warm().end(), uint8_t(1)));

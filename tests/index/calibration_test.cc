@@ -79,6 +79,8 @@ TEST_CASE("the recall curve equals IVF searches run by brute force, at every npr
     REQUIRE(cal.queries == 70);
     REQUIRE(cal.query_rows.size() == 70);
     CHECK(std::set<size_t>(cal.query_rows.begin(), cal.query_rows.end()).size() == 70);
+    // The rows a rebuild gathers ahead are these.
+    CHECK(CalibrationQueryRows(n, dim, o) == cal.query_rows);
 
     // The reference: for every nprobe, the k nearest among the probed
     // partitions' points (the query's own row held out) against the k
@@ -233,11 +235,14 @@ TEST_CASE("calibration edge cases: one vector, two vectors, every vector in one 
   Calibration a = Calibrate(one.data(), 1, 2, Metric::kL2, one.data(), 1, l1.data(), {});
   CHECK(a.nprobe == 1);
   CHECK(a.recall == 1.0);
+  CHECK(a.queries == 0);
+  CHECK(CalibrationQueryRows(1, 2, {}).empty());
   std::vector<float> two = {0, 0, 1, 1}, c2 = {0, 0, 1, 1};
   std::vector<uint32_t> l2 = {0, 1};
   Calibration b = Calibrate(two.data(), 2, 2, Metric::kL2, c2.data(), 2, l2.data(), {});
   CHECK(b.k == 1);
   CHECK(b.queries == 2);
+  CHECK(CalibrationQueryRows(2, 2, {}) == b.query_rows);
   CHECK(b.nprobe == 2);  // each one's only neighbour is in the other partition
   CHECK(b.curve.size() == 2);
   CHECK(b.curve[0].recall == 0.0);
@@ -247,6 +252,7 @@ TEST_CASE("calibration edge cases: one vector, two vectors, every vector in one 
   CHECK(c.nprobe == 1);
   CHECK(c.recall == 1.0);
   CHECK(c.queries == 300);
+  CHECK(CalibrationQueryRows(300, 3, {}) == c.query_rows);
 }
 
 TEST_CASE("a recall curve round-trips through its text, and damaged text is corruption") {

@@ -538,9 +538,10 @@ struct RebuildOptions {
   std::optional<ColdCodec> codec;
   // The cold vectors a rebuild holds in memory at most (0: half the
   // machine's memory, or of this process's memory cgroup's lower limit).
-  // Past it they are read from the shards again by each
-  // step that needs them (sample, assignment, calibration, and one pass per
-  // budget's worth of partitions written): the same index, in more time.
+  // Past it they are read from the shards again by each step that needs
+  // them (sample, assignment, calibration's brute force, and one pass per
+  // budget's worth of partitions with members written): the same index, in
+  // more time.
   // The training sample (max_points_per_centroid x K vectors) is held
   // besides.
   uint64_t memory_bytes = 0;
