@@ -44,9 +44,9 @@ std::optional<double> CgroupMemoryAvailable(const std::string& proc_self_cgroup,
 // CgroupMemoryAvailable; a level whose usage does not read still limits).
 // Unset when no limit applies.
 std::optional<uint64_t> CgroupMemoryLimit(const std::string& proc_self_cgroup, const std::string& root);
-// The memory this process may use at most: the machine's physical memory,
-// or its memory cgroup's tighter limit (a container's). Unset when neither
-// reads.
+// The memory this process may use: the machine's physical memory, or its
+// memory cgroup's tighter limit (a container's); address-space rlimits are
+// not counted. Unset when neither reads.
 std::optional<uint64_t> MemoryLimitBytes();
 
 // How many files a command may hold open at once beside the few it always

@@ -9,6 +9,7 @@
 #include <numeric>
 #include <random>
 #include <sstream>
+#include <unordered_map>
 
 #include "env/parallel.h"
 #include "index/kmeans.h"
@@ -117,13 +118,23 @@ std::vector<size_t> CalibrationQueryRows(size_t n, uint32_t dim, const Calibrati
   if (n < 2) return {};
   size_t nq = size_t(std::clamp(o.budget / (double(n) * dim), double(o.min_queries), double(o.max_queries)));
   nq = std::max<size_t>(1, std::min(nq, n));
-  std::vector<size_t> rows(n);
-  std::iota(rows.begin(), rows.end(), size_t(0));
+  // The first nq steps of a Fisher-Yates shuffle of 0..n-1, with only the
+  // positions it moved held (a map, not n rows: a rebuild asks for these
+  // while it holds its list of every memory).
+  std::unordered_map<size_t, size_t> moved;
+  auto at = [&](size_t i) {
+    auto it = moved.find(i);
+    return it == moved.end() ? i : it->second;
+  };
   // Not the seed's own stream: that is the K-Means training sample's, and
   // the queries would be its first points.
   std::mt19937_64 rng(o.seed ^ 0x9E3779B97F4A7C15ull);
-  for (size_t i = 0; i < nq; ++i) std::swap(rows[i], rows[i + rng() % (n - i)]);
-  rows.resize(nq);
+  std::vector<size_t> rows(nq);
+  for (size_t i = 0; i < nq; ++i) {
+    const size_t j = i + rng() % (n - i), here = at(i);
+    rows[i] = at(j);  // the swap of positions i and j; i is not read again
+    moved[j] = here;
+  }
   return rows;
 }
 

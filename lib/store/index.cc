@@ -331,7 +331,7 @@ static Status WritePartition(StoreContext* s, const Migration& m, uint32_t p, co
 
 // Every partition written: the vectors of as many partitions at a time as
 // the memory budget holds (at least one), gathered by one pass over the
-// cold source (none when it holds them all).
+// cold source (none when it holds them all, or the partitions are empty).
 static Status WritePartitions(StoreContext* s, const Migration& m, ColdSource* cold,
                               const std::vector<uint32_t>& labels, uint32_t k, const RebuildOptions& o,
                               RebuildReport* rep) {

@@ -43,7 +43,7 @@ float Distance(Metric metric, const PreparedQuery& q, const float* x, uint32_t d
 
 void TopK::Push(const Candidate& c) {
   if (!Admits(c)) return;
-  if (heap_.empty() && k_ <= kReserveUpTo) heap_.reserve(k_ + 1);
+  if (heap_.empty()) heap_.reserve(std::min(k_ + 1, kReserve));
   heap_.push_back(c);
   std::push_heap(heap_.begin(), heap_.end());
   if (heap_.size() > k_) {

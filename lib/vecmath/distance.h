@@ -51,9 +51,9 @@ struct Candidate {
 };
 
 // Keeps the k smallest candidates seen (ties broken by row id): a max-heap
-// (std::push_heap / pop_heap) that takes its whole size at the first push
-// for a usual k, instead of growing by doubling (a batch holds one per query
-// and worker).
+// (std::push_heap / pop_heap) that takes room for up to kReserve at its
+// first push instead of growing by doubling from one (a batch holds one per
+// query and worker; a larger k, which may never fill, grows from there).
 class TopK {
  public:
   explicit TopK(uint32_t k) : k_(k) {}
@@ -69,8 +69,7 @@ class TopK {
   std::vector<Candidate> Take();
 
  private:
-  // A larger k grows by doubling: its top may never fill.
-  static constexpr uint32_t kReserveUpTo = 1024;
+  static constexpr uint32_t kReserve = 64;
   uint32_t k_;
   std::vector<Candidate> heap_;
 };

@@ -79,8 +79,6 @@ TEST_CASE("the recall curve equals IVF searches run by brute force, at every npr
     REQUIRE(cal.queries == 70);
     REQUIRE(cal.query_rows.size() == 70);
     CHECK(std::set<size_t>(cal.query_rows.begin(), cal.query_rows.end()).size() == 70);
-    // The rows a rebuild gathers ahead are these.
-    CHECK(CalibrationQueryRows(n, dim, o) == cal.query_rows);
 
     // The reference: for every nprobe, the k nearest among the probed
     // partitions' points (the query's own row held out) against the k
@@ -236,13 +234,11 @@ TEST_CASE("calibration edge cases: one vector, two vectors, every vector in one 
   CHECK(a.nprobe == 1);
   CHECK(a.recall == 1.0);
   CHECK(a.queries == 0);
-  CHECK(CalibrationQueryRows(1, 2, {}).empty());
   std::vector<float> two = {0, 0, 1, 1}, c2 = {0, 0, 1, 1};
   std::vector<uint32_t> l2 = {0, 1};
   Calibration b = Calibrate(two.data(), 2, 2, Metric::kL2, c2.data(), 2, l2.data(), {});
   CHECK(b.k == 1);
   CHECK(b.queries == 2);
-  CHECK(CalibrationQueryRows(2, 2, {}) == b.query_rows);
   CHECK(b.nprobe == 2);  // each one's only neighbour is in the other partition
   CHECK(b.curve.size() == 2);
   CHECK(b.curve[0].recall == 0.0);
@@ -252,7 +248,41 @@ TEST_CASE("calibration edge cases: one vector, two vectors, every vector in one 
   CHECK(c.nprobe == 1);
   CHECK(c.recall == 1.0);
   CHECK(c.queries == 300);
-  CHECK(CalibrationQueryRows(300, 3, {}) == c.query_rows);
+}
+
+// The queries are the first steps of a seeded Fisher-Yates shuffle of the
+// rows (a rebuild gathers them ahead, so they are a function of n, dim and
+// the options alone): as a shuffle of all n rows gives them, for every
+// count the budget and bounds allow, none for fewer than two rows.
+TEST_CASE("calibration's query rows: a seeded partial shuffle, as over every row") {
+  for (size_t n : {size_t(0), size_t(1), size_t(2), size_t(3), size_t(199), size_t(1000), size_t(5000)}) {
+    for (uint64_t seed : {uint64_t(1), uint64_t(77)}) {
+      CAPTURE(n);
+      CAPTURE(seed);
+      CalibrationOptions o;
+      o.seed = seed;
+      const std::vector<size_t> got = CalibrationQueryRows(n, 16, o);
+      if (n < 2) {
+        CHECK(got.empty());
+        continue;
+      }
+      size_t nq = size_t(std::clamp(o.budget / (double(n) * 16), double(o.min_queries), double(o.max_queries)));
+      nq = std::max<size_t>(1, std::min(nq, n));
+      std::vector<size_t> all(n);
+      std::iota(all.begin(), all.end(), size_t(0));
+      std::mt19937_64 rng(seed ^ 0x9E3779B97F4A7C15ull);
+      for (size_t i = 0; i < nq; ++i) std::swap(all[i], all[i + rng() % (n - i)]);
+      all.resize(nq);
+      CHECK(got == all);
+    }
+  }
+  // The calibration runs on exactly those.
+  std::vector<float> x = IntegerBlobs(300, 3, 5, 1), c1(3, 0.5f);
+  std::vector<uint32_t> zeros(300, 0);
+  CalibrationOptions o;
+  o.min_queries = o.max_queries = 40;
+  CHECK(Calibrate(x.data(), 300, 3, Metric::kL2, c1.data(), 1, zeros.data(), o).query_rows ==
+        CalibrationQueryRows(300, 3, o));
 }
 
 TEST_CASE("a recall curve round-trips through its text, and damaged text is corruption") {

@@ -414,6 +414,7 @@ TEST_CASE("TopK keeps the k smallest candidates, ties by row id, as a full sort 
         }
       }
       std::sort(all.begin(), all.end());
+      const std::vector<aether::Candidate> every = all;
       all.resize(std::min<size_t>(k, all.size()));
       const std::vector<aether::Candidate> got = top.Take();
       REQUIRE(got.size() == all.size());
@@ -422,9 +423,9 @@ TEST_CASE("TopK keeps the k smallest candidates, ties by row id, as a full sort 
         CHECK(got[i].row_id == all[i].row_id);
       }
       CHECK(top.Take().empty());
-      // Emptied by Take, it keeps the k smallest of what comes next.
-      std::vector<aether::Candidate> again(all.rbegin(), all.rend());
-      for (const aether::Candidate& c : again) top.Push(c);
+      // Emptied by Take, it keeps the k smallest of what comes next (here
+      // largest first: every later one evicts).
+      for (auto c = every.rbegin(); c != every.rend(); ++c) top.Push(*c);
       const std::vector<aether::Candidate> twice = top.Take();
       REQUIRE(twice.size() == all.size());
       for (size_t i = 0; i < twice.size(); ++i) CHECK(twice[i].row_id == all[i].row_id);

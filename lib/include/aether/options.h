@@ -542,8 +542,8 @@ struct RebuildOptions {
   // them (sample, assignment, calibration's brute force, and one pass per
   // budget's worth of partitions with members written): the same index, in
   // more time.
-  // The training sample (max_points_per_centroid x K vectors) is held
-  // besides.
+  // The training sample (max_points_per_centroid x K vectors) and the
+  // calibration's queries (at most 1,000 vectors) are held besides.
   uint64_t memory_bytes = 0;
   std::function<void(const std::string& phase, uint64_t done, uint64_t total)> progress;
 };
