@@ -38,6 +38,45 @@ struct SearchArgs {
   int64_t timeout_ms = -1;  // -1: the store's search_timeout_ms
 };
 
+// Parses lines[0, m) into (*out)[0, m) on up to `threads` threads, a
+// contiguous share each (one for fewer than 256 lines a thread); the first
+// line that does not parse, by index, and why ({m, Ok} when all do). An
+// exception (std::bad_alloc) reaches the caller once every thread is done.
+std::pair<size_t, Status> ParseLines(const std::vector<std::string>& lines, size_t m, uint32_t dim, Metric metric,
+                                     size_t threads, std::vector<Query>* out) {
+  const size_t workers = std::max<size_t>(1, std::min(threads, m / 256));
+  std::vector<std::pair<size_t, Status>> first(workers, {m, Status::Ok()});
+  std::vector<std::pair<size_t, std::exception_ptr>> thrown(workers, {m, nullptr});
+  auto work = [&](size_t w) {
+    size_t i = m * w / workers;
+    try {
+      for (; i < m * (w + 1) / workers; ++i) {
+        (*out)[i] = Query();
+        if (Status s = ParseQuery(lines[i], dim, metric, &(*out)[i]); !s.ok()) {
+          first[w] = {i, s};
+          return;
+        }
+      }
+    } catch (...) {
+      thrown[w] = {i, std::current_exception()};
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t w = 1; w < workers; ++w) try {
+      pool.emplace_back(work, w);
+    } catch (...) {  // no thread to be had: its share on this one
+      work(w);
+    }
+  work(0);
+  for (std::thread& t : pool) t.join();
+  // As in turn: an exception only where no line before it was bad.
+  auto by_line = [](const auto& x, const auto& y) { return x.first < y.first; };
+  const auto bad = *std::min_element(first.begin(), first.end(), by_line);
+  const auto& threw = *std::min_element(thrown.begin(), thrown.end(), by_line);
+  if (threw.second && threw.first < bad.first) std::rethrow_exception(threw.second);
+  return bad;
+}
+
 Status ReadQueries(const SearchArgs& a, const StoreConfig& c, std::vector<std::string>* names,
                    std::vector<std::vector<float>>* vectors) {
   if (!a.vector.empty()) {
@@ -67,23 +106,42 @@ Status ReadQueries(const SearchArgs& a, const StoreConfig& c, std::vector<std::s
     }
     return Status::Ok();
   }
+  // Read kParseBlock lines at a time, parsed on up to --threads threads (a
+  // contiguous share each); the first bad line is the one reported, as
+  // when they were parsed in turn, and a line too long or a read error
+  // only after the lines before it.
+  constexpr size_t kParseBlock = 8192;
+  const size_t threads = a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency());
   LineReader reader(input.stream(), name);
-  std::string line;
-  bool too_long = false;
-  while (reader.Next(&line, &too_long)) {
-    std::string where = fmt::format("{}:{}", name, reader.line_number());
-    if (too_long) return Status::BadInput(where + ": " + TooLongMessage(reader));
-    if (IsBlank(line)) continue;
-    Query q;
-    if (Status parsed = ParseQuery(line, c.dim, c.metric, &q); !parsed.ok()) {
-      if (reader.line_number() == 1 && a.queries_format.empty())
-        parsed = HintVectorFile(parsed, line, "--queries-format");
-      return parsed.WithContext(where);
+  std::vector<std::string> lines(kParseBlock);
+  std::vector<uint64_t> numbers(kParseBlock);
+  std::vector<Query> parsed(kParseBlock);
+  bool too_long = false, more = true;
+  while (more) {
+    size_t m = 0;
+    Status stop;  // what ended the reading (after these lines)
+    while (m < kParseBlock && (more = reader.Next(&lines[m], &too_long))) {
+      if (too_long) {
+        stop = Status::BadInput(fmt::format("{}:{}: {}", name, reader.line_number(), TooLongMessage(reader)));
+        more = false;
+        break;
+      }
+      if (!IsBlank(lines[m])) numbers[m++] = reader.line_number();
     }
-    names->push_back(q.id.empty() ? std::to_string(reader.line_number() - 1) : q.id);
-    vectors->push_back(std::move(q.vector));
+    if (stop.ok()) stop = reader.status();
+    const auto [bad, why] = ParseLines(lines, m, c.dim, c.metric, threads, &parsed);
+    if (bad < m) {
+      Status s = why;
+      if (numbers[bad] == 1 && a.queries_format.empty()) s = HintVectorFile(s, lines[bad], "--queries-format");
+      return s.WithContext(fmt::format("{}:{}", name, numbers[bad]));
+    }
+    if (!stop.ok()) return stop;
+    for (size_t i = 0; i < m; ++i) {
+      names->push_back(parsed[i].id.empty() ? std::to_string(numbers[i] - 1) : std::move(parsed[i].id));
+      vectors->push_back(std::move(parsed[i].vector));
+    }
   }
-  return reader.status();
+  return Status::Ok();
 }
 
 // A hit's score parts; a memory whose state was not read shows the

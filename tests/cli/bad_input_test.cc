@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "aether/jsonl.h"
 #include "test_util.h"
 
 using namespace aether::test;
@@ -308,9 +309,11 @@ TEST_CASE("-q silences summaries but not errors; -v reports recovered migrations
 }
 
 TEST_CASE("a query file: the first bad line in file order is the one reported, and queries are named by their line") {
-  // Files of up to 5,000 queries with two bad lines anywhere (or none): the
+  // Files of up to 17,000 queries with two bad lines anywhere (or none): the
   // error is the first bad line's, with nothing printed; without one, each
   // query without an id is named by its 0-based line, blank lines counted.
+  // (Lines are parsed 8,192 at a time on both cores, each a share: bad
+  // lines in one share, in two, in two blocks.)
   TempDir dir;
   const std::string store = dir / "s";
   auto mems = RandomMems(20, 3, 1);
@@ -320,7 +323,7 @@ TEST_CASE("a query file: the first bad line in file order is the one reported, a
   const std::vector<std::string> reason = {"vector has 2 values, store dimension is 3", "vector[2] is not a number",
                                            "malformed JSON", "\"id\" must be a string"};
   std::mt19937_64 rng(3);
-  for (size_t n : {size_t(5), size_t(2047), size_t(2049), size_t(5000)}) {
+  for (size_t n : {size_t(5), size_t(2047), size_t(2049), size_t(5000), size_t(9000), size_t(17000)}) {
     for (int round = 0; round < 3; ++round) {
       CAPTURE(n);
       CAPTURE(round);
@@ -357,6 +360,35 @@ TEST_CASE("a query file: the first bad line in file order is the one reported, a
           r.err.find((dir / "q.jsonl") + ":" + std::to_string(first + 1) + ": " + reason[which]) != std::string::npos,
           r.err);
       CHECK(r.out.empty());
+    }
+  }
+}
+
+TEST_CASE("a query file: a line too long is reported after the bad lines before it, before those after it") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(RandomMems(20, 3, 1))).exit_code == 0);
+  const std::string good = "{\"vector\":[1,1,2]}\n",
+                    too_long = std::string(aether::kDefaultMaxLineBytes + 1, ' ') + "\n";
+  for (const size_t at : {size_t(3), size_t(8193), size_t(9000)}) {  // in the first block, the second's first line
+    CAPTURE(at);
+    for (const bool bad_before : {true, false}) {
+      CAPTURE(bad_before);
+      std::string text;
+      for (size_t line = 1; line < 12000; ++line) {
+        if (line == at)
+          text += too_long;
+        else if (line == (bad_before ? at - 2 : at + 2))
+          text += "{\"vector\":[1,2]}\n";
+        else
+          text += good;
+      }
+      WriteFile(dir / "q.jsonl", text);
+      auto r = Aether({"search", store, "--queries", dir / "q.jsonl", "-k", "1", "--no-touch"});
+      CHECK(r.exit_code == 65);
+      CHECK(r.out.empty());
+      const std::string where = (dir / "q.jsonl") + ":" + std::to_string(bad_before ? at - 2 : at) + ": ";
+      CHECK_MESSAGE(r.err.find(where + (bad_before ? "vector has 2 values" : "line")) != std::string::npos, r.err);
     }
   }
 }
