@@ -44,6 +44,20 @@ Result<std::optional<MemoryRef>> MemoriesTable::Find(const std::string& id) {
 
 Status MemoriesTable::FindMany(const std::vector<const std::string*>& ids, std::vector<std::optional<MemoryRef>>* out) {
   out->assign(ids.size(), std::nullopt);
+  if (ids.size() > 1) {
+    // One probe of the id index first: no memory's id within the ids' range
+    // (byte order, as the column's BINARY collation compares) means none of
+    // them is stored: a bulk load of new ids looks up nothing one by one.
+    const auto [lo, hi] =
+        std::minmax_element(ids.begin(), ids.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
+    AETHER_ASSIGN_OR_RETURN(StmtLease range,
+                            db_->PrepareCached("SELECT 1 FROM memories WHERE id >= ? AND id <= ? LIMIT 1"));
+    range->Bind(1, **lo);
+    range->Bind(2, **hi);
+    AETHER_ASSIGN_OR_RETURN(bool any, range->Step());
+    range->Reset();
+    if (!any) return Status::Ok();
+  }
   // Ids per statement: as with InsertMany, the statement overhead is most
   // of a lookup in an index the page cache holds.
   constexpr size_t kIdsPerStatement = 16;

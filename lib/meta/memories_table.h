@@ -44,7 +44,8 @@ class MemoriesTable {
   Result<std::optional<MemoryRef>> Find(const std::string& id);
   Result<std::optional<MemoryRef>> FindRow(int64_t row_id);
   // The memories of many external ids at once: (*out)[i] is *ids[i]'s, as
-  // Find gives it, in statements of several ids each.
+  // Find gives it, in statements of several ids each (none when no stored
+  // id lies within the ids' range).
   Status FindMany(const std::vector<const std::string*>& ids, std::vector<std::optional<MemoryRef>>* out);
   // The id and tier of the memories of many row ids at once, for a
   // search's hits, `rows` ascending and distinct: visit(i, id, tier) for

@@ -180,14 +180,34 @@ TEST_CASE("InsertMany stores each row as given, in groups of every size, and Fin
   CHECK(*count == all.size());
 
   // FindMany against Find: stored and absent ids, some asked twice, in
-  // calls of every size around its group of 16.
-  for (int round = 0; round < 300; ++round) {
+  // calls of every size around its group of 16. Its probe of the ids'
+  // range: calls of absent ids only, between stored ones ("id-12a" sorts
+  // between "id-12" and "id-12x"), or beside them all ("a-...", "z-..."), and
+  // calls whose one stored id is the range's first or last.
+  for (int round = 0; round < 600; ++round) {
     CAPTURE(round);
+    const int kind = round % 4;  // 0: mixed, 1: absent between, 2: absent outside, 3: one stored at an end
     std::vector<std::string> ids(rng() % 70);
     for (std::string& id : ids) {
       const uint64_t r = rng() % 10;
+      if (kind == 1) {
+        id = all[rng() % all.size()].id + "a";
+        continue;
+      }
+      if (kind >= 2) {  // before every stored id, or after
+        id = std::string(round % 8 >= 4 ? "z-" : "id-0") + std::to_string(rng() % 50);
+        continue;
+      }
       id = r < 6 ? all[rng() % all.size()].id : r < 8 ? "absent-" + std::to_string(rng() % 50) : "";
       if (r == 9 && !ids.empty()) id = ids[rng() % ids.size()];  // maybe asked before
+    }
+    if (kind == 3 && !ids.empty()) {
+      // "id-0..." sorts before every stored id ("id-1..."), "z-..." after:
+      // the smallest stored id is then the range's last, the largest its
+      // first.
+      std::string smallest = all[0].id, largest = all[0].id;
+      for (const auto& w : all) smallest = std::min(smallest, w.id), largest = std::max(largest, w.id);
+      ids[rng() % ids.size()] = round % 8 >= 4 ? largest : smallest;
     }
     std::vector<const std::string*> ptrs;
     for (const std::string& id : ids) ptrs.push_back(&id);
