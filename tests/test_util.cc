@@ -339,6 +339,15 @@ int SpawnAether(const std::vector<std::string>& args, const std::vector<std::str
   return pid;
 }
 
+int SpawnAetherReading(const std::vector<std::string>& args, int stdin_fd, const std::string& err_path) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, stdin_fd, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  return SpawnWith(&fa, args, {});
+}
+
 int WaitAether(int pid) {
   int status = 0;
   waitpid(pid, &status, 0);

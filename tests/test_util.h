@@ -77,6 +77,9 @@ void LetOthersReach(const std::string& path);
 
 // Starts aether without waiting; stdin is /dev/null, output discarded.
 int SpawnAether(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+// Starts aether without waiting, reading standard input from stdin_fd
+// (the caller's, still open), stderr to err_path, stdout discarded.
+int SpawnAetherReading(const std::vector<std::string>& args, int stdin_fd, const std::string& err_path);
 // Waits for a spawned process; returns its exit code (128 + signal).
 int WaitAether(int pid);
 

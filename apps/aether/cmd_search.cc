@@ -106,27 +106,32 @@ Status ReadQueries(const SearchArgs& a, const StoreConfig& c, std::vector<std::s
     }
     return Status::Ok();
   }
-  // Read kParseBlock lines at a time, parsed on up to --threads threads (a
-  // contiguous share each); the first bad line is the one reported, as
-  // when they were parsed in turn, and a line too long or a read error
-  // only after the lines before it.
-  constexpr size_t kParseBlock = 8192;
+  // From a regular file, up to 8,192 lines (kParseBytes of text) at
+  // a time, parsed on up to --threads threads (a contiguous share each);
+  // from a pipe or a terminal, a line at a time (a bad line is reported as
+  // it arrives, not once more lines came). The first bad line is the one
+  // reported, as when they were parsed in turn, and a line too long or a
+  // read error only after the lines before it.
+  constexpr size_t kParseBytes = 16u << 20;
+  const size_t block_lines = input.IsRegularFile() ? 8192 : 1;
   const size_t threads = a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency());
   LineReader reader(input.stream(), name);
-  std::vector<std::string> lines(kParseBlock);
-  std::vector<uint64_t> numbers(kParseBlock);
-  std::vector<Query> parsed(kParseBlock);
+  std::vector<std::string> lines(block_lines);
+  std::vector<uint64_t> numbers(block_lines);
+  std::vector<Query> parsed(block_lines);
   bool too_long = false, more = true;
   while (more) {
-    size_t m = 0;
+    size_t m = 0, bytes = 0;
     Status stop;  // what ended the reading (after these lines)
-    while (m < kParseBlock && (more = reader.Next(&lines[m], &too_long))) {
+    while (m < block_lines && bytes < kParseBytes && (more = reader.Next(&lines[m], &too_long))) {
       if (too_long) {
         stop = Status::BadInput(fmt::format("{}:{}: {}", name, reader.line_number(), TooLongMessage(reader)));
         more = false;
         break;
       }
-      if (!IsBlank(lines[m])) numbers[m++] = reader.line_number();
+      if (IsBlank(lines[m])) continue;
+      bytes += lines[m].size();
+      numbers[m++] = reader.line_number();
     }
     if (stop.ok()) stop = reader.status();
     const auto [bad, why] = ParseLines(lines, m, c.dim, c.metric, threads, &parsed);
@@ -139,6 +144,7 @@ Status ReadQueries(const SearchArgs& a, const StoreConfig& c, std::vector<std::s
     for (size_t i = 0; i < m; ++i) {
       names->push_back(parsed[i].id.empty() ? std::to_string(numbers[i] - 1) : std::move(parsed[i].id));
       vectors->push_back(std::move(parsed[i].vector));
+      if (lines[i].capacity() > (1u << 20)) lines[i] = std::string();  // a long line's room not held on
     }
   }
   return Status::Ok();

@@ -392,3 +392,28 @@ TEST_CASE("a query file: a line too long is reported after the bad lines before 
     }
   }
 }
+
+TEST_CASE("queries from a pipe: a bad line is reported as it arrives, while the pipe stays open") {
+  TempDir dir;
+  const std::string store = dir / "s";
+  REQUIRE(Aether({"ingest", "--create", store}, ToJsonl(RandomMems(20, 3, 1))).exit_code == 0);
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  const int pid = SpawnAetherReading({"search", store, "--queries", "-", "--no-touch"}, fds[0], dir / "err");
+  close(fds[0]);
+  const std::string text = "{\"vector\":[1,2,3]}\n{\"vector\":[1]}\n";
+  REQUIRE(write(fds[1], text.data(), text.size()) == ssize_t(text.size()));
+  // The write end stays open: the search must end on line 2 by itself
+  // (a minute is the bound on a hang, not on speed).
+  int status = 0, waited = 0;
+  for (int i = 0; i < 600 && (waited = waitpid(pid, &status, WNOHANG)) == 0; ++i) usleep(100000);
+  if (waited == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  close(fds[1]);
+  CHECK(waited == pid);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 65));
+  const std::string err = ReadFile(dir / "err");
+  CHECK_MESSAGE(err.find(":2: vector has 1 values, store dimension is 3") != std::string::npos, err);
+}
