@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -38,6 +39,21 @@ struct SearchArgs {
   int64_t timeout_ms = -1;  // -1: the store's search_timeout_ms
 };
 
+// work(0 .. workers - 1), work(0) on this thread, the others each on a
+// thread of its own, all done on return; work must not throw. A thread
+// that cannot be had (a limit on threads, or no memory for one) leaves
+// its share to this one.
+void OnThreads(size_t workers, const std::function<void(size_t)>& work) {
+  std::vector<std::thread> pool;
+  for (size_t w = 1; w < workers; ++w) try {
+      pool.emplace_back(work, w);
+    } catch (...) {
+      work(w);
+    }
+  work(0);
+  for (std::thread& t : pool) t.join();
+}
+
 // Parses lines[0, m) into (*out)[0, m) on up to `threads` threads, a
 // contiguous share each (one for fewer than 256 lines a thread); the first
 // line that does not parse, by index, and why ({m, Ok} when all do). An
@@ -61,14 +77,7 @@ std::pair<size_t, Status> ParseLines(const std::vector<std::string>& lines, size
       thrown[w] = {i, std::current_exception()};
     }
   };
-  std::vector<std::thread> pool;
-  for (size_t w = 1; w < workers; ++w) try {
-      pool.emplace_back(work, w);
-    } catch (...) {  // no thread to be had: its share on this one
-      work(w);
-    }
-  work(0);
-  for (std::thread& t : pool) t.join();
+  OnThreads(workers, work);
   // As in turn: an exception only where no line before it was bad.
   auto by_line = [](const auto& x, const auto& y) { return x.first < y.first; };
   const auto bad = *std::min_element(first.begin(), first.end(), by_line);
@@ -218,14 +227,7 @@ void FormatLines(size_t n, size_t block, size_t threads, const LineOf& line_of, 
           return;
         }
     };
-    std::vector<std::thread> pool;
-    for (size_t w = 1; w < workers; ++w) try {
-        pool.emplace_back(work, w);
-      } catch (...) {  // no thread (or no memory for one) to be had: its share on this one
-        work(w);
-      }
-    work(0);
-    for (std::thread& t : pool) t.join();
+    OnThreads(workers, work);
     const auto first =
         std::min_element(failed.begin(), failed.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
     for (size_t i = 0; i < first->first; ++i) put(b + i, lines[i]);

@@ -29,7 +29,7 @@ struct ScanContext {
   uint32_t k;           // results per query
   uint32_t candidates;  // approximate candidates per query kept for the re-rank
   std::vector<PreparedQuery> prepared;
-  std::vector<float> packed;  // the queries row-major (tiled scans)
+  std::vector<float> packed;  // the queries row-major (tiled scans, the probe)
   std::vector<float> qnorm2;  // squared float norms
   std::vector<uint32_t> all;  // 0 .. queries - 1
   float rounding;             // relative worst case of a float dot product of dim terms

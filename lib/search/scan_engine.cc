@@ -24,14 +24,13 @@ ScanContext::ScanContext(Metric m, uint32_t d, const std::vector<std::vector<flo
   prepared.reserve(queries.size());
   qnorm2.reserve(queries.size());
   all.reserve(queries.size());
-  if (queries.size() >= kTile) packed.reserve(queries.size() * dim);  // tiled(), before prepared is filled
+  packed.reserve(queries.size() * dim);
   for (uint32_t q = 0; q < queries.size(); ++q) {
     prepared.push_back(Prepare(queries[q].data(), dim));
     qnorm2.push_back(prepared.back().norm * prepared.back().norm);
     all.push_back(q);
+    packed.insert(packed.end(), queries[q].begin(), queries[q].end());
   }
-  if (tiled())
-    for (const auto& q : queries) packed.insert(packed.end(), q.begin(), q.end());
 }
 
 std::vector<std::pair<uint64_t, uint64_t>> HotBlocks(uint64_t slots, uint32_t dim) {

@@ -288,8 +288,8 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
   }
   if (options.tiers != TierFilter::kHot && (!selection || selection->size() > selection->hot())) {
     std::unordered_set<int64_t> clean;
-    AETHER_ASSIGN_OR_RETURN(request.shards, PlanShards(queries, context.tiled() ? context.packed.data() : nullptr,
-                                                       options, selection ? &*selection : nullptr, &clean));
+    AETHER_ASSIGN_OR_RETURN(
+        request.shards, PlanShards(queries, context.packed.data(), options, selection ? &*selection : nullptr, &clean));
     live.SetClean(std::move(clean));
     if (selection)  // shards without a selected memory hold no result
       request.shards.erase(std::remove_if(request.shards.begin(), request.shards.end(),
@@ -428,12 +428,6 @@ Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vect
     AETHER_ASSIGN_OR_RETURN(const std::vector<int64_t> shard_of,
                             index_->ShardOfPartition(index->generation, index->k, partitions));
     AETHER_ASSIGN_OR_RETURN(const uint32_t n, NprobeOf(index->generation, index->k, options));
-    std::vector<float> own;
-    if (!packed) {
-      own.reserve(queries.size() * config_.dim);
-      for (const auto& q : queries) own.insert(own.end(), q.begin(), q.end());
-      packed = own.data();
-    }
     if (!selection) {
       const std::vector<std::vector<uint32_t>> probes =
           index_->ProbeAll(*index, packed, queries.size(), n, options.threads);

@@ -116,7 +116,7 @@ class StoreImpl : public StoreContext {
   Result<RankedHits> SearchInSnapshot(const std::vector<std::vector<float>>& queries, const SearchOptions& options);
   // The shards to scan (with a selection, the partitions a filtered search
   // probes); `clean` gets those whose every record is live. `packed`: the
-  // queries row-major, when the caller has them so (else copied here).
+  // same queries row-major (ScanContext::packed).
   Result<std::vector<ShardScan>> PlanShards(const std::vector<std::vector<float>>& queries, const float* packed,
                                             const SearchOptions& options, const Selection* selection,
                                             std::unordered_set<int64_t>* clean);
