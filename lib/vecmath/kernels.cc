@@ -102,6 +102,22 @@ uint32_t ArgminL2Scalar(const float* norm2, const float* dots, uint32_t n, float
   return arg;
 }
 
+// The short list of the smallest values so far, sorted, filled with
+// +infinity: a value enters below the first greater one (after its equals)
+// and the last falls off.
+float SmallestAtScalar(const float* values, const uint32_t* rows, size_t n, uint32_t first) {
+  float best[kMaxShortRank];
+  std::fill(best, best + first, std::numeric_limits<float>::infinity());
+  for (size_t j = 0; j < n; ++j) {
+    const float v = values[rows[j]];
+    if (!(v < best[first - 1])) continue;
+    uint32_t at = first - 1;
+    for (; at > 0 && best[at - 1] > v; --at) best[at] = best[at - 1];
+    best[at] = v;
+  }
+  return best[first - 1];
+}
+
 #if AETHER_X86
 
 // ---- AVX2 + FMA: two 8-lane accumulators, a masked-free scalar tail. --------
@@ -248,6 +264,28 @@ __attribute__((target("avx2"))) uint32_t ArgminL2Avx2(const float* norm2, const 
   return arg;
 }
 
+// The short list in two registers, sorted, +infinity past what was seen;
+// each value without a branch: every lane holding a greater value takes
+// the larger of its left neighbour and the value (the list shifted right
+// past the insertion point, the value at it).
+__attribute__((target("avx2"))) float SmallestAtAvx2(const float* values, const uint32_t* rows, size_t n,
+                                                     uint32_t first) {
+  __m256 lo = _mm256_set1_ps(std::numeric_limits<float>::infinity()), hi = lo;
+  const __m256i left = _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6), last = _mm256_set1_epi32(7);
+  const __m256 none = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  for (size_t j = 0; j < n; ++j) {
+    const __m256 v = _mm256_set1_ps(values[rows[j]]);
+    const __m256 lo_left = _mm256_blend_ps(_mm256_permutevar8x32_ps(lo, left), none, 1);
+    const __m256 hi_left = _mm256_blend_ps(_mm256_permutevar8x32_ps(hi, left), _mm256_permutevar8x32_ps(lo, last), 1);
+    lo = _mm256_blendv_ps(lo, _mm256_max_ps(lo_left, v), _mm256_cmp_ps(lo, v, _CMP_GT_OQ));
+    hi = _mm256_blendv_ps(hi, _mm256_max_ps(hi_left, v), _mm256_cmp_ps(hi, v, _CMP_GT_OQ));
+  }
+  alignas(32) float best[16];
+  _mm256_store_ps(best, lo);
+  _mm256_store_ps(best + 8, hi);
+  return best[first - 1];
+}
+
 // ---- AVX-512: 16 lanes, the tail through a mask (no scalar loop). -----------
 
 // By hand: GCC 12's _mm512_reduce_add_ps trips -Wuninitialized in its header.
@@ -367,15 +405,33 @@ __attribute__((target("avx2,f16c"))) void HalfToFloatF16c(const uint16_t* h, flo
   for (; i < n; ++i) out[i] = HalfToFloat(h[i]);
 }
 
+// SmallestAtAvx2's list in one register.
+__attribute__((target("avx512f"))) float SmallestAtAvx512(const float* values, const uint32_t* rows, size_t n,
+                                                          uint32_t first) {
+  __m512 best = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  const __m512i left = _mm512_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
+  const __m512 none = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  for (size_t j = 0; j < n; ++j) {
+    const __m512 v = _mm512_set1_ps(values[rows[j]]);
+    const __m512 shifted = _mm512_mask_permutexvar_ps(none, __mmask16(0xFFFE), left, best);
+    best = _mm512_mask_max_ps(best, _mm512_cmp_ps_mask(best, v, _CMP_GT_OQ), shifted, v);
+  }
+  alignas(64) float out[16];
+  _mm512_store_ps(out, best);
+  return out[first - 1];
+}
+
 #endif  // AETHER_X86
 
 const Kernels kScalar{Isa::kScalar,         "scalar",       DotScalar,      L2Scalar,      L2Many<L2Scalar>,
-                      DotsTransposedScalar, ArgminL2Scalar, DotExactScalar, L2ExactScalar, HalfToFloatScalar};
+                      DotsTransposedScalar, ArgminL2Scalar, DotExactScalar, L2ExactScalar, HalfToFloatScalar,
+                      SmallestAtScalar};
 #if AETHER_X86
-const Kernels kAvx2{Isa::kAvx2,         "avx2",       DotAvx2,      L2Avx2,      L2Many<L2Avx2>,
-                    DotsTransposedAvx2, ArgminL2Avx2, DotExactAvx2, L2ExactAvx2, HalfToFloatF16c};
+const Kernels kAvx2{Isa::kAvx2,   "avx2",       DotAvx2,     L2Avx2,          L2Many<L2Avx2>, DotsTransposedAvx2,
+                    ArgminL2Avx2, DotExactAvx2, L2ExactAvx2, HalfToFloatF16c, SmallestAtAvx2};
 const Kernels kAvx512{Isa::kAvx512,         "avx512",       DotAvx512,    L2Avx512,    L2Many<L2Avx512>,
-                      DotsTransposedAvx512, ArgminL2Avx512, DotExactAvx2, L2ExactAvx2, HalfToFloatF16c};
+                      DotsTransposedAvx512, ArgminL2Avx512, DotExactAvx2, L2ExactAvx2, HalfToFloatF16c,
+                      SmallestAtAvx512};
 #endif
 
 #if AETHER_X86

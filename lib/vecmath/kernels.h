@@ -47,6 +47,11 @@ struct Kernels {
   // IEEE-754 binary16 to binary32 (exact): out[i] = h[i]. The float16 cold
   // codec's decode (F16C where the CPU has it).
   void (*half_to_float)(const uint16_t* h, float* out, size_t n);
+  // The value of rank `first` (1-based, 1 <= first <= kMaxShortRank) among
+  // values[rows[j]], j in [0, n), as a sort would place it; +infinity when
+  // n < first. No value may be NaN. The tiled scan's early bound: the same
+  // value in every variant.
+  float (*smallest_at)(const float* values, const uint32_t* rows, size_t n, uint32_t first);
 };
 
 // binary32 to binary16, rounded to nearest, ties to even (overflow gives
@@ -57,6 +62,7 @@ uint16_t FloatToHalf(float f);
 float HalfToFloat(uint16_t h);
 
 constexpr uint32_t kMaxDotRows = 8;
+constexpr uint32_t kMaxShortRank = 16;  // smallest_at's largest rank
 
 // True when this CPU (and this build) can run `isa`.
 bool Supported(Isa isa);

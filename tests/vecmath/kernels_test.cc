@@ -248,6 +248,49 @@ TEST_CASE("the argmin kernel gives the first minimum of norm2 - 2 dot in every v
   }
 }
 
+// The tiled scan's early bound: the value of rank `first` among the rows
+// given, as a sort places it, in every variant: ties, infinities, signed
+// zeros, subnormals, a list still short of `first` (+infinity), every rank
+// the kernel takes.
+TEST_CASE("the short-list kernel gives the value of a rank among the rows as a sort does, in every variant") {
+  std::mt19937 rng(21);
+  const float inf = std::numeric_limits<float>::infinity();
+  const float specials[] = {inf,
+                            -inf,
+                            0.0f,
+                            -0.0f,
+                            std::numeric_limits<float>::denorm_min(),
+                            -std::numeric_limits<float>::max(),
+                            std::numeric_limits<float>::max()};
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!Supported(isa)) continue;
+    const Kernels& k = For(isa);
+    CAPTURE(k.name);
+    for (size_t n : {size_t(0), size_t(1), size_t(5), size_t(15), size_t(16), size_t(17), size_t(79), size_t(600)})
+      for (int trial = 0; trial < 40; ++trial) {
+        CAPTURE(n);
+        CAPTURE(trial);
+        // Few distinct values (ties) in odd trials, many in even ones.
+        std::uniform_int_distribution<int> pick(0, trial % 2 ? 5 : 1 << 20);
+        std::vector<float> values(n + 7);
+        for (auto& x : values) x = float(pick(rng) - 3) * (trial % 3 == 0 ? 1e-40f : 1.0f);
+        for (int s = 0; s < trial % 4; ++s) values[rng() % values.size()] = specials[rng() % std::size(specials)];
+        std::vector<uint32_t> rows;  // a subset in row order, or the rows in a shuffled order
+        for (uint32_t i = 0; i < values.size() && rows.size() < n; ++i)
+          if (rng() % 4 != 0) rows.push_back(i);
+        if (trial % 5 == 0) std::shuffle(rows.begin(), rows.end(), rng);
+        std::vector<float> sorted;
+        for (uint32_t i : rows) sorted.push_back(values[i]);
+        std::sort(sorted.begin(), sorted.end());
+        for (uint32_t first = 1; first <= kMaxShortRank; ++first) {
+          CAPTURE(first);
+          const float want = first <= sorted.size() ? sorted[first - 1] : inf;
+          CHECK(k.smallest_at(values.data(), rows.data(), rows.size(), first) == want);
+        }
+      }
+  }
+}
+
 TEST_CASE("identical vectors are at distance zero in every variant") {
   std::vector<float> a(133);
   for (size_t i = 0; i < a.size(); ++i) a[i] = float(i) * 0.37f - 20.0f;
