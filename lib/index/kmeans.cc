@@ -253,24 +253,16 @@ std::vector<uint32_t> SmallestInOrder(const float* values, uint32_t n, uint32_t 
     float best[kInsertionSelect];
     uint32_t at[kInsertionSelect];
     uint32_t held = 0;
-    constexpr uint32_t kBlock = 16;
-    for (uint32_t i0 = 0; i0 < n; i0 += kBlock) {
-      const uint32_t end = std::min(n, i0 + kBlock);
-      if (held == count && end - i0 == kBlock) {
-        // Most blocks hold nothing below the last kept: one vector compare.
-        const float last = best[held - 1];
-        bool any = false;
-        for (uint32_t i = i0; i < i0 + kBlock; ++i) any |= values[i] < last;
-        if (!any) continue;
-      }
-      for (uint32_t i = i0; i < end; ++i) {
-        const float v = std::isnan(values[i]) ? INFINITY : values[i];
-        if (held == count && !(v < best[held - 1])) continue;
-        uint32_t j = held < count ? held++ : held - 1;
-        for (; j > 0 && best[j - 1] > v; --j) best[j] = best[j - 1], at[j] = at[j - 1];
-        best[j] = v;
-        at[j] = i;
-      }
+    const auto first_below = simd::Active().first_below;
+    for (uint32_t i = 0; i < n; ++i) {
+      // Once the list is full, most values are not below its last: the
+      // kernel skips them (a NaN, as +infinity, never is).
+      if (held == count && (i = uint32_t(first_below(values, n, i, best[held - 1]))) == n) break;
+      const float v = std::isnan(values[i]) ? INFINITY : values[i];
+      uint32_t j = held < count ? held++ : held - 1;
+      for (; j > 0 && best[j - 1] > v; --j) best[j] = best[j - 1], at[j] = at[j - 1];
+      best[j] = v;
+      at[j] = i;
     }
     out.assign(at, at + held);
     return out;

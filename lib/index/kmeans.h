@@ -112,7 +112,8 @@ Result<std::vector<std::vector<uint32_t>>> NearestCentroidsChunked(uint32_t k, u
 // The indices of the `count` smallest of values[0, n), ordered by (value,
 // index) as std::partial_sort orders (value, index) pairs: by insertion into
 // a short sorted list for a count up to kInsertionSelect (a probe's usual
-// few; almost every value is rejected with one comparison), else by
+// few; once it is full, the kernels' first_below skips the values not
+// below its last, almost all of them, 16 at a time), else by
 // partial_sort on pairs in *scratch. A NaN ranks as +infinity would (after
 // every number; among infinities, by index).
 constexpr uint32_t kInsertionSelect = 64;

@@ -118,6 +118,12 @@ float SmallestAtScalar(const float* values, const uint32_t* rows, size_t n, uint
   return best[first - 1];
 }
 
+size_t FirstBelowScalar(const float* values, size_t n, size_t from, float bound) {
+  for (size_t i = from; i < n; ++i)
+    if (values[i] < bound) return i;
+  return n;
+}
+
 #if AETHER_X86
 
 // ---- AVX2 + FMA: two 8-lane accumulators, a masked-free scalar tail. --------
@@ -286,6 +292,16 @@ __attribute__((target("avx2"))) float SmallestAtAvx2(const float* values, const 
   return best[first - 1];
 }
 
+__attribute__((target("avx2"))) size_t FirstBelowAvx2(const float* values, size_t n, size_t from, float bound) {
+  const __m256 b = _mm256_set1_ps(bound);
+  size_t i = from;
+  for (; n - i >= 8; i += 8) {
+    const int m = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(values + i), b, _CMP_LT_OQ));
+    if (m != 0) return i + size_t(__builtin_ctz(unsigned(m)));
+  }
+  return FirstBelowScalar(values, n, i, bound);
+}
+
 // ---- AVX-512: 16 lanes, the tail through a mask (no scalar loop). -----------
 
 // By hand: GCC 12's _mm512_reduce_add_ps trips -Wuninitialized in its header.
@@ -421,17 +437,27 @@ __attribute__((target("avx512f"))) float SmallestAtAvx512(const float* values, c
   return out[first - 1];
 }
 
+__attribute__((target("avx512f"))) size_t FirstBelowAvx512(const float* values, size_t n, size_t from, float bound) {
+  const __m512 b = _mm512_set1_ps(bound);
+  for (size_t i = from; i < n; i += 16) {
+    const __mmask16 in = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    const __mmask16 m = _mm512_mask_cmp_ps_mask(in, _mm512_maskz_loadu_ps(in, values + i), b, _CMP_LT_OQ);
+    if (m != 0) return i + size_t(__builtin_ctz(unsigned(m)));
+  }
+  return n;
+}
+
 #endif  // AETHER_X86
 
-const Kernels kScalar{Isa::kScalar,         "scalar",       DotScalar,      L2Scalar,      L2Many<L2Scalar>,
-                      DotsTransposedScalar, ArgminL2Scalar, DotExactScalar, L2ExactScalar, HalfToFloatScalar,
-                      SmallestAtScalar};
+const Kernels kScalar{Isa::kScalar,         "scalar",        DotScalar,      L2Scalar,      L2Many<L2Scalar>,
+                      DotsTransposedScalar, ArgminL2Scalar,  DotExactScalar, L2ExactScalar, HalfToFloatScalar,
+                      SmallestAtScalar,     FirstBelowScalar};
 #if AETHER_X86
 const Kernels kAvx2{Isa::kAvx2,   "avx2",       DotAvx2,     L2Avx2,          L2Many<L2Avx2>, DotsTransposedAvx2,
-                    ArgminL2Avx2, DotExactAvx2, L2ExactAvx2, HalfToFloatF16c, SmallestAtAvx2};
-const Kernels kAvx512{Isa::kAvx512,         "avx512",       DotAvx512,    L2Avx512,    L2Many<L2Avx512>,
-                      DotsTransposedAvx512, ArgminL2Avx512, DotExactAvx2, L2ExactAvx2, HalfToFloatF16c,
-                      SmallestAtAvx512};
+                    ArgminL2Avx2, DotExactAvx2, L2ExactAvx2, HalfToFloatF16c, SmallestAtAvx2, FirstBelowAvx2};
+const Kernels kAvx512{Isa::kAvx512,         "avx512",        DotAvx512,    L2Avx512,    L2Many<L2Avx512>,
+                      DotsTransposedAvx512, ArgminL2Avx512,  DotExactAvx2, L2ExactAvx2, HalfToFloatF16c,
+                      SmallestAtAvx512,     FirstBelowAvx512};
 #endif
 
 #if AETHER_X86

@@ -291,6 +291,34 @@ TEST_CASE("the short-list kernel gives the value of a rank among the rows as a s
   }
 }
 
+// The probe's skip: the first value below a bound from any start, in every
+// variant, over every tail length; NaN is never below, nor an equal value.
+TEST_CASE("the skip kernel finds the first value below a bound from any start, in every variant") {
+  std::mt19937 rng(22);
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!Supported(isa)) continue;
+    const Kernels& k = For(isa);
+    CAPTURE(k.name);
+    for (size_t n :
+         {size_t(0), size_t(1), size_t(7), size_t(8), size_t(9), size_t(16), size_t(17), size_t(40), size_t(1265)})
+      for (int trial = 0; trial < 20; ++trial) {
+        CAPTURE(n);
+        CAPTURE(trial);
+        std::vector<float> values(n);
+        for (auto& x : values) x = float(rng() % 1000);
+        for (int s = 0; s < trial % 4 && n > 0; ++s) values[rng() % n] = s % 2 ? nan : inf;
+        const float bound = trial % 5 == 0 ? nan : float(rng() % 1000) * (trial % 2 ? 0.02f : 1.0f);
+        for (size_t from = 0; from <= n; from += 1 + from / 8) {
+          CAPTURE(from);
+          size_t want = from;
+          while (want < n && !(values[want] < bound)) ++want;
+          CHECK(k.first_below(values.data(), n, from, bound) == want);
+        }
+      }
+  }
+}
+
 TEST_CASE("identical vectors are at distance zero in every variant") {
   std::vector<float> a(133);
   for (size_t i = 0; i < a.size(); ++i) a[i] = float(i) * 0.37f - 20.0f;
