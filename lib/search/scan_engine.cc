@@ -87,7 +87,7 @@ Result<std::vector<std::vector<Candidate>>> RunScan(const ScanRequest& r) {
   AETHER_RETURN_IF_ERROR(
       ParallelFor((c.queries() + kMergeBlock - 1) / kMergeBlock, workers, [&](size_t b, size_t) -> Status {
         for (size_t q = b * kMergeBlock; q < std::min(c.queries(), (b + 1) * kMergeBlock); ++q) {
-          for (const Candidate& cand : Merge(exact, q, c.k)) tops[q].Push(cand);
+          for (auto& worker : exact) tops[q].Absorb(&worker[q]);
           candidates[q] = Merge(approx, q, c.candidates);
         }
         return Status::Ok();

@@ -52,6 +52,15 @@ void TopK::Push(const Candidate& c) {
   }
 }
 
+void TopK::Absorb(TopK* other) {
+  if (heap_.empty() && other->k_ == k_) {
+    heap_.swap(other->heap_);
+    return;
+  }
+  for (const Candidate& c : other->heap_) Push(c);
+  other->heap_.clear();
+}
+
 std::vector<Candidate> TopK::Take() {
   std::sort_heap(heap_.begin(), heap_.end());  // the pops, largest first, each to the end
   std::vector<Candidate> out;

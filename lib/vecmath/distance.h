@@ -65,6 +65,9 @@ class TopK {
     return k_ > 0 && heap_.size() >= k_ ? heap_.front().distance : std::numeric_limits<float>::infinity();
   }
   void Push(const Candidate& c);
+  // Pushes every candidate of `other` (a list of the same k: its heap is
+  // taken whole while this one is empty) and empties it: the top k of both.
+  void Absorb(TopK* other);
   // Ascending by distance; empties the accumulator.
   std::vector<Candidate> Take();
 

@@ -503,3 +503,33 @@ TEST_CASE("TopK keeps the k smallest candidates, ties by row id, as a full sort 
     }
   }
 }
+
+// The batch merges each query's lists from the scan's workers by Absorb:
+// the top k of the union, as one list fed everything would hold, whether
+// the receiver is empty (it takes the other's heap whole), partly filled or
+// full, and with the other list empty; the other list is left empty.
+TEST_CASE("TopK::Absorb keeps the top k of both lists, as one list fed both would") {
+  std::mt19937_64 rng(12);
+  for (uint32_t k : {0u, 1u, 3u, 10u, 64u, 200u}) {
+    for (int round = 0; round < 30; ++round) {
+      CAPTURE(k);
+      CAPTURE(round);
+      aether::TopK a(k), b(k), both(k);
+      const size_t na = round % 3 == 0 ? 0 : rng() % 400, nb = round % 5 == 0 ? 0 : rng() % 400;
+      int64_t row = 0;
+      for (size_t i = 0; i < na + nb; ++i) {
+        const aether::Candidate c{float(rng() % 40) * 0.5f, row++};  // ties, broken by row id
+        (i < na ? a : b).Push(c);
+        both.Push(c);
+      }
+      a.Absorb(&b);
+      CHECK(b.Take().empty());
+      const std::vector<aether::Candidate> got = a.Take(), want = both.Take();
+      REQUIRE(got.size() == want.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        CHECK(got[i].distance == want[i].distance);
+        CHECK(got[i].row_id == want[i].row_id);
+      }
+    }
+  }
+}
