@@ -108,11 +108,13 @@ Status ScanTiled(const ScanContext& c, const float* x, uint64_t n, uint64_t stri
   sc.dist.resize(n);
   sc.xnorm2.resize(n);
   sc.dots.resize(ScanContext::kTile * n);
-  for (uint64_t i = 0; i < n; ++i) {
-    const float* v = x + i * stride;
-    for (uint32_t j = 0; j < dim; ++j) sc.xt[size_t(j) * n + i] = v[j];
-    sc.xnorm2[i] = c.kernels.dot(v, v, dim);
-  }
+  uint64_t i0 = 0;
+  for (; i0 + 8 <= n; i0 += 8)
+    for (uint32_t j = 0; j < dim; ++j)
+      for (uint32_t i = 0; i < 8; ++i) sc.xt[size_t(j) * n + i0 + i] = x[(i0 + i) * stride + j];
+  for (; i0 < n; ++i0)
+    for (uint32_t j = 0; j < dim; ++j) sc.xt[size_t(j) * n + i0] = x[i0 * stride + j];
+  for (uint64_t i = 0; i < n; ++i) sc.xnorm2[i] = c.kernels.dot(x + i * stride, x + i * stride, dim);
   const float keep = 1.0f - 2 * c.rounding;
   for (size_t q0 = 0; q0 < nqs; q0 += ScanContext::kTile) {
     const size_t nq = std::min(ScanContext::kTile, nqs - q0);
