@@ -231,3 +231,40 @@ TEST_CASE("a live place whose memory row is gone: every search that finds it exi
     }
   }
 }
+
+TEST_CASE("hits on 17000 rows: their ids read in two halves at once are one walk's; a missing row is named in either") {
+  // A batch whose hits span at least 16,384 rows reads the second half of
+  // their ids through a second connection on another thread: the same
+  // output as one walk (--threads 1), and a row without a memory in either
+  // half is named as one walk names it (the first missing, in row order).
+  TempDir dir;
+  const std::string store = dir / "s";
+  const auto mems = RandomMems(17000, 4, 43, "m");
+  REQUIRE(Aether({"ingest", "--create", store, "--hot-capacity", "20000"}, ToJsonl(mems)).exit_code == 0);
+  auto search = [&](const char* threads) {
+    return Aether({"search", store, "--vector", VectorJson(mems[0].vec), "-k", "17000", "--no-touch", "--format",
+                   "jsonl", "--threads", threads});
+  };
+  auto one = search("1"), two = search("2");
+  REQUIRE_MESSAGE(one.exit_code == 0, one.err);
+  REQUIRE_MESSAGE(two.exit_code == 0, two.err);
+  CHECK(two.out == one.out);
+  std::set<std::string> ids;
+  const auto parsed = nlohmann::json::parse(two.out);
+  for (const auto& r : parsed["results"]) ids.insert(r["id"].get<std::string>());
+  CHECK(ids.size() == mems.size());
+  const auto rows = SqlRows(store, "SELECT row_id FROM memories ORDER BY row_id");
+  REQUIRE(rows.size() == mems.size());
+  // A row in the second half, then one in the first (named from then on).
+  for (size_t at : {size_t(12000), size_t(5)}) {
+    CAPTURE(at);
+    SqlRows(store, "DELETE FROM memories WHERE row_id = " + rows[at]);
+    for (const char* threads : {"1", "2"}) {
+      CAPTURE(threads);
+      auto r = search(threads);
+      CHECK_MESSAGE(r.exit_code == 79, r.err);
+      CHECK_MESSAGE(r.err.find("row " + rows[at] + " was found") != std::string::npos, r.err);
+      CHECK(r.out.empty());
+    }
+  }
+}
