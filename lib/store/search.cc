@@ -16,13 +16,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <exception>
-#include <functional>
 #include <map>
 #include <mutex>
-#include <optional>
-#include <system_error>
-#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -145,93 +140,19 @@ Status PrefetchShards(Env* env, const ScanRequest& request) {
   return env->Prefetch(paths, std::max(kPrefetchAtOnce, ThreadsFor(request.threads, paths.size())));
 }
 
-using SecondDb = std::function<Result<std::unique_ptr<Db>>()>;
-
-// A hit was taken as live from the free slots or its shard's counts; the
-// metadata must agree (verify names the damage).
-Status UnknownRow(int64_t row_id) {
-  return Status::Corruption(fmt::format(
-      "row {} was found in a place the metadata counts as live, but no memory has it (run aether verify)", row_id));
-}
-
 // Each hit's id and tier: from the selection, or read in one walk of the
 // table in row order, once per row however many queries found it, into one
 // buffer (sequential writes); then the hits are filled query by query on
 // every worker, each from its row's entry there (no search per hit, no
 // write of a hit out of order).
-// The ids and tiers of `rows` (ascending), as MemoriesTable::FindIds
-// visits them, appended to *text / *span / *tier; stops at the first row
-// without a memory (the caller names it) or at an error. A long list is
-// read in two halves at once, the second through a connection of its own
-// (open_second), which reads the same committed state as this snapshot:
-// this process holds LOCK, so no other process changes meta.db meanwhile
-// (format-spec/README.md, "Concurrency"), and this one does not during a
-// search. A second connection that cannot be opened (or a thread that
-// cannot start) leaves the second half to this one.
-Status ReadIds(const std::vector<int64_t>& rows, MemoriesTable* memories, const SecondDb& open_second, size_t threads,
-               std::string* text, std::vector<std::pair<size_t, size_t>>* span, std::vector<Tier>* tier) {
-  struct Ids {
-    std::string text;
-    std::vector<std::pair<size_t, size_t>> span;
-    std::vector<Tier> tier;
-  };
-  auto read = [](MemoriesTable* table, const int64_t* part, size_t n, std::string* t,
-                 std::vector<std::pair<size_t, size_t>>* sp, std::vector<Tier>* ti) -> Status {
-    const size_t before = sp->size();
-    return table->FindIds(std::vector<int64_t>(part, part + n), [&](size_t i, std::string_view id, Tier of) -> Status {
-      if (before + i != sp->size()) return Status::Ok();  // a row before it has no memory: the caller names it
-      sp->emplace_back(t->size(), t->size() + id.size());
-      t->append(id.data(), id.size());
-      ti->push_back(of);
-      return Status::Ok();
-    });
-  };
-  constexpr size_t kSplitRows = 16384;  // below, a second connection's open costs more than it saves
-  const size_t mid = rows.size() / 2;
-  Ids second;
-  std::optional<Status> second_read;  // set when the other thread read the second half
-  std::exception_ptr thrown;          // by the other thread (out of memory), rethrown here
-  std::thread other;
-  if (rows.size() >= kSplitRows && ThreadsFor(threads, 2) >= 2 && open_second) {
-    try {
-      other = std::thread([&] {
-        try {
-          Result<std::unique_ptr<Db>> db = open_second();
-          if (!db.ok()) return;  // read here after the first half
-          MemoriesTable table(db->get());
-          second_read = InReadTransaction(db->get(), [&] {
-            return read(&table, rows.data() + mid, rows.size() - mid, &second.text, &second.span, &second.tier);
-          });
-        } catch (...) {
-          thrown = std::current_exception();
-        }
-      });
-    } catch (const std::system_error&) {  // no thread: one walk
-    }
-  }
-  struct Join {  // whatever happens here, the other thread is done before its state goes
-    std::thread* t;
-    ~Join() {
-      if (t->joinable()) t->join();
-    }
-  } join{&other};
-  const size_t first = other.joinable() ? mid : rows.size();
-  Status status = read(memories, rows.data(), first, text, span, tier);
-  if (other.joinable()) other.join();
-  if (thrown) std::rethrow_exception(thrown);
-  AETHER_RETURN_IF_ERROR(status);
-  if (first == rows.size() || span->size() < first) return Status::Ok();
-  if (!second_read) return read(memories, rows.data() + mid, rows.size() - mid, text, span, tier);
-  AETHER_RETURN_IF_ERROR(*second_read);
-  const size_t shift = text->size();
-  text->append(second.text);
-  for (const auto& [b, e] : second.span) span->emplace_back(b + shift, e + shift);
-  tier->insert(tier->end(), second.tier.begin(), second.tier.end());
-  return Status::Ok();
-}
-
 Status PlaceHits(const std::vector<std::vector<Candidate>>& ranked, const Selection* selection, MemoriesTable* memories,
-                 const SecondDb& open_second, size_t threads, RankedHits* results) {
+                 size_t threads, RankedHits* results) {
+  // A hit was taken as live from the free slots or its shard's counts; the
+  // metadata must agree (verify names the damage).
+  auto unknown = [](int64_t row_id) {
+    return Status::Corruption(fmt::format(
+        "row {} was found in a place the metadata counts as live, but no memory has it (run aether verify)", row_id));
+  };
   std::vector<size_t> first_of(ranked.size() + 1, 0);  // query q's hits are [first_of[q], first_of[q + 1])
   for (size_t q = 0; q < ranked.size(); ++q) first_of[q + 1] = first_of[q] + ranked[q].size();
   // Per distinct row: its id's [begin, end) in `text` and its tier; per
@@ -249,7 +170,7 @@ Status PlaceHits(const std::vector<std::vector<Candidate>>& ranked, const Select
     for (size_t q = 0; q < ranked.size(); ++q)
       for (size_t r = 0; r < ranked[q].size(); ++r) {
         const MemoryRef* loc = selection->Find(ranked[q][r].row_id);
-        if (!loc) return UnknownRow(ranked[q][r].row_id);
+        if (!loc) return unknown(ranked[q][r].row_id);
         unique_of[first_of[q] + r] = uint32_t(row_span.size());
         add_row(loc->id, loc->place.tier);
       }
@@ -268,8 +189,12 @@ Status PlaceHits(const std::vector<std::vector<Candidate>>& ranked, const Select
     }
     row_span.reserve(rows.size());
     row_tier.reserve(rows.size());
-    AETHER_RETURN_IF_ERROR(ReadIds(rows, memories, open_second, threads, &text, &row_span, &row_tier));
-    if (row_span.size() != rows.size()) return UnknownRow(rows[row_span.size()]);
+    AETHER_RETURN_IF_ERROR(memories->FindIds(rows, [&](size_t i, std::string_view id, Tier tier) -> Status {
+      if (i != row_span.size()) return unknown(rows[row_span.size()]);
+      add_row(id, tier);
+      return Status::Ok();
+    }));
+    if (row_span.size() != rows.size()) return unknown(rows[row_span.size()]);
   }
   constexpr size_t kBlock = 512;  // queries
   const size_t blocks = (ranked.size() + kBlock - 1) / kBlock;
@@ -379,10 +304,8 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
     AETHER_ASSIGN_OR_RETURN(ranked, RunScan(request));
   }
   RankedHits results(queries.size());
-  AETHER_RETURN_IF_ERROR(PlaceHits(
-      ranked, selection ? &*selection : nullptr, &tables_->memories,
-      [this] { return Db::Open(Path(layout::kDbFile), /*create=*/false, /*reader=*/true); }, options.threads,
-      &results));
+  AETHER_RETURN_IF_ERROR(
+      PlaceHits(ranked, selection ? &*selection : nullptr, &tables_->memories, options.threads, &results));
   AETHER_RETURN_IF_ERROR(Decorate(options, &results));
   return results;
 }
