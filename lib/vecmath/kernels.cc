@@ -293,6 +293,7 @@ __attribute__((target("avx2"))) float SmallestAtAvx2(const float* values, const 
 }
 
 __attribute__((target("avx2"))) size_t FirstBelowAvx2(const float* values, size_t n, size_t from, float bound) {
+  if (from >= n) return n;
   const __m256 b = _mm256_set1_ps(bound);
   size_t i = from;
   for (; n - i >= 8; i += 8) {

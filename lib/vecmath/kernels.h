@@ -52,7 +52,8 @@ struct Kernels {
   // n < first. No value may be NaN. The tiled scan's early bound: the same
   // value in every variant.
   float (*smallest_at)(const float* values, const uint32_t* rows, size_t n, uint32_t first);
-  // The first i in [from, n) with values[i] < bound (NaN never is), else n:
+  // The first i in [from, n) with values[i] < bound (NaN never is), else n
+  // (also when from >= n):
   // the probe's selection skips to it past the centroids too far to enter
   // its short list.
   size_t (*first_below)(const float* values, size_t n, size_t from, float bound);

@@ -320,6 +320,8 @@ TEST_CASE("probing: SmallestInOrder picks what a stable sort by value ranks firs
       if (trial % 3 == 0) v[rng() % n] = NAN;
       if (trial % 4 == 0) v[rng() % n] = INFINITY;
       if (trial % 5 == 0) v[rng() % n] = -0.0f;
+      if (trial == 7)  // nothing but infinities and NaNs: ranked by index alone
+        for (auto& x : v) x = rng() % 2 ? INFINITY : NAN;
       std::vector<uint32_t> order(n);
       std::iota(order.begin(), order.end(), 0u);
       auto key = [&](uint32_t i) { return std::isnan(v[i]) ? INFINITY : v[i]; };

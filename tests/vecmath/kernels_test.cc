@@ -315,6 +315,7 @@ TEST_CASE("the skip kernel finds the first value below a bound from any start, i
           while (want < n && !(values[want] < bound)) ++want;
           CHECK(k.first_below(values.data(), n, from, bound) == want);
         }
+        CHECK(k.first_below(values.data(), n, n + 5, 1e30f) == n);  // a start past the end
       }
   }
 }
