@@ -330,27 +330,53 @@ class FastRecordParser {
     return true;
   }
   // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+  // A JSON number, as strtod reads it (correctly rounded). Most numbers
+  // have at most 15 significant digits and a small exponent: their digits
+  // as an integer and the power of ten are then exact doubles, and one
+  // multiplication or division rounds once, to the same double (Clinger's
+  // fast path); the others go through std::from_chars.
   bool Number(double* v) {
+    static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     const char* b = p_;
-    Eat('-');
+    const bool negative = Eat('-');
+    uint64_t mantissa = 0;
+    int significant = 0, exp10 = 0;  // digits in mantissa (from the first non-zero); its power of ten
+    auto digits = [&](bool fraction) {
+      for (; p_ < end_ && *p_ >= '0' && *p_ <= '9'; ++p_) {
+        if (mantissa != 0 || *p_ != '0') {
+          if (++significant <= 15) mantissa = mantissa * 10 + uint64_t(*p_ - '0');
+        }
+        if (fraction) --exp10;
+      }
+    };
     if (p_ < end_ && *p_ == '0') {
       ++p_;
     } else {
       if (!(p_ < end_ && *p_ >= '1' && *p_ <= '9')) return false;
-      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+      digits(false);
     }
     bool integer = true;
     if (Eat('.')) {
       integer = false;
       if (!(p_ < end_ && *p_ >= '0' && *p_ <= '9')) return false;
-      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+      digits(true);
     }
     if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
       integer = false;
       ++p_;
-      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      bool minus = false;
+      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) minus = *p_++ == '-';
       if (!(p_ < end_ && *p_ >= '0' && *p_ <= '9')) return false;
-      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+      int e = 0;
+      for (; p_ < end_ && *p_ >= '0' && *p_ <= '9'; ++p_) e = std::min(e * 10 + (*p_ - '0'), 100000);
+      exp10 += minus ? -e : e;
+    }
+    if (significant <= 15 && exp10 >= -22 && exp10 <= 22) {
+      const double m = double(mantissa);
+      const double x = exp10 < 0 ? m / kPow10[-exp10] : m * kPow10[exp10];
+      *v = negative && !(integer && mantissa == 0) ? -x : x;  // an integer "-0" reads as +0, as below
+      return true;
     }
     auto r = std::from_chars(b, p_, *v);
     // nlohmann reads an integer literal as an integer: "-0" is then +0.

@@ -417,6 +417,56 @@ TEST_CASE("the fast record and query parsers agree with the general ones on ever
       }
 }
 
+// The fast parser reads a number's digits itself when they are few (at
+// most 15 significant, a power of ten within 1e+-22) and hands the rest to
+// std::from_chars: either way the double the general parser (strtod) reads,
+// bit for bit. Importance is kept as a double, so a mismatch a float would
+// hide shows there; the vectors check the float. Random numbers of every
+// shape: leading, trailing and inner zeros, 1 to 20 digits before and after
+// the point, exponents near the fast path's edges and beyond, both signs.
+TEST_CASE("the fast parser reads numbers as the general one does, on either side of its fast path's limits") {
+  std::mt19937 rng(43);
+  auto digits = [&](int n, bool lead) {
+    std::string d;
+    for (int i = 0; i < n; ++i) {
+      const int z = int(rng() % 4);  // runs of zeros, often
+      d += char('0' + (z == 0 ? 0 : int(rng() % 10)));
+    }
+    if (lead && !d.empty() && d[0] == '0') d[0] = char('1' + rng() % 9);
+    return d;
+  };
+  auto number = [&](bool unit) {  // unit: within [0, 1], for importance
+    std::string n;
+    if (!unit && rng() % 3 == 0) n += '-';
+    const int shape = int(rng() % 4);
+    if (unit || shape == 0)
+      n += "0";
+    else
+      n += digits(1 + int(rng() % (shape == 1 ? 20 : 6)), true);
+    if (unit || rng() % 3) n += "." + digits(1 + int(rng() % 20), false);
+    if (rng() % 3 == 0) {
+      n += rng() % 2 ? "e" : "E";
+      const int e = int(rng() % 30);  // around the +-22 limit (and the digits move it)
+      if (unit || rng() % 2)
+        n += "-" + std::to_string(e);
+      else
+        n += (rng() % 2 ? "+" : "") + std::to_string(e % 25);
+    }
+    return n;
+  };
+  int parsed = 0;
+  for (int t = 0; t < 4000; ++t) {
+    std::string vec = "[";
+    for (int i = 0; i < 2; ++i) vec += (i ? "," : "") + number(false);
+    const std::string line = "{\"id\":\"n\",\"vector\":" + vec + "],\"importance\":" + number(true) + "}";
+    CheckAgrees(line, 2, aether::Metric::kL2);
+    CheckQueryAgrees(line.substr(0, line.find(",\"importance")) + "}", 2, aether::Metric::kL2);
+    aether::Record r;
+    parsed += aether::ParseRecord(line, 2, aether::Metric::kL2, &r).ok();
+  }
+  CHECK(parsed > 2000);  // most lines hold numbers in range: their values were compared
+}
+
 // VectorProblem's one-pass check for l2 and ip against the rule written out
 // (options.h): the first component not finite or beyond ±1e15 is named; under
 // cosine a norm below 1e-15 is refused too. Each bad value at every position
