@@ -428,7 +428,13 @@ int Ingester::Run() {
   }
   Status stop, fatal;
   if (parallel_) {
-    // Parsing on the second thread, 1,024 lines at a time, 4 chunks ahead.
+    // Parsing on the second thread, 1,024 lines at a time, up to a batch
+    // ahead (at most 16,384 lines and about 64 MiB of records; 4 chunks at
+    // least), so that it goes on while the writer commits a batch: with 4
+    // chunks it stopped 4,096 lines into the next batch and the two took
+    // turns.
+    const uint64_t dim = config_.dim ? config_.dim : a_.dim ? a_.dim : 1024;  // unknown: a large guess
+    const size_t ahead = size_t(std::min<uint64_t>({a_.batch, 16384, (uint64_t(64) << 20) / (4 * dim + 256)}));
     std::string text;
     bool too_long = false;
     Prefetcher<std::vector<ParsedLine>> source(
@@ -439,7 +445,7 @@ int Ingester::Run() {
           }
           return chunk->size() == 1024;
         },
-        4);
+        std::max<size_t>(4, ahead / 1024 + 1));
     std::vector<ParsedLine> chunk;
     bool go = true;
     while (go && source.Next(&chunk))
