@@ -428,24 +428,25 @@ int Ingester::Run() {
   }
   Status stop, fatal;
   if (parallel_) {
-    // Parsing on the second thread, 1,024 lines at a time, up to a batch
-    // ahead (at most 16,384 lines and about 64 MiB of records; 4 chunks at
-    // least), so that it goes on while the writer commits a batch: with 4
-    // chunks it stopped 4,096 lines into the next batch and the two took
-    // turns.
-    const uint64_t dim = config_.dim ? config_.dim : a_.dim ? a_.dim : 1024;  // unknown: a large guess
-    const size_t ahead = size_t(std::min<uint64_t>({a_.batch, 16384, (uint64_t(64) << 20) / (4 * dim + 256)}));
+    // Parsing on the second thread, chunks of 1,024 lines or 1 MiB of text,
+    // up to a batch ahead (16,384 lines at most; 4 chunks at least), so that
+    // it goes on while the writer commits a batch: with 4 chunks of 1,024
+    // lines it stopped 4,096 lines into the next batch and the two took
+    // turns. A chunk's records take about what its text took, or twice for
+    // vectors of one-digit numbers.
+    const size_t depth = std::max<size_t>(4, std::min<size_t>(a_.batch, 16384) / 1024 + 1);
     std::string text;
     bool too_long = false;
     Prefetcher<std::vector<ParsedLine>> source(
         [&](std::vector<ParsedLine>* chunk) {
-          while (chunk->size() < 1024 && reader_->Next(&text, &too_long)) {
+          for (size_t bytes = 0; chunk->size() < 1024 && bytes < (1u << 20); bytes += text.size()) {
+            if (!reader_->Next(&text, &too_long)) return false;
             chunk->emplace_back();
             parser.Parse(text, *reader_, too_long, &chunk->back());
           }
-          return chunk->size() == 1024;
+          return true;
         },
-        std::max<size_t>(4, ahead / 1024 + 1));
+        depth);
     std::vector<ParsedLine> chunk;
     bool go = true;
     while (go && source.Next(&chunk))

@@ -372,7 +372,9 @@ class FastRecordParser {
       for (; p_ < end_ && *p_ >= '0' && *p_ <= '9'; ++p_) e = std::min(e * 10 + (*p_ - '0'), 100000);
       exp10 += minus ? -e : e;
     }
-    if (significant <= 15 && exp10 >= -22 && exp10 <= 22) {
+    // (A token of at most 64 characters: its counts cannot overflow, and a
+    // capped exponent cannot come back into range through a long fraction.)
+    if (p_ - b <= 64 && significant <= 15 && exp10 >= -22 && exp10 <= 22) {
       const double m = double(mantissa);
       const double x = exp10 < 0 ? m / kPow10[-exp10] : m * kPow10[exp10];
       *v = negative && !(integer && mantissa == 0) ? -x : x;  // an integer "-0" reads as +0, as below

@@ -319,6 +319,7 @@ void CheckAgrees(const std::string& line, uint32_t dim, aether::Metric metric) {
     CHECK(a.vector.size() == b.vector.size());
     CHECK(a.payload_json == b.payload_json);
     CHECK(a.importance == b.importance);
+    CHECK(std::signbit(a.importance) == std::signbit(b.importance));
   }
 }
 
@@ -465,6 +466,15 @@ TEST_CASE("the fast parser reads numbers as the general one does, on either side
     parsed += aether::ParseRecord(line, 2, aether::Metric::kL2, &r).ok();
   }
   CHECK(parsed > 2000);  // most lines hold numbers in range: their values were compared
+  // Importance of every other shape, its sign of zero included.
+  for (const char* imp : {"0", "1", "-0", "-0.0", "0.0", "1.0", "0e5", "-0e-3", "1E0", "0.5e+0", "10e-1"})
+    CheckAgrees(std::string(R"({"id":"n","vector":[1],"importance":)") + imp + "}", 1, aether::Metric::kL2);
+  // Long tokens (a reviewer's): a fraction of 100,000 zeros and an exponent
+  // past the parser's cap must not read as a number in the fast path's range.
+  const std::string zeros(100000, '0');
+  CheckAgrees(R"({"id":"a","vector":[0.)" + zeros + "1e100001]}", 1, aether::Metric::kL2);
+  CheckAgrees(R"({"id":"a","vector":[1],"importance":0.)" + zeros + "00005e100005}", 1, aether::Metric::kL2);
+  CheckAgrees(R"({"id":"a","vector":[0.)" + zeros.substr(10) + "5e999999999]}", 1, aether::Metric::kL2);
 }
 
 // VectorProblem's one-pass check for l2 and ip against the rule written out
