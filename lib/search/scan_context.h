@@ -90,6 +90,7 @@ struct ScanScratch {
   std::vector<float> dist, xt, xnorm2, dots, qpacked;
   std::vector<int64_t> rows;
   std::vector<uint32_t> rows_passing;  // a tiled scan's rows within a query's bound
+  std::vector<uint32_t> rows_later;    // those of them visited in its second round
   std::vector<float> dist_passing;     // their lower bounds, to select from
   std::vector<char> checked;           // per row: 0 unknown, 1 live, 2 not live
   std::vector<uint8_t> crc_ok;

@@ -156,13 +156,30 @@ Status ScanTiled(const ScanContext& c, const float* x, uint64_t n, uint64_t stri
       const float early = !split                         ? 0.0f
                           : first <= simd::kMaxShortRank ? c.kernels.smallest_at(lower, pass, passed, first)
                                                          : SmallestAt(lower, pass, passed, first, &sc.dist_passing);
-      for (int round = split ? 0 : 1; round < 2; ++round)
+      // Round 0's rows moved to the front of `pass` in their order, round
+      // 1's behind them in theirs (no branch per row: about half go each
+      // way, a branch would guess wrong as often).
+      size_t in_first = 0;
+      if (split) {
+        sc.rows_later.resize(passed);
+        uint32_t* later = sc.rows_later.data();
+        size_t in_later = 0;
         for (size_t j = 0; j < passed; ++j) {
           const uint32_t i = pass[j];
-          if ((split && (round == 0) != (lower[i] <= early)) || lower[i] > limit) continue;
-          AETHER_RETURN_IF_ERROR(visit(q, i));
-          limit = as_filter(bound(q));
+          const bool now = lower[i] <= early;
+          pass[in_first] = i;
+          later[in_later] = i;
+          in_first += now;
+          in_later += !now;
         }
+        std::copy_n(later, in_later, pass + in_first);
+      }
+      for (size_t j = 0; j < passed; ++j) {
+        const uint32_t i = pass[j];
+        if (lower[i] > limit) continue;
+        AETHER_RETURN_IF_ERROR(visit(q, i));
+        limit = as_filter(bound(q));
+      }
     }
   }
   return Status::Ok();
