@@ -143,14 +143,10 @@ Status ScanTiled(const ScanContext& c, const float* x, uint64_t n, uint64_t stri
       // a quantized frame's candidates that tie exactly at the re-rank cut
       // are ranked by their place tags, which follow the order of visits
       // (and the worker, as before).
-      sc.rows_passing.resize(n);
+      // (Damaged data, a NaN bound, is visited, as it always was.)
+      sc.rows_passing.resize(n + simd::kSelectSlack);
       uint32_t* pass = sc.rows_passing.data();
-      size_t passed = 0;
-      for (uint64_t i = 0; i < n; ++i) {                 // branch-free: about half pass in a query's first blocks
-        if (std::isnan(lower[i])) lower[i] = -INFINITY;  // damaged data: visited, as it always was
-        pass[passed] = uint32_t(i);
-        passed += !(lower[i] > limit);
-      }
+      const size_t passed = c.kernels.rows_not_above(lower, n, limit, pass);
       // Split: the rows at or below `early` in round 0, the rest in round 1.
       const bool split = first > 0 && passed > 2 * size_t(first);
       const float early = !split                         ? 0.0f

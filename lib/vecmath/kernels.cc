@@ -124,6 +124,16 @@ size_t FirstBelowScalar(const float* values, size_t n, size_t from, float bound)
   return n;
 }
 
+size_t RowsNotAboveScalar(float* values, size_t n, float bound, uint32_t* rows) {
+  size_t passed = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (std::isnan(values[i])) values[i] = -std::numeric_limits<float>::infinity();
+    rows[passed] = uint32_t(i);
+    passed += !(values[i] > bound);
+  }
+  return passed;
+}
+
 #if AETHER_X86
 
 // ---- AVX2 + FMA: two 8-lane accumulators, a masked-free scalar tail. --------
@@ -448,17 +458,84 @@ __attribute__((target("avx512f"))) size_t FirstBelowAvx512(const float* values, 
   return n;
 }
 
+// Per 8-bit mask: the lanes it selects, in order, packed to the front.
+struct LanePacks {
+  uint8_t lanes[256][8];
+  constexpr LanePacks() : lanes() {
+    for (uint32_t m = 0; m < 256; ++m) {
+      uint32_t at = 0;
+      for (uint8_t l = 0; l < 8; ++l)
+        if ((m >> l) & 1) lanes[m][at++] = l;
+    }
+  }
+};
+constexpr LanePacks kLanePacks;
+
+// Eight lanes a step: NaN lanes written back as -infinity, then the
+// passing lanes' indexes packed by a permutation from kLanePacks and
+// stored whole (the room past the count is scratch); the tail as scalar.
+__attribute__((target("avx2"))) size_t RowsNotAboveAvx2(float* values, size_t n, float bound, uint32_t* rows) {
+  const __m256 b = _mm256_set1_ps(bound), ninf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m256i step = _mm256_set1_epi32(8);
+  __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  size_t passed = 0, i = 0;
+  for (; n - i >= 8; i += 8, idx = _mm256_add_epi32(idx, step)) {
+    __m256 v = _mm256_loadu_ps(values + i);
+    const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    if (_mm256_movemask_ps(nan) != 0) {
+      v = _mm256_blendv_ps(v, ninf, nan);
+      _mm256_storeu_ps(values + i, v);
+    }
+    const unsigned m = unsigned(_mm256_movemask_ps(_mm256_cmp_ps(v, b, _CMP_NGT_UQ)));
+    uint64_t packed;
+    std::memcpy(&packed, kLanePacks.lanes[m], 8);
+    const __m256i perm = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(int64_t(packed)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows + passed), _mm256_permutevar8x32_epi32(idx, perm));
+    passed += size_t(__builtin_popcount(m));
+  }
+  for (; i < n; ++i) {
+    if (std::isnan(values[i])) values[i] = -std::numeric_limits<float>::infinity();
+    rows[passed] = uint32_t(i);
+    passed += !(values[i] > bound);
+  }
+  return passed;
+}
+
+// Sixteen lanes a step, the tail through a mask; the indexes packed in a
+// register (VPCOMPRESSD to memory is microcoded on some CPUs) and stored
+// whole.
+__attribute__((target("avx512f"))) size_t RowsNotAboveAvx512(float* values, size_t n, float bound, uint32_t* rows) {
+  const __m512 b = _mm512_set1_ps(bound), ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m512i step = _mm512_set1_epi32(16);
+  __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  size_t passed = 0;
+  for (size_t i = 0; i < n; i += 16, idx = _mm512_add_epi32(idx, step)) {
+    const __mmask16 in = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    __m512 v = _mm512_maskz_loadu_ps(in, values + i);
+    const __mmask16 nan = _mm512_mask_cmp_ps_mask(in, v, v, _CMP_UNORD_Q);
+    if (nan != 0) {
+      v = _mm512_mask_blend_ps(nan, v, ninf);
+      _mm512_mask_storeu_ps(values + i, nan, v);
+    }
+    const __mmask16 m = _mm512_mask_cmp_ps_mask(in, v, b, _CMP_NGT_UQ);
+    _mm512_storeu_si512(rows + passed, _mm512_maskz_compress_epi32(m, idx));
+    passed += size_t(__builtin_popcount(unsigned(m)));
+  }
+  return passed;
+}
+
 #endif  // AETHER_X86
 
-const Kernels kScalar{Isa::kScalar,         "scalar",        DotScalar,      L2Scalar,      L2Many<L2Scalar>,
-                      DotsTransposedScalar, ArgminL2Scalar,  DotExactScalar, L2ExactScalar, HalfToFloatScalar,
-                      SmallestAtScalar,     FirstBelowScalar};
+const Kernels kScalar{Isa::kScalar,         "scalar",         DotScalar,         L2Scalar,      L2Many<L2Scalar>,
+                      DotsTransposedScalar, ArgminL2Scalar,   DotExactScalar,    L2ExactScalar, HalfToFloatScalar,
+                      SmallestAtScalar,     FirstBelowScalar, RowsNotAboveScalar};
 #if AETHER_X86
-const Kernels kAvx2{Isa::kAvx2,   "avx2",       DotAvx2,     L2Avx2,          L2Many<L2Avx2>, DotsTransposedAvx2,
-                    ArgminL2Avx2, DotExactAvx2, L2ExactAvx2, HalfToFloatF16c, SmallestAtAvx2, FirstBelowAvx2};
-const Kernels kAvx512{Isa::kAvx512,         "avx512",        DotAvx512,    L2Avx512,    L2Many<L2Avx512>,
-                      DotsTransposedAvx512, ArgminL2Avx512,  DotExactAvx2, L2ExactAvx2, HalfToFloatF16c,
-                      SmallestAtAvx512,     FirstBelowAvx512};
+const Kernels kAvx2{Isa::kAvx2,         "avx2",         DotAvx2,         L2Avx2,      L2Many<L2Avx2>,
+                    DotsTransposedAvx2, ArgminL2Avx2,   DotExactAvx2,    L2ExactAvx2, HalfToFloatF16c,
+                    SmallestAtAvx2,     FirstBelowAvx2, RowsNotAboveAvx2};
+const Kernels kAvx512{Isa::kAvx512,         "avx512",         DotAvx512,         L2Avx512,    L2Many<L2Avx512>,
+                      DotsTransposedAvx512, ArgminL2Avx512,   DotExactAvx2,      L2ExactAvx2, HalfToFloatF16c,
+                      SmallestAtAvx512,     FirstBelowAvx512, RowsNotAboveAvx512};
 #endif
 
 #if AETHER_X86

@@ -57,6 +57,13 @@ struct Kernels {
   // the probe's selection skips to it past the centroids too far to enter
   // its short list.
   size_t (*first_below)(const float* values, size_t n, size_t from, float bound);
+  // The rows a tiled scan visits: each NaN in values[0, n) replaced by
+  // -infinity in place (damaged data is visited, and the exact path
+  // decides), then every i with !(values[i] > bound) written to rows in
+  // ascending order (so a NaN bound passes every row); returns how many.
+  // `rows` must have room for n + kSelectSlack entries (past the count,
+  // scratch).
+  size_t (*rows_not_above)(float* values, size_t n, float bound, uint32_t* rows);
 };
 
 // binary32 to binary16, rounded to nearest, ties to even (overflow gives
@@ -68,6 +75,7 @@ float HalfToFloat(uint16_t h);
 
 constexpr uint32_t kMaxDotRows = 8;
 constexpr uint32_t kMaxShortRank = 16;  // smallest_at's largest rank
+constexpr size_t kSelectSlack = 16;     // rows_not_above's room past n
 
 // True when this CPU (and this build) can run `isa`.
 bool Supported(Isa isa);

@@ -320,6 +320,46 @@ TEST_CASE("the skip kernel finds the first value below a bound from any start, i
   }
 }
 
+// The tiled scan's selection: in every variant, over every tail length,
+// the rows not above the bound in ascending order, NaN values written back
+// as -infinity (and so selected), a NaN bound selecting every row, and
+// nothing written past the room the contract gives.
+TEST_CASE("the selection kernel gives the rows not above a bound, in order, in every variant") {
+  std::mt19937 rng(23);
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  constexpr uint32_t kGuard = 0xDEADBEEF;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!Supported(isa)) continue;
+    const Kernels& k = For(isa);
+    CAPTURE(k.name);
+    for (size_t n = 0; n <= 70; ++n)
+      for (int trial = 0; trial < 12; ++trial) {
+        CAPTURE(n);
+        CAPTURE(trial);
+        std::vector<float> values(n);
+        for (auto& x : values) x = float(int(rng() % 200) - 100) * 0.5f;
+        for (int s = 0; s < trial % 5 && n > 0; ++s) values[rng() % n] = s == 1 ? inf : s == 3 ? -inf : nan;
+        if (n > 0 && trial % 6 == 5) values[rng() % n] = -0.0f;
+        const float bound = trial % 7 == 0   ? nan
+                            : trial % 7 == 1 ? -inf
+                            : trial % 7 == 2 ? 0.0f
+                                             : float(int(rng() % 200) - 100) * 0.5f;
+        std::vector<float> want_values = values;
+        std::vector<uint32_t> want;
+        for (size_t i = 0; i < n; ++i) {
+          if (std::isnan(want_values[i])) want_values[i] = -inf;
+          if (!(want_values[i] > bound)) want.push_back(uint32_t(i));
+        }
+        std::vector<uint32_t> rows(n + kSelectSlack + 4, kGuard);
+        const size_t got = k.rows_not_above(values.data(), n, bound, rows.data());
+        REQUIRE(got == want.size());
+        CHECK(std::equal(want.begin(), want.end(), rows.begin()));
+        for (size_t i = 0; i < n; ++i) CHECK(std::memcmp(&values[i], &want_values[i], sizeof(float)) == 0);
+        for (size_t i = n + kSelectSlack; i < rows.size(); ++i) CHECK(rows[i] == kGuard);
+      }
+  }
+}
+
 TEST_CASE("identical vectors are at distance zero in every variant") {
   std::vector<float> a(133);
   for (size_t i = 0; i < a.size(); ++i) a[i] = float(i) * 0.37f - 20.0f;
