@@ -531,12 +531,7 @@ double FloatJsonValue(float f) {
   // JSON has no infinity or NaN: a value that is not finite (possible only
   // for data stored before inputs were range-checked) saturates, never null.
   if (!std::isfinite(f)) f = std::signbit(f) && !std::isnan(f) ? -FLT_MAX : FLT_MAX;
-  if (ShortestDecimalMisreads(f)) return double(f);
-  char text[64];
-  const char* end = fmt::format_to_n(text, sizeof text, "{}", f).out;
-  double d = 0;
-  std::from_chars(text, end, d);  // correctly rounded, as strtod
-  return d;
+  return ShortestDecimalValue(f);
 }
 
 }  // namespace
@@ -556,12 +551,6 @@ void AppendJsonString(const std::string& s, std::string* out) {
   *out += '"';
   *out += s;
   *out += '"';
-}
-
-bool ShortestDecimalMisreads(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  return (bits & 0x7fffffffu) == 0x15ae43fdu;
 }
 
 std::string ClosestName(const std::string& name, const std::vector<std::string>& names) {

@@ -226,11 +226,6 @@ nlohmann::json FloatJson(float f);
 // formatter, a string that needs no escape as it is.
 void AppendFloatJson(float f, std::string* out);
 void AppendJsonString(const std::string& s, std::string* out);
-// True for the one float32 magnitude (7.038531e-26) whose shortest decimal,
-// read as a double (as every JSON reader here reads numbers) and rounded to
-// float, is its neighbour (checked over every finite float32): it is
-// written with the double's digits instead.
-bool ShortestDecimalMisreads(float f);
 std::string ClosestName(const std::string& name, const std::vector<std::string>& names);
 
 // Commands (cmd_*.cc).

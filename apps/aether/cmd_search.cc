@@ -190,7 +190,13 @@ nlohmann::json HitsJson(const std::string& name, const std::vector<SearchHit>& h
 // output is mostly this, and building each object costs several times
 // more than writing it. The strings and numbers are as the DOM prints them.
 std::string HitsLine(const std::string& name, const std::vector<SearchHit>& hits, bool partial) {
-  std::string out = partial ? "{\"partial\":true,\"query\":" : "{\"query\":";
+  std::string out;
+  // Room for the line, so that it is not copied as it grows: a hit's text
+  // is its id and about 48 bytes more.
+  size_t room = 48 + name.size();
+  for (const SearchHit& h : hits) room += 48 + h.id.size();
+  out.reserve(room);
+  out += partial ? "{\"partial\":true,\"query\":" : "{\"query\":";
   AppendJsonString(name, &out);
   out += ",\"results\":[";
   for (size_t i = 0; i < hits.size(); ++i) {

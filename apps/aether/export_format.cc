@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aether/env.h"
+#include "aether/jsonl.h"
 #include "cli.h"
 
 namespace aether::cli {

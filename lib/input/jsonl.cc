@@ -16,6 +16,16 @@
 namespace aether {
 namespace {
 
+// m x 10^exp10 correctly rounded, as strtod reads it, for m < 2^53 and
+// |exp10| <= 22: both are then exact doubles, and one multiplication or
+// division rounds once (Clinger's fast path).
+double ExactDecimal(uint64_t m, int exp10) {
+  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  const double x = double(m);
+  return exp10 < 0 ? x / kPow10[-exp10] : x * kPow10[exp10];
+}
+
 using nlohmann::json;
 
 // nlohmann's messages start with "[json.exception.parse_error.101] parse
@@ -336,8 +346,6 @@ class FastRecordParser {
   // multiplication or division rounds once, to the same double (Clinger's
   // fast path); the others go through std::from_chars.
   bool Number(double* v) {
-    static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     const char* b = p_;
     const bool negative = Eat('-');
     uint64_t mantissa = 0;
@@ -375,8 +383,7 @@ class FastRecordParser {
     // (A token of at most 64 characters: its counts cannot overflow, and a
     // capped exponent cannot come back into range through a long fraction.)
     if (p_ - b <= 64 && significant <= 15 && exp10 >= -22 && exp10 <= 22) {
-      const double m = double(mantissa);
-      const double x = exp10 < 0 ? m / kPow10[-exp10] : m * kPow10[exp10];
+      const double x = ExactDecimal(mantissa, exp10);
       *v = negative && !(integer && mantissa == 0) ? -x : x;  // an integer "-0" reads as +0, as below
       return true;
     }
@@ -591,6 +598,30 @@ Status ParseVector(const std::string& text, uint32_t dim, Metric metric, std::ve
     return Status::BadInput("malformed JSON: " + CleanParseError(e.what()));
   }
   return VectorFromJson(j, dim, metric, out);
+}
+
+bool ShortestDecimalMisreads(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  return (bits & 0x7fffffffu) == 0x15ae43fdu;
+}
+
+// The shortest decimal's digits and exponent from Dragonbox (fmt's own,
+// which "{}" prints) read without text: at most 9 digits, exact in a
+// double. Exponents past ExactDecimal's (values below about 1e-13 or above
+// 1e31) go through the text.
+double ShortestDecimalValue(float f) {
+  if (ShortestDecimalMisreads(f) || f == 0 || !std::isfinite(f)) return double(f);
+  const auto dec = fmt::detail::dragonbox::to_decimal(std::fabs(f));
+  if (dec.exponent >= -22 && dec.exponent <= 22) {
+    const double v = ExactDecimal(dec.significand, dec.exponent);
+    return std::signbit(f) ? -v : v;
+  }
+  char text[64];
+  const char* end = fmt::format_to_n(text, sizeof text, "{}", f).out;
+  double d = 0;
+  std::from_chars(text, end, d);
+  return d;
 }
 
 }  // namespace aether

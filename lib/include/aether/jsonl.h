@@ -34,6 +34,16 @@ Status CheckJsonValue(const std::string& text, int max_depth = kMaxJsonDepth);
 // stored payload must be.
 bool ValidPayload(const std::string& text);
 
+// Writing numbers that read back: the double nearest the shortest decimal
+// that reads back as f (as fmt's "{}" prints f and strtod reads it), for
+// finite f (others as double(f)); what a JSON writer given that double
+// prints reads back, through a double, as f. Except for one float32
+// magnitude, 7.038531e-26 (ShortestDecimalMisreads; checked over every
+// finite float32), which reads back that way as its neighbour: for it,
+// double(f), whose own digits read back.
+double ShortestDecimalValue(float f);
+bool ShortestDecimalMisreads(float f);
+
 // Reads lines of at most max_bytes. A longer line is reported (too_long) as
 // soon as it passes the limit; its rest is then skipped only if its end comes
 // within skip_bytes more bytes (0: never), otherwise reading stops there
