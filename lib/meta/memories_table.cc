@@ -58,30 +58,42 @@ Status MemoriesTable::FindMany(const std::vector<const std::string*>& ids, std::
     range->Reset();
     if (!any) return Status::Ok();
   }
-  // Ids per statement: as with InsertMany, the statement overhead is most
-  // of a lookup in an index the page cache holds.
-  constexpr size_t kIdsPerStatement = 16;
-  size_t i = 0;
-  if (ids.size() >= kIdsPerStatement) {
-    std::string sql = std::string("SELECT row_id, id, ") + kPlaceColumns + " FROM memories WHERE id IN (?";
-    for (size_t k = 1; k < kIdsPerStatement; ++k) sql += ", ?";
-    AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(sql + ")"));
-    for (; ids.size() - i >= kIdsPerStatement; i += kIdsPerStatement) {
-      for (size_t k = 0; k < kIdsPerStatement; ++k) st->Bind(int(k) + 1, *ids[i + k]);
-      for (;;) {
-        AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
-        if (!row) break;
-        const std::string id = st->Text(1);
-        // Every place that asked for it (an id may be asked twice).
-        for (size_t k = 0; k < kIdsPerStatement; ++k)
-          if (*ids[i + k] == id) (*out)[i + k] = MemoryRef{st->Int(0), id, PlaceAt(*st, 2)};
+  // One walk of the id index in byte order (the column's BINARY collation,
+  // as std::string compares): the wanted ids sorted, a cursor seeks the
+  // first and steps along the stored ids; each stored id it passes settles
+  // every wanted id up to it (equal: found; below: absent). While the
+  // stored ids it steps over settle nothing (a large store between two
+  // wanted ids), it seeks the next wanted id instead. A bulk load's ids
+  // near stored ones ("v1001" sorts among "v10000".."v10255") are settled
+  // by a few steps where a lookup each cost a seek each.
+  std::vector<uint32_t> order(ids.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return *ids[a] < *ids[b]; });
+  AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(std::string("SELECT row_id, id, ") + kPlaceColumns +
+                                                           " FROM memories WHERE id >= ? ORDER BY id"));
+  constexpr int kStepsBeforeSeek = 2;  // stored ids stepped over that settle nothing
+  size_t p = 0;
+  while (p < order.size()) {
+    st->Reset();
+    st->Bind(1, *ids[order[p]]);
+    for (int idle = 0; idle <= kStepsBeforeSeek;) {
+      AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) {  // no stored id from here on: the rest are absent
+        st->Reset();
+        return Status::Ok();
       }
-      st->Reset();
+      const std::string_view stored = st->TextView(1);
+      const size_t from = p;
+      while (p < order.size() && std::string_view(*ids[order[p]]) < stored) ++p;  // absent
+      if (p < order.size() && std::string_view(*ids[order[p]]) == stored) {
+        const MemoryRef found{st->Int(0), std::string(stored), PlaceAt(*st, 2)};
+        for (; p < order.size() && std::string_view(*ids[order[p]]) == found.id; ++p) (*out)[order[p]] = found;
+      }
+      if (p == order.size()) break;
+      idle = p == from ? idle + 1 : 0;
     }
   }
-  for (; i < ids.size(); ++i) {
-    AETHER_ASSIGN_OR_RETURN((*out)[i], Find(*ids[i]));
-  }
+  st->Reset();
   return Status::Ok();
 }
 

@@ -183,13 +183,23 @@ TEST_CASE("InsertMany stores each row as given, in groups of every size, and Fin
   // calls of every size around its group of 16. Its probe of the ids'
   // range: calls of absent ids only, between stored ones ("id-12a" sorts
   // between "id-12" and "id-12x"), or beside them all ("a-...", "z-..."), and
-  // calls whose one stored id is the range's first or last.
-  for (int round = 0; round < 600; ++round) {
+  // calls whose one stored id is the range's first or last. Its walk of
+  // the index: ids of a window of numbers, stored and absent interleaved in
+  // byte order ("id-12", "id-120", "id-12x"), with bytes past 0x7f (absent;
+  // they sort after every ASCII byte), in runs long and short.
+  for (int round = 0; round < 750; ++round) {
     CAPTURE(round);
-    const int kind = round % 4;  // 0: mixed, 1: absent between, 2: absent outside, 3: one stored at an end
-    std::vector<std::string> ids(rng() % 70);
+    const int kind = round % 5;  // 0: mixed, 1: absent between, 2: absent outside, 3: one stored at an end, 4: a window
+    std::vector<std::string> ids(rng() % (kind == 4 ? 300 : 70));
+    const uint64_t window = rng() % 700, width = 1 + rng() % 60;
     for (std::string& id : ids) {
       const uint64_t r = rng() % 10;
+      if (kind == 4) {
+        id = "id-" + std::to_string(window + rng() % width) + std::string(rng() % 4, 'x');
+        if (r == 0) id += "\xc3\xa9";
+        if (r == 1) id += "\xff";
+        continue;
+      }
       if (kind == 1) {
         id = all[rng() % all.size()].id + "a";
         continue;
