@@ -61,22 +61,23 @@ Status MemoriesTable::FindMany(const std::vector<const std::string*>& ids, std::
   // One walk of the id index in byte order (the column's BINARY collation,
   // as std::string compares): the wanted ids sorted, a cursor seeks the
   // first and steps along the stored ids; each stored id it passes settles
-  // every wanted id up to it (equal: found; below: absent). While the
-  // stored ids it steps over settle nothing (a large store between two
-  // wanted ids), it seeks the next wanted id instead. A bulk load's ids
-  // near stored ones ("v1001" sorts among "v10000".."v10255") are settled
-  // by a few steps where a lookup each cost a seek each.
+  // every wanted id up to it (equal: found; below: absent). After a stored
+  // id that settles nothing it seeks the next wanted id. A bulk load's ids
+  // among stored ones ("v1001" sorts among "v10000".."v10255") are settled
+  // by a few steps. Where each seek settles fewer than two (ids spread over
+  // a large store: a seek and a step each), the rest are looked up by
+  // statements of 16 ids (LookUpEach), whose overhead is shared.
   std::vector<uint32_t> order(ids.size());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return *ids[a] < *ids[b]; });
   AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(std::string("SELECT row_id, id, ") + kPlaceColumns +
                                                            " FROM memories WHERE id >= ? ORDER BY id"));
-  constexpr int kStepsBeforeSeek = 2;  // stored ids stepped over that settle nothing
-  size_t p = 0;
-  while (p < order.size()) {
+  size_t p = 0, seeks = 0;
+  for (; p < order.size(); ++seeks) {
+    if (seeks >= 4 && p < 2 * seeks) break;  // sparse
     st->Reset();
     st->Bind(1, *ids[order[p]]);
-    for (int idle = 0; idle <= kStepsBeforeSeek;) {
+    for (bool idle = false; !idle && p < order.size();) {
       AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
       if (!row) {  // no stored id from here on: the rest are absent
         st->Reset();
@@ -89,11 +90,46 @@ Status MemoriesTable::FindMany(const std::vector<const std::string*>& ids, std::
         const MemoryRef found{st->Int(0), std::string(stored), PlaceAt(*st, 2)};
         for (; p < order.size() && std::string_view(*ids[order[p]]) == found.id; ++p) (*out)[order[p]] = found;
       }
-      if (p == order.size()) break;
-      idle = p == from ? idle + 1 : 0;
+      idle = p == from;
     }
   }
   st->Reset();
+  if (p == order.size()) return Status::Ok();
+  std::vector<const std::string*> rest;
+  for (size_t i = p; i < order.size(); ++i) rest.push_back(ids[order[i]]);
+  std::vector<std::optional<MemoryRef>> found;
+  AETHER_RETURN_IF_ERROR(LookUpEach(rest, &found));
+  for (size_t i = p; i < order.size(); ++i) (*out)[order[i]] = std::move(found[i - p]);
+  return Status::Ok();
+}
+
+Status MemoriesTable::LookUpEach(const std::vector<const std::string*>& ids,
+                                 std::vector<std::optional<MemoryRef>>* out) {
+  out->assign(ids.size(), std::nullopt);
+  // Ids per statement: as with InsertMany, the statement overhead is most
+  // of a lookup in an index the page cache holds.
+  constexpr size_t kIdsPerStatement = 16;
+  size_t i = 0;
+  if (ids.size() >= kIdsPerStatement) {
+    std::string sql = std::string("SELECT row_id, id, ") + kPlaceColumns + " FROM memories WHERE id IN (?";
+    for (size_t k = 1; k < kIdsPerStatement; ++k) sql += ", ?";
+    AETHER_ASSIGN_OR_RETURN(StmtLease st, db_->PrepareCached(sql + ")"));
+    for (; ids.size() - i >= kIdsPerStatement; i += kIdsPerStatement) {
+      for (size_t k = 0; k < kIdsPerStatement; ++k) st->Bind(int(k) + 1, *ids[i + k]);
+      for (;;) {
+        AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
+        if (!row) break;
+        const std::string id = st->Text(1);
+        // Every place that asked for it (an id may be asked twice).
+        for (size_t k = 0; k < kIdsPerStatement; ++k)
+          if (*ids[i + k] == id) (*out)[i + k] = MemoryRef{st->Int(0), id, PlaceAt(*st, 2)};
+      }
+      st->Reset();
+    }
+  }
+  for (; i < ids.size(); ++i) {
+    AETHER_ASSIGN_OR_RETURN((*out)[i], Find(*ids[i]));
+  }
   return Status::Ok();
 }
 

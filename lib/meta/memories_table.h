@@ -44,8 +44,9 @@ class MemoriesTable {
   Result<std::optional<MemoryRef>> Find(const std::string& id);
   Result<std::optional<MemoryRef>> FindRow(int64_t row_id);
   // The memories of many external ids at once: (*out)[i] is *ids[i]'s, as
-  // Find gives it, in statements of several ids each (none when no stored
-  // id lies within the ids' range).
+  // Find gives it: nothing looked up when no stored id lies within the ids'
+  // range, else a walk of the id index in byte order while it settles them
+  // a few per seek, the rest by LookUpEach.
   Status FindMany(const std::vector<const std::string*>& ids, std::vector<std::optional<MemoryRef>>* out);
   // The id and tier of the memories of many row ids at once, for a
   // search's hits, `rows` ascending and distinct: visit(i, id, tier) for
@@ -147,6 +148,8 @@ class MemoriesTable {
   Status ForEachById(bool descending, bool with_payload, const std::function<Result<bool>(const Stmt&)>& fn);
 
  private:
+  // FindMany's lookups one id at a time, 16 ids to a statement.
+  Status LookUpEach(const std::vector<const std::string*>& ids, std::vector<std::optional<MemoryRef>>* out);
   // The stored pinned flag as a 0/1 expression: "0" in a DB an older aether
   // made, before the writer's schema step adds the column (a reader does
   // not add it). Looked up once: a writer's schema steps run at open,
