@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -172,6 +173,8 @@ class Input {
   bool IsRegularFile() const;
 
  private:
+  static constexpr size_t kBufferBytes = 1 << 20;
+  std::unique_ptr<char[]> buffer_;  // file_'s; declared first, so it outlives the stream
   std::ifstream file_;
   std::istream* in_ = &std::cin;
   std::string name_ = "<stdin>";
