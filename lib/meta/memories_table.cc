@@ -79,7 +79,10 @@ Status MemoriesTable::FindMany(const std::vector<const std::string*>& ids, std::
     st->Bind(1, *ids[order[p]]);
     for (bool idle = false; !idle && p < order.size();) {
       AETHER_ASSIGN_OR_RETURN(bool row, st->Step());
-      if (!row) {  // no stored id from here on: the rest are absent
+      // No stored id from here on, or one that is no text (a damaged row's
+      // BLOB: those sort after every text, and an id asked as text never
+      // equals one, as Find's `id = ?` never does): the rest are absent.
+      if (!row || st->TypeOf(1) != Stmt::Type::kText) {
         st->Reset();
         return Status::Ok();
       }

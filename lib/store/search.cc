@@ -440,9 +440,9 @@ Result<std::vector<ShardScan>> StoreImpl::PlanShards(const std::vector<std::vect
       for (uint32_t p = 0; p < index->k; ++p) {
         if (by_partition[p].empty()) continue;
         std::vector<uint32_t>& to = plan[shard_of[p]];
-        const bool merge = !to.empty();  // another partition in that shard: queries in order, as one list
+        const size_t before = to.size();  // another partition's in that shard: queries in order, as one list
         to.insert(to.end(), by_partition[p].begin(), by_partition[p].end());
-        if (merge) std::sort(to.begin(), to.end());
+        if (before > 0) std::inplace_merge(to.begin(), to.begin() + ptrdiff_t(before), to.end());
       }
     } else {
       // A filtered search's nearest selected memories lie further out than
