@@ -143,7 +143,7 @@ Status ScanTiled(const ScanContext& c, const float* x, uint64_t n, uint64_t stri
       // a quantized frame's candidates that tie exactly at the re-rank cut
       // are ranked by their place tags, which follow the order of visits
       // (and the worker, as before).
-      // (Damaged data, a NaN bound, is visited, as it always was.)
+      // (A NaN lower bound, from damaged data, is visited, as it always was.)
       sc.rows_passing.resize(n + simd::kSelectSlack);
       uint32_t* pass = sc.rows_passing.data();
       const size_t passed = c.kernels.rows_not_above(lower, n, limit, pass);
