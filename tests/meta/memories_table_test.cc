@@ -27,6 +27,26 @@ std::unique_ptr<Db> NewMetaDb(const TempDir& dir) {
   return std::move(*db);
 }
 
+// FindMany's answer for `ids` against Find's for each: the same memory
+// (row id, id, place) or none.
+void CheckFindManyAgainstFind(MemoriesTable& memories, const std::vector<std::string>& ids) {
+  std::vector<const std::string*> ptrs;
+  for (const std::string& id : ids) ptrs.push_back(&id);
+  std::vector<std::optional<MemoryRef>> got;
+  REQUIRE(memories.FindMany(ptrs, &got).ok());
+  REQUIRE(got.size() == ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    CAPTURE(ids[i]);
+    auto one = memories.Find(ids[i]);
+    REQUIRE(one.ok());
+    REQUIRE(got[i].has_value() == one->has_value());
+    if (!got[i]) continue;
+    CHECK(got[i]->row_id == (*one)->row_id);
+    CHECK(got[i]->id == ids[i]);
+    CHECK(got[i]->place == (*one)->place);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("FindIds visits every wanted row that has a memory, in order, with the id and tier FindRow gives") {
@@ -219,21 +239,7 @@ TEST_CASE("InsertMany stores each row as given, in groups of every size, and Fin
       for (const auto& w : all) smallest = std::min(smallest, w.id), largest = std::max(largest, w.id);
       ids[rng() % ids.size()] = round % 8 >= 4 ? largest : smallest;
     }
-    std::vector<const std::string*> ptrs;
-    for (const std::string& id : ids) ptrs.push_back(&id);
-    std::vector<std::optional<MemoryRef>> got;
-    REQUIRE(memories.FindMany(ptrs, &got).ok());
-    REQUIRE(got.size() == ids.size());
-    for (size_t i = 0; i < ids.size(); ++i) {
-      CAPTURE(ids[i]);
-      auto one = memories.Find(ids[i]);
-      REQUIRE(one.ok());
-      REQUIRE(got[i].has_value() == one->has_value());
-      if (!got[i]) continue;
-      CHECK(got[i]->row_id == (*one)->row_id);
-      CHECK(got[i]->id == ids[i]);
-      CHECK(got[i]->place == (*one)->place);
-    }
+    CheckFindManyAgainstFind(memories, ids);
   }
 }
 
@@ -269,16 +275,6 @@ TEST_CASE("FindMany finds what Find finds for ids of every byte order, and never
     std::vector<std::string> ids(1 + rng() % 200);
     for (std::string& id : ids) id = rng() % 3 ? random_id() : stored[rng() % stored.size()];
     if (round % 4 == 0) ids.push_back(std::string(5, '\xff'));  // the BLOB id's bytes
-    std::vector<const std::string*> ptrs;
-    for (const std::string& id : ids) ptrs.push_back(&id);
-    std::vector<std::optional<MemoryRef>> got;
-    REQUIRE(memories.FindMany(ptrs, &got).ok());
-    REQUIRE(got.size() == ids.size());
-    for (size_t i = 0; i < ids.size(); ++i) {
-      auto one = memories.Find(ids[i]);
-      REQUIRE(one.ok());
-      REQUIRE(got[i].has_value() == one->has_value());
-      if (got[i]) CHECK(got[i]->row_id == (*one)->row_id);
-    }
+    CheckFindManyAgainstFind(memories, ids);
   }
 }
