@@ -124,14 +124,19 @@ size_t FirstBelowScalar(const float* values, size_t n, size_t from, float bound)
   return n;
 }
 
-size_t RowsNotAboveScalar(float* values, size_t n, float bound, uint32_t* rows) {
-  size_t passed = 0;
-  for (size_t i = 0; i < n; ++i) {
+// From row `from` on, `passed` rows already written (the SIMD variants'
+// tail).
+size_t RowsNotAboveFrom(float* values, size_t from, size_t n, float bound, uint32_t* rows, size_t passed) {
+  for (size_t i = from; i < n; ++i) {
     if (std::isnan(values[i])) values[i] = -std::numeric_limits<float>::infinity();
     rows[passed] = uint32_t(i);
     passed += !(values[i] > bound);
   }
   return passed;
+}
+
+size_t RowsNotAboveScalar(float* values, size_t n, float bound, uint32_t* rows) {
+  return RowsNotAboveFrom(values, 0, n, bound, rows, 0);
 }
 
 #if AETHER_X86
@@ -493,12 +498,7 @@ __attribute__((target("avx2"))) size_t RowsNotAboveAvx2(float* values, size_t n,
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows + passed), _mm256_permutevar8x32_epi32(idx, perm));
     passed += size_t(__builtin_popcount(m));
   }
-  for (; i < n; ++i) {
-    if (std::isnan(values[i])) values[i] = -std::numeric_limits<float>::infinity();
-    rows[passed] = uint32_t(i);
-    passed += !(values[i] > bound);
-  }
-  return passed;
+  return RowsNotAboveFrom(values, i, n, bound, rows, passed);
 }
 
 // Sixteen lanes a step, the tail through a mask; the indexes packed in a
