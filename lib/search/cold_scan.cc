@@ -26,7 +26,8 @@ class FrameScan {
     };
     if (shard_.queries.size() >= ScanContext::kTile)
       return ScanTiled(c_, f_.vectors.data(), f_.count, c_.dim, shard_.queries.data(), shard_.queries.size(),
-                       sc_.qpacked.data(), sc_, f_.approximate ? c_.candidates : c_.k, bound, visit);
+                       sc_.qpacked.data(), sc_, f_.approximate ? c_.candidates : c_.k, bound,
+                       [&](uint32_t q, uint32_t i, float d) { return Offer(q, i, d); });
     for (uint32_t q : shard_.queries)
       AETHER_RETURN_IF_ERROR(ScanOne(c_, f_.vectors.data(), f_.count, c_.dim, q, sc_, bound, visit));
     return Status::Ok();
@@ -73,7 +74,13 @@ class FrameScan {
 }  // namespace
 
 Status ScanColdShard(const ScanContext& c, const ShardScan& shard, Liveness* live, const ColdScanState& st) {
+  // The queries' lists are wanted after the shard is read and decoded:
+  // their entries now, the heaps they point to once those have arrived.
+  // (The exact lists: a quantized shard's frames use the approximate ones.)
+  std::vector<TopK>& tops = *st.exact;
+  for (uint32_t q : shard.queries) __builtin_prefetch(&tops[q]);
   AETHER_ASSIGN_OR_RETURN(auto file, ShardFile::OpenNamed(c.env, shard.path, c.dim));
+  for (uint32_t q : shard.queries) tops[q].PrefetchBound();
   ScanScratch& sc = *st.scratch;
   if (shard.queries.size() >= ScanContext::kTile) {
     sc.qpacked.clear();

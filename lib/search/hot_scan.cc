@@ -61,7 +61,7 @@ Status ScanHotBlock(const ScanContext& c, SlotFile* hot, uint64_t first, uint64_
   };
   const uint64_t stride = slot_size / sizeof(float);
   if (c.tiled())
-    return ScanTiled(c, vector(0), n, stride, c.all.data(), c.all.size(), c.packed.data(), *sc, c.k, bound, visit);
+    return ScanTiled(c, vector(0), n, stride, c.all.data(), c.all.size(), c.packed.data(), *sc, c.k, bound, offer);
   for (uint32_t q = 0; q < c.queries(); ++q)
     AETHER_RETURN_IF_ERROR(ScanOne(c, vector(0), n, stride, q, *sc, bound, visit));
   return Status::Ok();

@@ -7,6 +7,7 @@
 // implementations must be thread-safe; everything else is per worker.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -41,6 +42,16 @@ struct ScanContext {
   static constexpr size_t kTile = 8;
   bool tiled() const { return queries() >= kTile; }
   float Exact(uint32_t q, const float* x) const { return Distance(metric, prepared[q], x, dim); }
+  // Exact(q, xs[r]) into out[r] for r in [0, m), m <= simd::kMaxExactRows.
+  void ExactMany(uint32_t q, const float* const* xs, uint32_t m, float* out) const {
+    if (metric != Metric::kL2) {
+      for (uint32_t r = 0; r < m; ++r) out[r] = Exact(q, xs[r]);
+      return;
+    }
+    double l2[simd::kMaxExactRows];
+    kernels.l2_squared_exact_many(prepared[q].vector, xs, m, dim, l2);
+    for (uint32_t r = 0; r < m; ++r) out[r] = float(std::sqrt(l2[r]));
+  }
 };
 
 // What the engine asks the store: is a record it scanned a live memory at

@@ -13,10 +13,16 @@
 // the whole batch). The distance derived from a dot product is a lower bound
 // after subtracting its worst-case rounding error, compared with bound(q) in
 // the metric's own monotone form (squared for L2): first a branch-free
-// (vectorized) pass for the bounds, then visit(q, i) for each row that
-// passes, which computes the exact distance and offers it; when more
-// than 2 x `first` rows pass at first (a query's top `first` not yet full),
-// the `first` with the smallest bounds are visited before the others.
+// (vectorized) pass for the bounds, then the exact distance d of each row
+// that passes, offered as offer(q, i, d) (rows sc.checked marks 2, no
+// one's, are skipped); when more than 2 x `first` rows pass at first (a
+// query's top `first` not yet full), the `first` with the smallest bounds
+// are visited before the others. The exact distances are computed up to
+// simd::kMaxExactRows rows at a time (one kernel call keeps their sums in
+// flight together), each group chosen by the bound as it stood before the
+// group: a row that a tighter bound would have skipped is offered too, and
+// the top-k list's exact comparison turns it away like any row past its
+// k-th (the exact distances decide, never the order of the offers).
 #pragma once
 
 #include <algorithm>
@@ -100,9 +106,9 @@ inline float SmallestAt(const float* lower, const uint32_t* rows, size_t n, uint
   return best[first - 1];
 }
 
-template <typename Bound, typename Visit>
+template <typename Bound, typename Offer>
 Status ScanTiled(const ScanContext& c, const float* x, uint64_t n, uint64_t stride, const uint32_t* qs, size_t nqs,
-                 const float* qp, ScanScratch& sc, uint32_t first, Bound&& bound, Visit&& visit) {
+                 const float* qp, ScanScratch& sc, uint32_t first, Bound&& bound, Offer&& offer) {
   const uint32_t dim = c.dim;
   sc.xt.resize(size_t(dim) * n);
   sc.dist.resize(n);
@@ -170,10 +176,19 @@ Status ScanTiled(const ScanContext& c, const float* x, uint64_t n, uint64_t stri
         }
         std::copy_n(later, in_later, pass + in_first);
       }
-      for (size_t j = 0; j < passed; ++j) {
-        const uint32_t i = pass[j];
-        if (lower[i] > limit) continue;
-        AETHER_RETURN_IF_ERROR(visit(q, i));
+      for (size_t j = 0; j < passed;) {
+        uint32_t rows[simd::kMaxExactRows];
+        const float* xs[simd::kMaxExactRows];
+        uint32_t m = 0;
+        for (; j < passed && m < simd::kMaxExactRows; ++j) {
+          const uint32_t i = pass[j];
+          if (lower[i] > limit || sc.checked[i] == 2) continue;
+          rows[m] = i;
+          xs[m++] = x + i * stride;
+        }
+        float d[simd::kMaxExactRows];
+        c.ExactMany(q, xs, m, d);
+        for (uint32_t r = 0; r < m; ++r) AETHER_RETURN_IF_ERROR(offer(q, rows[r], d[r]));
         limit = as_filter(bound(q));
       }
     }

@@ -64,6 +64,9 @@ class TopK {
   float Bound() const {
     return k_ > 0 && heap_.size() >= k_ ? heap_.front().distance : std::numeric_limits<float>::infinity();
   }
+  // Asks for the cache line Bound() and Admits() read first (a batch scan
+  // comes to each query's list in no order that the cache would follow).
+  void PrefetchBound() const { __builtin_prefetch(heap_.data()); }
   void Push(const Candidate& c);
   // Pushes every candidate of `other` (a list of the same k: its heap is
   // taken whole while this one is empty) and empties it: the top k of both.

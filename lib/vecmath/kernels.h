@@ -44,6 +44,10 @@ struct Kernels {
   // a reported distance never depends on the CPU.
   double (*dot_exact)(const float* a, const float* b, uint32_t dim);
   double (*l2_squared_exact)(const float* a, const float* b, uint32_t dim);
+  // l2_squared_exact(a, xs[r], dim) into out[r] for r in [0, m), m <=
+  // kMaxExactRows, bit for bit: the rows' sums interleaved (each a chain of
+  // dependent additions, which alone waits on each one's latency).
+  void (*l2_squared_exact_many)(const float* a, const float* const* xs, uint32_t m, uint32_t dim, double* out);
   // IEEE-754 binary16 to binary32 (exact): out[i] = h[i]. The float16 cold
   // codec's decode (F16C where the CPU has it).
   void (*half_to_float)(const uint16_t* h, float* out, size_t n);
@@ -74,6 +78,7 @@ uint16_t FloatToHalf(float f);
 float HalfToFloat(uint16_t h);
 
 constexpr uint32_t kMaxDotRows = 8;
+constexpr uint32_t kMaxExactRows = 4;   // l2_squared_exact_many's largest m
 constexpr uint32_t kMaxShortRank = 16;  // smallest_at's largest rank
 constexpr size_t kSelectSlack = 16;     // rows_not_above's room past n
 

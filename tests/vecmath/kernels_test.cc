@@ -128,6 +128,63 @@ TEST_CASE("the exact double kernels give the same double, bit for bit, in every 
   CHECK(compared == variants * 2 * 77);  // dims 1..39, then 40..299 by 7
 }
 
+TEST_CASE("the many-row exact L2 kernel gives each row's l2_squared_exact, bit for bit, in every variant") {
+  // Rows of their own allocations, unaligned, at every count up to the
+  // largest and every tail length; values from subnormal to large, signed
+  // zeros, infinities and NaN (a damaged row is scanned like any other).
+  std::mt19937 rng(13);
+  std::normal_distribution<float> g(0.0f, 3.0f);
+  std::uniform_int_distribution<int> exponent(-140, 49), special(0, 40);
+  const float specials[] = {0.0f,
+                            -0.0f,
+                            std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::quiet_NaN(),
+                            std::numeric_limits<float>::denorm_min()};
+  auto value = [&](bool wide) {
+    const int s = special(rng);
+    if (wide && s < 6) return specials[s];
+    return wide ? std::ldexp(g(rng), exponent(rng)) : g(rng);
+  };
+  int variants = 0, compared = 0;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!Supported(isa)) continue;
+    ++variants;
+    const Kernels& k = For(isa);
+    CAPTURE(k.name);
+    for (int wide = 0; wide < 2; ++wide)
+      for (uint32_t dim = 1; dim <= 140; dim += (dim < 20 ? 1 : 9))
+        for (uint32_t m = 1; m <= kMaxExactRows; ++m) {
+          CAPTURE(dim);
+          CAPTURE(m);
+          CAPTURE(wide);
+          std::vector<float> a(dim + 1);
+          std::vector<std::vector<float>> rows(m, std::vector<float>(dim + 3));
+          for (auto& x : a) x = value(wide);
+          const float* xs[kMaxExactRows];
+          for (uint32_t r = 0; r < m; ++r) {
+            for (auto& x : rows[r]) x = value(wide);
+            xs[r] = rows[r].data() + 1 + r % 3;
+          }
+          double out[kMaxExactRows + 1];
+          out[m] = 12345.0;  // past the last row: left alone
+          k.l2_squared_exact_many(a.data() + 1, xs, m, dim, out);
+          for (uint32_t r = 0; r < m; ++r) {
+            CAPTURE(r);
+            CHECK(SameBits(out[r], k.l2_squared_exact(a.data() + 1, xs[r], dim)));
+            // (Against the reference order: a NaN's sign and payload are
+            // the compiler's choice of operand order there.)
+            const double ref = OrderedSum(a.data() + 1, xs[r], dim, true);
+            CHECK((SameBits(out[r], ref) || (std::isnan(out[r]) && std::isnan(ref))));
+            ++compared;
+          }
+          CHECK(out[m] == 12345.0);
+        }
+  }
+  CHECK(variants >= 1);
+  CHECK(compared == variants * 2 * 33 * (kMaxExactRows * (kMaxExactRows + 1) / 2));  // dims 1..19, 20..137 by 9
+}
+
 TEST_CASE("the transposed dot-product kernel matches the reference for every row count and tail") {
   std::mt19937 rng(11);
   std::normal_distribution<float> g(0.0f, 2.0f);
