@@ -14,17 +14,11 @@
 namespace aether {
 namespace {
 
-// t (dim x k) = c (k x dim) transposed, eight rows of c at a time: each
-// store is a run of eight floats, not a float a row of t apart (strided
-// single stores made this most of a one-shot query's centroid probe).
+// t (dim x k) = c (k x dim) transposed by the kernel (blocks of eight rows:
+// strided single stores made this most of a one-shot query's centroid
+// probe).
 void TransposeInto(const float* c, uint32_t k, uint32_t dim, float* t) {
-  constexpr uint32_t kBlock = 8;
-  uint32_t i0 = 0;
-  for (; i0 + kBlock <= k; i0 += kBlock)
-    for (uint32_t j = 0; j < dim; ++j)
-      for (uint32_t i = 0; i < kBlock; ++i) t[size_t(j) * k + i0 + i] = c[size_t(i0 + i) * dim + j];
-  for (; i0 < k; ++i0)
-    for (uint32_t j = 0; j < dim; ++j) t[size_t(j) * k + i0] = c[size_t(i0) * dim + j];
+  simd::Active().transpose(c, k, dim, dim, t, k);
 }
 
 std::vector<float> Transpose(const float* c, uint32_t k, uint32_t dim) {

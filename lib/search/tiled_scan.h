@@ -114,12 +114,7 @@ Status ScanTiled(const ScanContext& c, const float* x, uint64_t n, uint64_t stri
   sc.dist.resize(n);
   sc.xnorm2.resize(n);
   sc.dots.resize(ScanContext::kTile * n);
-  uint64_t i0 = 0;
-  for (; i0 + 8 <= n; i0 += 8)
-    for (uint32_t j = 0; j < dim; ++j)
-      for (uint32_t i = 0; i < 8; ++i) sc.xt[size_t(j) * n + i0 + i] = x[(i0 + i) * stride + j];
-  for (; i0 < n; ++i0)
-    for (uint32_t j = 0; j < dim; ++j) sc.xt[size_t(j) * n + i0] = x[i0 * stride + j];
+  c.kernels.transpose(x, n, stride, dim, sc.xt.data(), n);
   for (uint64_t i = 0; i < n; ++i) sc.xnorm2[i] = c.kernels.dot(x + i * stride, x + i * stride, dim);
   const float keep = 1.0f - 2 * c.rounding;
   for (size_t q0 = 0; q0 < nqs; q0 += ScanContext::kTile) {

@@ -83,6 +83,17 @@ void HalfToFloatScalar(const uint16_t* h, float* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = HalfToFloat(h[i]);
 }
 
+// Eight rows at a time: each row's floats are read in order, and the eight
+// columns written per j are adjacent.
+void TransposeScalar(const float* x, uint64_t n, uint64_t stride, uint32_t dim, float* xt, uint64_t ld) {
+  uint64_t i0 = 0;
+  for (; i0 + 8 <= n; i0 += 8)
+    for (uint32_t j = 0; j < dim; ++j)
+      for (uint32_t i = 0; i < 8; ++i) xt[size_t(j) * ld + i0 + i] = x[(i0 + i) * stride + j];
+  for (; i0 < n; ++i0)
+    for (uint32_t j = 0; j < dim; ++j) xt[size_t(j) * ld + i0] = x[i0 * stride + j];
+}
+
 void DotsTransposedScalar(const float* x, uint32_t nx, uint32_t dim, const float* xt, uint32_t n, float* out) {
   for (uint32_t p = 0; p < nx; ++p) {
     float* o = out + size_t(p) * n;
@@ -297,6 +308,42 @@ constexpr RowsFn kRowsAvx2[kMaxDotRows + 1] = {nullptr,         DotsRowsAvx2<1>,
 
 void DotsTransposedAvx2(const float* x, uint32_t nx, uint32_t dim, const float* xt, uint32_t n, float* out) {
   if (nx >= 1 && nx <= kMaxDotRows) kRowsAvx2[nx](x, dim, xt, n, out);
+}
+
+// 8 x 8 blocks through registers (unpack, shuffle, lane permute: the
+// usual transpose of eight __m256); the rows past the last full eight and
+// the columns past the last full eight as TransposeScalar does them.
+__attribute__((target("avx2"))) void TransposeAvx2(const float* x, uint64_t n, uint64_t stride, uint32_t dim, float* xt,
+                                                   uint64_t ld) {
+  const uint32_t body = dim / 8 * 8;
+  uint64_t i0 = 0;
+  for (; i0 + 8 <= n; i0 += 8) {
+    for (uint32_t j0 = 0; j0 < body; j0 += 8) {
+      __m256 r[8];
+      for (uint32_t i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(x + (i0 + i) * stride + j0);
+      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+      const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+      const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+      const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+      const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+      const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+      const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+      const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      float* o = xt + size_t(j0) * ld + i0;
+      _mm256_storeu_ps(o + 0 * ld, _mm256_permute2f128_ps(u0, u4, 0x20));
+      _mm256_storeu_ps(o + 1 * ld, _mm256_permute2f128_ps(u1, u5, 0x20));
+      _mm256_storeu_ps(o + 2 * ld, _mm256_permute2f128_ps(u2, u6, 0x20));
+      _mm256_storeu_ps(o + 3 * ld, _mm256_permute2f128_ps(u3, u7, 0x20));
+      _mm256_storeu_ps(o + 4 * ld, _mm256_permute2f128_ps(u0, u4, 0x31));
+      _mm256_storeu_ps(o + 5 * ld, _mm256_permute2f128_ps(u1, u5, 0x31));
+      _mm256_storeu_ps(o + 6 * ld, _mm256_permute2f128_ps(u2, u6, 0x31));
+      _mm256_storeu_ps(o + 7 * ld, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+    for (uint32_t j = body; j < dim; ++j)
+      for (uint32_t i = 0; i < 8; ++i) xt[size_t(j) * ld + i0 + i] = x[(i0 + i) * stride + j];
+  }
+  for (; i0 < n; ++i0)
+    for (uint32_t j = 0; j < dim; ++j) xt[size_t(j) * ld + i0] = x[i0 * stride + j];
 }
 
 // Per lane the first minimum (strict <), then the smallest index among the
@@ -571,16 +618,16 @@ __attribute__((target("avx512f"))) size_t RowsNotAboveAvx512(float* values, size
 
 #endif  // AETHER_X86
 
-const Kernels kScalar{Isa::kScalar,         "scalar",         DotScalar,        L2Scalar,          L2Many<L2Scalar>,
-                      DotsTransposedScalar, ArgminL2Scalar,   DotExactScalar,   L2ExactScalar,     L2ExactManyScalar,
-                      HalfToFloatScalar,    SmallestAtScalar, FirstBelowScalar, RowsNotAboveScalar};
+const Kernels kScalar{Isa::kScalar,         "scalar",          DotScalar,        L2Scalar,         L2Many<L2Scalar>,
+                      DotsTransposedScalar, TransposeScalar,   ArgminL2Scalar,   DotExactScalar,   L2ExactScalar,
+                      L2ExactManyScalar,    HalfToFloatScalar, SmallestAtScalar, FirstBelowScalar, RowsNotAboveScalar};
 #if AETHER_X86
-const Kernels kAvx2{Isa::kAvx2,         "avx2",         DotAvx2,        L2Avx2,          L2Many<L2Avx2>,
-                    DotsTransposedAvx2, ArgminL2Avx2,   DotExactAvx2,   L2ExactAvx2,     L2ExactManyAvx2,
-                    HalfToFloatF16c,    SmallestAtAvx2, FirstBelowAvx2, RowsNotAboveAvx2};
-const Kernels kAvx512{Isa::kAvx512,         "avx512",         DotAvx512,        L2Avx512,          L2Many<L2Avx512>,
-                      DotsTransposedAvx512, ArgminL2Avx512,   DotExactAvx2,     L2ExactAvx2,       L2ExactManyAvx2,
-                      HalfToFloatF16c,      SmallestAtAvx512, FirstBelowAvx512, RowsNotAboveAvx512};
+const Kernels kAvx2{Isa::kAvx2,         "avx2",          DotAvx2,        L2Avx2,         L2Many<L2Avx2>,
+                    DotsTransposedAvx2, TransposeAvx2,   ArgminL2Avx2,   DotExactAvx2,   L2ExactAvx2,
+                    L2ExactManyAvx2,    HalfToFloatF16c, SmallestAtAvx2, FirstBelowAvx2, RowsNotAboveAvx2};
+const Kernels kAvx512{Isa::kAvx512,         "avx512",        DotAvx512,        L2Avx512,         L2Many<L2Avx512>,
+                      DotsTransposedAvx512, TransposeAvx2,   ArgminL2Avx512,   DotExactAvx2,     L2ExactAvx2,
+                      L2ExactManyAvx2,      HalfToFloatF16c, SmallestAtAvx512, FirstBelowAvx512, RowsNotAboveAvx512};
 #endif
 
 #if AETHER_X86

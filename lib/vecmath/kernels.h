@@ -31,6 +31,10 @@ struct Kernels {
   // (many queries against a block of vectors; points against centroids):
   // register-blocked, each xt element loaded once per call.
   void (*dots_transposed)(const float* x, uint32_t nx, uint32_t dim, const float* xt, uint32_t n, float* out);
+  // The transpose dots_transposed takes: xt[j * ld + i] = x[i * stride + j]
+  // for i in [0, n), j in [0, dim) (n rows `stride` floats apart). Every
+  // variant writes the same floats (a copy: bits as they are, NaN too).
+  void (*transpose)(const float* x, uint64_t n, uint64_t stride, uint32_t dim, float* xt, uint64_t ld);
   // The first c in [0, n) minimising norm2[c] - 2 * dots[c] (each value
   // rounded once: 2 * dots[c] is exact), and that value in *best; n >= 1.
   // The nearest centroid from the dot products (K-Means' assignment): the

@@ -185,6 +185,49 @@ TEST_CASE("the many-row exact L2 kernel gives each row's l2_squared_exact, bit f
   CHECK(compared == variants * 2 * 33 * (kMaxExactRows * (kMaxExactRows + 1) / 2));  // dims 1..19, 20..137 by 9
 }
 
+TEST_CASE("the transpose kernel writes x's floats transposed, bit for bit, in every variant") {
+  // Every row count and column count around the 8 x 8 blocks, strides
+  // past the row (a hot slot's header sits between vectors), a leading
+  // dimension past n (the output's untouched columns must stay), and
+  // NaN payloads and signed zeros copied as bits.
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<uint32_t> bits;
+  int variants = 0, compared = 0;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!Supported(isa)) continue;
+    ++variants;
+    const Kernels& k = For(isa);
+    CAPTURE(k.name);
+    for (uint32_t dim : {1u, 3u, 7u, 8u, 9u, 15u, 16u, 17u, 128u, 131u})
+      for (uint64_t n : {1u, 5u, 7u, 8u, 9u, 16u, 23u, 24u, 79u})
+        for (uint64_t pad : {0u, 5u}) {
+          CAPTURE(dim);
+          CAPTURE(n);
+          CAPTURE(pad);
+          const uint64_t stride = dim + pad, ld = n + pad;
+          std::vector<float> x(n * stride + 1);
+          for (auto& v : x) {
+            const uint32_t b = bits(rng);
+            std::memcpy(&v, &b, 4);
+          }
+          const float* px = x.data() + 1;  // unaligned
+          const float sentinel = -12345.0f;
+          std::vector<float> xt(size_t(dim) * ld, sentinel);
+          k.transpose(px, n, stride, dim, xt.data(), ld);
+          bool same = true;
+          for (uint32_t j = 0; j < dim; ++j)
+            for (uint64_t i = 0; i < ld; ++i) {
+              const float want = i < n ? px[i * stride + j] : sentinel;
+              same = same && std::memcmp(&xt[j * ld + i], &want, 4) == 0;
+            }
+          CHECK(same);
+          ++compared;
+        }
+  }
+  CHECK(variants >= 1);
+  CHECK(compared == variants * 10 * 9 * 2);
+}
+
 TEST_CASE("the transposed dot-product kernel matches the reference for every row count and tail") {
   std::mt19937 rng(11);
   std::normal_distribution<float> g(0.0f, 2.0f);
