@@ -92,6 +92,21 @@ double OrderedSum(const float* a, const float* b, uint32_t dim, bool l2) {
 
 bool SameBits(double x, double y) { return std::memcmp(&x, &y, sizeof x) == 0; }
 
+// fn(kernels) for every variant this CPU runs, the variant's name captured
+// for the messages; returns how many ran.
+template <typename Fn>
+int ForEachVariant(Fn&& fn) {
+  int variants = 0;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!Supported(isa)) continue;
+    ++variants;
+    const Kernels& k = For(isa);
+    CAPTURE(k.name);
+    fn(k);
+  }
+  return variants;
+}
+
 TEST_CASE("the exact double kernels give the same double, bit for bit, in every variant") {
   std::mt19937 rng(11);
   std::normal_distribution<float> g(0.0f, 3.0f);
@@ -146,12 +161,8 @@ TEST_CASE("the many-row exact L2 kernel gives each row's l2_squared_exact, bit f
     if (wide && s < 6) return specials[s];
     return wide ? std::ldexp(g(rng), exponent(rng)) : g(rng);
   };
-  int variants = 0, compared = 0;
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
-    if (!Supported(isa)) continue;
-    ++variants;
-    const Kernels& k = For(isa);
-    CAPTURE(k.name);
+  int compared = 0;
+  const int variants = ForEachVariant([&](const Kernels& k) {
     for (int wide = 0; wide < 2; ++wide)
       for (uint32_t dim = 1; dim <= 140; dim += (dim < 20 ? 1 : 9))
         for (uint32_t m = 1; m <= kMaxExactRows; ++m) {
@@ -180,7 +191,7 @@ TEST_CASE("the many-row exact L2 kernel gives each row's l2_squared_exact, bit f
           }
           CHECK(out[m] == 12345.0);
         }
-  }
+  });
   CHECK(variants >= 1);
   CHECK(compared == variants * 2 * 33 * (kMaxExactRows * (kMaxExactRows + 1) / 2));  // dims 1..19, 20..137 by 9
 }
@@ -192,12 +203,8 @@ TEST_CASE("the transpose kernel writes x's floats transposed, bit for bit, in ev
   // NaN payloads and signed zeros copied as bits.
   std::mt19937 rng(17);
   std::uniform_int_distribution<uint32_t> bits;
-  int variants = 0, compared = 0;
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
-    if (!Supported(isa)) continue;
-    ++variants;
-    const Kernels& k = For(isa);
-    CAPTURE(k.name);
+  int compared = 0;
+  const int variants = ForEachVariant([&](const Kernels& k) {
     for (uint32_t dim : {1u, 3u, 7u, 8u, 9u, 15u, 16u, 17u, 128u, 131u})
       for (uint64_t n : {1u, 5u, 7u, 8u, 9u, 16u, 23u, 24u, 79u})
         for (uint64_t pad : {0u, 5u}) {
@@ -223,7 +230,7 @@ TEST_CASE("the transpose kernel writes x's floats transposed, bit for bit, in ev
           CHECK(same);
           ++compared;
         }
-  }
+  });
   CHECK(variants >= 1);
   CHECK(compared == variants * 10 * 9 * 2);
 }
