@@ -15,7 +15,7 @@
 // the metric's own monotone form (squared for L2): first a branch-free
 // (vectorized) pass for the bounds, then the exact distance d of each row
 // that passes, offered as offer(q, i, d) (rows sc.checked marks 2, no
-// one's, are skipped); when more than 2 x `first` rows pass at first (a
+// one's, are skipped: the caller sizes sc.checked to n first); when more than 2 x `first` rows pass at first (a
 // query's top `first` not yet full), the `first` with the smallest bounds
 // are visited before the others. The exact distances are computed up to
 // simd::kMaxExactRows rows at a time (one kernel call keeps their sums in
@@ -181,6 +181,7 @@ Status ScanTiled(const ScanContext& c, const float* x, uint64_t n, uint64_t stri
           rows[m] = i;
           xs[m++] = x + i * stride;
         }
+        if (m == 0) break;  // the rest did not pass
         float d[simd::kMaxExactRows];
         c.ExactMany(q, xs, m, d);
         for (uint32_t r = 0; r < m; ++r) AETHER_RETURN_IF_ERROR(offer(q, rows[r], d[r]));

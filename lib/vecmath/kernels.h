@@ -49,8 +49,10 @@ struct Kernels {
   double (*dot_exact)(const float* a, const float* b, uint32_t dim);
   double (*l2_squared_exact)(const float* a, const float* b, uint32_t dim);
   // l2_squared_exact(a, xs[r], dim) into out[r] for r in [0, m), m <=
-  // kMaxExactRows, bit for bit: the rows' sums interleaved (each a chain of
-  // dependent additions, which alone waits on each one's latency).
+  // kMaxExactRows, bit for bit (a NaN result as a NaN: its sign is the
+  // compiler's order of an addition's operands). A SIMD variant keeps the
+  // rows' sums in flight together: each is a chain of dependent
+  // additions, which alone waits on every one's latency.
   void (*l2_squared_exact_many)(const float* a, const float* const* xs, uint32_t m, uint32_t dim, double* out);
   // IEEE-754 binary16 to binary32 (exact): out[i] = h[i]. The float16 cold
   // codec's decode (F16C where the CPU has it).
