@@ -15,14 +15,15 @@
 // the metric's own monotone form (squared for L2): first a branch-free
 // (vectorized) pass for the bounds, then the exact distance d of each row
 // that passes, offered as offer(q, i, d) (rows sc.checked marks 2, no
-// one's, are skipped: the caller sizes sc.checked to n first); when more than 2 x `first` rows pass at first (a
-// query's top `first` not yet full), the `first` with the smallest bounds
-// are visited before the others. The exact distances are computed up to
-// simd::kMaxExactRows rows at a time (one kernel call keeps their sums in
-// flight together), each group chosen by the bound as it stood before the
-// group: a row that a tighter bound would have skipped is offered too, and
-// the top-k list's exact comparison turns it away like any row past its
-// k-th (the exact distances decide, never the order of the offers).
+// one's, are skipped: the caller sizes sc.checked to n first); when more
+// than 2 x `first` rows pass at first (a query's top `first` not yet
+// full), the `first` with the smallest bounds are visited before the
+// others. The exact distances are computed up to simd::kMaxExactRows rows
+// at a time (one kernel call keeps their sums in flight together), each
+// group chosen by the bound as it stood before the group: a row that a
+// tighter bound would have skipped is offered too, and the top-k list's
+// exact comparison turns it away like any row past its k-th (the exact
+// distances decide, never the order of the offers).
 #pragma once
 
 #include <algorithm>
