@@ -90,6 +90,12 @@ class PlaceTable {
   const FramePlace& At(int64_t tag) const {
     return places_[size_t(tag >> kShift)][size_t(tag & ((int64_t(1) << kShift) - 1))];
   }
+  // True when no quantized frame offered a candidate (nothing to re-rank).
+  bool empty() const {
+    for (const auto& w : places_)
+      if (!w.empty()) return false;
+    return true;
+  }
 
  private:
   static constexpr int kShift = 48;

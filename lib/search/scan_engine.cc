@@ -80,20 +80,27 @@ Result<std::vector<std::vector<Candidate>>> RunScan(const ScanRequest& r) {
       const std::vector<uint32_t>& of = i < blocks.size() ? c.all : r.shards[i - blocks.size()].queries;
       for (uint32_t q : of) (*r.partial)[q] = 1;
     }
-  // Each query's lists merged, blocks of queries on every worker.
+  // Each query's lists merged, blocks of queries on every worker; without a
+  // quantized frame's candidate (no place was taken) there is nothing to
+  // re-rank, and each query's list is taken in order there too.
+  const bool rerank = !places.empty();
   std::vector<TopK> tops(c.queries(), TopK(c.k));
   std::vector<std::vector<Candidate>> candidates(c.queries());
+  std::vector<std::vector<Candidate>> out(c.queries());
   constexpr size_t kMergeBlock = 512;
   AETHER_RETURN_IF_ERROR(
       ParallelFor((c.queries() + kMergeBlock - 1) / kMergeBlock, workers, [&](size_t b, size_t) -> Status {
         for (size_t q = b * kMergeBlock; q < std::min(c.queries(), (b + 1) * kMergeBlock); ++q) {
           for (auto& worker : exact) tops[q].Absorb(&worker[q]);
-          candidates[q] = Merge(approx, q, c.candidates);
+          if (rerank)
+            candidates[q] = Merge(approx, q, c.candidates);
+          else
+            out[q] = tops[q].Take();
         }
         return Status::Ok();
       }));
+  if (!rerank) return out;
   AETHER_RETURN_IF_ERROR(Rerank(c, candidates, places, r.shards, r.live, workers, &tops));
-  std::vector<std::vector<Candidate>> out(c.queries());
   for (size_t q = 0; q < c.queries(); ++q) out[q] = tops[q].Take();
   return out;
 }
