@@ -83,15 +83,20 @@ void HalfToFloatScalar(const uint16_t* h, float* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = HalfToFloat(h[i]);
 }
 
-// Eight rows at a time: each row's floats are read in order, and the eight
-// columns written per j are adjacent.
-void TransposeScalar(const float* x, uint64_t n, uint64_t stride, uint32_t dim, float* xt, uint64_t ld) {
-  uint64_t i0 = 0;
+// The transpose of rows [i0, n) and columns [j0, dim), eight rows at a
+// time: each row's floats are read in order, and the eight columns written
+// per j are adjacent. (The scalar variant whole; the AVX2 one's tails.)
+void TransposeScalarFrom(const float* x, uint64_t i0, uint64_t n, uint64_t stride, uint32_t j0, uint32_t dim, float* xt,
+                         uint64_t ld) {
   for (; i0 + 8 <= n; i0 += 8)
-    for (uint32_t j = 0; j < dim; ++j)
+    for (uint32_t j = j0; j < dim; ++j)
       for (uint32_t i = 0; i < 8; ++i) xt[size_t(j) * ld + i0 + i] = x[(i0 + i) * stride + j];
   for (; i0 < n; ++i0)
-    for (uint32_t j = 0; j < dim; ++j) xt[size_t(j) * ld + i0] = x[i0 * stride + j];
+    for (uint32_t j = j0; j < dim; ++j) xt[size_t(j) * ld + i0] = x[i0 * stride + j];
+}
+
+void TransposeScalar(const float* x, uint64_t n, uint64_t stride, uint32_t dim, float* xt, uint64_t ld) {
+  TransposeScalarFrom(x, 0, n, stride, 0, dim, xt, ld);
 }
 
 void DotsTransposedScalar(const float* x, uint32_t nx, uint32_t dim, const float* xt, uint32_t n, float* out) {
@@ -312,7 +317,7 @@ void DotsTransposedAvx2(const float* x, uint32_t nx, uint32_t dim, const float* 
 
 // 8 x 8 blocks through registers (unpack, shuffle, lane permute: the
 // usual transpose of eight __m256); the rows past the last full eight and
-// the columns past the last full eight as TransposeScalar does them.
+// the columns past the last full eight by TransposeScalarFrom.
 __attribute__((target("avx2"))) void TransposeAvx2(const float* x, uint64_t n, uint64_t stride, uint32_t dim, float* xt,
                                                    uint64_t ld) {
   const uint32_t body = dim / 8 * 8;
@@ -339,11 +344,9 @@ __attribute__((target("avx2"))) void TransposeAvx2(const float* x, uint64_t n, u
       _mm256_storeu_ps(o + 6 * ld, _mm256_permute2f128_ps(u2, u6, 0x31));
       _mm256_storeu_ps(o + 7 * ld, _mm256_permute2f128_ps(u3, u7, 0x31));
     }
-    for (uint32_t j = body; j < dim; ++j)
-      for (uint32_t i = 0; i < 8; ++i) xt[size_t(j) * ld + i0 + i] = x[(i0 + i) * stride + j];
+    TransposeScalarFrom(x, i0, i0 + 8, stride, body, dim, xt, ld);
   }
-  for (; i0 < n; ++i0)
-    for (uint32_t j = 0; j < dim; ++j) xt[size_t(j) * ld + i0] = x[i0 * stride + j];
+  TransposeScalarFrom(x, i0, n, stride, 0, dim, xt, ld);
 }
 
 // Per lane the first minimum (strict <), then the smallest index among the
