@@ -7,6 +7,7 @@
 // state); uses `threads` worker threads internally.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -65,44 +66,58 @@ void AssignNearestDirections(const float* data, size_t n, uint32_t dim, const fl
 void NormalizeRows(float* rows, size_t n, uint32_t dim);
 
 // Centroids prepared for probing: their squared norms and norms, and (built
-// on the first batch that needs it, once, thread-safe) the centroids
-// transposed for the blocked dot-product kernel. The table points at the
-// caller's centroids, which must outlive it (moving their std::vector keeps
-// them in place).
+// on the first batch that needs it, once, thread-safe) their 8-bit codes for
+// the probe's first pass. The table points at the caller's centroids, which
+// must outlive it (moving their std::vector keeps them in place).
 struct ProbeTable {
   uint32_t dim = 0, k = 0;
-  const float* rows = nullptr;  // k x dim, the caller's
-  std::vector<float> norm2, norm;
-  // dim x k, from Transposed()
+  const float* rows = nullptr;      // k x dim, the caller's
+  std::vector<float> norm2, norm;   // the first pass's
+  std::vector<double> exact_norm2;  // the second's (dot_exact)
+  // Each centroid as codes of its own scale (ProbeCodes, below).
+  struct Codes {
+    uint32_t dim4 = 0, n = 0;     // dim and k rounded up to the kernel's multiples
+    std::vector<int8_t> packed;   // the dots_codes kernel's layout
+    std::vector<float> unit;      // per centroid: what a code of 1 stands for
+    std::vector<int32_t> offset;  // per centroid: its codes' sum times the query codes' zero
+  };
   struct Lazy {
     std::once_flag once;
-    std::vector<float> transposed;
+    Codes codes;
   };
   std::shared_ptr<Lazy> lazy = std::make_shared<Lazy>();
-  const std::vector<float>& Transposed() const;
+  const Codes& CodesOf() const;
 };
 ProbeTable PrepareProbe(const float* centroids, uint32_t k, uint32_t dim);
 
 // For each of nq queries (packed, nq x dim) the `count` nearest centroids
-// under the store's metric, nearest first, ties by index: squared L2 as
-// |c|^2 - 2 q.c (the order AssignNearest uses), negative dot, or 1 - cosine
-// (1 for a zero vector). The distances of 8 queries at a time against every
-// centroid come from one call of the blocked kernel (a small GEMM); blocks
-// of queries run on `threads` workers (0: one per core). The same query
-// gets the same centroids alone or in any batch, and from
-// NearestCentroidsChunked.
+// under the store's metric, nearest first, ties by index. In two passes:
+// the first ranks every centroid by an approximation from 8-bit codes (each
+// vector scaled by its largest component, a dot product of codes exact in
+// integers: the dots_codes kernel, VNNI where the CPU has it) and keeps the
+// ProbeCandidates(count) best; the second ranks those by their distances in
+// double precision (dot_exact: squared L2 as |c|^2 - 2 q.c, negative dot, or
+// 1 - cosine, 1 for a zero vector). Every step is exact or the same code in
+// every kernel variant, so the same query gets the same centroids on every
+// CPU, alone or in any batch, and from NearestCentroidsChunked; a centroid
+// the first pass misranks by more than the margin is the only difference
+// from an exact ranking. Blocks of 8 queries run on `threads` workers (0:
+// one per core).
 std::vector<std::vector<uint32_t>> NearestCentroids(const ProbeTable& table, const float* queries, size_t nq,
                                                     uint32_t count, Metric metric, int threads = 0);
+// How many centroids the first pass keeps for `count`: a margin of 4 and
+// half as many again (all, once that is k).
+inline uint32_t ProbeCandidates(uint32_t count, uint32_t k) {
+  return uint32_t(std::min<uint64_t>(k, uint64_t(count) + count / 2 + 4));
+}
 
 // The path for a few queries when the centroids are not loaded (a one-shot
-// search's, ColdIndex::ProbeFew), which are not worth loading and
-// transposing every centroid for: the centroids come kProbeChunk at a time (rows(c0, n): centroids
-// [c0, c0 + n), row-major, valid until the next call; from memory or read
-// from the centroids file as they go), each chunk is transposed and the
-// blocked kernel runs on it. The chunks' column tiles line up with the whole
-// table's (kProbeChunk is a multiple of every kernel's tile, 8 and 32), and
-// each norm comes from the same kernel, so every value is the same float as
-// in the batch path. A failure of rows() is returned.
+// search's, ColdIndex::ProbeFew), which are not worth loading every
+// centroid for: the centroids come kProbeChunk at a time (rows(c0, n):
+// centroids [c0, c0 + n), row-major, valid until the next call; from memory
+// or read from the centroids file as they go), each chunk coded and
+// compared as the whole table is, so every value is the one the batch path
+// computes. A failure of rows() is returned.
 constexpr size_t kFewProbeQueries = 16;
 constexpr uint32_t kProbeChunk = 256;
 using CentroidChunks = std::function<Result<const float*>(uint32_t c0, uint32_t n)>;

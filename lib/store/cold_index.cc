@@ -113,9 +113,9 @@ Result<std::map<int64_t, std::vector<size_t>>> ColdIndex::GroupByPartition(const
   }
   const std::vector<float> packed = Pack(vectors.size(), config_.dim, [&](size_t i) { return vectors[i]; });
   std::vector<uint32_t> labels(vectors.size());
-  if (config_.metric == Metric::kL2 && vectors.size() >= 64) {
-    // A large batch under L2: the K-Means assignment (SIMD argmin; the same
-    // nearest centroid as the first probe).
+  if (config_.metric == Metric::kL2) {
+    // The K-Means assignment (SIMD argmin in float), whatever the batch's
+    // size: a vector goes where a rebuild would put it, alone or in a batch.
     AssignNearest(packed.data(), vectors.size(), config_.dim, index->centroids.data(), index->k, 0, labels.data());
   } else {  // each vector's first probe, a batch at a time
     const auto first = NearestCentroids(index->probe, packed.data(), vectors.size(), 1, config_.metric);

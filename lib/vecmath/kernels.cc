@@ -111,6 +111,18 @@ void DotsTransposedScalar(const float* x, uint32_t nx, uint32_t dim, const float
   }
 }
 
+void DotsCodesScalar(const uint8_t* xq, uint32_t nx, uint32_t dim4, const int8_t* codes, uint32_t n, int32_t* out) {
+  for (uint32_t p = 0; p < nx; ++p) {
+    int32_t* o = out + size_t(p) * n;
+    for (uint32_t c = 0; c < n; ++c) o[c] = 0;
+    for (uint32_t j = 0; j < dim4; ++j) {
+      const int32_t xv = xq[size_t(p) * dim4 + j];
+      const int8_t* col = codes + size_t(j / kCodeGroup) * n * kCodeGroup + j % kCodeGroup;
+      for (uint32_t c = 0; c < n; ++c) o[c] += xv * int32_t(col[size_t(c) * kCodeGroup]);
+    }
+  }
+}
+
 uint32_t ArgminL2Scalar(const float* norm2, const float* dots, uint32_t n, float* best) {
   uint32_t arg = 0;
   float bv = std::numeric_limits<float>::infinity();
@@ -315,6 +327,46 @@ void DotsTransposedAvx2(const float* x, uint32_t nx, uint32_t dim, const float* 
   if (nx >= 1 && nx <= kMaxDotRows) kRowsAvx2[nx](x, dim, xt, n, out);
 }
 
+// NX rows x 8 columns at a time, a 32-bit word (4 dimensions) per lane:
+// VPMADDUBSW multiplies the unsigned query bytes by the signed codes and adds
+// pairs (no saturation: the codes' ranges keep a pair within 16 bits),
+// VPMADDWD by ones adds the pairs into the lane's 32-bit sum.
+template <uint32_t NX>
+__attribute__((target("avx2"))) void DotsCodesRowsAvx2(const uint8_t* xq, uint32_t dim4, const int8_t* codes,
+                                                       uint32_t n, int32_t* out) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (uint32_t c = 0; c < n; c += 8) {
+    __m256i acc[NX];
+    for (uint32_t p = 0; p < NX; ++p) acc[p] = _mm256_setzero_si256();
+    for (uint32_t g = 0; g < dim4 / kCodeGroup; ++g) {
+      const __m256i col =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + (size_t(g) * n + c) * kCodeGroup));
+      for (uint32_t p = 0; p < NX; ++p) {
+        int32_t word;
+        std::memcpy(&word, xq + size_t(p) * dim4 + size_t(g) * kCodeGroup, 4);
+        const __m256i pairs = _mm256_maddubs_epi16(_mm256_set1_epi32(word), col);
+        acc[p] = _mm256_add_epi32(acc[p], _mm256_madd_epi16(pairs, ones));
+      }
+    }
+    for (uint32_t p = 0; p < NX; ++p) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + size_t(p) * n + c), acc[p]);
+  }
+}
+
+using CodesRowsFn = void (*)(const uint8_t* xq, uint32_t dim4, const int8_t* codes, uint32_t n, int32_t* out);
+constexpr CodesRowsFn kCodesRowsAvx2[kMaxDotRows + 1] = {nullptr,
+                                                         DotsCodesRowsAvx2<1>,
+                                                         DotsCodesRowsAvx2<2>,
+                                                         DotsCodesRowsAvx2<3>,
+                                                         DotsCodesRowsAvx2<4>,
+                                                         DotsCodesRowsAvx2<5>,
+                                                         DotsCodesRowsAvx2<6>,
+                                                         DotsCodesRowsAvx2<7>,
+                                                         DotsCodesRowsAvx2<8>};
+
+void DotsCodesAvx2(const uint8_t* xq, uint32_t nx, uint32_t dim4, const int8_t* codes, uint32_t n, int32_t* out) {
+  if (nx >= 1 && nx <= kMaxDotRows) kCodesRowsAvx2[nx](xq, dim4, codes, n, out);
+}
+
 // 8 x 8 blocks through registers (unpack, shuffle, lane permute: the
 // usual transpose of eight __m256); the rows past the last full eight and
 // the columns past the last full eight by TransposeScalarFrom.
@@ -493,6 +545,53 @@ void DotsTransposedAvx512(const float* x, uint32_t nx, uint32_t dim, const float
   if (nx >= 1 && nx <= kMaxDotRows) kRowsAvx512[nx](x, dim, xt, n, out);
 }
 
+// NX rows x 32 columns at a time (two registers per row), VPDPBUSD adding
+// a lane's four products to its 32-bit sum in one instruction.
+template <uint32_t NX>
+__attribute__((target("avx512f,avx512vnni"))) void DotsCodesRowsVnni(const uint8_t* xq, uint32_t dim4,
+                                                                     const int8_t* codes, uint32_t n, int32_t* out) {
+  for (uint32_t c = 0; c < n; c += 32) {
+    __m512i a0[NX], a1[NX];
+    for (uint32_t p = 0; p < NX; ++p) a0[p] = a1[p] = _mm512_setzero_si512();
+    for (uint32_t g = 0; g < dim4 / kCodeGroup; ++g) {
+      const int8_t* cols = codes + (size_t(g) * n + c) * kCodeGroup;
+      const __m512i c0 = _mm512_loadu_si512(cols);
+      const __m512i c1 = _mm512_loadu_si512(cols + 64);
+      for (uint32_t p = 0; p < NX; ++p) {
+        int32_t word;
+        std::memcpy(&word, xq + size_t(p) * dim4 + size_t(g) * kCodeGroup, 4);
+        const __m512i b = _mm512_set1_epi32(word);
+        a0[p] = _mm512_dpbusd_epi32(a0[p], b, c0);
+        a1[p] = _mm512_dpbusd_epi32(a1[p], b, c1);
+      }
+    }
+    for (uint32_t p = 0; p < NX; ++p) {
+      _mm512_storeu_si512(out + size_t(p) * n + c, a0[p]);
+      _mm512_storeu_si512(out + size_t(p) * n + c + 16, a1[p]);
+    }
+  }
+}
+
+constexpr CodesRowsFn kCodesRowsVnni[kMaxDotRows + 1] = {nullptr,
+                                                         DotsCodesRowsVnni<1>,
+                                                         DotsCodesRowsVnni<2>,
+                                                         DotsCodesRowsVnni<3>,
+                                                         DotsCodesRowsVnni<4>,
+                                                         DotsCodesRowsVnni<5>,
+                                                         DotsCodesRowsVnni<6>,
+                                                         DotsCodesRowsVnni<7>,
+                                                         DotsCodesRowsVnni<8>};
+
+// AVX-512 without VNNI (AVX512F alone, as on Skylake-SP) takes the AVX2 kernel.
+void DotsCodesAvx512(const uint8_t* xq, uint32_t nx, uint32_t dim4, const int8_t* codes, uint32_t n, int32_t* out) {
+  static const bool vnni = __builtin_cpu_supports("avx512vnni");
+  if (nx < 1 || nx > kMaxDotRows) return;
+  if (vnni)
+    kCodesRowsVnni[nx](xq, dim4, codes, n, out);
+  else
+    kCodesRowsAvx2[nx](xq, dim4, codes, n, out);
+}
+
 // As ArgminL2Avx2, 16 lanes, the tail through a mask (+infinity elsewhere).
 __attribute__((target("avx512f"))) uint32_t ArgminL2Avx512(const float* norm2, const float* dots, uint32_t n,
                                                            float* best) {
@@ -621,16 +720,19 @@ __attribute__((target("avx512f"))) size_t RowsNotAboveAvx512(float* values, size
 
 #endif  // AETHER_X86
 
-const Kernels kScalar{Isa::kScalar,         "scalar",          DotScalar,        L2Scalar,         L2Many<L2Scalar>,
-                      DotsTransposedScalar, TransposeScalar,   ArgminL2Scalar,   DotExactScalar,   L2ExactScalar,
-                      L2ExactManyScalar,    HalfToFloatScalar, SmallestAtScalar, FirstBelowScalar, RowsNotAboveScalar};
+const Kernels kScalar{Isa::kScalar,         "scalar",          DotScalar,         L2Scalar,         L2Many<L2Scalar>,
+                      DotsTransposedScalar, DotsCodesScalar,   TransposeScalar,   ArgminL2Scalar,   DotExactScalar,
+                      L2ExactScalar,        L2ExactManyScalar, HalfToFloatScalar, SmallestAtScalar, FirstBelowScalar,
+                      RowsNotAboveScalar};
 #if AETHER_X86
-const Kernels kAvx2{Isa::kAvx2,         "avx2",          DotAvx2,        L2Avx2,         L2Many<L2Avx2>,
-                    DotsTransposedAvx2, TransposeAvx2,   ArgminL2Avx2,   DotExactAvx2,   L2ExactAvx2,
-                    L2ExactManyAvx2,    HalfToFloatF16c, SmallestAtAvx2, FirstBelowAvx2, RowsNotAboveAvx2};
-const Kernels kAvx512{Isa::kAvx512,         "avx512",        DotAvx512,        L2Avx512,         L2Many<L2Avx512>,
-                      DotsTransposedAvx512, TransposeAvx2,   ArgminL2Avx512,   DotExactAvx2,     L2ExactAvx2,
-                      L2ExactManyAvx2,      HalfToFloatF16c, SmallestAtAvx512, FirstBelowAvx512, RowsNotAboveAvx512};
+const Kernels kAvx2{Isa::kAvx2,         "avx2",          DotAvx2,         L2Avx2,         L2Many<L2Avx2>,
+                    DotsTransposedAvx2, DotsCodesAvx2,   TransposeAvx2,   ArgminL2Avx2,   DotExactAvx2,
+                    L2ExactAvx2,        L2ExactManyAvx2, HalfToFloatF16c, SmallestAtAvx2, FirstBelowAvx2,
+                    RowsNotAboveAvx2};
+const Kernels kAvx512{Isa::kAvx512,         "avx512",        DotAvx512,       L2Avx512,         L2Many<L2Avx512>,
+                      DotsTransposedAvx512, DotsCodesAvx512, TransposeAvx2,   ArgminL2Avx512,   DotExactAvx2,
+                      L2ExactAvx2,          L2ExactManyAvx2, HalfToFloatF16c, SmallestAtAvx512, FirstBelowAvx512,
+                      RowsNotAboveAvx512};
 #endif
 
 #if AETHER_X86

@@ -31,6 +31,18 @@ struct Kernels {
   // (many queries against a block of vectors; points against centroids):
   // register-blocked, each xt element loaded once per call.
   void (*dots_transposed)(const float* x, uint32_t nx, uint32_t dim, const float* xt, uint32_t n, float* out);
+  // The probe's first pass (lib/index/kmeans.h, ProbeTable): exact integer
+  // dot products of nx <= kMaxDotRows rows of codes xq (nx x dim4,
+  // row-major, each in [0, kMaxQueryCode]) with n columns of codes packed
+  // kCodeGroup dimensions to a 32-bit word: column c's codes for dimensions
+  // [4g, 4g + 4) are the 4 bytes at codes + (g * n + c) * 4, each in
+  // [-kMaxColumnCode, kMaxColumnCode]:
+  // out[p * n + c] = sum_j xq[p * dim4 + j] * codes[(j / 4 * n + c) * 4 + j % 4].
+  // dim4 is a multiple of kCodeGroup and n of kCodeColumns (pad with zero
+  // codes). No sum overflows (two products fit 16 bits: AVX2's VPMADDUBSW),
+  // so every variant returns the same integers; AVX-512 uses VNNI's VPDPBUSD
+  // where the CPU has it.
+  void (*dots_codes)(const uint8_t* xq, uint32_t nx, uint32_t dim4, const int8_t* codes, uint32_t n, int32_t* out);
   // The transpose dots_transposed takes: xt[j * ld + i] = x[i * stride + j]
   // for i in [0, n), j in [0, dim) (n rows `stride` floats apart). Every
   // variant writes the same floats (a copy: bits as they are, NaN too).
@@ -87,6 +99,10 @@ constexpr uint32_t kMaxDotRows = 8;
 constexpr uint32_t kMaxExactRows = 4;   // l2_squared_exact_many's largest m
 constexpr uint32_t kMaxShortRank = 16;  // smallest_at's largest rank
 constexpr size_t kSelectSlack = 16;     // rows_not_above's room past n
+constexpr uint32_t kCodeGroup = 4;      // dots_codes: dimensions per packed word
+constexpr uint32_t kCodeColumns = 32;   // dots_codes: n is a multiple of this
+constexpr int kMaxQueryCode = 127;      // dots_codes: xq in [0, this]
+constexpr int kMaxColumnCode = 127;     // dots_codes: codes in [-this, this]
 
 // True when this CPU (and this build) can run `isa`.
 bool Supported(Isa isa);

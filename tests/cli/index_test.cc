@@ -577,6 +577,37 @@ TEST_CASE("a query alone finds what it finds in a batch: the few-query plan and 
   }
 }
 
+// The probe ranks partitions from 8-bit codes (integer sums: the same in
+// every kernel variant) and then by exact double distances (dot_exact: the
+// same double in every variant), and the scan's distances are exact: so a
+// batch's results are byte for byte the same under every kernel variant, at
+// every nprobe, for every metric. Enough partitions (60) that the first pass
+// leaves most out.
+TEST_CASE("every kernel variant probes the same partitions: a batch's results are byte for byte the same") {
+  for (const char* metric : {"l2", "cosine", "ip"}) {
+    CAPTURE(metric);
+    TempDir dir;
+    const std::string store = dir / "s";
+    REQUIRE(Aether({"init", store, "--dim", "37", "--metric", metric, "--hot-capacity", "0"}).exit_code == 0);
+    REQUIRE(Aether({"ingest", store, "-q"}, ToJsonl(Clustered(3000, 37, 40, 8))).exit_code == 0);
+    REQUIRE(Aether({"rebuild-index", store, "--partitions", "60", "-q"}).exit_code == 0);
+    const std::string queries = QueriesJsonl(Clustered(64, 37, 40, 9, "q"));
+    for (const char* nprobe : {"1", "2", "5"}) {
+      CAPTURE(nprobe);
+      std::string first;
+      for (const char* isa : {"scalar", "avx2", "avx512"}) {
+        CAPTURE(isa);
+        auto r = Aether({"search", store, "--queries", "-", "-k", "5", "--no-touch", "--nprobe", nprobe}, queries,
+                        {std::string("AETHER_SIMD=") + isa});
+        REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+        REQUIRE(ParseSearchOutput(r.out).size() == 64);
+        if (first.empty()) first = r.out;
+        CHECK(r.out == first);
+      }
+    }
+  }
+}
+
 // A one-shot query reads the shard row of each partition it probes alone,
 // through the shards_by_generation index; a batch reads every shard row.
 // Over every partition: without its shard row, a query probing it fails

@@ -272,10 +272,49 @@ TEST_CASE("the transposed dot-product kernel matches the reference for every row
   }
 }
 
-// The probe of a few queries (NearestCentroidsChunked) runs the kernel on
-// chunks of 256 columns, transposed on their own; the batch path on all of
-// them at once. Each column's value must be the same float either way, in
-// every variant (their column tiles, 8 and 32 wide, and tails line up).
+// The reference: the sum as the kernel's contract states it, in 64 bits.
+TEST_CASE("the codes' dot-product kernel gives the exact integer sums in every variant, extreme codes included") {
+  std::mt19937 rng(13);
+  const int variants = ForEachVariant([&](const Kernels& k) {
+    for (uint32_t dim4 : {4u, 8u, 128u, 132u, 788u})
+      for (uint32_t n : {kCodeColumns, 2 * kCodeColumns, 8 * kCodeColumns + kCodeColumns})
+        for (uint32_t nx = 1; nx <= kMaxDotRows; ++nx)
+          for (int extreme = 0; extreme < 2; ++extreme) {
+            CAPTURE(dim4);
+            CAPTURE(n);
+            CAPTURE(nx);
+            CAPTURE(extreme);
+            std::vector<uint8_t> xq(size_t(nx) * dim4);
+            std::vector<int8_t> codes(size_t(dim4) * n);
+            // Random codes over the whole ranges; or every value at its
+            // largest magnitude, the largest sums (a 16-bit pair of products
+            // at its bound: a saturating or sign-confused kernel differs).
+            std::uniform_int_distribution<int> uq(0, kMaxQueryCode), uc(-kMaxColumnCode, kMaxColumnCode);
+            for (auto& v : xq) v = uint8_t(extreme ? kMaxQueryCode : uq(rng));
+            for (size_t i = 0; i < codes.size(); ++i)
+              codes[i] = int8_t(extreme ? ((i / (kCodeGroup * n)) % 2 ? kMaxColumnCode : -kMaxColumnCode) : uc(rng));
+            std::vector<int32_t> out(size_t(nx) * n + 16, -7);
+            k.dots_codes(xq.data(), nx, dim4, codes.data(), n, out.data());
+            bool exact = true;
+            for (uint32_t p = 0; p < nx; ++p)
+              for (uint32_t c = 0; c < n; ++c) {
+                int64_t ref = 0;
+                for (uint32_t j = 0; j < dim4; ++j)
+                  ref += int64_t(xq[size_t(p) * dim4 + j]) *
+                         codes[(size_t(j / kCodeGroup) * n + c) * kCodeGroup + j % kCodeGroup];
+                if (out[size_t(p) * n + c] != ref) exact = false;
+              }
+            CHECK(exact);
+            for (size_t i = size_t(nx) * n; i < out.size(); ++i) CHECK(out[i] == -7);
+          }
+  });
+  CHECK(variants >= 1);
+}
+
+// The kernel on chunks of 256 columns, each transposed on its own, and on
+// all of them at once: each column's value must be the same float either
+// way, in every variant (their column tiles, 8 and 32 wide, and tails line
+// up), as a caller that splits its columns relies on.
 TEST_CASE("the transposed dot-product kernel gives each column the same float in chunks of 256 columns") {
   std::mt19937 rng(12);
   std::normal_distribution<float> g(0.0f, 2.0f);
