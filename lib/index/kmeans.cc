@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -196,14 +197,9 @@ ProbeTable PrepareProbe(const float* centroids, uint32_t k, uint32_t dim) {
   t.dim = dim;
   t.k = k;
   t.rows = centroids;
-  t.norm2.resize(k);
-  t.norm.resize(k);
   t.exact_norm2.resize(k);
-  for (uint32_t c = 0; c < k; ++c) {
-    t.norm2[c] = Dot(centroids + size_t(c) * dim, centroids + size_t(c) * dim, dim);
-    t.norm[c] = Norm(centroids + size_t(c) * dim, dim);
+  for (uint32_t c = 0; c < k; ++c)
     t.exact_norm2[c] = simd::Active().dot_exact(centroids + size_t(c) * dim, centroids + size_t(c) * dim, dim);
-  }
   return t;
 }
 
@@ -212,7 +208,9 @@ namespace {
 // The probe's codes (NearestCentroids): a vector's components as integers
 // of one scale, the largest magnitude coded as `limit`; its unit (what a
 // code of 1 stands for) returned. A zero vector, or one with a component
-// not finite, codes as all zeros with unit 0.
+// not finite, codes as all zeros with unit 0. The scale is a double, which
+// no float magnitude overflows; |v| <= limit (but for the product's
+// rounding), rounded half away from zero without a branch: never past it.
 float CodeRow(const float* x, uint32_t dim, int limit, int8_t* codes) {
   float most = 0;
   bool finite = true;
@@ -225,14 +223,12 @@ float CodeRow(const float* x, uint32_t dim, int limit, int8_t* codes) {
     std::fill(codes, codes + dim, int8_t(0));
     return 0;
   }
-  // |v| <= limit (but for the product's rounding), rounded half away from
-  // zero without a branch: never past limit.
-  const float scale = float(limit) / most;
+  const double scale = double(limit) / double(most);
   for (uint32_t j = 0; j < dim; ++j) {
-    const float v = x[j] * scale;
-    codes[j] = int8_t(int(v + std::copysign(0.5f, v)));
+    const double v = double(x[j]) * scale;
+    codes[j] = int8_t(int(v + std::copysign(0.5, v)));
   }
-  return most / float(limit);
+  return float(double(most) / double(limit));
 }
 
 // Query codes are kept within +-kQueryLimit and stored offset by kQueryZero
@@ -242,20 +238,19 @@ constexpr int kQueryLimit = 63;
 constexpr int kQueryZero = 64;
 static_assert(kQueryZero + kQueryLimit <= simd::kMaxQueryCode && kQueryZero - kQueryLimit >= 0);
 
-// Codes n centroids (rows, n x dim) into columns [c0, c0 + n) of `codes`.
-void CodeColumns(const float* rows, uint32_t n, uint32_t dim, uint32_t c0, ProbeTable::Codes* codes) {
-  constexpr uint32_t g = simd::kCodeGroup;
-  std::vector<int8_t> row(codes->dim4, 0);
-  for (uint32_t i = 0; i < n; ++i) {
-    const uint32_t c = c0 + i;
-    codes->unit[c] = CodeRow(rows + size_t(i) * dim, dim, simd::kMaxColumnCode, row.data());
-    int32_t sum = 0;
-    for (uint32_t j = 0; j < codes->dim4; ++j) {
-      codes->packed[(size_t(j / g) * codes->n + c) * g + j % g] = row[j];
-      sum += row[j];
-    }
-    codes->offset[c] = kQueryZero * sum;
-  }
+// The point every vector is coded around: the mean of the first n =
+// min(k, kProbeChunk) centroids (the first chunk NearestCentroidsChunked
+// reads), summed in double in their order. Coded around the origin, data
+// far from it (a shared offset) would leave the differences between
+// centroids below the codes' resolution.
+std::vector<float> CenterOf(const float* rows, uint32_t n, uint32_t dim) {
+  std::vector<double> sum(dim, 0.0);
+  for (uint32_t i = 0; i < n; ++i)
+    for (uint32_t j = 0; j < dim; ++j) sum[j] += rows[size_t(i) * dim + j];
+  std::vector<float> center(dim, 0.0f);
+  if (n > 0)
+    for (uint32_t j = 0; j < dim; ++j) center[j] = float(sum[j] / n);
+  return center;
 }
 
 ProbeTable::Codes EmptyCodes(uint32_t k, uint32_t dim) {
@@ -265,7 +260,38 @@ ProbeTable::Codes EmptyCodes(uint32_t k, uint32_t dim) {
   codes.packed.assign(size_t(codes.dim4) * codes.n, 0);
   codes.unit.assign(codes.n, 0.0f);
   codes.offset.assign(codes.n, 0);
+  codes.norm2.assign(codes.n, 0.0f);
+  codes.center_dot.assign(codes.n, 0.0f);
+  codes.norm.assign(codes.n, 0.0f);
   return codes;
+}
+
+// Codes n centroids (rows, n x dim) into columns [c0, c0 + n) of `codes`,
+// around codes->center, with the first pass's terms the metric needs
+// (every one for nullopt: a table serves any metric), each from an exact
+// sum, so the same float on every CPU.
+void CodeColumns(const float* rows, uint32_t n, uint32_t dim, uint32_t c0, std::optional<Metric> metric,
+                 ProbeTable::Codes* codes) {
+  constexpr uint32_t g = simd::kCodeGroup;
+  const auto& kern = simd::Active();
+  const float* center = codes->center.data();
+  std::vector<float> d(dim);
+  std::vector<int8_t> row(codes->dim4, 0);
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t c = c0 + i;
+    const float* x = rows + size_t(i) * dim;
+    for (uint32_t j = 0; j < dim; ++j) d[j] = x[j] - center[j];
+    codes->unit[c] = CodeRow(d.data(), dim, simd::kMaxColumnCode, row.data());
+    int32_t sum = 0;
+    for (uint32_t j = 0; j < codes->dim4; ++j) {
+      codes->packed[(size_t(j / g) * codes->n + c) * g + j % g] = row[j];
+      sum += row[j];
+    }
+    codes->offset[c] = kQueryZero * sum;
+    if (!metric || *metric == Metric::kL2) codes->norm2[c] = float(kern.dot_exact(d.data(), d.data(), dim));
+    if (!metric || *metric != Metric::kL2) codes->center_dot[c] = float(kern.dot_exact(center, x, dim));
+    if (!metric || *metric == Metric::kCosine) codes->norm[c] = float(std::sqrt(kern.dot_exact(x, x, dim)));
+  }
 }
 
 }  // namespace
@@ -273,20 +299,50 @@ ProbeTable::Codes EmptyCodes(uint32_t k, uint32_t dim) {
 const ProbeTable::Codes& ProbeTable::CodesOf() const {
   std::call_once(lazy->once, [&] {
     lazy->codes = EmptyCodes(k, dim);
-    CodeColumns(rows, k, dim, 0, &lazy->codes);
+    lazy->codes.center = CenterOf(rows, std::min(k, kProbeChunk), dim);
+    CodeColumns(rows, k, dim, 0, std::nullopt, &lazy->codes);
   });
   return lazy->codes;
 }
 
 namespace {
 
-// A query's distance to a centroid in the probe's first pass, from an
-// approximate dot product: squared L2 as |c|^2 - 2 q.c, negative dot, or
-// 1 - cosine (1 for a zero vector).
-inline float ApproxValue(Metric metric, float norm2, float norm, float dot, float qn) {
-  if (metric == Metric::kL2) return norm2 - 2 * dot;
-  if (metric == Metric::kInnerProduct) return -dot;
-  return (norm == 0 || qn == 0) ? 1.0f : 1.0f - dot / (qn * norm);
+// A query prepared for both passes: its codes around the center (dim4
+// bytes, offset by kQueryZero) and their unit; (q - center).center (ip,
+// cosine); its norm and exact squared norm (cosine).
+struct CodedQuery {
+  float unit = 0, center_dot = 0, norm = 0;
+  double exact_norm2 = 0;
+};
+CodedQuery CodeQuery(const float* q, uint32_t dim, const std::vector<float>& center, uint32_t dim4, Metric metric,
+                     std::vector<float>* d, uint8_t* xq) {
+  const auto& kern = simd::Active();
+  CodedQuery c;
+  d->resize(dim);
+  for (uint32_t j = 0; j < dim; ++j) (*d)[j] = q[j] - center[j];
+  int8_t* codes = reinterpret_cast<int8_t*>(xq);  // coded in place, then offset
+  c.unit = CodeRow(d->data(), dim, kQueryLimit, codes);
+  for (uint32_t j = 0; j < dim4; ++j) xq[j] = uint8_t(kQueryZero + (j < dim ? codes[j] : 0));
+  if (metric != Metric::kL2) c.center_dot = float(kern.dot_exact(d->data(), center.data(), dim));
+  if (metric == Metric::kCosine) {
+    c.exact_norm2 = kern.dot_exact(q, q, dim);
+    c.norm = float(std::sqrt(c.exact_norm2));
+  }
+  return c;
+}
+
+// A query's distance to centroid c in the first pass, from the sum of
+// their codes: with (q - m).(c - m) ~ the codes' dot product, squared L2
+// as |c - m|^2 - 2 (q - m).(c - m) (|q - c|^2 less |q - m|^2, the same for
+// every centroid); q.c = (q - m).(c - m) + m.c + (q - m).m for negative
+// dot and 1 - cosine (1 for a zero vector). One expression for both
+// paths, so the same float.
+inline float ApproxValue(Metric metric, const ProbeTable::Codes& codes, uint32_t c, int32_t sum, const CodedQuery& q) {
+  const float dot = float(sum - codes.offset[c]) * codes.unit[c] * q.unit;
+  if (metric == Metric::kL2) return codes.norm2[c] - 2 * dot;
+  const float qc = dot + codes.center_dot[c] + q.center_dot;
+  if (metric == Metric::kInnerProduct) return -qc;
+  return (codes.norm[c] == 0 || q.norm == 0) ? 1.0f : 1.0f - qc / (q.norm * codes.norm[c]);
 }
 
 // The same in double precision from exact sums (dot_exact): the second
@@ -297,27 +353,30 @@ inline double ExactValue(Metric metric, double dot, double cc, double qq) {
   return (cc == 0 || qq == 0) ? 1.0 : 1.0 - dot / std::sqrt(qq * cc);
 }
 
-// A query prepared for both passes: its codes (dim4 bytes, offset by
-// kQueryZero), their unit, its norm, and its exact squared norm (cosine).
-struct CodedQuery {
-  float unit = 0, norm = 0;
-  double exact_norm2 = 0;
-};
-CodedQuery CodeQuery(const float* q, uint32_t dim, uint32_t dim4, Metric metric, uint8_t* xq) {
-  CodedQuery c;
-  int8_t* codes = reinterpret_cast<int8_t*>(xq);  // coded in place, then offset
-  c.unit = CodeRow(q, dim, kQueryLimit, codes);
-  for (uint32_t j = 0; j < dim4; ++j) xq[j] = uint8_t(kQueryZero + (j < dim ? codes[j] : 0));
-  if (metric == Metric::kCosine) {
-    c.norm = Norm(q, dim);
-    c.exact_norm2 = simd::Active().dot_exact(q, q, dim);
-  }
-  return c;
-}
-
-// Column c's approximate dot product with the query whose codes gave `sum`.
-inline float ApproxDot(const ProbeTable::Codes& codes, uint32_t c, int32_t sum, float query_unit) {
-  return float(sum - codes.offset[c]) * codes.unit[c] * query_unit;
+// SmallestInOrder(values, k, keep) for values none of which is NaN, with
+// fewer steps of its list: the keep-th smallest of the minima of 16 strided
+// lanes bounds the keep-th smallest of all (keep distinct values are at
+// most it), so only the values at most that bound (usually few more than
+// keep) are ranked, picked out by the rows_not_above kernel.
+std::vector<uint32_t> SmallestFew(const float* values, uint32_t k, uint32_t keep, std::vector<uint32_t>* rows,
+                                  std::vector<float>* gathered, std::vector<std::pair<float, uint32_t>>* scratch) {
+  constexpr uint32_t kLanes = simd::kMaxShortRank;
+  if (keep == 0 || keep > kLanes || k < 4 * kLanes) return SmallestInOrder(values, k, keep, scratch);
+  float lane[kLanes];
+  std::fill(lane, lane + kLanes, INFINITY);
+  uint32_t c = 0;
+  for (; c + kLanes <= k; c += kLanes)
+    for (uint32_t l = 0; l < kLanes; ++l) lane[l] = values[c + l] < lane[l] ? values[c + l] : lane[l];
+  for (; c < k; ++c) lane[c % kLanes] = values[c] < lane[c % kLanes] ? values[c] : lane[c % kLanes];
+  std::nth_element(lane, lane + (keep - 1), lane + kLanes);
+  rows->resize(k + simd::kSelectSlack);
+  // rows_not_above would turn a NaN into -infinity in place: there is none.
+  const size_t n = simd::Active().rows_not_above(const_cast<float*>(values), k, lane[keep - 1], rows->data());
+  gathered->resize(n);
+  for (size_t i = 0; i < n; ++i) (*gathered)[i] = values[(*rows)[i]];
+  std::vector<uint32_t> at = SmallestInOrder(gathered->data(), uint32_t(n), keep, scratch);
+  for (uint32_t& a : at) a = (*rows)[a];
+  return at;
 }
 
 // The `count` first of (value, centroid) pairs ordered so (NaN as
@@ -378,7 +437,7 @@ Result<std::vector<std::vector<uint32_t>>> NearestCentroidsChunked(uint32_t k, u
   ProbeTable::Codes chunk = EmptyCodes(kProbeChunk, dim);
   std::vector<uint8_t> xq(nq * chunk.dim4);
   std::vector<CodedQuery> cq(nq);
-  for (size_t q = 0; q < nq; ++q) cq[q] = CodeQuery(queries + q * dim, dim, chunk.dim4, metric, &xq[q * chunk.dim4]);
+  std::vector<float> d;
   // Per query, the first pass's best so far as (approximate value with NaN
   // as +infinity, centroid) with each one's exact value: every centroid the
   // batch path keeps enters here (it ranks before the keep-th of those
@@ -397,17 +456,20 @@ Result<std::vector<std::vector<uint32_t>>> NearestCentroidsChunked(uint32_t k, u
   for (uint32_t c0 = 0; c0 < k; c0 += kProbeChunk) {
     const uint32_t n = std::min(kProbeChunk, k - c0);
     AETHER_ASSIGN_OR_RETURN(const float* x, rows(c0, n));
-    CodeColumns(x, n, dim, 0, &chunk);
+    if (c0 == 0) {  // the first chunk sets the center (CenterOf), then the queries are coded
+      chunk.center = CenterOf(x, n, dim);
+      for (size_t q = 0; q < nq; ++q)
+        cq[q] = CodeQuery(queries + q * dim, dim, chunk.center, chunk.dim4, metric, &d, &xq[q * chunk.dim4]);
+    }
+    CodeColumns(x, n, dim, 0, metric, &chunk);
     for (size_t q0 = 0; q0 < nq; q0 += simd::kMaxDotRows) {
       const size_t m = std::min<size_t>(simd::kMaxDotRows, nq - q0);
       kern.dots_codes(&xq[q0 * chunk.dim4], uint32_t(m), chunk.dim4, chunk.packed.data(), chunk.n, sums.data());
       for (uint32_t i = 0; i < n; ++i) {
         const float* c = x + size_t(i) * dim;
-        const float norm2 = Dot(c, c, dim), norm = metric == Metric::kCosine ? Norm(c, dim) : 0.0f;
         for (size_t p = 0; p < m; ++p) {
           const size_t q = q0 + p;
-          float v =
-              ApproxValue(metric, norm2, norm, ApproxDot(chunk, i, sums[p * chunk.n + i], cq[q].unit), cq[q].norm);
+          float v = ApproxValue(metric, chunk, i, sums[p * chunk.n + i], cq[q]);
           if (std::isnan(v)) v = INFINITY;
           Seen s{v, c0 + i, 0};
           if (full[q] && !(s < bound[q])) continue;
@@ -443,46 +505,51 @@ std::vector<std::vector<uint32_t>> NearestCentroids(const ProbeTable& t, const f
   const uint32_t keep = ProbeCandidates(count, k);
   const bool first_pass = keep < k;  // else every centroid is a candidate
   const ProbeTable::Codes* codes = first_pass ? &t.CodesOf() : nullptr;
-  const uint32_t dim4 = codes ? codes->dim4 : dim;
   const auto& kern = simd::Active();
   std::vector<std::vector<uint32_t>> out(nq);
   const size_t blocks = (nq + kRows - 1) / kRows;
   const size_t workers = ThreadsFor(size_t(std::max(threads, 0)), (blocks + 3) / 4);
   Status done = ParallelFor(blocks, workers, [&](size_t b, size_t) {
     const size_t q0 = b * kRows, m = std::min(kRows, nq - q0);
-    std::vector<uint8_t> xq(m * dim4);
-    std::vector<CodedQuery> cq(m);
-    for (size_t p = 0; p < m; ++p) cq[p] = CodeQuery(queries + (q0 + p) * dim, dim, dim4, metric, &xq[p * dim4]);
-    std::vector<int32_t> sums;
-    if (first_pass) {
-      sums.resize(m * codes->n);
-      kern.dots_codes(xq.data(), uint32_t(m), dim4, codes->packed.data(), codes->n, sums.data());
-    }
-    std::vector<float> values(k);
-    std::vector<uint32_t> all;
-    if (!first_pass) {
-      all.resize(k);
-      std::iota(all.begin(), all.end(), 0u);
-    }
-    std::vector<std::pair<float, uint32_t>> scratch;
     std::vector<std::pair<double, uint32_t>> pairs;
     std::vector<uint32_t> picked;
+    if (!first_pass) {
+      picked.resize(k);
+      std::iota(picked.begin(), picked.end(), 0u);
+    }
+    std::vector<CodedQuery> cq(m);
+    std::vector<int32_t> sums;
+    std::vector<float> values, gathered, d;
+    std::vector<uint32_t> rows;
+    std::vector<std::pair<float, uint32_t>> scratch;
+    if (first_pass) {
+      std::vector<uint8_t> xq(m * codes->dim4);
+      for (size_t p = 0; p < m; ++p)
+        cq[p] = CodeQuery(queries + (q0 + p) * dim, dim, codes->center, codes->dim4, metric, &d, &xq[p * codes->dim4]);
+      sums.resize(m * codes->n);
+      kern.dots_codes(xq.data(), uint32_t(m), codes->dim4, codes->packed.data(), codes->n, sums.data());
+      values.resize(k);
+    } else if (metric == Metric::kCosine) {
+      for (size_t p = 0; p < m; ++p)
+        cq[p].exact_norm2 = kern.dot_exact(queries + (q0 + p) * dim, queries + (q0 + p) * dim, dim);
+    }
     for (size_t p = 0; p < m; ++p) {
       const float* q = queries + (q0 + p) * dim;
       if (first_pass) {
         const int32_t* s = sums.data() + p * codes->n;
-        if (metric == Metric::kL2) {  // ApproxValue's first case, a loop the compiler vectorizes
+        if (metric == Metric::kL2) {  // ApproxValue's first case, as a loop the compiler vectorizes
           const float u = cq[p].unit;
           for (uint32_t c = 0; c < k; ++c)
-            values[c] = t.norm2[c] - 2 * (float(s[c] - codes->offset[c]) * codes->unit[c] * u);
+            values[c] = codes->norm2[c] - 2 * (float(s[c] - codes->offset[c]) * codes->unit[c] * u);
         } else {
-          for (uint32_t c = 0; c < k; ++c)
-            values[c] = ApproxValue(metric, t.norm2[c], t.norm[c], ApproxDot(*codes, c, s[c], cq[p].unit), cq[p].norm);
+          for (uint32_t c = 0; c < k; ++c) values[c] = ApproxValue(metric, *codes, c, s[c], cq[p]);
         }
-        picked = SmallestInOrder(values.data(), k, keep, &scratch);
+        for (uint32_t c = 0; c < k; ++c)  // SmallestInOrder's order: a NaN as +infinity
+          values[c] = std::isnan(values[c]) ? INFINITY : values[c];
+        picked = SmallestFew(values.data(), k, keep, &rows, &gathered, &scratch);
       }
       pairs.clear();
-      for (uint32_t c : first_pass ? picked : all)
+      for (uint32_t c : picked)
         pairs.emplace_back(
             ExactValue(metric, kern.dot_exact(q, t.rows + size_t(c) * dim, dim), t.exact_norm2[c], cq[p].exact_norm2),
             c);

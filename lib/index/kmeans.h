@@ -65,21 +65,25 @@ void AssignNearestDirections(const float* data, size_t n, uint32_t dim, const fl
 // Each of the n rows divided by its norm in place; a zero row stays as it is.
 void NormalizeRows(float* rows, size_t n, uint32_t dim);
 
-// Centroids prepared for probing: their squared norms and norms, and (built
-// on the first batch that needs it, once, thread-safe) their 8-bit codes for
+// Centroids prepared for probing: their exact squared norms, and (built on
+// the first batch that needs it, once, thread-safe) their 8-bit codes for
 // the probe's first pass. The table points at the caller's centroids, which
 // must outlive it (moving their std::vector keeps them in place).
 struct ProbeTable {
   uint32_t dim = 0, k = 0;
   const float* rows = nullptr;      // k x dim, the caller's
-  std::vector<float> norm2, norm;   // the first pass's
-  std::vector<double> exact_norm2;  // the second's (dot_exact)
-  // Each centroid as codes of its own scale (ProbeCodes, below).
+  std::vector<double> exact_norm2;  // the second pass's (dot_exact)
+  // Each centroid coded around `center` at a scale of its own, and the
+  // first pass's terms (NearestCentroids), each the float of an exact sum.
   struct Codes {
-    uint32_t dim4 = 0, n = 0;     // dim and k rounded up to the kernel's multiples
-    std::vector<int8_t> packed;   // the dots_codes kernel's layout
-    std::vector<float> unit;      // per centroid: what a code of 1 stands for
-    std::vector<int32_t> offset;  // per centroid: its codes' sum times the query codes' zero
+    uint32_t dim4 = 0, n = 0;       // dim and k rounded up to the kernel's multiples
+    std::vector<float> center;      // the mean of the first kProbeChunk centroids
+    std::vector<int8_t> packed;     // the dots_codes kernel's layout
+    std::vector<float> unit;        // per centroid: what a code of 1 stands for
+    std::vector<int32_t> offset;    // per centroid: its codes' sum times the query codes' zero
+    std::vector<float> norm2;       // |c - center|^2 (l2)
+    std::vector<float> center_dot;  // center.c (ip, cosine)
+    std::vector<float> norm;        // |c| (cosine)
   };
   struct Lazy {
     std::once_flag once;
@@ -93,16 +97,18 @@ ProbeTable PrepareProbe(const float* centroids, uint32_t k, uint32_t dim);
 // For each of nq queries (packed, nq x dim) the `count` nearest centroids
 // under the store's metric, nearest first, ties by index. In two passes:
 // the first ranks every centroid by an approximation from 8-bit codes (each
-// vector scaled by its largest component, a dot product of codes exact in
-// integers: the dots_codes kernel, VNNI where the CPU has it) and keeps the
+// vector less the table's center, scaled by its largest component; a dot
+// product of codes exact in integers: the dots_codes kernel, VNNI where the
+// CPU has it; the other terms floats of exact sums) and keeps the
 // ProbeCandidates(count) best; the second ranks those by their distances in
 // double precision (dot_exact: squared L2 as |c|^2 - 2 q.c, negative dot, or
 // 1 - cosine, 1 for a zero vector). Every step is exact or the same code in
 // every kernel variant, so the same query gets the same centroids on every
 // CPU, alone or in any batch, and from NearestCentroidsChunked; a centroid
 // the first pass misranks by more than the margin is the only difference
-// from an exact ranking. Blocks of 8 queries run on `threads` workers (0:
-// one per core).
+// from an exact ranking (and a count of k, calibration's, ranks every
+// centroid exactly). Blocks of 8 queries run on `threads` workers (0: one
+// per core).
 std::vector<std::vector<uint32_t>> NearestCentroids(const ProbeTable& table, const float* queries, size_t nq,
                                                     uint32_t count, Metric metric, int threads = 0);
 // How many centroids the first pass keeps for `count`: a margin of 4 and

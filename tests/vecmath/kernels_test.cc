@@ -314,7 +314,7 @@ TEST_CASE("the codes' dot-product kernel gives the exact integer sums in every v
 // The kernel on chunks of 256 columns, each transposed on its own, and on
 // all of them at once: each column's value must be the same float either
 // way, in every variant (their column tiles, 8 and 32 wide, and tails line
-// up), as a caller that splits its columns relies on.
+// up): a column's value does not depend on the columns beside it.
 TEST_CASE("the transposed dot-product kernel gives each column the same float in chunks of 256 columns") {
   std::mt19937 rng(12);
   std::normal_distribution<float> g(0.0f, 2.0f);
