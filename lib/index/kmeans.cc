@@ -353,25 +353,23 @@ inline double ExactValue(Metric metric, double dot, double cc, double qq) {
   return (cc == 0 || qq == 0) ? 1.0 : 1.0 - dot / std::sqrt(qq * cc);
 }
 
-// SmallestInOrder(values, k, keep) for values none of which is NaN, with
-// fewer steps of its list: the keep-th smallest of the minima of 16 strided
-// lanes bounds the keep-th smallest of all (keep distinct values are at
-// most it), so only the values at most that bound (usually few more than
-// keep) are ranked, picked out by the rows_not_above kernel.
-std::vector<uint32_t> SmallestFew(const float* values, uint32_t k, uint32_t keep, std::vector<uint32_t>* rows,
+// SmallestInOrder(values, k, keep), a NaN as +infinity, with fewer steps
+// of its list: the keep-th smallest of the minima of 16 strided lanes (the
+// lane_minima kernel, which also turns each NaN into +infinity) bounds the
+// keep-th smallest of all (keep distinct values are at most it), so only
+// the values at most that bound (usually few more than keep) are ranked,
+// picked out by the rows_not_above kernel.
+std::vector<uint32_t> SmallestFew(float* values, uint32_t k, uint32_t keep, std::vector<uint32_t>* rows,
                                   std::vector<float>* gathered, std::vector<std::pair<float, uint32_t>>* scratch) {
-  constexpr uint32_t kLanes = simd::kMaxShortRank;
+  constexpr uint32_t kLanes = simd::kLanes;
   if (keep == 0 || keep > kLanes || k < 4 * kLanes) return SmallestInOrder(values, k, keep, scratch);
+  const auto& kern = simd::Active();
   float lane[kLanes];
-  std::fill(lane, lane + kLanes, INFINITY);
-  uint32_t c = 0;
-  for (; c + kLanes <= k; c += kLanes)
-    for (uint32_t l = 0; l < kLanes; ++l) lane[l] = values[c + l] < lane[l] ? values[c + l] : lane[l];
-  for (; c < k; ++c) lane[c % kLanes] = values[c] < lane[c % kLanes] ? values[c] : lane[c % kLanes];
+  kern.lane_minima(values, k, lane);
   std::nth_element(lane, lane + (keep - 1), lane + kLanes);
   rows->resize(k + simd::kSelectSlack);
-  // rows_not_above would turn a NaN into -infinity in place: there is none.
-  const size_t n = simd::Active().rows_not_above(const_cast<float*>(values), k, lane[keep - 1], rows->data());
+  // rows_not_above would turn a NaN into -infinity in place: lane_minima left none.
+  const size_t n = kern.rows_not_above(values, k, lane[keep - 1], rows->data());
   gathered->resize(n);
   for (size_t i = 0; i < n; ++i) (*gathered)[i] = values[(*rows)[i]];
   std::vector<uint32_t> at = SmallestInOrder(gathered->data(), uint32_t(n), keep, scratch);
@@ -544,8 +542,6 @@ std::vector<std::vector<uint32_t>> NearestCentroids(const ProbeTable& t, const f
         } else {
           for (uint32_t c = 0; c < k; ++c) values[c] = ApproxValue(metric, *codes, c, s[c], cq[p]);
         }
-        for (uint32_t c = 0; c < k; ++c)  // SmallestInOrder's order: a NaN as +infinity
-          values[c] = std::isnan(values[c]) ? INFINITY : values[c];
         picked = SmallestFew(values.data(), k, keep, &rows, &gathered, &scratch);
       }
       pairs.clear();

@@ -171,6 +171,21 @@ size_t RowsNotAboveScalar(float* values, size_t n, float bound, uint32_t* rows) 
   return RowsNotAboveFrom(values, 0, n, bound, rows, 0);
 }
 
+// From value `from` on (a multiple of kLanes: value i is in lane i % kLanes),
+// into minima already holding the lanes' smallest before it.
+void LaneMinimaFrom(float* values, size_t from, size_t n, float* minima) {
+  for (size_t i = from; i < n; ++i) {
+    if (std::isnan(values[i])) values[i] = std::numeric_limits<float>::infinity();
+    float& m = minima[i % kLanes];
+    m = values[i] < m ? values[i] : m;
+  }
+}
+
+void LaneMinimaScalar(float* values, size_t n, float* minima) {
+  std::fill(minima, minima + kLanes, std::numeric_limits<float>::infinity());
+  LaneMinimaFrom(values, 0, n, minima);
+}
+
 #if AETHER_X86
 
 // ---- AVX2 + FMA: two 8-lane accumulators, a masked-free scalar tail. --------
@@ -695,6 +710,29 @@ __attribute__((target("avx2"))) size_t RowsNotAboveAvx2(float* values, size_t n,
   return RowsNotAboveFrom(values, i, n, bound, rows, passed);
 }
 
+// Two registers of 8 lanes (lanes 0-7 and 8-15): a NaN lane written back as
+// +infinity, then the minimum (no NaN left: MINPS is the scalar ternary).
+__attribute__((target("avx2"))) void LaneMinimaAvx2(float* values, size_t n, float* minima) {
+  const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+  __m256 m0 = inf, m1 = inf;
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    __m256 v0 = _mm256_loadu_ps(values + i), v1 = _mm256_loadu_ps(values + i + 8);
+    const __m256 nan0 = _mm256_cmp_ps(v0, v0, _CMP_UNORD_Q), nan1 = _mm256_cmp_ps(v1, v1, _CMP_UNORD_Q);
+    if (_mm256_movemask_ps(_mm256_or_ps(nan0, nan1)) != 0) {
+      v0 = _mm256_blendv_ps(v0, inf, nan0);
+      v1 = _mm256_blendv_ps(v1, inf, nan1);
+      _mm256_storeu_ps(values + i, v0);
+      _mm256_storeu_ps(values + i + 8, v1);
+    }
+    m0 = _mm256_min_ps(v0, m0);
+    m1 = _mm256_min_ps(v1, m1);
+  }
+  _mm256_storeu_ps(minima, m0);
+  _mm256_storeu_ps(minima + 8, m1);
+  LaneMinimaFrom(values, i, n, minima);
+}
+
 // Sixteen lanes a step, the tail through a mask; the indexes packed in a
 // register (VPCOMPRESSD to memory is microcoded on some CPUs) and stored
 // whole.
@@ -718,21 +756,38 @@ __attribute__((target("avx512f"))) size_t RowsNotAboveAvx512(float* values, size
   return passed;
 }
 
+// One register of 16 lanes, the tail through a mask (+infinity elsewhere).
+__attribute__((target("avx512f"))) void LaneMinimaAvx512(float* values, size_t n, float* minima) {
+  const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  __m512 m = inf;
+  for (size_t i = 0; i < n; i += kLanes) {
+    const __mmask16 in = n - i >= kLanes ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    __m512 v = _mm512_mask_loadu_ps(inf, in, values + i);
+    const __mmask16 nan = _mm512_mask_cmp_ps_mask(in, v, v, _CMP_UNORD_Q);
+    if (nan != 0) {
+      v = _mm512_mask_blend_ps(nan, v, inf);
+      _mm512_mask_storeu_ps(values + i, nan, v);
+    }
+    m = _mm512_mask_min_ps(m, in, v, m);  // (the unmasked form trips GCC 12 -Wmaybe-uninitialized)
+  }
+  _mm512_storeu_ps(minima, m);
+}
+
 #endif  // AETHER_X86
 
 const Kernels kScalar{Isa::kScalar,         "scalar",          DotScalar,         L2Scalar,         L2Many<L2Scalar>,
                       DotsTransposedScalar, DotsCodesScalar,   TransposeScalar,   ArgminL2Scalar,   DotExactScalar,
                       L2ExactScalar,        L2ExactManyScalar, HalfToFloatScalar, SmallestAtScalar, FirstBelowScalar,
-                      RowsNotAboveScalar};
+                      RowsNotAboveScalar,   LaneMinimaScalar};
 #if AETHER_X86
 const Kernels kAvx2{Isa::kAvx2,         "avx2",          DotAvx2,         L2Avx2,         L2Many<L2Avx2>,
                     DotsTransposedAvx2, DotsCodesAvx2,   TransposeAvx2,   ArgminL2Avx2,   DotExactAvx2,
                     L2ExactAvx2,        L2ExactManyAvx2, HalfToFloatF16c, SmallestAtAvx2, FirstBelowAvx2,
-                    RowsNotAboveAvx2};
+                    RowsNotAboveAvx2,   LaneMinimaAvx2};
 const Kernels kAvx512{Isa::kAvx512,         "avx512",        DotAvx512,       L2Avx512,         L2Many<L2Avx512>,
                       DotsTransposedAvx512, DotsCodesAvx512, TransposeAvx2,   ArgminL2Avx512,   DotExactAvx2,
                       L2ExactAvx2,          L2ExactManyAvx2, HalfToFloatF16c, SmallestAtAvx512, FirstBelowAvx512,
-                      RowsNotAboveAvx512};
+                      RowsNotAboveAvx512,   LaneMinimaAvx512};
 #endif
 
 #if AETHER_X86

@@ -86,6 +86,12 @@ struct Kernels {
   // `rows` must have room for n + kSelectSlack entries (past the count,
   // scratch).
   size_t (*rows_not_above)(float* values, size_t n, float bound, uint32_t* rows);
+  // Each NaN in values[0, n) replaced by +infinity in place, then
+  // minima[l] = the smallest of values[l], values[l + 16], values[l + 32],
+  // ... for l < kLanes (+infinity for a lane with none): the probe's bound
+  // on the keep-th smallest (keep distinct values are at most the keep-th
+  // smallest of these). The same floats in every variant.
+  void (*lane_minima)(float* values, size_t n, float* minima);
 };
 
 // binary32 to binary16, rounded to nearest, ties to even (overflow gives
@@ -99,6 +105,7 @@ constexpr uint32_t kMaxDotRows = 8;
 constexpr uint32_t kMaxExactRows = 4;   // l2_squared_exact_many's largest m
 constexpr uint32_t kMaxShortRank = 16;  // smallest_at's largest rank
 constexpr size_t kSelectSlack = 16;     // rows_not_above's room past n
+constexpr uint32_t kLanes = 16;         // lane_minima's lanes
 constexpr uint32_t kCodeGroup = 4;      // dots_codes: dimensions per packed word
 constexpr uint32_t kCodeColumns = 32;   // dots_codes: n is a multiple of this
 constexpr int kMaxQueryCode = 127;      // dots_codes: xq in [0, this]

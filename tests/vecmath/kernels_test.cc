@@ -507,6 +507,44 @@ TEST_CASE("the selection kernel gives the rows not above a bound, in order, in e
   }
 }
 
+TEST_CASE("the lane-minima kernel turns NaN into +infinity and gives each lane's smallest, in every variant") {
+  std::mt19937 rng(19);
+  std::uniform_int_distribution<int> pick(0, 40);
+  const int variants = ForEachVariant([&](const Kernels& k) {
+    for (size_t n :
+         {size_t(0), size_t(1), size_t(15), size_t(16), size_t(17), size_t(31), size_t(33), size_t(100), size_t(1265)})
+      for (int trial = 0; trial < 8; ++trial) {
+        CAPTURE(n);
+        CAPTURE(trial);
+        // Few distinct values (ties), NaN, infinities and -0 in some trials.
+        std::vector<float> v(n);
+        for (auto& x : v) {
+          const int r = pick(rng);
+          x = trial % 2 && r == 0   ? NAN
+              : trial % 3 && r == 1 ? INFINITY
+              : r == 2              ? -INFINITY
+              : r == 3              ? -0.0f
+                                    : float(r % (trial + 3)) - 2.0f;
+        }
+        std::vector<float> want = v;
+        float want_min[kLanes];
+        std::fill(want_min, want_min + kLanes, INFINITY);
+        for (size_t i = 0; i < n; ++i) {
+          if (std::isnan(want[i])) want[i] = INFINITY;
+          want_min[i % kLanes] = std::min(want_min[i % kLanes], want[i]);
+        }
+        float got[kLanes];
+        std::fill(got, got + kLanes, -7.0f);
+        k.lane_minima(v.data(), n, got);
+        bool same_values = true;
+        for (size_t i = 0; i < n; ++i) same_values &= std::memcmp(&v[i], &want[i], sizeof(float)) == 0;
+        CHECK(same_values);
+        for (uint32_t l = 0; l < kLanes; ++l) CHECK(got[l] == want_min[l]);
+      }
+  });
+  CHECK(variants >= 1);
+}
+
 TEST_CASE("identical vectors are at distance zero in every variant") {
   std::vector<float> a(133);
   for (size_t i = 0; i < a.size(); ++i) a[i] = float(i) * 0.37f - 20.0f;
