@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <optional>
@@ -208,27 +209,36 @@ namespace {
 // The probe's codes (NearestCentroids): a vector's components as integers
 // of one scale, the largest magnitude coded as `limit`; its unit (what a
 // code of 1 stands for) returned. A zero vector, or one with a component
-// not finite, codes as all zeros with unit 0. The scale is a double, which
-// no float magnitude overflows; |v| <= limit (but for the product's
-// rounding), rounded half away from zero without a branch: never past it.
+// not finite, codes as all zeros with unit 0. Each |v| <= limit (but for
+// the product's rounding) is rounded to the nearest integer, ties to even,
+// by adding and taking away 1.5 * 2^23 (no branch, no call: loops the
+// compiler vectorizes); a scale a float cannot hold (the largest magnitude
+// below about 4e-37) is a double's.
 float CodeRow(const float* x, uint32_t dim, int limit, int8_t* codes) {
-  float most = 0;
-  bool finite = true;
+  // |x| by its bits: for floats not NaN their order is the integers' order,
+  // and infinity and NaN are at least 0x7F800000.
+  uint32_t most_bits = 0;
   for (uint32_t j = 0; j < dim; ++j) {
-    const float a = std::fabs(x[j]);
-    finite &= a <= std::numeric_limits<float>::max();  // false for infinity and NaN
-    most = a > most ? a : most;
+    uint32_t b;
+    std::memcpy(&b, x + j, 4);
+    b &= 0x7FFFFFFFu;
+    most_bits = b > most_bits ? b : most_bits;
   }
-  if (!finite || most == 0) {
+  float most;
+  std::memcpy(&most, &most_bits, 4);
+  if (most_bits >= 0x7F800000u || most_bits == 0) {
     std::fill(codes, codes + dim, int8_t(0));
     return 0;
   }
-  const double scale = double(limit) / double(most);
-  for (uint32_t j = 0; j < dim; ++j) {
-    const double v = double(x[j]) * scale;
-    codes[j] = int8_t(int(v + std::copysign(0.5, v)));
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
+  const float scale = float(limit) / most;
+  if (std::isfinite(scale)) {
+    for (uint32_t j = 0; j < dim; ++j) codes[j] = int8_t(int((x[j] * scale + kRound) - kRound));
+  } else {
+    const double wide = double(limit) / double(most);
+    for (uint32_t j = 0; j < dim; ++j) codes[j] = int8_t(int(std::nearbyint(double(x[j]) * wide)));
   }
-  return float(double(most) / double(limit));
+  return most / float(limit);
 }
 
 // Query codes are kept within +-kQueryLimit and stored offset by kQueryZero
@@ -283,10 +293,9 @@ void CodeColumns(const float* rows, uint32_t n, uint32_t dim, uint32_t c0, std::
     for (uint32_t j = 0; j < dim; ++j) d[j] = x[j] - center[j];
     codes->unit[c] = CodeRow(d.data(), dim, simd::kMaxColumnCode, row.data());
     int32_t sum = 0;
-    for (uint32_t j = 0; j < codes->dim4; ++j) {
-      codes->packed[(size_t(j / g) * codes->n + c) * g + j % g] = row[j];
-      sum += row[j];
-    }
+    for (uint32_t j = 0; j < codes->dim4; ++j) sum += row[j];
+    for (uint32_t j = 0; j < codes->dim4; j += g)  // a word of g codes to each group's column
+      std::memcpy(&codes->packed[(size_t(j / g) * codes->n + c) * g], &row[j], g);
     codes->offset[c] = kQueryZero * sum;
     if (!metric || *metric == Metric::kL2) codes->norm2[c] = float(kern.dot_exact(d.data(), d.data(), dim));
     if (!metric || *metric != Metric::kL2) codes->center_dot[c] = float(kern.dot_exact(center, x, dim));
