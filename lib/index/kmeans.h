@@ -77,7 +77,7 @@ struct ProbeTable {
   // first pass's terms (NearestCentroids), each the float of an exact sum.
   struct Codes {
     uint32_t dim4 = 0, n = 0;       // dim and k rounded up to the kernel's multiples
-    std::vector<float> center;      // the mean of the first kProbeChunk centroids
+    std::vector<float> center;      // the mean of the first min(k, kProbeChunk) centroids
     std::vector<int8_t> packed;     // the dots_codes kernel's layout
     std::vector<float> unit;        // per centroid: what a code of 1 stands for
     std::vector<int32_t> offset;    // per centroid: its codes' sum times the query codes' zero

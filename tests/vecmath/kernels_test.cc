@@ -539,7 +539,7 @@ TEST_CASE("the lane-minima kernel turns NaN into +infinity and gives each lane's
         bool same_values = true;
         for (size_t i = 0; i < n; ++i) same_values &= std::memcmp(&v[i], &want[i], sizeof(float)) == 0;
         CHECK(same_values);
-        for (uint32_t l = 0; l < kLanes; ++l) CHECK(got[l] == want_min[l]);
+        for (uint32_t l = 0; l < kLanes; ++l) CHECK(std::memcmp(&got[l], &want_min[l], sizeof(float)) == 0);
       }
   });
   CHECK(variants >= 1);
