@@ -516,21 +516,29 @@ std::vector<std::vector<uint32_t>> NearestCentroids(const ProbeTable& t, const f
   std::vector<std::vector<uint32_t>> out(nq);
   const size_t blocks = (nq + kRows - 1) / kRows;
   const size_t workers = ThreadsFor(size_t(std::max(threads, 0)), (blocks + 3) / 4);
-  Status done = ParallelFor(blocks, workers, [&](size_t b, size_t) {
-    const size_t q0 = b * kRows, m = std::min(kRows, nq - q0);
+  // Each worker's buffers, sized once (a block's own were most of the
+  // probe's page faults and memset).
+  struct Scratch {
     std::vector<std::pair<double, uint32_t>> pairs;
-    std::vector<uint32_t> picked;
-    if (!first_pass) {
+    std::vector<std::pair<float, uint32_t>> scratch;
+    std::vector<uint32_t> picked, rows;
+    std::vector<CodedQuery> cq;
+    std::vector<int32_t> sums;
+    std::vector<uint8_t> xq;
+    std::vector<float> values, gathered, d;
+  };
+  std::vector<Scratch> scratches(std::max<size_t>(workers, 1));
+  Status done = ParallelFor(blocks, workers, [&](size_t b, size_t w) {
+    const size_t q0 = b * kRows, m = std::min(kRows, nq - q0);
+    Scratch& sc = scratches[w];
+    auto& [pairs, scratch, picked, rows, cq, sums, xq, values, gathered, d] = sc;
+    if (!first_pass && picked.size() != k) {
       picked.resize(k);
       std::iota(picked.begin(), picked.end(), 0u);
     }
-    std::vector<CodedQuery> cq(m);
-    std::vector<int32_t> sums;
-    std::vector<float> values, gathered, d;
-    std::vector<uint32_t> rows;
-    std::vector<std::pair<float, uint32_t>> scratch;
+    cq.assign(m, CodedQuery());
     if (first_pass) {
-      std::vector<uint8_t> xq(m * codes->dim4);
+      xq.resize(m * codes->dim4);
       for (size_t p = 0; p < m; ++p)
         cq[p] = CodeQuery(queries + (q0 + p) * dim, dim, codes->center, codes->dim4, metric, &d, &xq[p * codes->dim4]);
       sums.resize(m * codes->n);
