@@ -106,6 +106,11 @@ Status ReadQueries(const SearchArgs& a, const StoreConfig& c, std::vector<std::s
       return Status::BadInput(
           fmt::format("{}: the query vectors have dimension {}, the store {}", name, reader.dim(), c.dim));
     std::vector<float> all;
+    // Room for the vectors the header announces (npy), so that the reads do
+    // not copy what came before as it grows; at most 2^24 floats (64 MiB)
+    // ahead of reading them (a header may lie).
+    if (reader.declared_count() > 0)
+      all.reserve(size_t(std::min<uint64_t>(uint64_t(reader.declared_count()) * c.dim, uint64_t(1) << 24)));
     for (size_t got = 1; got > 0;) AETHER_RETURN_IF_ERROR(reader.Read(4096, c.metric, &all, &got));
     names->reserve(all.size() / c.dim);
     vectors->reserve(all.size() / c.dim);
