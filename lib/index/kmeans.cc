@@ -276,20 +276,18 @@ ProbeTable::Codes EmptyCodes(uint32_t k, uint32_t dim) {
   return codes;
 }
 
-// Codes n centroids (rows, n x dim) into columns [c0, c0 + n) of `codes`,
-// around codes->center, with the first pass's terms the metric needs
+// Codes n centroids (rows, n x dim) into columns [0, n) of `codes`, around
+// codes->center, with the first pass's terms the metric needs
 // (every one for nullopt: a table serves any metric), each from an exact
 // sum, so the same float on every CPU.
-void CodeColumns(const float* rows, uint32_t n, uint32_t dim, uint32_t c0, std::optional<Metric> metric,
-                 ProbeTable::Codes* codes) {
+void CodeColumns(const float* rows, uint32_t n, uint32_t dim, std::optional<Metric> metric, ProbeTable::Codes* codes) {
   constexpr uint32_t g = simd::kCodeGroup;
   const auto& kern = simd::Active();
   const float* center = codes->center.data();
   std::vector<float> d(dim);
   std::vector<int8_t> row(codes->dim4, 0);
-  for (uint32_t i = 0; i < n; ++i) {
-    const uint32_t c = c0 + i;
-    const float* x = rows + size_t(i) * dim;
+  for (uint32_t c = 0; c < n; ++c) {
+    const float* x = rows + size_t(c) * dim;
     for (uint32_t j = 0; j < dim; ++j) d[j] = x[j] - center[j];
     codes->unit[c] = CodeRow(d.data(), dim, simd::kMaxColumnCode, row.data());
     int32_t sum = 0;
@@ -309,7 +307,7 @@ const ProbeTable::Codes& ProbeTable::CodesOf() const {
   std::call_once(lazy->once, [&] {
     lazy->codes = EmptyCodes(k, dim);
     lazy->codes.center = CenterOf(rows, std::min(k, kProbeChunk), dim);
-    CodeColumns(rows, k, dim, 0, std::nullopt, &lazy->codes);
+    CodeColumns(rows, k, dim, std::nullopt, &lazy->codes);
   });
   return lazy->codes;
 }
@@ -468,20 +466,21 @@ Result<std::vector<std::vector<uint32_t>>> NearestCentroidsChunked(uint32_t k, u
       for (size_t q = 0; q < nq; ++q)
         cq[q] = CodeQuery(queries + q * dim, dim, chunk.center, chunk.dim4, metric, &d, &xq[q * chunk.dim4]);
     }
-    CodeColumns(x, n, dim, 0, metric, &chunk);
+    CodeColumns(x, n, dim, metric, &chunk);
     for (size_t q0 = 0; q0 < nq; q0 += simd::kMaxDotRows) {
       const size_t m = std::min<size_t>(simd::kMaxDotRows, nq - q0);
       kern.dots_codes(&xq[q0 * chunk.dim4], uint32_t(m), chunk.dim4, chunk.packed.data(), chunk.n, sums.data());
       for (uint32_t i = 0; i < n; ++i) {
         const float* c = x + size_t(i) * dim;
+        double cc = -1;  // c.c, once a query keeps this centroid
         for (size_t p = 0; p < m; ++p) {
           const size_t q = q0 + p;
           float v = ApproxValue(metric, chunk, i, sums[p * chunk.n + i], cq[q]);
           if (std::isnan(v)) v = INFINITY;
           Seen s{v, c0 + i, 0};
           if (full[q] && !(s < bound[q])) continue;
-          s.exact = ExactValue(metric, kern.dot_exact(queries + q * dim, c, dim), kern.dot_exact(c, c, dim),
-                               cq[q].exact_norm2);
+          if (cc < 0) cc = kern.dot_exact(c, c, dim);
+          s.exact = ExactValue(metric, kern.dot_exact(queries + q * dim, c, dim), cc, cq[q].exact_norm2);
           seen[q].push_back(s);
         }
       }
