@@ -67,23 +67,39 @@ Result<std::unique_ptr<ShardFile>> ShardFile::OpenNamed(Env* env, const std::str
   return file;
 }
 
-Status ShardFile::ReadFrameAt(uint64_t offset, uint64_t limit, ScanMode mode, DecodedFrame* out, uint64_t* next) {
+Status ShardFile::Fetch(uint64_t offset, uint64_t n, uint64_t limit, uint64_t ahead, ReadWindow* w, const uint8_t** p) {
+  if (offset < w->at || offset + n > w->at + w->len) {
+    const uint64_t len = std::max(n, std::min(ahead, limit - offset));
+    // What the window holds from offset on is kept (a frame's header, read
+    // before its length was known), the rest read after it.
+    uint64_t kept = 0;
+    if (offset >= w->at && offset < w->at + w->len) {
+      kept = w->at + w->len - offset;
+      if (offset > w->at) std::memmove(w->bytes->data(), w->bytes->data() + (offset - w->at), kept);
+    }
+    w->at = offset;
+    w->len = 0;  // until the read succeeds
+    if (w->bytes->size() < len) w->bytes->resize(len);
+    AETHER_RETURN_IF_ERROR(file_->Read(offset + kept, len - kept, w->bytes->data() + kept));
+    w->len = len;
+  }
+  *p = w->bytes->data() + (offset - w->at);
+  return Status::Ok();
+}
+
+Status ShardFile::ReadFrameAt(uint64_t offset, uint64_t limit, ScanMode mode, uint64_t ahead, ReadWindow* w,
+                              DecodedFrame* out, uint64_t* next) {
   auto where = [&](const Status& s) { return s.WithContext(fmt::format("{}: frame at offset {}", path(), offset)); };
   if (offset + kFrameHeaderSize > limit) return where(Status::Corruption("truncated frame header"));
-  // One buffer per thread, not per file: a search opens a file per
-  // partition, and a fresh buffer would be zero-filled and faulted in anew.
-  thread_local std::vector<uint8_t> buf;
-  if (buf.size() < kFrameHeaderSize) buf.resize(kFrameHeaderSize);
-  AETHER_RETURN_IF_ERROR(where(file_->Read(offset, kFrameHeaderSize, buf.data())));
+  const uint8_t* p = nullptr;
+  AETHER_RETURN_IF_ERROR(where(Fetch(offset, kFrameHeaderSize, limit, ahead, w, &p)));
   FrameHeader h;
-  AETHER_RETURN_IF_ERROR(where(DecodeFrameHeader(buf.data(), dim_, &h)));
+  AETHER_RETURN_IF_ERROR(where(DecodeFrameHeader(p, dim_, &h)));
   if (offset + h.frame_size() > limit) return where(Status::Corruption("truncated frame"));
   const uint64_t n = mode == ScanMode::kSearch ? h.scan_size() : h.frame_size();
-  if (buf.size() < n) buf.resize(n);
+  AETHER_RETURN_IF_ERROR(where(Fetch(offset, n, limit, ahead, w, &p)));
   AETHER_RETURN_IF_ERROR(
-      where(file_->Read(offset + kFrameHeaderSize, n - kFrameHeaderSize, buf.data() + kFrameHeaderSize)));
-  AETHER_RETURN_IF_ERROR(where(mode == ScanMode::kSearch ? DecodeFrameScan(buf.data(), n, dim_, out)
-                                                         : DecodeFrame(buf.data(), n, dim_, out)));
+      where(mode == ScanMode::kSearch ? DecodeFrameScan(p, n, dim_, out) : DecodeFrame(p, n, dim_, out)));
   *next = offset + h.frame_size();
   return Status::Ok();
 }
@@ -140,27 +156,52 @@ Status ShardFile::ReadRows(uint64_t offset, size_t n, const uint32_t* indexes, c
 
 Status ShardFile::ReadFrame(uint64_t offset, DecodedFrame* out) {
   AETHER_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
+  // One buffer per thread, not per file (a fresh one would be zero-filled
+  // and faulted in anew).
+  thread_local std::vector<uint8_t> buf;
+  ReadWindow w{&buf};
   uint64_t next = 0;
-  return ReadFrameAt(offset, size, ScanMode::kExact, out, &next);
+  return ReadFrameAt(offset, size, ScanMode::kExact, 0, &w, out, &next);
 }
 
-Status ShardFile::Scan(uint64_t end, const std::function<Status(uint64_t, const DecodedFrame&)>& fn, ScanMode mode) {
-  return ScanRange(kHeaderSize, end, fn, mode);
+Status ShardFile::Scan(uint64_t end, const std::function<Status(uint64_t, const DecodedFrame&)>& fn, ScanMode mode,
+                       uint64_t read_ahead) {
+  return ScanRange(kHeaderSize, end, fn, mode, read_ahead);
 }
 
 Status ShardFile::ScanRange(uint64_t begin, uint64_t end,
-                            const std::function<Status(uint64_t, const DecodedFrame&)>& fn, ScanMode mode) {
-  AETHER_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
-  if (size < end)
-    return Status::Corruption(fmt::format("{}: file is {} bytes, its committed length is {}", path(), size, end));
+                            const std::function<Status(uint64_t, const DecodedFrame&)>& fn, ScanMode mode,
+                            uint64_t read_ahead) {
+  auto length_check = [&]() -> Status {
+    AETHER_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
+    if (size < end)
+      return Status::Corruption(fmt::format("{}: file is {} bytes, its committed length is {}", path(), size, end));
+    return Status::Ok();
+  };
+  // A search reading ahead asks for the file's length only when its reads
+  // did not reach the committed length, or one found the file shorter (a
+  // failed search's frames do not count): a search opens a file per
+  // partition, and reads a small one whole. Everything else checks first.
+  const bool check_first = mode != ScanMode::kSearch || read_ahead == 0;
+  if (check_first) AETHER_RETURN_IF_ERROR(length_check());
   if (begin < kHeaderSize) return Status::Corruption(fmt::format("{}: no frame starts at {}", path(), begin));
-  thread_local DecodedFrame frame;  // reused across frames and files, like the read buffer
+  // Reused across frames and files (a search opens a file per partition,
+  // and fresh ones would be zero-filled and faulted in anew); fn must not
+  // scan again itself.
+  thread_local DecodedFrame frame;
+  thread_local std::vector<uint8_t> buf;
+  ReadWindow w{&buf};
   for (uint64_t offset = begin; offset < end;) {
     uint64_t next = 0;
-    AETHER_RETURN_IF_ERROR(ReadFrameAt(offset, end, mode, &frame, &next));
+    if (Status read = ReadFrameAt(offset, end, mode, read_ahead, &w, &frame, &next); !read.ok()) {
+      if (!check_first && read.code() == Code::kCorruption) AETHER_RETURN_IF_ERROR(length_check());
+      return read;
+    }
     AETHER_RETURN_IF_ERROR(fn(offset, frame));
     offset = next;
   }
+  // A quantized frame's full rows past the last read are not read.
+  if (!check_first && w.at + w.len < end) AETHER_RETURN_IF_ERROR(length_check());
   return Status::Ok();
 }
 

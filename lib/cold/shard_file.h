@@ -49,12 +49,15 @@ class ShardFile {
   // boundary (the committed length). kExact gives every frame's exact
   // vectors; kSearch reads only the scan section of a quantized frame and
   // gives its approximations (DecodedFrame::approximate).
+  // read_ahead: bytes read at once from a frame's start, when more than it
+  // needs (the frames after it, up to `end`): for a caller that reads them
+  // all (a search of lossless frames, a small partition's in one read).
   enum class ScanMode { kExact, kSearch };
   Status Scan(uint64_t end, const std::function<Status(uint64_t, const DecodedFrame&)>& fn,
-              ScanMode mode = ScanMode::kExact);
+              ScanMode mode = ScanMode::kExact, uint64_t read_ahead = 0);
   // The same for the frames in [begin, end); begin must be a frame boundary.
   Status ScanRange(uint64_t begin, uint64_t end, const std::function<Status(uint64_t, const DecodedFrame&)>& fn,
-                   ScanMode mode = ScanMode::kExact);
+                   ScanMode mode = ScanMode::kExact, uint64_t read_ahead = 0);
   // Reads only the header of every frame in [kHeaderSize, end), in order
   // (one small read each: which codecs a shard holds, for `upgrade`).
   Status ScanHeaders(uint64_t end, const std::function<Status(uint64_t, const FrameHeader&)>& fn);
@@ -75,7 +78,17 @@ class ShardFile {
 
  private:
   ShardFile(std::unique_ptr<File> file, uint32_t dim) : file_(std::move(file)), dim_(dim) {}
-  Status ReadFrameAt(uint64_t offset, uint64_t limit, ScanMode mode, DecodedFrame* out, uint64_t* next);
+  // File bytes [at, at + len) in bytes[0, len): one scan's reads.
+  struct ReadWindow {
+    std::vector<uint8_t>* bytes;
+    uint64_t at = 0;
+    uint64_t len = 0;
+  };
+  // Points *p at file bytes [offset, offset + n), reading them unless the
+  // window holds them: max(n, min(ahead, limit - offset)) bytes from offset.
+  Status Fetch(uint64_t offset, uint64_t n, uint64_t limit, uint64_t ahead, ReadWindow* w, const uint8_t** p);
+  Status ReadFrameAt(uint64_t offset, uint64_t limit, ScanMode mode, uint64_t ahead, ReadWindow* w, DecodedFrame* out,
+                     uint64_t* next);
   std::unique_ptr<File> file_;
   uint32_t dim_;
 };

@@ -73,17 +73,19 @@ int AboveStandardFds(int fd) {
   return moved;
 }
 
-// fd (opened with O_NONBLOCK) when it is a regular file (or, for a lock,
-// a directory), made blocking again; anything else (a FIFO, a device, a
-// socket) is closed and refused.
-Status RegularOnly(int fd, const std::string& path, bool directory_ok = false) {
+// fd (opened with open_flags and O_NONBLOCK) when it is a regular file (or,
+// for a lock, a directory), made blocking again; anything else (a FIFO, a
+// device, a socket) is closed and refused. F_SETFL changes only the status
+// flags (O_NONBLOCK among them) and ignores the access mode and creation
+// flags, so the flags the file was opened with serve without asking for
+// them (F_GETFL): a search opens a file per partition.
+Status RegularOnly(int fd, const std::string& path, int open_flags, bool directory_ok = false) {
   struct stat st;
   if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || (directory_ok && S_ISDIR(st.st_mode)))) {
     close(fd);
     return Status::IOError(path + ": not a regular file");
   }
-  const int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+  if (fcntl(fd, F_SETFL, open_flags & ~O_NONBLOCK) != 0) {
     const int err = errno;
     close(fd);
     return ErrnoStatus(path + ": fcntl", err);
@@ -185,7 +187,7 @@ class PosixEnv final : public Env {
     }
     // O_NOFOLLOW refuses a link; a directory, FIFO or device is refused
     // here: aether reads and writes only regular files.
-    if (Status s = RegularOnly(fd, path); !s.ok()) return s;
+    if (Status s = RegularOnly(fd, path, flags); !s.ok()) return s;
     return std::unique_ptr<File>(new PosixFile(path, fd));
   }
 
@@ -291,11 +293,11 @@ class PosixEnv final : public Env {
   Result<std::unique_ptr<FileLock>> Lock(const std::string& path, LockMode mode, double wait_seconds) override {
     // O_NONBLOCK and a regular file (or a directory: publish locks the
     // store's) only, as Open: a FIFO there would hang.
-    int fd = AboveStandardFds(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-    if (fd < 0 && errno == ENOENT)
-      fd = AboveStandardFds(open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644));
+    constexpr int kLockFlags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
+    int fd = AboveStandardFds(open(path.c_str(), kLockFlags | O_NONBLOCK));
+    if (fd < 0 && errno == ENOENT) fd = AboveStandardFds(open(path.c_str(), kLockFlags | O_CREAT | O_NONBLOCK, 0644));
     if (fd < 0) return ErrnoStatus(path + ": open lock file", errno);
-    if (Status s = RegularOnly(fd, path, /*directory_ok=*/true); !s.ok()) return s;
+    if (Status s = RegularOnly(fd, path, kLockFlags, /*directory_ok=*/true); !s.ok()) return s;
     int op = (mode == LockMode::kShared ? LOCK_SH : LOCK_EX) | LOCK_NB;
     // Past about 30 years (and infinity), no deadline: the clock's
     // nanoseconds would overflow; NaN or less than 0 waits not at all.

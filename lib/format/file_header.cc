@@ -35,9 +35,12 @@ Status DecodeFileHeader(const uint8_t* in, const char (&magic)[8], uint32_t max_
 Result<std::unique_ptr<File>> OpenWithHeader(Env* env, const std::string& path, bool writable,
                                              uint8_t (&header)[FileHeader::kSize]) {
   AETHER_ASSIGN_OR_RETURN(auto file, env->Open(path, writable ? OpenMode::kReadWrite : OpenMode::kRead));
-  AETHER_ASSIGN_OR_RETURN(uint64_t size, file->Size());
-  if (size < FileHeader::kSize) return Status::Corruption(path + ": truncated header");
-  AETHER_RETURN_IF_ERROR(file->Read(0, FileHeader::kSize, header));
+  // A read past the end is the one Corruption a read returns: the file is
+  // shorter than a header (asked without a stat first: a search opens a
+  // file per partition).
+  Status read = file->Read(0, FileHeader::kSize, header);
+  if (read.code() == Code::kCorruption) return Status::Corruption(path + ": truncated header");
+  AETHER_RETURN_IF_ERROR(read);
   return file;
 }
 

@@ -90,7 +90,7 @@ Status ScanColdShard(const ScanContext& c, const ShardScan& shard, Liveness* liv
   return file->Scan(
       shard.file_bytes,
       [&](uint64_t offset, const DecodedFrame& f) { return FrameScan(c, shard, live, st, offset, f).Run(); },
-      ShardFile::ScanMode::kSearch);
+      ShardFile::ScanMode::kSearch, c.read_ahead);
 }
 
 }  // namespace aether

@@ -37,6 +37,10 @@ struct ScanContext {
   float underflow;            // absolute worst case of one, from terms in float's subnormal range
   const simd::Kernels& kernels;
   Env* env = nullptr;  // opens the shard files
+  // Bytes a shard's scan reads at once (ShardFile::Scan's read_ahead): for
+  // frames a search reads whole (a lossless cold codec), not for quantized
+  // frames, of which it reads only the scan section.
+  uint64_t read_ahead = 0;
   size_t queries() const { return prepared.size(); }
   // Batches of at least this many queries are scanned in tiles.
   static constexpr size_t kTile = 8;

@@ -247,6 +247,10 @@ Result<RankedHits> StoreImpl::SearchInSnapshot(const std::vector<std::vector<flo
       uint64_t(options.k) * (options.rerank ? options.rerank : SearchOptions::kDefaultRerank), UINT32_MAX));
   ScanContext context(config_.metric, config_.dim, queries, options.k, candidates);
   context.env = env_;
+  // A partition of a lossless store in one read (most are smaller), a
+  // staging shard in reads of this size.
+  constexpr uint64_t kReadAhead = 256u << 10;
+  if (!Quantized(config_.codec)) context.read_ahead = kReadAhead;
   StoreLiveness live(this);
   std::optional<Selection> selection;
   // One of the two tiers that share the shards needs a selection, unless

@@ -162,3 +162,111 @@ TEST_CASE("a search scan of quantized frames reads only their scan sections; ful
     CHECK((*shard)->ReadFullRow(offsets[1], 5, 11, row).code() == Code::kCorruption);
   }
 }
+
+namespace {
+
+// What a scan gave: each frame's offset, row ids, vectors and whether they
+// were approximations.
+struct Scanned {
+  uint64_t offset;
+  std::vector<int64_t> row_ids;
+  std::vector<float> vectors;
+  bool approximate;
+  bool operator==(const Scanned& o) const {
+    return offset == o.offset && row_ids == o.row_ids && vectors == o.vectors && approximate == o.approximate;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a scan reading ahead gives what one reading each frame gives: every read-ahead, mode, codec and start") {
+  constexpr uint32_t kDim = 3;
+  for (uint32_t codec : {kCodecZstdRaw, kCodecZstdShuffle, kCodecFloat16, kCodecSq8, kCodecFloat32}) {
+    CAPTURE(codec);
+    TempDir dir;
+    Env* env = Env::Default();
+    std::string path = dir / "s.shard";
+    REQUIRE(ShardFile::Create(env, path, kDim, 0, kStagingPartition).ok());
+    auto shard = ShardFile::Open(env, path, kDim, true);
+    REQUIRE(shard.ok());
+    // Frames of 1, 7 and 40 records, twice, each after the last.
+    std::vector<uint64_t> starts{ShardFile::kHeaderSize};
+    int64_t row = 1;
+    for (uint32_t per : {1u, 7u, 40u, 1u, 40u, 7u}) {
+      std::vector<int64_t> ids(per);
+      std::vector<float> vecs(size_t(per) * kDim);
+      for (uint32_t i = 0; i < per; ++i) {
+        ids[i] = row++;
+        for (uint32_t d = 0; d < kDim; ++d) vecs[i * kDim + d] = float(ids[i]) * 0.25f - float(d);
+      }
+      auto frame = EncodeFrame(ids.data(), vecs.data(), per, kDim, codec);
+      REQUIRE(frame.ok());
+      REQUIRE((*shard)->WriteAt(starts.back(), *frame).ok());
+      starts.push_back(starts.back() + frame->size());
+    }
+    const uint64_t end = starts.back();
+    auto scan = [&](uint64_t begin, ShardFile::ScanMode mode, uint64_t ahead, bool read_frame_inside) {
+      std::vector<Scanned> out;
+      Status s = (*shard)->ScanRange(
+          begin, end,
+          [&](uint64_t off, const DecodedFrame& f) {
+            out.push_back(Scanned{off, f.row_ids, f.vectors, f.approximate});
+            if (read_frame_inside) {  // another read on this thread between two of the scan's
+              DecodedFrame other;
+              REQUIRE((*shard)->ReadFrame(starts[0], &other).ok());
+              CHECK(other.row_ids == std::vector<int64_t>{1});
+            }
+            return Status::Ok();
+          },
+          mode, ahead);
+      REQUIRE_MESSAGE(s.ok(), s.ToString());
+      return out;
+    };
+    for (auto mode : {ShardFile::ScanMode::kExact, ShardFile::ScanMode::kSearch}) {
+      CAPTURE(int(mode));
+      const std::vector<Scanned> whole = scan(ShardFile::kHeaderSize, mode, 0, false);
+      REQUIRE(whole.size() == 6);
+      std::vector<uint64_t> aheads{1,       kFrameHeaderSize - 1, kFrameHeaderSize, kFrameHeaderSize + 1, end, end + 1,
+                                   1u << 20};
+      for (size_t f = 0; f + 1 < starts.size(); ++f)
+        for (int64_t delta : {-1, 0, 1}) aheads.push_back(uint64_t(int64_t(starts[f + 1] - starts[f]) + delta));
+      for (uint64_t ahead : aheads)
+        for (size_t first = 0; first < 6; ++first) {
+          CAPTURE(ahead);
+          CAPTURE(first);
+          const std::vector<Scanned> got = scan(starts[first], mode, ahead, first % 2 == 1);
+          CHECK(got == std::vector<Scanned>(whole.begin() + long(first), whole.end()));
+        }
+    }
+    // A file shorter than its committed length: the same error whatever
+    // the mode and read-ahead (a search reads before it asks the length).
+    const std::string full = test::ReadFile(path);
+    for (uint64_t n = ShardFile::kHeaderSize; n < end; ++n) {
+      test::WriteFile(path, full.substr(0, n));
+      auto cut = ShardFile::Open(env, path, kDim, false);
+      REQUIRE(cut.ok());
+      for (auto mode : {ShardFile::ScanMode::kExact, ShardFile::ScanMode::kSearch})
+        for (uint64_t ahead : {uint64_t(0), uint64_t(kFrameHeaderSize), uint64_t(1) << 20}) {
+          Status s = (*cut)->Scan(
+              end, [](uint64_t, const DecodedFrame&) { return Status::Ok(); }, mode, ahead);
+          CHECK_MESSAGE(s.message() == fmt::format("{}: file is {} bytes, its committed length is {}", path, n, end),
+                        n << " " << int(mode) << " " << ahead << ": " << s.ToString());
+          CHECK(s.code() == Code::kCorruption);
+        }
+    }
+  }
+}
+
+TEST_CASE("a file shorter than a header is refused as a truncated header") {
+  TempDir dir;
+  Env* env = Env::Default();
+  std::string path = dir / "s.shard";
+  REQUIRE(ShardFile::Create(env, path, 2, 0, kStagingPartition).ok());
+  const std::string full = test::ReadFile(path);
+  for (uint64_t n = 0; n < ShardFile::kHeaderSize; ++n) {
+    test::WriteFile(path, full.substr(0, n));
+    auto shard = ShardFile::Open(env, path, 2, false);
+    CHECK(shard.status().code() == Code::kCorruption);
+    CHECK(shard.status().message() == path + ": truncated header");
+  }
+}
