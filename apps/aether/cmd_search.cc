@@ -191,69 +191,77 @@ nlohmann::json HitsJson(const std::string& name, const std::vector<SearchHit>& h
 }
 
 // One query's object as HitsJson's dump() prints it (keys in order, no
-// spaces), written directly: without a payload or explanation a batch's
-// output is mostly this, and building each object costs several times
-// more than writing it. The strings and numbers are as the DOM prints them.
-std::string HitsLine(const std::string& name, const std::vector<SearchHit>& hits, bool partial) {
-  std::string out;
-  // Room for the line, so that it is not copied as it grows: a hit's text
-  // is its id and about 48 bytes more.
+// spaces), appended to *out directly: without a payload or explanation a
+// batch's output is mostly this, and building each object costs several
+// times more than writing it. The strings and numbers are as the DOM prints
+// them.
+void AppendHitsLine(const std::string& name, const std::vector<SearchHit>& hits, bool partial, std::string* out) {
+  // Room for the line, so that the text is not copied as it grows: a hit's
+  // text is its id and about 48 bytes more.
   size_t room = 48 + name.size();
   for (const SearchHit& h : hits) room += 48 + h.id.size();
-  out.reserve(room);
-  out += partial ? "{\"partial\":true,\"query\":" : "{\"query\":";
-  AppendJsonString(name, &out);
-  out += ",\"results\":[";
+  if (out->capacity() < out->size() + room) out->reserve(std::max(out->size() + room, 2 * out->capacity()));
+  *out += partial ? "{\"partial\":true,\"query\":" : "{\"query\":";
+  AppendJsonString(name, out);
+  *out += ",\"results\":[";
   for (size_t i = 0; i < hits.size(); ++i) {
-    out += i ? ",{\"distance\":" : "{\"distance\":";
-    AppendFloatJson(hits[i].distance, &out);
-    out += ",\"id\":";
-    AppendJsonString(hits[i].id, &out);
-    out += ",\"tier\":\"";
-    out += TierName(hits[i].tier);
-    out += "\"}";
+    *out += i ? ",{\"distance\":" : "{\"distance\":";
+    AppendFloatJson(hits[i].distance, out);
+    *out += ",\"id\":";
+    AppendJsonString(hits[i].id, out);
+    *out += ",\"tier\":\"";
+    *out += TierName(hits[i].tier);
+    *out += "\"}";
   }
-  out += "]}";
-  return out;
+  *out += "]}";
 }
 
-// Makes the lines of queries [0, n) with line_of on up to `threads`
-// threads, `block` queries at a time, and hands each to put in order as its
-// block is done (so a large batch's output is never held whole). An
-// exception of line_of (a DOM's dump of invalid UTF-8) reaches the caller
-// after put had every line before it.
-template <typename LineOf, typename Put>
-void FormatLines(size_t n, size_t block, size_t threads, const LineOf& line_of, const Put& put) {
-  std::vector<std::string> lines;
+// Writes the lines of queries [0, n) with append_line (which appends query
+// q's line and its separator to a text) on up to `threads` threads, `block`
+// queries at a time, each thread a contiguous share of the block into one
+// text of its own; hands put those texts in order as the block is done (so
+// a large batch's output is never held whole, and no line is copied
+// again). An exception of append_line (a DOM's dump of invalid UTF-8)
+// reaches the caller after put had every line before it.
+template <typename AppendLine, typename Put>
+void FormatLines(size_t n, size_t block, size_t threads, const AppendLine& append_line, const Put& put) {
+  std::vector<std::string> texts;
   for (size_t b = 0; b < n; b += block) {
     const size_t m = std::min(block, n - b);
-    lines.assign(m, std::string());
     const size_t workers = std::max<size_t>(1, std::min(threads, m / 256));  // a thread for 256 lines or more
+    texts.resize(workers);
     std::vector<std::pair<size_t, std::exception_ptr>> failed(workers, {m, nullptr});
     auto work = [&](size_t w) {
-      for (size_t i = w; i < m; i += workers) try {
-          lines[i] = line_of(b + i);
+      std::string& text = texts[w];
+      text.clear();
+      for (size_t i = m * w / workers; i < m * (w + 1) / workers; ++i) {
+        const size_t before = text.size();
+        try {
+          append_line(b + i, &text);
         } catch (...) {
+          text.resize(before);  // the lines before it, whole
           failed[w] = {i, std::current_exception()};
           return;
         }
+      }
     };
     OnThreads(workers, work);
-    const auto first =
-        std::min_element(failed.begin(), failed.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
-    for (size_t i = 0; i < first->first; ++i) put(b + i, lines[i]);
-    if (first->second) std::rethrow_exception(first->second);
+    // Shares in order: the first that failed is the last put.
+    for (size_t w = 0; w < workers; ++w) {
+      put(texts[w]);
+      if (failed[w].second) std::rethrow_exception(failed[w].second);
+    }
   }
 }
 
 void Print(const SearchArgs& a, const std::vector<std::string>& names,
            const std::vector<std::vector<SearchHit>>& results, const std::vector<uint8_t>& partial) {
   const bool plain = !a.with_payload && !a.explain;
-  auto line_of = [&](size_t q) {
-    if (plain) return HitsLine(names[q], results[q], partial[q]);
+  auto append_line = [&](size_t q, std::string* out) {
+    if (plain) return AppendHitsLine(names[q], results[q], partial[q], out);
     nlohmann::json j = HitsJson(names[q], results[q], a.with_payload, a.explain);
     if (partial[q]) j["partial"] = true;
-    return JsonText(j);
+    *out += JsonText(j);
   };
   std::string format = a.format.empty() ? (StdoutIsTty() ? "table" : "jsonl") : a.format;
   if (format == "table") {
@@ -274,27 +282,24 @@ void Print(const SearchArgs& a, const std::vector<std::string>& names,
   const size_t threads = a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency());
   if (format == "json") {  // all or nothing, as one array
     std::string all = "[";
-    FormatLines(results.size(), results.size(), threads, line_of, [&](size_t q, const std::string& line) {
-      if (q) all += ',';
-      all += line;
-    });
+    FormatLines(
+        results.size(), results.size(), threads,
+        [&](size_t q, std::string* out) {
+          if (q) *out += ',';
+          append_line(q, out);
+        },
+        [&](const std::string& text) { all += text; });
     fmt::print("{}]\n", all);
     return;
   }
-  std::string block;
-  try {
-    FormatLines(results.size(), 4096, threads, line_of, [&](size_t q, const std::string& line) {
-      block += line;
-      block += '\n';
-      if (q + 1 == results.size() || block.size() >= (1u << 20)) {
-        fmt::print("{}", block);
-        block.clear();
-      }
-    });
-  } catch (...) {  // the lines before the one that failed are out, as when they were printed one by one
-    fmt::print("{}", block);
-    throw;
-  }
+  // Blocks of 4,096 queries: about 2 MiB of text at k = 10.
+  FormatLines(
+      results.size(), 4096, threads,
+      [&](size_t q, std::string* out) {
+        append_line(q, out);
+        *out += '\n';
+      },
+      [&](const std::string& text) { fmt::print("{}", text); });
 }
 
 // A store in a bucket that reads as damaged: the bucket's objects were

@@ -500,8 +500,10 @@ TEST_CASE("search's json and jsonl output is byte for byte the JSON DOM's, for i
 TEST_CASE("a search line that cannot be printed stops the output after every line before it") {
   // An id that is not UTF-8 (possible through ingest --id-prefix) cannot be
   // written as JSON: the search fails there (internal error, exit 70), and
-  // the 4,500 lines before it, across the blocks the lines are formatted
-  // in, are all out, in order.
+  // the lines before it, across the blocks the lines are formatted in and
+  // the threads' shares of a block, are all out, in order, and none after
+  // it: the bad line in the first thread's share of the first block of
+  // 4,096 queries, in the second's, and in the second block.
   TempDir dir;
   const std::string store = dir / "s";
   REQUIRE(Aether({"init", store, "--dim", "2"}).exit_code == 0);
@@ -515,17 +517,20 @@ TEST_CASE("a search line that cannot be printed stops the output after every lin
   WriteFile(dir / "bad.npy", npy);
   auto ing = Aether({"ingest", store, dir / "bad.npy", "--id-prefix", "\xff"});
   REQUIRE_MESSAGE(ing.exit_code == 0, ing.err);
-  std::string queries;
-  for (int i = 0; i < 4500; ++i) queries += "{\"vector\":[0,0]}\n";
-  queries += "{\"vector\":[1000,0]}\n";
-  for (int i = 0; i < 10; ++i) queries += "{\"vector\":[0,0]}\n";
-  WriteFile(dir / "q.jsonl", queries);
-  auto r = Aether({"search", store, "--queries", dir / "q.jsonl", "-k", "1", "--no-touch"});
-  CHECK(r.exit_code == 70);
-  CHECK(r.err.find("invalid UTF-8") != std::string::npos);
-  const auto lines = Lines(r.out);
-  REQUIRE(lines.size() == 4500);
-  for (size_t i = 0; i < lines.size(); ++i)
-    REQUIRE(lines[i] ==
-            "{\"query\":\"" + std::to_string(i) + "\",\"results\":[{\"distance\":0.0,\"id\":\"a\",\"tier\":\"hot\"}]}");
+  for (int bad : {1000, 3000, 4500}) {
+    CAPTURE(bad);
+    std::string queries;
+    for (int i = 0; i < bad; ++i) queries += "{\"vector\":[0,0]}\n";
+    queries += "{\"vector\":[1000,0]}\n";
+    for (int i = 0; i < 600; ++i) queries += "{\"vector\":[0,0]}\n";
+    WriteFile(dir / "q.jsonl", queries);
+    auto r = Aether({"search", store, "--queries", dir / "q.jsonl", "-k", "1", "--no-touch", "--threads", "2"});
+    CHECK(r.exit_code == 70);
+    CHECK(r.err.find("invalid UTF-8") != std::string::npos);
+    const auto lines = Lines(r.out);
+    REQUIRE(lines.size() == size_t(bad));
+    for (size_t i = 0; i < lines.size(); ++i)
+      REQUIRE(lines[i] == "{\"query\":\"" + std::to_string(i) +
+                              "\",\"results\":[{\"distance\":0.0,\"id\":\"a\",\"tier\":\"hot\"}]}");
+  }
 }
