@@ -22,7 +22,13 @@ class CutFile : public File {
  public:
   CutFile(std::unique_ptr<File> object, uint64_t length) : object_(std::move(object)), length_(length) {}
   const std::string& path() const override { return object_->path(); }
-  Status Read(uint64_t offset, size_t n, void* out) override { return object_->Read(offset, n, out); }
+  Status Read(uint64_t offset, size_t n, void* out) override {
+    // The cached object may be longer (what was cut since was sent): its
+    // bytes past the file's length are not the file's.
+    if (n > 0 && (offset >= length_ || n > length_ - offset))
+      return Status::Corruption(fmt::format("{}: unexpected end of file at offset {}", path(), length_));
+    return object_->Read(offset, n, out);
+  }
   Status Write(uint64_t, const void*, size_t) override { return Refused(); }
   Status Sync() override { return Refused(); }
   Status Truncate(uint64_t) override { return Refused(); }

@@ -179,9 +179,11 @@ Status ShardFile::ScanRange(uint64_t begin, uint64_t end,
     return Status::Ok();
   };
   // A search reading ahead asks for the file's length only when its reads
-  // did not reach the committed length, or one found the file shorter (a
-  // failed search's frames do not count): a search opens a file per
-  // partition, and reads a small one whole. Everything else checks first.
+  // did not reach the committed length, or one found the file shorter
+  // (File::Read: a kCorruption), so a failure found first (fn's, an I/O
+  // error) is the one reported, and the frames before count for nothing
+  // (the search fails): a search opens a file per partition, and reads a
+  // small one whole. Everything else checks first.
   const bool check_first = mode != ScanMode::kSearch || read_ahead == 0;
   if (check_first) AETHER_RETURN_IF_ERROR(length_check());
   if (begin < kHeaderSize) return Status::Corruption(fmt::format("{}: no frame starts at {}", path(), begin));

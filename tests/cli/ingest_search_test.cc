@@ -502,8 +502,9 @@ TEST_CASE("a search line that cannot be printed stops the output after every lin
   // written as JSON: the search fails there (internal error, exit 70), and
   // the lines before it, across the blocks the lines are formatted in and
   // the threads' shares of a block, are all out, in order, and none after
-  // it: the bad line in the first thread's share of the first block of
-  // 4,096 queries, in the second's, and in the second block.
+  // it: the bad line in the first and in the second thread's share of the
+  // first block of 4,096 queries, and of the second block. As one JSON
+  // array (--format json), nothing is printed.
   TempDir dir;
   const std::string store = dir / "s";
   REQUIRE(Aether({"init", store, "--dim", "2"}).exit_code == 0);
@@ -517,7 +518,9 @@ TEST_CASE("a search line that cannot be printed stops the output after every lin
   WriteFile(dir / "bad.npy", npy);
   auto ing = Aether({"ingest", store, dir / "bad.npy", "--id-prefix", "\xff"});
   REQUIRE_MESSAGE(ing.exit_code == 0, ing.err);
-  for (int bad : {1000, 3000, 4500}) {
+  // With 600 lines after it: the shares of 2 threads in a block of n lines
+  // are [0, n / 2) and [n / 2, n).
+  for (int bad : {500, 3000, 4500, 4096 + 600}) {
     CAPTURE(bad);
     std::string queries;
     for (int i = 0; i < bad; ++i) queries += "{\"vector\":[0,0]}\n";
@@ -532,5 +535,10 @@ TEST_CASE("a search line that cannot be printed stops the output after every lin
     for (size_t i = 0; i < lines.size(); ++i)
       REQUIRE(lines[i] == "{\"query\":\"" + std::to_string(i) +
                               "\",\"results\":[{\"distance\":0.0,\"id\":\"a\",\"tier\":\"hot\"}]}");
+    auto array = Aether(
+        {"search", store, "--queries", dir / "q.jsonl", "-k", "1", "--no-touch", "--threads", "2", "--format", "json"});
+    CHECK(array.exit_code == 70);
+    CHECK(array.err.find("invalid UTF-8") != std::string::npos);
+    CHECK(array.out.empty());
   }
 }

@@ -23,7 +23,9 @@ class File {
  public:
   virtual ~File() = default;
   virtual const std::string& path() const = 0;
-  virtual Status Read(uint64_t offset, size_t n, void* out) = 0;  // exactly n
+  // Exactly n bytes; bytes past Size() are a kCorruption (the reader may
+  // ask Size() only then), any other failure another code.
+  virtual Status Read(uint64_t offset, size_t n, void* out) = 0;
   virtual Status Write(uint64_t offset, const void* data, size_t n) = 0;
   // Flushes data and metadata to stable storage. A failure is final: the
   // caller must abandon the operation, never retry the sync (format-spec/journal.md, invariant 8).
