@@ -230,7 +230,7 @@ void FormatLines(size_t n, size_t block, size_t threads, const AppendLine& appen
     const size_t m = std::min(block, n - b);
     const size_t workers = std::max<size_t>(1, std::min(threads, m / 256));  // a thread for 256 lines or more
     texts.resize(workers);
-    std::vector<std::pair<size_t, std::exception_ptr>> failed(workers, {m, nullptr});
+    std::vector<std::exception_ptr> failed(workers);  // per share: what stopped it
     auto work = [&](size_t w) {
       std::string& text = texts[w];
       text.clear();
@@ -240,7 +240,7 @@ void FormatLines(size_t n, size_t block, size_t threads, const AppendLine& appen
           append_line(b + i, &text);
         } catch (...) {
           text.resize(before);  // the lines before it, whole
-          failed[w] = {i, std::current_exception()};
+          failed[w] = std::current_exception();
           return;
         }
       }
@@ -249,7 +249,7 @@ void FormatLines(size_t n, size_t block, size_t threads, const AppendLine& appen
     // Shares in order: the first that failed is the last put.
     for (size_t w = 0; w < workers; ++w) {
       put(texts[w]);
-      if (failed[w].second) std::rethrow_exception(failed[w].second);
+      if (failed[w]) std::rethrow_exception(failed[w]);
     }
   }
 }

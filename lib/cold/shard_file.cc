@@ -154,6 +154,13 @@ Status ShardFile::ReadRows(uint64_t offset, size_t n, const uint32_t* indexes, c
   return Status::Ok();
 }
 
+Status ShardFile::CheckLength(uint64_t end) {
+  AETHER_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
+  if (size < end)
+    return Status::Corruption(fmt::format("{}: file is {} bytes, its committed length is {}", path(), size, end));
+  return Status::Ok();
+}
+
 Status ShardFile::ReadFrame(uint64_t offset, DecodedFrame* out) {
   AETHER_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
   // One buffer per thread, not per file (a fresh one would be zero-filled
@@ -172,12 +179,6 @@ Status ShardFile::Scan(uint64_t end, const std::function<Status(uint64_t, const 
 Status ShardFile::ScanRange(uint64_t begin, uint64_t end,
                             const std::function<Status(uint64_t, const DecodedFrame&)>& fn, ScanMode mode,
                             uint64_t read_ahead) {
-  auto length_check = [&]() -> Status {
-    AETHER_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
-    if (size < end)
-      return Status::Corruption(fmt::format("{}: file is {} bytes, its committed length is {}", path(), size, end));
-    return Status::Ok();
-  };
   // A search reading ahead asks for the file's length only when its reads
   // did not reach the committed length, or one found the file shorter
   // (File::Read: a kCorruption), so a failure found first (fn's, an I/O
@@ -185,7 +186,7 @@ Status ShardFile::ScanRange(uint64_t begin, uint64_t end,
   // (the search fails): a search opens a file per partition, and reads a
   // small one whole. Everything else checks first.
   const bool check_first = mode != ScanMode::kSearch || read_ahead == 0;
-  if (check_first) AETHER_RETURN_IF_ERROR(length_check());
+  if (check_first) AETHER_RETURN_IF_ERROR(CheckLength(end));
   if (begin < kHeaderSize) return Status::Corruption(fmt::format("{}: no frame starts at {}", path(), begin));
   // Reused across frames and files (a search opens a file per partition,
   // and fresh ones would be zero-filled and faulted in anew); fn must not
@@ -196,21 +197,19 @@ Status ShardFile::ScanRange(uint64_t begin, uint64_t end,
   for (uint64_t offset = begin; offset < end;) {
     uint64_t next = 0;
     if (Status read = ReadFrameAt(offset, end, mode, read_ahead, &w, &frame, &next); !read.ok()) {
-      if (!check_first && read.code() == Code::kCorruption) AETHER_RETURN_IF_ERROR(length_check());
+      if (!check_first && read.code() == Code::kCorruption) AETHER_RETURN_IF_ERROR(CheckLength(end));
       return read;
     }
     AETHER_RETURN_IF_ERROR(fn(offset, frame));
     offset = next;
   }
   // A quantized frame's full rows past the last read are not read.
-  if (!check_first && w.at + w.len < end) AETHER_RETURN_IF_ERROR(length_check());
+  if (!check_first && w.at + w.len < end) AETHER_RETURN_IF_ERROR(CheckLength(end));
   return Status::Ok();
 }
 
 Status ShardFile::ScanHeaders(uint64_t end, const std::function<Status(uint64_t, const FrameHeader&)>& fn) {
-  AETHER_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
-  if (size < end)
-    return Status::Corruption(fmt::format("{}: file is {} bytes, its committed length is {}", path(), size, end));
+  AETHER_RETURN_IF_ERROR(CheckLength(end));
   for (uint64_t offset = kHeaderSize; offset < end;) {
     auto where = [&](const Status& s) { return s.WithContext(fmt::format("{}: frame at offset {}", path(), offset)); };
     if (offset + kFrameHeaderSize > end) return where(Status::Corruption("truncated frame header"));

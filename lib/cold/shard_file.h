@@ -78,6 +78,9 @@ class ShardFile {
 
  private:
   ShardFile(std::unique_ptr<File> file, uint32_t dim) : file_(std::move(file)), dim_(dim) {}
+  // kCorruption naming both lengths when the file is shorter than `end`
+  // (its committed length).
+  Status CheckLength(uint64_t end);
   // File bytes [at, at + len) in bytes[0, len): one scan's reads.
   struct ReadWindow {
     std::vector<uint8_t>* bytes;
