@@ -668,7 +668,7 @@ Runner SetupIngest(CLI::App* app) {
   CLI::Option* capacity_opt = app->add_option("--hot-capacity", a->hot_capacity, "Hot capacity when creating the store")
                                   ->default_val(StoreConfig().hot_capacity);
   CLI::Option* codec_opt = app->add_option("--codec", a->codec, "Cold codec when creating the store (see init --help)")
-                               ->check(CLI::IsMember({"zstd-shuffle", "zstd", "float16", "sq8"}))
+                               ->check(CLI::IsMember(ColdCodecNames()))
                                ->default_str(ColdCodecName(StoreConfig().codec));
   app->add_option("--batch", a->batch, "Records per crash-safe batch")
       ->default_val(10000)

@@ -1,4 +1,4 @@
-// aether init STORE --dim D [--metric l2|cosine|ip] [--hot-capacity N] [--codec zstd-shuffle|zstd]
+// aether init STORE --dim D [--metric l2|cosine|ip] [--hot-capacity N] [--codec C]
 //   [--cold-uri s3://BUCKET/PREFIX]
 #include <fmt/format.h>
 
@@ -27,8 +27,9 @@ Runner SetupInit(CLI::App* app) {
       ->default_val(StoreConfig().hot_capacity);
   app->add_option("--codec", a->codec,
                   "How cold frames store vectors: zstd-shuffle, zstd (lossless), float16, sq8 (scanned quantized, "
-                  "re-ranked at full precision; see format-spec/cold_shard.md)")
-      ->check(CLI::IsMember({"zstd-shuffle", "zstd", "float16", "sq8"}))
+                  "re-ranked at full precision), float32 (lossless, uncompressed: the fastest scan, the most "
+                  "bytes; format version 7); see format-spec/cold_shard.md")
+      ->check(CLI::IsMember(ColdCodecNames()))
       ->default_str(ColdCodecName(StoreConfig().codec));
   app->add_option("--cold-uri", a->cold_uri,
                   "s3://BUCKET/PREFIX: keep the cold tier's shards past cold_local_bytes in this bucket prefix (a "

@@ -64,8 +64,8 @@ Runner SetupRebuild(CLI::App* app) {
       ->excludes(partitions);
   auto* codec = app->add_option("--codec", a->codec,
                                 "Change the store's cold codec: every cold memory is rewritten in it "
-                                "(zstd-shuffle, zstd, float16, sq8; see format-spec/cold_shard.md)")
-                    ->check(CLI::IsMember({"zstd-shuffle", "zstd", "float16", "sq8"}));
+                                "(zstd-shuffle, zstd, float16, sq8, float32; see format-spec/cold_shard.md)")
+                    ->check(CLI::IsMember(ColdCodecNames()));
   app->add_option("--memory", a->r.memory_bytes,
                   "Cold vectors held in memory at most, e.g. 2G or 512M (G, M, K: powers of 1024; default: half the "
                   "machine's memory, or of its memory cgroup's lower limit); "

@@ -67,7 +67,7 @@ Runner SetupUpgrade(CLI::App* app) {
   auto* codec = app->add_option("--codec", a->codec,
                                 "The cold codec from now on (default: the store's; a version-1 store gets "
                                 "zstd-shuffle): every cold frame in another codec is rewritten")
-                    ->check(CLI::IsMember({"zstd-shuffle", "zstd", "float16", "sq8"}));
+                    ->check(CLI::IsMember(ColdCodecNames()));
   app->add_option("--cold-uri", a->cold_uri,
                   "s3://BUCKET/PREFIX: keep the cold tier's shards past cold_local_bytes in this bucket prefix from "
                   "now on (claimed for this store; those past the limit are sent at once)")

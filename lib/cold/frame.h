@@ -2,7 +2,8 @@
 // row ids and float32 vectors behind a 28-byte header that makes it
 // self-describing (count, dim, codec, lengths) and checksummed.
 //  - Codecs 0 and 1 (lossless) compress the batch with zstd; codec 4
-//    (lossless, warm frames) stores it as is.
+//    (lossless: warm frames, and a float32 store's cold ones) stores it as
+//    is.
 //  - Codecs 2 (float16) and 3 (sq8) hold a scan section (row ids and the
 //    vectors quantized) that a search reads, and after it every vector in
 //    full precision, row by row with a checksum each, read only for the few
@@ -27,12 +28,14 @@ constexpr uint32_t kCodecZstdRaw = 0;      // zstd over row ids then vectors, as
 constexpr uint32_t kCodecZstdShuffle = 1;  // zstd over row ids then the vectors' bytes by byte position
 constexpr uint32_t kCodecFloat16 = 2;      // scan section of binary16 vectors + full-precision rows
 constexpr uint32_t kCodecSq8 = 3;          // scan section of 8-bit codes (per-frame min/step) + full rows
-// Not a store's cold codec: the warm tier's frames (format version 5).
+// The warm tier's frames (format version 5) and a store's cold codec
+// float32 (format version 7).
 constexpr uint32_t kCodecFloat32 = 4;  // row ids then the float32 vectors, as is: nothing to decompress
 // A store's cold_codec is written into each frame as its number: the two
 // numberings are one.
 static_assert(kCodecZstdRaw == uint32_t(ColdCodec::kZstd) && kCodecZstdShuffle == uint32_t(ColdCodec::kZstdShuffle) &&
-              kCodecFloat16 == uint32_t(ColdCodec::kFloat16) && kCodecSq8 == uint32_t(ColdCodec::kSq8));
+              kCodecFloat16 == uint32_t(ColdCodec::kFloat16) && kCodecSq8 == uint32_t(ColdCodec::kSq8) &&
+              kCodecFloat32 == uint32_t(ColdCodec::kFloat32));
 
 struct FrameHeader {
   uint32_t count = 0;

@@ -421,8 +421,9 @@ Result<StoreConfig> LoadConfig(Db* db, uint32_t max_format_version, uint32_t* fo
   config.codec = ColdCodec::kZstd;
   if (version >= 2) {
     AETHER_ASSIGN_OR_RETURN(std::string codec, ConfigTable(db).Require("cold_codec"));
-    // float16 and sq8 came with version 3.
-    if (!ParseColdCodec(codec, &config.codec) || (version < 3 && Quantized(config.codec)))
+    // float16 and sq8 came with version 3, float32 with 7.
+    if (!ParseColdCodec(codec, &config.codec) || (version < 3 && Quantized(config.codec)) ||
+        (version < 7 && config.codec == ColdCodec::kFloat32))
       return Status::Corruption(db->path() + ": bad config (cold_codec '" + codec + "' in a version " +
                                 std::to_string(version) + " store)");
   }

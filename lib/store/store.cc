@@ -47,7 +47,7 @@ Status BuildStore(Env* env, const std::string& tmp, const StoreConfig& config) {
   AETHER_RETURN_IF_ERROR(CreateMetricsLog(env, tmp + "/" + layout::kMetricsLog));
   {
     AETHER_ASSIGN_OR_RETURN(auto db, Db::Open(tmp + "/" + layout::kDbFile, true, false));
-    AETHER_RETURN_IF_ERROR(CreateSchema(db.get(), config, Store::kFormatVersion, env->NowMs()));
+    AETHER_RETURN_IF_ERROR(CreateSchema(db.get(), config, FormatVersionFor(config.codec), env->NowMs()));
     AETHER_RETURN_IF_ERROR(
         ShardsTable(db.get()).InsertStaging(layout::kStagingShardId, layout::kStagingShard, ShardFile::kHeaderSize));
     AETHER_RETURN_IF_ERROR(db->Exec("PRAGMA wal_checkpoint(TRUNCATE)"));

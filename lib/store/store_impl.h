@@ -82,9 +82,10 @@ Status CheckParentDirectory(const std::string& path, const std::string& why);
 std::string HiddenSibling(const std::string& path, const std::string& what);
 
 // The format version a store of version `current` gets when this aether
-// changes its format (a codec, `upgrade`): this aether's own, never lower
-// than it is (format-spec/README.md, "Versions").
-uint32_t FormatVersionAfter(uint32_t current);
+// changes its format to `codec` (rebuild-index --codec, `upgrade`): the
+// version a new store of that codec is created at, never lower than it is
+// (format-spec/README.md, "Versions").
+uint32_t FormatVersionAfter(uint32_t current, ColdCodec codec);
 
 class StoreImpl : public StoreContext {
  public:

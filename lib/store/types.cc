@@ -117,6 +117,8 @@ const char* ColdCodecName(ColdCodec c) {
       return "float16";
     case ColdCodec::kSq8:
       return "sq8";
+    case ColdCodec::kFloat32:
+      return "float32";
   }
   return "?";
 }
@@ -130,9 +132,16 @@ bool ParseColdCodec(const std::string& name, ColdCodec* out) {
     *out = ColdCodec::kFloat16;
   else if (name == "sq8")
     *out = ColdCodec::kSq8;
+  else if (name == "float32")
+    *out = ColdCodec::kFloat32;
   else
     return false;
   return true;
+}
+
+const std::vector<std::string>& ColdCodecNames() {
+  static const std::vector<std::string> names = {"zstd-shuffle", "zstd", "float16", "sq8", "float32"};
+  return names;
 }
 
 const char* TierName(Tier t) { return t == Tier::kHot ? "hot" : t == Tier::kWarm ? "warm" : "cold"; }

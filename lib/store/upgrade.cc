@@ -59,10 +59,10 @@ Result<FrameCount> CountFrames(StoreImpl* s, ColdCodec codec) {
 
 }  // namespace
 
-uint32_t FormatVersionAfter(uint32_t current) { return std::max(current, Store::kFormatVersion); }
+uint32_t FormatVersionAfter(uint32_t current, ColdCodec codec) { return std::max(current, FormatVersionFor(codec)); }
 
 Status StoreImpl::SetCodec(ColdCodec codec) {
-  const uint32_t version = FormatVersionAfter(format_version_);
+  const uint32_t version = FormatVersionAfter(format_version_, codec);
   AETHER_RETURN_IF_ERROR(InTransaction(db_.get(), [&]() -> Status {
     AETHER_RETURN_IF_ERROR(tables_->config.Set("cold_codec", ColdCodecName(codec)));
     return tables_->config.Set("format_version", std::to_string(version));
@@ -80,7 +80,7 @@ Result<UpgradeReport> StoreImpl::Upgrade(const UpgradeOptions& o) {
   // A version-1 store's codec is plain zstd only because it predates the
   // key: it gets what a new store gets, unless told otherwise.
   rep.codec_after = o.codec ? *o.codec : (format_version_ < 2 ? ColdCodec::kZstdShuffle : config_.codec);
-  rep.version_after = FormatVersionAfter(format_version_);
+  rep.version_after = FormatVersionAfter(format_version_, rep.codec_after);
   rep.cold_uri_before = config_.cold_uri;
   rep.cold_uri_after = o.cold_uri.empty() ? config_.cold_uri : o.cold_uri;
   if (!config_.cold_uri.empty() && rep.cold_uri_after != config_.cold_uri)

@@ -187,7 +187,7 @@ TEST_CASE("a store from a newer format version is refused by every command") {
               .exit_code == 0);
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "UPDATE config SET value='7' WHERE key='format_version'", nullptr, nullptr, nullptr) ==
+  REQUIRE(sqlite3_exec(db, "UPDATE config SET value='8' WHERE key='format_version'", nullptr, nullptr, nullptr) ==
           SQLITE_OK);
   sqlite3_close(db);
   for (std::vector<std::string> args : {std::vector<std::string>{"stats", store},
@@ -196,7 +196,7 @@ TEST_CASE("a store from a newer format version is refused by every command") {
                                         {"delete", store, "x"}}) {
     auto r = Aether(args);
     CHECK(r.exit_code == 78);
-    CHECK(r.err.find("store format version 7 is newer than this aether supports (6)") != std::string::npos);
+    CHECK(r.err.find("store format version 8 is newer than this aether supports (7)") != std::string::npos);
   }
 }
 

@@ -1,8 +1,11 @@
-// The quantized cold codecs (float16, sq8) end to end: a search scans
-// approximations and re-ranks at full precision, so with enough candidates
-// it is exact (checked against brute force), and everything that is not a
-// search (get, ascend, rebuild-index, verify) sees the exact vectors. Damage
-// to either part of a frame is reported, never returned.
+// The cold codecs end to end. The quantized ones (float16, sq8): a search
+// scans approximations and re-ranks at full precision, so with enough
+// candidates it is exact (checked against brute force), and everything that
+// is not a search (get, ascend, rebuild-index, verify) sees the exact
+// vectors; damage to either part of a frame is reported, never returned.
+// float32 (lossless, uncompressed, format version 7): exact searches, damage
+// caught by the frame's checksum. rebuild-index --codec: every codec to
+// another in place.
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
@@ -54,6 +57,21 @@ double Recall(const std::vector<Hit>& got, const std::vector<std::pair<double, s
   double r = 0;
   for (const auto& h : got) r += truth.count(h.id) / double(want.size());
   return r;
+}
+
+// The codec of every frame of every shard file in the store's cold tier.
+std::set<uint32_t> FrameCodecs(const std::string& store) {
+  std::set<uint32_t> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(store + "/cold")) {
+    if (!e.is_regular_file() || e.path().extension() != ".shard") continue;
+    const std::string bytes = ReadFile(e.path().string());
+    for (size_t at = 32; at + 28 <= bytes.size();) {
+      const auto* h = reinterpret_cast<const uint8_t*>(bytes.data() + at);
+      out.insert(aether::DecodeFixed32(h + 12));
+      at += 28 + aether::DecodeFixed32(h + 16);
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -208,6 +226,76 @@ TEST_CASE("quantized frames: damage to a full-precision row or to the scan secti
   }
 }
 
+TEST_CASE("a float32 store: version 7, its cold frames the vectors as they are, searches exact; damage reported") {
+  const uint32_t dim = 16;
+  auto mems = RandomMems(1200, dim, 31);
+  auto qs = RandomMems(20, dim, 32, "q");
+  for (std::string metric : {"l2", "cosine", "ip"}) {
+    CAPTURE(metric);
+    TempDir dir;
+    std::string store = dir / "s";
+    REQUIRE(Aether({"init", store, "--dim", "16", "--metric", metric, "--hot-capacity", "300", "--codec", "float32"})
+                .exit_code == 0);
+    auto in = Aether({"ingest", store, "--batch", "400"}, ToJsonl(mems));
+    REQUIRE_MESSAGE(in.exit_code == 0, in.err);
+    auto rb = Aether({"rebuild-index", store, "--format", "json", "--seed", "3"});
+    REQUIRE_MESSAGE(rb.exit_code == 0, rb.err);
+    const auto parts = std::to_string(int(nlohmann::json::parse(rb.out)["partitions"]));
+    auto st = Stats(store);
+    CHECK(st["cold_codec"] == "float32");
+    CHECK(st["format_version"] == 7);
+    CHECK(st["cold_memories"] == 900);
+    // Nothing compressed: each frame is its 28-byte header and the records.
+    CHECK(st["cold_bytes"].get<int64_t>() > st["cold_raw_bytes"].get<int64_t>());
+    CHECK(FrameCodecs(store) == std::set<uint32_t>{4});
+    // Every partition probed: the brute-force top-k, exact distances.
+    auto all = ParseSearchOutput(
+        Aether({"search", store, "--queries", "-", "--no-touch", "--nprobe", parts}, QueriesJsonl(qs)).out);
+    REQUIRE(all.size() == qs.size());
+    for (size_t i = 0; i < qs.size(); ++i) CHECK(SameTopK(all[i], BruteForce(mems, qs[i].vec, 10, metric)));
+    auto got = GetAll(store, Ids(mems));
+    REQUIRE(got.size() == mems.size());
+    size_t same = 0;
+    for (const auto& m : mems) same += got[m.id] == m.vec;
+    CHECK(same == mems.size());
+    CHECK(Aether({"verify", store}).exit_code == 0);
+  }
+
+  // A byte of a stored vector changed: the frame's checksum catches it.
+  TempDir dir;
+  std::string store = dir / "s";
+  REQUIRE(Aether({"init", store, "--dim", "16", "--hot-capacity", "1", "--codec", "float32"}).exit_code == 0);
+  REQUIRE(Aether({"ingest", store}, ToJsonl(mems)).exit_code == 0);
+  const std::string q = VectorJson(mems[200].vec);
+  ColdPlace p = PlaceOf(store, "m200");
+  const std::string bytes = ReadFile(p.path);
+  const uint32_t count = aether::DecodeFixed32(reinterpret_cast<const uint8_t*>(bytes.data()) + p.frame_offset + 4);
+  const uint64_t at = p.frame_offset + 28 + 8ull * count + uint64_t(p.index) * 4 * dim + 5;
+  {
+    const std::string before = ReadFile(p.path);
+    FlipByte(p.path, at);  // inside m200's second float
+    auto r = Aether({"search", store, "--vector", q, "--no-touch", "-k", "3"});
+    CHECK(r.exit_code == 79);
+    CHECK_MESSAGE(r.err.find(p.path) != std::string::npos, r.err);
+    CHECK(r.err.find("checksum mismatch") != std::string::npos);
+    CHECK(Aether({"verify", store}).exit_code == 1);
+    CHECK(Aether({"get", store, "m200"}).exit_code == 79);
+    FlipByte(p.path, at);
+    REQUIRE(ReadFile(p.path) == before);
+  }
+  CHECK(Aether({"verify", store}).exit_code == 0);
+
+  // float32 came with version 7: a version-6 store naming it is damaged.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE config SET value='6' WHERE key='format_version'", nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
+  sqlite3_close(db);
+  auto r = Aether({"stats", store});
+  CHECK(r.exit_code == 79);
+  CHECK(r.err.find("cold_codec 'float32' in a version 6 store") != std::string::npos);
+}
+
 TEST_CASE("a quantized codec in a store of format version 2 is refused as corruption") {
   TempDir dir;
   std::string store = dir / "s";
@@ -225,29 +313,10 @@ TEST_CASE("a quantized codec in a store of format version 2 is refused as corrup
   CHECK(Stats(dir / "z")["format_version"] == 6);
 }
 
-namespace {
-
-// The codec of every frame of every shard file in the store's cold tier.
-std::set<uint32_t> FrameCodecs(const std::string& store) {
-  std::set<uint32_t> out;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(store + "/cold")) {
-    if (!e.is_regular_file() || e.path().extension() != ".shard") continue;
-    const std::string bytes = ReadFile(e.path().string());
-    for (size_t at = 32; at + 28 <= bytes.size();) {
-      const auto* h = reinterpret_cast<const uint8_t*>(bytes.data() + at);
-      out.insert(aether::DecodeFixed32(h + 12));
-      at += 28 + aether::DecodeFixed32(h + 16);
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 TEST_CASE("rebuild-index --codec changes a store's codec in place: every cold frame rewritten, the data the same") {
-  const std::vector<std::string> codecs = {"zstd", "zstd-shuffle", "float16", "sq8"};
+  const std::vector<std::string> codecs = {"zstd", "zstd-shuffle", "float16", "float32", "sq8"};
   for (size_t from = 0; from < codecs.size(); ++from) {
-    const std::string to = codecs[(from + 1 + from % 2) % codecs.size()];  // every codec is a source and a target
+    const std::string to = codecs[(from + 1) % codecs.size()];  // every codec is a source and a target
     CAPTURE(codecs[from]);
     CAPTURE(to);
     TempDir dir;
@@ -269,8 +338,10 @@ TEST_CASE("rebuild-index --codec changes a store's codec in place: every cold fr
     CHECK(nlohmann::json::parse(r.out)["codec_changed"] == true);
     const auto stats = Stats(store);
     CHECK(stats["cold_codec"] == to);
-    CHECK(stats["format_version"] == 6);  // every store is created at 6
-    static const std::map<std::string, uint32_t> kCode = {{"zstd", 0}, {"zstd-shuffle", 1}, {"float16", 2}, {"sq8", 3}};
+    // 6, or 7 for float32; a version never goes down (float32 -> sq8 stays 7).
+    CHECK(stats["format_version"] == (to == "float32" || codecs[from] == "float32" ? 7 : 6));
+    static const std::map<std::string, uint32_t> kCode = {
+        {"zstd", 0}, {"zstd-shuffle", 1}, {"float16", 2}, {"sq8", 3}, {"float32", 4}};
     CHECK(FrameCodecs(store) == std::set<uint32_t>{kCode.at(to)});
     CHECK(Aether({"verify", store}).exit_code == 0);
     auto after = Lines(Aether({"export", store}).out);

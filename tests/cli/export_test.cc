@@ -43,7 +43,7 @@ uint32_t Bits(double d) {
 }  // namespace
 
 TEST_CASE("export equals get for every live memory of every codec; export -> ingest -> export keeps the data") {
-  for (const std::string codec : {"zstd-shuffle", "zstd", "float16", "sq8"}) {
+  for (const std::string codec : {"zstd-shuffle", "zstd", "float16", "sq8", "float32"}) {
     INFO(codec);
     TempDir dir;
     const std::string store = dir / "s";

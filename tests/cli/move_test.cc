@@ -378,7 +378,7 @@ TEST_CASE("regression: a memory descended, ascended and descended again is found
   // Its first cold record stays in its frame as garbage after the ascend; a
   // liveness check that matched the row id but not the place returned it
   // twice (a 5-second randomized test caught it 3 runs in 4).
-  for (const char* codec : {"zstd-shuffle", "zstd", "float16", "sq8"}) {
+  for (const char* codec : {"zstd-shuffle", "zstd", "float16", "sq8", "float32"}) {
     for (bool indexed : {false, true}) {
       CAPTURE(codec);
       CAPTURE(indexed);

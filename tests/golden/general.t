@@ -2,7 +2,7 @@ The tool itself: version, help, unknown commands, usage errors.
 Format: tests/cli/golden_test.cc. Refresh: AETHER_GOLDEN_UPDATE=1 build/tests/aether_tests -tc='golden*'
 
 $ aether --version
-aether 0.1.0 (store format 6)
+aether 0.1.0 (store format 7)
 $ aether
 aether: error: A subcommand is required; see 'aether --help'
 [exit 64]

@@ -53,8 +53,8 @@ Options:
   --metric TEXT:{l2,cosine,ip}=l2
                               Distance metric
   --hot-capacity UINT=65536   Memories the hot tier holds
-  --codec TEXT:{zstd-shuffle,zstd,float16,sq8}=zstd-shuffle
-                              How cold frames store vectors: zstd-shuffle, zstd (lossless), float16, sq8 (scanned quantized, re-ranked at full precision; see format-spec/cold_shard.md)
+  --codec TEXT:{zstd-shuffle,zstd,float16,sq8,float32}=zstd-shuffle
+                              How cold frames store vectors: zstd-shuffle, zstd (lossless), float16, sq8 (scanned quantized, re-ranked at full precision), float32 (lossless, uncompressed: the fastest scan, the most bytes; format version 7); see format-spec/cold_shard.md
   --cold-uri TEXT:VALUE       s3://BUCKET/PREFIX: keep the cold tier's shards past cold_local_bytes in this bucket prefix (a prefix of this store's own; README "A cold tier in a bucket")
   --endpoint TEXT             S3 endpoint, scheme://host[:port] (default: AWS_ENDPOINT_URL, the profile's endpoint_url, AWS)
   --region TEXT               Region (default: AWS_REGION, the profile's region, us-east-1)

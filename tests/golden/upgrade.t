@@ -39,5 +39,5 @@ $ aether upgrade nothing
 aether: error: nothing: no such store (see aether init)
 [exit 66]
 $ aether upgrade old --codec lz4
-aether: error: --codec: lz4 not in {zstd-shuffle,zstd,float16,sq8}; see 'aether upgrade --help'
+aether: error: --codec: lz4 not in {zstd-shuffle,zstd,float16,sq8,float32}; see 'aether upgrade --help'
 [exit 64]

@@ -32,7 +32,15 @@ enum class Tier : int { kHot = 0, kCold = 1, kWarm = 2 };
 //                 more bytes on disk, results exact for what it re-ranks
 //   sq8           the same with 8-bit codes (per frame and dimension, a
 //                 minimum and a step) instead of binary16
-enum class ColdCodec : int { kZstd = 0, kZstdShuffle = 1, kFloat16 = 2, kSq8 = 3 };
+//   float32       lossless, uncompressed: a search scans the stored
+//                 vectors as they are, with nothing to decompress (the
+//                 fastest scan, the most bytes on disk of the lossless
+//                 codecs); format version 7
+enum class ColdCodec : int { kZstd = 0, kZstdShuffle = 1, kFloat16 = 2, kSq8 = 3, kFloat32 = 4 };
+// The store format version (Store::kFormatVersion) a store of `codec` is
+// created at, and the least that upgrade or rebuild-index --codec makes
+// it: 7 for float32, else 6.
+constexpr uint32_t FormatVersionFor(ColdCodec c) { return c == ColdCodec::kFloat32 ? 7 : 6; }
 // True for the codecs whose search scan is approximate and re-ranked.
 inline bool Quantized(ColdCodec c) { return c == ColdCodec::kFloat16 || c == ColdCodec::kSq8; }
 
@@ -51,6 +59,8 @@ const char* MetricName(Metric m);
 bool ParseMetric(const std::string& name, Metric* out);
 const char* ColdCodecName(ColdCodec c);
 bool ParseColdCodec(const std::string& name, ColdCodec* out);
+// Every codec's name, the default first (for a command's choices).
+const std::vector<std::string>& ColdCodecNames();
 const char* TierName(Tier t);
 bool ParseTier(const std::string& name, Tier* out);
 
