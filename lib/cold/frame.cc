@@ -303,6 +303,7 @@ void DecodeScanSection(const FrameHeader& h, const uint8_t* s, DecodedFrame* out
   out->dim = h.dim;
   out->codec = h.codec;
   out->approximate = true;
+  out->view = nullptr;
   DecodeRowIds(s, h.count, out);
   const uint8_t* q = s + 8ull * h.count;
   const size_t m = size_t(h.count) * h.dim;
@@ -350,6 +351,22 @@ Status DecodeFullRow(const uint8_t* p, uint32_t dim, int64_t row_id, float* out)
 Status DecodeFrameScan(const uint8_t* p, size_t n, uint32_t expected_dim, DecodedFrame* out) {
   FrameHeader h;
   AETHER_RETURN_IF_ERROR(CheckedHeader(p, n, expected_dim, &h, /*scan=*/true));
+  if (h.codec == kCodecFloat32) {
+    // The floats as they were read (on a little-endian host, where the
+    // format's bytes are the floats), when aligned for a float: a frame of
+    // another codec before it in the read may have left them unaligned.
+    const uint8_t* floats = p + kFrameHeaderSize + 8ull * h.count;
+    if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && reinterpret_cast<uintptr_t>(floats) % alignof(float) == 0) {
+      AETHER_RETURN_IF_ERROR(CheckCrc(p, h.payload_len));
+      out->count = h.count;
+      out->dim = h.dim;
+      out->codec = h.codec;
+      out->approximate = false;
+      DecodeRowIds(p + kFrameHeaderSize, h.count, out);
+      out->view = reinterpret_cast<const float*>(floats);
+      return Status::Ok();
+    }
+  }
   if (!h.quantized()) return DecodeFrame(p, n, expected_dim, out);
   AETHER_RETURN_IF_ERROR(CheckCrc(p, h.raw_len));
   DecodeScanSection(h, p + kFrameHeaderSize, out);
@@ -360,6 +377,7 @@ Status DecodeFrame(const uint8_t* p, size_t n, uint32_t expected_dim, DecodedFra
   FrameHeader h;
   AETHER_RETURN_IF_ERROR(CheckedHeader(p, n, expected_dim, &h, /*scan=*/false));
   out->approximate = false;
+  out->view = nullptr;
   out->codec = h.codec;
   if (h.quantized()) {
     AETHER_RETURN_IF_ERROR(CheckCrc(p, h.raw_len));

@@ -64,8 +64,13 @@ struct DecodedFrame {
   // (DecodeFrameScan); false when they are exact.
   bool approximate = false;
   std::vector<int64_t> row_ids;
-  std::vector<float> vectors;  // count * dim, row-major
-  const float* vector(uint32_t i) const { return vectors.data() + size_t(i) * dim; }
+  std::vector<float> vectors;  // count * dim, row-major (when `view` is null)
+  // Set only by DecodeFrameScan for a codec-4 frame whose floats are
+  // aligned where they were read: those floats, in place of `vectors`
+  // (nothing copied), valid as long as the bytes it was given.
+  const float* view = nullptr;
+  const float* data() const { return view ? view : vectors.data(); }
+  const float* vector(uint32_t i) const { return data() + size_t(i) * dim; }
 };
 
 // Builds a frame from count row ids and count*dim floats.
@@ -78,7 +83,8 @@ Status DecodeFrameHeader(const uint8_t* p, uint32_t expected_dim, FrameHeader* o
 Status DecodeFrame(const uint8_t* p, size_t n, uint32_t expected_dim, DecodedFrame* out);
 // Checks and decodes what a search scans, p[0, n) with n ==
 // header.scan_size(): a quantized frame's approximate vectors (approximate
-// is set), or a lossless frame's exact ones.
+// is set), or a lossless frame's exact ones (a codec-4 frame's may be left
+// in p: out->view, valid while p is).
 Status DecodeFrameScan(const uint8_t* p, size_t n, uint32_t expected_dim, DecodedFrame* out);
 // Checks full-precision row p[0, FrameHeader::full_row_size(dim)) of a
 // quantized frame against its checksum, which covers `row_id` too (a row

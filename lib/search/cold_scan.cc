@@ -25,11 +25,11 @@ class FrameScan {
       return Offer(q, uint32_t(i), c_.Exact(q, f_.vector(uint32_t(i))));
     };
     if (shard_.queries.size() >= ScanContext::kTile)
-      return ScanTiled(c_, f_.vectors.data(), f_.count, c_.dim, shard_.queries.data(), shard_.queries.size(),
+      return ScanTiled(c_, f_.data(), f_.count, c_.dim, shard_.queries.data(), shard_.queries.size(),
                        sc_.qpacked.data(), sc_, f_.approximate ? c_.candidates : c_.k, bound,
                        [&](uint32_t q, uint32_t i, float d) { return Offer(q, i, d); });
     for (uint32_t q : shard_.queries)
-      AETHER_RETURN_IF_ERROR(ScanOne(c_, f_.vectors.data(), f_.count, c_.dim, q, sc_, bound, visit));
+      AETHER_RETURN_IF_ERROR(ScanOne(c_, f_.data(), f_.count, c_.dim, q, sc_, bound, visit));
     return Status::Ok();
   }
 

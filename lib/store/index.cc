@@ -114,7 +114,7 @@ Status ColdSource::Walk(const Frame& fn) {
     AETHER_RETURN_IF_ERROR(shard->Scan(info.file_bytes, [&](uint64_t offset, const DecodedFrame& f) {
       if (!held_) {  // held: read once
         crc = crc32c::Extend(crc, f.row_ids.data(), size_t(f.count) * sizeof(int64_t));
-        crc = crc32c::Extend(crc, f.vectors.data(), size_t(f.count) * f.dim * sizeof(float));
+        crc = crc32c::Extend(crc, f.data(), size_t(f.count) * f.dim * sizeof(float));
       }
       return fn(info.shard_id, offset, f);
     }));

@@ -266,7 +266,7 @@ Status Verifier::CheckShard(const ShardInfo& info) {
         (row.place->warm() ? warm : cold) = true;
       }
     }
-    // Warm frames: sq8, and of the warm tier alone (cold_shard.md, Rules).
+    // Warm frames: codec 4 (float32), and of the warm tier alone (cold_shard.md, Rules).
     if (warm && f.codec != kWarmCodec)
       Problem(fmt::format("{}: the frame at offset {} holds warm memories in codec {} (a warm frame is codec {})",
                           info.path, off, f.codec, kWarmCodec));

@@ -253,6 +253,13 @@ TEST_CASE("a float32 store: version 7, its cold frames the vectors as they are, 
         Aether({"search", store, "--queries", "-", "--no-touch", "--nprobe", parts}, QueriesJsonl(qs)).out);
     REQUIRE(all.size() == qs.size());
     for (size_t i = 0; i < qs.size(); ++i) CHECK(SameTopK(all[i], BruteForce(mems, qs[i].vec, 10, metric)));
+    // One query alone (scanned row by row, not in tiles): the same.
+    for (size_t i = 0; i < 3; ++i) {
+      auto one = ParseSearchOutput(
+          Aether({"search", store, "--vector", VectorJson(qs[i].vec), "--no-touch", "--nprobe", parts}).out);
+      REQUIRE(one.size() == 1);
+      CHECK(SameTopK(one[0], BruteForce(mems, qs[i].vec, 10, metric)));
+    }
     auto got = GetAll(store, Ids(mems));
     REQUIRE(got.size() == mems.size());
     size_t same = 0;

@@ -208,6 +208,47 @@ TEST_CASE("every single-byte corruption of a frame is detected, with every codec
   }
 }
 
+TEST_CASE("a search's decode of a float32 frame reads aligned floats in place, copies unaligned ones") {
+  std::vector<int64_t> ids;
+  std::vector<float> vecs;
+  const std::string f = MakeFrame(13, 6, &ids, &vecs, kCodecFloat32);
+  FrameHeader h;
+  REQUIRE(DecodeFrameHeader(U(f), 6, &h).ok());
+  REQUIRE(h.scan_size() == f.size());
+  // The frame at every offset of an aligned buffer: its floats aligned at
+  // every fourth (frames start at multiples of 4 in a float32 shard).
+  std::vector<uint32_t> buf((f.size() + 16) / 4 + 1);
+  auto* base = reinterpret_cast<uint8_t*>(buf.data());
+  for (size_t shift = 0; shift < 8; ++shift) {
+    CAPTURE(shift);
+    std::memcpy(base + shift, f.data(), f.size());
+    DecodedFrame d;
+    REQUIRE(DecodeFrameScan(base + shift, f.size(), 6, &d).ok());
+    CHECK(d.count == 13);
+    CHECK(!d.approximate);
+    CHECK(d.row_ids == ids);
+    CHECK((d.view != nullptr) == (shift % 4 == 0));
+    if (d.view) CHECK(reinterpret_cast<const uint8_t*>(d.view) == base + shift + 28 + 8 * 13);
+    CHECK(std::memcmp(d.data(), vecs.data(), vecs.size() * 4) == 0);
+    for (uint32_t i = 0; i < 13; ++i) CHECK(std::memcmp(d.vector(i), vecs.data() + 6 * i, 24) == 0);
+    // The same DecodedFrame then decoding a copy (the whole frame, or
+    // another codec's scan) holds its own vectors again.
+    REQUIRE(DecodeFrame(base + shift, f.size(), 6, &d).ok());
+    CHECK(d.view == nullptr);
+    CHECK(std::memcmp(d.data(), vecs.data(), vecs.size() * 4) == 0);
+    REQUIRE(DecodeFrameScan(base + shift, f.size(), 6, &d).ok());
+    std::vector<int64_t> sq_ids;
+    std::vector<float> sq_vecs;
+    const std::string sq = MakeFrame(5, 6, &sq_ids, &sq_vecs, kCodecSq8);
+    FrameHeader sh;
+    REQUIRE(DecodeFrameHeader(U(sq), 6, &sh).ok());
+    REQUIRE(DecodeFrameScan(U(sq), sh.scan_size(), 6, &d).ok());
+    CHECK(d.view == nullptr);
+    CHECK(d.data() == d.vectors.data());
+    CHECK(d.approximate);
+  }
+}
+
 TEST_CASE("quantized frames: exact vectors in full, approximations in the scan, each within its codec's error") {
   std::mt19937 rng(3);
   std::normal_distribution<float> g(0, 2);

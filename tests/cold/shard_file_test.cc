@@ -210,7 +210,9 @@ TEST_CASE("a scan reading ahead gives what one reading each frame gives: every r
       Status s = (*shard)->ScanRange(
           begin, end,
           [&](uint64_t off, const DecodedFrame& f) {
-            out.push_back(Scanned{off, f.row_ids, f.vectors, f.approximate});
+            // f.data(): a search's codec-4 frame leaves its floats where they were read.
+            out.push_back(Scanned{off, f.row_ids, std::vector<float>(f.data(), f.data() + size_t(f.count) * kDim),
+                                  f.approximate});
             if (read_frame_inside) {  // another read on this thread between two of the scan's
               DecodedFrame other;
               REQUIRE((*shard)->ReadFrame(starts[0], &other).ok());
@@ -222,6 +224,16 @@ TEST_CASE("a scan reading ahead gives what one reading each frame gives: every r
       REQUIRE_MESSAGE(s.ok(), s.ToString());
       return out;
     };
+    // The exact vectors, as written; a search's are the same for a lossless
+    // codec.
+    const std::vector<Scanned> exact = scan(ShardFile::kHeaderSize, ShardFile::ScanMode::kExact, 0, false);
+    REQUIRE(exact.size() == 6);
+    for (size_t f = 0; f < exact.size(); ++f)
+      for (size_t i = 0; i < exact[f].row_ids.size(); ++i)
+        for (uint32_t d = 0; d < kDim; ++d)
+          CHECK(exact[f].vectors[i * kDim + d] == float(exact[f].row_ids[i]) * 0.25f - float(d));
+    if (codec != kCodecFloat16 && codec != kCodecSq8)
+      CHECK(scan(ShardFile::kHeaderSize, ShardFile::ScanMode::kSearch, 1u << 20, false) == exact);
     for (auto mode : {ShardFile::ScanMode::kExact, ShardFile::ScanMode::kSearch}) {
       CAPTURE(int(mode));
       const std::vector<Scanned> whole = scan(ShardFile::kHeaderSize, mode, 0, false);
@@ -255,6 +267,61 @@ TEST_CASE("a scan reading ahead gives what one reading each frame gives: every r
         }
     }
   }
+}
+
+TEST_CASE("a search's scan of float32 frames after frames of another codec: unaligned floats copied, the same values") {
+  // A zstd frame's length is any number of bytes, so the float32 frames
+  // after it (a store whose codec changed) may lie unaligned in the read.
+  constexpr uint32_t kDim = 5;
+  int unaligned = 0, copied = 0;
+  for (uint32_t first_count = 1; first_count <= 8; ++first_count) {
+    CAPTURE(first_count);
+    TempDir dir;
+    Env* env = Env::Default();
+    std::string path = dir / "s.shard";
+    REQUIRE(ShardFile::Create(env, path, kDim, 0, kStagingPartition).ok());
+    auto shard = ShardFile::Open(env, path, kDim, true);
+    REQUIRE(shard.ok());
+    uint64_t at = ShardFile::kHeaderSize;
+    int64_t row = 1;
+    std::vector<uint64_t> starts;
+    for (uint32_t codec : {kCodecZstdShuffle, kCodecFloat32, kCodecFloat32}) {
+      const uint32_t per = codec == kCodecFloat32 ? 3 : first_count;
+      std::vector<int64_t> ids(per);
+      std::vector<float> vecs(size_t(per) * kDim);
+      for (uint32_t i = 0; i < per; ++i) {
+        ids[i] = row++;
+        for (uint32_t d = 0; d < kDim; ++d) vecs[i * kDim + d] = float(ids[i]) * 0.5f + float(d) / 3.0f;
+      }
+      auto frame = EncodeFrame(ids.data(), vecs.data(), per, kDim, codec);
+      REQUIRE(frame.ok());
+      REQUIRE((*shard)->WriteAt(at, *frame).ok());
+      starts.push_back(at);
+      at += frame->size();
+    }
+    unaligned += (starts[1] - ShardFile::kHeaderSize) % 4 != 0;
+    for (uint64_t ahead : {uint64_t(0), uint64_t(1) << 20}) {
+      size_t frames = 0;
+      Status s = (*shard)->Scan(
+          at,
+          [&](uint64_t off, const DecodedFrame& f) {
+            ++frames;
+            CHECK(!f.approximate);
+            for (uint32_t i = 0; i < f.count; ++i)
+              for (uint32_t d = 0; d < kDim; ++d) CHECK(f.vector(i)[d] == float(f.row_ids[i]) * 0.5f + float(d) / 3.0f);
+            if (off != starts[0]) {  // a float32 frame: in place when aligned, else copied
+              if (f.view) CHECK(reinterpret_cast<uintptr_t>(f.view) % alignof(float) == 0);
+              copied += f.view == nullptr;
+            }
+            return Status::Ok();
+          },
+          ShardFile::ScanMode::kSearch, ahead);
+      REQUIRE_MESSAGE(s.ok(), s.ToString());
+      CHECK(frames == 3);
+    }
+  }
+  CHECK(unaligned > 0);
+  CHECK(copied > 0);  // the copy was exercised
 }
 
 TEST_CASE("a file shorter than a header is refused as a truncated header") {

@@ -45,11 +45,12 @@ class Store {
   // 5: the warm tier (memories.tier 2). A store of an older version has no
   // warm memory until `upgrade` makes it 5; every store is created at 5.
   // 6: a cold tier in a bucket may be named (config cold_uri; the
-  // cold_objects table). Every store was created at 6 until 7.
+  // cold_objects table). Every store is created at 6 but a float32 one.
   // 7: the cold codec float32 (frame codec 4, till then the warm tier's
-  // alone, as a store's cold_codec). Only a store of that codec is made 7
-  // (FormatVersionFor, options.h): an aether of version 6 still reads
-  // every other.
+  // alone, as a store's cold_codec). A store is made 7 when it takes that
+  // codec (FormatVersionFor, options.h) and stays 7 (a version never goes
+  // down): an aether of version 6 still reads every store that never had
+  // it.
   static constexpr uint32_t kFormatVersion = 7;  // the newest this aether reads and writes
 
   // Creates an empty store in `path` (created if missing). kAlreadyExists
