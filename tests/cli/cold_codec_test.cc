@@ -291,31 +291,30 @@ TEST_CASE("a float32 store: version 7, its cold frames the vectors as they are, 
     REQUIRE(ReadFile(p.path) == before);
   }
   CHECK(Aether({"verify", store}).exit_code == 0);
-
-  // float32 came with version 7: a version-6 store naming it is damaged.
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "UPDATE config SET value='6' WHERE key='format_version'", nullptr, nullptr, nullptr) ==
-          SQLITE_OK);
-  sqlite3_close(db);
-  auto r = Aether({"stats", store});
-  CHECK(r.exit_code == 79);
-  CHECK(r.err.find("cold_codec 'float32' in a version 6 store") != std::string::npos);
 }
 
-TEST_CASE("a quantized codec in a store of format version 2 is refused as corruption") {
+TEST_CASE("a codec in a store of a format version before it is refused as corruption") {
+  // float16 and sq8 came with version 3, float32 with 7.
+  const std::vector<std::pair<std::string, int>> cases = {{"sq8", 2}, {"float16", 2}, {"float32", 6}};
+  for (const auto& [codec, version] : cases) {
+    CAPTURE(codec);
+    TempDir dir;
+    std::string store = dir / "s";
+    REQUIRE(Aether({"init", store, "--dim", "2", "--codec", codec}).exit_code == 0);
+    REQUIRE(Stats(store)["format_version"] == (codec == "float32" ? 7 : 6));  // as created
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
+    const std::string set = "UPDATE config SET value='" + std::to_string(version) + "' WHERE key='format_version'";
+    REQUIRE(sqlite3_exec(db, set.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    auto r = Aether({"stats", store});
+    CHECK(r.exit_code == 79);
+    CHECK_MESSAGE(r.err.find("cold_codec '" + codec + "' in a version " + std::to_string(version) + " store") !=
+                      std::string::npos,
+                  r.err);
+  }
+  // Any other codec's new store is created at 6.
   TempDir dir;
-  std::string store = dir / "s";
-  REQUIRE(Aether({"init", store, "--dim", "2", "--codec", "sq8"}).exit_code == 0);
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open((store + "/meta.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "UPDATE config SET value='2' WHERE key='format_version'", nullptr, nullptr, nullptr) ==
-          SQLITE_OK);
-  sqlite3_close(db);
-  auto r = Aether({"stats", store});
-  CHECK(r.exit_code == 79);
-  CHECK(r.err.find("cold_codec 'sq8' in a version 2 store") != std::string::npos);
-  // Every store is created at format version 4 (journal item blocks).
   REQUIRE(Aether({"init", dir / "z", "--dim", "2"}).exit_code == 0);
   CHECK(Stats(dir / "z")["format_version"] == 6);
 }

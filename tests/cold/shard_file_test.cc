@@ -177,6 +177,30 @@ struct Scanned {
   }
 };
 
+// Component d of row r's vector in the frames AppendFrames writes.
+float Value(int64_t r, uint32_t d) { return float(r) * 0.25f - float(d) / 3.0f; }
+
+// Appends to a new shard, from its header on, a frame per (codec, records),
+// row ids counting from 1; returns each frame's offset, then the end.
+std::vector<uint64_t> AppendFrames(ShardFile* shard, uint32_t dim,
+                                   const std::vector<std::pair<uint32_t, uint32_t>>& frames) {
+  std::vector<uint64_t> starts{ShardFile::kHeaderSize};
+  int64_t row = 1;
+  for (const auto& [codec, per] : frames) {
+    std::vector<int64_t> ids(per);
+    std::vector<float> vecs(size_t(per) * dim);
+    for (uint32_t i = 0; i < per; ++i) {
+      ids[i] = row++;
+      for (uint32_t d = 0; d < dim; ++d) vecs[i * dim + d] = Value(ids[i], d);
+    }
+    auto frame = EncodeFrame(ids.data(), vecs.data(), per, dim, codec);
+    REQUIRE(frame.ok());
+    REQUIRE(shard->WriteAt(starts.back(), *frame).ok());
+    starts.push_back(starts.back() + frame->size());
+  }
+  return starts;
+}
+
 }  // namespace
 
 TEST_CASE("a scan reading ahead gives what one reading each frame gives: every read-ahead, mode, codec and start") {
@@ -190,20 +214,8 @@ TEST_CASE("a scan reading ahead gives what one reading each frame gives: every r
     auto shard = ShardFile::Open(env, path, kDim, true);
     REQUIRE(shard.ok());
     // Frames of 1, 7 and 40 records, twice, each after the last.
-    std::vector<uint64_t> starts{ShardFile::kHeaderSize};
-    int64_t row = 1;
-    for (uint32_t per : {1u, 7u, 40u, 1u, 40u, 7u}) {
-      std::vector<int64_t> ids(per);
-      std::vector<float> vecs(size_t(per) * kDim);
-      for (uint32_t i = 0; i < per; ++i) {
-        ids[i] = row++;
-        for (uint32_t d = 0; d < kDim; ++d) vecs[i * kDim + d] = float(ids[i]) * 0.25f - float(d);
-      }
-      auto frame = EncodeFrame(ids.data(), vecs.data(), per, kDim, codec);
-      REQUIRE(frame.ok());
-      REQUIRE((*shard)->WriteAt(starts.back(), *frame).ok());
-      starts.push_back(starts.back() + frame->size());
-    }
+    const std::vector<uint64_t> starts =
+        AppendFrames(shard->get(), kDim, {{codec, 1}, {codec, 7}, {codec, 40}, {codec, 1}, {codec, 40}, {codec, 7}});
     const uint64_t end = starts.back();
     auto scan = [&](uint64_t begin, ShardFile::ScanMode mode, uint64_t ahead, bool read_frame_inside) {
       std::vector<Scanned> out;
@@ -230,8 +242,7 @@ TEST_CASE("a scan reading ahead gives what one reading each frame gives: every r
     REQUIRE(exact.size() == 6);
     for (size_t f = 0; f < exact.size(); ++f)
       for (size_t i = 0; i < exact[f].row_ids.size(); ++i)
-        for (uint32_t d = 0; d < kDim; ++d)
-          CHECK(exact[f].vectors[i * kDim + d] == float(exact[f].row_ids[i]) * 0.25f - float(d));
+        for (uint32_t d = 0; d < kDim; ++d) CHECK(exact[f].vectors[i * kDim + d] == Value(exact[f].row_ids[i], d));
     if (codec != kCodecFloat16 && codec != kCodecSq8)
       CHECK(scan(ShardFile::kHeaderSize, ShardFile::ScanMode::kSearch, 1u << 20, false) == exact);
     for (auto mode : {ShardFile::ScanMode::kExact, ShardFile::ScanMode::kSearch}) {
@@ -282,23 +293,9 @@ TEST_CASE("a search's scan of float32 frames after frames of another codec: unal
     REQUIRE(ShardFile::Create(env, path, kDim, 0, kStagingPartition).ok());
     auto shard = ShardFile::Open(env, path, kDim, true);
     REQUIRE(shard.ok());
-    uint64_t at = ShardFile::kHeaderSize;
-    int64_t row = 1;
-    std::vector<uint64_t> starts;
-    for (uint32_t codec : {kCodecZstdShuffle, kCodecFloat32, kCodecFloat32}) {
-      const uint32_t per = codec == kCodecFloat32 ? 3 : first_count;
-      std::vector<int64_t> ids(per);
-      std::vector<float> vecs(size_t(per) * kDim);
-      for (uint32_t i = 0; i < per; ++i) {
-        ids[i] = row++;
-        for (uint32_t d = 0; d < kDim; ++d) vecs[i * kDim + d] = float(ids[i]) * 0.5f + float(d) / 3.0f;
-      }
-      auto frame = EncodeFrame(ids.data(), vecs.data(), per, kDim, codec);
-      REQUIRE(frame.ok());
-      REQUIRE((*shard)->WriteAt(at, *frame).ok());
-      starts.push_back(at);
-      at += frame->size();
-    }
+    const std::vector<uint64_t> starts =
+        AppendFrames(shard->get(), kDim, {{kCodecZstdShuffle, first_count}, {kCodecFloat32, 3}, {kCodecFloat32, 3}});
+    const uint64_t at = starts.back();
     unaligned += (starts[1] - ShardFile::kHeaderSize) % 4 != 0;
     for (uint64_t ahead : {uint64_t(0), uint64_t(1) << 20}) {
       size_t frames = 0;
@@ -308,7 +305,7 @@ TEST_CASE("a search's scan of float32 frames after frames of another codec: unal
             ++frames;
             CHECK(!f.approximate);
             for (uint32_t i = 0; i < f.count; ++i)
-              for (uint32_t d = 0; d < kDim; ++d) CHECK(f.vector(i)[d] == float(f.row_ids[i]) * 0.5f + float(d) / 3.0f);
+              for (uint32_t d = 0; d < kDim; ++d) CHECK(f.vector(i)[d] == Value(f.row_ids[i], d));
             if (off != starts[0]) {  // a float32 frame: in place when aligned, else copied
               if (f.view) CHECK(reinterpret_cast<uintptr_t>(f.view) % alignof(float) == 0);
               copied += f.view == nullptr;
