@@ -296,7 +296,9 @@ TEST_CASE("a float32 store: version 7, its cold frames the vectors as they are, 
 TEST_CASE("a codec in a store of a format version before it is refused as corruption") {
   // float16 and sq8 came with version 3, float32 with 7.
   const std::vector<std::pair<std::string, int>> cases = {{"sq8", 2}, {"float16", 2}, {"float32", 6}};
-  for (const auto& [codec, version] : cases) {
+  for (const auto& c : cases) {
+    const std::string codec = c.first;  // not a structured binding: CAPTURE's lambda takes it
+    const int version = c.second;
     CAPTURE(codec);
     TempDir dir;
     std::string store = dir / "s";
