@@ -208,7 +208,7 @@ TEST_CASE("every single-byte corruption of a frame is detected, with every codec
   }
 }
 
-TEST_CASE("a search's decode of a float32 frame reads aligned floats in place, copies unaligned ones") {
+TEST_CASE("a float32 frame decoded for a scan: aligned floats read in place, unaligned ones copied") {
   std::vector<int64_t> ids;
   std::vector<float> vecs;
   const std::string f = MakeFrame(13, 6, &ids, &vecs, kCodecFloat32);
