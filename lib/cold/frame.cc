@@ -348,50 +348,19 @@ Status DecodeFullRow(const uint8_t* p, uint32_t dim, int64_t row_id, float* out)
   return Status::Ok();
 }
 
-Status DecodeFrameScan(const uint8_t* p, size_t n, uint32_t expected_dim, DecodedFrame* out) {
-  FrameHeader h;
-  AETHER_RETURN_IF_ERROR(CheckedHeader(p, n, expected_dim, &h, /*scan=*/true));
-  if (h.codec == kCodecFloat32) {
-    // The floats as they were read (on a little-endian host, where the
-    // format's bytes are the floats), when aligned for a float: a frame of
-    // another codec before it in the read may have left them unaligned.
-    const uint8_t* floats = p + kFrameHeaderSize + 8ull * h.count;
-    if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && reinterpret_cast<uintptr_t>(floats) % alignof(float) == 0) {
-      AETHER_RETURN_IF_ERROR(CheckCrc(p, h.payload_len));
-      out->count = h.count;
-      out->dim = h.dim;
-      out->codec = h.codec;
-      out->approximate = false;
-      DecodeRowIds(p + kFrameHeaderSize, h.count, out);
-      out->view = reinterpret_cast<const float*>(floats);
-      return Status::Ok();
-    }
-  }
-  if (!h.quantized()) return DecodeFrame(p, n, expected_dim, out);
-  AETHER_RETURN_IF_ERROR(CheckCrc(p, h.raw_len));
-  DecodeScanSection(h, p + kFrameHeaderSize, out);
-  return Status::Ok();
-}
+namespace {
 
-Status DecodeFrame(const uint8_t* p, size_t n, uint32_t expected_dim, DecodedFrame* out) {
-  FrameHeader h;
-  AETHER_RETURN_IF_ERROR(CheckedHeader(p, n, expected_dim, &h, /*scan=*/false));
+// A lossless frame's records, its header checked: the payload's checksum,
+// then its raw block (the payload itself for codec 4, else decompressed).
+// in_place (a search's scan): a codec-4 frame's floats are left where they
+// were read, when aligned for a float (on a little-endian host, where the
+// format's bytes are the floats): a frame of another codec before it in
+// the read may have left them unaligned.
+Status DecodeLossless(const FrameHeader& h, const uint8_t* p, bool in_place, DecodedFrame* out) {
   out->approximate = false;
   out->view = nullptr;
   out->codec = h.codec;
-  if (h.quantized()) {
-    AETHER_RETURN_IF_ERROR(CheckCrc(p, h.raw_len));
-    out->count = h.count;
-    out->dim = h.dim;
-    DecodeRowIds(p + kFrameHeaderSize, h.count, out);
-    out->vectors.resize(size_t(h.count) * h.dim);
-    for (uint32_t i = 0; i < h.count; ++i)
-      AETHER_RETURN_IF_ERROR(
-          DecodeFullRow(p + h.full_row_offset(i), h.dim, out->row_ids[i], out->vectors.data() + size_t(i) * h.dim));
-    return Status::Ok();
-  }
   AETHER_RETURN_IF_ERROR(CheckCrc(p, h.payload_len));
-  // The raw block: the payload itself (codec 4), or decompressed.
   const uint8_t* r = p + kFrameHeaderSize;
   if (h.codec != kCodecFloat32) {
     // Reused per thread: a scan decodes many frames of about the same size.
@@ -407,11 +376,46 @@ Status DecodeFrame(const uint8_t* p, size_t n, uint32_t expected_dim, DecodedFra
   out->count = h.count;
   out->dim = h.dim;
   DecodeRowIds(r, h.count, out);
+  const uint8_t* floats = r + 8ull * h.count;
+  if (in_place && h.codec == kCodecFloat32 && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ &&
+      reinterpret_cast<uintptr_t>(floats) % alignof(float) == 0) {
+    out->view = reinterpret_cast<const float*>(floats);
+    return Status::Ok();
+  }
   out->vectors.resize(size_t(h.count) * h.dim);
   if (h.codec == kCodecZstdShuffle)
-    UnshuffleFloats(out->vectors.data(), r + 8ull * h.count, out->vectors.size());
+    UnshuffleFloats(out->vectors.data(), floats, out->vectors.size());
   else
-    DecodeFloats(out->vectors.data(), r + 8ull * h.count, out->vectors.size());
+    DecodeFloats(out->vectors.data(), floats, out->vectors.size());
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status DecodeFrameScan(const uint8_t* p, size_t n, uint32_t expected_dim, DecodedFrame* out) {
+  FrameHeader h;
+  AETHER_RETURN_IF_ERROR(CheckedHeader(p, n, expected_dim, &h, /*scan=*/true));
+  if (!h.quantized()) return DecodeLossless(h, p, /*in_place=*/true, out);
+  AETHER_RETURN_IF_ERROR(CheckCrc(p, h.raw_len));
+  DecodeScanSection(h, p + kFrameHeaderSize, out);
+  return Status::Ok();
+}
+
+Status DecodeFrame(const uint8_t* p, size_t n, uint32_t expected_dim, DecodedFrame* out) {
+  FrameHeader h;
+  AETHER_RETURN_IF_ERROR(CheckedHeader(p, n, expected_dim, &h, /*scan=*/false));
+  if (!h.quantized()) return DecodeLossless(h, p, /*in_place=*/false, out);
+  out->approximate = false;
+  out->view = nullptr;
+  out->codec = h.codec;
+  AETHER_RETURN_IF_ERROR(CheckCrc(p, h.raw_len));
+  out->count = h.count;
+  out->dim = h.dim;
+  DecodeRowIds(p + kFrameHeaderSize, h.count, out);
+  out->vectors.resize(size_t(h.count) * h.dim);
+  for (uint32_t i = 0; i < h.count; ++i)
+    AETHER_RETURN_IF_ERROR(
+        DecodeFullRow(p + h.full_row_offset(i), h.dim, out->row_ids[i], out->vectors.data() + size_t(i) * h.dim));
   return Status::Ok();
 }
 

@@ -180,6 +180,14 @@ struct Scanned {
 // Component d of row r's vector in the frames AppendFrames writes.
 float Value(int64_t r, uint32_t d) { return float(r) * 0.25f - float(d) / 3.0f; }
 
+// A new staging shard at `path`, open for writing.
+std::unique_ptr<ShardFile> NewShard(const std::string& path, uint32_t dim) {
+  REQUIRE(ShardFile::Create(Env::Default(), path, dim, 0, kStagingPartition).ok());
+  auto shard = ShardFile::Open(Env::Default(), path, dim, true);
+  REQUIRE(shard.ok());
+  return std::move(*shard);
+}
+
 // Appends to a new shard, from its header on, a frame per (codec, records),
 // row ids counting from 1; returns each frame's offset, then the end.
 std::vector<uint64_t> AppendFrames(ShardFile* shard, uint32_t dim,
@@ -210,16 +218,14 @@ TEST_CASE("a scan reading ahead gives what one reading each frame gives: every r
     TempDir dir;
     Env* env = Env::Default();
     std::string path = dir / "s.shard";
-    REQUIRE(ShardFile::Create(env, path, kDim, 0, kStagingPartition).ok());
-    auto shard = ShardFile::Open(env, path, kDim, true);
-    REQUIRE(shard.ok());
+    auto shard = NewShard(path, kDim);
     // Frames of 1, 7 and 40 records, twice, each after the last.
     const std::vector<uint64_t> starts =
-        AppendFrames(shard->get(), kDim, {{codec, 1}, {codec, 7}, {codec, 40}, {codec, 1}, {codec, 40}, {codec, 7}});
+        AppendFrames(shard.get(), kDim, {{codec, 1}, {codec, 7}, {codec, 40}, {codec, 1}, {codec, 40}, {codec, 7}});
     const uint64_t end = starts.back();
     auto scan = [&](uint64_t begin, ShardFile::ScanMode mode, uint64_t ahead, bool read_frame_inside) {
       std::vector<Scanned> out;
-      Status s = (*shard)->ScanRange(
+      Status s = shard->ScanRange(
           begin, end,
           [&](uint64_t off, const DecodedFrame& f) {
             // f.data(): a search's codec-4 frame leaves its floats where they were read.
@@ -227,7 +233,7 @@ TEST_CASE("a scan reading ahead gives what one reading each frame gives: every r
                                   f.approximate});
             if (read_frame_inside) {  // another read on this thread between two of the scan's
               DecodedFrame other;
-              REQUIRE((*shard)->ReadFrame(starts[0], &other).ok());
+              REQUIRE(shard->ReadFrame(starts[0], &other).ok());
               CHECK(other.row_ids == std::vector<int64_t>{1});
             }
             return Status::Ok();
@@ -288,18 +294,14 @@ TEST_CASE("a search's scan of float32 frames after frames of another codec: unal
   for (uint32_t first_count = 1; first_count <= 8; ++first_count) {
     CAPTURE(first_count);
     TempDir dir;
-    Env* env = Env::Default();
-    std::string path = dir / "s.shard";
-    REQUIRE(ShardFile::Create(env, path, kDim, 0, kStagingPartition).ok());
-    auto shard = ShardFile::Open(env, path, kDim, true);
-    REQUIRE(shard.ok());
+    auto shard = NewShard(dir / "s.shard", kDim);
     const std::vector<uint64_t> starts =
-        AppendFrames(shard->get(), kDim, {{kCodecZstdShuffle, first_count}, {kCodecFloat32, 3}, {kCodecFloat32, 3}});
+        AppendFrames(shard.get(), kDim, {{kCodecZstdShuffle, first_count}, {kCodecFloat32, 3}, {kCodecFloat32, 3}});
     const uint64_t at = starts.back();
     unaligned += (starts[1] - ShardFile::kHeaderSize) % 4 != 0;
     for (uint64_t ahead : {uint64_t(0), uint64_t(1) << 20}) {
       size_t frames = 0;
-      Status s = (*shard)->Scan(
+      Status s = shard->Scan(
           at,
           [&](uint64_t off, const DecodedFrame& f) {
             ++frames;
